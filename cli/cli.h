@@ -1,0 +1,64 @@
+/* cli: the gridsync command. Internal header of the cli module. */
+#ifndef GS_CLI_H
+#define GS_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "crdt/crdt.h"
+
+typedef struct node node;
+typedef struct crdt_record crdt_record;
+
+/* Exit codes of the contract (DESIGN.md section 9). */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* What every command gets. */
+typedef struct cli_ctx {
+  const char *dir; /* node directory */
+  bool json;       /* --json: one JSON document on stdout */
+  int argc;        /* the command's own arguments (argv[0] = its name) */
+  char **argv;
+} cli_ctx;
+
+/* One failure line on stderr ("gridsync: what: why"); returns CLI_FAIL. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A usage error with a hint; returns CLI_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Open the node of ctx->dir, or print why not (returns NULL). */
+node *cli_open(const cli_ctx *ctx, unsigned flags);
+/* Print doc (stolen) as the command's JSON output. */
+int cli_json_out(json_t *doc);
+
+/* Values and records as JSON (cli/json.c). */
+json_t *cli_value_json(const crdt_value *v);
+/* Parse JSON text into a value; strings, bytes and ref collections borrow
+ * from *keep, which the caller json_decref()s when done. GS_EINVAL with a
+ * message in err (size errlen) when the JSON is no value. Arrays are not
+ * values: see cli_json_array. */
+gs_err cli_json_value(const char *text, crdt_value *out, json_t **keep,
+                      char *err, size_t errlen);
+json_t *cli_record_json(const crdt_record *r);
+/* Human form of a value into buf (truncated to cap). */
+void cli_value_text(const crdt_value *v, char *buf, size_t cap);
+/* ISO 8601 UTC text of Unix ms. */
+void cli_time_text(uint64_t ms, char *buf, size_t cap);
+/* Parse "COLL/ID" into a ref value (coll borrowed from text). */
+gs_err cli_parse_ref(const char *text, crdt_value *out);
+/* Parse a 26-char id. */
+gs_err cli_parse_id(const char *text, uint8_t id[CRDT_ID_LEN]);
+
+/* Commands. */
+int cli_cmd_init(cli_ctx *ctx);
+int cli_cmd_id(cli_ctx *ctx);
+int cli_cmd_status(cli_ctx *ctx);
+int cli_cmd_put(cli_ctx *ctx);
+int cli_cmd_get(cli_ctx *ctx);
+int cli_cmd_list(cli_ctx *ctx);
+int cli_cmd_delete(cli_ctx *ctx);
+int cli_cmd_restore(cli_ctx *ctx);
+int cli_cmd_history(cli_ctx *ctx);
+
+#endif

@@ -1,0 +1,144 @@
+/* Crockford base32 for ids and keys; names, scopes and UTF-8 checks. */
+#include "crdt/crdt.h"
+
+#include <string.h>
+
+static const char b32_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+void crdt_base32_encode(const uint8_t *in, size_t n, char *out)
+{
+  size_t nchars = (8 * n + 4) / 5;
+  /* Bits are read most significant first; the last char is padded with
+   * zero bits on the right. */
+  for (size_t c = 0; c < nchars; c++) {
+    size_t bit = c * 5;
+    unsigned v = 0;
+    for (size_t k = 0; k < 5; k++, bit++) {
+      unsigned b = 0;
+      if (bit < 8 * n)
+        b = (in[bit / 8] >> (7 - bit % 8)) & 1;
+      v = (v << 1) | b;
+    }
+    out[c] = b32_alphabet[v];
+  }
+  out[nchars] = '\0';
+}
+
+static int b32_value(char ch)
+{
+  if (ch >= 'a' && ch <= 'z')
+    ch = (char)(ch - 'a' + 'A');
+  /* Crockford: O reads as 0, I and L as 1. */
+  if (ch == 'O')
+    return 0;
+  if (ch == 'I' || ch == 'L')
+    return 1;
+  const char *p = ch ? strchr(b32_alphabet, ch) : NULL;
+  return p ? (int)(p - b32_alphabet) : -1;
+}
+
+gs_err crdt_base32_decode(const char *text, size_t tn, uint8_t *out, size_t n)
+{
+  if (tn != (8 * n + 4) / 5)
+    return GS_EDECODE;
+  memset(out, 0, n);
+  for (size_t c = 0; c < tn; c++) {
+    int v = b32_value(text[c]);
+    if (v < 0)
+      return GS_EDECODE;
+    for (size_t k = 0; k < 5; k++) {
+      size_t bit = c * 5 + k;
+      unsigned b = ((unsigned)v >> (4 - k)) & 1;
+      if (bit < 8 * n)
+        out[bit / 8] |= (uint8_t)(b << (7 - bit % 8));
+      else if (b)
+        return GS_EDECODE; /* padding bits must be zero */
+    }
+  }
+  return GS_OK;
+}
+
+void crdt_id_new(uint64_t ms, uint8_t id[CRDT_ID_LEN])
+{
+  for (int i = 0; i < 6; i++)
+    id[i] = (uint8_t)(ms >> (8 * (5 - i)));
+  crdt_random(id + 6, CRDT_ID_LEN - 6);
+}
+
+bool crdt_name_valid(const char *s, size_t n)
+{
+  if (n == 0 || n > CRDT_NAME_MAX || !(s[0] >= 'a' && s[0] <= 'z'))
+    return false;
+  for (size_t i = 1; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+      return false;
+  }
+  return true;
+}
+
+bool crdt_scope_valid(const char *s, size_t n)
+{
+  if (n == 0 || n > CRDT_SCOPE_MAX)
+    return false;
+  size_t segs = 1, seglen = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '/') {
+      if (seglen == 0)
+        return false;
+      seglen = 0;
+      segs++;
+      continue;
+    }
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+      return false;
+    seglen++;
+  }
+  return seglen > 0 && segs <= CRDT_SCOPE_DEPTH;
+}
+
+bool crdt_scope_under(const char *scope, size_t n, const char *prefix,
+                      size_t pn)
+{
+  if (pn == 0)
+    return true;
+  if (pn > n || memcmp(scope, prefix, pn) != 0)
+    return false;
+  return pn == n || scope[pn] == '/';
+}
+
+bool crdt_utf8_valid(const char *str, size_t n)
+{
+  const unsigned char *s = (const unsigned char *)str;
+  size_t i = 0;
+  while (i < n) {
+    unsigned c = s[i];
+    size_t len;
+    uint32_t cp, min;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      len = 2, cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3, cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (n - i < len)
+      return false;
+    for (size_t k = 1; k < len; k++) {
+      if ((s[i + k] & 0xc0) != 0x80)
+        return false;
+      cp = (cp << 6) | (s[i + k] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += len;
+  }
+  return true;
+}

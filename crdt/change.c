@@ -1,0 +1,386 @@
+/*
+ * The change format (DESIGN.md section 4):
+ *
+ *   change = [v=1, origin(bin32), scope(str), seq(uint), prev(bin32),
+ *             hlc(uint), ops(array), sig(bin64)]
+ *   op     = [0 SET,     coll, id(bin16), field, value]
+ *          | [1 ADD,     coll, id, field, elem]
+ *          | [2 REMOVE,  coll, id, field, elem, [[hlc, origin]...]]
+ *          | [3 DELETE,  coll, id]
+ *          | [4 RESTORE, coll, id]
+ *
+ * The signature covers the domain string CHANGE_DOMAIN followed by the
+ * encoding of the first seven elements as a 7-array: the encoded change
+ * with its header byte 0x98 replaced by 0x97 and its last 66 bytes (the
+ * bin64 signature) removed. Only the canonical encoding (msgpack-c's
+ * smallest forms) is accepted, so one change has exactly one byte form
+ * and a fork can be told from a re-encoding by comparing bytes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/crdt_internal.h"
+
+#define CHANGE_VERSION 1
+#define CHANGE_DOMAIN "gridsync-change-v1"
+#define SIG_TAIL (2 + CRDT_SIG_LEN) /* bin8 header + signature */
+#define CHANGE_DEPTH 5              /* change, ops, op, tags, tag */
+
+static const uint8_t zero_hash[CRDT_HASH_LEN];
+
+static gs_err check_header(const crdt_change *c)
+{
+  if (!crdt_scope_valid(c->scope, c->scope_len))
+    return GS_ESCOPE;
+  if (c->seq == 0)
+    return GS_EDECODE;
+  bool prev_zero = memcmp(c->prev, zero_hash, CRDT_HASH_LEN) == 0;
+  if ((c->seq == 1) != prev_zero)
+    return GS_ECHAIN;
+  if (!crdt_hlc_valid(c->hlc))
+    return GS_ECLOCK;
+  if (c->nops == 0 || c->nops > CRDT_OPS_MAX)
+    return GS_ETOOBIG;
+  return GS_OK;
+}
+
+static gs_err check_op(const crdt_op *op)
+{
+  if (!crdt_name_valid(op->coll, op->coll_len))
+    return GS_ENAME;
+  switch (op->kind) {
+  case CRDT_OP_DELETE:
+  case CRDT_OP_RESTORE:
+    return GS_OK;
+  case CRDT_OP_SET:
+  case CRDT_OP_ADD:
+  case CRDT_OP_REMOVE:
+    break;
+  default:
+    return GS_EDECODE;
+  }
+  if (!crdt_name_valid(op->field, op->field_len))
+    return GS_ENAME;
+  gs_err err = crdt_value_check(&op->value);
+  if (err)
+    return err;
+  if (op->kind != CRDT_OP_SET && op->value.type != CRDT_STR &&
+      op->value.type != CRDT_REF)
+    return GS_EDECODE; /* set elements are strings or refs */
+  if (op->kind == CRDT_OP_REMOVE) {
+    if (op->ntags == 0 || op->ntags > CRDT_TAGS_MAX)
+      return GS_ETOOBIG;
+    for (size_t i = 0; i < op->ntags; i++)
+      if (!crdt_hlc_valid(op->tags[i].hlc))
+        return GS_ECLOCK;
+  }
+  return GS_OK;
+}
+
+static int pack_op(msgpack_packer *pk, const crdt_op *op)
+{
+  static const uint32_t arity[] = {5, 5, 6, 3, 3};
+  int rc = msgpack_pack_array(pk, arity[op->kind]);
+  rc |= msgpack_pack_uint32(pk, (uint32_t)op->kind);
+  rc |= msgpack_pack_str_with_body(pk, op->coll, op->coll_len);
+  rc |= msgpack_pack_bin_with_body(pk, op->id, CRDT_ID_LEN);
+  if (op->kind == CRDT_OP_DELETE || op->kind == CRDT_OP_RESTORE)
+    return rc;
+  rc |= msgpack_pack_str_with_body(pk, op->field, op->field_len);
+  rc |= crdt__value_pack(pk, &op->value);
+  if (op->kind == CRDT_OP_REMOVE) {
+    rc |= msgpack_pack_array(pk, (uint32_t)op->ntags);
+    for (size_t i = 0; i < op->ntags; i++)
+      rc |= crdt__stamp_pack(pk, &op->tags[i]);
+  }
+  return rc;
+}
+
+/* Encode c into sb; with sig == NULL, the 7-element unsigned form. */
+static gs_err encode(const crdt_change *c, const uint8_t *sig,
+                     msgpack_sbuffer *sb)
+{
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+  int rc = msgpack_pack_array(&pk, sig ? 8 : 7);
+  rc |= msgpack_pack_uint32(&pk, CHANGE_VERSION);
+  rc |= msgpack_pack_bin_with_body(&pk, c->origin, CRDT_KEY_LEN);
+  rc |= msgpack_pack_str_with_body(&pk, c->scope, c->scope_len);
+  rc |= msgpack_pack_uint64(&pk, c->seq);
+  rc |= msgpack_pack_bin_with_body(&pk, c->prev, CRDT_HASH_LEN);
+  rc |= msgpack_pack_uint64(&pk, c->hlc);
+  rc |= msgpack_pack_array(&pk, (uint32_t)c->nops);
+  for (size_t i = 0; i < c->nops && rc == 0; i++)
+    rc |= pack_op(&pk, &c->ops[i]);
+  if (sig)
+    rc |= msgpack_pack_bin_with_body(&pk, sig, CRDT_SIG_LEN);
+  return rc ? GS_ENOMEM : GS_OK;
+}
+
+/* The bytes the signature covers: domain || unsigned encoding. */
+static uint8_t *signed_message(const uint8_t *unsigned_enc, size_t n,
+                               size_t *outlen)
+{
+  size_t dl = sizeof CHANGE_DOMAIN - 1;
+  uint8_t *m = malloc(dl + n);
+  if (!m)
+    return NULL;
+  memcpy(m, CHANGE_DOMAIN, dl);
+  memcpy(m + dl, unsigned_enc, n);
+  *outlen = dl + n;
+  return m;
+}
+
+gs_err crdt_change_build(const crdt_change *c, const uint8_t sk[CRDT_SK_LEN],
+                         uint8_t **out, size_t *n)
+{
+  msgpack_sbuffer sb;
+  uint8_t *msg = NULL, sig[CRDT_SIG_LEN];
+  size_t msglen;
+  gs_err err = check_header(c);
+
+  msgpack_sbuffer_init(&sb);
+  if (err)
+    goto fail;
+  for (size_t i = 0; i < c->nops; i++)
+    if ((err = check_op(&c->ops[i])) != GS_OK)
+      goto fail;
+  if ((err = encode(c, NULL, &sb)) != GS_OK)
+    goto fail;
+  if (sb.size + SIG_TAIL > CRDT_CHANGE_MAX) {
+    err = GS_ETOOBIG;
+    goto fail;
+  }
+  if (!(msg = signed_message((uint8_t *)sb.data, sb.size, &msglen))) {
+    err = GS_ENOMEM;
+    goto fail;
+  }
+  crdt_sign(sk, msg, msglen, sig);
+  /* 7-array header becomes an 8-array; append the signature. */
+  ((uint8_t *)sb.data)[0] = 0x98;
+  {
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (msgpack_pack_bin_with_body(&pk, sig, CRDT_SIG_LEN) != 0) {
+      err = GS_ENOMEM;
+      goto fail;
+    }
+  }
+  free(msg);
+  crdt__sb_take(&sb, out, n);
+  return GS_OK;
+fail:
+  free(msg);
+  msgpack_sbuffer_destroy(&sb);
+  return err;
+}
+
+/* Decoded change: the public struct first, then what it owns. */
+typedef struct change_box {
+  crdt_change c;
+  crdt_op *ops;
+  crdt_stamp *tags;
+  uint8_t *raw;
+} change_box;
+
+void crdt_change_free(crdt_change *c)
+{
+  if (!c)
+    return;
+  change_box *b = (change_box *)c;
+  free(b->ops);
+  free(b->tags);
+  free(b->raw);
+  free(b);
+}
+
+static gs_err str_in(const msgpack_object *o, const uint8_t *raw, size_t n)
+{
+  if (o->type == MSGPACK_OBJECT_STR)
+    return crdt__within(o->via.str.ptr, o->via.str.size, raw, n)
+               ? GS_OK : GS_EDECODE;
+  return GS_OK;
+}
+
+static gs_err decode_op(const msgpack_object *o, crdt_op *op,
+                        crdt_stamp *tags, size_t *ntags_used,
+                        size_t tags_cap)
+{
+  uint64_t kind;
+  gs_err err;
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 3)
+    return GS_EDECODE;
+  const msgpack_object *a = o->via.array.ptr;
+  uint32_t size = o->via.array.size;
+  if ((err = crdt__obj_uint(&a[0], &kind)) != GS_OK)
+    return err;
+  if (kind > CRDT_OP_RESTORE)
+    return GS_EDECODE;
+  static const uint32_t arity[] = {5, 5, 6, 3, 3};
+  if (size != arity[kind])
+    return GS_EDECODE;
+  memset(op, 0, sizeof *op);
+  op->kind = (crdt_op_kind)kind;
+  if ((err = crdt__obj_name(&a[1], &op->coll, &op->coll_len)) != GS_OK)
+    return err;
+  if ((err = crdt__obj_bin(&a[2], CRDT_ID_LEN, op->id)) != GS_OK)
+    return err;
+  if (size == 3)
+    return GS_OK;
+  if ((err = crdt__obj_name(&a[3], &op->field, &op->field_len)) != GS_OK)
+    return err;
+  if ((err = crdt__value_from_obj(&a[4], &op->value)) != GS_OK)
+    return err;
+  if (op->kind == CRDT_OP_REMOVE) {
+    const msgpack_object *t = &a[5];
+    if (t->type != MSGPACK_OBJECT_ARRAY)
+      return GS_EDECODE;
+    if (t->via.array.size == 0 || t->via.array.size > CRDT_TAGS_MAX ||
+        t->via.array.size > tags_cap - *ntags_used)
+      return GS_ETOOBIG;
+    op->tags = tags + *ntags_used;
+    op->ntags = t->via.array.size;
+    for (uint32_t i = 0; i < t->via.array.size; i++)
+      if ((err = crdt__obj_stamp(&t->via.array.ptr[i],
+                                 &tags[*ntags_used + i])) != GS_OK)
+        return err;
+    *ntags_used += op->ntags;
+  }
+  return check_op(op);
+}
+
+/* Every borrowed pointer of op must lie in the change's own buffer. */
+static gs_err op_in(const crdt_op *op, const uint8_t *raw, size_t n)
+{
+  if (!crdt__within(op->coll, op->coll_len, raw, n))
+    return GS_EDECODE;
+  if (op->field && !crdt__within(op->field, op->field_len, raw, n))
+    return GS_EDECODE;
+  const crdt_value *v = &op->value;
+  if ((v->type == CRDT_STR || v->type == CRDT_BYTES) && v->u.s.n &&
+      !crdt__within(v->u.s.p, v->u.s.n, raw, n))
+    return GS_EDECODE;
+  if (v->type == CRDT_REF &&
+      !crdt__within(v->u.ref.coll, v->u.ref.coll_len, raw, n))
+    return GS_EDECODE;
+  return GS_OK;
+}
+
+gs_err crdt_change_decode(const uint8_t *buf, size_t n, crdt_change **out)
+{
+  msgpack_unpacked u;
+  msgpack_sbuffer sb;
+  change_box *b = NULL;
+  gs_err err;
+  uint64_t v;
+
+  *out = NULL;
+  msgpack_sbuffer_init(&sb);
+  msgpack_unpacked_init(&u);
+  if (n > CRDT_CHANGE_MAX) {
+    err = GS_ETOOBIG;
+    goto fail;
+  }
+  if (!(b = calloc(1, sizeof *b)) || !(b->raw = malloc(n ? n : 1))) {
+    err = GS_ENOMEM;
+    goto fail;
+  }
+  memcpy(b->raw, buf, n);
+  msgpack_unpacked_destroy(&u);
+  if ((err = crdt__mp_unpack(b->raw, n, CHANGE_DEPTH, &u)) != GS_OK)
+    goto fail;
+  const msgpack_object *o = &u.data;
+  err = GS_EDECODE;
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 8)
+    goto fail;
+  const msgpack_object *a = o->via.array.ptr;
+  crdt_change *c = &b->c;
+  if ((err = crdt__obj_uint(&a[0], &v)) != GS_OK)
+    goto fail;
+  if (v != CHANGE_VERSION) {
+    err = GS_EVERSION;
+    goto fail;
+  }
+  if ((err = crdt__obj_bin(&a[1], CRDT_KEY_LEN, c->origin)) != GS_OK)
+    goto fail;
+  err = GS_EDECODE;
+  if (a[2].type != MSGPACK_OBJECT_STR || str_in(&a[2], b->raw, n))
+    goto fail;
+  c->scope = a[2].via.str.ptr;
+  c->scope_len = a[2].via.str.size;
+  if ((err = crdt__obj_uint(&a[3], &c->seq)) != GS_OK ||
+      (err = crdt__obj_bin(&a[4], CRDT_HASH_LEN, c->prev)) != GS_OK ||
+      (err = crdt__obj_uint(&a[5], &c->hlc)) != GS_OK ||
+      (err = crdt__obj_bin(&a[7], CRDT_SIG_LEN, c->sig)) != GS_OK)
+    goto fail;
+  err = GS_EDECODE;
+  if (a[6].type != MSGPACK_OBJECT_ARRAY)
+    goto fail;
+  c->nops = a[6].via.array.size;
+  if ((err = check_header(c)) != GS_OK)
+    goto fail;
+  /* Tags are bounded by the input size (each takes over 34 bytes). */
+  size_t tags_cap = n / 34 + 1, tags_used = 0;
+  if (!(b->ops = calloc(c->nops, sizeof *b->ops)) ||
+      !(b->tags = calloc(tags_cap, sizeof *b->tags))) {
+    err = GS_ENOMEM;
+    goto fail;
+  }
+  for (size_t i = 0; i < c->nops; i++) {
+    if ((err = decode_op(&a[6].via.array.ptr[i], &b->ops[i], b->tags,
+                         &tags_used, tags_cap)) != GS_OK ||
+        (err = op_in(&b->ops[i], b->raw, n)) != GS_OK)
+      goto fail;
+  }
+  c->ops = b->ops;
+  c->raw = b->raw;
+  c->raw_len = n;
+  /* Canonical form only: re-encoding must give the same bytes. */
+  if ((err = encode(c, c->sig, &sb)) != GS_OK)
+    goto fail;
+  if (sb.size != n || memcmp(sb.data, b->raw, n) != 0) {
+    err = GS_EDECODE;
+    goto fail;
+  }
+  msgpack_sbuffer_destroy(&sb);
+  msgpack_unpacked_destroy(&u);
+  *out = c;
+  return GS_OK;
+fail:
+  msgpack_sbuffer_destroy(&sb);
+  msgpack_unpacked_destroy(&u);
+  crdt_change_free(b ? &b->c : NULL);
+  return err;
+}
+
+bool crdt_change_verify(const crdt_change *c)
+{
+  if (!c->raw || c->raw_len < SIG_TAIL + 1 || c->raw[0] != 0x98)
+    return false;
+  size_t body = c->raw_len - SIG_TAIL, msglen;
+  uint8_t *msg = signed_message(c->raw, body, &msglen);
+  if (!msg)
+    return false;
+  msg[sizeof CHANGE_DOMAIN - 1] = 0x97;
+  bool ok = crdt_verify(c->origin, msg, msglen, c->sig);
+  free(msg);
+  return ok;
+}
+
+void crdt_change_hash(const crdt_change *c, uint8_t out[CRDT_HASH_LEN])
+{
+  crdt_hash(c->raw, c->raw_len, out);
+}
+
+void crdt_feed_id(const uint8_t origin[CRDT_KEY_LEN], const char *scope,
+                  size_t scope_len, uint8_t out[CRDT_FEED_LEN])
+{
+  crdt_hasher h;
+  uint8_t full[CRDT_HASH_LEN];
+  crdt_hasher_init(&h);
+  crdt_hasher_update(&h, "gridsync-feed", 13);
+  crdt_hasher_update(&h, origin, CRDT_KEY_LEN);
+  crdt_hasher_update(&h, scope, scope_len);
+  crdt_hasher_final(&h, full);
+  memcpy(out, full, CRDT_FEED_LEN);
+}

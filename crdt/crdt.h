@@ -1,0 +1,309 @@
+/*
+ * crdt: gridsync's pure data layer.
+ *
+ * Hybrid logical clock, stamps, typed values, record state (LWW registers,
+ * observed-remove add-wins sets, a tombstone register), merge, the change
+ * format of DESIGN.md section 4 and its strict msgpack codec, base32 ids,
+ * and the small set of hashing/signing functions changes need.
+ *
+ * No I/O. Functions that allocate say so and hand ownership to the caller
+ * through a matching _free. Pointers in "view" structs are borrowed: they
+ * stay valid as long as the object they were read from.
+ */
+#ifndef GS_CRDT_H
+#define GS_CRDT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/gs_err.h"
+
+#define CRDT_ID_LEN 16      /* record id */
+#define CRDT_KEY_LEN 32     /* Ed25519 public key: a node's origin id */
+#define CRDT_SK_LEN 64      /* Ed25519 secret key (libsodium form) */
+#define CRDT_SIG_LEN 64
+#define CRDT_HASH_LEN 32    /* BLAKE2b-256 */
+#define CRDT_ID_TEXT_LEN 26 /* base32 of an id */
+#define CRDT_KEY_TEXT_LEN 52 /* base32 of a node key */
+
+#define CRDT_SCOPE_MAX 200      /* bytes of a scope path */
+#define CRDT_SCOPE_DEPTH 8      /* segments of a scope path */
+#define CRDT_NAME_MAX 64        /* collection and field names */
+#define CRDT_TEXT_MAX 16384     /* a string or bytes value */
+#define CRDT_OPS_MAX 4096       /* ops in one change */
+#define CRDT_TAGS_MAX 1024      /* observed tags in one remove op */
+#define CRDT_CHANGE_MAX 61440   /* encoded change; fits a 64 KiB frame */
+
+/* ------------------------------------------------------------------ */
+/* Crypto used by changes (libsodium behind these few functions).      */
+
+/* Initialise libsodium; call once before anything else. GS_ECRYPTO if it
+ * cannot be initialised. */
+gs_err crdt_crypto_init(void);
+/* Fill buf with n random bytes. */
+void crdt_random(void *buf, size_t n);
+/* BLAKE2b-256 of data. */
+void crdt_hash(const void *data, size_t n, uint8_t out[CRDT_HASH_LEN]);
+
+/* Incremental BLAKE2b-256. The state is a plain struct so callers can keep
+ * it on the stack; its contents are private. */
+typedef struct crdt_hasher {
+  _Alignas(64) unsigned char opaque[384];
+} crdt_hasher;
+void crdt_hasher_init(crdt_hasher *h);
+void crdt_hasher_update(crdt_hasher *h, const void *data, size_t n);
+void crdt_hasher_final(crdt_hasher *h, uint8_t out[CRDT_HASH_LEN]);
+
+/* New Ed25519 key pair. */
+void crdt_keypair(uint8_t pk[CRDT_KEY_LEN], uint8_t sk[CRDT_SK_LEN]);
+/* Derive the public key from a secret key. */
+void crdt_sk_to_pk(const uint8_t sk[CRDT_SK_LEN], uint8_t pk[CRDT_KEY_LEN]);
+/* Ed25519 detached signature of msg. */
+void crdt_sign(const uint8_t sk[CRDT_SK_LEN], const void *msg, size_t n,
+               uint8_t sig[CRDT_SIG_LEN]);
+/* true when sig is pk's valid signature of msg. */
+bool crdt_verify(const uint8_t pk[CRDT_KEY_LEN], const void *msg, size_t n,
+                 const uint8_t sig[CRDT_SIG_LEN]);
+/* Zero memory that held a secret (not optimised away). */
+void crdt_wipe(void *p, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Hybrid logical clock: 48 bits of Unix milliseconds, 16-bit counter.  */
+
+typedef uint64_t crdt_hlc;
+
+#define CRDT_HLC_MS(h) ((uint64_t)(h) >> 16)
+#define CRDT_HLC_MAKE(ms, c) (((uint64_t)(ms) << 16) | ((uint64_t)(c) & 0xffff))
+/* Valid stamps are in [1, CRDT_HLC_LIMIT): they fit a signed 64-bit
+ * integer (JSON, msgpack int64) and leave room to count past any stamp
+ * seen. */
+#define CRDT_HLC_LIMIT ((uint64_t)1 << 63)
+
+bool crdt_hlc_valid(crdt_hlc h);
+
+/* A local event (a write): returns a stamp greater than *state and than
+ * the physical clock, and stores it in *state. The counter carries into
+ * the millisecond part, so a fast writer or a clock stuck in the past
+ * never stalls. GS_ECLOCK only if the clock was driven to CRDT_HLC_LIMIT. */
+gs_err crdt_hlc_tick(crdt_hlc *state, uint64_t phys_ms, crdt_hlc *out);
+
+/* Receive rule: after seeing a remote stamp, *state is at least it, so any
+ * later local write is ordered after it (causality), however wrong the
+ * local physical clock. GS_ECLOCK if remote is not a valid stamp. */
+gs_err crdt_hlc_observe(crdt_hlc *state, crdt_hlc remote);
+
+/* Milliseconds by which stamp h is ahead of the physical clock (0 if not
+ * ahead): the size of a clock-skew warning. */
+uint64_t crdt_hlc_ahead_ms(crdt_hlc h, uint64_t phys_ms);
+
+/* A stamp orders writes: by hlc, then origin key bytes. */
+typedef struct crdt_stamp {
+  crdt_hlc hlc;
+  uint8_t origin[CRDT_KEY_LEN];
+} crdt_stamp;
+
+/* <0, 0, >0 as a orders before, equal to, after b. */
+int crdt_stamp_cmp(const crdt_stamp *a, const crdt_stamp *b);
+
+/* ------------------------------------------------------------------ */
+/* Names, scopes, ids.                                                  */
+
+/* Collection and field names: [a-z][a-z0-9_]*, at most CRDT_NAME_MAX. */
+bool crdt_name_valid(const char *s, size_t n);
+/* Scope paths: 1..CRDT_SCOPE_DEPTH segments of [A-Za-z0-9_.-]+ joined by
+ * '/', at most CRDT_SCOPE_MAX bytes. */
+bool crdt_scope_valid(const char *s, size_t n);
+/* true when scope is prefix or below it, segment-wise ("a/b" is under
+ * "a" but not under "a/bc"). An empty prefix matches every scope. */
+bool crdt_scope_under(const char *scope, size_t n, const char *prefix,
+                      size_t pn);
+/* Strict UTF-8: no overlongs, surrogates or code points past U+10FFFF. */
+bool crdt_utf8_valid(const char *s, size_t n);
+
+/* A new record id: 6 bytes of big-endian milliseconds then 10 random
+ * bytes, so ids sort by creation time. */
+void crdt_id_new(uint64_t ms, uint8_t id[CRDT_ID_LEN]);
+/* Crockford base32 (0-9, A-Z less I L O U), most significant bits first.
+ * out holds ((8*n+4)/5) chars plus a NUL. */
+void crdt_base32_encode(const uint8_t *in, size_t n, char *out);
+/* Decode exactly n bytes from text; case-insensitive; GS_EDECODE on a bad
+ * length, a bad character or non-zero padding bits. */
+gs_err crdt_base32_decode(const char *text, size_t tn, uint8_t *out,
+                          size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Values.                                                              */
+
+typedef enum crdt_type {
+  CRDT_NIL = 0,
+  CRDT_BOOL,
+  CRDT_INT,
+  CRDT_FLOAT,
+  CRDT_STR,
+  CRDT_BYTES,
+  CRDT_REF,
+} crdt_type;
+
+/* A typed value; str/bytes/ref.coll are borrowed views. Strings are
+ * UTF-8, floats finite. A ref names a record: collection + id. */
+typedef struct crdt_value {
+  crdt_type type;
+  union {
+    bool b;
+    int64_t i;
+    double f;
+    struct {
+      const char *p;
+      size_t n;
+    } s; /* CRDT_STR and CRDT_BYTES */
+    struct {
+      const char *coll;
+      size_t coll_len;
+      uint8_t id[CRDT_ID_LEN];
+    } ref;
+  } u;
+} crdt_value;
+
+/* Checks a value as the decoder would (UTF-8, sizes, finite floats). */
+gs_err crdt_value_check(const crdt_value *v);
+/* Canonical msgpack bytes of v, malloc'd into *out (caller frees). */
+gs_err crdt_value_encode(const crdt_value *v, uint8_t **out, size_t *n);
+/* Decode one canonical value occupying all of buf; the view borrows buf. */
+gs_err crdt_value_decode(const uint8_t *buf, size_t n, crdt_value *out);
+/* true when a and b are the same value. */
+bool crdt_value_equal(const crdt_value *a, const crdt_value *b);
+
+/* ------------------------------------------------------------------ */
+/* Changes (DESIGN.md section 4).                                       */
+
+typedef enum crdt_op_kind {
+  CRDT_OP_SET = 0,     /* field := value (LWW register) */
+  CRDT_OP_ADD = 1,     /* element added to set field; tag = change stamp */
+  CRDT_OP_REMOVE = 2,  /* element's observed add tags removed */
+  CRDT_OP_DELETE = 3,  /* tombstone := true */
+  CRDT_OP_RESTORE = 4, /* tombstone := false */
+} crdt_op_kind;
+
+/* One op on one record (collection + id) of the change's scope. field and
+ * value are unused by DELETE/RESTORE; tags only by REMOVE. Set elements
+ * are strings or refs. */
+typedef struct crdt_op {
+  crdt_op_kind kind;
+  const char *coll;
+  size_t coll_len;
+  uint8_t id[CRDT_ID_LEN];
+  const char *field;
+  size_t field_len;
+  crdt_value value;
+  const crdt_stamp *tags;
+  size_t ntags;
+} crdt_op;
+
+/* A change: one signed batch of ops in one scope of one origin's feed.
+ * When decoded, every pointer refers to memory the change owns. */
+typedef struct crdt_change {
+  uint8_t origin[CRDT_KEY_LEN];
+  const char *scope;
+  size_t scope_len;
+  uint64_t seq;
+  uint8_t prev[CRDT_HASH_LEN];
+  crdt_hlc hlc;
+  const crdt_op *ops;
+  size_t nops;
+  uint8_t sig[CRDT_SIG_LEN];
+  /* The exact encoded bytes (decoded or built changes). */
+  const uint8_t *raw;
+  size_t raw_len;
+} crdt_change;
+
+/* Encode and sign a change from c's header fields and ops (c->sig and
+ * c->raw are ignored); sk must be the key of c->origin. Checks everything
+ * the decoder checks. On success *out is a malloc'd buffer of *n bytes
+ * (caller frees). */
+gs_err crdt_change_build(const crdt_change *c, const uint8_t sk[CRDT_SK_LEN],
+                         uint8_t **out, size_t *n);
+
+/* Strict decode: wrong types, truncation, trailing bytes, non-canonical
+ * encodings, oversized strings or counts, invalid UTF-8 or names, an
+ * invalid hlc, seq 0, a non-zero prev at seq 1... each is an error and
+ * nothing is allocated. The signature is NOT checked here (see
+ * crdt_change_verify). On success *out is owned by the caller: free with
+ * crdt_change_free. buf is copied. */
+gs_err crdt_change_decode(const uint8_t *buf, size_t n, crdt_change **out);
+void crdt_change_free(crdt_change *c);
+
+/* true when c->sig is origin's signature of the change. */
+bool crdt_change_verify(const crdt_change *c);
+/* BLAKE2b-256 of the change's bytes: the next change's prev. */
+void crdt_change_hash(const crdt_change *c, uint8_t out[CRDT_HASH_LEN]);
+/* Feed id: BLAKE2b-256 over (origin, scope), truncated to 16 bytes. */
+#define CRDT_FEED_LEN 16
+void crdt_feed_id(const uint8_t origin[CRDT_KEY_LEN], const char *scope,
+                  size_t scope_len, uint8_t out[CRDT_FEED_LEN]);
+
+/* ------------------------------------------------------------------ */
+/* Record state.                                                        */
+
+/* A record's materialised state: its identity (scope, collection, id),
+ * tombstone register and fields, each field an LWW register and/or an
+ * observed-remove set, every entry with its stamp. Owned; free with
+ * crdt_record_free. */
+typedef struct crdt_record crdt_record;
+
+/* New empty record (allocates; NULL on bad arguments or no memory). */
+crdt_record *crdt_record_new(const char *scope, size_t scope_len,
+                             const char *coll, size_t coll_len,
+                             const uint8_t id[CRDT_ID_LEN]);
+void crdt_record_free(crdt_record *r);
+
+/* Apply op, stamped st, to r. The op must name r's collection and id.
+ * Idempotent and order-independent. */
+gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
+                         const crdt_stamp *st);
+/* into := merge(into, other); both must be the same record. Commutative,
+ * associative, idempotent. */
+gs_err crdt_record_merge(crdt_record *into, const crdt_record *other);
+
+/* Canonical bytes: equal states give equal bytes. *out malloc'd. */
+gs_err crdt_record_encode(const crdt_record *r, uint8_t **out, size_t *n);
+/* Strict decode of crdt_record_encode's output (copies what it keeps). */
+gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out);
+
+/* Read access. Views borrow from r and are valid until r changes. */
+void crdt_record_identity(const crdt_record *r, const char **scope,
+                          size_t *scope_len, const char **coll,
+                          size_t *coll_len, uint8_t id[CRDT_ID_LEN]);
+bool crdt_record_deleted(const crdt_record *r);
+/* Stamp of the latest write of any kind to r (zero stamp if none). */
+void crdt_record_last_stamp(const crdt_record *r, crdt_stamp *out);
+
+/* One field as a reader sees it. A field is a set when its latest write
+ * was a set op; then elems lists the live elements in canonical order
+ * (borrowed array, valid until r changes); otherwise value holds the
+ * register's value (CRDT_NIL if never set). */
+typedef struct crdt_field_view {
+  const char *name;
+  size_t name_len;
+  bool is_set;
+  crdt_value value;
+  crdt_stamp stamp;
+  size_t nelems; /* live elements */
+} crdt_field_view;
+
+size_t crdt_record_nfields(const crdt_record *r);
+/* The i-th field in name order. */
+gs_err crdt_record_field(const crdt_record *r, size_t i,
+                         crdt_field_view *out);
+/* The j-th live element of the i-th field's set. */
+gs_err crdt_record_elem(const crdt_record *r, size_t i, size_t j,
+                        crdt_value *out);
+/* Field index by name, or -1. */
+long crdt_record_find(const crdt_record *r, const char *name, size_t n);
+/* The live add tags of element elem in field name: what a REMOVE op must
+ * name to remove it. *tags is malloc'd (caller frees), NULL when none. */
+gs_err crdt_record_elem_tags(const crdt_record *r, const char *name,
+                             size_t n, const crdt_value *elem,
+                             crdt_stamp **tags, size_t *ntags);
+
+#endif

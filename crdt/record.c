@@ -1,0 +1,732 @@
+/*
+ * Record state and merge.
+ *
+ * A record is (scope, collection, id) with a tombstone register and
+ * fields sorted by name. A field holds an LWW register (stamp + value)
+ * and/or an observed-remove set: per element (kept as its canonical value
+ * bytes, sorted bytewise) the live add tags and the removed tags. State
+ * is always kept canonical:
+ *   adds = (all add tags seen) minus (all removed tags seen)
+ *   rems = all removed tags seen
+ * both sorted, so equal op sets give equal bytes whatever the order.
+ * Register ties (equal stamps, only possible inside one change or by
+ * forgery) go to the larger value bytes, so merge stays commutative.
+ *
+ * Canonical encoding:
+ *   [1, scope, coll, id(bin16), del, [field...]]
+ *   del   = nil | [hlc, origin, bool]
+ *   field = [name, reg, [elem...]]
+ *   reg   = nil | [hlc, origin, value]
+ *   elem  = [value, [[hlc, origin]...adds], [[hlc, origin]...rems]]
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/crdt_internal.h"
+
+#define RECORD_VERSION 1
+#define RECORD_DEPTH 7
+
+typedef struct stamps {
+  crdt_stamp *v;
+  size_t n, cap;
+} stamps;
+
+typedef struct elem {
+  uint8_t *val; /* canonical value bytes */
+  size_t len;
+  stamps adds, rems;
+} elem;
+
+typedef struct field {
+  char *name;
+  size_t name_len;
+  bool has_reg;
+  crdt_stamp reg_stamp;
+  uint8_t *reg_val;
+  size_t reg_len;
+  elem *elems;
+  size_t nelems, cap;
+} field;
+
+struct crdt_record {
+  char *scope;
+  size_t scope_len;
+  char *coll;
+  size_t coll_len;
+  uint8_t id[CRDT_ID_LEN];
+  bool has_del;
+  crdt_stamp del_stamp;
+  bool deleted;
+  field *fields;
+  size_t nfields, cap;
+};
+
+static void *dup_bytes(const void *p, size_t n)
+{
+  uint8_t *d = malloc(n ? n : 1);
+  if (d && n)
+    memcpy(d, p, n);
+  return d;
+}
+
+static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+  size_t m = an < bn ? an : bn;
+  int c = m ? memcmp(a, b, m) : 0;
+  if (c)
+    return c;
+  return an < bn ? -1 : an > bn;
+}
+
+static gs_err grow(void **arr, size_t *cap, size_t need, size_t size)
+{
+  if (need <= *cap)
+    return GS_OK;
+  size_t nc = *cap ? *cap * 2 : 4;
+  while (nc < need)
+    nc *= 2;
+  void *p = realloc(*arr, nc * size);
+  if (!p)
+    return GS_ENOMEM;
+  *arr = p;
+  *cap = nc;
+  return GS_OK;
+}
+
+/* Binary search: index of s in st, or the insertion point as ~index. */
+static long stamps_find(const stamps *st, const crdt_stamp *s)
+{
+  size_t lo = 0, hi = st->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = crdt_stamp_cmp(&st->v[mid], s);
+    if (c == 0)
+      return (long)mid;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return ~(long)lo;
+}
+
+static gs_err stamps_add(stamps *st, const crdt_stamp *s)
+{
+  long at = stamps_find(st, s);
+  if (at >= 0)
+    return GS_OK;
+  size_t pos = (size_t)~at;
+  gs_err err = grow((void **)&st->v, &st->cap, st->n + 1, sizeof *st->v);
+  if (err)
+    return err;
+  memmove(&st->v[pos + 1], &st->v[pos], (st->n - pos) * sizeof *st->v);
+  st->v[pos] = *s;
+  st->n++;
+  return GS_OK;
+}
+
+static void stamps_del(stamps *st, const crdt_stamp *s)
+{
+  long at = stamps_find(st, s);
+  if (at < 0)
+    return;
+  size_t pos = (size_t)at;
+  memmove(&st->v[pos], &st->v[pos + 1], (st->n - pos - 1) * sizeof *st->v);
+  st->n--;
+}
+
+static void elem_clear(elem *e)
+{
+  free(e->val);
+  free(e->adds.v);
+  free(e->rems.v);
+}
+
+static void field_clear(field *f)
+{
+  free(f->name);
+  free(f->reg_val);
+  for (size_t i = 0; i < f->nelems; i++)
+    elem_clear(&f->elems[i]);
+  free(f->elems);
+}
+
+void crdt_record_free(crdt_record *r)
+{
+  if (!r)
+    return;
+  for (size_t i = 0; i < r->nfields; i++)
+    field_clear(&r->fields[i]);
+  free(r->fields);
+  free(r->scope);
+  free(r->coll);
+  free(r);
+}
+
+crdt_record *crdt_record_new(const char *scope, size_t scope_len,
+                             const char *coll, size_t coll_len,
+                             const uint8_t id[CRDT_ID_LEN])
+{
+  if (!crdt_scope_valid(scope, scope_len) || !crdt_name_valid(coll, coll_len))
+    return NULL;
+  crdt_record *r = calloc(1, sizeof *r);
+  if (!r)
+    return NULL;
+  r->scope = dup_bytes(scope, scope_len);
+  r->coll = dup_bytes(coll, coll_len);
+  if (!r->scope || !r->coll) {
+    crdt_record_free(r);
+    return NULL;
+  }
+  r->scope_len = scope_len;
+  r->coll_len = coll_len;
+  memcpy(r->id, id, CRDT_ID_LEN);
+  return r;
+}
+
+static long field_find(const crdt_record *r, const char *name, size_t n)
+{
+  size_t lo = 0, hi = r->nfields;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = bytes_cmp((const uint8_t *)r->fields[mid].name,
+                      r->fields[mid].name_len, (const uint8_t *)name, n);
+    if (c == 0)
+      return (long)mid;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return ~(long)lo;
+}
+
+long crdt_record_find(const crdt_record *r, const char *name, size_t n)
+{
+  long at = field_find(r, name, n);
+  return at >= 0 ? at : -1;
+}
+
+static gs_err field_get(crdt_record *r, const char *name, size_t n,
+                        field **out)
+{
+  long at = field_find(r, name, n);
+  if (at >= 0) {
+    *out = &r->fields[at];
+    return GS_OK;
+  }
+  size_t pos = (size_t)~at;
+  gs_err err = grow((void **)&r->fields, &r->cap, r->nfields + 1,
+                    sizeof *r->fields);
+  if (err)
+    return err;
+  char *nm = dup_bytes(name, n);
+  if (!nm)
+    return GS_ENOMEM;
+  memmove(&r->fields[pos + 1], &r->fields[pos],
+          (r->nfields - pos) * sizeof *r->fields);
+  memset(&r->fields[pos], 0, sizeof *r->fields);
+  r->fields[pos].name = nm;
+  r->fields[pos].name_len = n;
+  r->nfields++;
+  *out = &r->fields[pos];
+  return GS_OK;
+}
+
+static gs_err elem_get(field *f, const uint8_t *val, size_t len, elem **out)
+{
+  size_t lo = 0, hi = f->nelems;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = bytes_cmp(f->elems[mid].val, f->elems[mid].len, val, len);
+    if (c == 0) {
+      *out = &f->elems[mid];
+      return GS_OK;
+    }
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  gs_err err = grow((void **)&f->elems, &f->cap, f->nelems + 1,
+                    sizeof *f->elems);
+  if (err)
+    return err;
+  uint8_t *v = dup_bytes(val, len);
+  if (!v)
+    return GS_ENOMEM;
+  memmove(&f->elems[lo + 1], &f->elems[lo],
+          (f->nelems - lo) * sizeof *f->elems);
+  memset(&f->elems[lo], 0, sizeof *f->elems);
+  f->elems[lo].val = v;
+  f->elems[lo].len = len;
+  f->nelems++;
+  *out = &f->elems[lo];
+  return GS_OK;
+}
+
+/* LWW: does (s, val) beat the current (cs, cval)? */
+static bool lww_wins(const crdt_stamp *s, const uint8_t *val, size_t len,
+                     const crdt_stamp *cs, const uint8_t *cval, size_t clen)
+{
+  int c = crdt_stamp_cmp(s, cs);
+  if (c != 0)
+    return c > 0;
+  return bytes_cmp(val, len, cval, clen) > 0;
+}
+
+static gs_err reg_merge(field *f, const crdt_stamp *s, const uint8_t *val,
+                        size_t len)
+{
+  if (f->has_reg &&
+      !lww_wins(s, val, len, &f->reg_stamp, f->reg_val, f->reg_len))
+    return GS_OK;
+  uint8_t *v = dup_bytes(val, len);
+  if (!v)
+    return GS_ENOMEM;
+  free(f->reg_val);
+  f->reg_val = v;
+  f->reg_len = len;
+  f->reg_stamp = *s;
+  f->has_reg = true;
+  return GS_OK;
+}
+
+static void del_merge(crdt_record *r, const crdt_stamp *s, bool deleted)
+{
+  if (r->has_del) {
+    int c = crdt_stamp_cmp(s, &r->del_stamp);
+    /* tie: true (deleted) beats false, as bytes 0xc3 > 0xc2 */
+    if (c < 0 || (c == 0 && (!deleted || r->deleted)))
+      return;
+  }
+  r->has_del = true;
+  r->del_stamp = *s;
+  r->deleted = deleted;
+}
+
+static gs_err elem_add(elem *e, const crdt_stamp *tag)
+{
+  if (stamps_find(&e->rems, tag) >= 0)
+    return GS_OK; /* already removed: the add is observed and void */
+  return stamps_add(&e->adds, tag);
+}
+
+static gs_err elem_remove(elem *e, const crdt_stamp *tag)
+{
+  stamps_del(&e->adds, tag);
+  return stamps_add(&e->rems, tag);
+}
+
+static bool same_record(const crdt_record *r, const char *coll, size_t cn,
+                        const uint8_t *id)
+{
+  return cn == r->coll_len && memcmp(coll, r->coll, cn) == 0 &&
+         memcmp(id, r->id, CRDT_ID_LEN) == 0;
+}
+
+gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
+                         const crdt_stamp *st)
+{
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  field *f;
+  elem *e;
+  gs_err err;
+
+  if (!same_record(r, op->coll, op->coll_len, op->id) ||
+      !crdt_hlc_valid(st->hlc))
+    return GS_EINVAL;
+  if (op->kind == CRDT_OP_DELETE || op->kind == CRDT_OP_RESTORE) {
+    del_merge(r, st, op->kind == CRDT_OP_DELETE);
+    return GS_OK;
+  }
+  if (op->kind > CRDT_OP_RESTORE ||
+      !crdt_name_valid(op->field, op->field_len) ||
+      crdt_value_check(&op->value) != GS_OK)
+    return GS_EINVAL;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  if (crdt__value_pack(&pk, &op->value) != 0) {
+    err = GS_ENOMEM;
+    goto done;
+  }
+  if ((err = field_get(r, op->field, op->field_len, &f)) != GS_OK)
+    goto done;
+  const uint8_t *val = (const uint8_t *)sb.data;
+  switch (op->kind) {
+  case CRDT_OP_SET:
+    err = reg_merge(f, st, val, sb.size);
+    break;
+  case CRDT_OP_ADD:
+    if ((err = elem_get(f, val, sb.size, &e)) == GS_OK)
+      err = elem_add(e, st);
+    break;
+  case CRDT_OP_REMOVE:
+    if ((err = elem_get(f, val, sb.size, &e)) != GS_OK)
+      break;
+    for (size_t i = 0; i < op->ntags && !err; i++)
+      err = elem_remove(e, &op->tags[i]);
+    break;
+  default:
+    err = GS_EINVAL;
+  }
+done:
+  msgpack_sbuffer_destroy(&sb);
+  return err;
+}
+
+gs_err crdt_record_merge(crdt_record *into, const crdt_record *o)
+{
+  gs_err err = GS_OK;
+  if (into->scope_len != o->scope_len ||
+      memcmp(into->scope, o->scope, o->scope_len) != 0 ||
+      !same_record(into, o->coll, o->coll_len, o->id))
+    return GS_EINVAL;
+  if (o->has_del)
+    del_merge(into, &o->del_stamp, o->deleted);
+  for (size_t i = 0; i < o->nfields && !err; i++) {
+    const field *of = &o->fields[i];
+    field *f;
+    if ((err = field_get(into, of->name, of->name_len, &f)) != GS_OK)
+      break;
+    if (of->has_reg &&
+        (err = reg_merge(f, &of->reg_stamp, of->reg_val, of->reg_len)))
+      break;
+    for (size_t j = 0; j < of->nelems && !err; j++) {
+      const elem *oe = &of->elems[j];
+      elem *e;
+      if ((err = elem_get(f, oe->val, oe->len, &e)) != GS_OK)
+        break;
+      for (size_t k = 0; k < oe->rems.n && !err; k++)
+        err = elem_remove(e, &oe->rems.v[k]);
+      for (size_t k = 0; k < oe->adds.n && !err; k++)
+        err = elem_add(e, &oe->adds.v[k]);
+    }
+  }
+  return err;
+}
+
+/* ---- canonical encoding ---- */
+
+static int pack_stamps(msgpack_packer *pk, const stamps *st)
+{
+  int rc = msgpack_pack_array(pk, (uint32_t)st->n);
+  for (size_t i = 0; i < st->n; i++)
+    rc |= crdt__stamp_pack(pk, &st->v[i]);
+  return rc;
+}
+
+/* Append already-canonical value bytes. */
+static int pack_raw(msgpack_sbuffer *sb, const uint8_t *p, size_t n)
+{
+  return msgpack_sbuffer_write(sb, (const char *)p, n);
+}
+
+gs_err crdt_record_encode(const crdt_record *r, uint8_t **out, size_t *n)
+{
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  int rc = msgpack_pack_array(&pk, 6);
+  rc |= msgpack_pack_uint32(&pk, RECORD_VERSION);
+  rc |= msgpack_pack_str_with_body(&pk, r->scope, r->scope_len);
+  rc |= msgpack_pack_str_with_body(&pk, r->coll, r->coll_len);
+  rc |= msgpack_pack_bin_with_body(&pk, r->id, CRDT_ID_LEN);
+  if (r->has_del) {
+    rc |= msgpack_pack_array(&pk, 3);
+    rc |= msgpack_pack_uint64(&pk, r->del_stamp.hlc);
+    rc |= msgpack_pack_bin_with_body(&pk, r->del_stamp.origin, CRDT_KEY_LEN);
+    rc |= r->deleted ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+  } else {
+    rc |= msgpack_pack_nil(&pk);
+  }
+  rc |= msgpack_pack_array(&pk, (uint32_t)r->nfields);
+  for (size_t i = 0; i < r->nfields; i++) {
+    const field *f = &r->fields[i];
+    rc |= msgpack_pack_array(&pk, 3);
+    rc |= msgpack_pack_str_with_body(&pk, f->name, f->name_len);
+    if (f->has_reg) {
+      rc |= msgpack_pack_array(&pk, 3);
+      rc |= msgpack_pack_uint64(&pk, f->reg_stamp.hlc);
+      rc |= msgpack_pack_bin_with_body(&pk, f->reg_stamp.origin,
+                                       CRDT_KEY_LEN);
+      rc |= pack_raw(&sb, f->reg_val, f->reg_len);
+    } else {
+      rc |= msgpack_pack_nil(&pk);
+    }
+    rc |= msgpack_pack_array(&pk, (uint32_t)f->nelems);
+    for (size_t j = 0; j < f->nelems; j++) {
+      const elem *e = &f->elems[j];
+      rc |= msgpack_pack_array(&pk, 3);
+      rc |= pack_raw(&sb, e->val, e->len);
+      rc |= pack_stamps(&pk, &e->adds);
+      rc |= pack_stamps(&pk, &e->rems);
+    }
+  }
+  if (rc) {
+    msgpack_sbuffer_destroy(&sb);
+    return GS_ENOMEM;
+  }
+  crdt__sb_take(&sb, out, n);
+  return GS_OK;
+}
+
+/* Value bytes of o: re-encode (decode checked it is a valid value). */
+static gs_err value_bytes(const msgpack_object *o, msgpack_sbuffer *sb)
+{
+  crdt_value v;
+  msgpack_packer pk;
+  gs_err err = crdt__value_from_obj(o, &v);
+  if (err)
+    return err;
+  sb->size = 0;
+  msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+  return crdt__value_pack(&pk, &v) ? GS_ENOMEM : GS_OK;
+}
+
+static gs_err decode_stamps(const msgpack_object *o, bool rems,
+                            elem *e)
+{
+  if (o->type != MSGPACK_OBJECT_ARRAY)
+    return GS_EDECODE;
+  for (uint32_t i = 0; i < o->via.array.size; i++) {
+    crdt_stamp s;
+    gs_err err = crdt__obj_stamp(&o->via.array.ptr[i], &s);
+    if (err)
+      return err;
+    err = rems ? elem_remove(e, &s) : elem_add(e, &s);
+    if (err)
+      return err;
+  }
+  return GS_OK;
+}
+
+gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
+{
+  msgpack_unpacked u;
+  msgpack_sbuffer vb;
+  crdt_record *r = NULL;
+  uint8_t *check = NULL;
+  size_t checklen;
+  uint64_t ver;
+  gs_err err;
+
+  *out = NULL;
+  msgpack_sbuffer_init(&vb);
+  if ((err = crdt__mp_unpack(buf, n, RECORD_DEPTH, &u)) != GS_OK)
+    goto fail;
+  const msgpack_object *o = &u.data;
+  err = GS_EDECODE;
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 6)
+    goto fail;
+  const msgpack_object *a = o->via.array.ptr;
+  if (crdt__obj_uint(&a[0], &ver) || ver != RECORD_VERSION)
+    goto fail;
+  if (a[1].type != MSGPACK_OBJECT_STR || a[2].type != MSGPACK_OBJECT_STR ||
+      a[3].type != MSGPACK_OBJECT_BIN || a[3].via.bin.size != CRDT_ID_LEN)
+    goto fail;
+  r = crdt_record_new(a[1].via.str.ptr, a[1].via.str.size, a[2].via.str.ptr,
+                      a[2].via.str.size, (const uint8_t *)a[3].via.bin.ptr);
+  if (!r)
+    goto fail;
+  if (a[4].type == MSGPACK_OBJECT_ARRAY) {
+    const msgpack_object *d = a[4].via.array.ptr;
+    crdt_stamp s;
+    if (a[4].via.array.size != 3 || crdt__obj_uint(&d[0], &s.hlc) ||
+        !crdt_hlc_valid(s.hlc) || crdt__obj_bin(&d[1], CRDT_KEY_LEN, s.origin) ||
+        d[2].type != MSGPACK_OBJECT_BOOLEAN)
+      goto fail;
+    del_merge(r, &s, d[2].via.boolean);
+  } else if (a[4].type != MSGPACK_OBJECT_NIL) {
+    goto fail;
+  }
+  if (a[5].type != MSGPACK_OBJECT_ARRAY)
+    goto fail;
+  for (uint32_t i = 0; i < a[5].via.array.size; i++) {
+    const msgpack_object *fo = &a[5].via.array.ptr[i];
+    const char *name;
+    size_t name_len;
+    field *f;
+    err = GS_EDECODE;
+    if (fo->type != MSGPACK_OBJECT_ARRAY || fo->via.array.size != 3)
+      goto fail;
+    const msgpack_object *fa = fo->via.array.ptr;
+    if ((err = crdt__obj_name(&fa[0], &name, &name_len)) != GS_OK ||
+        (err = field_get(r, name, name_len, &f)) != GS_OK)
+      goto fail;
+    err = GS_EDECODE;
+    if (fa[1].type == MSGPACK_OBJECT_ARRAY) {
+      const msgpack_object *ra = fa[1].via.array.ptr;
+      crdt_stamp s;
+      if (fa[1].via.array.size != 3 || crdt__obj_uint(&ra[0], &s.hlc) ||
+          !crdt_hlc_valid(s.hlc) ||
+          crdt__obj_bin(&ra[1], CRDT_KEY_LEN, s.origin) ||
+          value_bytes(&ra[2], &vb) ||
+          reg_merge(f, &s, (uint8_t *)vb.data, vb.size))
+        goto fail;
+    } else if (fa[1].type != MSGPACK_OBJECT_NIL) {
+      goto fail;
+    }
+    if (fa[2].type != MSGPACK_OBJECT_ARRAY)
+      goto fail;
+    for (uint32_t j = 0; j < fa[2].via.array.size; j++) {
+      const msgpack_object *eo = &fa[2].via.array.ptr[j];
+      elem *e;
+      if (eo->type != MSGPACK_OBJECT_ARRAY || eo->via.array.size != 3 ||
+          value_bytes(&eo->via.array.ptr[0], &vb) ||
+          elem_get(f, (uint8_t *)vb.data, vb.size, &e) ||
+          decode_stamps(&eo->via.array.ptr[2], true, e) ||
+          decode_stamps(&eo->via.array.ptr[1], false, e))
+        goto fail;
+    }
+  }
+  /* Only canonical bytes are accepted: re-encode and compare. */
+  if ((err = crdt_record_encode(r, &check, &checklen)) != GS_OK)
+    goto fail;
+  if (checklen != n || memcmp(check, buf, n) != 0) {
+    err = GS_EDECODE;
+    goto fail;
+  }
+  free(check);
+  msgpack_sbuffer_destroy(&vb);
+  msgpack_unpacked_destroy(&u);
+  *out = r;
+  return GS_OK;
+fail:
+  free(check);
+  msgpack_sbuffer_destroy(&vb);
+  msgpack_unpacked_destroy(&u);
+  crdt_record_free(r);
+  return err;
+}
+
+/* ---- read access ---- */
+
+void crdt_record_identity(const crdt_record *r, const char **scope,
+                          size_t *scope_len, const char **coll,
+                          size_t *coll_len, uint8_t id[CRDT_ID_LEN])
+{
+  if (scope)
+    *scope = r->scope, *scope_len = r->scope_len;
+  if (coll)
+    *coll = r->coll, *coll_len = r->coll_len;
+  if (id)
+    memcpy(id, r->id, CRDT_ID_LEN);
+}
+
+bool crdt_record_deleted(const crdt_record *r)
+{
+  return r->has_del && r->deleted;
+}
+
+static void stamp_max(crdt_stamp *m, const crdt_stamp *s)
+{
+  if (crdt_stamp_cmp(s, m) > 0)
+    *m = *s;
+}
+
+/* Latest stamp among a field's set entries (zero if none). */
+static void set_stamp(const field *f, crdt_stamp *m)
+{
+  memset(m, 0, sizeof *m);
+  for (size_t j = 0; j < f->nelems; j++) {
+    const elem *e = &f->elems[j];
+    if (e->adds.n)
+      stamp_max(m, &e->adds.v[e->adds.n - 1]);
+    if (e->rems.n)
+      stamp_max(m, &e->rems.v[e->rems.n - 1]);
+  }
+}
+
+void crdt_record_last_stamp(const crdt_record *r, crdt_stamp *out)
+{
+  memset(out, 0, sizeof *out);
+  if (r->has_del)
+    stamp_max(out, &r->del_stamp);
+  for (size_t i = 0; i < r->nfields; i++) {
+    crdt_stamp s;
+    set_stamp(&r->fields[i], &s);
+    stamp_max(out, &s);
+    if (r->fields[i].has_reg)
+      stamp_max(out, &r->fields[i].reg_stamp);
+  }
+}
+
+size_t crdt_record_nfields(const crdt_record *r)
+{
+  return r->nfields;
+}
+
+gs_err crdt_record_field(const crdt_record *r, size_t i, crdt_field_view *out)
+{
+  if (i >= r->nfields)
+    return GS_EINVAL;
+  const field *f = &r->fields[i];
+  crdt_stamp ss;
+  memset(out, 0, sizeof *out);
+  out->name = f->name;
+  out->name_len = f->name_len;
+  set_stamp(f, &ss);
+  out->is_set = f->nelems > 0 &&
+                (!f->has_reg || crdt_stamp_cmp(&ss, &f->reg_stamp) > 0);
+  if (out->is_set) {
+    out->stamp = ss;
+    for (size_t j = 0; j < f->nelems; j++)
+      out->nelems += f->elems[j].adds.n > 0;
+    return GS_OK;
+  }
+  out->value.type = CRDT_NIL;
+  if (f->has_reg) {
+    out->stamp = f->reg_stamp;
+    return crdt_value_decode(f->reg_val, f->reg_len, &out->value);
+  }
+  return GS_OK;
+}
+
+gs_err crdt_record_elem(const crdt_record *r, size_t i, size_t j,
+                        crdt_value *out)
+{
+  if (i >= r->nfields)
+    return GS_EINVAL;
+  const field *f = &r->fields[i];
+  for (size_t k = 0; k < f->nelems; k++) {
+    if (f->elems[k].adds.n == 0)
+      continue;
+    if (j-- == 0)
+      return crdt_value_decode(f->elems[k].val, f->elems[k].len, out);
+  }
+  return GS_EINVAL;
+}
+
+gs_err crdt_record_elem_tags(const crdt_record *r, const char *name,
+                             size_t n, const crdt_value *elemv,
+                             crdt_stamp **tags, size_t *ntags)
+{
+  uint8_t *val = NULL;
+  size_t len;
+  gs_err err;
+  *tags = NULL;
+  *ntags = 0;
+  long fi = crdt_record_find(r, name, n);
+  if (fi < 0)
+    return GS_OK;
+  if ((err = crdt_value_encode(elemv, &val, &len)) != GS_OK)
+    return err;
+  const field *f = &r->fields[fi];
+  for (size_t k = 0; k < f->nelems; k++) {
+    const elem *e = &f->elems[k];
+    if (bytes_cmp(e->val, e->len, val, len) != 0 || e->adds.n == 0)
+      continue;
+    *tags = dup_bytes(e->adds.v, e->adds.n * sizeof *e->adds.v);
+    if (!*tags) {
+      err = GS_ENOMEM;
+      break;
+    }
+    *ntags = e->adds.n;
+  }
+  free(val);
+  return err;
+}

@@ -1,0 +1,62 @@
+/*
+ * node: a running gridsync node: its directory, identity, clock and store.
+ *
+ * A node directory holds the LMDB store (data.mdb, lock.mdb) and the
+ * identity secret key (identity.key, mode 0600, refused if wider). Time
+ * comes from an injectable clock so tests can move it.
+ */
+#ifndef GS_NODE_H
+#define GS_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/crdt.h"
+
+typedef struct node node;
+typedef struct store store;
+
+/* The node's time source: Unix milliseconds. */
+typedef struct node_clock {
+  uint64_t (*now_ms)(void *ctx);
+  void *ctx;
+} node_clock;
+
+/* The real clock; honours GRIDSYNC_NOW_MS (a fixed time, for tests). */
+extern const node_clock node_clock_system;
+
+#define NODE_NAME_MAX 128
+
+/* Create a node in dir (created, mode 0700, if missing): store, identity
+ * key, name. GS_EEXIST if dir already holds a node. */
+gs_err node_init(const char *dir, const char *name);
+
+enum { NODE_BULK = 1 << 0 }; /* no fsync per commit (see store.h) */
+
+/* Open the node in dir. GS_ENOTINIT if there is none; GS_EKEYMODE if the
+ * key file is readable by others. clk NULL means the system clock. */
+gs_err node_open(const char *dir, unsigned flags, const node_clock *clk,
+                 node **out);
+void node_close(node *n);
+
+store *node_store(node *n);
+const uint8_t *node_pk(const node *n);
+/* The node's name ("" if none). */
+const char *node_name(const node *n);
+uint64_t node_now(const node *n);
+
+/* Write one change of ops in scope and commit it durably. */
+gs_err node_write(node *n, const char *scope, size_t scope_len,
+                  const crdt_op *ops, size_t nops, uint64_t *seq);
+
+/* Warnings worth showing a person; each a static string, NULL-terminated
+ * list written to out (at most max). */
+size_t node_warnings(node *n, const char **out, size_t max);
+
+/* The largest clock skew seen: how far the node's HLC is ahead of its
+ * physical clock, in ms (a clock that is behind, or a peer that is
+ * ahead). */
+uint64_t node_clock_skew_ms(node *n);
+
+#endif

@@ -1,0 +1,1039 @@
+/* The node's LMDB store: feeds, version vector, records and indexes. */
+#include "storage/store.h"
+
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define INITIAL_MAP ((size_t)64 << 20)
+#define MAP_STEP_MAX ((size_t)1 << 30)
+#define RETRIES 8
+
+enum { DB_META, DB_CHANGES, DB_VV, DB_RECORDS, DB_BYSCOPE, DB_HIST, DB_FORKS,
+       DB_PEERS, DB_COUNT };
+static const char *const db_names[DB_COUNT] = {
+    "meta", "changes", "vv", "records", "byscope", "hist", "forks", "peers"};
+
+struct store {
+  MDB_env *env;
+  MDB_dbi dbi[DB_COUNT];
+  unsigned flags;
+};
+
+static gs_err lmdb_err(int rc)
+{
+  return rc > 0 ? -rc : rc; /* errno values become negative */
+}
+
+static void be64_put(uint8_t *p, uint64_t v)
+{
+  for (int i = 7; i >= 0; i--, v >>= 8)
+    p[i] = (uint8_t)v;
+}
+
+static uint64_t be64_get(const uint8_t *p)
+{
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++)
+    v = (v << 8) | p[i];
+  return v;
+}
+
+/* Begin a transaction, adopting a map another process has grown. */
+static gs_err txn_begin(store *s, unsigned flags, MDB_txn **txn)
+{
+  for (int i = 0; i < RETRIES; i++) {
+    int rc = mdb_txn_begin(s->env, NULL, flags, txn);
+    if (rc != MDB_MAP_RESIZED)
+      return lmdb_err(rc);
+    if ((rc = mdb_env_set_mapsize(s->env, 0)) != 0)
+      return lmdb_err(rc);
+  }
+  return MDB_MAP_RESIZED;
+}
+
+/* Grow the map after MDB_MAP_FULL; no transaction may be open. */
+static gs_err grow_map(store *s)
+{
+  MDB_envinfo info;
+  int rc = mdb_env_info(s->env, &info);
+  if (rc)
+    return lmdb_err(rc);
+  size_t cur = info.me_mapsize;
+  size_t step = cur < MAP_STEP_MAX ? cur : MAP_STEP_MAX;
+  return lmdb_err(mdb_env_set_mapsize(s->env, cur + step));
+}
+
+void store_close(store *s)
+{
+  if (!s)
+    return;
+  if (s->env) {
+    if (s->flags & STORE_NOSYNC)
+      mdb_env_sync(s->env, 1);
+    mdb_env_close(s->env);
+  }
+  free(s);
+}
+
+gs_err store_open(const char *dir, unsigned flags, store **out)
+{
+  char path[4096];
+  MDB_txn *txn = NULL;
+  store *s = NULL;
+  gs_err err;
+  int rc;
+
+  *out = NULL;
+  if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path)
+    return GS_EINVAL;
+  if (access(path, F_OK) != 0 && !(flags & STORE_CREATE))
+    return GS_ENOTINIT;
+  if (!(s = calloc(1, sizeof *s)))
+    return GS_ENOMEM;
+  s->flags = flags;
+  unsigned envflags = MDB_NOTLS;
+  if (flags & STORE_NOSYNC)
+    envflags |= MDB_NOSYNC;
+  if (flags & STORE_RDONLY)
+    envflags |= MDB_RDONLY;
+  if ((rc = mdb_env_create(&s->env)) != 0 ||
+      (rc = mdb_env_set_maxdbs(s->env, DB_COUNT + 2)) != 0 ||
+      (rc = mdb_env_set_mapsize(s->env, INITIAL_MAP)) != 0) {
+    err = lmdb_err(rc);
+    goto fail;
+  }
+  if ((rc = mdb_env_open(s->env, dir, envflags, 0600)) != 0) {
+    err = lmdb_err(rc);
+    mdb_env_close(s->env);
+    s->env = NULL;
+    goto fail;
+  }
+  int dead;
+  mdb_reader_check(s->env, &dead); /* slots of killed processes */
+  bool create = (flags & STORE_CREATE) && !(flags & STORE_RDONLY);
+  if ((err = txn_begin(s, create ? 0 : MDB_RDONLY, &txn)) != GS_OK)
+    goto fail;
+  for (int i = 0; i < DB_COUNT; i++) {
+    rc = mdb_dbi_open(txn, db_names[i], create ? MDB_CREATE : 0, &s->dbi[i]);
+    if (rc == MDB_NOTFOUND) {
+      err = GS_ENOTINIT;
+      goto fail;
+    }
+    if (rc) {
+      err = lmdb_err(rc);
+      goto fail;
+    }
+  }
+  MDB_val k = {6, "format"}, v;
+  rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+  if (rc == MDB_NOTFOUND && create) {
+    uint8_t f[8];
+    be64_put(f, STORE_FORMAT);
+    v.mv_data = f;
+    v.mv_size = 8;
+    rc = mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+  } else if (rc == 0 && (v.mv_size != 8 || be64_get(v.mv_data) != STORE_FORMAT)) {
+    err = GS_EVERSION;
+    goto fail;
+  } else if (rc == MDB_NOTFOUND) {
+    err = GS_ENOTINIT;
+    goto fail;
+  }
+  if (rc) {
+    err = lmdb_err(rc);
+    goto fail;
+  }
+  if ((rc = mdb_txn_commit(txn)) != 0) {
+    txn = NULL;
+    err = lmdb_err(rc);
+    goto fail;
+  }
+  *out = s;
+  return GS_OK;
+fail:
+  if (txn)
+    mdb_txn_abort(txn);
+  store_close(s);
+  return err;
+}
+
+/* ---- meta ---- */
+
+gs_err store_meta_get(store *s, const char *key, void *buf, size_t cap,
+                      size_t *n)
+{
+  MDB_txn *txn;
+  gs_err err = txn_begin(s, MDB_RDONLY, &txn);
+  if (err)
+    return err;
+  MDB_val k = {strlen(key), (void *)key}, v;
+  int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+  if (rc == 0) {
+    memcpy(buf, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
+    if (n)
+      *n = v.mv_size;
+  }
+  mdb_txn_abort(txn);
+  return rc == MDB_NOTFOUND ? GS_ENOTFOUND : lmdb_err(rc);
+}
+
+gs_err store_meta_put(store *s, const char *key, const void *buf, size_t n)
+{
+  for (int i = 0; i < RETRIES; i++) {
+    MDB_txn *txn;
+    gs_err err = txn_begin(s, 0, &txn);
+    if (err)
+      return err;
+    MDB_val k = {strlen(key), (void *)key}, v = {n, (void *)buf};
+    int rc = mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+    if (rc == 0)
+      return lmdb_err(mdb_txn_commit(txn));
+    mdb_txn_abort(txn);
+    if (rc != MDB_MAP_FULL)
+      return lmdb_err(rc);
+    if ((err = grow_map(s)) != GS_OK)
+      return err;
+  }
+  return MDB_MAP_FULL;
+}
+
+static gs_err hlc_get(store *s, MDB_txn *txn, crdt_hlc *out)
+{
+  MDB_val k = {3, "hlc"}, v;
+  int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+  *out = 0;
+  if (rc == MDB_NOTFOUND)
+    return GS_OK;
+  if (rc)
+    return lmdb_err(rc);
+  if (v.mv_size != 8)
+    return GS_ECORRUPT;
+  *out = be64_get(v.mv_data);
+  return GS_OK;
+}
+
+static gs_err hlc_put(store *s, MDB_txn *txn, crdt_hlc h)
+{
+  uint8_t b[8];
+  be64_put(b, h);
+  MDB_val k = {3, "hlc"}, v = {8, b};
+  return lmdb_err(mdb_put(txn, s->dbi[DB_META], &k, &v, 0));
+}
+
+gs_err store_hlc(store *s, crdt_hlc *out)
+{
+  MDB_txn *txn;
+  gs_err err = txn_begin(s, MDB_RDONLY, &txn);
+  if (err)
+    return err;
+  err = hlc_get(s, txn, out);
+  mdb_txn_abort(txn);
+  return err;
+}
+
+/* ---- keys ---- */
+
+typedef struct key_buf {
+  uint8_t b[512];
+  size_t n;
+} key_buf;
+
+static void key_add(key_buf *k, const void *p, size_t n)
+{
+  memcpy(k->b + k->n, p, n); /* callers bound sizes by CRDT_*_MAX */
+  k->n += n;
+}
+
+static void record_key(key_buf *k, const char *coll, size_t cn,
+                       const uint8_t *id, const char *scope, size_t sn)
+{
+  k->n = 0;
+  key_add(k, coll, cn);
+  key_add(k, "", 1);
+  key_add(k, id, CRDT_ID_LEN);
+  key_add(k, scope, sn);
+}
+
+static void feed_seq_key(uint8_t k[CRDT_FEED_LEN + 8],
+                         const uint8_t feed[CRDT_FEED_LEN], uint64_t seq)
+{
+  memcpy(k, feed, CRDT_FEED_LEN);
+  be64_put(k + CRDT_FEED_LEN, seq);
+}
+
+/* vv value: seq(8) head(32) origin(32) scope */
+static gs_err vv_decode(const MDB_val *v, const uint8_t feed[CRDT_FEED_LEN],
+                        store_feed *out)
+{
+  if (v->mv_size < 72 || v->mv_size > 72 + CRDT_SCOPE_MAX)
+    return GS_ECORRUPT;
+  const uint8_t *p = v->mv_data;
+  memcpy(out->feed, feed, CRDT_FEED_LEN);
+  out->seq = be64_get(p);
+  memcpy(out->head, p + 8, CRDT_HASH_LEN);
+  memcpy(out->origin, p + 40, CRDT_KEY_LEN);
+  memcpy(out->scope, p + 72, v->mv_size - 72);
+  out->scope[v->mv_size - 72] = '\0';
+  return GS_OK;
+}
+
+/* ---- applying a change ---- */
+
+/* The record being updated while consecutive ops hit it. */
+typedef struct pending {
+  crdt_record *rec;
+  key_buf key;
+} pending;
+
+static gs_err pending_flush(store *s, MDB_txn *txn, pending *p)
+{
+  uint8_t *enc = NULL;
+  size_t n;
+  gs_err err = GS_OK;
+  if (!p->rec)
+    return GS_OK;
+  if ((err = crdt_record_encode(p->rec, &enc, &n)) != GS_OK)
+    goto done;
+  MDB_val k = {p->key.n, p->key.b}, v = {n, enc};
+  if ((err = lmdb_err(mdb_put(txn, s->dbi[DB_RECORDS], &k, &v, 0))) != GS_OK)
+    goto done;
+  /* byscope index: scope 0 coll 0 id */
+  const char *scope, *coll;
+  size_t sn, cn;
+  uint8_t id[CRDT_ID_LEN];
+  key_buf ik = {.n = 0};
+  crdt_record_identity(p->rec, &scope, &sn, &coll, &cn, id);
+  key_add(&ik, scope, sn);
+  key_add(&ik, "", 1);
+  key_add(&ik, coll, cn);
+  key_add(&ik, "", 1);
+  key_add(&ik, id, CRDT_ID_LEN);
+  MDB_val ikv = {ik.n, ik.b}, empty = {0, ""};
+  err = lmdb_err(mdb_put(txn, s->dbi[DB_BYSCOPE], &ikv, &empty, 0));
+done:
+  free(enc);
+  crdt_record_free(p->rec);
+  p->rec = NULL;
+  return err;
+}
+
+static gs_err pending_load(store *s, MDB_txn *txn, pending *p,
+                           const crdt_change *c, const crdt_op *op)
+{
+  key_buf k;
+  record_key(&k, op->coll, op->coll_len, op->id, c->scope, c->scope_len);
+  if (p->rec && k.n == p->key.n && memcmp(k.b, p->key.b, k.n) == 0)
+    return GS_OK;
+  gs_err err = pending_flush(s, txn, p);
+  if (err)
+    return err;
+  p->key = k;
+  MDB_val kv = {k.n, k.b}, v;
+  int rc = mdb_get(txn, s->dbi[DB_RECORDS], &kv, &v);
+  if (rc == MDB_NOTFOUND) {
+    p->rec = crdt_record_new(c->scope, c->scope_len, op->coll, op->coll_len,
+                             op->id);
+    return p->rec ? GS_OK : GS_ENOMEM;
+  }
+  if (rc)
+    return lmdb_err(rc);
+  err = crdt_record_decode(v.mv_data, v.mv_size, &p->rec);
+  return err == GS_ENOMEM ? err : (err ? GS_ECORRUPT : GS_OK);
+}
+
+/* Outcome of one change within a transaction. */
+enum { APPLIED, DUPLICATE };
+
+/* Apply decoded change c in txn. verify: check its signature. */
+static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
+                        bool verify, int *outcome)
+{
+  uint8_t feed[CRDT_FEED_LEN], ck[CRDT_FEED_LEN + 8];
+  store_feed held = {.seq = 0};
+  pending p = {.rec = NULL};
+  gs_err err;
+  int rc;
+
+  crdt_feed_id(c->origin, c->scope, c->scope_len, feed);
+  MDB_val fk = {CRDT_FEED_LEN, feed}, fv;
+  rc = mdb_get(txn, s->dbi[DB_VV], &fk, &fv);
+  if (rc == 0) {
+    if ((err = vv_decode(&fv, feed, &held)) != GS_OK)
+      return err;
+  } else if (rc != MDB_NOTFOUND) {
+    return lmdb_err(rc);
+  }
+  feed_seq_key(ck, feed, c->seq);
+  MDB_val ckv = {sizeof ck, ck}, cv;
+  if (c->seq <= held.seq) {
+    if ((rc = mdb_get(txn, s->dbi[DB_CHANGES], &ckv, &cv)) != 0)
+      return rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
+    if (cv.mv_size == c->raw_len && memcmp(cv.mv_data, c->raw, c->raw_len) == 0) {
+      *outcome = DUPLICATE;
+      return GS_OK;
+    }
+    return GS_EFORK;
+  }
+  if (c->seq != held.seq + 1)
+    return GS_EGAP;
+  if (c->seq > 1 && memcmp(c->prev, held.head, CRDT_HASH_LEN) != 0)
+    return GS_ECHAIN;
+  if (verify && !crdt_change_verify(c))
+    return GS_ESIG;
+
+  cv.mv_size = c->raw_len;
+  cv.mv_data = (void *)c->raw;
+  if ((rc = mdb_put(txn, s->dbi[DB_CHANGES], &ckv, &cv, 0)) != 0)
+    return lmdb_err(rc);
+  uint8_t vvb[72 + CRDT_SCOPE_MAX];
+  be64_put(vvb, c->seq);
+  crdt_change_hash(c, vvb + 8);
+  memcpy(vvb + 40, c->origin, CRDT_KEY_LEN);
+  memcpy(vvb + 72, c->scope, c->scope_len);
+  fv.mv_size = 72 + c->scope_len;
+  fv.mv_data = vvb;
+  if ((rc = mdb_put(txn, s->dbi[DB_VV], &fk, &fv, 0)) != 0)
+    return lmdb_err(rc);
+
+  crdt_stamp st = {.hlc = c->hlc};
+  memcpy(st.origin, c->origin, CRDT_KEY_LEN);
+  key_buf last_hist = {.n = 0};
+  for (size_t i = 0; i < c->nops; i++) {
+    const crdt_op *op = &c->ops[i];
+    if ((err = pending_load(s, txn, &p, c, op)) != GS_OK ||
+        (err = crdt_record_apply(p.rec, op, &st)) != GS_OK)
+      goto fail;
+    /* hist: coll 0 id hlc feed seq (once per record per change) */
+    key_buf hk = {.n = 0};
+    uint8_t tail[8 + CRDT_FEED_LEN + 8];
+    key_add(&hk, op->coll, op->coll_len);
+    key_add(&hk, "", 1);
+    key_add(&hk, op->id, CRDT_ID_LEN);
+    be64_put(tail, c->hlc);
+    memcpy(tail + 8, feed, CRDT_FEED_LEN);
+    be64_put(tail + 8 + CRDT_FEED_LEN, c->seq);
+    key_add(&hk, tail, sizeof tail);
+    if (hk.n == last_hist.n && memcmp(hk.b, last_hist.b, hk.n) == 0)
+      continue;
+    MDB_val hkv = {hk.n, hk.b}, empty = {0, ""};
+    if ((err = lmdb_err(mdb_put(txn, s->dbi[DB_HIST], &hkv, &empty, 0))))
+      goto fail;
+    last_hist = hk;
+  }
+  if ((err = pending_flush(s, txn, &p)) != GS_OK)
+    goto fail;
+  *outcome = APPLIED;
+  return GS_OK;
+fail:
+  crdt_record_free(p.rec);
+  return err;
+}
+
+/* Raise the stored HLC to at least h (the receive rule). */
+static gs_err hlc_observe(store *s, MDB_txn *txn, crdt_hlc h)
+{
+  crdt_hlc cur;
+  gs_err err = hlc_get(s, txn, &cur);
+  if (err || crdt_hlc_observe(&cur, h) != GS_OK)
+    return err;
+  return hlc_put(s, txn, cur);
+}
+
+static void record_fork(store *s, const crdt_change *c)
+{
+  /* Evidence only counts when the origin really signed it. */
+  if (!crdt_change_verify(c))
+    return;
+  uint8_t feed[CRDT_FEED_LEN], ck[CRDT_FEED_LEN + 8];
+  crdt_feed_id(c->origin, c->scope, c->scope_len, feed);
+  feed_seq_key(ck, feed, c->seq);
+  for (int i = 0; i < RETRIES; i++) {
+    MDB_txn *txn;
+    if (txn_begin(s, 0, &txn) != GS_OK)
+      return;
+    MDB_val k = {sizeof ck, ck}, v = {c->raw_len, (void *)c->raw};
+    int rc = mdb_put(txn, s->dbi[DB_FORKS], &k, &v, 0);
+    if (rc == 0) {
+      mdb_txn_commit(txn);
+      return;
+    }
+    mdb_txn_abort(txn);
+    if (rc != MDB_MAP_FULL || grow_map(s) != GS_OK)
+      return;
+  }
+}
+
+/* One attempt at a batch; MDB_MAP_FULL means grow and retry. */
+static gs_err apply_batch(store *s, crdt_change *const *cs, size_t n,
+                          store_result *res, size_t *bad)
+{
+  MDB_txn *txn;
+  gs_err err = txn_begin(s, 0, &txn);
+  if (err)
+    return err;
+  memset(res, 0, sizeof *res);
+  for (size_t i = 0; i < n; i++) {
+    const crdt_change *c = cs[i];
+    /* One signature per contiguous run: the next change's prev binds
+     * this one's bytes, so only a run's last change is verified. */
+    bool run_continues = i + 1 < n && cs[i + 1]->seq == c->seq + 1 &&
+                         memcmp(cs[i + 1]->origin, c->origin, CRDT_KEY_LEN) == 0 &&
+                         cs[i + 1]->scope_len == c->scope_len &&
+                         memcmp(cs[i + 1]->scope, c->scope, c->scope_len) == 0;
+    int outcome;
+    *bad = i;
+    if ((err = apply_one(s, txn, c, !run_continues, &outcome)) != GS_OK)
+      goto fail;
+    if (outcome == DUPLICATE) {
+      res->duplicates++;
+      continue;
+    }
+    res->applied++;
+    res->ops += c->nops;
+    if (c->hlc > res->max_hlc)
+      res->max_hlc = c->hlc;
+  }
+  if (res->max_hlc && (err = hlc_observe(s, txn, res->max_hlc)) != GS_OK)
+    goto fail;
+  return lmdb_err(mdb_txn_commit(txn));
+fail:
+  mdb_txn_abort(txn);
+  return err;
+}
+
+gs_err store_apply(store *s, const uint8_t *const *changes,
+                   const size_t *lens, size_t n, store_result *res,
+                   size_t *bad_index)
+{
+  crdt_change **cs = calloc(n ? n : 1, sizeof *cs);
+  size_t bad = 0;
+  store_result tmp;
+  gs_err err = GS_OK;
+
+  if (!res)
+    res = &tmp;
+  memset(res, 0, sizeof *res);
+  if (!cs)
+    return GS_ENOMEM;
+  for (size_t i = 0; i < n && !err; i++) {
+    bad = i;
+    err = crdt_change_decode(changes[i], lens[i], &cs[i]);
+  }
+  for (int tries = 0; !err; tries++) {
+    err = apply_batch(s, cs, n, res, &bad);
+    if (err != MDB_MAP_FULL || tries + 1 >= RETRIES)
+      break;
+    err = grow_map(s); /* then try the whole batch again */
+  }
+  if (err == GS_EFORK)
+    record_fork(s, cs[bad]);
+  if (err && bad_index)
+    *bad_index = bad;
+  for (size_t i = 0; i < n; i++)
+    crdt_change_free(cs[i]);
+  free(cs);
+  return err;
+}
+
+/* ---- local writes ---- */
+
+struct store_write {
+  store *s;
+  MDB_txn *txn;
+  uint8_t sk[CRDT_SK_LEN];
+  uint8_t pk[CRDT_KEY_LEN];
+  crdt_hlc hlc;
+  /* Changes written so far, replayed if the map must grow. */
+  crdt_change **done;
+  size_t ndone, cap;
+};
+
+void store_write_abort(store_write *w)
+{
+  if (!w)
+    return;
+  if (w->txn)
+    mdb_txn_abort(w->txn);
+  for (size_t i = 0; i < w->ndone; i++)
+    crdt_change_free(w->done[i]);
+  free(w->done);
+  crdt_wipe(w->sk, sizeof w->sk);
+  free(w);
+}
+
+gs_err store_write_begin(store *s, const uint8_t sk[CRDT_SK_LEN],
+                         store_write **out)
+{
+  store_write *w = calloc(1, sizeof *w);
+  gs_err err;
+  *out = NULL;
+  if (!w)
+    return GS_ENOMEM;
+  w->s = s;
+  memcpy(w->sk, sk, CRDT_SK_LEN);
+  crdt_sk_to_pk(sk, w->pk);
+  if ((err = txn_begin(s, 0, &w->txn)) != GS_OK ||
+      (err = hlc_get(s, w->txn, &w->hlc)) != GS_OK) {
+    store_write_abort(w);
+    return err;
+  }
+  *out = w;
+  return GS_OK;
+}
+
+/* After MDB_MAP_FULL: grow, then redo every change of the session. */
+static gs_err write_replay(store_write *w)
+{
+  int outcome;
+  gs_err err;
+  mdb_txn_abort(w->txn);
+  w->txn = NULL;
+  if ((err = grow_map(w->s)) != GS_OK ||
+      (err = txn_begin(w->s, 0, &w->txn)) != GS_OK)
+    return err;
+  for (size_t i = 0; i < w->ndone; i++)
+    if ((err = apply_one(w->s, w->txn, w->done[i], false, &outcome)) != GS_OK)
+      return err;
+  return GS_OK;
+}
+
+static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
+                         const crdt_op *ops, size_t nops, crdt_hlc hlc,
+                         crdt_change **built)
+{
+  uint8_t feed[CRDT_FEED_LEN], *raw = NULL;
+  size_t rawlen;
+  store_feed held = {.seq = 0};
+  crdt_change c = {.seq = 0};
+  gs_err err;
+  int outcome;
+
+  crdt_feed_id(w->pk, scope, scope_len, feed);
+  MDB_val fk = {CRDT_FEED_LEN, feed}, fv;
+  int rc = mdb_get(w->txn, w->s->dbi[DB_VV], &fk, &fv);
+  if (rc == 0) {
+    if ((err = vv_decode(&fv, feed, &held)) != GS_OK)
+      return err;
+  } else if (rc != MDB_NOTFOUND) {
+    return lmdb_err(rc);
+  }
+  memcpy(c.origin, w->pk, CRDT_KEY_LEN);
+  c.scope = scope;
+  c.scope_len = scope_len;
+  c.seq = held.seq + 1;
+  if (held.seq)
+    memcpy(c.prev, held.head, CRDT_HASH_LEN);
+  c.hlc = hlc;
+  c.ops = ops;
+  c.nops = nops;
+  if ((err = crdt_change_build(&c, w->sk, &raw, &rawlen)) != GS_OK)
+    return err;
+  err = crdt_change_decode(raw, rawlen, built);
+  free(raw);
+  if (err)
+    return err;
+  if ((err = apply_one(w->s, w->txn, *built, false, &outcome)) != GS_OK) {
+    crdt_change_free(*built);
+    *built = NULL;
+  }
+  return err;
+}
+
+gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
+                          const crdt_op *ops, size_t nops, uint64_t phys_ms,
+                          uint64_t *seq, crdt_hlc *hlc)
+{
+  crdt_change *built = NULL;
+  crdt_hlc h = w->hlc;
+  gs_err err;
+
+  if (!w->txn)
+    return GS_EINVAL;
+  if (!crdt_scope_valid(scope, scope_len))
+    return GS_ESCOPE;
+  if ((err = crdt_hlc_tick(&h, phys_ms, &h)) != GS_OK)
+    return err;
+  if (w->ndone == w->cap) {
+    size_t nc = w->cap ? w->cap * 2 : 8;
+    crdt_change **d = realloc(w->done, nc * sizeof *d);
+    if (!d)
+      return GS_ENOMEM;
+    w->done = d;
+    w->cap = nc;
+  }
+  for (int tries = 0; tries < RETRIES; tries++) {
+    err = write_once(w, scope, scope_len, ops, nops, h, &built);
+    if (err != MDB_MAP_FULL)
+      break;
+    if ((err = write_replay(w)) != GS_OK)
+      break;
+  }
+  if (err)
+    return err;
+  w->done[w->ndone++] = built;
+  w->hlc = h;
+  if (seq)
+    *seq = built->seq;
+  if (hlc)
+    *hlc = h;
+  return GS_OK;
+}
+
+gs_err store_write_commit(store_write *w)
+{
+  gs_err err = GS_EINVAL;
+  if (!w->txn)
+    goto done;
+  for (int tries = 0; tries < RETRIES; tries++) {
+    err = hlc_observe(w->s, w->txn, w->hlc);
+    if (err == MDB_MAP_FULL && (err = write_replay(w)) == GS_OK)
+      continue;
+    break;
+  }
+  if (err)
+    goto done;
+  err = lmdb_err(mdb_txn_commit(w->txn));
+  w->txn = NULL;
+done:
+  store_write_abort(w);
+  return err;
+}
+
+/* ---- reading ---- */
+
+static gs_err cursor_open(store *s, int db, MDB_txn **txn, MDB_cursor **cur)
+{
+  gs_err err = txn_begin(s, MDB_RDONLY, txn);
+  if (err)
+    return err;
+  int rc = mdb_cursor_open(*txn, s->dbi[db], cur);
+  if (rc) {
+    mdb_txn_abort(*txn);
+    return lmdb_err(rc);
+  }
+  return GS_OK;
+}
+
+static void cursor_close(MDB_txn *txn, MDB_cursor *cur)
+{
+  mdb_cursor_close(cur);
+  mdb_txn_abort(txn);
+}
+
+static bool has_prefix(const MDB_val *k, const void *p, size_t n)
+{
+  return k->mv_size >= n && memcmp(k->mv_data, p, n) == 0;
+}
+
+static gs_err emit_record(const MDB_val *v, store_record_cb cb, void *ctx,
+                          int *stop)
+{
+  crdt_record *r;
+  gs_err err = crdt_record_decode(v->mv_data, v->mv_size, &r);
+  if (err)
+    return err == GS_ENOMEM ? err : GS_ECORRUPT;
+  *stop = cb(ctx, r);
+  crdt_record_free(r);
+  return GS_OK;
+}
+
+gs_err store_get(store *s, const char *coll, size_t coll_len,
+                 const uint8_t id[CRDT_ID_LEN], store_record_cb cb, void *ctx)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  key_buf pre;
+  gs_err err;
+  size_t found = 0;
+  int stop = 0;
+
+  if (!crdt_name_valid(coll, coll_len))
+    return GS_ENAME;
+  record_key(&pre, coll, coll_len, id, "", 0);
+  if ((err = cursor_open(s, DB_RECORDS, &txn, &cur)) != GS_OK)
+    return err;
+  MDB_val k = {pre.n, pre.b}, v;
+  int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  while (rc == 0 && has_prefix(&k, pre.b, pre.n) && !stop) {
+    found++;
+    if ((err = emit_record(&v, cb, ctx, &stop)) != GS_OK)
+      break;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  if (!err && rc && rc != MDB_NOTFOUND)
+    err = lmdb_err(rc);
+  cursor_close(txn, cur);
+  if (!err && !found)
+    err = GS_ENOTFOUND;
+  return err;
+}
+
+/* Scope of a byscope key, and whether it is under prefix. */
+static bool byscope_under(const MDB_val *k, const char *prefix, size_t pn)
+{
+  const char *p = k->mv_data;
+  const char *nul = memchr(p, 0, k->mv_size);
+  if (!nul)
+    return false;
+  return crdt_scope_under(p, (size_t)(nul - p), prefix, pn);
+}
+
+gs_err store_list(store *s, const char *coll, size_t coll_len,
+                  const char *prefix, size_t prefix_len, store_record_cb cb,
+                  void *ctx)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  gs_err err;
+  int stop = 0, rc;
+
+  if (!prefix)
+    prefix = "", prefix_len = 0;
+  if (coll) {
+    key_buf pre = {.n = 0};
+    if (!crdt_name_valid(coll, coll_len))
+      return GS_ENAME;
+    key_add(&pre, coll, coll_len);
+    key_add(&pre, "", 1);
+    if ((err = cursor_open(s, DB_RECORDS, &txn, &cur)) != GS_OK)
+      return err;
+    MDB_val k = {pre.n, pre.b}, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && has_prefix(&k, pre.b, pre.n) && !stop) {
+      size_t off = pre.n + CRDT_ID_LEN;
+      if (k.mv_size >= off &&
+          crdt_scope_under((const char *)k.mv_data + off, k.mv_size - off,
+                           prefix, prefix_len) &&
+          (err = emit_record(&v, cb, ctx, &stop)) != GS_OK)
+        goto out;
+      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+  } else {
+    if ((err = cursor_open(s, DB_BYSCOPE, &txn, &cur)) != GS_OK)
+      return err;
+    MDB_val k = {prefix_len, (void *)prefix}, v;
+    rc = prefix_len ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+                    : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0 && has_prefix(&k, prefix, prefix_len) && !stop) {
+      if (byscope_under(&k, prefix, prefix_len)) {
+        /* scope 0 coll 0 id  ->  coll 0 id scope */
+        const char *p = k.mv_data;
+        size_t sn = (size_t)((const char *)memchr(p, 0, k.mv_size) - p);
+        size_t cn = k.mv_size - sn - 2 - CRDT_ID_LEN;
+        key_buf rk;
+        MDB_val rkv, rv;
+        record_key(&rk, p + sn + 1, cn, (const uint8_t *)p + sn + 2 + cn, p,
+                   sn);
+        rkv.mv_size = rk.n;
+        rkv.mv_data = rk.b;
+        if ((rc = mdb_get(txn, s->dbi[DB_RECORDS], &rkv, &rv)) != 0) {
+          err = rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
+          goto out;
+        }
+        if ((err = emit_record(&rv, cb, ctx, &stop)) != GS_OK)
+          goto out;
+      }
+      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+  }
+  err = (rc && rc != MDB_NOTFOUND) ? lmdb_err(rc) : GS_OK;
+out:
+  cursor_close(txn, cur);
+  return err;
+}
+
+gs_err store_history(store *s, const char *coll, size_t coll_len,
+                     const uint8_t id[CRDT_ID_LEN], store_change_cb cb,
+                     void *ctx)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  key_buf pre;
+  gs_err err = GS_OK;
+  size_t found = 0;
+  int stop = 0;
+
+  if (!crdt_name_valid(coll, coll_len))
+    return GS_ENAME;
+  record_key(&pre, coll, coll_len, id, "", 0);
+  if ((err = cursor_open(s, DB_HIST, &txn, &cur)) != GS_OK)
+    return err;
+  MDB_val k = {pre.n, pre.b}, v;
+  int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  while (rc == 0 && has_prefix(&k, pre.b, pre.n) && !stop) {
+    if (k.mv_size != pre.n + 8 + CRDT_FEED_LEN + 8) {
+      err = GS_ECORRUPT;
+      break;
+    }
+    MDB_val ck = {CRDT_FEED_LEN + 8, (uint8_t *)k.mv_data + pre.n + 8}, cv;
+    crdt_change *c;
+    if ((rc = mdb_get(txn, s->dbi[DB_CHANGES], &ck, &cv)) != 0) {
+      err = rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
+      break;
+    }
+    if ((err = crdt_change_decode(cv.mv_data, cv.mv_size, &c)) != GS_OK) {
+      err = err == GS_ENOMEM ? err : GS_ECORRUPT;
+      break;
+    }
+    found++;
+    stop = cb(ctx, c);
+    crdt_change_free(c);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  if (!err && rc && rc != MDB_NOTFOUND)
+    err = lmdb_err(rc);
+  cursor_close(txn, cur);
+  if (!err && !found)
+    err = GS_ENOTFOUND;
+  return err;
+}
+
+gs_err store_feeds(store *s, store_feed_cb cb, void *ctx)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  gs_err err = cursor_open(s, DB_VV, &txn, &cur);
+  if (err)
+    return err;
+  MDB_val k, v;
+  int stop = 0, rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  while (rc == 0 && !stop) {
+    store_feed f;
+    if (k.mv_size != CRDT_FEED_LEN ||
+        (err = vv_decode(&v, k.mv_data, &f)) != GS_OK) {
+      err = GS_ECORRUPT;
+      break;
+    }
+    stop = cb(ctx, &f);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  if (!err && rc && rc != MDB_NOTFOUND)
+    err = lmdb_err(rc);
+  cursor_close(txn, cur);
+  return err;
+}
+
+gs_err store_feed_get(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                      store_feed *out)
+{
+  MDB_txn *txn;
+  gs_err err = txn_begin(s, MDB_RDONLY, &txn);
+  if (err)
+    return err;
+  MDB_val k = {CRDT_FEED_LEN, (void *)feed}, v;
+  int rc = mdb_get(txn, s->dbi[DB_VV], &k, &v);
+  if (rc == 0)
+    err = vv_decode(&v, feed, out);
+  else
+    err = rc == MDB_NOTFOUND ? GS_ENOTFOUND : lmdb_err(rc);
+  mdb_txn_abort(txn);
+  return err;
+}
+
+gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                       uint64_t from, uint64_t to, store_raw_cb cb, void *ctx)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  uint8_t ck[CRDT_FEED_LEN + 8];
+  gs_err err = cursor_open(s, DB_CHANGES, &txn, &cur);
+  if (err)
+    return err;
+  feed_seq_key(ck, feed, from);
+  MDB_val k = {sizeof ck, ck}, v;
+  int stop = 0, rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  uint64_t expect = from;
+  while (rc == 0 && !stop && has_prefix(&k, feed, CRDT_FEED_LEN)) {
+    uint64_t seq = be64_get((uint8_t *)k.mv_data + CRDT_FEED_LEN);
+    if (seq > to)
+      break;
+    if (seq != expect) {
+      err = GS_ECORRUPT; /* a feed never has gaps */
+      break;
+    }
+    expect++;
+    stop = cb(ctx, seq, v.mv_data, v.mv_size);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  if (!err && rc && rc != MDB_NOTFOUND)
+    err = lmdb_err(rc);
+  cursor_close(txn, cur);
+  return err;
+}
+
+gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
+                    uint8_t out[CRDT_HASH_LEN], size_t *nrecords)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  crdt_hasher h;
+  size_t count = 0;
+  gs_err err;
+
+  if (!prefix)
+    prefix = "", prefix_len = 0;
+  if ((err = cursor_open(s, DB_BYSCOPE, &txn, &cur)) != GS_OK)
+    return err;
+  crdt_hasher_init(&h);
+  crdt_hasher_update(&h, "gridsync-digest-v1", 18);
+  MDB_val k = {prefix_len, (void *)prefix}, v;
+  int rc = prefix_len ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+                      : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  while (rc == 0 && has_prefix(&k, prefix, prefix_len)) {
+    if (byscope_under(&k, prefix, prefix_len)) {
+      const char *p = k.mv_data;
+      size_t sn = (size_t)((const char *)memchr(p, 0, k.mv_size) - p);
+      size_t cn = k.mv_size - sn - 2 - CRDT_ID_LEN;
+      key_buf rk;
+      record_key(&rk, p + sn + 1, cn, (const uint8_t *)p + sn + 2 + cn, p, sn);
+      MDB_val rkv = {rk.n, rk.b}, rv;
+      if ((rc = mdb_get(txn, s->dbi[DB_RECORDS], &rkv, &rv)) != 0) {
+        err = rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
+        goto out;
+      }
+      uint8_t len[8];
+      be64_put(len, rv.mv_size);
+      crdt_hasher_update(&h, len, 8);
+      crdt_hasher_update(&h, rv.mv_data, rv.mv_size);
+      count++;
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  err = (rc && rc != MDB_NOTFOUND) ? lmdb_err(rc) : GS_OK;
+  crdt_hasher_final(&h, out);
+  if (nrecords)
+    *nrecords = count;
+out:
+  cursor_close(txn, cur);
+  return err;
+}
+
+gs_err store_stats_get(store *s, store_stats *out)
+{
+  MDB_txn *txn;
+  MDB_stat st;
+  MDB_envinfo info;
+  gs_err err = txn_begin(s, MDB_RDONLY, &txn);
+  memset(out, 0, sizeof *out);
+  if (err)
+    return err;
+  int rc = mdb_stat(txn, s->dbi[DB_RECORDS], &st);
+  out->records = st.ms_entries;
+  rc = rc ? rc : mdb_stat(txn, s->dbi[DB_VV], &st);
+  out->feeds = st.ms_entries;
+  rc = rc ? rc : mdb_stat(txn, s->dbi[DB_CHANGES], &st);
+  out->changes = st.ms_entries;
+  rc = rc ? rc : mdb_stat(txn, s->dbi[DB_FORKS], &st);
+  out->forks = st.ms_entries;
+  rc = rc ? rc : mdb_env_info(s->env, &info);
+  rc = rc ? rc : mdb_env_stat(s->env, &st);
+  if (!rc) {
+    out->map_size = info.me_mapsize;
+    out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+  }
+  mdb_txn_abort(txn);
+  return lmdb_err(rc);
+}

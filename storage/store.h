@@ -1,0 +1,160 @@
+/*
+ * store: a node's LMDB environment (DESIGN.md section 5).
+ *
+ * Named databases:
+ *   meta     format version, this node's public key, the HLC
+ *   changes  feed(16) | seq(8, big-endian)   -> change bytes
+ *   vv       feed(16)                          -> seq(8) head(32) origin(32) scope
+ *   records  coll 0x00 id(16) scope            -> canonical record state
+ *   byscope  scope 0x00 coll 0x00 id(16)       -> (empty)   index
+ *   hist     coll 0x00 id(16) hlc(8) feed(16) seq(8) -> (empty)   index
+ *   forks    feed(16) | seq(8)                 -> the refused change bytes
+ *   peers    "host:port"                       -> peer info (net/ owns it)
+ *
+ * Every change, local or received, is applied in one write transaction
+ * with its records, indexes and version vector: after a crash the store
+ * holds all of it or none. Commits are durable (fsync) unless the store
+ * was opened with STORE_NOSYNC. The map grows by itself when full.
+ * Several processes may open one directory: LMDB serialises writers.
+ *
+ * Not thread-safe: one store per thread. Errors are gs_err; LMDB's own
+ * codes pass through.
+ */
+#ifndef GS_STORE_H
+#define GS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/crdt.h"
+
+typedef struct store store;
+
+enum {
+  STORE_CREATE = 1 << 0,  /* create the environment if missing */
+  STORE_NOSYNC = 1 << 1,  /* no fsync per commit (explicit bulk mode) */
+  STORE_RDONLY = 1 << 2,
+};
+
+#define STORE_FORMAT 1
+
+/* Open (or with STORE_CREATE create) the store in directory dir, which
+ * must exist. GS_ENOTINIT when there is no store and STORE_CREATE is not
+ * given; GS_EVERSION for a store of another format. */
+gs_err store_open(const char *dir, unsigned flags, store **out);
+/* Close; NULL is a no-op. */
+void store_close(store *s);
+
+/* Meta values: small byte strings by key. store_meta_get copies at most
+ * cap bytes and sets *n to the stored length; GS_ENOTFOUND if absent. */
+gs_err store_meta_get(store *s, const char *key, void *buf, size_t cap,
+                      size_t *n);
+gs_err store_meta_put(store *s, const char *key, const void *buf, size_t n);
+
+/* ---- writing ---- */
+
+/* What applying a batch did. */
+typedef struct store_result {
+  size_t applied;    /* new changes stored */
+  size_t duplicates; /* already held, byte-identical */
+  size_t ops;        /* ops merged */
+  crdt_hlc max_hlc;  /* largest hlc among applied changes */
+} store_result;
+
+/* Apply received changes, all or nothing, in one transaction. Changes of
+ * one feed must come in seq order; a change already held identically is a
+ * duplicate (counted, harmless). Checks: strict decoding; seq follows the
+ * held head (GS_EGAP); prev is the hash of the previous change
+ * (GS_ECHAIN); a different change at a held seq is a fork (GS_EFORK: the
+ * evidence is kept in `forks`, nothing of the batch is stored); one
+ * Ed25519 signature per contiguous run of a feed: the run's last change
+ * (GS_ESIG). On error *bad_index (if non-NULL) names the offending
+ * change. */
+gs_err store_apply(store *s, const uint8_t *const *changes,
+                   const size_t *lens, size_t n, store_result *res,
+                   size_t *bad_index);
+
+/* A local write session: changes built here are signed with sk (whose
+ * public key is the origin) and applied in one transaction, committed by
+ * store_write_commit. One session may write many changes (bulk import:
+ * one fsync for all). A session must be committed or aborted. */
+typedef struct store_write store_write;
+
+gs_err store_write_begin(store *s, const uint8_t sk[CRDT_SK_LEN],
+                         store_write **out);
+/* Build the next change of feed (origin, scope) holding ops, stamped with
+ * the node's HLC ticked at phys_ms, and apply it. The new change's seq and
+ * hlc are returned through the optional pointers. */
+gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
+                          const crdt_op *ops, size_t nops, uint64_t phys_ms,
+                          uint64_t *seq, crdt_hlc *hlc);
+/* Commit durably and free w (also on error). */
+gs_err store_write_commit(store_write *w);
+/* Discard everything of w and free it; NULL is a no-op. */
+void store_write_abort(store_write *w);
+
+/* The node's HLC as last stored (0 if never). */
+gs_err store_hlc(store *s, crdt_hlc *out);
+
+/* ---- reading ---- */
+
+/* Every scope holding a record (collection, id), with its state.
+ * Callback returns non-zero to stop. rec is borrowed for the call. */
+typedef int (*store_record_cb)(void *ctx, const crdt_record *rec);
+
+/* Records of (coll, id) in every scope (normally one). GS_ENOTFOUND when
+ * none. */
+gs_err store_get(store *s, const char *coll, size_t coll_len,
+                 const uint8_t id[CRDT_ID_LEN], store_record_cb cb, void *ctx);
+/* Records of coll whose scope is under prefix (NULL or "" for all), in
+ * id order (ids sort by creation); with coll NULL, records of every
+ * collection in scope, collection, id order. */
+gs_err store_list(store *s, const char *coll, size_t coll_len,
+                  const char *prefix, size_t prefix_len, store_record_cb cb,
+                  void *ctx);
+
+/* The changes that touched (coll, id), oldest first by hlc. change is
+ * decoded and borrowed for the call. */
+typedef int (*store_change_cb)(void *ctx, const crdt_change *change);
+gs_err store_history(store *s, const char *coll, size_t coll_len,
+                     const uint8_t id[CRDT_ID_LEN], store_change_cb cb,
+                     void *ctx);
+
+/* One feed as the version vector holds it. */
+typedef struct store_feed {
+  uint8_t feed[CRDT_FEED_LEN];
+  uint8_t origin[CRDT_KEY_LEN];
+  char scope[CRDT_SCOPE_MAX + 1];
+  uint64_t seq;
+  uint8_t head[CRDT_HASH_LEN];
+} store_feed;
+typedef int (*store_feed_cb)(void *ctx, const store_feed *feed);
+/* Every feed held, in feed id order. */
+gs_err store_feeds(store *s, store_feed_cb cb, void *ctx);
+/* One feed's entry; GS_ENOTFOUND if not held. */
+gs_err store_feed_get(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                      store_feed *out);
+
+/* The raw changes of feed with seq in [from, to], in order: what a peer
+ * lacking them is sent. bytes is borrowed for the call. */
+typedef int (*store_raw_cb)(void *ctx, uint64_t seq, const uint8_t *bytes,
+                            size_t n);
+gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                       uint64_t from, uint64_t to, store_raw_cb cb, void *ctx);
+
+/* Digest of the materialised state under prefix: BLAKE2b-256 over the
+ * canonical encodings of every record under it, in scope order. Equal on
+ * two nodes exactly when their states under prefix are equal. *nrecords
+ * (optional) counts the records. */
+gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
+                    uint8_t out[CRDT_HASH_LEN], size_t *nrecords);
+
+/* Counts for status. */
+typedef struct store_stats {
+  size_t records, feeds, changes, forks;
+  uint64_t map_size, used_bytes;
+} store_stats;
+gs_err store_stats_get(store *s, store_stats *out);
+
+#endif
