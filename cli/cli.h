@@ -32,6 +32,12 @@ node *cli_open(const cli_ctx *ctx, unsigned flags);
 /* Print doc (stolen) as the command's JSON output. */
 int cli_json_out(json_t *doc);
 
+/* Option parsing: when ctx->argv[*i] is option name, as "--name V" or
+ * "--name=V", sets *val (borrowed from argv), advances *i past it and
+ * returns 1; returns 0 when it is not; -1 (usage printed) when the value
+ * is missing. */
+int cli_opt(const cli_ctx *ctx, int *i, const char *name, const char **val);
+
 /* Values and records as JSON (cli/json.c). */
 json_t *cli_value_json(const crdt_value *v);
 /* Parse JSON text into a value; strings, bytes and ref collections borrow
@@ -40,6 +46,10 @@ json_t *cli_value_json(const crdt_value *v);
  * values: see cli_json_array. */
 gs_err cli_json_value(const char *text, crdt_value *out, json_t **keep,
                       char *err, size_t errlen);
+/* The value of JSON j (not an array); strings borrow from j, and $hex
+ * bytes are decoded into j (as "$bytes"), so j must outlive the value. */
+gs_err cli_json_to_value(json_t *j, crdt_value *out, char *err,
+                         size_t errlen);
 json_t *cli_record_json(const crdt_record *r);
 /* Human form of a value into buf (truncated to cap). */
 void cli_value_text(const crdt_value *v, char *buf, size_t cap);
@@ -60,5 +70,6 @@ int cli_cmd_list(cli_ctx *ctx);
 int cli_cmd_delete(cli_ctx *ctx);
 int cli_cmd_restore(cli_ctx *ctx);
 int cli_cmd_history(cli_ctx *ctx);
+int cli_cmd_load(cli_ctx *ctx);
 
 #endif

@@ -125,18 +125,10 @@ gs_err cli_parse_ref(const char *text, crdt_value *out)
   return GS_OK;
 }
 
-gs_err cli_json_value(const char *text, crdt_value *out, json_t **keep,
-                      char *err, size_t errlen)
+gs_err cli_json_to_value(json_t *j, crdt_value *out, char *err,
+                         size_t errlen)
 {
-  json_error_t je;
-  json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
-                                   JSON_ALLOW_NUL, &je);
   memset(out, 0, sizeof *out);
-  *keep = NULL;
-  if (!j) {
-    snprintf(err, errlen, "not JSON (%s at column %d)", je.text, je.column);
-    return GS_EINVAL;
-  }
   switch (json_typeof(j)) {
   case JSON_NULL:
     out->type = CRDT_NIL;
@@ -161,37 +153,46 @@ gs_err cli_json_value(const char *text, crdt_value *out, json_t **keep,
     break;
   case JSON_OBJECT: {
     const char *ref = NULL, *hx = NULL;
+    json_t *done = json_object_get(j, "$bytes");
+    if (done && json_object_size(j) == 2 && json_is_string(done)) {
+      /* already decoded by an earlier call */
+      out->type = CRDT_BYTES;
+      out->u.s.p = json_string_value(done);
+      out->u.s.n = json_string_length(done);
+      break;
+    }
     if (json_object_size(j) != 1 ||
         json_unpack(j, "{s?s, s?s}", "$ref", &ref, "$hex", &hx) != 0 ||
         (!ref && !hx)) {
       snprintf(err, errlen, "an object must be {\"$ref\": \"COLL/ID\"} or "
                             "{\"$hex\": \"...\"}");
-      goto fail;
+      return GS_EINVAL;
     }
     if (ref) {
       if (cli_parse_ref(ref, out) != GS_OK) {
         snprintf(err, errlen, "bad reference \"%s\" (want COLL/ID)", ref);
-        goto fail;
+        return GS_EINVAL;
       }
       break;
     }
     size_t hn = strlen(hx);
-    if (hn % 2) {
-      snprintf(err, errlen, "odd number of hex digits");
-      goto fail;
+    if (hn % 2 || hn / 2 > CRDT_TEXT_MAX) {
+      snprintf(err, errlen, hn % 2 ? "odd number of hex digits"
+                                   : "more than 16384 bytes");
+      return GS_EINVAL;
     }
-    /* decode in place into a new JSON string kept alive by j */
+    /* the bytes live in a JSON string kept alive by j */
     uint8_t *b = malloc(hn / 2 + 1);
     if (!b) {
       snprintf(err, errlen, "out of memory");
-      goto fail;
+      return GS_ENOMEM;
     }
     for (size_t i = 0; i < hn / 2; i++) {
       int hi = unhex_digit(hx[2 * i]), lo = unhex_digit(hx[2 * i + 1]);
       if (hi < 0 || lo < 0) {
         free(b);
         snprintf(err, errlen, "bad hex digit");
-        goto fail;
+        return GS_EINVAL;
       }
       b[i] = (uint8_t)(hi << 4 | lo);
     }
@@ -199,7 +200,7 @@ gs_err cli_json_value(const char *text, crdt_value *out, json_t **keep,
     free(b);
     if (!holder || json_object_set_new(j, "$bytes", holder) != 0) {
       snprintf(err, errlen, "out of memory");
-      goto fail;
+      return GS_ENOMEM;
     }
     out->type = CRDT_BYTES;
     out->u.s.p = json_string_value(holder);
@@ -208,18 +209,36 @@ gs_err cli_json_value(const char *text, crdt_value *out, json_t **keep,
   }
   case JSON_ARRAY:
     snprintf(err, errlen, "an array is not a single value");
-    goto fail;
+    return GS_EINVAL;
   }
   gs_err e = crdt_value_check(out);
   if (e) {
-    snprintf(err, errlen, "%s", gs_strerror(e));
-    goto fail;
+    snprintf(err, errlen, "%s", e == GS_ETOOBIG ? "longer than 16384 bytes"
+                                                : gs_strerror(e));
+    return GS_EINVAL;
+  }
+  return GS_OK;
+}
+
+gs_err cli_json_value(const char *text, crdt_value *out, json_t **keep,
+                      char *err, size_t errlen)
+{
+  json_error_t je;
+  json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+                         &je);
+  memset(out, 0, sizeof *out);
+  *keep = NULL;
+  if (!j) {
+    snprintf(err, errlen, "not JSON (%s at column %d)", je.text, je.column);
+    return GS_EINVAL;
+  }
+  gs_err e = cli_json_to_value(j, out, err, errlen);
+  if (e) {
+    json_decref(j);
+    return e;
   }
   *keep = j;
   return GS_OK;
-fail:
-  json_decref(j);
-  return GS_EINVAL;
 }
 
 json_t *cli_record_json(const crdt_record *r)

@@ -220,6 +220,11 @@ gs_err node_write(node *n, const char *scope, size_t scope_len,
   return store_write_commit(w);
 }
 
+gs_err node_write_begin(node *n, struct store_write **out)
+{
+  return store_write_begin(n->st, n->sk, out);
+}
+
 uint64_t node_clock_skew_ms(node *n)
 {
   crdt_hlc h = 0;

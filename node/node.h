@@ -16,6 +16,7 @@
 
 typedef struct node node;
 typedef struct store store;
+struct store_write;
 
 /* The node's time source: Unix milliseconds. */
 typedef struct node_clock {
@@ -49,6 +50,11 @@ uint64_t node_now(const node *n);
 /* Write one change of ops in scope and commit it durably. */
 gs_err node_write(node *n, const char *scope, size_t scope_len,
                   const crdt_op *ops, size_t nops, uint64_t *seq);
+
+/* Begin a local write session signed by this node (store.h): for imports
+ * that write many changes and commit once. Pass node_now(n) as phys_ms to
+ * store_write_change. */
+gs_err node_write_begin(node *n, struct store_write **out);
 
 /* Warnings worth showing a person; each a static string, NULL-terminated
  * list written to out (at most max). */

@@ -1,0 +1,174 @@
+/* Commands about the node itself: init, id, status. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "node/node.h"
+#include "storage/store.h"
+
+static void hex32(const uint8_t *p, char out[2 * CRDT_HASH_LEN + 1])
+{
+  static const char d[] = "0123456789abcdef";
+  for (size_t i = 0; i < CRDT_HASH_LEN; i++) {
+    out[2 * i] = d[p[i] >> 4];
+    out[2 * i + 1] = d[p[i] & 15];
+  }
+  out[2 * CRDT_HASH_LEN] = '\0';
+}
+
+int cli_cmd_init(cli_ctx *ctx)
+{
+  const char *name = NULL;
+  for (int i = 1; i < ctx->argc; i++) {
+    int m = cli_opt(ctx, &i, "--name", &name);
+    if (m < 0)
+      return CLI_USAGE;
+    if (m == 0)
+      return cli_usage("init", "unexpected argument '%s'", ctx->argv[i]);
+  }
+  if (name && strlen(name) > NODE_NAME_MAX)
+    return cli_usage("init", "the name is longer than %d bytes",
+                     NODE_NAME_MAX);
+  if (name && !crdt_utf8_valid(name, strlen(name)))
+    return cli_usage("init", "the name is not valid UTF-8");
+
+  gs_err err = node_init(ctx->dir, name);
+  if (err == GS_EEXIST)
+    return cli_fail("init: %s already holds a node (nothing changed)",
+                    ctx->dir);
+  if (err)
+    return cli_fail("init: cannot create a node in %s: %s", ctx->dir,
+                    gs_strerror(err));
+
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  char id[CRDT_KEY_TEXT_LEN + 1];
+  crdt_base32_encode(node_pk(n), CRDT_KEY_LEN, id);
+  int rc;
+  if (ctx->json) {
+    rc = cli_json_out(json_pack("{s:s, s:s, s:s}", "id", id, "name",
+                                node_name(n), "dir", ctx->dir));
+  } else {
+    printf("created node %s%s%s%s\n  id  %s\n  dir %s\n",
+           *node_name(n) ? "\"" : "", node_name(n),
+           *node_name(n) ? "\"" : "", *node_name(n) ? "" : "(no name)", id,
+           ctx->dir);
+    rc = CLI_OK;
+  }
+  node_close(n);
+  return rc;
+}
+
+int cli_cmd_id(cli_ctx *ctx)
+{
+  if (ctx->argc > 1)
+    return cli_usage("id", "unexpected argument '%s'", ctx->argv[1]);
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  char id[CRDT_KEY_TEXT_LEN + 1];
+  crdt_base32_encode(node_pk(n), CRDT_KEY_LEN, id);
+  int rc = CLI_OK;
+  if (ctx->json)
+    rc = cli_json_out(json_pack("{s:s, s:s}", "id", id, "name",
+                                node_name(n)));
+  else
+    printf("%s\n", id);
+  node_close(n);
+  return rc;
+}
+
+static double mib(uint64_t b)
+{
+  return (double)b / (1024.0 * 1024.0);
+}
+
+int cli_cmd_status(cli_ctx *ctx)
+{
+  const char *prefix = "";
+  for (int i = 1; i < ctx->argc; i++) {
+    int m = cli_opt(ctx, &i, "--scope", &prefix);
+    if (m < 0)
+      return CLI_USAGE;
+    if (m == 0)
+      return cli_usage("status", "unexpected argument '%s'", ctx->argv[i]);
+  }
+  if (*prefix && !crdt_scope_valid(prefix, strlen(prefix)))
+    return cli_usage("status",
+                     "bad scope prefix '%s' (segments of letters, digits, "
+                     "'_', '.', '-' joined by '/')",
+                     prefix);
+
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  store *st = node_store(n);
+  store_stats stats;
+  uint8_t digest[CRDT_HASH_LEN];
+  size_t nrec = 0;
+  crdt_hlc hlc = 0;
+  gs_err err;
+  int rc = CLI_FAIL;
+  if ((err = store_stats_get(st, &stats)) != GS_OK ||
+      (err = store_digest(st, prefix, strlen(prefix), digest, &nrec)) !=
+          GS_OK ||
+      (err = store_hlc(st, &hlc)) != GS_OK) {
+    cli_fail("status: cannot read the store: %s", gs_strerror(err));
+    goto out;
+  }
+  char id[CRDT_KEY_TEXT_LEN + 1], dg[2 * CRDT_HASH_LEN + 1], when[40];
+  crdt_base32_encode(node_pk(n), CRDT_KEY_LEN, id);
+  hex32(digest, dg);
+  cli_time_text(CRDT_HLC_MS(hlc), when, sizeof when);
+  const char *warn[8];
+  size_t nwarn = node_warnings(n, warn, 8);
+  if (stats.forks > 0 && nwarn < 8)
+    warn[nwarn++] = "forks were refused: a node may have been restored from "
+                    "an old backup (see the forks in the store)";
+  uint64_t skew = node_clock_skew_ms(n);
+
+  if (ctx->json) {
+    json_t *w = json_array();
+    for (size_t i = 0; i < nwarn; i++)
+      json_array_append_new(w, json_string(warn[i]));
+    rc = cli_json_out(json_pack(
+        "{s:{s:s, s:s, s:s}, s:n, s:s, s:I, s:I, s:I, s:I, s:I,"
+        " s:{s:I, s:I}, s:{s:I, s:s, s:I}, s:[], s:o, s:s}",
+        "node", "id", id, "name", node_name(n), "dir", ctx->dir, "network",
+        "scope", prefix, "records", (json_int_t)nrec, "records_total",
+        (json_int_t)stats.records, "feeds", (json_int_t)stats.feeds,
+        "changes", (json_int_t)stats.changes, "forks",
+        (json_int_t)stats.forks, "storage", "map_bytes",
+        (json_int_t)stats.map_size, "used_bytes",
+        (json_int_t)stats.used_bytes, "clock", "hlc", (json_int_t)hlc, "time",
+        when, "ahead_ms", (json_int_t)skew, "peers", "warnings", w, "digest",
+        dg));
+  } else {
+    printf("node      %s%s%s\n", *node_name(n) ? node_name(n) : "",
+           *node_name(n) ? "  " : "", id);
+    printf("dir       %s\n", ctx->dir);
+    printf("network   (none yet)\n");
+    if (*prefix)
+      printf("records   %zu under %s (%zu in all)\n", nrec, prefix,
+             stats.records);
+    else
+      printf("records   %zu\n", stats.records);
+    printf("feeds     %zu   changes %zu   forks refused %zu\n", stats.feeds,
+           stats.changes, stats.forks);
+    printf("storage   %.1f MiB used, map %.1f MiB (grows by itself)\n",
+           mib(stats.used_bytes), mib(stats.map_size));
+    printf("clock     %s", hlc ? when : "(no writes yet)");
+    if (skew > 0)
+      printf("  (%" PRIu64 " ms ahead of this computer)", skew);
+    printf("\npeers     (none)\n");
+    for (size_t i = 0; i < nwarn; i++)
+      printf("warning   %s\n", warn[i]);
+    printf("digest    %s%s%s\n", dg, *prefix ? "  of " : "", prefix);
+    rc = CLI_OK;
+  }
+out:
+  node_close(n);
+  return rc;
+}

@@ -1,0 +1,257 @@
+/*
+ * gridsync: the command line (DESIGN.md section 9).
+ *
+ * Global options may come anywhere before a lone "--": --dir DIR and
+ * --json. Each command gets its own arguments in cli_ctx.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "node/node.h"
+
+typedef struct cli_command {
+  const char *name;
+  int (*run)(cli_ctx *ctx);
+  const char *usage;
+  const char *summary;
+} cli_command;
+
+static const cli_command commands[] = {
+    {"init", cli_cmd_init, "init [--name NAME]",
+     "create the node directory and identity"},
+    {"id", cli_cmd_id, "id", "print this node's id"},
+    {"put", cli_cmd_put,
+     "put COLLECTION [--id ID] --scope SCOPE FIELD=TEXT FIELD:=JSON "
+     "FIELD+=ELEM FIELD-=ELEM ...",
+     "create or update a record; prints its id"},
+    {"get", cli_cmd_get, "get COLLECTION ID",
+     "one record (fields, scope, deleted?)"},
+    {"list", cli_cmd_list,
+     "list COLLECTION [--scope PREFIX] [--where FIELD=VALUE ...] [--deleted]",
+     "records of a collection"},
+    {"delete", cli_cmd_delete, "delete COLLECTION ID",
+     "mark a record deleted (it can be restored)"},
+    {"restore", cli_cmd_restore, "restore COLLECTION ID",
+     "undo a delete"},
+    {"history", cli_cmd_history, "history COLLECTION ID",
+     "every change to a record: who, when, what"},
+    {"status", cli_cmd_status, "status [--scope PREFIX]",
+     "node, records, feeds, warnings and the state digest"},
+    {"load", cli_cmd_load,
+     "load COLLECTION --scope SCOPE FILE|- [--fast]",
+     "bulk import of JSON Lines records, one transaction"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_help(FILE *f)
+{
+  fprintf(f,
+          "usage: gridsync [--dir DIR] [--json] COMMAND ...\n"
+          "\n"
+          "  --dir DIR  node directory; default $GRIDSYNC_DIR, else\n"
+          "             $XDG_DATA_HOME/gridsync, else "
+          "~/.local/share/gridsync\n"
+          "  --json     one JSON document on stdout instead of the human "
+          "form\n"
+          "\ncommands:\n");
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\n'gridsync help COMMAND' shows a command's arguments.\n"
+             "exit status: 0 done, 1 failed, 2 usage error.\n");
+}
+
+static const cli_command *find_command(const char *name)
+{
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (strcmp(commands[i].name, name) == 0)
+      return &commands[i];
+  return NULL;
+}
+
+int cli_fail(const char *fmt, ...)
+{
+  va_list ap;
+  fputs("gridsync: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return CLI_FAIL;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+  va_list ap;
+  fputs("gridsync: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  const cli_command *c = cmd ? find_command(cmd) : NULL;
+  if (c)
+    fprintf(stderr, "\nusage: gridsync %s\n", c->usage);
+  else
+    fprintf(stderr, "\ntry 'gridsync --help'\n");
+  return CLI_USAGE;
+}
+
+node *cli_open(const cli_ctx *ctx, unsigned flags)
+{
+  node *n = NULL;
+  gs_err err = node_open(ctx->dir, flags, NULL, &n);
+  switch (err) {
+  case GS_OK:
+    return n;
+  case GS_ENOTINIT:
+    cli_fail("no node in %s (create one with 'gridsync init', or choose "
+             "another with --dir)",
+             ctx->dir);
+    break;
+  case GS_EKEYMODE:
+    cli_fail("%s/identity.key can be read by other users; refusing to use "
+             "it (fix with: chmod 600 %s/identity.key)",
+             ctx->dir, ctx->dir);
+    break;
+  default:
+    cli_fail("cannot open the node in %s: %s", ctx->dir, gs_strerror(err));
+    break;
+  }
+  return NULL;
+}
+
+int cli_json_out(json_t *doc)
+{
+  if (!doc)
+    return cli_fail("out of memory");
+  int rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
+  json_decref(doc);
+  if (rc != 0 || fputc('\n', stdout) == EOF)
+    return cli_fail("cannot write output: %s", strerror(errno));
+  return CLI_OK;
+}
+
+int cli_opt(const cli_ctx *ctx, int *i, const char *name, const char **val)
+{
+  const char *a = ctx->argv[*i];
+  size_t n = strlen(name);
+  if (strncmp(a, name, n) != 0)
+    return 0;
+  if (a[n] == '=') {
+    *val = a + n + 1;
+    return 1;
+  }
+  if (a[n] != '\0')
+    return 0;
+  if (*i + 1 >= ctx->argc) {
+    cli_usage(ctx->argv[0], "%s needs a value", name);
+    return -1;
+  }
+  *val = ctx->argv[++*i];
+  return 1;
+}
+
+/* The default node directory of the contract. */
+static const char *default_dir(char *buf, size_t cap)
+{
+  const char *d = getenv("GRIDSYNC_DIR");
+  if (d && *d)
+    return d;
+  d = getenv("XDG_DATA_HOME");
+  if (d && *d) {
+    if ((size_t)snprintf(buf, cap, "%s/gridsync", d) >= cap)
+      return NULL;
+    return buf;
+  }
+  d = getenv("HOME");
+  if (!d || !*d)
+    return NULL;
+  if ((size_t)snprintf(buf, cap, "%s/.local/share/gridsync", d) >= cap)
+    return NULL;
+  return buf;
+}
+
+int main(int argc, char **argv)
+{
+  static char dirbuf[4096];
+  const char *dir = NULL;
+  bool json = false, help = false, dashdash = false;
+  char **args = calloc((size_t)argc + 1, sizeof *args);
+  char **args_alloc = args;
+  int nargs = 0;
+
+  if (!args)
+    return cli_fail("out of memory");
+  /* Pull the global options out of argv, wherever they are. */
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (dashdash) {
+      args[nargs++] = argv[i];
+    } else if (strcmp(a, "--") == 0) {
+      dashdash = true;
+      args[nargs++] = argv[i];
+    } else if (strcmp(a, "--json") == 0) {
+      json = true;
+    } else if (strcmp(a, "--dir") == 0) {
+      if (i + 1 >= argc) {
+        free(args);
+        return cli_usage(NULL, "--dir needs a directory");
+      }
+      dir = argv[++i];
+    } else if (strncmp(a, "--dir=", 6) == 0) {
+      dir = a + 6;
+    } else if ((strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+      help = true;
+    } else if (strcmp(a, "--version") == 0 && nargs == 0) {
+      free(args);
+      printf("gridsync %s\n", GS_VERSION);
+      return CLI_OK;
+    } else {
+      args[nargs++] = argv[i];
+    }
+  }
+
+  int rc;
+  if (nargs == 0) {
+    print_help(help ? stdout : stderr);
+    rc = help ? CLI_OK : CLI_USAGE;
+    goto out;
+  }
+  if (strcmp(args[0], "help") == 0) {
+    if (nargs < 2) {
+      print_help(stdout);
+      rc = CLI_OK;
+      goto out;
+    }
+    args++, nargs--;
+    help = true;
+  }
+  const cli_command *cmd = find_command(args[0]);
+  if (!cmd) {
+    rc = cli_usage(NULL, "unknown command '%s'", args[0]);
+    goto out;
+  }
+  if (help) {
+    printf("usage: gridsync %s\n  %s\n", cmd->usage, cmd->summary);
+    rc = CLI_OK;
+    goto out;
+  }
+  if (dir && !*dir) {
+    rc = cli_usage(NULL, "--dir is empty");
+    goto out;
+  }
+  if (!dir && !(dir = default_dir(dirbuf, sizeof dirbuf))) {
+    rc = cli_usage(NULL, "no node directory: give --dir DIR or set "
+                         "GRIDSYNC_DIR (HOME is not set)");
+    goto out;
+  }
+  cli_ctx ctx = {.dir = dir, .json = json, .argc = nargs, .argv = args};
+  rc = cmd->run(&ctx);
+  if (fflush(stdout) != 0 && rc == CLI_OK)
+    rc = cli_fail("cannot write output: %s", strerror(errno));
+out:
+  free(args_alloc);
+  return rc;
+}
