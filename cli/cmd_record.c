@@ -106,12 +106,19 @@ static void print_record(const crdt_record *r)
   crdt_base32_encode(id, CRDT_ID_LEN, idt);
   printf("%.*s %s%s\n", (int)cn, coll, idt,
          crdt_record_deleted(r) ? "  (deleted)" : "");
-  printf("  %-10s %.*s\n", "scope", (int)sn, scope);
+  int w = 7; /* "updated" */
+  for (size_t i = 0; i < crdt_record_nfields(r); i++) {
+    crdt_field_view fv;
+    if (crdt_record_field(r, i, &fv) == GS_OK && (int)fv.name_len > w)
+      w = (int)fv.name_len;
+  }
+  printf("  %-*s %.*s\n", w, "scope", (int)sn, scope);
   for (size_t i = 0; i < crdt_record_nfields(r); i++) {
     crdt_field_view fv;
     if (crdt_record_field(r, i, &fv) != GS_OK)
       continue;
-    printf("  %-10.*s ", (int)fv.name_len, fv.name);
+    printf("  %.*s%*s ", (int)fv.name_len, fv.name, w - (int)fv.name_len,
+           "");
     if (fv.is_set) {
       printf("[");
       for (size_t j = 0; j < fv.nelems; j++) {
@@ -130,7 +137,7 @@ static void print_record(const crdt_record *r)
   crdt_record_last_stamp(r, &last);
   cli_time_text(CRDT_HLC_MS(last.hlc), when, sizeof when);
   short_node(last.origin, who);
-  printf("  %-10s %s by %s\n", "updated", when, who);
+  printf("  %-*s %s by %s\n", w, "updated", when, who);
 }
 
 /* ---- put ---- */
@@ -336,7 +343,13 @@ static int build_ops(opbuf *b, const char *coll, const uint8_t *id,
       if (!json_elem(json_array_get(j, k), &want[k], err, sizeof err))
         return cli_usage("put", "field '%.*s': element %zu: %s",
                          (int)a->flen, a->field, k + 1, err);
-    /* Remove what is held and not wanted; add what is wanted. */
+    /* Remove what is held and not wanted; add what is wanted and not
+     * held (a field that is no set yet gets every element). */
+    bool *held_k = calloc(ne ? ne : 1, sizeof *held_k);
+    if (!held_k || !opbuf_own(b, held_k)) {
+      free(held_k);
+      return cli_fail("out of memory");
+    }
     long fi = r ? crdt_record_find(r, a->field, a->flen) : -1;
     crdt_field_view fv;
     if (fi >= 0 && crdt_record_field(r, (size_t)fi, &fv) == GS_OK &&
@@ -346,13 +359,16 @@ static int build_ops(opbuf *b, const char *coll, const uint8_t *id,
         if (crdt_record_elem(r, (size_t)fi, k, &held) != GS_OK)
           continue;
         bool keep_it = false;
-        for (size_t m = 0; m < ne && !keep_it; m++)
-          keep_it = crdt_value_equal(&held, &want[m]);
+        for (size_t m = 0; m < ne; m++)
+          if (crdt_value_equal(&held, &want[m]))
+            keep_it = held_k[m] = true;
         if (!keep_it && !queue_remove(b, r, &tmpl, &held, &oom) && oom)
           return cli_fail("out of memory");
       }
     }
     for (size_t k = 0; k < ne; k++) {
+      if (held_k[k])
+        continue;
       crdt_op *op = opbuf_add(b);
       if (!op)
         return cli_fail("out of memory");
@@ -477,6 +493,10 @@ int cli_cmd_put(cli_ctx *ctx)
   char idt[CRDT_ID_TEXT_LEN + 1];
   crdt_base32_encode(id, CRDT_ID_LEN, idt);
   uint64_t seq = 0;
+  if (b.n == 0 && created) {
+    rc = cli_usage("put", "nothing to write for a new record");
+    goto out;
+  }
   if (b.n > 0) {
     gs_err err = node_write(n, scope, strlen(scope), b.ops, b.n, &seq);
     if (err) {
