@@ -1,0 +1,283 @@
+/*
+ * Storage benchmark: durable single-record puts per second, bulk records
+ * per second, and a bare LMDB loop writing the same bytes, as ratios.
+ *
+ *   bench_store [--durable N] [--bulk N] [--dir DIR]
+ *
+ * Records are shaped like residents: ten fields, Chinese text. The bare
+ * loop writes, per record, the bytes gridsync stored for it (the change
+ * and the materialised record) under append-ordered keys, with the same
+ * commit pattern (one fsync per record; one per bulk load).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crdt/crdt.h"
+#include "node/node.h"
+#include "storage/store.h"
+
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, int err)
+{
+  fprintf(stderr, "bench_store: %s: %s\n", what,
+          err < 0 && err > -40000 ? mdb_strerror(err) : gs_strerror(err));
+  exit(1);
+}
+
+static const char *surnames[] = {"王", "李", "张", "刘", "陈", "杨", "赵",
+                                 "黄", "周", "吴"};
+static const char *given[] = {"秀英", "建国", "桂兰", "玉兰", "德明",
+                              "淑珍", "志强", "凤英", "国华", "丽娟"};
+
+/* The ops of one resident-like record; text lives in buf. */
+typedef struct resident {
+  char name[32], phone[16], room[8], note[160], building[8];
+  crdt_op ops[10];
+} resident;
+
+static void make_resident(resident *r, uint64_t i, const uint8_t id[16])
+{
+  static const char *fields[10] = {"name",  "gender", "birth_year", "phone",
+                                   "building", "unit", "room", "note",
+                                   "tags", "household"};
+  snprintf(r->name, sizeof r->name, "%s%s", surnames[i % 10],
+           given[(i / 10) % 10]);
+  snprintf(r->phone, sizeof r->phone, "139%08" PRIu64, i % 100000000);
+  snprintf(r->building, sizeof r->building, "%" PRIu64, 1 + i % 19);
+  snprintf(r->room, sizeof r->room, "%" PRIu64, 101 + i % 600);
+  snprintf(r->note, sizeof r->note, "第%" PRIu64 "户，独居老人，每周三上门探访，"
+                                    "楼道灯已报修。",
+           i);
+  for (int k = 0; k < 10; k++) {
+    crdt_op *op = &r->ops[k];
+    memset(op, 0, sizeof *op);
+    op->kind = k == 8 ? CRDT_OP_ADD : CRDT_OP_SET;
+    op->coll = "resident";
+    op->coll_len = 8;
+    memcpy(op->id, id, 16);
+    op->field = fields[k];
+    op->field_len = strlen(fields[k]);
+    crdt_value *v = &op->value;
+    switch (k) {
+    case 0:
+      v->type = CRDT_STR, v->u.s.p = r->name, v->u.s.n = strlen(r->name);
+      break;
+    case 1:
+      v->type = CRDT_STR, v->u.s.p = i % 2 ? "男" : "女", v->u.s.n = 3;
+      break;
+    case 2:
+      v->type = CRDT_INT, v->u.i = 1930 + (int64_t)(i % 80);
+      break;
+    case 3:
+      v->type = CRDT_STR, v->u.s.p = r->phone, v->u.s.n = strlen(r->phone);
+      break;
+    case 4:
+      v->type = CRDT_STR, v->u.s.p = r->building,
+      v->u.s.n = strlen(r->building);
+      break;
+    case 5:
+      v->type = CRDT_INT, v->u.i = 1 + (int64_t)(i % 3);
+      break;
+    case 6:
+      v->type = CRDT_STR, v->u.s.p = r->room, v->u.s.n = strlen(r->room);
+      break;
+    case 7:
+      v->type = CRDT_STR, v->u.s.p = r->note, v->u.s.n = strlen(r->note);
+      break;
+    case 8:
+      v->type = CRDT_STR, v->u.s.p = i % 3 ? "elderly" : "lives-alone",
+      v->u.s.n = strlen(v->u.s.p);
+      break;
+    case 9:
+      v->type = CRDT_REF, v->u.ref.coll = "household", v->u.ref.coll_len = 9;
+      memcpy(v->u.ref.id, id, 16);
+      break;
+    }
+  }
+}
+
+static uint64_t dir_bytes_used(store *s)
+{
+  store_stats st;
+  if (store_stats_get(s, &st) != GS_OK)
+    return 0;
+  return st.used_bytes;
+}
+
+/* A bare LMDB environment with one database. */
+static void bare_open(const char *dir, unsigned flags, MDB_env **env,
+                      MDB_dbi *dbi)
+{
+  int rc;
+  MDB_txn *t;
+  mkdir(dir, 0700);
+  if ((rc = mdb_env_create(env)) ||
+      (rc = mdb_env_set_mapsize(*env, (size_t)4 << 30)) ||
+      (rc = mdb_env_open(*env, dir, flags, 0600)) ||
+      (rc = mdb_txn_begin(*env, NULL, 0, &t)) ||
+      (rc = mdb_dbi_open(t, NULL, 0, dbi)) || (rc = mdb_txn_commit(t)))
+    die("bare lmdb", rc);
+}
+
+/* Write n values of size each, append-ordered keys, commit every `every`
+ * puts. Returns seconds. */
+static double bare_loop(const char *dir, size_t n, size_t size,
+                        size_t every, unsigned flags)
+{
+  MDB_env *env;
+  MDB_dbi dbi;
+  MDB_txn *t = NULL;
+  uint8_t *val = malloc(size), key[8];
+  int rc;
+  bare_open(dir, flags, &env, &dbi);
+  for (size_t i = 0; i < size; i++)
+    val[i] = (uint8_t)(i * 131);
+  double t0 = now_s();
+  for (size_t i = 0; i < n; i++) {
+    if (!t && (rc = mdb_txn_begin(env, NULL, 0, &t)))
+      die("bare begin", rc);
+    for (int b = 0; b < 8; b++)
+      key[b] = (uint8_t)(i >> (56 - 8 * b));
+    MDB_val k = {8, key}, v = {size, val};
+    if ((rc = mdb_put(t, dbi, &k, &v, MDB_APPEND)))
+      die("bare put", rc);
+    if ((i + 1) % every == 0 || i + 1 == n) {
+      if ((rc = mdb_txn_commit(t)))
+        die("bare commit", rc);
+      t = NULL;
+    }
+  }
+  double secs = now_s() - t0;
+  mdb_env_close(env);
+  free(val);
+  return secs;
+}
+
+static void rm_rf(const char *dir)
+{
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "bench_store: could not remove %s\n", dir);
+}
+
+int main(int argc, char **argv)
+{
+  size_t durable_n = 300, bulk_n = 100000;
+  const char *base = "/tmp";
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--durable") == 0 && i + 1 < argc)
+      durable_n = strtoull(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--bulk") == 0 && i + 1 < argc)
+      bulk_n = strtoull(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+      base = argv[++i];
+    else {
+      fprintf(stderr,
+              "usage: bench_store [--durable N] [--bulk N] [--dir DIR]\n");
+      return 2;
+    }
+  }
+  if (!durable_n || !bulk_n) {
+    fprintf(stderr, "bench_store: counts must be positive\n");
+    return 2;
+  }
+  char root[512], dir[600];
+  snprintf(root, sizeof root, "%s/gs-bench-XXXXXX", base);
+  if (!mkdtemp(root)) {
+    fprintf(stderr, "bench_store: mkdtemp: %s\n", strerror(errno));
+    return 1;
+  }
+  resident *r = malloc(sizeof *r);
+  uint8_t id[16];
+  gs_err err;
+  node *n;
+
+  /* 1. durable single-record puts: one change, one fsync each */
+  snprintf(dir, sizeof dir, "%s/durable", root);
+  if ((err = node_init(dir, "bench")) || (err = node_open(dir, 0, NULL, &n)))
+    die("node", err);
+  uint64_t used0 = dir_bytes_used(node_store(n));
+  double t0 = now_s();
+  for (size_t i = 0; i < durable_n; i++) {
+    crdt_id_new(node_now(n), id);
+    make_resident(r, i, id);
+    if ((err = node_write(n, "s/c/g01", 7, r->ops, 10, NULL)))
+      die("put", err);
+  }
+  double d_secs = now_s() - t0;
+  uint64_t d_bytes = dir_bytes_used(node_store(n)) - used0;
+  node_close(n);
+
+  /* 2. bulk: many records per change, one transaction, one fsync */
+  snprintf(dir, sizeof dir, "%s/bulk", root);
+  if ((err = node_init(dir, "bench")) || (err = node_open(dir, 0, NULL, &n)))
+    die("node", err);
+  used0 = dir_bytes_used(node_store(n));
+  const size_t per_change = 40; /* 400 ops, well under the change limit */
+  crdt_op *ops = malloc(per_change * 10 * sizeof *ops);
+  resident *rs = malloc(per_change * sizeof *rs);
+  store_write *w;
+  t0 = now_s();
+  if ((err = node_write_begin(n, &w)))
+    die("bulk begin", err);
+  for (size_t i = 0; i < bulk_n;) {
+    size_t k = 0;
+    for (; k < per_change && i < bulk_n; k++, i++) {
+      crdt_id_new(node_now(n), id);
+      make_resident(&rs[k], i, id);
+      memcpy(&ops[k * 10], rs[k].ops, sizeof rs[k].ops);
+    }
+    if ((err = store_write_change(w, "s/c/g01", 7, ops, k * 10, node_now(n),
+                                  NULL, NULL)))
+      die("bulk change", err);
+  }
+  if ((err = store_write_commit(w)))
+    die("bulk commit", err);
+  double b_secs = now_s() - t0;
+  uint64_t b_bytes = dir_bytes_used(node_store(n)) - used0;
+  node_close(n);
+
+  /* 3. bare LMDB: the same bytes per record, same commit pattern */
+  size_t d_size = d_bytes / durable_n, b_size = b_bytes / bulk_n;
+  snprintf(dir, sizeof dir, "%s/bare-durable", root);
+  double bd_secs = bare_loop(dir, durable_n, d_size, 1, 0);
+  snprintf(dir, sizeof dir, "%s/bare-bulk", root);
+  double bb_secs = bare_loop(dir, bulk_n, b_size, bulk_n, 0);
+
+  double d_rate = (double)durable_n / d_secs, b_rate = (double)bulk_n / b_secs;
+  double bd_rate = (double)durable_n / bd_secs,
+         bb_rate = (double)bulk_n / bb_secs;
+  printf("gridsync storage benchmark (%zu durable puts, %zu bulk records)\n",
+         durable_n, bulk_n);
+  printf("%-34s %12s %14s %10s\n", "workload", "records/s", "bytes/record",
+         "ratio");
+  printf("%-34s %12.0f %14zu %10s\n", "gridsync durable put (fsync each)",
+         d_rate, d_size, "");
+  printf("%-34s %12.0f %14zu %9.2fx\n", "bare LMDB, same bytes, fsync each",
+         bd_rate, d_size, d_rate / bd_rate);
+  printf("%-34s %12.0f %14zu %10s\n", "gridsync bulk (one transaction)",
+         b_rate, b_size, "");
+  printf("%-34s %12.0f %14zu %9.2fx\n", "bare LMDB, same bytes, one txn",
+         bb_rate, b_size, b_rate / bb_rate);
+  printf("ratio = gridsync rate / bare LMDB rate (1.00x = as fast as the "
+         "bare loop)\n");
+  free(ops);
+  free(rs);
+  free(r);
+  rm_rf(root);
+  return 0;
+}
