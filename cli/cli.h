@@ -71,5 +71,12 @@ int cli_cmd_delete(cli_ctx *ctx);
 int cli_cmd_restore(cli_ctx *ctx);
 int cli_cmd_history(cli_ctx *ctx);
 int cli_cmd_load(cli_ctx *ctx);
+int cli_cmd_network(cli_ctx *ctx);
+int cli_cmd_invite(cli_ctx *ctx);
+int cli_cmd_join(cli_ctx *ctx);
+
+struct node_network;
+/* The network's public id as 16 hex digits. */
+void cli_network_id_text(const struct node_network *net, char out[17]);
 
 #endif

@@ -129,14 +129,21 @@ int cli_cmd_status(cli_ctx *ctx)
                     "an old backup (see the forks in the store)";
   uint64_t skew = node_clock_skew_ms(n);
 
+  const node_network *net = node_net(n);
+  char netid[17] = "";
+  if (net)
+    cli_network_id_text(net, netid);
   if (ctx->json) {
     json_t *w = json_array();
     for (size_t i = 0; i < nwarn; i++)
       json_array_append_new(w, json_string(warn[i]));
     rc = cli_json_out(json_pack(
-        "{s:{s:s, s:s, s:s}, s:n, s:s, s:I, s:I, s:I, s:I, s:I,"
+        "{s:{s:s, s:s, s:s}, s:o, s:s, s:I, s:I, s:I, s:I, s:I,"
         " s:{s:I, s:I}, s:{s:I, s:s, s:I}, s:[], s:o, s:s}",
         "node", "id", id, "name", node_name(n), "dir", ctx->dir, "network",
+        net ? json_pack("{s:s, s:s, s:s}", "name", net->name, "id", netid,
+                        "role", net->role)
+            : json_null(),
         "scope", prefix, "records", (json_int_t)nrec, "records_total",
         (json_int_t)stats.records, "feeds", (json_int_t)stats.feeds,
         "changes", (json_int_t)stats.changes, "forks",
@@ -149,7 +156,16 @@ int cli_cmd_status(cli_ctx *ctx)
     printf("node      %s%s%s\n", *node_name(n) ? node_name(n) : "",
            *node_name(n) ? "  " : "", id);
     printf("dir       %s\n", ctx->dir);
-    printf("network   (none yet)\n");
+    if (net) {
+      printf("network   %s (%s), this node is %s of", net->name, netid,
+             net->role);
+      for (size_t i = 0; i < net->nscopes; i++)
+        printf(" %s", *net->scopes[i] ? net->scopes[i] : "everything");
+      printf("\n");
+    } else {
+      printf("network   (none: 'gridsync network create' or 'gridsync "
+             "join')\n");
+    }
     if (*prefix)
       printf("records   %zu under %s (%zu in all)\n", nrec, prefix,
              stats.records);

@@ -306,4 +306,20 @@ gs_err crdt_record_elem_tags(const crdt_record *r, const char *name,
                              size_t n, const crdt_value *elem,
                              crdt_stamp **tags, size_t *ntags);
 
+/* ------------------------------------------------------------------ */
+/* Strict msgpack for other decoders of untrusted input (net/).         */
+
+struct msgpack_unpacked;
+struct msgpack_object;
+/* Structurally check buf (exactly one object, no container declaring more
+ * elements than bytes remain, nesting at most max_depth), then unpack it
+ * into *u, which this initialises and the caller destroys with
+ * msgpack_unpacked_destroy. Strings and bins point into buf. */
+gs_err crdt_mp_unpack(const uint8_t *buf, size_t n, unsigned max_depth,
+                      struct msgpack_unpacked *u);
+/* A non-negative integer; GS_EDECODE otherwise. */
+gs_err crdt_mp_uint(const struct msgpack_object *o, uint64_t *out);
+/* A bin of exactly len bytes, copied to out; GS_EDECODE otherwise. */
+gs_err crdt_mp_bin(const struct msgpack_object *o, size_t len, uint8_t *out);
+
 #endif

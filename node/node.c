@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "node/node_internal.h"
 #include "storage/store.h"
 
 #define KEY_FILE "identity.key"
@@ -17,13 +18,6 @@
 #define SANE_EPOCH_MS 1704067200000ULL /* 2024-01-01 */
 #define SKEW_WARN_MS (5ULL * 60 * 1000)
 
-struct node {
-  store *st;
-  node_clock clk;
-  uint8_t sk[CRDT_SK_LEN];
-  uint8_t pk[CRDT_KEY_LEN];
-  char name[NODE_NAME_MAX + 1];
-};
 
 static uint64_t system_now(void *ctx)
 {
@@ -44,7 +38,7 @@ static uint64_t system_now(void *ctx)
 
 const node_clock node_clock_system = {system_now, NULL};
 
-static gs_err path_join(char *out, size_t cap, const char *dir,
+gs_err node__path_join(char *out, size_t cap, const char *dir,
                         const char *file)
 {
   int n = snprintf(out, cap, "%s/%s", dir, file);
@@ -70,14 +64,14 @@ static gs_err mkdir_p(const char *dir)
   return GS_OK;
 }
 
-/* Write the secret key: created 0600, written whole, fsynced. */
-static gs_err key_write(const char *path, const uint8_t sk[CRDT_SK_LEN])
+gs_err node__secret_write(const char *path, const uint8_t *sk, size_t n)
 {
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0)
     return errno == EEXIST ? GS_EEXIST : -errno;
   gs_err err = GS_OK;
-  if (write(fd, sk, CRDT_SK_LEN) != CRDT_SK_LEN || fsync(fd) != 0)
+  errno = 0;
+  if (write(fd, sk, n) != (ssize_t)n || fsync(fd) != 0)
     err = errno ? -errno : GS_EINVAL;
   close(fd);
   if (err)
@@ -85,7 +79,7 @@ static gs_err key_write(const char *path, const uint8_t sk[CRDT_SK_LEN])
   return err;
 }
 
-static gs_err key_read(const char *path, uint8_t sk[CRDT_SK_LEN])
+gs_err node__secret_read(const char *path, uint8_t *sk, size_t n)
 {
   struct stat sb;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -96,8 +90,7 @@ static gs_err key_read(const char *path, uint8_t sk[CRDT_SK_LEN])
     err = -errno;
   else if (sb.st_mode & 077)
     err = GS_EKEYMODE;
-  else if (sb.st_size != CRDT_SK_LEN ||
-           read(fd, sk, CRDT_SK_LEN) != CRDT_SK_LEN)
+  else if (sb.st_size != (off_t)n || read(fd, sk, n) != (ssize_t)n)
     err = GS_ECORRUPT;
   close(fd);
   return err;
@@ -115,14 +108,14 @@ gs_err node_init(const char *dir, const char *name)
     return GS_ENAME;
   if ((err = crdt_crypto_init()) != GS_OK || (err = mkdir_p(dir)) != GS_OK)
     return err;
-  if ((err = path_join(path, sizeof path, dir, "data.mdb")) != GS_OK)
+  if ((err = node__path_join(path, sizeof path, dir, "data.mdb")) != GS_OK)
     return err;
   if (access(path, F_OK) == 0)
     return GS_EEXIST;
-  if ((err = path_join(path, sizeof path, dir, KEY_FILE)) != GS_OK)
+  if ((err = node__path_join(path, sizeof path, dir, KEY_FILE)) != GS_OK)
     return err;
   crdt_keypair(pk, sk);
-  if ((err = key_write(path, sk)) != GS_OK)
+  if ((err = node__secret_write(path, sk, CRDT_SK_LEN)) != GS_OK)
     goto out;
   if ((err = store_open(dir, STORE_CREATE, &st)) != GS_OK ||
       (err = store_meta_put(st, "node_pk", pk, sizeof pk)) != GS_OK ||
@@ -143,6 +136,7 @@ void node_close(node *n)
     return;
   store_close(n->st);
   crdt_wipe(n->sk, sizeof n->sk);
+  crdt_wipe(&n->net, sizeof n->net);
   free(n);
 }
 
@@ -161,10 +155,15 @@ gs_err node_open(const char *dir, unsigned flags, const node_clock *clk,
   if (!(n = calloc(1, sizeof *n)))
     return GS_ENOMEM;
   n->clk = clk ? *clk : node_clock_system;
-  if ((err = path_join(path, sizeof path, dir, KEY_FILE)) != GS_OK ||
+  if (strlen(dir) >= sizeof n->dir) {
+    err = GS_EINVAL;
+    goto fail;
+  }
+  strcpy(n->dir, dir);
+  if ((err = node__path_join(path, sizeof path, dir, KEY_FILE)) != GS_OK ||
       (err = store_open(dir, (flags & NODE_BULK) ? STORE_NOSYNC : 0,
                         &n->st)) != GS_OK ||
-      (err = key_read(path, n->sk)) != GS_OK)
+      (err = node__secret_read(path, n->sk, CRDT_SK_LEN)) != GS_OK)
     goto fail;
   crdt_sk_to_pk(n->sk, n->pk);
   err = store_meta_get(n->st, "node_pk", stored_pk, sizeof stored_pk, &len);
@@ -177,6 +176,8 @@ gs_err node_open(const char *dir, unsigned flags, const node_clock *clk,
   if (err == GS_OK)
     n->name[len < NODE_NAME_MAX ? len : NODE_NAME_MAX] = '\0';
   else if (err != GS_ENOTFOUND)
+    goto fail;
+  if ((err = node__network_load(n)) != GS_OK)
     goto fail;
   *out = n;
   return GS_OK;

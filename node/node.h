@@ -56,6 +56,43 @@ gs_err node_write(node *n, const char *scope, size_t scope_len,
  * store_write_change. */
 gs_err node_write_begin(node *n, struct store_write **out);
 
+/* ---- network (membership comes with certificates, DESIGN.md 7) ---- */
+
+#define NODE_NET_KEY_LEN 32
+#define NODE_SCOPES_MAX 16
+#define NODE_ROLE_MAX 15
+
+/* The network this node belongs to. key is secret: wipe copies. */
+typedef struct node_network {
+  char name[NODE_NAME_MAX + 1];
+  uint8_t key[NODE_NET_KEY_LEN];   /* network key: the handshake PSK */
+  uint8_t id[8];                   /* public id: hash of the key */
+  uint8_t admin[CRDT_KEY_LEN];     /* the admin who created or invited */
+  char role[NODE_ROLE_MAX + 1];    /* admin, office, leader, reader */
+  char scopes[NODE_SCOPES_MAX][CRDT_SCOPE_MAX + 1]; /* "" = everything */
+  size_t nscopes;
+} node_network;
+
+/* The node's network, borrowed; NULL when it has none. */
+const node_network *node_net(const node *n);
+/* Become the admin of a new network called name (UTF-8, at most
+ * NODE_NAME_MAX bytes): a new random network key in network.key (0600).
+ * GS_EEXIST when the node already has a network. */
+gs_err node_network_create(node *n, const char *name);
+
+/* Roles of DESIGN.md section 7. */
+bool node_role_valid(const char *role);
+/* An invite code (one line of text, malloc'd into *code, caller frees and
+ * should wipe: it carries the network key) for role under scopes, valid
+ * until expires_ms, signed by this node. GS_EPERM unless this node is its
+ * network's admin; GS_ENOTFOUND without a network. */
+gs_err node_invite(node *n, const char *role, const char *const *scopes,
+                   size_t nscopes, uint64_t expires_ms, char **code);
+/* Join the network of code: checks its checksum, signature and expiry
+ * (GS_EDECODE, GS_ESIG, GS_ETIMEOUT), stores the key and membership.
+ * GS_EEXIST when the node already has a network. */
+gs_err node_join(node *n, const char *code);
+
 /* Warnings worth showing a person; each a static string, NULL-terminated
  * list written to out (at most max). */
 size_t node_warnings(node *n, const char **out, size_t max);

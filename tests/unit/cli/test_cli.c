@@ -649,3 +649,66 @@ Test(cli, load_is_all_or_nothing)
   cr_assert_str_eq(before, after);
   free(before), free(after), free(good);
 }
+
+Test(cli, network_invite_join_commands)
+{
+  init_node();
+  char other[400];
+  snprintf(other, sizeof other, "%s/other", tmpdir);
+  run_out i0 = runv(NULL, (const char *const[]){"--dir", other, "init", NULL});
+  cr_assert_eq(i0.code, 0);
+  run_free(&i0);
+
+  run_out nc = RUN("network", "create", "工人村街道");
+  cr_assert_eq(nc.code, 0, "%s", nc.err);
+  run_free(&nc);
+  run_out again = RUN("network", "create", "x");
+  cr_assert_eq(again.code, 1);
+  cr_assert_not_null(strstr(again.err, "already belongs"));
+  run_free(&again);
+  run_out bad = RUN("invite", "--role", "chief", "--scope", "a/b");
+  cr_assert_eq(bad.code, 2);
+  run_free(&bad);
+  run_out nosc = RUN("invite", "--role", "leader");
+  cr_assert_eq(nosc.code, 2);
+  run_free(&nosc);
+
+  run_out inv = RUN("invite", "--role", "leader", "--scope", "s/c/g01",
+                    "--expires", "2");
+  cr_assert_eq(inv.code, 0, "%s", inv.err);
+  cr_assert_eq(lines(inv.out), 1, "the code is one line");
+  cr_assert_not_null(strstr(inv.err, "network key"), "no warning: %s",
+                     inv.err);
+  inv.out[inv.outlen - 1] = '\0';
+
+  /* three days later the code has expired */
+  setenv("GRIDSYNC_NOW_MS", "4102444800000", 1); /* 2100 */
+  run_out late = runv(NULL, (const char *const[]){"--dir", other, "join",
+                                                  inv.out, NULL});
+  unsetenv("GRIDSYNC_NOW_MS");
+  cr_assert_eq(late.code, 1);
+  cr_assert_not_null(strstr(late.err, "expired"), "%s", late.err);
+  run_free(&late);
+
+  run_out j = runv(NULL, (const char *const[]){"--dir", other, "--json",
+                                               "join", inv.out, NULL});
+  cr_assert_eq(j.code, 0, "%s", j.err);
+  json_t *jj = json_of(&j);
+  cr_assert_str_eq(json_string_value(json_object_get(jj, "role")), "leader");
+  cr_assert_str_eq(json_string_value(json_object_get(jj, "network")),
+                   "工人村街道");
+  json_decref(jj);
+  run_free(&j);
+  run_out st = runv(NULL, (const char *const[]){"--dir", other, "--json",
+                                                "status", NULL});
+  jj = json_of(&st);
+  cr_assert_str_eq(json_string_value(json_object_get(
+                       json_object_get(jj, "network"), "role")),
+                   "leader");
+  json_decref(jj);
+  run_free(&st);
+  run_out garbage = RUN("join", "GS1NOTACODE");
+  cr_assert_eq(garbage.code, 1);
+  run_free(&garbage);
+  run_free(&inv);
+}

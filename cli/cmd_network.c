@@ -1,0 +1,217 @@
+/* Network commands: network create, invite, join. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "node/node.h"
+
+#define DAY_MS (24ULL * 3600 * 1000)
+
+void cli_network_id_text(const node_network *net, char out[17])
+{
+  static const char d[] = "0123456789abcdef";
+  for (size_t i = 0; i < 8; i++) {
+    out[2 * i] = d[net->id[i] >> 4];
+    out[2 * i + 1] = d[net->id[i] & 15];
+  }
+  out[16] = '\0';
+}
+
+int cli_cmd_network(cli_ctx *ctx)
+{
+  if (ctx->argc < 2 || strcmp(ctx->argv[1], "create") != 0)
+    return cli_usage("network", "the only subcommand is 'create NAME'");
+  if (ctx->argc != 3)
+    return cli_usage("network", ctx->argc < 3 ? "the network needs a name"
+                                              : "too many arguments");
+  const char *name = ctx->argv[2];
+  size_t nn = strlen(name);
+  if (nn == 0 || nn > NODE_NAME_MAX || !crdt_utf8_valid(name, nn))
+    return cli_usage("network", "the name must be 1 to %d bytes of UTF-8",
+                     NODE_NAME_MAX);
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  int rc;
+  gs_err err = node_network_create(n, name);
+  if (err == GS_EEXIST) {
+    rc = cli_fail("network: this node already belongs to network \"%s\"",
+                  node_net(n)->name);
+  } else if (err) {
+    rc = cli_fail("network: cannot create: %s", gs_strerror(err));
+  } else {
+    char id[17];
+    cli_network_id_text(node_net(n), id);
+    if (ctx->json)
+      rc = cli_json_out(json_pack("{s:s, s:s, s:s}", "network", name, "id",
+                                  id, "role", "admin"));
+    else {
+      printf("created network \"%s\" (%s); this node is its admin\n"
+             "invite others with: gridsync invite --role ROLE --scope "
+             "PREFIX\n",
+             name, id);
+      rc = CLI_OK;
+    }
+  }
+  node_close(n);
+  return rc;
+}
+
+int cli_cmd_invite(cli_ctx *ctx)
+{
+  const char *role = NULL, *days = NULL, *v;
+  const char **scopes = calloc((size_t)ctx->argc, sizeof *scopes);
+  size_t ns = 0;
+  int rc = CLI_USAGE;
+  node *n = NULL;
+  char *code = NULL;
+
+  if (!scopes)
+    return cli_fail("out of memory");
+  for (int i = 1; i < ctx->argc; i++) {
+    int m;
+    if ((m = cli_opt(ctx, &i, "--role", &role)) != 0 ||
+        (m = cli_opt(ctx, &i, "--expires", &days)) != 0) {
+      if (m < 0)
+        goto out;
+      continue;
+    }
+    if ((m = cli_opt(ctx, &i, "--scope", &v)) != 0) {
+      if (m < 0)
+        goto out;
+      scopes[ns++] = v;
+      continue;
+    }
+    rc = cli_usage("invite", "unexpected argument '%s'", ctx->argv[i]);
+    goto out;
+  }
+  if (!role || !node_role_valid(role)) {
+    rc = cli_usage("invite", "give --role admin, office, leader or reader");
+    goto out;
+  }
+  if (ns == 0 || ns > NODE_SCOPES_MAX) {
+    rc = cli_usage("invite", "give 1 to %d --scope PREFIX", NODE_SCOPES_MAX);
+    goto out;
+  }
+  for (size_t i = 0; i < ns; i++)
+    if (!*scopes[i] || !crdt_scope_valid(scopes[i], strlen(scopes[i]))) {
+      rc = cli_usage("invite", "bad scope '%s' (e.g. street/community/grid)",
+                     scopes[i]);
+      goto out;
+    }
+  unsigned long long nd = 7;
+  if (days) {
+    char *end;
+    nd = strtoull(days, &end, 10);
+    if (!*days || *end || *days == '-' || nd < 1 || nd > 365) {
+      rc = cli_usage("invite", "--expires takes 1 to 365 days");
+      goto out;
+    }
+  }
+  rc = CLI_FAIL;
+  if (!(n = cli_open(ctx, 0)))
+    goto out;
+  uint64_t expires = node_now(n) + nd * DAY_MS;
+  gs_err err = node_invite(n, role, scopes, ns, expires, &code);
+  if (err == GS_ENOTFOUND) {
+    rc = cli_fail("invite: this node has no network (create one with "
+                  "'gridsync network create NAME')");
+    goto out;
+  }
+  if (err == GS_EPERM) {
+    rc = cli_fail("invite: only the network's admin can invite (this node "
+                  "is %s)",
+                  node_net(n)->role);
+    goto out;
+  }
+  if (err) {
+    rc = cli_fail("invite: %s", gs_strerror(err));
+    goto out;
+  }
+  char when[40];
+  cli_time_text(expires, when, sizeof when);
+  if (ctx->json) {
+    json_t *js = json_array();
+    for (size_t i = 0; i < ns; i++)
+      json_array_append_new(js, json_string(scopes[i]));
+    rc = cli_json_out(json_pack("{s:s, s:s, s:o, s:s}", "code", code, "role",
+                                role, "scopes", js, "expires", when));
+  } else {
+    printf("%s\n", code);
+    fprintf(stderr,
+            "This code carries the network key. Give it only to the person "
+            "it is for: show it once, to be typed or scanned, not by chat "
+            "or e-mail. It expires %s.\n",
+            when);
+    rc = CLI_OK;
+  }
+out:
+  if (code) {
+    crdt_wipe(code, strlen(code));
+    free(code);
+  }
+  node_close(n);
+  free(scopes);
+  return rc;
+}
+
+int cli_cmd_join(cli_ctx *ctx)
+{
+  if (ctx->argc != 2)
+    return cli_usage("join", ctx->argc < 2 ? "give the invite code"
+                                           : "too many arguments (quote the "
+                                             "code if it has spaces)");
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  int rc;
+  gs_err err = node_join(n, ctx->argv[1]);
+  switch (err) {
+  case GS_OK: {
+    const node_network *net = node_net(n);
+    char id[17];
+    cli_network_id_text(net, id);
+    if (ctx->json) {
+      json_t *js = json_array();
+      for (size_t i = 0; i < net->nscopes; i++)
+        json_array_append_new(js, json_string(net->scopes[i]));
+      rc = cli_json_out(json_pack("{s:s, s:s, s:s, s:o}", "network",
+                                  net->name, "id", id, "role", net->role,
+                                  "scopes", js));
+    } else {
+      printf("joined network \"%s\" (%s) as %s of", net->name, id,
+             net->role);
+      for (size_t i = 0; i < net->nscopes; i++)
+        printf(" %s", net->scopes[i]);
+      printf("\n");
+      rc = CLI_OK;
+    }
+    break;
+  }
+  case GS_EEXIST:
+    rc = cli_fail("join: this node already belongs to network \"%s\"",
+                  node_net(n)->name);
+    break;
+  case GS_ETIMEOUT:
+    rc = cli_fail("join: the invite code has expired; ask for a new one");
+    break;
+  case GS_ESIG:
+    rc = cli_fail("join: the invite code's signature is wrong (altered or "
+                  "forged code)");
+    break;
+  case GS_EDECODE:
+  case GS_ETOOBIG:
+  case GS_EUTF8:
+  case GS_ESCOPE:
+  case GS_ETRUNC:
+  case GS_ETRAILING:
+    rc = cli_fail("join: this is not a valid invite code (mistyped?)");
+    break;
+  default:
+    rc = cli_fail("join: %s", gs_strerror(err));
+    break;
+  }
+  node_close(n);
+  return rc;
+}

@@ -1,0 +1,308 @@
+/* Typed net messages: strict msgpack codec (see msg.h). */
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/msg.h"
+
+#define MSG_DEPTH 3
+
+void net_msg_free(net_msg *m)
+{
+  if (!m)
+    return;
+  switch (m->type) {
+  case NET_MSG_VV:
+    free(m->u.vv.entries);
+    break;
+  case NET_MSG_CHANGES:
+    free(m->u.changes.changes);
+    break;
+  case NET_MSG_PEERS:
+    free(m->u.peers.addrs);
+    break;
+  default:
+    break;
+  }
+  memset(m, 0, sizeof *m);
+}
+
+static gs_err arr(const msgpack_object *o, size_t want)
+{
+  if (o->type != MSGPACK_OBJECT_ARRAY)
+    return GS_EDECODE;
+  return o->via.array.size == want ? GS_OK : GS_EDECODE;
+}
+
+static gs_err text(const msgpack_object *o, size_t max, net_bytes *out)
+{
+  if (o->type != MSGPACK_OBJECT_STR)
+    return GS_EDECODE;
+  if (o->via.str.size > max)
+    return GS_ETOOBIG;
+  if (!crdt_utf8_valid(o->via.str.ptr, o->via.str.size))
+    return GS_EUTF8;
+  out->p = (const uint8_t *)o->via.str.ptr;
+  out->n = o->via.str.size;
+  return GS_OK;
+}
+
+static gs_err decode_body(const msgpack_object *a, size_t na, net_msg *m)
+{
+  gs_err err;
+  switch (m->type) {
+  case NET_MSG_VV: {
+    if (na != 3 || a[1].type != MSGPACK_OBJECT_ARRAY ||
+        a[2].type != MSGPACK_OBJECT_BOOLEAN)
+      return GS_EDECODE;
+    size_t n = a[1].via.array.size;
+    if (n > NET_VV_PAGE)
+      return GS_ETOOBIG;
+    m->u.vv.more = a[2].via.boolean;
+    if (n && !(m->u.vv.entries = calloc(n, sizeof *m->u.vv.entries)))
+      return GS_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+      const msgpack_object *e = &a[1].via.array.ptr[i];
+      if ((err = arr(e, 2)) != GS_OK ||
+          (err = crdt_mp_bin(&e->via.array.ptr[0], CRDT_FEED_LEN,
+                             m->u.vv.entries[i].feed)) != GS_OK ||
+          (err = crdt_mp_uint(&e->via.array.ptr[1],
+                              &m->u.vv.entries[i].seq)) != GS_OK)
+        return err;
+      m->u.vv.n = i + 1;
+    }
+    return GS_OK;
+  }
+  case NET_MSG_CHANGES: {
+    if (na != 2 || a[1].type != MSGPACK_OBJECT_ARRAY)
+      return GS_EDECODE;
+    size_t n = a[1].via.array.size;
+    if (n == 0)
+      return GS_EDECODE;
+    if (n > NET_CHANGES_MAX)
+      return GS_ETOOBIG;
+    if (!(m->u.changes.changes = calloc(n, sizeof *m->u.changes.changes)))
+      return GS_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+      const msgpack_object *c = &a[1].via.array.ptr[i];
+      if (c->type != MSGPACK_OBJECT_BIN)
+        return GS_EDECODE;
+      if (c->via.bin.size > CRDT_CHANGE_MAX || c->via.bin.size == 0)
+        return c->via.bin.size ? GS_ETOOBIG : GS_EDECODE;
+      m->u.changes.changes[i].p = (const uint8_t *)c->via.bin.ptr;
+      m->u.changes.changes[i].n = c->via.bin.size;
+      m->u.changes.n = i + 1;
+    }
+    return GS_OK;
+  }
+  case NET_MSG_ACK:
+    if (na != 3)
+      return GS_EDECODE;
+    if ((err = crdt_mp_uint(&a[1], &m->u.ack.applied)) != GS_OK ||
+        (err = crdt_mp_uint(&a[2], &m->u.ack.duplicates)) != GS_OK)
+      return err;
+    return GS_OK;
+  case NET_MSG_DONE:
+    return na == 1 ? GS_OK : GS_EDECODE;
+  case NET_MSG_PING:
+  case NET_MSG_PONG:
+    if (na != 2)
+      return GS_EDECODE;
+    return crdt_mp_uint(&a[1], &m->u.nonce);
+  case NET_MSG_ERROR:
+    if (na != 3)
+      return GS_EDECODE;
+    if (a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+      if (a[1].via.u64 > INT64_MAX)
+        return GS_EDECODE;
+      m->u.error.code = (int64_t)a[1].via.u64;
+    } else if (a[1].type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+      m->u.error.code = a[1].via.i64;
+    } else {
+      return GS_EDECODE;
+    }
+    return text(&a[2], NET_REASON_MAX, &m->u.error.reason);
+  case NET_MSG_PEERS: {
+    if (na != 2 || a[1].type != MSGPACK_OBJECT_ARRAY)
+      return GS_EDECODE;
+    size_t n = a[1].via.array.size;
+    if (n > NET_PEERS_MAX)
+      return GS_ETOOBIG;
+    if (n && !(m->u.peers.addrs = calloc(n, sizeof *m->u.peers.addrs)))
+      return GS_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+      if ((err = text(&a[1].via.array.ptr[i], NET_ADDR_MAX,
+                      &m->u.peers.addrs[i])) != GS_OK)
+        return err;
+      if (m->u.peers.addrs[i].n == 0)
+        return GS_EDECODE;
+      m->u.peers.n = i + 1;
+    }
+    return GS_OK;
+  }
+  }
+  return GS_EDECODE;
+}
+
+gs_err net_msg_decode(const uint8_t *buf, size_t n, net_msg *out)
+{
+  msgpack_unpacked u;
+  uint64_t type;
+  gs_err err;
+
+  memset(out, 0, sizeof *out);
+  if (n > NET_MSG_MAX)
+    return GS_ETOOBIG;
+  if ((err = crdt_mp_unpack(buf, n, MSG_DEPTH, &u)) != GS_OK)
+    goto done;
+  const msgpack_object *o = &u.data;
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size == 0) {
+    err = GS_EDECODE;
+    goto done;
+  }
+  const msgpack_object *a = o->via.array.ptr;
+  if ((err = crdt_mp_uint(&a[0], &type)) != GS_OK)
+    goto done;
+  if (type < NET_MSG_VV || type > NET_MSG_PEERS) {
+    err = GS_EDECODE;
+    goto done;
+  }
+  out->type = (net_msg_type)type;
+  err = decode_body(a, o->via.array.size, out);
+done:
+  msgpack_unpacked_destroy(&u);
+  if (err)
+    net_msg_free(out);
+  return err;
+}
+
+/* ---- encoding ---- */
+
+typedef struct enc {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+} enc;
+
+static void enc_init(enc *e, net_msg_type type, size_t n)
+{
+  msgpack_sbuffer_init(&e->sb);
+  msgpack_packer_init(&e->pk, &e->sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&e->pk, n);
+  msgpack_pack_uint8(&e->pk, (uint8_t)type);
+}
+
+static gs_err enc_done(enc *e, uint8_t **out, size_t *len)
+{
+  if (!e->sb.data) {
+    msgpack_sbuffer_destroy(&e->sb);
+    return GS_ENOMEM;
+  }
+  if (e->sb.size > NET_MSG_MAX) {
+    msgpack_sbuffer_destroy(&e->sb);
+    return GS_ETOOBIG;
+  }
+  *len = e->sb.size;
+  *out = (uint8_t *)msgpack_sbuffer_release(&e->sb);
+  return GS_OK;
+}
+
+gs_err net_msg_vv(const net_vv_entry *en, size_t n, bool more, uint8_t **out,
+                  size_t *len)
+{
+  enc e;
+  if (n > NET_VV_PAGE)
+    return GS_ETOOBIG;
+  enc_init(&e, NET_MSG_VV, 3);
+  msgpack_pack_array(&e.pk, n);
+  for (size_t i = 0; i < n; i++) {
+    msgpack_pack_array(&e.pk, 2);
+    msgpack_pack_bin(&e.pk, CRDT_FEED_LEN);
+    msgpack_pack_bin_body(&e.pk, en[i].feed, CRDT_FEED_LEN);
+    msgpack_pack_uint64(&e.pk, en[i].seq);
+  }
+  if (more)
+    msgpack_pack_true(&e.pk);
+  else
+    msgpack_pack_false(&e.pk);
+  return enc_done(&e, out, len);
+}
+
+gs_err net_msg_changes(const net_bytes *c, size_t n, uint8_t **out,
+                       size_t *len)
+{
+  enc e;
+  if (n == 0 || n > NET_CHANGES_MAX)
+    return n ? GS_ETOOBIG : GS_EINVAL;
+  enc_init(&e, NET_MSG_CHANGES, 2);
+  msgpack_pack_array(&e.pk, n);
+  for (size_t i = 0; i < n; i++) {
+    if (c[i].n == 0 || c[i].n > CRDT_CHANGE_MAX) {
+      msgpack_sbuffer_destroy(&e.sb);
+      return c[i].n ? GS_ETOOBIG : GS_EINVAL;
+    }
+    msgpack_pack_bin(&e.pk, c[i].n);
+    msgpack_pack_bin_body(&e.pk, c[i].p, c[i].n);
+  }
+  return enc_done(&e, out, len);
+}
+
+gs_err net_msg_ack(uint64_t applied, uint64_t duplicates, uint8_t **out,
+                   size_t *len)
+{
+  enc e;
+  enc_init(&e, NET_MSG_ACK, 3);
+  msgpack_pack_uint64(&e.pk, applied);
+  msgpack_pack_uint64(&e.pk, duplicates);
+  return enc_done(&e, out, len);
+}
+
+gs_err net_msg_done(uint8_t **out, size_t *len)
+{
+  enc e;
+  enc_init(&e, NET_MSG_DONE, 1);
+  return enc_done(&e, out, len);
+}
+
+gs_err net_msg_ping(bool pong, uint64_t nonce, uint8_t **out, size_t *len)
+{
+  enc e;
+  enc_init(&e, pong ? NET_MSG_PONG : NET_MSG_PING, 2);
+  msgpack_pack_uint64(&e.pk, nonce);
+  return enc_done(&e, out, len);
+}
+
+gs_err net_msg_error(int64_t code, const char *reason, uint8_t **out,
+                     size_t *len)
+{
+  enc e;
+  size_t rn = strlen(reason);
+  if (rn > NET_REASON_MAX)
+    rn = NET_REASON_MAX;
+  while (rn > 0 && !crdt_utf8_valid(reason, rn))
+    rn--; /* cut at a character boundary */
+  enc_init(&e, NET_MSG_ERROR, 3);
+  msgpack_pack_int64(&e.pk, code);
+  msgpack_pack_str(&e.pk, rn);
+  msgpack_pack_str_body(&e.pk, reason, rn);
+  return enc_done(&e, out, len);
+}
+
+gs_err net_msg_peers(const net_bytes *addrs, size_t n, uint8_t **out,
+                     size_t *len)
+{
+  enc e;
+  if (n > NET_PEERS_MAX)
+    return GS_ETOOBIG;
+  enc_init(&e, NET_MSG_PEERS, 2);
+  msgpack_pack_array(&e.pk, n);
+  for (size_t i = 0; i < n; i++) {
+    if (addrs[i].n == 0 || addrs[i].n > NET_ADDR_MAX ||
+        !crdt_utf8_valid((const char *)addrs[i].p, addrs[i].n)) {
+      msgpack_sbuffer_destroy(&e.sb);
+      return GS_EINVAL;
+    }
+    msgpack_pack_str(&e.pk, addrs[i].n);
+    msgpack_pack_str_body(&e.pk, addrs[i].p, addrs[i].n);
+  }
+  return enc_done(&e, out, len);
+}

@@ -1,0 +1,115 @@
+/*
+ * net message layer: the typed messages two nodes exchange inside the
+ * encrypted channel (one message per transport frame). Each message is a
+ * msgpack array whose first element is its type; decoding is strict like
+ * the change decoder's: exact arity and types, bounded counts and sizes,
+ * UTF-8 text, no trailing bytes.
+ *
+ *   VV       [1, [[feed bin16, seq uint]...], more bool]  version vector,
+ *            in pages of at most NET_VV_PAGE entries; more = pages follow
+ *   CHANGES  [2, [change bin...]]   changes, each <= CRDT_CHANGE_MAX,
+ *            in feed then seq order; the whole message fits one frame
+ *   ACK      [3, applied uint, duplicates uint]   a CHANGES was applied
+ *   DONE     [4]                    the sender sent all the other lacked
+ *   PING     [5, nonce uint] / PONG [6, nonce uint]
+ *   ERROR    [7, code int, reason str]   sent before closing
+ *   PEERS    [8, ["host:port"...]]  addresses this node knows
+ *
+ * Decoded messages borrow from the buffer they were decoded from.
+ */
+#ifndef GS_NET_MSG_H
+#define GS_NET_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/crdt.h"
+
+/* Largest message: a Noise transport payload (65535 - 16 tag bytes). */
+#define NET_MSG_MAX 65519
+#define NET_VV_PAGE 1024     /* version vector entries per VV message */
+#define NET_CHANGES_MAX 1024 /* changes per CHANGES message */
+#define NET_PEERS_MAX 64     /* addresses per PEERS message */
+#define NET_ADDR_MAX 255     /* bytes of one "host:port" */
+#define NET_REASON_MAX 255   /* bytes of an ERROR's reason */
+
+typedef enum net_msg_type {
+  NET_MSG_VV = 1,
+  NET_MSG_CHANGES = 2,
+  NET_MSG_ACK = 3,
+  NET_MSG_DONE = 4,
+  NET_MSG_PING = 5,
+  NET_MSG_PONG = 6,
+  NET_MSG_ERROR = 7,
+  NET_MSG_PEERS = 8,
+} net_msg_type;
+
+typedef struct net_vv_entry {
+  uint8_t feed[CRDT_FEED_LEN];
+  uint64_t seq;
+} net_vv_entry;
+
+/* A byte string view (a change, an address, a reason). */
+typedef struct net_bytes {
+  const uint8_t *p;
+  size_t n;
+} net_bytes;
+
+/* A decoded message. Arrays are owned by the message (net_msg_free);
+ * bytes views borrow from the decoded buffer. */
+typedef struct net_msg {
+  net_msg_type type;
+  union {
+    struct {
+      net_vv_entry *entries;
+      size_t n;
+      bool more;
+    } vv;
+    struct {
+      net_bytes *changes;
+      size_t n;
+    } changes;
+    struct {
+      uint64_t applied, duplicates;
+    } ack;
+    uint64_t nonce; /* PING, PONG */
+    struct {
+      int64_t code;
+      net_bytes reason;
+    } error;
+    struct {
+      net_bytes *addrs;
+      size_t n;
+    } peers;
+  } u;
+} net_msg;
+
+/* Strict decode of one message; *out must be freed with net_msg_free
+ * (also after an error: then it holds nothing). GS_EDECODE, GS_ETRUNC,
+ * GS_ETRAILING, GS_ETOOBIG, GS_EUTF8 on bad input. */
+gs_err net_msg_decode(const uint8_t *buf, size_t n, net_msg *out);
+void net_msg_free(net_msg *m);
+
+/* Encoders: each writes one message into a malloc'd *out of *n bytes
+ * (caller frees). GS_ETOOBIG if it would exceed NET_MSG_MAX or a count
+ * limit. */
+gs_err net_msg_vv(const net_vv_entry *e, size_t n, bool more, uint8_t **out,
+                  size_t *len);
+gs_err net_msg_changes(const net_bytes *changes, size_t n, uint8_t **out,
+                       size_t *len);
+gs_err net_msg_ack(uint64_t applied, uint64_t duplicates, uint8_t **out,
+                   size_t *len);
+gs_err net_msg_done(uint8_t **out, size_t *len);
+gs_err net_msg_ping(bool pong, uint64_t nonce, uint8_t **out, size_t *len);
+gs_err net_msg_error(int64_t code, const char *reason, uint8_t **out,
+                     size_t *len);
+gs_err net_msg_peers(const net_bytes *addrs, size_t n, uint8_t **out,
+                     size_t *len);
+
+/* Bytes a CHANGES message adds per change of n bytes, and its fixed
+ * overhead: for packing changes into one message. */
+#define NET_CHANGES_OVERHEAD 8
+#define NET_CHANGE_COST(n) ((size_t)(n) + 5)
+
+#endif
