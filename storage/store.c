@@ -945,7 +945,7 @@ gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
   feed_seq_key(ck, feed, from);
   MDB_val k = {sizeof ck, ck}, v;
   int stop = 0, rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-  uint64_t expect = from;
+  uint64_t expect = from ? from : 1; /* seqs count from 1 */
   while (rc == 0 && !stop && has_prefix(&k, feed, CRDT_FEED_LEN)) {
     uint64_t seq = be64_get((uint8_t *)k.mv_data + CRDT_FEED_LEN);
     if (seq > to)

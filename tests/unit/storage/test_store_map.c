@@ -1,0 +1,261 @@
+/* store: the LMDB map grows by itself. store.c starts every environment
+ * with a 64 MiB map (INITIAL_MAP); these tests write well past that, in
+ * one huge transaction, in many small ones, and in one local write
+ * session, and expect no MDB_MAP_FULL and every byte back. */
+#include <criterion/criterion.h>
+
+#include "tests/unit/storage/store_test_util.h"
+
+#define INITIAL_MAP_BYTES ((uint64_t)64 << 20) /* store.c's INITIAL_MAP */
+#define BODY CRDT_TEXT_MAX                     /* bytes per string field */
+#define OPS_PER_CHANGE 3
+/* ~48 KiB of change + ~48 KiB of records per change: 900 changes make
+ * about 90 MiB, well past the initial map. */
+#define NCHANGES 900
+
+static char dir[64];
+static store *s;
+
+static void setup(void)
+{
+  cr_assert_eq(crdt_crypto_init(), GS_OK);
+  cr_assert(t_mkdtemp(dir, sizeof dir), "mkdtemp");
+  s = NULL;
+  cr_assert_eq(store_open(dir, STORE_CREATE | STORE_NOSYNC, &s), GS_OK);
+}
+
+static void teardown(void)
+{
+  store_close(s);
+  s = NULL;
+  t_rmtree(dir);
+}
+
+TestSuite(store_map, .init = setup, .fini = teardown, .timeout = 120);
+
+static const char scope[] = "gongrencun/qinghejv/g07";
+
+/* The body string of record (k, j): a header naming it, then filler. */
+static void body_fill(char *buf, int k, int j)
+{
+  memset(buf, 'a' + (k * OPS_PER_CHANGE + j) % 26, BODY);
+  int n = snprintf(buf, 32, "k=%d j=%d;", k, j);
+  buf[n] = '|'; /* overwrite snprintf's NUL */
+}
+
+/* The ops of change k, bodies in bufs (OPS_PER_CHANGE * BODY bytes). */
+static void bulk_ops(int k, char *bufs, crdt_op ops[OPS_PER_CHANGE],
+                     uint8_t ids[OPS_PER_CHANGE][CRDT_ID_LEN])
+{
+  for (int j = 0; j < OPS_PER_CHANGE; j++) {
+    t_id(ids[j], 5, (uint64_t)(k * OPS_PER_CHANGE + j));
+    body_fill(bufs + (size_t)j * BODY, k, j);
+    ops[j] = t_set_str("doc", ids[j], "body", bufs + (size_t)j * BODY, BODY);
+  }
+}
+
+static void bulk_next(t_feed *f, int k, uint8_t **raw, size_t *len)
+{
+  static char bufs[OPS_PER_CHANGE * BODY];
+  crdt_op ops[OPS_PER_CHANGE];
+  uint8_t ids[OPS_PER_CHANGE][CRDT_ID_LEN];
+  bulk_ops(k, bufs, ops, ids);
+  cr_assert_eq(t_next(f, ops, OPS_PER_CHANGE, raw, len), GS_OK);
+}
+
+/* Every record of every change is there, complete. Checks every 7th
+ * change plus the first and last to keep it quick. */
+static void check_bodies(store *st, int n)
+{
+  static t_field tf;
+  static char want[BODY];
+  for (int k = 0; k < n; k++) {
+    if (k % 7 != 0 && k != n - 1)
+      continue;
+    for (int j = 0; j < OPS_PER_CHANGE; j++) {
+      uint8_t id[CRDT_ID_LEN];
+      t_id(id, 5, (uint64_t)(k * OPS_PER_CHANGE + j));
+      cr_assert_eq(t_get(st, "doc", id, "body", &tf), GS_OK, "k=%d j=%d", k, j);
+      body_fill(want, k, j);
+      cr_assert_eq(tf.str_len, BODY);
+      cr_assert_eq(memcmp(tf.str, want, BODY), 0, "body of k=%d j=%d", k, j);
+    }
+  }
+}
+
+static void check_grown(store *st, int n)
+{
+  store_stats ss;
+  cr_assert_eq(store_stats_get(st, &ss), GS_OK);
+  cr_assert_eq(ss.changes, (size_t)n);
+  cr_assert_eq(ss.records, (size_t)n * OPS_PER_CHANGE);
+  cr_assert_gt(ss.used_bytes, INITIAL_MAP_BYTES,
+               "the test must write past the initial map (used %llu)",
+               (unsigned long long)ss.used_bytes);
+  cr_assert_gt(ss.map_size, INITIAL_MAP_BYTES);
+  cr_assert_geq(ss.map_size, ss.used_bytes);
+}
+
+/* Close, reopen (durably) and check again: the grown map is reopened. */
+static void reopen_and_check(int n)
+{
+  uint8_t d0[CRDT_HASH_LEN], d1[CRDT_HASH_LEN];
+  size_t n0, n1;
+  cr_assert_eq(store_digest(s, NULL, 0, d0, &n0), GS_OK);
+  store_close(s);
+  s = NULL;
+  cr_assert_eq(store_open(dir, 0, &s), GS_OK);
+  cr_assert_eq(store_digest(s, NULL, 0, d1, &n1), GS_OK);
+  cr_assert_eq(n0, n1);
+  cr_assert_arr_eq(d0, d1, CRDT_HASH_LEN);
+  check_grown(s, n);
+  check_bodies(s, n);
+}
+
+Test(store_map, initial_map_is_what_the_tests_assume)
+{
+  store_stats ss;
+  cr_assert_eq(store_stats_get(s, &ss), GS_OK);
+  cr_assert_eq(ss.map_size, INITIAL_MAP_BYTES,
+               "store.c's INITIAL_MAP changed: update store_map tests");
+}
+
+Test(store_map, many_small_transactions_grow_the_map)
+{
+  t_feed f;
+  t_feed_init(&f, scope);
+  for (int k = 0; k < NCHANGES; k++) {
+    uint8_t *raw;
+    size_t len;
+    store_result res;
+    bulk_next(&f, k, &raw, &len);
+    gs_err err = t_apply1(s, raw, len, &res);
+    free(raw);
+    cr_assert_eq(err, GS_OK, "change %d: %s", k, gs_errname(err));
+    cr_assert_eq(res.applied, 1);
+  }
+  check_grown(s, NCHANGES);
+  check_bodies(s, NCHANGES);
+  reopen_and_check(NCHANGES);
+}
+
+Test(store_map, one_huge_batch_grows_the_map)
+{
+  t_feed f;
+  uint8_t **raw = calloc(NCHANGES, sizeof *raw);
+  size_t *len = calloc(NCHANGES, sizeof *len);
+  cr_assert(raw && len);
+  t_feed_init(&f, scope);
+  for (int k = 0; k < NCHANGES; k++)
+    bulk_next(&f, k, &raw[k], &len[k]);
+  store_result res;
+  size_t bad = 0;
+  gs_err err = store_apply(s, (const uint8_t *const *)raw, len, NCHANGES, &res,
+                           &bad);
+  for (int k = 0; k < NCHANGES; k++)
+    free(raw[k]);
+  free(raw);
+  free(len);
+  cr_assert_eq(err, GS_OK, "%s at %zu", gs_errname(err), bad);
+  cr_assert_eq(res.applied, NCHANGES);
+  cr_assert_eq(res.ops, (size_t)NCHANGES * OPS_PER_CHANGE);
+  check_grown(s, NCHANGES);
+  reopen_and_check(NCHANGES);
+}
+
+/* Walks a feed with store_feed_read: seqs follow, each change decodes,
+ * verifies and chains to the previous one. */
+typedef struct chain_check {
+  uint64_t expect;
+  uint8_t head[CRDT_HASH_LEN];
+  gs_err err;
+} chain_check;
+
+static int chain_cb(void *ctx, uint64_t seq, const uint8_t *b, size_t n)
+{
+  chain_check *cc = ctx;
+  crdt_change *c;
+  if (seq != cc->expect || crdt_change_decode(b, n, &c) != GS_OK) {
+    cc->err = GS_EDECODE;
+    return 1;
+  }
+  if (!crdt_change_verify(c))
+    cc->err = GS_ESIG;
+  else if (seq > 1 && memcmp(c->prev, cc->head, CRDT_HASH_LEN) != 0)
+    cc->err = GS_ECHAIN;
+  crdt_change_hash(c, cc->head);
+  crdt_change_free(c);
+  if (cc->err)
+    return 1;
+  cc->expect++;
+  return 0;
+}
+
+Test(store_map, one_write_session_grows_the_map)
+{
+  static char bufs[OPS_PER_CHANGE * BODY];
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN];
+  store_write *w = NULL;
+  crdt_keypair(pk, sk);
+  cr_assert_eq(store_write_begin(s, sk, &w), GS_OK);
+  crdt_hlc last = 0;
+  for (int k = 0; k < NCHANGES; k++) {
+    crdt_op ops[OPS_PER_CHANGE];
+    uint8_t ids[OPS_PER_CHANGE][CRDT_ID_LEN];
+    uint64_t seq = 0;
+    crdt_hlc hlc = 0;
+    bulk_ops(k, bufs, ops, ids);
+    gs_err err = store_write_change(w, scope, strlen(scope), ops,
+                                    OPS_PER_CHANGE, T_NOW_MS, &seq, &hlc);
+    cr_assert_eq(err, GS_OK, "change %d: %s", k, gs_errname(err));
+    cr_assert_eq(seq, (uint64_t)k + 1);
+    cr_assert_gt(hlc, last);
+    last = hlc;
+  }
+  cr_assert_eq(store_write_commit(w), GS_OK);
+  check_grown(s, NCHANGES);
+
+  /* The feed is a proper chain: head seq, and every change verifies. */
+  uint8_t feed[CRDT_FEED_LEN];
+  store_feed sf;
+  crdt_feed_id(pk, scope, strlen(scope), feed);
+  cr_assert_eq(store_feed_get(s, feed, &sf), GS_OK);
+  cr_assert_eq(sf.seq, NCHANGES);
+  chain_check cc = {.expect = 1};
+  cr_assert_eq(store_feed_read(s, feed, 1, NCHANGES, chain_cb, &cc), GS_OK);
+  cr_assert_eq(cc.err, GS_OK, "feed broken at seq %llu: %s",
+               (unsigned long long)cc.expect, gs_errname(cc.err));
+  cr_assert_eq(cc.expect, (uint64_t)NCHANGES + 1);
+  crdt_hlc h;
+  cr_assert_eq(store_hlc(s, &h), GS_OK);
+  cr_assert_eq(h, last);
+  reopen_and_check(NCHANGES);
+}
+
+Test(store_map, meta_put_after_growth)
+{
+  /* Fill past the map with changes, then a meta write still works. */
+  t_feed f;
+  t_feed_init(&f, scope);
+  for (int k = 0; k < NCHANGES; k += 50) {
+    uint8_t *raw[50];
+    size_t len[50];
+    int m = NCHANGES - k < 50 ? NCHANGES - k : 50;
+    for (int i = 0; i < m; i++)
+      bulk_next(&f, k + i, &raw[i], &len[i]);
+    gs_err err = store_apply(s, (const uint8_t *const *)raw, len, (size_t)m,
+                             NULL, NULL);
+    for (int i = 0; i < m; i++)
+      free(raw[i]);
+    cr_assert_eq(err, GS_OK, "batch at %d: %s", k, gs_errname(err));
+  }
+  static char big[100000];
+  memset(big, 'm', sizeof big);
+  cr_assert_eq(store_meta_put(s, "big", big, sizeof big), GS_OK);
+  static char back[100000];
+  size_t n;
+  cr_assert_eq(store_meta_get(s, "big", back, sizeof back, &n), GS_OK);
+  cr_assert_eq(n, sizeof big);
+  cr_assert_eq(memcmp(big, back, sizeof big), 0);
+  check_grown(s, NCHANGES);
+}
