@@ -175,7 +175,8 @@ static gs_err network_store(node *n, const node_network *net)
   msgpack_sbuffer_destroy(&sb);
   if (err)
     return err;
-  if ((err = node__secret_write(path, net->key, NODE_NET_KEY_LEN)))
+  if ((err = node__secret_write(path, net->key, NODE_NET_KEY_LEN)) ||
+      (err = node__fsync_dir(n->dir)))
     return err;
   return node__network_load(n);
 }

@@ -79,6 +79,16 @@ gs_err node__secret_write(const char *path, const uint8_t *sk, size_t n)
   return err;
 }
 
+gs_err node__fsync_dir(const char *dir)
+{
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  gs_err err = fsync(fd) == 0 ? GS_OK : -errno;
+  close(fd);
+  return err;
+}
+
 gs_err node__secret_read(const char *path, uint8_t *sk, size_t n)
 {
   struct stat sb;
@@ -124,6 +134,8 @@ gs_err node_init(const char *dir, const char *name)
     unlink(path);
     goto out;
   }
+  /* the new files' directory entries must survive a power cut too */
+  err = node__fsync_dir(dir);
 out:
   store_close(st);
   crdt_wipe(sk, sizeof sk);

@@ -23,6 +23,8 @@ gs_err node__path_join(char *out, size_t cap, const char *dir,
  * size (GS_ECORRUPT); GS_ENOTINIT when absent. */
 gs_err node__secret_write(const char *path, const uint8_t *buf, size_t n);
 gs_err node__secret_read(const char *path, uint8_t *buf, size_t n);
+/* fsync a directory, so that files just created in it persist. */
+gs_err node__fsync_dir(const char *dir);
 /* Load the network of n, if it has one (called by node_open). */
 gs_err node__network_load(node *n);
 

@@ -89,7 +89,9 @@ gs_err store_write_begin(store *s, const uint8_t sk[CRDT_SK_LEN],
 gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
                           const crdt_op *ops, size_t nops, uint64_t phys_ms,
                           uint64_t *seq, crdt_hlc *hlc);
-/* Commit durably and free w (also on error). */
+/* Commit durably and free w (also on error). After store_write_change
+ * fails, the session may hold part of that change: abort it, never
+ * commit. */
 gs_err store_write_commit(store_write *w);
 /* Discard everything of w and free it; NULL is a no-op. */
 void store_write_abort(store_write *w);
