@@ -30,7 +30,7 @@ static double now_s(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void die(const char *what, int err)
+__attribute__((noreturn)) static void die(const char *what, int err)
 {
   fprintf(stderr, "bench_store: %s: %s\n", what,
           err < 0 && err > -40000 ? mdb_strerror(err) : gs_strerror(err));

@@ -1,0 +1,446 @@
+/* The sync protocol state machine (see sync.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/msg.h"
+#include "net/sync.h"
+#include "storage/store.h"
+
+/* ---- feed -> seq map (what the peer holds) ---- */
+
+typedef struct fm_entry {
+  uint8_t feed[CRDT_FEED_LEN];
+  uint64_t seq;
+  bool used;
+} fm_entry;
+
+typedef struct feedmap {
+  fm_entry *e;
+  size_t cap, n;
+} feedmap;
+
+static size_t fm_slot(const feedmap *m, const uint8_t feed[CRDT_FEED_LEN])
+{
+  uint64_t h;
+  memcpy(&h, feed, sizeof h); /* feed ids are hashes already */
+  size_t i = (size_t)h & (m->cap - 1);
+  while (m->e[i].used && memcmp(m->e[i].feed, feed, CRDT_FEED_LEN) != 0)
+    i = (i + 1) & (m->cap - 1);
+  return i;
+}
+
+static uint64_t fm_get(const feedmap *m, const uint8_t feed[CRDT_FEED_LEN])
+{
+  if (!m->cap)
+    return 0;
+  size_t i = fm_slot(m, feed);
+  return m->e[i].used ? m->e[i].seq : 0;
+}
+
+/* seq := max(seq, v). */
+static gs_err fm_raise(feedmap *m, const uint8_t feed[CRDT_FEED_LEN],
+                       uint64_t v)
+{
+  if ((m->n + 1) * 2 > m->cap) {
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    fm_entry *old = m->e;
+    size_t oldcap = m->cap;
+    if (!(m->e = calloc(cap, sizeof *m->e))) {
+      m->e = old;
+      return GS_ENOMEM;
+    }
+    m->cap = cap;
+    m->n = 0;
+    for (size_t i = 0; i < oldcap; i++)
+      if (old[i].used) {
+        size_t j = fm_slot(m, old[i].feed);
+        m->e[j] = old[i];
+        m->n++;
+      }
+    free(old);
+  }
+  size_t i = fm_slot(m, feed);
+  if (!m->e[i].used) {
+    memcpy(m->e[i].feed, feed, CRDT_FEED_LEN);
+    m->e[i].used = true;
+    m->e[i].seq = 0;
+    m->n++;
+  }
+  if (v > m->e[i].seq)
+    m->e[i].seq = v;
+  return GS_OK;
+}
+
+/* ---- session ---- */
+
+typedef struct tail {
+  uint8_t feed[CRDT_FEED_LEN];
+  uint64_t next, to; /* seqs still to send: [next, to] */
+} tail;
+
+struct net_sync {
+  store *st;
+  net_sync_io io;
+  feedmap remote;     /* what the peer holds, as far as we know */
+  bool remote_vv_done, vv_sent, done_sent, done_recv;
+  unsigned inflight;  /* CHANGES not yet acknowledged */
+  tail *plan;
+  size_t nplan, capplan, pos;
+  size_t seen_changes; /* store change count at the last plan */
+  net_sync_stats stats;
+  /* staging of one CHANGES message */
+  uint8_t stage[NET_MSG_MAX];
+  size_t stage_len, enc_len; /* raw bytes; bytes once encoded */
+  net_bytes parts[NET_CHANGES_MAX];
+  size_t nparts;
+};
+
+gs_err net_sync_new(store *st, const net_sync_io *io, net_sync **out)
+{
+  net_sync *s = calloc(1, sizeof *s);
+  *out = NULL;
+  if (!s)
+    return GS_ENOMEM;
+  s->st = st;
+  s->io = *io;
+  *out = s;
+  return GS_OK;
+}
+
+void net_sync_free(net_sync *s)
+{
+  if (!s)
+    return;
+  free(s->remote.e);
+  free(s->plan);
+  free(s);
+}
+
+const net_sync_stats *net_sync_get_stats(const net_sync *s)
+{
+  return &s->stats;
+}
+
+bool net_sync_caught_up(const net_sync *s)
+{
+  return s->done_sent && s->done_recv && s->inflight == 0;
+}
+
+static gs_err send_msg(net_sync *s, uint8_t *buf, size_t n, gs_err err)
+{
+  if (err)
+    return err;
+  err = s->io.send(s->io.ctx, buf, n);
+  free(buf);
+  if (!err)
+    s->stats.msgs_out++;
+  return err;
+}
+
+/* ---- sending the VV ---- */
+
+typedef struct vv_ctx {
+  net_sync *s;
+  net_vv_entry page[NET_VV_PAGE];
+  size_t n;
+  gs_err err;
+} vv_ctx;
+
+static int on_vv_feed(void *ctx, const store_feed *f)
+{
+  vv_ctx *v = ctx;
+  if (v->n == NET_VV_PAGE) {
+    uint8_t *buf;
+    size_t len;
+    gs_err e = net_msg_vv(v->page, v->n, true, &buf, &len);
+    if ((v->err = send_msg(v->s, buf, len, e)) != GS_OK)
+      return 1;
+    v->n = 0;
+  }
+  memcpy(v->page[v->n].feed, f->feed, CRDT_FEED_LEN);
+  v->page[v->n].seq = f->seq;
+  v->n++;
+  return 0;
+}
+
+gs_err net_sync_start(net_sync *s)
+{
+  vv_ctx *v = calloc(1, sizeof *v);
+  uint8_t *buf;
+  size_t len;
+  store_stats st;
+  if (!v)
+    return GS_ENOMEM;
+  v->s = s;
+  /* what the plan will be measured against later */
+  gs_err err = store_stats_get(s->st, &st);
+  if (!err)
+    s->seen_changes = st.changes;
+  if (!err)
+    err = store_feeds(s->st, on_vv_feed, v);
+  if (!err)
+    err = v->err;
+  if (!err) {
+    gs_err e = net_msg_vv(v->page, v->n, false, &buf, &len);
+    err = send_msg(s, buf, len, e);
+  }
+  free(v);
+  s->vv_sent = !err;
+  return err;
+}
+
+/* ---- planning and sending tails ---- */
+
+typedef struct plan_ctx {
+  net_sync *s;
+  gs_err err;
+} plan_ctx;
+
+static int on_plan_feed(void *ctx, const store_feed *f)
+{
+  plan_ctx *pc = ctx;
+  net_sync *s = pc->s;
+  uint64_t have = fm_get(&s->remote, f->feed);
+  if (f->seq <= have)
+    return 0;
+  if (s->nplan == s->capplan) {
+    size_t cap = s->capplan ? s->capplan * 2 : 64;
+    tail *p = realloc(s->plan, cap * sizeof *p);
+    if (!p) {
+      pc->err = GS_ENOMEM;
+      return 1;
+    }
+    s->plan = p;
+    s->capplan = cap;
+  }
+  tail *t = &s->plan[s->nplan++];
+  memcpy(t->feed, f->feed, CRDT_FEED_LEN);
+  t->next = have + 1;
+  t->to = f->seq;
+  return 0;
+}
+
+/* Plan every tail the peer lacks (replacing a finished plan). */
+static gs_err make_plan(net_sync *s)
+{
+  store_stats st;
+  if (s->pos != s->nplan)
+    return GS_OK; /* the current plan is still being sent; poll again */
+  gs_err err = store_stats_get(s->st, &st);
+  if (err)
+    return err;
+  s->seen_changes = st.changes;
+  s->pos = s->nplan = 0;
+  plan_ctx pc = {s, GS_OK};
+  err = store_feeds(s->st, on_plan_feed, &pc);
+  return err ? err : pc.err;
+}
+
+typedef struct fill_ctx {
+  net_sync *s;
+  tail *t;
+  bool full;
+} fill_ctx;
+
+static int on_raw(void *ctx, uint64_t seq, const uint8_t *bytes, size_t n)
+{
+  fill_ctx *f = ctx;
+  net_sync *s = f->s;
+  if (s->nparts == NET_CHANGES_MAX ||
+      s->enc_len + NET_CHANGE_COST(n) > NET_MSG_MAX) {
+    f->full = true;
+    return 1;
+  }
+  memcpy(s->stage + s->stage_len, bytes, n);
+  s->parts[s->nparts].p = s->stage + s->stage_len;
+  s->parts[s->nparts].n = n;
+  s->nparts++;
+  s->stage_len += n;
+  s->enc_len += NET_CHANGE_COST(n);
+  f->t->next = seq + 1;
+  return 0;
+}
+
+/* Fill one CHANGES message from the plan and send it. */
+static gs_err send_batch(net_sync *s)
+{
+  s->stage_len = 0;
+  s->enc_len = NET_CHANGES_OVERHEAD;
+  s->nparts = 0;
+  while (s->pos < s->nplan) {
+    tail *t = &s->plan[s->pos];
+    fill_ctx f = {s, t, false};
+    uint64_t before = t->next;
+    gs_err err = store_feed_read(s->st, t->feed, t->next, t->to, on_raw, &f);
+    if (err)
+      return err;
+    if (t->next > before) {
+      gs_err e = fm_raise(&s->remote, t->feed, t->next - 1);
+      if (e)
+        return e;
+    }
+    if (f.full)
+      break;
+    if (t->next <= t->to)
+      return GS_ECORRUPT; /* the store holds less than its VV says */
+    s->pos++;
+  }
+  if (s->nparts == 0)
+    return GS_OK;
+  uint8_t *buf;
+  size_t len;
+  gs_err err = net_msg_changes(s->parts, s->nparts, &buf, &len);
+  if (err)
+    return err;
+  s->stats.sent_changes += s->nparts;
+  s->stats.sent_bytes += len;
+  s->inflight++;
+  return send_msg(s, buf, len, GS_OK);
+}
+
+gs_err net_sync_pump(net_sync *s)
+{
+  gs_err err;
+  if (!s->remote_vv_done)
+    return GS_OK;
+  while (s->pos < s->nplan && s->inflight < NET_SYNC_WINDOW &&
+         (!s->io.writable || s->io.writable(s->io.ctx)))
+    if ((err = send_batch(s)) != GS_OK)
+      return err;
+  if (s->pos == s->nplan && !s->done_sent) {
+    uint8_t *buf;
+    size_t len;
+    gs_err e = net_msg_done(&buf, &len);
+    if ((err = send_msg(s, buf, len, e)) != GS_OK)
+      return err;
+    s->done_sent = true;
+  }
+  return GS_OK;
+}
+
+gs_err net_sync_poll(net_sync *s)
+{
+  store_stats st;
+  if (!s->remote_vv_done)
+    return GS_OK;
+  gs_err err = store_stats_get(s->st, &st);
+  if (err)
+    return err;
+  if (st.changes != s->seen_changes && s->pos == s->nplan &&
+      (err = make_plan(s)) != GS_OK)
+    return err;
+  return net_sync_pump(s);
+}
+
+/* ---- receiving ---- */
+
+static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
+                         size_t whylen)
+{
+  size_t n = m->u.changes.n, bad = 0;
+  const uint8_t **ptrs = calloc(n, sizeof *ptrs);
+  size_t *lens = calloc(n, sizeof *lens);
+  store_result res;
+  gs_err err = GS_ENOMEM;
+  if (!ptrs || !lens)
+    goto out;
+  for (size_t i = 0; i < n; i++) {
+    ptrs[i] = m->u.changes.changes[i].p;
+    lens[i] = m->u.changes.changes[i].n;
+  }
+  err = store_apply(s->st, ptrs, lens, n, &res, &bad);
+  if (err) {
+    snprintf(why, whylen, "refused a batch of %zu changes at change %zu: %s",
+             n, bad + 1, gs_strerror(err));
+    goto out;
+  }
+  /* the peer holds what it sent */
+  for (size_t i = 0; i < n; i++) {
+    crdt_change *c;
+    if (crdt_change_decode(ptrs[i], lens[i], &c) != GS_OK)
+      continue; /* cannot happen: store_apply decoded it */
+    uint8_t feed[CRDT_FEED_LEN];
+    crdt_feed_id(c->origin, c->scope, c->scope_len, feed);
+    err = fm_raise(&s->remote, feed, c->seq);
+    crdt_change_free(c);
+    if (err)
+      goto out;
+  }
+  s->stats.recv_changes += res.applied;
+  s->stats.recv_dups += res.duplicates;
+  uint8_t *buf;
+  size_t len;
+  gs_err e = net_msg_ack(res.applied, res.duplicates, &buf, &len);
+  err = send_msg(s, buf, len, e);
+out:
+  free(ptrs);
+  free(lens);
+  return err;
+}
+
+gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
+                       size_t whylen)
+{
+  net_msg m;
+  if (whylen)
+    why[0] = '\0';
+  gs_err err = net_msg_decode(msg, n, &m);
+  s->stats.msgs_in++;
+  s->stats.recv_bytes += n;
+  if (err) {
+    snprintf(why, whylen, "malformed message: %s", gs_strerror(err));
+    return err;
+  }
+  switch (m.type) {
+  case NET_MSG_VV:
+    if (s->remote_vv_done) {
+      snprintf(why, whylen, "version vector sent twice");
+      err = GS_EPROTO;
+      break;
+    }
+    for (size_t i = 0; i < m.u.vv.n && !err; i++)
+      err = fm_raise(&s->remote, m.u.vv.entries[i].feed,
+                     m.u.vv.entries[i].seq);
+    if (!err && !m.u.vv.more) {
+      s->remote_vv_done = true;
+      if ((err = make_plan(s)) == GS_OK)
+        err = net_sync_pump(s);
+    }
+    break;
+  case NET_MSG_CHANGES:
+    err = on_changes(s, &m, why, whylen);
+    break;
+  case NET_MSG_ACK:
+    if (s->inflight == 0) {
+      snprintf(why, whylen, "acknowledgement of nothing");
+      err = GS_EPROTO;
+      break;
+    }
+    s->inflight--;
+    err = net_sync_pump(s);
+    break;
+  case NET_MSG_DONE:
+    s->done_recv = true;
+    break;
+  case NET_MSG_PING: {
+    uint8_t *buf;
+    size_t len;
+    gs_err e = net_msg_ping(true, m.u.nonce, &buf, &len);
+    err = send_msg(s, buf, len, e);
+    break;
+  }
+  case NET_MSG_PONG:
+  case NET_MSG_PEERS:
+    break;
+  case NET_MSG_ERROR:
+    snprintf(why, whylen, "peer reported: %.*s", (int)m.u.error.reason.n,
+             (const char *)m.u.error.reason.p);
+    err = GS_EPROTO;
+    break;
+  }
+  if (err && !*why)
+    snprintf(why, whylen, "%s", gs_strerror(err));
+  net_msg_free(&m);
+  return err;
+}

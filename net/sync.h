@@ -1,0 +1,70 @@
+/*
+ * net sync: the sync protocol between two nodes, above any transport
+ * that carries messages in order (net/peer.c on the network, a queue in
+ * tests). DESIGN.md sections 4 and 6.
+ *
+ * Both sides run the same state machine:
+ *   1. send the version vector (VV pages);
+ *   2. when the peer's VV is complete, send every feed tail it lacks, in
+ *      feed then seq order, in CHANGES messages of at most NET_MSG_MAX
+ *      bytes, with at most NET_SYNC_WINDOW of them unacknowledged; then
+ *      DONE;
+ *   3. apply each received CHANGES in one store transaction (chain, gap,
+ *      fork and one-signature-per-run checks of store_apply) and ACK it;
+ *      a message that fails any check is an error: the caller closes the
+ *      connection, and nothing of that message is stored;
+ *   4. live: net_sync_poll sends what was committed locally since (by
+ *      this process or another), so peers stay current.
+ * A dropped connection loses nothing: the next session's VV exchange
+ * resumes where the last stopped, and duplicates are harmless.
+ */
+#ifndef GS_NET_SYNC_H
+#define GS_NET_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/crdt.h"
+
+typedef struct store store;
+typedef struct net_sync net_sync;
+
+#define NET_SYNC_WINDOW 8 /* CHANGES messages in flight */
+
+/* How the session sends: send queues one message (copied); writable says
+ * whether the transport wants more now. */
+typedef struct net_sync_io {
+  gs_err (*send)(void *ctx, const uint8_t *msg, size_t n);
+  bool (*writable)(void *ctx);
+  void *ctx;
+} net_sync_io;
+
+typedef struct net_sync_stats {
+  uint64_t sent_changes, sent_bytes;
+  uint64_t recv_changes, recv_dups, recv_bytes;
+  uint64_t msgs_in, msgs_out;
+} net_sync_stats;
+
+/* A session on st (borrowed; must outlive the session). */
+gs_err net_sync_new(store *st, const net_sync_io *io, net_sync **out);
+void net_sync_free(net_sync *s);
+
+/* Send our version vector; call once when the connection opens. */
+gs_err net_sync_start(net_sync *s);
+/* Handle one received message. On error a short reason is written to why
+ * and the caller should send ERROR and close. */
+gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n,
+                       char *why, size_t whylen);
+/* Send more while the transport is writable (call on drain). */
+gs_err net_sync_pump(net_sync *s);
+/* Live mode: look for changes committed since the last look and send
+ * them. Cheap when nothing changed. */
+gs_err net_sync_poll(net_sync *s);
+
+/* Both sides have sent everything the other lacked (both DONE received
+ * and sent, every CHANGES acknowledged). */
+bool net_sync_caught_up(const net_sync *s);
+const net_sync_stats *net_sync_get_stats(const net_sync *s);
+
+#endif

@@ -1,0 +1,143 @@
+/* Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/...):
+ * valid inputs of every kind, from which libFuzzer mutates. Run it again
+ * when a format changes:  build-fuzz/tests/fuzz/make_seeds tests/fuzz/corpus
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "crdt/crdt.h"
+#include "net/msg.h"
+
+static const char *root;
+
+static void save(const char *target, const char *name, const uint8_t *p,
+                 size_t n)
+{
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", root, target);
+  mkdir(path, 0755);
+  snprintf(path, sizeof path, "%s/%s/%s", root, target, name);
+  FILE *f = fopen(path, "wb");
+  if (!f || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
+    perror(path);
+    exit(1);
+  }
+}
+
+int main(int argc, char **argv)
+{
+  if (argc != 2) {
+    fprintf(stderr, "usage: make_seeds CORPUS_DIR\n");
+    return 2;
+  }
+  root = argv[1];
+  mkdir(root, 0755);
+  if (crdt_crypto_init() != GS_OK)
+    return 1;
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN], id[CRDT_ID_LEN];
+  memset(sk, 7, 32); /* deterministic key: seed bytes are stable */
+  crdt_keypair(pk, sk);
+  memset(id, 0x42, sizeof id);
+  crdt_stamp tag = {.hlc = CRDT_HLC_MAKE(1790000000000ULL, 3)};
+  memcpy(tag.origin, pk, sizeof pk);
+  crdt_op ops[6] = {
+      {.kind = CRDT_OP_SET, .coll = "resident", .coll_len = 8, .field = "name",
+       .field_len = 4, .value = {.type = CRDT_STR, .u.s = {"王秀英", 9}}},
+      {.kind = CRDT_OP_SET, .coll = "resident", .coll_len = 8, .field = "age",
+       .field_len = 3, .value = {.type = CRDT_INT, .u.i = 85}},
+      {.kind = CRDT_OP_ADD, .coll = "resident", .coll_len = 8, .field = "tags",
+       .field_len = 4, .value = {.type = CRDT_STR, .u.s = {"elderly", 7}}},
+      {.kind = CRDT_OP_REMOVE, .coll = "resident", .coll_len = 8,
+       .field = "tags", .field_len = 4,
+       .value = {.type = CRDT_STR, .u.s = {"floating", 8}}, .tags = &tag,
+       .ntags = 1},
+      {.kind = CRDT_OP_SET, .coll = "resident", .coll_len = 8, .field = "home",
+       .field_len = 4, .value = {.type = CRDT_REF}},
+      {.kind = CRDT_OP_DELETE, .coll = "resident", .coll_len = 8},
+  };
+  ops[4].value.u.ref.coll = "household";
+  ops[4].value.u.ref.coll_len = 9;
+  memcpy(ops[4].value.u.ref.id, id, sizeof id);
+  for (int i = 0; i < 6; i++)
+    memcpy(ops[i].id, id, sizeof id);
+
+  crdt_change c = {.scope = "gongrencun/qinghejv/g07", .scope_len = 23,
+                   .seq = 1, .hlc = CRDT_HLC_MAKE(1790000000000ULL, 0),
+                   .ops = ops, .nops = 6};
+  memcpy(c.origin, pk, sizeof pk);
+  uint8_t *buf;
+  size_t n;
+  if (crdt_change_build(&c, sk, &buf, &n) != GS_OK)
+    return 1;
+  save("change", "seq1_all_ops", buf, n);
+  crdt_change *d;
+  if (crdt_change_decode(buf, n, &d) != GS_OK)
+    return 1;
+  crdt_change c2 = c;
+  c2.seq = 2;
+  c2.nops = 1;
+  c2.ops = &ops[2];
+  crdt_change_hash(d, c2.prev);
+  uint8_t *buf2;
+  size_t n2;
+  if (crdt_change_build(&c2, sk, &buf2, &n2) != GS_OK)
+    return 1;
+  save("change", "seq2_add", buf2, n2);
+
+  /* records: the state after the change, and after a restore */
+  crdt_record *r = crdt_record_new(c.scope, c.scope_len, "resident", 8, id);
+  crdt_stamp st = {.hlc = c.hlc};
+  memcpy(st.origin, pk, sizeof pk);
+  for (int i = 0; i < 5; i++)
+    crdt_record_apply(r, &ops[i], &st);
+  uint8_t *rb;
+  size_t rn;
+  crdt_record_encode(r, &rb, &rn);
+  save("record", "live", rb, rn);
+  free(rb);
+  st.hlc++;
+  crdt_record_apply(r, &ops[5], &st);
+  crdt_record_encode(r, &rb, &rn);
+  save("record", "deleted", rb, rn);
+  free(rb);
+  crdt_record_free(r);
+
+  /* messages: one of each type */
+  net_vv_entry e[2];
+  memset(e, 0, sizeof e);
+  e[0].feed[0] = 1, e[0].seq = 3;
+  e[1].feed[0] = 2, e[1].seq = 1ULL << 40;
+  net_bytes ch[2] = {{buf, n}, {buf2, n2}};
+  net_bytes addrs[2] = {{(const uint8_t *)"127.0.0.1:7070", 14},
+                        {(const uint8_t *)"office.local:7070", 17}};
+  struct {
+    const char *name;
+    gs_err err;
+    uint8_t *p;
+    size_t n;
+  } m[8];
+  m[0].name = "vv", m[0].err = net_msg_vv(e, 2, true, &m[0].p, &m[0].n);
+  m[1].name = "changes",
+  m[1].err = net_msg_changes(ch, 2, &m[1].p, &m[1].n);
+  m[2].name = "ack", m[2].err = net_msg_ack(2, 0, &m[2].p, &m[2].n);
+  m[3].name = "done", m[3].err = net_msg_done(&m[3].p, &m[3].n);
+  m[4].name = "ping", m[4].err = net_msg_ping(false, 99, &m[4].p, &m[4].n);
+  m[5].name = "pong", m[5].err = net_msg_ping(true, 99, &m[5].p, &m[5].n);
+  m[6].name = "error",
+  m[6].err = net_msg_error(-40009, "签名错误 bad signature", &m[6].p,
+                           &m[6].n);
+  m[7].name = "peers", m[7].err = net_msg_peers(addrs, 2, &m[7].p, &m[7].n);
+  for (int i = 0; i < 8; i++) {
+    if (m[i].err)
+      return 1;
+    save("msg", m[i].name, m[i].p, m[i].n);
+    free(m[i].p);
+  }
+  crdt_change_free(d);
+  free(buf);
+  free(buf2);
+  printf("seeds written under %s\n", root);
+  return 0;
+}

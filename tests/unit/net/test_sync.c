@@ -1,0 +1,414 @@
+/*
+ * The sync protocol between stores over an in-memory, in-order message
+ * queue: convergence, relays, resumption after a drop, live updates and
+ * refusal of bad batches.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/msg.h"
+#include "net/sync.h"
+#include "storage/store.h"
+
+/* ---- in-memory transport ---- */
+
+typedef struct qmsg {
+  struct qmsg *next;
+  size_t n;
+  uint8_t data[];
+} qmsg;
+
+typedef struct queue {
+  qmsg *head, *tail;
+  size_t n, max_n;
+} queue;
+
+static gs_err q_send(void *ctx, const uint8_t *m, size_t n)
+{
+  queue *q = ctx;
+  qmsg *e = malloc(sizeof *e + n);
+  cr_assert_not_null(e);
+  e->next = NULL;
+  e->n = n;
+  memcpy(e->data, m, n);
+  if (q->tail)
+    q->tail->next = e;
+  else
+    q->head = e;
+  q->tail = e;
+  if (++q->n > q->max_n)
+    q->max_n = q->n;
+  return GS_OK;
+}
+
+static qmsg *q_pop(queue *q)
+{
+  qmsg *e = q->head;
+  if (e) {
+    q->head = e->next;
+    if (!q->head)
+      q->tail = NULL;
+    q->n--;
+  }
+  return e;
+}
+
+static void q_clear(queue *q)
+{
+  qmsg *e;
+  while ((e = q_pop(q)))
+    free(e);
+  q->max_n = 0;
+}
+
+/* ---- nodes ---- */
+
+typedef struct tnode {
+  char dir[256];
+  store *st;
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN];
+  uint64_t clock;
+} tnode;
+
+static void tnode_open(tnode *t)
+{
+  snprintf(t->dir, sizeof t->dir, "/tmp/gs-sync-XXXXXX");
+  cr_assert_not_null(mkdtemp(t->dir));
+  cr_assert_eq(store_open(t->dir, STORE_CREATE | STORE_NOSYNC, &t->st),
+               GS_OK);
+  crdt_keypair(t->pk, t->sk);
+  t->clock = 1790000000000ULL;
+}
+
+static void tnode_close(tnode *t)
+{
+  char cmd[300];
+  store_close(t->st);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+/* Write `n` changes of `per` records each to scope; record ids come from
+ * idseed so two nodes can edit the same records. */
+static void write_changes(tnode *t, const char *scope, size_t n, size_t per,
+                          uint8_t idseed, const char *value)
+{
+  store_write *w;
+  cr_assert_eq(store_write_begin(t->st, t->sk, &w), GS_OK);
+  for (size_t c = 0; c < n; c++) {
+    crdt_op ops[64];
+    cr_assert_leq(per, 64);
+    for (size_t i = 0; i < per; i++) {
+      crdt_op *op = &ops[i];
+      memset(op, 0, sizeof *op);
+      op->kind = CRDT_OP_SET;
+      op->coll = "resident";
+      op->coll_len = 8;
+      memset(op->id, idseed, CRDT_ID_LEN);
+      op->id[14] = (uint8_t)(c >> 8), op->id[15] = (uint8_t)c;
+      op->id[13] = (uint8_t)i;
+      op->field = "name";
+      op->field_len = 4;
+      op->value.type = CRDT_STR;
+      op->value.u.s.p = value;
+      op->value.u.s.n = strlen(value);
+    }
+    cr_assert_eq(store_write_change(w, scope, strlen(scope), ops, per,
+                                    t->clock++, NULL, NULL),
+                 GS_OK);
+  }
+  cr_assert_eq(store_write_commit(w), GS_OK);
+}
+
+static void digest_of(tnode *t, uint8_t d[CRDT_HASH_LEN])
+{
+  cr_assert_eq(store_digest(t->st, "", 0, d, NULL), GS_OK);
+}
+
+static size_t nchanges(tnode *t)
+{
+  store_stats st;
+  cr_assert_eq(store_stats_get(t->st, &st), GS_OK);
+  return st.changes;
+}
+
+/* A session pair: a's messages go to qa (read by b) and back. */
+typedef struct link {
+  net_sync *a, *b;
+  queue qa, qb;
+  gs_err err_a, err_b;
+  char why_a[200], why_b[200];
+} link;
+
+static void link_open(link *l, tnode *a, tnode *b)
+{
+  memset(l, 0, sizeof *l);
+  net_sync_io ia = {q_send, NULL, &l->qa}, ib = {q_send, NULL, &l->qb};
+  cr_assert_eq(net_sync_new(a->st, &ia, &l->a), GS_OK);
+  cr_assert_eq(net_sync_new(b->st, &ib, &l->b), GS_OK);
+  cr_assert_eq(net_sync_start(l->a), GS_OK);
+  cr_assert_eq(net_sync_start(l->b), GS_OK);
+}
+
+/* Deliver up to max messages (0: until quiet). Returns messages moved. */
+static size_t link_run(link *l, size_t max)
+{
+  size_t moved = 0;
+  while ((!max || moved < max) && !l->err_a && !l->err_b &&
+         (l->qa.head || l->qb.head)) {
+    qmsg *m;
+    if ((m = q_pop(&l->qa))) {
+      l->err_b = net_sync_on_msg(l->b, m->data, m->n, l->why_b,
+                                 sizeof l->why_b);
+      free(m);
+      moved++;
+    }
+    if ((!max || moved < max) && !l->err_b && (m = q_pop(&l->qb))) {
+      l->err_a = net_sync_on_msg(l->a, m->data, m->n, l->why_a,
+                                 sizeof l->why_a);
+      free(m);
+      moved++;
+    }
+  }
+  return moved;
+}
+
+static void link_close(link *l)
+{
+  net_sync_free(l->a);
+  net_sync_free(l->b);
+  q_clear(&l->qa);
+  q_clear(&l->qb);
+}
+
+static void sync_init(void)
+{
+  cr_assert_eq(crdt_crypto_init(), GS_OK);
+}
+
+TestSuite(sync, .init = sync_init, .timeout = 120);
+
+Test(sync, concurrent_edits_converge)
+{
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  /* the same records edited on both, and records of their own */
+  write_changes(&a, "s/c/g01", 20, 5, 0x01, "甲");
+  write_changes(&b, "s/c/g01", 20, 5, 0x01, "乙");
+  write_changes(&a, "s/c/g02", 7, 3, 0x0a, "a-only");
+  write_changes(&b, "s/c/g03", 9, 2, 0x0b, "b-only");
+  uint8_t da[CRDT_HASH_LEN], db[CRDT_HASH_LEN];
+  digest_of(&a, da), digest_of(&b, db);
+  cr_assert_neq(memcmp(da, db, sizeof da), 0);
+
+  link l;
+  link_open(&l, &a, &b);
+  link_run(&l, 0);
+  cr_assert_eq(l.err_a, GS_OK, "%s", l.why_a);
+  cr_assert_eq(l.err_b, GS_OK, "%s", l.why_b);
+  cr_assert(net_sync_caught_up(l.a) && net_sync_caught_up(l.b));
+  digest_of(&a, da), digest_of(&b, db);
+  cr_assert_eq(memcmp(da, db, sizeof da), 0, "digests differ after sync");
+  cr_assert_eq(nchanges(&a), 56);
+  cr_assert_eq(nchanges(&b), 56);
+  cr_assert_eq(net_sync_get_stats(l.a)->sent_changes, 27);
+  cr_assert_eq(net_sync_get_stats(l.b)->recv_changes, 27);
+  cr_assert_eq(net_sync_get_stats(l.b)->sent_changes, 29);
+  link_close(&l);
+
+  /* meeting again exchanges no changes */
+  link_open(&l, &a, &b);
+  link_run(&l, 0);
+  cr_assert(net_sync_caught_up(l.a) && net_sync_caught_up(l.b));
+  cr_assert_eq(net_sync_get_stats(l.a)->sent_changes, 0);
+  cr_assert_eq(net_sync_get_stats(l.b)->sent_changes, 0);
+  link_close(&l);
+  tnode_close(&a), tnode_close(&b);
+}
+
+Test(sync, relay_through_an_office)
+{
+  tnode a, office, b;
+  tnode_open(&a), tnode_open(&office), tnode_open(&b);
+  write_changes(&a, "s/c/g01", 30, 4, 0x21, "王");
+  write_changes(&b, "s/c/g02", 10, 4, 0x22, "李");
+  link l;
+  link_open(&l, &a, &office);
+  link_run(&l, 0);
+  cr_assert(!l.err_a && !l.err_b);
+  link_close(&l);
+  link_open(&l, &office, &b); /* later; A is gone */
+  link_run(&l, 0);
+  cr_assert(!l.err_a && !l.err_b);
+  link_close(&l);
+  cr_assert_eq(nchanges(&b), 40, "B lacks A's changes");
+  link_open(&l, &a, &office); /* A comes back and gets B's */
+  link_run(&l, 0);
+  link_close(&l);
+  uint8_t da[CRDT_HASH_LEN], db[CRDT_HASH_LEN], dof[CRDT_HASH_LEN];
+  digest_of(&a, da), digest_of(&b, db), digest_of(&office, dof);
+  cr_assert_eq(memcmp(da, db, sizeof da), 0);
+  cr_assert_eq(memcmp(da, dof, sizeof da), 0);
+  tnode_close(&a), tnode_close(&office), tnode_close(&b);
+}
+
+Test(sync, many_messages_window_and_resume_after_a_drop)
+{
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  /* ~3 MB of changes: many CHANGES messages */
+  write_changes(&a, "s/c/g01", 600, 40, 0x31, "一位住在七号楼的老人");
+  write_changes(&a, "s/c/g02", 300, 40, 0x32, "x");
+  size_t total = nchanges(&a);
+  link l;
+  link_open(&l, &a, &b);
+  link_run(&l, 12); /* the connection drops part-way */
+  cr_assert(!l.err_a && !l.err_b);
+  cr_assert_leq(l.qa.max_n, NET_SYNC_WINDOW + 3,
+                "sender ran ahead of acknowledgements: %zu queued",
+                l.qa.max_n);
+  size_t got = nchanges(&b);
+  cr_assert_gt(got, 0);
+  cr_assert_lt(got, total);
+  link_close(&l);
+  link_open(&l, &a, &b); /* and resumes */
+  link_run(&l, 0);
+  cr_assert(!l.err_a && !l.err_b, "%s %s", l.why_a, l.why_b);
+  cr_assert_eq(nchanges(&b), total);
+  const net_sync_stats *st = net_sync_get_stats(l.b);
+  cr_assert_eq(st->recv_changes, total - got, "resent what B held");
+  cr_assert_eq(st->recv_dups, 0);
+  uint8_t da[CRDT_HASH_LEN], db[CRDT_HASH_LEN];
+  digest_of(&a, da), digest_of(&b, db);
+  cr_assert_eq(memcmp(da, db, sizeof da), 0);
+  link_close(&l);
+  tnode_close(&a), tnode_close(&b);
+}
+
+Test(sync, live_changes_follow)
+{
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  write_changes(&a, "s/c/g01", 3, 2, 0x41, "v1");
+  link l;
+  link_open(&l, &a, &b);
+  link_run(&l, 0);
+  cr_assert(net_sync_caught_up(l.a) && net_sync_caught_up(l.b));
+  /* nothing new: polling sends nothing */
+  cr_assert_eq(net_sync_poll(l.a), GS_OK);
+  cr_assert_null(l.qa.head);
+  /* a local commit on each side reaches the other */
+  write_changes(&a, "s/c/g01", 2, 2, 0x41, "v2");
+  write_changes(&b, "s/c/g05", 1, 1, 0x42, "from b");
+  cr_assert_eq(net_sync_poll(l.a), GS_OK);
+  cr_assert_eq(net_sync_poll(l.b), GS_OK);
+  link_run(&l, 0);
+  cr_assert(!l.err_a && !l.err_b);
+  cr_assert_eq(nchanges(&b), 6);
+  cr_assert_eq(nchanges(&a), 6);
+  /* what b received from a is not sent back */
+  cr_assert_eq(net_sync_poll(l.b), GS_OK);
+  cr_assert_null(l.qb.head, "b echoed a's changes back");
+  link_close(&l);
+  tnode_close(&a), tnode_close(&b);
+}
+
+/* Feed a hand-made CHANGES message to b's session. */
+static gs_err feed_changes(tnode *b, const uint8_t *const *ch,
+                           const size_t *lens, size_t n, char *why)
+{
+  queue q = {0};
+  net_sync_io io = {q_send, NULL, &q};
+  net_sync *s;
+  net_bytes parts[8];
+  for (size_t i = 0; i < n; i++)
+    parts[i].p = ch[i], parts[i].n = lens[i];
+  uint8_t *msg;
+  size_t len;
+  cr_assert_eq(net_msg_changes(parts, n, &msg, &len), GS_OK);
+  cr_assert_eq(net_sync_new(b->st, &io, &s), GS_OK);
+  gs_err err = net_sync_on_msg(s, msg, len, why, 200);
+  net_sync_free(s);
+  free(msg);
+  q_clear(&q);
+  return err;
+}
+
+typedef struct grab {
+  uint8_t *bytes[4];
+  size_t lens[4], n;
+} grab;
+
+static int on_grab(void *ctx, uint64_t seq, const uint8_t *b, size_t n)
+{
+  grab *g = ctx;
+  (void)seq;
+  g->bytes[g->n] = malloc(n);
+  memcpy(g->bytes[g->n], b, n);
+  g->lens[g->n++] = n;
+  return 0;
+}
+
+Test(sync, bad_batches_are_refused_whole)
+{
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  write_changes(&a, "s/c/g01", 3, 2, 0x51, "v");
+  uint8_t feed[CRDT_FEED_LEN];
+  crdt_feed_id(a.pk, "s/c/g01", 7, feed);
+  grab g = {0};
+  cr_assert_eq(store_feed_read(a.st, feed, 1, 3, on_grab, &g), GS_OK);
+  cr_assert_eq(g.n, 3);
+  uint8_t before[CRDT_HASH_LEN], after[CRDT_HASH_LEN];
+  digest_of(&b, before);
+  char why[200];
+
+  /* a gap: seq 2 and 3 without 1 */
+  gs_err err = feed_changes(&b, (const uint8_t *const *)&g.bytes[1],
+                            &g.lens[1], 2, why);
+  cr_assert_eq(err, GS_EGAP, "%d %s", err, why);
+  /* a bad signature on the last change of the run */
+  g.bytes[2][g.lens[2] - 1] ^= 1;
+  err = feed_changes(&b, (const uint8_t *const *)g.bytes, g.lens, 3, why);
+  cr_assert_eq(err, GS_ESIG, "%d %s", err, why);
+  cr_assert_not_null(strstr(why, "change 3"), "%s", why);
+  g.bytes[2][g.lens[2] - 1] ^= 1;
+  /* a broken chain: change 2 replaced by change 3 */
+  const uint8_t *chain[2] = {g.bytes[0], g.bytes[2]};
+  size_t chain_lens[2] = {g.lens[0], g.lens[2]};
+  err = feed_changes(&b, chain, chain_lens, 2, why);
+  cr_assert(err == GS_EGAP || err == GS_ECHAIN, "%d %s", err, why);
+  digest_of(&b, after);
+  cr_assert_eq(memcmp(before, after, sizeof before), 0,
+               "part of a refused batch was stored");
+  cr_assert_eq(nchanges(&b), 0);
+  /* and the good batch goes in */
+  err = feed_changes(&b, (const uint8_t *const *)g.bytes, g.lens, 3, why);
+  cr_assert_eq(err, GS_OK, "%s", why);
+  cr_assert_eq(nchanges(&b), 3);
+
+  /* malformed and out-of-protocol messages */
+  queue q = {0};
+  net_sync_io io = {q_send, NULL, &q};
+  net_sync *s;
+  cr_assert_eq(net_sync_new(b.st, &io, &s), GS_OK);
+  static const uint8_t junk[] = {0x93, 0x01, 0xc0};
+  cr_assert_neq(net_sync_on_msg(s, junk, sizeof junk, why, sizeof why),
+                GS_OK);
+  uint8_t *msg;
+  size_t len;
+  cr_assert_eq(net_msg_ack(1, 0, &msg, &len), GS_OK);
+  cr_assert_eq(net_sync_on_msg(s, msg, len, why, sizeof why), GS_EPROTO);
+  free(msg);
+  cr_assert_eq(net_msg_error(-1, "去死", &msg, &len), GS_OK);
+  cr_assert_eq(net_sync_on_msg(s, msg, len, why, sizeof why), GS_EPROTO);
+  cr_assert_not_null(strstr(why, "去死"));
+  free(msg);
+  net_sync_free(s);
+  q_clear(&q);
+  for (size_t i = 0; i < g.n; i++)
+    free(g.bytes[i]);
+  tnode_close(&a), tnode_close(&b);
+}
