@@ -162,15 +162,16 @@ fail:
 
 /* ---- meta ---- */
 
-gs_err store_meta_get(store *s, const char *key, void *buf, size_t cap,
-                      size_t *n)
+/* Small values by string key in one of the plain databases. */
+static gs_err kv_get(store *s, int db, const char *key, void *buf,
+                     size_t cap, size_t *n)
 {
   MDB_txn *txn;
   gs_err err = txn_begin(s, MDB_RDONLY, &txn);
   if (err)
     return err;
   MDB_val k = {strlen(key), (void *)key}, v;
-  int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+  int rc = mdb_get(txn, s->dbi[db], &k, &v);
   if (rc == 0) {
     memcpy(buf, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
     if (n)
@@ -180,7 +181,9 @@ gs_err store_meta_get(store *s, const char *key, void *buf, size_t cap,
   return rc == MDB_NOTFOUND ? GS_ENOTFOUND : lmdb_err(rc);
 }
 
-gs_err store_meta_put(store *s, const char *key, const void *buf, size_t n)
+/* Put (buf non-NULL) or delete (buf NULL) key in db. */
+static gs_err kv_put(store *s, int db, const char *key, const void *buf,
+                     size_t n)
 {
   for (int i = 0; i < RETRIES; i++) {
     MDB_txn *txn;
@@ -188,16 +191,76 @@ gs_err store_meta_put(store *s, const char *key, const void *buf, size_t n)
     if (err)
       return err;
     MDB_val k = {strlen(key), (void *)key}, v = {n, (void *)buf};
-    int rc = mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+    int rc = buf ? mdb_put(txn, s->dbi[db], &k, &v, 0)
+                 : mdb_del(txn, s->dbi[db], &k, NULL);
     if (rc == 0)
       return lmdb_err(mdb_txn_commit(txn));
     mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND)
+      return GS_ENOTFOUND;
     if (rc != MDB_MAP_FULL)
       return lmdb_err(rc);
     if ((err = grow_map(s)) != GS_OK)
       return err;
   }
   return MDB_MAP_FULL;
+}
+
+gs_err store_meta_get(store *s, const char *key, void *buf, size_t cap,
+                      size_t *n)
+{
+  return kv_get(s, DB_META, key, buf, cap, n);
+}
+
+gs_err store_meta_put(store *s, const char *key, const void *buf, size_t n)
+{
+  return kv_put(s, DB_META, key, buf ? buf : "", n);
+}
+
+gs_err store_peer_get(store *s, const char *addr, void *buf, size_t cap,
+                      size_t *n)
+{
+  return kv_get(s, DB_PEERS, addr, buf, cap, n);
+}
+
+gs_err store_peer_put(store *s, const char *addr, const void *buf, size_t n)
+{
+  if (!*addr || strlen(addr) > STORE_ADDR_MAX)
+    return GS_EINVAL;
+  return kv_put(s, DB_PEERS, addr, buf ? buf : "", n);
+}
+
+gs_err store_peer_del(store *s, const char *addr)
+{
+  return kv_put(s, DB_PEERS, addr, NULL, 0);
+}
+
+gs_err store_peer_list(store *s, store_peer_cb cb, void *ctx)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  MDB_val k, v;
+  char addr[STORE_ADDR_MAX + 1];
+  gs_err err = txn_begin(s, MDB_RDONLY, &txn);
+  if (err)
+    return err;
+  int rc = mdb_cursor_open(txn, s->dbi[DB_PEERS], &cur);
+  if (rc == 0) {
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      if (k.mv_size == 0 || k.mv_size > STORE_ADDR_MAX)
+        continue; /* not ours */
+      memcpy(addr, k.mv_data, k.mv_size);
+      addr[k.mv_size] = '\0';
+      if (cb(ctx, addr, v.mv_data, v.mv_size))
+        break;
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+      rc = 0;
+  }
+  mdb_txn_abort(txn);
+  return lmdb_err(rc);
 }
 
 static gs_err hlc_get(store *s, MDB_txn *txn, crdt_hlc *out)

@@ -52,6 +52,20 @@ gs_err store_meta_get(store *s, const char *key, void *buf, size_t cap,
                       size_t *n);
 gs_err store_meta_put(store *s, const char *key, const void *buf, size_t n);
 
+/* The address book (peers): small values by "host:port" (at most
+ * STORE_ADDR_MAX bytes); net/ and node/ define the value's format.
+ * store_peer_list calls cb for each entry in address order; the value is
+ * borrowed for the call; cb returns non-zero to stop. */
+#define STORE_ADDR_MAX 255
+typedef int (*store_peer_cb)(void *ctx, const char *addr, const void *val,
+                             size_t n);
+gs_err store_peer_get(store *s, const char *addr, void *buf, size_t cap,
+                      size_t *n);
+gs_err store_peer_put(store *s, const char *addr, const void *buf, size_t n);
+/* GS_ENOTFOUND when addr is not in the book. */
+gs_err store_peer_del(store *s, const char *addr);
+gs_err store_peer_list(store *s, store_peer_cb cb, void *ctx);
+
 /* ---- writing ---- */
 
 /* What applying a batch did. */

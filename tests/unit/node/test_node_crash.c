@@ -11,6 +11,7 @@
  * cache survives, so this checks the transaction logic, locking and
  * recovery of a killed writer, not the fsync itself.) */
 #include <criterion/criterion.h>
+#include <poll.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -242,7 +243,14 @@ Test(node_crash, sigkill_never_loses_a_committed_write)
     }
     close(p[1]);
 
-    /* Let it run 0..30 ms, then kill it mid-whatever. */
+    /* On odd rounds, wait for the first commit report (without reading
+     * it) so that a busy machine still gives kills among writes; even
+     * rounds may kill during open. Then let it run 0..30 ms and kill it
+     * mid-whatever. */
+    if (round % 2) {
+      struct pollfd pf = {.fd = p[0], .events = POLLIN};
+      cr_assert_eq(poll(&pf, 1, 20000), 1, "round %d: writer silent", round);
+    }
     struct timespec ts = {0, (long)(rand_r(&rng) % MAX_DELAY_US) * 1000};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
       ;
