@@ -74,6 +74,9 @@ int cli_cmd_load(cli_ctx *ctx);
 int cli_cmd_network(cli_ctx *ctx);
 int cli_cmd_invite(cli_ctx *ctx);
 int cli_cmd_join(cli_ctx *ctx);
+int cli_cmd_sync(cli_ctx *ctx);
+int cli_cmd_serve(cli_ctx *ctx);
+int cli_cmd_peers(cli_ctx *ctx);
 
 struct node_network;
 /* The network's public id as 16 hex digits. */

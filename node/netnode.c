@@ -1,0 +1,695 @@
+/*
+ * A node on the network: serve (listen, keep connections to a few peers,
+ * gossip with a random one now and then, push local changes live) and
+ * sync-once. The node owns the libuv loop; net/ provides the secure
+ * channel (peer.c) and the protocol (sync.c).
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+#include <uv.h>
+
+#include "net/msg.h"
+#include "net/peer.h"
+#include "net/sync.h"
+#include "node/node_internal.h"
+#include "storage/store.h"
+
+#define POLL_MS 100     /* live mode: look for local commits */
+#define PROGRESS_MS 500
+
+/* ---- addresses ---- */
+
+gs_err node_parse_addr(const char *hostport, struct sockaddr_storage *out)
+{
+  char host[256];
+  const char *colon = strrchr(hostport, ':');
+  if (!colon || colon == hostport || !colon[1])
+    return GS_EINVAL;
+  size_t hl = (size_t)(colon - hostport);
+  if (hostport[0] == '[' && hl >= 2 && hostport[hl - 1] == ']')
+    hostport++, hl -= 2; /* [v6]:port */
+  if (hl >= sizeof host)
+    return GS_EINVAL;
+  memcpy(host, hostport, hl);
+  host[hl] = '\0';
+  char *end;
+  long port = strtol(colon + 1, &end, 10);
+  if (*end || port < 0 || port > 65535)
+    return GS_EINVAL;
+  memset(out, 0, sizeof *out);
+  if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0 ||
+      uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) == 0)
+    return GS_OK;
+  /* a name: resolve synchronously (once per connection attempt) */
+  uv_loop_t loop;
+  uv_getaddrinfo_t req;
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+  if (uv_loop_init(&loop) != 0)
+    return GS_ENOMEM;
+  int rc = uv_getaddrinfo(&loop, &req, NULL, host, colon + 1, &hints);
+  if (rc == 0) {
+    memcpy(out, req.addrinfo->ai_addr, req.addrinfo->ai_addrlen);
+    uv_freeaddrinfo(req.addrinfo);
+  }
+  uv_loop_close(&loop);
+  return rc == 0 ? GS_OK : rc;
+}
+
+/* ---- address book entries: [last_ok_ms, last_try_ms, failures, note,
+ *      node key or nil] ---- */
+
+typedef struct book_entry {
+  uint64_t last_ok, last_try;
+  uint32_t failures;
+  char note[128];
+  bool has_key;
+  uint8_t key[CRDT_KEY_LEN];
+} book_entry;
+
+static gs_err node__book_get(node *n, const char *addr, book_entry *e);
+
+static gs_err book_decode(const uint8_t *buf, size_t len, book_entry *e)
+{
+  msgpack_unpacked u;
+  memset(e, 0, sizeof *e);
+  if (len == 0)
+    return GS_OK; /* configured, never tried */
+  gs_err err = crdt_mp_unpack(buf, len, 1, &u);
+  if (err)
+    goto out;
+  err = GS_ECORRUPT;
+  const msgpack_object *o = &u.data;
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 5)
+    goto out;
+  const msgpack_object *a = o->via.array.ptr;
+  uint64_t f;
+  if (crdt_mp_uint(&a[0], &e->last_ok) || crdt_mp_uint(&a[1], &e->last_try) ||
+      crdt_mp_uint(&a[2], &f) || a[3].type != MSGPACK_OBJECT_STR ||
+      a[3].via.str.size >= sizeof e->note)
+    goto out;
+  e->failures = f > UINT32_MAX ? UINT32_MAX : (uint32_t)f;
+  memcpy(e->note, a[3].via.str.ptr, a[3].via.str.size);
+  if (a[4].type != MSGPACK_OBJECT_NIL) {
+    if (crdt_mp_bin(&a[4], CRDT_KEY_LEN, e->key))
+      goto out;
+    e->has_key = true;
+  }
+  err = GS_OK;
+out:
+  msgpack_unpacked_destroy(&u);
+  return err;
+}
+
+static gs_err book_put(node *n, const char *addr, const book_entry *e)
+{
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 5);
+  msgpack_pack_uint64(&pk, e->last_ok);
+  msgpack_pack_uint64(&pk, e->last_try);
+  msgpack_pack_uint32(&pk, e->failures);
+  size_t nl = strnlen(e->note, sizeof e->note - 1);
+  while (nl && !crdt_utf8_valid(e->note, nl))
+    nl--;
+  msgpack_pack_str(&pk, nl);
+  msgpack_pack_str_body(&pk, e->note, nl);
+  if (e->has_key) {
+    msgpack_pack_bin(&pk, CRDT_KEY_LEN);
+    msgpack_pack_bin_body(&pk, e->key, CRDT_KEY_LEN);
+  } else {
+    msgpack_pack_nil(&pk);
+  }
+  gs_err err = sb.data ? store_peer_put(n->st, addr, sb.data, sb.size)
+                       : GS_ENOMEM;
+  msgpack_sbuffer_destroy(&sb);
+  return err;
+}
+
+static gs_err node__book_get(node *n, const char *addr, book_entry *e)
+{
+  uint8_t buf[512];
+  size_t len;
+  gs_err err = store_peer_get(n->st, addr, buf, sizeof buf, &len);
+  if (err)
+    return err;
+  if (len > sizeof buf)
+    return GS_ECORRUPT;
+  return book_decode(buf, len, e);
+}
+
+gs_err node_peer_add(node *n, const char *addr)
+{
+  struct sockaddr_storage ss;
+  book_entry e;
+  if (strlen(addr) > STORE_ADDR_MAX || node_parse_addr(addr, &ss) != GS_OK)
+    return GS_EINVAL;
+  if (node__book_get(n, addr, &e) == GS_OK)
+    return GS_EEXIST;
+  return store_peer_put(n->st, addr, "", 0);
+}
+
+gs_err node_peer_remove(node *n, const char *addr)
+{
+  return store_peer_del(n->st, addr);
+}
+
+typedef struct list_ctx {
+  node_peer_cb cb;
+  void *ctx;
+} list_ctx;
+
+static int on_book(void *ctx, const char *addr, const void *val, size_t len)
+{
+  list_ctx *l = ctx;
+  book_entry e;
+  if (book_decode(val, len, &e) != GS_OK)
+    return 0; /* skip what we cannot read */
+  node_peer_info info = {.addr = addr,
+                         .last_ok_ms = e.last_ok,
+                         .last_try_ms = e.last_try,
+                         .failures = e.failures,
+                         .note = e.note,
+                         .key = e.has_key ? e.key : NULL};
+  return l->cb(l->ctx, &info);
+}
+
+gs_err node_peers(node *n, node_peer_cb cb, void *ctx)
+{
+  list_ctx l = {cb, ctx};
+  return store_peer_list(n->st, on_book, &l);
+}
+
+/* Record the outcome of a session with addr in the book. */
+static void book_outcome(node *n, const char *addr, bool ok,
+                         const uint8_t *key, const char *note)
+{
+  book_entry e;
+  if (!addr || !*addr)
+    return;
+  if (node__book_get(n, addr, &e) != GS_OK)
+    memset(&e, 0, sizeof e);
+  uint64_t now = node_now(n);
+  e.last_try = now;
+  if (ok) {
+    e.last_ok = now;
+    e.failures = 0;
+  } else if (e.failures < UINT32_MAX) {
+    e.failures++;
+  }
+  if (key) {
+    memcpy(e.key, key, CRDT_KEY_LEN);
+    e.has_key = true;
+  }
+  snprintf(e.note, sizeof e.note, "%s", note ? note : "");
+  book_put(n, addr, &e);
+}
+
+/* ---- sessions ---- */
+
+typedef struct session session;
+typedef struct netnode {
+  node *n;
+  uv_loop_t loop;
+  uv_tcp_t listener;
+  bool listening;
+  uv_timer_t poll, gossip, progress;
+  uv_signal_t sigint, sigterm;
+  net_identity id;
+  net_peer_opts opts;
+  session *sessions;
+  bool stopping;
+  /* sync-once */
+  bool once;
+  gs_err once_err;
+  char once_why[200];
+  net_sync_stats once_stats;
+  bool once_done;
+  node_progress_cb progress_cb;
+  void *progress_ctx;
+  /* serve */
+  const node_serve_opts *sopts;
+  uint64_t rng;
+  FILE *log;
+} netnode;
+
+struct session {
+  session *next;
+  netnode *nn;
+  net_peer *peer;
+  net_sync *sync;
+  char addr[STORE_ADDR_MAX + 1]; /* book key for outgoing sessions */
+  bool outgoing, ok;
+};
+
+static void logf_(netnode *nn, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void logf_(netnode *nn, const char *fmt, ...)
+{
+  va_list ap;
+  char when[40];
+  if (!nn->log)
+    return;
+  uint64_t ms = node_now(nn->n);
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  fprintf(nn->log, "%s ", when);
+  va_start(ap, fmt);
+  vfprintf(nn->log, fmt, ap);
+  va_end(ap);
+  fputc('\n', nn->log);
+  fflush(nn->log);
+}
+
+static gs_err io_send(void *ctx, const uint8_t *m, size_t len)
+{
+  session *s = ctx;
+  return net_peer_send(s->peer, m, len);
+}
+
+static bool io_writable(void *ctx)
+{
+  session *s = ctx;
+  return net_peer_writable(s->peer);
+}
+
+static void key_text(const uint8_t *key, char out[16])
+{
+  char full[CRDT_KEY_TEXT_LEN + 1];
+  crdt_base32_encode(key, CRDT_KEY_LEN, full);
+  memcpy(out, full, 12);
+  out[12] = '\0';
+}
+
+static void fail_session(session *s, gs_err err, const char *why)
+{
+  uint8_t *buf;
+  size_t len;
+  if (net_msg_error(err, why, &buf, &len) == GS_OK) {
+    net_peer_send(s->peer, buf, len);
+    free(buf);
+  }
+  net_peer_close(s->peer, err, why);
+}
+
+static void check_once_done(session *s)
+{
+  netnode *nn = s->nn;
+  if (nn->once && !nn->once_done && net_sync_caught_up(s->sync)) {
+    nn->once_done = true;
+    nn->once_stats = *net_sync_get_stats(s->sync);
+    s->ok = true;
+    net_peer_close(s->peer, GS_OK, "sync complete");
+  }
+}
+
+static void on_open(net_peer *p)
+{
+  session *s = net_peer_data(p);
+  char who[16];
+  net_sync_io io = {io_send, io_writable, s};
+  key_text(net_peer_remote_key(p), who);
+  logf_(s->nn, "connected %s %s (node %s)", s->outgoing ? "to" : "from",
+        s->outgoing ? s->addr : net_peer_addr(p), who);
+  gs_err err = net_sync_new(s->nn->n->st, &io, &s->sync);
+  if (!err)
+    err = net_sync_start(s->sync);
+  if (err)
+    fail_session(s, err, "cannot start syncing");
+}
+
+static void on_msg(net_peer *p, const uint8_t *m, size_t len)
+{
+  session *s = net_peer_data(p);
+  char why[200];
+  if (!s->sync)
+    return;
+  gs_err err = net_sync_on_msg(s->sync, m, len, why, sizeof why);
+  if (err) {
+    logf_(s->nn, "dropping %s: %s",
+          s->outgoing ? s->addr : net_peer_addr(p), why);
+    if (s->nn->once) {
+      s->nn->once_err = err;
+      snprintf(s->nn->once_why, sizeof s->nn->once_why, "%s", why);
+    }
+    fail_session(s, err, why);
+    return;
+  }
+  check_once_done(s);
+}
+
+static void on_drain(net_peer *p)
+{
+  session *s = net_peer_data(p);
+  if (s->sync) {
+    gs_err err = net_sync_pump(s->sync);
+    if (err)
+      fail_session(s, err, "cannot read the store");
+  }
+}
+
+static void on_close(net_peer *p, gs_err why, const char *reason)
+{
+  session *s = net_peer_data(p);
+  netnode *nn = s->nn;
+  bool opened = s->sync != NULL;
+  if (s->outgoing)
+    book_outcome(nn->n, s->addr, opened && (why == GS_OK || s->ok),
+                 opened ? net_peer_remote_key(p) : NULL,
+                 why == GS_OK ? "ok" : reason);
+  if (why != GS_OK || !s->ok)
+    logf_(nn, "closed %s: %s", s->outgoing ? s->addr : net_peer_addr(p),
+          reason);
+  if (nn->once && !nn->once_done && nn->once_err == GS_OK) {
+    nn->once_err = why ? why : GS_ECLOSED;
+    snprintf(nn->once_why, sizeof nn->once_why, "%s", reason);
+  }
+  if (nn->once && s->sync && !nn->once_done)
+    nn->once_stats = *net_sync_get_stats(s->sync);
+  for (session **pp = &nn->sessions; *pp; pp = &(*pp)->next)
+    if (*pp == s) {
+      *pp = s->next;
+      break;
+    }
+  net_sync_free(s->sync);
+  free(s);
+  if (nn->once)
+    uv_stop(&nn->loop);
+}
+
+static const net_peer_cbs session_cbs = {on_open, on_msg, on_drain,
+                                         on_close};
+
+static session *session_new(netnode *nn, const char *addr, bool outgoing)
+{
+  session *s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  s->nn = nn;
+  s->outgoing = outgoing;
+  if (addr)
+    snprintf(s->addr, sizeof s->addr, "%s", addr);
+  s->next = nn->sessions;
+  nn->sessions = s;
+  return s;
+}
+
+static void session_unlink(netnode *nn, session *s)
+{
+  for (session **pp = &nn->sessions; *pp; pp = &(*pp)->next)
+    if (*pp == s) {
+      *pp = s->next;
+      break;
+    }
+  free(s);
+}
+
+static gs_err connect_to(netnode *nn, const char *addr)
+{
+  struct sockaddr_storage ss;
+  gs_err err = node_parse_addr(addr, &ss);
+  if (err)
+    return err;
+  session *s = session_new(nn, addr, true);
+  if (!s)
+    return GS_ENOMEM;
+  err = net_peer_connect(&nn->loop, (const struct sockaddr *)&ss, &nn->id,
+                         &nn->opts, &session_cbs, s, &s->peer);
+  if (err)
+    session_unlink(nn, s);
+  return err;
+}
+
+/* ---- loop plumbing ---- */
+
+static void on_poll(uv_timer_t *t)
+{
+  netnode *nn = t->data;
+  for (session *s = nn->sessions; s; s = s->next) {
+    if (!s->sync || !net_peer_is_open(s->peer))
+      continue;
+    gs_err err = net_sync_poll(s->sync);
+    if (err)
+      fail_session(s, err, "cannot read the store");
+  }
+}
+
+static void on_progress(uv_timer_t *t)
+{
+  netnode *nn = t->data;
+  if (nn->progress_cb && nn->sessions && nn->sessions->sync)
+    nn->progress_cb(nn->progress_ctx,
+                    net_sync_get_stats(nn->sessions->sync));
+}
+
+static void close_all(netnode *nn)
+{
+  for (session *s = nn->sessions; s; s = s->next)
+    net_peer_close(s->peer, GS_OK, "node stopping");
+  if (nn->listening)
+    uv_close((uv_handle_t *)&nn->listener, NULL);
+  nn->listening = false;
+  uv_close((uv_handle_t *)&nn->poll, NULL);
+  uv_close((uv_handle_t *)&nn->gossip, NULL);
+  uv_close((uv_handle_t *)&nn->progress, NULL);
+  uv_close((uv_handle_t *)&nn->sigint, NULL);
+  uv_close((uv_handle_t *)&nn->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+  netnode *nn = sig->data;
+  if (nn->stopping)
+    return;
+  nn->stopping = true;
+  logf_(nn, "signal %d: stopping", signum);
+  close_all(nn);
+}
+
+static uint64_t rnd(netnode *nn)
+{
+  nn->rng ^= nn->rng << 13;
+  nn->rng ^= nn->rng >> 7;
+  nn->rng ^= nn->rng << 17;
+  return nn->rng;
+}
+
+typedef struct pick_ctx {
+  netnode *nn;
+  char chosen[STORE_ADDR_MAX + 1];
+  uint64_t seen;
+} pick_ctx;
+
+static bool connected_to(netnode *nn, const char *addr)
+{
+  for (session *s = nn->sessions; s; s = s->next)
+    if (s->outgoing && strcmp(s->addr, addr) == 0)
+      return true;
+  return false;
+}
+
+static int on_pick(void *ctx, const node_peer_info *p)
+{
+  pick_ctx *pc = ctx;
+  if (connected_to(pc->nn, p->addr))
+    return 0;
+  if (p->failures > 3) {
+    /* back off: try a failing peer once in 2^failures rounds */
+    unsigned shift = p->failures > 10 ? 10 : p->failures;
+    if (rnd(pc->nn) % (1u << shift) != 0)
+      return 0;
+  }
+  /* reservoir sampling: each candidate equally likely */
+  if (rnd(pc->nn) % ++pc->seen == 0)
+    snprintf(pc->chosen, sizeof pc->chosen, "%s", p->addr);
+  return 0;
+}
+
+static void gossip_once(netnode *nn)
+{
+  size_t out = 0;
+  for (session *s = nn->sessions; s; s = s->next)
+    out += s->outgoing;
+  size_t want = nn->sopts->max_outgoing ? nn->sopts->max_outgoing : 3;
+  if (out < want) {
+    pick_ctx pc = {.nn = nn};
+    node_peers(nn->n, on_pick, &pc);
+    if (pc.chosen[0]) {
+      gs_err err = connect_to(nn, pc.chosen);
+      if (err) {
+        book_outcome(nn->n, pc.chosen, false, NULL, gs_strerror(err));
+        logf_(nn, "cannot connect to %s: %s", pc.chosen, gs_strerror(err));
+      }
+    }
+  }
+}
+
+static void on_gossip(uv_timer_t *t)
+{
+  netnode *nn = t->data;
+  if (nn->stopping)
+    return;
+  gossip_once(nn);
+  uint64_t base = nn->sopts->gossip_ms ? nn->sopts->gossip_ms : 30000;
+  uv_timer_start(&nn->gossip, on_gossip, base / 2 + rnd(nn) % (base + 1), 0);
+}
+
+static void on_conn(uv_stream_t *server, int status)
+{
+  netnode *nn = server->data;
+  if (status < 0 || nn->stopping)
+    return;
+  size_t count = 0;
+  for (session *s = nn->sessions; s; s = s->next)
+    count++;
+  session *s = session_new(nn, NULL, false);
+  if (!s)
+    return;
+  gs_err err = net_peer_accept(server, &nn->id, &nn->opts, &session_cbs, s,
+                               &s->peer);
+  if (err) {
+    session_unlink(nn, s);
+    return;
+  }
+  size_t max = nn->sopts->max_conns ? nn->sopts->max_conns : 64;
+  if (count >= max)
+    net_peer_close(s->peer, GS_EPERM, "too many connections");
+}
+
+static gs_err netnode_init(netnode *nn, node *n)
+{
+  memset(nn, 0, sizeof *nn);
+  nn->n = n;
+  /* a peer that hangs up must give EPIPE, not kill the node */
+  signal(SIGPIPE, SIG_IGN);
+  if (!n->has_net)
+    return GS_ENOTFOUND;
+  gs_err err = net_identity_init(&nn->id, n->sk, n->net.key);
+  if (err)
+    return err;
+  nn->opts = (net_peer_opts){.handshake_ms = 10000,
+                             .idle_ms = 90000,
+                             .keepalive_ms = 30000,
+                             .high_water = 1 << 20,
+                             .hard_limit = 16 << 20};
+  crdt_random(&nn->rng, sizeof nn->rng);
+  nn->rng |= 1;
+  if ((err = uv_loop_init(&nn->loop)) != 0) {
+    net_identity_wipe(&nn->id);
+    return err;
+  }
+  uv_timer_init(&nn->loop, &nn->poll);
+  uv_timer_init(&nn->loop, &nn->gossip);
+  uv_timer_init(&nn->loop, &nn->progress);
+  uv_signal_init(&nn->loop, &nn->sigint);
+  uv_signal_init(&nn->loop, &nn->sigterm);
+  nn->poll.data = nn->gossip.data = nn->progress.data = nn;
+  nn->sigint.data = nn->sigterm.data = nn;
+  uv_timer_start(&nn->poll, on_poll, POLL_MS, POLL_MS);
+  uv_signal_start(&nn->sigint, on_signal, SIGINT);
+  uv_signal_start(&nn->sigterm, on_signal, SIGTERM);
+  return GS_OK;
+}
+
+static gs_err netnode_fini(netnode *nn)
+{
+  if (!nn->stopping) {
+    nn->stopping = true;
+    close_all(nn);
+  }
+  uv_run(&nn->loop, UV_RUN_DEFAULT); /* let every close callback run */
+  int rc = uv_loop_close(&nn->loop);
+  net_identity_wipe(&nn->id);
+  return rc == 0 ? GS_OK : rc;
+}
+
+gs_err node_sync_once(node *n, const char *addr, node_progress_cb cb,
+                      void *ctx, net_sync_stats *stats, char *why,
+                      size_t whylen)
+{
+  netnode nn;
+  gs_err err = netnode_init(&nn, n);
+  if (whylen)
+    why[0] = '\0';
+  memset(stats, 0, sizeof *stats);
+  if (err)
+    return err;
+  static const node_serve_opts none = {0};
+  nn.sopts = &none;
+  nn.once = true;
+  nn.progress_cb = cb;
+  nn.progress_ctx = ctx;
+  if (cb)
+    uv_timer_start(&nn.progress, on_progress, PROGRESS_MS, PROGRESS_MS);
+  err = connect_to(&nn, addr);
+  if (err) {
+    snprintf(why, whylen, "cannot connect: %s", gs_strerror(err));
+    book_outcome(n, addr, false, NULL, why);
+  } else {
+    uv_run(&nn.loop, UV_RUN_DEFAULT); /* until the session closes */
+    err = nn.once_done ? GS_OK : nn.once_err ? nn.once_err : GS_ECLOSED;
+    if (err)
+      snprintf(why, whylen, "%s", nn.once_why);
+  }
+  *stats = nn.once_stats;
+  gs_err fe = netnode_fini(&nn);
+  return err ? err : fe;
+}
+
+gs_err node_serve(node *n, const node_serve_opts *o)
+{
+  netnode nn;
+  struct sockaddr_storage ss;
+  gs_err err = netnode_init(&nn, n);
+  if (err)
+    return err;
+  nn.sopts = o;
+  nn.log = o->log;
+  for (size_t i = 0; i < o->npeers; i++) {
+    err = node_peer_add(n, o->peers[i]);
+    if (err && err != GS_EEXIST)
+      goto out;
+  }
+  if ((err = node_parse_addr(o->listen ? o->listen : "0.0.0.0:7070", &ss)) ||
+      (err = uv_tcp_init(&nn.loop, &nn.listener)))
+    goto out;
+  nn.listener.data = &nn;
+  nn.listening = true;
+  if ((err = uv_tcp_bind(&nn.listener, (const struct sockaddr *)&ss, 0)) ||
+      (err = uv_listen((uv_stream_t *)&nn.listener, 64, on_conn)))
+    goto out;
+  struct sockaddr_storage bound;
+  int blen = sizeof bound;
+  char host[64] = "?";
+  int port = 0;
+  uv_tcp_getsockname(&nn.listener, (struct sockaddr *)&bound, &blen);
+  if (bound.ss_family == AF_INET) {
+    uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof host);
+    port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+  } else {
+    uv_ip6_name((struct sockaddr_in6 *)&bound, host, sizeof host);
+    port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+  }
+  if (o->on_listen)
+    o->on_listen(o->ctx, host, port);
+  logf_(&nn, "serving on %s:%d", host, port);
+  gossip_once(&nn); /* meet a configured peer at once */
+  uint64_t base = o->gossip_ms ? o->gossip_ms : 30000;
+  uv_timer_start(&nn.gossip, on_gossip, base / 2 + rnd(&nn) % (base + 1), 0);
+  uv_run(&nn.loop, UV_RUN_DEFAULT);
+  err = GS_OK;
+out:
+  if (err)
+    logf_(&nn, "cannot serve: %s", gs_strerror(err));
+  gs_err fe = netnode_fini(&nn);
+  return err ? err : fe;
+}
