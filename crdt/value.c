@@ -240,12 +240,13 @@ gs_err crdt__value_from_obj(const msgpack_object *o, crdt_value *out)
     break;
   case MSGPACK_OBJECT_STR:
     out->type = CRDT_STR;
-    out->u.s.p = o->via.str.ptr;
+    /* msgpack-c may give no pointer for an empty string */
+    out->u.s.p = o->via.str.size ? o->via.str.ptr : "";
     out->u.s.n = o->via.str.size;
     break;
   case MSGPACK_OBJECT_BIN:
     out->type = CRDT_BYTES;
-    out->u.s.p = o->via.bin.ptr;
+    out->u.s.p = o->via.bin.size ? o->via.bin.ptr : "";
     out->u.s.n = o->via.bin.size;
     break;
   case MSGPACK_OBJECT_EXT:
