@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "net/noise.h"
+#include "net/net_internal.h"
 #include "net/peer.h"
 
 #define PROLOGUE "gridsync/1"
@@ -360,6 +361,23 @@ static void on_hs_frame(net_peer *p, const uint8_t *f, size_t n)
 
 /* ---- reading ---- */
 
+int net__frame_next(const uint8_t *buf, size_t n, size_t min_len,
+                    const uint8_t **frame, size_t *flen, size_t *used)
+{
+  if (n < 4)
+    return 0;
+  uint32_t len = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
+                 (uint32_t)buf[2] << 8 | buf[3];
+  if (len > NET_FRAME_MAX || len < min_len || len == 0)
+    return GS_EPROTO; /* checked before waiting for the body */
+  if (n - 4 < len)
+    return 0;
+  *frame = buf + 4;
+  *flen = len;
+  *used = 4 + (size_t)len;
+  return 1;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
   net_peer *p = h->data;
@@ -425,19 +443,20 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
   p->last_rx = uv_now(p->loop);
   p->inlen += (size_t)nread;
   size_t off = 0;
-  while (!p->closing && p->inlen - off >= 4) {
-    const uint8_t *h = p->in + off;
-    uint32_t len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
-                   (uint32_t)h[2] << 8 | h[3];
-    if (len > NET_FRAME_MAX || len == 0 ||
-        ((p->open || p->confirming) && len < 16)) {
+  while (!p->closing) {
+    const uint8_t *f;
+    size_t flen, used;
+    int r = net__frame_next(p->in + off, p->inlen - off,
+                            (p->open || p->confirming) ? 16 : 1, &f, &flen,
+                            &used);
+    if (r < 0) {
       net_peer_close(p, GS_EPROTO, "bad frame length");
       return;
     }
-    if (p->inlen - off < 4 + (size_t)len)
+    if (r == 0)
       break;
-    on_frame(p, h + 4, len);
-    off += 4 + (size_t)len;
+    on_frame(p, f, flen);
+    off += used;
   }
   if (p->closing)
     return;

@@ -9,6 +9,8 @@
 
 #include "crdt/crdt.h"
 #include "net/msg.h"
+#include "net/net_internal.h"
+#include "net/noise.h"
 
 static const char *root;
 
@@ -134,6 +136,57 @@ int main(int argc, char **argv)
       return 1;
     save("msg", m[i].name, m[i].p, m[i].n);
     free(m[i].p);
+  }
+  /* frames: three transport frames under fuzz_frame's fixed key */
+  {
+    static const uint8_t key[32] = {0x67, 0x72, 0x69, 0x64};
+    net_noise_cs *tx;
+    uint8_t fr[3 * (4 + 16 + 64)];
+    size_t off = 0, cn;
+    if (net__noise_cs_from_key(key, &tx) != GS_OK)
+      return 1;
+    for (int i = 0; i < 3; i++) {
+      uint8_t pt[64];
+      memset(pt, 'a' + i, sizeof pt);
+      size_t pn = (size_t)(i * 30);
+      if (net_noise_cs_encrypt(tx, pt, pn, fr + off + 4, 4 + 16 + 64, &cn))
+        return 1;
+      fr[off] = 0, fr[off + 1] = 0, fr[off + 2] = (uint8_t)(cn >> 8);
+      fr[off + 3] = (uint8_t)cn;
+      off += 4 + cn;
+    }
+    save("frame", "three_frames", fr, off);
+    net_noise_cs_free(tx);
+  }
+  /* handshake: messages 1 and 3 of an initiator whose peer is
+   * fuzz_handshake's fixed responder */
+  {
+    static const uint8_t is[32] = {1}, ie[32] = {3}, psk[32] = {9},
+                         rs[32] = {2}, re[32] = {4};
+    net_noise_hs *hi, *hr;
+    uint8_t m1[256], m2[256], m3[256], pl[256], out[600];
+    size_t n1, nm2, n3, pn;
+    const char *pat = "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b";
+    if (net_noise_hs_new(&hi, pat, true, (const uint8_t *)"gridsync/1", 10, is,
+                         NULL, psk) ||
+        net_noise_hs_new(&hr, pat, false, (const uint8_t *)"gridsync/1", 10,
+                         rs, NULL, psk))
+      return 1;
+    net_noise_hs_set_ephemeral(hi, ie);
+    net_noise_hs_set_ephemeral(hr, re);
+    if (net_noise_hs_write(hi, NULL, 0, m1, sizeof m1, &n1) ||
+        net_noise_hs_read(hr, m1, n1, pl, sizeof pl, &pn) ||
+        net_noise_hs_write(hr, (const uint8_t *)"r", 1, m2, sizeof m2, &nm2) ||
+        net_noise_hs_read(hi, m2, nm2, pl, sizeof pl, &pn) ||
+        net_noise_hs_write(hi, (const uint8_t *)"ident", 5, m3, sizeof m3,
+                           &n3))
+      return 1;
+    out[0] = (uint8_t)(n1 >> 8), out[1] = (uint8_t)n1;
+    memcpy(out + 2, m1, n1);
+    memcpy(out + 2 + n1, m3, n3);
+    save("handshake", "xxpsk3_msg1_msg3", out, 2 + n1 + n3);
+    net_noise_hs_free(hi);
+    net_noise_hs_free(hr);
   }
   crdt_change_free(d);
   free(buf);
