@@ -680,3 +680,51 @@ Test(peer, a_peer_that_does_not_read_is_bounded_then_closed)
     net_peer_close(c.peer, GS_OK, "done");
   finish_loop(&loop, &sv);
 }
+
+/* ---- time-outs once open ---- */
+
+static void idle_case(uint64_t client_keepalive, bool want_timeout)
+{
+  uv_loop_t loop;
+  server sv;
+  uv_loop_init(&loop);
+  server_start(&loop, &sv, 0x66);
+  sv.opts.idle_ms = 600;
+  sv.opts.keepalive_ms = 150;
+  side c;
+  net_identity cid;
+  make_identity(&cid, 0x66);
+  memset(&c, 0, sizeof c);
+  struct sockaddr_in a;
+  uv_ip4_addr("127.0.0.1", sv.port, &a);
+  net_peer_opts o = test_opts();
+  o.idle_ms = 3600000;
+  o.keepalive_ms = client_keepalive;
+  cr_assert_eq(net_peer_connect(&loop, (const struct sockaddr *)&a, &cid, &o,
+                                &cbs, &c, &c.peer),
+               GS_OK);
+  /* nobody sends a message for 2 s */
+  RUN_UNTIL(&loop, sv.nsides && sv.sides[0].closed, 2000);
+  cr_assert(c.opened);
+  side *s = &sv.sides[0];
+  if (want_timeout) {
+    cr_assert(s->closed, "a silent peer was kept");
+    cr_assert_eq(s->why, GS_ETIMEOUT, "%s", s->reason);
+  } else {
+    cr_assert(!s->closed, "closed: %s", s->reason);
+  }
+  if (c.peer)
+    net_peer_close(c.peer, GS_OK, "done");
+  net_identity_wipe(&cid);
+  finish_loop(&loop, &sv);
+}
+
+Test(peer, keepalives_hold_an_idle_connection)
+{
+  idle_case(150, false);
+}
+
+Test(peer, a_silent_peer_times_out)
+{
+  idle_case(3600000, true);
+}
