@@ -80,6 +80,47 @@ int cli_cmd_id(cli_ctx *ctx)
   return rc;
 }
 
+typedef struct net_view {
+  json_t *peers, *behind;
+  size_t npeers, nbehind;
+  uint64_t missing;
+} net_view;
+
+static int on_status_peer(void *ctx, const node_peer_info *p)
+{
+  net_view *v = ctx;
+  char ok[40] = "never";
+  if (p->last_ok_ms)
+    cli_time_text(p->last_ok_ms, ok, sizeof ok);
+  v->npeers++;
+  json_array_append_new(
+      v->peers, json_pack("{s:s, s:s, s:I, s:s}", "addr", p->addr,
+                          "last_sync", ok, "failures",
+                          (json_int_t)p->failures, "note", p->note));
+  return 0;
+}
+
+static int on_status_behind(void *ctx, const uint8_t *feed, uint64_t held,
+                            uint64_t heard)
+{
+  net_view *v = ctx;
+  char hex[2 * CRDT_FEED_LEN + 1];
+  static const char d[] = "0123456789abcdef";
+  for (size_t i = 0; i < CRDT_FEED_LEN; i++) {
+    hex[2 * i] = d[feed[i] >> 4];
+    hex[2 * i + 1] = d[feed[i] & 15];
+  }
+  hex[2 * CRDT_FEED_LEN] = '\0';
+  v->nbehind++;
+  v->missing += heard - held;
+  if (json_array_size(v->behind) < 1000)
+    json_array_append_new(v->behind,
+                          json_pack("{s:s, s:I, s:I}", "feed", hex, "held",
+                                    (json_int_t)held, "heard",
+                                    (json_int_t)heard));
+  return 0;
+}
+
 static double mib(uint64_t b)
 {
   return (double)b / (1024.0 * 1024.0);
@@ -128,6 +169,14 @@ int cli_cmd_status(cli_ctx *ctx)
     warn[nwarn++] = "forks were refused: a node may have been restored from "
                     "an old backup (see the forks in the store)";
   uint64_t skew = node_clock_skew_ms(n);
+  net_view nv = {.peers = json_array(), .behind = json_array()};
+  if ((err = node_peers(n, on_status_peer, &nv)) != GS_OK ||
+      (err = store_behind(st, on_status_behind, &nv)) != GS_OK) {
+    json_decref(nv.peers);
+    json_decref(nv.behind);
+    cli_fail("status: cannot read the store: %s", gs_strerror(err));
+    goto out;
+  }
 
   const node_network *net = node_net(n);
   char netid[17] = "";
@@ -139,7 +188,7 @@ int cli_cmd_status(cli_ctx *ctx)
       json_array_append_new(w, json_string(warn[i]));
     rc = cli_json_out(json_pack(
         "{s:{s:s, s:s, s:s}, s:o, s:s, s:I, s:I, s:I, s:I, s:I,"
-        " s:{s:I, s:I}, s:{s:I, s:s, s:I}, s:[], s:o, s:s}",
+        " s:{s:I, s:I}, s:{s:I, s:s, s:I}, s:o, s:o, s:I, s:o, s:s}",
         "node", "id", id, "name", node_name(n), "dir", ctx->dir, "network",
         net ? json_pack("{s:s, s:s, s:s}", "name", net->name, "id", netid,
                         "role", net->role)
@@ -150,8 +199,9 @@ int cli_cmd_status(cli_ctx *ctx)
         (json_int_t)stats.forks, "storage", "map_bytes",
         (json_int_t)stats.map_size, "used_bytes",
         (json_int_t)stats.used_bytes, "clock", "hlc", (json_int_t)hlc, "time",
-        when, "ahead_ms", (json_int_t)skew, "peers", "warnings", w, "digest",
-        dg));
+        when, "ahead_ms", (json_int_t)skew, "peers", nv.peers, "behind",
+        nv.behind, "behind_changes", (json_int_t)nv.missing, "warnings", w,
+        "digest", dg));
   } else {
     printf("node      %s%s%s\n", *node_name(n) ? node_name(n) : "",
            *node_name(n) ? "  " : "", id);
@@ -178,7 +228,25 @@ int cli_cmd_status(cli_ctx *ctx)
     printf("clock     %s", hlc ? when : "(no writes yet)");
     if (skew > 0)
       printf("  (%" PRIu64 " ms ahead of this computer)", skew);
-    printf("\npeers     (none)\n");
+    printf("\n");
+    if (nv.npeers == 0)
+      printf("peers     (none)\n");
+    for (size_t i = 0; i < json_array_size(nv.peers); i++) {
+      json_t *p = json_array_get(nv.peers, i);
+      json_int_t f = json_integer_value(json_object_get(p, "failures"));
+      printf("peer      %s  last sync %s", 
+             json_string_value(json_object_get(p, "addr")),
+             json_string_value(json_object_get(p, "last_sync")));
+      if (f)
+        printf("  (failed %lld times: %s)", (long long)f,
+               json_string_value(json_object_get(p, "note")));
+      printf("\n");
+    }
+    if (nv.nbehind)
+      printf("behind    %" PRIu64 " changes in %zu feeds that peers hold\n",
+             nv.missing, nv.nbehind);
+    json_decref(nv.peers);
+    json_decref(nv.behind);
     for (size_t i = 0; i < nwarn; i++)
       printf("warning   %s\n", warn[i]);
     printf("digest    %s%s%s\n", dg, *prefix ? "  of " : "", prefix);

@@ -379,6 +379,26 @@ out:
   return err;
 }
 
+/* Keep what the peer holds, for status ("how far behind"). */
+static gs_err remember_heard(net_sync *s, const net_msg *m)
+{
+  size_t n = m->u.vv.n;
+  uint8_t(*feeds)[CRDT_FEED_LEN] = malloc(n * sizeof *feeds);
+  uint64_t *seqs = malloc(n * sizeof *seqs);
+  gs_err err = GS_ENOMEM;
+  if (feeds && seqs) {
+    for (size_t i = 0; i < n; i++) {
+      memcpy(feeds[i], m->u.vv.entries[i].feed, CRDT_FEED_LEN);
+      seqs[i] = m->u.vv.entries[i].seq;
+    }
+    err = store_heard_raise(s->st, (const uint8_t(*)[CRDT_FEED_LEN])feeds,
+                            seqs, n);
+  }
+  free(feeds);
+  free(seqs);
+  return err;
+}
+
 gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
                        size_t whylen)
 {
@@ -402,6 +422,8 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
     for (size_t i = 0; i < m.u.vv.n && !err; i++)
       err = fm_raise(&s->remote, m.u.vv.entries[i].feed,
                      m.u.vv.entries[i].seq);
+    if (!err && m.u.vv.n)
+      err = remember_heard(s, &m);
     if (!err && !m.u.vv.more) {
       s->remote_vv_done = true;
       if ((err = make_plan(s)) == GS_OK)

@@ -12,9 +12,10 @@
 #define RETRIES 8
 
 enum { DB_META, DB_CHANGES, DB_VV, DB_RECORDS, DB_BYSCOPE, DB_HIST, DB_FORKS,
-       DB_PEERS, DB_COUNT };
+       DB_PEERS, DB_HEARD, DB_COUNT };
 static const char *const db_names[DB_COUNT] = {
-    "meta", "changes", "vv", "records", "byscope", "hist", "forks", "peers"};
+    "meta",  "changes", "vv",    "records", "byscope",
+    "hist",  "forks",   "peers", "heard"};
 
 struct store {
   MDB_env *env;
@@ -1096,6 +1097,71 @@ gs_err store_stats_get(store *s, store_stats *out)
   if (!rc) {
     out->map_size = info.me_mapsize;
     out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+  }
+  mdb_txn_abort(txn);
+  return lmdb_err(rc);
+}
+
+gs_err store_heard_raise(store *s, const uint8_t (*feeds)[CRDT_FEED_LEN],
+                         const uint64_t *seqs, size_t n)
+{
+  for (int attempt = 0; attempt < RETRIES; attempt++) {
+    MDB_txn *txn;
+    gs_err err = txn_begin(s, 0, &txn);
+    if (err)
+      return err;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+      MDB_val k = {CRDT_FEED_LEN, (void *)feeds[i]}, v;
+      rc = mdb_get(txn, s->dbi[DB_HEARD], &k, &v);
+      if (rc == 0 && v.mv_size == 8 && be64_get(v.mv_data) >= seqs[i])
+        continue;
+      if (rc && rc != MDB_NOTFOUND)
+        break;
+      uint8_t b[8];
+      be64_put(b, seqs[i]);
+      v.mv_data = b;
+      v.mv_size = 8;
+      rc = mdb_put(txn, s->dbi[DB_HEARD], &k, &v, 0);
+    }
+    if (rc == 0)
+      return lmdb_err(mdb_txn_commit(txn));
+    mdb_txn_abort(txn);
+    if (rc != MDB_MAP_FULL)
+      return lmdb_err(rc);
+    if ((err = grow_map(s)) != GS_OK)
+      return err;
+  }
+  return MDB_MAP_FULL;
+}
+
+gs_err store_behind(store *s, store_behind_cb cb, void *ctx)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  MDB_val k, v;
+  gs_err err = txn_begin(s, MDB_RDONLY, &txn);
+  if (err)
+    return err;
+  int rc = mdb_cursor_open(txn, s->dbi[DB_HEARD], &cur);
+  if (rc == 0) {
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      if (k.mv_size != CRDT_FEED_LEN || v.mv_size != 8)
+        continue;
+      uint64_t heard = be64_get(v.mv_data), held = 0;
+      MDB_val hv;
+      int r2 = mdb_get(txn, s->dbi[DB_VV], &k, &hv);
+      if (r2 == 0 && hv.mv_size >= 8)
+        held = be64_get(hv.mv_data);
+      if (held >= heard)
+        continue;
+      if (cb(ctx, k.mv_data, held, heard))
+        break;
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+      rc = 0;
   }
   mdb_txn_abort(txn);
   return lmdb_err(rc);

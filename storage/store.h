@@ -9,7 +9,9 @@
  *   byscope  scope 0x00 coll 0x00 id(16)       -> (empty)   index
  *   hist     coll 0x00 id(16) hlc(8) feed(16) seq(8) -> (empty)   index
  *   forks    feed(16) | seq(8)                 -> the refused change bytes
- *   peers    "host:port"                       -> peer info (net/ owns it)
+ *   peers    "host:port"                       -> peer info (node/ owns it)
+ *   heard    feed(16)                          -> seq(8): the most any
+ *                                                 peer said it holds
  *
  * Every change, local or received, is applied in one write transaction
  * with its records, indexes and version vector: after a crash the store
@@ -165,6 +167,15 @@ gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
  * (optional) counts the records. */
 gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
                     uint8_t out[CRDT_HASH_LEN], size_t *nrecords);
+
+/* What peers said they hold (their version vectors): kept so that status
+ * can say how far behind this node is on each feed. */
+gs_err store_heard_raise(store *s, const uint8_t (*feeds)[CRDT_FEED_LEN],
+                         const uint64_t *seqs, size_t n);
+/* Every feed some peer holds more of than this node: held < heard. */
+typedef int (*store_behind_cb)(void *ctx, const uint8_t feed[CRDT_FEED_LEN],
+                               uint64_t held, uint64_t heard);
+gs_err store_behind(store *s, store_behind_cb cb, void *ctx);
 
 /* Counts for status. */
 typedef struct store_stats {

@@ -159,6 +159,11 @@ class SyncTest(unittest.TestCase):
         got = {r["id"] for r in b.records("appeal")}
         self.assertEqual(got, set(ids), "b lacks a's appeals")
         a.run("sync", office.addr())
+        st = a.run("status", json_out=True)
+        self.assertEqual([p["addr"] for p in st["peers"]], [office.addr()])
+        self.assertNotEqual(st["peers"][0]["last_sync"], "never")
+        self.assertEqual(st["behind_changes"], 0)
+        self.assertIn("last sync", a.run("status").stdout)
         self.assertEqual(a.digest(), b.digest())
         self.assertEqual(a.digest(), office.digest())
         self.assertEqual(office.stop(), 0)

@@ -254,6 +254,21 @@ Test(sync, relay_through_an_office)
   tnode_close(&a), tnode_close(&office), tnode_close(&b);
 }
 
+typedef struct behind {
+  size_t feeds;
+  uint64_t missing;
+} behind;
+
+static int on_behind(void *ctx, const uint8_t feed[CRDT_FEED_LEN],
+                     uint64_t held, uint64_t heard)
+{
+  behind *b = ctx;
+  (void)feed;
+  b->feeds++;
+  b->missing += heard - held;
+  return 0;
+}
+
 Test(sync, many_messages_window_and_resume_after_a_drop)
 {
   tnode a, b;
@@ -272,11 +287,19 @@ Test(sync, many_messages_window_and_resume_after_a_drop)
   size_t got = nchanges(&b);
   cr_assert_gt(got, 0);
   cr_assert_lt(got, total);
+  /* b knows how far behind it is */
+  behind bh = {0};
+  cr_assert_eq(store_behind(b.st, on_behind, &bh), GS_OK);
+  cr_assert_eq(bh.feeds, 2);
+  cr_assert_eq(bh.missing, total - got);
   link_close(&l);
   link_open(&l, &a, &b); /* and resumes */
   link_run(&l, 0);
   cr_assert(!l.err_a && !l.err_b, "%s %s", l.why_a, l.why_b);
   cr_assert_eq(nchanges(&b), total);
+  memset(&bh, 0, sizeof bh);
+  cr_assert_eq(store_behind(b.st, on_behind, &bh), GS_OK);
+  cr_assert_eq(bh.feeds, 0, "still behind after a full sync");
   const net_sync_stats *st = net_sync_get_stats(l.b);
   cr_assert_eq(st->recv_changes, total - got, "resent what B held");
   cr_assert_eq(st->recv_dups, 0);
