@@ -453,7 +453,10 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
     break;
   }
   case NET_MSG_PONG:
+    break;
   case NET_MSG_PEERS:
+    if (s->io.on_peers)
+      s->io.on_peers(s->io.ctx, m.u.peers.addrs, m.u.peers.n);
     break;
   case NET_MSG_ERROR:
     snprintf(why, whylen, "peer reported: %.*s", (int)m.u.error.reason.n,

@@ -34,9 +34,13 @@ typedef struct net_sync net_sync;
 
 /* How the session sends: send queues one message (copied); writable says
  * whether the transport wants more now. */
+struct net_bytes;
 typedef struct net_sync_io {
   gs_err (*send)(void *ctx, const uint8_t *msg, size_t n);
   bool (*writable)(void *ctx);
+  /* Addresses the peer told us about (PEERS), borrowed for the call;
+   * optional. */
+  void (*on_peers)(void *ctx, const struct net_bytes *addrs, size_t n);
   void *ctx;
 } net_sync_io;
 

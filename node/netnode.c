@@ -238,6 +238,7 @@ typedef struct netnode {
   const node_serve_opts *sopts;
   uint64_t rng;
   FILE *log;
+  int listen_port; /* advertised to peers as "*:PORT"; 0: not serving */
 } netnode;
 
 struct session {
@@ -304,6 +305,12 @@ static void fail_session(session *s, gs_err err, const char *why)
 static void check_once_done(session *s)
 {
   netnode *nn = s->nn;
+  if (!s->ok && !nn->once && net_sync_caught_up(s->sync)) {
+    /* a live session: its first catch-up counts as a sync */
+    s->ok = true;
+    if (s->outgoing)
+      book_outcome(nn->n, s->addr, true, net_peer_remote_key(s->peer), "ok");
+  }
   if (nn->once && !nn->once_done && net_sync_caught_up(s->sync)) {
     nn->once_done = true;
     nn->once_stats = *net_sync_get_stats(s->sync);
@@ -312,11 +319,120 @@ static void check_once_done(session *s)
   }
 }
 
+#define BOOK_MAX 256   /* addresses learnt from peers are kept up to this */
+#define PEERS_SHARE 32 /* addresses told to a peer */
+
+typedef struct share_ctx {
+  char addrs[PEERS_SHARE][STORE_ADDR_MAX + 1];
+  size_t n, total;
+} share_ctx;
+
+static int on_share(void *ctx, const node_peer_info *p)
+{
+  share_ctx *sc = ctx;
+  sc->total++;
+  if (p->last_ok_ms && sc->n < PEERS_SHARE) /* only addresses that worked */
+    snprintf(sc->addrs[sc->n++], STORE_ADDR_MAX + 1, "%s", p->addr);
+  return 0;
+}
+
+/* Tell the peer where we listen and which addresses worked for us. */
+static void send_peers(session *s)
+{
+  share_ctx *sc = calloc(1, sizeof *sc);
+  net_bytes list[PEERS_SHARE + 1];
+  size_t n = 0;
+  char self[16];
+  if (!sc)
+    return;
+  node_peers(s->nn->n, on_share, sc);
+  if (s->nn->listen_port) {
+    snprintf(self, sizeof self, "*:%d", s->nn->listen_port);
+    list[n].p = (const uint8_t *)self;
+    list[n++].n = strlen(self);
+  }
+  for (size_t i = 0; i < sc->n; i++) {
+    list[n].p = (const uint8_t *)sc->addrs[i];
+    list[n++].n = strlen(sc->addrs[i]);
+  }
+  uint8_t *buf;
+  size_t len;
+  if (n && net_msg_peers(list, n, &buf, &len) == GS_OK) {
+    net_peer_send(s->peer, buf, len);
+    free(buf);
+  }
+  free(sc);
+}
+
+/* A learnt address must be numeric (no name lookups on a peer's word). */
+static bool numeric_addr(const char *a)
+{
+  struct sockaddr_storage ss;
+  char host[64];
+  const char *colon = strrchr(a, ':');
+  if (!colon || colon == a || (size_t)(colon - a) >= sizeof host)
+    return false;
+  memcpy(host, a, (size_t)(colon - a));
+  host[colon - a] = '\0';
+  char *h = host;
+  size_t hl = strlen(h);
+  if (h[0] == '[' && hl > 2 && h[hl - 1] == ']') {
+    h[hl - 1] = '\0';
+    h++;
+  }
+  char *end;
+  long port = strtol(colon + 1, &end, 10);
+  if (*end || port <= 0 || port > 65535)
+    return false;
+  return uv_ip4_addr(h, (int)port, (struct sockaddr_in *)&ss) == 0 ||
+         uv_ip6_addr(h, (int)port, (struct sockaddr_in6 *)&ss) == 0;
+}
+
+static void on_peers(void *ctx, const net_bytes *addrs, size_t n)
+{
+  session *s = ctx;
+  share_ctx count = {0};
+  node_peers(s->nn->n, on_share, &count);
+  size_t room = count.total < BOOK_MAX ? BOOK_MAX - count.total : 0;
+  for (size_t i = 0; i < n && room > 0; i++) {
+    char a[STORE_ADDR_MAX + 1];
+    if (addrs[i].n > STORE_ADDR_MAX)
+      continue;
+    memcpy(a, addrs[i].p, addrs[i].n);
+    a[addrs[i].n] = '\0';
+    if (strncmp(a, "*:", 2) == 0) {
+      /* "me, at the address you see": the peer's host, this port */
+      const char *seen = net_peer_addr(s->peer);
+      const char *colon = strrchr(seen, ':');
+      if (!colon)
+        continue;
+      char b[STORE_ADDR_MAX + 1];
+      snprintf(b, sizeof b, "%.*s%s", (int)(colon - seen), seen, a + 1);
+      memcpy(a, b, sizeof a);
+    }
+    if (!numeric_addr(a))
+      continue;
+    if (node_peer_add(s->nn->n, a) == GS_OK) {
+      room--;
+      logf_(s->nn, "learnt address %s", a);
+    }
+  }
+}
+
 static void on_open(net_peer *p)
 {
   session *s = net_peer_data(p);
   char who[16];
-  net_sync_io io = {io_send, io_writable, s};
+  net_sync_io io = {io_send, io_writable, on_peers, s};
+  if (memcmp(net_peer_remote_key(p), s->nn->id.sign_pk, CRDT_KEY_LEN) == 0) {
+    /* an address of our own (learnt from a peer): forget it */
+    if (s->outgoing)
+      node_peer_remove(s->nn->n, s->addr);
+    s->outgoing = false; /* nothing to record in the book */
+    net_peer_close(p, GS_OK, "connected to myself");
+    return;
+  }
+  send_peers(s);
   key_text(net_peer_remote_key(p), who);
   logf_(s->nn, "connected %s %s (node %s)", s->outgoing ? "to" : "from",
         s->outgoing ? s->addr : net_peer_addr(p), who);
@@ -539,6 +655,10 @@ static void on_gossip(uv_timer_t *t)
   if (nn->stopping)
     return;
   gossip_once(nn);
+  /* and tell connected peers what we learnt since */
+  for (session *s = nn->sessions; s; s = s->next)
+    if (s->sync && net_peer_is_open(s->peer))
+      send_peers(s);
   uint64_t base = nn->sopts->gossip_ms ? nn->sopts->gossip_ms : 30000;
   uv_timer_start(&nn->gossip, on_gossip, base / 2 + rnd(nn) % (base + 1), 0);
 }
@@ -679,6 +799,7 @@ gs_err node_serve(node *n, const node_serve_opts *o)
     uv_ip6_name((struct sockaddr_in6 *)&bound, host, sizeof host);
     port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
   }
+  nn.listen_port = port;
   if (o->on_listen)
     o->on_listen(o->ctx, host, port);
   logf_(&nn, "serving on %s:%d", host, port);
