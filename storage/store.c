@@ -67,6 +67,21 @@ static gs_err grow_map(store *s)
   return lmdb_err(mdb_env_set_mapsize(s->env, cur + step));
 }
 
+/* An existing environment opens with a map just the size of its data:
+ * give it room, so that the first writes do not all start by growing. */
+static void ensure_headroom(store *s)
+{
+  MDB_envinfo info;
+  MDB_stat st;
+  if (mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st))
+    return;
+  size_t used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+  if (info.me_mapsize >= used + used / 4)
+    return; /* a quarter free is room enough */
+  mdb_env_set_mapsize(s->env,
+                      used + (used / 2 < INITIAL_MAP ? INITIAL_MAP : used / 2));
+}
+
 void store_close(store *s)
 {
   if (!s)
@@ -114,6 +129,8 @@ gs_err store_open(const char *dir, unsigned flags, store **out)
   }
   int dead;
   mdb_reader_check(s->env, &dead); /* slots of killed processes */
+  if (!(flags & STORE_RDONLY))
+    ensure_headroom(s);
   bool create = (flags & STORE_CREATE) && !(flags & STORE_RDONLY);
   if ((err = txn_begin(s, create ? 0 : MDB_RDONLY, &txn)) != GS_OK)
     goto fail;
@@ -194,9 +211,13 @@ static gs_err kv_put(store *s, int db, const char *key, const void *buf,
     MDB_val k = {strlen(key), (void *)key}, v = {n, (void *)buf};
     int rc = buf ? mdb_put(txn, s->dbi[db], &k, &v, 0)
                  : mdb_del(txn, s->dbi[db], &k, NULL);
-    if (rc == 0)
-      return lmdb_err(mdb_txn_commit(txn));
-    mdb_txn_abort(txn);
+    if (rc == 0) {
+      /* a commit can need pages too (MDB_MAP_FULL); it frees txn */
+      if ((rc = mdb_txn_commit(txn)) == 0 || rc != MDB_MAP_FULL)
+        return lmdb_err(rc);
+    } else {
+      mdb_txn_abort(txn);
+    }
     if (rc == MDB_NOTFOUND)
       return GS_ENOTFOUND;
     if (rc != MDB_MAP_FULL)
@@ -521,10 +542,11 @@ static void record_fork(store *s, const crdt_change *c)
     MDB_val k = {sizeof ck, ck}, v = {c->raw_len, (void *)c->raw};
     int rc = mdb_put(txn, s->dbi[DB_FORKS], &k, &v, 0);
     if (rc == 0) {
-      mdb_txn_commit(txn);
-      return;
+      if ((rc = mdb_txn_commit(txn)) != MDB_MAP_FULL)
+        return;
+    } else {
+      mdb_txn_abort(txn);
     }
-    mdb_txn_abort(txn);
     if (rc != MDB_MAP_FULL || grow_map(s) != GS_OK)
       return;
   }
@@ -753,14 +775,15 @@ gs_err store_write_commit(store_write *w)
     goto done;
   for (int tries = 0; tries < RETRIES; tries++) {
     err = hlc_observe(w->s, w->txn, w->hlc);
-    if (err == MDB_MAP_FULL && (err = write_replay(w)) == GS_OK)
-      continue;
-    break;
+    if (!err) {
+      err = lmdb_err(mdb_txn_commit(w->txn));
+      w->txn = NULL; /* a commit frees the txn, failed or not */
+    }
+    if (err != MDB_MAP_FULL)
+      break;
+    if ((err = write_replay(w)) != GS_OK) /* grow, redo the session */
+      break;
   }
-  if (err)
-    goto done;
-  err = lmdb_err(mdb_txn_commit(w->txn));
-  w->txn = NULL;
 done:
   store_write_abort(w);
   return err;
@@ -1124,9 +1147,12 @@ gs_err store_heard_raise(store *s, const uint8_t (*feeds)[CRDT_FEED_LEN],
       v.mv_size = 8;
       rc = mdb_put(txn, s->dbi[DB_HEARD], &k, &v, 0);
     }
-    if (rc == 0)
-      return lmdb_err(mdb_txn_commit(txn));
-    mdb_txn_abort(txn);
+    if (rc == 0) {
+      if ((rc = mdb_txn_commit(txn)) == 0 || rc != MDB_MAP_FULL)
+        return lmdb_err(rc);
+    } else {
+      mdb_txn_abort(txn);
+    }
     if (rc != MDB_MAP_FULL)
       return lmdb_err(rc);
     if ((err = grow_map(s)) != GS_OK)
