@@ -636,16 +636,27 @@ static void gossip_once(netnode *nn)
   for (session *s = nn->sessions; s; s = s->next)
     out += s->outgoing;
   size_t want = nn->sopts->max_outgoing ? nn->sopts->max_outgoing : 3;
-  if (out < want) {
-    pick_ctx pc = {.nn = nn};
-    node_peers(nn->n, on_pick, &pc);
-    if (pc.chosen[0]) {
-      gs_err err = connect_to(nn, pc.chosen);
-      if (err) {
-        book_outcome(nn->n, pc.chosen, false, NULL, gs_strerror(err));
-        logf_(nn, "cannot connect to %s: %s", pc.chosen, gs_strerror(err));
-      }
-    }
+  pick_ctx pc = {.nn = nn};
+  node_peers(nn->n, on_pick, &pc);
+  if (!pc.chosen[0])
+    return; /* connected to everyone we know (or all back off) */
+  if (out >= want) {
+    /* all slots taken: retire one caught-up connection at random, so
+     * that over time this node meets every peer it knows */
+    session *pick = NULL;
+    size_t seen = 0;
+    for (session *s = nn->sessions; s; s = s->next)
+      if (s->outgoing && s->sync && net_sync_caught_up(s->sync) &&
+          rnd(nn) % ++seen == 0)
+        pick = s;
+    if (!pick)
+      return;
+    net_peer_close(pick->peer, GS_OK, "rotating to another peer");
+  }
+  gs_err err = connect_to(nn, pc.chosen);
+  if (err) {
+    book_outcome(nn->n, pc.chosen, false, NULL, gs_strerror(err));
+    logf_(nn, "cannot connect to %s: %s", pc.chosen, gs_strerror(err));
   }
 }
 

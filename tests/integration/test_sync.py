@@ -392,6 +392,22 @@ class TopologyTest(Base):
     def test_five_nodes_in_a_star_through_faulty_links(self):
         self.topology([(1, 0), (2, 0), (3, 0), (4, 0)], seed=12)
 
+    def test_a_node_rotates_through_more_peers_than_its_slots(self):
+        # the hub keeps 3 outgoing connections but knows 5 peers: over time
+        # it meets all of them
+        nodes = self.network("hub", "p1", "p2", "p3", "p4", "p5")
+        hub, peers = nodes[0], nodes[1:]
+        for p in peers:
+            p.serve(gossip_ms=100000)
+        hub.serve(*peers, gossip_ms=150)
+
+        def met_all():
+            book = hub.run("peers", json_out=True)
+            return sum(1 for p in book if p["last_sync"] != "never") == 5
+        wait_for(met_all, 30, "the hub to sync with all five peers")
+        for n in nodes:
+            self.assertEqual(n.stop(), 0)
+
     def test_addresses_are_learnt_from_peers(self):
         a, b, c = self.network("a", "b", "c")
         a.serve(gossip_ms=200)
