@@ -239,6 +239,7 @@ typedef struct netnode {
   uint64_t rng;
   FILE *log;
   int listen_port; /* advertised to peers as "*:PORT"; 0: not serving */
+  char listen_host[64];
 } netnode;
 
 struct session {
@@ -388,6 +389,19 @@ static bool numeric_addr(const char *a)
          uv_ip6_addr(h, (int)port, (struct sockaddr_in6 *)&ss) == 0;
 }
 
+/* Our own listening address, as peers may repeat it to us. (A disguised
+ * one is caught on connecting: "connected to myself".) */
+static bool own_addr(const netnode *nn, const char *a)
+{
+  const char *colon = strrchr(a, ':');
+  if (!nn->listen_port || !colon || atoi(colon + 1) != nn->listen_port)
+    return false;
+  size_t hl = (size_t)(colon - a);
+  return (hl == strlen(nn->listen_host) &&
+          strncmp(a, nn->listen_host, hl) == 0) ||
+         strncmp(a, "127.", 4) == 0 || strncmp(a, "[::1]", 5) == 0;
+}
+
 static void on_peers(void *ctx, const net_bytes *addrs, size_t n)
 {
   session *s = ctx;
@@ -410,7 +424,7 @@ static void on_peers(void *ctx, const net_bytes *addrs, size_t n)
       snprintf(b, sizeof b, "%.*s%s", (int)(colon - seen), seen, a + 1);
       memcpy(a, b, sizeof a);
     }
-    if (!numeric_addr(a))
+    if (!numeric_addr(a) || own_addr(s->nn, a))
       continue;
     if (node_peer_add(s->nn->n, a) == GS_OK) {
       room--;
@@ -811,6 +825,7 @@ gs_err node_serve(node *n, const node_serve_opts *o)
     port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
   }
   nn.listen_port = port;
+  snprintf(nn.listen_host, sizeof nn.listen_host, "%s", host);
   if (o->on_listen)
     o->on_listen(o->ctx, host, port);
   logf_(&nn, "serving on %s:%d", host, port);
