@@ -74,6 +74,7 @@ int cli_cmd_load(cli_ctx *ctx);
 int cli_cmd_network(cli_ctx *ctx);
 int cli_cmd_invite(cli_ctx *ctx);
 int cli_cmd_join(cli_ctx *ctx);
+int cli_cmd_revoke(cli_ctx *ctx);
 int cli_cmd_sync(cli_ctx *ctx);
 int cli_cmd_serve(cli_ctx *ctx);
 int cli_cmd_peers(cli_ctx *ctx);

@@ -189,6 +189,11 @@ int cli_cmd_load(cli_ctx *ctx)
   l->scope = scope;
   if (!(l->n = cli_open(ctx, fast ? NODE_BULK : 0)))
     goto out;
+  char why[200];
+  if (node_may_write(l->n, scope, strlen(scope), why, sizeof why) != GS_OK) {
+    rc = cli_fail("load: %s", why);
+    goto out;
+  }
   if ((err = node_write_begin(l->n, &l->w)) != GS_OK) {
     rc = cli_fail("load: cannot start writing: %s", gs_strerror(err));
     goto out;

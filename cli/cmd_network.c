@@ -215,3 +215,38 @@ int cli_cmd_join(cli_ctx *ctx)
   node_close(n);
   return rc;
 }
+
+int cli_cmd_revoke(cli_ctx *ctx)
+{
+  uint8_t key[CRDT_KEY_LEN];
+  if (ctx->argc != 2)
+    return cli_usage("revoke", "give the node id ('gridsync id' on it)");
+  if (crdt_base32_decode(ctx->argv[1], strlen(ctx->argv[1]), key,
+                         CRDT_KEY_LEN) != GS_OK)
+    return cli_usage("revoke", "'%s' is not a node id (52 characters)",
+                     ctx->argv[1]);
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  size_t kept = 0;
+  int rc = CLI_OK;
+  gs_err err = node_revoke(n, key, &kept);
+  if (err == GS_ENOTFOUND)
+    rc = cli_fail("revoke: this node has no network");
+  else if (err == GS_EPERM)
+    rc = cli_fail("revoke: only the network's admin can revoke");
+  else if (err == GS_EINVAL)
+    rc = cli_fail("revoke: the admin cannot revoke itself");
+  else if (err)
+    rc = cli_fail("revoke: %s", gs_strerror(err));
+  else if (ctx->json)
+    rc = cli_json_out(json_pack("{s:s, s:I}", "revoked", ctx->argv[1],
+                                "feeds_kept", (json_int_t)kept));
+  else
+    printf("revoked %s: what it wrote before now (%zu feeds held here) "
+           "stays; everything after is refused once this reaches the "
+           "others (sync it)\n",
+           ctx->argv[1], kept);
+  node_close(n);
+  return rc;
+}

@@ -169,6 +169,11 @@ int cli_cmd_status(cli_ctx *ctx)
     warn[nwarn++] = "forks were refused: a node may have been restored from "
                     "an old backup (see the forks in the store)";
   uint64_t skew = node_clock_skew_ms(n);
+  char refused_why[200];
+  uint64_t refused = node_refused(n, refused_why, sizeof refused_why);
+  if (refused && nwarn < 8)
+    warn[nwarn++] = "changes were refused for lack of permission (see "
+                    "\"refused\")";
   net_view nv = {.peers = json_array(), .behind = json_array()};
   if ((err = node_peers(n, on_status_peer, &nv)) != GS_OK ||
       (err = store_behind(st, on_status_behind, &nv)) != GS_OK) {
@@ -188,7 +193,8 @@ int cli_cmd_status(cli_ctx *ctx)
       json_array_append_new(w, json_string(warn[i]));
     rc = cli_json_out(json_pack(
         "{s:{s:s, s:s, s:s}, s:o, s:s, s:I, s:I, s:I, s:I, s:I,"
-        " s:{s:I, s:I}, s:{s:I, s:s, s:I}, s:o, s:o, s:I, s:o, s:s}",
+        " s:{s:I, s:I}, s:{s:I, s:s, s:I}, s:o, s:o, s:I, s:{s:I, s:s}, s:o,"
+        " s:s}",
         "node", "id", id, "name", node_name(n), "dir", ctx->dir, "network",
         net ? json_pack("{s:s, s:s, s:s}", "name", net->name, "id", netid,
                         "role", net->role)
@@ -200,7 +206,8 @@ int cli_cmd_status(cli_ctx *ctx)
         (json_int_t)stats.map_size, "used_bytes",
         (json_int_t)stats.used_bytes, "clock", "hlc", (json_int_t)hlc, "time",
         when, "ahead_ms", (json_int_t)skew, "peers", nv.peers, "behind",
-        nv.behind, "behind_changes", (json_int_t)nv.missing, "warnings", w,
+        nv.behind, "behind_changes", (json_int_t)nv.missing, "refused", "count",
+        (json_int_t)refused, "last", refused_why, "warnings", w,
         "digest", dg));
   } else {
     printf("node      %s%s%s\n", *node_name(n) ? node_name(n) : "",
@@ -242,6 +249,9 @@ int cli_cmd_status(cli_ctx *ctx)
                json_string_value(json_object_get(p, "note")));
       printf("\n");
     }
+    if (refused)
+      printf("refused   %" PRIu64 " received changes (last: %s)\n", refused,
+             refused_why);
     if (nv.nbehind)
       printf("behind    %" PRIu64 " changes in %zu feeds that peers hold\n",
              nv.missing, nv.nbehind);

@@ -488,6 +488,11 @@ int cli_cmd_put(cli_ctx *ctx)
     rc = cli_fail("out of memory");
     goto out;
   }
+  char why[200];
+  if (node_may_write(n, scope, strlen(scope), why, sizeof why) != GS_OK) {
+    rc = cli_fail("put: %s", why);
+    goto out;
+  }
   if ((rc = build_ops(&b, coll, id, r, as, nas)) != CLI_OK)
     goto out;
   char idt[CRDT_ID_TEXT_LEN + 1];
@@ -764,6 +769,11 @@ static int tombstone(cli_ctx *ctx, bool del)
                   .coll = coll,
                   .coll_len = strlen(coll)};
     memcpy(op.id, id, CRDT_ID_LEN);
+    char why[200];
+    if (node_may_write(n, scope, sn, why, sizeof why) != GS_OK) {
+      rc = cli_fail("%s: %s", cmd, why);
+      goto out;
+    }
     if ((err = node_write(n, scope, sn, &op, 1, NULL)) != GS_OK) {
       rc = write_error(cmd, err);
       goto out;

@@ -47,6 +47,8 @@ static const cli_command commands[] = {
      "invite --role ROLE --scope PREFIX [--scope PREFIX...] [--expires DAYS]",
      "print an invite code (one line; it carries the network key)"},
     {"join", cli_cmd_join, "join CODE", "join the network the code is for"},
+    {"revoke", cli_cmd_revoke, "revoke NODE_ID",
+     "admin: shut a node out (a lost laptop)"},
     {"serve", cli_cmd_serve,
      "serve [--listen HOST:PORT] [--peer HOST:PORT ...] [--gossip-ms MS]",
      "run the node until SIGINT/SIGTERM: sync with peers, live"},

@@ -30,6 +30,9 @@ struct net_peer {
   net_noise_cs *tx, *rx;
   bool initiator, open, closing, reading, above_water, paused;
   bool confirming; /* initiator: handshake sent, awaiting the first frame */
+  bool draining;   /* closing after the output is flushed */
+  uint64_t drain_started;
+  uv_shutdown_t shutdown;
   int handles; /* open libuv handles still to close */
   uint64_t started, last_rx, last_tx;
   size_t queued;
@@ -108,6 +111,32 @@ void net_peer_close(net_peer *p, gs_err why, const char *reason)
   uv_close((uv_handle_t *)&p->timer, on_handle_closed);
 }
 
+/* ---- closing after a last word ---- */
+
+static void start_reading(net_peer *p);
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+  net_peer *p = container_of(req, net_peer, shutdown);
+  (void)status;
+  /* the peer has everything we sent; read (and drop) until it closes, so
+   * that it is not reset before reading our last message */
+  if (!p->closing && !p->reading)
+    start_reading(p);
+}
+
+void net_peer_close_soon(net_peer *p, gs_err why, const char *reason)
+{
+  if (p->closing || p->draining)
+    return;
+  p->draining = true;
+  p->why = why;
+  snprintf(p->reason, sizeof p->reason, "%s", reason ? reason : "closed");
+  p->drain_started = uv_now(p->loop);
+  if (uv_shutdown(&p->shutdown, (uv_stream_t *)&p->tcp, on_shutdown) != 0)
+    net_peer_close(p, why, reason);
+}
+
 /* ---- writing ---- */
 
 static void start_reading(net_peer *p);
@@ -180,7 +209,7 @@ static gs_err send_transport(net_peer *p, const uint8_t *msg, size_t n)
 
 gs_err net_peer_send(net_peer *p, const uint8_t *msg, size_t n)
 {
-  if (p->closing || !p->open)
+  if (p->closing || p->draining || !p->open)
     return GS_ECLOSED;
   if (n > NET_PEER_MSG_MAX)
     return GS_ETOOBIG;
@@ -189,7 +218,7 @@ gs_err net_peer_send(net_peer *p, const uint8_t *msg, size_t n)
 
 bool net_peer_writable(const net_peer *p)
 {
-  return p->open && !p->closing && !p->above_water;
+  return p->open && !p->closing && !p->draining && !p->above_water;
 }
 
 size_t net_peer_queued(const net_peer *p)
@@ -199,7 +228,7 @@ size_t net_peer_queued(const net_peer *p)
 
 bool net_peer_is_open(const net_peer *p)
 {
-  return p->open && !p->closing;
+  return p->open && !p->closing && !p->draining;
 }
 
 const uint8_t *net_peer_remote_key(const net_peer *p)
@@ -426,6 +455,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
   (void)buf;
   if (p->closing)
     return;
+  if (p->draining) {
+    if (nread < 0)
+      net_peer_close(p, p->why, p->reason);
+    else
+      p->inlen = 0; /* dropped */
+    return;
+  }
   if (nread < 0) {
     if (!p->open)
       net_peer_close(p, GS_EHANDSHAKE,
@@ -491,6 +527,11 @@ static void on_tick(uv_timer_t *t)
   uint64_t now = uv_now(p->loop);
   if (p->closing)
     return;
+  if (p->draining) {
+    if (now - p->drain_started >= 2000)
+      net_peer_close(p, p->why, p->reason);
+    return;
+  }
   if (!p->open) {
     if (now - p->started >= p->opts.handshake_ms)
       net_peer_close(p, GS_ETIMEOUT, "handshake timed out");

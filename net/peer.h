@@ -101,6 +101,10 @@ size_t net_peer_queued(const net_peer *p);
 /* Stop (true) or resume (false) reading from the peer: flow control for a
  * receiver that is busy. Time-outs still apply. */
 void net_peer_pause(net_peer *p, bool pause);
+/* Close once what was queued has been sent (a last ERROR message, say):
+ * no more input is taken; on_close fires when the peer hangs up, or after
+ * two seconds. */
+void net_peer_close_soon(net_peer *p, gs_err why, const char *reason);
 /* Close (idempotent); on_close fires from the loop. */
 void net_peer_close(net_peer *p, gs_err why, const char *reason);
 

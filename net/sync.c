@@ -234,7 +234,22 @@ static gs_err make_plan(net_sync *s)
   s->pos = s->nplan = 0;
   plan_ctx pc = {s, GS_OK};
   err = store_feeds(s->st, on_plan_feed, &pc);
-  return err ? err : pc.err;
+  if (err || pc.err)
+    return err ? err : pc.err;
+  /* membership feeds first: a receiver checks each change against the
+   * memberships it holds, so a node's claim must come before its writes */
+  size_t front = 0;
+  for (size_t i = 0; i < s->nplan; i++) {
+    store_feed f;
+    if (store_feed_get(s->st, s->plan[i].feed, &f) == GS_OK &&
+        f.scope[0] == '_') {
+      tail t = s->plan[i];
+      memmove(&s->plan[front + 1], &s->plan[front],
+              (i - front) * sizeof t);
+      s->plan[front++] = t;
+    }
+  }
+  return GS_OK;
 }
 
 typedef struct fill_ctx {
@@ -338,33 +353,53 @@ gs_err net_sync_poll(net_sync *s)
 static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
                          size_t whylen)
 {
-  size_t n = m->u.changes.n, bad = 0;
+  size_t n = m->u.changes.n, bad = 0, nk = 0;
   const uint8_t **ptrs = calloc(n, sizeof *ptrs);
   size_t *lens = calloc(n, sizeof *lens);
+  crdt_change **cs = calloc(n, sizeof *cs);
+  bool *keep = calloc(n, sizeof *keep);
   store_result res;
   gs_err err = GS_ENOMEM;
-  if (!ptrs || !lens)
+  if (!ptrs || !lens || !cs || !keep)
     goto out;
   for (size_t i = 0; i < n; i++) {
-    ptrs[i] = m->u.changes.changes[i].p;
-    lens[i] = m->u.changes.changes[i].n;
+    if ((err = crdt_change_decode(m->u.changes.changes[i].p,
+                                  m->u.changes.changes[i].n, &cs[i]))) {
+      snprintf(why, whylen, "refused a batch of %zu changes at change %zu: "
+                            "%s",
+               n, i + 1, gs_strerror(err));
+      goto out;
+    }
+    keep[i] = true;
   }
-  err = store_apply(s->st, ptrs, lens, n, &res, &bad);
-  if (err) {
+  if (s->io.check)
+    s->io.check(s->io.ctx, (const crdt_change *const *)cs, n, keep);
+  for (size_t i = 0; i < n; i++) {
+    if (!keep[i]) {
+      /* nothing after a refused change of its feed can be stored */
+      for (size_t j = i + 1; j < n; j++)
+        if (keep[j] &&
+            memcmp(cs[j]->origin, cs[i]->origin, CRDT_KEY_LEN) == 0 &&
+            cs[j]->scope_len == cs[i]->scope_len &&
+            memcmp(cs[j]->scope, cs[i]->scope, cs[i]->scope_len) == 0)
+          keep[j] = false;
+      s->stats.refused++;
+      continue;
+    }
+    ptrs[nk] = m->u.changes.changes[i].p;
+    lens[nk++] = m->u.changes.changes[i].n;
+  }
+  memset(&res, 0, sizeof res);
+  if (nk && (err = store_apply(s->st, ptrs, lens, nk, &res, &bad))) {
     snprintf(why, whylen, "refused a batch of %zu changes at change %zu: %s",
              n, bad + 1, gs_strerror(err));
     goto out;
   }
   /* the peer holds what it sent */
   for (size_t i = 0; i < n; i++) {
-    crdt_change *c;
-    if (crdt_change_decode(ptrs[i], lens[i], &c) != GS_OK)
-      continue; /* cannot happen: store_apply decoded it */
     uint8_t feed[CRDT_FEED_LEN];
-    crdt_feed_id(c->origin, c->scope, c->scope_len, feed);
-    err = fm_raise(&s->remote, feed, c->seq);
-    crdt_change_free(c);
-    if (err)
+    crdt_feed_id(cs[i]->origin, cs[i]->scope, cs[i]->scope_len, feed);
+    if ((err = fm_raise(&s->remote, feed, cs[i]->seq)) != GS_OK)
       goto out;
   }
   s->stats.recv_changes += res.applied;
@@ -374,6 +409,11 @@ static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
   gs_err e = net_msg_ack(res.applied, res.duplicates, &buf, &len);
   err = send_msg(s, buf, len, e);
 out:
+  if (cs)
+    for (size_t i = 0; i < n; i++)
+      crdt_change_free(cs[i]);
+  free(cs);
+  free(keep);
   free(ptrs);
   free(lens);
   return err;

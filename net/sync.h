@@ -41,10 +41,16 @@ typedef struct net_sync_io {
   /* Addresses the peer told us about (PEERS), borrowed for the call;
    * optional. */
   void (*on_peers)(void *ctx, const struct net_bytes *addrs, size_t n);
+  /* Permission check of a received batch, in order: set keep[i] false
+   * for a change its author may not write (it is then not stored, nor
+   * anything after it in its feed). Optional: without it all are kept. */
+  void (*check)(void *ctx, const crdt_change *const *cs, size_t n,
+                bool *keep);
   void *ctx;
 } net_sync_io;
 
 typedef struct net_sync_stats {
+  uint64_t refused; /* received changes refused by the permission check */
   uint64_t sent_changes, sent_bytes;
   uint64_t recv_changes, recv_dups, recv_bytes;
   uint64_t msgs_in, msgs_out;

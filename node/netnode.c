@@ -4,6 +4,7 @@
  * sync-once. The node owns the libuv loop; net/ provides the secure
  * channel (peer.c) and the protocol (sync.c).
  */
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <time.h>
@@ -300,7 +301,7 @@ static void fail_session(session *s, gs_err err, const char *why)
     net_peer_send(s->peer, buf, len);
     free(buf);
   }
-  net_peer_close(s->peer, err, why);
+  net_peer_close_soon(s->peer, err, why);
 }
 
 static void check_once_done(session *s)
@@ -433,11 +434,36 @@ static void on_peers(void *ctx, const net_bytes *addrs, size_t n)
   }
 }
 
+/* Refuse what the authors may not write; count and log it for status. */
+static void on_check(void *ctx, const crdt_change *const *cs, size_t n,
+                     bool *keep)
+{
+  session *s = ctx;
+  node_policy *p;
+  char why[200];
+  if (node_policy_load(s->nn->n, &p) != GS_OK) {
+    for (size_t i = 0; i < n; i++)
+      keep[i] = false; /* cannot tell: store nothing, try again later */
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (node_policy_check(p, cs[i], why, sizeof why) == GS_OK)
+      continue;
+    keep[i] = false;
+    char who[16];
+    key_text(cs[i]->origin, who);
+    logf_(s->nn, "refused change %" PRIu64 " of node %s in %.*s: %s",
+          cs[i]->seq, who, (int)cs[i]->scope_len, cs[i]->scope, why);
+    node_note_refused(s->nn->n, why);
+  }
+  node_policy_free(p);
+}
+
 static void on_open(net_peer *p)
 {
   session *s = net_peer_data(p);
   char who[16];
-  net_sync_io io = {io_send, io_writable, on_peers, s};
+  net_sync_io io = {io_send, io_writable, on_peers, on_check, s};
   if (memcmp(net_peer_remote_key(p), s->nn->id.sign_pk, CRDT_KEY_LEN) == 0) {
     /* an address of our own (learnt from a peer): forget it */
     if (s->outgoing)
@@ -445,6 +471,16 @@ static void on_open(net_peer *p)
     s->outgoing = false; /* nothing to record in the book */
     net_peer_close(p, GS_OK, "connected to myself");
     return;
+  }
+  node_policy *pol;
+  if (node_policy_load(s->nn->n, &pol) == GS_OK) {
+    bool revoked = node_policy_revoked(pol, net_peer_remote_key(p));
+    node_policy_free(pol);
+    if (revoked) {
+      s->outgoing = false; /* nothing to note in the book */
+      fail_session(s, GS_EPERM, "this node was revoked");
+      return;
+    }
   }
   send_peers(s);
   key_text(net_peer_remote_key(p), who);

@@ -202,6 +202,32 @@ gs_err node_network_create(node *n, const char *name)
   return err;
 }
 
+/* The certificate part of an invite: what the joining node publishes in
+ * its claim (no network key in it), signed by the admin on its own:
+ *   [1, network id bin8, role, [scope...], expires_ms, nonce bin16]   */
+gs_err node__cert_pack(const uint8_t netid[8], const char *role,
+                       const char (*scopes)[CRDT_SCOPE_MAX + 1],
+                       size_t nscopes, uint64_t expires,
+                       const uint8_t nonce[16], bool for_signing,
+                       msgpack_sbuffer *sb)
+{
+  msgpack_packer pk;
+  msgpack_sbuffer_init(sb);
+  msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+  if (for_signing)
+    msgpack_sbuffer_write(sb, NODE_CERT_CONTEXT, strlen(NODE_CERT_CONTEXT));
+  msgpack_pack_array(&pk, 6);
+  msgpack_pack_uint8(&pk, 1);
+  pack_bin(&pk, netid, 8);
+  pack_str(&pk, role);
+  msgpack_pack_array(&pk, nscopes);
+  for (size_t i = 0; i < nscopes; i++)
+    pack_str(&pk, scopes[i]);
+  msgpack_pack_uint64(&pk, expires);
+  pack_bin(&pk, nonce, 16);
+  return sb->data ? GS_OK : GS_ENOMEM;
+}
+
 /* The signed part of an invite: 8 elements. */
 static void pack_invite_body(msgpack_packer *pk, const node_network *inv,
                              uint64_t expires_ms, const uint8_t nonce[16],
@@ -263,12 +289,24 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
   strcpy(inv.role, role);
   crdt_random(nonce, sizeof nonce);
 
+  uint8_t cert_sig[CRDT_SIG_LEN];
+  msgpack_sbuffer cb;
+  if ((err = node__cert_pack(n->net.id, role,
+                             (const char(*)[CRDT_SCOPE_MAX + 1])inv.scopes,
+                             nscopes, expires_ms, nonce, true, &cb)) != GS_OK) {
+    msgpack_sbuffer_destroy(&cb);
+    crdt_wipe(&inv, sizeof inv);
+    return err;
+  }
+  crdt_sign(n->sk, (const uint8_t *)cb.data, cb.size, cert_sig);
+  msgpack_sbuffer_destroy(&cb);
   if ((err = invite_signed_bytes(&inv, expires_ms, nonce, &sb)) == GS_OK) {
     crdt_sign(n->sk, (const uint8_t *)sb.data, sb.size, sig);
     msgpack_sbuffer_init(&out);
     msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
-    pack_invite_body(&pk, &inv, expires_ms, nonce, 9);
+    pack_invite_body(&pk, &inv, expires_ms, nonce, 10);
     pack_bin(&pk, sig, CRDT_SIG_LEN);
+    pack_bin(&pk, cert_sig, CRDT_SIG_LEN);
     uint8_t check[CRDT_HASH_LEN];
     size_t rn = out.size + CHECK_LEN;
     if (!out.data || out.size > INVITE_MAX_BYTES ||
@@ -307,6 +345,7 @@ gs_err node_join(node *n, const char *code)
   node_network inv;
   msgpack_unpacked u;
   uint8_t nonce[16], sig[CRDT_SIG_LEN], check[CRDT_HASH_LEN];
+  uint8_t cert_sig[CRDT_SIG_LEN];
   uint64_t version, expires;
   gs_err err;
 
@@ -343,7 +382,7 @@ gs_err node_join(node *n, const char *code)
     goto out;
   const msgpack_object *o = &u.data;
   err = GS_EDECODE;
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 9)
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 10)
     goto out;
   const msgpack_object *a = o->via.array.ptr;
   if (crdt_mp_uint(&a[0], &version) || version != 1)
@@ -355,7 +394,8 @@ gs_err node_join(node *n, const char *code)
       (err = obj_scopes(&a[5], &inv, false)) ||
       (err = crdt_mp_uint(&a[6], &expires)) ||
       (err = crdt_mp_bin(&a[7], sizeof nonce, nonce)) ||
-      (err = crdt_mp_bin(&a[8], CRDT_SIG_LEN, sig)))
+      (err = crdt_mp_bin(&a[8], CRDT_SIG_LEN, sig)) ||
+      (err = crdt_mp_bin(&a[9], CRDT_SIG_LEN, cert_sig)))
     goto out;
   if (!node_role_valid(inv.role) || inv.name[0] == '\0') {
     err = GS_EDECODE;
@@ -371,11 +411,30 @@ gs_err node_join(node *n, const char *code)
     err = GS_ESIG;
     goto out;
   }
+  /* the certificate the claim will carry must verify on its own */
+  uint8_t netid[8];
+  network_id(inv.key, netid);
+  msgpack_sbuffer cb;
+  if ((err = node__cert_pack(netid, inv.role,
+                             (const char(*)[CRDT_SCOPE_MAX + 1])inv.scopes,
+                             inv.nscopes, expires, nonce, true, &cb))) {
+    msgpack_sbuffer_destroy(&cb);
+    goto out;
+  }
+  ok = crdt_verify(inv.admin, (const uint8_t *)cb.data, cb.size, cert_sig);
+  msgpack_sbuffer_destroy(&cb);
+  if (!ok) {
+    err = GS_ESIG;
+    goto out;
+  }
   if (node_now(n) > expires) {
     err = GS_ETIMEOUT;
     goto out;
   }
-  err = network_store(n, &inv);
+  if ((err = network_store(n, &inv)) != GS_OK)
+    goto out;
+  /* publish the claim: this node's membership, as a change of its own */
+  err = node__claim_write(n, expires, nonce, cert_sig);
 out:
   msgpack_unpacked_destroy(&u);
   if (raw) {

@@ -222,7 +222,11 @@ gs_err node_write(node *n, const char *scope, size_t scope_len,
                   const crdt_op *ops, size_t nops, uint64_t *seq)
 {
   store_write *w;
-  gs_err err = store_write_begin(n->st, n->sk, &w);
+  char why[160];
+  gs_err err = node_may_write(n, scope, scope_len, why, sizeof why);
+  if (err)
+    return err;
+  err = store_write_begin(n->st, n->sk, &w);
   if (err)
     return err;
   if ((err = store_write_change(w, scope, scope_len, ops, nops, node_now(n),

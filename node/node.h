@@ -94,6 +94,31 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
  * GS_EEXIST when the node already has a network. */
 gs_err node_join(node *n, const char *code);
 
+/* ---- membership and permissions (node/member.c) ---- */
+
+/* Who may write where, as this node knows it now. */
+typedef struct node_policy node_policy;
+gs_err node_policy_load(node *n, node_policy **out);
+void node_policy_free(node_policy *p);
+/* GS_OK when c's author may write it; else GS_EPERM and why. Accepted
+ * membership changes ("_net") update p, so a batch is checked in order. */
+gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
+                         size_t whylen);
+/* true when the node with key was revoked. */
+bool node_policy_revoked(const node_policy *p, const uint8_t *key);
+/* May this node write in scope now? GS_EPERM with why if not. */
+gs_err node_may_write(node *n, const char *scope, size_t scope_len,
+                      char *why, size_t whylen);
+/* Admin: revoke the node with key: its changes beyond what this node holds
+ * now are refused everywhere the revocation reaches. *kept (optional):
+ * feeds of it kept. GS_EPERM unless this node is the network's admin. */
+gs_err node_revoke(node *n, const uint8_t *key, size_t *kept);
+
+/* Count a received change refused for permissions (why: the reason). */
+void node_note_refused(node *n, const char *why);
+/* How many were refused, and the last reason (into why). */
+uint64_t node_refused(node *n, char *why, size_t whylen);
+
 /* ---- on the network (node/netnode.c) ---- */
 
 struct sockaddr_storage;

@@ -25,6 +25,21 @@ gs_err node__secret_write(const char *path, const uint8_t *buf, size_t n);
 gs_err node__secret_read(const char *path, uint8_t *buf, size_t n);
 /* fsync a directory, so that files just created in it persist. */
 gs_err node__fsync_dir(const char *dir);
+#define NODE_CERT_CONTEXT "gridsync-cert-v1"
+#define NODE_NET_SCOPE "_net" /* membership records live here */
+
+struct msgpack_sbuffer;
+/* The certificate of an invite (see network.c) into sb (initialised
+ * here; the caller destroys it), with the signing context if
+ * for_signing. */
+gs_err node__cert_pack(const uint8_t netid[8], const char *role,
+                       const char (*scopes)[CRDT_SCOPE_MAX + 1],
+                       size_t nscopes, uint64_t expires,
+                       const uint8_t nonce[16], bool for_signing,
+                       struct msgpack_sbuffer *sb);
+/* Write this node's membership claim (member.c). */
+gs_err node__claim_write(node *n, uint64_t expires, const uint8_t nonce[16],
+                         const uint8_t cert_sig[CRDT_SIG_LEN]);
 /* Load the network of n, if it has one (called by node_open). */
 gs_err node__network_load(node *n);
 

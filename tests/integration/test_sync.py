@@ -289,6 +289,25 @@ class SyncTest(Base):
         self.assertIn("no network", p.stderr)
         self.assertEqual(a.stop(), 0)
 
+    def test_a_revoked_node_is_shut_out(self):
+        admin, lost = self.network("admin", "lost")
+        admin.serve()
+        lost.put("resident", "gongrencun/q/g01", "name=丢失前")
+        lost.run("sync", admin.addr())
+        self.assertEqual(len(admin.records("resident")), 1)
+        lost_id = lost.run("id").stdout.strip()
+        out = admin.run("revoke", lost_id)
+        self.assertIn("revoked", out.stdout)
+        lost.put("resident", "gongrencun/q/g01", "name=丢失后")
+        p = lost.run("sync", admin.addr(), check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("revoked", p.stderr)
+        self.assertEqual(len(admin.records("resident")), 1)
+        # a non-admin cannot revoke
+        p = lost.run("revoke", admin.run("id").stdout.strip(), check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(admin.stop(), 0)
+
     def test_killed_during_a_large_sync_then_completes(self):
         a, b = self.network("a", "b")
         lines = "".join(
@@ -303,7 +322,7 @@ class SyncTest(Base):
         # kill the serving node as soon as it holds part of the data
         t0 = time.time()
         while time.time() - t0 < 30 and p.poll() is None:
-            st = b.run("status", json_out=True)
+            st = b.run("status", "--scope", "gongrencun", json_out=True)
             if st["records"] > 0:
                 b.stop(signal.SIGKILL)
                 killed = True
@@ -312,11 +331,12 @@ class SyncTest(Base):
         p.wait(timeout=60)
         p.stderr.close()
         self.assertTrue(killed, "the sync finished before the kill")
-        held = b.run("status", json_out=True)["records"]
+        held = b.run("status", "--scope", "gongrencun", json_out=True)["records"]
         self.assertLess(held, 20000, "nothing left to resume")
         b.serve()  # restarts on the same directory
         out = json.loads(a.run("--json", "sync", b.addr()).stdout)
-        self.assertEqual(b.run("status", json_out=True)["records"], 20000)
+        self.assertEqual(b.run("status", "--scope", "gongrencun",
+                               json_out=True)["records"], 20000)
         self.assertEqual(a.digest(), b.digest())
         self.assertEqual(out["received"], 0)
         self.assertEqual(b.stop(), 0)

@@ -707,6 +707,26 @@ Test(cli, network_invite_join_commands)
                    "leader");
   json_decref(jj);
   run_free(&st);
+  /* the leader writes its grid, and is refused elsewhere with a reason */
+  run_out okp = runv(NULL, (const char *const[]){"--dir", other, "put",
+                                                 "resident", "--scope",
+                                                 "s/c/g01/b7", "name=甲",
+                                                 NULL});
+  cr_assert_eq(okp.code, 0, "%s", okp.err);
+  run_free(&okp);
+  run_out no = runv(NULL, (const char *const[]){"--dir", other, "put",
+                                                "resident", "--scope",
+                                                "s/c/g02", "name=乙", NULL});
+  cr_assert_eq(no.code, 1);
+  cr_assert_eq(lines(no.err), 1, "%s", no.err);
+  cr_assert_not_null(strstr(no.err, "may not write s/c/g02"), "%s", no.err);
+  run_free(&no);
+  run_out res = runv(NULL, (const char *const[]){"--dir", other, "put",
+                                                 "member", "--scope", "_net",
+                                                 "x=1", NULL});
+  cr_assert_eq(res.code, 1);
+  cr_assert_not_null(strstr(res.err, "reserved"), "%s", res.err);
+  run_free(&res);
   run_out garbage = RUN("join", "GS1NOTACODE");
   cr_assert_eq(garbage.code, 1);
   run_free(&garbage);

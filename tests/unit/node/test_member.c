@@ -1,0 +1,433 @@
+/*
+ * Membership and write permissions (node/member.c) between real nodes:
+ * the sync protocol runs over an in-memory queue with the receivers'
+ * permission check, as node/netnode.c wires it.
+ */
+#include <criterion/criterion.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/msg.h"
+#include "net/sync.h"
+#include "node/node.h"
+#include "storage/store.h"
+
+static char root[256];
+static uint64_t now_ms = 1795000000000ULL;
+static uint64_t clock_now(void *ctx)
+{
+  (void)ctx;
+  return now_ms;
+}
+static const node_clock clk = {clock_now, NULL};
+
+static void setup(void)
+{
+  cr_assert_eq(crdt_crypto_init(), GS_OK);
+  snprintf(root, sizeof root, "/tmp/gs-member-XXXXXX");
+  cr_assert_not_null(mkdtemp(root));
+  now_ms = 1795000000000ULL;
+}
+
+static void teardown(void)
+{
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+  cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(member, .init = setup, .fini = teardown, .timeout = 60);
+
+static node *mk(const char *name)
+{
+  char dir[400];
+  node *n;
+  snprintf(dir, sizeof dir, "%s/%s", root, name);
+  cr_assert_eq(node_init(dir, name), GS_OK);
+  cr_assert_eq(node_open(dir, NODE_BULK, &clk, &n), GS_OK);
+  return n;
+}
+
+static node *invitee(node *admin, const char *name, const char *role,
+                     const char *scope)
+{
+  node *n = mk(name);
+  char *code;
+  const char *scopes[] = {scope};
+  cr_assert_eq(node_invite(admin, role, scopes, 1, now_ms + 86400000, &code),
+               GS_OK);
+  cr_assert_eq(node_join(n, code), GS_OK);
+  free(code);
+  return n;
+}
+
+/* Write without asking permission: a patched node. */
+static void raw_write(node *n, const char *scope, const char *val)
+{
+  crdt_op op = {.kind = CRDT_OP_SET, .coll = "resident", .coll_len = 8,
+                .field = "name", .field_len = 4,
+                .value = {.type = CRDT_STR, .u.s = {val, strlen(val)}}};
+  crdt_id_new(now_ms, op.id);
+  store_write *w;
+  cr_assert_eq(node_write_begin(n, &w), GS_OK);
+  cr_assert_eq(store_write_change(w, scope, strlen(scope), &op, 1, now_ms,
+                                  NULL, NULL),
+               GS_OK);
+  cr_assert_eq(store_write_commit(w), GS_OK);
+}
+
+static gs_err put(node *n, const char *scope, const char *val)
+{
+  crdt_op op = {.kind = CRDT_OP_SET, .coll = "resident", .coll_len = 8,
+                .field = "name", .field_len = 4,
+                .value = {.type = CRDT_STR, .u.s = {val, strlen(val)}}};
+  crdt_id_new(now_ms, op.id);
+  return node_write(n, scope, strlen(scope), &op, 1, NULL);
+}
+
+/* ---- in-memory sync with permission checks ---- */
+
+typedef struct qm {
+  struct qm *next;
+  size_t n;
+  uint8_t d[];
+} qm;
+typedef struct end {
+  node *n;
+  qm *head, *tail;
+  net_sync *s;
+  gs_err err;
+  char why[200];
+  size_t refused;
+  bool check; /* false: a patched relay that checks nothing */
+} end;
+
+static gs_err q_send(void *ctx, const uint8_t *m, size_t n)
+{
+  end *e = ctx; /* messages for the other end are queued on this one */
+  qm *x = malloc(sizeof *x + n);
+  x->next = NULL;
+  x->n = n;
+  memcpy(x->d, m, n);
+  if (e->tail)
+    e->tail->next = x;
+  else
+    e->head = x;
+  e->tail = x;
+  return GS_OK;
+}
+
+static void q_check(void *ctx, const crdt_change *const *cs, size_t n,
+                    bool *keep)
+{
+  end *e = ctx;
+  node_policy *p;
+  char why[200];
+  if (!e->check)
+    return;
+  cr_assert_eq(node_policy_load(e->n, &p), GS_OK);
+  for (size_t i = 0; i < n; i++)
+    if (node_policy_check(p, cs[i], why, sizeof why) != GS_OK) {
+      keep[i] = false;
+      e->refused++;
+    }
+  node_policy_free(p);
+}
+
+/* Sync a and b both ways until quiet; returns refusals at a and at b. */
+static void sync_pair(node *a, node *b, bool a_checks, bool b_checks,
+                      size_t *ref_a, size_t *ref_b)
+{
+  end ea = {.n = a, .check = a_checks}, eb = {.n = b, .check = b_checks};
+  net_sync_io ia = {q_send, NULL, NULL, q_check, &ea};
+  net_sync_io ib = {q_send, NULL, NULL, q_check, &eb};
+  cr_assert_eq(net_sync_new(node_store(a), &ia, &ea.s), GS_OK);
+  cr_assert_eq(net_sync_new(node_store(b), &ib, &eb.s), GS_OK);
+  cr_assert_eq(net_sync_start(ea.s), GS_OK);
+  cr_assert_eq(net_sync_start(eb.s), GS_OK);
+  while (ea.head || eb.head) {
+    qm *m;
+    if ((m = ea.head)) { /* a's output goes to b */
+      ea.head = m->next;
+      if (!ea.head)
+        ea.tail = NULL;
+      cr_assert_eq(net_sync_on_msg(eb.s, m->d, m->n, eb.why, sizeof eb.why),
+                   GS_OK, "b: %s", eb.why);
+      free(m);
+    }
+    if ((m = eb.head)) {
+      eb.head = m->next;
+      if (!eb.head)
+        eb.tail = NULL;
+      cr_assert_eq(net_sync_on_msg(ea.s, m->d, m->n, ea.why, sizeof ea.why),
+                   GS_OK, "a: %s", ea.why);
+      free(m);
+    }
+  }
+  net_sync_free(ea.s);
+  net_sync_free(eb.s);
+  if (ref_a)
+    *ref_a = ea.refused;
+  if (ref_b)
+    *ref_b = eb.refused;
+}
+
+static void digest(node *n, const char *prefix, uint8_t d[CRDT_HASH_LEN])
+{
+  cr_assert_eq(store_digest(node_store(n), prefix, strlen(prefix), d, NULL),
+               GS_OK);
+}
+
+static size_t records(node *n, const char *prefix)
+{
+  uint8_t d[CRDT_HASH_LEN];
+  size_t k;
+  cr_assert_eq(store_digest(node_store(n), prefix, strlen(prefix), d, &k),
+               GS_OK);
+  return k;
+}
+
+Test(member, a_leader_writes_its_grid_and_nothing_else)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *leader = invitee(admin, "leader", "leader", "s/c/g01");
+  node *office = invitee(admin, "office", "office", "s/c");
+  char why[200];
+  cr_assert_eq(put(leader, "s/c/g01", "甲"), GS_OK);
+  cr_assert_eq(put(leader, "s/c/g01/b7", "乙"), GS_OK);
+  cr_assert_eq(node_may_write(leader, "s/c/g02", 7, why, sizeof why),
+               GS_EPERM);
+  cr_assert_not_null(strstr(why, "may not write s/c/g02"), "%s", why);
+  cr_assert_eq(put(leader, "s/c/g02", "丙"), GS_EPERM);
+  cr_assert_eq(put(leader, "s/c/g010", "丁"), GS_EPERM, "prefix by segment");
+  cr_assert_eq(node_may_write(leader, "_net", 4, why, sizeof why), GS_EPERM);
+
+  /* the leader meets the office: its claim goes first, its writes pass */
+  size_t ref_o;
+  sync_pair(leader, office, true, true, NULL, &ref_o);
+  cr_assert_eq(ref_o, 0);
+  cr_assert_eq(records(office, "s/c/g01"), 2);
+
+  /* a patched leader writes g02; relayed by a node that checks nothing */
+  node *relay = invitee(admin, "relay", "office", "s");
+  uint8_t before[CRDT_HASH_LEN], after[CRDT_HASH_LEN];
+  digest(office, "", before);
+  raw_write(leader, "s/c/g02", "越权");
+  raw_write(leader, "s/c/g01", "after the bad one, other feed"); /* fine */
+  sync_pair(leader, relay, false, false, NULL, NULL);
+  cr_assert_eq(records(relay, "s/c/g02"), 1, "the patched relay took it");
+  sync_pair(relay, office, true, true, NULL, &ref_o);
+  cr_assert_geq(ref_o, 1, "the office did not refuse the g02 change");
+  cr_assert_eq(records(office, "s/c/g02"), 0);
+  cr_assert_eq(records(office, "s/c/g01"), 3);
+  /* and the admin refuses it from the office and from the relay alike */
+  size_t ref_admin;
+  sync_pair(office, admin, true, true, NULL, &ref_admin);
+  sync_pair(relay, admin, true, true, NULL, &ref_admin);
+  cr_assert_geq(ref_admin, 1);
+  cr_assert_eq(records(admin, "s/c/g02"), 0);
+  digest(office, "s/c/g01", after);
+  digest(admin, "s/c/g01", before);
+  cr_assert_eq(memcmp(before, after, CRDT_HASH_LEN), 0);
+  node_close(admin), node_close(leader), node_close(office);
+  node_close(relay);
+}
+
+Test(member, readers_write_nothing_and_strangers_are_refused)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *reader = invitee(admin, "reader", "reader", "s");
+  char why[200];
+  cr_assert_eq(node_may_write(reader, "s/c", 3, why, sizeof why), GS_EPERM);
+  /* a node of another network, holding our network's key somehow, with a
+   * certificate of its own admin */
+  node *other_admin = mk("other");
+  cr_assert_eq(node_network_create(other_admin, "other"), GS_OK);
+  node *stranger = invitee(other_admin, "stranger", "office", "s");
+  raw_write(stranger, "s/c/g01", "外人");
+  raw_write(reader, "s/c/g01", "读者");
+  size_t ref;
+  sync_pair(stranger, admin, false, true, NULL, &ref);
+  cr_assert_geq(ref, 2, "claim and write of a foreign member: %zu", ref);
+  sync_pair(reader, admin, false, true, NULL, &ref);
+  cr_assert_geq(ref, 1);
+  cr_assert_eq(records(admin, "s"), 0);
+  node_close(admin), node_close(reader), node_close(other_admin);
+  node_close(stranger);
+}
+
+typedef struct grab {
+  uint8_t cert[4096], sig[64];
+  size_t cert_len, sig_len;
+} grab;
+
+static int on_grab(void *ctx, const crdt_record *r)
+{
+  grab *g = ctx;
+  const char *names[2] = {"cert", "cert_sig"};
+  for (int k = 0; k < 2; k++) {
+    long fi = crdt_record_find(r, names[k], strlen(names[k]));
+    crdt_field_view fv;
+    cr_assert_geq(fi, 0);
+    cr_assert_eq(crdt_record_field(r, (size_t)fi, &fv), GS_OK);
+    cr_assert_eq(fv.value.type, CRDT_BYTES);
+    if (k == 0) {
+      memcpy(g->cert, fv.value.u.s.p, fv.value.u.s.n);
+      g->cert_len = fv.value.u.s.n;
+    } else {
+      memcpy(g->sig, fv.value.u.s.p, fv.value.u.s.n);
+      g->sig_len = fv.value.u.s.n;
+    }
+  }
+  return 0;
+}
+
+/* A claim written by n (patched: no checks), now. */
+static void claim_write(node *n, const uint8_t *key, const uint8_t *cert,
+                        size_t cert_len, const uint8_t *sig)
+{
+  crdt_op ops[3];
+  const char *names[3] = {"key", "cert", "cert_sig"};
+  const uint8_t *vals[3] = {key, cert, sig};
+  size_t lens[3] = {CRDT_KEY_LEN, cert_len, CRDT_SIG_LEN};
+  memset(ops, 0, sizeof ops);
+  for (int i = 0; i < 3; i++) {
+    ops[i].kind = CRDT_OP_SET;
+    ops[i].coll = "member";
+    ops[i].coll_len = 6;
+    memcpy(ops[i].id, key, CRDT_ID_LEN);
+    ops[i].field = names[i];
+    ops[i].field_len = strlen(names[i]);
+    ops[i].value.type = CRDT_BYTES;
+    ops[i].value.u.s.p = (const char *)vals[i];
+    ops[i].value.u.s.n = lens[i];
+  }
+  store_write *w;
+  cr_assert_eq(node_write_begin(n, &w), GS_OK);
+  cr_assert_eq(store_write_change(w, "_net", 4, ops, 3, now_ms, NULL, NULL),
+               GS_OK);
+  cr_assert_eq(store_write_commit(w), GS_OK);
+}
+
+Test(member, forged_expired_and_reused_certificates)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  const char *scopes[] = {"s/c/g01"};
+  char *code;
+  cr_assert_eq(node_invite(admin, "leader", scopes, 1, now_ms + 1000, &code),
+               GS_OK);
+  node *first = mk("first"), *second = mk("second");
+  cr_assert_eq(node_join(first, code), GS_OK);
+  cr_assert_eq(node_join(second, code), GS_OK); /* it cannot know yet */
+  raw_write(first, "s/c/g01", "first");
+  raw_write(second, "s/c/g01", "second");
+  size_t ref;
+  sync_pair(first, admin, false, true, NULL, &ref);
+  cr_assert_eq(ref, 0);
+  sync_pair(second, admin, false, true, NULL, &ref);
+  cr_assert_geq(ref, 1, "a reused invite joined");
+  cr_assert_eq(records(admin, "s/c/g01"), 1);
+  /* the invite leaked: the first claimant is out too from now on */
+  raw_write(first, "s/c/g01", "after the leak");
+  sync_pair(first, admin, false, true, NULL, &ref);
+  cr_assert_geq(ref, 1, "a leaked invite still writes");
+  cr_assert_eq(records(admin, "s/c/g01"), 1);
+
+  /* an expired certificate: y joins in time but never syncs; z, a
+   * patched node, claims y's certificate after it expired */
+  char *code2;
+  cr_assert_eq(node_invite(admin, "leader", scopes, 1, now_ms + 1000, &code2),
+               GS_OK);
+  node *y = mk("y");
+  cr_assert_eq(node_join(y, code2), GS_OK);
+  grab g = {0};
+  cr_assert_eq(store_get(node_store(y), "member", 6, node_pk(y), on_grab, &g),
+               GS_OK);
+  cr_assert(g.cert_len > 0 && g.sig_len == 64);
+  now_ms += 5000;
+  node *z = mk("z");
+  claim_write(z, node_pk(z), g.cert, g.cert_len, g.sig);
+  sync_pair(z, admin, false, true, NULL, &ref);
+  cr_assert_eq(ref, 1, "a claim after expiry passed");
+  /* the same certificate claimed in time would have passed */
+  now_ms -= 5000;
+  node *z2 = mk("z2");
+  claim_write(z2, node_pk(z2), g.cert, g.cert_len, g.sig);
+  sync_pair(z2, admin, false, true, NULL, &ref);
+  cr_assert_eq(ref, 0, "a valid claim was refused");
+
+  /* a forged admin signature: a certificate for this network, signed by
+   * the claimant itself */
+  node *forger = mk("forger");
+  uint8_t fk_pk[CRDT_KEY_LEN], fk_sk[CRDT_SK_LEN];
+  crdt_keypair(fk_pk, fk_sk);
+  msgpack_sbuffer cb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&cb);
+  msgpack_packer_init(&pk, &cb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 6);
+  msgpack_pack_uint8(&pk, 1);
+  msgpack_pack_bin_with_body(&pk, node_net(admin)->id, 8);
+  msgpack_pack_str_with_body(&pk, "admin", 5);
+  msgpack_pack_array(&pk, 1);
+  msgpack_pack_str_with_body(&pk, "s", 1);
+  msgpack_pack_uint64(&pk, now_ms + 1000000);
+  uint8_t nonce[16] = {1, 2, 3};
+  msgpack_pack_bin_with_body(&pk, nonce, 16);
+  uint8_t *signed_msg = malloc(16 + cb.size), fsig[CRDT_SIG_LEN];
+  memcpy(signed_msg, "gridsync-cert-v1", 16);
+  memcpy(signed_msg + 16, cb.data, cb.size);
+  crdt_sign(fk_sk, signed_msg, 16 + cb.size, fsig);
+  free(signed_msg);
+  claim_write(forger, node_pk(forger), (const uint8_t *)cb.data, cb.size,
+              fsig);
+  raw_write(forger, "s/c/g01", "冒充管理员");
+  sync_pair(forger, admin, false, true, NULL, &ref);
+  cr_assert_eq(ref, 2, "a self-signed certificate passed");
+  cr_assert_eq(records(admin, "s/c/g01"), 1);
+  msgpack_sbuffer_destroy(&cb);
+  free(code), free(code2);
+  node_close(admin), node_close(first), node_close(second);
+  node_close(y), node_close(z), node_close(z2), node_close(forger);
+}
+
+Test(member, a_revoked_node_is_shut_out_after_its_revocation)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *lost = invitee(admin, "lost", "leader", "s/c/g01");
+  node *office = invitee(admin, "office", "office", "s");
+  cr_assert_eq(put(lost, "s/c/g01", "before"), GS_OK);
+  sync_pair(lost, admin, true, true, NULL, NULL);
+  cr_assert_eq(records(admin, "s/c/g01"), 1);
+  size_t kept;
+  cr_assert_eq(node_revoke(office, node_pk(lost), &kept), GS_EPERM,
+               "only the admin revokes");
+  cr_assert_eq(node_revoke(admin, node_pk(lost), &kept), GS_OK);
+  cr_assert_eq(kept, 2, "its _net and g01 feeds");
+  /* the stolen laptop writes on */
+  cr_assert_eq(put(lost, "s/c/g01", "after"), GS_OK);
+  raw_write(lost, "s/c/g01", "after too");
+  /* the office gets the revocation from the admin, then meets the lost */
+  sync_pair(admin, office, true, true, NULL, NULL);
+  size_t ref;
+  sync_pair(lost, office, false, true, NULL, &ref);
+  cr_assert_geq(ref, 1);
+  cr_assert_eq(records(office, "s/c/g01"), 1, "only what came before");
+  node_policy *p;
+  cr_assert_eq(node_policy_load(office, &p), GS_OK);
+  cr_assert(node_policy_revoked(p, node_pk(lost)));
+  node_policy_free(p);
+  /* replaying an old, accepted change changes nothing */
+  uint8_t d1[CRDT_HASH_LEN], d2[CRDT_HASH_LEN];
+  digest(office, "", d1);
+  sync_pair(lost, office, false, true, NULL, &ref);
+  digest(office, "", d2);
+  cr_assert_eq(memcmp(d1, d2, CRDT_HASH_LEN), 0);
+  node_close(admin), node_close(lost), node_close(office);
+}
