@@ -120,8 +120,8 @@ int cli_cmd_invite(cli_ctx *ctx)
     goto out;
   }
   if (err == GS_EPERM) {
-    rc = cli_fail("invite: only the network's admin can invite (this node "
-                  "is %s)",
+    rc = cli_fail("invite: only the node that created the network can "
+                  "invite (this node is %s)",
                   node_net(n)->role);
     goto out;
   }

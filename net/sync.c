@@ -204,6 +204,9 @@ static int on_plan_feed(void *ctx, const store_feed *f)
   uint64_t have = fm_get(&s->remote, f->feed);
   if (f->seq <= have)
     return 0;
+  if (s->io.may_send &&
+      !s->io.may_send(s->io.ctx, f->scope, strlen(f->scope)))
+    return 0; /* not for this peer's eyes */
   if (s->nplan == s->capplan) {
     size_t cap = s->capplan ? s->capplan * 2 : 64;
     tail *p = realloc(s->plan, cap * sizeof *p);

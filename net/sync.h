@@ -46,6 +46,8 @@ typedef struct net_sync_io {
    * anything after it in its feed). Optional: without it all are kept. */
   void (*check)(void *ctx, const crdt_change *const *cs, size_t n,
                 bool *keep);
+  /* May the peer receive this feed? Optional: without it, all feeds. */
+  bool (*may_send)(void *ctx, const char *scope, size_t scope_len);
   void *ctx;
 } net_sync_io;
 

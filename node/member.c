@@ -581,3 +581,27 @@ uint64_t node_refused(node *n, char *why, size_t whylen)
     why[len < whylen - 1 ? len : whylen - 1] = '\0';
   return count;
 }
+
+bool node_policy_may_read(const node_policy *p, const uint8_t *key,
+                          const char *scope, size_t scope_len)
+{
+  if (p->open || (scope_len > 0 && scope[0] == '_'))
+    return true; /* membership records go to every member */
+  if (memcmp(key, p->root, CRDT_KEY_LEN) == 0)
+    return true;
+  for (size_t i = 0; i < p->n; i++) {
+    const member *m = &p->m[i];
+    if (memcmp(m->id, key, CRDT_ID_LEN) != 0)
+      continue;
+    if (!m->valid || m->revoked)
+      return false;
+    if (strcmp(m->role, "admin") == 0 || strcmp(m->role, "office") == 0)
+      return true; /* offices relay everything */
+    for (size_t j = 0; j < m->nscopes; j++)
+      if (crdt_scope_under(scope, scope_len, m->scopes[j],
+                           strlen(m->scopes[j])))
+        return true;
+    return false;
+  }
+  return false; /* not a member (yet) */
+}

@@ -250,6 +250,8 @@ struct session {
   net_sync *sync;
   char addr[STORE_ADDR_MAX + 1]; /* book key for outgoing sessions */
   bool outgoing, ok;
+  node_policy *pol; /* cached for may_send */
+  size_t pol_changes;
 };
 
 static void logf_(netnode *nn, const char *fmt, ...)
@@ -459,11 +461,30 @@ static void on_check(void *ctx, const crdt_change *const *cs, size_t n,
   node_policy_free(p);
 }
 
+/* Send a peer only what its role may read (membership looked up afresh
+ * at most once per planning: the policy is cached by change count). */
+static bool may_send(void *ctx, const char *scope, size_t scope_len)
+{
+  session *s = ctx;
+  store_stats st;
+  if (store_stats_get(s->nn->n->st, &st) != GS_OK)
+    return false;
+  if (!s->pol || st.changes != s->pol_changes) {
+    node_policy_free(s->pol);
+    s->pol = NULL;
+    if (node_policy_load(s->nn->n, &s->pol) != GS_OK)
+      return false;
+    s->pol_changes = st.changes;
+  }
+  return node_policy_may_read(s->pol, net_peer_remote_key(s->peer), scope,
+                              scope_len);
+}
+
 static void on_open(net_peer *p)
 {
   session *s = net_peer_data(p);
   char who[16];
-  net_sync_io io = {io_send, io_writable, on_peers, on_check, s};
+  net_sync_io io = {io_send, io_writable, on_peers, on_check, may_send, s};
   if (memcmp(net_peer_remote_key(p), s->nn->id.sign_pk, CRDT_KEY_LEN) == 0) {
     /* an address of our own (learnt from a peer): forget it */
     if (s->outgoing)
@@ -547,6 +568,7 @@ static void on_close(net_peer *p, gs_err why, const char *reason)
       break;
     }
   net_sync_free(s->sync);
+  node_policy_free(s->pol);
   free(s);
   if (nn->once)
     uv_stop(&nn->loop);
@@ -793,9 +815,9 @@ static gs_err netnode_fini(netnode *nn)
   return rc == 0 ? GS_OK : rc;
 }
 
-gs_err node_sync_once(node *n, const char *addr, node_progress_cb cb,
-                      void *ctx, net_sync_stats *stats, char *why,
-                      size_t whylen)
+static gs_err sync_round(node *n, const char *addr, node_progress_cb cb,
+                         void *ctx, net_sync_stats *stats, char *why,
+                         size_t whylen)
 {
   netnode nn;
   gs_err err = netnode_init(&nn, n);
@@ -824,6 +846,30 @@ gs_err node_sync_once(node *n, const char *addr, node_progress_cb cb,
   *stats = nn.once_stats;
   gs_err fe = netnode_fini(&nn);
   return err ? err : fe;
+}
+
+gs_err node_sync_once(node *n, const char *addr, node_progress_cb cb,
+                      void *ctx, net_sync_stats *stats, char *why,
+                      size_t whylen)
+{
+  /* A peer decides what to send from the memberships it knows when the
+   * round starts: when a round carried changes (a new member's claim,
+   * say), a second round delivers what they made visible. */
+  net_sync_stats r1, r2;
+  gs_err err = sync_round(n, addr, cb, ctx, &r1, why, whylen);
+  *stats = r1;
+  if (err || (r1.sent_changes == 0 && r1.recv_changes == 0))
+    return err;
+  err = sync_round(n, addr, cb, ctx, &r2, why, whylen);
+  stats->sent_changes += r2.sent_changes;
+  stats->sent_bytes += r2.sent_bytes;
+  stats->recv_changes += r2.recv_changes;
+  stats->recv_bytes += r2.recv_bytes;
+  stats->recv_dups += r2.recv_dups;
+  stats->refused += r2.refused;
+  stats->msgs_in += r2.msgs_in;
+  stats->msgs_out += r2.msgs_out;
+  return err;
 }
 
 gs_err node_serve(node *n, const node_serve_opts *o)

@@ -271,7 +271,9 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
   *code = NULL;
   if (!n->has_net)
     return GS_ENOTFOUND;
-  if (strcmp(n->net.role, "admin") != 0)
+  /* certificates are checked against the network's creator: only it
+   * can invite (an invited admin writes everywhere, but does not invite) */
+  if (memcmp(n->pk, n->net.admin, CRDT_KEY_LEN) != 0)
     return GS_EPERM;
   if (!node_role_valid(role) || nscopes == 0 || nscopes > NODE_SCOPES_MAX)
     return GS_EINVAL;

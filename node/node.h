@@ -85,8 +85,8 @@ gs_err node_network_create(node *n, const char *name);
 bool node_role_valid(const char *role);
 /* An invite code (one line of text, malloc'd into *code, caller frees and
  * should wipe: it carries the network key) for role under scopes, valid
- * until expires_ms, signed by this node. GS_EPERM unless this node is its
- * network's admin; GS_ENOTFOUND without a network. */
+ * until expires_ms, signed by this node. GS_EPERM unless this node created
+ * the network (its root admin); GS_ENOTFOUND without a network. */
 gs_err node_invite(node *n, const char *role, const char *const *scopes,
                    size_t nscopes, uint64_t expires_ms, char **code);
 /* Join the network of code: checks its checksum, signature and expiry
@@ -104,6 +104,11 @@ void node_policy_free(node_policy *p);
  * membership changes ("_net") update p, so a batch is checked in order. */
 gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
                          size_t whylen);
+/* May the node with key receive records of scope? Admins and offices
+ * (the relays) everything; leaders and readers their prefixes; every
+ * member the membership records; others nothing. */
+bool node_policy_may_read(const node_policy *p, const uint8_t *key,
+                          const char *scope, size_t scope_len);
 /* true when the node with key was revoked. */
 bool node_policy_revoked(const node_policy *p, const uint8_t *key);
 /* May this node write in scope now? GS_EPERM with why if not. */

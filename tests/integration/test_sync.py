@@ -289,6 +289,27 @@ class SyncTest(Base):
         self.assertIn("no network", p.stderr)
         self.assertEqual(a.stop(), 0)
 
+    def test_a_leader_receives_its_grid_only(self):
+        office = self.network("office")[0]
+        leader = Node(self.root, "leader")
+        self.nodes.append(leader)
+        leader.run("init")
+        code = office.run("invite", "--role", "leader", "--scope",
+                          "gongrencun/q/g01").stdout.strip()
+        leader.run("join", code)
+        office.put("resident", "gongrencun/q/g01", "name=本网格")
+        office.put("resident", "gongrencun/q/g02", "name=别的网格")
+        office.serve()
+        leader.run("sync", office.addr())
+        names = [r["fields"]["name"] for r in leader.records("resident")]
+        self.assertEqual(names, ["本网格"])
+        # and what it may not write is refused locally, with the reason
+        p = leader.run("put", "resident", "--scope", "gongrencun/q/g02",
+                       "name=越权", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("may not write gongrencun/q/g02", p.stderr)
+        self.assertEqual(office.stop(), 0)
+
     def test_a_revoked_node_is_shut_out(self):
         admin, lost = self.network("admin", "lost")
         admin.serve()

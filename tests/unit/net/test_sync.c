@@ -145,8 +145,8 @@ typedef struct link {
 static void link_open(link *l, tnode *a, tnode *b)
 {
   memset(l, 0, sizeof *l);
-  net_sync_io ia = {q_send, NULL, NULL, NULL, &l->qa},
-              ib = {q_send, NULL, NULL, NULL, &l->qb};
+  net_sync_io ia = {q_send, NULL, NULL, NULL, NULL, &l->qa},
+              ib = {q_send, NULL, NULL, NULL, NULL, &l->qb};
   cr_assert_eq(net_sync_new(a->st, &ia, &l->a), GS_OK);
   cr_assert_eq(net_sync_new(b->st, &ib, &l->b), GS_OK);
   cr_assert_eq(net_sync_start(l->a), GS_OK);
@@ -344,7 +344,7 @@ static gs_err feed_changes(tnode *b, const uint8_t *const *ch,
                            const size_t *lens, size_t n, char *why)
 {
   queue q = {0};
-  net_sync_io io = {q_send, NULL, NULL, NULL, &q};
+  net_sync_io io = {q_send, NULL, NULL, NULL, NULL, &q};
   net_sync *s;
   net_bytes parts[8];
   for (size_t i = 0; i < n; i++)
@@ -415,7 +415,7 @@ Test(sync, bad_batches_are_refused_whole)
 
   /* malformed and out-of-protocol messages */
   queue q = {0};
-  net_sync_io io = {q_send, NULL, NULL, NULL, &q};
+  net_sync_io io = {q_send, NULL, NULL, NULL, NULL, &q};
   net_sync *s;
   cr_assert_eq(net_sync_new(b.st, &io, &s), GS_OK);
   static const uint8_t junk[] = {0x93, 0x01, 0xc0};
