@@ -18,12 +18,18 @@ typedef struct fm_entry {
 typedef struct feedmap {
   fm_entry *e;
   size_t cap, n;
+  uint64_t seed; /* random: a peer cannot aim its feed ids at one slot */
 } feedmap;
 
 static size_t fm_slot(const feedmap *m, const uint8_t feed[CRDT_FEED_LEN])
 {
-  uint64_t h;
-  memcpy(&h, feed, sizeof h); /* feed ids are hashes already */
+  uint64_t a, b;
+  memcpy(&a, feed, sizeof a);
+  memcpy(&b, feed + 8, sizeof b);
+  uint64_t h = a ^ (b * 0x9e3779b97f4a7c15ULL) ^ m->seed;
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+  h ^= h >> 31;
   size_t i = (size_t)h & (m->cap - 1);
   while (m->e[i].used && memcmp(m->e[i].feed, feed, CRDT_FEED_LEN) != 0)
     i = (i + 1) & (m->cap - 1);
@@ -104,6 +110,7 @@ gs_err net_sync_new(store *st, const net_sync_io *io, net_sync **out)
     return GS_ENOMEM;
   s->st = st;
   s->io = *io;
+  crdt_random(&s->remote.seed, sizeof s->remote.seed);
   *out = s;
   return GS_OK;
 }
@@ -460,6 +467,12 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
     if (s->remote_vv_done) {
       snprintf(why, whylen, "version vector sent twice");
       err = GS_EPROTO;
+      break;
+    }
+    if (s->remote.n + m.u.vv.n > NET_SYNC_MAX_FEEDS) {
+      snprintf(why, whylen, "version vector of more than %d feeds",
+               NET_SYNC_MAX_FEEDS);
+      err = GS_ETOOBIG;
       break;
     }
     for (size_t i = 0; i < m.u.vv.n && !err; i++)

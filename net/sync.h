@@ -31,6 +31,7 @@ typedef struct store store;
 typedef struct net_sync net_sync;
 
 #define NET_SYNC_WINDOW 8 /* CHANGES messages in flight */
+#define NET_SYNC_MAX_FEEDS 1000000 /* a peer's version vector, at most */
 
 /* How the session sends: send queues one message (copied); writable says
  * whether the transport wants more now. */

@@ -1136,6 +1136,15 @@ gs_err store_heard_raise(store *s, const uint8_t (*feeds)[CRDT_FEED_LEN],
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
       MDB_val k = {CRDT_FEED_LEN, (void *)feeds[i]}, v;
+      /* only feeds held here: a peer's word about feeds we have never
+       * seen must not grow the store without bound */
+      rc = mdb_get(txn, s->dbi[DB_VV], &k, &v);
+      if (rc == MDB_NOTFOUND) {
+        rc = 0;
+        continue;
+      }
+      if (rc)
+        break;
       rc = mdb_get(txn, s->dbi[DB_HEARD], &k, &v);
       if (rc == 0 && v.mv_size == 8 && be64_get(v.mv_data) >= seqs[i])
         continue;
