@@ -1133,23 +1133,31 @@ gs_err store_heard_raise(store *s, const uint8_t (*feeds)[CRDT_FEED_LEN],
     gs_err err = txn_begin(s, 0, &txn);
     if (err)
       return err;
-    int rc = 0;
+    MDB_stat hs;
+    int rc = mdb_stat(txn, s->dbi[DB_HEARD], &hs);
+    size_t room = rc == 0 && hs.ms_entries < STORE_HEARD_MAX
+                      ? STORE_HEARD_MAX - hs.ms_entries
+                      : 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
       MDB_val k = {CRDT_FEED_LEN, (void *)feeds[i]}, v;
-      /* only feeds held here: a peer's word about feeds we have never
-       * seen must not grow the store without bound */
+      /* a peer's word about feeds never seen here is kept only while
+       * there is room: it must not grow the store without bound */
       rc = mdb_get(txn, s->dbi[DB_VV], &k, &v);
-      if (rc == MDB_NOTFOUND) {
-        rc = 0;
-        continue;
-      }
-      if (rc)
+      if (rc && rc != MDB_NOTFOUND)
         break;
+      bool held = rc == 0;
       rc = mdb_get(txn, s->dbi[DB_HEARD], &k, &v);
       if (rc == 0 && v.mv_size == 8 && be64_get(v.mv_data) >= seqs[i])
         continue;
       if (rc && rc != MDB_NOTFOUND)
         break;
+      if (rc == MDB_NOTFOUND && !held) {
+        if (room == 0) {
+          rc = 0;
+          continue;
+        }
+        room--;
+      }
       uint8_t b[8];
       be64_put(b, seqs[i]);
       v.mv_data = b;

@@ -168,9 +168,11 @@ gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
 gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
                     uint8_t out[CRDT_HASH_LEN], size_t *nrecords);
 
-/* What peers said they hold (their version vectors), for feeds held here:
- * kept so that status can say how far behind this node is on each feed.
- * Entries for feeds not held are ignored (a peer cannot grow the store). */
+/* What peers said they hold (their version vectors): kept so that status
+ * can say how far behind this node is on each feed. Feeds not held here
+ * are kept only up to STORE_HEARD_MAX entries (a peer cannot grow the
+ * store without bound). */
+#define STORE_HEARD_MAX 100000
 gs_err store_heard_raise(store *s, const uint8_t (*feeds)[CRDT_FEED_LEN],
                          const uint64_t *seqs, size_t n);
 /* Every feed some peer holds more of than this node: held < heard. */
