@@ -275,7 +275,9 @@ void crdt_record_identity(const crdt_record *r, const char **scope,
                           size_t *scope_len, const char **coll,
                           size_t *coll_len, uint8_t id[CRDT_ID_LEN]);
 bool crdt_record_deleted(const crdt_record *r);
-/* Stamp of the latest write of any kind to r (zero stamp if none). */
+/* Stamp of the latest write kept in r's state (zero stamp if none):
+ * register writes, the tombstone, set adds. A REMOVE keeps only the tags
+ * it names, not its own stamp, so it does not count here. */
 void crdt_record_last_stamp(const crdt_record *r, crdt_stamp *out);
 
 /* One field as a reader sees it. A field is a set when its latest write

@@ -346,6 +346,12 @@ gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
       !crdt_name_valid(op->field, op->field_len) ||
       crdt_value_check(&op->value) != GS_OK)
     return GS_EINVAL;
+  /* A removed tag with an invalid hlc would be kept in state that
+   * crdt_record_decode then refuses. */
+  if (op->kind == CRDT_OP_REMOVE)
+    for (size_t i = 0; i < op->ntags; i++)
+      if (!crdt_hlc_valid(op->tags[i].hlc))
+        return GS_EINVAL;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
   if (crdt__value_pack(&pk, &op->value) != 0) {

@@ -296,6 +296,21 @@ gs_err crdt_value_decode(const uint8_t *buf, size_t n, crdt_value *out)
   if (out->type == CRDT_REF &&
       !crdt__within(out->u.ref.coll, out->u.ref.coll_len, buf, n))
     err = GS_EDECODE;
+  if (err)
+    goto done;
+  /* Canonical form only (as the change and record decoders): one value,
+   * one byte form. */
+  {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (crdt__value_pack(&pk, out) != 0)
+      err = GS_ENOMEM;
+    else if (sb.size != n || memcmp(sb.data, buf, n) != 0)
+      err = GS_EDECODE;
+    msgpack_sbuffer_destroy(&sb);
+  }
 done:
   msgpack_unpacked_destroy(&u);
   return err;
