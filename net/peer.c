@@ -417,6 +417,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void on_frame(net_peer *p, const uint8_t *f, size_t n)
 {
+  if (p->closing || p->draining)
+    return; /* nothing more is taken once closing was decided */
   if (!p->open && !p->confirming) {
     on_hs_frame(p, f, n);
     return;
@@ -479,7 +481,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
   p->last_rx = uv_now(p->loop);
   p->inlen += (size_t)nread;
   size_t off = 0;
-  while (!p->closing) {
+  while (!p->closing && !p->draining) {
     const uint8_t *f;
     size_t flen, used;
     int r = net__frame_next(p->in + off, p->inlen - off,
@@ -496,6 +498,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
   }
   if (p->closing)
     return;
+  if (p->draining) {
+    p->inlen = 0; /* dropped */
+    return;
+  }
   memmove(p->in, p->in + off, p->inlen - off);
   p->inlen -= off;
 }
