@@ -48,6 +48,8 @@ static uint64_t fm_get(const feedmap *m, const uint8_t feed[CRDT_FEED_LEN])
 static gs_err fm_raise(feedmap *m, const uint8_t feed[CRDT_FEED_LEN],
                        uint64_t v)
 {
+  if (m->n >= NET_SYNC_MAX_FEEDS)
+    return GS_ETOOBIG;
   if ((m->n + 1) * 2 > m->cap) {
     size_t cap = m->cap ? m->cap * 2 : 64;
     fm_entry *old = m->e;
@@ -90,6 +92,7 @@ struct net_sync {
   net_sync_io io;
   feedmap remote;     /* what the peer holds, as far as we know */
   bool remote_vv_done, vv_sent, done_sent, done_recv;
+  size_t vv_seen;     /* entries of the peer's version vector so far */
   unsigned inflight;  /* CHANGES not yet acknowledged */
   tail *plan;
   size_t nplan, capplan, pos;
@@ -405,8 +408,11 @@ static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
              n, bad + 1, gs_strerror(err));
     goto out;
   }
-  /* the peer holds what it sent */
+  /* the peer holds what it sent (what we kept: the map stays bounded by
+   * what this store holds) */
   for (size_t i = 0; i < n; i++) {
+    if (!keep[i])
+      continue;
     uint8_t feed[CRDT_FEED_LEN];
     crdt_feed_id(cs[i]->origin, cs[i]->scope, cs[i]->scope_len, feed);
     if ((err = fm_raise(&s->remote, feed, cs[i]->seq)) != GS_OK)
@@ -437,12 +443,17 @@ static gs_err remember_heard(net_sync *s, const net_msg *m)
   uint64_t *seqs = malloc(n * sizeof *seqs);
   gs_err err = GS_ENOMEM;
   if (feeds && seqs) {
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-      memcpy(feeds[i], m->u.vv.entries[i].feed, CRDT_FEED_LEN);
-      seqs[i] = m->u.vv.entries[i].seq;
+      if (!m->u.vv.entries[i].seq)
+        continue;
+      memcpy(feeds[k], m->u.vv.entries[i].feed, CRDT_FEED_LEN);
+      seqs[k++] = m->u.vv.entries[i].seq;
     }
-    err = store_heard_raise(s->st, (const uint8_t(*)[CRDT_FEED_LEN])feeds,
-                            seqs, n);
+    err = k ? store_heard_raise(s->st,
+                                (const uint8_t(*)[CRDT_FEED_LEN])feeds, seqs,
+                                k)
+            : GS_OK;
   }
   free(feeds);
   free(seqs);
@@ -469,15 +480,29 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
       err = GS_EPROTO;
       break;
     }
-    if (s->remote.n + m.u.vv.n > NET_SYNC_MAX_FEEDS) {
+    s->vv_seen += m.u.vv.n;
+    if (s->vv_seen > NET_SYNC_MAX_FEEDS) {
       snprintf(why, whylen, "version vector of more than %d feeds",
                NET_SYNC_MAX_FEEDS);
       err = GS_ETOOBIG;
       break;
     }
-    for (size_t i = 0; i < m.u.vv.n && !err; i++)
+    /* only feeds held here matter (what we could send); the rest of a
+     * peer's vector is not kept, so it cannot grow our memory */
+    for (size_t i = 0; i < m.u.vv.n && !err; i++) {
+      store_feed f;
+      gs_err e = store_feed_get(s->st, m.u.vv.entries[i].feed, &f);
+      if (e == GS_ENOTFOUND) {
+        m.u.vv.entries[i].seq = 0; /* not remembered as heard either */
+        continue;
+      }
+      if (e) {
+        err = e;
+        break;
+      }
       err = fm_raise(&s->remote, m.u.vv.entries[i].feed,
                      m.u.vv.entries[i].seq);
+    }
     if (!err && m.u.vv.n)
       err = remember_heard(s, &m);
     if (!err && !m.u.vv.more) {

@@ -472,7 +472,7 @@ gs_err node_import(node *n, const char *path, node_import_result *res,
       keep++;
     if (keep < j) {
       res->refused += j - keep;
-      node_note_refused(n, w);
+      node_note_refused(n, w, j - keep);
       snprintf(why, whylen, "%s", w);
     }
     if (keep > i) {

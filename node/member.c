@@ -294,6 +294,12 @@ gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
 {
   if (p->open)
     return GS_OK;
+  if (is_net_scope(c->scope, c->scope_len) && !crdt_change_verify(c)) {
+    /* membership changes shape this check for the rest of the batch:
+     * they must be genuine before they count */
+    snprintf(why, whylen, "membership change with a bad signature");
+    return GS_EPERM;
+  }
   if (memcmp(c->origin, p->root, CRDT_KEY_LEN) == 0) {
     if (is_net_scope(c->scope, c->scope_len))
       return note_admin(p, c);
@@ -548,7 +554,7 @@ gs_err node_revoke(node *n, const uint8_t *key, size_t *kept)
   return err;
 }
 
-void node_note_refused(node *n, const char *why)
+void node_note_refused(node *n, const char *why, uint64_t count_new)
 {
   uint8_t b[8];
   size_t len;
@@ -557,7 +563,7 @@ void node_note_refused(node *n, const char *why)
       len == 8)
     for (int i = 0; i < 8; i++)
       count = count << 8 | b[i];
-  count++;
+  count += count_new;
   for (int i = 7; i >= 0; i--, count >>= 8)
     b[i] = (uint8_t)count;
   store_meta_put(n->st, "refused", b, 8);

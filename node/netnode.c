@@ -448,17 +448,26 @@ static void on_check(void *ctx, const crdt_change *const *cs, size_t n,
       keep[i] = false; /* cannot tell: store nothing, try again later */
     return;
   }
+  size_t refused = 0;
+  char first[512] = "";
   for (size_t i = 0; i < n; i++) {
     if (node_policy_check(p, cs[i], why, sizeof why) == GS_OK)
       continue;
     keep[i] = false;
-    char who[16];
-    key_text(cs[i]->origin, who);
-    logf_(s->nn, "refused change %" PRIu64 " of node %s in %.*s: %s",
-          cs[i]->seq, who, (int)cs[i]->scope_len, cs[i]->scope, why);
-    node_note_refused(s->nn->n, why);
+    if (refused++ == 0) {
+      char who[16];
+      key_text(cs[i]->origin, who);
+      snprintf(first, sizeof first, "change %" PRIu64 " of node %s in %.*s: %s",
+               cs[i]->seq, who, (int)cs[i]->scope_len, cs[i]->scope, why);
+    }
   }
   node_policy_free(p);
+  if (refused) {
+    /* one line and one store write per batch, however many were refused */
+    logf_(s->nn, "refused %zu of %zu changes from %s (first: %s)", refused, n,
+          s->outgoing ? s->addr : net_peer_addr(s->peer), first);
+    node_note_refused(s->nn->n, first, refused);
+  }
 }
 
 /* Send a peer only what its role may read (membership looked up afresh

@@ -119,8 +119,8 @@ gs_err node_may_write(node *n, const char *scope, size_t scope_len,
  * feeds of it kept. GS_EPERM unless this node is the network's admin. */
 gs_err node_revoke(node *n, const uint8_t *key, size_t *kept);
 
-/* Count a received change refused for permissions (why: the reason). */
-void node_note_refused(node *n, const char *why);
+/* Count received changes refused for permissions (why: one reason). */
+void node_note_refused(node *n, const char *why, uint64_t count);
 /* How many were refused, and the last reason (into why). */
 uint64_t node_refused(node *n, char *why, size_t whylen);
 

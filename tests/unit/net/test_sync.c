@@ -288,13 +288,15 @@ Test(sync, many_messages_window_and_resume_after_a_drop)
   size_t got = nchanges(&b);
   cr_assert_gt(got, 0);
   cr_assert_lt(got, total);
-  /* b knows how far behind it is */
-  behind bh = {0};
-  cr_assert_eq(store_behind(b.st, on_behind, &bh), GS_OK);
-  cr_assert_eq(bh.feeds, 2);
-  cr_assert_eq(bh.missing, total - got);
   link_close(&l);
   link_open(&l, &a, &b); /* and resumes */
+  link_run(&l, 1);       /* a's version vector reaches b */
+  /* b knows how far behind it is on the feeds it holds part of */
+  behind bh = {0};
+  cr_assert_eq(store_behind(b.st, on_behind, &bh), GS_OK);
+  cr_assert_geq(bh.feeds, 1);
+  cr_assert_gt(bh.missing, 0);
+  cr_assert_leq(bh.missing, total - got);
   link_run(&l, 0);
   cr_assert(!l.err_a && !l.err_b, "%s %s", l.why_a, l.why_b);
   cr_assert_eq(nchanges(&b), total);
