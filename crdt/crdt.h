@@ -57,6 +57,9 @@ void crdt_hasher_final(crdt_hasher *h, uint8_t out[CRDT_HASH_LEN]);
 
 /* New Ed25519 key pair. */
 void crdt_keypair(uint8_t pk[CRDT_KEY_LEN], uint8_t sk[CRDT_SK_LEN]);
+/* The key pair of a 32-byte seed (deterministic). */
+void crdt_keypair_seed(const uint8_t seed[32], uint8_t pk[CRDT_KEY_LEN],
+                       uint8_t sk[CRDT_SK_LEN]);
 /* Derive the public key from a secret key. */
 void crdt_sk_to_pk(const uint8_t sk[CRDT_SK_LEN], uint8_t pk[CRDT_KEY_LEN]);
 /* Ed25519 detached signature of msg. */

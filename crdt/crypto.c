@@ -44,6 +44,12 @@ void crdt_keypair(uint8_t pk[CRDT_KEY_LEN], uint8_t sk[CRDT_SK_LEN])
   crypto_sign_keypair(pk, sk);
 }
 
+void crdt_keypair_seed(const uint8_t seed[32], uint8_t pk[CRDT_KEY_LEN],
+                       uint8_t sk[CRDT_SK_LEN])
+{
+  crypto_sign_seed_keypair(pk, sk, seed);
+}
+
 void crdt_sk_to_pk(const uint8_t sk[CRDT_SK_LEN], uint8_t pk[CRDT_KEY_LEN])
 {
   crypto_sign_ed25519_sk_to_pk(pk, sk);

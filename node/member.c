@@ -8,6 +8,8 @@
  *   key       bytes(32)  the node's key           } the node's claim,
  *   cert      bytes      the invite's certificate } written by the node
  *   cert_sig  bytes(64)  the admin's signature    } itself when it joins
+ *   proof     bytes(64)  the invite key's signature of the node's key: }
+ *                        only a holder of the invite code can claim it }
  *   revoked   bytes      msgpack [[feed bin16, seq]...], written by the
  *                        admin: the node's changes beyond these seqs (and
  *                        of any other feed) are refused
@@ -45,7 +47,7 @@ typedef struct member {
   char scopes[NODE_SCOPES_MAX][CRDT_SCOPE_MAX + 1];
   size_t nscopes;
   uint64_t expires;
-  uint8_t nonce[16];
+  uint8_t nonce[CRDT_KEY_LEN]; /* the invite's key */
   bool revoked;
   cut *cuts;
   size_t ncuts;
@@ -107,7 +109,8 @@ static bool cert_decode(const uint8_t *b, size_t n, uint8_t netid[8],
       a[2].type != MSGPACK_OBJECT_STR || a[2].via.str.size > NODE_ROLE_MAX ||
       a[3].type != MSGPACK_OBJECT_ARRAY || a[3].via.array.size == 0 ||
       a[3].via.array.size > NODE_SCOPES_MAX ||
-      crdt_mp_uint(&a[4], &m->expires) || crdt_mp_bin(&a[5], 16, m->nonce))
+      crdt_mp_uint(&a[4], &m->expires) ||
+      crdt_mp_bin(&a[5], CRDT_KEY_LEN, m->nonce))
     goto out;
   memcpy(m->role, a[2].via.str.ptr, a[2].via.str.size);
   m->role[a[2].via.str.size] = '\0';
@@ -128,13 +131,22 @@ out:
   return ok;
 }
 
-/* Validate a claim (key, cert, cert_sig) made at stamp st; fills m. */
-static bool claim_check(const node_policy *p, const uint8_t *cert,
-                        size_t certlen, const uint8_t sig[CRDT_SIG_LEN],
+/* Validate a claim by key (cert, cert_sig, proof) made at stamp st;
+ * fills m. */
+static bool claim_check(const node_policy *p, const uint8_t *key,
+                        const uint8_t *cert, size_t certlen,
+                        const uint8_t sig[CRDT_SIG_LEN],
+                        const uint8_t proof[CRDT_SIG_LEN],
                         const crdt_stamp *st, member *m)
 {
   uint8_t netid[8];
   if (certlen > 4096 || !cert_decode(cert, certlen, netid, m))
+    return false;
+  /* the claimant held the invite code: its key signed by the invite key */
+  uint8_t pm[sizeof NODE_CLAIM_CONTEXT - 1 + CRDT_KEY_LEN];
+  memcpy(pm, NODE_CLAIM_CONTEXT, sizeof NODE_CLAIM_CONTEXT - 1);
+  memcpy(pm + sizeof NODE_CLAIM_CONTEXT - 1, key, CRDT_KEY_LEN);
+  if (!crdt_verify(m->nonce, pm, sizeof pm, proof))
     return false;
   if (memcmp(netid, p->netid, 8) != 0)
     return false; /* a certificate of another network */
@@ -191,7 +203,7 @@ static void settle_nonces(node_policy *p)
       if (p->m[i].has_key && p->m[j].has_key &&
           (p->m[i].valid || p->m[i].claim.hlc) &&
           (p->m[j].valid || p->m[j].claim.hlc) &&
-          memcmp(p->m[i].nonce, p->m[j].nonce, 16) == 0) {
+          memcmp(p->m[i].nonce, p->m[j].nonce, CRDT_KEY_LEN) == 0) {
         p->m[i].valid = false;
         p->m[j].valid = false;
       }
@@ -226,14 +238,17 @@ static int on_member(void *ctx, const crdt_record *r)
   const uint8_t *key = field_bytes(r, "key", &kl, NULL);
   const uint8_t *cert = field_bytes(r, "cert", &cl, &st);
   const uint8_t *sig = field_bytes(r, "cert_sig", &sl, NULL);
+  size_t pl;
+  const uint8_t *proof = field_bytes(r, "proof", &pl, NULL);
   const uint8_t *rev = field_bytes(r, "revoked", &rl, NULL);
   if (key && kl == CRDT_KEY_LEN && memcmp(key, id, CRDT_ID_LEN) == 0) {
     memcpy(m->key, key, CRDT_KEY_LEN);
     m->has_key = true;
   }
-  if (m->has_key && cert && sig && sl == CRDT_SIG_LEN) {
+  if (m->has_key && cert && sig && sl == CRDT_SIG_LEN && proof &&
+      pl == CRDT_SIG_LEN) {
     m->claim = st;
-    m->valid = claim_check(p, cert, cl, sig, &st, m);
+    m->valid = claim_check(p, m->key, cert, cl, sig, proof, &st, m);
   }
   if (rev) {
     cuts_decode(rev, rl, m); /* malformed: nothing kept */
@@ -307,7 +322,7 @@ gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
   }
   if (is_net_scope(c->scope, c->scope_len)) {
     /* only a node's own claim: key, cert and cert_sig of its record */
-    const uint8_t *cert = NULL, *sig = NULL;
+    const uint8_t *cert = NULL, *sig = NULL, *proof = NULL;
     size_t cl = 0;
     bool key_ok = false;
     for (size_t i = 0; i < c->nops; i++) {
@@ -326,16 +341,19 @@ gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
       else if (op->field_len == 8 && memcmp(op->field, "cert_sig", 8) == 0 &&
                vn == CRDT_SIG_LEN)
         sig = v;
+      else if (op->field_len == 5 && memcmp(op->field, "proof", 5) == 0 &&
+               vn == CRDT_SIG_LEN)
+        proof = v;
       else
         goto refuse;
     }
-    if (!key_ok || !cert || !sig)
+    if (!key_ok || !cert || !sig || !proof)
       goto refuse;
     member cand;
     memset(&cand, 0, sizeof cand);
     crdt_stamp st = {.hlc = c->hlc};
     memcpy(st.origin, c->origin, CRDT_KEY_LEN);
-    if (!claim_check(p, cert, cl, sig, &st, &cand)) {
+    if (!claim_check(p, c->origin, cert, cl, sig, proof, &st, &cand)) {
       snprintf(why, whylen, "membership claim with an invalid, expired or "
                             "foreign certificate");
       return GS_EPERM;
@@ -343,7 +361,7 @@ gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
     bool leaked = false;
     for (size_t i = 0; i < p->n; i++)
       if (p->m[i].has_key && p->m[i].claim.hlc &&
-          memcmp(p->m[i].nonce, cand.nonce, 16) == 0 &&
+          memcmp(p->m[i].nonce, cand.nonce, CRDT_KEY_LEN) == 0 &&
           memcmp(p->m[i].id, c->origin, CRDT_ID_LEN) != 0) {
         p->m[i].valid = false; /* the invite leaked: both are out */
         leaked = true;
@@ -436,9 +454,15 @@ gs_err node_may_write(node *n, const char *scope, size_t scope_len,
   return err;
 }
 
-gs_err node__claim_write(node *n, uint64_t expires, const uint8_t nonce[16],
-                         const uint8_t cert_sig[CRDT_SIG_LEN])
+gs_err node__claim_write(node *n, uint64_t expires,
+                         const uint8_t nonce[CRDT_KEY_LEN],
+                         const uint8_t cert_sig[CRDT_SIG_LEN],
+                         const uint8_t invite_sk[CRDT_SK_LEN])
 {
+  uint8_t pm[sizeof NODE_CLAIM_CONTEXT - 1 + CRDT_KEY_LEN], proof[CRDT_SIG_LEN];
+  memcpy(pm, NODE_CLAIM_CONTEXT, sizeof NODE_CLAIM_CONTEXT - 1);
+  memcpy(pm + sizeof NODE_CLAIM_CONTEXT - 1, n->pk, CRDT_KEY_LEN);
+  crdt_sign(invite_sk, pm, sizeof pm, proof);
   msgpack_sbuffer cb;
   gs_err err = node__cert_pack(n->net.id, n->net.role,
                                (const char(*)[CRDT_SCOPE_MAX + 1])
@@ -448,12 +472,12 @@ gs_err node__claim_write(node *n, uint64_t expires, const uint8_t nonce[16],
     msgpack_sbuffer_destroy(&cb);
     return err;
   }
-  crdt_op ops[3];
+  crdt_op ops[4];
   memset(ops, 0, sizeof ops);
-  const char *names[3] = {"key", "cert", "cert_sig"};
-  const void *vals[3] = {n->pk, cb.data, cert_sig};
-  size_t lens[3] = {CRDT_KEY_LEN, cb.size, CRDT_SIG_LEN};
-  for (int i = 0; i < 3; i++) {
+  const char *names[4] = {"key", "cert", "cert_sig", "proof"};
+  const void *vals[4] = {n->pk, cb.data, cert_sig, proof};
+  size_t lens[4] = {CRDT_KEY_LEN, cb.size, CRDT_SIG_LEN, CRDT_SIG_LEN};
+  for (int i = 0; i < 4; i++) {
     ops[i].kind = CRDT_OP_SET;
     ops[i].coll = COLL;
     ops[i].coll_len = strlen(COLL);
@@ -467,7 +491,7 @@ gs_err node__claim_write(node *n, uint64_t expires, const uint8_t nonce[16],
   store_write *w;
   if ((err = store_write_begin(n->st, n->sk, &w)) == GS_OK) {
     err = store_write_change(w, NODE_NET_SCOPE, strlen(NODE_NET_SCOPE), ops,
-                             3, node_now(n), NULL, NULL);
+                             4, node_now(n), NULL, NULL);
     if (err)
       store_write_abort(w);
     else

@@ -9,9 +9,11 @@
  * An invite code is "GS1" + Crockford base32 of (payload, 4 check bytes:
  * BLAKE2b of the payload). The payload is the msgpack array
  *   [1, name, key bin32, admin bin32, role, [scope...], expires_ms,
- *    nonce bin16, sig bin64]
- * and sig is the inviter's Ed25519 signature of "gridsync-invite-v1"
- * followed by the same array without sig (8 elements).
+ *    invite key bin32, sig bin64, cert_sig bin64, invite seed bin32]
+ * sig is the inviter's Ed25519 signature of "gridsync-invite-v1" followed
+ * by the first 8 elements as an array; cert_sig signs the certificate
+ * (node__cert_pack); the invite seed makes the invite key pair, with
+ * which the joining node proves it holds the code.
  */
 #include <ctype.h>
 #include <msgpack.h>
@@ -204,11 +206,15 @@ gs_err node_network_create(node *n, const char *name)
 
 /* The certificate part of an invite: what the joining node publishes in
  * its claim (no network key in it), signed by the admin on its own:
- *   [1, network id bin8, role, [scope...], expires_ms, nonce bin16]   */
+ *   [1, network id bin8, role, [scope...], expires_ms, invite key bin32]
+ * The invite key is a key pair made for this one invite; its secret seed
+ * travels only in the invite code, and the claim carries its signature of
+ * the joining node's key: a certificate seen in the data cannot be
+ * claimed by anyone else. */
 gs_err node__cert_pack(const uint8_t netid[8], const char *role,
                        const char (*scopes)[CRDT_SCOPE_MAX + 1],
                        size_t nscopes, uint64_t expires,
-                       const uint8_t nonce[16], bool for_signing,
+                       const uint8_t nonce[CRDT_KEY_LEN], bool for_signing,
                        msgpack_sbuffer *sb)
 {
   msgpack_packer pk;
@@ -224,14 +230,14 @@ gs_err node__cert_pack(const uint8_t netid[8], const char *role,
   for (size_t i = 0; i < nscopes; i++)
     pack_str(&pk, scopes[i]);
   msgpack_pack_uint64(&pk, expires);
-  pack_bin(&pk, nonce, 16);
+  pack_bin(&pk, nonce, CRDT_KEY_LEN);
   return sb->data ? GS_OK : GS_ENOMEM;
 }
 
 /* The signed part of an invite: 8 elements. */
 static void pack_invite_body(msgpack_packer *pk, const node_network *inv,
-                             uint64_t expires_ms, const uint8_t nonce[16],
-                             size_t nelems)
+                             uint64_t expires_ms,
+                             const uint8_t nonce[CRDT_KEY_LEN], size_t nelems)
 {
   msgpack_pack_array(pk, nelems);
   msgpack_pack_uint8(pk, 1);
@@ -243,12 +249,12 @@ static void pack_invite_body(msgpack_packer *pk, const node_network *inv,
   for (size_t i = 0; i < inv->nscopes; i++)
     pack_str(pk, inv->scopes[i]);
   msgpack_pack_uint64(pk, expires_ms);
-  pack_bin(pk, nonce, 16);
+  pack_bin(pk, nonce, CRDT_KEY_LEN);
 }
 
 /* The bytes an inviter signs. */
 static gs_err invite_signed_bytes(const node_network *inv, uint64_t expires,
-                                  const uint8_t nonce[16],
+                                  const uint8_t nonce[CRDT_KEY_LEN],
                                   msgpack_sbuffer *sb)
 {
   msgpack_packer pk;
@@ -263,7 +269,8 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
                    size_t nscopes, uint64_t expires_ms, char **code)
 {
   node_network inv;
-  uint8_t nonce[16], sig[CRDT_SIG_LEN], *raw = NULL;
+  uint8_t nonce[CRDT_KEY_LEN], seed[32], isk[CRDT_SK_LEN];
+  uint8_t sig[CRDT_SIG_LEN], *raw = NULL;
   msgpack_sbuffer sb, out;
   msgpack_packer pk;
   gs_err err;
@@ -289,7 +296,9 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
   memcpy(inv.key, n->net.key, NODE_NET_KEY_LEN);
   memcpy(inv.admin, n->pk, CRDT_KEY_LEN);
   strcpy(inv.role, role);
-  crdt_random(nonce, sizeof nonce);
+  crdt_random(seed, sizeof seed);
+  crdt_keypair_seed(seed, nonce, isk); /* nonce: the invite's key */
+  crdt_wipe(isk, sizeof isk);
 
   uint8_t cert_sig[CRDT_SIG_LEN];
   msgpack_sbuffer cb;
@@ -306,9 +315,10 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
     crdt_sign(n->sk, (const uint8_t *)sb.data, sb.size, sig);
     msgpack_sbuffer_init(&out);
     msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
-    pack_invite_body(&pk, &inv, expires_ms, nonce, 10);
+    pack_invite_body(&pk, &inv, expires_ms, nonce, 11);
     pack_bin(&pk, sig, CRDT_SIG_LEN);
     pack_bin(&pk, cert_sig, CRDT_SIG_LEN);
+    pack_bin(&pk, seed, sizeof seed);
     uint8_t check[CRDT_HASH_LEN];
     size_t rn = out.size + CHECK_LEN;
     if (!out.data || out.size > INVITE_MAX_BYTES ||
@@ -336,6 +346,7 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
   crdt_wipe(sb.data, sb.size);
   msgpack_sbuffer_destroy(&sb);
   crdt_wipe(&inv, sizeof inv);
+  crdt_wipe(seed, sizeof seed);
   return err;
 }
 
@@ -346,8 +357,9 @@ gs_err node_join(node *n, const char *code)
   size_t tn = 0, rn = 0, rawlen = 0;
   node_network inv;
   msgpack_unpacked u;
-  uint8_t nonce[16], sig[CRDT_SIG_LEN], check[CRDT_HASH_LEN];
-  uint8_t cert_sig[CRDT_SIG_LEN];
+  uint8_t nonce[CRDT_KEY_LEN], sig[CRDT_SIG_LEN], check[CRDT_HASH_LEN];
+  uint8_t cert_sig[CRDT_SIG_LEN], seed[32], ipk[CRDT_KEY_LEN];
+  uint8_t isk[CRDT_SK_LEN];
   uint64_t version, expires;
   gs_err err;
 
@@ -384,7 +396,7 @@ gs_err node_join(node *n, const char *code)
     goto out;
   const msgpack_object *o = &u.data;
   err = GS_EDECODE;
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 10)
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 11)
     goto out;
   const msgpack_object *a = o->via.array.ptr;
   if (crdt_mp_uint(&a[0], &version) || version != 1)
@@ -395,10 +407,16 @@ gs_err node_join(node *n, const char *code)
       (err = obj_str(&a[4], inv.role, NODE_ROLE_MAX)) ||
       (err = obj_scopes(&a[5], &inv, false)) ||
       (err = crdt_mp_uint(&a[6], &expires)) ||
-      (err = crdt_mp_bin(&a[7], sizeof nonce, nonce)) ||
+      (err = crdt_mp_bin(&a[7], CRDT_KEY_LEN, nonce)) ||
       (err = crdt_mp_bin(&a[8], CRDT_SIG_LEN, sig)) ||
-      (err = crdt_mp_bin(&a[9], CRDT_SIG_LEN, cert_sig)))
+      (err = crdt_mp_bin(&a[9], CRDT_SIG_LEN, cert_sig)) ||
+      (err = crdt_mp_bin(&a[10], sizeof seed, seed)))
     goto out;
+  crdt_keypair_seed(seed, ipk, isk);
+  if (memcmp(ipk, nonce, CRDT_KEY_LEN) != 0) {
+    err = GS_EDECODE; /* the seed is not the certificate's key */
+    goto out;
+  }
   if (!node_role_valid(inv.role) || inv.name[0] == '\0') {
     err = GS_EDECODE;
     goto out;
@@ -436,7 +454,7 @@ gs_err node_join(node *n, const char *code)
   if ((err = network_store(n, &inv)) != GS_OK)
     goto out;
   /* publish the claim: this node's membership, as a change of its own */
-  err = node__claim_write(n, expires, nonce, cert_sig);
+  err = node__claim_write(n, expires, nonce, cert_sig, isk);
 out:
   msgpack_unpacked_destroy(&u);
   if (raw) {
@@ -448,5 +466,7 @@ out:
     free(text);
   }
   crdt_wipe(&inv, sizeof inv);
+  crdt_wipe(seed, sizeof seed);
+  crdt_wipe(isk, sizeof isk);
   return err;
 }

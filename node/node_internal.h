@@ -35,11 +35,15 @@ struct msgpack_sbuffer;
 gs_err node__cert_pack(const uint8_t netid[8], const char *role,
                        const char (*scopes)[CRDT_SCOPE_MAX + 1],
                        size_t nscopes, uint64_t expires,
-                       const uint8_t nonce[16], bool for_signing,
+                       const uint8_t nonce[CRDT_KEY_LEN], bool for_signing,
                        struct msgpack_sbuffer *sb);
-/* Write this node's membership claim (member.c). */
-gs_err node__claim_write(node *n, uint64_t expires, const uint8_t nonce[16],
-                         const uint8_t cert_sig[CRDT_SIG_LEN]);
+#define NODE_CLAIM_CONTEXT "gridsync-claim-v1"
+/* Write this node's membership claim (member.c): the certificate, its
+ * signature, and the invite key's signature of this node's key. */
+gs_err node__claim_write(node *n, uint64_t expires,
+                         const uint8_t nonce[CRDT_KEY_LEN],
+                         const uint8_t cert_sig[CRDT_SIG_LEN],
+                         const uint8_t invite_sk[CRDT_SK_LEN]);
 /* Load the network of n, if it has one (called by node_open). */
 gs_err node__network_load(node *n);
 

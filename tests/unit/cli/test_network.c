@@ -71,7 +71,12 @@ static char *recode(const char *code, void (*edit)(uint8_t *p, size_t n))
 
 static void flip_sig(uint8_t *p, size_t n)
 {
-  p[n - 1] ^= 0x01; /* last byte of the signature */
+  p[n - 35] ^= 0x01; /* last byte of cert_sig, before the 34-byte seed */
+}
+
+static void flip_seed(uint8_t *p, size_t n)
+{
+  p[n - 1] ^= 0x01; /* the invite seed no longer makes the invite key */
 }
 
 static void flip_role_byte(uint8_t *p, size_t n)
@@ -185,6 +190,9 @@ Test(network, bad_codes_do_not_join)
   /* a forged signature, or a role changed under the old one */
   char *forged = recode(code, flip_sig);
   cr_assert_eq(node_join(x, forged), GS_ESIG);
+  char *reseeded = recode(code, flip_seed);
+  cr_assert_eq(node_join(x, reseeded), GS_EDECODE);
+  free(reseeded);
   char *promoted = recode(code, flip_role_byte);
   cr_assert_eq(node_join(x, promoted), GS_ESIG);
 

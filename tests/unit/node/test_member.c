@@ -12,6 +12,7 @@
 #include "net/msg.h"
 #include "net/sync.h"
 #include "node/node.h"
+#include "node/node_internal.h"
 #include "storage/store.h"
 
 static char root[256];
@@ -261,41 +262,37 @@ Test(member, readers_write_nothing_and_strangers_are_refused)
 }
 
 typedef struct grab {
-  uint8_t cert[4096], sig[64];
-  size_t cert_len, sig_len;
+  uint8_t cert[4096], sig[64], proof[64];
+  size_t cert_len, sig_len, proof_len;
 } grab;
 
 static int on_grab(void *ctx, const crdt_record *r)
 {
   grab *g = ctx;
-  const char *names[2] = {"cert", "cert_sig"};
-  for (int k = 0; k < 2; k++) {
+  const char *names[3] = {"cert", "cert_sig", "proof"};
+  for (int k = 0; k < 3; k++) {
     long fi = crdt_record_find(r, names[k], strlen(names[k]));
     crdt_field_view fv;
     cr_assert_geq(fi, 0);
     cr_assert_eq(crdt_record_field(r, (size_t)fi, &fv), GS_OK);
     cr_assert_eq(fv.value.type, CRDT_BYTES);
-    if (k == 0) {
-      memcpy(g->cert, fv.value.u.s.p, fv.value.u.s.n);
-      g->cert_len = fv.value.u.s.n;
-    } else {
-      memcpy(g->sig, fv.value.u.s.p, fv.value.u.s.n);
-      g->sig_len = fv.value.u.s.n;
-    }
+    uint8_t *dst = k == 0 ? g->cert : k == 1 ? g->sig : g->proof;
+    size_t *len = k == 0 ? &g->cert_len : k == 1 ? &g->sig_len : &g->proof_len;
+    memcpy(dst, fv.value.u.s.p, fv.value.u.s.n);
+    *len = fv.value.u.s.n;
   }
   return 0;
 }
 
-/* A claim written by n (patched: no checks), now. */
-static void claim_write(node *n, const uint8_t *key, const uint8_t *cert,
-                        size_t cert_len, const uint8_t *sig)
+static void claim_ops(crdt_op ops[4], const uint8_t *key, const uint8_t *cert,
+                      size_t cert_len, const uint8_t *sig,
+                      const uint8_t *proof)
 {
-  crdt_op ops[3];
-  const char *names[3] = {"key", "cert", "cert_sig"};
-  const uint8_t *vals[3] = {key, cert, sig};
-  size_t lens[3] = {CRDT_KEY_LEN, cert_len, CRDT_SIG_LEN};
-  memset(ops, 0, sizeof ops);
-  for (int i = 0; i < 3; i++) {
+  const char *names[4] = {"key", "cert", "cert_sig", "proof"};
+  const uint8_t *vals[4] = {key, cert, sig, proof};
+  size_t lens[4] = {CRDT_KEY_LEN, cert_len, CRDT_SIG_LEN, CRDT_SIG_LEN};
+  memset(ops, 0, 4 * sizeof *ops);
+  for (int i = 0; i < 4; i++) {
     ops[i].kind = CRDT_OP_SET;
     ops[i].coll = "member";
     ops[i].coll_len = 6;
@@ -306,9 +303,35 @@ static void claim_write(node *n, const uint8_t *key, const uint8_t *cert,
     ops[i].value.u.s.p = (const char *)vals[i];
     ops[i].value.u.s.n = lens[i];
   }
+}
+
+/* n's claim (g's pieces) as a signed change stamped at ms. */
+static crdt_change *claim_change(node *n, const grab *g, uint64_t ms)
+{
+  crdt_op ops[4];
+  claim_ops(ops, node_pk(n), g->cert, g->cert_len, g->sig, g->proof);
+  crdt_change c = {.scope = "_net", .scope_len = 4, .seq = 1,
+                   .hlc = CRDT_HLC_MAKE(ms, 0), .ops = ops, .nops = 4};
+  memcpy(c.origin, node_pk(n), CRDT_KEY_LEN);
+  uint8_t *raw;
+  size_t len;
+  crdt_change *out;
+  cr_assert_eq(crdt_change_build(&c, n->sk, &raw, &len), GS_OK);
+  cr_assert_eq(crdt_change_decode(raw, len, &out), GS_OK);
+  free(raw);
+  return out;
+}
+
+/* A claim written by n (patched: no checks), now. */
+static void claim_write(node *n, const uint8_t *key, const uint8_t *cert,
+                        size_t cert_len, const uint8_t *sig,
+                        const uint8_t *proof)
+{
+  crdt_op ops[4];
+  claim_ops(ops, key, cert, cert_len, sig, proof);
   store_write *w;
   cr_assert_eq(node_write_begin(n, &w), GS_OK);
-  cr_assert_eq(store_write_change(w, "_net", 4, ops, 3, now_ms, NULL, NULL),
+  cr_assert_eq(store_write_change(w, "_net", 4, ops, 4, now_ms, NULL, NULL),
                GS_OK);
   cr_assert_eq(store_write_commit(w), GS_OK);
 }
@@ -338,8 +361,8 @@ Test(member, forged_expired_and_reused_certificates)
   cr_assert_geq(ref, 1, "a leaked invite still writes");
   cr_assert_eq(records(admin, "s/c/g01"), 1);
 
-  /* an expired certificate: y joins in time but never syncs; z, a
-   * patched node, claims y's certificate after it expired */
+  /* someone else's certificate (seen in the data) cannot be claimed: z
+   * copies y's claim without the invite code */
   char *code2;
   cr_assert_eq(node_invite(admin, "leader", scopes, 1, now_ms + 1000, &code2),
                GS_OK);
@@ -348,18 +371,26 @@ Test(member, forged_expired_and_reused_certificates)
   grab g = {0};
   cr_assert_eq(store_get(node_store(y), "member", 6, node_pk(y), on_grab, &g),
                GS_OK);
-  cr_assert(g.cert_len > 0 && g.sig_len == 64);
-  now_ms += 5000;
+  cr_assert(g.cert_len > 0 && g.sig_len == 64 && g.proof_len == 64);
   node *z = mk("z");
-  claim_write(z, node_pk(z), g.cert, g.cert_len, g.sig);
+  claim_write(z, node_pk(z), g.cert, g.cert_len, g.sig, g.proof);
   sync_pair(z, admin, false, true, NULL, &ref);
-  cr_assert_eq(ref, 1, "a claim after expiry passed");
-  /* the same certificate claimed in time would have passed */
-  now_ms -= 5000;
+  cr_assert_eq(ref, 1, "a copied certificate was claimed");
+
+  /* an expired certificate: y's own claim, stamped after the expiry */
+  node_policy *pol;
+  cr_assert_eq(node_policy_load(admin, &pol), GS_OK);
+  char why2[200];
+  crdt_change *late = claim_change(y, &g, now_ms + 5000);
+  cr_assert_eq(node_policy_check(pol, late, why2, sizeof why2), GS_EPERM);
+  cr_assert_not_null(strstr(why2, "expired"), "%s", why2);
+  crdt_change_free(late);
+  crdt_change *in_time = claim_change(y, &g, now_ms + 500);
+  cr_assert_eq(node_policy_check(pol, in_time, why2, sizeof why2), GS_OK,
+               "%s", why2);
+  crdt_change_free(in_time);
+  node_policy_free(pol);
   node *z2 = mk("z2");
-  claim_write(z2, node_pk(z2), g.cert, g.cert_len, g.sig);
-  sync_pair(z2, admin, false, true, NULL, &ref);
-  cr_assert_eq(ref, 0, "a valid claim was refused");
 
   /* a forged admin signature: a certificate for this network, signed by
    * the claimant itself */
@@ -377,15 +408,18 @@ Test(member, forged_expired_and_reused_certificates)
   msgpack_pack_array(&pk, 1);
   msgpack_pack_str_with_body(&pk, "s", 1);
   msgpack_pack_uint64(&pk, now_ms + 1000000);
-  uint8_t nonce[16] = {1, 2, 3};
-  msgpack_pack_bin_with_body(&pk, nonce, 16);
+  msgpack_pack_bin_with_body(&pk, fk_pk, CRDT_KEY_LEN); /* invite key */
   uint8_t *signed_msg = malloc(16 + cb.size), fsig[CRDT_SIG_LEN];
   memcpy(signed_msg, "gridsync-cert-v1", 16);
   memcpy(signed_msg + 16, cb.data, cb.size);
   crdt_sign(fk_sk, signed_msg, 16 + cb.size, fsig);
   free(signed_msg);
+  uint8_t pm[17 + CRDT_KEY_LEN], fproof[CRDT_SIG_LEN];
+  memcpy(pm, "gridsync-claim-v1", 17);
+  memcpy(pm + 17, node_pk(forger), CRDT_KEY_LEN);
+  crdt_sign(fk_sk, pm, sizeof pm, fproof);
   claim_write(forger, node_pk(forger), (const uint8_t *)cb.data, cb.size,
-              fsig);
+              fsig, fproof);
   raw_write(forger, "s/c/g01", "冒充管理员");
   sync_pair(forger, admin, false, true, NULL, &ref);
   cr_assert_eq(ref, 2, "a self-signed certificate passed");
