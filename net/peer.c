@@ -145,7 +145,7 @@ static void on_write(uv_write_t *req, int status)
 {
   wreq *w = container_of(req, wreq, req);
   net_peer *p = w->p;
-  p->queued -= w->len;
+  p->queued -= w->len + sizeof *w; /* what the write really held */
   free(w);
   if (p->closing)
     return;
@@ -178,7 +178,7 @@ static gs_err queue_frame(net_peer *p, wreq *w, size_t body)
     net_peer_close(p, rc, "write failed");
     return rc;
   }
-  p->queued += w->len;
+  p->queued += w->len + sizeof *w; /* request overhead counts too */
   p->last_tx = uv_now(p->loop);
   if (p->queued > p->opts.hard_limit) {
     net_peer_close(p, GS_ETOOBIG, "peer does not read: output queue full");

@@ -22,6 +22,8 @@
 #include "storage/store.h"
 
 #define POLL_MS 100     /* live mode: look for local commits */
+#define PENDING_MAX 16  /* incoming connections still in the handshake */
+#define PENDING_PER_HOST 4 /* ... from one address */
 #define PROGRESS_MS 500
 
 /* ---- addresses ---- */
@@ -252,6 +254,7 @@ struct session {
   bool outgoing, ok;
   node_policy *pol; /* cached for may_send */
   size_t pol_changes;
+  size_t learnt; /* addresses added from this peer's PEERS */
 };
 
 static void logf_(netnode *nn, const char *fmt, ...)
@@ -405,12 +408,33 @@ static bool own_addr(const netnode *nn, const char *a)
          strncmp(a, "127.", 4) == 0 || strncmp(a, "[::1]", 5) == 0;
 }
 
+#define LEARN_PER_SESSION 16 /* new addresses one peer may teach us */
+
+static bool is_loopback(const char *a)
+{
+  return strncmp(a, "127.", 4) == 0 || strncmp(a, "[::1]", 5) == 0 ||
+         strncmp(a, "::1", 3) == 0;
+}
+
+static bool is_link_local(const char *a)
+{
+  return strncmp(a, "169.254.", 8) == 0 || strncmp(a, "[fe80", 5) == 0 ||
+         strncmp(a, "0.", 2) == 0;
+}
+
 static void on_peers(void *ctx, const net_bytes *addrs, size_t n)
 {
   session *s = ctx;
   share_ctx count = {0};
   node_peers(s->nn->n, on_share, &count);
   size_t room = count.total < BOOK_MAX ? BOOK_MAX - count.total : 0;
+  if (s->learnt >= LEARN_PER_SESSION)
+    return;
+  room = room < LEARN_PER_SESSION - s->learnt ? room
+                                              : LEARN_PER_SESSION - s->learnt;
+  /* a peer elsewhere has no business pointing us at this machine's own
+   * services (loopback) or at link-local addresses */
+  bool peer_local = is_loopback(net_peer_addr(s->peer));
   for (size_t i = 0; i < n && room > 0; i++) {
     char a[STORE_ADDR_MAX + 1];
     if (addrs[i].n > STORE_ADDR_MAX)
@@ -427,10 +451,12 @@ static void on_peers(void *ctx, const net_bytes *addrs, size_t n)
       snprintf(b, sizeof b, "%.*s%s", (int)(colon - seen), seen, a + 1);
       memcpy(a, b, sizeof a);
     }
-    if (!numeric_addr(a) || own_addr(s->nn, a))
+    if (!numeric_addr(a) || own_addr(s->nn, a) || is_link_local(a) ||
+        (is_loopback(a) && !peer_local))
       continue;
     if (node_peer_add(s->nn->n, a) == GS_OK) {
       room--;
+      s->learnt++;
       logf_(s->nn, "learnt address %s", a);
     }
   }
@@ -760,9 +786,11 @@ static void on_conn(uv_stream_t *server, int status)
   netnode *nn = server->data;
   if (status < 0 || nn->stopping)
     return;
-  size_t count = 0;
-  for (session *s = nn->sessions; s; s = s->next)
+  size_t count = 0, pending = 0;
+  for (session *s = nn->sessions; s; s = s->next) {
     count++;
+    pending += !s->outgoing && !s->sync; /* still in the handshake */
+  }
   session *s = session_new(nn, NULL, false);
   if (!s)
     return;
@@ -773,7 +801,18 @@ static void on_conn(uv_stream_t *server, int status)
     return;
   }
   size_t max = nn->sopts->max_conns ? nn->sopts->max_conns : 64;
-  if (count >= max)
+  /* handshakes in progress get their own small budget, so clients that
+   * never finish one cannot take every slot from members */
+  size_t same_host = 0;
+  const char *me = net_peer_addr(s->peer), *colon = strrchr(me, ':');
+  size_t hl = colon ? (size_t)(colon - me) : strlen(me);
+  for (session *o = nn->sessions; o; o = o->next)
+    if (o != s && !o->outgoing && !o->sync && o->peer &&
+        strncmp(net_peer_addr(o->peer), me, hl) == 0 &&
+        net_peer_addr(o->peer)[hl] == ':')
+      same_host++;
+  if (count >= max || pending >= PENDING_MAX ||
+      same_host >= PENDING_PER_HOST)
     net_peer_close(s->peer, GS_EPERM, "too many connections");
 }
 
@@ -788,7 +827,7 @@ static gs_err netnode_init(netnode *nn, node *n)
   gs_err err = net_identity_init(&nn->id, n->sk, n->net.key);
   if (err)
     return err;
-  nn->opts = (net_peer_opts){.handshake_ms = 10000,
+  nn->opts = (net_peer_opts){.handshake_ms = 5000,
                              .idle_ms = 90000,
                              .keepalive_ms = 30000,
                              .high_water = 1 << 20,

@@ -310,6 +310,30 @@ class SyncTest(Base):
         self.assertIn("may not write gongrencun/q/g02", p.stderr)
         self.assertEqual(office.stop(), 0)
 
+    def test_stalled_handshakes_do_not_lock_members_out(self):
+        a, b = self.network("a", "b")
+        a.serve()
+        port = a.port
+        # a host (127.0.0.2) that opens connections and never speaks
+        stalled = []
+        for _ in range(70):
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            try:
+                s.connect(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                continue
+            stalled.append(s)
+        b.put("resident", "gongrencun/q/g01", "name=照常")
+        t0 = time.time()
+        b.run("sync", a.addr())
+        self.assertLess(time.time() - t0, 5)
+        self.assertEqual(len(a.records("resident")), 1)
+        for s in stalled:
+            s.close()
+        self.assertEqual(a.stop(), 0)
+
     def test_a_revoked_node_is_shut_out(self):
         admin, lost = self.network("admin", "lost")
         admin.serve()
