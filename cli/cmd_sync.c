@@ -53,8 +53,7 @@ int cli_cmd_sync(cli_ctx *ctx)
     return cli_usage("sync", ctx->argc < 2 ? "sync with whom? give HOST:PORT"
                                            : "too many arguments");
   const char *addr = ctx->argv[1];
-  struct sockaddr_storage ss;
-  if (node_parse_addr(addr, &ss) != GS_OK)
+  if (!node_addr_valid(addr))
     return cli_usage("sync", "'%s' is not HOST:PORT", addr);
   node *n = cli_open(ctx, 0);
   if (!n)
@@ -132,7 +131,7 @@ int cli_cmd_serve(cli_ctx *ctx)
     if ((m = cli_opt(ctx, &i, "--peer", &v)) != 0) {
       if (m < 0)
         goto out;
-      if (node_parse_addr(v, &ss) != GS_OK) {
+      if (!node_addr_valid(v)) {
         rc = cli_usage("serve", "--peer '%s' is not HOST:PORT", v);
         goto out;
       }

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,12 +22,51 @@
 #include "node/node_internal.h"
 #include "storage/store.h"
 
+#define container_of(ptr, type, member)                                        \
+  ((type *)((char *)(ptr)-offsetof(type, member)))
+
 #define POLL_MS 100     /* live mode: look for local commits */
 #define PENDING_MAX 16  /* incoming connections still in the handshake */
 #define PENDING_PER_HOST 4 /* ... from one address */
 #define PROGRESS_MS 500
 
 /* ---- addresses ---- */
+
+/* Split "HOST:PORT" / "[v6]:PORT"; a numeric host fills out and returns
+ * 1; a name returns 0 with host and port set; bad text returns < 0. */
+static int split_addr(const char *hostport, char *host, size_t hcap,
+                      char *port, size_t pcap, struct sockaddr_storage *out)
+{
+  const char *colon = strrchr(hostport, ':');
+  if (!colon || colon == hostport || !colon[1])
+    return GS_EINVAL;
+  size_t hl = (size_t)(colon - hostport);
+  const char *h = hostport;
+  if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']')
+    h++, hl -= 2;
+  if (hl >= hcap || strlen(colon + 1) >= pcap)
+    return GS_EINVAL;
+  memcpy(host, h, hl);
+  host[hl] = '\0';
+  strcpy(port, colon + 1);
+  char *end;
+  long pn = strtol(port, &end, 10);
+  if (*end || pn < 0 || pn > 65535)
+    return GS_EINVAL;
+  memset(out, 0, sizeof *out);
+  if (uv_ip4_addr(host, (int)pn, (struct sockaddr_in *)out) == 0 ||
+      uv_ip6_addr(host, (int)pn, (struct sockaddr_in6 *)out) == 0)
+    return 1;
+  return 0;
+}
+
+bool node_addr_valid(const char *hostport)
+{
+  struct sockaddr_storage ss;
+  char host[256], port[16];
+  return strlen(hostport) <= STORE_ADDR_MAX &&
+         split_addr(hostport, host, sizeof host, port, sizeof port, &ss) >= 0;
+}
 
 gs_err node_parse_addr(const char *hostport, struct sockaddr_storage *out)
 {
@@ -150,9 +190,8 @@ static gs_err node__book_get(node *n, const char *addr, book_entry *e)
 
 gs_err node_peer_add(node *n, const char *addr)
 {
-  struct sockaddr_storage ss;
   book_entry e;
-  if (strlen(addr) > STORE_ADDR_MAX || node_parse_addr(addr, &ss) != GS_OK)
+  if (!node_addr_valid(addr))
     return GS_EINVAL;
   if (node__book_get(n, addr, &e) == GS_OK)
     return GS_EEXIST;
@@ -242,6 +281,7 @@ typedef struct netnode {
   uint64_t rng;
   FILE *log;
   int listen_port; /* advertised to peers as "*:PORT"; 0: not serving */
+  size_t resolving; /* name lookups under way */
   char listen_host[64];
 } netnode;
 
@@ -636,20 +676,83 @@ static void session_unlink(netnode *nn, session *s)
   free(s);
 }
 
-static gs_err connect_to(netnode *nn, const char *addr)
+static gs_err connect_addr(netnode *nn, const char *addr,
+                           const struct sockaddr_storage *ss)
 {
-  struct sockaddr_storage ss;
-  gs_err err = node_parse_addr(addr, &ss);
-  if (err)
-    return err;
   session *s = session_new(nn, addr, true);
   if (!s)
     return GS_ENOMEM;
-  err = net_peer_connect(&nn->loop, (const struct sockaddr *)&ss, &nn->id,
-                         &nn->opts, &session_cbs, s, &s->peer);
+  gs_err err = net_peer_connect(&nn->loop, (const struct sockaddr *)ss,
+                                &nn->id, &nn->opts, &session_cbs, s,
+                                &s->peer);
   if (err)
     session_unlink(nn, s);
   return err;
+}
+
+/* A name being looked up (asynchronously: a slow resolver must not stall
+ * the loop). */
+typedef struct resolving {
+  uv_getaddrinfo_t req;
+  netnode *nn;
+  char addr[STORE_ADDR_MAX + 1];
+} resolving;
+
+static void on_resolved(uv_getaddrinfo_t *req, int status,
+                        struct addrinfo *res)
+{
+  resolving *r = container_of(req, resolving, req);
+  netnode *nn = r->nn;
+  gs_err err = status;
+  nn->resolving--;
+  if (status == 0 && !nn->stopping) {
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    memcpy(&ss, res->ai_addr, res->ai_addrlen);
+    err = connect_addr(nn, r->addr, &ss);
+  } else if (status == 0) {
+    err = GS_ECLOSED;
+  }
+  if (res)
+    uv_freeaddrinfo(res);
+  if (err) {
+    /* libuv's lookup errors are outside gs_err's bands: say them here */
+    const char *what = status ? uv_strerror(status) : gs_strerror(err);
+    book_outcome(nn->n, r->addr, false, NULL, what);
+    logf_(nn, "cannot connect to %s: %s", r->addr, what);
+    if (nn->once && !nn->once_err) {
+      nn->once_err = status ? GS_ENOTFOUND : err;
+      snprintf(nn->once_why, sizeof nn->once_why, "cannot resolve %.120s: %s",
+               r->addr, what);
+      uv_stop(&nn->loop);
+    }
+  }
+  free(r);
+}
+
+static gs_err connect_to(netnode *nn, const char *addr)
+{
+  struct sockaddr_storage ss;
+  char host[256], port[16];
+  int kind = split_addr(addr, host, sizeof host, port, sizeof port, &ss);
+  if (kind < 0)
+    return kind;
+  if (kind == 1)
+    return connect_addr(nn, addr, &ss);
+  resolving *r = calloc(1, sizeof *r);
+  if (!r)
+    return GS_ENOMEM;
+  r->nn = nn;
+  snprintf(r->addr, sizeof r->addr, "%s", addr);
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+  int rc = uv_getaddrinfo(&nn->loop, &r->req, on_resolved, host, port,
+                          &hints);
+  if (rc) {
+    free(r);
+    return rc;
+  }
+  nn->resolving++;
+  return GS_OK;
 }
 
 /* ---- loop plumbing ---- */

@@ -160,7 +160,9 @@ gs_err node_vv_write(node *n, const char *path);
 struct sockaddr_storage;
 struct net_sync_stats;
 
-/* Parse "HOST:PORT" ("[v6]:PORT", names resolved) into out. */
+/* true when text is "HOST:PORT" or "[v6]:PORT" (no name lookup). */
+bool node_addr_valid(const char *hostport);
+/* Parse "HOST:PORT" ("[v6]:PORT", names resolved: blocks) into out. */
 gs_err node_parse_addr(const char *hostport, struct sockaddr_storage *out);
 
 /* The address book. */

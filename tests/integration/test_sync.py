@@ -310,6 +310,19 @@ class SyncTest(Base):
         self.assertIn("may not write gongrencun/q/g02", p.stderr)
         self.assertEqual(office.stop(), 0)
 
+    def test_peers_by_name(self):
+        a, b = self.network("a", "b")
+        a.serve()
+        b.put("resident", "gongrencun/q/g01", "name=按名字")
+        b.run("sync", "localhost:%d" % a.port)
+        self.assertEqual(len(a.records("resident")), 1)
+        p = b.run("sync", "no-such-host.invalid:7070", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("cannot resolve", p.stderr)
+        p = b.run("sync", "no-port", check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual(a.stop(), 0)
+
     def test_stalled_handshakes_do_not_lock_members_out(self):
         a, b = self.network("a", "b")
         a.serve()
