@@ -92,6 +92,28 @@ static void short_node(const uint8_t origin[CRDT_KEY_LEN], char out[16])
   out[12] = '\0';
 }
 
+/* The human form of field i of r: its value, or its set's elements in
+ * brackets separated by sep. */
+static void print_field_value(const crdt_record *r, size_t i,
+                              const crdt_field_view *fv, const char *sep)
+{
+  static char buf[CRDT_TEXT_MAX + 64];
+  if (!fv->is_set) {
+    cli_value_text(&fv->value, buf, sizeof buf);
+    printf("%s", buf);
+    return;
+  }
+  printf("[");
+  for (size_t j = 0; j < fv->nelems; j++) {
+    crdt_value ev;
+    if (crdt_record_elem(r, i, j, &ev) != GS_OK)
+      continue;
+    cli_value_text(&ev, buf, sizeof buf);
+    printf("%s%s", j ? sep : "", buf);
+  }
+  printf("]");
+}
+
 /* Human form of one record. */
 static void print_record(const crdt_record *r)
 {
@@ -99,7 +121,6 @@ static void print_record(const crdt_record *r)
   size_t sn, cn;
   uint8_t id[CRDT_ID_LEN];
   char idt[CRDT_ID_TEXT_LEN + 1], when[40], who[16];
-  static char buf[CRDT_TEXT_MAX + 64];
   crdt_stamp last;
 
   crdt_record_identity(r, &scope, &sn, &coll, &cn, id);
@@ -119,20 +140,8 @@ static void print_record(const crdt_record *r)
       continue;
     printf("  %.*s%*s ", (int)fv.name_len, fv.name, w - (int)fv.name_len,
            "");
-    if (fv.is_set) {
-      printf("[");
-      for (size_t j = 0; j < fv.nelems; j++) {
-        crdt_value ev;
-        if (crdt_record_elem(r, i, j, &ev) != GS_OK)
-          continue;
-        cli_value_text(&ev, buf, sizeof buf);
-        printf("%s%s", j ? ", " : "", buf);
-      }
-      printf("]\n");
-    } else {
-      cli_value_text(&fv.value, buf, sizeof buf);
-      printf("%s\n", buf);
-    }
+    print_field_value(r, i, &fv, ", ");
+    printf("\n");
   }
   crdt_record_last_stamp(r, &last);
   cli_time_text(CRDT_HLC_MS(last.hlc), when, sizeof when);
@@ -620,7 +629,6 @@ static int on_list(void *vctx, const crdt_record *r)
     json_array_append_new(l->out, cli_record_json(r));
     return 0;
   }
-  static char buf[CRDT_TEXT_MAX + 64];
   const char *scope, *coll;
   size_t sn, cn;
   uint8_t id[CRDT_ID_LEN];
@@ -634,20 +642,7 @@ static int on_list(void *vctx, const crdt_record *r)
     if (crdt_record_field(r, i, &fv) != GS_OK)
       continue;
     printf("  %.*s=", (int)fv.name_len, fv.name);
-    if (fv.is_set) {
-      printf("[");
-      for (size_t j = 0; j < fv.nelems; j++) {
-        crdt_value ev;
-        if (crdt_record_elem(r, i, j, &ev) != GS_OK)
-          continue;
-        cli_value_text(&ev, buf, sizeof buf);
-        printf("%s%s", j ? "," : "", buf);
-      }
-      printf("]");
-    } else {
-      cli_value_text(&fv.value, buf, sizeof buf);
-      printf("%s", buf);
-    }
+    print_field_value(r, i, &fv, ",");
   }
   printf("\n");
   return 0;
