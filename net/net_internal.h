@@ -19,5 +19,7 @@ int net__frame_next(const uint8_t *buf, size_t n, size_t min_len,
 
 /* A transport cipher with key k and nonce 0 (tests and fuzzing). */
 gs_err net__noise_cs_from_key(const uint8_t k[32], struct net_noise_cs **out);
+/* Set the nonce counter of cs to n (tests: nonce exhaustion). */
+void net__noise_cs_set_nonce(struct net_noise_cs *cs, uint64_t n);
 
 #endif

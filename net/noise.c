@@ -1,5 +1,8 @@
 /* Noise handshakes and transport ciphers (see noise.h), written from the
- * Noise Protocol Framework specification, revision 34. */
+ * Noise Protocol Framework specification, revision 34: CipherState (5.1),
+ * SymmetricState (5.2), HandshakeState (5.3), the patterns of sections
+ * 7.4, 7.5 and 18.1, the psk modifiers of section 9, and the 25519,
+ * ChaChaPoly and BLAKE2b functions of section 12. */
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,23 +15,26 @@
 #define BLOCKLEN 128
 #define KEYLEN 32
 #define TAGLEN 16
-#define NONCE_MAX UINT64_MAX /* reserved: never used */
+#define NONCE_MAX UINT64_MAX /* reserved by the spec: never used */
 
-/* ---- hash, HMAC, HKDF (spec 4.3) ---- */
+/* ---- HASH, HMAC-HASH, HKDF (spec 4.3, RFC 2104) ---- */
 
+/* BLAKE2b-512 of a || b. */
 static void hash2(const uint8_t *a, size_t an, const uint8_t *b, size_t bn,
                   uint8_t out[HASHLEN])
 {
   crypto_generichash_state st;
   crypto_generichash_init(&st, NULL, 0, HASHLEN);
-  crypto_generichash_update(&st, a, an);
+  if (an)
+    crypto_generichash_update(&st, a, an);
   if (bn)
     crypto_generichash_update(&st, b, bn);
   crypto_generichash_final(&st, out, HASHLEN);
   sodium_memzero(&st, sizeof st);
 }
 
-/* HMAC-BLAKE2b (RFC 2104) over data = a || b. */
+/* HMAC-BLAKE2b (RFC 2104, block 128 bytes) with a HASHLEN-byte key over
+ * data = a || b. */
 static void hmac(const uint8_t key[HASHLEN], const uint8_t *a, size_t an,
                  const uint8_t *b, size_t bn, uint8_t out[HASHLEN])
 {
@@ -40,7 +46,8 @@ static void hmac(const uint8_t key[HASHLEN], const uint8_t *a, size_t an,
     k[i] ^= 0x36;
   crypto_generichash_init(&st, NULL, 0, HASHLEN);
   crypto_generichash_update(&st, k, BLOCKLEN);
-  crypto_generichash_update(&st, a, an);
+  if (an)
+    crypto_generichash_update(&st, a, an);
   if (bn)
     crypto_generichash_update(&st, b, bn);
   crypto_generichash_final(&st, inner, HASHLEN);
@@ -55,12 +62,13 @@ static void hmac(const uint8_t key[HASHLEN], const uint8_t *a, size_t an,
   sodium_memzero(&st, sizeof st);
 }
 
-/* HKDF(ck, ikm) -> up to three HASHLEN outputs (o3 may be NULL). */
+/* HKDF(chaining_key, ikm) with two or three outputs (o3 may be NULL). */
 static void hkdf(const uint8_t ck[HASHLEN], const uint8_t *ikm, size_t n,
                  uint8_t o1[HASHLEN], uint8_t o2[HASHLEN],
                  uint8_t o3[HASHLEN])
 {
-  uint8_t tk[HASHLEN], one = 1, two = 2, three = 3;
+  uint8_t tk[HASHLEN];
+  static const uint8_t one = 1, two = 2, three = 3;
   hmac(ck, ikm, n, NULL, 0, tk);
   hmac(tk, &one, 1, NULL, 0, o1);
   hmac(tk, o1, HASHLEN, &two, 1, o2);
@@ -77,13 +85,16 @@ struct net_noise_cs {
   uint64_t n;
 };
 
-static void cs_init_key(net_noise_cs *cs, const uint8_t k[KEYLEN])
+/* InitializeKey: the first KEYLEN bytes of k (HASHLEN outputs are
+ * truncated, spec 5.2). */
+static void cs_init_key(net_noise_cs *cs, const uint8_t *k)
 {
   memcpy(cs->k, k, KEYLEN);
   cs->has_key = true;
   cs->n = 0;
 }
 
+/* ChaChaPoly nonce: 4 zero bytes, then n as 64-bit little-endian. */
 static void nonce_bytes(uint64_t n, uint8_t out[12])
 {
   memset(out, 0, 4);
@@ -91,6 +102,8 @@ static void nonce_bytes(uint64_t n, uint8_t out[12])
     out[4 + i] = (uint8_t)(n >> (8 * i));
 }
 
+/* EncryptWithAd: n bytes of pt into out (cap bytes); plaintext is copied
+ * while there is no key. */
 static gs_err cs_encrypt_ad(net_noise_cs *cs, const uint8_t *ad, size_t adn,
                             const uint8_t *pt, size_t n, uint8_t *out,
                             size_t cap, size_t *outlen)
@@ -98,11 +111,12 @@ static gs_err cs_encrypt_ad(net_noise_cs *cs, const uint8_t *ad, size_t adn,
   if (!cs->has_key) {
     if (n > cap)
       return GS_ETOOBIG;
-    memmove(out, pt, n);
+    if (n)
+      memmove(out, pt, n);
     *outlen = n;
     return GS_OK;
   }
-  if (n + TAGLEN > cap)
+  if (cap < TAGLEN || n > cap - TAGLEN)
     return GS_ETOOBIG;
   if (cs->n == NONCE_MAX)
     return GS_ECRYPTO;
@@ -116,6 +130,7 @@ static gs_err cs_encrypt_ad(net_noise_cs *cs, const uint8_t *ad, size_t adn,
   return GS_OK;
 }
 
+/* DecryptWithAd: GS_EHANDSHAKE when authentication fails (n stays). */
 static gs_err cs_decrypt_ad(net_noise_cs *cs, const uint8_t *ad, size_t adn,
                             const uint8_t *ct, size_t n, uint8_t *out,
                             size_t cap, size_t *outlen)
@@ -123,7 +138,8 @@ static gs_err cs_decrypt_ad(net_noise_cs *cs, const uint8_t *ad, size_t adn,
   if (!cs->has_key) {
     if (n > cap)
       return GS_ETOOBIG;
-    memmove(out, ct, n);
+    if (n)
+      memmove(out, ct, n);
     *outlen = n;
     return GS_OK;
   }
@@ -147,7 +163,9 @@ static gs_err cs_decrypt_ad(net_noise_cs *cs, const uint8_t *ad, size_t adn,
 gs_err net_noise_cs_encrypt(net_noise_cs *cs, const uint8_t *pt, size_t n,
                             uint8_t *out, size_t cap, size_t *outlen)
 {
-  if (n + TAGLEN > NET_NOISE_MSG_MAX)
+  if (!cs || !outlen || (n && !pt) || !out)
+    return GS_EINVAL;
+  if (n > NET_NOISE_MSG_MAX - TAGLEN)
     return GS_ETOOBIG;
   return cs_encrypt_ad(cs, NULL, 0, pt, n, out, cap, outlen);
 }
@@ -155,8 +173,12 @@ gs_err net_noise_cs_encrypt(net_noise_cs *cs, const uint8_t *pt, size_t n,
 gs_err net_noise_cs_decrypt(net_noise_cs *cs, const uint8_t *ct, size_t n,
                             uint8_t *out, size_t cap, size_t *outlen)
 {
+  if (!cs || !outlen || (n && !ct) || (!out && cap))
+    return GS_EINVAL;
   if (n > NET_NOISE_MSG_MAX)
     return GS_ETOOBIG;
+  if (n < TAGLEN)
+    return GS_ECRYPTO;
   gs_err err = cs_decrypt_ad(cs, NULL, 0, ct, n, out, cap, outlen);
   return err == GS_EHANDSHAKE ? GS_ECRYPTO : err;
 }
@@ -169,57 +191,112 @@ void net_noise_cs_free(net_noise_cs *cs)
   free(cs);
 }
 
-/* ---- patterns (spec 7) ---- */
+gs_err net__noise_cs_from_key(const uint8_t k[32], net_noise_cs **out)
+{
+  net_noise_cs *cs = calloc(1, sizeof *cs);
+  *out = cs;
+  if (!cs)
+    return GS_ENOMEM;
+  cs_init_key(cs, k);
+  return GS_OK;
+}
+
+void net__noise_cs_set_nonce(net_noise_cs *cs, uint64_t n)
+{
+  cs->n = n;
+}
+
+/* ---- handshake patterns (spec 7.4, 7.5, 18.1) ---- */
 
 enum { T_END = 0, T_E, T_S, T_EE, T_ES, T_SE, T_SS, T_PSK };
 #define MAX_MSGS 4
 #define MAX_TOKENS 8
 
+/* A pattern: its pre-messages (T_S or T_END for each side) and message
+ * token lists; message m is the initiator's when m is even. */
 typedef struct pattern {
   const char *name;
-  uint8_t pre_i, pre_r; /* pre-message tokens: T_S or T_END */
+  uint8_t pre_i, pre_r;
   uint8_t msgs[MAX_MSGS][MAX_TOKENS];
   uint8_t nmsgs;
 } pattern;
 
+#define E T_E
+#define S T_S
+#define EE T_EE
+#define ES T_ES
+#define SE T_SE
+#define SS T_SS
 static const pattern patterns[] = {
-    {"N", 0, T_S, {{T_E, T_ES}}, 1},
-    {"K", T_S, T_S, {{T_E, T_ES, T_SS}}, 1},
-    {"X", 0, T_S, {{T_E, T_ES, T_S, T_SS}}, 1},
-    {"NN", 0, 0, {{T_E}, {T_E, T_EE}}, 2},
-    {"NK", 0, T_S, {{T_E, T_ES}, {T_E, T_EE}}, 2},
-    {"NX", 0, 0, {{T_E}, {T_E, T_EE, T_S, T_ES}}, 2},
-    {"XN", 0, 0, {{T_E}, {T_E, T_EE}, {T_S, T_SE}}, 3},
-    {"XK", 0, T_S, {{T_E, T_ES}, {T_E, T_EE}, {T_S, T_SE}}, 3},
-    {"XX", 0, 0, {{T_E}, {T_E, T_EE, T_S, T_ES}, {T_S, T_SE}}, 3},
-    {"KN", T_S, 0, {{T_E}, {T_E, T_EE, T_SE}}, 2},
-    {"KK", T_S, T_S, {{T_E, T_ES, T_SS}, {T_E, T_EE, T_SE}}, 2},
-    {"KX", T_S, 0, {{T_E}, {T_E, T_EE, T_SE, T_S, T_ES}}, 2},
-    {"IN", 0, 0, {{T_E, T_S}, {T_E, T_EE, T_SE}}, 2},
-    {"IK", 0, T_S, {{T_E, T_ES, T_S, T_SS}, {T_E, T_EE, T_SE}}, 2},
-    {"IX", 0, 0, {{T_E, T_S}, {T_E, T_EE, T_SE, T_S, T_ES}}, 2},
+    /* one-way (7.4) */
+    {"N", 0, S, {{E, ES}}, 1},
+    {"K", S, S, {{E, ES, SS}}, 1},
+    {"X", 0, S, {{E, ES, S, SS}}, 1},
+    /* interactive, fundamental (7.5) */
+    {"NN", 0, 0, {{E}, {E, EE}}, 2},
+    {"NK", 0, S, {{E, ES}, {E, EE}}, 2},
+    {"NX", 0, 0, {{E}, {E, EE, S, ES}}, 2},
+    {"XN", 0, 0, {{E}, {E, EE}, {S, SE}}, 3},
+    {"XK", 0, S, {{E, ES}, {E, EE}, {S, SE}}, 3},
+    {"XX", 0, 0, {{E}, {E, EE, S, ES}, {S, SE}}, 3},
+    {"KN", S, 0, {{E}, {E, EE, SE}}, 2},
+    {"KK", S, S, {{E, ES, SS}, {E, EE, SE}}, 2},
+    {"KX", S, 0, {{E}, {E, EE, SE, S, ES}}, 2},
+    {"IN", 0, 0, {{E, S}, {E, EE, SE}}, 2},
+    {"IK", 0, S, {{E, ES, S, SS}, {E, EE, SE}}, 2},
+    {"IX", 0, 0, {{E, S}, {E, EE, SE, S, ES}}, 2},
+    /* interactive, deferred (18.1) */
+    {"NK1", 0, S, {{E}, {E, EE, ES}}, 2},
+    {"NX1", 0, 0, {{E}, {E, EE, S}, {ES}}, 3},
+    {"X1N", 0, 0, {{E}, {E, EE}, {S}, {SE}}, 4},
+    {"X1K", 0, S, {{E, ES}, {E, EE}, {S}, {SE}}, 4},
+    {"XK1", 0, S, {{E}, {E, EE, ES}, {S, SE}}, 3},
+    {"X1K1", 0, S, {{E}, {E, EE, ES}, {S}, {SE}}, 4},
+    {"X1X", 0, 0, {{E}, {E, EE, S, ES}, {S}, {SE}}, 4},
+    {"XX1", 0, 0, {{E}, {E, EE, S}, {ES, S, SE}}, 3},
+    {"X1X1", 0, 0, {{E}, {E, EE, S}, {ES, S}, {SE}}, 4},
+    {"K1N", S, 0, {{E}, {E, EE}, {SE}}, 3},
+    {"K1K", S, S, {{E, ES}, {E, EE}, {SE}}, 3},
+    {"KK1", S, S, {{E}, {E, EE, SE, ES}}, 2},
+    {"K1K1", S, S, {{E}, {E, EE, ES}, {SE}}, 3},
+    {"K1X", S, 0, {{E}, {E, EE, S, ES}, {SE}}, 3},
+    {"KX1", S, 0, {{E}, {E, EE, SE, S}, {ES}}, 3},
+    {"K1X1", S, 0, {{E}, {E, EE, S}, {SE, ES}}, 3},
+    {"I1N", 0, 0, {{E, S}, {E, EE}, {SE}}, 3},
+    {"I1K", 0, S, {{E, ES, S}, {E, EE}, {SE}}, 3},
+    {"IK1", 0, S, {{E, S}, {E, EE, SE, ES}}, 2},
+    {"I1K1", 0, S, {{E, S}, {E, EE, ES}, {SE}}, 3},
+    {"I1X", 0, 0, {{E, S}, {E, EE, S, ES}, {SE}}, 3},
+    {"IX1", 0, 0, {{E, S}, {E, EE, SE, S}, {ES}}, 3},
+    {"I1X1", 0, 0, {{E, S}, {E, EE, S}, {SE, ES}}, 3},
 };
+#undef E
+#undef S
+#undef EE
+#undef ES
+#undef SE
+#undef SS
 
-/* ---- HandshakeState (spec 5.2, 5.3) ---- */
+/* ---- HandshakeState with its SymmetricState (spec 5.2, 5.3) ---- */
 
 struct net_noise_hs {
-  pattern pat; /* with psk tokens inserted */
-  bool initiator, psk_mode, one_way;
-  uint8_t msg; /* next message index */
+  pattern pat; /* with the psk tokens inserted */
+  bool initiator, psk_mode;
+  bool dead;  /* a message failed half-way: only free is left */
+  bool split; /* Split() happened: the secrets are gone */
+  uint8_t msg; /* index of the next message */
   /* SymmetricState */
   uint8_t ck[HASHLEN], h[HASHLEN];
   net_noise_cs cs;
-  /* keys */
+  /* key pairs (private, public) and remote public keys */
   uint8_t s[DHLEN], s_pub[DHLEN], e[DHLEN], e_pub[DHLEN];
   uint8_t rs[DHLEN], re[DHLEN], psk[KEYLEN];
-  bool has_s, has_e, has_rs, has_re, has_psk, e_fixed;
+  bool has_s, has_e, has_rs, has_re, e_fixed;
 };
 
 static void mix_hash(net_noise_hs *hs, const uint8_t *d, size_t n)
 {
-  uint8_t h[HASHLEN];
-  hash2(hs->h, HASHLEN, d, n, h);
-  memcpy(hs->h, h, HASHLEN);
+  hash2(hs->h, HASHLEN, d, n, hs->h);
 }
 
 static void mix_key(net_noise_hs *hs, const uint8_t *ikm, size_t n)
@@ -227,7 +304,7 @@ static void mix_key(net_noise_hs *hs, const uint8_t *ikm, size_t n)
   uint8_t ck[HASHLEN], k[HASHLEN];
   hkdf(hs->ck, ikm, n, ck, k, NULL);
   memcpy(hs->ck, ck, HASHLEN);
-  cs_init_key(&hs->cs, k); /* truncated to 32 bytes (HASHLEN 64) */
+  cs_init_key(&hs->cs, k);
   sodium_memzero(ck, sizeof ck);
   sodium_memzero(k, sizeof k);
 }
@@ -257,27 +334,29 @@ static gs_err encrypt_and_hash(net_noise_hs *hs, const uint8_t *pt, size_t n,
 static gs_err decrypt_and_hash(net_noise_hs *hs, const uint8_t *ct, size_t n,
                                uint8_t *out, size_t cap, size_t *outlen)
 {
-  uint8_t h[HASHLEN];
-  memcpy(h, hs->h, HASHLEN); /* the ad is h before mixing ct */
+  uint8_t ad[HASHLEN];
+  memcpy(ad, hs->h, HASHLEN); /* the ad is h before ct is mixed in */
   mix_hash(hs, ct, n);
-  return cs_decrypt_ad(&hs->cs, h, HASHLEN, ct, n, out, cap, outlen);
+  return cs_decrypt_ad(&hs->cs, ad, HASHLEN, ct, n, out, cap, outlen);
 }
 
-/* DH into a MixKey; a degenerate (all-zero) result is refused. */
+/* MixKey(DH(priv, pub)); an all-zero result (a low-order public key) is
+ * refused. */
 static gs_err mix_dh(net_noise_hs *hs, const uint8_t priv[DHLEN],
                      const uint8_t pub[DHLEN])
 {
   uint8_t shared[DHLEN];
-  if (crypto_scalarmult(shared, priv, pub) != 0) {
-    sodium_memzero(shared, sizeof shared);
-    return GS_EHANDSHAKE;
+  gs_err err = GS_EHANDSHAKE;
+  if (crypto_scalarmult(shared, priv, pub) == 0) {
+    mix_key(hs, shared, DHLEN);
+    err = GS_OK;
   }
-  mix_key(hs, shared, DHLEN);
   sodium_memzero(shared, sizeof shared);
-  return GS_OK;
+  return err;
 }
 
-/* Parse "Noise_<pattern>_25519_ChaChaPoly_BLAKE2b" into hs->pat. */
+/* Parse "Noise_<pattern><modifiers>_25519_ChaChaPoly_BLAKE2b", modifiers
+ * being pskN joined by '+', into hs->pat and hs->psk_mode. */
 static gs_err parse_name(net_noise_hs *hs, const char *name)
 {
   static const char prefix[] = "Noise_", suffix[] = "_25519_ChaChaPoly_BLAKE2b";
@@ -287,7 +366,8 @@ static gs_err parse_name(net_noise_hs *hs, const char *name)
     return GS_EINVAL;
   const char *p = name + pl, *end = name + n - sl;
   size_t bl = 0;
-  while (p + bl < end && p[bl] >= 'A' && p[bl] <= 'Z')
+  while (p + bl < end &&
+         ((p[bl] >= 'A' && p[bl] <= 'Z') || (p[bl] >= '0' && p[bl] <= '9')))
     bl++;
   const pattern *base = NULL;
   for (size_t i = 0; i < sizeof patterns / sizeof patterns[0]; i++)
@@ -297,20 +377,20 @@ static gs_err parse_name(net_noise_hs *hs, const char *name)
   if (!base)
     return GS_EINVAL;
   hs->pat = *base;
-  hs->one_way = base->nmsgs == 1 && strlen(base->name) == 1;
   p += bl;
+  unsigned seen = 0; /* bit k: pskk already placed */
   while (p < end) {
-    /* modifiers: pskN, joined by '+' */
     if (end - p < 4 || strncmp(p, "psk", 3) != 0 || p[3] < '0' || p[3] > '9')
       return GS_EINVAL;
     unsigned k = (unsigned)(p[3] - '0');
     p += 4;
-    if (p < end && *p != '+')
+    if (p < end && (*p != '+' || p + 1 == end))
       return GS_EINVAL;
     if (p < end)
       p++;
-    if (k > hs->pat.nmsgs)
+    if (k > hs->pat.nmsgs || (seen & (1u << k)))
       return GS_EINVAL;
+    seen |= 1u << k;
     uint8_t *m = hs->pat.msgs[k == 0 ? 0 : k - 1];
     size_t len = 0;
     while (len < MAX_TOKENS && m[len] != T_END)
@@ -328,6 +408,12 @@ static gs_err parse_name(net_noise_hs *hs, const char *name)
   return GS_OK;
 }
 
+/* Whether this side sends message m. */
+static bool sends(const net_noise_hs *hs, unsigned m)
+{
+  return (m % 2 == 0) == hs->initiator;
+}
+
 void net_noise_hs_free(net_noise_hs *hs)
 {
   if (!hs)
@@ -341,46 +427,44 @@ gs_err net_noise_hs_new(net_noise_hs **out, const char *protocol_name,
                         size_t prologue_len, const uint8_t *s_priv,
                         const uint8_t *rs, const uint8_t *psk)
 {
-  net_noise_hs *hs = calloc(1, sizeof *hs);
-  gs_err err = GS_EINVAL;
+  if (!out)
+    return GS_EINVAL;
   *out = NULL;
+  if (!protocol_name || (prologue_len && !prologue))
+    return GS_EINVAL;
+  net_noise_hs *hs = calloc(1, sizeof *hs);
   if (!hs)
     return GS_ENOMEM;
   if (parse_name(hs, protocol_name) != GS_OK)
     goto fail;
   hs->initiator = initiator;
-  /* keys the pattern needs */
-  bool need_s = false;
-  for (int m = 0; m < hs->pat.nmsgs; m++)
-    for (int t = 0; t < MAX_TOKENS; t++)
-      if (hs->pat.msgs[m][t] == T_S && (m % 2 == 0) == initiator)
+  /* the keys the pattern needs: s if this side sends or pre-shares it, rs
+   * if the other side pre-shares it, psk in psk mode */
+  bool need_s = (initiator ? hs->pat.pre_i : hs->pat.pre_r) == T_S;
+  for (unsigned m = 0; m < hs->pat.nmsgs; m++)
+    for (unsigned t = 0; t < MAX_TOKENS; t++)
+      if (hs->pat.msgs[m][t] == T_S && sends(hs, m))
         need_s = true;
-  if ((initiator ? hs->pat.pre_i : hs->pat.pre_r) == T_S)
-    need_s = true;
   bool need_rs = (initiator ? hs->pat.pre_r : hs->pat.pre_i) == T_S;
   if ((need_s && !s_priv) || (need_rs && !rs) || (hs->psk_mode && !psk))
     goto fail;
-  if (s_priv) {
+  if (s_priv && need_s) {
     memcpy(hs->s, s_priv, DHLEN);
     crypto_scalarmult_base(hs->s_pub, hs->s);
     hs->has_s = true;
   }
-  if (rs && need_rs) {
+  if (need_rs) {
     memcpy(hs->rs, rs, DHLEN);
     hs->has_rs = true;
   }
-  if (psk) {
+  if (hs->psk_mode)
     memcpy(hs->psk, psk, KEYLEN);
-    hs->has_psk = true;
-  }
-  /* InitializeSymmetric */
+  /* InitializeSymmetric(protocol_name) */
   size_t nl = strlen(protocol_name);
-  if (nl <= HASHLEN) {
-    memset(hs->h, 0, HASHLEN);
-    memcpy(hs->h, protocol_name, nl);
-  } else {
+  if (nl <= HASHLEN)
+    memcpy(hs->h, protocol_name, nl); /* zero-padded by calloc */
+  else
     hash2((const uint8_t *)protocol_name, nl, NULL, 0, hs->h);
-  }
   memcpy(hs->ck, hs->h, HASHLEN);
   mix_hash(hs, prologue, prologue_len);
   /* pre-messages: the initiator's, then the responder's */
@@ -392,12 +476,12 @@ gs_err net_noise_hs_new(net_noise_hs **out, const char *protocol_name,
   return GS_OK;
 fail:
   net_noise_hs_free(hs);
-  return err;
+  return GS_EINVAL;
 }
 
 gs_err net_noise_hs_set_ephemeral(net_noise_hs *hs, const uint8_t e_priv[32])
 {
-  if (hs->has_e)
+  if (!hs || !e_priv || hs->has_e || hs->dead || hs->split)
     return GS_EINVAL;
   memcpy(hs->e, e_priv, DHLEN);
   crypto_scalarmult_base(hs->e_pub, hs->e);
@@ -412,7 +496,7 @@ bool net_noise_hs_done(const net_noise_hs *hs)
 
 bool net_noise_hs_my_turn(const net_noise_hs *hs)
 {
-  return !net_noise_hs_done(hs) && (hs->msg % 2 == 0) == hs->initiator;
+  return !hs->dead && !net_noise_hs_done(hs) && sends(hs, hs->msg);
 }
 
 const uint8_t *net_noise_hs_remote_static(const net_noise_hs *hs)
@@ -425,28 +509,57 @@ void net_noise_hs_hash(const net_noise_hs *hs, uint8_t out[NET_NOISE_HASH_LEN])
   memcpy(out, hs->h, HASHLEN);
 }
 
-/* The DH of token t from this side's point of view. */
-static gs_err token_dh(net_noise_hs *hs, int t)
+/* The bytes the next message carries before its payload, and whether its
+ * payload is encrypted: HasKey() followed through the tokens. Lets write
+ * and read check every length before changing any state. */
+static size_t msg_overhead(const net_noise_hs *hs, bool *keyed)
 {
+  const uint8_t *tok = hs->pat.msgs[hs->msg];
+  bool key = hs->cs.has_key;
+  size_t n = 0;
+  for (unsigned k = 0; k < MAX_TOKENS && tok[k] != T_END; k++) {
+    if (tok[k] == T_E) {
+      n += DHLEN;
+      key = key || hs->psk_mode; /* MixKey(e.public_key) */
+    } else if (tok[k] == T_S) {
+      n += DHLEN + (key ? TAGLEN : 0);
+    } else {
+      key = true; /* a DH or psk token: MixKey / MixKeyAndHash */
+    }
+  }
+  *keyed = key;
+  return n;
+}
+
+/* The DH of token t from this side's point of view. */
+static gs_err token_dh(net_noise_hs *hs, uint8_t t)
+{
+  const uint8_t *priv = NULL, *pub = NULL;
   bool i = hs->initiator;
   switch (t) {
   case T_EE:
-    return hs->has_e && hs->has_re ? mix_dh(hs, hs->e, hs->re) : GS_EINVAL;
-  case T_ES: /* initiator's e with responder's s */
-    if (i)
-      return hs->has_e && hs->has_rs ? mix_dh(hs, hs->e, hs->rs) : GS_EINVAL;
-    return hs->has_s && hs->has_re ? mix_dh(hs, hs->s, hs->re) : GS_EINVAL;
-  case T_SE: /* initiator's s with responder's e */
-    if (i)
-      return hs->has_s && hs->has_re ? mix_dh(hs, hs->s, hs->re) : GS_EINVAL;
-    return hs->has_e && hs->has_rs ? mix_dh(hs, hs->e, hs->rs) : GS_EINVAL;
+    priv = hs->has_e ? hs->e : NULL;
+    pub = hs->has_re ? hs->re : NULL;
+    break;
+  case T_ES: /* the initiator's e with the responder's s */
+    priv = i ? (hs->has_e ? hs->e : NULL) : (hs->has_s ? hs->s : NULL);
+    pub = i ? (hs->has_rs ? hs->rs : NULL) : (hs->has_re ? hs->re : NULL);
+    break;
+  case T_SE: /* the initiator's s with the responder's e */
+    priv = i ? (hs->has_s ? hs->s : NULL) : (hs->has_e ? hs->e : NULL);
+    pub = i ? (hs->has_re ? hs->re : NULL) : (hs->has_rs ? hs->rs : NULL);
+    break;
   case T_SS:
-    return hs->has_s && hs->has_rs ? mix_dh(hs, hs->s, hs->rs) : GS_EINVAL;
+    priv = hs->has_s ? hs->s : NULL;
+    pub = hs->has_rs ? hs->rs : NULL;
+    break;
   case T_PSK:
     mix_key_and_hash(hs, hs->psk, KEYLEN);
     return GS_OK;
   }
-  return GS_EINVAL;
+  if (!priv || !pub)
+    return GS_EHANDSHAKE; /* cannot happen for a valid pattern */
+  return mix_dh(hs, priv, pub);
 }
 
 gs_err net_noise_hs_write(net_noise_hs *hs, const uint8_t *payload,
@@ -455,20 +568,21 @@ gs_err net_noise_hs_write(net_noise_hs *hs, const uint8_t *payload,
 {
   size_t off = 0, n;
   gs_err err;
-  if (!net_noise_hs_my_turn(hs))
+  bool keyed;
+  if (!hs || !out || !outlen || (plen && !payload) || hs->split ||
+      !net_noise_hs_my_turn(hs))
     return GS_EINVAL;
-  if (cap > NET_NOISE_MSG_MAX)
-    cap = NET_NOISE_MSG_MAX;
+  size_t limit = cap < NET_NOISE_MSG_MAX ? cap : NET_NOISE_MSG_MAX;
+  size_t fixed = msg_overhead(hs, &keyed) + (keyed ? TAGLEN : 0);
+  if (fixed > limit || plen > limit - fixed)
+    return GS_ETOOBIG;
   const uint8_t *tok = hs->pat.msgs[hs->msg];
-  for (int k = 0; k < MAX_TOKENS && tok[k] != T_END; k++) {
+  for (unsigned k = 0; k < MAX_TOKENS && tok[k] != T_END; k++) {
     switch (tok[k]) {
     case T_E:
-      if (!hs->e_fixed) {
+      if (!hs->e_fixed)
         crypto_box_keypair(hs->e_pub, hs->e);
-      }
       hs->has_e = true;
-      if (off + DHLEN > cap)
-        return GS_ETOOBIG;
       memcpy(out + off, hs->e_pub, DHLEN);
       off += DHLEN;
       mix_hash(hs, hs->e_pub, DHLEN);
@@ -476,23 +590,26 @@ gs_err net_noise_hs_write(net_noise_hs *hs, const uint8_t *payload,
         mix_key(hs, hs->e_pub, DHLEN);
       break;
     case T_S:
-      if (!hs->has_s)
-        return GS_EINVAL;
-      if ((err = encrypt_and_hash(hs, hs->s_pub, DHLEN, out + off, cap - off,
-                                  &n)) != GS_OK)
-        return err;
+      err = encrypt_and_hash(hs, hs->s_pub, DHLEN, out + off, limit - off,
+                             &n);
+      if (err)
+        goto fail;
       off += n;
       break;
     default:
       if ((err = token_dh(hs, tok[k])) != GS_OK)
-        return err;
+        goto fail;
     }
   }
-  if ((err = encrypt_and_hash(hs, payload, plen, out + off, cap - off, &n)))
-    return err;
+  err = encrypt_and_hash(hs, payload, plen, out + off, limit - off, &n);
+  if (err)
+    goto fail;
   *outlen = off + n;
   hs->msg++;
   return GS_OK;
+fail:
+  hs->dead = true;
+  return err;
 }
 
 gs_err net_noise_hs_read(net_noise_hs *hs, const uint8_t *msg, size_t len,
@@ -500,16 +617,23 @@ gs_err net_noise_hs_read(net_noise_hs *hs, const uint8_t *msg, size_t len,
 {
   size_t off = 0, n;
   gs_err err;
-  if (net_noise_hs_done(hs) || net_noise_hs_my_turn(hs))
+  bool keyed;
+  if (!hs || (len && !msg) || (cap && !payload) || !plen || hs->split ||
+      hs->dead || net_noise_hs_done(hs) || sends(hs, hs->msg))
     return GS_EINVAL;
   if (len > NET_NOISE_MSG_MAX)
     return GS_ETOOBIG;
+  size_t fixed = msg_overhead(hs, &keyed) + (keyed ? TAGLEN : 0);
+  if (len < fixed) {
+    hs->dead = true;
+    return GS_EHANDSHAKE;
+  }
+  if (len - fixed > cap)
+    return GS_ETOOBIG;
   const uint8_t *tok = hs->pat.msgs[hs->msg];
-  for (int k = 0; k < MAX_TOKENS && tok[k] != T_END; k++) {
+  for (unsigned k = 0; k < MAX_TOKENS && tok[k] != T_END; k++) {
     switch (tok[k]) {
     case T_E:
-      if (len - off < DHLEN)
-        return GS_EHANDSHAKE;
       memcpy(hs->re, msg + off, DHLEN);
       hs->has_re = true;
       off += DHLEN;
@@ -519,57 +643,62 @@ gs_err net_noise_hs_read(net_noise_hs *hs, const uint8_t *msg, size_t len,
       break;
     case T_S: {
       size_t sl = DHLEN + (hs->cs.has_key ? TAGLEN : 0);
-      uint8_t rs[DHLEN];
-      if (len - off < sl)
-        return GS_EHANDSHAKE;
-      if ((err = decrypt_and_hash(hs, msg + off, sl, rs, DHLEN, &n)) != GS_OK)
-        return GS_EHANDSHAKE;
-      memcpy(hs->rs, rs, DHLEN);
+      err = decrypt_and_hash(hs, msg + off, sl, hs->rs, DHLEN, &n);
+      if (err) {
+        err = GS_EHANDSHAKE;
+        goto fail;
+      }
       hs->has_rs = true;
       off += sl;
       break;
     }
     default:
       if ((err = token_dh(hs, tok[k])) != GS_OK)
-        return err == GS_EINVAL ? GS_EHANDSHAKE : err;
+        goto fail;
     }
   }
-  if ((err = decrypt_and_hash(hs, msg + off, len - off, payload, cap, plen)))
-    return err;
+  err = decrypt_and_hash(hs, msg + off, len - off, payload, cap, plen);
+  if (err)
+    goto fail;
   hs->msg++;
   return GS_OK;
+fail:
+  hs->dead = true;
+  return err;
 }
 
 gs_err net_noise_hs_split(net_noise_hs *hs, net_noise_cs **tx,
                           net_noise_cs **rx)
 {
   uint8_t k1[HASHLEN], k2[HASHLEN];
-  *tx = *rx = NULL;
-  if (!net_noise_hs_done(hs))
+  if (!tx || !rx)
     return GS_EINVAL;
-  net_noise_cs *c1 = calloc(1, sizeof *c1), *c2 = calloc(1, sizeof *c2);
-  if (!c1 || !c2) {
+  *tx = *rx = NULL;
+  if (!hs || hs->dead || hs->split || !net_noise_hs_done(hs))
+    return GS_EINVAL;
+  bool one_way = hs->pat.nmsgs == 1;
+  net_noise_cs *c1 = calloc(1, sizeof *c1);
+  net_noise_cs *c2 = one_way ? NULL : calloc(1, sizeof *c2);
+  if (!c1 || (!one_way && !c2)) {
     free(c1);
     free(c2);
     return GS_ENOMEM;
   }
-  static const uint8_t empty[1];
-  hkdf(hs->ck, empty, 0, k1, k2, NULL);
-  cs_init_key(c1, k1); /* initiator -> responder */
-  cs_init_key(c2, k2);
+  hkdf(hs->ck, NULL, 0, k1, k2, NULL);
+  cs_init_key(c1, k1); /* initiator to responder */
+  if (c2)
+    cs_init_key(c2, k2); /* responder to initiator */
   sodium_memzero(k1, sizeof k1);
   sodium_memzero(k2, sizeof k2);
   *tx = hs->initiator ? c1 : c2;
   *rx = hs->initiator ? c2 : c1;
-  return GS_OK;
-}
-
-gs_err net__noise_cs_from_key(const uint8_t k[32], net_noise_cs **out)
-{
-  net_noise_cs *cs = calloc(1, sizeof *cs);
-  *out = cs;
-  if (!cs)
-    return GS_ENOMEM;
-  cs_init_key(cs, k);
+  /* Only h (channel binding) and rs are of use from here on. */
+  hs->split = true;
+  sodium_memzero(hs->ck, sizeof hs->ck);
+  sodium_memzero(&hs->cs, sizeof hs->cs);
+  sodium_memzero(hs->s, sizeof hs->s);
+  sodium_memzero(hs->e, sizeof hs->e);
+  sodium_memzero(hs->psk, sizeof hs->psk);
+  hs->has_s = hs->has_e = false;
   return GS_OK;
 }
