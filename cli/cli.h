@@ -60,6 +60,28 @@ gs_err cli_parse_ref(const char *text, crdt_value *out);
 /* Parse a 26-char id. */
 gs_err cli_parse_id(const char *text, uint8_t id[CRDT_ID_LEN]);
 
+/* One FIELD<op>VALUE argument of put. */
+typedef struct cli_assign {
+  const char *field;
+  size_t flen;
+  char op; /* '=' text, ':' JSON, '+' add, '-' remove */
+  const char *val;
+} cli_assign;
+
+/* Parse "FIELD=TEXT", "FIELD:=JSON", "FIELD+=ELEM" or "FIELD-=ELEM" (a
+ * borrows from the text). false when it is none of them. */
+bool cli_parse_assign(const char *a, cli_assign *out);
+
+/* The core of put, for the domain commands too: write the assignments to
+ * (coll, idtext) — a new record in scope when idtext is NULL — after
+ * checking them against the schema and the node's permissions. Prints
+ * the id (or --json), unless idout (CRDT_ID_TEXT_LEN + 1 bytes) is given:
+ * then the id goes there and nothing is printed on success. Op '*' adds
+ * a set element given as JSON (a ref). Messages name cmd. */
+int cli_put_record(cli_ctx *ctx, const char *cmd, const char *coll,
+                   const char *idtext, const char *scope,
+                   const cli_assign *as, size_t nas, char *idout);
+
 /* Commands. */
 int cli_cmd_init(cli_ctx *ctx);
 int cli_cmd_id(cli_ctx *ctx);
@@ -82,6 +104,10 @@ int cli_cmd_vv(cli_ctx *ctx);
 int cli_cmd_sync(cli_ctx *ctx);
 int cli_cmd_serve(cli_ctx *ctx);
 int cli_cmd_peers(cli_ctx *ctx);
+int cli_cmd_demo(cli_ctx *ctx);
+/* grid, building, resident, appeal...: argv[0] names the collection. */
+int cli_cmd_domain(cli_ctx *ctx);
+int cli_cmd_report(cli_ctx *ctx);
 
 struct node_network;
 /* The network's public id as 16 hex digits. */

@@ -115,6 +115,7 @@ static int queue_record(loader *l, json_t *obj, size_t lineno)
     return cli_fail("load: line %zu: the record is too large for one change",
                     lineno);
   json_array_append(l->keep, obj);
+  size_t first = l->nops;
   json_object_foreach(obj, key, val)
   {
     if (strcmp(key, "$id") == 0)
@@ -133,6 +134,10 @@ static int queue_record(loader *l, json_t *obj, size_t lineno)
                         &op->value, err, sizeof err);
     }
   }
+  char why[400];
+  if (node_schema_check(NULL, l->ops + first, l->nops - first,
+                        NODE_SCHEMA_IMPORT, why, sizeof why) != GS_OK)
+    return cli_fail("load: line %zu: %s", lineno, why);
   l->bytes += bytes;
   l->records++;
   return CLI_OK;

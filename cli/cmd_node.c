@@ -174,11 +174,34 @@ int cli_cmd_status(cli_ctx *ctx)
   if (refused && nwarn < 8)
     warn[nwarn++] = "changes were refused for lack of permission (see "
                     "\"refused\")";
+  node_balance *bal = NULL;
+  size_t nbal = 0, nover = 0;
+  if ((err = node_timebank_balances(n, prefix, &bal, &nbal)) != GS_OK) {
+    cli_fail("status: cannot read the store: %s", gs_strerror(err));
+    goto out;
+  }
+  json_t *over = json_array();
+  for (size_t i = 0; i < nbal; i++) {
+    if (bal[i].balance >= 0)
+      continue;
+    char idt[CRDT_ID_TEXT_LEN + 1];
+    crdt_base32_encode(bal[i].id, CRDT_ID_LEN, idt);
+    json_array_append_new(over, json_pack("{s:s, s:s, s:f}", "collection",
+                                          bal[i].coll, "id", idt, "balance",
+                                          (double)bal[i].balance / 100.0));
+    nover++;
+  }
+  free(bal);
+  if (nover && nwarn < 8)
+    warn[nwarn++] = "time-bank accounts are overdrawn by spends accepted on "
+                    "two nodes at once: an admin settles them (gridsync "
+                    "timebank balances --overdrawn)";
   net_view nv = {.peers = json_array(), .behind = json_array()};
   if ((err = node_peers(n, on_status_peer, &nv)) != GS_OK ||
       (err = store_behind(st, on_status_behind, &nv)) != GS_OK) {
     json_decref(nv.peers);
     json_decref(nv.behind);
+    json_decref(over);
     cli_fail("status: cannot read the store: %s", gs_strerror(err));
     goto out;
   }
@@ -194,7 +217,7 @@ int cli_cmd_status(cli_ctx *ctx)
     rc = cli_json_out(json_pack(
         "{s:{s:s, s:s, s:s}, s:o, s:s, s:I, s:I, s:I, s:I, s:I,"
         " s:{s:I, s:I}, s:{s:I, s:s, s:I}, s:o, s:o, s:I, s:{s:I, s:s}, s:o,"
-        " s:s}",
+        " s:o, s:s}",
         "node", "id", id, "name", node_name(n), "dir", ctx->dir, "network",
         net ? json_pack("{s:s, s:s, s:s}", "name", net->name, "id", netid,
                         "role", net->role)
@@ -208,7 +231,7 @@ int cli_cmd_status(cli_ctx *ctx)
         when, "ahead_ms", (json_int_t)skew, "peers", nv.peers, "behind",
         nv.behind, "behind_changes", (json_int_t)nv.missing, "refused", "count",
         (json_int_t)refused, "last", refused_why, "warnings", w,
-        "digest", dg));
+        "overdrawn", over, "digest", dg));
   } else {
     printf("node      %s%s%s\n", *node_name(n) ? node_name(n) : "",
            *node_name(n) ? "  " : "", id);
@@ -252,6 +275,10 @@ int cli_cmd_status(cli_ctx *ctx)
     if (refused)
       printf("refused   %" PRIu64 " received changes (last: %s)\n", refused,
              refused_why);
+    if (nover)
+      printf("timebank  %zu account%s overdrawn\n", nover,
+             nover == 1 ? "" : "s");
+    json_decref(over);
     if (nv.nbehind)
       printf("behind    %" PRIu64 " changes in %zu feeds that peers hold\n",
              nv.missing, nv.nbehind);

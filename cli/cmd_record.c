@@ -151,15 +151,9 @@ static void print_record(const crdt_record *r)
 
 /* ---- put ---- */
 
-/* One FIELD<op>VALUE argument. */
-typedef struct assign {
-  const char *field;
-  size_t flen;
-  char op; /* '=' text, ':' JSON, '+' add, '-' remove */
-  const char *val;
-} assign;
+typedef cli_assign assign;
 
-static bool parse_assign(const char *a, assign *out)
+bool cli_parse_assign(const char *a, cli_assign *out)
 {
   size_t k = 0;
   while ((a[k] >= 'a' && a[k] <= 'z') || (a[k] >= '0' && a[k] <= '9') ||
@@ -322,7 +316,8 @@ static int build_ops(opbuf *b, const char *coll, const uint8_t *id,
       }
       continue;
     }
-    /* ':' FIELD:=JSON: a value, or an array assigning a whole set. */
+    /* ':' FIELD:=JSON: a value, or an array assigning a whole set;
+     * '*': one element (a ref) given as JSON, added. */
     json_error_t je;
     json_t *j = json_loads(a->val, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
                            &je);
@@ -330,6 +325,18 @@ static int build_ops(opbuf *b, const char *coll, const uint8_t *id,
       return cli_usage("put", "field '%.*s': '%s' is not JSON (%s)",
                        (int)a->flen, a->field, a->val, je.text);
     json_array_append_new(b->keep, j); /* values borrow from j */
+    if (a->op == '*') {
+      if (!json_elem(j, &v, err, sizeof err))
+        return cli_usage("put", "field '%.*s': %s", (int)a->flen, a->field,
+                         err);
+      crdt_op *op = opbuf_add(b);
+      if (!op)
+        return cli_fail("out of memory");
+      *op = tmpl;
+      op->kind = CRDT_OP_ADD;
+      op->value = v;
+      continue;
+    }
     if (!json_is_array(j)) {
       if (cli_json_to_value(j, &v, err, sizeof err) != GS_OK)
         return cli_usage("put", "field '%.*s': %s", (int)a->flen, a->field,
@@ -404,11 +411,6 @@ int cli_cmd_put(cli_ctx *ctx)
   assign *as = calloc((size_t)ctx->argc, sizeof *as);
   size_t nas = 0;
   int rc = CLI_USAGE;
-  node *n = NULL;
-  crdt_record *r = NULL;
-  opbuf b = {0};
-  uint8_t id[CRDT_ID_LEN];
-  char scopebuf[CRDT_SCOPE_MAX + 1];
 
   if (!as)
     return cli_fail("out of memory");
@@ -431,7 +433,7 @@ int cli_cmd_put(cli_ctx *ctx)
       coll = a;
       continue;
     }
-    if (!parse_assign(a, &as[nas])) {
+    if (!cli_parse_assign(a, &as[nas])) {
       rc = cli_usage("put",
                      "'%s' is not FIELD=TEXT, FIELD:=JSON, FIELD+=ELEM or "
                      "FIELD-=ELEM (field names: lower-case letters, digits, "
@@ -445,15 +447,33 @@ int cli_cmd_put(cli_ctx *ctx)
     rc = cli_usage("put", "which collection?");
     goto out;
   }
-  if ((rc = check_coll("put", coll)) != CLI_OK)
+  rc = cli_put_record(ctx, "put", coll, idtext, scope, as, nas, NULL);
+out:
+  free(as);
+  return rc;
+}
+
+int cli_put_record(cli_ctx *ctx, const char *cmd, const char *coll,
+                   const char *idtext, const char *scope,
+                   const cli_assign *as, size_t nas, char *idout)
+{
+  int rc;
+  node *n = NULL;
+  crdt_record *r = NULL;
+  opbuf b = {0};
+  uint8_t id[CRDT_ID_LEN];
+  char scopebuf[CRDT_SCOPE_MAX + 1];
+  assign *all = NULL;
+
+  if ((rc = check_coll(cmd, coll)) != CLI_OK)
     goto out;
   if (nas == 0) {
-    rc = cli_usage("put", "nothing to write: give FIELD=VALUE arguments");
+    rc = cli_usage(cmd, "nothing to write: give FIELD=VALUE arguments");
     goto out;
   }
-  if (idtext && (rc = check_id("put", idtext, id)) != CLI_OK)
+  if (idtext && (rc = check_id(cmd, idtext, id)) != CLI_OK)
     goto out;
-  if (scope && (rc = check_scope("put", scope)) != CLI_OK)
+  if (scope && (rc = check_scope(cmd, scope)) != CLI_OK)
     goto out;
 
   rc = CLI_FAIL;
@@ -468,9 +488,9 @@ int cli_cmd_put(cli_ctx *ctx)
       uint8_t rid[CRDT_ID_LEN];
       crdt_record_identity(r, &rs, &rsn, &rc_, &rcn, rid);
       if (scope && (strlen(scope) != rsn || memcmp(scope, rs, rsn) != 0)) {
-        rc = cli_fail("put: %s %s lives in scope %.*s, not %s (records do "
+        rc = cli_fail("%s: %s %s lives in scope %.*s, not %s (records do "
                       "not move between scopes)",
-                      coll, idtext, (int)rsn, rs, scope);
+                      cmd, coll, idtext, (int)rsn, rs, scope);
         goto out;
       }
       memcpy(scopebuf, rs, rsn);
@@ -482,7 +502,7 @@ int cli_cmd_put(cli_ctx *ctx)
                         "restore' brings it back\n",
                 coll, idtext);
     } else if (err != GS_ENOTFOUND) {
-      rc = cli_fail("put: cannot read %s %s: %s", coll, idtext,
+      rc = cli_fail("%s: cannot read %s %s: %s", cmd, coll, idtext,
                     gs_strerror(err));
       goto out;
     }
@@ -490,35 +510,60 @@ int cli_cmd_put(cli_ctx *ctx)
     crdt_id_new(node_now(n), id);
   }
   if (!scope) {
-    rc = cli_usage("put", "a new record needs --scope STREET/COMMUNITY/GRID");
+    rc = cli_usage(cmd, "a new record needs --scope STREET/COMMUNITY/GRID");
     goto out;
   }
   if (!(b.keep = json_array())) {
     rc = cli_fail("out of memory");
     goto out;
   }
-  char why[200];
+  char why[400];
   if (node_may_write(n, scope, strlen(scope), why, sizeof why) != GS_OK) {
-    rc = cli_fail("put: %s", why);
+    rc = cli_fail("%s: %s", cmd, why);
     goto out;
+  }
+  /* A new record of a collection with a status starts in its first. */
+  const node_coll *sc = node_schema_coll(coll, strlen(coll));
+  if (created && sc && sc->status) {
+    bool given = false;
+    for (size_t i = 0; i < nas && !given; i++)
+      given = as[i].flen == strlen(sc->status) &&
+              memcmp(as[i].field, sc->status, as[i].flen) == 0;
+    if (!given) {
+      if (!(all = calloc(nas + 1, sizeof *all))) {
+        rc = cli_fail("out of memory");
+        goto out;
+      }
+      memcpy(all, as, nas * sizeof *as);
+      all[nas] = (assign){sc->status, strlen(sc->status), '=', sc->initial};
+      as = all;
+      nas++;
+    }
   }
   if ((rc = build_ops(&b, coll, id, r, as, nas)) != CLI_OK)
     goto out;
+  if (node_schema_check(r, b.ops, b.n, 0, why, sizeof why) != GS_OK) {
+    rc = cli_fail("%s: %s", cmd, why);
+    goto out;
+  }
   char idt[CRDT_ID_TEXT_LEN + 1];
   crdt_base32_encode(id, CRDT_ID_LEN, idt);
   uint64_t seq = 0;
   if (b.n == 0 && created) {
-    rc = cli_usage("put", "nothing to write for a new record");
+    rc = cli_usage(cmd, "nothing to write for a new record");
     goto out;
   }
   if (b.n > 0) {
     gs_err err = node_write(n, scope, strlen(scope), b.ops, b.n, &seq);
     if (err) {
-      rc = write_error("put", err);
+      rc = write_error(cmd, err);
       goto out;
     }
   }
-  if (ctx->json)
+  if (idout) {
+    memcpy(idout, idt, sizeof idt);
+    rc = CLI_OK;
+  } else if (ctx->json)
     rc = cli_json_out(json_pack("{s:s, s:s, s:s, s:b, s:I}", "id", idt,
                                 "collection", coll, "scope", scope, "created",
                                 created, "seq", (json_int_t)seq));
@@ -527,10 +572,10 @@ int cli_cmd_put(cli_ctx *ctx)
     rc = CLI_OK;
   }
 out:
+  free(all);
   opbuf_free(&b);
   crdt_record_free(r);
   node_close(n);
-  free(as);
   return rc;
 }
 
@@ -588,12 +633,31 @@ typedef struct list_ctx {
   json_t *out;
 } list_ctx;
 
-/* true when field f of r shows value text v (a set: holds it). */
+/* The condition's operator: the first character after the field name
+ * ('=' equal, '~' contains), or NULL. */
+static const char *cond_op(const char *cond)
+{
+  const char *p = cond;
+  while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')
+    p++;
+  return (*p == '=' || *p == '~') && crdt_name_valid(cond, (size_t)(p - cond))
+             ? p
+             : NULL;
+}
+
+static bool text_matches(const char *have, const char *op)
+{
+  return *op == '=' ? strcmp(have, op + 1) == 0
+                    : strstr(have, op + 1) != NULL;
+}
+
+/* true when field f of r shows value text v (a set: holds it), or with
+ * '~' contains it. */
 static bool field_matches(const crdt_record *r, const char *cond)
 {
   static char buf[CRDT_TEXT_MAX + 64];
-  const char *eq = strchr(cond, '=');
-  long fi = crdt_record_find(r, cond, (size_t)(eq - cond));
+  const char *op = cond_op(cond);
+  long fi = crdt_record_find(r, cond, (size_t)(op - cond));
   crdt_field_view fv;
   if (fi < 0 || crdt_record_field(r, (size_t)fi, &fv) != GS_OK)
     return false;
@@ -601,14 +665,14 @@ static bool field_matches(const crdt_record *r, const char *cond)
     if (fv.value.type == CRDT_NIL)
       return false;
     cli_value_text(&fv.value, buf, sizeof buf);
-    return strcmp(buf, eq + 1) == 0;
+    return text_matches(buf, op);
   }
   for (size_t j = 0; j < fv.nelems; j++) {
     crdt_value ev;
     if (crdt_record_elem(r, (size_t)fi, j, &ev) != GS_OK)
       continue;
     cli_value_text(&ev, buf, sizeof buf);
-    if (strcmp(buf, eq + 1) == 0)
+    if (text_matches(buf, op))
       return true;
   }
   return false;
@@ -666,9 +730,10 @@ int cli_cmd_list(cli_ctx *ctx)
     if ((m = cli_opt(ctx, &i, "--where", &w)) != 0) {
       if (m < 0)
         goto out;
-      const char *eq = strchr(w, '=');
-      if (!eq || !crdt_name_valid(w, (size_t)(eq - w))) {
-        rc = cli_usage("list", "--where needs FIELD=VALUE, not '%s'", w);
+      if (!cond_op(w)) {
+        rc = cli_usage("list", "--where needs FIELD=VALUE (equal) or "
+                               "FIELD~TEXT (contains), not '%s'",
+                       w);
         goto out;
       }
       l.where[l.nwhere++] = w;
@@ -764,8 +829,12 @@ static int tombstone(cli_ctx *ctx, bool del)
                   .coll = coll,
                   .coll_len = strlen(coll)};
     memcpy(op.id, id, CRDT_ID_LEN);
-    char why[200];
+    char why[300];
     if (node_may_write(n, scope, sn, why, sizeof why) != GS_OK) {
+      rc = cli_fail("%s: %s", cmd, why);
+      goto out;
+    }
+    if (node_schema_check(r, &op, 1, 0, why, sizeof why) != GS_OK) {
       rc = cli_fail("%s: %s", cmd, why);
       goto out;
     }

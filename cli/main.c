@@ -68,6 +68,28 @@ static const cli_command commands[] = {
     {"load", cli_cmd_load,
      "load COLLECTION --scope SCOPE FILE|- [--fast]",
      "bulk import of JSON Lines records, one transaction"},
+    {"report", cli_cmd_report, "report [--scope PREFIX] [--since DATE]",
+     "the figures offices publish, per grid and in total"},
+    {"grid", cli_cmd_domain, "grid VERB ...", "grids (网格)"},
+    {"building", cli_cmd_domain, "building VERB ...", "buildings (楼栋)"},
+    {"household", cli_cmd_domain, "household VERB ...", "households (户)"},
+    {"resident", cli_cmd_domain, "resident VERB ...",
+     "residents: add, edit, find, list"},
+    {"appeal", cli_cmd_domain, "appeal VERB ...",
+     "needs and micro-wishes: open, accept, assign, resolve, close"},
+    {"meeting", cli_cmd_domain, "meeting VERB ...",
+     "deliberation meetings (议事会)"},
+    {"task", cli_cmd_domain, "task VERB ...",
+     "action items claimed by units (co-building list)"},
+    {"visit", cli_cmd_domain, "visit VERB ...", "door-knocking visits"},
+    {"timebank", cli_cmd_domain, "timebank VERB ...",
+     "volunteer hours: deposit, spend, balance"},
+    {"team", cli_cmd_domain, "team VERB ...", "volunteer teams"},
+    {"unit", cli_cmd_domain, "unit VERB ...", "co-building units (共建单位)"},
+    {"demo", cli_cmd_demo,
+     "demo seed [--seed N] [--root STREET/COMMUNITY] [--until DATE] "
+     "[--households N]",
+     "write a realistic demo community (a year of records)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -255,6 +277,12 @@ int main(int argc, char **argv)
   const cli_command *cmd = find_command(args[0]);
   if (!cmd) {
     rc = cli_usage(NULL, "unknown command '%s'", args[0]);
+    goto out;
+  }
+  if (help && cmd->run == cli_cmd_domain) {
+    char *hargv[] = {args[0], "help", NULL};
+    cli_ctx hctx = {.dir = "", .json = json, .argc = 2, .argv = hargv};
+    rc = cli_cmd_domain(&hctx);
     goto out;
   }
   if (help) {

@@ -41,7 +41,8 @@ typedef int gs_err;
   X(EPROTO,    -40024, "protocol violation")                                 \
   X(ENOTINIT,  -40025, "node directory not initialised")                     \
   X(EAMBIG,    -40026, "ambiguous: more than one match")                     \
-  X(ECLOCK,    -40027, "clock out of range")
+  X(ECLOCK,    -40027, "clock out of range")                             \
+  X(ESCHEMA,   -40028, "does not fit the schema")
 
 enum {
   GS_OK = 0,

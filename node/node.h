@@ -57,6 +57,178 @@ gs_err node_write(node *n, const char *scope, size_t scope_len,
  * store_write_change. */
 gs_err node_write_begin(node *n, struct store_write **out);
 
+/* ---- the domain schema (node/schema.c, DESIGN.md section 8) ---- */
+
+/* Field types of the schema. */
+typedef enum node_ftype {
+  NODE_F_TEXT,  /* a string */
+  NODE_F_INT,   /* an integer in [min, max] */
+  NODE_F_NUM,   /* an integer or float in [min, max] */
+  NODE_F_BOOL,
+  NODE_F_DATE,  /* a string "YYYY-MM-DD" */
+  NODE_F_ENUM,  /* a string among values */
+  NODE_F_REF,   /* a ref to a record of collection ref (or refs: "a|b") */
+  NODE_F_TAGS,  /* a set of strings among values */
+  NODE_F_TEXTS, /* a set of strings */
+  NODE_F_REFS,  /* a set of refs to records of collection ref */
+} node_ftype;
+
+enum { NODE_F_REQUIRED = 1 << 0 };
+
+typedef struct node_field {
+  const char *name;
+  node_ftype type;
+  unsigned flags;
+  const char *const *values; /* ENUM, TAGS: allowed, NULL-terminated */
+  const char *ref;           /* REF, REFS: "coll" or "coll1|coll2" */
+  double min, max;           /* INT, NUM (both 0: any) */
+  const char *help;
+} node_field;
+
+/* One status change a collection allows. */
+typedef struct node_move {
+  const char *from, *to;
+} node_move;
+
+typedef struct node_coll {
+  const char *name;
+  const char *help;
+  const node_field *fields;
+  size_t nfields;
+  bool immutable;            /* written once: no edit, delete or restore */
+  const char *status;        /* the field with a state machine, or NULL */
+  const char *initial;       /* a new record's status */
+  const node_move *moves;    /* allowed status changes */
+  size_t nmoves;
+} node_coll;
+
+/* The schema's collections (static; *n gets how many). */
+const node_coll *node_schema_all(size_t *n);
+/* The collection called name, or NULL. Collections outside the schema
+ * are free-form when their name starts with "x_" (see node_schema_check);
+ * names starting with '_' are the node's own. */
+const node_coll *node_schema_coll(const char *name, size_t n);
+const node_field *node_schema_field(const node_coll *c, const char *name,
+                                    size_t n);
+/* true when c allows its status to go from `from` to `to`. */
+bool node_schema_move_ok(const node_coll *c, const char *from, size_t fn,
+                         const char *to, size_t tn);
+/* Check the ops of one local write to one record (all of ops name the
+ * same collection and id) against the schema, given the record's current
+ * state cur (NULL when it is new): known collection, known fields, types,
+ * allowed values, required fields of a new record, immutable records,
+ * status moves. GS_OK, or GS_ESCHEMA with one clear sentence in why.
+ * Received changes are not checked against the schema: a newer node may
+ * know more fields, and convergence must not depend on the schema. */
+enum { NODE_SCHEMA_IMPORT = 1 << 0 }; /* whole records of an import: any
+                                        status, no moves checked */
+gs_err node_schema_check(const crdt_record *cur, const crdt_op *ops,
+                         size_t nops, unsigned flags, char *why,
+                         size_t whylen);
+/* true when text (n bytes) is a valid date "YYYY-MM-DD". */
+bool node_date_valid(const char *text, size_t n);
+
+/* ---- domain figures (node/domain.c) ---- */
+
+/* A time-bank account: one person's (or unit's, team's) entries. Hours
+ * are in hundredths (centi-hours), rounded per entry. */
+typedef struct node_balance {
+  char coll[CRDT_NAME_MAX + 1]; /* the person's collection */
+  uint8_t id[CRDT_ID_LEN];
+  int64_t deposits, spends, adjusts; /* centi-hours; adjusts signed */
+  int64_t balance;                   /* deposits - spends + adjusts */
+  uint64_t entries;
+} node_balance;
+
+/* Every account with entries under prefix (NULL or "": all), sorted by
+ * person; *out is malloc'd (caller frees), NULL when *count is 0. */
+gs_err node_timebank_balances(node *n, const char *prefix,
+                              node_balance **out, size_t *count);
+/* One person's account over everything this node holds (zero when the
+ * person has no entries). */
+gs_err node_timebank_balance(node *n, const char *coll,
+                             const uint8_t id[CRDT_ID_LEN], node_balance *out);
+
+#define NODE_REPORT_VALUES 16 /* at most this many statuses or categories */
+
+/* The figures of one grid (or of all: the total). Counts over a period
+ * start at `since` (a date, inclusive; none: everything):
+ *   appeals            opened in the period; by_status and by_category
+ *                      split them in the order of the schema's values
+ *   resolved           appeals now resolved or closed whose resolution
+ *                      date is in the period; median_days: the median of
+ *                      their days from opened to resolved (-1: none)
+ *   disputes_mediated  of those, category "dispute"
+ *   hazards_found      appeals of category "safety" opened in the period
+ *   visits, meetings   dated in the period
+ *   tasks_done         action items done in the period
+ *   errands_done       time-bank deposits of service "errand" in it
+ *   volunteer_centihours  hours deposited in it, in hundredths
+ *   residents, households, buildings  held now (deleted ones excluded)
+ * Deleted records count nowhere. */
+typedef struct node_report_row {
+  char grid[CRDT_SCOPE_MAX + 1]; /* street/community/grid; "" = total */
+  uint64_t appeals;
+  uint64_t by_status[NODE_REPORT_VALUES];
+  uint64_t by_category[NODE_REPORT_VALUES];
+  uint64_t resolved;
+  double median_days;
+  uint64_t disputes_mediated, hazards_found, visits, meetings, tasks_done;
+  uint64_t errands_done;
+  int64_t volunteer_centihours;
+  uint64_t residents, households, buildings;
+} node_report_row;
+
+typedef struct node_report {
+  node_report_row *rows; /* per grid, in scope order */
+  size_t nrows;
+  node_report_row total;
+  node_balance *overdrawn; /* accounts below zero, for an admin */
+  size_t noverdrawn;
+} node_report;
+
+/* The report of the records under prefix (NULL or "": all) from since
+ * ("YYYY-MM-DD" or NULL). GS_EINVAL for a bad date. Free with
+ * node_report_free. */
+gs_err node_report_make(node *n, const char *prefix, const char *since,
+                        node_report *out);
+void node_report_free(node_report *r);
+/* The status and category values the report's arrays follow. */
+const char *const *node_report_statuses(void);
+const char *const *node_report_categories(void);
+
+/* ---- demo data (node/seed.c) ---- */
+
+/* A realistic community to try gridsync on: by default the size of a
+ * real one (19 buildings, 5,235 households, about 6,100 residents, 15
+ * grids under root "gongrencun/qinghejv": scopes ROOT/g01..g15), with
+ * Chinese names, ages skewed old, tags at plausible rates, units, teams,
+ * and a year of appeals, meetings with action items, visits and
+ * time-bank entries ending at `until`. The same seed and until give the
+ * same records (ids included). Records are schema-valid (imports:
+ * NODE_SCHEMA_IMPORT), time-bank spends never overdraw. */
+typedef struct node_seed_opts {
+  uint64_t seed;
+  const char *root;      /* scope prefix; NULL: "gongrencun/qinghejv" */
+  const char *until;     /* last day "YYYY-MM-DD"; NULL: today */
+  unsigned households;   /* 0: 5235 (buildings and grids scale with it) */
+  /* progress: called now and then (what: "residents"...), may be NULL */
+  void (*progress)(void *ctx, const char *what, uint64_t done,
+                   uint64_t total);
+  void *ctx;
+} node_seed_opts;
+
+typedef struct node_seed_result {
+  uint64_t grids, buildings, households, residents, units, teams;
+  uint64_t appeals, meetings, tasks, visits, timebank;
+  uint64_t changes; /* changes written */
+} node_seed_result;
+
+/* Write the demo community into n's store in one durable transaction
+ * (signed by n; n must be allowed to write under root). */
+gs_err node_demo_seed(node *n, const node_seed_opts *o,
+                      node_seed_result *res);
+
 /* ---- network (membership comes with certificates, DESIGN.md 7) ---- */
 
 #define NODE_NET_KEY_LEN 32

@@ -24,7 +24,8 @@ class BundleTest(Base):
         return os.path.join(self.stick, name)
 
     def test_export_import_and_idempotence(self):
-        ids = [self.a.put("visit", "gongrencun/q/g01", "notes=上门走访%d" % i)
+        ids = [self.a.put("visit", "gongrencun/q/g01", "notes=上门走访%d" % i,
+                           "by=李网格员", "date=2026-11-20")
                for i in range(30)]
         out = json.loads(self.a.run("--json", "export", self.f("a.gsb")).stdout)
         self.assertGreaterEqual(out["changes"], 30)

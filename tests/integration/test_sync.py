@@ -21,6 +21,7 @@ import time
 import unittest
 
 GS = os.environ.get("GRIDSYNC", "build/cli/gridsync")
+TAGS = ["elderly", "lives-alone", "disabled", "low-income"]
 
 
 class Node:
@@ -233,10 +234,11 @@ class SyncTest(Base):
         office, a, b = self.network("office", "a", "b")
         office.serve()
         ids = [a.put("appeal", "gongrencun/q/g01", "category=repair",
-                     "desc=楼道灯坏了 %d" % i) for i in range(20)]
+                     "description=楼道灯坏了 %d" % i, "opened=2026-11-20") for i in range(20)]
         a.run("sync", office.addr())
         # a goes home; later b meets the office, never a
-        b.put("visit", "gongrencun/q/g02", "notes=上门走访")
+        b.put("visit", "gongrencun/q/g02", "notes=上门走访", "by=李网格员",
+              "date=2026-11-20")
         b.run("sync", office.addr())
         got = {r["id"] for r in b.records("appeal")}
         self.assertEqual(got, set(ids), "b lacks a's appeals")
@@ -369,7 +371,7 @@ class SyncTest(Base):
     def test_killed_during_a_large_sync_then_completes(self):
         a, b = self.network("a", "b")
         lines = "".join(
-            json.dumps({"name": "居民%d" % i, "room": i,
+            json.dumps({"name": "居民%d" % i, "room": str(i),
                         "note": "独居老人，每周三上门探访" * 3}, ensure_ascii=False) + "\n"
             for i in range(20000))
         a.run("load", "resident", "--scope", "gongrencun/q/g01", "-", input=lines)
@@ -435,7 +437,7 @@ class TopologyTest(Base):
             for i, node in enumerate(nodes):
                 rid = node.put("resident", "gongrencun/q/g%02d" % i,
                                "name=居民%d-%d" % (i, round_),
-                               "tags+=t%d" % rng.randrange(4))
+                               "tags+=" + rng.choice(TAGS))
                 written.append(rid)
             time.sleep(rng.random() * 0.1)
         # a shared record edited everywhere at once

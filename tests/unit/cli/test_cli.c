@@ -266,11 +266,11 @@ Test(cli, chinese_text_round_trips_exactly)
   char a1[200], a2[300];
   snprintf(a1, sizeof a1, "name=%s", name);
   snprintf(a2, sizeof a2, "note=%s", note);
-  const char *id = PUT("resident", "--scope", "gongrencun/qinghejv/g07", a1,
+  const char *id = PUT("x_resident", "--scope", "gongrencun/qinghejv/g07", a1,
                        a2, "tags+=独居", "tags+=党员");
   char idc[32];
   strcpy(idc, id);
-  json_t *j = get_json("resident", idc);
+  json_t *j = get_json("x_resident", idc);
   json_t *f = json_object_get(j, "fields");
   cr_assert_str_eq(json_string_value(json_object_get(f, "name")), name);
   cr_assert_str_eq(json_string_value(json_object_get(f, "note")), note);
@@ -282,7 +282,7 @@ Test(cli, chinese_text_round_trips_exactly)
   json_decref(j);
 
   /* the human form shows the same bytes */
-  run_out r = RUN("get", "resident", idc);
+  run_out r = RUN("get", "x_resident", idc);
   cr_assert_eq(r.code, 0);
   cr_assert_not_null(strstr(r.out, name));
   cr_assert_not_null(strstr(r.out, "独居"));
@@ -293,16 +293,16 @@ Test(cli, json_values_of_every_type)
 {
   init_node();
   char ref_target[32];
-  strcpy(ref_target, PUT("household", "--scope", "a/b/g1", "room=101"));
+  strcpy(ref_target, PUT("x_household", "--scope", "a/b/g1", "room=101"));
   char ref[80];
   snprintf(ref, sizeof ref, "home:={\"$ref\":\"household/%s\"}", ref_target);
-  const char *id = PUT("resident", "--scope", "a/b/g1", "age:=81",
+  const char *id = PUT("x_resident", "--scope", "a/b/g1", "age:=81",
                        "score:=-2.5", "alive:=true", "gone:=false",
                        "phone:=null", "photo:={\"$hex\":\"00ff10\"}", ref,
                        "big:=9007199254740993");
   char idc[32];
   strcpy(idc, id);
-  json_t *j = get_json("resident", idc);
+  json_t *j = get_json("x_resident", idc);
   json_t *f = json_object_get(j, "fields");
   cr_assert_eq(json_integer_value(json_object_get(f, "age")), 81);
   cr_assert_eq(json_integer_value(json_object_get(f, "big")),
@@ -340,7 +340,7 @@ Test(cli, malformed_input_is_refused_and_nothing_stored)
       {"=value", "is not FIELD=TEXT"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    run_out r = RUN("put", "resident", "--scope", "a/b/c", bad[i].arg);
+    run_out r = RUN("put", "x_resident", "--scope", "a/b/c", bad[i].arg);
     cr_assert_eq(r.code, 2, "%s: exit %d", bad[i].arg, r.code);
     cr_assert_not_null(strstr(r.err, bad[i].says), "%s: stderr %s",
                        bad[i].arg, r.err);
@@ -348,24 +348,24 @@ Test(cli, malformed_input_is_refused_and_nothing_stored)
     run_free(&r);
   }
   /* empty and bad scopes */
-  run_out e = RUN("put", "resident", "--scope", "", "name=x");
+  run_out e = RUN("put", "x_resident", "--scope", "", "name=x");
   cr_assert_eq(e.code, 2);
   cr_assert_not_null(strstr(e.err, "scope is empty"), "%s", e.err);
   run_free(&e);
-  run_out s = RUN("put", "resident", "--scope", "a//b", "name=x");
+  run_out s = RUN("put", "x_resident", "--scope", "a//b", "name=x");
   cr_assert_eq(s.code, 2);
   cr_assert_not_null(strstr(s.err, "bad scope"), "%s", s.err);
   run_free(&s);
-  run_out ns = RUN("put", "resident", "name=x");
+  run_out ns = RUN("put", "x_resident", "name=x");
   cr_assert_eq(ns.code, 2);
   cr_assert_not_null(strstr(ns.err, "needs --scope"), "%s", ns.err);
   run_free(&ns);
   /* a field given twice */
-  run_out tw = RUN("put", "resident", "--scope", "a/b", "n=1", "n=2");
+  run_out tw = RUN("put", "x_resident", "--scope", "a/b", "n=1", "n=2");
   cr_assert_eq(tw.code, 2);
   run_free(&tw);
   /* invalid UTF-8 text */
-  run_out u = RUN("put", "resident", "--scope", "a/b", "n=\xff\xfe");
+  run_out u = RUN("put", "x_resident", "--scope", "a/b", "n=\xff\xfe");
   cr_assert_eq(u.code, 2, "invalid UTF-8 accepted");
   run_free(&u);
   /* text over the limit */
@@ -373,7 +373,7 @@ Test(cli, malformed_input_is_refused_and_nothing_stored)
   strcpy(big, "n=");
   memset(big + 2, 'x', 16385);
   big[16387] = '\0';
-  run_out t = RUN("put", "resident", "--scope", "a/b", big);
+  run_out t = RUN("put", "x_resident", "--scope", "a/b", big);
   cr_assert_eq(t.code, 2);
   cr_assert_not_null(strstr(t.err, "16384"));
   run_free(&t);
@@ -381,7 +381,7 @@ Test(cli, malformed_input_is_refused_and_nothing_stored)
 
   char *after = digest(NULL);
   cr_assert_str_eq(before, after, "a refused put changed the state");
-  cr_assert_eq(LIST_COUNT("resident"), 0);
+  cr_assert_eq(LIST_COUNT("x_resident"), 0);
   free(before);
   free(after);
 }
@@ -389,27 +389,27 @@ Test(cli, malformed_input_is_refused_and_nothing_stored)
 Test(cli, unknown_record_and_bad_ids)
 {
   init_node();
-  const char *id = PUT("resident", "--scope", "a/b", "name=x");
+  const char *id = PUT("x_resident", "--scope", "a/b", "name=x");
   char other[32];
   strcpy(other, id);
   other[20] = other[20] == '0' ? '1' : '0'; /* another, valid id */
-  run_out r = RUN("get", "resident", other);
+  run_out r = RUN("get", "x_resident", other);
   cr_assert_eq(r.code, 1);
   cr_assert_eq(lines(r.err), 1);
-  cr_assert_not_null(strstr(r.err, "no resident record with id"), "%s",
+  cr_assert_not_null(strstr(r.err, "no x_resident record with id"), "%s",
                      r.err);
   run_free(&r);
-  run_out c = RUN("get", "household", id); /* right id, other collection */
+  run_out c = RUN("get", "x_household", id); /* right id, other collection */
   cr_assert_eq(c.code, 1);
   run_free(&c);
-  run_out b = RUN("get", "resident", "not-an-id");
+  run_out b = RUN("get", "x_resident", "not-an-id");
   cr_assert_eq(b.code, 2);
   cr_assert_not_null(strstr(b.err, "bad record id"));
   run_free(&b);
-  run_out d = RUN("delete", "resident", other);
+  run_out d = RUN("delete", "x_resident", other);
   cr_assert_eq(d.code, 1);
   run_free(&d);
-  run_out h = RUN("history", "resident", other);
+  run_out h = RUN("history", "x_resident", other);
   cr_assert_eq(h.code, 1);
   run_free(&h);
 }
@@ -428,7 +428,7 @@ Test(cli, usage_errors_and_help)
   cr_assert_not_null(strstr(c.out, "FIELD:=JSON"));
   run_out d = runv(NULL, (const char *const[]){NULL});
   cr_assert_eq(d.code, 2);
-  run_out e = RUN("get", "resident");
+  run_out e = RUN("get", "x_resident");
   cr_assert_eq(e.code, 2);
   cr_assert_not_null(strstr(e.err, "usage: gridsync get"));
   run_out f = RUN("list");
@@ -442,14 +442,14 @@ Test(cli, usage_errors_and_help)
 Test(cli, sets_updates_and_field_semantics)
 {
   init_node();
-  const char *id0 = PUT("resident", "--scope", "a/b/g1", "name=李四",
+  const char *id0 = PUT("x_resident", "--scope", "a/b/g1", "name=李四",
                         "tags+=elderly", "tags+=lives-alone");
   char id[32];
   strcpy(id, id0);
-  cr_assert_str_eq(PUT("resident", "--id", id, "tags-=elderly",
+  cr_assert_str_eq(PUT("x_resident", "--id", id, "tags-=elderly",
                        "tags+=disabled", "phone=139"),
                    id);
-  json_t *j = get_json("resident", id);
+  json_t *j = get_json("x_resident", id);
   json_t *f = json_object_get(j, "fields");
   json_t *tags = json_object_get(f, "tags");
   cr_assert_eq(json_array_size(tags), 2);
@@ -460,20 +460,20 @@ Test(cli, sets_updates_and_field_semantics)
   cr_assert_str_eq(json_string_value(json_object_get(f, "name")), "李四");
   json_decref(j);
   /* assigning a whole set */
-  PUT("resident", "--id", id, "tags:=[\"low-income\"]");
-  j = get_json("resident", id);
+  PUT("x_resident", "--id", id, "tags:=[\"low-income\"]");
+  j = get_json("x_resident", id);
   tags = json_object_get(json_object_get(j, "fields"), "tags");
   cr_assert_eq(json_array_size(tags), 1);
   cr_assert_str_eq(json_string_value(json_array_get(tags, 0)), "low-income");
   json_decref(j);
   /* an update cannot move the record to another scope */
-  run_out r = RUN("put", "resident", "--id", id, "--scope", "a/b/g2", "x=1");
+  run_out r = RUN("put", "x_resident", "--id", id, "--scope", "a/b/g2", "x=1");
   cr_assert_eq(r.code, 1);
   cr_assert_not_null(strstr(r.err, "lives in scope a/b/g1"), "%s", r.err);
   run_free(&r);
   /* overwrite */
-  PUT("resident", "--id", id, "name=李四四");
-  j = get_json("resident", id);
+  PUT("x_resident", "--id", id, "name=李四四");
+  j = get_json("x_resident", id);
   cr_assert_str_eq(
       json_string_value(json_object_get(json_object_get(j, "fields"), "name")),
       "李四四");
@@ -484,41 +484,41 @@ Test(cli, delete_restore_list_where)
 {
   init_node();
   char ids[3][32];
-  strcpy(ids[0], PUT("resident", "--scope", "s/c/g01", "name=甲",
+  strcpy(ids[0], PUT("x_resident", "--scope", "s/c/g01", "name=甲",
                      "tags+=elderly"));
-  strcpy(ids[1], PUT("resident", "--scope", "s/c/g02", "name=乙"));
-  strcpy(ids[2], PUT("resident", "--scope", "s/c/g010", "name=丙",
+  strcpy(ids[1], PUT("x_resident", "--scope", "s/c/g02", "name=乙"));
+  strcpy(ids[2], PUT("x_resident", "--scope", "s/c/g010", "name=丙",
                      "tags+=elderly"));
-  cr_assert_eq(LIST_COUNT("resident"), 3);
-  cr_assert_eq(LIST_COUNT("resident", "--scope", "s/c/g01"), 1,
+  cr_assert_eq(LIST_COUNT("x_resident"), 3);
+  cr_assert_eq(LIST_COUNT("x_resident", "--scope", "s/c/g01"), 1,
                "scope prefixes are segment-wise");
-  cr_assert_eq(LIST_COUNT("resident", "--scope", "s/c"), 3);
-  cr_assert_eq(LIST_COUNT("resident", "--where", "tags=elderly"), 2);
-  cr_assert_eq(LIST_COUNT("resident", "--where", "name=乙"), 1);
-  cr_assert_eq(LIST_COUNT("resident", "--where", "name=乙", "--where",
+  cr_assert_eq(LIST_COUNT("x_resident", "--scope", "s/c"), 3);
+  cr_assert_eq(LIST_COUNT("x_resident", "--where", "tags=elderly"), 2);
+  cr_assert_eq(LIST_COUNT("x_resident", "--where", "name=乙"), 1);
+  cr_assert_eq(LIST_COUNT("x_resident", "--where", "name=乙", "--where",
                           "tags=elderly"),
                0);
-  cr_assert_eq(LIST_COUNT("household"), 0);
+  cr_assert_eq(LIST_COUNT("x_household"), 0);
 
-  run_out d = RUN("delete", "resident", ids[1]);
+  run_out d = RUN("delete", "x_resident", ids[1]);
   cr_assert_eq(d.code, 0, "%s", d.err);
   run_free(&d);
-  cr_assert_eq(LIST_COUNT("resident"), 2);
-  cr_assert_eq(LIST_COUNT("resident", "--deleted"), 3);
-  json_t *j = get_json("resident", ids[1]);
+  cr_assert_eq(LIST_COUNT("x_resident"), 2);
+  cr_assert_eq(LIST_COUNT("x_resident", "--deleted"), 3);
+  json_t *j = get_json("x_resident", ids[1]);
   cr_assert(json_is_true(json_object_get(j, "deleted")));
   json_decref(j);
-  run_out again = RUN("--json", "delete", "resident", ids[1]);
+  run_out again = RUN("--json", "delete", "x_resident", ids[1]);
   cr_assert_eq(again.code, 0);
   json_t *ja = json_of(&again);
   cr_assert(json_is_false(json_object_get(ja, "changed")));
   json_decref(ja);
   run_free(&again);
-  run_out r = RUN("restore", "resident", ids[1]);
+  run_out r = RUN("restore", "x_resident", ids[1]);
   cr_assert_eq(r.code, 0);
   run_free(&r);
-  cr_assert_eq(LIST_COUNT("resident"), 3);
-  j = get_json("resident", ids[1]);
+  cr_assert_eq(LIST_COUNT("x_resident"), 3);
+  j = get_json("x_resident", ids[1]);
   cr_assert(json_is_false(json_object_get(j, "deleted")));
   cr_assert_str_eq(
       json_string_value(json_object_get(json_object_get(j, "fields"), "name")),
@@ -530,13 +530,13 @@ Test(cli, history_lists_every_change)
 {
   init_node();
   char id[32];
-  strcpy(id, PUT("appeal", "--scope", "s/c/g01", "status=open",
+  strcpy(id, PUT("x_appeal", "--scope", "s/c/g01", "status=open",
                  "desc=楼道灯坏了"));
-  PUT("appeal", "--id", id, "status=accepted");
-  run_out d = RUN("delete", "appeal", id);
+  PUT("x_appeal", "--id", id, "status=accepted");
+  run_out d = RUN("delete", "x_appeal", id);
   run_free(&d);
-  PUT("appeal", "--scope", "s/c/g01", "status=open"); /* another record */
-  run_out r = RUN("--json", "history", "appeal", id);
+  PUT("x_appeal", "--scope", "s/c/g01", "status=open"); /* another record */
+  run_out r = RUN("--json", "history", "x_appeal", id);
   cr_assert_eq(r.code, 0, "%s", r.err);
   json_t *j = json_of(&r);
   cr_assert_eq(json_array_size(j), 3);
@@ -553,7 +553,7 @@ Test(cli, history_lists_every_change)
   cr_assert_str_eq(json_string_value(json_object_get(op, "op")), "delete");
   json_decref(j);
   run_free(&r);
-  run_out h = RUN("history", "appeal", id);
+  run_out h = RUN("history", "x_appeal", id);
   cr_assert_eq(h.code, 0);
   cr_assert_not_null(strstr(h.out, "楼道灯坏了"));
   cr_assert_not_null(strstr(h.out, "delete"));
@@ -564,11 +564,11 @@ Test(cli, status_digest_follows_state)
 {
   init_node();
   char *d0 = digest(NULL);
-  PUT("resident", "--scope", "s/c/g01", "name=甲");
+  PUT("x_resident", "--scope", "s/c/g01", "name=甲");
   char *d1 = digest(NULL);
   char *g02a = digest("s/c/g02");
   cr_assert_str_neq(d0, d1);
-  PUT("resident", "--scope", "s/c/g01", "name=乙");
+  PUT("x_resident", "--scope", "s/c/g01", "name=乙");
   char *g02b = digest("s/c/g02");
   cr_assert_str_eq(g02a, g02b, "a write in g01 changed the digest of g02");
   char *d2 = digest(NULL);
@@ -626,7 +626,7 @@ Test(cli, load_is_all_or_nothing)
   for (size_t i = 0; i < n; i++)
     p += sprintf(p, "{\"name\":\"居民%zu\",\"room\":%zu,\"tags\":[\"t%zu\"]}\n",
                  i, i, i % 7);
-  run_out r = RUN_IN(good, "--json", "load", "resident", "--scope", "s/c/g01",
+  run_out r = RUN_IN(good, "--json", "load", "x_resident", "--scope", "s/c/g01",
                      "-");
   cr_assert_eq(r.code, 0, "load failed: %s", r.err);
   json_t *j = json_of(&r);
@@ -634,13 +634,13 @@ Test(cli, load_is_all_or_nothing)
   cr_assert_gt(json_integer_value(json_object_get(j, "changes")), 1);
   json_decref(j);
   run_free(&r);
-  cr_assert_eq(LIST_COUNT("resident"), n);
-  cr_assert_eq(LIST_COUNT("resident", "--where", "name=居民2999"), 1);
+  cr_assert_eq(LIST_COUNT("x_resident"), n);
+  cr_assert_eq(LIST_COUNT("x_resident", "--where", "name=居民2999"), 1);
   char *before = digest(NULL);
 
   /* a bad line half-way: nothing of the file is stored */
   strcpy(good + strlen(good) / 2, "\n{\"name\": oops}\n");
-  run_out b = RUN_IN(good, "load", "resident", "--scope", "s/c/g02", "-");
+  run_out b = RUN_IN(good, "load", "x_resident", "--scope", "s/c/g02", "-");
   cr_assert_eq(b.code, 1);
   cr_assert_not_null(strstr(b.err, "line"), "%s", b.err);
   cr_assert_not_null(strstr(b.err, "nothing was stored"), "%s", b.err);
@@ -709,13 +709,13 @@ Test(cli, network_invite_join_commands)
   run_free(&st);
   /* the leader writes its grid, and is refused elsewhere with a reason */
   run_out okp = runv(NULL, (const char *const[]){"--dir", other, "put",
-                                                 "resident", "--scope",
+                                                 "x_resident", "--scope",
                                                  "s/c/g01/b7", "name=甲",
                                                  NULL});
   cr_assert_eq(okp.code, 0, "%s", okp.err);
   run_free(&okp);
   run_out no = runv(NULL, (const char *const[]){"--dir", other, "put",
-                                                "resident", "--scope",
+                                                "x_resident", "--scope",
                                                 "s/c/g02", "name=乙", NULL});
   cr_assert_eq(no.code, 1);
   cr_assert_eq(lines(no.err), 1, "%s", no.err);

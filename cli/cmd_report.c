@@ -1,0 +1,143 @@
+/* report: the figures offices publish (node_report_make in node.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "node/node.h"
+
+static json_t *median_json(double d)
+{
+  return d < 0 ? json_null() : json_real(d);
+}
+
+static json_t *row_json(const node_report_row *r)
+{
+  const char *const *st = node_report_statuses();
+  const char *const *cat = node_report_categories();
+  json_t *bs = json_object(), *bc = json_object();
+  for (int i = 0; st && st[i] && i < NODE_REPORT_VALUES; i++)
+    json_object_set_new(bs, st[i], json_integer((json_int_t)r->by_status[i]));
+  for (int i = 0; cat && cat[i] && i < NODE_REPORT_VALUES; i++)
+    json_object_set_new(bc, cat[i],
+                        json_integer((json_int_t)r->by_category[i]));
+  return json_pack(
+      "{s:s?, s:{s:I, s:o, s:o, s:I, s:o}, s:I, s:I, s:I, s:I, s:I, s:I, "
+      "s:f, s:I, s:I, s:I}",
+      "grid", r->grid[0] ? r->grid : NULL, "appeals", "opened",
+      (json_int_t)r->appeals, "by_status", bs, "by_category", bc,
+      "resolved", (json_int_t)r->resolved, "median_days_to_resolve",
+      median_json(r->median_days), "disputes_mediated",
+      (json_int_t)r->disputes_mediated, "hazards_found",
+      (json_int_t)r->hazards_found, "visits", (json_int_t)r->visits,
+      "meetings", (json_int_t)r->meetings, "tasks_done",
+      (json_int_t)r->tasks_done, "errands_done", (json_int_t)r->errands_done,
+      "volunteer_hours", (double)r->volunteer_centihours / 100.0,
+      "residents", (json_int_t)r->residents, "households",
+      (json_int_t)r->households, "buildings", (json_int_t)r->buildings);
+}
+
+/* Appeals not yet resolved: every status before "resolved", and
+ * "reopened". */
+static uint64_t pending(const node_report_row *r)
+{
+  const char *const *st = node_report_statuses();
+  uint64_t n = 0;
+  for (int i = 0; st && st[i] && i < NODE_REPORT_VALUES; i++)
+    if (strcmp(st[i], "resolved") && strcmp(st[i], "closed"))
+      n += r->by_status[i];
+  return n;
+}
+
+static void row_text(const node_report_row *r, const char *label)
+{
+  char med[16];
+  if (r->median_days < 0)
+    snprintf(med, sizeof med, "-");
+  else
+    snprintf(med, sizeof med, "%.1f", r->median_days);
+  printf("%-28s %7" PRIu64 " %7" PRIu64 " %8" PRIu64 " %6s %7" PRIu64
+         " %8" PRIu64 " %7" PRIu64 " %7" PRIu64 " %8.1f %8" PRIu64 "\n",
+         label, r->appeals, pending(r), r->resolved, med, r->visits,
+         r->disputes_mediated, r->hazards_found, r->errands_done,
+         (double)r->volunteer_centihours / 100.0, r->meetings);
+}
+
+int cli_cmd_report(cli_ctx *ctx)
+{
+  const char *prefix = NULL, *since = NULL;
+  for (int i = 1; i < ctx->argc; i++) {
+    int m;
+    if ((m = cli_opt(ctx, &i, "--scope", &prefix)) ||
+        (m = cli_opt(ctx, &i, "--since", &since))) {
+      if (m < 0)
+        return CLI_USAGE;
+      continue;
+    }
+    return cli_usage("report", "unexpected argument '%s'", ctx->argv[i]);
+  }
+  if (prefix && *prefix && !crdt_scope_valid(prefix, strlen(prefix)))
+    return cli_usage("report", "bad scope '%s'", prefix);
+  if (since && !node_date_valid(since, strlen(since)))
+    return cli_usage("report", "--since takes a date YYYY-MM-DD, not '%s'",
+                     since);
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  node_report rep;
+  gs_err err = node_report_make(n, prefix, since, &rep);
+  int rc = CLI_OK;
+  if (err) {
+    rc = cli_fail("report: cannot read the store: %s", gs_strerror(err));
+    goto out;
+  }
+  if (ctx->json) {
+    json_t *grids = json_array(), *od = json_array();
+    for (size_t i = 0; i < rep.nrows; i++)
+      json_array_append_new(grids, row_json(&rep.rows[i]));
+    for (size_t i = 0; i < rep.noverdrawn; i++) {
+      char idt[CRDT_ID_TEXT_LEN + 1];
+      crdt_base32_encode(rep.overdrawn[i].id, CRDT_ID_LEN, idt);
+      json_array_append_new(
+          od, json_pack("{s:s, s:s, s:f}", "collection",
+                        rep.overdrawn[i].coll, "id", idt, "balance",
+                        (double)rep.overdrawn[i].balance / 100.0));
+    }
+    rc = cli_json_out(json_pack("{s:s, s:s?, s:o, s:o, s:o}", "scope",
+                                prefix ? prefix : "", "since", since,
+                                "grids", grids, "total",
+                                row_json(&rep.total), "overdrawn", od));
+    goto out;
+  }
+  printf("report%s%s%s%s\n", prefix && *prefix ? " for " : "",
+         prefix && *prefix ? prefix : "", since ? " since " : "",
+         since ? since : "");
+  printf("%-28s %7s %7s %8s %6s %7s %8s %7s %7s %8s %8s\n", "grid",
+         "appeals", "pending", "resolved", "median", "visits", "disputes",
+         "hazards", "errands", "vol.h", "meetings");
+  for (size_t i = 0; i < rep.nrows; i++)
+    row_text(&rep.rows[i], rep.rows[i].grid);
+  row_text(&rep.total, "total");
+  printf("\n(median: days from opened to resolved; disputes: mediated; "
+         "errands: done by volunteers)\n");
+  const char *const *st = node_report_statuses();
+  const char *const *cat = node_report_categories();
+  printf("appeals by status:  ");
+  for (int i = 0; st && st[i] && i < NODE_REPORT_VALUES; i++)
+    printf(" %s %" PRIu64, st[i], rep.total.by_status[i]);
+  printf("\nappeals by category:");
+  for (int i = 0; cat && cat[i] && i < NODE_REPORT_VALUES; i++)
+    printf(" %s %" PRIu64, cat[i], rep.total.by_category[i]);
+  printf("\nresidents %" PRIu64 ", households %" PRIu64 ", buildings %" PRIu64
+         ", tasks done %" PRIu64 "\n",
+         rep.total.residents, rep.total.households, rep.total.buildings,
+         rep.total.tasks_done);
+  if (rep.noverdrawn)
+    printf("warning: %zu time-bank account%s overdrawn by spends accepted on "
+           "two nodes at once (gridsync timebank balances --overdrawn)\n",
+           rep.noverdrawn, rep.noverdrawn == 1 ? "" : "s");
+out:
+  node_report_free(&rep);
+  node_close(n);
+  return rc;
+}

@@ -1,0 +1,498 @@
+/*
+ * Figures derived from the domain's records: time-bank balances and the
+ * report offices publish (DESIGN.md section 8). Everything here reads;
+ * nothing is stored. Balances are derived from immutable entries, so a
+ * spend accepted on two nodes at once is never lost: it shows as a
+ * negative balance, flagged for an admin.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/node.h"
+#include "storage/store.h"
+
+static bool eq(const char *a, size_t an, const char *b)
+{
+  return strlen(b) == an && memcmp(a, b, an) == 0;
+}
+
+/* The field name of r as a viewed value (register only), or false. */
+static bool field(const crdt_record *r, const char *name, crdt_value *v)
+{
+  long i = crdt_record_find(r, name, strlen(name));
+  crdt_field_view fv;
+  if (i < 0 || crdt_record_field(r, (size_t)i, &fv) != GS_OK || fv.is_set)
+    return false;
+  *v = fv.value;
+  return v->type != CRDT_NIL;
+}
+
+static bool text(const crdt_record *r, const char *name, const char **p,
+                 size_t *n)
+{
+  crdt_value v;
+  if (!field(r, name, &v) || v.type != CRDT_STR)
+    return false;
+  *p = v.u.s.p;
+  *n = v.u.s.n;
+  return true;
+}
+
+static bool text_is(const crdt_record *r, const char *name, const char *want)
+{
+  const char *p;
+  size_t n;
+  return text(r, name, &p, &n) && eq(p, n, want);
+}
+
+/* Hours (int or float) in hundredths, rounded. */
+static bool centihours(const crdt_record *r, int64_t *out)
+{
+  crdt_value v;
+  if (!field(r, "hours", &v))
+    return false;
+  double h;
+  if (v.type == CRDT_INT)
+    h = (double)v.u.i;
+  else if (v.type == CRDT_FLOAT)
+    h = v.u.f;
+  else
+    return false;
+  if (!(h > -1e7 && h < 1e7))
+    return false;
+  *out = (int64_t)llround(h * 100.0);
+  return true;
+}
+
+/* A date "YYYY-MM-DD" (checked) to days since 1970-01-01. */
+static long days_of(const char *t)
+{
+  long y = strtol(t, NULL, 10), m = strtol(t + 5, NULL, 10),
+       d = strtol(t + 8, NULL, 10);
+  /* civil-to-days, with March as the first month of the year */
+  y -= m <= 2;
+  long era = (y >= 0 ? y : y - 399) / 400;
+  long yoe = y - era * 400;
+  long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/* A date field of r, valid, into buf (11 bytes). */
+static bool date(const crdt_record *r, const char *name, char buf[11])
+{
+  const char *p;
+  size_t n;
+  if (!text(r, name, &p, &n) || !node_date_valid(p, n))
+    return false;
+  memcpy(buf, p, 10);
+  buf[10] = '\0';
+  return true;
+}
+
+/* ---- time bank ---- */
+
+typedef struct acct_ctx {
+  node_balance *v;
+  size_t n, cap;
+  const char *coll; /* one person only, when set */
+  const uint8_t *id;
+  gs_err err;
+} acct_ctx;
+
+static int cmp_balance(const void *a, const void *b)
+{
+  const node_balance *x = a, *y = b;
+  int c = strcmp(x->coll, y->coll);
+  return c ? c : memcmp(x->id, y->id, CRDT_ID_LEN);
+}
+
+static node_balance *account(acct_ctx *a, const crdt_value *person)
+{
+  for (size_t i = 0; i < a->n; i++)
+    if (eq(person->u.ref.coll, person->u.ref.coll_len, a->v[i].coll) &&
+        memcmp(a->v[i].id, person->u.ref.id, CRDT_ID_LEN) == 0)
+      return &a->v[i];
+  if (person->u.ref.coll_len > CRDT_NAME_MAX)
+    return NULL;
+  if (a->n == a->cap) {
+    size_t cap = a->cap ? 2 * a->cap : 64;
+    node_balance *v = realloc(a->v, cap * sizeof *v);
+    if (!v) {
+      a->err = GS_ENOMEM;
+      return NULL;
+    }
+    a->v = v;
+    a->cap = cap;
+  }
+  node_balance *b = &a->v[a->n++];
+  memset(b, 0, sizeof *b);
+  memcpy(b->coll, person->u.ref.coll, person->u.ref.coll_len);
+  memcpy(b->id, person->u.ref.id, CRDT_ID_LEN);
+  return b;
+}
+
+static int on_entry(void *vctx, const crdt_record *r)
+{
+  acct_ctx *a = vctx;
+  crdt_value person;
+  const char *kind;
+  size_t kn;
+  int64_t ch;
+  if (crdt_record_deleted(r) || !field(r, "person", &person) ||
+      person.type != CRDT_REF || !text(r, "kind", &kind, &kn) ||
+      !centihours(r, &ch))
+    return 0;
+  if (a->coll && !(eq(person.u.ref.coll, person.u.ref.coll_len, a->coll) &&
+                   memcmp(person.u.ref.id, a->id, CRDT_ID_LEN) == 0))
+    return 0;
+  node_balance *b = account(a, &person);
+  if (!b)
+    return a->err ? 1 : 0;
+  if (eq(kind, kn, "deposit"))
+    b->deposits += ch;
+  else if (eq(kind, kn, "spend"))
+    b->spends += ch;
+  else if (eq(kind, kn, "adjust"))
+    b->adjusts += ch;
+  else
+    return 0;
+  b->balance = b->deposits - b->spends + b->adjusts;
+  b->entries++;
+  return 0;
+}
+
+gs_err node_timebank_balances(node *n, const char *prefix,
+                              node_balance **out, size_t *count)
+{
+  acct_ctx a = {0};
+  *out = NULL;
+  *count = 0;
+  gs_err err = store_list(node_store(n), "timebank", 8, prefix,
+                          prefix ? strlen(prefix) : 0, on_entry, &a);
+  if (!err)
+    err = a.err;
+  if (err) {
+    free(a.v);
+    return err;
+  }
+  if (a.n)
+    qsort(a.v, a.n, sizeof *a.v, cmp_balance);
+  else {
+    free(a.v);
+    a.v = NULL;
+  }
+  *out = a.v;
+  *count = a.n;
+  return GS_OK;
+}
+
+gs_err node_timebank_balance(node *n, const char *coll,
+                             const uint8_t id[CRDT_ID_LEN], node_balance *out)
+{
+  acct_ctx a = {.coll = coll, .id = id};
+  gs_err err = store_list(node_store(n), "timebank", 8, NULL, 0, on_entry,
+                          &a);
+  if (!err)
+    err = a.err;
+  memset(out, 0, sizeof *out);
+  if (!err && a.n == 1)
+    *out = a.v[0];
+  else if (!err) {
+    snprintf(out->coll, sizeof out->coll, "%s", coll);
+    memcpy(out->id, id, CRDT_ID_LEN);
+  }
+  free(a.v);
+  return err;
+}
+
+/* ---- the report ---- */
+
+static const char *const *schema_values(const char *coll, const char *f)
+{
+  const node_coll *c = node_schema_coll(coll, strlen(coll));
+  const node_field *fd = c ? node_schema_field(c, f, strlen(f)) : NULL;
+  return fd ? fd->values : NULL;
+}
+
+const char *const *node_report_statuses(void)
+{
+  return schema_values("appeal", "status");
+}
+
+const char *const *node_report_categories(void)
+{
+  return schema_values("appeal", "category");
+}
+
+static int value_index(const char *const *values, const char *p, size_t n)
+{
+  for (int i = 0; values && values[i] && i < NODE_REPORT_VALUES; i++)
+    if (eq(p, n, values[i]))
+      return i;
+  return -1;
+}
+
+typedef struct days {
+  long *v;
+  size_t n, cap;
+} days;
+
+typedef struct report_ctx {
+  const char *since; /* NULL: everything */
+  node_report_row *rows;
+  days *days; /* per row */
+  size_t n, cap;
+  size_t last; /* the row used last */
+  days all;
+  gs_err err;
+} report_ctx;
+
+static bool in_period(const report_ctx *c, const char d[11])
+{
+  return !c->since || strcmp(d, c->since) >= 0;
+}
+
+static bool days_add(days *d, long v)
+{
+  if (d->n == d->cap) {
+    size_t cap = d->cap ? 2 * d->cap : 32;
+    long *p = realloc(d->v, cap * sizeof *p);
+    if (!p)
+      return false;
+    d->v = p;
+    d->cap = cap;
+  }
+  d->v[d->n++] = v;
+  return true;
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+  long x = *(const long *)a, y = *(const long *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(days *d)
+{
+  if (d->n == 0)
+    return -1;
+  qsort(d->v, d->n, sizeof *d->v, cmp_long);
+  if (d->n % 2)
+    return (double)d->v[d->n / 2];
+  return ((double)d->v[d->n / 2 - 1] + (double)d->v[d->n / 2]) / 2.0;
+}
+
+/* The row of the grid holding scope: its first three segments. */
+static node_report_row *row_of(report_ctx *c, const char *scope, size_t sn)
+{
+  size_t k = 0, segs = 0;
+  while (k < sn) {
+    if (scope[k] == '/' && ++segs == 3)
+      break;
+    k++;
+  }
+  if (c->n && c->last < c->n && eq(scope, k, c->rows[c->last].grid))
+    return &c->rows[c->last];
+  for (size_t i = 0; i < c->n; i++)
+    if (eq(scope, k, c->rows[i].grid)) {
+      c->last = i;
+      return &c->rows[i];
+    }
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? 2 * c->cap : 16;
+    node_report_row *r = realloc(c->rows, cap * sizeof *r);
+    if (!r)
+      return NULL;
+    c->rows = r;
+    days *d = realloc(c->days, cap * sizeof *d);
+    if (!d)
+      return NULL;
+    c->days = d;
+    c->cap = cap;
+  }
+  node_report_row *r = &c->rows[c->n];
+  memset(r, 0, sizeof *r);
+  memcpy(r->grid, scope, k);
+  memset(&c->days[c->n], 0, sizeof c->days[c->n]);
+  c->last = c->n++;
+  return r;
+}
+
+static void on_appeal(report_ctx *c, node_report_row *row, days *d,
+                      const crdt_record *r)
+{
+  char opened[11], resolved[11];
+  const char *st = "", *cat = "";
+  size_t stn = 0, catn = 0;
+  bool has_opened = date(r, "opened", opened);
+  bool has_st = text(r, "status", &st, &stn);
+  bool has_cat = text(r, "category", &cat, &catn);
+  if (has_opened && in_period(c, opened)) {
+    row->appeals++;
+    int i = has_st ? value_index(node_report_statuses(), st, stn) : -1;
+    if (i >= 0)
+      row->by_status[i]++;
+    i = has_cat ? value_index(node_report_categories(), cat, catn) : -1;
+    if (i >= 0)
+      row->by_category[i]++;
+    if (has_cat && eq(cat, catn, "safety"))
+      row->hazards_found++;
+  }
+  bool done = has_st && (eq(st, stn, "resolved") || eq(st, stn, "closed"));
+  if (done && date(r, "resolved", resolved) && in_period(c, resolved)) {
+    row->resolved++;
+    if (has_cat && eq(cat, catn, "dispute"))
+      row->disputes_mediated++;
+    if (has_opened) {
+      long dd = days_of(resolved) - days_of(opened);
+      if (dd >= 0 && (!days_add(d, dd) || !days_add(&c->all, dd)))
+        c->err = GS_ENOMEM;
+    }
+  }
+}
+
+static int on_record(void *vctx, const crdt_record *r)
+{
+  report_ctx *c = vctx;
+  if (crdt_record_deleted(r))
+    return 0;
+  const char *scope, *coll;
+  size_t sn, cn;
+  uint8_t id[CRDT_ID_LEN];
+  crdt_record_identity(r, &scope, &sn, &coll, &cn, id);
+  if (sn && scope[0] == '_')
+    return 0; /* the node's own records (membership) */
+  node_report_row *row = row_of(c, scope, sn);
+  if (!row) {
+    c->err = GS_ENOMEM;
+    return 1;
+  }
+  days *d = &c->days[row - c->rows];
+  char dt[11];
+  if (eq(coll, cn, "appeal"))
+    on_appeal(c, row, d, r);
+  else if (eq(coll, cn, "visit")) {
+    if (date(r, "date", dt) && in_period(c, dt))
+      row->visits++;
+  } else if (eq(coll, cn, "meeting")) {
+    if (date(r, "date", dt) && in_period(c, dt))
+      row->meetings++;
+  } else if (eq(coll, cn, "task")) {
+    if (text_is(r, "status", "done") && date(r, "done", dt) &&
+        in_period(c, dt))
+      row->tasks_done++;
+  } else if (eq(coll, cn, "timebank")) {
+    int64_t ch;
+    if (text_is(r, "kind", "deposit") && date(r, "date", dt) &&
+        in_period(c, dt) && centihours(r, &ch)) {
+      row->volunteer_centihours += ch;
+      if (text_is(r, "service", "errand"))
+        row->errands_done++;
+    }
+  } else if (eq(coll, cn, "resident")) {
+    row->residents++;
+  } else if (eq(coll, cn, "household")) {
+    row->households++;
+  } else if (eq(coll, cn, "building")) {
+    row->buildings++;
+  }
+  return c->err ? 1 : 0;
+}
+
+static void add_row(node_report_row *t, const node_report_row *r)
+{
+  t->appeals += r->appeals;
+  for (int i = 0; i < NODE_REPORT_VALUES; i++) {
+    t->by_status[i] += r->by_status[i];
+    t->by_category[i] += r->by_category[i];
+  }
+  t->resolved += r->resolved;
+  t->disputes_mediated += r->disputes_mediated;
+  t->hazards_found += r->hazards_found;
+  t->visits += r->visits;
+  t->meetings += r->meetings;
+  t->tasks_done += r->tasks_done;
+  t->errands_done += r->errands_done;
+  t->volunteer_centihours += r->volunteer_centihours;
+  t->residents += r->residents;
+  t->households += r->households;
+  t->buildings += r->buildings;
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+  return strcmp(((const node_report_row *)a)->grid,
+                ((const node_report_row *)b)->grid);
+}
+
+gs_err node_report_make(node *n, const char *prefix, const char *since,
+                        node_report *out)
+{
+  memset(out, 0, sizeof *out);
+  if (since && !node_date_valid(since, strlen(since)))
+    return GS_EINVAL;
+  report_ctx c = {.since = since};
+  gs_err err = store_list(node_store(n), NULL, 0, prefix,
+                          prefix ? strlen(prefix) : 0, on_record, &c);
+  if (!err)
+    err = c.err;
+  for (size_t i = 0; i < c.n; i++) {
+    if (!err) {
+      c.rows[i].median_days = median(&c.days[i]);
+      add_row(&out->total, &c.rows[i]);
+    }
+    free(c.days[i].v);
+  }
+  free(c.days);
+  out->total.median_days = median(&c.all);
+  free(c.all.v);
+  if (err) {
+    free(c.rows);
+    memset(out, 0, sizeof *out);
+    return err;
+  }
+  /* rows where nothing counted (a scope of only units, say) are left out */
+  size_t kept = 0;
+  for (size_t i = 0; i < c.n; i++) {
+    node_report_row z;
+    memset(&z, 0, sizeof z);
+    memcpy(z.grid, c.rows[i].grid, sizeof z.grid);
+    z.median_days = c.rows[i].median_days;
+    if (memcmp(&z, &c.rows[i], sizeof z) != 0)
+      c.rows[kept++] = c.rows[i];
+  }
+  c.n = kept;
+  if (c.n)
+    qsort(c.rows, c.n, sizeof *c.rows, cmp_row);
+  out->rows = c.rows;
+  out->nrows = c.n;
+
+  node_balance *b = NULL;
+  size_t nb = 0;
+  if ((err = node_timebank_balances(n, prefix, &b, &nb)) != GS_OK) {
+    node_report_free(out);
+    return err;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < nb; i++)
+    if (b[i].balance < 0)
+      b[k++] = b[i];
+  if (k == 0) {
+    free(b);
+    b = NULL;
+  }
+  out->overdrawn = b;
+  out->noverdrawn = k;
+  return GS_OK;
+}
+
+void node_report_free(node_report *r)
+{
+  if (!r)
+    return;
+  free(r->rows);
+  free(r->overdrawn);
+  memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,569 @@
+/*
+ * The domain schema (DESIGN.md section 8): what grid volunteers record,
+ * as data. The CLI's domain commands and `put`/`load` check every local
+ * write against it; received changes are not (see node.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "node/node.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define REQ NODE_F_REQUIRED
+
+/* ---- allowed values ---- */
+
+static const char *const genders[] = {"男", "女", NULL};
+static const char *const resident_tags[] = {
+    "elderly",  "lives-alone", "disabled",    "low-income", "floating",
+    "party-member", "veteran", "child",       "special-care", "volunteer",
+    "renter",   "unemployed",  NULL};
+static const char *const categories[] = {
+    "repair",       "safety", "environment", "dispute", "elderly-care",
+    "parking-charging", "other", NULL};
+static const char *const appeal_status[] = {
+    "open", "accepted", "assigned", "resolved", "closed", "reopened", NULL};
+static const char *const sources[] = {"visit", "meeting", "phone",
+                                      "walk-in", "other", NULL};
+static const char *const feedbacks[] = {"satisfied", "unsatisfied", NULL};
+static const char *const meeting_kinds[] = {
+    "four-party", "round-table", "neighbours", "hearing", "other", NULL};
+static const char *const task_status[] = {"open", "claimed", "done", NULL};
+static const char *const findings[] = {"hazard", "dispute", "need",
+                                       "health", "none", NULL};
+static const char *const tb_kinds[] = {"deposit", "spend", "adjust", NULL};
+static const char *const services[] = {
+    "errand",   "companionship", "cleaning", "repair", "patrol",
+    "tutoring", "health",        "other",    NULL};
+static const char *const unit_kinds[] = {
+    "property", "company", "school", "hospital", "government",
+    "social-org", "other", NULL};
+
+/* ---- collections ---- */
+
+static const node_field grid_f[] = {
+    {"name", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "the grid's name, e.g. 第七网格"},
+    {"worker", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "its grid worker"},
+    {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "the grid worker's phone"},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+};
+
+static const node_field building_f[] = {
+    {"name", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "e.g. 3号楼"},
+    {"grid", NODE_F_REF, 0, NULL, "grid", 0, 0, "the grid it is in"},
+    {"units", NODE_F_INT, 0, NULL, NULL, 1, 50, "stairwells (单元)"},
+    {"floors", NODE_F_INT, 0, NULL, NULL, 1, 200, NULL},
+    {"built", NODE_F_INT, 0, NULL, NULL, 1900, 2100, "year built"},
+    {"leader", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "the building leader (楼栋长)"},
+    {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "the leader's phone"},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+};
+
+static const node_field household_f[] = {
+    {"building", NODE_F_REF, REQ, NULL, "building", 0, 0, NULL},
+    {"unit", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "stairwell (单元)"},
+    {"room", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "e.g. 302"},
+    {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"size", NODE_F_INT, 0, NULL, NULL, 0, 50, "people living there"},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+};
+
+static const node_field resident_f[] = {
+    {"name", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, NULL},
+    {"gender", NODE_F_ENUM, 0, genders, NULL, 0, 0, NULL},
+    {"birth_year", NODE_F_INT, 0, NULL, NULL, 1900, 2100, NULL},
+    {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"household", NODE_F_REF, 0, NULL, "household", 0, 0, NULL},
+    {"building", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "building name or number"},
+    {"unit", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"room", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"tags", NODE_F_TAGS, 0, resident_tags, NULL, 0, 0, NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+};
+
+static const node_field appeal_f[] = {
+    {"category", NODE_F_ENUM, REQ, categories, NULL, 0, 0, NULL},
+    {"description", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, NULL},
+    {"resident", NODE_F_REF, 0, NULL, "resident", 0, 0, "who asked"},
+    {"household", NODE_F_REF, 0, NULL, "household", 0, 0, NULL},
+    {"opened_by", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "who recorded it"},
+    {"opened", NODE_F_DATE, REQ, NULL, NULL, 0, 0, "date recorded"},
+    {"source", NODE_F_ENUM, 0, sources, NULL, 0, 0, NULL},
+    {"visit", NODE_F_REF, 0, NULL, "visit", 0, 0, NULL},
+    {"meeting", NODE_F_REF, 0, NULL, "meeting", 0, 0, NULL},
+    {"status", NODE_F_ENUM, REQ, appeal_status, NULL, 0, 0, NULL},
+    {"assignee", NODE_F_REF, 0, NULL, "unit|team", 0, 0, "who does it"},
+    {"accepted", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL},
+    {"assigned", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL},
+    {"resolved", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL},
+    {"closed", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL},
+    {"feedback", NODE_F_ENUM, 0, feedbacks, NULL, 0, 0, "the resident's"},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+};
+
+static const node_move appeal_moves[] = {
+    {"open", "accepted"},     {"accepted", "assigned"},
+    {"assigned", "resolved"}, {"resolved", "closed"},
+    {"resolved", "reopened"}, {"closed", "reopened"},
+    {"reopened", "accepted"}, {"reopened", "assigned"},
+};
+
+static const node_field meeting_f[] = {
+    {"kind", NODE_F_ENUM, REQ, meeting_kinds, NULL, 0, 0, NULL},
+    {"title", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"date", NODE_F_DATE, REQ, NULL, NULL, 0, 0, NULL},
+    {"place", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"participants", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL},
+    {"topics", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL},
+    {"appeals", NODE_F_REFS, 0, NULL, "appeal", 0, 0, "linked appeals"},
+    {"decisions", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+};
+
+static const node_field task_f[] = {
+    {"what", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "the action item"},
+    {"meeting", NODE_F_REF, 0, NULL, "meeting", 0, 0, "decided at"},
+    {"appeal", NODE_F_REF, 0, NULL, "appeal", 0, 0, NULL},
+    {"unit", NODE_F_REF, 0, NULL, "unit|team", 0, 0, "who claimed it"},
+    {"due", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL},
+    {"status", NODE_F_ENUM, REQ, task_status, NULL, 0, 0, NULL},
+    {"done", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+};
+
+static const node_move task_moves[] = {
+    {"open", "claimed"}, {"claimed", "done"}, {"claimed", "open"},
+    {"done", "claimed"},
+};
+
+static const node_field visit_f[] = {
+    {"by", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "who knocked"},
+    {"date", NODE_F_DATE, REQ, NULL, NULL, 0, 0, NULL},
+    {"household", NODE_F_REF, 0, NULL, "household", 0, 0, NULL},
+    {"resident", NODE_F_REF, 0, NULL, "resident", 0, 0, NULL},
+    {"notes", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"findings", NODE_F_TAGS, 0, findings, NULL, 0, 0, NULL},
+    {"followups", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL},
+};
+
+static const node_field timebank_f[] = {
+    {"person", NODE_F_REF, REQ, NULL, "resident|unit|team", 0, 0,
+     "whose hours"},
+    {"kind", NODE_F_ENUM, REQ, tb_kinds, NULL, 0, 0, NULL},
+    {"hours", NODE_F_NUM, REQ, NULL, NULL, -10000, 10000,
+     "deposit and spend: more than 0; adjust: either sign"},
+    {"service", NODE_F_ENUM, 0, services, NULL, 0, 0, NULL},
+    {"date", NODE_F_DATE, REQ, NULL, NULL, 0, 0, NULL},
+    {"by", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "who recorded it"},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+};
+
+static const node_field team_f[] = {
+    {"name", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, NULL},
+    {"leader", NODE_F_REF, 0, NULL, "resident", 0, 0, NULL},
+    {"members", NODE_F_REFS, 0, NULL, "resident", 0, 0, NULL},
+    {"purpose", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+};
+
+static const node_field unit_f[] = {
+    {"name", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, NULL},
+    {"kind", NODE_F_ENUM, 0, unit_kinds, NULL, 0, 0, NULL},
+    {"contact", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "a person to call"},
+    {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+};
+
+static const node_coll colls[] = {
+    {"grid", "a grid (网格): a few buildings and their grid worker", grid_f,
+     N(grid_f), false, NULL, NULL, NULL, 0},
+    {"building", "a building (楼栋) and its building leader", building_f,
+     N(building_f), false, NULL, NULL, NULL, 0},
+    {"household", "a household (户): a flat in a building", household_f,
+     N(household_f), false, NULL, NULL, NULL, 0},
+    {"resident", "a resident; moving out is a delete", resident_f,
+     N(resident_f), false, NULL, NULL, NULL, 0},
+    {"appeal", "a need or micro-wish (诉求/微心愿) and how it was handled",
+     appeal_f, N(appeal_f), false, "status", "open", appeal_moves,
+     N(appeal_moves)},
+    {"meeting", "a deliberation meeting (议事会, 圆桌会议...)", meeting_f,
+     N(meeting_f), false, NULL, NULL, NULL, 0},
+    {"task", "an action item claimed by a unit (the co-building list)",
+     task_f, N(task_f), false, "status", "open", task_moves, N(task_moves)},
+    {"visit", "a door-knocking visit: immutable once written", visit_f,
+     N(visit_f), true, NULL, NULL, NULL, 0},
+    {"timebank", "a time-bank entry (时间银行): immutable once written",
+     timebank_f, N(timebank_f), true, NULL, NULL, NULL, 0},
+    {"team", "a volunteer team and its members", team_f, N(team_f), false,
+     NULL, NULL, NULL, 0},
+    {"unit", "a co-building unit (共建单位): property company, company, "
+             "school...",
+     unit_f, N(unit_f), false, NULL, NULL, NULL, 0},
+};
+
+const node_coll *node_schema_all(size_t *n)
+{
+  *n = N(colls);
+  return colls;
+}
+
+static bool eq(const char *a, size_t an, const char *b)
+{
+  return strlen(b) == an && memcmp(a, b, an) == 0;
+}
+
+const node_coll *node_schema_coll(const char *name, size_t n)
+{
+  for (size_t i = 0; i < N(colls); i++)
+    if (eq(name, n, colls[i].name))
+      return &colls[i];
+  return NULL;
+}
+
+const node_field *node_schema_field(const node_coll *c, const char *name,
+                                    size_t n)
+{
+  for (size_t i = 0; i < c->nfields; i++)
+    if (eq(name, n, c->fields[i].name))
+      return &c->fields[i];
+  return NULL;
+}
+
+bool node_schema_move_ok(const node_coll *c, const char *from, size_t fn,
+                         const char *to, size_t tn)
+{
+  for (size_t i = 0; i < c->nmoves; i++)
+    if (eq(from, fn, c->moves[i].from) && eq(to, tn, c->moves[i].to))
+      return true;
+  return false;
+}
+
+bool node_date_valid(const char *t, size_t n)
+{
+  static const int mdays[12] = {31, 29, 31, 30, 31, 30,
+                                31, 31, 30, 31, 30, 31};
+  if (n != 10 || t[4] != '-' || t[7] != '-')
+    return false;
+  int v[3] = {0, 0, 0}, k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (i == 4 || i == 7) {
+      k++;
+      continue;
+    }
+    if (t[i] < '0' || t[i] > '9')
+      return false;
+    v[k] = v[k] * 10 + (t[i] - '0');
+  }
+  if (v[0] < 1900 || v[0] > 2199 || v[1] < 1 || v[1] > 12 || v[2] < 1 ||
+      v[2] > mdays[v[1] - 1])
+    return false;
+  bool leap = (v[0] % 4 == 0 && v[0] % 100 != 0) || v[0] % 400 == 0;
+  return !(v[1] == 2 && v[2] == 29 && !leap);
+}
+
+static bool among(const char *const *values, const char *s, size_t n)
+{
+  for (; *values; values++)
+    if (eq(s, n, *values))
+      return true;
+  return false;
+}
+
+/* "a|b|c" holds the name s? */
+static bool ref_ok(const char *refs, const char *s, size_t n)
+{
+  const char *p = refs;
+  while (*p) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (len == n && memcmp(p, s, n) == 0)
+      return true;
+    p += len + (bar ? 1 : 0);
+  }
+  return false;
+}
+
+static void list_values(const char *const *values, char *buf, size_t cap)
+{
+  size_t off = 0;
+  buf[0] = '\0';
+  for (; *values && off < cap; values++) {
+    int k = snprintf(buf + off, cap - off, "%s%s", off ? ", " : "", *values);
+    if (k < 0)
+      break;
+    off += (size_t)k;
+  }
+}
+
+/* Is v a good value (or set element, when elem) for field f? */
+static bool value_ok(const node_field *f, const crdt_value *v, bool elem,
+                     char *why, size_t whylen)
+{
+  char vals[400];
+  const char *name = f->name;
+  if (elem) {
+    if (f->type == NODE_F_TAGS || f->type == NODE_F_TEXTS) {
+      if (v->type != CRDT_STR)
+        goto want_text;
+      if (f->type == NODE_F_TAGS && !among(f->values, v->u.s.p, v->u.s.n))
+        goto want_value;
+      return true;
+    }
+    if (f->type == NODE_F_REFS) {
+      if (v->type != CRDT_REF)
+        goto want_ref;
+      if (!ref_ok(f->ref, v->u.ref.coll, v->u.ref.coll_len))
+        goto want_ref;
+      return true;
+    }
+    snprintf(why, whylen, "field '%s' is no set: give %s=VALUE", name, name);
+    return false;
+  }
+  if (v->type == CRDT_NIL)
+    return true; /* clearing; required fields are checked by the caller */
+  switch (f->type) {
+  case NODE_F_TEXT:
+    if (v->type != CRDT_STR)
+      goto want_text;
+    return true;
+  case NODE_F_INT:
+  case NODE_F_NUM: {
+    double x;
+    if (v->type == CRDT_INT)
+      x = (double)v->u.i;
+    else if (v->type == CRDT_FLOAT && f->type == NODE_F_NUM)
+      x = v->u.f;
+    else {
+      snprintf(why, whylen, "field '%s' takes %s, e.g. %s:=%s", name,
+               f->type == NODE_F_INT ? "a whole number" : "a number", name,
+               f->type == NODE_F_INT ? "1950" : "1.5");
+      return false;
+    }
+    if ((f->min != 0 || f->max != 0) && (x < f->min || x > f->max)) {
+      snprintf(why, whylen, "field '%s' must be between %g and %g", name,
+               f->min, f->max);
+      return false;
+    }
+    return true;
+  }
+  case NODE_F_BOOL:
+    if (v->type != CRDT_BOOL) {
+      snprintf(why, whylen, "field '%s' takes true or false (%s:=true)",
+               name, name);
+      return false;
+    }
+    return true;
+  case NODE_F_DATE:
+    if (v->type != CRDT_STR || !node_date_valid(v->u.s.p, v->u.s.n)) {
+      snprintf(why, whylen, "field '%s' takes a date YYYY-MM-DD", name);
+      return false;
+    }
+    return true;
+  case NODE_F_ENUM:
+    if (v->type != CRDT_STR)
+      goto want_text;
+    if (!among(f->values, v->u.s.p, v->u.s.n))
+      goto want_value;
+    return true;
+  case NODE_F_REF:
+    if (v->type != CRDT_REF || !ref_ok(f->ref, v->u.ref.coll,
+                                       v->u.ref.coll_len))
+      goto want_ref;
+    return true;
+  case NODE_F_TAGS:
+  case NODE_F_TEXTS:
+  case NODE_F_REFS:
+    snprintf(why, whylen, "field '%s' is a set: add with %s+=ELEM, remove "
+                          "with %s-=ELEM",
+             name, name, name);
+    return false;
+  }
+  return false;
+want_text:
+  snprintf(why, whylen, "field '%s' takes text", name);
+  return false;
+want_value:
+  list_values(f->values, vals, sizeof vals);
+  snprintf(why, whylen, "field '%s' cannot be '%.*s': one of %s", name,
+           (int)(v->u.s.n > 64 ? 64 : v->u.s.n), v->u.s.p, vals);
+  return false;
+want_ref:
+  snprintf(why, whylen, "field '%s' takes a reference to a %s record, "
+                        "e.g. %s:='{\"$ref\": \"%.*s/ID\"}'",
+           name, f->ref, name, (int)strcspn(f->ref, "|"), f->ref);
+  return false;
+}
+
+/* The current value of field name in r as a string, or NULL. */
+static const char *cur_text(const crdt_record *r, const char *name,
+                            size_t *n)
+{
+  if (!r)
+    return NULL;
+  long i = crdt_record_find(r, name, strlen(name));
+  crdt_field_view fv;
+  if (i < 0 || crdt_record_field(r, (size_t)i, &fv) != GS_OK || fv.is_set ||
+      fv.value.type != CRDT_STR)
+    return NULL;
+  *n = fv.value.u.s.n;
+  return fv.value.u.s.p;
+}
+
+/* A time-bank entry: deposits and spends are of more than 0 hours, in
+ * steps of at most a minute's precision; an adjustment is not 0. */
+static bool timebank_ok(const crdt_op *ops, size_t nops, char *why,
+                        size_t whylen)
+{
+  const crdt_value *kind = NULL, *hours = NULL;
+  for (size_t i = 0; i < nops; i++) {
+    if (eq(ops[i].field, ops[i].field_len, "kind"))
+      kind = &ops[i].value;
+    else if (eq(ops[i].field, ops[i].field_len, "hours"))
+      hours = &ops[i].value;
+  }
+  if (!kind || !hours || kind->type != CRDT_STR)
+    return true; /* required fields are checked elsewhere */
+  double h = hours->type == CRDT_INT ? (double)hours->u.i : hours->u.f;
+  bool adjust = eq(kind->u.s.p, kind->u.s.n, "adjust");
+  if (adjust ? h == 0 : h <= 0) {
+    snprintf(why, whylen, adjust ? "an adjustment of 0 hours changes nothing"
+                                 : "hours must be more than 0");
+    return false;
+  }
+  return true;
+}
+
+gs_err node_schema_check(const crdt_record *cur, const crdt_op *ops,
+                         size_t nops, unsigned flags, char *why,
+                         size_t whylen)
+{
+  if (nops == 0)
+    return GS_OK;
+  const char *cname = ops[0].coll;
+  size_t cn = ops[0].coll_len;
+  const node_coll *c = node_schema_coll(cname, cn);
+  if (!c) {
+    if (cn > 2 && memcmp(cname, "x_", 2) == 0)
+      return GS_OK; /* a free-form collection */
+    char names[300];
+    size_t off = 0;
+    names[0] = '\0';
+    for (size_t i = 0; i < N(colls); i++) {
+      int k = snprintf(names + off, sizeof names - off, "%s%s",
+                       i ? ", " : "", colls[i].name);
+      if (k < 0 || (size_t)k >= sizeof names - off)
+        break;
+      off += (size_t)k;
+    }
+    snprintf(why, whylen, "no collection '%.*s' in the schema (collections: "
+                          "%s; free-form ones are named x_...)",
+             (int)cn, cname, names);
+    return GS_ESCHEMA;
+  }
+  bool exists = cur != NULL;
+  if (exists && c->immutable) {
+    snprintf(why, whylen, "a %s is immutable once written: record a new "
+                          "one instead",
+             c->name);
+    return GS_ESCHEMA;
+  }
+  const crdt_value *status = NULL;
+  for (size_t i = 0; i < nops; i++) {
+    const crdt_op *op = &ops[i];
+    if (op->kind == CRDT_OP_DELETE || op->kind == CRDT_OP_RESTORE) {
+      if (c->immutable) {
+        snprintf(why, whylen, "a %s is immutable: it cannot be deleted",
+                 c->name);
+        return GS_ESCHEMA;
+      }
+      continue;
+    }
+    const node_field *f = node_schema_field(c, op->field, op->field_len);
+    if (!f) {
+      char names[400];
+      size_t off = 0;
+      names[0] = '\0';
+      for (size_t k = 0; k < c->nfields; k++) {
+        int m = snprintf(names + off, sizeof names - off, "%s%s",
+                         k ? ", " : "", c->fields[k].name);
+        if (m < 0 || (size_t)m >= sizeof names - off)
+          break;
+        off += (size_t)m;
+      }
+      snprintf(why, whylen, "a %s has no field '%.*s' (fields: %s)", c->name,
+               (int)op->field_len, op->field, names);
+      return GS_ESCHEMA;
+    }
+    if (op->kind == CRDT_OP_REMOVE)
+      continue; /* removing what is held is always allowed */
+    if (!value_ok(f, &op->value, op->kind == CRDT_OP_ADD, why, whylen))
+      return GS_ESCHEMA;
+    if (op->kind == CRDT_OP_SET && op->value.type == CRDT_NIL &&
+        (f->flags & REQ)) {
+      snprintf(why, whylen, "field '%s' of a %s cannot be cleared", f->name,
+               c->name);
+      return GS_ESCHEMA;
+    }
+    if (c->status && strcmp(f->name, c->status) == 0)
+      status = &op->value;
+  }
+  if (!exists) {
+    for (size_t k = 0; k < c->nfields; k++) {
+      const node_field *f = &c->fields[k];
+      if (!(f->flags & REQ))
+        continue;
+      bool given = false;
+      for (size_t i = 0; i < nops && !given; i++)
+        given = ops[i].kind == CRDT_OP_SET &&
+                eq(ops[i].field, ops[i].field_len, f->name);
+      if (!given) {
+        snprintf(why, whylen, "a new %s needs field '%s'", c->name, f->name);
+        return GS_ESCHEMA;
+      }
+    }
+  }
+  if (strcmp(c->name, "timebank") == 0 && !timebank_ok(ops, nops, why, whylen))
+    return GS_ESCHEMA;
+  if (status && !(flags & NODE_SCHEMA_IMPORT)) {
+    if (!exists) {
+      if (!eq(status->u.s.p, status->u.s.n, c->initial)) {
+        snprintf(why, whylen, "a new %s starts with %s '%s'", c->name,
+                 c->status, c->initial);
+        return GS_ESCHEMA;
+      }
+    } else {
+      size_t fn = 0;
+      const char *from = cur_text(cur, c->status, &fn);
+      if (!from) {
+        from = c->initial;
+        fn = strlen(from);
+      }
+      if (!(fn == status->u.s.n && memcmp(from, status->u.s.p, fn) == 0) &&
+          !node_schema_move_ok(c, from, fn, status->u.s.p, status->u.s.n)) {
+        char to[40];
+        snprintf(to, sizeof to, "%.*s",
+                 (int)(status->u.s.n > 30 ? 30 : status->u.s.n),
+                 status->u.s.p);
+        char next[200];
+        size_t off = 0;
+        next[0] = '\0';
+        for (size_t k = 0; k < c->nmoves; k++) {
+          if (!eq(from, fn, c->moves[k].from))
+            continue;
+          int m = snprintf(next + off, sizeof next - off, "%s%s",
+                           off ? " or " : "", c->moves[k].to);
+          if (m < 0 || (size_t)m >= sizeof next - off)
+            break;
+          off += (size_t)m;
+        }
+        snprintf(why, whylen, "this %s is %.*s: it cannot become %s%s%s",
+                 c->name, (int)fn, from, to, off ? " (next: " : "",
+                 off ? next : "");
+        if (off && strlen(why) + 2 < whylen)
+          strcat(why, ")");
+        return GS_ESCHEMA;
+      }
+    }
+  }
+  return GS_OK;
+}
