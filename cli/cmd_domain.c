@@ -15,6 +15,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -978,7 +979,7 @@ static void verbs_help(FILE *f, const node_coll *c)
   if (!c->immutable)
     fprintf(f, "  add [--scope S] [--FIELD VALUE...] | edit ID "
                     "[--FIELD VALUE...]\n");
-  else
+  else if (strcmp(c->name, "timebank") != 0)
     fprintf(f, "  add [--scope S] [--FIELD VALUE...] (immutable: no "
                     "edit)\n");
   fprintf(f, "  show ID | list [--scope P] [--FIELD VALUE...] | fields\n"

@@ -1,74 +1,138 @@
 #!/bin/sh
 # gridsync's main job, on a fresh Debian machine: install what is missing,
-# build, then create a node in a temporary directory and use it as a grid
-# worker would: record residents and a need, change them, show the state.
+# build, then run a small network on this machine (loopback): a community
+# office and three building leaders' laptops. The office seeds a real-sized
+# community (19 buildings, 5,235 households, ~6,100 residents, a year of
+# records); leaders receive their grids; some go offline and keep working;
+# they come back and every node converges (equal digests), then a report.
+# Everything runs in a temporary directory, stopped and removed at the end.
+#
+#   bash cli/demo.sh [--households N]   (N from 1200: a smaller community)
 set -eu
 cd "$(dirname "$0")/.."
+households=5235
+if [ "${1:-}" = "--households" ] && [ -n "${2:-}" ]; then households=$2; fi
+case $households in
+  *[!0-9]*) echo "usage: bash cli/demo.sh [--households N]" >&2; exit 2 ;;
+esac
+if [ "$households" -lt 1200 ] || [ "$households" -gt 50000 ]; then
+  echo "demo: --households from 1200 (three grids) to 50000" >&2; exit 2
+fi
 . ./.ci/deps
 gs_install_deps
 [ -f build/build.ninja ] || meson setup build >/dev/null
 ninja -C build >/dev/null
 
-gs=build/cli/gridsync
+gs=$PWD/build/cli/gridsync
 dir=$(mktemp -d /tmp/gridsync-demo.XXXXXX)
-office_pid=
+root=gongrencun/qinghejv
+pids=
 cleanup() {
-  [ -n "$office_pid" ] && kill "$office_pid" 2>/dev/null && wait "$office_pid" 2>/dev/null
+  for p in $pids; do kill "$p" 2>/dev/null || true; done
+  for p in $pids; do wait "$p" 2>/dev/null || true; done
   rm -rf "$dir"
 }
-trap cleanup EXIT
-step() { printf '\n\033[1m[%s] $ gridsync %s\033[0m\n' "$who" "$*"; }
-office() { who=office; step "$@"; "$gs" --dir "$dir/office" "$@"; }
-leader() { who=leader; step "$@"; "$gs" --dir "$dir/leader" "$@"; }
+trap cleanup EXIT INT TERM
+say() { printf '\n\033[1;34m== %s\033[0m\n' "$*"; }
+step() { printf '\033[1m[%s] $ gridsync %s\033[0m\n' "$1" "$(shift; echo "$*")"; }
+# on NODE ARGS...: run a command on a node, showing it
+on() { n=$1; shift; step "$n" "$@"; "$gs" --dir "$dir/$n" "$@"; }
+# q NODE ARGS...: run quietly, print stdout only
+q() { n=$1; shift; "$gs" --dir "$dir/$n" "$@"; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+digest() { q "$1" --json status --scope "$2" | json 'd["digest"]'; }
+serve() { # serve NODE [--peer ADDR]: start in the background, wait for it
+  n=$1; shift
+  "$gs" --dir "$dir/$n" serve --listen 127.0.0.1:0 --gossip-ms 2000 "$@" \
+    >"$dir/$n.out" 2>"$dir/$n.log" &
+  pids="$pids $!"
+  eval "pid_$n=$!"
+  while ! grep -q serving "$dir/$n.out" 2>/dev/null; do sleep 0.1; done
+}
+stop() { eval "p=\$pid_$1"; kill "$p"; wait "$p" 2>/dev/null || true; }
+# wait_equal A B SCOPE: until A and B hold the same state under SCOPE
+wait_equal() {
+  i=0
+  while [ "$(digest "$1" "$3")" != "$(digest "$2" "$3")" ]; do
+    i=$((i + 1))
+    if [ $i -gt 300 ]; then echo "$1 and $2 did not converge" >&2; exit 1; fi
+    sleep 0.2
+  done
+}
 
-# The community office creates the network; a building leader joins it.
-office init --name 青河居委会
-office network create 工人村街道
-who=office; step invite --role leader --scope gongrencun/qinghejv/g07
-code=$("$gs" --dir "$dir/office" invite --role leader \
-       --scope gongrencun/qinghejv/g07 2>/dev/null)
-echo "$code"
-leader init --name 七号楼楼长
-leader join "$code"
+say "The community office creates the network and invites three leaders"
+on office init --name 青河居委会
+on office network create 工人村街道
+for k in 1 2 3; do
+  code=$(q office invite --role leader --scope $root/g0$k 2>/dev/null)
+  on leader$k init --name "${k}号网格楼长"
+  on leader$k join "$code" >/dev/null
+done
 
-# The office serves (on this machine, a random port).
-"$gs" --dir "$dir/office" serve --listen 127.0.0.1:0 >"$dir/serve.out" \
-  2>"$dir/serve.log" &
-office_pid=$!
-while ! grep -q serving "$dir/serve.out" 2>/dev/null; do sleep 0.1; done
-addr=$(sed -n 's/^serving on \([^ ]*\).*/\1/p' "$dir/serve.out")
+say "The office seeds the community: a year of records"
+on office demo seed --seed 7 --households "$households"
 
-# The leader records a visit and a need while offline...
-g=gongrencun/qinghejv/g07
-who=leader; step put resident --scope $g name=王秀英 birth_year:=1941 ...
-w=$("$gs" --dir "$dir/leader" put resident --scope $g name=王秀英 gender=女 \
-    birth_year:=1941 building=7 unit=2 room=301 tags+=elderly tags+=lives-alone)
-echo "$w"
-who=leader; step put appeal --scope $g category=repair ...
-a=$("$gs" --dir "$dir/leader" put appeal --scope $g category=repair \
-    status=open "description=7号楼2单元楼道灯坏了，老人晚上下楼不便" \
-    "resident:={\"\$ref\":\"resident/$w\"}")
-echo "$a"
-# ...while the office records another resident
-o=$("$gs" --dir "$dir/office" put resident --scope $g name=李建国 gender=男 \
-    birth_year:=1958 building=7 unit=1 room=102 tags+=party-member)
+say "The office serves; leaders connect and receive their grids"
+serve office
+addr=$(sed -n 's/^serving on \([^ ]*\).*/\1/p' "$dir/office.out")
+echo "office listening on $addr"
+for k in 1 2 3; do on leader$k sync "$addr"; done
+serve leader1 --peer "$addr"   # leader 1 stays connected: live updates
+on leader2 resident find 王 --tag lives-alone --limit 3
 
-# Back in range: one sync, both ways.
-leader sync "$addr"
-office put appeal --id "$a" status=accepted assignee=物业服务站
-leader sync "$addr"
-leader list resident --where tags=elderly
-leader get appeal "$a"
-leader history appeal "$a"
-office status
-leader status
-echo
-d1=$("$gs" --dir "$dir/office" --json status | sed -n 's/.*"digest": "\(.*\)".*/\1/p')
-d2=$("$gs" --dir "$dir/leader" --json status | sed -n 's/.*"digest": "\(.*\)".*/\1/p')
-if [ "$d1" = "$d2" ]; then
-  echo "office and leader hold the same state (digest $d1)"
-else
-  echo "the nodes differ: $d1 / $d2" >&2
-  exit 1
-fi
+say "Leaders 2 and 3 go out knocking on doors, offline"
+g2=$root/g02
+g3=$root/g03
+appeal=$(q leader2 --json appeal list --scope $g2 --status resolved --limit 1 |
+         json 'd[0]["id"]')
+vol=$(q leader2 --json timebank balances --scope $g2 |
+      json 'max(d, key=lambda a: a["balance"])["id"]')
+hours=$(q leader2 --json timebank balance "$vol" | json 'd["balance"]')
+on leader2 appeal reopen "$appeal" --note 修好后又漏水了
+on leader2 timebank spend "$vol" "$hours" --note 兑换理发服务
+res=$(q leader3 --json resident list --scope $g3 --limit 1 | json 'd[0]["id"]')
+hh=$(q leader3 --json resident show "$res" |
+     json 'd["fields"]["household"]["$ref"].split("/")[1]')
+on leader3 visit add --by 3号网格楼长 --household "$hh" --resident "$res" \
+  --finding hazard --followup 联系物业清理 "楼道堆放杂物，存在消防隐患"
+on leader3 appeal open --category safety --resident "$res" \
+  "楼道堆放杂物，存在消防隐患"
+
+say "Meanwhile the office works on the same records"
+on office appeal close "$appeal" --feedback satisfied
+on office timebank spend "$vol" "$hours" --note 兑换家电维修
+a1=$(q leader1 appeal open --category repair --scope $root/g01 \
+     "1号楼单元门禁坏了")
+step leader1 appeal open --category repair ... "1号楼单元门禁坏了"
+echo "$a1"
+wait_equal office leader1 $root/g01
+on office appeal accept "$a1"
+wait_equal office leader1 $root/g01
+on leader1 appeal show "$a1"
+
+say "Leaders 2 and 3 come back in range"
+on leader2 sync "$addr"
+on leader3 sync "$addr"
+on leader2 appeal show "$appeal"
+on leader2 history appeal "$appeal"
+on office timebank balance "$vol"
+on office status --scope $g2
+
+say "Every node holds the same state for what it keeps"
+fail=0
+for k in 1 2 3; do
+  a=$(digest office $root/g0$k)
+  b=$(digest leader$k $root/g0$k)
+  if [ "$a" = "$b" ]; then s=equal; else s=DIFFERENT; fail=1; fi
+  echo "grid g0$k  office $a  leader$k $b  $s"
+done
+[ $fail = 0 ] || { echo "the nodes differ" >&2; exit 1; }
+
+say "The figures the office publishes (since 2026-01-01; --json for machines)"
+on office report --since 2026-01-01
+on leader2 report --scope $g2
+
+say "Stopping everything"
+stop leader1
+stop office
 echo "(the nodes lived in $dir and were removed; 'gridsync --help' lists every command)"

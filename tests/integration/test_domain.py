@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""The domain commands as people use them, on real gridsync processes:
+human and --json output, refusals, concurrent appeal moves and time-bank
+spends on two synced nodes, and the report checked against figures
+computed here from the records themselves.
+
+    GRIDSYNC=build/cli/gridsync python3 tests/integration/test_domain.py
+"""
+import os
+import statistics
+import sys
+import unittest
+from collections import Counter, defaultdict
+from datetime import date
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_sync import Base, Node  # noqa: E402
+
+G1 = "gongrencun/qinghejv/g01"
+ROOT = "gongrencun/qinghejv"
+
+
+def out(p):
+    return p.stdout.strip()
+
+
+class DomainCommands(Base):
+    def setUp(self):
+        super().setUp()
+        self.n = Node(self.root, "n")
+        self.nodes.append(self.n)
+        self.n.run("init", "--name", "青河")
+
+    def test_resident_add_edit_find_list_show(self):
+        n = self.n
+        b = out(n.run("building", "add", "--scope", G1, "3号楼", "--units", "4"))
+        h = out(n.run("household", "add", "--building", "3号楼", "--unit", "2",
+                      "--room", "302"))
+        r = out(n.run("resident", "add", "王秀英", "--gender", "女",
+                      "--birth-year", "1941", "--household", h, "--tag",
+                      "elderly", "--tag", "lives-alone"))
+        self.assertEqual(len(r), 26)
+        j = n.run("resident", "add", "王建国", "--scope", G1, "--phone",
+                  "13912345678", json_out=True)
+        self.assertEqual(j["collection"], "resident")
+        self.assertEqual(j["done"], "added")
+        other = j["id"]
+        n.run("resident", "add", "张桂兰", "--scope", G1, "--tag", "elderly")
+        # the household's scope was taken from the building it refers to
+        rec = n.run("resident", "show", r, json_out=True)
+        self.assertEqual(rec["scope"], G1)
+        self.assertEqual(rec["fields"]["household"], {"$ref": "household/" + h})
+        self.assertEqual(sorted(rec["fields"]["tags"]), ["elderly", "lives-alone"])
+        self.assertEqual(rec["fields"]["birth_year"], 1941)
+        human = out(n.run("resident", "show", r))
+        self.assertIn("王秀英", human)
+        self.assertIn("birth_year 1941", human)
+        # find by part of a name, by phone, by building and tag
+        found = n.run("resident", "find", "王", json_out=True)
+        self.assertEqual({x["id"] for x in found}, {r, other})
+        self.assertEqual([x["id"] for x in n.run("resident", "find", "1391234",
+                                                 json_out=True)], [other])
+        el = n.run("resident", "list", "--tag", "elderly", json_out=True)
+        self.assertEqual(len(el), 2)
+        self.assertEqual(len(n.run("resident", "find", "王", "--tag", "elderly",
+                                   json_out=True)), 1)
+        self.assertIn("(2 records)", out(n.run("resident", "find", "王")))
+        by_h = n.run("resident", "list", "--household", h, json_out=True)
+        self.assertEqual([x["id"] for x in by_h], [r])
+        # edit: set, add and remove tags; a moved-out resident is deleted
+        n.run("resident", "edit", r, "--phone", "13800000000", "--no-tag",
+              "lives-alone", "--tag", "disabled")
+        rec = n.run("resident", "show", r, json_out=True)
+        self.assertEqual(sorted(rec["fields"]["tags"]), ["disabled", "elderly"])
+        self.assertEqual(rec["fields"]["phone"], "13800000000")
+        n.run("delete", "resident", other)
+        self.assertEqual(len(n.run("resident", "find", "王", json_out=True)), 1)
+        self.assertTrue(b)
+
+    def test_schema_refusals_are_clear_and_store_nothing(self):
+        n = self.n
+        before = n.digest()
+        cases = [
+            (["resident", "add", "张三", "--scope", G1, "--tag", "rich"],
+             1, "cannot be 'rich'"),
+            (["resident", "add", "张三", "--scope", G1, "--birth-year", "abc"],
+             2, "whole number"),
+            (["resident", "add", "张三", "--scope", G1, "--colour", "red"],
+             2, "no option '--colour'"),
+            (["resident", "add", "--scope", G1, "--phone", "1"],
+             1, "needs field 'name'"),
+            (["put", "resident", "--scope", G1, "name=x", "age:=3"],
+             1, "has no field 'age'"),
+            (["put", "resident", "--scope", G1, "name=x", "birth_year=1950"],
+             1, "whole number"),
+            (["put", "people", "--scope", G1, "name=x"],
+             1, "no collection 'people'"),
+            (["appeal", "open", "--scope", G1, "--category", "noise", "吵"],
+             1, "cannot be 'noise'"),
+            (["visit", "add", "--scope", G1, "--by", "李", "--date",
+              "2026-02-30"], 1, "YYYY-MM-DD"),
+            (["resident", "fly", "x"], 2, "no verb 'fly'"),
+            (["timebank", "spend", "nobody", "1"], 1, "no resident|unit|team"),
+        ]
+        for argv, code, text in cases:
+            p = n.run(*argv, check=False)
+            self.assertEqual(p.returncode, code, "%s: %s" % (argv, p.stderr))
+            self.assertIn(text, p.stderr, argv)
+            self.assertEqual(p.stdout, "", argv)
+        self.assertEqual(n.digest(), before, "a refused write stored something")
+        # free-form collections are still there for what the schema lacks
+        n.run("put", "x_notes", "--scope", G1, "text=备忘")
+        # fields lists what a collection takes
+        f = n.run("appeal", "fields", json_out=True)
+        self.assertIn("category", [x["name"] for x in f["fields"]])
+        self.assertIn("open->accepted", out(n.run("appeal", "fields")))
+        self.assertIn("resolve ID", n.run("appeal", "--help").stdout)
+
+    def test_appeal_moves_and_refusals(self):
+        n = self.n
+        u = out(n.run("unit", "add", "--scope", ROOT, "--kind", "property",
+                      "物业服务站"))
+        r = out(n.run("resident", "add", "王秀英", "--scope", G1))
+        a = out(n.run("appeal", "open", "--category", "repair", "--resident",
+                      "王秀英", "7号楼楼道灯坏了"))
+        rec = n.run("appeal", "show", a, json_out=True)
+        self.assertEqual(rec["fields"]["status"], "open")
+        self.assertEqual(rec["fields"]["opened"], date.today().isoformat())
+        self.assertEqual(rec["fields"]["resident"], {"$ref": "resident/" + r})
+        bad = n.run("appeal", "resolve", a, check=False)
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("this appeal is open: it cannot become resolved "
+                      "(next: accepted)", bad.stderr)
+        self.assertEqual(out(n.run("appeal", "accept", a)),
+                         "appeal %s is now accepted" % a)
+        j = n.run("appeal", "assign", a, "--to", "物业服务站", json_out=True)
+        self.assertEqual(j["status"], "assigned")
+        n.run("appeal", "resolve", a, "--date", "2026-11-01")
+        n.run("appeal", "close", a, "--feedback", "satisfied")
+        rec = n.run("appeal", "show", a, json_out=True)["fields"]
+        self.assertEqual(rec["status"], "closed")
+        self.assertEqual(rec["assignee"], {"$ref": "unit/" + u})
+        self.assertEqual(rec["resolved"], "2026-11-01")
+        self.assertEqual(rec["feedback"], "satisfied")
+        self.assertNotEqual(n.run("appeal", "accept", a, check=False).returncode, 0)
+        n.run("appeal", "reopen", a, "--note", "又坏了")
+        self.assertEqual(n.run("appeal", "show", a, json_out=True)
+                         ["fields"]["status"], "reopened")
+        # tasks from a meeting, claimed by a unit
+        m = out(n.run("meeting", "add", "--scope", G1, "--kind", "four-party",
+                      "--date", "2026-11-02", "--participant", "物业",
+                      "--participant", "居委会", "--appeal", a, "--decision",
+                      "更换灯具", "四方议事"))
+        t = out(n.run("task", "add", "--meeting", m, "--what", "更换楼道灯"))
+        n.run("task", "claim", t, "--to", "物业服务站")
+        n.run("task", "done", t)
+        tr = n.run("task", "show", t, json_out=True)["fields"]
+        self.assertEqual(tr["status"], "done")
+        self.assertEqual(tr["unit"], {"$ref": "unit/" + u})
+        mr = n.run("meeting", "show", m, json_out=True)["fields"]
+        self.assertEqual(mr["appeals"], [{"$ref": "appeal/" + a}])
+
+    def test_visits_and_timebank_entries_are_immutable(self):
+        n = self.n
+        r = out(n.run("resident", "add", "李志强", "--scope", G1))
+        v = out(n.run("visit", "add", "--scope", G1, "--by", "网格员小李",
+                      "--resident", r, "--finding", "hazard", "楼道堆物"))
+        for argv in (["visit", "edit", v, "--by", "x"],
+                     ["delete", "visit", v],
+                     ["put", "visit", "--id", v, "notes=改"]):
+            p = n.run(*argv, check=False)
+            self.assertEqual(p.returncode, 1, argv)
+            self.assertIn("immutable", p.stderr)
+        p = n.run("timebank", "deposit", r, "2", "--service", "errand")
+        lines = out(p).splitlines()
+        self.assertEqual(len(lines[0]), 26)
+        self.assertEqual(lines[1], "balance of 李志强: 2 h")
+        j = n.run("timebank", "spend", r, "0.5", json_out=True)
+        self.assertEqual(j["balance"], 1.5)
+        p = n.run("timebank", "spend", r, "2", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("李志强 has 1.5 h; spending 2 h would overdraw", p.stderr)
+        entry = j["entry"]
+        p = n.run("delete", "timebank", entry, check=False)
+        self.assertIn("immutable", p.stderr)
+        b = n.run("timebank", "balance", "李志强", json_out=True)
+        self.assertEqual((b["deposits"], b["spends"], b["entries"]), (2, 0.5, 2))
+        self.assertIn("1.5 h  (deposits 2 h, spends 0.5 h, 2 entries)",
+                      out(n.run("timebank", "balance", r)))
+        p = n.run("timebank", "adjust", r, "1", check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--note", p.stderr)
+
+
+class ConcurrentOnTwoNodes(Base):
+    """An office and a leader, synced, then both act while apart."""
+
+    def setUp(self):
+        super().setUp()
+        self.office, self.leader = self.network("office", "leader",
+                                                role="leader", scope=G1)
+        self.office.serve()
+        self.r = out(self.office.run("resident", "add", "王秀英", "--scope", G1))
+        self.sync()
+
+    def sync(self):
+        self.leader.run("sync", self.office.addr())
+
+    def test_concurrent_spends_overdraw_and_are_flagged_on_both(self):
+        o, l = self.office, self.leader
+        o.run("timebank", "deposit", self.r, "2", "--service", "errand")
+        self.sync()
+        self.assertEqual(l.run("timebank", "balance", self.r,
+                               json_out=True)["balance"], 2)
+        # apart: each node sees 2 h and accepts a spend of 2 h
+        l.run("timebank", "spend", self.r, "2", "--note", "理发")
+        o.run("timebank", "spend", self.r, "1.5", "--note", "维修")
+        for node in (o, l):
+            st = node.run("status", json_out=True)
+            self.assertEqual(st["overdrawn"], [], node.name)
+        self.sync()
+        for node in (o, l):
+            b = node.run("timebank", "balance", self.r, json_out=True)
+            self.assertEqual(b["balance"], -1.5, node.name)
+            self.assertTrue(b["overdrawn"])
+            self.assertEqual(b["entries"], 3, "no entry is lost")
+            st = node.run("status", json_out=True)
+            self.assertEqual([x["id"] for x in st["overdrawn"]], [self.r])
+            self.assertTrue(any("overdrawn" in w for w in st["warnings"]))
+            self.assertIn("timebank  1 account overdrawn",
+                          out(node.run("status")))
+            rep = node.run("report", json_out=True)
+            self.assertEqual([x["id"] for x in rep["overdrawn"]], [self.r])
+            self.assertIn("OVERDRAWN", out(node.run("timebank", "balances",
+                                                    "--overdrawn")))
+        # an admin settles it; the flag goes away everywhere
+        o.run("timebank", "adjust", self.r, "1.5", "--note", "两处同时兑换，补记")
+        self.sync()
+        for node in (o, l):
+            self.assertEqual(node.run("status", json_out=True)["overdrawn"], [])
+            self.assertEqual(len(node.run("list", "timebank", json_out=True)), 4)
+        self.assertEqual(o.digest(G1), l.digest(G1))
+
+    def test_concurrent_appeal_moves_converge_and_keep_history(self):
+        o, l = self.office, self.leader
+        a = out(l.run("appeal", "open", "--category", "repair", "--resident",
+                      self.r, "下水道堵塞"))
+        l.run("appeal", "accept", a)
+        self.sync()
+        u = out(o.run("team", "add", "--scope", G1, "维修志愿队"))
+        o.run("appeal", "assign", a, "--to", "team/" + u)
+        self.sync()
+        l.run("appeal", "resolve", a)
+        self.sync()
+        # apart: the office closes it, the leader reopens it
+        o.run("appeal", "close", a, "--feedback", "satisfied")
+        l.run("appeal", "reopen", a, "--note", "又堵了")
+        self.sync()
+        so = o.run("appeal", "show", a, json_out=True)["fields"]["status"]
+        sl = l.run("appeal", "show", a, json_out=True)["fields"]["status"]
+        self.assertEqual(so, sl)
+        self.assertIn(so, ("closed", "reopened"))
+        self.assertEqual(o.digest(G1), l.digest(G1))
+        # both moves are in the history, whichever won
+        hist = l.run("history", "appeal", a, json_out=True)
+        text = str(hist)
+        self.assertIn("closed", text)
+        self.assertIn("reopened", text)
+
+
+def fields(rec):
+    return rec["fields"]
+
+
+class ReportMatchesTheRecords(Base):
+    """The report's figures, recomputed here from `list --json`."""
+
+    def setUp(self):
+        super().setUp()
+        self.n = Node(self.root, "office")
+        self.nodes.append(self.n)
+        self.n.run("init")
+        p = self.n.run("--json", "demo", "seed", "--seed", "3",
+                       "--households", "600", "--until", "2026-11-20",
+                       timeout=300)
+        self.seeded = __import__("json").loads(p.stdout)
+
+    def expected(self, since=None):
+        n = self.n
+        rows = defaultdict(lambda: defaultdict(float))
+        days = defaultdict(list)
+
+        def grid(rec):
+            return "/".join(rec["scope"].split("/")[:3])
+
+        def inp(d):
+            return d is not None and (since is None or d >= since)
+
+        for rec in n.run("list", "appeal", json_out=True):
+            f, g = fields(rec), grid(rec)
+            if inp(f.get("opened")):
+                rows[g]["appeals"] += 1
+                rows[g]["st_" + f["status"]] += 1
+                rows[g]["cat_" + f["category"]] += 1
+                if f["category"] == "safety":
+                    rows[g]["hazards_found"] += 1
+            if f["status"] in ("resolved", "closed") and inp(f.get("resolved")):
+                rows[g]["resolved"] += 1
+                if f["category"] == "dispute":
+                    rows[g]["disputes_mediated"] += 1
+                d = (date.fromisoformat(f["resolved"]) -
+                     date.fromisoformat(f["opened"])).days
+                days[g].append(d)
+        for rec in n.run("list", "visit", json_out=True):
+            if inp(fields(rec)["date"]):
+                rows[grid(rec)]["visits"] += 1
+        for rec in n.run("list", "meeting", json_out=True):
+            if inp(fields(rec)["date"]):
+                rows[grid(rec)]["meetings"] += 1
+        for rec in n.run("list", "task", json_out=True):
+            f = fields(rec)
+            if f["status"] == "done" and inp(f.get("done")):
+                rows[grid(rec)]["tasks_done"] += 1
+        for rec in n.run("list", "timebank", json_out=True):
+            f = fields(rec)
+            if f["kind"] == "deposit" and inp(f["date"]):
+                rows[grid(rec)]["volunteer_hours"] += round(f["hours"] * 100)
+                if f.get("service") == "errand":
+                    rows[grid(rec)]["errands_done"] += 1
+        for coll in ("resident", "household", "building"):
+            for rec in n.run("list", coll, json_out=True):
+                rows[grid(rec)][coll + "s"] += 1
+        return rows, days
+
+    def check(self, since=None):
+        args = ["report"] + (["--since", since] if since else [])
+        rep = self.n.run(*args, json_out=True)
+        rows, days = self.expected(since)
+        got = {r["grid"]: r for r in rep["grids"]}
+        want = {g for g, r in rows.items() if any(r.values())}
+        self.assertEqual(set(got), want)
+        self.assertGreaterEqual(len(got), 2)
+        plain = ["visits", "meetings", "tasks_done", "errands_done",
+                 "disputes_mediated", "hazards_found", "residents",
+                 "households", "buildings"]
+        for g, r in got.items():
+            e = rows[g]
+            self.assertEqual(r["appeals"]["opened"], e["appeals"], g)
+            self.assertEqual(r["appeals"]["resolved"], e["resolved"], g)
+            for k, v in r["appeals"]["by_status"].items():
+                self.assertEqual(v, e["st_" + k], (g, k))
+            for k, v in r["appeals"]["by_category"].items():
+                self.assertEqual(v, e["cat_" + k], (g, k))
+            for k in plain:
+                self.assertEqual(r[k], e[k], (g, k))
+            self.assertAlmostEqual(r["volunteer_hours"],
+                                   e["volunteer_hours"] / 100, places=6)
+            med = statistics.median(days[g]) if days[g] else None
+            self.assertEqual(r["appeals"]["median_days_to_resolve"], med, g)
+        tot = rep["total"]
+        alld = [d for v in days.values() for d in v]
+        self.assertEqual(tot["appeals"]["median_days_to_resolve"],
+                         statistics.median(alld) if alld else None)
+        self.assertEqual(tot["visits"], sum(r["visits"] for r in rows.values()))
+        self.assertEqual(tot["appeals"]["opened"],
+                         sum(r["appeals"] for r in rows.values()))
+        return rep
+
+    def test_report_matches_independent_counts(self):
+        rep = self.check()
+        tot = rep["total"]
+        # the seed made a community with activity of every kind
+        for k in ("visits", "meetings", "errands_done", "hazards_found",
+                  "disputes_mediated", "residents"):
+            self.assertGreater(tot[k], 0, k)
+        self.assertGreater(tot["appeals"]["resolved"], 0)
+        self.assertEqual(tot["residents"], self.seeded["residents"])
+        self.assertEqual(rep["overdrawn"], [])
+        # since a date: only what happened from then
+        rep2 = self.check("2026-09-01")
+        self.assertLess(rep2["total"]["visits"], tot["visits"])
+        # one grid only
+        row = [r for r in rep["grids"] if r["grid"].count("/") == 2][0]
+        g = row["grid"]
+        one = self.n.run("report", "--scope", g, json_out=True)
+        self.assertEqual([r["grid"] for r in one["grids"]], [g])
+        self.assertEqual(one["total"]["visits"], row["visits"])
+        self.assertEqual(one["total"]["residents"], row["residents"])
+        # the human table has a row per grid and the total
+        text = out(self.n.run("report"))
+        for r in rep["grids"]:
+            self.assertIn(r["grid"], text)
+        self.assertIn("total", text)
+        self.assertIn("median", text)
+
+
+if __name__ == "__main__":
+    unittest.main()
