@@ -499,6 +499,19 @@ static int id_arg(cli_ctx *ctx, int i, const char **idt)
   return CLI_OK;
 }
 
+/* Write d to the record idt of c, which this node must hold. */
+static int write_existing(cli_ctx *ctx, node *n, const node_coll *c,
+                          const char *idt, const dput *d, char *out)
+{
+  uint8_t id[CRDT_ID_LEN];
+  hit h;
+  cli_parse_id(idt, id);
+  if (find_record(n, c->name, id, &h) != GS_OK)
+    return cli_fail("no %s with id %s on this node", c->name, idt);
+  return cli_put_record(ctx, ctx->argv[0], c->name, idt, NULL, d->as,
+                        d->nas, out);
+}
+
 static int cmd_edit(cli_ctx *ctx, node *n, const node_coll *c, int from)
 {
   const char *idt;
@@ -512,16 +525,8 @@ static int cmd_edit(cli_ctx *ctx, node *n, const node_coll *c, int from)
     rc = cli_usage(ctx->argv[0], "nothing to change: give --FIELD VALUE");
     goto out;
   }
-  uint8_t id[CRDT_ID_LEN];
-  hit h;
-  cli_parse_id(idt, id);
-  if (find_record(n, c->name, id, &h) != GS_OK) {
-    rc = cli_fail("no %s with id %s on this node", c->name, idt);
-    goto out;
-  }
   char out[CRDT_ID_TEXT_LEN + 1];
-  rc = cli_put_record(ctx, ctx->argv[0], c->name, idt, NULL, d.as, d.nas,
-                      out);
+  rc = write_existing(ctx, n, c, idt, &d, out);
   if (rc == CLI_OK)
     rc = done(ctx, c->name, out, "changed");
 out:
@@ -735,16 +740,8 @@ static int cmd_move(cli_ctx *ctx, node *n, const node_coll *c, int from,
     rc = cli_fail("out of memory");
     goto out;
   }
-  uint8_t id[CRDT_ID_LEN];
-  hit h;
-  cli_parse_id(idt, id);
-  if (find_record(n, c->name, id, &h) != GS_OK) {
-    rc = cli_fail("no %s with id %s on this node", c->name, idt);
-    goto out;
-  }
   char out[CRDT_ID_TEXT_LEN + 1];
-  rc = cli_put_record(ctx, ctx->argv[0], c->name, idt, NULL, d.as, d.nas,
-                      out);
+  rc = write_existing(ctx, n, c, idt, &d, out);
   if (rc == CLI_OK) {
     if (ctx->json)
       rc = cli_json_out(json_pack("{s:s, s:s, s:s}", "collection", c->name,

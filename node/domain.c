@@ -68,15 +68,8 @@ static bool centihours(const crdt_record *r, int64_t *out)
 /* A date "YYYY-MM-DD" (checked) to days since 1970-01-01. */
 static long days_of(const char *t)
 {
-  long y = strtol(t, NULL, 10), m = strtol(t + 5, NULL, 10),
-       d = strtol(t + 8, NULL, 10);
-  /* civil-to-days, with March as the first month of the year */
-  y -= m <= 2;
-  long era = (y >= 0 ? y : y - 399) / 400;
-  long yoe = y - era * 400;
-  long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
+  return node_days_from_civil(strtol(t, NULL, 10), strtol(t + 5, NULL, 10),
+                              strtol(t + 8, NULL, 10));
 }
 
 /* A date field of r, valid, into buf (11 bytes). */

@@ -127,6 +127,8 @@ gs_err node_schema_check(const crdt_record *cur, const crdt_op *ops,
                          size_t whylen);
 /* true when text (n bytes) is a valid date "YYYY-MM-DD". */
 bool node_date_valid(const char *text, size_t n);
+/* Days since 1970-01-01 (proleptic Gregorian) of the civil date y-m-d. */
+long node_days_from_civil(long y, long m, long d);
 
 /* ---- domain figures (node/domain.c) ---- */
 

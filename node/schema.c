@@ -261,6 +261,17 @@ bool node_date_valid(const char *t, size_t n)
   return !(v[1] == 2 && v[2] == 29 && !leap);
 }
 
+long node_days_from_civil(long y, long m, long d)
+{
+  /* with March as the first month, so that leap days come last */
+  y -= m <= 2;
+  long era = (y >= 0 ? y : y - 399) / 400;
+  long yoe = y - era * 400;
+  long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
 static bool among(const char *const *values, const char *s, size_t n)
 {
   for (; *values; values++)

@@ -135,12 +135,7 @@ static unsigned weighted(rng *r, const uint16_t *w, unsigned n)
 
 static int32_t days_from_civil(int y, int m, int d)
 {
-  y -= m <= 2;
-  int era = (y >= 0 ? y : y - 399) / 400;
-  int yoe = y - era * 400;
-  int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
+  return (int32_t)node_days_from_civil(y, m, d);
 }
 
 static void civil_from_days(int32_t z, int *y, int *m, int *d)
