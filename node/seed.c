@@ -663,6 +663,9 @@ static crdt_op *rec_op(seeder *s, crdt_op_kind kind, const char *field)
 /* A string value (formatted), copied into the record's text. */
 static void rec_vstr(seeder *s, crdt_op_kind kind, const char *field,
                      const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static void rec_vstr(seeder *s, crdt_op_kind kind, const char *field,
+                     const char *fmt, va_list ap)
 {
   crdt_op *op = rec_op(s, kind, field);
   if (!op)
