@@ -226,9 +226,12 @@ static int resolve_ref(node *n, const char *opt, const char *refs,
     snprintf(out->coll, sizeof out->coll, "%.*s", (int)cl, text);
     memcpy(out->id, id, CRDT_ID_LEN);
     out->scope[0] = out->name[0] = '\0';
+    out->deleted = false;
     hit h;
     if (find_record(n, out->coll, id, &h) == GS_OK)
       *out = h;
+    else
+      fprintf(stderr, "gridsync: note: %s is not held on this node\n", text);
     return CLI_OK;
   }
   if (strlen(text) == CRDT_ID_TEXT_LEN && cli_parse_id(text, id) == GS_OK) {
@@ -239,6 +242,7 @@ static int resolve_ref(node *n, const char *opt, const char *refs,
       snprintf(out->coll, sizeof out->coll, "%s", colls[0]);
       memcpy(out->id, id, CRDT_ID_LEN);
       out->scope[0] = out->name[0] = '\0';
+      out->deleted = false;
       fprintf(stderr, "gridsync: note: %s %s is not held on this node\n",
               colls[0], text);
       return CLI_OK;
@@ -268,6 +272,21 @@ static int resolve_ref(node *n, const char *opt, const char *refs,
   }
   *out = b.first;
   return CLI_OK;
+}
+
+/* resolve_ref, refusing a record that was deleted (a resident who moved
+ * out) and noting one this node does not hold. */
+static int resolve_live(node *n, const char *opt, const char *refs,
+                        const char *text, hit *out)
+{
+  int rc = resolve_ref(n, opt, refs, text, out);
+  if (rc == CLI_OK && out->deleted) {
+    char idt[CRDT_ID_TEXT_LEN + 1];
+    crdt_base32_encode(out->id, CRDT_ID_LEN, idt);
+    return cli_fail("%s: %s %s %s was deleted (restore it first)", opt,
+                    out->coll, idt, out->name);
+  }
+  return rc;
 }
 
 /* ---- options to assignments ---- */
@@ -356,7 +375,7 @@ static int add_option(const char *cmd, node *n, dput *d,
                              "(FIELD:=[...])",
                        opt);
     hit h;
-    int rc = resolve_ref(n, opt, f->ref, val, &h);
+    int rc = resolve_live(n, opt, f->ref, val, &h);
     if (rc != CLI_OK)
       return rc;
     char idt[CRDT_ID_TEXT_LEN + 1];
@@ -384,29 +403,36 @@ static const char *main_text(const node_coll *c)
 }
 
 /* Parse argv[from..] of a domain add/edit into d: --scope, --FIELD VALUE,
- * --no-FIELD ELEM, FIELD=... forms, and one free text. */
+ * --no-FIELD ELEM, FIELD=... forms (of the collection's fields), and,
+ * when allow_text, one free text (everything after "--" is text). */
 static int parse_fields(cli_ctx *ctx, node *n, const node_coll *c, int from,
-                        bool allow_scope, dput *d)
+                        bool allow_scope, bool allow_text, dput *d)
 {
   const char *cmd = ctx->argv[0];
-  bool had_text = false;
+  bool had_text = false, dashdash = false;
   for (int i = from; i < ctx->argc; i++) {
     const char *a = ctx->argv[i];
     const char *val;
     int m;
-    if (allow_scope && (m = cli_opt(ctx, &i, "--scope", &val)) != 0) {
+    if (!dashdash && strcmp(a, "--") == 0) {
+      dashdash = true;
+      continue;
+    }
+    if (!dashdash && allow_scope &&
+        (m = cli_opt(ctx, &i, "--scope", &val)) != 0) {
       if (m < 0)
         return CLI_USAGE;
       d->scope = val;
       continue;
     }
-    if (strncmp(a, "--", 2) == 0 && a[2]) {
+    if (!dashdash && strncmp(a, "--", 2) == 0) {
       bool neg;
       const node_field *f = opt_field(c, a, &neg);
       if (!f)
-        return cli_usage(cmd, "a %s has no option '%s' (see 'gridsync %s "
+        return cli_usage(cmd, "%s %s has no option '%s' (see 'gridsync %s "
                               "fields')",
-                         c->name, a, c->name);
+                         c->name[0] == 'a' ? "an" : "a", c->name, a,
+                         c->name);
       if (i + 1 >= ctx->argc)
         return cli_usage(cmd, "%s needs a value", a);
       int rc = add_option(cmd, n, d, f, neg, a, ctx->argv[++i]);
@@ -415,14 +441,15 @@ static int parse_fields(cli_ctx *ctx, node *n, const node_coll *c, int from,
       continue;
     }
     cli_assign as;
-    if (strchr(a, '=') && cli_parse_assign(a, &as)) {
+    if (!dashdash && cli_parse_assign(a, &as) &&
+        node_schema_field(c, as.field, as.flen)) {
       if (!dput_add(d, "", as.op, as.val))
         return cli_fail("out of memory");
       d->as[d->nas - 1] = as;
       continue;
     }
     const char *mt = main_text(c);
-    if (!mt || had_text)
+    if (!allow_text || !mt || had_text)
       return cli_usage(cmd, "unexpected argument '%s'", a);
     had_text = true;
     if (!dput_add(d, mt, '=', a))
@@ -464,7 +491,7 @@ static int done(cli_ctx *ctx, const char *coll, const char *idt,
 static int cmd_add(cli_ctx *ctx, node *n, const node_coll *c, int from)
 {
   dput d = {0};
-  int rc = parse_fields(ctx, n, c, from, true, &d);
+  int rc = parse_fields(ctx, n, c, from, true, true, &d);
   if (rc == CLI_OK)
     rc = default_dates(n, c, &d);
   if (rc != CLI_OK)
@@ -519,7 +546,7 @@ static int cmd_edit(cli_ctx *ctx, node *n, const node_coll *c, int from)
   if (rc != CLI_OK)
     return rc;
   dput d = {0};
-  if ((rc = parse_fields(ctx, n, c, from + 1, false, &d)) != CLI_OK)
+  if ((rc = parse_fields(ctx, n, c, from + 1, false, true, &d)) != CLI_OK)
     goto out;
   if (d.nas == 0) {
     rc = cli_usage(ctx->argv[0], "nothing to change: give --FIELD VALUE");
@@ -601,9 +628,9 @@ static int cmd_list(cli_ctx *ctx, node **np, const node_coll *c, int from,
     bool neg;
     const node_field *f = opt_field(c, a, &neg);
     if (!f || neg) {
-      rc = cli_usage(ctx->argv[0], "a %s has no option '%s' (see "
+      rc = cli_usage(ctx->argv[0], "%s %s has no option '%s' (see "
                                    "'gridsync %s fields')",
-                     c->name, a, c->name);
+                     c->name[0] == 'a' ? "an" : "a", c->name, a, c->name);
       goto out;
     }
     if (i + 1 >= ctx->argc) {
@@ -720,21 +747,47 @@ static int cmd_move(cli_ctx *ctx, node *n, const node_coll *c, int from,
   const char *when = NULL;
   char t[11];
   today(n, t);
-  /* --date sets the move's date; --to names the assignee */
+  /* --date sets the move's date; --to names who does it: the rest are
+   * the collection's options (e.g. --feedback, --note) */
+  const char **argv = calloc((size_t)ctx->argc + 1, sizeof *argv);
+  if (!argv)
+    return cli_fail("out of memory");
+  int k = 0;
+  argv[k++] = ctx->argv[0];
   for (int i = from + 1; i < ctx->argc; i++) {
-    if (strcmp(ctx->argv[i], "--date") == 0 && i + 1 < ctx->argc) {
-      when = ctx->argv[i + 1];
-      memmove(&ctx->argv[i], &ctx->argv[i + 2],
-              (size_t)(ctx->argc - i - 2) * sizeof *ctx->argv);
-      ctx->argc -= 2;
-      i--;
-    } else if (strcmp(ctx->argv[i], "--to") == 0) {
-      ctx->argv[i] = (char *)(strcmp(c->name, "appeal") == 0 ? "--assignee"
-                                                             : "--unit");
+    const char *a = ctx->argv[i];
+    bool opt = strncmp(a, "--", 2) == 0 && a[2];
+    if (opt && i + 1 >= ctx->argc) {
+      rc = cli_usage(ctx->argv[0], "%s needs a value", a);
+      goto out;
     }
+    if (strcmp(a, "--date") == 0) {
+      if (!dfield) {
+        rc = cli_usage(ctx->argv[0], "%s %s keeps no date", c->name, to);
+        goto out;
+      }
+      when = ctx->argv[++i];
+      continue;
+    }
+    argv[k++] = strcmp(a, "--to") == 0
+                    ? (strcmp(c->name, "appeal") == 0 ? "--assignee"
+                                                      : "--unit")
+                    : a;
+    if (opt)
+      argv[k++] = ctx->argv[++i];
   }
-  if ((rc = parse_fields(ctx, n, c, from + 1, false, &d)) != CLI_OK)
+  cli_ctx sub = *ctx;
+  sub.argv = (char **)argv;
+  sub.argc = k;
+  if ((rc = parse_fields(&sub, n, c, 1, false, false, &d)) != CLI_OK)
     goto out;
+  /* reopening undoes the closing */
+  if (strcmp(to, "reopened") == 0 &&
+      (!dput_add(&d, "closed", ':', "null") ||
+       !dput_add(&d, "feedback", ':', "null"))) {
+    rc = cli_fail("out of memory");
+    goto out;
+  }
   if (!dput_add(&d, c->status, '=', to) ||
       (dfield && !dput_add(&d, dfield, '=', when ? when : t))) {
     rc = cli_fail("out of memory");
@@ -750,24 +803,12 @@ static int cmd_move(cli_ctx *ctx, node *n, const node_coll *c, int from,
       printf("%s %s is now %s\n", c->name, out, to);
   }
 out:
+  free(argv);
   dput_free(&d);
   return rc;
 }
 
 /* ---- time bank ---- */
-
-static void hours_text(int64_t centi, char *buf, size_t cap)
-{
-  int64_t a = centi < 0 ? -centi : centi;
-  if (a % 100 == 0)
-    snprintf(buf, cap, "%s%" PRId64, centi < 0 ? "-" : "", a / 100);
-  else if (a % 10 == 0)
-    snprintf(buf, cap, "%s%" PRId64 ".%" PRId64, centi < 0 ? "-" : "",
-             a / 100, (a % 100) / 10);
-  else
-    snprintf(buf, cap, "%s%" PRId64 ".%02" PRId64, centi < 0 ? "-" : "",
-             a / 100, a % 100);
-}
 
 static json_t *balance_json(node *n, const node_balance *b)
 {
@@ -791,9 +832,9 @@ static void balance_line(node *n, const node_balance *b)
   hit h;
   crdt_base32_encode(b->id, CRDT_ID_LEN, idt);
   bool held = find_record(n, b->coll, b->id, &h) == GS_OK;
-  hours_text(b->balance, bal, sizeof bal);
-  hours_text(b->deposits, dep, sizeof dep);
-  hours_text(b->spends, sp, sizeof sp);
+  node_hours_text(b->balance, bal, sizeof bal);
+  node_hours_text(b->deposits, dep, sizeof dep);
+  node_hours_text(b->spends, sp, sizeof sp);
   printf("%s/%s  %s  %s h  (deposits %s h, spends %s h, %" PRIu64
          " entries)%s\n",
          b->coll, idt, held && h.name[0] ? h.name : "?", bal, dep, sp,
@@ -806,7 +847,7 @@ static int person_arg(cli_ctx *ctx, node *n, int i, hit *h)
   if (i >= ctx->argc)
     return cli_usage(ctx->argv[0], "whose hours? give a resident (id or "
                                    "name), or unit/ID, team/ID");
-  return resolve_ref(n, "timebank", "resident|unit|team", ctx->argv[i], h);
+  return resolve_live(n, "timebank", "resident|unit|team", ctx->argv[i], h);
 }
 
 static int cmd_balance(cli_ctx *ctx, node *n, int from)
@@ -888,7 +929,8 @@ static int cmd_entry(cli_ctx *ctx, node *n, const node_coll *c, int from,
   const char *hs = ctx->argv[from + 1];
   char *end;
   double hours = strtod(hs, &end);
-  if (!*hs || *end || !isfinite(hours))
+  if (!*hs || *end || !isfinite(hours) ||
+      strspn(hs, "-+0123456789.") != strlen(hs))
     return cli_usage(ctx->argv[0], "hours must be a number, not '%s'", hs);
   bool adjust = strcmp(kind, "adjust") == 0;
   dput d = {0};
@@ -901,7 +943,7 @@ static int cmd_entry(cli_ctx *ctx, node *n, const node_coll *c, int from,
     rc = cli_fail("out of memory");
     goto out;
   }
-  if ((rc = parse_fields(ctx, n, c, from + 2, true, &d)) != CLI_OK ||
+  if ((rc = parse_fields(ctx, n, c, from + 2, true, false, &d)) != CLI_OK ||
       (rc = default_dates(n, c, &d)) != CLI_OK)
     goto out;
   if (adjust && !dput_has(&d, "note")) {
@@ -913,31 +955,13 @@ static int cmd_entry(cli_ctx *ctx, node *n, const node_coll *c, int from,
     rc = cli_usage(ctx->argv[0], "where does it belong? give --scope");
     goto out;
   }
-  node_balance b;
-  /* A spend may not overdraw here; two nodes spending at once still can,
-   * and that shows as a flagged negative balance. */
-  if (strcmp(kind, "spend") == 0) {
-    gs_err err = node_timebank_balance(n, h.coll, h.id, &b);
-    if (err) {
-      rc = cli_fail("timebank: cannot read the store: %s", gs_strerror(err));
-      goto out;
-    }
-    int64_t want = (int64_t)llround(hours * 100.0);
-    if (b.balance < want) {
-      char have[32], ws[32];
-      hours_text(b.balance, have, sizeof have);
-      hours_text(want, ws, sizeof ws);
-      rc = cli_fail("timebank: %s has %s h; spending %s h would overdraw "
-                    "the account",
-                    h.name[0] ? h.name : idt, have, ws);
-      goto out;
-    }
-  }
+  /* a spend that would overdraw is refused by the write (cli_put_record) */
   char out[CRDT_ID_TEXT_LEN + 1];
   rc = cli_put_record(ctx, ctx->argv[0], c->name, NULL, scope, d.as, d.nas,
                       out);
   if (rc != CLI_OK)
     goto out;
+  node_balance b;
   if (node_timebank_balance(n, h.coll, h.id, &b) != GS_OK)
     memset(&b, 0, sizeof b);
   if (ctx->json) {
@@ -946,7 +970,7 @@ static int cmd_entry(cli_ctx *ctx, node *n, const node_coll *c, int from,
     rc = cli_json_out(j);
   } else {
     char bal[32];
-    hours_text(b.balance, bal, sizeof bal);
+    node_hours_text(b.balance, bal, sizeof bal);
     printf("%s\nbalance of %s: %s h\n", out, h.name[0] ? h.name : idt, bal);
   }
 out:
@@ -1017,7 +1041,8 @@ int cli_cmd_domain(cli_ctx *ctx)
   else if (VERB("list"))
     rc = cmd_list(ctx, &n, c, 2, NULL);
   else if (strcmp(c->name, "resident") == 0 && VERB("find")) {
-    if (ctx->argc < 3 || strncmp(ctx->argv[2], "--", 2) == 0)
+    if (ctx->argc < 3 || !ctx->argv[2][0] ||
+        strncmp(ctx->argv[2], "--", 2) == 0)
       rc = cli_usage("resident", "find what? give part of a name or phone");
     else
       rc = cmd_list(ctx, &n, c, 3, ctx->argv[2]);

@@ -30,6 +30,7 @@ typedef struct loader {
   node *n;
   const char *coll, *scope;
   size_t records, changes;
+  node_timebank_batch tb; /* what the file does to time-bank accounts */
 } loader;
 
 static double now_s(void)
@@ -50,6 +51,24 @@ static gs_err flush_change(loader *l)
   l->bytes = 0;
   l->changes++;
   return err;
+}
+
+static int on_exists(void *ctx, const crdt_record *r)
+{
+  (void)r;
+  *(bool *)ctx = true;
+  return 1;
+}
+
+/* GS_OK when (coll, id) is held, GS_ENOTFOUND when not. */
+static gs_err record_exists(node *n, const char *coll, const uint8_t *id)
+{
+  bool found = false;
+  gs_err err = store_get(node_store(n), coll, strlen(coll), id, on_exists,
+                         &found);
+  if (err && err != GS_ENOTFOUND)
+    return err;
+  return found ? GS_OK : GS_ENOTFOUND;
 }
 
 /* Queue the ops of one line's object; the ops borrow from obj. */
@@ -138,6 +157,9 @@ static int queue_record(loader *l, json_t *obj, size_t lineno)
   if (node_schema_check(NULL, l->ops + first, l->nops - first,
                         NODE_SCHEMA_IMPORT, why, sizeof why) != GS_OK)
     return cli_fail("load: line %zu: %s", lineno, why);
+  if (node_timebank_batch_add(&l->tb, l->ops + first, l->nops - first) !=
+      GS_OK)
+    return cli_fail("out of memory");
   l->bytes += bytes;
   l->records++;
   return CLI_OK;
@@ -182,6 +204,7 @@ int cli_cmd_load(cli_ctx *ctx)
   loader *l = calloc(1, sizeof *l);
   char *line = NULL;
   size_t cap = 0, lineno = 0;
+  json_t *objs = NULL;
   bool tty = isatty(STDERR_FILENO) && !ctx->json;
   double t0 = now_s(), last = t0;
   gs_err err;
@@ -199,8 +222,11 @@ int cli_cmd_load(cli_ctx *ctx)
     rc = cli_fail("load: %s", why);
     goto out;
   }
-  if ((err = node_write_begin(l->n, &l->w)) != GS_OK) {
-    rc = cli_fail("load: cannot start writing: %s", gs_strerror(err));
+  /* First read and parse everything (records of a $id must be new: load
+   * adds records; put and the domain commands change them, with their
+   * checks), then write it all in one session. */
+  if (!(objs = json_array())) {
+    rc = cli_fail("out of memory");
     goto out;
   }
   ssize_t len;
@@ -224,8 +250,36 @@ int cli_cmd_load(cli_ctx *ctx)
       json_decref(obj);
       goto out;
     }
-    rc = queue_record(l, obj, lineno);
-    json_decref(obj);
+    json_t *jid = json_object_get(obj, "$id");
+    uint8_t id[CRDT_ID_LEN];
+    if (jid && json_is_string(jid) &&
+        cli_parse_id(json_string_value(jid), id) == GS_OK &&
+        (err = record_exists(l->n, coll, id)) != GS_ENOTFOUND) {
+      rc = err ? cli_fail("load: cannot read the store: %s", gs_strerror(err))
+               : cli_fail("load: line %zu: %s %s exists: load adds new "
+                          "records (change it with put or the domain "
+                          "commands)",
+                          lineno, coll, json_string_value(jid));
+      json_decref(obj);
+      goto out;
+    }
+    if (json_array_append_new(objs, obj) != 0 ||
+        json_array_append_new(objs, json_integer((json_int_t)lineno)) != 0) {
+      rc = cli_fail("out of memory");
+      goto out;
+    }
+  }
+  if (ferror(f)) {
+    rc = cli_fail("load: cannot read %s: %s", file, strerror(errno));
+    goto out;
+  }
+  if ((err = node_write_begin(l->n, &l->w)) != GS_OK) {
+    rc = cli_fail("load: cannot start writing: %s", gs_strerror(err));
+    goto out;
+  }
+  for (size_t k = 0; k + 1 < json_array_size(objs); k += 2) {
+    rc = queue_record(l, json_array_get(objs, k),
+                      (size_t)json_integer_value(json_array_get(objs, k + 1)));
     if (rc != CLI_OK)
       goto out;
     rc = CLI_FAIL;
@@ -236,8 +290,12 @@ int cli_cmd_load(cli_ctx *ctx)
               (double)l->records / (t - t0));
     }
   }
-  if (ferror(f)) {
-    rc = cli_fail("load: cannot read %s: %s", file, strerror(errno));
+  char owhy[300];
+  if ((err = node_timebank_check_batch(l->n, &l->tb, owhy, sizeof owhy)) !=
+      GS_OK) {
+    rc = err == GS_ESCHEMA ? cli_fail("load: %s", owhy)
+                           : cli_fail("load: cannot read the store: %s",
+                                      gs_strerror(err));
     goto out;
   }
   if ((err = flush_change(l)) != GS_OK) {
@@ -266,10 +324,12 @@ int cli_cmd_load(cli_ctx *ctx)
     rc = CLI_OK;
   }
 out:
-  if (rc != CLI_OK && l && l->w)
+  if (rc != CLI_OK && l && l->n)
     fprintf(stderr, "gridsync: load: nothing was stored\n");
+  json_decref(objs);
   if (l) {
     store_write_abort(l->w);
+    node_timebank_batch_free(&l->tb);
     json_decref(l->keep);
     node_close(l->n);
     free(l);

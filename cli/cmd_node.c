@@ -193,8 +193,8 @@ int cli_cmd_status(cli_ctx *ctx)
   }
   free(bal);
   if (nover && nwarn < 8)
-    warn[nwarn++] = "time-bank accounts are overdrawn by spends accepted on "
-                    "two nodes at once: an admin settles them (gridsync "
+    warn[nwarn++] = "time-bank accounts are overdrawn (spends accepted on "
+                    "two nodes at once): an admin settles them (gridsync "
                     "timebank balances --overdrawn)";
   net_view nv = {.peers = json_array(), .behind = json_array()};
   if ((err = node_peers(n, on_status_peer, &nv)) != GS_OK ||

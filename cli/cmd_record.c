@@ -546,6 +546,25 @@ int cli_put_record(cli_ctx *ctx, const char *cmd, const char *coll,
     rc = cli_fail("%s: %s", cmd, why);
     goto out;
   }
+  if (created && idtext && sc && sc->immutable) {
+    rc = cli_fail("%s: a new %s gets its id from this node (no --id): ids "
+                  "of immutable records are never reused",
+                  cmd, coll);
+    goto out;
+  }
+  if (created) {
+    node_timebank_batch tb = {0};
+    gs_err e = node_timebank_batch_add(&tb, b.ops, b.n);
+    if (!e)
+      e = node_timebank_check_batch(n, &tb, why, sizeof why);
+    node_timebank_batch_free(&tb);
+    if (e) {
+      rc = e == GS_ESCHEMA ? cli_fail("%s: %s", cmd, why)
+                           : cli_fail("%s: cannot read the store: %s", cmd,
+                                      gs_strerror(e));
+      goto out;
+    }
+  }
   char idt[CRDT_ID_TEXT_LEN + 1];
   crdt_base32_encode(id, CRDT_ID_LEN, idt);
   uint64_t seq = 0;

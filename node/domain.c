@@ -5,7 +5,9 @@
  * spend accepted on two nodes at once is never lost: it shows as a
  * negative balance, flagged for an admin.
  */
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,9 +90,11 @@ static bool date(const crdt_record *r, const char *name, char buf[11])
 
 typedef struct acct_ctx {
   node_balance *v;
+  bool *in_scope; /* per account: has an entry under prefix */
   size_t n, cap;
   const char *coll; /* one person only, when set */
   const uint8_t *id;
+  const char *prefix; /* accounts with an entry under it are listed */
   gs_err err;
 } acct_ctx;
 
@@ -117,8 +121,15 @@ static node_balance *account(acct_ctx *a, const crdt_value *person)
       return NULL;
     }
     a->v = v;
+    bool *in = realloc(a->in_scope, cap * sizeof *in);
+    if (!in) {
+      a->err = GS_ENOMEM;
+      return NULL;
+    }
+    a->in_scope = in;
     a->cap = cap;
   }
+  a->in_scope[a->n] = false;
   node_balance *b = &a->v[a->n++];
   memset(b, 0, sizeof *b);
   memcpy(b->coll, person->u.ref.coll, person->u.ref.coll_len);
@@ -143,6 +154,14 @@ static int on_entry(void *vctx, const crdt_record *r)
   node_balance *b = account(a, &person);
   if (!b)
     return a->err ? 1 : 0;
+  if (a->prefix) {
+    const char *scope, *coll;
+    size_t sn, cn;
+    uint8_t id[CRDT_ID_LEN];
+    crdt_record_identity(r, &scope, &sn, &coll, &cn, id);
+    if (crdt_scope_under(scope, sn, a->prefix, strlen(a->prefix)))
+      a->in_scope[b - a->v] = true;
+  }
   if (eq(kind, kn, "deposit"))
     b->deposits += ch;
   else if (eq(kind, kn, "spend"))
@@ -159,17 +178,28 @@ static int on_entry(void *vctx, const crdt_record *r)
 gs_err node_timebank_balances(node *n, const char *prefix,
                               node_balance **out, size_t *count)
 {
-  acct_ctx a = {0};
+  acct_ctx a = {.prefix = prefix && *prefix ? prefix : NULL};
   *out = NULL;
   *count = 0;
-  gs_err err = store_list(node_store(n), "timebank", 8, prefix,
-                          prefix ? strlen(prefix) : 0, on_entry, &a);
+  /* every entry counts toward its account; the prefix only chooses which
+   * accounts are listed */
+  gs_err err = store_list(node_store(n), "timebank", 8, NULL, 0, on_entry,
+                          &a);
   if (!err)
     err = a.err;
   if (err) {
     free(a.v);
+    free(a.in_scope);
     return err;
   }
+  if (a.prefix) {
+    size_t k = 0;
+    for (size_t i = 0; i < a.n; i++)
+      if (a.in_scope[i])
+        a.v[k++] = a.v[i];
+    a.n = k;
+  }
+  free(a.in_scope);
   if (a.n)
     qsort(a.v, a.n, sizeof *a.v, cmp_balance);
   else {
@@ -197,7 +227,111 @@ gs_err node_timebank_balance(node *n, const char *coll,
     memcpy(out->id, id, CRDT_ID_LEN);
   }
   free(a.v);
+  free(a.in_scope);
   return err;
+}
+
+void node_hours_text(int64_t centi, char *buf, size_t cap)
+{
+  int64_t a = centi < 0 ? -centi : centi;
+  const char *sign = centi < 0 ? "-" : "";
+  if (a % 100 == 0)
+    snprintf(buf, cap, "%s%" PRId64, sign, a / 100);
+  else if (a % 10 == 0)
+    snprintf(buf, cap, "%s%" PRId64 ".%" PRId64, sign, a / 100,
+             (a % 100) / 10);
+  else
+    snprintf(buf, cap, "%s%" PRId64 ".%02" PRId64, sign, a / 100, a % 100);
+}
+
+gs_err node_timebank_batch_add(node_timebank_batch *b, const crdt_op *ops,
+                               size_t nops)
+{
+  const crdt_value *person = NULL, *kind = NULL, *hours = NULL;
+  for (size_t i = 0; i < nops; i++) {
+    const crdt_op *op = &ops[i];
+    if (op->kind != CRDT_OP_SET || !eq(op->coll, op->coll_len, "timebank"))
+      continue;
+    if (eq(op->field, op->field_len, "person"))
+      person = &op->value;
+    else if (eq(op->field, op->field_len, "kind"))
+      kind = &op->value;
+    else if (eq(op->field, op->field_len, "hours"))
+      hours = &op->value;
+  }
+  if (!person || !kind || !hours || person->type != CRDT_REF ||
+      kind->type != CRDT_STR)
+    return GS_OK;
+  double h = hours->type == CRDT_INT ? (double)hours->u.i
+             : hours->type == CRDT_FLOAT ? hours->u.f
+                                         : 0;
+  int64_t ch = (int64_t)llround(h * 100.0);
+  if (eq(kind->u.s.p, kind->u.s.n, "spend"))
+    ch = -ch;
+  else if (!eq(kind->u.s.p, kind->u.s.n, "adjust") &&
+           !eq(kind->u.s.p, kind->u.s.n, "deposit"))
+    return GS_OK;
+  acct_ctx a = {.v = b->v, .n = b->n, .cap = b->cap};
+  a.in_scope = calloc(a.cap ? a.cap : 1, sizeof *a.in_scope);
+  if (!a.in_scope)
+    return GS_ENOMEM;
+  node_balance *acct = account(&a, person);
+  free(a.in_scope);
+  b->v = a.v, b->n = a.n, b->cap = a.cap;
+  if (!acct)
+    return a.err ? a.err : GS_OK;
+  acct->balance += ch;
+  acct->entries++;
+  return GS_OK;
+}
+
+/* The name field of (coll, id), if held, into buf. */
+static int on_name(void *ctx, const crdt_record *r)
+{
+  char *buf = ctx;
+  const char *p;
+  size_t n;
+  if (text(r, "name", &p, &n))
+    snprintf(buf, 64, "%.*s", (int)(n < 60 ? n : 60), p);
+  return 1;
+}
+
+gs_err node_timebank_check_batch(node *n, const node_timebank_batch *b,
+                                 char *why, size_t whylen)
+{
+  for (size_t i = 0; i < b->n; i++) {
+    const node_balance *d = &b->v[i];
+    if (d->balance >= 0)
+      continue;
+    node_balance held;
+    gs_err err = node_timebank_balance(n, d->coll, d->id, &held);
+    if (err)
+      return err;
+    if (held.balance + d->balance >= 0)
+      continue;
+    char name[64] = "", have[32], want[32];
+    store_get(node_store(n), d->coll, strlen(d->coll), d->id, on_name, name);
+    if (!name[0]) {
+      char idt[CRDT_ID_TEXT_LEN + 1];
+      crdt_base32_encode(d->id, CRDT_ID_LEN, idt);
+      snprintf(name, sizeof name, "%s/%s", d->coll, idt);
+    }
+    node_hours_text(held.balance, have, sizeof have);
+    node_hours_text(-d->balance, want, sizeof want);
+    snprintf(why, whylen, "%s has %s h; spending %s h would overdraw the "
+                          "account",
+             name, have, want);
+    return GS_ESCHEMA;
+  }
+  return GS_OK;
+}
+
+void node_timebank_batch_free(node_timebank_batch *b)
+{
+  if (!b)
+    return;
+  free(b->v);
+  memset(b, 0, sizeof *b);
 }
 
 /* ---- the report ---- */

@@ -83,11 +83,14 @@ typedef struct node_field {
   const char *ref;           /* REF, REFS: "coll" or "coll1|coll2" */
   double min, max;           /* INT, NUM (both 0: any) */
   const char *help;
+  const char *after;         /* DATE: not before this date field */
 } node_field;
 
-/* One status change a collection allows. */
+/* One status change a collection allows; entering `to` needs the fields
+ * of needs (set by the same write, or held already). */
 typedef struct node_move {
   const char *from, *to;
+  const char *needs[2];
 } node_move;
 
 typedef struct node_coll {
@@ -143,13 +146,34 @@ typedef struct node_balance {
 } node_balance;
 
 /* Every account with entries under prefix (NULL or "": all), sorted by
- * person; *out is malloc'd (caller frees), NULL when *count is 0. */
+ * person, each summing all its entries this node holds (in any scope);
+ * *out is malloc'd (caller frees), NULL when *count is 0. */
 gs_err node_timebank_balances(node *n, const char *prefix,
                               node_balance **out, size_t *count);
 /* One person's account over everything this node holds (zero when the
  * person has no entries). */
 gs_err node_timebank_balance(node *n, const char *coll,
                              const uint8_t id[CRDT_ID_LEN], node_balance *out);
+/* Hours (centi-hours) as text: "2", "1.5", "-0.25". */
+void node_hours_text(int64_t centi, char *buf, size_t cap);
+
+/* What a local write does to time-bank accounts: every write of new
+ * entries (a put, a domain command, a load) adds its ops here, then
+ * checks that no account it draws on ends below zero. Accounts overdrawn
+ * by spends accepted on two nodes at once are thereby never made worse
+ * by a local write; deposits are always allowed. */
+typedef struct node_timebank_batch {
+  node_balance *v; /* deltas per account */
+  size_t n, cap;
+} node_timebank_batch;
+/* Add the entry written by ops (one record's ops; others are ignored). */
+gs_err node_timebank_batch_add(node_timebank_batch *b, const crdt_op *ops,
+                               size_t nops);
+/* GS_ESCHEMA with why ("NAME has 1.5 h; spending 2 h would overdraw the
+ * account") when an account with a net spend in b would end below 0. */
+gs_err node_timebank_check_batch(node *n, const node_timebank_batch *b,
+                                 char *why, size_t whylen);
+void node_timebank_batch_free(node_timebank_batch *b);
 
 #define NODE_REPORT_VALUES 16 /* at most this many statuses or categories */
 

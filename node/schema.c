@@ -3,6 +3,7 @@
  * as data. The CLI's domain commands and `put`/`load` check every local
  * write against it; received changes are not (see node.h).
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,136 +43,142 @@ static const char *const unit_kinds[] = {
 /* ---- collections ---- */
 
 static const node_field grid_f[] = {
-    {"name", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "the grid's name, e.g. 第七网格"},
-    {"worker", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "its grid worker"},
-    {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "the grid worker's phone"},
-    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"name", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "the grid's name, e.g. 第七网格", NULL},
+    {"worker", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "its grid worker", NULL},
+    {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "the grid worker's phone", NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
 static const node_field building_f[] = {
-    {"name", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "e.g. 3号楼"},
-    {"grid", NODE_F_REF, 0, NULL, "grid", 0, 0, "the grid it is in"},
-    {"units", NODE_F_INT, 0, NULL, NULL, 1, 50, "stairwells (单元)"},
-    {"floors", NODE_F_INT, 0, NULL, NULL, 1, 200, NULL},
-    {"built", NODE_F_INT, 0, NULL, NULL, 1900, 2100, "year built"},
-    {"leader", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "the building leader (楼栋长)"},
-    {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "the leader's phone"},
-    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"name", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "e.g. 3号楼", NULL},
+    {"grid", NODE_F_REF, 0, NULL, "grid", 0, 0, "the grid it is in", NULL},
+    {"units", NODE_F_INT, 0, NULL, NULL, 1, 50, "stairwells (单元)", NULL},
+    {"floors", NODE_F_INT, 0, NULL, NULL, 1, 200, NULL, NULL},
+    {"built", NODE_F_INT, 0, NULL, NULL, 1900, 2100, "year built", NULL},
+    {"leader", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "the building leader (楼栋长)", NULL},
+    {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "the leader's phone", NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
 static const node_field household_f[] = {
-    {"building", NODE_F_REF, REQ, NULL, "building", 0, 0, NULL},
-    {"unit", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "stairwell (单元)"},
-    {"room", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "e.g. 302"},
-    {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
-    {"size", NODE_F_INT, 0, NULL, NULL, 0, 50, "people living there"},
-    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"building", NODE_F_REF, REQ, NULL, "building", 0, 0, NULL, NULL},
+    {"unit", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "stairwell (单元)", NULL},
+    {"room", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "e.g. 302", NULL},
+    {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"size", NODE_F_INT, 0, NULL, NULL, 0, 50, "people living there", NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
 static const node_field resident_f[] = {
-    {"name", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, NULL},
-    {"gender", NODE_F_ENUM, 0, genders, NULL, 0, 0, NULL},
-    {"birth_year", NODE_F_INT, 0, NULL, NULL, 1900, 2100, NULL},
-    {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
-    {"household", NODE_F_REF, 0, NULL, "household", 0, 0, NULL},
-    {"building", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "building name or number"},
-    {"unit", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
-    {"room", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
-    {"tags", NODE_F_TAGS, 0, resident_tags, NULL, 0, 0, NULL},
-    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"name", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, NULL, NULL},
+    {"gender", NODE_F_ENUM, 0, genders, NULL, 0, 0, NULL, NULL},
+    {"birth_year", NODE_F_INT, 0, NULL, NULL, 1900, 2100, NULL, NULL},
+    {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"household", NODE_F_REF, 0, NULL, "household", 0, 0, NULL, NULL},
+    {"building", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "building name or number", NULL},
+    {"unit", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"room", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"tags", NODE_F_TAGS, 0, resident_tags, NULL, 0, 0, NULL, NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
 static const node_field appeal_f[] = {
-    {"category", NODE_F_ENUM, REQ, categories, NULL, 0, 0, NULL},
-    {"description", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, NULL},
-    {"resident", NODE_F_REF, 0, NULL, "resident", 0, 0, "who asked"},
-    {"household", NODE_F_REF, 0, NULL, "household", 0, 0, NULL},
-    {"opened_by", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "who recorded it"},
-    {"opened", NODE_F_DATE, REQ, NULL, NULL, 0, 0, "date recorded"},
-    {"source", NODE_F_ENUM, 0, sources, NULL, 0, 0, NULL},
-    {"visit", NODE_F_REF, 0, NULL, "visit", 0, 0, NULL},
-    {"meeting", NODE_F_REF, 0, NULL, "meeting", 0, 0, NULL},
-    {"status", NODE_F_ENUM, REQ, appeal_status, NULL, 0, 0, NULL},
-    {"assignee", NODE_F_REF, 0, NULL, "unit|team", 0, 0, "who does it"},
-    {"accepted", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL},
-    {"assigned", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL},
-    {"resolved", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL},
-    {"closed", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL},
-    {"feedback", NODE_F_ENUM, 0, feedbacks, NULL, 0, 0, "the resident's"},
-    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"category", NODE_F_ENUM, REQ, categories, NULL, 0, 0, NULL, NULL},
+    {"description", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, NULL, NULL},
+    {"resident", NODE_F_REF, 0, NULL, "resident", 0, 0, "who asked", NULL},
+    {"household", NODE_F_REF, 0, NULL, "household", 0, 0, NULL, NULL},
+    {"opened_by", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "who recorded it", NULL},
+    {"opened", NODE_F_DATE, REQ, NULL, NULL, 0, 0, "date recorded", NULL},
+    {"source", NODE_F_ENUM, 0, sources, NULL, 0, 0, NULL, NULL},
+    {"visit", NODE_F_REF, 0, NULL, "visit", 0, 0, NULL, NULL},
+    {"meeting", NODE_F_REF, 0, NULL, "meeting", 0, 0, NULL, NULL},
+    {"status", NODE_F_ENUM, REQ, appeal_status, NULL, 0, 0, NULL, NULL},
+    {"assignee", NODE_F_REF, 0, NULL, "unit|team", 0, 0, "who does it", NULL},
+    {"accepted", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL, "opened"},
+    {"assigned", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL, "opened"},
+    {"resolved", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL, "opened"},
+    {"closed", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL, "opened"},
+    {"feedback", NODE_F_ENUM, 0, feedbacks, NULL, 0, 0, "the resident's", NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
 static const node_move appeal_moves[] = {
-    {"open", "accepted"},     {"accepted", "assigned"},
-    {"assigned", "resolved"}, {"resolved", "closed"},
-    {"resolved", "reopened"}, {"closed", "reopened"},
-    {"reopened", "accepted"}, {"reopened", "assigned"},
+    {"open", "accepted", {"accepted"}},
+    {"accepted", "assigned", {"assigned", "assignee"}},
+    {"assigned", "resolved", {"resolved"}},
+    {"resolved", "closed", {"closed"}},
+    {"resolved", "reopened", {NULL}},
+    {"closed", "reopened", {NULL}},
+    {"reopened", "accepted", {"accepted"}},
+    {"reopened", "assigned", {"assigned", "assignee"}},
 };
 
 static const node_field meeting_f[] = {
-    {"kind", NODE_F_ENUM, REQ, meeting_kinds, NULL, 0, 0, NULL},
-    {"title", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
-    {"date", NODE_F_DATE, REQ, NULL, NULL, 0, 0, NULL},
-    {"place", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
-    {"participants", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL},
-    {"topics", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL},
-    {"appeals", NODE_F_REFS, 0, NULL, "appeal", 0, 0, "linked appeals"},
-    {"decisions", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL},
-    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"kind", NODE_F_ENUM, REQ, meeting_kinds, NULL, 0, 0, NULL, NULL},
+    {"title", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"date", NODE_F_DATE, REQ, NULL, NULL, 0, 0, NULL, NULL},
+    {"place", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"participants", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"topics", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"appeals", NODE_F_REFS, 0, NULL, "appeal", 0, 0, "linked appeals", NULL},
+    {"decisions", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
 static const node_field task_f[] = {
-    {"what", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "the action item"},
-    {"meeting", NODE_F_REF, 0, NULL, "meeting", 0, 0, "decided at"},
-    {"appeal", NODE_F_REF, 0, NULL, "appeal", 0, 0, NULL},
-    {"unit", NODE_F_REF, 0, NULL, "unit|team", 0, 0, "who claimed it"},
-    {"due", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL},
-    {"status", NODE_F_ENUM, REQ, task_status, NULL, 0, 0, NULL},
-    {"done", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL},
-    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"what", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "the action item", NULL},
+    {"meeting", NODE_F_REF, 0, NULL, "meeting", 0, 0, "decided at", NULL},
+    {"appeal", NODE_F_REF, 0, NULL, "appeal", 0, 0, NULL, NULL},
+    {"unit", NODE_F_REF, 0, NULL, "unit|team", 0, 0, "who claimed it", NULL},
+    {"due", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"status", NODE_F_ENUM, REQ, task_status, NULL, 0, 0, NULL, NULL},
+    {"done", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
 static const node_move task_moves[] = {
-    {"open", "claimed"}, {"claimed", "done"}, {"claimed", "open"},
-    {"done", "claimed"},
+    {"open", "claimed", {"unit"}},
+    {"claimed", "done", {"done"}},
+    {"claimed", "open", {NULL}},
+    {"done", "claimed", {"unit"}},
 };
 
 static const node_field visit_f[] = {
-    {"by", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "who knocked"},
-    {"date", NODE_F_DATE, REQ, NULL, NULL, 0, 0, NULL},
-    {"household", NODE_F_REF, 0, NULL, "household", 0, 0, NULL},
-    {"resident", NODE_F_REF, 0, NULL, "resident", 0, 0, NULL},
-    {"notes", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
-    {"findings", NODE_F_TAGS, 0, findings, NULL, 0, 0, NULL},
-    {"followups", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL},
+    {"by", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "who knocked", NULL},
+    {"date", NODE_F_DATE, REQ, NULL, NULL, 0, 0, NULL, NULL},
+    {"household", NODE_F_REF, 0, NULL, "household", 0, 0, NULL, NULL},
+    {"resident", NODE_F_REF, 0, NULL, "resident", 0, 0, NULL, NULL},
+    {"notes", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"findings", NODE_F_TAGS, 0, findings, NULL, 0, 0, NULL, NULL},
+    {"followups", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
 static const node_field timebank_f[] = {
     {"person", NODE_F_REF, REQ, NULL, "resident|unit|team", 0, 0,
-     "whose hours"},
-    {"kind", NODE_F_ENUM, REQ, tb_kinds, NULL, 0, 0, NULL},
+     "whose hours", NULL},
+    {"kind", NODE_F_ENUM, REQ, tb_kinds, NULL, 0, 0, NULL, NULL},
     {"hours", NODE_F_NUM, REQ, NULL, NULL, -10000, 10000,
-     "deposit and spend: more than 0; adjust: either sign"},
-    {"service", NODE_F_ENUM, 0, services, NULL, 0, 0, NULL},
-    {"date", NODE_F_DATE, REQ, NULL, NULL, 0, 0, NULL},
-    {"by", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "who recorded it"},
-    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+     "deposit and spend: more than 0; adjust: either sign", NULL},
+    {"service", NODE_F_ENUM, 0, services, NULL, 0, 0, NULL, NULL},
+    {"date", NODE_F_DATE, REQ, NULL, NULL, 0, 0, NULL, NULL},
+    {"by", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "who recorded it", NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
 static const node_field team_f[] = {
-    {"name", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, NULL},
-    {"leader", NODE_F_REF, 0, NULL, "resident", 0, 0, NULL},
-    {"members", NODE_F_REFS, 0, NULL, "resident", 0, 0, NULL},
-    {"purpose", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
-    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"name", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, NULL, NULL},
+    {"leader", NODE_F_REF, 0, NULL, "resident", 0, 0, NULL, NULL},
+    {"members", NODE_F_REFS, 0, NULL, "resident", 0, 0, NULL, NULL},
+    {"purpose", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
 static const node_field unit_f[] = {
-    {"name", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, NULL},
-    {"kind", NODE_F_ENUM, 0, unit_kinds, NULL, 0, 0, NULL},
-    {"contact", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "a person to call"},
-    {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
-    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL},
+    {"name", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, NULL, NULL},
+    {"kind", NODE_F_ENUM, 0, unit_kinds, NULL, 0, 0, NULL, NULL},
+    {"contact", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "a person to call", NULL},
+    {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
 static const node_coll colls[] = {
@@ -207,6 +214,12 @@ const node_coll *node_schema_all(size_t *n)
   return colls;
 }
 
+/* "a" or "an" before a collection's name. */
+static const char *art(const char *name)
+{
+  return strchr("aeio", name[0]) ? "an" : "a";
+}
+
 static bool eq(const char *a, size_t an, const char *b)
 {
   return strlen(b) == an && memcmp(a, b, an) == 0;
@@ -229,13 +242,19 @@ const node_field *node_schema_field(const node_coll *c, const char *name,
   return NULL;
 }
 
-bool node_schema_move_ok(const node_coll *c, const char *from, size_t fn,
-                         const char *to, size_t tn)
+static const node_move *find_move(const node_coll *c, const char *from,
+                                  size_t fn, const char *to, size_t tn)
 {
   for (size_t i = 0; i < c->nmoves; i++)
     if (eq(from, fn, c->moves[i].from) && eq(to, tn, c->moves[i].to))
-      return true;
-  return false;
+      return &c->moves[i];
+  return NULL;
+}
+
+bool node_schema_move_ok(const node_coll *c, const char *from, size_t fn,
+                         const char *to, size_t tn)
+{
+  return find_move(c, from, fn, to, tn) != NULL;
 }
 
 bool node_date_valid(const char *t, size_t n)
@@ -436,12 +455,49 @@ static bool timebank_ok(const crdt_op *ops, size_t nops, char *why,
     return true; /* required fields are checked elsewhere */
   double h = hours->type == CRDT_INT ? (double)hours->u.i : hours->u.f;
   bool adjust = eq(kind->u.s.p, kind->u.s.n, "adjust");
+  double centi = h * 100.0;
+  if (fabs(centi - nearbyint(centi)) > 1e-6) {
+    snprintf(why, whylen, "hours are counted to 0.01 h");
+    return false;
+  }
   if (adjust ? h == 0 : h <= 0) {
     snprintf(why, whylen, adjust ? "an adjustment of 0 hours changes nothing"
                                  : "hours must be more than 0");
     return false;
   }
   return true;
+}
+
+/* The text of field name as this write leaves it: set by ops, else held
+ * in cur; NULL when neither (or cleared). */
+static const char *given_text(const crdt_record *cur, const crdt_op *ops,
+                              size_t nops, const char *name, size_t *n)
+{
+  for (size_t i = nops; i-- > 0;)
+    if (ops[i].kind == CRDT_OP_SET &&
+        eq(ops[i].field, ops[i].field_len, name)) {
+      if (ops[i].value.type != CRDT_STR)
+        return NULL;
+      *n = ops[i].value.u.s.n;
+      return ops[i].value.u.s.p;
+    }
+  return cur_text(cur, name, n);
+}
+
+/* true when this write leaves field name set (any value but nil). */
+static bool given(const crdt_record *cur, const crdt_op *ops, size_t nops,
+                  const char *name)
+{
+  for (size_t i = nops; i-- > 0;)
+    if (ops[i].kind == CRDT_OP_SET &&
+        eq(ops[i].field, ops[i].field_len, name))
+      return ops[i].value.type != CRDT_NIL;
+  if (!cur)
+    return false;
+  long k = crdt_record_find(cur, name, strlen(name));
+  crdt_field_view fv;
+  return k >= 0 && crdt_record_field(cur, (size_t)k, &fv) == GS_OK &&
+         (fv.is_set ? fv.nelems > 0 : fv.value.type != CRDT_NIL);
 }
 
 gs_err node_schema_check(const crdt_record *cur, const crdt_op *ops,
@@ -473,9 +529,9 @@ gs_err node_schema_check(const crdt_record *cur, const crdt_op *ops,
   }
   bool exists = cur != NULL;
   if (exists && c->immutable) {
-    snprintf(why, whylen, "a %s is immutable once written: record a new "
+    snprintf(why, whylen, "%s %s is immutable once written: record a new "
                           "one instead",
-             c->name);
+             art(c->name), c->name);
     return GS_ESCHEMA;
   }
   const crdt_value *status = NULL;
@@ -483,8 +539,8 @@ gs_err node_schema_check(const crdt_record *cur, const crdt_op *ops,
     const crdt_op *op = &ops[i];
     if (op->kind == CRDT_OP_DELETE || op->kind == CRDT_OP_RESTORE) {
       if (c->immutable) {
-        snprintf(why, whylen, "a %s is immutable: it cannot be deleted",
-                 c->name);
+        snprintf(why, whylen, "%s %s is immutable: it cannot be deleted",
+                 art(c->name), c->name);
         return GS_ESCHEMA;
       }
       continue;
@@ -501,7 +557,8 @@ gs_err node_schema_check(const crdt_record *cur, const crdt_op *ops,
           break;
         off += (size_t)m;
       }
-      snprintf(why, whylen, "a %s has no field '%.*s' (fields: %s)", c->name,
+      snprintf(why, whylen, "%s %s has no field '%.*s' (fields: %s)",
+               art(c->name), c->name,
                (int)op->field_len, op->field, names);
       return GS_ESCHEMA;
     }
@@ -509,10 +566,27 @@ gs_err node_schema_check(const crdt_record *cur, const crdt_op *ops,
       continue; /* removing what is held is always allowed */
     if (!value_ok(f, &op->value, op->kind == CRDT_OP_ADD, why, whylen))
       return GS_ESCHEMA;
+    if (op->kind == CRDT_OP_SET && (f->flags & REQ) &&
+        op->value.type == CRDT_STR && op->value.u.s.n == 0) {
+      snprintf(why, whylen, "field '%s' of %s %s cannot be empty", f->name,
+               art(c->name), c->name);
+      return GS_ESCHEMA;
+    }
+    if (op->kind == CRDT_OP_SET && f->after && op->value.type == CRDT_STR) {
+      size_t an = 0;
+      const char *a = given_text(cur, ops, nops, f->after, &an);
+      if (a && an == op->value.u.s.n &&
+          memcmp(op->value.u.s.p, a, an) < 0) {
+        snprintf(why, whylen, "%s date %.*s is before %s date %.*s", f->name,
+                 (int)op->value.u.s.n, op->value.u.s.p, f->after, (int)an,
+                 a);
+        return GS_ESCHEMA;
+      }
+    }
     if (op->kind == CRDT_OP_SET && op->value.type == CRDT_NIL &&
         (f->flags & REQ)) {
-      snprintf(why, whylen, "field '%s' of a %s cannot be cleared", f->name,
-               c->name);
+      snprintf(why, whylen, "field '%s' of %s %s cannot be cleared", f->name,
+               art(c->name), c->name);
       return GS_ESCHEMA;
     }
     if (c->status && strcmp(f->name, c->status) == 0)
@@ -549,8 +623,17 @@ gs_err node_schema_check(const crdt_record *cur, const crdt_op *ops,
         from = c->initial;
         fn = strlen(from);
       }
-      if (!(fn == status->u.s.n && memcmp(from, status->u.s.p, fn) == 0) &&
-          !node_schema_move_ok(c, from, fn, status->u.s.p, status->u.s.n)) {
+      bool same = fn == status->u.s.n && memcmp(from, status->u.s.p, fn) == 0;
+      const node_move *mv =
+          same ? NULL
+               : find_move(c, from, fn, status->u.s.p, status->u.s.n);
+      for (size_t k = 0; mv && k < 2 && mv->needs[k]; k++)
+        if (!given(cur, ops, nops, mv->needs[k])) {
+          snprintf(why, whylen, "%s %s that becomes %s needs field '%s'",
+                   art(c->name), c->name, mv->to, mv->needs[k]);
+          return GS_ESCHEMA;
+        }
+      if (!same && !mv) {
         char to[40];
         snprintf(to, sizeof to, "%.*s",
                  (int)(status->u.s.n > 30 ? 30 : status->u.s.n),

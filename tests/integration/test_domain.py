@@ -121,11 +121,14 @@ class DomainCommands(Base):
         u = out(n.run("unit", "add", "--scope", ROOT, "--kind", "property",
                       "物业服务站"))
         r = out(n.run("resident", "add", "王秀英", "--scope", G1))
+        today = out(n.run("appeal", "open", "--category", "repair",
+                          "--resident", "王秀英", "单元门坏了"))
+        self.assertEqual(n.run("appeal", "show", today, json_out=True)
+                         ["fields"]["opened"], date.today().isoformat())
         a = out(n.run("appeal", "open", "--category", "repair", "--resident",
-                      "王秀英", "7号楼楼道灯坏了"))
+                      "王秀英", "--opened", "2026-10-20", "7号楼楼道灯坏了"))
         rec = n.run("appeal", "show", a, json_out=True)
         self.assertEqual(rec["fields"]["status"], "open")
-        self.assertEqual(rec["fields"]["opened"], date.today().isoformat())
         self.assertEqual(rec["fields"]["resident"], {"$ref": "resident/" + r})
         bad = n.run("appeal", "resolve", a, check=False)
         self.assertEqual(bad.returncode, 1)
@@ -135,6 +138,10 @@ class DomainCommands(Base):
                          "appeal %s is now accepted" % a)
         j = n.run("appeal", "assign", a, "--to", "物业服务站", json_out=True)
         self.assertEqual(j["status"], "assigned")
+        p = n.run("appeal", "resolve", a, "--date", "2026-10-01", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("resolved date 2026-10-01 is before opened date "
+                      "2026-10-20", p.stderr)
         n.run("appeal", "resolve", a, "--date", "2026-11-01")
         n.run("appeal", "close", a, "--feedback", "satisfied")
         rec = n.run("appeal", "show", a, json_out=True)["fields"]
@@ -144,8 +151,24 @@ class DomainCommands(Base):
         self.assertEqual(rec["feedback"], "satisfied")
         self.assertNotEqual(n.run("appeal", "accept", a, check=False).returncode, 0)
         n.run("appeal", "reopen", a, "--note", "又坏了")
-        self.assertEqual(n.run("appeal", "show", a, json_out=True)
-                         ["fields"]["status"], "reopened")
+        rec = n.run("appeal", "show", a, json_out=True)["fields"]
+        self.assertEqual(rec["status"], "reopened")
+        self.assertIsNone(rec["closed"], "reopening undoes the closing")
+        self.assertIsNone(rec["feedback"])
+        self.assertEqual(rec["note"], "又坏了")
+        # a move through put or edit needs what the move needs
+        p = n.run("appeal", "edit", today, "--status", "accepted",
+                  check=False)
+        self.assertIn("needs field 'accepted'", p.stderr)
+        p = n.run("appeal", "accept", today, "--date", "2026-01-01",
+                  "--to", check=False)
+        self.assertEqual(p.returncode, 2)
+        p = n.run("appeal", "reopen", a, "--date", "2026-11-02", check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("keeps no date", p.stderr)
+        n.run("appeal", "accept", today)
+        p = n.run("appeal", "assign", today, check=False)
+        self.assertIn("needs field 'assignee'", p.stderr)
         # tasks from a meeting, claimed by a unit
         m = out(n.run("meeting", "add", "--scope", G1, "--kind", "four-party",
                       "--date", "2026-11-02", "--participant", "物业",
@@ -190,6 +213,76 @@ class DomainCommands(Base):
         p = n.run("timebank", "adjust", r, "1", check=False)
         self.assertEqual(p.returncode, 2)
         self.assertIn("--note", p.stderr)
+
+
+    def test_every_local_write_keeps_accounts_from_overdrawing(self):
+        n = self.n
+        r = out(n.run("resident", "add", "赵德明", "--scope", G1))
+        n.run("timebank", "deposit", r, "2")
+        ref = '{"$ref": "resident/%s"}' % r
+        spend = ["person:=" + ref, "kind=spend", "hours:=5", "date=2026-11-20"]
+        p = n.run("put", "timebank", "--scope", G1, *spend, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("赵德明 has 2 h; spending 5 h would overdraw", p.stderr)
+        line = '{"person": %s, "kind": "spend", "hours": 1.5, ' \
+               '"date": "2026-11-20"}\n' % ref
+        p = n.run("load", "timebank", "--scope", G1, "-", input=line * 2,
+                  check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("would overdraw", p.stderr)
+        self.assertIn("nothing was stored", p.stderr)
+        n.run("load", "timebank", "--scope", G1, "-", input=line)
+        p = n.run("timebank", "adjust", r, "-1", "--note", "x", check=False)
+        self.assertIn("would overdraw", p.stderr)
+        self.assertEqual(n.run("timebank", "balance", r, json_out=True)
+                         ["balance"], 0.5)
+        # an entry's id is the node's to make; load adds, never rewrites
+        p = n.run("put", "timebank", "--id", "06H0FEZZZZZZZZZZZZZZZZZZZ0",
+                  "--scope", G1, "person:=" + ref, "kind=deposit",
+                  "hours:=1", "date=2026-11-20", check=False)
+        self.assertIn("gets its id from this node", p.stderr)
+        entry = n.run("list", "timebank", json_out=True)[0]["id"]
+        p = n.run("load", "timebank", "--scope", G1, "-", check=False,
+                  input='{"$id": "%s", "person": %s, "kind": "deposit", '
+                        '"hours": 9, "date": "2026-11-20"}\n' % (entry, ref))
+        self.assertIn("exists: load adds new records", p.stderr)
+        # hours are decimal, to 0.01 h
+        for bad in ("0x10", "0.001", "inf"):
+            p = n.run("timebank", "deposit", r, bad, check=False)
+            self.assertNotEqual(p.returncode, 0, bad)
+        self.assertEqual(n.run("timebank", "balance", r, json_out=True)
+                         ["balance"], 0.5)
+
+    def test_balances_under_a_scope_count_every_entry(self):
+        n = self.n
+        r = out(n.run("resident", "add", "孙凤英", "--scope", G1))
+        n.run("timebank", "deposit", r, "5")
+        n.run("timebank", "spend", r, "3", "--scope", ROOT + "/g02")
+        b = n.run("timebank", "balances", "--scope", ROOT + "/g02",
+                  json_out=True)
+        self.assertEqual([(x["id"], x["balance"]) for x in b], [(r, 2)])
+        st = n.run("status", "--scope", ROOT + "/g02", json_out=True)
+        self.assertEqual(st["overdrawn"], [])
+
+    def test_odd_arguments(self):
+        n = self.n
+        p = n.run("resident", "find", "", check=False)
+        self.assertEqual(p.returncode, 2)
+        p = n.run("resident", "add", "--scope", G1, "", check=False)
+        self.assertIn("cannot be empty", p.stderr)
+        # after "--" everything is text, even what looks like an option
+        r = out(n.run("resident", "add", "--scope", G1, "--", "--张三"))
+        self.assertEqual(n.run("resident", "show", r, json_out=True)
+                         ["fields"]["name"], "--张三")
+        a = out(n.run("appeal", "open", "--scope", G1, "--category", "other",
+                      "水费=电费？"))
+        self.assertEqual(n.run("appeal", "show", a, json_out=True)
+                         ["fields"]["description"], "水费=电费？")
+        # a resident who moved out is not a reference for new records
+        n.run("delete", "resident", r)
+        p = n.run("timebank", "deposit", r, "1", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("was deleted", p.stderr)
 
 
 class ConcurrentOnTwoNodes(Base):

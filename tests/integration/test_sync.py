@@ -444,9 +444,10 @@ class TopologyTest(Base):
         shared = written[0]
         for i, node in enumerate(nodes):
             # the record may not have reached this node yet: same id and
-            # scope make the edits land on one record all the same
-            node.put("resident", "gongrencun/q/g00", "note=from n%d" % i,
-                     rid=shared)
+            # scope make the edits land on one record all the same (a
+            # node that lacks it writes it whole: the schema wants a name)
+            node.put("resident", "gongrencun/q/g00", "name=共享%d" % i,
+                     "note=from n%d" % i, rid=shared)
         time.sleep(1.0)
         for px in proxies:
             px.faulty = False

@@ -201,10 +201,34 @@ Test(schema, appeal_status_moves)
       {"reopened", "accepted"}, {"open", "open"}};
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
     crdt_record *r = appeal_in(ok[i][0]);
-    cr_assert_eq(CHECK(r, set_str("appeal", "status", ok[i][1])), GS_OK,
-                 "%s -> %s: %s", ok[i][0], ok[i][1], why);
+    const char *to = ok[i][1];
+    /* a move sets its date (and an assignment its assignee) */
+    bool dated = strcmp(to, "open") && strcmp(to, "reopened");
+    crdt_op ops[3] = {set_str("appeal", "status", to),
+                      set_str("appeal", dated ? to : "note", "2026-01-05"),
+                      set_ref("appeal", "assignee", "unit")};
+    cr_assert_eq(check(r, ops, strcmp(to, "assigned") ? 2 : 3), GS_OK,
+                 "%s -> %s: %s", ok[i][0], to, why);
     crdt_record_free(r);
   }
+  /* ... and is refused without them */
+  crdt_record *nd = appeal_in("assigned");
+  REFUSED("needs field 'resolved'", nd, set_str("appeal", "status",
+                                                "resolved"));
+  crdt_record_free(nd);
+  nd = appeal_in("accepted");
+  REFUSED("needs field 'assignee'", nd,
+          set_str("appeal", "status", "assigned"),
+          set_str("appeal", "assigned", "2026-01-05"));
+  crdt_record_free(nd);
+  /* dates of moves do not come before the opening */
+  REFUSED("resolved date 2025-12-31 is before opened date 2026-01-02", NULL,
+          set_str("appeal", "category", "repair"),
+          set_str("appeal", "description", "灯坏了"),
+          set_str("appeal", "opened", "2026-01-02"),
+          set_str("appeal", "resolved", "2025-12-31"),
+          set_str("appeal", "status", "open"));
+  REFUSED("cannot be empty", NULL, set_str("resident", "name", ""));
   static const char *const bad[][2] = {
       {"open", "resolved"}, {"open", "closed"},   {"accepted", "closed"},
       {"closed", "open"},   {"resolved", "open"}, {"assigned", "accepted"}};
