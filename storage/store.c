@@ -2,13 +2,16 @@
 #include "storage/store.h"
 
 #include <lmdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define INITIAL_MAP ((size_t)64 << 20)
-#define MAP_STEP_MAX ((size_t)1 << 30)
+#define MAP_GROWN_MIN ((size_t)1 << 30)
+#define MAP_STEP_MAX \
+  (SIZE_MAX / 4 < MAP_GROWN_MIN ? MAP_GROWN_MIN : MAP_GROWN_MIN * 4)
 #define RETRIES 8
 
 enum { DB_META, DB_CHANGES, DB_VV, DB_RECORDS, DB_BYSCOPE, DB_HIST, DB_FORKS,
@@ -55,7 +58,12 @@ static gs_err txn_begin(store *s, unsigned flags, MDB_txn **txn)
   return MDB_MAP_RESIZED;
 }
 
-/* Grow the map after MDB_MAP_FULL; no transaction may be open. */
+/* Grow the map after MDB_MAP_FULL; no transaction may be open. Each
+ * growth costs a retry of what was being written -- for a bulk write
+ * session, the whole session so far -- so the map grows in big steps: to
+ * at least MAP_GROWN_MIN, then by doubling, at most MAP_STEP_MAX a step.
+ * The map is address space, not disk (LMDB's file grows only with the
+ * data); where a big step cannot be mapped, a smaller one is tried. */
 static gs_err grow_map(store *s)
 {
   MDB_envinfo info;
@@ -64,7 +72,14 @@ static gs_err grow_map(store *s)
     return lmdb_err(rc);
   size_t cur = info.me_mapsize;
   size_t step = cur < MAP_STEP_MAX ? cur : MAP_STEP_MAX;
-  return lmdb_err(mdb_env_set_mapsize(s->env, cur + step));
+  if (cur + step < MAP_GROWN_MIN)
+    step = MAP_GROWN_MIN - cur;
+  for (;;) {
+    rc = mdb_env_set_mapsize(s->env, cur + step);
+    if (rc == 0 || step <= cur / 2 || step <= INITIAL_MAP)
+      return lmdb_err(rc);
+    step /= 2;
+  }
 }
 
 /* An existing environment opens with a map just the size of its data:
@@ -632,8 +647,11 @@ struct store_write {
   uint8_t sk[CRDT_SK_LEN];
   uint8_t pk[CRDT_KEY_LEN];
   crdt_hlc hlc;
-  /* Changes written so far, replayed if the map must grow. */
-  crdt_change **done;
+  /* The bytes of the changes written so far, replayed (decoded again)
+   * only if the map must grow: a built change is applied from the
+   * caller's ops, never decoded on the write path. */
+  uint8_t **done;
+  size_t *done_len;
   size_t ndone, cap;
 };
 
@@ -644,8 +662,9 @@ void store_write_abort(store_write *w)
   if (w->txn)
     mdb_txn_abort(w->txn);
   for (size_t i = 0; i < w->ndone; i++)
-    crdt_change_free(w->done[i]);
+    free(w->done[i]);
   free(w->done);
+  free(w->done_len);
   crdt_wipe(w->sk, sizeof w->sk);
   free(w);
 }
@@ -680,23 +699,34 @@ static gs_err write_replay(store_write *w)
   if ((err = grow_map(w->s)) != GS_OK ||
       (err = txn_begin(w->s, 0, &w->txn)) != GS_OK)
     return err;
-  for (size_t i = 0; i < w->ndone; i++)
-    if ((err = apply_one(w->s, w->txn, w->done[i], false, &outcome)) != GS_OK)
+  for (size_t i = 0; i < w->ndone; i++) {
+    crdt_change *c;
+    if ((err = crdt_change_decode(w->done[i], w->done_len[i], &c)) != GS_OK)
       return err;
+    err = apply_one(w->s, w->txn, c, false, &outcome);
+    crdt_change_free(c);
+    if (err)
+      return err;
+  }
   return GS_OK;
 }
 
+/* Build the next change of (pk, scope) and apply it in w's transaction.
+ * The change is applied from the caller's ops (crdt_change_build checks
+ * them as the decoder would), not from a decoding of its bytes. On
+ * success *raw (malloc'd, owned by the caller) holds its bytes and *seq
+ * its seq. */
 static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
                          const crdt_op *ops, size_t nops, crdt_hlc hlc,
-                         crdt_change **built)
+                         uint8_t **raw, size_t *rawlen, uint64_t *seq)
 {
-  uint8_t feed[CRDT_FEED_LEN], *raw = NULL;
-  size_t rawlen;
+  uint8_t feed[CRDT_FEED_LEN];
   store_feed held = {.seq = 0};
   crdt_change c = {.seq = 0};
   gs_err err;
   int outcome;
 
+  *raw = NULL;
   crdt_feed_id(w->pk, scope, scope_len, feed);
   MDB_val fk = {CRDT_FEED_LEN, feed}, fv;
   int rc = mdb_get(w->txn, w->s->dbi[DB_VV], &fk, &fv);
@@ -715,24 +745,27 @@ static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
   c.hlc = hlc;
   c.ops = ops;
   c.nops = nops;
-  if ((err = crdt_change_build(&c, w->sk, &raw, &rawlen)) != GS_OK)
+  if ((err = crdt_change_build(&c, w->sk, raw, rawlen)) != GS_OK)
     return err;
-  err = crdt_change_decode(raw, rawlen, built);
-  free(raw);
-  if (err)
+  c.raw = *raw;
+  c.raw_len = *rawlen;
+  memcpy(c.sig, *raw + *rawlen - CRDT_SIG_LEN, CRDT_SIG_LEN);
+  if ((err = apply_one(w->s, w->txn, &c, false, &outcome)) != GS_OK) {
+    free(*raw);
+    *raw = NULL;
     return err;
-  if ((err = apply_one(w->s, w->txn, *built, false, &outcome)) != GS_OK) {
-    crdt_change_free(*built);
-    *built = NULL;
   }
-  return err;
+  *seq = c.seq;
+  return GS_OK;
 }
 
 gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
                           const crdt_op *ops, size_t nops, uint64_t phys_ms,
                           uint64_t *seq, crdt_hlc *hlc)
 {
-  crdt_change *built = NULL;
+  uint8_t *raw = NULL;
+  size_t rawlen = 0;
+  uint64_t built_seq = 0;
   crdt_hlc h = w->hlc;
   gs_err err;
 
@@ -744,14 +777,19 @@ gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
     return err;
   if (w->ndone == w->cap) {
     size_t nc = w->cap ? w->cap * 2 : 8;
-    crdt_change **d = realloc(w->done, nc * sizeof *d);
+    uint8_t **d = realloc(w->done, nc * sizeof *d);
     if (!d)
       return GS_ENOMEM;
     w->done = d;
+    size_t *dl = realloc(w->done_len, nc * sizeof *dl);
+    if (!dl)
+      return GS_ENOMEM;
+    w->done_len = dl;
     w->cap = nc;
   }
   for (int tries = 0; tries < RETRIES; tries++) {
-    err = write_once(w, scope, scope_len, ops, nops, h, &built);
+    err = write_once(w, scope, scope_len, ops, nops, h, &raw, &rawlen,
+                     &built_seq);
     if (err != MDB_MAP_FULL)
       break;
     if ((err = write_replay(w)) != GS_OK)
@@ -759,10 +797,11 @@ gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
   }
   if (err)
     return err;
-  w->done[w->ndone++] = built;
+  w->done[w->ndone] = raw;
+  w->done_len[w->ndone++] = rawlen;
   w->hlc = h;
   if (seq)
-    *seq = built->seq;
+    *seq = built_seq;
   if (hlc)
     *hlc = h;
   return GS_OK;
