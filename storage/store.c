@@ -383,15 +383,57 @@ static gs_err vv_decode(const MDB_val *v, const uint8_t feed[CRDT_FEED_LEN],
 
 /* ---- applying a change ---- */
 
-/* Put k -> v in db, as an append when k sorts after every key held: LMDB
- * then fills pages to the brim instead of splitting them. A key that
- * does not sort last (or is held) takes the ordinary put. */
-static int put_ordered(MDB_txn *txn, MDB_dbi db, MDB_val *k, MDB_val *v)
+/* The last key of one database, followed through a run of puts. */
+typedef struct last_key {
+  key_buf k;
+  bool known, none; /* none: the database is empty */
+} last_key;
+
+static int lmdb_keycmp(const void *a, size_t an, const void *b, size_t bn)
 {
-  int rc = mdb_put(txn, db, k, v, MDB_APPEND);
-  if (rc == MDB_KEYEXIST)
-    rc = mdb_put(txn, db, k, v, 0);
-  return rc;
+  int r = memcmp(a, b, an < bn ? an : bn);
+  return r ? r : (an > bn) - (an < bn);
+}
+
+/* Put k -> v in db, as an append when k sorts after every key held: LMDB
+ * then fills pages to the brim instead of splitting them. last follows
+ * the database's last key (looked up once, then kept), so that a key
+ * that does not sort last costs no failed append. */
+static int put_ordered(MDB_txn *txn, MDB_dbi db, last_key *last, MDB_val *k,
+                       MDB_val *v)
+{
+  if (!last->known) {
+    MDB_cursor *cur;
+    MDB_val lk, lv;
+    int rc = mdb_cursor_open(txn, db, &cur);
+    if (rc)
+      return rc;
+    rc = mdb_cursor_get(cur, &lk, &lv, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+      return rc;
+    last->none = rc == MDB_NOTFOUND;
+    if (!last->none) {
+      if (lk.mv_size > sizeof last->k.b)
+        return MDB_BAD_VALSIZE; /* not a key of ours */
+      memcpy(last->k.b, lk.mv_data, lk.mv_size);
+      last->k.n = lk.mv_size;
+    }
+    last->known = true;
+  }
+  if (last->none ||
+      lmdb_keycmp(k->mv_data, k->mv_size, last->k.b, last->k.n) > 0) {
+    int rc = mdb_put(txn, db, k, v, MDB_APPEND);
+    if (rc == 0 && k->mv_size <= sizeof last->k.b) {
+      memcpy(last->k.b, k->mv_data, k->mv_size);
+      last->k.n = k->mv_size;
+      last->none = false;
+    } else if (rc == 0) {
+      last->known = false;
+    }
+    return rc;
+  }
+  return mdb_put(txn, db, k, v, 0);
 }
 
 /* The records one change touches. Each is loaded once; while the change
@@ -550,10 +592,12 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts,
   memcpy(tail + 8, feed, CRDT_FEED_LEN);
   be64_put(tail + 8 + CRDT_FEED_LEN, seq);
   MDB_val empty = {0, ""};
+  last_key lr = {.known = false}, ls = {.known = false},
+           lh = {.known = false};
   for (size_t i = 0; i < ts->n; i++) {
     touched *t = &ts->t[i];
     MDB_val k = {t->kn, t->key}, v = {t->n, t->key + t->kn};
-    int rc = put_ordered(txn, s->dbi[DB_RECORDS], &k, &v);
+    int rc = put_ordered(txn, s->dbi[DB_RECORDS], &lr, &k, &v);
     if (rc)
       return lmdb_err(rc);
     /* the key is coll 0 id(16) scope, as record_key wrote it */
@@ -569,14 +613,14 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts,
       key_add(&ik, "", 1);
       key_add(&ik, t->key + cn + 1, CRDT_ID_LEN);
       MDB_val ikv = {ik.n, ik.b};
-      rc = put_ordered(txn, s->dbi[DB_BYSCOPE], &ikv, &empty);
+      rc = put_ordered(txn, s->dbi[DB_BYSCOPE], &ls, &ikv, &empty);
     }
     if (rc == 0) { /* hist: coll 0 id hlc feed seq */
       ik.n = 0;
       key_add(&ik, t->key, head);
       key_add(&ik, tail, sizeof tail);
       MDB_val hkv = {ik.n, ik.b};
-      rc = put_ordered(txn, s->dbi[DB_HIST], &hkv, &empty);
+      rc = put_ordered(txn, s->dbi[DB_HIST], &lh, &hkv, &empty);
     }
     if (rc)
       return lmdb_err(rc);
@@ -626,7 +670,8 @@ static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
 
   cv.mv_size = c->raw_len;
   cv.mv_data = (void *)c->raw;
-  if ((rc = put_ordered(txn, s->dbi[DB_CHANGES], &ckv, &cv)) != 0)
+  last_key lc = {.known = false};
+  if ((rc = put_ordered(txn, s->dbi[DB_CHANGES], &lc, &ckv, &cv)) != 0)
     return lmdb_err(rc);
   uint8_t vvb[72 + CRDT_SCOPE_MAX];
   be64_put(vvb, c->seq);
