@@ -154,12 +154,16 @@ class Nodes:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def hwm(pid):
+def proc_mem(pid):
+    """Peak RSS (VmHWM) and the anonymous part of the current RSS
+    (RssAnon: heap, not LMDB's file-backed map), in bytes."""
+    got = {}
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
+            k, _, v = line.partition(":")
+            if k in ("VmHWM", "RssAnon"):
+                got[k] = int(v.split()[0]) * 1024
+    return got.get("VmHWM", 0), got.get("RssAnon", 0)
 
 
 def residents(n):
@@ -233,7 +237,7 @@ def gs_sync(gs, n):
         cold_bytes = px.take()
         held = json.loads(nodes.cmd("b", "--json", "status"))["records"]
         assert held >= n, "b holds %d of %d" % (held, n)
-        rss = hwm(pb.pid)
+        rss, anon = proc_mem(pb.pid)
         # one edit, then a sync session through the proxy: its bytes
         inc_bytes = []
         for i in range(5):
@@ -261,7 +265,8 @@ def gs_sync(gs, n):
         px.close()
         return {"load": load, "cold_s": cold, "cold_bytes": cold_bytes,
                 "inc_ms": statistics.median(lat) * 1000,
-                "inc_bytes": statistics.median(inc_bytes), "serve_rss": rss}
+                "inc_bytes": statistics.median(inc_bytes), "serve_rss": rss,
+                "serve_anon": anon}
     finally:
         nodes.close()
 
@@ -358,6 +363,8 @@ def main():
         row(sec, "peak RSS of the serving node", sy["serve_rss"], "MB",
             [("Automerge", amS and amS["serve_rss"], False),
              ("PouchDB* (2 dbs)", pdS and pdS["rss_two_dbs"], False)])
+        row(sec, "  of which heap (RssAnon, not the LMDB map)",
+            sy["serve_anon"], "MB", [])
 
     print("== merge", file=sys.stderr)
     mrec = min(max(scales), 100000)

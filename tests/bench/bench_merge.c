@@ -13,8 +13,10 @@
  * applied as a receiving node applies them (store_apply: decode, hash
  * chain, one signature check per run, merge, indexes, version vector),
  * --batch changes per transaction, without fsync (a sync session's
- * durability is the commit at its end, timed separately below). Prints
- * edits per second, and the state digest so runs can be compared.
+ * durability is the commit at its end, timed separately below). Keys,
+ * ids and edits are deterministic: the printed state digest is the same
+ * on every run and every build, a check that a faster store still
+ * merges to the same state.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -126,8 +128,8 @@ int main(int argc, char **argv)
 
   /* 1. the records, written by a third origin (not timed) */
   uint8_t (*ids)[CRDT_ID_LEN] = malloc(nrec * sizeof *ids);
-  uint8_t opk[CRDT_KEY_LEN], osk[CRDT_SK_LEN];
-  crdt_keypair(opk, osk);
+  uint8_t opk[CRDT_KEY_LEN], osk[CRDT_SK_LEN], seed[32] = {1};
+  crdt_keypair_seed(seed, opk, osk);
   uint64_t ms = 1700000000000u;
   store_write *w;
   crdt_op *ops = calloc(1000, sizeof *ops);
@@ -137,7 +139,12 @@ int main(int argc, char **argv)
   for (size_t i = 0; i < nrec;) {
     size_t k = 0;
     for (; k + NFIELDS <= 500 && i < nrec; i++) {
-      crdt_id_new(ms, ids[i]);
+      /* deterministic ids (time-prefixed like crdt_id_new's) */
+      memset(ids[i], 0, CRDT_ID_LEN);
+      for (int b = 0; b < 6; b++)
+        ids[i][b] = (uint8_t)(ms >> (40 - 8 * b));
+      for (int b = 0; b < 8; b++)
+        ids[i][8 + b] = (uint8_t)((uint64_t)i >> (56 - 8 * b));
       for (int f = 0; f < NFIELDS; f++, k++) {
         crdt_op *op = &ops[k];
         snprintf(text[k], sizeof text[k], "初始值%s%zu", fields[f], i);
@@ -161,7 +168,8 @@ int main(int argc, char **argv)
   size_t maxch = nedits / 2 / per + 2;
   for (int a = 0; a < 2; a++) {
     memset(&ab[a], 0, sizeof ab[a]);
-    crdt_keypair(ab[a].pk, ab[a].sk);
+    seed[0] = (uint8_t)(2 + a);
+    crdt_keypair_seed(seed, ab[a].pk, ab[a].sk);
     ab[a].raw = malloc(maxch * sizeof *ab[a].raw);
     ab[a].len = malloc(maxch * sizeof *ab[a].len);
   }

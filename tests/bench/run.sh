@@ -15,7 +15,11 @@
 set -eu
 cd "$(dirname "$0")/../.."
 . ./.ci/deps
-gs_packages="$gs_packages nodejs npm"
+# node and npm: Debian's packages, unless a node with its own npm is
+# already installed (NodeSource's nodejs bundles npm and conflicts with
+# Debian's npm package).
+command -v node >/dev/null 2>&1 || gs_packages="$gs_packages nodejs"
+command -v npm >/dev/null 2>&1 || gs_packages="$gs_packages npm"
 gs_install_deps
 
 meson setup build-bench --reconfigure -Dbuildtype=release >/dev/null 2>&1 ||
