@@ -2,13 +2,17 @@
 #include "storage/store.h"
 
 #include <lmdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define INITIAL_MAP ((size_t)64 << 20)
-#define MAP_STEP_MAX ((size_t)1 << 30)
+#define MAP_GROWN_MIN ((size_t)1 << 30)
+#define WRITE_ROOM ((size_t)256 << 20) /* free map a write session starts with */
+#define MAP_STEP_MAX \
+  (SIZE_MAX / 4 < MAP_GROWN_MIN ? MAP_GROWN_MIN : MAP_GROWN_MIN * 4)
 #define RETRIES 8
 
 enum { DB_META, DB_CHANGES, DB_VV, DB_RECORDS, DB_BYSCOPE, DB_HIST, DB_FORKS,
@@ -55,7 +59,12 @@ static gs_err txn_begin(store *s, unsigned flags, MDB_txn **txn)
   return MDB_MAP_RESIZED;
 }
 
-/* Grow the map after MDB_MAP_FULL; no transaction may be open. */
+/* Grow the map after MDB_MAP_FULL; no transaction may be open. Each
+ * growth costs a retry of what was being written -- for a bulk write
+ * session, the whole session so far -- so the map grows in big steps: to
+ * at least MAP_GROWN_MIN, then by doubling, at most MAP_STEP_MAX a step.
+ * The map is address space, not disk (LMDB's file grows only with the
+ * data); where a big step cannot be mapped, a smaller one is tried. */
 static gs_err grow_map(store *s)
 {
   MDB_envinfo info;
@@ -64,7 +73,14 @@ static gs_err grow_map(store *s)
     return lmdb_err(rc);
   size_t cur = info.me_mapsize;
   size_t step = cur < MAP_STEP_MAX ? cur : MAP_STEP_MAX;
-  return lmdb_err(mdb_env_set_mapsize(s->env, cur + step));
+  if (cur + step < MAP_GROWN_MIN)
+    step = MAP_GROWN_MIN - cur;
+  for (;;) {
+    rc = mdb_env_set_mapsize(s->env, cur + step);
+    if (rc == 0 || step <= cur / 2 || step <= INITIAL_MAP)
+      return lmdb_err(rc);
+    step /= 2;
+  }
 }
 
 /* An existing environment opens with a map just the size of its data:
@@ -367,66 +383,249 @@ static gs_err vv_decode(const MDB_val *v, const uint8_t feed[CRDT_FEED_LEN],
 
 /* ---- applying a change ---- */
 
-/* The record being updated while consecutive ops hit it. */
-typedef struct pending {
-  crdt_record *rec;
-  key_buf key;
-} pending;
+/* The last key of one database, followed through a run of puts. */
+typedef struct last_key {
+  key_buf k;
+  bool known, none; /* none: the database is empty */
+} last_key;
 
-static gs_err pending_flush(store *s, MDB_txn *txn, pending *p)
+static int lmdb_keycmp(const void *a, size_t an, const void *b, size_t bn)
+{
+  int r = memcmp(a, b, an < bn ? an : bn);
+  return r ? r : (an > bn) - (an < bn);
+}
+
+/* Put k -> v in db, as an append when k sorts after every key held: LMDB
+ * then fills pages to the brim instead of splitting them. last follows
+ * the database's last key (looked up once, then kept), so that a key
+ * that does not sort last costs no failed append. */
+static int put_ordered(MDB_txn *txn, MDB_dbi db, last_key *last, MDB_val *k,
+                       MDB_val *v)
+{
+  if (!last->known) {
+    MDB_cursor *cur;
+    MDB_val lk, lv;
+    int rc = mdb_cursor_open(txn, db, &cur);
+    if (rc)
+      return rc;
+    rc = mdb_cursor_get(cur, &lk, &lv, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+      return rc;
+    last->none = rc == MDB_NOTFOUND;
+    if (!last->none) {
+      if (lk.mv_size > sizeof last->k.b)
+        return MDB_BAD_VALSIZE; /* not a key of ours */
+      memcpy(last->k.b, lk.mv_data, lk.mv_size);
+      last->k.n = lk.mv_size;
+    }
+    last->known = true;
+  }
+  if (last->none ||
+      lmdb_keycmp(k->mv_data, k->mv_size, last->k.b, last->k.n) > 0) {
+    int rc = mdb_put(txn, db, k, v, MDB_APPEND);
+    if (rc == 0 && k->mv_size <= sizeof last->k.b) {
+      memcpy(last->k.b, k->mv_data, k->mv_size);
+      last->k.n = k->mv_size;
+      last->none = false;
+    } else if (rc == 0) {
+      last->known = false;
+    }
+    return rc;
+  }
+  return mdb_put(txn, db, k, v, 0);
+}
+
+/* The records one change touches. Each is loaded once; while the change
+ * works on another one it waits encoded here; at the end of the change
+ * all are written, with their indexes, in key order. Ids sort by creation
+ * time, so the records of a bulk change then land as appends at the end
+ * of each database (full pages), not as inserts in creation order, which
+ * is random within a millisecond (pages split in half). */
+typedef struct touched {
+  uint8_t *key; /* key (kn bytes) then the encoded state (n bytes) */
+  size_t kn, n;
+} touched;
+
+typedef struct touched_set {
+  touched *t;
+  size_t n, cap;
+  uint32_t *slot; /* open addressing: index + 1, 0 = empty */
+  size_t nslot;   /* a power of two, above twice the ops of the change */
+  crdt_record *rec; /* the record being worked on: t[cur] */
+  size_t cur;
+} touched_set;
+
+static void touched_free(touched_set *ts)
+{
+  for (size_t i = 0; i < ts->n; i++)
+    free(ts->t[i].key);
+  free(ts->t);
+  free(ts->slot);
+  crdt_record_free(ts->rec);
+  memset(ts, 0, sizeof *ts);
+}
+
+static uint32_t key_hash(const uint8_t *k, size_t n)
+{
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ k[i]) * 16777619u;
+  return h;
+}
+
+/* Slot of key k: where it is, or the empty slot where it belongs. */
+static uint32_t *touched_slot(touched_set *ts, const uint8_t *k, size_t kn)
+{
+  size_t mask = ts->nslot - 1, i = key_hash(k, kn) & mask;
+  for (;; i = (i + 1) & mask) {
+    uint32_t *sl = &ts->slot[i];
+    if (*sl == 0)
+      return sl;
+    const touched *t = &ts->t[*sl - 1];
+    if (t->kn == kn && memcmp(t->key, k, kn) == 0)
+      return sl;
+  }
+}
+
+/* Encode the record being worked on into its entry. */
+static gs_err touched_park(touched_set *ts)
 {
   uint8_t *enc = NULL;
   size_t n;
-  gs_err err = GS_OK;
-  if (!p->rec)
+  if (!ts->rec)
     return GS_OK;
-  if ((err = crdt_record_encode(p->rec, &enc, &n)) != GS_OK)
-    goto done;
-  MDB_val k = {p->key.n, p->key.b}, v = {n, enc};
-  if ((err = lmdb_err(mdb_put(txn, s->dbi[DB_RECORDS], &k, &v, 0))) != GS_OK)
-    goto done;
-  /* byscope index: scope 0 coll 0 id */
-  const char *scope, *coll;
-  size_t sn, cn;
-  uint8_t id[CRDT_ID_LEN];
-  key_buf ik = {.n = 0};
-  crdt_record_identity(p->rec, &scope, &sn, &coll, &cn, id);
-  key_add(&ik, scope, sn);
-  key_add(&ik, "", 1);
-  key_add(&ik, coll, cn);
-  key_add(&ik, "", 1);
-  key_add(&ik, id, CRDT_ID_LEN);
-  MDB_val ikv = {ik.n, ik.b}, empty = {0, ""};
-  err = lmdb_err(mdb_put(txn, s->dbi[DB_BYSCOPE], &ikv, &empty, 0));
-done:
+  gs_err err = crdt_record_encode(ts->rec, &enc, &n);
+  crdt_record_free(ts->rec);
+  ts->rec = NULL;
+  if (err)
+    return err;
+  touched *t = &ts->t[ts->cur];
+  uint8_t *b = realloc(t->key, t->kn + n);
+  if (!b) {
+    free(enc);
+    return GS_ENOMEM;
+  }
+  memcpy(b + t->kn, enc, n);
   free(enc);
-  crdt_record_free(p->rec);
-  p->rec = NULL;
-  return err;
+  t->key = b;
+  t->n = n;
+  return GS_OK;
 }
 
-static gs_err pending_load(store *s, MDB_txn *txn, pending *p,
+/* Make the record op works on the current one: from this change's set,
+ * else from the store, else new. */
+static gs_err touched_load(store *s, MDB_txn *txn, touched_set *ts,
                            const crdt_change *c, const crdt_op *op)
 {
   key_buf k;
+  gs_err err;
   record_key(&k, op->coll, op->coll_len, op->id, c->scope, c->scope_len);
-  if (p->rec && k.n == p->key.n && memcmp(k.b, p->key.b, k.n) == 0)
+  if (ts->rec && ts->t[ts->cur].kn == k.n &&
+      memcmp(ts->t[ts->cur].key, k.b, k.n) == 0)
     return GS_OK;
-  gs_err err = pending_flush(s, txn, p);
-  if (err)
+  if ((err = touched_park(ts)) != GS_OK)
     return err;
-  p->key = k;
+  if (!ts->slot) {
+    for (ts->nslot = 16; ts->nslot < 2 * c->nops + 2; ts->nslot *= 2)
+      ;
+    if (!(ts->slot = calloc(ts->nslot, sizeof *ts->slot)))
+      return GS_ENOMEM;
+  }
+  uint32_t *sl = touched_slot(ts, k.b, k.n);
+  if (*sl) {
+    touched *t = &ts->t[*sl - 1];
+    ts->cur = *sl - 1;
+    err = crdt_record_decode(t->key + t->kn, t->n, &ts->rec);
+    return err == GS_ENOMEM ? err : (err ? GS_ECORRUPT : GS_OK);
+  }
+  if (ts->n == ts->cap) {
+    size_t nc = ts->cap ? 2 * ts->cap : 16;
+    touched *nt = realloc(ts->t, nc * sizeof *nt);
+    if (!nt)
+      return GS_ENOMEM;
+    ts->t = nt;
+    ts->cap = nc;
+  }
+  touched *t = &ts->t[ts->n];
+  if (!(t->key = malloc(k.n)))
+    return GS_ENOMEM;
+  memcpy(t->key, k.b, k.n);
+  t->kn = k.n;
+  t->n = 0;
+  ts->cur = ts->n++;
+  *sl = (uint32_t)ts->n;
   MDB_val kv = {k.n, k.b}, v;
   int rc = mdb_get(txn, s->dbi[DB_RECORDS], &kv, &v);
   if (rc == MDB_NOTFOUND) {
-    p->rec = crdt_record_new(c->scope, c->scope_len, op->coll, op->coll_len,
-                             op->id);
-    return p->rec ? GS_OK : GS_ENOMEM;
+    ts->rec = crdt_record_new(c->scope, c->scope_len, op->coll, op->coll_len,
+                              op->id);
+    return ts->rec ? GS_OK : GS_ENOMEM;
   }
   if (rc)
     return lmdb_err(rc);
-  err = crdt_record_decode(v.mv_data, v.mv_size, &p->rec);
+  err = crdt_record_decode(v.mv_data, v.mv_size, &ts->rec);
   return err == GS_ENOMEM ? err : (err ? GS_ECORRUPT : GS_OK);
+}
+
+static int touched_cmp(const void *a, const void *b)
+{
+  const touched *x = a, *y = b;
+  size_t n = x->kn < y->kn ? x->kn : y->kn;
+  int r = memcmp(x->key, y->key, n);
+  return r ? r : (x->kn > y->kn) - (x->kn < y->kn);
+}
+
+/* Write every touched record in key order, with its byscope entry and
+ * its hist entry for change (feed, seq) stamped hlc. */
+static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts,
+                            const uint8_t feed[CRDT_FEED_LEN], uint64_t seq,
+                            crdt_hlc hlc)
+{
+  gs_err err = touched_park(ts);
+  if (err)
+    return err;
+  if (ts->n > 1)
+    qsort(ts->t, ts->n, sizeof *ts->t, touched_cmp);
+  uint8_t tail[8 + CRDT_FEED_LEN + 8];
+  be64_put(tail, hlc);
+  memcpy(tail + 8, feed, CRDT_FEED_LEN);
+  be64_put(tail + 8 + CRDT_FEED_LEN, seq);
+  MDB_val empty = {0, ""};
+  last_key lr = {.known = false}, ls = {.known = false},
+           lh = {.known = false};
+  for (size_t i = 0; i < ts->n; i++) {
+    touched *t = &ts->t[i];
+    MDB_val k = {t->kn, t->key}, v = {t->n, t->key + t->kn};
+    int rc = put_ordered(txn, s->dbi[DB_RECORDS], &lr, &k, &v);
+    if (rc)
+      return lmdb_err(rc);
+    /* the key is coll 0 id(16) scope, as record_key wrote it */
+    const uint8_t *nul = memchr(t->key, 0, t->kn);
+    if (!nul || (size_t)(nul - t->key) + 1 + CRDT_ID_LEN > t->kn)
+      return GS_ECORRUPT;
+    size_t cn = (size_t)(nul - t->key), head = cn + 1 + CRDT_ID_LEN;
+    key_buf ik = {.n = 0};
+    { /* byscope: scope 0 coll 0 id */
+      key_add(&ik, t->key + head, t->kn - head);
+      key_add(&ik, "", 1);
+      key_add(&ik, t->key, cn);
+      key_add(&ik, "", 1);
+      key_add(&ik, t->key + cn + 1, CRDT_ID_LEN);
+      MDB_val ikv = {ik.n, ik.b};
+      rc = put_ordered(txn, s->dbi[DB_BYSCOPE], &ls, &ikv, &empty);
+    }
+    if (rc == 0) { /* hist: coll 0 id hlc feed seq */
+      ik.n = 0;
+      key_add(&ik, t->key, head);
+      key_add(&ik, tail, sizeof tail);
+      MDB_val hkv = {ik.n, ik.b};
+      rc = put_ordered(txn, s->dbi[DB_HIST], &lh, &hkv, &empty);
+    }
+    if (rc)
+      return lmdb_err(rc);
+  }
+  return GS_OK;
 }
 
 /* Outcome of one change within a transaction. */
@@ -438,7 +637,7 @@ static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
 {
   uint8_t feed[CRDT_FEED_LEN], ck[CRDT_FEED_LEN + 8];
   store_feed held = {.seq = 0};
-  pending p = {.rec = NULL};
+  touched_set ts = {.n = 0};
   gs_err err;
   int rc;
 
@@ -471,7 +670,8 @@ static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
 
   cv.mv_size = c->raw_len;
   cv.mv_data = (void *)c->raw;
-  if ((rc = mdb_put(txn, s->dbi[DB_CHANGES], &ckv, &cv, 0)) != 0)
+  last_key lc = {.known = false};
+  if ((rc = put_ordered(txn, s->dbi[DB_CHANGES], &lc, &ckv, &cv)) != 0)
     return lmdb_err(rc);
   uint8_t vvb[72 + CRDT_SCOPE_MAX];
   be64_put(vvb, c->seq);
@@ -485,35 +685,19 @@ static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
 
   crdt_stamp st = {.hlc = c->hlc};
   memcpy(st.origin, c->origin, CRDT_KEY_LEN);
-  key_buf last_hist = {.n = 0};
   for (size_t i = 0; i < c->nops; i++) {
     const crdt_op *op = &c->ops[i];
-    if ((err = pending_load(s, txn, &p, c, op)) != GS_OK ||
-        (err = crdt_record_apply(p.rec, op, &st)) != GS_OK)
+    if ((err = touched_load(s, txn, &ts, c, op)) != GS_OK ||
+        (err = crdt_record_apply(ts.rec, op, &st)) != GS_OK)
       goto fail;
-    /* hist: coll 0 id hlc feed seq (once per record per change) */
-    key_buf hk = {.n = 0};
-    uint8_t tail[8 + CRDT_FEED_LEN + 8];
-    key_add(&hk, op->coll, op->coll_len);
-    key_add(&hk, "", 1);
-    key_add(&hk, op->id, CRDT_ID_LEN);
-    be64_put(tail, c->hlc);
-    memcpy(tail + 8, feed, CRDT_FEED_LEN);
-    be64_put(tail + 8 + CRDT_FEED_LEN, c->seq);
-    key_add(&hk, tail, sizeof tail);
-    if (hk.n == last_hist.n && memcmp(hk.b, last_hist.b, hk.n) == 0)
-      continue;
-    MDB_val hkv = {hk.n, hk.b}, empty = {0, ""};
-    if ((err = lmdb_err(mdb_put(txn, s->dbi[DB_HIST], &hkv, &empty, 0))))
-      goto fail;
-    last_hist = hk;
   }
-  if ((err = pending_flush(s, txn, &p)) != GS_OK)
+  if ((err = touched_write(s, txn, &ts, feed, c->seq, c->hlc)) != GS_OK)
     goto fail;
+  touched_free(&ts);
   *outcome = APPLIED;
   return GS_OK;
 fail:
-  crdt_record_free(p.rec);
+  touched_free(&ts);
   return err;
 }
 
@@ -632,8 +816,11 @@ struct store_write {
   uint8_t sk[CRDT_SK_LEN];
   uint8_t pk[CRDT_KEY_LEN];
   crdt_hlc hlc;
-  /* Changes written so far, replayed if the map must grow. */
-  crdt_change **done;
+  /* The bytes of the changes written so far, replayed (decoded again)
+   * only if the map must grow: a built change is applied from the
+   * caller's ops, never decoded on the write path. */
+  uint8_t **done;
+  size_t *done_len;
   size_t ndone, cap;
 };
 
@@ -644,10 +831,24 @@ void store_write_abort(store_write *w)
   if (w->txn)
     mdb_txn_abort(w->txn);
   for (size_t i = 0; i < w->ndone; i++)
-    crdt_change_free(w->done[i]);
+    free(w->done[i]);
   free(w->done);
+  free(w->done_len);
   crdt_wipe(w->sk, sizeof w->sk);
   free(w);
+}
+
+/* A write session may be a bulk load, and running out of map means
+ * redoing the whole session (write_replay): start it with room. */
+static void ensure_write_room(store *s)
+{
+  MDB_envinfo info;
+  MDB_stat st;
+  if (mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st))
+    return;
+  size_t used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+  if (info.me_mapsize < used + WRITE_ROOM)
+    grow_map(s); /* on failure the session still grows when it must */
 }
 
 gs_err store_write_begin(store *s, const uint8_t sk[CRDT_SK_LEN],
@@ -658,6 +859,7 @@ gs_err store_write_begin(store *s, const uint8_t sk[CRDT_SK_LEN],
   *out = NULL;
   if (!w)
     return GS_ENOMEM;
+  ensure_write_room(s);
   w->s = s;
   memcpy(w->sk, sk, CRDT_SK_LEN);
   crdt_sk_to_pk(sk, w->pk);
@@ -680,23 +882,34 @@ static gs_err write_replay(store_write *w)
   if ((err = grow_map(w->s)) != GS_OK ||
       (err = txn_begin(w->s, 0, &w->txn)) != GS_OK)
     return err;
-  for (size_t i = 0; i < w->ndone; i++)
-    if ((err = apply_one(w->s, w->txn, w->done[i], false, &outcome)) != GS_OK)
+  for (size_t i = 0; i < w->ndone; i++) {
+    crdt_change *c;
+    if ((err = crdt_change_decode(w->done[i], w->done_len[i], &c)) != GS_OK)
       return err;
+    err = apply_one(w->s, w->txn, c, false, &outcome);
+    crdt_change_free(c);
+    if (err)
+      return err;
+  }
   return GS_OK;
 }
 
+/* Build the next change of (pk, scope) and apply it in w's transaction.
+ * The change is applied from the caller's ops (crdt_change_build checks
+ * them as the decoder would), not from a decoding of its bytes. On
+ * success *raw (malloc'd, owned by the caller) holds its bytes and *seq
+ * its seq. */
 static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
                          const crdt_op *ops, size_t nops, crdt_hlc hlc,
-                         crdt_change **built)
+                         uint8_t **raw, size_t *rawlen, uint64_t *seq)
 {
-  uint8_t feed[CRDT_FEED_LEN], *raw = NULL;
-  size_t rawlen;
+  uint8_t feed[CRDT_FEED_LEN];
   store_feed held = {.seq = 0};
   crdt_change c = {.seq = 0};
   gs_err err;
   int outcome;
 
+  *raw = NULL;
   crdt_feed_id(w->pk, scope, scope_len, feed);
   MDB_val fk = {CRDT_FEED_LEN, feed}, fv;
   int rc = mdb_get(w->txn, w->s->dbi[DB_VV], &fk, &fv);
@@ -715,24 +928,27 @@ static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
   c.hlc = hlc;
   c.ops = ops;
   c.nops = nops;
-  if ((err = crdt_change_build(&c, w->sk, &raw, &rawlen)) != GS_OK)
+  if ((err = crdt_change_build(&c, w->sk, raw, rawlen)) != GS_OK)
     return err;
-  err = crdt_change_decode(raw, rawlen, built);
-  free(raw);
-  if (err)
+  c.raw = *raw;
+  c.raw_len = *rawlen;
+  memcpy(c.sig, *raw + *rawlen - CRDT_SIG_LEN, CRDT_SIG_LEN);
+  if ((err = apply_one(w->s, w->txn, &c, false, &outcome)) != GS_OK) {
+    free(*raw);
+    *raw = NULL;
     return err;
-  if ((err = apply_one(w->s, w->txn, *built, false, &outcome)) != GS_OK) {
-    crdt_change_free(*built);
-    *built = NULL;
   }
-  return err;
+  *seq = c.seq;
+  return GS_OK;
 }
 
 gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
                           const crdt_op *ops, size_t nops, uint64_t phys_ms,
                           uint64_t *seq, crdt_hlc *hlc)
 {
-  crdt_change *built = NULL;
+  uint8_t *raw = NULL;
+  size_t rawlen = 0;
+  uint64_t built_seq = 0;
   crdt_hlc h = w->hlc;
   gs_err err;
 
@@ -744,14 +960,19 @@ gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
     return err;
   if (w->ndone == w->cap) {
     size_t nc = w->cap ? w->cap * 2 : 8;
-    crdt_change **d = realloc(w->done, nc * sizeof *d);
+    uint8_t **d = realloc(w->done, nc * sizeof *d);
     if (!d)
       return GS_ENOMEM;
     w->done = d;
+    size_t *dl = realloc(w->done_len, nc * sizeof *dl);
+    if (!dl)
+      return GS_ENOMEM;
+    w->done_len = dl;
     w->cap = nc;
   }
   for (int tries = 0; tries < RETRIES; tries++) {
-    err = write_once(w, scope, scope_len, ops, nops, h, &built);
+    err = write_once(w, scope, scope_len, ops, nops, h, &raw, &rawlen,
+                     &built_seq);
     if (err != MDB_MAP_FULL)
       break;
     if ((err = write_replay(w)) != GS_OK)
@@ -759,10 +980,11 @@ gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
   }
   if (err)
     return err;
-  w->done[w->ndone++] = built;
+  w->done[w->ndone] = raw;
+  w->done_len[w->ndone++] = rawlen;
   w->hlc = h;
   if (seq)
-    *seq = built->seq;
+    *seq = built_seq;
   if (hlc)
     *hlc = h;
   return GS_OK;

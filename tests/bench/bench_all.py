@@ -1,0 +1,431 @@
+#!/usr/bin/env python3
+"""Every benchmark of issue 9, side by side, printed as one table.
+
+    bench_all.py --build BUILD [--scale 10000,100000] [--peer-max 10000]
+                 [--edits 1000000] [--peer-edits 50000] [--no-peers]
+
+Run by tests/bench/run.sh, which installs and builds what this needs.
+Every figure is measured in this run; nothing is read from a file.
+Ratios say how gridsync compares: above 1.00x gridsync is faster (or
+smaller), below 1.00x it loses.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+JS = os.path.join(HERE, "js")
+
+
+def run(argv, **kw):
+    p = subprocess.run(argv, capture_output=True, text=True, **kw)
+    if p.returncode:
+        raise SystemExit("%s failed: %s" % (" ".join(argv), p.stderr[-2000:]))
+    return p.stdout
+
+
+def peer(*args, timeout=3600):
+    """One JSON object from peers.js, or None (reported) if it failed."""
+    argv = ["node", os.path.join(JS, "peers.js")] + [str(a) for a in args]
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print("  (peer %s timed out)" % " ".join(map(str, args)),
+              file=sys.stderr)
+        return None
+    if p.returncode:
+        print("  (peer %s failed: %s)" % (" ".join(map(str, args)),
+                                         p.stderr.strip()[-300:]),
+              file=sys.stderr)
+        return None
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+class Proxy:
+    """A loopback TCP relay counting the bytes each way (wire bytes:
+    handshake, framing and encryption included)."""
+
+    def __init__(self, target):
+        host, port = target.rsplit(":", 1)
+        self.target = (host, int(port))
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(16)
+        self.addr = "127.0.0.1:%d" % self.srv.getsockname()[1]
+        self.bytes = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(self.target)
+            except OSError:
+                c.close()
+                continue
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pipe, args=(a, b),
+                                 daemon=True).start()
+
+    def _pipe(self, a, b):
+        try:
+            while True:
+                d = a.recv(1 << 20)
+                if not d:
+                    break
+                with self.lock:
+                    self.bytes += len(d)
+                b.sendall(d)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def take(self):
+        with self.lock:
+            n, self.bytes = self.bytes, 0
+        return n
+
+    def close(self):
+        self.srv.close()
+
+
+class Nodes:
+    """gridsync node directories under one temporary root."""
+
+    def __init__(self, gs):
+        self.gs = gs
+        self.root = tempfile.mkdtemp(prefix="gs-bench-all-")
+        self.procs = []
+
+    def dir(self, name):
+        return os.path.join(self.root, name)
+
+    def cmd(self, name, *args, input=None):
+        return run([self.gs, "--dir", self.dir(name)] + list(args),
+                   input=input)
+
+    def pair(self, a, b):
+        self.cmd(a, "init")
+        self.cmd(b, "init")
+        self.cmd(a, "network", "create", "bench")
+        code = self.cmd(a, "invite", "--role", "office", "--scope",
+                        "s").strip()
+        self.cmd(b, "join", code)
+
+    def serve(self, name, *peers):
+        argv = [self.gs, "--dir", self.dir(name), "serve", "--listen",
+                "127.0.0.1:0"]
+        for p in peers:
+            argv += ["--peer", p]
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                             stderr=open(self.dir(name) + ".log", "w"),
+                             text=True)
+        line = p.stdout.readline()
+        m = re.search(r"(\d+\.\d+\.\d+\.\d+:\d+)", line)
+        if not m:
+            raise SystemExit("serve printed %r" % line)
+        self.procs.append(p)
+        return p, m.group(1)
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def proc_mem(pid):
+    """Peak RSS (VmHWM) and the anonymous part of the current RSS
+    (RssAnon: heap, not LMDB's file-backed map), in bytes."""
+    got = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmHWM", "RssAnon"):
+                got[k] = int(v.split()[0]) * 1024
+    return got.get("VmHWM", 0), got.get("RssAnon", 0)
+
+
+def residents(n):
+    return "".join(json.dumps({
+        "name": "居民%d" % i, "gender": "女" if i % 2 else "男",
+        "birth_year": 1930 + i % 80, "phone": "139%08d" % i,
+        "building": str(1 + i % 19), "unit": 1 + i % 3,
+        "room": str(101 + i % 600),
+        "note": "第%d户，独居老人，每周三上门探访。" % i,
+        "tags": ["elderly"] if i % 3 else ["lives-alone"],
+        "household": "户%d" % (i // 3),
+    }, ensure_ascii=False) + "\n" for i in range(n))
+
+
+def tcp_mb_s(nbytes=512 << 20):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+
+    def sink():
+        c, _ = srv.accept()
+        while c.recv(1 << 20):
+            pass
+        c.close()
+    t = threading.Thread(target=sink)
+    t.start()
+    c = socket.create_connection(("127.0.0.1", port))
+    chunk = b"x" * (1 << 20)
+    t0 = time.time()
+    for _ in range(nbytes >> 20):
+        c.sendall(chunk)
+    c.close()
+    t.join()
+    srv.close()
+    return nbytes / (time.time() - t0) / 1e6
+
+
+def gs_store(build, n, durable):
+    out = run([os.path.join(build, "tests/bench/bench_store"), "--durable",
+               str(durable), "--bulk", str(n)])
+    rates = {}
+    for line in out.splitlines():
+        m = re.match(r"(.+?)\s{2,}(\d+)\s+(\d+)", line)
+        if m:
+            rates[m.group(1).strip()] = (float(m.group(2)), int(m.group(3)))
+    return {
+        "durable": rates["gridsync durable put (fsync each)"][0],
+        "bare_durable": rates["bare LMDB, same bytes, fsync each"][0],
+        "bulk": rates["gridsync bulk (one transaction)"][0],
+        "bare_bulk": rates["bare LMDB, same bytes, one txn"][0],
+        "bytes_per_record": rates["gridsync bulk (one transaction)"][1],
+    }
+
+
+def gs_sync(gs, n):
+    """Load n records (CLI), cold sync to a serving peer through the
+    counting proxy, live edit latency and bytes, serving peak RSS."""
+    nodes = Nodes(gs)
+    try:
+        nodes.pair("a", "b")
+        t0 = time.time()
+        nodes.cmd("a", "load", "resident", "--scope", "s/c/g01", "-",
+                  input=residents(n))
+        load = n / (time.time() - t0)
+        pb, addr_b = nodes.serve("b")
+        px = Proxy(addr_b)
+        t0 = time.time()
+        nodes.cmd("a", "sync", px.addr)
+        cold = time.time() - t0
+        cold_bytes = px.take()
+        held = json.loads(nodes.cmd("b", "--json", "status"))["records"]
+        assert held >= n, "b holds %d of %d" % (held, n)
+        rss, anon = proc_mem(pb.pid)
+        # one edit, then a sync session through the proxy: its bytes
+        inc_bytes = []
+        for i in range(5):
+            nodes.cmd("a", "put", "resident", "--scope", "s/c/g01",
+                      "name=增量%d" % i)
+            px.take()
+            nodes.cmd("a", "sync", px.addr)
+            inc_bytes.append(px.take())
+        # live: a serves with b as its peer; a put on a until readable on b
+        # (polled with `gridsync get`: a process start per poll included)
+        pa, _ = nodes.serve("a", addr_b)
+        time.sleep(1.5)
+        lat = []
+        for i in range(5):
+            rid = nodes.cmd("a", "put", "resident", "--scope", "s/c/g01",
+                            "name=实时%d" % i).strip()
+            t0 = time.time()
+            while subprocess.run([gs, "--dir", nodes.dir("b"), "get",
+                                  "resident", rid],
+                                 capture_output=True).returncode:
+                if time.time() - t0 > 20:
+                    raise SystemExit("live edit not visible after 20 s")
+                time.sleep(0.002)
+            lat.append(time.time() - t0)
+        px.close()
+        return {"load": load, "cold_s": cold, "cold_bytes": cold_bytes,
+                "inc_ms": statistics.median(lat) * 1000,
+                "inc_bytes": statistics.median(inc_bytes), "serve_rss": rss,
+                "serve_anon": anon}
+    finally:
+        nodes.close()
+
+
+def gs_feeds(gs, nfeeds):
+    """Bytes when two fully synced nodes holding nfeeds feeds meet."""
+    nodes = Nodes(gs)
+    try:
+        nodes.pair("a", "b")
+        for i in range(nfeeds):
+            nodes.cmd("a", "put", "resident", "--scope", "s/f%04d" % i,
+                      "name=居民%d" % i)
+        pb, addr_b = nodes.serve("b")
+        nodes.cmd("a", "sync", addr_b)
+        px = Proxy(addr_b)
+        t0 = time.time()
+        nodes.cmd("a", "sync", px.addr)
+        secs = time.time() - t0
+        feeds = json.loads(nodes.cmd("b", "--json", "status"))
+        px.close()
+        return {"bytes": px.take(), "seconds": secs,
+                "feeds": feeds.get("feeds", nfeeds)}
+    finally:
+        nodes.close()
+
+
+def ratio(g, o, higher_better=True):
+    if not g or not o:
+        return "  n/a"
+    r = g / o if higher_better else o / g
+    return ("%.2fx" if r >= 0.1 else "%.2gx") % r
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--scale", default="10000,100000")
+    ap.add_argument("--peer-max", type=int, default=10000)
+    ap.add_argument("--edits", type=int, default=1000000)
+    ap.add_argument("--peer-edits", type=int, default=50000)
+    ap.add_argument("--feeds", type=int, default=1000)
+    ap.add_argument("--no-peers", action="store_true")
+    a = ap.parse_args()
+    gs = os.path.join(a.build, "cli", "gridsync")
+    scales = [int(x) for x in a.scale.split(",") if x]
+    rows = []  # (section, label, gridsync, unit, [(name, value, ratio)])
+
+    def row(section, label, g, unit, comps):
+        rows.append((section, label, g, unit, comps))
+        print("  %-46s %14s" % (label, fmt(g, unit)), file=sys.stderr)
+
+    print("== limits", file=sys.stderr)
+    lim = json.loads(run([os.path.join(a.build, "tests/bench/bench_limits"),
+                          "--json"]))
+    tcp = tcp_mb_s()
+
+    for n in scales:
+        peers = not a.no_peers and n <= a.peer_max
+        print("== %d records" % n, file=sys.stderr)
+        st = gs_store(a.build, n, 300)
+        am = peer("automerge", "writes", n, 100) if peers else None
+        pd = peer("pouchdb", "writes", n, 300) if peers else None
+        sec = "1. local writes, %d records" % n
+        row(sec, "durable one-record edits (fsync each)", st["durable"],
+            "/s", [("bare LMDB", st["bare_durable"], True),
+                   ("Automerge", am and am["durable_per_s"], True),
+                   ("PouchDB*", pd and pd["durable_per_s"], True)])
+        row(sec, "bulk load (bench_store, one txn)", st["bulk"], "/s",
+            [("bare LMDB", st["bare_bulk"], True),
+             ("Automerge", am and am["bulk_per_s"], True),
+             ("PouchDB", pd and pd["bulk_per_s"], True)])
+        row(sec, "storage bytes per record", st["bytes_per_record"], "B",
+            [("Automerge", am and am["bytes_per_record"], False),
+             ("PouchDB", pd and pd["bytes_per_record"], False)])
+        sy = gs_sync(gs, n)
+        row(sec, "bulk load (gridsync load, JSON Lines)", sy["load"], "/s",
+            [("bare LMDB", st["bare_bulk"], True)])
+        amS = peer("automerge", "sync", n) if peers else None
+        pdS = peer("pouchdb", "sync", n) if peers else None
+        sec = "3. cold sync over loopback, %d records" % n
+        row(sec, "cold sync time", sy["cold_s"], "s",
+            [("TCP same bytes", sy["cold_bytes"] / (tcp * 1e6), False),
+             ("Automerge", amS and amS["cold_s"], False),
+             ("PouchDB*", pdS and pdS["cold_s"], False)])
+        row(sec, "bytes on the wire per record", sy["cold_bytes"] / n, "B",
+            [("Automerge", amS and amS["cold_bytes"] / n, False)])
+        sec = "4. incremental, %d-record pair" % n
+        row(sec, "one edit: latency to visible on the peer", sy["inc_ms"],
+            "ms", [("Automerge", amS and amS["inc_ms"], False),
+                   ("PouchDB*", pdS and pdS["inc_ms"], False)])
+        row(sec, "one edit: bytes exchanged", sy["inc_bytes"], "B",
+            [("Automerge", amS and amS["inc_bytes"], False)])
+        sec = "5. memory, %d records" % n
+        row(sec, "peak RSS of the serving node", sy["serve_rss"], "MB",
+            [("Automerge", amS and amS["serve_rss"], False),
+             ("PouchDB* (2 dbs)", pdS and pdS["rss_two_dbs"], False)])
+        row(sec, "  of which heap (RssAnon, not the LMDB map)",
+            sy["serve_anon"], "MB", [])
+
+    print("== merge", file=sys.stderr)
+    mrec = min(max(scales), 100000)
+    mg = json.loads(run([os.path.join(a.build, "tests/bench/bench_merge"),
+                         "--records", str(mrec), "--edits", str(a.edits),
+                         "--json"]))
+    pe = min(a.peer_edits, a.edits)
+    prec = min(mrec, a.peer_max)
+    amM = peer("automerge", "merge", prec, pe) if not a.no_peers else None
+    pdM = peer("pouchdb", "merge", prec, pe) if not a.no_peers else None
+    sec = "2. merge: %d received field edits, 10%% conflicting, %d records" % (
+        mg["edits"], mrec)
+    row(sec, "edits applied per second (incl. final fsync)",
+        mg["edits_per_s"], "/s",
+        [("Automerge", amM and amM["edits_per_s"], True),
+         ("PouchDB", pdM and pdM["edits_per_s"], True)])
+
+    print("== %d feeds meet" % a.feeds, file=sys.stderr)
+    fd = gs_feeds(gs, a.feeds)
+    sec = "4b. two synced nodes with %d feeds meet" % fd["feeds"]
+    row(sec, "bytes exchanged", fd["bytes"], "B", [])
+    row(sec, "time", fd["seconds"], "s", [])
+
+    print()
+    print("gridsync benchmarks, every figure measured in this run")
+    print("limits: loopback TCP %.0f MB/s; libsodium ChaCha20-Poly1305 %.0f "
+          "MB/s, Ed25519 verify %.0f/s, BLAKE2b %.0f MB/s" % (
+              tcp, lim["chacha20poly1305_mb_s"], lim["ed25519_verify_per_s"],
+              lim["blake2b_mb_s"]))
+    if not a.no_peers:
+        print("peers: Automerge and PouchDB (pouchdb-node, LevelDB adapter) "
+              "at scales up to %d; merge with %d edits on %d records" % (
+                  a.peer_max, pe, prec))
+    print("ratio: above 1.00x gridsync is faster or smaller; below, it "
+          "loses; * see notes")
+    last = None
+    for section, label, g, unit, comps in rows:
+        if section != last:
+            print("\n" + section)
+            last = section
+        cs = "  ".join("%s %s = %s" % (nm, fmt(v, unit), ratio(g, v, hb))
+                       for nm, v, hb in comps if v)
+        print("  %-46s %12s  %s" % (label, fmt(g, unit), cs))
+    print("\n* PouchDB durable puts: LevelDB does not fsync each write; "
+          "PouchDB sync is replication between two databases in one "
+          "process (no wire, no bytes)")
+
+
+def fmt(v, unit):
+    if v is None:
+        return "n/a"
+    if unit == "MB":
+        return "%.0f MB" % (v / 1e6)
+    if unit == "s":
+        return "%.2f s" % v
+    if unit == "ms":
+        return "%.1f ms" % v
+    if unit == "B":
+        return "%.0f B" % v
+    return "%.0f%s" % (v, unit)
+
+
+if __name__ == "__main__":
+    main()
