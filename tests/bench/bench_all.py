@@ -166,15 +166,28 @@ def proc_mem(pid):
     return got.get("VmHWM", 0), got.get("RssAnon", 0)
 
 
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def record_id(k):
+    """A valid 26-character record id for the number k."""
+    v, out = k << 2, ""  # 130 bits of text for 128 of id
+    while v:
+        out = CROCKFORD[v & 31] + out
+        v >>= 5
+    return out.rjust(26, "0")
+
+
 def residents(n):
+    """Residents as the schema has them: the household is a reference."""
     return "".join(json.dumps({
         "name": "居民%d" % i, "gender": "女" if i % 2 else "男",
         "birth_year": 1930 + i % 80, "phone": "139%08d" % i,
-        "building": str(1 + i % 19), "unit": 1 + i % 3,
+        "building": str(1 + i % 19), "unit": str(1 + i % 3),
         "room": str(101 + i % 600),
         "note": "第%d户，独居老人，每周三上门探访。" % i,
         "tags": ["elderly"] if i % 3 else ["lives-alone"],
-        "household": "户%d" % (i // 3),
+        "household": {"$ref": "household/" + record_id(i // 3)},
     }, ensure_ascii=False) + "\n" for i in range(n))
 
 

@@ -81,7 +81,7 @@ def main():
         lines = "".join(json.dumps({
             "name": "居民%d" % i, "gender": "女" if i % 2 else "男",
             "birth_year": 1930 + i % 80, "phone": "139%08d" % i,
-            "building": str(1 + i % 19), "unit": 1 + i % 3,
+            "building": str(1 + i % 19), "unit": str(1 + i % 3),
             "room": str(101 + i % 600),
             "note": "第%d户，独居老人，每周三上门探访。" % i,
             "tags": ["elderly"] if i % 3 else ["lives-alone"],

@@ -22,9 +22,9 @@ function resident(i) {
   return {
     name: '居民' + i, gender: i % 2 ? '女' : '男', birth_year: 1930 + i % 80,
     phone: '139' + String(i).padStart(8, '0'), building: String(1 + i % 19),
-    unit: 1 + i % 3, room: String(101 + i % 600),
+    unit: String(1 + i % 3), room: String(101 + i % 600),
     note: '第' + i + '户，独居老人，每周三上门探访。',
-    tags: i % 3 ? ['elderly'] : ['lives-alone'], household: '户' + Math.floor(i / 3),
+    tags: i % 3 ? ['elderly'] : ['lives-alone'], household: 'household/' + String(Math.floor(i / 3)).padStart(26, '0'),
   };
 }
 const rid = (i) => 'r' + String(i).padStart(8, '0');
