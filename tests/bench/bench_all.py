@@ -23,6 +23,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from bench_sync import bare_tcp  # noqa: E402
 JS = os.path.join(HERE, "js")
 
 
@@ -192,27 +194,8 @@ def residents(n):
 
 
 def tcp_mb_s(nbytes=512 << 20):
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
-    port = srv.getsockname()[1]
-
-    def sink():
-        c, _ = srv.accept()
-        while c.recv(1 << 20):
-            pass
-        c.close()
-    t = threading.Thread(target=sink)
-    t.start()
-    c = socket.create_connection(("127.0.0.1", port))
-    chunk = b"x" * (1 << 20)
-    t0 = time.time()
-    for _ in range(nbytes >> 20):
-        c.sendall(chunk)
-    c.close()
-    t.join()
-    srv.close()
-    return nbytes / (time.time() - t0) / 1e6
+    """Loopback TCP throughput, MB/s (bench_sync's bare socket)."""
+    return nbytes / bare_tcp(nbytes) / 1e6
 
 
 def gs_store(build, n, durable):
