@@ -231,6 +231,11 @@ bool net_peer_is_open(const net_peer *p)
   return p->open && !p->closing && !p->draining;
 }
 
+bool net_peer_is_closing(const net_peer *p)
+{
+  return p->closing || p->draining;
+}
+
 const uint8_t *net_peer_remote_key(const net_peer *p)
 {
   return p->remote_key;

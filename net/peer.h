@@ -109,6 +109,8 @@ void net_peer_close_soon(net_peer *p, gs_err why, const char *reason);
 void net_peer_close(net_peer *p, gs_err why, const char *reason);
 
 bool net_peer_is_open(const net_peer *p);
+/* true once close or close_soon was called: the peer no longer counts */
+bool net_peer_is_closing(const net_peer *p);
 /* The remote's Ed25519 node key (valid after on_open). */
 const uint8_t *net_peer_remote_key(const net_peer *p);
 /* The remote's address as "host:port" ("" if unknown). */

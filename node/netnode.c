@@ -889,8 +889,13 @@ static void on_conn(uv_stream_t *server, int status)
   netnode *nn = server->data;
   if (status < 0 || nn->stopping)
     return;
+  /* sessions already being closed (refused a moment ago, in the same burst
+   * of accepts) hold no slot: counting them let a burst of stalled
+   * connections crowd out a member arriving right behind them */
   size_t count = 0, pending = 0;
   for (session *s = nn->sessions; s; s = s->next) {
+    if (s->peer && net_peer_is_closing(s->peer))
+      continue;
     count++;
     pending += !s->outgoing && !s->sync; /* still in the handshake */
   }
@@ -911,7 +916,7 @@ static void on_conn(uv_stream_t *server, int status)
   size_t hl = colon ? (size_t)(colon - me) : strlen(me);
   for (session *o = nn->sessions; o; o = o->next)
     if (o != s && !o->outgoing && !o->sync && o->peer &&
-        strncmp(net_peer_addr(o->peer), me, hl) == 0 &&
+        !net_peer_is_closing(o->peer) && strncmp(net_peer_addr(o->peer), me, hl) == 0 &&
         net_peer_addr(o->peer)[hl] == ':')
       same_host++;
   if (count >= max || pending >= PENDING_MAX ||
