@@ -99,7 +99,7 @@ static int queue_record(loader *l, json_t *obj, size_t lineno)
     if (!json_is_string(jid) || cli_parse_id(json_string_value(jid), id))
       return cli_fail("load: line %zu: \"$id\" is not a record id", lineno);
   } else {
-    crdt_id_new(node_now(l->n), id);
+    node_id_new(l->n, id);
   }
   /* Check and size every value before queueing any op. */
   json_object_foreach(obj, key, val)

@@ -507,7 +507,7 @@ int cli_put_record(cli_ctx *ctx, const char *cmd, const char *coll,
       goto out;
     }
   } else {
-    crdt_id_new(node_now(n), id);
+    node_id_new(n, id);
   }
   if (!scope) {
     rc = cli_usage(cmd, "a new record needs --scope STREET/COMMUNITY/GRID");

@@ -65,6 +65,21 @@ void crdt_id_new(uint64_t ms, uint8_t id[CRDT_ID_LEN])
   crdt_random(id + 6, CRDT_ID_LEN - 6);
 }
 
+void crdt_id_next(uint64_t ms, const uint8_t prev[CRDT_ID_LEN],
+                  uint8_t id[CRDT_ID_LEN])
+{
+  crdt_id_new(ms, id);
+  if (memcmp(id, prev, CRDT_ID_LEN) > 0)
+    return;
+  uint8_t next[CRDT_ID_LEN];
+  memcpy(next, prev, CRDT_ID_LEN);
+  for (int i = CRDT_ID_LEN - 1; i >= 0 && ++next[i] == 0; i--)
+    ;
+  /* prev all 0xff (it never is) wraps to zeros: keep the random id */
+  if (memcmp(next, prev, CRDT_ID_LEN) > 0)
+    memcpy(id, next, CRDT_ID_LEN);
+}
+
 bool crdt_name_valid(const char *s, size_t n)
 {
   if (n == 0 || n > CRDT_NAME_MAX || !(s[0] >= 'a' && s[0] <= 'z'))

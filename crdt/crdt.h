@@ -127,6 +127,12 @@ bool crdt_utf8_valid(const char *s, size_t n);
 /* A new record id: 6 bytes of big-endian milliseconds then 10 random
  * bytes, so ids sort by creation time. */
 void crdt_id_new(uint64_t ms, uint8_t id[CRDT_ID_LEN]);
+/* The same, but greater than prev (the last id this writer made): within
+ * one millisecond, or if the clock stepped back, prev plus one (as
+ * monotonic ULIDs do). Ids made in a row then sort in order, so a bulk
+ * load appends to the B-trees instead of splitting pages half full. */
+void crdt_id_next(uint64_t ms, const uint8_t prev[CRDT_ID_LEN],
+                  uint8_t id[CRDT_ID_LEN]);
 /* Crockford base32 (0-9, A-Z less I L O U), most significant bits first.
  * out holds ((8*n+4)/5) chars plus a NUL. */
 void crdt_base32_encode(const uint8_t *in, size_t n, char *out);
@@ -268,10 +274,18 @@ gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
  * associative, idempotent. */
 gs_err crdt_record_merge(crdt_record *into, const crdt_record *other);
 
-/* Canonical bytes: equal states give equal bytes. *out malloc'd. */
+/* Canonical bytes: equal states give equal bytes. *out malloc'd.
+ * Version 2: stamps name their origin by index into a per-record table. */
 gs_err crdt_record_encode(const crdt_record *r, uint8_t **out, size_t *n);
-/* Strict decode of crdt_record_encode's output (copies what it keeps). */
+/* The version-1 bytes (32-byte origin in every stamp) that stores of
+ * format 1 hold; for the migration's tests. */
+gs_err crdt_record_encode_v1(const crdt_record *r, uint8_t **out, size_t *n);
+/* Strict decode of either version's canonical bytes (copies what it
+ * keeps); a record re-encoded by crdt_record_encode is in version 2. */
 gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out);
+/* The version encoded bytes claim to be (1 or 2), 0 if not a record;
+ * cheap, for skipping what needs no rewrite. */
+unsigned crdt_record_version(const uint8_t *buf, size_t n);
 
 /* Read access. Views borrow from r and are valid until r changes. */
 void crdt_record_identity(const crdt_record *r, const char **scope,

@@ -12,19 +12,27 @@
  * Register ties (equal stamps, only possible inside one change or by
  * forgery) go to the larger value bytes, so merge stays commutative.
  *
- * Canonical encoding:
- *   [1, scope, coll, id(bin16), del, [field...]]
- *   del   = nil | [hlc, origin, bool]
+ * Canonical encoding, version 2 (written since store format 2):
+ *   [2, scope, coll, id(bin16), [origin(bin32)...], del, [field...]]
+ *   del   = nil | [hlc, o, bool]
  *   field = [name, reg, [elem...]]
- *   reg   = nil | [hlc, origin, value]
- *   elem  = [value, [[hlc, origin]...adds], [[hlc, origin]...rems]]
+ *   reg   = nil | [hlc, o, value]
+ *   elem  = [value, [[hlc, o]...adds], [[hlc, o]...rems]]
+ * where o indexes the origin table: every origin key the record's stamps
+ * name, once each, sorted bytewise. A record is mostly written by one or
+ * two nodes, so a stamp costs 11 bytes instead of the 44 of version 1,
+ * which spelt the 32-byte origin key in every stamp:
+ *   [1, scope, coll, id(bin16), del, [field...]]  (o = origin(bin32))
+ * Version 1 is still read (stores of format 1 are rewritten on open, see
+ * storage/store.c) and is canonical in its own version: a record
+ * decodes only from the exact bytes its version encodes it to.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "crdt/crdt_internal.h"
 
-#define RECORD_VERSION 1
+#define RECORD_VERSION 2
 #define RECORD_DEPTH 7
 
 typedef struct stamps {
@@ -416,11 +424,75 @@ gs_err crdt_record_merge(crdt_record *into, const crdt_record *o)
 
 /* ---- canonical encoding ---- */
 
-static int pack_stamps(msgpack_packer *pk, const stamps *st)
+/* The origin table of version 2: sorted, unique origin keys. */
+typedef struct origins {
+  uint8_t (*k)[CRDT_KEY_LEN];
+  size_t n, cap;
+} origins;
+
+static int key_cmp(const void *a, const void *b)
+{
+  return memcmp(a, b, CRDT_KEY_LEN);
+}
+
+static gs_err origins_push(origins *o, const crdt_stamp *s)
+{
+  /* most stamps repeat the last origin pushed */
+  if (o->n && memcmp(o->k[o->n - 1], s->origin, CRDT_KEY_LEN) == 0)
+    return GS_OK;
+  if (grow((void **)&o->k, &o->cap, o->n + 1, sizeof *o->k))
+    return GS_ENOMEM;
+  memcpy(o->k[o->n++], s->origin, CRDT_KEY_LEN);
+  return GS_OK;
+}
+
+static gs_err origins_collect(const crdt_record *r, origins *o)
+{
+  gs_err err = GS_OK;
+  if (r->has_del)
+    err = origins_push(o, &r->del_stamp);
+  for (size_t i = 0; i < r->nfields && !err; i++) {
+    const field *f = &r->fields[i];
+    if (f->has_reg)
+      err = origins_push(o, &f->reg_stamp);
+    for (size_t j = 0; j < f->nelems && !err; j++) {
+      const elem *e = &f->elems[j];
+      for (size_t k = 0; k < e->adds.n && !err; k++)
+        err = origins_push(o, &e->adds.v[k]);
+      for (size_t k = 0; k < e->rems.n && !err; k++)
+        err = origins_push(o, &e->rems.v[k]);
+    }
+  }
+  if (err || o->n < 2)
+    return err;
+  qsort(o->k, o->n, sizeof *o->k, key_cmp);
+  size_t w = 1;
+  for (size_t i = 1; i < o->n; i++)
+    if (memcmp(o->k[i], o->k[w - 1], CRDT_KEY_LEN) != 0)
+      memmove(o->k[w++], o->k[i], CRDT_KEY_LEN);
+  o->n = w;
+  return GS_OK;
+}
+
+/* A stamp's origin: its 32 bytes (version 1) or its index in the table. */
+static int pack_origin(msgpack_packer *pk, const origins *o,
+                       const crdt_stamp *s)
+{
+  if (!o)
+    return msgpack_pack_bin_with_body(pk, s->origin, CRDT_KEY_LEN);
+  const uint8_t (*at)[CRDT_KEY_LEN] =
+      bsearch(s->origin, o->k, o->n, sizeof *o->k, key_cmp);
+  return at ? msgpack_pack_uint64(pk, (uint64_t)(at - o->k)) : -1;
+}
+
+static int pack_stamps(msgpack_packer *pk, const origins *o, const stamps *st)
 {
   int rc = msgpack_pack_array(pk, (uint32_t)st->n);
-  for (size_t i = 0; i < st->n; i++)
-    rc |= crdt__stamp_pack(pk, &st->v[i]);
+  for (size_t i = 0; i < st->n; i++) {
+    rc |= msgpack_pack_array(pk, 2);
+    rc |= msgpack_pack_uint64(pk, st->v[i].hlc);
+    rc |= pack_origin(pk, o, &st->v[i]);
+  }
   return rc;
 }
 
@@ -430,21 +502,35 @@ static int pack_raw(msgpack_sbuffer *sb, const uint8_t *p, size_t n)
   return msgpack_sbuffer_write(sb, (const char *)p, n);
 }
 
-gs_err crdt_record_encode(const crdt_record *r, uint8_t **out, size_t *n)
+static gs_err encode_version(const crdt_record *r, unsigned ver,
+                             uint8_t **out, size_t *n)
 {
   msgpack_sbuffer sb;
   msgpack_packer pk;
+  origins tab = {0}, *o = NULL;
+  if (ver == 2) {
+    if (origins_collect(r, &tab) != GS_OK) {
+      free(tab.k);
+      return GS_ENOMEM;
+    }
+    o = &tab;
+  }
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  int rc = msgpack_pack_array(&pk, 6);
-  rc |= msgpack_pack_uint32(&pk, RECORD_VERSION);
+  int rc = msgpack_pack_array(&pk, o ? 7 : 6);
+  rc |= msgpack_pack_uint32(&pk, ver);
   rc |= msgpack_pack_str_with_body(&pk, r->scope, r->scope_len);
   rc |= msgpack_pack_str_with_body(&pk, r->coll, r->coll_len);
   rc |= msgpack_pack_bin_with_body(&pk, r->id, CRDT_ID_LEN);
+  if (o) {
+    rc |= msgpack_pack_array(&pk, (uint32_t)o->n);
+    for (size_t i = 0; i < o->n; i++)
+      rc |= msgpack_pack_bin_with_body(&pk, o->k[i], CRDT_KEY_LEN);
+  }
   if (r->has_del) {
     rc |= msgpack_pack_array(&pk, 3);
     rc |= msgpack_pack_uint64(&pk, r->del_stamp.hlc);
-    rc |= msgpack_pack_bin_with_body(&pk, r->del_stamp.origin, CRDT_KEY_LEN);
+    rc |= pack_origin(&pk, o, &r->del_stamp);
     rc |= r->deleted ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
   } else {
     rc |= msgpack_pack_nil(&pk);
@@ -457,8 +543,7 @@ gs_err crdt_record_encode(const crdt_record *r, uint8_t **out, size_t *n)
     if (f->has_reg) {
       rc |= msgpack_pack_array(&pk, 3);
       rc |= msgpack_pack_uint64(&pk, f->reg_stamp.hlc);
-      rc |= msgpack_pack_bin_with_body(&pk, f->reg_stamp.origin,
-                                       CRDT_KEY_LEN);
+      rc |= pack_origin(&pk, o, &f->reg_stamp);
       rc |= pack_raw(&sb, f->reg_val, f->reg_len);
     } else {
       rc |= msgpack_pack_nil(&pk);
@@ -468,16 +553,35 @@ gs_err crdt_record_encode(const crdt_record *r, uint8_t **out, size_t *n)
       const elem *e = &f->elems[j];
       rc |= msgpack_pack_array(&pk, 3);
       rc |= pack_raw(&sb, e->val, e->len);
-      rc |= pack_stamps(&pk, &e->adds);
-      rc |= pack_stamps(&pk, &e->rems);
+      rc |= pack_stamps(&pk, o, &e->adds);
+      rc |= pack_stamps(&pk, o, &e->rems);
     }
   }
+  free(tab.k);
   if (rc) {
     msgpack_sbuffer_destroy(&sb);
     return GS_ENOMEM;
   }
   crdt__sb_take(&sb, out, n);
   return GS_OK;
+}
+
+gs_err crdt_record_encode(const crdt_record *r, uint8_t **out, size_t *n)
+{
+  return encode_version(r, RECORD_VERSION, out, n);
+}
+
+gs_err crdt_record_encode_v1(const crdt_record *r, uint8_t **out, size_t *n)
+{
+  return encode_version(r, 1, out, n);
+}
+
+unsigned crdt_record_version(const uint8_t *buf, size_t n)
+{
+  /* fixarray of 6 or 7, then the version as a positive fixint */
+  if (n < 2 || (buf[0] != 0x96 && buf[0] != 0x97) || buf[1] > 0x7f)
+    return 0;
+  return buf[1];
 }
 
 /* Value bytes of o: re-encode (decode checked it is a valid value). */
@@ -493,14 +597,34 @@ static gs_err value_bytes(const msgpack_object *o, msgpack_sbuffer *sb)
   return crdt__value_pack(&pk, &v) ? GS_ENOMEM : GS_OK;
 }
 
-static gs_err decode_stamps(const msgpack_object *o, bool rems,
-                            elem *e)
+/* The origin of a stamp: 32 bytes in version 1, an index into the
+ * table in version 2. */
+static gs_err obj_origin(const msgpack_object *o, const origins *tab,
+                         uint8_t out[CRDT_KEY_LEN])
+{
+  uint64_t i;
+  if (!tab)
+    return crdt__obj_bin(o, CRDT_KEY_LEN, out);
+  if (crdt__obj_uint(o, &i) || i >= tab->n)
+    return GS_EDECODE;
+  memcpy(out, tab->k[i], CRDT_KEY_LEN);
+  return GS_OK;
+}
+
+static gs_err decode_stamps(const msgpack_object *o, const origins *tab,
+                            bool rems, elem *e)
 {
   if (o->type != MSGPACK_OBJECT_ARRAY)
     return GS_EDECODE;
   for (uint32_t i = 0; i < o->via.array.size; i++) {
+    const msgpack_object *so = &o->via.array.ptr[i];
     crdt_stamp s;
-    gs_err err = crdt__obj_stamp(&o->via.array.ptr[i], &s);
+    if (so->type != MSGPACK_OBJECT_ARRAY || so->via.array.size != 2 ||
+        crdt__obj_uint(&so->via.array.ptr[0], &s.hlc))
+      return GS_EDECODE;
+    if (!crdt_hlc_valid(s.hlc))
+      return GS_ECLOCK;
+    gs_err err = obj_origin(&so->via.array.ptr[1], tab, s.origin);
     if (err)
       return err;
     err = rems ? elem_remove(e, &s) : elem_add(e, &s);
@@ -518,6 +642,7 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
   uint8_t *check = NULL;
   size_t checklen;
   uint64_t ver;
+  origins tab = {0}, *ot = NULL;
   gs_err err;
 
   *out = NULL;
@@ -526,10 +651,11 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
     goto fail;
   const msgpack_object *o = &u.data;
   err = GS_EDECODE;
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 6)
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 1)
     goto fail;
   const msgpack_object *a = o->via.array.ptr;
-  if (crdt__obj_uint(&a[0], &ver) || ver != RECORD_VERSION)
+  if (crdt__obj_uint(&a[0], &ver) || (ver != 1 && ver != 2) ||
+      o->via.array.size != (ver == 1 ? 6 : 7))
     goto fail;
   if (a[1].type != MSGPACK_OBJECT_STR || a[2].type != MSGPACK_OBJECT_STR ||
       a[3].type != MSGPACK_OBJECT_BIN || a[3].via.bin.size != CRDT_ID_LEN)
@@ -538,11 +664,26 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
                       a[2].via.str.size, (const uint8_t *)a[3].via.bin.ptr);
   if (!r)
     goto fail;
+  if (ver == 2) {
+    /* the table: bounded by the message (34 bytes an entry) */
+    if (a[4].type != MSGPACK_OBJECT_ARRAY)
+      goto fail;
+    tab.n = tab.cap = a[4].via.array.size;
+    if (tab.n && !(tab.k = malloc(tab.n * sizeof *tab.k))) {
+      err = GS_ENOMEM;
+      goto fail;
+    }
+    for (size_t i = 0; i < tab.n; i++)
+      if (crdt__obj_bin(&a[4].via.array.ptr[i], CRDT_KEY_LEN, tab.k[i]))
+        goto fail;
+    ot = &tab;
+    a++; /* the rest is laid out as in version 1 */
+  }
   if (a[4].type == MSGPACK_OBJECT_ARRAY) {
     const msgpack_object *d = a[4].via.array.ptr;
     crdt_stamp s;
     if (a[4].via.array.size != 3 || crdt__obj_uint(&d[0], &s.hlc) ||
-        !crdt_hlc_valid(s.hlc) || crdt__obj_bin(&d[1], CRDT_KEY_LEN, s.origin) ||
+        !crdt_hlc_valid(s.hlc) || obj_origin(&d[1], ot, s.origin) ||
         d[2].type != MSGPACK_OBJECT_BOOLEAN)
       goto fail;
     del_merge(r, &s, d[2].via.boolean);
@@ -568,8 +709,7 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
       const msgpack_object *ra = fa[1].via.array.ptr;
       crdt_stamp s;
       if (fa[1].via.array.size != 3 || crdt__obj_uint(&ra[0], &s.hlc) ||
-          !crdt_hlc_valid(s.hlc) ||
-          crdt__obj_bin(&ra[1], CRDT_KEY_LEN, s.origin) ||
+          !crdt_hlc_valid(s.hlc) || obj_origin(&ra[1], ot, s.origin) ||
           value_bytes(&ra[2], &vb) ||
           reg_merge(f, &s, (uint8_t *)vb.data, vb.size))
         goto fail;
@@ -584,25 +724,28 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
       if (eo->type != MSGPACK_OBJECT_ARRAY || eo->via.array.size != 3 ||
           value_bytes(&eo->via.array.ptr[0], &vb) ||
           elem_get(f, (uint8_t *)vb.data, vb.size, &e) ||
-          decode_stamps(&eo->via.array.ptr[2], true, e) ||
-          decode_stamps(&eo->via.array.ptr[1], false, e))
+          decode_stamps(&eo->via.array.ptr[2], ot, true, e) ||
+          decode_stamps(&eo->via.array.ptr[1], ot, false, e))
         goto fail;
     }
   }
-  /* Only canonical bytes are accepted: re-encode and compare. */
-  if ((err = crdt_record_encode(r, &check, &checklen)) != GS_OK)
+  /* Only canonical bytes are accepted: re-encode and compare (this also
+   * refuses a table out of order, repeated, or naming an unused key). */
+  if ((err = encode_version(r, (unsigned)ver, &check, &checklen)) != GS_OK)
     goto fail;
   if (checklen != n || memcmp(check, buf, n) != 0) {
     err = GS_EDECODE;
     goto fail;
   }
   free(check);
+  free(tab.k);
   msgpack_sbuffer_destroy(&vb);
   msgpack_unpacked_destroy(&u);
   *out = r;
   return GS_OK;
 fail:
   free(check);
+  free(tab.k);
   msgpack_sbuffer_destroy(&vb);
   msgpack_unpacked_destroy(&u);
   crdt_record_free(r);

@@ -218,6 +218,12 @@ uint64_t node_now(const node *n)
   return n->clk.now_ms(n->clk.ctx);
 }
 
+void node_id_new(node *n, uint8_t id[CRDT_ID_LEN])
+{
+  crdt_id_next(node_now(n), n->last_id, id);
+  memcpy(n->last_id, id, CRDT_ID_LEN);
+}
+
 gs_err node_write(node *n, const char *scope, size_t scope_len,
                   const crdt_op *ops, size_t nops, uint64_t *seq)
 {

@@ -47,6 +47,9 @@ const uint8_t *node_pk(const node *n);
 /* The node's name ("" if none). */
 const char *node_name(const node *n);
 uint64_t node_now(const node *n);
+/* A new record id (crdt_id_next): ids this node makes in a row sort in
+ * the order made. */
+void node_id_new(node *n, uint8_t id[CRDT_ID_LEN]);
 
 /* Write one change of ops in scope and commit it durably. */
 gs_err node_write(node *n, const char *scope, size_t scope_len,

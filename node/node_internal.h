@@ -13,6 +13,7 @@ struct node {
   char dir[4096];
   bool has_net;      /* network.key was loaded */
   node_network net;  /* the network, when has_net */
+  uint8_t last_id[CRDT_ID_LEN]; /* node_id_new's last, for order */
 };
 
 /* out := dir "/" file; GS_EINVAL if it does not fit. */

@@ -39,11 +39,15 @@ enum {
   STORE_RDONLY = 1 << 2,
 };
 
-#define STORE_FORMAT 1
+/* 2: records in crdt_record_encode's version 2 (an origin table instead
+ * of a 32-byte key per stamp). */
+#define STORE_FORMAT 2
 
 /* Open (or with STORE_CREATE create) the store in directory dir, which
  * must exist. GS_ENOTINIT when there is no store and STORE_CREATE is not
- * given; GS_EVERSION for a store of another format. */
+ * given; GS_EVERSION for a store of another format. A store of format 1
+ * is upgraded in place as it opens (unless STORE_RDONLY: it is read as
+ * it is), in batches that a crash leaves resumable. */
 gs_err store_open(const char *dir, unsigned flags, store **out);
 /* Close; NULL is a no-op. */
 void store_close(store *s);

@@ -259,7 +259,7 @@ int main(int argc, char **argv)
   sync();
   double t0 = now_s();
   for (size_t i = 0; i < durable_n; i++) {
-    crdt_id_new(node_now(n), id);
+    node_id_new(n, id);
     make_resident(r, i, id);
     if ((err = node_write(n, "s/c/g01", 7, r->ops, 10, NULL)))
       die("put", err);
@@ -284,7 +284,7 @@ int main(int argc, char **argv)
   for (size_t i = 0; i < bulk_n;) {
     size_t k = 0;
     for (; k < per_change && i < bulk_n; k++, i++) {
-      crdt_id_new(node_now(n), id);
+      node_id_new(n, id);
       make_resident(&rs[k], i, id);
       memcpy(&ops[k * 10], rs[k].ops, sizeof rs[k].ops);
     }

@@ -329,6 +329,31 @@ Test(crdt_names, base32_rejects_bad_text)
                GS_EDECODE);
 }
 
+Test(crdt_names, ids_made_in_a_row_sort_in_order)
+{
+  uint8_t prev[CRDT_ID_LEN] = {0}, id[CRDT_ID_LEN];
+  uint64_t ms = 1700000000000ULL;
+  /* a thousand ids in one millisecond, then a clock that steps back */
+  for (int i = 0; i < 1200; i++) {
+    crdt_id_next(i < 1000 ? ms : ms - 5, prev, id);
+    cr_assert_gt(memcmp(id, prev, CRDT_ID_LEN), 0, "id %d not after", i);
+    if (i > 0 && i < 1000)
+      cr_assert_eq(memcmp(id, prev, 6), 0, "same millisecond prefix");
+    memcpy(prev, id, CRDT_ID_LEN);
+  }
+  /* a later millisecond starts a fresh random id */
+  crdt_id_next(ms + 1, prev, id);
+  static const uint8_t later[6] = {0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x01};
+  cr_assert_eq(memcmp(id, later, 6), 0);
+  /* the carry runs through the random bytes */
+  uint8_t p2[CRDT_ID_LEN] = {0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00, 0x00, 0xff,
+                             0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  crdt_id_next(ms - 1000, p2, id);
+  static const uint8_t want[CRDT_ID_LEN] = {0x01, 0x8b, 0xcf, 0xe5, 0x68,
+                                            0x00, 0x01};
+  cr_assert_arr_eq(id, want, CRDT_ID_LEN);
+}
+
 Test(crdt_names, ids_are_time_prefixed_and_sort_as_text)
 {
   uint8_t id[CRDT_ID_LEN], id2[CRDT_ID_LEN];

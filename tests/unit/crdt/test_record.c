@@ -88,14 +88,27 @@ typedef struct bytes {
   size_t n;
 } bytes;
 
-static bytes enc(const crdt_record *r)
+static bytes enc_version(const crdt_record *r, unsigned ver)
 {
   bytes b;
-  cr_assert_eq(crdt_record_encode(r, &b.p, &b.n), GS_OK);
+  cr_assert_eq(ver == 1 ? crdt_record_encode_v1(r, &b.p, &b.n)
+                        : crdt_record_encode(r, &b.p, &b.n),
+               GS_OK);
   uint8_t *exact = tu_dup(b.p, b.n);
   free(b.p);
   b.p = exact;
   return b;
+}
+
+/* The current encoding (version 2), and version 1 (stores of format 1). */
+static bytes enc(const crdt_record *r)
+{
+  return enc_version(r, 2);
+}
+
+static bytes enc1(const crdt_record *r)
+{
+  return enc_version(r, 1);
 }
 
 static bool same(bytes a, bytes b)
@@ -472,28 +485,30 @@ Test(crdt_record, every_truncation_and_trailing_bytes)
 }
 
 /* Positions whose value may be any value: register values [5][i][1][2]
- * and set elements [5][i][2][j][0]. */
-static bool free_value(const tu_node *nd)
+ * and set elements [5][i][2][j][0] (one further in version 2, after its
+ * origin table [4]). */
+static bool free_value(const tu_node *nd, unsigned ver)
 {
-  if (nd->path[0] != 5)
+  if (nd->path[0] != 5 + (ver == 2))
     return false;
   return (nd->depth == 4 && nd->path[2] == 1 && nd->path[3] == 2) ||
          (nd->depth == 5 && nd->path[2] == 2 && nd->path[4] == 0);
 }
 
 /* nil-or-[stamp, value] positions: the tombstone [4], registers [5][i][1]. */
-static bool optional(const tu_node *nd)
+static bool optional(const tu_node *nd, unsigned ver)
 {
-  return (nd->depth == 1 && nd->path[0] == 4) ||
-         (nd->depth == 3 && nd->path[0] == 5 && nd->path[2] == 1);
+  size_t o = ver == 2;
+  return (nd->depth == 1 && nd->path[0] == 4 + o) ||
+         (nd->depth == 3 && nd->path[0] == 5 + o && nd->path[2] == 1);
 }
 
-Test(crdt_record, a_wrong_type_at_every_position)
+static void wrong_types(unsigned ver)
 {
   crdt_record *r = rich();
   /* and one field with a register and a set, and one never-set register */
   set_str(r, "tags", "reg", stamp(NOW - 1, 0, ob));
-  bytes b = enc(r);
+  bytes b = enc_version(r, ver);
   msgpack_unpacked u;
   tu_node nodes[512];
   size_t nn = tu_nodes(b.p, b.n, &u, nodes, 512);
@@ -509,17 +524,18 @@ Test(crdt_record, a_wrong_type_at_every_position)
     for (int k = 0; k < TU_NKINDS; k++) {
       if (k == orig)
         continue;
-      if (free_value(nd) &&
+      if (free_value(nd, ver) &&
           !(k == TU_ARRAY || k == TU_MAP || k == TU_F32 || k == TU_EXT))
         continue;
-      if (optional(nd) && k == TU_NIL)
+      if (optional(nd, ver) && k == TU_NIL)
         continue; /* an absent register or tombstone is valid */
       uint8_t rep[32];
       size_t rn = tu_kind_bytes(k, rep), mn;
       uint8_t *m = tu_splice(b.p, b.n, nd->path, nd->depth, rep, rn, &mn);
       gs_err err = rdecode(m, mn);
-      cr_assert_eq(err, GS_EDECODE, "kind %d at node %zu (depth %zu): %s", k,
-                   i, nd->depth, gs_errname(err));
+      cr_assert_eq(err, GS_EDECODE,
+                   "v%u: kind %d at node %zu (depth %zu): %s", ver, k, i,
+                   nd->depth, gs_errname(err));
       free(m);
       tried++;
     }
@@ -528,6 +544,12 @@ Test(crdt_record, a_wrong_type_at_every_position)
   msgpack_unpacked_destroy(&u);
   free(b.p);
   crdt_record_free(r);
+}
+
+Test(crdt_record, a_wrong_type_at_every_position)
+{
+  wrong_types(2);
+  wrong_types(1);
 }
 
 static gs_err rsplice(bytes b, const size_t *path, size_t depth,
@@ -550,14 +572,15 @@ static gs_err rsplice(bytes b, const size_t *path, size_t depth,
                  gs_errname(got_));                                         \
   } while (0)
 
-/* rich(): [1, scope, "resident", id, [hlc, origin, true], fields]
+/* rich() in version 1: [1, scope, "resident", id, [hlc, origin, true],
+ * fields]
  * fields: 0 age, 1 household, 2 name, 3 score, 4 tags
  * tags elems (by bytes): 0 "独居" (2 adds), 1 "elderly", 2 "floating"
  * (no adds, 1 rem) */
 Test(crdt_record, bad_values_at_known_positions)
 {
   crdt_record *r = rich();
-  bytes b = enc(r);
+  bytes b = enc1(r);
   RSPLICE(GS_OK, P(0), 0x01);
   RSPLICE(GS_EDECODE, P(0), 0x02); /* unknown version */
   RSPLICE(GS_EDECODE, P(0), 0x00);
@@ -599,7 +622,7 @@ Test(crdt_record, bad_values_at_known_positions)
 Test(crdt_record, only_the_canonical_encoding_is_accepted)
 {
   crdt_record *r = rich();
-  bytes b = enc(r);
+  bytes b = enc1(r);
   size_t n1, n2;
   /* wider integer and string forms */
   RSPLICE(GS_EDECODE, P(0), 0xcc, 0x01);
@@ -702,7 +725,98 @@ Test(crdt_record, lying_lengths_and_depth_bombs)
   /* deeper than a record can be, at an element's value */
   crdt_record *r = rich();
   bytes b = enc(r);
-  RSPLICE(GS_EDECODE, P(5, 4, 2, 0, 0), 0x91, 0x91, 0x91, 0xc0);
+  RSPLICE(GS_EDECODE, P(6, 4, 2, 0, 0), 0x91, 0x91, 0x91, 0xc0);
   free(b.p);
   crdt_record_free(r);
+}
+
+/* rich() in version 2: [2, scope, "resident", id, [oa, ob], [hlc, 1, true],
+ * fields], every stamp naming its origin by index. */
+Test(crdt_record, the_origin_table)
+{
+  crdt_record *r = rich();
+  bytes b = enc(r), b1 = enc1(r);
+  cr_assert_eq(crdt_record_version(b.p, b.n), 2);
+  cr_assert_eq(crdt_record_version(b1.p, b1.n), 1);
+  cr_assert_eq(crdt_record_version((const uint8_t *)"\x96", 1), 0);
+  /* 9 stamps (4 registers, the tombstone, 4 set tags) lose their 34-byte
+   * keys for a 1-byte index; a table of two keys is added */
+  cr_assert_eq(b1.n - b.n, 9 * 33 - (1 + 2 * 34), "v1 %zu, v2 %zu", b1.n,
+               b.n);
+  /* version 1 decodes to the same state: it re-encodes as b */
+  crdt_record *d;
+  cr_assert_eq(crdt_record_decode(b1.p, b1.n, &d), GS_OK);
+  bytes again = enc(d);
+  cr_assert(same(again, b));
+  free(again.p);
+  crdt_record_free(d);
+  size_t n0, n1;
+  uint8_t *k0 = tu_sub(b.p, b.n, P(4, 0), &n0);
+  uint8_t *k1 = tu_sub(b.p, b.n, P(4, 1), &n1);
+  cr_assert(n0 == 34 && n1 == 34);
+  cr_assert(memcmp(k0 + 2, oa, 32) == 0 && memcmp(k1 + 2, ob, 32) == 0,
+            "sorted bytewise");
+  uint8_t tab[1 + 3 * 34];
+  tab[0] = 0x92;
+  memcpy(tab + 1, k0, 34), memcpy(tab + 35, k1, 34);
+  cr_assert_eq(rsplice(b, P(4), tab, 69), GS_OK, "as it was");
+  memcpy(tab + 1, k1, 34), memcpy(tab + 35, k0, 34);
+  cr_assert_eq(rsplice(b, P(4), tab, 69), GS_EDECODE, "out of order");
+  memcpy(tab + 35, k1, 34);
+  cr_assert_eq(rsplice(b, P(4), tab, 69), GS_EDECODE, "a key twice");
+  tab[0] = 0x93;
+  memcpy(tab + 1, k0, 34), memcpy(tab + 35, k1, 34);
+  memcpy(tab + 69, k1, 34);
+  memset(tab + 71, 0xcc, 32);
+  cr_assert_eq(rsplice(b, P(4), tab, 103), GS_EDECODE, "a key no stamp uses");
+  tab[0] = 0x91;
+  cr_assert_eq(rsplice(b, P(4), tab, 35), GS_EDECODE, "a key missing");
+  cr_assert_eq(rsplice(b, P(4), "\x90", 1), GS_EDECODE, "no table");
+  RSPLICE(GS_EDECODE, P(4, 0), 0xc4, 1, 0);
+  /* the tombstone's origin index */
+  RSPLICE(GS_OK, P(5, 1), 0x00); /* ob is still used by a tag: valid */
+  RSPLICE(GS_EDECODE, P(5, 1), 0x02); /* past the table */
+  RSPLICE(GS_EDECODE, P(5, 1), 0xcc, 0x01); /* a wider form */
+  RSPLICE(GS_EDECODE, P(5, 1), 0xff);
+  /* a set tag's index: "独居" added by oa and ob */
+  RSPLICE(GS_EDECODE, P(6, 4, 2, 0, 1, 0, 1), 0x05);
+  RSPLICE(GS_EDECODE, P(6, 4, 2, 0, 1, 0), 0x92, 0x00, 0x00); /* hlc 0 */
+  RSPLICE(GS_EDECODE, P(6, 4, 2, 0, 1, 0), 0x93, 0x01, 0x00, 0x00);
+  RSPLICE(GS_OK, P(6, 4, 2, 0, 1, 0), 0x92, 0x01, 0x00); /* an early tag */
+  /* each version's layout under the other's number */
+  RSPLICE(GS_EDECODE, P(0), 0x01);
+  uint8_t *v2as1 = tu_dup(b1.p, b1.n);
+  v2as1[1] = 0x02;
+  cr_assert_eq(rdecode(v2as1, b1.n), GS_EDECODE);
+  free(v2as1);
+  free(k0), free(k1);
+  free(b.p), free(b1.p);
+  crdt_record_free(r);
+}
+
+Test(crdt_record, origin_tables_stay_canonical_under_merge)
+{
+  /* three origins met in different orders give one table, one encoding */
+  uint8_t oc[CRDT_KEY_LEN];
+  memset(oc, 0x11, sizeof oc);
+  crdt_record *x = empty(), *y = empty();
+  set_str(x, "name", "甲", stamp(NOW, 0, ob));
+  set_str(x, "phone", "1", stamp(NOW, 0, oc));
+  add_str(x, "tags", "a", stamp(NOW, 1, oa));
+  add_str(y, "tags", "a", stamp(NOW, 1, oa));
+  set_str(y, "phone", "1", stamp(NOW, 0, oc));
+  set_str(y, "name", "甲", stamp(NOW, 0, ob));
+  bytes bx = enc(x), by = enc(y);
+  cr_assert(same(bx, by));
+  crdt_record *d;
+  cr_assert_eq(crdt_record_decode(bx.p, bx.n, &d), GS_OK);
+  /* and a record whose last stamp of an origin went drops that key */
+  set_str(d, "phone", "2", stamp(NOW + 5, 0, ob));
+  bytes bd = enc(d);
+  size_t n;
+  uint8_t *t = tu_sub(bd.p, bd.n, P(4), &n);
+  cr_assert_eq(t[0], 0x92, "oc no longer named: two keys left");
+  free(t);
+  free(bx.p), free(by.p), free(bd.p);
+  crdt_record_free(d), crdt_record_free(x), crdt_record_free(y);
 }

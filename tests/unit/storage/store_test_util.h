@@ -53,6 +53,24 @@ static inline void t_rmtree(const char *path)
     nftw(path, t_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* n deterministic bytes that do not compress (changes are kept
+ * zstd-packed: a test that must fill the map cannot write letters). */
+static inline void t_noise(void *buf, size_t n, uint64_t seed)
+{
+  uint8_t *b = buf;
+  for (size_t i = 0; i < n; i++) {
+    if (i % 8 == 0) {
+      seed += 0x9e3779b97f4a7c15ULL; /* splitmix64 */
+      uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      z ^= z >> 31;
+      for (size_t j = 0; j < 8 && i + j < n; j++)
+        b[i + j] = (uint8_t)(z >> (8 * j));
+    }
+  }
+}
+
 /* ---- ids and ops ---- */
 
 /* A deterministic record id: tag in the first byte, n big-endian after. */

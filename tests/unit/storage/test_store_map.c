@@ -35,10 +35,11 @@ TestSuite(store_map, .init = setup, .fini = teardown, .timeout = 120);
 
 static const char scope[] = "gongrencun/qinghejv/g07";
 
-/* The body string of record (k, j): a header naming it, then filler. */
+/* The body (bytes) of record (k, j): a header naming it, then noise
+ * that does not compress. */
 static void body_fill(char *buf, int k, int j)
 {
-  memset(buf, 'a' + (k * OPS_PER_CHANGE + j) % 26, BODY);
+  t_noise(buf, BODY, (uint64_t)(k * OPS_PER_CHANGE + j));
   int n = snprintf(buf, 32, "k=%d j=%d;", k, j);
   buf[n] = '|'; /* overwrite snprintf's NUL */
 }
@@ -51,6 +52,7 @@ static void bulk_ops(int k, char *bufs, crdt_op ops[OPS_PER_CHANGE],
     t_id(ids[j], 5, (uint64_t)(k * OPS_PER_CHANGE + j));
     body_fill(bufs + (size_t)j * BODY, k, j);
     ops[j] = t_set_str("doc", ids[j], "body", bufs + (size_t)j * BODY, BODY);
+    ops[j].value.type = CRDT_BYTES;
   }
 }
 

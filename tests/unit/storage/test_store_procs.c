@@ -203,8 +203,11 @@ static void bulk_ops(int k, char *bufs, crdt_op ops[3],
 {
   for (int j = 0; j < 3; j++) {
     t_id(ids[j], tag, (uint64_t)(k * 3 + j));
-    memset(bufs + (size_t)j * BODY, 'a' + (k + j) % 26, BODY);
+    /* noise (changes are kept compressed), its last byte a letter */
+    t_noise(bufs + (size_t)j * BODY, BODY - 1, (uint64_t)(k * 3 + j));
+    bufs[(size_t)j * BODY + BODY - 1] = (char)('a' + (k + j) % 26);
     ops[j] = t_set_str("doc", ids[j], "body", bufs + (size_t)j * BODY, BODY);
+    ops[j].value.type = CRDT_BYTES;
   }
 }
 
