@@ -2,6 +2,7 @@
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "net/msg.h"
 
@@ -140,6 +141,12 @@ static gs_err decode_body(const msgpack_object *a, size_t na, net_msg *m)
     }
     return GS_OK;
   }
+  case NET_MSG_PACKED:
+    if (na != 2 || a[1].type != MSGPACK_OBJECT_BIN || a[1].via.bin.size == 0)
+      return GS_EDECODE;
+    m->u.packed.p = (const uint8_t *)a[1].via.bin.ptr;
+    m->u.packed.n = a[1].via.bin.size;
+    return GS_OK;
   }
   return GS_EDECODE;
 }
@@ -163,7 +170,7 @@ gs_err net_msg_decode(const uint8_t *buf, size_t n, net_msg *out)
   const msgpack_object *a = o->via.array.ptr;
   if ((err = crdt_mp_uint(&a[0], &type)) != GS_OK)
     goto done;
-  if (type < NET_MSG_VV || type > NET_MSG_PEERS) {
+  if (type < NET_MSG_VV || type > NET_MSG_PACKED) {
     err = GS_EDECODE;
     goto done;
   }
@@ -305,4 +312,56 @@ gs_err net_msg_peers(const net_bytes *addrs, size_t n, uint8_t **out,
     msgpack_pack_str_body(&e.pk, addrs[i].p, addrs[i].n);
   }
   return enc_done(&e, out, len);
+}
+
+/* ---- packed CHANGES ---- */
+
+#define PACK_LEVEL 1 /* fastest; on changes as small as level 3 */
+
+gs_err net_msg_pack(const uint8_t *msg, size_t n, uint8_t **out, size_t *len)
+{
+  *out = NULL;
+  *len = 0;
+  if (n > NET_MSG_MAX)
+    return GS_ETOOBIG;
+  size_t cap = ZSTD_compressBound(n);
+  uint8_t *frame = malloc(cap);
+  if (!frame)
+    return GS_ENOMEM;
+  size_t z = ZSTD_compress(frame, cap, msg, n, PACK_LEVEL);
+  gs_err err = GS_OK;
+  /* [9, bin32 frame]: 1 + 1 + 5 bytes around it at most */
+  if (!ZSTD_isError(z) && z + 7 < n) {
+    enc e;
+    enc_init(&e, NET_MSG_PACKED, 2);
+    msgpack_pack_bin(&e.pk, z);
+    msgpack_pack_bin_body(&e.pk, frame, z);
+    err = enc_done(&e, out, len);
+  }
+  free(frame);
+  return err;
+}
+
+gs_err net_msg_unpack(const net_msg *packed, uint8_t *buf, net_msg *inner)
+{
+  memset(inner, 0, sizeof *inner);
+  if (packed->type != NET_MSG_PACKED)
+    return GS_EINVAL;
+  const uint8_t *f = packed->u.packed.p;
+  size_t fn = packed->u.packed.n;
+  /* the frame says its size up front: nothing bigger is unpacked */
+  unsigned long long want = ZSTD_getFrameContentSize(f, fn);
+  if (want == ZSTD_CONTENTSIZE_ERROR || want == ZSTD_CONTENTSIZE_UNKNOWN)
+    return GS_EDECODE;
+  if (want > NET_MSG_MAX)
+    return GS_ETOOBIG;
+  size_t got = ZSTD_decompress(buf, NET_MSG_MAX, f, fn);
+  if (ZSTD_isError(got) || got != want)
+    return GS_EDECODE;
+  gs_err err = net_msg_decode(buf, got, inner);
+  if (!err && inner->type != NET_MSG_CHANGES) {
+    net_msg_free(inner);
+    err = GS_EDECODE;
+  }
+  return err;
 }

@@ -14,6 +14,10 @@
  *   PING     [5, nonce uint] / PONG [6, nonce uint]
  *   ERROR    [7, code int, reason str]   sent before closing
  *   PEERS    [8, ["host:port"...]]  addresses this node knows
+ *   PACKED   [9, frame bin]   a CHANGES message as one zstd frame (since
+ *            protocol version 2), sent when smaller; the frame must say
+ *            its size, at most NET_MSG_MAX, and unpack to exactly that
+ *            many bytes of a CHANGES message
  *
  * Decoded messages borrow from the buffer they were decoded from.
  */
@@ -43,6 +47,7 @@ typedef enum net_msg_type {
   NET_MSG_PONG = 6,
   NET_MSG_ERROR = 7,
   NET_MSG_PEERS = 8,
+  NET_MSG_PACKED = 9,
 } net_msg_type;
 
 typedef struct net_vv_entry {
@@ -82,6 +87,7 @@ typedef struct net_msg {
       net_bytes *addrs;
       size_t n;
     } peers;
+    net_bytes packed; /* the zstd frame */
   } u;
 } net_msg;
 
@@ -106,6 +112,16 @@ gs_err net_msg_error(int64_t code, const char *reason, uint8_t **out,
                      size_t *len);
 gs_err net_msg_peers(const net_bytes *addrs, size_t n, uint8_t **out,
                      size_t *len);
+
+/* A PACKED message of the CHANGES message msg when that is smaller, else
+ * *out NULL (send msg itself). */
+gs_err net_msg_pack(const uint8_t *msg, size_t n, uint8_t **out,
+                    size_t *len);
+/* The CHANGES message a PACKED one carries, decoded into *inner (free it
+ * with net_msg_free); buf (NET_MSG_MAX bytes) holds its bytes, which
+ * inner borrows. GS_EDECODE for a frame that does not unpack as said, or
+ * holds anything but a CHANGES message. */
+gs_err net_msg_unpack(const net_msg *packed, uint8_t *buf, net_msg *inner);
 
 /* Bytes a CHANGES message adds per change of n bytes, and its fixed
  * overhead: for packing changes into one message. */

@@ -40,7 +40,9 @@
 
 #include "crdt/crdt.h"
 
-#define NET_PROTOCOL_VERSION 1
+/* 2: CHANGES may travel packed (PACKED, net/msg.h). Nodes of other
+ * versions refuse each other in the handshake, with that reason. */
+#define NET_PROTOCOL_VERSION 2
 #define NET_FRAME_MAX 65535                /* one Noise message */
 #define NET_PEER_MSG_MAX (NET_FRAME_MAX - 16) /* minus the AEAD tag */
 

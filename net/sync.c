@@ -103,6 +103,7 @@ struct net_sync {
   size_t stage_len, enc_len; /* raw bytes; bytes once encoded */
   net_bytes parts[NET_CHANGES_MAX];
   size_t nparts;
+  uint8_t *unpacked; /* NET_MSG_MAX: a received PACKED's CHANGES */
 };
 
 gs_err net_sync_new(store *st, const net_sync_io *io, net_sync **out)
@@ -124,6 +125,7 @@ void net_sync_free(net_sync *s)
     return;
   free(s->remote.e);
   free(s->plan);
+  free(s->unpacked);
   free(s);
 }
 
@@ -321,6 +323,19 @@ static gs_err send_batch(net_sync *s)
   gs_err err = net_msg_changes(s->parts, s->nparts, &buf, &len);
   if (err)
     return err;
+  /* packed when that is smaller: changes repeat their collection, ids
+   * and field names, and a batch of them packs severalfold */
+  uint8_t *packed;
+  size_t plen;
+  if ((err = net_msg_pack(buf, len, &packed, &plen)) != GS_OK) {
+    free(buf);
+    return err;
+  }
+  if (packed) {
+    free(buf);
+    buf = packed;
+    len = plen;
+  }
   s->stats.sent_changes += s->nparts;
   s->stats.sent_bytes += len;
   s->inflight++;
@@ -514,6 +529,21 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
   case NET_MSG_CHANGES:
     err = on_changes(s, &m, why, whylen);
     break;
+  case NET_MSG_PACKED: {
+    net_msg inner;
+    if (!s->unpacked && !(s->unpacked = malloc(NET_MSG_MAX))) {
+      err = GS_ENOMEM;
+      break;
+    }
+    if ((err = net_msg_unpack(&m, s->unpacked, &inner)) != GS_OK) {
+      snprintf(why, whylen, "malformed packed changes: %s",
+               gs_strerror(err));
+      break;
+    }
+    err = on_changes(s, &inner, why, whylen);
+    net_msg_free(&inner);
+    break;
+  }
   case NET_MSG_ACK:
     if (s->inflight == 0) {
       snprintf(why, whylen, "acknowledgement of nothing");

@@ -1,5 +1,7 @@
 /* libFuzzer target: the net message decoder (net_msg_decode). A decoded
- * message re-encodes to a message that decodes to the same content. */
+ * message re-encodes to a message that decodes to the same content; a
+ * PACKED one unpacks (net_msg_unpack) to a CHANGES message or is refused,
+ * never past NET_MSG_MAX bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,8 @@ static gs_err reencode(const net_msg *m, uint8_t **out, size_t *n)
     return GS_EINVAL; /* reason is not NUL-terminated; skip */
   case NET_MSG_PEERS:
     return net_msg_peers(m->u.peers.addrs, m->u.peers.n, out, n);
+  case NET_MSG_PACKED:
+    return GS_EINVAL; /* unpacked below instead */
   }
   abort();
 }
@@ -39,6 +43,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (m.type != 0)
       abort(); /* an error must leave nothing */
     return 0;
+  }
+  if (m.type == NET_MSG_PACKED) {
+    static uint8_t buf[NET_MSG_MAX];
+    net_msg inner;
+    gs_err err = net_msg_unpack(&m, buf, &inner);
+    if (err == GS_OK ? inner.type != NET_MSG_CHANGES : inner.type != 0)
+      abort();
+    net_msg_free(&inner);
   }
   if (reencode(&m, &enc, &n) == GS_OK) {
     if (net_msg_decode(enc, n, &m2) != GS_OK || m2.type != m.type)

@@ -119,7 +119,7 @@ int main(int argc, char **argv)
     gs_err err;
     uint8_t *p;
     size_t n;
-  } m[8];
+  } m[9];
   m[0].name = "vv", m[0].err = net_msg_vv(e, 2, true, &m[0].p, &m[0].n);
   m[1].name = "changes",
   m[1].err = net_msg_changes(ch, 2, &m[1].p, &m[1].n);
@@ -131,7 +131,21 @@ int main(int argc, char **argv)
   m[6].err = net_msg_error(-40009, "签名错误 bad signature", &m[6].p,
                            &m[6].n);
   m[7].name = "peers", m[7].err = net_msg_peers(addrs, 2, &m[7].p, &m[7].n);
-  for (int i = 0; i < 8; i++) {
+  /* packed: the same two changes, eight times over, pack */
+  net_bytes ch8[8];
+  for (int i = 0; i < 8; i++)
+    ch8[i] = ch[i % 2];
+  uint8_t *raw8;
+  size_t raw8n;
+  m[8].name = "packed", m[8].p = NULL;
+  m[8].err = net_msg_changes(ch8, 8, &raw8, &raw8n);
+  if (!m[8].err) {
+    m[8].err = net_msg_pack(raw8, raw8n, &m[8].p, &m[8].n);
+    free(raw8);
+    if (!m[8].err && !m[8].p)
+      m[8].err = GS_EINVAL;
+  }
+  for (int i = 0; i < 9; i++) {
     if (m[i].err)
       return 1;
     save("msg", m[i].name, m[i].p, m[i].n);

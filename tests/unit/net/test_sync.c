@@ -11,6 +11,7 @@
 #include "net/msg.h"
 #include "net/sync.h"
 #include "storage/store.h"
+#include <zstd.h>
 
 /* ---- in-memory transport ---- */
 
@@ -472,5 +473,124 @@ Test(sync, a_flood_of_version_vector_pages_is_cut_off)
   cr_assert_leq(bh.feeds, STORE_HEARD_MAX);
   net_sync_free(s);
   q_clear(&q);
+  tnode_close(&b);
+}
+
+/* ---- packed CHANGES (protocol version 2) ---- */
+
+typedef struct raw_total {
+  store *st;
+  size_t bytes, n;
+} raw_total;
+
+static int add_raw(void *ctx, uint64_t seq, const uint8_t *b, size_t n)
+{
+  raw_total *t = ctx;
+  (void)seq, (void)b;
+  t->bytes += n;
+  t->n++;
+  return 0;
+}
+
+static int add_feed(void *ctx, const store_feed *f)
+{
+  raw_total *t = ctx;
+  return store_feed_read(t->st, f->feed, 1, f->seq, add_raw, t) != GS_OK;
+}
+
+Test(sync, changes_travel_packed_and_arrive_whole)
+{
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  write_changes(&a, "s/c/g01", 200, 40, 0x41, "三号楼二单元的独居老人，每周探访");
+  /* the bytes of every change a holds, as a peer is sent them */
+  raw_total rt = {a.st, 0, 0};
+  cr_assert_eq(store_feeds(a.st, add_feed, &rt), GS_OK);
+  cr_assert_eq(rt.n, 200);
+  link l;
+  link_open(&l, &a, &b);
+  link_run(&l, 0);
+  cr_assert(!l.err_a && !l.err_b, "%s %s", l.why_a, l.why_b);
+  cr_assert_eq(nchanges(&b), 200);
+  uint8_t da[CRDT_HASH_LEN], db[CRDT_HASH_LEN];
+  digest_of(&a, da), digest_of(&b, db);
+  cr_assert_arr_eq(da, db, sizeof da);
+  const net_sync_stats *st = net_sync_get_stats(l.a);
+  cr_assert_eq(st->sent_changes, 200);
+  /* these changes pack more than fourfold on the wire */
+  cr_assert_lt(st->sent_bytes * 4, rt.bytes, "sent %llu for %zu raw",
+               (unsigned long long)st->sent_bytes, rt.bytes);
+  cr_assert_eq(net_sync_get_stats(l.b)->recv_changes, 200);
+  link_close(&l);
+  tnode_close(&a), tnode_close(&b);
+}
+
+/* One PACKED message carrying frame (fn bytes). */
+static uint8_t *packed_msg(const uint8_t *frame, size_t fn, size_t *n)
+{
+  uint8_t *m = malloc(fn + 7);
+  cr_assert_not_null(m);
+  m[0] = 0x92, m[1] = 0x09, m[2] = 0xc6;
+  m[3] = (uint8_t)(fn >> 24), m[4] = (uint8_t)(fn >> 16);
+  m[5] = (uint8_t)(fn >> 8), m[6] = (uint8_t)fn;
+  memcpy(m + 7, frame, fn);
+  *n = fn + 7;
+  return m;
+}
+
+static gs_err feed_one(tnode *b, const uint8_t *m, size_t n, char *why,
+                       size_t whylen)
+{
+  queue q = {0};
+  net_sync *s;
+  net_sync_io io = {q_send, NULL, NULL, NULL, NULL, &q};
+  cr_assert_eq(net_sync_new(b->st, &io, &s), GS_OK);
+  gs_err err = net_sync_on_msg(s, m, n, why, whylen);
+  net_sync_free(s);
+  q_clear(&q);
+  return err;
+}
+
+Test(sync, hostile_packed_messages_are_refused)
+{
+  tnode b;
+  tnode_open(&b);
+  char why[200];
+  size_t n, mn;
+  static uint8_t big[NET_MSG_MAX + 1000], frame[70000];
+  /* 1. a frame that unpacks past NET_MSG_MAX (of zeros: it packs small) */
+  size_t fn = ZSTD_compress(frame, sizeof frame, big, sizeof big, 1);
+  cr_assert(!ZSTD_isError(fn) && fn < 200);
+  uint8_t *m = packed_msg(frame, fn, &mn);
+  cr_assert_eq(feed_one(&b, m, mn, why, sizeof why), GS_ETOOBIG);
+  cr_assert(strstr(why, "packed"), "%s", why);
+  free(m);
+  /* 2. a frame that hides another message type (a version vector) */
+  net_vv_entry e = {{0}, 1};
+  uint8_t *vv;
+  cr_assert_eq(net_msg_vv(&e, 1, false, &vv, &n), GS_OK);
+  fn = ZSTD_compress(frame, sizeof frame, vv, n, 1);
+  m = packed_msg(frame, fn, &mn);
+  cr_assert_eq(feed_one(&b, m, mn, why, sizeof why), GS_EDECODE);
+  free(m), free(vv);
+  /* 3. a frame that does not say its size, and one cut short */
+  ZSTD_CCtx *cc = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 0);
+  fn = ZSTD_compress2(cc, frame, sizeof frame, big, 1000);
+  ZSTD_freeCCtx(cc);
+  m = packed_msg(frame, fn, &mn);
+  cr_assert_eq(feed_one(&b, m, mn, why, sizeof why), GS_EDECODE);
+  free(m);
+  fn = ZSTD_compress(frame, sizeof frame, big, 1000, 1);
+  m = packed_msg(frame, fn - 3, &mn);
+  cr_assert_neq(feed_one(&b, m, mn, why, sizeof why), GS_OK);
+  free(m);
+  /* 4. garbage with the frame magic */
+  uint8_t junk[64] = {0x28, 0xb5, 0x2f, 0xfd};
+  memset(junk + 4, 0x5a, sizeof junk - 4);
+  m = packed_msg(junk, sizeof junk, &mn);
+  cr_assert_neq(feed_one(&b, m, mn, why, sizeof why), GS_OK);
+  free(m);
+  cr_assert_eq(nchanges(&b), 0, "nothing stored");
   tnode_close(&b);
 }
