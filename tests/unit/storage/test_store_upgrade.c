@@ -27,6 +27,70 @@ TestSuite(store_upgrade, .init = setup, .fini = teardown);
 static const char scope[] = "gongrencun/qinghejv/g07";
 #define NREC 12000 /* more than two of the upgrade's batches */
 
+/* The node's LMDB environment opened directly, as another program (an
+ * older gridsync) would: one transaction, cursors on named databases. */
+typedef struct raw_env {
+  MDB_env *env;
+  MDB_txn *txn;
+  bool write;
+} raw_env;
+
+static void raw_open(raw_env *r, bool write)
+{
+  r->write = write;
+  cr_assert_eq(mdb_env_create(&r->env), 0);
+  cr_assert_eq(mdb_env_set_maxdbs(r->env, 16), 0);
+  cr_assert_eq(mdb_env_set_mapsize(r->env, (size_t)1 << 30), 0);
+  cr_assert_eq(mdb_env_open(r->env, dir, write ? MDB_NOSYNC : MDB_RDONLY,
+                            0600),
+               0);
+  cr_assert_eq(mdb_txn_begin(r->env, NULL, write ? 0 : MDB_RDONLY, &r->txn),
+               0);
+}
+
+static MDB_dbi raw_db(raw_env *r, const char *name)
+{
+  MDB_dbi db;
+  cr_assert_eq(mdb_dbi_open(r->txn, name, 0, &db), 0);
+  return db;
+}
+
+static MDB_cursor *raw_cursor(raw_env *r, const char *name)
+{
+  MDB_cursor *cur;
+  cr_assert_eq(mdb_cursor_open(r->txn, raw_db(r, name), &cur), 0);
+  return cur;
+}
+
+/* Replace the value under the cursor. The key goes as a copy: a put that
+ * resizes the value moves the page's bytes under the cursor's key. */
+static void raw_replace(MDB_cursor *cur, const MDB_val *k, const void *v,
+                        size_t n)
+{
+  uint8_t kc[512];
+  cr_assert_leq(k->mv_size, sizeof kc);
+  memcpy(kc, k->mv_data, k->mv_size);
+  MDB_val nk = {k->mv_size, kc}, nv = {n, (void *)v};
+  cr_assert_eq(mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT), 0);
+}
+
+/* Close, committing what a writing open did. */
+static void raw_close(raw_env *r, MDB_cursor *cur)
+{
+  if (cur)
+    mdb_cursor_close(cur);
+  if (r->write)
+    cr_assert_eq(mdb_txn_commit(r->txn), 0);
+  else
+    mdb_txn_abort(r->txn);
+  mdb_env_close(r->env);
+}
+
+static bool is_frame(const MDB_val *v)
+{
+  return v->mv_size >= 4 && memcmp(v->mv_data, "\x28\xb5\x2f\xfd", 4) == 0;
+}
+
 /* NREC residents written by one origin, every third one edited and tagged
  * by a second origin: records with origin tables of one and two keys. */
 static void fill(void)
@@ -72,76 +136,57 @@ static void fill(void)
 static size_t make_old(size_t from, uint64_t format, const char *mark_key,
                        size_t mark_n)
 {
-  MDB_env *env;
-  MDB_txn *txn;
-  MDB_dbi rec, meta;
-  MDB_cursor *cur;
+  raw_env r;
   MDB_val k, v;
   size_t i = 0, rewritten = 0;
-  cr_assert_eq(mdb_env_create(&env), 0);
-  cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
-  cr_assert_eq(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
-  cr_assert_eq(mdb_env_open(env, dir, MDB_NOSYNC, 0600), 0);
-  cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-  cr_assert_eq(mdb_dbi_open(txn, "records", 0, &rec), 0);
-  cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-  cr_assert_eq(mdb_cursor_open(txn, rec, &cur), 0);
+  raw_open(&r, true);
+  MDB_dbi meta = raw_db(&r, "meta");
+  MDB_cursor *cur = raw_cursor(&r, "records");
   int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
   for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++) {
-    crdt_record *r;
+    crdt_record *rec;
     uint8_t *b;
     size_t n;
-    cr_assert_eq(crdt_record_decode(v.mv_data, v.mv_size, &r), GS_OK);
-    cr_assert_eq(i < from ? crdt_record_encode(r, &b, &n)
-                          : crdt_record_encode_v1(r, &b, &n),
+    cr_assert_eq(crdt_record_decode(v.mv_data, v.mv_size, &rec), GS_OK);
+    cr_assert_eq(i < from ? crdt_record_encode(rec, &b, &n)
+                          : crdt_record_encode_v1(rec, &b, &n),
                  GS_OK);
-    crdt_record_free(r);
-    /* the key as a copy: a put that resizes the value moves the page's
-     * bytes under k.mv_data */
-    uint8_t kc[512];
-    memcpy(kc, k.mv_data, k.mv_size);
-    MDB_val nk = {k.mv_size, kc}, nv = {n, b};
-    cr_assert_eq(mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT), 0);
+    crdt_record_free(rec);
+    raw_replace(cur, &k, b, n);
     free(b);
     rewritten += i >= from;
   }
   cr_assert_eq(rc, MDB_NOTFOUND);
   mdb_cursor_close(cur);
   /* format 1 kept changes as they are: unpack them all (a mark is only
-   * ever left on records here; the changes' own mark is tested below) */
-  MDB_dbi ch;
+   * ever left on records here) */
   static uint8_t raw[CRDT_CHANGE_MAX];
-  cr_assert_eq(mdb_dbi_open(txn, "changes", 0, &ch), 0);
-  cr_assert_eq(mdb_cursor_open(txn, ch, &cur), 0);
+  cur = raw_cursor(&r, "changes");
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if (from || v.mv_size < 4 || memcmp(v.mv_data, "\x28\xb5\x2f\xfd", 4))
+    if (from || !is_frame(&v))
       continue;
     size_t n = ZSTD_decompress(raw, sizeof raw, v.mv_data, v.mv_size);
     cr_assert(!ZSTD_isError(n));
-    uint8_t kc[64];
-    memcpy(kc, k.mv_data, k.mv_size);
-    MDB_val nk = {k.mv_size, kc}, nv = {n, raw};
-    cr_assert_eq(mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT), 0);
+    raw_replace(cur, &k, raw, n);
   }
   mdb_cursor_close(cur);
   uint8_t f[8] = {0, 0, 0, 0, 0, 0, 0, (uint8_t)format};
   k = (MDB_val){6, "format"}, v = (MDB_val){8, f};
-  cr_assert_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+  cr_assert_eq(mdb_put(r.txn, meta, &k, &v, 0), 0);
   k = (MDB_val){15, "upgrade-changes"};
   v = (MDB_val){0, ""};
   if (format == 1 || from == 0)
-    cr_assert_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+    cr_assert_eq(mdb_put(r.txn, meta, &k, &v, 0), 0);
   k = (MDB_val){7, "upgrade"};
   if (mark_key) {
     v = (MDB_val){mark_n, (void *)mark_key};
-    cr_assert_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+    cr_assert_eq(mdb_put(r.txn, meta, &k, &v, 0), 0);
   } else {
-    rc = mdb_del(txn, meta, &k, NULL);
+    rc = mdb_del(r.txn, meta, &k, NULL);
     cr_assert(rc == 0 || rc == MDB_NOTFOUND);
   }
-  cr_assert_eq(mdb_txn_commit(txn), 0);
-  mdb_env_close(env);
+  raw_close(&r, NULL);
   return rewritten;
 }
 
@@ -150,19 +195,12 @@ static size_t make_old(size_t from, uint64_t format, const char *mark_key,
 static void count_versions(size_t counts[3], size_t index, uint8_t *key,
                            size_t *keyn)
 {
-  MDB_env *env;
-  MDB_txn *txn;
-  MDB_dbi rec;
-  MDB_cursor *cur;
+  raw_env r;
   MDB_val k, v;
   size_t i = 0;
   counts[0] = counts[1] = counts[2] = 0;
-  cr_assert_eq(mdb_env_create(&env), 0);
-  cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
-  cr_assert_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
-  cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-  cr_assert_eq(mdb_dbi_open(txn, "records", 0, &rec), 0);
-  cr_assert_eq(mdb_cursor_open(txn, rec, &cur), 0);
+  raw_open(&r, false);
+  MDB_cursor *cur = raw_cursor(&r, "records");
   for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++) {
     unsigned ver = crdt_record_version(v.mv_data, v.mv_size);
@@ -172,36 +210,21 @@ static void count_versions(size_t counts[3], size_t index, uint8_t *key,
       *keyn = k.mv_size;
     }
   }
-  mdb_cursor_close(cur);
-  mdb_txn_abort(txn);
-  mdb_env_close(env);
+  raw_close(&r, cur);
 }
 
 /* Changes kept packed / as they are, with LMDB directly. */
 static void count_changes(size_t *packed, size_t *plain)
 {
-  MDB_env *env;
-  MDB_txn *txn;
-  MDB_dbi ch;
-  MDB_cursor *cur;
+  raw_env r;
   MDB_val k, v;
   *packed = *plain = 0;
-  cr_assert_eq(mdb_env_create(&env), 0);
-  cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
-  cr_assert_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
-  cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-  cr_assert_eq(mdb_dbi_open(txn, "changes", 0, &ch), 0);
-  cr_assert_eq(mdb_cursor_open(txn, ch, &cur), 0);
+  raw_open(&r, false);
+  MDB_cursor *cur = raw_cursor(&r, "changes");
   for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if (v.mv_size >= 4 && memcmp(v.mv_data, "\x28\xb5\x2f\xfd", 4) == 0)
-      ++*packed;
-    else
-      ++*plain;
-  }
-  mdb_cursor_close(cur);
-  mdb_txn_abort(txn);
-  mdb_env_close(env);
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    ++*(is_frame(&v) ? packed : plain);
+  raw_close(&r, cur);
 }
 
 /* A hash of every change as store_feed_read gives it, feed by feed. */
@@ -310,28 +333,18 @@ Test(store_upgrade, changes_are_kept_packed_and_read_back_whole)
 Test(store_upgrade, a_damaged_packed_change_is_corruption)
 {
   fill();
-  MDB_env *env;
-  MDB_txn *txn;
-  MDB_dbi ch;
-  MDB_cursor *cur;
+  raw_env r;
   MDB_val k, v;
-  cr_assert_eq(mdb_env_create(&env), 0);
-  cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
-  cr_assert_eq(mdb_env_open(env, dir, MDB_NOSYNC, 0600), 0);
-  cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-  cr_assert_eq(mdb_dbi_open(txn, "changes", 0, &ch), 0);
-  cr_assert_eq(mdb_cursor_open(txn, ch, &cur), 0);
+  raw_open(&r, true);
+  MDB_cursor *cur = raw_cursor(&r, "changes");
   cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
-  uint8_t kc[64], *z = malloc(v.mv_size);
+  cr_assert(is_frame(&v));
+  uint8_t *z = malloc(v.mv_size);
   size_t zn = v.mv_size;
-  memcpy(kc, k.mv_data, k.mv_size);
   memcpy(z, v.mv_data, zn);
   z[zn / 2] ^= 0x55; /* a flipped byte in the middle of the frame */
-  MDB_val nk = {k.mv_size, kc}, nv = {zn, z};
-  cr_assert_eq(mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT), 0);
-  mdb_cursor_close(cur);
-  cr_assert_eq(mdb_txn_commit(txn), 0);
-  mdb_env_close(env);
+  raw_replace(cur, &k, z, zn);
+  raw_close(&r, cur);
   free(z);
   feeds_hash fh = {0};
   cr_assert_eq(store_open(dir, STORE_RDONLY, &fh.s), GS_OK);
@@ -402,9 +415,23 @@ Test(store_upgrade, a_format_1_store_is_rewritten_as_it_opens)
   store_close(s);
 }
 
+/* Open for writing, then: every record in version 2, the same digest. */
+static void open_and_check_upgraded(const uint8_t before[CRDT_HASH_LEN])
+{
+  store *s;
+  size_t counts[3], n;
+  uint8_t after[CRDT_HASH_LEN];
+  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
+  store_close(s);
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[2], NREC);
+  digest(after, &n);
+  cr_assert_arr_eq(before, after, CRDT_HASH_LEN);
+}
+
 Test(store_upgrade, an_interrupted_upgrade_resumes_from_its_mark)
 {
-  uint8_t before[CRDT_HASH_LEN], after[CRDT_HASH_LEN], key[512];
+  uint8_t before[CRDT_HASH_LEN], key[512];
   size_t n, counts[3], keyn = 0;
   fill();
   digest(before, &n);
@@ -415,22 +442,10 @@ Test(store_upgrade, an_interrupted_upgrade_resumes_from_its_mark)
   cr_assert_eq(make_old(7001, 2, (const char *)key, keyn), NREC - 7001);
   count_versions(counts, 0, NULL, NULL);
   cr_assert_eq(counts[1], NREC - 7001);
-  store *s;
-  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
-  store_close(s);
-  count_versions(counts, 0, NULL, NULL);
-  cr_assert_eq(counts[2], NREC);
-  digest(after, &n);
-  cr_assert_arr_eq(before, after, CRDT_HASH_LEN);
-
+  open_and_check_upgraded(before);
   /* a mark at the very start (the upgrade began, nothing rewritten yet) */
   make_old(0, 2, "", 0);
-  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
-  store_close(s);
-  count_versions(counts, 0, NULL, NULL);
-  cr_assert_eq(counts[2], NREC);
-  digest(after, &n);
-  cr_assert_arr_eq(before, after, CRDT_HASH_LEN);
+  open_and_check_upgraded(before);
 }
 
 Test(store_upgrade, a_damaged_old_record_fails_the_open_and_keeps_the_mark)
@@ -438,27 +453,16 @@ Test(store_upgrade, a_damaged_old_record_fails_the_open_and_keeps_the_mark)
   fill();
   make_old(0, 1, NULL, 0);
   /* spoil one record's bytes (still a version-1 header) */
-  MDB_env *env;
-  MDB_txn *txn;
-  MDB_dbi rec;
-  MDB_cursor *cur;
+  raw_env r;
   MDB_val k, v;
-  cr_assert_eq(mdb_env_create(&env), 0);
-  cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
-  cr_assert_eq(mdb_env_open(env, dir, MDB_NOSYNC, 0600), 0);
-  cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-  cr_assert_eq(mdb_dbi_open(txn, "records", 0, &rec), 0);
-  cr_assert_eq(mdb_cursor_open(txn, rec, &cur), 0);
+  raw_open(&r, true);
+  MDB_cursor *cur = raw_cursor(&r, "records");
   cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
   for (int i = 0; i < 9000; i++)
     cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_NEXT), 0);
-  uint8_t bad[] = {0x96, 0x01, 0xc0}, kc[512];
-  memcpy(kc, k.mv_data, k.mv_size);
-  MDB_val bk = {k.mv_size, kc}, bv = {sizeof bad, bad};
-  cr_assert_eq(mdb_cursor_put(cur, &bk, &bv, MDB_CURRENT), 0);
-  mdb_cursor_close(cur);
-  cr_assert_eq(mdb_txn_commit(txn), 0);
-  mdb_env_close(env);
+  static const uint8_t bad[] = {0x96, 0x01, 0xc0};
+  raw_replace(cur, &k, bad, sizeof bad);
+  raw_close(&r, cur);
 
   store *s = (store *)&s;
   cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_ECORRUPT);
