@@ -98,8 +98,13 @@ static int queue_record(loader *l, json_t *obj, size_t lineno)
   if (jid) {
     if (!json_is_string(jid) || cli_parse_id(json_string_value(jid), id))
       return cli_fail("load: line %zu: \"$id\" is not a record id", lineno);
+    const node_coll *sc = node_schema_coll(l->coll, strlen(l->coll));
+    if (sc && sc->immutable && !crdt_id_owned_by(id, node_pk(l->n)))
+      return cli_fail("load: line %zu: a %s is written once, and its id "
+                      "names the node that wrote it: leave out \"$id\"",
+                      lineno, l->coll);
   } else {
-    node_id_new(l->n, id);
+    node_id_for(l->n, l->coll, strlen(l->coll), id);
   }
   /* Check and size every value before queueing any op. */
   json_object_foreach(obj, key, val)

@@ -507,7 +507,7 @@ int cli_put_record(cli_ctx *ctx, const char *cmd, const char *coll,
       goto out;
     }
   } else {
-    node_id_new(n, id);
+    node_id_for(n, coll, strlen(coll), id);
   }
   if (!scope) {
     rc = cli_usage(cmd, "a new record needs --scope STREET/COMMUNITY/GRID");

@@ -80,6 +80,33 @@ void crdt_id_next(uint64_t ms, const uint8_t prev[CRDT_ID_LEN],
     memcpy(id, next, CRDT_ID_LEN);
 }
 
+#define OWNER_AT (CRDT_ID_LEN - CRDT_ID_OWNER_LEN)
+
+void crdt_id_owned(uint64_t ms, const uint8_t prev[CRDT_ID_LEN],
+                   const uint8_t origin[CRDT_KEY_LEN],
+                   uint8_t id[CRDT_ID_LEN])
+{
+  crdt_id_new(ms, id);
+  memcpy(id + OWNER_AT, origin, CRDT_ID_OWNER_LEN);
+  if (memcmp(id, prev, CRDT_ID_LEN) > 0)
+    return;
+  /* prev's time and counter plus one, then the owner: greater than prev
+   * whatever prev's last bytes are */
+  uint8_t next[OWNER_AT];
+  memcpy(next, prev, OWNER_AT);
+  int i = OWNER_AT - 1;
+  for (; i >= 0 && ++next[i] == 0; i--)
+    ;
+  if (i >= 0) /* else prev was all 0xff: keep the fresh id */
+    memcpy(id, next, OWNER_AT);
+}
+
+bool crdt_id_owned_by(const uint8_t id[CRDT_ID_LEN],
+                      const uint8_t origin[CRDT_KEY_LEN])
+{
+  return memcmp(id + OWNER_AT, origin, CRDT_ID_OWNER_LEN) == 0;
+}
+
 bool crdt_name_valid(const char *s, size_t n)
 {
   if (n == 0 || n > CRDT_NAME_MAX || !(s[0] >= 'a' && s[0] <= 'z'))

@@ -133,6 +133,18 @@ void crdt_id_new(uint64_t ms, uint8_t id[CRDT_ID_LEN]);
  * load appends to the B-trees instead of splitting pages half full. */
 void crdt_id_next(uint64_t ms, const uint8_t prev[CRDT_ID_LEN],
                   uint8_t id[CRDT_ID_LEN]);
+/* An id that names its author, for records written once (the schema's
+ * immutable collections): 6 bytes of milliseconds, 2 random, then the
+ * first CRDT_ID_OWNER_LEN bytes of the author's key; greater than prev
+ * (within a millisecond, prev's first 8 bytes plus one). Receivers
+ * accept ops on such a record only from its author (node/member.c), a
+ * rule that depends on the op alone, so every node decides alike. */
+#define CRDT_ID_OWNER_LEN 8
+void crdt_id_owned(uint64_t ms, const uint8_t prev[CRDT_ID_LEN],
+                   const uint8_t origin[CRDT_KEY_LEN],
+                   uint8_t id[CRDT_ID_LEN]);
+bool crdt_id_owned_by(const uint8_t id[CRDT_ID_LEN],
+                      const uint8_t origin[CRDT_KEY_LEN]);
 /* Crockford base32 (0-9, A-Z less I L O U), most significant bits first.
  * out holds ((8*n+4)/5) chars plus a NUL. */
 void crdt_base32_encode(const uint8_t *in, size_t n, char *out);

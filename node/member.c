@@ -304,9 +304,36 @@ static gs_err note_admin(node_policy *p, const crdt_change *c)
   return GS_OK;
 }
 
+/* Records written once (visit, timebank) take ops from their author only,
+ * the node their id names (crdt_id_owned): a member who may write the
+ * scope, the admin included, cannot rewrite or delete another's time-bank
+ * entry. The rule reads nothing but the op and its change, so every node
+ * refuses the same changes whatever order they arrive in. */
+static gs_err check_written_once(const crdt_change *c, char *why,
+                                 size_t whylen)
+{
+  for (size_t i = 0; i < c->nops; i++) {
+    const crdt_op *op = &c->ops[i];
+    const node_coll *sc = node_schema_coll(op->coll, op->coll_len);
+    if (sc && sc->immutable && !crdt_id_owned_by(op->id, c->origin)) {
+      char idt[CRDT_ID_TEXT_LEN + 1];
+      crdt_base32_encode(op->id, CRDT_ID_LEN, idt);
+      snprintf(why, whylen,
+               "%s %s is written once, by the node its id names: another "
+               "node's change to it is refused",
+               sc->name, idt);
+      return GS_EPERM;
+    }
+  }
+  return GS_OK;
+}
+
 gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
                          size_t whylen)
 {
+  gs_err err = check_written_once(c, why, whylen);
+  if (err)
+    return err;
   if (p->open)
     return GS_OK;
   if (is_net_scope(c->scope, c->scope_len) && !crdt_change_verify(c)) {

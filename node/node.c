@@ -224,6 +224,18 @@ void node_id_new(node *n, uint8_t id[CRDT_ID_LEN])
   memcpy(n->last_id, id, CRDT_ID_LEN);
 }
 
+void node_id_for(node *n, const char *coll, size_t coll_len,
+                 uint8_t id[CRDT_ID_LEN])
+{
+  const node_coll *c = node_schema_coll(coll, coll_len);
+  if (!c || !c->immutable) {
+    node_id_new(n, id);
+    return;
+  }
+  crdt_id_owned(node_now(n), n->last_id, n->pk, id);
+  memcpy(n->last_id, id, CRDT_ID_LEN);
+}
+
 gs_err node_write(node *n, const char *scope, size_t scope_len,
                   const crdt_op *ops, size_t nops, uint64_t *seq)
 {

@@ -50,6 +50,10 @@ uint64_t node_now(const node *n);
 /* A new record id (crdt_id_next): ids this node makes in a row sort in
  * the order made. */
 void node_id_new(node *n, uint8_t id[CRDT_ID_LEN]);
+/* The same for a record of coll: an id naming this node as its author
+ * (crdt_id_owned) when coll is written once (immutable in the schema). */
+void node_id_for(node *n, const char *coll, size_t coll_len,
+                 uint8_t id[CRDT_ID_LEN]);
 
 /* Write one change of ops in scope and commit it durably. */
 gs_err node_write(node *n, const char *scope, size_t scope_len,

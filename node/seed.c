@@ -602,6 +602,15 @@ static void day_id(seeder *s, int32_t day, uint8_t id[CRDT_ID_LEN])
   new_id(s, (uint64_t)day * DAY_MS + tod, id);
 }
 
+/* The same for a record written once (visit, time-bank entry): its id
+ * names this node as its author (crdt_id_owned), as node_id_for's do. */
+static void day_id_owned(seeder *s, int32_t day, uint8_t id[CRDT_ID_LEN])
+{
+  day_id(s, day, id);
+  memcpy(id + CRDT_ID_LEN - CRDT_ID_OWNER_LEN, node_pk(s->n),
+         CRDT_ID_OWNER_LEN);
+}
+
 /* An id for a registry record (grid, building...): the day before the
  * year, one second apart in the order they are made. */
 static void reg_id(seeder *s, uint8_t id[CRDT_ID_LEN])
@@ -1506,7 +1515,7 @@ static gs_err visits_of_grid(seeder *s, size_t g, size_t count,
     uint32_t r = hh->r0 + below(&s->r, hh->nres);
     const m_resident *p = &s->residents[r];
     uint8_t id[CRDT_ID_LEN];
-    day_id(s, days[i], id);
+    day_id_owned(s, days[i], id);
 
     int finding = F_NONE;
     m_appeal *a = NULL;
@@ -1788,7 +1797,7 @@ static gs_err write_timebank(seeder *s)
     int64_t balance = 0;
     for (size_t j = 0; j < k && !err; j++) {
       uint8_t id[CRDT_ID_LEN];
-      day_id(s, days[j], id);
+      day_id_owned(s, days[j], id);
       rec_begin(s, "timebank", id);
       rec_ref(s, "person", "resident", p->id);
       if (balance >= 50 && chance(&s->r, 0.22)) {

@@ -6,6 +6,7 @@ computed here from the records themselves.
 
     GRIDSYNC=build/cli/gridsync python3 tests/integration/test_domain.py
 """
+import json
 import os
 import statistics
 import sys
@@ -332,6 +333,44 @@ class ConcurrentOnTwoNodes(Base):
         for node in (o, l):
             self.assertEqual(node.run("status", json_out=True)["overdrawn"], [])
             self.assertEqual(len(node.run("list", "timebank", json_out=True)), 4)
+        self.assertEqual(o.digest(G1), l.digest(G1))
+
+    def test_written_once_entries_name_their_author(self):
+        o, l = self.office, self.leader
+        # the leader's visit and time-bank entry reach the office
+        v = out(l.run("visit", "add", "--scope", G1, "--by", "楼长",
+                      "--resident", self.r, "上门"))
+        e = l.run("timebank", "deposit", self.r, "1", "--service", "errand",
+                  json_out=True)["entry"]
+        self.sync()
+        self.assertEqual(len(o.run("list", "visit", json_out=True)), 1)
+        self.assertEqual(len(o.run("list", "timebank", json_out=True)), 1)
+        # a node cannot load an entry under an id that names another node
+        # (peers would refuse every change to it), nor one it holds
+        for coll, rid in (("visit", v), ("timebank", e)):
+            line = json.dumps({"$id": rid, "by": "x", "notes": "n",
+                               "resident": {"$ref": "resident/" + self.r},
+                               "date": "2026-01-01"}
+                              if coll == "visit" else
+                              {"$id": rid, "person":
+                               {"$ref": "resident/" + self.r},
+                               "hours": 5, "kind": "deposit",
+                               "date": "2026-01-01"}, ensure_ascii=False)
+            p = o.run("load", coll, "--scope", G1, "-", input=line + "\n",
+                      check=False)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertTrue("written once" in p.stderr or
+                            "exists" in p.stderr, p.stderr)
+        # nor an id that names no node (here: a resident's, made by the
+        # office), on a node that does not hold it
+        p = l.run("load", "visit", "--scope", G1, "-", check=False,
+                  input=json.dumps({"$id": self.r, "by": "x", "resident":
+                                    {"$ref": "resident/" + self.r}}) + "\n")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("written once", p.stderr)
+        # and both nodes still agree, the entries unchanged
+        self.assertEqual(o.run("timebank", "balance", self.r,
+                               json_out=True)["balance"], 1)
         self.assertEqual(o.digest(G1), l.digest(G1))
 
     def test_concurrent_appeal_moves_converge_and_keep_history(self):

@@ -354,6 +354,31 @@ Test(crdt_names, ids_made_in_a_row_sort_in_order)
   cr_assert_arr_eq(id, want, CRDT_ID_LEN);
 }
 
+Test(crdt_names, owned_ids_name_their_author_and_sort_in_order)
+{
+  uint8_t a[CRDT_KEY_LEN], b[CRDT_KEY_LEN];
+  memset(a, 0xa1, sizeof a), memset(b, 0xb2, sizeof b);
+  uint8_t prev[CRDT_ID_LEN] = {0}, id[CRDT_ID_LEN];
+  uint64_t ms = 1700000000000ULL;
+  for (int i = 0; i < 600; i++) {
+    crdt_id_owned(i < 500 ? ms : ms - 9, prev, a, id);
+    cr_assert_gt(memcmp(id, prev, CRDT_ID_LEN), 0, "id %d not after", i);
+    cr_assert(crdt_id_owned_by(id, a));
+    cr_assert(!crdt_id_owned_by(id, b));
+    memcpy(prev, id, CRDT_ID_LEN);
+  }
+  /* after another's plain id of a later time, still after it and ours */
+  uint8_t plain[CRDT_ID_LEN];
+  memset(plain, 0xff, CRDT_ID_LEN);
+  plain[0] = 0x01, plain[7] = 0xff;
+  crdt_id_owned(ms, plain, b, id);
+  cr_assert_gt(memcmp(id, plain, CRDT_ID_LEN), 0);
+  cr_assert(crdt_id_owned_by(id, b));
+  static const uint8_t be[6] = {0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00};
+  crdt_id_owned(ms, (const uint8_t[CRDT_ID_LEN]){0}, a, id);
+  cr_assert_arr_eq(id, be, 6, "time-prefixed");
+}
+
 Test(crdt_names, ids_are_time_prefixed_and_sort_as_text)
 {
   uint8_t id[CRDT_ID_LEN], id2[CRDT_ID_LEN];

@@ -465,3 +465,74 @@ Test(member, a_revoked_node_is_shut_out_after_its_revocation)
   cr_assert_eq(memcmp(d1, d2, CRDT_HASH_LEN), 0);
   node_close(admin), node_close(lost), node_close(office);
 }
+
+/* A signed change by n: one op setting coll/id.field, at seq 1 of its
+ * feed in scope. */
+static crdt_change *one_op_change(node *n, const char *scope,
+                                  const char *coll, const uint8_t *id,
+                                  crdt_op_kind kind)
+{
+  crdt_op op = {.kind = kind, .coll = coll, .coll_len = strlen(coll)};
+  memcpy(op.id, id, CRDT_ID_LEN);
+  if (kind == CRDT_OP_SET) {
+    op.field = "note", op.field_len = 4;
+    op.value = (crdt_value){.type = CRDT_STR, .u.s = {"改过", 6}};
+  }
+  crdt_change c = {.scope = scope, .scope_len = strlen(scope), .seq = 1,
+                   .hlc = CRDT_HLC_MAKE(now_ms, 0), .ops = &op, .nops = 1};
+  memcpy(c.origin, node_pk(n), CRDT_KEY_LEN);
+  uint8_t *raw;
+  size_t len;
+  crdt_change *out;
+  cr_assert_eq(crdt_change_build(&c, n->sk, &raw, &len), GS_OK);
+  cr_assert_eq(crdt_change_decode(raw, len, &out), GS_OK);
+  free(raw);
+  return out;
+}
+
+Test(member, written_once_records_take_ops_from_their_author_only)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *leader = invitee(admin, "leader", "leader", "s/c/g01");
+  node_policy *p; /* as the leader's node decides what it receives */
+  cr_assert_eq(node_policy_load(leader, &p), GS_OK);
+  char why[300];
+  /* the leader's visit and time-bank entry, ids naming the leader */
+  uint8_t visit[CRDT_ID_LEN], entry[CRDT_ID_LEN], res[CRDT_ID_LEN];
+  node_id_for(leader, "visit", 5, visit);
+  node_id_for(leader, "timebank", 8, entry);
+  node_id_for(leader, "resident", 8, res);
+  cr_assert(crdt_id_owned_by(visit, node_pk(leader)));
+  cr_assert(crdt_id_owned_by(entry, node_pk(leader)));
+  cr_assert(!crdt_id_owned_by(visit, node_pk(admin)));
+  crdt_change *c = one_op_change(leader, "s/c/g01", "visit", visit,
+                                 CRDT_OP_SET);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_OK, "%s", why);
+  crdt_change_free(c);
+  /* the admin, who may write everywhere, may not rewrite or delete them */
+  const char *colls[] = {"visit", "timebank"};
+  const uint8_t *ids[] = {visit, entry};
+  for (int i = 0; i < 2; i++) {
+    c = one_op_change(admin, "s/c/g01", colls[i], ids[i], CRDT_OP_SET);
+    cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_EPERM);
+    cr_assert(strstr(why, "written once"), "%s", why);
+    crdt_change_free(c);
+    c = one_op_change(admin, "s/c/g01", colls[i], ids[i], CRDT_OP_DELETE);
+    cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_EPERM);
+    crdt_change_free(c);
+  }
+  /* a written-once record with an id naming no one is nobody's to write */
+  uint8_t plain[CRDT_ID_LEN];
+  crdt_id_new(now_ms, plain);
+  c = one_op_change(leader, "s/c/g01", "timebank", plain, CRDT_OP_SET);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_EPERM);
+  crdt_change_free(c);
+  /* other collections are not concerned */
+  c = one_op_change(admin, "s/c/g01", "resident", res, CRDT_OP_SET);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_OK, "%s", why);
+  crdt_change_free(c);
+  node_policy_free(p);
+  node_close(leader);
+  node_close(admin);
+}
