@@ -134,12 +134,13 @@ void crdt_id_new(uint64_t ms, uint8_t id[CRDT_ID_LEN]);
 void crdt_id_next(uint64_t ms, const uint8_t prev[CRDT_ID_LEN],
                   uint8_t id[CRDT_ID_LEN]);
 /* An id that names its author, for records written once (the schema's
- * immutable collections): 6 bytes of milliseconds, 2 random, then the
- * first CRDT_ID_OWNER_LEN bytes of the author's key; greater than prev
- * (within a millisecond, prev's first 8 bytes plus one). Receivers
+ * immutable collections): 6 bytes of milliseconds, 3 random, then the
+ * first CRDT_ID_OWNER_LEN (7) bytes of the author's key (a key made to
+ * match them costs about 2^56 tries); greater than prev (within a
+ * millisecond, prev's first 9 bytes plus one). Receivers
  * accept ops on such a record only from its author (node/member.c), a
  * rule that depends on the op alone, so every node decides alike. */
-#define CRDT_ID_OWNER_LEN 8
+#define CRDT_ID_OWNER_LEN 7
 void crdt_id_owned(uint64_t ms, const uint8_t prev[CRDT_ID_LEN],
                    const uint8_t origin[CRDT_KEY_LEN],
                    uint8_t id[CRDT_ID_LEN]);

@@ -266,6 +266,7 @@ typedef struct netnode {
   uv_timer_t poll, gossip, progress;
   uv_fs_event_t commits; /* data.mdb written: another process committed */
   uv_timer_t settle;      /* a second look after a write event */
+  uint64_t last_look;     /* uv_now of the last on_poll */
   uv_signal_t sigint, sigterm;
   net_identity id;
   net_peer_opts opts;
@@ -763,6 +764,7 @@ static gs_err connect_to(netnode *nn, const char *addr)
 static void on_poll(uv_timer_t *t)
 {
   netnode *nn = t->data;
+  nn->last_look = uv_now(&nn->loop);
   for (session *s = nn->sessions; s; s = s->next) {
     if (!s->sync || !net_peer_is_open(s->peer))
       continue;
@@ -783,7 +785,10 @@ static void on_commit(uv_fs_event_t *h, const char *file, int events,
   (void)file, (void)events;
   if (status != 0 || nn->stopping)
     return;
-  uv_timer_start(&nn->poll, on_poll, 0, POLL_MS);
+  /* our own commits (a sync receiving) fire too: at most one look per
+   * SETTLE_MS, each making a plan over the version vector */
+  if (uv_now(&nn->loop) - nn->last_look >= SETTLE_MS)
+    uv_timer_start(&nn->poll, on_poll, 0, POLL_MS);
   /* the first write of a commit (its pages) comes before the one that
    * makes it visible (the meta page, after an fsync), and a look between
    * them finds nothing; measured, the later event did not always follow

@@ -224,6 +224,20 @@ void node_id_new(node *n, uint8_t id[CRDT_ID_LEN])
   memcpy(n->last_id, id, CRDT_ID_LEN);
 }
 
+bool node_id_guarded(const uint8_t id[CRDT_ID_LEN])
+{
+  uint64_t ms = 0;
+  for (int i = 0; i < 6; i++)
+    ms = ms << 8 | id[i];
+  return ms >= NODE_OWNED_SINCE_MS;
+}
+
+static int id_held(void *ctx, const crdt_record *r)
+{
+  (void)ctx, (void)r;
+  return 1;
+}
+
 void node_id_for(node *n, const char *coll, size_t coll_len,
                  uint8_t id[CRDT_ID_LEN])
 {
@@ -232,8 +246,15 @@ void node_id_for(node *n, const char *coll, size_t coll_len,
     node_id_new(n, id);
     return;
   }
-  crdt_id_owned(node_now(n), n->last_id, n->pk, id);
-  memcpy(n->last_id, id, CRDT_ID_LEN);
+  /* two processes of one node (two loads) may meet in one millisecond
+   * with 24 random bits between them: an id already held is passed over */
+  for (int tries = 0;; tries++) {
+    crdt_id_owned(node_now(n), n->last_id, n->pk, id);
+    memcpy(n->last_id, id, CRDT_ID_LEN);
+    if (tries == 8 || store_get(n->st, coll, coll_len, id, id_held, NULL) ==
+                          GS_ENOTFOUND)
+      return;
+  }
 }
 
 gs_err node_write(node *n, const char *scope, size_t scope_len,

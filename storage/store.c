@@ -363,23 +363,35 @@ static gs_err upgrade_records(store *s)
 /* Mark a format-1 store format 2, to be upgraded from its first record. */
 static gs_err upgrade_start(store *s)
 {
-  MDB_txn *txn;
-  uint8_t f[8];
-  gs_err err = txn_begin(s, 0, &txn);
-  if (err)
-    return err;
-  be64_put(f, STORE_FORMAT);
-  MDB_val fk = {6, "format"}, fv = {8, f}, mv = {0, ""};
-  int rc = mdb_put(txn, s->dbi[DB_META], &fk, &fv, 0);
-  for (size_t i = 0; !rc && i < sizeof upgrades / sizeof upgrades[0]; i++) {
-    MDB_val mk = {strlen(upgrades[i].mark), (void *)upgrades[i].mark};
-    rc = mdb_put(txn, s->dbi[DB_META], &mk, &mv, 0);
+  for (int tries = 0; tries < RETRIES; tries++) {
+    MDB_txn *txn;
+    uint8_t f[8];
+    gs_err err = txn_begin(s, 0, &txn);
+    if (err)
+      return err;
+    MDB_val fk = {6, "format"}, fv, mv = {0, ""};
+    int rc = mdb_get(txn, s->dbi[DB_META], &fk, &fv);
+    if (rc == 0 && fv.mv_size == 8 && be64_get(fv.mv_data) == STORE_FORMAT) {
+      mdb_txn_abort(txn); /* another process began it meanwhile */
+      return GS_OK;
+    }
+    be64_put(f, STORE_FORMAT);
+    fv = (MDB_val){8, f};
+    rc = mdb_put(txn, s->dbi[DB_META], &fk, &fv, 0);
+    for (size_t i = 0; !rc && i < sizeof upgrades / sizeof upgrades[0]; i++) {
+      MDB_val mk = {strlen(upgrades[i].mark), (void *)upgrades[i].mark};
+      rc = mdb_put(txn, s->dbi[DB_META], &mk, &mv, 0);
+    }
+    if (rc)
+      mdb_txn_abort(txn);
+    else
+      rc = mdb_txn_commit(txn); /* frees txn, failed or not */
+    if (rc != MDB_MAP_FULL)
+      return lmdb_err(rc);
+    if ((err = grow_map(s)) != GS_OK)
+      return err;
   }
-  if (rc) {
-    mdb_txn_abort(txn);
-    return lmdb_err(rc);
-  }
-  return lmdb_err(mdb_txn_commit(txn));
+  return lmdb_err(MDB_MAP_FULL);
 }
 
 gs_err store_open(const char *dir, unsigned flags, store **out)
@@ -455,13 +467,22 @@ gs_err store_open(const char *dir, unsigned flags, store **out)
     err = lmdb_err(rc);
     goto fail;
   }
+  /* an upgrade left unfinished: look in this read transaction, so that
+   * an upgraded store opens without waiting for LMDB's write lock (a long
+   * `load` in another process holds it) */
+  bool unfinished = old_format;
+  for (size_t i = 0; !unfinished && i < sizeof upgrades / sizeof *upgrades;
+       i++) {
+    MDB_val mk = {strlen(upgrades[i].mark), (void *)upgrades[i].mark}, mv;
+    unfinished = mdb_get(txn, s->dbi[DB_META], &mk, &mv) == 0;
+  }
   if ((rc = mdb_txn_commit(txn)) != 0) {
     txn = NULL;
     err = lmdb_err(rc);
     goto fail;
   }
   txn = NULL;
-  if (!(flags & STORE_RDONLY) &&
+  if (!(flags & STORE_RDONLY) && unfinished &&
       ((old_format && (err = upgrade_start(s)) != GS_OK) ||
        (err = upgrade_records(s)) != GS_OK))
     goto fail;

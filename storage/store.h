@@ -159,7 +159,10 @@ gs_err store_feed_get(store *s, const uint8_t feed[CRDT_FEED_LEN],
                       store_feed *out);
 
 /* The raw changes of feed with seq in [from, to], in order: what a peer
- * lacking them is sent. bytes is borrowed for the call. */
+ * lacking them is sent. bytes is borrowed for the call, and may live in
+ * the store's one buffer for unpacked changes: the callback must not
+ * read changes of this store (read, history, apply) before it is done
+ * with them. */
 typedef int (*store_raw_cb)(void *ctx, uint64_t seq, const uint8_t *bytes,
                             size_t n);
 gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],

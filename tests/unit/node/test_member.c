@@ -492,6 +492,7 @@ static crdt_change *one_op_change(node *n, const char *scope,
 
 Test(member, written_once_records_take_ops_from_their_author_only)
 {
+  now_ms = NODE_OWNED_SINCE_MS + 86400000; /* ids under the rule */
   node *admin = mk("admin");
   cr_assert_eq(node_network_create(admin, "net"), GS_OK);
   node *leader = invitee(admin, "leader", "leader", "s/c/g01");
@@ -528,6 +529,13 @@ Test(member, written_once_records_take_ops_from_their_author_only)
   c = one_op_change(leader, "s/c/g01", "timebank", plain, CRDT_OP_SET);
   cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_EPERM);
   crdt_change_free(c);
+  /* ids from before the rule (data of earlier builds) are written as
+   * they were: refusing them would stall their feeds for good */
+  crdt_id_new(NODE_OWNED_SINCE_MS - 1, plain);
+  cr_assert(!node_id_guarded(plain));
+  c = one_op_change(admin, "s/c/g01", "visit", plain, CRDT_OP_SET);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_OK, "%s", why);
+  crdt_change_free(c);
   /* other collections are not concerned */
   c = one_op_change(admin, "s/c/g01", "resident", res, CRDT_OP_SET);
   cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_OK, "%s", why);
@@ -535,4 +543,33 @@ Test(member, written_once_records_take_ops_from_their_author_only)
   node_policy_free(p);
   node_close(leader);
   node_close(admin);
+}
+
+Test(member, a_written_once_id_already_held_is_passed_over)
+{
+  node *n = mk("n");
+  uint8_t held[CRDT_ID_LEN], id[CRDT_ID_LEN];
+  node_id_for(n, "visit", 5, held);
+  crdt_op op = {.kind = CRDT_OP_SET, .coll = "visit", .coll_len = 5,
+                .field = "by", .field_len = 2,
+                .value = {.type = CRDT_STR, .u.s = {"x", 1}}};
+  memcpy(op.id, held, CRDT_ID_LEN);
+  store_write *w;
+  cr_assert_eq(node_write_begin(n, &w), GS_OK);
+  cr_assert_eq(store_write_change(w, "s/c/g01", 7, &op, 1, now_ms, NULL,
+                                  NULL),
+               GS_OK);
+  cr_assert_eq(store_write_commit(w), GS_OK);
+  /* as another process of the node would go on: from just before it, in
+   * the same millisecond, so the next id it makes is the held one */
+  memcpy(n->last_id, held, CRDT_ID_LEN);
+  int i = CRDT_ID_LEN - CRDT_ID_OWNER_LEN - 1;
+  while (n->last_id[i]-- == 0)
+    i--;
+  now_ms -= 1000;
+  node_id_for(n, "visit", 5, id);
+  cr_assert_gt(memcmp(id, held, CRDT_ID_LEN), 0);
+  cr_assert(crdt_id_owned_by(id, node_pk(n)));
+  now_ms += 1000;
+  node_close(n);
 }

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/select.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -391,4 +392,52 @@ Test(store_procs, two_writer_processes_interleave)
                GS_OK);
   cr_assert_eq(n, 2 * 3 * WRITER_CHANGES);
   store_close(s);
+}
+
+/* ---- opening does not wait for another process's writes ---- */
+
+/* Child: hold a write session open until the parent says "opened" on
+ * `in` (exit 0), or 20 s pass (exit 1: the parent's open waited). */
+static int holder_main(int ready, int in)
+{
+  store *s;
+  store_write *w;
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN];
+  crdt_keypair(pk, sk);
+  if (store_open(dir, STORE_NOSYNC, &s) || store_write_begin(s, sk, &w))
+    return 2;
+  if (write(ready, "r", 1) != 1)
+    return 3;
+  struct timeval tv = {20, 0};
+  fd_set fds;
+  FD_ZERO(&fds);
+  FD_SET(in, &fds);
+  int got = select(in + 1, &fds, NULL, NULL, &tv);
+  store_write_abort(w);
+  store_close(s);
+  return got == 1 ? 0 : 1;
+}
+
+Test(store_procs, an_upgraded_store_opens_while_another_process_writes)
+{
+  store *s;
+  int ready[2], go[2];
+  cr_assert_eq(store_open(dir, STORE_CREATE | STORE_NOSYNC, &s), GS_OK);
+  store_close(s);
+  cr_assert_eq(pipe(ready), 0);
+  cr_assert_eq(pipe(go), 0);
+  child = fork();
+  cr_assert_geq(child, 0);
+  if (child == 0) {
+    close(ready[0]), close(go[1]);
+    _exit(holder_main(ready[1], go[0]));
+  }
+  close(ready[1]), close(go[0]);
+  wait_ready(ready[0]);
+  /* the child holds LMDB's write lock: opening must not need it */
+  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
+  cr_assert_eq(write(go[1], "o", 1), 1);
+  store_close(s);
+  close(ready[0]), close(go[1]);
+  wait_child_ok();
 }
