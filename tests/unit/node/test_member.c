@@ -305,6 +305,19 @@ static void claim_ops(crdt_op ops[4], const uint8_t *key, const uint8_t *cert,
   }
 }
 
+/* c, authored and signed by n, decoded as a receiver would hold it. */
+static crdt_change *signed_by(node *n, crdt_change *c)
+{
+  memcpy(c->origin, node_pk(n), CRDT_KEY_LEN);
+  uint8_t *raw;
+  size_t len;
+  crdt_change *out;
+  cr_assert_eq(crdt_change_build(c, n->sk, &raw, &len), GS_OK);
+  cr_assert_eq(crdt_change_decode(raw, len, &out), GS_OK);
+  free(raw);
+  return out;
+}
+
 /* n's claim (g's pieces) as a signed change stamped at ms. */
 static crdt_change *claim_change(node *n, const grab *g, uint64_t ms)
 {
@@ -312,14 +325,7 @@ static crdt_change *claim_change(node *n, const grab *g, uint64_t ms)
   claim_ops(ops, node_pk(n), g->cert, g->cert_len, g->sig, g->proof);
   crdt_change c = {.scope = "_net", .scope_len = 4, .seq = 1,
                    .hlc = CRDT_HLC_MAKE(ms, 0), .ops = ops, .nops = 4};
-  memcpy(c.origin, node_pk(n), CRDT_KEY_LEN);
-  uint8_t *raw;
-  size_t len;
-  crdt_change *out;
-  cr_assert_eq(crdt_change_build(&c, n->sk, &raw, &len), GS_OK);
-  cr_assert_eq(crdt_change_decode(raw, len, &out), GS_OK);
-  free(raw);
-  return out;
+  return signed_by(n, &c);
 }
 
 /* A claim written by n (patched: no checks), now. */
@@ -480,14 +486,7 @@ static crdt_change *one_op_change(node *n, const char *scope,
   }
   crdt_change c = {.scope = scope, .scope_len = strlen(scope), .seq = 1,
                    .hlc = CRDT_HLC_MAKE(now_ms, 0), .ops = &op, .nops = 1};
-  memcpy(c.origin, node_pk(n), CRDT_KEY_LEN);
-  uint8_t *raw;
-  size_t len;
-  crdt_change *out;
-  cr_assert_eq(crdt_change_build(&c, n->sk, &raw, &len), GS_OK);
-  cr_assert_eq(crdt_change_decode(raw, len, &out), GS_OK);
-  free(raw);
-  return out;
+  return signed_by(n, &c);
 }
 
 Test(member, written_once_records_take_ops_from_their_author_only)
