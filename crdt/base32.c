@@ -65,19 +65,28 @@ void crdt_id_new(uint64_t ms, uint8_t id[CRDT_ID_LEN])
   crdt_random(id + 6, CRDT_ID_LEN - 6);
 }
 
+/* When id (fresh) is not after prev: its first n bytes := prev's first n
+ * plus one, which puts it after prev whatever either's last bytes are.
+ * prev's first n bytes all 0xff (they never are) would wrap: id stays. */
+static void after_prev(const uint8_t prev[CRDT_ID_LEN], size_t n,
+                       uint8_t id[CRDT_ID_LEN])
+{
+  if (memcmp(id, prev, CRDT_ID_LEN) > 0)
+    return;
+  uint8_t next[CRDT_ID_LEN];
+  memcpy(next, prev, n);
+  size_t i = n;
+  while (i > 0 && ++next[i - 1] == 0)
+    i--;
+  if (i > 0)
+    memcpy(id, next, n);
+}
+
 void crdt_id_next(uint64_t ms, const uint8_t prev[CRDT_ID_LEN],
                   uint8_t id[CRDT_ID_LEN])
 {
   crdt_id_new(ms, id);
-  if (memcmp(id, prev, CRDT_ID_LEN) > 0)
-    return;
-  uint8_t next[CRDT_ID_LEN];
-  memcpy(next, prev, CRDT_ID_LEN);
-  for (int i = CRDT_ID_LEN - 1; i >= 0 && ++next[i] == 0; i--)
-    ;
-  /* prev all 0xff (it never is) wraps to zeros: keep the random id */
-  if (memcmp(next, prev, CRDT_ID_LEN) > 0)
-    memcpy(id, next, CRDT_ID_LEN);
+  after_prev(prev, CRDT_ID_LEN, id);
 }
 
 #define OWNER_AT (CRDT_ID_LEN - CRDT_ID_OWNER_LEN)
@@ -88,17 +97,7 @@ void crdt_id_owned(uint64_t ms, const uint8_t prev[CRDT_ID_LEN],
 {
   crdt_id_new(ms, id);
   memcpy(id + OWNER_AT, origin, CRDT_ID_OWNER_LEN);
-  if (memcmp(id, prev, CRDT_ID_LEN) > 0)
-    return;
-  /* prev's time and counter plus one, then the owner: greater than prev
-   * whatever prev's last bytes are */
-  uint8_t next[OWNER_AT];
-  memcpy(next, prev, OWNER_AT);
-  int i = OWNER_AT - 1;
-  for (; i >= 0 && ++next[i] == 0; i--)
-    ;
-  if (i >= 0) /* else prev was all 0xff: keep the fresh id */
-    memcpy(id, next, OWNER_AT);
+  after_prev(prev, OWNER_AT, id); /* the owner stays last */
 }
 
 bool crdt_id_owned_by(const uint8_t id[CRDT_ID_LEN],
