@@ -96,7 +96,7 @@ static int queue_record(loader *l, json_t *obj, size_t lineno)
                     lineno, LOAD_OPS);
   json_t *jid = json_object_get(obj, "$id");
   if (jid) {
-    if (!json_is_string(jid) || cli_parse_id(json_string_value(jid), id))
+    if (!json_is_string(jid) || node_parse_id(json_string_value(jid), id))
       return cli_fail("load: line %zu: \"$id\" is not a record id", lineno);
     const node_coll *sc = node_schema_coll(l->coll, strlen(l->coll));
     if (sc && sc->immutable && node_id_guarded(id) &&
@@ -115,7 +115,7 @@ static int queue_record(loader *l, json_t *obj, size_t lineno)
       continue;
     if (json_is_array(val)) {
       for (size_t k = 0; k < json_array_size(val); k++) {
-        if (cli_json_to_value(json_array_get(val, k), &v, err, sizeof err))
+        if (node_json_to_value(json_array_get(val, k), &v, err, sizeof err))
           return cli_fail("load: line %zu: field '%s': %s", lineno, key,
                           err);
         if (v.type != CRDT_STR && v.type != CRDT_REF)
@@ -125,7 +125,7 @@ static int queue_record(loader *l, json_t *obj, size_t lineno)
         bytes += 64 + strlen(key) + (v.type == CRDT_STR ? v.u.s.n : 90);
       }
     } else {
-      if (cli_json_to_value(val, &v, err, sizeof err))
+      if (node_json_to_value(val, &v, err, sizeof err))
         return cli_fail("load: line %zu: field '%s': %s", lineno, key, err);
       bytes += 64 + strlen(key) +
                (v.type == CRDT_STR || v.type == CRDT_BYTES ? v.u.s.n : 90);
@@ -155,7 +155,7 @@ static int queue_record(loader *l, json_t *obj, size_t lineno)
       memcpy(op->id, id, CRDT_ID_LEN);
       op->field = key;
       op->field_len = strlen(key);
-      cli_json_to_value(json_is_array(val) ? json_array_get(val, k) : val,
+      node_json_to_value(json_is_array(val) ? json_array_get(val, k) : val,
                         &op->value, err, sizeof err);
     }
   }
@@ -259,7 +259,7 @@ int cli_cmd_load(cli_ctx *ctx)
     json_t *jid = json_object_get(obj, "$id");
     uint8_t id[CRDT_ID_LEN];
     if (jid && json_is_string(jid) &&
-        cli_parse_id(json_string_value(jid), id) == GS_OK &&
+        node_parse_id(json_string_value(jid), id) == GS_OK &&
         (err = record_exists(l->n, coll, id)) != GS_ENOTFOUND) {
       rc = err ? cli_fail("load: cannot read the store: %s", gs_strerror(err))
                : cli_fail("load: line %zu: %s %s exists: load adds new "
@@ -337,7 +337,6 @@ out:
     store_write_abort(l->w);
     node_timebank_batch_free(&l->tb);
     json_decref(l->keep);
-    node_close(l->n);
     free(l);
   }
   free(line);

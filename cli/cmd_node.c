@@ -57,7 +57,6 @@ int cli_cmd_init(cli_ctx *ctx)
            ctx->dir);
     rc = CLI_OK;
   }
-  node_close(n);
   return rc;
 }
 
@@ -76,7 +75,6 @@ int cli_cmd_id(cli_ctx *ctx)
                                 node_name(n)));
   else
     printf("%s\n", id);
-  node_close(n);
   return rc;
 }
 
@@ -91,7 +89,7 @@ static int on_status_peer(void *ctx, const node_peer_info *p)
   net_view *v = ctx;
   char ok[40] = "never";
   if (p->last_ok_ms)
-    cli_time_text(p->last_ok_ms, ok, sizeof ok);
+    node_time_text(p->last_ok_ms, ok, sizeof ok);
   v->npeers++;
   json_array_append_new(
       v->peers, json_pack("{s:s, s:s, s:I, s:s}", "addr", p->addr,
@@ -162,7 +160,7 @@ int cli_cmd_status(cli_ctx *ctx)
   char id[CRDT_KEY_TEXT_LEN + 1], dg[2 * CRDT_HASH_LEN + 1], when[40];
   crdt_base32_encode(node_pk(n), CRDT_KEY_LEN, id);
   hex32(digest, dg);
-  cli_time_text(CRDT_HLC_MS(hlc), when, sizeof when);
+  node_time_text(CRDT_HLC_MS(hlc), when, sizeof when);
   const char *warn[8];
   size_t nwarn = node_warnings(n, warn, 8);
   if (stats.forks > 0 && nwarn < 8)
@@ -290,6 +288,5 @@ int cli_cmd_status(cli_ctx *ctx)
     rc = CLI_OK;
   }
 out:
-  node_close(n);
   return rc;
 }

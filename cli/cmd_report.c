@@ -138,6 +138,5 @@ int cli_cmd_report(cli_ctx *ctx)
            rep.noverdrawn, rep.noverdrawn == 1 ? "" : "s");
 out:
   node_report_free(&rep);
-  node_close(n);
   return rc;
 }

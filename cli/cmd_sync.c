@@ -59,7 +59,6 @@ int cli_cmd_sync(cli_ctx *ctx)
   if (!n)
     return CLI_FAIL;
   if (!node_net(n)) {
-    node_close(n);
     return no_network("sync");
   }
   progress pr = {.t0 = mono()};
@@ -92,7 +91,6 @@ int cli_cmd_sync(cli_ctx *ctx)
            st.recv_dups ? " and some already held" : "");
     rc = CLI_OK;
   }
-  node_close(n);
   return rc;
 }
 
@@ -175,7 +173,6 @@ int cli_cmd_serve(cli_ctx *ctx)
   else
     rc = CLI_OK;
 out:
-  node_close(n);
   free(peers);
   return rc;
 }
@@ -192,9 +189,9 @@ static int on_peer(void *vctx, const node_peer_info *p)
   peers_ctx *pc = vctx;
   char ok[40] = "never", tried[40] = "never", key[CRDT_KEY_TEXT_LEN + 1] = "";
   if (p->last_ok_ms)
-    cli_time_text(p->last_ok_ms, ok, sizeof ok);
+    node_time_text(p->last_ok_ms, ok, sizeof ok);
   if (p->last_try_ms)
-    cli_time_text(p->last_try_ms, tried, sizeof tried);
+    node_time_text(p->last_try_ms, tried, sizeof tried);
   if (p->key)
     crdt_base32_encode(p->key, CRDT_KEY_LEN, key);
   pc->n++;
@@ -262,6 +259,5 @@ int cli_cmd_peers(cli_ctx *ctx)
       printf("(no peers: add one with 'gridsync peers add HOST:PORT')\n");
     }
   }
-  node_close(n);
   return rc;
 }

@@ -220,7 +220,7 @@ uint64_t node_now(const node *n)
 
 void node_id_new(node *n, uint8_t id[CRDT_ID_LEN])
 {
-  crdt_id_next(node_now(n), n->last_id, id);
+  crdt_id_next(node_now(n), n->rng, n->last_id, id);
   memcpy(n->last_id, id, CRDT_ID_LEN);
 }
 
@@ -249,7 +249,7 @@ void node_id_for(node *n, const char *coll, size_t coll_len,
   /* two processes of one node (two loads) may meet in one millisecond
    * with 24 random bits between them: an id already held is passed over */
   for (int tries = 0;; tries++) {
-    crdt_id_owned(node_now(n), n->last_id, n->pk, id);
+    crdt_id_owned(node_now(n), n->rng, n->last_id, n->pk, id);
     memcpy(n->last_id, id, CRDT_ID_LEN);
     if (tries == 8 || store_get(n->st, coll, coll_len, id, id_held, NULL) ==
                           GS_ENOTFOUND)

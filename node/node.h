@@ -90,7 +90,7 @@ typedef enum node_ftype {
 
 enum { NODE_F_REQUIRED = 1 << 0 };
 
-typedef struct node_field {
+struct node_field {
   const char *name;
   node_ftype type;
   unsigned flags;
@@ -99,7 +99,8 @@ typedef struct node_field {
   double min, max;           /* INT, NUM (both 0: any) */
   const char *help;
   const char *after;         /* DATE: not before this date field */
-} node_field;
+};
+typedef struct node_field node_field;
 
 /* One status change a collection allows; entering `to` needs the fields
  * of needs (set by the same write, or held already). */
@@ -108,7 +109,7 @@ typedef struct node_move {
   const char *needs[2];
 } node_move;
 
-typedef struct node_coll {
+struct node_coll {
   const char *name;
   const char *help;
   const node_field *fields;
@@ -118,7 +119,21 @@ typedef struct node_coll {
   const char *initial;       /* a new record's status */
   const node_move *moves;    /* allowed status changes */
   size_t nmoves;
-} node_coll;
+};
+typedef struct node_coll node_coll;
+
+/* A domain verb: `gridsync appeal accept ID`. Entering `to` sets the
+ * status, the date field `date` (when not NULL) to the verb's day, and
+ * clears the fields of clears; to_field is the field a verb's --to names
+ * (who does it). A collection's verbs are contiguous in the table. */
+typedef struct node_verb {
+  const char *coll, *name, *to, *date, *to_field;
+  const char *clears[2];
+  const char *help;
+} node_verb;
+/* The verbs of coll (*n of them; NULL when none), and one by name. */
+const node_verb *node_schema_verbs(const char *coll, size_t *n);
+const node_verb *node_schema_verb(const char *coll, const char *verb);
 
 /* The schema's collections (static; *n gets how many). */
 const node_coll *node_schema_all(size_t *n);

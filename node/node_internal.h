@@ -14,6 +14,8 @@ struct node {
   bool has_net;      /* network.key was loaded */
   node_network net;  /* the network, when has_net */
   uint8_t last_id[CRDT_ID_LEN]; /* node_id_new's last, for order */
+  const crdt_rng *rng;          /* NULL: the system's (node_set_rng) */
+  uint64_t dev, ino;            /* the directory, for one open per process */
 };
 
 /* out := dir "/" file; GS_EINVAL if it does not fit. */
@@ -47,5 +49,14 @@ gs_err node__claim_write(node *n, uint64_t expires,
                          const uint8_t invite_sk[CRDT_SK_LEN]);
 /* Load the network of n, if it has one (called by node_open). */
 gs_err node__network_load(node *n);
+
+struct node_batch;
+struct node_reason;
+/* Queue one new record's ops (all of one record, built by node/ itself:
+ * demo data) into a batch with the checks of node_batch_put: schema,
+ * permission, size, the time bank. */
+gs_err node__batch_put_ops(struct node_batch *b, const char *scope,
+                           const crdt_op *ops, size_t n,
+                           struct node_reason *why);
 
 #endif

@@ -208,6 +208,46 @@ static const node_coll colls[] = {
      unit_f, N(unit_f), false, NULL, NULL, NULL, 0},
 };
 
+/* The domain verbs (DESIGN.md section 8): each enters a status, keeps
+ * its date in a field and clears what undoing needs cleared. */
+static const node_verb verbs[] = {
+    {"appeal", "accept", "accepted", "accepted", "assignee", {NULL},
+     "the office takes the appeal on"},
+    {"appeal", "assign", "assigned", "assigned", "assignee", {NULL},
+     "hand it to a unit or team (--to)"},
+    {"appeal", "resolve", "resolved", "resolved", "assignee", {NULL},
+     "the work is done"},
+    {"appeal", "close", "closed", "closed", "assignee", {NULL},
+     "closed, with the resident's --feedback"},
+    {"appeal", "reopen", "reopened", NULL, "assignee",
+     {"closed", "feedback"}, "not done after all (--note why)"},
+    {"task", "claim", "claimed", NULL, "unit", {NULL},
+     "a unit or team takes the task on (--to)"},
+    {"task", "done", "done", "done", "unit", {NULL}, "the task is done"},
+    {"task", "reopen", "open", NULL, "unit", {NULL}, "back to open"},
+};
+
+const node_verb *node_schema_verbs(const char *coll, size_t *n)
+{
+  size_t first = N(verbs), k = 0;
+  for (size_t i = 0; i < N(verbs); i++)
+    if (strcmp(verbs[i].coll, coll) == 0) {
+      if (first == N(verbs))
+        first = i;
+      k++;
+    }
+  *n = k;
+  return k ? &verbs[first] : NULL;
+}
+
+const node_verb *node_schema_verb(const char *coll, const char *verb)
+{
+  for (size_t i = 0; i < N(verbs); i++)
+    if (strcmp(verbs[i].coll, coll) == 0 && strcmp(verbs[i].name, verb) == 0)
+      return &verbs[i];
+  return NULL;
+}
+
 const node_coll *node_schema_all(size_t *n)
 {
   *n = N(colls);

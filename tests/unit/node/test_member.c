@@ -70,7 +70,7 @@ static void raw_write(node *n, const char *scope, const char *val)
   crdt_op op = {.kind = CRDT_OP_SET, .coll = "resident", .coll_len = 8,
                 .field = "name", .field_len = 4,
                 .value = {.type = CRDT_STR, .u.s = {val, strlen(val)}}};
-  crdt_id_new(now_ms, op.id);
+  crdt_id_new(now_ms, NULL, op.id);
   store_write *w;
   cr_assert_eq(node_write_begin(n, &w), GS_OK);
   cr_assert_eq(store_write_change(w, scope, strlen(scope), &op, 1, now_ms,
@@ -84,7 +84,7 @@ static gs_err put(node *n, const char *scope, const char *val)
   crdt_op op = {.kind = CRDT_OP_SET, .coll = "resident", .coll_len = 8,
                 .field = "name", .field_len = 4,
                 .value = {.type = CRDT_STR, .u.s = {val, strlen(val)}}};
-  crdt_id_new(now_ms, op.id);
+  crdt_id_new(now_ms, NULL, op.id);
   return node_write(n, scope, strlen(scope), &op, 1, NULL);
 }
 
@@ -524,13 +524,13 @@ Test(member, written_once_records_take_ops_from_their_author_only)
   }
   /* a written-once record with an id naming no one is nobody's to write */
   uint8_t plain[CRDT_ID_LEN];
-  crdt_id_new(now_ms, plain);
+  crdt_id_new(now_ms, NULL, plain);
   c = one_op_change(leader, "s/c/g01", "timebank", plain, CRDT_OP_SET);
   cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_EPERM);
   crdt_change_free(c);
   /* ids from before the rule (data of earlier builds) are written as
    * they were: refusing them would stall their feeds for good */
-  crdt_id_new(NODE_OWNED_SINCE_MS - 1, plain);
+  crdt_id_new(NODE_OWNED_SINCE_MS - 1, NULL, plain);
   cr_assert(!node_id_guarded(plain));
   c = one_op_change(admin, "s/c/g01", "visit", plain, CRDT_OP_SET);
   cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_OK, "%s", why);
