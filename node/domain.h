@@ -257,8 +257,9 @@ gs_err node_batch_put(node_batch *b, node_edit *e, node_committed *res,
 /* Records and changes queued so far. */
 uint64_t node_batch_records(const node_batch *b);
 uint64_t node_batch_changes(const node_batch *b);
-/* Write everything durably and free b (also on failure). */
-gs_err node_batch_commit(node_batch *b, node_reason *why);
+/* Write everything durably and free b (also on failure); *changes
+ * (optional) gets how many changes were written. */
+gs_err node_batch_commit(node_batch *b, uint64_t *changes, node_reason *why);
 /* Discard b; NULL is a no-op. */
 void node_batch_abort(node_batch *b);
 

@@ -964,6 +964,13 @@ static gs_err batch_put(node_batch *b, node_edit *e, node_committed *res,
     goto out;
   }
   err = GS_OK;
+  if (r && (b->flags & NODE_BATCH_NEW_ONLY)) {
+    err = node_reason_set(why, GS_EEXIST,
+                          "%s %s is held already: this adds new records "
+                          "only (edit it instead)",
+                          e->coll, idt);
+    goto out;
+  }
   if (r && e->create) {
     if (b->flags & NODE_BATCH_NEW_ONLY) {
       err = node_reason_set(why, GS_EEXIST,
@@ -1060,7 +1067,7 @@ gs_err node_batch_put(node_batch *b, node_edit *e, node_committed *res,
   return err;
 }
 
-gs_err node_batch_commit(node_batch *b, node_reason *why)
+gs_err node_batch_commit(node_batch *b, uint64_t *changes, node_reason *why)
 {
   gs_err err;
   char tw[NODE_REASON_MAX];
@@ -1088,6 +1095,8 @@ gs_err node_batch_commit(node_batch *b, node_reason *why)
   }
   store_write *w = b->w;
   b->w = NULL;
+  if (changes)
+    *changes = b->changes;
   node_batch_abort(b);
   if ((err = store_write_commit(w)) != GS_OK)
     return node_reason_set(why, err, "cannot write: %s", gs_strerror(err));
@@ -1123,7 +1132,7 @@ gs_err node_edit_commit(node_edit *e, node_committed *res, node_reason *why)
                            CRDT_CHANGE_MAX, CRDT_OPS_MAX);
   }
   res->seq = seq;
-  return node_batch_commit(b, why);
+  return node_batch_commit(b, NULL, why);
 }
 
 /* ---- the time bank ---- */
