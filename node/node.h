@@ -253,6 +253,40 @@ void node_report_free(node_report *r);
 const char *const *node_report_statuses(void);
 const char *const *node_report_categories(void);
 
+/* ---- status as data (node/status.c) ---- */
+
+#define NODE_WARNINGS_MAX 16
+#define NODE_BEHIND_LISTED 1000
+
+typedef struct node_feed_behind {
+  uint8_t feed[CRDT_FEED_LEN];
+  uint64_t held, heard;
+} node_feed_behind;
+
+/* What `status` shows. warnings are static strings; overdrawn and behind
+ * are malloc'd (node_status_free). */
+typedef struct node_status {
+  size_t records_under;               /* under the prefix asked for */
+  size_t records, feeds, changes, forks;
+  uint64_t map_bytes, used_bytes;
+  uint8_t digest[CRDT_HASH_LEN];      /* of the state under the prefix */
+  crdt_hlc hlc;                       /* 0: no writes yet */
+  uint64_t ahead_ms;                  /* node_clock_skew_ms */
+  uint64_t refused;                   /* received changes refused */
+  char refused_why[200];              /* the last reason */
+  const char *warnings[NODE_WARNINGS_MAX];
+  size_t nwarnings;
+  node_balance *overdrawn;            /* accounts below zero */
+  size_t noverdrawn;
+  node_feed_behind *behind;           /* the first NODE_BEHIND_LISTED */
+  size_t nbehind;
+  uint64_t behind_feeds, behind_changes; /* all of them */
+} node_status;
+
+/* The status of this node, figures under prefix (NULL or "": all). */
+gs_err node_status_get(node *n, const char *prefix, node_status *out);
+void node_status_free(node_status *s);
+
 /* ---- demo data (node/seed.c) ---- */
 
 /* A realistic community to try gridsync on: by default the size of a
