@@ -198,7 +198,7 @@ fail:
   return err;
 }
 
-store *node_store(node *n)
+store *node__store(node *n)
 {
   return n->st;
 }
@@ -257,7 +257,7 @@ void node_id_for(node *n, const char *coll, size_t coll_len,
   }
 }
 
-gs_err node_write(node *n, const char *scope, size_t scope_len,
+gs_err node__write(node *n, const char *scope, size_t scope_len,
                   const crdt_op *ops, size_t nops, uint64_t *seq)
 {
   store_write *w;
@@ -276,7 +276,7 @@ gs_err node_write(node *n, const char *scope, size_t scope_len,
   return store_write_commit(w);
 }
 
-gs_err node_write_begin(node *n, struct store_write **out)
+gs_err node__write_begin(node *n, struct store_write **out)
 {
   return store_write_begin(n->st, n->sk, out);
 }

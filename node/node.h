@@ -42,7 +42,6 @@ gs_err node_open(const char *dir, unsigned flags, const node_clock *clk,
                  node **out);
 void node_close(node *n);
 
-store *node_store(node *n);
 const uint8_t *node_pk(const node *n);
 /* The node's name ("" if none). */
 const char *node_name(const node *n);
@@ -62,15 +61,6 @@ void node_id_for(node *n, const char *coll, size_t coll_len,
  * own new records an earlier time, which exposes nobody else's. */
 #define NODE_OWNED_SINCE_MS 1795435200000ULL
 bool node_id_guarded(const uint8_t id[CRDT_ID_LEN]);
-
-/* Write one change of ops in scope and commit it durably. */
-gs_err node_write(node *n, const char *scope, size_t scope_len,
-                  const crdt_op *ops, size_t nops, uint64_t *seq);
-
-/* Begin a local write session signed by this node (store.h): for imports
- * that write many changes and commit once. Pass node_now(n) as phys_ms to
- * store_write_change. */
-gs_err node_write_begin(node *n, struct store_write **out);
 
 /* ---- the domain schema (node/schema.c, DESIGN.md section 8) ---- */
 

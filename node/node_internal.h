@@ -18,6 +18,16 @@ struct node {
   uint64_t dev, ino;            /* the directory, for one open per process */
 };
 
+/* The node's store (borrowed): for node/'s own files and white-box
+ * tests. Front ends never reach it: they use node/domain.h. */
+store *node__store(node *n);
+/* Write one change of raw ops in scope, checked for permission only (no
+ * schema: tests of the store and of sync use it), committed durably. */
+gs_err node__write(node *n, const char *scope, size_t scope_len,
+                   const crdt_op *ops, size_t nops, uint64_t *seq);
+/* Begin a raw local write session signed by this node (store.h). */
+gs_err node__write_begin(node *n, struct store_write **out);
+
 /* out := dir "/" file; GS_EINVAL if it does not fit. */
 gs_err node__path_join(char *out, size_t cap, const char *dir,
                        const char *file);

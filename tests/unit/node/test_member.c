@@ -72,7 +72,7 @@ static void raw_write(node *n, const char *scope, const char *val)
                 .value = {.type = CRDT_STR, .u.s = {val, strlen(val)}}};
   crdt_id_new(now_ms, NULL, op.id);
   store_write *w;
-  cr_assert_eq(node_write_begin(n, &w), GS_OK);
+  cr_assert_eq(node__write_begin(n, &w), GS_OK);
   cr_assert_eq(store_write_change(w, scope, strlen(scope), &op, 1, now_ms,
                                   NULL, NULL),
                GS_OK);
@@ -85,7 +85,7 @@ static gs_err put(node *n, const char *scope, const char *val)
                 .field = "name", .field_len = 4,
                 .value = {.type = CRDT_STR, .u.s = {val, strlen(val)}}};
   crdt_id_new(now_ms, NULL, op.id);
-  return node_write(n, scope, strlen(scope), &op, 1, NULL);
+  return node__write(n, scope, strlen(scope), &op, 1, NULL);
 }
 
 /* ---- in-memory sync with permission checks ---- */
@@ -144,8 +144,8 @@ static void sync_pair(node *a, node *b, bool a_checks, bool b_checks,
   end ea = {.n = a, .check = a_checks}, eb = {.n = b, .check = b_checks};
   net_sync_io ia = {q_send, NULL, NULL, q_check, NULL, &ea};
   net_sync_io ib = {q_send, NULL, NULL, q_check, NULL, &eb};
-  cr_assert_eq(net_sync_new(node_store(a), &ia, &ea.s), GS_OK);
-  cr_assert_eq(net_sync_new(node_store(b), &ib, &eb.s), GS_OK);
+  cr_assert_eq(net_sync_new(node__store(a), &ia, &ea.s), GS_OK);
+  cr_assert_eq(net_sync_new(node__store(b), &ib, &eb.s), GS_OK);
   cr_assert_eq(net_sync_start(ea.s), GS_OK);
   cr_assert_eq(net_sync_start(eb.s), GS_OK);
   while (ea.head || eb.head) {
@@ -177,7 +177,7 @@ static void sync_pair(node *a, node *b, bool a_checks, bool b_checks,
 
 static void digest(node *n, const char *prefix, uint8_t d[CRDT_HASH_LEN])
 {
-  cr_assert_eq(store_digest(node_store(n), prefix, strlen(prefix), d, NULL),
+  cr_assert_eq(store_digest(node__store(n), prefix, strlen(prefix), d, NULL),
                GS_OK);
 }
 
@@ -185,7 +185,7 @@ static size_t records(node *n, const char *prefix)
 {
   uint8_t d[CRDT_HASH_LEN];
   size_t k;
-  cr_assert_eq(store_digest(node_store(n), prefix, strlen(prefix), d, &k),
+  cr_assert_eq(store_digest(node__store(n), prefix, strlen(prefix), d, &k),
                GS_OK);
   return k;
 }
@@ -336,7 +336,7 @@ static void claim_write(node *n, const uint8_t *key, const uint8_t *cert,
   crdt_op ops[4];
   claim_ops(ops, key, cert, cert_len, sig, proof);
   store_write *w;
-  cr_assert_eq(node_write_begin(n, &w), GS_OK);
+  cr_assert_eq(node__write_begin(n, &w), GS_OK);
   cr_assert_eq(store_write_change(w, "_net", 4, ops, 4, now_ms, NULL, NULL),
                GS_OK);
   cr_assert_eq(store_write_commit(w), GS_OK);
@@ -375,7 +375,7 @@ Test(member, forged_expired_and_reused_certificates)
   node *y = mk("y");
   cr_assert_eq(node_join(y, code2), GS_OK);
   grab g = {0};
-  cr_assert_eq(store_get(node_store(y), "member", 6, node_pk(y), on_grab, &g),
+  cr_assert_eq(store_get(node__store(y), "member", 6, node_pk(y), on_grab, &g),
                GS_OK);
   cr_assert(g.cert_len > 0 && g.sig_len == 64 && g.proof_len == 64);
   node *z = mk("z");
@@ -554,7 +554,7 @@ Test(member, a_written_once_id_already_held_is_passed_over)
                 .value = {.type = CRDT_STR, .u.s = {"x", 1}}};
   memcpy(op.id, held, CRDT_ID_LEN);
   store_write *w;
-  cr_assert_eq(node_write_begin(n, &w), GS_OK);
+  cr_assert_eq(node__write_begin(n, &w), GS_OK);
   cr_assert_eq(store_write_change(w, "s/c/g01", 7, &op, 1, now_ms, NULL,
                                   NULL),
                GS_OK);
