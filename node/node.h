@@ -37,10 +37,17 @@ gs_err node_init(const char *dir, const char *name);
 enum { NODE_BULK = 1 << 0 }; /* no fsync per commit (see store.h) */
 
 /* Open the node in dir. GS_ENOTINIT if there is none; GS_EKEYMODE if the
- * key file is readable by others. clk NULL means the system clock. */
+ * key file is readable by others; GS_EBUSY if this process has it open
+ * already (LMDB allows one open of an environment per process: pass the
+ * one handle down instead). clk NULL means the system clock. */
 gs_err node_open(const char *dir, unsigned flags, const node_clock *clk,
                  node **out);
 void node_close(node *n);
+/* How many nodes this process has open (for tests of the rule above). */
+size_t node_open_count(void);
+/* The source of the random bytes of new ids (NULL: the system's); rng
+ * must outlive n. */
+void node_set_rng(node *n, const crdt_rng *rng);
 
 const uint8_t *node_pk(const node *n);
 /* The node's name ("" if none). */

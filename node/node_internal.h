@@ -16,6 +16,7 @@ struct node {
   uint8_t last_id[CRDT_ID_LEN]; /* node_id_new's last, for order */
   const crdt_rng *rng;          /* NULL: the system's (node_set_rng) */
   uint64_t dev, ino;            /* the directory, for one open per process */
+  node *next_open;              /* the process's open nodes (node.c) */
 };
 
 /* The node's store (borrowed): for node/'s own files and white-box
