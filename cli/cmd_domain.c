@@ -73,17 +73,6 @@ static int no_option(const char *cmd, const node_coll *c, const char *a)
                    art(c->name), c->name, a, c->name);
 }
 
-/* The field a collection's free text (one positional argument) fills. */
-static const char *main_text(const node_coll *c)
-{
-  static const char *const names[] = {"name", "description", "what",
-                                      "title", "notes"};
-  for (size_t k = 0; k < 5; k++)
-    if (node_schema_field(c, names[k], strlen(names[k])))
-      return names[k];
-  return NULL;
-}
-
 /* Options a verb handles itself (--date, --to), taken out of argv. */
 typedef struct verb_opts {
   const char *date, *to;
@@ -147,7 +136,7 @@ static int parse_fields(cli_ctx *ctx, const node_coll *c, int from,
       (*given)++;
       continue;
     }
-    const char *mt = main_text(c);
+    const char *mt = node_main_text(c);
     if (!allow_text || !mt || had_text)
       return cli_usage(cmd, "unexpected argument '%s'", a);
     had_text = true;
@@ -253,13 +242,8 @@ static int cmd_list(cli_ctx *ctx, const node_coll *c, int from,
   int rc = CLI_USAGE;
   if (!conds)
     return cli_fail("out of memory");
-  if (contains) {
-    bool digits = strspn(contains, "0123456789") == strlen(contains);
-    const char *f = digits && node_schema_field(c, "phone", 5) ? "phone"
-                                                               : main_text(c);
-    conds[q.nconds++] = (node_cond){f ? f : "name", strlen(f ? f : "name"),
-                                    NODE_Q_CONTAINS, contains};
-  }
+  if (contains)
+    node_find_cond(c, contains, &conds[q.nconds++]);
   for (int i = from; i < ctx->argc; i++) {
     const char *a = ctx->argv[i], *val;
     int m;

@@ -139,6 +139,14 @@ typedef struct node_cond {
 /* Parse "FIELD<op>VALUE" (borrowing text). false when it is not one. */
 bool node_cond_parse(const char *text, node_cond *out);
 
+/* The condition of a search for text in coll (`resident find 王`): the
+ * phone contains it when it is all digits and coll has a phone, else
+ * the record's name (or description, what, title) contains it. */
+void node_find_cond(const node_coll *c, const char *text, node_cond *out);
+/* The field a record's one free text fills: name, description, what,
+ * title or notes, the first the collection has; NULL when none. */
+const char *node_main_text(const node_coll *c);
+
 typedef struct node_query {
   const char *coll;       /* required */
   const char *prefix;     /* scope prefix; NULL or "": all */

@@ -349,6 +349,27 @@ bool node_cond_parse(const char *text, node_cond *out)
   return true;
 }
 
+const char *node_main_text(const node_coll *c)
+{
+  static const char *const names[] = {"name", "description", "what",
+                                      "title", "notes"};
+  for (size_t k = 0; k < 5; k++)
+    if (node_schema_field(c, names[k], strlen(names[k])))
+      return names[k];
+  return NULL;
+}
+
+void node_find_cond(const node_coll *c, const char *text, node_cond *out)
+{
+  bool digits = *text && strspn(text, "0123456789") == strlen(text);
+  const char *f = digits && node_schema_field(c, "phone", 5)
+                      ? "phone"
+                      : node_main_text(c);
+  if (!f)
+    f = "name";
+  *out = (node_cond){f, strlen(f), NODE_Q_CONTAINS, text};
+}
+
 /* A condition made ready: the value read by the field's type. */
 typedef struct qcond {
   const node_cond *c;
