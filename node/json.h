@@ -38,4 +38,10 @@ gs_err node_parse_ref(const char *text, crdt_value *out);
 /* Parse a 26-character id. */
 gs_err node_parse_id(const char *text, uint8_t id[CRDT_ID_LEN]);
 
+struct node_report;
+/* The report as JSON: scope, since, grids (one object per grid), total,
+ * overdrawn accounts (a new object the caller owns). */
+json_t *node_report_json(const struct node_report *rep, const char *prefix,
+                         const char *since);
+
 #endif
