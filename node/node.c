@@ -258,6 +258,19 @@ const char *node_name(const node *n)
   return n->name;
 }
 
+const char *node_dir(const node *n)
+{
+  return n->dir;
+}
+
+gs_err node_version(node *n, uint64_t *out)
+{
+  store_stats st;
+  gs_err err = store_stats_get(n->st, &st);
+  *out = err ? 0 : (uint64_t)st.changes;
+  return err;
+}
+
 uint64_t node_now(const node *n)
 {
   return n->clk.now_ms(n->clk.ctx);

@@ -52,6 +52,11 @@ void node_set_rng(node *n, const crdt_rng *rng);
 const uint8_t *node_pk(const node *n);
 /* The node's name ("" if none). */
 const char *node_name(const node *n);
+/* The node's directory (borrowed). */
+const char *node_dir(const node *n);
+/* A number that changes whenever the node's store takes a change (local
+ * or received): how many changes it holds. */
+gs_err node_version(node *n, uint64_t *out);
 uint64_t node_now(const node *n);
 /* A new record id (crdt_id_next): ids this node makes in a row sort in
  * the order made. */
@@ -131,6 +136,12 @@ typedef struct node_verb {
 /* The verbs of coll (*n of them; NULL when none), and one by name. */
 const node_verb *node_schema_verbs(const char *coll, size_t *n);
 const node_verb *node_schema_verb(const char *coll, const char *verb);
+
+/* The Chinese label of a collection (field, code NULL), of a field of
+ * it (code NULL) or of an allowed value: a static string; the name or
+ * code itself when the schema has no label for it. */
+const char *node_schema_label(const char *coll, const char *field,
+                              const char *code);
 
 /* The schema's collections (static; *n gets how many). */
 const node_coll *node_schema_all(size_t *n);
@@ -462,10 +473,20 @@ typedef struct node_serve_opts {
   void *ctx;
 } node_serve_opts;
 
-/* Serve until SIGINT or SIGTERM: accept peers, keep connections to a few
- * from the address book, gossip with a random one now and then, push
- * local changes to connected peers live. Returns after a clean close. */
-gs_err node_serve(node *n, const node_serve_opts *o);
+typedef struct node_server node_server;
+typedef struct uv_loop_s uv_loop_t;
+
+/* Serve on the caller's loop: listen, accept peers, keep connections to
+ * a few from the address book, gossip with a random one now and then,
+ * push local changes to connected peers live. The loop runs it; signals
+ * are the caller's to handle. o (and what it points to) must outlive the
+ * server. On failure nothing is left running (what was opened closes
+ * through the loop). */
+gs_err node_server_start(node *n, uv_loop_t *loop, const node_serve_opts *o,
+                         node_server **out);
+/* Stop: close every session and handle; the server frees itself from the
+ * loop once they are closed (then the loop can close). NULL: no-op. */
+void node_server_stop(node_server *s);
 
 /* Warnings worth showing a person; each a static string, NULL-terminated
  * list written to out (at most max). */

@@ -300,11 +300,48 @@ gs_err node_get(node *n, const char *coll, const uint8_t id[CRDT_ID_LEN],
   return *out ? GS_OK : GS_ENOMEM;
 }
 
+/* A household has no name: it is called by its address, "3号楼2单元302"
+ * (the building's name, the stairwell, the room). */
+static int on_address(void *ctx, const crdt_record *r)
+{
+  crdt_record **out = ctx;
+  return on_copy(out, r);
+}
+
+static void household_name(node *n, const uint8_t id[CRDT_ID_LEN], char *buf,
+                           size_t cap)
+{
+  crdt_record *r = NULL;
+  if (store_get(n->st, "household", 9, id, on_address, &r) != GS_OK || !r)
+    return;
+  char bname[NODE_HIT_NAME_MAX] = "";
+  long i = crdt_record_find(r, "building", 8);
+  crdt_field_view fv;
+  if (i >= 0 && crdt_record_field(r, (size_t)i, &fv) == GS_OK && !fv.is_set &&
+      fv.value.type == CRDT_REF && fv.value.u.ref.coll_len == 8 &&
+      memcmp(fv.value.u.ref.coll, "building", 8) == 0) {
+    node_hit b;
+    if (find_hit(n, "building", fv.value.u.ref.id, &b) == GS_OK)
+      snprintf(bname, sizeof bname, "%s", b.name);
+  }
+  const char *unit = "", *room = "";
+  size_t un = 0, rn = 0;
+  str_field(r, "unit", &unit, &un);
+  str_field(r, "room", &room, &rn);
+  snprintf(buf, cap, "%s%.*s%s%.*s", bname, (int)un, unit, un ? "单元" : "",
+           (int)rn, room);
+  crdt_record_free(r);
+}
+
 void node_record_name(node *n, const char *coll,
                       const uint8_t id[CRDT_ID_LEN], char *buf, size_t cap)
 {
   node_hit h;
   buf[0] = '\0';
+  if (strcmp(coll, "household") == 0) {
+    household_name(n, id, buf, cap);
+    return;
+  }
   if (find_hit(n, coll, id, &h) == GS_OK)
     snprintf(buf, cap, "%s", h.name);
 }
