@@ -555,7 +555,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
                          ? "handshake failed: the peer refused it (wrong "
                            "network key?)"
                      : p->initiator && !p->got_msg2
-                         ? "handshake failed: the peer refused it: it holds "
+                         ? "the peer refused the handshake: it holds "
                            "another network key, or runs an older gridsync "
                            "that must be upgraded"
                          : "the peer closed the connection during the "
