@@ -361,8 +361,9 @@ static gs_err finish_handshake(net_peer *p)
   return GS_OK;
 }
 
-/* Build the identity payload [version, key] for version with a key of
- * random bytes (the legacy refusal names no real key). */
+/* An identity payload [NET_PROTOCOL_VERSION, key] whose key is random
+ * bytes (the legacy refusal names no real key); its length, 0 if it does
+ * not fit. */
 static size_t fake_ident_payload(uint8_t out[IDENT_MAX])
 {
   uint8_t junk[CRDT_KEY_LEN];
