@@ -139,6 +139,10 @@ static gs_err book_decode(const uint8_t *buf, size_t len, book_entry *e)
     goto out;
   e->failures = f > UINT32_MAX ? UINT32_MAX : (uint32_t)f;
   memcpy(e->note, a[3].via.str.ptr, a[3].via.str.size);
+  /* a damaged note keeps its valid start (it is shown to people, and
+   * JSON output refuses invalid UTF-8) */
+  for (size_t nl = a[3].via.str.size; nl && !crdt_utf8_valid(e->note, nl);)
+    e->note[--nl] = '\0';
   if (a[4].type != MSGPACK_OBJECT_NIL) {
     if (crdt_mp_bin(&a[4], CRDT_KEY_LEN, e->key))
       goto out;
@@ -148,6 +152,30 @@ static gs_err book_decode(const uint8_t *buf, size_t len, book_entry *e)
 out:
   msgpack_unpacked_destroy(&u);
   return err;
+}
+
+_Static_assert(sizeof(((book_entry *)0)->note) == NODE__BOOK_NOTE_MAX,
+               "node__book_decode's note buffer");
+
+gs_err node__book_decode(const uint8_t *buf, size_t len, node_peer_info *info,
+                         char note[NODE__BOOK_NOTE_MAX],
+                         uint8_t key[CRDT_KEY_LEN])
+{
+  book_entry e;
+  gs_err err = book_decode(buf, len, &e);
+  memset(info, 0, sizeof *info);
+  if (err)
+    return err;
+  memcpy(note, e.note, sizeof e.note);
+  info->last_ok_ms = e.last_ok;
+  info->last_try_ms = e.last_try;
+  info->failures = e.failures;
+  info->note = note;
+  if (e.has_key) {
+    memcpy(key, e.key, CRDT_KEY_LEN);
+    info->key = key;
+  }
+  return GS_OK;
 }
 
 static gs_err book_put(node *n, const char *addr, const book_entry *e)

@@ -70,4 +70,26 @@ gs_err node__batch_put_ops(struct node_batch *b, const char *scope,
                            const crdt_op *ops, size_t n,
                            struct node_reason *why);
 
+/* ---- buffer-level decoders of untrusted bytes (fuzz targets,
+ * tests/fuzz/fuzz_<decoder>.c); each is the one the module itself uses ---- */
+struct node_bundle_info;
+struct node_peer_info;
+/* The plain header of a bundle file held in buf (n bytes: the whole file
+ * or its start), as node_import and node_bundle_info_read read it
+ * (bundle.c): *info, and in *adlen the bytes before the sealed body
+ * (magic, length and header: the associated data). GS_EDECODE, GS_ETRUNC
+ * or a msgpack error for anything else; nothing is allocated. */
+gs_err node__bundle_header(const uint8_t *buf, size_t n,
+                           struct node_bundle_info *info, size_t *adlen);
+#define NODE__BOOK_NOTE_MAX 128 /* bytes of a note, its NUL included */
+/* One address-book value (len bytes of buf) as the peers db holds it
+ * (netnode.c): *info gets the numbers; info->note points to note (a
+ * NUL-terminated, valid UTF-8 copy) and info->key to key when the entry
+ * names a node key, else NULL; info->addr is NULL. GS_ECORRUPT (or a
+ * msgpack error) for a value that is not an entry. */
+gs_err node__book_decode(const uint8_t *buf, size_t len,
+                         struct node_peer_info *info,
+                         char note[NODE__BOOK_NOTE_MAX],
+                         uint8_t key[CRDT_KEY_LEN]);
+
 #endif
