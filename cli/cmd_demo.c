@@ -14,6 +14,9 @@
 
 #include "cli/cli.h"
 #include "node/node.h"
+#include "node/schema.h"
+#include "node/seed.h"
+#include "node/member.h"
 
 #define DEMO_ROOT "gongrencun/qinghejv"
 #define DEMO_HOUSEHOLDS_MAX 50000 /* as node/seed.c */

@@ -19,6 +19,8 @@
 #include "node/domain.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
+#include "node/schema.h"
+#include "node/member.h"
 
 #define BATCH_OPS 512       /* ops per change */
 #define BATCH_BYTES 40000   /* rough encoded bytes per change */

@@ -12,6 +12,8 @@
 
 #include "node/node_internal.h"
 #include "storage/store.h"
+#include "node/schema.h"
+#include "node/member.h"
 
 #define KEY_FILE "identity.key"
 /* A physical clock before this is surely wrong (dead CMOS battery). */

@@ -11,6 +11,7 @@
 #include "node/json.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
+#include "node/schema.h"
 
 static const char *art(const char *name)
 {

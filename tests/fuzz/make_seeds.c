@@ -16,6 +16,8 @@
 #include "net/noise.h"
 #include "net/seal.h"
 #include "node/node_internal.h"
+#include "node/member.h"
+#include "node/bundle.h"
 
 static const char *root;
 

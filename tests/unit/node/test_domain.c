@@ -10,6 +10,7 @@
 #include "node/json.h"
 #include "node/node.h"
 #include "tests/unit/storage/store_test_util.h"
+#include "node/schema.h"
 
 static char dir[64];
 static char ndir[128];
