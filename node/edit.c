@@ -519,13 +519,12 @@ gs_err node_edit_text(node_edit *e, const char *field, char op,
   return node_edit_set(e, field, &v, why);
 }
 
-/* Today's local date of the node's clock. */
+/* Today's local date of the node's clock ("1970-01-01" when it is out of
+ * range: the schema's date order then refuses what it must). */
 static void today(node *n, char out[11])
 {
-  time_t t = (time_t)(node_now(n) / 1000);
-  struct tm tm;
-  localtime_r(&t, &tm);
-  strftime(out, 11, "%Y-%m-%d", &tm);
+  if (!node_today(n, out))
+    memcpy(out, "1970-01-01", 11);
 }
 
 static bool has_intent(const node_edit *e, const char *field)

@@ -260,6 +260,14 @@ const char *node_name(const node *n)
   return n->name;
 }
 
+bool node_today(const node *n, char out[11])
+{
+  time_t t = (time_t)(node_now(n) / 1000);
+  struct tm tm;
+  return localtime_r(&t, &tm) && strftime(out, 11, "%Y-%m-%d", &tm) == 10 &&
+         node_date_valid(out, 10);
+}
+
 const char *node_dir(const node *n)
 {
   return n->dir;
