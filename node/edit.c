@@ -151,7 +151,7 @@ struct node_edit {
   arena mem;
 };
 
-static gs_err check_coll(const char *coll, node_reason *why)
+gs_err node__coll_known(const char *coll, bool own, node_reason *why)
 {
   if (!coll || !crdt_name_valid(coll, strlen(coll)))
     return node_reason_set(why, GS_EINVAL,
@@ -159,15 +159,25 @@ static gs_err check_coll(const char *coll, node_reason *why)
                            "digits and '_', starting with a letter, at most "
                            "%d)",
                            coll ? coll : "", CRDT_NAME_MAX);
-  if (coll[0] == '_')
-    return node_reason_set(why, GS_EPERM,
-                           "collections starting with '_' are the node's "
-                           "own");
+  if (own && coll[0] == '_')
+    return GS_OK;
   if (!node_schema_coll(coll, strlen(coll)) && strncmp(coll, "x_", 2) != 0)
     return node_reason_set(why, GS_ESCHEMA,
                            "there is no collection '%s' (see 'gridsync "
                            "help'; free-form collections are named x_...)",
                            coll);
+  return GS_OK;
+}
+
+static gs_err check_coll(const char *coll, node_reason *why)
+{
+  gs_err err;
+  if (coll && coll[0] == '_' && crdt_name_valid(coll, strlen(coll)))
+    return node_reason_set(why, GS_EPERM,
+                           "collections starting with '_' are the node's "
+                           "own");
+  if ((err = node__coll_known(coll, false, why)) != GS_OK)
+    return err;
   return GS_OK;
 }
 

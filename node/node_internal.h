@@ -86,6 +86,10 @@ gs_err node__network_load(node *n);
 
 struct node_batch;
 struct node_reason;
+/* GS_OK when coll is a collection of the schema, a free-form one (x_...)
+ * or, when own, one of the node's own (_...); else GS_EINVAL for a bad
+ * name, GS_ESCHEMA for an unknown one, with why. */
+gs_err node__coll_known(const char *coll, bool own, struct node_reason *why);
 /* Queue one new record's ops (all of one record, built by node/ itself:
  * demo data) into a batch with the checks of node_batch_put: schema,
  * permission, size, the time bank. */
