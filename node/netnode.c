@@ -299,6 +299,8 @@ struct session {
   node_policy *pol; /* cached for may_send */
   size_t pol_changes;
   size_t learnt; /* addresses added from this peer's PEERS */
+  bool net_seen; /* a batch carried membership changes */
+  uint64_t since; /* uv_now when it began */
 };
 
 static void logf_(netnode *nn, const char *fmt, ...)
@@ -506,24 +508,33 @@ static void on_peers(void *ctx, const net_bytes *addrs, size_t n)
   }
 }
 
-/* Refuse what the authors may not write; count and log it for status. */
-static void on_check(void *ctx, const crdt_change *const *cs, size_t n,
-                     bool *keep)
+/* Refuse what the authors may not write (count and log it for status);
+ * hold instead a change whose author's claim has not arrived yet
+ * (re-checked when memberships arrive). */
+static void on_classify(void *ctx, const crdt_change *const *cs, size_t n,
+                        uint8_t *verdict)
 {
   session *s = ctx;
   node_policy *p;
   char why[200];
   if (node_policy_load(s->nn->n, &p) != GS_OK) {
     for (size_t i = 0; i < n; i++)
-      keep[i] = false; /* cannot tell: store nothing, try again later */
+      verdict[i] = NET_SYNC_REFUSE; /* cannot tell: try again later */
     return;
   }
   size_t refused = 0;
   char first[512] = "";
   for (size_t i = 0; i < n; i++) {
+    verdict[i] = 0;
+    if (cs[i]->scope_len && cs[i]->scope[0] == '_')
+      s->net_seen = true; /* memberships may change: re-check held */
     if (node_policy_check(p, cs[i], why, sizeof why) == GS_OK)
       continue;
-    keep[i] = false;
+    if (!node_policy_known(p, cs[i]->origin)) {
+      verdict[i] = STORE_HOLD_MEMBER;
+      continue;
+    }
+    verdict[i] = NET_SYNC_REFUSE;
     if (refused++ == 0) {
       char who[16];
       key_text(cs[i]->origin, who);
@@ -533,16 +544,56 @@ static void on_check(void *ctx, const crdt_change *const *cs, size_t n,
   }
   node_policy_free(p);
   if (refused) {
-    /* one line and one store write per batch, however many were refused */
     logf_(s->nn, "refused %zu of %zu changes from %s (first: %s)", refused, n,
           s->outgoing ? s->addr : net_peer_addr(s->peer), first);
     node_note_refused(s->nn->n, first, refused);
   }
 }
 
+static const char *session_addr(const session *s)
+{
+  return s->outgoing ? s->addr : net_peer_addr(s->peer);
+}
+
+static void after_apply(void *ctx, const store_result *res)
+{
+  session *s = ctx;
+  size_t applied = 0;
+  if (res->bad)
+    logf_(s->nn, "set apart %zu changes of bad feeds from %s (see status)",
+          res->bad, session_addr(s));
+  if (res->held && !s->net_seen)
+    logf_(s->nn, "held %zu changes from %s (clock ahead or membership not "
+                 "known yet)",
+          res->held, session_addr(s));
+  if (s->net_seen) {
+    s->net_seen = false;
+    if (node_held_recheck(s->nn->n, &applied) == GS_OK && applied)
+      logf_(s->nn, "applied %zu held changes", applied);
+  }
+}
+
+static uint64_t io_now(void *ctx)
+{
+  session *s = ctx;
+  return node_now(s->nn->n);
+}
+
+static void on_hello(void *ctx, uint64_t peer_ms)
+{
+  session *s = ctx;
+  char why[400];
+  if (node_note_peer_clock(s->nn->n, session_addr(s), node_now(s->nn->n),
+                           peer_ms, why, sizeof why))
+    logf_(s->nn, "%s", why);
+}
+
 /* Send a peer only what its role may read (membership looked up afresh
- * at most once per planning: the policy is cached by change count). */
-static bool may_send(void *ctx, const char *scope, size_t scope_len)
+ * at most once per planning: the policy is cached by change count). A
+ * peer that is not a valid member yet is shown nothing but this node's
+ * own claim (so that two new members can meet). */
+static bool may_send(void *ctx, const uint8_t *origin, const char *scope,
+                     size_t scope_len)
 {
   session *s = ctx;
   store_stats st;
@@ -555,15 +606,27 @@ static bool may_send(void *ctx, const char *scope, size_t scope_len)
       return false;
     s->pol_changes = st.changes;
   }
-  return node_policy_may_read(s->pol, net_peer_remote_key(s->peer), scope,
-                              scope_len);
+  const uint8_t *key = net_peer_remote_key(s->peer);
+  if (!node_policy_member(s->pol, key))
+    return memcmp(origin, s->nn->n->pk, CRDT_KEY_LEN) == 0 &&
+           scope_len == strlen(NODE_NET_SCOPE) &&
+           memcmp(scope, NODE_NET_SCOPE, scope_len) == 0;
+  return node_policy_may_read(s->pol, key, scope, scope_len);
 }
 
 static void on_open(net_peer *p)
 {
   session *s = net_peer_data(p);
   char who[16];
-  net_sync_io io = {io_send, io_writable, on_peers, on_check, may_send, s};
+  net_sync_io io = {.send = io_send,
+                    .writable = io_writable,
+                    .on_peers = on_peers,
+                    .classify = on_classify,
+                    .may_send = may_send,
+                    .ctx = s,
+                    .now = io_now,
+                    .on_hello = on_hello,
+                    .after_apply = after_apply};
   if (memcmp(net_peer_remote_key(p), s->nn->id.sign_pk, CRDT_KEY_LEN) == 0) {
     /* an address of our own (learnt from a peer): forget it */
     if (s->outgoing)

@@ -14,6 +14,7 @@ struct node {
   bool has_net;      /* network.key was loaded */
   node_network net;  /* the network, when has_net */
   uint8_t last_id[CRDT_ID_LEN]; /* node_id_new's last, for order */
+  char clock_warning[400]; /* node_warnings' peer-clock sentence */
 };
 
 /* out := dir "/" file; GS_EINVAL if it does not fit. */

@@ -2099,13 +2099,27 @@ gs_err store_history(store *s, const char *coll, size_t coll_len,
 
 gs_err store_feeds(store *s, store_feed_cb cb, void *ctx)
 {
+  return store_feeds_after(s, NULL, cb, ctx);
+}
+
+gs_err store_feeds_after(store *s, const uint8_t *after, store_feed_cb cb,
+                         void *ctx)
+{
   MDB_txn *txn;
   MDB_cursor *cur;
   gs_err err = cursor_open(s, DB_VV, &txn, &cur);
   if (err)
     return err;
-  MDB_val k, v;
-  int stop = 0, rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  MDB_val k = {CRDT_FEED_LEN, (void *)after}, v;
+  int stop = 0, rc;
+  if (!after) {
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  } else {
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && k.mv_size == CRDT_FEED_LEN &&
+        memcmp(k.mv_data, after, CRDT_FEED_LEN) == 0)
+      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
   while (rc == 0 && !stop) {
     store_feed f;
     if (k.mv_size != CRDT_FEED_LEN ||

@@ -248,6 +248,10 @@ typedef struct store_feed {
 typedef int (*store_feed_cb)(void *ctx, const store_feed *feed);
 /* Every feed held, in feed id order. */
 gs_err store_feeds(store *s, store_feed_cb cb, void *ctx);
+/* The same from the first feed after `after` (CRDT_FEED_LEN bytes; NULL:
+ * from the first): for paging through the version vector. */
+gs_err store_feeds_after(store *s, const uint8_t *after, store_feed_cb cb,
+                         void *ctx);
 /* One feed's entry; GS_ENOTFOUND if not held. */
 gs_err store_feed_get(store *s, const uint8_t feed[CRDT_FEED_LEN],
                       store_feed *out);

@@ -142,8 +142,8 @@ static void sync_pair(node *a, node *b, bool a_checks, bool b_checks,
                       size_t *ref_a, size_t *ref_b)
 {
   end ea = {.n = a, .check = a_checks}, eb = {.n = b, .check = b_checks};
-  net_sync_io ia = {q_send, NULL, NULL, q_check, NULL, &ea};
-  net_sync_io ib = {q_send, NULL, NULL, q_check, NULL, &eb};
+  net_sync_io ia = {.send = q_send, .check = q_check, .ctx = &ea};
+  net_sync_io ib = {.send = q_send, .check = q_check, .ctx = &eb};
   cr_assert_eq(net_sync_new(node_store(a), &ia, &ea.s), GS_OK);
   cr_assert_eq(net_sync_new(node_store(b), &ib, &eb.s), GS_OK);
   cr_assert_eq(net_sync_start(ea.s), GS_OK);
