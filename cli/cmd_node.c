@@ -80,6 +80,51 @@ int cli_cmd_id(cli_ctx *ctx)
   return rc;
 }
 
+/* issue 14: held changes, clock-ahead authors, bad feeds, peer clock */
+typedef struct guard_view {
+  json_t *held, *ahead, *bad;
+  size_t nheld, nahead, nbad;
+} guard_view;
+
+static int on_status_held(void *ctx, const node_held_info *h)
+{
+  guard_view *g = ctx;
+  char who[CRDT_KEY_TEXT_LEN + 1], when[40];
+  crdt_base32_encode(h->origin, CRDT_KEY_LEN, who);
+  cli_time_text(h->stamp_ms, when, sizeof when);
+  g->nheld++;
+  if (h->clock_ahead) {
+    bool seen = false;
+    for (size_t i = 0; i < json_array_size(g->ahead) && !seen; i++)
+      seen = strcmp(json_string_value(json_array_get(g->ahead, i)), who) == 0;
+    if (!seen && json_array_size(g->ahead) < 100) {
+      json_array_append_new(g->ahead, json_string(who));
+      g->nahead++;
+    }
+  }
+  if (json_array_size(g->held) < 1000)
+    json_array_append_new(
+        g->held, json_pack("{s:s, s:s%, s:I, s:s, s:b, s:s}", "author", who,
+                           "scope", h->scope, h->scope_len, "seq",
+                           (json_int_t)h->seq, "stamp", when, "clock_ahead",
+                           h->clock_ahead, "reason", h->reason));
+  return 0;
+}
+
+static int on_status_bad(void *ctx, const node_bad_feed *b)
+{
+  guard_view *g = ctx;
+  char who[CRDT_KEY_TEXT_LEN + 1];
+  crdt_base32_encode(b->origin, CRDT_KEY_LEN, who);
+  g->nbad++;
+  if (json_array_size(g->bad) < 1000)
+    json_array_append_new(
+        g->bad, json_pack("{s:s, s:s, s:I, s:b, s:s}", "author", who, "scope",
+                          b->scope, (json_int_t)b->seq, "frozen", b->frozen,
+                          "reason", b->reason));
+  return 0;
+}
+
 typedef struct net_view {
   json_t *peers, *behind;
   size_t npeers, nbehind;
@@ -112,7 +157,10 @@ static int on_status_behind(void *ctx, const uint8_t *feed, uint64_t held,
   }
   hex[2 * CRDT_FEED_LEN] = '\0';
   v->nbehind++;
-  v->missing += heard - held;
+  /* bounded by the store (heard <= STORE_SEQ_MAX); the sum saturates */
+  v->missing = heard - held > UINT64_MAX - v->missing ? UINT64_MAX
+                                                       : v->missing +
+                                                             heard - held;
   if (json_array_size(v->behind) < 1000)
     json_array_append_new(v->behind,
                           json_pack("{s:s, s:I, s:I}", "feed", hex, "held",
@@ -196,12 +244,24 @@ int cli_cmd_status(cli_ctx *ctx)
     warn[nwarn++] = "time-bank accounts are overdrawn (spends accepted on "
                     "two nodes at once): an admin settles them (gridsync "
                     "timebank balances --overdrawn)";
+  guard_view gv = {.held = json_array(), .ahead = json_array(),
+                   .bad = json_array()};
+  node_peer_clock pclock;
+  bool has_pclock = node_peer_clock_get(n, &pclock) == GS_OK;
+  if ((err = node_held(n, on_status_held, &gv)) != GS_OK ||
+      (err = node_bad_feeds(n, on_status_bad, &gv)) != GS_OK) {
+    json_decref(gv.held), json_decref(gv.ahead), json_decref(gv.bad);
+    json_decref(over);
+    cli_fail("status: cannot read the store: %s", gs_strerror(err));
+    goto out;
+  }
   net_view nv = {.peers = json_array(), .behind = json_array()};
   if ((err = node_peers(n, on_status_peer, &nv)) != GS_OK ||
       (err = store_behind(st, on_status_behind, &nv)) != GS_OK) {
     json_decref(nv.peers);
     json_decref(nv.behind);
     json_decref(over);
+    json_decref(gv.held), json_decref(gv.ahead), json_decref(gv.bad);
     cli_fail("status: cannot read the store: %s", gs_strerror(err));
     goto out;
   }
@@ -214,7 +274,7 @@ int cli_cmd_status(cli_ctx *ctx)
     json_t *w = json_array();
     for (size_t i = 0; i < nwarn; i++)
       json_array_append_new(w, json_string(warn[i]));
-    rc = cli_json_out(json_pack(
+    json_t *doc = json_pack(
         "{s:{s:s, s:s, s:s}, s:o, s:s, s:I, s:I, s:I, s:I, s:I,"
         " s:{s:I, s:I}, s:{s:I, s:s, s:I}, s:o, s:o, s:I, s:{s:I, s:s}, s:o,"
         " s:o, s:s}",
@@ -231,7 +291,21 @@ int cli_cmd_status(cli_ctx *ctx)
         when, "ahead_ms", (json_int_t)skew, "peers", nv.peers, "behind",
         nv.behind, "behind_changes", (json_int_t)nv.missing, "refused", "count",
         (json_int_t)refused, "last", refused_why, "warnings", w,
-        "overdrawn", over, "digest", dg));
+        "overdrawn", over, "digest", dg);
+    if (doc) {
+      json_object_set_new(doc, "held", gv.held);
+      json_object_set_new(doc, "clock_ahead", gv.ahead);
+      json_object_set_new(doc, "bad_feeds", gv.bad);
+      json_object_set_new(
+          doc, "peer_clock",
+          has_pclock ? json_pack("{s:s, s:I, s:I}", "addr", pclock.addr,
+                                 "own_ms", (json_int_t)pclock.own_ms,
+                                 "peer_ms", (json_int_t)pclock.peer_ms)
+                     : json_null());
+    } else {
+      json_decref(gv.held), json_decref(gv.ahead), json_decref(gv.bad);
+    }
+    rc = cli_json_out(doc);
   } else {
     printf("node      %s%s%s\n", *node_name(n) ? node_name(n) : "",
            *node_name(n) ? "  " : "", id);
@@ -284,6 +358,21 @@ int cli_cmd_status(cli_ctx *ctx)
              nv.missing, nv.nbehind);
     json_decref(nv.peers);
     json_decref(nv.behind);
+    if (gv.nheld) {
+      printf("held      %zu received changes", gv.nheld);
+      for (size_t i = 0; i < json_array_size(gv.ahead); i++)
+        printf("%s%s", i ? ", " : "; clock ahead: ",
+               json_string_value(json_array_get(gv.ahead, i)));
+      printf("\n");
+    }
+    for (size_t i = 0; i < json_array_size(gv.bad) && i < 10; i++) {
+      json_t *b = json_array_get(gv.bad, i);
+      printf("bad feed  %s in %s: %s\n",
+             json_string_value(json_object_get(b, "author")),
+             json_string_value(json_object_get(b, "scope")),
+             json_string_value(json_object_get(b, "reason")));
+    }
+    json_decref(gv.held), json_decref(gv.ahead), json_decref(gv.bad);
     for (size_t i = 0; i < nwarn; i++)
       printf("warning   %s\n", warn[i]);
     printf("digest    %s%s%s\n", dg, *prefix ? "  of " : "", prefix);

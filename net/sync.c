@@ -109,6 +109,7 @@ struct net_sync {
   uint8_t vv_after[CRDT_FEED_LEN];
   bool hello_recv;
   feedmap bad;  /* feeds isolated as bad in this session (seq 1) */
+  feedmap fork_sent; /* feeds whose fork evidence went to the peer */
   tail *forks;  /* our change at a seq the peer holds another one at */
   size_t nforks, capforks;
 };
@@ -123,6 +124,7 @@ gs_err net_sync_new(store *st, const net_sync_io *io, net_sync **out)
   s->io = *io;
   crdt_random(&s->remote.seed, sizeof s->remote.seed);
   crdt_random(&s->bad.seed, sizeof s->bad.seed);
+  crdt_random(&s->fork_sent.seed, sizeof s->fork_sent.seed);
   *out = s;
   return GS_OK;
 }
@@ -133,6 +135,7 @@ void net_sync_free(net_sync *s)
     return;
   free(s->remote.e);
   free(s->bad.e);
+  free(s->fork_sent.e);
   free(s->forks);
   free(s->plan);
   free(s->unpacked);
@@ -426,13 +429,17 @@ gs_err net_sync_poll(net_sync *s)
   gs_err err = store_stats_get(s->st, &st);
   if (err)
     return err;
-  if (st.changes != s->seen_changes && s->pos == s->nplan &&
+  if ((st.changes != s->seen_changes || s->nforks) && s->pos == s->nplan &&
       (err = make_plan(s)) != GS_OK)
     return err;
   return net_sync_pump(s);
 }
 
 /* ---- receiving ---- */
+
+static gs_err fork_note(net_sync *s, const uint8_t feed[CRDT_FEED_LEN],
+                        uint64_t seq);
+static gs_err make_plan(net_sync *s);
 
 static bool same_feed(const crdt_change *a, const crdt_change *b)
 {
@@ -511,8 +518,18 @@ static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
     const crdt_change *c = cs[idx[k]];
     uint8_t feed[CRDT_FEED_LEN];
     crdt_feed_id(c->origin, c->scope, c->scope_len, feed);
-    if (out[k] == STORE_OUT_BAD && (err = fm_raise(&s->bad, feed, 1)))
-      goto out;
+    if (out[k] == STORE_OUT_BAD) {
+      if ((err = fm_raise(&s->bad, feed, 1)) != GS_OK)
+        goto out;
+      /* a fork: the peer gets our change at that seq, its evidence */
+      store_quar q;
+      store_feed f;
+      if (store_quar_get(s->st, feed, &q) == GS_OK &&
+          q.reason == STORE_BAD_FORK &&
+          store_feed_get(s->st, feed, &f) == GS_OK && c->seq <= f.seq &&
+          (err = fork_note(s, feed, c->seq)) != GS_OK)
+        goto out;
+    }
     if ((err = fm_raise(&s->remote, feed, c->seq)) != GS_OK)
       goto out;
   }
@@ -526,6 +543,9 @@ static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
   size_t len;
   gs_err e = net_msg_ack(res.applied + res.held, res.duplicates, &buf, &len);
   err = send_msg(s, buf, len, e);
+  if (!err && s->nforks && s->remote_vv_done && s->pos == s->nplan &&
+      (err = make_plan(s)) == GS_OK)
+    err = net_sync_pump(s);
 out:
   if (cs)
     for (size_t i = 0; i < n; i++)
@@ -576,8 +596,11 @@ static gs_err head_differs(net_sync *s, const store_feed *f,
 static gs_err fork_note(net_sync *s, const uint8_t feed[CRDT_FEED_LEN],
                         uint64_t seq)
 {
-  if (s->nforks >= NET_SYNC_MAX_FEEDS)
-    return GS_ETOOBIG;
+  if (fm_get(&s->fork_sent, feed))
+    return GS_OK; /* once per feed and session: no ping-pong */
+  gs_err err = fm_raise(&s->fork_sent, feed, 1);
+  if (err)
+    return err;
   if (s->nforks == s->capforks) {
     size_t cap = s->capforks ? s->capforks * 2 : 16;
     tail *p = realloc(s->forks, cap * sizeof *p);

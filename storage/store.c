@@ -2283,6 +2283,8 @@ gs_err store_heard_raise(store *s, const uint8_t (*feeds)[CRDT_FEED_LEN],
                       : 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
       MDB_val k = {CRDT_FEED_LEN, (void *)feeds[i]}, v;
+      if (seqs[i] > STORE_SEQ_MAX)
+        continue; /* not an honest figure (see STORE_SEQ_MAX) */
       /* a peer's word about feeds never seen here is kept only while
        * there is room: it must not grow the store without bound */
       rc = mdb_get(txn, s->dbi[DB_VV], &k, &v);
@@ -2336,6 +2338,8 @@ gs_err store_behind(store *s, store_behind_cb cb, void *ctx)
       if (k.mv_size != CRDT_FEED_LEN || v.mv_size != 8)
         continue;
       uint64_t heard = be64_get(v.mv_data), held = 0;
+      if (heard > STORE_SEQ_MAX)
+        heard = STORE_SEQ_MAX; /* an older build kept any figure */
       MDB_val hv;
       int r2 = mdb_get(txn, s->dbi[DB_VV], &k, &hv);
       if (r2 == 0 && hv.mv_size >= 8)

@@ -278,6 +278,10 @@ gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
  * are kept only up to STORE_HEARD_MAX entries (a peer cannot grow the
  * store without bound). */
 #define STORE_HEARD_MAX 100000
+/* A seq beyond this (2^48 - 1: more changes than a feed can ever hold) is
+ * not a peer's honest word: store_heard_raise ignores it, store_behind
+ * reads an older store's such entry as this. */
+#define STORE_SEQ_MAX (((uint64_t)1 << 48) - 1)
 gs_err store_heard_raise(store *s, const uint8_t (*feeds)[CRDT_FEED_LEN],
                          const uint64_t *seqs, size_t n);
 /* Every feed some peer holds more of than this node: held < heard. */
