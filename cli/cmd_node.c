@@ -120,7 +120,8 @@ static int on_status_bad(void *ctx, const node_bad_feed *b)
   if (json_array_size(g->bad) < 1000)
     json_array_append_new(
         g->bad, json_pack("{s:s, s:s, s:I, s:b, s:s}", "author", who, "scope",
-                          b->scope, (json_int_t)b->seq, "frozen", b->frozen,
+                          b->scope, "seq", (json_int_t)b->seq, "frozen",
+                          b->frozen,
                           "reason", b->reason));
   return 0;
 }

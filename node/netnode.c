@@ -29,6 +29,8 @@
 #define SETTLE_MS 15    /* ... and again this long after a write event */
 #define PENDING_MAX 16  /* incoming connections still in the handshake */
 #define PENDING_PER_HOST 4 /* ... from one address */
+#define SESSIONS_PER_HOST 8 /* established incoming sessions of one address */
+#define SESSIONS_PER_KEY 2  /* sessions with one node key (one each way) */
 #define PROGRESS_MS 500
 
 /* ---- addresses ---- */
@@ -645,6 +647,17 @@ static void on_open(net_peer *p)
       return;
     }
   }
+  size_t same_key = 0;
+  for (session *o = s->nn->sessions; o; o = o->next)
+    if (o != s && o->sync && o->peer && !net_peer_is_closing(o->peer) &&
+        memcmp(net_peer_remote_key(o->peer), net_peer_remote_key(p),
+               CRDT_KEY_LEN) == 0)
+      same_key++;
+  if (same_key >= SESSIONS_PER_KEY) {
+    s->outgoing = false; /* nothing to note in the book */
+    fail_session(s, GS_EPERM, "already connected to this node");
+    return;
+  }
   send_peers(s);
   key_text(net_peer_remote_key(p), who);
   logf_(s->nn, "connected %s %s (node %s)", s->outgoing ? "to" : "from",
@@ -962,11 +975,24 @@ static void gossip_once(netnode *nn)
   }
 }
 
+/* Held changes wait for this node's clock (or memberships): look again
+ * now and then. */
+static void recheck_held(netnode *nn)
+{
+  size_t applied = 0;
+  gs_err err = node_held_recheck(nn->n, &applied);
+  if (err)
+    logf_(nn, "cannot re-check held changes: %s", gs_strerror(err));
+  else if (applied)
+    logf_(nn, "applied %zu held changes (their time has come)", applied);
+}
+
 static void on_gossip(uv_timer_t *t)
 {
   netnode *nn = t->data;
   if (nn->stopping)
     return;
+  recheck_held(nn);
   gossip_once(nn);
   /* and tell connected peers what we learnt since */
   for (session *s = nn->sessions; s; s = s->next)
@@ -976,21 +1002,47 @@ static void on_gossip(uv_timer_t *t)
   uv_timer_start(&nn->gossip, on_gossip, base / 2 + rnd(nn) % (base + 1), 0);
 }
 
+/* The host part of "host:port" ("[v6]:port"): its length. */
+static size_t host_len(const char *addr)
+{
+  const char *colon = strrchr(addr, ':');
+  return colon ? (size_t)(colon - addr) : strlen(addr);
+}
+
+static bool same_host(const char *a, const char *b)
+{
+  size_t n = host_len(a);
+  return n == host_len(b) && strncmp(a, b, n) == 0;
+}
+
+typedef struct known_ctx {
+  const char *addr;
+  bool known;
+} known_ctx;
+
+static int on_known(void *ctx, const node_peer_info *p)
+{
+  known_ctx *k = ctx;
+  if (p->key && p->last_ok_ms && same_host(p->addr, k->addr)) {
+    k->known = true;
+    return 1;
+  }
+  return 0;
+}
+
+/* A host a session with a node key once succeeded with (a member). */
+static bool host_known(netnode *nn, const char *addr)
+{
+  known_ctx k = {addr, false};
+  node_peers(nn->n, on_known, &k);
+  return k.known;
+}
+
 static void on_conn(uv_stream_t *server, int status)
 {
   netnode *nn = server->data;
   if (status < 0 || nn->stopping)
     return;
-  /* sessions already being closed (refused a moment ago, in the same burst
-   * of accepts) hold no slot: counting them let a burst of stalled
-   * connections crowd out a member arriving right behind them */
-  size_t count = 0, pending = 0;
-  for (session *s = nn->sessions; s; s = s->next) {
-    if (s->peer && net_peer_is_closing(s->peer))
-      continue;
-    count++;
-    pending += !s->outgoing && !s->sync; /* still in the handshake */
-  }
   session *s = session_new(nn, NULL, false);
   if (!s)
     return;
@@ -1000,19 +1052,54 @@ static void on_conn(uv_stream_t *server, int status)
     session_unlink(nn, s);
     return;
   }
+  s->since = uv_now(&nn->loop);
+  const char *me = net_peer_addr(s->peer);
+  /* sessions already being closed (refused a moment ago, in the same burst
+   * of accepts) hold no slot: counting them let a burst of stalled
+   * connections crowd out a member arriving right behind them */
+  size_t count = 0, pending = 0, host_pending = 0, host_open = 0;
+  for (session *o = nn->sessions; o; o = o->next) {
+    if (o == s || (o->peer && net_peer_is_closing(o->peer)))
+      continue;
+    count++;
+    bool hs = !o->outgoing && !o->sync; /* still in the handshake */
+    pending += hs;
+    if (!o->outgoing && o->peer && same_host(net_peer_addr(o->peer), me)) {
+      host_pending += hs;
+      host_open += !hs;
+    }
+  }
   size_t max = nn->sopts->max_conns ? nn->sopts->max_conns : 64;
-  /* handshakes in progress get their own small budget, so clients that
-   * never finish one cannot take every slot from members */
-  size_t same_host = 0;
-  const char *me = net_peer_addr(s->peer), *colon = strrchr(me, ':');
-  size_t hl = colon ? (size_t)(colon - me) : strlen(me);
-  for (session *o = nn->sessions; o; o = o->next)
-    if (o != s && !o->outgoing && !o->sync && o->peer &&
-        !net_peer_is_closing(o->peer) && strncmp(net_peer_addr(o->peer), me, hl) == 0 &&
-        net_peer_addr(o->peer)[hl] == ':')
-      same_host++;
-  if (count >= max || pending >= PENDING_MAX ||
-      same_host >= PENDING_PER_HOST)
+  if (count >= max || host_pending >= PENDING_PER_HOST ||
+      host_open >= SESSIONS_PER_HOST) {
+    net_peer_close(s->peer, GS_EPERM, "too many connections");
+    return;
+  }
+  if (pending < PENDING_MAX || host_known(nn, me))
+    return; /* a known member's host gets a handshake slot of its own */
+  /* handshake slots are shared: the newcomer takes the slot of the oldest
+   * handshake of the address holding the most, so that a few addresses
+   * stalling handshakes cannot starve everyone else */
+  session *victim = NULL;
+  size_t most = 0;
+  for (session *o = nn->sessions; o; o = o->next) {
+    if (o == s || o->outgoing || o->sync || !o->peer ||
+        net_peer_is_closing(o->peer))
+      continue;
+    size_t k = 0;
+    for (session *p = nn->sessions; p; p = p->next)
+      if (p != s && !p->outgoing && !p->sync && p->peer &&
+          !net_peer_is_closing(p->peer) &&
+          same_host(net_peer_addr(p->peer), net_peer_addr(o->peer)))
+        k++;
+    if (k > most || (k == most && victim && o->since < victim->since)) {
+      most = k;
+      victim = o;
+    }
+  }
+  if (victim && most > host_pending + 1)
+    net_peer_close(victim->peer, GS_EPERM, "handshake slot given to another");
+  else
     net_peer_close(s->peer, GS_EPERM, "too many connections");
 }
 
@@ -1110,6 +1197,7 @@ gs_err node_sync_once(node *n, const char *addr, node_progress_cb cb,
    * round starts: when a round carried changes (a new member's claim,
    * say), a second round delivers what they made visible. */
   net_sync_stats r1, r2;
+  node_held_recheck(n, NULL); /* the clock may have caught up since */
   gs_err err = sync_round(n, addr, cb, ctx, &r1, why, whylen);
   *stats = r1;
   if (err || (r1.sent_changes == 0 && r1.recv_changes == 0))
@@ -1165,6 +1253,7 @@ gs_err node_serve(node *n, const node_serve_opts *o)
   if (o->on_listen)
     o->on_listen(o->ctx, host, port);
   logf_(&nn, "serving on %s:%d", host, port);
+  recheck_held(&nn);
   gossip_once(&nn); /* meet a configured peer at once */
   uint64_t base = o->gossip_ms ? o->gossip_ms : 30000;
   uv_timer_start(&nn.gossip, on_gossip, base / 2 + rnd(&nn) % (base + 1), 0);
