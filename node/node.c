@@ -377,6 +377,9 @@ static int on_quar(void *ctx, const store_quar *q)
                 : q->reason == STORE_BAD_CHAIN
                     ? "a change that does not follow the one held was "
                       "received"
+                : q->reason == STORE_BAD_QUOTA
+                    ? "its author went over a quota (feeds, changes or "
+                      "bytes per member)"
                     : "a change with a bad signature was received"};
   return bc->cb(bc->ctx, &b);
 }

@@ -19,14 +19,14 @@
 #define RETRIES 8
 
 enum { DB_META, DB_CHANGES, DB_VV, DB_RECORDS, DB_BYSCOPE, DB_HIST, DB_FORKS,
-       DB_PEERS, DB_HEARD, DB_HELD, DB_QUAR, DB_COUNT };
+       DB_PEERS, DB_HEARD, DB_HELD, DB_QUAR, DB_QUOTA, DB_COUNT };
 /* Databases from DB_FIRST_LATER on came after format 2 was released: a
  * store without them gets them when first opened for writing (read-only,
  * they read as empty). */
 #define DB_FIRST_LATER DB_HELD
 static const char *const db_names[DB_COUNT] = {
     "meta",  "changes", "vv",    "records", "byscope",
-    "hist",  "forks",   "peers", "heard",   "held", "quar"};
+    "hist",  "forks",   "peers", "heard",   "held", "quar", "quota"};
 
 struct store {
   MDB_env *env;
@@ -1262,6 +1262,62 @@ static bool feed_listed(const uint8_t (*list)[CRDT_FEED_LEN], size_t n,
   return false;
 }
 
+/* One author's counts in a batch: as stored, plus this batch's. */
+typedef struct quota {
+  uint8_t origin[CRDT_KEY_LEN];
+  uint64_t feeds, changes, bytes;
+  bool dirty;
+} quota;
+
+static gs_err quota_find(store *s, MDB_txn *txn, quota *qs, size_t *nq,
+                         const uint8_t origin[CRDT_KEY_LEN], quota **out)
+{
+  for (size_t i = 0; i < *nq; i++)
+    if (memcmp(qs[i].origin, origin, CRDT_KEY_LEN) == 0) {
+      *out = &qs[i];
+      return GS_OK;
+    }
+  quota *q = &qs[(*nq)++];
+  memset(q, 0, sizeof *q);
+  memcpy(q->origin, origin, CRDT_KEY_LEN);
+  MDB_val k = {CRDT_KEY_LEN, (void *)origin}, v;
+  int rc = mdb_get(txn, s->dbi[DB_QUOTA], &k, &v);
+  if (rc == 0 && v.mv_size == 24) {
+    const uint8_t *p = v.mv_data;
+    q->feeds = be64_get(p);
+    q->changes = be64_get(p + 8);
+    q->bytes = be64_get(p + 16);
+  } else if (rc && rc != MDB_NOTFOUND) {
+    return lmdb_err(rc);
+  }
+  *out = q;
+  return GS_OK;
+}
+
+static bool over_quota(const quota *q, const crdt_change *c)
+{
+  return (c->seq == 1 && q->feeds >= STORE_MEMBER_FEEDS_MAX) ||
+         q->changes >= STORE_MEMBER_CHANGES_MAX ||
+         q->bytes + c->raw_len > STORE_MEMBER_BYTES_MAX;
+}
+
+static gs_err quota_write(store *s, MDB_txn *txn, const quota *qs, size_t nq)
+{
+  for (size_t i = 0; i < nq; i++) {
+    if (!qs[i].dirty)
+      continue;
+    uint8_t b[24];
+    be64_put(b, qs[i].feeds);
+    be64_put(b + 8, qs[i].changes);
+    be64_put(b + 16, qs[i].bytes);
+    MDB_val k = {CRDT_KEY_LEN, (void *)qs[i].origin}, v = {24, b};
+    int rc = mdb_put(txn, s->dbi[DB_QUOTA], &k, &v, 0);
+    if (rc)
+      return lmdb_err(rc);
+  }
+  return GS_OK;
+}
+
 static bool feed_error(gs_err e)
 {
   return e == GS_EFORK || e == GS_EGAP || e == GS_ECHAIN || e == GS_ESIG;
@@ -1272,12 +1328,12 @@ static bool feed_error(gs_err e)
  * (n entries, isolate only) collects the feeds skipped. */
 static gs_err apply_batch(store *s, crdt_change *const *cs, size_t n,
                           const uint8_t *hold, uint8_t *out, bool isolate,
-                          uint8_t (*badf)[CRDT_FEED_LEN], store_result *res,
-                          size_t *bad)
+                          uint8_t (*badf)[CRDT_FEED_LEN], quota *quotas,
+                          store_result *res, size_t *bad)
 {
   MDB_txn *txn;
   MDB_stat hs, qs;
-  size_t nbadf = 0;
+  size_t nbadf = 0, nquota = 0;
   gs_err err = txn_begin(s, 0, &txn);
   if (err)
     return err;
@@ -1311,6 +1367,23 @@ static gs_err apply_batch(store *s, crdt_change *const *cs, size_t n,
         err = GS_EFORK;
         goto fail;
       }
+      memcpy(badf[nbadf++], feed, CRDT_FEED_LEN);
+      if (out)
+        out[i] = STORE_OUT_BAD;
+      res->bad++;
+      continue;
+    }
+    quota *q;
+    if ((err = quota_find(s, txn, quotas, &nquota, c->origin, &q)) != GS_OK)
+      goto fail;
+    if (over_quota(q, c)) {
+      if (!isolate) {
+        err = GS_ETOOBIG;
+        goto fail;
+      }
+      if ((err = quar_put(s, txn, feed, c, STORE_BAD_QUOTA)) != GS_OK)
+        goto fail;
+      any_quar = true;
       memcpy(badf[nbadf++], feed, CRDT_FEED_LEN);
       if (out)
         out[i] = STORE_OUT_BAD;
@@ -1362,11 +1435,17 @@ static gs_err apply_batch(store *s, crdt_change *const *cs, size_t n,
     }
     if (out)
       out[i] = STORE_OUT_APPLIED;
+    q->feeds += c->seq == 1;
+    q->changes++;
+    q->bytes += c->raw_len;
+    q->dirty = true;
     res->applied++;
     res->ops += c->nops;
     if (c->hlc > res->max_hlc)
       res->max_hlc = c->hlc;
   }
+  if ((err = quota_write(s, txn, quotas, nquota)) != GS_OK)
+    goto fail;
   /* only applied changes move the clock, and none is beyond the limit */
   if (res->max_hlc && (err = hlc_observe(s, txn, res->max_hlc)) != GS_OK)
     goto fail;
@@ -1384,6 +1463,7 @@ static gs_err apply_common(store *s, const uint8_t *const *changes,
   crdt_change **cs = calloc(n ? n : 1, sizeof *cs);
   uint8_t(*badf)[CRDT_FEED_LEN] =
       isolate ? malloc((n ? n : 1) * sizeof *badf) : NULL;
+  quota *quotas = malloc((n ? n : 1) * sizeof *quotas);
   size_t bad = 0;
   store_result tmp;
   gs_err err = GS_OK;
@@ -1391,9 +1471,10 @@ static gs_err apply_common(store *s, const uint8_t *const *changes,
   if (!res)
     res = &tmp;
   memset(res, 0, sizeof *res);
-  if (!cs || (isolate && !badf)) {
+  if (!cs || !quotas || (isolate && !badf)) {
     free(cs);
     free(badf);
+    free(quotas);
     return GS_ENOMEM;
   }
   for (size_t i = 0; i < n && !err; i++) {
@@ -1401,7 +1482,7 @@ static gs_err apply_common(store *s, const uint8_t *const *changes,
     err = crdt_change_decode(changes[i], lens[i], &cs[i]);
   }
   for (int tries = 0; !err; tries++) {
-    err = apply_batch(s, cs, n, hold, out, isolate, badf, res, &bad);
+    err = apply_batch(s, cs, n, hold, out, isolate, badf, quotas, res, &bad);
     if (err != MDB_MAP_FULL || tries + 1 >= RETRIES)
       break;
     err = grow_map(s); /* then try the whole batch again */
@@ -1414,6 +1495,7 @@ static gs_err apply_common(store *s, const uint8_t *const *changes,
     crdt_change_free(cs[i]);
   free(cs);
   free(badf);
+  free(quotas);
   return err;
 }
 

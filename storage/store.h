@@ -15,6 +15,7 @@
  *   held     feed(16) | seq(8)                 -> reason(1) hash(32) change:
  *                                                 received, valid, not yet
  *                                                 applied (see store_apply)
+ *   quota    origin(32)                        -> feeds changes bytes (8 each)
  *   quar     feed(16)                          -> reason(1) seq(8) at(8)
  *                                                 origin(32) scope: a feed
  *                                                 a bad change was seen in
@@ -112,6 +113,7 @@ enum {
   STORE_BAD_GAP = 2,   /* a change that does not follow what is held */
   STORE_BAD_CHAIN = 3, /* prev does not match, and not validly signed */
   STORE_BAD_SIG = 4,   /* a bad signature (the relay's doing, or a bug) */
+  STORE_BAD_QUOTA = 5, /* its author is over a quota (STORE_MEMBER_*) */
 };
 /* What happened to each change of a batch (store_apply_ex). */
 enum {
@@ -121,6 +123,15 @@ enum {
   STORE_OUT_BAD = 3, /* its feed was refused in this batch (see quar) */
   STORE_OUT_FULL = 4, /* not stored: the held store is full; send again */
 };
+/* Quotas per author (origin key) on received changes, far beyond what a
+ * real grid reaches (an office writing 10,000 changes a day for ten years
+ * makes 36.5 million; a street admin writes in a few hundred scopes): a
+ * change beyond them is not stored and its feed is quarantined. Counted
+ * in `quota`: origin(32) -> feeds(8) changes(8) bytes(8), for changes
+ * applied since this build (a store of an earlier build starts at 0). */
+#define STORE_MEMBER_FEEDS_MAX 4096
+#define STORE_MEMBER_CHANGES_MAX 50000000ULL
+#define STORE_MEMBER_BYTES_MAX (32ULL << 30)
 /* Held changes kept at most (beyond: not stored, the sender retries). */
 #define STORE_HELD_MAX 100000
 

@@ -9,6 +9,7 @@ without a valid claim.
 import contextlib
 import os
 import shutil
+import socket
 import sys
 import time
 import unittest
@@ -159,6 +160,31 @@ class GuardTest(Base):
         self.assertEqual(y.records("resident"), [])
         # while a valid member (a) holds x's and its own
         self.assertGreaterEqual(len(a.records("member")), 1)
+
+    def test_stalled_handshakes_from_four_addresses_do_not_lock_out(self):
+        a, b = self.network("a", "b")
+        a.serve()
+        stalled = []
+        # four hosts, each filling its share of handshake slots and more
+        for host in ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"):
+            for _ in range(6):
+                s = socket.socket()
+                s.bind((host, 0))
+                try:
+                    s.connect(("127.0.0.1", a.port))
+                except OSError:
+                    s.close()
+                    continue
+                stalled.append(s)
+        time.sleep(0.3)
+        b.put("resident", "gongrencun/q/g01", "name=照常")
+        t0 = time.time()
+        b.run("sync", a.addr())
+        self.assertLess(time.time() - t0, 4)
+        self.assertEqual(len(a.records("resident")), 1)
+        for s in stalled:
+            s.close()
+        self.assertEqual(a.stop(), 0)
 
     def served(self, node):
         node.serve()

@@ -388,3 +388,52 @@ Test(store_hold, poisoned_clock_does_not_stop_local_writes)
   cr_assert_eq(local_write(me.sk), GS_OK);
   cr_assert_eq(local_write(me.sk), GS_OK);
 }
+
+Test(store_hold, feeds_per_member_are_capped, .timeout = 120)
+{
+  /* one member opening more feeds than STORE_MEMBER_FEEDS_MAX: the ones
+   * beyond are set apart, another member's feed still goes in */
+  size_t n = STORE_MEMBER_FEEDS_MAX + 2;
+  uint8_t **raw = calloc(n + 1, sizeof *raw);
+  size_t *len = calloc(n + 1, sizeof *len);
+  uint8_t *out = calloc(n + 1, 1);
+  t_feed f, other;
+  uint8_t id[CRDT_ID_LEN];
+  t_id(id, 1, 1);
+  t_feed_init(&f, scope);
+  t_feed_init(&other, scope);
+  crdt_op op = t_set_str("issue", id, "title", "x", 1);
+  for (size_t i = 0; i < n; i++) {
+    char sc[64];
+    snprintf(sc, sizeof sc, "gongrencun/flood/f%zu", i);
+    t_feed g;
+    t_feed_same_origin(&g, &f, sc);
+    cr_assert_eq(t_next(&g, &op, 1, &raw[i], &len[i]), GS_OK);
+  }
+  cr_assert_eq(t_next(&other, &op, 1, &raw[n], &len[n]), GS_OK);
+  store_result res;
+  cr_assert_eq(apply_ex(raw, len, n + 1, NULL, out, &res), GS_OK);
+  cr_assert_eq(res.applied, STORE_MEMBER_FEEDS_MAX + 1);
+  cr_assert_eq(res.bad, 2);
+  cr_assert_eq(out[n - 1], STORE_OUT_BAD);
+  cr_assert_eq(out[n], STORE_OUT_APPLIED);
+  store_quar q;
+  uint8_t feed[CRDT_FEED_LEN];
+  crdt_feed_id(f.pk, "gongrencun/flood/f4096", 22, feed);
+  cr_assert_eq(store_quar_get(s, feed, &q), GS_OK);
+  cr_assert_eq(q.reason, STORE_BAD_QUOTA);
+  /* counted across batches too */
+  uint8_t *one;
+  size_t onen;
+  t_feed g;
+  t_feed_same_origin(&g, &f, "gongrencun/flood/later");
+  cr_assert_eq(t_next(&g, &op, 1, &one, &onen), GS_OK);
+  cr_assert_eq(apply_ex(&one, &onen, 1, NULL, out, &res), GS_OK);
+  cr_assert_eq(out[0], STORE_OUT_BAD);
+  free(one);
+  for (size_t i = 0; i <= n; i++)
+    free(raw[i]);
+  free(raw);
+  free(len);
+  free(out);
+}
