@@ -1226,6 +1226,15 @@ static gs_err quar_put(store *s, MDB_txn *txn,
     return GS_OK; /* frozen already: keep the fork's entry */
   if (rc && rc != MDB_NOTFOUND)
     return lmdb_err(rc);
+  if (rc == MDB_NOTFOUND && reason != STORE_BAD_FORK) {
+    /* a relay can make up bad changes of feeds no one holds: their notes
+     * are kept only up to a bound (a fork needs the author's signature) */
+    MDB_stat st;
+    if ((rc = mdb_stat(txn, s->dbi[DB_QUAR], &st)) != 0)
+      return lmdb_err(rc);
+    if (st.ms_entries >= STORE_QUAR_MAX)
+      return GS_OK;
+  }
   uint8_t b[1 + 8 + 8 + CRDT_KEY_LEN + CRDT_SCOPE_MAX];
   b[0] = reason;
   be64_put(b + 1, c->seq);

@@ -132,6 +132,8 @@ enum {
 #define STORE_MEMBER_FEEDS_MAX 4096
 #define STORE_MEMBER_CHANGES_MAX 50000000ULL
 #define STORE_MEMBER_BYTES_MAX (32ULL << 30)
+/* Notes of bad feeds kept at most (forks always). */
+#define STORE_QUAR_MAX 10000
 /* Held changes kept at most (beyond: not stored, the sender retries). */
 #define STORE_HELD_MAX 100000
 
