@@ -391,9 +391,23 @@ static int on_share(void *ctx, const node_peer_info *p)
   return 0;
 }
 
+/* Is the peer a valid member (as far as this node knows now)? A peer
+ * that is not is told nothing (not even addresses) and taught us nothing. */
+static bool peer_is_member(session *s)
+{
+  node_policy *p;
+  if (node_policy_load(s->nn->n, &p) != GS_OK)
+    return false;
+  bool m = node_policy_member(p, net_peer_remote_key(s->peer));
+  node_policy_free(p);
+  return m;
+}
+
 /* Tell the peer where we listen and which addresses worked for us. */
 static void send_peers(session *s)
 {
+  if (!peer_is_member(s))
+    return;
   share_ctx *sc = calloc(1, sizeof *sc);
   net_bytes list[PEERS_SHARE + 1];
   size_t n = 0;
@@ -474,6 +488,8 @@ static void on_peers(void *ctx, const net_bytes *addrs, size_t n)
 {
   session *s = ctx;
   share_ctx count = {0};
+  if (!peer_is_member(s))
+    return;
   node_peers(s->nn->n, on_share, &count);
   size_t room = count.total < BOOK_MAX ? BOOK_MAX - count.total : 0;
   if (s->learnt >= LEARN_PER_SESSION)
