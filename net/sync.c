@@ -357,8 +357,6 @@ static gs_err send_batch(net_sync *s)
     tail *t = &s->plan[s->pos];
     fill_ctx f = {s, t, false};
     uint64_t before = t->next;
-    if (s->vv_sent == false)
-      break; /* our VV first */
     gs_err err = store_feed_read(s->st, t->feed, t->next, t->to, on_raw, &f);
     if (err)
       return err;

@@ -1628,7 +1628,17 @@ static gs_err retry_once(store *s, store_held_check check, void *ctx,
       MDB_val dk = {sizeof kb, kb};
       if ((rc = mdb_del(txn, s->dbi[DB_HELD], &dk, NULL)) != 0)
         goto out_c;
-      if ((err = apply_one(s, txn, c, false, NULL, 0, &outcome)) != GS_OK)
+      err = apply_one(s, txn, c, false, NULL, 0, &outcome);
+      if (feed_error(err)) {
+        /* no longer follows what is held (cannot happen unless the store
+         * was changed by hand): dropped, checked before any write */
+        err = GS_OK;
+        crdt_change_free(c);
+        if (!feed_after(kb, kb))
+          break;
+        continue;
+      }
+      if (err)
         goto out_c;
       res->applied++;
       res->ops += c->nops;
