@@ -40,7 +40,7 @@ def date_of(ms):
 
 class GuardTest(Base):
     def test_a_member_with_a_clock_days_ahead_is_held_not_applied(self):
-        office, m = self.network("office", "m")
+        office, m, c = self.network("office", "m", "c")
         now = int(time.time() * 1000)
         ahead = now + 3 * DAY_MS
         with clock(ahead):
@@ -58,6 +58,11 @@ class GuardTest(Base):
         # not applied: the office does not hold the record
         self.assertNotEqual(office.run("get", "resident", rid,
                                        check=False).returncode, 0)
+        # nor relayed: another member syncing with the office lacks it
+        c.run("sync", office.addr())
+        self.assertNotEqual(c.run("get", "resident", rid,
+                                  check=False).returncode, 0)
+        self.assertEqual(c.run("status", json_out=True)["held"], [])
         # the office's clock did not move into the future, and it writes
         self.assertLess(st["clock"]["ahead_ms"], 60 * 1000)
         office.put("resident", "gongrencun/q/g02", "name=照常写")
@@ -185,6 +190,21 @@ class GuardTest(Base):
         for s in stalled:
             s.close()
         self.assertEqual(a.stop(), 0)
+
+    def test_two_new_members_who_never_met_the_admin_sync(self):
+        # both joined by invite only: each first shows the other just its
+        # own claim, then everything once the claims are checked
+        admin, o1, o2 = self.network("admin", "o1", "o2")
+        r1 = o1.put("resident", "gongrencun/q/g01", "name=一号")
+        r2 = o2.put("resident", "gongrencun/q/g02", "name=二号")
+        o1.serve()
+        o2.run("sync", o1.addr())
+        self.assertEqual(o2.run("get", "resident", r1,
+                                check=False).returncode, 0)
+        self.assertEqual(o1.run("get", "resident", r2,
+                                check=False).returncode, 0)
+        self.assertEqual(o1.digest(), o2.digest())
+        self.assertEqual(o1.stop(), 0)
 
     def served(self, node):
         node.serve()
