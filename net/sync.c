@@ -491,10 +491,13 @@ static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
       continue;
     }
     if (verdict[i] == NET_SYNC_REFUSE) {
-      /* nothing after a refused change of its feed can be stored */
+      /* nothing after a refused change of its feed can be stored, in
+       * this batch or later in the session */
       for (size_t j = i + 1; j < n; j++)
         if (same_feed(cs[j], cs[i]))
           verdict[j] = NET_SYNC_REFUSE;
+      if ((err = fm_raise(&s->bad, feed, 1)) != GS_OK)
+        goto out;
       s->stats.refused++;
       continue;
     }
@@ -516,6 +519,8 @@ static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
     const crdt_change *c = cs[idx[k]];
     uint8_t feed[CRDT_FEED_LEN];
     crdt_feed_id(c->origin, c->scope, c->scope_len, feed);
+    if (out[k] == STORE_OUT_FULL && (err = fm_raise(&s->bad, feed, 1)))
+      goto out; /* not stored: the rest of it would not follow */
     if (out[k] == STORE_OUT_BAD) {
       if ((err = fm_raise(&s->bad, feed, 1)) != GS_OK)
         goto out;
