@@ -85,6 +85,7 @@ static gs_err fm_raise(feedmap *m, const uint8_t feed[CRDT_FEED_LEN],
 typedef struct tail {
   uint8_t feed[CRDT_FEED_LEN];
   uint64_t next, to; /* seqs still to send: [next, to] */
+  bool evidence;     /* the change of `forks` at next, not the feed's */
 } tail;
 
 struct net_sync {
@@ -108,6 +109,7 @@ struct net_sync {
   bool vv_started;
   uint8_t vv_after[CRDT_FEED_LEN];
   bool hello_recv;
+  bool evidence_planned; /* fork evidence offered once per session */
   feedmap bad;  /* feeds isolated as bad in this session (seq 1) */
   feedmap fork_sent; /* feeds whose fork evidence went to the peer */
   tail *forks;  /* our change at a seq the peer holds another one at */
@@ -263,7 +265,42 @@ static int on_plan_feed(void *ctx, const store_feed *f)
   memcpy(t->feed, f->feed, CRDT_FEED_LEN);
   t->next = have + 1;
   t->to = f->seq;
+  t->evidence = false;
   return 0;
+}
+
+/* Fork evidence this node keeps, offered to a peer that holds the feed
+ * that far (it holds our branch, or it would have been found by the VV):
+ * so that every node that meets one that knows of a fork knows of it. */
+static int on_evidence(void *ctx, const uint8_t *feed, uint64_t seq,
+                       const uint8_t *bytes, size_t n)
+{
+  plan_ctx *pc = ctx;
+  net_sync *s = pc->s;
+  store_feed f;
+  (void)bytes, (void)n;
+  if (fm_get(&s->fork_sent, feed) || fm_get(&s->remote, feed) < seq ||
+      store_feed_get(s->st, feed, &f) != GS_OK ||
+      (s->io.may_send &&
+       !s->io.may_send(s->io.ctx, f.origin, f.scope, strlen(f.scope))))
+    return 0;
+  if ((pc->err = fm_raise(&s->fork_sent, feed, 1)) != GS_OK)
+    return 1;
+  if (s->nforks == s->capforks) {
+    size_t cap = s->capforks ? s->capforks * 2 : 16;
+    tail *p = realloc(s->forks, cap * sizeof *p);
+    if (!p) {
+      pc->err = GS_ENOMEM;
+      return 1;
+    }
+    s->forks = p;
+    s->capforks = cap;
+  }
+  tail *t = &s->forks[s->nforks++];
+  memcpy(t->feed, feed, CRDT_FEED_LEN);
+  t->next = t->to = seq;
+  t->evidence = true;
+  return s->nforks >= NET_SYNC_MAX_FEEDS;
 }
 
 /* Plan every tail the peer lacks (replacing a finished plan). */
@@ -281,6 +318,12 @@ static gs_err make_plan(net_sync *s)
   err = store_feeds(s->st, on_plan_feed, &pc);
   if (err || pc.err)
     return err ? err : pc.err;
+  if (!s->evidence_planned && st.forks) {
+    s->evidence_planned = true;
+    if ((err = store_forks_list(s->st, on_evidence, &pc)) != GS_OK ||
+        pc.err)
+      return err ? err : pc.err;
+  }
   /* the evidence of a fork first, once: our change where the peer holds
    * another (if the peer may see that feed at all) */
   if (s->nforks) {
@@ -357,7 +400,14 @@ static gs_err send_batch(net_sync *s)
     tail *t = &s->plan[s->pos];
     fill_ctx f = {s, t, false};
     uint64_t before = t->next;
-    gs_err err = store_feed_read(s->st, t->feed, t->next, t->to, on_raw, &f);
+    gs_err err =
+        t->evidence
+            ? store_fork_read(s->st, t->feed, t->next, on_raw, &f)
+            : store_feed_read(s->st, t->feed, t->next, t->to, on_raw, &f);
+    if (err == GS_ENOTFOUND && t->evidence) {
+      s->pos++; /* gone meanwhile */
+      continue;
+    }
     if (err)
       return err;
     if (t->next > before) {
@@ -615,6 +665,7 @@ static gs_err fork_note(net_sync *s, const uint8_t feed[CRDT_FEED_LEN],
   tail *t = &s->forks[s->nforks++];
   memcpy(t->feed, feed, CRDT_FEED_LEN);
   t->next = t->to = seq;
+  t->evidence = false;
   return GS_OK;
 }
 

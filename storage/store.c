@@ -2289,6 +2289,44 @@ gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
   return err;
 }
 
+gs_err store_forks_list(store *s, store_fork_cb cb, void *ctx)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  MDB_val k, v;
+  gs_err err = cursor_open(s, DB_FORKS, &txn, &cur);
+  if (err)
+    return err;
+  int rc;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != CRDT_FEED_LEN + 8)
+      continue;
+    if (cb(ctx, k.mv_data, be64_get((const uint8_t *)k.mv_data + CRDT_FEED_LEN),
+           v.mv_data, v.mv_size))
+      break;
+  }
+  cursor_close(txn, cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? GS_OK : lmdb_err(rc);
+}
+
+gs_err store_fork_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                       uint64_t seq, store_raw_cb cb, void *ctx)
+{
+  MDB_txn *txn;
+  uint8_t ck[CRDT_FEED_LEN + 8];
+  gs_err err = txn_begin(s, MDB_RDONLY, &txn);
+  if (err)
+    return err;
+  feed_seq_key(ck, feed, seq);
+  MDB_val k = {sizeof ck, ck}, v;
+  int rc = mdb_get(txn, s->dbi[DB_FORKS], &k, &v);
+  if (rc == 0)
+    cb(ctx, seq, v.mv_data, v.mv_size);
+  mdb_txn_abort(txn);
+  return rc == MDB_NOTFOUND ? GS_ENOTFOUND : lmdb_err(rc);
+}
+
 gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
                     uint8_t out[CRDT_HASH_LEN], size_t *nrecords)
 {

@@ -279,6 +279,15 @@ typedef int (*store_raw_cb)(void *ctx, uint64_t seq, const uint8_t *bytes,
 gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
                        uint64_t from, uint64_t to, store_raw_cb cb, void *ctx);
 
+/* The fork evidence kept (`forks`): the change of feed at seq that
+ * differs from the one held, its bytes borrowed for the call; cb returns
+ * non-zero to stop. store_fork_read gives one (GS_ENOTFOUND if none). */
+typedef int (*store_fork_cb)(void *ctx, const uint8_t *feed, uint64_t seq,
+                             const uint8_t *bytes, size_t n);
+gs_err store_forks_list(store *s, store_fork_cb cb, void *ctx);
+gs_err store_fork_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                       uint64_t seq, store_raw_cb cb, void *ctx);
+
 /* Digest of the materialised state under prefix: BLAKE2b-256 over the
  * canonical encodings of every record under it, in scope order. Equal on
  * two nodes exactly when their states under prefix are equal. *nrecords

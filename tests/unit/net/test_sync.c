@@ -875,3 +875,46 @@ Test(sync, peer_numbers_are_bounded)
   cr_assert_eq(n, 0, "a seq of 2^64-1 was kept");
   tnode_close(&b);
 }
+
+Test(sync, fork_evidence_reaches_a_node_holding_the_same_branch)
+{
+  tnode a, b, c;
+  tnode_open(&a), tnode_open(&b), tnode_open(&c);
+  memcpy(b.pk, a.pk, CRDT_KEY_LEN);
+  memcpy(b.sk, a.sk, CRDT_SK_LEN);
+  write_changes(&a, "s/c/g01", 2, 1, 0x61, "on a");
+  write_changes(&b, "s/c/g01", 2, 1, 0x61, "on b");
+  link l;
+  /* c gets a's branch before anyone knows of the fork */
+  link_open(&l, &a, &c);
+  link_run(&l, 0);
+  link_close(&l);
+  uint8_t feed[CRDT_FEED_LEN];
+  crdt_feed_id(a.pk, "s/c/g01", 7, feed);
+  store_quar q;
+  cr_assert_eq(store_quar_get(c.st, feed, &q), GS_ENOTFOUND);
+  /* a meets b: both find the fork */
+  link_open(&l, &a, &b);
+  link_run(&l, 0);
+  link_close(&l);
+  cr_assert_eq(store_quar_get(a.st, feed, &q), GS_OK);
+  /* c meets a again: a offers its evidence, c learns of the fork */
+  link_open(&l, &a, &c);
+  link_run(&l, 0);
+  cr_assert_eq(l.err_a, GS_OK, "%s", l.why_a);
+  cr_assert_eq(l.err_b, GS_OK, "%s", l.why_b);
+  link_close(&l);
+  cr_assert_eq(store_quar_get(c.st, feed, &q), GS_OK);
+  cr_assert_eq(q.reason, STORE_BAD_FORK);
+  store_stats st;
+  cr_assert_eq(store_stats_get(c.st, &st), GS_OK);
+  cr_assert_eq(st.forks, 1);
+  /* and meeting again is quiet */
+  link_open(&l, &a, &c);
+  size_t moved = link_run(&l, 0);
+  cr_assert_eq(l.err_a, GS_OK, "%s", l.why_a);
+  cr_assert_eq(l.err_b, GS_OK, "%s", l.why_b);
+  cr_assert_lt(moved, 12, "%zu messages", moved);
+  link_close(&l);
+  tnode_close(&a), tnode_close(&b), tnode_close(&c);
+}
