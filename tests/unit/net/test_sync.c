@@ -918,3 +918,78 @@ Test(sync, fork_evidence_reaches_a_node_holding_the_same_branch)
   link_close(&l);
   tnode_close(&a), tnode_close(&b), tnode_close(&c);
 }
+
+/* A transport like net/peer.c's, small: writable below QMAX queued
+ * messages (its high-water mark), and a send beyond QHARD (its hard
+ * limit: room for acknowledgements) is the "output queue full" failure
+ * that cut sessions of a node with many feeds. */
+#define QMAX 2
+#define QHARD (QMAX + 1) /* below the 4 pages of the VV */
+static gs_err q_send_bounded(void *ctx, const uint8_t *m, size_t n)
+{
+  queue *q = ctx;
+  if (q->n >= QHARD)
+    return GS_ETOOBIG;
+  return q_send(ctx, m, n);
+}
+
+static bool q_writable(void *ctx)
+{
+  return ((queue *)ctx)->n < QMAX;
+}
+
+Test(sync, many_feeds_sync_through_a_small_output_queue, .timeout = 240)
+{
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  /* more VV pages than the queue holds, within one member's feed quota */
+  size_t nfeeds = 3 * NET_VV_PAGE + 3;
+  cr_assert_lt(nfeeds, STORE_MEMBER_FEEDS_MAX);
+  store_write *w;
+  cr_assert_eq(store_write_begin(a.st, a.sk, &w), GS_OK);
+  for (size_t i = 0; i < nfeeds; i++) {
+    char scope[32];
+    snprintf(scope, sizeof scope, "s/c/f%zu", i);
+    crdt_op op;
+    memset(&op, 0, sizeof op);
+    op.kind = CRDT_OP_SET;
+    op.coll = "x_t";
+    op.coll_len = 3;
+    memset(op.id, 7, CRDT_ID_LEN);
+    op.id[0] = (uint8_t)i, op.id[1] = (uint8_t)(i >> 8);
+    op.field = "n";
+    op.field_len = 1;
+    op.value.type = CRDT_INT;
+    op.value.u.i = (int64_t)i;
+    cr_assert_eq(store_write_change(w, scope, strlen(scope), &op, 1,
+                                    a.clock++, NULL, NULL),
+                 GS_OK);
+  }
+  cr_assert_eq(store_write_commit(w), GS_OK);
+  link l;
+  memset(&l, 0, sizeof l);
+  net_sync_io ia = {.send = q_send_bounded, .writable = q_writable,
+                    .ctx = &l.qa},
+              ib = {.send = q_send_bounded, .writable = q_writable,
+                    .ctx = &l.qb};
+  cr_assert_eq(net_sync_new(a.st, &ia, &l.a), GS_OK);
+  cr_assert_eq(net_sync_new(b.st, &ib, &l.b), GS_OK);
+  cr_assert_eq(net_sync_start(l.a), GS_OK);
+  cr_assert_eq(net_sync_start(l.b), GS_OK);
+  /* deliver one message at a time; a drained queue pumps its sender */
+  for (int rounds = 0; rounds < 100000; rounds++) {
+    size_t moved = link_run(&l, 2);
+    cr_assert_eq(l.err_a, GS_OK, "%s", l.why_a);
+    cr_assert_eq(l.err_b, GS_OK, "%s", l.why_b);
+    cr_assert_eq(net_sync_pump(l.a), GS_OK);
+    cr_assert_eq(net_sync_pump(l.b), GS_OK);
+    if (!moved && !l.qa.head && !l.qb.head)
+      break;
+  }
+  cr_assert(net_sync_caught_up(l.a) && net_sync_caught_up(l.b));
+  cr_assert_leq(l.qa.max_n, QHARD);
+  cr_assert_eq(nchanges(&b), nfeeds, "%zu of %zu (a holds %zu)", nchanges(&b),
+               nfeeds, nchanges(&a));
+  link_close(&l);
+  tnode_close(&a), tnode_close(&b);
+}
