@@ -29,8 +29,10 @@
 #define SETTLE_MS 15    /* ... and again this long after a write event */
 #define PENDING_MAX 16  /* incoming connections still in the handshake */
 #define PENDING_PER_HOST 4 /* ... from one address */
-#define SESSIONS_PER_HOST 8 /* established incoming sessions of one address */
-#define SESSIONS_PER_KEY 2  /* sessions with one node key (one each way) */
+#define SESSIONS_PER_HOST 16 /* established incoming sessions of one address */
+#define SESSIONS_PER_KEY 4  /* sessions with one node key: live ones each way
+                             * and a `gridsync sync` or two */
+#define SESSIONS_NONMEMBER 8 /* sessions with peers not (yet) valid members */
 #define PROGRESS_MS 500
 
 /* ---- addresses ---- */
@@ -298,6 +300,7 @@ struct session {
   net_sync *sync;
   char addr[STORE_ADDR_MAX + 1]; /* book key for outgoing sessions */
   bool outgoing, ok;
+  bool member; /* the peer was a valid member when the session opened */
   node_policy *pol; /* cached for may_send */
   size_t pol_changes;
   size_t learnt; /* addresses added from this peer's PEERS */
@@ -663,15 +666,23 @@ static void on_open(net_peer *p)
       return;
     }
   }
-  size_t same_key = 0;
-  for (session *o = s->nn->sessions; o; o = o->next)
-    if (o != s && o->sync && o->peer && !net_peer_is_closing(o->peer) &&
-        memcmp(net_peer_remote_key(o->peer), net_peer_remote_key(p),
-               CRDT_KEY_LEN) == 0)
-      same_key++;
-  if (same_key >= SESSIONS_PER_KEY) {
+  /* one key, or keys without a valid claim (made up at will by a holder
+   * of the network key), cannot take the slots members need */
+  size_t same_key = 0, nonmembers = 0;
+  s->member = peer_is_member(s);
+  for (session *o = s->nn->sessions; o; o = o->next) {
+    if (o == s || !o->sync || !o->peer || net_peer_is_closing(o->peer))
+      continue;
+    same_key += memcmp(net_peer_remote_key(o->peer), net_peer_remote_key(p),
+                       CRDT_KEY_LEN) == 0;
+    nonmembers += !o->member;
+  }
+  if (same_key >= SESSIONS_PER_KEY ||
+      (!s->member && nonmembers >= SESSIONS_NONMEMBER)) {
     s->outgoing = false; /* nothing to note in the book */
-    fail_session(s, GS_EPERM, "already connected to this node");
+    fail_session(s, GS_EPERM, same_key >= SESSIONS_PER_KEY
+                                  ? "already connected to this node"
+                                  : "too many connections from non-members");
     return;
   }
   send_peers(s);
