@@ -583,9 +583,9 @@ static void after_apply(void *ctx, const store_result *res)
   if (res->bad)
     logf_(s->nn, "set apart %zu changes of bad feeds from %s (see status)",
           res->bad, session_addr(s));
-  if (res->held && !s->net_seen)
-    logf_(s->nn, "held %zu changes from %s (clock ahead or membership not "
-                 "known yet)",
+  if (res->held)
+    logf_(s->nn, "held %zu changes from %s (stamped too far ahead, or their "
+                 "author's membership not known yet; see status)",
           res->held, session_addr(s));
   if (s->net_seen) {
     s->net_seen = false;
