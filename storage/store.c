@@ -1623,6 +1623,18 @@ static gs_err retry_once(store *s, store_held_check check, void *ctx,
     } else if (seq > held.seq + 1) {
       verdict = STORE_HOLD_AFTER; /* waits for an earlier one */
     }
+    quota q1[1];
+    quota *q = NULL;
+    if (verdict == STORE_HOLD_NONE) {
+      size_t nq = 0;
+      if ((err = quota_find(s, txn, q1, &nq, c->origin, &q)) != GS_OK)
+        goto out_c;
+      if (over_quota(q, c)) {
+        if ((err = quar_put(s, txn, kb, c, STORE_BAD_QUOTA)) != GS_OK)
+          goto out_c;
+        verdict = -1; /* dropped with the rest of its feed */
+      }
+    }
     if (verdict == STORE_HOLD_NONE) {
       int outcome;
       MDB_val dk = {sizeof kb, kb};
@@ -1639,6 +1651,12 @@ static gs_err retry_once(store *s, store_held_check check, void *ctx,
         continue;
       }
       if (err)
+        goto out_c;
+      q->feeds += c->seq == 1;
+      q->changes++;
+      q->bytes += c->raw_len;
+      q->dirty = true;
+      if ((err = quota_write(s, txn, q, 1)) != GS_OK)
         goto out_c;
       res->applied++;
       res->ops += c->nops;
