@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "crdt/crdt.h"
+#include "node/json.h"
 
 typedef struct node node;
 typedef struct crdt_record crdt_record;
@@ -20,6 +21,7 @@ typedef struct cli_ctx {
   bool json;       /* --json: one JSON document on stdout */
   int argc;        /* the command's own arguments (argv[0] = its name) */
   char **argv;
+  node *node;      /* opened once by cli_open, closed by main */
 } cli_ctx;
 
 /* One failure line on stderr ("gridsync: what: why"); returns CLI_FAIL. */
@@ -27,8 +29,15 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error with a hint; returns CLI_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Open the node of ctx->dir, or print why not (returns NULL). */
-node *cli_open(const cli_ctx *ctx, unsigned flags);
+/* The node of ctx->dir, opened on first use with flags (one node handle
+ * per process: later calls return the same handle, and main closes it),
+ * or NULL after printing why not. */
+node *cli_open(cli_ctx *ctx, unsigned flags);
+struct node_reason;
+/* Print a refusal of the domain layer as "gridsync: CMD: TEXT" with the
+ * option to give when the reason names a field; exit 2 for a usage error
+ * (GS_EINVAL), else 1. */
+int cli_refused(const char *cmd, const struct node_reason *why);
 /* Print doc (stolen) as the command's JSON output. */
 int cli_json_out(json_t *doc);
 
@@ -37,28 +46,6 @@ int cli_json_out(json_t *doc);
  * returns 1; returns 0 when it is not; -1 (usage printed) when the value
  * is missing. */
 int cli_opt(const cli_ctx *ctx, int *i, const char *name, const char **val);
-
-/* Values and records as JSON (cli/json.c). */
-json_t *cli_value_json(const crdt_value *v);
-/* Parse JSON text into a value; strings, bytes and ref collections borrow
- * from *keep, which the caller json_decref()s when done. GS_EINVAL with a
- * message in err (size errlen) when the JSON is no value. Arrays are not
- * values: see cli_json_array. */
-gs_err cli_json_value(const char *text, crdt_value *out, json_t **keep,
-                      char *err, size_t errlen);
-/* The value of JSON j (not an array); strings borrow from j, and $hex
- * bytes are decoded into j (as "$bytes"), so j must outlive the value. */
-gs_err cli_json_to_value(json_t *j, crdt_value *out, char *err,
-                         size_t errlen);
-json_t *cli_record_json(const crdt_record *r);
-/* Human form of a value into buf (truncated to cap). */
-void cli_value_text(const crdt_value *v, char *buf, size_t cap);
-/* ISO 8601 UTC text of Unix ms. */
-void cli_time_text(uint64_t ms, char *buf, size_t cap);
-/* Parse "COLL/ID" into a ref value (coll borrowed from text). */
-gs_err cli_parse_ref(const char *text, crdt_value *out);
-/* Parse a 26-char id. */
-gs_err cli_parse_id(const char *text, uint8_t id[CRDT_ID_LEN]);
 
 /* One FIELD<op>VALUE argument of put. */
 typedef struct cli_assign {
@@ -72,15 +59,19 @@ typedef struct cli_assign {
  * borrows from the text). false when it is none of them. */
 bool cli_parse_assign(const char *a, cli_assign *out);
 
-/* The core of put, for the domain commands too: write the assignments to
- * (coll, idtext) — a new record in scope when idtext is NULL — after
- * checking them against the schema and the node's permissions. Prints
- * the id (or --json), unless idout (CRDT_ID_TEXT_LEN + 1 bytes) is given:
- * then the id goes there and nothing is printed on success. Op '*' adds
- * a set element given as JSON (a ref). Messages name cmd. */
-int cli_put_record(cli_ctx *ctx, const char *cmd, const char *coll,
-                   const char *idtext, const char *scope,
-                   const cli_assign *as, size_t nas, char *idout);
+/* Print one record (human form or --json); messages name cmd. */
+int cli_show_record(cli_ctx *ctx, const char *cmd, const char *coll,
+                    const char *idtext);
+
+struct node_edit;
+struct node_query;
+/* Apply one FIELD<op>VALUE argument to an edit: '=' '+' '-' take the
+ * text as the field's type reads it (node_edit_text); ':' JSON, an array
+ * assigning a whole set. */
+gs_err cli_edit_assign(struct node_edit *e, const cli_assign *a,
+                       struct node_reason *why);
+/* Print the records of q (human form or --json); messages name cmd. */
+int cli_list_query(cli_ctx *ctx, const char *cmd, const struct node_query *q);
 
 /* Commands. */
 int cli_cmd_init(cli_ctx *ctx);

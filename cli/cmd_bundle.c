@@ -22,7 +22,7 @@ static json_t *info_json(const node_bundle_info *in)
   char id[17], who[CRDT_KEY_TEXT_LEN + 1], when[40];
   hex8(in->netid, id);
   crdt_base32_encode(in->sender, CRDT_KEY_LEN, who);
-  cli_time_text(in->created, when, sizeof when);
+  node_time_text(in->created, when, sizeof when);
   return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "network",
                    in->netname, "network_id", id, "sender", who, "created",
                    when, "scope", in->scope, "feeds", (json_int_t)in->feeds,
@@ -35,7 +35,7 @@ static void info_text(const node_bundle_info *in)
   char id[17], who[CRDT_KEY_TEXT_LEN + 1], when[40];
   hex8(in->netid, id);
   crdt_base32_encode(in->sender, CRDT_KEY_LEN, who);
-  cli_time_text(in->created, when, sizeof when);
+  node_time_text(in->created, when, sizeof when);
   printf("network   %s (%s)\nsender    %s\ncreated   %s\nscope     %s\n"
          "contents  %" PRIu64 " changes in %" PRIu64 " feeds, %" PRIu64
          " bytes (encrypted)\n",
@@ -85,7 +85,6 @@ int cli_cmd_export(cli_ctx *ctx)
     printf("wrote %s: %" PRIu64 " changes in %" PRIu64 " feeds, %" PRIu64
            " bytes, encrypted for network \"%s\"\n",
            file, in.changes, in.feeds, in.bytes, in.netname);
-  node_close(n);
   return rc;
 }
 
@@ -125,7 +124,6 @@ int cli_cmd_import(cli_ctx *ctx)
     if (r.bad_feeds)
       printf("%" PRIu64 " feeds were refused: %s\n", r.bad_feeds, why);
   }
-  node_close(n);
   return rc;
 }
 
@@ -161,6 +159,5 @@ int cli_cmd_vv(cli_ctx *ctx)
            ctx->argv[1]);
   else
     rc = cli_json_out(json_pack("{s:s}", "written", ctx->argv[1]));
-  node_close(n);
   return rc;
 }

@@ -207,6 +207,5 @@ int cli_cmd_demo(cli_ctx *ctx)
          rate);
   rc = CLI_OK;
 out:
-  node_close(n);
   return rc;
 }

@@ -1,295 +1,38 @@
 /*
  * Domain commands (DESIGN.md sections 8 and 9): friendlier forms over
- * put/get/list for every collection of the schema, checked against it.
+ * put/get/list for every collection of the schema. This file only reads
+ * arguments and prints: the rules (references by name, typed values,
+ * defaults, verbs, the time-bank check) are node/domain.h's.
  *
  *   gridsync COLL add [--scope S] [--FIELD VALUE ...] [TEXT] [FIELD=...]
  *   gridsync COLL edit ID [--FIELD VALUE ...] [--no-FIELD ELEM ...]
  *   gridsync COLL show ID | list [--scope P] [--FIELD VALUE ...] | fields
- * and the verbs of some collections: resident find, appeal open/accept/
- * assign/resolve/close/reopen, task claim/done, timebank deposit/spend/
- * adjust/balance/balances. Options are the schema's field names with '-'
- * for '_' (--birth-year); a set field also takes its singular (--tag).
- * A reference takes an id, COLL/ID, or a name (looked up). A new record
- * without --scope goes in the scope of the first record it refers to; a
- * required date left out is today.
+ * and the verbs of the schema (appeal accept/assign/resolve/close/reopen,
+ * task claim/done/reopen), resident find, timebank deposit/spend/adjust/
+ * balance/balances. Options are the schema's field names with '-' for
+ * '_' (--birth-year); a set field also takes its singular (--tag).
  */
 #include <inttypes.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
+#include "node/domain.h"
 #include "node/node.h"
-#include "storage/store.h"
 
-#define REFTEXT_MAX (CRDT_NAME_MAX + CRDT_ID_TEXT_LEN + 2)
-
-/* ---- small helpers ---- */
-
-/* Today's local date of the node's clock. */
-static void today(node *n, char out[11])
+static const char *art(const char *name)
 {
-  time_t t = (time_t)(node_now(n) / 1000);
-  struct tm tm;
-  localtime_r(&t, &tm);
-  strftime(out, 11, "%Y-%m-%d", &tm);
+  return strchr("aeiou", name[0]) ? "an" : "a";
 }
 
-/* Strings made for assignments; freed together. */
-typedef struct strs {
-  char **v;
-  size_t n, cap;
-} strs;
+/* ---- options to edits ---- */
 
-static char *strs_add(strs *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static char *strs_add(strs *s, const char *fmt, ...)
+static bool is_set(const node_field *f)
 {
-  if (s->n == s->cap) {
-    size_t cap = s->cap ? 2 * s->cap : 16;
-    char **v = realloc(s->v, cap * sizeof *v);
-    if (!v)
-      return NULL;
-    s->v = v;
-    s->cap = cap;
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  char *p = NULL;
-  if (vasprintf(&p, fmt, ap) < 0)
-    p = NULL;
-  va_end(ap);
-  if (p)
-    s->v[s->n++] = p;
-  return p;
+  return f->type == NODE_F_TAGS || f->type == NODE_F_TEXTS ||
+         f->type == NODE_F_REFS;
 }
-
-static void strs_free(strs *s)
-{
-  for (size_t i = 0; i < s->n; i++)
-    free(s->v[i]);
-  free(s->v);
-}
-
-/* What a domain command builds: assignments, and the strings they use. */
-typedef struct dput {
-  cli_assign *as;
-  size_t nas, cap;
-  strs keep;
-  const char *scope;         /* --scope, or the first ref's scope */
-  char ref_scope[CRDT_SCOPE_MAX + 1];
-} dput;
-
-static bool dput_add(dput *d, const char *field, char op, const char *val)
-{
-  if (d->nas == d->cap) {
-    size_t cap = d->cap ? 2 * d->cap : 16;
-    cli_assign *a = realloc(d->as, cap * sizeof *a);
-    if (!a)
-      return false;
-    d->as = a;
-    d->cap = cap;
-  }
-  d->as[d->nas++] = (cli_assign){field, strlen(field), op, val};
-  return true;
-}
-
-static bool dput_has(const dput *d, const char *field)
-{
-  for (size_t i = 0; i < d->nas; i++)
-    if (d->as[i].flen == strlen(field) &&
-        memcmp(d->as[i].field, field, d->as[i].flen) == 0)
-      return true;
-  return false;
-}
-
-static void dput_free(dput *d)
-{
-  free(d->as);
-  strs_free(&d->keep);
-}
-
-/* ---- finding records ---- */
-
-/* What a lookup keeps of a record (records are borrowed in callbacks). */
-typedef struct hit {
-  char coll[CRDT_NAME_MAX + 1];
-  uint8_t id[CRDT_ID_LEN];
-  char scope[CRDT_SCOPE_MAX + 1];
-  char name[96];
-  bool deleted;
-} hit;
-
-static void hit_fill(hit *h, const crdt_record *r)
-{
-  const char *scope, *coll;
-  size_t sn, cn;
-  crdt_record_identity(r, &scope, &sn, &coll, &cn, h->id);
-  snprintf(h->coll, sizeof h->coll, "%.*s", (int)cn, coll);
-  snprintf(h->scope, sizeof h->scope, "%.*s", (int)sn, scope);
-  h->name[0] = '\0';
-  static const char *const names[] = {"name", "title", "what",
-                                      "description"};
-  for (size_t k = 0; k < 4 && !h->name[0]; k++) {
-    long i = crdt_record_find(r, names[k], strlen(names[k]));
-    crdt_field_view fv;
-    if (i >= 0 && crdt_record_field(r, (size_t)i, &fv) == GS_OK &&
-        !fv.is_set && fv.value.type == CRDT_STR) {
-      size_t len = fv.value.u.s.n < sizeof h->name - 1 ? fv.value.u.s.n
-                                                       : sizeof h->name - 1;
-      /* cut at a UTF-8 boundary */
-      while (len > 0 && len < fv.value.u.s.n &&
-             ((unsigned char)fv.value.u.s.p[len] & 0xC0) == 0x80)
-        len--;
-      memcpy(h->name, fv.value.u.s.p, len);
-      h->name[len] = '\0';
-    }
-  }
-  h->deleted = crdt_record_deleted(r);
-}
-
-static int on_hit(void *ctx, const crdt_record *r)
-{
-  hit *h = ctx;
-  hit_fill(h, r);
-  return 1;
-}
-
-/* The record (coll, id) if held: GS_ENOTFOUND otherwise. */
-static gs_err find_record(node *n, const char *coll, const uint8_t *id,
-                          hit *out)
-{
-  out->coll[0] = '\0';
-  gs_err err = store_get(node_store(n), coll, strlen(coll), id, on_hit, out);
-  if (!err && !out->coll[0])
-    err = GS_ENOTFOUND;
-  return err;
-}
-
-typedef struct byname {
-  const char *name;
-  hit first;
-  size_t count;
-  char others[3][CRDT_ID_TEXT_LEN + 1];
-} byname;
-
-static int on_byname(void *vctx, const crdt_record *r)
-{
-  byname *b = vctx;
-  if (crdt_record_deleted(r))
-    return 0;
-  long i = crdt_record_find(r, "name", 4);
-  crdt_field_view fv;
-  if (i < 0 || crdt_record_field(r, (size_t)i, &fv) != GS_OK || fv.is_set ||
-      fv.value.type != CRDT_STR || fv.value.u.s.n != strlen(b->name) ||
-      memcmp(fv.value.u.s.p, b->name, fv.value.u.s.n) != 0)
-    return 0;
-  if (b->count == 0)
-    hit_fill(&b->first, r);
-  else if (b->count <= 3) {
-    const char *s, *c;
-    size_t sn, cn;
-    uint8_t id[CRDT_ID_LEN];
-    crdt_record_identity(r, &s, &sn, &c, &cn, id);
-    crdt_base32_encode(id, CRDT_ID_LEN, b->others[b->count - 1]);
-  }
-  b->count++;
-  return 0;
-}
-
-/* Resolve text to a record of one of the collections refs ("a|b"): an
- * id, COLL/ID, or a name. Prints why not and returns an exit code. */
-static int resolve_ref(node *n, const char *opt, const char *refs,
-                       const char *text, hit *out)
-{
-  char colls[4][CRDT_NAME_MAX + 1];
-  size_t nc = 0;
-  for (const char *p = refs; *p && nc < 4;) {
-    size_t len = strcspn(p, "|");
-    snprintf(colls[nc++], sizeof colls[0], "%.*s", (int)len, p);
-    p += len + (p[len] == '|');
-  }
-  const char *slash = strchr(text, '/');
-  uint8_t id[CRDT_ID_LEN];
-  if (slash) {
-    size_t cl = (size_t)(slash - text);
-    bool ok = false;
-    for (size_t i = 0; i < nc; i++)
-      ok |= strlen(colls[i]) == cl && memcmp(colls[i], text, cl) == 0;
-    if (!ok || cli_parse_id(slash + 1, id) != GS_OK)
-      return cli_usage(NULL, "%s takes a %s: an id, COLL/ID or a name, not "
-                             "'%s'",
-                       opt, refs, text);
-    snprintf(out->coll, sizeof out->coll, "%.*s", (int)cl, text);
-    memcpy(out->id, id, CRDT_ID_LEN);
-    out->scope[0] = out->name[0] = '\0';
-    out->deleted = false;
-    hit h;
-    if (find_record(n, out->coll, id, &h) == GS_OK)
-      *out = h;
-    else
-      fprintf(stderr, "gridsync: note: %s is not held on this node\n", text);
-    return CLI_OK;
-  }
-  if (strlen(text) == CRDT_ID_TEXT_LEN && cli_parse_id(text, id) == GS_OK) {
-    for (size_t i = 0; i < nc; i++)
-      if (find_record(n, colls[i], id, out) == GS_OK)
-        return CLI_OK;
-    if (nc == 1) { /* not held here (another grid's?): refer anyway */
-      snprintf(out->coll, sizeof out->coll, "%s", colls[0]);
-      memcpy(out->id, id, CRDT_ID_LEN);
-      out->scope[0] = out->name[0] = '\0';
-      out->deleted = false;
-      fprintf(stderr, "gridsync: note: %s %s is not held on this node\n",
-              colls[0], text);
-      return CLI_OK;
-    }
-    return cli_fail("%s: no %s with id %s on this node (give COLL/ID)", opt,
-                    refs, text);
-  }
-  byname b = {.name = text};
-  for (size_t i = 0; i < nc; i++) {
-    gs_err err = store_list(node_store(n), colls[i], strlen(colls[i]), NULL,
-                            0, on_byname, &b);
-    if (err && err != GS_ENOTFOUND)
-      return cli_fail("%s: cannot read the store: %s", opt,
-                      gs_strerror(err));
-  }
-  if (b.count == 0)
-    return cli_fail("%s: no %s named '%s' on this node (give its id)", opt,
-                    refs, text);
-  if (b.count > 1) {
-    char first[CRDT_ID_TEXT_LEN + 1];
-    crdt_base32_encode(b.first.id, CRDT_ID_LEN, first);
-    return cli_fail("%s: %zu records are named '%s' (%s, %s%s%s%s): give "
-                    "the id",
-                    opt, b.count, text, first, b.others[0],
-                    b.count > 2 ? ", " : "", b.count > 2 ? b.others[1] : "",
-                    b.count > 3 ? ", ..." : "");
-  }
-  *out = b.first;
-  return CLI_OK;
-}
-
-/* resolve_ref, refusing a record that was deleted (a resident who moved
- * out) and noting one this node does not hold. */
-static int resolve_live(node *n, const char *opt, const char *refs,
-                        const char *text, hit *out)
-{
-  int rc = resolve_ref(n, opt, refs, text, out);
-  if (rc == CLI_OK && out->deleted) {
-    char idt[CRDT_ID_TEXT_LEN + 1];
-    crdt_base32_encode(out->id, CRDT_ID_LEN, idt);
-    return cli_fail("%s: %s %s %s was deleted (restore it first)", opt,
-                    out->coll, idt, out->name);
-  }
-  return rc;
-}
-
-/* ---- options to assignments ---- */
 
 /* The field an option names: "--birth-year" -> birth_year; "--tag" ->
  * tags (a set's singular). *neg when "--no-FIELD" (set removal). */
@@ -315,102 +58,39 @@ static const node_field *opt_field(const node_coll *c, const char *opt,
     name[len] = 's'; /* the singular of a set: --tag for tags */
     name[len + 1] = '\0';
     f = node_schema_field(c, name, len + 1);
-    if (f && f->type != NODE_F_TAGS && f->type != NODE_F_TEXTS &&
-        f->type != NODE_F_REFS)
+    if (f && !is_set(f))
       f = NULL;
   }
-  bool set = f && (f->type == NODE_F_TAGS || f->type == NODE_F_TEXTS ||
-                   f->type == NODE_F_REFS);
-  if (*neg && !set)
+  if (f && *neg && !is_set(f))
     return NULL;
   return f;
 }
 
-/* The assignment of option opt (field f) = val into d. */
-static int add_option(const char *cmd, node *n, dput *d,
-                      const node_field *f, bool neg, const char *opt,
-                      const char *val)
+static int no_option(const char *cmd, const node_coll *c, const char *a)
 {
-  char *end;
-  switch (f->type) {
-  case NODE_F_TEXT:
-  case NODE_F_DATE:
-  case NODE_F_ENUM:
-    if (!dput_add(d, f->name, '=', val))
-      return cli_fail("out of memory");
-    return CLI_OK;
-  case NODE_F_TAGS:
-  case NODE_F_TEXTS:
-    if (!dput_add(d, f->name, neg ? '-' : '+', val))
-      return cli_fail("out of memory");
-    return CLI_OK;
-  case NODE_F_INT: {
-    long long v = strtoll(val, &end, 10);
-    if (!*val || *end)
-      return cli_usage(cmd, "%s takes a whole number, not '%s'", opt, val);
-    const char *t = strs_add(&d->keep, "%lld", v);
-    if (!t || !dput_add(d, f->name, ':', t))
-      return cli_fail("out of memory");
-    return CLI_OK;
-  }
-  case NODE_F_NUM: {
-    double v = strtod(val, &end);
-    if (!*val || *end || !isfinite(v))
-      return cli_usage(cmd, "%s takes a number, not '%s'", opt, val);
-    const char *t = strs_add(&d->keep, "%.17g", v);
-    if (!t || !dput_add(d, f->name, ':', t))
-      return cli_fail("out of memory");
-    return CLI_OK;
-  }
-  case NODE_F_BOOL:
-    if (strcmp(val, "true") && strcmp(val, "false"))
-      return cli_usage(cmd, "%s takes true or false", opt);
-    if (!dput_add(d, f->name, ':', val))
-      return cli_fail("out of memory");
-    return CLI_OK;
-  case NODE_F_REF:
-  case NODE_F_REFS: {
-    if (neg)
-      return cli_usage(cmd, "%s: remove references with 'gridsync put' "
-                             "(FIELD:=[...])",
-                       opt);
-    hit h;
-    int rc = resolve_live(n, opt, f->ref, val, &h);
-    if (rc != CLI_OK)
-      return rc;
-    char idt[CRDT_ID_TEXT_LEN + 1];
-    crdt_base32_encode(h.id, CRDT_ID_LEN, idt);
-    const char *t = strs_add(&d->keep, "{\"$ref\": \"%s/%s\"}", h.coll, idt);
-    if (!t || !dput_add(d, f->name, f->type == NODE_F_REF ? ':' : '*', t))
-      return cli_fail("out of memory");
-    if (!d->ref_scope[0] && h.scope[0])
-      snprintf(d->ref_scope, sizeof d->ref_scope, "%s", h.scope);
-    return CLI_OK;
-  }
-  }
-  return cli_fail("internal: unknown field type");
+  return cli_usage(cmd, "%s %s has no option '%s' (see 'gridsync %s "
+                        "fields')",
+                   art(c->name), c->name, a, c->name);
 }
 
-/* The field a collection's free text (one positional argument) fills. */
-static const char *main_text(const node_coll *c)
-{
-  static const char *const names[] = {"name", "description", "what",
-                                      "title", "notes"};
-  for (size_t k = 0; k < 5; k++)
-    if (node_schema_field(c, names[k], strlen(names[k])))
-      return names[k];
-  return NULL;
-}
+/* Options a verb handles itself (--date, --to), taken out of argv. */
+typedef struct verb_opts {
+  const char *date, *to;
+} verb_opts;
 
-/* Parse argv[from..] of a domain add/edit into d: --scope, --FIELD VALUE,
- * --no-FIELD ELEM, FIELD=... forms (of the collection's fields), and,
- * when allow_text, one free text (everything after "--" is text). */
-static int parse_fields(cli_ctx *ctx, node *n, const node_coll *c, int from,
-                        bool allow_scope, bool allow_text, dput *d)
+/* Read argv[from..] into e: --scope (allow_scope), --FIELD VALUE,
+ * --no-FIELD ELEM, FIELD=... forms of the collection's fields, and, when
+ * allow_text, one free text (everything after "--" is text). vo, when
+ * given, takes --date and --to. */
+static int parse_fields(cli_ctx *ctx, const node_coll *c, int from,
+                        bool allow_scope, bool allow_text, node_edit *e,
+                        verb_opts *vo, size_t *given)
 {
   const char *cmd = ctx->argv[0];
   bool had_text = false, dashdash = false;
-  for (int i = from; i < ctx->argc; i++) {
+  node_reason why = {0};
+  gs_err err = GS_OK;
+  for (int i = from; i < ctx->argc && !err; i++) {
     const char *a = ctx->argv[i];
     const char *val;
     int m;
@@ -422,65 +102,62 @@ static int parse_fields(cli_ctx *ctx, node *n, const node_coll *c, int from,
         (m = cli_opt(ctx, &i, "--scope", &val)) != 0) {
       if (m < 0)
         return CLI_USAGE;
-      d->scope = val;
+      err = node_edit_set_scope(e, val, &why);
+      continue;
+    }
+    if (!dashdash && vo && (m = cli_opt(ctx, &i, "--date", &val)) != 0) {
+      if (m < 0)
+        return CLI_USAGE;
+      vo->date = val;
+      continue;
+    }
+    if (!dashdash && vo && (m = cli_opt(ctx, &i, "--to", &val)) != 0) {
+      if (m < 0)
+        return CLI_USAGE;
+      vo->to = val;
       continue;
     }
     if (!dashdash && strncmp(a, "--", 2) == 0) {
       bool neg;
       const node_field *f = opt_field(c, a, &neg);
       if (!f)
-        return cli_usage(cmd, "%s %s has no option '%s' (see 'gridsync %s "
-                              "fields')",
-                         c->name[0] == 'a' ? "an" : "a", c->name, a,
-                         c->name);
+        return no_option(cmd, c, a);
       if (i + 1 >= ctx->argc)
         return cli_usage(cmd, "%s needs a value", a);
-      int rc = add_option(cmd, n, d, f, neg, a, ctx->argv[++i]);
-      if (rc != CLI_OK)
-        return rc;
+      err = node_edit_text(e, f->name, neg ? '-' : is_set(f) ? '+' : '=',
+                           ctx->argv[++i], &why);
+      (*given)++;
       continue;
     }
     cli_assign as;
     if (!dashdash && cli_parse_assign(a, &as) &&
         node_schema_field(c, as.field, as.flen)) {
-      if (!dput_add(d, "", as.op, as.val))
-        return cli_fail("out of memory");
-      d->as[d->nas - 1] = as;
+      err = cli_edit_assign(e, &as, &why);
+      (*given)++;
       continue;
     }
-    const char *mt = main_text(c);
+    const char *mt = node_main_text(c);
     if (!allow_text || !mt || had_text)
       return cli_usage(cmd, "unexpected argument '%s'", a);
     had_text = true;
-    if (!dput_add(d, mt, '=', a))
-      return cli_fail("out of memory");
+    err = node_edit_text(e, mt, '=', a, &why);
+    (*given)++;
   }
-  return CLI_OK;
+  return err ? cli_refused(cmd, &why) : CLI_OK;
 }
 
-/* Required dates left out are today. */
-static int default_dates(node *n, const node_coll *c, dput *d)
+/* Commit e and print its id (or --json: {collection, id, done}). */
+static int commit_and_print(cli_ctx *ctx, const node_coll *c, node_edit *e,
+                            const char *what)
 {
-  char t[11];
-  today(n, t);
-  for (size_t k = 0; k < c->nfields; k++) {
-    const node_field *f = &c->fields[k];
-    if (f->type != NODE_F_DATE || !(f->flags & NODE_F_REQUIRED) ||
-        dput_has(d, f->name))
-      continue;
-    const char *v = strs_add(&d->keep, "%s", t);
-    if (!v || !dput_add(d, f->name, '=', v))
-      return cli_fail("out of memory");
-  }
-  return CLI_OK;
-}
-
-/* Print what an add or edit did. */
-static int done(cli_ctx *ctx, const char *coll, const char *idt,
-                const char *what)
-{
+  node_reason why = {0};
+  node_committed res;
+  if (node_edit_commit(e, &res, &why) != GS_OK)
+    return cli_refused(ctx->argv[0], &why);
+  char idt[CRDT_ID_TEXT_LEN + 1];
+  crdt_base32_encode(res.id, CRDT_ID_LEN, idt);
   if (ctx->json)
-    return cli_json_out(json_pack("{s:s, s:s, s:s}", "collection", coll,
+    return cli_json_out(json_pack("{s:s, s:s, s:s}", "collection", c->name,
                                   "id", idt, "done", what));
   printf("%s\n", idt);
   return CLI_OK;
@@ -490,177 +167,141 @@ static int done(cli_ctx *ctx, const char *coll, const char *idt,
 
 static int cmd_add(cli_ctx *ctx, node *n, const node_coll *c, int from)
 {
-  dput d = {0};
-  int rc = parse_fields(ctx, n, c, from, true, true, &d);
+  node_edit *e;
+  node_reason why = {0};
+  size_t given = 0;
+  if (node_edit_new(n, c->name, NULL, &e, &why) != GS_OK)
+    return cli_refused(ctx->argv[0], &why);
+  int rc = parse_fields(ctx, c, from, true, true, e, NULL, &given);
   if (rc == CLI_OK)
-    rc = default_dates(n, c, &d);
-  if (rc != CLI_OK)
-    goto out;
-  const char *scope = d.scope ? d.scope : d.ref_scope[0] ? d.ref_scope : NULL;
-  if (!scope) {
-    rc = cli_usage(ctx->argv[0], "where does it belong? give --scope "
-                                 "STREET/COMMUNITY/GRID");
-    goto out;
-  }
-  char idt[CRDT_ID_TEXT_LEN + 1];
-  rc = cli_put_record(ctx, ctx->argv[0], c->name, NULL, scope, d.as, d.nas,
-                      idt);
-  if (rc == CLI_OK)
-    rc = done(ctx, c->name, idt, "added");
-out:
-  dput_free(&d);
+    rc = commit_and_print(ctx, c, e, "added");
+  node_edit_free(e);
   return rc;
 }
 
-/* Argument i must be a record id: checked, into idt. */
-static int id_arg(cli_ctx *ctx, int i, const char **idt)
+/* Argument i must be a record id: checked, into id. */
+static int id_arg(cli_ctx *ctx, int i, uint8_t id[CRDT_ID_LEN])
 {
-  uint8_t id[CRDT_ID_LEN];
   if (i >= ctx->argc)
     return cli_usage(ctx->argv[0], "which record? give its id");
-  if (cli_parse_id(ctx->argv[i], id) != GS_OK)
+  if (node_parse_id(ctx->argv[i], id) != GS_OK)
     return cli_usage(ctx->argv[0], "bad record id '%s' (26 characters of "
                                    "0-9 A-Z)",
                      ctx->argv[i]);
-  *idt = ctx->argv[i];
   return CLI_OK;
 }
 
-/* Write d to the record idt of c, which this node must hold. */
-static int write_existing(cli_ctx *ctx, node *n, const node_coll *c,
-                          const char *idt, const dput *d, char *out)
+/* An edit of the held record of argument i. */
+static int open_arg(cli_ctx *ctx, node *n, const node_coll *c, int i,
+                    node_edit **e)
 {
   uint8_t id[CRDT_ID_LEN];
-  hit h;
-  cli_parse_id(idt, id);
-  if (find_record(n, c->name, id, &h) != GS_OK)
-    return cli_fail("no %s with id %s on this node", c->name, idt);
-  return cli_put_record(ctx, ctx->argv[0], c->name, idt, NULL, d->as,
-                        d->nas, out);
+  node_reason why = {0};
+  int rc = id_arg(ctx, i, id);
+  if (rc != CLI_OK)
+    return rc;
+  if (node_edit_open(n, c->name, id, false, e, &why) != GS_OK)
+    return cli_refused(ctx->argv[0], &why);
+  return CLI_OK;
 }
 
 static int cmd_edit(cli_ctx *ctx, node *n, const node_coll *c, int from)
 {
-  const char *idt;
-  int rc = id_arg(ctx, from, &idt);
-  if (rc != CLI_OK)
-    return rc;
-  dput d = {0};
-  if ((rc = parse_fields(ctx, n, c, from + 1, false, true, &d)) != CLI_OK)
-    goto out;
-  if (d.nas == 0) {
-    rc = cli_usage(ctx->argv[0], "nothing to change: give --FIELD VALUE");
-    goto out;
-  }
-  char out[CRDT_ID_TEXT_LEN + 1];
-  rc = write_existing(ctx, n, c, idt, &d, out);
+  node_edit *e = NULL;
+  size_t given = 0;
+  int rc = open_arg(ctx, n, c, from, &e);
   if (rc == CLI_OK)
-    rc = done(ctx, c->name, out, "changed");
-out:
-  dput_free(&d);
+    rc = parse_fields(ctx, c, from + 1, false, true, e, NULL, &given);
+  if (rc == CLI_OK && given == 0)
+    rc = cli_usage(ctx->argv[0], "nothing to change: give --FIELD VALUE");
+  if (rc == CLI_OK)
+    rc = commit_and_print(ctx, c, e, "changed");
+  node_edit_free(e);
   return rc;
-}
-
-/* Run another command with argv built here (same --dir and --json). */
-static int run_as(cli_ctx *ctx, int (*cmd)(cli_ctx *), const char **argv,
-                  int argc)
-{
-  cli_ctx sub = *ctx;
-  sub.argv = (char **)argv;
-  sub.argc = argc;
-  return cmd(&sub);
 }
 
 static int cmd_show(cli_ctx *ctx, const node_coll *c, int from)
 {
-  const char *idt;
-  int rc = id_arg(ctx, from, &idt);
+  uint8_t id[CRDT_ID_LEN];
+  int rc = id_arg(ctx, from, id);
   if (rc != CLI_OK)
     return rc;
   if (from + 1 < ctx->argc)
     return cli_usage(ctx->argv[0], "too many arguments");
-  const char *argv[] = {"get", c->name, idt, NULL};
-  return run_as(ctx, cli_cmd_get, argv, 3);
+  return cli_show_record(ctx, ctx->argv[0], c->name, ctx->argv[from]);
 }
 
-/* list (and find): --scope, --limit, --deleted pass through; --FIELD V
- * becomes --where field=V; contains, when given, is name~TEXT (or
+/* list (and find TEXT): --scope, --limit, --deleted, --where COND, and
+ * --FIELD V (equal; a set holds V); find's text is name~TEXT (or
  * phone~DIGITS). */
-static int cmd_list(cli_ctx *ctx, node **np, const node_coll *c, int from,
+static int cmd_list(cli_ctx *ctx, const node_coll *c, int from,
                     const char *contains)
 {
-  node *n = *np;
-  int cap = 2 * ctx->argc + 8, k = 0, rc = CLI_USAGE;
-  const char **argv = calloc((size_t)cap, sizeof *argv);
-  strs keep = {0};
-  if (!argv)
+  node_query q = {.coll = c->name, .prefix = ""};
+  node_cond *conds = calloc((size_t)ctx->argc + 1, sizeof *conds);
+  int rc = CLI_USAGE;
+  if (!conds)
     return cli_fail("out of memory");
-  argv[k++] = "list";
-  argv[k++] = c->name;
-  if (contains) {
-    bool digits = strspn(contains, "0123456789") == strlen(contains);
-    const char *f = digits && node_schema_field(c, "phone", 5) ? "phone"
-                                                               : main_text(c);
-    const char *w = strs_add(&keep, "%s~%s", f ? f : "name", contains);
-    if (!w) {
-      rc = cli_fail("out of memory");
-      goto out;
-    }
-    argv[k++] = "--where";
-    argv[k++] = w;
-  }
+  if (contains)
+    node_find_cond(c, contains, &conds[q.nconds++]);
   for (int i = from; i < ctx->argc; i++) {
-    const char *a = ctx->argv[i];
+    const char *a = ctx->argv[i], *val;
+    int m;
     if (strcmp(a, "--deleted") == 0) {
-      argv[k++] = a;
+      q.deleted = true;
       continue;
     }
-    if (strcmp(a, "--scope") == 0 || strcmp(a, "--limit") == 0 ||
-        strcmp(a, "--where") == 0) {
-      if (i + 1 >= ctx->argc) {
-        rc = cli_usage(ctx->argv[0], "%s needs a value", a);
+    if ((m = cli_opt(ctx, &i, "--scope", &q.prefix)) != 0) {
+      if (m < 0)
+        goto out;
+      continue;
+    }
+    if ((m = cli_opt(ctx, &i, "--limit", &val)) != 0) {
+      char *end;
+      if (m < 0)
+        goto out;
+      unsigned long long v = strtoull(val, &end, 10);
+      if (!*val || *end || v == 0 || *val == '-') {
+        rc = cli_usage(ctx->argv[0], "--limit needs a positive number");
         goto out;
       }
-      argv[k++] = a;
-      argv[k++] = ctx->argv[++i];
+      q.limit = (size_t)v;
+      continue;
+    }
+    if ((m = cli_opt(ctx, &i, "--where", &val)) != 0) {
+      if (m < 0)
+        goto out;
+      if (!node_cond_parse(val, &conds[q.nconds])) {
+        rc = cli_usage(ctx->argv[0], "--where needs FIELD=VALUE, FIELD~TEXT "
+                                     "or FIELD<VALUE (<=, >, >=, !=), not "
+                                     "'%s'",
+                       val);
+        goto out;
+      }
+      q.nconds++;
       continue;
     }
     bool neg;
     const node_field *f = opt_field(c, a, &neg);
     if (!f || neg) {
-      rc = cli_usage(ctx->argv[0], "%s %s has no option '%s' (see "
-                                   "'gridsync %s fields')",
-                     c->name[0] == 'a' ? "an" : "a", c->name, a, c->name);
+      rc = no_option(ctx->argv[0], c, a);
       goto out;
     }
     if (i + 1 >= ctx->argc) {
       rc = cli_usage(ctx->argv[0], "%s needs a value", a);
       goto out;
     }
-    const char *v = ctx->argv[++i];
-    if (f->type == NODE_F_REF || f->type == NODE_F_REFS) {
-      hit h;
-      if ((rc = resolve_ref(n, a, f->ref, v, &h)) != CLI_OK)
-        goto out;
-      char idt[CRDT_ID_TEXT_LEN + 1];
-      crdt_base32_encode(h.id, CRDT_ID_LEN, idt);
-      v = strs_add(&keep, "%s/%s", h.coll, idt);
-    }
-    const char *w = v ? strs_add(&keep, "%s=%s", f->name, v) : NULL;
-    if (!w) {
-      rc = cli_fail("out of memory");
-      goto out;
-    }
-    argv[k++] = "--where";
-    argv[k++] = w;
+    conds[q.nconds++] =
+        (node_cond){f->name, strlen(f->name), NODE_Q_EQ, ctx->argv[++i]};
   }
-  /* list opens the node itself: one LMDB environment per process */
-  node_close(n);
-  *np = NULL;
-  rc = run_as(ctx, cli_cmd_list, argv, k);
+  if (*q.prefix && !crdt_scope_valid(q.prefix, strlen(q.prefix))) {
+    rc = cli_usage(ctx->argv[0], "bad scope '%s'", q.prefix);
+    goto out;
+  }
+  q.conds = conds;
+  rc = cli_list_query(ctx, ctx->argv[0], &q);
 out:
-  strs_free(&keep);
-  free(argv);
+  free(conds);
   return rc;
 }
 
@@ -732,79 +373,35 @@ static int cmd_fields(cli_ctx *ctx, const node_coll *c)
   return CLI_OK;
 }
 
-/* ---- status moves (appeal, task) ---- */
+/* ---- verbs of the schema (appeal, task) ---- */
 
-/* Set status to `to` with the date field dfield today (or --date), and
- * any --FIELD options given (e.g. --feedback, --to). */
-static int cmd_move(cli_ctx *ctx, node *n, const node_coll *c, int from,
-                    const char *to, const char *dfield)
+static int cmd_verb(cli_ctx *ctx, node *n, const node_coll *c, int from,
+                    const node_verb *v)
 {
-  const char *idt;
-  int rc = id_arg(ctx, from, &idt);
-  if (rc != CLI_OK)
-    return rc;
-  dput d = {0};
-  const char *when = NULL;
-  char t[11];
-  today(n, t);
-  /* --date sets the move's date; --to names who does it: the rest are
-   * the collection's options (e.g. --feedback, --note) */
-  const char **argv = calloc((size_t)ctx->argc + 1, sizeof *argv);
-  if (!argv)
-    return cli_fail("out of memory");
-  int k = 0;
-  argv[k++] = ctx->argv[0];
-  for (int i = from + 1; i < ctx->argc; i++) {
-    const char *a = ctx->argv[i];
-    bool opt = strncmp(a, "--", 2) == 0 && a[2];
-    if (opt && i + 1 >= ctx->argc) {
-      rc = cli_usage(ctx->argv[0], "%s needs a value", a);
-      goto out;
-    }
-    if (strcmp(a, "--date") == 0) {
-      if (!dfield) {
-        rc = cli_usage(ctx->argv[0], "%s %s keeps no date", c->name, to);
-        goto out;
-      }
-      when = ctx->argv[++i];
-      continue;
-    }
-    argv[k++] = strcmp(a, "--to") == 0
-                    ? (strcmp(c->name, "appeal") == 0 ? "--assignee"
-                                                      : "--unit")
-                    : a;
-    if (opt)
-      argv[k++] = ctx->argv[++i];
-  }
-  cli_ctx sub = *ctx;
-  sub.argv = (char **)argv;
-  sub.argc = k;
-  if ((rc = parse_fields(&sub, n, c, 1, false, false, &d)) != CLI_OK)
-    goto out;
-  /* reopening undoes the closing */
-  if (strcmp(to, "reopened") == 0 &&
-      (!dput_add(&d, "closed", ':', "null") ||
-       !dput_add(&d, "feedback", ':', "null"))) {
-    rc = cli_fail("out of memory");
-    goto out;
-  }
-  if (!dput_add(&d, c->status, '=', to) ||
-      (dfield && !dput_add(&d, dfield, '=', when ? when : t))) {
-    rc = cli_fail("out of memory");
-    goto out;
-  }
-  char out[CRDT_ID_TEXT_LEN + 1];
-  rc = write_existing(ctx, n, c, idt, &d, out);
+  node_edit *e = NULL;
+  node_reason why = {0};
+  verb_opts vo = {0};
+  size_t given = 0;
+  int rc = open_arg(ctx, n, c, from, &e);
+  if (rc == CLI_OK)
+    rc = parse_fields(ctx, c, from + 1, false, false, e, &vo, &given);
+  if (rc == CLI_OK && vo.to && node_edit_verb_to(e, v->name, vo.to, &why))
+    rc = cli_refused(ctx->argv[0], &why);
+  if (rc == CLI_OK && node_edit_verb(e, v->name, vo.date, &why))
+    rc = cli_refused(ctx->argv[0], &why);
+  node_committed res;
+  if (rc == CLI_OK && node_edit_commit(e, &res, &why) != GS_OK)
+    rc = cli_refused(ctx->argv[0], &why);
   if (rc == CLI_OK) {
+    char idt[CRDT_ID_TEXT_LEN + 1];
+    crdt_base32_encode(res.id, CRDT_ID_LEN, idt);
     if (ctx->json)
       rc = cli_json_out(json_pack("{s:s, s:s, s:s}", "collection", c->name,
-                                  "id", out, c->status, to));
+                                  "id", idt, c->status, v->to));
     else
-      printf("%s %s is now %s\n", c->name, out, to);
+      printf("%s %s is now %s\n", c->name, idt, v->to);
   }
-out:
-  free(argv);
-  dput_free(&d);
+  node_edit_free(e);
   return rc;
 }
 
@@ -812,13 +409,12 @@ out:
 
 static json_t *balance_json(node *n, const node_balance *b)
 {
-  char idt[CRDT_ID_TEXT_LEN + 1];
-  hit h;
+  char idt[CRDT_ID_TEXT_LEN + 1], name[NODE_HIT_NAME_MAX];
   crdt_base32_encode(b->id, CRDT_ID_LEN, idt);
-  bool held = find_record(n, b->coll, b->id, &h) == GS_OK;
+  node_record_name(n, b->coll, b->id, name, sizeof name);
   return json_pack("{s:s, s:s, s:s?, s:f, s:f, s:f, s:f, s:I, s:b}",
                    "collection", b->coll, "id", idt, "name",
-                   held && h.name[0] ? h.name : NULL, "balance",
+                   name[0] ? name : NULL, "balance",
                    (double)b->balance / 100.0, "deposits",
                    (double)b->deposits / 100.0, "spends",
                    (double)b->spends / 100.0, "adjusts",
@@ -829,30 +425,34 @@ static json_t *balance_json(node *n, const node_balance *b)
 static void balance_line(node *n, const node_balance *b)
 {
   char idt[CRDT_ID_TEXT_LEN + 1], bal[32], dep[32], sp[32];
-  hit h;
+  char name[NODE_HIT_NAME_MAX];
   crdt_base32_encode(b->id, CRDT_ID_LEN, idt);
-  bool held = find_record(n, b->coll, b->id, &h) == GS_OK;
+  node_record_name(n, b->coll, b->id, name, sizeof name);
   node_hours_text(b->balance, bal, sizeof bal);
   node_hours_text(b->deposits, dep, sizeof dep);
   node_hours_text(b->spends, sp, sizeof sp);
   printf("%s/%s  %s  %s h  (deposits %s h, spends %s h, %" PRIu64
          " entries)%s\n",
-         b->coll, idt, held && h.name[0] ? h.name : "?", bal, dep, sp,
-         b->entries, b->balance < 0 ? "  OVERDRAWN" : "");
+         b->coll, idt, name[0] ? name : "?", bal, dep, sp, b->entries,
+         b->balance < 0 ? "  OVERDRAWN" : "");
 }
 
 /* The person of argument i: a resident, unit or team. */
-static int person_arg(cli_ctx *ctx, node *n, int i, hit *h)
+static int person_arg(cli_ctx *ctx, node *n, int i, node_hit *h)
 {
+  node_reason why = {0};
   if (i >= ctx->argc)
     return cli_usage(ctx->argv[0], "whose hours? give a resident (id or "
                                    "name), or unit/ID, team/ID");
-  return resolve_live(n, "timebank", "resident|unit|team", ctx->argv[i], h);
+  if (node_resolve(n, "resident|unit|team", ctx->argv[i], NODE_RESOLVE_LIVE,
+                   h, NULL, &why) != GS_OK)
+    return cli_refused("timebank", &why);
+  return CLI_OK;
 }
 
 static int cmd_balance(cli_ctx *ctx, node *n, int from)
 {
-  hit h;
+  node_hit h;
   int rc = person_arg(ctx, n, from, &h);
   if (rc != CLI_OK)
     return rc;
@@ -920,91 +520,79 @@ static int cmd_balances(cli_ctx *ctx, node *n, int from)
 static int cmd_entry(cli_ctx *ctx, node *n, const node_coll *c, int from,
                      const char *kind)
 {
-  hit h;
+  node_hit h;
+  node_reason why = {0};
+  node_edit *e = NULL;
+  size_t given = 0;
   int rc = person_arg(ctx, n, from, &h);
   if (rc != CLI_OK)
     return rc;
   if (from + 1 >= ctx->argc)
     return cli_usage(ctx->argv[0], "how many hours?");
-  const char *hs = ctx->argv[from + 1];
-  char *end;
-  double hours = strtod(hs, &end);
-  if (!*hs || *end || !isfinite(hours) ||
-      strspn(hs, "-+0123456789.") != strlen(hs))
-    return cli_usage(ctx->argv[0], "hours must be a number, not '%s'", hs);
-  bool adjust = strcmp(kind, "adjust") == 0;
-  dput d = {0};
-  char idt[CRDT_ID_TEXT_LEN + 1];
-  crdt_base32_encode(h.id, CRDT_ID_LEN, idt);
-  const char *ref = strs_add(&d.keep, "{\"$ref\": \"%s/%s\"}", h.coll, idt);
-  const char *hv = strs_add(&d.keep, "%.17g", hours);
-  if (!ref || !hv || !dput_add(&d, "person", ':', ref) ||
-      !dput_add(&d, "kind", '=', kind) || !dput_add(&d, "hours", ':', hv)) {
-    rc = cli_fail("out of memory");
-    goto out;
-  }
-  if ((rc = parse_fields(ctx, n, c, from + 2, true, false, &d)) != CLI_OK ||
-      (rc = default_dates(n, c, &d)) != CLI_OK)
-    goto out;
-  if (adjust && !dput_has(&d, "note")) {
-    rc = cli_usage(ctx->argv[0], "an adjustment needs --note saying why");
-    goto out;
-  }
-  const char *scope = d.scope ? d.scope : h.scope[0] ? h.scope : NULL;
-  if (!scope) {
-    rc = cli_usage(ctx->argv[0], "where does it belong? give --scope");
-    goto out;
-  }
-  /* a spend that would overdraw is refused by the write (cli_put_record) */
-  char out[CRDT_ID_TEXT_LEN + 1];
-  rc = cli_put_record(ctx, ctx->argv[0], c->name, NULL, scope, d.as, d.nas,
-                      out);
+  if (node_timebank_entry(n, &h, kind, ctx->argv[from + 1], &e, &why))
+    return cli_refused(ctx->argv[0], &why);
+  rc = parse_fields(ctx, c, from + 2, true, false, e, NULL, &given);
+  node_committed res;
+  if (rc == CLI_OK && node_edit_commit(e, &res, &why) != GS_OK)
+    rc = cli_refused(ctx->argv[0], &why);
+  node_edit_free(e);
   if (rc != CLI_OK)
-    goto out;
+    return rc;
+  char out[CRDT_ID_TEXT_LEN + 1], idt[CRDT_ID_TEXT_LEN + 1];
+  crdt_base32_encode(res.id, CRDT_ID_LEN, out);
+  crdt_base32_encode(h.id, CRDT_ID_LEN, idt);
   node_balance b;
   if (node_timebank_balance(n, h.coll, h.id, &b) != GS_OK)
     memset(&b, 0, sizeof b);
   if (ctx->json) {
     json_t *j = balance_json(n, &b);
     json_object_set_new(j, "entry", json_string(out));
-    rc = cli_json_out(j);
-  } else {
-    char bal[32];
-    node_hours_text(b.balance, bal, sizeof bal);
-    printf("%s\nbalance of %s: %s h\n", out, h.name[0] ? h.name : idt, bal);
+    return cli_json_out(j);
   }
-out:
-  dput_free(&d);
-  return rc;
+  char bal[32];
+  node_hours_text(b.balance, bal, sizeof bal);
+  printf("%s\nbalance of %s: %s h\n", out, h.name[0] ? h.name : idt, bal);
+  return CLI_OK;
 }
 
 /* ---- dispatch ---- */
 
 static void verbs_help(FILE *f, const node_coll *c)
 {
+  size_t nv;
+  const node_verb *v = node_schema_verbs(c->name, &nv);
   fprintf(f, "usage: gridsync %s VERB ...\n", c->name);
   if (strcmp(c->name, "appeal") == 0)
-    fprintf(f,
-            "  open --category C [--resident R] [--scope S] DESCRIPTION\n"
-            "  accept ID | assign ID --to UNIT | resolve ID |\n"
-            "  close ID [--feedback satisfied|unsatisfied] | reopen ID "
-            "[--note WHY]\n");
-  if (strcmp(c->name, "task") == 0)
-    fprintf(f, "  claim ID --to UNIT | done ID | reopen ID\n");
+    fprintf(f, "  open --category C [--resident R] [--scope S] "
+               "DESCRIPTION\n");
+  for (size_t i = 0; i < nv; i++) {
+    const char *to = v[i].to_field && strcmp(v[i].name, "assign") == 0
+                         ? " --to UNIT"
+                     : v[i].to_field && strcmp(v[i].name, "claim") == 0
+                         ? " --to UNIT"
+                         : "";
+    fprintf(f, "  %s ID%s%s%s  (%s)\n", v[i].name, to,
+            v[i].date ? " [--date DATE]" : "",
+            strcmp(v[i].name, "close") == 0
+                ? " [--feedback satisfied|unsatisfied]"
+            : strcmp(v[i].name, "reopen") == 0 ? " [--note WHY]"
+                                               : "",
+            v[i].help);
+  }
   if (strcmp(c->name, "resident") == 0)
     fprintf(f, "  find TEXT [--building B] [--tag T] [--scope P]\n");
   if (strcmp(c->name, "timebank") == 0)
     fprintf(f, "  deposit PERSON HOURS [--service S] [--note T]\n"
-                    "  spend PERSON HOURS | adjust PERSON HOURS --note WHY\n"
-                    "  balance PERSON | balances [--scope P] [--overdrawn]\n");
+               "  spend PERSON HOURS | adjust PERSON HOURS --note WHY\n"
+               "  balance PERSON | balances [--scope P] [--overdrawn]\n");
   if (!c->immutable)
     fprintf(f, "  add [--scope S] [--FIELD VALUE...] | edit ID "
-                    "[--FIELD VALUE...]\n");
+               "[--FIELD VALUE...]\n");
   else if (strcmp(c->name, "timebank") != 0)
     fprintf(f, "  add [--scope S] [--FIELD VALUE...] (immutable: no "
-                    "edit)\n");
+               "edit)\n");
   fprintf(f, "  show ID | list [--scope P] [--FIELD VALUE...] | fields\n"
-                  "'gridsync %s fields' lists the fields and their values.\n",
+             "'gridsync %s fields' lists the fields and their values.\n",
           c->name);
 }
 
@@ -1019,61 +607,48 @@ int cli_cmd_domain(cli_ctx *ctx)
     return ctx->argc < 2 ? CLI_USAGE : CLI_OK;
   }
   const char *v = ctx->argv[1];
-  bool is = false;
-#define VERB(s) (strcmp(v, (s)) == 0 && (is = true))
-  if (VERB("fields"))
+  if (strcmp(v, "fields") == 0)
     return cmd_fields(ctx, c);
-  if (VERB("show"))
+  if (strcmp(v, "show") == 0)
     return cmd_show(ctx, c, 2);
+  bool tb = strcmp(c->name, "timebank") == 0;
+  const node_verb *verb = node_schema_verb(c->name, v);
+  bool known = verb || strcmp(v, "add") == 0 || strcmp(v, "edit") == 0 ||
+               strcmp(v, "list") == 0 ||
+               (strcmp(c->name, "appeal") == 0 && strcmp(v, "open") == 0) ||
+               (strcmp(c->name, "resident") == 0 && strcmp(v, "find") == 0) ||
+               (tb && (strcmp(v, "deposit") == 0 || strcmp(v, "spend") == 0 ||
+                       strcmp(v, "adjust") == 0 ||
+                       strcmp(v, "balance") == 0 ||
+                       strcmp(v, "balances") == 0));
+  if (!known) {
+    fprintf(stderr, "gridsync: %s has no verb '%s'\n", c->name, v);
+    verbs_help(stderr, c);
+    return CLI_USAGE;
+  }
+  if (strcmp(v, "list") == 0)
+    return cmd_list(ctx, c, 2, NULL);
+  if (strcmp(v, "find") == 0) {
+    if (ctx->argc < 3 || !ctx->argv[2][0] ||
+        strncmp(ctx->argv[2], "--", 2) == 0)
+      return cli_usage("resident", "find what? give part of a name or "
+                                   "phone");
+    return cmd_list(ctx, c, 3, ctx->argv[2]);
+  }
   node *n = cli_open(ctx, 0);
   if (!n)
     return CLI_FAIL;
-  int rc = CLI_USAGE;
-  bool appeal = strcmp(c->name, "appeal") == 0;
-  bool task = strcmp(c->name, "task") == 0;
-  bool tb = strcmp(c->name, "timebank") == 0;
-  if (VERB("add") || (appeal && VERB("open")))
-    rc = tb ? cli_usage("timebank", "use 'timebank deposit', 'spend' or "
-                                    "'adjust'")
-            : cmd_add(ctx, n, c, 2);
-  else if (VERB("edit"))
-    rc = cmd_edit(ctx, n, c, 2);
-  else if (VERB("list"))
-    rc = cmd_list(ctx, &n, c, 2, NULL);
-  else if (strcmp(c->name, "resident") == 0 && VERB("find")) {
-    if (ctx->argc < 3 || !ctx->argv[2][0] ||
-        strncmp(ctx->argv[2], "--", 2) == 0)
-      rc = cli_usage("resident", "find what? give part of a name or phone");
-    else
-      rc = cmd_list(ctx, &n, c, 3, ctx->argv[2]);
-  } else if (appeal && VERB("accept"))
-    rc = cmd_move(ctx, n, c, 2, "accepted", "accepted");
-  else if (appeal && VERB("assign"))
-    rc = cmd_move(ctx, n, c, 2, "assigned", "assigned");
-  else if (appeal && VERB("resolve"))
-    rc = cmd_move(ctx, n, c, 2, "resolved", "resolved");
-  else if (appeal && VERB("close"))
-    rc = cmd_move(ctx, n, c, 2, "closed", "closed");
-  else if (appeal && VERB("reopen"))
-    rc = cmd_move(ctx, n, c, 2, "reopened", NULL);
-  else if (task && VERB("claim"))
-    rc = cmd_move(ctx, n, c, 2, "claimed", NULL);
-  else if (task && VERB("done"))
-    rc = cmd_move(ctx, n, c, 2, "done", "done");
-  else if (task && VERB("reopen"))
-    rc = cmd_move(ctx, n, c, 2, "open", NULL);
-  else if (tb && (VERB("deposit") || VERB("spend") || VERB("adjust")))
-    rc = cmd_entry(ctx, n, c, 2, v);
-  else if (tb && VERB("balance"))
-    rc = cmd_balance(ctx, n, 2);
-  else if (tb && VERB("balances"))
-    rc = cmd_balances(ctx, n, 2);
-#undef VERB
-  if (!is) {
-    fprintf(stderr, "gridsync: %s has no verb '%s'\n", c->name, v);
-    verbs_help(stderr, c);
-    rc = CLI_USAGE;
-  }
-  node_close(n);
-  return rc;
+  if (verb)
+    return cmd_verb(ctx, n, c, 2, verb);
+  if (strcmp(v, "add") == 0 || strcmp(v, "open") == 0)
+    return tb ? cli_usage("timebank", "use 'timebank deposit', 'spend' or "
+                                      "'adjust'")
+              : cmd_add(ctx, n, c, 2);
+  if (strcmp(v, "edit") == 0)
+    return cmd_edit(ctx, n, c, 2);
+  if (strcmp(v, "balance") == 0)
+    return cmd_balance(ctx, n, 2);
+  if (strcmp(v, "balances") == 0)
+    return cmd_balances(ctx, n, 2);
+  return cmd_entry(ctx, n, c, 2, v);
 }

@@ -54,7 +54,6 @@ int cli_cmd_network(cli_ctx *ctx)
       rc = CLI_OK;
     }
   }
-  node_close(n);
   return rc;
 }
 
@@ -130,7 +129,7 @@ int cli_cmd_invite(cli_ctx *ctx)
     goto out;
   }
   char when[40];
-  cli_time_text(expires, when, sizeof when);
+  node_time_text(expires, when, sizeof when);
   if (ctx->json) {
     json_t *js = json_array();
     for (size_t i = 0; i < ns; i++)
@@ -151,7 +150,6 @@ out:
     crdt_wipe(code, strlen(code));
     free(code);
   }
-  node_close(n);
   free(scopes);
   return rc;
 }
@@ -212,7 +210,6 @@ int cli_cmd_join(cli_ctx *ctx)
     rc = cli_fail("join: %s", gs_strerror(err));
     break;
   }
-  node_close(n);
   return rc;
 }
 
@@ -247,6 +244,5 @@ int cli_cmd_revoke(cli_ctx *ctx)
            "stays; everything after is refused once this reaches the "
            "others (sync it)\n",
            ctx->argv[1], kept);
-  node_close(n);
   return rc;
 }

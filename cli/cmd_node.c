@@ -5,7 +5,6 @@
 
 #include "cli/cli.h"
 #include "node/node.h"
-#include "storage/store.h"
 
 static void hex32(const uint8_t *p, char out[2 * CRDT_HASH_LEN + 1])
 {
@@ -57,7 +56,6 @@ int cli_cmd_init(cli_ctx *ctx)
            ctx->dir);
     rc = CLI_OK;
   }
-  node_close(n);
   return rc;
 }
 
@@ -76,14 +74,33 @@ int cli_cmd_id(cli_ctx *ctx)
                                 node_name(n)));
   else
     printf("%s\n", id);
-  node_close(n);
   return rc;
+}
+
+typedef struct net_view {
+  json_t *peers, *behind;
+  size_t npeers, nbehind;
+  uint64_t missing;
+} net_view;
+
+static int on_status_peer(void *ctx, const node_peer_info *p)
+{
+  net_view *v = ctx;
+  char ok[40] = "never";
+  if (p->last_ok_ms)
+    node_time_text(p->last_ok_ms, ok, sizeof ok);
+  v->npeers++;
+  json_array_append_new(
+      v->peers, json_pack("{s:s, s:s, s:I, s:s}", "addr", p->addr,
+                          "last_sync", ok, "failures",
+                          (json_int_t)p->failures, "note", p->note));
+  return 0;
 }
 
 /* issue 14: held changes, clock-ahead authors, bad feeds, peer clock */
 typedef struct guard_view {
   json_t *held, *ahead, *bad;
-  size_t nheld, nahead, nbad;
+  size_t nheld, nbad;
 } guard_view;
 
 static int on_status_held(void *ctx, const node_held_info *h)
@@ -91,16 +108,14 @@ static int on_status_held(void *ctx, const node_held_info *h)
   guard_view *g = ctx;
   char who[CRDT_KEY_TEXT_LEN + 1], when[40];
   crdt_base32_encode(h->origin, CRDT_KEY_LEN, who);
-  cli_time_text(h->stamp_ms, when, sizeof when);
+  node_time_text(h->stamp_ms, when, sizeof when);
   g->nheld++;
   if (h->clock_ahead) {
     bool seen = false;
     for (size_t i = 0; i < json_array_size(g->ahead) && !seen; i++)
       seen = strcmp(json_string_value(json_array_get(g->ahead, i)), who) == 0;
-    if (!seen && json_array_size(g->ahead) < 100) {
+    if (!seen && json_array_size(g->ahead) < 100)
       json_array_append_new(g->ahead, json_string(who));
-      g->nahead++;
-    }
   }
   if (json_array_size(g->held) < 1000)
     json_array_append_new(
@@ -121,53 +136,15 @@ static int on_status_bad(void *ctx, const node_bad_feed *b)
     json_array_append_new(
         g->bad, json_pack("{s:s, s:s, s:I, s:b, s:s}", "author", who, "scope",
                           b->scope, "seq", (json_int_t)b->seq, "frozen",
-                          b->frozen,
-                          "reason", b->reason));
+                          b->frozen, "reason", b->reason));
   return 0;
 }
 
-typedef struct net_view {
-  json_t *peers, *behind;
-  size_t npeers, nbehind;
-  uint64_t missing;
-} net_view;
-
-static int on_status_peer(void *ctx, const node_peer_info *p)
+static void guard_free(guard_view *g)
 {
-  net_view *v = ctx;
-  char ok[40] = "never";
-  if (p->last_ok_ms)
-    cli_time_text(p->last_ok_ms, ok, sizeof ok);
-  v->npeers++;
-  json_array_append_new(
-      v->peers, json_pack("{s:s, s:s, s:I, s:s}", "addr", p->addr,
-                          "last_sync", ok, "failures",
-                          (json_int_t)p->failures, "note", p->note));
-  return 0;
-}
-
-static int on_status_behind(void *ctx, const uint8_t *feed, uint64_t held,
-                            uint64_t heard)
-{
-  net_view *v = ctx;
-  char hex[2 * CRDT_FEED_LEN + 1];
-  static const char d[] = "0123456789abcdef";
-  for (size_t i = 0; i < CRDT_FEED_LEN; i++) {
-    hex[2 * i] = d[feed[i] >> 4];
-    hex[2 * i + 1] = d[feed[i] & 15];
-  }
-  hex[2 * CRDT_FEED_LEN] = '\0';
-  v->nbehind++;
-  /* bounded by the store (heard <= STORE_SEQ_MAX); the sum saturates */
-  v->missing = heard - held > UINT64_MAX - v->missing ? UINT64_MAX
-                                                       : v->missing +
-                                                             heard - held;
-  if (json_array_size(v->behind) < 1000)
-    json_array_append_new(v->behind,
-                          json_pack("{s:s, s:I, s:I}", "feed", hex, "held",
-                                    (json_int_t)held, "heard",
-                                    (json_int_t)heard));
-  return 0;
+  json_decref(g->held);
+  json_decref(g->ahead);
+  json_decref(g->bad);
 }
 
 static double mib(uint64_t b)
@@ -194,78 +171,64 @@ int cli_cmd_status(cli_ctx *ctx)
   node *n = cli_open(ctx, 0);
   if (!n)
     return CLI_FAIL;
-  store *st = node_store(n);
-  store_stats stats;
-  uint8_t digest[CRDT_HASH_LEN];
-  size_t nrec = 0;
-  crdt_hlc hlc = 0;
+  node_status st;
   gs_err err;
   int rc = CLI_FAIL;
-  if ((err = store_stats_get(st, &stats)) != GS_OK ||
-      (err = store_digest(st, prefix, strlen(prefix), digest, &nrec)) !=
-          GS_OK ||
-      (err = store_hlc(st, &hlc)) != GS_OK) {
-    cli_fail("status: cannot read the store: %s", gs_strerror(err));
-    goto out;
-  }
+  if ((err = node_status_get(n, prefix, &st)) != GS_OK)
+    return cli_fail("status: cannot read the store: %s", gs_strerror(err));
   char id[CRDT_KEY_TEXT_LEN + 1], dg[2 * CRDT_HASH_LEN + 1], when[40];
   crdt_base32_encode(node_pk(n), CRDT_KEY_LEN, id);
-  hex32(digest, dg);
-  cli_time_text(CRDT_HLC_MS(hlc), when, sizeof when);
-  const char *warn[8];
-  size_t nwarn = node_warnings(n, warn, 8);
-  if (stats.forks > 0 && nwarn < 8)
-    warn[nwarn++] = "forks were refused: a node may have been restored from "
-                    "an old backup (see the forks in the store)";
-  uint64_t skew = node_clock_skew_ms(n);
-  char refused_why[200];
-  uint64_t refused = node_refused(n, refused_why, sizeof refused_why);
-  if (refused && nwarn < 8)
-    warn[nwarn++] = "changes were refused for lack of permission (see "
-                    "\"refused\")";
-  node_balance *bal = NULL;
-  size_t nbal = 0, nover = 0;
-  if ((err = node_timebank_balances(n, prefix, &bal, &nbal)) != GS_OK) {
-    cli_fail("status: cannot read the store: %s", gs_strerror(err));
-    goto out;
-  }
+  hex32(st.digest, dg);
+  node_time_text(CRDT_HLC_MS(st.hlc), when, sizeof when);
   json_t *over = json_array();
-  for (size_t i = 0; i < nbal; i++) {
-    if (bal[i].balance >= 0)
-      continue;
+  for (size_t i = 0; i < st.noverdrawn; i++) {
     char idt[CRDT_ID_TEXT_LEN + 1];
-    crdt_base32_encode(bal[i].id, CRDT_ID_LEN, idt);
+    crdt_base32_encode(st.overdrawn[i].id, CRDT_ID_LEN, idt);
     json_array_append_new(over, json_pack("{s:s, s:s, s:f}", "collection",
-                                          bal[i].coll, "id", idt, "balance",
-                                          (double)bal[i].balance / 100.0));
-    nover++;
+                                          st.overdrawn[i].coll, "id", idt,
+                                          "balance",
+                                          (double)st.overdrawn[i].balance /
+                                              100.0));
   }
-  free(bal);
-  if (nover && nwarn < 8)
-    warn[nwarn++] = "time-bank accounts are overdrawn (spends accepted on "
-                    "two nodes at once): an admin settles them (gridsync "
-                    "timebank balances --overdrawn)";
+  json_t *behind = json_array();
+  for (size_t i = 0; i < st.nbehind; i++) {
+    char hex[2 * CRDT_FEED_LEN + 1];
+    static const char d[] = "0123456789abcdef";
+    for (size_t k = 0; k < CRDT_FEED_LEN; k++) {
+      hex[2 * k] = d[st.behind[i].feed[k] >> 4];
+      hex[2 * k + 1] = d[st.behind[i].feed[k] & 15];
+    }
+    hex[2 * CRDT_FEED_LEN] = '\0';
+    json_array_append_new(behind,
+                          json_pack("{s:s, s:I, s:I}", "feed", hex, "held",
+                                    (json_int_t)st.behind[i].held, "heard",
+                                    (json_int_t)st.behind[i].heard));
+  }
   guard_view gv = {.held = json_array(), .ahead = json_array(),
                    .bad = json_array()};
   node_peer_clock pclock;
   bool has_pclock = node_peer_clock_get(n, &pclock) == GS_OK;
-  if ((err = node_held(n, on_status_held, &gv)) != GS_OK ||
-      (err = node_bad_feeds(n, on_status_bad, &gv)) != GS_OK) {
-    json_decref(gv.held), json_decref(gv.ahead), json_decref(gv.bad);
-    json_decref(over);
-    cli_fail("status: cannot read the store: %s", gs_strerror(err));
-    goto out;
-  }
-  net_view nv = {.peers = json_array(), .behind = json_array()};
+  net_view nv = {.peers = json_array()};
   if ((err = node_peers(n, on_status_peer, &nv)) != GS_OK ||
-      (err = store_behind(st, on_status_behind, &nv)) != GS_OK) {
+      (err = node_held(n, on_status_held, &gv)) != GS_OK ||
+      (err = node_bad_feeds(n, on_status_bad, &gv)) != GS_OK) {
     json_decref(nv.peers);
-    json_decref(nv.behind);
+    json_decref(behind);
     json_decref(over);
-    json_decref(gv.held), json_decref(gv.ahead), json_decref(gv.bad);
+    guard_free(&gv);
     cli_fail("status: cannot read the store: %s", gs_strerror(err));
     goto out;
   }
+  const size_t nwarn = st.nwarnings;
+  const char *const *warn = st.warnings;
+  const uint64_t skew = st.ahead_ms, refused = st.refused;
+  const char *refused_why = st.refused_why;
+  const size_t nover = st.noverdrawn;
+  const crdt_hlc hlc = st.hlc;
+  const size_t nrec = st.records_under;
+  nv.behind = behind;
+  nv.nbehind = st.behind_feeds;
+  nv.missing = st.behind_changes;
 
   const node_network *net = node_net(n);
   char netid[17] = "";
@@ -284,11 +247,11 @@ int cli_cmd_status(cli_ctx *ctx)
                         "role", net->role)
             : json_null(),
         "scope", prefix, "records", (json_int_t)nrec, "records_total",
-        (json_int_t)stats.records, "feeds", (json_int_t)stats.feeds,
-        "changes", (json_int_t)stats.changes, "forks",
-        (json_int_t)stats.forks, "storage", "map_bytes",
-        (json_int_t)stats.map_size, "used_bytes",
-        (json_int_t)stats.used_bytes, "clock", "hlc", (json_int_t)hlc, "time",
+        (json_int_t)st.records, "feeds", (json_int_t)st.feeds,
+        "changes", (json_int_t)st.changes, "forks",
+        (json_int_t)st.forks, "storage", "map_bytes",
+        (json_int_t)st.map_bytes, "used_bytes",
+        (json_int_t)st.used_bytes, "clock", "hlc", (json_int_t)hlc, "time",
         when, "ahead_ms", (json_int_t)skew, "peers", nv.peers, "behind",
         nv.behind, "behind_changes", (json_int_t)nv.missing, "refused", "count",
         (json_int_t)refused, "last", refused_why, "warnings", w,
@@ -304,7 +267,7 @@ int cli_cmd_status(cli_ctx *ctx)
                                  "peer_ms", (json_int_t)pclock.peer_ms)
                      : json_null());
     } else {
-      json_decref(gv.held), json_decref(gv.ahead), json_decref(gv.bad);
+      guard_free(&gv);
     }
     rc = cli_json_out(doc);
   } else {
@@ -323,13 +286,13 @@ int cli_cmd_status(cli_ctx *ctx)
     }
     if (*prefix)
       printf("records   %zu under %s (%zu in all)\n", nrec, prefix,
-             stats.records);
+             st.records);
     else
-      printf("records   %zu\n", stats.records);
-    printf("feeds     %zu   changes %zu   forks refused %zu\n", stats.feeds,
-           stats.changes, stats.forks);
+      printf("records   %zu\n", st.records);
+    printf("feeds     %zu   changes %zu   forks refused %zu\n", st.feeds,
+           st.changes, st.forks);
     printf("storage   %.1f MiB used, map %.1f MiB (grows by itself)\n",
-           mib(stats.used_bytes), mib(stats.map_size));
+           mib(st.used_bytes), mib(st.map_bytes));
     printf("clock     %s", hlc ? when : "(no writes yet)");
     if (skew > 0)
       printf("  (%" PRIu64 " ms ahead of this computer)", skew);
@@ -373,13 +336,13 @@ int cli_cmd_status(cli_ctx *ctx)
              json_string_value(json_object_get(b, "scope")),
              json_string_value(json_object_get(b, "reason")));
     }
-    json_decref(gv.held), json_decref(gv.ahead), json_decref(gv.bad);
+    guard_free(&gv);
     for (size_t i = 0; i < nwarn; i++)
       printf("warning   %s\n", warn[i]);
     printf("digest    %s%s%s\n", dg, *prefix ? "  of " : "", prefix);
     rc = CLI_OK;
   }
 out:
-  node_close(n);
+  node_status_free(&st);
   return rc;
 }

@@ -6,37 +6,6 @@
 #include "cli/cli.h"
 #include "node/node.h"
 
-static json_t *median_json(double d)
-{
-  return d < 0 ? json_null() : json_real(d);
-}
-
-static json_t *row_json(const node_report_row *r)
-{
-  const char *const *st = node_report_statuses();
-  const char *const *cat = node_report_categories();
-  json_t *bs = json_object(), *bc = json_object();
-  for (int i = 0; st && st[i] && i < NODE_REPORT_VALUES; i++)
-    json_object_set_new(bs, st[i], json_integer((json_int_t)r->by_status[i]));
-  for (int i = 0; cat && cat[i] && i < NODE_REPORT_VALUES; i++)
-    json_object_set_new(bc, cat[i],
-                        json_integer((json_int_t)r->by_category[i]));
-  return json_pack(
-      "{s:s?, s:{s:I, s:o, s:o, s:I, s:o}, s:I, s:I, s:I, s:I, s:I, s:I, "
-      "s:f, s:I, s:I, s:I}",
-      "grid", r->grid[0] ? r->grid : NULL, "appeals", "opened",
-      (json_int_t)r->appeals, "by_status", bs, "by_category", bc,
-      "resolved", (json_int_t)r->resolved, "median_days_to_resolve",
-      median_json(r->median_days), "disputes_mediated",
-      (json_int_t)r->disputes_mediated, "hazards_found",
-      (json_int_t)r->hazards_found, "visits", (json_int_t)r->visits,
-      "meetings", (json_int_t)r->meetings, "tasks_done",
-      (json_int_t)r->tasks_done, "errands_done", (json_int_t)r->errands_done,
-      "volunteer_hours", (double)r->volunteer_centihours / 100.0,
-      "residents", (json_int_t)r->residents, "households",
-      (json_int_t)r->households, "buildings", (json_int_t)r->buildings);
-}
-
 /* Appeals not yet resolved: every status before "resolved", and
  * "reopened". */
 static uint64_t pending(const node_report_row *r)
@@ -92,21 +61,7 @@ int cli_cmd_report(cli_ctx *ctx)
     goto out;
   }
   if (ctx->json) {
-    json_t *grids = json_array(), *od = json_array();
-    for (size_t i = 0; i < rep.nrows; i++)
-      json_array_append_new(grids, row_json(&rep.rows[i]));
-    for (size_t i = 0; i < rep.noverdrawn; i++) {
-      char idt[CRDT_ID_TEXT_LEN + 1];
-      crdt_base32_encode(rep.overdrawn[i].id, CRDT_ID_LEN, idt);
-      json_array_append_new(
-          od, json_pack("{s:s, s:s, s:f}", "collection",
-                        rep.overdrawn[i].coll, "id", idt, "balance",
-                        (double)rep.overdrawn[i].balance / 100.0));
-    }
-    rc = cli_json_out(json_pack("{s:s, s:s?, s:o, s:o, s:o}", "scope",
-                                prefix ? prefix : "", "since", since,
-                                "grids", grids, "total",
-                                row_json(&rep.total), "overdrawn", od));
+    rc = cli_json_out(node_report_json(&rep, prefix, since));
     goto out;
   }
   printf("report%s%s%s%s\n", prefix && *prefix ? " for " : "",
@@ -138,6 +93,5 @@ int cli_cmd_report(cli_ctx *ctx)
            rep.noverdrawn, rep.noverdrawn == 1 ? "" : "s");
 out:
   node_report_free(&rep);
-  node_close(n);
   return rc;
 }

@@ -7,7 +7,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <uv.h>
+
 #include "cli/cli.h"
+#include "web/web.h"
 #include "net/sync.h"
 #include "node/node.h"
 
@@ -59,7 +63,6 @@ int cli_cmd_sync(cli_ctx *ctx)
   if (!n)
     return CLI_FAIL;
   if (!node_net(n)) {
-    node_close(n);
     return no_network("sync");
   }
   progress pr = {.t0 = mono()};
@@ -92,7 +95,6 @@ int cli_cmd_sync(cli_ctx *ctx)
            st.recv_dups ? " and some already held" : "");
     rc = CLI_OK;
   }
-  node_close(n);
   return rc;
 }
 
@@ -109,9 +111,41 @@ static void on_listen(void *ctx, const char *host, int port)
   fflush(stdout);
 }
 
+static void on_app(void *ctx, const char *host, int port)
+{
+  cli_ctx *c = ctx;
+  if (c->json)
+    printf("{\"app\": \"http://%s:%d/\"}\n", host, port);
+  else
+    printf("the app is at http://%s:%d/ (open it in a browser)\n", host,
+           port);
+  fflush(stdout);
+}
+
+/* What runs on serve's loop, and its signals. */
+typedef struct serve_run {
+  uv_signal_t sigint, sigterm;
+  node_server *srv;
+  web_server *web;
+} serve_run;
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+  serve_run *r = sig->data;
+  fprintf(stderr, "signal %d: stopping\n", signum);
+  node_server_stop(r->srv);
+  web_stop(r->web);
+  r->srv = NULL;
+  r->web = NULL;
+  uv_close((uv_handle_t *)&r->sigint, NULL);
+  uv_close((uv_handle_t *)&r->sigterm, NULL);
+}
+
 int cli_cmd_serve(cli_ctx *ctx)
 {
   const char *listen = "0.0.0.0:7070", *v, *gossip = NULL;
+  const char *ui = NULL;
+  bool no_ui = false;
   const char **peers = calloc((size_t)ctx->argc, sizeof *peers);
   size_t np = 0;
   int rc = CLI_USAGE;
@@ -123,9 +157,14 @@ int cli_cmd_serve(cli_ctx *ctx)
   for (int i = 1; i < ctx->argc; i++) {
     int m;
     if ((m = cli_opt(ctx, &i, "--listen", &listen)) != 0 ||
-        (m = cli_opt(ctx, &i, "--gossip-ms", &gossip)) != 0) {
+        (m = cli_opt(ctx, &i, "--gossip-ms", &gossip)) != 0 ||
+        (m = cli_opt(ctx, &i, "--ui", &ui)) != 0) {
       if (m < 0)
         goto out;
+      continue;
+    }
+    if (strcmp(ctx->argv[i], "--no-ui") == 0) {
+      no_ui = true;
       continue;
     }
     if ((m = cli_opt(ctx, &i, "--peer", &v)) != 0) {
@@ -143,6 +182,14 @@ int cli_cmd_serve(cli_ctx *ctx)
   }
   if (node_parse_addr(listen, &ss) != GS_OK) {
     rc = cli_usage("serve", "--listen '%s' is not HOST:PORT", listen);
+    goto out;
+  }
+  if (ui && no_ui) {
+    rc = cli_usage("serve", "--ui and --no-ui together");
+    goto out;
+  }
+  if (ui && !node_addr_valid(ui)) {
+    rc = cli_usage("serve", "--ui '%s' is not HOST:PORT", ui);
     goto out;
   }
   uint64_t gms = 0;
@@ -169,13 +216,44 @@ int cli_cmd_serve(cli_ctx *ctx)
                        .log = stderr,
                        .on_listen = on_listen,
                        .ctx = ctx};
-  gs_err err = node_serve(n, &o);
-  if (err)
+  web_opts wo = {.listen = ui, .log = stderr, .on_listen = on_app,
+                 .ctx = ctx};
+  uv_loop_t loop;
+  serve_run run = {0};
+  if (uv_loop_init(&loop) != 0) {
+    rc = cli_fail("serve: cannot start the event loop");
+    goto out;
+  }
+  gs_err err = node_server_start(n, &loop, &o, &run.srv);
+  if (err) {
     rc = cli_fail("serve: %s", gs_strerror(err));
-  else
+  } else {
+    char why[300];
+    if (!no_ui) {
+      gs_err we = web_start(n, &loop, &wo, &run.web, why, sizeof why);
+      if (we && ui) { /* asked for: a failure is the command's */
+        rc = cli_fail("serve: the app cannot start: %s", why);
+        node_server_stop(run.srv);
+        run.srv = NULL;
+        goto run_out;
+      }
+      if (we)
+        fprintf(stderr, "gridsync: note: the app did not start (%s); the "
+                        "node serves peers all the same\n", why);
+    }
+    uv_signal_init(&loop, &run.sigint);
+    uv_signal_init(&loop, &run.sigterm);
+    run.sigint.data = run.sigterm.data = &run;
+    uv_signal_start(&run.sigint, on_stop_signal, SIGINT);
+    uv_signal_start(&run.sigterm, on_stop_signal, SIGTERM);
+    uv_run(&loop, UV_RUN_DEFAULT);
     rc = CLI_OK;
+  }
+run_out:
+  uv_run(&loop, UV_RUN_DEFAULT); /* every close callback */
+  if (uv_loop_close(&loop) != 0 && rc == CLI_OK)
+    rc = cli_fail("serve: handles were left open");
 out:
-  node_close(n);
   free(peers);
   return rc;
 }
@@ -192,9 +270,9 @@ static int on_peer(void *vctx, const node_peer_info *p)
   peers_ctx *pc = vctx;
   char ok[40] = "never", tried[40] = "never", key[CRDT_KEY_TEXT_LEN + 1] = "";
   if (p->last_ok_ms)
-    cli_time_text(p->last_ok_ms, ok, sizeof ok);
+    node_time_text(p->last_ok_ms, ok, sizeof ok);
   if (p->last_try_ms)
-    cli_time_text(p->last_try_ms, tried, sizeof tried);
+    node_time_text(p->last_try_ms, tried, sizeof tried);
   if (p->key)
     crdt_base32_encode(p->key, CRDT_KEY_LEN, key);
   pc->n++;
@@ -262,6 +340,5 @@ int cli_cmd_peers(cli_ctx *ctx)
       printf("(no peers: add one with 'gridsync peers add HOST:PORT')\n");
     }
   }
-  node_close(n);
   return rc;
 }

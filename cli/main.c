@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "node/domain.h"
 #include "node/node.h"
 
 typedef struct cli_command {
@@ -144,12 +145,15 @@ int cli_usage(const char *cmd, const char *fmt, ...)
   return CLI_USAGE;
 }
 
-node *cli_open(const cli_ctx *ctx, unsigned flags)
+node *cli_open(cli_ctx *ctx, unsigned flags)
 {
   node *n = NULL;
+  if (ctx->node)
+    return ctx->node;
   gs_err err = node_open(ctx->dir, flags, NULL, &n);
   switch (err) {
   case GS_OK:
+    ctx->node = n;
     return n;
   case GS_ENOTINIT:
     cli_fail("no node in %s (create one with 'gridsync init', or choose "
@@ -166,6 +170,18 @@ node *cli_open(const cli_ctx *ctx, unsigned flags)
     break;
   }
   return NULL;
+}
+
+int cli_refused(const char *cmd, const node_reason *why)
+{
+  char opt[CRDT_NAME_MAX + 3];
+  size_t i = 0;
+  for (; why->field[i] && i < CRDT_NAME_MAX; i++)
+    opt[i] = why->field[i] == '_' ? '-' : why->field[i];
+  opt[i] = '\0';
+  if (why->code == GS_EINVAL)
+    return cli_usage(cmd, "%s%s%s", why->text, *opt ? "; give --" : "", opt);
+  return cli_fail("%s: %s%s%s", cmd, why->text, *opt ? "; give --" : "", opt);
 }
 
 int cli_json_out(json_t *doc)
@@ -301,6 +317,7 @@ int main(int argc, char **argv)
   }
   cli_ctx ctx = {.dir = dir, .json = json, .argc = nargs, .argv = args};
   rc = cmd->run(&ctx);
+  node_close(ctx.node);
   if (fflush(stdout) != 0 && rc == CLI_OK)
     rc = cli_fail("cannot write output: %s", strerror(errno));
 out:

@@ -58,11 +58,14 @@ gs_err crdt_base32_decode(const char *text, size_t tn, uint8_t *out, size_t n)
   return GS_OK;
 }
 
-void crdt_id_new(uint64_t ms, uint8_t id[CRDT_ID_LEN])
+void crdt_id_new(uint64_t ms, const crdt_rng *rng, uint8_t id[CRDT_ID_LEN])
 {
   for (int i = 0; i < 6; i++)
     id[i] = (uint8_t)(ms >> (8 * (5 - i)));
-  crdt_random(id + 6, CRDT_ID_LEN - 6);
+  if (rng)
+    rng->fill(rng->ctx, id + 6, CRDT_ID_LEN - 6);
+  else
+    crdt_random(id + 6, CRDT_ID_LEN - 6);
 }
 
 /* When id (fresh) is not after prev: its first n bytes := prev's first n
@@ -82,20 +85,21 @@ static void after_prev(const uint8_t prev[CRDT_ID_LEN], size_t n,
     memcpy(id, next, n);
 }
 
-void crdt_id_next(uint64_t ms, const uint8_t prev[CRDT_ID_LEN],
-                  uint8_t id[CRDT_ID_LEN])
+void crdt_id_next(uint64_t ms, const crdt_rng *rng,
+                  const uint8_t prev[CRDT_ID_LEN], uint8_t id[CRDT_ID_LEN])
 {
-  crdt_id_new(ms, id);
+  crdt_id_new(ms, rng, id);
   after_prev(prev, CRDT_ID_LEN, id);
 }
 
 #define OWNER_AT (CRDT_ID_LEN - CRDT_ID_OWNER_LEN)
 
-void crdt_id_owned(uint64_t ms, const uint8_t prev[CRDT_ID_LEN],
+void crdt_id_owned(uint64_t ms, const crdt_rng *rng,
+                   const uint8_t prev[CRDT_ID_LEN],
                    const uint8_t origin[CRDT_KEY_LEN],
                    uint8_t id[CRDT_ID_LEN])
 {
-  crdt_id_new(ms, id);
+  crdt_id_new(ms, rng, id);
   memcpy(id + OWNER_AT, origin, CRDT_ID_OWNER_LEN);
   after_prev(prev, OWNER_AT, id); /* the owner stays last */
 }

@@ -41,8 +41,21 @@
 /* Initialise libsodium; call once before anything else. GS_ECRYPTO if it
  * cannot be initialised. */
 gs_err crdt_crypto_init(void);
-/* Fill buf with n random bytes. */
+/* Fill buf with n random bytes (the operating system's generator). */
 void crdt_random(void *buf, size_t n);
+
+/* A source of random bytes, injected like the clock: the id functions
+ * take one, so that a caller (demo data, a test) can make ids that are
+ * the same on every run. NULL means crdt_random. */
+typedef struct crdt_rng {
+  void (*fill)(void *ctx, void *buf, size_t n);
+  void *ctx;
+} crdt_rng;
+
+/* Grow the array *arr of elements of size bytes, whose capacity is *cap,
+ * to hold at least need (doubling). GS_ENOMEM leaves *arr and *cap as
+ * they were. */
+gs_err crdt_grow(void **arr, size_t *cap, size_t need, size_t size);
 /* BLAKE2b-256 of data. */
 void crdt_hash(const void *data, size_t n, uint8_t out[CRDT_HASH_LEN]);
 
@@ -126,13 +139,13 @@ bool crdt_utf8_valid(const char *s, size_t n);
 
 /* A new record id: 6 bytes of big-endian milliseconds then 10 random
  * bytes, so ids sort by creation time. */
-void crdt_id_new(uint64_t ms, uint8_t id[CRDT_ID_LEN]);
+void crdt_id_new(uint64_t ms, const crdt_rng *rng, uint8_t id[CRDT_ID_LEN]);
 /* The same, but greater than prev (the last id this writer made): within
  * one millisecond, or if the clock stepped back, prev plus one (as
  * monotonic ULIDs do). Ids made in a row then sort in order, so a bulk
  * load appends to the B-trees instead of splitting pages half full. */
-void crdt_id_next(uint64_t ms, const uint8_t prev[CRDT_ID_LEN],
-                  uint8_t id[CRDT_ID_LEN]);
+void crdt_id_next(uint64_t ms, const crdt_rng *rng,
+                  const uint8_t prev[CRDT_ID_LEN], uint8_t id[CRDT_ID_LEN]);
 /* An id that names its author, for records written once (the schema's
  * immutable collections): 6 bytes of milliseconds, 3 random, then the
  * first CRDT_ID_OWNER_LEN (7) bytes of the author's key (a key made to
@@ -141,7 +154,8 @@ void crdt_id_next(uint64_t ms, const uint8_t prev[CRDT_ID_LEN],
  * accept ops on such a record only from its author (node/member.c), a
  * rule that depends on the op alone, so every node decides alike. */
 #define CRDT_ID_OWNER_LEN 7
-void crdt_id_owned(uint64_t ms, const uint8_t prev[CRDT_ID_LEN],
+void crdt_id_owned(uint64_t ms, const crdt_rng *rng,
+                   const uint8_t prev[CRDT_ID_LEN],
                    const uint8_t origin[CRDT_KEY_LEN],
                    uint8_t id[CRDT_ID_LEN]);
 bool crdt_id_owned_by(const uint8_t id[CRDT_ID_LEN],

@@ -3,6 +3,8 @@
 
 #include <assert.h>
 #include <sodium.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 static_assert(sizeof(crypto_generichash_state) <= sizeof(crdt_hasher),
               "crdt_hasher too small for libsodium's state");
@@ -15,6 +17,26 @@ gs_err crdt_crypto_init(void)
 void crdt_random(void *buf, size_t n)
 {
   randombytes_buf(buf, n);
+}
+
+gs_err crdt_grow(void **arr, size_t *cap, size_t need, size_t size)
+{
+  if (need <= *cap)
+    return GS_OK;
+  size_t nc = *cap ? *cap : 4;
+  while (nc < need) {
+    if (nc > SIZE_MAX / 2)
+      return GS_ENOMEM;
+    nc *= 2;
+  }
+  if (size && nc > SIZE_MAX / size)
+    return GS_ENOMEM;
+  void *p = realloc(*arr, nc * size);
+  if (!p)
+    return GS_ENOMEM;
+  *arr = p;
+  *cap = nc;
+  return GS_OK;
 }
 
 void crdt_hash(const void *data, size_t n, uint8_t out[CRDT_HASH_LEN])

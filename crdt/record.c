@@ -89,17 +89,7 @@ static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 
 static gs_err grow(void **arr, size_t *cap, size_t need, size_t size)
 {
-  if (need <= *cap)
-    return GS_OK;
-  size_t nc = *cap ? *cap * 2 : 4;
-  while (nc < need)
-    nc *= 2;
-  void *p = realloc(*arr, nc * size);
-  if (!p)
-    return GS_ENOMEM;
-  *arr = p;
-  *cap = nc;
-  return GS_OK;
+  return crdt_grow(arr, cap, need, size);
 }
 
 /* Binary search: index of s in st, or the insertion point as ~index. */

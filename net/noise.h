@@ -10,7 +10,7 @@
  * X1X, XX1, X1X1, K1N, K1K, KK1, K1K1, K1X, KX1, K1X1, I1N, I1K, IK1,
  * I1K1, I1X, IX1, I1X1; each with psk modifiers (pskN, joined by '+', one
  * PSK used for every psk token). gridsync uses
- * Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b.
+ * Noise_XXpsk0_25519_ChaChaPoly_BLAKE2b (protocol 3; XXpsk3 before).
  *
  * Use: net_noise_hs_new, then net_noise_hs_write / net_noise_hs_read in
  * the pattern's order (net_noise_hs_my_turn says which) until
@@ -48,7 +48,7 @@ typedef struct net_noise_hs net_noise_hs;
 typedef struct net_noise_cs net_noise_cs;
 
 /* A handshake for protocol_name (e.g.
- * "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b") as initiator or responder.
+ * "Noise_XXpsk0_25519_ChaChaPoly_BLAKE2b") as initiator or responder.
  * prologue (prologue_len bytes, may be NULL when 0) must be the same on
  * both sides. s_priv: this side's static X25519 secret, required when the
  * pattern sends or pre-shares it (else ignored, may be NULL); rs: the

@@ -10,7 +10,14 @@
 #include "net/peer.h"
 
 #define PROLOGUE "gridsync/1"
-#define PATTERN "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b"
+/* Protocol 3 on: the network key is mixed before the first message, so a
+ * node without it can neither read nor answer message 1 and never sees
+ * the responder's static key. */
+#define PATTERN "Noise_XXpsk0_25519_ChaChaPoly_BLAKE2b"
+/* Protocols 1 and 2: the network key entered only at message 3, so the
+ * responder sent its static key to anyone. Kept only to recognise an old
+ * node's message 1 and tell it to upgrade (legacy_refusal). */
+#define LEGACY_PATTERN "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b"
 #define TICK_MS 250
 #define IDENT_MAX 64 /* bytes of an identity payload */
 
@@ -30,6 +37,8 @@ struct net_peer {
   net_noise_cs *tx, *rx;
   bool initiator, open, closing, reading, above_water, paused;
   bool confirming; /* initiator: handshake sent, awaiting the first frame */
+  bool replied;    /* responder: message 1 read and answered */
+  bool got_msg2;   /* initiator: message 2 read */
   bool draining;   /* closing after the output is flushed */
   uint64_t drain_started;
   uv_shutdown_t shutdown;
@@ -106,7 +115,10 @@ void net_peer_close(net_peer *p, gs_err why, const char *reason)
     return;
   p->closing = true;
   p->why = why;
-  snprintf(p->reason, sizeof p->reason, "%s", reason ? reason : "closed");
+  /* after close_soon, reason is p->reason itself: an overlapping copy
+   * would lose it */
+  if (reason != p->reason)
+    snprintf(p->reason, sizeof p->reason, "%s", reason ? reason : "closed");
   uv_close((uv_handle_t *)&p->tcp, on_handle_closed);
   uv_close((uv_handle_t *)&p->timer, on_handle_closed);
 }
@@ -349,6 +361,70 @@ static gs_err finish_handshake(net_peer *p)
   return GS_OK;
 }
 
+/* An identity payload [NET_PROTOCOL_VERSION, key] whose key is random
+ * bytes (the legacy refusal names no real key); its length, 0 if it does
+ * not fit. */
+static size_t fake_ident_payload(uint8_t out[IDENT_MAX])
+{
+  uint8_t junk[CRDT_KEY_LEN];
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  randombytes_buf(junk, sizeof junk);
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 2);
+  msgpack_pack_uint32(&pk, NET_PROTOCOL_VERSION);
+  msgpack_pack_bin(&pk, CRDT_KEY_LEN);
+  msgpack_pack_bin_body(&pk, junk, CRDT_KEY_LEN);
+  size_t n = sb.size <= IDENT_MAX ? sb.size : 0;
+  if (n)
+    memcpy(out, sb.data, n);
+  msgpack_sbuffer_destroy(&sb);
+  return n;
+}
+
+/* Message 1 failed as XXpsk0. If it is a valid message 1 of protocol 1 or
+ * 2 (XXpsk3, which needs no secret to read), answer as those versions
+ * expect, so that the old node says "peer speaks another protocol
+ * version": message 2 under a throwaway static key (never this node's),
+ * its payload naming version NET_PROTOCOL_VERSION and a random key; then
+ * close once sent. Returns true when it answered (the caller must not
+ * close), false when f is no such message. */
+static bool legacy_refusal(net_peer *p, const uint8_t *f, size_t n)
+{
+  net_noise_hs *old = NULL;
+  uint8_t throwaway[32], pl[IDENT_MAX];
+  size_t pn, len;
+  bool answered = false;
+  wreq *w = NULL;
+  randombytes_buf(throwaway, sizeof throwaway);
+  /* the PSK of XXpsk3 enters at message 3, never reached: any bytes do */
+  if (net_noise_hs_new(&old, LEGACY_PATTERN, false, (const uint8_t *)PROLOGUE,
+                       strlen(PROLOGUE), throwaway, NULL, throwaway) != GS_OK)
+    goto out;
+  if (net_noise_hs_read(old, f, n, p->scratch, sizeof p->scratch, &pn) !=
+          GS_OK ||
+      pn != 0)
+    goto out;
+  if ((pn = fake_ident_payload(pl)) == 0 ||
+      !(w = malloc(sizeof *w + 4 + NET_FRAME_MAX)))
+    goto out;
+  if (net_noise_hs_write(old, pl, pn, w->buf + 4, NET_FRAME_MAX, &len) !=
+      GS_OK) {
+    free(w);
+    goto out;
+  }
+  answered = true;
+  if (queue_frame(p, w, len) == GS_OK)
+    net_peer_close_soon(p, GS_EVERSION,
+                        "peer speaks an older protocol version: upgrade "
+                        "gridsync on that computer");
+out:
+  net_noise_hs_free(old);
+  sodium_memzero(throwaway, sizeof throwaway);
+  return answered;
+}
+
 /* One handshake message arrived. */
 static void on_hs_frame(net_peer *p, const uint8_t *f, size_t n)
 {
@@ -357,12 +433,15 @@ static void on_hs_frame(net_peer *p, const uint8_t *f, size_t n)
   gs_err err = net_noise_hs_read(p->hs, f, n, p->scratch,
                                  sizeof p->scratch, &pn);
   if (err) {
+    if (!p->initiator && !p->replied && legacy_refusal(p, f, n))
+      return;
     net_peer_close(p, GS_EHANDSHAKE,
                    "handshake failed: wrong network key or tampered message");
     return;
   }
   if (p->initiator) {
     /* message 2: <- e, ee, s, es + the responder's identity */
+    p->got_msg2 = true;
     if ((err = check_ident(p, p->scratch, pn, &why)) != GS_OK) {
       net_peer_close(p, err, why);
       return;
@@ -375,16 +454,17 @@ static void on_hs_frame(net_peer *p, const uint8_t *f, size_t n)
     return;
   }
   if (!net_noise_hs_done(p->hs)) {
-    /* message 1: -> e */
+    /* message 1: -> psk, e */
     if (pn != 0) {
       net_peer_close(p, GS_EHANDSHAKE, "unexpected handshake payload");
       return;
     }
+    p->replied = true;
     if ((err = hs_send(p, true)) != GS_OK && !p->closing)
       net_peer_close(p, err, "handshake failed");
     return;
   }
-  /* message 3: -> s, se, psk + the initiator's identity */
+  /* message 3: -> s, se + the initiator's identity */
   if ((err = check_ident(p, p->scratch, pn, &why)) != GS_OK) {
     net_peer_close(p, err, why);
     return;
@@ -475,6 +555,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
                      p->confirming
                          ? "handshake failed: the peer refused it (wrong "
                            "network key?)"
+                     : p->initiator && !p->got_msg2
+                         ? "the peer refused the handshake: it holds "
+                           "another network key, or runs an older gridsync "
+                           "that must be upgraded"
                          : "the peer closed the connection during the "
                            "handshake");
     else
@@ -633,7 +717,7 @@ static void on_connect(uv_connect_t *req, int status)
   }
   peer_name(p);
   start_reading(p);
-  gs_err err = hs_send(p, false); /* message 1: -> e */
+  gs_err err = hs_send(p, false); /* message 1: -> psk, e */
   if (err && !p->closing)
     net_peer_close(p, err, "handshake failed");
 }

@@ -2,11 +2,23 @@
  * net peer: one secure connection to another node over libuv TCP
  * (DESIGN.md section 6).
  *
- * Handshake Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b with the network key as
- * PSK and prologue "gridsync/1". Each side's Noise static key is the
- * X25519 form of its Ed25519 node key; the handshake payload carries
- * [version, Ed25519 public key] and the receiver checks that this key
- * converts to the static key Noise authenticated.
+ * Handshake Noise_XXpsk0_25519_ChaChaPoly_BLAKE2b with the network key as
+ * PSK and prologue "gridsync/1". The key is mixed before message 1, so a
+ * node without it can neither read message 1 nor answer it: the
+ * responder closes at once, and no stranger ever receives a static key
+ * (either side's). Each side's Noise static key is the X25519 form of its
+ * Ed25519 node key; the payloads of messages 2 and 3 carry [version,
+ * Ed25519 public key] and the receiver checks that this key converts to
+ * the static key Noise authenticated.
+ *
+ * Older versions (1, 2: XXpsk3) are told apart: a responder that gets a
+ * valid XXpsk3 message 1 answers with an XXpsk3 message 2 under a
+ * throwaway static key whose payload names this version and a random
+ * key, so the old node closes with "peer speaks another protocol
+ * version", and this one with GS_EVERSION ("peer speaks an older protocol
+ * version: upgrade ..."). An initiator whose message 1 is refused says
+ * the peer holds another network key or runs an older gridsync (the two
+ * cannot be told apart without telling a stranger something).
  *
  * Framing: a 4-byte big-endian length, then one Noise message of at most
  * 65535 bytes. After the handshake each frame is one transport message
@@ -40,9 +52,10 @@
 
 #include "crdt/crdt.h"
 
-/* 2: CHANGES may travel packed (PACKED, net/msg.h). Nodes of other
- * versions refuse each other in the handshake, with that reason. */
-#define NET_PROTOCOL_VERSION 2
+/* 2: CHANGES may travel packed (PACKED, net/msg.h). 3: the handshake is
+ * XXpsk0 (strangers learn no node key). Nodes of other versions refuse
+ * each other in the handshake, with that reason. */
+#define NET_PROTOCOL_VERSION 3
 #define NET_FRAME_MAX 65535                /* one Noise message */
 #define NET_PEER_MSG_MAX (NET_FRAME_MAX - 16) /* minus the AEAD tag */
 

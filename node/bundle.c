@@ -201,6 +201,10 @@ static gs_err vv_read(const char *path, vv_list *l)
 out:
   msgpack_unpacked_destroy(&u);
   free(buf);
+  if (err) { /* a file refused half-way keeps none of its entries */
+    free(l->e);
+    memset(l, 0, sizeof *l);
+  }
   return err;
 }
 
@@ -373,6 +377,12 @@ static gs_err parse_header(const uint8_t *buf, size_t n, node_bundle_info *in,
 out:
   msgpack_unpacked_destroy(&u);
   return err;
+}
+
+gs_err node__bundle_header(const uint8_t *buf, size_t n,
+                           node_bundle_info *info, size_t *adlen)
+{
+  return parse_header(buf, n, info, adlen);
 }
 
 gs_err node_bundle_info_read(const char *path, node_bundle_info *info)

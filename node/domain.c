@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "node/node.h"
+#include "node/node_internal.h"
 #include "storage/store.h"
 
 static bool eq(const char *a, size_t an, const char *b)
@@ -183,7 +184,7 @@ gs_err node_timebank_balances(node *n, const char *prefix,
   *count = 0;
   /* every entry counts toward its account; the prefix only chooses which
    * accounts are listed */
-  gs_err err = store_list(node_store(n), "timebank", 8, NULL, 0, on_entry,
+  gs_err err = store_list(n->st, "timebank", 8, NULL, 0, on_entry,
                           &a);
   if (!err)
     err = a.err;
@@ -215,7 +216,7 @@ gs_err node_timebank_balance(node *n, const char *coll,
                              const uint8_t id[CRDT_ID_LEN], node_balance *out)
 {
   acct_ctx a = {.coll = coll, .id = id};
-  gs_err err = store_list(node_store(n), "timebank", 8, NULL, 0, on_entry,
+  gs_err err = store_list(n->st, "timebank", 8, NULL, 0, on_entry,
                           &a);
   if (!err)
     err = a.err;
@@ -310,7 +311,7 @@ gs_err node_timebank_check_batch(node *n, const node_timebank_batch *b,
     if (held.balance + d->balance >= 0)
       continue;
     char name[64] = "", have[32], want[32];
-    store_get(node_store(n), d->coll, strlen(d->coll), d->id, on_name, name);
+    store_get(n->st, d->coll, strlen(d->coll), d->id, on_name, name);
     if (!name[0]) {
       char idt[CRDT_ID_TEXT_LEN + 1];
       crdt_base32_encode(d->id, CRDT_ID_LEN, idt);
@@ -561,7 +562,7 @@ gs_err node_report_make(node *n, const char *prefix, const char *since,
   if (since && !node_date_valid(since, strlen(since)))
     return GS_EINVAL;
   report_ctx c = {.since = since};
-  gs_err err = store_list(node_store(n), NULL, 0, prefix,
+  gs_err err = store_list(n->st, NULL, 0, prefix,
                           prefix ? strlen(prefix) : 0, on_record, &c);
   if (!err)
     err = c.err;

@@ -143,6 +143,10 @@ static gs_err book_decode(const uint8_t *buf, size_t len, book_entry *e)
     goto out;
   e->failures = f > UINT32_MAX ? UINT32_MAX : (uint32_t)f;
   memcpy(e->note, a[3].via.str.ptr, a[3].via.str.size);
+  /* a damaged note keeps its valid start (it is shown to people, and
+   * JSON output refuses invalid UTF-8) */
+  for (size_t nl = a[3].via.str.size; nl && !crdt_utf8_valid(e->note, nl);)
+    e->note[--nl] = '\0';
   if (a[4].type != MSGPACK_OBJECT_NIL) {
     if (crdt_mp_bin(&a[4], CRDT_KEY_LEN, e->key))
       goto out;
@@ -152,6 +156,30 @@ static gs_err book_decode(const uint8_t *buf, size_t len, book_entry *e)
 out:
   msgpack_unpacked_destroy(&u);
   return err;
+}
+
+_Static_assert(sizeof(((book_entry *)0)->note) == NODE__BOOK_NOTE_MAX,
+               "node__book_decode's note buffer");
+
+gs_err node__book_decode(const uint8_t *buf, size_t len, node_peer_info *info,
+                         char note[NODE__BOOK_NOTE_MAX],
+                         uint8_t key[CRDT_KEY_LEN])
+{
+  book_entry e;
+  gs_err err = book_decode(buf, len, &e);
+  memset(info, 0, sizeof *info);
+  if (err)
+    return err;
+  memcpy(note, e.note, sizeof e.note);
+  info->last_ok_ms = e.last_ok;
+  info->last_try_ms = e.last_try;
+  info->failures = e.failures;
+  info->note = note;
+  if (e.has_key) {
+    memcpy(key, e.key, CRDT_KEY_LEN);
+    info->key = key;
+  }
+  return GS_OK;
 }
 
 static gs_err book_put(node *n, const char *addr, const book_entry *e)
@@ -262,16 +290,19 @@ static void book_outcome(node *n, const char *addr, bool ok,
 /* ---- sessions ---- */
 
 typedef struct session session;
-typedef struct netnode {
+typedef struct node_server netnode;
+struct node_server {
   node *n;
-  uv_loop_t loop;
+  uv_loop_t own;    /* the loop of a blocking call (sync once) */
+  uv_loop_t *loop;  /* own, or the caller's (node_server_start) */
+  bool embedded;    /* on the caller's loop: freed when all is closed */
+  int handles;      /* handles not yet closed (embedded) */
   uv_tcp_t listener;
   bool listening;
   uv_timer_t poll, gossip, progress;
   uv_fs_event_t commits; /* data.mdb written: another process committed */
   uv_timer_t settle;      /* a second look after a write event */
   uint64_t last_look;     /* uv_now of the last on_poll */
-  uv_signal_t sigint, sigterm;
   net_identity id;
   net_peer_opts opts;
   session *sessions;
@@ -291,7 +322,9 @@ typedef struct netnode {
   int listen_port; /* advertised to peers as "*:PORT"; 0: not serving */
   size_t resolving; /* name lookups under way */
   char listen_host[64];
-} netnode;
+};
+
+static void maybe_free(netnode *nn);
 
 struct session {
   session *next;
@@ -753,7 +786,8 @@ static void on_close(net_peer *p, gs_err why, const char *reason)
   node_policy_free(s->pol);
   free(s);
   if (nn->once)
-    uv_stop(&nn->loop);
+    uv_stop(nn->loop);
+  maybe_free(nn);
 }
 
 static const net_peer_cbs session_cbs = {on_open, on_msg, on_drain,
@@ -789,7 +823,7 @@ static gs_err connect_addr(netnode *nn, const char *addr,
   session *s = session_new(nn, addr, true);
   if (!s)
     return GS_ENOMEM;
-  gs_err err = net_peer_connect(&nn->loop, (const struct sockaddr *)ss,
+  gs_err err = net_peer_connect(nn->loop, (const struct sockaddr *)ss,
                                 &nn->id, &nn->opts, &session_cbs, s,
                                 &s->peer);
   if (err)
@@ -831,7 +865,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
       nn->once_err = status ? GS_ENOTFOUND : err;
       snprintf(nn->once_why, sizeof nn->once_why, "cannot resolve %.120s: %s",
                r->addr, what);
-      uv_stop(&nn->loop);
+      uv_stop(nn->loop);
     }
   }
   free(r);
@@ -852,7 +886,7 @@ static gs_err connect_to(netnode *nn, const char *addr)
   r->nn = nn;
   snprintf(r->addr, sizeof r->addr, "%s", addr);
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
-  int rc = uv_getaddrinfo(&nn->loop, &r->req, on_resolved, host, port,
+  int rc = uv_getaddrinfo(nn->loop, &r->req, on_resolved, host, port,
                           &hints);
   if (rc) {
     free(r);
@@ -867,7 +901,7 @@ static gs_err connect_to(netnode *nn, const char *addr)
 static void on_poll(uv_timer_t *t)
 {
   netnode *nn = t->data;
-  nn->last_look = uv_now(&nn->loop);
+  nn->last_look = uv_now(nn->loop);
   for (session *s = nn->sessions; s; s = s->next) {
     if (!s->sync || !net_peer_is_open(s->peer))
       continue;
@@ -890,7 +924,7 @@ static void on_commit(uv_fs_event_t *h, const char *file, int events,
     return;
   /* our own commits (a sync receiving) fire too: at most one look per
    * SETTLE_MS, each making a plan over the version vector */
-  if (uv_now(&nn->loop) - nn->last_look >= SETTLE_MS)
+  if (uv_now(nn->loop) - nn->last_look >= SETTLE_MS)
     uv_timer_start(&nn->poll, on_poll, 0, POLL_MS);
   /* the first write of a commit (its pages) comes before the one that
    * makes it visible (the meta page, after an fsync), and a look between
@@ -907,30 +941,37 @@ static void on_progress(uv_timer_t *t)
                     net_sync_get_stats(nn->sessions->sync));
 }
 
+static void on_handle_closed(uv_handle_t *h)
+{
+  netnode *nn = h->data;
+  nn->handles--;
+  maybe_free(nn);
+}
+
 static void close_all(netnode *nn)
 {
   for (session *s = nn->sessions; s; s = s->next)
     net_peer_close(s->peer, GS_OK, "node stopping");
-  if (nn->listening)
-    uv_close((uv_handle_t *)&nn->listener, NULL);
+  uv_handle_t *hs[] = {(uv_handle_t *)&nn->poll, (uv_handle_t *)&nn->commits,
+                       (uv_handle_t *)&nn->settle, (uv_handle_t *)&nn->gossip,
+                       (uv_handle_t *)&nn->progress};
+  nn->handles = 5;
+  if (nn->listening) {
+    nn->handles++;
+    uv_close((uv_handle_t *)&nn->listener, on_handle_closed);
+  }
   nn->listening = false;
-  uv_close((uv_handle_t *)&nn->poll, NULL);
-  uv_close((uv_handle_t *)&nn->commits, NULL);
-  uv_close((uv_handle_t *)&nn->settle, NULL);
-  uv_close((uv_handle_t *)&nn->gossip, NULL);
-  uv_close((uv_handle_t *)&nn->progress, NULL);
-  uv_close((uv_handle_t *)&nn->sigint, NULL);
-  uv_close((uv_handle_t *)&nn->sigterm, NULL);
+  for (size_t i = 0; i < 5; i++)
+    uv_close(hs[i], on_handle_closed);
 }
 
-static void on_signal(uv_signal_t *sig, int signum)
+/* An embedded node is freed once stopping and everything is closed. */
+static void maybe_free(netnode *nn)
 {
-  netnode *nn = sig->data;
-  if (nn->stopping)
+  if (!nn->embedded || !nn->stopping || nn->handles > 0 || nn->sessions)
     return;
-  nn->stopping = true;
-  logf_(nn, "signal %d: stopping", signum);
-  close_all(nn);
+  net_identity_wipe(&nn->id);
+  free(nn);
 }
 
 static uint64_t rnd(netnode *nn)
@@ -1079,7 +1120,7 @@ static void on_conn(uv_stream_t *server, int status)
     session_unlink(nn, s);
     return;
   }
-  s->since = uv_now(&nn->loop);
+  s->since = uv_now(nn->loop);
   const char *me = net_peer_addr(s->peer);
   /* sessions already being closed (refused a moment ago, in the same burst
    * of accepts) hold no slot: counting them let a burst of stalled
@@ -1130,7 +1171,8 @@ static void on_conn(uv_stream_t *server, int status)
     net_peer_close(s->peer, GS_EPERM, "too many connections");
 }
 
-static gs_err netnode_init(netnode *nn, node *n)
+/* Set nn up on loop (NULL: a loop of its own, for a blocking call). */
+static gs_err netnode_init(netnode *nn, node *n, uv_loop_t *loop)
 {
   memset(nn, 0, sizeof *nn);
   nn->n = n;
@@ -1148,37 +1190,40 @@ static gs_err netnode_init(netnode *nn, node *n)
                              .hard_limit = 16 << 20};
   crdt_random(&nn->rng, sizeof nn->rng);
   nn->rng |= 1;
-  if ((err = uv_loop_init(&nn->loop)) != 0) {
+  if (loop) {
+    nn->loop = loop;
+    nn->embedded = true;
+  } else if ((err = uv_loop_init(&nn->own)) != 0) {
     net_identity_wipe(&nn->id);
     return err;
+  } else {
+    nn->loop = &nn->own;
   }
-  uv_timer_init(&nn->loop, &nn->poll);
-  uv_timer_init(&nn->loop, &nn->gossip);
-  uv_timer_init(&nn->loop, &nn->progress);
-  uv_signal_init(&nn->loop, &nn->sigint);
-  uv_signal_init(&nn->loop, &nn->sigterm);
+  uv_timer_init(nn->loop, &nn->poll);
+  uv_timer_init(nn->loop, &nn->gossip);
+  uv_timer_init(nn->loop, &nn->progress);
   nn->poll.data = nn->gossip.data = nn->progress.data = nn;
-  nn->sigint.data = nn->sigterm.data = nn;
+  nn->listener.data = nn;
   uv_timer_start(&nn->poll, on_poll, POLL_MS, POLL_MS);
-  uv_fs_event_init(&nn->loop, &nn->commits);
-  uv_timer_init(&nn->loop, &nn->settle);
+  uv_fs_event_init(nn->loop, &nn->commits);
+  uv_timer_init(nn->loop, &nn->settle);
   nn->commits.data = nn->settle.data = nn;
   char path[4200];
   if (node__path_join(path, sizeof path, n->dir, "data.mdb") == GS_OK)
     uv_fs_event_start(&nn->commits, on_commit, path, 0); /* else: polls */
-  uv_signal_start(&nn->sigint, on_signal, SIGINT);
-  uv_signal_start(&nn->sigterm, on_signal, SIGTERM);
   return GS_OK;
 }
 
+/* End a blocking call's node: close everything, run the loop until the
+ * close callbacks have run, close the loop. */
 static gs_err netnode_fini(netnode *nn)
 {
   if (!nn->stopping) {
     nn->stopping = true;
     close_all(nn);
   }
-  uv_run(&nn->loop, UV_RUN_DEFAULT); /* let every close callback run */
-  int rc = uv_loop_close(&nn->loop);
+  uv_run(nn->loop, UV_RUN_DEFAULT); /* let every close callback run */
+  int rc = uv_loop_close(nn->loop);
   net_identity_wipe(&nn->id);
   return rc == 0 ? GS_OK : rc;
 }
@@ -1188,7 +1233,7 @@ static gs_err sync_round(node *n, const char *addr, node_progress_cb cb,
                          size_t whylen)
 {
   netnode nn;
-  gs_err err = netnode_init(&nn, n);
+  gs_err err = netnode_init(&nn, n, NULL);
   if (whylen)
     why[0] = '\0';
   memset(stats, 0, sizeof *stats);
@@ -1206,7 +1251,7 @@ static gs_err sync_round(node *n, const char *addr, node_progress_cb cb,
     snprintf(why, whylen, "cannot connect: %s", gs_strerror(err));
     book_outcome(n, addr, false, NULL, why);
   } else {
-    uv_run(&nn.loop, UV_RUN_DEFAULT); /* until the session closes */
+    uv_run(nn.loop, UV_RUN_DEFAULT); /* until the session closes */
     err = nn.once_done ? GS_OK : nn.once_err ? nn.once_err : GS_ECLOSED;
     if (err)
       snprintf(why, whylen, "%s", nn.once_why);
@@ -1241,33 +1286,39 @@ gs_err node_sync_once(node *n, const char *addr, node_progress_cb cb,
   return err;
 }
 
-gs_err node_serve(node *n, const node_serve_opts *o)
+gs_err node_server_start(node *n, uv_loop_t *loop, const node_serve_opts *o,
+                         node_server **out)
 {
-  netnode nn;
   struct sockaddr_storage ss;
-  gs_err err = netnode_init(&nn, n);
-  if (err)
+  *out = NULL;
+  netnode *nn = malloc(sizeof *nn);
+  if (!nn)
+    return GS_ENOMEM;
+  gs_err err = netnode_init(nn, n, loop);
+  if (err) {
+    free(nn);
     return err;
-  nn.sopts = o;
-  nn.log = o->log;
+  }
+  nn->sopts = o;
+  nn->log = o->log;
   for (size_t i = 0; i < o->npeers; i++) {
     err = node_peer_add(n, o->peers[i]);
     if (err && err != GS_EEXIST)
-      goto out;
+      goto fail;
   }
   if ((err = node_parse_addr(o->listen ? o->listen : "0.0.0.0:7070", &ss)) ||
-      (err = uv_tcp_init(&nn.loop, &nn.listener)))
-    goto out;
-  nn.listener.data = &nn;
-  nn.listening = true;
-  if ((err = uv_tcp_bind(&nn.listener, (const struct sockaddr *)&ss, 0)) ||
-      (err = uv_listen((uv_stream_t *)&nn.listener, 64, on_conn)))
-    goto out;
+      (err = uv_tcp_init(nn->loop, &nn->listener)))
+    goto fail;
+  nn->listener.data = nn;
+  nn->listening = true;
+  if ((err = uv_tcp_bind(&nn->listener, (const struct sockaddr *)&ss, 0)) ||
+      (err = uv_listen((uv_stream_t *)&nn->listener, 64, on_conn)))
+    goto fail;
   struct sockaddr_storage bound;
   int blen = sizeof bound;
   char host[64] = "?";
   int port = 0;
-  uv_tcp_getsockname(&nn.listener, (struct sockaddr *)&bound, &blen);
+  uv_tcp_getsockname(&nn->listener, (struct sockaddr *)&bound, &blen);
   if (bound.ss_family == AF_INET) {
     uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof host);
     port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
@@ -1275,20 +1326,29 @@ gs_err node_serve(node *n, const node_serve_opts *o)
     uv_ip6_name((struct sockaddr_in6 *)&bound, host, sizeof host);
     port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
   }
-  nn.listen_port = port;
-  snprintf(nn.listen_host, sizeof nn.listen_host, "%s", host);
+  nn->listen_port = port;
+  snprintf(nn->listen_host, sizeof nn->listen_host, "%s", host);
   if (o->on_listen)
     o->on_listen(o->ctx, host, port);
-  logf_(&nn, "serving on %s:%d", host, port);
-  recheck_held(&nn);
-  gossip_once(&nn); /* meet a configured peer at once */
+  logf_(nn, "serving on %s:%d", host, port);
+  recheck_held(nn);
+  gossip_once(nn); /* meet a configured peer at once */
   uint64_t base = o->gossip_ms ? o->gossip_ms : 30000;
-  uv_timer_start(&nn.gossip, on_gossip, base / 2 + rnd(&nn) % (base + 1), 0);
-  uv_run(&nn.loop, UV_RUN_DEFAULT);
-  err = GS_OK;
-out:
-  if (err)
-    logf_(&nn, "cannot serve: %s", gs_strerror(err));
-  gs_err fe = netnode_fini(&nn);
-  return err ? err : fe;
+  uv_timer_start(&nn->gossip, on_gossip, base / 2 + rnd(nn) % (base + 1), 0);
+  *out = nn;
+  return GS_OK;
+fail:
+  logf_(nn, "cannot serve: %s", gs_strerror(err));
+  node_server_stop(nn);
+  return err;
+}
+
+void node_server_stop(node_server *nn)
+{
+  if (!nn || nn->stopping)
+    return;
+  nn->stopping = true;
+  logf_(nn, "stopping");
+  close_all(nn);
+  maybe_free(nn); /* frees at once when nothing was open */
 }

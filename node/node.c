@@ -38,6 +38,37 @@ static uint64_t system_now(void *ctx)
 
 const node_clock node_clock_system = {system_now, NULL};
 
+/* The nodes this process has open. LMDB forbids opening one environment
+ * twice in a process (closing one copy drops the other's locks), a rule
+ * of the whole process, so this one list is too: node_open refuses a
+ * directory already open (GS_EBUSY). Nodes are used from one thread. */
+static node *open_nodes;
+
+static bool already_open(uint64_t dev, uint64_t ino)
+{
+  for (node *o = open_nodes; o; o = o->next_open)
+    if (o->dev == dev && o->ino == ino)
+      return true;
+  return false;
+}
+
+static void forget_open(node *n)
+{
+  for (node **p = &open_nodes; *p; p = &(*p)->next_open)
+    if (*p == n) {
+      *p = n->next_open;
+      return;
+    }
+}
+
+size_t node_open_count(void)
+{
+  size_t k = 0;
+  for (node *o = open_nodes; o; o = o->next_open)
+    k++;
+  return k;
+}
+
 gs_err node__path_join(char *out, size_t cap, const char *dir,
                         const char *file)
 {
@@ -146,6 +177,7 @@ void node_close(node *n)
 {
   if (!n)
     return;
+  forget_open(n);
   store_close(n->st);
   crdt_wipe(n->sk, sizeof n->sk);
   crdt_wipe(&n->net, sizeof n->net);
@@ -172,6 +204,15 @@ gs_err node_open(const char *dir, unsigned flags, const node_clock *clk,
     goto fail;
   }
   strcpy(n->dir, dir);
+  struct stat ds;
+  if (stat(dir, &ds) != 0) {
+    err = errno == ENOENT ? GS_ENOTINIT : -errno;
+    goto fail;
+  }
+  if (already_open((uint64_t)ds.st_dev, (uint64_t)ds.st_ino)) {
+    err = GS_EBUSY;
+    goto fail;
+  }
   if ((err = node__path_join(path, sizeof path, dir, KEY_FILE)) != GS_OK ||
       (err = store_open(dir, (flags & NODE_BULK) ? STORE_NOSYNC : 0,
                         &n->st)) != GS_OK ||
@@ -194,6 +235,10 @@ gs_err node_open(const char *dir, unsigned flags, const node_clock *clk,
   /* the receive rule (stamps too far ahead are held) uses this node's
    * clock, which tests move */
   store_set_clock(n->st, n->clk.now_ms, n->clk.ctx);
+  n->dev = (uint64_t)ds.st_dev;
+  n->ino = (uint64_t)ds.st_ino;
+  n->next_open = open_nodes;
+  open_nodes = n;
   *out = n;
   return GS_OK;
 fail:
@@ -201,7 +246,7 @@ fail:
   return err;
 }
 
-store *node_store(node *n)
+store *node__store(node *n)
 {
   return n->st;
 }
@@ -216,14 +261,32 @@ const char *node_name(const node *n)
   return n->name;
 }
 
+const char *node_dir(const node *n)
+{
+  return n->dir;
+}
+
+gs_err node_version(node *n, uint64_t *out)
+{
+  store_stats st;
+  gs_err err = store_stats_get(n->st, &st);
+  *out = err ? 0 : (uint64_t)st.changes;
+  return err;
+}
+
 uint64_t node_now(const node *n)
 {
   return n->clk.now_ms(n->clk.ctx);
 }
 
+void node_set_rng(node *n, const crdt_rng *rng)
+{
+  n->rng = rng;
+}
+
 void node_id_new(node *n, uint8_t id[CRDT_ID_LEN])
 {
-  crdt_id_next(node_now(n), n->last_id, id);
+  crdt_id_next(node_now(n), n->rng, n->last_id, id);
   memcpy(n->last_id, id, CRDT_ID_LEN);
 }
 
@@ -252,7 +315,7 @@ void node_id_for(node *n, const char *coll, size_t coll_len,
   /* two processes of one node (two loads) may meet in one millisecond
    * with 24 random bits between them: an id already held is passed over */
   for (int tries = 0;; tries++) {
-    crdt_id_owned(node_now(n), n->last_id, n->pk, id);
+    crdt_id_owned(node_now(n), n->rng, n->last_id, n->pk, id);
     memcpy(n->last_id, id, CRDT_ID_LEN);
     if (tries == 8 || store_get(n->st, coll, coll_len, id, id_held, NULL) ==
                           GS_ENOTFOUND)
@@ -260,7 +323,7 @@ void node_id_for(node *n, const char *coll, size_t coll_len,
   }
 }
 
-gs_err node_write(node *n, const char *scope, size_t scope_len,
+gs_err node__write(node *n, const char *scope, size_t scope_len,
                   const crdt_op *ops, size_t nops, uint64_t *seq)
 {
   store_write *w;
@@ -279,7 +342,7 @@ gs_err node_write(node *n, const char *scope, size_t scope_len,
   return store_write_commit(w);
 }
 
-gs_err node_write_begin(node *n, struct store_write **out)
+gs_err node__write_begin(node *n, struct store_write **out)
 {
   return store_write_begin(n->st, n->sk, out);
 }

@@ -37,15 +37,26 @@ gs_err node_init(const char *dir, const char *name);
 enum { NODE_BULK = 1 << 0 }; /* no fsync per commit (see store.h) */
 
 /* Open the node in dir. GS_ENOTINIT if there is none; GS_EKEYMODE if the
- * key file is readable by others. clk NULL means the system clock. */
+ * key file is readable by others; GS_EBUSY if this process has it open
+ * already (LMDB allows one open of an environment per process: pass the
+ * one handle down instead). clk NULL means the system clock. */
 gs_err node_open(const char *dir, unsigned flags, const node_clock *clk,
                  node **out);
 void node_close(node *n);
+/* How many nodes this process has open (for tests of the rule above). */
+size_t node_open_count(void);
+/* The source of the random bytes of new ids (NULL: the system's); rng
+ * must outlive n. */
+void node_set_rng(node *n, const crdt_rng *rng);
 
-store *node_store(node *n);
 const uint8_t *node_pk(const node *n);
 /* The node's name ("" if none). */
 const char *node_name(const node *n);
+/* The node's directory (borrowed). */
+const char *node_dir(const node *n);
+/* A number that changes whenever the node's store takes a change (local
+ * or received): how many changes it holds. */
+gs_err node_version(node *n, uint64_t *out);
 uint64_t node_now(const node *n);
 /* A new record id (crdt_id_next): ids this node makes in a row sort in
  * the order made. */
@@ -62,15 +73,6 @@ void node_id_for(node *n, const char *coll, size_t coll_len,
  * own new records an earlier time, which exposes nobody else's. */
 #define NODE_OWNED_SINCE_MS 1795435200000ULL
 bool node_id_guarded(const uint8_t id[CRDT_ID_LEN]);
-
-/* Write one change of ops in scope and commit it durably. */
-gs_err node_write(node *n, const char *scope, size_t scope_len,
-                  const crdt_op *ops, size_t nops, uint64_t *seq);
-
-/* Begin a local write session signed by this node (store.h): for imports
- * that write many changes and commit once. Pass node_now(n) as phys_ms to
- * store_write_change. */
-gs_err node_write_begin(node *n, struct store_write **out);
 
 /* ---- the domain schema (node/schema.c, DESIGN.md section 8) ---- */
 
@@ -90,7 +92,7 @@ typedef enum node_ftype {
 
 enum { NODE_F_REQUIRED = 1 << 0 };
 
-typedef struct node_field {
+struct node_field {
   const char *name;
   node_ftype type;
   unsigned flags;
@@ -99,7 +101,8 @@ typedef struct node_field {
   double min, max;           /* INT, NUM (both 0: any) */
   const char *help;
   const char *after;         /* DATE: not before this date field */
-} node_field;
+};
+typedef struct node_field node_field;
 
 /* One status change a collection allows; entering `to` needs the fields
  * of needs (set by the same write, or held already). */
@@ -108,7 +111,7 @@ typedef struct node_move {
   const char *needs[2];
 } node_move;
 
-typedef struct node_coll {
+struct node_coll {
   const char *name;
   const char *help;
   const node_field *fields;
@@ -118,7 +121,27 @@ typedef struct node_coll {
   const char *initial;       /* a new record's status */
   const node_move *moves;    /* allowed status changes */
   size_t nmoves;
-} node_coll;
+};
+typedef struct node_coll node_coll;
+
+/* A domain verb: `gridsync appeal accept ID`. Entering `to` sets the
+ * status, the date field `date` (when not NULL) to the verb's day, and
+ * clears the fields of clears; to_field is the field a verb's --to names
+ * (who does it). A collection's verbs are contiguous in the table. */
+typedef struct node_verb {
+  const char *coll, *name, *to, *date, *to_field;
+  const char *clears[2];
+  const char *help;
+} node_verb;
+/* The verbs of coll (*n of them; NULL when none), and one by name. */
+const node_verb *node_schema_verbs(const char *coll, size_t *n);
+const node_verb *node_schema_verb(const char *coll, const char *verb);
+
+/* The Chinese label of a collection (field, code NULL), of a field of
+ * it (code NULL) or of an allowed value: a static string; the name or
+ * code itself when the schema has no label for it. */
+const char *node_schema_label(const char *coll, const char *field,
+                              const char *code);
 
 /* The schema's collections (static; *n gets how many). */
 const node_coll *node_schema_all(size_t *n);
@@ -237,6 +260,40 @@ void node_report_free(node_report *r);
 /* The status and category values the report's arrays follow. */
 const char *const *node_report_statuses(void);
 const char *const *node_report_categories(void);
+
+/* ---- status as data (node/status.c) ---- */
+
+#define NODE_WARNINGS_MAX 16
+#define NODE_BEHIND_LISTED 1000
+
+typedef struct node_feed_behind {
+  uint8_t feed[CRDT_FEED_LEN];
+  uint64_t held, heard;
+} node_feed_behind;
+
+/* What `status` shows. warnings are static strings; overdrawn and behind
+ * are malloc'd (node_status_free). */
+typedef struct node_status {
+  size_t records_under;               /* under the prefix asked for */
+  size_t records, feeds, changes, forks;
+  uint64_t map_bytes, used_bytes;
+  uint8_t digest[CRDT_HASH_LEN];      /* of the state under the prefix */
+  crdt_hlc hlc;                       /* 0: no writes yet */
+  uint64_t ahead_ms;                  /* node_clock_skew_ms */
+  uint64_t refused;                   /* received changes refused */
+  char refused_why[200];              /* the last reason */
+  const char *warnings[NODE_WARNINGS_MAX];
+  size_t nwarnings;
+  node_balance *overdrawn;            /* accounts below zero */
+  size_t noverdrawn;
+  node_feed_behind *behind;           /* the first NODE_BEHIND_LISTED */
+  size_t nbehind;
+  uint64_t behind_feeds, behind_changes; /* all of them */
+} node_status;
+
+/* The status of this node, figures under prefix (NULL or "": all). */
+gs_err node_status_get(node *n, const char *prefix, node_status *out);
+void node_status_free(node_status *s);
 
 /* ---- demo data (node/seed.c) ---- */
 
@@ -416,10 +473,20 @@ typedef struct node_serve_opts {
   void *ctx;
 } node_serve_opts;
 
-/* Serve until SIGINT or SIGTERM: accept peers, keep connections to a few
- * from the address book, gossip with a random one now and then, push
- * local changes to connected peers live. Returns after a clean close. */
-gs_err node_serve(node *n, const node_serve_opts *o);
+typedef struct node_server node_server;
+typedef struct uv_loop_s uv_loop_t;
+
+/* Serve on the caller's loop: listen, accept peers, keep connections to
+ * a few from the address book, gossip with a random one now and then,
+ * push local changes to connected peers live. The loop runs it; signals
+ * are the caller's to handle. o (and what it points to) must outlive the
+ * server. On failure nothing is left running (what was opened closes
+ * through the loop). */
+gs_err node_server_start(node *n, uv_loop_t *loop, const node_serve_opts *o,
+                         node_server **out);
+/* Stop: close every session and handle; the server frees itself from the
+ * loop once they are closed (then the loop can close). NULL: no-op. */
+void node_server_stop(node_server *s);
 
 /* ---- issue 14: a bad feed, a bad clock or a flood cannot break the
  * network (node/netnode.c, node/node.c, node/member.c) ----

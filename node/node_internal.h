@@ -14,8 +14,21 @@ struct node {
   bool has_net;      /* network.key was loaded */
   node_network net;  /* the network, when has_net */
   uint8_t last_id[CRDT_ID_LEN]; /* node_id_new's last, for order */
+  const crdt_rng *rng;          /* NULL: the system's (node_set_rng) */
+  uint64_t dev, ino;            /* the directory, for one open per process */
+  node *next_open;              /* the process's open nodes (node.c) */
   char clock_warning[400]; /* node_warnings' peer-clock sentence */
 };
+
+/* The node's store (borrowed): for node/'s own files and white-box
+ * tests. Front ends never reach it: they use node/domain.h. */
+store *node__store(node *n);
+/* Write one change of raw ops in scope, checked for permission only (no
+ * schema: tests of the store and of sync use it), committed durably. */
+gs_err node__write(node *n, const char *scope, size_t scope_len,
+                   const crdt_op *ops, size_t nops, uint64_t *seq);
+/* Begin a raw local write session signed by this node (store.h). */
+gs_err node__write_begin(node *n, struct store_write **out);
 
 /* out := dir "/" file; GS_EINVAL if it does not fit. */
 gs_err node__path_join(char *out, size_t cap, const char *dir,
@@ -48,5 +61,36 @@ gs_err node__claim_write(node *n, uint64_t expires,
                          const uint8_t invite_sk[CRDT_SK_LEN]);
 /* Load the network of n, if it has one (called by node_open). */
 gs_err node__network_load(node *n);
+
+struct node_batch;
+struct node_reason;
+/* Queue one new record's ops (all of one record, built by node/ itself:
+ * demo data) into a batch with the checks of node_batch_put: schema,
+ * permission, size, the time bank. */
+gs_err node__batch_put_ops(struct node_batch *b, const char *scope,
+                           const crdt_op *ops, size_t n,
+                           struct node_reason *why);
+
+/* ---- buffer-level decoders of untrusted bytes (fuzz targets,
+ * tests/fuzz/fuzz_<decoder>.c); each is the one the module itself uses ---- */
+struct node_bundle_info;
+struct node_peer_info;
+/* The plain header of a bundle file held in buf (n bytes: the whole file
+ * or its start), as node_import and node_bundle_info_read read it
+ * (bundle.c): *info, and in *adlen the bytes before the sealed body
+ * (magic, length and header: the associated data). GS_EDECODE, GS_ETRUNC
+ * or a msgpack error for anything else; nothing is allocated. */
+gs_err node__bundle_header(const uint8_t *buf, size_t n,
+                           struct node_bundle_info *info, size_t *adlen);
+#define NODE__BOOK_NOTE_MAX 128 /* bytes of a note, its NUL included */
+/* One address-book value (len bytes of buf) as the peers db holds it
+ * (netnode.c): *info gets the numbers; info->note points to note (a
+ * NUL-terminated, valid UTF-8 copy) and info->key to key when the entry
+ * names a node key, else NULL; info->addr is NULL. GS_ECORRUPT (or a
+ * msgpack error) for a value that is not an entry. */
+gs_err node__book_decode(const uint8_t *buf, size_t len,
+                         struct node_peer_info *info,
+                         char note[NODE__BOOK_NOTE_MAX],
+                         uint8_t key[CRDT_KEY_LEN]);
 
 #endif

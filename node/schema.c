@@ -208,6 +208,220 @@ static const node_coll colls[] = {
      unit_f, N(unit_f), false, NULL, NULL, NULL, 0},
 };
 
+/* ---- Chinese labels (one source: the web app shows these; the CLI's
+ * catalogue uses the same words) ---- */
+
+typedef struct label {
+  const char *coll;  /* NULL: any collection */
+  const char *field; /* NULL: the collection itself */
+  const char *code;  /* NULL: the field itself */
+  const char *zh;
+} label;
+
+static const label labels[] = {
+    /* collections */
+    {"grid", NULL, NULL, "网格"},
+    {"building", NULL, NULL, "楼栋"},
+    {"household", NULL, NULL, "住户"},
+    {"resident", NULL, NULL, "居民"},
+    {"appeal", NULL, NULL, "诉求"},
+    {"meeting", NULL, NULL, "议事会"},
+    {"task", NULL, NULL, "共建事项"},
+    {"visit", NULL, NULL, "走访"},
+    {"timebank", NULL, NULL, "时间银行"},
+    {"team", NULL, NULL, "志愿队"},
+    {"unit", NULL, NULL, "共建单位"},
+    /* fields (any collection) */
+    {NULL, "name", NULL, "名称"},
+    {"resident", "name", NULL, "姓名"},
+    {"team", "name", NULL, "队名"},
+    {NULL, "worker", NULL, "网格员"},
+    {NULL, "phone", NULL, "电话"},
+    {NULL, "note", NULL, "备注"},
+    {NULL, "notes", NULL, "记录"},
+    {NULL, "grid", NULL, "网格"},
+    {NULL, "units", NULL, "单元数"},
+    {NULL, "floors", NULL, "层数"},
+    {NULL, "built", NULL, "建成年份"},
+    {NULL, "leader", NULL, "负责人"},
+    {"building", "leader", NULL, "楼栋长"},
+    {NULL, "building", NULL, "楼栋"},
+    {NULL, "unit", NULL, "单元"},
+    {"task", "unit", NULL, "认领单位"},
+    {NULL, "room", NULL, "房号"},
+    {NULL, "size", NULL, "人数"},
+    {NULL, "gender", NULL, "性别"},
+    {NULL, "birth_year", NULL, "出生年份"},
+    {NULL, "household", NULL, "住户"},
+    {NULL, "tags", NULL, "标签"},
+    {NULL, "category", NULL, "类别"},
+    {NULL, "description", NULL, "内容"},
+    {NULL, "resident", NULL, "居民"},
+    {NULL, "opened_by", NULL, "登记人"},
+    {NULL, "opened", NULL, "登记日期"},
+    {NULL, "source", NULL, "来源"},
+    {NULL, "visit", NULL, "走访"},
+    {NULL, "meeting", NULL, "议事会"},
+    {NULL, "status", NULL, "状态"},
+    {NULL, "assignee", NULL, "承办"},
+    {NULL, "accepted", NULL, "受理日期"},
+    {NULL, "assigned", NULL, "交办日期"},
+    {NULL, "resolved", NULL, "办结日期"},
+    {NULL, "closed", NULL, "关闭日期"},
+    {NULL, "feedback", NULL, "居民评价"},
+    {NULL, "kind", NULL, "类型"},
+    {NULL, "title", NULL, "议题"},
+    {NULL, "date", NULL, "日期"},
+    {NULL, "place", NULL, "地点"},
+    {NULL, "participants", NULL, "参会"},
+    {NULL, "topics", NULL, "议题"},
+    {NULL, "appeals", NULL, "相关诉求"},
+    {NULL, "decisions", NULL, "决议"},
+    {NULL, "what", NULL, "事项"},
+    {NULL, "appeal", NULL, "诉求"},
+    {NULL, "due", NULL, "期限"},
+    {NULL, "done", NULL, "完成日期"},
+    {NULL, "by", NULL, "走访人"},
+    {"timebank", "by", NULL, "登记人"},
+    {NULL, "findings", NULL, "发现"},
+    {NULL, "followups", NULL, "跟进"},
+    {NULL, "person", NULL, "服务人"},
+    {NULL, "hours", NULL, "时长(小时)"},
+    {NULL, "service", NULL, "服务"},
+    {NULL, "members", NULL, "成员"},
+    {NULL, "purpose", NULL, "宗旨"},
+    {NULL, "contact", NULL, "联系人"},
+    /* values */
+    {NULL, "tags", "elderly", "老年人"},
+    {NULL, "tags", "lives-alone", "独居"},
+    {NULL, "tags", "disabled", "残疾"},
+    {NULL, "tags", "low-income", "低保"},
+    {NULL, "tags", "floating", "流动人口"},
+    {NULL, "tags", "party-member", "党员"},
+    {NULL, "tags", "veteran", "退役军人"},
+    {NULL, "tags", "child", "儿童"},
+    {NULL, "tags", "special-care", "重点关爱"},
+    {NULL, "tags", "volunteer", "志愿者"},
+    {NULL, "tags", "renter", "租户"},
+    {NULL, "tags", "unemployed", "失业"},
+    {NULL, "category", "repair", "维修"},
+    {NULL, "category", "safety", "安全"},
+    {NULL, "category", "environment", "环境卫生"},
+    {NULL, "category", "dispute", "矛盾纠纷"},
+    {NULL, "category", "elderly-care", "养老助老"},
+    {NULL, "category", "parking-charging", "停车充电"},
+    {NULL, "category", "other", "其他"},
+    {"appeal", "status", "open", "待受理"},
+    {"appeal", "status", "accepted", "已受理"},
+    {"appeal", "status", "assigned", "已交办"},
+    {"appeal", "status", "resolved", "已办结"},
+    {"appeal", "status", "closed", "已关闭"},
+    {"appeal", "status", "reopened", "重新打开"},
+    {NULL, "source", "visit", "走访"},
+    {NULL, "source", "meeting", "议事会"},
+    {NULL, "source", "phone", "电话"},
+    {NULL, "source", "walk-in", "来访"},
+    {NULL, "source", "other", "其他"},
+    {NULL, "feedback", "satisfied", "满意"},
+    {NULL, "feedback", "unsatisfied", "不满意"},
+    {"meeting", "kind", "four-party", "四方议事会"},
+    {"meeting", "kind", "round-table", "圆桌会议"},
+    {"meeting", "kind", "neighbours", "邻里议事会"},
+    {"meeting", "kind", "hearing", "听证会"},
+    {"meeting", "kind", "other", "其他"},
+    {"task", "status", "open", "待认领"},
+    {"task", "status", "claimed", "已认领"},
+    {"task", "status", "done", "已完成"},
+    {NULL, "findings", "hazard", "安全隐患"},
+    {NULL, "findings", "dispute", "矛盾纠纷"},
+    {NULL, "findings", "need", "困难需求"},
+    {NULL, "findings", "health", "健康问题"},
+    {NULL, "findings", "none", "无异常"},
+    {"timebank", "kind", "deposit", "存入"},
+    {"timebank", "kind", "spend", "支取"},
+    {"timebank", "kind", "adjust", "更正"},
+    {NULL, "service", "errand", "代办跑腿"},
+    {NULL, "service", "companionship", "陪伴聊天"},
+    {NULL, "service", "cleaning", "清洁打扫"},
+    {NULL, "service", "repair", "维修"},
+    {NULL, "service", "patrol", "巡逻"},
+    {NULL, "service", "tutoring", "辅导"},
+    {NULL, "service", "health", "健康服务"},
+    {NULL, "service", "other", "其他"},
+    {"unit", "kind", "property", "物业"},
+    {"unit", "kind", "company", "企业"},
+    {"unit", "kind", "school", "学校"},
+    {"unit", "kind", "hospital", "医院"},
+    {"unit", "kind", "government", "机关单位"},
+    {"unit", "kind", "social-org", "社会组织"},
+    {"unit", "kind", "other", "其他"},
+};
+
+static bool opt_eq(const char *want, const char *have)
+{
+  if (!want || !have)
+    return want == have;
+  return strcmp(want, have) == 0;
+}
+
+const char *node_schema_label(const char *coll, const char *field,
+                              const char *code)
+{
+  const char *any = NULL;
+  for (size_t i = 0; i < N(labels); i++) {
+    const label *l = &labels[i];
+    if (!opt_eq(l->field, field) || !opt_eq(l->code, code))
+      continue;
+    if (l->coll && coll && strcmp(l->coll, coll) == 0)
+      return l->zh;
+    if (!l->coll && field)
+      any = l->zh;
+    if (!field && l->coll && coll && strcmp(l->coll, coll) == 0)
+      return l->zh;
+  }
+  return any ? any : code ? code : field ? field : coll;
+}
+
+/* The domain verbs (DESIGN.md section 8): each enters a status, keeps
+ * its date in a field and clears what undoing needs cleared. */
+static const node_verb verbs[] = {
+    {"appeal", "accept", "accepted", "accepted", "assignee", {NULL},
+     "the office takes the appeal on"},
+    {"appeal", "assign", "assigned", "assigned", "assignee", {NULL},
+     "hand it to a unit or team (--to)"},
+    {"appeal", "resolve", "resolved", "resolved", "assignee", {NULL},
+     "the work is done"},
+    {"appeal", "close", "closed", "closed", "assignee", {NULL},
+     "closed, with the resident's --feedback"},
+    {"appeal", "reopen", "reopened", NULL, "assignee",
+     {"closed", "feedback"}, "not done after all (--note why)"},
+    {"task", "claim", "claimed", NULL, "unit", {NULL},
+     "a unit or team takes the task on (--to)"},
+    {"task", "done", "done", "done", "unit", {NULL}, "the task is done"},
+    {"task", "reopen", "open", NULL, "unit", {NULL}, "back to open"},
+};
+
+const node_verb *node_schema_verbs(const char *coll, size_t *n)
+{
+  size_t first = N(verbs), k = 0;
+  for (size_t i = 0; i < N(verbs); i++)
+    if (strcmp(verbs[i].coll, coll) == 0) {
+      if (first == N(verbs))
+        first = i;
+      k++;
+    }
+  *n = k;
+  return k ? &verbs[first] : NULL;
+}
+
+const node_verb *node_schema_verb(const char *coll, const char *verb)
+{
+  for (size_t i = 0; i < N(verbs); i++)
+    if (strcmp(verbs[i].coll, coll) == 0 && strcmp(verbs[i].name, verb) == 0)
+      return &verbs[i];
+  return NULL;
+}
+
 const node_coll *node_schema_all(size_t *n)
 {
   *n = N(colls);

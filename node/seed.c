@@ -25,7 +25,8 @@
 #include <time.h>
 
 #include "node/node.h"
-#include "storage/store.h"
+#include "node/domain.h"
+#include "node/node_internal.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -44,9 +45,6 @@
 
 /* One change: as `load` does (cli/cmd_load.c), well under
  * CRDT_CHANGE_MAX. */
-#define CHANGE_OPS 512
-#define CHANGE_BYTES 40000
-#define CHANGE_TEXT 65536 /* string bytes the ops of one change point to */
 #define REC_OPS 96        /* ops of one record */
 #define REC_TEXT 8192     /* string bytes of one record */
 #define TEAM_MEMBERS 60   /* members written per team */
@@ -537,7 +535,7 @@ typedef struct m_appeal {
 
 typedef struct seeder {
   node *n;
-  store_write *w;
+  node_batch *b; /* the one checked write path, in batch form */
   const node_seed_opts *o;
   node_seed_result *res;
   rng r, idr;
@@ -562,12 +560,6 @@ typedef struct seeder {
   size_t nappeals, cap_appeals;
   size_t nvisits, ntimebank; /* targets */
 
-  /* the change being filled */
-  size_t cur_scope;
-  crdt_op ops[CHANGE_OPS];
-  size_t nops, bytes, used;
-  char text[CHANGE_TEXT];
-
   /* the record being built */
   const char *coll;
   uint8_t id[CRDT_ID_LEN];
@@ -584,15 +576,25 @@ typedef struct seeder {
 /* Writing: records are built one at a time, checked against the       */
 /* schema, and queued into the change of their scope.                   */
 
+/* The id generator's random bytes come from the seeded generator, so
+ * that a seed gives the same ids on every run (crdt_rng). */
+static void id_fill(void *ctx, void *buf, size_t n)
+{
+  uint8_t *p = buf;
+  rng *r = ctx;
+  while (n > 0) {
+    uint64_t x = rng_next(r);
+    size_t k = n < 8 ? n : 8;
+    memcpy(p, &x, k);
+    p += k;
+    n -= k;
+  }
+}
+
 static void new_id(seeder *s, uint64_t ms, uint8_t id[CRDT_ID_LEN])
 {
-  for (int i = 0; i < 6; i++)
-    id[i] = (uint8_t)(ms >> (8 * (5 - i)));
-  uint64_t a = rng_next(&s->idr), b = rng_next(&s->idr);
-  for (int i = 0; i < 8; i++)
-    id[6 + i] = (uint8_t)(a >> (8 * i));
-  id[14] = (uint8_t)b;
-  id[15] = (uint8_t)(b >> 8);
+  crdt_rng g = {id_fill, &s->idr};
+  crdt_id_new(ms, &g, id);
 }
 
 /* An id for a record of day (a time in office hours, China time). */
@@ -606,9 +608,10 @@ static void day_id(seeder *s, int32_t day, uint8_t id[CRDT_ID_LEN])
  * names this node as its author (crdt_id_owned), as node_id_for's do. */
 static void day_id_owned(seeder *s, int32_t day, uint8_t id[CRDT_ID_LEN])
 {
-  day_id(s, day, id);
-  memcpy(id + CRDT_ID_LEN - CRDT_ID_OWNER_LEN, node_pk(s->n),
-         CRDT_ID_OWNER_LEN);
+  static const uint8_t none[CRDT_ID_LEN];
+  uint64_t tod = 3600000ULL + (uint64_t)below(&s->r, 9 * 3600000U);
+  crdt_rng g = {id_fill, &s->idr};
+  crdt_id_owned((uint64_t)day * DAY_MS + tod, &g, none, node_pk(s->n), id);
 }
 
 /* An id for a registry record (grid, building...): the day before the
@@ -624,20 +627,6 @@ static void progress(seeder *s)
   if (s->o->progress)
     s->o->progress(s->o->ctx, s->phase,
                    s->done, s->total > s->done ? s->total : s->done);
-}
-
-static gs_err flush(seeder *s)
-{
-  if (s->nops == 0)
-    return GS_OK;
-  const char *sc = s->scopes[s->cur_scope];
-  gs_err err = store_write_change(s->w, sc, strlen(sc), s->ops, s->nops,
-                                  node_now(s->n), NULL, NULL);
-  s->nops = s->bytes = s->used = 0;
-  if (err)
-    return err;
-  s->res->changes++;
-  return GS_OK;
 }
 
 static void rec_begin(seeder *s, const char *coll,
@@ -770,36 +759,18 @@ static void rec_add_ref(seeder *s, const char *field, const char *coll,
   rec_refop(s, CRDT_OP_ADD, field, coll, id);
 }
 
-/* Check the record against the schema and queue it in the change of
- * scope (index into s->scopes), starting a new change when the scope
- * differs or the change is full. */
+/* Queue the record in scope (index into s->scopes) through the one
+ * checked write path: schema, permission, the time bank, then packed into
+ * the change of its scope. */
 static gs_err rec_end(seeder *s, size_t scope)
 {
-  char why[256];
+  node_reason why;
   gs_err err = s->rerr;
   if (err)
     return err;
-  if (node_schema_check(NULL, s->rops, s->nrops, NODE_SCHEMA_IMPORT, why,
-                        sizeof why) != GS_OK)
-    return GS_ESCHEMA;
-  if (scope != s->cur_scope || s->nops + s->nrops > CHANGE_OPS ||
-      s->bytes + s->rbytes > CHANGE_BYTES ||
-      s->used + s->rused > CHANGE_TEXT) {
-    if ((err = flush(s)) != GS_OK)
-      return err;
-    s->cur_scope = scope;
-  }
-  /* move the record's text into the change's, and its ops with it */
-  char *base = s->text + s->used;
-  memcpy(base, s->rtext, s->rused);
-  for (size_t i = 0; i < s->nrops; i++) {
-    crdt_op *op = &s->ops[s->nops++];
-    *op = s->rops[i];
-    if (op->value.type == CRDT_STR)
-      op->value.u.s.p = base + (op->value.u.s.p - s->rtext);
-  }
-  s->used += s->rused;
-  s->bytes += s->rbytes;
+  if ((err = node__batch_put_ops(s->b, s->scopes[scope], s->rops, s->nrops,
+                                 &why)) != GS_OK)
+    return err;
   s->done++;
   if (s->done % 1000 == 0)
     progress(s);
@@ -1864,7 +1835,7 @@ static void seeder_free(seeder *s)
 {
   if (!s)
     return;
-  store_write_abort(s->w);
+  node_batch_abort(s->b);
   for (size_t t = 0; t < N(team_defs); t++)
     free(s->teams[t].members);
   free(s->scopes);
@@ -1953,7 +1924,7 @@ gs_err node_demo_seed(node *n, const node_seed_opts *o,
 
   if ((err = node_may_write(n, root, rl, why, sizeof why)) != GS_OK)
     goto out;
-  if ((err = node_write_begin(n, &s->w)) != GS_OK)
+  if ((err = node_batch_begin(n, NODE_BATCH_IMPORT, &s->b)) != GS_OK)
     goto out;
   s->phase = "residents";
   progress(s);
@@ -2022,10 +1993,11 @@ gs_err node_demo_seed(node *n, const node_seed_opts *o,
 
   s->phase = "time bank";
   progress(s);
-  if ((err = write_timebank(s)) != GS_OK || (err = flush(s)) != GS_OK)
+  if ((err = write_timebank(s)) != GS_OK)
     goto out;
-  err = store_write_commit(s->w);
-  s->w = NULL;
+  node_reason cw;
+  err = node_batch_commit(s->b, &res->changes, &cw);
+  s->b = NULL;
   if (err)
     goto out;
   s->total = s->done;

@@ -22,6 +22,7 @@
 
 #include "crdt/crdt.h"
 #include "node/node.h"
+#include "node/node_internal.h"
 #include "storage/store.h"
 
 static double now_s(void)
@@ -255,31 +256,31 @@ int main(int argc, char **argv)
   snprintf(dir, sizeof dir, "%s/durable", root);
   if ((err = node_init(dir, "bench")) || (err = node_open(dir, 0, NULL, &n)))
     die("node", err);
-  uint64_t used0 = dir_bytes_used(node_store(n));
+  uint64_t used0 = dir_bytes_used(node__store(n));
   sync();
   double t0 = now_s();
   for (size_t i = 0; i < durable_n; i++) {
     node_id_new(n, id);
     make_resident(r, i, id);
-    if ((err = node_write(n, "s/c/g01", 7, r->ops, 10, NULL)))
+    if ((err = node__write(n, "s/c/g01", 7, r->ops, 10, NULL)))
       die("put", err);
   }
   double d_secs = now_s() - t0;
-  uint64_t d_bytes = dir_bytes_used(node_store(n)) - used0;
+  uint64_t d_bytes = dir_bytes_used(node__store(n)) - used0;
   node_close(n);
 
   /* 2. bulk: many records per change, one transaction, one fsync */
   snprintf(dir, sizeof dir, "%s/bulk", root);
   if ((err = node_init(dir, "bench")) || (err = node_open(dir, 0, NULL, &n)))
     die("node", err);
-  used0 = dir_bytes_used(node_store(n));
+  used0 = dir_bytes_used(node__store(n));
   const size_t per_change = 40; /* 400 ops, well under the change limit */
   crdt_op *ops = malloc(per_change * 10 * sizeof *ops);
   resident *rs = malloc(per_change * sizeof *rs);
   store_write *w;
   sync();
   t0 = now_s();
-  if ((err = node_write_begin(n, &w)))
+  if ((err = node__write_begin(n, &w)))
     die("bulk begin", err);
   for (size_t i = 0; i < bulk_n;) {
     size_t k = 0;
@@ -295,7 +296,7 @@ int main(int argc, char **argv)
   if ((err = store_write_commit(w)))
     die("bulk commit", err);
   double b_secs = now_s() - t0;
-  uint64_t b_bytes = dir_bytes_used(node_store(n)) - used0;
+  uint64_t b_bytes = dir_bytes_used(node__store(n)) - used0;
   node_close(n);
 
   /* 3. bare LMDB: the same bytes per record, same commit pattern; the

@@ -2,15 +2,20 @@
  * valid inputs of every kind, from which libFuzzer mutates. Run it again
  * when a format changes:  build-fuzz/tests/fuzz/make_seeds tests/fuzz/corpus
  */
+#include <ftw.h>
+#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "crdt/crdt.h"
 #include "net/msg.h"
 #include "net/net_internal.h"
 #include "net/noise.h"
+#include "net/seal.h"
+#include "node/node_internal.h"
 
 static const char *root;
 
@@ -26,6 +31,147 @@ static void save(const char *target, const char *name, const uint8_t *p,
     perror(path);
     exit(1);
   }
+}
+
+/* target/name := the byte mode, then p (n bytes). */
+static void save_mode(const char *target, const char *name, uint8_t mode,
+                      const uint8_t *p, size_t n)
+{
+  uint8_t *b = malloc(n + 1);
+  if (!b)
+    exit(1);
+  b[0] = mode;
+  memcpy(b + 1, p, n);
+  save(target, name, b, n + 1);
+  free(b);
+}
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+  FILE *f = fopen(path, "rb");
+  uint8_t *b = NULL;
+  long len;
+  if (!f || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 ||
+      fseek(f, 0, SEEK_SET) != 0 || !(b = malloc((size_t)len + 1)) ||
+      fread(b, 1, (size_t)len, f) != (size_t)len) {
+    perror(path);
+    exit(1);
+  }
+  fclose(f);
+  *n = (size_t)len;
+  return b;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag,
+                  struct FTW *f)
+{
+  (void)st, (void)flag, (void)f;
+  return remove(p);
+}
+
+/* Seeds of the node-level decoders: address-book entries (fuzz_book),
+ * invite codes (fuzz_invite: expired, so that signatures verify and
+ * expiry refuses them), bundles (fuzz_bundle: a real export, and its
+ * body). A temporary node makes them. */
+static void node_seeds(const crdt_op *ops, size_t nops)
+{
+  /* book: [last_ok, last_try, failures, note, key or nil] */
+  for (int k = 0; k < 3; k++) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    uint8_t key[CRDT_KEY_LEN];
+    memset(key, 0x5a, sizeof key);
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 5);
+    msgpack_pack_uint64(&pk, k ? 1790000000000ULL : 0);
+    msgpack_pack_uint64(&pk, k ? 1790000030000ULL : 1790000000000ULL);
+    msgpack_pack_uint32(&pk, k ? 0 : 3);
+    /* k == 2: a damaged note (UTF-8 cut in the middle of a character) */
+    const char *note = k == 2   ? "cannot connect: \xe8\xbf"
+                       : k == 1 ? "ok"
+                                : "cannot connect: 连接被拒绝";
+    msgpack_pack_str_with_body(&pk, note, strlen(note));
+    if (k)
+      msgpack_pack_bin_with_body(&pk, key, sizeof key);
+    else
+      msgpack_pack_nil(&pk);
+    save("book",
+         k == 2 ? "damaged_note" : k ? "synced_with_key" : "failing_no_key",
+         (const uint8_t *)sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+  }
+  save("book", "configured_never_tried", (const uint8_t *)"", 0);
+
+  char dir[] = "/tmp/gs-make-seeds-XXXXXX", file[128];
+  node *n;
+  if (!mkdtemp(dir) || node_init(dir, "seeds") != GS_OK ||
+      node_open(dir, NODE_BULK, NULL, &n) != GS_OK ||
+      node_network_create(n, "王家社区") != GS_OK) {
+    fprintf(stderr, "cannot make a temporary node\n");
+    exit(1);
+  }
+  /* invites */
+  const char *scopes[2] = {"office", "office/east"};
+  char *code;
+  if (node_invite(n, "leader", scopes, 2, 1, &code) != GS_OK)
+    exit(1);
+  save_mode("invite", "expired_code", 0, (const uint8_t *)code, strlen(code));
+  size_t cl = strlen(code);
+  char *typed = malloc(2 * cl + 1);
+  size_t tl = 0;
+  for (size_t i = 0; i < cl; i++) { /* as a person types it */
+    if (i && i % 4 == 0)
+      typed[tl++] = i % 8 ? ' ' : '-';
+    typed[tl++] = (char)(code[i] >= 'A' && code[i] <= 'Z' ? code[i] + 32
+                                                           : code[i]);
+  }
+  save_mode("invite", "expired_code_typed", 0, (const uint8_t *)typed, tl);
+  free(typed);
+  size_t rn = (cl - 3) * 5 / 8;
+  uint8_t *raw = malloc(rn);
+  if (!raw || crdt_base32_decode(code + 3, cl - 3, raw, rn) != GS_OK)
+    exit(1);
+  save_mode("invite", "expired_payload", 1, raw, rn - 4);
+  free(raw);
+  free(code);
+  if (node_invite(n, "reader", scopes, 1, 1, &code) != GS_OK)
+    exit(1);
+  save_mode("invite", "expired_reader_code", 0, (const uint8_t *)code,
+            strlen(code));
+  free(code);
+
+  /* bundles: a real export of two changes, and its body */
+  uint64_t seq;
+  if (node_write(n, "office", 6, ops, nops, &seq) != GS_OK ||
+      node_write(n, "office/east", 11, ops, 2, &seq) != GS_OK)
+    exit(1);
+  snprintf(file, sizeof file, "%s/out.bundle", dir);
+  node_bundle_info info;
+  if (node_export(n, file, NULL, NULL, NULL, &info) != GS_OK)
+    exit(1);
+  size_t bn, adlen;
+  uint8_t *b = slurp(file, &bn);
+  save_mode("bundle", "export", 0, b, bn);
+  if (node__bundle_header(b, bn, &info, &adlen) != GS_OK)
+    exit(1);
+  size_t body_len = bn - adlen - NET_SEAL_NONCE - NET_SEAL_TAG;
+  uint8_t *body = malloc(body_len + 1);
+  if (!body || net_unseal(node_net(n)->key, b, adlen, b + adlen, bn - adlen,
+                          body) != GS_OK)
+    exit(1);
+  save_mode("bundle", "body", 1, body, body_len);
+  snprintf(file, sizeof file, "%s/vv", dir);
+  if (node_vv_write(n, file) != GS_OK)
+    exit(1);
+  size_t vn;
+  uint8_t *vv = slurp(file, &vn);
+  save_mode("bundle", "since_vv", 2, vv, vn);
+  free(vv);
+  free(body);
+  free(b);
+  node_close(n);
+  nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 int main(int argc, char **argv)
@@ -176,14 +322,15 @@ int main(int argc, char **argv)
     net_noise_cs_free(tx);
   }
   /* handshake: messages 1 and 3 of an initiator whose peer is
-   * fuzz_handshake's fixed responder */
+   * fuzz_handshake's fixed responder (XXpsk0; xxpsk3_msg1_msg3 of earlier
+   * runs stays for the legacy path) */
   {
     static const uint8_t is[32] = {1}, ie[32] = {3}, psk[32] = {9},
                          rs[32] = {2}, re[32] = {4};
     net_noise_hs *hi, *hr;
     uint8_t m1[256], m2[256], m3[256], pl[256], out[600];
     size_t n1, nm2, n3, pn;
-    const char *pat = "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b";
+    const char *pat = "Noise_XXpsk0_25519_ChaChaPoly_BLAKE2b";
     if (net_noise_hs_new(&hi, pat, true, (const uint8_t *)"gridsync/1", 10, is,
                          NULL, psk) ||
         net_noise_hs_new(&hr, pat, false, (const uint8_t *)"gridsync/1", 10,
@@ -201,10 +348,11 @@ int main(int argc, char **argv)
     out[0] = (uint8_t)(n1 >> 8), out[1] = (uint8_t)n1;
     memcpy(out + 2, m1, n1);
     memcpy(out + 2 + n1, m3, n3);
-    save("handshake", "xxpsk3_msg1_msg3", out, 2 + n1 + n3);
+    save("handshake", "xxpsk0_msg1_msg3", out, 2 + n1 + n3);
     net_noise_hs_free(hi);
     net_noise_hs_free(hr);
   }
+  node_seeds(ops, 3);
   crdt_change_free(d);
   free(buf);
   free(buf2);

@@ -358,7 +358,8 @@ Test(cli, malformed_input_is_refused_and_nothing_stored)
   run_free(&s);
   run_out ns = RUN("put", "x_resident", "name=x");
   cr_assert_eq(ns.code, 2);
-  cr_assert_not_null(strstr(ns.err, "needs --scope"), "%s", ns.err);
+  cr_assert_not_null(strstr(ns.err, "needs a scope"), "%s", ns.err);
+  cr_assert_not_null(strstr(ns.err, "give --scope"), "%s", ns.err);
   run_free(&ns);
   /* a field given twice */
   run_out tw = RUN("put", "x_resident", "--scope", "a/b", "n=1", "n=2");

@@ -335,20 +335,20 @@ Test(crdt_names, ids_made_in_a_row_sort_in_order)
   uint64_t ms = 1700000000000ULL;
   /* a thousand ids in one millisecond, then a clock that steps back */
   for (int i = 0; i < 1200; i++) {
-    crdt_id_next(i < 1000 ? ms : ms - 5, prev, id);
+    crdt_id_next(i < 1000 ? ms : ms - 5, NULL, prev, id);
     cr_assert_gt(memcmp(id, prev, CRDT_ID_LEN), 0, "id %d not after", i);
     if (i > 0 && i < 1000)
       cr_assert_eq(memcmp(id, prev, 6), 0, "same millisecond prefix");
     memcpy(prev, id, CRDT_ID_LEN);
   }
   /* a later millisecond starts a fresh random id */
-  crdt_id_next(ms + 1, prev, id);
+  crdt_id_next(ms + 1, NULL, prev, id);
   static const uint8_t later[6] = {0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x01};
   cr_assert_eq(memcmp(id, later, 6), 0);
   /* the carry runs through the random bytes */
   uint8_t p2[CRDT_ID_LEN] = {0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00, 0x00, 0xff,
                              0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-  crdt_id_next(ms - 1000, p2, id);
+  crdt_id_next(ms - 1000, NULL, p2, id);
   static const uint8_t want[CRDT_ID_LEN] = {0x01, 0x8b, 0xcf, 0xe5, 0x68,
                                             0x00, 0x01};
   cr_assert_arr_eq(id, want, CRDT_ID_LEN);
@@ -361,7 +361,7 @@ Test(crdt_names, owned_ids_name_their_author_and_sort_in_order)
   uint8_t prev[CRDT_ID_LEN] = {0}, id[CRDT_ID_LEN];
   uint64_t ms = 1700000000000ULL;
   for (int i = 0; i < 600; i++) {
-    crdt_id_owned(i < 500 ? ms : ms - 9, prev, a, id);
+    crdt_id_owned(i < 500 ? ms : ms - 9, NULL, prev, a, id);
     cr_assert_gt(memcmp(id, prev, CRDT_ID_LEN), 0, "id %d not after", i);
     cr_assert(crdt_id_owned_by(id, a));
     cr_assert(!crdt_id_owned_by(id, b));
@@ -371,11 +371,11 @@ Test(crdt_names, owned_ids_name_their_author_and_sort_in_order)
   uint8_t plain[CRDT_ID_LEN];
   memset(plain, 0xff, CRDT_ID_LEN);
   plain[0] = 0x01, plain[7] = 0xff;
-  crdt_id_owned(ms, plain, b, id);
+  crdt_id_owned(ms, NULL, plain, b, id);
   cr_assert_gt(memcmp(id, plain, CRDT_ID_LEN), 0);
   cr_assert(crdt_id_owned_by(id, b));
   static const uint8_t be[6] = {0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00};
-  crdt_id_owned(ms, (const uint8_t[CRDT_ID_LEN]){0}, a, id);
+  crdt_id_owned(ms, NULL, (const uint8_t[CRDT_ID_LEN]){0}, a, id);
   cr_assert_arr_eq(id, be, 6, "time-prefixed");
 }
 
@@ -383,15 +383,15 @@ Test(crdt_names, ids_are_time_prefixed_and_sort_as_text)
 {
   uint8_t id[CRDT_ID_LEN], id2[CRDT_ID_LEN];
   uint64_t ms = 0x0123456789abULL;
-  crdt_id_new(ms, id);
+  crdt_id_new(ms, NULL, id);
   static const uint8_t be[6] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab};
   cr_assert_eq(memcmp(id, be, 6), 0);
-  crdt_id_new(ms, id2);
+  crdt_id_new(ms, NULL, id2);
   cr_assert_neq(memcmp(id + 6, id2 + 6, CRDT_ID_LEN - 6), 0,
                 "10 random bytes repeated");
   char prev[CRDT_ID_TEXT_LEN + 1] = "", t[CRDT_ID_TEXT_LEN + 1];
   for (uint64_t m = 1700000000000ULL; m < 1700000000000ULL + 2000; m += 7) {
-    crdt_id_new(m, id);
+    crdt_id_new(m, NULL, id);
     crdt_base32_encode(id, CRDT_ID_LEN, t);
     cr_assert_gt(strcmp(t, prev), 0, "ids out of order at %llu",
                  (unsigned long long)m);

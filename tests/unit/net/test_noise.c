@@ -15,11 +15,23 @@
  * modifiers, completes with generated keys.
  *
  * noise_failures: wrong PSK, every flipped bit and every truncation of
- * each XXpsk3 message, transport replay, reorder and tampering, nonce
- * exhaustion, oversized messages, misuse.
+ * each XXpsk0 message (gridsync's pattern since protocol 3), transport
+ * replay, reorder and tampering, nonce exhaustion, oversized messages,
+ * misuse; a stranger (no PSK) learns no static key from XXpsk0, while it
+ * did from XXpsk3. The published vectors hold no XXpsk0 vector: XXpsk0 is
+ * proven against an independent implementation (noise-handshake) in
+ * tests/interop/ live, and here by two vectors it made
+ * (tests/interop/xxpsk0-noise-handshake.json).
+ *
+ * noise_versions: real net_peer endpoints against raw sockets speaking
+ * protocol 2 (XXpsk3): an old initiator is answered so that it says
+ * "another protocol version" and sees no real key, an old responder's
+ * refusal is reported naming both causes, a stranger gets not one byte.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +39,15 @@
 
 #include "net/net_internal.h"
 #include "net/noise.h"
+#include "net/peer.h"
+#include <uv.h>
 
 #define VECTORS_DIR GS_SOURCE_ROOT "/tests/vectors/"
 #define SHARED_VECTORS VECTORS_DIR "noise-25519-chachapoly-blake2b.json"
 #define CACOPHONY_VECTORS                                                    \
   VECTORS_DIR "noise-cacophony-25519-chachapoly-blake2b.json"
-#define XXPSK "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b"
+#define XXPSK "Noise_XXpsk0_25519_ChaChaPoly_BLAKE2b"  /* protocol 3 on */
+#define XXPSK3 "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b" /* protocols 1, 2 */
 #define MAXMSG NET_NOISE_MSG_MAX
 
 static void init_sodium(void)
@@ -232,6 +247,23 @@ static void run_vector_file(const char *path, vstats *st)
 
 TestSuite(noise_vectors, .init = init_sodium);
 
+/* XXpsk0, gridsync's pattern since protocol 3, is in neither published
+ * file: these two vectors were made by the independent implementation
+ * noise-handshake (tests/interop/make_vectors.js, with the keys and
+ * payloads of cacophony's XXpsk3 vector, then empty payloads). */
+#define XXPSK0_VECTORS                                                       \
+  GS_SOURCE_ROOT "/tests/interop/xxpsk0-noise-handshake.json"
+
+Test(noise_vectors, xxpsk0_from_noise_handshake_byte_for_byte)
+{
+  vstats st;
+  run_vector_file(XXPSK0_VECTORS, &st);
+  cr_assert_eq(st.total, 2, "the XXpsk0 file has %zu vectors", st.total);
+  cr_assert_eq(st.skipped, 0, "skipped: %s", st.skipped_names);
+  cr_assert_eq(st.ran, 2);
+  cr_assert_eq(st.passed, 2, "%zu of 2 passed", st.passed);
+}
+
 Test(noise_vectors, shared_file_byte_for_byte)
 {
   vstats st;
@@ -397,11 +429,11 @@ Test(noise_patterns, all_patterns_complete_with_and_without_psk)
   cr_log_info("noise: %zu pattern variants completed", runs);
 }
 
-/* ---- gridsync's XXpsk3: its properties and its failures ---- */
+/* ---- gridsync's XXpsk0: its properties and its failures ---- */
 
 TestSuite(noise_failures, .init = init_sodium);
 
-Test(noise_failures, xxpsk3_round_trip_keys_and_hash)
+Test(noise_failures, xxpsk0_round_trip_keys_and_hash)
 {
   pair p;
   pair_new(&p, XXPSK, false);
@@ -445,23 +477,91 @@ Test(noise_failures, wrong_psk_fails)
 {
   gs_err err = GS_OK;
   pair p;
-  /* XXpsk3: the PSK enters at message 3, where the responder refuses */
+  /* XXpsk0: the PSK enters at message 1, which the responder refuses */
   pair_new(&p, XXPSK, true);
-  cr_assert_eq(run_hs(&p, -1, NULL, 0, &err), 2);
+  cr_assert_eq(run_hs(&p, -1, NULL, 0, &err), 0);
   cr_assert_eq(err, GS_EHANDSHAKE);
-  /* the failed side is dead */
+  /* the failed side is dead: it can write no message 2 */
   uint8_t m[200], pl[200];
   size_t n;
   cr_assert_eq(net_noise_hs_read(p.r, m, 100, pl, sizeof pl, &n), GS_EINVAL);
   cr_assert(!net_noise_hs_my_turn(p.r));
+  cr_assert_eq(net_noise_hs_write(p.r, NULL, 0, m, sizeof m, &n), GS_EINVAL);
   net_noise_cs *tx, *rx;
   cr_assert_eq(net_noise_hs_split(p.r, &tx, &rx), GS_EINVAL);
+  pair_free(&p);
+  /* XXpsk3 (protocols 1, 2): at message 3 */
+  pair_new(&p, XXPSK3, true);
+  cr_assert_eq(run_hs(&p, -1, NULL, 0, &err), 2);
+  cr_assert_eq(err, GS_EHANDSHAKE);
   pair_free(&p);
   /* psk0: at the first message */
   pair_new(&p, "Noise_NNpsk0_25519_ChaChaPoly_BLAKE2b", true);
   cr_assert_eq(run_hs(&p, -1, NULL, 0, &err), 0);
   cr_assert_eq(err, GS_EHANDSHAKE);
   pair_free(&p);
+}
+
+/* Property 7 of issue 14 at the Noise level. A stranger: any key but the
+ * network key. */
+Test(noise_failures, a_stranger_learns_no_static_key)
+{
+  static uint8_t m1[MAXMSG], m2[MAXMSG], pl[MAXMSG];
+  size_t n1, n2, pn;
+  for (int who = 0; who < 2; who++) {
+    pair p;
+    pair_new(&p, XXPSK, true); /* the responder is the stranger when who */
+    net_noise_hs *honest = who ? p.i : p.r, *stranger = who ? p.r : p.i;
+    if (!who) {
+      /* a stranger's message 1 to an honest responder: refused, and the
+       * responder has nothing to answer with */
+      cr_assert_eq(net_noise_hs_write(stranger, NULL, 0, m1, MAXMSG, &n1),
+                   GS_OK);
+      cr_assert_eq(net_noise_hs_read(honest, m1, n1, pl, MAXMSG, &pn),
+                   GS_EHANDSHAKE);
+      cr_assert_eq(net_noise_hs_write(honest, NULL, 0, m2, MAXMSG, &n2),
+                   GS_EINVAL);
+    } else {
+      /* an honest initiator's message 1 reaching a stranger: unreadable;
+       * it carries no static key anyway */
+      cr_assert_eq(net_noise_hs_write(honest, NULL, 0, m1, MAXMSG, &n1),
+                   GS_OK);
+      cr_assert_eq(n1, 32 + 16);
+      cr_assert_eq(net_noise_hs_read(stranger, m1, n1, pl, MAXMSG, &pn),
+                   GS_EHANDSHAKE);
+    }
+    cr_assert_null(net_noise_hs_remote_static(stranger));
+    pair_free(&p);
+  }
+  /* a stranger that replays an honest node's message 1 gets a message 2
+   * it cannot read without that node's ephemeral secret and the PSK */
+  pair h;
+  pair_new(&h, XXPSK, false);
+  net_noise_hs *st;
+  uint8_t wrong[32];
+  randombytes_buf(wrong, sizeof wrong);
+  cr_assert_eq(net_noise_hs_write(h.i, NULL, 0, m1, MAXMSG, &n1), GS_OK);
+  cr_assert_eq(net_noise_hs_read(h.r, m1, n1, pl, MAXMSG, &pn), GS_OK);
+  cr_assert_eq(net_noise_hs_write(h.r, NULL, 0, m2, MAXMSG, &n2), GS_OK);
+  cr_assert_eq(net_noise_hs_new(&st, XXPSK, true, (const uint8_t *)"p", 1,
+                                wrong, NULL, wrong),
+               GS_OK);
+  cr_assert_eq(net_noise_hs_write(st, NULL, 0, m1, MAXMSG, &n1), GS_OK);
+  cr_assert_eq(net_noise_hs_read(st, m2, n2, pl, MAXMSG, &pn), GS_EHANDSHAKE);
+  cr_assert_null(net_noise_hs_remote_static(st));
+  net_noise_hs_free(st);
+  pair_free(&h);
+
+  /* what XXpsk3 (protocols 1, 2) gave away: a stranger's message 1 is
+   * answered, and message 2 shows the responder's static key */
+  pair o;
+  pair_new(&o, XXPSK3, true);
+  cr_assert_eq(net_noise_hs_write(o.i, NULL, 0, m1, MAXMSG, &n1), GS_OK);
+  cr_assert_eq(net_noise_hs_read(o.r, m1, n1, pl, MAXMSG, &pn), GS_OK);
+  cr_assert_eq(net_noise_hs_write(o.r, NULL, 0, m2, MAXMSG, &n2), GS_OK);
+  cr_assert_eq(net_noise_hs_read(o.i, m2, n2, pl, MAXMSG, &pn), GS_OK);
+  cr_assert_eq(memcmp(net_noise_hs_remote_static(o.i), o.rpub, 32), 0);
+  pair_free(&o);
 }
 
 static void flip(uint8_t *m, size_t *n, size_t bit)
@@ -481,8 +581,8 @@ static void extend(uint8_t *m, size_t *n, size_t byte)
   m[(*n)++] = (uint8_t)byte;
 }
 
-/* XXpsk3 message sizes with 5-byte payloads: e + payload + tag (in psk
- * mode e already keys the cipher), e + s + tag + payload + tag, s + tag +
+/* XXpsk0 message sizes with 5-byte payloads: e + payload + tag (the psk
+ * and, in psk mode, e key the cipher), e + s + tag + payload + tag, s + tag +
  * payload + tag. */
 static const size_t xxpsk_sizes[3] = {32 + 5 + 16, 32 + 48 + 5 + 16,
                                       48 + 5 + 16};
@@ -523,7 +623,7 @@ Test(noise_failures, every_truncation_and_extension_fails)
   }
 }
 
-/* A finished XXpsk3 pair split into ciphers. */
+/* A finished XXpsk0 pair split into ciphers. */
 typedef struct tpair {
   pair p;
   net_noise_cs *itx, *irx, *rtx, *rrx;
@@ -734,4 +834,341 @@ Test(noise_failures, misuse_is_refused)
   cr_assert_eq(net_noise_hs_write(p.i, NULL, 0, m, sizeof m, &n), GS_OK);
   cr_assert_eq(net_noise_hs_set_ephemeral(p.i, k), GS_EINVAL);
   pair_free(&p);
+}
+
+/* ---- protocol versions on the wire: net_peer against raw sockets ---- */
+
+#define PROLOGUE "gridsync/1"
+
+/* What a net_peer endpoint saw. */
+typedef struct vside {
+  bool opened, closed;
+  gs_err why;
+  char reason[160];
+  net_peer *peer;
+} vside;
+
+static void v_open(net_peer *p)
+{
+  ((vside *)net_peer_data(p))->opened = true;
+}
+
+static void v_close(net_peer *p, gs_err why, const char *reason)
+{
+  vside *s = net_peer_data(p);
+  s->closed = true;
+  s->why = why;
+  snprintf(s->reason, sizeof s->reason, "%s", reason);
+  s->peer = NULL;
+}
+
+static const net_peer_cbs vcbs = {v_open, NULL, NULL, v_close};
+
+/* A raw TCP endpoint: sends out[0..outn) once connected, collects what
+ * arrives until EOF. As a listener's accepted side, old (if set) reads
+ * the first frame as an XXpsk3 responder (protocol 2) and closes. */
+typedef struct rawc {
+  uv_tcp_t tcp, listen;
+  uv_connect_t conn;
+  uv_write_t wr;
+  uint8_t out[4 + MAXMSG];
+  size_t outn;
+  uint8_t in[1 << 17];
+  size_t inn;
+  bool eof, accepted;
+  net_noise_hs *old;
+  gs_err old_err;
+  int port;
+} rawc;
+
+static void rc_alloc(uv_handle_t *h, size_t sug, uv_buf_t *b)
+{
+  rawc *r = h->data;
+  (void)sug;
+  *b = uv_buf_init((char *)r->in + r->inn, (unsigned)(sizeof r->in - r->inn));
+}
+
+static void rc_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+  rawc *r = st->data;
+  (void)b;
+  if (n < 0) {
+    r->eof = true;
+    uv_read_stop(st);
+    return;
+  }
+  r->inn += (size_t)n;
+  if (r->old && r->inn >= 4) {
+    size_t len = (size_t)r->in[0] << 24 | (size_t)r->in[1] << 16 |
+                 (size_t)r->in[2] << 8 | r->in[3];
+    if (r->inn - 4 >= len) {
+      static uint8_t pl[MAXMSG];
+      size_t pn;
+      r->old_err = net_noise_hs_read(r->old, r->in + 4, len, pl, sizeof pl,
+                                     &pn);
+      /* protocol 2 closes at once on a message 1 it cannot read */
+      if (r->old_err != GS_OK) {
+        uv_read_stop(st);
+        uv_close((uv_handle_t *)st, NULL);
+        r->eof = true;
+      }
+    }
+  }
+}
+
+static void rc_written(uv_write_t *w, int status)
+{
+  (void)w;
+  (void)status;
+}
+
+static void rc_connected(uv_connect_t *c, int status)
+{
+  rawc *r = c->data;
+  cr_assert_eq(status, 0);
+  uv_read_start((uv_stream_t *)&r->tcp, rc_alloc, rc_read);
+  uv_buf_t b = uv_buf_init((char *)r->out, (unsigned)r->outn);
+  if (r->outn)
+    cr_assert_eq(uv_write(&r->wr, (uv_stream_t *)&r->tcp, &b, 1, rc_written),
+                 0);
+}
+
+/* Frame Noise message m (n bytes) into r->out. */
+static void rc_frame(rawc *r, const uint8_t *m, size_t n)
+{
+  r->out[0] = (uint8_t)(n >> 24), r->out[1] = (uint8_t)(n >> 16);
+  r->out[2] = (uint8_t)(n >> 8), r->out[3] = (uint8_t)n;
+  memcpy(r->out + 4, m, n);
+  r->outn = 4 + n;
+}
+
+static void rc_connect(uv_loop_t *loop, rawc *r, int port)
+{
+  struct sockaddr_in a;
+  uv_ip4_addr("127.0.0.1", port, &a);
+  uv_tcp_init(loop, &r->tcp);
+  r->tcp.data = r;
+  r->conn.data = r;
+  cr_assert_eq(uv_tcp_connect(&r->conn, &r->tcp, (const struct sockaddr *)&a,
+                              rc_connected),
+               0);
+}
+
+/* Bind a listener on 127.0.0.1 (port chosen by the OS) into *t. */
+static int listen_on(uv_loop_t *loop, uv_tcp_t *t, void *data,
+                     uv_connection_cb cb)
+{
+  struct sockaddr_in a, got;
+  int len = sizeof got;
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  cr_assert_eq(uv_tcp_init(loop, t), 0);
+  t->data = data;
+  cr_assert_eq(uv_tcp_bind(t, (const struct sockaddr *)&a, 0), 0);
+  cr_assert_eq(uv_listen((uv_stream_t *)t, 8, cb), 0);
+  uv_tcp_getsockname(t, (struct sockaddr *)&got, &len);
+  return ntohs(got.sin_port);
+}
+
+typedef struct vserver {
+  uv_tcp_t tcp;
+  net_identity id;
+  vside side;
+  int port;
+} vserver;
+
+static void vs_conn(uv_stream_t *st, int status)
+{
+  vserver *sv = st->data;
+  cr_assert_eq(status, 0);
+  cr_assert_eq(net_peer_accept(st, &sv->id, NULL, &vcbs, &sv->side,
+                               &sv->side.peer),
+               GS_OK);
+}
+
+static void rc_conn(uv_stream_t *st, int status)
+{
+  rawc *r = st->data;
+  cr_assert_eq(status, 0);
+  uv_tcp_init(st->loop, &r->tcp);
+  r->tcp.data = r;
+  cr_assert_eq(uv_accept(st, (uv_stream_t *)&r->tcp), 0);
+  r->accepted = true;
+  uv_read_start((uv_stream_t *)&r->tcp, rc_alloc, rc_read);
+}
+
+static void v_identity(net_identity *id, uint8_t psk_byte)
+{
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN], psk[32];
+  crdt_keypair(pk, sk);
+  memset(psk, psk_byte, sizeof psk);
+  cr_assert_eq(net_identity_init(id, sk, psk), GS_OK);
+  sodium_memzero(sk, sizeof sk);
+}
+
+static void v_walk_close(uv_handle_t *h, void *arg)
+{
+  (void)arg;
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+static void v_finish(uv_loop_t *loop)
+{
+  uv_run(loop, UV_RUN_NOWAIT);
+  uv_walk(loop, v_walk_close, NULL);
+  uv_run(loop, UV_RUN_DEFAULT);
+  cr_assert_eq(uv_loop_close(loop), 0);
+}
+
+#define V_RUN_UNTIL(loop, cond, ms)                                            \
+  do {                                                                         \
+    uint64_t t0_ = uv_now(loop);                                               \
+    while (!(cond) && uv_now(loop) - t0_ < (ms)) {                             \
+      uv_run(loop, UV_RUN_ONCE);                                               \
+      uv_update_time(loop);                                                    \
+    }                                                                          \
+  } while (0)
+
+static void v_init(void)
+{
+  cr_assert_eq(crdt_crypto_init(), GS_OK);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+TestSuite(noise_versions, .init = v_init, .timeout = 60);
+
+/* A protocol-2 node (XXpsk3, the same network key) connecting to this
+ * one: answered with a message 2 it can read, whose payload names
+ * version 3, so protocol 2's check ("version != 2": "peer speaks another
+ * protocol version", before any key check) refuses it; the static key it
+ * shows is a throwaway, not this node's, and so is the node key. */
+Test(noise_versions, an_old_initiator_is_told_another_version)
+{
+  uv_loop_t loop;
+  static vserver sv;
+  static rawc r;
+  static uint8_t m[MAXMSG], pl[MAXMSG];
+  size_t n, pn;
+  uint8_t is[32], psk[32], real_pub[32];
+  memset(&sv, 0, sizeof sv);
+  memset(&r, 0, sizeof r);
+  uv_loop_init(&loop);
+  v_identity(&sv.id, 0x11);
+  sv.port = listen_on(&loop, &sv.tcp, &sv, vs_conn);
+  crypto_scalarmult_base(real_pub, sv.id.dh_sk);
+
+  net_noise_hs *old;
+  randombytes_buf(is, sizeof is);
+  memset(psk, 0x11, sizeof psk);
+  cr_assert_eq(net_noise_hs_new(&old, XXPSK3, true, (const uint8_t *)PROLOGUE,
+                                strlen(PROLOGUE), is, NULL, psk),
+               GS_OK);
+  cr_assert_eq(net_noise_hs_write(old, NULL, 0, m, sizeof m, &n), GS_OK);
+  rc_frame(&r, m, n);
+  rc_connect(&loop, &r, sv.port);
+  V_RUN_UNTIL(&loop, r.inn >= 4 && sv.side.closed, 5000);
+  cr_assert(sv.side.closed, "the server did not close");
+  cr_assert(!sv.side.opened);
+  cr_assert_eq(sv.side.why, GS_EVERSION, "%d %s", sv.side.why,
+               sv.side.reason);
+  cr_assert_not_null(strstr(sv.side.reason, "older protocol version"), "[%s]",
+                     sv.side.reason);
+  cr_assert_not_null(strstr(sv.side.reason, "upgrade"));
+
+  /* exactly one frame: message 2 of XXpsk3 */
+  cr_assert_geq(r.inn, 4);
+  size_t len = (size_t)r.in[0] << 24 | (size_t)r.in[1] << 16 |
+               (size_t)r.in[2] << 8 | r.in[3];
+  cr_assert_eq(r.inn, 4 + len, "more than message 2 came");
+  cr_assert_eq(net_noise_hs_read(old, r.in + 4, len, pl, sizeof pl, &pn),
+               GS_OK);
+  /* [3, bin 32]: msgpack array of 2, fixint version, bin8 of 32 */
+  cr_assert_eq(pn, 4 + CRDT_KEY_LEN);
+  cr_assert_eq(pl[0], 0x92);
+  cr_assert_eq(pl[1], NET_PROTOCOL_VERSION);
+  cr_assert_eq(NET_PROTOCOL_VERSION, 3);
+  cr_assert_eq(pl[2], 0xc4);
+  cr_assert_eq(pl[3], CRDT_KEY_LEN);
+  cr_assert_neq(memcmp(pl + 4, sv.id.sign_pk, CRDT_KEY_LEN), 0,
+                "the real node key was shown");
+  cr_assert_neq(memcmp(net_noise_hs_remote_static(old), real_pub, 32), 0,
+                "the real static key was shown");
+  net_noise_hs_free(old);
+  net_identity_wipe(&sv.id);
+  v_finish(&loop);
+}
+
+/* This node connecting to a protocol-2 node: that node cannot read
+ * message 1 and closes ("handshake failed: wrong network key or tampered
+ * message", its words); this one says what the user can do. */
+Test(noise_versions, an_old_responder_refusal_names_both_causes)
+{
+  uv_loop_t loop;
+  static rawc r;
+  static vside c;
+  net_identity id;
+  uint8_t rs[32], psk[32];
+  memset(&r, 0, sizeof r);
+  memset(&c, 0, sizeof c);
+  uv_loop_init(&loop);
+  randombytes_buf(rs, sizeof rs);
+  memset(psk, 0x11, sizeof psk);
+  cr_assert_eq(net_noise_hs_new(&r.old, XXPSK3, false,
+                                (const uint8_t *)PROLOGUE, strlen(PROLOGUE),
+                                rs, NULL, psk),
+               GS_OK);
+  r.port = listen_on(&loop, &r.listen, &r, rc_conn);
+  v_identity(&id, 0x11);
+  struct sockaddr_in a;
+  uv_ip4_addr("127.0.0.1", r.port, &a);
+  cr_assert_eq(net_peer_connect(&loop, (const struct sockaddr *)&a, &id, NULL,
+                                &vcbs, &c, &c.peer),
+               GS_OK);
+  V_RUN_UNTIL(&loop, c.closed, 5000);
+  cr_assert(r.accepted);
+  cr_assert_eq(r.old_err, GS_EHANDSHAKE, "protocol 2 read message 1");
+  cr_assert(c.closed);
+  cr_assert(!c.opened);
+  cr_assert_eq(c.why, GS_EHANDSHAKE, "%d %s", c.why, c.reason);
+  cr_assert_not_null(strstr(c.reason, "network key"), "%s", c.reason);
+  cr_assert_not_null(strstr(c.reason, "older gridsync"), "%s", c.reason);
+  cr_assert_not_null(strstr(c.reason, "upgraded"), "%s", c.reason);
+  net_noise_hs_free(r.old);
+  net_identity_wipe(&id);
+  v_finish(&loop);
+}
+
+/* A stranger (another network key) speaking protocol 3 gets not one byte
+ * back: no message 2, so no static key, no node key, no version. */
+Test(noise_versions, a_stranger_gets_not_one_byte)
+{
+  uv_loop_t loop;
+  static vserver sv;
+  static rawc r;
+  static uint8_t m[MAXMSG];
+  size_t n;
+  uint8_t is[32], psk[32];
+  memset(&sv, 0, sizeof sv);
+  memset(&r, 0, sizeof r);
+  uv_loop_init(&loop);
+  v_identity(&sv.id, 0x11);
+  sv.port = listen_on(&loop, &sv.tcp, &sv, vs_conn);
+  net_noise_hs *st;
+  randombytes_buf(is, sizeof is);
+  memset(psk, 0x22, sizeof psk);
+  cr_assert_eq(net_noise_hs_new(&st, XXPSK, true, (const uint8_t *)PROLOGUE,
+                                strlen(PROLOGUE), is, NULL, psk),
+               GS_OK);
+  cr_assert_eq(net_noise_hs_write(st, NULL, 0, m, sizeof m, &n), GS_OK);
+  rc_frame(&r, m, n);
+  rc_connect(&loop, &r, sv.port);
+  V_RUN_UNTIL(&loop, r.eof && sv.side.closed, 5000);
+  cr_assert(r.eof, "the stranger was not disconnected");
+  cr_assert_eq(r.inn, 0, "the stranger received %zu bytes", r.inn);
+  cr_assert_eq(sv.side.why, GS_EHANDSHAKE);
+  cr_assert_not_null(strstr(sv.side.reason, "network key"), "%s",
+                     sv.side.reason);
+  net_noise_hs_free(st);
+  net_identity_wipe(&sv.id);
+  v_finish(&loop);
 }

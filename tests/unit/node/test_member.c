@@ -70,9 +70,9 @@ static void raw_write(node *n, const char *scope, const char *val)
   crdt_op op = {.kind = CRDT_OP_SET, .coll = "resident", .coll_len = 8,
                 .field = "name", .field_len = 4,
                 .value = {.type = CRDT_STR, .u.s = {val, strlen(val)}}};
-  crdt_id_new(now_ms, op.id);
+  crdt_id_new(now_ms, NULL, op.id);
   store_write *w;
-  cr_assert_eq(node_write_begin(n, &w), GS_OK);
+  cr_assert_eq(node__write_begin(n, &w), GS_OK);
   cr_assert_eq(store_write_change(w, scope, strlen(scope), &op, 1, now_ms,
                                   NULL, NULL),
                GS_OK);
@@ -84,8 +84,8 @@ static gs_err put(node *n, const char *scope, const char *val)
   crdt_op op = {.kind = CRDT_OP_SET, .coll = "resident", .coll_len = 8,
                 .field = "name", .field_len = 4,
                 .value = {.type = CRDT_STR, .u.s = {val, strlen(val)}}};
-  crdt_id_new(now_ms, op.id);
-  return node_write(n, scope, strlen(scope), &op, 1, NULL);
+  crdt_id_new(now_ms, NULL, op.id);
+  return node__write(n, scope, strlen(scope), &op, 1, NULL);
 }
 
 /* ---- in-memory sync with permission checks ---- */
@@ -144,8 +144,8 @@ static void sync_pair(node *a, node *b, bool a_checks, bool b_checks,
   end ea = {.n = a, .check = a_checks}, eb = {.n = b, .check = b_checks};
   net_sync_io ia = {.send = q_send, .check = q_check, .ctx = &ea};
   net_sync_io ib = {.send = q_send, .check = q_check, .ctx = &eb};
-  cr_assert_eq(net_sync_new(node_store(a), &ia, &ea.s), GS_OK);
-  cr_assert_eq(net_sync_new(node_store(b), &ib, &eb.s), GS_OK);
+  cr_assert_eq(net_sync_new(node__store(a), &ia, &ea.s), GS_OK);
+  cr_assert_eq(net_sync_new(node__store(b), &ib, &eb.s), GS_OK);
   cr_assert_eq(net_sync_start(ea.s), GS_OK);
   cr_assert_eq(net_sync_start(eb.s), GS_OK);
   while (ea.head || eb.head) {
@@ -177,7 +177,7 @@ static void sync_pair(node *a, node *b, bool a_checks, bool b_checks,
 
 static void digest(node *n, const char *prefix, uint8_t d[CRDT_HASH_LEN])
 {
-  cr_assert_eq(store_digest(node_store(n), prefix, strlen(prefix), d, NULL),
+  cr_assert_eq(store_digest(node__store(n), prefix, strlen(prefix), d, NULL),
                GS_OK);
 }
 
@@ -185,7 +185,7 @@ static size_t records(node *n, const char *prefix)
 {
   uint8_t d[CRDT_HASH_LEN];
   size_t k;
-  cr_assert_eq(store_digest(node_store(n), prefix, strlen(prefix), d, &k),
+  cr_assert_eq(store_digest(node__store(n), prefix, strlen(prefix), d, &k),
                GS_OK);
   return k;
 }
@@ -336,7 +336,7 @@ static void claim_write(node *n, const uint8_t *key, const uint8_t *cert,
   crdt_op ops[4];
   claim_ops(ops, key, cert, cert_len, sig, proof);
   store_write *w;
-  cr_assert_eq(node_write_begin(n, &w), GS_OK);
+  cr_assert_eq(node__write_begin(n, &w), GS_OK);
   cr_assert_eq(store_write_change(w, "_net", 4, ops, 4, now_ms, NULL, NULL),
                GS_OK);
   cr_assert_eq(store_write_commit(w), GS_OK);
@@ -375,7 +375,7 @@ Test(member, forged_expired_and_reused_certificates)
   node *y = mk("y");
   cr_assert_eq(node_join(y, code2), GS_OK);
   grab g = {0};
-  cr_assert_eq(store_get(node_store(y), "member", 6, node_pk(y), on_grab, &g),
+  cr_assert_eq(store_get(node__store(y), "member", 6, node_pk(y), on_grab, &g),
                GS_OK);
   cr_assert(g.cert_len > 0 && g.sig_len == 64 && g.proof_len == 64);
   node *z = mk("z");
@@ -524,13 +524,13 @@ Test(member, written_once_records_take_ops_from_their_author_only)
   }
   /* a written-once record with an id naming no one is nobody's to write */
   uint8_t plain[CRDT_ID_LEN];
-  crdt_id_new(now_ms, plain);
+  crdt_id_new(now_ms, NULL, plain);
   c = one_op_change(leader, "s/c/g01", "timebank", plain, CRDT_OP_SET);
   cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_EPERM);
   crdt_change_free(c);
   /* ids from before the rule (data of earlier builds) are written as
    * they were: refusing them would stall their feeds for good */
-  crdt_id_new(NODE_OWNED_SINCE_MS - 1, plain);
+  crdt_id_new(NODE_OWNED_SINCE_MS - 1, NULL, plain);
   cr_assert(!node_id_guarded(plain));
   c = one_op_change(admin, "s/c/g01", "visit", plain, CRDT_OP_SET);
   cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_OK, "%s", why);
@@ -554,7 +554,7 @@ Test(member, a_written_once_id_already_held_is_passed_over)
                 .value = {.type = CRDT_STR, .u.s = {"x", 1}}};
   memcpy(op.id, held, CRDT_ID_LEN);
   store_write *w;
-  cr_assert_eq(node_write_begin(n, &w), GS_OK);
+  cr_assert_eq(node__write_begin(n, &w), GS_OK);
   cr_assert_eq(store_write_change(w, "s/c/g01", 7, &op, 1, now_ms, NULL,
                                   NULL),
                GS_OK);
@@ -596,7 +596,7 @@ static void feed_raws(node *n, const char *scope, raws *r)
 {
   uint8_t feed[CRDT_FEED_LEN];
   crdt_feed_id(node_pk(n), scope, strlen(scope), feed);
-  cr_assert_eq(store_feed_read(node_store(n), feed, 1, UINT64_MAX, grab_raw,
+  cr_assert_eq(store_feed_read(node__store(n), feed, 1, UINT64_MAX, grab_raw,
                                r),
                GS_OK);
 }
@@ -634,7 +634,7 @@ Test(member, a_change_before_its_authors_claim_is_held_then_applied)
   size_t len[2] = {mine.n[0], other.n[0]};
   store_result res;
   size_t bad;
-  cr_assert_eq(store_apply_ex(node_store(admin), ptr, len, 2, hold, out, &res,
+  cr_assert_eq(store_apply_ex(node__store(admin), ptr, len, 2, hold, out, &res,
                               &bad),
                GS_OK);
   cr_assert_eq(res.held, 2);
@@ -647,7 +647,7 @@ Test(member, a_change_before_its_authors_claim_is_held_then_applied)
 
   /* the claim arrives: the change it allows applies, the other is
    * refused for good (dropped from the held store) */
-  cr_assert_eq(store_apply_ex(node_store(admin),
+  cr_assert_eq(store_apply_ex(node__store(admin),
                               (const uint8_t *const *)claim.b, claim.n, 1,
                               NULL, NULL, &res, &bad),
                GS_OK);
@@ -664,10 +664,10 @@ Test(member, a_change_before_its_authors_claim_is_held_then_applied)
   uint8_t feed[CRDT_FEED_LEN];
   store_feed f;
   crdt_feed_id(node_pk(m), "gongrencun/q/g01", 16, feed);
-  cr_assert_eq(store_feed_get(node_store(admin), feed, &f), GS_OK);
+  cr_assert_eq(store_feed_get(node__store(admin), feed, &f), GS_OK);
   cr_assert_eq(f.seq, 1);
   crdt_feed_id(node_pk(m), "gongrencun/q/g02", 16, feed);
-  cr_assert_eq(store_feed_get(node_store(admin), feed, &f), GS_ENOTFOUND);
+  cr_assert_eq(store_feed_get(node__store(admin), feed, &f), GS_ENOTFOUND);
   for (size_t i = 0; i < claim.k; i++)
     free(claim.b[i]);
   free(mine.b[0]);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "node/node.h"
+#include "node/node_internal.h"
 #include "tests/unit/storage/store_test_util.h"
 
 static char dir[64];
@@ -74,7 +75,7 @@ Test(node_basic, init_creates_private_dir_and_key)
   cr_assert_arr_eq(node_pk(n), pk, CRDT_KEY_LEN);
   uint8_t stored[CRDT_KEY_LEN];
   size_t len;
-  cr_assert_eq(store_meta_get(node_store(n), "node_pk", stored, sizeof stored,
+  cr_assert_eq(store_meta_get(node__store(n), "node_pk", stored, sizeof stored,
                               &len),
                GS_OK);
   cr_assert_eq(len, CRDT_KEY_LEN);
@@ -217,19 +218,19 @@ Test(node_basic, node_write_commits_and_continues)
   cr_assert_eq(node_now(n), T_NOW_MS);
 
   crdt_op op = t_set_str("issue", id, "title", "Leaky roof", 10);
-  cr_assert_eq(node_write(n, scope, strlen(scope), &op, 1, &seq), GS_OK);
+  cr_assert_eq(node__write(n, scope, strlen(scope), &op, 1, &seq), GS_OK);
   cr_assert_eq(seq, 1);
   op = t_set_int("issue", id, "floor", 4);
-  cr_assert_eq(node_write(n, scope, strlen(scope), &op, 1, &seq), GS_OK);
+  cr_assert_eq(node__write(n, scope, strlen(scope), &op, 1, &seq), GS_OK);
   cr_assert_eq(seq, 2);
-  cr_assert_eq(t_get(node_store(n), "issue", id, "title", &tf), GS_OK);
+  cr_assert_eq(t_get(node__store(n), "issue", id, "title", &tf), GS_OK);
   cr_assert_str_eq(tf.str, "Leaky roof");
   cr_assert_arr_eq(tf.stamp.origin, node_pk(n), CRDT_KEY_LEN);
   cr_assert_eq(CRDT_HLC_MS(tf.stamp.hlc), T_NOW_MS, "stamped by the clock");
-  cr_assert_eq(t_get(node_store(n), "issue", id, "floor", &tf), GS_OK);
+  cr_assert_eq(t_get(node__store(n), "issue", id, "floor", &tf), GS_OK);
   cr_assert_eq(tf.i, 4);
   /* A bad scope fails and writes nothing. */
-  cr_assert_eq(node_write(n, "", 0, &op, 1, &seq), GS_ESCOPE);
+  cr_assert_eq(node__write(n, "", 0, &op, 1, &seq), GS_ESCOPE);
   node_close(n);
 
   /* Reopen (bulk mode this time): the feed continues at seq 3. */
@@ -237,19 +238,19 @@ Test(node_basic, node_write_commits_and_continues)
   now += 1000;
   cr_assert_eq(node_open(ndir, NODE_BULK, &clk, &n), GS_OK);
   op = t_set_str("issue", id, "title", "Leaky roof (fixed)", 18);
-  cr_assert_eq(node_write(n, scope, strlen(scope), &op, 1, &seq), GS_OK);
+  cr_assert_eq(node__write(n, scope, strlen(scope), &op, 1, &seq), GS_OK);
   cr_assert_eq(seq, 3);
   uint8_t feed[CRDT_FEED_LEN];
   store_feed sf;
   crdt_feed_id(node_pk(n), scope, strlen(scope), feed);
-  cr_assert_eq(store_feed_get(node_store(n), feed, &sf), GS_OK);
+  cr_assert_eq(store_feed_get(node__store(n), feed, &sf), GS_OK);
   cr_assert_eq(sf.seq, 3);
   node_close(n);
 
   /* Bulk-mode writes were synced at close. */
   n = NULL;
   cr_assert_eq(node_open(ndir, 0, &clk, &n), GS_OK);
-  cr_assert_eq(t_get(node_store(n), "issue", id, "title", &tf), GS_OK);
+  cr_assert_eq(t_get(node__store(n), "issue", id, "title", &tf), GS_OK);
   cr_assert_str_eq(tf.str, "Leaky roof (fixed)");
   cr_assert_eq(CRDT_HLC_MS(tf.stamp.hlc), T_NOW_MS + 1000);
   node_close(n);
@@ -263,7 +264,7 @@ Test(node_basic, write_session_commits_once)
   struct store_write *w = NULL;
   cr_assert_eq(node_init(ndir, "w"), GS_OK);
   cr_assert_eq(node_open(ndir, 0, &clk, &n), GS_OK);
-  cr_assert_eq(node_write_begin(n, &w), GS_OK);
+  cr_assert_eq(node__write_begin(n, &w), GS_OK);
   for (int i = 0; i < 10; i++) {
     uint8_t id[CRDT_ID_LEN];
     uint64_t seq;
@@ -276,7 +277,7 @@ Test(node_basic, write_session_commits_once)
   }
   cr_assert_eq(store_write_commit(w), GS_OK);
   store_stats st;
-  cr_assert_eq(store_stats_get(node_store(n), &st), GS_OK);
+  cr_assert_eq(store_stats_get(node__store(n), &st), GS_OK);
   cr_assert_eq(st.changes, 10);
   cr_assert_eq(st.records, 10);
   node_close(n);
@@ -309,8 +310,8 @@ Test(node_clock, gridsync_now_ms_fixes_the_system_clock)
   static t_field tf;
   t_id(id, 1, 1);
   crdt_op op = t_set_int("issue", id, "n", 1);
-  cr_assert_eq(node_write(n, scope, strlen(scope), &op, 1, NULL), GS_OK);
-  cr_assert_eq(t_get(node_store(n), "issue", id, "n", &tf), GS_OK);
+  cr_assert_eq(node__write(n, scope, strlen(scope), &op, 1, NULL), GS_OK);
+  cr_assert_eq(t_get(node__store(n), "issue", id, "n", &tf), GS_OK);
   cr_assert_eq(CRDT_HLC_MS(tf.stamp.hlc), 1735689600123ULL);
 
   /* Garbage in the variable falls back to the real clock. */
@@ -355,7 +356,7 @@ static void receive_at(node *n, uint64_t ms)
   crdt_op op = t_set_str("issue", id, "title", "from the future", 15);
   cr_assert_eq(t_next(&f, &op, 1, &raw, &len), GS_OK);
   store_result res;
-  cr_assert_eq(t_apply1(node_store(n), raw, len, &res), GS_OK);
+  cr_assert_eq(t_apply1(node__store(n), raw, len, &res), GS_OK);
   cr_assert_eq(res.applied, 1);
   free(raw);
 }
@@ -388,8 +389,8 @@ Test(node_clock, change_from_the_future_warns_hlc_ahead)
   static t_field tf;
   t_id(id, 9, T_NOW_MS + 86400000ULL);
   crdt_op op = t_set_str("issue", id, "title", "local", 5);
-  cr_assert_eq(node_write(n, scope, strlen(scope), &op, 1, NULL), GS_OK);
-  cr_assert_eq(t_get(node_store(n), "issue", id, "title", &tf), GS_OK);
+  cr_assert_eq(node__write(n, scope, strlen(scope), &op, 1, NULL), GS_OK);
+  cr_assert_eq(t_get(node__store(n), "issue", id, "title", &tf), GS_OK);
   cr_assert_str_eq(tf.str, "local");
 
   /* The warning survives a restart (the HLC is stored)... */
@@ -418,8 +419,8 @@ Test(node_clock, both_warnings_together)
   cr_assert_eq(node_init(ndir, "c"), GS_OK);
   cr_assert_eq(node_open(ndir, 0, &clk, &n), GS_OK);
   crdt_op op = t_set_str("issue", id, "title", "before", 6);
-  cr_assert_eq(node_write(n, scope, strlen(scope), &op, 1, NULL), GS_OK);
-  cr_assert_eq(t_get(node_store(n), "issue", id, "title", &tf), GS_OK);
+  cr_assert_eq(node__write(n, scope, strlen(scope), &op, 1, NULL), GS_OK);
+  cr_assert_eq(t_get(node__store(n), "issue", id, "title", &tf), GS_OK);
   crdt_hlc first = tf.stamp.hlc;
 
   now = 1000000000000ULL;
@@ -431,8 +432,8 @@ Test(node_clock, both_warnings_together)
   cr_assert_eq(node_warnings(n, w, 1), 1, "at most max");
 
   op = t_set_str("issue", id, "title", "after", 5);
-  cr_assert_eq(node_write(n, scope, strlen(scope), &op, 1, NULL), GS_OK);
-  cr_assert_eq(t_get(node_store(n), "issue", id, "title", &tf), GS_OK);
+  cr_assert_eq(node__write(n, scope, strlen(scope), &op, 1, NULL), GS_OK);
+  cr_assert_eq(t_get(node__store(n), "issue", id, "title", &tf), GS_OK);
   cr_assert_str_eq(tf.str, "after");
   cr_assert_gt(tf.stamp.hlc, first);
   node_close(n);

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "node/node.h"
+#include "node/node_internal.h"
 #include "tests/unit/storage/store_test_util.h"
 
 #define ROUNDS 100
@@ -91,7 +92,7 @@ static void writer_main(int fd, uint64_t first)
         t_set_int("visit", id, "serial", (int64_t)serial),
         t_add_str("visit", id, "tags", serial % 2 ? "odd" : "even"),
     };
-    if (node_write(n, scope, strlen(scope), ops, 3, &seq) != GS_OK)
+    if (node__write(n, scope, strlen(scope), ops, 3, &seq) != GS_OK)
       _exit(4);
     report r = {serial, seq};
     if (write(fd, &r, sizeof r) != (ssize_t)sizeof r)
@@ -280,7 +281,7 @@ Test(node_crash, sigkill_never_loses_a_committed_write)
     node *n = NULL;
     gs_err err = node_open(ndir, 0, NULL, &n);
     cr_assert_eq(err, GS_OK, "round %d: reopen: %s", round, gs_errname(err));
-    store *s = node_store(n);
+    store *s = node__store(n);
     /* This round's writes in detail (fields, history)... */
     for (size_t i = nreports - got; i < nreports; i++)
       check_record(s, &reports[i]);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "node/node.h"
+#include "node/node_internal.h"
 #include "storage/store.h"
 #include "tests/unit/storage/store_test_util.h"
 
@@ -319,7 +320,7 @@ static void write_rec(node *n, const char *scope, crdt_op *ops, size_t nops,
   cr_assert_eq(node_schema_check(NULL, ops, nops, NODE_SCHEMA_IMPORT, why,
                                  sizeof why),
                GS_OK, "%s", why);
-  cr_assert_eq(node_write(n, scope, strlen(scope), ops, nops, NULL), GS_OK);
+  cr_assert_eq(node__write(n, scope, strlen(scope), ops, nops, NULL), GS_OK);
 }
 
 static void entry(node *n, const char *scope, uint8_t id, uint8_t person,
@@ -409,7 +410,7 @@ Test(domain, report_figures)
   crdt_op del = {.kind = CRDT_OP_DELETE, .coll = "resident", .coll_len = 8};
   memcpy(del.id, rid, CRDT_ID_LEN);
   del.id[0] = 10, del.id[1] = 0xEE;
-  cr_assert_eq(node_write(n, g2, strlen(g2), &del, 1, NULL), GS_OK);
+  cr_assert_eq(node__write(n, g2, strlen(g2), &del, 1, NULL), GS_OK);
 
   node_report rep;
   cr_assert_eq(node_report_make(n, NULL, NULL, &rep), GS_OK);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "node/node.h"
+#include "node/node_internal.h"
 #include "storage/store.h"
 #include "tests/unit/storage/store_test_util.h"
 
@@ -373,11 +374,11 @@ static void scan_node(node *n, const char *start, const char *until,
   sc->until = until;
   memcpy(sc->author, node_pk(n), CRDT_KEY_LEN);
   crdt_hasher_init(&sc->h);
-  cr_assert_eq(store_list(node_store(n), NULL, 0, NULL, 0, on_key, sc),
+  cr_assert_eq(store_list(node__store(n), NULL, 0, NULL, 0, on_key, sc),
                GS_OK);
   cr_assert_not_null(sc->keys);
   qsort(sc->keys, sc->nkeys, sizeof *sc->keys, cmp_key);
-  cr_assert_eq(store_list(node_store(n), NULL, 0, NULL, 0, on_record, sc),
+  cr_assert_eq(store_list(node__store(n), NULL, 0, NULL, 0, on_record, sc),
                GS_OK);
 }
 
@@ -504,8 +505,8 @@ Test(seed, same_seed_same_records_other_seed_others)
 
   /* the digests differ only because the origins do */
   uint8_t da[CRDT_HASH_LEN], db[CRDT_HASH_LEN];
-  cr_assert_eq(store_digest(node_store(a), NULL, 0, da, NULL), GS_OK);
-  cr_assert_eq(store_digest(node_store(b), NULL, 0, db, NULL), GS_OK);
+  cr_assert_eq(store_digest(node__store(a), NULL, 0, da, NULL), GS_OK);
+  cr_assert_eq(store_digest(node__store(b), NULL, 0, db, NULL), GS_OK);
   cr_assert_arr_neq(da, db, CRDT_HASH_LEN);
   scan_free(&sa);
   scan_free(&sb);
@@ -568,7 +569,7 @@ Test(seed, refuses_bad_arguments_and_writes_nothing)
   cr_assert_eq(node_demo_seed(n, &o, &res), GS_EINVAL);
   cr_assert_eq(res.residents, 0);
   store_stats st;
-  cr_assert_eq(store_stats_get(node_store(n), &st), GS_OK);
+  cr_assert_eq(store_stats_get(node__store(n), &st), GS_OK);
   cr_assert_eq(st.records, 0);
   node_close(n);
 }
@@ -589,7 +590,7 @@ Test(seed, a_leader_of_one_grid_may_not_seed_the_community)
   cr_assert_eq(res.residents, 0);
   size_t before = 0;
   store_stats st;
-  cr_assert_eq(store_stats_get(node_store(leader), &st), GS_OK);
+  cr_assert_eq(store_stats_get(node__store(leader), &st), GS_OK);
   before = st.records; /* its own membership claim only */
   cr_assert_leq(before, 2);
   /* the admin may */

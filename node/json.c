@@ -1,11 +1,14 @@
-/* Values and records as JSON and as text, with jansson. */
+/* Values and records as JSON and as text, with jansson (node/json.h). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "cli/cli.h"
+#include "node/json.h"
+#include "node/node.h"
+
+#include <stdio.h>
 
 static void hex(const uint8_t *p, size_t n, char *out)
 {
@@ -35,7 +38,7 @@ static void ref_text(const crdt_value *v, char *buf, size_t cap)
   snprintf(buf, cap, "%.*s/%s", (int)v->u.ref.coll_len, v->u.ref.coll, id);
 }
 
-json_t *cli_value_json(const crdt_value *v)
+json_t *node_value_json(const crdt_value *v)
 {
   switch (v->type) {
   case CRDT_NIL:
@@ -66,7 +69,7 @@ json_t *cli_value_json(const crdt_value *v)
   return NULL;
 }
 
-void cli_value_text(const crdt_value *v, char *buf, size_t cap)
+void node_value_text(const crdt_value *v, char *buf, size_t cap)
 {
   switch (v->type) {
   case CRDT_NIL:
@@ -94,7 +97,7 @@ void cli_value_text(const crdt_value *v, char *buf, size_t cap)
   }
 }
 
-void cli_time_text(uint64_t ms, char *buf, size_t cap)
+void node_time_text(uint64_t ms, char *buf, size_t cap)
 {
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
@@ -106,18 +109,18 @@ void cli_time_text(uint64_t ms, char *buf, size_t cap)
   snprintf(buf + n, cap - n, ".%03uZ", (unsigned)(ms % 1000));
 }
 
-gs_err cli_parse_id(const char *text, uint8_t id[CRDT_ID_LEN])
+gs_err node_parse_id(const char *text, uint8_t id[CRDT_ID_LEN])
 {
   return crdt_base32_decode(text, strlen(text), id, CRDT_ID_LEN);
 }
 
-gs_err cli_parse_ref(const char *text, crdt_value *out)
+gs_err node_parse_ref(const char *text, crdt_value *out)
 {
   const char *slash = strchr(text, '/');
   if (!slash)
     return GS_EINVAL;
   size_t cn = (size_t)(slash - text);
-  if (!crdt_name_valid(text, cn) || cli_parse_id(slash + 1, out->u.ref.id))
+  if (!crdt_name_valid(text, cn) || node_parse_id(slash + 1, out->u.ref.id))
     return GS_EINVAL;
   out->type = CRDT_REF;
   out->u.ref.coll = text;
@@ -125,7 +128,7 @@ gs_err cli_parse_ref(const char *text, crdt_value *out)
   return GS_OK;
 }
 
-gs_err cli_json_to_value(json_t *j, crdt_value *out, char *err,
+gs_err node_json_to_value(json_t *j, crdt_value *out, char *err,
                          size_t errlen)
 {
   memset(out, 0, sizeof *out);
@@ -169,7 +172,7 @@ gs_err cli_json_to_value(json_t *j, crdt_value *out, char *err,
       return GS_EINVAL;
     }
     if (ref) {
-      if (cli_parse_ref(ref, out) != GS_OK) {
+      if (node_parse_ref(ref, out) != GS_OK) {
         snprintf(err, errlen, "bad reference \"%s\" (want COLL/ID)", ref);
         return GS_EINVAL;
       }
@@ -220,7 +223,7 @@ gs_err cli_json_to_value(json_t *j, crdt_value *out, char *err,
   return GS_OK;
 }
 
-gs_err cli_json_value(const char *text, crdt_value *out, json_t **keep,
+gs_err node_json_value(const char *text, crdt_value *out, json_t **keep,
                       char *err, size_t errlen)
 {
   json_error_t je;
@@ -232,7 +235,7 @@ gs_err cli_json_value(const char *text, crdt_value *out, json_t **keep,
     snprintf(err, errlen, "not JSON (%s at column %d)", je.text, je.column);
     return GS_EINVAL;
   }
-  gs_err e = cli_json_to_value(j, out, err, errlen);
+  gs_err e = node_json_to_value(j, out, err, errlen);
   if (e) {
     json_decref(j);
     return e;
@@ -241,7 +244,7 @@ gs_err cli_json_value(const char *text, crdt_value *out, json_t **keep,
   return GS_OK;
 }
 
-json_t *cli_record_json(const crdt_record *r)
+json_t *node_record_json(const crdt_record *r)
 {
   const char *scope, *coll;
   size_t sn, cn;
@@ -252,7 +255,7 @@ json_t *cli_record_json(const crdt_record *r)
   crdt_record_identity(r, &scope, &sn, &coll, &cn, id);
   crdt_base32_encode(id, CRDT_ID_LEN, idt);
   crdt_record_last_stamp(r, &last);
-  cli_time_text(CRDT_HLC_MS(last.hlc), when, sizeof when);
+  node_time_text(CRDT_HLC_MS(last.hlc), when, sizeof when);
   crdt_base32_encode(last.origin, CRDT_KEY_LEN, who);
   json_t *fields = json_object();
   json_t *o = json_pack("{s:s%, s:s, s:s%, s:b, s:o, s:s, s:s}",
@@ -271,12 +274,62 @@ json_t *cli_record_json(const crdt_record *r)
       for (size_t j = 0; j < fv.nelems; j++) {
         crdt_value ev;
         if (crdt_record_elem(r, i, j, &ev) == GS_OK)
-          json_array_append_new(jv, cli_value_json(&ev));
+          json_array_append_new(jv, node_value_json(&ev));
       }
     } else {
-      jv = cli_value_json(&fv.value);
+      jv = node_value_json(&fv.value);
     }
     json_object_setn_new(fields, fv.name, fv.name_len, jv);
   }
   return o;
+}
+
+static json_t *median_json(double d)
+{
+  return d < 0 ? json_null() : json_real(d);
+}
+
+static json_t *row_json(const node_report_row *r)
+{
+  const char *const *st = node_report_statuses();
+  const char *const *cat = node_report_categories();
+  json_t *bs = json_object(), *bc = json_object();
+  for (int i = 0; st && st[i] && i < NODE_REPORT_VALUES; i++)
+    json_object_set_new(bs, st[i], json_integer((json_int_t)r->by_status[i]));
+  for (int i = 0; cat && cat[i] && i < NODE_REPORT_VALUES; i++)
+    json_object_set_new(bc, cat[i],
+                        json_integer((json_int_t)r->by_category[i]));
+  return json_pack(
+      "{s:s?, s:{s:I, s:o, s:o, s:I, s:o}, s:I, s:I, s:I, s:I, s:I, s:I, "
+      "s:f, s:I, s:I, s:I}",
+      "grid", r->grid[0] ? r->grid : NULL, "appeals", "opened",
+      (json_int_t)r->appeals, "by_status", bs, "by_category", bc,
+      "resolved", (json_int_t)r->resolved, "median_days_to_resolve",
+      median_json(r->median_days), "disputes_mediated",
+      (json_int_t)r->disputes_mediated, "hazards_found",
+      (json_int_t)r->hazards_found, "visits", (json_int_t)r->visits,
+      "meetings", (json_int_t)r->meetings, "tasks_done",
+      (json_int_t)r->tasks_done, "errands_done", (json_int_t)r->errands_done,
+      "volunteer_hours", (double)r->volunteer_centihours / 100.0,
+      "residents", (json_int_t)r->residents, "households",
+      (json_int_t)r->households, "buildings", (json_int_t)r->buildings);
+}
+
+json_t *node_report_json(const node_report *rep, const char *prefix,
+                         const char *since)
+{
+  json_t *grids = json_array(), *od = json_array();
+  for (size_t i = 0; i < rep->nrows; i++)
+    json_array_append_new(grids, row_json(&rep->rows[i]));
+  for (size_t i = 0; i < rep->noverdrawn; i++) {
+    char idt[CRDT_ID_TEXT_LEN + 1];
+    crdt_base32_encode(rep->overdrawn[i].id, CRDT_ID_LEN, idt);
+    json_array_append_new(
+        od, json_pack("{s:s, s:s, s:f}", "collection", rep->overdrawn[i].coll,
+                      "id", idt, "balance",
+                      (double)rep->overdrawn[i].balance / 100.0));
+  }
+  return json_pack("{s:s, s:s?, s:o, s:o, s:o}", "scope", prefix ? prefix : "",
+                   "since", since, "grids", grids, "total",
+                   row_json(&rep->total), "overdrawn", od);
 }

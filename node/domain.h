@@ -1,0 +1,284 @@
+/*
+ * node/domain.h: the one checked write path and the queries every front
+ * end (cli/, web/) uses (DESIGN.md section 8; CONVENTIONS rule 16).
+ *
+ * A front end never builds ops, checks the schema or reads the store: it
+ * resolves what a person typed into records (node_resolve), edits a
+ * record through a node_edit (typed values, set adds and removes, domain
+ * verbs), commits it (node_edit_commit, or many at once in a node_batch)
+ * and reads records through node_get / node_query / node_history. Every
+ * refusal is one node_reason: a gs_err code and one human sentence, which
+ * every front end shows as it is.
+ *
+ * Ownership: values passed in are copied (a node_edit owns its copies);
+ * records passed to callbacks are borrowed for the call; results said to
+ * be malloc'd are the caller's to free with the function named.
+ */
+#ifndef GS_NODE_DOMAIN_H
+#define GS_NODE_DOMAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/crdt.h"
+
+typedef struct node node;
+typedef struct node_coll node_coll;
+typedef struct node_field node_field;
+
+/* ---- refusals ---- */
+
+#define NODE_REASON_MAX 512
+
+/* Why something was refused: code is the gs_err returned with it (GS_OK
+ * when nothing was refused); text one sentence for a person, never
+ * empty when code is not GS_OK; field the field (or "scope") the person
+ * must give or change, "" when none, so that a front end can point at
+ * its own control (the CLI's --FIELD, a form's input). GS_EINVAL means
+ * what was given is not of the right form (a usage error); other codes
+ * are refusals of well-formed requests (schema, permission...). */
+typedef struct node_reason {
+  gs_err code;
+  char field[CRDT_NAME_MAX + 1];
+  char text[NODE_REASON_MAX];
+} node_reason;
+
+/* Set r (when non-NULL; field "") and return code. */
+gs_err node_reason_set(node_reason *r, gs_err code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same, naming the field concerned. */
+gs_err node_reason_for(node_reason *r, const char *field, gs_err code,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- finding records by what a person says ---- */
+
+#define NODE_HIT_NAME_MAX 96
+#define NODE_HIT_DETAIL_MAX 160
+
+/* A record found, copied out. name is its name, title or description
+ * (cut at a UTF-8 boundary; "" when none); detail what tells it apart
+ * from another of the same name (scope, birth year, phone ending). */
+typedef struct node_hit {
+  char coll[CRDT_NAME_MAX + 1];
+  uint8_t id[CRDT_ID_LEN];
+  char scope[CRDT_SCOPE_MAX + 1]; /* "" when not held here */
+  char name[NODE_HIT_NAME_MAX];
+  char detail[NODE_HIT_DETAIL_MAX];
+  bool deleted;
+  bool held; /* false: a reference to a record this node does not hold */
+} node_hit;
+
+/* Candidates of an ambiguous name; v is malloc'd (node_hits_free). */
+typedef struct node_hits {
+  node_hit *v;
+  size_t n;
+} node_hits;
+void node_hits_free(node_hits *h);
+
+enum {
+  NODE_RESOLVE_LIVE = 1 << 0, /* refuse a deleted record */
+};
+
+#define NODE_CANDIDATES_MAX 20
+
+/* Resolve text to one record of the collections refs ("resident" or
+ * "unit|team"; NULL: any collection of the schema): a 26-character id,
+ * "COLL/ID", or a name (the record's name or title, exactly). Returns
+ * GS_OK with *out; GS_ENOTFOUND; GS_EAMBIG with the candidates (at most
+ * NODE_CANDIDATES_MAX) in *cands when cands is non-NULL; GS_EINVAL for
+ * text of the wrong form; GS_EPERM (LIVE) for a deleted record. An id
+ * of a single collection that this node does not hold resolves to a
+ * reference that is not held (out->held false). why says what to do. */
+gs_err node_resolve(node *n, const char *refs, const char *text,
+                    unsigned flags, node_hit *out, node_hits *cands,
+                    node_reason *why);
+
+/* ---- reading ---- */
+
+/* A record, copied out: *out is the caller's (crdt_record_free).
+ * GS_ENOTFOUND when this node does not hold it. */
+gs_err node_get(node *n, const char *coll, const uint8_t id[CRDT_ID_LEN],
+                crdt_record **out);
+/* The human name of (coll, id) into buf ("" when not held or unnamed). */
+void node_record_name(node *n, const char *coll,
+                      const uint8_t id[CRDT_ID_LEN], char *buf, size_t cap);
+/* The display name of r itself (name, title, what or description). */
+void node_name_of(const crdt_record *r, char *buf, size_t cap);
+
+/* Records and changes passed to callbacks are borrowed for the call; a
+ * callback returns non-zero to stop. */
+typedef int (*node_record_cb)(void *ctx, const crdt_record *r);
+typedef int (*node_change_cb)(void *ctx, const crdt_change *c);
+
+/* Every change that touched (coll, id), oldest first. GS_ENOTFOUND when
+ * none. */
+gs_err node_history(node *n, const char *coll, const uint8_t id[CRDT_ID_LEN],
+                    node_change_cb cb, void *ctx);
+
+/* One condition of a query: FIELD=V (equal; a set holds V), FIELD~V (text
+ * contains V), FIELD<V, <=, >, >= (numbers and dates), FIELD!=V. */
+typedef enum node_qop {
+  NODE_Q_EQ,
+  NODE_Q_NE,
+  NODE_Q_CONTAINS,
+  NODE_Q_LT,
+  NODE_Q_LE,
+  NODE_Q_GT,
+  NODE_Q_GE,
+} node_qop;
+
+typedef struct node_cond {
+  const char *field; /* borrowed */
+  size_t field_len;
+  node_qop op;
+  const char *value; /* as a person typed it; borrowed */
+} node_cond;
+
+/* Parse "FIELD<op>VALUE" (borrowing text). false when it is not one. */
+bool node_cond_parse(const char *text, node_cond *out);
+
+/* The condition of a search for text in coll (`resident find 王`): the
+ * phone contains it when it is all digits and coll has a phone, else
+ * the record's name (or description, what, title) contains it. */
+void node_find_cond(const node_coll *c, const char *text, node_cond *out);
+/* The field a record's one free text fills: name, description, what,
+ * title or notes, the first the collection has; NULL when none. */
+const char *node_main_text(const node_coll *c);
+
+typedef struct node_query {
+  const char *coll;       /* required */
+  const char *prefix;     /* scope prefix; NULL or "": all */
+  const node_cond *conds; /* all must hold */
+  size_t nconds;
+  bool deleted;           /* include deleted records */
+  size_t offset, limit;   /* skip offset matches; limit 0: no limit */
+} node_query;
+
+/* Run q: cb gets each matching record in id order (creation order),
+ * after offset, at most limit. *matched (optional) counts every match,
+ * also those skipped or past the limit (for paging). Conditions are
+ * checked against the schema first: an unknown field, a value that is
+ * not allowed, or an operator the field's type has no use for is
+ * GS_EINVAL with why, never a silent empty result. A reference value is
+ * resolved like node_resolve (a name, COLL/ID or an id). */
+gs_err node_query_run(node *n, const node_query *q, node_record_cb cb,
+                      void *ctx, size_t *matched, node_reason *why);
+
+/* ---- writing: the one checked path ---- */
+
+typedef struct node_edit node_edit;
+
+/* A new record of coll. scope: where it goes; NULL: where the first
+ * record it refers to lives, else the one scope this node may write,
+ * else refused at commit ("where does it belong?"). */
+gs_err node_edit_new(node *n, const char *coll, const char *scope,
+                     node_edit **out, node_reason *why);
+/* An edit of (coll, id). GS_ENOTFOUND when this node does not hold it,
+ * unless create: then it is made with this id (never for a collection
+ * written once, whose ids name their author). */
+gs_err node_edit_open(node *n, const char *coll, const uint8_t id[CRDT_ID_LEN],
+                      bool create, node_edit **out, node_reason *why);
+void node_edit_free(node_edit *e);
+
+/* The record's id (known from the start; a new one's is made here). */
+const uint8_t *node_edit_id(const node_edit *e);
+/* true when the edit makes a new record. */
+bool node_edit_creates(const node_edit *e);
+/* The scope the edit writes in: the record's, the one given, or the
+ * default (see node_edit_new); "" while still unknown. */
+const char *node_edit_scope(const node_edit *e);
+/* Give the scope of a new record (checked at commit). */
+gs_err node_edit_set_scope(node_edit *e, const char *scope, node_reason *why);
+
+/* Set field to v (copied). A field is set whole once per edit. */
+gs_err node_edit_set(node_edit *e, const char *field, const crdt_value *v,
+                     node_reason *why);
+/* Add elem to the set field; remove it (every copy this node has seen:
+ * the observed-remove). Removing what the set does not hold is no op. */
+gs_err node_edit_add(node_edit *e, const char *field, const crdt_value *elem,
+                     node_reason *why);
+gs_err node_edit_remove(node_edit *e, const char *field,
+                        const crdt_value *elem, node_reason *why);
+/* The set field holds exactly elems afterwards (adds and removes against
+ * what the record holds when the edit commits). */
+gs_err node_edit_assign(node_edit *e, const char *field,
+                        const crdt_value *elems, size_t n, node_reason *why);
+/* Delete (true) or restore (false) the record. */
+gs_err node_edit_delete(node_edit *e, bool del, node_reason *why);
+
+/* What a person typed for field, read by the field's type in the schema:
+ * op '=' sets, '+' adds to a set, '-' removes from it. Whole and decimal
+ * numbers, true/false, dates (2026-12-05), allowed values, and references
+ * resolved by name, COLL/ID or id (NODE_RESOLVE_LIVE). A field outside
+ * the schema (free-form collections) takes the text as it is. */
+gs_err node_edit_text(node_edit *e, const char *field, char op,
+                      const char *text, node_reason *why);
+
+/* A domain verb of the schema on this record (appeal accept, task done:
+ * node_schema_verbs): sets the status, the verb's date (date, or today
+ * when NULL), clears what the verb clears. GS_EINVAL for a verb the
+ * collection does not have. */
+gs_err node_edit_verb(node_edit *e, const char *verb, const char *date,
+                      node_reason *why);
+/* Who a verb's --to names (appeal: assignee; task: unit): set by
+ * resolving text like node_edit_text. */
+gs_err node_edit_verb_to(node_edit *e, const char *verb, const char *text,
+                         node_reason *why);
+
+/* What a commit did. */
+typedef struct node_committed {
+  uint8_t id[CRDT_ID_LEN];
+  char scope[CRDT_SCOPE_MAX + 1];
+  bool created;
+  bool changed; /* false: nothing to write (e.g. already deleted) */
+  uint64_t seq;  /* of the change written; 0 when none */
+} node_committed;
+
+/* Check and write e as one durable change: in one write transaction, the
+ * record as it is now, defaults (a new record's status, required dates
+ * today, its scope), the schema, permission, immutability, status moves
+ * and what they need, and the time-bank overdraft check, then the
+ * change. e stays the caller's (free it). */
+gs_err node_edit_commit(node_edit *e, node_committed *res, node_reason *why);
+
+/* ---- writing many records at once (load, demo data) ---- */
+
+typedef struct node_batch node_batch;
+
+enum {
+  NODE_BATCH_IMPORT = 1 << 0, /* whole records: any status, no moves, no
+                                 defaults */
+  NODE_BATCH_NEW_ONLY = 1 << 1, /* refuse edits of held records */
+};
+
+/* Begin a batch: every edit put into it is checked as node_edit_commit
+ * checks it, packed into changes per scope, and written in one
+ * transaction by node_batch_commit (all or nothing). The time-bank check
+ * runs over the whole batch at commit, inside the transaction. */
+gs_err node_batch_begin(node *n, unsigned flags, node_batch **out);
+/* Check e and queue it (e stays the caller's; what the batch needs of it
+ * is taken). On a refusal nothing of e is queued; the batch goes on. */
+gs_err node_batch_put(node_batch *b, node_edit *e, node_committed *res,
+                      node_reason *why);
+/* Records and changes queued so far. */
+uint64_t node_batch_records(const node_batch *b);
+uint64_t node_batch_changes(const node_batch *b);
+/* Write everything durably and free b (also on failure); *changes
+ * (optional) gets how many changes were written. */
+gs_err node_batch_commit(node_batch *b, uint64_t *changes, node_reason *why);
+/* Discard b; NULL is a no-op. */
+void node_batch_abort(node_batch *b);
+
+/* ---- the time bank ---- */
+
+/* A new time-bank entry of kind ("deposit", "spend", "adjust") for the
+ * person (a resident, unit or team resolved by the caller) of hours
+ * (text: "2", "1.5"): an edit the caller may add fields to (service,
+ * note) and commits. Its scope is the person's unless set. */
+gs_err node_timebank_entry(node *n, const node_hit *person, const char *kind,
+                           const char *hours, node_edit **out,
+                           node_reason *why);
+
+#endif

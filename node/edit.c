@@ -1,0 +1,1176 @@
+/*
+ * The one checked write path (node/domain.h): edits of records, checked
+ * and written as changes, alone or in batches.
+ *
+ * An edit records what the caller wants (intents, with copies of their
+ * values); the ops are built only at commit, inside the write session,
+ * from the record as it is then: a set assigned whole is diffed against
+ * what is held, a remove names the tags seen, and the time-bank check
+ * reads the balances while this process holds LMDB's write lock, so two
+ * writers cannot both pass it.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "node/domain.h"
+#include "node/node_internal.h"
+#include "storage/store.h"
+
+#define BATCH_OPS 512       /* ops per change */
+#define BATCH_BYTES 40000   /* rough encoded bytes per change */
+
+gs_err node_reason_set(node_reason *r, gs_err code, const char *fmt, ...)
+{
+  if (!r)
+    return code;
+  r->code = code;
+  r->field[0] = '\0';
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->text, sizeof r->text, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+gs_err node_reason_for(node_reason *r, const char *field, gs_err code,
+                       const char *fmt, ...)
+{
+  if (!r)
+    return code;
+  r->code = code;
+  snprintf(r->field, sizeof r->field, "%s", field);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->text, sizeof r->text, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+static const char *art(const char *name)
+{
+  return strchr("aeiou", name[0]) ? "an" : "a";
+}
+
+/* ---- an arena of copies: a bump allocator in chunks ---- */
+
+#define ARENA_CHUNK 65536
+
+typedef struct arena {
+  void **v;       /* chunks */
+  size_t n, cap;
+  size_t used, room; /* of the last chunk */
+} arena;
+
+static void *arena_alloc(arena *a, size_t n)
+{
+  n = (n + 15) & ~(size_t)15;
+  if (n > a->room - a->used || !a->n) {
+    size_t sz = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+    if (crdt_grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v) != GS_OK)
+      return NULL;
+    void *p = malloc(sz);
+    if (!p)
+      return NULL;
+    if (n > ARENA_CHUNK && a->n) {
+      /* a large block of its own, before the chunk being filled */
+      a->v[a->n] = a->v[a->n - 1];
+      a->v[a->n - 1] = p;
+      a->n++;
+      return p;
+    }
+    a->v[a->n++] = p;
+    a->used = 0;
+    a->room = sz;
+  }
+  void *p = (char *)a->v[a->n - 1] + a->used;
+  a->used += n;
+  return p;
+}
+
+static void arena_free(arena *a)
+{
+  for (size_t i = 0; i < a->n; i++)
+    free(a->v[i]);
+  free(a->v);
+  memset(a, 0, sizeof *a);
+}
+
+static char *arena_strndup(arena *a, const char *s, size_t n)
+{
+  char *p = arena_alloc(a, n + 1);
+  if (p) {
+    memcpy(p, s, n);
+    p[n] = '\0';
+  }
+  return p;
+}
+
+/* Copy v's borrowed bytes into a. */
+static gs_err value_copy(arena *a, const crdt_value *v, crdt_value *out)
+{
+  *out = *v;
+  if (v->type == CRDT_STR || v->type == CRDT_BYTES) {
+    if (!(out->u.s.p = arena_strndup(a, v->u.s.p, v->u.s.n)))
+      return GS_ENOMEM;
+  } else if (v->type == CRDT_REF) {
+    if (!(out->u.ref.coll = arena_strndup(a, v->u.ref.coll,
+                                          v->u.ref.coll_len)))
+      return GS_ENOMEM;
+  }
+  return GS_OK;
+}
+
+/* ---- edits ---- */
+
+typedef enum ikind { I_SET, I_ADD, I_REMOVE, I_ASSIGN, I_TOMB } ikind;
+
+typedef struct intent {
+  ikind kind;
+  const char *field; /* in the arena; "" for I_TOMB */
+  crdt_value *vals;  /* in the arena */
+  size_t nvals;
+  bool del;          /* I_TOMB */
+} intent;
+
+struct node_edit {
+  node *n;
+  const node_coll *sc; /* NULL: a free-form collection */
+  char coll[CRDT_NAME_MAX + 1];
+  uint8_t id[CRDT_ID_LEN];
+  bool create;
+  char scope[CRDT_SCOPE_MAX + 1];     /* the record's, or the one given */
+  char ref_scope[CRDT_SCOPE_MAX + 1]; /* of the first record referred to */
+  intent *iv;
+  size_t ni, icap;
+  arena mem;
+};
+
+static gs_err check_coll(const char *coll, node_reason *why)
+{
+  if (!coll || !crdt_name_valid(coll, strlen(coll)))
+    return node_reason_set(why, GS_EINVAL,
+                           "bad collection name '%s' (lower-case letters, "
+                           "digits and '_', starting with a letter, at most "
+                           "%d)",
+                           coll ? coll : "", CRDT_NAME_MAX);
+  if (coll[0] == '_')
+    return node_reason_set(why, GS_EPERM,
+                           "collections starting with '_' are the node's "
+                           "own");
+  if (!node_schema_coll(coll, strlen(coll)) && strncmp(coll, "x_", 2) != 0)
+    return node_reason_set(why, GS_ESCHEMA,
+                           "there is no collection '%s' (see 'gridsync "
+                           "help'; free-form collections are named x_...)",
+                           coll);
+  return GS_OK;
+}
+
+static gs_err check_scope(const char *scope, node_reason *why)
+{
+  if (!*scope)
+    return node_reason_set(why, GS_EINVAL,
+                           "the scope is empty: give STREET/COMMUNITY/GRID, "
+                           "e.g. gongrencun/qinghejv/g07");
+  if (!crdt_scope_valid(scope, strlen(scope)))
+    return node_reason_set(why, GS_EINVAL,
+                           "bad scope '%s': up to %d segments of letters, "
+                           "digits, '_', '.' or '-' joined by '/', at most %d "
+                           "bytes",
+                           scope, CRDT_SCOPE_DEPTH, CRDT_SCOPE_MAX);
+  return GS_OK;
+}
+
+static gs_err edit_alloc(node *n, const char *coll, node_edit **out,
+                         node_reason *why)
+{
+  gs_err err;
+  *out = NULL;
+  if ((err = check_coll(coll, why)) != GS_OK)
+    return err;
+  node_edit *e = calloc(1, sizeof *e);
+  if (!e)
+    return node_reason_set(why, GS_ENOMEM, "out of memory");
+  e->n = n;
+  e->sc = node_schema_coll(coll, strlen(coll));
+  snprintf(e->coll, sizeof e->coll, "%s", coll);
+  *out = e;
+  return GS_OK;
+}
+
+gs_err node_edit_new(node *n, const char *coll, const char *scope,
+                     node_edit **out, node_reason *why)
+{
+  node_edit *e;
+  gs_err err;
+  *out = NULL;
+  if (scope && (err = check_scope(scope, why)) != GS_OK)
+    return err;
+  if (scope && scope[0] == '_')
+    return node_reason_set(why, GS_EPERM,
+                           "scopes starting with '_' are reserved for the "
+                           "node's own records");
+  err = edit_alloc(n, coll, &e, why);
+  if (err)
+    return err;
+  e->create = true;
+  node_id_for(n, coll, strlen(coll), e->id);
+  if (scope && (err = node_edit_set_scope(e, scope, why)) != GS_OK) {
+    node_edit_free(e);
+    return err;
+  }
+  *out = e;
+  return GS_OK;
+}
+
+/* The scope of (coll, id) as held, into scope; GS_ENOTFOUND if not. */
+static int on_scope(void *ctx, const crdt_record *r)
+{
+  const char *s, *c;
+  size_t sn, cn;
+  uint8_t id[CRDT_ID_LEN];
+  crdt_record_identity(r, &s, &sn, &c, &cn, id);
+  snprintf(ctx, CRDT_SCOPE_MAX + 1, "%.*s", (int)sn, s);
+  return 1;
+}
+
+gs_err node_edit_open(node *n, const char *coll, const uint8_t id[CRDT_ID_LEN],
+                      bool create, node_edit **out, node_reason *why)
+{
+  node_edit *e;
+  gs_err err = edit_alloc(n, coll, &e, why);
+  if (err)
+    return err;
+  memcpy(e->id, id, CRDT_ID_LEN);
+  char idt[CRDT_ID_TEXT_LEN + 1];
+  crdt_base32_encode(id, CRDT_ID_LEN, idt);
+  err = store_get(n->st, coll, strlen(coll), id, on_scope, e->scope);
+  if (err == GS_ENOTFOUND && create) {
+    if (e->sc && e->sc->immutable && !crdt_id_owned_by(id, n->pk)) {
+      node_edit_free(e);
+      return node_reason_set(why, GS_EPERM,
+                             "%s %s is written once and gets its id from "
+                             "this node (the id names its author): leave out "
+                             "the id",
+                             art(coll), coll);
+    }
+    e->create = true;
+    err = GS_OK;
+  } else if (err == GS_ENOTFOUND) {
+    node_edit_free(e);
+    return node_reason_set(why, GS_ENOTFOUND,
+                           "no %s with id %s on this node", coll, idt);
+  } else if (err) {
+    node_edit_free(e);
+    return node_reason_set(why, err, "cannot read %s %s: %s", coll, idt,
+                           gs_strerror(err));
+  }
+  *out = e;
+  return GS_OK;
+}
+
+void node_edit_free(node_edit *e)
+{
+  if (!e)
+    return;
+  arena_free(&e->mem);
+  free(e->iv);
+  free(e);
+}
+
+const uint8_t *node_edit_id(const node_edit *e)
+{
+  return e->id;
+}
+
+bool node_edit_creates(const node_edit *e)
+{
+  return e->create;
+}
+
+const char *node_edit_scope(const node_edit *e)
+{
+  return e->scope[0] ? e->scope : e->ref_scope;
+}
+
+gs_err node_edit_set_scope(node_edit *e, const char *scope, node_reason *why)
+{
+  gs_err err = check_scope(scope, why);
+  if (err)
+    return err;
+  if (scope[0] == '_')
+    return node_reason_set(why, GS_EPERM,
+                           "scopes starting with '_' are reserved for the "
+                           "node's own records");
+  if (!e->create && strcmp(scope, e->scope) != 0) {
+    char idt[CRDT_ID_TEXT_LEN + 1];
+    crdt_base32_encode(e->id, CRDT_ID_LEN, idt);
+    return node_reason_set(why, GS_ESCOPE,
+                           "%s %s lives in scope %s, not %s (records do not "
+                           "move between scopes)",
+                           e->coll, idt, e->scope, scope);
+  }
+  snprintf(e->scope, sizeof e->scope, "%s", scope);
+  return GS_OK;
+}
+
+static bool name_is(const char *a, const char *b)
+{
+  return strcmp(a, b) == 0;
+}
+
+static bool is_set_type(const node_field *f)
+{
+  return f->type == NODE_F_TAGS || f->type == NODE_F_TEXTS ||
+         f->type == NODE_F_REFS;
+}
+
+/* Add an intent on field with copies of vals. A field set whole (set or
+ * assign) appears once and alone. */
+static gs_err intent_add(node_edit *e, ikind kind, const char *field,
+                         const crdt_value *vals, size_t nvals,
+                         node_reason *why)
+{
+  if (kind != I_TOMB && !crdt_name_valid(field, strlen(field)))
+    return node_reason_set(why, GS_EINVAL,
+                           "bad field name '%s' (lower-case letters, digits "
+                           "and '_')",
+                           field);
+  bool whole = kind == I_SET || kind == I_ASSIGN;
+  for (size_t i = 0; kind != I_TOMB && i < e->ni; i++) {
+    const intent *o = &e->iv[i];
+    if (o->kind == I_TOMB || !name_is(o->field, field))
+      continue;
+    if (whole || o->kind == I_SET || o->kind == I_ASSIGN)
+      return node_reason_for(why, field, GS_EINVAL,
+                             "field '%s' is given more than once", field);
+  }
+  for (size_t i = 0; i < nvals; i++) {
+    gs_err ve = crdt_value_check(&vals[i]);
+    if (ve)
+      return node_reason_set(why, GS_EINVAL, "field '%s': %s", field,
+                             ve == GS_ETOOBIG ? "text longer than 16384 bytes"
+                                              : gs_strerror(ve));
+  }
+  if (crdt_grow((void **)&e->iv, &e->icap, e->ni + 1, sizeof *e->iv))
+    return node_reason_set(why, GS_ENOMEM, "out of memory");
+  intent *it = &e->iv[e->ni];
+  memset(it, 0, sizeof *it);
+  it->kind = kind;
+  it->field = arena_strndup(&e->mem, field, strlen(field));
+  it->vals = arena_alloc(&e->mem, (nvals ? nvals : 1) * sizeof *it->vals);
+  if (!it->field || !it->vals)
+    return node_reason_set(why, GS_ENOMEM, "out of memory");
+  for (size_t i = 0; i < nvals; i++)
+    if (value_copy(&e->mem, &vals[i], &it->vals[i]) != GS_OK)
+      return node_reason_set(why, GS_ENOMEM, "out of memory");
+  it->nvals = nvals;
+  e->ni++;
+  return GS_OK;
+}
+
+static gs_err check_elem(const char *field, const crdt_value *v,
+                         node_reason *why)
+{
+  if (v->type != CRDT_STR && v->type != CRDT_REF)
+    return node_reason_set(why, GS_EINVAL,
+                           "field '%s': set elements are texts or "
+                           "references",
+                           field);
+  return GS_OK;
+}
+
+gs_err node_edit_set(node_edit *e, const char *field, const crdt_value *v,
+                     node_reason *why)
+{
+  return intent_add(e, I_SET, field, v, 1, why);
+}
+
+gs_err node_edit_add(node_edit *e, const char *field, const crdt_value *elem,
+                     node_reason *why)
+{
+  gs_err err = check_elem(field, elem, why);
+  return err ? err : intent_add(e, I_ADD, field, elem, 1, why);
+}
+
+gs_err node_edit_remove(node_edit *e, const char *field,
+                        const crdt_value *elem, node_reason *why)
+{
+  gs_err err = check_elem(field, elem, why);
+  return err ? err : intent_add(e, I_REMOVE, field, elem, 1, why);
+}
+
+gs_err node_edit_assign(node_edit *e, const char *field,
+                        const crdt_value *elems, size_t n, node_reason *why)
+{
+  for (size_t i = 0; i < n; i++) {
+    gs_err err = check_elem(field, &elems[i], why);
+    if (err)
+      return err;
+  }
+  return intent_add(e, I_ASSIGN, field, elems, n, why);
+}
+
+gs_err node_edit_delete(node_edit *e, bool del, node_reason *why)
+{
+  if (e->create)
+    return node_reason_set(why, GS_ENOTFOUND,
+                           "there is no such %s to %s", e->coll,
+                           del ? "delete" : "restore");
+  gs_err err = intent_add(e, I_TOMB, "", NULL, 0, why);
+  if (!err)
+    e->iv[e->ni - 1].del = del;
+  return err;
+}
+
+/* Note the scope of the first held record referred to. */
+static void note_ref(node_edit *e, const node_hit *h)
+{
+  if (!e->ref_scope[0] && h->scope[0])
+    snprintf(e->ref_scope, sizeof e->ref_scope, "%s", h->scope);
+}
+
+gs_err node_edit_text(node_edit *e, const char *field, char op,
+                      const char *text, node_reason *why)
+{
+  const node_field *f =
+      e->sc ? node_schema_field(e->sc, field, strlen(field)) : NULL;
+  crdt_value v = {.type = CRDT_STR};
+  v.u.s.p = text;
+  v.u.s.n = strlen(text);
+  if (op != '=' && op != '+' && op != '-')
+    return node_reason_set(why, GS_EINVAL, "internal: bad edit op");
+  if (e->sc && !f)
+    return node_reason_set(why, GS_EINVAL,
+                           "%s %s has no field '%s' (see 'gridsync %s "
+                           "fields')",
+                           art(e->coll), e->coll, field, e->coll);
+  if (f && (op == '+' || op == '-') && !is_set_type(f))
+    return node_reason_set(why, GS_EINVAL,
+                           "field '%s' holds one value, not a set: give "
+                           "%s=VALUE",
+                           field, field);
+  char *end;
+  if (f) {
+    switch (f->type) {
+    case NODE_F_INT: {
+      long long x = strtoll(text, &end, 10);
+      if (!*text || *end)
+        return node_reason_set(why, GS_EINVAL,
+                               "%s takes a whole number, not '%s'", field,
+                               text);
+      v.type = CRDT_INT;
+      v.u.i = x;
+      break;
+    }
+    case NODE_F_NUM: {
+      double x = strtod(text, &end);
+      if (!*text || *end || !isfinite(x))
+        return node_reason_set(why, GS_EINVAL, "%s takes a number, not '%s'",
+                               field, text);
+      if (x == floor(x) && fabs(x) < 9e15) {
+        v.type = CRDT_INT;
+        v.u.i = (int64_t)x;
+      } else {
+        v.type = CRDT_FLOAT;
+        v.u.f = x;
+      }
+      break;
+    }
+    case NODE_F_BOOL:
+      if (strcmp(text, "true") && strcmp(text, "false"))
+        return node_reason_set(why, GS_EINVAL, "%s takes true or false",
+                               field);
+      v.type = CRDT_BOOL;
+      v.u.b = text[0] == 't';
+      break;
+    case NODE_F_REF:
+    case NODE_F_REFS: {
+      node_hit h;
+      node_reason rw;
+      gs_err err = node_resolve(e->n, f->ref, text, NODE_RESOLVE_LIVE, &h,
+                                NULL, &rw);
+      if (err)
+        return node_reason_set(why, err, "%s: %s", field, rw.text);
+      v.type = CRDT_REF;
+      v.u.ref.coll = h.coll;
+      v.u.ref.coll_len = strlen(h.coll);
+      memcpy(v.u.ref.id, h.id, CRDT_ID_LEN);
+      note_ref(e, &h);
+      /* copied by intent_add before h goes */
+      if (f->type == NODE_F_REF)
+        return node_edit_set(e, field, &v, why);
+      return op == '-' ? node_edit_remove(e, field, &v, why)
+                       : node_edit_add(e, field, &v, why);
+    }
+    default:
+      break;
+    }
+  }
+  if (op == '+')
+    return node_edit_add(e, field, &v, why);
+  if (op == '-')
+    return node_edit_remove(e, field, &v, why);
+  return node_edit_set(e, field, &v, why);
+}
+
+/* Today's local date of the node's clock. */
+static void today(node *n, char out[11])
+{
+  time_t t = (time_t)(node_now(n) / 1000);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+static bool has_intent(const node_edit *e, const char *field)
+{
+  for (size_t i = 0; i < e->ni; i++)
+    if (e->iv[i].kind != I_TOMB && name_is(e->iv[i].field, field))
+      return true;
+  return false;
+}
+
+gs_err node_edit_verb(node_edit *e, const char *verb, const char *date,
+                      node_reason *why)
+{
+  const node_verb *v = node_schema_verb(e->coll, verb);
+  if (!v)
+    return node_reason_set(why, GS_EINVAL, "%s %s has no verb '%s'",
+                           art(e->coll), e->coll, verb);
+  if (date && !v->date)
+    return node_reason_set(why, GS_EINVAL, "%s %s keeps no date", e->coll,
+                           verb);
+  if (date && !node_date_valid(date, strlen(date)))
+    return node_reason_set(why, GS_EINVAL,
+                           "'%s' is not a date (YYYY-MM-DD)", date);
+  crdt_value nil = {.type = CRDT_NIL};
+  gs_err err;
+  for (size_t k = 0; k < 2 && v->clears[k]; k++)
+    if ((err = node_edit_set(e, v->clears[k], &nil, why)) != GS_OK)
+      return err;
+  crdt_value s = {.type = CRDT_STR};
+  s.u.s.p = v->to;
+  s.u.s.n = strlen(v->to);
+  if ((err = node_edit_set(e, e->sc->status, &s, why)) != GS_OK)
+    return err;
+  if (v->date) {
+    char t[11];
+    today(e->n, t);
+    const char *d = date ? date : t;
+    s.u.s.p = d;
+    s.u.s.n = strlen(d);
+    if ((err = node_edit_set(e, v->date, &s, why)) != GS_OK)
+      return err;
+  }
+  return GS_OK;
+}
+
+gs_err node_edit_verb_to(node_edit *e, const char *verb, const char *text,
+                         node_reason *why)
+{
+  const node_verb *v = node_schema_verb(e->coll, verb);
+  if (!v || !v->to_field)
+    return node_reason_set(why, GS_EINVAL,
+                           "%s %s names no one who does it", e->coll, verb);
+  return node_edit_text(e, v->to_field, '=', text, why);
+}
+
+/* ---- building ops at commit ---- */
+
+typedef struct opbuild {
+  crdt_op *ops;
+  size_t n, cap;
+  arena mem; /* tags */
+} opbuild;
+
+static crdt_op *op_add(opbuild *b, const node_edit *e, crdt_op_kind kind,
+                       const char *field)
+{
+  if (crdt_grow((void **)&b->ops, &b->cap, b->n + 1, sizeof *b->ops))
+    return NULL;
+  crdt_op *op = &b->ops[b->n++];
+  memset(op, 0, sizeof *op);
+  op->kind = kind;
+  op->coll = e->coll;
+  op->coll_len = strlen(e->coll);
+  memcpy(op->id, e->id, CRDT_ID_LEN);
+  op->field = field;
+  op->field_len = strlen(field);
+  return op;
+}
+
+/* A REMOVE of elem naming the tags r holds of it; nothing when none. */
+static gs_err op_remove(opbuild *b, const node_edit *e, const crdt_record *r,
+                        const char *field, const crdt_value *elem)
+{
+  crdt_stamp *tags = NULL;
+  size_t ntags = 0;
+  if (!r || crdt_record_elem_tags(r, field, strlen(field), elem, &tags,
+                                  &ntags) != GS_OK ||
+      ntags == 0) {
+    free(tags);
+    return GS_OK;
+  }
+  crdt_stamp *kept = arena_alloc(&b->mem, ntags * sizeof *kept);
+  if (kept)
+    memcpy(kept, tags, ntags * sizeof *kept);
+  free(tags);
+  crdt_op *op = kept ? op_add(b, e, CRDT_OP_REMOVE, field) : NULL;
+  if (!op)
+    return GS_ENOMEM;
+  op->value = *elem;
+  op->tags = kept;
+  op->ntags = ntags;
+  return GS_OK;
+}
+
+static gs_err build_ops(opbuild *b, const node_edit *e, const crdt_record *r)
+{
+  gs_err err = GS_OK;
+  for (size_t i = 0; i < e->ni && !err; i++) {
+    const intent *it = &e->iv[i];
+    crdt_op *op;
+    switch (it->kind) {
+    case I_SET:
+    case I_ADD:
+      if (!(op = op_add(b, e, it->kind == I_SET ? CRDT_OP_SET : CRDT_OP_ADD,
+                        it->field)))
+        return GS_ENOMEM;
+      op->value = it->vals[0];
+      break;
+    case I_REMOVE:
+      err = op_remove(b, e, r, it->field, &it->vals[0]);
+      break;
+    case I_TOMB:
+      if (r && crdt_record_deleted(r) == it->del)
+        break; /* already so */
+      if (!(op = op_add(b, e, it->del ? CRDT_OP_DELETE : CRDT_OP_RESTORE,
+                        "")))
+        return GS_ENOMEM;
+      op->field = NULL;
+      op->field_len = 0;
+      break;
+    case I_ASSIGN: {
+      /* remove what is held and not wanted; add what is wanted and not
+       * held */
+      long fi = r ? crdt_record_find(r, it->field, strlen(it->field)) : -1;
+      crdt_field_view fv;
+      bool *held = calloc(it->nvals ? it->nvals : 1, sizeof *held);
+      if (!held)
+        return GS_ENOMEM;
+      if (fi >= 0 && crdt_record_field(r, (size_t)fi, &fv) == GS_OK &&
+          fv.is_set) {
+        for (size_t k = 0; k < fv.nelems && !err; k++) {
+          crdt_value hv;
+          if (crdt_record_elem(r, (size_t)fi, k, &hv) != GS_OK)
+            continue;
+          bool keep = false;
+          for (size_t m = 0; m < it->nvals; m++)
+            if (crdt_value_equal(&hv, &it->vals[m]))
+              keep = held[m] = true;
+          if (!keep)
+            err = op_remove(b, e, r, it->field, &hv);
+        }
+      }
+      for (size_t m = 0; m < it->nvals && !err; m++) {
+        if (held[m])
+          continue;
+        if (!(op = op_add(b, e, CRDT_OP_ADD, it->field))) {
+          err = GS_ENOMEM;
+          break;
+        }
+        op->value = it->vals[m];
+      }
+      free(held);
+      break;
+    }
+    }
+  }
+  return err;
+}
+
+/* Defaults of a new record: its status, required dates today. */
+static gs_err add_defaults(node_edit *e, node_reason *why)
+{
+  if (!e->create || !e->sc)
+    return GS_OK;
+  gs_err err;
+  crdt_value s = {.type = CRDT_STR};
+  if (e->sc->status && !has_intent(e, e->sc->status)) {
+    s.u.s.p = e->sc->initial;
+    s.u.s.n = strlen(e->sc->initial);
+    if ((err = node_edit_set(e, e->sc->status, &s, why)) != GS_OK)
+      return err;
+  }
+  char t[11];
+  today(e->n, t);
+  for (size_t k = 0; k < e->sc->nfields; k++) {
+    const node_field *f = &e->sc->fields[k];
+    if (f->type != NODE_F_DATE || !(f->flags & NODE_F_REQUIRED) ||
+        has_intent(e, f->name))
+      continue;
+    s.u.s.p = t;
+    s.u.s.n = 10;
+    if ((err = node_edit_set(e, f->name, &s, why)) != GS_OK)
+      return err;
+  }
+  return GS_OK;
+}
+
+/* Rules of the domain that read more than one field. */
+static gs_err domain_rules(const node_edit *e, node_reason *why)
+{
+  if (!e->create || strcmp(e->coll, "timebank") != 0)
+    return GS_OK;
+  bool adjust = false;
+  for (size_t i = 0; i < e->ni; i++)
+    if (e->iv[i].kind == I_SET && name_is(e->iv[i].field, "kind") &&
+        e->iv[i].vals[0].type == CRDT_STR &&
+        e->iv[i].vals[0].u.s.n == 6 &&
+        memcmp(e->iv[i].vals[0].u.s.p, "adjust", 6) == 0)
+      adjust = true;
+  if (adjust && !has_intent(e, "note"))
+    return node_reason_for(why, "note", GS_EINVAL,
+                           "an adjustment needs a note saying why");
+  return GS_OK;
+}
+
+/* ---- batches ---- */
+
+struct node_batch {
+  node *n;
+  unsigned flags;
+  store_write *w;
+  char scope[CRDT_SCOPE_MAX + 1]; /* of the change being filled */
+  char ok_scope[CRDT_SCOPE_MAX + 1]; /* last scope permission allowed */
+  crdt_op *ops;
+  size_t nops, cap, bytes;
+  arena keep; /* what queued ops borrow */
+  node_timebank_batch tb;
+  uint64_t records, changes;
+  bool broken; /* a write failed: only abort remains */
+};
+
+gs_err node_batch_begin(node *n, unsigned flags, node_batch **out)
+{
+  node_batch *b = calloc(1, sizeof *b);
+  *out = NULL;
+  if (!b)
+    return GS_ENOMEM;
+  b->n = n;
+  b->flags = flags;
+  gs_err err = store_write_begin(n->st, n->sk, &b->w);
+  if (err) {
+    free(b);
+    return err;
+  }
+  *out = b;
+  return GS_OK;
+}
+
+void node_batch_abort(node_batch *b)
+{
+  if (!b)
+    return;
+  store_write_abort(b->w);
+  arena_free(&b->keep);
+  free(b->ops);
+  node_timebank_batch_free(&b->tb);
+  free(b);
+}
+
+uint64_t node_batch_records(const node_batch *b)
+{
+  return b->records;
+}
+
+uint64_t node_batch_changes(const node_batch *b)
+{
+  return b->changes;
+}
+
+static gs_err flush(node_batch *b, uint64_t *seq)
+{
+  if (b->nops == 0)
+    return GS_OK;
+  gs_err err = store_write_change(b->w, b->scope, strlen(b->scope), b->ops,
+                                  b->nops, node_now(b->n), seq, NULL);
+  b->nops = b->bytes = 0;
+  arena_free(&b->keep);
+  if (err) {
+    b->broken = true;
+    return err;
+  }
+  b->changes++;
+  return GS_OK;
+}
+
+static size_t value_bytes(const crdt_value *v)
+{
+  switch (v->type) {
+  case CRDT_STR:
+  case CRDT_BYTES:
+    return v->u.s.n + 5;
+  case CRDT_REF:
+    return v->u.ref.coll_len + CRDT_ID_LEN + 6;
+  default:
+    return 9;
+  }
+}
+
+/* Copy ops (and what they borrow) into the batch's change. */
+static gs_err queue_ops(node_batch *b, const crdt_op *ops, size_t n)
+{
+  if (crdt_grow((void **)&b->ops, &b->cap, b->nops + n, sizeof *b->ops))
+    return GS_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    crdt_op *op = &b->ops[b->nops];
+    *op = ops[i];
+    if (!(op->coll = arena_strndup(&b->keep, ops[i].coll, ops[i].coll_len)))
+      return GS_ENOMEM;
+    if (ops[i].field &&
+        !(op->field = arena_strndup(&b->keep, ops[i].field,
+                                    ops[i].field_len)))
+      return GS_ENOMEM;
+    if (value_copy(&b->keep, &ops[i].value, &op->value) != GS_OK)
+      return GS_ENOMEM;
+    if (ops[i].ntags) {
+      crdt_stamp *t = arena_alloc(&b->keep, ops[i].ntags * sizeof *t);
+      if (!t)
+        return GS_ENOMEM;
+      memcpy(t, ops[i].tags, ops[i].ntags * sizeof *t);
+      op->tags = t;
+    }
+    b->nops++;
+  }
+  return GS_OK;
+}
+
+static size_t ops_bytes(const crdt_op *ops, size_t n)
+{
+  size_t bytes = 0;
+  for (size_t i = 0; i < n; i++)
+    bytes += 24 + ops[i].coll_len + ops[i].field_len +
+             value_bytes(&ops[i].value) + 48 * ops[i].ntags;
+  return bytes;
+}
+
+/* Copy the held record of e (NULL when none) into *out. */
+static int on_copy(void *ctx, const crdt_record *r)
+{
+  crdt_record **out = ctx;
+  uint8_t *buf;
+  size_t n;
+  if (!*out && crdt_record_encode(r, &buf, &n) == GS_OK) {
+    if (crdt_record_decode(buf, n, out) != GS_OK)
+      *out = NULL;
+    free(buf);
+  }
+  return 1;
+}
+
+/* May this node write in scope? (The last scope allowed is kept: a
+ * batch of one grid's records asks once.) */
+static gs_err check_perm(node_batch *b, const char *scope, node_reason *why)
+{
+  if (strcmp(b->ok_scope, scope) == 0)
+    return GS_OK;
+  char w[NODE_REASON_MAX];
+  gs_err err = node_may_write(b->n, scope, strlen(scope), w, sizeof w);
+  if (err)
+    return node_reason_set(why, err, "%s", w);
+  snprintf(b->ok_scope, sizeof b->ok_scope, "%s", scope);
+  return GS_OK;
+}
+
+/* Queue the checked ops of one record (scope: where it lives): the
+ * size, the permission, the time bank (for a new record), then into the
+ * change of its scope, a new change when the scope differs or the change
+ * is full. */
+static gs_err batch_queue(node_batch *b, const char *scope,
+                          const crdt_op *ops, size_t n, bool created,
+                          node_reason *why)
+{
+  gs_err err;
+  if (n == 0)
+    return GS_OK;
+  size_t bytes = ops_bytes(ops, n);
+  if (n > CRDT_OPS_MAX || bytes > CRDT_CHANGE_MAX - 1024)
+    return node_reason_set(why, GS_ETOOBIG,
+                           "the change is too large (over %d bytes encoded "
+                           "or %d ops): split it into several",
+                           CRDT_CHANGE_MAX, CRDT_OPS_MAX);
+  if ((err = check_perm(b, scope, why)) != GS_OK)
+    return err;
+  if (created && (err = node_timebank_batch_add(&b->tb, ops, n)) != GS_OK)
+    return node_reason_set(why, err, "out of memory");
+  if (strcmp(b->scope, scope) != 0 || b->nops + n > BATCH_OPS ||
+      b->bytes + bytes > BATCH_BYTES) {
+    if ((err = flush(b, NULL)) != GS_OK)
+      return node_reason_set(why, err, "cannot write: %s", gs_strerror(err));
+    snprintf(b->scope, sizeof b->scope, "%s", scope);
+  }
+  if ((err = queue_ops(b, ops, n)) != GS_OK) {
+    b->broken = true;
+    return node_reason_set(why, err, "out of memory");
+  }
+  b->bytes += bytes;
+  b->records++;
+  return GS_OK;
+}
+
+gs_err node__batch_put_ops(node_batch *b, const char *scope,
+                           const crdt_op *ops, size_t n, node_reason *why)
+{
+  char sw[NODE_REASON_MAX];
+  gs_err err;
+  if (b->broken)
+    return node_reason_set(why, GS_EINVAL,
+                           "internal: the batch failed earlier");
+  if ((err = check_scope(scope, why)) != GS_OK)
+    return err;
+  if ((err = node_schema_check(NULL, ops, n,
+                               (b->flags & NODE_BATCH_IMPORT)
+                                   ? NODE_SCHEMA_IMPORT
+                                   : 0,
+                               sw, sizeof sw)) != GS_OK)
+    return node_reason_set(why, err, "%s", sw);
+  return batch_queue(b, scope, ops, n, true, why);
+}
+
+static gs_err batch_put(node_batch *b, node_edit *e, node_committed *res,
+                        node_reason *why)
+{
+  node *n = b->n;
+  crdt_record *r = NULL;
+  opbuild ob = {0};
+  char idt[CRDT_ID_TEXT_LEN + 1];
+  gs_err err;
+
+  crdt_base32_encode(e->id, CRDT_ID_LEN, idt);
+  /* the record as it is now (this process holds the write lock) */
+  err = store_get(n->st, e->coll, strlen(e->coll), e->id, on_copy, &r);
+  if (err && err != GS_ENOTFOUND) {
+    err = node_reason_set(why, err, "cannot read %s %s: %s", e->coll, idt,
+                          gs_strerror(err));
+    goto out;
+  }
+  if (err == GS_OK && !r) {
+    err = node_reason_set(why, GS_ENOMEM, "out of memory");
+    goto out;
+  }
+  err = GS_OK;
+  if (r && (b->flags & NODE_BATCH_NEW_ONLY)) {
+    err = node_reason_set(why, GS_EEXIST,
+                          "%s %s is held already: this adds new records "
+                          "only (edit it instead)",
+                          e->coll, idt);
+    goto out;
+  }
+  if (r && e->create) {
+    if (b->flags & NODE_BATCH_NEW_ONLY) {
+      err = node_reason_set(why, GS_EEXIST,
+                            "%s %s is held already: this adds new records "
+                            "only (edit it instead)",
+                            e->coll, idt);
+      goto out;
+    }
+    /* another writer made it meanwhile: an edit of it now */
+    const char *s, *c;
+    size_t sn, cn;
+    uint8_t rid[CRDT_ID_LEN];
+    crdt_record_identity(r, &s, &sn, &c, &cn, rid);
+    if (e->scope[0] && (strlen(e->scope) != sn ||
+                        memcmp(e->scope, s, sn) != 0)) {
+      err = node_reason_set(why, GS_ESCOPE,
+                            "%s %s lives in scope %.*s, not %s (records do "
+                            "not move between scopes)",
+                            e->coll, idt, (int)sn, s, e->scope);
+      goto out;
+    }
+    snprintf(e->scope, sizeof e->scope, "%.*s", (int)sn, s);
+    e->create = false;
+  } else if (!r && !e->create) {
+    err = node_reason_set(why, GS_ENOTFOUND, "no %s with id %s on this node",
+                          e->coll, idt);
+    goto out;
+  }
+  if (!(b->flags & NODE_BATCH_IMPORT) &&
+      (err = add_defaults(e, why)) != GS_OK)
+    goto out;
+  if (!e->scope[0] && e->ref_scope[0])
+    snprintf(e->scope, sizeof e->scope, "%s", e->ref_scope);
+  if (!e->scope[0]) {
+    err = node_reason_for(why, "scope", GS_EINVAL,
+                          "a new record needs a scope: where does it belong "
+                          "(STREET/COMMUNITY/GRID)?");
+    goto out;
+  }
+  if (e->ni == 0) {
+    err = node_reason_set(why, GS_EINVAL,
+                          "nothing to write: give the fields to set");
+    goto out;
+  }
+  if ((err = check_perm(b, e->scope, why)) != GS_OK ||
+      (err = domain_rules(e, why)) != GS_OK)
+    goto out;
+  if ((err = build_ops(&ob, e, r)) != GS_OK) {
+    err = node_reason_set(why, err, "out of memory");
+    goto out;
+  }
+  char sw[NODE_REASON_MAX];
+  if ((err = node_schema_check(r, ob.ops, ob.n,
+                               (b->flags & NODE_BATCH_IMPORT)
+                                   ? NODE_SCHEMA_IMPORT
+                                   : 0,
+                               sw, sizeof sw)) != GS_OK) {
+    err = node_reason_set(why, err, "%s", sw);
+    goto out;
+  }
+  if (res) {
+    memset(res, 0, sizeof *res);
+    memcpy(res->id, e->id, CRDT_ID_LEN);
+    snprintf(res->scope, sizeof res->scope, "%s", e->scope);
+    res->created = e->create;
+    res->changed = ob.n > 0;
+  }
+  err = batch_queue(b, e->scope, ob.ops, ob.n, e->create, why);
+out:
+  arena_free(&ob.mem);
+  free(ob.ops);
+  crdt_record_free(r);
+  return err;
+}
+
+gs_err node_batch_put(node_batch *b, node_edit *e, node_committed *res,
+                      node_reason *why)
+{
+  if (b->broken)
+    return node_reason_set(why, GS_EINVAL,
+                           "internal: the batch failed earlier");
+  /* a refused edit leaves the edit as it was: defaults are added to a
+   * copy of its intents' count and taken back */
+  size_t ni = e->ni;
+  bool create = e->create;
+  char scope[CRDT_SCOPE_MAX + 1];
+  memcpy(scope, e->scope, sizeof scope);
+  gs_err err = batch_put(b, e, res, why);
+  if (err) {
+    e->ni = ni;
+    e->create = create;
+    memcpy(e->scope, scope, sizeof scope);
+  }
+  return err;
+}
+
+gs_err node_batch_commit(node_batch *b, uint64_t *changes, node_reason *why)
+{
+  gs_err err;
+  char tw[NODE_REASON_MAX];
+  if (b->broken) {
+    node_batch_abort(b);
+    return node_reason_set(why, GS_EINVAL,
+                           "internal: the batch failed earlier");
+  }
+  /* under the write lock: nobody else's spend can land in between */
+  if ((err = node_timebank_check_batch(b->n, &b->tb, tw, sizeof tw)) !=
+      GS_OK) {
+    node_batch_abort(b);
+    return err == GS_ESCHEMA
+               ? node_reason_set(why, err, "%s", tw)
+               : node_reason_set(why, err, "cannot read the store: %s",
+                                 gs_strerror(err));
+  }
+  if ((err = flush(b, NULL)) != GS_OK) {
+    node_batch_abort(b);
+    return node_reason_set(why, err,
+                           err == GS_ETOOBIG
+                               ? "the change is too large: split it"
+                               : "cannot write: %s",
+                           gs_strerror(err));
+  }
+  store_write *w = b->w;
+  b->w = NULL;
+  if (changes)
+    *changes = b->changes;
+  node_batch_abort(b);
+  if ((err = store_write_commit(w)) != GS_OK)
+    return node_reason_set(why, err, "cannot write: %s", gs_strerror(err));
+  return GS_OK;
+}
+
+gs_err node_edit_commit(node_edit *e, node_committed *res, node_reason *why)
+{
+  node_batch *b;
+  node_committed local;
+  if (!res)
+    res = &local;
+  gs_err err = node_batch_begin(e->n, 0, &b);
+  if (err)
+    return node_reason_set(why, err, "cannot write: %s", gs_strerror(err));
+  if ((err = batch_put(b, e, res, why)) != GS_OK) {
+    node_batch_abort(b);
+    return err;
+  }
+  if (!res->changed) {
+    node_batch_abort(b);
+    return GS_OK;
+  }
+  uint64_t seq = 0;
+  if ((err = flush(b, &seq)) != GS_OK) {
+    node_batch_abort(b);
+    return node_reason_set(why, err,
+                           err == GS_ETOOBIG
+                               ? "the change is too large (over %d bytes "
+                                 "encoded or %d ops): split it into several "
+                                 "commands"
+                               : "cannot write",
+                           CRDT_CHANGE_MAX, CRDT_OPS_MAX);
+  }
+  res->seq = seq;
+  return node_batch_commit(b, NULL, why);
+}
+
+/* ---- the time bank ---- */
+
+gs_err node_timebank_entry(node *n, const node_hit *person, const char *kind,
+                           const char *hours, node_edit **out,
+                           node_reason *why)
+{
+  char *end;
+  *out = NULL;
+  double h = strtod(hours, &end);
+  if (!*hours || *end || !isfinite(h) ||
+      strspn(hours, "-+0123456789.") != strlen(hours))
+    return node_reason_set(why, GS_EINVAL,
+                           "hours must be a number, not '%s'", hours);
+  node_edit *e;
+  gs_err err = node_edit_new(n, "timebank", NULL, &e, why);
+  if (err)
+    return err;
+  crdt_value pv = {.type = CRDT_REF};
+  pv.u.ref.coll = person->coll;
+  pv.u.ref.coll_len = strlen(person->coll);
+  memcpy(pv.u.ref.id, person->id, CRDT_ID_LEN);
+  crdt_value kv = {.type = CRDT_STR};
+  kv.u.s.p = kind;
+  kv.u.s.n = strlen(kind);
+  crdt_value hv;
+  if (h == floor(h) && fabs(h) < 9e15)
+    hv = (crdt_value){.type = CRDT_INT, .u.i = (int64_t)h};
+  else
+    hv = (crdt_value){.type = CRDT_FLOAT, .u.f = h};
+  if ((err = node_edit_set(e, "person", &pv, why)) != GS_OK ||
+      (err = node_edit_set(e, "kind", &kv, why)) != GS_OK ||
+      (err = node_edit_set(e, "hours", &hv, why)) != GS_OK) {
+    node_edit_free(e);
+    return err;
+  }
+  note_ref(e, person);
+  *out = e;
+  return GS_OK;
+}

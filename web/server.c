@@ -1,0 +1,599 @@
+/*
+ * The web app's HTTP server (web/web.h): libmicrohttpd in external-poll
+ * mode on the caller's libuv loop. MHD's epoll descriptor is watched by a
+ * uv_poll and its timeout kept by a uv_timer; every request is checked
+ * (method, Host, CSRF token and origin for writes, size) before the API
+ * (web/api.c) or an embedded file answers it. Event streams (SSE) are
+ * connections suspended while there is nothing to say and resumed when
+ * the node's state changes.
+ */
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <uv.h>
+
+#include "node/node.h"
+#include "web/web.h"
+#include "web/web_internal.h"
+
+#define LOOK_MS 1000       /* a look for changes at least this often */
+#define PING_MS 15000      /* a comment on idle event streams */
+#define ARGS_MAX 64
+#define CONN_MAX 64
+#define CONN_PER_IP 32
+#define CONN_TIMEOUT_S 60
+#define CONN_MEMORY (64 * 1024) /* headers and buffers of one connection */
+
+typedef struct sse_client sse_client;
+
+struct web_server {
+  node *n;
+  uv_loop_t *loop;
+  struct MHD_Daemon *d;
+  uv_poll_t poll;
+  uv_timer_t timer;    /* MHD's timeout */
+  uv_timer_t look;     /* changes made elsewhere */
+  uv_fs_event_t fsev;  /* data.mdb written */
+  int open_handles;
+  bool stopping;
+  char csrf[65];
+  char hosts[5][96];   /* Host values accepted */
+  size_t nhosts;
+  uint64_t version;    /* node_version when last looked */
+  uint64_t events;     /* changes told to streams */
+  uint64_t pings;
+  sse_client *clients;
+  FILE *log;
+};
+
+struct sse_client {
+  sse_client *next;
+  web_server *w;
+  struct MHD_Connection *c;
+  uint64_t told;  /* events told */
+  uint64_t pinged;
+  bool suspended;
+};
+
+typedef struct req_state {
+  char *body;
+  size_t len, cap;
+  bool too_big;
+} req_state;
+
+static void logf_(web_server *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void logf_(web_server *w, const char *fmt, ...)
+{
+  if (!w->log)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("web: ", w->log);
+  vfprintf(w->log, fmt, ap);
+  fputc('\n', w->log);
+  fflush(w->log);
+  va_end(ap);
+}
+
+/* ---- driving MHD from the loop ---- */
+
+static void on_mhd_timer(uv_timer_t *t);
+
+static void drive(web_server *w)
+{
+  if (!w->d)
+    return;
+  MHD_run(w->d);
+  MHD_UNSIGNED_LONG_LONG ms;
+  if (MHD_get_timeout(w->d, &ms) == MHD_YES)
+    uv_timer_start(&w->timer, on_mhd_timer, ms > 60000 ? 60000 : ms, 0);
+  else
+    uv_timer_stop(&w->timer);
+}
+
+static void on_mhd_timer(uv_timer_t *t)
+{
+  drive(t->data);
+}
+
+/* Run MHD soon, from the loop: never from inside an MHD callback (MHD_run
+ * is not re-entrant: a request being answered would be answered twice). */
+static void kick(web_server *w)
+{
+  if (w->d)
+    uv_timer_start(&w->timer, on_mhd_timer, 0, 0);
+}
+
+static void on_mhd_poll(uv_poll_t *p, int status, int events)
+{
+  (void)status, (void)events;
+  drive(p->data);
+}
+
+/* ---- responses ---- */
+
+static void secure_headers(struct MHD_Response *r, bool cache)
+{
+  MHD_add_response_header(r, "Content-Security-Policy",
+                          "default-src 'self'; script-src 'self'; "
+                          "style-src 'self'; img-src 'self' data:; "
+                          "connect-src 'self'; frame-ancestors 'none'; "
+                          "base-uri 'none'; form-action 'self'");
+  MHD_add_response_header(r, "X-Frame-Options", "DENY");
+  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+  MHD_add_response_header(r, "Cache-Control", cache ? "no-cache" : "no-store");
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
+                                 json_t *j)
+{
+  char *text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+  json_decref(j);
+  if (!text)
+    return MHD_NO;
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+      strlen(text), text, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    free(text);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type",
+                          "application/json; charset=utf-8");
+  secure_headers(r, false);
+  enum MHD_Result ret = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
+                                  const char *code, const char *text)
+{
+  return send_json(c, status,
+                   json_pack("{s:{s:s, s:s}}", "error", "code", code, "text",
+                             text));
+}
+
+static enum MHD_Result send_file(struct MHD_Connection *c, const web_file *f)
+{
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+      f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT);
+  if (!r)
+    return MHD_NO;
+  MHD_add_response_header(r, "Content-Type", f->type);
+  secure_headers(r, true);
+  enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+/* ---- event streams ---- */
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  sse_client *s = cls;
+  web_server *w = s->w;
+  (void)pos;
+  if (w->stopping)
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  if (max < 64)
+    return 0;
+  if (s->told < w->events) {
+    s->told = w->events;
+    int k = snprintf(buf, max, "event: change\ndata: %llu\n\n",
+                     (unsigned long long)w->version);
+    return k;
+  }
+  if (s->pinged < w->pings) {
+    s->pinged = w->pings;
+    memcpy(buf, ": ping\n\n", 8);
+    return 8;
+  }
+  /* nothing to say: park the connection until there is */
+  s->suspended = true;
+  MHD_suspend_connection(s->c);
+  return 0;
+}
+
+static void sse_free(void *cls)
+{
+  sse_client *s = cls;
+  web_server *w = s->w;
+  for (sse_client **p = &w->clients; *p; p = &(*p)->next)
+    if (*p == s) {
+      *p = s->next;
+      break;
+    }
+  free(s);
+}
+
+static void wake_streams(web_server *w)
+{
+  bool any = false;
+  for (sse_client *s = w->clients; s; s = s->next)
+    if (s->suspended) {
+      s->suspended = false;
+      MHD_resume_connection(s->c);
+      any = true;
+    }
+  if (any)
+    kick(w);
+}
+
+static enum MHD_Result start_stream(web_server *w, struct MHD_Connection *c)
+{
+  sse_client *s = calloc(1, sizeof *s);
+  if (!s)
+    return MHD_NO;
+  s->w = w;
+  s->c = c;
+  s->told = w->events;
+  s->pinged = w->pings;
+  struct MHD_Response *r =
+      MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, sse_read, s,
+                                        sse_free);
+  if (!r) {
+    free(s);
+    return MHD_NO;
+  }
+  s->next = w->clients;
+  w->clients = s;
+  MHD_add_response_header(r, "Content-Type", "text/event-stream");
+  secure_headers(r, false);
+  enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static void look(web_server *w)
+{
+  uint64_t v = 0;
+  if (node_version(w->n, &v) == GS_OK && v != w->version) {
+    w->version = v;
+    w->events++;
+    wake_streams(w);
+  }
+}
+
+void web_notify(web_server *w)
+{
+  if (w && !w->stopping)
+    look(w);
+}
+
+static void on_look(uv_timer_t *t)
+{
+  web_server *w = t->data;
+  look(w);
+  uint64_t now = uv_now(w->loop);
+  static const uint64_t every = PING_MS / LOOK_MS;
+  if (w->clients && (now / LOOK_MS) % every == 0) {
+    w->pings++;
+    wake_streams(w);
+  }
+}
+
+static void on_fsev(uv_fs_event_t *h, const char *file, int events,
+                    int status)
+{
+  (void)file, (void)events, (void)status;
+  look(h->data);
+}
+
+/* ---- requests ---- */
+
+static bool host_ok(web_server *w, struct MHD_Connection *c)
+{
+  const char *h =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+  if (!h)
+    return false;
+  for (size_t i = 0; i < w->nhosts; i++)
+    if (strcmp(h, w->hosts[i]) == 0)
+      return true;
+  return false;
+}
+
+/* A write must come from the app itself: the token it was given, and,
+ * when the browser says where the request comes from, this origin. */
+static bool same_origin_write(web_server *w, struct MHD_Connection *c)
+{
+  const char *tok = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                "X-CSRF-Token");
+  if (!tok || strlen(tok) != strlen(w->csrf))
+    return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; tok[i]; i++)
+    diff |= (unsigned char)(tok[i] ^ w->csrf[i]);
+  if (diff)
+    return false;
+  const char *origin =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+  const char *host =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+  if (origin) {
+    char want[128];
+    snprintf(want, sizeof want, "http://%s", host ? host : "");
+    if (strcmp(origin, want) != 0)
+      return false;
+  }
+  const char *site =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+  return !site || strcmp(site, "same-origin") == 0 || strcmp(site, "none") == 0;
+}
+
+typedef struct arg_ctx {
+  web_arg v[ARGS_MAX];
+  size_t n;
+  bool too_many;
+} arg_ctx;
+
+static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind,
+                              const char *key, const char *value)
+{
+  arg_ctx *a = cls;
+  (void)kind;
+  if (a->n == ARGS_MAX) {
+    a->too_many = true;
+    return MHD_NO;
+  }
+  a->v[a->n++] = (web_arg){key, value ? value : ""};
+  return MHD_YES;
+}
+
+static const web_file *find_file(const char *url)
+{
+  if (strcmp(url, "/") == 0)
+    url = "/index.html";
+  for (size_t i = 0; i < web__nfiles; i++)
+    if (strcmp(web__files[i].path, url) == 0)
+      return &web__files[i];
+  return NULL;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version,
+                                  const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+  web_server *w = cls;
+  req_state *st = *con_cls;
+  (void)version;
+  bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+  bool write = strcmp(method, "POST") == 0 ||
+               strcmp(method, "PATCH") == 0 ||
+               strcmp(method, "DELETE") == 0;
+
+  if (!st) { /* the headers have come: check them before any body */
+    if (!(st = calloc(1, sizeof *st)))
+      return MHD_NO;
+    *con_cls = st;
+    if (w->stopping)
+      return send_error(c, 503, "GS_ECLOSED", "the node is stopping");
+    if (!host_ok(w, c)) {
+      logf_(w, "refused a request for another host");
+      return send_error(c, 421, "GS_EPERM",
+                        "this address is not the app's (Host refused)");
+    }
+    if (!get && !write)
+      return send_error(c, 405, "GS_EINVAL", "method not allowed");
+    if (write && !same_origin_write(w, c)) {
+      logf_(w, "refused a write without the app's token");
+      return send_error(c, 403, "GS_EPERM",
+                        "refused: the request did not come from the app "
+                        "(token or origin missing)");
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > WEB_BODY_MAX)
+      return send_error(c, 413, "GS_ETOOBIG",
+                        "the request is too large (at most 1 MiB)");
+    return MHD_YES;
+  }
+  if (*upload_data_size) { /* a piece of the body */
+    size_t k = *upload_data_size;
+    *upload_data_size = 0;
+    if (st->too_big || st->len + k > WEB_BODY_MAX) {
+      st->too_big = true;
+      return MHD_YES;
+    }
+    if (st->len + k > st->cap) {
+      size_t cap = st->cap ? st->cap : 4096;
+      while (cap < st->len + k)
+        cap *= 2;
+      char *b = realloc(st->body, cap);
+      if (!b)
+        return MHD_NO;
+      st->body = b;
+      st->cap = cap;
+    }
+    memcpy(st->body + st->len, upload_data, k);
+    st->len += k;
+    return MHD_YES;
+  }
+  if (st->too_big)
+    return send_error(c, 413, "GS_ETOOBIG",
+                      "the request is too large (at most 1 MiB)");
+  if (strncmp(url, "/api/", 5) != 0) {
+    const web_file *f = get ? find_file(url) : NULL;
+    if (!f)
+      return send_error(c, 404, "GS_ENOTFOUND", "no such page");
+    return send_file(c, f);
+  }
+  if (get && strcmp(url, "/api/events") == 0)
+    return start_stream(w, c);
+  if (get && strcmp(url, "/api/session") == 0) {
+    const char *site =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (site && strcmp(site, "cross-site") == 0)
+      return send_error(c, 403, "GS_EPERM", "refused: cross-site");
+    const node_network *net = node_net(w->n);
+    char id[CRDT_KEY_TEXT_LEN + 1];
+    crdt_base32_encode(node_pk(w->n), CRDT_KEY_LEN, id);
+    json_t *scopes = json_array();
+    for (size_t i = 0; net && i < net->nscopes; i++)
+      json_array_append_new(scopes, json_string(net->scopes[i]));
+    return send_json(
+        c, 200,
+        json_pack("{s:s, s:{s:s, s:s}, s:o}", "csrf", w->csrf, "node",
+                  "name", node_name(w->n), "id", id, "network",
+                  net ? json_pack("{s:s, s:s, s:o}", "name", net->name,
+                                  "role", net->role, "scopes", scopes)
+                      : (json_decref(scopes), json_null())));
+  }
+  arg_ctx args = {.n = 0};
+  MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, on_arg, &args);
+  if (args.too_many)
+    return send_error(c, 400, "GS_EINVAL", "too many arguments");
+  web_req rq = {method, url, args.v, args.n, st->body, st->len};
+  web_resp resp;
+  web__api(w->n, &rq, &resp);
+  if (write && resp.status < 300)
+    look(w); /* tell open pages at once */
+  return send_json(c, resp.status, resp.json);
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                    enum MHD_RequestTerminationCode toe)
+{
+  (void)cls, (void)c, (void)toe;
+  req_state *st = *con_cls;
+  if (st) {
+    free(st->body);
+    free(st);
+    *con_cls = NULL;
+  }
+}
+
+/* ---- start and stop ---- */
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+    return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+    return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+  }
+  return false;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+  web_server *w = h->data;
+  if (--w->open_handles == 0)
+    free(w);
+}
+
+static void close_handles(web_server *w)
+{
+  uv_handle_t *hs[] = {(uv_handle_t *)&w->poll, (uv_handle_t *)&w->timer,
+                       (uv_handle_t *)&w->look, (uv_handle_t *)&w->fsev};
+  w->open_handles = 4;
+  for (size_t i = 0; i < 4; i++)
+    uv_close(hs[i], on_closed);
+}
+
+gs_err web_start(node *n, uv_loop_t *loop, const web_opts *o,
+                 web_server **out, char *why, size_t whylen)
+{
+  const char *listen = o && o->listen ? o->listen : WEB_DEFAULT_LISTEN;
+  struct sockaddr_storage ss;
+  gs_err err;
+  *out = NULL;
+  snprintf(why, whylen, "%s", "");
+  if (!node_addr_valid(listen) ||
+      (err = node_parse_addr(listen, &ss)) != GS_OK) {
+    snprintf(why, whylen, "'%s' is not HOST:PORT", listen);
+    return GS_EINVAL;
+  }
+  if (!is_loopback(&ss)) {
+    snprintf(why, whylen,
+             "the app answers only on this computer (127.0.0.1) until a "
+             "password is set; %s would let anyone on the network in",
+             listen);
+    return GS_EPERM;
+  }
+  web_server *w = calloc(1, sizeof *w);
+  if (!w)
+    return GS_ENOMEM;
+  w->n = n;
+  w->loop = loop;
+  w->log = o ? o->log : NULL;
+  uint8_t tok[32];
+  crdt_random(tok, sizeof tok);
+  for (size_t i = 0; i < sizeof tok; i++)
+    snprintf(w->csrf + 2 * i, 3, "%02x", tok[i]);
+  w->d = MHD_start_daemon(
+      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
+      NULL, on_request, w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      MHD_OPTION_NOTIFY_COMPLETED, on_done, w, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned)CONN_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      (size_t)CONN_MEMORY, MHD_OPTION_END);
+  if (!w->d) {
+    snprintf(why, whylen, "cannot listen on %s (in use?)", listen);
+    free(w);
+    return GS_EINVAL;
+  }
+  const union MHD_DaemonInfo *port =
+      MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_BIND_PORT);
+  const union MHD_DaemonInfo *efd =
+      MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_EPOLL_FD);
+  int p = port ? port->port : 0;
+  char host[64];
+  if (ss.ss_family == AF_INET)
+    uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
+  else
+    uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
+  /* the Host values a browser on this computer sends */
+  snprintf(w->hosts[w->nhosts++], sizeof w->hosts[0], "127.0.0.1:%d", p);
+  snprintf(w->hosts[w->nhosts++], sizeof w->hosts[0], "localhost:%d", p);
+  snprintf(w->hosts[w->nhosts++], sizeof w->hosts[0], "[::1]:%d", p);
+  if (ss.ss_family == AF_INET && strcmp(host, "127.0.0.1") != 0)
+    snprintf(w->hosts[w->nhosts++], sizeof w->hosts[0], "%s:%d", host, p);
+  uv_poll_init(loop, &w->poll, efd->epoll_fd);
+  uv_timer_init(loop, &w->timer);
+  uv_timer_init(loop, &w->look);
+  uv_fs_event_init(loop, &w->fsev);
+  w->poll.data = w->timer.data = w->look.data = w->fsev.data = w;
+  uv_poll_start(&w->poll, UV_READABLE, on_mhd_poll);
+  uv_timer_start(&w->look, on_look, LOOK_MS, LOOK_MS);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/data.mdb", node_dir(n));
+  uv_fs_event_start(&w->fsev, on_fsev, path, 0); /* else: the timer */
+  node_version(n, &w->version);
+  drive(w);
+  logf_(w, "the app is at http://%s:%d/", host, p);
+  if (o && o->on_listen)
+    o->on_listen(o->ctx, host, p);
+  *out = w;
+  return GS_OK;
+}
+
+void web_stop(web_server *w)
+{
+  if (!w || w->stopping)
+    return;
+  w->stopping = true;
+  /* end the streams: resumed, they read end-of-stream */
+  for (sse_client *s = w->clients; s; s = s->next)
+    if (s->suspended) {
+      s->suspended = false;
+      MHD_resume_connection(s->c);
+    }
+  MHD_run(w->d);
+  MHD_stop_daemon(w->d);
+  w->d = NULL;
+  close_handles(w);
+}
