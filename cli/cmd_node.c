@@ -99,6 +99,56 @@ static int on_status_peer(void *ctx, const node_peer_info *p)
   return 0;
 }
 
+/* issue 14: held changes, clock-ahead authors, bad feeds, peer clock */
+typedef struct guard_view {
+  json_t *held, *ahead, *bad;
+  size_t nheld, nbad;
+} guard_view;
+
+static int on_status_held(void *ctx, const node_held_info *h)
+{
+  guard_view *g = ctx;
+  char who[CRDT_KEY_TEXT_LEN + 1], when[40];
+  crdt_base32_encode(h->origin, CRDT_KEY_LEN, who);
+  node_time_text(h->stamp_ms, when, sizeof when);
+  g->nheld++;
+  if (h->clock_ahead) {
+    bool seen = false;
+    for (size_t i = 0; i < json_array_size(g->ahead) && !seen; i++)
+      seen = strcmp(json_string_value(json_array_get(g->ahead, i)), who) == 0;
+    if (!seen && json_array_size(g->ahead) < 100)
+      json_array_append_new(g->ahead, json_string(who));
+  }
+  if (json_array_size(g->held) < 1000)
+    json_array_append_new(
+        g->held, json_pack("{s:s, s:s%, s:I, s:s, s:b, s:s}", "author", who,
+                           "scope", h->scope, h->scope_len, "seq",
+                           (json_int_t)h->seq, "stamp", when, "clock_ahead",
+                           h->clock_ahead, "reason", h->reason));
+  return 0;
+}
+
+static int on_status_bad(void *ctx, const node_bad_feed *b)
+{
+  guard_view *g = ctx;
+  char who[CRDT_KEY_TEXT_LEN + 1];
+  crdt_base32_encode(b->origin, CRDT_KEY_LEN, who);
+  g->nbad++;
+  if (json_array_size(g->bad) < 1000)
+    json_array_append_new(
+        g->bad, json_pack("{s:s, s:s, s:I, s:b, s:s}", "author", who, "scope",
+                          b->scope, "seq", (json_int_t)b->seq, "frozen",
+                          b->frozen, "reason", b->reason));
+  return 0;
+}
+
+static void guard_free(guard_view *g)
+{
+  json_decref(g->held);
+  json_decref(g->ahead);
+  json_decref(g->bad);
+}
+
 static double mib(uint64_t b)
 {
   return (double)b / (1024.0 * 1024.0);
@@ -156,11 +206,18 @@ int cli_cmd_status(cli_ctx *ctx)
                                     (json_int_t)st.behind[i].held, "heard",
                                     (json_int_t)st.behind[i].heard));
   }
+  guard_view gv = {.held = json_array(), .ahead = json_array(),
+                   .bad = json_array()};
+  node_peer_clock pclock;
+  bool has_pclock = node_peer_clock_get(n, &pclock) == GS_OK;
   net_view nv = {.peers = json_array()};
-  if ((err = node_peers(n, on_status_peer, &nv)) != GS_OK) {
+  if ((err = node_peers(n, on_status_peer, &nv)) != GS_OK ||
+      (err = node_held(n, on_status_held, &gv)) != GS_OK ||
+      (err = node_bad_feeds(n, on_status_bad, &gv)) != GS_OK) {
     json_decref(nv.peers);
     json_decref(behind);
     json_decref(over);
+    guard_free(&gv);
     cli_fail("status: cannot read the store: %s", gs_strerror(err));
     goto out;
   }
@@ -183,7 +240,7 @@ int cli_cmd_status(cli_ctx *ctx)
     json_t *w = json_array();
     for (size_t i = 0; i < nwarn; i++)
       json_array_append_new(w, json_string(warn[i]));
-    rc = cli_json_out(json_pack(
+    json_t *doc = json_pack(
         "{s:{s:s, s:s, s:s}, s:o, s:s, s:I, s:I, s:I, s:I, s:I,"
         " s:{s:I, s:I}, s:{s:I, s:s, s:I}, s:o, s:o, s:I, s:{s:I, s:s}, s:o,"
         " s:o, s:s}",
@@ -200,7 +257,21 @@ int cli_cmd_status(cli_ctx *ctx)
         when, "ahead_ms", (json_int_t)skew, "peers", nv.peers, "behind",
         nv.behind, "behind_changes", (json_int_t)nv.missing, "refused", "count",
         (json_int_t)refused, "last", refused_why, "warnings", w,
-        "overdrawn", over, "digest", dg));
+        "overdrawn", over, "digest", dg);
+    if (doc) {
+      json_object_set_new(doc, "held", gv.held);
+      json_object_set_new(doc, "clock_ahead", gv.ahead);
+      json_object_set_new(doc, "bad_feeds", gv.bad);
+      json_object_set_new(
+          doc, "peer_clock",
+          has_pclock ? json_pack("{s:s, s:I, s:I}", "addr", pclock.addr,
+                                 "own_ms", (json_int_t)pclock.own_ms,
+                                 "peer_ms", (json_int_t)pclock.peer_ms)
+                     : json_null());
+    } else {
+      guard_free(&gv);
+    }
+    rc = cli_json_out(doc);
   } else {
     printf("node      %s%s%s\n", *node_name(n) ? node_name(n) : "",
            *node_name(n) ? "  " : "", id);
@@ -253,6 +324,21 @@ int cli_cmd_status(cli_ctx *ctx)
              nv.missing, nv.nbehind);
     json_decref(nv.peers);
     json_decref(nv.behind);
+    if (gv.nheld) {
+      printf("held      %zu received changes", gv.nheld);
+      for (size_t i = 0; i < json_array_size(gv.ahead); i++)
+        printf("%s%s", i ? ", " : "; clock ahead: ",
+               json_string_value(json_array_get(gv.ahead, i)));
+      printf("\n");
+    }
+    for (size_t i = 0; i < json_array_size(gv.bad) && i < 10; i++) {
+      json_t *b = json_array_get(gv.bad, i);
+      printf("bad feed  %s in %s: %s\n",
+             json_string_value(json_object_get(b, "author")),
+             json_string_value(json_object_get(b, "scope")),
+             json_string_value(json_object_get(b, "reason")));
+    }
+    guard_free(&gv);
     for (size_t i = 0; i < nwarn; i++)
       printf("warning   %s\n", warn[i]);
     printf("digest    %s%s%s\n", dg, *prefix ? "  of " : "", prefix);

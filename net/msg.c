@@ -28,13 +28,6 @@ void net_msg_free(net_msg *m)
   memset(m, 0, sizeof *m);
 }
 
-static gs_err arr(const msgpack_object *o, size_t want)
-{
-  if (o->type != MSGPACK_OBJECT_ARRAY)
-    return GS_EDECODE;
-  return o->via.array.size == want ? GS_OK : GS_EDECODE;
-}
-
 static gs_err text(const msgpack_object *o, size_t max, net_bytes *out)
 {
   if (o->type != MSGPACK_OBJECT_STR)
@@ -64,12 +57,22 @@ static gs_err decode_body(const msgpack_object *a, size_t na, net_msg *m)
       return GS_ENOMEM;
     for (size_t i = 0; i < n; i++) {
       const msgpack_object *e = &a[1].via.array.ptr[i];
-      if ((err = arr(e, 2)) != GS_OK ||
-          (err = crdt_mp_bin(&e->via.array.ptr[0], CRDT_FEED_LEN,
-                             m->u.vv.entries[i].feed)) != GS_OK ||
-          (err = crdt_mp_uint(&e->via.array.ptr[1],
-                              &m->u.vv.entries[i].seq)) != GS_OK)
+      net_vv_entry *ve = &m->u.vv.entries[i];
+      if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 2 ||
+          e->via.array.size > 3)
+        return GS_EDECODE;
+      if ((err = crdt_mp_bin(&e->via.array.ptr[0], CRDT_FEED_LEN,
+                             ve->feed)) != GS_OK ||
+          (err = crdt_mp_uint(&e->via.array.ptr[1], &ve->seq)) != GS_OK)
         return err;
+      if (ve->seq > NET_SEQ_MAX)
+        return GS_ETOOBIG;
+      if (e->via.array.size == 3) {
+        if ((err = crdt_mp_bin(&e->via.array.ptr[2], CRDT_HASH_LEN,
+                               ve->head)) != GS_OK)
+          return err;
+        ve->has_head = true;
+      }
       m->u.vv.n = i + 1;
     }
     return GS_OK;
@@ -102,7 +105,16 @@ static gs_err decode_body(const msgpack_object *a, size_t na, net_msg *m)
     if ((err = crdt_mp_uint(&a[1], &m->u.ack.applied)) != GS_OK ||
         (err = crdt_mp_uint(&a[2], &m->u.ack.duplicates)) != GS_OK)
       return err;
+    if (m->u.ack.applied > NET_CHANGES_MAX ||
+        m->u.ack.duplicates > NET_CHANGES_MAX - m->u.ack.applied)
+      return GS_ETOOBIG;
     return GS_OK;
+  case NET_MSG_HELLO:
+    if (na != 2)
+      return GS_EDECODE;
+    if ((err = crdt_mp_uint(&a[1], &m->u.wall_ms)) != GS_OK)
+      return err;
+    return m->u.wall_ms > NET_WALL_MAX ? GS_ETOOBIG : GS_OK;
   case NET_MSG_DONE:
     return na == 1 ? GS_OK : GS_EDECODE;
   case NET_MSG_PING:
@@ -170,7 +182,7 @@ gs_err net_msg_decode(const uint8_t *buf, size_t n, net_msg *out)
   const msgpack_object *a = o->via.array.ptr;
   if ((err = crdt_mp_uint(&a[0], &type)) != GS_OK)
     goto done;
-  if (type < NET_MSG_VV || type > NET_MSG_PACKED) {
+  if (type < NET_MSG_VV || type > NET_MSG_HELLO) {
     err = GS_EDECODE;
     goto done;
   }
@@ -222,10 +234,18 @@ gs_err net_msg_vv(const net_vv_entry *en, size_t n, bool more, uint8_t **out,
   enc_init(&e, NET_MSG_VV, 3);
   msgpack_pack_array(&e.pk, n);
   for (size_t i = 0; i < n; i++) {
-    msgpack_pack_array(&e.pk, 2);
+    if (en[i].seq > NET_SEQ_MAX) {
+      msgpack_sbuffer_destroy(&e.sb);
+      return GS_ETOOBIG;
+    }
+    msgpack_pack_array(&e.pk, en[i].has_head ? 3 : 2);
     msgpack_pack_bin(&e.pk, CRDT_FEED_LEN);
     msgpack_pack_bin_body(&e.pk, en[i].feed, CRDT_FEED_LEN);
     msgpack_pack_uint64(&e.pk, en[i].seq);
+    if (en[i].has_head) {
+      msgpack_pack_bin(&e.pk, CRDT_HASH_LEN);
+      msgpack_pack_bin_body(&e.pk, en[i].head, CRDT_HASH_LEN);
+    }
   }
   if (more)
     msgpack_pack_true(&e.pk);
@@ -267,6 +287,16 @@ gs_err net_msg_done(uint8_t **out, size_t *len)
 {
   enc e;
   enc_init(&e, NET_MSG_DONE, 1);
+  return enc_done(&e, out, len);
+}
+
+gs_err net_msg_hello(uint64_t wall_ms, uint8_t **out, size_t *len)
+{
+  enc e;
+  if (wall_ms > NET_WALL_MAX)
+    wall_ms = NET_WALL_MAX;
+  enc_init(&e, NET_MSG_HELLO, 2);
+  msgpack_pack_uint64(&e.pk, wall_ms);
   return enc_done(&e, out, len);
 }
 

@@ -5,8 +5,12 @@
  * the change decoder's: exact arity and types, bounded counts and sizes,
  * UTF-8 text, no trailing bytes.
  *
- *   VV       [1, [[feed bin16, seq uint]...], more bool]  version vector,
- *            in pages of at most NET_VV_PAGE entries; more = pages follow
+ *   VV       [1, [[feed bin16, seq uint, head bin32?]...], more bool]
+ *            version vector, in pages of at most NET_VV_PAGE entries;
+ *            more = pages follow; head (optional) is the hash of the
+ *            change at seq, so that two nodes holding different branches
+ *            of a forked feed see it even at equal length; seq is at most
+ *            NET_SEQ_MAX
  *   CHANGES  [2, [change bin...]]   changes, each <= CRDT_CHANGE_MAX,
  *            in feed then seq order; the whole message fits one frame
  *   ACK      [3, applied uint, duplicates uint]   a CHANGES was applied
@@ -18,6 +22,9 @@
  *            protocol version 2), sent when smaller; the frame must say
  *            its size, at most NET_MSG_MAX, and unpack to exactly that
  *            many bytes of a CHANGES message
+ *   HELLO    [10, wall_ms uint]  the sender's wall clock (ms since the
+ *            epoch, at most NET_WALL_MAX), sent first, so that a node whose
+ *            date is wrong is told so
  *
  * Decoded messages borrow from the buffer they were decoded from.
  */
@@ -37,6 +44,11 @@
 #define NET_PEERS_MAX 64     /* addresses per PEERS message */
 #define NET_ADDR_MAX 255     /* bytes of one "host:port" */
 #define NET_REASON_MAX 255   /* bytes of an ERROR's reason */
+/* Numbers a peer sends are bounded before use: a seq beyond this (2^48:
+ * far more changes than any feed can hold) or an ACK of more than
+ * NET_CHANGES_MAX changes is malformed. */
+#define NET_SEQ_MAX (((uint64_t)1 << 48) - 1)
+#define NET_WALL_MAX (((uint64_t)1 << 47) - 1) /* ms: the year 6429 */
 
 typedef enum net_msg_type {
   NET_MSG_VV = 1,
@@ -48,11 +60,14 @@ typedef enum net_msg_type {
   NET_MSG_ERROR = 7,
   NET_MSG_PEERS = 8,
   NET_MSG_PACKED = 9,
+  NET_MSG_HELLO = 10,
 } net_msg_type;
 
 typedef struct net_vv_entry {
   uint8_t feed[CRDT_FEED_LEN];
   uint64_t seq;
+  bool has_head;
+  uint8_t head[CRDT_HASH_LEN]; /* hash of the change at seq, if has_head */
 } net_vv_entry;
 
 /* A byte string view (a change, an address, a reason). */
@@ -88,6 +103,7 @@ typedef struct net_msg {
       size_t n;
     } peers;
     net_bytes packed; /* the zstd frame */
+    uint64_t wall_ms; /* HELLO */
   } u;
 } net_msg;
 
@@ -107,6 +123,7 @@ gs_err net_msg_changes(const net_bytes *changes, size_t n, uint8_t **out,
 gs_err net_msg_ack(uint64_t applied, uint64_t duplicates, uint8_t **out,
                    size_t *len);
 gs_err net_msg_done(uint8_t **out, size_t *len);
+gs_err net_msg_hello(uint64_t wall_ms, uint8_t **out, size_t *len);
 gs_err net_msg_ping(bool pong, uint64_t nonce, uint8_t **out, size_t *len);
 gs_err net_msg_error(int64_t code, const char *reason, uint8_t **out,
                      size_t *len);
@@ -123,6 +140,8 @@ gs_err net_msg_pack(const uint8_t *msg, size_t n, uint8_t **out,
  * holds anything but a CHANGES message. */
 gs_err net_msg_unpack(const net_msg *packed, uint8_t *buf, net_msg *inner);
 
+/* Bytes a VV entry with its head takes at most: for paging. */
+#define NET_VV_ENTRY_MAX 62
 /* Bytes a CHANGES message adds per change of n bytes, and its fixed
  * overhead: for packing changes into one message. */
 #define NET_CHANGES_OVERHEAD 8

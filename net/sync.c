@@ -85,6 +85,7 @@ static gs_err fm_raise(feedmap *m, const uint8_t feed[CRDT_FEED_LEN],
 typedef struct tail {
   uint8_t feed[CRDT_FEED_LEN];
   uint64_t next, to; /* seqs still to send: [next, to] */
+  bool evidence;     /* the change of `forks` at next, not the feed's */
 } tail;
 
 struct net_sync {
@@ -104,6 +105,15 @@ struct net_sync {
   net_bytes parts[NET_CHANGES_MAX];
   size_t nparts;
   uint8_t *unpacked; /* NET_MSG_MAX: a received PACKED's CHANGES */
+  /* sending our VV a page at a time: the last feed sent */
+  bool vv_started;
+  uint8_t vv_after[CRDT_FEED_LEN];
+  bool hello_recv;
+  bool evidence_planned; /* fork evidence offered once per session */
+  feedmap bad;  /* feeds isolated as bad in this session (seq 1) */
+  feedmap fork_sent; /* feeds whose fork evidence went to the peer */
+  tail *forks;  /* our change at a seq the peer holds another one at */
+  size_t nforks, capforks;
 };
 
 gs_err net_sync_new(store *st, const net_sync_io *io, net_sync **out)
@@ -115,6 +125,8 @@ gs_err net_sync_new(store *st, const net_sync_io *io, net_sync **out)
   s->st = st;
   s->io = *io;
   crdt_random(&s->remote.seed, sizeof s->remote.seed);
+  crdt_random(&s->bad.seed, sizeof s->bad.seed);
+  crdt_random(&s->fork_sent.seed, sizeof s->fork_sent.seed);
   *out = s;
   return GS_OK;
 }
@@ -124,6 +136,9 @@ void net_sync_free(net_sync *s)
   if (!s)
     return;
   free(s->remote.e);
+  free(s->bad.e);
+  free(s->fork_sent.e);
+  free(s->forks);
   free(s->plan);
   free(s->unpacked);
   free(s);
@@ -150,56 +165,73 @@ static gs_err send_msg(net_sync *s, uint8_t *buf, size_t n, gs_err err)
   return err;
 }
 
-/* ---- sending the VV ---- */
+/* ---- sending HELLO and the VV ---- */
 
 typedef struct vv_ctx {
-  net_sync *s;
-  net_vv_entry page[NET_VV_PAGE];
+  net_vv_entry page[NET_VV_PAGE + 1];
   size_t n;
-  gs_err err;
 } vv_ctx;
 
 static int on_vv_feed(void *ctx, const store_feed *f)
 {
   vv_ctx *v = ctx;
-  if (v->n == NET_VV_PAGE) {
+  net_vv_entry *e = &v->page[v->n++];
+  memcpy(e->feed, f->feed, CRDT_FEED_LEN);
+  e->seq = f->seq;
+  e->has_head = true;
+  memcpy(e->head, f->head, CRDT_HASH_LEN);
+  return v->n == NET_VV_PAGE + 1; /* one more: is there another page? */
+}
+
+/* Send VV pages while the transport is writable (force: the first one
+ * whatever it says): each page is read from the store when it is sent,
+ * so the queue holds at most a page or so. */
+static gs_err vv_pump(net_sync *s, bool force)
+{
+  gs_err err = GS_OK;
+  vv_ctx *v = NULL;
+  while (!s->vv_sent &&
+         (force || !s->io.writable || s->io.writable(s->io.ctx))) {
+    force = false;
+    if (!v && !(v = malloc(sizeof *v)))
+      return GS_ENOMEM;
+    v->n = 0;
+    if ((err = store_feeds_after(s->st, s->vv_started ? s->vv_after : NULL,
+                                 on_vv_feed, v)) != GS_OK)
+      break;
+    bool more = v->n > NET_VV_PAGE;
+    size_t n = more ? NET_VV_PAGE : v->n;
     uint8_t *buf;
     size_t len;
-    gs_err e = net_msg_vv(v->page, v->n, true, &buf, &len);
-    if ((v->err = send_msg(v->s, buf, len, e)) != GS_OK)
-      return 1;
-    v->n = 0;
+    gs_err e = net_msg_vv(v->page, n, more, &buf, &len);
+    if ((err = send_msg(s, buf, len, e)) != GS_OK)
+      break;
+    if (n) {
+      memcpy(s->vv_after, v->page[n - 1].feed, CRDT_FEED_LEN);
+      s->vv_started = true;
+    }
+    s->vv_sent = !more;
   }
-  memcpy(v->page[v->n].feed, f->feed, CRDT_FEED_LEN);
-  v->page[v->n].seq = f->seq;
-  v->n++;
-  return 0;
+  free(v);
+  return err;
 }
 
 gs_err net_sync_start(net_sync *s)
 {
-  vv_ctx *v = calloc(1, sizeof *v);
-  uint8_t *buf;
-  size_t len;
   store_stats st;
-  if (!v)
-    return GS_ENOMEM;
-  v->s = s;
   /* what the plan will be measured against later */
   gs_err err = store_stats_get(s->st, &st);
-  if (!err)
-    s->seen_changes = st.changes;
-  if (!err)
-    err = store_feeds(s->st, on_vv_feed, v);
-  if (!err)
-    err = v->err;
-  if (!err) {
-    gs_err e = net_msg_vv(v->page, v->n, false, &buf, &len);
-    err = send_msg(s, buf, len, e);
+  if (err)
+    return err;
+  s->seen_changes = st.changes;
+  if (s->io.now) {
+    uint8_t *buf;
+    size_t len;
+    gs_err e = net_msg_hello(s->io.now(s->io.ctx), &buf, &len);
+    if ((err = send_msg(s, buf, len, e)) != GS_OK)
+      return err;
   }
-  free(v);
-  s->vv_sent = !err;
-  return err;
+  return vv_pump(s, true);
 }
 
 /* ---- planning and sending tails ---- */
@@ -217,7 +249,7 @@ static int on_plan_feed(void *ctx, const store_feed *f)
   if (f->seq <= have)
     return 0;
   if (s->io.may_send &&
-      !s->io.may_send(s->io.ctx, f->scope, strlen(f->scope)))
+      !s->io.may_send(s->io.ctx, f->origin, f->scope, strlen(f->scope)))
     return 0; /* not for this peer's eyes */
   if (s->nplan == s->capplan) {
     size_t cap = s->capplan ? s->capplan * 2 : 64;
@@ -233,7 +265,42 @@ static int on_plan_feed(void *ctx, const store_feed *f)
   memcpy(t->feed, f->feed, CRDT_FEED_LEN);
   t->next = have + 1;
   t->to = f->seq;
+  t->evidence = false;
   return 0;
+}
+
+/* Fork evidence this node keeps, offered to a peer that holds the feed
+ * that far (it holds our branch, or it would have been found by the VV):
+ * so that every node that meets one that knows of a fork knows of it. */
+static int on_evidence(void *ctx, const uint8_t *feed, uint64_t seq,
+                       const uint8_t *bytes, size_t n)
+{
+  plan_ctx *pc = ctx;
+  net_sync *s = pc->s;
+  store_feed f;
+  (void)bytes, (void)n;
+  if (fm_get(&s->fork_sent, feed) || fm_get(&s->remote, feed) < seq ||
+      store_feed_get(s->st, feed, &f) != GS_OK ||
+      (s->io.may_send &&
+       !s->io.may_send(s->io.ctx, f.origin, f.scope, strlen(f.scope))))
+    return 0;
+  if ((pc->err = fm_raise(&s->fork_sent, feed, 1)) != GS_OK)
+    return 1;
+  if (s->nforks == s->capforks) {
+    size_t cap = s->capforks ? s->capforks * 2 : 16;
+    tail *p = realloc(s->forks, cap * sizeof *p);
+    if (!p) {
+      pc->err = GS_ENOMEM;
+      return 1;
+    }
+    s->forks = p;
+    s->capforks = cap;
+  }
+  tail *t = &s->forks[s->nforks++];
+  memcpy(t->feed, feed, CRDT_FEED_LEN);
+  t->next = t->to = seq;
+  t->evidence = true;
+  return s->nforks >= NET_SYNC_MAX_FEEDS;
 }
 
 /* Plan every tail the peer lacks (replacing a finished plan). */
@@ -251,6 +318,37 @@ static gs_err make_plan(net_sync *s)
   err = store_feeds(s->st, on_plan_feed, &pc);
   if (err || pc.err)
     return err ? err : pc.err;
+  if (!s->evidence_planned && st.forks) {
+    s->evidence_planned = true;
+    if ((err = store_forks_list(s->st, on_evidence, &pc)) != GS_OK ||
+        pc.err)
+      return err ? err : pc.err;
+  }
+  /* the evidence of a fork first, once: our change where the peer holds
+   * another (if the peer may see that feed at all) */
+  if (s->nforks) {
+    if (s->nplan + s->nforks > s->capplan) {
+      size_t cap = s->nplan + s->nforks;
+      tail *p = realloc(s->plan, cap * sizeof *p);
+      if (!p)
+        return GS_ENOMEM;
+      s->plan = p;
+      s->capplan = cap;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < s->nforks; i++) {
+      store_feed f;
+      if (store_feed_get(s->st, s->forks[i].feed, &f) != GS_OK ||
+          (s->io.may_send && !s->io.may_send(s->io.ctx, f.origin, f.scope,
+                                             strlen(f.scope))))
+        continue;
+      s->forks[k++] = s->forks[i];
+    }
+    memmove(&s->plan[k], s->plan, s->nplan * sizeof *s->plan);
+    memcpy(s->plan, s->forks, k * sizeof *s->plan);
+    s->nplan += k;
+    s->nforks = 0;
+  }
   /* membership feeds first: a receiver checks each change against the
    * memberships it holds, so a node's claim must come before its writes */
   size_t front = 0;
@@ -302,7 +400,14 @@ static gs_err send_batch(net_sync *s)
     tail *t = &s->plan[s->pos];
     fill_ctx f = {s, t, false};
     uint64_t before = t->next;
-    gs_err err = store_feed_read(s->st, t->feed, t->next, t->to, on_raw, &f);
+    gs_err err =
+        t->evidence
+            ? store_fork_read(s->st, t->feed, t->next, on_raw, &f)
+            : store_feed_read(s->st, t->feed, t->next, t->to, on_raw, &f);
+    if (err == GS_ENOTFOUND && t->evidence) {
+      s->pos++; /* gone meanwhile */
+      continue;
+    }
     if (err)
       return err;
     if (t->next > before) {
@@ -345,7 +450,9 @@ static gs_err send_batch(net_sync *s)
 gs_err net_sync_pump(net_sync *s)
 {
   gs_err err;
-  if (!s->remote_vv_done)
+  if (!s->vv_sent && (err = vv_pump(s, false)) != GS_OK)
+    return err;
+  if (!s->remote_vv_done || !s->vv_sent)
     return GS_OK;
   while (s->pos < s->nplan && s->inflight < NET_SYNC_WINDOW &&
          (!s->io.writable || s->io.writable(s->io.ctx)))
@@ -370,13 +477,24 @@ gs_err net_sync_poll(net_sync *s)
   gs_err err = store_stats_get(s->st, &st);
   if (err)
     return err;
-  if (st.changes != s->seen_changes && s->pos == s->nplan &&
+  if ((st.changes != s->seen_changes || s->nforks) && s->pos == s->nplan &&
       (err = make_plan(s)) != GS_OK)
     return err;
   return net_sync_pump(s);
 }
 
 /* ---- receiving ---- */
+
+static gs_err fork_note(net_sync *s, const uint8_t feed[CRDT_FEED_LEN],
+                        uint64_t seq);
+static gs_err make_plan(net_sync *s);
+
+static bool same_feed(const crdt_change *a, const crdt_change *b)
+{
+  return memcmp(a->origin, b->origin, CRDT_KEY_LEN) == 0 &&
+         a->scope_len == b->scope_len &&
+         memcmp(a->scope, b->scope, a->scope_len) == 0;
+}
 
 static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
                          size_t whylen)
@@ -385,10 +503,11 @@ static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
   const uint8_t **ptrs = calloc(n, sizeof *ptrs);
   size_t *lens = calloc(n, sizeof *lens);
   crdt_change **cs = calloc(n, sizeof *cs);
-  bool *keep = calloc(n, sizeof *keep);
+  uint8_t *verdict = calloc(n, 1), *hold = calloc(n, 1), *out = calloc(n, 1);
+  size_t *idx = calloc(n, sizeof *idx);
   store_result res;
   gs_err err = GS_ENOMEM;
-  if (!ptrs || !lens || !cs || !keep)
+  if (!ptrs || !lens || !cs || !verdict || !hold || !out || !idx)
     goto out;
   for (size_t i = 0; i < n; i++) {
     if ((err = crdt_change_decode(m->u.changes.changes[i].p,
@@ -398,56 +517,156 @@ static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
                n, i + 1, gs_strerror(err));
       goto out;
     }
-    keep[i] = true;
   }
-  if (s->io.check)
+  if (s->io.classify) {
+    s->io.classify(s->io.ctx, (const crdt_change *const *)cs, n, verdict);
+  } else if (s->io.check) {
+    bool *keep = calloc(n, sizeof *keep);
+    if (!keep) {
+      err = GS_ENOMEM;
+      goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+      keep[i] = true;
     s->io.check(s->io.ctx, (const crdt_change *const *)cs, n, keep);
+    for (size_t i = 0; i < n; i++)
+      verdict[i] = keep[i] ? 0 : NET_SYNC_REFUSE;
+    free(keep);
+  }
   for (size_t i = 0; i < n; i++) {
-    if (!keep[i]) {
-      /* nothing after a refused change of its feed can be stored */
+    uint8_t feed[CRDT_FEED_LEN];
+    crdt_feed_id(cs[i]->origin, cs[i]->scope, cs[i]->scope_len, feed);
+    if (fm_get(&s->bad, feed)) {
+      s->stats.bad++; /* isolated earlier in this session */
+      continue;
+    }
+    if (verdict[i] == NET_SYNC_REFUSE) {
+      /* nothing after a refused change of its feed can be stored, in
+       * this batch or later in the session */
       for (size_t j = i + 1; j < n; j++)
-        if (keep[j] &&
-            memcmp(cs[j]->origin, cs[i]->origin, CRDT_KEY_LEN) == 0 &&
-            cs[j]->scope_len == cs[i]->scope_len &&
-            memcmp(cs[j]->scope, cs[i]->scope, cs[i]->scope_len) == 0)
-          keep[j] = false;
+        if (same_feed(cs[j], cs[i]))
+          verdict[j] = NET_SYNC_REFUSE;
+      if ((err = fm_raise(&s->bad, feed, 1)) != GS_OK)
+        goto out;
       s->stats.refused++;
       continue;
     }
+    hold[nk] = verdict[i];
+    idx[nk] = i;
     ptrs[nk] = m->u.changes.changes[i].p;
     lens[nk++] = m->u.changes.changes[i].n;
   }
   memset(&res, 0, sizeof res);
-  if (nk && (err = store_apply(s->st, ptrs, lens, nk, &res, &bad))) {
+  if (nk && (err = store_apply_ex(s->st, ptrs, lens, nk, hold, out, &res,
+                                  &bad))) {
     snprintf(why, whylen, "refused a batch of %zu changes at change %zu: %s",
-             n, bad + 1, gs_strerror(err));
+             n, (nk ? idx[bad] : 0) + 1, gs_strerror(err));
     goto out;
   }
   /* the peer holds what it sent (what we kept: the map stays bounded by
-   * what this store holds) */
-  for (size_t i = 0; i < n; i++) {
-    if (!keep[i])
-      continue;
+   * what this store holds); a bad feed is skipped from now on */
+  for (size_t k = 0; k < nk; k++) {
+    const crdt_change *c = cs[idx[k]];
     uint8_t feed[CRDT_FEED_LEN];
-    crdt_feed_id(cs[i]->origin, cs[i]->scope, cs[i]->scope_len, feed);
-    if ((err = fm_raise(&s->remote, feed, cs[i]->seq)) != GS_OK)
+    crdt_feed_id(c->origin, c->scope, c->scope_len, feed);
+    if (out[k] == STORE_OUT_FULL && (err = fm_raise(&s->bad, feed, 1)))
+      goto out; /* not stored: the rest of it would not follow */
+    if (out[k] == STORE_OUT_BAD) {
+      if ((err = fm_raise(&s->bad, feed, 1)) != GS_OK)
+        goto out;
+      /* a fork: the peer gets our change at that seq, its evidence */
+      store_quar q;
+      store_feed f;
+      if (store_quar_get(s->st, feed, &q) == GS_OK &&
+          q.reason == STORE_BAD_FORK &&
+          store_feed_get(s->st, feed, &f) == GS_OK && c->seq <= f.seq &&
+          (err = fork_note(s, feed, c->seq)) != GS_OK)
+        goto out;
+    }
+    if ((err = fm_raise(&s->remote, feed, c->seq)) != GS_OK)
       goto out;
   }
   s->stats.recv_changes += res.applied;
   s->stats.recv_dups += res.duplicates;
+  s->stats.held += res.held;
+  s->stats.bad += res.bad;
+  if (s->io.after_apply && (res.applied || res.held || res.bad))
+    s->io.after_apply(s->io.ctx, &res);
   uint8_t *buf;
   size_t len;
-  gs_err e = net_msg_ack(res.applied, res.duplicates, &buf, &len);
+  gs_err e = net_msg_ack(res.applied + res.held, res.duplicates, &buf, &len);
   err = send_msg(s, buf, len, e);
+  if (!err && s->nforks && s->remote_vv_done && s->pos == s->nplan &&
+      (err = make_plan(s)) == GS_OK)
+    err = net_sync_pump(s);
 out:
   if (cs)
     for (size_t i = 0; i < n; i++)
       crdt_change_free(cs[i]);
   free(cs);
-  free(keep);
+  free(verdict);
+  free(hold);
+  free(out);
+  free(idx);
   free(ptrs);
   free(lens);
   return err;
+}
+
+typedef struct hash_ctx {
+  uint8_t hash[CRDT_HASH_LEN];
+  bool got;
+} hash_ctx;
+
+static int on_hash_raw(void *ctx, uint64_t seq, const uint8_t *bytes,
+                       size_t n)
+{
+  hash_ctx *h = ctx;
+  (void)seq;
+  crdt_hash(bytes, n, h->hash);
+  h->got = true;
+  return 1;
+}
+
+/* Does the peer's head at ve->seq differ from our change there? */
+static gs_err head_differs(net_sync *s, const store_feed *f,
+                           const net_vv_entry *ve, bool *differ)
+{
+  hash_ctx h = {.got = false};
+  *differ = false;
+  if (ve->seq == f->seq) {
+    *differ = memcmp(ve->head, f->head, CRDT_HASH_LEN) != 0;
+    return GS_OK;
+  }
+  gs_err err = store_feed_read(s->st, f->feed, ve->seq, ve->seq, on_hash_raw,
+                               &h);
+  if (err)
+    return err;
+  *differ = h.got && memcmp(ve->head, h.hash, CRDT_HASH_LEN) != 0;
+  return GS_OK;
+}
+
+static gs_err fork_note(net_sync *s, const uint8_t feed[CRDT_FEED_LEN],
+                        uint64_t seq)
+{
+  if (fm_get(&s->fork_sent, feed))
+    return GS_OK; /* once per feed and session: no ping-pong */
+  gs_err err = fm_raise(&s->fork_sent, feed, 1);
+  if (err)
+    return err;
+  if (s->nforks == s->capforks) {
+    size_t cap = s->capforks ? s->capforks * 2 : 16;
+    tail *p = realloc(s->forks, cap * sizeof *p);
+    if (!p)
+      return GS_ENOMEM;
+    s->forks = p;
+    s->capforks = cap;
+  }
+  tail *t = &s->forks[s->nforks++];
+  memcpy(t->feed, feed, CRDT_FEED_LEN);
+  t->next = t->to = seq;
+  t->evidence = false;
+  return GS_OK;
 }
 
 /* Keep what the peer holds, for status ("how far behind"). */
@@ -515,8 +734,22 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
         err = e;
         break;
       }
-      err = fm_raise(&s->remote, m.u.vv.entries[i].feed,
-                     m.u.vv.entries[i].seq);
+      const net_vv_entry *ve = &m.u.vv.entries[i];
+      uint64_t theirs = ve->seq;
+      if (ve->has_head && ve->seq > 0 && ve->seq <= f.seq) {
+        bool differ;
+        if ((err = head_differs(s, &f, ve, &differ)) != GS_OK)
+          break;
+        if (differ) {
+          /* another branch: send our change at their seq (their
+           * evidence of the fork), not the tail */
+          if ((err = fork_note(s, ve->feed, ve->seq)) != GS_OK)
+            break;
+          s->stats.forks_seen++;
+          theirs = f.seq;
+        }
+      }
+      err = fm_raise(&s->remote, ve->feed, theirs);
     }
     if (!err && m.u.vv.n)
       err = remember_heard(s, &m);
@@ -564,6 +797,17 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
     break;
   }
   case NET_MSG_PONG:
+    break;
+  case NET_MSG_HELLO:
+    if (s->hello_recv) {
+      snprintf(why, whylen, "hello sent twice");
+      err = GS_EPROTO;
+      break;
+    }
+    s->hello_recv = true;
+    s->stats.peer_wall_ms = m.u.wall_ms;
+    if (s->io.on_hello)
+      s->io.on_hello(s->io.ctx, m.u.wall_ms);
     break;
   case NET_MSG_PEERS:
     if (s->io.on_peers)

@@ -4,15 +4,26 @@
  * tests). DESIGN.md sections 4 and 6.
  *
  * Both sides run the same state machine:
- *   1. send the version vector (VV pages);
+ *   0. send HELLO (this node's wall clock);
+ *   1. send the version vector (VV pages, with each feed's head hash), a
+ *      page at a time while the transport is writable (flow control: a
+ *      vector of a million feeds never fills an output queue);
  *   2. when the peer's VV is complete, send every feed tail it lacks, in
  *      feed then seq order, in CHANGES messages of at most NET_MSG_MAX
  *      bytes, with at most NET_SYNC_WINDOW of them unacknowledged; then
  *      DONE;
- *   3. apply each received CHANGES in one store transaction (chain, gap,
- *      fork and one-signature-per-run checks of store_apply) and ACK it;
- *      a message that fails any check is an error: the caller closes the
- *      connection, and nothing of that message is stored;
+ *   3. apply each received CHANGES in one store transaction
+ *      (store_apply_ex: every signature verified, chain, gap and fork
+ *      checks) and ACK it. A bad feed is isolated, never the session: its
+ *      changes are not stored, the feed is recorded (`quar`) and skipped
+ *      for the rest of the session, every other feed goes on. A change
+ *      stamped too far ahead, or whose author's membership is not known
+ *      yet, is held. Undecodable bytes are an error: the caller closes
+ *      the connection, and nothing of that message is stored;
+ *   Forks: a peer's VV entry whose head differs from the hash of our
+ *   change at that seq means the two hold different branches of a forked
+ *   feed: we send our change at that seq (the peer's evidence) instead of
+ *   the tail, and the peer does the same for us;
  *   4. live: net_sync_poll sends what was committed locally since (by
  *      this process or another), so peers stay current.
  * A dropped connection loses nothing: the next session's VV exchange
@@ -36,6 +47,7 @@ typedef struct net_sync net_sync;
 /* How the session sends: send queues one message (copied); writable says
  * whether the transport wants more now. */
 struct net_bytes;
+struct store_result;
 typedef struct net_sync_io {
   gs_err (*send)(void *ctx, const uint8_t *msg, size_t n);
   bool (*writable)(void *ctx);
@@ -47,13 +59,36 @@ typedef struct net_sync_io {
    * anything after it in its feed). Optional: without it all are kept. */
   void (*check)(void *ctx, const crdt_change *const *cs, size_t n,
                 bool *keep);
-  /* May the peer receive this feed? Optional: without it, all feeds. */
-  bool (*may_send)(void *ctx, const char *scope, size_t scope_len);
+  /* May the peer receive the feed of (origin, scope)? Optional: without
+   * it, all feeds. */
+  bool (*may_send)(void *ctx, const uint8_t *origin, const char *scope,
+                   size_t scope_len);
   void *ctx;
+  /* Optional, after ctx (so that older initialisers still fit): */
+  /* This node's wall clock, ms (for HELLO); without it HELLO is not
+   * sent. */
+  uint64_t (*now)(void *ctx);
+  /* The peer's HELLO: its wall clock (bounded by NET_WALL_MAX). */
+  void (*on_hello)(void *ctx, uint64_t peer_wall_ms);
+  /* Like check, with holding: verdict[i] := 0 to store, STORE_HOLD_MEMBER
+   * to hold (its author's membership is not known yet), NET_SYNC_REFUSE
+   * to refuse (nothing after it in its feed is stored either). Used
+   * instead of check when set. */
+  void (*classify)(void *ctx, const crdt_change *const *cs, size_t n,
+                   uint8_t *verdict);
+  /* A received batch was stored (res: what store_apply_ex did): the
+   * caller may re-check held changes. */
+  void (*after_apply)(void *ctx, const struct store_result *res);
 } net_sync_io;
+
+#define NET_SYNC_REFUSE 0xff
 
 typedef struct net_sync_stats {
   uint64_t refused; /* received changes refused by the permission check */
+  uint64_t held;    /* received changes held (clock ahead, membership) */
+  uint64_t bad;     /* received changes of feeds isolated as bad */
+  uint64_t forks_seen; /* feeds the peer holds another branch of */
+  uint64_t peer_wall_ms; /* the peer's HELLO; 0 before it */
   uint64_t sent_changes, sent_bytes;
   uint64_t recv_changes, recv_dups, recv_bytes;
   uint64_t msgs_in, msgs_out;

@@ -666,3 +666,26 @@ bool node_policy_may_read(const node_policy *p, const uint8_t *key,
   }
   return false; /* not a member (yet) */
 }
+
+/* ---- issue 14 (sync): who a session may show anything to, and which
+ * authors are not known yet (their changes are held, not refused) ---- */
+
+bool node_policy_member(const node_policy *p, const uint8_t *key)
+{
+  if (p->open || memcmp(key, p->root, CRDT_KEY_LEN) == 0)
+    return true;
+  for (size_t i = 0; i < p->n; i++)
+    if (memcmp(p->m[i].id, key, CRDT_ID_LEN) == 0)
+      return p->m[i].has_key && p->m[i].valid && !p->m[i].revoked;
+  return false;
+}
+
+bool node_policy_known(const node_policy *p, const uint8_t *key)
+{
+  if (p->open || memcmp(key, p->root, CRDT_KEY_LEN) == 0)
+    return true;
+  for (size_t i = 0; i < p->n; i++)
+    if (memcmp(p->m[i].id, key, CRDT_ID_LEN) == 0)
+      return p->m[i].has_key || p->m[i].revoked;
+  return false;
+}

@@ -31,6 +31,10 @@
 #define SETTLE_MS 15    /* ... and again this long after a write event */
 #define PENDING_MAX 16  /* incoming connections still in the handshake */
 #define PENDING_PER_HOST 4 /* ... from one address */
+#define SESSIONS_PER_HOST 16 /* established incoming sessions of one address */
+#define SESSIONS_PER_KEY 4  /* sessions with one node key: live ones each way
+                             * and a `gridsync sync` or two */
+#define SESSIONS_NONMEMBER 8 /* sessions with peers not (yet) valid members */
 #define PROGRESS_MS 500
 
 /* ---- addresses ---- */
@@ -331,9 +335,12 @@ struct session {
   net_sync *sync;
   char addr[STORE_ADDR_MAX + 1]; /* book key for outgoing sessions */
   bool outgoing, ok;
+  bool member; /* the peer was a valid member when the session opened */
   node_policy *pol; /* cached for may_send */
   size_t pol_changes;
   size_t learnt; /* addresses added from this peer's PEERS */
+  bool net_seen; /* a batch carried membership changes */
+  uint64_t since; /* uv_now when it began */
 };
 
 static void logf_(netnode *nn, const char *fmt, ...)
@@ -422,9 +429,23 @@ static int on_share(void *ctx, const node_peer_info *p)
   return 0;
 }
 
+/* Is the peer a valid member (as far as this node knows now)? A peer
+ * that is not is told nothing (not even addresses) and taught us nothing. */
+static bool peer_is_member(session *s)
+{
+  node_policy *p;
+  if (node_policy_load(s->nn->n, &p) != GS_OK)
+    return false;
+  bool m = node_policy_member(p, net_peer_remote_key(s->peer));
+  node_policy_free(p);
+  return m;
+}
+
 /* Tell the peer where we listen and which addresses worked for us. */
 static void send_peers(session *s)
 {
+  if (!peer_is_member(s))
+    return;
   share_ctx *sc = calloc(1, sizeof *sc);
   net_bytes list[PEERS_SHARE + 1];
   size_t n = 0;
@@ -505,6 +526,8 @@ static void on_peers(void *ctx, const net_bytes *addrs, size_t n)
 {
   session *s = ctx;
   share_ctx count = {0};
+  if (!peer_is_member(s))
+    return;
   node_peers(s->nn->n, on_share, &count);
   size_t room = count.total < BOOK_MAX ? BOOK_MAX - count.total : 0;
   if (s->learnt >= LEARN_PER_SESSION)
@@ -541,24 +564,33 @@ static void on_peers(void *ctx, const net_bytes *addrs, size_t n)
   }
 }
 
-/* Refuse what the authors may not write; count and log it for status. */
-static void on_check(void *ctx, const crdt_change *const *cs, size_t n,
-                     bool *keep)
+/* Refuse what the authors may not write (count and log it for status);
+ * hold instead a change whose author's claim has not arrived yet
+ * (re-checked when memberships arrive). */
+static void on_classify(void *ctx, const crdt_change *const *cs, size_t n,
+                        uint8_t *verdict)
 {
   session *s = ctx;
   node_policy *p;
   char why[200];
   if (node_policy_load(s->nn->n, &p) != GS_OK) {
     for (size_t i = 0; i < n; i++)
-      keep[i] = false; /* cannot tell: store nothing, try again later */
+      verdict[i] = NET_SYNC_REFUSE; /* cannot tell: try again later */
     return;
   }
   size_t refused = 0;
   char first[512] = "";
   for (size_t i = 0; i < n; i++) {
+    verdict[i] = 0;
+    if (cs[i]->scope_len && cs[i]->scope[0] == '_')
+      s->net_seen = true; /* memberships may change: re-check held */
     if (node_policy_check(p, cs[i], why, sizeof why) == GS_OK)
       continue;
-    keep[i] = false;
+    if (!node_policy_known(p, cs[i]->origin)) {
+      verdict[i] = STORE_HOLD_MEMBER;
+      continue;
+    }
+    verdict[i] = NET_SYNC_REFUSE;
     if (refused++ == 0) {
       char who[16];
       key_text(cs[i]->origin, who);
@@ -568,16 +600,56 @@ static void on_check(void *ctx, const crdt_change *const *cs, size_t n,
   }
   node_policy_free(p);
   if (refused) {
-    /* one line and one store write per batch, however many were refused */
     logf_(s->nn, "refused %zu of %zu changes from %s (first: %s)", refused, n,
           s->outgoing ? s->addr : net_peer_addr(s->peer), first);
     node_note_refused(s->nn->n, first, refused);
   }
 }
 
+static const char *session_addr(const session *s)
+{
+  return s->outgoing ? s->addr : net_peer_addr(s->peer);
+}
+
+static void after_apply(void *ctx, const store_result *res)
+{
+  session *s = ctx;
+  size_t applied = 0;
+  if (res->bad)
+    logf_(s->nn, "set apart %zu changes of bad feeds from %s (see status)",
+          res->bad, session_addr(s));
+  if (res->held)
+    logf_(s->nn, "held %zu changes from %s (stamped too far ahead, or their "
+                 "author's membership not known yet; see status)",
+          res->held, session_addr(s));
+  if (s->net_seen) {
+    s->net_seen = false;
+    if (node_held_recheck(s->nn->n, &applied) == GS_OK && applied)
+      logf_(s->nn, "applied %zu held changes", applied);
+  }
+}
+
+static uint64_t io_now(void *ctx)
+{
+  session *s = ctx;
+  return node_now(s->nn->n);
+}
+
+static void on_hello(void *ctx, uint64_t peer_ms)
+{
+  session *s = ctx;
+  char why[400];
+  if (node_note_peer_clock(s->nn->n, session_addr(s), node_now(s->nn->n),
+                           peer_ms, why, sizeof why))
+    logf_(s->nn, "%s", why);
+}
+
 /* Send a peer only what its role may read (membership looked up afresh
- * at most once per planning: the policy is cached by change count). */
-static bool may_send(void *ctx, const char *scope, size_t scope_len)
+ * at most once per planning: the policy is cached by change count). A
+ * peer that is not a valid member yet is shown nothing but this node's
+ * own claim (so that two new members can meet). */
+static bool may_send(void *ctx, const uint8_t *origin, const char *scope,
+                     size_t scope_len)
 {
   session *s = ctx;
   store_stats st;
@@ -590,15 +662,27 @@ static bool may_send(void *ctx, const char *scope, size_t scope_len)
       return false;
     s->pol_changes = st.changes;
   }
-  return node_policy_may_read(s->pol, net_peer_remote_key(s->peer), scope,
-                              scope_len);
+  const uint8_t *key = net_peer_remote_key(s->peer);
+  if (!node_policy_member(s->pol, key))
+    return memcmp(origin, s->nn->n->pk, CRDT_KEY_LEN) == 0 &&
+           scope_len == strlen(NODE_NET_SCOPE) &&
+           memcmp(scope, NODE_NET_SCOPE, scope_len) == 0;
+  return node_policy_may_read(s->pol, key, scope, scope_len);
 }
 
 static void on_open(net_peer *p)
 {
   session *s = net_peer_data(p);
   char who[16];
-  net_sync_io io = {io_send, io_writable, on_peers, on_check, may_send, s};
+  net_sync_io io = {.send = io_send,
+                    .writable = io_writable,
+                    .on_peers = on_peers,
+                    .classify = on_classify,
+                    .may_send = may_send,
+                    .ctx = s,
+                    .now = io_now,
+                    .on_hello = on_hello,
+                    .after_apply = after_apply};
   if (memcmp(net_peer_remote_key(p), s->nn->id.sign_pk, CRDT_KEY_LEN) == 0) {
     /* an address of our own (learnt from a peer): forget it */
     if (s->outgoing)
@@ -616,6 +700,25 @@ static void on_open(net_peer *p)
       fail_session(s, GS_EPERM, "this node was revoked");
       return;
     }
+  }
+  /* one key, or keys without a valid claim (made up at will by a holder
+   * of the network key), cannot take the slots members need */
+  size_t same_key = 0, nonmembers = 0;
+  s->member = peer_is_member(s);
+  for (session *o = s->nn->sessions; o; o = o->next) {
+    if (o == s || !o->sync || !o->peer || net_peer_is_closing(o->peer))
+      continue;
+    same_key += memcmp(net_peer_remote_key(o->peer), net_peer_remote_key(p),
+                       CRDT_KEY_LEN) == 0;
+    nonmembers += !o->member;
+  }
+  if (same_key >= SESSIONS_PER_KEY ||
+      (!s->member && nonmembers >= SESSIONS_NONMEMBER)) {
+    s->outgoing = false; /* nothing to note in the book */
+    fail_session(s, GS_EPERM, same_key >= SESSIONS_PER_KEY
+                                  ? "already connected to this node"
+                                  : "too many connections from non-members");
+    return;
   }
   send_peers(s);
   key_text(net_peer_remote_key(p), who);
@@ -942,11 +1045,24 @@ static void gossip_once(netnode *nn)
   }
 }
 
+/* Held changes wait for this node's clock (or memberships): look again
+ * now and then. */
+static void recheck_held(netnode *nn)
+{
+  size_t applied = 0;
+  gs_err err = node_held_recheck(nn->n, &applied);
+  if (err)
+    logf_(nn, "cannot re-check held changes: %s", gs_strerror(err));
+  else if (applied)
+    logf_(nn, "applied %zu held changes (their time has come)", applied);
+}
+
 static void on_gossip(uv_timer_t *t)
 {
   netnode *nn = t->data;
   if (nn->stopping)
     return;
+  recheck_held(nn);
   gossip_once(nn);
   /* and tell connected peers what we learnt since */
   for (session *s = nn->sessions; s; s = s->next)
@@ -956,21 +1072,47 @@ static void on_gossip(uv_timer_t *t)
   uv_timer_start(&nn->gossip, on_gossip, base / 2 + rnd(nn) % (base + 1), 0);
 }
 
+/* The host part of "host:port" ("[v6]:port"): its length. */
+static size_t host_len(const char *addr)
+{
+  const char *colon = strrchr(addr, ':');
+  return colon ? (size_t)(colon - addr) : strlen(addr);
+}
+
+static bool same_host(const char *a, const char *b)
+{
+  size_t n = host_len(a);
+  return n == host_len(b) && strncmp(a, b, n) == 0;
+}
+
+typedef struct known_ctx {
+  const char *addr;
+  bool known;
+} known_ctx;
+
+static int on_known(void *ctx, const node_peer_info *p)
+{
+  known_ctx *k = ctx;
+  if (p->key && p->last_ok_ms && same_host(p->addr, k->addr)) {
+    k->known = true;
+    return 1;
+  }
+  return 0;
+}
+
+/* A host a session with a node key once succeeded with (a member). */
+static bool host_known(netnode *nn, const char *addr)
+{
+  known_ctx k = {addr, false};
+  node_peers(nn->n, on_known, &k);
+  return k.known;
+}
+
 static void on_conn(uv_stream_t *server, int status)
 {
   netnode *nn = server->data;
   if (status < 0 || nn->stopping)
     return;
-  /* sessions already being closed (refused a moment ago, in the same burst
-   * of accepts) hold no slot: counting them let a burst of stalled
-   * connections crowd out a member arriving right behind them */
-  size_t count = 0, pending = 0;
-  for (session *s = nn->sessions; s; s = s->next) {
-    if (s->peer && net_peer_is_closing(s->peer))
-      continue;
-    count++;
-    pending += !s->outgoing && !s->sync; /* still in the handshake */
-  }
   session *s = session_new(nn, NULL, false);
   if (!s)
     return;
@@ -980,19 +1122,54 @@ static void on_conn(uv_stream_t *server, int status)
     session_unlink(nn, s);
     return;
   }
+  s->since = uv_now(nn->loop);
+  const char *me = net_peer_addr(s->peer);
+  /* sessions already being closed (refused a moment ago, in the same burst
+   * of accepts) hold no slot: counting them let a burst of stalled
+   * connections crowd out a member arriving right behind them */
+  size_t count = 0, pending = 0, host_pending = 0, host_open = 0;
+  for (session *o = nn->sessions; o; o = o->next) {
+    if (o == s || (o->peer && net_peer_is_closing(o->peer)))
+      continue;
+    count++;
+    bool hs = !o->outgoing && !o->sync; /* still in the handshake */
+    pending += hs;
+    if (!o->outgoing && o->peer && same_host(net_peer_addr(o->peer), me)) {
+      host_pending += hs;
+      host_open += !hs;
+    }
+  }
   size_t max = nn->sopts->max_conns ? nn->sopts->max_conns : 64;
-  /* handshakes in progress get their own small budget, so clients that
-   * never finish one cannot take every slot from members */
-  size_t same_host = 0;
-  const char *me = net_peer_addr(s->peer), *colon = strrchr(me, ':');
-  size_t hl = colon ? (size_t)(colon - me) : strlen(me);
-  for (session *o = nn->sessions; o; o = o->next)
-    if (o != s && !o->outgoing && !o->sync && o->peer &&
-        !net_peer_is_closing(o->peer) && strncmp(net_peer_addr(o->peer), me, hl) == 0 &&
-        net_peer_addr(o->peer)[hl] == ':')
-      same_host++;
-  if (count >= max || pending >= PENDING_MAX ||
-      same_host >= PENDING_PER_HOST)
+  if (count >= max || host_pending >= PENDING_PER_HOST ||
+      host_open >= SESSIONS_PER_HOST) {
+    net_peer_close(s->peer, GS_EPERM, "too many connections");
+    return;
+  }
+  if (pending < PENDING_MAX || host_known(nn, me))
+    return; /* a known member's host gets a handshake slot of its own */
+  /* handshake slots are shared: the newcomer takes the slot of the oldest
+   * handshake of the address holding the most, so that a few addresses
+   * stalling handshakes cannot starve everyone else */
+  session *victim = NULL;
+  size_t most = 0;
+  for (session *o = nn->sessions; o; o = o->next) {
+    if (o == s || o->outgoing || o->sync || !o->peer ||
+        net_peer_is_closing(o->peer))
+      continue;
+    size_t k = 0;
+    for (session *p = nn->sessions; p; p = p->next)
+      if (p != s && !p->outgoing && !p->sync && p->peer &&
+          !net_peer_is_closing(p->peer) &&
+          same_host(net_peer_addr(p->peer), net_peer_addr(o->peer)))
+        k++;
+    if (k > most || (k == most && victim && o->since < victim->since)) {
+      most = k;
+      victim = o;
+    }
+  }
+  if (victim && most > host_pending + 1)
+    net_peer_close(victim->peer, GS_EPERM, "handshake slot given to another");
+  else
     net_peer_close(s->peer, GS_EPERM, "too many connections");
 }
 
@@ -1094,6 +1271,7 @@ gs_err node_sync_once(node *n, const char *addr, node_progress_cb cb,
    * round starts: when a round carried changes (a new member's claim,
    * say), a second round delivers what they made visible. */
   net_sync_stats r1, r2;
+  node_held_recheck(n, NULL); /* the clock may have caught up since */
   gs_err err = sync_round(n, addr, cb, ctx, &r1, why, whylen);
   *stats = r1;
   if (err || (r1.sent_changes == 0 && r1.recv_changes == 0))
@@ -1155,6 +1333,7 @@ gs_err node_server_start(node *n, uv_loop_t *loop, const node_serve_opts *o,
   if (o->on_listen)
     o->on_listen(o->ctx, host, port);
   logf_(nn, "serving on %s:%d", host, port);
+  recheck_held(nn);
   gossip_once(nn); /* meet a configured peer at once */
   uint64_t base = o->gossip_ms ? o->gossip_ms : 30000;
   uv_timer_start(&nn->gossip, on_gossip, base / 2 + rnd(nn) % (base + 1), 0);

@@ -234,6 +234,9 @@ gs_err node_open(const char *dir, unsigned flags, const node_clock *clk,
     goto fail;
   if ((err = node__network_load(n)) != GS_OK)
     goto fail;
+  /* the receive rule (stamps too far ahead are held) uses this node's
+   * clock, which tests move */
+  store_set_clock(n->st, n->clk.now_ms, n->clk.ctx);
   n->dev = (uint64_t)ds.st_dev;
   n->ino = (uint64_t)ds.st_ino;
   n->next_open = open_nodes;
@@ -362,9 +365,221 @@ uint64_t node_clock_skew_ms(node *n)
   return crdt_hlc_ahead_ms(h, node_now(n));
 }
 
+/* ---- issue 14: held changes, bad feeds, peer clocks ---- */
+
+typedef struct held_ctx {
+  node_held_cb cb;
+  void *ctx;
+} held_ctx;
+
+static int on_held(void *ctx, const store_held *h)
+{
+  held_ctx *hc = ctx;
+  const crdt_change *c = h->change;
+  node_held_info info = {
+      .origin = c->origin,
+      .scope = c->scope,
+      .scope_len = c->scope_len,
+      .seq = c->seq,
+      .stamp_ms = CRDT_HLC_MS(c->hlc),
+      .clock_ahead = h->reason == STORE_HOLD_CLOCK,
+      .reason = h->reason == STORE_HOLD_CLOCK
+                    ? "clock ahead: stamped more than a day ahead of this "
+                      "computer's clock"
+                : h->reason == STORE_HOLD_MEMBER
+                    ? "its author's membership has not arrived yet"
+                    : "waits for an earlier held change of its feed"};
+  return hc->cb(hc->ctx, &info);
+}
+
+gs_err node_held(node *n, node_held_cb cb, void *ctx)
+{
+  held_ctx hc = {cb, ctx};
+  return store_held_list(n->st, on_held, &hc);
+}
+
+/* The re-check of one held change: the same decision as on receipt. */
+static int recheck_one(void *ctx, const crdt_change *c)
+{
+  node_policy *p = ctx;
+  char why[200];
+  if (node_policy_check(p, c, why, sizeof why) == GS_OK)
+    return STORE_HOLD_NONE;
+  return node_policy_known(p, c->origin) ? -1 : STORE_HOLD_MEMBER;
+}
+
+gs_err node_held_recheck(node *n, size_t *applied)
+{
+  node_policy *p;
+  store_stats st;
+  store_result res = {.applied = 0};
+  if (applied)
+    *applied = 0;
+  gs_err err = store_stats_get(n->st, &st);
+  if (err || st.held == 0)
+    return err;
+  if ((err = node_policy_load(n, &p)) != GS_OK)
+    return err;
+  err = store_held_retry(n->st, recheck_one, p, &res);
+  node_policy_free(p);
+  if (applied)
+    *applied = res.applied;
+  return err;
+}
+
+typedef struct bad_ctx {
+  node_bad_feed_cb cb;
+  void *ctx;
+} bad_ctx;
+
+static int on_quar(void *ctx, const store_quar *q)
+{
+  bad_ctx *bc = ctx;
+  node_bad_feed b = {
+      .origin = q->origin,
+      .scope = q->scope,
+      .seq = q->seq,
+      .at_ms = q->at_ms,
+      .frozen = q->reason == STORE_BAD_FORK,
+      .reason = q->reason == STORE_BAD_FORK
+                    ? "fork: its author signed two different changes for "
+                      "one place in the feed (a laptop restored from an old "
+                      "backup, or a modified build)"
+                : q->reason == STORE_BAD_GAP
+                    ? "a change that skips others was received"
+                : q->reason == STORE_BAD_CHAIN
+                    ? "a change that does not follow the one held was "
+                      "received"
+                : q->reason == STORE_BAD_QUOTA
+                    ? "its author went over a quota (feeds, changes or "
+                      "bytes per member)"
+                    : "a change with a bad signature was received"};
+  return bc->cb(bc->ctx, &b);
+}
+
+gs_err node_bad_feeds(node *n, node_bad_feed_cb cb, void *ctx)
+{
+  bad_ctx bc = {cb, ctx};
+  return store_quar_list(n->st, on_quar, &bc);
+}
+
+#define PEER_CLOCK_KEY "peer_clock"
+
+static void be64(uint8_t *p, uint64_t v)
+{
+  for (int i = 7; i >= 0; i--, v >>= 8)
+    p[i] = (uint8_t)v;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++)
+    v = v << 8 | p[i];
+  return v;
+}
+
+gs_err node_peer_clock_get(node *n, node_peer_clock *out)
+{
+  uint8_t b[16 + sizeof out->addr];
+  size_t len;
+  memset(out, 0, sizeof *out);
+  gs_err err = store_meta_get(n->st, PEER_CLOCK_KEY, b, sizeof b, &len);
+  if (err)
+    return err;
+  if (len == 0)
+    return GS_ENOTFOUND; /* cleared */
+  if (len < 16 || len > sizeof b)
+    return GS_ECORRUPT;
+  out->own_ms = get64(b);
+  out->peer_ms = get64(b + 8);
+  memcpy(out->addr, b + 16, len - 16 < sizeof out->addr - 1
+                                ? len - 16
+                                : sizeof out->addr - 1);
+  return GS_OK;
+}
+
+static void date_text(uint64_t ms, char *out, size_t cap)
+{
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) || !strftime(out, cap, "%Y-%m-%d", &tm))
+    snprintf(out, cap, "?");
+}
+
+static void clock_sentence(const node_peer_clock *pc, char *why,
+                           size_t whylen)
+{
+  char own[32], peer[32];
+  date_text(pc->own_ms, own, sizeof own);
+  date_text(pc->peer_ms, peer, sizeof peer);
+  snprintf(why, whylen,
+           "this computer's date is %s, the peer's (%.100s) is %s: set the "
+           "date "
+           "on the one that is wrong",
+           own, pc->addr, peer);
+}
+
+bool node_note_peer_clock(node *n, const char *addr, uint64_t own_ms,
+                          uint64_t peer_ms, char *why, size_t whylen)
+{
+  uint64_t d = own_ms > peer_ms ? own_ms - peer_ms : peer_ms - own_ms;
+  node_peer_clock old;
+  bool had = node_peer_clock_get(n, &old) == GS_OK;
+  if (d <= STORE_AHEAD_MAX_MS) {
+    if (had)
+      store_meta_put(n->st, PEER_CLOCK_KEY, "", 0); /* they agree now */
+    if (whylen)
+      why[0] = '\0';
+    return false;
+  }
+  node_peer_clock pc = {.own_ms = own_ms, .peer_ms = peer_ms};
+  snprintf(pc.addr, sizeof pc.addr, "%s", addr ? addr : "");
+  uint8_t b[16 + sizeof pc.addr];
+  size_t al = strlen(pc.addr);
+  be64(b, own_ms);
+  be64(b + 8, peer_ms);
+  memcpy(b + 16, pc.addr, al);
+  store_meta_put(n->st, PEER_CLOCK_KEY, b, 16 + al);
+  clock_sentence(&pc, why, whylen);
+  return true;
+}
+
+typedef struct any_ctx {
+  bool clock;
+} any_ctx;
+
+static int on_any_held(void *ctx, const store_held *h)
+{
+  any_ctx *a = ctx;
+  if (h->reason == STORE_HOLD_CLOCK) {
+    a->clock = true;
+    return 1;
+  }
+  return 0;
+}
+
 size_t node_warnings(node *n, const char **out, size_t max)
 {
   size_t k = 0;
+  node_peer_clock pc;
+  store_stats st;
+  if (k < max && node_peer_clock_get(n, &pc) == GS_OK) {
+    clock_sentence(&pc, n->clock_warning, sizeof n->clock_warning);
+    out[k++] = n->clock_warning;
+  }
+  if (store_stats_get(n->st, &st) == GS_OK) {
+    any_ctx a = {false};
+    if (st.held && store_held_list(n->st, on_any_held, &a) == GS_OK &&
+        a.clock && k < max)
+      out[k++] = "changes stamped more than a day ahead of this computer's "
+                 "clock are held (see \"held\": their author's clock is "
+                 "ahead); they apply when this clock catches up";
+    if (st.quarantined && k < max)
+      out[k++] = "a bad change was received in some feeds (see "
+                 "\"bad_feeds\"): they are set apart, all other feeds sync "
+                 "as usual";
+  }
   if (k < max && node_now(n) < SANE_EPOCH_MS)
     out[k++] = "this computer's clock is before 2024: set the date and time "
                "(stamps still order correctly, but concurrent edits made "

@@ -116,8 +116,64 @@ typedef struct node_status {
 gs_err node_status_get(node *n, const char *prefix, node_status *out);
 void node_status_free(node_status *s);
 
-/* Warnings worth showing a person; each a static string, NULL-terminated
- * list written to out (at most max). */
+/* ---- held changes, bad feeds, peers' clocks (DESIGN.md section 6:
+ * a bad peer is isolated, never trusted) ----
+ *
+ * Rules: a received change stamped more than STORE_AHEAD_MAX_MS (24 h)
+ * ahead of this node's clock is held, not applied nor relayed, and
+ * re-checked as the clock advances; so is a change whose author's claim
+ * has not arrived yet (re-checked as memberships arrive). A fork, gap,
+ * broken chain or bad signature sets that one feed apart (a fork freezes
+ * it); the session goes on with the others. A session shows a peer
+ * nothing but this node's own claim until the peer is a valid member.
+ * Nodes tell each other their wall clock; a difference beyond the bound
+ * is a warning naming both dates. */
+
+/* A held change, borrowed for the call. */
+typedef struct node_held_info {
+  const uint8_t *origin; /* CRDT_KEY_LEN: its author */
+  const char *scope;
+  size_t scope_len;
+  uint64_t seq;
+  uint64_t stamp_ms; /* its HLC's physical part */
+  bool clock_ahead;  /* held for its stamp (else: membership or order) */
+  const char *reason; /* for people */
+} node_held_info;
+typedef int (*node_held_cb)(void *ctx, const node_held_info *h);
+gs_err node_held(node *n, node_held_cb cb, void *ctx);
+/* Re-check held changes against this node's clock and memberships now;
+ * *applied (optional) counts those applied. */
+gs_err node_held_recheck(node *n, size_t *applied);
+
+/* A feed a bad change was seen in, borrowed for the call. */
+typedef struct node_bad_feed {
+  const uint8_t *origin; /* CRDT_KEY_LEN: the feed's author */
+  const char *scope;
+  uint64_t seq;   /* of the bad change */
+  uint64_t at_ms; /* when it was seen */
+  bool frozen;    /* a fork: nothing more of the feed is applied here */
+  const char *reason; /* for people */
+} node_bad_feed;
+typedef int (*node_bad_feed_cb)(void *ctx, const node_bad_feed *b);
+gs_err node_bad_feeds(node *n, node_bad_feed_cb cb, void *ctx);
+
+/* The last peer met whose wall clock differed from this node's by more
+ * than STORE_AHEAD_MAX_MS (cleared by a meeting that agrees). */
+typedef struct node_peer_clock {
+  uint64_t own_ms, peer_ms; /* both clocks at the meeting */
+  char addr[256];
+} node_peer_clock;
+/* GS_ENOTFOUND when there is none. */
+gs_err node_peer_clock_get(node *n, node_peer_clock *out);
+/* A meeting with the peer at addr, whose HELLO said peer_ms when this
+ * node's clock said own_ms. Returns true when they differ beyond the
+ * bound, and then writes the sentence to show into why. */
+bool node_note_peer_clock(node *n, const char *addr, uint64_t own_ms,
+                          uint64_t peer_ms, char *why, size_t whylen);
+
+/* Warnings worth showing a person, written to out (at most max); each a
+ * static string, except the peer-clock sentence, which n holds until the
+ * next call. */
 size_t node_warnings(node *n, const char **out, size_t max);
 
 /* The largest clock skew seen: how far the node's HLC is ahead of its

@@ -20,6 +20,7 @@ struct node {
   const crdt_rng *rng;          /* NULL: the system's (node_set_rng) */
   uint64_t dev, ino;            /* the directory, for one open per process */
   node *next_open;              /* the process's open nodes (node.c) */
+  char clock_warning[400]; /* node_warnings' peer-clock sentence */
 };
 
 /* The node's store (borrowed): for node/'s own files and white-box

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define INITIAL_MAP ((size_t)64 << 20)
@@ -18,10 +19,14 @@
 #define RETRIES 8
 
 enum { DB_META, DB_CHANGES, DB_VV, DB_RECORDS, DB_BYSCOPE, DB_HIST, DB_FORKS,
-       DB_PEERS, DB_HEARD, DB_COUNT };
+       DB_PEERS, DB_HEARD, DB_HELD, DB_QUAR, DB_QUOTA, DB_COUNT };
+/* Databases from DB_FIRST_LATER on came after format 2 was released: a
+ * store without them gets them when first opened for writing (read-only,
+ * they read as empty). */
+#define DB_FIRST_LATER DB_HELD
 static const char *const db_names[DB_COUNT] = {
     "meta",  "changes", "vv",    "records", "byscope",
-    "hist",  "forks",   "peers", "heard"};
+    "hist",  "forks",   "peers", "heard",   "held", "quar", "quota"};
 
 struct store {
   MDB_env *env;
@@ -33,7 +38,35 @@ struct store {
   ZSTD_DCtx *zd;
   uint8_t *zbuf; /* ZSTD_compressBound(CRDT_CHANGE_MAX) */
   uint8_t *dbuf; /* CRDT_CHANGE_MAX: an unpacked change */
+  bool absent[DB_COUNT]; /* a later database not in a read-only store */
+  store_now_fn now;
+  void *now_ctx;
 };
+
+static uint64_t realtime_ms(void *ctx)
+{
+  struct timespec ts;
+  (void)ctx;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec < 0 ? 0
+                       : (uint64_t)ts.tv_sec * 1000 +
+                             (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void store_set_clock(store *s, store_now_fn now, void *ctx)
+{
+  s->now = now ? now : realtime_ms;
+  s->now_ctx = now ? ctx : NULL;
+}
+
+/* The largest stamp (ms part) a received change may carry to be applied
+ * now. */
+static uint64_t ahead_limit_ms(store *s)
+{
+  uint64_t now = s->now(s->now_ctx);
+  return now > UINT64_MAX - STORE_AHEAD_MAX_MS ? UINT64_MAX
+                                               : now + STORE_AHEAD_MAX_MS;
+}
 
 static gs_err lmdb_err(int rc)
 {
@@ -411,6 +444,7 @@ gs_err store_open(const char *dir, unsigned flags, store **out)
   if (!(s = calloc(1, sizeof *s)))
     return GS_ENOMEM;
   s->flags = flags;
+  store_set_clock(s, NULL, NULL);
   unsigned envflags = MDB_NOTLS;
   if (flags & STORE_NOSYNC)
     envflags |= MDB_NOSYNC;
@@ -435,8 +469,13 @@ gs_err store_open(const char *dir, unsigned flags, store **out)
   bool create = (flags & STORE_CREATE) && !(flags & STORE_RDONLY);
   if ((err = txn_begin(s, create ? 0 : MDB_RDONLY, &txn)) != GS_OK)
     goto fail;
+  bool later_missing = false;
   for (int i = 0; i < DB_COUNT; i++) {
     rc = mdb_dbi_open(txn, db_names[i], create ? MDB_CREATE : 0, &s->dbi[i]);
+    if (rc == MDB_NOTFOUND && i >= DB_FIRST_LATER) {
+      s->absent[i] = later_missing = true;
+      continue;
+    }
     if (rc == MDB_NOTFOUND) {
       err = GS_ENOTINIT;
       goto fail;
@@ -482,6 +521,25 @@ gs_err store_open(const char *dir, unsigned flags, store **out)
     goto fail;
   }
   txn = NULL;
+  if (later_missing && !(flags & STORE_RDONLY)) {
+    /* a store of an earlier build: add the later databases */
+    if ((err = txn_begin(s, 0, &txn)) != GS_OK)
+      goto fail;
+    for (int i = DB_FIRST_LATER; i < DB_COUNT; i++)
+      if (s->absent[i]) {
+        if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->dbi[i]))) {
+          err = lmdb_err(rc);
+          goto fail;
+        }
+        s->absent[i] = false;
+      }
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc) {
+      err = lmdb_err(rc);
+      goto fail;
+    }
+  }
   if (!(flags & STORE_RDONLY) && unfinished &&
       ((old_format && (err = upgrade_start(s)) != GS_OK) ||
        (err = upgrade_records(s)) != GS_OK))
@@ -929,12 +987,87 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts,
   return GS_OK;
 }
 
-/* Outcome of one change within a transaction. */
-enum { APPLIED, DUPLICATE };
+static gs_err cursor_open(store *s, int db, MDB_txn **txn, MDB_cursor **cur);
+static void cursor_close(MDB_txn *txn, MDB_cursor *cur);
 
-/* Apply decoded change c in txn. verify: check its signature. */
+/* Outcome of one change within a transaction. */
+enum { APPLIED, DUPLICATE, HELD };
+
+/* What a batch's changes are checked against. */
+typedef struct apply_ctx {
+  bool held_any;     /* the held database has entries */
+  uint64_t limit_ms; /* stamps beyond this are held */
+} apply_ctx;
+
+static void feed_next(uint8_t k[CRDT_FEED_LEN + 8],
+                      const uint8_t feed[CRDT_FEED_LEN])
+{
+  memcpy(k, feed, CRDT_FEED_LEN);
+  memset(k + CRDT_FEED_LEN, 0xff, 8);
+}
+
+/* The highest held seq of feed (0: none held) and that change's hash. */
+static gs_err held_top(store *s, MDB_txn *txn,
+                       const uint8_t feed[CRDT_FEED_LEN], uint64_t *top,
+                       uint8_t hash[CRDT_HASH_LEN])
+{
+  MDB_cursor *cur;
+  uint8_t kb[CRDT_FEED_LEN + 8];
+  MDB_val k = {sizeof kb, kb}, v;
+  *top = 0;
+  feed_next(kb, feed);
+  int rc = mdb_cursor_open(txn, s->dbi[DB_HELD], &cur);
+  if (rc)
+    return lmdb_err(rc);
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  if (rc == 0 && k.mv_size == sizeof kb &&
+      memcmp(k.mv_data, kb, sizeof kb) == 0) {
+    /* seq 2^64-1 itself held */
+  } else if (rc == 0 || rc == MDB_NOTFOUND) {
+    rc = mdb_cursor_get(cur, &k, &v,
+                        rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+  }
+  if (rc == 0 && k.mv_size == sizeof kb &&
+      memcmp(k.mv_data, feed, CRDT_FEED_LEN) == 0) {
+    if (v.mv_size < 1 + CRDT_HASH_LEN) {
+      mdb_cursor_close(cur);
+      return GS_ECORRUPT;
+    }
+    *top = be64_get((const uint8_t *)k.mv_data + CRDT_FEED_LEN);
+    memcpy(hash, (const uint8_t *)v.mv_data + 1, CRDT_HASH_LEN);
+  }
+  mdb_cursor_close(cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? GS_OK : lmdb_err(rc);
+}
+
+static gs_err held_put(store *s, MDB_txn *txn, const uint8_t *ck,
+                       const crdt_change *c, uint8_t reason)
+{
+  MDB_stat st;
+  int rc = mdb_stat(txn, s->dbi[DB_HELD], &st);
+  if (rc)
+    return lmdb_err(rc);
+  if (st.ms_entries >= STORE_HELD_MAX)
+    return GS_ETOOBIG;
+  uint8_t *b = malloc(1 + CRDT_HASH_LEN + c->raw_len);
+  if (!b)
+    return GS_ENOMEM;
+  b[0] = reason;
+  crdt_change_hash(c, b + 1);
+  memcpy(b + 1 + CRDT_HASH_LEN, c->raw, c->raw_len);
+  MDB_val k = {CRDT_FEED_LEN + 8, (void *)ck},
+          v = {1 + CRDT_HASH_LEN + c->raw_len, b};
+  rc = mdb_put(txn, s->dbi[DB_HELD], &k, &v, 0);
+  free(b);
+  return lmdb_err(rc);
+}
+
+/* Apply decoded change c in txn. verify: check its signature. ax: the
+ * receive rules (NULL for local writes: applied as they are). hold: a
+ * reason the caller has to hold it. */
 static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
-                        bool verify, int *outcome)
+                        bool verify, const apply_ctx *ax, uint8_t hold,
+                        int *outcome)
 {
   uint8_t feed[CRDT_FEED_LEN], ck[CRDT_FEED_LEN + 8];
   store_feed held = {.seq = 0};
@@ -966,12 +1099,50 @@ static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
     }
     return GS_EFORK;
   }
-  if (c->seq != held.seq + 1)
+  /* changes of this feed held after what is applied: c comes after them */
+  uint64_t top = held.seq;
+  uint8_t top_hash[CRDT_HASH_LEN];
+  memcpy(top_hash, held.head, CRDT_HASH_LEN);
+  bool after_held = false;
+  if (ax && ax->held_any) {
+    uint64_t htop;
+    uint8_t hh[CRDT_HASH_LEN];
+    if ((err = held_top(s, txn, feed, &htop, hh)) != GS_OK)
+      return err;
+    if (htop > held.seq) {
+      if (c->seq <= htop) {
+        if ((rc = mdb_get(txn, s->dbi[DB_HELD], &ckv, &cv)) != 0)
+          return rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
+        if (cv.mv_size == 1 + CRDT_HASH_LEN + c->raw_len &&
+            memcmp((const uint8_t *)cv.mv_data + 1 + CRDT_HASH_LEN, c->raw,
+                   c->raw_len) == 0) {
+          *outcome = DUPLICATE;
+          return GS_OK;
+        }
+        return GS_EFORK;
+      }
+      top = htop;
+      memcpy(top_hash, hh, CRDT_HASH_LEN);
+      after_held = true;
+    }
+  }
+  if (c->seq != top + 1)
     return GS_EGAP;
-  if (c->seq > 1 && memcmp(c->prev, held.head, CRDT_HASH_LEN) != 0)
+  if (c->seq > 1 && memcmp(c->prev, top_hash, CRDT_HASH_LEN) != 0)
     return GS_ECHAIN;
   if (verify && !crdt_change_verify(c))
     return GS_ESIG;
+  if (ax) {
+    uint8_t reason = after_held ? STORE_HOLD_AFTER : hold;
+    if (!reason && CRDT_HLC_MS(c->hlc) > ax->limit_ms)
+      reason = STORE_HOLD_CLOCK;
+    if (reason) {
+      if ((err = held_put(s, txn, ck, c, reason)) != GS_OK)
+        return err;
+      *outcome = HELD;
+      return GS_OK;
+    }
+  }
 
   if ((err = change_pack(s, c->raw, c->raw_len, &cv)) != GS_OK)
     return err;
@@ -1041,36 +1212,250 @@ static void record_fork(store *s, const crdt_change *c)
   }
 }
 
-/* One attempt at a batch; MDB_MAP_FULL means grow and retry. */
+/* Record that a bad change (reason) of feed was seen; a fork's evidence
+ * (validly signed) goes to `forks`. A frozen (forked) feed stays so. */
+static gs_err quar_put(store *s, MDB_txn *txn,
+                       const uint8_t feed[CRDT_FEED_LEN],
+                       const crdt_change *c, uint8_t reason)
+{
+  MDB_val k = {CRDT_FEED_LEN, (void *)feed}, v;
+  int rc = mdb_get(txn, s->dbi[DB_QUAR], &k, &v);
+  if (rc == 0 && v.mv_size >= 1 && ((const uint8_t *)v.mv_data)[0] ==
+                                       STORE_BAD_FORK &&
+      reason != STORE_BAD_FORK)
+    return GS_OK; /* frozen already: keep the fork's entry */
+  if (rc && rc != MDB_NOTFOUND)
+    return lmdb_err(rc);
+  if (rc == MDB_NOTFOUND && reason != STORE_BAD_FORK) {
+    /* a relay can make up bad changes of feeds no one holds: their notes
+     * are kept only up to a bound (a fork needs the author's signature) */
+    MDB_stat st;
+    if ((rc = mdb_stat(txn, s->dbi[DB_QUAR], &st)) != 0)
+      return lmdb_err(rc);
+    if (st.ms_entries >= STORE_QUAR_MAX)
+      return GS_OK;
+  }
+  uint8_t b[1 + 8 + 8 + CRDT_KEY_LEN + CRDT_SCOPE_MAX];
+  b[0] = reason;
+  be64_put(b + 1, c->seq);
+  be64_put(b + 9, s->now(s->now_ctx));
+  memcpy(b + 17, c->origin, CRDT_KEY_LEN);
+  memcpy(b + 17 + CRDT_KEY_LEN, c->scope, c->scope_len);
+  v.mv_data = b;
+  v.mv_size = 17 + CRDT_KEY_LEN + c->scope_len;
+  if ((rc = mdb_put(txn, s->dbi[DB_QUAR], &k, &v, 0)) != 0)
+    return lmdb_err(rc);
+  if (reason == STORE_BAD_FORK) {
+    uint8_t ck[CRDT_FEED_LEN + 8];
+    feed_seq_key(ck, feed, c->seq);
+    MDB_val fk = {sizeof ck, ck}, fv = {c->raw_len, (void *)c->raw};
+    rc = mdb_put(txn, s->dbi[DB_FORKS], &fk, &fv, 0);
+  }
+  return lmdb_err(rc);
+}
+
+static bool feed_frozen(store *s, MDB_txn *txn,
+                        const uint8_t feed[CRDT_FEED_LEN])
+{
+  MDB_val k = {CRDT_FEED_LEN, (void *)feed}, v;
+  return mdb_get(txn, s->dbi[DB_QUAR], &k, &v) == 0 && v.mv_size >= 1 &&
+         ((const uint8_t *)v.mv_data)[0] == STORE_BAD_FORK;
+}
+
+static bool feed_listed(const uint8_t (*list)[CRDT_FEED_LEN], size_t n,
+                        const uint8_t feed[CRDT_FEED_LEN])
+{
+  for (size_t i = 0; i < n; i++)
+    if (memcmp(list[i], feed, CRDT_FEED_LEN) == 0)
+      return true;
+  return false;
+}
+
+/* One author's counts in a batch: as stored, plus this batch's. */
+typedef struct quota {
+  uint8_t origin[CRDT_KEY_LEN];
+  uint64_t feeds, changes, bytes;
+  bool dirty;
+} quota;
+
+static gs_err quota_find(store *s, MDB_txn *txn, quota *qs, size_t *nq,
+                         const uint8_t origin[CRDT_KEY_LEN], quota **out)
+{
+  for (size_t i = 0; i < *nq; i++)
+    if (memcmp(qs[i].origin, origin, CRDT_KEY_LEN) == 0) {
+      *out = &qs[i];
+      return GS_OK;
+    }
+  quota *q = &qs[(*nq)++];
+  memset(q, 0, sizeof *q);
+  memcpy(q->origin, origin, CRDT_KEY_LEN);
+  MDB_val k = {CRDT_KEY_LEN, (void *)origin}, v;
+  int rc = mdb_get(txn, s->dbi[DB_QUOTA], &k, &v);
+  if (rc == 0 && v.mv_size == 24) {
+    const uint8_t *p = v.mv_data;
+    q->feeds = be64_get(p);
+    q->changes = be64_get(p + 8);
+    q->bytes = be64_get(p + 16);
+  } else if (rc && rc != MDB_NOTFOUND) {
+    return lmdb_err(rc);
+  }
+  *out = q;
+  return GS_OK;
+}
+
+static bool over_quota(const quota *q, const crdt_change *c)
+{
+  return (c->seq == 1 && q->feeds >= STORE_MEMBER_FEEDS_MAX) ||
+         q->changes >= STORE_MEMBER_CHANGES_MAX ||
+         q->bytes + c->raw_len > STORE_MEMBER_BYTES_MAX;
+}
+
+static gs_err quota_write(store *s, MDB_txn *txn, const quota *qs, size_t nq)
+{
+  for (size_t i = 0; i < nq; i++) {
+    if (!qs[i].dirty)
+      continue;
+    uint8_t b[24];
+    be64_put(b, qs[i].feeds);
+    be64_put(b + 8, qs[i].changes);
+    be64_put(b + 16, qs[i].bytes);
+    MDB_val k = {CRDT_KEY_LEN, (void *)qs[i].origin}, v = {24, b};
+    int rc = mdb_put(txn, s->dbi[DB_QUOTA], &k, &v, 0);
+    if (rc)
+      return lmdb_err(rc);
+  }
+  return GS_OK;
+}
+
+static bool feed_error(gs_err e)
+{
+  return e == GS_EFORK || e == GS_EGAP || e == GS_ECHAIN || e == GS_ESIG;
+}
+
+/* One attempt at a batch; MDB_MAP_FULL means grow and retry. isolate: a
+ * bad feed is skipped (see store_apply_ex), else the batch fails. bad
+ * (n entries, isolate only) collects the feeds skipped. */
 static gs_err apply_batch(store *s, crdt_change *const *cs, size_t n,
+                          const uint8_t *hold, uint8_t *out, bool isolate,
+                          uint8_t (*badf)[CRDT_FEED_LEN], quota *quotas,
                           store_result *res, size_t *bad)
 {
   MDB_txn *txn;
+  MDB_stat hs, qs;
+  size_t nbadf = 0, nquota = 0;
   gs_err err = txn_begin(s, 0, &txn);
   if (err)
     return err;
   memset(res, 0, sizeof *res);
+  apply_ctx ax = {.limit_ms = ahead_limit_ms(s)};
+  int rc = mdb_stat(txn, s->dbi[DB_HELD], &hs);
+  if (!rc)
+    rc = mdb_stat(txn, s->dbi[DB_QUAR], &qs);
+  if (rc) {
+    err = lmdb_err(rc);
+    goto fail;
+  }
+  ax.held_any = hs.ms_entries > 0;
+  bool any_quar = qs.ms_entries > 0;
   for (size_t i = 0; i < n; i++) {
     const crdt_change *c = cs[i];
-    /* One signature per contiguous run: the next change's prev binds
-     * this one's bytes, so only a run's last change is verified. */
-    bool run_continues = i + 1 < n && cs[i + 1]->seq == c->seq + 1 &&
-                         memcmp(cs[i + 1]->origin, c->origin, CRDT_KEY_LEN) == 0 &&
-                         cs[i + 1]->scope_len == c->scope_len &&
-                         memcmp(cs[i + 1]->scope, c->scope, c->scope_len) == 0;
+    uint8_t feed[CRDT_FEED_LEN];
     int outcome;
     *bad = i;
-    if ((err = apply_one(s, txn, c, !run_continues, &outcome)) != GS_OK)
+    crdt_feed_id(c->origin, c->scope, c->scope_len, feed);
+    if (isolate && feed_listed((const uint8_t(*)[CRDT_FEED_LEN])badf, nbadf,
+                               feed)) {
+      if (out)
+        out[i] = STORE_OUT_BAD;
+      res->bad++;
+      continue;
+    }
+    if (any_quar && feed_frozen(s, txn, feed)) {
+      /* a forked feed: nothing more of it is applied here */
+      if (!isolate) {
+        err = GS_EFORK;
+        goto fail;
+      }
+      memcpy(badf[nbadf++], feed, CRDT_FEED_LEN);
+      if (out)
+        out[i] = STORE_OUT_BAD;
+      res->bad++;
+      continue;
+    }
+    quota *q;
+    if ((err = quota_find(s, txn, quotas, &nquota, c->origin, &q)) != GS_OK)
+      goto fail;
+    if (over_quota(q, c)) {
+      if (!isolate) {
+        err = GS_ETOOBIG;
+        goto fail;
+      }
+      if ((err = quar_put(s, txn, feed, c, STORE_BAD_QUOTA)) != GS_OK)
+        goto fail;
+      any_quar = true;
+      memcpy(badf[nbadf++], feed, CRDT_FEED_LEN);
+      if (out)
+        out[i] = STORE_OUT_BAD;
+      res->bad++;
+      continue;
+    }
+    /* every change is verified: a run whose first change is badly signed
+     * but chained by a valid second must not get in (the next node would
+     * refuse it) */
+    err = apply_one(s, txn, c, true, &ax, hold ? hold[i] : 0, &outcome);
+    if (err == GS_ETOOBIG && isolate) {
+      /* the held store is full: not stored; the sender tries again */
+      memcpy(badf[nbadf++], feed, CRDT_FEED_LEN);
+      if (out)
+        out[i] = STORE_OUT_FULL;
+      continue;
+    }
+    if (feed_error(err) && isolate) {
+      bool signed_ok = err == GS_ESIG ? false : crdt_change_verify(c);
+      uint8_t reason = err == GS_EGAP     ? STORE_BAD_GAP
+                       : err == GS_ESIG   ? STORE_BAD_SIG
+                       : !signed_ok       ? STORE_BAD_SIG
+                       : STORE_BAD_FORK; /* fork, or chained to another */
+      if (err == GS_ECHAIN && !signed_ok)
+        reason = STORE_BAD_CHAIN;
+      if ((err = quar_put(s, txn, feed, c, reason)) != GS_OK)
+        goto fail;
+      any_quar = true;
+      memcpy(badf[nbadf++], feed, CRDT_FEED_LEN);
+      if (out)
+        out[i] = STORE_OUT_BAD;
+      res->bad++;
+      continue;
+    }
+    if (err)
       goto fail;
     if (outcome == DUPLICATE) {
+      if (out)
+        out[i] = STORE_OUT_DUP;
       res->duplicates++;
       continue;
     }
+    if (outcome == HELD) {
+      if (out)
+        out[i] = STORE_OUT_HELD;
+      ax.held_any = true;
+      res->held++;
+      continue;
+    }
+    if (out)
+      out[i] = STORE_OUT_APPLIED;
+    q->feeds += c->seq == 1;
+    q->changes++;
+    q->bytes += c->raw_len;
+    q->dirty = true;
     res->applied++;
     res->ops += c->nops;
     if (c->hlc > res->max_hlc)
       res->max_hlc = c->hlc;
   }
+  if ((err = quota_write(s, txn, quotas, nquota)) != GS_OK)
+    goto fail;
+  /* only applied changes move the clock, and none is beyond the limit */
   if (res->max_hlc && (err = hlc_observe(s, txn, res->max_hlc)) != GS_OK)
     goto fail;
   return lmdb_err(mdb_txn_commit(txn));
@@ -1079,11 +1464,15 @@ fail:
   return err;
 }
 
-gs_err store_apply(store *s, const uint8_t *const *changes,
-                   const size_t *lens, size_t n, store_result *res,
-                   size_t *bad_index)
+static gs_err apply_common(store *s, const uint8_t *const *changes,
+                           const size_t *lens, size_t n, const uint8_t *hold,
+                           uint8_t *out, bool isolate, store_result *res,
+                           size_t *bad_index)
 {
   crdt_change **cs = calloc(n ? n : 1, sizeof *cs);
+  uint8_t(*badf)[CRDT_FEED_LEN] =
+      isolate ? malloc((n ? n : 1) * sizeof *badf) : NULL;
+  quota *quotas = malloc((n ? n : 1) * sizeof *quotas);
   size_t bad = 0;
   store_result tmp;
   gs_err err = GS_OK;
@@ -1091,25 +1480,335 @@ gs_err store_apply(store *s, const uint8_t *const *changes,
   if (!res)
     res = &tmp;
   memset(res, 0, sizeof *res);
-  if (!cs)
+  if (!cs || !quotas || (isolate && !badf)) {
+    free(cs);
+    free(badf);
+    free(quotas);
     return GS_ENOMEM;
+  }
   for (size_t i = 0; i < n && !err; i++) {
     bad = i;
     err = crdt_change_decode(changes[i], lens[i], &cs[i]);
   }
   for (int tries = 0; !err; tries++) {
-    err = apply_batch(s, cs, n, res, &bad);
+    err = apply_batch(s, cs, n, hold, out, isolate, badf, quotas, res, &bad);
     if (err != MDB_MAP_FULL || tries + 1 >= RETRIES)
       break;
     err = grow_map(s); /* then try the whole batch again */
   }
-  if (err == GS_EFORK)
+  if (err == GS_EFORK && !isolate)
     record_fork(s, cs[bad]);
   if (err && bad_index)
     *bad_index = bad;
   for (size_t i = 0; i < n; i++)
     crdt_change_free(cs[i]);
   free(cs);
+  free(badf);
+  free(quotas);
+  return err;
+}
+
+gs_err store_apply(store *s, const uint8_t *const *changes,
+                   const size_t *lens, size_t n, store_result *res,
+                   size_t *bad_index)
+{
+  return apply_common(s, changes, lens, n, NULL, NULL, false, res,
+                      bad_index);
+}
+
+gs_err store_apply_ex(store *s, const uint8_t *const *changes,
+                      const size_t *lens, size_t n, const uint8_t *hold,
+                      uint8_t *out, store_result *res, size_t *bad_index)
+{
+  return apply_common(s, changes, lens, n, hold, out, true, res, bad_index);
+}
+
+/* ---- held changes ---- */
+
+gs_err store_held_list(store *s, store_held_cb cb, void *ctx)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  MDB_val k, v;
+  if (s->absent[DB_HELD])
+    return GS_OK;
+  gs_err err = txn_begin(s, MDB_RDONLY, &txn);
+  if (err)
+    return err;
+  int rc = mdb_cursor_open(txn, s->dbi[DB_HELD], &cur);
+  if (rc) {
+    mdb_txn_abort(txn);
+    return lmdb_err(rc);
+  }
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    crdt_change *c;
+    if (v.mv_size <= 1 + CRDT_HASH_LEN)
+      continue;
+    if (crdt_change_decode((const uint8_t *)v.mv_data + 1 + CRDT_HASH_LEN,
+                           v.mv_size - 1 - CRDT_HASH_LEN, &c) != GS_OK)
+      continue;
+    store_held h = {c, ((const uint8_t *)v.mv_data)[0]};
+    int stop = cb(ctx, &h);
+    crdt_change_free(c);
+    if (stop)
+      break;
+  }
+  mdb_cursor_close(cur);
+  mdb_txn_abort(txn);
+  return rc == 0 || rc == MDB_NOTFOUND ? GS_OK : lmdb_err(rc);
+}
+
+/* The key just after every key of feed: the next feed's first. false
+ * when feed is the last possible. */
+static bool feed_after(uint8_t k[CRDT_FEED_LEN + 8],
+                       const uint8_t feed[CRDT_FEED_LEN])
+{
+  memcpy(k, feed, CRDT_FEED_LEN);
+  memset(k + CRDT_FEED_LEN, 0, 8);
+  for (int i = CRDT_FEED_LEN - 1; i >= 0; i--)
+    if (++k[i] != 0)
+      return true;
+  return false;
+}
+
+static gs_err retry_once(store *s, store_held_check check, void *ctx,
+                         store_result *res)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur = NULL;
+  uint8_t kb[CRDT_FEED_LEN + 8];
+  uint8_t *raw = malloc(CRDT_CHANGE_MAX);
+  gs_err err;
+  memset(res, 0, sizeof *res);
+  if (!raw)
+    return GS_ENOMEM;
+  if ((err = txn_begin(s, 0, &txn)) != GS_OK) {
+    free(raw);
+    return err;
+  }
+  uint64_t limit = ahead_limit_ms(s);
+  memset(kb, 0, sizeof kb);
+  int rc = mdb_cursor_open(txn, s->dbi[DB_HELD], &cur);
+  while (rc == 0) {
+    MDB_val k = {sizeof kb, kb}, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc)
+      break;
+    if (k.mv_size != sizeof kb || v.mv_size <= 1 + CRDT_HASH_LEN ||
+        v.mv_size - 1 - CRDT_HASH_LEN > CRDT_CHANGE_MAX) {
+      err = GS_ECORRUPT;
+      goto out;
+    }
+    memcpy(kb, k.mv_data, sizeof kb);
+    size_t rn = v.mv_size - 1 - CRDT_HASH_LEN;
+    memcpy(raw, (const uint8_t *)v.mv_data + 1 + CRDT_HASH_LEN, rn);
+    uint64_t seq = be64_get(kb + CRDT_FEED_LEN);
+    store_feed held = {.seq = 0};
+    MDB_val fk = {CRDT_FEED_LEN, kb}, fv;
+    if ((rc = mdb_get(txn, s->dbi[DB_VV], &fk, &fv)) == 0) {
+      if ((err = vv_decode(&fv, kb, &held)) != GS_OK)
+        goto out;
+    } else if (rc != MDB_NOTFOUND) {
+      break;
+    }
+    rc = 0;
+    crdt_change *c = NULL;
+    int verdict = -1; /* drop: a stale or undecodable entry */
+    if (seq == held.seq + 1 &&
+        crdt_change_decode(raw, rn, &c) == GS_OK) {
+      verdict = CRDT_HLC_MS(c->hlc) > limit ? STORE_HOLD_CLOCK
+                : check                      ? check(ctx, c)
+                                             : STORE_HOLD_NONE;
+    } else if (seq > held.seq + 1) {
+      verdict = STORE_HOLD_AFTER; /* waits for an earlier one */
+    }
+    quota q1[1];
+    quota *q = NULL;
+    if (verdict == STORE_HOLD_NONE) {
+      size_t nq = 0;
+      if ((err = quota_find(s, txn, q1, &nq, c->origin, &q)) != GS_OK)
+        goto out_c;
+      if (over_quota(q, c)) {
+        if ((err = quar_put(s, txn, kb, c, STORE_BAD_QUOTA)) != GS_OK)
+          goto out_c;
+        verdict = -1; /* dropped with the rest of its feed */
+      }
+    }
+    if (verdict == STORE_HOLD_NONE) {
+      int outcome;
+      MDB_val dk = {sizeof kb, kb};
+      if ((rc = mdb_del(txn, s->dbi[DB_HELD], &dk, NULL)) != 0)
+        goto out_c;
+      err = apply_one(s, txn, c, false, NULL, 0, &outcome);
+      if (feed_error(err)) {
+        /* no longer follows what is held (cannot happen unless the store
+         * was changed by hand): dropped, checked before any write */
+        err = GS_OK;
+        crdt_change_free(c);
+        if (!feed_after(kb, kb))
+          break;
+        continue;
+      }
+      if (err)
+        goto out_c;
+      q->feeds += c->seq == 1;
+      q->changes++;
+      q->bytes += c->raw_len;
+      q->dirty = true;
+      if ((err = quota_write(s, txn, q, 1)) != GS_OK)
+        goto out_c;
+      res->applied++;
+      res->ops += c->nops;
+      if (c->hlc > res->max_hlc)
+        res->max_hlc = c->hlc;
+      crdt_change_free(c);
+      be64_put(kb + CRDT_FEED_LEN, seq + 1);
+      if (seq == UINT64_MAX && !feed_after(kb, kb))
+        break;
+      continue;
+    }
+    if (verdict < 0) {
+      /* drop this one and the rest of its feed */
+      uint8_t end[CRDT_FEED_LEN + 8];
+      bool more = feed_after(end, kb);
+      for (;;) {
+        MDB_val dk = {sizeof kb, kb}, dv;
+        rc = mdb_cursor_get(cur, &dk, &dv, MDB_SET_RANGE);
+        if (rc || (more && lmdb_keycmp(dk.mv_data, dk.mv_size, end,
+                                       sizeof end) >= 0) ||
+            memcmp(dk.mv_data, kb, CRDT_FEED_LEN) != 0)
+          break;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+          break;
+      }
+      if (rc && rc != MDB_NOTFOUND)
+        goto out_c;
+      rc = 0;
+    } else if (c && v.mv_size && verdict != ((const uint8_t *)v.mv_data)[0]) {
+      /* still held, perhaps for another reason now */
+      MDB_val uk = {sizeof kb, kb}, uv;
+      if ((rc = mdb_get(txn, s->dbi[DB_HELD], &uk, &uv)) == 0 &&
+          uv.mv_size > 0) {
+        uint8_t *nb = malloc(uv.mv_size);
+        if (!nb) {
+          err = GS_ENOMEM;
+          goto out_c;
+        }
+        memcpy(nb, uv.mv_data, uv.mv_size);
+        nb[0] = (uint8_t)verdict;
+        MDB_val nv = {uv.mv_size, nb};
+        rc = mdb_put(txn, s->dbi[DB_HELD], &uk, &nv, 0);
+        free(nb);
+        if (rc)
+          goto out_c;
+      }
+      rc = 0;
+    }
+    crdt_change_free(c);
+    /* this feed waits: go on with the next */
+    if (!feed_after(kb, kb))
+      break;
+    continue;
+  out_c:
+    crdt_change_free(c);
+    goto out;
+  }
+  if (rc == MDB_NOTFOUND)
+    rc = 0;
+  if (!err && rc)
+    err = lmdb_err(rc);
+  if (!err && res->max_hlc)
+    err = hlc_observe(s, txn, res->max_hlc);
+out:
+  if (cur)
+    mdb_cursor_close(cur);
+  if (!err && rc == 0) {
+    err = lmdb_err(mdb_txn_commit(txn));
+  } else {
+    if (!err)
+      err = lmdb_err(rc);
+    mdb_txn_abort(txn);
+  }
+  free(raw);
+  return err;
+}
+
+gs_err store_held_retry(store *s, store_held_check check, void *ctx,
+                        store_result *res)
+{
+  store_result tmp;
+  gs_err err;
+  if (!res)
+    res = &tmp;
+  memset(res, 0, sizeof *res);
+  if (s->absent[DB_HELD])
+    return GS_OK;
+  for (int tries = 0;; tries++) {
+    err = retry_once(s, check, ctx, res);
+    if (err != MDB_MAP_FULL || tries + 1 >= RETRIES)
+      return err;
+    if ((err = grow_map(s)) != GS_OK)
+      return err;
+  }
+}
+
+/* ---- quarantined feeds ---- */
+
+static bool quar_decode(const MDB_val *k, const MDB_val *v, store_quar *q)
+{
+  if (k->mv_size != CRDT_FEED_LEN || v->mv_size < 17 + CRDT_KEY_LEN ||
+      v->mv_size > 17 + CRDT_KEY_LEN + CRDT_SCOPE_MAX)
+    return false;
+  const uint8_t *p = v->mv_data;
+  memcpy(q->feed, k->mv_data, CRDT_FEED_LEN);
+  q->reason = p[0];
+  q->seq = be64_get(p + 1);
+  q->at_ms = be64_get(p + 9);
+  memcpy(q->origin, p + 17, CRDT_KEY_LEN);
+  size_t sn = v->mv_size - 17 - CRDT_KEY_LEN;
+  memcpy(q->scope, p + 17 + CRDT_KEY_LEN, sn);
+  q->scope[sn] = '\0';
+  return true;
+}
+
+gs_err store_quar_list(store *s, store_quar_cb cb, void *ctx)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  MDB_val k, v;
+  if (s->absent[DB_QUAR])
+    return GS_OK;
+  gs_err err = cursor_open(s, DB_QUAR, &txn, &cur);
+  if (err)
+    return err;
+  int rc;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    store_quar q;
+    if (quar_decode(&k, &v, &q) && cb(ctx, &q))
+      break;
+  }
+  cursor_close(txn, cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? GS_OK : lmdb_err(rc);
+}
+
+gs_err store_quar_get(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                      store_quar *out)
+{
+  MDB_txn *txn;
+  if (s->absent[DB_QUAR])
+    return GS_ENOTFOUND;
+  gs_err err = txn_begin(s, MDB_RDONLY, &txn);
+  if (err)
+    return err;
+  MDB_val k = {CRDT_FEED_LEN, (void *)feed}, v;
+  int rc = mdb_get(txn, s->dbi[DB_QUAR], &k, &v);
+  if (rc == 0)
+    err = quar_decode(&k, &v, out) ? GS_OK : GS_ECORRUPT;
+  else
+    err = rc == MDB_NOTFOUND ? GS_ENOTFOUND : lmdb_err(rc);
+  mdb_txn_abort(txn);
   return err;
 }
 
@@ -1191,7 +1890,7 @@ static gs_err write_replay(store_write *w)
     crdt_change *c;
     if ((err = crdt_change_decode(w->done[i], w->done_len[i], &c)) != GS_OK)
       return err;
-    err = apply_one(w->s, w->txn, c, false, &outcome);
+    err = apply_one(w->s, w->txn, c, false, NULL, 0, &outcome);
     crdt_change_free(c);
     if (err)
       return err;
@@ -1238,7 +1937,8 @@ static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
   c.raw = *raw;
   c.raw_len = *rawlen;
   memcpy(c.sig, *raw + *rawlen - CRDT_SIG_LEN, CRDT_SIG_LEN);
-  if ((err = apply_one(w->s, w->txn, &c, false, &outcome)) != GS_OK) {
+  if ((err = apply_one(w->s, w->txn, &c, false, NULL, 0, &outcome)) !=
+      GS_OK) {
     free(*raw);
     *raw = NULL;
     return err;
@@ -1261,7 +1961,15 @@ gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
     return GS_EINVAL;
   if (!crdt_scope_valid(scope, scope_len))
     return GS_ESCOPE;
-  if ((err = crdt_hlc_tick(&h, phys_ms, &h)) != GS_OK)
+  if ((err = crdt_hlc_tick(&h, phys_ms, &h)) == GS_ECLOCK) {
+    /* the stored clock was driven to the end of the stamp space (by an
+     * earlier build, which applied any stamp): a local write must not
+     * fail for it, so it restarts from the physical clock (its stamps then
+     * order before the bad ones, which no longer arrive) */
+    h = 0;
+    err = crdt_hlc_tick(&h, phys_ms, &h);
+  }
+  if (err)
     return err;
   if (w->ndone == w->cap) {
     size_t nc = w->cap ? w->cap * 2 : 8;
@@ -1510,13 +2218,27 @@ gs_err store_history(store *s, const char *coll, size_t coll_len,
 
 gs_err store_feeds(store *s, store_feed_cb cb, void *ctx)
 {
+  return store_feeds_after(s, NULL, cb, ctx);
+}
+
+gs_err store_feeds_after(store *s, const uint8_t *after, store_feed_cb cb,
+                         void *ctx)
+{
   MDB_txn *txn;
   MDB_cursor *cur;
   gs_err err = cursor_open(s, DB_VV, &txn, &cur);
   if (err)
     return err;
-  MDB_val k, v;
-  int stop = 0, rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  MDB_val k = {CRDT_FEED_LEN, (void *)after}, v;
+  int stop = 0, rc;
+  if (!after) {
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  } else {
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && k.mv_size == CRDT_FEED_LEN &&
+        memcmp(k.mv_data, after, CRDT_FEED_LEN) == 0)
+      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
   while (rc == 0 && !stop) {
     store_feed f;
     if (k.mv_size != CRDT_FEED_LEN ||
@@ -1585,6 +2307,44 @@ gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
   return err;
 }
 
+gs_err store_forks_list(store *s, store_fork_cb cb, void *ctx)
+{
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  MDB_val k, v;
+  gs_err err = cursor_open(s, DB_FORKS, &txn, &cur);
+  if (err)
+    return err;
+  int rc;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != CRDT_FEED_LEN + 8)
+      continue;
+    if (cb(ctx, k.mv_data, be64_get((const uint8_t *)k.mv_data + CRDT_FEED_LEN),
+           v.mv_data, v.mv_size))
+      break;
+  }
+  cursor_close(txn, cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? GS_OK : lmdb_err(rc);
+}
+
+gs_err store_fork_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                       uint64_t seq, store_raw_cb cb, void *ctx)
+{
+  MDB_txn *txn;
+  uint8_t ck[CRDT_FEED_LEN + 8];
+  gs_err err = txn_begin(s, MDB_RDONLY, &txn);
+  if (err)
+    return err;
+  feed_seq_key(ck, feed, seq);
+  MDB_val k = {sizeof ck, ck}, v;
+  int rc = mdb_get(txn, s->dbi[DB_FORKS], &k, &v);
+  if (rc == 0)
+    cb(ctx, seq, v.mv_data, v.mv_size);
+  mdb_txn_abort(txn);
+  return rc == MDB_NOTFOUND ? GS_ENOTFOUND : lmdb_err(rc);
+}
+
 gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
                     uint8_t out[CRDT_HASH_LEN], size_t *nrecords)
 {
@@ -1649,6 +2409,12 @@ gs_err store_stats_get(store *s, store_stats *out)
   out->changes = st.ms_entries;
   rc = rc ? rc : mdb_stat(txn, s->dbi[DB_FORKS], &st);
   out->forks = st.ms_entries;
+  if (!rc && !s->absent[DB_HELD] &&
+      (rc = mdb_stat(txn, s->dbi[DB_HELD], &st)) == 0)
+    out->held = st.ms_entries;
+  if (!rc && !s->absent[DB_QUAR] &&
+      (rc = mdb_stat(txn, s->dbi[DB_QUAR], &st)) == 0)
+    out->quarantined = st.ms_entries;
   rc = rc ? rc : mdb_env_info(s->env, &info);
   rc = rc ? rc : mdb_env_stat(s->env, &st);
   if (!rc) {
@@ -1674,6 +2440,8 @@ gs_err store_heard_raise(store *s, const uint8_t (*feeds)[CRDT_FEED_LEN],
                       : 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
       MDB_val k = {CRDT_FEED_LEN, (void *)feeds[i]}, v;
+      if (seqs[i] > STORE_SEQ_MAX)
+        continue; /* not an honest figure (see STORE_SEQ_MAX) */
       /* a peer's word about feeds never seen here is kept only while
        * there is room: it must not grow the store without bound */
       rc = mdb_get(txn, s->dbi[DB_VV], &k, &v);
@@ -1727,6 +2495,8 @@ gs_err store_behind(store *s, store_behind_cb cb, void *ctx)
       if (k.mv_size != CRDT_FEED_LEN || v.mv_size != 8)
         continue;
       uint64_t heard = be64_get(v.mv_data), held = 0;
+      if (heard > STORE_SEQ_MAX)
+        heard = STORE_SEQ_MAX; /* an older build kept any figure */
       MDB_val hv;
       int r2 = mdb_get(txn, s->dbi[DB_VV], &k, &hv);
       if (r2 == 0 && hv.mv_size >= 8)

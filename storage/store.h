@@ -12,6 +12,13 @@
  *   peers    "host:port"                       -> peer info (node/ owns it)
  *   heard    feed(16)                          -> seq(8): the most any
  *                                                 peer said it holds
+ *   held     feed(16) | seq(8)                 -> reason(1) hash(32) change:
+ *                                                 received, valid, not yet
+ *                                                 applied (see store_apply)
+ *   quota    origin(32)                        -> feeds changes bytes (8 each)
+ *   quar     feed(16)                          -> reason(1) seq(8) at(8)
+ *                                                 origin(32) scope: a feed
+ *                                                 a bad change was seen in
  *
  * Every change, local or received, is applied in one write transaction
  * with its records, indexes and version vector: after a crash the store
@@ -79,21 +86,121 @@ typedef struct store_result {
   size_t applied;    /* new changes stored */
   size_t duplicates; /* already held, byte-identical */
   size_t ops;        /* ops merged */
+  size_t held;       /* held, not applied (store_apply_ex) */
+  size_t bad;        /* refused with their feed (store_apply_ex) */
   crdt_hlc max_hlc;  /* largest hlc among applied changes */
 } store_result;
+
+/* The receiver's clock (ms since the epoch), for the rule that a change
+ * stamped more than STORE_AHEAD_MAX_MS ahead of it is held, not applied.
+ * The default is the system's real-time clock; a node sets its own
+ * (injectable) clock. now is called with ctx. */
+#define STORE_AHEAD_MAX_MS (24ULL * 3600 * 1000)
+typedef uint64_t (*store_now_fn)(void *ctx);
+void store_set_clock(store *s, store_now_fn now, void *ctx);
+
+/* Why a received change is held (kept, not applied, not relayed). */
+enum {
+  STORE_HOLD_NONE = 0,
+  STORE_HOLD_CLOCK = 1,  /* stamped too far ahead of this node's clock */
+  STORE_HOLD_MEMBER = 2, /* its author's membership is not known yet */
+  STORE_HOLD_AFTER = 3,  /* an earlier change of its feed is held */
+};
+/* Why a feed was quarantined (store_apply_ex; kept in `quar`). */
+enum {
+  STORE_BAD_FORK = 1,  /* its author signed two different changes for one
+                        * place in the feed: the feed is frozen here */
+  STORE_BAD_GAP = 2,   /* a change that does not follow what is held */
+  STORE_BAD_CHAIN = 3, /* prev does not match, and not validly signed */
+  STORE_BAD_SIG = 4,   /* a bad signature (the relay's doing, or a bug) */
+  STORE_BAD_QUOTA = 5, /* its author is over a quota (STORE_MEMBER_*) */
+};
+/* What happened to each change of a batch (store_apply_ex). */
+enum {
+  STORE_OUT_APPLIED = 0,
+  STORE_OUT_DUP = 1,
+  STORE_OUT_HELD = 2,
+  STORE_OUT_BAD = 3, /* its feed was refused in this batch (see quar) */
+  STORE_OUT_FULL = 4, /* not stored: the held store is full; send again */
+};
+/* Quotas per author (origin key) on received changes, far beyond what a
+ * real grid reaches (an office writing 10,000 changes a day for ten years
+ * makes 36.5 million; a street admin writes in a few hundred scopes): a
+ * change beyond them is not stored and its feed is quarantined. Counted
+ * in `quota`: origin(32) -> feeds(8) changes(8) bytes(8), for changes
+ * applied since this build (a store of an earlier build starts at 0). */
+#define STORE_MEMBER_FEEDS_MAX 4096
+#define STORE_MEMBER_CHANGES_MAX 50000000ULL
+#define STORE_MEMBER_BYTES_MAX (32ULL << 30)
+/* Notes of bad feeds kept at most (forks always). */
+#define STORE_QUAR_MAX 10000
+/* Held changes kept at most (beyond: not stored, the sender retries). */
+#define STORE_HELD_MAX 100000
 
 /* Apply received changes, all or nothing, in one transaction. Changes of
  * one feed must come in seq order; a change already held identically is a
  * duplicate (counted, harmless). Checks: strict decoding; seq follows the
  * held head (GS_EGAP); prev is the hash of the previous change
  * (GS_ECHAIN); a different change at a held seq is a fork (GS_EFORK: the
- * evidence is kept in `forks`, nothing of the batch is stored); one
- * Ed25519 signature per contiguous run of a feed: the run's last change
- * (GS_ESIG). On error *bad_index (if non-NULL) names the offending
- * change. */
+ * evidence is kept in `forks`, nothing of the batch is stored); every
+ * change's Ed25519 signature (GS_ESIG), so that nothing is stored that the
+ * next node would refuse; a feed frozen for a fork (GS_EFORK). A change
+ * stamped more than STORE_AHEAD_MAX_MS ahead of the store's clock, or
+ * following a held change of its feed, is held (store_apply_ex): only
+ * applied changes raise the HLC. On error *bad_index (if non-NULL) names
+ * the offending change. */
 gs_err store_apply(store *s, const uint8_t *const *changes,
                    const size_t *lens, size_t n, store_result *res,
                    size_t *bad_index);
+
+/* Like store_apply, but a bad feed is isolated: a change that breaks its
+ * feed (fork, gap, broken chain, bad signature) is not stored, nor any
+ * later change of that feed in the batch; the feed is recorded in `quar`
+ * (a fork's evidence in `forks` too, and a forked feed is frozen: no
+ * later change of it is applied here) and every other feed is applied.
+ * Every change's signature is verified (what one honest node stores,
+ * every honest node accepts). hold (optional, n entries): a STORE_HOLD_*
+ * reason the caller has for each change (membership), else 0. A change
+ * stamped beyond now + STORE_AHEAD_MAX_MS, or following a held one of its
+ * feed, is held. out (optional, n entries): a STORE_OUT_* per change.
+ * Errors are only for undecodable bytes (*bad_index) and store failures:
+ * nothing of the batch is stored then. */
+gs_err store_apply_ex(store *s, const uint8_t *const *changes,
+                      const size_t *lens, size_t n, const uint8_t *hold,
+                      uint8_t *out, store_result *res, size_t *bad_index);
+
+/* Held changes, in feed then seq order. The change is decoded and
+ * borrowed for the call; cb returns non-zero to stop. */
+typedef struct store_held {
+  const crdt_change *change;
+  uint8_t reason; /* STORE_HOLD_* */
+} store_held;
+typedef int (*store_held_cb)(void *ctx, const store_held *h);
+gs_err store_held_list(store *s, store_held_cb cb, void *ctx);
+/* Re-check held changes: for each feed, in seq order, a change is
+ * applied when its stamp is no longer too far ahead and check (optional)
+ * says STORE_HOLD_NONE; check returns a STORE_HOLD_* reason to keep it
+ * held (and the rest of its feed), or -1 to drop it and the rest of its
+ * feed for good. check runs inside the store's write transaction: it must
+ * not use the store. res counts what was applied. */
+typedef int (*store_held_check)(void *ctx, const crdt_change *c);
+gs_err store_held_retry(store *s, store_held_check check, void *ctx,
+                        store_result *res);
+
+/* Feeds a bad change was seen in. */
+typedef struct store_quar {
+  uint8_t feed[CRDT_FEED_LEN];
+  uint8_t origin[CRDT_KEY_LEN];
+  char scope[CRDT_SCOPE_MAX + 1];
+  uint64_t seq;   /* of the bad change */
+  uint64_t at_ms; /* when it was seen (the store's clock) */
+  uint8_t reason; /* STORE_BAD_* */
+} store_quar;
+typedef int (*store_quar_cb)(void *ctx, const store_quar *q);
+gs_err store_quar_list(store *s, store_quar_cb cb, void *ctx);
+/* One feed's quarantine entry; GS_ENOTFOUND if it has none. */
+gs_err store_quar_get(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                      store_quar *out);
 
 /* A local write session: changes built here are signed with sk (whose
  * public key is the origin) and applied in one transaction, committed by
@@ -154,6 +261,10 @@ typedef struct store_feed {
 typedef int (*store_feed_cb)(void *ctx, const store_feed *feed);
 /* Every feed held, in feed id order. */
 gs_err store_feeds(store *s, store_feed_cb cb, void *ctx);
+/* The same from the first feed after `after` (CRDT_FEED_LEN bytes; NULL:
+ * from the first): for paging through the version vector. */
+gs_err store_feeds_after(store *s, const uint8_t *after, store_feed_cb cb,
+                         void *ctx);
 /* One feed's entry; GS_ENOTFOUND if not held. */
 gs_err store_feed_get(store *s, const uint8_t feed[CRDT_FEED_LEN],
                       store_feed *out);
@@ -168,6 +279,15 @@ typedef int (*store_raw_cb)(void *ctx, uint64_t seq, const uint8_t *bytes,
 gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
                        uint64_t from, uint64_t to, store_raw_cb cb, void *ctx);
 
+/* The fork evidence kept (`forks`): the change of feed at seq that
+ * differs from the one held, its bytes borrowed for the call; cb returns
+ * non-zero to stop. store_fork_read gives one (GS_ENOTFOUND if none). */
+typedef int (*store_fork_cb)(void *ctx, const uint8_t *feed, uint64_t seq,
+                             const uint8_t *bytes, size_t n);
+gs_err store_forks_list(store *s, store_fork_cb cb, void *ctx);
+gs_err store_fork_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                       uint64_t seq, store_raw_cb cb, void *ctx);
+
 /* Digest of the materialised state under prefix: BLAKE2b-256 over the
  * canonical encodings of every record under it, in scope order. Equal on
  * two nodes exactly when their states under prefix are equal. *nrecords
@@ -180,6 +300,10 @@ gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
  * are kept only up to STORE_HEARD_MAX entries (a peer cannot grow the
  * store without bound). */
 #define STORE_HEARD_MAX 100000
+/* A seq beyond this (2^48 - 1: more changes than a feed can ever hold) is
+ * not a peer's honest word: store_heard_raise ignores it, store_behind
+ * reads an older store's such entry as this. */
+#define STORE_SEQ_MAX (((uint64_t)1 << 48) - 1)
 gs_err store_heard_raise(store *s, const uint8_t (*feeds)[CRDT_FEED_LEN],
                          const uint64_t *seqs, size_t n);
 /* Every feed some peer holds more of than this node: held < heard. */
@@ -190,6 +314,7 @@ gs_err store_behind(store *s, store_behind_cb cb, void *ctx);
 /* Counts for status. */
 typedef struct store_stats {
   size_t records, feeds, changes, forks;
+  size_t held, quarantined; /* held changes; feeds in `quar` */
   uint64_t map_size, used_bytes;
 } store_stats;
 gs_err store_stats_get(store *s, store_stats *out);

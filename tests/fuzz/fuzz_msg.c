@@ -30,6 +30,8 @@ static gs_err reencode(const net_msg *m, uint8_t **out, size_t *n)
     return net_msg_peers(m->u.peers.addrs, m->u.peers.n, out, n);
   case NET_MSG_PACKED:
     return GS_EINVAL; /* unpacked below instead */
+  case NET_MSG_HELLO:
+    return net_msg_hello(m->u.wall_ms, out, n);
   }
   abort();
 }
@@ -59,6 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (m2.u.vv.n != m.u.vv.n ||
          (m.u.vv.n && memcmp(m2.u.vv.entries, m.u.vv.entries,
                              m.u.vv.n * sizeof *m.u.vv.entries) != 0)))
+      abort();
+    if (m.type == NET_MSG_HELLO && m2.u.wall_ms != m.u.wall_ms)
       abort();
     if (m.type == NET_MSG_CHANGES) {
       if (m2.u.changes.n != m.u.changes.n)

@@ -259,6 +259,7 @@ int main(int argc, char **argv)
   memset(e, 0, sizeof e);
   e[0].feed[0] = 1, e[0].seq = 3;
   e[1].feed[0] = 2, e[1].seq = 1ULL << 40;
+  e[1].has_head = true, e[1].head[0] = 0x5a; /* with its head hash */
   net_bytes ch[2] = {{buf, n}, {buf2, n2}};
   net_bytes addrs[2] = {{(const uint8_t *)"127.0.0.1:7070", 14},
                         {(const uint8_t *)"office.local:7070", 17}};
@@ -267,7 +268,7 @@ int main(int argc, char **argv)
     gs_err err;
     uint8_t *p;
     size_t n;
-  } m[9];
+  } m[10];
   m[0].name = "vv", m[0].err = net_msg_vv(e, 2, true, &m[0].p, &m[0].n);
   m[1].name = "changes",
   m[1].err = net_msg_changes(ch, 2, &m[1].p, &m[1].n);
@@ -293,7 +294,9 @@ int main(int argc, char **argv)
     if (!m[8].err && !m[8].p)
       m[8].err = GS_EINVAL;
   }
-  for (int i = 0; i < 9; i++) {
+  m[9].name = "hello",
+  m[9].err = net_msg_hello(1796083200000ULL, &m[9].p, &m[9].n);
+  for (int i = 0; i < 10; i++) {
     if (m[i].err)
       return 1;
     save("msg", m[i].name, m[i].p, m[i].n);

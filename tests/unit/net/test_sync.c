@@ -146,8 +146,8 @@ typedef struct link {
 static void link_open(link *l, tnode *a, tnode *b)
 {
   memset(l, 0, sizeof *l);
-  net_sync_io ia = {q_send, NULL, NULL, NULL, NULL, &l->qa},
-              ib = {q_send, NULL, NULL, NULL, NULL, &l->qb};
+  net_sync_io ia = {.send = q_send, .ctx = &l->qa},
+              ib = {.send = q_send, .ctx = &l->qb};
   cr_assert_eq(net_sync_new(a->st, &ia, &l->a), GS_OK);
   cr_assert_eq(net_sync_new(b->st, &ib, &l->b), GS_OK);
   cr_assert_eq(net_sync_start(l->a), GS_OK);
@@ -347,7 +347,7 @@ static gs_err feed_changes(tnode *b, const uint8_t *const *ch,
                            const size_t *lens, size_t n, char *why)
 {
   queue q = {0};
-  net_sync_io io = {q_send, NULL, NULL, NULL, NULL, &q};
+  net_sync_io io = {.send = q_send, .ctx = &q};
   net_sync *s;
   net_bytes parts[8];
   for (size_t i = 0; i < n; i++)
@@ -378,47 +378,51 @@ static int on_grab(void *ctx, uint64_t seq, const uint8_t *b, size_t n)
   return 0;
 }
 
-Test(sync, bad_batches_are_refused_whole)
+Test(sync, a_bad_feed_is_isolated_not_the_session)
 {
   tnode a, b;
   tnode_open(&a), tnode_open(&b);
   write_changes(&a, "s/c/g01", 3, 2, 0x51, "v");
-  uint8_t feed[CRDT_FEED_LEN];
+  write_changes(&a, "s/c/g02", 1, 1, 0x52, "w");
+  uint8_t feed[CRDT_FEED_LEN], feed2[CRDT_FEED_LEN];
   crdt_feed_id(a.pk, "s/c/g01", 7, feed);
+  crdt_feed_id(a.pk, "s/c/g02", 7, feed2);
   grab g = {0};
   cr_assert_eq(store_feed_read(a.st, feed, 1, 3, on_grab, &g), GS_OK);
-  cr_assert_eq(g.n, 3);
-  uint8_t before[CRDT_HASH_LEN], after[CRDT_HASH_LEN];
-  digest_of(&b, before);
+  cr_assert_eq(store_feed_read(a.st, feed2, 1, 1, on_grab, &g), GS_OK);
+  cr_assert_eq(g.n, 4);
   char why[200];
+  store_quar q0;
 
-  /* a gap: seq 2 and 3 without 1 */
-  gs_err err = feed_changes(&b, (const uint8_t *const *)&g.bytes[1],
-                            &g.lens[1], 2, why);
-  cr_assert_eq(err, GS_EGAP, "%d %s", err, why);
-  /* a bad signature on the last change of the run */
+  /* a gap (seq 2 and 3 without 1), with a good change of another feed:
+   * the session goes on, the other feed is stored, the bad one noted */
+  const uint8_t *gap[3] = {g.bytes[1], g.bytes[2], g.bytes[3]};
+  size_t gap_lens[3] = {g.lens[1], g.lens[2], g.lens[3]};
+  gs_err err = feed_changes(&b, gap, gap_lens, 3, why);
+  cr_assert_eq(err, GS_OK, "%d %s", err, why);
+  cr_assert_eq(nchanges(&b), 1);
+  cr_assert_eq(store_quar_get(b.st, feed, &q0), GS_OK);
+  cr_assert_eq(q0.reason, STORE_BAD_GAP);
+  cr_assert_eq(store_quar_get(b.st, feed2, &q0), GS_ENOTFOUND);
+  /* a bad signature on the last change: the valid ones before it go in,
+   * it does not */
   g.bytes[2][g.lens[2] - 1] ^= 1;
   err = feed_changes(&b, (const uint8_t *const *)g.bytes, g.lens, 3, why);
-  cr_assert_eq(err, GS_ESIG, "%d %s", err, why);
-  cr_assert_not_null(strstr(why, "change 3"), "%s", why);
-  g.bytes[2][g.lens[2] - 1] ^= 1;
-  /* a broken chain: change 2 replaced by change 3 */
-  const uint8_t *chain[2] = {g.bytes[0], g.bytes[2]};
-  size_t chain_lens[2] = {g.lens[0], g.lens[2]};
-  err = feed_changes(&b, chain, chain_lens, 2, why);
-  cr_assert(err == GS_EGAP || err == GS_ECHAIN, "%d %s", err, why);
-  digest_of(&b, after);
-  cr_assert_eq(memcmp(before, after, sizeof before), 0,
-               "part of a refused batch was stored");
-  cr_assert_eq(nchanges(&b), 0);
-  /* and the good batch goes in */
-  err = feed_changes(&b, (const uint8_t *const *)g.bytes, g.lens, 3, why);
-  cr_assert_eq(err, GS_OK, "%s", why);
+  cr_assert_eq(err, GS_OK, "%d %s", err, why);
   cr_assert_eq(nchanges(&b), 3);
+  cr_assert_eq(store_quar_get(b.st, feed, &q0), GS_OK);
+  cr_assert_eq(q0.reason, STORE_BAD_SIG);
+  cr_assert_eq(q0.seq, 3);
+  g.bytes[2][g.lens[2] - 1] ^= 1;
+  /* not frozen: the genuine change 3 then goes in */
+  err = feed_changes(&b, (const uint8_t *const *)&g.bytes[2], &g.lens[2], 1,
+                     why);
+  cr_assert_eq(err, GS_OK, "%s", why);
+  cr_assert_eq(nchanges(&b), 4);
 
   /* malformed and out-of-protocol messages */
   queue q = {0};
-  net_sync_io io = {q_send, NULL, NULL, NULL, NULL, &q};
+  net_sync_io io = {.send = q_send, .ctx = &q};
   net_sync *s;
   cr_assert_eq(net_sync_new(b.st, &io, &s), GS_OK);
   static const uint8_t junk[] = {0x93, 0x01, 0xc0};
@@ -445,7 +449,7 @@ Test(sync, a_flood_of_version_vector_pages_is_cut_off)
   tnode b;
   tnode_open(&b);
   queue q = {0};
-  net_sync_io io = {q_send, NULL, NULL, NULL, NULL, &q};
+  net_sync_io io = {.send = q_send, .ctx = &q};
   net_sync *s;
   cr_assert_eq(net_sync_new(b.st, &io, &s), GS_OK);
   static net_vv_entry page[NET_VV_PAGE];
@@ -543,7 +547,7 @@ static gs_err feed_one(tnode *b, const uint8_t *m, size_t n, char *why,
 {
   queue q = {0};
   net_sync *s;
-  net_sync_io io = {q_send, NULL, NULL, NULL, NULL, &q};
+  net_sync_io io = {.send = q_send, .ctx = &q};
   cr_assert_eq(net_sync_new(b->st, &io, &s), GS_OK);
   gs_err err = net_sync_on_msg(s, m, n, why, whylen);
   net_sync_free(s);
@@ -566,7 +570,7 @@ Test(sync, hostile_packed_messages_are_refused)
   cr_assert(strstr(why, "packed"), "%s", why);
   free(m);
   /* 2. a frame that hides another message type (a version vector) */
-  net_vv_entry e = {{0}, 1};
+  net_vv_entry e = {.seq = 1};
   uint8_t *vv;
   cr_assert_eq(net_msg_vv(&e, 1, false, &vv, &n), GS_OK);
   fn = ZSTD_compress(frame, sizeof frame, vv, n, 1);
@@ -593,4 +597,399 @@ Test(sync, hostile_packed_messages_are_refused)
   free(m);
   cr_assert_eq(nchanges(&b), 0, "nothing stored");
   tnode_close(&b);
+}
+
+/* ---- issue 14: forks between honest nodes, clocks, paging, bounds ---- */
+
+Test(sync, equal_length_fork_is_detected_by_both_and_the_rest_syncs)
+{
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  /* one author (one key, restored from a backup onto two laptops) writes
+   * a different change 1 and 2 of one feed on each: equal length */
+  memcpy(b.pk, a.pk, CRDT_KEY_LEN);
+  memcpy(b.sk, a.sk, CRDT_SK_LEN);
+  write_changes(&a, "s/c/g01", 2, 1, 0x61, "on a");
+  write_changes(&b, "s/c/g01", 2, 1, 0x61, "on b");
+  /* and honest feeds of their own */
+  tnode c;
+  tnode_open(&c);
+  write_changes(&c, "s/c/g02", 3, 1, 0x62, "c");
+  link l;
+  link_open(&l, &c, &a);
+  link_run(&l, 0);
+  link_close(&l);
+  write_changes(&b, "s/c/g03", 2, 1, 0x63, "b own");
+  uint8_t feed[CRDT_FEED_LEN];
+  crdt_feed_id(a.pk, "s/c/g01", 7, feed);
+
+  link_open(&l, &a, &b);
+  link_run(&l, 0);
+  cr_assert_eq(l.err_a, GS_OK, "%s", l.why_a);
+  cr_assert_eq(l.err_b, GS_OK, "%s", l.why_b);
+  cr_assert(net_sync_caught_up(l.a) && net_sync_caught_up(l.b));
+  cr_assert_eq(net_sync_get_stats(l.a)->forks_seen, 1);
+  cr_assert_eq(net_sync_get_stats(l.b)->forks_seen, 1);
+  /* both hold the evidence and flag the feed */
+  store_quar qa, qb;
+  cr_assert_eq(store_quar_get(a.st, feed, &qa), GS_OK);
+  cr_assert_eq(store_quar_get(b.st, feed, &qb), GS_OK);
+  cr_assert_eq(qa.reason, STORE_BAD_FORK);
+  cr_assert_eq(qb.reason, STORE_BAD_FORK);
+  store_stats sa, sb;
+  cr_assert_eq(store_stats_get(a.st, &sa), GS_OK);
+  cr_assert_eq(store_stats_get(b.st, &sb), GS_OK);
+  cr_assert_geq(sa.forks, 1);
+  cr_assert_geq(sb.forks, 1);
+  /* everything else synced: c's feed reached b, b's own reached a */
+  uint8_t fc[CRDT_FEED_LEN], fb[CRDT_FEED_LEN];
+  crdt_feed_id(c.pk, "s/c/g02", 7, fc);
+  crdt_feed_id(b.pk, "s/c/g03", 7, fb);
+  store_feed f;
+  cr_assert_eq(store_feed_get(b.st, fc, &f), GS_OK);
+  cr_assert_eq(f.seq, 3);
+  cr_assert_eq(store_feed_get(a.st, fb, &f), GS_OK);
+  cr_assert_eq(f.seq, 2);
+  link_close(&l);
+
+  /* meeting again: no error, the fork is not "fixed" silently */
+  link_open(&l, &a, &b);
+  link_run(&l, 0);
+  cr_assert_eq(l.err_a, GS_OK, "%s", l.why_a);
+  cr_assert_eq(l.err_b, GS_OK, "%s", l.why_b);
+  link_close(&l);
+  tnode_close(&a), tnode_close(&b), tnode_close(&c);
+}
+
+Test(sync, longer_branch_of_a_fork_is_isolated_not_an_error)
+{
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  memcpy(b.pk, a.pk, CRDT_KEY_LEN);
+  memcpy(b.sk, a.sk, CRDT_SK_LEN);
+  write_changes(&a, "s/c/g01", 2, 1, 0x61, "on a");
+  write_changes(&b, "s/c/g01", 4, 1, 0x61, "on b");
+  write_changes(&b, "s/c/g05", 1, 1, 0x65, "other feed");
+  link l;
+  link_open(&l, &a, &b);
+  link_run(&l, 0);
+  cr_assert_eq(l.err_a, GS_OK, "%s", l.why_a);
+  cr_assert_eq(l.err_b, GS_OK, "%s", l.why_b);
+  uint8_t feed[CRDT_FEED_LEN], f5[CRDT_FEED_LEN];
+  crdt_feed_id(a.pk, "s/c/g01", 7, feed);
+  crdt_feed_id(a.pk, "s/c/g05", 7, f5);
+  store_quar q;
+  cr_assert_eq(store_quar_get(a.st, feed, &q), GS_OK);
+  cr_assert_eq(q.reason, STORE_BAD_FORK);
+  cr_assert_eq(store_quar_get(b.st, feed, &q), GS_OK);
+  store_feed f;
+  cr_assert_eq(store_feed_get(a.st, feed, &f), GS_OK);
+  cr_assert_eq(f.seq, 2, "a keeps its branch");
+  cr_assert_eq(store_feed_get(a.st, f5, &f), GS_OK);
+  link_close(&l);
+  tnode_close(&a), tnode_close(&b);
+}
+
+/* A session context whose first member is its queue (for q_send), with
+ * a wall clock (for now) and what on_hello saw. */
+typedef struct hbox {
+  queue q;
+  uint64_t wall;
+  uint64_t heard;
+  int calls;
+} hbox;
+
+static uint64_t hbox_now(void *ctx)
+{
+  return ((hbox *)ctx)->wall;
+}
+
+static void hbox_hello(void *ctx, uint64_t wall)
+{
+  hbox *h = ctx;
+  h->heard = wall;
+  h->calls++;
+}
+
+Test(sync, hello_tells_the_peer_our_wall_clock)
+{
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  hbox ha = {.wall = 946684800000ULL}, /* 2000-01-01: a dead battery */
+      hb = {.wall = 1796083200000ULL}; /* 2026-12-01 */
+  net_sync_io ia = {.send = q_send, .ctx = &ha, .now = hbox_now,
+                    .on_hello = hbox_hello},
+              ib = {.send = q_send, .ctx = &hb, .now = hbox_now,
+                    .on_hello = hbox_hello};
+  net_sync *sa, *sb;
+  cr_assert_eq(net_sync_new(a.st, &ia, &sa), GS_OK);
+  cr_assert_eq(net_sync_new(b.st, &ib, &sb), GS_OK);
+  cr_assert_eq(net_sync_start(sa), GS_OK);
+  cr_assert_eq(net_sync_start(sb), GS_OK);
+  net_msg m;
+  cr_assert_eq(net_msg_decode(ha.q.head->data, ha.q.head->n, &m), GS_OK);
+  cr_assert_eq(m.type, NET_MSG_HELLO, "HELLO comes first");
+  net_msg_free(&m);
+  char why[200];
+  qmsg *e;
+  while ((e = q_pop(&ha.q))) {
+    cr_assert_eq(net_sync_on_msg(sb, e->data, e->n, why, sizeof why), GS_OK,
+                 "%s", why);
+    free(e);
+  }
+  while ((e = q_pop(&hb.q))) {
+    cr_assert_eq(net_sync_on_msg(sa, e->data, e->n, why, sizeof why), GS_OK,
+                 "%s", why);
+    free(e);
+  }
+  cr_assert_eq(hb.calls, 1);
+  cr_assert_eq(hb.heard, ha.wall);
+  cr_assert_eq(ha.heard, hb.wall);
+  cr_assert_eq(net_sync_get_stats(sb)->peer_wall_ms, ha.wall);
+  /* twice is a protocol error */
+  uint8_t *msg;
+  size_t len;
+  cr_assert_eq(net_msg_hello(1, &msg, &len), GS_OK);
+  cr_assert_eq(net_sync_on_msg(sb, msg, len, why, sizeof why), GS_EPROTO);
+  free(msg);
+  /* a wall clock beyond the bound is malformed */
+  static const uint8_t big[] = {0x92, 0x0a, 0xcf, 0xff, 0xff, 0xff, 0xff,
+                                0xff, 0xff, 0xff, 0xff};
+  cr_assert_eq(net_msg_decode(big, sizeof big, &m), GS_ETOOBIG);
+  net_sync_free(sa);
+  net_sync_free(sb);
+  q_clear(&ha.q);
+  q_clear(&hb.q);
+  tnode_close(&a), tnode_close(&b);
+}
+
+static bool never_writable(void *ctx)
+{
+  (void)ctx;
+  return false;
+}
+
+static bool always_writable(void *ctx)
+{
+  (void)ctx;
+  return true;
+}
+
+Test(sync, version_vector_is_paged_with_flow_control)
+{
+  tnode a;
+  tnode_open(&a);
+  /* 3 pages and a bit of feeds */
+  size_t nfeeds = 3 * NET_VV_PAGE + 7;
+  store_write *w;
+  cr_assert_eq(store_write_begin(a.st, a.sk, &w), GS_OK);
+  for (size_t i = 0; i < nfeeds; i++) {
+    char scope[32];
+    snprintf(scope, sizeof scope, "s/c/f%zu", i);
+    crdt_op op;
+    memset(&op, 0, sizeof op);
+    op.kind = CRDT_OP_SET;
+    op.coll = "x_t";
+    op.coll_len = 3;
+    memset(op.id, 7, CRDT_ID_LEN);
+    op.field = "n";
+    op.field_len = 1;
+    op.value.type = CRDT_INT;
+    op.value.u.i = (int64_t)i;
+    cr_assert_eq(store_write_change(w, scope, strlen(scope), &op, 1,
+                                    a.clock++, NULL, NULL),
+                 GS_OK);
+  }
+  cr_assert_eq(store_write_commit(w), GS_OK);
+  queue q = {0};
+  net_sync_io io = {.send = q_send, .writable = never_writable, .ctx = &q};
+  net_sync *s;
+  cr_assert_eq(net_sync_new(a.st, &io, &s), GS_OK);
+  cr_assert_eq(net_sync_start(s), GS_OK);
+  cr_assert_eq(q.n, 1, "one page while the transport is not writable");
+  net_sync_free(s);
+  q_clear(&q);
+  /* writable: every page, in order, each feed once */
+  io.writable = always_writable;
+  cr_assert_eq(net_sync_new(a.st, &io, &s), GS_OK);
+  cr_assert_eq(net_sync_start(s), GS_OK);
+  cr_assert_eq(q.n, 4);
+  size_t seen = 0;
+  bool last_more = true;
+  for (qmsg *e = q.head; e; e = e->next) {
+    net_msg m;
+    cr_assert_eq(net_msg_decode(e->data, e->n, &m), GS_OK);
+    cr_assert_eq(m.type, NET_MSG_VV);
+    seen += m.u.vv.n;
+    last_more = m.u.vv.more;
+    for (size_t i = 0; i < m.u.vv.n; i++)
+      cr_assert(m.u.vv.entries[i].has_head);
+    net_msg_free(&m);
+  }
+  cr_assert_eq(seen, nfeeds);
+  cr_assert(!last_more);
+  net_sync_free(s);
+  q_clear(&q);
+  tnode_close(&a);
+}
+
+static int on_count_behind(void *ctx, const uint8_t feed[CRDT_FEED_LEN],
+                           uint64_t held, uint64_t heard)
+{
+  (void)feed, (void)held, (void)heard;
+  (*(size_t *)ctx)++;
+  return 0;
+}
+
+Test(sync, peer_numbers_are_bounded)
+{
+  /* a VV entry claiming seq 2^64-1 (the finding: `status` printed a
+   * negative "behind") is malformed; so is an ACK of more than a batch */
+  net_vv_entry e = {.seq = UINT64_MAX};
+  uint8_t *msg;
+  size_t len;
+  cr_assert_eq(net_msg_vv(&e, 1, false, &msg, &len), GS_ETOOBIG);
+  static const uint8_t vv[] = {
+      0x93, 0x01, 0x91, 0x92, 0xc4, 0x10, 1,    2,    3,    4,    5,
+      6,    7,    8,    9,    10,   11,   12,   13,   14,   15,   16,
+      0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc2};
+  net_msg m;
+  cr_assert_eq(net_msg_decode(vv, sizeof vv, &m), GS_ETOOBIG);
+  cr_assert_eq(net_msg_ack(UINT64_MAX, 0, &msg, &len), GS_OK);
+  cr_assert_eq(net_msg_decode(msg, len, &m), GS_ETOOBIG);
+  free(msg);
+  cr_assert_eq(net_msg_ack(NET_CHANGES_MAX, 0, &msg, &len), GS_OK);
+  cr_assert_eq(net_msg_decode(msg, len, &m), GS_OK);
+  net_msg_free(&m);
+  free(msg);
+  /* and the store keeps no such figure from anyone */
+  tnode b;
+  tnode_open(&b);
+  uint8_t feed[CRDT_FEED_LEN] = {1};
+  uint64_t seq = UINT64_MAX;
+  cr_assert_eq(store_heard_raise(b.st, (const uint8_t(*)[CRDT_FEED_LEN])feed,
+                                 &seq, 1),
+               GS_OK);
+  size_t n = 0;
+  cr_assert_eq(store_behind(b.st, on_count_behind, &n), GS_OK);
+  cr_assert_eq(n, 0, "a seq of 2^64-1 was kept");
+  tnode_close(&b);
+}
+
+Test(sync, fork_evidence_reaches_a_node_holding_the_same_branch)
+{
+  tnode a, b, c;
+  tnode_open(&a), tnode_open(&b), tnode_open(&c);
+  memcpy(b.pk, a.pk, CRDT_KEY_LEN);
+  memcpy(b.sk, a.sk, CRDT_SK_LEN);
+  write_changes(&a, "s/c/g01", 2, 1, 0x61, "on a");
+  write_changes(&b, "s/c/g01", 2, 1, 0x61, "on b");
+  link l;
+  /* c gets a's branch before anyone knows of the fork */
+  link_open(&l, &a, &c);
+  link_run(&l, 0);
+  link_close(&l);
+  uint8_t feed[CRDT_FEED_LEN];
+  crdt_feed_id(a.pk, "s/c/g01", 7, feed);
+  store_quar q;
+  cr_assert_eq(store_quar_get(c.st, feed, &q), GS_ENOTFOUND);
+  /* a meets b: both find the fork */
+  link_open(&l, &a, &b);
+  link_run(&l, 0);
+  link_close(&l);
+  cr_assert_eq(store_quar_get(a.st, feed, &q), GS_OK);
+  /* c meets a again: a offers its evidence, c learns of the fork */
+  link_open(&l, &a, &c);
+  link_run(&l, 0);
+  cr_assert_eq(l.err_a, GS_OK, "%s", l.why_a);
+  cr_assert_eq(l.err_b, GS_OK, "%s", l.why_b);
+  link_close(&l);
+  cr_assert_eq(store_quar_get(c.st, feed, &q), GS_OK);
+  cr_assert_eq(q.reason, STORE_BAD_FORK);
+  store_stats st;
+  cr_assert_eq(store_stats_get(c.st, &st), GS_OK);
+  cr_assert_eq(st.forks, 1);
+  /* and meeting again is quiet */
+  link_open(&l, &a, &c);
+  size_t moved = link_run(&l, 0);
+  cr_assert_eq(l.err_a, GS_OK, "%s", l.why_a);
+  cr_assert_eq(l.err_b, GS_OK, "%s", l.why_b);
+  cr_assert_lt(moved, 12, "%zu messages", moved);
+  link_close(&l);
+  tnode_close(&a), tnode_close(&b), tnode_close(&c);
+}
+
+/* A transport like net/peer.c's, small: writable below QMAX queued
+ * messages (its high-water mark), and a send beyond QHARD (its hard
+ * limit: room for acknowledgements) is the "output queue full" failure
+ * that cut sessions of a node with many feeds. */
+#define QMAX 2
+#define QHARD (QMAX + 1) /* below the 4 pages of the VV */
+static gs_err q_send_bounded(void *ctx, const uint8_t *m, size_t n)
+{
+  queue *q = ctx;
+  if (q->n >= QHARD)
+    return GS_ETOOBIG;
+  return q_send(ctx, m, n);
+}
+
+static bool q_writable(void *ctx)
+{
+  return ((queue *)ctx)->n < QMAX;
+}
+
+Test(sync, many_feeds_sync_through_a_small_output_queue, .timeout = 240)
+{
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  /* more VV pages than the queue holds, within one member's feed quota */
+  size_t nfeeds = 3 * NET_VV_PAGE + 3;
+  cr_assert_lt(nfeeds, STORE_MEMBER_FEEDS_MAX);
+  store_write *w;
+  cr_assert_eq(store_write_begin(a.st, a.sk, &w), GS_OK);
+  for (size_t i = 0; i < nfeeds; i++) {
+    char scope[32];
+    snprintf(scope, sizeof scope, "s/c/f%zu", i);
+    crdt_op op;
+    memset(&op, 0, sizeof op);
+    op.kind = CRDT_OP_SET;
+    op.coll = "x_t";
+    op.coll_len = 3;
+    memset(op.id, 7, CRDT_ID_LEN);
+    op.id[0] = (uint8_t)i, op.id[1] = (uint8_t)(i >> 8);
+    op.field = "n";
+    op.field_len = 1;
+    op.value.type = CRDT_INT;
+    op.value.u.i = (int64_t)i;
+    cr_assert_eq(store_write_change(w, scope, strlen(scope), &op, 1,
+                                    a.clock++, NULL, NULL),
+                 GS_OK);
+  }
+  cr_assert_eq(store_write_commit(w), GS_OK);
+  link l;
+  memset(&l, 0, sizeof l);
+  net_sync_io ia = {.send = q_send_bounded, .writable = q_writable,
+                    .ctx = &l.qa},
+              ib = {.send = q_send_bounded, .writable = q_writable,
+                    .ctx = &l.qb};
+  cr_assert_eq(net_sync_new(a.st, &ia, &l.a), GS_OK);
+  cr_assert_eq(net_sync_new(b.st, &ib, &l.b), GS_OK);
+  cr_assert_eq(net_sync_start(l.a), GS_OK);
+  cr_assert_eq(net_sync_start(l.b), GS_OK);
+  /* deliver one message at a time; a drained queue pumps its sender */
+  for (int rounds = 0; rounds < 100000; rounds++) {
+    size_t moved = link_run(&l, 2);
+    cr_assert_eq(l.err_a, GS_OK, "%s", l.why_a);
+    cr_assert_eq(l.err_b, GS_OK, "%s", l.why_b);
+    cr_assert_eq(net_sync_pump(l.a), GS_OK);
+    cr_assert_eq(net_sync_pump(l.b), GS_OK);
+    if (!moved && !l.qa.head && !l.qb.head)
+      break;
+  }
+  cr_assert(net_sync_caught_up(l.a) && net_sync_caught_up(l.b));
+  cr_assert_leq(l.qa.max_n, QHARD);
+  cr_assert_eq(nchanges(&b), nfeeds, "%zu of %zu (a holds %zu)", nchanges(&b),
+               nfeeds, nchanges(&a));
+  link_close(&l);
+  tnode_close(&a), tnode_close(&b);
 }

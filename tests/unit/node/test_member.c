@@ -143,8 +143,8 @@ static void sync_pair(node *a, node *b, bool a_checks, bool b_checks,
                       size_t *ref_a, size_t *ref_b)
 {
   end ea = {.n = a, .check = a_checks}, eb = {.n = b, .check = b_checks};
-  net_sync_io ia = {q_send, NULL, NULL, q_check, NULL, &ea};
-  net_sync_io ib = {q_send, NULL, NULL, q_check, NULL, &eb};
+  net_sync_io ia = {.send = q_send, .check = q_check, .ctx = &ea};
+  net_sync_io ib = {.send = q_send, .check = q_check, .ctx = &eb};
   cr_assert_eq(net_sync_new(node__store(a), &ia, &ea.s), GS_OK);
   cr_assert_eq(net_sync_new(node__store(b), &ib, &eb.s), GS_OK);
   cr_assert_eq(net_sync_start(ea.s), GS_OK);
@@ -571,5 +571,141 @@ Test(member, a_written_once_id_already_held_is_passed_over)
   cr_assert_gt(memcmp(id, held, CRDT_ID_LEN), 0);
   cr_assert(crdt_id_owned_by(id, node_pk(n)));
   now_ms += 1000;
+  node_close(n);
+}
+
+/* ---- issue 14: membership held, not refused; peer clocks ---- */
+
+typedef struct raws {
+  uint8_t *b[8];
+  size_t n[8];
+  size_t k;
+} raws;
+
+static int grab_raw(void *ctx, uint64_t seq, const uint8_t *b, size_t n)
+{
+  raws *r = ctx;
+  (void)seq;
+  cr_assert_lt(r->k, 8);
+  r->b[r->k] = malloc(n);
+  memcpy(r->b[r->k], b, n);
+  r->n[r->k++] = n;
+  return 0;
+}
+
+static void feed_raws(node *n, const char *scope, raws *r)
+{
+  uint8_t feed[CRDT_FEED_LEN];
+  crdt_feed_id(node_pk(n), scope, strlen(scope), feed);
+  cr_assert_eq(store_feed_read(node__store(n), feed, 1, UINT64_MAX, grab_raw,
+                               r),
+               GS_OK);
+}
+
+static int count_held_cb(void *ctx, const node_held_info *h)
+{
+  size_t *k = ctx;
+  cr_assert(!h->clock_ahead);
+  cr_assert_not_null(strstr(h->reason, "membership"));
+  (*k)++;
+  return 0;
+}
+
+Test(member, a_change_before_its_authors_claim_is_held_then_applied)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "网"), GS_OK);
+  node *m = invitee(admin, "m", "leader", "gongrencun/q/g01");
+  cr_assert_eq(put(m, "gongrencun/q/g01", "先到的"), GS_OK);
+  raw_write(m, "gongrencun/q/g02", "越权"); /* not its grid */
+  raws claim = {.k = 0}, mine = {.k = 0}, other = {.k = 0};
+  feed_raws(m, "_net", &claim);
+  feed_raws(m, "gongrencun/q/g01", &mine);
+  feed_raws(m, "gongrencun/q/g02", &other);
+  cr_assert_eq(claim.k, 1);
+
+  /* the writes arrive first (another route), the claim later */
+  node_policy *p;
+  cr_assert_eq(node_policy_load(admin, &p), GS_OK);
+  cr_assert(!node_policy_known(p, node_pk(m)));
+  cr_assert(!node_policy_member(p, node_pk(m)));
+  node_policy_free(p);
+  uint8_t hold[2] = {STORE_HOLD_MEMBER, STORE_HOLD_MEMBER}, out[2];
+  const uint8_t *ptr[2] = {mine.b[0], other.b[0]};
+  size_t len[2] = {mine.n[0], other.n[0]};
+  store_result res;
+  size_t bad;
+  cr_assert_eq(store_apply_ex(node__store(admin), ptr, len, 2, hold, out, &res,
+                              &bad),
+               GS_OK);
+  cr_assert_eq(res.held, 2);
+  size_t k = 0;
+  cr_assert_eq(node_held(admin, count_held_cb, &k), GS_OK);
+  cr_assert_eq(k, 2);
+  size_t applied = 9;
+  cr_assert_eq(node_held_recheck(admin, &applied), GS_OK);
+  cr_assert_eq(applied, 0, "still no claim: still held");
+
+  /* the claim arrives: the change it allows applies, the other is
+   * refused for good (dropped from the held store) */
+  cr_assert_eq(store_apply_ex(node__store(admin),
+                              (const uint8_t *const *)claim.b, claim.n, 1,
+                              NULL, NULL, &res, &bad),
+               GS_OK);
+  cr_assert_eq(res.applied, 1);
+  cr_assert_eq(node_policy_load(admin, &p), GS_OK);
+  cr_assert(node_policy_known(p, node_pk(m)));
+  cr_assert(node_policy_member(p, node_pk(m)));
+  node_policy_free(p);
+  cr_assert_eq(node_held_recheck(admin, &applied), GS_OK);
+  cr_assert_eq(applied, 1);
+  k = 0;
+  cr_assert_eq(node_held(admin, count_held_cb, &k), GS_OK);
+  cr_assert_eq(k, 0);
+  uint8_t feed[CRDT_FEED_LEN];
+  store_feed f;
+  crdt_feed_id(node_pk(m), "gongrencun/q/g01", 16, feed);
+  cr_assert_eq(store_feed_get(node__store(admin), feed, &f), GS_OK);
+  cr_assert_eq(f.seq, 1);
+  crdt_feed_id(node_pk(m), "gongrencun/q/g02", 16, feed);
+  cr_assert_eq(store_feed_get(node__store(admin), feed, &f), GS_ENOTFOUND);
+  for (size_t i = 0; i < claim.k; i++)
+    free(claim.b[i]);
+  free(mine.b[0]);
+  free(other.b[0]);
+  node_close(m);
+  node_close(admin);
+}
+
+Test(member, a_peer_clock_beyond_a_day_is_a_warning_naming_both_dates)
+{
+  node *n = mk("n");
+  char why[400];
+  uint64_t peer = 946684800000ULL; /* 2000-01-01 */
+  cr_assert(!node_note_peer_clock(n, "10.0.0.2:7070", now_ms,
+                                  now_ms + 23 * 3600 * 1000ULL, why,
+                                  sizeof why),
+            "a few hours apart is fine");
+  node_peer_clock pc;
+  cr_assert_eq(node_peer_clock_get(n, &pc), GS_ENOTFOUND);
+  cr_assert(node_note_peer_clock(n, "10.0.0.2:7070", now_ms, peer, why,
+                                 sizeof why));
+  cr_assert_not_null(strstr(why, "this computer's date is 2026-11-18"), "%s",
+                     why);
+  cr_assert_not_null(strstr(why, "2000-01-01"), "%s", why);
+  cr_assert_not_null(strstr(why, "set the date"), "%s", why);
+  cr_assert_eq(node_peer_clock_get(n, &pc), GS_OK);
+  cr_assert_eq(pc.peer_ms, peer);
+  cr_assert_str_eq(pc.addr, "10.0.0.2:7070");
+  const char *w[8];
+  size_t nw = node_warnings(n, w, 8);
+  bool found = false;
+  for (size_t i = 0; i < nw; i++)
+    found |= strstr(w[i], "2000-01-01") != NULL;
+  cr_assert(found, "the warning names the peer's date");
+  /* a later meeting that agrees clears it */
+  cr_assert(!node_note_peer_clock(n, "10.0.0.3:7070", now_ms, now_ms, why,
+                                  sizeof why));
+  cr_assert_eq(node_peer_clock_get(n, &pc), GS_ENOTFOUND);
   node_close(n);
 }
