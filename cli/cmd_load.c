@@ -99,7 +99,7 @@ static int queue_record(loader *l, json_t *obj, size_t lineno)
     if (!json_is_string(jid) || cli_parse_id(json_string_value(jid), id))
       return cli_fail("load: line %zu: \"$id\" is not a record id", lineno);
     const node_coll *sc = node_schema_coll(l->coll, strlen(l->coll));
-    if (sc && sc->immutable && node_id_guarded(id) &&
+    if (sc && sc->immutable &&
         !crdt_id_owned_by(id, node_pk(l->n)))
       return cli_fail("load: line %zu: a %s is written once, and its id "
                       "names the node that wrote it: leave out \"$id\"",

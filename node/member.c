@@ -308,15 +308,15 @@ static gs_err note_admin(node_policy *p, const crdt_change *c)
  * the node their id names (crdt_id_owned): a member who may write the
  * scope, the admin included, cannot rewrite or delete another's time-bank
  * entry. The rule reads nothing but the op and its change, so every node
- * refuses the same changes whatever order they arrive in. Ids from before
- * the rule (node_id_guarded) are left as they were written. */
+ * refuses the same changes whatever order they arrive in. There is no
+ * exemption by the id's age: every written-once id names its author. */
 static gs_err check_written_once(const crdt_change *c, char *why,
                                  size_t whylen)
 {
   for (size_t i = 0; i < c->nops; i++) {
     const crdt_op *op = &c->ops[i];
     const node_coll *sc = node_schema_coll(op->coll, op->coll_len);
-    if (sc && sc->immutable && node_id_guarded(op->id) &&
+    if (sc && sc->immutable &&
         !crdt_id_owned_by(op->id, c->origin)) {
       char idt[CRDT_ID_TEXT_LEN + 1];
       crdt_base32_encode(op->id, CRDT_ID_LEN, idt);

@@ -224,14 +224,6 @@ void node_id_new(node *n, uint8_t id[CRDT_ID_LEN])
   memcpy(n->last_id, id, CRDT_ID_LEN);
 }
 
-bool node_id_guarded(const uint8_t id[CRDT_ID_LEN])
-{
-  uint64_t ms = 0;
-  for (int i = 0; i < 6; i++)
-    ms = ms << 8 | id[i];
-  return ms >= NODE_OWNED_SINCE_MS;
-}
-
 static int id_held(void *ctx, const crdt_record *r)
 {
   (void)ctx, (void)r;

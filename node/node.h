@@ -54,14 +54,6 @@ void node_id_new(node *n, uint8_t id[CRDT_ID_LEN]);
  * (crdt_id_owned) when coll is written once (immutable in the schema). */
 void node_id_for(node *n, const char *coll, size_t coll_len,
                  uint8_t id[CRDT_ID_LEN]);
-/* Written-once records whose id is time-prefixed from this moment on
- * (2026-11-23T12:00Z) take ops from their author only. Earlier ids were
- * made before ids named their author: such records are written as
- * before, so that data from earlier builds still syncs. The rule reads
- * the id alone, so nodes still decide alike; a node can only give its
- * own new records an earlier time, which exposes nobody else's. */
-#define NODE_OWNED_SINCE_MS 1795435200000ULL
-bool node_id_guarded(const uint8_t id[CRDT_ID_LEN]);
 
 /* Write one change of ops in scope and commit it durably. */
 gs_err node_write(node *n, const char *scope, size_t scope_len,
