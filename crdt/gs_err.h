@@ -42,7 +42,8 @@ typedef int gs_err;
   X(ENOTINIT,  -40025, "node directory not initialised")                     \
   X(EAMBIG,    -40026, "ambiguous: more than one match")                     \
   X(ECLOCK,    -40027, "clock out of range")                             \
-  X(ESCHEMA,   -40028, "does not fit the schema")
+  X(ESCHEMA,   -40028, "does not fit the schema")                         \
+  X(EHELD,     -40040, "held: depends on membership data not yet seen")
 
 enum {
   GS_OK = 0,

@@ -157,8 +157,9 @@ done:
   return err;
 }
 
-/* Store membership net (meta first, then the key file). */
-static gs_err network_store(node *n, const node_network *net)
+/* Store membership net (meta first, then the key file; a re-join keeps
+ * the key file, which holds the same key). */
+static gs_err network_store(node *n, const node_network *net, bool rejoin)
 {
   char path[4200];
   msgpack_sbuffer sb;
@@ -177,8 +178,9 @@ static gs_err network_store(node *n, const node_network *net)
   msgpack_sbuffer_destroy(&sb);
   if (err)
     return err;
-  if ((err = node__secret_write(path, net->key, NODE_NET_KEY_LEN)) ||
-      (err = node__fsync_dir(n->dir)))
+  if (!rejoin && ((err = node__secret_write(path, net->key,
+                                             NODE_NET_KEY_LEN)) ||
+                  (err = node__fsync_dir(n->dir))))
     return err;
   return node__network_load(n);
 }
@@ -199,7 +201,7 @@ gs_err node_network_create(node *n, const char *name)
   memcpy(net.admin, n->pk, CRDT_KEY_LEN);
   strcpy(net.role, "admin");
   net.nscopes = 1; /* "": everything */
-  err = network_store(n, &net);
+  err = network_store(n, &net, false);
   crdt_wipe(&net, sizeof net);
   return err;
 }
@@ -365,8 +367,18 @@ gs_err node_join(node *n, const char *code)
 
   msgpack_unpacked_init(&u);
   memset(&inv, 0, sizeof inv);
-  if (n->has_net)
-    return GS_EEXIST;
+  bool rejoin = false;
+  if (n->has_net) {
+    /* a node whose claim does not count (void, held for a twice-used
+     * invite, or not confirmed) may join again with a fresh code of its
+     * network */
+    node_member_info self;
+    if (memcmp(n->pk, n->net.admin, CRDT_KEY_LEN) == 0 ||
+        node_member_get(n, n->pk, &self) != GS_OK ||
+        self.state == NODE_MEMBER_VALID)
+      return GS_EEXIST;
+    rejoin = true;
+  }
   /* Letters and digits only: people may add spaces or dashes. */
   size_t cl = strlen(code);
   if (cl > 2 * INVITE_MAX_BYTES || !(text = malloc(cl + 1)))
@@ -451,7 +463,19 @@ gs_err node_join(node *n, const char *code)
     err = GS_ETIMEOUT;
     goto out;
   }
-  if ((err = network_store(n, &inv)) != GS_OK)
+  uint8_t held[CRDT_KEY_LEN];
+  if (rejoin && node__claim_nonce(n, held) &&
+      memcmp(held, nonce, CRDT_KEY_LEN) == 0) {
+    err = GS_EEXIST; /* the code this node joined with already */
+    goto out;
+  }
+  if (rejoin && (memcmp(netid, n->net.id, 8) != 0 ||
+                 memcmp(inv.key, n->net.key, NODE_NET_KEY_LEN) != 0 ||
+                 memcmp(inv.admin, n->net.admin, CRDT_KEY_LEN) != 0)) {
+    err = GS_EEXIST; /* a code of another network (or of an older key) */
+    goto out;
+  }
+  if ((err = network_store(n, &inv, rejoin)) != GS_OK)
     goto out;
   /* publish the claim: this node's membership, as a change of its own */
   err = node__claim_write(n, expires, nonce, cert_sig, isk);

@@ -296,7 +296,9 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
                    size_t nscopes, uint64_t expires_ms, char **code);
 /* Join the network of code: checks its checksum, signature and expiry
  * (GS_EDECODE, GS_ESIG, GS_ETIMEOUT), stores the key and membership.
- * GS_EEXIST when the node already has a network. */
+ * GS_EEXIST when the node already has a network, unless its own claim
+ * does not count (void, held for a twice-used invite, not confirmed):
+ * then a fresh code of the same network replaces it. */
 gs_err node_join(node *n, const char *code);
 
 /* ---- membership and permissions (node/member.c) ---- */
@@ -305,8 +307,11 @@ gs_err node_join(node *n, const char *code);
 typedef struct node_policy node_policy;
 gs_err node_policy_load(node *n, node_policy **out);
 void node_policy_free(node_policy *p);
-/* GS_OK when c's author may write it; else GS_EPERM and why. Accepted
- * membership changes ("_net") update p, so a batch is checked in order. */
+/* GS_OK when c's author may write it; GS_EPERM and why when it never
+ * may; GS_EHELD and why when that depends on membership data not seen yet
+ * (keep it out, check again later). Accepted membership changes ("_net")
+ * update p, so a batch is checked in order. An admin or office node
+ * witnesses a valid claim it checks here (a change of its own). */
 gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
                          size_t whylen);
 /* May the node with key receive records of scope? Admins and offices
@@ -323,6 +328,48 @@ gs_err node_may_write(node *n, const char *scope, size_t scope_len,
  * now are refused everywhere the revocation reaches. *kept (optional):
  * feeds of it kept. GS_EPERM unless this node is the network's admin. */
 gs_err node_revoke(node *n, const uint8_t *key, size_t *kept);
+
+/* ---- membership that a leaked invite or a wrong clock cannot break
+ * (issue 14; node/member.c) ----
+ * A claim counts once an admin or office node witnessed it before the
+ * invite's expiry (a "witness" record in _net, written by that node when
+ * it first receives the claim, by its own clock). Changes of a claimant
+ * not yet witnessed, or whose invite another key claimed too (until the
+ * admin re-admits one), are held: node_policy_check returns GS_EHELD. */
+typedef enum node_member_state {
+  NODE_MEMBER_VALID,       /* its changes count */
+  NODE_MEMBER_UNWITNESSED, /* no admin or office has confirmed it yet */
+  NODE_MEMBER_LEAKED,      /* its invite was claimed by another key too */
+  NODE_MEMBER_VOID,        /* a bad claim, or another key was re-admitted */
+  NODE_MEMBER_NONE,        /* no claim known */
+} node_member_state;
+typedef struct node_member_info {
+  uint8_t key[CRDT_KEY_LEN];
+  node_member_state state;
+  char role[NODE_ROLE_MAX + 1];
+  uint64_t expires; /* the invite's expiry, ms */
+  bool revoked;
+  bool has_other;   /* LEAKED, VOID: another key claiming the invite */
+  uint8_t other[CRDT_KEY_LEN];
+} node_member_info;
+typedef int (*node_member_cb)(void *ctx, const node_member_info *m);
+/* Every member this node knows of, in id order (cb returns non-zero to
+ * stop). */
+gs_err node_members(node *n, node_member_cb cb, void *ctx);
+/* The member with key (state NODE_MEMBER_NONE when unknown). */
+gs_err node_member_get(node *n, const uint8_t key[CRDT_KEY_LEN],
+                       node_member_info *out);
+/* Admin: of the keys that claimed one invite, key keeps it (its changes
+ * count again everywhere the record reaches); the others stay void.
+ * GS_EPERM unless the root admin; GS_ENOTFOUND when key has no claim;
+ * GS_EINVAL when its invite was not claimed twice. */
+gs_err node_readmit(node *n, const uint8_t key[CRDT_KEY_LEN]);
+#define NODE_WARN_MAX 320
+/* Membership warnings worth showing a person (twice-used invites, this
+ * node's own claim held or void, claims never confirmed), each one
+ * sentence into out[i]; returns how many (at most max). */
+size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
+                                size_t max);
 
 /* Count received changes refused for permissions (why: one reason). */
 void node_note_refused(node *n, const char *why, uint64_t count);

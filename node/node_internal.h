@@ -45,6 +45,9 @@ gs_err node__claim_write(node *n, uint64_t expires,
                          const uint8_t nonce[CRDT_KEY_LEN],
                          const uint8_t cert_sig[CRDT_SIG_LEN],
                          const uint8_t invite_sk[CRDT_SK_LEN]);
+/* The invite key of this node's current claim into nonce; false when it
+ * has none (member.c). */
+bool node__claim_nonce(node *n, uint8_t nonce[CRDT_KEY_LEN]);
 /* Load the network of n, if it has one (called by node_open). */
 gs_err node__network_load(node *n);
 
