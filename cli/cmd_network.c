@@ -250,3 +250,111 @@ int cli_cmd_revoke(cli_ctx *ctx)
   node_close(n);
   return rc;
 }
+
+int cli_cmd_readmit(cli_ctx *ctx)
+{
+  uint8_t key[CRDT_KEY_LEN];
+  if (ctx->argc != 2)
+    return cli_usage("readmit", "give the node id of the key to keep "
+                                "('gridsync id' on it)");
+  if (crdt_base32_decode(ctx->argv[1], strlen(ctx->argv[1]), key,
+                         CRDT_KEY_LEN) != GS_OK)
+    return cli_usage("readmit", "'%s' is not a node id (52 characters)",
+                     ctx->argv[1]);
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  int rc = CLI_OK;
+  gs_err err = node_readmit(n, key);
+  if (err == GS_ENOTFOUND)
+    rc = cli_fail("readmit: this node knows no claim of %s (sync with the "
+                  "office first)",
+                  ctx->argv[1]);
+  else if (err == GS_EPERM)
+    rc = cli_fail("readmit: only the network's admin can re-admit a node");
+  else if (err == GS_EINVAL)
+    rc = cli_fail("readmit: the invite of %s was used once only: there is "
+                  "nothing to decide",
+                  ctx->argv[1]);
+  else if (err)
+    rc = cli_fail("readmit: %s", gs_strerror(err));
+  else if (ctx->json)
+    rc = cli_json_out(json_pack("{s:s}", "readmitted", ctx->argv[1]));
+  else
+    printf("re-admitted %s: its changes count again, and the other node "
+           "that used its invite stays out, once this reaches the others "
+           "(sync it; revoke the other node too)\n",
+           ctx->argv[1]);
+  node_close(n);
+  return rc;
+}
+
+static const char *state_text(node_member_state s)
+{
+  switch (s) {
+  case NODE_MEMBER_VALID:
+    return "member";
+  case NODE_MEMBER_UNWITNESSED:
+    return "not confirmed yet";
+  case NODE_MEMBER_LEAKED:
+    return "invite used twice: held";
+  case NODE_MEMBER_VOID:
+    return "void";
+  default:
+    return "unknown";
+  }
+}
+
+static const char *state_code(node_member_state s)
+{
+  static const char *const codes[] = {"valid", "unconfirmed", "leaked",
+                                      "void", "none"};
+  return (unsigned)s < 5 ? codes[s] : "none";
+}
+
+typedef struct members_out {
+  bool json;
+  json_t *arr;
+} members_out;
+
+static int on_member_row(void *ctx, const node_member_info *m)
+{
+  members_out *mo = ctx;
+  char id[CRDT_KEY_TEXT_LEN + 1], other[CRDT_KEY_TEXT_LEN + 1] = "";
+  crdt_base32_encode(m->key, CRDT_KEY_LEN, id);
+  if (m->has_other)
+    crdt_base32_encode(m->other, CRDT_KEY_LEN, other);
+  if (mo->json) {
+    json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "id", id, "role", m->role,
+                          "state", state_code(m->state), "revoked",
+                          m->revoked);
+    if (m->has_other)
+      json_object_set_new(o, "same_invite_as", json_string(other));
+    json_array_append_new(mo->arr, o);
+  } else {
+    printf("%s  %-7s %s%s%s%s\n", id, m->role, state_text(m->state),
+           m->revoked ? ", revoked" : "", m->has_other ? ", with " : "",
+           m->has_other ? other : "");
+  }
+  return 0;
+}
+
+int cli_cmd_members(cli_ctx *ctx)
+{
+  if (ctx->argc != 1)
+    return cli_usage("members", "no arguments");
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  members_out mo = {.json = ctx->json, .arr = ctx->json ? json_array() : NULL};
+  gs_err err = node_members(n, on_member_row, &mo);
+  int rc = CLI_OK;
+  if (err) {
+    json_decref(mo.arr);
+    rc = cli_fail("members: cannot read the store: %s", gs_strerror(err));
+  } else if (ctx->json) {
+    rc = cli_json_out(json_pack("{s:o}", "members", mo.arr));
+  }
+  node_close(n);
+  return rc;
+}

@@ -163,8 +163,13 @@ int cli_cmd_status(cli_ctx *ctx)
   crdt_base32_encode(node_pk(n), CRDT_KEY_LEN, id);
   hex32(digest, dg);
   cli_time_text(CRDT_HLC_MS(hlc), when, sizeof when);
-  const char *warn[8];
+  const char *warn[12];
   size_t nwarn = node_warnings(n, warn, 8);
+  /* twice-used invites, this node's own claim held or void (issue 14) */
+  char mwarn[4][NODE_WARN_MAX];
+  size_t nm = node_membership_warnings(n, mwarn, 4);
+  for (size_t i = 0; i < nm && nwarn < 8; i++)
+    warn[nwarn++] = mwarn[i];
   if (stats.forks > 0 && nwarn < 8)
     warn[nwarn++] = "forks were refused: a node may have been restored from "
                     "an old backup (see the forks in the store)";

@@ -103,10 +103,17 @@ int cli_cmd_report(cli_ctx *ctx)
                         rep.overdrawn[i].coll, "id", idt, "balance",
                         (double)rep.overdrawn[i].balance / 100.0));
     }
-    rc = cli_json_out(json_pack("{s:s, s:s?, s:o, s:o, s:o}", "scope",
+    /* membership warnings (issue 14): the figures may be incomplete */
+    char mw[4][NODE_WARN_MAX];
+    size_t nm = node_membership_warnings(n, mw, 4);
+    json_t *wj = json_array();
+    for (size_t i = 0; i < nm; i++)
+      json_array_append_new(wj, json_string(mw[i]));
+    rc = cli_json_out(json_pack("{s:s, s:s?, s:o, s:o, s:o, s:o}", "scope",
                                 prefix ? prefix : "", "since", since,
                                 "grids", grids, "total",
-                                row_json(&rep.total), "overdrawn", od));
+                                row_json(&rep.total), "overdrawn", od,
+                                "warnings", wj));
     goto out;
   }
   printf("report%s%s%s%s\n", prefix && *prefix ? " for " : "",
@@ -136,6 +143,10 @@ int cli_cmd_report(cli_ctx *ctx)
     printf("warning: %zu time-bank account%s overdrawn by spends accepted on "
            "two nodes at once (gridsync timebank balances --overdrawn)\n",
            rep.noverdrawn, rep.noverdrawn == 1 ? "" : "s");
+  char mw[4][NODE_WARN_MAX];
+  size_t nm = node_membership_warnings(n, mw, 4);
+  for (size_t i = 0; i < nm; i++)
+    printf("warning: %s\n", mw[i]);
 out:
   node_report_free(&rep);
   node_close(n);

@@ -110,12 +110,18 @@ struct node_policy {
   seen_rec *seen; /* ring of records created by changes accepted here */
   size_t nseen, seen_next;
   bool may_witness; /* this node is the root, or a valid admin or office */
+  bool want_witness; /* claims were checked: witness what stays unseen */
+  bool loaded;       /* past node_policy_load */
 };
+
+static gs_err witness_pending(node_policy *p);
 
 void node_policy_free(node_policy *p)
 {
   if (!p)
     return;
+  if (p->want_witness)
+    witness_pending(p); /* best effort: a later check witnesses again */
   for (size_t i = 0; i < p->n_m; i++)
     free(p->m[i].cuts);
   free(p->m);
@@ -374,7 +380,10 @@ static void settle(node_policy *p)
       }
     }
   }
+  bool was = p->may_witness;
   p->may_witness = p->n && is_witness(p, p->n->pk);
+  if (p->may_witness && !was && p->loaded)
+    p->want_witness = true; /* just confirmed: confirm what it holds */
 }
 
 /* A field of r as bytes (NULL if absent or not bytes). */
@@ -537,6 +546,7 @@ gs_err node_policy_load(node *n, node_policy **out)
     return err;
   }
   settle(p);
+  p->loaded = true;
   *out = p;
   return GS_OK;
 }
@@ -789,6 +799,7 @@ static bool witnessed_by(const node_policy *p, const member *m,
  * clock. Then settle. */
 static gs_err witness_pending(node_policy *p)
 {
+  p->want_witness = false;
   if (!p->may_witness)
     return GS_OK;
   member *ms[WITNESS_OPS];
@@ -899,11 +910,12 @@ static gs_err check_net(node_policy *p, const crdt_change *c, char *why,
   m->has_key = true;
   claim_apply(p, m, cert, cl, sig, proof, prior, pl, &st);
   settle(p);
+  /* witnessed once the batch's membership feeds are all checked (the
+   * first change of another scope, or the end): a witness already on its
+   * way is not written twice */
+  p->want_witness = true;
   /* the claim is kept (as data) even when void or late, so that every
    * node that holds both claims of a leaked invite decides alike */
-  gs_err err = witness_pending(p);
-  if (err)
-    return err;
   if (!m->base) {
     snprintf(why, whylen, "membership claim with an invalid, expired or "
                           "foreign certificate");
@@ -933,12 +945,16 @@ gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
   if (is_root(p, c->origin)) {
     if (net)
       return note_admin(p, c);
+    if (p->want_witness && (err = witness_pending(p)) != GS_OK)
+      return err;
     if ((err = check_timebank(p, c, why, whylen)) == GS_OK)
       note_created(p, c);
     return err; /* the admin writes everywhere */
   }
   if (net)
     return check_net(p, c, why, whylen);
+  if (p->want_witness && (err = witness_pending(p)) != GS_OK)
+    return err;
   member *m = find(p, c->origin, false);
   if (!m || m->state != NODE_MEMBER_VALID) {
     node_member_state s = m ? m->state : NODE_MEMBER_NONE;

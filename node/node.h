@@ -306,6 +306,8 @@ gs_err node_join(node *n, const char *code);
 /* Who may write where, as this node knows it now. */
 typedef struct node_policy node_policy;
 gs_err node_policy_load(node *n, node_policy **out);
+/* Free p; first, when checks through p made a claim due, this node (an
+ * admin or office) writes its witness of what is still unconfirmed. */
 void node_policy_free(node_policy *p);
 /* GS_OK when c's author may write it; GS_EPERM and why when it never
  * may; GS_EHELD and why when that depends on membership data not seen yet
