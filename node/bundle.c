@@ -387,6 +387,21 @@ gs_err node_bundle_info_read(const char *path, node_bundle_info *info)
   return err;
 }
 
+/* May this node's role read scope (its own certificate's word: reading is
+ * not what a confirmation protects)? Admins and offices everything,
+ * leaders and readers their prefixes, everyone the membership records. */
+static bool self_may_read(const node *n, const char *scope, size_t sl)
+{
+  if ((sl > 0 && scope[0] == '_') || strcmp(n->net.role, "admin") == 0 ||
+      strcmp(n->net.role, "office") == 0)
+    return true;
+  for (size_t i = 0; i < n->net.nscopes; i++)
+    if (crdt_scope_under(scope, sl, n->net.scopes[i],
+                         strlen(n->net.scopes[i])))
+      return true;
+  return false;
+}
+
 gs_err node_import(node *n, const char *path, node_import_result *res,
                    char *why, size_t whylen)
 {
@@ -466,11 +481,23 @@ gs_err node_import(node *n, const char *path, node_import_result *res,
            cs[j]->scope_len == cs[i]->scope_len &&
            memcmp(cs[j]->scope, cs[i]->scope, cs[i]->scope_len) == 0)
       j++;
+    /* only what this node's role may read is stored (as a sync would
+     * send it): the rest is counted and dropped */
+    if (!self_may_read(n, cs[i]->scope, cs[i]->scope_len)) {
+      res->unreadable += j - i;
+      i = j;
+      continue;
+    }
     size_t keep = i;
     char w[200];
-    while (keep < j && node_policy_check(pol, cs[keep], w, sizeof w) == GS_OK)
+    gs_err ce = GS_OK;
+    while (keep < j &&
+           (ce = node_policy_check(pol, cs[keep], w, sizeof w)) == GS_OK)
       keep++;
-    if (keep < j) {
+    if (keep < j && ce == GS_EHELD) {
+      res->held += j - keep; /* not yet decidable: import again later */
+      snprintf(why, whylen, "%s", w);
+    } else if (keep < j) {
       res->refused += j - keep;
       node_note_refused(n, w, j - keep);
       snprintf(why, whylen, "%s", w);
