@@ -1,4 +1,6 @@
-/* Network commands: network create, invite, join. */
+/* Network commands: network create and rotate-key, invite, join, revoke,
+ * readmit, members. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +20,66 @@ void cli_network_id_text(const node_network *net, char out[17])
   out[16] = '\0';
 }
 
+/* network rotate-key [--grace HOURS] */
+static int cmd_rotate(cli_ctx *ctx)
+{
+  const char *hours = NULL;
+  for (int i = 2; i < ctx->argc; i++) {
+    int m = cli_opt(ctx, &i, "--grace", &hours);
+    if (m < 0)
+      return CLI_USAGE;
+    if (m == 0)
+      return cli_usage("network", "unexpected argument '%s'", ctx->argv[i]);
+  }
+  uint64_t grace = NODE_ROTATE_GRACE_MS;
+  if (hours) {
+    char *end;
+    unsigned long long h = strtoull(hours, &end, 10);
+    if (!*hours || *end || *hours == '-' ||
+        h > NODE_ROTATE_GRACE_MAX_MS / 3600000)
+      return cli_usage("network", "--grace takes 0 to %llu hours",
+                       (unsigned long long)(NODE_ROTATE_GRACE_MAX_MS /
+                                            3600000));
+    grace = (uint64_t)h * 3600000;
+  }
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  node_rotate_info ri;
+  int rc = CLI_OK;
+  gs_err err = node_network_rotate(n, grace, &ri);
+  if (err == GS_ENOTFOUND)
+    rc = cli_fail("network rotate-key: this node has no network");
+  else if (err == GS_EPERM)
+    rc = cli_fail("network rotate-key: only the node that created the "
+                  "network can rotate its key");
+  else if (err)
+    rc = cli_fail("network rotate-key: %s", gs_strerror(err));
+  else {
+    char when[40];
+    cli_time_text(ri.grace_until, when, sizeof when);
+    if (ctx->json)
+      rc = cli_json_out(json_pack("{s:I, s:s, s:I, s:I}", "epoch",
+                                  (json_int_t)ri.epoch, "old_key_until",
+                                  when, "members", (json_int_t)ri.sealed,
+                                  "left_out", (json_int_t)ri.skipped));
+    else
+      printf("made network key %" PRIu64 ", sealed to %zu members (%zu "
+             "revoked or unconfirmed nodes left out); sync it to the "
+             "others: the old key stops working %s\n",
+             ri.epoch, ri.sealed, ri.skipped, when);
+  }
+  node_close(n);
+  return rc;
+}
+
 int cli_cmd_network(cli_ctx *ctx)
 {
+  if (ctx->argc >= 2 && strcmp(ctx->argv[1], "rotate-key") == 0)
+    return cmd_rotate(ctx);
   if (ctx->argc < 2 || strcmp(ctx->argv[1], "create") != 0)
-    return cli_usage("network", "the only subcommand is 'create NAME'");
+    return cli_usage("network", "subcommands: 'create NAME', 'rotate-key "
+                                "[--grace HOURS]'");
   if (ctx->argc != 3)
     return cli_usage("network", ctx->argc < 3 ? "the network needs a name"
                                               : "too many arguments");

@@ -30,6 +30,7 @@
 #define MAGIC_LEN 5
 #define HEADER_MAX 4096
 #define BUNDLE_MAX ((size_t)1 << 31) /* 2 GiB */
+#define KEYS_MAX 65 /* network keys tried on import (first + rotations) */
 
 /* ---- the VV file of --since ---- */
 
@@ -314,8 +315,10 @@ gs_err node_export(node *n, const char *path, const char *prefix,
     ad[5] = (uint8_t)(hb.size >> 24), ad[6] = (uint8_t)(hb.size >> 16);
     ad[7] = (uint8_t)(hb.size >> 8), ad[8] = (uint8_t)hb.size;
     memcpy(ad + 9, hb.data, hb.size);
-    net_seal(n->net.key, ad, adlen, (const uint8_t *)body.data, body.size,
-             sealed);
+    uint8_t psk[NODE_NET_KEY_LEN]; /* the key in use now (rotations) */
+    node__psk(n, psk);
+    net_seal(psk, ad, adlen, (const uint8_t *)body.data, body.size, sealed);
+    crdt_wipe(psk, sizeof psk);
     const uint8_t *parts[2] = {ad, sealed};
     size_t lens[2] = {adlen, slen};
     err = write_atomic(path, parts, lens, 2);
@@ -443,7 +446,23 @@ gs_err node_import(node *n, const char *path, node_import_result *res,
     err = GS_ENOMEM;
     goto out;
   }
-  if ((err = net_unseal(n->net.key, buf, adlen, buf + adlen, sl, body))) {
+  /* any key this node holds (a bundle made before or after a rotation) */
+  uint8_t (*keys)[NODE_NET_KEY_LEN] = malloc(KEYS_MAX * sizeof *keys);
+  size_t nk = 0, cur;
+  if (!keys) {
+    err = GS_ENOMEM;
+    goto out;
+  }
+  if (node__keyring(n, keys, KEYS_MAX, &nk, &cur) != GS_OK) {
+    memcpy(keys[0], n->net.key, NODE_NET_KEY_LEN);
+    nk = 1;
+  }
+  err = GS_ECRYPTO;
+  for (size_t k = nk; k-- > 0 && err;)
+    err = net_unseal(keys[k], buf, adlen, buf + adlen, sl, body);
+  crdt_wipe(keys, KEYS_MAX * sizeof *keys);
+  free(keys);
+  if (err) {
     snprintf(why, whylen, "the bundle was altered or cut short (nothing "
                           "imported)");
     goto out;

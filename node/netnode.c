@@ -686,6 +686,7 @@ static gs_err connect_addr(netnode *nn, const char *addr,
   session *s = session_new(nn, addr, true);
   if (!s)
     return GS_ENOMEM;
+  node__psk(nn->n, nn->id.psk); /* a rotation's grace may have ended */
   gs_err err = net_peer_connect(&nn->loop, (const struct sockaddr *)ss,
                                 &nn->id, &nn->opts, &session_cbs, s,
                                 &s->peer);
@@ -931,6 +932,7 @@ static void on_conn(uv_stream_t *server, int status)
   session *s = session_new(nn, NULL, false);
   if (!s)
     return;
+  node__psk(nn->n, nn->id.psk); /* a rotation's grace may have ended */
   gs_err err = net_peer_accept(server, &nn->id, &nn->opts, &session_cbs, s,
                                &s->peer);
   if (err) {
@@ -961,7 +963,12 @@ static gs_err netnode_init(netnode *nn, node *n)
   signal(SIGPIPE, SIG_IGN);
   if (!n->has_net)
     return GS_ENOTFOUND;
-  gs_err err = net_identity_init(&nn->id, n->sk, n->net.key);
+  /* the network key in use now (rotations: node__psk, network.c) */
+  uint8_t psk[NODE_NET_KEY_LEN];
+  gs_err err = node__psk(n, psk);
+  if (!err)
+    err = net_identity_init(&nn->id, n->sk, psk);
+  crdt_wipe(psk, sizeof psk);
   if (err)
     return err;
   nn->opts = (net_peer_opts){.handshake_ms = 5000,

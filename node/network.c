@@ -16,11 +16,13 @@
  * which the joining node proves it holds the code.
  */
 #include <ctype.h>
+#include <inttypes.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/box.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
 
@@ -492,5 +494,345 @@ out:
   crdt_wipe(&inv, sizeof inv);
   crdt_wipe(seed, sizeof seed);
   crdt_wipe(isk, sizeof isk);
+  return err;
+}
+
+/* ---- network key rotation (issue 14, property 8) ----
+ *
+ * The admin makes a new key for epoch E (the first key is epoch 1) and
+ * writes a record of collection "netkey" in "_net", id = E big-endian in
+ * its last 8 bytes:
+ *   epoch        int    E
+ *   grace_until  int    ms: until then every node still uses the key of
+ *                       the epoch before; from then on the new one only
+ *   check        bytes  8 bytes of BLAKE2b("gridsync-netkey-check", key)
+ *   k<hex id>    bytes  the key sealed (net/box.h) to that member's node
+ *                       key: one field per valid, unrevoked member
+ * It travels like any membership record (sessions, bundles). A member
+ * that finds a field of its own opens it and keeps the key in
+ * network.key.E (0600). A revoked node never gets a field: after the grace
+ * period it shares no key with anyone. */
+
+#define ROT_COLL "netkey"
+#define ROT_OPS_PER_CHANGE 200 /* sealed keys per change (~30 KB) */
+#define ROT_EPOCHS_MAX 64      /* rotations a network keeps track of */
+
+typedef struct rot_rec {
+  uint64_t epoch, grace_until;
+  uint8_t check[8];
+  bool has_box;
+  uint8_t box[NODE_NET_KEY_LEN + NET_BOX_OVERHEAD];
+} rot_rec;
+
+typedef struct rot_scan {
+  const node *n;
+  rot_rec r[ROT_EPOCHS_MAX];
+  size_t nr;
+} rot_scan;
+
+static void key_check(const uint8_t key[NODE_NET_KEY_LEN], uint8_t out[8])
+{
+  uint8_t buf[32 + NODE_NET_KEY_LEN], h[CRDT_HASH_LEN];
+  memset(buf, 0, 32);
+  memcpy(buf, "gridsync-netkey-check", 21);
+  memcpy(buf + 32, key, NODE_NET_KEY_LEN);
+  crdt_hash(buf, sizeof buf, h);
+  memcpy(out, h, 8);
+  crdt_wipe(buf, sizeof buf);
+}
+
+static void box_field(const uint8_t *key, char out[2 + 2 * CRDT_ID_LEN])
+{
+  static const char d[] = "0123456789abcdef";
+  out[0] = 'k';
+  for (size_t i = 0; i < CRDT_ID_LEN; i++) {
+    out[1 + 2 * i] = d[key[i] >> 4];
+    out[2 + 2 * i] = d[key[i] & 15];
+  }
+  out[1 + 2 * CRDT_ID_LEN] = '\0';
+}
+
+static int on_rot(void *ctx, const crdt_record *r)
+{
+  rot_scan *rs = ctx;
+  rot_rec rr;
+  memset(&rr, 0, sizeof rr);
+  char mine[2 + 2 * CRDT_ID_LEN];
+  box_field(rs->n->pk, mine);
+  bool has_epoch = false, has_grace = false, has_check = false;
+  for (size_t i = 0; i < crdt_record_nfields(r); i++) {
+    crdt_field_view fv;
+    if (crdt_record_field(r, i, &fv) != GS_OK || fv.is_set ||
+        memcmp(fv.stamp.origin, rs->n->net.admin, CRDT_KEY_LEN) != 0)
+      continue; /* only the admin's word counts */
+    if (fv.name_len == 5 && memcmp(fv.name, "epoch", 5) == 0 &&
+        fv.value.type == CRDT_INT && fv.value.u.i >= 2) {
+      rr.epoch = (uint64_t)fv.value.u.i;
+      has_epoch = true;
+    } else if (fv.name_len == 11 && memcmp(fv.name, "grace_until", 11) == 0 &&
+               fv.value.type == CRDT_INT && fv.value.u.i >= 0) {
+      rr.grace_until = (uint64_t)fv.value.u.i;
+      has_grace = true;
+    } else if (fv.name_len == 5 && memcmp(fv.name, "check", 5) == 0 &&
+               fv.value.type == CRDT_BYTES && fv.value.u.s.n == 8) {
+      memcpy(rr.check, fv.value.u.s.p, 8);
+      has_check = true;
+    } else if (fv.name_len == strlen(mine) &&
+               memcmp(fv.name, mine, fv.name_len) == 0 &&
+               fv.value.type == CRDT_BYTES &&
+               fv.value.u.s.n == sizeof rr.box) {
+      memcpy(rr.box, fv.value.u.s.p, sizeof rr.box);
+      rr.has_box = true;
+    }
+  }
+  if (has_epoch && has_grace && has_check && rs->nr < ROT_EPOCHS_MAX)
+    rs->r[rs->nr++] = rr;
+  return 0;
+}
+
+static int cmp_rot(const void *a, const void *b)
+{
+  const rot_rec *x = a, *y = b;
+  return x->epoch < y->epoch ? -1 : x->epoch > y->epoch;
+}
+
+static gs_err rot_scan_all(node *n, rot_scan *rs)
+{
+  memset(rs, 0, sizeof *rs);
+  rs->n = n;
+  gs_err err = store_list(n->st, ROT_COLL, strlen(ROT_COLL), NODE_NET_SCOPE,
+                          strlen(NODE_NET_SCOPE), on_rot, rs);
+  if (err && err != GS_ENOTFOUND)
+    return err;
+  qsort(rs->r, rs->nr, sizeof rs->r[0], cmp_rot);
+  return GS_OK;
+}
+
+static gs_err epoch_path(node *n, uint64_t epoch, char *out, size_t cap)
+{
+  char file[64];
+  snprintf(file, sizeof file, "%s.%" PRIu64, NET_KEY_FILE, epoch);
+  return node__path_join(out, cap, n->dir, file);
+}
+
+/* The key of epoch rr (held in its file, or opened from this node's box
+ * and kept); false when this node has none. */
+static bool epoch_key(node *n, const rot_rec *rr, uint8_t key[NODE_NET_KEY_LEN])
+{
+  char path[4200];
+  uint8_t check[8];
+  if (epoch_path(n, rr->epoch, path, sizeof path) != GS_OK)
+    return false;
+  if (node__secret_read(path, key, NODE_NET_KEY_LEN) == GS_OK) {
+    key_check(key, check);
+    return memcmp(check, rr->check, 8) == 0;
+  }
+  if (!rr->has_box ||
+      net_box_open(n->sk, rr->box, sizeof rr->box, key) != GS_OK)
+    return false;
+  key_check(key, check);
+  if (memcmp(check, rr->check, 8) != 0) {
+    crdt_wipe(key, NODE_NET_KEY_LEN);
+    return false;
+  }
+  /* kept for later (another process may have written it: fine) */
+  if (node__secret_write(path, key, NODE_NET_KEY_LEN) == GS_OK)
+    node__fsync_dir(n->dir);
+  return true;
+}
+
+gs_err node__keyring(node *n, uint8_t (*keys)[NODE_NET_KEY_LEN], size_t max,
+                     size_t *nkeys, size_t *current)
+{
+  rot_scan *rs = malloc(sizeof *rs);
+  *nkeys = 0;
+  *current = 0;
+  if (!n->has_net || max == 0) {
+    free(rs);
+    return GS_ENOTFOUND;
+  }
+  if (!rs)
+    return GS_ENOMEM;
+  gs_err err = rot_scan_all(n, rs);
+  if (err) {
+    free(rs);
+    return err;
+  }
+  memcpy(keys[0], n->net.key, NODE_NET_KEY_LEN); /* epoch 1 */
+  *nkeys = 1;
+  uint64_t now = node_now(n);
+  for (size_t i = 0; i < rs->nr && *nkeys < max; i++) {
+    if (!epoch_key(n, &rs->r[i], keys[*nkeys]))
+      continue;
+    if (now >= rs->r[i].grace_until)
+      *current = *nkeys; /* the newest held whose grace is over */
+    (*nkeys)++;
+  }
+  crdt_wipe(rs, sizeof *rs);
+  free(rs);
+  return GS_OK;
+}
+
+gs_err node__psk(node *n, uint8_t out[NODE_NET_KEY_LEN])
+{
+  uint8_t keys[ROT_EPOCHS_MAX + 1][NODE_NET_KEY_LEN];
+  size_t nk, cur;
+  gs_err err = node__keyring(n, keys, ROT_EPOCHS_MAX + 1, &nk, &cur);
+  if (err == GS_OK)
+    memcpy(out, keys[cur], NODE_NET_KEY_LEN);
+  else if (n->has_net)
+    memcpy(out, n->net.key, NODE_NET_KEY_LEN);
+  crdt_wipe(keys, sizeof keys);
+  return n->has_net ? GS_OK : err;
+}
+
+typedef struct rot_members {
+  const node *n;
+  uint8_t (*keys)[CRDT_KEY_LEN];
+  size_t nk, cap, skipped;
+} rot_members;
+
+static int on_rot_member(void *ctx, const node_member_info *m)
+{
+  rot_members *rm = ctx;
+  if (memcmp(m->key, rm->n->pk, CRDT_KEY_LEN) == 0)
+    return 0;
+  if (m->state != NODE_MEMBER_VALID || m->revoked) {
+    rm->skipped++;
+    return 0;
+  }
+  if (rm->nk == rm->cap) {
+    size_t cap = rm->cap ? 2 * rm->cap : 64;
+    uint8_t(*k)[CRDT_KEY_LEN] = realloc(rm->keys, cap * sizeof *k);
+    if (!k)
+      return 1;
+    rm->keys = k;
+    rm->cap = cap;
+  }
+  memcpy(rm->keys[rm->nk++], m->key, CRDT_KEY_LEN);
+  return 0;
+}
+
+gs_err node_network_rotate(node *n, uint64_t grace_ms, node_rotate_info *info)
+{
+  memset(info, 0, sizeof *info);
+  if (!n->has_net)
+    return GS_ENOTFOUND;
+  if (memcmp(n->pk, n->net.admin, CRDT_KEY_LEN) != 0)
+    return GS_EPERM;
+  if (grace_ms > NODE_ROTATE_GRACE_MAX_MS)
+    return GS_EINVAL;
+  rot_scan *rs = malloc(sizeof *rs);
+  rot_members rm = {.n = n};
+  uint8_t key[NODE_NET_KEY_LEN], check[8];
+  crdt_op *ops = NULL;
+  uint8_t *boxes = NULL;
+  char (*fields)[2 + 2 * CRDT_ID_LEN] = NULL;
+  gs_err err;
+  if (!rs)
+    return GS_ENOMEM;
+  if ((err = rot_scan_all(n, rs)) != GS_OK)
+    goto out;
+  if (rs->nr >= ROT_EPOCHS_MAX) {
+    err = GS_ETOOBIG;
+    goto out;
+  }
+  uint64_t epoch = rs->nr ? rs->r[rs->nr - 1].epoch + 1 : 2;
+  if ((err = node_members(n, on_rot_member, &rm)) != GS_OK)
+    goto out;
+  crdt_random(key, sizeof key);
+  key_check(key, check);
+  /* the admin keeps its copy first: a record it could not open is lost */
+  char path[4200];
+  if ((err = epoch_path(n, epoch, path, sizeof path)) ||
+      (err = node__secret_write(path, key, NODE_NET_KEY_LEN)) ||
+      (err = node__fsync_dir(n->dir)))
+    goto out;
+  size_t nops = rm.nk + 3;
+  size_t boxlen = NODE_NET_KEY_LEN + NET_BOX_OVERHEAD;
+  if (!(ops = calloc(nops, sizeof *ops)) ||
+      !(boxes = malloc(rm.nk ? rm.nk * boxlen : 1)) ||
+      !(fields = calloc(rm.nk ? rm.nk : 1, sizeof *fields))) {
+    err = GS_ENOMEM;
+    goto out;
+  }
+  uint8_t id[CRDT_ID_LEN];
+  memset(id, 0, sizeof id);
+  for (int i = 0; i < 8; i++)
+    id[CRDT_ID_LEN - 1 - i] = (uint8_t)(epoch >> (8 * i));
+  uint64_t grace_until = node_now(n) + grace_ms;
+  for (size_t i = 0; i < nops; i++) {
+    ops[i].kind = CRDT_OP_SET;
+    ops[i].coll = ROT_COLL;
+    ops[i].coll_len = strlen(ROT_COLL);
+    memcpy(ops[i].id, id, CRDT_ID_LEN);
+  }
+  ops[0].field = "epoch", ops[0].field_len = 5;
+  ops[0].value = (crdt_value){.type = CRDT_INT, .u.i = (int64_t)epoch};
+  ops[1].field = "grace_until", ops[1].field_len = 11;
+  ops[1].value = (crdt_value){.type = CRDT_INT, .u.i = (int64_t)grace_until};
+  ops[2].field = "check", ops[2].field_len = 5;
+  ops[2].value = (crdt_value){.type = CRDT_BYTES,
+                              .u.s = {(const char *)check, 8}};
+  for (size_t i = 0; i < rm.nk; i++) {
+    if ((err = net_box_seal(rm.keys[i], key, NODE_NET_KEY_LEN,
+                            boxes + i * boxlen)) != GS_OK)
+      goto out;
+    box_field(rm.keys[i], fields[i]);
+    ops[3 + i].field = fields[i];
+    ops[3 + i].field_len = strlen(fields[i]);
+    ops[3 + i].value = (crdt_value){
+        .type = CRDT_BYTES, .u.s = {(const char *)boxes + i * boxlen, boxlen}};
+  }
+  /* the sealed keys first, the epoch fields last: a node that has the
+   * epoch has every box (one durable transaction for all) */
+  store_write *w;
+  if ((err = store_write_begin(n->st, n->sk, &w)) != GS_OK)
+    goto out;
+  for (size_t off = 3; off < nops && !err; off += ROT_OPS_PER_CHANGE) {
+    size_t k = nops - off < ROT_OPS_PER_CHANGE ? nops - off
+                                               : ROT_OPS_PER_CHANGE;
+    err = store_write_change(w, NODE_NET_SCOPE, strlen(NODE_NET_SCOPE),
+                             ops + off, k, node_now(n), NULL, NULL);
+  }
+  if (!err)
+    err = store_write_change(w, NODE_NET_SCOPE, strlen(NODE_NET_SCOPE), ops,
+                             3, node_now(n), NULL, NULL);
+  if (err)
+    store_write_abort(w);
+  else
+    err = store_write_commit(w);
+  if (!err) {
+    info->epoch = epoch;
+    info->grace_until = grace_until;
+    info->sealed = rm.nk;
+    info->skipped = rm.skipped;
+  }
+out:
+  crdt_wipe(key, sizeof key);
+  if (boxes)
+    crdt_wipe(boxes, rm.nk * (NODE_NET_KEY_LEN + NET_BOX_OVERHEAD));
+  free(boxes);
+  free(fields);
+  free(ops);
+  free(rm.keys);
+  free(rs);
+  return err;
+}
+
+gs_err node_network_epoch(node *n, uint64_t *epoch, uint64_t *grace_until)
+{
+  rot_scan *rs = malloc(sizeof *rs);
+  *epoch = 1;
+  *grace_until = 0;
+  if (!rs)
+    return GS_ENOMEM;
+  gs_err err = n->has_net ? rot_scan_all(n, rs) : GS_ENOTFOUND;
+  if (!err && rs->nr) {
+    *epoch = rs->r[rs->nr - 1].epoch;
+    *grace_until = rs->r[rs->nr - 1].grace_until;
+  }
+  crdt_wipe(rs, sizeof *rs);
+  free(rs);
   return err;
 }

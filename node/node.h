@@ -373,6 +373,25 @@ gs_err node_readmit(node *n, const uint8_t key[CRDT_KEY_LEN]);
 size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
                                 size_t max);
 
+/* Admin: rotate the network key after a laptop is lost (issue 14): a new
+ * key, sealed to each valid, unrevoked member's node key in a "_net"
+ * record (it travels in sessions and bundles); until grace_ms from now
+ * every node goes on with the old key, from then on the new one only, so
+ * a revoked node shares no key with anyone. GS_EPERM unless the root
+ * admin; GS_EINVAL for a grace over NODE_ROTATE_GRACE_MAX_MS. */
+#define NODE_ROTATE_GRACE_MS (3ULL * 86400000)       /* default: 3 days */
+#define NODE_ROTATE_GRACE_MAX_MS (30ULL * 86400000)  /* at most 30 days */
+typedef struct node_rotate_info {
+  uint64_t epoch;       /* the new key's number (the first key is 1) */
+  uint64_t grace_until; /* ms */
+  size_t sealed;        /* members that get it */
+  size_t skipped;       /* revoked, void or unconfirmed: they do not */
+} node_rotate_info;
+gs_err node_network_rotate(node *n, uint64_t grace_ms, node_rotate_info *info);
+/* The newest key epoch this node knows of, and its grace end (1, 0 when
+ * never rotated). */
+gs_err node_network_epoch(node *n, uint64_t *epoch, uint64_t *grace_until);
+
 /* Count received changes refused for permissions (why: one reason). */
 void node_note_refused(node *n, const char *why, uint64_t count);
 /* How many were refused, and the last reason (into why). */

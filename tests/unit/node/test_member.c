@@ -927,3 +927,74 @@ Test(member, a_time_bank_entry_changes_only_an_account_its_author_may_write)
   node_policy_free(p);
   node_close(admin), node_close(g07), node_close(g08);
 }
+
+Test(member, a_rotated_key_reaches_members_and_never_the_revoked_node)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *office = invitee(admin, "office", "office", "s");
+  node *leader = invitee(admin, "leader", "leader", "s/c/g01");
+  node *lost = invitee(admin, "lost", "leader", "s/c/g02");
+  meet(office, admin, NULL, NULL);
+  meet(leader, office, NULL, NULL);
+  meet(lost, office, NULL, NULL);
+  meet(office, admin, NULL, NULL);
+  cr_assert_eq(state_of(admin, leader), NODE_MEMBER_VALID);
+  cr_assert_eq(put(leader, "s/c/g01", "旧钥匙时写的"), GS_OK);
+  /* a bundle made with the first key */
+  char before[400], after[400];
+  snprintf(before, sizeof before, "%s/before.gsb", root);
+  snprintf(after, sizeof after, "%s/after.gsb", root);
+  node_bundle_info bi;
+  cr_assert_eq(node_export(leader, before, NULL, NULL, NULL, &bi), GS_OK);
+  /* the laptop of "lost" is stolen: revoke, then rotate */
+  cr_assert_eq(node_revoke(admin, node_pk(lost), NULL), GS_OK);
+  node_rotate_info ri;
+  cr_assert_eq(node_network_rotate(office, 3600000, &ri), GS_EPERM);
+  cr_assert_eq(node_network_rotate(admin, NODE_ROTATE_GRACE_MAX_MS + 1, &ri),
+               GS_EINVAL);
+  cr_assert_eq(node_network_rotate(admin, 3600000, &ri), GS_OK);
+  cr_assert_eq(ri.epoch, 2);
+  cr_assert_eq(ri.sealed, 2, "office and leader: %zu", ri.sealed);
+  cr_assert_eq(ri.skipped, 1, "the revoked node");
+  /* it spreads as membership data: admin -> office -> leader, and the
+   * thief copies all of it */
+  meet(office, admin, NULL, NULL);
+  meet(leader, office, NULL, NULL);
+  sync_pair(lost, office, false, false, NULL, NULL);
+  uint8_t pa[32], po[32], pl[32], px[32];
+  /* during the grace period everyone still uses the first key */
+  cr_assert_eq(node__psk(admin, pa), GS_OK);
+  cr_assert_eq(node__psk(leader, pl), GS_OK);
+  cr_assert_eq(node__psk(lost, px), GS_OK);
+  cr_assert_eq(memcmp(pa, node_net(admin)->key, 32), 0);
+  cr_assert_eq(memcmp(pl, pa, 32), 0);
+  cr_assert_eq(memcmp(px, pa, 32), 0);
+  /* after it, members share the new key; the thief is left with the old */
+  now_ms += 2 * 3600000;
+  cr_assert_eq(node__psk(admin, pa), GS_OK);
+  cr_assert_eq(node__psk(office, po), GS_OK);
+  cr_assert_eq(node__psk(leader, pl), GS_OK);
+  cr_assert_eq(node__psk(lost, px), GS_OK);
+  cr_assert_neq(memcmp(pa, node_net(admin)->key, 32), 0, "a new key");
+  cr_assert_eq(memcmp(po, pa, 32), 0);
+  cr_assert_eq(memcmp(pl, pa, 32), 0);
+  cr_assert_neq(memcmp(px, pa, 32), 0, "the revoked node got the key");
+  uint64_t ep, gu;
+  cr_assert_eq(node_network_epoch(lost, &ep, &gu), GS_OK);
+  cr_assert_eq(ep, 2, "it knows a rotation happened, not the key");
+  /* bundles: new ones open for members only; old ones still import */
+  cr_assert_eq(node_export(admin, after, NULL, NULL, NULL, &bi), GS_OK);
+  node_import_result r;
+  char why[200];
+  cr_assert_eq(node_import(leader, after, &r, why, sizeof why), GS_OK, "%s",
+               why);
+  cr_assert_neq(node_import(lost, after, &r, why, sizeof why), GS_OK);
+  cr_assert_eq(node_import(office, before, &r, why, sizeof why), GS_OK, "%s",
+               why);
+  /* a second rotation (after new members, say) gives epoch 3 */
+  cr_assert_eq(node_network_rotate(admin, 0, &ri), GS_OK);
+  cr_assert_eq(ri.epoch, 3);
+  node_close(admin), node_close(office), node_close(leader);
+  node_close(lost);
+}
