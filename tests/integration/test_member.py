@@ -139,5 +139,44 @@ class MemberTest(Base):
             self.assertEqual(self.admin.stop(), 0)
             del os.environ["GRIDSYNC_NOW_MS"]
 
+    def test_after_a_key_rotation_the_revoked_node_cannot_connect(self):
+        leader, lost = self.node("leader"), self.node("lost")
+        leader.run("join", self.invite("leader", G01))
+        lost.run("join", self.invite("leader", "gongrencun/q/g02"))
+        for n in (leader, lost):
+            self.sync(n)
+        lost_id = lost.run("id").stdout.strip()
+        self.admin.run("revoke", lost_id)
+        out = self.admin.run("network", "rotate-key", "--grace", "1",
+                             json_out=True)
+        self.assertEqual(out["epoch"], 2)
+        self.assertEqual(out["members"], 1)
+        # during the grace period the old key still works: the leader gets
+        # the new one sealed to it; the revoked node is refused by name
+        self.sync(leader)
+        self.assertFalse(lost.run("sync", self.admin.addr(), check=False)
+                         .returncode == 0)
+        # two hours later (every clock moved on)
+        self.assertEqual(self.admin.stop(), 0)
+        os.environ["GRIDSYNC_NOW_MS"] = str(int(time.time() * 1000) +
+                                            2 * 3600000)
+        try:
+            self.admin.serve()
+            leader.put("resident", G01, "name=新钥匙")
+            self.sync(leader)
+            self.assertEqual(len(self.admin.records("resident")), 1)
+            p = lost.run("sync", self.admin.addr(), check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("handshake", p.stderr)
+            # a bundle of the admin's opens for the leader, not for it
+            path = os.path.join(self.root, "after.gsb")
+            self.admin.run("export", path)
+            leader.run("import", path)
+            p = lost.run("import", path, check=False)
+            self.assertEqual(p.returncode, 1)
+        finally:
+            self.assertEqual(self.admin.stop(), 0)
+            del os.environ["GRIDSYNC_NOW_MS"]
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
