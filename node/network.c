@@ -13,7 +13,9 @@
  * sig is the inviter's Ed25519 signature of "gridsync-invite-v1" followed
  * by the first 8 elements as an array; cert_sig signs the certificate
  * (node__cert_pack); the invite seed makes the invite key pair, with
- * which the joining node proves it holds the code.
+ * which the joining node proves it holds the code. After a key rotation a
+ * 12th element [epoch, key bin32, grace_until_ms] carries the newest key
+ * (the first key still names the network: its id is the key's hash).
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -33,6 +35,12 @@
 #define CHECK_LEN 4
 
 static const char *const roles[] = {"admin", "office", "leader", "reader"};
+
+/* The newest key epoch this node holds (rotations, below): false when it
+ * holds the first key only. */
+static bool newest_epoch_key(node *n, uint64_t *epoch, uint64_t *grace,
+                             uint8_t key[NODE_NET_KEY_LEN]);
+#define HINT_META "netkey_hint" /* [epoch, grace_until, check]: from a code */
 
 bool node_role_valid(const char *role)
 {
@@ -319,10 +327,22 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
     crdt_sign(n->sk, (const uint8_t *)sb.data, sb.size, sig);
     msgpack_sbuffer_init(&out);
     msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
-    pack_invite_body(&pk, &inv, expires_ms, nonce, 11);
+    /* after a rotation the code also carries the newest key (element
+     * 12: [epoch, key, grace_until]): the first key names the network */
+    uint64_t ep, gu;
+    uint8_t ek[NODE_NET_KEY_LEN];
+    bool rotated = newest_epoch_key(n, &ep, &gu, ek);
+    pack_invite_body(&pk, &inv, expires_ms, nonce, rotated ? 12 : 11);
     pack_bin(&pk, sig, CRDT_SIG_LEN);
     pack_bin(&pk, cert_sig, CRDT_SIG_LEN);
     pack_bin(&pk, seed, sizeof seed);
+    if (rotated) {
+      msgpack_pack_array(&pk, 3);
+      msgpack_pack_uint64(&pk, ep);
+      pack_bin(&pk, ek, NODE_NET_KEY_LEN);
+      msgpack_pack_uint64(&pk, gu);
+    }
+    crdt_wipe(ek, sizeof ek);
     uint8_t check[CRDT_HASH_LEN];
     size_t rn = out.size + CHECK_LEN;
     if (!out.data || out.size > INVITE_MAX_BYTES ||
@@ -354,6 +374,9 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
   return err;
 }
 
+static gs_err keep_hint(node *n, uint64_t epoch, uint64_t grace,
+                        const uint8_t key[NODE_NET_KEY_LEN]);
+
 gs_err node_join(node *n, const char *code)
 {
   char *text = NULL;
@@ -366,6 +389,8 @@ gs_err node_join(node *n, const char *code)
   uint8_t isk[CRDT_SK_LEN];
   uint64_t version, expires;
   gs_err err;
+  uint64_t r_epoch = 0, r_grace = 0;
+  uint8_t r_key[NODE_NET_KEY_LEN] = {0};
 
   msgpack_unpacked_init(&u);
   memset(&inv, 0, sizeof inv);
@@ -410,7 +435,8 @@ gs_err node_join(node *n, const char *code)
     goto out;
   const msgpack_object *o = &u.data;
   err = GS_EDECODE;
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 11)
+  if (o->type != MSGPACK_OBJECT_ARRAY ||
+      (o->via.array.size != 11 && o->via.array.size != 12))
     goto out;
   const msgpack_object *a = o->via.array.ptr;
   if (crdt_mp_uint(&a[0], &version) || version != 1)
@@ -434,6 +460,17 @@ gs_err node_join(node *n, const char *code)
   if (!node_role_valid(inv.role) || inv.name[0] == '\0') {
     err = GS_EDECODE;
     goto out;
+  }
+  /* the newest key, after a rotation */
+  if (o->via.array.size == 12) {
+    const msgpack_object *rk = &a[11];
+    if (rk->type != MSGPACK_OBJECT_ARRAY || rk->via.array.size != 3 ||
+        crdt_mp_uint(&rk->via.array.ptr[0], &r_epoch) || r_epoch < 2 ||
+        crdt_mp_bin(&rk->via.array.ptr[1], NODE_NET_KEY_LEN, r_key) ||
+        crdt_mp_uint(&rk->via.array.ptr[2], &r_grace)) {
+      err = GS_EDECODE;
+      goto out;
+    }
   }
   msgpack_sbuffer sb;
   if ((err = invite_signed_bytes(&inv, expires, nonce, &sb)) != GS_OK)
@@ -479,9 +516,12 @@ gs_err node_join(node *n, const char *code)
   }
   if ((err = network_store(n, &inv, rejoin)) != GS_OK)
     goto out;
+  if (r_epoch && (err = keep_hint(n, r_epoch, r_grace, r_key)) != GS_OK)
+    goto out;
   /* publish the claim: this node's membership, as a change of its own */
   err = node__claim_write(n, expires, nonce, cert_sig, isk);
 out:
+  crdt_wipe(r_key, sizeof r_key);
   msgpack_unpacked_destroy(&u);
   if (raw) {
     crdt_wipe(raw, rawlen);
@@ -604,6 +644,26 @@ static gs_err rot_scan_all(node *n, rot_scan *rs)
                           strlen(NODE_NET_SCOPE), on_rot, rs);
   if (err && err != GS_ENOTFOUND)
     return err;
+  /* the epoch an invite code gave, until its record arrives */
+  uint8_t hb[64];
+  size_t hl;
+  msgpack_unpacked u;
+  if (rs->nr < ROT_EPOCHS_MAX &&
+      store_meta_get(n->st, HINT_META, hb, sizeof hb, &hl) == GS_OK &&
+      hl <= sizeof hb && crdt_mp_unpack(hb, hl, 1, &u) == GS_OK) {
+    rot_rec rr;
+    memset(&rr, 0, sizeof rr);
+    const msgpack_object *o = &u.data;
+    bool ok = o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 3 &&
+              !crdt_mp_uint(&o->via.array.ptr[0], &rr.epoch) &&
+              !crdt_mp_uint(&o->via.array.ptr[1], &rr.grace_until) &&
+              !crdt_mp_bin(&o->via.array.ptr[2], 8, rr.check);
+    for (size_t i = 0; ok && i < rs->nr; i++)
+      ok = rs->r[i].epoch != rr.epoch;
+    if (ok)
+      rs->r[rs->nr++] = rr;
+    msgpack_unpacked_destroy(&u);
+  }
   qsort(rs->r, rs->nr, sizeof rs->r[0], cmp_rot);
   return GS_OK;
 }
@@ -834,5 +894,55 @@ gs_err node_network_epoch(node *n, uint64_t *epoch, uint64_t *grace_until)
   }
   crdt_wipe(rs, sizeof *rs);
   free(rs);
+  return err;
+}
+
+static bool newest_epoch_key(node *n, uint64_t *epoch, uint64_t *grace,
+                             uint8_t key[NODE_NET_KEY_LEN])
+{
+  rot_scan *rs = malloc(sizeof *rs);
+  bool found = false;
+  if (!rs || rot_scan_all(n, rs) != GS_OK) {
+    free(rs);
+    return false;
+  }
+  for (size_t i = rs->nr; i-- > 0 && !found;)
+    if (epoch_key(n, &rs->r[i], key)) {
+      *epoch = rs->r[i].epoch;
+      *grace = rs->r[i].grace_until;
+      found = true;
+    }
+  crdt_wipe(rs, sizeof *rs);
+  free(rs);
+  return found;
+}
+
+/* Keep the newest key an invite code carried: its file and a hint of its
+ * epoch (the record comes with the first sync). */
+static gs_err keep_hint(node *n, uint64_t epoch, uint64_t grace,
+                        const uint8_t key[NODE_NET_KEY_LEN])
+{
+  char path[4200];
+  uint8_t check[8];
+  gs_err err = epoch_path(n, epoch, path, sizeof path);
+  if (err)
+    return err;
+  err = node__secret_write(path, key, NODE_NET_KEY_LEN);
+  if (err && err != GS_EEXIST)
+    return err;
+  key_check(key, check);
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 3);
+  msgpack_pack_uint64(&pk, epoch);
+  msgpack_pack_uint64(&pk, grace);
+  pack_bin(&pk, check, 8);
+  err = sb.data ? store_meta_put(n->st, HINT_META, sb.data, sb.size)
+                : GS_ENOMEM;
+  msgpack_sbuffer_destroy(&sb);
+  if (!err)
+    err = node__fsync_dir(n->dir);
   return err;
 }

@@ -992,6 +992,17 @@ Test(member, a_rotated_key_reaches_members_and_never_the_revoked_node)
   cr_assert_neq(node_import(lost, after, &r, why, sizeof why), GS_OK);
   cr_assert_eq(node_import(office, before, &r, why, sizeof why), GS_OK, "%s",
                why);
+  /* a node invited after the rotation gets the new key in its code */
+  node *late = invitee(admin, "late", "leader", "s/c/g03");
+  uint8_t pn[32];
+  cr_assert_eq(node__psk(late, pn), GS_OK);
+  cr_assert_eq(memcmp(pn, pa, 32), 0, "the new member has the new key");
+  cr_assert_eq(memcmp(node_net(late)->id, node_net(admin)->id, 8), 0);
+  meet(late, admin, NULL, NULL);
+  cr_assert_eq(state_of(admin, late), NODE_MEMBER_VALID);
+  cr_assert_eq(node__psk(late, pn), GS_OK);
+  cr_assert_eq(memcmp(pn, pa, 32), 0);
+  node_close(late);
   /* a second rotation (after new members, say) gives epoch 3 */
   cr_assert_eq(node_network_rotate(admin, 0, &ri), GS_OK);
   cr_assert_eq(ri.epoch, 3);
