@@ -51,7 +51,7 @@
 #define COLL "member"
 #define WCOLL "witness"
 #define PRIOR_MAX 8      /* earlier invites one node may list */
-#define SEEN_MAX 4096    /* records created earlier in a batch, remembered */
+#define SEEN_MAX 16384   /* persons written earlier in a batch, remembered */
 #define WITNESS_OPS 256  /* claims witnessed in one change */
 
 typedef struct cut {
@@ -93,10 +93,22 @@ typedef struct witness {
 } witness;
 
 typedef struct seen_rec {
-  char coll[CRDT_NAME_MAX + 1];
+  uint8_t coll; /* index in person_colls */
   uint8_t id[CRDT_ID_LEN];
   char scope[CRDT_SCOPE_MAX + 1];
 } seen_rec;
+
+/* What a time-bank entry's person may be (the schema's ref). */
+static const char *const person_colls[] = {"resident", "unit", "team"};
+#define NPERSON (sizeof person_colls / sizeof person_colls[0])
+
+static int person_coll(const char *c, size_t n)
+{
+  for (size_t i = 0; i < NPERSON; i++)
+    if (strlen(person_colls[i]) == n && memcmp(person_colls[i], c, n) == 0)
+      return (int)i;
+  return -1;
+}
 
 struct node_policy {
   bool open; /* no network: everything is allowed (a standalone node) */
@@ -107,8 +119,8 @@ struct node_policy {
   size_t n_m, cap;
   witness *w;
   size_t nw, wcap;
-  seen_rec *seen; /* ring of records created by changes accepted here */
-  size_t nseen, seen_next;
+  seen_rec *seen; /* ring of persons written by changes accepted here */
+  size_t nseen, seen_cap, seen_next;
   bool may_witness; /* this node is the root, or a valid admin or office */
   bool want_witness; /* claims were checked: witness what stays unseen */
   bool loaded;       /* past node_policy_load */
@@ -662,17 +674,17 @@ static int on_held(void *ctx, const crdt_record *r)
 static bool person_held(node_policy *p, const char *coll, size_t cl,
                         const uint8_t *id, const char *prefix, size_t pl)
 {
-  for (size_t i = 0; i < p->nseen; i++) {
-    const seen_rec *s = &p->seen[i];
-    if (strlen(s->coll) == cl && memcmp(s->coll, coll, cl) == 0 &&
-        memcmp(s->id, id, CRDT_ID_LEN) == 0 &&
-        crdt_scope_under(s->scope, strlen(s->scope), prefix, pl))
-      return true;
-  }
+  int pc = person_coll(coll, cl);
+  if (pc < 0 || !p->n)
+    return false; /* not a person the schema knows */
   held_ctx h = {prefix, pl, false};
-  if (!p->n || cl > CRDT_NAME_MAX)
-    return false;
   store_get(p->n->st, coll, cl, id, on_held, &h);
+  for (size_t i = 0; i < p->nseen && !h.under; i++) {
+    const seen_rec *s = &p->seen[i];
+    if (s->coll == pc && memcmp(s->id, id, CRDT_ID_LEN) == 0 &&
+        crdt_scope_under(s->scope, strlen(s->scope), prefix, pl))
+      h.under = true;
+  }
   return h.under;
 }
 
@@ -680,21 +692,29 @@ static bool person_held(node_policy *p, const char *coll, size_t cl,
  * the same batch, not stored yet). */
 static void note_created(node_policy *p, const crdt_change *c)
 {
-  if (!p->seen && !(p->seen = calloc(SEEN_MAX, sizeof *p->seen)))
-    return;
   for (size_t i = 0; i < c->nops; i++) {
     const crdt_op *op = &c->ops[i];
-    if (op->coll_len > CRDT_NAME_MAX || c->scope_len > CRDT_SCOPE_MAX ||
+    int pc = person_coll(op->coll, op->coll_len);
+    if (pc < 0 || c->scope_len > CRDT_SCOPE_MAX ||
         (i > 0 && memcmp(op->id, c->ops[i - 1].id, CRDT_ID_LEN) == 0))
       continue;
+    if (p->nseen == p->seen_cap && p->seen_cap < SEEN_MAX) {
+      size_t cap = p->seen_cap ? 2 * p->seen_cap : 64;
+      seen_rec *ns = realloc(p->seen, (cap < SEEN_MAX ? cap : SEEN_MAX) *
+                                          sizeof *ns);
+      if (!ns)
+        return;
+      p->seen = ns;
+      p->seen_cap = cap < SEEN_MAX ? cap : SEEN_MAX;
+      p->seen_next = p->nseen; /* it was full, never wrapped */
+    }
     seen_rec *s = &p->seen[p->seen_next];
-    memcpy(s->coll, op->coll, op->coll_len);
-    s->coll[op->coll_len] = '\0';
+    s->coll = (uint8_t)pc;
     memcpy(s->id, op->id, CRDT_ID_LEN);
     memcpy(s->scope, c->scope, c->scope_len);
     s->scope[c->scope_len] = '\0';
-    p->seen_next = (p->seen_next + 1) % SEEN_MAX;
-    if (p->nseen < SEEN_MAX)
+    p->seen_next = (p->seen_next + 1) % p->seen_cap;
+    if (p->nseen < p->seen_cap)
       p->nseen++;
   }
 }
@@ -1460,9 +1480,11 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
     crdt_base32_encode(m->key, CRDT_KEY_LEN, a);
     crdt_base32_encode(m->other, CRDT_KEY_LEN, b);
     snprintf(out[k++], NODE_WARN_MAX,
-             "one invite was used by two nodes, %.12s and %.12s: both "
-             "nodes' changes are held until the admin runs 'gridsync readmit "
-             "NODE' for the right one (and revokes the other)",
+             "one invite was used by two nodes, %.12s and %.12s: from now "
+             "on the network holds both nodes' changes (a node that got some "
+             "earlier keeps those; 'gridsync members' shows who) until the "
+             "admin runs 'gridsync readmit NODE' for the right one and "
+             "revokes the other",
              a, b);
   }
   for (size_t i = 0; i < p->n_m && k < max; i++) {

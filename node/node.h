@@ -366,7 +366,7 @@ gs_err node_member_get(node *n, const uint8_t key[CRDT_KEY_LEN],
  * GS_EPERM unless the root admin; GS_ENOTFOUND when key has no claim;
  * GS_EINVAL when its invite was not claimed twice. */
 gs_err node_readmit(node *n, const uint8_t key[CRDT_KEY_LEN]);
-#define NODE_WARN_MAX 320
+#define NODE_WARN_MAX 400
 /* Membership warnings worth showing a person (twice-used invites, this
  * node's own claim held or void, claims never confirmed), each one
  * sentence into out[i]; returns how many (at most max). */

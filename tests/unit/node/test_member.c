@@ -924,6 +924,23 @@ Test(member, a_time_bank_entry_changes_only_an_account_its_author_may_write)
   c = entry_change(g08, "s/c/g08", 2, "resident", newp, 3);
   cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_OK, "%s", why);
   crdt_change_free(c);
+  /* ... however many came between */
+  for (int i = 0; i < 300; i++) {
+    uint8_t other[CRDT_ID_LEN];
+    node_id_new(g08, other);
+    memcpy(op.id, other, CRDT_ID_LEN);
+    pc.seq = 3 + (uint64_t)i;
+    c = signed_by(g08, &pc);
+    cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_OK, "%s", why);
+    crdt_change_free(c);
+  }
+  c = entry_change(g08, "s/c/g08", 400, "resident", newp, 3);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_OK, "%s", why);
+  crdt_change_free(c);
+  /* a person of a collection that holds no accounts: refused later too */
+  c = entry_change(g08, "s/c/g08", 401, "household", newp, 3);
+  cr_assert_neq(node_policy_check(p, c, why, sizeof why), GS_OK);
+  crdt_change_free(c);
   node_policy_free(p);
   node_close(admin), node_close(g07), node_close(g08);
 }
