@@ -1047,20 +1047,17 @@ gs_err node_may_write(node *n, const char *scope, size_t scope_len,
                    .hlc = CRDT_HLC_MAKE(node_now(n), 0)};
   memcpy(c.origin, n->pk, CRDT_KEY_LEN);
   err = node_policy_check(p, &c, why, whylen);
-  char idt[CRDT_KEY_TEXT_LEN + 1];
-  crdt_base32_encode(n->pk, CRDT_KEY_LEN, idt);
+  /* at most ~200 bytes: callers' buffers */
   if (err && self && self->state == NODE_MEMBER_LEAKED)
     snprintf(why, whylen,
-             "this node's invite was used on another computer too, so the "
-             "network holds this node's changes: ask the admin to run "
-             "'gridsync readmit %s' for this node, or for a new invite "
-             "(then run 'gridsync join CODE' here)",
-             idt);
+             "this node's invite was also used on another computer, so the "
+             "network holds its changes: ask the admin to run 'gridsync "
+             "readmit' with this node's id, or for a new invite to join again");
   else if (err && self && self->state == NODE_MEMBER_VOID)
     snprintf(why, whylen,
              "this node's membership is void (its invite was used twice and "
-             "the admin kept the other computer, or the claim is bad): ask "
-             "the admin for a new invite and run 'gridsync join CODE'");
+             "the admin kept the other computer): ask the admin for a new "
+             "invite and run 'gridsync join CODE'");
   else if (err && self && self->state == NODE_MEMBER_UNWITNESSED)
     snprintf(why, whylen,
              "no admin or office confirmed this node's membership before its "

@@ -80,6 +80,7 @@ class MemberTest(Base):
         p = mine.run("put", "resident", "--scope", G01, "name=再写", check=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("gridsync readmit", p.stderr)
+        self.assertIn("new invite to join again", p.stderr, "cut short")
         self.assertEqual(p.stderr.count("\n"), 1)
         # the admin keeps her key: her earlier writes count again everywhere
         p = self.admin.run("readmit", mid)
