@@ -142,11 +142,20 @@ void node_policy_free(node_policy *p)
   free(p);
 }
 
+/* Members are kept sorted by id: binary search, insertion in place. */
 static member *find(node_policy *p, const uint8_t id[CRDT_ID_LEN], bool add)
 {
-  for (size_t i = 0; i < p->n_m; i++)
-    if (memcmp(p->m[i].id, id, CRDT_ID_LEN) == 0)
-      return &p->m[i];
+  size_t lo = 0, hi = p->n_m;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = memcmp(p->m[mid].id, id, CRDT_ID_LEN);
+    if (c == 0)
+      return &p->m[mid];
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
   if (!add)
     return NULL;
   if (p->n_m == p->cap) {
@@ -157,7 +166,9 @@ static member *find(node_policy *p, const uint8_t id[CRDT_ID_LEN], bool add)
     p->m = m;
     p->cap = cap;
   }
-  member *m = &p->m[p->n_m++];
+  memmove(&p->m[lo + 1], &p->m[lo], (p->n_m - lo) * sizeof *p->m);
+  p->n_m++;
+  member *m = &p->m[lo];
   memset(m, 0, sizeof *m);
   m->state = NODE_MEMBER_NONE;
   memcpy(m->id, id, CRDT_ID_LEN);
@@ -311,17 +322,6 @@ out:
   return ok;
 }
 
-/* Does member o prove it holds invite nonce (now or before)? */
-static bool holds_invite(const member *o, const uint8_t nonce[CRDT_KEY_LEN])
-{
-  if (o->proven && memcmp(o->nonce, nonce, CRDT_KEY_LEN) == 0)
-    return true;
-  for (size_t i = 0; i < o->nprior; i++)
-    if (memcmp(o->prior[i], nonce, CRDT_KEY_LEN) == 0)
-      return true;
-  return false;
-}
-
 static bool witness_role(const member *m)
 {
   return strcmp(m->role, "admin") == 0 || strcmp(m->role, "office") == 0;
@@ -340,6 +340,81 @@ static bool is_witness(node_policy *p, const uint8_t *key)
 
 /* Decide every member's state from what p holds: the same records give
  * the same states on every node, whatever the order they came in. */
+typedef struct inv_use {
+  const uint8_t *nonce;
+  size_t member;
+} inv_use;
+
+static int cmp_use(const void *a, const void *b)
+{
+  const inv_use *x = a, *y = b;
+  int c = memcmp(x->nonce, y->nonce, CRDT_KEY_LEN);
+  return c ? c : (x->member > y->member) - (x->member < y->member);
+}
+
+/* Mark the members whose invite another key proved it holds too:
+ * LEAKED (held until the admin re-admits one), or VOID when the admin
+ * re-admitted another. Sorting the invites used: O(k log k). */
+static void settle_leaks(node_policy *p)
+{
+  size_t k = 0;
+  for (size_t i = 0; i < p->n_m; i++)
+    k += p->m[i].has_key ? (p->m[i].proven ? 1 : 0) + p->m[i].nprior : 0;
+  if (k < 2)
+    return;
+  inv_use *u = malloc(k * sizeof *u);
+  if (!u) {
+    for (size_t i = 0; i < p->n_m; i++)
+      if (p->m[i].base)
+        p->m[i].state = NODE_MEMBER_LEAKED; /* cannot tell: hold */
+    return;
+  }
+  k = 0;
+  for (size_t i = 0; i < p->n_m; i++) {
+    const member *m = &p->m[i];
+    if (!m->has_key)
+      continue;
+    if (m->proven)
+      u[k++] = (inv_use){m->nonce, i};
+    for (size_t j = 0; j < m->nprior; j++)
+      u[k++] = (inv_use){m->prior[j], i};
+  }
+  qsort(u, k, sizeof *u, cmp_use);
+  for (size_t a = 0; a < k;) {
+    size_t b = a + 1;
+    while (b < k && memcmp(u[b].nonce, u[a].nonce, CRDT_KEY_LEN) == 0)
+      b++;
+    if (u[b - 1].member != u[a].member) { /* two keys or more */
+      for (size_t x = a; x < b; x++) {
+        member *m = &p->m[u[x].member];
+        if (!m->base || memcmp(m->nonce, u[x].nonce, CRDT_KEY_LEN) != 0)
+          continue; /* not its current claim */
+        bool other_readmitted = false;
+        for (size_t y = a; y < b; y++) {
+          const member *o = &p->m[u[y].member];
+          if (o == m)
+            continue;
+          if (!m->has_other) {
+            memcpy(m->other, o->key, CRDT_KEY_LEN);
+            m->has_other = true;
+          }
+          if (o->has_readmit &&
+              memcmp(o->readmit, u[x].nonce, CRDT_KEY_LEN) == 0)
+            other_readmitted = true;
+        }
+        bool me = m->has_readmit &&
+                  memcmp(m->readmit, m->nonce, CRDT_KEY_LEN) == 0;
+        if (!me)
+          m->state = other_readmitted ? NODE_MEMBER_VOID : NODE_MEMBER_LEAKED;
+      }
+    }
+    a = b;
+  }
+  free(u);
+}
+
+/* Decide every member's state from what p holds: the same records give
+ * the same states on every node, whatever the order they came in. */
 static void settle(node_policy *p)
 {
   for (size_t i = 0; i < p->n_m; i++) {
@@ -349,47 +424,24 @@ static void settle(node_policy *p)
     m->state = !m->has_claim ? NODE_MEMBER_NONE
                : m->base     ? NODE_MEMBER_UNWITNESSED
                              : NODE_MEMBER_VOID;
-    if (!m->base)
-      continue;
-    /* a twice-used invite: held until the admin re-admits one key */
-    bool leaked = false, other_readmitted = false;
-    for (size_t j = 0; j < p->n_m; j++) {
-      const member *o = &p->m[j];
-      if (j == i || !o->has_key || !holds_invite(o, m->nonce))
-        continue;
-      if (!leaked) {
-        memcpy(m->other, o->key, CRDT_KEY_LEN);
-        m->has_other = true;
-      }
-      leaked = true;
-      if (o->has_readmit && memcmp(o->readmit, m->nonce, CRDT_KEY_LEN) == 0)
-        other_readmitted = true;
-    }
-    bool me_readmitted =
-        m->has_readmit && memcmp(m->readmit, m->nonce, CRDT_KEY_LEN) == 0;
-    if (leaked && !me_readmitted)
-      m->state = other_readmitted ? NODE_MEMBER_VOID : NODE_MEMBER_LEAKED;
   }
+  settle_leaks(p);
   /* witnessed before the expiry by the root or a valid admin or office:
-   * from the root outwards, until nothing changes */
+   * from the root outwards, until nothing changes (each round is
+   * O(witnesses log members)) */
   for (bool changed = true; changed;) {
     changed = false;
-    for (size_t i = 0; i < p->n_m; i++) {
-      member *m = &p->m[i];
-      if (m->valid || m->state != NODE_MEMBER_UNWITNESSED)
+    for (size_t k = 0; k < p->nw; k++) {
+      const witness *w = &p->w[k];
+      member *m = find(p, w->claimant, false);
+      if (!m || m->valid || m->state != NODE_MEMBER_UNWITNESSED ||
+          memcmp(w->nonce, m->nonce, CRDT_KEY_LEN) != 0 ||
+          w->ms > m->expires || memcmp(w->by, m->key, CRDT_KEY_LEN) == 0 ||
+          !is_witness(p, w->by))
         continue;
-      for (size_t k = 0; k < p->nw; k++) {
-        const witness *w = &p->w[k];
-        if (memcmp(w->claimant, m->id, CRDT_ID_LEN) != 0 ||
-            memcmp(w->nonce, m->nonce, CRDT_KEY_LEN) != 0 ||
-            w->ms > m->expires || memcmp(w->by, m->key, CRDT_KEY_LEN) == 0 ||
-            !is_witness(p, w->by))
-          continue;
-        m->valid = true;
-        m->state = NODE_MEMBER_VALID;
-        changed = true;
-        break;
-      }
+      m->valid = true;
+      m->state = NODE_MEMBER_VALID;
+      changed = true;
     }
   }
   bool was = p->may_witness;
@@ -1354,20 +1406,12 @@ static void member_info(const member *m, node_member_info *out)
   memcpy(out->other, m->other, CRDT_KEY_LEN);
 }
 
-static int cmp_member(const void *a, const void *b)
-{
-  return memcmp(((const member *)a)->id, ((const member *)b)->id,
-                CRDT_ID_LEN);
-}
-
 gs_err node_members(node *n, node_member_cb cb, void *ctx)
 {
   node_policy *p;
   gs_err err = node_policy_load(n, &p);
   if (err)
     return err;
-  if (p->n_m)
-    qsort(p->m, p->n_m, sizeof *p->m, cmp_member);
   for (size_t i = 0; i < p->n_m; i++) {
     node_member_info mi;
     if (!p->m[i].has_key)
@@ -1440,8 +1484,6 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
   size_t k = 0;
   if (!n->has_net || max == 0 || node_policy_load(n, &p) != GS_OK)
     return 0;
-  if (p->n_m)
-    qsort(p->m, p->n_m, sizeof *p->m, cmp_member);
   const member *self = find(p, n->pk, false);
   char me[CRDT_KEY_TEXT_LEN + 1];
   crdt_base32_encode(n->pk, CRDT_KEY_LEN, me);
