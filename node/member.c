@@ -866,6 +866,20 @@ static bool witnessed_by(const node_policy *p, const member *m,
   return false;
 }
 
+/* Did the root or a valid admin or office witness m's claim in time? */
+static bool valid_witness(node_policy *p, const member *m)
+{
+  for (size_t k = 0; k < p->nw; k++) {
+    const witness *w = &p->w[k];
+    if (memcmp(w->claimant, m->id, CRDT_ID_LEN) == 0 &&
+        memcmp(w->nonce, m->nonce, CRDT_KEY_LEN) == 0 &&
+        w->ms <= m->expires && memcmp(w->by, m->key, CRDT_KEY_LEN) != 0 &&
+        is_witness(p, w->by))
+      return true;
+  }
+  return false;
+}
+
 /* As an admin or office: witness every well-formed claim not witnessed
  * yet (by anyone valid) whose invite has not expired by this node's
  * clock. Then settle. */
@@ -879,7 +893,11 @@ static gs_err witness_pending(node_policy *p)
   uint64_t now = node_now(p->n);
   for (size_t i = 0; i < p->n_m && nm < WITNESS_OPS; i++) {
     member *m = &p->m[i];
-    if (m->state == NODE_MEMBER_UNWITNESSED && m->has_key &&
+    /* a witness says when the claim was seen, nothing more: a claim of a
+     * twice-used invite is witnessed too, for the key the admin keeps */
+    if (m->base && m->has_key && !m->valid &&
+        (m->state == NODE_MEMBER_UNWITNESSED ||
+         (m->state == NODE_MEMBER_LEAKED && !valid_witness(p, m))) &&
         memcmp(m->key, p->n->pk, CRDT_KEY_LEN) != 0 && now <= m->expires &&
         !witnessed_by(p, m, p->n->pk))
       ms[nm++] = m;

@@ -1026,3 +1026,39 @@ Test(member, a_rotated_key_reaches_members_and_never_the_revoked_node)
   node_close(admin), node_close(office), node_close(leader);
   node_close(lost);
 }
+
+Test(member, claims_of_a_leaked_invite_seen_together_are_witnessed_for_readmit)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  const char *scopes[] = {"s/c/g01"};
+  char *code;
+  cr_assert_eq(node_invite(admin, "leader", scopes, 1, now_ms + 86400000,
+                           &code),
+               GS_OK);
+  node *mine = mk("mine"), *thief = mk("thief"), *relay = mk("relay");
+  cr_assert_eq(node_join(mine, code), GS_OK);
+  cr_assert_eq(node_join(thief, code), GS_OK);
+  cr_assert_eq(put(mine, "s/c/g01", "她的"), GS_OK);
+  /* both claims reach the admin in one batch, through a relay */
+  char *rc;
+  cr_assert_eq(node_invite(admin, "office", scopes, 1, now_ms + 86400000,
+                           &rc),
+               GS_OK);
+  cr_assert_eq(node_join(relay, rc), GS_OK);
+  sync_pair(mine, relay, false, false, NULL, NULL);
+  sync_pair(thief, relay, false, false, NULL, NULL);
+  meet(relay, admin, NULL, NULL);
+  cr_assert_eq(state_of(admin, mine), NODE_MEMBER_LEAKED);
+  cr_assert_eq(state_of(admin, thief), NODE_MEMBER_LEAKED);
+  cr_assert_eq(records(admin, "s/c/g01"), 0);
+  cr_assert_eq(node_readmit(admin, node_pk(mine)), GS_OK);
+  cr_assert_eq(state_of(admin, mine), NODE_MEMBER_VALID,
+               "witnessed while leaked, valid once re-admitted");
+  cr_assert_eq(state_of(admin, thief), NODE_MEMBER_VOID);
+  meet(mine, admin, NULL, NULL);
+  cr_assert_eq(records(admin, "s/c/g01"), 1);
+  free(code), free(rc);
+  node_close(admin), node_close(mine), node_close(thief);
+  node_close(relay);
+}
