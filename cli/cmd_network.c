@@ -247,10 +247,19 @@ int cli_cmd_join(cli_ctx *ctx)
     }
     break;
   }
-  case GS_EEXIST:
-    rc = cli_fail("join: this node already belongs to network \"%s\"",
-                  node_net(n)->name);
+  case GS_EEXIST: {
+    node_member_info self;
+    if (node_member_get(n, node_pk(n), &self) == GS_OK &&
+        self.state != NODE_MEMBER_VALID &&
+        memcmp(node_net(n)->admin, node_pk(n), CRDT_KEY_LEN) != 0)
+      rc = cli_fail("join: this node joined with this code already (or the "
+                    "code is of another network): ask the admin for a new "
+                    "invite");
+    else
+      rc = cli_fail("join: this node already belongs to network \"%s\"",
+                    node_net(n)->name);
     break;
+  }
   case GS_ETIMEOUT:
     rc = cli_fail("join: the invite code has expired; ask for a new one");
     break;

@@ -101,6 +101,7 @@ class MemberTest(Base):
         self.assertIn("new invite", p.stderr)
         p = thief.run("join", code, check=False)
         self.assertEqual(p.returncode, 1, "the leaked code again")
+        self.assertIn("ask the admin for a new invite", p.stderr)
         thief.run("join", self.invite("leader", "gongrencun/q/g02"))
         thief.put("resident", "gongrencun/q/g02", "name=新来的")
         self.sync(thief)
@@ -142,19 +143,25 @@ class MemberTest(Base):
 
     def test_after_a_key_rotation_the_revoked_node_cannot_connect(self):
         leader, lost = self.node("leader"), self.node("lost")
+        usb = self.node("usb")
         leader.run("join", self.invite("leader", G01))
         lost.run("join", self.invite("leader", "gongrencun/q/g02"))
-        for n in (leader, lost):
+        usb.run("join", self.invite("leader", "gongrencun/q/g03"))
+        for n in (leader, lost, usb):
             self.sync(n)
         lost_id = lost.run("id").stdout.strip()
         self.admin.run("revoke", lost_id)
         out = self.admin.run("network", "rotate-key", "--grace", "1",
                              json_out=True)
         self.assertEqual(out["epoch"], 2)
-        self.assertEqual(out["members"], 1)
+        self.assertEqual(out["members"], 2)
         # during the grace period the old key still works: the leader gets
         # the new one sealed to it; the revoked node is refused by name
         self.sync(leader)
+        # a member who meets nobody gets it on a USB stick (old key)
+        stick = os.path.join(self.root, "during.gsb")
+        self.admin.run("export", stick)
+        usb.run("import", stick)
         self.assertFalse(lost.run("sync", self.admin.addr(), check=False)
                          .returncode == 0)
         # two hours later (every clock moved on)
@@ -173,8 +180,10 @@ class MemberTest(Base):
             path = os.path.join(self.root, "after.gsb")
             self.admin.run("export", path)
             leader.run("import", path)
+            usb.run("import", path)
             p = lost.run("import", path, check=False)
             self.assertEqual(p.returncode, 1)
+            self.sync(usb)  # and it syncs on the new key
         finally:
             self.assertEqual(self.admin.stop(), 0)
             del os.environ["GRIDSYNC_NOW_MS"]
