@@ -124,14 +124,17 @@ struct node_policy {
   bool may_witness; /* this node is the root, or a valid admin or office */
   bool want_witness; /* claims were checked: witness what stays unseen */
   bool loaded;       /* past node_policy_load */
+  bool dirty;        /* membership data changed since the last settle */
 };
 
 static gs_err witness_pending(node_policy *p);
+static void settled(node_policy *p);
 
 void node_policy_free(node_policy *p)
 {
   if (!p)
     return;
+  settled(p); /* this node may have just been confirmed */
   if (p->want_witness)
     witness_pending(p); /* best effort: a later check witnesses again */
   for (size_t i = 0; i < p->n_m; i++)
@@ -450,6 +453,15 @@ static void settle(node_policy *p)
     p->want_witness = true; /* just confirmed: confirm what it holds */
 }
 
+/* Settle only when something changed (a batch of claims settles once). */
+static void settled(node_policy *p)
+{
+  if (p->dirty) {
+    p->dirty = false;
+    settle(p);
+  }
+}
+
 /* A field of r as bytes (NULL if absent or not bytes). */
 static const uint8_t *field_bytes(const crdt_record *r, const char *name,
                                   size_t *n, crdt_stamp *st)
@@ -466,6 +478,10 @@ static const uint8_t *field_bytes(const crdt_record *r, const char *name,
 }
 
 /* Apply a claim (cert, sig, proof, prior) of key at stamp st to m. */
+static void claim_set(member *m, claim_verdict v, const member *cand,
+                      const uint8_t *prior, size_t priorlen,
+                      const crdt_stamp *st);
+
 static void claim_apply(node_policy *p, member *m, const uint8_t *cert,
                         size_t cl, const uint8_t *sig, const uint8_t *proof,
                         const uint8_t *prior, size_t priorlen,
@@ -474,6 +490,15 @@ static void claim_apply(node_policy *p, member *m, const uint8_t *cert,
   member cand;
   memset(&cand, 0, sizeof cand);
   claim_verdict v = claim_check(p, m->key, cert, cl, sig, proof, st, &cand);
+  claim_set(m, v, &cand, prior, priorlen, st);
+}
+
+/* Set m's claim from a checked candidate. */
+static void claim_set(member *m, claim_verdict v, const member *cand_,
+                      const uint8_t *prior, size_t priorlen,
+                      const crdt_stamp *st)
+{
+  const member cand = *cand_;
   m->has_claim = true;
   m->claim = *st;
   m->proven = v != CLAIM_BAD;
@@ -670,7 +695,7 @@ static gs_err note_admin(node_policy *p, const crdt_change *c)
     }
   }
   gs_err err = note_witnesses(p, c);
-  settle(p);
+  p->dirty = true;
   return err;
 }
 
@@ -886,26 +911,33 @@ static bool valid_witness(node_policy *p, const member *m)
 static gs_err witness_pending(node_policy *p)
 {
   p->want_witness = false;
+  settled(p);
   if (!p->may_witness)
     return GS_OK;
-  member *ms[WITNESS_OPS];
-  size_t nm = 0;
+  member **ms = malloc(WITNESS_OPS * sizeof *ms);
   uint64_t now = node_now(p->n);
-  for (size_t i = 0; i < p->n_m && nm < WITNESS_OPS; i++) {
-    member *m = &p->m[i];
-    /* a witness says when the claim was seen, nothing more: a claim of a
-     * twice-used invite is witnessed too, for the key the admin keeps */
-    if (m->base && m->has_key && !m->valid &&
-        (m->state == NODE_MEMBER_UNWITNESSED ||
-         (m->state == NODE_MEMBER_LEAKED && !valid_witness(p, m))) &&
-        memcmp(m->key, p->n->pk, CRDT_KEY_LEN) != 0 && now <= m->expires &&
-        !witnessed_by(p, m, p->n->pk))
-      ms[nm++] = m;
+  gs_err err = ms ? GS_OK : GS_ENOMEM;
+  /* in changes of at most WITNESS_OPS claims each */
+  for (size_t i = 0; !err && i < p->n_m;) {
+    size_t nm = 0;
+    for (; i < p->n_m && nm < WITNESS_OPS; i++) {
+      member *m = &p->m[i];
+      /* a witness says when the claim was seen, nothing more: a claim of
+       * a twice-used invite is witnessed too, for the key the admin
+       * keeps */
+      if (m->base && m->has_key && !m->valid &&
+          (m->state == NODE_MEMBER_UNWITNESSED ||
+           (m->state == NODE_MEMBER_LEAKED && !valid_witness(p, m))) &&
+          memcmp(m->key, p->n->pk, CRDT_KEY_LEN) != 0 &&
+          now <= m->expires && !witnessed_by(p, m, p->n->pk))
+        ms[nm++] = m;
+    }
+    if (nm)
+      err = witness_write(p, ms, nm);
   }
-  if (!nm)
-    return GS_OK;
-  gs_err err = witness_write(p, ms, nm);
+  free(ms);
   settle(p);
+  p->dirty = false;
   return err;
 }
 
@@ -942,6 +974,7 @@ static gs_err check_net(node_policy *p, const crdt_change *c, char *why,
         return GS_EPERM;
       }
     }
+    settled(p);
     if (!is_witness(p, c->origin)) {
       const member *m = find(p, c->origin, false);
       if (m && (m->state == NODE_MEMBER_VALID ? !witness_role(m)
@@ -953,7 +986,7 @@ static gs_err check_net(node_policy *p, const crdt_change *c, char *why,
       return GS_EHELD;
     }
     gs_err err = note_witnesses(p, c);
-    settle(p);
+    p->dirty = true;
     return err;
   }
   /* only a node's own claim: key, cert, cert_sig, proof (and prior) */
@@ -987,8 +1020,9 @@ static gs_err check_net(node_policy *p, const crdt_change *c, char *why,
   memset(&probe, 0, sizeof probe);
   crdt_stamp st = {.hlc = c->hlc};
   memcpy(st.origin, c->origin, CRDT_KEY_LEN);
-  if (claim_check(p, c->origin, cert, cl, sig, proof, &st, &probe) ==
-      CLAIM_BAD) {
+  claim_verdict v = claim_check(p, c->origin, cert, cl, sig, proof, &st,
+                                &probe);
+  if (v == CLAIM_BAD) {
     snprintf(why, whylen, "membership claim with an invalid, expired or "
                           "foreign certificate");
     return GS_EPERM;
@@ -998,8 +1032,8 @@ static gs_err check_net(node_policy *p, const crdt_change *c, char *why,
     return GS_ENOMEM;
   memcpy(m->key, c->origin, CRDT_KEY_LEN);
   m->has_key = true;
-  claim_apply(p, m, cert, cl, sig, proof, prior, pl, &st);
-  settle(p);
+  claim_set(m, v, &probe, prior, pl, &st);
+  p->dirty = true; /* settled when a state is needed */
   /* witnessed once the batch's membership feeds are all checked (the
    * first change of another scope, or the end): a witness already on its
    * way is not written twice */
@@ -1045,6 +1079,7 @@ gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
     return check_net(p, c, why, whylen);
   if (p->want_witness && (err = witness_pending(p)) != GS_OK)
     return err;
+  settled(p);
   member *m = find(p, c->origin, false);
   if (!m || m->state != NODE_MEMBER_VALID) {
     node_member_state s = m ? m->state : NODE_MEMBER_NONE;
@@ -1393,6 +1428,7 @@ bool node_policy_may_read(const node_policy *p, const uint8_t *key,
     return true; /* membership records go to every member */
   if (memcmp(key, p->root, CRDT_KEY_LEN) == 0)
     return true;
+  settled((node_policy *)p); /* a cache only: the records are unchanged */
   for (size_t i = 0; i < p->n_m; i++) {
     const member *m = &p->m[i];
     if (memcmp(m->id, key, CRDT_ID_LEN) != 0)
