@@ -330,15 +330,28 @@ static bool witness_role(const member *m)
   return strcmp(m->role, "admin") == 0 || strcmp(m->role, "office") == 0;
 }
 
-/* May the node with key witness claims (is it the root, or a valid admin
- * or office)? */
+/* Is the node with key the root, or a valid admin or office? Its
+ * witnesses count (those of a node revoked since count too: they were
+ * accepted before its revocation cut; see check_net). */
 static bool is_witness(node_policy *p, const uint8_t *key)
 {
   if (is_root(p, key))
     return true;
   const member *m = find(p, key, false);
-  return m && m->valid && !m->revoked && witness_role(m) &&
+  return m && m->valid && witness_role(m) &&
          memcmp(m->key, key, CRDT_KEY_LEN) == 0;
+}
+
+/* Was change c (of a revoked author m) written before its revocation? */
+static bool before_cut(const member *m, const crdt_change *c)
+{
+  uint8_t feed[CRDT_FEED_LEN];
+  crdt_feed_id(c->origin, c->scope, c->scope_len, feed);
+  for (size_t i = 0; i < m->ncuts; i++)
+    if (memcmp(m->cuts[i].feed, feed, CRDT_FEED_LEN) == 0 &&
+        c->seq <= m->cuts[i].seq)
+      return true;
+  return false;
 }
 
 /* Decide every member's state from what p holds: the same records give
@@ -448,7 +461,9 @@ static void settle(node_policy *p)
     }
   }
   bool was = p->may_witness;
-  p->may_witness = p->n && is_witness(p, p->n->pk);
+  const member *self = p->n ? find(p, p->n->pk, false) : NULL;
+  p->may_witness = p->n && is_witness(p, p->n->pk) &&
+                   !(self && self->revoked);
   if (p->may_witness && !was && p->loaded)
     p->want_witness = true; /* just confirmed: confirm what it holds */
 }
@@ -975,6 +990,11 @@ static gs_err check_net(node_policy *p, const crdt_change *c, char *why,
       }
     }
     settled(p);
+    const member *wm = find(p, c->origin, false);
+    if (wm && wm->revoked && !before_cut(wm, c)) {
+      snprintf(why, whylen, "the author was revoked");
+      return GS_EPERM;
+    }
     if (!is_witness(p, c->origin)) {
       const member *m = find(p, c->origin, false);
       if (m && (m->state == NODE_MEMBER_VALID ? !witness_role(m)
@@ -1099,18 +1119,9 @@ gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
              (int)c->scope_len, c->scope);
     return GS_EPERM;
   }
-  if (m->revoked) {
-    uint8_t feed[CRDT_FEED_LEN];
-    bool before = false;
-    crdt_feed_id(c->origin, c->scope, c->scope_len, feed);
-    for (size_t i = 0; i < m->ncuts; i++)
-      if (memcmp(m->cuts[i].feed, feed, CRDT_FEED_LEN) == 0 &&
-          c->seq <= m->cuts[i].seq)
-        before = true; /* written before the revocation */
-    if (!before) {
-      snprintf(why, whylen, "the author was revoked");
-      return GS_EPERM;
-    }
+  if (m->revoked && !before_cut(m, c)) {
+    snprintf(why, whylen, "the author was revoked");
+    return GS_EPERM;
   }
   if ((err = check_timebank(p, c, why, whylen)) == GS_OK)
     note_created(p, c);

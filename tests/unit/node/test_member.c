@@ -1062,3 +1062,32 @@ Test(member, claims_of_a_leaked_invite_seen_together_are_witnessed_for_readmit)
   node_close(admin), node_close(mine), node_close(thief);
   node_close(relay);
 }
+
+Test(member, an_office_revoked_later_leaves_its_confirmations_standing)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *office = invitee(admin, "office", "office", "s");
+  node *leader = invitee(admin, "leader", "leader", "s/c/g01");
+  meet(office, admin, NULL, NULL);
+  meet(leader, office, NULL, NULL); /* the office confirms the leader */
+  cr_assert_eq(put(leader, "s/c/g01", "甲"), GS_OK);
+  meet(leader, office, NULL, NULL);
+  meet(office, admin, NULL, NULL);
+  cr_assert_eq(state_of(admin, leader), NODE_MEMBER_VALID);
+  cr_assert_eq(node_revoke(admin, node_pk(office), NULL), GS_OK);
+  cr_assert_eq(state_of(admin, leader), NODE_MEMBER_VALID,
+               "a confirmation made before the revocation stands");
+  /* what the revoked office "confirms" after its cut is refused */
+  node *late = invitee(admin, "late", "leader", "s/c/g02");
+  sync_pair(late, office, true, true, NULL, NULL); /* it witnesses late */
+  size_t ref_admin;
+  meet(office, admin, NULL, &ref_admin);
+  cr_assert_geq(ref_admin, 1, "the revoked office's witness was taken");
+  node *fresh = invitee(admin, "fresh", "office", "s");
+  meet(fresh, admin, NULL, NULL);
+  cr_assert_eq(state_of(fresh, leader), NODE_MEMBER_VALID);
+  cr_assert_eq(records(fresh, "s/c/g01"), 1);
+  node_close(admin), node_close(office), node_close(leader);
+  node_close(late), node_close(fresh);
+}
