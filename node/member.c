@@ -304,6 +304,7 @@ static bool prior_decode(const uint8_t *b, size_t n, const uint8_t *key,
   msgpack_unpacked u;
   bool ok = false;
   *nout = 0;
+  msgpack_unpacked_init(&u);
   if (n > 4096 || crdt_mp_unpack(b, n, 2, &u) != GS_OK)
     goto out;
   const msgpack_object *o = &u.data;
@@ -1216,6 +1217,7 @@ static int on_own_record(void *ctx, const crdt_record *r)
     memcpy(entries[ne++] + CRDT_KEY_LEN, proof, CRDT_SIG_LEN);
   }
   msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
   if (prior && ql <= 4096 && crdt_mp_unpack(prior, ql, 2, &u) == GS_OK) {
     const msgpack_object *o = &u.data;
     for (size_t i = 0; o->type == MSGPACK_OBJECT_ARRAY &&
@@ -1229,8 +1231,8 @@ static int on_own_record(void *ctx, const crdt_record *r)
           memcmp(entries[ne], pc->new_nonce, CRDT_KEY_LEN) != 0)
         ne++;
     }
-    msgpack_unpacked_destroy(&u);
   }
+  msgpack_unpacked_destroy(&u);
   if (!ne)
     return 0;
   msgpack_packer pk;

@@ -648,6 +648,7 @@ static gs_err rot_scan_all(node *n, rot_scan *rs)
   uint8_t hb[64];
   size_t hl;
   msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
   if (rs->nr < ROT_EPOCHS_MAX &&
       store_meta_get(n->st, HINT_META, hb, sizeof hb, &hl) == GS_OK &&
       hl <= sizeof hb && crdt_mp_unpack(hb, hl, 1, &u) == GS_OK) {
@@ -662,8 +663,8 @@ static gs_err rot_scan_all(node *n, rot_scan *rs)
       ok = rs->r[i].epoch != rr.epoch;
     if (ok)
       rs->r[rs->nr++] = rr;
-    msgpack_unpacked_destroy(&u);
   }
+  msgpack_unpacked_destroy(&u);
   qsort(rs->r, rs->nr, sizeof rs->r[0], cmp_rot);
   return GS_OK;
 }

@@ -1091,3 +1091,67 @@ Test(member, an_office_revoked_later_leaves_its_confirmations_standing)
   node_close(admin), node_close(office), node_close(leader);
   node_close(late), node_close(fresh);
 }
+
+/* A raw "_net" op by n (patched: no checks), bytes value. */
+static void raw_net(node *n, const char *coll, const uint8_t *id,
+                    const char *field, const uint8_t *v, size_t vn)
+{
+  crdt_op op = {.kind = CRDT_OP_SET, .coll = coll, .coll_len = strlen(coll),
+                .field = field, .field_len = strlen(field),
+                .value = {.type = CRDT_BYTES, .u.s = {(const char *)v, vn}}};
+  memcpy(op.id, id, CRDT_ID_LEN);
+  store_write *w;
+  cr_assert_eq(node_write_begin(n, &w), GS_OK);
+  cr_assert_eq(store_write_change(w, "_net", 4, &op, 1, now_ms, NULL, NULL),
+               GS_OK);
+  cr_assert_eq(store_write_commit(w), GS_OK);
+}
+
+Test(member, hostile_membership_records_are_bounded_and_refused)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *bad = invitee(admin, "bad", "office", "s");
+  meet(bad, admin, NULL, NULL);
+  cr_assert_eq(state_of(admin, bad), NODE_MEMBER_VALID);
+  uint64_t rng = 42;
+  uint8_t junk[5000];
+  for (size_t i = 0; i < sizeof junk; i++) {
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    junk[i] = (uint8_t)rng;
+  }
+  const size_t sizes[] = {0, 1, 31, 32, 33, 80, 4096, 4097, 5000};
+  /* another's witness field, a prior of junk, a forged key record, a
+   * readmit and a revocation of its own, all from a valid office */
+  char field[40] = "w";
+  for (int i = 0; i < CRDT_ID_LEN; i++)
+    snprintf(field + 1 + 2 * i, 3, "%02x", node_pk(admin)[i]);
+  for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+    raw_net(bad, "witness", node_pk(bad), field, junk, sizes[k]);
+    raw_net(bad, "member", node_pk(bad), "prior", junk, sizes[k]);
+    raw_net(bad, "member", node_pk(bad), "readmit", junk, sizes[k]);
+    raw_net(bad, "netkey", junk, "check", junk, sizes[k]);
+    raw_net(bad, "member", node_pk(admin), "revoked", junk, sizes[k]);
+  }
+  size_t ref;
+  sync_pair(bad, admin, false, true, NULL, &ref);
+  cr_assert_geq(ref, 1);
+  cr_assert_eq(state_of(admin, bad), NODE_MEMBER_VALID, "still itself");
+  uint64_t ep, gu;
+  cr_assert_eq(node_network_epoch(admin, &ep, &gu), GS_OK);
+  cr_assert_eq(ep, 1, "only the admin rotates");
+  /* a node that took all of it unchecked still loads its policy */
+  node *relay = invitee(admin, "relay", "office", "s");
+  sync_pair(bad, relay, false, false, NULL, NULL);
+  node_policy *p;
+  cr_assert_eq(node_policy_load(relay, &p), GS_OK);
+  node_policy_free(p);
+  char w[8][NODE_WARN_MAX];
+  node_membership_warnings(relay, w, 8);
+  cr_assert_eq(node_network_epoch(relay, &ep, &gu), GS_OK);
+  cr_assert_eq(ep, 1, "a netkey record not of the admin counts nowhere");
+  uint8_t psk[32];
+  cr_assert_eq(node__psk(relay, psk), GS_OK);
+  cr_assert_eq(memcmp(psk, node_net(relay)->key, 32), 0);
+  node_close(admin), node_close(bad), node_close(relay);
+}
