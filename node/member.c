@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "node/node_internal.h"
 #include "storage/store.h"
@@ -1576,6 +1577,21 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
                  : "no admin or office confirmed this node's membership "
                    "before its invite expired: ask the admin for a new "
                    "invite and run 'gridsync join CODE'");
+  uint64_t ep = 0, gu = 0;
+  if (k < max && node__key_missing(n, &ep, &gu)) {
+    time_t t = (time_t)(gu / 1000);
+    struct tm tm;
+    char when[40] = "?";
+    if (gmtime_r(&t, &tm))
+      strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+    snprintf(out[k++], NODE_WARN_MAX,
+             node_now(n) < gu
+                 ? "the network key was changed and this node has not got "
+                   "the new one yet: sync with the office before %s"
+                 : "the network key was changed on %s and this node did not "
+                   "get the new one: ask the admin (was this node revoked?)",
+             when);
+  }
   for (size_t i = 0; i < p->n_m && k < max; i++) {
     const member *m = &p->m[i];
     if (m == self || !m->has_key || !m->has_other ||

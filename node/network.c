@@ -947,3 +947,22 @@ static gs_err keep_hint(node *n, uint64_t epoch, uint64_t grace,
     err = node__fsync_dir(n->dir);
   return err;
 }
+
+bool node__key_missing(node *n, uint64_t *epoch, uint64_t *grace_until)
+{
+  rot_scan *rs = malloc(sizeof *rs);
+  bool missing = false;
+  uint8_t key[NODE_NET_KEY_LEN];
+  if (!rs)
+    return false;
+  if (n->has_net && rot_scan_all(n, rs) == GS_OK && rs->nr) {
+    const rot_rec *last = &rs->r[rs->nr - 1];
+    missing = !epoch_key(n, last, key);
+    *epoch = last->epoch;
+    *grace_until = last->grace_until;
+  }
+  crdt_wipe(key, sizeof key);
+  crdt_wipe(rs, sizeof *rs);
+  free(rs);
+  return missing;
+}

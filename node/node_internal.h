@@ -56,6 +56,9 @@ gs_err node__keyring(node *n, uint8_t (*keys)[NODE_NET_KEY_LEN], size_t max,
 /* The network key to use in a handshake or a new bundle now (the Noise
  * PSK): keys[current] of node__keyring. */
 gs_err node__psk(node *n, uint8_t out[NODE_NET_KEY_LEN]);
+/* true when the network's newest key (epoch, grace end) is one this node
+ * could not open: it was left out of a rotation (network.c). */
+bool node__key_missing(node *n, uint64_t *epoch, uint64_t *grace_until);
 /* Load the network of n, if it has one (called by node_open). */
 gs_err node__network_load(node *n);
 
