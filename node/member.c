@@ -1585,11 +1585,9 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
     if (gmtime_r(&t, &tm))
       strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
     snprintf(out[k++], NODE_WARN_MAX,
-             node_now(n) < gu
-                 ? "the network key was changed and this node has not got "
-                   "the new one yet: sync with the office before %s"
-                 : "the network key was changed on %s and this node did not "
-                   "get the new one: ask the admin (was this node revoked?)",
+             "the network key was changed (the old one stops working %s) "
+             "and this node was not given the new one: ask the admin (a "
+             "revoked node is left out)",
              when);
   }
   for (size_t i = 0; i < p->n_m && k < max; i++) {

@@ -1000,7 +1000,7 @@ Test(member, a_rotated_key_reaches_members_and_never_the_revoked_node)
   uint64_t ep, gu;
   cr_assert_eq(node_network_epoch(lost, &ep, &gu), GS_OK);
   cr_assert_eq(ep, 2, "it knows a rotation happened, not the key");
-  cr_assert(warned(lost, "did not get the new one"));
+  cr_assert(warned(lost, "was not given the new one"));
   cr_assert(!warned(leader, "network key was changed"));
   /* bundles: new ones open for members only; old ones still import */
   cr_assert_eq(node_export(admin, after, NULL, NULL, NULL, &bi), GS_OK);
