@@ -40,6 +40,7 @@
  * scope, is not revoked beyond it, and every time-bank entry it writes
  * is of at most the schema's hours for a person held under its scope.
  */
+#include <inttypes.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1545,6 +1546,19 @@ gs_err node_readmit(node *n, const uint8_t key[CRDT_KEY_LEN])
   return err;
 }
 
+typedef struct held_count {
+  const uint8_t *key;
+  uint64_t changes;
+} held_count;
+
+static int on_count_feed(void *ctx, const store_feed *f)
+{
+  held_count *hc = ctx;
+  if (memcmp(f->origin, hc->key, CRDT_KEY_LEN) == 0 && f->scope[0] != '_')
+    hc->changes += f->seq; /* feeds hold no gap: seq changes */
+  return 0;
+}
+
 size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
                                 size_t max)
 {
@@ -1606,6 +1620,24 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
              "admin runs 'gridsync readmit NODE' for the right one and "
              "revokes the other",
              a, b);
+  }
+  /* a key voided by the re-admission of another: what this node
+   * accepted of it before stays here, and other nodes refuse it */
+  for (size_t i = 0; i < p->n_m && k < max; i++) {
+    const member *m = &p->m[i];
+    held_count hc = {m->key, 0};
+    if (m == self || !m->has_key || m->state != NODE_MEMBER_VOID ||
+        !m->has_other || store_feeds(n->st, on_count_feed, &hc) != GS_OK ||
+        hc.changes == 0)
+      continue;
+    char a[CRDT_KEY_TEXT_LEN + 1];
+    crdt_base32_encode(m->key, CRDT_KEY_LEN, a);
+    snprintf(out[k++], NODE_WARN_MAX,
+             "node %.12s used an invite the admin gave to another node: the "
+             "%" PRIu64 " changes of it accepted here before are kept, and "
+             "nodes that saw both claims first refuse them (revoke it to "
+             "say so everywhere)",
+             a, hc.changes);
   }
   for (size_t i = 0; i < p->n_m && k < max; i++) {
     const member *m = &p->m[i];

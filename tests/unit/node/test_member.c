@@ -793,6 +793,10 @@ Test(member, a_twice_used_invite_is_warned_and_the_admin_readmits_one)
   digest(fresh, "s", d1);
   digest(office, "s", d2);
   cr_assert_eq(memcmp(d1, d2, CRDT_HASH_LEN), 0);
+  /* had the admin kept the other key, the office would say what it
+   * holds of hers that others refuse: here the thief's key is void, and
+   * the office took nothing of it */
+  cr_assert(!warned(office, "used an invite the admin gave"));
   /* the thief stays out; it is told, and cannot take a new code of
    * another network over */
   meet(thief, office, NULL, NULL);
@@ -1156,4 +1160,35 @@ Test(member, hostile_membership_records_are_bounded_and_refused)
   cr_assert_eq(node__psk(relay, psk), GS_OK);
   cr_assert_eq(memcmp(psk, node_net(relay)->key, 32), 0);
   node_close(admin), node_close(bad), node_close(relay);
+}
+
+Test(member, a_voided_key_whose_changes_a_node_kept_is_warned_about)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *office = invitee(admin, "office", "office", "s");
+  meet(office, admin, NULL, NULL);
+  const char *scopes[] = {"s/c/g01"};
+  char *code;
+  cr_assert_eq(node_invite(admin, "leader", scopes, 1, now_ms + 86400000,
+                           &code),
+               GS_OK);
+  node *first = mk("first"), *second = mk("second");
+  cr_assert_eq(node_join(first, code), GS_OK);
+  cr_assert_eq(put(first, "s/c/g01", "一"), GS_OK);
+  cr_assert_eq(put(first, "s/c/g01", "二"), GS_OK);
+  meet(first, office, NULL, NULL); /* kept by the office */
+  cr_assert_eq(node_join(second, code), GS_OK);
+  meet(second, office, NULL, NULL);
+  meet(office, admin, NULL, NULL);
+  /* the admin decides the second laptop is the right one */
+  cr_assert_eq(node_readmit(admin, node_pk(second)), GS_OK);
+  meet(office, admin, NULL, NULL);
+  cr_assert_eq(state_of(office, first), NODE_MEMBER_VOID);
+  cr_assert_eq(records(office, "s/c/g01"), 2, "kept, not undone");
+  cr_assert(warned(office, "the 2 changes of it accepted here before"));
+  cr_assert_eq(records(admin, "s/c/g01"), 0, "the admin refuses them");
+  free(code);
+  node_close(admin), node_close(office), node_close(first);
+  node_close(second);
 }
