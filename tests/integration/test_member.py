@@ -61,6 +61,10 @@ class MemberTest(Base):
         self.sync(thief)
         self.assertEqual(len(self.admin.records("resident")), 2)
         self.assertTrue(has_warning(self.admin, "one invite was used by two nodes"))
+        self.assertIn("one invite was used by two nodes",
+                      self.admin.run("report").stdout)
+        self.assertTrue(any("one invite was used by two nodes" in w for w in
+                            self.admin.run("report", json_out=True)["warnings"]))
         states = {m["id"]: m["state"] for m in
                   self.admin.run("members", json_out=True)["members"]}
         mid = mine.run("id").stdout.strip()
