@@ -376,6 +376,7 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
 
 static gs_err keep_hint(node *n, uint64_t epoch, uint64_t grace,
                         const uint8_t key[NODE_NET_KEY_LEN]);
+static bool epoch_held(node *n, uint64_t epoch);
 
 gs_err node_join(node *n, const char *code)
 {
@@ -394,16 +395,18 @@ gs_err node_join(node *n, const char *code)
 
   msgpack_unpacked_init(&u);
   memset(&inv, 0, sizeof inv);
-  bool rejoin = false;
+  bool rejoin = false, valid_member = false;
   if (n->has_net) {
     /* a node whose claim does not count (void, held for a twice-used
      * invite, or not confirmed) may join again with a fresh code of its
-     * network */
+     * network; a member in good standing only with a code that brings a
+     * network key it lacks (it missed a rotation's grace, or was left
+     * out: checked below) */
     node_member_info self;
     if (memcmp(n->pk, n->net.admin, CRDT_KEY_LEN) == 0 ||
-        node_member_get(n, n->pk, &self) != GS_OK ||
-        self.state == NODE_MEMBER_VALID)
+        node_member_get(n, n->pk, &self) != GS_OK)
       return GS_EEXIST;
+    valid_member = self.state == NODE_MEMBER_VALID;
     rejoin = true;
   }
   /* Letters and digits only: people may add spaces or dashes. */
@@ -500,6 +503,10 @@ gs_err node_join(node *n, const char *code)
   }
   if (node_now(n) > expires) {
     err = GS_ETIMEOUT;
+    goto out;
+  }
+  if (valid_member && !(r_epoch && !epoch_held(n, r_epoch))) {
+    err = GS_EEXIST; /* a member, and the code brings nothing new */
     goto out;
   }
   uint8_t held[CRDT_KEY_LEN];
@@ -965,4 +972,15 @@ bool node__key_missing(node *n, uint64_t *epoch, uint64_t *grace_until)
   crdt_wipe(rs, sizeof *rs);
   free(rs);
   return missing;
+}
+
+/* Does this node hold the key file of epoch? */
+static bool epoch_held(node *n, uint64_t epoch)
+{
+  char path[4200];
+  uint8_t key[NODE_NET_KEY_LEN];
+  bool held = epoch_path(n, epoch, path, sizeof path) == GS_OK &&
+              node__secret_read(path, key, NODE_NET_KEY_LEN) == GS_OK;
+  crdt_wipe(key, sizeof key);
+  return held;
 }

@@ -297,8 +297,9 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
 /* Join the network of code: checks its checksum, signature and expiry
  * (GS_EDECODE, GS_ESIG, GS_ETIMEOUT), stores the key and membership.
  * GS_EEXIST when the node already has a network, unless its own claim
- * does not count (void, held for a twice-used invite, not confirmed):
- * then a fresh code of the same network replaces it. */
+ * does not count (void, held for a twice-used invite, not confirmed), or
+ * the code brings a network key it lacks (it missed a rotation): then a
+ * fresh code of the same network replaces its claim. */
 gs_err node_join(node *n, const char *code);
 
 /* ---- membership and permissions (node/member.c) ---- */

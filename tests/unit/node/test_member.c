@@ -956,9 +956,11 @@ Test(member, a_rotated_key_reaches_members_and_never_the_revoked_node)
   node *office = invitee(admin, "office", "office", "s");
   node *leader = invitee(admin, "leader", "leader", "s/c/g01");
   node *lost = invitee(admin, "lost", "leader", "s/c/g02");
+  node *away = invitee(admin, "away", "leader", "s/c/g04");
   meet(office, admin, NULL, NULL);
   meet(leader, office, NULL, NULL);
   meet(lost, office, NULL, NULL);
+  meet(away, office, NULL, NULL);
   meet(office, admin, NULL, NULL);
   cr_assert_eq(state_of(admin, leader), NODE_MEMBER_VALID);
   cr_assert_eq(put(leader, "s/c/g01", "旧钥匙时写的"), GS_OK);
@@ -976,7 +978,7 @@ Test(member, a_rotated_key_reaches_members_and_never_the_revoked_node)
                GS_EINVAL);
   cr_assert_eq(node_network_rotate(admin, 3600000, &ri), GS_OK);
   cr_assert_eq(ri.epoch, 2);
-  cr_assert_eq(ri.sealed, 2, "office and leader: %zu", ri.sealed);
+  cr_assert_eq(ri.sealed, 3, "office, leader, away: %zu", ri.sealed);
   cr_assert_eq(ri.skipped, 1, "the revoked node");
   /* it spreads as membership data: admin -> office -> leader, and the
    * thief copies all of it */
@@ -1026,6 +1028,21 @@ Test(member, a_rotated_key_reaches_members_and_never_the_revoked_node)
   cr_assert_eq(node__psk(late, pn), GS_OK);
   cr_assert_eq(memcmp(pn, pa, 32), 0);
   node_close(late);
+  /* a member away for the whole grace (it never got the record) joins
+   * again with a fresh code, which brings the key; without one, no */
+  cr_assert_eq(node__psk(away, pn), GS_OK);
+  cr_assert_neq(memcmp(pn, pa, 32), 0, "away still has the old key");
+  char *again;
+  const char *g04[] = {"s/c/g04"};
+  cr_assert_eq(node_invite(admin, "leader", g04, 1, now_ms + 86400000,
+                           &again),
+               GS_OK);
+  cr_assert_eq(node_join(away, again), GS_OK);
+  cr_assert_eq(node__psk(away, pn), GS_OK);
+  cr_assert_eq(memcmp(pn, pa, 32), 0, "the code brought the new key");
+  cr_assert_eq(node_join(away, again), GS_EEXIST, "nothing new the 2nd time");
+  free(again);
+  node_close(away);
   /* a second rotation (after new members, say) gives epoch 3 */
   cr_assert_eq(node_network_rotate(admin, 0, &ri), GS_OK);
   cr_assert_eq(ri.epoch, 3);
