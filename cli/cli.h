@@ -90,6 +90,8 @@ int cli_cmd_network(cli_ctx *ctx);
 int cli_cmd_invite(cli_ctx *ctx);
 int cli_cmd_join(cli_ctx *ctx);
 int cli_cmd_revoke(cli_ctx *ctx);
+int cli_cmd_readmit(cli_ctx *ctx);
+int cli_cmd_members(cli_ctx *ctx);
 int cli_cmd_export(cli_ctx *ctx);
 int cli_cmd_import(cli_ctx *ctx);
 int cli_cmd_bundle(cli_ctx *ctx);

@@ -106,12 +106,12 @@ int cli_cmd_import(cli_ctx *ctx)
     rc = cli_fail("import: %s: %s", ctx->argv[1],
                   *why ? why : gs_strerror(err));
   else if (ctx->json)
-    rc = cli_json_out(json_pack("{s:I, s:I, s:I, s:I, s:I}", "added",
-                                (json_int_t)r.applied, "already_held",
-                                (json_int_t)r.duplicates, "refused",
-                                (json_int_t)r.refused, "gaps",
-                                (json_int_t)r.gaps, "bad_feeds",
-                                (json_int_t)r.bad_feeds));
+    rc = cli_json_out(json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "added", (json_int_t)r.applied,
+        "already_held", (json_int_t)r.duplicates, "refused",
+        (json_int_t)r.refused, "gaps", (json_int_t)r.gaps, "bad_feeds",
+        (json_int_t)r.bad_feeds, "not_readable", (json_int_t)r.unreadable,
+        "held", (json_int_t)r.held));
   else {
     printf("imported %s: %" PRIu64 " changes added, %" PRIu64
            " already held\n",
@@ -124,6 +124,15 @@ int cli_cmd_import(cli_ctx *ctx)
              r.gaps);
     if (r.bad_feeds)
       printf("%" PRIu64 " feeds were refused: %s\n", r.bad_feeds, why);
+    if (r.unreadable)
+      printf("dropped %" PRIu64 " changes of scopes this node's role may "
+             "not read (they were not stored)\n",
+             r.unreadable);
+    if (r.held)
+      printf("held back %" PRIu64 " changes whose authors' membership is "
+             "not confirmed here yet: import the bundle again after "
+             "syncing with the office (%s)\n",
+             r.held, why);
   }
   return rc;
 }

@@ -1,4 +1,6 @@
-/* Network commands: network create, invite, join. */
+/* Network commands: network create and rotate-key, invite, join, revoke,
+ * readmit, members. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +21,65 @@ void cli_network_id_text(const node_network *net, char out[17])
   out[16] = '\0';
 }
 
+/* network rotate-key [--grace HOURS] */
+static int cmd_rotate(cli_ctx *ctx)
+{
+  const char *hours = NULL;
+  for (int i = 2; i < ctx->argc; i++) {
+    int m = cli_opt(ctx, &i, "--grace", &hours);
+    if (m < 0)
+      return CLI_USAGE;
+    if (m == 0)
+      return cli_usage("network", "unexpected argument '%s'", ctx->argv[i]);
+  }
+  uint64_t grace = NODE_ROTATE_GRACE_MS;
+  if (hours) {
+    char *end;
+    unsigned long long h = strtoull(hours, &end, 10);
+    if (!*hours || *end || *hours == '-' ||
+        h > NODE_ROTATE_GRACE_MAX_MS / 3600000)
+      return cli_usage("network", "--grace takes 0 to %llu hours",
+                       (unsigned long long)(NODE_ROTATE_GRACE_MAX_MS /
+                                            3600000));
+    grace = (uint64_t)h * 3600000;
+  }
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  node_rotate_info ri;
+  int rc = CLI_OK;
+  gs_err err = node_network_rotate(n, grace, &ri);
+  if (err == GS_ENOTFOUND)
+    rc = cli_fail("network rotate-key: this node has no network");
+  else if (err == GS_EPERM)
+    rc = cli_fail("network rotate-key: only the node that created the "
+                  "network can rotate its key");
+  else if (err)
+    rc = cli_fail("network rotate-key: %s", gs_strerror(err));
+  else {
+    char when[40];
+    node_time_text(ri.grace_until, when, sizeof when);
+    if (ctx->json)
+      rc = cli_json_out(json_pack("{s:I, s:s, s:I, s:I}", "epoch",
+                                  (json_int_t)ri.epoch, "old_key_until",
+                                  when, "members", (json_int_t)ri.sealed,
+                                  "left_out", (json_int_t)ri.skipped));
+    else
+      printf("made network key %" PRIu64 ", sealed to %zu members (%zu "
+             "revoked or unconfirmed nodes left out); sync it to the "
+             "others: the old key stops working %s\n",
+             ri.epoch, ri.sealed, ri.skipped, when);
+  }
+  return rc;
+}
+
 int cli_cmd_network(cli_ctx *ctx)
 {
+  if (ctx->argc >= 2 && strcmp(ctx->argv[1], "rotate-key") == 0)
+    return cmd_rotate(ctx);
   if (ctx->argc < 2 || strcmp(ctx->argv[1], "create") != 0)
-    return cli_usage("network", "the only subcommand is 'create NAME'");
+    return cli_usage("network", "subcommands: 'create NAME', 'rotate-key "
+                                "[--grace HOURS]'");
   if (ctx->argc != 3)
     return cli_usage("network", ctx->argc < 3 ? "the network needs a name"
                                               : "too many arguments");
@@ -188,10 +245,19 @@ int cli_cmd_join(cli_ctx *ctx)
     }
     break;
   }
-  case GS_EEXIST:
-    rc = cli_fail("join: this node already belongs to network \"%s\"",
-                  node_net(n)->name);
+  case GS_EEXIST: {
+    node_member_info self;
+    if (node_member_get(n, node_pk(n), &self) == GS_OK &&
+        self.state != NODE_MEMBER_VALID &&
+        memcmp(node_net(n)->admin, node_pk(n), CRDT_KEY_LEN) != 0)
+      rc = cli_fail("join: this node joined with this code already (or the "
+                    "code is of another network): ask the admin for a new "
+                    "invite");
+    else
+      rc = cli_fail("join: this node already belongs to network \"%s\"",
+                    node_net(n)->name);
     break;
+  }
   case GS_ETIMEOUT:
     rc = cli_fail("join: the invite code has expired; ask for a new one");
     break;
@@ -245,5 +311,111 @@ int cli_cmd_revoke(cli_ctx *ctx)
            "stays; everything after is refused once this reaches the "
            "others (sync it)\n",
            ctx->argv[1], kept);
+  return rc;
+}
+
+int cli_cmd_readmit(cli_ctx *ctx)
+{
+  uint8_t key[CRDT_KEY_LEN];
+  if (ctx->argc != 2)
+    return cli_usage("readmit", "give the node id of the key to keep "
+                                "('gridsync id' on it)");
+  if (crdt_base32_decode(ctx->argv[1], strlen(ctx->argv[1]), key,
+                         CRDT_KEY_LEN) != GS_OK)
+    return cli_usage("readmit", "'%s' is not a node id (52 characters)",
+                     ctx->argv[1]);
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  int rc = CLI_OK;
+  gs_err err = node_readmit(n, key);
+  if (err == GS_ENOTFOUND)
+    rc = cli_fail("readmit: this node knows no claim of %s (sync with the "
+                  "office first)",
+                  ctx->argv[1]);
+  else if (err == GS_EPERM)
+    rc = cli_fail("readmit: only the network's admin can re-admit a node");
+  else if (err == GS_EINVAL)
+    rc = cli_fail("readmit: the invite of %s was used once only: there is "
+                  "nothing to decide",
+                  ctx->argv[1]);
+  else if (err)
+    rc = cli_fail("readmit: %s", gs_strerror(err));
+  else if (ctx->json)
+    rc = cli_json_out(json_pack("{s:s}", "readmitted", ctx->argv[1]));
+  else
+    printf("re-admitted %s: its changes count again, and the other node "
+           "that used its invite stays out, once this reaches the others "
+           "(sync it; revoke the other node too)\n",
+           ctx->argv[1]);
+  return rc;
+}
+
+static const char *state_text(node_member_state s)
+{
+  switch (s) {
+  case NODE_MEMBER_VALID:
+    return "member";
+  case NODE_MEMBER_UNWITNESSED:
+    return "not confirmed yet";
+  case NODE_MEMBER_LEAKED:
+    return "invite used twice: held";
+  case NODE_MEMBER_VOID:
+    return "void";
+  default:
+    return "unknown";
+  }
+}
+
+static const char *state_code(node_member_state s)
+{
+  static const char *const codes[] = {"valid", "unconfirmed", "leaked",
+                                      "void", "none"};
+  return (unsigned)s < 5 ? codes[s] : "none";
+}
+
+typedef struct members_out {
+  bool json;
+  json_t *arr;
+} members_out;
+
+static int on_member_row(void *ctx, const node_member_info *m)
+{
+  members_out *mo = ctx;
+  char id[CRDT_KEY_TEXT_LEN + 1], other[CRDT_KEY_TEXT_LEN + 1] = "";
+  crdt_base32_encode(m->key, CRDT_KEY_LEN, id);
+  if (m->has_other)
+    crdt_base32_encode(m->other, CRDT_KEY_LEN, other);
+  if (mo->json) {
+    json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "id", id, "role", m->role,
+                          "state", state_code(m->state), "revoked",
+                          m->revoked);
+    if (m->has_other)
+      json_object_set_new(o, "same_invite_as", json_string(other));
+    json_array_append_new(mo->arr, o);
+  } else {
+    printf("%s  %-7s %s%s%s%s\n", id, m->role, state_text(m->state),
+           m->revoked ? ", revoked" : "", m->has_other ? ", with " : "",
+           m->has_other ? other : "");
+  }
+  return 0;
+}
+
+int cli_cmd_members(cli_ctx *ctx)
+{
+  if (ctx->argc != 1)
+    return cli_usage("members", "no arguments");
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  members_out mo = {.json = ctx->json, .arr = ctx->json ? json_array() : NULL};
+  gs_err err = node_members(n, on_member_row, &mo);
+  int rc = CLI_OK;
+  if (err) {
+    json_decref(mo.arr);
+    rc = cli_fail("members: cannot read the store: %s", gs_strerror(err));
+  } else if (ctx->json) {
+    rc = cli_json_out(json_pack("{s:o}", "members", mo.arr));
+  }
   return rc;
 }

@@ -93,6 +93,10 @@ int cli_cmd_report(cli_ctx *ctx)
     printf("warning: %zu time-bank account%s overdrawn by spends accepted on "
            "two nodes at once (gridsync timebank balances --overdrawn)\n",
            rep.noverdrawn, rep.noverdrawn == 1 ? "" : "s");
+  char mw[4][NODE_WARN_MAX];
+  size_t nm = node_membership_warnings(n, mw, 4);
+  for (size_t i = 0; i < nm; i++)
+    printf("warning: %s\n", mw[i]);
 out:
   node_report_free(&rep);
   return rc;

@@ -42,8 +42,9 @@ typedef int gs_err;
   X(ENOTINIT,  -40025, "node directory not initialised")                     \
   X(EAMBIG,    -40026, "ambiguous: more than one match")                     \
   X(ECLOCK,    -40027, "clock out of range")                             \
-  X(ESCHEMA,   -40028, "does not fit the schema")                           \
-  X(EBUSY,     -40040, "already open in this process")
+  X(ESCHEMA,   -40028, "does not fit the schema")                         \
+  X(EHELD,     -40040, "held: depends on membership data not yet seen")      \
+  X(EBUSY,     -40041, "already open in this process")
 
 enum {
   GS_OK = 0,

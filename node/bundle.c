@@ -32,6 +32,7 @@
 #define MAGIC_LEN 5
 #define HEADER_MAX 4096
 #define BUNDLE_MAX ((size_t)1 << 31) /* 2 GiB */
+#define KEYS_MAX 65 /* network keys tried on import (first + rotations) */
 
 /* ---- the VV file of --since ---- */
 
@@ -320,8 +321,10 @@ gs_err node_export(node *n, const char *path, const char *prefix,
     ad[5] = (uint8_t)(hb.size >> 24), ad[6] = (uint8_t)(hb.size >> 16);
     ad[7] = (uint8_t)(hb.size >> 8), ad[8] = (uint8_t)hb.size;
     memcpy(ad + 9, hb.data, hb.size);
-    net_seal(n->net.key, ad, adlen, (const uint8_t *)body.data, body.size,
-             sealed);
+    uint8_t psk[NODE_NET_KEY_LEN]; /* the key in use now (rotations) */
+    node__psk(n, psk);
+    net_seal(psk, ad, adlen, (const uint8_t *)body.data, body.size, sealed);
+    crdt_wipe(psk, sizeof psk);
     const uint8_t *parts[2] = {ad, sealed};
     size_t lens[2] = {adlen, slen};
     err = write_atomic(path, parts, lens, 2);
@@ -399,6 +402,21 @@ gs_err node_bundle_info_read(const char *path, node_bundle_info *info)
   return err;
 }
 
+/* May this node's role read scope (its own certificate's word: reading is
+ * not what a confirmation protects)? Admins and offices everything,
+ * leaders and readers their prefixes, everyone the membership records. */
+static bool self_may_read(const node *n, const char *scope, size_t sl)
+{
+  if ((sl > 0 && scope[0] == '_') || strcmp(n->net.role, "admin") == 0 ||
+      strcmp(n->net.role, "office") == 0)
+    return true;
+  for (size_t i = 0; i < n->net.nscopes; i++)
+    if (crdt_scope_under(scope, sl, n->net.scopes[i],
+                         strlen(n->net.scopes[i])))
+      return true;
+  return false;
+}
+
 gs_err node_import(node *n, const char *path, node_import_result *res,
                    char *why, size_t whylen)
 {
@@ -440,7 +458,23 @@ gs_err node_import(node *n, const char *path, node_import_result *res,
     err = GS_ENOMEM;
     goto out;
   }
-  if ((err = net_unseal(n->net.key, buf, adlen, buf + adlen, sl, body))) {
+  /* any key this node holds (a bundle made before or after a rotation) */
+  uint8_t (*keys)[NODE_NET_KEY_LEN] = malloc(KEYS_MAX * sizeof *keys);
+  size_t nk = 0, cur;
+  if (!keys) {
+    err = GS_ENOMEM;
+    goto out;
+  }
+  if (node__keyring(n, keys, KEYS_MAX, &nk, &cur) != GS_OK) {
+    memcpy(keys[0], n->net.key, NODE_NET_KEY_LEN);
+    nk = 1;
+  }
+  err = GS_ECRYPTO;
+  for (size_t k = nk; k-- > 0 && err;)
+    err = net_unseal(keys[k], buf, adlen, buf + adlen, sl, body);
+  crdt_wipe(keys, KEYS_MAX * sizeof *keys);
+  free(keys);
+  if (err) {
     snprintf(why, whylen, "the bundle was altered or cut short (nothing "
                           "imported)");
     goto out;
@@ -478,11 +512,23 @@ gs_err node_import(node *n, const char *path, node_import_result *res,
            cs[j]->scope_len == cs[i]->scope_len &&
            memcmp(cs[j]->scope, cs[i]->scope, cs[i]->scope_len) == 0)
       j++;
+    /* only what this node's role may read is stored (as a sync would
+     * send it): the rest is counted and dropped */
+    if (!self_may_read(n, cs[i]->scope, cs[i]->scope_len)) {
+      res->unreadable += j - i;
+      i = j;
+      continue;
+    }
     size_t keep = i;
     char w[200];
-    while (keep < j && node_policy_check(pol, cs[keep], w, sizeof w) == GS_OK)
+    gs_err ce = GS_OK;
+    while (keep < j &&
+           (ce = node_policy_decide(pol, cs[keep], w, sizeof w)) == GS_OK)
       keep++;
-    if (keep < j) {
+    if (keep < j && ce == GS_EHELD) {
+      res->held += j - keep; /* not yet decidable: import again later */
+      snprintf(why, whylen, "%s", w);
+    } else if (keep < j) {
       res->refused += j - keep;
       node_note_refused(n, w, j - keep);
       snprintf(why, whylen, "%s", w);

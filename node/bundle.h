@@ -28,6 +28,9 @@ typedef struct node_bundle_info {
 typedef struct node_import_result {
   uint64_t applied, duplicates, refused; /* changes */
   uint64_t gaps, bad_feeds;              /* runs not applied */
+  /* issue 14: changes of scopes this node may not read (dropped), and
+   * changes held for membership data not seen yet (import again later) */
+  uint64_t unreadable, held;
 } node_import_result;
 
 /* Write the feed tails under prefix (NULL: all) to path, sealed under the
@@ -37,7 +40,9 @@ gs_err node_export(node *n, const char *path, const char *prefix,
                    const uint8_t *for_key, const char *since,
                    node_bundle_info *info);
 /* Apply a bundle with the checks of network sync; a bundle that was
- * altered, cut short or is for another network is refused whole (why). */
+ * altered, cut short or is for another network is refused whole (why).
+ * Only what this node's role may read is stored (res->unreadable counts
+ * the rest). */
 gs_err node_import(node *n, const char *path, node_import_result *res,
                    char *why, size_t whylen);
 /* The plain header of a bundle (no key needed). */

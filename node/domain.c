@@ -16,6 +16,7 @@
 #include "node/node_internal.h"
 #include "storage/store.h"
 #include "node/schema.h"
+#include "node/member.h"
 #include "node/report.h"
 
 static bool eq(const char *a, size_t an, const char *b)
@@ -616,6 +617,7 @@ gs_err node_report_make(node *n, const char *prefix, const char *since,
   }
   out->overdrawn = b;
   out->noverdrawn = k;
+  out->nwarnings = node_membership_warnings(n, out->warnings, 4);
   return GS_OK;
 }
 

@@ -330,7 +330,11 @@ json_t *node_report_json(const node_report *rep, const char *prefix,
                       "id", idt, "balance",
                       (double)rep->overdrawn[i].balance / 100.0));
   }
-  return json_pack("{s:s, s:s?, s:o, s:o, s:o}", "scope", prefix ? prefix : "",
-                   "since", since, "grids", grids, "total",
-                   row_json(&rep->total), "overdrawn", od);
+  json_t *w = json_array();
+  for (size_t i = 0; i < rep->nwarnings; i++)
+    json_array_append_new(w, json_string(rep->warnings[i]));
+  return json_pack("{s:s, s:s?, s:o, s:o, s:o, s:o}", "scope",
+                   prefix ? prefix : "", "since", since, "grids", grids,
+                   "total", row_json(&rep->total), "overdrawn", od,
+                   "warnings", w);
 }

@@ -48,7 +48,10 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
                    size_t nscopes, uint64_t expires_ms, char **code);
 /* Join the network of code: checks its checksum, signature and expiry
  * (GS_EDECODE, GS_ESIG, GS_ETIMEOUT), stores the key and membership.
- * GS_EEXIST when the node already has a network. */
+ * GS_EEXIST when the node already has a network, unless its own claim
+ * does not count (void, held for a twice-used invite, not confirmed), or
+ * the code brings a network key it lacks (it missed a rotation): then a
+ * fresh code of the same network replaces its claim. */
 gs_err node_join(node *n, const char *code);
 
 /* ---- membership and permissions (node/member.c) ---- */
@@ -56,9 +59,14 @@ gs_err node_join(node *n, const char *code);
 /* Who may write where, as this node knows it now. */
 typedef struct node_policy node_policy;
 gs_err node_policy_load(node *n, node_policy **out);
+/* Free p; first, when checks through p made a claim due, this node (an
+ * admin or office) writes its witness of what is still unconfirmed. */
 void node_policy_free(node_policy *p);
-/* GS_OK when c's author may write it; else GS_EPERM and why. Accepted
- * membership changes ("_net") update p, so a batch is checked in order. */
+/* GS_OK when c's author may write it; GS_EPERM and why when it never
+ * may; GS_EHELD and why when that depends on membership data not seen yet
+ * (keep it out, check again later). Accepted membership changes ("_net")
+ * update p, so a batch is checked in order. An admin or office node
+ * witnesses a valid claim it checks here (a change of its own). */
 gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
                          size_t whylen);
 /* May the node with key receive records of scope? Admins and offices
@@ -76,8 +84,74 @@ gs_err node_may_write(node *n, const char *scope, size_t scope_len,
  * feeds of it kept. GS_EPERM unless this node is the network's admin. */
 gs_err node_revoke(node *n, const uint8_t *key, size_t *kept);
 
+/* ---- membership that a leaked invite or a wrong clock cannot break
+ * (issue 14; node/member.c) ----
+ * A claim counts once an admin or office node witnessed it before the
+ * invite's expiry (a "witness" record in _net, written by that node when
+ * it first receives the claim, by its own clock). Changes of a claimant
+ * not yet witnessed, or whose invite another key claimed too (until the
+ * admin re-admits one), are held: node_policy_check returns GS_EHELD. */
+typedef enum node_member_state {
+  NODE_MEMBER_VALID,       /* its changes count */
+  NODE_MEMBER_UNWITNESSED, /* no admin or office has confirmed it yet */
+  NODE_MEMBER_LEAKED,      /* its invite was claimed by another key too */
+  NODE_MEMBER_VOID,        /* a bad claim, or another key was re-admitted */
+  NODE_MEMBER_NONE,        /* no claim known */
+} node_member_state;
+typedef struct node_member_info {
+  uint8_t key[CRDT_KEY_LEN];
+  node_member_state state;
+  char role[NODE_ROLE_MAX + 1];
+  uint64_t expires; /* the invite's expiry, ms */
+  bool revoked;
+  bool has_other;   /* LEAKED, VOID: another key claiming the invite */
+  uint8_t other[CRDT_KEY_LEN];
+} node_member_info;
+typedef int (*node_member_cb)(void *ctx, const node_member_info *m);
+/* Every member this node knows of, in id order (cb returns non-zero to
+ * stop). */
+gs_err node_members(node *n, node_member_cb cb, void *ctx);
+/* The member with key (state NODE_MEMBER_NONE when unknown). */
+gs_err node_member_get(node *n, const uint8_t key[CRDT_KEY_LEN],
+                       node_member_info *out);
+/* Admin: of the keys that claimed one invite, key keeps it (its changes
+ * count again everywhere the record reaches); the others stay void.
+ * GS_EPERM unless the root admin; GS_ENOTFOUND when key has no claim;
+ * GS_EINVAL when its invite was not claimed twice. */
+gs_err node_readmit(node *n, const uint8_t key[CRDT_KEY_LEN]);
+/* Membership warnings worth showing a person (twice-used invites, this
+ * node's own claim held or void, claims never confirmed), each one
+ * sentence into out[i]; returns how many (at most max). */
+size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
+                                size_t max);
+
+/* Admin: rotate the network key after a laptop is lost (issue 14): a new
+ * key, sealed to each valid, unrevoked member's node key in a "_net"
+ * record (it travels in sessions and bundles); until grace_ms from now
+ * every node goes on with the old key, from then on the new one only, so
+ * a revoked node shares no key with anyone. GS_EPERM unless the root
+ * admin; GS_EINVAL for a grace over NODE_ROTATE_GRACE_MAX_MS. */
+#define NODE_ROTATE_GRACE_MS (3ULL * 86400000)       /* default: 3 days */
+#define NODE_ROTATE_GRACE_MAX_MS (30ULL * 86400000)  /* at most 30 days */
+typedef struct node_rotate_info {
+  uint64_t epoch;       /* the new key's number (the first key is 1) */
+  uint64_t grace_until; /* ms */
+  size_t sealed;        /* members that get it */
+  size_t skipped;       /* revoked, void or unconfirmed: they do not */
+} node_rotate_info;
+gs_err node_network_rotate(node *n, uint64_t grace_ms, node_rotate_info *info);
+/* The newest key epoch this node knows of, and its grace end (1, 0 when
+ * never rotated). */
+gs_err node_network_epoch(node *n, uint64_t *epoch, uint64_t *grace_until);
+
 /* Is key a valid, unrevoked member (or the admin)? */
 bool node_policy_member(const node_policy *p, const uint8_t *key);
+/* The decision on a received change, the same on receipt and on every
+ * re-check: GS_OK (apply), GS_EHELD (keep it out, check again when the
+ * clock or the memberships move: node_policy_check's own holds, and an
+ * author whose claim has not arrived), GS_EPERM (refused for good). */
+gs_err node_policy_decide(node_policy *p, const crdt_change *c, char *why,
+                          size_t whylen);
 /* Has this node seen key's claim (or revocation)? A change of an author
  * not known yet is held, not refused. */
 bool node_policy_known(const node_policy *p, const uint8_t *key);

@@ -584,9 +584,10 @@ static void on_classify(void *ctx, const crdt_change *const *cs, size_t n,
     verdict[i] = 0;
     if (cs[i]->scope_len && cs[i]->scope[0] == '_')
       s->net_seen = true; /* memberships may change: re-check held */
-    if (node_policy_check(p, cs[i], why, sizeof why) == GS_OK)
+    gs_err d = node_policy_decide(p, cs[i], why, sizeof why);
+    if (d == GS_OK)
       continue;
-    if (!node_policy_known(p, cs[i]->origin)) {
+    if (d == GS_EHELD) {
       verdict[i] = STORE_HOLD_MEMBER;
       continue;
     }
@@ -825,6 +826,7 @@ static gs_err connect_addr(netnode *nn, const char *addr,
   session *s = session_new(nn, addr, true);
   if (!s)
     return GS_ENOMEM;
+  node__psk(nn->n, nn->id.psk); /* a rotation's grace may have ended */
   gs_err err = net_peer_connect(nn->loop, (const struct sockaddr *)ss,
                                 &nn->id, &nn->opts, &session_cbs, s,
                                 &s->peer);
@@ -1116,6 +1118,7 @@ static void on_conn(uv_stream_t *server, int status)
   session *s = session_new(nn, NULL, false);
   if (!s)
     return;
+  node__psk(nn->n, nn->id.psk); /* a rotation's grace may have ended */
   gs_err err = net_peer_accept(server, &nn->id, &nn->opts, &session_cbs, s,
                                &s->peer);
   if (err) {
@@ -1182,7 +1185,12 @@ static gs_err netnode_init(netnode *nn, node *n, uv_loop_t *loop)
   signal(SIGPIPE, SIG_IGN);
   if (!n->has_net)
     return GS_ENOTFOUND;
-  gs_err err = net_identity_init(&nn->id, n->sk, n->net.key);
+  /* the network key in use now (rotations: node__psk, network.c) */
+  uint8_t psk[NODE_NET_KEY_LEN];
+  gs_err err = node__psk(n, psk);
+  if (!err)
+    err = net_identity_init(&nn->id, n->sk, psk);
+  crdt_wipe(psk, sizeof psk);
   if (err)
     return err;
   nn->opts = (net_peer_opts){.handshake_ms = 5000,

@@ -13,14 +13,18 @@
  * sig is the inviter's Ed25519 signature of "gridsync-invite-v1" followed
  * by the first 8 elements as an array; cert_sig signs the certificate
  * (node__cert_pack); the invite seed makes the invite key pair, with
- * which the joining node proves it holds the code.
+ * which the joining node proves it holds the code. After a key rotation a
+ * 12th element [epoch, key bin32, grace_until_ms] carries the newest key
+ * (the first key still names the network: its id is the key's hash).
  */
 #include <ctype.h>
+#include <inttypes.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/box.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
 #include "node/member.h"
@@ -32,6 +36,12 @@
 #define CHECK_LEN 4
 
 static const char *const roles[] = {"admin", "office", "leader", "reader"};
+
+/* The newest key epoch this node holds (rotations, below): false when it
+ * holds the first key only. */
+static bool newest_epoch_key(node *n, uint64_t *epoch, uint64_t *grace,
+                             uint8_t key[NODE_NET_KEY_LEN]);
+#define HINT_META "netkey_hint" /* [epoch, grace_until, check]: from a code */
 
 bool node_role_valid(const char *role)
 {
@@ -158,8 +168,9 @@ done:
   return err;
 }
 
-/* Store membership net (meta first, then the key file). */
-static gs_err network_store(node *n, const node_network *net)
+/* Store membership net (meta first, then the key file; a re-join keeps
+ * the key file, which holds the same key). */
+static gs_err network_store(node *n, const node_network *net, bool rejoin)
 {
   char path[4200];
   msgpack_sbuffer sb;
@@ -178,8 +189,9 @@ static gs_err network_store(node *n, const node_network *net)
   msgpack_sbuffer_destroy(&sb);
   if (err)
     return err;
-  if ((err = node__secret_write(path, net->key, NODE_NET_KEY_LEN)) ||
-      (err = node__fsync_dir(n->dir)))
+  if (!rejoin && ((err = node__secret_write(path, net->key,
+                                             NODE_NET_KEY_LEN)) ||
+                  (err = node__fsync_dir(n->dir))))
     return err;
   return node__network_load(n);
 }
@@ -200,7 +212,7 @@ gs_err node_network_create(node *n, const char *name)
   memcpy(net.admin, n->pk, CRDT_KEY_LEN);
   strcpy(net.role, "admin");
   net.nscopes = 1; /* "": everything */
-  err = network_store(n, &net);
+  err = network_store(n, &net, false);
   crdt_wipe(&net, sizeof net);
   return err;
 }
@@ -316,10 +328,22 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
     crdt_sign(n->sk, (const uint8_t *)sb.data, sb.size, sig);
     msgpack_sbuffer_init(&out);
     msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
-    pack_invite_body(&pk, &inv, expires_ms, nonce, 11);
+    /* after a rotation the code also carries the newest key (element
+     * 12: [epoch, key, grace_until]): the first key names the network */
+    uint64_t ep, gu;
+    uint8_t ek[NODE_NET_KEY_LEN];
+    bool rotated = newest_epoch_key(n, &ep, &gu, ek);
+    pack_invite_body(&pk, &inv, expires_ms, nonce, rotated ? 12 : 11);
     pack_bin(&pk, sig, CRDT_SIG_LEN);
     pack_bin(&pk, cert_sig, CRDT_SIG_LEN);
     pack_bin(&pk, seed, sizeof seed);
+    if (rotated) {
+      msgpack_pack_array(&pk, 3);
+      msgpack_pack_uint64(&pk, ep);
+      pack_bin(&pk, ek, NODE_NET_KEY_LEN);
+      msgpack_pack_uint64(&pk, gu);
+    }
+    crdt_wipe(ek, sizeof ek);
     uint8_t check[CRDT_HASH_LEN];
     size_t rn = out.size + CHECK_LEN;
     if (!out.data || out.size > INVITE_MAX_BYTES ||
@@ -351,6 +375,10 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
   return err;
 }
 
+static gs_err keep_hint(node *n, uint64_t epoch, uint64_t grace,
+                        const uint8_t key[NODE_NET_KEY_LEN]);
+static bool epoch_held(node *n, uint64_t epoch);
+
 gs_err node_join(node *n, const char *code)
 {
   char *text = NULL;
@@ -363,11 +391,25 @@ gs_err node_join(node *n, const char *code)
   uint8_t isk[CRDT_SK_LEN];
   uint64_t version, expires;
   gs_err err;
+  uint64_t r_epoch = 0, r_grace = 0;
+  uint8_t r_key[NODE_NET_KEY_LEN] = {0};
 
   msgpack_unpacked_init(&u);
   memset(&inv, 0, sizeof inv);
-  if (n->has_net)
-    return GS_EEXIST;
+  bool rejoin = false, valid_member = false;
+  if (n->has_net) {
+    /* a node whose claim does not count (void, held for a twice-used
+     * invite, or not confirmed) may join again with a fresh code of its
+     * network; a member in good standing only with a code that brings a
+     * network key it lacks (it missed a rotation's grace, or was left
+     * out: checked below) */
+    node_member_info self;
+    if (memcmp(n->pk, n->net.admin, CRDT_KEY_LEN) == 0 ||
+        node_member_get(n, n->pk, &self) != GS_OK)
+      return GS_EEXIST;
+    valid_member = self.state == NODE_MEMBER_VALID;
+    rejoin = true;
+  }
   /* Letters and digits only: people may add spaces or dashes. */
   size_t cl = strlen(code);
   if (cl > 2 * INVITE_MAX_BYTES || !(text = malloc(cl + 1)))
@@ -397,7 +439,8 @@ gs_err node_join(node *n, const char *code)
     goto out;
   const msgpack_object *o = &u.data;
   err = GS_EDECODE;
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 11)
+  if (o->type != MSGPACK_OBJECT_ARRAY ||
+      (o->via.array.size != 11 && o->via.array.size != 12))
     goto out;
   const msgpack_object *a = o->via.array.ptr;
   if (crdt_mp_uint(&a[0], &version) || version != 1)
@@ -421,6 +464,17 @@ gs_err node_join(node *n, const char *code)
   if (!node_role_valid(inv.role) || inv.name[0] == '\0') {
     err = GS_EDECODE;
     goto out;
+  }
+  /* the newest key, after a rotation */
+  if (o->via.array.size == 12) {
+    const msgpack_object *rk = &a[11];
+    if (rk->type != MSGPACK_OBJECT_ARRAY || rk->via.array.size != 3 ||
+        crdt_mp_uint(&rk->via.array.ptr[0], &r_epoch) || r_epoch < 2 ||
+        crdt_mp_bin(&rk->via.array.ptr[1], NODE_NET_KEY_LEN, r_key) ||
+        crdt_mp_uint(&rk->via.array.ptr[2], &r_grace)) {
+      err = GS_EDECODE;
+      goto out;
+    }
   }
   msgpack_sbuffer sb;
   if ((err = invite_signed_bytes(&inv, expires, nonce, &sb)) != GS_OK)
@@ -452,11 +506,30 @@ gs_err node_join(node *n, const char *code)
     err = GS_ETIMEOUT;
     goto out;
   }
-  if ((err = network_store(n, &inv)) != GS_OK)
+  if (valid_member && !(r_epoch && !epoch_held(n, r_epoch))) {
+    err = GS_EEXIST; /* a member, and the code brings nothing new */
+    goto out;
+  }
+  uint8_t held[CRDT_KEY_LEN];
+  if (rejoin && node__claim_nonce(n, held) &&
+      memcmp(held, nonce, CRDT_KEY_LEN) == 0) {
+    err = GS_EEXIST; /* the code this node joined with already */
+    goto out;
+  }
+  if (rejoin && (memcmp(netid, n->net.id, 8) != 0 ||
+                 memcmp(inv.key, n->net.key, NODE_NET_KEY_LEN) != 0 ||
+                 memcmp(inv.admin, n->net.admin, CRDT_KEY_LEN) != 0)) {
+    err = GS_EEXIST; /* a code of another network (or of an older key) */
+    goto out;
+  }
+  if ((err = network_store(n, &inv, rejoin)) != GS_OK)
+    goto out;
+  if (r_epoch && (err = keep_hint(n, r_epoch, r_grace, r_key)) != GS_OK)
     goto out;
   /* publish the claim: this node's membership, as a change of its own */
   err = node__claim_write(n, expires, nonce, cert_sig, isk);
 out:
+  crdt_wipe(r_key, sizeof r_key);
   msgpack_unpacked_destroy(&u);
   if (raw) {
     crdt_wipe(raw, rawlen);
@@ -470,4 +543,445 @@ out:
   crdt_wipe(seed, sizeof seed);
   crdt_wipe(isk, sizeof isk);
   return err;
+}
+
+/* ---- network key rotation (issue 14, property 8) ----
+ *
+ * The admin makes a new key for epoch E (the first key is epoch 1) and
+ * writes a record of collection "netkey" in "_net", id = E big-endian in
+ * its last 8 bytes:
+ *   epoch        int    E
+ *   grace_until  int    ms: until then every node still uses the key of
+ *                       the epoch before; from then on the new one only
+ *   check        bytes  8 bytes of BLAKE2b("gridsync-netkey-check", key)
+ *   k<hex id>    bytes  the key sealed (net/box.h) to that member's node
+ *                       key: one field per valid, unrevoked member
+ * It travels like any membership record (sessions, bundles). A member
+ * that finds a field of its own opens it and keeps the key in
+ * network.key.E (0600). A revoked node never gets a field: after the grace
+ * period it shares no key with anyone. */
+
+#define ROT_COLL "netkey"
+#define ROT_OPS_PER_CHANGE 200 /* sealed keys per change (~30 KB) */
+#define ROT_EPOCHS_MAX 64      /* rotations a network keeps track of */
+
+typedef struct rot_rec {
+  uint64_t epoch, grace_until;
+  uint8_t check[8];
+  bool has_box;
+  uint8_t box[NODE_NET_KEY_LEN + NET_BOX_OVERHEAD];
+} rot_rec;
+
+typedef struct rot_scan {
+  const node *n;
+  rot_rec r[ROT_EPOCHS_MAX];
+  size_t nr;
+} rot_scan;
+
+static void key_check(const uint8_t key[NODE_NET_KEY_LEN], uint8_t out[8])
+{
+  uint8_t buf[32 + NODE_NET_KEY_LEN], h[CRDT_HASH_LEN];
+  memset(buf, 0, 32);
+  memcpy(buf, "gridsync-netkey-check", 21);
+  memcpy(buf + 32, key, NODE_NET_KEY_LEN);
+  crdt_hash(buf, sizeof buf, h);
+  memcpy(out, h, 8);
+  crdt_wipe(buf, sizeof buf);
+}
+
+static void box_field(const uint8_t *key, char out[2 + 2 * CRDT_ID_LEN])
+{
+  static const char d[] = "0123456789abcdef";
+  out[0] = 'k';
+  for (size_t i = 0; i < CRDT_ID_LEN; i++) {
+    out[1 + 2 * i] = d[key[i] >> 4];
+    out[2 + 2 * i] = d[key[i] & 15];
+  }
+  out[1 + 2 * CRDT_ID_LEN] = '\0';
+}
+
+static int on_rot(void *ctx, const crdt_record *r)
+{
+  rot_scan *rs = ctx;
+  rot_rec rr;
+  memset(&rr, 0, sizeof rr);
+  char mine[2 + 2 * CRDT_ID_LEN];
+  box_field(rs->n->pk, mine);
+  bool has_epoch = false, has_grace = false, has_check = false;
+  for (size_t i = 0; i < crdt_record_nfields(r); i++) {
+    crdt_field_view fv;
+    if (crdt_record_field(r, i, &fv) != GS_OK || fv.is_set ||
+        memcmp(fv.stamp.origin, rs->n->net.admin, CRDT_KEY_LEN) != 0)
+      continue; /* only the admin's word counts */
+    if (fv.name_len == 5 && memcmp(fv.name, "epoch", 5) == 0 &&
+        fv.value.type == CRDT_INT && fv.value.u.i >= 2) {
+      rr.epoch = (uint64_t)fv.value.u.i;
+      has_epoch = true;
+    } else if (fv.name_len == 11 && memcmp(fv.name, "grace_until", 11) == 0 &&
+               fv.value.type == CRDT_INT && fv.value.u.i >= 0) {
+      rr.grace_until = (uint64_t)fv.value.u.i;
+      has_grace = true;
+    } else if (fv.name_len == 5 && memcmp(fv.name, "check", 5) == 0 &&
+               fv.value.type == CRDT_BYTES && fv.value.u.s.n == 8) {
+      memcpy(rr.check, fv.value.u.s.p, 8);
+      has_check = true;
+    } else if (fv.name_len == strlen(mine) &&
+               memcmp(fv.name, mine, fv.name_len) == 0 &&
+               fv.value.type == CRDT_BYTES &&
+               fv.value.u.s.n == sizeof rr.box) {
+      memcpy(rr.box, fv.value.u.s.p, sizeof rr.box);
+      rr.has_box = true;
+    }
+  }
+  if (has_epoch && has_grace && has_check && rs->nr < ROT_EPOCHS_MAX)
+    rs->r[rs->nr++] = rr;
+  return 0;
+}
+
+static int cmp_rot(const void *a, const void *b)
+{
+  const rot_rec *x = a, *y = b;
+  return x->epoch < y->epoch ? -1 : x->epoch > y->epoch;
+}
+
+static gs_err rot_scan_all(node *n, rot_scan *rs)
+{
+  memset(rs, 0, sizeof *rs);
+  rs->n = n;
+  gs_err err = store_list(n->st, ROT_COLL, strlen(ROT_COLL), NODE_NET_SCOPE,
+                          strlen(NODE_NET_SCOPE), on_rot, rs);
+  if (err && err != GS_ENOTFOUND)
+    return err;
+  /* the epoch an invite code gave, until its record arrives */
+  uint8_t hb[64];
+  size_t hl;
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  if (rs->nr < ROT_EPOCHS_MAX &&
+      store_meta_get(n->st, HINT_META, hb, sizeof hb, &hl) == GS_OK &&
+      hl <= sizeof hb && crdt_mp_unpack(hb, hl, 1, &u) == GS_OK) {
+    rot_rec rr;
+    memset(&rr, 0, sizeof rr);
+    const msgpack_object *o = &u.data;
+    bool ok = o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 3 &&
+              !crdt_mp_uint(&o->via.array.ptr[0], &rr.epoch) &&
+              !crdt_mp_uint(&o->via.array.ptr[1], &rr.grace_until) &&
+              !crdt_mp_bin(&o->via.array.ptr[2], 8, rr.check);
+    for (size_t i = 0; ok && i < rs->nr; i++)
+      ok = rs->r[i].epoch != rr.epoch;
+    if (ok)
+      rs->r[rs->nr++] = rr;
+  }
+  msgpack_unpacked_destroy(&u);
+  qsort(rs->r, rs->nr, sizeof rs->r[0], cmp_rot);
+  return GS_OK;
+}
+
+static gs_err epoch_path(node *n, uint64_t epoch, char *out, size_t cap)
+{
+  char file[64];
+  snprintf(file, sizeof file, "%s.%" PRIu64, NET_KEY_FILE, epoch);
+  return node__path_join(out, cap, n->dir, file);
+}
+
+/* The key of epoch rr (held in its file, or opened from this node's box
+ * and kept); false when this node has none. */
+static bool epoch_key(node *n, const rot_rec *rr, uint8_t key[NODE_NET_KEY_LEN])
+{
+  char path[4200];
+  uint8_t check[8];
+  if (epoch_path(n, rr->epoch, path, sizeof path) != GS_OK)
+    return false;
+  if (node__secret_read(path, key, NODE_NET_KEY_LEN) == GS_OK) {
+    key_check(key, check);
+    return memcmp(check, rr->check, 8) == 0;
+  }
+  if (!rr->has_box ||
+      net_box_open(n->sk, rr->box, sizeof rr->box, key) != GS_OK)
+    return false;
+  key_check(key, check);
+  if (memcmp(check, rr->check, 8) != 0) {
+    crdt_wipe(key, NODE_NET_KEY_LEN);
+    return false;
+  }
+  /* kept for later (another process may have written it: fine) */
+  if (node__secret_write(path, key, NODE_NET_KEY_LEN) == GS_OK)
+    node__fsync_dir(n->dir);
+  return true;
+}
+
+gs_err node__keyring(node *n, uint8_t (*keys)[NODE_NET_KEY_LEN], size_t max,
+                     size_t *nkeys, size_t *current)
+{
+  rot_scan *rs = malloc(sizeof *rs);
+  *nkeys = 0;
+  *current = 0;
+  if (!n->has_net || max == 0) {
+    free(rs);
+    return GS_ENOTFOUND;
+  }
+  if (!rs)
+    return GS_ENOMEM;
+  gs_err err = rot_scan_all(n, rs);
+  if (err) {
+    free(rs);
+    return err;
+  }
+  memcpy(keys[0], n->net.key, NODE_NET_KEY_LEN); /* epoch 1 */
+  *nkeys = 1;
+  uint64_t now = node_now(n);
+  for (size_t i = 0; i < rs->nr && *nkeys < max; i++) {
+    if (!epoch_key(n, &rs->r[i], keys[*nkeys]))
+      continue;
+    if (now >= rs->r[i].grace_until)
+      *current = *nkeys; /* the newest held whose grace is over */
+    (*nkeys)++;
+  }
+  crdt_wipe(rs, sizeof *rs);
+  free(rs);
+  return GS_OK;
+}
+
+gs_err node__psk(node *n, uint8_t out[NODE_NET_KEY_LEN])
+{
+  uint8_t keys[ROT_EPOCHS_MAX + 1][NODE_NET_KEY_LEN];
+  size_t nk, cur;
+  gs_err err = node__keyring(n, keys, ROT_EPOCHS_MAX + 1, &nk, &cur);
+  if (err == GS_OK)
+    memcpy(out, keys[cur], NODE_NET_KEY_LEN);
+  else if (n->has_net)
+    memcpy(out, n->net.key, NODE_NET_KEY_LEN);
+  crdt_wipe(keys, sizeof keys);
+  return n->has_net ? GS_OK : err;
+}
+
+typedef struct rot_members {
+  const node *n;
+  uint8_t (*keys)[CRDT_KEY_LEN];
+  size_t nk, cap, skipped;
+} rot_members;
+
+static int on_rot_member(void *ctx, const node_member_info *m)
+{
+  rot_members *rm = ctx;
+  if (memcmp(m->key, rm->n->pk, CRDT_KEY_LEN) == 0)
+    return 0;
+  if (m->state != NODE_MEMBER_VALID || m->revoked) {
+    rm->skipped++;
+    return 0;
+  }
+  if (rm->nk == rm->cap) {
+    size_t cap = rm->cap ? 2 * rm->cap : 64;
+    uint8_t(*k)[CRDT_KEY_LEN] = realloc(rm->keys, cap * sizeof *k);
+    if (!k)
+      return 1;
+    rm->keys = k;
+    rm->cap = cap;
+  }
+  memcpy(rm->keys[rm->nk++], m->key, CRDT_KEY_LEN);
+  return 0;
+}
+
+gs_err node_network_rotate(node *n, uint64_t grace_ms, node_rotate_info *info)
+{
+  memset(info, 0, sizeof *info);
+  if (!n->has_net)
+    return GS_ENOTFOUND;
+  if (memcmp(n->pk, n->net.admin, CRDT_KEY_LEN) != 0)
+    return GS_EPERM;
+  if (grace_ms > NODE_ROTATE_GRACE_MAX_MS)
+    return GS_EINVAL;
+  rot_scan *rs = malloc(sizeof *rs);
+  rot_members rm = {.n = n};
+  uint8_t key[NODE_NET_KEY_LEN], check[8];
+  crdt_op *ops = NULL;
+  uint8_t *boxes = NULL;
+  char (*fields)[2 + 2 * CRDT_ID_LEN] = NULL;
+  gs_err err;
+  if (!rs)
+    return GS_ENOMEM;
+  if ((err = rot_scan_all(n, rs)) != GS_OK)
+    goto out;
+  if (rs->nr >= ROT_EPOCHS_MAX) {
+    err = GS_ETOOBIG;
+    goto out;
+  }
+  uint64_t epoch = rs->nr ? rs->r[rs->nr - 1].epoch + 1 : 2;
+  if ((err = node_members(n, on_rot_member, &rm)) != GS_OK)
+    goto out;
+  crdt_random(key, sizeof key);
+  key_check(key, check);
+  /* the admin keeps its copy first: a record it could not open is lost */
+  char path[4200];
+  if ((err = epoch_path(n, epoch, path, sizeof path)) ||
+      (err = node__secret_write(path, key, NODE_NET_KEY_LEN)) ||
+      (err = node__fsync_dir(n->dir)))
+    goto out;
+  size_t nops = rm.nk + 3;
+  size_t boxlen = NODE_NET_KEY_LEN + NET_BOX_OVERHEAD;
+  if (!(ops = calloc(nops, sizeof *ops)) ||
+      !(boxes = malloc(rm.nk ? rm.nk * boxlen : 1)) ||
+      !(fields = calloc(rm.nk ? rm.nk : 1, sizeof *fields))) {
+    err = GS_ENOMEM;
+    goto out;
+  }
+  uint8_t id[CRDT_ID_LEN];
+  memset(id, 0, sizeof id);
+  for (int i = 0; i < 8; i++)
+    id[CRDT_ID_LEN - 1 - i] = (uint8_t)(epoch >> (8 * i));
+  uint64_t grace_until = node_now(n) + grace_ms;
+  for (size_t i = 0; i < nops; i++) {
+    ops[i].kind = CRDT_OP_SET;
+    ops[i].coll = ROT_COLL;
+    ops[i].coll_len = strlen(ROT_COLL);
+    memcpy(ops[i].id, id, CRDT_ID_LEN);
+  }
+  ops[0].field = "epoch", ops[0].field_len = 5;
+  ops[0].value = (crdt_value){.type = CRDT_INT, .u.i = (int64_t)epoch};
+  ops[1].field = "grace_until", ops[1].field_len = 11;
+  ops[1].value = (crdt_value){.type = CRDT_INT, .u.i = (int64_t)grace_until};
+  ops[2].field = "check", ops[2].field_len = 5;
+  ops[2].value = (crdt_value){.type = CRDT_BYTES,
+                              .u.s = {(const char *)check, 8}};
+  for (size_t i = 0; i < rm.nk; i++) {
+    if ((err = net_box_seal(rm.keys[i], key, NODE_NET_KEY_LEN,
+                            boxes + i * boxlen)) != GS_OK)
+      goto out;
+    box_field(rm.keys[i], fields[i]);
+    ops[3 + i].field = fields[i];
+    ops[3 + i].field_len = strlen(fields[i]);
+    ops[3 + i].value = (crdt_value){
+        .type = CRDT_BYTES, .u.s = {(const char *)boxes + i * boxlen, boxlen}};
+  }
+  /* the sealed keys first, the epoch fields last: a node that has the
+   * epoch has every box (one durable transaction for all) */
+  store_write *w;
+  if ((err = store_write_begin(n->st, n->sk, &w)) != GS_OK)
+    goto out;
+  for (size_t off = 3; off < nops && !err; off += ROT_OPS_PER_CHANGE) {
+    size_t k = nops - off < ROT_OPS_PER_CHANGE ? nops - off
+                                               : ROT_OPS_PER_CHANGE;
+    err = store_write_change(w, NODE_NET_SCOPE, strlen(NODE_NET_SCOPE),
+                             ops + off, k, node_now(n), NULL, NULL);
+  }
+  if (!err)
+    err = store_write_change(w, NODE_NET_SCOPE, strlen(NODE_NET_SCOPE), ops,
+                             3, node_now(n), NULL, NULL);
+  if (err)
+    store_write_abort(w);
+  else
+    err = store_write_commit(w);
+  if (!err) {
+    info->epoch = epoch;
+    info->grace_until = grace_until;
+    info->sealed = rm.nk;
+    info->skipped = rm.skipped;
+  }
+out:
+  crdt_wipe(key, sizeof key);
+  if (boxes)
+    crdt_wipe(boxes, rm.nk * (NODE_NET_KEY_LEN + NET_BOX_OVERHEAD));
+  free(boxes);
+  free(fields);
+  free(ops);
+  free(rm.keys);
+  free(rs);
+  return err;
+}
+
+gs_err node_network_epoch(node *n, uint64_t *epoch, uint64_t *grace_until)
+{
+  rot_scan *rs = malloc(sizeof *rs);
+  *epoch = 1;
+  *grace_until = 0;
+  if (!rs)
+    return GS_ENOMEM;
+  gs_err err = n->has_net ? rot_scan_all(n, rs) : GS_ENOTFOUND;
+  if (!err && rs->nr) {
+    *epoch = rs->r[rs->nr - 1].epoch;
+    *grace_until = rs->r[rs->nr - 1].grace_until;
+  }
+  crdt_wipe(rs, sizeof *rs);
+  free(rs);
+  return err;
+}
+
+static bool newest_epoch_key(node *n, uint64_t *epoch, uint64_t *grace,
+                             uint8_t key[NODE_NET_KEY_LEN])
+{
+  rot_scan *rs = malloc(sizeof *rs);
+  bool found = false;
+  if (!rs || rot_scan_all(n, rs) != GS_OK) {
+    free(rs);
+    return false;
+  }
+  for (size_t i = rs->nr; i-- > 0 && !found;)
+    if (epoch_key(n, &rs->r[i], key)) {
+      *epoch = rs->r[i].epoch;
+      *grace = rs->r[i].grace_until;
+      found = true;
+    }
+  crdt_wipe(rs, sizeof *rs);
+  free(rs);
+  return found;
+}
+
+/* Keep the newest key an invite code carried: its file and a hint of its
+ * epoch (the record comes with the first sync). */
+static gs_err keep_hint(node *n, uint64_t epoch, uint64_t grace,
+                        const uint8_t key[NODE_NET_KEY_LEN])
+{
+  char path[4200];
+  uint8_t check[8];
+  gs_err err = epoch_path(n, epoch, path, sizeof path);
+  if (err)
+    return err;
+  err = node__secret_write(path, key, NODE_NET_KEY_LEN);
+  if (err && err != GS_EEXIST)
+    return err;
+  key_check(key, check);
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 3);
+  msgpack_pack_uint64(&pk, epoch);
+  msgpack_pack_uint64(&pk, grace);
+  pack_bin(&pk, check, 8);
+  err = sb.data ? store_meta_put(n->st, HINT_META, sb.data, sb.size)
+                : GS_ENOMEM;
+  msgpack_sbuffer_destroy(&sb);
+  if (!err)
+    err = node__fsync_dir(n->dir);
+  return err;
+}
+
+bool node__key_missing(node *n, uint64_t *epoch, uint64_t *grace_until)
+{
+  rot_scan *rs = malloc(sizeof *rs);
+  bool missing = false;
+  uint8_t key[NODE_NET_KEY_LEN];
+  if (!rs)
+    return false;
+  if (n->has_net && rot_scan_all(n, rs) == GS_OK && rs->nr) {
+    const rot_rec *last = &rs->r[rs->nr - 1];
+    missing = !epoch_key(n, last, key);
+    *epoch = last->epoch;
+    *grace_until = last->grace_until;
+  }
+  crdt_wipe(key, sizeof key);
+  crdt_wipe(rs, sizeof *rs);
+  free(rs);
+  return missing;
+}
+
+/* Does this node hold the key file of epoch? */
+static bool epoch_held(node *n, uint64_t epoch)
+{
+  char path[4200];
+  uint8_t key[NODE_NET_KEY_LEN];
+  bool held = epoch_path(n, epoch, path, sizeof path) == GS_OK &&
+              node__secret_read(path, key, NODE_NET_KEY_LEN) == GS_OK;
+  crdt_wipe(key, sizeof key);
+  return held;
 }

@@ -300,14 +300,6 @@ void node_id_new(node *n, uint8_t id[CRDT_ID_LEN])
   memcpy(n->last_id, id, CRDT_ID_LEN);
 }
 
-bool node_id_guarded(const uint8_t id[CRDT_ID_LEN])
-{
-  uint64_t ms = 0;
-  for (int i = 0; i < 6; i++)
-    ms = ms << 8 | id[i];
-  return ms >= NODE_OWNED_SINCE_MS;
-}
-
 static int id_held(void *ctx, const crdt_record *r)
 {
   (void)ctx, (void)r;
@@ -403,9 +395,10 @@ static int recheck_one(void *ctx, const crdt_change *c)
 {
   node_policy *p = ctx;
   char why[200];
-  if (node_policy_check(p, c, why, sizeof why) == GS_OK)
-    return STORE_HOLD_NONE;
-  return node_policy_known(p, c->origin) ? -1 : STORE_HOLD_MEMBER;
+  gs_err err = node_policy_decide(p, c, why, sizeof why);
+  return err == GS_OK ? STORE_HOLD_NONE
+         : err == GS_EHELD ? STORE_HOLD_MEMBER
+                           : -1;
 }
 
 gs_err node_held_recheck(node *n, size_t *applied)

@@ -73,18 +73,11 @@ void node_id_new(node *n, uint8_t id[CRDT_ID_LEN]);
  * (crdt_id_owned) when coll is written once (immutable in the schema). */
 void node_id_for(node *n, const char *coll, size_t coll_len,
                  uint8_t id[CRDT_ID_LEN]);
-/* Written-once records whose id is time-prefixed from this moment on
- * (2026-11-23T12:00Z) take ops from their author only. Earlier ids were
- * made before ids named their author: such records are written as
- * before, so that data from earlier builds still syncs. The rule reads
- * the id alone, so nodes still decide alike; a node can only give its
- * own new records an earlier time, which exposes nobody else's. */
-#define NODE_OWNED_SINCE_MS 1795435200000ULL
-bool node_id_guarded(const uint8_t id[CRDT_ID_LEN]);
 
 /* ---- status as data (node/status.c) ---- */
 
 #define NODE_WARNINGS_MAX 16
+#define NODE_WARN_MAX 400 /* bytes of one warning made for this node */
 #define NODE_BEHIND_LISTED 1000
 
 typedef struct node_feed_behind {
@@ -103,8 +96,9 @@ typedef struct node_status {
   uint64_t ahead_ms;                  /* node_clock_skew_ms */
   uint64_t refused;                   /* received changes refused */
   char refused_why[200];              /* the last reason */
-  const char *warnings[NODE_WARNINGS_MAX];
+  const char *warnings[NODE_WARNINGS_MAX]; /* static or in made[] */
   size_t nwarnings;
+  char made[4][NODE_WARN_MAX];        /* membership warnings (member.h) */
   struct node_balance *overdrawn;     /* accounts below zero (domain.h) */
   size_t noverdrawn;
   node_feed_behind *behind;           /* the first NODE_BEHIND_LISTED */

@@ -82,6 +82,20 @@ gs_err node__claim_write(node *n, uint64_t expires,
                          const uint8_t nonce[CRDT_KEY_LEN],
                          const uint8_t cert_sig[CRDT_SIG_LEN],
                          const uint8_t invite_sk[CRDT_SK_LEN]);
+/* The invite key of this node's current claim into nonce; false when it
+ * has none (member.c). */
+bool node__claim_nonce(node *n, uint8_t nonce[CRDT_KEY_LEN]);
+/* The network keys this node holds (network.c): keys[0] the first (epoch
+ * 1), then those of later epochs it could open, oldest first; *current
+ * indexes the one to use now (the newest whose grace period is over). */
+gs_err node__keyring(node *n, uint8_t (*keys)[NODE_NET_KEY_LEN], size_t max,
+                     size_t *nkeys, size_t *current);
+/* The network key to use in a handshake or a new bundle now (the Noise
+ * PSK): keys[current] of node__keyring. */
+gs_err node__psk(node *n, uint8_t out[NODE_NET_KEY_LEN]);
+/* true when the network's newest key (epoch, grace end) is one this node
+ * could not open: it was left out of a rotation (network.c). */
+bool node__key_missing(node *n, uint64_t *epoch, uint64_t *grace_until);
 /* Load the network of n, if it has one (called by node_open). */
 gs_err node__network_load(node *n);
 

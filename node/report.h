@@ -51,6 +51,10 @@ typedef struct node_report {
   node_report_row total;
   node_balance *overdrawn; /* accounts below zero, for an admin */
   size_t noverdrawn;
+  /* membership warnings (twice-used invites...): the figures may be
+   * incomplete */
+  char warnings[4][NODE_WARN_MAX];
+  size_t nwarnings;
 } node_report;
 
 /* The report of the records under prefix (NULL or "": all) from since

@@ -61,6 +61,10 @@ gs_err node_status_get(node *n, const char *prefix, node_status *out)
   out->ahead_ms = node_clock_skew_ms(n);
   out->refused = node_refused(n, out->refused_why, sizeof out->refused_why);
   out->nwarnings = node_warnings(n, out->warnings, NODE_WARNINGS_MAX);
+  /* twice-used invites, this node's own claim held or void */
+  size_t nm = node_membership_warnings(n, out->made, 4);
+  for (size_t i = 0; i < nm; i++)
+    warn(out, out->made[i]);
   if (st.forks > 0)
     warn(out, "forks were refused: a node may have been restored from an "
               "old backup (see the forks in the store)");

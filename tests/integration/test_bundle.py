@@ -19,6 +19,16 @@ class BundleTest(Base):
         self.office, self.a, self.b = self.network("office", "a", "b")
         self.stick = os.path.join(self.root, "usb")
         os.mkdir(self.stick)
+        # the members' claims count once the admin has seen them before
+        # their invites expire: a bundle to the admin and one back
+        for n in (self.a, self.b):
+            n.run("export", self.f("claim.gsb"))
+            self.office.run("import", self.f("claim.gsb"))
+        self.office.run("export", self.f("witness.gsb"))
+        for n in (self.a, self.b):
+            n.run("import", self.f("witness.gsb"))
+        os.unlink(self.f("claim.gsb"))
+        os.unlink(self.f("witness.gsb"))
 
     def f(self, name):
         return os.path.join(self.stick, name)
@@ -34,7 +44,8 @@ class BundleTest(Base):
         self.assertEqual(info["sender"], self.a.run("id").stdout.strip())
         self.assertEqual(info["changes"], out["changes"])
         r = self.office.run("import", self.f("a.gsb"), json_out=True)
-        self.assertEqual(r["added"], out["changes"])
+        self.assertEqual(r["added"], 30)  # the claims it held already
+        self.assertEqual(r["added"] + r["already_held"], out["changes"])
         got = {x["id"] for x in self.office.records("visit")}
         self.assertEqual(got, set(ids))
         d = self.office.digest()
@@ -134,6 +145,42 @@ class BundleTest(Base):
         names = sorted(r["fields"]["name"] for r in leader.records("resident"))
         self.assertNotIn("别处", names)
         self.assertIn("新的", names)
+
+    def test_a_leader_stores_only_what_its_role_may_read(self):
+        """issue 14, property 9: import drops (and counts) the scopes this
+        node may not read; an office's export for a leader holds only what
+        the leader may read."""
+        self.a.put("resident", "gongrencun/q/g01", "name=本格")
+        self.a.put("resident", "gongrencun/q/g02", "name=别格")
+        self.a.run("export", self.f("a.gsb"))
+        self.office.run("import", self.f("a.gsb"))
+        leader = Node(self.root, "leader")
+        self.nodes.append(leader)
+        leader.run("init")
+        leader.run("join", self.office.run("invite", "--role", "leader", "--scope",
+                                           "gongrencun/q/g01").stdout.strip())
+        leader.run("export", self.f("claim.gsb"))
+        self.office.run("import", self.f("claim.gsb"))
+        lid = leader.run("id").stdout.strip()
+        # the office's export for the leader holds no g02 change
+        full = self.office.run("--json", "export", self.f("full.gsb"),
+                               json_out=True)
+        mine = self.office.run("--json", "export", self.f("for.gsb"), "--for",
+                               lid, json_out=True)
+        self.assertLess(mine["changes"], full["changes"])
+        r = leader.run("import", self.f("for.gsb"), json_out=True)
+        self.assertEqual(r["not_readable"], 0)
+        self.assertEqual(r["refused"], 0)
+        self.assertEqual(r["held"], 0)
+        # a whole bundle (the office's full one): g02 is counted and dropped
+        r = leader.run("import", self.f("full.gsb"), json_out=True)
+        self.assertGreaterEqual(r["not_readable"], 1)
+        p = leader.run("import", self.f("full.gsb"))
+        self.assertIn("may not read", p.stdout)
+        names = sorted(x["fields"]["name"] for x in leader.records("resident"))
+        self.assertEqual(names, ["本格"])
+        self.assertEqual(leader.digest("gongrencun/q/g01"),
+                         self.office.digest("gongrencun/q/g01"))
 
     def test_export_is_atomic(self):
         self.a.put("resident", "gongrencun/q/g01", "name=甲")

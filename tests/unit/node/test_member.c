@@ -15,6 +15,7 @@
 #include "node/node_internal.h"
 #include "storage/store.h"
 #include "node/member.h"
+#include "node/bundle.h"
 
 static char root[256];
 static uint64_t now_ms = 1795000000000ULL;
@@ -207,8 +208,13 @@ Test(member, a_leader_writes_its_grid_and_nothing_else)
   cr_assert_eq(put(leader, "s/c/g010", "丁"), GS_EPERM, "prefix by segment");
   cr_assert_eq(node_may_write(leader, "_net", 4, why, sizeof why), GS_EPERM);
 
-  /* the leader meets the office: its claim goes first, its writes pass */
+  /* the office met the admin (who confirmed its claim); the leader meets
+   * the office: its claim goes first, the office confirms it, its writes
+   * pass */
   size_t ref_o;
+  sync_pair(office, admin, true, true, NULL, &ref_o);
+  cr_assert_eq(ref_o, 0);
+  sync_pair(office, admin, true, true, NULL, &ref_o); /* the witness */
   sync_pair(leader, office, true, true, NULL, &ref_o);
   cr_assert_eq(ref_o, 0);
   cr_assert_eq(records(office, "s/c/g01"), 2);
@@ -310,6 +316,8 @@ static void claim_ops(crdt_op ops[4], const uint8_t *key, const uint8_t *cert,
 static crdt_change *signed_by(node *n, crdt_change *c)
 {
   memcpy(c->origin, node_pk(n), CRDT_KEY_LEN);
+  if (c->seq > 1)
+    memset(c->prev, 1, CRDT_HASH_LEN); /* some earlier change */
   uint8_t *raw;
   size_t len;
   crdt_change *out;
@@ -492,10 +500,11 @@ static crdt_change *one_op_change(node *n, const char *scope,
 
 Test(member, written_once_records_take_ops_from_their_author_only)
 {
-  now_ms = NODE_OWNED_SINCE_MS + 86400000; /* ids under the rule */
   node *admin = mk("admin");
   cr_assert_eq(node_network_create(admin, "net"), GS_OK);
   node *leader = invitee(admin, "leader", "leader", "s/c/g01");
+  sync_pair(leader, admin, true, true, NULL, NULL); /* confirmed */
+  sync_pair(leader, admin, true, true, NULL, NULL); /* the witness back */
   node_policy *p; /* as the leader's node decides what it receives */
   cr_assert_eq(node_policy_load(leader, &p), GS_OK);
   char why[300];
@@ -529,12 +538,11 @@ Test(member, written_once_records_take_ops_from_their_author_only)
   c = one_op_change(leader, "s/c/g01", "timebank", plain, CRDT_OP_SET);
   cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_EPERM);
   crdt_change_free(c);
-  /* ids from before the rule (data of earlier builds) are written as
-   * they were: refusing them would stall their feeds for good */
-  crdt_id_new(NODE_OWNED_SINCE_MS - 1, NULL, plain);
-  cr_assert(!node_id_guarded(plain));
+  /* no exemption by id age: an old time-prefixed id is guarded too */
+  crdt_id_new(1700000000000ULL, NULL, plain);
   c = one_op_change(admin, "s/c/g01", "visit", plain, CRDT_OP_SET);
-  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_OK, "%s", why);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_EPERM);
+  cr_assert(strstr(why, "written once"), "%s", why);
   crdt_change_free(c);
   /* other collections are not concerned */
   c = one_op_change(admin, "s/c/g01", "resident", res, CRDT_OP_SET);
@@ -653,8 +661,17 @@ Test(member, a_change_before_its_authors_claim_is_held_then_applied)
                               NULL, NULL, &res, &bad),
                GS_OK);
   cr_assert_eq(res.applied, 1);
+  /* the admin checks the claim as a receipt does, and so witnesses it
+   * (a claim counts once an admin or office has witnessed it) */
+  crdt_change *cc;
+  char why[200];
+  cr_assert_eq(crdt_change_decode(claim.b[0], claim.n[0], &cc), GS_OK);
   cr_assert_eq(node_policy_load(admin, &p), GS_OK);
   cr_assert(node_policy_known(p, node_pk(m)));
+  cr_assert_eq(node_policy_decide(p, cc, why, sizeof why), GS_OK, "%s", why);
+  node_policy_free(p); /* writes the witness */
+  crdt_change_free(cc);
+  cr_assert_eq(node_policy_load(admin, &p), GS_OK);
   cr_assert(node_policy_member(p, node_pk(m)));
   node_policy_free(p);
   cr_assert_eq(node_held_recheck(admin, &applied), GS_OK);
@@ -708,4 +725,634 @@ Test(member, a_peer_clock_beyond_a_day_is_a_warning_naming_both_dates)
                                   sizeof why));
   cr_assert_eq(node_peer_clock_get(n, &pc), GS_ENOTFOUND);
   node_close(n);
+}
+
+/* ---- issue 14: witnesses, leaked invites, time-bank accounts ---- */
+
+/* A node whose clock is off by *ctx ms from everyone else's. */
+static uint64_t skewed_now(void *ctx)
+{
+  return (uint64_t)((int64_t)now_ms + *(const int64_t *)ctx);
+}
+
+static node *mk_clock(const char *name, const node_clock *c)
+{
+  char dir[400];
+  node *n;
+  snprintf(dir, sizeof dir, "%s/%s", root, name);
+  cr_assert_eq(node_init(dir, name), GS_OK);
+  cr_assert_eq(node_open(dir, NODE_BULK, c, &n), GS_OK);
+  return n;
+}
+
+/* a meets b twice (as node_sync_once does): what b wrote on meeting a
+ * (its witness) reaches a */
+static void meet(node *a, node *b, size_t *ref_a, size_t *ref_b)
+{
+  size_t ra = 0, rb = 0, x, y;
+  sync_pair(a, b, true, true, &x, &y);
+  ra += x, rb += y;
+  sync_pair(a, b, true, true, &x, &y);
+  ra += x, rb += y;
+  if (ref_a)
+    *ref_a = ra;
+  if (ref_b)
+    *ref_b = rb;
+}
+
+static node_member_state state_of(node *at, node *who)
+{
+  node_member_info mi;
+  cr_assert_eq(node_member_get(at, node_pk(who), &mi), GS_OK);
+  return mi.state;
+}
+
+static bool warned(node *n, const char *needle)
+{
+  char w[8][NODE_WARN_MAX];
+  size_t k = node_membership_warnings(n, w, 8);
+  for (size_t i = 0; i < k; i++)
+    if (strstr(w[i], needle))
+      return true;
+  return false;
+}
+
+Test(member, an_expired_invite_is_not_revived_by_a_clock_set_back)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *office = invitee(admin, "office", "office", "s");
+  meet(office, admin, NULL, NULL);
+  cr_assert_eq(state_of(office, office), NODE_MEMBER_VALID);
+  const char *scopes[] = {"s/c/g01"};
+  char *code;
+  cr_assert_eq(node_invite(admin, "leader", scopes, 1, now_ms + 3600000,
+                           &code),
+               GS_OK);
+  now_ms += 2 * 86400000; /* two days later the invite has expired */
+  static int64_t back = -3 * 86400000LL; /* a laptop set back three days */
+  node_clock bc = {skewed_now, &back};
+  node *late = mk_clock("late", &bc);
+  cr_assert_eq(node_join(late, code), GS_OK, "its own clock says in time");
+  cr_assert_eq(put(late, "s/c/g01", "迟到"), GS_OK);
+  /* it meets the office (whose clock is right): nothing of it counts */
+  size_t ref;
+  meet(late, office, NULL, &ref);
+  cr_assert_geq(ref, 1);
+  cr_assert_eq(records(office, "s/c/g01"), 0);
+  cr_assert_eq(state_of(office, late), NODE_MEMBER_UNWITNESSED);
+  /* the check says "held", not "refused": it may be confirmed elsewhere */
+  node_policy *p;
+  char why[300];
+  cr_assert_eq(node_policy_load(office, &p), GS_OK);
+  crdt_change *c = one_op_change(late, "s/c/g01", "resident", node_pk(late),
+                                 CRDT_OP_SET);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_EHELD);
+  cr_assert_not_null(strstr(why, "confirmed"), "%s", why);
+  crdt_change_free(c);
+  node_policy_free(p);
+  cr_assert(warned(office, "before the invite expired"));
+  /* the admin decides alike, from the office or from the laptop itself */
+  meet(office, admin, NULL, NULL);
+  meet(late, admin, NULL, NULL);
+  cr_assert_eq(records(admin, "s/c/g01"), 0);
+  cr_assert_eq(state_of(admin, late), NODE_MEMBER_UNWITNESSED);
+  /* and the laptop is told, and may join again with a fresh code */
+  cr_assert(warned(late, "not confirmed yet"));
+  char *fresh;
+  cr_assert_eq(node_invite(admin, "leader", scopes, 1, now_ms + 86400000,
+                           &fresh),
+               GS_OK);
+  cr_assert_eq(node_join(late, fresh), GS_OK);
+  meet(late, office, NULL, &ref);
+  cr_assert_eq(state_of(office, late), NODE_MEMBER_VALID);
+  cr_assert_eq(records(office, "s/c/g01"), 1, "its earlier write counts");
+  free(code), free(fresh);
+  node_close(admin), node_close(office), node_close(late);
+}
+
+Test(member, a_claim_in_time_counts_once_witnessed_and_not_before)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *office = invitee(admin, "office", "office", "s");
+  node *leader = invitee(admin, "leader", "leader", "s/c/g01");
+  /* an office nobody confirmed yet cannot confirm anyone */
+  cr_assert_eq(put(leader, "s/c/g01", "甲"), GS_OK, "offline-first");
+  size_t ref;
+  meet(leader, office, NULL, &ref);
+  cr_assert_geq(ref, 1);
+  cr_assert_eq(state_of(office, leader), NODE_MEMBER_UNWITNESSED);
+  cr_assert(warned(leader, "not confirmed yet"));
+  /* the office meets the admin: confirmed; it confirms the leader's claim
+   * it holds already */
+  meet(office, admin, NULL, NULL);
+  cr_assert_eq(state_of(office, office), NODE_MEMBER_VALID);
+  cr_assert_eq(state_of(office, leader), NODE_MEMBER_VALID);
+  meet(leader, office, NULL, &ref);
+  cr_assert_eq(ref, 0);
+  cr_assert_eq(records(office, "s/c/g01"), 1);
+  cr_assert_eq(state_of(leader, leader), NODE_MEMBER_VALID);
+  /* the admin learns the office's witness second-hand: same decision */
+  meet(office, admin, NULL, NULL);
+  cr_assert_eq(state_of(admin, leader), NODE_MEMBER_VALID);
+  cr_assert_eq(records(admin, "s/c/g01"), 1);
+  /* a leader cannot witness, nor write another's witness field */
+  node *other = invitee(admin, "other", "leader", "s/c/g02");
+  node_policy *p;
+  char why[300];
+  cr_assert_eq(node_policy_load(admin, &p), GS_OK);
+  char field[40];
+  snprintf(field, sizeof field, "w");
+  for (int i = 0; i < CRDT_ID_LEN; i++)
+    snprintf(field + 1 + 2 * i, 3, "%02x", node_pk(leader)[i]);
+  crdt_op op = {.kind = CRDT_OP_SET, .coll = "witness", .coll_len = 7,
+                .field = field, .field_len = strlen(field),
+                .value = {.type = CRDT_BYTES,
+                          .u.s = {(const char *)node_pk(other), 32}}};
+  memcpy(op.id, node_pk(other), CRDT_ID_LEN);
+  crdt_change cc = {.scope = "_net", .scope_len = 4, .seq = 2,
+                    .hlc = CRDT_HLC_MAKE(now_ms, 0), .ops = &op, .nops = 1};
+  crdt_change *c = signed_by(leader, &cc);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_EPERM);
+  crdt_change_free(c);
+  cr_assert_neq(state_of(admin, other), NODE_MEMBER_VALID);
+  node_policy_free(p);
+  node_close(admin), node_close(office), node_close(leader);
+  node_close(other);
+}
+
+Test(member, a_twice_used_invite_is_warned_and_the_admin_readmits_one)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *office = invitee(admin, "office", "office", "s");
+  meet(office, admin, NULL, NULL);
+  const char *scopes[] = {"s/c/g01"};
+  char *code;
+  cr_assert_eq(node_invite(admin, "leader", scopes, 1, now_ms + 86400000,
+                           &code),
+               GS_OK);
+  node *mine = mk("mine"), *thief = mk("thief");
+  cr_assert_eq(node_join(mine, code), GS_OK);
+  cr_assert_eq(put(mine, "s/c/g01", "一"), GS_OK);
+  cr_assert_eq(put(mine, "s/c/g01", "二"), GS_OK);
+  meet(mine, office, NULL, NULL);
+  cr_assert_eq(records(office, "s/c/g01"), 2, "accepted before the leak");
+  cr_assert_eq(node_join(thief, code), GS_OK);
+  raw_write(thief, "s/c/g01", "贼");
+  meet(thief, office, NULL, NULL);
+  /* the office sees it and says so; both keys are held from now on */
+  cr_assert_eq(state_of(office, mine), NODE_MEMBER_LEAKED);
+  cr_assert_eq(state_of(office, thief), NODE_MEMBER_LEAKED);
+  cr_assert(warned(office, "one invite was used by two nodes"));
+  cr_assert_eq(records(office, "s/c/g01"), 2, "nothing of the thief");
+  /* a fresh node that sees both claims first holds her writes: the two
+   * differ, and both say why */
+  node *fresh = invitee(admin, "fresh", "office", "s");
+  meet(fresh, admin, NULL, NULL);
+  meet(fresh, office, NULL, NULL);
+  cr_assert_eq(records(fresh, "s/c/g01"), 0);
+  cr_assert(warned(fresh, "one invite was used by two nodes"));
+  /* her own node tells her plainly */
+  meet(mine, office, NULL, NULL);
+  char why[400];
+  cr_assert_eq(node_may_write(mine, "s/c/g01", 7, why, sizeof why),
+               GS_EPERM);
+  cr_assert_not_null(strstr(why, "gridsync readmit"), "%s", why);
+  cr_assert(warned(mine, "used on another computer"));
+  /* the admin re-admits her key: her writes count again everywhere */
+  meet(office, admin, NULL, NULL);
+  cr_assert_eq(node_readmit(office, node_pk(mine)), GS_EPERM);
+  cr_assert_eq(node_readmit(admin, node_pk(office)), GS_EINVAL,
+               "the office's invite was used once");
+  cr_assert_eq(node_readmit(admin, node_pk(mine)), GS_OK);
+  cr_assert_eq(state_of(admin, mine), NODE_MEMBER_VALID);
+  cr_assert_eq(state_of(admin, thief), NODE_MEMBER_VOID);
+  meet(office, admin, NULL, NULL);
+  meet(fresh, office, NULL, NULL);
+  cr_assert_eq(records(fresh, "s/c/g01"), 2, "her earlier writes count");
+  meet(mine, office, NULL, NULL);
+  cr_assert_eq(node_may_write(mine, "s/c/g01", 7, why, sizeof why), GS_OK,
+               "%s", why);
+  cr_assert(!warned(office, "one invite was used by two nodes"));
+  uint8_t d1[CRDT_HASH_LEN], d2[CRDT_HASH_LEN];
+  digest(fresh, "s", d1);
+  digest(office, "s", d2);
+  cr_assert_eq(memcmp(d1, d2, CRDT_HASH_LEN), 0);
+  /* had the admin kept the other key, the office would say what it
+   * holds of hers that others refuse: here the thief's key is void, and
+   * the office took nothing of it */
+  cr_assert(!warned(office, "used an invite the admin gave"));
+  /* the thief stays out; it is told, and cannot take a new code of
+   * another network over */
+  meet(thief, office, NULL, NULL);
+  cr_assert_eq(node_may_write(thief, "s/c/g01", 7, why, sizeof why),
+               GS_EPERM);
+  cr_assert_eq(records(office, "s/c/g01"), 2);
+  free(code);
+  node_close(admin), node_close(office), node_close(mine);
+  node_close(thief), node_close(fresh);
+}
+
+Test(member, after_a_leak_a_fresh_code_lets_the_owner_join_again)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  const char *scopes[] = {"s/c/g01"};
+  char *code, *fresh;
+  cr_assert_eq(node_invite(admin, "leader", scopes, 1, now_ms + 86400000,
+                           &code),
+               GS_OK);
+  node *mine = mk("mine"), *thief = mk("thief");
+  cr_assert_eq(node_join(mine, code), GS_OK);
+  cr_assert_eq(node_join(thief, code), GS_OK);
+  cr_assert_eq(put(mine, "s/c/g01", "她的"), GS_OK);
+  raw_write(thief, "s/c/g01", "贼");
+  meet(mine, admin, NULL, NULL);
+  meet(thief, admin, NULL, NULL);
+  meet(mine, admin, NULL, NULL);
+  cr_assert_eq(state_of(mine, mine), NODE_MEMBER_LEAKED);
+  cr_assert_eq(node_invite(admin, "leader", scopes, 1, now_ms + 86400000,
+                           &fresh),
+               GS_OK);
+  cr_assert_eq(node_join(mine, fresh), GS_OK);
+  meet(mine, admin, NULL, NULL);
+  cr_assert_eq(state_of(admin, mine), NODE_MEMBER_VALID);
+  cr_assert_eq(state_of(admin, thief), NODE_MEMBER_LEAKED,
+               "the thief's claim of the old code stays held");
+  cr_assert_eq(records(admin, "s/c/g01"), 1, "hers, not the thief's");
+  /* a node that was never voided cannot join again */
+  node *ok = invitee(admin, "ok", "leader", "s/c/g02");
+  meet(ok, admin, NULL, NULL);
+  char *third;
+  cr_assert_eq(node_invite(admin, "leader", scopes, 1, now_ms + 86400000,
+                           &third),
+               GS_OK);
+  cr_assert_eq(node_join(ok, third), GS_EEXIST);
+  free(code), free(fresh), free(third);
+  node_close(admin), node_close(mine), node_close(thief), node_close(ok);
+}
+
+/* A time-bank entry by n in scope for person (coll/id), of hours. */
+static crdt_change *entry_change(node *n, const char *scope, uint64_t seq,
+                                 const char *pcoll, const uint8_t *pid,
+                                 double hours)
+{
+  crdt_op ops[3];
+  memset(ops, 0, sizeof ops);
+  uint8_t id[CRDT_ID_LEN];
+  node_id_for(n, "timebank", 8, id);
+  for (int i = 0; i < 3; i++) {
+    ops[i].kind = CRDT_OP_SET;
+    ops[i].coll = "timebank";
+    ops[i].coll_len = 8;
+    memcpy(ops[i].id, id, CRDT_ID_LEN);
+  }
+  ops[0].field = "person", ops[0].field_len = 6;
+  ops[0].value.type = CRDT_REF;
+  ops[0].value.u.ref.coll = pcoll;
+  ops[0].value.u.ref.coll_len = strlen(pcoll);
+  memcpy(ops[0].value.u.ref.id, pid, CRDT_ID_LEN);
+  ops[1].field = "kind", ops[1].field_len = 4;
+  ops[1].value = (crdt_value){.type = CRDT_STR, .u.s = {"adjust", 6}};
+  ops[2].field = "hours", ops[2].field_len = 5;
+  ops[2].value = (crdt_value){.type = CRDT_FLOAT, .u.f = hours};
+  crdt_change c = {.scope = scope, .scope_len = strlen(scope), .seq = seq,
+                   .hlc = CRDT_HLC_MAKE(now_ms, 0), .ops = ops, .nops = 3};
+  return signed_by(n, &c);
+}
+
+Test(member, a_time_bank_entry_changes_only_an_account_its_author_may_write)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *g07 = invitee(admin, "g07", "leader", "s/c/g07");
+  node *g08 = invitee(admin, "g08", "leader", "s/c/g08");
+  meet(g07, admin, NULL, NULL);
+  meet(g08, admin, NULL, NULL);
+  /* a resident of g07, held by the admin */
+  uint8_t person[CRDT_ID_LEN];
+  node_id_new(g07, person);
+  crdt_op op = {.kind = CRDT_OP_SET, .coll = "resident", .coll_len = 8,
+                .field = "name", .field_len = 4,
+                .value = {.type = CRDT_STR, .u.s = {"李桂芳", 9}}};
+  memcpy(op.id, person, CRDT_ID_LEN);
+  cr_assert_eq(node__write(g07, "s/c/g07", 7, &op, 1, NULL), GS_OK);
+  meet(g07, admin, NULL, NULL);
+  node_policy *p;
+  char why[300];
+  cr_assert_eq(node_policy_load(admin, &p), GS_OK);
+  /* g08's member writes in its own grid for her: held, never counted */
+  crdt_change *c = entry_change(g08, "s/c/g08", 1, "resident", person, 9);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_EHELD);
+  cr_assert_not_null(strstr(why, "not held under"), "%s", why);
+  crdt_change_free(c);
+  /* ... and in her grid it may not write at all */
+  c = entry_change(g08, "s/c/g07", 1, "resident", person, 9);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_EPERM);
+  crdt_change_free(c);
+  /* her own grid's leader: fine, within the bound; 9,000,000 h is not */
+  c = entry_change(g07, "s/c/g07", 3, "resident", person, 2.5);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_OK, "%s", why);
+  crdt_change_free(c);
+  c = entry_change(g07, "s/c/g07", 4, "resident", person, 9000000);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_EPERM);
+  cr_assert_not_null(strstr(why, "hours"), "%s", why);
+  crdt_change_free(c);
+  c = entry_change(g07, "s/c/g07", 4, "resident", person, -9000000);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_EPERM);
+  crdt_change_free(c);
+  /* a person created earlier in the same batch counts as held */
+  uint8_t newp[CRDT_ID_LEN];
+  node_id_new(g08, newp);
+  memcpy(op.id, newp, CRDT_ID_LEN);
+  crdt_change pc = {.scope = "s/c/g08", .scope_len = 7, .seq = 1,
+                    .hlc = CRDT_HLC_MAKE(now_ms, 0), .ops = &op, .nops = 1};
+  c = signed_by(g08, &pc);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_OK, "%s", why);
+  crdt_change_free(c);
+  c = entry_change(g08, "s/c/g08", 2, "resident", newp, 3);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_OK, "%s", why);
+  crdt_change_free(c);
+  /* ... however many came between */
+  for (int i = 0; i < 300; i++) {
+    uint8_t other[CRDT_ID_LEN];
+    node_id_new(g08, other);
+    memcpy(op.id, other, CRDT_ID_LEN);
+    pc.seq = 3 + (uint64_t)i;
+    c = signed_by(g08, &pc);
+    cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_OK, "%s", why);
+    crdt_change_free(c);
+  }
+  c = entry_change(g08, "s/c/g08", 400, "resident", newp, 3);
+  cr_assert_eq(node_policy_check(p, c, why, sizeof why), GS_OK, "%s", why);
+  crdt_change_free(c);
+  /* a person of a collection that holds no accounts: refused later too */
+  c = entry_change(g08, "s/c/g08", 401, "household", newp, 3);
+  cr_assert_neq(node_policy_check(p, c, why, sizeof why), GS_OK);
+  crdt_change_free(c);
+  node_policy_free(p);
+  node_close(admin), node_close(g07), node_close(g08);
+}
+
+Test(member, a_rotated_key_reaches_members_and_never_the_revoked_node)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *office = invitee(admin, "office", "office", "s");
+  node *leader = invitee(admin, "leader", "leader", "s/c/g01");
+  node *lost = invitee(admin, "lost", "leader", "s/c/g02");
+  node *away = invitee(admin, "away", "leader", "s/c/g04");
+  meet(office, admin, NULL, NULL);
+  meet(leader, office, NULL, NULL);
+  meet(lost, office, NULL, NULL);
+  meet(away, office, NULL, NULL);
+  meet(office, admin, NULL, NULL);
+  cr_assert_eq(state_of(admin, leader), NODE_MEMBER_VALID);
+  cr_assert_eq(put(leader, "s/c/g01", "旧钥匙时写的"), GS_OK);
+  /* a bundle made with the first key */
+  char before[400], after[400];
+  snprintf(before, sizeof before, "%s/before.gsb", root);
+  snprintf(after, sizeof after, "%s/after.gsb", root);
+  node_bundle_info bi;
+  cr_assert_eq(node_export(leader, before, NULL, NULL, NULL, &bi), GS_OK);
+  /* the laptop of "lost" is stolen: revoke, then rotate */
+  cr_assert_eq(node_revoke(admin, node_pk(lost), NULL), GS_OK);
+  node_rotate_info ri;
+  cr_assert_eq(node_network_rotate(office, 3600000, &ri), GS_EPERM);
+  cr_assert_eq(node_network_rotate(admin, NODE_ROTATE_GRACE_MAX_MS + 1, &ri),
+               GS_EINVAL);
+  cr_assert_eq(node_network_rotate(admin, 3600000, &ri), GS_OK);
+  cr_assert_eq(ri.epoch, 2);
+  cr_assert_eq(ri.sealed, 3, "office, leader, away: %zu", ri.sealed);
+  cr_assert_eq(ri.skipped, 1, "the revoked node");
+  /* it spreads as membership data: admin -> office -> leader, and the
+   * thief copies all of it */
+  meet(office, admin, NULL, NULL);
+  meet(leader, office, NULL, NULL);
+  sync_pair(lost, office, false, false, NULL, NULL);
+  uint8_t pa[32], po[32], pl[32], px[32];
+  /* during the grace period everyone still uses the first key */
+  cr_assert_eq(node__psk(admin, pa), GS_OK);
+  cr_assert_eq(node__psk(leader, pl), GS_OK);
+  cr_assert_eq(node__psk(lost, px), GS_OK);
+  cr_assert_eq(memcmp(pa, node_net(admin)->key, 32), 0);
+  cr_assert_eq(memcmp(pl, pa, 32), 0);
+  cr_assert_eq(memcmp(px, pa, 32), 0);
+  /* after it, members share the new key; the thief is left with the old */
+  now_ms += 2 * 3600000;
+  cr_assert_eq(node__psk(admin, pa), GS_OK);
+  cr_assert_eq(node__psk(office, po), GS_OK);
+  cr_assert_eq(node__psk(leader, pl), GS_OK);
+  cr_assert_eq(node__psk(lost, px), GS_OK);
+  cr_assert_neq(memcmp(pa, node_net(admin)->key, 32), 0, "a new key");
+  cr_assert_eq(memcmp(po, pa, 32), 0);
+  cr_assert_eq(memcmp(pl, pa, 32), 0);
+  cr_assert_neq(memcmp(px, pa, 32), 0, "the revoked node got the key");
+  uint64_t ep, gu;
+  cr_assert_eq(node_network_epoch(lost, &ep, &gu), GS_OK);
+  cr_assert_eq(ep, 2, "it knows a rotation happened, not the key");
+  cr_assert(warned(lost, "was not given the new one"));
+  cr_assert(!warned(leader, "network key was changed"));
+  /* bundles: new ones open for members only; old ones still import */
+  cr_assert_eq(node_export(admin, after, NULL, NULL, NULL, &bi), GS_OK);
+  node_import_result r;
+  char why[200];
+  cr_assert_eq(node_import(leader, after, &r, why, sizeof why), GS_OK, "%s",
+               why);
+  cr_assert_neq(node_import(lost, after, &r, why, sizeof why), GS_OK);
+  cr_assert_eq(node_import(office, before, &r, why, sizeof why), GS_OK, "%s",
+               why);
+  /* a node invited after the rotation gets the new key in its code */
+  node *late = invitee(admin, "late", "leader", "s/c/g03");
+  uint8_t pn[32];
+  cr_assert_eq(node__psk(late, pn), GS_OK);
+  cr_assert_eq(memcmp(pn, pa, 32), 0, "the new member has the new key");
+  cr_assert_eq(memcmp(node_net(late)->id, node_net(admin)->id, 8), 0);
+  meet(late, admin, NULL, NULL);
+  cr_assert_eq(state_of(admin, late), NODE_MEMBER_VALID);
+  cr_assert_eq(node__psk(late, pn), GS_OK);
+  cr_assert_eq(memcmp(pn, pa, 32), 0);
+  node_close(late);
+  /* a member away for the whole grace (it never got the record) joins
+   * again with a fresh code, which brings the key; without one, no */
+  cr_assert_eq(node__psk(away, pn), GS_OK);
+  cr_assert_neq(memcmp(pn, pa, 32), 0, "away still has the old key");
+  char *again;
+  const char *g04[] = {"s/c/g04"};
+  cr_assert_eq(node_invite(admin, "leader", g04, 1, now_ms + 86400000,
+                           &again),
+               GS_OK);
+  cr_assert_eq(node_join(away, again), GS_OK);
+  cr_assert_eq(node__psk(away, pn), GS_OK);
+  cr_assert_eq(memcmp(pn, pa, 32), 0, "the code brought the new key");
+  cr_assert_eq(node_join(away, again), GS_EEXIST, "nothing new the 2nd time");
+  free(again);
+  node_close(away);
+  /* a second rotation (after new members, say) gives epoch 3 */
+  cr_assert_eq(node_network_rotate(admin, 0, &ri), GS_OK);
+  cr_assert_eq(ri.epoch, 3);
+  node_close(admin), node_close(office), node_close(leader);
+  node_close(lost);
+}
+
+Test(member, claims_of_a_leaked_invite_seen_together_are_witnessed_for_readmit)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  const char *scopes[] = {"s/c/g01"};
+  char *code;
+  cr_assert_eq(node_invite(admin, "leader", scopes, 1, now_ms + 86400000,
+                           &code),
+               GS_OK);
+  node *mine = mk("mine"), *thief = mk("thief"), *relay = mk("relay");
+  cr_assert_eq(node_join(mine, code), GS_OK);
+  cr_assert_eq(node_join(thief, code), GS_OK);
+  cr_assert_eq(put(mine, "s/c/g01", "她的"), GS_OK);
+  /* both claims reach the admin in one batch, through a relay */
+  char *rc;
+  cr_assert_eq(node_invite(admin, "office", scopes, 1, now_ms + 86400000,
+                           &rc),
+               GS_OK);
+  cr_assert_eq(node_join(relay, rc), GS_OK);
+  sync_pair(mine, relay, false, false, NULL, NULL);
+  sync_pair(thief, relay, false, false, NULL, NULL);
+  meet(relay, admin, NULL, NULL);
+  cr_assert_eq(state_of(admin, mine), NODE_MEMBER_LEAKED);
+  cr_assert_eq(state_of(admin, thief), NODE_MEMBER_LEAKED);
+  cr_assert_eq(records(admin, "s/c/g01"), 0);
+  cr_assert_eq(node_readmit(admin, node_pk(mine)), GS_OK);
+  cr_assert_eq(state_of(admin, mine), NODE_MEMBER_VALID,
+               "witnessed while leaked, valid once re-admitted");
+  cr_assert_eq(state_of(admin, thief), NODE_MEMBER_VOID);
+  meet(mine, admin, NULL, NULL);
+  cr_assert_eq(records(admin, "s/c/g01"), 1);
+  free(code), free(rc);
+  node_close(admin), node_close(mine), node_close(thief);
+  node_close(relay);
+}
+
+Test(member, an_office_revoked_later_leaves_its_confirmations_standing)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *office = invitee(admin, "office", "office", "s");
+  node *leader = invitee(admin, "leader", "leader", "s/c/g01");
+  meet(office, admin, NULL, NULL);
+  meet(leader, office, NULL, NULL); /* the office confirms the leader */
+  cr_assert_eq(put(leader, "s/c/g01", "甲"), GS_OK);
+  meet(leader, office, NULL, NULL);
+  meet(office, admin, NULL, NULL);
+  cr_assert_eq(state_of(admin, leader), NODE_MEMBER_VALID);
+  cr_assert_eq(node_revoke(admin, node_pk(office), NULL), GS_OK);
+  cr_assert_eq(state_of(admin, leader), NODE_MEMBER_VALID,
+               "a confirmation made before the revocation stands");
+  /* what the revoked office "confirms" after its cut is refused */
+  node *late = invitee(admin, "late", "leader", "s/c/g02");
+  sync_pair(late, office, true, true, NULL, NULL); /* it witnesses late */
+  size_t ref_admin;
+  meet(office, admin, NULL, &ref_admin);
+  cr_assert_geq(ref_admin, 1, "the revoked office's witness was taken");
+  node *fresh = invitee(admin, "fresh", "office", "s");
+  meet(fresh, admin, NULL, NULL);
+  cr_assert_eq(state_of(fresh, leader), NODE_MEMBER_VALID);
+  cr_assert_eq(records(fresh, "s/c/g01"), 1);
+  node_close(admin), node_close(office), node_close(leader);
+  node_close(late), node_close(fresh);
+}
+
+/* A raw "_net" op by n (patched: no checks), bytes value. */
+static void raw_net(node *n, const char *coll, const uint8_t *id,
+                    const char *field, const uint8_t *v, size_t vn)
+{
+  crdt_op op = {.kind = CRDT_OP_SET, .coll = coll, .coll_len = strlen(coll),
+                .field = field, .field_len = strlen(field),
+                .value = {.type = CRDT_BYTES, .u.s = {(const char *)v, vn}}};
+  memcpy(op.id, id, CRDT_ID_LEN);
+  store_write *w;
+  cr_assert_eq(node__write_begin(n, &w), GS_OK);
+  cr_assert_eq(store_write_change(w, "_net", 4, &op, 1, now_ms, NULL, NULL),
+               GS_OK);
+  cr_assert_eq(store_write_commit(w), GS_OK);
+}
+
+Test(member, hostile_membership_records_are_bounded_and_refused)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *bad = invitee(admin, "bad", "office", "s");
+  meet(bad, admin, NULL, NULL);
+  cr_assert_eq(state_of(admin, bad), NODE_MEMBER_VALID);
+  uint64_t rng = 42;
+  uint8_t junk[5000];
+  for (size_t i = 0; i < sizeof junk; i++) {
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    junk[i] = (uint8_t)rng;
+  }
+  const size_t sizes[] = {0, 1, 31, 32, 33, 80, 4096, 4097, 5000};
+  /* another's witness field, a prior of junk, a forged key record, a
+   * readmit and a revocation of its own, all from a valid office */
+  char field[40] = "w";
+  for (int i = 0; i < CRDT_ID_LEN; i++)
+    snprintf(field + 1 + 2 * i, 3, "%02x", node_pk(admin)[i]);
+  for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+    raw_net(bad, "witness", node_pk(bad), field, junk, sizes[k]);
+    raw_net(bad, "member", node_pk(bad), "prior", junk, sizes[k]);
+    raw_net(bad, "member", node_pk(bad), "readmit", junk, sizes[k]);
+    raw_net(bad, "netkey", junk, "check", junk, sizes[k]);
+    raw_net(bad, "member", node_pk(admin), "revoked", junk, sizes[k]);
+  }
+  size_t ref;
+  sync_pair(bad, admin, false, true, NULL, &ref);
+  cr_assert_geq(ref, 1);
+  cr_assert_eq(state_of(admin, bad), NODE_MEMBER_VALID, "still itself");
+  uint64_t ep, gu;
+  cr_assert_eq(node_network_epoch(admin, &ep, &gu), GS_OK);
+  cr_assert_eq(ep, 1, "only the admin rotates");
+  /* a node that took all of it unchecked still loads its policy */
+  node *relay = invitee(admin, "relay", "office", "s");
+  sync_pair(bad, relay, false, false, NULL, NULL);
+  node_policy *p;
+  cr_assert_eq(node_policy_load(relay, &p), GS_OK);
+  node_policy_free(p);
+  char w[8][NODE_WARN_MAX];
+  node_membership_warnings(relay, w, 8);
+  cr_assert_eq(node_network_epoch(relay, &ep, &gu), GS_OK);
+  cr_assert_eq(ep, 1, "a netkey record not of the admin counts nowhere");
+  uint8_t psk[32];
+  cr_assert_eq(node__psk(relay, psk), GS_OK);
+  cr_assert_eq(memcmp(psk, node_net(relay)->key, 32), 0);
+  node_close(admin), node_close(bad), node_close(relay);
+}
+
+Test(member, a_voided_key_whose_changes_a_node_kept_is_warned_about)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *office = invitee(admin, "office", "office", "s");
+  meet(office, admin, NULL, NULL);
+  const char *scopes[] = {"s/c/g01"};
+  char *code;
+  cr_assert_eq(node_invite(admin, "leader", scopes, 1, now_ms + 86400000,
+                           &code),
+               GS_OK);
+  node *first = mk("first"), *second = mk("second");
+  cr_assert_eq(node_join(first, code), GS_OK);
+  cr_assert_eq(put(first, "s/c/g01", "一"), GS_OK);
+  cr_assert_eq(put(first, "s/c/g01", "二"), GS_OK);
+  meet(first, office, NULL, NULL); /* kept by the office */
+  cr_assert_eq(node_join(second, code), GS_OK);
+  meet(second, office, NULL, NULL);
+  meet(office, admin, NULL, NULL);
+  /* the admin decides the second laptop is the right one */
+  cr_assert_eq(node_readmit(admin, node_pk(second)), GS_OK);
+  meet(office, admin, NULL, NULL);
+  cr_assert_eq(state_of(office, first), NODE_MEMBER_VOID);
+  cr_assert_eq(records(office, "s/c/g01"), 2, "kept, not undone");
+  cr_assert(warned(office, "the 2 changes of it accepted here before"));
+  cr_assert_eq(records(admin, "s/c/g01"), 0, "the admin refuses them");
+  free(code);
+  node_close(admin), node_close(office), node_close(first);
+  node_close(second);
 }
