@@ -19,8 +19,10 @@
  *                        this invite, this one keeps it
  * Collection "witness", id = the claimant's id, one field per witness
  * ("w" + hex of the witness's id) holding the invite key of the claim
- * witnessed; written by an admin or office node when it first receives
- * the claim, its stamp (the witness's clock) no later than the expiry.
+ * witnessed and the witness's wall-clock ms (8 bytes, big-endian);
+ * written by an admin or office node when it first receives the claim,
+ * only while its own clock is before the expiry; it counts when that
+ * time is no later than the expiry.
  *
  * A claim is well-formed when the admin signed its certificate for this
  * network, the invite key signed the claimant's key, and the claim was
@@ -57,6 +59,7 @@
 #define PRIOR_MAX 8      /* earlier invites one node may list */
 #define SEEN_MAX 16384   /* persons written earlier in a batch, remembered */
 #define WITNESS_OPS 256  /* claims witnessed in one change */
+#define WITNESS_LEN (CRDT_KEY_LEN + 8) /* invite key, witness's wall ms */
 
 typedef struct cut {
   uint8_t feed[CRDT_FEED_LEN];
@@ -596,6 +599,15 @@ static gs_err witness_add(node_policy *p, const uint8_t claimant[CRDT_ID_LEN],
   return GS_OK;
 }
 
+/* The wall-clock time in a witness value (big-endian, after the key). */
+static uint64_t witness_ms(const uint8_t *v)
+{
+  uint64_t ms = 0;
+  for (int i = 0; i < 8; i++)
+    ms = ms << 8 | v[CRDT_KEY_LEN + i];
+  return ms;
+}
+
 /* The witness field of the node with key: "w" + hex of its id. */
 static void witness_field(const uint8_t *key, char out[2 + 2 * CRDT_ID_LEN])
 {
@@ -619,13 +631,13 @@ static int on_witness(void *ctx, const crdt_record *r)
     crdt_field_view fv;
     char want[2 + 2 * CRDT_ID_LEN];
     if (crdt_record_field(r, i, &fv) != GS_OK || fv.is_set ||
-        fv.value.type != CRDT_BYTES || fv.value.u.s.n != CRDT_KEY_LEN)
+        fv.value.type != CRDT_BYTES || fv.value.u.s.n != WITNESS_LEN)
       continue;
     witness_field(fv.stamp.origin, want);
     if (fv.name_len != strlen(want) || memcmp(fv.name, want, fv.name_len))
       continue; /* a field of another's name: not its witness */
-    if (witness_add(p, id, fv.stamp.origin, CRDT_HLC_MS(fv.stamp.hlc),
-                    (const uint8_t *)fv.value.u.s.p))
+    const uint8_t *v = (const uint8_t *)fv.value.u.s.p;
+    if (witness_add(p, id, fv.stamp.origin, witness_ms(v), v))
       return 1;
   }
   return 0;
@@ -681,10 +693,10 @@ static gs_err note_witnesses(node_policy *p, const crdt_change *c)
   for (size_t i = 0; i < c->nops; i++) {
     const crdt_op *op = &c->ops[i];
     if (op->kind != CRDT_OP_SET || !op_is(op, WCOLL, want) ||
-        op->value.type != CRDT_BYTES || op->value.u.s.n != CRDT_KEY_LEN)
+        op->value.type != CRDT_BYTES || op->value.u.s.n != WITNESS_LEN)
       continue;
-    gs_err err = witness_add(p, op->id, c->origin, CRDT_HLC_MS(c->hlc),
-                             (const uint8_t *)op->value.u.s.p);
+    const uint8_t *v = (const uint8_t *)op->value.u.s.p;
+    gs_err err = witness_add(p, op->id, c->origin, witness_ms(v), v);
     if (err)
       return err;
   }
@@ -863,10 +875,14 @@ static gs_err witness_write(node_policy *p, member *const *ms, size_t nm)
   node *n = p->n;
   uint64_t now = node_now(n);
   crdt_op *ops = calloc(nm ? nm : 1, sizeof *ops);
+  uint8_t(*vals)[WITNESS_LEN] = calloc(nm ? nm : 1, sizeof *vals);
   char field[2 + 2 * CRDT_ID_LEN];
   size_t k = 0;
-  if (!ops)
+  if (!ops || !vals) {
+    free(ops);
+    free(vals);
     return GS_ENOMEM;
+  }
   witness_field(n->pk, field);
   for (size_t i = 0; i < nm; i++) {
     if (now > ms[i]->expires)
@@ -878,25 +894,30 @@ static gs_err witness_write(node_policy *p, member *const *ms, size_t nm)
     memcpy(op->id, ms[i]->id, CRDT_ID_LEN);
     op->field = field;
     op->field_len = strlen(field);
+    /* the time is this node's wall clock, not its HLC (which a peer's
+     * fast clock may have pushed ahead) */
+    uint8_t *v = vals[k - 1];
+    memcpy(v, ms[i]->nonce, CRDT_KEY_LEN);
+    for (int b = 0; b < 8; b++)
+      v[CRDT_KEY_LEN + b] = (uint8_t)(now >> (56 - 8 * b));
     op->value.type = CRDT_BYTES;
-    op->value.u.s.p = (const char *)ms[i]->nonce;
-    op->value.u.s.n = CRDT_KEY_LEN;
+    op->value.u.s.p = (const char *)v;
+    op->value.u.s.n = WITNESS_LEN;
   }
   gs_err err = GS_OK;
   store_write *w;
-  crdt_hlc hlc = 0;
   if (k && (err = store_write_begin(n->st, n->sk, &w)) == GS_OK) {
     err = store_write_change(w, NODE_NET_SCOPE, strlen(NODE_NET_SCOPE), ops,
-                             k, now, NULL, &hlc);
+                             k, now, NULL, NULL);
     if (err)
       store_write_abort(w);
     else
       err = store_write_commit(w);
   }
   for (size_t i = 0; !err && i < k; i++)
-    err = witness_add(p, ops[i].id, n->pk, CRDT_HLC_MS(hlc),
-                      (const uint8_t *)ops[i].value.u.s.p);
+    err = witness_add(p, ops[i].id, n->pk, now, vals[i]);
   free(ops);
+  free(vals);
   return err;
 }
 
@@ -989,7 +1010,7 @@ static gs_err check_net(node_policy *p, const crdt_change *c, char *why,
     for (size_t i = 0; i < c->nops; i++) {
       const crdt_op *op = &c->ops[i];
       if (op->kind != CRDT_OP_SET || !op_is(op, WCOLL, want) ||
-          op->value.type != CRDT_BYTES || op->value.u.s.n != CRDT_KEY_LEN) {
+          op->value.type != CRDT_BYTES || op->value.u.s.n != WITNESS_LEN) {
         snprintf(why, whylen, "a witness record of another's name");
         return GS_EPERM;
       }

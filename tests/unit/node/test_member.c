@@ -777,6 +777,31 @@ static bool warned(node *n, const char *needle)
   return false;
 }
 
+typedef struct member_nonce_t {
+  uint8_t nonce[32];
+  uint64_t expires;
+} member_nonce_t;
+
+/* The invite key and expiry of a certificate. */
+static void cert_nonce(const uint8_t *cert, size_t n, uint8_t nonce[32],
+                       uint64_t *expires)
+{
+  msgpack_unpacked u;
+  msgpack_unpacked_init(&u);
+  size_t off = 0;
+  cr_assert_eq(msgpack_unpack_next(&u, (const char *)cert, n, &off),
+               MSGPACK_UNPACK_SUCCESS);
+  cr_assert_eq(u.data.type, MSGPACK_OBJECT_ARRAY);
+  cr_assert_eq(u.data.via.array.size, 6);
+  *expires = u.data.via.array.ptr[4].via.u64;
+  cr_assert_eq(u.data.via.array.ptr[5].via.bin.size, 32);
+  memcpy(nonce, u.data.via.array.ptr[5].via.bin.ptr, 32);
+  msgpack_unpacked_destroy(&u);
+}
+
+static void raw_net(node *n, const char *coll, const uint8_t *id,
+                    const char *field, const uint8_t *v, size_t vn);
+
 Test(member, an_expired_invite_is_not_revived_by_a_clock_set_back)
 {
   node *admin = mk("admin");
@@ -812,6 +837,36 @@ Test(member, an_expired_invite_is_not_revived_by_a_clock_set_back)
   crdt_change_free(c);
   node_policy_free(p);
   cr_assert(warned(office, "before the invite expired"));
+  /* an office's witness dated after the expiry counts for nothing */
+  {
+    char wf[40] = "w";
+    for (int i = 0; i < CRDT_ID_LEN; i++)
+      snprintf(wf + 1 + 2 * i, 3, "%02x", node_pk(office)[i]);
+    grab g = {0};
+    cr_assert_eq(store_get(node_store(late), "member", 6, node_pk(late),
+                           on_grab, &g),
+                 GS_OK);
+    member_nonce_t mn;
+    cert_nonce(g.cert, g.cert_len, mn.nonce, &mn.expires);
+    uint8_t v[40];
+    memcpy(v, mn.nonce, 32);
+    uint64_t at = mn.expires + 1;
+    for (int b = 0; b < 8; b++)
+      v[32 + b] = (uint8_t)(at >> (56 - 8 * b));
+    raw_net(office, "witness", node_pk(late), wf, v, sizeof v);
+    cr_assert_eq(state_of(office, late), NODE_MEMBER_UNWITNESSED);
+    at = mn.expires - 1; /* in time (an office's word is trusted) */
+    for (int b = 0; b < 8; b++)
+      v[32 + b] = (uint8_t)(at >> (56 - 8 * b));
+    raw_net(office, "witness", node_pk(late), wf, v, sizeof v);
+    cr_assert_eq(state_of(office, late), NODE_MEMBER_VALID);
+    /* and back: the later write of the field holds */
+    at = mn.expires + 1;
+    for (int b = 0; b < 8; b++)
+      v[32 + b] = (uint8_t)(at >> (56 - 8 * b));
+    raw_net(office, "witness", node_pk(late), wf, v, sizeof v);
+    cr_assert_eq(state_of(office, late), NODE_MEMBER_UNWITNESSED);
+  }
   /* the admin decides alike, from the office or from the laptop itself */
   meet(office, admin, NULL, NULL);
   meet(late, admin, NULL, NULL);
@@ -1290,7 +1345,7 @@ Test(member, hostile_membership_records_are_bounded_and_refused)
     rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
     junk[i] = (uint8_t)rng;
   }
-  const size_t sizes[] = {0, 1, 31, 32, 33, 80, 4096, 4097, 5000};
+  const size_t sizes[] = {0, 1, 31, 32, 33, 40, 80, 4096, 4097, 5000};
   /* another's witness field, a prior of junk, a forged key record, a
    * readmit and a revocation of its own, all from a valid office */
   char field[40] = "w";
