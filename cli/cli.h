@@ -8,6 +8,8 @@
 
 #include "crdt/crdt.h"
 #include "node/json.h"
+#include "node/domain.h"
+#include "node/member.h"
 
 typedef struct node node;
 typedef struct crdt_record crdt_record;

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "node/node.h"
+#include "node/bundle.h"
 
 static void hex8(const uint8_t *p, char out[17])
 {

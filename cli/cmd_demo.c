@@ -14,6 +14,9 @@
 
 #include "cli/cli.h"
 #include "node/node.h"
+#include "node/schema.h"
+#include "node/seed.h"
+#include "node/member.h"
 
 #define DEMO_ROOT "gongrencun/qinghejv"
 #define DEMO_HOUSEHOLDS_MAX 50000 /* as node/seed.c */
@@ -122,11 +125,7 @@ int cli_cmd_demo(cli_ctx *ctx)
   if (!(n = cli_open(ctx, 0)))
     goto out;
   if (!until) { /* today, in local time, by the node's clock */
-    time_t t = (time_t)(node_now(n) / 1000);
-    struct tm tm;
-    if (!localtime_r(&t, &tm) ||
-        strftime(today, sizeof today, "%Y-%m-%d", &tm) != 10 ||
-        !node_date_valid(today, 10)) {
+    if (!node_today(n, today)) {
       rc = cli_fail("demo seed: this computer's date is out of range: give "
                     "--until DATE");
       goto out;

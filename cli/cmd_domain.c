@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "node/domain.h"
 #include "node/node.h"
+#include "node/schema.h"
 
 static const char *art(const char *name)
 {

@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "node/node.h"
 #include "node/domain.h"
+#include "node/member.h"
 
 #define LOAD_LINE_MAX (1 << 20)
 

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "node/node.h"
+#include "node/member.h"
 
 #define DAY_MS (24ULL * 3600 * 1000)
 

@@ -5,6 +5,8 @@
 
 #include "cli/cli.h"
 #include "node/node.h"
+#include "node/member.h"
+#include "node/netnode.h"
 
 static void hex32(const uint8_t *p, char out[2 * CRDT_HASH_LEN + 1])
 {

@@ -5,6 +5,8 @@
 
 #include "cli/cli.h"
 #include "node/node.h"
+#include "node/schema.h"
+#include "node/report.h"
 
 /* Appeals not yet resolved: every status before "resolved", and
  * "reopened". */

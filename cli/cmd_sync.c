@@ -14,6 +14,8 @@
 #include "web/web.h"
 #include "net/sync.h"
 #include "node/node.h"
+#include "node/member.h"
+#include "node/netnode.h"
 
 static int no_network(const char *cmd)
 {

@@ -7,11 +7,24 @@
 # they come back and every node converges (equal digests), then a report.
 # Everything runs in a temporary directory, stopped and removed at the end.
 #
-#   bash cli/demo.sh [--households N]   (N from 1200: a smaller community)
+#   bash cli/demo.sh [--households N] [--ui [HOST:PORT]]
+#     N from 1200: a smaller community; --ui leaves the office's web app
+#     open at the end (default 127.0.0.1:7080) until Ctrl-C.
 set -eu
 cd "$(dirname "$0")/.."
 households=5235
-if [ "${1:-}" = "--households" ] && [ -n "${2:-}" ]; then households=$2; fi
+ui=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --households) households=${2:-}; shift 2 ;;
+    --ui) case ${2:-} in
+            *:*) ui=$2; shift 2 ;;
+            *) ui=127.0.0.1:7080; shift ;;
+          esac ;;
+    *) echo "usage: bash cli/demo.sh [--households N] [--ui [HOST:PORT]]" >&2
+       exit 2 ;;
+  esac
+done
 case $households in
   *[!0-9]*) echo "usage: bash cli/demo.sh [--households N]" >&2; exit 2 ;;
 esac
@@ -73,11 +86,11 @@ say "The office seeds the community: a year of records"
 on office demo seed --seed 7 --households "$households"
 
 say "The office serves; leaders connect and receive their grids"
-serve office
+if [ -n "$ui" ]; then serve office --ui "$ui"; else serve office --no-ui; fi
 addr=$(sed -n 's/^serving on \([^ ]*\).*/\1/p' "$dir/office.out")
 echo "office listening on $addr"
 for k in 1 2 3; do on leader$k sync "$addr"; done
-serve leader1 --peer "$addr"   # leader 1 stays connected: live updates
+serve leader1 --no-ui --peer "$addr"   # leader 1 stays connected: live updates
 on leader2 resident find 王 --tag lives-alone --limit 3
 
 say "Leaders 2 and 3 go out knocking on doors, offline"
@@ -131,6 +144,21 @@ done
 say "The figures the office publishes (since 2026-01-01; --json for machines)"
 on office report --since 2026-01-01
 on leader2 report --scope $g2
+
+if [ -n "$ui" ]; then
+  stop leader1
+  say "The office's web app is open: http://$ui/"
+  cat <<EOF
+Open http://$ui/ in a browser on this computer. Click
+  居民          to find a resident (type part of a name or a phone) and add one;
+  诉求与微心愿  to see the appeals by status and move one on (受理, 交办, 办结, 关闭);
+  时间银行      to record volunteer hours (存入工时) or spend them;
+  报表          for the figures per grid, and 打印 to print them.
+Changes made here reach the leaders' nodes when they sync. Stop with Ctrl-C.
+EOF
+  while kill -0 "$pid_office" 2>/dev/null; do sleep 1; done
+  exit 0
+fi
 
 say "Stopping everything"
 stop leader1

@@ -23,8 +23,10 @@
 #include <unistd.h>
 
 #include "net/seal.h"
+#include "node/bundle.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
+#include "node/member.h"
 
 #define MAGIC "GSB1\n"
 #define MAGIC_LEN 5

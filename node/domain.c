@@ -12,8 +12,11 @@
 #include <string.h>
 
 #include "node/node.h"
+#include "node/domain.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
+#include "node/schema.h"
+#include "node/report.h"
 
 static bool eq(const char *a, size_t an, const char *b)
 {

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "crdt/crdt.h"
+#include "node/schema.h"
 
 typedef struct node node;
 typedef struct node_coll node_coll;
@@ -272,6 +273,29 @@ gs_err node_batch_commit(node_batch *b, uint64_t *changes, node_reason *why);
 void node_batch_abort(node_batch *b);
 
 /* ---- the time bank ---- */
+
+/* A time-bank account: one person's (or unit's, team's) entries. Hours
+ * are in hundredths (centi-hours), rounded per entry. */
+typedef struct node_balance {
+  char coll[CRDT_NAME_MAX + 1]; /* the person's collection */
+  uint8_t id[CRDT_ID_LEN];
+  int64_t deposits, spends, adjusts; /* centi-hours; adjusts signed */
+  int64_t balance;                   /* deposits - spends + adjusts */
+  uint64_t entries;
+} node_balance;
+
+/* Every account with entries under prefix (NULL or "": all), sorted by
+ * person, each summing all its entries this node holds (in any scope);
+ * *out is malloc'd (caller frees), NULL when *count is 0. */
+gs_err node_timebank_balances(node *n, const char *prefix,
+                              node_balance **out, size_t *count);
+/* One person's account over everything this node holds (zero when the
+ * person has no entries). */
+gs_err node_timebank_balance(node *n, const char *coll,
+                             const uint8_t id[CRDT_ID_LEN], node_balance *out);
+/* Hours (centi-hours) as text: "2", "1.5", "-0.25". */
+void node_hours_text(int64_t centi, char *buf, size_t cap);
+
 
 /* A new time-bank entry of kind ("deposit", "spend", "adjust") for the
  * person (a resident, unit or team resolved by the caller) of hours

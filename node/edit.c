@@ -19,6 +19,8 @@
 #include "node/domain.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
+#include "node/schema.h"
+#include "node/member.h"
 
 #define BATCH_OPS 512       /* ops per change */
 #define BATCH_BYTES 40000   /* rough encoded bytes per change */
@@ -149,7 +151,7 @@ struct node_edit {
   arena mem;
 };
 
-static gs_err check_coll(const char *coll, node_reason *why)
+gs_err node__coll_known(const char *coll, bool own, node_reason *why)
 {
   if (!coll || !crdt_name_valid(coll, strlen(coll)))
     return node_reason_set(why, GS_EINVAL,
@@ -157,15 +159,25 @@ static gs_err check_coll(const char *coll, node_reason *why)
                            "digits and '_', starting with a letter, at most "
                            "%d)",
                            coll ? coll : "", CRDT_NAME_MAX);
-  if (coll[0] == '_')
-    return node_reason_set(why, GS_EPERM,
-                           "collections starting with '_' are the node's "
-                           "own");
+  if (own && coll[0] == '_')
+    return GS_OK;
   if (!node_schema_coll(coll, strlen(coll)) && strncmp(coll, "x_", 2) != 0)
     return node_reason_set(why, GS_ESCHEMA,
                            "there is no collection '%s' (see 'gridsync "
                            "help'; free-form collections are named x_...)",
                            coll);
+  return GS_OK;
+}
+
+static gs_err check_coll(const char *coll, node_reason *why)
+{
+  gs_err err;
+  if (coll && coll[0] == '_' && crdt_name_valid(coll, strlen(coll)))
+    return node_reason_set(why, GS_EPERM,
+                           "collections starting with '_' are the node's "
+                           "own");
+  if ((err = node__coll_known(coll, false, why)) != GS_OK)
+    return err;
   return GS_OK;
 }
 
@@ -517,13 +529,12 @@ gs_err node_edit_text(node_edit *e, const char *field, char op,
   return node_edit_set(e, field, &v, why);
 }
 
-/* Today's local date of the node's clock. */
+/* Today's local date of the node's clock ("1970-01-01" when it is out of
+ * range: the schema's date order then refuses what it must). */
 static void today(node *n, char out[11])
 {
-  time_t t = (time_t)(node_now(n) / 1000);
-  struct tm tm;
-  localtime_r(&t, &tm);
-  strftime(out, 11, "%Y-%m-%d", &tm);
+  if (!node_today(n, out))
+    memcpy(out, "1970-01-01", 11);
 }
 
 static bool has_intent(const node_edit *e, const char *field)

@@ -7,6 +7,7 @@
 
 #include "node/json.h"
 #include "node/node.h"
+#include "node/report.h"
 
 #include <stdio.h>
 

@@ -28,8 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/member.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
+#include "node/schema.h"
 
 #define COLL "member"
 

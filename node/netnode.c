@@ -19,8 +19,10 @@
 #include "net/msg.h"
 #include "net/peer.h"
 #include "net/sync.h"
+#include "node/netnode.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
+#include "node/member.h"
 
 #define container_of(ptr, type, member)                                        \
   ((type *)((char *)(ptr)-offsetof(type, member)))

@@ -23,6 +23,7 @@
 
 #include "node/node_internal.h"
 #include "storage/store.h"
+#include "node/member.h"
 
 #define NET_KEY_FILE "network.key"
 #define INVITE_PREFIX "GS1"

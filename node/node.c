@@ -12,6 +12,8 @@
 
 #include "node/node_internal.h"
 #include "storage/store.h"
+#include "node/schema.h"
+#include "node/member.h"
 
 #define KEY_FILE "identity.key"
 /* A physical clock before this is surely wrong (dead CMOS battery). */
@@ -259,6 +261,14 @@ const uint8_t *node_pk(const node *n)
 const char *node_name(const node *n)
 {
   return n->name;
+}
+
+bool node_today(const node *n, char out[11])
+{
+  time_t t = (time_t)(node_now(n) / 1000);
+  struct tm tm;
+  return localtime_r(&t, &tm) && strftime(out, 11, "%Y-%m-%d", &tm) == 10 &&
+         node_date_valid(out, 10);
 }
 
 const char *node_dir(const node *n)

@@ -1,5 +1,10 @@
 /*
- * node: a running gridsync node: its directory, identity, clock and store.
+ * node: a running gridsync node: its directory, identity, clock and store
+ * (node.c), and its status as data (status.c). The other modules of
+ * node/ have their own headers: schema.h (the domain schema), domain.h
+ * (the one checked write path, queries, the time bank), report.h,
+ * seed.h (demo data), member.h (network and membership), bundle.h
+ * (offline bundles), netnode.h (on the network).
  *
  * A node directory holds the LMDB store (data.mdb, lock.mdb) and the
  * identity secret key (identity.key, mode 0600, refused if wider). Time
@@ -58,6 +63,9 @@ const char *node_dir(const node *n);
  * or received): how many changes it holds. */
 gs_err node_version(node *n, uint64_t *out);
 uint64_t node_now(const node *n);
+/* Today's date "YYYY-MM-DD" in local time by the node's clock; false
+ * when the clock is out of range. */
+bool node_today(const node *n, char out[11]);
 /* A new record id (crdt_id_next): ids this node makes in a row sort in
  * the order made. */
 void node_id_new(node *n, uint8_t id[CRDT_ID_LEN]);
@@ -73,193 +81,6 @@ void node_id_for(node *n, const char *coll, size_t coll_len,
  * own new records an earlier time, which exposes nobody else's. */
 #define NODE_OWNED_SINCE_MS 1795435200000ULL
 bool node_id_guarded(const uint8_t id[CRDT_ID_LEN]);
-
-/* ---- the domain schema (node/schema.c, DESIGN.md section 8) ---- */
-
-/* Field types of the schema. */
-typedef enum node_ftype {
-  NODE_F_TEXT,  /* a string */
-  NODE_F_INT,   /* an integer in [min, max] */
-  NODE_F_NUM,   /* an integer or float in [min, max] */
-  NODE_F_BOOL,
-  NODE_F_DATE,  /* a string "YYYY-MM-DD" */
-  NODE_F_ENUM,  /* a string among values */
-  NODE_F_REF,   /* a ref to a record of collection ref (or refs: "a|b") */
-  NODE_F_TAGS,  /* a set of strings among values */
-  NODE_F_TEXTS, /* a set of strings */
-  NODE_F_REFS,  /* a set of refs to records of collection ref */
-} node_ftype;
-
-enum { NODE_F_REQUIRED = 1 << 0 };
-
-struct node_field {
-  const char *name;
-  node_ftype type;
-  unsigned flags;
-  const char *const *values; /* ENUM, TAGS: allowed, NULL-terminated */
-  const char *ref;           /* REF, REFS: "coll" or "coll1|coll2" */
-  double min, max;           /* INT, NUM (both 0: any) */
-  const char *help;
-  const char *after;         /* DATE: not before this date field */
-};
-typedef struct node_field node_field;
-
-/* One status change a collection allows; entering `to` needs the fields
- * of needs (set by the same write, or held already). */
-typedef struct node_move {
-  const char *from, *to;
-  const char *needs[2];
-} node_move;
-
-struct node_coll {
-  const char *name;
-  const char *help;
-  const node_field *fields;
-  size_t nfields;
-  bool immutable;            /* written once: no edit, delete or restore */
-  const char *status;        /* the field with a state machine, or NULL */
-  const char *initial;       /* a new record's status */
-  const node_move *moves;    /* allowed status changes */
-  size_t nmoves;
-};
-typedef struct node_coll node_coll;
-
-/* A domain verb: `gridsync appeal accept ID`. Entering `to` sets the
- * status, the date field `date` (when not NULL) to the verb's day, and
- * clears the fields of clears; to_field is the field a verb's --to names
- * (who does it). A collection's verbs are contiguous in the table. */
-typedef struct node_verb {
-  const char *coll, *name, *to, *date, *to_field;
-  const char *clears[2];
-  const char *help;
-} node_verb;
-/* The verbs of coll (*n of them; NULL when none), and one by name. */
-const node_verb *node_schema_verbs(const char *coll, size_t *n);
-const node_verb *node_schema_verb(const char *coll, const char *verb);
-
-/* The Chinese label of a collection (field, code NULL), of a field of
- * it (code NULL) or of an allowed value: a static string; the name or
- * code itself when the schema has no label for it. */
-const char *node_schema_label(const char *coll, const char *field,
-                              const char *code);
-
-/* The schema's collections (static; *n gets how many). */
-const node_coll *node_schema_all(size_t *n);
-/* The collection called name, or NULL. Collections outside the schema
- * are free-form when their name starts with "x_" (see node_schema_check);
- * names starting with '_' are the node's own. */
-const node_coll *node_schema_coll(const char *name, size_t n);
-const node_field *node_schema_field(const node_coll *c, const char *name,
-                                    size_t n);
-/* true when c allows its status to go from `from` to `to`. */
-bool node_schema_move_ok(const node_coll *c, const char *from, size_t fn,
-                         const char *to, size_t tn);
-/* Check the ops of one local write to one record (all of ops name the
- * same collection and id) against the schema, given the record's current
- * state cur (NULL when it is new): known collection, known fields, types,
- * allowed values, required fields of a new record, immutable records,
- * status moves. GS_OK, or GS_ESCHEMA with one clear sentence in why.
- * Received changes are not checked against the schema: a newer node may
- * know more fields, and convergence must not depend on the schema. */
-enum { NODE_SCHEMA_IMPORT = 1 << 0 }; /* whole records of an import: any
-                                        status, no moves checked */
-gs_err node_schema_check(const crdt_record *cur, const crdt_op *ops,
-                         size_t nops, unsigned flags, char *why,
-                         size_t whylen);
-/* true when text (n bytes) is a valid date "YYYY-MM-DD". */
-bool node_date_valid(const char *text, size_t n);
-/* Days since 1970-01-01 (proleptic Gregorian) of the civil date y-m-d. */
-long node_days_from_civil(long y, long m, long d);
-
-/* ---- domain figures (node/domain.c) ---- */
-
-/* A time-bank account: one person's (or unit's, team's) entries. Hours
- * are in hundredths (centi-hours), rounded per entry. */
-typedef struct node_balance {
-  char coll[CRDT_NAME_MAX + 1]; /* the person's collection */
-  uint8_t id[CRDT_ID_LEN];
-  int64_t deposits, spends, adjusts; /* centi-hours; adjusts signed */
-  int64_t balance;                   /* deposits - spends + adjusts */
-  uint64_t entries;
-} node_balance;
-
-/* Every account with entries under prefix (NULL or "": all), sorted by
- * person, each summing all its entries this node holds (in any scope);
- * *out is malloc'd (caller frees), NULL when *count is 0. */
-gs_err node_timebank_balances(node *n, const char *prefix,
-                              node_balance **out, size_t *count);
-/* One person's account over everything this node holds (zero when the
- * person has no entries). */
-gs_err node_timebank_balance(node *n, const char *coll,
-                             const uint8_t id[CRDT_ID_LEN], node_balance *out);
-/* Hours (centi-hours) as text: "2", "1.5", "-0.25". */
-void node_hours_text(int64_t centi, char *buf, size_t cap);
-
-/* What a local write does to time-bank accounts: every write of new
- * entries (a put, a domain command, a load) adds its ops here, then
- * checks that no account it draws on ends below zero. Accounts overdrawn
- * by spends accepted on two nodes at once are thereby never made worse
- * by a local write; deposits are always allowed. */
-typedef struct node_timebank_batch {
-  node_balance *v; /* deltas per account */
-  size_t n, cap;
-} node_timebank_batch;
-/* Add the entry written by ops (one record's ops; others are ignored). */
-gs_err node_timebank_batch_add(node_timebank_batch *b, const crdt_op *ops,
-                               size_t nops);
-/* GS_ESCHEMA with why ("NAME has 1.5 h; spending 2 h would overdraw the
- * account") when an account with a net spend in b would end below 0. */
-gs_err node_timebank_check_batch(node *n, const node_timebank_batch *b,
-                                 char *why, size_t whylen);
-void node_timebank_batch_free(node_timebank_batch *b);
-
-#define NODE_REPORT_VALUES 16 /* at most this many statuses or categories */
-
-/* The figures of one grid (or of all: the total). Counts over a period
- * start at `since` (a date, inclusive; none: everything):
- *   appeals            opened in the period; by_status and by_category
- *                      split them in the order of the schema's values
- *   resolved           appeals now resolved or closed whose resolution
- *                      date is in the period; median_days: the median of
- *                      their days from opened to resolved (-1: none)
- *   disputes_mediated  of those, category "dispute"
- *   hazards_found      appeals of category "safety" opened in the period
- *   visits, meetings   dated in the period
- *   tasks_done         action items done in the period
- *   errands_done       time-bank deposits of service "errand" in it
- *   volunteer_centihours  hours deposited in it, in hundredths
- *   residents, households, buildings  held now (deleted ones excluded)
- * Deleted records count nowhere. */
-typedef struct node_report_row {
-  char grid[CRDT_SCOPE_MAX + 1]; /* street/community/grid; "" = total */
-  uint64_t appeals;
-  uint64_t by_status[NODE_REPORT_VALUES];
-  uint64_t by_category[NODE_REPORT_VALUES];
-  uint64_t resolved;
-  double median_days;
-  uint64_t disputes_mediated, hazards_found, visits, meetings, tasks_done;
-  uint64_t errands_done;
-  int64_t volunteer_centihours;
-  uint64_t residents, households, buildings;
-} node_report_row;
-
-typedef struct node_report {
-  node_report_row *rows; /* per grid, in scope order */
-  size_t nrows;
-  node_report_row total;
-  node_balance *overdrawn; /* accounts below zero, for an admin */
-  size_t noverdrawn;
-} node_report;
-
-/* The report of the records under prefix (NULL or "": all) from since
- * ("YYYY-MM-DD" or NULL). GS_EINVAL for a bad date. Free with
- * node_report_free. */
-gs_err node_report_make(node *n, const char *prefix, const char *since,
-                        node_report *out);
-void node_report_free(node_report *r);
-/* The status and category values the report's arrays follow. */
-const char *const *node_report_statuses(void);
-const char *const *node_report_categories(void);
 
 /* ---- status as data (node/status.c) ---- */
 
@@ -284,7 +105,7 @@ typedef struct node_status {
   char refused_why[200];              /* the last reason */
   const char *warnings[NODE_WARNINGS_MAX];
   size_t nwarnings;
-  node_balance *overdrawn;            /* accounts below zero */
+  struct node_balance *overdrawn;     /* accounts below zero (domain.h) */
   size_t noverdrawn;
   node_feed_behind *behind;           /* the first NODE_BEHIND_LISTED */
   size_t nbehind;
@@ -295,201 +116,8 @@ typedef struct node_status {
 gs_err node_status_get(node *n, const char *prefix, node_status *out);
 void node_status_free(node_status *s);
 
-/* ---- demo data (node/seed.c) ---- */
-
-/* A realistic community to try gridsync on: by default the size of a
- * real one (19 buildings, 5,235 households, about 6,100 residents, 15
- * grids under root "gongrencun/qinghejv": scopes ROOT/g01..g15), with
- * Chinese names, ages skewed old, tags at plausible rates, units, teams,
- * and a year of appeals, meetings with action items, visits and
- * time-bank entries ending at `until`. The same seed and until give the
- * same records (ids included). Records are schema-valid (imports:
- * NODE_SCHEMA_IMPORT), time-bank spends never overdraw. */
-typedef struct node_seed_opts {
-  uint64_t seed;
-  const char *root;      /* scope prefix; NULL: "gongrencun/qinghejv" */
-  const char *until;     /* last day "YYYY-MM-DD"; NULL: today */
-  unsigned households;   /* 0: 5235 (buildings and grids scale with it) */
-  /* progress: called now and then (what: "residents"...), may be NULL */
-  void (*progress)(void *ctx, const char *what, uint64_t done,
-                   uint64_t total);
-  void *ctx;
-} node_seed_opts;
-
-typedef struct node_seed_result {
-  uint64_t grids, buildings, households, residents, units, teams;
-  uint64_t appeals, meetings, tasks, visits, timebank;
-  uint64_t changes; /* changes written */
-} node_seed_result;
-
-/* Write the demo community into n's store in one durable transaction
- * (signed by n; n must be allowed to write under root). */
-gs_err node_demo_seed(node *n, const node_seed_opts *o,
-                      node_seed_result *res);
-
-/* ---- network (membership comes with certificates, DESIGN.md 7) ---- */
-
-#define NODE_NET_KEY_LEN 32
-#define NODE_SCOPES_MAX 16
-#define NODE_ROLE_MAX 15
-
-/* The network this node belongs to. key is secret: wipe copies. */
-typedef struct node_network {
-  char name[NODE_NAME_MAX + 1];
-  uint8_t key[NODE_NET_KEY_LEN];   /* network key: the handshake PSK */
-  uint8_t id[8];                   /* public id: hash of the key */
-  uint8_t admin[CRDT_KEY_LEN];     /* the admin who created or invited */
-  char role[NODE_ROLE_MAX + 1];    /* admin, office, leader, reader */
-  char scopes[NODE_SCOPES_MAX][CRDT_SCOPE_MAX + 1]; /* "" = everything */
-  size_t nscopes;
-} node_network;
-
-/* The node's network, borrowed; NULL when it has none. */
-const node_network *node_net(const node *n);
-/* Become the admin of a new network called name (UTF-8, at most
- * NODE_NAME_MAX bytes): a new random network key in network.key (0600).
- * GS_EEXIST when the node already has a network. */
-gs_err node_network_create(node *n, const char *name);
-
-/* Roles of DESIGN.md section 7. */
-bool node_role_valid(const char *role);
-/* An invite code (one line of text, malloc'd into *code, caller frees and
- * should wipe: it carries the network key) for role under scopes, valid
- * until expires_ms, signed by this node. GS_EPERM unless this node created
- * the network (its root admin); GS_ENOTFOUND without a network. */
-gs_err node_invite(node *n, const char *role, const char *const *scopes,
-                   size_t nscopes, uint64_t expires_ms, char **code);
-/* Join the network of code: checks its checksum, signature and expiry
- * (GS_EDECODE, GS_ESIG, GS_ETIMEOUT), stores the key and membership.
- * GS_EEXIST when the node already has a network. */
-gs_err node_join(node *n, const char *code);
-
-/* ---- membership and permissions (node/member.c) ---- */
-
-/* Who may write where, as this node knows it now. */
-typedef struct node_policy node_policy;
-gs_err node_policy_load(node *n, node_policy **out);
-void node_policy_free(node_policy *p);
-/* GS_OK when c's author may write it; else GS_EPERM and why. Accepted
- * membership changes ("_net") update p, so a batch is checked in order. */
-gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
-                         size_t whylen);
-/* May the node with key receive records of scope? Admins and offices
- * (the relays) everything; leaders and readers their prefixes; every
- * member the membership records; others nothing. */
-bool node_policy_may_read(const node_policy *p, const uint8_t *key,
-                          const char *scope, size_t scope_len);
-/* true when the node with key was revoked. */
-bool node_policy_revoked(const node_policy *p, const uint8_t *key);
-/* May this node write in scope now? GS_EPERM with why if not. */
-gs_err node_may_write(node *n, const char *scope, size_t scope_len,
-                      char *why, size_t whylen);
-/* Admin: revoke the node with key: its changes beyond what this node holds
- * now are refused everywhere the revocation reaches. *kept (optional):
- * feeds of it kept. GS_EPERM unless this node is the network's admin. */
-gs_err node_revoke(node *n, const uint8_t *key, size_t *kept);
-
-/* Count received changes refused for permissions (why: one reason). */
-void node_note_refused(node *n, const char *why, uint64_t count);
-/* How many were refused, and the last reason (into why). */
-uint64_t node_refused(node *n, char *why, size_t whylen);
-
-/* ---- offline bundles (node/bundle.c) ---- */
-
-typedef struct node_bundle_info {
-  uint8_t netid[8];
-  char netname[NODE_NAME_MAX + 1];
-  uint8_t sender[CRDT_KEY_LEN];
-  uint64_t created; /* ms */
-  char scope[CRDT_SCOPE_MAX + 1];
-  uint64_t feeds, changes, bytes;
-} node_bundle_info;
-
-typedef struct node_import_result {
-  uint64_t applied, duplicates, refused; /* changes */
-  uint64_t gaps, bad_feeds;              /* runs not applied */
-} node_import_result;
-
-/* Write the feed tails under prefix (NULL: all) to path, sealed under the
- * network key, atomically. for_key: only what that node may read; since:
- * a file of node_vv_write, to send only what it lacks. */
-gs_err node_export(node *n, const char *path, const char *prefix,
-                   const uint8_t *for_key, const char *since,
-                   node_bundle_info *info);
-/* Apply a bundle with the checks of network sync; a bundle that was
- * altered, cut short or is for another network is refused whole (why). */
-gs_err node_import(node *n, const char *path, node_import_result *res,
-                   char *why, size_t whylen);
-/* The plain header of a bundle (no key needed). */
-gs_err node_bundle_info_read(const char *path, node_bundle_info *info);
-/* Write this node's version vector to path (for export --since). */
-gs_err node_vv_write(node *n, const char *path);
-
-/* ---- on the network (node/netnode.c) ---- */
-
-struct sockaddr_storage;
-struct net_sync_stats;
-
-/* true when text is "HOST:PORT" or "[v6]:PORT" (no name lookup). */
-bool node_addr_valid(const char *hostport);
-/* Parse "HOST:PORT" ("[v6]:PORT", names resolved: blocks) into out. */
-gs_err node_parse_addr(const char *hostport, struct sockaddr_storage *out);
-
-/* The address book. */
-typedef struct node_peer_info {
-  const char *addr;
-  uint64_t last_ok_ms, last_try_ms; /* 0: never */
-  uint32_t failures;                /* in a row */
-  const char *note;                 /* last outcome, for people */
-  const uint8_t *key;               /* node key seen there, or NULL */
-} node_peer_info;
-typedef int (*node_peer_cb)(void *ctx, const node_peer_info *p);
-/* GS_EINVAL for a bad address; GS_EEXIST when already known. */
-gs_err node_peer_add(node *n, const char *addr);
-gs_err node_peer_remove(node *n, const char *addr);
-gs_err node_peers(node *n, node_peer_cb cb, void *ctx);
-
-/* Progress of a long sync (called every half second). */
-typedef void (*node_progress_cb)(void *ctx,
-                                 const struct net_sync_stats *stats);
-
-/* Sync once with the node at addr, both ways, then return. stats gets
- * what was sent and received; on failure why says what went wrong.
- * GS_ENOTFOUND when this node has no network. */
-gs_err node_sync_once(node *n, const char *addr, node_progress_cb cb,
-                      void *ctx, struct net_sync_stats *stats, char *why,
-                      size_t whylen);
-
-typedef struct node_serve_opts {
-  const char *listen;        /* "HOST:PORT"; default 0.0.0.0:7070 */
-  const char *const *peers;  /* added to the address book */
-  size_t npeers;
-  uint64_t gossip_ms;        /* mean gossip period; default 30 s */
-  size_t max_outgoing;       /* connections kept to peers; default 3 */
-  size_t max_conns;          /* all connections; default 64 */
-  FILE *log;                 /* one line per event, or NULL */
-  /* called once listening (port: the bound one, for port 0) */
-  void (*on_listen)(void *ctx, const char *host, int port);
-  void *ctx;
-} node_serve_opts;
-
-typedef struct node_server node_server;
-typedef struct uv_loop_s uv_loop_t;
-
-/* Serve on the caller's loop: listen, accept peers, keep connections to
- * a few from the address book, gossip with a random one now and then,
- * push local changes to connected peers live. The loop runs it; signals
- * are the caller's to handle. o (and what it points to) must outlive the
- * server. On failure nothing is left running (what was opened closes
- * through the loop). */
-gs_err node_server_start(node *n, uv_loop_t *loop, const node_serve_opts *o,
-                         node_server **out);
-/* Stop: close every session and handle; the server frees itself from the
- * loop once they are closed (then the loop can close). NULL: no-op. */
-void node_server_stop(node_server *s);
-
 /* ---- issue 14: a bad feed, a bad clock or a flood cannot break the
- * network (node/netnode.c, node/node.c, node/member.c) ----
+ * network (node/netnode.c, node/node.c; membership in member.h) ----
  *
  * Rules: a received change stamped more than STORE_AHEAD_MAX_MS (24 h)
  * ahead of this node's clock is held, not applied nor relayed, and
@@ -500,12 +128,6 @@ void node_server_stop(node_server *s);
  * nothing but this node's own claim until the peer is a valid member.
  * Nodes tell each other their wall clock; a difference beyond the bound
  * is a warning naming both dates. */
-
-/* Is key a valid, unrevoked member (or the admin)? */
-bool node_policy_member(const node_policy *p, const uint8_t *key);
-/* Has this node seen key's claim (or revocation)? A change of an author
- * not known yet is held, not refused. */
-bool node_policy_known(const node_policy *p, const uint8_t *key);
 
 /* A held change, borrowed for the call. */
 typedef struct node_held_info {
@@ -560,5 +182,6 @@ size_t node_warnings(node *n, const char **out, size_t max);
  * physical clock, in ms (a clock that is behind, or a peer that is
  * ahead). */
 uint64_t node_clock_skew_ms(node *n);
+
 
 #endif

@@ -2,7 +2,10 @@
 #ifndef GS_NODE_INTERNAL_H
 #define GS_NODE_INTERNAL_H
 
+#include "node/domain.h"
+#include "node/member.h"
 #include "node/node.h"
+#include "node/schema.h"
 
 struct node {
   store *st;
@@ -29,6 +32,26 @@ gs_err node__write(node *n, const char *scope, size_t scope_len,
                    const crdt_op *ops, size_t nops, uint64_t *seq);
 /* Begin a raw local write session signed by this node (store.h). */
 gs_err node__write_begin(node *n, struct store_write **out);
+
+/* ---- the time-bank check of local writes (domain.c) ---- */
+
+/* What a local write does to time-bank accounts: every write of new
+ * entries (a put, a domain command, a load) adds its ops here, then
+ * checks that no account it draws on ends below zero. Accounts overdrawn
+ * by spends accepted on two nodes at once are thereby never made worse
+ * by a local write; deposits are always allowed. */
+typedef struct node_timebank_batch {
+  node_balance *v; /* deltas per account */
+  size_t n, cap;
+} node_timebank_batch;
+/* Add the entry written by ops (one record's ops; others are ignored). */
+gs_err node_timebank_batch_add(node_timebank_batch *b, const crdt_op *ops,
+                               size_t nops);
+/* GS_ESCHEMA with why ("NAME has 1.5 h; spending 2 h would overdraw the
+ * account") when an account with a net spend in b would end below 0. */
+gs_err node_timebank_check_batch(node *n, const node_timebank_batch *b,
+                                 char *why, size_t whylen);
+void node_timebank_batch_free(node_timebank_batch *b);
 
 /* out := dir "/" file; GS_EINVAL if it does not fit. */
 gs_err node__path_join(char *out, size_t cap, const char *dir,
@@ -64,6 +87,10 @@ gs_err node__network_load(node *n);
 
 struct node_batch;
 struct node_reason;
+/* GS_OK when coll is a collection of the schema, a free-form one (x_...)
+ * or, when own, one of the node's own (_...); else GS_EINVAL for a bad
+ * name, GS_ESCHEMA for an unknown one, with why. */
+gs_err node__coll_known(const char *coll, bool own, struct node_reason *why);
 /* Queue one new record's ops (all of one record, built by node/ itself:
  * demo data) into a batch with the checks of node_batch_put: schema,
  * permission, size, the time bank. */

@@ -11,6 +11,7 @@
 #include "node/json.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
+#include "node/schema.h"
 
 static const char *art(const char *name)
 {
@@ -650,12 +651,8 @@ gs_err node_query_run(node *n, const node_query *q, node_record_cb cb,
   const char *coll = q->coll;
   const char *prefix = q->prefix ? q->prefix : "";
   gs_err err;
-  if (!coll || !crdt_name_valid(coll, strlen(coll)))
-    return node_reason_set(why, GS_EINVAL,
-                           "bad collection name '%s' (lower-case letters, "
-                           "digits and '_', starting with a letter, at most "
-                           "%d)",
-                           coll ? coll : "", CRDT_NAME_MAX);
+  if ((err = node__coll_known(coll, true, why)) != GS_OK)
+    return err;
   if (*prefix && !crdt_scope_valid(prefix, strlen(prefix)))
     return node_reason_set(why, GS_EINVAL,
                            "bad scope '%s': up to %d segments of letters, "

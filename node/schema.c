@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "node/node.h"
+#include "node/schema.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define REQ NODE_F_REQUIRED

@@ -25,8 +25,11 @@
 #include <time.h>
 
 #include "node/node.h"
+#include "node/seed.h"
 #include "node/domain.h"
 #include "node/node_internal.h"
+#include "node/schema.h"
+#include "node/member.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

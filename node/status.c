@@ -6,6 +6,8 @@
 
 #include "node/node_internal.h"
 #include "storage/store.h"
+#include "node/domain.h"
+#include "node/member.h"
 
 static void warn(node_status *s, const char *w)
 {

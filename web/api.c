@@ -12,6 +12,9 @@
 #include "node/json.h"
 #include "node/node.h"
 #include "web/web_internal.h"
+#include "node/schema.h"
+#include "node/report.h"
+#include "node/member.h"
 
 #define PAGE_DEFAULT 50
 #define PAGE_MAX 500

@@ -20,6 +20,8 @@
 #include "node/node.h"
 #include "web/web.h"
 #include "web/web_internal.h"
+#include "node/member.h"
+#include "node/netnode.h"
 
 #define LOOK_MS 1000       /* a look for changes at least this often */
 #define PING_MS 15000      /* a comment on idle event streams */

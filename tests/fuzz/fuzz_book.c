@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "node/node_internal.h"
+#include "node/netnode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -21,6 +21,8 @@
 
 #include "net/seal.h"
 #include "node/node_internal.h"
+#include "node/member.h"
+#include "node/bundle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "node/node_internal.h"
+#include "node/member.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,6 +16,8 @@
 #include "net/noise.h"
 #include "net/seal.h"
 #include "node/node_internal.h"
+#include "node/member.h"
+#include "node/bundle.h"
 
 static const char *root;
 
@@ -143,8 +145,8 @@ static void node_seeds(const crdt_op *ops, size_t nops)
 
   /* bundles: a real export of two changes, and its body */
   uint64_t seq;
-  if (node_write(n, "office", 6, ops, nops, &seq) != GS_OK ||
-      node_write(n, "office/east", 11, ops, 2, &seq) != GS_OK)
+  if (node__write(n, "office", 6, ops, nops, &seq) != GS_OK ||
+      node__write(n, "office/east", 11, ops, 2, &seq) != GS_OK)
     exit(1);
   snprintf(file, sizeof file, "%s/out.bundle", dir);
   node_bundle_info info;

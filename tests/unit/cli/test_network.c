@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "node/node.h"
+#include "node/member.h"
 
 static char netdir[256];
 

@@ -10,6 +10,7 @@
 #include "node/json.h"
 #include "node/node.h"
 #include "tests/unit/storage/store_test_util.h"
+#include "node/schema.h"
 
 static char dir[64];
 static char ndir[128];
@@ -645,4 +646,30 @@ Test(domain_api, ids_come_from_the_injected_generator)
   add("resident", G1, r, "name", "x", NULL);
   cr_assert_eq(r[6], 17, "the node's ids use its generator: %u", r[6]);
   node_set_rng(n, NULL);
+}
+
+Test(domain_api, schema_labels_are_chinese_and_fall_back_to_codes)
+{
+  cr_assert_str_eq(node_schema_label("appeal", NULL, NULL), "诉求");
+  cr_assert_str_eq(node_schema_label("resident", "name", NULL), "姓名");
+  cr_assert_str_eq(node_schema_label("grid", "name", NULL), "名称");
+  cr_assert_str_eq(node_schema_label("appeal", "status", "open"), "待受理");
+  cr_assert_str_eq(node_schema_label("task", "status", "open"), "待认领");
+  cr_assert_str_eq(node_schema_label("resident", "tags", "lives-alone"),
+                   "独居");
+  cr_assert_str_eq(node_schema_label("x_thing", "colour", "red"), "red");
+  cr_assert_str_eq(node_schema_label("x_thing", "colour", NULL), "colour");
+  /* every allowed value of the schema has a label of its own */
+  size_t nc;
+  const node_coll *cs = node_schema_all(&nc);
+  for (size_t i = 0; i < nc; i++)
+    for (size_t k = 0; k < cs[i].nfields; k++)
+      for (const char *const *v = cs[i].fields[k].values; v && *v; v++) {
+        if (strcmp(cs[i].fields[k].name, "gender") == 0)
+          continue; /* 男, 女: the codes are the words */
+        cr_assert_str_neq(node_schema_label(cs[i].name,
+                                            cs[i].fields[k].name, *v),
+                          *v, "%s.%s=%s has no label", cs[i].name,
+                          cs[i].fields[k].name, *v);
+      }
 }

@@ -14,6 +14,7 @@
 #include "node/node.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
+#include "node/member.h"
 
 static char root[256];
 static uint64_t now_ms = 1795000000000ULL;

@@ -8,6 +8,9 @@
 #include "node/node_internal.h"
 #include "storage/store.h"
 #include "tests/unit/storage/store_test_util.h"
+#include "node/schema.h"
+#include "node/domain.h"
+#include "node/report.h"
 
 static char dir[64];
 static char ndir[128];

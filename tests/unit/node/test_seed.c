@@ -13,6 +13,10 @@
 #include "node/node_internal.h"
 #include "storage/store.h"
 #include "tests/unit/storage/store_test_util.h"
+#include "node/schema.h"
+#include "node/domain.h"
+#include "node/seed.h"
+#include "node/member.h"
 
 #define ROOT "gongrencun/qinghejv"
 #define UNTIL "2024-12-31"

@@ -1,0 +1,79 @@
+/*
+ * node/netnode.h: the node on the network (node/netnode.c): the address
+ * book, a one-off sync, and the serving node that runs on a caller's
+ * libuv loop (signals are the caller's).
+ */
+#ifndef GS_NODE_NETNODE_H
+#define GS_NODE_NETNODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt/crdt.h"
+
+typedef struct node node;
+#include <stdio.h>
+
+struct sockaddr_storage;
+struct net_sync_stats;
+
+/* true when text is "HOST:PORT" or "[v6]:PORT" (no name lookup). */
+bool node_addr_valid(const char *hostport);
+/* Parse "HOST:PORT" ("[v6]:PORT", names resolved: blocks) into out. */
+gs_err node_parse_addr(const char *hostport, struct sockaddr_storage *out);
+
+/* The address book. */
+typedef struct node_peer_info {
+  const char *addr;
+  uint64_t last_ok_ms, last_try_ms; /* 0: never */
+  uint32_t failures;                /* in a row */
+  const char *note;                 /* last outcome, for people */
+  const uint8_t *key;               /* node key seen there, or NULL */
+} node_peer_info;
+typedef int (*node_peer_cb)(void *ctx, const node_peer_info *p);
+/* GS_EINVAL for a bad address; GS_EEXIST when already known. */
+gs_err node_peer_add(node *n, const char *addr);
+gs_err node_peer_remove(node *n, const char *addr);
+gs_err node_peers(node *n, node_peer_cb cb, void *ctx);
+
+/* Progress of a long sync (called every half second). */
+typedef void (*node_progress_cb)(void *ctx,
+                                 const struct net_sync_stats *stats);
+
+/* Sync once with the node at addr, both ways, then return. stats gets
+ * what was sent and received; on failure why says what went wrong.
+ * GS_ENOTFOUND when this node has no network. */
+gs_err node_sync_once(node *n, const char *addr, node_progress_cb cb,
+                      void *ctx, struct net_sync_stats *stats, char *why,
+                      size_t whylen);
+
+typedef struct node_serve_opts {
+  const char *listen;        /* "HOST:PORT"; default 0.0.0.0:7070 */
+  const char *const *peers;  /* added to the address book */
+  size_t npeers;
+  uint64_t gossip_ms;        /* mean gossip period; default 30 s */
+  size_t max_outgoing;       /* connections kept to peers; default 3 */
+  size_t max_conns;          /* all connections; default 64 */
+  FILE *log;                 /* one line per event, or NULL */
+  /* called once listening (port: the bound one, for port 0) */
+  void (*on_listen)(void *ctx, const char *host, int port);
+  void *ctx;
+} node_serve_opts;
+
+typedef struct node_server node_server;
+typedef struct uv_loop_s uv_loop_t;
+
+/* Serve on the caller's loop: listen, accept peers, keep connections to
+ * a few from the address book, gossip with a random one now and then,
+ * push local changes to connected peers live. The loop runs it; signals
+ * are the caller's to handle. o (and what it points to) must outlive the
+ * server. On failure nothing is left running (what was opened closes
+ * through the loop). */
+gs_err node_server_start(node *n, uv_loop_t *loop, const node_serve_opts *o,
+                         node_server **out);
+/* Stop: close every session and handle; the server frees itself from the
+ * loop once they are closed (then the loop can close). NULL: no-op. */
+void node_server_stop(node_server *s);
+
+#endif
