@@ -76,18 +76,15 @@ gs_err node_may_write(node *n, const char *scope, size_t scope_len,
  * feeds of it kept. GS_EPERM unless this node is the network's admin. */
 gs_err node_revoke(node *n, const uint8_t *key, size_t *kept);
 
-/* Count received changes refused for permissions (why: one reason). */
-void node_note_refused(node *n, const char *why, uint64_t count);
-/* How many were refused, and the last reason (into why). */
-uint64_t node_refused(node *n, char *why, size_t whylen);
-
-/* ---- issue 14 (sync): who a session may show anything to; authors
- * whose changes are held, not refused (node/member.c, at its end) ---- */
 /* Is key a valid, unrevoked member (or the admin)? */
 bool node_policy_member(const node_policy *p, const uint8_t *key);
 /* Has this node seen key's claim (or revocation)? A change of an author
  * not known yet is held, not refused. */
 bool node_policy_known(const node_policy *p, const uint8_t *key);
 
+/* Count received changes refused for permissions (why: one reason). */
+void node_note_refused(node *n, const char *why, uint64_t count);
+/* How many were refused, and the last reason (into why). */
+uint64_t node_refused(node *n, char *why, size_t whylen);
 
 #endif

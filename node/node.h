@@ -116,8 +116,8 @@ typedef struct node_status {
 gs_err node_status_get(node *n, const char *prefix, node_status *out);
 void node_status_free(node_status *s);
 
-/* ---- issue 14: a bad feed, a bad clock or a flood cannot break the
- * network (node/netnode.c, node/node.c; membership in member.h) ----
+/* ---- held changes, bad feeds, peers' clocks (DESIGN.md section 6:
+ * a bad peer is isolated, never trusted) ----
  *
  * Rules: a received change stamped more than STORE_AHEAD_MAX_MS (24 h)
  * ahead of this node's clock is held, not applied nor relayed, and
@@ -170,8 +170,6 @@ gs_err node_peer_clock_get(node *n, node_peer_clock *out);
  * bound, and then writes the sentence to show into why. */
 bool node_note_peer_clock(node *n, const char *addr, uint64_t own_ms,
                           uint64_t peer_ms, char *why, size_t whylen);
-
-/* ---- end of issue 14 block ---- */
 
 /* Warnings worth showing a person, written to out (at most max); each a
  * static string, except the peer-clock sentence, which n holds until the

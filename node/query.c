@@ -645,13 +645,30 @@ static int on_query(void *vctx, const crdt_record *r)
   return 0;
 }
 
+static int on_any(void *ctx, const crdt_record *r)
+{
+  (void)r;
+  *(bool *)ctx = true;
+  return 1;
+}
+
 gs_err node_query_run(node *n, const node_query *q, node_record_cb cb,
                       void *ctx, size_t *matched, node_reason *why)
 {
   const char *coll = q->coll;
   const char *prefix = q->prefix ? q->prefix : "";
   gs_err err;
-  if ((err = node__coll_known(coll, true, why)) != GS_OK)
+  if ((err = node__coll_known(coll, true, why)) == GS_ESCHEMA) {
+    /* not in the schema, yet held: records of a newer node's schema, or
+     * the node's own membership records; listed as they are */
+    bool any = false;
+    gs_err le = store_list(n->st, coll, strlen(coll), NULL, 0, on_any, &any);
+    if (le && le != GS_ENOTFOUND)
+      return node_reason_set(why, le, "cannot read the store: %s",
+                             gs_strerror(le));
+    err = any ? GS_OK : err;
+  }
+  if (err)
     return err;
   if (*prefix && !crdt_scope_valid(prefix, strlen(prefix)))
     return node_reason_set(why, GS_EINVAL,
