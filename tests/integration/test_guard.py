@@ -165,6 +165,8 @@ class GuardTest(Base):
                             for w in st["warnings"]), st["warnings"])
         # while a valid member (a) holds x's and its own
         self.assertGreaterEqual(len(a.records("member")), 1)
+        # a valid member (a) received the office's records besides its own
+        self.assertEqual(len(a.records("resident")), 1)
 
     def test_stalled_handshakes_from_four_addresses_do_not_lock_out(self):
         a, b = self.network("a", "b")

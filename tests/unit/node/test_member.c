@@ -843,7 +843,7 @@ Test(member, an_expired_invite_is_not_revived_by_a_clock_set_back)
     for (int i = 0; i < CRDT_ID_LEN; i++)
       snprintf(wf + 1 + 2 * i, 3, "%02x", node_pk(office)[i]);
     grab g = {0};
-    cr_assert_eq(store_get(node_store(late), "member", 6, node_pk(late),
+    cr_assert_eq(store_get(node__store(late), "member", 6, node_pk(late),
                            on_grab, &g),
                  GS_OK);
     member_nonce_t mn;
