@@ -856,7 +856,7 @@ static int run_sessions(evil *e)
   }
   json_t *o2 = json_pack(
       "{s:b, s:b, s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-      "s:I, s:I, s:I, s:O}",
+      "s:I, s:I, s:I, s:I, s:O}",
       "opened", e->opened, "closed", e->closed, "close_reason",
       e->close_reason, "peer_error", e->peer_error, "error", e->error, "acks",
       (json_int_t)e->acks, "applied", (json_int_t)e->applied, "dups",
@@ -864,7 +864,8 @@ static int run_sessions(evil *e)
       "recv_msgs", (json_int_t)e->recv_msgs, "recv_changes",
       (json_int_t)e->recv_changes, "recv_net", (json_int_t)e->recv_net,
       "recv_vv_entries", (json_int_t)e->recv_vv_entries, "pongs",
-      (json_int_t)e->pongs, "sessions_opened", (json_int_t)opened,
+      (json_int_t)e->pongs, "pings_sent", (json_int_t)e->pings_sent,
+      "sessions_opened", (json_int_t)opened,
       "sessions_open_at_end", (json_int_t)open_at_end, "scopes", e->scopes);
   char *txt = json_dumps(o2, JSON_COMPACT);
   printf("%s\n", txt);

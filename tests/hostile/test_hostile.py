@@ -67,6 +67,8 @@ KNOWN = {
     "expired_invite_clock_set_back": 5,
     "revoked_listens_with_network_key": 5,
     "revoked_changes_relayed_before_revocation": 5,
+    "revoked_old_network_key_after_rotation": 8,
+    "member_imports_office_bundle": 9,
 }
 
 
@@ -438,11 +440,14 @@ def stranger_learns_node_key(w):
 
 
 def stalled(w, addrs, conns, ms, label):
+    before = w.A.hwm_kib()
     procs = [evil_bg(w.A, "--stranger", "--raw", "stall", "--conns", conns,
                      "--bind", a, "--ms", ms) for a in addrs]
     time.sleep(1.0)
     f = w.honest_round("during the stall", timeout=20)
     rs = [evil_wait(p) for p in procs]
+    print("    memory: VmHWM %d KiB, +%d KiB under %d stalled handshakes" % (
+        w.A.hwm_kib(), w.A.hwm_kib() - before, len(addrs) * conns))
     held = sum(r["connected"] for r in rs)
     return f is None, "%d stalled connections from %s; %s" % (
         held, label, f or "the member synced")
@@ -562,18 +567,23 @@ def key_holder_ping_flood(w):
     p = evil_bg(w.A, "--psk-of", w.A.dir, "--pings", 300000, "--ms", 8000)
     time.sleep(2)
     f = w.honest_round("during the ping flood")
-    evil_wait(p)
+    r = evil_wait(p)
     grew = w.A.hwm_kib() - before
     print("    memory: VmHWM %d KiB, +%d KiB under a ping flood" % (
         w.A.hwm_kib(), grew))
-    return f is None and grew < 64 * 1024, f or "bounded"
+    return f is None and grew < 64 * 1024, f or \
+        "%d PINGs sent, their PONGs never read; %s" % (
+            r["pings_sent"], r["close_reason"] or "still open")
 
 
 def many_sessions(w, ident):
+    before = w.A.hwm_kib()
     p = evil_bg(w.A, *ident, "--sessions", 64, "--ms", 5000)
     time.sleep(2.0)
     f = w.honest_round("while 64 sessions are open", timeout=20)
     r = evil_wait(p)
+    print("    memory: VmHWM %d KiB, +%d KiB under 64 sessions" % (
+        w.A.hwm_kib(), w.A.hwm_kib() - before))
     return f is None, "%d sessions opened; %s" % (
         r["sessions_opened"], f or "the member synced")
 
@@ -715,9 +725,10 @@ def member_gap_beside_valid_feed(w):
              "--change", "scope=%s/ok,op=set:x_note:%s:t:s:fine" % (G1, ok),
              "--change", "scope=%s/gap,seq=3,prev=rand,op=set:x_note:%s:t:s:gap"
              % (G1, gap))
-    return w.A.has("x_note", ok) and not w.A.has("x_note", gap), \
-        "valid stored=%s, gap stored=%s (%s)" % (
-            w.A.has("x_note", ok), w.A.has("x_note", gap), r["error"])
+    q = status_lists(w.A.status(), "quarantined")
+    return w.A.has("x_note", ok) and not w.A.has("x_note", gap) and \
+        bool(q), "valid stored=%s, gap stored=%s, quarantined=%s (%s)" % (
+            w.A.has("x_note", ok), w.A.has("x_note", gap), q, r["error"])
 
 
 @attack("member")
@@ -728,9 +739,11 @@ def member_broken_chain_beside_valid_feed(w):
              "--change", "scope=%s/ch,op=set:x_note:%s:t:s:one" % (G1, c1),
              "--change", "scope=%s/ch,prev=rand,op=set:x_note:%s:t:s:two" %
              (G1, c2))
-    return w.A.has("x_note", ok) and not w.A.has("x_note", c2), \
-        "valid stored=%s, broken link stored=%s (%s)" % (
-            w.A.has("x_note", ok), w.A.has("x_note", c2), r["error"])
+    q = status_lists(w.A.status(), "quarantined")
+    return w.A.has("x_note", ok) and not w.A.has("x_note", c2) and \
+        bool(q), "valid stored=%s, broken link stored=%s, quarantined=%s " \
+        "(%s)" % (w.A.has("x_note", ok), w.A.has("x_note", c2), q,
+                  r["error"])
 
 
 @attack("member")
@@ -764,10 +777,13 @@ def fork_checks(w, label):
     r = w.O2.sync(w.A)
     f = w.honest_round("after the fork", to=w.O2) if r.returncode == 0 else \
         "the offices cannot sync: %s" % r.stderr.strip()
-    fa, fo = w.A.status()["forks"], w.O2.status()["forks"]
-    held = f is None and fa > 0 and fo > 0
-    return held, "%s; forks reported: A %d, O2 %d" % (
-        f or "the offices keep syncing", fa, fo)
+    sa, so = w.A.status(), w.O2.status()
+    fa, fo = sa["forks"], so["forks"]
+    qa = status_lists(sa, "quarantined")
+    qo = status_lists(so, "quarantined")
+    held = f is None and fa > 0 and fo > 0 and bool(qa) and bool(qo)
+    return held, "%s; forks reported: A %d, O2 %d; quarantined: A %s, " \
+        "O2 %s" % (f or "the offices keep syncing", fa, fo, qa, qo)
 
 
 @attack("member")
@@ -802,6 +818,21 @@ def member_claims_seq_2p64_minus_1(w):
     bad = [b for b in st["behind"] if b["heard"] < 0 or b["heard"] < b["held"]
            or b["heard"] > 2 ** 53]
     return 0 <= beh < 2 ** 53 and not bad, "behind_changes %d" % beh
+
+
+@attack("member")
+def member_bogus_version_vector(w):
+    # duplicate entries, seq 0, a feed nobody has: nothing believed beyond
+    # reason, the session goes on
+    hf = feed_id(w.H.pk(), G2)
+    before = w.A.status()["behind_changes"]
+    r = evil(w.A, "--dir", w.M.dir, "--no-vv", "--msg",
+             mp([1, [[hf, 0], [hf, 1], [hf, 0], [os.urandom(16), 0]],
+                 False]).hex(), "--ms", 3000, "--linger", 1000)
+    st = w.A.status()
+    return st["behind_changes"] == before and r["opened"], \
+        "behind_changes %d -> %d; %s" % (before, st["behind_changes"],
+                                         r["error"] or "session went on")
 
 
 @attack("member")
@@ -847,6 +878,27 @@ def member_64_sessions(w):
 
 
 @attack("member")
+def member_imports_office_bundle(w):
+    # property 9: importing a bundle stores only what the role may read
+    path = os.path.join(w.root, "all.bundle")
+    w.A.run("export", path)
+    w.M.run("import", path, check=False)
+    n = len(w.M.run("list", "x_note", "--scope", G2, json_out=True))
+    return n == 0, "the g1 leader now holds %d records of g2" % n
+
+
+@attack("member")
+def member_bundle_exported_for_it(w):
+    # property 9: an office's export for a leader holds only what it reads
+    path = os.path.join(w.root, "for-m.bundle")
+    w.A.run("export", path, "--for", w.M.key())
+    info = w.M.run("import", path, check=False)
+    n = len(w.M.run("list", "x_note", "--scope", G2, json_out=True))
+    return n == 0, "the g1 leader now holds %d records of g2 (%s)" % (
+        n, info.stdout.strip()[:80])
+
+
+@attack("member")
 def invite_used_on_two_laptops(w):
     # property 6: every node that sees a twice-used invite warns
     code = w.A.run("invite", "--role", "leader", "--scope",
@@ -857,12 +909,14 @@ def invite_used_on_two_laptops(w):
         l.run("join", code)
         l.sync(w.A)
     w.O2.sync(w.A)
+    l1.sync(w.A)
     warned = []
-    for node in (w.A, w.O2):
+    for node in (w.A, w.O2, l1):
         st = node.status()
         txt = json.dumps(status_lists(st, "invites_reused", "warnings"))
         warned.append("invite" in txt.lower())
-    return all(warned), "warned: A %s, O2 %s" % tuple(warned)
+    return all(warned), "warned: A %s, O2 %s, the leader's node %s" % \
+        tuple(warned)
 
 
 @attack("member")
@@ -884,32 +938,54 @@ def expired_invite_clock_set_back(w):
 
 # -- a member with a wrong clock --
 
-def clock_held(w, hlc, label):
+def clock_held(w, hlc, label, restart=False):
+    """Property 1: the change is held (not applied, not relayed), its
+    author shows as clock_ahead, the office's clock stays within the
+    bound and its own writes work, after a restart too."""
     rid = new_id()
     evil(w.A, "--dir", w.M.dir, "--change",
          "scope=%s,hlc=%s,op=set:x_note:%s:t:s:%s" % (G1, hlc, rid, label))
+    if restart:
+        w.A.stop()
+        w.A.serve()
     put = w.A.run("put", "x_note", "--scope", ROOT, "t=office", check=False)
     st = w.A.status()
     ahead = status_lists(st, "clock_ahead")
     bounded = hlc_ms(st) <= now_ms() + 25 * 3600 * 1000
     applied = w.A.has("x_note", rid)
-    held = put.returncode == 0 and bounded and not applied and bool(ahead)
-    return held, "office write ok=%s (%s); office clock bounded=%s; " \
-        "applied=%s; clock_ahead=%s" % (put.returncode == 0,
-                                        put.stderr.strip()[:80], bounded,
-                                        applied, ahead)
+    w.O2.sync(w.A)
+    relayed = w.O2.has("x_note", rid)
+    held = put.returncode == 0 and bounded and not applied and \
+        not relayed and bool(ahead)
+    return held, "office write ok=%s %s; office clock bounded=%s; " \
+        "applied=%s; relayed=%s; clock_ahead=%s" % (
+            put.returncode == 0, put.stderr.strip()[:60], bounded, applied,
+            relayed, ahead), rid
 
 
 @attack("wrong clock")
 def member_hlc_2p63_minus_1(w):
     # property 1: a stamp far ahead is held, no remote stamp can make a
     # local write fail
-    return clock_held(w, "max", "far future")
+    held, detail, _ = clock_held(w, "max", "far future", restart=True)
+    return held, detail
 
 
 @attack("wrong clock")
 def member_hlc_one_year_ahead(w):
-    return clock_held(w, "+%d" % (365 * DAY_MS), "next year")
+    held, detail, rid = clock_held(w, "+%d" % (365 * DAY_MS), "next year")
+    if not held:
+        return held, detail
+    # re-checked as the clock advances: a year and a day later it counts
+    w.A.stop()
+    w.A.env = {"GRIDSYNC_NOW_MS": str(now_ms() + 366 * DAY_MS)}
+    w.A.serve()
+    w.honest_round("a year later")
+    later = w.A.has("x_note", rid)
+    w.A.stop()
+    w.A.env = None
+    w.A.serve()
+    return later, "%s; applied a year later=%s" % (detail, later)
 
 
 @attack("wrong clock")
@@ -1004,6 +1080,29 @@ def revoked_listens_with_network_key(w):
     revoke_m(w)
     r = evil(w.A, "--psk-of", w.M.dir, "--ms", 3000, "--linger", 1500)
     return r["recv_changes"] == 0, "received %d changes" % r["recv_changes"]
+
+
+@attack("revoked")
+def revoked_old_network_key_after_rotation(w):
+    # property 8: the admin rotates the network key after a laptop is
+    # lost; members get the new key through the network, the old key stops
+    # working after the grace period (here: a clock 30 days on)
+    revoke_m(w)
+    r = w.A.run("network", "rotate", check=False)
+    if r.returncode != 0:
+        return False, "no key rotation: %s" % r.stderr.strip()[:80]
+    for node in (w.O2, w.H):
+        node.sync(w.A)
+    w.A.stop()
+    w.A.env = {"GRIDSYNC_NOW_MS": str(now_ms() + 30 * DAY_MS)}
+    w.A.serve()
+    r = evil(w.A, "--psk-of", w.M.dir, "--ms", 3000)
+    f = w.honest_round("after the rotation")
+    w.A.stop()
+    w.A.env = None
+    w.A.serve()
+    return not r["opened"] and f is None, "old key opened=%s; %s" % (
+        r["opened"], f or "the member synced with the new key")
 
 
 @attack("revoked")
