@@ -81,6 +81,7 @@ KNOWN = {
     "member_timebank_other_grid": 5,
     "member_rewrites_old_written_once": 5,
     "member_claims_seq_2p64_minus_1": 10,
+    "key_holder_claims_seq_2p64_minus_1": 10,
     "invite_used_on_two_laptops": 6,
     "expired_invite_clock_set_back": 5,
     "revoked_listens_with_network_key": 5,
@@ -612,6 +613,16 @@ def many_sessions(w, ident):
 
 
 @attack("key holder")
+def key_holder_claims_seq_2p64_minus_1(w):
+    # property 10, from a node without a claim
+    feed = feed_id(w.H.pk(), G2)
+    evil(w.A, "--psk-of", w.A.dir, "--no-vv", "--msg",
+         mp([1, [[feed, 2 ** 64 - 1]], False]).hex())
+    beh = w.A.status()["behind_changes"]
+    return 0 <= beh < 2 ** 53, "behind_changes %d" % beh
+
+
+@attack("key holder")
 def key_holder_64_sessions(w):
     # property 4: sessions capped per address and per node key
     return many_sessions(w, ["--psk-of", w.A.dir])
@@ -922,6 +933,26 @@ def member_bundle_exported_for_it(w):
 
 
 @attack("member")
+def member_writes_before_its_claim_arrives(w):
+    # property 5: a change whose validity depends on membership data not
+    # yet seen is held and re-checked, not refused: a new leader's first
+    # write in a feed that sorts before its claim's feed (_net) reaches the
+    # office in the same batch, ahead of the claim
+    code = w.A.run("invite", "--role", "leader", "--scope",
+                   ROOT + "/g5").stdout.strip()
+    n = Node(w.root, "N")
+    n.run("init")
+    n.run("join", code)
+    pk = n.pk()
+    scope = next(ROOT + "/g5/b%d" % i for i in range(1000)
+                 if feed_id(pk, ROOT + "/g5/b%d" % i) < feed_id(pk, "_net"))
+    rid = n.put("x_note", scope, "t=first visit of the new leader")
+    r = n.sync(w.A)
+    return w.A.has("x_note", rid), "the office took it=%s after one sync " \
+        "(%s)" % (w.A.has("x_note", rid), r.stderr.strip()[:80] or "ok")
+
+
+@attack("member")
 def invite_used_on_two_laptops(w):
     # property 6: every node that sees a twice-used invite warns
     code = w.A.run("invite", "--role", "leader", "--scope",
@@ -1019,6 +1050,18 @@ def member_clock_2_hours_fast(w):
          "scope=%s,hlc=+%d,op=set:x_note:%s:t:s:fast" % (G1, 2 * 3600 * 1000,
                                                          rid))
     return w.A.has("x_note", rid), "applied=%s" % w.A.has("x_note", rid)
+
+
+@attack("wrong clock")
+def member_stamp_from_1970(w):
+    # a stamp far behind is valid: it loses every conflict, nothing breaks
+    rid = new_id()
+    evil(w.A, "--dir", w.M.dir, "--change",
+         "scope=%s,hlc=1000,op=set:x_note:%s:t:s:1970" % (G1, rid))
+    r = w.O2.sync(w.A)
+    same = w.A.digest() == w.O2.digest()
+    return w.A.has("x_note", rid) and r.returncode == 0 and same, \
+        "applied=%s, offices agree=%s" % (w.A.has("x_note", rid), same)
 
 
 @attack("wrong clock")
