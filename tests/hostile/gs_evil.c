@@ -31,6 +31,8 @@
  *   --packed-bomb     a PACKED frame that unpacks far past NET_MSG_MAX
  *   --sessions K      K sessions at once, each held open (listening)
  *   --no-vv           do not send the empty version vector first
+ *   --ready           print "ready" once under way (sessions settled,
+ *                     raw connections made), before the report
  *   --linger MS       stay after the last ACK (default 300)
  * raw (no handshake): --raw garbage|short|bigframe|slow|stall|learnkey
  *   --conns K --bind IP   stall: K connections from IP, held for --ms
@@ -119,6 +121,7 @@ struct evil {
   uint8_t *claim_val[4];
   size_t claim_len[4];
   /* results */
+  bool ready_flag, said_ready; /* --ready: print "ready" once under way */
   bool opened, closed, peer_error;
   char close_reason[200], error[300];
   uint64_t acks, applied, dups, recv_msgs, recv_changes, recv_net,
@@ -678,13 +681,35 @@ static void pump(evil *e)
 
 static void start_next(evil *e);
 
+/* --ready: one line on stdout once the attack is under way (every session
+ * tried and settled), so the driver acts while it lasts. */
+static void say_ready(evil *e)
+{
+  if (!e->ready_flag || e->said_ready)
+    return;
+  e->said_ready = true;
+  printf("ready\n");
+  fflush(stdout);
+}
+
+static void check_ready(evil *e)
+{
+  if (e->nstarted < e->nsessions)
+    return;
+  for (size_t i = 0; i < e->nstarted; i++)
+    if (!e->sessions[i].opened && !e->sessions[i].closed)
+      return;
+  say_ready(e);
+}
+
 static void on_open(net_peer *p)
 {
   sess *s = net_peer_data(p);
   evil *e = s->e;
   s->opened = true;
-  start_next(e);
   e->opened = true;
+  start_next(e);
+  check_ready(e);
   if (!e->no_vv) {
     uint8_t *m;
     size_t n;
@@ -801,6 +826,7 @@ static void on_close(net_peer *p, gs_err why, const char *reason)
     snprintf(e->close_reason, sizeof e->close_reason, "%s", reason);
   }
   start_next(e);
+  check_ready(e);
   bool all = e->nstarted == e->nsessions;
   for (size_t i = 0; i < e->nstarted; i++)
     all = all && e->sessions[i].closed;
@@ -954,6 +980,7 @@ static int run_raw(evil *e, const char *what, size_t conns,
       if ((fds[k] = raw_connect(e, bind_ip)) >= 0)
         k++;
     json_object_set_new(o, "connected", json_integer((json_int_t)k));
+    say_ready(e);
     /* hold them, reading nothing; count those the server closes */
     uint64_t end = t0 + e->ms;
     size_t closed = 0;
@@ -1001,6 +1028,7 @@ static int run_raw(evil *e, const char *what, size_t conns,
       /* a first message of 32 bytes, one byte every 400 ms */
       uint8_t hdr[4] = {0, 0, 0, 32}, b;
       send(fd, hdr, sizeof hdr, MSG_NOSIGNAL);
+      say_ready(e);
       uint64_t end = t0 + e->ms;
       while (!closed && mono_ms() < end) {
         crdt_random(&b, 1);
@@ -1143,6 +1171,8 @@ int main(int argc, char **argv)
       e->nsessions = strtoul(v, NULL, 10);
       if (e->nsessions < 1 || e->nsessions > MAX_SESSIONS)
         die("--sessions %s: 1 to 256", v);
+    } else if (strcmp(a, "--ready") == 0) {
+      e->ready_flag = true;
     } else if (strcmp(a, "--no-vv") == 0) {
       e->no_vv = true;
     } else if (strcmp(a, "--linger") == 0) {

@@ -27,6 +27,7 @@ attack that is neither known nor held off.
 import hashlib
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -277,10 +278,25 @@ def evil(target, *args, timeout=60):
     return json.loads(p.stdout)
 
 
-def evil_bg(target, *args):
-    argv = [EVIL, "--to", target.addr()] + [str(a) for a in args]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+def evil_bg(target, *args, ready_s=30):
+    """Start gs-evil against target and return once it says the attack is
+    under way (its sessions settled, its connections made)."""
+    argv = [EVIL, "--to", target.addr(), "--ready"] + [str(a) for a in args]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    end = time.time() + ready_s
+    line = b""
+    # byte by byte from the pipe itself: a buffered read could take the
+    # report too, which communicate() would then not see
+    while time.time() < end and not line.endswith(b"\n"):
+        r, _, _ = select.select([p.stdout], [], [], max(0, end - time.time()))
+        if not r:
+            break
+        c = os.read(p.stdout.fileno(), 1)
+        if not c:
+            break
+        line += c
+    return p
 
 
 def evil_wait(p, timeout=60):
@@ -289,7 +305,7 @@ def evil_wait(p, timeout=60):
     if p.returncode != 0:
         raise AssertionError("gs-evil exited %d: %s" % (p.returncode,
                                                          err.strip()))
-    return json.loads(out)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 # ---- the network every attack starts from ----
@@ -467,7 +483,6 @@ def stalled(w, addrs, conns, ms, label):
     before = w.A.hwm_kib()
     procs = [evil_bg(w.A, "--stranger", "--raw", "stall", "--conns", conns,
                      "--bind", a, "--ms", ms) for a in addrs]
-    time.sleep(1.0)
     f = w.honest_round("during the stall", timeout=20)
     rs = [evil_wait(p) for p in procs]
     print("    memory: VmHWM %d KiB, +%d KiB under %d stalled handshakes" % (
@@ -495,7 +510,6 @@ def stalled_handshakes_members_address(w):
 @attack("stranger")
 def stranger_slowloris_handshake(w):
     p = evil_bg(w.A, "--stranger", "--raw", "slow", "--ms", 16000)
-    time.sleep(0.5)
     f = w.honest_round("during the slow handshake")
     r = evil_wait(p)
     return f is None and r["closed"] and r["ms"] < 14000, \
@@ -589,7 +603,7 @@ def key_holder_poisons_address_book(w):
 def key_holder_ping_flood(w):
     before = w.A.hwm_kib()
     p = evil_bg(w.A, "--psk-of", w.A.dir, "--pings", 300000, "--ms", 8000)
-    time.sleep(2)
+    time.sleep(1)  # the flood under way
     f = w.honest_round("during the ping flood")
     r = evil_wait(p)
     grew = w.A.hwm_kib() - before
@@ -602,8 +616,7 @@ def key_holder_ping_flood(w):
 
 def many_sessions(w, ident):
     before = w.A.hwm_kib()
-    p = evil_bg(w.A, *ident, "--sessions", 64, "--ms", 5000)
-    time.sleep(2.0)
+    p = evil_bg(w.A, *ident, "--sessions", 64, "--ms", 8000)
     f = w.honest_round("while 64 sessions are open", timeout=20)
     r = evil_wait(p)
     print("    memory: VmHWM %d KiB, +%d KiB under 64 sessions" % (
@@ -874,7 +887,6 @@ def member_version_vector_flood(w):
     before = w.A.hwm_kib()
     p = evil_bg(w.A, "--dir", w.M.dir, "--no-vv", "--vvflood", 300,
                 "--ms", 15000, "--linger", 500)
-    time.sleep(1)
     f = w.honest_round("during the version-vector flood")
     evil_wait(p)
     grew = w.A.hwm_kib() - before
