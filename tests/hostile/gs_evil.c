@@ -35,6 +35,10 @@
  *                     raw connections made), before the report
  *   --linger MS       stay after the last ACK (default 300)
  * raw (no handshake): --raw garbage|short|bigframe|slow|stall|learnkey
+ * raw handshake by hand, then: --raw valid (one good frame: the control)
+ *   | version (--version N claimed) |
+ *   tamper (a frame altered) | replay (a frame twice) | bigafter (a huge
+ *   frame length) | plain (a frame not encrypted)
  *   --conns K --bind IP   stall: K connections from IP, held for --ms
  *
  * Prints one JSON object: what happened (opened, closed, the peer's ERROR,
@@ -105,6 +109,7 @@ struct evil {
   size_t nmsgs, next;
   unsigned inflight;
   uint64_t pings, pings_sent;
+  uint64_t raw_version; /* --raw version: the protocol version claimed */
   size_t nsessions, nstarted; /* sessions wanted, connected so far */
   net_peer_opts popts;
   sess sessions[MAX_SESSIONS];
@@ -968,6 +973,103 @@ static ssize_t read_frame(int fd, uint8_t *buf, size_t cap, uint64_t ms)
   return (ssize_t)(want - 4);
 }
 
+static void send_frame(int fd, const uint8_t *body, size_t n)
+{
+  uint8_t hdr[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
+                    (uint8_t)n};
+  send(fd, hdr, 4, MSG_NOSIGNAL | MSG_MORE);
+  send(fd, body, n, MSG_NOSIGNAL);
+}
+
+/* The whole handshake by hand (today's pattern, RAW_PATTERN), our
+ * payload claiming protocol version; true when the responder's
+ * confirmation decrypts: *tx and *rx are then the transport ciphers
+ * (caller frees). */
+static bool raw_handshake(evil *e, int fd, uint64_t version,
+                          net_noise_cs **tx, net_noise_cs **rx)
+{
+  static uint8_t frame[4 + NET_NOISE_MSG_MAX], pl[NET_NOISE_MSG_MAX];
+  net_noise_hs *hs;
+  size_t len, pn;
+  bool ok = false;
+  *tx = *rx = NULL;
+  if (net_noise_hs_new(&hs, RAW_PATTERN, true, (const uint8_t *)RAW_PROLOGUE,
+                       strlen(RAW_PROLOGUE), e->id.dh_sk, NULL,
+                       e->id.psk) != GS_OK)
+    die("%s", "cannot start a handshake");
+  if (net_noise_hs_write(hs, NULL, 0, frame, NET_NOISE_MSG_MAX, &len) != GS_OK)
+    goto out;
+  send_frame(fd, frame, len);
+  ssize_t fl = read_frame(fd, frame, sizeof frame, e->ms);
+  if (fl <= 0 || net_noise_hs_read(hs, frame + 4, (size_t)fl, pl, sizeof pl,
+                                   &pn) != GS_OK)
+    goto out;
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, 2);
+  msgpack_pack_uint64(&pk, version);
+  msgpack_pack_bin(&pk, CRDT_KEY_LEN);
+  msgpack_pack_bin_body(&pk, e->id.sign_pk, CRDT_KEY_LEN);
+  gs_err err = net_noise_hs_write(hs, (const uint8_t *)sb.data, sb.size,
+                                  frame, NET_NOISE_MSG_MAX, &len);
+  msgpack_sbuffer_destroy(&sb);
+  if (err)
+    goto out;
+  send_frame(fd, frame, len);
+  if (net_noise_hs_split(hs, tx, rx) != GS_OK)
+    goto out;
+  fl = read_frame(fd, frame, sizeof frame, e->ms);
+  ok = fl > 0 && net_noise_cs_decrypt(*rx, frame + 4, (size_t)fl, pl,
+                                      sizeof pl, &pn) == GS_OK;
+out:
+  net_noise_hs_free(hs);
+  if (!ok) {
+    net_noise_cs_free(*tx);
+    net_noise_cs_free(*rx);
+    *tx = *rx = NULL;
+  }
+  return ok;
+}
+
+/* After a raw handshake: send what an honest transport never would. */
+static bool raw_after(evil *e, int fd, const char *what, json_t *o)
+{
+  net_noise_cs *tx, *rx;
+  uint64_t version = strcmp(what, "version") == 0 ? e->raw_version
+                                                  : NET_PROTOCOL_VERSION;
+  bool confirmed = raw_handshake(e, fd, version, &tx, &rx);
+  json_object_set_new(o, "confirmed", json_boolean(confirmed));
+  if (!confirmed)
+    return wait_closed(fd, e->ms);
+  uint8_t *m, ct[NET_NOISE_MSG_MAX];
+  size_t n, cn;
+  if (net_msg_vv(NULL, 0, false, &m, &n) != GS_OK ||
+      net_noise_cs_encrypt(tx, m, n, ct, sizeof ct, &cn) != GS_OK)
+    die("%s", "cannot encrypt");
+  free(m);
+  if (strcmp(what, "version") == 0 || strcmp(what, "valid") == 0) {
+    send_frame(fd, ct, cn); /* as if it were accepted; valid: the control */
+  } else if (strcmp(what, "tamper") == 0) {
+    ct[cn / 2] ^= 0x40;
+    send_frame(fd, ct, cn);
+  } else if (strcmp(what, "replay") == 0) {
+    send_frame(fd, ct, cn);
+    send_frame(fd, ct, cn); /* the same frame again */
+  } else if (strcmp(what, "bigafter") == 0) {
+    uint8_t hdr[4] = {0x00, 0xff, 0xff, 0xff};
+    send(fd, hdr, 4, MSG_NOSIGNAL);
+  } else if (strcmp(what, "plain") == 0) {
+    send_frame(fd, ct, cn);
+    uint8_t ping[3] = {0x92, 0x05, 0x01}; /* [5, 1] unencrypted */
+    send_frame(fd, ping, sizeof ping);
+  }
+  net_noise_cs_free(tx);
+  net_noise_cs_free(rx);
+  return wait_closed(fd, e->ms);
+}
+
 static int run_raw(evil *e, const char *what, size_t conns,
                    const char *bind_ip)
 {
@@ -1016,6 +1118,11 @@ static int run_raw(evil *e, const char *what, size_t conns,
            i++)
         ;
       closed = wait_closed(fd, e->ms);
+    } else if (strcmp(what, "version") == 0 || strcmp(what, "valid") == 0 ||
+               strcmp(what, "tamper") == 0 ||
+               strcmp(what, "replay") == 0 || strcmp(what, "bigafter") == 0 ||
+               strcmp(what, "plain") == 0) {
+      closed = raw_after(e, fd, what, o);
     } else if (strcmp(what, "short") == 0) {
       uint8_t f[9] = {0, 0, 0, 5, 1, 2, 3, 4, 5}; /* a 5-byte message 1 */
       send(fd, f, sizeof f, MSG_NOSIGNAL);
@@ -1104,6 +1211,7 @@ int main(int argc, char **argv)
   e->ms = 5000;
   e->linger_ms = 300;
   e->nsessions = 1;
+  e->raw_version = 1;
   e->scopes = json_object();
   e->msgs = calloc(MAX_MSGS, sizeof *e->msgs);
   if (!e->msgs)
@@ -1184,6 +1292,9 @@ int main(int argc, char **argv)
     } else if (strcmp(a, "--raw") == 0) {
       NEED();
       raw = v;
+    } else if (strcmp(a, "--version") == 0) {
+      NEED();
+      e->raw_version = strtoull(v, NULL, 10);
     } else if (strcmp(a, "--conns") == 0) {
       NEED();
       conns = strtoul(v, NULL, 10);

@@ -532,6 +532,62 @@ def stranger_connection_churn(w):
 
 # -- a stranger holding the network key, no claim --
 
+def raw_session(w, what, *extra):
+    """A handshake made by hand with M's keys (a modified build),
+    then what; held when the office closes the connection. The handshake
+    must work, and one good frame must not close the session, or the
+    attack proves nothing: then it fails, saying so."""
+    c = evil(w.A, "--dir", w.M.dir, "--raw", "valid", "--ms", 1000)
+    if not c["confirmed"] or c["closed"]:
+        raise AssertionError(
+            "the hand-made handshake no longer works (confirmed=%s, closed=%s):"
+            " is RAW_PATTERN in gs_evil.c still the handshake of net/peer.c?"
+            % (c["confirmed"], c["closed"]))
+    return evil(w.A, "--dir", w.M.dir, "--raw", what, "--ms", 3000, *extra)
+
+
+@attack("member")
+def member_old_protocol_version(w):
+    # property 7: old and new refuse each other
+    r = raw_session(w, "version", "--version", 1)
+    return not r["confirmed"] and r["closed"], \
+        "a version-1 peer was confirmed=%s, closed=%s" % (r["confirmed"],
+                                                          r["closed"])
+
+
+@attack("member")
+def member_tampered_frame(w):
+    r = raw_session(w, "tamper")
+    if not r["confirmed"]:
+        return False, "the hand-made handshake failed"
+    return r["closed"], "closed=%s" % r["closed"]
+
+
+@attack("member")
+def member_replayed_frame(w):
+    r = raw_session(w, "replay")
+    if not r["confirmed"]:
+        return False, "the hand-made handshake failed"
+    return r["closed"], "closed=%s" % r["closed"]
+
+
+@attack("member")
+def member_huge_frame_after_handshake(w):
+    r = raw_session(w, "bigafter")
+    if not r["confirmed"]:
+        return False, "the hand-made handshake failed"
+    return r["closed"] and r["ms"] < 2500, "closed=%s after %d ms" % (
+        r["closed"], r["ms"])
+
+
+@attack("member")
+def member_unencrypted_frame(w):
+    r = raw_session(w, "plain")
+    if not r["confirmed"]:
+        return False, "the hand-made handshake failed"
+    return r["closed"], "closed=%s" % r["closed"]
+
+
 @attack("key holder")
 def key_holder_receives_membership(w):
     # property 5: a session shows a node nothing, not even _net, until it
