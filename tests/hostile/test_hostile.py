@@ -103,6 +103,7 @@ KNOWN = {
     "member_forks_net_feed_to_two_offices": 2,
     "member_equal_length_fork": 2,
     "member_bad_first_signature": 3,
+    "member_bad_signature_beside_valid_feed": 2,
     "member_gap_beside_valid_feed": 2,
     "member_broken_chain_beside_valid_feed": 2,
     "member_many_feeds": 4,
@@ -375,6 +376,7 @@ class World:
                        "--notes", "the admin's new visit").stdout.strip()
         w.O2.stop()
         w.H.put("x_note", G2, "t=楼道灯坏了")
+        w.M.put("x_note", G1, "t=王秀英家门口有杂物")  # M's feed of g1
         for node in (w.O2, w.H, w.M):
             r = node.sync(w.A)
             assert r.returncode == 0, r.stderr
@@ -747,7 +749,7 @@ def member_deletes_outside_scope(w):
     evil(w.A, "--dir", w.M.dir, "--change",
          "scope=%s,op=del:resident:%s" % (G2, rid))
     rec = w.A.run("get", "resident", rid, json_out=True)
-    return not rec.get("deleted"), "deleted=%s" % rec.get("deleted")
+    return rec["deleted"] is False, "deleted=%s" % rec["deleted"]
 
 
 @attack("member")
@@ -883,6 +885,21 @@ def member_broken_chain_beside_valid_feed(w):
 
 
 @attack("member")
+def member_bad_signature_beside_valid_feed(w):
+    # property 2: a bad signature quarantines that feed only
+    ok, bad = new_id(), new_id()
+    r = evil(w.A, "--dir", w.M.dir,
+             "--change", "scope=%s/ok,op=set:x_note:%s:t:s:fine" % (G1, ok),
+             "--change", "scope=%s/bs,sig=bad,op=set:x_note:%s:t:s:bad" %
+             (G1, bad))
+    q = status_lists(w.A.status(), "quarantined")
+    return w.A.has("x_note", ok) and not w.A.has("x_note", bad) and \
+        bool(q), "valid stored=%s, badly signed stored=%s, quarantined=%s " \
+        "(%s)" % (w.A.has("x_note", ok), w.A.has("x_note", bad), q,
+                  r["error"])
+
+
+@attack("member")
 def member_bad_first_signature(w):
     # property 3: what one honest node stores, every honest node accepts
     # A takes the run [bad, good] (one signature checked per run); a
@@ -969,6 +986,20 @@ def member_bogus_version_vector(w):
     return st["behind_changes"] == before and r["opened"], \
         "behind_changes %d -> %d; %s" % (before, st["behind_changes"],
                                          r["error"] or "session went on")
+
+
+@attack("member")
+def member_unsolicited_acks(w):
+    r = evil(w.A, "--dir", w.M.dir, "--no-vv", "--msg",
+             mp([3, 2 ** 64 - 1, 2 ** 64 - 1]).hex())
+    return closed(r), "closed: %s" % (r["error"] or r["close_reason"])
+
+
+@attack("member")
+def member_version_vector_twice(w):
+    r = evil(w.A, "--dir", w.M.dir, "--msg", mp([1, [], False]).hex(),
+             "--ms", 3000)
+    return closed(r), "closed: %s" % (r["error"] or r["close_reason"])
 
 
 @attack("member")
