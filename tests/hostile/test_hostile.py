@@ -112,6 +112,7 @@ KNOWN = {
     "member_claims_seq_2p64_minus_1": 10,
     "key_holder_claims_seq_2p64_minus_1": 10,
     "invite_used_on_two_laptops": 6,
+    "invite_reuse_splits_a_fresh_node": 6,
     "expired_invite_clock_set_back": 5,
     "revoked_listens_with_network_key": 5,
     "revoked_changes_relayed_before_revocation": 5,
@@ -1103,6 +1104,37 @@ def invite_used_on_two_laptops(w):
         warned.append("invite" in txt.lower())
     return all(warned), "warned: A %s, O2 %s, the leader's node %s" % \
         tuple(warned)
+
+
+@attack("member")
+def invite_reuse_splits_a_fresh_node(w):
+    # property 6: a leader writes, then her invite code is used on a second
+    # laptop; a fresh office that syncs afterwards must hold what the
+    # office holds, or both must say how they differ and why
+    code = w.A.run("invite", "--role", "leader", "--scope",
+                   ROOT + "/g3").stdout.strip()
+    l1, l2 = Node(w.root, "L1"), Node(w.root, "L2")
+    l1.run("init")
+    l1.run("join", code)
+    for i in range(3):
+        l1.put("x_note", ROOT + "/g3", "t=entry %d" % i)
+    l1.sync(w.A)
+    l2.run("init")
+    l2.run("join", code)
+    l2.sync(w.A)
+    fcode = w.A.run("invite", "--role", "office", "--scope",
+                    ROOT).stdout.strip()
+    f = Node(w.root, "F")
+    f.run("init")
+    f.run("join", fcode)
+    f.sync(w.A)
+    same = w.A.digest(ROOT + "/g3") == f.digest(ROOT + "/g3")
+    told = ["invite" in json.dumps(status_lists(n.status(), "invites_reused",
+                                                "warnings")).lower()
+            for n in (w.A, f)]
+    return same or all(told), "the office and a fresh office agree on " \
+        "g3=%s (office %d, fresh %d records); warned: %s" % (
+            same, w.A.status()["records"], f.status()["records"], told)
 
 
 @attack("member")
