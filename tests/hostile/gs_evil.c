@@ -9,8 +9,9 @@
  * handshakes, and a stranger's probe of what message 2 reveals.
  *
  *   gs-evil --to HOST:PORT [identity] [what to send] [--ms N]
- * identity (default: the node of --dir, its key and network key):
- *   --dir DIR         a node directory (member or revoked member)
+ * identity (default: --stranger):
+ *   --dir DIR         the node of DIR: its key, its network key, and it
+ *                     signs the changes (a member, a revoked member)
  *   --stranger        random node key, random network key
  *   --psk-of DIR      random node key, the network key of DIR's node
  *   --sign DIR        sign the following --change with DIR's node key
@@ -29,7 +30,8 @@
  *   --vvflood PAGES   PAGES version-vector pages of random feeds, more=true
  *   --pings N         N PINGs, never reading the PONGs
  *   --packed-bomb     a PACKED frame that unpacks far past NET_MSG_MAX
- *   --sessions K      K sessions at once, each held open (listening)
+ *   --sessions K      K sessions of one identity, opened three handshakes
+ *                     at a time, each held open (listening)
  *   --no-vv           do not send the empty version vector first
  *   --ready           print "ready" once under way (sessions settled,
  *                     raw connections made), before the report
@@ -132,7 +134,6 @@ struct evil {
   uint64_t acks, applied, dups, recv_msgs, recv_changes, recv_net,
       recv_vv_entries, sent_msgs, pongs;
   json_t *scopes;
-  uint64_t started;
 };
 
 static uint64_t now_ms(void)

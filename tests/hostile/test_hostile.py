@@ -378,10 +378,17 @@ class World:
         w.O2.stop()
         w.H.put("x_note", G2, "t=楼道灯坏了")
         w.M.put("x_note", G1, "t=王秀英家门口有杂物")  # M's feed of g1
-        for node in (w.O2, w.H, w.M):
+        for node in (w.O2, w.H, w.M, w.O2):
             r = node.sync(w.A)
             assert r.returncode == 0, r.stderr
+        assert w.A.digest() == w.O2.digest()
         w.A.stop()
+        # forget the addresses learnt here: in the copies the same ports
+        # may belong to other processes (each attack says who meets whom)
+        for n in cls.NAMES:
+            node = getattr(w, n)
+            for p in node.run("peers", json_out=True):
+                node.run("peers", "remove", p["addr"])
         meta = {"old_visit": old, "new_visit": newv.split()[-1]}
         with open(os.path.join(root, "meta.json"), "w") as f:
             json.dump(meta, f)
