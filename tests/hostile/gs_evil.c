@@ -129,7 +129,7 @@ struct evil {
   size_t claim_len[4];
   /* results */
   bool ready_flag, said_ready; /* --ready: print "ready" once under way */
-  bool opened, closed, peer_error;
+  bool opened, closed, peer_error, done_recv;
   char close_reason[200], error[300];
   uint64_t acks, applied, dups, recv_msgs, recv_changes, recv_net,
       recv_vv_entries, sent_msgs, pongs;
@@ -651,6 +651,8 @@ static void maybe_done(evil *e)
   if (e->nsessions != 1 || e->next < e->nmsgs || e->inflight ||
       e->pings_sent < e->pings)
     return;
+  if (!e->nmsgs && !e->pings && !e->done_recv)
+    return; /* listening: until the peer says it sent all (DONE) */
   if (!uv_is_active((uv_handle_t *)&e->linger))
     uv_timer_start(&e->linger, on_linger, e->linger_ms, 0);
 }
@@ -796,6 +798,9 @@ static void on_msg(net_peer *p, const uint8_t *buf, size_t n)
     e->peer_error = true;
     snprintf(e->error, sizeof e->error, "%.*s", (int)m.u.error.reason.n,
              (const char *)m.u.error.reason.p);
+    break;
+  case NET_MSG_DONE:
+    e->done_recv = true;
     break;
   case NET_MSG_PONG:
     e->pongs++;
@@ -1084,25 +1089,28 @@ static int run_raw(evil *e, const char *what, size_t conns,
         k++;
     json_object_set_new(o, "connected", json_integer((json_int_t)k));
     say_ready(e);
-    /* hold them, reading nothing; count those the server closes */
+    /* hold them, sending nothing; one the server closes (a handshake
+     * time-out) is opened again at once, as a real attacker would */
     uint64_t end = t0 + e->ms;
     size_t closed = 0;
-    bool done[MAX_SESSIONS] = {false};
-    while (mono_ms() < end && closed < k) {
+    while (mono_ms() < end) {
       for (size_t i = 0; i < k; i++) {
-        if (done[i])
-          continue;
         struct pollfd pf = {.fd = fds[i], .events = POLLIN};
         uint8_t b[256];
-        if (poll(&pf, 1, 0) > 0 && recv(fds[i], b, sizeof b, 0) <= 0) {
-          done[i] = true;
+        if (fds[i] >= 0 && poll(&pf, 1, 0) > 0 &&
+            recv(fds[i], b, sizeof b, 0) <= 0) {
+          close(fds[i]);
+          fds[i] = -1;
           closed++;
         }
+        if (fds[i] < 0)
+          fds[i] = raw_connect(e, bind_ip);
       }
-      usleep(50000);
+      usleep(20000);
     }
     for (size_t i = 0; i < k; i++)
-      close(fds[i]);
+      if (fds[i] >= 0)
+        close(fds[i]);
     json_object_set_new(o, "closed_by_server",
                         json_integer((json_int_t)closed));
   } else {

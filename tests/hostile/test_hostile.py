@@ -539,7 +539,7 @@ def stalled(w, addrs, conns, ms, label):
 def stalled_handshakes_4_addresses(w):
     # property 4: handshake slots shared so that a few addresses cannot
     # starve members (the member here is on 127.0.0.1)
-    return stalled(w, ["127.0.0.%d" % i for i in (2, 3, 4, 5)], 8, 6000,
+    return stalled(w, ["127.0.0.%d" % i for i in (2, 3, 4, 5)], 8, 10000,
                    "127.0.0.2-5")
 
 
@@ -547,7 +547,7 @@ def stalled_handshakes_4_addresses(w):
 def stalled_handshakes_members_address(w):
     # the same from the member's own address (a shared NAT): members
     # already known get through
-    return stalled(w, ["127.0.0.1"], 16, 6000, "the member's address")
+    return stalled(w, ["127.0.0.1"], 16, 10000, "the member's address")
 
 
 @attack("stranger")
@@ -579,7 +579,7 @@ def stranger_connection_churn(w):
 def key_holder_receives_membership(w):
     # property 5: a session shows a node nothing, not even _net, until it
     # presents a valid claim
-    r = evil(w.A, "--psk-of", w.A.dir, "--ms", 3000, "--linger", 1500)
+    r = evil(w.A, "--psk-of", w.A.dir, "--ms", 10000, "--linger", 500)
     return r["recv_changes"] == 0, "received %d changes (%d of _net)" % (
         r["recv_changes"], r["recv_net"])
 
@@ -1272,7 +1272,7 @@ def revoke_m(w):
 @attack("revoked")
 def revoked_connects(w):
     revoke_m(w)
-    r = evil(w.A, "--dir", w.M.dir, "--ms", 3000, "--linger", 1000)
+    r = evil(w.A, "--dir", w.M.dir, "--ms", 5000, "--linger", 500)
     return closed(r) and r["recv_changes"] == 0, \
         "closed: %s; received %d changes" % (r["error"] or r["close_reason"],
                                              r["recv_changes"])
@@ -1315,7 +1315,7 @@ def revoked_listens_with_network_key(w):
     # a revoked laptop still holds the network key: with a fresh node key
     # it must see nothing (property 5; property 8 rotates the key)
     revoke_m(w)
-    r = evil(w.A, "--psk-of", w.M.dir, "--ms", 3000, "--linger", 1500)
+    r = evil(w.A, "--psk-of", w.M.dir, "--ms", 10000, "--linger", 500)
     return r["recv_changes"] == 0, "received %d changes" % r["recv_changes"]
 
 
