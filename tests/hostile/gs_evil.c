@@ -32,6 +32,9 @@
  *   --packed-bomb     a PACKED frame that unpacks far past NET_MSG_MAX
  *   --sessions K      K sessions of one identity, opened three handshakes
  *                     at a time, each held open (listening)
+ *   --listen          instead of --to: listen on 127.0.0.1 (port printed
+ *                     as "listening HOST:PORT") and play one session as
+ *                     the responder, for an office that connects to us
  *   --no-vv           do not send the empty version vector first
  *   --ready           print "ready" once under way (sessions settled,
  *                     raw connections made), before the report
@@ -102,6 +105,8 @@ typedef struct sess {
 struct evil {
   uv_loop_t loop;
   uv_timer_t timer, linger;
+  uv_tcp_t server; /* --listen */
+  bool listen;
   net_identity id;
   struct sockaddr_storage to;
   uint64_t ms, linger_ms;
@@ -639,6 +644,8 @@ static void stop(evil *e)
       net_peer_close(e->sessions[i].p, GS_OK, "done");
   uv_timer_stop(&e->timer);
   uv_timer_stop(&e->linger);
+  if (e->listen && !uv_is_closing((uv_handle_t *)&e->server))
+    uv_close((uv_handle_t *)&e->server, NULL);
 }
 
 static void on_linger(uv_timer_t *t)
@@ -852,6 +859,8 @@ static const net_peer_cbs cbs = {on_open, on_msg, on_drain, on_close};
 #define RAMP 3
 static void start_next(evil *e)
 {
+  if (e->listen)
+    return;
   size_t pending = 0;
   for (size_t i = 0; i < e->nstarted; i++)
     pending += !e->sessions[i].opened && !e->sessions[i].closed;
@@ -871,6 +880,39 @@ static void on_timeout(uv_timer_t *t)
   stop(t->data);
 }
 
+/* --listen: the office connects to us (we are in its address book); one
+ * session, as the responder. */
+static void on_conn(uv_stream_t *server, int status)
+{
+  evil *e = server->data;
+  if (status < 0 || e->nstarted)
+    return;
+  sess *s = &e->sessions[e->nstarted++];
+  s->e = e;
+  if (net_peer_accept(server, &e->id, &e->popts, &cbs, s, &s->p) != GS_OK)
+    s->closed = true;
+}
+
+static void start_listening(evil *e)
+{
+  struct sockaddr_in a;
+  struct sockaddr_storage got;
+  int len = sizeof got;
+  char host[64];
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  uv_tcp_init(&e->loop, &e->server);
+  e->server.data = e;
+  if (uv_tcp_bind(&e->server, (const struct sockaddr *)&a, 0) != 0 ||
+      uv_listen((uv_stream_t *)&e->server, 8, on_conn) != 0 ||
+      uv_tcp_getsockname(&e->server, (struct sockaddr *)&got, &len) != 0)
+    die("%s", "cannot listen on 127.0.0.1");
+  uv_ip4_name((const struct sockaddr_in *)&got, host, sizeof host);
+  printf("listening %s:%d\n", host,
+         ntohs(((const struct sockaddr_in *)&got)->sin_port));
+  fflush(stdout);
+  e->said_ready = true; /* that line is the ready line */
+}
+
 static int run_sessions(evil *e)
 {
   uv_loop_init(&e->loop);
@@ -880,7 +922,10 @@ static int run_sessions(evil *e)
   e->popts = (net_peer_opts){.handshake_ms = 10000,
                               .idle_ms = e->ms + 5000, .keepalive_ms = 20000,
                               .high_water = 1 << 20, .hard_limit = 64 << 20};
-  start_next(e);
+  if (e->listen)
+    start_listening(e);
+  else
+    start_next(e);
   uv_timer_start(&e->timer, on_timeout, e->ms, 0);
   uv_run(&e->loop, UV_RUN_DEFAULT);
   uv_close((uv_handle_t *)&e->timer, NULL);
@@ -1288,6 +1333,8 @@ int main(int argc, char **argv)
       e->nsessions = strtoul(v, NULL, 10);
       if (e->nsessions < 1 || e->nsessions > MAX_SESSIONS)
         die("--sessions %s: 1 to 256", v);
+    } else if (strcmp(a, "--listen") == 0) {
+      e->listen = true;
     } else if (strcmp(a, "--ready") == 0) {
       e->ready_flag = true;
     } else if (strcmp(a, "--no-vv") == 0) {
@@ -1316,7 +1363,7 @@ int main(int argc, char **argv)
 #undef NEED
   }
   flush_stage(e);
-  if (!to || node_parse_addr(to, &e->to) != GS_OK)
+  if (!e->listen && (!to || node_parse_addr(to, &e->to) != GS_OK))
     die("%s", "give --to HOST:PORT");
   if (!have_id)
     stranger(e);

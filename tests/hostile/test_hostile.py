@@ -93,6 +93,7 @@ KNOWN = {
     "stalled_handshakes_4_addresses": 4,
     "stalled_handshakes_members_address": 4,
     "key_holder_receives_membership": 5,
+    "key_holder_in_the_address_book": 5,
     "key_holder_poisons_address_book": 5,
     "key_holder_64_sessions": 4,
     "member_64_sessions": 4,
@@ -308,9 +309,11 @@ def evil(target, *args, timeout=60):
 
 
 def evil_bg(target, *args, ready_s=30):
-    """Start gs-evil against target and return once it says the attack is
-    under way (its sessions settled, its connections made)."""
-    argv = [EVIL, "--to", target.addr(), "--ready"] + [str(a) for a in args]
+    """Start gs-evil against target (None: it listens) and return once it
+    says the attack is under way (its sessions settled, its connections
+    made); p.ready_line is what it said."""
+    argv = [EVIL] + (["--to", target.addr()] if target else []) + \
+        ["--ready"] + [str(a) for a in args]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     end = time.time() + ready_s
@@ -325,6 +328,7 @@ def evil_bg(target, *args, ready_s=30):
         if not c:
             break
         line += c
+    p.ready_line = line.decode(errors="replace").strip()
     return p
 
 
@@ -582,6 +586,21 @@ def key_holder_receives_membership(w):
     r = evil(w.A, "--psk-of", w.A.dir, "--ms", 10000, "--linger", 500)
     return r["recv_changes"] == 0, "received %d changes (%d of _net)" % (
         r["recv_changes"], r["recv_net"])
+
+
+@attack("key holder")
+def key_holder_in_the_address_book(w):
+    # property 5 the other way round: the office connects out to a node
+    # holding only the network key (an address learnt from a peer or the
+    # LAN); it must show it nothing either
+    p = evil_bg(None, "--listen", "--psk-of", w.A.dir, "--ms", 10000,
+                "--linger", 500)
+    addr = p.ready_line.split()[-1]
+    w.A.run("sync", addr, check=False, timeout=30)
+    r = evil_wait(p)
+    return r["recv_changes"] == 0, \
+        "opened=%s, received %d changes (%d of _net)" % (
+            r["opened"], r["recv_changes"], r["recv_net"])
 
 
 @attack("key holder")
