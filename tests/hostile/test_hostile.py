@@ -1407,18 +1407,28 @@ def main():
                 continue
             w = World.copy(tpl, os.path.join(tmp, "a%02d" % i))
             t1 = time.time()
+            broke = None  # never excused by KNOWN: a crash, a harness error
             try:
                 ok, detail = fn(w)
                 honest = w.honest_after(whole)
             except Exception as e:  # an attack that broke the harness
                 ok, detail, honest = False, "error: %s" % e, None
+                broke = "the attack could not run"
                 traceback.print_exc()
             finally:
                 w.close()
             dt = time.time() - t1
             if honest:
                 ok, detail = False, "%s; %s" % (detail, honest)
+                if honest.endswith(" died"):
+                    broke = honest
             k = KNOWN.get(name)
+            if broke:
+                through += 1
+                failed.append(name)
+                print("FAIL  %-44s [%s] %s: %s" % (name, actor, broke, detail))
+                sys.stdout.flush()
+                continue
             if ok and k is None:
                 held += 1
                 print("ok    %-44s [%s] held off: %s (%.1f s)" % (
