@@ -72,6 +72,8 @@
 #include "net/noise.h"
 #include "net/peer.h"
 #include "node/node.h"
+#include "node/netnode.h"
+#include "node/member.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
 
@@ -80,7 +82,7 @@
 #define WINDOW 8
 /* The handshake as today's net/peer.c speaks it: only the raw probes use
  * it (the sessions go through net_peer and follow its changes). */
-#define RAW_PATTERN "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b"
+#define RAW_PATTERN "Noise_XXpsk0_25519_ChaChaPoly_BLAKE2b"
 #define RAW_PROLOGUE "gridsync/1"
 
 typedef struct outmsg {
@@ -499,7 +501,7 @@ static void build_feeds(evil *e, const char *arg)
     snprintf(scope, sizeof scope, "%s/f%lu", prefix, i);
     crdt_change c;
     memset(&c, 0, sizeof c);
-    crdt_id_new(now_ms(), id);
+    crdt_id_new(now_ms(), NULL, id);
     crdt_op op = {.kind = CRDT_OP_SET, .coll = "x_flood", .coll_len = 7,
                   .field = "n", .field_len = 1,
                   .value = {.type = CRDT_INT, .u.i = (int64_t)i}};
