@@ -56,8 +56,10 @@ static const cli_command commands[] = {
     {"members", cli_cmd_members, "members",
      "the network's members and whether their changes count"},
     {"serve", cli_cmd_serve,
-     "serve [--listen HOST:PORT] [--peer HOST:PORT ...] [--gossip-ms MS]",
-     "run the node until SIGINT/SIGTERM: sync with peers, live"},
+     "serve [--listen HOST:PORT] [--peer HOST:PORT ...] [--gossip-ms MS] "
+     "[--ui HOST:PORT | --no-ui]",
+     "run the node until SIGINT/SIGTERM: sync with peers, live, and serve "
+     "the web app (http://127.0.0.1:7080/)"},
     {"sync", cli_cmd_sync, "sync HOST:PORT",
      "sync once with a peer, both ways, then exit"},
     {"peers", cli_cmd_peers, "peers [add HOST:PORT | remove HOST:PORT]",

@@ -388,14 +388,8 @@ static bool in_period(const report_ctx *c, const char d[11])
 
 static bool days_add(days *d, long v)
 {
-  if (d->n == d->cap) {
-    size_t cap = d->cap ? 2 * d->cap : 32;
-    long *p = realloc(d->v, cap * sizeof *p);
-    if (!p)
-      return false;
-    d->v = p;
-    d->cap = cap;
-  }
+  if (crdt_grow((void **)&d->v, &d->cap, d->n + 1, sizeof *d->v) != GS_OK)
+    return false;
   d->v[d->n++] = v;
   return true;
 }
