@@ -132,6 +132,7 @@ struct node_policy {
   bool want_witness; /* claims were checked: witness what stays unseen */
   bool loaded;       /* past node_policy_load */
   bool dirty;        /* membership data changed since the last settle */
+  bool defer;        /* no witness written now (inside a transaction) */
 };
 
 static gs_err witness_pending(node_policy *p);
@@ -142,7 +143,7 @@ void node_policy_free(node_policy *p)
   if (!p)
     return;
   settled(p); /* this node may have just been confirmed */
-  if (p->want_witness)
+  if (p->want_witness && !p->defer)
     witness_pending(p); /* best effort: a later check witnesses again */
   for (size_t i = 0; i < p->n_m; i++)
     free(p->m[i].cuts);
@@ -949,8 +950,15 @@ static bool valid_witness(node_policy *p, const member *m)
 /* As an admin or office: witness every well-formed claim not witnessed
  * yet (by anyone valid) whose invite has not expired by this node's
  * clock. Then settle. */
+void node__policy_defer(node_policy *p, bool defer)
+{
+  p->defer = defer;
+}
+
 static gs_err witness_pending(node_policy *p)
 {
+  if (p->defer)
+    return GS_OK; /* want_witness stays: written when allowed again */
   p->want_witness = false;
   settled(p);
   if (!p->may_witness)
@@ -1174,6 +1182,8 @@ gs_err node_may_write(node *n, const char *scope, size_t scope_len,
   }
   node_policy *p;
   gs_err err = node_policy_load(n, &p);
+  if (!err)
+    node__policy_defer(p, true); /* a query: it writes nothing */
   if (err)
     return err;
   member *self = find(p, n->pk, false);

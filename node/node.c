@@ -413,7 +413,11 @@ gs_err node_held_recheck(node *n, size_t *applied)
     return err;
   if ((err = node_policy_load(n, &p)) != GS_OK)
     return err;
+  /* the checks run inside the retry's write transaction: witnesses they
+   * make due are written after it, by node_policy_free */
+  node__policy_defer(p, true);
   err = store_held_retry(n->st, recheck_one, p, &res);
+  node__policy_defer(p, false);
   node_policy_free(p);
   if (applied)
     *applied = res.applied;

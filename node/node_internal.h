@@ -101,6 +101,12 @@ gs_err node__network_load(node *n);
 
 struct node_batch;
 struct node_reason;
+struct node_policy;
+/* While defer is true, checks through p write no witness (they may run
+ * inside a write transaction of this process, where a second one would
+ * wait for itself): what is due is written by node_policy_free once defer
+ * is false again, or not at all when it stays true. */
+void node__policy_defer(struct node_policy *p, bool defer);
 /* GS_OK when coll is a collection of the schema, a free-form one (x_...)
  * or, when own, one of the node's own (_...); else GS_EINVAL for a bad
  * name, GS_ESCHEMA for an unknown one, with why. */
