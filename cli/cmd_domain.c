@@ -356,7 +356,8 @@ static int cmd_fields(cli_ctx *ctx, const node_coll *c)
     if (f->values) {
       printf(" ");
       for (const char *const *v = f->values; *v; v++)
-        printf("%s%s", v == f->values ? "" : "|", *v);
+        printf("%s%s(%s)", v == f->values ? "" : "|", *v,
+               node_schema_label(c->name, f->name, *v));
     }
     if (f->ref)
       printf(" %s", f->ref);

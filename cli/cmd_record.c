@@ -64,13 +64,20 @@ static void short_node(const uint8_t origin[CRDT_KEY_LEN], char out[16])
 }
 
 /* The human form of field i of r: its value, or its set's elements in
- * brackets separated by sep. */
-static void print_field_value(const crdt_record *r, size_t i,
+ * brackets separated by sep, as a person reads them (labels, names). */
+static void print_field_value(node *n, const crdt_record *r, size_t i,
                               const crdt_field_view *fv, const char *sep)
 {
   static char buf[CRDT_TEXT_MAX + 64];
+  const char *scope, *coll;
+  size_t sn, cn;
+  uint8_t id[CRDT_ID_LEN];
+  char cname[CRDT_NAME_MAX + 1], fname[CRDT_NAME_MAX + 1];
+  crdt_record_identity(r, &scope, &sn, &coll, &cn, id);
+  snprintf(cname, sizeof cname, "%.*s", (int)cn, coll);
+  snprintf(fname, sizeof fname, "%.*s", (int)fv->name_len, fv->name);
   if (!fv->is_set) {
-    node_value_text(&fv->value, buf, sizeof buf);
+    node_display_text(n, cname, fname, &fv->value, buf, sizeof buf);
     printf("%s", buf);
     return;
   }
@@ -79,14 +86,14 @@ static void print_field_value(const crdt_record *r, size_t i,
     crdt_value ev;
     if (crdt_record_elem(r, i, j, &ev) != GS_OK)
       continue;
-    node_value_text(&ev, buf, sizeof buf);
+    node_display_text(n, cname, fname, &ev, buf, sizeof buf);
     printf("%s%s", j ? sep : "", buf);
   }
   printf("]");
 }
 
 /* Human form of one record. */
-static void print_record(const crdt_record *r)
+static void print_record(node *n, const crdt_record *r)
 {
   const char *scope, *coll;
   size_t sn, cn;
@@ -111,7 +118,7 @@ static void print_record(const crdt_record *r)
       continue;
     printf("  %.*s%*s ", (int)fv.name_len, fv.name, w - (int)fv.name_len,
            "");
-    print_field_value(r, i, &fv, ", ");
+    print_field_value(n, r, i, &fv, ", ");
     printf("\n");
   }
   crdt_record_last_stamp(r, &last);
@@ -350,7 +357,7 @@ int cli_show_record(cli_ctx *ctx, const char *cmd, const char *coll,
   else if (ctx->json)
     rc = cli_json_out(node_record_json(r));
   else
-    print_record(r);
+    print_record(n, r);
   crdt_record_free(r);
   return rc;
 }
@@ -358,6 +365,7 @@ int cli_show_record(cli_ctx *ctx, const char *cmd, const char *coll,
 /* ---- list ---- */
 
 typedef struct list_ctx {
+  node *n;
   size_t count;
   json_t *out;
 } list_ctx;
@@ -383,7 +391,7 @@ static int on_list(void *vctx, const crdt_record *r)
     if (crdt_record_field(r, i, &fv) != GS_OK)
       continue;
     printf("  %.*s=", (int)fv.name_len, fv.name);
-    print_field_value(r, i, &fv, ",");
+    print_field_value(l->n, r, i, &fv, ",");
   }
   printf("\n");
   return 0;
@@ -394,7 +402,7 @@ int cli_list_query(cli_ctx *ctx, const char *cmd, const node_query *q)
   node *n = cli_open(ctx, 0);
   if (!n)
     return CLI_FAIL;
-  list_ctx l = {0};
+  list_ctx l = {.n = n};
   node_reason why = {0};
   if (ctx->json)
     l.out = json_array();

@@ -108,6 +108,15 @@ void node_record_name(node *n, const char *coll,
 /* The display name of r itself (name, title, what or description). */
 void node_name_of(const crdt_record *r, char *buf, size_t cap);
 
+/* ---- showing records (node/display.c) ---- */
+
+/* What a person reads for value v of field of coll, into buf: an allowed
+ * value's Chinese label (node_schema_label), a reference's record name
+ * (node_record_name; COLL/ID when this node holds no name for it), any
+ * other value as node_value_text writes it. n may be NULL (no names). */
+void node_display_text(node *n, const char *coll, const char *field,
+                       const crdt_value *v, char *buf, size_t cap);
+
 /* Records and changes passed to callbacks are borrowed for the call; a
  * callback returns non-zero to stop. */
 typedef int (*node_record_cb)(void *ctx, const crdt_record *r);

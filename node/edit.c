@@ -482,6 +482,17 @@ gs_err node_edit_text(node_edit *e, const char *field, char op,
       }
       break;
     }
+    case NODE_F_ENUM:
+    case NODE_F_TAGS: {
+      /* the code, or its Chinese label; anything else is refused by the
+       * schema check with the list of allowed values */
+      const char *code = node_schema_code(e->coll, f, text);
+      if (code) {
+        v.u.s.p = code;
+        v.u.s.n = strlen(code);
+      }
+      break;
+    }
     case NODE_F_BOOL:
       if (strcmp(text, "true") && strcmp(text, "false"))
         return node_reason_set(why, GS_EINVAL, "%s takes true or false",

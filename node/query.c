@@ -418,6 +418,7 @@ typedef struct qcond {
   crdt_value ref;       /* a resolved reference */
   bool is_ref;
   node_hit refhit;
+  const char *want;     /* the value compared (c->value, or its code) */
 } qcond;
 
 static const char *op_text(node_qop op)
@@ -431,6 +432,7 @@ static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
 {
   memset(q, 0, sizeof *q);
   q->c = c;
+  q->want = c->value;
   snprintf(q->field, sizeof q->field, "%.*s", (int)c->field_len, c->field);
   bool order = c->op == NODE_Q_LT || c->op == NODE_Q_LE ||
                c->op == NODE_Q_GT || c->op == NODE_Q_GE;
@@ -487,14 +489,14 @@ static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
   case NODE_F_TAGS: {
     if (order || c->op == NODE_Q_CONTAINS)
       goto badop;
-    for (const char *const *v = f->values; v && *v; v++)
-      if (strcmp(*v, c->value) == 0)
-        return GS_OK;
+    if ((q->want = node_schema_code(sc->name, f, c->value)))
+      return GS_OK;
     char list[400];
     size_t k = 0;
     for (const char *const *v = f->values; v && *v && k < sizeof list; v++)
-      k += (size_t)snprintf(list + k, sizeof list - k, "%s%s",
-                            v == f->values ? "" : ", ", *v);
+      k += (size_t)snprintf(list + k, sizeof list - k, "%s%s (%s)",
+                            v == f->values ? "" : ", ", *v,
+                            node_schema_label(sc->name, f->name, *v));
     return node_reason_set(why, GS_EINVAL,
                            "%s has no value '%s' (it takes: %s)", q->field,
                            c->value, list);
@@ -544,7 +546,7 @@ static bool bytes_contain(const char *h, size_t hn, const char *nd, size_t nn)
 /* Does one value v satisfy q? */
 static bool value_matches(const qcond *q, const crdt_value *v)
 {
-  const char *want = q->c->value;
+  const char *want = q->want;
   size_t wn = strlen(want);
   node_qop op = q->c->op;
   int cmp;

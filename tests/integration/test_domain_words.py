@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""The domain as people write it (issue 16), through the gridsync CLI:
+Chinese labels for allowed values, dates and phones as typed, records by
+name and address, names instead of ids in what is printed.
+
+    GRIDSYNC=build/cli/gridsync python3 tests/integration/test_domain_words.py
+"""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_sync import Base, Node  # noqa: E402
+
+G1 = "gongrencun/qinghejv/g01"
+ROOT = "gongrencun/qinghejv"
+
+
+def out(p):
+    return p.stdout.strip()
+
+
+class Words(Base):
+    def setUp(self):
+        super().setUp()
+        self.n = Node(self.root, "n")
+        self.nodes.append(self.n)
+        self.n.run("init", "--name", "青河")
+
+    def test_labels_in_and_out(self):
+        n = self.n
+        u = out(n.run("unit", "add", "--scope", ROOT, "--kind", "物业",
+                      "物业服务站"))
+        a = out(n.run("appeal", "open", "--scope", G1, "--category", "微心愿",
+                      "楼道装一盏灯"))
+        m = out(n.run("meeting", "add", "--scope", G1, "--kind", "邻里议事会",
+                      "--date", "2026-11-02", "--title", "加装电梯"))
+        r = out(n.run("resident", "add", "--scope", G1, "李桂芳", "--tag",
+                      "独居", "--tag", "elderly"))
+        # records keep the stable codes
+        rec = n.run("appeal", "show", a, json_out=True)
+        self.assertEqual(rec["fields"]["category"], "micro-wish")
+        self.assertEqual(n.run("meeting", "show", m, json_out=True)
+                         ["fields"]["kind"], "neighbours")
+        self.assertEqual(sorted(n.run("resident", "show", r, json_out=True)
+                                ["fields"]["tags"]), ["elderly", "lives-alone"])
+        self.assertEqual(n.run("unit", "show", u, json_out=True)
+                         ["fields"]["kind"], "property")
+        # queries take either
+        for argv in (["--tag", "独居"], ["--tag", "lives-alone"],
+                     ["--where", "tags=独居"]):
+            got = n.run("resident", "list", *argv, json_out=True)
+            self.assertEqual([x["id"] for x in got], [r], argv)
+        self.assertEqual(len(n.run("appeal", "list", "--category", "微心愿",
+                                   json_out=True)), 1)
+        self.assertEqual(len(n.run("meeting", "list", "--kind", "邻里议事会",
+                                   json_out=True)), 1)
+        # a close with the resident's feedback as a label
+        n.run("appeal", "accept", a)
+        n.run("appeal", "assign", a, "--to", "物业服务站")
+        n.run("appeal", "resolve", a)
+        n.run("appeal", "close", a, "--feedback", "满意")
+        rec = n.run("appeal", "show", a, json_out=True)
+        self.assertEqual(rec["fields"]["feedback"], "satisfied")
+        self.assertEqual(rec["fields"]["status"], "closed")
+        # human output shows labels
+        human = out(n.run("appeal", "show", a))
+        self.assertIn("微心愿", human)
+        self.assertIn("满意", human)
+        self.assertIn("已关闭", human)
+        self.assertNotIn("micro-wish", human)
+        lst = out(n.run("resident", "list"))
+        self.assertIn("独居", lst)
+        self.assertNotIn("lives-alone", lst)
+        # neither a code nor a label: an error, never an empty result
+        p = n.run("resident", "list", "--tag", "富", check=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("no value '富'", p.stderr)
+        self.assertIn("lives-alone (独居)", p.stderr)
+        p = n.run("appeal", "open", "--scope", G1, "--category", "吵闹", "x",
+                  check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("cannot be '吵闹'", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

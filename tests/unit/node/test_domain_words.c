@@ -1,0 +1,207 @@
+/* node/domain.h as people write: Chinese labels for allowed values,
+ * dates and phones in the forms people type, records by name and
+ * address, default scopes, the questions volunteers ask (issue 16). */
+#include <criterion/criterion.h>
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <time.h>
+#include <string.h>
+
+#include "node/domain.h"
+#include "node/json.h"
+#include "node/node.h"
+#include "node/schema.h"
+#include "tests/unit/storage/store_test_util.h"
+
+static char dir[64];
+static char ndir[128];
+static node *n;
+
+#define G1 "gongrencun/qinghejv/g01"
+#define G2 "gongrencun/qinghejv/g02"
+/* 2026-11-20 12:00 UTC */
+#define NOW_MS 1795176000000ULL
+
+static uint64_t fixed_now(void *ctx)
+{
+  return *(uint64_t *)ctx;
+}
+static uint64_t now_ms = NOW_MS;
+static const node_clock fixed = {fixed_now, &now_ms};
+
+static void setup(void)
+{
+  setenv("TZ", "Asia/Shanghai", 1);
+  tzset();
+  now_ms = NOW_MS;
+  cr_assert_eq(crdt_crypto_init(), GS_OK);
+  cr_assert(t_mkdtemp(dir, sizeof dir), "mkdtemp");
+  snprintf(ndir, sizeof ndir, "%s/node", dir);
+  cr_assert_eq(node_init(ndir, "test"), GS_OK);
+  cr_assert_eq(node_open(ndir, 0, &fixed, &n), GS_OK);
+}
+
+static void teardown(void)
+{
+  node_close(n);
+  n = NULL;
+  t_rmtree(dir);
+}
+
+TestSuite(domain_words, .init = setup, .fini = teardown);
+
+/* Write a new record of coll in scope with (field, text) pairs,
+ * NULL-terminated ("+field" adds to a set); its id into id. Returns the
+ * commit's result (why gets the reason). */
+static gs_err vadd(const char *coll, const char *scope, uint8_t *id,
+                   node_reason *why, va_list ap)
+{
+  node_edit *e;
+  gs_err err = node_edit_new(n, coll, scope, &e, why);
+  if (err)
+    return err;
+  const char *f;
+  while ((f = va_arg(ap, const char *))) {
+    const char *v = va_arg(ap, const char *);
+    char op = '=';
+    if (*f == '+')
+      op = '+', f++;
+    if (!err)
+      err = node_edit_text(e, f, op, v, why);
+  }
+  node_committed res;
+  if (!err)
+    err = node_edit_commit(e, &res, why);
+  if (!err && id)
+    memcpy(id, res.id, CRDT_ID_LEN);
+  node_edit_free(e);
+  return err;
+}
+
+static gs_err try_add(const char *coll, const char *scope, uint8_t *id,
+                      node_reason *why, ...)
+{
+  va_list ap;
+  va_start(ap, why);
+  gs_err err = vadd(coll, scope, id, why, ap);
+  va_end(ap);
+  return err;
+}
+
+static void add(const char *coll, const char *scope, uint8_t *id, ...)
+{
+  node_reason why = {0};
+  va_list ap;
+  va_start(ap, id);
+  gs_err err = vadd(coll, scope, id, &why, ap);
+  va_end(ap);
+  cr_assert_eq(err, GS_OK, "%s: %s", coll, why.text);
+}
+
+/* The text of a register field of (coll, id), "" when absent. */
+static const char *field_text(const char *coll, const uint8_t *id,
+                              const char *field, char *buf, size_t cap)
+{
+  crdt_record *r;
+  buf[0] = '\0';
+  cr_assert_eq(node_get(n, coll, id, &r), GS_OK);
+  long i = crdt_record_find(r, field, strlen(field));
+  crdt_field_view fv;
+  if (i >= 0 && crdt_record_field(r, (size_t)i, &fv) == GS_OK &&
+      !fv.is_set && fv.value.type != CRDT_NIL)
+    node_value_text(&fv.value, buf, cap);
+  crdt_record_free(r);
+  return buf;
+}
+
+static int count_cb(void *ctx, const crdt_record *r)
+{
+  (void)r;
+  (*(size_t *)ctx)++;
+  return 0;
+}
+
+/* How many records of coll hold every condition (NULL-terminated);
+ * -1 when refused (why gets the reason). */
+static long query(const char *coll, node_reason *why, ...)
+{
+  node_cond c[8];
+  size_t nc = 0, got = 0;
+  va_list ap;
+  va_start(ap, why);
+  const char *t;
+  while ((t = va_arg(ap, const char *)) && nc < 8) {
+    cr_assert(node_cond_parse(t, &c[nc]), "%s", t);
+    nc++;
+  }
+  va_end(ap);
+  node_query q = {.coll = coll, .conds = c, .nconds = nc};
+  if (node_query_run(n, &q, count_cb, &got, NULL, why) != GS_OK)
+    return -1;
+  return (long)got;
+}
+
+/* ---- 1. allowed values by their Chinese labels ---- */
+
+Test(domain_words, labels_are_taken_as_input_and_codes_are_kept)
+{
+  uint8_t a[CRDT_ID_LEN], m[CRDT_ID_LEN], r[CRDT_ID_LEN];
+  char buf[64];
+  node_reason why = {0};
+  cr_assert_str_eq(node_schema_label("appeal", "category", "micro-wish"),
+                   "微心愿");
+  add("appeal", G1, a, "category", "微心愿", "description", "楼道装一盏灯",
+      NULL);
+  cr_assert_str_eq(field_text("appeal", a, "category", buf, sizeof buf),
+                   "micro-wish");
+  add("meeting", G1, m, "kind", "邻里议事会", "date", "2026-11-02", NULL);
+  cr_assert_str_eq(field_text("meeting", m, "kind", buf, sizeof buf),
+                   "neighbours");
+  add("resident", G1, r, "name", "李桂芳", "+tags", "独居", "+tags",
+      "elderly", NULL);
+  /* the code and the label find the same records */
+  cr_assert_eq(query("resident", &why, "tags=lives-alone", NULL), 1);
+  cr_assert_eq(query("resident", &why, "tags=独居", NULL), 1);
+  cr_assert_eq(query("resident", &why, "tags=老年人", NULL), 1);
+  cr_assert_eq(query("appeal", &why, "category=微心愿", NULL), 1);
+  cr_assert_eq(query("appeal", &why, "category=micro-wish", NULL), 1);
+  cr_assert_eq(query("meeting", &why, "kind=邻里议事会", NULL), 1);
+  /* a label of another field is no value here */
+  cr_assert_eq(query("meeting", &why, "kind=微心愿", NULL), -1);
+  cr_assert_not_null(strstr(why.text, "no value '微心愿'"), "%s", why.text);
+  cr_assert_not_null(strstr(why.text, "neighbours (邻里议事会)"), "%s",
+                     why.text);
+  /* removal by label */
+  node_edit *e;
+  cr_assert_eq(node_edit_open(n, "resident", r, false, &e, &why), GS_OK);
+  cr_assert_eq(node_edit_text(e, "tags", '-', "独居", &why), GS_OK);
+  cr_assert_eq(node_edit_commit(e, NULL, &why), GS_OK, "%s", why.text);
+  node_edit_free(e);
+  cr_assert_eq(query("resident", &why, "tags=lives-alone", NULL), 0);
+  /* the feedback of a close, by label */
+  cr_assert_eq(node_edit_open(n, "appeal", a, false, &e, &why), GS_OK);
+  cr_assert_eq(node_edit_text(e, "feedback", '=', "满意", &why), GS_OK);
+  cr_assert_eq(node_edit_commit(e, NULL, &why), GS_OK, "%s", why.text);
+  node_edit_free(e);
+  cr_assert_str_eq(field_text("appeal", a, "feedback", buf, sizeof buf),
+                   "satisfied");
+  /* what is neither is refused by the schema, storing nothing */
+  cr_assert_eq(try_add("appeal", G1, NULL, &why, "category", "随便",
+                       "description", "x", NULL),
+               GS_ESCHEMA);
+  cr_assert_not_null(strstr(why.text, "cannot be '随便'"), "%s", why.text);
+  cr_assert_eq(query("appeal", &why, NULL), 1);
+  /* shown as a person reads it */
+  crdt_value v = {.type = CRDT_STR};
+  v.u.s.p = "lives-alone";
+  v.u.s.n = strlen("lives-alone");
+  node_display_text(n, "resident", "tags", &v, buf, sizeof buf);
+  cr_assert_str_eq(buf, "独居");
+  v.u.s.p = "open";
+  v.u.s.n = 4;
+  node_display_text(n, "appeal", "status", &v, buf, sizeof buf);
+  cr_assert_str_eq(buf, "待受理");
+  node_display_text(n, "resident", "name", &v, buf, sizeof buf);
+  cr_assert_str_eq(buf, "open");
+}
