@@ -117,6 +117,16 @@ void node_name_of(const crdt_record *r, char *buf, size_t cap);
 void node_display_text(node *n, const char *coll, const char *field,
                        const crdt_value *v, char *buf, size_t cap);
 
+/* ---- dates as people write them (node/dates.c) ---- */
+
+/* Today's date (less days_back days) by the node's clock in local time,
+ * "YYYY-MM-DD". */
+void node_today(node *n, int days_back, char out[11]);
+/* Read a date as a person writes it: 2026-12-05, 2026/12/05, 2026/12/5,
+ * 2026.12.5, 2026年12月5日, 今天, 昨天, 前天, today, yesterday (the node's
+ * clock, local time). true with out "YYYY-MM-DD" for a valid date. */
+bool node_date_parse(node *n, const char *text, char out[11]);
+
 /* Records and changes passed to callbacks are borrowed for the call; a
  * callback returns non-zero to stop. */
 typedef int (*node_record_cb)(void *ctx, const crdt_record *r);

@@ -455,9 +455,17 @@ gs_err node_edit_text(node_edit *e, const char *field, char op,
                            "field '%s' holds one value, not a set: give "
                            "%s=VALUE",
                            field, field);
-  char *end;
+  char *end, day[11];
   if (f) {
     switch (f->type) {
+    case NODE_F_DATE:
+      /* a date as people write it, stored YYYY-MM-DD; anything else is
+       * refused by the schema check */
+      if (node_date_parse(e->n, text, day)) {
+        v.u.s.p = day;
+        v.u.s.n = 10;
+      }
+      break;
     case NODE_F_INT: {
       long long x = strtoll(text, &end, 10);
       if (!*text || *end)
@@ -557,9 +565,14 @@ gs_err node_edit_verb(node_edit *e, const char *verb, const char *date,
   if (date && !v->date)
     return node_reason_set(why, GS_EINVAL, "%s %s keeps no date", e->coll,
                            verb);
-  if (date && !node_date_valid(date, strlen(date)))
+  char day[11];
+  if (date && !node_date_parse(e->n, date, day))
     return node_reason_set(why, GS_EINVAL,
-                           "'%s' is not a date (YYYY-MM-DD)", date);
+                           "'%s' is not a date: give 2026-12-05, 2026/12/5, "
+                           "2026年12月5日, 今天 or 昨天",
+                           date);
+  if (date)
+    date = day;
   crdt_value nil = {.type = CRDT_NIL};
   gs_err err;
   for (size_t k = 0; k < 2 && v->clears[k]; k++)

@@ -419,6 +419,7 @@ typedef struct qcond {
   bool is_ref;
   node_hit refhit;
   const char *want;     /* the value compared (c->value, or its code) */
+  char day[11];         /* a date value as YYYY-MM-DD */
 } qcond;
 
 static const char *op_text(node_qop op)
@@ -471,10 +472,12 @@ static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
     return GS_OK;
   }
   case NODE_F_DATE:
-    if (!node_date_valid(c->value, strlen(c->value)))
+    if (!node_date_parse(n, c->value, q->day))
       return node_reason_set(why, GS_EINVAL,
-                             "%s takes a date (YYYY-MM-DD), not '%s'",
+                             "%s takes a date (2026-12-05, 2026/12/5, "
+                             "2026年12月5日, 今天, 昨天), not '%s'",
                              q->field, c->value);
+    q->want = q->day;
     if (c->op == NODE_Q_CONTAINS)
       goto badop;
     return GS_OK;

@@ -615,7 +615,9 @@ static bool value_ok(const node_field *f, const crdt_value *v, bool elem,
     return true;
   case NODE_F_DATE:
     if (v->type != CRDT_STR || !node_date_valid(v->u.s.p, v->u.s.n)) {
-      snprintf(why, whylen, "field '%s' takes a date YYYY-MM-DD", name);
+      snprintf(why, whylen, "field '%s' takes a date YYYY-MM-DD (or "
+                            "2026/12/5, 2026年12月5日, 今天, 昨天)",
+               name);
       return false;
     }
     return true;

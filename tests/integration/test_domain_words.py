@@ -8,6 +8,7 @@ name and address, names instead of ids in what is printed.
 import os
 import sys
 import unittest
+from datetime import date, timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_sync import Base, Node  # noqa: E402
@@ -81,6 +82,41 @@ class Words(Base):
                   check=False)
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn("cannot be '吵闹'", p.stderr)
+
+    def test_dates_as_people_write_them(self):
+        n = self.n
+        today = date.today()
+        forms = {"2026-12-05": "2026-12-05", "2026/12/05": "2026-12-05",
+                 "2026/12/5": "2026-12-05", "2026年12月5日": "2026-12-05",
+                 "今天": today.isoformat(),
+                 "昨天": (today - timedelta(days=1)).isoformat()}
+        ids = {}
+        for typed, stored in forms.items():
+            v = out(n.run("visit", "add", "--scope", G1, "--by", "小李",
+                          "--date", typed))
+            ids[typed] = v
+            self.assertEqual(n.run("visit", "show", v, json_out=True)
+                             ["fields"]["date"], stored, typed)
+        got = n.run("visit", "list", "--date", "2026/12/5", json_out=True)
+        self.assertEqual(len(got), 4)
+        got = n.run("visit", "list", "--where", "date>=昨天", json_out=True)
+        self.assertEqual({x["id"] for x in got},
+                         {ids["今天"], ids["昨天"]} |
+                         ({ids["2026-12-05"], ids["2026/12/05"],
+                           ids["2026/12/5"], ids["2026年12月5日"]}
+                          if today <= date(2026, 12, 5) else set()))
+        a = out(n.run("appeal", "open", "--scope", G1, "--category", "repair",
+                      "--opened", "2026/11/1", "灯坏了"))
+        n.run("appeal", "accept", a, "--date", "2026年11月3日")
+        self.assertEqual(n.run("appeal", "show", a, json_out=True)
+                         ["fields"]["accepted"], "2026-11-03")
+        p = n.run("visit", "list", "--where", "date<12/5", check=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("takes a date", p.stderr)
+        p = n.run("visit", "add", "--scope", G1, "--by", "x", "--date",
+                  "2026/2/30", check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("takes a date", p.stderr)
 
 
 if __name__ == "__main__":

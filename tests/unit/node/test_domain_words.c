@@ -205,3 +205,72 @@ Test(domain_words, labels_are_taken_as_input_and_codes_are_kept)
   node_display_text(n, "resident", "name", &v, buf, sizeof buf);
   cr_assert_str_eq(buf, "open");
 }
+
+/* ---- 2. dates as people write them ---- */
+
+Test(domain_words, dates_in_the_forms_people_write)
+{
+  char d[11];
+  static const char *const ok[][2] = {
+      {"2026-12-05", "2026-12-05"}, {"2026/12/05", "2026-12-05"},
+      {"2026/12/5", "2026-12-05"},  {"2026-12-5", "2026-12-05"},
+      {"2026.12.5", "2026-12-05"},  {"2026年12月5日", "2026-12-05"},
+      {"2026年12月5号", "2026-12-05"}, {"2026年1月15日", "2026-01-15"},
+      {" 2026/2/28 ", "2026-02-28"}, {"2024/2/29", "2024-02-29"},
+      {"今天", "2026-11-20"},       {"昨天", "2026-11-19"},
+      {"前天", "2026-11-18"},       {"yesterday", "2026-11-19"},
+  };
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    cr_assert(node_date_parse(n, ok[i][0], d), "%s", ok[i][0]);
+    cr_assert_str_eq(d, ok[i][1], "%s", ok[i][0]);
+  }
+  static const char *const bad[] = {
+      "2026/2/30", "2026/13/1", "12/05", "2026-12", "2026/12-05",
+      "2026年12月", "2026年12月5日x", "20261205", "2026/012/5", "", "明年",
+      "2026/1/1/1", "-2026-1-1"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    cr_assert(!node_date_parse(n, bad[i], d), "%s", bad[i]);
+  /* the node's clock in local time: 17:00 UTC is 01:00 next day in
+   * Shanghai */
+  now_ms = NOW_MS + 5 * 3600 * 1000ULL;
+  cr_assert(node_date_parse(n, "今天", d));
+  cr_assert_str_eq(d, "2026-11-21");
+  cr_assert(node_date_parse(n, "昨天", d));
+  cr_assert_str_eq(d, "2026-11-20");
+  now_ms = NOW_MS;
+
+  /* in writes: stored YYYY-MM-DD */
+  uint8_t v1[CRDT_ID_LEN], v2[CRDT_ID_LEN], a[CRDT_ID_LEN];
+  char buf[32];
+  node_reason why = {0};
+  add("visit", G1, v1, "by", "小李", "date", "2026年11月5日", NULL);
+  add("visit", G1, v2, "by", "小李", "date", "昨天", NULL);
+  cr_assert_str_eq(field_text("visit", v1, "date", buf, sizeof buf),
+                   "2026-11-05");
+  cr_assert_str_eq(field_text("visit", v2, "date", buf, sizeof buf),
+                   "2026-11-19");
+  cr_assert_eq(try_add("visit", G1, NULL, &why, "by", "小李", "date",
+                       "2026/2/30", NULL),
+               GS_ESCHEMA);
+  cr_assert_not_null(strstr(why.text, "takes a date"), "%s", why.text);
+  /* a verb's date */
+  add("appeal", G1, a, "category", "repair", "description", "灯坏了",
+      "opened", "2026/11/1", NULL);
+  node_edit *e;
+  cr_assert_eq(node_edit_open(n, "appeal", a, false, &e, &why), GS_OK);
+  cr_assert_eq(node_edit_verb(e, "accept", "2026/11/3", &why), GS_OK,
+               "%s", why.text);
+  cr_assert_eq(node_edit_commit(e, NULL, &why), GS_OK, "%s", why.text);
+  node_edit_free(e);
+  cr_assert_str_eq(field_text("appeal", a, "accepted", buf, sizeof buf),
+                   "2026-11-03");
+  cr_assert_eq(node_edit_open(n, "appeal", a, false, &e, &why), GS_OK);
+  cr_assert_eq(node_edit_verb(e, "assign", "2026/11/31", &why), GS_EINVAL);
+  node_edit_free(e);
+  /* in query values */
+  cr_assert_eq(query("visit", &why, "date>=2026/11/6", NULL), 1);
+  cr_assert_eq(query("visit", &why, "date=昨天", NULL), 1);
+  cr_assert_eq(query("visit", &why, "date<2026年11月6日", NULL), 1);
+  cr_assert_eq(query("visit", &why, "date<11月6日", NULL), -1);
+  cr_assert_not_null(strstr(why.text, "takes a date"), "%s", why.text);
+}
