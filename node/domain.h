@@ -127,6 +127,17 @@ void node_today(node *n, int days_back, char out[11]);
  * clock, local time). true with out "YYYY-MM-DD" for a valid date. */
 bool node_date_parse(node *n, const char *text, char out[11]);
 
+/* ---- phones as people type them (node/phones.c) ---- */
+
+#define NODE_PHONE_MAX 64
+
+/* The n bytes of p without spaces, tabs and dashes into out (cap bytes,
+ * NUL-terminated): how a phone is stored and compared. false (out
+ * unusable) when it does not fit. */
+bool node_phone_norm(const char *p, size_t n, char *out, size_t cap);
+/* true when text is digits with spaces, dashes or '+' (a phone typed). */
+bool node_phone_like(const char *text);
+
 /* Records and changes passed to callbacks are borrowed for the call; a
  * callback returns non-zero to stop. */
 typedef int (*node_record_cb)(void *ctx, const crdt_record *r);

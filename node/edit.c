@@ -455,9 +455,18 @@ gs_err node_edit_text(node_edit *e, const char *field, char op,
                            "field '%s' holds one value, not a set: give "
                            "%s=VALUE",
                            field, field);
-  char *end, day[11];
+  char *end, day[11], phone[NODE_PHONE_MAX];
   if (f) {
     switch (f->type) {
+    case NODE_F_TEXT:
+      /* a phone is kept without the spaces and dashes people type */
+      if (strcmp(f->name, "phone") == 0 &&
+          node_phone_norm(text, strlen(text), phone, sizeof phone) &&
+          phone[0]) {
+        v.u.s.p = phone;
+        v.u.s.n = strlen(phone);
+      }
+      break;
     case NODE_F_DATE:
       /* a date as people write it, stored YYYY-MM-DD; anything else is
        * refused by the schema check */

@@ -399,7 +399,7 @@ const char *node_main_text(const node_coll *c)
 
 void node_find_cond(const node_coll *c, const char *text, node_cond *out)
 {
-  bool digits = *text && strspn(text, "0123456789") == strlen(text);
+  bool digits = node_phone_like(text);
   const char *f = digits && node_schema_field(c, "phone", 5)
                       ? "phone"
                       : node_main_text(c);
@@ -420,6 +420,8 @@ typedef struct qcond {
   node_hit refhit;
   const char *want;     /* the value compared (c->value, or its code) */
   char day[11];         /* a date value as YYYY-MM-DD */
+  bool phone;           /* compare without spaces and dashes */
+  char phonev[NODE_PHONE_MAX];
 } qcond;
 
 static const char *op_text(node_qop op)
@@ -523,6 +525,12 @@ static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
   case NODE_F_TEXTS:
     if (order)
       goto badop;
+    if (f->type == NODE_F_TEXT && strcmp(f->name, "phone") == 0 &&
+        node_phone_norm(c->value, strlen(c->value), q->phonev,
+                        sizeof q->phonev)) {
+      q->phone = true;
+      q->want = q->phonev;
+    }
     return GS_OK;
   }
 badop:
@@ -559,6 +567,13 @@ static bool value_matches(const qcond *q, const crdt_value *v)
     double x = v->type == CRDT_INT ? (double)v->u.i : v->u.f;
     cmp = x < q->num ? -1 : x > q->num;
   } else if (v->type == CRDT_STR) {
+    char ph[NODE_PHONE_MAX];
+    crdt_value pv = *v;
+    if (q->phone && node_phone_norm(v->u.s.p, v->u.s.n, ph, sizeof ph)) {
+      pv.u.s.p = ph; /* a phone stored before it was kept without them */
+      pv.u.s.n = strlen(ph);
+      v = &pv;
+    }
     if (op == NODE_Q_CONTAINS)
       return bytes_contain(v->u.s.p, v->u.s.n, want, wn);
     size_t m = v->u.s.n < wn ? v->u.s.n : wn;

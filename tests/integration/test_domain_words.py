@@ -118,6 +118,23 @@ class Words(Base):
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn("takes a date", p.stderr)
 
+    def test_phones_as_typed(self):
+        n = self.n
+        r = out(n.run("resident", "add", "--scope", G1, "李桂芳", "--phone",
+                      "138 0000 1111"))
+        o = out(n.run("resident", "add", "--scope", G1, "王建国", "--phone",
+                      "139-1234-5678"))
+        self.assertEqual(n.run("resident", "show", r, json_out=True)
+                         ["fields"]["phone"], "13800001111")
+        self.assertEqual(n.run("resident", "show", o, json_out=True)
+                         ["fields"]["phone"], "13912345678")
+        for typed in ("138 0000", "138-0000-1111", "0000 1111", "13800001111"):
+            got = n.run("resident", "find", typed, json_out=True)
+            self.assertEqual([x["id"] for x in got], [r], typed)
+        got = n.run("resident", "list", "--phone", "139 1234 5678",
+                    json_out=True)
+        self.assertEqual([x["id"] for x in got], [o])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -274,3 +274,52 @@ Test(domain_words, dates_in_the_forms_people_write)
   cr_assert_eq(query("visit", &why, "date<11月6日", NULL), -1);
   cr_assert_not_null(strstr(why.text, "takes a date"), "%s", why.text);
 }
+
+/* ---- 3. phones as people type them ---- */
+
+Test(domain_words, phones_are_kept_and_found_without_spaces_and_dashes)
+{
+  uint8_t a[CRDT_ID_LEN], b[CRDT_ID_LEN];
+  char buf[32];
+  node_reason why = {0};
+  add("resident", G1, a, "name", "李桂芳", "phone", "138 0000 1111", NULL);
+  add("resident", G1, b, "name", "王建国", "phone", "139-1234-5678", NULL);
+  cr_assert_str_eq(field_text("resident", a, "phone", buf, sizeof buf),
+                   "13800001111");
+  cr_assert_str_eq(field_text("resident", b, "phone", buf, sizeof buf),
+                   "13912345678");
+  /* a phone written as it was typed (put's FIELD=TEXT) is still found */
+  node_edit *e;
+  crdt_value v = {.type = CRDT_STR};
+  v.u.s.p = "137 7777-0000";
+  v.u.s.n = strlen(v.u.s.p);
+  cr_assert_eq(node_edit_new(n, "resident", G1, &e, &why), GS_OK);
+  cr_assert_eq(node_edit_text(e, "name", '=', "张三", &why), GS_OK);
+  cr_assert_eq(node_edit_set(e, "phone", &v, &why), GS_OK);
+  cr_assert_eq(node_edit_commit(e, NULL, &why), GS_OK, "%s", why.text);
+  node_edit_free(e);
+  cr_assert_eq(query("resident", &why, "phone=13800001111", NULL), 1);
+  cr_assert_eq(query("resident", &why, "phone=138 0000 1111", NULL), 1);
+  cr_assert_eq(query("resident", &why, "phone~0000 1111", NULL), 1);
+  cr_assert_eq(query("resident", &why, "phone~1234-56", NULL), 1);
+  cr_assert_eq(query("resident", &why, "phone~77770000", NULL), 1);
+  cr_assert_eq(query("resident", &why, "phone=13777770000", NULL), 1);
+  /* find: typed digits with spaces search the phone */
+  node_cond c;
+  const node_coll *rc = node_schema_coll("resident", 8);
+  node_find_cond(rc, "139 1234", &c);
+  cr_assert_eq(strncmp(c.field, "phone", c.field_len), 0);
+  node_query q = {.coll = "resident", .conds = &c, .nconds = 1};
+  size_t got = 0;
+  cr_assert_eq(node_query_run(n, &q, count_cb, &got, NULL, &why), GS_OK);
+  cr_assert_eq(got, 1);
+  node_find_cond(rc, "李", &c);
+  cr_assert_eq(strncmp(c.field, "name", c.field_len), 0);
+  /* the bounds of the normal form */
+  char out[8];
+  cr_assert(node_phone_norm("1 2-3", 5, out, sizeof out));
+  cr_assert_str_eq(out, "123");
+  cr_assert(!node_phone_norm("123456789", 9, out, sizeof out));
+  cr_assert(!node_phone_like("- -"));
+  cr_assert(node_phone_like("+86 138"));
+}
