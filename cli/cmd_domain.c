@@ -91,6 +91,7 @@ static int parse_fields(cli_ctx *ctx, const node_coll *c, int from,
   bool had_text = false, dashdash = false;
   node_reason why = {0};
   gs_err err = GS_OK;
+  node_edit_set_chooser(e, cli_choose, ctx);
   for (int i = from; i < ctx->argc && !err; i++) {
     const char *a = ctx->argv[i];
     const char *val;
@@ -180,15 +181,20 @@ static int cmd_add(cli_ctx *ctx, node *n, const node_coll *c, int from)
   return rc;
 }
 
-/* Argument i must be a record id: checked, into id. */
-static int id_arg(cli_ctx *ctx, int i, uint8_t id[CRDT_ID_LEN])
+/* Argument i names a record of c: an id, COLL/ID, a name or an address
+ * (node_resolve; a numbered choice among namesakes in a terminal). */
+static int record_arg(cli_ctx *ctx, node *n, const node_coll *c, int i,
+                      uint8_t id[CRDT_ID_LEN])
 {
+  node_hit h;
+  node_reason why = {0};
   if (i >= ctx->argc)
-    return cli_usage(ctx->argv[0], "which record? give its id");
-  if (node_parse_id(ctx->argv[i], id) != GS_OK)
-    return cli_usage(ctx->argv[0], "bad record id '%s' (26 characters of "
-                                   "0-9 A-Z)",
-                     ctx->argv[i]);
+    return cli_usage(ctx->argv[0], "which %s? give its name or id",
+                     c->name);
+  if (node_resolve_choose(n, c->name, ctx->argv[i], 0, cli_choose, ctx, "",
+                          &h, &why) != GS_OK)
+    return cli_refused(ctx->argv[0], &why);
+  memcpy(id, h.id, CRDT_ID_LEN);
   return CLI_OK;
 }
 
@@ -198,7 +204,7 @@ static int open_arg(cli_ctx *ctx, node *n, const node_coll *c, int i,
 {
   uint8_t id[CRDT_ID_LEN];
   node_reason why = {0};
-  int rc = id_arg(ctx, i, id);
+  int rc = record_arg(ctx, n, c, i, id);
   if (rc != CLI_OK)
     return rc;
   if (node_edit_open(n, c->name, id, false, e, &why) != GS_OK)
@@ -224,12 +230,17 @@ static int cmd_edit(cli_ctx *ctx, node *n, const node_coll *c, int from)
 static int cmd_show(cli_ctx *ctx, const node_coll *c, int from)
 {
   uint8_t id[CRDT_ID_LEN];
-  int rc = id_arg(ctx, from, id);
-  if (rc != CLI_OK)
-    return rc;
+  char idt[CRDT_ID_TEXT_LEN + 1];
   if (from + 1 < ctx->argc)
     return cli_usage(ctx->argv[0], "too many arguments");
-  return cli_show_record(ctx, ctx->argv[0], c->name, ctx->argv[from]);
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  int rc = record_arg(ctx, n, c, from, id);
+  if (rc != CLI_OK)
+    return rc;
+  crdt_base32_encode(id, CRDT_ID_LEN, idt);
+  return cli_show_record(ctx, ctx->argv[0], c->name, idt);
 }
 
 /* list (and find TEXT): --scope, --limit, --deleted, --where COND, and
@@ -238,7 +249,8 @@ static int cmd_show(cli_ctx *ctx, const node_coll *c, int from)
 static int cmd_list(cli_ctx *ctx, const node_coll *c, int from,
                     const char *contains)
 {
-  node_query q = {.coll = c->name, .prefix = ""};
+  node_query q = {.coll = c->name, .prefix = "", .choose = cli_choose,
+                  .choose_ctx = ctx};
   node_cond *conds = calloc((size_t)ctx->argc + 1, sizeof *conds);
   int rc = CLI_USAGE;
   if (!conds)
@@ -446,8 +458,9 @@ static int person_arg(cli_ctx *ctx, node *n, int i, node_hit *h)
   if (i >= ctx->argc)
     return cli_usage(ctx->argv[0], "whose hours? give a resident (id or "
                                    "name), or unit/ID, team/ID");
-  if (node_resolve(n, "resident|unit|team", ctx->argv[i], NODE_RESOLVE_LIVE,
-                   h, NULL, &why) != GS_OK)
+  if (node_resolve_choose(n, "resident|unit|team", ctx->argv[i],
+                          NODE_RESOLVE_LIVE, cli_choose, ctx, "person", h,
+                          &why) != GS_OK)
     return cli_refused("timebank", &why);
   return CLI_OK;
 }

@@ -96,6 +96,20 @@ gs_err node_resolve(node *n, const char *refs, const char *text,
                     unsigned flags, node_hit *out, node_hits *cands,
                     node_reason *why);
 
+/* Asked to choose among the candidates of an ambiguous text (a front
+ * end in a terminal offers a numbered choice): returns the index of the
+ * one meant, or -1 for none (the text stays ambiguous). text is what was
+ * typed, field the field it was given for ("" when none). */
+typedef int (*node_choose_cb)(void *ctx, const char *field, const char *text,
+                              const node_hits *cands);
+
+/* node_resolve, and when text is ambiguous and choose is non-NULL, the
+ * candidate choose picks. Same results otherwise. */
+gs_err node_resolve_choose(node *n, const char *refs, const char *text,
+                           unsigned flags, node_choose_cb choose, void *cctx,
+                           const char *field, node_hit *out,
+                           node_reason *why);
+
 /* ---- reading ---- */
 
 /* A record, copied out: *out is the caller's (crdt_record_free).
@@ -185,6 +199,8 @@ typedef struct node_query {
   size_t nconds;
   bool deleted;           /* include deleted records */
   size_t offset, limit;   /* skip offset matches; limit 0: no limit */
+  node_choose_cb choose;  /* NULL: an ambiguous reference is refused */
+  void *choose_ctx;
 } node_query;
 
 /* Run q: cb gets each matching record in id order (creation order),
@@ -238,6 +254,10 @@ gs_err node_edit_assign(node_edit *e, const char *field,
                         const crdt_value *elems, size_t n, node_reason *why);
 /* Delete (true) or restore (false) the record. */
 gs_err node_edit_delete(node_edit *e, bool del, node_reason *why);
+
+/* Resolve ambiguous references of later node_edit_text calls with
+ * choose (NULL: refuse them with the candidates in the reason). */
+void node_edit_set_chooser(node_edit *e, node_choose_cb choose, void *ctx);
 
 /* What a person typed for field, read by the field's type in the schema:
  * op '=' sets, '+' adds to a set, '-' removes from it. Whole and decimal

@@ -149,7 +149,15 @@ struct node_edit {
   intent *iv;
   size_t ni, icap;
   arena mem;
+  node_choose_cb choose; /* for ambiguous references, or NULL */
+  void *choose_ctx;
 };
+
+void node_edit_set_chooser(node_edit *e, node_choose_cb choose, void *ctx)
+{
+  e->choose = choose;
+  e->choose_ctx = ctx;
+}
 
 static gs_err check_coll(const char *coll, node_reason *why)
 {
@@ -521,8 +529,9 @@ gs_err node_edit_text(node_edit *e, const char *field, char op,
     case NODE_F_REFS: {
       node_hit h;
       node_reason rw;
-      gs_err err = node_resolve(e->n, f->ref, text, NODE_RESOLVE_LIVE, &h,
-                                NULL, &rw);
+      gs_err err = node_resolve_choose(e->n, f->ref, text, NODE_RESOLVE_LIVE,
+                                       e->choose, e->choose_ctx, field, &h,
+                                       &rw);
       if (err)
         return node_reason_set(why, err, "%s: %s", field, rw.text);
       v.type = CRDT_REF;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/address.h"
 #include "node/domain.h"
 #include "node/json.h"
 #include "node/node_internal.h"
@@ -118,19 +119,9 @@ typedef struct byname {
   gs_err err;
 } byname;
 
-static int on_byname(void *vctx, const crdt_record *r)
+static int add_hit(void *vctx, const crdt_record *r)
 {
   byname *b = vctx;
-  if (crdt_record_deleted(r))
-    return 0;
-  const char *p;
-  size_t n;
-  bool match = false;
-  for (size_t k = 0; k < 2 && !match; k++)
-    match = str_field(r, name_fields[k], &p, &n) && n == b->len &&
-            memcmp(p, b->name, n) == 0;
-  if (!match)
-    return 0;
   node_hit h;
   hit_fill(&h, r);
   if (b->count == 0)
@@ -146,6 +137,20 @@ static int on_byname(void *vctx, const crdt_record *r)
   }
   b->count++;
   return 0;
+}
+
+static int on_byname(void *vctx, const crdt_record *r)
+{
+  byname *b = vctx;
+  if (crdt_record_deleted(r))
+    return 0;
+  const char *p;
+  size_t n;
+  bool match = false;
+  for (size_t k = 0; k < 2 && !match; k++)
+    match = str_field(r, name_fields[k], &p, &n) && n == b->len &&
+            memcmp(p, b->name, n) == 0;
+  return match ? add_hit(b, r) : 0;
 }
 
 /* Split refs "a|b" into colls (at most 8); NULL: every collection of the
@@ -248,8 +253,18 @@ gs_err node_resolve(node *n, const char *refs, const char *text,
       return node_reason_set(why, err, "cannot read the store: %s",
                              gs_strerror(err));
   }
+  /* a place: a building by number, a household by address, "5号楼
+   * 李桂芳" */
+  if (b.count == 0 && !b.err &&
+      (err = node__place_find(n, colls, nc, text, add_hit, &b)) != GS_OK)
+    return node_reason_set(why, err, "cannot read the store: %s",
+                           gs_strerror(err));
   if (b.err)
     return node_reason_set(why, b.err, "out of memory");
+  /* what tells namesakes apart: where they live */
+  node__hit_address(n, &b.first);
+  for (size_t i = 0; cands && i < cands->n; i++)
+    node__hit_address(n, &cands->v[i]);
   if (b.count == 0)
     return node_reason_set(why, GS_ENOTFOUND,
                            "no %s named '%s' on this node", what, text);
@@ -272,6 +287,24 @@ gs_err node_resolve(node *n, const char *refs, const char *text,
   if (cands)
     node_hits_free(cands);
   return live(out, flags, why);
+}
+
+gs_err node_resolve_choose(node *n, const char *refs, const char *text,
+                           unsigned flags, node_choose_cb choose, void *cctx,
+                           const char *field, node_hit *out,
+                           node_reason *why)
+{
+  node_hits cands;
+  gs_err err = node_resolve(n, refs, text, flags, out, &cands, why);
+  if (err == GS_EAMBIG && choose) {
+    int k = choose(cctx, field ? field : "", text, &cands);
+    if (k >= 0 && (size_t)k < cands.n) {
+      *out = cands.v[k];
+      err = live(out, flags, why);
+    }
+  }
+  node_hits_free(&cands);
+  return err;
 }
 
 /* ---- one record ---- */
@@ -411,6 +444,7 @@ void node_find_cond(const node_coll *c, const char *text, node_cond *out)
 /* A condition made ready: the value read by the field's type. */
 typedef struct qcond {
   const node_cond *c;
+  const node_query *q;
   char field[CRDT_NAME_MAX + 1];
   const node_field *f;  /* NULL: free-form */
   bool numeric;         /* compare as numbers */
@@ -433,7 +467,9 @@ static const char *op_text(node_qop op)
 static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
                       qcond *q, node_reason *why)
 {
+  const node_query *query = q->q;
   memset(q, 0, sizeof *q);
+  q->q = query;
   q->c = c;
   q->want = c->value;
   snprintf(q->field, sizeof q->field, "%.*s", (int)c->field_len, c->field);
@@ -511,7 +547,9 @@ static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
     if (c->op != NODE_Q_EQ && c->op != NODE_Q_NE)
       goto badop;
     node_reason rw;
-    gs_err err = node_resolve(n, f->ref, c->value, 0, &q->refhit, NULL, &rw);
+    gs_err err = node_resolve_choose(n, f->ref, c->value, 0, q->q->choose,
+                                     q->q->choose_ctx, q->field, &q->refhit,
+                                     &rw);
     if (err)
       return node_reason_set(why, err, "%s: %s", q->field, rw.text);
     q->is_ref = true;
@@ -687,6 +725,8 @@ gs_err node_query_run(node *n, const node_query *q, node_record_cb cb,
   if (q->nconds &&
       !(x.qc = calloc(q->nconds, sizeof *x.qc)))
     return node_reason_set(why, GS_ENOMEM, "out of memory");
+  for (size_t i = 0; i < q->nconds; i++)
+    x.qc[i].q = q;
   for (size_t i = 0; i < q->nconds; i++)
     if ((err = prepare(n, sc, &q->conds[i], &x.qc[i], why)) != GS_OK) {
       free(x.qc);

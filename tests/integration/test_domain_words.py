@@ -6,12 +6,15 @@ name and address, names instead of ids in what is printed.
     GRIDSYNC=build/cli/gridsync python3 tests/integration/test_domain_words.py
 """
 import os
+import pty
+import select
+import subprocess
 import sys
 import unittest
 from datetime import date, timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_sync import Base, Node  # noqa: E402
+from test_sync import GS, Base, Node  # noqa: E402
 
 G1 = "gongrencun/qinghejv/g01"
 ROOT = "gongrencun/qinghejv"
@@ -134,6 +137,107 @@ class Words(Base):
         got = n.run("resident", "list", "--phone", "139 1234 5678",
                     json_out=True)
         self.assertEqual([x["id"] for x in got], [o])
+
+    def seed_namesakes(self):
+        n = self.n
+        n.run("building", "add", "--scope", G1, "5号楼")
+        n.run("building", "add", "--scope", G1, "6号楼")
+        h5 = out(n.run("household", "add", "--building", "5", "--unit", "2",
+                       "--room", "301"))
+        h6 = out(n.run("household", "add", "--building", "6号楼", "--unit",
+                       "2", "--room", "301"))
+        r5 = out(n.run("resident", "add", "李桂芳", "--birth-year", "1948",
+                       "--household", "5号楼2单元301"))
+        r6 = out(n.run("resident", "add", "李桂芳", "--birth-year", "1955",
+                       "--household", "6-2-301"))
+        return h5, h6, r5, r6
+
+    def test_names_and_addresses_not_ids(self):
+        n = self.n
+        h5, h6, r5, r6 = self.seed_namesakes()
+        rec = n.run("resident", "show", "5号楼 李桂芳", json_out=True)
+        self.assertEqual(rec["id"], r5)
+        self.assertEqual(rec["fields"]["household"], {"$ref": "household/" + h5})
+        self.assertEqual(n.run("household", "show", "6号楼2单元301",
+                               json_out=True)["id"], h6)
+        n.run("resident", "edit", "6号楼 李桂芳", "--phone", "138 0000 1111")
+        self.assertEqual(n.run("resident", "show", r6, json_out=True)
+                         ["fields"]["phone"], "13800001111")
+        n.run("unit", "add", "--scope", ROOT, "物业服务站")
+        n.run("meeting", "add", "--scope", G1, "--kind", "四方议事会",
+              "--title", "加装电梯", "--date", "2026-11-02")
+        a = out(n.run("appeal", "open", "--category", "repair", "--resident",
+                      "6号楼 李桂芳", "--meeting", "加装电梯", "电梯"))
+        n.run("appeal", "accept", a)
+        n.run("appeal", "assign", a, "--to", "物业服务站")
+        # ambiguous, not in a terminal: refused with the candidates
+        p = n.run("appeal", "open", "--category", "repair", "--resident",
+                  "李桂芳", "x", check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("2 records are named '李桂芳'", p.stderr)
+        self.assertIn("5号楼2单元301", p.stderr)
+        self.assertIn("6号楼2单元301", p.stderr)
+        p = n.run("resident", "show", "李桂芳", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("born 1955", p.stderr)
+
+    def run_tty(self, answer, *args):
+        """Run gridsync with stdin and stderr on a pseudo-terminal; answer
+        the first question with answer. Returns (code, stdout, tty text)."""
+        master, slave = pty.openpty()
+        p = subprocess.Popen([GS, "--dir", self.n.dir] + list(args),
+                             stdin=slave, stderr=slave, stdout=subprocess.PIPE)
+        os.close(slave)
+        seen = b""
+        answered = False
+        while True:
+            r, _, _ = select.select([master], [], [], 20)
+            if not r:
+                p.kill()
+                self.fail("no prompt: %r" % seen)
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if not answered and b"Which one?" in seen:
+                os.write(master, answer.encode() + b"\n")
+                answered = True
+        stdout = p.stdout.read().decode()
+        p.stdout.close()
+        p.wait(timeout=20)
+        os.close(master)
+        return p.returncode, stdout, seen.decode(errors="replace")
+
+    def test_a_numbered_choice_in_a_terminal(self):
+        h5, h6, r5, r6 = self.seed_namesakes()
+        code, stdout, tty = self.run_tty("2", "appeal", "open", "--scope", G1,
+                                         "--category", "微心愿", "--resident",
+                                         "李桂芳", "想要一把轮椅")
+        self.assertEqual(code, 0, tty)
+        self.assertIn("1) 李桂芳", tty)
+        self.assertIn("born 1948", tty)
+        self.assertIn("2) 李桂芳", tty)
+        a = stdout.strip()
+        rec = self.n.run("appeal", "show", a, json_out=True)
+        chosen = rec["fields"]["resident"]["$ref"].split("/")[1]
+        # the second candidate listed is the one recorded
+        second = tty.split("2) ")[1].split("\n")[0]
+        self.assertEqual(chosen, r6 if "1955" in second else r5)
+        # show by a namesake's name: choose the first
+        code, stdout, tty = self.run_tty("1", "resident", "show", "李桂芳")
+        self.assertEqual(code, 0, tty)
+        self.assertIn("李桂芳", stdout)
+        # Enter alone: nothing chosen, refused, nothing written
+        before = self.n.digest()
+        code, stdout, tty = self.run_tty("", "appeal", "open", "--scope", G1,
+                                         "--category", "repair", "--resident",
+                                         "李桂芳", "x")
+        self.assertEqual(code, 1, tty)
+        self.assertIn("2 records are named", tty)
+        self.assertEqual(self.n.digest(), before)
 
 
 if __name__ == "__main__":

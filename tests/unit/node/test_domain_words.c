@@ -323,3 +323,140 @@ Test(domain_words, phones_are_kept_and_found_without_spaces_and_dashes)
   cr_assert(!node_phone_like("- -"));
   cr_assert(node_phone_like("+86 138"));
 }
+
+/* ---- 4. records by what a person says ---- */
+
+static int pick_second(void *ctx, const char *field, const char *text,
+                       const node_hits *cands)
+{
+  (*(int *)ctx)++;
+  cr_assert_geq(cands->n, 2);
+  return 1;
+}
+
+Test(domain_words, records_by_name_address_and_place)
+{
+  uint8_t b5[CRDT_ID_LEN], b6[CRDT_ID_LEN], h1[CRDT_ID_LEN], h2[CRDT_ID_LEN],
+      h3[CRDT_ID_LEN], r1[CRDT_ID_LEN], r2[CRDT_ID_LEN], r3[CRDT_ID_LEN],
+      m[CRDT_ID_LEN], u[CRDT_ID_LEN], t[CRDT_ID_LEN];
+  node_hit h;
+  node_hits cands;
+  node_reason why = {0};
+  add("building", G1, b5, "name", "5号楼", NULL);
+  add("building", G2, b6, "name", "6号楼", NULL);
+  add("household", NULL, h1, "building", "5号楼", "unit", "2", "room", "301",
+      NULL);
+  add("household", NULL, h2, "building", "5号楼", "unit", "1", "room", "301",
+      NULL);
+  add("household", NULL, h3, "building", "6号楼", "unit", "2", "room", "301",
+      NULL);
+  /* a building by name or number */
+  cr_assert_eq(node_resolve(n, "building", "5号楼", 0, &h, NULL, &why), GS_OK);
+  cr_assert_eq(memcmp(h.id, b5, CRDT_ID_LEN), 0);
+  cr_assert_eq(node_resolve(n, "building", "5", 0, &h, NULL, &why), GS_OK,
+               "%s", why.text);
+  cr_assert_eq(memcmp(h.id, b5, CRDT_ID_LEN), 0);
+  cr_assert_eq(node_resolve(n, "building", "6栋", 0, &h, NULL, &why), GS_OK);
+  cr_assert_eq(memcmp(h.id, b6, CRDT_ID_LEN), 0);
+  cr_assert_eq(node_resolve(n, "building", "7", 0, &h, NULL, &why),
+               GS_ENOTFOUND);
+  /* a household by its address, in the forms people write it */
+  static const char *const h1s[] = {"5号楼2单元301", "5号楼 2单元 301",
+                                    "5-2-301", "5栋2单元301室"};
+  for (size_t i = 0; i < 4; i++) {
+    cr_assert_eq(node_resolve(n, "household", h1s[i], 0, &h, NULL, &why),
+                 GS_OK, "%s: %s", h1s[i], why.text);
+    cr_assert_eq(memcmp(h.id, h1, CRDT_ID_LEN), 0, "%s", h1s[i]);
+    cr_assert_str_eq(h.name, "5号楼2单元301");
+  }
+  cr_assert_eq(node_resolve(n, "household", "6号楼2单元301", 0, &h, NULL,
+                            &why),
+               GS_OK);
+  cr_assert_eq(memcmp(h.id, h3, CRDT_ID_LEN), 0);
+  /* no stairwell given: both 301s of building 5, told apart */
+  cr_assert_eq(node_resolve(n, "household", "5号楼301", 0, &h, &cands, &why),
+               GS_EAMBIG);
+  cr_assert_eq(cands.n, 2);
+  cr_assert(strstr(cands.v[0].detail, "单元301") &&
+                strstr(cands.v[1].detail, "单元301"),
+            "%s / %s", cands.v[0].detail, cands.v[1].detail);
+  node_hits_free(&cands);
+  cr_assert_eq(node_resolve(n, "household", "5号楼3单元301", 0, &h, NULL,
+                            &why),
+               GS_ENOTFOUND);
+  (void)h2;
+  /* residents: namesakes told apart by where they live and birth year */
+  char hid[CRDT_ID_TEXT_LEN + 1];
+  crdt_base32_encode(h1, CRDT_ID_LEN, hid);
+  add("resident", NULL, r1, "name", "李桂芳", "birth_year", "1948",
+      "household", "5号楼2单元301", NULL);
+  add("resident", NULL, r2, "name", "李桂芳", "birth_year", "1955",
+      "household", "6号楼2单元301", NULL);
+  add("resident", G1, r3, "name", "李桂芳", "building", "7号楼", "room",
+      "101", NULL);
+  cr_assert_eq(node_resolve(n, "resident", "李桂芳", 0, &h, &cands, &why),
+               GS_EAMBIG);
+  cr_assert_eq(cands.n, 3);
+  bool saw = false;
+  for (size_t i = 0; i < cands.n; i++)
+    saw |= strstr(cands.v[i].detail, "5号楼2单元301") &&
+           strstr(cands.v[i].detail, "born 1948");
+  cr_assert(saw, "%s", cands.v[0].detail);
+  cr_assert_not_null(strstr(why.text, "6号楼2单元301"), "%s", why.text);
+  node_hits_free(&cands);
+  /* "PLACE NAME" */
+  static const char *const r1s[] = {"5号楼 李桂芳", "5 李桂芳",
+                                    "5号楼2单元301 李桂芳"};
+  for (size_t i = 0; i < 3; i++) {
+    cr_assert_eq(node_resolve(n, "resident", r1s[i], 0, &h, NULL, &why),
+                 GS_OK, "%s: %s", r1s[i], why.text);
+    cr_assert_eq(memcmp(h.id, r1, CRDT_ID_LEN), 0, "%s", r1s[i]);
+  }
+  cr_assert_eq(node_resolve(n, "resident", "7号楼 李桂芳", 0, &h, NULL, &why),
+               GS_OK, "%s", why.text);
+  cr_assert_eq(memcmp(h.id, r3, CRDT_ID_LEN), 0);
+  cr_assert_eq(node_resolve(n, "resident", "8号楼 李桂芳", 0, &h, NULL, &why),
+               GS_ENOTFOUND);
+  /* a meeting by its title, a unit and a team by name */
+  add("meeting", G1, m, "kind", "四方议事会", "date", "2026-11-02", "title",
+      "加装电梯", NULL);
+  add("unit", G1, u, "name", "物业服务站", NULL);
+  add("team", G1, t, "name", "天天敲门组", NULL);
+  cr_assert_eq(node_resolve(n, "meeting", "加装电梯", 0, &h, NULL, &why),
+               GS_OK);
+  cr_assert_eq(memcmp(h.id, m, CRDT_ID_LEN), 0);
+  cr_assert_eq(node_resolve(n, "unit|team", "天天敲门组", 0, &h, NULL, &why),
+               GS_OK);
+  cr_assert_eq(memcmp(h.id, t, CRDT_ID_LEN), 0);
+  uint8_t a[CRDT_ID_LEN];
+  add("appeal", G1, a, "category", "repair", "description", "电梯",
+      "meeting", "加装电梯", "resident", "5号楼 李桂芳", NULL);
+  cr_assert_eq(query("appeal", &why, "resident=5号楼 李桂芳", NULL), 1);
+  cr_assert_eq(query("appeal", &why, "resident=6号楼 李桂芳", NULL), 0);
+  /* ambiguous: refused, unless a chooser picks */
+  cr_assert_eq(query("appeal", &why, "resident=李桂芳", NULL), -1);
+  cr_assert_eq(why.code, GS_EAMBIG);
+  int asked = 0;
+  node_edit *e;
+  cr_assert_eq(node_edit_new(n, "visit", NULL, &e, &why), GS_OK);
+  node_edit_set_chooser(e, pick_second, &asked);
+  cr_assert_eq(node_edit_text(e, "by", '=', "小李", &why), GS_OK);
+  cr_assert_eq(node_edit_text(e, "resident", '=', "李桂芳", &why), GS_OK,
+               "%s", why.text);
+  cr_assert_eq(asked, 1);
+  node_committed res;
+  cr_assert_eq(node_edit_commit(e, &res, &why), GS_OK, "%s", why.text);
+  node_edit_free(e);
+  node_query q = {.coll = "visit"};
+  node_cond c;
+  cr_assert(node_cond_parse("resident=李桂芳", &c));
+  q.conds = &c;
+  q.nconds = 1;
+  q.choose = pick_second;
+  q.choose_ctx = &asked;
+  size_t got = 0;
+  cr_assert_eq(node_query_run(n, &q, count_cb, &got, NULL, &why), GS_OK,
+               "%s", why.text);
+  cr_assert_eq(asked, 2);
+  cr_assert_eq(got, 1);
+}
