@@ -367,9 +367,12 @@ static int cmd_fields(cli_ctx *ctx, const node_coll *c)
            type_name(f));
     if (f->values) {
       printf(" ");
-      for (const char *const *v = f->values; *v; v++)
-        printf("%s%s(%s)", v == f->values ? "" : "|", *v,
-               node_schema_label(c->name, f->name, *v));
+      for (const char *const *v = f->values; *v; v++) {
+        const char *l = node_schema_label(c->name, f->name, *v);
+        printf("%s%s", v == f->values ? "" : "|", *v);
+        if (strcmp(l, *v) != 0)
+          printf("(%s)", l);
+      }
     }
     if (f->ref)
       printf(" %s", f->ref);

@@ -55,14 +55,6 @@ static int not_found(const char *coll, const char *idtext)
   return cli_fail("no %s record with id %s", coll, idtext);
 }
 
-static void short_node(const uint8_t origin[CRDT_KEY_LEN], char out[16])
-{
-  char full[CRDT_KEY_TEXT_LEN + 1];
-  crdt_base32_encode(origin, CRDT_KEY_LEN, full);
-  memcpy(out, full, 12);
-  out[12] = '\0';
-}
-
 /* The human form of field i of r: its value, or its set's elements in
  * brackets separated by sep, as a person reads them (labels, names). */
 static void print_field_value(node *n, const crdt_record *r, size_t i,
@@ -98,7 +90,7 @@ static void print_record(node *n, const crdt_record *r)
   const char *scope, *coll;
   size_t sn, cn;
   uint8_t id[CRDT_ID_LEN];
-  char idt[CRDT_ID_TEXT_LEN + 1], when[40], who[16];
+  char idt[CRDT_ID_TEXT_LEN + 1], when[40], who[NODE_NAME_MAX + 16];
   crdt_stamp last;
 
   crdt_record_identity(r, &scope, &sn, &coll, &cn, id);
@@ -123,7 +115,7 @@ static void print_record(node *n, const crdt_record *r)
   }
   crdt_record_last_stamp(r, &last);
   node_time_text(CRDT_HLC_MS(last.hlc), when, sizeof when);
-  short_node(last.origin, who);
+  node_author_text(n, last.origin, who, sizeof who);
   printf("  %-*s %s by %s\n", w, "updated", when, who);
 }
 
@@ -533,6 +525,7 @@ int cli_cmd_restore(cli_ctx *ctx)
 /* ---- history ---- */
 
 typedef struct hist_ctx {
+  node *node;
   const char *coll;
   const uint8_t *id;
   json_t *out;
@@ -560,12 +553,12 @@ static int on_history(void *vctx, const crdt_change *c)
 {
   hist_ctx *h = vctx;
   static char buf[CRDT_TEXT_MAX + 64];
-  char when[40], who[16], whofull[CRDT_KEY_TEXT_LEN + 1];
+  char when[40], who[NODE_NAME_MAX + 16], whofull[CRDT_KEY_TEXT_LEN + 1];
   size_t cn = strlen(h->coll);
   json_t *ops = NULL;
 
   node_time_text(CRDT_HLC_MS(c->hlc), when, sizeof when);
-  short_node(c->origin, who);
+  node_author_text(h->node, c->origin, who, sizeof who);
   if (h->out) {
     crdt_base32_encode(c->origin, CRDT_KEY_LEN, whofull);
     ops = json_array();
@@ -616,7 +609,7 @@ int cli_cmd_history(cli_ctx *ctx)
   node *n = cli_open(ctx, 0);
   if (!n)
     return CLI_FAIL;
-  hist_ctx h = {.coll = coll, .id = id};
+  hist_ctx h = {.node = n, .coll = coll, .id = id};
   if (ctx->json)
     h.out = json_array();
   gs_err err = node_history(n, coll, id, on_history, &h);

@@ -451,3 +451,37 @@ void node__hit_address(node *n, node_hit *h)
   memcpy(h->detail, buf, len);
   h->detail[len] = '\0';
 }
+
+gs_err node__households_in(node *n, const char *text,
+                           uint8_t (**ids)[CRDT_ID_LEN], size_t *count)
+{
+  blds bs;
+  hhs h = {0};
+  *ids = NULL;
+  *count = 0;
+  gs_err err = load_buildings(n, &bs);
+  if (!err && bs.n)
+    err = store_list(n->st, "household", 9, NULL, 0, on_hh, &h);
+  if (err == GS_ENOTFOUND)
+    err = GS_OK;
+  if (!err)
+    err = h.err;
+  size_t k = 0;
+  for (size_t i = 0; !err && i < h.n; i++) {
+    const bld *b = building_by_id(&bs, h.v[i].bid);
+    if (b && node__building_is(b->name, strlen(b->name), text, strlen(text)))
+      memmove(h.v[k++].id, h.v[i].id, CRDT_ID_LEN);
+  }
+  if (!err && k) {
+    *ids = malloc(k * sizeof **ids);
+    if (!*ids)
+      err = GS_ENOMEM;
+    for (size_t i = 0; !err && i < k; i++)
+      memcpy((*ids)[i], h.v[i].id, CRDT_ID_LEN);
+    if (!err)
+      *count = k;
+  }
+  free(h.v);
+  free(bs.v);
+  return err;
+}

@@ -30,6 +30,11 @@ gs_err node__place_find(node *n, char colls[][CRDT_NAME_MAX + 1], size_t nc,
 bool node__building_is(const char *bname, size_t bn, const char *text,
                        size_t tn);
 
+/* The households of the building text names (node__building_is), ids
+ * malloc'd into *ids (caller frees; NULL when *count is 0). */
+gs_err node__households_in(node *n, const char *text,
+                           uint8_t (**ids)[CRDT_ID_LEN], size_t *count);
+
 /* Add to h->detail (and, for a household, h->name) the address that
  * tells h apart from namesakes; reads the store (call outside of any
  * store callback). */

@@ -8,6 +8,8 @@
 
 #include "node/domain.h"
 #include "node/json.h"
+#include "node/node.h"
+#include "node/node_internal.h"
 #include "node/schema.h"
 
 void node_display_text(node *n, const char *coll, const char *field,
@@ -33,4 +35,16 @@ void node_display_text(node *n, const char *coll, const char *field,
       return;
   }
   node_value_text(v, buf, cap);
+}
+
+void node_author_text(node *n, const uint8_t origin[CRDT_KEY_LEN], char *buf,
+                      size_t cap)
+{
+  char full[CRDT_KEY_TEXT_LEN + 1];
+  if (memcmp(origin, n->pk, CRDT_KEY_LEN) == 0 && node_name(n)[0]) {
+    snprintf(buf, cap, "%s", node_name(n));
+    return;
+  }
+  crdt_base32_encode(origin, CRDT_KEY_LEN, full);
+  snprintf(buf, cap, "%.12s", full);
 }

@@ -131,6 +131,12 @@ void node_name_of(const crdt_record *r, char *buf, size_t cap);
 void node_display_text(node *n, const char *coll, const char *field,
                        const crdt_value *v, char *buf, size_t cap);
 
+/* Who wrote a change, for a person: the node's name when it is this node
+ * (the names of other nodes are not replicated), else the first 12
+ * characters of its key. */
+void node_author_text(node *n, const uint8_t origin[CRDT_KEY_LEN], char *buf,
+                      size_t cap);
+
 /* ---- dates as people write them (node/dates.c) ---- */
 
 /* Today's date (less days_back days) by the node's clock in local time,

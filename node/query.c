@@ -455,6 +455,9 @@ typedef struct qcond {
   const char *want;     /* the value compared (c->value, or its code) */
   char day[11];         /* a date value as YYYY-MM-DD */
   bool phone;           /* compare without spaces and dashes */
+  bool place;           /* a resident's building: its own or its household's */
+  uint8_t (*hids)[CRDT_ID_LEN]; /* place: the building's households */
+  size_t nh;
   char phonev[NODE_PHONE_MAX];
 } qcond;
 
@@ -563,6 +566,18 @@ static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
   case NODE_F_TEXTS:
     if (order)
       goto badop;
+    if (f->type == NODE_F_TEXT && strcmp(sc->name, "resident") == 0 &&
+        strcmp(f->name, "building") == 0 &&
+        (c->op == NODE_Q_EQ || c->op == NODE_Q_NE)) {
+      /* "5", "5号楼": where the resident lives, by its own building text
+       * or its household's building */
+      gs_err err = node__households_in(n, c->value, &q->hids, &q->nh);
+      if (err)
+        return node_reason_set(why, err, "cannot read the store: %s",
+                               gs_strerror(err));
+      q->place = true;
+      return GS_OK;
+    }
     if (f->type == NODE_F_TEXT && strcmp(f->name, "phone") == 0 &&
         node_phone_norm(c->value, strlen(c->value), q->phonev,
                         sizeof q->phonev)) {
@@ -649,8 +664,30 @@ static bool value_matches(const qcond *q, const crdt_value *v)
   return false;
 }
 
+/* A resident's place (qcond.place): its building text names the place,
+ * or its household is one of the place's. */
+static bool place_matches(const crdt_record *r, const qcond *q)
+{
+  const char *p;
+  size_t n;
+  if (str_field(r, "building", &p, &n) &&
+      node__building_is(p, n, q->c->value, strlen(q->c->value)))
+    return true;
+  long i = crdt_record_find(r, "household", 9);
+  crdt_field_view fv;
+  if (i < 0 || crdt_record_field(r, (size_t)i, &fv) != GS_OK || fv.is_set ||
+      fv.value.type != CRDT_REF)
+    return false;
+  for (size_t k = 0; k < q->nh; k++)
+    if (memcmp(q->hids[k], fv.value.u.ref.id, CRDT_ID_LEN) == 0)
+      return true;
+  return false;
+}
+
 static bool record_matches(const crdt_record *r, const qcond *q)
 {
+  if (q->place)
+    return place_matches(r, q) == (q->c->op == NODE_Q_EQ);
   long fi = crdt_record_find(r, q->field, strlen(q->field));
   crdt_field_view fv;
   if (fi < 0 || crdt_record_field(r, (size_t)fi, &fv) != GS_OK)
@@ -727,14 +764,18 @@ gs_err node_query_run(node *n, const node_query *q, node_record_cb cb,
     return node_reason_set(why, GS_ENOMEM, "out of memory");
   for (size_t i = 0; i < q->nconds; i++)
     x.qc[i].q = q;
+  bool refused = false;
+  err = GS_OK;
+  for (size_t i = 0; i < q->nconds && !refused; i++)
+    refused = (err = prepare(n, sc, &q->conds[i], &x.qc[i], why)) != GS_OK;
+  if (!refused)
+    err = store_list(n->st, coll, strlen(coll), prefix, strlen(prefix),
+                     on_query, &x);
   for (size_t i = 0; i < q->nconds; i++)
-    if ((err = prepare(n, sc, &q->conds[i], &x.qc[i], why)) != GS_OK) {
-      free(x.qc);
-      return err;
-    }
-  err = store_list(n->st, coll, strlen(coll), prefix, strlen(prefix),
-                   on_query, &x);
+    free(x.qc[i].hids);
   free(x.qc);
+  if (refused)
+    return err; /* why says it */
   if (err == GS_ENOTFOUND)
     err = GS_OK;
   if (err)

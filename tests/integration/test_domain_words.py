@@ -239,6 +239,45 @@ class Words(Base):
         self.assertIn("2 records are named", tty)
         self.assertEqual(self.n.digest(), before)
 
+    def test_listings_show_names_not_ids(self):
+        n = self.n
+        h5, h6, r5, r6 = self.seed_namesakes()
+        n.run("resident", "add", "--scope", G1, "赵大爷", "--building", "5号楼")
+        u = out(n.run("unit", "add", "--scope", ROOT, "物业服务站"))
+        t = out(n.run("team", "add", "--scope", G1, "天天敲门组", "--member",
+                      "5号楼 李桂芳", "--member", "6号楼 李桂芳"))
+        a = out(n.run("appeal", "open", "--category", "repair", "--resident",
+                      "5号楼 李桂芳", "灯坏了"))
+        n.run("appeal", "accept", a)
+        n.run("appeal", "assign", a, "--to", "天天敲门组")
+        ids = [h5, h6, r5, r6, u, t]
+        for argv, want in (
+                (["household", "list"], ["building=5号楼", "building=6号楼"]),
+                (["resident", "list"], ["household=5号楼2单元301",
+                                        "household=6号楼2单元301"]),
+                (["team", "list"], ["members=[李桂芳,李桂芳]"]),
+                (["appeal", "list"], ["assignee=天天敲门组", "resident=李桂芳",
+                                      "status=已交办"]),
+                (["appeal", "show", a], ["天天敲门组", "by 青河"]),
+                (["team", "show", "天天敲门组"], ["[李桂芳, 李桂芳]"])):
+            text = out(n.run(*argv))
+            for w in want:
+                self.assertIn(w, text, argv)
+            for i in ids:
+                self.assertNotIn(i, text.split("\n", 1)[1] if "show" in argv
+                                 else "\n".join(x.split("  ", 1)[1]
+                                                for x in text.splitlines()
+                                                if "  " in x), argv)
+        # resident find/list --building: its own building or its household's
+        for b in ("5", "5号楼"):
+            got = n.run("resident", "list", "--building", b, json_out=True)
+            self.assertEqual(len(got), 2, b)
+            self.assertIn(r5, [x["id"] for x in got])
+        got = n.run("resident", "find", "李", "--building", "6", json_out=True)
+        self.assertEqual([x["id"] for x in got], [r6])
+        # history names this node's own changes by its name
+        self.assertIn("by 青河", out(n.run("history", "appeal", a)))
+
 
 if __name__ == "__main__":
     unittest.main()

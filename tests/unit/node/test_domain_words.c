@@ -460,3 +460,55 @@ Test(domain_words, records_by_name_address_and_place)
   cr_assert_eq(asked, 2);
   cr_assert_eq(got, 1);
 }
+
+/* ---- 5. names of linked records; a resident's building ---- */
+
+Test(domain_words, linked_records_are_shown_by_name)
+{
+  uint8_t b[CRDT_ID_LEN], h[CRDT_ID_LEN], r[CRDT_ID_LEN], t[CRDT_ID_LEN];
+  char buf[128];
+  node_reason why = {0};
+  add("building", G1, b, "name", "5号楼", NULL);
+  add("household", NULL, h, "building", "5", "unit", "2", "room", "301",
+      NULL);
+  add("resident", NULL, r, "name", "李桂芳", "household", "5号楼2单元301",
+      NULL);
+  add("resident", G1, NULL, "name", "赵大爷", "building", "5号楼", NULL);
+  add("resident", G1, NULL, "name", "钱大妈", "building", "6号楼", NULL);
+  add("team", G1, t, "name", "天天敲门组", "+members", "李桂芳", NULL);
+  crdt_value v = {.type = CRDT_REF};
+  v.u.ref.coll = "household";
+  v.u.ref.coll_len = 9;
+  memcpy(v.u.ref.id, h, CRDT_ID_LEN);
+  node_display_text(n, "resident", "household", &v, buf, sizeof buf);
+  cr_assert_str_eq(buf, "5号楼2单元301");
+  v.u.ref.coll = "resident";
+  v.u.ref.coll_len = 8;
+  memcpy(v.u.ref.id, r, CRDT_ID_LEN);
+  node_display_text(n, "team", "members", &v, buf, sizeof buf);
+  cr_assert_str_eq(buf, "李桂芳");
+  v.u.ref.coll = "building";
+  v.u.ref.coll_len = 8;
+  memcpy(v.u.ref.id, b, CRDT_ID_LEN);
+  node_display_text(n, "household", "building", &v, buf, sizeof buf);
+  cr_assert_str_eq(buf, "5号楼");
+  /* a record this node does not hold: its COLL/ID */
+  v.u.ref.id[0] ^= 1;
+  node_display_text(n, "household", "building", &v, buf, sizeof buf);
+  cr_assert_eq(strncmp(buf, "building/", 9), 0, "%s", buf);
+  /* the author: this node by its name */
+  uint8_t pk[CRDT_KEY_LEN];
+  memcpy(pk, node_pk(n), CRDT_KEY_LEN);
+  node_author_text(n, pk, buf, sizeof buf);
+  cr_assert_str_eq(buf, "test");
+  pk[0] ^= 1;
+  node_author_text(n, pk, buf, sizeof buf);
+  cr_assert_eq(strlen(buf), 12);
+  /* residents of building 5, by its own text or its household's */
+  cr_assert_eq(query("resident", &why, "building=5", NULL), 2);
+  cr_assert_eq(query("resident", &why, "building=5号楼", NULL), 2);
+  cr_assert_eq(query("resident", &why, "building!=5", NULL), 1);
+  cr_assert_eq(query("resident", &why, "building=6", NULL), 1);
+  cr_assert_eq(query("resident", &why, "building=9", NULL), 0);
+  cr_assert_eq(query("household", &why, "building=5", NULL), 1);
+}
