@@ -228,6 +228,11 @@ typedef struct node_edit node_edit;
  * else refused at commit ("where does it belong?"). */
 gs_err node_edit_new(node *n, const char *coll, const char *scope,
                      node_edit **out, node_reason *why);
+/* The one scope this node's membership lets it write in (a leader with
+ * one grid), into out: the default of a new record that refers to no
+ * held record. false (out "") when it has none, several, or everything. */
+bool node_write_scope(node *n, char out[CRDT_SCOPE_MAX + 1]);
+
 /* An edit of (coll, id). GS_ENOTFOUND when this node does not hold it,
  * unless create: then it is made with this id (never for a collection
  * written once, whose ids name their author). */

@@ -301,6 +301,17 @@ bool node_edit_creates(const node_edit *e)
   return e->create;
 }
 
+bool node_write_scope(node *n, char out[CRDT_SCOPE_MAX + 1])
+{
+  const node_network *net = node_net(n);
+  out[0] = '\0';
+  if (!net || net->nscopes != 1 || !net->scopes[0][0] ||
+      strcmp(net->role, "reader") == 0)
+    return false;
+  snprintf(out, CRDT_SCOPE_MAX + 1, "%s", net->scopes[0]);
+  return true;
+}
+
 const char *node_edit_scope(const node_edit *e)
 {
   return e->scope[0] ? e->scope : e->ref_scope;
@@ -1048,6 +1059,8 @@ static gs_err batch_put(node_batch *b, node_edit *e, node_committed *res,
     goto out;
   if (!e->scope[0] && e->ref_scope[0])
     snprintf(e->scope, sizeof e->scope, "%s", e->ref_scope);
+  if (!e->scope[0])
+    node_write_scope(n, e->scope); /* the one grid of a leader */
   if (!e->scope[0]) {
     err = node_reason_for(why, "scope", GS_EINVAL,
                           "a new record needs a scope: where does it belong "

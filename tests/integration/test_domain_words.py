@@ -279,5 +279,18 @@ class Words(Base):
         self.assertIn("by 青河", out(n.run("history", "appeal", a)))
 
 
+class DefaultScope(Base):
+    def test_a_leader_with_one_grid_writes_there(self):
+        admin, leader = self.network("admin", "leader", role="leader",
+                                     scope=G1)
+        r = out(leader.run("resident", "add", "李桂芳", "--tag", "独居"))
+        self.assertEqual(leader.run("resident", "show", r, json_out=True)
+                         ["scope"], G1)
+        # the admin may write everywhere: it must still say where
+        p = admin.run("resident", "add", "王", check=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--scope", p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -10,6 +10,7 @@
 
 #include "node/domain.h"
 #include "node/json.h"
+#include "node/member.h"
 #include "node/node.h"
 #include "node/schema.h"
 #include "tests/unit/storage/store_test_util.h"
@@ -511,4 +512,56 @@ Test(domain_words, linked_records_are_shown_by_name)
   cr_assert_eq(query("resident", &why, "building=6", NULL), 1);
   cr_assert_eq(query("resident", &why, "building=9", NULL), 0);
   cr_assert_eq(query("household", &why, "building=5", NULL), 1);
+}
+
+/* ---- 6. the scope of a leader with one grid ---- */
+
+Test(domain_words, a_leader_with_one_grid_writes_there_by_default)
+{
+  char adir[160], ldir[160], odir[160], sc[CRDT_SCOPE_MAX + 1];
+  node *admin, *leader, *office;
+  node_reason why = {0};
+  snprintf(adir, sizeof adir, "%s/admin", dir);
+  snprintf(ldir, sizeof ldir, "%s/leader", dir);
+  snprintf(odir, sizeof odir, "%s/office", dir);
+  cr_assert_eq(node_init(adir, "admin"), GS_OK);
+  cr_assert_eq(node_open(adir, 0, &fixed, &admin), GS_OK);
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  cr_assert_eq(node_init(ldir, "leader"), GS_OK);
+  cr_assert_eq(node_open(ldir, 0, &fixed, &leader), GS_OK);
+  cr_assert_eq(node_init(odir, "office"), GS_OK);
+  cr_assert_eq(node_open(odir, 0, &fixed, &office), GS_OK);
+  char *code;
+  const char *g1[] = {G1}, *two[] = {G1, G2};
+  cr_assert_eq(node_invite(admin, "leader", g1, 1, NOW_MS + 86400000, &code),
+               GS_OK);
+  cr_assert_eq(node_join(leader, code), GS_OK);
+  free(code);
+  cr_assert_eq(node_invite(admin, "office", two, 2, NOW_MS + 86400000, &code),
+               GS_OK);
+  cr_assert_eq(node_join(office, code), GS_OK);
+  free(code);
+
+  cr_assert(node_write_scope(leader, sc));
+  cr_assert_str_eq(sc, G1);
+  cr_assert(!node_write_scope(office, sc));
+  cr_assert_str_eq(sc, "");
+  cr_assert(!node_write_scope(n, sc)); /* no network */
+
+  node_edit *e;
+  node_committed res;
+  cr_assert_eq(node_edit_new(leader, "resident", NULL, &e, &why), GS_OK);
+  cr_assert_eq(node_edit_text(e, "name", '=', "李桂芳", &why), GS_OK);
+  cr_assert_eq(node_edit_commit(e, &res, &why), GS_OK, "%s", why.text);
+  cr_assert_str_eq(res.scope, G1);
+  node_edit_free(e);
+  /* two scopes: where does it belong? */
+  cr_assert_eq(node_edit_new(office, "resident", NULL, &e, &why), GS_OK);
+  cr_assert_eq(node_edit_text(e, "name", '=', "王", &why), GS_OK);
+  cr_assert_eq(node_edit_commit(e, &res, &why), GS_EINVAL);
+  cr_assert_str_eq(why.field, "scope");
+  node_edit_free(e);
+  node_close(office);
+  node_close(leader);
+  node_close(admin);
 }
