@@ -294,6 +294,12 @@ static int cmd_list(cli_ctx *ctx, const node_coll *c, int from,
       q.nconds++;
       continue;
     }
+    if ((m = cli_opt(ctx, &i, "--age", &val)) != 0) {
+      if (m < 0)
+        goto out;
+      node_cond_value("age", val, &conds[q.nconds++]);
+      continue;
+    }
     bool neg;
     const node_field *f = opt_field(c, a, &neg);
     if (!f || neg) {
@@ -304,8 +310,7 @@ static int cmd_list(cli_ctx *ctx, const node_coll *c, int from,
       rc = cli_usage(ctx->argv[0], "%s needs a value", a);
       goto out;
     }
-    conds[q.nconds++] =
-        (node_cond){f->name, strlen(f->name), NODE_Q_EQ, ctx->argv[++i]};
+    node_cond_value(f->name, ctx->argv[++i], &conds[q.nconds++]);
   }
   if (*q.prefix && !crdt_scope_valid(q.prefix, strlen(q.prefix))) {
     rc = cli_usage(ctx->argv[0], "bad scope '%s'", q.prefix);

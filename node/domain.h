@@ -189,6 +189,12 @@ typedef struct node_cond {
 
 /* Parse "FIELD<op>VALUE" (borrowing text). false when it is not one. */
 bool node_cond_parse(const char *text, node_cond *out);
+/* The condition of field and expr as an option gives it (--birth-year
+ * '<1946', --age '>=65', --tag 独居): expr starting with <=, >=, !=, <, >,
+ * = or ~ is that comparison, else equality (borrowing both). false for a
+ * bad field name. A resident's "age" (this year's, from birth_year) is a
+ * field of queries too. */
+bool node_cond_value(const char *field, const char *expr, node_cond *out);
 
 /* The condition of a search for text in coll (`resident find 王`): the
  * phone contains it when it is all digits and coll has a phone, else

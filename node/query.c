@@ -420,6 +420,28 @@ bool node_cond_parse(const char *text, node_cond *out)
   return true;
 }
 
+bool node_cond_value(const char *field, const char *expr, node_cond *out)
+{
+  if (!crdt_name_valid(field, strlen(field)))
+    return false;
+  static const struct {
+    const char *t;
+    node_qop op;
+  } ops[] = {{"<=", NODE_Q_LE}, {">=", NODE_Q_GE}, {"!=", NODE_Q_NE},
+             {"<", NODE_Q_LT},  {">", NODE_Q_GT},  {"=", NODE_Q_EQ},
+             {"~", NODE_Q_CONTAINS}};
+  *out = (node_cond){field, strlen(field), NODE_Q_EQ, expr};
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    if (strncmp(expr, ops[i].t, strlen(ops[i].t)) == 0) {
+      out->op = ops[i].op;
+      out->value = expr + strlen(ops[i].t);
+      break;
+    }
+  while (*out->value == ' ')
+    out->value++;
+  return true;
+}
+
 const char *node_main_text(const node_coll *c)
 {
   static const char *const names[] = {"name", "description", "what",
@@ -453,6 +475,7 @@ typedef struct qcond {
   bool is_ref;
   node_hit refhit;
   const char *want;     /* the value compared (c->value, or its code) */
+  node_cond own;        /* a condition rewritten (age -> birth_year) */
   char day[11];         /* a date value as YYYY-MM-DD */
   bool phone;           /* compare without spaces and dashes */
   bool place;           /* a resident's building: its own or its household's */
@@ -465,6 +488,38 @@ static const char *op_text(node_qop op)
 {
   static const char *const t[] = {"=", "!=", "~", "<", "<=", ">", ">="};
   return t[op];
+}
+
+/* A resident's age (this year's, from birth_year): age>=65 is
+ * birth_year<=YEAR-65. */
+static gs_err prepare_age(node *n, const node_coll *sc, qcond *q,
+                          node_reason *why)
+{
+  const node_cond *c = q->c;
+  char *end, day[11];
+  long a = strtol(c->value, &end, 10);
+  if (!*c->value || *end || a < 0 || a > 150)
+    return node_reason_set(why, GS_EINVAL,
+                           "age takes a whole number of years (e.g. "
+                           "--age '>=65'), not '%s'",
+                           c->value);
+  static const node_qop mirror[] = {
+      [NODE_Q_EQ] = NODE_Q_EQ, [NODE_Q_NE] = NODE_Q_NE,
+      [NODE_Q_CONTAINS] = NODE_Q_CONTAINS, [NODE_Q_LT] = NODE_Q_GT,
+      [NODE_Q_LE] = NODE_Q_GE, [NODE_Q_GT] = NODE_Q_LT,
+      [NODE_Q_GE] = NODE_Q_LE};
+  if (c->op == NODE_Q_CONTAINS)
+    return node_reason_set(why, GS_EINVAL,
+                           "age~...: an age is compared with =, <, <=, >, "
+                           ">= or !=");
+  node_today(n, 0, day);
+  q->own = (node_cond){"birth_year", 10, mirror[c->op], c->value};
+  q->c = &q->own;
+  snprintf(q->field, sizeof q->field, "birth_year");
+  q->f = node_schema_field(sc, "birth_year", 10);
+  q->numeric = true;
+  q->num = (double)(strtol(day, NULL, 10) - a);
+  return GS_OK;
 }
 
 static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
@@ -488,6 +543,8 @@ static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
                              op_text(c->op), c->value);
     return GS_OK;
   }
+  if (strcmp(sc->name, "resident") == 0 && strcmp(q->field, "age") == 0)
+    return prepare_age(n, sc, q, why);
   q->f = node_schema_field(sc, c->field, c->field_len);
   if (!q->f) {
     char list[400];

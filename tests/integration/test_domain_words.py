@@ -278,6 +278,24 @@ class Words(Base):
         # history names this node's own changes by its name
         self.assertIn("by 青河", out(n.run("history", "appeal", a)))
 
+    def test_residents_by_age(self):
+        n = self.n
+        year = date.today().year
+        ids = {}
+        for name, age in (("甲", 85), ("乙", 65), ("丙", 64)):
+            ids[name] = out(n.run("resident", "add", "--scope", G1, name,
+                                  "--birth-year", str(year - age)))
+        got = n.run("resident", "list", "--age", ">=65", json_out=True)
+        self.assertEqual({x["id"] for x in got}, {ids["甲"], ids["乙"]})
+        got = n.run("resident", "list", "--birth-year", "<%d" % (year - 65),
+                    json_out=True)
+        self.assertEqual([x["id"] for x in got], [ids["甲"]])
+        got = n.run("resident", "list", "--where", "age<65", json_out=True)
+        self.assertEqual([x["id"] for x in got], [ids["丙"]])
+        p = n.run("resident", "list", "--age", "老", check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("whole number of years", p.stderr)
+
 
 class DefaultScope(Base):
     def test_a_leader_with_one_grid_writes_there(self):

@@ -565,3 +565,46 @@ Test(domain_words, a_leader_with_one_grid_writes_there_by_default)
   node_close(leader);
   node_close(admin);
 }
+
+/* ---- 7. questions: residents by age ---- */
+
+Test(domain_words, residents_by_age_from_birth_year_and_this_year)
+{
+  node_reason why = {0};
+  add("resident", G1, NULL, "name", "甲", "birth_year", "1941", NULL); /* 85 */
+  add("resident", G1, NULL, "name", "乙", "birth_year", "1961", NULL); /* 65 */
+  add("resident", G1, NULL, "name", "丙", "birth_year", "1962", NULL); /* 64 */
+  add("resident", G1, NULL, "name", "丁", NULL); /* unknown */
+  node_cond c;
+  cr_assert(node_cond_value("age", ">=65", &c));
+  cr_assert_eq(c.op, NODE_Q_GE);
+  cr_assert_str_eq(c.value, "65");
+  node_query q = {.coll = "resident", .conds = &c, .nconds = 1};
+  size_t got = 0;
+  cr_assert_eq(node_query_run(n, &q, count_cb, &got, NULL, &why), GS_OK,
+               "%s", why.text);
+  cr_assert_eq(got, 2);
+  cr_assert_eq(query("resident", &why, "age>65", NULL), 1);
+  cr_assert_eq(query("resident", &why, "age<65", NULL), 1);
+  cr_assert_eq(query("resident", &why, "age<=65", NULL), 2);
+  cr_assert_eq(query("resident", &why, "age=64", NULL), 1);
+  cr_assert_eq(query("resident", &why, "age>=60", "age<80", NULL), 2);
+  /* the year turns: 乙 is 66 and 丙 65 in 2027 */
+  now_ms = 1798761600000ULL + 3600 * 1000ULL; /* 2027-01-01 01:00 UTC */
+  cr_assert_eq(query("resident", &why, "age>=65", NULL), 3);
+  now_ms = NOW_MS;
+  /* refusals, never an empty result */
+  cr_assert_eq(query("resident", &why, "age>=old", NULL), -1);
+  cr_assert_not_null(strstr(why.text, "whole number of years"), "%s",
+                     why.text);
+  cr_assert_eq(query("resident", &why, "age~6", NULL), -1);
+  cr_assert_eq(query("household", &why, "age>=65", NULL), -1);
+  cr_assert_not_null(strstr(why.text, "no field 'age'"), "%s", why.text);
+  /* an option's comparison */
+  cr_assert(node_cond_value("birth_year", "<1946", &c));
+  cr_assert_eq(c.op, NODE_Q_LT);
+  cr_assert(node_cond_value("tags", "独居", &c));
+  cr_assert_eq(c.op, NODE_Q_EQ);
+  cr_assert_str_eq(c.value, "独居");
+  cr_assert(!node_cond_value("Bad", "1", &c));
+}
