@@ -108,6 +108,8 @@ int cli_cmd_demo(cli_ctx *ctx);
 /* grid, building, resident, appeal...: argv[0] names the collection. */
 int cli_cmd_domain(cli_ctx *ctx);
 int cli_cmd_report(cli_ctx *ctx);
+/* What changed since a day (cli/cmd_changes.c). */
+int cli_cmd_changes(cli_ctx *ctx);
 
 struct node_network;
 /* The network's public id as 16 hex digits. */

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "crdt/crdt.h"
+#include "node/node.h"
 #include "node/schema.h"
 
 typedef struct node node;
@@ -136,6 +137,37 @@ void node_display_text(node *n, const char *coll, const char *field,
  * characters of its key. */
 void node_author_text(node *n, const uint8_t origin[CRDT_KEY_LEN], char *buf,
                       size_t cap);
+
+/* ---- what changed (node/changes.c) ---- */
+
+#define NODE_CHANGES_MAX 10000 /* items one call returns at most */
+
+/* One record one change touched. */
+typedef struct node_change_item {
+  uint64_t ms;  /* when (the change's HLC time, Unix ms) */
+  uint64_t seq; /* in its feed */
+  uint8_t origin[CRDT_KEY_LEN];
+  char author[NODE_NAME_MAX + 16]; /* node_author_text */
+  char scope[CRDT_SCOPE_MAX + 1];  /* the grid it was written in */
+  char coll[CRDT_NAME_MAX + 1];
+  uint8_t id[CRDT_ID_LEN];
+  char name[NODE_HIT_NAME_MAX];    /* the record's name now ("" if none) */
+  char fields[160];                /* fields written, "name,phone" */
+  bool deleted, restored;
+} node_change_item;
+typedef int (*node_change_item_cb)(void *ctx, const node_change_item *it);
+
+/* Every record changed at or after since_ms in scopes under prefix (NULL
+ * or "": all; the node's own "_" scopes never), oldest first, by any
+ * author; at most NODE_CHANGES_MAX items (*truncated, optional, says
+ * when more were left out). Items are borrowed for the call. */
+gs_err node_changes(node *n, const char *prefix, uint64_t since_ms,
+                    node_change_item_cb cb, void *ctx, bool *truncated,
+                    node_reason *why);
+/* The start (local midnight, Unix ms) of the day text names as a date
+ * people write (node_date_parse: 昨天, 2026/12/5...). */
+gs_err node_day_start_ms(node *n, const char *text, uint64_t *out,
+                         node_reason *why);
 
 /* ---- dates as people write them (node/dates.c) ---- */
 

@@ -5,6 +5,7 @@ name and address, names instead of ids in what is printed.
 
     GRIDSYNC=build/cli/gridsync python3 tests/integration/test_domain_words.py
 """
+import json
 import os
 import pty
 import select
@@ -298,6 +299,36 @@ class Words(Base):
 
 
 class DefaultScope(Base):
+    def test_changes_since_yesterday_by_whom_and_where(self):
+        office, leader = self.network("office", "leader", role="leader",
+                                      scope=G1)
+        office.run("resident", "add", "--scope", G1, "王建国")
+        office.run("resident", "add", "--scope",
+                   "gongrencun/qinghejv/g02", "赵四")
+        leader.run("resident", "add", "李桂芳", "--phone", "138 0000 1111")
+        office.serve()
+        leader.run("sync", office.addr())
+        got = office.run("changes", "--since", "yesterday", json_out=True)
+        self.assertEqual(len(got), 3)
+        by = {x["name"]: x for x in got}
+        leader_key = leader.run("id", json_out=True)
+        self.assertEqual(by["李桂芳"]["scope"], G1)
+        self.assertEqual(by["李桂芳"]["fields"], ["name", "phone"])
+        self.assertNotEqual(by["李桂芳"]["author"], "office")
+        self.assertIn(by["李桂芳"]["by"], json.dumps(leader_key))
+        self.assertEqual(by["王建国"]["author"], "office")
+        human = out(office.run("changes", "--since", "昨天", "--scope", G1))
+        self.assertIn("居民 李桂芳  (姓名, 电话)", human)
+        self.assertIn("office", human)
+        self.assertNotIn("赵四", human)
+        self.assertIn("(2 changes)", human)
+        self.assertEqual(office.run("changes", "--since", "2099-01-01",
+                                    json_out=True), [])
+        p = office.run("changes", "--since", "上周", check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("is not a date", p.stderr)
+        self.assertEqual(office.stop(), 0)
+
     def test_a_leader_with_one_grid_writes_there(self):
         admin, leader = self.network("admin", "leader", role="leader",
                                      scope=G1)

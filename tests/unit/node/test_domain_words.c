@@ -608,3 +608,80 @@ Test(domain_words, residents_by_age_from_birth_year_and_this_year)
   cr_assert_str_eq(c.value, "独居");
   cr_assert(!node_cond_value("Bad", "1", &c));
 }
+
+/* ---- 7. questions: what changed since ---- */
+
+typedef struct seen {
+  node_change_item v[16];
+  size_t n;
+} seen;
+
+static int on_change_item(void *ctx, const node_change_item *it)
+{
+  seen *s = ctx;
+  if (s->n < 16)
+    s->v[s->n] = *it;
+  s->n++;
+  return 0;
+}
+
+Test(domain_words, what_changed_since_a_day_by_whom_and_where)
+{
+  uint8_t r[CRDT_ID_LEN];
+  node_reason why = {0};
+  now_ms = NOW_MS - 2 * 86400000ULL; /* 2026-11-18 */
+  add("resident", G1, r, "name", "李桂芳", NULL);
+  now_ms = NOW_MS - 86400000ULL; /* 2026-11-19, 20:00 in Shanghai */
+  add("resident", G2, NULL, "name", "王建国", "phone", "139", NULL);
+  now_ms = NOW_MS;
+  node_edit *e;
+  cr_assert_eq(node_edit_open(n, "resident", r, false, &e, &why), GS_OK);
+  cr_assert_eq(node_edit_text(e, "phone", '=', "138", &why), GS_OK);
+  cr_assert_eq(node_edit_commit(e, NULL, &why), GS_OK);
+  node_edit_free(e);
+  cr_assert_eq(node_edit_open(n, "resident", r, false, &e, &why), GS_OK);
+  cr_assert_eq(node_edit_delete(e, true, &why), GS_OK);
+  cr_assert_eq(node_edit_commit(e, NULL, &why), GS_OK);
+  node_edit_free(e);
+
+  uint64_t since;
+  cr_assert_eq(node_day_start_ms(n, "昨天", &since, &why), GS_OK);
+  /* local midnight of 2026-11-19 in Shanghai is 16:00 UTC the day before */
+  cr_assert_eq(since, 1795017600000ULL,
+               "%llu", (unsigned long long)since);
+  seen s = {0};
+  bool trunc = true;
+  cr_assert_eq(node_changes(n, NULL, since, on_change_item, &s, &trunc,
+                            &why),
+               GS_OK, "%s", why.text);
+  cr_assert(!trunc);
+  cr_assert_eq(s.n, 3);
+  cr_assert_str_eq(s.v[0].name, "王建国");
+  cr_assert_str_eq(s.v[0].scope, G2);
+  cr_assert_str_eq(s.v[0].fields, "name,phone");
+  cr_assert_str_eq(s.v[0].author, "test");
+  cr_assert_str_eq(s.v[1].name, "李桂芳");
+  cr_assert_str_eq(s.v[1].fields, "phone");
+  cr_assert(s.v[2].deleted);
+  cr_assert(s.v[0].ms <= s.v[1].ms && s.v[1].ms <= s.v[2].ms);
+  /* by grid */
+  memset(&s, 0, sizeof s);
+  cr_assert_eq(node_changes(n, G1, since, on_change_item, &s, NULL, &why),
+               GS_OK);
+  cr_assert_eq(s.n, 2);
+  /* since the start: the first write too */
+  memset(&s, 0, sizeof s);
+  cr_assert_eq(node_changes(n, "", 0, on_change_item, &s, NULL, &why),
+               GS_OK);
+  cr_assert_eq(s.n, 4);
+  /* today only */
+  cr_assert_eq(node_day_start_ms(n, "今天", &since, &why), GS_OK);
+  memset(&s, 0, sizeof s);
+  cr_assert_eq(node_changes(n, NULL, since, on_change_item, &s, NULL, &why),
+               GS_OK);
+  cr_assert_eq(s.n, 2);
+  cr_assert_eq(node_day_start_ms(n, "last week", &since, &why), GS_EINVAL);
+  cr_assert_eq(node_changes(n, "bad scope//", 0, on_change_item, &s, NULL,
+                            &why),
+               GS_EINVAL);
+}
