@@ -578,6 +578,143 @@ static int cmd_entry(cli_ctx *ctx, node *n, const node_coll *c, int from,
   return CLI_OK;
 }
 
+/* ---- questions: unvisited households, a contact sheet ---- */
+
+static int on_unvisited(void *ctx, const node_unvisited_item *it)
+{
+  json_t *arr = ((void **)ctx)[0];
+  size_t *count = ((void **)ctx)[1];
+  char idt[CRDT_ID_TEXT_LEN + 1];
+  crdt_base32_encode(it->id, CRDT_ID_LEN, idt);
+  (*count)++;
+  if (arr) {
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", idt, "scope",
+                          it->scope, "building", it->building, "address",
+                          it->address);
+    json_object_set_new(o, "last_visit",
+                        it->last[0] ? json_string(it->last) : json_null());
+    json_object_set_new(o, "days",
+                        it->days >= 0 ? json_integer(it->days) : json_null());
+    json_array_append_new(arr, o);
+    return 0;
+  }
+  if (it->last[0])
+    printf("%s  last visit %s (%ld days ago)\n", it->address, it->last,
+           it->days);
+  else
+    printf("%s  never visited\n", it->address);
+  return 0;
+}
+
+/* household unvisited --days N [--building B] [--scope P] */
+static int cmd_unvisited(cli_ctx *ctx, int from)
+{
+  const char *days = "30", *building = NULL, *prefix = NULL;
+  for (int i = from; i < ctx->argc; i++) {
+    int m;
+    if ((m = cli_opt(ctx, &i, "--days", &days)) != 0 ||
+        (m = cli_opt(ctx, &i, "--building", &building)) != 0 ||
+        (m = cli_opt(ctx, &i, "--scope", &prefix)) != 0) {
+      if (m < 0)
+        return CLI_USAGE;
+      continue;
+    }
+    return cli_usage(ctx->argv[0], "unexpected argument '%s'", ctx->argv[i]);
+  }
+  char *end;
+  long d = strtol(days, &end, 10);
+  if (!*days || *end || d < 1 || d > 3660)
+    return cli_usage(ctx->argv[0], "--days takes a number of days from 1 to "
+                                   "3660");
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  node_reason why = {0};
+  size_t count = 0;
+  json_t *arr = ctx->json ? json_array() : NULL;
+  void *cb_ctx[2] = {arr, &count};
+  if (node_unvisited(n, prefix, building, (int)d, on_unvisited, cb_ctx,
+                     &why) != GS_OK) {
+    json_decref(arr);
+    return cli_refused(ctx->argv[0], &why);
+  }
+  if (arr)
+    return cli_json_out(arr);
+  printf("(%zu household%s not visited in %ld days)\n", count,
+         count == 1 ? "" : "s", d);
+  return CLI_OK;
+}
+
+static int on_contact_row(void *ctx, const node_contact_row *r)
+{
+  json_t *arr = ctx;
+  json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "address",
+                        r->address, "unit", r->unit, "room", r->room, "name",
+                        r->name, "phone", r->phone, "household_phone",
+                        r->household_phone, "tags", r->tags);
+  json_object_set_new(o, "birth_year",
+                      r->birth_year ? json_integer(r->birth_year)
+                                    : json_null());
+  json_array_append_new(arr, o);
+  return 0;
+}
+
+/* building contacts BUILDING: its contact sheet */
+static int cmd_contacts(cli_ctx *ctx, int from)
+{
+  if (from >= ctx->argc)
+    return cli_usage(ctx->argv[0], "which building? give its name or "
+                                   "number");
+  if (from + 1 < ctx->argc)
+    return cli_usage(ctx->argv[0], "too many arguments");
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  node_reason why = {0};
+  node_contact_head head;
+  json_t *arr = json_array();
+  if (node_contact_sheet(n, ctx->argv[from], &head, on_contact_row, arr,
+                         &why) != GS_OK) {
+    json_decref(arr);
+    return cli_refused(ctx->argv[0], &why);
+  }
+  if (!ctx->json) {
+    printf("%s", head.name);
+    if (head.leader[0])
+      printf("  楼栋长 %s", head.leader);
+    if (head.phone[0])
+      printf("  %s", head.phone);
+    printf("\n");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+      json_t *o = json_array_get(arr, i);
+      const char *name = json_string_value(json_object_get(o, "name"));
+      const char *ph = json_string_value(json_object_get(o, "phone"));
+      const char *hph =
+          json_string_value(json_object_get(o, "household_phone"));
+      const char *tags = json_string_value(json_object_get(o, "tags"));
+      json_t *by = json_object_get(o, "birth_year");
+      printf("  %s  %s  %s",
+             json_string_value(json_object_get(o, "address")),
+             name[0] ? name : "-", ph[0] ? ph : hph[0] ? hph : "-");
+      if (json_is_integer(by))
+        printf("  %d", (int)json_integer_value(by));
+      if (tags[0])
+        printf("  %s", tags);
+      printf("\n");
+    }
+    printf("(%zu row%s)\n", json_array_size(arr),
+           json_array_size(arr) == 1 ? "" : "s");
+    json_decref(arr);
+    return CLI_OK;
+  }
+  if (arr)
+    return cli_json_out(json_pack("{s:s, s:s, s:s, s:s, s:o}", "building",
+                                  head.name, "scope", head.scope, "leader",
+                                  head.leader, "phone", head.phone, "rows",
+                                  arr));
+  return CLI_OK;
+}
+
 /* ---- dispatch ---- */
 
 static void verbs_help(FILE *f, const node_coll *c)
@@ -603,7 +740,13 @@ static void verbs_help(FILE *f, const node_coll *c)
             v[i].help);
   }
   if (strcmp(c->name, "resident") == 0)
-    fprintf(f, "  find TEXT [--building B] [--tag T] [--scope P]\n");
+    fprintf(f, "  find TEXT [--building B] [--tag T] [--age '>=65'] "
+               "[--scope P]\n");
+  if (strcmp(c->name, "household") == 0)
+    fprintf(f, "  unvisited [--days 30] [--building B] [--scope P]  "
+               "(households not visited lately)\n");
+  if (strcmp(c->name, "building") == 0)
+    fprintf(f, "  contacts BUILDING  (its contact sheet)\n");
   if (strcmp(c->name, "timebank") == 0)
     fprintf(f, "  deposit PERSON HOURS [--service S] [--note T]\n"
                "  spend PERSON HOURS | adjust PERSON HOURS --note WHY\n"
@@ -640,6 +783,10 @@ int cli_cmd_domain(cli_ctx *ctx)
                strcmp(v, "list") == 0 ||
                (strcmp(c->name, "appeal") == 0 && strcmp(v, "open") == 0) ||
                (strcmp(c->name, "resident") == 0 && strcmp(v, "find") == 0) ||
+               (strcmp(c->name, "household") == 0 &&
+                strcmp(v, "unvisited") == 0) ||
+               (strcmp(c->name, "building") == 0 &&
+                strcmp(v, "contacts") == 0) ||
                (tb && (strcmp(v, "deposit") == 0 || strcmp(v, "spend") == 0 ||
                        strcmp(v, "adjust") == 0 ||
                        strcmp(v, "balance") == 0 ||
@@ -651,6 +798,10 @@ int cli_cmd_domain(cli_ctx *ctx)
   }
   if (strcmp(v, "list") == 0)
     return cmd_list(ctx, c, 2, NULL);
+  if (strcmp(v, "unvisited") == 0)
+    return cmd_unvisited(ctx, 2);
+  if (strcmp(v, "contacts") == 0)
+    return cmd_contacts(ctx, 2);
   if (strcmp(v, "find") == 0) {
     if (ctx->argc < 3 || !ctx->argv[2][0] ||
         strncmp(ctx->argv[2], "--", 2) == 0)

@@ -29,6 +29,8 @@ typedef struct node node;
 typedef struct node_coll node_coll;
 typedef struct node_field node_field;
 
+#define NODE_PHONE_MAX 64 /* bytes of a phone as stored, with its NUL */
+
 /* ---- refusals ---- */
 
 #define NODE_REASON_MAX 512
@@ -169,6 +171,60 @@ gs_err node_changes(node *n, const char *prefix, uint64_t since_ms,
 gs_err node_day_start_ms(node *n, const char *text, uint64_t *out,
                          node_reason *why);
 
+/* ---- questions volunteers ask (node/questions.c) ---- */
+
+#define NODE_QUESTION_ROWS_MAX 100000 /* households one question reads */
+
+/* A household not visited lately. */
+typedef struct node_unvisited_item {
+  uint8_t id[CRDT_ID_LEN];
+  char scope[CRDT_SCOPE_MAX + 1];
+  char building[NODE_HIT_NAME_MAX]; /* its building's name */
+  char address[NODE_HIT_NAME_MAX];  /* "5号楼2单元301" */
+  char last[11];                    /* last visit, "" when never */
+  long days;                        /* since the last visit; -1: never */
+} node_unvisited_item;
+typedef int (*node_unvisited_cb)(void *ctx, const node_unvisited_item *it);
+
+/* Households under prefix (NULL or "": all), of the building named
+ * building when non-NULL (node_resolve: "5", "5号楼"), with no visit in
+ * the last days days (1..3660; today counts as one) by the node's clock:
+ * a visit counts for the household it names, or for the household of
+ * the resident it names. In order of building, stairwell and room. */
+gs_err node_unvisited(node *n, const char *prefix, const char *building,
+                      int days, node_unvisited_cb cb, void *ctx,
+                      node_reason *why);
+
+/* A building's contact sheet: the building, then one row per resident
+ * living there (by household or by the resident's own building), and
+ * one per household where nobody is recorded, by stairwell and room. */
+typedef struct node_contact_head {
+  uint8_t id[CRDT_ID_LEN];
+  char name[NODE_HIT_NAME_MAX];
+  char scope[CRDT_SCOPE_MAX + 1];
+  char leader[NODE_HIT_NAME_MAX]; /* the building leader (楼栋长) */
+  char phone[NODE_PHONE_MAX];
+} node_contact_head;
+
+typedef struct node_contact_row {
+  char address[NODE_HIT_NAME_MAX]; /* "5号楼2单元301" */
+  char unit[32], room[64];
+  bool has_household, has_resident;
+  uint8_t household[CRDT_ID_LEN], resident[CRDT_ID_LEN];
+  char name[NODE_HIT_NAME_MAX];   /* "" for a household without residents */
+  char phone[NODE_PHONE_MAX];
+  char household_phone[NODE_PHONE_MAX];
+  int birth_year;                 /* 0: unknown */
+  char tags[160];                 /* labels: "独居、老年人" */
+} node_contact_row;
+typedef int (*node_contact_cb)(void *ctx, const node_contact_row *row);
+
+/* The contact sheet of the building text names (node_resolve: "5",
+ * "5号楼"): *head, then cb per row. */
+gs_err node_contact_sheet(node *n, const char *building,
+                          node_contact_head *head, node_contact_cb cb,
+                          void *ctx, node_reason *why);
+
 /* ---- dates as people write them (node/dates.c) ---- */
 
 /* Today's date (less days_back days) by the node's clock in local time,
@@ -180,8 +236,6 @@ void node_today(node *n, int days_back, char out[11]);
 bool node_date_parse(node *n, const char *text, char out[11]);
 
 /* ---- phones as people type them (node/phones.c) ---- */
-
-#define NODE_PHONE_MAX 64
 
 /* The n bytes of p without spaces, tabs and dashes into out (cap bytes,
  * NUL-terminated): how a phone is stored and compared. false (out

@@ -297,6 +297,41 @@ class Words(Base):
         self.assertEqual(p.returncode, 2)
         self.assertIn("whole number of years", p.stderr)
 
+    def test_unvisited_households_and_a_contact_sheet(self):
+        n = self.n
+        h5, h6, r5, r6 = self.seed_namesakes()
+        n.run("building", "edit", "5号楼", "--leader", "周师傅", "--phone",
+              "135-1111-2222")
+        h7 = out(n.run("household", "add", "--building", "5", "--unit", "1",
+                       "--room", "101"))
+        old = (date.today() - timedelta(days=45)).isoformat()
+        n.run("visit", "add", "--by", "小李", "--household", "5号楼2单元301",
+              "--date", "昨天")
+        n.run("visit", "add", "--by", "小李", "--resident", "6号楼 李桂芳",
+              "--date", old)
+        got = n.run("household", "unvisited", "--days", "30", json_out=True)
+        self.assertEqual([(x["address"], x["last_visit"]) for x in got],
+                         [("5号楼1单元101", None), ("6号楼2单元301", old)])
+        self.assertEqual(got[1]["days"], 45)
+        got = n.run("household", "unvisited", "--days", "30", "--building",
+                    "5", json_out=True)
+        self.assertEqual([x["id"] for x in got], [h7])
+        human = out(n.run("household", "unvisited", "--days", "60"))
+        self.assertIn("5号楼1单元101  never visited", human)
+        self.assertIn("(1 household not visited in 60 days)", human)
+        p = n.run("household", "unvisited", "--days", "0", check=False)
+        self.assertEqual(p.returncode, 2)
+        sheet = n.run("building", "contacts", "5号楼", json_out=True)
+        self.assertEqual(sheet["leader"], "周师傅")
+        self.assertEqual(sheet["phone"], "13511112222")
+        self.assertEqual([(r["address"], r["name"]) for r in sheet["rows"]],
+                         [("5号楼1单元101", ""), ("5号楼2单元301", "李桂芳")])
+        self.assertEqual(sheet["rows"][1]["birth_year"], 1948)
+        human = out(n.run("building", "contacts", "5"))
+        self.assertIn("5号楼  楼栋长 周师傅  13511112222", human)
+        self.assertIn("5号楼2单元301  李桂芳", human)
+        self.assertNotIn("1955", human)
+
 
 class DefaultScope(Base):
     def test_changes_since_yesterday_by_whom_and_where(self):

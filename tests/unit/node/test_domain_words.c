@@ -685,3 +685,130 @@ Test(domain_words, what_changed_since_a_day_by_whom_and_where)
                             &why),
                GS_EINVAL);
 }
+
+/* ---- 7. questions: unvisited households, a contact sheet ---- */
+
+typedef struct uv {
+  node_unvisited_item v[8];
+  size_t n;
+} uv;
+
+static int on_uv(void *ctx, const node_unvisited_item *it)
+{
+  uv *u = ctx;
+  if (u->n < 8)
+    u->v[u->n] = *it;
+  u->n++;
+  return 0;
+}
+
+Test(domain_words, households_not_visited_in_n_days_per_building)
+{
+  node_reason why = {0};
+  add("building", G1, NULL, "name", "5号楼", NULL);
+  add("building", G1, NULL, "name", "6号楼", NULL);
+  add("household", NULL, NULL, "building", "5", "unit", "1", "room", "101",
+      NULL);
+  add("household", NULL, NULL, "building", "5", "unit", "1", "room", "102",
+      NULL);
+  add("household", NULL, NULL, "building", "5", "unit", "2", "room", "201",
+      NULL);
+  add("household", NULL, NULL, "building", "6", "unit", "1", "room", "101",
+      NULL);
+  add("resident", NULL, NULL, "name", "李桂芳", "household", "5-1-102",
+      NULL);
+  /* 101 visited 10 days ago; 102 through its resident 40 days ago; 201
+   * never; 6号楼101 today */
+  add("visit", G1, NULL, "by", "小李", "household", "5-1-101", "date",
+      "2026-11-10", NULL);
+  add("visit", G1, NULL, "by", "小李", "resident", "李桂芳", "date",
+      "2026-10-11", NULL);
+  add("visit", G1, NULL, "by", "小李", "household", "6-1-101", "date", "今天",
+      NULL);
+  uv u = {0};
+  cr_assert_eq(node_unvisited(n, NULL, NULL, 30, on_uv, &u, &why), GS_OK,
+               "%s", why.text);
+  cr_assert_eq(u.n, 2);
+  cr_assert_str_eq(u.v[0].address, "5号楼1单元102");
+  cr_assert_str_eq(u.v[0].last, "2026-10-11");
+  cr_assert_eq(u.v[0].days, 40);
+  cr_assert_str_eq(u.v[1].address, "5号楼2单元201");
+  cr_assert_eq(u.v[1].days, -1);
+  cr_assert_str_eq(u.v[1].building, "5号楼");
+  /* 10 days: 101 too (visited exactly 10 days ago is not within 10) */
+  memset(&u, 0, sizeof u);
+  cr_assert_eq(node_unvisited(n, NULL, "5号楼", 10, on_uv, &u, &why), GS_OK);
+  cr_assert_eq(u.n, 3);
+  memset(&u, 0, sizeof u);
+  cr_assert_eq(node_unvisited(n, NULL, "5号楼", 11, on_uv, &u, &why), GS_OK);
+  cr_assert_eq(u.n, 2);
+  /* one day: all but the one visited today */
+  memset(&u, 0, sizeof u);
+  cr_assert_eq(node_unvisited(n, "", NULL, 1, on_uv, &u, &why), GS_OK);
+  cr_assert_eq(u.n, 3);
+  memset(&u, 0, sizeof u);
+  cr_assert_eq(node_unvisited(n, G2, NULL, 30, on_uv, &u, &why), GS_OK);
+  cr_assert_eq(u.n, 0);
+  cr_assert_eq(node_unvisited(n, NULL, "9号楼", 30, on_uv, &u, &why),
+               GS_ENOTFOUND);
+  cr_assert_eq(node_unvisited(n, NULL, NULL, 0, on_uv, &u, &why), GS_EINVAL);
+}
+
+typedef struct sheet {
+  node_contact_row v[8];
+  size_t n;
+} sheet;
+
+static int on_row(void *ctx, const node_contact_row *r)
+{
+  sheet *s = ctx;
+  if (s->n < 8)
+    s->v[s->n] = *r;
+  s->n++;
+  return 0;
+}
+
+Test(domain_words, a_buildings_contact_sheet)
+{
+  node_reason why = {0};
+  add("building", G1, NULL, "name", "5号楼", "leader", "周师傅", "phone",
+      "135 1111 2222", NULL);
+  add("building", G1, NULL, "name", "6号楼", NULL);
+  add("household", NULL, NULL, "building", "5", "unit", "2", "room", "301",
+      "phone", "6666-1234", NULL);
+  add("household", NULL, NULL, "building", "5", "unit", "1", "room", "101",
+      NULL);
+  add("household", NULL, NULL, "building", "6", "unit", "1", "room", "101",
+      NULL);
+  add("resident", NULL, NULL, "name", "李桂芳", "household", "5-2-301",
+      "phone", "138 0000 1111", "birth_year", "1948", "+tags", "独居",
+      "+tags", "elderly", NULL);
+  add("resident", NULL, NULL, "name", "王建国", "household", "5-2-301",
+      NULL);
+  add("resident", G1, NULL, "name", "赵大爷", "building", "5", "unit", "1",
+      "room", "102", NULL);
+  add("resident", NULL, NULL, "name", "钱大妈", "household", "6-1-101",
+      NULL);
+  node_contact_head head;
+  sheet s = {0};
+  cr_assert_eq(node_contact_sheet(n, "5", &head, on_row, &s, &why), GS_OK,
+               "%s", why.text);
+  cr_assert_str_eq(head.name, "5号楼");
+  cr_assert_str_eq(head.leader, "周师傅");
+  cr_assert_str_eq(head.phone, "13511112222");
+  cr_assert_eq(s.n, 4);
+  cr_assert_str_eq(s.v[0].address, "5号楼1单元101");
+  cr_assert_str_eq(s.v[0].name, "");
+  cr_assert_str_eq(s.v[1].address, "5号楼1单元102");
+  cr_assert_str_eq(s.v[1].name, "赵大爷");
+  cr_assert_str_eq(s.v[2].name, "李桂芳");
+  cr_assert_str_eq(s.v[2].phone, "13800001111");
+  cr_assert_str_eq(s.v[2].household_phone, "66661234");
+  cr_assert_eq(s.v[2].birth_year, 1948);
+  cr_assert(strstr(s.v[2].tags, "独居") && strstr(s.v[2].tags, "老年人"),
+            "%s", s.v[2].tags);
+  cr_assert_str_eq(s.v[3].name, "王建国");
+  cr_assert_str_eq(s.v[3].address, "5号楼2单元301");
+  cr_assert_eq(node_contact_sheet(n, "7号楼", &head, on_row, &s, &why),
+               GS_ENOTFOUND);
+}
