@@ -243,6 +243,27 @@ static int cmd_show(cli_ctx *ctx, const node_coll *c, int from)
   return cli_show_record(ctx, ctx->argv[0], c->name, idt);
 }
 
+/* Write the records of q to path as a ledger (CSV or .xlsx). */
+static int export_list(cli_ctx *ctx, const node_query *q,
+                       node_export_fmt fmt, const char *path, unsigned flags)
+{
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  node_reason why = {0};
+  size_t rows = 0;
+  if (node_export_query(n, q, fmt, path, flags, &rows, &why) != GS_OK)
+    return cli_refused(ctx->argv[0], &why);
+  if (strcmp(path, "-") == 0)
+    return CLI_OK;
+  if (ctx->json)
+    return cli_json_out(json_pack("{s:s, s:I}", "file", path, "rows",
+                                  (json_int_t)rows));
+  fprintf(stderr, "wrote %zu record%s to %s\n", rows, rows == 1 ? "" : "s",
+          path);
+  return CLI_OK;
+}
+
 /* list (and find TEXT): --scope, --limit, --deleted, --where COND, and
  * --FIELD V (equal; a set holds V); find's text is name~TEXT (or
  * phone~DIGITS). */
@@ -255,6 +276,8 @@ static int cmd_list(cli_ctx *ctx, const node_coll *c, int from,
   int rc = CLI_USAGE;
   if (!conds)
     return cli_fail("out of memory");
+  const char *csv = NULL, *xlsx = NULL;
+  unsigned eflags = 0;
   if (contains)
     node_find_cond(c, contains, &conds[q.nconds++]);
   for (int i = from; i < ctx->argc; i++) {
@@ -262,6 +285,16 @@ static int cmd_list(cli_ctx *ctx, const node_coll *c, int from,
     int m;
     if (strcmp(a, "--deleted") == 0) {
       q.deleted = true;
+      continue;
+    }
+    if (strcmp(a, "--per-grid") == 0) {
+      eflags |= NODE_EXPORT_PER_GRID;
+      continue;
+    }
+    if ((m = cli_opt(ctx, &i, "--csv", &csv)) != 0 ||
+        (m = cli_opt(ctx, &i, "--xlsx", &xlsx)) != 0) {
+      if (m < 0)
+        goto out;
       continue;
     }
     if ((m = cli_opt(ctx, &i, "--scope", &q.prefix)) != 0) {
@@ -317,6 +350,20 @@ static int cmd_list(cli_ctx *ctx, const node_coll *c, int from,
     goto out;
   }
   q.conds = conds;
+  if (csv && xlsx) {
+    rc = cli_usage(ctx->argv[0], "give --csv FILE or --xlsx FILE, not both");
+    goto out;
+  }
+  if ((eflags & NODE_EXPORT_PER_GRID) && !xlsx) {
+    rc = cli_usage(ctx->argv[0], "--per-grid makes one sheet per grid of "
+                                 "an --xlsx FILE");
+    goto out;
+  }
+  if (csv || xlsx) {
+    rc = export_list(ctx, &q, csv ? NODE_EXPORT_CSV : NODE_EXPORT_XLSX,
+                     csv ? csv : xlsx, eflags);
+    goto out;
+  }
   rc = cli_list_query(ctx, ctx->argv[0], &q);
 out:
   free(conds);
@@ -758,6 +805,8 @@ static void verbs_help(FILE *f, const node_coll *c)
     fprintf(f, "  add [--scope S] [--FIELD VALUE...] (immutable: no "
                "edit)\n");
   fprintf(f, "  show ID | list [--scope P] [--FIELD VALUE...] | fields\n"
+             "  list ... --csv FILE | --xlsx FILE [--per-grid]  (a ledger "
+             "with Chinese headers)\n"
              "'gridsync %s fields' lists the fields and their values.\n",
           c->name);
 }

@@ -311,6 +311,28 @@ typedef struct node_query {
 gs_err node_query_run(node *n, const node_query *q, node_record_cb cb,
                       void *ctx, size_t *matched, node_reason *why);
 
+/* ---- ledgers to hand on (node/export.c) ---- */
+
+#define NODE_EXPORT_ROWS_MAX 200000 /* records one export writes at most */
+
+typedef enum node_export_fmt { NODE_EXPORT_CSV, NODE_EXPORT_XLSX } node_export_fmt;
+enum { NODE_EXPORT_PER_GRID = 1 << 0 }; /* .xlsx: one sheet per grid */
+
+/* Write the records of q to path ("-": standard output, CSV only) as a
+ * ledger: a column 网格 (the scope), then one per field of the schema
+ * (a free-form collection: per field seen, at most 64) headed by its
+ * Chinese label; cells as a person reads them (labels, names of linked
+ * records, sets joined by 、), numbers as numbers, dates as dates. CSV is
+ * RFC 4180 in UTF-8 with a BOM; .xlsx needs libxlsxwriter at build time
+ * (GS_EINVAL without it). *rows (optional) gets how many were written;
+ * more than NODE_EXPORT_ROWS_MAX is GS_ETOOBIG. A file error is a
+ * negative errno. */
+gs_err node_export_query(node *n, const node_query *q, node_export_fmt fmt,
+                         const char *path, unsigned flags, size_t *rows,
+                         node_reason *why);
+/* true when this build writes .xlsx. */
+bool node_export_xlsx_available(void);
+
 /* ---- writing: the one checked path ---- */
 
 typedef struct node_edit node_edit;

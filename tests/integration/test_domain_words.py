@@ -12,6 +12,8 @@ import select
 import subprocess
 import sys
 import unittest
+import xml.etree.ElementTree as ET
+import zipfile
 from datetime import date, timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -23,6 +25,58 @@ ROOT = "gongrencun/qinghejv"
 
 def out(p):
     return p.stdout.strip()
+
+NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+RELNS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def read_xlsx(path):
+    """The sheets of an .xlsx as {name: [[cell, ...], ...]}: shared and
+    inline strings as str, numbers as float, cells with a date format as
+    datetime.date (read with zipfile and ElementTree only)."""
+    z = zipfile.ZipFile(path)
+    strings = []
+    if "xl/sharedStrings.xml" in z.namelist():
+        for si in ET.fromstring(z.read("xl/sharedStrings.xml")).findall("m:si", NS):
+            strings.append("".join(t.text or "" for t in si.iter(
+                "{%s}t" % NS["m"])))
+    styles = ET.fromstring(z.read("xl/styles.xml"))
+    fmts = {int(f.get("numFmtId")): f.get("formatCode")
+            for f in styles.findall("m:numFmts/m:numFmt", NS)}
+    xfs = [int(x.get("numFmtId", "0"))
+           for x in styles.findall("m:cellXfs/m:xf", NS)]
+    rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    target = {r.get("Id"): r.get("Target") for r in rels}
+    book = ET.fromstring(z.read("xl/workbook.xml"))
+    sheets = {}
+    for sh in book.findall("m:sheets/m:sheet", NS):
+        root = ET.fromstring(z.read("xl/" + target[sh.get(RELNS)]))
+        rows = []
+        for row in root.findall("m:sheetData/m:row", NS):
+            cells = {}
+            for c in row.findall("m:c", NS):
+                ref = c.get("r")
+                col = 0
+                for ch in ref:
+                    if ch.isalpha():
+                        col = col * 26 + ord(ch) - 64
+                v = c.find("m:v", NS)
+                if c.get("t") == "s":
+                    val = strings[int(v.text)]
+                elif c.get("t") == "inlineStr":
+                    val = "".join(t.text or "" for t in c.iter("{%s}t" % NS["m"]))
+                elif v is not None:
+                    val = float(v.text)
+                    fmt = fmts.get(xfs[int(c.get("s", "0"))], "")
+                    if "yy" in fmt:
+                        val = date(1899, 12, 30) + timedelta(days=int(val))
+                else:
+                    val = None
+                cells[col - 1] = val
+            width = max(cells) + 1 if cells else 0
+            rows.append([cells.get(i) for i in range(width)])
+        sheets[sh.get("name")] = rows
+    return sheets
 
 
 class Words(Base):
@@ -331,6 +385,77 @@ class Words(Base):
         self.assertIn("5号楼  楼栋长 周师傅  13511112222", human)
         self.assertIn("5号楼2单元301  李桂芳", human)
         self.assertNotIn("1955", human)
+
+    def test_ledgers_as_csv_and_xlsx(self):
+        n = self.n
+        G2 = "gongrencun/qinghejv/g02"
+        h5, h6, r5, r6 = self.seed_namesakes()
+        n.run("resident", "add", "--scope", G2, "赵四", "--birth-year", "1950",
+              "--tag", "独居")
+        n.run("resident", "edit", "5号楼 李桂芳", "--tag", "独居", "--tag",
+              "elderly", "--note", '说"慢点", 谢谢')
+        n.run("unit", "add", "--scope", ROOT, "物业服务站")
+        a = out(n.run("appeal", "open", "--category", "微心愿", "--resident",
+                      "5号楼 李桂芳", "--opened", "2026/11/3", "楼道装灯"))
+        n.run("appeal", "accept", a, "--date", "2026/11/4")
+        n.run("appeal", "assign", a, "--to", "物业服务站", "--date",
+              "2026-11-05")
+        # CSV: Chinese headers, names, labels; read back with the csv module
+        import csv
+        path = os.path.join(self.root, "r.csv")
+        p = n.run("resident", "list", "--tag", "独居", "--csv", path)
+        self.assertIn("wrote 2 records", p.stderr)
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.reader(f))
+        self.assertEqual(rows[0][:6], ["网格", "姓名", "性别", "出生年份",
+                                       "电话", "住户"])
+        by = {r[1]: dict(zip(rows[0], r)) for r in rows[1:]}
+        self.assertEqual(set(by), {"李桂芳", "赵四"})
+        self.assertEqual(by["李桂芳"]["住户"], "5号楼2单元301")
+        self.assertEqual(set(by["李桂芳"]["标签"].split("、")), {"独居", "老年人"})
+        self.assertEqual(by["李桂芳"]["备注"], '说"慢点", 谢谢')
+        self.assertEqual(by["赵四"]["网格"], G2)
+        # to standard output
+        text = n.run("appeal", "list", "--csv", "-").stdout
+        self.assertTrue(text.startswith("\ufeff网格,类别,内容,居民"), text[:40])
+        self.assertIn("微心愿,楼道装灯,李桂芳", text)
+        # .xlsx, read back: headers, names, dates as dates, numbers
+        xp = os.path.join(self.root, "a.xlsx")
+        p = n.run("--json", "appeal", "list", "--xlsx", xp, check=False)
+        if p.returncode and "without libxlsxwriter" in p.stderr:
+            self.skipTest("gridsync was built without libxlsxwriter "
+                          "(Debian: libxlsxwriter-dev)")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["rows"], 1)
+        sheets = read_xlsx(xp)
+        self.assertEqual(list(sheets), ["诉求"])
+        head, row = sheets["诉求"]
+        rec = dict(zip(head, row))
+        self.assertEqual(rec["类别"], "微心愿")
+        self.assertEqual(rec["居民"], "李桂芳")
+        self.assertEqual(rec["承办"], "物业服务站")
+        self.assertEqual(rec["状态"], "已交办")
+        self.assertEqual(rec["登记日期"], date(2026, 11, 3))
+        self.assertEqual(rec["受理日期"], date(2026, 11, 4))
+        self.assertEqual(rec["交办日期"], date(2026, 11, 5))
+        rp = os.path.join(self.root, "r.xlsx")
+        n.run("resident", "list", "--xlsx", rp, "--per-grid")
+        sheets = read_xlsx(rp)
+        self.assertEqual(sorted(sheets), ["g01", "g02"])
+        g1 = sheets["g01"]
+        self.assertEqual(g1[0][1], "姓名")
+        self.assertEqual(sorted(r[1] for r in g1[1:]), ["李桂芳", "李桂芳"])
+        self.assertEqual(sorted(r[3] for r in g1[1:]), [1948.0, 1955.0])
+        self.assertEqual([r[1] for r in sheets["g02"][1:]], ["赵四"])
+        # refusals
+        p = n.run("resident", "list", "--xlsx", "-", check=False)
+        self.assertEqual(p.returncode, 2)
+        p = n.run("resident", "list", "--per-grid", "--csv", path, check=False)
+        self.assertEqual(p.returncode, 2)
+        p = n.run("resident", "list", "--where", "nmae=x", "--csv", path,
+                  check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("no field 'nmae'", p.stderr)
 
 
 class DefaultScope(Base):

@@ -812,3 +812,88 @@ Test(domain_words, a_buildings_contact_sheet)
   cr_assert_eq(node_contact_sheet(n, "7号楼", &head, on_row, &s, &why),
                GS_ENOTFOUND);
 }
+
+/* ---- 8. ledgers ---- */
+
+static char *slurp(const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f, "%s", path);
+  static char buf[65536];
+  size_t k = fread(buf, 1, sizeof buf - 1, f);
+  buf[k] = '\0';
+  fclose(f);
+  return buf;
+}
+
+Test(domain_words, a_query_as_a_csv_ledger_with_chinese_headers_and_names)
+{
+  char path[160];
+  node_reason why = {0};
+  add("building", G1, NULL, "name", "5号楼", NULL);
+  add("household", NULL, NULL, "building", "5", "unit", "2", "room", "301",
+      NULL);
+  add("resident", NULL, NULL, "name", "李桂芳", "household", "5-2-301",
+      "birth_year", "1948", "+tags", "独居", "+tags", "elderly", "note",
+      "说\"慢点\", 谢谢", NULL);
+  add("resident", G2, NULL, "name", "王建国", NULL);
+  add("appeal", G1, NULL, "category", "微心愿", "description", "一盏灯",
+      "resident", "李桂芳", "opened", "2026/11/3", NULL);
+  snprintf(path, sizeof path, "%s/r.csv", dir);
+  node_cond c;
+  cr_assert(node_cond_value("age", ">=65", &c));
+  node_query q = {.coll = "resident", .conds = &c, .nconds = 1};
+  size_t rows = 0;
+  cr_assert_eq(node_export_query(n, &q, NODE_EXPORT_CSV, path, 0, &rows,
+                                 &why),
+               GS_OK, "%s", why.text);
+  cr_assert_eq(rows, 1);
+  const char *t = slurp(path);
+  cr_assert_eq(memcmp(t, "\xEF\xBB\xBF", 3), 0, "a BOM for Excel");
+  cr_assert_eq(strncmp(t + 3, "网格,姓名,性别,出生年份,电话,住户,楼栋,单元,"
+                              "房号,标签,备注\r\n",
+                       strlen("网格,姓名,性别,出生年份,电话,住户,楼栋,单元,"
+                              "房号,标签,备注\r\n")),
+               0, "%s", t);
+  cr_assert_not_null(strstr(t, G1 ",李桂芳,,1948,,5号楼2单元301,,,,"), "%s",
+                     t);
+  cr_assert(strstr(t, "独居") && strstr(t, "老年人") && strstr(t, "、"), "%s",
+            t);
+  cr_assert_not_null(strstr(t, ",\"说\"\"慢点\"\", 谢谢\"\r\n"), "%s", t);
+  cr_assert_null(strstr(t, "王建国"));
+  q = (node_query){.coll = "appeal"};
+  cr_assert_eq(node_export_query(n, &q, NODE_EXPORT_CSV, path, 0, &rows,
+                                 &why),
+               GS_OK, "%s", why.text);
+  t = slurp(path);
+  cr_assert_not_null(strstr(t, "类别,内容,居民"), "%s", t);
+  cr_assert_not_null(strstr(t, ",微心愿,一盏灯,李桂芳,"), "%s", t);
+  cr_assert_not_null(strstr(t, ",2026-11-03,"), "%s", t);
+  cr_assert_not_null(strstr(t, ",待受理,"), "%s", t);
+  /* refusals: a bad query, an xlsx to stdout, a file that cannot be made */
+  cr_assert(node_cond_parse("nmae=x", &c));
+  q = (node_query){.coll = "resident", .conds = &c, .nconds = 1};
+  cr_assert_eq(node_export_query(n, &q, NODE_EXPORT_CSV, path, 0, NULL,
+                                 &why),
+               GS_EINVAL);
+  q = (node_query){.coll = "resident"};
+  cr_assert_eq(node_export_query(n, &q, NODE_EXPORT_XLSX, "-", 0, NULL,
+                                 &why),
+               GS_EINVAL);
+  cr_assert_lt(node_export_query(n, &q, NODE_EXPORT_CSV,
+                                 "/nonexistent/dir/x.csv", 0, NULL, &why),
+               0);
+  cr_assert_not_null(strstr(why.text, "cannot write"), "%s", why.text);
+  /* a free-form collection: the fields it has */
+  node_edit *e;
+  cr_assert_eq(node_edit_new(n, "x_note", G1, &e, &why), GS_OK);
+  cr_assert_eq(node_edit_text(e, "text", '=', "备忘", &why), GS_OK);
+  cr_assert_eq(node_edit_commit(e, NULL, &why), GS_OK);
+  node_edit_free(e);
+  q = (node_query){.coll = "x_note"};
+  cr_assert_eq(node_export_query(n, &q, NODE_EXPORT_CSV, path, 0, &rows,
+                                 &why),
+               GS_OK, "%s", why.text);
+  t = slurp(path);
+  cr_assert_not_null(strstr(t, "网格,text\r\n" G1 ",备忘\r\n"), "%s", t);
+}
