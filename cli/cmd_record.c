@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "node/node.h"
 #include "node/domain.h"
+#include "node/schema.h"
 
 /* ---- shared helpers ---- */
 
@@ -304,18 +305,35 @@ out:
 
 /* ---- get ---- */
 
-/* Parse "CMD COLLECTION ID" into coll and id. */
+/* Parse "CMD COLLECTION RECORD" into coll, id and its id text (idt,
+ * CRDT_ID_TEXT_LEN + 1 bytes): an id, or for a collection of the schema
+ * what a person would say (node_resolve: a name, an address, COLL/ID; a
+ * numbered choice among namesakes in a terminal). */
 static int coll_id_args(cli_ctx *ctx, const char *cmd, const char **coll,
-                        uint8_t id[CRDT_ID_LEN])
+                        uint8_t id[CRDT_ID_LEN], char *idt)
 {
   if (ctx->argc != 3)
     return cli_usage(cmd, ctx->argc < 3 ? "which record?"
                                         : "too many arguments");
   int rc;
-  if ((rc = check_coll(cmd, ctx->argv[1])) != CLI_OK ||
-      (rc = check_id(cmd, ctx->argv[2], id)) != CLI_OK)
+  if ((rc = check_coll(cmd, ctx->argv[1])) != CLI_OK)
     return rc;
   *coll = ctx->argv[1];
+  if (node_parse_id(ctx->argv[2], id) != GS_OK &&
+      node_schema_coll(*coll, strlen(*coll))) {
+    node *n = cli_open(ctx, 0);
+    node_hit h;
+    node_reason why = {0};
+    if (!n)
+      return CLI_FAIL;
+    if (node_resolve_choose(n, *coll, ctx->argv[2], 0, cli_choose, ctx, "",
+                            &h, &why) != GS_OK)
+      return cli_refused(cmd, &why);
+    memcpy(id, h.id, CRDT_ID_LEN);
+  } else if ((rc = check_id(cmd, ctx->argv[2], id)) != CLI_OK) {
+    return rc;
+  }
+  crdt_base32_encode(id, CRDT_ID_LEN, idt);
   return CLI_OK;
 }
 
@@ -323,10 +341,11 @@ int cli_cmd_get(cli_ctx *ctx)
 {
   const char *coll = NULL;
   uint8_t id[CRDT_ID_LEN];
-  int rc = coll_id_args(ctx, "get", &coll, id);
+  char idt[CRDT_ID_TEXT_LEN + 1];
+  int rc = coll_id_args(ctx, "get", &coll, id, idt);
   if (rc != CLI_OK)
     return rc;
-  return cli_show_record(ctx, "get", coll, ctx->argv[2]);
+  return cli_show_record(ctx, "get", coll, idt);
 }
 
 int cli_show_record(cli_ctx *ctx, const char *cmd, const char *coll,
@@ -484,7 +503,8 @@ static int tombstone(cli_ctx *ctx, bool del)
   const char *cmd = del ? "delete" : "restore";
   const char *coll;
   uint8_t id[CRDT_ID_LEN];
-  int rc = coll_id_args(ctx, cmd, &coll, id);
+  char idt[CRDT_ID_TEXT_LEN + 1];
+  int rc = coll_id_args(ctx, cmd, &coll, id, idt);
   if (rc != CLI_OK)
     return rc;
   node *n = cli_open(ctx, 0);
@@ -495,7 +515,7 @@ static int tombstone(cli_ctx *ctx, bool del)
   node_committed res = {0};
   gs_err err = node_edit_open(n, coll, id, false, &e, &why);
   if (err == GS_ENOTFOUND)
-    return not_found(coll, ctx->argv[2]);
+    return not_found(coll, idt);
   if (!err)
     err = node_edit_delete(e, del, &why);
   if (!err)
@@ -505,9 +525,9 @@ static int tombstone(cli_ctx *ctx, bool del)
     return cli_refused(cmd, &why);
   if (ctx->json)
     return cli_json_out(json_pack("{s:s, s:s, s:b, s:b}", "collection", coll,
-                                  "id", ctx->argv[2], "deleted", del,
+                                  "id", idt, "deleted", del,
                                   "changed", res.changed));
-  printf("%s %s %s%s\n", coll, ctx->argv[2], res.changed ? "" : "was already ",
+  printf("%s %s %s%s\n", coll, idt, res.changed ? "" : "was already ",
          del ? "deleted" : "restored");
   return CLI_OK;
 }
@@ -603,7 +623,8 @@ int cli_cmd_history(cli_ctx *ctx)
 {
   const char *coll;
   uint8_t id[CRDT_ID_LEN];
-  int rc = coll_id_args(ctx, "history", &coll, id);
+  char idt[CRDT_ID_TEXT_LEN + 1];
+  int rc = coll_id_args(ctx, "history", &coll, id, idt);
   if (rc != CLI_OK)
     return rc;
   node *n = cli_open(ctx, 0);
@@ -615,7 +636,7 @@ int cli_cmd_history(cli_ctx *ctx)
   gs_err err = node_history(n, coll, id, on_history, &h);
   if ((err == GS_OK && h.n == 0) || err == GS_ENOTFOUND) {
     json_decref(h.out);
-    rc = not_found(coll, ctx->argv[2]);
+    rc = not_found(coll, idt);
   } else if (err) {
     json_decref(h.out);
     rc = cli_fail("history: cannot read the store: %s", gs_strerror(err));

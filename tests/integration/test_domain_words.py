@@ -331,7 +331,17 @@ class Words(Base):
         got = n.run("resident", "find", "李", "--building", "6", json_out=True)
         self.assertEqual([x["id"] for x in got], [r6])
         # history names this node's own changes by its name
-        self.assertIn("by 青河", out(n.run("history", "appeal", a)))
+        self.assertIn("by 青河", out(n.run("history", "appeal", a)))        # get, history, delete take names too
+        self.assertEqual(n.run("get", "resident", "6号楼 李桂芳",
+                               json_out=True)["id"], r6)
+        self.assertIn("set", out(n.run("history", "household",
+                                       "5号楼2单元301")))
+        z = n.run("resident", "find", "赵大爷", json_out=True)[0]["id"]
+        self.assertEqual(out(n.run("delete", "resident", "赵大爷")),
+                         "resident %s deleted" % z)
+        p = n.run("delete", "resident", "李桂芳", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("2 records are named", p.stderr)
 
     def test_residents_by_age(self):
         n = self.n
