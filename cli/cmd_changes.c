@@ -55,7 +55,9 @@ static int on_item(void *vctx, const node_change_item *it)
     for (const char *p = it->fields; *p;) {
       char f[CRDT_NAME_MAX + 1];
       size_t k = strcspn(p, ",");
-      snprintf(f, sizeof f, "%.*s", (int)k, p);
+      size_t fl = k < sizeof f ? k : sizeof f - 1;
+      memcpy(f, p, fl);
+      f[fl] = '\0';
       printf("%s%s", p == it->fields ? "" : ", ",
              node_schema_label(it->coll, f, NULL));
       p += k + (p[k] == ',');

@@ -373,6 +373,9 @@ gs_err node__place_find(node *n, char colls[][CRDT_NAME_MAX + 1], size_t nc,
   size_t len = strlen(text);
   if (len >= sizeof t)
     return GS_OK; /* no place is named so long */
+  if (!has_coll(colls, nc, "building") && !has_coll(colls, nc, "household") &&
+      !has_coll(colls, nc, "resident"))
+    return GS_OK;
   blds bs;
   gs_err err = load_buildings(n, &bs);
   if (err || bs.n == 0) {
