@@ -500,10 +500,14 @@ static void balance_line(node *n, const node_balance *b)
   node_hours_text(b->balance, bal, sizeof bal);
   node_hours_text(b->deposits, dep, sizeof dep);
   node_hours_text(b->spends, sp, sizeof sp);
-  printf("%s/%s  %s  %s h  (deposits %s h, spends %s h, %" PRIu64
-         " entries)%s\n",
-         b->coll, idt, name[0] ? name : "?", bal, dep, sp, b->entries,
-         b->balance < 0 ? "  OVERDRAWN" : "");
+  /* the person by name (and collection, in Chinese); the id only when
+   * this node holds no name for it */
+  if (name[0])
+    printf("%s (%s)", name, node_schema_label(b->coll, NULL, NULL));
+  else
+    printf("%s/%s", b->coll, idt);
+  printf("  %s h  (deposits %s h, spends %s h, %" PRIu64 " entries)%s\n",
+         bal, dep, sp, b->entries, b->balance < 0 ? "  OVERDRAWN" : "");
 }
 
 /* The person of argument i: a resident, unit or team. */

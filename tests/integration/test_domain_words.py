@@ -331,7 +331,15 @@ class Words(Base):
         got = n.run("resident", "find", "李", "--building", "6", json_out=True)
         self.assertEqual([x["id"] for x in got], [r6])
         # history names this node's own changes by its name
-        self.assertIn("by 青河", out(n.run("history", "appeal", a)))        # get, history, delete take names too
+        self.assertIn("by 青河", out(n.run("history", "appeal", a)))        # time-bank balances by the person's name
+        n.run("timebank", "deposit", "5号楼 李桂芳", "2", "--service",
+              "清洁打扫")
+        bal = out(n.run("timebank", "balances"))
+        self.assertIn("李桂芳 (居民)  2 h", bal)
+        self.assertNotIn(r5, bal)
+        self.assertEqual(n.run("timebank", "list", json_out=True)[0]
+                         ["fields"]["service"], "cleaning")
+        # get, history, delete take names too
         self.assertEqual(n.run("get", "resident", "6号楼 李桂芳",
                                json_out=True)["id"], r6)
         self.assertIn("set", out(n.run("history", "household",
