@@ -323,7 +323,9 @@ enum { NODE_EXPORT_PER_GRID = 1 << 0 }; /* .xlsx: one sheet per grid */
  * (a free-form collection: per field seen, at most 64) headed by its
  * Chinese label; cells as a person reads them (labels, names of linked
  * records, sets joined by 、), numbers as numbers, dates as dates. CSV is
- * RFC 4180 in UTF-8 with a BOM; .xlsx needs libxlsxwriter at build time
+ * RFC 4180 in UTF-8 with a BOM, a text cell that a spreadsheet would take
+ * for a formula (=, +, -, @ first) prefixed with '; .xlsx (cells written
+ * as strings, never formulas) needs libxlsxwriter at build time
  * (GS_EINVAL without it). *rows (optional) gets how many were written;
  * more than NODE_EXPORT_ROWS_MAX is GS_ETOOBIG. A file error is a
  * negative errno. */

@@ -200,13 +200,20 @@ static const char *header(const table *t, size_t i)
 
 /* ---- CSV (RFC 4180, UTF-8 with a BOM so that Excel reads it) ---- */
 
-static void csv_field(FILE *f, const char *s)
+/* One CSV field. Text from records may come from any member of the
+ * network: a cell that a spreadsheet would read as a formula (=, +, -,
+ * @, tab or CR first) is written with a leading ' so that it stays
+ * text. */
+static void csv_field(FILE *f, const char *s, bool text)
 {
-  if (!strpbrk(s, ",\"\r\n")) {
+  bool formula = text && *s && strchr("=+-@\t\r", *s);
+  if (!formula && !strpbrk(s, ",\"\r\n")) {
     fputs(s, f);
     return;
   }
   fputc('"', f);
+  if (formula)
+    fputc('\'', f);
   for (; *s; s++) {
     if (*s == '"')
       fputc('"', f);
@@ -228,7 +235,7 @@ static gs_err write_csv(const table *t, const char *path, node_reason *why)
   for (size_t i = 0; i < t->ncols; i++) {
     if (i)
       fputc(',', f);
-    csv_field(f, header(t, i));
+    csv_field(f, header(t, i), false);
   }
   fputs("\r\n", f);
   for (size_t r = 0; r < t->nrows; r++) {
@@ -241,7 +248,7 @@ static gs_err write_csv(const table *t, const char *path, node_reason *why)
         snprintf(num, sizeof num, "%.15g", c->num);
         fputs(num, f);
       } else if (c->text) {
-        csv_field(f, c->text);
+        csv_field(f, c->text, c->type == C_TEXT);
       }
     }
     fputs("\r\n", f);

@@ -861,6 +861,16 @@ Test(domain_words, a_query_as_a_csv_ledger_with_chinese_headers_and_names)
             t);
   cr_assert_not_null(strstr(t, ",\"说\"\"慢点\"\", 谢谢\"\r\n"), "%s", t);
   cr_assert_null(strstr(t, "王建国"));
+  /* text that a spreadsheet would run as a formula stays text */
+  add("resident", G1, NULL, "name", "=HYPERLINK(\"http://x\")",
+      "birth_year", "1950", "note", "-1+2", NULL);
+  cr_assert_eq(node_export_query(n, &q, NODE_EXPORT_CSV, path, 0, &rows,
+                                 &why),
+               GS_OK, "%s", why.text);
+  t = slurp(path);
+  cr_assert_not_null(strstr(t, ",\"'=HYPERLINK(\"\"http://x\"\")\",,1950,"),
+                     "%s", t);
+  cr_assert_not_null(strstr(t, ",\"'-1+2\"\r\n"), "%s", t);
   q = (node_query){.coll = "appeal"};
   cr_assert_eq(node_export_query(n, &q, NODE_EXPORT_CSV, path, 0, &rows,
                                  &why),
