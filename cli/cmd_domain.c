@@ -468,7 +468,8 @@ static int cmd_verb(cli_ctx *ctx, node *n, const node_coll *c, int from,
       rc = cli_json_out(json_pack("{s:s, s:s, s:s}", "collection", c->name,
                                   "id", idt, c->status, v->to));
     else
-      printf("%s %s is now %s\n", c->name, idt, v->to);
+      printf("%s %s is now %s\n", c->name, idt,
+             node_schema_label(c->name, c->status, v->to));
   }
   node_edit_free(e);
   return rc;

@@ -118,7 +118,8 @@ class Words(Base):
         n.run("appeal", "accept", a)
         n.run("appeal", "assign", a, "--to", "物业服务站")
         n.run("appeal", "resolve", a)
-        n.run("appeal", "close", a, "--feedback", "满意")
+        self.assertEqual(out(n.run("appeal", "close", a, "--feedback",
+                                   "满意")), "appeal %s is now 已关闭" % a)
         rec = n.run("appeal", "show", a, json_out=True)
         self.assertEqual(rec["fields"]["feedback"], "satisfied")
         self.assertEqual(rec["fields"]["status"], "closed")
