@@ -75,6 +75,13 @@ gs_err cli_edit_assign(struct node_edit *e, const cli_assign *a,
 /* Print the records of q (human form or --json); messages name cmd. */
 int cli_list_query(cli_ctx *ctx, const char *cmd, const struct node_query *q);
 
+/* Choosing among namesakes (cli/choose.c): a node_choose_cb that, when
+ * stdin and stderr are terminals (and not --json), lists the candidates
+ * on stderr and reads a number from stdin; else -1 (still ambiguous).
+ * vctx is the cli_ctx (or NULL). */
+int cli_choose(void *vctx, const char *field, const char *text,
+               const node_hits *cands);
+
 /* Commands. */
 int cli_cmd_init(cli_ctx *ctx);
 int cli_cmd_id(cli_ctx *ctx);
@@ -103,6 +110,8 @@ int cli_cmd_demo(cli_ctx *ctx);
 /* grid, building, resident, appeal...: argv[0] names the collection. */
 int cli_cmd_domain(cli_ctx *ctx);
 int cli_cmd_report(cli_ctx *ctx);
+/* What changed since a day (cli/cmd_changes.c). */
+int cli_cmd_changes(cli_ctx *ctx);
 
 struct node_network;
 /* The network's public id as 16 hex digits. */

@@ -125,7 +125,7 @@ int cli_cmd_demo(cli_ctx *ctx)
   if (!(n = cli_open(ctx, 0)))
     goto out;
   if (!until) { /* today, in local time, by the node's clock */
-    if (!node_today(n, today)) {
+    if (!node_today(n, 0, today)) {
       rc = cli_fail("demo seed: this computer's date is out of range: give "
                     "--until DATE");
       goto out;

@@ -91,6 +91,7 @@ static int parse_fields(cli_ctx *ctx, const node_coll *c, int from,
   bool had_text = false, dashdash = false;
   node_reason why = {0};
   gs_err err = GS_OK;
+  node_edit_set_chooser(e, cli_choose, ctx);
   for (int i = from; i < ctx->argc && !err; i++) {
     const char *a = ctx->argv[i];
     const char *val;
@@ -180,15 +181,20 @@ static int cmd_add(cli_ctx *ctx, node *n, const node_coll *c, int from)
   return rc;
 }
 
-/* Argument i must be a record id: checked, into id. */
-static int id_arg(cli_ctx *ctx, int i, uint8_t id[CRDT_ID_LEN])
+/* Argument i names a record of c: an id, COLL/ID, a name or an address
+ * (node_resolve; a numbered choice among namesakes in a terminal). */
+static int record_arg(cli_ctx *ctx, node *n, const node_coll *c, int i,
+                      uint8_t id[CRDT_ID_LEN])
 {
+  node_hit h;
+  node_reason why = {0};
   if (i >= ctx->argc)
-    return cli_usage(ctx->argv[0], "which record? give its id");
-  if (node_parse_id(ctx->argv[i], id) != GS_OK)
-    return cli_usage(ctx->argv[0], "bad record id '%s' (26 characters of "
-                                   "0-9 A-Z)",
-                     ctx->argv[i]);
+    return cli_usage(ctx->argv[0], "which %s? give its name or id",
+                     c->name);
+  if (node_resolve_choose(n, c->name, ctx->argv[i], 0, cli_choose, ctx, "",
+                          &h, &why) != GS_OK)
+    return cli_refused(ctx->argv[0], &why);
+  memcpy(id, h.id, CRDT_ID_LEN);
   return CLI_OK;
 }
 
@@ -198,7 +204,7 @@ static int open_arg(cli_ctx *ctx, node *n, const node_coll *c, int i,
 {
   uint8_t id[CRDT_ID_LEN];
   node_reason why = {0};
-  int rc = id_arg(ctx, i, id);
+  int rc = record_arg(ctx, n, c, i, id);
   if (rc != CLI_OK)
     return rc;
   if (node_edit_open(n, c->name, id, false, e, &why) != GS_OK)
@@ -224,12 +230,38 @@ static int cmd_edit(cli_ctx *ctx, node *n, const node_coll *c, int from)
 static int cmd_show(cli_ctx *ctx, const node_coll *c, int from)
 {
   uint8_t id[CRDT_ID_LEN];
-  int rc = id_arg(ctx, from, id);
-  if (rc != CLI_OK)
-    return rc;
+  char idt[CRDT_ID_TEXT_LEN + 1];
   if (from + 1 < ctx->argc)
     return cli_usage(ctx->argv[0], "too many arguments");
-  return cli_show_record(ctx, ctx->argv[0], c->name, ctx->argv[from]);
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  int rc = record_arg(ctx, n, c, from, id);
+  if (rc != CLI_OK)
+    return rc;
+  crdt_base32_encode(id, CRDT_ID_LEN, idt);
+  return cli_show_record(ctx, ctx->argv[0], c->name, idt);
+}
+
+/* Write the records of q to path as a ledger (CSV or .xlsx). */
+static int export_list(cli_ctx *ctx, const node_query *q,
+                       node_export_fmt fmt, const char *path, unsigned flags)
+{
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  node_reason why = {0};
+  size_t rows = 0;
+  if (node_export_query(n, q, fmt, path, flags, &rows, &why) != GS_OK)
+    return cli_refused(ctx->argv[0], &why);
+  if (strcmp(path, "-") == 0)
+    return CLI_OK;
+  if (ctx->json)
+    return cli_json_out(json_pack("{s:s, s:I}", "file", path, "rows",
+                                  (json_int_t)rows));
+  fprintf(stderr, "wrote %zu record%s to %s\n", rows, rows == 1 ? "" : "s",
+          path);
+  return CLI_OK;
 }
 
 /* list (and find TEXT): --scope, --limit, --deleted, --where COND, and
@@ -238,11 +270,14 @@ static int cmd_show(cli_ctx *ctx, const node_coll *c, int from)
 static int cmd_list(cli_ctx *ctx, const node_coll *c, int from,
                     const char *contains)
 {
-  node_query q = {.coll = c->name, .prefix = ""};
+  node_query q = {.coll = c->name, .prefix = "", .choose = cli_choose,
+                  .choose_ctx = ctx};
   node_cond *conds = calloc((size_t)ctx->argc + 1, sizeof *conds);
   int rc = CLI_USAGE;
   if (!conds)
     return cli_fail("out of memory");
+  const char *csv = NULL, *xlsx = NULL;
+  unsigned eflags = 0;
   if (contains)
     node_find_cond(c, contains, &conds[q.nconds++]);
   for (int i = from; i < ctx->argc; i++) {
@@ -250,6 +285,16 @@ static int cmd_list(cli_ctx *ctx, const node_coll *c, int from,
     int m;
     if (strcmp(a, "--deleted") == 0) {
       q.deleted = true;
+      continue;
+    }
+    if (strcmp(a, "--per-grid") == 0) {
+      eflags |= NODE_EXPORT_PER_GRID;
+      continue;
+    }
+    if ((m = cli_opt(ctx, &i, "--csv", &csv)) != 0 ||
+        (m = cli_opt(ctx, &i, "--xlsx", &xlsx)) != 0) {
+      if (m < 0)
+        goto out;
       continue;
     }
     if ((m = cli_opt(ctx, &i, "--scope", &q.prefix)) != 0) {
@@ -282,6 +327,12 @@ static int cmd_list(cli_ctx *ctx, const node_coll *c, int from,
       q.nconds++;
       continue;
     }
+    if ((m = cli_opt(ctx, &i, "--age", &val)) != 0) {
+      if (m < 0)
+        goto out;
+      node_cond_value("age", val, &conds[q.nconds++]);
+      continue;
+    }
     bool neg;
     const node_field *f = opt_field(c, a, &neg);
     if (!f || neg) {
@@ -292,14 +343,27 @@ static int cmd_list(cli_ctx *ctx, const node_coll *c, int from,
       rc = cli_usage(ctx->argv[0], "%s needs a value", a);
       goto out;
     }
-    conds[q.nconds++] =
-        (node_cond){f->name, strlen(f->name), NODE_Q_EQ, ctx->argv[++i]};
+    node_cond_value(f->name, ctx->argv[++i], &conds[q.nconds++]);
   }
   if (*q.prefix && !crdt_scope_valid(q.prefix, strlen(q.prefix))) {
     rc = cli_usage(ctx->argv[0], "bad scope '%s'", q.prefix);
     goto out;
   }
   q.conds = conds;
+  if (csv && xlsx) {
+    rc = cli_usage(ctx->argv[0], "give --csv FILE or --xlsx FILE, not both");
+    goto out;
+  }
+  if ((eflags & NODE_EXPORT_PER_GRID) && !xlsx) {
+    rc = cli_usage(ctx->argv[0], "--per-grid makes one sheet per grid of "
+                                 "an --xlsx FILE");
+    goto out;
+  }
+  if (csv || xlsx) {
+    rc = export_list(ctx, &q, csv ? NODE_EXPORT_CSV : NODE_EXPORT_XLSX,
+                     csv ? csv : xlsx, eflags);
+    goto out;
+  }
   rc = cli_list_query(ctx, ctx->argv[0], &q);
 out:
   free(conds);
@@ -355,8 +419,12 @@ static int cmd_fields(cli_ctx *ctx, const node_coll *c)
            type_name(f));
     if (f->values) {
       printf(" ");
-      for (const char *const *v = f->values; *v; v++)
+      for (const char *const *v = f->values; *v; v++) {
+        const char *l = node_schema_label(c->name, f->name, *v);
         printf("%s%s", v == f->values ? "" : "|", *v);
+        if (strcmp(l, *v) != 0)
+          printf("(%s)", l);
+      }
     }
     if (f->ref)
       printf(" %s", f->ref);
@@ -400,7 +468,8 @@ static int cmd_verb(cli_ctx *ctx, node *n, const node_coll *c, int from,
       rc = cli_json_out(json_pack("{s:s, s:s, s:s}", "collection", c->name,
                                   "id", idt, c->status, v->to));
     else
-      printf("%s %s is now %s\n", c->name, idt, v->to);
+      printf("%s %s is now %s\n", c->name, idt,
+             node_schema_label(c->name, c->status, v->to));
   }
   node_edit_free(e);
   return rc;
@@ -432,10 +501,14 @@ static void balance_line(node *n, const node_balance *b)
   node_hours_text(b->balance, bal, sizeof bal);
   node_hours_text(b->deposits, dep, sizeof dep);
   node_hours_text(b->spends, sp, sizeof sp);
-  printf("%s/%s  %s  %s h  (deposits %s h, spends %s h, %" PRIu64
-         " entries)%s\n",
-         b->coll, idt, name[0] ? name : "?", bal, dep, sp, b->entries,
-         b->balance < 0 ? "  OVERDRAWN" : "");
+  /* the person by name (and collection, in Chinese); the id only when
+   * this node holds no name for it */
+  if (name[0])
+    printf("%s (%s)", name, node_schema_label(b->coll, NULL, NULL));
+  else
+    printf("%s/%s", b->coll, idt);
+  printf("  %s h  (deposits %s h, spends %s h, %" PRIu64 " entries)%s\n",
+         bal, dep, sp, b->entries, b->balance < 0 ? "  OVERDRAWN" : "");
 }
 
 /* The person of argument i: a resident, unit or team. */
@@ -445,8 +518,9 @@ static int person_arg(cli_ctx *ctx, node *n, int i, node_hit *h)
   if (i >= ctx->argc)
     return cli_usage(ctx->argv[0], "whose hours? give a resident (id or "
                                    "name), or unit/ID, team/ID");
-  if (node_resolve(n, "resident|unit|team", ctx->argv[i], NODE_RESOLVE_LIVE,
-                   h, NULL, &why) != GS_OK)
+  if (node_resolve_choose(n, "resident|unit|team", ctx->argv[i],
+                          NODE_RESOLVE_LIVE, cli_choose, ctx, "person", h,
+                          &why) != GS_OK)
     return cli_refused("timebank", &why);
   return CLI_OK;
 }
@@ -556,6 +630,143 @@ static int cmd_entry(cli_ctx *ctx, node *n, const node_coll *c, int from,
   return CLI_OK;
 }
 
+/* ---- questions: unvisited households, a contact sheet ---- */
+
+static int on_unvisited(void *ctx, const node_unvisited_item *it)
+{
+  json_t *arr = ((void **)ctx)[0];
+  size_t *count = ((void **)ctx)[1];
+  char idt[CRDT_ID_TEXT_LEN + 1];
+  crdt_base32_encode(it->id, CRDT_ID_LEN, idt);
+  (*count)++;
+  if (arr) {
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", idt, "scope",
+                          it->scope, "building", it->building, "address",
+                          it->address);
+    json_object_set_new(o, "last_visit",
+                        it->last[0] ? json_string(it->last) : json_null());
+    json_object_set_new(o, "days",
+                        it->days >= 0 ? json_integer(it->days) : json_null());
+    json_array_append_new(arr, o);
+    return 0;
+  }
+  if (it->last[0])
+    printf("%s  last visit %s (%ld days ago)\n", it->address, it->last,
+           it->days);
+  else
+    printf("%s  never visited\n", it->address);
+  return 0;
+}
+
+/* household unvisited --days N [--building B] [--scope P] */
+static int cmd_unvisited(cli_ctx *ctx, int from)
+{
+  const char *days = "30", *building = NULL, *prefix = NULL;
+  for (int i = from; i < ctx->argc; i++) {
+    int m;
+    if ((m = cli_opt(ctx, &i, "--days", &days)) != 0 ||
+        (m = cli_opt(ctx, &i, "--building", &building)) != 0 ||
+        (m = cli_opt(ctx, &i, "--scope", &prefix)) != 0) {
+      if (m < 0)
+        return CLI_USAGE;
+      continue;
+    }
+    return cli_usage(ctx->argv[0], "unexpected argument '%s'", ctx->argv[i]);
+  }
+  char *end;
+  long d = strtol(days, &end, 10);
+  if (!*days || *end || d < 1 || d > 3660)
+    return cli_usage(ctx->argv[0], "--days takes a number of days from 1 to "
+                                   "3660");
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  node_reason why = {0};
+  size_t count = 0;
+  json_t *arr = ctx->json ? json_array() : NULL;
+  void *cb_ctx[2] = {arr, &count};
+  if (node_unvisited(n, prefix, building, (int)d, on_unvisited, cb_ctx,
+                     &why) != GS_OK) {
+    json_decref(arr);
+    return cli_refused(ctx->argv[0], &why);
+  }
+  if (arr)
+    return cli_json_out(arr);
+  printf("(%zu household%s not visited in %ld days)\n", count,
+         count == 1 ? "" : "s", d);
+  return CLI_OK;
+}
+
+static int on_contact_row(void *ctx, const node_contact_row *r)
+{
+  json_t *arr = ctx;
+  json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "address",
+                        r->address, "unit", r->unit, "room", r->room, "name",
+                        r->name, "phone", r->phone, "household_phone",
+                        r->household_phone, "tags", r->tags);
+  json_object_set_new(o, "birth_year",
+                      r->birth_year ? json_integer(r->birth_year)
+                                    : json_null());
+  json_array_append_new(arr, o);
+  return 0;
+}
+
+/* building contacts BUILDING: its contact sheet */
+static int cmd_contacts(cli_ctx *ctx, int from)
+{
+  if (from >= ctx->argc)
+    return cli_usage(ctx->argv[0], "which building? give its name or "
+                                   "number");
+  if (from + 1 < ctx->argc)
+    return cli_usage(ctx->argv[0], "too many arguments");
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  node_reason why = {0};
+  node_contact_head head;
+  json_t *arr = json_array();
+  if (node_contact_sheet(n, ctx->argv[from], &head, on_contact_row, arr,
+                         &why) != GS_OK) {
+    json_decref(arr);
+    return cli_refused(ctx->argv[0], &why);
+  }
+  if (!ctx->json) {
+    printf("%s", head.name);
+    if (head.leader[0])
+      printf("  楼栋长 %s", head.leader);
+    if (head.phone[0])
+      printf("  %s", head.phone);
+    printf("\n");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+      json_t *o = json_array_get(arr, i);
+      const char *name = json_string_value(json_object_get(o, "name"));
+      const char *ph = json_string_value(json_object_get(o, "phone"));
+      const char *hph =
+          json_string_value(json_object_get(o, "household_phone"));
+      const char *tags = json_string_value(json_object_get(o, "tags"));
+      json_t *by = json_object_get(o, "birth_year");
+      printf("  %s  %s  %s",
+             json_string_value(json_object_get(o, "address")),
+             name[0] ? name : "-", ph[0] ? ph : hph[0] ? hph : "-");
+      if (json_is_integer(by))
+        printf("  %d", (int)json_integer_value(by));
+      if (tags[0])
+        printf("  %s", tags);
+      printf("\n");
+    }
+    printf("(%zu row%s)\n", json_array_size(arr),
+           json_array_size(arr) == 1 ? "" : "s");
+    json_decref(arr);
+    return CLI_OK;
+  }
+  if (arr)
+    return cli_json_out(json_pack("{s:s, s:s, s:s, s:s, s:o}", "building",
+                                  head.name, "scope", head.scope, "leader",
+                                  head.leader, "phone", head.phone, "rows",
+                                  arr));
+  return CLI_OK;
+}
+
 /* ---- dispatch ---- */
 
 static void verbs_help(FILE *f, const node_coll *c)
@@ -581,7 +792,13 @@ static void verbs_help(FILE *f, const node_coll *c)
             v[i].help);
   }
   if (strcmp(c->name, "resident") == 0)
-    fprintf(f, "  find TEXT [--building B] [--tag T] [--scope P]\n");
+    fprintf(f, "  find TEXT [--building B] [--tag T] [--age '>=65'] "
+               "[--scope P]\n");
+  if (strcmp(c->name, "household") == 0)
+    fprintf(f, "  unvisited [--days 30] [--building B] [--scope P]  "
+               "(households not visited lately)\n");
+  if (strcmp(c->name, "building") == 0)
+    fprintf(f, "  contacts BUILDING  (its contact sheet)\n");
   if (strcmp(c->name, "timebank") == 0)
     fprintf(f, "  deposit PERSON HOURS [--service S] [--note T]\n"
                "  spend PERSON HOURS | adjust PERSON HOURS --note WHY\n"
@@ -593,6 +810,8 @@ static void verbs_help(FILE *f, const node_coll *c)
     fprintf(f, "  add [--scope S] [--FIELD VALUE...] (immutable: no "
                "edit)\n");
   fprintf(f, "  show ID | list [--scope P] [--FIELD VALUE...] | fields\n"
+             "  list ... --csv FILE | --xlsx FILE [--per-grid]  (a ledger "
+             "with Chinese headers)\n"
              "'gridsync %s fields' lists the fields and their values.\n",
           c->name);
 }
@@ -618,6 +837,10 @@ int cli_cmd_domain(cli_ctx *ctx)
                strcmp(v, "list") == 0 ||
                (strcmp(c->name, "appeal") == 0 && strcmp(v, "open") == 0) ||
                (strcmp(c->name, "resident") == 0 && strcmp(v, "find") == 0) ||
+               (strcmp(c->name, "household") == 0 &&
+                strcmp(v, "unvisited") == 0) ||
+               (strcmp(c->name, "building") == 0 &&
+                strcmp(v, "contacts") == 0) ||
                (tb && (strcmp(v, "deposit") == 0 || strcmp(v, "spend") == 0 ||
                        strcmp(v, "adjust") == 0 ||
                        strcmp(v, "balance") == 0 ||
@@ -629,6 +852,10 @@ int cli_cmd_domain(cli_ctx *ctx)
   }
   if (strcmp(v, "list") == 0)
     return cmd_list(ctx, c, 2, NULL);
+  if (strcmp(v, "unvisited") == 0)
+    return cmd_unvisited(ctx, 2);
+  if (strcmp(v, "contacts") == 0)
+    return cmd_contacts(ctx, 2);
   if (strcmp(v, "find") == 0) {
     if (ctx->argc < 3 || !ctx->argv[2][0] ||
         strncmp(ctx->argv[2], "--", 2) == 0)

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "node/node.h"
 #include "node/domain.h"
+#include "node/schema.h"
 
 /* ---- shared helpers ---- */
 
@@ -55,22 +56,21 @@ static int not_found(const char *coll, const char *idtext)
   return cli_fail("no %s record with id %s", coll, idtext);
 }
 
-static void short_node(const uint8_t origin[CRDT_KEY_LEN], char out[16])
-{
-  char full[CRDT_KEY_TEXT_LEN + 1];
-  crdt_base32_encode(origin, CRDT_KEY_LEN, full);
-  memcpy(out, full, 12);
-  out[12] = '\0';
-}
-
 /* The human form of field i of r: its value, or its set's elements in
- * brackets separated by sep. */
-static void print_field_value(const crdt_record *r, size_t i,
+ * brackets separated by sep, as a person reads them (labels, names). */
+static void print_field_value(node *n, const crdt_record *r, size_t i,
                               const crdt_field_view *fv, const char *sep)
 {
   static char buf[CRDT_TEXT_MAX + 64];
+  const char *scope, *coll;
+  size_t sn, cn;
+  uint8_t id[CRDT_ID_LEN];
+  char cname[CRDT_NAME_MAX + 1], fname[CRDT_NAME_MAX + 1];
+  crdt_record_identity(r, &scope, &sn, &coll, &cn, id);
+  snprintf(cname, sizeof cname, "%.*s", (int)cn, coll);
+  snprintf(fname, sizeof fname, "%.*s", (int)fv->name_len, fv->name);
   if (!fv->is_set) {
-    node_value_text(&fv->value, buf, sizeof buf);
+    node_display_text(n, cname, fname, &fv->value, buf, sizeof buf);
     printf("%s", buf);
     return;
   }
@@ -79,19 +79,19 @@ static void print_field_value(const crdt_record *r, size_t i,
     crdt_value ev;
     if (crdt_record_elem(r, i, j, &ev) != GS_OK)
       continue;
-    node_value_text(&ev, buf, sizeof buf);
+    node_display_text(n, cname, fname, &ev, buf, sizeof buf);
     printf("%s%s", j ? sep : "", buf);
   }
   printf("]");
 }
 
 /* Human form of one record. */
-static void print_record(const crdt_record *r)
+static void print_record(node *n, const crdt_record *r)
 {
   const char *scope, *coll;
   size_t sn, cn;
   uint8_t id[CRDT_ID_LEN];
-  char idt[CRDT_ID_TEXT_LEN + 1], when[40], who[16];
+  char idt[CRDT_ID_TEXT_LEN + 1], when[40], who[NODE_NAME_MAX + 16];
   crdt_stamp last;
 
   crdt_record_identity(r, &scope, &sn, &coll, &cn, id);
@@ -111,12 +111,12 @@ static void print_record(const crdt_record *r)
       continue;
     printf("  %.*s%*s ", (int)fv.name_len, fv.name, w - (int)fv.name_len,
            "");
-    print_field_value(r, i, &fv, ", ");
+    print_field_value(n, r, i, &fv, ", ");
     printf("\n");
   }
   crdt_record_last_stamp(r, &last);
   node_time_text(CRDT_HLC_MS(last.hlc), when, sizeof when);
-  short_node(last.origin, who);
+  node_author_text(n, last.origin, who, sizeof who);
   printf("  %-*s %s by %s\n", w, "updated", when, who);
 }
 
@@ -305,18 +305,35 @@ out:
 
 /* ---- get ---- */
 
-/* Parse "CMD COLLECTION ID" into coll and id. */
+/* Parse "CMD COLLECTION RECORD" into coll, id and its id text (idt,
+ * CRDT_ID_TEXT_LEN + 1 bytes): an id, or for a collection of the schema
+ * what a person would say (node_resolve: a name, an address, COLL/ID; a
+ * numbered choice among namesakes in a terminal). */
 static int coll_id_args(cli_ctx *ctx, const char *cmd, const char **coll,
-                        uint8_t id[CRDT_ID_LEN])
+                        uint8_t id[CRDT_ID_LEN], char *idt)
 {
   if (ctx->argc != 3)
     return cli_usage(cmd, ctx->argc < 3 ? "which record?"
                                         : "too many arguments");
   int rc;
-  if ((rc = check_coll(cmd, ctx->argv[1])) != CLI_OK ||
-      (rc = check_id(cmd, ctx->argv[2], id)) != CLI_OK)
+  if ((rc = check_coll(cmd, ctx->argv[1])) != CLI_OK)
     return rc;
   *coll = ctx->argv[1];
+  if (node_parse_id(ctx->argv[2], id) != GS_OK &&
+      node_schema_coll(*coll, strlen(*coll))) {
+    node *n = cli_open(ctx, 0);
+    node_hit h;
+    node_reason why = {0};
+    if (!n)
+      return CLI_FAIL;
+    if (node_resolve_choose(n, *coll, ctx->argv[2], 0, cli_choose, ctx, "",
+                            &h, &why) != GS_OK)
+      return cli_refused(cmd, &why);
+    memcpy(id, h.id, CRDT_ID_LEN);
+  } else if ((rc = check_id(cmd, ctx->argv[2], id)) != CLI_OK) {
+    return rc;
+  }
+  crdt_base32_encode(id, CRDT_ID_LEN, idt);
   return CLI_OK;
 }
 
@@ -324,10 +341,11 @@ int cli_cmd_get(cli_ctx *ctx)
 {
   const char *coll = NULL;
   uint8_t id[CRDT_ID_LEN];
-  int rc = coll_id_args(ctx, "get", &coll, id);
+  char idt[CRDT_ID_TEXT_LEN + 1];
+  int rc = coll_id_args(ctx, "get", &coll, id, idt);
   if (rc != CLI_OK)
     return rc;
-  return cli_show_record(ctx, "get", coll, ctx->argv[2]);
+  return cli_show_record(ctx, "get", coll, idt);
 }
 
 int cli_show_record(cli_ctx *ctx, const char *cmd, const char *coll,
@@ -350,7 +368,7 @@ int cli_show_record(cli_ctx *ctx, const char *cmd, const char *coll,
   else if (ctx->json)
     rc = cli_json_out(node_record_json(r));
   else
-    print_record(r);
+    print_record(n, r);
   crdt_record_free(r);
   return rc;
 }
@@ -358,6 +376,7 @@ int cli_show_record(cli_ctx *ctx, const char *cmd, const char *coll,
 /* ---- list ---- */
 
 typedef struct list_ctx {
+  node *n;
   size_t count;
   json_t *out;
 } list_ctx;
@@ -383,7 +402,7 @@ static int on_list(void *vctx, const crdt_record *r)
     if (crdt_record_field(r, i, &fv) != GS_OK)
       continue;
     printf("  %.*s=", (int)fv.name_len, fv.name);
-    print_field_value(r, i, &fv, ",");
+    print_field_value(l->n, r, i, &fv, ",");
   }
   printf("\n");
   return 0;
@@ -394,7 +413,7 @@ int cli_list_query(cli_ctx *ctx, const char *cmd, const node_query *q)
   node *n = cli_open(ctx, 0);
   if (!n)
     return CLI_FAIL;
-  list_ctx l = {0};
+  list_ctx l = {.n = n};
   node_reason why = {0};
   if (ctx->json)
     l.out = json_array();
@@ -484,7 +503,8 @@ static int tombstone(cli_ctx *ctx, bool del)
   const char *cmd = del ? "delete" : "restore";
   const char *coll;
   uint8_t id[CRDT_ID_LEN];
-  int rc = coll_id_args(ctx, cmd, &coll, id);
+  char idt[CRDT_ID_TEXT_LEN + 1];
+  int rc = coll_id_args(ctx, cmd, &coll, id, idt);
   if (rc != CLI_OK)
     return rc;
   node *n = cli_open(ctx, 0);
@@ -495,7 +515,7 @@ static int tombstone(cli_ctx *ctx, bool del)
   node_committed res = {0};
   gs_err err = node_edit_open(n, coll, id, false, &e, &why);
   if (err == GS_ENOTFOUND)
-    return not_found(coll, ctx->argv[2]);
+    return not_found(coll, idt);
   if (!err)
     err = node_edit_delete(e, del, &why);
   if (!err)
@@ -505,9 +525,9 @@ static int tombstone(cli_ctx *ctx, bool del)
     return cli_refused(cmd, &why);
   if (ctx->json)
     return cli_json_out(json_pack("{s:s, s:s, s:b, s:b}", "collection", coll,
-                                  "id", ctx->argv[2], "deleted", del,
+                                  "id", idt, "deleted", del,
                                   "changed", res.changed));
-  printf("%s %s %s%s\n", coll, ctx->argv[2], res.changed ? "" : "was already ",
+  printf("%s %s %s%s\n", coll, idt, res.changed ? "" : "was already ",
          del ? "deleted" : "restored");
   return CLI_OK;
 }
@@ -525,6 +545,7 @@ int cli_cmd_restore(cli_ctx *ctx)
 /* ---- history ---- */
 
 typedef struct hist_ctx {
+  node *node;
   const char *coll;
   const uint8_t *id;
   json_t *out;
@@ -552,12 +573,12 @@ static int on_history(void *vctx, const crdt_change *c)
 {
   hist_ctx *h = vctx;
   static char buf[CRDT_TEXT_MAX + 64];
-  char when[40], who[16], whofull[CRDT_KEY_TEXT_LEN + 1];
+  char when[40], who[NODE_NAME_MAX + 16], whofull[CRDT_KEY_TEXT_LEN + 1];
   size_t cn = strlen(h->coll);
   json_t *ops = NULL;
 
   node_time_text(CRDT_HLC_MS(c->hlc), when, sizeof when);
-  short_node(c->origin, who);
+  node_author_text(h->node, c->origin, who, sizeof who);
   if (h->out) {
     crdt_base32_encode(c->origin, CRDT_KEY_LEN, whofull);
     ops = json_array();
@@ -602,19 +623,20 @@ int cli_cmd_history(cli_ctx *ctx)
 {
   const char *coll;
   uint8_t id[CRDT_ID_LEN];
-  int rc = coll_id_args(ctx, "history", &coll, id);
+  char idt[CRDT_ID_TEXT_LEN + 1];
+  int rc = coll_id_args(ctx, "history", &coll, id, idt);
   if (rc != CLI_OK)
     return rc;
   node *n = cli_open(ctx, 0);
   if (!n)
     return CLI_FAIL;
-  hist_ctx h = {.coll = coll, .id = id};
+  hist_ctx h = {.node = n, .coll = coll, .id = id};
   if (ctx->json)
     h.out = json_array();
   gs_err err = node_history(n, coll, id, on_history, &h);
   if ((err == GS_OK && h.n == 0) || err == GS_ENOTFOUND) {
     json_decref(h.out);
-    rc = not_found(coll, ctx->argv[2]);
+    rc = not_found(coll, idt);
   } else if (err) {
     json_decref(h.out);
     rc = cli_fail("history: cannot read the store: %s", gs_strerror(err));

@@ -76,6 +76,8 @@ static const cli_command commands[] = {
     {"load", cli_cmd_load,
      "load COLLECTION --scope SCOPE FILE|- [--fast]",
      "bulk import of JSON Lines records, one transaction"},
+    {"changes", cli_cmd_changes, "changes [--since DATE] [--scope PREFIX]",
+     "what changed since a day (default today), by whom, in which grid"},
     {"report", cli_cmd_report, "report [--scope PREFIX] [--since DATE]",
      "the figures offices publish, per grid and in total"},
     {"grid", cli_cmd_domain, "grid VERB ...", "grids (网格)"},

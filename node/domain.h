@@ -22,11 +22,14 @@
 #include <stdint.h>
 
 #include "crdt/crdt.h"
+#include "node/node.h"
 #include "node/schema.h"
 
 typedef struct node node;
 typedef struct node_coll node_coll;
 typedef struct node_field node_field;
+
+#define NODE_PHONE_MAX 64 /* bytes of a phone as stored, with its NUL */
 
 /* ---- refusals ---- */
 
@@ -96,6 +99,20 @@ gs_err node_resolve(node *n, const char *refs, const char *text,
                     unsigned flags, node_hit *out, node_hits *cands,
                     node_reason *why);
 
+/* Asked to choose among the candidates of an ambiguous text (a front
+ * end in a terminal offers a numbered choice): returns the index of the
+ * one meant, or -1 for none (the text stays ambiguous). text is what was
+ * typed, field the field it was given for ("" when none). */
+typedef int (*node_choose_cb)(void *ctx, const char *field, const char *text,
+                              const node_hits *cands);
+
+/* node_resolve, and when text is ambiguous and choose is non-NULL, the
+ * candidate choose picks. Same results otherwise. */
+gs_err node_resolve_choose(node *n, const char *refs, const char *text,
+                           unsigned flags, node_choose_cb choose, void *cctx,
+                           const char *field, node_hit *out,
+                           node_reason *why);
+
 /* ---- reading ---- */
 
 /* A record, copied out: *out is the caller's (crdt_record_free).
@@ -107,6 +124,122 @@ void node_record_name(node *n, const char *coll,
                       const uint8_t id[CRDT_ID_LEN], char *buf, size_t cap);
 /* The display name of r itself (name, title, what or description). */
 void node_name_of(const crdt_record *r, char *buf, size_t cap);
+
+/* ---- showing records (node/display.c) ---- */
+
+/* What a person reads for value v of field of coll, into buf: an allowed
+ * value's Chinese label (node_schema_label), a reference's record name
+ * (node_record_name; COLL/ID when this node holds no name for it), any
+ * other value as node_value_text writes it. n may be NULL (no names). */
+void node_display_text(node *n, const char *coll, const char *field,
+                       const crdt_value *v, char *buf, size_t cap);
+
+/* Who wrote a change, for a person: the node's name when it is this node
+ * (the names of other nodes are not replicated), else the first 12
+ * characters of its key. */
+void node_author_text(node *n, const uint8_t origin[CRDT_KEY_LEN], char *buf,
+                      size_t cap);
+
+/* ---- what changed (node/changes.c) ---- */
+
+#define NODE_CHANGES_MAX 10000 /* items one call returns at most */
+
+/* One record one change touched. */
+typedef struct node_change_item {
+  uint64_t ms;  /* when (the change's HLC time, Unix ms) */
+  uint64_t seq; /* in its feed */
+  uint8_t origin[CRDT_KEY_LEN];
+  char author[NODE_NAME_MAX + 16]; /* node_author_text */
+  char scope[CRDT_SCOPE_MAX + 1];  /* the grid it was written in */
+  char coll[CRDT_NAME_MAX + 1];
+  uint8_t id[CRDT_ID_LEN];
+  char name[NODE_HIT_NAME_MAX];    /* the record's name now ("" if none) */
+  char fields[160];                /* fields written, "name,phone" */
+  bool deleted, restored;
+} node_change_item;
+typedef int (*node_change_item_cb)(void *ctx, const node_change_item *it);
+
+/* Every record changed at or after since_ms in scopes under prefix (NULL
+ * or "": all; the node's own "_" scopes never), oldest first, by any
+ * author; at most NODE_CHANGES_MAX items (*truncated, optional, says
+ * when more were left out). Items are borrowed for the call. */
+gs_err node_changes(node *n, const char *prefix, uint64_t since_ms,
+                    node_change_item_cb cb, void *ctx, bool *truncated,
+                    node_reason *why);
+/* The start (local midnight, Unix ms) of the day text names as a date
+ * people write (node_date_parse: 昨天, 2026/12/5...). */
+gs_err node_day_start_ms(node *n, const char *text, uint64_t *out,
+                         node_reason *why);
+
+/* ---- questions volunteers ask (node/questions.c) ---- */
+
+#define NODE_QUESTION_ROWS_MAX 100000 /* households one question reads */
+
+/* A household not visited lately. */
+typedef struct node_unvisited_item {
+  uint8_t id[CRDT_ID_LEN];
+  char scope[CRDT_SCOPE_MAX + 1];
+  char building[NODE_HIT_NAME_MAX]; /* its building's name */
+  char address[NODE_HIT_NAME_MAX];  /* "5号楼2单元301" */
+  char last[11];                    /* last visit, "" when never */
+  long days;                        /* since the last visit; -1: never */
+} node_unvisited_item;
+typedef int (*node_unvisited_cb)(void *ctx, const node_unvisited_item *it);
+
+/* Households under prefix (NULL or "": all), of the building named
+ * building when non-NULL (node_resolve: "5", "5号楼"), with no visit in
+ * the last days days (1..3660; today counts as one) by the node's clock:
+ * a visit counts for the household it names, or for the household of
+ * the resident it names. In order of building, stairwell and room. */
+gs_err node_unvisited(node *n, const char *prefix, const char *building,
+                      int days, node_unvisited_cb cb, void *ctx,
+                      node_reason *why);
+
+/* A building's contact sheet: the building, then one row per resident
+ * living there (by household or by the resident's own building), and
+ * one per household where nobody is recorded, by stairwell and room. */
+typedef struct node_contact_head {
+  uint8_t id[CRDT_ID_LEN];
+  char name[NODE_HIT_NAME_MAX];
+  char scope[CRDT_SCOPE_MAX + 1];
+  char leader[NODE_HIT_NAME_MAX]; /* the building leader (楼栋长) */
+  char phone[NODE_PHONE_MAX];
+} node_contact_head;
+
+typedef struct node_contact_row {
+  char address[NODE_HIT_NAME_MAX]; /* "5号楼2单元301" */
+  char unit[32], room[64];
+  bool has_household, has_resident;
+  uint8_t household[CRDT_ID_LEN], resident[CRDT_ID_LEN];
+  char name[NODE_HIT_NAME_MAX];   /* "" for a household without residents */
+  char phone[NODE_PHONE_MAX];
+  char household_phone[NODE_PHONE_MAX];
+  int birth_year;                 /* 0: unknown */
+  char tags[160];                 /* labels: "独居、老年人" */
+} node_contact_row;
+typedef int (*node_contact_cb)(void *ctx, const node_contact_row *row);
+
+/* The contact sheet of the building text names (node_resolve: "5",
+ * "5号楼"): *head, then cb per row. */
+gs_err node_contact_sheet(node *n, const char *building,
+                          node_contact_head *head, node_contact_cb cb,
+                          void *ctx, node_reason *why);
+
+/* ---- dates as people write them (node/dates.c) ---- */
+
+/* Read a date as a person writes it: 2026-12-05, 2026/12/05, 2026/12/5,
+ * 2026.12.5, 2026年12月5日, 今天, 昨天, 前天, today, yesterday (the node's
+ * clock, local time). true with out "YYYY-MM-DD" for a valid date. */
+bool node_date_parse(node *n, const char *text, char out[11]);
+
+/* ---- phones as people type them (node/phones.c) ---- */
+
+/* The n bytes of p without spaces, tabs and dashes into out (cap bytes,
+ * NUL-terminated): how a phone is stored and compared. false (out
+ * unusable) when it does not fit. */
+bool node_phone_norm(const char *p, size_t n, char *out, size_t cap);
+/* true when text is digits with spaces, dashes or '+' (a phone typed). */
+bool node_phone_like(const char *text);
 
 /* Records and changes passed to callbacks are borrowed for the call; a
  * callback returns non-zero to stop. */
@@ -139,6 +272,12 @@ typedef struct node_cond {
 
 /* Parse "FIELD<op>VALUE" (borrowing text). false when it is not one. */
 bool node_cond_parse(const char *text, node_cond *out);
+/* The condition of field and expr as an option gives it (--birth-year
+ * '<1946', --age '>=65', --tag 独居): expr starting with <=, >=, !=, <, >,
+ * = or ~ is that comparison, else equality (borrowing both). false for a
+ * bad field name. A resident's "age" (this year's, from birth_year) is a
+ * field of queries too. */
+bool node_cond_value(const char *field, const char *expr, node_cond *out);
 
 /* The condition of a search for text in coll (`resident find 王`): the
  * phone contains it when it is all digits and coll has a phone, else
@@ -155,6 +294,8 @@ typedef struct node_query {
   size_t nconds;
   bool deleted;           /* include deleted records */
   size_t offset, limit;   /* skip offset matches; limit 0: no limit */
+  node_choose_cb choose;  /* NULL: an ambiguous reference is refused */
+  void *choose_ctx;
 } node_query;
 
 /* Run q: cb gets each matching record in id order (creation order),
@@ -167,6 +308,30 @@ typedef struct node_query {
 gs_err node_query_run(node *n, const node_query *q, node_record_cb cb,
                       void *ctx, size_t *matched, node_reason *why);
 
+/* ---- ledgers to hand on (node/export.c) ---- */
+
+#define NODE_EXPORT_ROWS_MAX 200000 /* records one export writes at most */
+
+typedef enum node_export_fmt { NODE_EXPORT_CSV, NODE_EXPORT_XLSX } node_export_fmt;
+enum { NODE_EXPORT_PER_GRID = 1 << 0 }; /* .xlsx: one sheet per grid */
+
+/* Write the records of q to path ("-": standard output, CSV only) as a
+ * ledger: a column 网格 (the scope), then one per field of the schema
+ * (a free-form collection: per field seen, at most 64) headed by its
+ * Chinese label; cells as a person reads them (labels, names of linked
+ * records, sets joined by 、), numbers as numbers, dates as dates. CSV is
+ * RFC 4180 in UTF-8 with a BOM, a text cell that a spreadsheet would take
+ * for a formula (=, +, -, @ first) prefixed with '; .xlsx (cells written
+ * as strings, never formulas) needs libxlsxwriter at build time
+ * (GS_EINVAL without it). *rows (optional) gets how many were written;
+ * more than NODE_EXPORT_ROWS_MAX is GS_ETOOBIG. A file error is a
+ * negative errno. */
+gs_err node_export_query(node *n, const node_query *q, node_export_fmt fmt,
+                         const char *path, unsigned flags, size_t *rows,
+                         node_reason *why);
+/* true when this build writes .xlsx. */
+bool node_export_xlsx_available(void);
+
 /* ---- writing: the one checked path ---- */
 
 typedef struct node_edit node_edit;
@@ -176,6 +341,11 @@ typedef struct node_edit node_edit;
  * else refused at commit ("where does it belong?"). */
 gs_err node_edit_new(node *n, const char *coll, const char *scope,
                      node_edit **out, node_reason *why);
+/* The one scope this node's membership lets it write in (a leader with
+ * one grid), into out: the default of a new record that refers to no
+ * held record. false (out "") when it has none, several, or everything. */
+bool node_write_scope(node *n, char out[CRDT_SCOPE_MAX + 1]);
+
 /* An edit of (coll, id). GS_ENOTFOUND when this node does not hold it,
  * unless create: then it is made with this id (never for a collection
  * written once, whose ids name their author). */
@@ -208,6 +378,10 @@ gs_err node_edit_assign(node_edit *e, const char *field,
                         const crdt_value *elems, size_t n, node_reason *why);
 /* Delete (true) or restore (false) the record. */
 gs_err node_edit_delete(node_edit *e, bool del, node_reason *why);
+
+/* Resolve ambiguous references of later node_edit_text calls with
+ * choose (NULL: refuse them with the candidates in the reason). */
+void node_edit_set_chooser(node_edit *e, node_choose_cb choose, void *ctx);
 
 /* What a person typed for field, read by the field's type in the schema:
  * op '=' sets, '+' adds to a set, '-' removes from it. Whole and decimal

@@ -149,7 +149,15 @@ struct node_edit {
   intent *iv;
   size_t ni, icap;
   arena mem;
+  node_choose_cb choose; /* for ambiguous references, or NULL */
+  void *choose_ctx;
 };
+
+void node_edit_set_chooser(node_edit *e, node_choose_cb choose, void *ctx)
+{
+  e->choose = choose;
+  e->choose_ctx = ctx;
+}
 
 gs_err node__coll_known(const char *coll, bool own, node_reason *why)
 {
@@ -301,6 +309,17 @@ const uint8_t *node_edit_id(const node_edit *e)
 bool node_edit_creates(const node_edit *e)
 {
   return e->create;
+}
+
+bool node_write_scope(node *n, char out[CRDT_SCOPE_MAX + 1])
+{
+  const node_network *net = node_net(n);
+  out[0] = '\0';
+  if (!net || net->nscopes != 1 || !net->scopes[0][0] ||
+      strcmp(net->role, "reader") == 0)
+    return false;
+  snprintf(out, CRDT_SCOPE_MAX + 1, "%s", net->scopes[0]);
+  return true;
 }
 
 const char *node_edit_scope(const node_edit *e)
@@ -465,9 +484,26 @@ gs_err node_edit_text(node_edit *e, const char *field, char op,
                            "field '%s' holds one value, not a set: give "
                            "%s=VALUE",
                            field, field);
-  char *end;
+  char *end, day[11], phone[NODE_PHONE_MAX];
   if (f) {
     switch (f->type) {
+    case NODE_F_TEXT:
+      /* a phone is kept without the spaces and dashes people type */
+      if (strcmp(f->name, "phone") == 0 &&
+          node_phone_norm(text, strlen(text), phone, sizeof phone) &&
+          phone[0]) {
+        v.u.s.p = phone;
+        v.u.s.n = strlen(phone);
+      }
+      break;
+    case NODE_F_DATE:
+      /* a date as people write it, stored YYYY-MM-DD; anything else is
+       * refused by the schema check */
+      if (node_date_parse(e->n, text, day)) {
+        v.u.s.p = day;
+        v.u.s.n = 10;
+      }
+      break;
     case NODE_F_INT: {
       long long x = strtoll(text, &end, 10);
       if (!*text || *end)
@@ -492,6 +528,17 @@ gs_err node_edit_text(node_edit *e, const char *field, char op,
       }
       break;
     }
+    case NODE_F_ENUM:
+    case NODE_F_TAGS: {
+      /* the code, or its Chinese label; anything else is refused by the
+       * schema check with the list of allowed values */
+      const char *code = node_schema_code(e->coll, f, text);
+      if (code) {
+        v.u.s.p = code;
+        v.u.s.n = strlen(code);
+      }
+      break;
+    }
     case NODE_F_BOOL:
       if (strcmp(text, "true") && strcmp(text, "false"))
         return node_reason_set(why, GS_EINVAL, "%s takes true or false",
@@ -503,8 +550,9 @@ gs_err node_edit_text(node_edit *e, const char *field, char op,
     case NODE_F_REFS: {
       node_hit h;
       node_reason rw;
-      gs_err err = node_resolve(e->n, f->ref, text, NODE_RESOLVE_LIVE, &h,
-                                NULL, &rw);
+      gs_err err = node_resolve_choose(e->n, f->ref, text, NODE_RESOLVE_LIVE,
+                                       e->choose, e->choose_ctx, field, &h,
+                                       &rw);
       if (err)
         return node_reason_set(why, err, "%s: %s", field, rw.text);
       v.type = CRDT_REF;
@@ -533,8 +581,7 @@ gs_err node_edit_text(node_edit *e, const char *field, char op,
  * range: the schema's date order then refuses what it must). */
 static void today(node *n, char out[11])
 {
-  if (!node_today(n, out))
-    memcpy(out, "1970-01-01", 11);
+  node_today(n, 0, out);
 }
 
 static bool has_intent(const node_edit *e, const char *field)
@@ -555,9 +602,14 @@ gs_err node_edit_verb(node_edit *e, const char *verb, const char *date,
   if (date && !v->date)
     return node_reason_set(why, GS_EINVAL, "%s %s keeps no date", e->coll,
                            verb);
-  if (date && !node_date_valid(date, strlen(date)))
+  char day[11];
+  if (date && !node_date_parse(e->n, date, day))
     return node_reason_set(why, GS_EINVAL,
-                           "'%s' is not a date (YYYY-MM-DD)", date);
+                           "'%s' is not a date: give 2026-12-05, 2026/12/5, "
+                           "2026年12月5日, 今天 or 昨天",
+                           date);
+  if (date)
+    date = day;
   crdt_value nil = {.type = CRDT_NIL};
   gs_err err;
   for (size_t k = 0; k < 2 && v->clears[k]; k++)
@@ -1015,6 +1067,8 @@ static gs_err batch_put(node_batch *b, node_edit *e, node_committed *res,
     goto out;
   if (!e->scope[0] && e->ref_scope[0])
     snprintf(e->scope, sizeof e->scope, "%s", e->ref_scope);
+  if (!e->scope[0])
+    node_write_scope(n, e->scope); /* the one grid of a leader */
   if (!e->scope[0]) {
     err = node_reason_for(why, "scope", GS_EINVAL,
                           "a new record needs a scope: where does it belong "

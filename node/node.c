@@ -263,12 +263,15 @@ const char *node_name(const node *n)
   return n->name;
 }
 
-bool node_today(const node *n, char out[11])
+bool node_today(const node *n, int days_back, char out[11])
 {
-  time_t t = (time_t)(node_now(n) / 1000);
+  time_t t = (time_t)(node_now(n) / 1000) - (time_t)days_back * 86400;
   struct tm tm;
-  return localtime_r(&t, &tm) && strftime(out, 11, "%Y-%m-%d", &tm) == 10 &&
-         node_date_valid(out, 10);
+  if (localtime_r(&t, &tm) && strftime(out, 11, "%Y-%m-%d", &tm) == 10 &&
+      node_date_valid(out, 10))
+    return true;
+  memcpy(out, "1970-01-01", 11);
+  return false;
 }
 
 const char *node_dir(const node *n)

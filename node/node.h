@@ -63,9 +63,10 @@ const char *node_dir(const node *n);
  * or received): how many changes it holds. */
 gs_err node_version(node *n, uint64_t *out);
 uint64_t node_now(const node *n);
-/* Today's date "YYYY-MM-DD" in local time by the node's clock; false
- * when the clock is out of range. */
-bool node_today(const node *n, char out[11]);
+/* The date days_back days before today, "YYYY-MM-DD" in local time by
+ * the node's clock (0: today); false when the clock is out of range
+ * (out is then "1970-01-01"). */
+bool node_today(const node *n, int days_back, char out[11]);
 /* A new record id (crdt_id_next): ids this node makes in a row sort in
  * the order made. */
 void node_id_new(node *n, uint8_t id[CRDT_ID_LEN]);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/address.h"
 #include "node/domain.h"
 #include "node/json.h"
 #include "node/node_internal.h"
@@ -118,19 +119,9 @@ typedef struct byname {
   gs_err err;
 } byname;
 
-static int on_byname(void *vctx, const crdt_record *r)
+static int add_hit(void *vctx, const crdt_record *r)
 {
   byname *b = vctx;
-  if (crdt_record_deleted(r))
-    return 0;
-  const char *p;
-  size_t n;
-  bool match = false;
-  for (size_t k = 0; k < 2 && !match; k++)
-    match = str_field(r, name_fields[k], &p, &n) && n == b->len &&
-            memcmp(p, b->name, n) == 0;
-  if (!match)
-    return 0;
   node_hit h;
   hit_fill(&h, r);
   if (b->count == 0)
@@ -146,6 +137,20 @@ static int on_byname(void *vctx, const crdt_record *r)
   }
   b->count++;
   return 0;
+}
+
+static int on_byname(void *vctx, const crdt_record *r)
+{
+  byname *b = vctx;
+  if (crdt_record_deleted(r))
+    return 0;
+  const char *p;
+  size_t n;
+  bool match = false;
+  for (size_t k = 0; k < 2 && !match; k++)
+    match = str_field(r, name_fields[k], &p, &n) && n == b->len &&
+            memcmp(p, b->name, n) == 0;
+  return match ? add_hit(b, r) : 0;
 }
 
 /* Split refs "a|b" into colls (at most 8); NULL: every collection of the
@@ -248,8 +253,18 @@ gs_err node_resolve(node *n, const char *refs, const char *text,
       return node_reason_set(why, err, "cannot read the store: %s",
                              gs_strerror(err));
   }
+  /* a place: a building by number, a household by address, "5号楼
+   * 李桂芳" */
+  if (b.count == 0 && !b.err &&
+      (err = node__place_find(n, colls, nc, text, add_hit, &b)) != GS_OK)
+    return node_reason_set(why, err, "cannot read the store: %s",
+                           gs_strerror(err));
   if (b.err)
     return node_reason_set(why, b.err, "out of memory");
+  /* what tells namesakes apart: where they live */
+  node__hit_address(n, &b.first);
+  for (size_t i = 0; cands && i < cands->n; i++)
+    node__hit_address(n, &cands->v[i]);
   if (b.count == 0)
     return node_reason_set(why, GS_ENOTFOUND,
                            "no %s named '%s' on this node", what, text);
@@ -272,6 +287,24 @@ gs_err node_resolve(node *n, const char *refs, const char *text,
   if (cands)
     node_hits_free(cands);
   return live(out, flags, why);
+}
+
+gs_err node_resolve_choose(node *n, const char *refs, const char *text,
+                           unsigned flags, node_choose_cb choose, void *cctx,
+                           const char *field, node_hit *out,
+                           node_reason *why)
+{
+  node_hits cands;
+  gs_err err = node_resolve(n, refs, text, flags, out, &cands, why);
+  if (err == GS_EAMBIG && choose) {
+    int k = choose(cctx, field ? field : "", text, &cands);
+    if (k >= 0 && (size_t)k < cands.n) {
+      *out = cands.v[k];
+      err = live(out, flags, why);
+    }
+  }
+  node_hits_free(&cands);
+  return err;
 }
 
 /* ---- one record ---- */
@@ -387,6 +420,28 @@ bool node_cond_parse(const char *text, node_cond *out)
   return true;
 }
 
+bool node_cond_value(const char *field, const char *expr, node_cond *out)
+{
+  if (!crdt_name_valid(field, strlen(field)))
+    return false;
+  static const struct {
+    const char *t;
+    node_qop op;
+  } ops[] = {{"<=", NODE_Q_LE}, {">=", NODE_Q_GE}, {"!=", NODE_Q_NE},
+             {"<", NODE_Q_LT},  {">", NODE_Q_GT},  {"=", NODE_Q_EQ},
+             {"~", NODE_Q_CONTAINS}};
+  *out = (node_cond){field, strlen(field), NODE_Q_EQ, expr};
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    if (strncmp(expr, ops[i].t, strlen(ops[i].t)) == 0) {
+      out->op = ops[i].op;
+      out->value = expr + strlen(ops[i].t);
+      break;
+    }
+  while (*out->value == ' ')
+    out->value++;
+  return true;
+}
+
 const char *node_main_text(const node_coll *c)
 {
   static const char *const names[] = {"name", "description", "what",
@@ -399,7 +454,7 @@ const char *node_main_text(const node_coll *c)
 
 void node_find_cond(const node_coll *c, const char *text, node_cond *out)
 {
-  bool digits = *text && strspn(text, "0123456789") == strlen(text);
+  bool digits = node_phone_like(text);
   const char *f = digits && node_schema_field(c, "phone", 5)
                       ? "phone"
                       : node_main_text(c);
@@ -411,6 +466,7 @@ void node_find_cond(const node_coll *c, const char *text, node_cond *out)
 /* A condition made ready: the value read by the field's type. */
 typedef struct qcond {
   const node_cond *c;
+  const node_query *q;
   char field[CRDT_NAME_MAX + 1];
   const node_field *f;  /* NULL: free-form */
   bool numeric;         /* compare as numbers */
@@ -418,6 +474,14 @@ typedef struct qcond {
   crdt_value ref;       /* a resolved reference */
   bool is_ref;
   node_hit refhit;
+  const char *want;     /* the value compared (c->value, or its code) */
+  node_cond own;        /* a condition rewritten (age -> birth_year) */
+  char day[11];         /* a date value as YYYY-MM-DD */
+  bool phone;           /* compare without spaces and dashes */
+  bool place;           /* a resident's building: its own or its household's */
+  uint8_t (*hids)[CRDT_ID_LEN]; /* place: the building's households */
+  size_t nh;
+  char phonev[NODE_PHONE_MAX];
 } qcond;
 
 static const char *op_text(node_qop op)
@@ -426,11 +490,46 @@ static const char *op_text(node_qop op)
   return t[op];
 }
 
+/* A resident's age (this year's, from birth_year): age>=65 is
+ * birth_year<=YEAR-65. */
+static gs_err prepare_age(node *n, const node_coll *sc, qcond *q,
+                          node_reason *why)
+{
+  const node_cond *c = q->c;
+  char *end, day[11];
+  long a = strtol(c->value, &end, 10);
+  if (!*c->value || *end || a < 0 || a > 150)
+    return node_reason_set(why, GS_EINVAL,
+                           "age takes a whole number of years (e.g. "
+                           "--age '>=65'), not '%s'",
+                           c->value);
+  static const node_qop mirror[] = {
+      [NODE_Q_EQ] = NODE_Q_EQ, [NODE_Q_NE] = NODE_Q_NE,
+      [NODE_Q_CONTAINS] = NODE_Q_CONTAINS, [NODE_Q_LT] = NODE_Q_GT,
+      [NODE_Q_LE] = NODE_Q_GE, [NODE_Q_GT] = NODE_Q_LT,
+      [NODE_Q_GE] = NODE_Q_LE};
+  if (c->op == NODE_Q_CONTAINS)
+    return node_reason_set(why, GS_EINVAL,
+                           "age~...: an age is compared with =, <, <=, >, "
+                           ">= or !=");
+  node_today(n, 0, day);
+  q->own = (node_cond){"birth_year", 10, mirror[c->op], c->value};
+  q->c = &q->own;
+  snprintf(q->field, sizeof q->field, "birth_year");
+  q->f = node_schema_field(sc, "birth_year", 10);
+  q->numeric = true;
+  q->num = (double)(strtol(day, NULL, 10) - a);
+  return GS_OK;
+}
+
 static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
                       qcond *q, node_reason *why)
 {
+  const node_query *query = q->q;
   memset(q, 0, sizeof *q);
+  q->q = query;
   q->c = c;
+  q->want = c->value;
   snprintf(q->field, sizeof q->field, "%.*s", (int)c->field_len, c->field);
   bool order = c->op == NODE_Q_LT || c->op == NODE_Q_LE ||
                c->op == NODE_Q_GT || c->op == NODE_Q_GE;
@@ -444,6 +543,8 @@ static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
                              op_text(c->op), c->value);
     return GS_OK;
   }
+  if (strcmp(sc->name, "resident") == 0 && strcmp(q->field, "age") == 0)
+    return prepare_age(n, sc, q, why);
   q->f = node_schema_field(sc, c->field, c->field_len);
   if (!q->f) {
     char list[400];
@@ -469,10 +570,12 @@ static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
     return GS_OK;
   }
   case NODE_F_DATE:
-    if (!node_date_valid(c->value, strlen(c->value)))
+    if (!node_date_parse(n, c->value, q->day))
       return node_reason_set(why, GS_EINVAL,
-                             "%s takes a date (YYYY-MM-DD), not '%s'",
+                             "%s takes a date (2026-12-05, 2026/12/5, "
+                             "2026年12月5日, 今天, 昨天), not '%s'",
                              q->field, c->value);
+    q->want = q->day;
     if (c->op == NODE_Q_CONTAINS)
       goto badop;
     return GS_OK;
@@ -487,14 +590,14 @@ static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
   case NODE_F_TAGS: {
     if (order || c->op == NODE_Q_CONTAINS)
       goto badop;
-    for (const char *const *v = f->values; v && *v; v++)
-      if (strcmp(*v, c->value) == 0)
-        return GS_OK;
+    if ((q->want = node_schema_code(sc->name, f, c->value)))
+      return GS_OK;
     char list[400];
     size_t k = 0;
     for (const char *const *v = f->values; v && *v && k < sizeof list; v++)
-      k += (size_t)snprintf(list + k, sizeof list - k, "%s%s",
-                            v == f->values ? "" : ", ", *v);
+      k += (size_t)snprintf(list + k, sizeof list - k, "%s%s (%s)",
+                            v == f->values ? "" : ", ", *v,
+                            node_schema_label(sc->name, f->name, *v));
     return node_reason_set(why, GS_EINVAL,
                            "%s has no value '%s' (it takes: %s)", q->field,
                            c->value, list);
@@ -504,7 +607,9 @@ static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
     if (c->op != NODE_Q_EQ && c->op != NODE_Q_NE)
       goto badop;
     node_reason rw;
-    gs_err err = node_resolve(n, f->ref, c->value, 0, &q->refhit, NULL, &rw);
+    gs_err err = node_resolve_choose(n, f->ref, c->value, 0, q->q->choose,
+                                     q->q->choose_ctx, q->field, &q->refhit,
+                                     &rw);
     if (err)
       return node_reason_set(why, err, "%s: %s", q->field, rw.text);
     q->is_ref = true;
@@ -518,6 +623,24 @@ static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
   case NODE_F_TEXTS:
     if (order)
       goto badop;
+    if (f->type == NODE_F_TEXT && strcmp(sc->name, "resident") == 0 &&
+        strcmp(f->name, "building") == 0 &&
+        (c->op == NODE_Q_EQ || c->op == NODE_Q_NE)) {
+      /* "5", "5号楼": where the resident lives, by its own building text
+       * or its household's building */
+      gs_err err = node__households_in(n, c->value, &q->hids, &q->nh);
+      if (err)
+        return node_reason_set(why, err, "cannot read the store: %s",
+                               gs_strerror(err));
+      q->place = true;
+      return GS_OK;
+    }
+    if (f->type == NODE_F_TEXT && strcmp(f->name, "phone") == 0 &&
+        node_phone_norm(c->value, strlen(c->value), q->phonev,
+                        sizeof q->phonev)) {
+      q->phone = true;
+      q->want = q->phonev;
+    }
     return GS_OK;
   }
 badop:
@@ -544,7 +667,7 @@ static bool bytes_contain(const char *h, size_t hn, const char *nd, size_t nn)
 /* Does one value v satisfy q? */
 static bool value_matches(const qcond *q, const crdt_value *v)
 {
-  const char *want = q->c->value;
+  const char *want = q->want;
   size_t wn = strlen(want);
   node_qop op = q->c->op;
   int cmp;
@@ -554,6 +677,13 @@ static bool value_matches(const qcond *q, const crdt_value *v)
     double x = v->type == CRDT_INT ? (double)v->u.i : v->u.f;
     cmp = x < q->num ? -1 : x > q->num;
   } else if (v->type == CRDT_STR) {
+    char ph[NODE_PHONE_MAX];
+    crdt_value pv = *v;
+    if (q->phone && node_phone_norm(v->u.s.p, v->u.s.n, ph, sizeof ph)) {
+      pv.u.s.p = ph; /* a phone stored before it was kept without them */
+      pv.u.s.n = strlen(ph);
+      v = &pv;
+    }
     if (op == NODE_Q_CONTAINS)
       return bytes_contain(v->u.s.p, v->u.s.n, want, wn);
     size_t m = v->u.s.n < wn ? v->u.s.n : wn;
@@ -591,8 +721,30 @@ static bool value_matches(const qcond *q, const crdt_value *v)
   return false;
 }
 
+/* A resident's place (qcond.place): its building text names the place,
+ * or its household is one of the place's. */
+static bool place_matches(const crdt_record *r, const qcond *q)
+{
+  const char *p;
+  size_t n;
+  if (str_field(r, "building", &p, &n) &&
+      node__building_is(p, n, q->c->value, strlen(q->c->value)))
+    return true;
+  long i = crdt_record_find(r, "household", 9);
+  crdt_field_view fv;
+  if (i < 0 || crdt_record_field(r, (size_t)i, &fv) != GS_OK || fv.is_set ||
+      fv.value.type != CRDT_REF)
+    return false;
+  for (size_t k = 0; k < q->nh; k++)
+    if (memcmp(q->hids[k], fv.value.u.ref.id, CRDT_ID_LEN) == 0)
+      return true;
+  return false;
+}
+
 static bool record_matches(const crdt_record *r, const qcond *q)
 {
+  if (q->place)
+    return place_matches(r, q) == (q->c->op == NODE_Q_EQ);
   long fi = crdt_record_find(r, q->field, strlen(q->field));
   crdt_field_view fv;
   if (fi < 0 || crdt_record_field(r, (size_t)fi, &fv) != GS_OK)
@@ -681,13 +833,19 @@ gs_err node_query_run(node *n, const node_query *q, node_record_cb cb,
       !(x.qc = calloc(q->nconds, sizeof *x.qc)))
     return node_reason_set(why, GS_ENOMEM, "out of memory");
   for (size_t i = 0; i < q->nconds; i++)
-    if ((err = prepare(n, sc, &q->conds[i], &x.qc[i], why)) != GS_OK) {
-      free(x.qc);
-      return err;
-    }
-  err = store_list(n->st, coll, strlen(coll), prefix, strlen(prefix),
-                   on_query, &x);
+    x.qc[i].q = q;
+  bool refused = false;
+  err = GS_OK;
+  for (size_t i = 0; i < q->nconds && !refused; i++)
+    refused = (err = prepare(n, sc, &q->conds[i], &x.qc[i], why)) != GS_OK;
+  if (!refused)
+    err = store_list(n->st, coll, strlen(coll), prefix, strlen(prefix),
+                     on_query, &x);
+  for (size_t i = 0; i < q->nconds; i++)
+    free(x.qc[i].hids);
   free(x.qc);
+  if (refused)
+    return err; /* why says it */
   if (err == GS_ENOTFOUND)
     err = GS_OK;
   if (err)

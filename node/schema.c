@@ -22,7 +22,7 @@ static const char *const resident_tags[] = {
     "renter",   "unemployed",  NULL};
 static const char *const categories[] = {
     "repair",       "safety", "environment", "dispute", "elderly-care",
-    "parking-charging", "other", NULL};
+    "parking-charging", "micro-wish", "other", NULL};
 static const char *const appeal_status[] = {
     "open", "accepted", "assigned", "resolved", "closed", "reopened", NULL};
 static const char *const sources[] = {"visit", "meeting", "phone",
@@ -311,6 +311,7 @@ static const label labels[] = {
     {NULL, "category", "dispute", "矛盾纠纷"},
     {NULL, "category", "elderly-care", "养老助老"},
     {NULL, "category", "parking-charging", "停车充电"},
+    {NULL, "category", "micro-wish", "微心愿"},
     {NULL, "category", "other", "其他"},
     {"appeal", "status", "open", "待受理"},
     {"appeal", "status", "accepted", "已受理"},
@@ -381,6 +382,20 @@ const char *node_schema_label(const char *coll, const char *field,
       return l->zh;
   }
   return any ? any : code ? code : field ? field : coll;
+}
+
+const char *node_schema_code(const char *coll, const node_field *f,
+                             const char *text)
+{
+  if (!f || !f->values || !text)
+    return NULL;
+  for (const char *const *v = f->values; *v; v++)
+    if (strcmp(*v, text) == 0)
+      return *v;
+  for (const char *const *v = f->values; *v; v++)
+    if (strcmp(node_schema_label(coll, f->name, *v), text) == 0)
+      return *v;
+  return NULL;
 }
 
 /* The domain verbs (DESIGN.md section 8): each enters a status, keeps
@@ -600,7 +615,9 @@ static bool value_ok(const node_field *f, const crdt_value *v, bool elem,
     return true;
   case NODE_F_DATE:
     if (v->type != CRDT_STR || !node_date_valid(v->u.s.p, v->u.s.n)) {
-      snprintf(why, whylen, "field '%s' takes a date YYYY-MM-DD", name);
+      snprintf(why, whylen, "field '%s' takes a date YYYY-MM-DD (or "
+                            "2026/12/5, 2026年12月5日, 今天, 昨天)",
+               name);
       return false;
     }
     return true;

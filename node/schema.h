@@ -81,6 +81,12 @@ const node_verb *node_schema_verb(const char *coll, const char *verb);
 const char *node_schema_label(const char *coll, const char *field,
                               const char *code);
 
+/* The stable code of an allowed value of field f (ENUM, TAGS) of coll
+ * given as text: the code itself or its Chinese label (微心愿 ->
+ * micro-wish). A static string; NULL when text is neither. */
+const char *node_schema_code(const char *coll, const node_field *f,
+                             const char *text);
+
 /* The schema's collections (static; *n gets how many). */
 const node_coll *node_schema_all(size_t *n);
 /* The collection called name, or NULL. Collections outside the schema

@@ -136,7 +136,7 @@ class DomainCommands(Base):
         self.assertIn("this appeal is open: it cannot become resolved "
                       "(next: accepted)", bad.stderr)
         self.assertEqual(out(n.run("appeal", "accept", a)),
-                         "appeal %s is now accepted" % a)
+                         "appeal %s is now 已受理" % a)
         j = n.run("appeal", "assign", a, "--to", "物业服务站", json_out=True)
         self.assertEqual(j["status"], "assigned")
         p = n.run("appeal", "resolve", a, "--date", "2026-10-01", check=False)
