@@ -41,6 +41,7 @@ struct web_server {
   uv_fs_event_t fsev;  /* data.mdb written */
   int open_handles;
   bool stopping;
+  bool in_run, run_again; /* MHD_run is not re-entrant: see drive */
   char csrf[65];
   char hosts[5][96];   /* Host values accepted */
   size_t nhosts;
@@ -85,11 +86,25 @@ static void logf_(web_server *w, const char *fmt, ...)
 
 static void on_mhd_timer(uv_timer_t *t);
 
+/* MHD_run, and again while a callback it made asked for a run (a write
+ * wakes the event streams from inside the request handler: MHD must not
+ * be run from its own callbacks). */
 static void drive(web_server *w)
 {
   if (!w->d)
     return;
-  MHD_run(w->d);
+  if (w->in_run) {
+    w->run_again = true;
+    return;
+  }
+  w->in_run = true;
+  do {
+    w->run_again = false;
+    MHD_run(w->d);
+  } while (w->run_again && w->d);
+  w->in_run = false;
+  if (!w->d)
+    return;
   MHD_UNSIGNED_LONG_LONG ms;
   if (MHD_get_timeout(w->d, &ms) == MHD_YES)
     uv_timer_start(&w->timer, on_mhd_timer, ms > 60000 ? 60000 : ms, 0);
