@@ -1,0 +1,52 @@
+// 时间银行: a deposit, then a spend refused for overdraft, the reason shown.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { browser, open, settle, check, cli, cliJson } from "./lib.mjs";
+
+const URL = process.env.GS_URL, DIR = process.env.GS_DIR;
+let b;
+before(async () => { b = await browser(); });
+after(async () => { await b.close(); });
+
+function entries(personId) {
+  return cliJson(DIR, ["list", "timebank"]).filter((t) => t.fields.person.$ref === "resident/" + personId);
+}
+
+test("a deposit, then a spend refused for overdraft with the message on the page", async () => {
+  const { page } = b;
+  const id = cli(DIR, ["resident", "add", "--name", "上官志强", "--tags", "volunteer",
+    "--scope", "gongrencun/qinghejv/g03"]).stdout.trim();
+  await open(page, URL, "#/timebank");
+  await page.getByLabel("志愿者或居民（姓名）").fill("上官志强");
+  await page.getByLabel("时长（小时）").fill("2");
+  await page.getByLabel("服务", { exact: true }).selectOption({ label: "陪伴聊天" });
+  await page.getByLabel("备注（服务了谁、做了什么）").fill("陪独居老人聊天");
+  await page.getByRole("button", { name: "存入工时" }).click();
+  const row = page.locator("#timebank-recent tbody tr", { hasText: "上官志强" });
+  await row.first().waitFor();
+  assert.equal(await row.count(), 1, "one deposit shown");
+  assert.match(await row.first().textContent(), /上官志强存入2陪伴聊天陪独居老人聊天/);
+  let held = entries(id);
+  assert.equal(held.length, 1);
+  assert.equal(held[0].fields.kind, "deposit");
+  assert.equal(held[0].fields.hours, 2);
+  assert.equal(held[0].fields.service, "companionship");
+
+  await settle(page);
+  await page.getByLabel("志愿者或居民（姓名）").fill("上官志强");
+  await page.getByLabel("时长（小时）").fill("5");
+  await page.getByRole("button", { name: "支取工时（兑换服务）" }).click();
+  const msg = page.locator("#tb-error");
+  await msg.filter({ hasText: "overdraw" }).waitFor();
+  const shownText = await msg.textContent();
+  const c = cli(DIR, ["timebank", "spend", "上官志强", "5"], { ok: false });
+  assert.equal(c.code, 1);
+  const reason = c.stderr.trim().replace(/^gridsync: timebank: /, "");
+  assert.equal(shownText, "没有支取：" + reason, "the page shows the CLI's reason");
+  assert.match(reason, /上官志强 has 2 h; spending 5 h would overdraw/);
+  await check(page, "timebank-overdraft", b.errors);
+  // nothing was spent
+  held = entries(id);
+  assert.deepEqual(held.map((t) => t.fields.kind), ["deposit"]);
+  assert.match(cli(DIR, ["timebank", "balance", "上官志强"]).stdout, /上官志强\s+2 h/);
+});
