@@ -534,6 +534,19 @@ static json_t *hit_json(const node_hit *h)
                    h->held);
 }
 
+/* A name that matches several records: 409 with the candidates (cands
+ * is freed). */
+static void ambiguous(web_resp *out, const node_reason *why,
+                      node_hits *cands)
+{
+  json_t *c = json_array();
+  for (size_t i = 0; i < cands->n; i++)
+    json_array_append_new(c, hit_json(&cands->v[i]));
+  node_hits_free(cands);
+  refused(out, why);
+  json_object_set_new(json_object_get(out->json, "error"), "candidates", c);
+}
+
 static void resolve(node *n, const web_req *rq, web_resp *out)
 {
   const char *text = web__arg(rq, "text"), *refs = web__arg(rq, "refs");
@@ -547,13 +560,7 @@ static void resolve(node *n, const web_req *rq, web_resp *out)
   gs_err err = node_resolve(n, refs && *refs ? refs : NULL, text, 0, &h,
                             &cands, &why);
   if (err == GS_EAMBIG) {
-    json_t *c = json_array();
-    for (size_t i = 0; i < cands.n; i++)
-      json_array_append_new(c, hit_json(&cands.v[i]));
-    node_hits_free(&cands);
-    refused(out, &why);
-    json_object_set_new(json_object_get(out->json, "error"), "candidates",
-                        c);
+    ambiguous(out, &why, &cands);
     return;
   }
   if (err) {
@@ -561,6 +568,45 @@ static void resolve(node *n, const web_req *rq, web_resp *out)
     return;
   }
   ok(out, 200, hit_json(&h));
+}
+
+/* GET /api/timebank/balance?person=NAME: the account as the CLI's
+ * `timebank balance --json` prints it. */
+static void timebank_balance(node *n, const web_req *rq, web_resp *out)
+{
+  const char *person = web__arg(rq, "person");
+  node_hit h;
+  node_hits cands = {0};
+  node_reason why = {0};
+  node_balance b;
+  if (!person || !*person) {
+    fail(out, GS_EINVAL, "give person=NAME", "person");
+    return;
+  }
+  gs_err err = node_resolve(n, "resident|unit|team", person,
+                            NODE_RESOLVE_LIVE, &h, &cands, &why);
+  if (err == GS_EAMBIG) {
+    ambiguous(out, &why, &cands);
+    return;
+  }
+  if (err) {
+    refused(out, &why);
+    return;
+  }
+  if ((err = node_timebank_balance(n, h.coll, h.id, &b)) != GS_OK) {
+    fail(out, err, gs_strerror(err), NULL);
+    return;
+  }
+  char idt[CRDT_ID_TEXT_LEN + 1];
+  crdt_base32_encode(b.id, CRDT_ID_LEN, idt);
+  ok(out, 200,
+     json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:I, s:b}",
+               "collection", b.coll, "id", idt, "name", h.name, "balance",
+               (double)b.balance / 100.0, "deposits",
+               (double)b.deposits / 100.0, "spends",
+               (double)b.spends / 100.0, "adjusts",
+               (double)b.adjusts / 100.0, "entries", (json_int_t)b.entries,
+               "overdrawn", b.balance < 0));
 }
 
 static void status(node *n, web_resp *out)
@@ -658,6 +704,9 @@ void web__api(node *n, const web_req *rq, web_resp *out)
     report(n, rq, out);
   } else if (ns == 1 && strcmp(seg[0], "resolve") == 0 && get) {
     resolve(n, rq, out);
+  } else if (ns == 2 && strcmp(seg[0], "timebank") == 0 && get &&
+             strcmp(seg[1], "balance") == 0) {
+    timebank_balance(n, rq, out);
   } else if (ns == 2 && strcmp(seg[0], "timebank") == 0 && post &&
              (strcmp(seg[1], "deposit") == 0 ||
               strcmp(seg[1], "spend") == 0 ||

@@ -109,6 +109,8 @@ test("an edit made by the CLI in another process appears within a second, withou
   const r = residentsNamed("欧阳秀英")[0];
   await open(page, URL, "#/resident/" + r.id);
   await page.evaluate(() => { window.__same_page = true; });
+  // the page's event stream is open (as it is long before anyone edits)
+  await page.locator("#live[data-live='1']").waitFor();
   const t0 = Date.now();
   cli(DIR, ["resident", "edit", r.id, "--phone", "13711112222"]);
   await page.locator("td[data-field=phone]", { hasText: "13711112222" }).waitFor({ timeout: 1000 });

@@ -35,6 +35,8 @@ test("a deposit, then a spend refused for overdraft with the message on the page
   await settle(page);
   await page.getByLabel("志愿者或居民（姓名）").fill("上官志强");
   await page.getByLabel("时长（小时）").fill("5");
+  // the balance is shown once the name is typed
+  await page.locator("#tb-balance", { hasText: "上官志强 现有 2 小时" }).waitFor();
   await page.getByRole("button", { name: "支取工时（兑换服务）" }).click();
   const msg = page.locator("#tb-error");
   await msg.filter({ hasText: "overdraw" }).waitFor();
@@ -42,11 +44,15 @@ test("a deposit, then a spend refused for overdraft with the message on the page
   const c = cli(DIR, ["timebank", "spend", "上官志强", "5"], { ok: false });
   assert.equal(c.code, 1);
   const reason = c.stderr.trim().replace(/^gridsync: timebank: /, "");
-  assert.equal(shownText, "没有支取：" + reason, "the page shows the CLI's reason");
+  assert.ok(shownText.includes("节点的说明：" + reason), `the page shows the CLI's reason: ${shownText}`);
+  assert.match(shownText, /上官志强 现在只有 2 小时，不够支取 5 小时/, "and says it in Chinese");
   assert.match(reason, /上官志强 has 2 h; spending 5 h would overdraw/);
   await check(page, "timebank-overdraft", b.errors);
   // nothing was spent
   held = entries(id);
   assert.deepEqual(held.map((t) => t.fields.kind), ["deposit"]);
   assert.match(cli(DIR, ["timebank", "balance", "上官志强"]).stdout, /上官志强\s+2 h/);
+  // the app's balance call answers what the CLI's --json does
+  const api = await (await fetch(URL + "api/timebank/balance?person=" + encodeURIComponent("上官志强"))).json();
+  assert.deepEqual(api, cliJson(DIR, ["timebank", "balance", "上官志强"]));
 });

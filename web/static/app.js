@@ -116,6 +116,7 @@ function select(id, cname, fname, blank) {
 }
 
 function show(...kids) {
+  if (softDraw && busy()) return; // the next change draws it
   const m = document.getElementById("main");
   m.replaceChildren(...kids.flat());
 }
@@ -365,7 +366,8 @@ async function pageResidentForm(id) {
     h("div", null, h("label", { for: "room" }, "房号"), input("room", { value: f.room || "", size: 6 })),
     r ? null : h("div", null, h("label", { for: "scope" }, "所属网格"), scopeSelect("scope"))),
   tagChecks("resident", f.tags || []),
-  h("label", { for: "note" }, "备注"), h("textarea", { id: "note", name: "note", rows: 2, cols: 50 }, f.note || ""),
+  h("div", { class: "row" }, h("div", { class: "grow" }, h("label", { for: "note" }, "备注"),
+    input("note", { value: f.note || "", size: 50 }))),
   pick,
   h("div", { class: "row" }, h("button", { type: "submit" }, r ? "保存" : "登记"),
     h("a", { class: "button plain", href: r ? "#/resident/" + id : "#/residents" }, "取消")));
@@ -414,7 +416,7 @@ async function pageResident(id) {
 
 // ---- 诉求与微心愿 ----
 
-const BOARD_PER_COLUMN = 12;
+const BOARD_PER_COLUMN = 8;
 
 async function pageAppeals() {
   const c = coll("appeal");
@@ -460,11 +462,12 @@ function verbName(v) {
     claim: "认领", done: "完成" }[v] || v;
 }
 
-async function sendVerb(a, v, body) {
+async function sendVerb(a, v, body, panel) {
   try {
     await api("POST", "/api/records/appeal/" + a.id + "/verbs/" + v.name, body);
+    panel.replaceChildren();
     toast("已" + verbName(v.name));
-    route();
+    route({ soft: true });
   } catch (err) { toast(err.message, true); }
 }
 
@@ -477,7 +480,7 @@ function doVerb(a, v, panel, doers) {
         h("option", { value: d.collection + "/" + d.id }, d.fields.name))),
       h("div", { class: "actions" },
         h("button", { type: "button", class: "confirm", on: { click: () =>
-          sendVerb(a, v, { to: document.getElementById("to-" + a.id).value }) } }, "确定交办"),
+          sendVerb(a, v, { to: document.getElementById("to-" + a.id).value }, panel) } }, "确定交办"),
         h("button", { type: "button", class: "plain", on: { click: () => panel.replaceChildren() } }, "取消")));
     return;
   }
@@ -489,12 +492,12 @@ function doVerb(a, v, panel, doers) {
       h("div", { class: "actions" },
         h("button", { type: "button", class: "confirm", on: { click: () => {
           const chosen = panel.querySelector("input:checked");
-          sendVerb(a, v, { fields: { feedback: chosen ? chosen.value : fb.values[0].code } });
+          sendVerb(a, v, { fields: { feedback: chosen ? chosen.value : fb.values[0].code } }, panel);
         } } }, "确定关闭"),
         h("button", { type: "button", class: "plain", on: { click: () => panel.replaceChildren() } }, "取消")));
     return;
   }
-  sendVerb(a, v, {});
+  sendVerb(a, v, {}, panel);
 }
 
 function appealForm() {
@@ -511,7 +514,10 @@ function appealForm() {
       try {
         await api("POST", "/api/records/appeal", body);
         toast("已登记");
-        route();
+        e.target.reset();
+        e.target.closest("details").open = false;
+        document.activeElement.blur();
+        route({ soft: true });
         return;
       } catch (err) {
         if (err.status === 409 && err.body.error.candidates) {
@@ -537,6 +543,13 @@ function appealForm() {
 
 // ---- 时间银行 ----
 
+// A person's account, or null (no such person, or several of that name).
+async function balanceOf(person) {
+  if (!person) return null;
+  try { return await api("GET", "/api/timebank/balance?person=" + encodeURIComponent(person)); }
+  catch (err) { return null; }
+}
+
 async function pageTimebank() {
   const pick = h("div", { class: "pick" });
   const form = h("form", { id: "timebank-form", on: { submit: async (e) => {
@@ -561,16 +574,29 @@ async function pageTimebank() {
           body.person = ref;
           continue;
         }
-        msg.textContent = (kind === "spend" ? "没有支取：" : "没有存入：") + err.message;
+        msg.replaceChildren();
+        if (kind === "spend" && err.status === 422) {
+          const bal = await balanceOf(body.person);
+          if (bal) msg.append(h("div", { class: "big-error" }, "没有支取：" + bal.name + " 现在只有 " +
+            bal.balance + " 小时，不够支取 " + body.hours + " 小时。"));
+        }
+        msg.append(h("div", { class: "reason" }, (msg.childNodes.length ? "节点的说明：" :
+          kind === "spend" ? "没有支取：" : "没有存入：") + err.message));
         return;
       }
     }
   } } },
   h("div", { class: "row" },
-    h("div", null, h("label", { for: "person" }, "志愿者或居民（姓名）"), input("person", { required: true, size: 10 })),
+    h("div", null, h("label", { for: "person" }, "志愿者或居民（姓名）"), input("person", { required: true, size: 10,
+      on: { change: async (e) => {
+        const el = document.getElementById("tb-balance");
+        const bal = await balanceOf(e.target.value.trim());
+        el.textContent = bal ? bal.name + " 现有 " + bal.balance + " 小时" : "";
+      } } })),
     h("div", null, h("label", { for: "hours" }, "时长（小时）"), input("hours", { required: true, inputmode: "decimal", size: 5 })),
     h("div", null, h("label", { for: "service" }, "服务"), select("service", "timebank", "service", "（不填）")),
     h("div", null, h("label", { for: "note" }, "备注（服务了谁、做了什么）"), input("note", { size: 24 }))),
+  h("p", { id: "tb-balance", class: "ok", "aria-live": "polite" }),
   pick,
   h("div", { class: "row" }, h("button", { type: "submit", value: "deposit" }, "存入工时"),
     h("button", { type: "submit", value: "spend", class: "plain" }, "支取工时（兑换服务）")),
@@ -633,11 +659,35 @@ const pages = [
   [/^#\/report(\?.*)?$/, "report", (m) => pageReport(new URLSearchParams((m[1] || "").slice(1)))],
 ];
 
-async function route() {
-  const hash = location.hash || "#/";
-  const main = document.getElementById("main");
-  main.dataset.ready = "0";
-  try { await draw(hash); } finally { main.dataset.ready = "1"; main.dataset.drawn = hash; }
+// One page is drawn at a time; a request to draw while one is drawn is
+// done right after it (the last one wins). A soft draw (a change told by
+// the node, or after a write) leaves the page alone while the person is
+// in the middle of something: typing, choosing, a panel open.
+let drawing = null, queued = null, softDraw = false;
+function route(opts) {
+  const soft = !!(opts && opts.soft);
+  if (drawing) {
+    queued = { soft: soft && (!queued || queued.soft) };
+    return drawing;
+  }
+  drawing = (async () => {
+    for (let o = { soft }; o; o = queued) {
+      queued = null;
+      softDraw = o.soft;
+      const hash = location.hash || "#/";
+      const main = document.getElementById("main");
+      main.dataset.ready = "0";
+      try { await draw(hash); } finally { main.dataset.ready = "1"; main.dataset.drawn = hash; }
+    }
+    drawing = null;
+  })();
+  return drawing;
+}
+
+function busy() {
+  const a = document.activeElement;
+  if (a && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" || a.tagName === "SELECT")) return true;
+  return !!document.querySelector(".panel:not(:empty), .pick:not(:empty), #pick:not(:empty), details[open]");
 }
 
 async function draw(hash) {
@@ -656,22 +706,26 @@ async function draw(hash) {
 
 // Live: the node says when its records changed (a sync, another window,
 // the command line): the page is drawn again, unless the person is in
-// the middle of typing or choosing.
+// the middle of typing or choosing. When the stream (re)connects, a
+// change made while it was down may have been missed: drawn again too.
+function refresh() {
+  buildingsCache = null;
+  if (!busy()) route({ soft: true });
+}
+
 function live() {
   const ev = new EventSource("/api/events");
   const el = document.getElementById("live");
-  let again = false;
-  ev.addEventListener("open", () => { el.textContent = "● 已连接本机节点"; });
-  ev.addEventListener("error", () => { el.textContent = "○ 与本机节点的连接断了，正在重连"; });
-  ev.addEventListener("change", async () => {
-    const a = document.activeElement;
-    if (a && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" || a.tagName === "SELECT")) return;
-    if (document.querySelector(".panel:not(:empty), .pick:not(:empty), #pick:not(:empty), details[open]")) return;
-    buildingsCache = null;
-    if (document.getElementById("main").dataset.ready !== "1") { again = true; return; }
-    await route();
-    while (again) { again = false; await route(); }
+  ev.addEventListener("open", () => {
+    el.textContent = "● 已连接本机节点";
+    el.dataset.live = "1";
+    if (document.getElementById("main").dataset.drawn !== undefined) refresh();
   });
+  ev.addEventListener("error", () => {
+    el.textContent = "○ 与本机节点的连接断了，正在重连";
+    el.dataset.live = "0";
+  });
+  ev.addEventListener("change", refresh);
 }
 
 async function start() {
@@ -681,8 +735,8 @@ async function start() {
   for (const g of gs.items) grids.set(g.scope, g.fields.name);
   document.getElementById("who").textContent = session.node.name;
   window.addEventListener("hashchange", route);
-  await route();
   live();
+  await route();
 }
 
 start();
