@@ -76,6 +76,10 @@ test("the pages fit a phone (390 px) without sideways scroll", async () => {
       await open(page, URL, hash);
       const sw = await page.evaluate(() => document.documentElement.scrollWidth);
       assert.ok(sw <= 390, `${hash}: ${sw} px wide`);
+      const t = await smallestType(page);
+      assert.ok(t.min >= 18, `${hash}: text of ${t.min}px on a phone (${t.where})`);
+      const top = await page.evaluate(() => document.querySelector(".top").getBoundingClientRect().height);
+      assert.ok(top <= 90, `${hash}: the title bar takes ${top} px of a phone (two lines at most)`);
     }
     await open(page, URL, "#/residents?b=3号楼");
     await page.screenshot({ path: new globalThis.URL("screenshots/phone-building.png", import.meta.url).pathname });
