@@ -102,3 +102,30 @@ test("a move the schema forbids is not offered, and a forged one is refused with
   await open(page, URL, "#/appeals");
   assert.equal(await status(page, id), "open");
 });
+
+test("a name that several residents share: the page asks which, by address and age, never by id", async () => {
+  const { page } = b;
+  const same = cliJson(DIR, ["list", "resident", "--where", "name=王燕"]);
+  assert.ok(same.length >= 2, "the seeded community has several 王燕");
+  await open(page, URL, "#/appeals");
+  await page.getByText("登记新诉求").click();
+  await page.getByLabel("类别").selectOption({ label: "环境卫生" });
+  await page.getByLabel("哪位居民提的（姓名）").fill("王燕");
+  await page.getByLabel("诉求内容").fill("楼下垃圾桶满了没人清");
+  await page.getByRole("button", { name: "登记", exact: true }).click();
+  const choices = page.locator("#appeal-form .choice");
+  await choices.first().waitFor();
+  assert.equal(await choices.count(), Math.min(same.length, 12));
+  assert.match(await page.locator("#appeal-form .pick").textContent(), /有 \d+ 位居民都叫「王燕」，请选是哪一位/);
+  await check(page, "appeal-which-resident", b.errors);
+  // the one of 1号楼1单元101
+  const want = same.find((r) => r.fields.building === "1号楼" && r.fields.unit === "1" && r.fields.room === "101");
+  assert.ok(want);
+  await choices.filter({ hasText: "1号楼1单元101" }).first().click();
+  const card = page.locator(".item", { hasText: "楼下垃圾桶满了没人清" });
+  await card.waitFor();
+  const rec = cliJson(DIR, ["get", "appeal", await card.getAttribute("data-id")]);
+  assert.equal(rec.fields.resident.$ref, "resident/" + want.id);
+  assert.equal(rec.fields.category, "environment");
+  assert.equal(rec.scope, want.scope, "the appeal is in the resident's grid");
+});

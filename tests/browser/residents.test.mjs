@@ -119,3 +119,29 @@ test("an edit made by the CLI in another process appears within a second, withou
   assert.ok(ms <= 1000, `seen after ${ms} ms`);
   assert.equal(cliJson(DIR, ["get", "resident", r.id]).fields.phone, "13711112222");
 });
+
+test("edit: a tag unchecked is removed, a moved-out resident can be restored", async () => {
+  const { page } = b;
+  const r = residentsNamed("欧阳秀英")[0];
+  await open(page, URL, "#/resident/" + r.id);
+  await page.getByRole("link", { name: "修改" }).click();
+  await settle(page);
+  assert.equal(await page.getByRole("checkbox", { name: "独居" }).isChecked(), true, "the form shows the tags held");
+  await page.getByRole("checkbox", { name: "独居" }).uncheck();
+  await page.getByRole("checkbox", { name: "重点关爱" }).check();
+  await check(page, "resident-edit-tags", b.errors);
+  await page.getByRole("button", { name: "保存" }).click();
+  await page.waitForURL(/#\/resident\/[0-9A-Z]{26}$/);
+  await settle(page);
+  assert.match(await page.locator("td[data-field=tags]").textContent(), /^老年人、重点关爱$/);
+  assert.deepEqual([...cliJson(DIR, ["get", "resident", r.id]).fields.tags].sort(), ["elderly", "special-care"]);
+
+  // moving out is a delete, with a question first
+  page.once("dialog", (d) => d.accept());
+  await page.getByRole("button", { name: "迁出" }).click();
+  await page.getByRole("heading", { name: "欧阳秀英（已迁出）" }).waitFor();
+  assert.equal(cliJson(DIR, ["get", "resident", r.id]).deleted, true);
+  await page.getByRole("button", { name: "恢复（搬回来了）" }).click();
+  await page.getByRole("heading", { name: "欧阳秀英", exact: true }).waitFor();
+  assert.equal(cliJson(DIR, ["get", "resident", r.id]).deleted, false);
+});

@@ -137,10 +137,12 @@ function writableGrids() {
   return [...grids.entries()].filter(([s]) => ok(s));
 }
 
-function scopeSelect(id, chosen) {
+// blank: the first choice leaves the grid to the record referred to
+function scopeSelect(id, chosen, blank) {
   const list = writableGrids();
   if (list.length === 0) return h("p", { class: "warn" }, "本机还不能登记：没有可写的网格。");
   return h("select", { id: id || "scope", name: "scope" },
+    blank ? h("option", { value: "" }, blank) : null,
     list.map(([s, n]) => h("option", { value: s, selected: s === chosen }, n)));
 }
 
@@ -156,8 +158,8 @@ async function pickCandidate(err, box, what) {
   const recs = await Promise.all(c.slice(0, 12).map((x) =>
     api("GET", "/api/records/" + x.collection + "/" + x.id).catch(() => null)));
   return new Promise((resolve) => {
-    box.replaceChildren(h("p", { class: "warn" }, "有 " + c.length + " 个" + what + "都叫「" +
-      c[0].name + "」，请选是哪一个："),
+    box.replaceChildren(h("p", { class: "warn" }, "有 " + c.length + " 位" + what + "都叫「" +
+      c[0].name + "」，请选是哪一位："),
       h("div", { class: "choices" }, recs.filter(Boolean).map((r) => h("button", {
         type: "button", class: "plain choice", on: { click: () => {
           box.replaceChildren(); resolve(r.collection + "/" + r.id); } } },
@@ -510,6 +512,7 @@ function appealForm() {
     if (who) fields.resident = who;
     const body = { fields };
     if (fd.get("scope")) body.scope = fd.get("scope");
+    else if (!who && writableGrids().length) body.scope = writableGrids()[0][0];
     for (;;) {
       try {
         await api("POST", "/api/records/appeal", body);
@@ -534,7 +537,7 @@ function appealForm() {
   h("div", { class: "row" },
     h("div", null, h("label", { for: "category" }, "类别"), select("category", "appeal", "category")),
     h("div", null, h("label", { for: "resident" }, "哪位居民提的（姓名）"), input("resident", { size: 10 })),
-    h("div", null, h("label", { for: "scope" }, "所属网格"), scopeSelect("scope"))),
+    h("div", null, h("label", { for: "scope" }, "所属网格"), scopeSelect("scope", null, "（居民所在的网格）"))),
   h("label", { for: "description" }, "诉求内容"),
   h("textarea", { id: "description", name: "description", rows: 2, cols: 50, required: true }),
   pick,
@@ -569,7 +572,7 @@ async function pageTimebank() {
         return;
       } catch (err) {
         if (err.status === 409 && err.body.error.candidates) {
-          const ref = await pickCandidate(err, pick, "人");
+          const ref = await pickCandidate(err, pick, "");
           if (!ref) return;
           body.person = ref;
           continue;
