@@ -380,7 +380,9 @@ async function pageResidentForm(id) {
 async function pageResident(id) {
   const r = await api("GET", "/api/records/resident/" + id);
   const f = r.fields;
+  // the household's name says the building, unit and room already
   const rows = ["gender", "birth_year", "phone", "household", "building", "unit", "room", "tags", "note"]
+    .filter((k) => !(f.household && ["building", "unit", "room"].includes(k)))
     .filter((k) => f[k] !== undefined && f[k] !== null && String(f[k]) !== "")
     .map((k) => h("tr", null, h("th", null, fieldLabel("resident", k)), h("td", { "data-field": k },
       k === "birth_year" ? f[k] + "年（" + age(f[k]) + "岁）" : shown(r, k))));
@@ -628,12 +630,16 @@ async function pageReport(params) {
   const rep = await api("GET", "/api/report" + (since ? "?since=" + encodeURIComponent(since) : ""));
   const t = rep.total;
   const max = Math.max(1, ...rep.grids.map((g) => g.appeals.opened));
-  const year = new Date().getFullYear();
+  const now = new Date();
+  const year = now.getFullYear();
+  const month = year + "-" + String(now.getMonth() + 1).padStart(2, "0") + "-01";
   show(h("h1", null, "报表", since ? "（" + since + " 以来）" : "（全部）"),
     h("div", { class: "row no-print" },
       h("a", { class: "button plain", href: "#/report", "aria-current": since ? null : "page" }, "全部"),
       h("a", { class: "button plain", href: "#/report?since=" + year + "-01-01",
         "aria-current": since === year + "-01-01" ? "page" : null }, year + " 年以来"),
+      h("a", { class: "button plain", href: "#/report?since=" + month,
+        "aria-current": since === month ? "page" : null }, (now.getMonth() + 1) + " 月以来"),
       h("button", { type: "button", on: { click: () => window.print() } }, "打印")),
     h("div", { class: "cards", id: "report-total" }, FIGURES.map(([k, name, get]) => h("div", { class: "card", "data-figure": k },
       h("div", null, name), h("div", { class: "big" }, get(t))))),
