@@ -129,3 +129,24 @@ test("a name that several residents share: the page asks which, by address and a
   assert.equal(rec.fields.category, "environment");
   assert.equal(rec.scope, want.scope, "the appeal is in the resident's grid");
 });
+
+test("every appeal of a status, newest first, a page at a time", async () => {
+  const { page } = b;
+  const closed = cliJson(DIR, ["list", "appeal", "--where", "status=closed"]);
+  assert.ok(closed.length > 40, "the seeded year has many closed appeals");
+  await open(page, URL, "#/appeals");
+  await page.locator("section[data-status=closed] a.all").click();
+  await page.waitForURL(/status=closed$/);
+  await settle(page);
+  assert.match(await page.locator("h1").textContent(), new RegExp(`已关闭（${closed.length} 件）`));
+  assert.equal(await page.evaluate(() => window.scrollY), 0, "a new page starts at its top");
+  const ids = async () => page.locator(".item").evaluateAll((els) => els.map((e) => e.dataset.id));
+  const newest = closed.slice(-20).reverse().map((r) => r.id);
+  assert.deepEqual(await ids(), newest, "page 1: the newest 20, newest first");
+  await check(page, "appeals-closed", b.errors);
+  await page.getByRole("link", { name: "下一页" }).click();
+  await page.waitForURL(/page=2$/);
+  await settle(page);
+  assert.deepEqual(await ids(), closed.slice(-40, -20).reverse().map((r) => r.id), "page 2: the 20 before");
+  assert.match(await page.locator("#page-of").textContent(), new RegExp(`第 2 页，共 ${Math.ceil(closed.length / 20)} 页`));
+});

@@ -422,6 +422,39 @@ async function pageResident(id) {
 
 const BOARD_PER_COLUMN = 8;
 
+async function doers() {
+  const [units, teams] = await Promise.all([api("GET", "/api/records/unit?limit=500"),
+    api("GET", "/api/records/team?limit=500")]);
+  return units.items.concat(teams.items);
+}
+
+const STATUS_PAGE = 20;
+
+// Every appeal of one status, newest first, a page at a time.
+async function pageAppealStatus(code, page) {
+  const c = coll("appeal");
+  const s = field("appeal", "status").values.find((x) => x.code === code);
+  if (!s) return show(h("h1", null, "没有这个状态"), h("a", { href: "#/appeals" }, "回到诉求"));
+  const w = "where=" + encodeURIComponent("status=" + code);
+  const first = await api("GET", "/api/records/appeal?" + w + "&limit=1");
+  const pages = Math.max(1, Math.ceil(first.total / STATUS_PAGE));
+  const p = Math.min(Math.max(1, page), pages);
+  // newest first: page 1 is the last STATUS_PAGE in creation order
+  const end = first.total - (p - 1) * STATUS_PAGE;
+  const start = Math.max(0, end - STATUS_PAGE);
+  const res = end > 0 ? await api("GET", "/api/records/appeal?" + w + "&limit=" + (end - start) + "&offset=" + start)
+    : { items: [] };
+  const d = await doers();
+  const link = (n, text) => h("a", { class: "button plain", href: "#/appeals?status=" + code + "&page=" + n }, text);
+  show(h("h1", null, "诉求：" + s.label + "（" + first.total + " 件）"),
+    h("div", { class: "row no-print" }, h("a", { class: "button plain", href: "#/appeals" }, "回到看板"),
+      p > 1 ? link(p - 1, "上一页") : null,
+      h("span", { id: "page-of" }, "第 " + p + " 页，共 " + pages + " 页"),
+      p < pages ? link(p + 1, "下一页") : null),
+    h("section", { class: "column list", "data-status": code },
+      res.items.slice().reverse().map((a) => appealItem(c, a, d))));
+}
+
 async function pageAppeals() {
   const c = coll("appeal");
   const statuses = field("appeal", "status").values;
@@ -433,13 +466,12 @@ async function pageAppeals() {
     return [s, await api("GET", "/api/records/appeal?" + w + "&limit=" + BOARD_PER_COLUMN +
       "&offset=" + (first.total - BOARD_PER_COLUMN))];
   }));
-  const units = await api("GET", "/api/records/unit?limit=500");
-  const teams = await api("GET", "/api/records/team?limit=500");
-  const doers = units.items.concat(teams.items);
+  const d = await doers();
   const columns = cols.map(([s, res]) => h("section", { class: "column", "data-status": s.code },
     h("h2", null, s.label, "（", res.total, "）"),
-    res.total > res.items.length ? h("p", { class: "muted" }, "最近的 " + res.items.length + " 件") : null,
-    res.items.slice().reverse().map((a) => appealItem(c, a, doers))));
+    res.total > res.items.length ? h("p", { class: "muted" }, "最近的 " + res.items.length + " 件，",
+      h("a", { href: "#/appeals?status=" + s.code, class: "all" }, "看全部 " + res.total + " 件")) : null,
+    res.items.slice().reverse().map((a) => appealItem(c, a, d))));
   show(h("h1", null, "诉求与微心愿"),
     h("details", { class: "no-print", id: "new-appeal" }, h("summary", null, "登记新诉求"), appealForm()),
     h("div", { class: "board" }, columns));
@@ -664,6 +696,8 @@ const pages = [
   [/^#\/resident\/([0-9A-Z]{26})$/, "residents", (m) => pageResident(m[1])],
   [/^#\/resident\/([0-9A-Z]{26})\/edit$/, "residents", (m) => pageResidentForm(m[1])],
   [/^#\/appeals$/, "appeals", () => pageAppeals()],
+  [/^#\/appeals\?(.*)$/, "appeals", (m) => { const q = new URLSearchParams(m[1]);
+    return pageAppealStatus(q.get("status") || "", Number(q.get("page") || 1)); }],
   [/^#\/timebank$/, "timebank", () => pageTimebank()],
   [/^#\/report(\?.*)?$/, "report", (m) => pageReport(new URLSearchParams((m[1] || "").slice(1)))],
 ];
@@ -686,7 +720,9 @@ function route(opts) {
       const hash = location.hash || "#/";
       const main = document.getElementById("main");
       main.dataset.ready = "0";
+      const moved = !o.soft && main.dataset.drawn !== hash;
       try { await draw(hash); } finally { main.dataset.ready = "1"; main.dataset.drawn = hash; }
+      if (moved) window.scrollTo(0, 0); // a new page starts at its top
     }
     drawing = null;
   })();
