@@ -24,6 +24,8 @@ for tool in node npm; do
 done
 
 cd "$here" || exit 1
+# npm keeps its cache in $HOME; a bare CI environment may have none
+[ -n "${HOME:-}" ] || export npm_config_cache="${TMPDIR:-/tmp}/gs-npm-cache"
 if [ ! -f node_modules/playwright-core/package.json ] ||
     ! cmp -s package-lock.json node_modules/.package-lock.json.src 2>/dev/null; then
   echo "installing playwright-core with npm ci (no browser is downloaded)"
