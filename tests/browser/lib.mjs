@@ -122,6 +122,8 @@ export async function check(page, name, errors) {
   const text = await page.evaluate(() => document.body.innerText);
   const id = text.match(ID_RE);
   assert.equal(id, null, `${name}: a record id on the page: ${id && id[0]}`);
+  const junk = text.match(/\b(null|undefined|NaN)\b|\[object /);
+  assert.equal(junk, null, `${name}: a program's word on the page: ${junk && junk[0]}`);
   if (errors) assert.deepEqual(errors, [], `${name}: script errors`);
   await shot(page, name);
 }

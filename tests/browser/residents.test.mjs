@@ -145,3 +145,19 @@ test("edit: a tag unchecked is removed, a moved-out resident can be restored", a
   await page.getByRole("heading", { name: "欧阳秀英", exact: true }).waitFor();
   assert.equal(cliJson(DIR, ["get", "resident", r.id]).deleted, false);
 });
+
+test("a resident's page lists the others of the household", async () => {
+  const { page } = b;
+  const all = cliJson(DIR, ["list", "resident", "--where", "building=2号楼"]);
+  const by = new Map();
+  for (const r of all) if (r.fields.household) {
+    const k = r.fields.household.$ref;
+    by.set(k, (by.get(k) || []).concat([r]));
+  }
+  const family = [...by.values()].find((v) => v.length >= 3);
+  assert.ok(family, "the seeded 2号楼 has a household of three or more");
+  await open(page, URL, "#/resident/" + family[0].id);
+  const shownNames = await page.locator("ul.mates li a").allTextContents();
+  assert.deepEqual(shownNames.sort(), family.slice(1).map((r) => r.fields.name).sort());
+  await check(page, "resident-household", b.errors);
+});

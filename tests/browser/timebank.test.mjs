@@ -56,3 +56,23 @@ test("a deposit, then a spend refused for overdraft with the message on the page
   const api = await (await fetch(URL + "api/timebank/balance?person=" + encodeURIComponent("上官志强"))).json();
   assert.deepEqual(api, cliJson(DIR, ["timebank", "balance", "上官志强"]));
 });
+
+test("a passbook: every entry with the balance after it, printable", async () => {
+  const { page } = b;
+  cli(DIR, ["timebank", "deposit", "上官志强", "1.5", "--service", "repair"]);
+  cli(DIR, ["timebank", "spend", "上官志强", "3"]);
+  const held = cliJson(DIR, ["timebank", "balance", "上官志强"]);
+  await open(page, URL, "#/timebank");
+  await page.locator("#timebank-recent").getByRole("link", { name: "上官志强" }).first().click();
+  await page.waitForURL(/#\/passbook\/resident\/[0-9A-Z]{26}$/);
+  await settle(page);
+  assert.match(await page.locator("#passbook-balance").textContent(), new RegExp(`现有 ${held.balance} 小时`));
+  const rows = await page.locator("#passbook tbody tr").evaluateAll((trs) =>
+    trs.map((tr) => [...tr.cells].slice(1, 4).map((td) => td.textContent)));
+  assert.deepEqual(rows, [["存入", "+2", "2"], ["存入", "+1.5", "3.5"], ["支取", "−3", "0.5"]]);
+  assert.equal(held.balance, 0.5);
+  await check(page, "passbook", b.errors);
+  await page.emulateMedia({ media: "print" });
+  assert.equal(await page.locator("main button").first().isVisible(), false, "no buttons on paper");
+  await page.emulateMedia({ media: "screen" });
+});

@@ -118,7 +118,7 @@ function select(id, cname, fname, blank) {
 function show(...kids) {
   if (softDraw && busy()) return; // the next change draws it
   const m = document.getElementById("main");
-  m.replaceChildren(...kids.flat());
+  m.replaceChildren(...kids.flat(2).filter((k) => k !== null && k !== undefined && k !== false));
 }
 
 // The name of the grid a scope is in, never the path itself.
@@ -389,7 +389,11 @@ async function pageResident(id) {
   rows.push(h("tr", null, h("th", null, "所属网格"), h("td", null, gridName(r.scope))));
   // the others living in the same room
   let mates = [];
-  if (f.building && f.room) {
+  if (f.household && f.household.$ref) {
+    const res = await api("GET", "/api/records/resident?limit=50&where=" +
+      encodeURIComponent("household=" + f.household.$ref));
+    mates = res.items.filter((x) => x.id !== r.id);
+  } else if (f.building && f.room) {
     const conds = ["building=" + f.building, "room=" + f.room].concat(f.unit ? ["unit=" + f.unit] : []);
     const res = await api("GET", "/api/records/resident?limit=50&" +
       conds.map((c) => "where=" + encodeURIComponent(c)).join("&"));
@@ -413,6 +417,7 @@ async function pageResident(id) {
           try { await api("DELETE", "/api/records/resident/" + id); toast("已登记迁出"); route(); }
           catch (err) { toast(err.message, true); }
         } } }, "迁出"),
+      h("a", { class: "button plain", href: "#/passbook/resident/" + id }, "时间银行存折"),
       f.building ? h("a", { class: "button plain", href: "#/residents?b=" + encodeURIComponent(f.building) +
         (f.unit ? "&u=" + encodeURIComponent(f.unit) : "") }, "看这个单元") : null,
       h("a", { class: "button plain", href: "#/residents" }, "返回居民列表")));
@@ -641,13 +646,44 @@ async function pageTimebank() {
   const first = await api("GET", "/api/records/timebank?limit=1");
   const res = await api("GET", "/api/records/timebank?limit=15&offset=" + Math.max(0, first.total - 15));
   const rows = res.items.reverse().map((t) => h("tr", null,
-    h("td", null, t.fields.date), h("td", null, shown(t, "person")),
+    h("td", null, t.fields.date), h("td", null, t.fields.person && t.fields.person.$ref
+      ? h("a", { href: "#/passbook/" + t.fields.person.$ref }, shown(t, "person")) : shown(t, "person")),
     h("td", null, label("timebank", "kind", t.fields.kind)),
     h("td", { class: "num" }, t.fields.hours), h("td", null, shown(t, "service")),
     h("td", null, t.fields.note || "")));
   show(h("h1", null, "时间银行"), form, h("h2", null, "最近的记录（共 " + first.total + " 条）"),
     wide(h("table", { id: "timebank-recent" }, h("thead", null, h("tr", null, ["日期", "谁的工时", "类型", "小时", "服务", "备注"]
       .map((x) => h("th", null, x)))), h("tbody", null, rows))));
+}
+
+// A person's passbook: every entry with the balance after it; printable.
+async function pagePassbook(c, id) {
+  const ref = c + "/" + id;
+  const bal = await api("GET", "/api/timebank/balance?person=" + encodeURIComponent(ref));
+  const w = "where=" + encodeURIComponent("person=" + ref);
+  const first = await api("GET", "/api/records/timebank?" + w + "&limit=1");
+  const start = Math.max(0, first.total - 500);
+  const res = first.total ? await api("GET", "/api/records/timebank?" + w + "&limit=500&offset=" + start) : { items: [] };
+  const cents = (x) => Math.round(Number(x) * 100);
+  // the balance before the entries shown, so that the last line is the account's
+  let run = cents(bal.balance);
+  for (const t of res.items) run -= (t.fields.kind === "spend" ? -1 : 1) * cents(t.fields.hours);
+  const rows = res.items.map((t) => {
+    run += (t.fields.kind === "spend" ? -1 : 1) * cents(t.fields.hours);
+    const sign = t.fields.kind === "spend" ? "−" : "+";
+    return h("tr", null, h("td", null, t.fields.date), h("td", null, label("timebank", "kind", t.fields.kind)),
+      h("td", { class: "num" }, sign + t.fields.hours), h("td", { class: "num" }, run / 100),
+      h("td", null, shown(t, "service")), h("td", null, t.fields.note || ""));
+  });
+  show(h("h1", null, "时间银行存折：" + bal.name),
+    h("p", { id: "passbook-balance", class: bal.overdrawn ? "error" : "big-line" },
+      "现有 " + bal.balance + " 小时（存入 " + bal.deposits + "，支取 " + bal.spends +
+      (bal.adjusts ? "，调整 " + bal.adjusts : "") + "）", bal.overdrawn ? "，已透支，请管理员处理" : ""),
+    first.total > res.items.length ? h("p", { class: "muted" }, "下面是最近的 " + res.items.length + " 条，共 " + first.total + " 条") : null,
+    wide(h("table", { id: "passbook" }, h("thead", null, h("tr", null,
+      ["日期", "类型", "小时", "余额", "服务", "备注"].map((x) => h("th", null, x)))), h("tbody", null, rows))),
+    h("div", { class: "row no-print" }, h("button", { type: "button", on: { click: () => window.print() } }, "打印存折"),
+      h("a", { class: "button plain", href: "#/timebank" }, "回到时间银行")));
 }
 
 // ---- 报表 ----
@@ -699,6 +735,7 @@ const pages = [
   [/^#\/appeals\?(.*)$/, "appeals", (m) => { const q = new URLSearchParams(m[1]);
     return pageAppealStatus(q.get("status") || "", Number(q.get("page") || 1)); }],
   [/^#\/timebank$/, "timebank", () => pageTimebank()],
+  [/^#\/passbook\/(resident|unit|team)\/([0-9A-Z]{26})$/, "timebank", (m) => pagePassbook(m[1], m[2])],
   [/^#\/report(\?.*)?$/, "report", (m) => pageReport(new URLSearchParams((m[1] || "").slice(1)))],
 ];
 
