@@ -1,6 +1,7 @@
 // 报表: the page's figures are `gridsync report --json`'s.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { browser, open, check, cliJson } from "./lib.mjs";
 
 const URL = process.env.GS_URL, DIR = process.env.GS_DIR;
@@ -47,3 +48,23 @@ for (const [hash, args, name] of [["#/report", [], "report"],
     await check(page, name, b.errors);
   });
 }
+
+test("the report exports as a CSV file Excel opens, with the CLI's figures", async () => {
+  const { page } = b;
+  await open(page, URL, "#/report");
+  const [dl] = await Promise.all([page.waitForEvent("download"), page.locator("#export-csv").click()]);
+  assert.equal(dl.suggestedFilename(), "报表.csv");
+  const text = readFileSync(await dl.path(), "utf8");
+  assert.equal(text.charCodeAt(0), 0xfeff, "a byte order mark, for Excel");
+  const rows = text.slice(1).trim().split("\r\n").map((l) => l.split(","));
+  assert.deepEqual(rows[0].slice(0, 5), ["网格", "居民", "户", "诉求", "办结"]);
+  const rep = cliJson(DIR, ["report"]);
+  assert.equal(rows.length, 1 + rep.grids.length + 1);
+  const total = rows[rows.length - 1];
+  assert.equal(total[0], "合计");
+  assert.deepEqual(total.slice(1).map(Number), [rep.total.residents, rep.total.households,
+    rep.total.appeals.opened, rep.total.appeals.resolved, rep.total.visits, rep.total.disputes_mediated,
+    rep.total.hazards_found, rep.total.meetings, rep.total.tasks_done, rep.total.errands_done,
+    rep.total.volunteer_hours]);
+  assert.ok(!/[0-9A-Z]{26}|gongrencun/.test(text), "grids by name, no ids or paths");
+});

@@ -708,7 +708,8 @@ async function pageReport(params) {
         "aria-current": since === year + "-01-01" ? "page" : null }, year + " 年以来"),
       h("a", { class: "button plain", href: "#/report?since=" + month,
         "aria-current": since === month ? "page" : null }, (now.getMonth() + 1) + " 月以来"),
-      h("button", { type: "button", on: { click: () => window.print() } }, "打印")),
+      h("button", { type: "button", on: { click: () => window.print() } }, "打印"),
+      h("button", { type: "button", id: "export-csv", on: { click: () => exportCsv(rep, since) } }, "导出表格（Excel 可打开）")),
     h("div", { class: "cards", id: "report-total" }, FIGURES.map(([k, name, get]) => h("div", { class: "card", "data-figure": k },
       h("div", null, name), h("div", { class: "big" }, get(t))))),
     h("h2", null, "各网格"),
@@ -721,6 +722,26 @@ async function pageReport(params) {
         h("td", { class: "num" }, g.hazards_found), h("td", { class: "num" }, g.volunteer_hours),
         h("td", { class: "barcell" }, h("span", { class: "bar", "data-w": Math.round(100 * g.appeals.opened / max) }))))))));
   for (const b of document.querySelectorAll(".bar")) b.style.width = b.dataset.w + "%";
+}
+
+// The report as a CSV file that Excel opens (UTF-8 with a byte order
+// mark, so that the Chinese is read right); made here, nothing sent.
+function exportCsv(rep, since) {
+  const cols = [["网格", (g) => g.grid === null ? "合计" : gridName(g.grid)], ["居民", (g) => g.residents],
+    ["户", (g) => g.households], ["诉求", (g) => g.appeals.opened], ["办结", (g) => g.appeals.resolved],
+    ["走访", (g) => g.visits], ["调解纠纷", (g) => g.disputes_mediated], ["发现隐患", (g) => g.hazards_found],
+    ["议事会", (g) => g.meetings], ["完成共建事项", (g) => g.tasks_done], ["代办跑腿", (g) => g.errands_done],
+    ["志愿工时", (g) => g.volunteer_hours]];
+  const cell = (v) => { const t = String(v === null || v === undefined ? "" : v);
+    return /[",\n]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t; };
+  const lines = [cols.map((c) => c[0]).join(",")]
+    .concat(rep.grids.concat([rep.total]).map((g) => cols.map((c) => cell(c[1](g))).join(",")));
+  const blob = new Blob(["\ufeff" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
+  const a = h("a", { href: URL.createObjectURL(blob), download: "报表" + (since ? "-" + since + "以来" : "") + ".csv" });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }
 
 // ---- routing ----
