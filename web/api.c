@@ -65,6 +65,9 @@ static void refused(web_resp *out, const node_reason *why)
   fail(out, why->code ? why->code : GS_EINVAL, why->text, why->field);
 }
 
+static void refused_fields(node *n, web_resp *out, const node_reason *why,
+                           const char *coll, json_t *fields);
+
 static void ok(web_resp *out, unsigned status, json_t *j)
 {
   if (!j) {
@@ -289,12 +292,65 @@ static void list_records(node *n, const web_req *rq, const char *coll,
 
 /* ---- writes ---- */
 
+#define SET_ASSIGN_MAX 256 /* elements of a set given whole */
+
+/* The set field `key` of collection c holds exactly the strings of arr
+ * afterwards: texts and tags as they are, references resolved by name. */
+static gs_err assign_set(node *n, node_edit *e, const node_coll *c,
+                         const char *key, json_t *arr, node_reason *why)
+{
+  size_t k, ne = json_array_size(arr);
+  json_t *el;
+  const node_field *f = c ? node_schema_field(c, key, strlen(key)) : NULL;
+  if (ne > SET_ASSIGN_MAX)
+    return node_reason_for(why, key, GS_EINVAL,
+                           "%s: at most %d elements at once", key,
+                           SET_ASSIGN_MAX);
+  crdt_value *v = calloc(ne ? ne : 1, sizeof *v);
+  node_hit *hits = calloc(ne ? ne : 1, sizeof *hits);
+  gs_err err = GS_OK;
+  if (!v || !hits) {
+    err = node_reason_set(why, GS_ENOMEM, "out of memory");
+    goto done;
+  }
+  json_array_foreach(arr, k, el)
+  {
+    if (!json_is_string(el)) {
+      err = node_reason_for(why, key, GS_EINVAL,
+                            "%s: set elements are texts", key);
+      goto done;
+    }
+    const char *t = json_string_value(el);
+    if (f && f->type == NODE_F_REFS) {
+      node_reason rw = {0};
+      if ((err = node_resolve(n, f->ref, t, NODE_RESOLVE_LIVE, &hits[k],
+                              NULL, &rw)) != GS_OK) {
+        err = node_reason_for(why, key, err, "%s: %s", key, rw.text);
+        goto done;
+      }
+      v[k].type = CRDT_REF;
+      v[k].u.ref.coll = hits[k].coll;
+      v[k].u.ref.coll_len = strlen(hits[k].coll);
+      memcpy(v[k].u.ref.id, hits[k].id, CRDT_ID_LEN);
+    } else {
+      v[k].type = CRDT_STR;
+      v[k].u.s.p = t;
+      v[k].u.s.n = strlen(t);
+    }
+  }
+  err = node_edit_assign(e, key, v, ne, why); /* copies the elements */
+done:
+  free(v);
+  free(hits);
+  return err;
+}
+
 /* Apply the members of fields (an object) to e: a string is read by the
  * field's type (names resolved); an array of strings adds each element
  * (assign: the set holds exactly them); other JSON values are set as
  * they are (null clears). */
-static gs_err apply_fields(node_edit *e, json_t *fields, bool assign,
-                           node_reason *why)
+static gs_err apply_fields(node *n, node_edit *e, const node_coll *c,
+                           json_t *fields, bool assign, node_reason *why)
 {
   const char *key;
   json_t *v;
@@ -310,10 +366,10 @@ static gs_err apply_fields(node_edit *e, json_t *fields, bool assign,
     if (json_is_string(v)) {
       ge = node_edit_text(e, key, '=', json_string_value(v), why);
     } else if (json_is_array(v)) {
-      size_t k, ne = json_array_size(v);
+      size_t k;
       json_t *el;
-      if (assign && ne == 0) {
-        ge = node_edit_assign(e, key, NULL, 0, why);
+      if (assign) {
+        ge = assign_set(n, e, c, key, v, why);
       } else {
         ge = GS_OK;
         json_array_foreach(v, k, el)
@@ -418,8 +474,9 @@ static void create_record(node *n, const web_req *rq, const char *coll,
   }
   if (node_edit_new(n, coll, scope ? json_string_value(scope) : NULL, &e,
                     &why) != GS_OK ||
-      apply_fields(e, json_object_get(b, "fields"), false, &why) != GS_OK) {
-    refused(out, &why);
+      apply_fields(n, e, node_schema_coll(coll, strlen(coll)),
+                   json_object_get(b, "fields"), false, &why) != GS_OK) {
+    refused_fields(n, out, &why, coll, json_object_get(b, "fields"));
     goto done;
   }
   commit_out(e, 201, out);
@@ -451,10 +508,11 @@ static void edit_record(node *n, const web_req *rq, const char *coll,
   json_t *b = body_json(rq, out);
   if (!b || open_record(n, coll, idt, &e, out) != GS_OK)
     goto done;
-  if (apply_fields(e, json_object_get(b, "fields"), true, &why) != GS_OK ||
+  if (apply_fields(n, e, node_schema_coll(coll, strlen(coll)),
+                   json_object_get(b, "fields"), true, &why) != GS_OK ||
       apply_set_ops(e, json_object_get(b, "add"), '+', &why) != GS_OK ||
       apply_set_ops(e, json_object_get(b, "remove"), '-', &why) != GS_OK) {
-    refused(out, &why);
+    refused_fields(n, out, &why, coll, json_object_get(b, "fields"));
     goto done;
   }
   commit_out(e, 200, out);
@@ -476,7 +534,8 @@ static void verb_record(node *n, const web_req *rq, const char *coll,
     fail(out, GS_EINVAL, "date and to are texts", NULL);
     goto done;
   }
-  if (apply_fields(e, json_object_get(b, "fields"), false, &why) != GS_OK ||
+  if (apply_fields(n, e, node_schema_coll(coll, strlen(coll)),
+                   json_object_get(b, "fields"), false, &why) != GS_OK ||
       (to && node_edit_verb_to(e, verb, json_string_value(to), &why)) ||
       node_edit_verb(e, verb, date ? json_string_value(date) : NULL,
                      &why) != GS_OK) {
@@ -537,6 +596,51 @@ static json_t *hit_json(const node_hit *h)
                    h->held);
 }
 
+/* A name that matches several records: 409 with the candidates (cands
+ * is freed). */
+static void ambiguous(web_resp *out, const node_reason *why,
+                      node_hits *cands)
+{
+  json_t *c = json_array();
+  for (size_t i = 0; i < cands->n; i++)
+    json_array_append_new(c, hit_json(&cands->v[i]));
+  node_hits_free(cands);
+  refused(out, why);
+  json_object_set_new(json_object_get(out->json, "error"), "candidates", c);
+}
+
+/* A write refused because a name in fields matches several records:
+ * the refusal with the candidates of the first such name, so that the
+ * app can ask which one. */
+static void refused_fields(node *n, web_resp *out, const node_reason *why,
+                           const char *coll, json_t *fields)
+{
+  const node_coll *c = node_schema_coll(coll, strlen(coll));
+  const char *key;
+  json_t *v;
+  if (why->code == GS_EAMBIG && c && json_is_object(fields)) {
+    json_object_foreach(fields, key, v)
+    {
+      const node_field *f = node_schema_field(c, key, strlen(key));
+      if (!f || (f->type != NODE_F_REF && f->type != NODE_F_REFS) ||
+          !json_is_string(v))
+        continue;
+      node_hit h;
+      node_hits cands = {0};
+      node_reason rw = {0};
+      if (node_resolve(n, f->ref, json_string_value(v), NODE_RESOLVE_LIVE,
+                       &h, &cands, &rw) == GS_EAMBIG) {
+        ambiguous(out, why, &cands);
+        json_object_set_new(json_object_get(out->json, "error"), "field",
+                            json_string(key));
+        return;
+      }
+      node_hits_free(&cands);
+    }
+  }
+  refused(out, why);
+}
+
 static void resolve(node *n, const web_req *rq, web_resp *out)
 {
   const char *text = web__arg(rq, "text"), *refs = web__arg(rq, "refs");
@@ -550,13 +654,7 @@ static void resolve(node *n, const web_req *rq, web_resp *out)
   gs_err err = node_resolve(n, refs && *refs ? refs : NULL, text, 0, &h,
                             &cands, &why);
   if (err == GS_EAMBIG) {
-    json_t *c = json_array();
-    for (size_t i = 0; i < cands.n; i++)
-      json_array_append_new(c, hit_json(&cands.v[i]));
-    node_hits_free(&cands);
-    refused(out, &why);
-    json_object_set_new(json_object_get(out->json, "error"), "candidates",
-                        c);
+    ambiguous(out, &why, &cands);
     return;
   }
   if (err) {
@@ -564,6 +662,45 @@ static void resolve(node *n, const web_req *rq, web_resp *out)
     return;
   }
   ok(out, 200, hit_json(&h));
+}
+
+/* GET /api/timebank/balance?person=NAME: the account as the CLI's
+ * `timebank balance --json` prints it. */
+static void timebank_balance(node *n, const web_req *rq, web_resp *out)
+{
+  const char *person = web__arg(rq, "person");
+  node_hit h;
+  node_hits cands = {0};
+  node_reason why = {0};
+  node_balance b;
+  if (!person || !*person) {
+    fail(out, GS_EINVAL, "give person=NAME", "person");
+    return;
+  }
+  gs_err err = node_resolve(n, "resident|unit|team", person,
+                            NODE_RESOLVE_LIVE, &h, &cands, &why);
+  if (err == GS_EAMBIG) {
+    ambiguous(out, &why, &cands);
+    return;
+  }
+  if (err) {
+    refused(out, &why);
+    return;
+  }
+  if ((err = node_timebank_balance(n, h.coll, h.id, &b)) != GS_OK) {
+    fail(out, err, gs_strerror(err), NULL);
+    return;
+  }
+  char idt[CRDT_ID_TEXT_LEN + 1];
+  crdt_base32_encode(b.id, CRDT_ID_LEN, idt);
+  ok(out, 200,
+     json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:I, s:b}",
+               "collection", b.coll, "id", idt, "name", h.name, "balance",
+               (double)b.balance / 100.0, "deposits",
+               (double)b.deposits / 100.0, "spends",
+               (double)b.spends / 100.0, "adjusts",
+               (double)b.adjusts / 100.0, "entries", (json_int_t)b.entries,
+               "overdrawn", b.balance < 0));
 }
 
 static void status(node *n, web_resp *out)
@@ -619,6 +756,7 @@ static void timebank_entry(node *n, const web_req *rq, const char *kind,
   node_reason why = {0};
   node_edit *e = NULL;
   node_hit h;
+  node_hits cands = {0};
   json_t *b = body_json(rq, out);
   if (!b)
     return;
@@ -629,11 +767,18 @@ static void timebank_entry(node *n, const web_req *rq, const char *kind,
          !json_is_string(person) ? "person" : "hours");
     goto done;
   }
-  if (node_resolve(n, "resident|unit|team", json_string_value(person),
-                   NODE_RESOLVE_LIVE, &h, NULL, &why) != GS_OK ||
+  gs_err err = node_resolve(n, "resident|unit|team",
+                            json_string_value(person), NODE_RESOLVE_LIVE, &h,
+                            &cands, &why);
+  if (err == GS_EAMBIG) {
+    ambiguous(out, &why, &cands);
+    goto done;
+  }
+  if (err != GS_OK ||
       node_timebank_entry(n, &h, kind, json_string_value(hours), &e,
                           &why) != GS_OK ||
-      apply_fields(e, json_object_get(b, "fields"), false, &why) != GS_OK) {
+      apply_fields(n, e, node_schema_coll("timebank", 8),
+                   json_object_get(b, "fields"), false, &why) != GS_OK) {
     refused(out, &why);
     goto done;
   }
@@ -661,6 +806,9 @@ void web__api(node *n, const web_req *rq, web_resp *out)
     report(n, rq, out);
   } else if (ns == 1 && strcmp(seg[0], "resolve") == 0 && get) {
     resolve(n, rq, out);
+  } else if (ns == 2 && strcmp(seg[0], "timebank") == 0 && get &&
+             strcmp(seg[1], "balance") == 0) {
+    timebank_balance(n, rq, out);
   } else if (ns == 2 && strcmp(seg[0], "timebank") == 0 && post &&
              (strcmp(seg[1], "deposit") == 0 ||
               strcmp(seg[1], "spend") == 0 ||
