@@ -374,8 +374,10 @@ static gs_err parse_header(const uint8_t *buf, size_t n, node_bundle_info *in,
       !crdt_utf8_valid(a[2].via.str.ptr, a[2].via.str.size) ||
       !crdt_utf8_valid(a[5].via.str.ptr, a[5].via.str.size))
     goto out;
-  memcpy(in->netname, a[2].via.str.ptr, a[2].via.str.size);
-  memcpy(in->scope, a[5].via.str.ptr, a[5].via.str.size);
+  if (a[2].via.str.size) /* an empty string's ptr may be NULL */
+    memcpy(in->netname, a[2].via.str.ptr, a[2].via.str.size);
+  if (a[5].via.str.size) /* an empty string's ptr may be NULL */
+    memcpy(in->scope, a[5].via.str.ptr, a[5].via.str.size);
   *adlen = 9 + hl;
   in->bytes = n;
   err = GS_OK;

@@ -211,7 +211,8 @@ static bool cert_decode(const uint8_t *b, size_t n, uint8_t netid[8],
       crdt_mp_uint(&a[4], &m->expires) ||
       crdt_mp_bin(&a[5], CRDT_KEY_LEN, m->nonce))
     goto out;
-  memcpy(m->role, a[2].via.str.ptr, a[2].via.str.size);
+  if (a[2].via.str.size) /* an empty string's ptr may be NULL */
+    memcpy(m->role, a[2].via.str.ptr, a[2].via.str.size);
   m->role[a[2].via.str.size] = '\0';
   if (!node_role_valid(m->role))
     goto out;
@@ -220,7 +221,8 @@ static bool cert_decode(const uint8_t *b, size_t n, uint8_t netid[8],
     if (sc->type != MSGPACK_OBJECT_STR || sc->via.str.size > CRDT_SCOPE_MAX ||
         !crdt_scope_valid(sc->via.str.ptr, sc->via.str.size))
       goto out;
-    memcpy(m->scopes[i], sc->via.str.ptr, sc->via.str.size);
+    if (sc->via.str.size) /* an empty string's ptr may be NULL */
+      memcpy(m->scopes[i], sc->via.str.ptr, sc->via.str.size);
     m->scopes[i][sc->via.str.size] = '\0';
   }
   m->nscopes = a[3].via.array.size;

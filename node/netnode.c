@@ -144,7 +144,8 @@ static gs_err book_decode(const uint8_t *buf, size_t len, book_entry *e)
       a[3].via.str.size >= sizeof e->note)
     goto out;
   e->failures = f > UINT32_MAX ? UINT32_MAX : (uint32_t)f;
-  memcpy(e->note, a[3].via.str.ptr, a[3].via.str.size);
+  if (a[3].via.str.size) /* an empty string's ptr may be NULL */
+    memcpy(e->note, a[3].via.str.ptr, a[3].via.str.size);
   /* a damaged note keeps its valid start (it is shown to people, and
    * JSON output refuses invalid UTF-8) */
   for (size_t nl = a[3].via.str.size; nl && !crdt_utf8_valid(e->note, nl);)

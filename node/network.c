@@ -89,7 +89,8 @@ static gs_err obj_str(const msgpack_object *o, char *out, size_t max)
     return GS_ETOOBIG;
   if (!crdt_utf8_valid(o->via.str.ptr, o->via.str.size))
     return GS_EUTF8;
-  memcpy(out, o->via.str.ptr, o->via.str.size);
+  if (o->via.str.size) /* an empty string's ptr may be NULL */
+    memcpy(out, o->via.str.ptr, o->via.str.size);
   out[o->via.str.size] = '\0';
   return GS_OK;
 }
