@@ -117,8 +117,8 @@ class GuardTest(Base):
         mid = m.run("id").stdout.strip()
         for o in (o1, o2):
             st = o.run("status", json_out=True)
-            bad = [b for b in st["bad_feeds"] if b["author"] == mid]
-            self.assertEqual(len(bad), 1, (o.name, st["bad_feeds"]))
+            bad = [b for b in st["quarantined"] if b["author"] == mid]
+            self.assertEqual(len(bad), 1, (o.name, st["quarantined"]))
             self.assertTrue(bad[0]["frozen"])
             self.assertIn("fork", bad[0]["reason"])
             self.assertGreaterEqual(st["forks"], 1)
