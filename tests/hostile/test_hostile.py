@@ -92,7 +92,6 @@ KNOWN = {
     "stalled_handshakes_members_address": 4,
     "key_holder_receives_membership": 5,
     "key_holder_in_the_address_book": 5,
-    "member_forks_net_feed_to_two_offices": 2,
     "member_rewrites_old_written_once": 5,
     "invite_reuse_splits_a_fresh_node": 6,
     "revoked_listens_with_network_key": 5,
