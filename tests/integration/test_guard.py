@@ -193,6 +193,31 @@ class GuardTest(Base):
             s.close()
         self.assertEqual(a.stop(), 0)
 
+    def test_stalled_handshakes_from_the_members_own_address(self):
+        # a shared NAT: 16 stalled handshakes from the member's address;
+        # each new connection of an address whose handshake slots are full
+        # takes the slot of its oldest, so the member's own gets through
+        a, b = self.network("a", "b")
+        a.serve()
+        stalled = []
+        for _ in range(16):
+            s = socket.socket()
+            try:
+                s.connect(("127.0.0.1", a.port))
+            except OSError:
+                s.close()
+                continue
+            stalled.append(s)
+        time.sleep(0.3)
+        b.put("resident", "gongrencun/q/g01", "name=照常")
+        t0 = time.time()
+        b.run("sync", a.addr())
+        self.assertLess(time.time() - t0, 4)
+        self.assertEqual(len(a.records("resident")), 1)
+        for s in stalled:
+            s.close()
+        self.assertEqual(a.stop(), 0)
+
     def test_two_new_members_who_never_met_the_admin_sync(self):
         # both joined by invite only: they show each other their claims and
         # hold (never refuse) what no admin or office has confirmed yet;
