@@ -91,7 +91,6 @@ def mem_ok(grew_kib, bound_kib):
 KNOWN = {
     "key_holder_receives_membership": 5,
     "key_holder_in_the_address_book": 5,
-    "member_rewrites_old_written_once": 5,
     "invite_reuse_splits_a_fresh_node": 6,
     "revoked_listens_with_network_key": 5,
     "revoked_changes_relayed_before_revocation": 5,
@@ -347,12 +346,16 @@ class World:
         w.A.put("resident", G2, "name=李桂芳", "birth_year:=1948")
         w.A.put("resident", G1, "name=王秀英", "birth_year:=1950")
         # a written-once record whose id is time-prefixed before the
-        # author rule (2026-11-23), written by the admin in M's grid
-        old = new_id(ms=1767225600000)  # 2026-01-01
+        # author rule (2026-11-23), written by the admin in M's grid; its id
+        # names the admin (no exemption by id age: without that, the admin's
+        # own write is refused as another node's)
+        old = new_id(ms=1767225600000, owner=w.A.pk())  # 2026-01-01
         w.O2.serve()  # the admin's crafted change goes in through O2
+        # (in a feed of its own: the admin's next local write in G1 would
+        # otherwise fork the feed this crafted change was put in)
         evil(w.O2, "--dir", w.A.dir, "--change",
-             "scope=%s,op=set:visit:%s:notes:s:the admin's visit" % (G1, old),
-             "--change", "scope=%s,op=set:visit:%s:date:s:2026-01-01" % (G1, old))
+             "scope=%s/old,op=set:visit:%s:notes:s:the admin's visit" % (G1, old),
+             "--change", "scope=%s/old,op=set:visit:%s:date:s:2026-01-01" % (G1, old))
         newv = w.A.run("visit", "add", "--scope", G1, "--by", "admin",
                        "--notes", "the admin's new visit").stdout.strip()
         w.O2.stop()
