@@ -338,6 +338,7 @@ struct session {
   bool member; /* the peer was a valid member when the session opened */
   node_policy *pol; /* cached for may_send */
   size_t pol_changes;
+  bool confirmed; /* this node's own claim is confirmed (with pol) */
   size_t learnt; /* addresses added from this peer's PEERS */
   bool net_seen; /* a batch carried membership changes */
   uint64_t since; /* uv_now when it began */
@@ -645,10 +646,27 @@ static void on_hello(void *ctx, uint64_t peer_ms)
     logf_(s->nn, "%s", why);
 }
 
+/* Is this node's own membership confirmed: the admin, or a claim an
+ * admin or office witnessed? */
+static bool self_confirmed(node *n)
+{
+  node_member_info mi;
+  if (!n->has_net)
+    return false;
+  if (memcmp(n->pk, n->net.admin, CRDT_KEY_LEN) == 0)
+    return true;
+  return node_member_get(n, n->pk, &mi) == GS_OK &&
+         mi.state == NODE_MEMBER_VALID && !mi.revoked;
+}
+
 /* Send a peer only what its role may read (membership looked up afresh
  * at most once per planning: the policy is cached by change count). A
- * peer that is not a valid member yet is shown nothing but this node's
- * own claim (so that two new members can meet). */
+ * peer that has not presented a valid claim is shown nothing, not even
+ * _net; with one exception, so that two new members can meet: a node
+ * whose own claim no admin or office has confirmed yet shows such a peer
+ * its own claim (and nothing else). A confirmed node (the admin, an
+ * office, a witnessed member) never goes first: the other side, if it is
+ * a member, is known to it, or is new and shows its claim first. */
 static bool may_send(void *ctx, const uint8_t *origin, const char *scope,
                      size_t scope_len)
 {
@@ -662,10 +680,11 @@ static bool may_send(void *ctx, const uint8_t *origin, const char *scope,
     if (node_policy_load(s->nn->n, &s->pol) != GS_OK)
       return false;
     s->pol_changes = st.changes;
+    s->confirmed = self_confirmed(s->nn->n);
   }
   const uint8_t *key = net_peer_remote_key(s->peer);
   if (!node_policy_member(s->pol, key))
-    return memcmp(origin, s->nn->n->pk, CRDT_KEY_LEN) == 0 &&
+    return !s->confirmed && memcmp(origin, s->nn->n->pk, CRDT_KEY_LEN) == 0 &&
            scope_len == strlen(NODE_NET_SCOPE) &&
            memcmp(scope, NODE_NET_SCOPE, scope_len) == 0;
   return node_policy_may_read(s->pol, key, scope, scope_len);
@@ -697,6 +716,9 @@ static void on_open(net_peer *p)
     bool revoked = node_policy_revoked(pol, net_peer_remote_key(p));
     node_policy_free(pol);
     if (revoked) {
+      /* both ways: and an address of a revoked node is not dialled again */
+      if (s->outgoing)
+        node_peer_remove(s->nn->n, s->addr);
       s->outgoing = false; /* nothing to note in the book */
       fail_session(s, GS_EPERM, "this node was revoked");
       return;
