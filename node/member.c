@@ -1683,6 +1683,24 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
              "revokes the other",
              a, b);
   }
+  /* a key of a twice-used invite: what this node accepted of it before
+   * it saw the second claim stays here, while nodes that saw both claims
+   * first hold it back (until a readmit): say so, with the count */
+  for (size_t i = 0; i < p->n_m && k < max; i++) {
+    const member *m = &p->m[i];
+    held_count hc = {m->key, 0};
+    if (m == self || !m->has_key || m->state != NODE_MEMBER_LEAKED ||
+        store_feeds(n->st, on_count_feed, &hc) != GS_OK || hc.changes == 0)
+      continue;
+    char a[CRDT_KEY_TEXT_LEN + 1];
+    crdt_base32_encode(m->key, CRDT_KEY_LEN, a);
+    snprintf(out[k++], NODE_WARN_MAX,
+             "this node keeps %" PRIu64 " changes of node %.12s that it "
+             "accepted before its invite was used twice, which other nodes "
+             "hold back: the admin runs 'gridsync readmit NODE' for the right "
+             "node so that every node counts the same",
+             hc.changes, a);
+  }
   /* a key voided by the re-admission of another: what this node
    * accepted of it before stays here, and other nodes refuse it */
   for (size_t i = 0; i < p->n_m && k < max; i++) {
