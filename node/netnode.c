@@ -1171,20 +1171,23 @@ static void on_conn(uv_stream_t *server, int status)
   }
   if (host_pending >= PENDING_PER_HOST) {
     /* this address's handshake slots are full: the newcomer takes the
-     * slot of its oldest handshake, so that stalling handshakes from an
-     * address a member shares (a NAT) gains nothing: an honest
-     * handshake, done in milliseconds, gets through (the budgets stay:
-     * PENDING_PER_HOST for the address, PENDING_MAX in all) */
+     * slot of its oldest handshake that has not sent a valid first
+     * message (one that has is on its way: an honest handshake takes
+     * milliseconds), so that stalling handshakes from an address a member
+     * shares (a NAT) gains nothing; the budgets stay: PENDING_PER_HOST
+     * for the address, PENDING_MAX in all */
     session *oldest = NULL;
     for (session *o = nn->sessions; o; o = o->next)
       if (o != s && !o->outgoing && !o->sync && o->peer &&
-          !net_peer_is_closing(o->peer) &&
+          !net_peer_is_closing(o->peer) && !net_peer_answered(o->peer) &&
           same_host(net_peer_addr(o->peer), me) &&
           (!oldest || o->since < oldest->since))
         oldest = o;
     if (oldest)
       net_peer_close(oldest->peer, GS_EPERM,
                      "handshake slot given to a newer one of its address");
+    else
+      net_peer_close(s->peer, GS_EPERM, "too many connections");
     return;
   }
   if (pending < PENDING_MAX || host_known(nn, me))
