@@ -396,9 +396,19 @@ static void fail_session(session *s, gs_err err, const char *why)
   net_peer_close_soon(s->peer, err, why);
 }
 
+static bool peer_is_member(session *s);
+
 static void check_once_done(session *s)
 {
   netnode *nn = s->nn;
+  if (!s->ok && net_sync_caught_up(s->sync) && !peer_is_member(s)) {
+    char who[16];
+    key_text(net_peer_remote_key(s->peer), who);
+    logf_(nn, "showed nothing to %s (node %s): it presented no valid "
+              "membership claim (a new member should connect to this node "
+              "itself)",
+          s->outgoing ? s->addr : net_peer_addr(s->peer), who);
+  }
   if (!s->ok && !nn->once && net_sync_caught_up(s->sync)) {
     /* a live session: its first catch-up counts as a sync */
     s->ok = true;
