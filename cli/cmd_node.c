@@ -261,7 +261,7 @@ int cli_cmd_status(cli_ctx *ctx)
     if (doc) {
       json_object_set_new(doc, "held", gv.held);
       json_object_set_new(doc, "clock_ahead", gv.ahead);
-      json_object_set_new(doc, "bad_feeds", gv.bad);
+      json_object_set_new(doc, "quarantined", gv.bad);
       json_object_set_new(
           doc, "peer_clock",
           has_pclock ? json_pack("{s:s, s:I, s:I}", "addr", pclock.addr,

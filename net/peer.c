@@ -248,6 +248,11 @@ bool net_peer_is_closing(const net_peer *p)
   return p->closing || p->draining;
 }
 
+bool net_peer_answered(const net_peer *p)
+{
+  return !p->initiator && p->replied;
+}
+
 const uint8_t *net_peer_remote_key(const net_peer *p)
 {
   return p->remote_key;

@@ -126,6 +126,10 @@ void net_peer_close(net_peer *p, gs_err why, const char *reason);
 bool net_peer_is_open(const net_peer *p);
 /* true once close or close_soon was called: the peer no longer counts */
 bool net_peer_is_closing(const net_peer *p);
+/* Responder: a valid message 1 (made with the network key) was read and
+ * answered; a connection that sent nothing yet, or only garbage, has
+ * not. */
+bool net_peer_answered(const net_peer *p);
 /* The remote's Ed25519 node key (valid after on_open). */
 const uint8_t *net_peer_remote_key(const net_peer *p);
 /* The remote's address as "host:port" ("" if unknown). */

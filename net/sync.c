@@ -592,13 +592,16 @@ static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
   s->stats.bad += res.bad;
   if (s->io.after_apply && (res.applied || res.held || res.bad))
     s->io.after_apply(s->io.ctx, &res);
+  /* fork evidence found in this batch goes out before its ACK: a peer
+   * that is caught up once acknowledged closes the session, and would
+   * never learn of the fork otherwise */
+  if (s->nforks && s->remote_vv_done && s->pos == s->nplan &&
+      ((err = make_plan(s)) != GS_OK || (err = net_sync_pump(s)) != GS_OK))
+    goto out;
   uint8_t *buf;
   size_t len;
   gs_err e = net_msg_ack(res.applied + res.held, res.duplicates, &buf, &len);
   err = send_msg(s, buf, len, e);
-  if (!err && s->nforks && s->remote_vv_done && s->pos == s->nplan &&
-      (err = make_plan(s)) == GS_OK)
-    err = net_sync_pump(s);
 out:
   if (cs)
     for (size_t i = 0; i < n; i++)

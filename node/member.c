@@ -1633,6 +1633,28 @@ static int on_count_feed(void *ctx, const store_feed *f)
   return 0;
 }
 
+/* Changes of a revoked member this node holds beyond its revocation's
+ * cut (applied here before the revocation arrived). */
+typedef struct past_cut {
+  const member *m;
+  uint64_t changes;
+} past_cut;
+
+static int on_past_cut(void *ctx, const store_feed *f)
+{
+  past_cut *pc = ctx;
+  if (memcmp(f->origin, pc->m->key, CRDT_KEY_LEN) != 0 ||
+      f->scope[0] == '_')
+    return 0;
+  uint64_t cut_seq = 0;
+  for (size_t i = 0; i < pc->m->ncuts; i++)
+    if (memcmp(pc->m->cuts[i].feed, f->feed, CRDT_FEED_LEN) == 0)
+      cut_seq = pc->m->cuts[i].seq;
+  if (f->seq > cut_seq)
+    pc->changes += f->seq - cut_seq;
+  return 0;
+}
+
 size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
                                 size_t max)
 {
@@ -1694,6 +1716,48 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
              "admin runs 'gridsync readmit NODE' for the right one and "
              "revokes the other",
              a, b);
+  }
+  /* a key of a twice-used invite: what this node accepted of it before
+   * it saw the second claim stays here, while nodes that saw both claims
+   * first hold it back (until a readmit): say so, with the count */
+  for (size_t i = 0; i < p->n_m && k < max; i++) {
+    const member *m = &p->m[i];
+    held_count hc = {m->key, 0};
+    if (m == self || !m->has_key || m->state != NODE_MEMBER_LEAKED ||
+        store_feeds(n->st, on_count_feed, &hc) != GS_OK || hc.changes == 0)
+      continue;
+    char a[CRDT_KEY_TEXT_LEN + 1];
+    crdt_base32_encode(m->key, CRDT_KEY_LEN, a);
+    snprintf(out[k++], NODE_WARN_MAX,
+             "this node keeps %" PRIu64 " changes of node %.12s that it "
+             "accepted before its invite was used twice, which other nodes "
+             "hold back: the admin runs 'gridsync readmit NODE' for the right "
+             "node so that every node counts the same",
+             hc.changes, a);
+  }
+  /* a revoked node's changes past the revocation's cut, applied here
+   * before the revocation arrived: they stay here, every node that knew
+   * of the revocation first refuses them (the cut decides, the same
+   * everywhere) */
+  for (size_t i = 0; i < p->n_m && k < max; i++) {
+    const member *m = &p->m[i];
+    past_cut pc = {m, 0};
+    if (m == self || !m->has_key || !m->revoked ||
+        store_feeds(n->st, on_past_cut, &pc) != GS_OK || pc.changes == 0)
+      continue;
+    char a[CRDT_KEY_TEXT_LEN + 1];
+    crdt_base32_encode(m->key, CRDT_KEY_LEN, a);
+    snprintf(out[k++], NODE_WARN_MAX,
+             pc.changes == 1
+                 ? "this node took %" PRIu64 " change of node %.12s after the "
+                   "admin revoked it, before the revocation reached this "
+                   "node: it stays here, but other nodes refuse it; check it "
+                   "with the admin"
+                 : "this node took %" PRIu64 " changes of node %.12s after "
+                   "the admin revoked it, before the revocation reached this "
+                   "node: they stay here, but other nodes refuse them; check "
+                   "them with the admin",
+             pc.changes, a);
   }
   /* a key voided by the re-admission of another: what this node
    * accepted of it before stays here, and other nodes refuse it */

@@ -339,6 +339,7 @@ struct session {
   bool member; /* the peer was a valid member when the session opened */
   node_policy *pol; /* cached for may_send */
   size_t pol_changes;
+  bool confirmed; /* this node's own claim is confirmed (with pol) */
   size_t learnt; /* addresses added from this peer's PEERS */
   bool net_seen; /* a batch carried membership changes */
   uint64_t since; /* uv_now when it began */
@@ -396,9 +397,19 @@ static void fail_session(session *s, gs_err err, const char *why)
   net_peer_close_soon(s->peer, err, why);
 }
 
+static bool peer_is_member(session *s);
+
 static void check_once_done(session *s)
 {
   netnode *nn = s->nn;
+  if (!s->ok && net_sync_caught_up(s->sync) && !peer_is_member(s)) {
+    char who[16];
+    key_text(net_peer_remote_key(s->peer), who);
+    logf_(nn, "showed nothing to %s (node %s): it presented no valid "
+              "membership claim (a new member should connect to this node "
+              "itself)",
+          s->outgoing ? s->addr : net_peer_addr(s->peer), who);
+  }
   if (!s->ok && !nn->once && net_sync_caught_up(s->sync)) {
     /* a live session: its first catch-up counts as a sync */
     s->ok = true;
@@ -646,10 +657,27 @@ static void on_hello(void *ctx, uint64_t peer_ms)
     logf_(s->nn, "%s", why);
 }
 
+/* Is this node's own membership confirmed: the admin, or a claim an
+ * admin or office witnessed? */
+static bool self_confirmed(node *n)
+{
+  node_member_info mi;
+  if (!n->has_net)
+    return false;
+  if (memcmp(n->pk, n->net.admin, CRDT_KEY_LEN) == 0)
+    return true;
+  return node_member_get(n, n->pk, &mi) == GS_OK &&
+         mi.state == NODE_MEMBER_VALID && !mi.revoked;
+}
+
 /* Send a peer only what its role may read (membership looked up afresh
  * at most once per planning: the policy is cached by change count). A
- * peer that is not a valid member yet is shown nothing but this node's
- * own claim (so that two new members can meet). */
+ * peer that has not presented a valid claim is shown nothing, not even
+ * _net; with one exception, so that two new members can meet: a node
+ * whose own claim no admin or office has confirmed yet shows such a peer
+ * its own claim (and nothing else). A confirmed node (the admin, an
+ * office, a witnessed member) never goes first: the other side, if it is
+ * a member, is known to it, or is new and shows its claim first. */
 static bool may_send(void *ctx, const uint8_t *origin, const char *scope,
                      size_t scope_len)
 {
@@ -663,10 +691,11 @@ static bool may_send(void *ctx, const uint8_t *origin, const char *scope,
     if (node_policy_load(s->nn->n, &s->pol) != GS_OK)
       return false;
     s->pol_changes = st.changes;
+    s->confirmed = self_confirmed(s->nn->n);
   }
   const uint8_t *key = net_peer_remote_key(s->peer);
   if (!node_policy_member(s->pol, key))
-    return memcmp(origin, s->nn->n->pk, CRDT_KEY_LEN) == 0 &&
+    return !s->confirmed && memcmp(origin, s->nn->n->pk, CRDT_KEY_LEN) == 0 &&
            scope_len == strlen(NODE_NET_SCOPE) &&
            memcmp(scope, NODE_NET_SCOPE, scope_len) == 0;
   return node_policy_may_read(s->pol, key, scope, scope_len);
@@ -698,6 +727,9 @@ static void on_open(net_peer *p)
     bool revoked = node_policy_revoked(pol, net_peer_remote_key(p));
     node_policy_free(pol);
     if (revoked) {
+      /* both ways: and an address of a revoked node is not dialled again */
+      if (s->outgoing)
+        node_peer_remove(s->nn->n, s->addr);
       s->outgoing = false; /* nothing to note in the book */
       fail_session(s, GS_EPERM, "this node was revoked");
       return;
@@ -1144,9 +1176,29 @@ static void on_conn(uv_stream_t *server, int status)
     }
   }
   size_t max = nn->sopts->max_conns ? nn->sopts->max_conns : 64;
-  if (count >= max || host_pending >= PENDING_PER_HOST ||
-      host_open >= SESSIONS_PER_HOST) {
+  if (count >= max || host_open >= SESSIONS_PER_HOST) {
     net_peer_close(s->peer, GS_EPERM, "too many connections");
+    return;
+  }
+  if (host_pending >= PENDING_PER_HOST) {
+    /* this address's handshake slots are full: the newcomer takes the
+     * slot of its oldest handshake that has not sent a valid first
+     * message (one that has is on its way: an honest handshake takes
+     * milliseconds), so that stalling handshakes from an address a member
+     * shares (a NAT) gains nothing; the budgets stay: PENDING_PER_HOST
+     * for the address, PENDING_MAX in all */
+    session *oldest = NULL;
+    for (session *o = nn->sessions; o; o = o->next)
+      if (o != s && !o->outgoing && !o->sync && o->peer &&
+          !net_peer_is_closing(o->peer) && !net_peer_answered(o->peer) &&
+          same_host(net_peer_addr(o->peer), me) &&
+          (!oldest || o->since < oldest->since))
+        oldest = o;
+    if (oldest)
+      net_peer_close(oldest->peer, GS_EPERM,
+                     "handshake slot given to a newer one of its address");
+    else
+      net_peer_close(s->peer, GS_EPERM, "too many connections");
     return;
   }
   if (pending < PENDING_MAX || host_known(nn, me))

@@ -577,7 +577,7 @@ size_t node_warnings(node *n, const char **out, size_t max)
                  "ahead); they apply when this clock catches up";
     if (st.quarantined && k < max)
       out[k++] = "a bad change was received in some feeds (see "
-                 "\"bad_feeds\"): they are set apart, all other feeds sync "
+                 "\"quarantined\"): they are set apart, all other feeds sync "
                  "as usual";
   }
   if (k < max && node_now(n) < SANE_EPOCH_MS)

@@ -199,6 +199,10 @@ Test(peer, handshake_and_messages_both_ways)
   cr_assert(sv.sides[0].opened);
   cr_assert_eq(memcmp(c.remote, sv.id.sign_pk, CRDT_KEY_LEN), 0);
   cr_assert_eq(memcmp(sv.sides[0].remote, cid.sign_pk, CRDT_KEY_LEN), 0);
+  /* the responder read and answered a valid message 1; the initiator
+   * never counts as answered */
+  cr_assert(net_peer_answered(sv.sides[0].peer));
+  cr_assert(!net_peer_answered(c.peer));
 
   static uint8_t m[NET_PEER_MSG_MAX];
   size_t sizes[] = {4, 5, 100, 1000, 4096, 65000, NET_PEER_MSG_MAX, 7};

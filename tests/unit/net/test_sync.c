@@ -690,6 +690,50 @@ Test(sync, longer_branch_of_a_fork_is_isolated_not_an_error)
   tnode_close(&a), tnode_close(&b);
 }
 
+Test(sync, a_peer_that_closes_once_caught_up_still_gets_fork_evidence)
+{
+  /* b (the longer branch) meets a: b finds the fork from a's VV and sends
+   * its evidence; a, learning of the fork from it, answers with its own
+   * change there. b, like `gridsync sync`, hangs up as soon as it is
+   * caught up: a's evidence must reach it before a's ACK does */
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  memcpy(b.pk, a.pk, CRDT_KEY_LEN);
+  memcpy(b.sk, a.sk, CRDT_SK_LEN);
+  write_changes(&a, "s/c/g01", 1, 1, 0x61, "on a");
+  write_changes(&b, "s/c/g01", 2, 1, 0x61, "on b");
+  uint8_t feed[CRDT_FEED_LEN];
+  crdt_feed_id(a.pk, "s/c/g01", 7, feed);
+  link l;
+  link_open(&l, &a, &b);
+  for (int i = 0; i < 1000 && !l.err_a && !l.err_b &&
+                  !net_sync_caught_up(l.b) && (l.qa.head || l.qb.head);
+       i++) {
+    qmsg *m;
+    if ((m = q_pop(&l.qa))) { /* a to b */
+      l.err_b = net_sync_on_msg(l.b, m->data, m->n, l.why_b, sizeof l.why_b);
+      free(m);
+      if (net_sync_caught_up(l.b))
+        break; /* b hangs up: the rest is lost */
+    }
+    if ((m = q_pop(&l.qb))) {
+      l.err_a = net_sync_on_msg(l.a, m->data, m->n, l.why_a, sizeof l.why_a);
+      free(m);
+    }
+  }
+  cr_assert_eq(l.err_a, GS_OK, "%s", l.why_a);
+  cr_assert_eq(l.err_b, GS_OK, "%s", l.why_b);
+  cr_assert(net_sync_caught_up(l.b));
+  store_quar q;
+  cr_assert_eq(store_quar_get(a.st, feed, &q), GS_OK);
+  cr_assert_eq(q.reason, STORE_BAD_FORK);
+  cr_assert_eq(store_quar_get(b.st, feed, &q), GS_OK,
+               "b left before a's evidence of the fork arrived");
+  cr_assert_eq(q.reason, STORE_BAD_FORK);
+  link_close(&l);
+  tnode_close(&a), tnode_close(&b);
+}
+
 /* A session context whose first member is its queue (for q_send), with
  * a wall clock (for now) and what on_hello saw. */
 typedef struct hbox {

@@ -961,6 +961,9 @@ Test(member, a_twice_used_invite_is_warned_and_the_admin_readmits_one)
   cr_assert_eq(state_of(office, mine), NODE_MEMBER_LEAKED);
   cr_assert_eq(state_of(office, thief), NODE_MEMBER_LEAKED);
   cr_assert(warned(office, "one invite was used by two nodes"));
+  /* and that it keeps her 2 changes, which nodes that see both claims
+   * first hold back */
+  cr_assert(warned(office, "this node keeps 2 changes of node"));
   cr_assert_eq(records(office, "s/c/g01"), 2, "nothing of the thief");
   /* a fresh node that sees both claims first holds her writes: the two
    * differ, and both say why */
@@ -969,6 +972,7 @@ Test(member, a_twice_used_invite_is_warned_and_the_admin_readmits_one)
   meet(fresh, office, NULL, NULL);
   cr_assert_eq(records(fresh, "s/c/g01"), 0);
   cr_assert(warned(fresh, "one invite was used by two nodes"));
+  cr_assert(!warned(fresh, "this node keeps"), "it holds them back");
   /* her own node tells her plainly */
   meet(mine, office, NULL, NULL);
   char why[400];
@@ -991,6 +995,7 @@ Test(member, a_twice_used_invite_is_warned_and_the_admin_readmits_one)
   cr_assert_eq(node_may_write(mine, "s/c/g01", 7, why, sizeof why), GS_OK,
                "%s", why);
   cr_assert(!warned(office, "one invite was used by two nodes"));
+  cr_assert(!warned(office, "this node keeps"), "settled by the readmit");
   uint8_t d1[CRDT_HASH_LEN], d2[CRDT_HASH_LEN];
   digest(fresh, "s", d1);
   digest(office, "s", d2);
@@ -1379,6 +1384,31 @@ Test(member, hostile_membership_records_are_bounded_and_refused)
   cr_assert_eq(node__psk(relay, psk), GS_OK);
   cr_assert_eq(memcmp(psk, node_net(relay)->key, 32), 0);
   node_close(admin), node_close(bad), node_close(relay);
+}
+
+Test(member, changes_a_node_took_past_a_revocation_it_had_not_seen_are_warned)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *lost = invitee(admin, "lost", "leader", "s/c/g01");
+  node *office = invitee(admin, "office", "office", "s");
+  cr_assert_eq(put(lost, "s/c/g01", "before"), GS_OK);
+  meet(lost, admin, NULL, NULL);
+  meet(office, admin, NULL, NULL);
+  size_t kept;
+  cr_assert_eq(node_revoke(admin, node_pk(lost), &kept), GS_OK);
+  /* the office meets the stolen laptop before the revocation reaches it */
+  cr_assert_eq(put(lost, "s/c/g01", "after"), GS_OK);
+  meet(lost, office, NULL, NULL);
+  cr_assert_eq(records(office, "s/c/g01"), 2, "taken before it knew");
+  cr_assert(!warned(office, "after the admin revoked it"));
+  /* the revocation arrives: the office cannot undo it, it says so */
+  meet(office, admin, NULL, NULL);
+  cr_assert(warned(office, "this node took 1 change of node"));
+  cr_assert(warned(office, "after the admin revoked it"));
+  cr_assert_eq(records(admin, "s/c/g01"), 1, "the cut decides: refused");
+  cr_assert(!warned(admin, "after the admin revoked it"));
+  node_close(admin), node_close(lost), node_close(office);
 }
 
 Test(member, a_voided_key_whose_changes_a_node_kept_is_warned_about)
