@@ -120,14 +120,6 @@ static void on_mhd_timer(uv_timer_t *t)
   drive(t->data);
 }
 
-/* Run MHD soon, from the loop: never from inside an MHD callback (MHD_run
- * is not re-entrant: a request being answered would be answered twice). */
-static void kick(web_server *w)
-{
-  if (w->d)
-    uv_timer_start(&w->timer, on_mhd_timer, 0, 0);
-}
-
 static void on_mhd_poll(uv_poll_t *p, int status, int events)
 {
   (void)status, (void)events;
@@ -241,7 +233,7 @@ static void wake_streams(web_server *w)
       any = true;
     }
   if (any)
-    kick(w);
+    drive(w); /* from inside a callback: run again after it */
 }
 
 static enum MHD_Result start_stream(web_server *w, struct MHD_Connection *c)
