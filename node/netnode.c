@@ -30,7 +30,10 @@
 #define POLL_MS 100     /* live mode: look for local commits (see on_commit) */
 #define SETTLE_MS 15    /* ... and again this long after a write event */
 #define PENDING_MAX 16  /* incoming connections still in the handshake */
-#define PENDING_PER_HOST 4 /* ... from one address */
+#define PENDING_PER_HOST 4 /* ... from one address, before its stalled ones
+                            * give way to newcomers */
+#define PENDING_PER_HOST_MAX 16 /* ... from one address, at most */
+#define PENDING_GRACE_MS 250    /* a handshake younger never gives way */
 #define SESSIONS_PER_HOST 16 /* established incoming sessions of one address */
 #define SESSIONS_PER_KEY 4  /* sessions with one node key: live ones each way
                              * and a `gridsync sync` or two */
@@ -1181,12 +1184,15 @@ static void on_conn(uv_stream_t *server, int status)
     return;
   }
   if (host_pending >= PENDING_PER_HOST) {
-    /* this address's handshake slots are full: the newcomer takes the
-     * slot of its oldest handshake that has not sent a valid first
-     * message (one that has is on its way: an honest handshake takes
-     * milliseconds), so that stalling handshakes from an address a member
-     * shares (a NAT) gains nothing; the budgets stay: PENDING_PER_HOST
-     * for the address, PENDING_MAX in all */
+    /* this address holds its share of handshakes: the newcomer takes the
+     * place of its oldest one that has waited PENDING_GRACE_MS without a
+     * valid first message (an honest initiator sends it at once; one that
+     * has is never put out), or, if none has, comes in alongside, up to
+     * PENDING_PER_HOST_MAX. Deciding when the connection is accepted, its
+     * first message not read yet, a newcomer cannot tell a stalled
+     * handshake from a member's; the grace keeps a member that shares the
+     * address (a NAT) in long enough to be told apart */
+    uint64_t now = uv_now(nn->loop);
     session *oldest = NULL;
     for (session *o = nn->sessions; o; o = o->next)
       if (o != s && !o->outgoing && !o->sync && o->peer &&
@@ -1194,12 +1200,18 @@ static void on_conn(uv_stream_t *server, int status)
           same_host(net_peer_addr(o->peer), me) &&
           (!oldest || o->since < oldest->since))
         oldest = o;
-    if (oldest)
+    bool full = host_pending >= PENDING_PER_HOST_MAX;
+    if (oldest && (full || now - oldest->since >= PENDING_GRACE_MS)) {
+      /* at the most an address may hold, the oldest gives way whatever
+       * its age: a member there lasts PENDING_PER_HOST_MAX - 1 newcomers */
       net_peer_close(oldest->peer, GS_EPERM,
                      "handshake slot given to a newer one of its address");
-    else
+      return; /* one for one: the totals stay */
+    }
+    if (full) {
       net_peer_close(s->peer, GS_EPERM, "too many connections");
-    return;
+      return;
+    }
   }
   if (pending < PENDING_MAX || host_known(nn, me))
     return; /* a known member's host gets a handshake slot of its own */

@@ -194,9 +194,10 @@ class GuardTest(Base):
         self.assertEqual(a.stop(), 0)
 
     def test_stalled_handshakes_from_the_members_own_address(self):
-        # a shared NAT: 16 stalled handshakes from the member's address;
-        # each new connection of an address whose handshake slots are full
-        # takes the slot of its oldest, so the member's own gets through
+        # a shared NAT: 16 stalled handshakes from the member's address
+        # (as many as one address may hold); a newcomer of a full address
+        # takes the place of its oldest handshake that sent no valid first
+        # message, so the member's own gets through
         a, b = self.network("a", "b")
         a.serve()
         stalled = []
