@@ -105,6 +105,7 @@ int cli_cmd_bundle(cli_ctx *ctx);
 int cli_cmd_vv(cli_ctx *ctx);
 int cli_cmd_sync(cli_ctx *ctx);
 int cli_cmd_serve(cli_ctx *ctx);
+int cli_cmd_ui(cli_ctx *ctx); /* cmd_ui.c */
 int cli_cmd_peers(cli_ctx *ctx);
 int cli_cmd_demo(cli_ctx *ctx);
 /* grid, building, resident, appeal...: argv[0] names the collection. */

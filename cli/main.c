@@ -60,6 +60,9 @@ static const cli_command commands[] = {
      "[--ui HOST:PORT | --no-ui]",
      "run the node until SIGINT/SIGTERM: sync with peers, live, and serve "
      "the web app (http://127.0.0.1:7080/)"},
+    {"ui", cli_cmd_ui, "ui password [--clear]",
+     "set (or remove) the web app's password: with one, the app may answer "
+     "beyond this computer"},
     {"sync", cli_cmd_sync, "sync HOST:PORT",
      "sync once with a peer, both ways, then exit"},
     {"peers", cli_cmd_peers, "peers [add HOST:PORT | remove HOST:PORT]",

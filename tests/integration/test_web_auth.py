@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""The web app's password (gridsync ui password) over real HTTP: beyond
+loopback only with a password, a login that sets a session cookie, the
+API closed without it, wrong passwords slowed down, logout.
+
+    GRIDSYNC=build/cli/gridsync python3 tests/integration/test_web_auth.py
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+GS = os.environ.get("GRIDSYNC", "build/cli/gridsync")
+PASSWORD = "青河 longenough"
+
+
+def run(d, *args, check=True, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([GS, "--dir", d] + list(args), capture_output=True,
+                       text=True, timeout=120, env=e, stdin=subprocess.DEVNULL)
+    if check and p.returncode != 0:
+        raise AssertionError("%s exited %d: %s" % (args, p.returncode,
+                                                    p.stderr.strip()))
+    return p
+
+
+def set_password(d, pw=PASSWORD):
+    return run(d, "ui", "password", env={"GRIDSYNC_UI_PASSWORD": pw},
+               check=False)
+
+
+def local_ipv4():
+    """An IPv4 address of this computer beyond loopback, or None."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("192.0.2.1", 9))  # no packet is sent
+        a = s.getsockname()[0]
+        return None if a.startswith("127.") else a
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+
+class WebAuth(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.root = tempfile.mkdtemp(prefix="gs-webauth-")
+        cls.d = os.path.join(cls.root, "office")
+        run(cls.d, "init", "--name", "青河社区办公室")
+        run(cls.d, "network", "create", "工人村街道")
+        cls.plain = os.path.join(cls.root, "plain")
+        shutil.copytree(cls.d, cls.plain,
+                        ignore=shutil.ignore_patterns("lock.mdb"))
+        p = set_password(cls.d)
+        assert p.returncode == 0, p.stderr
+        cls.log = open(os.path.join(cls.root, "serve.log"), "w")
+        cls.proc = subprocess.Popen(
+            [GS, "--dir", cls.d, "serve", "--listen", "127.0.0.1:0", "--ui",
+             "0.0.0.0:0"], stdout=subprocess.PIPE, stderr=cls.log, text=True)
+        first = cls.proc.stdout.readline()
+        assert first.startswith("serving on "), first
+        app = cls.proc.stdout.readline()
+        assert "the app is at http://0.0.0.0:" in app, app
+        cls.port = int(app.split("http://0.0.0.0:")[1].split("/")[0])
+        cls.host = "127.0.0.1:%d" % cls.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.send_signal(signal.SIGTERM)
+        rc = cls.proc.wait(timeout=20)
+        cls.proc.stdout.close()
+        cls.log.close()
+        shutil.rmtree(cls.root)
+        assert rc == 0, "serve exited %d" % rc
+
+    def request(self, method, path, body=None, headers=None, host=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=40)
+        h = {"Host": host or self.host}
+        h.update(headers or {})
+        data = json.dumps(body).encode() if body is not None else None
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        text = r.read()
+        c.close()
+        try:
+            j = json.loads(text)
+        except ValueError:
+            j = text
+        return r.status, j, r
+
+    def login(self, pw):
+        return self.request("POST", "/api/login", {"password": pw},
+                            {"Content-Type": "application/json",
+                             "Origin": "http://" + self.host})
+
+    def wait_unlocked(self):
+        """Until a login is checked again (the delay after a failure)."""
+        for _ in range(400):
+            s, _, _ = self.request("POST", "/api/login", {"password": 1},
+                                   {"Content-Type": "application/json"})
+            if s != 429:
+                return
+            time.sleep(0.1)
+        self.fail("logins stayed refused")
+
+    def session(self):
+        s, _, r = self.login(PASSWORD)
+        self.assertEqual(s, 200)
+        cookie = r.getheader("Set-Cookie")
+        return cookie.split(";")[0]
+
+    # ---- setting the password ----
+
+    def test_a_short_or_empty_password_is_refused(self):
+        d = os.path.join(self.root, "short")
+        shutil.copytree(self.plain, d)
+        for pw in ("", "1234567"):
+            p = set_password(d, pw)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("too short", p.stderr)
+            self.assertFalse(os.path.exists(os.path.join(d, "ui.password")))
+        p = run(d, "ui", "password", check=False,
+                env={"GRIDSYNC_UI_PASSWORD": ""})
+        self.assertEqual(p.returncode, 1)
+
+    def test_the_hash_is_argon2id_and_only_the_owner_reads_it(self):
+        f = os.path.join(self.d, "ui.password")
+        self.assertEqual(os.stat(f).st_mode & 0o777, 0o600)
+        with open(f) as h:
+            text = h.read()
+        self.assertTrue(text.startswith("$argon2id$"), text)
+        self.assertNotIn(PASSWORD, text)
+
+    def test_clear_removes_it_and_beyond_loopback_is_refused_again(self):
+        d = os.path.join(self.root, "cleared")
+        shutil.copytree(self.plain, d)
+        self.assertEqual(set_password(d).returncode, 0)
+        run(d, "ui", "password", "--clear")
+        self.assertFalse(os.path.exists(os.path.join(d, "ui.password")))
+        p = subprocess.run([GS, "--dir", d, "serve", "--listen",
+                            "127.0.0.1:0", "--ui", "0.0.0.0:0"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("only on this computer", p.stderr)
+        self.assertIn("gridsync ui password", p.stderr)
+
+    def test_without_a_password_beyond_loopback_is_refused(self):
+        p = subprocess.run([GS, "--dir", self.plain, "serve", "--listen",
+                            "127.0.0.1:0", "--ui", "0.0.0.0:0"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("gridsync ui password", p.stderr)
+
+    def test_a_broken_password_file_stops_the_app(self):
+        d = os.path.join(self.root, "broken")
+        shutil.copytree(self.plain, d)
+        with open(os.path.join(d, "ui.password"), "w") as f:
+            f.write("x" * 5000)
+        p = subprocess.run([GS, "--dir", d, "serve", "--listen",
+                            "127.0.0.1:0", "--ui", "127.0.0.1:0"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("not a password hash", p.stderr)
+
+    # ---- the server ----
+
+    def test_pages_are_open_and_the_api_is_closed_without_a_session(self):
+        self.assertEqual(self.request("GET", "/")[0], 200)
+        self.assertEqual(self.request("GET", "/app.js")[0], 200)
+        for path in ("/api/session", "/api/schema", "/api/events",
+                     "/api/records/resident"):
+            s, j, _ = self.request("GET", path)
+            self.assertEqual(s, 401, path)
+            self.assertIn("log in", j["error"]["text"])
+        s, _, _ = self.request("GET", "/api/schema",
+                               headers={"Cookie": "gs_session=" + "0" * 64})
+        self.assertEqual(s, 401)
+
+    def test_the_host_check_stays(self):
+        s, _, _ = self.request("GET", "/", host="evil.example:%d" % self.port)
+        self.assertEqual(s, 421)
+
+    def test_the_host_of_this_computers_address_is_accepted(self):
+        a = local_ipv4()
+        if not a:
+            self.skipTest("this computer has no IPv4 address beyond loopback")
+        s, _, _ = self.request("GET", "/", host="%s:%d" % (a, self.port))
+        self.assertEqual(s, 200)
+
+    def test_a_login_sets_a_strict_cookie_that_opens_the_api(self):
+        s, _, r = self.login(PASSWORD)
+        self.assertEqual(s, 200)
+        cookie = r.getheader("Set-Cookie")
+        parts = [p.strip() for p in cookie.split(";")]
+        name, _, value = parts[0].partition("=")
+        self.assertEqual(name, "gs_session")
+        self.assertRegex(value, "^[0-9a-f]{64}$")
+        self.assertIn("HttpOnly", parts)
+        self.assertIn("SameSite=Strict", parts)
+        self.assertIn("Path=/", parts)
+        s, j, _ = self.request("GET", "/api/session",
+                               headers={"Cookie": parts[0]})
+        self.assertEqual(s, 200)
+        self.assertTrue(j["password"])
+        self.assertEqual(j["node"]["name"], "青河社区办公室")
+        # a write still needs the CSRF token
+        s, _, _ = self.request("POST", "/api/records/task", {"title": "x"},
+                               {"Cookie": parts[0],
+                                "Content-Type": "application/json"})
+        self.assertEqual(s, 403)
+
+    def test_a_login_must_be_json_from_this_origin(self):
+        s, _, _ = self.request("POST", "/api/login", {"password": PASSWORD},
+                               {"Content-Type": "text/plain"})
+        self.assertEqual(s, 403)
+        s, _, _ = self.request("POST", "/api/login", {"password": PASSWORD},
+                               {"Content-Type": "application/json",
+                                "Origin": "http://evil.example"})
+        self.assertEqual(s, 403)
+
+    def test_wrong_passwords_wait_longer_each_time(self):
+        self.wait_unlocked()
+        t0 = time.monotonic()
+        s, j, _ = self.login("not the password")
+        self.assertEqual(s, 403)
+        self.assertIn("wrong", j["error"]["text"])
+        # during the delay: 429 at once, even for the right password
+        s, _, _ = self.login(PASSWORD)
+        self.assertEqual(s, 429)
+        self.wait_unlocked()
+        first = time.monotonic() - t0
+        self.assertGreater(first, 0.8)
+        t1 = time.monotonic()
+        s, _, _ = self.login("still not it")
+        self.assertEqual(s, 403)
+        self.assertEqual(self.login(PASSWORD)[0], 429)
+        self.wait_unlocked()
+        second = time.monotonic() - t1
+        self.assertGreater(second, 1.8)
+        # the right one resets the count
+        self.assertEqual(self.login(PASSWORD)[0], 200)
+        self.assertEqual(self.login("wrong again")[0], 403)
+        t2 = time.monotonic()
+        self.wait_unlocked()
+        self.assertLess(time.monotonic() - t2, 1.5)
+        self.assertEqual(self.login(PASSWORD)[0], 200)
+
+    def test_a_bad_login_body_is_refused(self):
+        self.wait_unlocked()
+        for body in ({}, {"password": 5}, {"password": "x" * 5000}):
+            s, _, _ = self.login_raw(body)
+            self.assertEqual(s, 400, body)
+
+    def login_raw(self, body):
+        return self.request("POST", "/api/login", body,
+                            {"Content-Type": "application/json"})
+
+    def test_logout_ends_the_session(self):
+        self.wait_unlocked()
+        cookie = self.session()
+        s, j, _ = self.request("GET", "/api/session",
+                               headers={"Cookie": cookie})
+        self.assertEqual(s, 200)
+        csrf = j["csrf"]
+        s, _, r = self.request("POST", "/api/logout", None,
+                               {"Cookie": cookie, "X-CSRF-Token": csrf})
+        self.assertEqual(s, 200)
+        self.assertIn("Max-Age=0", r.getheader("Set-Cookie"))
+        s, _, _ = self.request("GET", "/api/session",
+                               headers={"Cookie": cookie})
+        self.assertEqual(s, 401)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
