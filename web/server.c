@@ -51,6 +51,7 @@ struct web_server {
   uv_timer_t timer;    /* MHD's timeout */
   uv_timer_t look;     /* changes made elsewhere */
   uv_fs_event_t fsev;  /* data.mdb written */
+  uv_timer_t denial;   /* the end of a wrong login's delay */
   int open_handles;
   bool stopping;
   bool in_run, run_again; /* MHD_run is not re-entrant: see drive */
@@ -67,6 +68,7 @@ struct web_server {
   } sess[SESS_MAX];
   unsigned fails;        /* failed logins in a row */
   uint64_t locked_until; /* uv_now before which logins get 429 */
+  struct MHD_Connection *denied; /* a wrong login waiting for its 403 */
   uint64_t version;    /* node_version when last looked */
   uint64_t events;     /* changes told to streams */
   uint64_t pings;
@@ -87,6 +89,7 @@ typedef struct req_state {
   char *body;
   size_t len, cap;
   bool too_big;
+  bool denied; /* a wrong password: 403 once resumed */
 } req_state;
 
 static void logf_(web_server *w, const char *fmt, ...)
@@ -461,8 +464,18 @@ static int session_new(web_server *w)
   return slot;
 }
 
+static void on_denial(uv_timer_t *t)
+{
+  web_server *w = t->data;
+  if (w->denied) {
+    MHD_resume_connection(w->denied);
+    w->denied = NULL;
+    kick(w);
+  }
+}
+
 static enum MHD_Result login(web_server *w, struct MHD_Connection *c,
-                             const req_state *st)
+                             req_state *st)
 {
   uint64_t now = uv_now(w->loop);
   if (!w->auth)
@@ -495,8 +508,13 @@ static enum MHD_Result login(web_server *w, struct MHD_Connection *c,
     w->locked_until = now + delay;
     logf_(w, "a wrong password (%u in a row): logins wait %llu ms",
           w->fails, (unsigned long long)delay);
-    return send_error(c, 403, "GS_EPERM",
-                      "the password is wrong: check it and try again");
+    /* the answer comes after the delay: parked until then (one at a
+     * time: meanwhile every login gets 429 unchecked) */
+    st->denied = true;
+    w->denied = c;
+    MHD_suspend_connection(c);
+    uv_timer_start(&w->denial, on_denial, delay, 0);
+    return MHD_YES;
   }
   w->fails = 0;
   int i = session_new(w);
@@ -593,6 +611,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     st->len += k;
     return MHD_YES;
   }
+  if (st->denied)
+    return send_error(c, 403, "GS_EPERM",
+                      "the password is wrong: check it and try again");
   if (st->too_big)
     return send_error(c, 413, "GS_ETOOBIG",
                       "the request is too large (at most 1 MiB)");
@@ -677,9 +698,10 @@ static void on_closed(uv_handle_t *h)
 static void close_handles(web_server *w)
 {
   uv_handle_t *hs[] = {(uv_handle_t *)&w->poll, (uv_handle_t *)&w->timer,
-                       (uv_handle_t *)&w->look, (uv_handle_t *)&w->fsev};
-  w->open_handles = 4;
-  for (size_t i = 0; i < 4; i++)
+                       (uv_handle_t *)&w->look, (uv_handle_t *)&w->fsev,
+                       (uv_handle_t *)&w->denial};
+  w->open_handles = 5;
+  for (size_t i = 0; i < 5; i++)
     uv_close(hs[i], on_closed);
 }
 
@@ -810,7 +832,9 @@ gs_err web_start(node *n, uv_loop_t *loop, const web_opts *o,
   uv_timer_init(loop, &w->timer);
   uv_timer_init(loop, &w->look);
   uv_fs_event_init(loop, &w->fsev);
+  uv_timer_init(loop, &w->denial);
   w->poll.data = w->timer.data = w->look.data = w->fsev.data = w;
+  w->denial.data = w;
   uv_poll_start(&w->poll, UV_READABLE, on_mhd_poll);
   uv_timer_start(&w->look, on_look, LOOK_MS, LOOK_MS);
   char path[4200];
@@ -836,6 +860,10 @@ void web_stop(web_server *w)
       s->suspended = false;
       MHD_resume_connection(s->c);
     }
+  if (w->denied) { /* answered 403 now */
+    MHD_resume_connection(w->denied);
+    w->denied = NULL;
+  }
   MHD_run(w->d);
   MHD_stop_daemon(w->d);
   w->d = NULL;

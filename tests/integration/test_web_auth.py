@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -226,31 +227,41 @@ class WebAuth(unittest.TestCase):
                                 "Origin": "http://evil.example"})
         self.assertEqual(s, 403)
 
+    def wrong_login_meanwhile(self, pw):
+        """A wrong login (pw) in a thread; meanwhile a right one. Returns
+        (status of the wrong one, seconds it took, status of the right
+        one tried while the wrong one waited)."""
+        out = {}
+
+        def wrong():
+            t = time.monotonic()
+            s, j, _ = self.login(pw)
+            out["s"], out["t"], out["j"] = s, time.monotonic() - t, j
+
+        th = threading.Thread(target=wrong)
+        th.start()
+        time.sleep(0.3)
+        t = time.monotonic()
+        right = self.login(PASSWORD)[0]
+        self.assertLess(time.monotonic() - t, 0.5)  # at once, unchecked
+        th.join(40)
+        self.assertIn("wrong", out["j"]["error"]["text"])
+        return out["s"], out["t"], right
+
     def test_wrong_passwords_wait_longer_each_time(self):
         self.wait_unlocked()
-        t0 = time.monotonic()
-        s, j, _ = self.login("not the password")
-        self.assertEqual(s, 403)
-        self.assertIn("wrong", j["error"]["text"])
-        # during the delay: 429 at once, even for the right password
-        s, _, _ = self.login(PASSWORD)
-        self.assertEqual(s, 429)
-        self.wait_unlocked()
-        first = time.monotonic() - t0
-        self.assertGreater(first, 0.8)
-        t1 = time.monotonic()
-        s, _, _ = self.login("still not it")
-        self.assertEqual(s, 403)
-        self.assertEqual(self.login(PASSWORD)[0], 429)
-        self.wait_unlocked()
-        second = time.monotonic() - t1
-        self.assertGreater(second, 1.8)
-        # the right one resets the count
+        s, took, right = self.wrong_login_meanwhile("not the password")
+        self.assertEqual((s, right), (403, 429))
+        self.assertGreater(took, 0.9)
+        s, took, right = self.wrong_login_meanwhile("still not it")
+        self.assertEqual((s, right), (403, 429))
+        self.assertGreater(took, 1.9)
+        # once answered, the next login is checked: the right one resets
+        # the count
         self.assertEqual(self.login(PASSWORD)[0], 200)
+        t = time.monotonic()
         self.assertEqual(self.login("wrong again")[0], 403)
-        t2 = time.monotonic()
-        self.wait_unlocked()
-        self.assertLess(time.monotonic() - t2, 1.5)
+        self.assertLess(time.monotonic() - t, 1.8)
         self.assertEqual(self.login(PASSWORD)[0], 200)
 
     def test_a_bad_login_body_is_refused(self):
