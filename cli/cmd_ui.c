@@ -1,5 +1,12 @@
 /*
- * gridsync ui: the web app's password (ui password [--clear]).
+ * gridsync ui: open the web app (ui [--ui HOST:PORT] [--listen HOST:PORT]
+ * [--no-browser]), and its password (ui password [--clear]).
+ *
+ * Opening: when this node's serve runs with its app, it has written
+ * DIR/ui.addr ("URL PID"); its address is printed and opened with
+ * xdg-open. Otherwise a serve is started in the background (its own
+ * session, output appended to DIR/serve.log) and ui.addr awaited for at
+ * most UI_WAIT_MS.
  *
  * The password is read twice from the terminal (echo off), or from
  * GRIDSYNC_UI_PASSWORD for scripts; its Argon2id hash (net/box.h) is
@@ -8,19 +15,29 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 
 #include "cli/cli.h"
 #include "net/box.h"
+#include "node/netnode.h"
 #include "web/web.h"
 
 #define UI_PASSWORD_MIN 8
 #define UI_PASSWORD_MAX 1024 /* as a login may send (web/server.c) */
+#define UI_WAIT_MS 10000     /* for a started serve's app */
+#define UI_LISTEN_DEFAULT "0.0.0.0:7070"
+
+extern char **environ;
 
 /* One line from the terminal with echo off into buf; false at EOF or
  * when there is no terminal. */
@@ -143,9 +160,156 @@ out:
   return rc;
 }
 
+/* The app of a running serve from DIR/ui.addr: true with url and pid
+ * when the file is well formed and its process is alive. */
+static bool running_app(const char *dir, char *url, size_t urllen,
+                        long *pid)
+{
+  char path[4200], line[256];
+  snprintf(path, sizeof path, "%s/%s", dir, CLI_UI_ADDR_FILE);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return false;
+  bool ok = fgets(line, sizeof line, f) != NULL;
+  fclose(f);
+  if (!ok)
+    return false;
+  char *sp = strchr(line, ' ');
+  if (!sp || strncmp(line, "http://", 7) != 0 ||
+      (size_t)(sp - line) >= urllen)
+    return false;
+  char *end;
+  long p = strtol(sp + 1, &end, 10);
+  if (p <= 1 || (*end && *end != '\n'))
+    return false;
+  if (kill((pid_t)p, 0) != 0 && errno != EPERM)
+    return false; /* a serve that died without removing it */
+  memcpy(url, line, (size_t)(sp - line));
+  url[sp - line] = 0;
+  *pid = p;
+  return true;
+}
+
+/* Start `gridsync serve` for dir in its own session, detached, its
+ * output appended to DIR/serve.log. The child's pid, or -1. */
+static pid_t start_serve(const char *dir, const char *listen,
+                         const char *ui)
+{
+  char self[4096], log[4200];
+  ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (k <= 0)
+    return -1;
+  self[k] = 0;
+  snprintf(log, sizeof log, "%s/serve.log", dir);
+  int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    int in = open("/dev/null", O_RDONLY);
+    if (setsid() < 0 || in < 0 || dup2(in, 0) < 0 || dup2(fd, 1) < 0 ||
+        dup2(fd, 2) < 0)
+      _exit(127);
+    char *argv[] = {self, "--dir", (char *)dir, "serve", "--listen",
+                    (char *)listen, ui ? "--ui" : NULL, (char *)ui, NULL};
+    execv(self, argv);
+    _exit(127);
+  }
+  close(fd);
+  return pid;
+}
+
+static void open_browser(const char *url, bool no_browser)
+{
+  const char *d = getenv("DISPLAY"), *wd = getenv("WAYLAND_DISPLAY");
+  if (no_browser)
+    return;
+  if ((!d || !*d) && (!wd || !*wd)) {
+    fprintf(stderr, "no graphical display here (neither DISPLAY nor "
+                    "WAYLAND_DISPLAY is set): open the address in a "
+                    "browser yourself\n");
+    return;
+  }
+  pid_t pid;
+  char *argv[] = {"xdg-open", (char *)url, NULL};
+  if (posix_spawnp(&pid, "xdg-open", NULL, NULL, argv, environ) != 0) {
+    fprintf(stderr, "cannot run xdg-open: open the address in a browser "
+                    "yourself\n");
+    return;
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    fprintf(stderr, "xdg-open could not open a browser: open the address "
+                    "in one yourself\n");
+}
+
+static int ui_open(cli_ctx *ctx)
+{
+  const char *ui = NULL, *listen = UI_LISTEN_DEFAULT;
+  bool no_browser = false;
+  for (int i = 1; i < ctx->argc; i++) {
+    int m;
+    if ((m = cli_opt(ctx, &i, "--ui", &ui)) != 0 ||
+        (m = cli_opt(ctx, &i, "--listen", &listen)) != 0) {
+      if (m < 0)
+        return CLI_USAGE;
+      continue;
+    }
+    if (strcmp(ctx->argv[i], "--no-browser") == 0) {
+      no_browser = true;
+      continue;
+    }
+    return cli_usage("ui", "unexpected argument '%s'", ctx->argv[i]);
+  }
+  if (ui && !node_addr_valid(ui))
+    return cli_usage("ui", "--ui '%s' is not HOST:PORT", ui);
+  if (!node_addr_valid(listen))
+    return cli_usage("ui", "--listen '%s' is not HOST:PORT", listen);
+  char key[4200];
+  struct stat sb;
+  snprintf(key, sizeof key, "%s/identity.key", ctx->dir);
+  if (stat(key, &sb) != 0)
+    return cli_fail("no node in %s (create one with 'gridsync init', or "
+                    "choose another with --dir)", ctx->dir);
+  char url[200];
+  long pid = 0;
+  bool started = false;
+  if (!running_app(ctx->dir, url, sizeof url, &pid)) {
+    pid_t child = start_serve(ctx->dir, listen, ui);
+    if (child < 0)
+      return cli_fail("ui: cannot start serve: %s", strerror(errno));
+    started = true;
+    struct timespec nap = {0, 50 * 1000 * 1000};
+    bool up = false;
+    for (int waited = 0; waited < UI_WAIT_MS && !up; waited += 50) {
+      int st;
+      if (waitpid(child, &st, WNOHANG) == child)
+        return cli_fail("ui: serve stopped at once; see why in "
+                        "%s/serve.log", ctx->dir);
+      nanosleep(&nap, NULL);
+      up = running_app(ctx->dir, url, sizeof url, &pid) && pid == child;
+    }
+    if (!up)
+      return cli_fail("ui: serve started (pid %ld) but its app did not "
+                      "answer within %d s; see %s/serve.log",
+                      (long)child, UI_WAIT_MS / 1000, ctx->dir);
+  }
+  if (ctx->json)
+    cli_json_out(json_pack("{s:s, s:I, s:b}", "app", url, "pid",
+                           (json_int_t)pid, "started", started));
+  else
+    printf("the app is at %s (%s, pid %ld)\n", url,
+           started ? "serve started in the background" : "serve was running",
+           pid);
+  fflush(stdout);
+  open_browser(url, no_browser);
+  return CLI_OK;
+}
+
 int cli_cmd_ui(cli_ctx *ctx)
 {
   if (ctx->argc >= 2 && strcmp(ctx->argv[1], "password") == 0)
     return ui_password(ctx);
-  return cli_usage("ui", "give 'password' (ui password [--clear])");
+  return ui_open(ctx);
 }

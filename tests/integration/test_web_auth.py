@@ -290,5 +290,120 @@ class WebAuth(unittest.TestCase):
         self.assertEqual(s, 401)
 
 
+class UiCommand(unittest.TestCase):
+    """gridsync ui: finds this node's running app by ui.addr, or starts
+    serve in the background and waits for it."""
+
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="gs-ui-")
+        self.d = os.path.join(self.root, "office")
+        run(self.d, "init", "--name", "青河社区办公室")
+        run(self.d, "network", "create", "工人村街道")
+        self.pids = []
+
+    def tearDown(self):
+        for pid in self.pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in self.pids:
+            for _ in range(200):
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
+        shutil.rmtree(self.root)
+
+    def ui(self, *extra):
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+        p = subprocess.run([GS, "--dir", self.d, "--json", "ui",
+                            "--listen", "127.0.0.1:0", "--ui",
+                            "127.0.0.1:0"] + list(extra),
+                           capture_output=True, text=True, timeout=60,
+                           env=env, stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        j = json.loads(p.stdout)
+        if j["pid"] not in self.pids:
+            self.pids.append(j["pid"])
+        return j, p.stderr
+
+    def serves(self):
+        """pids of processes serving this node directory."""
+        out = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if b"serve" in argv and self.d.encode() in argv:
+                out.append(int(pid))
+        return out
+
+    def test_ui_starts_a_serve_then_reuses_it(self):
+        first, err = self.ui("--no-browser")
+        self.assertTrue(first["started"])
+        self.assertRegex(first["app"], r"^http://127\.0\.0\.1:\d+/$")
+        with open(os.path.join(self.d, "ui.addr")) as f:
+            self.assertEqual(f.read().split(), [first["app"],
+                                                str(first["pid"])])
+        # the app answers at that address
+        port = int(first["app"].split(":")[2].rstrip("/"))
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/api/session",
+                  headers={"Host": "127.0.0.1:%d" % port})
+        r = c.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(json.loads(r.read())["node"]["name"], "青河社区办公室")
+        c.close()
+        # detached: in its own session, its output in serve.log
+        with open("/proc/%d/stat" % first["pid"]) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        self.assertEqual(int(fields[3]), first["pid"])  # session id
+        self.assertTrue(os.path.exists(os.path.join(self.d, "serve.log")))
+
+        second, _ = self.ui("--no-browser")
+        self.assertFalse(second["started"])
+        self.assertEqual((second["app"], second["pid"]),
+                         (first["app"], first["pid"]))
+        self.assertEqual(self.serves(), [first["pid"]])
+        # no display: said so, and nothing opened
+        third, err = self.ui()
+        self.assertIn("no graphical display", err)
+        self.assertEqual(third["pid"], first["pid"])
+
+        # a clean stop removes ui.addr
+        os.kill(first["pid"], signal.SIGTERM)
+        for _ in range(200):
+            if not os.path.exists(os.path.join(self.d, "ui.addr")):
+                break
+            time.sleep(0.05)
+        self.assertFalse(os.path.exists(os.path.join(self.d, "ui.addr")))
+
+    def test_a_stale_ui_addr_is_not_trusted(self):
+        # a serve killed without cleaning up: its pid no longer runs
+        p = subprocess.Popen(["true"])
+        p.wait()
+        with open(os.path.join(self.d, "ui.addr"), "w") as f:
+            f.write("http://127.0.0.1:1/ %d\n" % p.pid)
+        j, _ = self.ui("--no-browser")
+        self.assertTrue(j["started"])
+        self.assertNotEqual(j["app"], "http://127.0.0.1:1/")
+
+    def test_a_serve_that_cannot_start_is_reported(self):
+        p = subprocess.run([GS, "--dir", self.d, "ui", "--no-browser",
+                            "--listen", "127.0.0.1:0", "--ui", "0.0.0.0:0"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("serve.log", p.stderr)
+        with open(os.path.join(self.d, "serve.log")) as f:
+            self.assertIn("only on this computer", f.read())
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
