@@ -290,6 +290,50 @@ class WebAuth(unittest.TestCase):
         self.assertEqual(s, 401)
 
 
+class StopDuringDelay(unittest.TestCase):
+    def test_serve_stops_cleanly_with_a_wrong_login_waiting(self):
+        root = tempfile.mkdtemp(prefix="gs-webauth-stop-")
+        try:
+            d = os.path.join(root, "office")
+            run(d, "init")
+            run(d, "network", "create", "工人村街道")
+            self.assertEqual(set_password(d).returncode, 0)
+            proc = subprocess.Popen(
+                [GS, "--dir", d, "serve", "--listen", "127.0.0.1:0", "--ui",
+                 "127.0.0.2:0"], stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True)
+            proc.stdout.readline()
+            app = proc.stdout.readline()
+            self.assertIn("http://127.0.0.2:", app)
+            port = int(app.split("http://127.0.0.2:")[1].split("/")[0])
+            out = {}
+
+            def wrong(pw):
+                c = http.client.HTTPConnection("127.0.0.2", port, timeout=40)
+                c.request("POST", "/api/login",
+                          body=json.dumps({"password": pw}).encode(),
+                          headers={"Host": "127.0.0.2:%d" % port,
+                                   "Content-Type": "application/json"})
+                out[pw] = c.getresponse().status
+                c.close()
+
+            wrong("wrong one")  # 1 s
+            th = threading.Thread(target=wrong, args=("wrong two",))
+            th.start()          # 2 s: parked when serve is told to stop
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=20)
+            th.join(20)
+            err = proc.stderr.read()
+            proc.stdout.close()
+            proc.stderr.close()
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(out["wrong one"], 403)
+            self.assertIn(out.get("wrong two"), (403, None))
+        finally:
+            shutil.rmtree(root)
+
+
 class UiCommand(unittest.TestCase):
     """gridsync ui: finds this node's running app by ui.addr, or starts
     serve in the background and waits for it."""
