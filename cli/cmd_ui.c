@@ -46,13 +46,13 @@ static bool read_hidden(FILE *tty, const char *prompt, char *buf, size_t len)
   struct termios old, quiet;
   int fd = fileno(tty);
   bool echo_off = tcgetattr(fd, &old) == 0;
-  fputs(prompt, stderr);
-  fflush(stderr);
-  if (echo_off) {
+  if (echo_off) { /* before the prompt: nothing typed after it echoes */
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     tcsetattr(fd, TCSAFLUSH, &quiet);
   }
+  fputs(prompt, stderr);
+  fflush(stderr);
   bool ok = fgets(buf, (int)len, tty) != NULL;
   if (echo_off) {
     tcsetattr(fd, TCSAFLUSH, &old);

@@ -8,6 +8,7 @@ API closed without it, wrong passwords slowed down, logout.
 import http.client
 import json
 import os
+import pty
 import shutil
 import signal
 import socket
@@ -131,6 +132,44 @@ class WebAuth(unittest.TestCase):
         p = run(d, "ui", "password", check=False,
                 env={"GRIDSYNC_UI_PASSWORD": ""})
         self.assertEqual(p.returncode, 1)
+
+    def typed(self, d, first, second):
+        """ui password in a terminal (a pty), typing first then second;
+        returns (exit status, what the terminal showed)."""
+        env = {k: v for k, v in os.environ.items()
+               if k != "GRIDSYNC_UI_PASSWORD"}
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(GS, [GS, "--dir", d, "ui", "password"], env)
+        shown = b""
+        for answer in (first, second):
+            while b"password" not in shown.split(b"\n")[-1]:
+                shown += os.read(fd, 1024)
+            os.write(fd, answer.encode() + b"\n")
+            shown += b"\n"
+        try:
+            while True:
+                k = os.read(fd, 1024)
+                if not k:
+                    break
+                shown += k
+        except OSError:
+            pass
+        _, st = os.waitpid(pid, 0)
+        os.close(fd)
+        return os.waitstatus_to_exitcode(st), shown.decode(errors="replace")
+
+    def test_typed_twice_in_a_terminal_without_echo(self):
+        d = os.path.join(self.root, "typed")
+        shutil.copytree(self.plain, d)
+        rc, shown = self.typed(d, "one password", "another one")
+        self.assertEqual(rc, 1)
+        self.assertIn("differ", shown)
+        self.assertFalse(os.path.exists(os.path.join(d, "ui.password")))
+        rc, shown = self.typed(d, "typed password", "typed password")
+        self.assertEqual(rc, 0, shown)
+        self.assertNotIn("typed password", shown)  # no echo
+        self.assertTrue(os.path.exists(os.path.join(d, "ui.password")))
 
     def test_the_hash_is_argon2id_and_only_the_owner_reads_it(self):
         f = os.path.join(self.d, "ui.password")
