@@ -105,6 +105,10 @@ int cli_cmd_bundle(cli_ctx *ctx);
 int cli_cmd_vv(cli_ctx *ctx);
 int cli_cmd_sync(cli_ctx *ctx);
 int cli_cmd_serve(cli_ctx *ctx);
+int cli_cmd_ui(cli_ctx *ctx); /* cmd_ui.c */
+/* In the node directory while serve's app runs: "URL PID" (cmd_sync.c
+ * writes it, cmd_ui.c reads it). */
+#define CLI_UI_ADDR_FILE "ui.addr"
 int cli_cmd_peers(cli_ctx *ctx);
 int cli_cmd_demo(cli_ctx *ctx);
 /* grid, building, resident, appeal...: argv[0] names the collection. */

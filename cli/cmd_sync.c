@@ -113,9 +113,44 @@ static void on_listen(void *ctx, const char *host, int port)
   fflush(stdout);
 }
 
+/* What the app's callback needs: the command, and whether it wrote
+ * ui.addr (removed on a clean stop). */
+typedef struct app_ctx {
+  cli_ctx *c;
+  bool wrote_addr;
+} app_ctx;
+
+/* DIR/ui.addr: "URL PID", written whole (by a rename) so that
+ * `gridsync ui` finds this serve's app. 0.0.0.0 and :: are written as
+ * 127.0.0.1: the address a browser on this computer opens. */
+static bool write_ui_addr(const char *dir, const char *host, int port)
+{
+  char path[4200], tmp[4220];
+  snprintf(path, sizeof path, "%s/%s", dir, CLI_UI_ADDR_FILE);
+  snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (!f)
+    return false;
+  bool any = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+  bool v6 = !any && strchr(host, ':');
+  int k = fprintf(f, "http://%s%s%s:%d/ %ld\n", v6 ? "[" : "",
+                  any ? "127.0.0.1" : host, v6 ? "]" : "", port,
+                  (long)getpid());
+  if (fclose(f) != 0 || k < 0 || rename(tmp, path) != 0) {
+    unlink(tmp);
+    return false;
+  }
+  return true;
+}
+
 static void on_app(void *ctx, const char *host, int port)
 {
-  cli_ctx *c = ctx;
+  app_ctx *a = ctx;
+  cli_ctx *c = a->c;
+  a->wrote_addr = write_ui_addr(c->dir, host, port);
+  if (!a->wrote_addr)
+    fprintf(stderr, "gridsync: note: cannot write %s/%s; 'gridsync ui' "
+                    "will not find this app\n", c->dir, CLI_UI_ADDR_FILE);
   if (c->json)
     printf("{\"app\": \"http://%s:%d/\"}\n", host, port);
   else
@@ -218,8 +253,9 @@ int cli_cmd_serve(cli_ctx *ctx)
                        .log = stderr,
                        .on_listen = on_listen,
                        .ctx = ctx};
+  app_ctx actx = {.c = ctx, .wrote_addr = false};
   web_opts wo = {.listen = ui, .log = stderr, .on_listen = on_app,
-                 .ctx = ctx};
+                 .ctx = &actx};
   uv_loop_t loop;
   serve_run run = {0};
   if (uv_loop_init(&loop) != 0) {
@@ -253,6 +289,11 @@ int cli_cmd_serve(cli_ctx *ctx)
   }
 run_out:
   uv_run(&loop, UV_RUN_DEFAULT); /* every close callback */
+  if (actx.wrote_addr) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", ctx->dir, CLI_UI_ADDR_FILE);
+    unlink(path);
+  }
   if (uv_loop_close(&loop) != 0 && rc == CLI_OK)
     rc = cli_fail("serve: handles were left open");
 out:

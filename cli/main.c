@@ -60,6 +60,12 @@ static const cli_command commands[] = {
      "[--ui HOST:PORT | --no-ui]",
      "run the node until SIGINT/SIGTERM: sync with peers, live, and serve "
      "the web app (http://127.0.0.1:7080/)"},
+    {"ui", cli_cmd_ui,
+     "ui [--ui HOST:PORT] [--listen HOST:PORT] [--no-browser] | ui password "
+     "[--clear]",
+     "open the web app (starting serve in the background if it is not "
+     "running); or set (or remove) its password, which lets it answer "
+     "beyond this computer"},
     {"sync", cli_cmd_sync, "sync HOST:PORT",
      "sync once with a peer, both ways, then exit"},
     {"peers", cli_cmd_peers, "peers [add HOST:PORT | remove HOST:PORT]",

@@ -7,6 +7,7 @@
 #ifndef GS_NET_BOX_H
 #define GS_NET_BOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,5 +24,16 @@ gs_err net_box_seal(const uint8_t ed_pk[32], const uint8_t *m, size_t n,
  * is not for this key or was changed; GS_ETRUNC when n is too short. */
 gs_err net_box_open(const uint8_t ed_sk[64], const uint8_t *in, size_t n,
                     uint8_t *out);
+
+/* ---- the app's password (web/server.c, cli/cmd_ui.c) ----
+ * An Argon2id hash as crypto_pwhash_str writes it (interactive limits:
+ * about 64 MiB and 0.1 s per hash or check). */
+#define NET_PWHASH_MAX 128 /* bytes of a hash, its NUL included */
+
+/* Hash password pw into out. GS_ENOMEM when the memory is not there. */
+gs_err net_pwhash(const char *pw, char out[NET_PWHASH_MAX]);
+/* Whether pw matches hash (a NUL-terminated string read from a file:
+ * anything malformed does not match). */
+bool net_pwhash_ok(const char *hash, const char *pw);
 
 #endif

@@ -16,12 +16,16 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <uv.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "node/node.h"
 #include "web/web.h"
 #include "web/web_internal.h"
 #include "node/member.h"
 #include "node/netnode.h"
+#include "net/box.h"
 
 #define LOOK_MS 1000       /* a look for changes at least this often */
 #define SETTLE_MS 15       /* ... and this long after data.mdb is written */
@@ -31,6 +35,11 @@
 #define CONN_PER_IP 32
 #define CONN_TIMEOUT_S 60
 #define CONN_MEMORY (64 * 1024) /* headers and buffers of one connection */
+#define HOSTS_MAX 16
+#define SESS_MAX 32        /* sessions kept; the oldest goes first */
+#define SESS_IDLE_MS (12ull * 3600 * 1000)
+#define LOGIN_DELAY_MAX_MS 30000ull
+#define PASSWORD_MAX 1024  /* bytes of a password a login may send */
 
 typedef struct sse_client sse_client;
 
@@ -42,12 +51,24 @@ struct web_server {
   uv_timer_t timer;    /* MHD's timeout */
   uv_timer_t look;     /* changes made elsewhere */
   uv_fs_event_t fsev;  /* data.mdb written */
+  uv_timer_t denial;   /* the end of a wrong login's delay */
   int open_handles;
   bool stopping;
   bool in_run, run_again; /* MHD_run is not re-entrant: see drive */
   char csrf[65];
-  char hosts[5][96];   /* Host values accepted */
+  char hosts[HOSTS_MAX][96]; /* Host values accepted */
   size_t nhosts;
+  /* a password set (ui.password): every API call but login needs a
+   * session; sessions live in memory only */
+  bool auth;
+  char pwhash[NET_PWHASH_MAX];
+  struct {
+    char id[65]; /* "" when the slot is free */
+    uint64_t last; /* uv_now of its last use */
+  } sess[SESS_MAX];
+  unsigned fails;        /* failed logins in a row */
+  uint64_t locked_until; /* uv_now before which logins get 429 */
+  struct MHD_Connection *denied; /* a wrong login waiting for its 403 */
   uint64_t version;    /* node_version when last looked */
   uint64_t events;     /* changes told to streams */
   uint64_t pings;
@@ -68,6 +89,7 @@ typedef struct req_state {
   char *body;
   size_t len, cap;
   bool too_big;
+  bool denied; /* a wrong password: 403 once resumed */
 } req_state;
 
 static void logf_(web_server *w, const char *fmt, ...)
@@ -141,8 +163,9 @@ static void secure_headers(struct MHD_Response *r, bool cache)
   MHD_add_response_header(r, "Cache-Control", cache ? "no-cache" : "no-store");
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
-                                 json_t *j)
+static enum MHD_Result send_json_cookie(struct MHD_Connection *c,
+                                        unsigned status, json_t *j,
+                                        const char *cookie)
 {
   char *text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
   json_decref(j);
@@ -157,9 +180,17 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
   MHD_add_response_header(r, "Content-Type",
                           "application/json; charset=utf-8");
   secure_headers(r, false);
+  if (cookie)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
   enum MHD_Result ret = MHD_queue_response(c, status, r);
   MHD_destroy_response(r);
   return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
+                                 json_t *j)
+{
+  return send_json_cookie(c, status, j, NULL);
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
@@ -319,17 +350,32 @@ static bool host_ok(web_server *w, struct MHD_Connection *c)
 
 /* A write must come from the app itself: the token it was given, and,
  * when the browser says where the request comes from, this origin. */
-static bool same_origin_write(web_server *w, struct MHD_Connection *c)
+static bool same_text(const char *a, const char *b)
+{
+  size_t n = strlen(b);
+  if (strlen(a) != n)
+    return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < n; i++)
+    diff |= (unsigned char)(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+/* The login cannot carry the token (the session that gives it comes
+ * after): it must send JSON (a cross-site form cannot) from this origin. */
+static bool same_origin_write(web_server *w, struct MHD_Connection *c,
+                              bool login)
 {
   const char *tok = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                 "X-CSRF-Token");
-  if (!tok || strlen(tok) != strlen(w->csrf))
+  const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                               "Content-Type");
+  if (login) {
+    if (!ct || strncmp(ct, "application/json", 16) != 0)
+      return false;
+  } else if (!tok || !same_text(tok, w->csrf)) {
     return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; tok[i]; i++)
-    diff |= (unsigned char)(tok[i] ^ w->csrf[i]);
-  if (diff)
-    return false;
+  }
   const char *origin =
       MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
   const char *host =
@@ -362,6 +408,123 @@ static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind,
   }
   a->v[a->n++] = (web_arg){key, value ? value : ""};
   return MHD_YES;
+}
+
+/* ---- sessions (a password set) ---- */
+
+/* The session slot of c's gs_session cookie, or -1. */
+static int session_of(web_server *w, struct MHD_Connection *c)
+{
+  const char *id =
+      MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "gs_session");
+  uint64_t now = uv_now(w->loop);
+  if (!id || strlen(id) != 64)
+    return -1;
+  int found = -1;
+  for (int i = 0; i < SESS_MAX; i++) {
+    if (!w->sess[i].id[0])
+      continue;
+    if (now - w->sess[i].last > SESS_IDLE_MS) {
+      w->sess[i].id[0] = 0; /* expired */
+      continue;
+    }
+    if (same_text(id, w->sess[i].id))
+      found = i;
+  }
+  if (found >= 0)
+    w->sess[found].last = now;
+  return found;
+}
+
+/* A new session in slot i (a free one, else the least recently used). */
+static int session_new(web_server *w)
+{
+  int slot = 0;
+  for (int i = 0; i < SESS_MAX; i++) {
+    if (!w->sess[i].id[0]) {
+      slot = i;
+      break;
+    }
+    if (w->sess[i].last < w->sess[slot].last)
+      slot = i;
+  }
+  uint8_t r[32];
+  crdt_random(r, sizeof r);
+  for (size_t i = 0; i < sizeof r; i++)
+    snprintf(w->sess[slot].id + 2 * i, 3, "%02x", r[i]);
+  w->sess[slot].last = uv_now(w->loop);
+  return slot;
+}
+
+static void on_denial(uv_timer_t *t)
+{
+  web_server *w = t->data;
+  if (w->denied) {
+    MHD_resume_connection(w->denied);
+    w->denied = NULL;
+    kick(w);
+  }
+}
+
+static enum MHD_Result login(web_server *w, struct MHD_Connection *c,
+                             req_state *st)
+{
+  uint64_t now = uv_now(w->loop);
+  if (!w->auth)
+    return send_error(c, 400, "GS_EINVAL",
+                      "no password is set: run 'gridsync ui password'");
+  if (now < w->locked_until) /* not even checked */
+    return send_error(c, 429, "GS_EPERM",
+                      "too many wrong passwords: wait a few seconds and "
+                      "try again");
+  json_error_t je;
+  json_t *j = st->body ? json_loadb(st->body, st->len, 0, &je) : NULL;
+  const char *pw = NULL;
+  if (j && json_is_object(j) &&
+      json_is_string(json_object_get(j, "password")) &&
+      json_string_length(json_object_get(j, "password")) <= PASSWORD_MAX)
+    pw = json_string_value(json_object_get(j, "password"));
+  if (!pw) {
+    json_decref(j);
+    return send_error(c, 400, "GS_EINVAL",
+                      "send {\"password\": \"...\"} as JSON");
+  }
+  bool ok = net_pwhash_ok(w->pwhash, pw);
+  json_decref(j);
+  if (!ok) {
+    w->fails++;
+    uint64_t delay = w->fails > 6 ? LOGIN_DELAY_MAX_MS
+                                  : 1000ull << (w->fails - 1);
+    if (delay > LOGIN_DELAY_MAX_MS)
+      delay = LOGIN_DELAY_MAX_MS;
+    w->locked_until = now + delay;
+    logf_(w, "a wrong password (%u in a row): logins wait %llu ms",
+          w->fails, (unsigned long long)delay);
+    /* the answer comes after the delay: parked until then (one at a
+     * time: meanwhile every login gets 429 unchecked) */
+    st->denied = true;
+    w->denied = c;
+    MHD_suspend_connection(c);
+    uv_timer_start(&w->denial, on_denial, delay, 0);
+    return MHD_YES;
+  }
+  w->fails = 0;
+  int i = session_new(w);
+  char cookie[160];
+  snprintf(cookie, sizeof cookie,
+           "gs_session=%s; HttpOnly; SameSite=Strict; Path=/",
+           w->sess[i].id);
+  return send_json_cookie(c, 200, json_pack("{s:b}", "ok", 1), cookie);
+}
+
+static enum MHD_Result logout(web_server *w, struct MHD_Connection *c)
+{
+  int i = session_of(w, c);
+  if (i >= 0)
+    w->sess[i].id[0] = 0;
+  return send_json_cookie(
+      c, 200, json_pack("{s:b}", "ok", 1),
+      "gs_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
 }
 
 static const web_file *find_file(const char *url)
@@ -401,12 +564,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     }
     if (!get && !write)
       return send_error(c, 405, "GS_EINVAL", "method not allowed");
-    if (write && !same_origin_write(w, c)) {
+    bool is_login = strcmp(url, "/api/login") == 0;
+    if (write && !same_origin_write(w, c, is_login)) {
       logf_(w, "refused a write without the app's token");
       return send_error(c, 403, "GS_EPERM",
                         "refused: the request did not come from the app "
                         "(token or origin missing)");
     }
+    if (w->auth && strncmp(url, "/api/", 5) == 0 && !is_login &&
+        session_of(w, c) < 0)
+      return send_error(c, 401, "GS_EPERM",
+                        "log in first: this app asks for its password");
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                  "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > WEB_BODY_MAX)
@@ -435,6 +603,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     st->len += k;
     return MHD_YES;
   }
+  if (st->denied)
+    return send_error(c, 403, "GS_EPERM",
+                      "the password is wrong: check it and try again");
   if (st->too_big)
     return send_error(c, 413, "GS_ETOOBIG",
                       "the request is too large (at most 1 MiB)");
@@ -444,6 +615,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
       return send_error(c, 404, "GS_ENOTFOUND", "no such page");
     return send_file(c, f);
   }
+  if (strcmp(method, "POST") == 0 && strcmp(url, "/api/login") == 0)
+    return login(w, c, st);
+  if (strcmp(method, "POST") == 0 && strcmp(url, "/api/logout") == 0)
+    return logout(w, c);
   if (get && strcmp(url, "/api/events") == 0)
     return start_stream(w, c);
   if (get && strcmp(url, "/api/session") == 0) {
@@ -459,7 +634,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
       json_array_append_new(scopes, json_string(net->scopes[i]));
     return send_json(
         c, 200,
-        json_pack("{s:s, s:{s:s, s:s}, s:o}", "csrf", w->csrf, "node",
+        json_pack("{s:s, s:b, s:{s:s, s:s}, s:o}", "csrf", w->csrf,
+                  "password", w->auth, "node",
                   "name", node_name(w->n), "id", id, "network",
                   net ? json_pack("{s:s, s:s, s:o}", "name", net->name,
                                   "role", net->role, "scopes", scopes)
@@ -514,10 +690,67 @@ static void on_closed(uv_handle_t *h)
 static void close_handles(web_server *w)
 {
   uv_handle_t *hs[] = {(uv_handle_t *)&w->poll, (uv_handle_t *)&w->timer,
-                       (uv_handle_t *)&w->look, (uv_handle_t *)&w->fsev};
-  w->open_handles = 4;
-  for (size_t i = 0; i < 4; i++)
+                       (uv_handle_t *)&w->look, (uv_handle_t *)&w->fsev,
+                       (uv_handle_t *)&w->denial};
+  w->open_handles = 5;
+  for (size_t i = 0; i < 5; i++)
     uv_close(hs[i], on_closed);
+}
+
+/* The hash in DIR/ui.password into out: 1 when there is one, 0 when
+ * there is no file, -1 (why set) when it cannot be read or is not one. */
+static int read_password(const char *dir, char out[NET_PWHASH_MAX],
+                         char *why, size_t whylen)
+{
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s", dir, WEB_PASSWORD_FILE);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT)
+      return 0;
+    snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
+    return -1;
+  }
+  ssize_t k = read(fd, out, NET_PWHASH_MAX);
+  close(fd);
+  if (k <= 0 || k >= NET_PWHASH_MAX) {
+    snprintf(why, whylen,
+             "%s is not a password hash: set it again with 'gridsync ui "
+             "password'", path);
+    return -1;
+  }
+  out[k] = 0;
+  out[strcspn(out, "\n")] = 0;
+  if (strncmp(out, "$argon2id$", 10) != 0) {
+    snprintf(why, whylen,
+             "%s is not a password hash: set it again with 'gridsync ui "
+             "password'", path);
+    return -1;
+  }
+  return 1;
+}
+
+/* Host values for an address beyond loopback: that address, or, for
+ * "any" (0.0.0.0), every IPv4 address of this computer. */
+static void add_hosts(web_server *w, const char *host, int p)
+{
+  if (strcmp(host, "0.0.0.0") != 0) {
+    snprintf(w->hosts[w->nhosts++], sizeof w->hosts[0], "%s:%d", host, p);
+    return;
+  }
+  uv_interface_address_t *ifs;
+  int count;
+  if (uv_interface_addresses(&ifs, &count) != 0)
+    return;
+  for (int i = 0; i < count && w->nhosts < HOSTS_MAX; i++) {
+    char a[64];
+    if (ifs[i].address.address4.sin_family != AF_INET ||
+        uv_ip4_name(&ifs[i].address.address4, a, sizeof a) != 0 ||
+        strcmp(a, "127.0.0.1") == 0)
+      continue;
+    snprintf(w->hosts[w->nhosts++], sizeof w->hosts[0], "%s:%d", a, p);
+  }
+  uv_free_interface_addresses(ifs, count);
 }
 
 gs_err web_start(node *n, uv_loop_t *loop, const web_opts *o,
@@ -533,16 +766,24 @@ gs_err web_start(node *n, uv_loop_t *loop, const web_opts *o,
     snprintf(why, whylen, "'%s' is not HOST:PORT", listen);
     return GS_EINVAL;
   }
-  if (!is_loopback(&ss)) {
+  char pwhash[NET_PWHASH_MAX];
+  int auth = read_password(node_dir(n), pwhash, why, whylen);
+  if (auth < 0)
+    return GS_EPERM;
+  if (!is_loopback(&ss) && !auth) {
     snprintf(why, whylen,
              "the app answers only on this computer (127.0.0.1) until a "
-             "password is set; %s would let anyone on the network in",
+             "password is set; %s would let anyone on the network in "
+             "(set one with 'gridsync ui password', then start again)",
              listen);
     return GS_EPERM;
   }
   web_server *w = calloc(1, sizeof *w);
   if (!w)
     return GS_ENOMEM;
+  w->auth = auth == 1;
+  if (w->auth)
+    memcpy(w->pwhash, pwhash, sizeof pwhash);
   w->n = n;
   w->loop = loop;
   w->log = o ? o->log : NULL;
@@ -578,12 +819,14 @@ gs_err web_start(node *n, uv_loop_t *loop, const web_opts *o,
   snprintf(w->hosts[w->nhosts++], sizeof w->hosts[0], "localhost:%d", p);
   snprintf(w->hosts[w->nhosts++], sizeof w->hosts[0], "[::1]:%d", p);
   if (ss.ss_family == AF_INET && strcmp(host, "127.0.0.1") != 0)
-    snprintf(w->hosts[w->nhosts++], sizeof w->hosts[0], "%s:%d", host, p);
+    add_hosts(w, host, p);
   uv_poll_init(loop, &w->poll, efd->epoll_fd);
   uv_timer_init(loop, &w->timer);
   uv_timer_init(loop, &w->look);
   uv_fs_event_init(loop, &w->fsev);
+  uv_timer_init(loop, &w->denial);
   w->poll.data = w->timer.data = w->look.data = w->fsev.data = w;
+  w->denial.data = w;
   uv_poll_start(&w->poll, UV_READABLE, on_mhd_poll);
   uv_timer_start(&w->look, on_look, LOOK_MS, LOOK_MS);
   char path[4200];
@@ -609,6 +852,10 @@ void web_stop(web_server *w)
       s->suspended = false;
       MHD_resume_connection(s->c);
     }
+  if (w->denied) { /* answered 403 now */
+    MHD_resume_connection(w->denied);
+    w->denied = NULL;
+  }
   MHD_run(w->d);
   MHD_stop_daemon(w->d);
   w->d = NULL;

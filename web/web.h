@@ -28,6 +28,10 @@ typedef struct web_server web_server;
 
 #define WEB_DEFAULT_LISTEN "127.0.0.1:7080"
 #define WEB_BODY_MAX (1u << 20) /* bytes of a request body */
+/* In the node directory: the app's password hash (gridsync ui password),
+ * read when the app starts. With it, an address beyond loopback is
+ * allowed and the API asks for a login (docs/API.md). */
+#define WEB_PASSWORD_FILE "ui.password"
 
 typedef struct web_opts {
   const char *listen; /* "HOST:PORT" (port 0: any); NULL: the default */
@@ -38,7 +42,8 @@ typedef struct web_opts {
 } web_opts;
 
 /* Start serving n's app on loop. GS_EPERM (with why) for an address
- * beyond loopback; GS_EINVAL for a bad address; libuv and errno codes
+ * beyond loopback without a password (or an unreadable
+ * password file); GS_EINVAL for a bad address; libuv and errno codes
  * for a port in use. */
 gs_err web_start(node *n, uv_loop_t *loop, const web_opts *o,
                  web_server **out, char *why, size_t whylen);

@@ -42,17 +42,85 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body) {
-  const opts = { method, headers: {} };
-  if (method !== "GET") {
-    opts.headers["X-CSRF-Token"] = session.csrf;
-    opts.headers["Content-Type"] = "application/json";
-    opts.body = JSON.stringify(body || {});
+// ---- the password (when the node has one: docs/API.md) ----
+// A 401 from the API: a login form over the page, then the call again.
+// One form for every call waiting on it.
+let loggingIn = null;
+function login() {
+  if (loggingIn) return loggingIn;
+  loggingIn = new Promise((done) => {
+    const pw = h("input", { type: "password", id: "login-password", autocomplete: "current-password", required: true });
+    const msg = h("p", { class: "error", role: "alert" });
+    const button = h("button", { type: "submit" }, "登录");
+    const form = h("form", { class: "login-form" },
+      h("h1", null, "请输入密码"),
+      h("label", { for: "login-password" }, "密码"), pw, button, msg);
+    const box = h("div", { class: "login" }, form);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      msg.textContent = "";
+      button.disabled = true;
+      try {
+        const r = await fetch("/api/login", {
+          method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ password: pw.value }),
+        });
+        if (r.ok) {
+          box.remove();
+          loggingIn = null;
+          session = null; // asked again: the token comes with the session
+          done();
+          return;
+        }
+        msg.textContent = r.status === 429 ? "密码错误次数太多，请稍等几秒再试"
+          : r.status === 403 ? "密码不对，请再试一次" : "登录失败 (" + r.status + ")";
+      } catch (err) {
+        msg.textContent = "连不上本机节点：" + err.message;
+      } finally {
+        button.disabled = false;
+      }
+      pw.select();
+    });
+    document.body.append(box);
+    pw.focus();
+  });
+  return loggingIn;
+}
+
+async function getSession() {
+  for (;;) {
+    const r = await fetch("/api/session");
+    if (r.status === 401) { await login(); continue; }
+    const j = await r.json().catch(() => null);
+    if (!r.ok) throw new ApiError(r.status, j);
+    return j;
   }
-  const r = await fetch(path, opts);
-  const j = await r.json().catch(() => null);
-  if (!r.ok) throw new ApiError(r.status, j);
-  return j;
+}
+
+async function api(method, path, body) {
+  for (;;) {
+    if (!session) session = await getSession();
+    const opts = { method, headers: {} };
+    if (method !== "GET") {
+      opts.headers["X-CSRF-Token"] = session.csrf;
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body || {});
+    }
+    const r = await fetch(path, opts);
+    const j = await r.json().catch(() => null);
+    if (r.status === 401) {
+      await login();
+      live(); // the stream was refused too: open it again
+      continue;
+    }
+    if (!r.ok) throw new ApiError(r.status, j);
+    return j;
+  }
+}
+
+async function logout() {
+  await api("POST", "/api/logout", {});
+  location.reload();
 }
 
 function coll(name) {
@@ -816,8 +884,10 @@ function refresh() {
   if (!busy()) route({ soft: true });
 }
 
+let stream = null;
 function live() {
-  const ev = new EventSource("/api/events");
+  if (stream) stream.close();
+  const ev = stream = new EventSource("/api/events");
   const el = document.getElementById("live");
   ev.addEventListener("open", () => {
     el.textContent = "● 已连接本机节点";
@@ -827,12 +897,19 @@ function live() {
   ev.addEventListener("error", () => {
     el.textContent = "○ 与本机节点的连接断了，正在重连";
     el.dataset.live = "0";
+    // refused (a session ended): the browser gives up; the next API call
+    // asks for the password, and opens the stream again
+    if (ev.readyState === EventSource.CLOSED && session && session.password)
+      api("GET", "/api/session").catch(() => {});
   });
   ev.addEventListener("change", refresh);
 }
 
 async function start() {
-  session = await (await fetch("/api/session")).json();
+  session = await getSession();
+  if (session.password)
+    document.querySelector(".top").append(
+      h("button", { type: "button", class: "logout", on: { click: logout } }, "退出登录"));
   const [sc, gs] = await Promise.all([api("GET", "/api/schema"), api("GET", "/api/records/grid?limit=500")]);
   schema = sc;
   for (const g of gs.items) grids.set(g.scope, g.fields.name);
