@@ -462,7 +462,7 @@ static void on_denial(uv_timer_t *t)
   if (w->denied) {
     MHD_resume_connection(w->denied);
     w->denied = NULL;
-    kick(w);
+    drive(w);
   }
 }
 
