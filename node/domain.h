@@ -525,5 +525,10 @@ const char *node_inbox_code(node_inbox_kind kind);
  * from the status before it and came less than 24 h later (which came
  * first cannot be told from the data). */
 gs_err node_inbox(node *n, const char *prefix, node_inbox_cb cb, void *ctx);
+/* The same as a JSON array (*out the caller's, json_decref) of objects
+ * {kind, what, action, refs: [{collection, id, name}]}. GS_EINVAL for a
+ * bad prefix. */
+struct json_t;
+gs_err node_inbox_json(node *n, const char *prefix, struct json_t **out);
 
 #endif

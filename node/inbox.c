@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "node/domain.h"
 #include "node/json.h"
 #include "node/member.h"
@@ -185,7 +187,8 @@ static gs_err status_races(node *n, const char *prefix, node_inbox_cb cb,
              name[0] ? name : idt, pl, pa, pt, ql, qa, qt, ql);
     snprintf(it.action, sizeof it.action,
              "Look at the history ('gridsync history appeal %s') and set "
-             "the status again (for example 'gridsync appeal close %s').",
+             "the status again ('gridsync appeal VERB %s' with accept, "
+             "assign, resolve, close or reopen).",
              idt, idt);
     snprintf(it.refs[0].coll, sizeof it.refs[0].coll, "appeal");
     memcpy(it.refs[0].id, x.v[i], CRDT_ID_LEN);
@@ -494,4 +497,52 @@ gs_err node_inbox(node *n, const char *prefix, node_inbox_cb cb, void *ctx)
   if (!err && !stop)
     err = clocks(n, cb, ctx, &stop);
   return err;
+}
+
+/* ---- as JSON (the CLI's --json, GET /api/inbox) ---- */
+
+typedef struct json_ctx {
+  node *n;
+  json_t *arr;
+  gs_err err;
+} json_ctx;
+
+static int on_json(void *vctx, const node_inbox_item *it)
+{
+  json_ctx *x = vctx;
+  json_t *refs = json_array();
+  for (size_t i = 0; refs && i < it->nrefs; i++) {
+    char idt[CRDT_ID_TEXT_LEN + 1], name[NODE_HIT_NAME_MAX];
+    crdt_base32_encode(it->refs[i].id, CRDT_ID_LEN, idt);
+    node_record_name(x->n, it->refs[i].coll, it->refs[i].id, name,
+                     sizeof name);
+    if (json_array_append_new(refs, json_pack("{s:s, s:s, s:s}",
+                                              "collection", it->refs[i].coll,
+                                              "id", idt, "name", name)))
+      x->err = GS_ENOMEM;
+  }
+  json_t *o = refs ? json_pack("{s:s, s:s, s:s, s:o}", "kind",
+                               node_inbox_code(it->kind), "what", it->what,
+                               "action", it->action, "refs", refs)
+                   : NULL;
+  if (!o || json_array_append_new(x->arr, o))
+    x->err = GS_ENOMEM;
+  return x->err != GS_OK;
+}
+
+gs_err node_inbox_json(node *n, const char *prefix, struct json_t **out)
+{
+  json_ctx x = {.n = n, .arr = json_array()};
+  *out = NULL;
+  if (!x.arr)
+    return GS_ENOMEM;
+  gs_err err = node_inbox(n, prefix, on_json, &x);
+  if (!err)
+    err = x.err;
+  if (err) {
+    json_decref(x.arr);
+    return err;
+  }
+  *out = x.arr;
+  return GS_OK;
 }
