@@ -425,3 +425,37 @@ Test(inbox, a_callback_stops_the_listing)
   cr_assert_eq(node_inbox(a, NULL, stop_at_first, &calls), GS_OK);
   cr_assert_eq(calls, 1);
 }
+
+Test(inbox, an_invite_used_by_two_nodes_is_listed_until_readmitted)
+{
+  cr_assert_eq(node_network_create(a, "工人村街道"), GS_OK);
+  char *code, p[128];
+  const char *scopes[] = {G1};
+  cr_assert_eq(node_invite(a, "leader", scopes, 1, now_a + 86400000, &code),
+               GS_OK);
+  node *c;
+  snprintf(p, sizeof p, "%s/c", dir);
+  cr_assert_eq(node_init(p, "copy"), GS_OK);
+  cr_assert_eq(node_open(p, 0, &clk_b, &c), GS_OK);
+  cr_assert_eq(node_join(b, code), GS_OK);
+  cr_assert_eq(node_join(c, code), GS_OK);
+  free(code);
+  merge(b, a);
+  cr_assert_eq(count_kind(inbox(a, NULL), NODE_INBOX_INVITE_TWICE), 0,
+               "used once so far");
+  merge(c, a);
+  got *g = inbox(a, NULL);
+  cr_assert_eq(count_kind(g, NODE_INBOX_INVITE_TWICE), 1, "one per pair");
+  const node_inbox_item *it = first_kind(g, NODE_INBOX_INVITE_TWICE);
+  char kb[CRDT_KEY_TEXT_LEN + 1], kc[CRDT_KEY_TEXT_LEN + 1];
+  crdt_base32_encode(node_pk(b), CRDT_KEY_LEN, kb);
+  crdt_base32_encode(node_pk(c), CRDT_KEY_LEN, kc);
+  cr_assert_not_null(strstr(it->action, kb), "%s", it->action);
+  cr_assert_not_null(strstr(it->action, kc), "%s", it->action);
+  cr_assert_not_null(strstr(it->action, "gridsync readmit"), "%s",
+                     it->action);
+  cr_assert_not_null(strstr(it->what, "leader invite"), "%s", it->what);
+  cr_assert_eq(node_readmit(a, node_pk(b)), GS_OK);
+  cr_assert_eq(count_kind(inbox(a, NULL), NODE_INBOX_INVITE_TWICE), 0);
+  node_close(c);
+}
