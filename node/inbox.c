@@ -19,7 +19,6 @@
 #include "storage/store.h"
 
 #define RACE_WINDOW_MS (24ULL * 3600 * 1000)
-#define STATUS_SETS_MAX 4096 /* status sets of one appeal read at most */
 #define HELD_GROUPS_MAX 64   /* held changes are told per author and cause */
 #define STATUS_MAX 32
 
@@ -73,11 +72,31 @@ typedef struct status_set {
   char value[STATUS_MAX];
 } status_set;
 
+/* The newest three status sets of one appeal, oldest first: whatever
+ * the length of its history, nothing more is kept. */
 typedef struct sets {
   const uint8_t *id;
-  status_set v[STATUS_SETS_MAX];
+  status_set v[3];
   size_t n;
 } sets;
+
+static void keep_newest(sets *s, const status_set *x)
+{
+  size_t i = s->n;
+  if (s->n == 3) {
+    if (crdt_stamp_cmp(&x->st, &s->v[0].st) <= 0)
+      return;
+    memmove(&s->v[0], &s->v[1], 2 * sizeof s->v[0]);
+    i = 2;
+  } else {
+    s->n++;
+  }
+  while (i > 0 && crdt_stamp_cmp(&s->v[i - 1].st, &x->st) > 0) {
+    s->v[i] = s->v[i - 1];
+    i--;
+  }
+  s->v[i] = *x;
+}
 
 static int on_change(void *ctx, const crdt_change *c)
 {
@@ -90,23 +109,14 @@ static int on_change(void *ctx, const crdt_change *c)
         memcmp(op->field, "status", 6) != 0 ||
         op->value.type != CRDT_STR || op->value.u.s.n >= STATUS_MAX)
       continue;
-    if (s->n == STATUS_SETS_MAX) { /* keep the newest: drop the oldest */
-      memmove(&s->v[0], &s->v[1], (STATUS_SETS_MAX - 1) * sizeof s->v[0]);
-      s->n--;
-    }
-    status_set *x = &s->v[s->n++];
-    x->st.hlc = c->hlc;
-    memcpy(x->st.origin, c->origin, CRDT_KEY_LEN);
-    memcpy(x->value, op->value.u.s.p, op->value.u.s.n);
-    x->value[op->value.u.s.n] = '\0';
+    status_set x;
+    x.st.hlc = c->hlc;
+    memcpy(x.st.origin, c->origin, CRDT_KEY_LEN);
+    memcpy(x.value, op->value.u.s.p, op->value.u.s.n);
+    x.value[op->value.u.s.n] = '\0';
+    keep_newest(s, &x);
   }
   return 0;
-}
-
-static int cmp_set(const void *a, const void *b)
-{
-  return crdt_stamp_cmp(&((const status_set *)a)->st,
-                        &((const status_set *)b)->st);
 }
 
 static bool move_ok(const node_coll *c, const char *from, const char *to)
@@ -154,9 +164,7 @@ static gs_err status_races(node *n, const char *prefix, node_inbox_cb cb,
   gs_err err = node_query_run(n, &q, on_appeal, &x, NULL, &why);
   if (!err)
     err = x.err;
-  sets *s = err ? NULL : malloc(sizeof *s);
-  if (!err && !s)
-    err = GS_ENOMEM;
+  sets one, *s = &one;
   for (size_t i = 0; !err && i < x.n && !*stop; i++) {
     s->id = x.v[i];
     s->n = 0;
@@ -165,7 +173,6 @@ static gs_err status_races(node *n, const char *prefix, node_inbox_cb cb,
       err = GS_OK;
     if (err)
       break;
-    qsort(s->v, s->n, sizeof s->v[0], cmp_set);
     const status_set *p, *qq;
     if (!race(c, s, &p, &qq))
       continue;
@@ -195,7 +202,6 @@ static gs_err status_races(node *n, const char *prefix, node_inbox_cb cb,
     if (cb(ctx, &it))
       *stop = true;
   }
-  free(s);
   free(x.v);
   return err;
 }

@@ -459,3 +459,27 @@ Test(inbox, an_invite_used_by_two_nodes_is_listed_until_readmitted)
   cr_assert_eq(count_kind(inbox(a, NULL), NODE_INBOX_INVITE_TWICE), 0);
   node_close(c);
 }
+
+Test(inbox, a_long_history_is_judged_by_its_newest_moves)
+{
+  uint8_t ap[CRDT_ID_LEN];
+  resolved_appeal(ap);
+  for (int i = 0; i < 20; i++) {
+    now_a += HOUR;
+    verb(a, ap, "reopen", NULL, NULL);
+    now_a += HOUR;
+    verb(a, ap, "assign", "物业服务站", NULL);
+    now_a += HOUR;
+    verb(a, ap, "resolve", NULL, NULL);
+  }
+  merge(a, b);
+  now_b = now_a;
+  cr_assert_eq(inbox(a, NULL)->n, 0);
+  now_b += HOUR;
+  verb(b, ap, "reopen", NULL, NULL);
+  now_a += 2 * HOUR;
+  verb(a, ap, "close", NULL, "satisfied");
+  /* b's reopen arrives after a's close: history order is not stamp order */
+  merge(b, a);
+  cr_assert_eq(count_kind(inbox(a, NULL), NODE_INBOX_STATUS_RACE), 1);
+}
