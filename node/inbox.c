@@ -190,7 +190,7 @@ static gs_err status_races(node *n, const char *prefix, node_inbox_cb cb,
     label_of(qq->value, ql, sizeof ql);
     snprintf(it.what, sizeof it.what,
              "The appeal '%s' was set to %s by %s at %s and to %s by %s at "
-             "%s without either seeing the other, so it now shows %s.",
+             "%s, apparently while the two were apart, so it now shows %s.",
              name[0] ? name : idt, pl, pa, pt, ql, qa, qt, ql);
     snprintf(it.action, sizeof it.action,
              "Look at the history ('gridsync history appeal %s') and set "
