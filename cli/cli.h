@@ -116,6 +116,7 @@ int cli_cmd_domain(cli_ctx *ctx);
 int cli_cmd_report(cli_ctx *ctx);
 /* What changed since a day (cli/cmd_changes.c). */
 int cli_cmd_changes(cli_ctx *ctx);
+int cli_cmd_inbox(cli_ctx *ctx);
 
 struct node_network;
 /* The network's public id as 16 hex digits. */

@@ -84,6 +84,8 @@ static const cli_command commands[] = {
      "bulk import of JSON Lines records, one transaction"},
     {"changes", cli_cmd_changes, "changes [--since DATE] [--scope PREFIX]",
      "what changed since a day (default today), by whom, in which grid"},
+    {"inbox", cli_cmd_inbox, "inbox [--scope PREFIX]",
+     "what a person must decide (conflicts, overdrawn accounts...) and how"},
     {"report", cli_cmd_report, "report [--scope PREFIX] [--since DATE]",
      "the figures offices publish, per grid and in total"},
     {"grid", cli_cmd_domain, "grid VERB ...", "grids (网格)"},

@@ -479,4 +479,56 @@ gs_err node_timebank_entry(node *n, const node_hit *person, const char *kind,
                            const char *hours, node_edit **out,
                            node_reason *why);
 
+
+/* ---- what a person must decide: the conflict inbox (node/inbox.c,
+ * issue 16) ---- */
+
+typedef enum node_inbox_kind {
+  NODE_INBOX_STATUS_RACE, /* concurrent status moves on one appeal */
+  NODE_INBOX_OVERDRAWN,   /* a time-bank account below zero */
+  NODE_INBOX_INVITE_TWICE, /* one invite claimed by two keys */
+  NODE_INBOX_BAD_FEED,    /* a fork or a quarantined feed */
+  NODE_INBOX_HELD,        /* changes held, not applied */
+  NODE_INBOX_CLOCK,       /* a clock that is wrong here or on a peer */
+} node_inbox_kind;
+
+#define NODE_INBOX_REFS_MAX 2
+#define NODE_INBOX_TEXT_MAX 1024
+#define NODE_INBOX_APPEALS_MAX 100000 /* appeals one call reads at most */
+
+typedef struct node_inbox_ref {
+  char coll[CRDT_NAME_MAX + 1];
+  uint8_t id[CRDT_ID_LEN];
+} node_inbox_ref;
+
+/* One thing to decide: kind (code: node_inbox_code), what happened in
+ * one sentence naming the records by name, the command or step that
+ * settles it, and the records concerned. */
+typedef struct node_inbox_item {
+  node_inbox_kind kind;
+  char what[NODE_INBOX_TEXT_MAX];
+  char action[NODE_INBOX_TEXT_MAX];
+  node_inbox_ref refs[NODE_INBOX_REFS_MAX];
+  size_t nrefs;
+} node_inbox_item;
+typedef int (*node_inbox_cb)(void *ctx, const node_inbox_item *it);
+
+/* The code of kind: "status_race", "overdrawn", "invite_twice",
+ * "bad_feed", "held", "clock". */
+const char *node_inbox_code(node_inbox_kind kind);
+
+/* Everything a person must decide under prefix (NULL or "": all): items
+ * borrowed for the call, cb returns non-zero to stop. Status races: two
+ * status sets of one appeal by different authors, next to each other in
+ * stamp order, where the later is not a move allowed from the earlier
+ * (its author had not seen it), or is allowed both from the earlier and
+ * from the status before it and came less than 24 h later (which came
+ * first cannot be told from the data). */
+gs_err node_inbox(node *n, const char *prefix, node_inbox_cb cb, void *ctx);
+/* The same as a JSON array (*out the caller's, json_decref) of objects
+ * {kind, what, action, refs: [{collection, id, name}]}. GS_EINVAL for a
+ * bad prefix. */
+struct json_t;
+gs_err node_inbox_json(node *n, const char *prefix, struct json_t **out);
+
 #endif

@@ -788,6 +788,24 @@ done:
   json_decref(b);
 }
 
+/* ---- the conflict inbox (issue 16) ---- */
+
+static void inbox(node *n, const web_req *rq, web_resp *out)
+{
+  const char *scope = web__arg(rq, "scope");
+  if (scope && *scope && !crdt_scope_valid(scope, strlen(scope))) {
+    fail(out, GS_EINVAL, "bad scope", "scope");
+    return;
+  }
+  json_t *items;
+  gs_err err = node_inbox_json(n, scope, &items);
+  if (err) {
+    fail(out, err, gs_strerror(err), NULL);
+    return;
+  }
+  ok(out, 200, json_pack("{s:o}", "items", items));
+}
+
 /* ---- dispatch ---- */
 
 void web__api(node *n, const web_req *rq, web_resp *out)
@@ -802,6 +820,8 @@ void web__api(node *n, const web_req *rq, web_resp *out)
     ok(out, 200, schema_json());
   } else if (ns == 1 && strcmp(seg[0], "status") == 0 && get) {
     status(n, out);
+  } else if (ns == 1 && strcmp(seg[0], "inbox") == 0 && get) {
+    inbox(n, rq, out);
   } else if (ns == 1 && strcmp(seg[0], "report") == 0 && get) {
     report(n, rq, out);
   } else if (ns == 1 && strcmp(seg[0], "resolve") == 0 && get) {
