@@ -13,31 +13,6 @@
 
 #define BUILDINGS_MAX 4096 /* buildings a node holds, for resolution */
 
-static bool str_field(const crdt_record *r, const char *name, const char **p,
-                      size_t *n)
-{
-  long i = crdt_record_find(r, name, strlen(name));
-  crdt_field_view fv;
-  if (i < 0 || crdt_record_field(r, (size_t)i, &fv) != GS_OK || fv.is_set ||
-      fv.value.type != CRDT_STR)
-    return false;
-  *p = fv.value.u.s.p;
-  *n = fv.value.u.s.n;
-  return true;
-}
-
-static bool ref_field(const crdt_record *r, const char *name,
-                      const char *coll, uint8_t id[CRDT_ID_LEN])
-{
-  long i = crdt_record_find(r, name, strlen(name));
-  crdt_field_view fv;
-  if (i < 0 || crdt_record_field(r, (size_t)i, &fv) != GS_OK || fv.is_set ||
-      fv.value.type != CRDT_REF || fv.value.u.ref.coll_len != strlen(coll) ||
-      memcmp(fv.value.u.ref.coll, coll, fv.value.u.ref.coll_len) != 0)
-    return false;
-  memcpy(id, fv.value.u.ref.id, CRDT_ID_LEN);
-  return true;
-}
 
 static bool has_suffix(const char *p, size_t n, const char *suf, size_t *rest)
 {
@@ -111,7 +86,7 @@ static int on_building(void *ctx, const crdt_record *r)
   blds *b = ctx;
   const char *p, *s, *c;
   size_t n, sn, cn;
-  if (crdt_record_deleted(r) || !str_field(r, "name", &p, &n) ||
+  if (crdt_record_deleted(r) || !node__str_field(r, "name", &p, &n) ||
       n >= NODE_HIT_NAME_MAX)
     return 0;
   if (b->n >= BUILDINGS_MAX)
@@ -229,12 +204,12 @@ static int on_household(void *vctx, const crdt_record *r)
   uint8_t bid[CRDT_ID_LEN];
   const char *unit = "", *room = "";
   size_t un = 0, rn = 0;
-  if (crdt_record_deleted(r) || !ref_field(r, "building", "building", bid))
+  if (crdt_record_deleted(r) || !node__ref_field(r, "building", "building", bid))
     return 0;
   const bld *b = building_by_id(x->bs, bid);
-  if (!b || !str_field(r, "room", &room, &rn))
+  if (!b || !node__str_field(r, "room", &room, &rn))
     return 0;
-  str_field(r, "unit", &unit, &un);
+  node__str_field(r, "unit", &unit, &un);
   addr a;
   char hu[32], hr[64];
   if (!addr_in(b, x->text, x->tn, &a))
@@ -253,7 +228,7 @@ static int on_named_building(void *vctx, const crdt_record *r)
   place_ctx *x = vctx;
   const char *p;
   size_t n;
-  if (crdt_record_deleted(r) || !str_field(r, "name", &p, &n) ||
+  if (crdt_record_deleted(r) || !node__str_field(r, "name", &p, &n) ||
       (n == x->tn && memcmp(p, x->text, n) == 0) || /* found by name */
       !node__building_is(p, n, x->text, x->tn))
     return 0;
@@ -283,7 +258,7 @@ static int on_hh(void *ctx, const crdt_record *r)
   const char *s, *c, *unit = "", *room = "";
   size_t sn, cn, un = 0, rn = 0;
   uint8_t bid[CRDT_ID_LEN];
-  if (!ref_field(r, "building", "building", bid))
+  if (!node__ref_field(r, "building", "building", bid))
     return 0;
   if (crdt_grow((void **)&h->v, &h->cap, h->n + 1, sizeof *h->v)) {
     h->err = GS_ENOMEM;
@@ -292,8 +267,8 @@ static int on_hh(void *ctx, const crdt_record *r)
   hh *x = &h->v[h->n++];
   crdt_record_identity(r, &s, &sn, &c, &cn, x->id);
   memcpy(x->bid, bid, CRDT_ID_LEN);
-  str_field(r, "unit", &unit, &un);
-  str_field(r, "room", &room, &rn);
+  node__str_field(r, "unit", &unit, &un);
+  node__str_field(r, "room", &room, &rn);
   snprintf(x->unit, sizeof x->unit, "%.*s", (int)un, unit);
   snprintf(x->room, sizeof x->room, "%.*s", (int)rn, room);
   return 0;
@@ -310,12 +285,12 @@ static int on_resident(void *vctx, const crdt_record *r)
   place_ctx *x = rc->x;
   const char *p;
   size_t n;
-  if (crdt_record_deleted(r) || !str_field(r, "name", &p, &n) ||
+  if (crdt_record_deleted(r) || !node__str_field(r, "name", &p, &n) ||
       n != x->nn || memcmp(p, x->name, n) != 0)
     return 0;
   bool match = false;
   uint8_t hid[CRDT_ID_LEN];
-  if (ref_field(r, "household", "household", hid)) {
+  if (node__ref_field(r, "household", "household", hid)) {
     for (size_t i = 0; i < rc->h->n && !match; i++) {
       const hh *e = &rc->h->v[i];
       if (memcmp(e->id, hid, CRDT_ID_LEN) != 0)
@@ -329,9 +304,9 @@ static int on_resident(void *vctx, const crdt_record *r)
   }
   const char *bname = "", *unit = "", *room = "";
   size_t bn = 0, un = 0, rn = 0;
-  if (!match && str_field(r, "building", &bname, &bn)) {
-    str_field(r, "unit", &unit, &un);
-    str_field(r, "room", &room, &rn);
+  if (!match && node__str_field(r, "building", &bname, &bn)) {
+    node__str_field(r, "unit", &unit, &un);
+    node__str_field(r, "room", &room, &rn);
     const bld *b = NULL;
     for (size_t i = 0; i < x->bs->n && !b; i++)
       if (node__building_is(x->bs->v[i].name, strlen(x->bs->v[i].name),
@@ -428,12 +403,12 @@ void node__hit_address(node *n, node_hit *h)
     uint8_t hid[CRDT_ID_LEN];
     const char *b, *u, *rm;
     size_t bn, un = 0, rn = 0;
-    if (ref_field(r, "household", "household", hid))
+    if (node__ref_field(r, "household", "household", hid))
       node_record_name(n, "household", hid, where, sizeof where);
-    else if (str_field(r, "building", &b, &bn)) {
-      if (!str_field(r, "unit", &u, &un))
+    else if (node__str_field(r, "building", &b, &bn)) {
+      if (!node__str_field(r, "unit", &u, &un))
         u = "";
-      if (!str_field(r, "room", &rm, &rn))
+      if (!node__str_field(r, "room", &rm, &rn))
         rm = "";
       snprintf(where, sizeof where, "%.*s%.*s%s%.*s", (int)bn, b, (int)un, u,
                un ? "单元" : "", (int)rn, rm);

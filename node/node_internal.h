@@ -53,6 +53,14 @@ gs_err node_timebank_check_batch(node *n, const node_timebank_batch *b,
                                  char *why, size_t whylen);
 void node_timebank_batch_free(node_timebank_batch *b);
 
+/* The string field name of r (borrowed from r), or false when r has no
+ * such field holding a string (a set, nil, another type). */
+bool node__str_field(const crdt_record *r, const char *name, const char **p,
+                     size_t *n);
+/* The reference field name of r to a record of coll, or false. */
+bool node__ref_field(const crdt_record *r, const char *name,
+                     const char *coll, uint8_t id[CRDT_ID_LEN]);
+
 /* out := dir "/" file; GS_EINVAL if it does not fit. */
 gs_err node__path_join(char *out, size_t cap, const char *dir,
                        const char *file);

@@ -28,9 +28,8 @@ void node_hits_free(node_hits *h)
   h->n = 0;
 }
 
-/* The string field name of r (borrowed), or NULL. */
-static bool str_field(const crdt_record *r, const char *name, const char **p,
-                      size_t *n)
+bool node__str_field(const crdt_record *r, const char *name, const char **p,
+                     size_t *n)
 {
   long i = crdt_record_find(r, name, strlen(name));
   crdt_field_view fv;
@@ -41,6 +40,20 @@ static bool str_field(const crdt_record *r, const char *name, const char **p,
   *n = fv.value.u.s.n;
   return true;
 }
+
+bool node__ref_field(const crdt_record *r, const char *name,
+                     const char *coll, uint8_t id[CRDT_ID_LEN])
+{
+  long i = crdt_record_find(r, name, strlen(name));
+  crdt_field_view fv;
+  if (i < 0 || crdt_record_field(r, (size_t)i, &fv) != GS_OK || fv.is_set ||
+      fv.value.type != CRDT_REF || fv.value.u.ref.coll_len != strlen(coll) ||
+      memcmp(fv.value.u.ref.coll, coll, fv.value.u.ref.coll_len) != 0)
+    return false;
+  memcpy(id, fv.value.u.ref.id, CRDT_ID_LEN);
+  return true;
+}
+
 
 /* Copy at most cap-1 bytes of p, cut at a UTF-8 boundary. */
 static void copy_utf8(char *buf, size_t cap, const char *p, size_t n)
@@ -61,7 +74,7 @@ void node_name_of(const crdt_record *r, char *buf, size_t cap)
   size_t n;
   buf[0] = '\0';
   for (size_t k = 0; k < 4; k++)
-    if (str_field(r, name_fields[k], &p, &n) && n > 0) {
+    if (node__str_field(r, name_fields[k], &p, &n) && n > 0) {
       copy_utf8(buf, cap, p, n);
       return;
     }
@@ -88,7 +101,7 @@ static void hit_fill(node_hit *h, const crdt_record *r)
                           ", born %lld", (long long)fv.value.u.i);
   const char *p;
   size_t n;
-  if (str_field(r, "phone", &p, &n) && n >= 4 && k < sizeof h->detail)
+  if (node__str_field(r, "phone", &p, &n) && n >= 4 && k < sizeof h->detail)
     snprintf(h->detail + k, sizeof h->detail - k, ", phone ...%.*s", 4,
              p + n - 4);
 }
@@ -148,7 +161,7 @@ static int on_byname(void *vctx, const crdt_record *r)
   size_t n;
   bool match = false;
   for (size_t k = 0; k < 2 && !match; k++)
-    match = str_field(r, name_fields[k], &p, &n) && n == b->len &&
+    match = node__str_field(r, name_fields[k], &p, &n) && n == b->len &&
             memcmp(p, b->name, n) == 0;
   return match ? add_hit(b, r) : 0;
 }
@@ -360,8 +373,8 @@ static void household_name(node *n, const uint8_t id[CRDT_ID_LEN], char *buf,
   }
   const char *unit = "", *room = "";
   size_t un = 0, rn = 0;
-  str_field(r, "unit", &unit, &un);
-  str_field(r, "room", &room, &rn);
+  node__str_field(r, "unit", &unit, &un);
+  node__str_field(r, "room", &room, &rn);
   snprintf(buf, cap, "%s%.*s%s%.*s", bname, (int)un, unit, un ? "单元" : "",
            (int)rn, room);
   crdt_record_free(r);
@@ -727,7 +740,7 @@ static bool place_matches(const crdt_record *r, const qcond *q)
 {
   const char *p;
   size_t n;
-  if (str_field(r, "building", &p, &n) &&
+  if (node__str_field(r, "building", &p, &n) &&
       node__building_is(p, n, q->c->value, strlen(q->c->value)))
     return true;
   long i = crdt_record_find(r, "household", 9);

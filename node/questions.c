@@ -12,31 +12,6 @@
 #include "node/schema.h"
 #include "storage/store.h"
 
-static bool str_field(const crdt_record *r, const char *name, const char **p,
-                      size_t *n)
-{
-  long i = crdt_record_find(r, name, strlen(name));
-  crdt_field_view fv;
-  if (i < 0 || crdt_record_field(r, (size_t)i, &fv) != GS_OK || fv.is_set ||
-      fv.value.type != CRDT_STR)
-    return false;
-  *p = fv.value.u.s.p;
-  *n = fv.value.u.s.n;
-  return true;
-}
-
-static bool ref_field(const crdt_record *r, const char *name,
-                      const char *coll, uint8_t id[CRDT_ID_LEN])
-{
-  long i = crdt_record_find(r, name, strlen(name));
-  crdt_field_view fv;
-  if (i < 0 || crdt_record_field(r, (size_t)i, &fv) != GS_OK || fv.is_set ||
-      fv.value.type != CRDT_REF || fv.value.u.ref.coll_len != strlen(coll) ||
-      memcmp(fv.value.u.ref.coll, coll, fv.value.u.ref.coll_len) != 0)
-    return false;
-  memcpy(id, fv.value.u.ref.id, CRDT_ID_LEN);
-  return true;
-}
 
 /* Append s to buf (cap bytes) when it fits whole; true when it did. */
 static bool append(char *buf, size_t cap, const char *s)
@@ -54,7 +29,7 @@ static void text_of(const crdt_record *r, const char *name, char *buf,
   const char *p;
   size_t n;
   buf[0] = '\0';
-  if (str_field(r, name, &p, &n))
+  if (node__str_field(r, name, &p, &n))
     snprintf(buf, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
 }
 
@@ -80,7 +55,7 @@ static int on_house(void *ctx, const crdt_record *r)
 {
   hrows *h = ctx;
   uint8_t bid[CRDT_ID_LEN];
-  if (crdt_record_deleted(r) || !ref_field(r, "building", "building", bid) ||
+  if (crdt_record_deleted(r) || !node__ref_field(r, "building", "building", bid) ||
       (h->bid && memcmp(bid, h->bid, CRDT_ID_LEN) != 0))
     return 0;
   if (h->n >= NODE_QUESTION_ROWS_MAX)
@@ -125,7 +100,7 @@ static int on_res(void *ctx, const crdt_record *r)
 {
   rrows *x = ctx;
   uint8_t hid[CRDT_ID_LEN];
-  if (!ref_field(r, "household", "household", hid))
+  if (!node__ref_field(r, "household", "household", hid))
     return 0;
   if (x->n >= NODE_QUESTION_ROWS_MAX * 8)
     return 1;
@@ -152,13 +127,13 @@ static int on_visit(void *ctx, const crdt_record *r)
   const char *d;
   size_t dn;
   uint8_t id[CRDT_ID_LEN];
-  if (crdt_record_deleted(r) || !str_field(r, "date", &d, &dn) ||
+  if (crdt_record_deleted(r) || !node__str_field(r, "date", &d, &dn) ||
       !node_date_valid(d, dn))
     return 0;
   hrow *x = NULL;
-  if (ref_field(r, "household", "household", id))
+  if (node__ref_field(r, "household", "household", id))
     x = house(v->h, id);
-  if (!x && ref_field(r, "resident", "resident", id))
+  if (!x && node__ref_field(r, "resident", "resident", id))
     for (size_t i = 0; i < v->r->n && !x; i++)
       if (memcmp(v->r->v[i].id, id, CRDT_ID_LEN) == 0)
         x = house(v->h, v->r->v[i].hid);
@@ -299,11 +274,11 @@ static int on_contact(void *ctx, const crdt_record *r)
   size_t bn;
   if (crdt_record_deleted(r))
     return 0;
-  if (ref_field(r, "household", "household", hid))
+  if (node__ref_field(r, "household", "household", hid))
     for (size_t i = 0; i < c->h->n && !home; i++)
       if (memcmp(c->h->v[i].id, hid, CRDT_ID_LEN) == 0)
         home = &c->h->v[i];
-  if (!home && !(str_field(r, "building", &bt, &bn) &&
+  if (!home && !(node__str_field(r, "building", &bt, &bn) &&
                  node__building_is(c->bname, strlen(c->bname), bt, bn)))
     return 0;
   if (c->n >= NODE_QUESTION_ROWS_MAX)
