@@ -49,14 +49,8 @@ typedef struct vv_list {
 static int on_vv(void *ctx, const store_feed *f)
 {
   vv_list *l = ctx;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? 2 * l->cap : 64;
-    vv_entry *e = realloc(l->e, cap * sizeof *e);
-    if (!e)
-      return 1;
-    l->e = e;
-    l->cap = cap;
-  }
+  if (crdt_grow((void **)&l->e, &l->cap, l->n + 1, sizeof *l->e))
+    return 1;
   memcpy(l->e[l->n].feed, f->feed, CRDT_FEED_LEN);
   l->e[l->n++].seq = f->seq;
   return 0;

@@ -169,14 +169,8 @@ static member *find(node_policy *p, const uint8_t id[CRDT_ID_LEN], bool add)
   }
   if (!add)
     return NULL;
-  if (p->n_m == p->cap) {
-    size_t cap = p->cap ? 2 * p->cap : 16;
-    member *m = realloc(p->m, cap * sizeof *m);
-    if (!m)
-      return NULL;
-    p->m = m;
-    p->cap = cap;
-  }
+  if (crdt_grow((void **)&p->m, &p->cap, p->n_m + 1, sizeof *p->m))
+    return NULL;
   memmove(&p->m[lo + 1], &p->m[lo], (p->n_m - lo) * sizeof *p->m);
   p->n_m++;
   member *m = &p->m[lo];
@@ -586,14 +580,8 @@ static gs_err witness_add(node_policy *p, const uint8_t claimant[CRDT_ID_LEN],
       memcpy(p->w[i].nonce, nonce, CRDT_KEY_LEN);
       return GS_OK;
     }
-  if (p->nw == p->wcap) {
-    size_t cap = p->wcap ? 2 * p->wcap : 16;
-    witness *w = realloc(p->w, cap * sizeof *w);
-    if (!w)
-      return GS_ENOMEM;
-    p->w = w;
-    p->wcap = cap;
-  }
+  if (crdt_grow((void **)&p->w, &p->wcap, p->nw + 1, sizeof *p->w))
+    return GS_ENOMEM;
   witness *w = &p->w[p->nw++];
   memcpy(w->claimant, claimant, CRDT_ID_LEN);
   memcpy(w->by, by, CRDT_KEY_LEN);
@@ -1373,14 +1361,8 @@ static int on_feed_cut(void *ctx, const store_feed *f)
   cut_ctx *cc = ctx;
   if (memcmp(f->origin, cc->key, CRDT_KEY_LEN) != 0)
     return 0;
-  if (cc->n == cc->cap) {
-    size_t cap = cc->cap ? 2 * cc->cap : 8;
-    cut *c = realloc(cc->cuts, cap * sizeof *c);
-    if (!c)
-      return 1;
-    cc->cuts = c;
-    cc->cap = cap;
-  }
+  if (crdt_grow((void **)&cc->cuts, &cc->cap, cc->n + 1, sizeof *cc->cuts))
+    return 1;
   memcpy(cc->cuts[cc->n].feed, f->feed, CRDT_FEED_LEN);
   cc->cuts[cc->n++].seq = f->seq;
   return 0;

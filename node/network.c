@@ -771,14 +771,8 @@ static int on_rot_member(void *ctx, const node_member_info *m)
     rm->skipped++;
     return 0;
   }
-  if (rm->nk == rm->cap) {
-    size_t cap = rm->cap ? 2 * rm->cap : 64;
-    uint8_t(*k)[CRDT_KEY_LEN] = realloc(rm->keys, cap * sizeof *k);
-    if (!k)
-      return 1;
-    rm->keys = k;
-    rm->cap = cap;
-  }
+  if (crdt_grow((void **)&rm->keys, &rm->cap, rm->nk + 1, sizeof *rm->keys))
+    return 1;
   memcpy(rm->keys[rm->nk++], m->key, CRDT_KEY_LEN);
   return 0;
 }

@@ -898,14 +898,8 @@ static gs_err touched_load(store *s, MDB_txn *txn, touched_set *ts,
     err = crdt_record_decode(t->key + t->kn, t->n, &ts->rec);
     return err == GS_ENOMEM ? err : (err ? GS_ECORRUPT : GS_OK);
   }
-  if (ts->n == ts->cap) {
-    size_t nc = ts->cap ? 2 * ts->cap : 16;
-    touched *nt = realloc(ts->t, nc * sizeof *nt);
-    if (!nt)
-      return GS_ENOMEM;
-    ts->t = nt;
-    ts->cap = nc;
-  }
+  if (crdt_grow((void **)&ts->t, &ts->cap, ts->n + 1, sizeof *ts->t))
+    return GS_ENOMEM;
   touched *t = &ts->t[ts->n];
   if (!(t->key = malloc(k.n)))
     return GS_ENOMEM;
