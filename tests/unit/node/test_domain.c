@@ -9,6 +9,7 @@
 #include "node/domain.h"
 #include "node/json.h"
 #include "node/node.h"
+#include "tests/unit/node/domain_test_util.h"
 #include "tests/unit/storage/store_test_util.h"
 #include "node/schema.h"
 
@@ -75,29 +76,6 @@ static void add(const char *coll, const char *scope, uint8_t id[CRDT_ID_LEN],
   node_edit_free(e);
 }
 
-/* The text of a string field of (coll, id), "" when absent or nil. */
-static const char *field_text(const char *coll, const uint8_t *id,
-                              const char *field, char *buf, size_t cap)
-{
-  crdt_record *r;
-  buf[0] = '\0';
-  cr_assert_eq(node_get(n, coll, id, &r), GS_OK);
-  long i = crdt_record_find(r, field, strlen(field));
-  crdt_field_view fv;
-  if (i >= 0 && crdt_record_field(r, (size_t)i, &fv) == GS_OK &&
-      !fv.is_set && fv.value.type != CRDT_NIL)
-    node_value_text(&fv.value, buf, cap);
-  crdt_record_free(r);
-  return buf;
-}
-
-static int count_cb(void *ctx, const crdt_record *r)
-{
-  (void)r;
-  (*(size_t *)ctx)++;
-  return 0;
-}
-
 /* How many records a query of coll with one condition text returns;
  * -1 when refused (why gets the reason). */
 static long query1(const char *coll, const char *cond, node_reason *why)
@@ -108,7 +86,7 @@ static long query1(const char *coll, const char *cond, node_reason *why)
     cr_assert(node_cond_parse(cond, &c), "%s", cond);
   node_query q = {.coll = coll, .conds = cond ? &c : NULL,
                   .nconds = cond ? 1 : 0};
-  if (node_query_run(n, &q, count_cb, &got, &matched, why) != GS_OK)
+  if (node_query_run(n, &q, t_count_cb, &got, &matched, why) != GS_OK)
     return -1;
   cr_assert_eq(got, matched);
   return (long)got;
@@ -328,16 +306,16 @@ Test(domain_api, every_status_move_and_its_refusals)
   /* a new appeal starts open, opened today (the node's clock) */
   add("appeal", NULL, a, "category", "repair", "resident", "王秀英",
       "description", "单元门坏了", NULL);
-  cr_assert_str_eq(field_text("appeal", a, "status", buf, sizeof buf),
+  cr_assert_str_eq(t_field_text(n, "appeal", a, "status", buf, sizeof buf),
                    "open");
-  cr_assert_str_eq(field_text("appeal", a, "opened", buf, sizeof buf),
+  cr_assert_str_eq(t_field_text(n, "appeal", a, "opened", buf, sizeof buf),
                    "2026-11-20");
   /* open -> resolved is no move */
   cr_assert_eq(verb(a, "resolve", NULL, NULL, &why), GS_ESCHEMA);
   cr_assert_not_null(strstr(why.text, "cannot become resolved"), "%s",
                      why.text);
   cr_assert_eq(verb(a, "accept", NULL, NULL, &why), GS_OK, "%s", why.text);
-  cr_assert_str_eq(field_text("appeal", a, "accepted", buf, sizeof buf),
+  cr_assert_str_eq(t_field_text(n, "appeal", a, "accepted", buf, sizeof buf),
                    "2026-11-20");
   /* assign needs who */
   cr_assert_eq(verb(a, "assign", NULL, NULL, &why), GS_ESCHEMA);
@@ -356,7 +334,7 @@ Test(domain_api, every_status_move_and_its_refusals)
   cr_assert_eq(node_edit_verb(e, "close", NULL, &why), GS_OK);
   cr_assert_eq(node_edit_commit(e, NULL, &why), GS_OK, "%s", why.text);
   node_edit_free(e);
-  cr_assert_str_eq(field_text("appeal", a, "status", buf, sizeof buf),
+  cr_assert_str_eq(t_field_text(n, "appeal", a, "status", buf, sizeof buf),
                    "closed");
   /* a closed appeal is not accepted again */
   cr_assert_eq(verb(a, "accept", NULL, NULL, &why), GS_ESCHEMA);
@@ -364,10 +342,10 @@ Test(domain_api, every_status_move_and_its_refusals)
   cr_assert_eq(verb(a, "reopen", "2026-11-22", NULL, &why), GS_EINVAL);
   cr_assert_not_null(strstr(why.text, "keeps no date"));
   cr_assert_eq(verb(a, "reopen", NULL, NULL, &why), GS_OK, "%s", why.text);
-  cr_assert_str_eq(field_text("appeal", a, "status", buf, sizeof buf),
+  cr_assert_str_eq(t_field_text(n, "appeal", a, "status", buf, sizeof buf),
                    "reopened");
-  cr_assert_str_eq(field_text("appeal", a, "closed", buf, sizeof buf), "");
-  cr_assert_str_eq(field_text("appeal", a, "feedback", buf, sizeof buf), "");
+  cr_assert_str_eq(t_field_text(n, "appeal", a, "closed", buf, sizeof buf), "");
+  cr_assert_str_eq(t_field_text(n, "appeal", a, "feedback", buf, sizeof buf), "");
   /* a verb the collection does not have */
   cr_assert_eq(verb(a, "fly", NULL, NULL, &why), GS_EINVAL);
   /* the verbs are data of the schema */
@@ -469,7 +447,7 @@ Test(domain_api, paging_counts_every_match)
   }
   size_t got = 0, matched = 0;
   node_query q = {.coll = "resident", .offset = 2, .limit = 3};
-  cr_assert_eq(node_query_run(n, &q, count_cb, &got, &matched, &why), GS_OK);
+  cr_assert_eq(node_query_run(n, &q, t_count_cb, &got, &matched, &why), GS_OK);
   cr_assert_eq(got, 3);
   cr_assert_eq(matched, 7);
   uint8_t first[CRDT_ID_LEN];

@@ -13,6 +13,7 @@
 #include "node/member.h"
 #include "node/node.h"
 #include "node/schema.h"
+#include "tests/unit/node/domain_test_util.h"
 #include "tests/unit/storage/store_test_util.h"
 
 static char dir[64];
@@ -100,29 +101,6 @@ static void add(const char *coll, const char *scope, uint8_t *id, ...)
   cr_assert_eq(err, GS_OK, "%s: %s", coll, why.text);
 }
 
-/* The text of a register field of (coll, id), "" when absent. */
-static const char *field_text(const char *coll, const uint8_t *id,
-                              const char *field, char *buf, size_t cap)
-{
-  crdt_record *r;
-  buf[0] = '\0';
-  cr_assert_eq(node_get(n, coll, id, &r), GS_OK);
-  long i = crdt_record_find(r, field, strlen(field));
-  crdt_field_view fv;
-  if (i >= 0 && crdt_record_field(r, (size_t)i, &fv) == GS_OK &&
-      !fv.is_set && fv.value.type != CRDT_NIL)
-    node_value_text(&fv.value, buf, cap);
-  crdt_record_free(r);
-  return buf;
-}
-
-static int count_cb(void *ctx, const crdt_record *r)
-{
-  (void)r;
-  (*(size_t *)ctx)++;
-  return 0;
-}
-
 /* How many records of coll hold every condition (NULL-terminated);
  * -1 when refused (why gets the reason). */
 static long query(const char *coll, node_reason *why, ...)
@@ -138,7 +116,7 @@ static long query(const char *coll, node_reason *why, ...)
   }
   va_end(ap);
   node_query q = {.coll = coll, .conds = c, .nconds = nc};
-  if (node_query_run(n, &q, count_cb, &got, NULL, why) != GS_OK)
+  if (node_query_run(n, &q, t_count_cb, &got, NULL, why) != GS_OK)
     return -1;
   return (long)got;
 }
@@ -154,10 +132,10 @@ Test(domain_words, labels_are_taken_as_input_and_codes_are_kept)
                    "微心愿");
   add("appeal", G1, a, "category", "微心愿", "description", "楼道装一盏灯",
       NULL);
-  cr_assert_str_eq(field_text("appeal", a, "category", buf, sizeof buf),
+  cr_assert_str_eq(t_field_text(n, "appeal", a, "category", buf, sizeof buf),
                    "micro-wish");
   add("meeting", G1, m, "kind", "邻里议事会", "date", "2026-11-02", NULL);
-  cr_assert_str_eq(field_text("meeting", m, "kind", buf, sizeof buf),
+  cr_assert_str_eq(t_field_text(n, "meeting", m, "kind", buf, sizeof buf),
                    "neighbours");
   add("resident", G1, r, "name", "李桂芳", "+tags", "独居", "+tags",
       "elderly", NULL);
@@ -185,7 +163,7 @@ Test(domain_words, labels_are_taken_as_input_and_codes_are_kept)
   cr_assert_eq(node_edit_text(e, "feedback", '=', "满意", &why), GS_OK);
   cr_assert_eq(node_edit_commit(e, NULL, &why), GS_OK, "%s", why.text);
   node_edit_free(e);
-  cr_assert_str_eq(field_text("appeal", a, "feedback", buf, sizeof buf),
+  cr_assert_str_eq(t_field_text(n, "appeal", a, "feedback", buf, sizeof buf),
                    "satisfied");
   /* what is neither is refused by the schema, storing nothing */
   cr_assert_eq(try_add("appeal", G1, NULL, &why, "category", "随便",
@@ -246,9 +224,9 @@ Test(domain_words, dates_in_the_forms_people_write)
   node_reason why = {0};
   add("visit", G1, v1, "by", "小李", "date", "2026年11月5日", NULL);
   add("visit", G1, v2, "by", "小李", "date", "昨天", NULL);
-  cr_assert_str_eq(field_text("visit", v1, "date", buf, sizeof buf),
+  cr_assert_str_eq(t_field_text(n, "visit", v1, "date", buf, sizeof buf),
                    "2026-11-05");
-  cr_assert_str_eq(field_text("visit", v2, "date", buf, sizeof buf),
+  cr_assert_str_eq(t_field_text(n, "visit", v2, "date", buf, sizeof buf),
                    "2026-11-19");
   cr_assert_eq(try_add("visit", G1, NULL, &why, "by", "小李", "date",
                        "2026/2/30", NULL),
@@ -263,7 +241,7 @@ Test(domain_words, dates_in_the_forms_people_write)
                "%s", why.text);
   cr_assert_eq(node_edit_commit(e, NULL, &why), GS_OK, "%s", why.text);
   node_edit_free(e);
-  cr_assert_str_eq(field_text("appeal", a, "accepted", buf, sizeof buf),
+  cr_assert_str_eq(t_field_text(n, "appeal", a, "accepted", buf, sizeof buf),
                    "2026-11-03");
   cr_assert_eq(node_edit_open(n, "appeal", a, false, &e, &why), GS_OK);
   cr_assert_eq(node_edit_verb(e, "assign", "2026/11/31", &why), GS_EINVAL);
@@ -285,9 +263,9 @@ Test(domain_words, phones_are_kept_and_found_without_spaces_and_dashes)
   node_reason why = {0};
   add("resident", G1, a, "name", "李桂芳", "phone", "138 0000 1111", NULL);
   add("resident", G1, b, "name", "王建国", "phone", "139-1234-5678", NULL);
-  cr_assert_str_eq(field_text("resident", a, "phone", buf, sizeof buf),
+  cr_assert_str_eq(t_field_text(n, "resident", a, "phone", buf, sizeof buf),
                    "13800001111");
-  cr_assert_str_eq(field_text("resident", b, "phone", buf, sizeof buf),
+  cr_assert_str_eq(t_field_text(n, "resident", b, "phone", buf, sizeof buf),
                    "13912345678");
   /* a phone written as it was typed (put's FIELD=TEXT) is still found */
   node_edit *e;
@@ -312,7 +290,7 @@ Test(domain_words, phones_are_kept_and_found_without_spaces_and_dashes)
   cr_assert_eq(strncmp(c.field, "phone", c.field_len), 0);
   node_query q = {.coll = "resident", .conds = &c, .nconds = 1};
   size_t got = 0;
-  cr_assert_eq(node_query_run(n, &q, count_cb, &got, NULL, &why), GS_OK);
+  cr_assert_eq(node_query_run(n, &q, t_count_cb, &got, NULL, &why), GS_OK);
   cr_assert_eq(got, 1);
   node_find_cond(rc, "李", &c);
   cr_assert_eq(strncmp(c.field, "name", c.field_len), 0);
@@ -456,7 +434,7 @@ Test(domain_words, records_by_name_address_and_place)
   q.choose = pick_second;
   q.choose_ctx = &asked;
   size_t got = 0;
-  cr_assert_eq(node_query_run(n, &q, count_cb, &got, NULL, &why), GS_OK,
+  cr_assert_eq(node_query_run(n, &q, t_count_cb, &got, NULL, &why), GS_OK,
                "%s", why.text);
   cr_assert_eq(asked, 2);
   cr_assert_eq(got, 1);
@@ -581,7 +559,7 @@ Test(domain_words, residents_by_age_from_birth_year_and_this_year)
   cr_assert_str_eq(c.value, "65");
   node_query q = {.coll = "resident", .conds = &c, .nconds = 1};
   size_t got = 0;
-  cr_assert_eq(node_query_run(n, &q, count_cb, &got, NULL, &why), GS_OK,
+  cr_assert_eq(node_query_run(n, &q, t_count_cb, &got, NULL, &why), GS_OK,
                "%s", why.text);
   cr_assert_eq(got, 2);
   cr_assert_eq(query("resident", &why, "age>65", NULL), 1);
