@@ -104,6 +104,10 @@ static const cli_command commands[] = {
      "volunteer hours: deposit, spend, balance"},
     {"team", cli_cmd_domain, "team VERB ...", "volunteer teams"},
     {"unit", cli_cmd_domain, "unit VERB ...", "co-building units (共建单位)"},
+    {"activity", cli_cmd_domain, "activity VERB ...",
+     "activities and tallies: lectures, errands (代办), thefts stopped"},
+    {"party_report", cli_cmd_domain, "party_report VERB ...",
+     "in-service party members reporting (在职党员双报到)"},
     {"demo", cli_cmd_demo,
      "demo seed [--seed N] [--root STREET/COMMUNITY] [--until DATE] "
      "[--households N]",

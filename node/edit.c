@@ -763,7 +763,13 @@ static gs_err add_defaults(node_edit *e, node_reason *why)
     return GS_OK;
   gs_err err;
   crdt_value s = {.type = CRDT_STR};
-  if (e->sc->status && !has_intent(e, e->sc->status)) {
+  /* a status that is not required (a resident's) is left unset: its
+   * absence is the initial state, and old records read the same */
+  const node_field *sf =
+      e->sc->status ? node_schema_field(e->sc, e->sc->status,
+                                        strlen(e->sc->status))
+                    : NULL;
+  if (sf && (sf->flags & NODE_F_REQUIRED) && !has_intent(e, e->sc->status)) {
     s.u.s.p = e->sc->initial;
     s.u.s.n = strlen(e->sc->initial);
     if ((err = node_edit_set(e, e->sc->status, &s, why)) != GS_OK)

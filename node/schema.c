@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crdt/gs_i18n.h"
 #include "node/node.h"
 #include "node/schema.h"
 
@@ -31,12 +32,23 @@ static const char *const feedbacks[] = {"satisfied", "unsatisfied", NULL};
 static const char *const meeting_kinds[] = {
     "four-party", "round-table", "neighbours", "hearing", "other", NULL};
 static const char *const task_status[] = {"open", "claimed", "done", NULL};
-static const char *const findings[] = {"hazard", "dispute", "need",
-                                       "health", "none", NULL};
+static const char *const findings[] = {
+    "hazard", "dispute", "need",  "health", "none",        "fall",
+    "fraud",  "stray-dog", "theft", "fire-hazard", NULL};
 static const char *const tb_kinds[] = {"deposit", "spend", "adjust", NULL};
 static const char *const services[] = {
     "errand",   "companionship", "cleaning", "repair", "patrol",
     "tutoring", "health",        "other",    NULL};
+static const char *const resident_status[] = {"living", "moved-out",
+                                             "moved", NULL};
+static const char *const task_kinds[] = {"action", "decision", "co-building",
+                                         NULL};
+static const char *const team_kinds[] = {"fire-squad", "door-knocking",
+                                         "patrol", "volunteer", "other",
+                                         NULL};
+static const char *const activity_kinds[] = {
+    "lecture", "activity", "errand", "theft-stopped", "fight-stopped",
+    "other", NULL};
 static const char *const unit_kinds[] = {
     "property", "company", "school", "hospital", "government",
     "social-org", "other", NULL};
@@ -81,6 +93,25 @@ static const node_field resident_f[] = {
     {"room", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
     {"tags", NODE_F_TAGS, 0, resident_tags, NULL, 0, 0, NULL, NULL},
     {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"emergency_contact", NODE_F_TEXT, 0, NULL, NULL, 0, 0,
+     "who to call in an emergency", NULL},
+    {"emergency_phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"passbook", NODE_F_TEXT, 0, NULL, NULL, 0, 0,
+     "time-bank passbook number (储蓄卡)", NULL},
+    {"status", NODE_F_ENUM, 0, resident_status, NULL, 0, 0,
+     "none: living here", NULL},
+    {"moved_out", NODE_F_DATE, 0, NULL, NULL, 0, 0, "date moved out", NULL},
+    {"move_reason", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"moved_to", NODE_F_REF, 0, NULL, "resident", 0, 0,
+     "the record that continues it in another grid", NULL},
+    {"moved_from", NODE_F_REF, 0, NULL, "resident", 0, 0,
+     "the record it continues", NULL},
+};
+
+static const node_move resident_moves[] = {
+    {"living", "moved-out", {"moved_out"}},
+    {"moved-out", "living", {NULL}},
+    {"living", "moved", {"moved_to", "moved_out"}},
 };
 
 static const node_field appeal_f[] = {
@@ -101,6 +132,10 @@ static const node_field appeal_f[] = {
     {"closed", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL, "opened"},
     {"feedback", NODE_F_ENUM, 0, feedbacks, NULL, 0, 0, "the resident's", NULL},
     {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"fulfiller", NODE_F_REF, 0, NULL, "unit|team|resident", 0, 0,
+     "who fulfils a micro-wish (a unit, team or volunteer)", NULL},
+    {"donor", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "who gave it, where given",
+     NULL},
 };
 
 static const node_move appeal_moves[] = {
@@ -122,8 +157,12 @@ static const node_field meeting_f[] = {
     {"participants", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL, NULL},
     {"topics", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL, NULL},
     {"appeals", NODE_F_REFS, 0, NULL, "appeal", 0, 0, "linked appeals", NULL},
-    {"decisions", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"decisions", NODE_F_TEXTS, 0, NULL, NULL, 0, 0,
+     "as text (a decision with a unit responsible is a task)", NULL},
     {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"convener", NODE_F_REF, 0, NULL, "unit|resident|team", 0, 0, NULL, NULL},
+    {"attendees", NODE_F_REFS, 0, NULL, "unit|resident|team", 0, 0,
+     "participating units, residents and teams", NULL},
 };
 
 static const node_field task_f[] = {
@@ -135,6 +174,14 @@ static const node_field task_f[] = {
     {"status", NODE_F_ENUM, REQ, task_status, NULL, 0, 0, NULL, NULL},
     {"done", NODE_F_DATE, 0, NULL, NULL, 0, 0, NULL, NULL},
     {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"kind", NODE_F_ENUM, 0, task_kinds, NULL, 0, 0,
+     "none: an action item", NULL},
+    {"year", NODE_F_INT, 0, NULL, NULL, 2000, 2100,
+     "the year of a co-building list", NULL},
+    {"claimants", NODE_F_REFS, 0, NULL, "unit|team", 0, 0,
+     "every unit that claimed it", NULL},
+    {"cost", NODE_F_NUM, 0, NULL, NULL, 0, 1e9, "yuan", NULL},
+    {"resources", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "what is given", NULL},
 };
 
 static const node_move task_moves[] = {
@@ -152,6 +199,13 @@ static const node_field visit_f[] = {
     {"notes", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
     {"findings", NODE_F_TAGS, 0, findings, NULL, 0, 0, NULL, NULL},
     {"followups", NODE_F_TEXTS, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"team", NODE_F_REF, 0, NULL, "team", 0, 0, "e.g. 天天敲门组", NULL},
+    {"visitors", NODE_F_REFS, 0, NULL, "resident|unit|team", 0, 0,
+     "who else came", NULL},
+    {"companions", NODE_F_TEXTS, 0, NULL, NULL, 0, 0,
+     "others by name: police, property staff", NULL},
+    {"corrects", NODE_F_REF, 0, NULL, "visit", 0, 0,
+     "the author's own visit this corrects", NULL},
 };
 
 static const node_field timebank_f[] = {
@@ -164,6 +218,14 @@ static const node_field timebank_f[] = {
     {"date", NODE_F_DATE, REQ, NULL, NULL, 0, 0, NULL, NULL},
     {"by", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "who recorded it", NULL},
     {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"served", NODE_F_REF, 0, NULL, "resident", 0, 0, "the person served",
+     NULL},
+    {"goods", NODE_F_TEXT, 0, NULL, NULL, 0, 0,
+     "a spend: the donation or goods exchanged", NULL},
+    {"sponsor", NODE_F_REF, 0, NULL, "unit", 0, 0,
+     "the unit that sponsored it", NULL},
+    {"corrects", NODE_F_REF, 0, NULL, "timebank", 0, 0,
+     "an adjust: the entry it corrects (its hours count net)", NULL},
 };
 
 static const node_field team_f[] = {
@@ -172,6 +234,12 @@ static const node_field team_f[] = {
     {"members", NODE_F_REFS, 0, NULL, "resident", 0, 0, NULL, NULL},
     {"purpose", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
     {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"kind", NODE_F_ENUM, 0, team_kinds, NULL, 0, 0, NULL, NULL},
+    {"building", NODE_F_REF, 0, NULL, "building", 0, 0,
+     "a building's own squad", NULL},
+    {"outsiders", NODE_F_TEXTS, 0, NULL, NULL, 0, 0,
+     "members who are no residents: \"NAME PHONE\"", NULL},
+    {"passbook", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
 static const node_field unit_f[] = {
@@ -179,6 +247,30 @@ static const node_field unit_f[] = {
     {"kind", NODE_F_ENUM, 0, unit_kinds, NULL, 0, 0, NULL, NULL},
     {"contact", NODE_F_TEXT, 0, NULL, NULL, 0, 0, "a person to call", NULL},
     {"phone", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"passbook", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+};
+
+static const node_field activity_f[] = {
+    {"kind", NODE_F_ENUM, REQ, activity_kinds, NULL, 0, 0, NULL, NULL},
+    {"title", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"date", NODE_F_DATE, REQ, NULL, NULL, 0, 0, NULL, NULL},
+    {"count", NODE_F_INT, 0, NULL, NULL, 0, 100000,
+     "attendance, errands run, thefts or fights stopped (none: 1)", NULL},
+    {"organizer", NODE_F_REF, 0, NULL, "unit|team", 0, 0, NULL, NULL},
+    {"resident", NODE_F_REF, 0, NULL, "resident", 0, 0,
+     "for whom (an errand)", NULL},
+    {"place", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+    {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
+};
+
+static const node_field party_f[] = {
+    {"member", NODE_F_REF, REQ, NULL, "resident", 0, 0,
+     "the in-service party member", NULL},
+    {"employer", NODE_F_REF, 0, NULL, "unit", 0, 0, NULL, NULL},
+    {"month", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "YYYY-MM", NULL},
+    {"what", NODE_F_TEXT, REQ, NULL, NULL, 0, 0, "the service given", NULL},
+    {"hours", NODE_F_NUM, 0, NULL, NULL, 0, 1000, NULL, NULL},
     {"note", NODE_F_TEXT, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
@@ -189,8 +281,9 @@ static const node_coll colls[] = {
      N(building_f), false, NULL, NULL, NULL, 0},
     {"household", "a household (户): a flat in a building", household_f,
      N(household_f), false, NULL, NULL, NULL, 0},
-    {"resident", "a resident; moving out is a delete", resident_f,
-     N(resident_f), false, NULL, NULL, NULL, 0},
+    {"resident", "a resident; moving out keeps the record (move-out, move)",
+     resident_f, N(resident_f), false, "status", "living", resident_moves,
+     N(resident_moves)},
     {"appeal", "a need or micro-wish (诉求/微心愿) and how it was handled",
      appeal_f, N(appeal_f), false, "status", "open", appeal_moves,
      N(appeal_moves)},
@@ -207,6 +300,12 @@ static const node_coll colls[] = {
     {"unit", "a co-building unit (共建单位): property company, company, "
              "school...",
      unit_f, N(unit_f), false, NULL, NULL, NULL, 0},
+    {"activity", "an activity or tally an office publishes: lectures, "
+                 "errands run for residents (代办), thefts and fights stopped",
+     activity_f, N(activity_f), false, NULL, NULL, NULL, 0},
+    {"party_report", "an in-service party member reporting to the community "
+                     "(在职党员双报到): member, employer, month, service",
+     party_f, N(party_f), false, NULL, NULL, NULL, 0},
 };
 
 /* ---- Chinese labels (one source: the web app shows these; the CLI's
@@ -232,6 +331,8 @@ static const label labels[] = {
     {"timebank", NULL, NULL, "时间银行"},
     {"team", NULL, NULL, "志愿队"},
     {"unit", NULL, NULL, "共建单位"},
+    {"activity", NULL, NULL, "活动台账"},
+    {"party_report", NULL, NULL, "在职党员双报到"},
     /* fields (any collection) */
     {NULL, "name", NULL, "名称"},
     {"resident", "name", NULL, "姓名"},
@@ -292,6 +393,42 @@ static const label labels[] = {
     {NULL, "members", NULL, "成员"},
     {NULL, "purpose", NULL, "宗旨"},
     {NULL, "contact", NULL, "联系人"},
+    {NULL, "emergency_contact", NULL, "紧急联系人"},
+    {NULL, "emergency_phone", NULL, "紧急联系电话"},
+    {NULL, "passbook", NULL, "储蓄卡号"},
+    {"resident", "status", NULL, "居住状态"},
+    {NULL, "moved_out", NULL, "迁出日期"},
+    {NULL, "move_reason", NULL, "迁出原因"},
+    {NULL, "moved_to", NULL, "迁往"},
+    {NULL, "moved_from", NULL, "迁自"},
+    {NULL, "fulfiller", NULL, "认领人"},
+    {NULL, "donor", NULL, "捐赠人"},
+    {NULL, "convener", NULL, "召集人"},
+    {NULL, "attendees", NULL, "参会单位与个人"},
+    {"task", "kind", NULL, "事项类型"},
+    {NULL, "year", NULL, "年度"},
+    {NULL, "claimants", NULL, "认领单位"},
+    {NULL, "cost", NULL, "费用(元)"},
+    {NULL, "resources", NULL, "资源"},
+    {NULL, "team", NULL, "队伍"},
+    {NULL, "visitors", NULL, "同行人员"},
+    {NULL, "companions", NULL, "其他同行"},
+    {NULL, "corrects", NULL, "更正对象"},
+    {NULL, "served", NULL, "服务对象"},
+    {NULL, "goods", NULL, "兑换物品"},
+    {NULL, "sponsor", NULL, "赞助单位"},
+    {"team", "kind", NULL, "队伍类型"},
+    {"team", "building", NULL, "所属楼栋"},
+    {NULL, "outsiders", NULL, "外部成员"},
+    {"activity", "kind", NULL, "类型"},
+    {NULL, "count", NULL, "数量/人次"},
+    {NULL, "organizer", NULL, "组织方"},
+    {"activity", "resident", NULL, "服务居民"},
+    {NULL, "member", NULL, "党员"},
+    {NULL, "employer", NULL, "工作单位"},
+    {NULL, "month", NULL, "月份"},
+    {"party_report", "what", NULL, "服务内容"},
+    {"activity", "title", NULL, "名称"},
     /* values */
     {NULL, "tags", "elderly", "老年人"},
     {NULL, "tags", "lives-alone", "独居"},
@@ -350,6 +487,28 @@ static const label labels[] = {
     {NULL, "service", "tutoring", "辅导"},
     {NULL, "service", "health", "健康服务"},
     {NULL, "service", "other", "其他"},
+    {"resident", "status", "living", "在住"},
+    {"resident", "status", "moved-out", "已迁出"},
+    {"resident", "status", "moved", "已迁往他处网格"},
+    {NULL, "findings", "fall", "跌倒"},
+    {NULL, "findings", "fraud", "诈骗"},
+    {NULL, "findings", "stray-dog", "流浪犬"},
+    {NULL, "findings", "theft", "盗窃"},
+    {NULL, "findings", "fire-hazard", "火灾隐患"},
+    {"task", "kind", "action", "行动事项"},
+    {"task", "kind", "decision", "会议决议"},
+    {"task", "kind", "co-building", "共建清单项目"},
+    {"team", "kind", "fire-squad", "119自管小组"},
+    {"team", "kind", "door-knocking", "敲门组"},
+    {"team", "kind", "patrol", "巡逻队"},
+    {"team", "kind", "volunteer", "志愿服务队"},
+    {"team", "kind", "other", "其他"},
+    {"activity", "kind", "lecture", "讲座"},
+    {"activity", "kind", "activity", "活动"},
+    {"activity", "kind", "errand", "代办"},
+    {"activity", "kind", "theft-stopped", "制止盗窃"},
+    {"activity", "kind", "fight-stopped", "制止打架"},
+    {"activity", "kind", "other", "其他"},
     {"unit", "kind", "property", "物业"},
     {"unit", "kind", "company", "企业"},
     {"unit", "kind", "school", "学校"},
@@ -411,6 +570,10 @@ static const node_verb verbs[] = {
      "closed, with the resident's --feedback"},
     {"appeal", "reopen", "reopened", NULL, "assignee",
      {"closed", "feedback"}, "not done after all (--note why)"},
+    {"resident", "move-out", "moved-out", "moved_out", NULL, {NULL},
+     "moved away: the record stays, out of rosters (--move-reason WHY)"},
+    {"resident", "return", "living", NULL, NULL, {"moved_out", "move_reason"},
+     "lives here again"},
     {"task", "claim", "claimed", NULL, "unit", {NULL},
      "a unit or team takes the task on (--to)"},
     {"task", "done", "done", "done", "unit", {NULL}, "the task is done"},
@@ -700,6 +863,30 @@ static bool timebank_ok(const crdt_op *ops, size_t nops, char *why,
   return true;
 }
 
+/* A party member's report names its month "YYYY-MM" (1900..2199). */
+static bool month_ok(const crdt_op *ops, size_t nops, char *why,
+                     size_t whylen)
+{
+  for (size_t i = 0; i < nops; i++) {
+    const crdt_value *v = &ops[i].value;
+    if (ops[i].kind != CRDT_OP_SET || !eq(ops[i].field, ops[i].field_len,
+                                          "month") ||
+        v->type != CRDT_STR)
+      continue;
+    char d[11];
+    if (v->u.s.n == 7) {
+      memcpy(d, v->u.s.p, 7);
+      memcpy(d + 7, "-01", 4);
+      if (node_date_valid(d, 10))
+        continue;
+    }
+    snprintf(why, whylen, _("field 'month' takes a month YYYY-MM, e.g. "
+                            "2026-11"));
+    return false;
+  }
+  return true;
+}
+
 /* The text of field name as this write leaves it: set by ops, else held
  * in cur; NULL when neither (or cleared). */
 static const char *given_text(const crdt_record *cur, const crdt_op *ops,
@@ -840,6 +1027,9 @@ gs_err node_schema_check(const crdt_record *cur, const crdt_op *ops,
     }
   }
   if (strcmp(c->name, "timebank") == 0 && !timebank_ok(ops, nops, why, whylen))
+    return GS_ESCHEMA;
+  if (strcmp(c->name, "party_report") == 0 &&
+      !month_ok(ops, nops, why, whylen))
     return GS_ESCHEMA;
   if (status && !(flags & NODE_SCHEMA_IMPORT)) {
     if (!exists) {

@@ -87,7 +87,8 @@ Test(schema, every_collection_is_well_formed)
   const node_coll *c = node_schema_all(&n);
   const char *want[] = {"grid",    "building", "household", "resident",
                         "appeal",  "meeting",  "task",      "visit",
-                        "timebank", "team",    "unit"};
+                        "timebank", "team",    "unit",      "activity",
+                        "party_report"};
   cr_assert_eq(n, sizeof want / sizeof *want);
   for (size_t i = 0; i < n; i++) {
     cr_assert_str_eq(c[i].name, want[i]);
