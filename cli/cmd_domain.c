@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "crdt/gs_i18n.h"
 #include "node/domain.h"
 #include "node/node.h"
 #include "node/schema.h"
@@ -767,6 +768,222 @@ static int cmd_contacts(cli_ctx *ctx, int from)
   return CLI_OK;
 }
 
+/* ---- issue 16: moving, seniors, a visit's appeal, a passbook ---- */
+
+/* Take "--name V" (or "--name=V") out of argv[from..]: its value, or
+ * NULL when absent; *bad when it has no value. */
+static const char *take_opt(cli_ctx *ctx, int from, const char *name,
+                            bool *bad)
+{
+  for (int i = from; i < ctx->argc; i++) {
+    if (strcmp(ctx->argv[i], "--") == 0)
+      return NULL;
+    int j = i;
+    const char *val;
+    int m = cli_opt(ctx, &j, name, &val);
+    if (m == 0)
+      continue;
+    if (m < 0) {
+      *bad = true;
+      return NULL;
+    }
+    int used = j - i + 1; /* 1 (--name=V) or 2 (--name V) */
+    for (int k = i; k + used <= ctx->argc; k++)
+      ctx->argv[k] = k + used < ctx->argc ? ctx->argv[k + used] : NULL;
+    ctx->argc -= used;
+    return val;
+  }
+  return NULL;
+}
+
+/* resident move WHO --scope GRID [--household H ...] [--date D]
+ * [--reason WHY] */
+static int cmd_move(cli_ctx *ctx, node *n, const node_coll *c, int from)
+{
+  uint8_t id[CRDT_ID_LEN];
+  bool bad = false;
+  const char *reason = take_opt(ctx, from, "--reason", &bad);
+  const char *date = take_opt(ctx, from, "--date", &bad);
+  if (bad)
+    return CLI_USAGE;
+  int rc = record_arg(ctx, n, c, from, id);
+  if (rc != CLI_OK)
+    return rc;
+  node_edit *e;
+  node_reason why = {0};
+  size_t given = 0;
+  if (node_edit_new(n, "resident", NULL, &e, &why) != GS_OK)
+    return cli_refused(ctx->argv[0], &why);
+  rc = parse_fields(ctx, c, from + 1, true, false, e, NULL, &given);
+  node_committed res;
+  if (rc == CLI_OK &&
+      node_resident_move(n, id, e, date, reason, &res, &why) != GS_OK)
+    rc = cli_refused(ctx->argv[0], &why);
+  node_edit_free(e);
+  if (rc != CLI_OK)
+    return rc;
+  char idt[CRDT_ID_TEXT_LEN + 1];
+  crdt_base32_encode(res.id, CRDT_ID_LEN, idt);
+  if (ctx->json)
+    return cli_json_out(json_pack("{s:s, s:s, s:s, s:s}", "collection",
+                                  "resident", "id", idt, "scope", res.scope,
+                                  "done", "moved"));
+  printf("%s\n", idt);
+  fprintf(stderr, _("moved to %s: the old record stays, marked moved and "
+                    "linked to this one\n"),
+          res.scope);
+  return CLI_OK;
+}
+
+static int on_senior_line(void *vctx, const node_senior *s)
+{
+  void **c = vctx;
+  json_t *arr = c[0];
+  size_t *count = c[1];
+  (*count)++;
+  char idt[CRDT_ID_TEXT_LEN + 1];
+  crdt_base32_encode(s->id, CRDT_ID_LEN, idt);
+  if (arr)
+    json_array_append_new(
+        arr, json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s, s:b}", "id",
+                       idt, "scope", s->scope, "name", s->name, "age", s->age,
+                       "birth_year", s->birth_year, "address", s->address,
+                       "phone", s->phone, "emergency", s->emergency,
+                       "lives_alone", s->alone));
+  else
+    printf("%-10s %3d  %-20s %-14s %s%s\n", s->name, s->age, s->address,
+           s->phone, s->emergency, s->alone ? _("  (lives alone)") : "");
+  return 0;
+}
+
+/* resident seniors [--age 65] [--scope P] */
+static int cmd_seniors(cli_ctx *ctx, node *n, int from)
+{
+  const char *age = "65", *prefix = NULL;
+  for (int i = from; i < ctx->argc; i++) {
+    int m;
+    if ((m = cli_opt(ctx, &i, "--age", &age)) ||
+        (m = cli_opt(ctx, &i, "--scope", &prefix))) {
+      if (m < 0)
+        return CLI_USAGE;
+      continue;
+    }
+    return cli_usage(ctx->argv[0], _("unexpected argument '%s'"),
+                     ctx->argv[i]);
+  }
+  char *end;
+  long a = strtol(age, &end, 10);
+  if (!*age || *end || a < 0 || a > 150)
+    return cli_usage(ctx->argv[0], _("--age takes an age in years, not "
+                                     "'%s'"),
+                     age);
+  json_t *arr = ctx->json ? json_array() : NULL;
+  size_t count = 0;
+  void *c[2] = {arr, &count};
+  node_reason why = {0};
+  if (node_seniors(n, prefix, (int)a, on_senior_line, c, &why) != GS_OK) {
+    json_decref(arr);
+    return cli_refused(ctx->argv[0], &why);
+  }
+  if (arr)
+    return cli_json_out(arr);
+  printf(_("(%zu residents aged %ld or over)\n"), count, a);
+  return CLI_OK;
+}
+
+/* visit appeal VISIT [--category C] [--description T] [--FIELD V...] */
+static int cmd_visit_appeal(cli_ctx *ctx, node *n, const node_coll *c,
+                            int from)
+{
+  uint8_t id[CRDT_ID_LEN];
+  bool bad = false;
+  const char *cat = take_opt(ctx, from, "--category", &bad);
+  const char *desc = take_opt(ctx, from, "--description", &bad);
+  if (bad)
+    return CLI_USAGE;
+  int rc = record_arg(ctx, n, c, from, id);
+  if (rc != CLI_OK)
+    return rc;
+  node_edit *e;
+  node_reason why = {0};
+  size_t given = 0;
+  if (node_visit_appeal(n, id, cat, desc, &e, &why) != GS_OK)
+    return cli_refused(ctx->argv[0], &why);
+  const node_coll *ac = node_schema_coll("appeal", 6);
+  rc = parse_fields(ctx, ac, from + 1, false, false, e, NULL, &given);
+  if (rc == CLI_OK)
+    rc = commit_and_print(ctx, ac, e, "opened");
+  node_edit_free(e);
+  return rc;
+}
+
+static int on_pb_line(void *vctx, const node_passbook_line *l)
+{
+  json_t *arr = vctx;
+  char idt[CRDT_ID_TEXT_LEN + 1], h[32], b[32];
+  crdt_base32_encode(l->id, CRDT_ID_LEN, idt);
+  node_hours_text(l->centihours, h, sizeof h);
+  node_hours_text(l->balance, b, sizeof b);
+  if (arr) {
+    json_array_append_new(
+        arr, json_pack("{s:s, s:s, s:s, s:s?, s:f, s:f, s:s?, s:s?, s:s?, "
+                       "s:b}",
+                       "id", idt, "date", l->date, "kind", l->kind,
+                       "service", l->service[0] ? l->service : NULL, "hours",
+                       (double)l->centihours / 100.0, "balance",
+                       (double)l->balance / 100.0, "served",
+                       l->served[0] ? l->served : NULL, "goods",
+                       l->goods[0] ? l->goods : NULL, "note",
+                       l->note[0] ? l->note : NULL, "correction",
+                       l->correction));
+    return 0;
+  }
+  printf("%s  %-6s %8s h %8s h  %s%s%s%s%s\n", l->date,
+         node_schema_label("timebank", "kind", l->kind), h, b,
+         l->service[0] ? node_schema_label("timebank", "service", l->service)
+                       : "",
+         l->served[0] ? " → " : "", l->served, l->goods[0] ? " " : "",
+         l->goods[0] ? l->goods : l->note);
+  return 0;
+}
+
+/* timebank passbook WHO|NUMBER */
+static int cmd_passbook(cli_ctx *ctx, node *n, int from)
+{
+  if (from >= ctx->argc)
+    return cli_usage(ctx->argv[0], _("whose passbook? give a name, an id "
+                                     "or a passbook number"));
+  if (from + 1 < ctx->argc)
+    return cli_usage(ctx->argv[0], _("too many arguments"));
+  node_hit h;
+  node_reason why = {0};
+  if (node_passbook_find(n, ctx->argv[from], cli_choose, ctx, &h, &why) !=
+      GS_OK)
+    return cli_refused(ctx->argv[0], &why);
+  json_t *arr = ctx->json ? json_array() : NULL;
+  int64_t total = 0;
+  if (!arr)
+    printf(_("passbook of %s (%s)\n"), h.name,
+           node_schema_label(h.coll, NULL, NULL));
+  if (node_passbook(n, h.coll, h.id, on_pb_line, arr, &total, &why) !=
+      GS_OK) {
+    json_decref(arr);
+    return cli_refused(ctx->argv[0], &why);
+  }
+  if (arr) {
+    char idt[CRDT_ID_TEXT_LEN + 1];
+    crdt_base32_encode(h.id, CRDT_ID_LEN, idt);
+    return cli_json_out(json_pack("{s:s, s:s, s:s, s:f, s:o}", "collection",
+                                  h.coll, "id", idt, "name", h.name,
+                                  "balance", (double)total / 100.0,
+                                  "entries", arr));
+  }
+  char b[32];
+  node_hours_text(total, b, sizeof b);
+  printf(_("balance: %s h\n"), b);
+  return CLI_OK;
+}
+
 /* ---- dispatch ---- */
 
 static void verbs_help(FILE *f, const node_coll *c)
@@ -793,7 +1010,15 @@ static void verbs_help(FILE *f, const node_coll *c)
   }
   if (strcmp(c->name, "resident") == 0)
     fprintf(f, "  find TEXT [--building B] [--tag T] [--age '>=65'] "
-               "[--scope P]\n");
+               "[--scope P]\n"
+               "  seniors [--age 65] [--scope P]  (the red senior card "
+               "list)\n"
+               "  move WHO --scope GRID [--household H] [--date D] "
+               "[--reason WHY]  (to another grid)\n");
+  if (strcmp(c->name, "visit") == 0)
+    fprintf(f, "  appeal VISIT [--category C] [--description T]  (open an "
+               "appeal from its finding)\n"
+               "  add --corrects VISIT ...  (the author's correction)\n");
   if (strcmp(c->name, "household") == 0)
     fprintf(f, "  unvisited [--days 30] [--building B] [--scope P]  "
                "(households not visited lately)\n");
@@ -802,7 +1027,10 @@ static void verbs_help(FILE *f, const node_coll *c)
   if (strcmp(c->name, "timebank") == 0)
     fprintf(f, "  deposit PERSON HOURS [--service S] [--note T]\n"
                "  spend PERSON HOURS | adjust PERSON HOURS --note WHY\n"
-               "  balance PERSON | balances [--scope P] [--overdrawn]\n");
+               "  balance PERSON | balances [--scope P] [--overdrawn]\n"
+               "  passbook PERSON|NUMBER  (an account's entries)\n"
+               "  adjust PERSON HOURS --corrects ENTRY --note WHY  (a "
+               "correction)\n");
   if (!c->immutable)
     fprintf(f, "  add [--scope S] [--FIELD VALUE...] | edit ID "
                "[--FIELD VALUE...]\n");
@@ -837,6 +1065,10 @@ int cli_cmd_domain(cli_ctx *ctx)
                strcmp(v, "list") == 0 ||
                (strcmp(c->name, "appeal") == 0 && strcmp(v, "open") == 0) ||
                (strcmp(c->name, "resident") == 0 && strcmp(v, "find") == 0) ||
+               (strcmp(c->name, "resident") == 0 &&
+                (strcmp(v, "move") == 0 || strcmp(v, "seniors") == 0)) ||
+               (strcmp(c->name, "visit") == 0 && strcmp(v, "appeal") == 0) ||
+               (tb && strcmp(v, "passbook") == 0) ||
                (strcmp(c->name, "household") == 0 &&
                 strcmp(v, "unvisited") == 0) ||
                (strcmp(c->name, "building") == 0 &&
@@ -868,6 +1100,14 @@ int cli_cmd_domain(cli_ctx *ctx)
     return CLI_FAIL;
   if (verb)
     return cmd_verb(ctx, n, c, 2, verb);
+  if (strcmp(v, "move") == 0)
+    return cmd_move(ctx, n, c, 2);
+  if (strcmp(v, "seniors") == 0)
+    return cmd_seniors(ctx, n, 2);
+  if (strcmp(v, "appeal") == 0)
+    return cmd_visit_appeal(ctx, n, c, 2);
+  if (strcmp(v, "passbook") == 0)
+    return cmd_passbook(ctx, n, 2);
   if (strcmp(v, "add") == 0 || strcmp(v, "open") == 0)
     return tb ? cli_usage("timebank", "use 'timebank deposit', 'spend' or "
                                       "'adjust'")

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "crdt/gs_i18n.h"
+#include "node/domain.h"
 #include "node/node.h"
 #include "node/schema.h"
 #include "node/report.h"
@@ -34,41 +36,122 @@ static void row_text(const node_report_row *r, const char *label)
          (double)r->volunteer_centihours / 100.0, r->meetings);
 }
 
+/* The figures of issue 16 for one row, as lines. */
+static void more_text(const node_report_row *r)
+{
+  char hours[32], corr[32];
+  node_hours_text(r->volunteer_centihours, hours, sizeof hours);
+  node_hours_text(r->corrected_centihours, corr, sizeof corr);
+  printf(_("hazards found %" PRIu64 " (%" PRIu64 " by visits), visits "
+           "corrected %" PRIu64 "\n"),
+         r->hazards_found, r->visit_hazards, r->visit_corrections);
+  printf(_("micro-wishes %" PRIu64 ", fulfilled %" PRIu64 "\n"), r->wishes,
+         r->wishes_fulfilled);
+  printf(_("volunteer hours %s (corrections %s h included)\n"), hours,
+         corr);
+  printf(_("lectures %" PRIu64 ", activities %" PRIu64 ", attendance %" PRIu64
+           "\n"),
+         r->lectures, r->activities, r->attendance);
+  printf(_("errands run by staff %" PRIu64 ", thefts stopped %" PRIu64
+           ", fights stopped %" PRIu64 "\n"),
+         r->staff_errands, r->thefts_stopped, r->fights_stopped);
+  printf(_("in-service party members' reports %" PRIu64 "\n"),
+         r->party_reports);
+}
+
 int cli_cmd_report(cli_ctx *ctx)
 {
-  const char *prefix = NULL, *since = NULL;
+  const char *prefix = NULL, *since = NULL, *until = NULL, *year = NULL,
+             *month = NULL, *csv = NULL, *xlsx = NULL;
+  char ys[11], yu[11];
   for (int i = 1; i < ctx->argc; i++) {
     int m;
     if ((m = cli_opt(ctx, &i, "--scope", &prefix)) ||
-        (m = cli_opt(ctx, &i, "--since", &since))) {
+        (m = cli_opt(ctx, &i, "--since", &since)) ||
+        (m = cli_opt(ctx, &i, "--until", &until)) ||
+        (m = cli_opt(ctx, &i, "--year", &year)) ||
+        (m = cli_opt(ctx, &i, "--month", &month)) ||
+        (m = cli_opt(ctx, &i, "--csv", &csv)) ||
+        (m = cli_opt(ctx, &i, "--xlsx", &xlsx))) {
       if (m < 0)
         return CLI_USAGE;
       continue;
     }
-    return cli_usage("report", "unexpected argument '%s'", ctx->argv[i]);
+    return cli_usage("report", _("unexpected argument '%s'"), ctx->argv[i]);
   }
   if (prefix && *prefix && !crdt_scope_valid(prefix, strlen(prefix)))
-    return cli_usage("report", "bad scope '%s'", prefix);
-  if (since && !node_date_valid(since, strlen(since)))
-    return cli_usage("report", "--since takes a date YYYY-MM-DD, not '%s'",
-                     since);
+    return cli_usage("report", _("bad scope '%s'"), prefix);
+  if ((year || month) && (since || until || (year && month)))
+    return cli_usage("report", _("give --year, --month or --since/--until, "
+                                 "one of them"));
+  if (csv && xlsx)
+    return cli_usage("report", _("give --csv FILE or --xlsx FILE, not both"));
+  if (year) {
+    if (!node_report_year(year, ys, yu))
+      return cli_usage("report", _("--year takes a year like 2026, not '%s'"),
+                       year);
+    since = ys, until = yu;
+  }
+  if (month) {
+    if (!node_report_month(month, ys, yu))
+      return cli_usage("report",
+                       _("--month takes a month like 2026-11, not '%s'"),
+                       month);
+    since = ys, until = yu;
+  }
   node *n = cli_open(ctx, 0);
   if (!n)
     return CLI_FAIL;
+  /* dates as people write them: 2026/12/5, 昨天 */
+  char sd[11], ud[11];
+  if (since && !year && !month) {
+    if (!node_date_parse(n, since, sd))
+      return cli_usage("report", _("--since takes a date YYYY-MM-DD, not "
+                                   "'%s'"),
+                       since);
+    since = sd;
+  }
+  if (until && !year && !month) {
+    if (!node_date_parse(n, until, ud))
+      return cli_usage("report", _("--until takes a date YYYY-MM-DD, not "
+                                   "'%s'"),
+                       until);
+    until = ud;
+  }
+  if (since && until && strcmp(since, until) > 0)
+    return cli_usage("report", _("--until %s is before --since %s"), until,
+                     since);
   node_report rep;
-  gs_err err = node_report_make(n, prefix, since, &rep);
+  gs_err err = node_report_make_period(n, prefix, since, until, &rep);
   int rc = CLI_OK;
   if (err) {
-    rc = cli_fail("report: cannot read the store: %s", gs_strerror(err));
+    rc = cli_fail(_("report: cannot read the store: %s"), gs_strerror(err));
+    goto out;
+  }
+  if (csv || xlsx) {
+    node_reason why = {0};
+    const char *path = csv ? csv : xlsx;
+    if (node_export_report(n, &rep, csv ? NODE_EXPORT_CSV : NODE_EXPORT_XLSX,
+                           path, &why) != GS_OK) {
+      rc = cli_refused("report", &why);
+      goto out;
+    }
+    if (strcmp(path, "-") != 0)
+      fprintf(stderr, _("wrote the report (%zu grids and the total) to "
+                        "%s\n"),
+              rep.nrows, path);
     goto out;
   }
   if (ctx->json) {
-    rc = cli_json_out(node_report_json(&rep, prefix, since));
+    json_t *j = node_report_json(&rep, prefix, since);
+    if (j && until)
+      json_object_set_new(j, "until", json_string(until));
+    rc = cli_json_out(j);
     goto out;
   }
-  printf("report%s%s%s%s\n", prefix && *prefix ? " for " : "",
+  printf("report%s%s%s%s%s%s\n", prefix && *prefix ? " for " : "",
          prefix && *prefix ? prefix : "", since ? " since " : "",
-         since ? since : "");
+         since ? since : "", until ? " until " : "", until ? until : "");
   printf("%-28s %7s %7s %8s %6s %7s %8s %7s %7s %8s %8s\n", "grid",
          "appeals", "pending", "resolved", "median", "visits", "disputes",
          "hazards", "errands", "vol.h", "meetings");
@@ -89,6 +172,7 @@ int cli_cmd_report(cli_ctx *ctx)
          ", tasks done %" PRIu64 "\n",
          rep.total.residents, rep.total.households, rep.total.buildings,
          rep.total.tasks_done);
+  more_text(&rep.total);
   if (rep.noverdrawn)
     printf("warning: %zu time-bank account%s overdrawn by spends accepted on "
            "two nodes at once (gridsync timebank balances --overdrawn)\n",

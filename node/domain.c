@@ -99,6 +99,8 @@ typedef struct acct_ctx {
   size_t n, cap;
   const char *coll; /* one person only, when set */
   const uint8_t *id;
+  const uint8_t (*also)[CRDT_ID_LEN]; /* the records id continues */
+  size_t nalso;
   const char *prefix; /* accounts with an entry under it are listed */
   gs_err err;
 } acct_ctx;
@@ -153,9 +155,16 @@ static int on_entry(void *vctx, const crdt_record *r)
       person.type != CRDT_REF || !text(r, "kind", &kind, &kn) ||
       !centihours(r, &ch))
     return 0;
-  if (a->coll && !(eq(person.u.ref.coll, person.u.ref.coll_len, a->coll) &&
-                   memcmp(person.u.ref.id, a->id, CRDT_ID_LEN) == 0))
-    return 0;
+  if (a->coll) {
+    if (!eq(person.u.ref.coll, person.u.ref.coll_len, a->coll))
+      return 0;
+    bool mine = memcmp(person.u.ref.id, a->id, CRDT_ID_LEN) == 0;
+    for (size_t i = 0; i < a->nalso && !mine; i++)
+      mine = memcmp(person.u.ref.id, a->also[i], CRDT_ID_LEN) == 0;
+    if (!mine)
+      return 0;
+    memcpy(person.u.ref.id, a->id, CRDT_ID_LEN); /* one account */
+  }
   node_balance *b = account(a, &person);
   if (!b)
     return a->err ? 1 : 0;
@@ -216,10 +225,41 @@ gs_err node_timebank_balances(node *n, const char *prefix,
   return GS_OK;
 }
 
+/* The resident a record continues (moved_from), into a REF value whose
+ * id is copied (the rest is not kept). */
+static int on_moved_from(void *ctx, const crdt_record *r)
+{
+  crdt_value *out = ctx, v;
+  if (field(r, "moved_from", &v) && v.type == CRDT_REF &&
+      eq(v.u.ref.coll, v.u.ref.coll_len, "resident")) {
+    out->type = CRDT_REF;
+    memcpy(out->u.ref.id, v.u.ref.id, CRDT_ID_LEN);
+  }
+  return 1;
+}
+
 gs_err node_timebank_balance(node *n, const char *coll,
                              const uint8_t id[CRDT_ID_LEN], node_balance *out)
 {
-  acct_ctx a = {.coll = coll, .id = id};
+  /* a resident who moved here keeps the hours of the records before */
+  uint8_t also[16][CRDT_ID_LEN];
+  size_t nalso = 0;
+  const uint8_t *cur = id;
+  while (strcmp(coll, "resident") == 0 && nalso < 16) {
+    crdt_value from = {.type = CRDT_NIL};
+    if (store_get(n->st, "resident", 8, cur, on_moved_from, &from) != GS_OK ||
+        from.type != CRDT_REF)
+      break;
+    bool seen = memcmp(from.u.ref.id, id, CRDT_ID_LEN) == 0;
+    for (size_t i = 0; i < nalso && !seen; i++)
+      seen = memcmp(also[i], from.u.ref.id, CRDT_ID_LEN) == 0;
+    if (seen)
+      break; /* a loop of links: stop */
+    memcpy(also[nalso], from.u.ref.id, CRDT_ID_LEN);
+    cur = also[nalso++];
+  }
+  acct_ctx a = {.coll = coll, .id = id, .also = (const uint8_t(*)[CRDT_ID_LEN])also,
+                .nalso = nalso};
   gs_err err = store_list(n->st, "timebank", 8, NULL, 0, on_entry,
                           &a);
   if (!err)
@@ -371,19 +411,57 @@ typedef struct days {
   size_t n, cap;
 } days;
 
+/* What the pass keeps for the figures that join records: visits and
+ * their corrections, deposits and theirs, safety appeals naming a
+ * visit. Rows are kept by index (the row array moves as it grows). */
+typedef struct rvisit {
+  uint8_t id[CRDT_ID_LEN], target[CRDT_ID_LEN];
+  bool corr, hazard, in_period;
+  size_t row;
+  long latest; /* index of its latest correction, -1: none */
+} rvisit;
+
+typedef struct rdeposit {
+  uint8_t id[CRDT_ID_LEN];
+  size_t row;
+  bool in_period;
+} rdeposit;
+
+typedef struct rlink {
+  uint8_t target[CRDT_ID_LEN];
+  size_t row;
+  int64_t centi;
+} rlink;
+
 typedef struct report_ctx {
-  const char *since; /* NULL: everything */
+  const char *since, *until; /* NULL: open */
   node_report_row *rows;
   days *days; /* per row */
   size_t n, cap;
   size_t last; /* the row used last */
   days all;
+  rvisit *visits;
+  size_t nvisits, cvisits;
+  rdeposit *deposits;
+  size_t ndeposits, cdeposits;
+  rlink *corrections, *safety; /* time-bank corrections; appeals */
+  size_t ncorr, ccorr, nsafety, csafety;
   gs_err err;
 } report_ctx;
 
 static bool in_period(const report_ctx *c, const char d[11])
 {
-  return !c->since || strcmp(d, c->since) >= 0;
+  return (!c->since || strcmp(d, c->since) >= 0) &&
+         (!c->until || strcmp(d, c->until) <= 0);
+}
+
+/* A month "YYYY-MM" in the period: it overlaps it. */
+static bool month_in_period(const report_ctx *c, const char *m, size_t n)
+{
+  if (n != 7)
+    return false;
+  return (!c->since || memcmp(m, c->since, 7) >= 0) &&
+         (!c->until || memcmp(m, c->until, 7) <= 0);
 }
 
 static bool days_add(days *d, long v)
@@ -446,6 +524,37 @@ static node_report_row *row_of(report_ctx *c, const char *scope, size_t sn)
   return r;
 }
 
+/* The reference field name of r to a record of coll, into id. */
+static bool ref_to(const crdt_record *r, const char *name, const char *coll,
+                   uint8_t id[CRDT_ID_LEN])
+{
+  crdt_value v;
+  if (!field(r, name, &v) || v.type != CRDT_REF ||
+      !eq(v.u.ref.coll, v.u.ref.coll_len, coll))
+    return false;
+  memcpy(id, v.u.ref.id, CRDT_ID_LEN);
+  return true;
+}
+
+/* true when the set field name of r holds one of want (NULL-ended). */
+static bool set_holds(const crdt_record *r, const char *name,
+                      const char *const *want)
+{
+  long i = crdt_record_find(r, name, strlen(name));
+  crdt_field_view fv;
+  if (i < 0 || crdt_record_field(r, (size_t)i, &fv) != GS_OK || !fv.is_set)
+    return false;
+  for (size_t j = 0; j < fv.nelems; j++) {
+    crdt_value v;
+    if (crdt_record_elem(r, (size_t)i, j, &v) != GS_OK || v.type != CRDT_STR)
+      continue;
+    for (const char *const *w = want; *w; w++)
+      if (eq(v.u.s.p, v.u.s.n, *w))
+        return true;
+  }
+  return false;
+}
+
 static void on_appeal(report_ctx *c, node_report_row *row, days *d,
                       const crdt_record *r)
 {
@@ -455,6 +564,7 @@ static void on_appeal(report_ctx *c, node_report_row *row, days *d,
   bool has_opened = date(r, "opened", opened);
   bool has_st = text(r, "status", &st, &stn);
   bool has_cat = text(r, "category", &cat, &catn);
+  bool wish = has_cat && eq(cat, catn, "micro-wish");
   if (has_opened && in_period(c, opened)) {
     row->appeals++;
     int i = has_st ? value_index(node_report_statuses(), st, stn) : -1;
@@ -463,12 +573,24 @@ static void on_appeal(report_ctx *c, node_report_row *row, days *d,
     i = has_cat ? value_index(node_report_categories(), cat, catn) : -1;
     if (i >= 0)
       row->by_category[i]++;
-    if (has_cat && eq(cat, catn, "safety"))
-      row->hazards_found++;
+    if (wish)
+      row->wishes++;
+    if (has_cat && eq(cat, catn, "safety")) {
+      rlink l = {.row = (size_t)(row - c->rows)};
+      if (!ref_to(r, "visit", "visit", l.target))
+        row->hazards_found++;
+      else if (crdt_grow((void **)&c->safety, &c->csafety, c->nsafety + 1,
+                         sizeof *c->safety) != GS_OK)
+        c->err = GS_ENOMEM;
+      else
+        c->safety[c->nsafety++] = l; /* counted unless its visit is */
+    }
   }
   bool done = has_st && (eq(st, stn, "resolved") || eq(st, stn, "closed"));
   if (done && date(r, "resolved", resolved) && in_period(c, resolved)) {
     row->resolved++;
+    if (wish)
+      row->wishes_fulfilled++;
     if (has_cat && eq(cat, catn, "dispute"))
       row->disputes_mediated++;
     if (has_opened) {
@@ -477,6 +599,96 @@ static void on_appeal(report_ctx *c, node_report_row *row, days *d,
         c->err = GS_ENOMEM;
     }
   }
+}
+
+static void on_visit(report_ctx *c, size_t row, const crdt_record *r,
+                     const uint8_t id[CRDT_ID_LEN])
+{
+  static const char *const hazards[] = {"hazard", "fire-hazard", NULL};
+  char dt[11];
+  if (!date(r, "date", dt))
+    return;
+  if (crdt_grow((void **)&c->visits, &c->cvisits, c->nvisits + 1,
+                sizeof *c->visits) != GS_OK) {
+    c->err = GS_ENOMEM;
+    return;
+  }
+  rvisit *v = &c->visits[c->nvisits++];
+  memset(v, 0, sizeof *v);
+  memcpy(v->id, id, CRDT_ID_LEN);
+  v->corr = ref_to(r, "corrects", "visit", v->target);
+  v->hazard = set_holds(r, "findings", hazards);
+  v->in_period = in_period(c, dt);
+  v->row = row;
+  v->latest = -1;
+}
+
+static void on_timebank(report_ctx *c, node_report_row *row,
+                        const crdt_record *r, const uint8_t id[CRDT_ID_LEN])
+{
+  char dt[11];
+  int64_t ch;
+  if (!date(r, "date", dt) || !centihours(r, &ch))
+    return;
+  size_t ri = (size_t)(row - c->rows);
+  if (text_is(r, "kind", "deposit")) {
+    bool in = in_period(c, dt);
+    if (in) {
+      row->volunteer_centihours += ch;
+      if (text_is(r, "service", "errand"))
+        row->errands_done++;
+    }
+    if (crdt_grow((void **)&c->deposits, &c->cdeposits, c->ndeposits + 1,
+                  sizeof *c->deposits) != GS_OK) {
+      c->err = GS_ENOMEM;
+      return;
+    }
+    rdeposit *d = &c->deposits[c->ndeposits++];
+    memcpy(d->id, id, CRDT_ID_LEN);
+    d->row = ri;
+    d->in_period = in;
+  } else if (text_is(r, "kind", "adjust")) {
+    rlink l = {.row = ri, .centi = ch};
+    if (!ref_to(r, "corrects", "timebank", l.target))
+      return; /* a balance adjustment, no published hours */
+    if (crdt_grow((void **)&c->corrections, &c->ccorr, c->ncorr + 1,
+                  sizeof *c->corrections) != GS_OK) {
+      c->err = GS_ENOMEM;
+      return;
+    }
+    c->corrections[c->ncorr++] = l;
+  }
+}
+
+/* An activity's count (none, or below 1: one). */
+static uint64_t count_of(const crdt_record *r)
+{
+  crdt_value v;
+  if (field(r, "count", &v) && v.type == CRDT_INT && v.u.i >= 0 &&
+      v.u.i <= 100000)
+    return (uint64_t)v.u.i;
+  return 1;
+}
+
+static void on_activity(report_ctx *c, node_report_row *row,
+                        const crdt_record *r)
+{
+  char dt[11];
+  if (!date(r, "date", dt) || !in_period(c, dt))
+    return;
+  uint64_t k = count_of(r);
+  if (text_is(r, "kind", "lecture")) {
+    row->lectures++;
+    row->attendance += k;
+  } else if (text_is(r, "kind", "activity")) {
+    row->activities++;
+    row->attendance += k;
+  } else if (text_is(r, "kind", "errand"))
+    row->staff_errands += k;
+  else if (text_is(r, "kind", "theft-stopped"))
+    row->thefts_stopped += k;
+  else if (text_is(r, "kind", "fight-stopped"))
+    row->fights_stopped += k;
 }
 
 static int on_record(void *vctx, const crdt_record *r)
@@ -497,11 +709,12 @@ static int on_record(void *vctx, const crdt_record *r)
   }
   days *d = &c->days[row - c->rows];
   char dt[11];
+  const char *m;
+  size_t mn;
   if (eq(coll, cn, "appeal"))
     on_appeal(c, row, d, r);
   else if (eq(coll, cn, "visit")) {
-    if (date(r, "date", dt) && in_period(c, dt))
-      row->visits++;
+    on_visit(c, (size_t)(row - c->rows), r, id);
   } else if (eq(coll, cn, "meeting")) {
     if (date(r, "date", dt) && in_period(c, dt))
       row->meetings++;
@@ -510,21 +723,94 @@ static int on_record(void *vctx, const crdt_record *r)
         in_period(c, dt))
       row->tasks_done++;
   } else if (eq(coll, cn, "timebank")) {
-    int64_t ch;
-    if (text_is(r, "kind", "deposit") && date(r, "date", dt) &&
-        in_period(c, dt) && centihours(r, &ch)) {
-      row->volunteer_centihours += ch;
-      if (text_is(r, "service", "errand"))
-        row->errands_done++;
-    }
+    on_timebank(c, row, r, id);
+  } else if (eq(coll, cn, "activity")) {
+    on_activity(c, row, r);
+  } else if (eq(coll, cn, "party_report")) {
+    if (text(r, "month", &m, &mn) && month_in_period(c, m, mn))
+      row->party_reports++;
   } else if (eq(coll, cn, "resident")) {
-    row->residents++;
+    if (!node_resident_gone(r))
+      row->residents++;
   } else if (eq(coll, cn, "household")) {
     row->households++;
   } else if (eq(coll, cn, "building")) {
     row->buildings++;
   }
   return c->err ? 1 : 0;
+}
+
+static int cmp_visit(const void *a, const void *b)
+{
+  return memcmp(((const rvisit *)a)->id, ((const rvisit *)b)->id,
+                CRDT_ID_LEN);
+}
+
+static int cmp_deposit(const void *a, const void *b)
+{
+  return memcmp(((const rdeposit *)a)->id, ((const rdeposit *)b)->id,
+                CRDT_ID_LEN);
+}
+
+static rvisit *find_visit(report_ctx *c, const uint8_t id[CRDT_ID_LEN])
+{
+  rvisit key;
+  memcpy(key.id, id, CRDT_ID_LEN);
+  return c->nvisits ? bsearch(&key, c->visits, c->nvisits, sizeof key,
+                              cmp_visit)
+                    : NULL;
+}
+
+/* The figures that join records, after the pass. */
+static void join_figures(report_ctx *c)
+{
+  if (c->nvisits)
+    qsort(c->visits, c->nvisits, sizeof *c->visits, cmp_visit);
+  /* a visit's latest correction (ids grow with time) gives its findings;
+   * a correction of a visit not held counts nowhere */
+  for (size_t i = 0; i < c->nvisits; i++) {
+    rvisit *v = &c->visits[i];
+    if (!v->corr)
+      continue;
+    rvisit *t = find_visit(c, v->target);
+    if (!t || t->corr)
+      continue;
+    if (t->latest < 0 || memcmp(c->visits[t->latest].id, v->id,
+                                CRDT_ID_LEN) < 0)
+      t->latest = (long)i;
+    c->rows[t->row].visit_corrections += t->in_period ? 1 : 0;
+  }
+  for (size_t i = 0; i < c->nvisits; i++) {
+    rvisit *v = &c->visits[i];
+    if (v->corr || !v->in_period)
+      continue;
+    node_report_row *row = &c->rows[v->row];
+    row->visits++;
+    bool hazard = v->latest >= 0 ? c->visits[v->latest].hazard : v->hazard;
+    v->hazard = hazard; /* as counted, for the appeals below */
+    if (hazard) {
+      row->hazards_found++;
+      row->visit_hazards++;
+    }
+  }
+  for (size_t i = 0; i < c->nsafety; i++) {
+    rvisit *v = find_visit(c, c->safety[i].target);
+    if (!(v && !v->corr && v->in_period && v->hazard))
+      c->rows[c->safety[i].row].hazards_found++;
+  }
+  if (c->ndeposits)
+    qsort(c->deposits, c->ndeposits, sizeof *c->deposits, cmp_deposit);
+  for (size_t i = 0; i < c->ncorr; i++) {
+    rdeposit key, *d;
+    memcpy(key.id, c->corrections[i].target, CRDT_ID_LEN);
+    d = c->ndeposits ? bsearch(&key, c->deposits, c->ndeposits, sizeof key,
+                               cmp_deposit)
+                     : NULL;
+    if (!d || !d->in_period)
+      continue; /* a spend's correction, or another period's deposit */
+    c->rows[d->row].volunteer_centihours += c->corrections[i].centi;
+    c->rows[d->row].corrected_centihours += c->corrections[i].centi;
+  }
 }
 
 static void add_row(node_report_row *t, const node_report_row *r)
@@ -545,6 +831,18 @@ static void add_row(node_report_row *t, const node_report_row *r)
   t->residents += r->residents;
   t->households += r->households;
   t->buildings += r->buildings;
+  t->wishes += r->wishes;
+  t->wishes_fulfilled += r->wishes_fulfilled;
+  t->visit_hazards += r->visit_hazards;
+  t->visit_corrections += r->visit_corrections;
+  t->corrected_centihours += r->corrected_centihours;
+  t->lectures += r->lectures;
+  t->activities += r->activities;
+  t->attendance += r->attendance;
+  t->staff_errands += r->staff_errands;
+  t->thefts_stopped += r->thefts_stopped;
+  t->fights_stopped += r->fights_stopped;
+  t->party_reports += r->party_reports;
 }
 
 static int cmp_row(const void *a, const void *b)
@@ -556,14 +854,66 @@ static int cmp_row(const void *a, const void *b)
 gs_err node_report_make(node *n, const char *prefix, const char *since,
                         node_report *out)
 {
+  return node_report_make_period(n, prefix, since, NULL, out);
+}
+
+static bool period_of(const char *text, size_t len, char since[11],
+                      char until[11])
+{
+  static const int mdays[12] = {31, 28, 31, 30, 31, 30,
+                                31, 31, 30, 31, 30, 31};
+  if (strlen(text) != len || strspn(text, "0123456789-") != len)
+    return false;
+  long y = strtol(text, NULL, 10);
+  if (y < 1900 || y > 2199 || (len == 7 && text[4] != '-') ||
+      (len == 4 && strchr(text, '-')))
+    return false;
+  if (len == 4) {
+    snprintf(since, 11, "%04ld-01-01", y);
+    snprintf(until, 11, "%04ld-12-31", y);
+    return true;
+  }
+  long m = strtol(text + 5, NULL, 10);
+  if (m < 1 || m > 12 || !(text[5] >= '0' && text[5] <= '9' &&
+                           text[6] >= '0' && text[6] <= '9'))
+    return false;
+  int last = mdays[m - 1];
+  if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+    last = 29;
+  snprintf(since, 11, "%04ld-%02ld-01", y, m);
+  snprintf(until, 11, "%04ld-%02ld-%02d", y, m, last);
+  return true;
+}
+
+bool node_report_year(const char *text, char since[11], char until[11])
+{
+  return period_of(text, 4, since, until);
+}
+
+bool node_report_month(const char *text, char since[11], char until[11])
+{
+  return period_of(text, 7, since, until);
+}
+
+gs_err node_report_make_period(node *n, const char *prefix, const char *since,
+                               const char *until, node_report *out)
+{
   memset(out, 0, sizeof *out);
-  if (since && !node_date_valid(since, strlen(since)))
+  if ((since && !node_date_valid(since, strlen(since))) ||
+      (until && !node_date_valid(until, strlen(until))) ||
+      (since && until && strcmp(since, until) > 0))
     return GS_EINVAL;
-  report_ctx c = {.since = since};
+  report_ctx c = {.since = since, .until = until};
   gs_err err = store_list(n->st, NULL, 0, prefix,
                           prefix ? strlen(prefix) : 0, on_record, &c);
   if (!err)
     err = c.err;
+  if (!err)
+    join_figures(&c);
+  free(c.visits);
+  free(c.deposits);
+  free(c.corrections);
+  free(c.safety);
   for (size_t i = 0; i < c.n; i++) {
     if (!err) {
       c.rows[i].median_days = median(&c.days[i]);

@@ -480,6 +480,87 @@ gs_err node_timebank_entry(node *n, const node_hit *person, const char *kind,
                            node_reason *why);
 
 
+/* ---- the domain's own steps (issue 16) ---- */
+
+/* Move the resident id to another grid: to is a new resident (from
+ * node_edit_new with the target scope, holding what the caller gives
+ * anew: household, phone...); the move copies into it every field the
+ * person carries that the caller did not give (name, tags, passbook...;
+ * not the address), links it back (moved_from), and marks the old record
+ * moved (status "moved", moved_to, moved_out = date or today, the
+ * reason), both in one transaction. The old record keeps its history and
+ * the references to it; new references to it are written as its
+ * continuation (node_resident_current); time-bank accounts follow the
+ * link. to stays the caller's. */
+gs_err node_resident_move(node *n, const uint8_t id[CRDT_ID_LEN],
+                          node_edit *to, const char *date,
+                          const char *reason, node_committed *res,
+                          node_reason *why);
+/* The record that continues h when h is a resident who moved to another
+ * grid (following moved_to, at most 16 links, while held); h unchanged
+ * otherwise. */
+gs_err node_resident_current(node *n, node_hit *h);
+
+/* A new appeal opened from the visit's finding in one step: in the
+ * visit's scope, naming the visit (source "visit"), its household and
+ * resident, opened on the visit's date by its visitor; category (NULL:
+ * from the finding: hazard, fire-hazard, theft, fraud, stray dogs ->
+ * safety; dispute; fall, health -> elderly-care; need -> other) and
+ * description (NULL: the visit's notes). A visit without a finding
+ * other than "none" is refused. The caller may add fields and commits. */
+gs_err node_visit_appeal(node *n, const uint8_t visit[CRDT_ID_LEN],
+                         const char *category, const char *description,
+                         node_edit **out, node_reason *why);
+
+/* One entry of a time-bank account, as its passbook shows it. */
+typedef struct node_passbook_line {
+  uint8_t id[CRDT_ID_LEN];
+  char date[11];
+  char kind[16];                    /* deposit, spend, adjust */
+  char service[24];                 /* code, "" when none */
+  int64_t centihours;               /* signed: a spend is negative */
+  int64_t balance;                  /* after this entry */
+  char served[NODE_HIT_NAME_MAX];   /* the person served, by name */
+  char goods[128];                  /* a spend's goods */
+  char note[128];
+  bool correction;                  /* an adjust that corrects an entry */
+} node_passbook_line;
+typedef int (*node_passbook_cb)(void *ctx, const node_passbook_line *l);
+
+#define NODE_PASSBOOK_MAX 100000 /* entries one passbook lists at most */
+
+/* The account of text (a resident, unit or team by name or id, or a
+ * passbook number 储蓄卡) into *who. */
+gs_err node_passbook_find(node *n, const char *text, node_choose_cb choose,
+                          void *cctx, node_hit *who, node_reason *why);
+/* Every entry of the account of (coll, id), and of the records it
+ * continues (a resident who moved), by date then entry, each with the
+ * balance after it; *total (optional) the balance. */
+gs_err node_passbook(node *n, const char *coll, const uint8_t id[CRDT_ID_LEN],
+                     node_passbook_cb cb, void *ctx, int64_t *total,
+                     node_reason *why);
+
+/* Residents living here (moved ones excluded) aged at least min_age
+ * this year (from birth_year), under prefix: the red senior card list,
+ * oldest first. */
+typedef struct node_senior {
+  uint8_t id[CRDT_ID_LEN];
+  char scope[CRDT_SCOPE_MAX + 1];
+  char name[NODE_HIT_NAME_MAX];
+  char address[NODE_HIT_NAME_MAX];
+  char phone[NODE_PHONE_MAX];
+  char emergency[NODE_HIT_NAME_MAX]; /* "NAME PHONE" */
+  int birth_year, age;
+  bool alone;
+} node_senior;
+typedef int (*node_senior_cb)(void *ctx, const node_senior *s);
+gs_err node_seniors(node *n, const char *prefix, int min_age,
+                    node_senior_cb cb, void *ctx, node_reason *why);
+
+/* true when r is a resident who moved out or to another grid (out of
+ * rosters; the record stays). */
+bool node_resident_gone(const crdt_record *r);
+
 /* ---- what a person must decide: the conflict inbox (node/inbox.c,
  * issue 16) ---- */
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crdt/gs_i18n.h"
 #include "node/domain.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
@@ -464,6 +465,46 @@ static void note_ref(node_edit *e, const node_hit *h)
     snprintf(e->ref_scope, sizeof e->ref_scope, "%s", h->scope);
 }
 
+#define MOVES_MAX 16 /* links followed from a moved resident */
+
+/* The resident that continues h (moved to another grid): h itself when
+ * it did not move; the last held record of the chain otherwise. */
+static int on_moved(void *ctx, const crdt_record *r)
+{
+  uint8_t *to = ctx;
+  const char *p;
+  size_t n;
+  if (!node__str_field(r, "status", &p, &n) || n != 5 ||
+      memcmp(p, "moved", 5) != 0 || !node__ref_field(r, "moved_to",
+                                                      "resident", to))
+    memset(to, 0, CRDT_ID_LEN);
+  return 1;
+}
+
+gs_err node_resident_current(node *n, node_hit *h)
+{
+  static const uint8_t zero[CRDT_ID_LEN];
+  if (strcmp(h->coll, "resident") != 0 || !h->held)
+    return GS_OK;
+  for (int k = 0; k < MOVES_MAX; k++) {
+    uint8_t to[CRDT_ID_LEN] = {0};
+    gs_err err = store_get(n->st, "resident", 8, h->id, on_moved, to);
+    if (err == GS_ENOTFOUND || memcmp(to, zero, CRDT_ID_LEN) == 0)
+      return GS_OK;
+    if (err)
+      return err;
+    char text[CRDT_ID_TEXT_LEN + 16];
+    memcpy(text, "resident/", 9);
+    crdt_base32_encode(to, CRDT_ID_LEN, text + 9);
+    node_hit next;
+    if (node_resolve(n, "resident", text, 0, &next, NULL, NULL) != GS_OK ||
+        !next.held)
+      return GS_OK; /* the continuation is not held here: keep h */
+    *h = next;
+  }
+  return GS_OK;
+}
+
 gs_err node_edit_text(node_edit *e, const char *field, char op,
                       const char *text, node_reason *why)
 {
@@ -555,6 +596,13 @@ gs_err node_edit_text(node_edit *e, const char *field, char op,
                                        &rw);
       if (err)
         return node_reason_set(why, err, "%s: %s", field, rw.text);
+      /* a resident who moved to another grid is referred to by the
+       * record that continues them (the links themselves excepted) */
+      if (op != '-' && strcmp(field, "moved_to") != 0 &&
+          strcmp(field, "moved_from") != 0 &&
+          (err = node_resident_current(e->n, &h)) != GS_OK)
+        return node_reason_set(why, err, _("cannot read the store: %s"),
+                               gs_strerror(err));
       v.type = CRDT_REF;
       v.u.ref.coll = h.coll;
       v.u.ref.coll_len = strlen(h.coll);
@@ -639,7 +687,17 @@ gs_err node_edit_verb_to(node_edit *e, const char *verb, const char *text,
   if (!v || !v->to_field)
     return node_reason_set(why, GS_EINVAL,
                            "%s %s names no one who does it", e->coll, verb);
-  return node_edit_text(e, v->to_field, '=', text, why);
+  gs_err err = node_edit_text(e, v->to_field, '=', text, why);
+  /* a task several units claim keeps each of them (an add-wins set),
+   * also when two claim it apart */
+  if (!err && strcmp(e->coll, "task") == 0 && strcmp(verb, "claim") == 0)
+    for (size_t i = e->ni; i-- > 0;)
+      if (e->iv[i].kind == I_SET && name_is(e->iv[i].field, v->to_field)) {
+        crdt_value ref = e->iv[i].vals[0];
+        err = node_edit_add(e, "claimants", &ref, why);
+        break;
+      }
+  return err;
 }
 
 /* ---- building ops at commit ---- */
@@ -790,9 +848,80 @@ static gs_err add_defaults(node_edit *e, node_reason *why)
   return GS_OK;
 }
 
+/* The value this edit sets field to, or NULL. */
+static const crdt_value *intent_value(const node_edit *e, const char *field)
+{
+  for (size_t i = e->ni; i-- > 0;)
+    if (e->iv[i].kind == I_SET && name_is(e->iv[i].field, field))
+      return &e->iv[i].vals[0];
+  return NULL;
+}
+
+typedef struct corr_ctx {
+  bool held;
+  char kind[16];
+} corr_ctx;
+
+static int on_corrected(void *ctx, const crdt_record *r)
+{
+  corr_ctx *c = ctx;
+  const char *p;
+  size_t n;
+  c->held = !crdt_record_deleted(r);
+  if (node__str_field(r, "kind", &p, &n) && n < sizeof c->kind) {
+    memcpy(c->kind, p, n);
+    c->kind[n] = '\0';
+  }
+  return 1;
+}
+
+/* A correction (a visit's, a time-bank entry's) names a held record of
+ * its own collection: a visit its author's own visit; a time-bank
+ * correction is an adjust of a deposit or a spend. */
+static gs_err corrects_rule(const node_edit *e, node_reason *why)
+{
+  const crdt_value *c = intent_value(e, "corrects");
+  if (!c || c->type != CRDT_REF)
+    return GS_OK;
+  if (memcmp(c->u.ref.id, e->id, CRDT_ID_LEN) == 0)
+    return node_reason_for(why, "corrects", GS_ESCHEMA,
+                           _("an entry cannot correct itself"));
+  corr_ctx cc = {0};
+  gs_err err = store_get(e->n->st, e->coll, strlen(e->coll), c->u.ref.id,
+                         on_corrected, &cc);
+  if (err && err != GS_ENOTFOUND)
+    return node_reason_set(why, err, _("cannot read the store: %s"),
+                           gs_strerror(err));
+  if (!cc.held)
+    return node_reason_for(why, "corrects", GS_ENOTFOUND,
+                           _("the entry to correct is not held on this node"));
+  if (strcmp(e->coll, "visit") == 0 &&
+      !crdt_id_owned_by(c->u.ref.id, e->n->pk))
+    return node_reason_for(why, "corrects", GS_EPERM,
+                           _("only the author of a visit can correct it: "
+                             "record a new visit instead"));
+  if (strcmp(e->coll, "timebank") == 0) {
+    const crdt_value *k = intent_value(e, "kind");
+    if (!k || k->type != CRDT_STR || k->u.s.n != 6 ||
+        memcmp(k->u.s.p, "adjust", 6) != 0)
+      return node_reason_for(why, "corrects", GS_ESCHEMA,
+                             _("only an adjust corrects another entry"));
+    if (strcmp(cc.kind, "deposit") && strcmp(cc.kind, "spend"))
+      return node_reason_for(why, "corrects", GS_ESCHEMA,
+                             _("a correction corrects a deposit or a spend"));
+  }
+  return GS_OK;
+}
+
 /* Rules of the domain that read more than one field. */
 static gs_err domain_rules(const node_edit *e, node_reason *why)
 {
+  if (e->create && (strcmp(e->coll, "visit") == 0 ||
+                    strcmp(e->coll, "timebank") == 0)) {
+    gs_err err = corrects_rule(e, why);
+    if (err)
+      return err;
+  }
   if (!e->create || strcmp(e->coll, "timebank") != 0)
     return GS_OK;
   bool adjust = false;
@@ -1244,4 +1373,282 @@ gs_err node_timebank_entry(node *n, const node_hit *person, const char *kind,
   note_ref(e, person);
   *out = e;
   return GS_OK;
+}
+
+/* ---- a resident moving to another grid (issue 16) ---- */
+
+/* Fields a move does not carry over: the address (the new one is given)
+ * and the old record's own state. */
+static bool move_skips(const char *f, size_t n)
+{
+  static const char *const skip[] = {"household", "building", "unit",
+                                     "room",      "status",   "moved_out",
+                                     "move_reason", "moved_to", "moved_from",
+                                     NULL};
+  for (const char *const *s = skip; *s; s++)
+    if (strlen(*s) == n && memcmp(*s, f, n) == 0)
+      return true;
+  return false;
+}
+
+gs_err node_resident_move(node *n, const uint8_t id[CRDT_ID_LEN],
+                          node_edit *to, const char *date,
+                          const char *reason, node_committed *res,
+                          node_reason *why)
+{
+  crdt_record *r = NULL;
+  node_edit *old = NULL;
+  node_batch *b = NULL;
+  char day[11], name[CRDT_NAME_MAX + 1];
+  gs_err err;
+  if (strcmp(to->coll, "resident") != 0 || !to->create)
+    return node_reason_set(why, GS_EINVAL,
+                           "internal: a move writes a new resident");
+  if (!to->scope[0] && to->ref_scope[0])
+    snprintf(to->scope, sizeof to->scope, "%s", to->ref_scope);
+  if (!to->scope[0])
+    return node_reason_for(why, "scope", GS_EINVAL,
+                           _("to which grid? give its scope "
+                             "(STREET/COMMUNITY/GRID)"));
+  if (date && !node_date_parse(n, date, day))
+    return node_reason_set(why, GS_EINVAL,
+                           _("'%s' is not a date: give 2026-12-05, "
+                             "2026/12/5, 2026年12月5日, 今天 or 昨天"),
+                           date);
+  if (!date)
+    today(n, day);
+  err = store_get(n->st, "resident", 8, id, on_copy, &r);
+  if (err == GS_ENOTFOUND || (!err && (!r || crdt_record_deleted(r)))) {
+    crdt_record_free(r);
+    return node_reason_set(why, GS_ENOTFOUND,
+                           _("no such resident on this node"));
+  }
+  if (err)
+    return node_reason_set(why, err, _("cannot read the store: %s"),
+                           gs_strerror(err));
+  const char *p, *sc, *cl;
+  size_t pn, scn, cn;
+  uint8_t rid[CRDT_ID_LEN];
+  crdt_record_identity(r, &sc, &scn, &cl, &cn, rid);
+  if (node__str_field(r, "status", &p, &pn) && !(pn == 6 &&
+                                                 memcmp(p, "living", 6) == 0)) {
+    err = node_reason_set(why, GS_ESCHEMA,
+                          _("this resident has moved out already (%.*s)"),
+                          (int)pn, p);
+    goto out;
+  }
+  if (strlen(to->scope) == scn && memcmp(to->scope, sc, scn) == 0) {
+    err = node_reason_for(why, "scope", GS_EINVAL,
+                          _("the resident lives in %s already: a move goes "
+                            "to another grid"),
+                          to->scope);
+    goto out;
+  }
+  /* the new record: what the person carries (name, phone, tags...) */
+  for (size_t i = 0; i < crdt_record_nfields(r); i++) {
+    crdt_field_view fv;
+    if (crdt_record_field(r, i, &fv) != GS_OK ||
+        move_skips(fv.name, fv.name_len) || fv.name_len > CRDT_NAME_MAX ||
+        !node_schema_field(to->sc, fv.name, fv.name_len))
+      continue;
+    memcpy(name, fv.name, fv.name_len);
+    name[fv.name_len] = '\0';
+    if (has_intent(to, name))
+      continue; /* given anew by the caller */
+    if (fv.is_set) {
+      for (size_t j = 0; j < fv.nelems && !err; j++) {
+        crdt_value v;
+        if (crdt_record_elem(r, i, j, &v) == GS_OK)
+          err = node_edit_add(to, name, &v, why);
+      }
+    } else if (fv.value.type != CRDT_NIL) {
+      err = node_edit_set(to, name, &fv.value, why);
+    }
+    if (err)
+      goto out;
+  }
+  crdt_value ref = {.type = CRDT_REF};
+  ref.u.ref.coll = "resident";
+  ref.u.ref.coll_len = 8;
+  memcpy(ref.u.ref.id, id, CRDT_ID_LEN);
+  if ((err = node_edit_set(to, "moved_from", &ref, why)) != GS_OK)
+    goto out;
+  /* the old record: marked moved, linked to its continuation */
+  if ((err = node_edit_open(n, "resident", id, false, &old, why)) != GS_OK)
+    goto out;
+  crdt_value s = {.type = CRDT_STR};
+  s.u.s.p = "moved";
+  s.u.s.n = 5;
+  memcpy(ref.u.ref.id, to->id, CRDT_ID_LEN);
+  crdt_value d = {.type = CRDT_STR};
+  d.u.s.p = day;
+  d.u.s.n = 10;
+  if ((err = node_edit_set(old, "status", &s, why)) != GS_OK ||
+      (err = node_edit_set(old, "moved_to", &ref, why)) != GS_OK ||
+      (err = node_edit_set(old, "moved_out", &d, why)) != GS_OK ||
+      (reason && *reason &&
+       (err = node_edit_text(old, "move_reason", '=', reason, why)) !=
+           GS_OK))
+    goto out;
+  /* both in one transaction: never a half move */
+  if ((err = node_batch_begin(n, 0, &b)) != GS_OK) {
+    err = node_reason_set(why, err, _("cannot write: %s"), gs_strerror(err));
+    goto out;
+  }
+  if ((err = node_batch_put(b, to, res, why)) != GS_OK ||
+      (err = node_batch_put(b, old, NULL, why)) != GS_OK) {
+    node_batch_abort(b);
+    goto out;
+  }
+  err = node_batch_commit(b, NULL, why);
+out:
+  node_edit_free(old);
+  crdt_record_free(r);
+  return err;
+}
+
+/* ---- an appeal opened from a visit's finding in one step ---- */
+
+typedef struct visit_view {
+  bool held;
+  char scope[CRDT_SCOPE_MAX + 1];
+  char date[11], by[NODE_HIT_NAME_MAX];
+  char notes[512];
+  bool has_household, has_resident;
+  uint8_t household[CRDT_ID_LEN], resident[CRDT_ID_LEN];
+  char finding[16]; /* the first finding that is not "none" */
+} visit_view;
+
+static void copy_text(char *buf, size_t cap, const char *p, size_t n)
+{
+  if (n >= cap) {
+    n = cap - 1;
+    while (n > 0 && ((unsigned char)p[n] & 0xC0) == 0x80)
+      n--; /* at a UTF-8 boundary */
+  }
+  memcpy(buf, p, n);
+  buf[n] = '\0';
+}
+
+static int on_visit_view(void *ctx, const crdt_record *r)
+{
+  visit_view *v = ctx;
+  const char *p, *sc, *cl;
+  size_t n, scn, cn;
+  uint8_t id[CRDT_ID_LEN];
+  if (crdt_record_deleted(r))
+    return 1;
+  v->held = true;
+  crdt_record_identity(r, &sc, &scn, &cl, &cn, id);
+  copy_text(v->scope, sizeof v->scope, sc, scn);
+  if (node__str_field(r, "date", &p, &n) && n == 10)
+    copy_text(v->date, sizeof v->date, p, n);
+  if (node__str_field(r, "by", &p, &n))
+    copy_text(v->by, sizeof v->by, p, n);
+  if (node__str_field(r, "notes", &p, &n))
+    copy_text(v->notes, sizeof v->notes, p, n);
+  v->has_household = node__ref_field(r, "household", "household",
+                                     v->household);
+  v->has_resident = node__ref_field(r, "resident", "resident", v->resident);
+  long fi = crdt_record_find(r, "findings", 8);
+  crdt_field_view fv;
+  /* the most urgent finding decides the appeal's category */
+  static const char *const urgent[] = {
+      "fire-hazard", "hazard", "theft", "fraud", "stray-dog",
+      "fall",        "health", "dispute", "need", NULL};
+  size_t best = sizeof urgent / sizeof *urgent;
+  if (fi >= 0 && crdt_record_field(r, (size_t)fi, &fv) == GS_OK && fv.is_set)
+    for (size_t j = 0; j < fv.nelems; j++) {
+      crdt_value e;
+      if (crdt_record_elem(r, (size_t)fi, j, &e) != GS_OK ||
+          e.type != CRDT_STR)
+        continue;
+      for (size_t k = 0; urgent[k] && k < best; k++)
+        if (strlen(urgent[k]) == e.u.s.n &&
+            memcmp(urgent[k], e.u.s.p, e.u.s.n) == 0)
+          best = k;
+    }
+  if (best < sizeof urgent / sizeof *urgent - 1)
+    snprintf(v->finding, sizeof v->finding, "%s", urgent[best]);
+  return 1;
+}
+
+/* The appeal category a finding opens. */
+static const char *finding_category(const char *f)
+{
+  if (!strcmp(f, "dispute"))
+    return "dispute";
+  if (!strcmp(f, "fall") || !strcmp(f, "health"))
+    return "elderly-care";
+  if (!strcmp(f, "need"))
+    return "other";
+  return "safety"; /* hazard, fire-hazard, theft, fraud, stray-dog */
+}
+
+gs_err node_visit_appeal(node *n, const uint8_t visit[CRDT_ID_LEN],
+                         const char *category, const char *description,
+                         node_edit **out, node_reason *why)
+{
+  visit_view v = {0};
+  *out = NULL;
+  gs_err err = store_get(n->st, "visit", 5, visit, on_visit_view, &v);
+  if (err && err != GS_ENOTFOUND)
+    return node_reason_set(why, err, _("cannot read the store: %s"),
+                           gs_strerror(err));
+  if (!v.held)
+    return node_reason_set(why, GS_ENOTFOUND,
+                           _("no such visit on this node"));
+  if (!v.finding[0])
+    return node_reason_for(why, "findings", GS_ESCHEMA,
+                           _("this visit found nothing to follow up (no "
+                             "finding but 'none')"));
+  node_edit *e;
+  if ((err = node_edit_new(n, "appeal", v.scope, &e, why)) != GS_OK)
+    return err;
+  char desc[600];
+  if (!description || !*description) {
+    if (v.notes[0])
+      snprintf(desc, sizeof desc, "%s", v.notes);
+    else
+      snprintf(desc, sizeof desc, "%s",
+               node_schema_label("visit", "findings", v.finding));
+    description = desc;
+  }
+  crdt_value ref = {.type = CRDT_REF};
+  ref.u.ref.coll = "visit";
+  ref.u.ref.coll_len = 5;
+  memcpy(ref.u.ref.id, visit, CRDT_ID_LEN);
+  if ((err = node_edit_text(e, "category", '=',
+                            category && *category
+                                ? category
+                                : finding_category(v.finding),
+                            why)) != GS_OK ||
+      (err = node_edit_text(e, "description", '=', description, why)) !=
+          GS_OK ||
+      (err = node_edit_text(e, "source", '=', "visit", why)) != GS_OK ||
+      (err = node_edit_set(e, "visit", &ref, why)) != GS_OK ||
+      (v.date[0] &&
+       (err = node_edit_text(e, "opened", '=', v.date, why)) != GS_OK) ||
+      (v.by[0] &&
+       (err = node_edit_text(e, "opened_by", '=', v.by, why)) != GS_OK))
+    goto fail;
+  if (v.has_household) {
+    ref.u.ref.coll = "household";
+    ref.u.ref.coll_len = 9;
+    memcpy(ref.u.ref.id, v.household, CRDT_ID_LEN);
+    if ((err = node_edit_set(e, "household", &ref, why)) != GS_OK)
+      goto fail;
+  }
+  if (v.has_resident) {
+    ref.u.ref.coll = "resident";
+    ref.u.ref.coll_len = 8;
+    memcpy(ref.u.ref.id, v.resident, CRDT_ID_LEN);
+    if ((err = node_edit_set(e, "resident", &ref, why)) != GS_OK)
+      goto fail;
+  }
+  *out = e;
+  return GS_OK;
+fail:
+  node_edit_free(e);
+  return err;
 }

@@ -14,8 +14,10 @@
 #include <xlsxwriter.h>
 #endif
 
+#include "crdt/gs_i18n.h"
 #include "node/domain.h"
 #include "node/json.h"
+#include "node/report.h"
 #include "node/schema.h"
 
 #define FREE_COLS_MAX 64 /* columns of a free-form collection */
@@ -436,6 +438,161 @@ gs_err node_export_query(node *n, const node_query *q, node_export_fmt fmt,
   }
   if (!err && rows)
     *rows = t.nrows;
+  table_free(&t);
+  return err;
+}
+
+/* ---- the report as a ledger ---- */
+
+/* The report's columns: a Chinese header each, the figure of a row. */
+typedef struct rcol {
+  const char *zh;
+  double (*get)(const node_report_row *r);
+} rcol;
+
+static double pending_of(const node_report_row *r)
+{
+  const char *const *st = node_report_statuses();
+  uint64_t k = 0;
+  for (int i = 0; st && st[i] && i < NODE_REPORT_VALUES; i++)
+    if (strcmp(st[i], "resolved") && strcmp(st[i], "closed"))
+      k += r->by_status[i];
+  return (double)k;
+}
+
+#define RGET(f)                                                              \
+  static double get_##f(const node_report_row *r) { return (double)r->f; }
+RGET(appeals)
+RGET(resolved)
+RGET(visits)
+RGET(hazards_found)
+RGET(visit_hazards)
+RGET(disputes_mediated)
+RGET(wishes)
+RGET(wishes_fulfilled)
+RGET(meetings)
+RGET(tasks_done)
+RGET(errands_done)
+RGET(staff_errands)
+RGET(lectures)
+RGET(activities)
+RGET(attendance)
+RGET(thefts_stopped)
+RGET(fights_stopped)
+RGET(party_reports)
+RGET(residents)
+RGET(households)
+RGET(buildings)
+#undef RGET
+
+static double get_hours(const node_report_row *r)
+{
+  return (double)r->volunteer_centihours / 100.0;
+}
+
+static double get_corrected(const node_report_row *r)
+{
+  return (double)r->corrected_centihours / 100.0;
+}
+
+static double get_median(const node_report_row *r)
+{
+  return r->median_days;
+}
+
+static const rcol rcols[] = {
+    {"诉求", get_appeals},
+    {"未办结", pending_of},
+    {"已办结", get_resolved},
+    {"办结天数中位数", get_median},
+    {"走访", get_visits},
+    {"发现隐患", get_hazards_found},
+    {"其中走访发现", get_visit_hazards},
+    {"调解纠纷", get_disputes_mediated},
+    {"微心愿", get_wishes},
+    {"已实现微心愿", get_wishes_fulfilled},
+    {"议事会", get_meetings},
+    {"完成共建事项", get_tasks_done},
+    {"志愿服务时长(小时)", get_hours},
+    {"其中更正(小时)", get_corrected},
+    {"志愿跑腿代办", get_errands_done},
+    {"工作人员代办", get_staff_errands},
+    {"讲座", get_lectures},
+    {"活动", get_activities},
+    {"参与人次", get_attendance},
+    {"制止盗窃", get_thefts_stopped},
+    {"制止打架", get_fights_stopped},
+    {"在职党员报到", get_party_reports},
+    {"居民", get_residents},
+    {"住户", get_households},
+    {"楼栋", get_buildings},
+};
+
+static gs_err report_row(table *t, const node_report_row *r,
+                         const char *label)
+{
+  if (crdt_grow((void **)&t->scopes, &t->scap, t->nrows + 1,
+                sizeof *t->scopes) ||
+      crdt_grow((void **)&t->cells, &t->cap, (t->nrows + 1) * t->ncols,
+                sizeof *t->cells))
+    return GS_ENOMEM;
+  cell *row = &t->cells[t->nrows * t->ncols];
+  memset(row, 0, t->ncols * sizeof *row);
+  t->scopes[t->nrows] = dup_n(label, strlen(label));
+  row[0].type = C_TEXT;
+  row[0].text = dup_n(label, strlen(label));
+  t->nrows++;
+  if (!t->scopes[t->nrows - 1] || !row[0].text)
+    return GS_ENOMEM;
+  for (size_t i = 0; i < sizeof rcols / sizeof *rcols; i++) {
+    double v = rcols[i].get(r);
+    if (v < 0)
+      continue; /* no median */
+    row[i + 1].type = C_NUM;
+    row[i + 1].num = v;
+  }
+  return GS_OK;
+}
+
+gs_err node_export_report(node *n, const node_report *rep,
+                          node_export_fmt fmt, const char *path,
+                          node_reason *why)
+{
+  table t = {.n = n};
+  gs_err err = GS_OK;
+  if (!path || !*path)
+    return node_reason_set(why, GS_EINVAL, _("which file? give a file name"));
+  if (fmt == NODE_EXPORT_XLSX && strcmp(path, "-") == 0)
+    return node_reason_set(why, GS_EINVAL,
+                           _("an .xlsx workbook is written to a file, not "
+                             "to standard output: give a file name"));
+#ifndef GS_HAVE_XLSX
+  if (fmt == NODE_EXPORT_XLSX)
+    return node_reason_set(why, GS_EINVAL,
+                           _("this gridsync was built without "
+                             "libxlsxwriter: export to CSV instead (--csv "
+                             "FILE)"));
+#endif
+  snprintf(t.coll, sizeof t.coll, "%s", "统计报表");
+  t.cols[0] = "scope";
+  t.ncols = 1;
+  for (size_t i = 0; i < sizeof rcols / sizeof *rcols; i++)
+    if (!(t.cols[t.ncols++] = dup_n(rcols[i].zh, strlen(rcols[i].zh))))
+      err = GS_ENOMEM;
+  for (size_t i = 0; !err && i < rep->nrows; i++)
+    err = report_row(&t, &rep->rows[i], rep->rows[i].grid);
+  if (!err)
+    err = report_row(&t, &rep->total, "合计");
+  if (err) {
+    table_free(&t);
+    return node_reason_set(why, err, _("out of memory"));
+  }
+#ifdef GS_HAVE_XLSX
+  if (fmt == NODE_EXPORT_XLSX)
+    err = write_xlsx(&t, path, false, why);
+  else
+#endif
+    err = write_csv(&t, path, why);
   table_free(&t);
   return err;
 }

@@ -300,7 +300,7 @@ static json_t *row_json(const node_report_row *r)
   for (int i = 0; cat && cat[i] && i < NODE_REPORT_VALUES; i++)
     json_object_set_new(bc, cat[i],
                         json_integer((json_int_t)r->by_category[i]));
-  return json_pack(
+  json_t *row = json_pack(
       "{s:s?, s:{s:I, s:o, s:o, s:I, s:o}, s:I, s:I, s:I, s:I, s:I, s:I, "
       "s:f, s:I, s:I, s:I}",
       "grid", r->grid[0] ? r->grid : NULL, "appeals", "opened",
@@ -314,6 +314,24 @@ static json_t *row_json(const node_report_row *r)
       "volunteer_hours", (double)r->volunteer_centihours / 100.0,
       "residents", (json_int_t)r->residents, "households",
       (json_int_t)r->households, "buildings", (json_int_t)r->buildings);
+  /* issue 16's figures (node/report.h) */
+  json_t *more = json_pack(
+      "{s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+      "wishes", (json_int_t)r->wishes, "wishes_fulfilled",
+      (json_int_t)r->wishes_fulfilled, "visit_hazards",
+      (json_int_t)r->visit_hazards, "visit_corrections",
+      (json_int_t)r->visit_corrections, "corrected_hours",
+      (double)r->corrected_centihours / 100.0, "lectures",
+      (json_int_t)r->lectures, "activities", (json_int_t)r->activities,
+      "attendance", (json_int_t)r->attendance, "staff_errands",
+      (json_int_t)r->staff_errands, "thefts_stopped",
+      (json_int_t)r->thefts_stopped, "fights_stopped",
+      (json_int_t)r->fights_stopped, "party_reports",
+      (json_int_t)r->party_reports);
+  if (row && more)
+    json_object_update(row, more);
+  json_decref(more);
+  return row;
 }
 
 json_t *node_report_json(const node_report *rep, const char *prefix,

@@ -159,6 +159,11 @@ static int on_byname(void *vctx, const crdt_record *r)
     return 0;
   const char *p;
   size_t n;
+  /* a resident who moved to another grid goes by the record that
+   * continues them (node_resident_move); its id still finds it */
+  if (node__str_field(r, "status", &p, &n) && n == 5 &&
+      memcmp(p, "moved", 5) == 0)
+    return 0;
   bool match = false;
   for (size_t k = 0; k < 2 && !match; k++)
     match = node__str_field(r, name_fields[k], &p, &n) && n == b->len &&

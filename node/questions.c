@@ -2,10 +2,12 @@
  * Questions volunteers ask (node/domain.h): households not visited
  * lately, a building's contact sheet.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crdt/gs_i18n.h"
 #include "node/address.h"
 #include "node/domain.h"
 #include "node/node_internal.h"
@@ -272,8 +274,8 @@ static int on_contact(void *ctx, const crdt_record *r)
   const hrow *home = NULL;
   const char *bt;
   size_t bn;
-  if (crdt_record_deleted(r))
-    return 0;
+  if (crdt_record_deleted(r) || node_resident_gone(r))
+    return 0; /* moved out: the record stays, out of the roster */
   if (node__ref_field(r, "household", "household", hid))
     for (size_t i = 0; i < c->h->n && !home; i++)
       if (memcmp(c->h->v[i].id, hid, CRDT_ID_LEN) == 0)
@@ -422,6 +424,327 @@ gs_err node_contact_sheet(node *n, const char *building,
   free(c.v);
   if (err)
     return node_reason_set(why, err, "cannot read the store: %s",
+                           gs_strerror(err));
+  return GS_OK;
+}
+
+/* ---- residents who moved; the red senior card list ---- */
+
+bool node_resident_gone(const crdt_record *r)
+{
+  const char *p;
+  size_t n;
+  return node__str_field(r, "status", &p, &n) &&
+         ((n == 5 && memcmp(p, "moved", 5) == 0) ||
+          (n == 9 && memcmp(p, "moved-out", 9) == 0));
+}
+
+static bool int_of(const crdt_record *r, const char *name, int64_t *out)
+{
+  long i = crdt_record_find(r, name, strlen(name));
+  crdt_field_view fv;
+  if (i < 0 || crdt_record_field(r, (size_t)i, &fv) != GS_OK || fv.is_set ||
+      fv.value.type != CRDT_INT)
+    return false;
+  *out = fv.value.u.i;
+  return true;
+}
+
+static bool has_tag(const crdt_record *r, const char *tag)
+{
+  long i = crdt_record_find(r, "tags", 4);
+  crdt_field_view fv;
+  if (i < 0 || crdt_record_field(r, (size_t)i, &fv) != GS_OK || !fv.is_set)
+    return false;
+  for (size_t j = 0; j < fv.nelems; j++) {
+    crdt_value v;
+    if (crdt_record_elem(r, (size_t)i, j, &v) == GS_OK &&
+        v.type == CRDT_STR && v.u.s.n == strlen(tag) &&
+        memcmp(v.u.s.p, tag, v.u.s.n) == 0)
+      return true;
+  }
+  return false;
+}
+
+typedef struct seniors {
+  node_senior *v;
+  size_t n, cap;
+  const char *prefix;
+  int year, min_age;
+  gs_err err;
+} seniors;
+
+static int on_senior(void *ctx, const crdt_record *r)
+{
+  seniors *s = ctx;
+  int64_t by;
+  if (crdt_record_deleted(r) || node_resident_gone(r) ||
+      !int_of(r, "birth_year", &by) || s->year - by < s->min_age)
+    return 0;
+  const char *sc, *cl;
+  size_t sn, cn;
+  uint8_t id[CRDT_ID_LEN];
+  crdt_record_identity(r, &sc, &sn, &cl, &cn, id);
+  if (s->prefix && !crdt_scope_under(sc, sn, s->prefix, strlen(s->prefix)))
+    return 0;
+  if (s->n >= NODE_QUESTION_ROWS_MAX)
+    return 1;
+  if (crdt_grow((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v)) {
+    s->err = GS_ENOMEM;
+    return 1;
+  }
+  node_senior *x = &s->v[s->n++];
+  memset(x, 0, sizeof *x);
+  memcpy(x->id, id, CRDT_ID_LEN);
+  snprintf(x->scope, sizeof x->scope, "%.*s", (int)sn, sc);
+  text_of(r, "name", x->name, sizeof x->name);
+  text_of(r, "phone", x->phone, sizeof x->phone);
+  char ec[NODE_HIT_NAME_MAX / 2], ep[NODE_PHONE_MAX];
+  text_of(r, "emergency_contact", ec, sizeof ec);
+  text_of(r, "emergency_phone", ep, sizeof ep);
+  snprintf(x->emergency, sizeof x->emergency, "%s%s%s", ec,
+           ec[0] && ep[0] ? " " : "", ep);
+  x->birth_year = (int)by;
+  x->age = s->year - (int)by;
+  x->alone = has_tag(r, "lives-alone");
+  return 0;
+}
+
+static int cmp_senior(const void *pa, const void *pb)
+{
+  const node_senior *a = pa, *b = pb;
+  if (a->birth_year != b->birth_year)
+    return a->birth_year < b->birth_year ? -1 : 1;
+  int k = strcmp(a->scope, b->scope);
+  return k ? k : strcmp(a->name, b->name);
+}
+
+gs_err node_seniors(node *n, const char *prefix, int min_age,
+                    node_senior_cb cb, void *ctx, node_reason *why)
+{
+  char t[11];
+  if (min_age < 0 || min_age > 150)
+    return node_reason_set(why, GS_EINVAL,
+                           _("an age is between 0 and 150, not %d"), min_age);
+  node_today(n, 0, t);
+  seniors s = {.prefix = prefix && *prefix ? prefix : NULL,
+               .year = (int)strtol(t, NULL, 10),
+               .min_age = min_age};
+  gs_err err = store_list(n->st, "resident", 8, NULL, 0, on_senior, &s);
+  if (err == GS_ENOTFOUND)
+    err = GS_OK;
+  if (!err)
+    err = s.err;
+  if (!err && s.n)
+    qsort(s.v, s.n, sizeof *s.v, cmp_senior);
+  for (size_t i = 0; !err && i < s.n; i++) {
+    node_senior *x = &s.v[i];
+    x->address[0] = '\0';
+    crdt_record *r = NULL;
+    uint8_t hid[CRDT_ID_LEN];
+    if (node_get(n, "resident", x->id, &r) == GS_OK &&
+        node__ref_field(r, "household", "household", hid))
+      node_record_name(n, "household", hid, x->address, sizeof x->address);
+    else if (r) {
+      char b[40], u[16], rm[32];
+      text_of(r, "building", b, sizeof b);
+      text_of(r, "unit", u, sizeof u);
+      text_of(r, "room", rm, sizeof rm);
+      snprintf(x->address, sizeof x->address, "%s%s%s%s", b, u,
+               u[0] ? "单元" : "", rm);
+    }
+    crdt_record_free(r);
+    if (cb(ctx, x))
+      break;
+  }
+  free(s.v);
+  if (err)
+    return node_reason_set(why, err, _("cannot read the store: %s"),
+                           gs_strerror(err));
+  return GS_OK;
+}
+
+/* ---- a passbook: an account's entries ---- */
+
+typedef struct pb_find {
+  const char *num;
+  node_hit hit;
+  size_t count;
+  const char *coll;
+} pb_find;
+
+static int on_pb_num(void *ctx, const crdt_record *r)
+{
+  pb_find *f = ctx;
+  const char *p;
+  size_t n;
+  if (crdt_record_deleted(r) || node_resident_gone(r) ||
+      !node__str_field(r, "passbook", &p, &n) ||
+      n != strlen(f->num) || memcmp(p, f->num, n) != 0)
+    return 0;
+  if (f->count++ == 0) {
+    const char *sc, *cl;
+    size_t sn, cn;
+    memset(&f->hit, 0, sizeof f->hit);
+    crdt_record_identity(r, &sc, &sn, &cl, &cn, f->hit.id);
+    snprintf(f->hit.coll, sizeof f->hit.coll, "%s", f->coll);
+    snprintf(f->hit.scope, sizeof f->hit.scope, "%.*s", (int)sn, sc);
+    node_name_of(r, f->hit.name, sizeof f->hit.name);
+    f->hit.held = true;
+  }
+  return 0;
+}
+
+gs_err node_passbook_find(node *n, const char *text, node_choose_cb choose,
+                          void *cctx, node_hit *who, node_reason *why)
+{
+  static const char *const colls[] = {"resident", "unit", "team"};
+  pb_find f = {.num = text};
+  for (size_t i = 0; i < 3; i++) {
+    f.coll = colls[i];
+    gs_err err = store_list(n->st, colls[i], strlen(colls[i]), NULL, 0,
+                            on_pb_num, &f);
+    if (err && err != GS_ENOTFOUND)
+      return node_reason_set(why, err, _("cannot read the store: %s"),
+                             gs_strerror(err));
+  }
+  if (f.count > 1)
+    return node_reason_set(why, GS_EAMBIG,
+                           _("%zu accounts have passbook number %s: give "
+                             "the person's name or id"),
+                           f.count, text);
+  if (f.count == 1) {
+    *who = f.hit;
+    return GS_OK;
+  }
+  gs_err err = node_resolve_choose(n, "resident|unit|team", text, 0, choose,
+                                   cctx, "person", who, why);
+  if (!err)
+    err = node_resident_current(n, who);
+  return err;
+}
+
+typedef struct pb_ctx {
+  node *n;
+  const char *coll;
+  uint8_t ids[17][CRDT_ID_LEN]; /* the account and the records it continues */
+  size_t nids;
+  node_passbook_line *v;
+  size_t len, cap;
+  gs_err err;
+} pb_ctx;
+
+static int on_pb_entry(void *ctx, const crdt_record *r)
+{
+  pb_ctx *c = ctx;
+  uint8_t pid[CRDT_ID_LEN];
+  if (crdt_record_deleted(r) || !node__ref_field(r, "person", c->coll, pid))
+    return 0;
+  bool mine = false;
+  for (size_t i = 0; i < c->nids && !mine; i++)
+    mine = memcmp(c->ids[i], pid, CRDT_ID_LEN) == 0;
+  if (!mine)
+    return 0;
+  long fi = crdt_record_find(r, "hours", 5);
+  crdt_field_view fv;
+  double h;
+  if (fi < 0 || crdt_record_field(r, (size_t)fi, &fv) != GS_OK || fv.is_set)
+    return 0;
+  if (fv.value.type == CRDT_INT)
+    h = (double)fv.value.u.i;
+  else if (fv.value.type == CRDT_FLOAT)
+    h = fv.value.u.f;
+  else
+    return 0;
+  if (!(h > -1e7 && h < 1e7))
+    return 0;
+  if (c->len >= NODE_PASSBOOK_MAX)
+    return 1;
+  if (crdt_grow((void **)&c->v, &c->cap, c->len + 1, sizeof *c->v)) {
+    c->err = GS_ENOMEM;
+    return 1;
+  }
+  node_passbook_line *l = &c->v[c->len];
+  memset(l, 0, sizeof *l);
+  const char *sc, *cl;
+  size_t sn, cn;
+  crdt_record_identity(r, &sc, &sn, &cl, &cn, l->id);
+  text_of(r, "date", l->date, sizeof l->date);
+  text_of(r, "kind", l->kind, sizeof l->kind);
+  text_of(r, "service", l->service, sizeof l->service);
+  text_of(r, "goods", l->goods, sizeof l->goods);
+  text_of(r, "note", l->note, sizeof l->note);
+  int64_t ch = (int64_t)(h * 100.0 + (h < 0 ? -0.5 : 0.5));
+  if (strcmp(l->kind, "spend") == 0)
+    ch = -ch;
+  else if (strcmp(l->kind, "deposit") && strcmp(l->kind, "adjust"))
+    return 0;
+  l->centihours = ch;
+  uint8_t x[CRDT_ID_LEN];
+  l->correction = node__ref_field(r, "corrects", "timebank", x);
+  if (node__ref_field(r, "served", "resident", x))
+    node_record_name(c->n, "resident", x, l->served, sizeof l->served);
+  c->len++;
+  return 0;
+}
+
+static int cmp_line(const void *pa, const void *pb)
+{
+  const node_passbook_line *a = pa, *b = pb;
+  int k = strcmp(a->date, b->date);
+  return k ? k : memcmp(a->id, b->id, CRDT_ID_LEN);
+}
+
+static int on_from(void *ctx, const crdt_record *r)
+{
+  uint8_t *to = ctx;
+  if (!node__ref_field(r, "moved_from", "resident", to))
+    memset(to, 0, CRDT_ID_LEN);
+  return 1;
+}
+
+gs_err node_passbook(node *n, const char *coll, const uint8_t id[CRDT_ID_LEN],
+                     node_passbook_cb cb, void *ctx, int64_t *total,
+                     node_reason *why)
+{
+  static const uint8_t zero[CRDT_ID_LEN];
+  pb_ctx c = {.n = n, .coll = coll};
+  memcpy(c.ids[0], id, CRDT_ID_LEN);
+  c.nids = 1;
+  /* a resident who moved here keeps the hours of the record before */
+  while (strcmp(coll, "resident") == 0 && c.nids < 17) {
+    uint8_t from[CRDT_ID_LEN] = {0};
+    if (store_get(n->st, "resident", 8, c.ids[c.nids - 1], on_from, from) !=
+            GS_OK ||
+        memcmp(from, zero, CRDT_ID_LEN) == 0)
+      break;
+    bool seen = false;
+    for (size_t i = 0; i < c.nids && !seen; i++)
+      seen = memcmp(c.ids[i], from, CRDT_ID_LEN) == 0;
+    if (seen)
+      break; /* a loop of links (a hostile peer's): stop */
+    memcpy(c.ids[c.nids++], from, CRDT_ID_LEN);
+  }
+  gs_err err = store_list(n->st, "timebank", 8, NULL, 0, on_pb_entry, &c);
+  if (err == GS_ENOTFOUND)
+    err = GS_OK;
+  if (!err)
+    err = c.err;
+  if (!err && c.len)
+    qsort(c.v, c.len, sizeof *c.v, cmp_line);
+  int64_t bal = 0;
+  for (size_t i = 0; !err && i < c.len; i++) {
+    bal += c.v[i].centihours;
+    c.v[i].balance = bal;
+  }
+  for (size_t i = 0; !err && cb && i < c.len; i++)
+    if (cb(ctx, &c.v[i]))
+      break;
+  free(c.v);
+  if (total)
+    *total = bal;
+  if (err)
+    return node_reason_set(why, err, _("cannot read the store: %s"),
                            gs_strerror(err));
   return GS_OK;
 }

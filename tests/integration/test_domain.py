@@ -417,7 +417,7 @@ class ReportMatchesTheRecords(Base):
                        timeout=300)
         self.seeded = __import__("json").loads(p.stdout)
 
-    def expected(self, since=None):
+    def expected(self, since=None, until=None):
         n = self.n
         rows = defaultdict(lambda: defaultdict(float))
         days = defaultdict(list)
@@ -426,7 +426,36 @@ class ReportMatchesTheRecords(Base):
             return "/".join(rec["scope"].split("/")[:3])
 
         def inp(d):
-            return d is not None and (since is None or d >= since)
+            return d is not None and (since is None or d >= since) and \
+                (until is None or d <= until)
+
+        def ref_id(v):
+            return v["$ref"].split("/")[1] if isinstance(v, dict) else None
+
+        # visits: a correction replaces the findings of the visit it
+        # corrects (the latest by id) and is no visit of its own
+        visits = {r["id"]: r for r in n.run("list", "visit", json_out=True)}
+        latest = {}
+        for vid in sorted(visits):
+            t = ref_id(fields(visits[vid]).get("corrects"))
+            if t in visits and not fields(visits[t]).get("corrects"):
+                latest[t] = vid
+        hazard_visits = set()
+        for vid, rec in visits.items():
+            f = fields(rec)
+            if f.get("corrects") or not inp(f["date"]):
+                continue
+            g = grid(rec)
+            rows[g]["visits"] += 1
+            if t := latest.get(vid):
+                rows[g]["visit_corrections"] += sum(
+                    1 for x in visits.values()
+                    if ref_id(fields(x).get("corrects")) == vid)
+            eff = fields(visits[latest.get(vid, vid)])
+            if set(eff.get("findings", [])) & {"hazard", "fire-hazard"}:
+                rows[g]["hazards_found"] += 1
+                rows[g]["visit_hazards"] += 1
+                hazard_visits.add(vid)
 
         for rec in n.run("list", "appeal", json_out=True):
             f, g = fields(rec), grid(rec)
@@ -434,18 +463,40 @@ class ReportMatchesTheRecords(Base):
                 rows[g]["appeals"] += 1
                 rows[g]["st_" + f["status"]] += 1
                 rows[g]["cat_" + f["category"]] += 1
-                if f["category"] == "safety":
+                if f["category"] == "safety" and \
+                        ref_id(f.get("visit")) not in hazard_visits:
                     rows[g]["hazards_found"] += 1
+                if f["category"] == "micro-wish":
+                    rows[g]["wishes"] += 1
             if f["status"] in ("resolved", "closed") and inp(f.get("resolved")):
                 rows[g]["resolved"] += 1
                 if f["category"] == "dispute":
                     rows[g]["disputes_mediated"] += 1
+                if f["category"] == "micro-wish":
+                    rows[g]["wishes_fulfilled"] += 1
                 d = (date.fromisoformat(f["resolved"]) -
                      date.fromisoformat(f["opened"])).days
                 days[g].append(d)
-        for rec in n.run("list", "visit", json_out=True):
-            if inp(fields(rec)["date"]):
-                rows[grid(rec)]["visits"] += 1
+        for rec in n.run("list", "activity", json_out=True):
+            f, g = fields(rec), grid(rec)
+            if not inp(f["date"]):
+                continue
+            k = f.get("count", 1)
+            if f["kind"] in ("lecture", "activity"):
+                rows[g][f["kind"] + "s" if f["kind"] == "lecture"
+                        else "activities"] += 1
+                rows[g]["attendance"] += k
+            elif f["kind"] == "errand":
+                rows[g]["staff_errands"] += k
+            elif f["kind"] == "theft-stopped":
+                rows[g]["thefts_stopped"] += k
+            elif f["kind"] == "fight-stopped":
+                rows[g]["fights_stopped"] += k
+        for rec in n.run("list", "party_report", json_out=True):
+            m = fields(rec)["month"]
+            if (since is None or m >= since[:7]) and \
+                    (until is None or m <= until[:7]):
+                rows[grid(rec)]["party_reports"] += 1
         for rec in n.run("list", "meeting", json_out=True):
             if inp(fields(rec)["date"]):
                 rows[grid(rec)]["meetings"] += 1
@@ -453,28 +504,44 @@ class ReportMatchesTheRecords(Base):
             f = fields(rec)
             if f["status"] == "done" and inp(f.get("done")):
                 rows[grid(rec)]["tasks_done"] += 1
-        for rec in n.run("list", "timebank", json_out=True):
+        tb = {r["id"]: r for r in n.run("list", "timebank", json_out=True)}
+        for rec in tb.values():
             f = fields(rec)
             if f["kind"] == "deposit" and inp(f["date"]):
                 rows[grid(rec)]["volunteer_hours"] += round(f["hours"] * 100)
                 if f.get("service") == "errand":
                     rows[grid(rec)]["errands_done"] += 1
+        # a correction counts in its deposit's period and grid
+        for rec in tb.values():
+            f = fields(rec)
+            t = tb.get(ref_id(f.get("corrects")))
+            if f["kind"] == "adjust" and t and \
+                    fields(t)["kind"] == "deposit" and inp(fields(t)["date"]):
+                rows[grid(t)]["volunteer_hours"] += round(f["hours"] * 100)
+                rows[grid(t)]["corrected_hours"] += round(f["hours"] * 100)
         for coll in ("resident", "household", "building"):
             for rec in n.run("list", coll, json_out=True):
+                if fields(rec).get("status") in ("moved", "moved-out"):
+                    continue  # out of rosters
                 rows[grid(rec)][coll + "s"] += 1
         return rows, days
 
-    def check(self, since=None):
-        args = ["report"] + (["--since", since] if since else [])
+    def check(self, since=None, until=None, args=None):
+        if args is None:
+            args = ["report"] + (["--since", since] if since else []) + \
+                (["--until", until] if until else [])
         rep = self.n.run(*args, json_out=True)
-        rows, days = self.expected(since)
+        rows, days = self.expected(since, until)
         got = {r["grid"]: r for r in rep["grids"]}
         want = {g for g, r in rows.items() if any(r.values())}
         self.assertEqual(set(got), want)
         self.assertGreaterEqual(len(got), 2)
         plain = ["visits", "meetings", "tasks_done", "errands_done",
                  "disputes_mediated", "hazards_found", "residents",
-                 "households", "buildings"]
+                 "households", "buildings", "wishes", "wishes_fulfilled",
+                 "visit_hazards", "visit_corrections", "lectures",
+                 "activities", "attendance", "staff_errands",
+                 "thefts_stopped", "fights_stopped", "party_reports"]
         for g, r in got.items():
             e = rows[g]
             self.assertEqual(r["appeals"]["opened"], e["appeals"], g)
@@ -487,6 +554,8 @@ class ReportMatchesTheRecords(Base):
                 self.assertEqual(r[k], e[k], (g, k))
             self.assertAlmostEqual(r["volunteer_hours"],
                                    e["volunteer_hours"] / 100, places=6)
+            self.assertAlmostEqual(r["corrected_hours"],
+                                   e["corrected_hours"] / 100, places=6)
             med = statistics.median(days[g]) if days[g] else None
             self.assertEqual(r["appeals"]["median_days_to_resolve"], med, g)
         tot = rep["total"]
