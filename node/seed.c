@@ -52,6 +52,7 @@
 #define REC_TEXT 8192     /* string bytes of one record */
 #define TEAM_MEMBERS 60   /* members written per team */
 #define MEETING_APPEALS 6
+#define FIXES_MAX 64      /* visits corrected by their author */
 
 /* ------------------------------------------------------------------ */
 /* Randomness: xoshiro256** seeded by splitmix64.                       */
@@ -536,12 +537,37 @@ typedef struct m_appeal {
   bool has_visit;
 } m_appeal;
 
+/* A resident moving to another grid's household. */
+typedef struct m_move {
+  uint32_t resident, household;
+  uint8_t id[CRDT_ID_LEN]; /* of the record that continues them */
+  int32_t day;
+  uint8_t reason;
+} m_move;
+
+/* A visit its author corrects. */
+typedef struct m_fix {
+  uint8_t id[CRDT_ID_LEN], household[CRDT_ID_LEN], resident[CRDT_ID_LEN];
+  char by[16];
+  int32_t day;
+  uint32_t grid;
+  bool had_finding;
+} m_fix;
+
 typedef struct seeder {
   node *n;
   node_batch *b; /* the one checked write path, in batch form */
   const node_seed_opts *o;
   node_seed_result *res;
   rng r, idr;
+  /* issue 16's records draw from streams of their own, so that the
+   * records above stay what they were for a seed */
+  rng r2, idr2;
+  struct m_move *moves;
+  size_t nmoves;
+  struct m_fix *fixes; /* visits to correct (FIXES_MAX) */
+  uint8_t knock_team[CRDT_ID_LEN]; /* 天天敲门组 */
+  size_t nfixes;
   int32_t start, until; /* the year: days [start, until] */
   int year;             /* until's year: ages are counted from it */
   uint64_t base_ms;     /* registry records' ids */
@@ -809,6 +835,59 @@ static void phone(seeder *s, char out[12])
 static int age_of(const seeder *s, const m_resident *p)
 {
   return s->year - (int)p->birth;
+}
+
+/* ---- issue 16's draws: the second streams ---- */
+
+static void phone2(seeder *s, char out[12])
+{
+  snprintf(out, 12, "%s%04u%04u",
+           phone_prefixes[below(&s->r2, N(phone_prefixes))],
+           (unsigned)below(&s->r2, 10000), (unsigned)below(&s->r2, 10000));
+}
+
+static void new_id2(seeder *s, uint64_t ms, uint8_t id[CRDT_ID_LEN])
+{
+  crdt_rng g = {id_fill, &s->idr2};
+  crdt_id_new(ms, &g, id);
+}
+
+static void day_id2(seeder *s, int32_t day, uint8_t id[CRDT_ID_LEN])
+{
+  uint64_t tod = 3600000ULL + (uint64_t)below(&s->r2, 9 * 3600000U);
+  new_id2(s, (uint64_t)day * DAY_MS + tod, id);
+}
+
+static void day_id2_owned(seeder *s, int32_t day, uint8_t id[CRDT_ID_LEN])
+{
+  static const uint8_t none[CRDT_ID_LEN];
+  uint64_t tod = 3600000ULL + (uint64_t)below(&s->r2, 9 * 3600000U);
+  crdt_rng g = {id_fill, &s->idr2};
+  crdt_id_owned((uint64_t)day * DAY_MS + tod, &g, none, node_pk(s->n), id);
+}
+
+/* The resident's surname: the first character (UTF-8, 3 bytes). */
+static void surname_of(const m_resident *p, char out[8])
+{
+  size_t k = strlen(p->name) >= 3 ? 3 : strlen(p->name);
+  memcpy(out, p->name, k);
+  out[k] = '\0';
+}
+
+static const char *const kin_given[] = {"建华", "丽娟", "志强", "海燕",
+                                        "晓东", "秀梅", "国栋", "春燕"};
+static const char *const kin_what[] = {"儿子", "女儿", "侄子", "外甥女"};
+static const char *const move_reasons[] = {"搬到子女家同住", "购买新房",
+                                           "租住到别处", "工作调动"};
+static const char *const out_reasons[] = {"迁往外地", "入住养老院",
+                                          "房屋出售", "随子女迁居"};
+
+static const m_move *move_of(const seeder *s, uint32_t r)
+{
+  for (size_t i = 0; i < s->nmoves; i++)
+    if (s->moves[i].resident == r)
+      return &s->moves[i];
+  return NULL;
 }
 
 /* An age: about 45% born 66 or more years before until's year (before
@@ -1226,6 +1305,32 @@ static gs_err write_registry(seeder *s)
           rec_str(s, "note", "%s",
                   (p->tags & (1u << T_ALONE)) ? "高龄独居，每周探访"
                                                : "行动不便，需定期探访");
+        /* issue 16: who to call, the passbook, moving out */
+        if (age_of(s, p) >= 70 && chance(&s->r2, 0.6)) {
+          char sur[8], ph[12];
+          surname_of(p, sur);
+          phone2(s, ph);
+          rec_str(s, "emergency_contact", "%s%s（%s）", sur,
+                  kin_given[below(&s->r2, N(kin_given))],
+                  kin_what[below(&s->r2, N(kin_what))]);
+          rec_str(s, "emergency_phone", "%s", ph);
+        }
+        if (p->tags & (1u << T_VOLUNTEER))
+          rec_str(s, "passbook", "QH%06u", r + 1);
+        const m_move *mv = move_of(s, r);
+        if (mv) {
+          rec_str(s, "status", "moved");
+          rec_ref(s, "moved_to", "resident", mv->id);
+          rec_date(s, "moved_out", mv->day);
+          rec_str(s, "move_reason", "%s", move_reasons[mv->reason]);
+        } else if (!(p->tags & (1u << T_VOLUNTEER)) && age_of(s, p) >= 18 &&
+                   chance(&s->r2, 0.004)) {
+          rec_str(s, "status", "moved-out");
+          rec_date(s, "moved_out", s->until - between(&s->r2, 3, 90));
+          rec_str(s, "move_reason", "%s",
+                  out_reasons[below(&s->r2, N(out_reasons))]);
+          s->res->moved_out++;
+        }
         if ((err = rec_end(s, sc)) != GS_OK)
           break;
         s->res->residents++;
@@ -1252,6 +1357,7 @@ static gs_err write_registry(seeder *s)
     rec_begin(s, "team", tm->id);
     rec_str(s, "name", "%s", team_defs[t].name);
     rec_str(s, "purpose", "%s", team_defs[t].purpose);
+    rec_str(s, "kind", "%s", t == 0 ? "patrol" : "volunteer");
     if (tm->n)
       rec_ref(s, "leader", "resident", s->residents[tm->members[0]].id);
     for (size_t k = 0; k < tm->n; k++)
@@ -1534,12 +1640,44 @@ static gs_err visits_of_grid(seeder *s, size_t g, size_t count,
     else
       rec_str(s, "notes", "%s",
               visit_general[below(&s->r, N(visit_general))]);
-    rec_add(s, "findings", "%s", finding_names[finding]);
+    /* issue 16: the door-knocking team and who came along; findings
+     * the first schema had no word for */
+    static const char *const more_f[] = {"fall", "fraud", "stray-dog",
+                                         "theft", "fire-hazard"};
+    static const char *const more_up[] = {
+        "已联系家属，建议安装紧急呼叫器", "已宣传防诈骗知识，提醒勿转账",
+        "已通知物业联系犬只收容", "已报告派出所并提醒加装门锁",
+        "已督促清理楼道杂物和飞线充电"};
+    int extra = -1;
+    if (finding == F_NONE && chance(&s->r2, 0.05))
+      extra = (int)below(&s->r2, N(more_f));
+    if (chance(&s->r2, 0.3)) {
+      rec_ref(s, "team", "team", s->knock_team);
+      if (chance(&s->r2, 0.3))
+        rec_add(s, "companions", "社区民警");
+      if (chance(&s->r2, 0.3))
+        rec_add(s, "companions", "物业管家");
+    }
+    if (extra >= 0) {
+      rec_add(s, "findings", "%s", more_f[extra]);
+      rec_add(s, "followups", "%s", more_up[extra]);
+    } else
+      rec_add(s, "findings", "%s", finding_names[finding]);
     if (finding != F_NONE) {
       unsigned f0 = below(&s->r, 3);
       rec_add(s, "followups", "%s", followups[finding][f0]);
       if (chance(&s->r, 0.3))
         rec_add(s, "followups", "%s", followups[finding][(f0 + 1) % 3]);
+    }
+    if (s->nfixes < FIXES_MAX && chance(&s->r2, 0.01)) {
+      m_fix *fx = &s->fixes[s->nfixes++];
+      memcpy(fx->id, id, CRDT_ID_LEN);
+      memcpy(fx->household, hh->id, CRDT_ID_LEN);
+      memcpy(fx->resident, p->id, CRDT_ID_LEN);
+      snprintf(fx->by, sizeof fx->by, "%s", gr->worker);
+      fx->day = days[i];
+      fx->grid = (uint32_t)g;
+      fx->had_finding = finding != F_NONE || extra >= 0;
     }
     if ((err = rec_end(s, 1 + g)) != GS_OK)
       break;
@@ -1632,10 +1770,19 @@ static gs_err write_meeting(seeder *s, size_t mi)
   unsigned nu = m->kind == MK_FOUR_PARTY ? 3 : 1 + below(&s->r, 2);
   for (unsigned k = 0; k < nu; k++) {
     int u = claimer(s, topics[m->topics[k % m->ntopics]].cat, 0.0);
-    if (u >= 0)
+    if (u >= 0) {
       rec_add(s, "participants", "%s（%s）", s->units[u].contact,
               unit_defs[u].name);
+      rec_add_ref(s, "attendees", "unit", s->units[u].id);
+    }
   }
+  /* issue 16: who called it */
+  if (m->grid >= 0 && s->buildings[m->building].leader >= 0 &&
+      m->kind == MK_NEIGHBOURS)
+    rec_ref(s, "convener", "resident",
+            s->residents[s->buildings[m->building].leader].id);
+  else
+    rec_ref(s, "convener", "unit", s->units[0].id);
   uint32_t r0 = m->grid >= 0 ? s->grids[m->grid].r0 : 0;
   uint32_t r1 = m->grid >= 0 ? s->grids[m->grid].r1
                              : (uint32_t)s->nresidents;
@@ -1699,8 +1846,15 @@ static gs_err write_meeting(seeder *s, size_t mi)
       rec_ref(s, "appeal", "appeal",
               s->appeals[m->appeals[below(&s->r, m->nappeals)]].id);
     rec_date(s, "due", due);
-    if (claimed <= s->until)
-      rec_claimer(s, "unit", claimer(s, c, 0.3));
+    rec_str(s, "kind", "decision"); /* each with the unit responsible */
+    if (claimed <= s->until) {
+      int who = claimer(s, c, 0.3);
+      rec_claimer(s, "unit", who);
+      if (who >= 0)
+        rec_add_ref(s, "claimants", "unit", s->units[who].id);
+      else
+        rec_add_ref(s, "claimants", "team", s->teams[-1 - who].id);
+    }
     if (done <= s->until) {
       rec_str(s, "status", "done");
       rec_date(s, "done", done);
@@ -1769,6 +1923,8 @@ static gs_err write_timebank(seeder *s)
     uint32_t g = s->buildings[hh->building].grid;
     const team_def *td = p->team >= 0 ? &team_defs[p->team] : NULL;
     int64_t balance = 0;
+    uint8_t last_dep[CRDT_ID_LEN];
+    int32_t last_dep_day = -1;
     for (size_t j = 0; j < k && !err; j++) {
       uint8_t id[CRDT_ID_LEN];
       day_id_owned(s, days[j], id);
@@ -1783,6 +1939,12 @@ static gs_err write_timebank(seeder *s)
         rec_hours(s, "hours", h);
         rec_str(s, "service", "%s", service_names[spends[sp].service]);
         rec_str(s, "note", "%s", spends[sp].note);
+        if (spends[sp].service == SV_OTHER && sp == N(spends) - 1) {
+          static const char *const goods[] = {"大米一袋", "食用油一桶",
+                                              "洗衣液两瓶", "鸡蛋一箱"};
+          rec_str(s, "goods", "%s", goods[below(&s->r2, N(goods))]);
+          rec_ref(s, "sponsor", "unit", s->units[14].id); /* 华联超市 */
+        }
         balance -= h;
       } else {
         int64_t h = dep_h[weighted(&s->r, dep_w, N(dep_w))];
@@ -1792,6 +1954,16 @@ static gs_err write_timebank(seeder *s)
         rec_hours(s, "hours", h);
         rec_str(s, "service", "%s", service_names[sv]);
         rec_str(s, "note", "%s", service_notes[sv][below(&s->r, 3)]);
+        if ((sv == SV_ERRAND || sv == SV_COMPANY || sv == SV_CLEANING ||
+             sv == SV_HEALTH) &&
+            chance(&s->r2, 0.7)) {
+          const m_grid *gr = &s->grids[g];
+          const m_household *to =
+              &s->households[gr->h0 + below(&s->r2, gr->h1 - gr->h0)];
+          rec_ref(s, "served", "resident", s->residents[to->r0].id);
+        }
+        memcpy(last_dep, id, CRDT_ID_LEN);
+        last_dep_day = days[j];
         balance += h;
       }
       rec_date(s, "date", days[j]);
@@ -1800,12 +1972,416 @@ static gs_err write_timebank(seeder *s)
         break;
       s->res->timebank++;
     }
+    /* issue 16: now and then a deposit recorded short is corrected on a
+     * later day of its own (a correction adds, so no account goes below
+     * zero) */
+    if (!err && last_dep_day >= 0 && chance(&s->r2, 0.05)) {
+      int32_t d = last_dep_day + 1;
+      for (size_t j = 0; j < k && d <= s->until; j++)
+        if (days[j] == d)
+          d++;
+      if (d <= s->until) {
+        uint8_t id[CRDT_ID_LEN];
+        day_id2_owned(s, d, id);
+        rec_begin(s, "timebank", id);
+        rec_ref(s, "person", "resident", p->id);
+        rec_str(s, "kind", "adjust");
+        rec_hours(s, "hours", 50 * (1 + (int64_t)below(&s->r2, 2)));
+        rec_ref(s, "corrects", "timebank", last_dep);
+        rec_date(s, "date", d);
+        rec_str(s, "by", "%s", s->grids[g].worker);
+        rec_str(s, "note", "补录：实际服务时长比登记的多");
+        if ((err = rec_end(s, 1 + g)) != GS_OK)
+          break;
+        s->res->timebank++;
+      }
+    }
   }
 out:
   free(vol);
   free(w);
   free(days);
   return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Issue 16: moves, squads, corrections, micro-wishes, the co-building   */
+/* list, the offices' tallies, in-service party members. Drawn from the  */
+/* second streams.                                                       */
+
+/* Choose who moves to another grid (before the registry is written: the
+ * old record names its continuation). */
+static gs_err model_moves(seeder *s)
+{
+  if (s->ngrids < 2)
+    return GS_OK;
+  size_t want = s->nresidents / 300 + 1;
+  if (!(s->moves = calloc(want, sizeof *s->moves)))
+    return GS_ENOMEM;
+  for (size_t tries = 0; s->nmoves < want && tries < want * 20; tries++) {
+    uint32_t r = below(&s->r2, (uint32_t)s->nresidents);
+    const m_resident *p = &s->residents[r];
+    if ((p->tags & (1u << T_VOLUNTEER)) || age_of(s, p) < 18 ||
+        move_of(s, r))
+      continue;
+    uint32_t g = s->buildings[s->households[p->household].building].grid;
+    uint32_t tg = (g + 1 + below(&s->r2, (uint32_t)s->ngrids - 1)) %
+                  (uint32_t)s->ngrids;
+    const m_grid *to = &s->grids[tg];
+    m_move *mv = &s->moves[s->nmoves++];
+    mv->resident = r;
+    mv->household = to->h0 + below(&s->r2, to->h1 - to->h0);
+    mv->day = s->until - between(&s->r2, 5, 60);
+    mv->reason = (uint8_t)below(&s->r2, N(move_reasons));
+    new_id2(s, (uint64_t)mv->day * DAY_MS + 36000000ULL, mv->id);
+  }
+  return GS_OK;
+}
+
+static gs_err write_moves(seeder *s)
+{
+  gs_err err = GS_OK;
+  for (size_t i = 0; i < s->nmoves && !err; i++) {
+    const m_move *mv = &s->moves[i];
+    const m_resident *p = &s->residents[mv->resident];
+    const m_household *hh = &s->households[mv->household];
+    uint32_t g = s->buildings[hh->building].grid;
+    rec_begin(s, "resident", mv->id);
+    rec_str(s, "name", "%s", p->name);
+    rec_str(s, "gender", "%s", p->female ? "女" : "男");
+    rec_int(s, "birth_year", p->birth);
+    if (p->phone[0])
+      rec_str(s, "phone", "%s", p->phone);
+    rec_ref(s, "household", "household", hh->id);
+    rec_str(s, "building", "%u号楼", hh->building + 1);
+    rec_str(s, "unit", "%u", hh->unit);
+    rec_str(s, "room", "%u", hh->room);
+    for (int t = 0; t < T_COUNT; t++)
+      if (p->tags & (1u << t))
+        rec_add(s, "tags", "%s", tag_names[t]);
+    rec_ref(s, "moved_from", "resident", p->id);
+    if ((err = rec_end(s, 1 + g)) == GS_OK) {
+      s->res->residents++;
+      s->res->moved++;
+    }
+  }
+  return err;
+}
+
+/* The 119 self-management squad of each building, and 天天敲门组. */
+static gs_err write_squads(seeder *s)
+{
+  gs_err err;
+  static const char *const roles[] = {"物业保安", "物业电工", "消防站联络员"};
+  static const char *const given[] = {"张师傅", "刘师傅", "王师傅", "赵师傅"};
+  for (size_t b = 0; b < s->nbuildings; b++) {
+    const m_building *bd = &s->buildings[b];
+    uint8_t id[CRDT_ID_LEN];
+    new_id2(s, s->base_ms, id);
+    s->base_ms += 1000;
+    rec_begin(s, "team", id);
+    rec_str(s, "name", "%zu号楼119自管小组", b + 1);
+    rec_str(s, "kind", "fire-squad");
+    rec_ref(s, "building", "building", bd->id);
+    rec_str(s, "purpose", "楼栋消防自查、初起火灾处置、疏散引导");
+    if (bd->leader >= 0)
+      rec_ref(s, "leader", "resident", s->residents[bd->leader].id);
+    for (int k = 0; k < 3 && bd->h1 > bd->h0; k++) {
+      const m_household *hh =
+          &s->households[bd->h0 + below(&s->r2, bd->h1 - bd->h0)];
+      const m_resident *p = &s->residents[hh->r0];
+      if (age_of(s, p) >= 18 && age_of(s, p) < 75)
+        rec_add_ref(s, "members", "resident", p->id);
+    }
+    char ph[12];
+    phone2(s, ph);
+    rec_add(s, "outsiders", "%s %s %s", roles[below(&s->r2, N(roles))],
+            given[below(&s->r2, N(given))], ph);
+    if ((err = rec_end(s, 1 + bd->grid)) != GS_OK)
+      return err;
+    s->res->teams++;
+  }
+  rec_begin(s, "team", s->knock_team);
+  rec_str(s, "name", "天天敲门组");
+  rec_str(s, "kind", "door-knocking");
+  rec_str(s, "purpose", "每天敲门看望独居和高龄老人");
+  for (size_t t = 0; t < N(team_defs); t++)
+    if (s->teams[t].n && (t == 1 || t == 7)) /* 助老, 健康守护 */
+      rec_add_ref(s, "members", "resident",
+                  s->residents[s->teams[t].members[0]].id);
+  rec_add(s, "outsiders", "社区民警 李警官 110");
+  if ((err = rec_end(s, 0)) != GS_OK)
+    return err;
+  s->res->teams++;
+  return GS_OK;
+}
+
+static gs_err write_fixes(seeder *s)
+{
+  for (size_t i = 0; i < s->nfixes; i++) {
+    const m_fix *fx = &s->fixes[i];
+    uint8_t id[CRDT_ID_LEN];
+    day_id2_owned(s, fx->day, id);
+    rec_begin(s, "visit", id);
+    rec_str(s, "by", "%s", fx->by);
+    rec_date(s, "date", fx->day);
+    rec_ref(s, "household", "household", fx->household);
+    rec_ref(s, "resident", "resident", fx->resident);
+    rec_ref(s, "corrects", "visit", fx->id);
+    if (fx->had_finding) {
+      rec_str(s, "notes", "更正：经复核，情况已当场处理，无异常");
+      rec_add(s, "findings", "none");
+    } else {
+      rec_str(s, "notes", "补记：楼道堆放杂物，存在消防隐患");
+      rec_add(s, "findings", "fire-hazard");
+      rec_add(s, "followups", "已督促清理楼道杂物");
+    }
+    gs_err err = rec_end(s, 1 + fx->grid);
+    if (err)
+      return err;
+    s->res->visits++;
+  }
+  return GS_OK;
+}
+
+static const char *const wish_texts[] = {
+    "楼道装一盏声控灯",     "想要一台收音机听戏",   "希望有人教用智能手机",
+    "孩子想要一套课外书",   "想换一个新的助行器",   "冬天想要一床厚棉被",
+    "希望有人帮忙修好轮椅", "想给老伴过一次生日",
+};
+
+static gs_err write_wishes(seeder *s, size_t count)
+{
+  static const int helpers[] = {14, 15, 12, 13, 16}; /* companies, orgs */
+  static const char *const donors[] = {"华联超市清河店", "爱心人士王女士",
+                                       "清河小学家委会", "匿名捐赠"};
+  for (size_t i = 0; i < count; i++) {
+    uint32_t h = below(&s->r2, (uint32_t)s->nhouseholds);
+    const m_household *hh = &s->households[h];
+    uint32_t g = s->buildings[hh->building].grid;
+    int32_t opened = s->start + (int32_t)below(&s->r2, YEAR_DAYS);
+    uint8_t id[CRDT_ID_LEN];
+    day_id2(s, opened, id);
+    rec_begin(s, "appeal", id);
+    rec_str(s, "category", "micro-wish");
+    rec_str(s, "description", "%s", wish_texts[below(&s->r2, N(wish_texts))]);
+    rec_ref(s, "resident", "resident", s->residents[hh->r0].id);
+    rec_ref(s, "household", "household", hh->id);
+    rec_str(s, "opened_by", "%s", s->grids[g].worker);
+    rec_date(s, "opened", opened);
+    rec_str(s, "source", "%s", chance(&s->r2, 0.5) ? "visit" : "walk-in");
+    /* who fulfils it: a unit, a team or a volunteer */
+    unsigned w = below(&s->r2, 3);
+    int unit = helpers[below(&s->r2, N(helpers))];
+    if (w == 0)
+      rec_ref(s, "fulfiller", "unit", s->units[unit].id);
+    else if (w == 1)
+      rec_ref(s, "fulfiller", "team", s->teams[1].id);
+    else if (s->teams[1].n)
+      rec_ref(s, "fulfiller", "resident",
+              s->residents[s->teams[1].members[below(
+                  &s->r2, (uint32_t)s->teams[1].n)]].id);
+    if (chance(&s->r2, 0.5))
+      rec_str(s, "donor", "%s", donors[below(&s->r2, N(donors))]);
+    int32_t resolved = opened + between(&s->r2, 3, 20);
+    if (resolved + 2 <= s->until) {
+      rec_str(s, "status", "closed");
+      rec_date(s, "accepted", opened);
+      rec_date(s, "assigned", opened + 1);
+      if (w == 0)
+        rec_ref(s, "assignee", "unit", s->units[unit].id);
+      else
+        rec_ref(s, "assignee", "team", s->teams[1].id);
+      rec_date(s, "resolved", resolved);
+      rec_date(s, "closed", resolved + 2);
+      rec_str(s, "feedback", "satisfied");
+      rec_str(s, "note", "心愿已实现");
+    } else {
+      rec_str(s, "status", "accepted");
+      rec_date(s, "accepted", opened);
+    }
+    gs_err err = rec_end(s, 1 + g);
+    if (err)
+      return err;
+    s->res->appeals++;
+    s->res->wishes++;
+  }
+  return GS_OK;
+}
+
+/* The year's co-building list (共建清单), in the community's scope. */
+static gs_err write_cobuild(seeder *s)
+{
+  static const struct {
+    const char *what, *resources;
+    int cost; /* yuan; 0: none */
+    int units[3];
+  } items[] = {
+      {"老旧小区楼道照明改造", "物业出人工，供电站出材料", 18000, {0, 8, -1}},
+      {"独居老人助餐服务", "每周三次送餐上门", 0, {13, 14, -1}},
+      {"青少年暑期托管班", "学校提供教室和志愿教师", 0, {2, 12, -1}},
+      {"电动车集中充电棚建设", NULL, 56000, {17, 0, 5}},
+      {"法律咨询进社区", "每月一次律师坐班", 0, {19, 6, -1}},
+      {"社区义诊和健康讲座", "每季度一次", 3000, {1, -1, -1}},
+  };
+  for (size_t i = 0; i < N(items); i++) {
+    uint8_t id[CRDT_ID_LEN];
+    new_id2(s, s->base_ms, id);
+    s->base_ms += 1000;
+    rec_begin(s, "task", id);
+    rec_str(s, "what", "%s", items[i].what);
+    rec_str(s, "kind", "co-building");
+    rec_int(s, "year", s->year);
+    if (items[i].cost)
+      rec_int(s, "cost", items[i].cost);
+    if (items[i].resources)
+      rec_str(s, "resources", "%s", items[i].resources);
+    rec_ref(s, "unit", "unit", s->units[items[i].units[0]].id);
+    for (int k = 0; k < 3 && items[i].units[k] >= 0; k++)
+      rec_add_ref(s, "claimants", "unit", s->units[items[i].units[k]].id);
+    bool done = chance(&s->r2, 0.5);
+    rec_str(s, "status", done ? "done" : "claimed");
+    if (done)
+      rec_date(s, "done", s->until - between(&s->r2, 1, 200));
+    gs_err err = rec_end(s, 0);
+    if (err)
+      return err;
+    s->res->tasks++;
+  }
+  return GS_OK;
+}
+
+/* Each grid's month: lectures, activities, errands run by staff, now
+ * and then a theft or a fight stopped. */
+static gs_err write_activities(seeder *s)
+{
+  static const char *const lectures[] = {"防范电信诈骗讲座", "消防安全知识讲座",
+                                         "老年人健康养生讲座",
+                                         "垃圾分类知识讲座"};
+  static const char *const acts[] = {"邻里百家宴", "重阳节敬老活动",
+                                     "社区文艺演出", "亲子读书会",
+                                     "义务理发"};
+  for (size_t g = 0; g < s->ngrids; g++)
+    for (int m = 0; m < 12; m++) {
+      int32_t base = s->start + m * 30;
+      struct {
+        const char *kind, *title;
+        int lo, hi;
+        double p;
+      } k[] = {
+          {"lecture", lectures[below(&s->r2, N(lectures))], 15, 60, 0.5},
+          {"activity", acts[below(&s->r2, N(acts))], 20, 120, 0.6},
+          {"errand", "工作人员为居民代办事项", 2, 15, 0.9},
+          {"theft-stopped", "巡逻中制止盗窃电动车电瓶", 1, 1, 0.08},
+          {"fight-stopped", "制止邻里冲突并调解", 1, 1, 0.08},
+      };
+      for (size_t j = 0; j < N(k); j++) {
+        if (!chance(&s->r2, k[j].p))
+          continue;
+        int32_t day = base + (int32_t)below(&s->r2, 30);
+        if (day > s->until)
+          continue;
+        uint8_t id[CRDT_ID_LEN];
+        day_id2(s, day, id);
+        rec_begin(s, "activity", id);
+        rec_str(s, "kind", "%s", k[j].kind);
+        rec_str(s, "title", "%s", k[j].title);
+        rec_date(s, "date", day);
+        rec_int(s, "count", between(&s->r2, k[j].lo, k[j].hi));
+        if (j == 0)
+          rec_ref(s, "organizer", "unit", s->units[12].id);
+        else if (j == 3)
+          rec_ref(s, "organizer", "team", s->teams[0].id);
+        rec_str(s, "place", "%s", j < 2 ? "社区党群服务中心" : "本网格");
+        gs_err err = rec_end(s, 1 + g);
+        if (err)
+          return err;
+        s->res->activities++;
+      }
+    }
+  return GS_OK;
+}
+
+/* In-service party members reporting to the community (双报到). */
+static gs_err write_party(seeder *s)
+{
+  static const int employers[] = {1, 2, 4, 8, 16};
+  static const char *const whats[] = {"参加楼道清扫", "为老人代购药品",
+                                      "参与夜间巡逻", "辅导孩子功课",
+                                      "参与垃圾分类督导"};
+  for (size_t r = 0; r < s->nresidents; r++) {
+    const m_resident *p = &s->residents[r];
+    int age = age_of(s, p);
+    if (!(p->tags & (1u << T_PARTY)) || age < 25 || age > 60 ||
+        !chance(&s->r2, 0.35))
+      continue;
+    uint32_t g = s->buildings[s->households[p->household].building].grid;
+    int emp = employers[below(&s->r2, N(employers))];
+    unsigned months = 2 + below(&s->r2, 5);
+    for (unsigned k = 0; k < months; k++) {
+      int32_t day = s->until - (int32_t)(k * 30 + below(&s->r2, 20));
+      if (day < s->start)
+        break;
+      char t[11];
+      day_text(day, t);
+      uint8_t id[CRDT_ID_LEN];
+      day_id2(s, day, id);
+      rec_begin(s, "party_report", id);
+      rec_ref(s, "member", "resident", p->id);
+      rec_ref(s, "employer", "unit", s->units[emp].id);
+      rec_str(s, "month", "%.7s", t);
+      rec_str(s, "what", "%s", whats[below(&s->r2, N(whats))]);
+      rec_int(s, "hours", between(&s->r2, 2, 4));
+      gs_err err = rec_end(s, 1 + g);
+      if (err)
+        return err;
+      s->res->party_reports++;
+    }
+  }
+  return GS_OK;
+}
+
+/* Companies deposit their staff's hours into the time bank too. */
+static gs_err write_unit_hours(seeder *s)
+{
+  static const int companies[] = {14, 16};
+  for (size_t i = 0; i < N(companies); i++)
+    for (int k = 0; k < 4; k++) {
+      int32_t day = s->start + 40 + k * 80 + (int32_t)i * 7;
+      if (day > s->until)
+        break;
+      uint8_t id[CRDT_ID_LEN];
+      day_id2_owned(s, day, id);
+      rec_begin(s, "timebank", id);
+      rec_ref(s, "person", "unit", s->units[companies[i]].id);
+      rec_str(s, "kind", "deposit");
+      rec_hours(s, "hours", 100 * between(&s->r2, 4, 12));
+      rec_str(s, "service", "cleaning");
+      rec_date(s, "date", day);
+      rec_str(s, "note", "企业志愿者集体服务");
+      /* in a grid the staff served (a grid's records hold its hours) */
+      gs_err err = rec_end(s, 1 + (size_t)k % s->ngrids);
+      if (err)
+        return err;
+      s->res->timebank++;
+    }
+  return GS_OK;
+}
+
+static size_t scaled(size_t total, unsigned h, size_t min);
+
+static gs_err write_issue16(seeder *s)
+{
+  gs_err err;
+  size_t wishes = scaled(40, (unsigned)s->nhouseholds, 2);
+  if ((err = write_moves(s)) != GS_OK || (err = write_squads(s)) != GS_OK ||
+      (err = write_fixes(s)) != GS_OK ||
+      (err = write_wishes(s, wishes)) != GS_OK ||
+      (err = write_cobuild(s)) != GS_OK ||
+      (err = write_activities(s)) != GS_OK ||
+      (err = write_party(s)) != GS_OK || (err = write_unit_hours(s)) != GS_OK)
+    return err;
+  return GS_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1848,6 +2424,8 @@ static void seeder_free(seeder *s)
   free(s->residents);
   free(s->meetings);
   free(s->appeals);
+  free(s->moves);
+  free(s->fixes);
   free(s);
 }
 
@@ -1893,6 +2471,8 @@ gs_err node_demo_seed(node *n, const node_seed_opts *o,
   s->base_ms = (uint64_t)(s->start - 1) * DAY_MS + 3600000ULL;
   rng_seed(&s->r, o->seed);
   rng_seed(&s->idr, o->seed ^ 0x6772696473796e63ULL); /* "gridsync" */
+  rng_seed(&s->r2, o->seed ^ 0x6973737565313600ULL);   /* "issue16" */
+  rng_seed(&s->idr2, o->seed ^ 0x6964733136000000ULL);
 
   /* the community in memory */
   if ((err = model_registry(s, hh_total)) != GS_OK)
@@ -1929,6 +2509,12 @@ gs_err node_demo_seed(node *n, const node_seed_opts *o,
     goto out;
   if ((err = node_batch_begin(n, NODE_BATCH_IMPORT, &s->b)) != GS_OK)
     goto out;
+  if (!(s->fixes = calloc(FIXES_MAX, sizeof *s->fixes)) ||
+      (err = model_moves(s)) != GS_OK) {
+    err = err ? err : GS_ENOMEM;
+    goto out;
+  }
+  new_id2(s, s->base_ms - 500, s->knock_team);
   s->phase = "residents";
   progress(s);
   if ((err = write_registry(s)) != GS_OK)
@@ -1997,6 +2583,10 @@ gs_err node_demo_seed(node *n, const node_seed_opts *o,
   s->phase = "time bank";
   progress(s);
   if ((err = write_timebank(s)) != GS_OK)
+    goto out;
+  s->phase = "activities";
+  progress(s);
+  if ((err = write_issue16(s)) != GS_OK)
     goto out;
   node_reason cw;
   err = node_batch_commit(s->b, &res->changes, &cw);

@@ -35,6 +35,8 @@ typedef struct node_seed_opts {
 typedef struct node_seed_result {
   uint64_t grids, buildings, households, residents, units, teams;
   uint64_t appeals, meetings, tasks, visits, timebank;
+  /* issue 16 (counted in the above too where of their collection) */
+  uint64_t activities, party_reports, wishes, moved, moved_out;
   uint64_t changes; /* changes written */
 } node_seed_result;
 

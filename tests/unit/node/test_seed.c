@@ -94,7 +94,8 @@ typedef struct scan {
 
 static const char *const colls[] = {
     "grid", "building", "household", "resident", "unit", "team",
-    "appeal", "meeting", "task", "visit", "timebank"};
+    "appeal", "meeting", "task", "visit", "timebank", "activity",
+    "party_report"};
 #define NCOLLS (sizeof colls / sizeof colls[0])
 
 static int coll_index(const char *c, size_t n)
@@ -276,8 +277,12 @@ static void note_timebank(scan *sc, const crdt_record *r)
   e->centi = (int64_t)(h * 100.0 + 0.5);
   if (strcmp(text_of(r, "kind", kind, sizeof kind), "spend") == 0)
     e->centi = -e->centi;
-  else if (strcmp(kind, "deposit") != 0)
-    fail_at(sc, r, "neither deposit nor spend");
+  else if (strcmp(kind, "adjust") == 0) {
+    /* a correction adds what a deposit was recorded short */
+    if (!has_field(r, "corrects") || e->centi <= 0)
+      fail_at(sc, r, "an adjust that corrects nothing, or takes hours");
+  } else if (strcmp(kind, "deposit") != 0)
+    fail_at(sc, r, "neither deposit, spend nor correction");
 }
 
 static int on_record(void *ctx, const crdt_record *r)
@@ -311,8 +316,11 @@ static int on_record(void *ctx, const crdt_record *r)
   bool in_root = sn == strlen(ROOT) && memcmp(s, ROOT, sn) == 0;
   bool rooted = strcmp(colls[ci], "unit") == 0 ||
                 strcmp(colls[ci], "team") == 0;
+  /* a building's 119 squad lives in the building's grid */
   bool anywhere = strcmp(colls[ci], "meeting") == 0 ||
-                  strcmp(colls[ci], "task") == 0;
+                  strcmp(colls[ci], "task") == 0 ||
+                  (strcmp(colls[ci], "team") == 0 &&
+                   crdt_record_find(r, "building", 8) >= 0);
   if (!crdt_scope_under(s, sn, ROOT, strlen(ROOT)) ||
       (!anywhere && rooted != in_root) ||
       (!in_root && (sn != strlen(ROOT) + 4 || s[strlen(ROOT) + 1] != 'g')))
@@ -414,12 +422,20 @@ Test(seed, small_community_is_complete_valid_and_consistent)
   cr_assert(res.residents > 600 && res.residents < 800, "%lu residents",
             (unsigned long)res.residents);
   cr_assert_eq(res.units, 20);
-  cr_assert_eq(res.teams, 8);
-  cr_assert_eq(res.appeals, 172); /* 1,500 scaled */
-  cr_assert_eq(res.visits, 458);
+  /* eight volunteer teams, a 119 squad per building, 天天敲门组 */
+  cr_assert_eq(res.teams, 8 + res.buildings + 1);
+  cr_assert_eq(res.appeals, 172 + res.wishes); /* 1,500 scaled */
+  cr_assert_geq(res.wishes, 2);
+  /* 458 visits and a few of their authors' corrections */
+  cr_assert(res.visits > 458 && res.visits <= 458 + 64, "%lu",
+            (unsigned long)res.visits);
+  cr_assert_gt(res.activities, 0);
+  cr_assert_gt(res.party_reports, 0);
+  cr_assert_gt(res.moved, 0);
   cr_assert_eq(res.meetings, 7);
   cr_assert(res.tasks >= res.meetings && res.tasks <= 4 * res.meetings);
-  cr_assert(res.timebank > 250 && res.timebank <= 344, "%lu entries",
+  cr_assert(res.timebank > 250 && res.timebank <= 344 + 8 + 40,
+            "%lu entries",
             (unsigned long)res.timebank);
   cr_assert(res.changes > 0);
 
@@ -429,7 +445,8 @@ Test(seed, small_community_is_complete_valid_and_consistent)
   const uint64_t want[NCOLLS] = {
       res.grids,   res.buildings, res.households, res.residents,
       res.units,   res.teams,     res.appeals,    res.meetings,
-      res.tasks,   res.visits,    res.timebank};
+      res.tasks,   res.visits,    res.timebank,   res.activities,
+      res.party_reports};
   for (size_t i = 0; i < NCOLLS; i++)
     cr_assert_eq(sc.count[i], want[i], "%s: %zu stored, %lu reported",
                  colls[i], sc.count[i], (unsigned long)want[i]);
@@ -463,7 +480,10 @@ Test(seed, small_community_is_complete_valid_and_consistent)
   cr_assert_gt(nb, 10);
   for (size_t i = 0; i < nb; i++) {
     cr_assert_geq(b[i].balance, 0);
-    cr_assert_str_eq(b[i].coll, "resident");
+    /* volunteers, and companies depositing their staff's hours */
+    cr_assert(strcmp(b[i].coll, "resident") == 0 ||
+                  strcmp(b[i].coll, "unit") == 0,
+              "%s", b[i].coll);
     entries += b[i].entries;
   }
   cr_assert_eq(entries, res.timebank);
