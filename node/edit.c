@@ -530,7 +530,9 @@ gs_err node_edit_text(node_edit *e, const char *field, char op,
     switch (f->type) {
     case NODE_F_TEXT:
       /* a phone is kept without the spaces and dashes people type */
-      if (strcmp(f->name, "phone") == 0 &&
+      if ((strcmp(f->name, "phone") == 0 ||
+           (strlen(f->name) > 6 &&
+            strcmp(f->name + strlen(f->name) - 6, "_phone") == 0)) &&
           node_phone_norm(text, strlen(text), phone, sizeof phone) &&
           phone[0]) {
         v.u.s.p = phone;
