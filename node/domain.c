@@ -773,7 +773,12 @@ static void join_figures(report_ctx *c)
     if (!v->corr)
       continue;
     rvisit *t = find_visit(c, v->target);
-    if (!t || t->corr)
+    /* only its author corrects a visit (received changes are not checked
+     * against the schema: the ids, which name their authors, decide) */
+    if (!t || t->corr ||
+        memcmp(t->id + CRDT_ID_LEN - CRDT_ID_OWNER_LEN,
+               v->id + CRDT_ID_LEN - CRDT_ID_OWNER_LEN,
+               CRDT_ID_OWNER_LEN) != 0)
       continue;
     if (t->latest < 0 || memcmp(c->visits[t->latest].id, v->id,
                                 CRDT_ID_LEN) < 0)

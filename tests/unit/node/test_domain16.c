@@ -673,6 +673,31 @@ Test(domain16, only_the_author_corrects_a_visit)
                        "2026-11-20", "corrects", vt, NULL),
                GS_EPERM);
   cr_assert_not_null(strstr(why.text, "only the author"), "%s", why.text);
+  /* a peer's "correction" of this node's visit (received changes are
+   * not checked against the schema) counts nowhere in the report */
+  uint8_t mine[CRDT_ID_LEN], fake[CRDT_ID_LEN];
+  add("visit", G1, mine, "by", "我", "date", "2026-11-21", "+findings",
+      "火灾隐患", NULL);
+  crdt_id_owned(NOW_MS - 3600000ULL, NULL, (const uint8_t[CRDT_ID_LEN]){0},
+                other, fake);
+  for (int i = 0; i < 3; i++)
+    memcpy(ops[i].id, fake, CRDT_ID_LEN);
+  ops[2].field = "corrects";
+  ops[2].field_len = 8;
+  ops[2].value.type = CRDT_REF;
+  ops[2].value.u.ref.coll = "visit";
+  ops[2].value.u.ref.coll_len = 5;
+  memcpy(ops[2].value.u.ref.id, mine, CRDT_ID_LEN);
+  ops[1].value.u.s.p = "2026-11-21";
+  cr_assert_eq(node_batch_begin(n, NODE_BATCH_IMPORT, &b), GS_OK);
+  cr_assert_eq(node__batch_put_ops(b, G1, ops, 3, &why), GS_OK, "%s",
+               why.text);
+  cr_assert_eq(node_batch_commit(b, NULL, &why), GS_OK, "%s", why.text);
+  node_report rep;
+  report("2026-11-21", "2026-11-21", &rep);
+  cr_assert_eq(rep.total.visit_hazards, 1, "the peer's entry corrects nothing");
+  cr_assert_eq(rep.total.visit_corrections, 0);
+  node_report_free(&rep);
   /* nor one this node does not hold */
   memset(vid + 8, 0x55, 8);
   idtext(vid, "visit", vt, sizeof vt);
