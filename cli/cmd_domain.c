@@ -738,6 +738,9 @@ static int cmd_contacts(cli_ctx *ctx, int from)
     if (head.phone[0])
       printf("  %s", head.phone);
     printf("\n");
+    if (head.squad[0])
+      printf("  %s: %s\n", head.squad,
+             head.squad_members[0] ? head.squad_members : "-");
     for (size_t i = 0; i < json_array_size(arr); i++) {
       json_t *o = json_array_get(arr, i);
       const char *name = json_string_value(json_object_get(o, "name"));
@@ -761,10 +764,13 @@ static int cmd_contacts(cli_ctx *ctx, int from)
     return CLI_OK;
   }
   if (arr)
-    return cli_json_out(json_pack("{s:s, s:s, s:s, s:s, s:o}", "building",
-                                  head.name, "scope", head.scope, "leader",
-                                  head.leader, "phone", head.phone, "rows",
-                                  arr));
+    return cli_json_out(json_pack("{s:s, s:s, s:s, s:s, s:o, s:s?, s:s?}",
+                                  "building", head.name, "scope", head.scope,
+                                  "leader", head.leader, "phone", head.phone,
+                                  "rows", arr, "squad",
+                                  head.squad[0] ? head.squad : NULL,
+                                  "squad_members",
+                                  head.squad[0] ? head.squad_members : NULL));
   return CLI_OK;
 }
 

@@ -204,6 +204,11 @@ typedef struct node_contact_head {
   char scope[CRDT_SCOPE_MAX + 1];
   char leader[NODE_HIT_NAME_MAX]; /* the building leader (楼栋长) */
   char phone[NODE_PHONE_MAX];
+  /* its self-management squad (a team naming the building, the first
+   * by id): its name, and its members as "NAME PHONE" joined by "; ",
+   * residents first, then the outsiders ("" when none) */
+  char squad[NODE_HIT_NAME_MAX];
+  char squad_members[512];
 } node_contact_head;
 
 typedef struct node_contact_row {

@@ -344,6 +344,82 @@ static int cmp_contact(const void *pa, const void *pb)
   return k;
 }
 
+/* The building's squad: the first team (by id) naming it. */
+typedef struct squad_ctx {
+  const uint8_t *bid;
+  crdt_record *team;
+} squad_ctx;
+
+static int on_squad(void *ctx, const crdt_record *r)
+{
+  squad_ctx *q = ctx;
+  uint8_t bid[CRDT_ID_LEN];
+  if (crdt_record_deleted(r) ||
+      !node__ref_field(r, "building", "building", bid) ||
+      memcmp(bid, q->bid, CRDT_ID_LEN) != 0)
+    return 0;
+  uint8_t *buf;
+  size_t len;
+  if (crdt_record_encode(r, &buf, &len) == GS_OK) {
+    if (crdt_record_decode(buf, len, &q->team) != GS_OK)
+      q->team = NULL;
+    free(buf);
+  }
+  return 1;
+}
+
+static void squad_add(node_contact_head *head, const char *who)
+{
+  size_t cap = sizeof head->squad_members;
+  if (head->squad_members[0] && !append(head->squad_members, cap, "; "))
+    return;
+  append(head->squad_members, cap, who);
+}
+
+static gs_err squad_of(node *n, const uint8_t bid[CRDT_ID_LEN],
+                       node_contact_head *head)
+{
+  squad_ctx q = {.bid = bid};
+  gs_err err = store_list(n->st, "team", 4, NULL, 0, on_squad, &q);
+  if (err == GS_ENOTFOUND || !q.team)
+    return err == GS_ENOTFOUND ? GS_OK : err;
+  text_of(q.team, "name", head->squad, sizeof head->squad);
+  const char *sets[] = {"members", "outsiders"};
+  for (int s = 0; s < 2; s++) {
+    long i = crdt_record_find(q.team, sets[s], strlen(sets[s]));
+    crdt_field_view fv;
+    if (i < 0 || crdt_record_field(q.team, (size_t)i, &fv) != GS_OK ||
+        !fv.is_set)
+      continue;
+    for (size_t j = 0; j < fv.nelems; j++) {
+      crdt_value v;
+      char who[NODE_HIT_NAME_MAX + NODE_PHONE_MAX + 2];
+      if (crdt_record_elem(q.team, (size_t)i, j, &v) != GS_OK)
+        continue;
+      if (s == 0 && v.type == CRDT_REF) {
+        char name[NODE_HIT_NAME_MAX] = "", ph[NODE_PHONE_MAX] = "";
+        crdt_record *m = NULL;
+        if (node_get(n, "resident", v.u.ref.id, &m) == GS_OK) {
+          text_of(m, "name", name, sizeof name);
+          text_of(m, "phone", ph, sizeof ph);
+          crdt_record_free(m);
+        }
+        if (!name[0])
+          continue;
+        snprintf(who, sizeof who, "%s%s%s", name, ph[0] ? " " : "", ph);
+      } else if (s == 1 && v.type == CRDT_STR) {
+        snprintf(who, sizeof who, "%.*s",
+                 (int)(v.u.s.n < sizeof who - 1 ? v.u.s.n : sizeof who - 1),
+                 v.u.s.p);
+      } else
+        continue;
+      squad_add(head, who);
+    }
+  }
+  crdt_record_free(q.team);
+  return GS_OK;
+}
+
 gs_err node_contact_sheet(node *n, const char *building,
                           node_contact_head *head, node_contact_cb cb,
                           void *ctx, node_reason *why)
@@ -368,6 +444,9 @@ gs_err node_contact_sheet(node *n, const char *building,
     text_of(br, "phone", head->phone, sizeof head->phone);
     crdt_record_free(br);
   }
+  if ((err = squad_of(n, b.id, head)) != GS_OK)
+    return node_reason_set(why, err, _("cannot read the store: %s"),
+                           gs_strerror(err));
   h.bid = b.id;
   err = store_list(n->st, "household", 9, NULL, 0, on_house, &h);
   if (err == GS_ENOTFOUND)

@@ -246,6 +246,12 @@ class Community(Base):
         self.assertEqual(f["outsiders"], ["物业保安 张师傅 13800001111"])
         self.assertEqual(len(n.run("team", "list", "--building", "5号楼",
                                    json_out=True)), 1)
+        sheet = n.run("building", "contacts", "5", json_out=True)
+        self.assertEqual(sheet["squad"], "5号楼119自管小组")
+        self.assertEqual(sheet["squad_members"],
+                         "小周; 物业保安 张师傅 13800001111")
+        self.assertIn("5号楼119自管小组: 小周", out(n.run("building",
+                                                     "contacts", "5")))
         for argv in (["--kind", "讲座", "--title", "防诈骗讲座", "--date",
                       "2026-11-05", "--count", "40"],
                      ["--kind", "活动", "--title", "百家宴", "--date",

@@ -727,6 +727,16 @@ Test(domain16, a_building_squad_with_residents_and_outsiders)
                                   .u.s = {"fire-squad", 10}},
                     buf, sizeof buf);
   cr_assert_str_eq(buf, "119自管小组");
+  /* the building's contact sheet heads with its squad */
+  node_contact_head head;
+  char rows[256] = "";
+  add("resident", NULL, NULL, "name", "小王", "household", "5-2-301",
+      "phone", "139-0000-2222", NULL);
+  cr_assert_eq(node_contact_sheet(n, "5", &head, on_contact, rows, &why),
+               GS_OK);
+  cr_assert_str_eq(head.squad, "5号楼119自管小组");
+  cr_assert_str_eq(head.squad_members,
+                   "李桂芳; 物业保安 张师傅 13800001111");
   /* a building's squad is found by name */
   node_hit h;
   cr_assert_eq(node_resolve(n, "team", "5号楼119自管小组", 0, &h, NULL, &why),
@@ -873,4 +883,35 @@ Test(domain16, the_seeded_community_has_every_new_kind)
   cr_assert_eq(node_query_run(n, &q, on_old, &oc, NULL, NULL), GS_OK);
   cr_assert_eq(seniors, oc.n);
   cr_assert_gt(seniors, 100);
+}
+
+/* ---- every field and allowed value has a Chinese label ---- */
+
+Test(domain16, every_field_and_value_has_a_chinese_label)
+{
+  size_t nc;
+  const node_coll *c = node_schema_all(&nc);
+  for (size_t i = 0; i < nc; i++) {
+    cr_assert_str_neq(node_schema_label(c[i].name, NULL, NULL), c[i].name,
+                      "collection %s", c[i].name);
+    for (size_t k = 0; k < c[i].nfields; k++) {
+      const node_field *f = &c[i].fields[k];
+      const char *l = node_schema_label(c[i].name, f->name, NULL);
+      cr_assert_str_neq(l, f->name, "%s.%s has no label", c[i].name,
+                        f->name);
+      cr_assert_gt((unsigned char)l[0], 0x7f, "%s.%s: %s", c[i].name,
+                   f->name, l);
+      for (const char *const *v = f->values; v && *v; v++) {
+        const char *vl = node_schema_label(c[i].name, f->name, *v);
+        /* 男/女 are their own labels */
+        if ((unsigned char)(*v)[0] > 0x7f)
+          continue;
+        cr_assert_str_neq(vl, *v, "%s.%s=%s has no label", c[i].name,
+                          f->name, *v);
+        /* and the label reads back as the code */
+        cr_assert_str_eq(node_schema_code(c[i].name, f, vl), *v, "%s.%s=%s",
+                         c[i].name, f->name, *v);
+      }
+    }
+  }
 }
