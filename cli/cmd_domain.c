@@ -1015,16 +1015,19 @@ static void verbs_help(FILE *f, const node_coll *c)
             v[i].help);
   }
   if (strcmp(c->name, "resident") == 0)
+  {
     fprintf(f, "  find TEXT [--building B] [--tag T] [--age '>=65'] "
-               "[--scope P]\n"
-               "  seniors [--age 65] [--scope P]  (the red senior card "
-               "list)\n"
-               "  move WHO --scope GRID [--household H] [--date D] "
-               "[--reason WHY]  (to another grid)\n");
+               "[--scope P]\n");
+    fputs(_("  seniors [--age 65] [--scope P]  (the red senior card list)\n"
+            "  move WHO --scope GRID [--household H] [--date D] "
+            "[--reason WHY]  (to another grid)\n"),
+          f);
+  }
   if (strcmp(c->name, "visit") == 0)
-    fprintf(f, "  appeal VISIT [--category C] [--description T]  (open an "
-               "appeal from its finding)\n"
-               "  add --corrects VISIT ...  (the author's correction)\n");
+    fputs(_("  appeal VISIT [--category C] [--description T]  (open an "
+            "appeal from its finding)\n"
+            "  add --corrects VISIT ...  (the author's correction)\n"),
+          f);
   if (strcmp(c->name, "household") == 0)
     fprintf(f, "  unvisited [--days 30] [--building B] [--scope P]  "
                "(households not visited lately)\n");
@@ -1033,10 +1036,12 @@ static void verbs_help(FILE *f, const node_coll *c)
   if (strcmp(c->name, "timebank") == 0)
     fprintf(f, "  deposit PERSON HOURS [--service S] [--note T]\n"
                "  spend PERSON HOURS | adjust PERSON HOURS --note WHY\n"
-               "  balance PERSON | balances [--scope P] [--overdrawn]\n"
-               "  passbook PERSON|NUMBER  (an account's entries)\n"
-               "  adjust PERSON HOURS --corrects ENTRY --note WHY  (a "
-               "correction)\n");
+               "  balance PERSON | balances [--scope P] [--overdrawn]\n");
+  if (strcmp(c->name, "timebank") == 0)
+    fputs(_("  passbook PERSON|NUMBER  (an account's entries)\n"
+            "  adjust PERSON HOURS --corrects ENTRY --note WHY  (a "
+            "correction: the published hours change too)\n"),
+          f);
   if (!c->immutable)
     fprintf(f, "  add [--scope S] [--FIELD VALUE...] | edit ID "
                "[--FIELD VALUE...]\n");

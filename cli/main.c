@@ -86,7 +86,9 @@ static const cli_command commands[] = {
      "what changed since a day (default today), by whom, in which grid"},
     {"inbox", cli_cmd_inbox, "inbox [--scope PREFIX]",
      "what a person must decide (conflicts, overdrawn accounts...) and how"},
-    {"report", cli_cmd_report, "report [--scope PREFIX] [--since DATE]",
+    {"report", cli_cmd_report,
+     "report [--scope PREFIX] [--since DATE] [--until DATE] [--year YYYY | "
+     "--month YYYY-MM] [--csv FILE | --xlsx FILE]",
      "the figures offices publish, per grid and in total"},
     {"grid", cli_cmd_domain, "grid VERB ...", "grids (网格)"},
     {"building", cli_cmd_domain, "building VERB ...", "buildings (楼栋)"},
