@@ -915,3 +915,63 @@ Test(domain16, every_field_and_value_has_a_chinese_label)
     }
   }
 }
+
+/* ---- hostile links: a loop of moves ends ---- */
+
+static void put_moved(const uint8_t id[CRDT_ID_LEN], const uint8_t to[CRDT_ID_LEN])
+{
+  crdt_op ops[4];
+  memset(ops, 0, sizeof ops);
+  const char *f[] = {"name", "status", "moved_to", "moved_from"};
+  for (int i = 0; i < 4; i++) {
+    ops[i].kind = CRDT_OP_SET;
+    ops[i].coll = "resident";
+    ops[i].coll_len = 8;
+    memcpy(ops[i].id, id, CRDT_ID_LEN);
+    ops[i].field = f[i];
+    ops[i].field_len = strlen(f[i]);
+    ops[i].value.type = CRDT_STR;
+  }
+  ops[0].value.u.s.p = "环";
+  ops[0].value.u.s.n = strlen("环");
+  ops[1].value.u.s.p = "moved";
+  ops[1].value.u.s.n = 5;
+  for (int i = 2; i < 4; i++) {
+    ops[i].value.type = CRDT_REF;
+    ops[i].value.u.ref.coll = "resident";
+    ops[i].value.u.ref.coll_len = 8;
+    memcpy(ops[i].value.u.ref.id, to, CRDT_ID_LEN);
+  }
+  node_batch *b;
+  node_reason why = {0};
+  cr_assert_eq(node_batch_begin(n, NODE_BATCH_IMPORT, &b), GS_OK);
+  cr_assert_eq(node__batch_put_ops(b, G1, ops, 4, &why), GS_OK, "%s",
+               why.text);
+  cr_assert_eq(node_batch_commit(b, NULL, &why), GS_OK, "%s", why.text);
+}
+
+Test(domain16, a_loop_of_moves_from_a_peer_ends)
+{
+  uint8_t a[CRDT_ID_LEN] = {0, 0, 0, 0, 0, 1, 1}, b[CRDT_ID_LEN] = {0, 0, 0,
+                                                                  0, 0, 1, 2};
+  put_moved(a, b);
+  put_moved(b, a);
+  node_hit h;
+  node_reason why = {0};
+  char t[64];
+  idtext(a, "resident", t, sizeof t);
+  cr_assert_eq(node_resolve(n, "resident", t, 0, &h, NULL, &why), GS_OK);
+  cr_assert_eq(node_resident_current(n, &h), GS_OK);
+  cr_assert(memcmp(h.id, a, CRDT_ID_LEN) == 0 ||
+            memcmp(h.id, b, CRDT_ID_LEN) == 0);
+  node_balance bal;
+  cr_assert_eq(node_timebank_balance(n, "resident", a, &bal), GS_OK);
+  cr_assert_eq(bal.balance, 0);
+  int64_t total = -1;
+  cr_assert_eq(node_passbook(n, "resident", a, NULL, NULL, &total, &why),
+               GS_OK);
+  cr_assert_eq(total, 0);
+  /* by name: both moved, neither found (their ids still are) */
+  cr_assert_eq(node_resolve(n, "resident", "环", 0, &h, NULL, &why),
+               GS_ENOTFOUND);
+}
