@@ -297,21 +297,36 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
   }
   gs_err err = net_disco_guard_check(d->guard, pkt, b.ms, d->o.now(d->o.ctx));
   if (err) {
-    if (err == GS_EEXIST)
+    if (err == GS_EEXIST) {
       d->st.replay++;
-    else
+    } else {
       d->st.stale++;
+      if (d->o.on_stale)
+        d->o.on_stale(d->o.ctx, &b, from);
+    }
     return;
   }
-  if (b.port == 0)
+  if (b.port == 0) {
+    /* a probe: a node looking for peers (a `sync`), not serving; answer
+     * with a beacon now (at most one per NET_DISCO_GAP_MS) */
+    d->st.probes++;
+    if (d->o.announce)
+      net_disco_poke(d);
     return;
+  }
   d->st.heard++;
   d->o.on_beacon(d->o.ctx, &b, from);
 }
 
-static void send_to(net_disco *d, uv_udp_t *h, const struct sockaddr *to,
-                    const uint8_t pkt[NET_DISCO_LEN])
+/* Seal a beacon (a probe when not announcing) and send it to one
+ * address: each copy has a nonce of its own. */
+static void send_to(net_disco *d, uv_udp_t *h, const struct sockaddr *to)
 {
+  uint8_t pkt[NET_DISCO_LEN];
+  net_disco_beacon bc = {.port = d->o.announce ? d->o.tcp_port : 0,
+                         .ms = d->o.now(d->o.ctx)};
+  memcpy(bc.node, d->o.node, 32);
+  net_disco_seal(d->keys[0], &bc, pkt);
   uv_buf_t b = uv_buf_init((char *)pkt, NET_DISCO_LEN);
   if (uv_udp_try_send(h, &b, 1, to) == NET_DISCO_LEN)
     d->st.sent++;
@@ -332,16 +347,9 @@ static uint64_t each_interface(net_disco *d, bool send)
   uv_interface_address_t *ifs;
   int count;
   uint64_t hash = 1469598103934665603ULL;
-  uint8_t pkt[NET_DISCO_LEN];
   if (uv_interface_addresses(&ifs, &count) != 0)
     return 0;
-  if (send && d->nkeys) {
-    net_disco_beacon b = {.port = d->o.tcp_port, .ms = d->o.now(d->o.ctx)};
-    memcpy(b.node, d->o.node, 32);
-    net_disco_seal(d->keys[0], &b, pkt);
-  } else {
-    send = false;
-  }
+  send = send && d->nkeys;
   for (int i = 0; i < count; i++) {
     uv_interface_address_t *a = &ifs[i];
     if (a->is_internal)
@@ -358,7 +366,7 @@ static uint64_t each_interface(net_disco *d, bool send)
                                .sin_port = htons(d->o.port)};
       to.sin_addr.s_addr = a->address.address4.sin_addr.s_addr |
                            ~a->netmask.netmask4.sin_addr.s_addr;
-      send_to(d, &d->u4, (const struct sockaddr *)&to, pkt);
+      send_to(d, &d->u4, (const struct sockaddr *)&to);
     } else if (a->address.address6.sin6_family == AF_INET6) {
       const struct in6_addr *ip6 = &a->address.address6.sin6_addr;
       for (int k = 0; k < 16; k++)
@@ -383,7 +391,7 @@ static uint64_t each_interface(net_disco *d, bool send)
                                 .sin6_port = htons(d->o.port),
                                 .sin6_scope_id = idx};
       inet_pton(AF_INET6, NET_DISCO_GROUP6, &to.sin6_addr);
-      send_to(d, &d->u6, (const struct sockaddr *)&to, pkt);
+      send_to(d, &d->u6, (const struct sockaddr *)&to);
     }
   }
   uv_free_interface_addresses(ifs, count);
@@ -392,14 +400,17 @@ static uint64_t each_interface(net_disco *d, bool send)
 
 static void schedule(net_disco *d)
 {
-  uint64_t every = d->o.every_ms ? d->o.every_ms : NET_DISCO_EVERY_MS;
+  /* a listener probes each second or so: it listens only briefly */
+  uint64_t every = d->o.every_ms           ? d->o.every_ms
+                   : d->o.announce ? NET_DISCO_EVERY_MS
+                                   : TICK_MS;
   d->next_send = uv_now(d->loop) + every / 2 + rnd(d) % (every + 1);
 }
 
 static void beacon_now(net_disco *d)
 {
   refresh_keys(d);
-  d->ifhash = each_interface(d, d->o.announce);
+  d->ifhash = each_interface(d, true);
   d->last_sent = uv_now(d->loop);
   schedule(d);
 }
@@ -420,8 +431,12 @@ static void on_tick(uv_timer_t *t)
 
 void net_disco_poke(net_disco *d)
 {
-  if (d && !d->stopping && uv_now(d->loop) - d->last_sent >= NET_DISCO_GAP_MS)
+  if (!d || d->stopping)
+    return;
+  if (uv_now(d->loop) - d->last_sent >= NET_DISCO_GAP_MS)
     beacon_now(d);
+  else if (d->next_send > d->last_sent + NET_DISCO_GAP_MS)
+    d->next_send = d->last_sent + NET_DISCO_GAP_MS; /* at the next tick */
 }
 
 static gs_err open_socket(net_disco *d, uv_udp_t *h, int family)

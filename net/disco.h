@@ -33,6 +33,10 @@
  * its time becomes a floor under which every beacon is refused, so a
  * replay can never slip out of the cache and back in).
  *
+ * A beacon with port 0 is a probe: a node that does not serve (a
+ * `gridsync sync`) asks who is there, and serving nodes answer with a
+ * beacon at once (still at most one per NET_DISCO_GAP_MS).
+ *
  * Single-threaded, on the caller's libuv loop.
  */
 #ifndef GS_NET_DISCO_H
@@ -105,11 +109,14 @@ typedef struct net_disco net_disco;
 typedef struct net_disco_stats {
   uint64_t sent, heard;         /* beacons sent (per interface), accepted */
   uint64_t bad_size, rate, budget, auth, stale, replay, own;
+  uint64_t probes; /* authentic probes heard (port 0) */
 } net_disco_stats;
 
 typedef struct net_disco_opts {
   uint16_t port;     /* UDP port; 0: NET_DISCO_PORT */
-  bool announce;     /* send beacons (a serving node) or only listen */
+  /* true: send beacons (a serving node); false: send probes (port 0,
+   * "who is there?", answered by serving nodes with a beacon at once) */
+  bool announce;
   uint16_t tcp_port; /* announced */
   uint8_t node[32];  /* announced; beacons naming it are ignored */
   uint64_t every_ms; /* mean period; 0: NET_DISCO_EVERY_MS (jitter +-50%) */
@@ -122,6 +129,10 @@ typedef struct net_disco_opts {
   /* An accepted beacon from address from (borrowed for the call). */
   void (*on_beacon)(void *ctx, const net_disco_beacon *b,
                     const struct sockaddr *from);
+  /* Optional: an authentic beacon refused for its time (outside the
+   * window: the sender's clock or this one is wrong), to warn about. */
+  void (*on_stale)(void *ctx, const net_disco_beacon *b,
+                   const struct sockaddr *from);
   void *ctx;
 } net_disco_opts;
 
