@@ -390,6 +390,7 @@ typedef struct disco_cand {
   char addr[STORE_ADDR_MAX + 1];
   uint64_t seen, tried; /* uv_now; tried 0: never */
   bool v4;
+  bool confirmed; /* a session at addr met the node named: addr sticks */
 } disco_cand;
 
 static void maybe_free(netnode *nn);
@@ -792,6 +793,12 @@ static void on_open(net_peer *p)
     net_peer_close(p, GS_OK, "connected to myself");
     return;
   }
+  if (s->expect && s->nn->cands &&
+      memcmp(net_peer_remote_key(p), s->expect_key, CRDT_KEY_LEN) == 0)
+    for (size_t i = 0; i < DISCO_CANDS; i++)
+      if (s->nn->cands[i].used && strcmp(s->nn->cands[i].addr, s->addr) == 0 &&
+          memcmp(s->nn->cands[i].key, s->expect_key, CRDT_KEY_LEN) == 0)
+        s->nn->cands[i].confirmed = true;
   if (s->expect &&
       memcmp(net_peer_remote_key(p), s->expect_key, CRDT_KEY_LEN) != 0) {
     /* a beacon points at an address; the handshake says who is there */
@@ -878,6 +885,15 @@ static void on_close(net_peer *p, gs_err why, const char *reason)
   session *s = net_peer_data(p);
   netnode *nn = s->nn;
   bool opened = s->sync != NULL;
+  if (s->expect && !opened && nn->cands)
+    for (size_t i = 0; i < DISCO_CANDS; i++) {
+      disco_cand *c = &nn->cands[i];
+      if (c->used && memcmp(c->key, s->expect_key, CRDT_KEY_LEN) == 0 &&
+          strcmp(c->addr, s->addr) != 0)
+        c->tried = 0; /* heard at another address since: try that now */
+      if (c->used && strcmp(c->addr, s->addr) == 0)
+        c->confirmed = false;
+    }
   if (s->outgoing)
     book_outcome_found(nn->n, s->addr, opened && (why == GS_OK || s->ok),
                        opened ? net_peer_remote_key(p) : NULL,
@@ -1589,8 +1605,12 @@ static disco_cand *cand_note(disco_cand *cands, const uint8_t *key,
     memset(c, 0, sizeof *c);
     c->used = true;
     memcpy(c->key, key, CRDT_KEY_LEN);
-  } else if (c->v4 && !v4 && now - c->seen < DISCO_PREFER4_MS) {
-    return c; /* keep the IPv4 address: no interface to name */
+  } else if (strcmp(c->addr, addr) != 0 &&
+             ((c->v4 && !v4) || c->confirmed) &&
+             now - c->seen < DISCO_PREFER4_MS) {
+    /* keep an IPv4 address (no interface to name), and one where the
+     * node was met: a beacon replayed from elsewhere cannot move it */
+    return c;
   }
   snprintf(c->addr, sizeof c->addr, "%s", addr);
   c->v4 = v4;
