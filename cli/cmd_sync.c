@@ -142,21 +142,26 @@ static int sync_all(cli_ctx *ctx, uint64_t listen_ms, uint16_t port)
     json_decref(a.out);
     return cli_fail(_("sync: %s"), gs_strerror(err));
   }
-  if (a.out) {
-    cli_json_out(json_pack("{s:o, s:I, s:I, s:b}", "peers", a.out, "synced",
-                           (json_int_t)a.ok, "tried", (json_int_t)a.tried,
-                           "discovery", disco));
-    return a.ok || !tried ? CLI_OK : CLI_FAIL;
-  }
-  if (!tried)
+  if (!tried) {
+    json_decref(a.out);
     return cli_fail(disco ? _("sync: found no peer: none in the address book "
                               "and none heard on the LAN (is the office's "
                               "node serving on this network?)")
                           : _("sync: no peer in the address book (add one "
                               "with 'gridsync peers add HOST:PORT', or turn "
                               "LAN discovery on)"));
-  printf(_("synced with %zu of %zu peers\n"), a.ok, a.tried);
-  return a.ok ? CLI_OK : CLI_FAIL;
+  }
+  if (a.out)
+    cli_json_out(json_pack("{s:o, s:I, s:I, s:b}", "peers", a.out, "synced",
+                           (json_int_t)a.ok, "tried", (json_int_t)a.tried,
+                           "discovery", disco));
+  else
+    printf(_("synced with %zu of %zu peers\n"), a.ok, a.tried);
+  if (!a.ok)
+    return cli_fail(_("sync: none of the %zu peers tried could be synced "
+                      "with"),
+                    a.tried);
+  return CLI_OK;
 }
 
 int cli_cmd_sync(cli_ctx *ctx)

@@ -109,6 +109,7 @@ class Node:
         line = self.proc.stdout.readline()
         if not line.startswith("serving on "):
             raise AssertionError("%s: serve said %r" % (self.name, line))
+        self.port = int(line.split()[2].rsplit(":", 1)[1])
         return self
 
     def stop(self):
@@ -223,7 +224,10 @@ def main():
     subprocess.run(["ip", "netns", "del", TAG + "probe"], capture_output=True)
     root = tempfile.mkdtemp(prefix="gs-disco-")
     nodes = []
+    # meson stops a test by SIGTERM: unwind, so that the namespaces go
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
+        cleanup()  # left by an earlier run of the same pid, if any
         setup()
         a = Node(root, "office", NETS[0])
         b = Node(root, "leader", NETS[1])
@@ -337,8 +341,44 @@ def main():
         # and the stranger still knows nothing
         assert x.run("peers", json_out=True) == []
         assert x.run("list", "resident", json_out=True) == []
-        # turned off: a node serving with --no-discovery announces nothing
+        # 4. the beacon key rotates with the network key: the late node is
+        #    revoked, the key rotated (never sealed to it); after a restart
+        #    the two members find each other under the new key, and the
+        #    revoked node hears nothing it can open
         c.stop()
+        a.run("revoke", ids["late"])
+        a.run("network", "rotate-key", "--grace", "0")
+        rid5 = a.run("put", "resident", "--scope", "gongrencun/qinghe/g07",
+                     "name=周文").stdout.strip()
+        wait_for("the rotation on the leader",
+                 lambda: has_record(b, "resident", rid5))
+        a.stop()
+        b.stop()
+        found0 = a.logtext().count("found node") + \
+            b.logtext().count("found node")
+        a.serve()
+        b.serve()
+        rid6 = b.run("put", "resident", "--scope", "gongrencun/qinghe/g07",
+                     "name=吴敏").stdout.strip()
+        secs = wait_for("the members under the new key",
+                        lambda: has_record(a, "resident", rid6))
+        print("after the key rotation, found each other again in %.1f s" %
+              secs)
+        assert a.logtext().count("found node") + \
+            b.logtext().count("found node") > found0, "met by the book?"
+        p = subprocess.run(c.argv("--json", "sync", "--wait-ms", "4000"),
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode != 0, (p.stdout, p.stderr)
+        tried = json.loads(p.stdout)["peers"]
+        now_at = {"%s:%d" % (IPS[n.ns], n.port) for n in (a, b)}
+        assert not [t for t in tried if t["peer"] in now_at], tried
+        assert not any(t["ok"] for t in tried), tried
+        assert not has_record(c, "resident", rid6)
+        print("the revoked node heard no beacon it could open; it tried "
+              "only the addresses it knew: %s" %
+              ", ".join("%s (%s)" % (t["peer"], t.get("error", "?"))
+                        for t in tried))
+        # turned off: a node serving with --no-discovery announces nothing
         c.run("peers", "discovery", "off")
         assert "is off" in c.run("peers", "discovery").stdout
         p = c.run("sync", check=False)

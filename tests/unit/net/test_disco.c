@@ -308,3 +308,49 @@ Test(disco, endpoints_hear_each_other)
   cr_assert_eq(done, 3);
   cr_assert_eq(uv_loop_close(&loop), 0);
 }
+
+/* ---- the address book says how each address was found ---- */
+
+#include <msgpack.h>
+
+#include "node/netnode.h"
+#include "node/node_internal.h"
+
+/* an entry [0, 0, 0, "", nil] with found appended when found >= 0 */
+static gs_err book_of(int found, node_peer_info *info)
+{
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  char note[NODE__BOOK_NOTE_MAX];
+  uint8_t key[CRDT_KEY_LEN];
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_array(&pk, found >= 0 ? 6 : 5);
+  for (int i = 0; i < 3; i++)
+    msgpack_pack_uint8(&pk, 0);
+  msgpack_pack_str(&pk, 0);
+  msgpack_pack_nil(&pk);
+  if (found >= 0)
+    msgpack_pack_uint8(&pk, (uint8_t)found);
+  gs_err err = node__book_decode((const uint8_t *)sb.data, sb.size, info, note,
+                                 key);
+  msgpack_sbuffer_destroy(&sb);
+  return err;
+}
+
+Test(disco, book_records_how_found)
+{
+  node_peer_info info;
+  char note[NODE__BOOK_NOTE_MAX];
+  uint8_t key[CRDT_KEY_LEN];
+  cr_assert_eq(node__book_decode((const uint8_t *)"", 0, &info, note, key),
+               GS_OK);
+  cr_assert_eq(info.found, NODE_FOUND_TYPED, "typed, never tried");
+  cr_assert_eq(book_of(-1, &info), GS_OK);
+  cr_assert_eq(info.found, NODE_FOUND_UNKNOWN, "written before it was kept");
+  cr_assert_eq(book_of(NODE_FOUND_LAN, &info), GS_OK);
+  cr_assert_eq(info.found, NODE_FOUND_LAN);
+  cr_assert_eq(book_of(NODE_FOUND_PEER, &info), GS_OK);
+  cr_assert_eq(info.found, NODE_FOUND_PEER);
+  cr_assert_eq(book_of(9, &info), GS_ECORRUPT, "an unknown way is refused");
+}
