@@ -100,10 +100,10 @@ class Node:
             return json.loads(p.stdout)
         return p
 
-    def serve(self, *extra):
+    def serve(self, *extra, listen="0.0.0.0:0"):
         self.log = open(self.logpath, "a")
         self.proc = subprocess.Popen(
-            self.argv("serve", "--listen", "0.0.0.0:0", "--no-ui",
+            self.argv("serve", "--listen", listen, "--no-ui",
                       "--gossip-ms", "2000", *extra),
             stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
@@ -378,6 +378,23 @@ def main():
               "only the addresses it knew: %s" %
               ", ".join("%s (%s)" % (t["peer"], t.get("error", "?"))
                         for t in tried))
+        # 5. IPv6 only: the members' IPv4 addresses go; listening on [::]
+        #    they meet by the link-local multicast group
+        a.stop()
+        b.stop()
+        for n in (a, b):
+            sh("ip", "-n", n.ns, "-4", "addr", "flush", "dev", "eth0")
+        a.serve(listen="[::]:0")
+        b.serve(listen="[::]:0")
+        rid7 = a.run("put", "resident", "--scope", "gongrencun/qinghe/g07",
+                     "name=郑红").stdout.strip()
+        secs = wait_for("the members over IPv6",
+                        lambda: has_record(b, "resident", rid7))
+        v6 = [p["addr"] for p in a.run("peers", json_out=True) +
+              b.run("peers", json_out=True)
+              if p["addr"].startswith("[fe80:") and p["found"] == "lan"]
+        assert v6, "no link-local peer found on the LAN"
+        print("over IPv6 only, converged in %.1f s at %s" % (secs, v6[0]))
         # turned off: a node serving with --no-discovery announces nothing
         c.run("peers", "discovery", "off")
         assert "is off" in c.run("peers", "discovery").stdout
