@@ -136,6 +136,12 @@ class Node:
                     return int(line.split()[1])
         return 0
 
+    def cpu_s(self):
+        """User and system CPU seconds used so far."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def node_id(self):
         return self.run("id").stdout.strip()
 
@@ -286,14 +292,16 @@ def main():
         # it listens first (to catch real beacons), then floods
         assert flood.stdout.readline().strip() == "flooding"
         hwm0 = {n.name: n.hwm_kib() for n in (a, b)}
+        cpu0 = {n.name: n.cpu_s() for n in (a, b)}
         time.sleep(5)  # the flood alone: what it costs
         asan = sanitized(a.proc.pid)
         bound = 65536 if asan else 4096
         for n in (a, b):
             assert n.proc.poll() is None, "%s died" % n.name
             grew = n.hwm_kib() - hwm0[n.name]
-            print("%s: VmHWM %d KiB, +%d KiB after 5 s of flood alone%s" % (
-                n.name, hwm0[n.name], grew,
+            print("%s: VmHWM %d KiB, +%d KiB after 5 s of flood alone, "
+                  "%.2f s of CPU in them%s" % (
+                n.name, hwm0[n.name], grew, n.cpu_s() - cpu0[n.name],
                 " (address sanitizer: freed memory is quarantined)"
                 if asan else ""))
             assert grew < bound, "memory grew under the flood"
