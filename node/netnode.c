@@ -586,9 +586,39 @@ static bool own_addr(const netnode *nn, const char *a)
   if (!nn->listen_port || !colon || atoi(colon + 1) != nn->listen_port)
     return false;
   size_t hl = (size_t)(colon - a);
-  return (hl == strlen(nn->listen_host) &&
-          strncmp(a, nn->listen_host, hl) == 0) ||
-         strncmp(a, "127.", 4) == 0 || strncmp(a, "[::1]", 5) == 0;
+  if ((hl == strlen(nn->listen_host) &&
+       strncmp(a, nn->listen_host, hl) == 0) ||
+      strncmp(a, "127.", 4) == 0 || strncmp(a, "[::1]", 5) == 0)
+    return true;
+  /* listening on every address (0.0.0.0, ::, as on a LAN): an address of
+   * one of this machine's interfaces is this node too */
+  if (strcmp(nn->listen_host, "0.0.0.0") != 0 &&
+      strcmp(nn->listen_host, "::") != 0)
+    return false;
+  char host[INET6_ADDRSTRLEN + 2];
+  if (hl >= sizeof host)
+    return false;
+  memcpy(host, a, hl);
+  host[hl] = '\0';
+  uv_interface_address_t *ifs;
+  int count;
+  bool mine = false;
+  if (uv_interface_addresses(&ifs, &count) != 0)
+    return false;
+  for (int i = 0; i < count && !mine; i++) {
+    char name[INET6_ADDRSTRLEN + 2] = "";
+    if (ifs[i].address.address4.sin_family == AF_INET) {
+      uv_ip4_name(&ifs[i].address.address4, name, sizeof name);
+      mine = strcmp(name, host) == 0;
+    } else {
+      name[0] = '[';
+      uv_ip6_name(&ifs[i].address.address6, name + 1, sizeof name - 2);
+      strcat(name, "]");
+      mine = strcmp(name, host) == 0;
+    }
+  }
+  uv_free_interface_addresses(ifs, count);
+  return mine;
 }
 
 #define LEARN_PER_SESSION 16 /* new addresses one peer may teach us */
