@@ -1,17 +1,24 @@
 /*
  * LAN discovery beacons (net/disco.h): the codec refuses every damaged,
  * foreign, stale, replayed or mis-sized beacon, and two beacons of one
- * node share nothing a stranger could link them by. Then two endpoints
- * on one loop hear each other over the host's interfaces.
+ * node share nothing a stranger could link them by. Then three endpoints
+ * on one loop hear each other over the host's interfaces (one of another
+ * network hears nothing). And the address book says how each address
+ * was found.
  */
 #include <criterion/criterion.h>
+#include <msgpack.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "crdt/crdt.h"
 #include "net/disco.h"
+#include "node/netnode.h"
+#include "node/node_internal.h"
 
 static void disco_init(void)
 {
@@ -259,6 +266,18 @@ static void on_wait(uv_timer_t *t)
   uv_stop(t->loop);
 }
 
+static uint16_t free_udp_port(void)
+{
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  socklen_t len = sizeof a;
+  cr_assert_geq(fd, 0);
+  cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
 Test(disco, endpoints_hear_each_other)
 {
   uv_loop_t loop;
@@ -271,8 +290,9 @@ Test(disco, endpoints_hear_each_other)
   net_disco_opts oa = {.port = 0, .announce = true, .tcp_port = 1111,
                        .now = h_now, .keys = h_keys, .on_beacon = h_beacon,
                        .ctx = &a, .every_ms = 200};
-  /* a port of its own: other tests and nodes of this host keep theirs */
-  oa.port = (uint16_t)(40000 + (uv_os_getpid() % 20000));
+  /* a port the OS has free (other tests and nodes of this host keep
+   * theirs); the three endpoints share it, as nodes on a LAN do */
+  oa.port = free_udp_port();
   net_disco_opts ob = oa, oc = oa;
   memset(oa.node, 0xa, 32);
   memset(ob.node, 0xb, 32);
@@ -311,10 +331,6 @@ Test(disco, endpoints_hear_each_other)
 
 /* ---- the address book says how each address was found ---- */
 
-#include <msgpack.h>
-
-#include "node/netnode.h"
-#include "node/node_internal.h"
 
 /* an entry [0, 0, 0, "", nil] with found appended when found >= 0 */
 static gs_err book_of(int found, node_peer_info *info)
