@@ -11,6 +11,8 @@
 #include <uv.h>
 
 #include "cli/cli.h"
+#include "crdt/gs_i18n.h"
+#include "net/disco.h"
 #include "web/web.h"
 #include "net/sync.h"
 #include "node/node.h"
@@ -53,12 +55,155 @@ static void on_progress(void *ctx, const net_sync_stats *st)
   p->shown = true;
 }
 
+/* How an address was found, in plain words (and for --json). */
+static const char *found_text(node_peer_found f)
+{
+  switch (f) {
+  case NODE_FOUND_TYPED:
+    return _("typed in");
+  case NODE_FOUND_LAN:
+    return _("found on the LAN");
+  case NODE_FOUND_PEER:
+    return _("learnt from a peer");
+  default:
+    return _("added before gridsync recorded how");
+  }
+}
+
+static const char *found_code(node_peer_found f)
+{
+  static const char *const codes[] = {"typed", "lan", "peer", "unknown"};
+  return f <= NODE_FOUND_UNKNOWN ? codes[f] : "unknown";
+}
+
+#define SYNC_LISTEN_MS 3000 /* `sync` with no address: beacons heard for */
+
+typedef struct all_ctx {
+  cli_ctx *c;
+  json_t *out;
+  size_t ok, tried;
+} all_ctx;
+
+static void on_synced(void *vctx, const node_sync_result *r)
+{
+  all_ctx *a = vctx;
+  char who[CRDT_KEY_TEXT_LEN + 1] = "";
+  if (r->key)
+    crdt_base32_encode(r->key, CRDT_KEY_LEN, who);
+  a->tried++;
+  a->ok += r->err == GS_OK;
+  if (a->out) {
+    json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:I, s:f}", "peer", r->addr,
+                          "found", found_code(r->found), "ok", r->err == GS_OK,
+                          "sent", (json_int_t)r->stats->sent_changes,
+                          "received", (json_int_t)r->stats->recv_changes,
+                          "seconds", r->seconds);
+    if (r->err)
+      json_object_set_new(o, "error",
+                          json_sprintf("%s%s%s", gs_strerror(r->err),
+                                       *r->why ? ": " : "", r->why));
+    if (r->key)
+      json_object_set_new(o, "node", json_string(who));
+    json_array_append_new(a->out, o);
+    return;
+  }
+  if (r->err)
+    printf(_("could not sync with %s (%s): %s%s%s\n"), r->addr,
+           found_text(r->found), gs_strerror(r->err), *r->why ? ": " : "",
+           r->why);
+  else
+    printf(_("synced with %s (%s) in %.2f s: sent %" PRIu64
+             " changes, received %" PRIu64 "\n"),
+           r->addr, found_text(r->found), r->seconds, r->stats->sent_changes,
+           r->stats->recv_changes);
+  fflush(stdout);
+}
+
+/* `sync` with no address: every reachable known or discovered peer. */
+static int sync_all(cli_ctx *ctx, uint64_t listen_ms, uint16_t port)
+{
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  if (!node_net(n))
+    return no_network("sync");
+  bool disco = listen_ms && node_discovery_on(n);
+  if (!ctx->json) {
+    if (disco)
+      printf(_("listening for nodes on the LAN for %.0f s...\n"),
+             (double)listen_ms / 1000);
+    fflush(stdout);
+  }
+  all_ctx a = {.c = ctx, .out = ctx->json ? json_array() : NULL};
+  size_t tried = 0;
+  gs_err err = node_sync_all(n, disco ? listen_ms : 0, port, on_synced, &a,
+                             &tried);
+  if (err) {
+    json_decref(a.out);
+    return cli_fail(_("sync: %s"), gs_strerror(err));
+  }
+  if (!tried) {
+    json_decref(a.out);
+    return cli_fail(disco ? _("sync: found no peer: none in the address book "
+                              "and none heard on the LAN (is the office's "
+                              "node serving on this network?)")
+                          : _("sync: no peer in the address book (add one "
+                              "with 'gridsync peers add HOST:PORT', or turn "
+                              "LAN discovery on)"));
+  }
+  if (a.out)
+    cli_json_out(json_pack("{s:o, s:I, s:I, s:b}", "peers", a.out, "synced",
+                           (json_int_t)a.ok, "tried", (json_int_t)a.tried,
+                           "discovery", disco));
+  else
+    printf(_("synced with %zu of %zu peers\n"), a.ok, a.tried);
+  if (!a.ok)
+    return cli_fail(_("sync: none of the %zu peers tried could be synced "
+                      "with"),
+                    a.tried);
+  return CLI_OK;
+}
+
 int cli_cmd_sync(cli_ctx *ctx)
 {
-  if (ctx->argc != 2)
-    return cli_usage("sync", ctx->argc < 2 ? "sync with whom? give HOST:PORT"
-                                           : "too many arguments");
-  const char *addr = ctx->argv[1];
+  const char *wait = NULL, *dport = NULL, *addr = NULL;
+  bool no_disco = false;
+  for (int i = 1; i < ctx->argc; i++) {
+    int m;
+    if ((m = cli_opt(ctx, &i, "--wait-ms", &wait)) != 0 ||
+        (m = cli_opt(ctx, &i, "--discovery-port", &dport)) != 0) {
+      if (m < 0)
+        return CLI_USAGE;
+      continue;
+    }
+    if (strcmp(ctx->argv[i], "--no-discovery") == 0) {
+      no_disco = true;
+      continue;
+    }
+    if (addr)
+      return cli_usage("sync", _("too many arguments"));
+    addr = ctx->argv[i];
+  }
+  if (!addr) {
+    uint64_t ms = SYNC_LISTEN_MS;
+    unsigned long port = 0;
+    char *end;
+    if (wait) {
+      unsigned long long w = strtoull(wait, &end, 10);
+      if (!*wait || *end || w > 60000)
+        return cli_usage("sync", _("--wait-ms takes 0 to 60000"));
+      ms = w;
+    }
+    if (dport) {
+      port = strtoul(dport, &end, 10);
+      if (!*dport || *end || port == 0 || port > 65535)
+        return cli_usage("sync", _("--discovery-port takes 1 to 65535"));
+    }
+    return sync_all(ctx, no_disco ? 0 : ms, (uint16_t)port);
+  }
+  if (wait || dport || no_disco)
+    return cli_usage("sync", _("--wait-ms, --discovery-port and "
+                               "--no-discovery go without an address"));
   if (!node_addr_valid(addr))
     return cli_usage("sync", "'%s' is not HOST:PORT", addr);
   node *n = cli_open(ctx, 0);
@@ -181,8 +326,8 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
 int cli_cmd_serve(cli_ctx *ctx)
 {
   const char *listen = "0.0.0.0:7070", *v, *gossip = NULL;
-  const char *ui = NULL;
-  bool no_ui = false;
+  const char *ui = NULL, *dport = NULL;
+  bool no_ui = false, no_disco = false;
   const char **peers = calloc((size_t)ctx->argc, sizeof *peers);
   size_t np = 0;
   int rc = CLI_USAGE;
@@ -195,13 +340,18 @@ int cli_cmd_serve(cli_ctx *ctx)
     int m;
     if ((m = cli_opt(ctx, &i, "--listen", &listen)) != 0 ||
         (m = cli_opt(ctx, &i, "--gossip-ms", &gossip)) != 0 ||
-        (m = cli_opt(ctx, &i, "--ui", &ui)) != 0) {
+        (m = cli_opt(ctx, &i, "--ui", &ui)) != 0 ||
+        (m = cli_opt(ctx, &i, "--discovery-port", &dport)) != 0) {
       if (m < 0)
         goto out;
       continue;
     }
     if (strcmp(ctx->argv[i], "--no-ui") == 0) {
       no_ui = true;
+      continue;
+    }
+    if (strcmp(ctx->argv[i], "--no-discovery") == 0) {
+      no_disco = true;
       continue;
     }
     if ((m = cli_opt(ctx, &i, "--peer", &v)) != 0) {
@@ -229,6 +379,15 @@ int cli_cmd_serve(cli_ctx *ctx)
     rc = cli_usage("serve", "--ui '%s' is not HOST:PORT", ui);
     goto out;
   }
+  unsigned long dp = 0;
+  if (dport) {
+    char *end;
+    dp = strtoul(dport, &end, 10);
+    if (!*dport || *end || dp == 0 || dp > 65535) {
+      rc = cli_usage("serve", _("--discovery-port takes 1 to 65535"));
+      goto out;
+    }
+  }
   uint64_t gms = 0;
   if (gossip) {
     char *end;
@@ -251,6 +410,8 @@ int cli_cmd_serve(cli_ctx *ctx)
                        .npeers = np,
                        .gossip_ms = gms,
                        .log = stderr,
+                       .no_discovery = no_disco,
+                       .discovery_port = (uint16_t)dp,
                        .on_listen = on_listen,
                        .ctx = ctx};
   app_ctx actx = {.c = ctx, .wrote_addr = false};
@@ -322,22 +483,50 @@ static int on_peer(void *vctx, const node_peer_info *p)
   if (pc->out) {
     json_array_append_new(
         pc->out,
-        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "addr", p->addr,
+        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "addr", p->addr,
                   "last_sync", ok, "last_try", tried,
                   "failures", (json_int_t)p->failures, "note", p->note, "node",
-                  key));
+                  key, "found", found_code(p->found)));
     return 0;
   }
-  printf("%-24s last sync %-26s", p->addr, ok);
+  printf("%-24s %-22s ", p->addr, found_text(p->found));
+  printf(_("last sync %s"), ok);
   if (p->failures)
     printf(" failed %" PRIu32 "x: %s", p->failures, p->note);
   printf("\n");
   return 0;
 }
 
+/* `peers discovery [on|off]`: the node's LAN discovery setting. */
+static int peers_discovery(cli_ctx *ctx)
+{
+  if (ctx->argc > 3 ||
+      (ctx->argc == 3 && strcmp(ctx->argv[2], "on") != 0 &&
+       strcmp(ctx->argv[2], "off") != 0))
+    return cli_usage("peers", _("peers discovery [on|off]"));
+  node *n = cli_open(ctx, 0);
+  if (!n)
+    return CLI_FAIL;
+  if (ctx->argc == 3) {
+    gs_err err = node_discovery_set(n, strcmp(ctx->argv[2], "on") == 0);
+    if (err)
+      return cli_fail(_("peers discovery: %s"), gs_strerror(err));
+  }
+  bool on = node_discovery_on(n);
+  if (ctx->json)
+    return cli_json_out(json_pack("{s:b}", "discovery", on));
+  printf(on ? _("LAN discovery is on: a serving node announces itself on the "
+                "LAN and connects to the nodes of its network it hears\n")
+            : _("LAN discovery is off: peers are only those typed in or "
+                "learnt from peers\n"));
+  return CLI_OK;
+}
+
 int cli_cmd_peers(cli_ctx *ctx)
 {
   const char *sub = ctx->argc > 1 ? ctx->argv[1] : NULL;
+  if (sub && strcmp(sub, "discovery") == 0)
+    return peers_discovery(ctx);
   if (sub && strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0)
     return cli_usage("peers", "unknown subcommand '%s'", sub);
   if (sub && ctx->argc != 3)

@@ -57,7 +57,7 @@ static const cli_command commands[] = {
      "the network's members and whether their changes count"},
     {"serve", cli_cmd_serve,
      "serve [--listen HOST:PORT] [--peer HOST:PORT ...] [--gossip-ms MS] "
-     "[--ui HOST:PORT | --no-ui]",
+     "[--ui HOST:PORT | --no-ui] [--no-discovery] [--discovery-port PORT]",
      "run the node until SIGINT/SIGTERM: sync with peers, live, and serve "
      "the web app (http://127.0.0.1:7080/)"},
     {"ui", cli_cmd_ui,
@@ -66,10 +66,13 @@ static const cli_command commands[] = {
      "open the web app (starting serve in the background if it is not "
      "running); or set (or remove) its password, which lets it answer "
      "beyond this computer"},
-    {"sync", cli_cmd_sync, "sync HOST:PORT",
-     "sync once with a peer, both ways, then exit"},
-    {"peers", cli_cmd_peers, "peers [add HOST:PORT | remove HOST:PORT]",
-     "the address book"},
+    {"sync", cli_cmd_sync,
+     "sync [HOST:PORT] [--wait-ms MS] [--no-discovery]",
+     "sync once with a peer, both ways, then exit; with no address, with "
+     "every known peer and those heard on the LAN"},
+    {"peers", cli_cmd_peers,
+     "peers [add HOST:PORT | remove HOST:PORT | discovery [on|off]]",
+     "the address book (and how each peer was found); LAN discovery"},
     {"export", cli_cmd_export,
      "export FILE [--scope PREFIX] [--for NODE_ID | --since VV_FILE]",
      "write an encrypted bundle for a USB stick"},

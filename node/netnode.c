@@ -14,7 +14,11 @@
 #include <string.h>
 
 #include <msgpack.h>
+#include <net/if.h>
 #include <uv.h>
+
+#include "crdt/gs_i18n.h"
+#include "net/disco.h"
 
 #include "net/msg.h"
 #include "net/peer.h"
@@ -39,6 +43,10 @@
                              * and a `gridsync sync` or two */
 #define SESSIONS_NONMEMBER 8 /* sessions with peers not (yet) valid members */
 #define PROGRESS_MS 500
+#define DISCO_CANDS 32        /* nodes heard on the LAN, kept in memory */
+#define DISCO_RETRY_MS 10000  /* one connection attempt per node this often */
+#define DISCO_PREFER4_MS 30000 /* an IPv4 address heard this recently wins */
+#define DISCO_META "discovery" /* the node setting: "off" turns it off */
 
 /* ---- addresses ---- */
 
@@ -115,7 +123,9 @@ gs_err node_parse_addr(const char *hostport, struct sockaddr_storage *out)
 }
 
 /* ---- address book entries: [last_ok_ms, last_try_ms, failures, note,
- *      node key or nil] ---- */
+ *      node key or nil, how found (node_peer_found)]; the last is missing
+ *      from entries written before it was recorded; an empty value is an
+ *      address typed and never tried ---- */
 
 typedef struct book_entry {
   uint64_t last_ok, last_try;
@@ -123,6 +133,7 @@ typedef struct book_entry {
   char note[128];
   bool has_key;
   uint8_t key[CRDT_KEY_LEN];
+  uint8_t found; /* node_peer_found */
 } book_entry;
 
 static gs_err node__book_get(node *n, const char *addr, book_entry *e);
@@ -138,7 +149,8 @@ static gs_err book_decode(const uint8_t *buf, size_t len, book_entry *e)
     goto out;
   err = GS_ECORRUPT;
   const msgpack_object *o = &u.data;
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 5)
+  if (o->type != MSGPACK_OBJECT_ARRAY ||
+      (o->via.array.size != 5 && o->via.array.size != 6))
     goto out;
   const msgpack_object *a = o->via.array.ptr;
   uint64_t f;
@@ -157,6 +169,13 @@ static gs_err book_decode(const uint8_t *buf, size_t len, book_entry *e)
     if (crdt_mp_bin(&a[4], CRDT_KEY_LEN, e->key))
       goto out;
     e->has_key = true;
+  }
+  e->found = NODE_FOUND_UNKNOWN;
+  if (o->via.array.size == 6) {
+    uint64_t how;
+    if (crdt_mp_uint(&a[5], &how) || how > NODE_FOUND_UNKNOWN)
+      goto out;
+    e->found = (uint8_t)how;
   }
   err = GS_OK;
 out:
@@ -180,6 +199,7 @@ gs_err node__book_decode(const uint8_t *buf, size_t len, node_peer_info *info,
   info->last_ok_ms = e.last_ok;
   info->last_try_ms = e.last_try;
   info->failures = e.failures;
+  info->found = (node_peer_found)e.found;
   info->note = note;
   if (e.has_key) {
     memcpy(key, e.key, CRDT_KEY_LEN);
@@ -194,7 +214,7 @@ static gs_err book_put(node *n, const char *addr, const book_entry *e)
   msgpack_packer pk;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_array(&pk, 5);
+  msgpack_pack_array(&pk, 6);
   msgpack_pack_uint64(&pk, e->last_ok);
   msgpack_pack_uint64(&pk, e->last_try);
   msgpack_pack_uint32(&pk, e->failures);
@@ -209,6 +229,7 @@ static gs_err book_put(node *n, const char *addr, const book_entry *e)
   } else {
     msgpack_pack_nil(&pk);
   }
+  msgpack_pack_uint8(&pk, e->found);
   gs_err err = sb.data ? store_peer_put(n->st, addr, sb.data, sb.size)
                        : GS_ENOMEM;
   msgpack_sbuffer_destroy(&sb);
@@ -227,14 +248,24 @@ static gs_err node__book_get(node *n, const char *addr, book_entry *e)
   return book_decode(buf, len, e);
 }
 
-gs_err node_peer_add(node *n, const char *addr)
+/* Add addr, found how, unless known (GS_EEXIST). */
+static gs_err peer_add_found(node *n, const char *addr, node_peer_found how)
 {
   book_entry e;
   if (!node_addr_valid(addr))
     return GS_EINVAL;
   if (node__book_get(n, addr, &e) == GS_OK)
     return GS_EEXIST;
-  return store_peer_put(n->st, addr, "", 0);
+  if (how == NODE_FOUND_TYPED)
+    return store_peer_put(n->st, addr, "", 0);
+  memset(&e, 0, sizeof e);
+  e.found = (uint8_t)how;
+  return book_put(n, addr, &e);
+}
+
+gs_err node_peer_add(node *n, const char *addr)
+{
+  return peer_add_found(n, addr, NODE_FOUND_TYPED);
 }
 
 gs_err node_peer_remove(node *n, const char *addr)
@@ -258,7 +289,8 @@ static int on_book(void *ctx, const char *addr, const void *val, size_t len)
                          .last_try_ms = e.last_try,
                          .failures = e.failures,
                          .note = e.note,
-                         .key = e.has_key ? e.key : NULL};
+                         .key = e.has_key ? e.key : NULL,
+                         .found = (node_peer_found)e.found};
   return l->cb(l->ctx, &info);
 }
 
@@ -268,15 +300,22 @@ gs_err node_peers(node *n, node_peer_cb cb, void *ctx)
   return store_peer_list(n->st, on_book, &l);
 }
 
-/* Record the outcome of a session with addr in the book. */
-static void book_outcome(node *n, const char *addr, bool ok,
-                         const uint8_t *key, const char *note)
+/* Record the outcome of a session with addr in the book; an address
+ * not in it yet is added as found how, but one found on the LAN only
+ * once a session there worked (a beacon alone writes nothing). */
+static void book_outcome_found(node *n, const char *addr, bool ok,
+                               const uint8_t *key, const char *note,
+                               node_peer_found how)
 {
   book_entry e;
   if (!addr || !*addr)
     return;
-  if (node__book_get(n, addr, &e) != GS_OK)
+  if (node__book_get(n, addr, &e) != GS_OK) {
+    if (how == NODE_FOUND_LAN && !ok)
+      return;
     memset(&e, 0, sizeof e);
+    e.found = (uint8_t)how;
+  }
   uint64_t now = node_now(n);
   e.last_try = now;
   if (ok) {
@@ -291,6 +330,12 @@ static void book_outcome(node *n, const char *addr, bool ok,
   }
   snprintf(e.note, sizeof e.note, "%s", note ? note : "");
   book_put(n, addr, &e);
+}
+
+static void book_outcome(node *n, const char *addr, bool ok,
+                         const uint8_t *key, const char *note)
+{
+  book_outcome_found(n, addr, ok, key, note, NODE_FOUND_TYPED);
 }
 
 /* ---- sessions ---- */
@@ -328,9 +373,28 @@ struct node_server {
   int listen_port; /* advertised to peers as "*:PORT"; 0: not serving */
   size_t resolving; /* name lookups under way */
   char listen_host[64];
+  /* LAN discovery (serve) */
+  net_disco *disco;
+  struct disco_cand *cands; /* DISCO_CANDS of them */
+  uint64_t keys_version;    /* node_version when the keys were read */
+  uint8_t keys[NET_DISCO_KEYS_MAX][32];
+  size_t nkeys;
+  uint64_t stale_logged; /* uv_now of the last clock warning */
+  net_disco_stats disco_logged; /* the counters last logged */
 };
 
+/* A node heard on the LAN. */
+typedef struct disco_cand {
+  bool used;
+  uint8_t key[CRDT_KEY_LEN];
+  char addr[STORE_ADDR_MAX + 1];
+  uint64_t seen, tried; /* uv_now; tried 0: never */
+  bool v4;
+  bool confirmed; /* a session at addr met the node named: addr sticks */
+} disco_cand;
+
 static void maybe_free(netnode *nn);
+static void disco_log(netnode *nn);
 
 struct session {
   session *next;
@@ -346,6 +410,9 @@ struct session {
   size_t learnt; /* addresses added from this peer's PEERS */
   bool net_seen; /* a batch carried membership changes */
   uint64_t since; /* uv_now when it began */
+  node_peer_found found; /* how its address was found (outgoing) */
+  bool expect; /* a beacon named the node there: expect_key */
+  uint8_t expect_key[CRDT_KEY_LEN];
 };
 
 static void logf_(netnode *nn, const char *fmt, ...)
@@ -417,7 +484,8 @@ static void check_once_done(session *s)
     /* a live session: its first catch-up counts as a sync */
     s->ok = true;
     if (s->outgoing)
-      book_outcome(nn->n, s->addr, true, net_peer_remote_key(s->peer), "ok");
+      book_outcome_found(nn->n, s->addr, true, net_peer_remote_key(s->peer),
+                         "ok", s->found);
   }
   if (nn->once && !nn->once_done && net_sync_caught_up(s->sync)) {
     nn->once_done = true;
@@ -518,9 +586,39 @@ static bool own_addr(const netnode *nn, const char *a)
   if (!nn->listen_port || !colon || atoi(colon + 1) != nn->listen_port)
     return false;
   size_t hl = (size_t)(colon - a);
-  return (hl == strlen(nn->listen_host) &&
-          strncmp(a, nn->listen_host, hl) == 0) ||
-         strncmp(a, "127.", 4) == 0 || strncmp(a, "[::1]", 5) == 0;
+  if ((hl == strlen(nn->listen_host) &&
+       strncmp(a, nn->listen_host, hl) == 0) ||
+      strncmp(a, "127.", 4) == 0 || strncmp(a, "[::1]", 5) == 0)
+    return true;
+  /* listening on every address (0.0.0.0, ::, as on a LAN): an address of
+   * one of this machine's interfaces is this node too */
+  if (strcmp(nn->listen_host, "0.0.0.0") != 0 &&
+      strcmp(nn->listen_host, "::") != 0)
+    return false;
+  char host[INET6_ADDRSTRLEN + 2];
+  if (hl >= sizeof host)
+    return false;
+  memcpy(host, a, hl);
+  host[hl] = '\0';
+  uv_interface_address_t *ifs;
+  int count;
+  bool mine = false;
+  if (uv_interface_addresses(&ifs, &count) != 0)
+    return false;
+  for (int i = 0; i < count && !mine; i++) {
+    char name[INET6_ADDRSTRLEN + 2] = "";
+    if (ifs[i].address.address4.sin_family == AF_INET) {
+      uv_ip4_name(&ifs[i].address.address4, name, sizeof name);
+      mine = strcmp(name, host) == 0;
+    } else {
+      name[0] = '[';
+      uv_ip6_name(&ifs[i].address.address6, name + 1, sizeof name - 2);
+      strcat(name, "]");
+      mine = strcmp(name, host) == 0;
+    }
+  }
+  uv_free_interface_addresses(ifs, count);
+  return mine;
 }
 
 #define LEARN_PER_SESSION 16 /* new addresses one peer may teach us */
@@ -571,7 +669,7 @@ static void on_peers(void *ctx, const net_bytes *addrs, size_t n)
     if (!numeric_addr(a) || own_addr(s->nn, a) || is_link_local(a) ||
         (is_loopback(a) && !peer_local))
       continue;
-    if (node_peer_add(s->nn->n, a) == GS_OK) {
+    if (peer_add_found(s->nn->n, a, NODE_FOUND_PEER) == GS_OK) {
       room--;
       s->learnt++;
       logf_(s->nn, "learnt address %s", a);
@@ -725,6 +823,20 @@ static void on_open(net_peer *p)
     net_peer_close(p, GS_OK, "connected to myself");
     return;
   }
+  if (s->expect && s->nn->cands &&
+      memcmp(net_peer_remote_key(p), s->expect_key, CRDT_KEY_LEN) == 0)
+    for (size_t i = 0; i < DISCO_CANDS; i++)
+      if (s->nn->cands[i].used && strcmp(s->nn->cands[i].addr, s->addr) == 0 &&
+          memcmp(s->nn->cands[i].key, s->expect_key, CRDT_KEY_LEN) == 0)
+        s->nn->cands[i].confirmed = true;
+  if (s->expect &&
+      memcmp(net_peer_remote_key(p), s->expect_key, CRDT_KEY_LEN) != 0) {
+    /* a beacon points at an address; the handshake says who is there */
+    s->outgoing = false; /* nothing to note in the book */
+    fail_session(s, GS_EPERM, "the node there is not the one its LAN "
+                              "beacon named");
+    return;
+  }
   node_policy *pol;
   if (node_policy_load(s->nn->n, &pol) == GS_OK) {
     bool revoked = node_policy_revoked(pol, net_peer_remote_key(p));
@@ -803,10 +915,19 @@ static void on_close(net_peer *p, gs_err why, const char *reason)
   session *s = net_peer_data(p);
   netnode *nn = s->nn;
   bool opened = s->sync != NULL;
+  if (s->expect && !opened && nn->cands)
+    for (size_t i = 0; i < DISCO_CANDS; i++) {
+      disco_cand *c = &nn->cands[i];
+      if (c->used && memcmp(c->key, s->expect_key, CRDT_KEY_LEN) == 0 &&
+          strcmp(c->addr, s->addr) != 0)
+        c->tried = 0; /* heard at another address since: try that now */
+      if (c->used && strcmp(c->addr, s->addr) == 0)
+        c->confirmed = false;
+    }
   if (s->outgoing)
-    book_outcome(nn->n, s->addr, opened && (why == GS_OK || s->ok),
-                 opened ? net_peer_remote_key(p) : NULL,
-                 why == GS_OK ? "ok" : reason);
+    book_outcome_found(nn->n, s->addr, opened && (why == GS_OK || s->ok),
+                       opened ? net_peer_remote_key(p) : NULL,
+                       why == GS_OK ? "ok" : reason, s->found);
   if (why != GS_OK || !s->ok)
     logf_(nn, "closed %s: %s", s->outgoing ? s->addr : net_peer_addr(p),
           reason);
@@ -856,12 +977,20 @@ static void session_unlink(netnode *nn, session *s)
   free(s);
 }
 
-static gs_err connect_addr(netnode *nn, const char *addr,
-                           const struct sockaddr_storage *ss)
+/* Connect to addr (ss), found how; key: the node expected there (a
+ * beacon's), or NULL. */
+static gs_err connect_found(netnode *nn, const char *addr,
+                            const struct sockaddr_storage *ss,
+                            node_peer_found how, const uint8_t *key)
 {
   session *s = session_new(nn, addr, true);
   if (!s)
     return GS_ENOMEM;
+  s->found = how;
+  if (key) {
+    s->expect = true;
+    memcpy(s->expect_key, key, CRDT_KEY_LEN);
+  }
   node__psk(nn->n, nn->id.psk); /* a rotation's grace may have ended */
   gs_err err = net_peer_connect(nn->loop, (const struct sockaddr *)ss,
                                 &nn->id, &nn->opts, &session_cbs, s,
@@ -869,6 +998,12 @@ static gs_err connect_addr(netnode *nn, const char *addr,
   if (err)
     session_unlink(nn, s);
   return err;
+}
+
+static gs_err connect_addr(netnode *nn, const char *addr,
+                           const struct sockaddr_storage *ss)
+{
+  return connect_found(nn, addr, ss, NODE_FOUND_TYPED, NULL);
 }
 
 /* A name being looked up (asynchronously: a slow resolver must not stall
@@ -988,6 +1123,13 @@ static void on_handle_closed(uv_handle_t *h)
   maybe_free(nn);
 }
 
+static void on_disco_closed(void *ctx)
+{
+  netnode *nn = ctx;
+  nn->handles--;
+  maybe_free(nn);
+}
+
 static void close_all(netnode *nn)
 {
   for (session *s = nn->sessions; s; s = s->next)
@@ -1003,6 +1145,11 @@ static void close_all(netnode *nn)
   nn->listening = false;
   for (size_t i = 0; i < 5; i++)
     uv_close(hs[i], on_handle_closed);
+  if (nn->disco) {
+    nn->handles++;
+    net_disco_stop(nn->disco, on_disco_closed, nn);
+    nn->disco = NULL;
+  }
 }
 
 /* An embedded node is freed once stopping and everything is closed. */
@@ -1011,6 +1158,8 @@ static void maybe_free(netnode *nn)
   if (!nn->embedded || !nn->stopping || nn->handles > 0 || nn->sessions)
     return;
   net_identity_wipe(&nn->id);
+  crdt_wipe(nn->keys, sizeof nn->keys);
+  free(nn->cands);
   free(nn);
 }
 
@@ -1101,6 +1250,7 @@ static void on_gossip(uv_timer_t *t)
   if (nn->stopping)
     return;
   recheck_held(nn);
+  disco_log(nn);
   gossip_once(nn);
   /* and tell connected peers what we learnt since */
   for (session *s = nn->sessions; s; s = s->next)
@@ -1300,10 +1450,14 @@ static gs_err netnode_fini(netnode *nn)
   uv_run(nn->loop, UV_RUN_DEFAULT); /* let every close callback run */
   int rc = uv_loop_close(nn->loop);
   net_identity_wipe(&nn->id);
+  crdt_wipe(nn->keys, sizeof nn->keys);
+  free(nn->cands);
+  nn->cands = NULL;
   return rc == 0 ? GS_OK : rc;
 }
 
-static gs_err sync_round(node *n, const char *addr, node_progress_cb cb,
+static gs_err sync_round(node *n, const char *addr, node_peer_found how,
+                         const uint8_t *key, node_progress_cb cb,
                          void *ctx, net_sync_stats *stats, char *why,
                          size_t whylen)
 {
@@ -1321,10 +1475,17 @@ static gs_err sync_round(node *n, const char *addr, node_progress_cb cb,
   nn.progress_ctx = ctx;
   if (cb)
     uv_timer_start(&nn.progress, on_progress, PROGRESS_MS, PROGRESS_MS);
-  err = connect_to(&nn, addr);
+  struct sockaddr_storage ss;
+  char host[256], port[16];
+  if (how == NODE_FOUND_LAN)
+    err = split_addr(addr, host, sizeof host, port, sizeof port, &ss) == 1
+              ? connect_found(&nn, addr, &ss, how, key)
+              : GS_EINVAL;
+  else
+    err = connect_to(&nn, addr);
   if (err) {
     snprintf(why, whylen, "cannot connect: %s", gs_strerror(err));
-    book_outcome(n, addr, false, NULL, why);
+    book_outcome_found(n, addr, false, NULL, why, how);
   } else {
     uv_run(nn.loop, UV_RUN_DEFAULT); /* until the session closes */
     err = nn.once_done ? GS_OK : nn.once_err ? nn.once_err : GS_ECLOSED;
@@ -1336,20 +1497,21 @@ static gs_err sync_round(node *n, const char *addr, node_progress_cb cb,
   return err ? err : fe;
 }
 
-gs_err node_sync_once(node *n, const char *addr, node_progress_cb cb,
-                      void *ctx, net_sync_stats *stats, char *why,
-                      size_t whylen)
+static gs_err sync_once_found(node *n, const char *addr, node_peer_found how,
+                              const uint8_t *key, node_progress_cb cb,
+                              void *ctx, net_sync_stats *stats, char *why,
+                              size_t whylen)
 {
   /* A peer decides what to send from the memberships it knows when the
    * round starts: when a round carried changes (a new member's claim,
    * say), a second round delivers what they made visible. */
   net_sync_stats r1, r2;
   node_held_recheck(n, NULL); /* the clock may have caught up since */
-  gs_err err = sync_round(n, addr, cb, ctx, &r1, why, whylen);
+  gs_err err = sync_round(n, addr, how, key, cb, ctx, &r1, why, whylen);
   *stats = r1;
   if (err || (r1.sent_changes == 0 && r1.recv_changes == 0))
     return err;
-  err = sync_round(n, addr, cb, ctx, &r2, why, whylen);
+  err = sync_round(n, addr, how, key, cb, ctx, &r2, why, whylen);
   stats->sent_changes += r2.sent_changes;
   stats->sent_bytes += r2.sent_bytes;
   stats->recv_changes += r2.recv_changes;
@@ -1359,6 +1521,274 @@ gs_err node_sync_once(node *n, const char *addr, node_progress_cb cb,
   stats->msgs_in += r2.msgs_in;
   stats->msgs_out += r2.msgs_out;
   return err;
+}
+
+gs_err node_sync_once(node *n, const char *addr, node_progress_cb cb,
+                      void *ctx, net_sync_stats *stats, char *why,
+                      size_t whylen)
+{
+  return sync_once_found(n, addr, NODE_FOUND_TYPED, NULL, cb, ctx, stats,
+                         why, whylen);
+}
+
+/* ---- LAN discovery (net/disco.h) ---- */
+
+bool node_discovery_on(node *n)
+{
+  char v[8];
+  size_t len = 0;
+  if (store_meta_get(n->st, DISCO_META, v, sizeof v - 1, &len) != GS_OK)
+    return true;
+  return !(len == 3 && memcmp(v, "off", 3) == 0);
+}
+
+gs_err node_discovery_set(node *n, bool on)
+{
+  return store_meta_put(n->st, DISCO_META, on ? "on" : "off", on ? 2 : 3);
+}
+
+/* The network keys beacons are sealed and opened with: the one in use
+ * first, then the newest (nodes past a rotation's grace) and the one
+ * before (nodes not yet). Read again when the store has changed. */
+static size_t disco_keys(void *ctx, uint8_t (*keys)[32], size_t max)
+{
+  netnode *nn = ctx;
+  uint64_t v = 0;
+  if (node_version(nn->n, &v) == GS_OK && (v != nn->keys_version || !nn->nkeys)) {
+    uint8_t (*ring)[NODE_NET_KEY_LEN] = malloc(65 * NODE_NET_KEY_LEN);
+    size_t nk = 0, cur = 0;
+    if (ring && node__keyring(nn->n, ring, 65, &nk, &cur) == GS_OK && nk) {
+      size_t pick[3] = {cur, nk - 1, cur ? cur - 1 : cur}, n = 0;
+      for (size_t i = 0; i < 3 && n < NET_DISCO_KEYS_MAX; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < i; j++)
+          dup |= pick[j] == pick[i];
+        if (!dup)
+          memcpy(nn->keys[n++], ring[pick[i]], 32);
+      }
+      nn->nkeys = n;
+      nn->keys_version = v;
+    } else if (!nn->nkeys) {
+      node__psk(nn->n, nn->keys[0]);
+      nn->nkeys = 1;
+    }
+    if (ring) {
+      crdt_wipe(ring, 65 * NODE_NET_KEY_LEN);
+      free(ring);
+    }
+  }
+  size_t n = nn->nkeys < max ? nn->nkeys : max;
+  memcpy(keys, nn->keys, n * 32);
+  return n;
+}
+
+static uint64_t disco_now(void *ctx)
+{
+  netnode *nn = ctx;
+  return node_now(nn->n);
+}
+
+/* "host:port" of a beacon's source and port; a link-local IPv6 address
+ * names its interface ("[fe80::1%eth0]:7070"). false if unusable. */
+static bool beacon_addr(const struct sockaddr *from, uint16_t port,
+                        char *out, size_t cap, bool *v4)
+{
+  char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+  *v4 = from->sa_family == AF_INET;
+  if (*v4) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)from;
+    if (uv_ip4_name(a, host, sizeof host) != 0)
+      return false;
+    return snprintf(out, cap, "%s:%u", host, port) < (int)cap;
+  }
+  if (from->sa_family != AF_INET6)
+    return false;
+  const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from;
+  if (uv_ip6_name(a, host, INET6_ADDRSTRLEN) != 0)
+    return false;
+  if (IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr)) {
+    char ifn[IF_NAMESIZE];
+    if (!a->sin6_scope_id || !if_indextoname(a->sin6_scope_id, ifn))
+      return false;
+    size_t hl = strlen(host);
+    snprintf(host + hl, sizeof host - hl, "%%%s", ifn);
+  }
+  return snprintf(out, cap, "[%s]:%u", host, port) < (int)cap;
+}
+
+/* The candidate for key (updated with addr), or a new one in place of
+ * the one heard longest ago. */
+static disco_cand *cand_note(disco_cand *cands, const uint8_t *key,
+                             const char *addr, bool v4, uint64_t now)
+{
+  disco_cand *c = NULL, *old = &cands[0];
+  for (size_t i = 0; i < DISCO_CANDS; i++) {
+    if (cands[i].used && memcmp(cands[i].key, key, CRDT_KEY_LEN) == 0) {
+      c = &cands[i];
+      break;
+    }
+    if (!cands[i].used || (old->used && cands[i].seen < old->seen))
+      old = &cands[i];
+  }
+  if (!c) {
+    c = old;
+    memset(c, 0, sizeof *c);
+    c->used = true;
+    memcpy(c->key, key, CRDT_KEY_LEN);
+  } else if (strcmp(c->addr, addr) != 0 &&
+             ((c->v4 && !v4) || c->confirmed) &&
+             now - c->seen < DISCO_PREFER4_MS) {
+    /* keep an IPv4 address (no interface to name), and one where the
+     * node was met: a beacon replayed from elsewhere cannot move it */
+    return c;
+  }
+  snprintf(c->addr, sizeof c->addr, "%s", addr);
+  c->v4 = v4;
+  c->seen = now;
+  return c;
+}
+
+/* A session with key, or one under way to addr or expecting key. */
+static bool busy_with(netnode *nn, const uint8_t *key, const char *addr)
+{
+  for (session *s = nn->sessions; s; s = s->next) {
+    if (s->peer && net_peer_is_closing(s->peer))
+      continue;
+    if ((s->sync &&
+         memcmp(net_peer_remote_key(s->peer), key, CRDT_KEY_LEN) == 0) ||
+        (s->expect && memcmp(s->expect_key, key, CRDT_KEY_LEN) == 0) ||
+        (s->outgoing && strcmp(s->addr, addr) == 0))
+      return true;
+  }
+  return false;
+}
+
+/* A beacon of the network: connect to its node unless a session with it
+ * is open or under way, at most once per DISCO_RETRY_MS, with the limits
+ * of any peer (a node not known as a member only while outgoing slots
+ * are free; the handshake and its claim decide the rest). */
+static void on_beacon(void *ctx, const net_disco_beacon *b,
+                      const struct sockaddr *from)
+{
+  netnode *nn = ctx;
+  char addr[STORE_ADDR_MAX + 1], who[16];
+  bool v4;
+  if (nn->stopping || !beacon_addr(from, b->port, addr, sizeof addr, &v4))
+    return;
+  uint64_t now = uv_now(nn->loop);
+  disco_cand *c = cand_note(nn->cands, b->node, addr, v4, now);
+  if (busy_with(nn, b->node, c->addr) ||
+      (c->tried && now - c->tried < DISCO_RETRY_MS))
+    return;
+  node_policy *pol;
+  bool member = false;
+  if (node_policy_load(nn->n, &pol) == GS_OK) {
+    bool revoked = node_policy_revoked(pol, b->node);
+    member = node_policy_member(pol, b->node);
+    node_policy_free(pol);
+    if (revoked)
+      return;
+  }
+  size_t out = 0;
+  for (session *s = nn->sessions; s; s = s->next)
+    out += s->outgoing && !(s->peer && net_peer_is_closing(s->peer));
+  size_t want = nn->sopts->max_outgoing ? nn->sopts->max_outgoing : 3;
+  if (!member && out >= want)
+    return;
+  c->tried = now;
+  struct sockaddr_storage ss;
+  char host[256], port[16];
+  if (split_addr(c->addr, host, sizeof host, port, sizeof port, &ss) != 1)
+    return;
+  key_text(b->node, who);
+  logf_(nn, _("found node %s on the LAN at %s: connecting"), who, c->addr);
+  gs_err err = connect_found(nn, c->addr, &ss, NODE_FOUND_LAN, b->node);
+  if (err)
+    logf_(nn, "cannot connect to %s: %s", c->addr, gs_strerror(err));
+}
+
+/* An authentic beacon whose time is far from ours: one of the two clocks
+ * is wrong (a dead CMOS battery). Said at most once a minute. */
+static void on_stale(void *ctx, const net_disco_beacon *b,
+                     const struct sockaddr *from)
+{
+  netnode *nn = ctx;
+  char addr[STORE_ADDR_MAX + 1], who[16];
+  bool v4;
+  uint64_t now = uv_now(nn->loop);
+  if ((nn->stale_logged && now - nn->stale_logged < 60000) ||
+      !beacon_addr(from, b->port, addr, sizeof addr, &v4))
+    return;
+  nn->stale_logged = now;
+  uint64_t mine = node_now(nn->n);
+  uint64_t off = b->ms > mine ? b->ms - mine : mine - b->ms;
+  key_text(b->node, who);
+  logf_(nn, _("the LAN beacon of node %s at %s was refused: its clock and "
+              "this computer's differ by %" PRIu64 " minutes (set the right "
+              "date and time on the wrong one)"),
+        who, addr, off / 60000);
+}
+
+/* Say what discovery refused since the last time, if anything (a flood
+ * of forged beacons shows here). */
+static void disco_log(netnode *nn)
+{
+  if (!nn->disco)
+    return;
+  const net_disco_stats *st = net_disco_get_stats(nn->disco);
+  net_disco_stats *o = &nn->disco_logged;
+  uint64_t refused = (st->bad_size - o->bad_size) + (st->rate - o->rate) +
+                     (st->budget - o->budget) + (st->auth - o->auth) +
+                     (st->stale - o->stale) + (st->replay - o->replay);
+  if (refused)
+    logf_(nn, _("LAN beacons: %" PRIu64 " accepted, %" PRIu64
+                " refused (%" PRIu64 " of a wrong size, %" PRIu64
+                " over a sender's rate, %" PRIu64 " over the budget, %" PRIu64
+                " not of this network, %" PRIu64 " stale, %" PRIu64
+                " replayed)"),
+          st->heard - o->heard, refused, st->bad_size - o->bad_size,
+          st->rate - o->rate, st->budget - o->budget, st->auth - o->auth,
+          st->stale - o->stale, st->replay - o->replay);
+  *o = *st;
+}
+
+/* Is host (a listening address) one the LAN can reach? A node that
+ * listens on loopback only has nothing to announce. */
+static bool lan_reachable(const char *host)
+{
+  return strncmp(host, "127.", 4) != 0 && strcmp(host, "::1") != 0;
+}
+
+static void disco_start(netnode *nn, const node_serve_opts *o)
+{
+  if (o->no_discovery || !node_discovery_on(nn->n)) {
+    logf_(nn, _("LAN discovery is off"));
+    return;
+  }
+  if (!lan_reachable(nn->listen_host)) {
+    logf_(nn, _("LAN discovery is off: listening on loopback only"));
+    return;
+  }
+  nn->cands = calloc(DISCO_CANDS, sizeof *nn->cands);
+  if (!nn->cands)
+    return;
+  net_disco_opts d = {.port = o->discovery_port,
+                      .announce = true,
+                      .tcp_port = (uint16_t)nn->listen_port,
+                      .now = disco_now,
+                      .keys = disco_keys,
+                      .on_beacon = on_beacon,
+                      .on_stale = on_stale,
+                      .ctx = nn};
+  memcpy(d.node, nn->id.sign_pk, CRDT_KEY_LEN);
+  gs_err err = net_disco_start(nn->loop, &d, &nn->disco);
+  if (err)
+    logf_(nn, _("LAN discovery cannot start (UDP port %u): %s"),
+          o->discovery_port ? o->discovery_port : NET_DISCO_PORT,
+          gs_strerror(err));
+  else
+    logf_(nn, _("LAN discovery on: announcing and listening on UDP port %u"),
+          o->discovery_port ? o->discovery_port : NET_DISCO_PORT);
 }
 
 gs_err node_server_start(node *n, uv_loop_t *loop, const node_serve_opts *o,
@@ -1406,6 +1836,7 @@ gs_err node_server_start(node *n, uv_loop_t *loop, const node_serve_opts *o,
   if (o->on_listen)
     o->on_listen(o->ctx, host, port);
   logf_(nn, "serving on %s:%d", host, port);
+  disco_start(nn, o);
   recheck_held(nn);
   gossip_once(nn); /* meet a configured peer at once */
   uint64_t base = o->gossip_ms ? o->gossip_ms : 30000;
@@ -1426,4 +1857,185 @@ void node_server_stop(node_server *nn)
   logf_(nn, "stopping");
   close_all(nn);
   maybe_free(nn); /* frees at once when nothing was open */
+}
+
+/* ---- sync with every peer ---- */
+
+#define SYNC_ALL_MAX 32 /* book entries tried by one `sync` */
+
+static void on_heard(void *ctx, const net_disco_beacon *b,
+                     const struct sockaddr *from)
+{
+  netnode *nn = ctx;
+  char addr[STORE_ADDR_MAX + 1];
+  bool v4;
+  node_policy *pol;
+  if (!beacon_addr(from, b->port, addr, sizeof addr, &v4))
+    return;
+  if (node_policy_load(nn->n, &pol) == GS_OK) {
+    bool revoked = node_policy_revoked(pol, b->node);
+    node_policy_free(pol);
+    if (revoked)
+      return;
+  }
+  cand_note(nn->cands, b->node, addr, v4, uv_now(nn->loop));
+}
+
+static void on_listened(uv_timer_t *t)
+{
+  uv_stop(t->loop);
+}
+
+/* Listen for beacons for ms into cands (DISCO_CANDS); how many heard. */
+static size_t disco_listen(node *n, uint64_t ms, uint16_t port,
+                           disco_cand *cands)
+{
+  netnode nn;
+  size_t heard = 0;
+  if (netnode_init(&nn, n, NULL) != GS_OK)
+    return 0;
+  nn.cands = calloc(DISCO_CANDS, sizeof *nn.cands);
+  net_disco_opts d = {.port = port,
+                      .announce = false,
+                      .now = disco_now,
+                      .keys = disco_keys,
+                      .on_beacon = on_heard,
+                      .ctx = &nn};
+  memcpy(d.node, nn.id.sign_pk, CRDT_KEY_LEN);
+  if (nn.cands && net_disco_start(nn.loop, &d, &nn.disco) == GS_OK) {
+    uv_timer_start(&nn.progress, on_listened, ms, 0);
+    uv_run(nn.loop, UV_RUN_DEFAULT);
+    for (size_t i = 0; i < DISCO_CANDS; i++)
+      if (nn.cands[i].used)
+        cands[heard++] = nn.cands[i];
+  }
+  netnode_fini(&nn);
+  return heard;
+}
+
+typedef struct known_list {
+  node_peer_info info[SYNC_ALL_MAX];
+  char addr[SYNC_ALL_MAX][STORE_ADDR_MAX + 1];
+  uint8_t key[SYNC_ALL_MAX][CRDT_KEY_LEN];
+  bool has_key[SYNC_ALL_MAX];
+  size_t n;
+} known_list;
+
+/* Keep the SYNC_ALL_MAX entries that worked most recently (never: last). */
+static int on_known_all(void *ctx, const node_peer_info *p)
+{
+  known_list *k = ctx;
+  size_t at = k->n;
+  if (k->n == SYNC_ALL_MAX) {
+    size_t worst = 0;
+    for (size_t i = 1; i < k->n; i++)
+      if (k->info[i].last_ok_ms < k->info[worst].last_ok_ms)
+        worst = i;
+    if (k->info[worst].last_ok_ms >= p->last_ok_ms)
+      return 0;
+    at = worst;
+  } else {
+    k->n++;
+  }
+  k->info[at] = *p;
+  snprintf(k->addr[at], sizeof k->addr[at], "%s", p->addr);
+  k->info[at].addr = k->addr[at];
+  k->info[at].note = "";
+  k->has_key[at] = p->key != NULL;
+  if (p->key)
+    memcpy(k->key[at], p->key, CRDT_KEY_LEN);
+  k->info[at].key = NULL;
+  return 0;
+}
+
+static int by_last_ok(const void *a, const void *b)
+{
+  const node_peer_info *x = a, *y = b;
+  return x->last_ok_ms < y->last_ok_ms ? 1 : x->last_ok_ms > y->last_ok_ms ? -1 : 0;
+}
+
+static bool met(const uint8_t (*keys)[CRDT_KEY_LEN], size_t n,
+                const uint8_t *key)
+{
+  for (size_t i = 0; i < n; i++)
+    if (memcmp(keys[i], key, CRDT_KEY_LEN) == 0)
+      return true;
+  return false;
+}
+
+gs_err node_sync_all(node *n, uint64_t listen_ms, uint16_t disco_port,
+                     node_sync_each_cb cb, void *ctx, size_t *tried)
+{
+  *tried = 0;
+  if (!n->has_net)
+    return GS_ENOTFOUND;
+  disco_cand *cands = calloc(DISCO_CANDS, sizeof *cands);
+  known_list *k = calloc(1, sizeof *k);
+  uint8_t (*keys)[CRDT_KEY_LEN] = calloc(DISCO_CANDS + SYNC_ALL_MAX,
+                                         CRDT_KEY_LEN);
+  size_t nmet = 0, heard = 0;
+  gs_err err = GS_ENOMEM;
+  if (!cands || !k || !keys)
+    goto out;
+  if (listen_ms && node_discovery_on(n))
+    heard = disco_listen(n, listen_ms, disco_port, cands);
+  err = node_peers(n, on_known_all, k);
+  if (err)
+    goto out;
+  typedef struct idx_entry {
+    node_peer_info info;
+    size_t i;
+  } idx_entry;
+  idx_entry order[SYNC_ALL_MAX];
+  for (size_t i = 0; i < k->n; i++)
+    order[i] = (idx_entry){k->info[i], i};
+  qsort(order, k->n, sizeof order[0], by_last_ok);
+  char why[200];
+  net_sync_stats st;
+  book_entry e;
+  /* first those heard now (fresh addresses), then the book's */
+  for (size_t c = 0; c < heard + k->n; c++) {
+    node_sync_result r = {.stats = &st, .why = why};
+    uint8_t key[CRDT_KEY_LEN];
+    const uint8_t *expect = NULL;
+    if (c < heard) {
+      if (met((const uint8_t(*)[CRDT_KEY_LEN])keys, nmet, cands[c].key))
+        continue;
+      r.addr = cands[c].addr;
+      r.found = NODE_FOUND_LAN;
+      expect = cands[c].key;
+    } else {
+      size_t i = order[c - heard].i;
+      if (k->has_key[i] &&
+          met((const uint8_t(*)[CRDT_KEY_LEN])keys, nmet, k->key[i]))
+        continue; /* met at another address already */
+      bool dup = false;
+      for (size_t j = 0; j < heard; j++)
+        dup |= strcmp(cands[j].addr, k->addr[i]) == 0;
+      if (dup)
+        continue;
+      r.addr = k->addr[i];
+      r.found = k->info[i].found;
+    }
+    memset(&st, 0, sizeof st);
+    why[0] = '\0';
+    double t0 = (double)uv_hrtime() / 1e9;
+    (*tried)++;
+    r.err = sync_once_found(n, r.addr, r.found, expect, NULL, NULL, &st, why,
+                            sizeof why);
+    r.seconds = (double)uv_hrtime() / 1e9 - t0;
+    if (node__book_get(n, r.addr, &e) == GS_OK && e.has_key && !r.err) {
+      memcpy(key, e.key, CRDT_KEY_LEN);
+      r.key = key;
+      if (nmet < DISCO_CANDS + SYNC_ALL_MAX)
+        memcpy(keys[nmet++], key, CRDT_KEY_LEN);
+    }
+    cb(ctx, &r);
+  }
+  err = GS_OK;
+out:
+  free(cands);
+  free(k);
+  free(keys);
+  return err;
 }

@@ -23,6 +23,14 @@ bool node_addr_valid(const char *hostport);
 /* Parse "HOST:PORT" ("[v6]:PORT", names resolved: blocks) into out. */
 gs_err node_parse_addr(const char *hostport, struct sockaddr_storage *out);
 
+/* How an address came into the book. */
+typedef enum node_peer_found {
+  NODE_FOUND_TYPED = 0,   /* given by a person: `peers add`, `serve --peer` */
+  NODE_FOUND_LAN = 1,     /* heard on the LAN (a discovery beacon) */
+  NODE_FOUND_PEER = 2,    /* told by a peer */
+  NODE_FOUND_UNKNOWN = 3, /* written before the book recorded how */
+} node_peer_found;
+
 /* The address book. */
 typedef struct node_peer_info {
   const char *addr;
@@ -30,6 +38,7 @@ typedef struct node_peer_info {
   uint32_t failures;                /* in a row */
   const char *note;                 /* last outcome, for people */
   const uint8_t *key;               /* node key seen there, or NULL */
+  node_peer_found found;            /* how the address was found */
 } node_peer_info;
 typedef int (*node_peer_cb)(void *ctx, const node_peer_info *p);
 /* GS_EINVAL for a bad address; GS_EEXIST when already known. */
@@ -48,6 +57,31 @@ gs_err node_sync_once(node *n, const char *addr, node_progress_cb cb,
                       void *ctx, struct net_sync_stats *stats, char *why,
                       size_t whylen);
 
+/* LAN discovery (net/disco.h): a node setting, on unless turned off
+ * (`serve --no-discovery` turns it off for one run). */
+bool node_discovery_on(node *n);
+gs_err node_discovery_set(node *n, bool on);
+
+/* What a sync with every peer did with one of them. */
+typedef struct node_sync_result {
+  const char *addr;
+  node_peer_found found;
+  const uint8_t *key;     /* the node met, or NULL */
+  gs_err err;             /* GS_OK: synced */
+  const char *why;        /* on failure */
+  const struct net_sync_stats *stats;
+  double seconds;
+} node_sync_result;
+typedef void (*node_sync_each_cb)(void *ctx, const node_sync_result *r);
+
+/* Sync once with every reachable peer: the address book's (those that
+ * ever worked or were typed, the most recent first, at most 32) and those
+ * whose beacons are heard within listen_ms (0: no listening; discovery
+ * off: none), one node key once. cb is called after each. *tried gets how
+ * many were tried. GS_ENOTFOUND when this node has no network. */
+gs_err node_sync_all(node *n, uint64_t listen_ms, uint16_t disco_port,
+                     node_sync_each_cb cb, void *ctx, size_t *tried);
+
 typedef struct node_serve_opts {
   const char *listen;        /* "HOST:PORT"; default 0.0.0.0:7070 */
   const char *const *peers;  /* added to the address book */
@@ -56,6 +90,8 @@ typedef struct node_serve_opts {
   size_t max_outgoing;       /* connections kept to peers; default 3 */
   size_t max_conns;          /* all connections; default 64 */
   FILE *log;                 /* one line per event, or NULL */
+  bool no_discovery;         /* neither announce nor listen on the LAN */
+  uint16_t discovery_port;   /* UDP; 0: NET_DISCO_PORT (7071) */
   /* called once listening (port: the bound one, for port 0) */
   void (*on_listen)(void *ctx, const char *host, int port);
   void *ctx;
