@@ -10,6 +10,7 @@
 #include "node/json.h"
 #include "node/domain.h"
 #include "node/member.h"
+#include "crdt/gs_i18n.h"
 
 typedef struct node node;
 typedef struct crdt_record crdt_record;

@@ -43,7 +43,7 @@ static void on_progress(void *ctx, const char *what, uint64_t done,
     return;
   p->last = t;
   p->shown = true;
-  fprintf(stderr, "\rseeding %-10s %3.0f%%  %" PRIu64 " records   ", what,
+  fprintf(stderr, _("\rseeding %-10s %3.0f%%  %" PRIu64 " records   "), what,
           total ? 100.0 * (double)done / (double)total : 0.0, done);
 }
 
@@ -191,7 +191,7 @@ int cli_cmd_demo(cli_ctx *ctx)
         "seconds", secs));
     goto out;
   }
-  printf("seeded %s, a year up to %s (seed %" PRIu64 "):\n"
+  printf(_("seeded %s, a year up to %s (seed %" PRIu64 "):\n"
          "  %" PRIu64 " grids, %" PRIu64 " buildings, %" PRIu64
          " households, %" PRIu64 " residents\n"
          "  %" PRIu64 " units, %" PRIu64 " volunteer teams\n"
@@ -199,7 +199,7 @@ int cli_cmd_demo(cli_ctx *ctx)
          " meetings with %" PRIu64 " tasks, %" PRIu64
          " time-bank entries\n"
          "%" PRIu64 " records in %" PRIu64 " changes, %.2f s (%.0f "
-         "records/s)\n",
+         "records/s)\n"),
          root, until, seed, res.grids, res.buildings, res.households,
          res.residents, res.units, res.teams, res.appeals, res.visits,
          res.meetings, res.tasks, res.timebank, records, res.changes, secs,

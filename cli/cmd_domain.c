@@ -259,7 +259,7 @@ static int export_list(cli_ctx *ctx, const node_query *q,
   if (ctx->json)
     return cli_json_out(json_pack("{s:s, s:I}", "file", path, "rows",
                                   (json_int_t)rows));
-  fprintf(stderr, "wrote %zu record%s to %s\n", rows, rows == 1 ? "" : "s",
+  fprintf(stderr, _("wrote %zu record%s to %s\n"), rows, rows == 1 ? "" : "s",
           path);
   return CLI_OK;
 }
@@ -433,12 +433,12 @@ static int cmd_fields(cli_ctx *ctx, const node_coll *c)
     printf("\n");
   }
   if (c->status) {
-    printf("  %s moves:", c->status);
+    printf(_("  %s moves:"), c->status);
     for (size_t k = 0; k < c->nmoves; k++)
       printf(" %s->%s", c->moves[k].from, c->moves[k].to);
     printf("\n");
   }
-  printf("  * required%s\n", c->immutable ? "; immutable once written" : "");
+  printf(_("  * required%s\n"), c->immutable ? "; immutable once written" : "");
   return CLI_OK;
 }
 
@@ -468,7 +468,7 @@ static int cmd_verb(cli_ctx *ctx, node *n, const node_coll *c, int from,
       rc = cli_json_out(json_pack("{s:s, s:s, s:s}", "collection", c->name,
                                   "id", idt, c->status, v->to));
     else
-      printf("%s %s is now %s\n", c->name, idt,
+      printf(_("%s %s is now %s\n"), c->name, idt,
              node_schema_label(c->name, c->status, v->to));
   }
   node_edit_free(e);
@@ -507,7 +507,7 @@ static void balance_line(node *n, const node_balance *b)
     printf("%s (%s)", name, node_schema_label(b->coll, NULL, NULL));
   else
     printf("%s/%s", b->coll, idt);
-  printf("  %s h  (deposits %s h, spends %s h, %" PRIu64 " entries)%s\n",
+  printf(_("  %s h  (deposits %s h, spends %s h, %" PRIu64 " entries)%s\n"),
          bal, dep, sp, b->entries, b->balance < 0 ? "  OVERDRAWN" : "");
 }
 
@@ -541,9 +541,9 @@ static int cmd_balance(cli_ctx *ctx, node *n, int from)
     return cli_json_out(balance_json(n, &b));
   balance_line(n, &b);
   if (b.balance < 0)
-    printf("  spends accepted on two nodes at once overdrew this account; "
+    printf(_("  spends accepted on two nodes at once overdrew this account; "
            "an admin settles it\n  with 'gridsync timebank adjust %s/... "
-           "HOURS --note WHY' (no entry is lost)\n",
+           "HOURS --note WHY' (no entry is lost)\n"),
            b.coll);
   return CLI_OK;
 }
@@ -586,7 +586,7 @@ static int cmd_balances(cli_ctx *ctx, node *n, int from)
   free(b);
   if (arr)
     return cli_json_out(arr);
-  printf("(%zu account%s%s)\n", shown, shown == 1 ? "" : "s",
+  printf(_("(%zu account%s%s)\n"), shown, shown == 1 ? "" : "s",
          overdrawn ? " overdrawn" : "");
   return CLI_OK;
 }
@@ -626,7 +626,7 @@ static int cmd_entry(cli_ctx *ctx, node *n, const node_coll *c, int from,
   }
   char bal[32];
   node_hours_text(b.balance, bal, sizeof bal);
-  printf("%s\nbalance of %s: %s h\n", out, h.name[0] ? h.name : idt, bal);
+  printf(_("%s\nbalance of %s: %s h\n"), out, h.name[0] ? h.name : idt, bal);
   return CLI_OK;
 }
 
@@ -651,10 +651,10 @@ static int on_unvisited(void *ctx, const node_unvisited_item *it)
     return 0;
   }
   if (it->last[0])
-    printf("%s  last visit %s (%ld days ago)\n", it->address, it->last,
+    printf(_("%s  last visit %s (%ld days ago)\n"), it->address, it->last,
            it->days);
   else
-    printf("%s  never visited\n", it->address);
+    printf(_("%s  never visited\n"), it->address);
   return 0;
 }
 
@@ -692,7 +692,7 @@ static int cmd_unvisited(cli_ctx *ctx, int from)
   }
   if (arr)
     return cli_json_out(arr);
-  printf("(%zu household%s not visited in %ld days)\n", count,
+  printf(_("(%zu household%s not visited in %ld days)\n"), count,
          count == 1 ? "" : "s", d);
   return CLI_OK;
 }
@@ -754,7 +754,7 @@ static int cmd_contacts(cli_ctx *ctx, int from)
         printf("  %s", tags);
       printf("\n");
     }
-    printf("(%zu row%s)\n", json_array_size(arr),
+    printf(_("(%zu row%s)\n"), json_array_size(arr),
            json_array_size(arr) == 1 ? "" : "s");
     json_decref(arr);
     return CLI_OK;
@@ -773,17 +773,17 @@ static void verbs_help(FILE *f, const node_coll *c)
 {
   size_t nv;
   const node_verb *v = node_schema_verbs(c->name, &nv);
-  fprintf(f, "usage: gridsync %s VERB ...\n", c->name);
+  fprintf(f, _("usage: gridsync %s VERB ...\n"), c->name);
   if (strcmp(c->name, "appeal") == 0)
-    fprintf(f, "  open --category C [--resident R] [--scope S] "
-               "DESCRIPTION\n");
+    fprintf(f, _("  open --category C [--resident R] [--scope S] "
+               "DESCRIPTION\n"));
   for (size_t i = 0; i < nv; i++) {
     const char *to = v[i].to_field && strcmp(v[i].name, "assign") == 0
                          ? " --to UNIT"
                      : v[i].to_field && strcmp(v[i].name, "claim") == 0
                          ? " --to UNIT"
                          : "";
-    fprintf(f, "  %s ID%s%s%s  (%s)\n", v[i].name, to,
+    fprintf(f, _("  %s ID%s%s%s  (%s)\n"), v[i].name, to,
             v[i].date ? " [--date DATE]" : "",
             strcmp(v[i].name, "close") == 0
                 ? " [--feedback satisfied|unsatisfied]"
@@ -792,27 +792,27 @@ static void verbs_help(FILE *f, const node_coll *c)
             v[i].help);
   }
   if (strcmp(c->name, "resident") == 0)
-    fprintf(f, "  find TEXT [--building B] [--tag T] [--age '>=65'] "
-               "[--scope P]\n");
+    fprintf(f, _("  find TEXT [--building B] [--tag T] [--age '>=65'] "
+               "[--scope P]\n"));
   if (strcmp(c->name, "household") == 0)
-    fprintf(f, "  unvisited [--days 30] [--building B] [--scope P]  "
-               "(households not visited lately)\n");
+    fprintf(f, _("  unvisited [--days 30] [--building B] [--scope P]  "
+               "(households not visited lately)\n"));
   if (strcmp(c->name, "building") == 0)
-    fprintf(f, "  contacts BUILDING  (its contact sheet)\n");
+    fprintf(f, _("  contacts BUILDING  (its contact sheet)\n"));
   if (strcmp(c->name, "timebank") == 0)
-    fprintf(f, "  deposit PERSON HOURS [--service S] [--note T]\n"
+    fprintf(f, _("  deposit PERSON HOURS [--service S] [--note T]\n"
                "  spend PERSON HOURS | adjust PERSON HOURS --note WHY\n"
-               "  balance PERSON | balances [--scope P] [--overdrawn]\n");
+               "  balance PERSON | balances [--scope P] [--overdrawn]\n"));
   if (!c->immutable)
-    fprintf(f, "  add [--scope S] [--FIELD VALUE...] | edit ID "
-               "[--FIELD VALUE...]\n");
+    fprintf(f, _("  add [--scope S] [--FIELD VALUE...] | edit ID "
+               "[--FIELD VALUE...]\n"));
   else if (strcmp(c->name, "timebank") != 0)
-    fprintf(f, "  add [--scope S] [--FIELD VALUE...] (immutable: no "
-               "edit)\n");
-  fprintf(f, "  show ID | list [--scope P] [--FIELD VALUE...] | fields\n"
+    fprintf(f, _("  add [--scope S] [--FIELD VALUE...] (immutable: no "
+               "edit)\n"));
+  fprintf(f, _("  show ID | list [--scope P] [--FIELD VALUE...] | fields\n"
              "  list ... --csv FILE | --xlsx FILE [--per-grid]  (a ledger "
              "with Chinese headers)\n"
-             "'gridsync %s fields' lists the fields and their values.\n",
+             "'gridsync %s fields' lists the fields and their values.\n"),
           c->name);
 }
 
@@ -846,7 +846,7 @@ int cli_cmd_domain(cli_ctx *ctx)
                        strcmp(v, "balance") == 0 ||
                        strcmp(v, "balances") == 0));
   if (!known) {
-    fprintf(stderr, "gridsync: %s has no verb '%s'\n", c->name, v);
+    fprintf(stderr, _("gridsync: %s has no verb '%s'\n"), c->name, v);
     verbs_help(stderr, c);
     return CLI_USAGE;
   }

@@ -48,6 +48,6 @@ int cli_cmd_inbox(cli_ctx *ctx)
   if ((err = node_inbox(n, prefix, on_item, &x)) != GS_OK)
     return cli_fail("inbox: cannot read the store: %s", gs_strerror(err));
   if (x.n == 0)
-    printf("(nothing to decide)\n");
+    printf(_("(nothing to decide)\n"));
   return CLI_OK;
 }

@@ -200,7 +200,7 @@ int cli_cmd_load(cli_ctx *ctx)
     double t = now_s();
     if (tty && t - last >= 1.0) {
       last = t;
-      fprintf(stderr, "\rloaded %" PRIu64 " records (%.0f/s)   ",
+      fprintf(stderr, _("\rloaded %" PRIu64 " records (%.0f/s)   "),
               node_batch_records(b),
               (double)node_batch_records(b) / (t - t0));
     }
@@ -225,15 +225,15 @@ int cli_cmd_load(cli_ctx *ctx)
                                 (json_int_t)changes, "seconds", secs,
                                 "durable", !fast));
   else {
-    printf("loaded %" PRIu64 " records in %" PRIu64 " changes, %.2f s (%.0f "
-           "records/s)%s\n",
+    printf(_("loaded %" PRIu64 " records in %" PRIu64 " changes, %.2f s (%.0f "
+           "records/s)%s\n"),
            records, changes, secs, secs > 0 ? (double)records / secs : 0.0,
            fast ? ", not synced to disk (--fast)" : "");
     rc = CLI_OK;
   }
 out:
   if (rc != CLI_OK && n)
-    fprintf(stderr, "gridsync: load: nothing was stored\n");
+    fprintf(stderr, _("gridsync: load: nothing was stored\n"));
   node_batch_abort(b);
   free(line);
   if (f && f != stdin)

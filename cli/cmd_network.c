@@ -65,9 +65,9 @@ static int cmd_rotate(cli_ctx *ctx)
                                   when, "members", (json_int_t)ri.sealed,
                                   "left_out", (json_int_t)ri.skipped));
     else
-      printf("made network key %" PRIu64 ", sealed to %zu members (%zu "
+      printf(_("made network key %" PRIu64 ", sealed to %zu members (%zu "
              "revoked or unconfirmed nodes left out); sync it to the "
-             "others: the old key stops working %s\n",
+             "others: the old key stops working %s\n"),
              ri.epoch, ri.sealed, ri.skipped, when);
   }
   return rc;
@@ -105,9 +105,9 @@ int cli_cmd_network(cli_ctx *ctx)
       rc = cli_json_out(json_pack("{s:s, s:s, s:s}", "network", name, "id",
                                   id, "role", "admin"));
     else {
-      printf("created network \"%s\" (%s); this node is its admin\n"
+      printf(_("created network \"%s\" (%s); this node is its admin\n"
              "invite others with: gridsync invite --role ROLE --scope "
-             "PREFIX\n",
+             "PREFIX\n"),
              name, id);
       rc = CLI_OK;
     }
@@ -197,9 +197,9 @@ int cli_cmd_invite(cli_ctx *ctx)
   } else {
     printf("%s\n", code);
     fprintf(stderr,
-            "This code carries the network key. Give it only to the person "
+            _("This code carries the network key. Give it only to the person "
             "it is for: show it once, to be typed or scanned, not by chat "
-            "or e-mail. It expires %s.\n",
+            "or e-mail. It expires %s.\n"),
             when);
     rc = CLI_OK;
   }
@@ -236,7 +236,7 @@ int cli_cmd_join(cli_ctx *ctx)
                                   net->name, "id", id, "role", net->role,
                                   "scopes", js));
     } else {
-      printf("joined network \"%s\" (%s) as %s of", net->name, id,
+      printf(_("joined network \"%s\" (%s) as %s of"), net->name, id,
              net->role);
       for (size_t i = 0; i < net->nscopes; i++)
         printf(" %s", net->scopes[i]);
@@ -307,9 +307,9 @@ int cli_cmd_revoke(cli_ctx *ctx)
     rc = cli_json_out(json_pack("{s:s, s:I}", "revoked", ctx->argv[1],
                                 "feeds_kept", (json_int_t)kept));
   else
-    printf("revoked %s: what it wrote before now (%zu feeds held here) "
+    printf(_("revoked %s: what it wrote before now (%zu feeds held here) "
            "stays; everything after is refused once this reaches the "
-           "others (sync it)\n",
+           "others (sync it)\n"),
            ctx->argv[1], kept);
   return rc;
 }
@@ -344,9 +344,9 @@ int cli_cmd_readmit(cli_ctx *ctx)
   else if (ctx->json)
     rc = cli_json_out(json_pack("{s:s}", "readmitted", ctx->argv[1]));
   else
-    printf("re-admitted %s: its changes count again, and the other node "
+    printf(_("re-admitted %s: its changes count again, and the other node "
            "that used its invite stays out, once this reaches the others "
-           "(sync it; revoke the other node too)\n",
+           "(sync it; revoke the other node too)\n"),
            ctx->argv[1]);
   return rc;
 }

@@ -52,7 +52,7 @@ int cli_cmd_init(cli_ctx *ctx)
     rc = cli_json_out(json_pack("{s:s, s:s, s:s}", "id", id, "name",
                                 node_name(n), "dir", ctx->dir));
   } else {
-    printf("created node %s%s%s%s\n  id  %s\n  dir %s\n",
+    printf(_("created node %s%s%s%s\n  id  %s\n  dir %s\n"),
            *node_name(n) ? "\"" : "", node_name(n),
            *node_name(n) ? "\"" : "", *node_name(n) ? "" : "(no name)", id,
            ctx->dir);
@@ -273,59 +273,59 @@ int cli_cmd_status(cli_ctx *ctx)
     }
     rc = cli_json_out(doc);
   } else {
-    printf("node      %s%s%s\n", *node_name(n) ? node_name(n) : "",
+    printf(_("node      %s%s%s\n"), *node_name(n) ? node_name(n) : "",
            *node_name(n) ? "  " : "", id);
-    printf("dir       %s\n", ctx->dir);
+    printf(_("dir       %s\n"), ctx->dir);
     if (net) {
-      printf("network   %s (%s), this node is %s of", net->name, netid,
+      printf(_("network   %s (%s), this node is %s of"), net->name, netid,
              net->role);
       for (size_t i = 0; i < net->nscopes; i++)
         printf(" %s", *net->scopes[i] ? net->scopes[i] : "everything");
       printf("\n");
     } else {
-      printf("network   (none: 'gridsync network create' or 'gridsync "
-             "join')\n");
+      printf(_("network   (none: 'gridsync network create' or 'gridsync "
+             "join')\n"));
     }
     if (*prefix)
-      printf("records   %zu under %s (%zu in all)\n", nrec, prefix,
+      printf(_("records   %zu under %s (%zu in all)\n"), nrec, prefix,
              st.records);
     else
-      printf("records   %zu\n", st.records);
-    printf("feeds     %zu   changes %zu   forks refused %zu\n", st.feeds,
+      printf(_("records   %zu\n"), st.records);
+    printf(_("feeds     %zu   changes %zu   forks refused %zu\n"), st.feeds,
            st.changes, st.forks);
-    printf("storage   %.1f MiB used, map %.1f MiB (grows by itself)\n",
+    printf(_("storage   %.1f MiB used, map %.1f MiB (grows by itself)\n"),
            mib(st.used_bytes), mib(st.map_bytes));
-    printf("clock     %s", hlc ? when : "(no writes yet)");
+    printf(_("clock     %s"), hlc ? when : "(no writes yet)");
     if (skew > 0)
-      printf("  (%" PRIu64 " ms ahead of this computer)", skew);
+      printf(_("  (%" PRIu64 " ms ahead of this computer)"), skew);
     printf("\n");
     if (nv.npeers == 0)
-      printf("peers     (none)\n");
+      printf(_("peers     (none)\n"));
     for (size_t i = 0; i < json_array_size(nv.peers); i++) {
       json_t *p = json_array_get(nv.peers, i);
       json_int_t f = json_integer_value(json_object_get(p, "failures"));
-      printf("peer      %s  last sync %s", 
+      printf(_("peer      %s  last sync %s"), 
              json_string_value(json_object_get(p, "addr")),
              json_string_value(json_object_get(p, "last_sync")));
       if (f)
-        printf("  (failed %lld times: %s)", (long long)f,
+        printf(_("  (failed %lld times: %s)"), (long long)f,
                json_string_value(json_object_get(p, "note")));
       printf("\n");
     }
     if (refused)
-      printf("refused   %" PRIu64 " received changes (last: %s)\n", refused,
+      printf(_("refused   %" PRIu64 " received changes (last: %s)\n"), refused,
              refused_why);
     if (nover)
-      printf("timebank  %zu account%s overdrawn\n", nover,
+      printf(_("timebank  %zu account%s overdrawn\n"), nover,
              nover == 1 ? "" : "s");
     json_decref(over);
     if (nv.nbehind)
-      printf("behind    %" PRIu64 " changes in %zu feeds that peers hold\n",
+      printf(_("behind    %" PRIu64 " changes in %zu feeds that peers hold\n"),
              nv.missing, nv.nbehind);
     json_decref(nv.peers);
     json_decref(nv.behind);
     if (gv.nheld) {
-      printf("held      %zu received changes", gv.nheld);
+      printf(_("held      %zu received changes"), gv.nheld);
       for (size_t i = 0; i < json_array_size(gv.ahead); i++)
         printf("%s%s", i ? ", " : "; clock ahead: ",
                json_string_value(json_array_get(gv.ahead, i)));
@@ -333,15 +333,15 @@ int cli_cmd_status(cli_ctx *ctx)
     }
     for (size_t i = 0; i < json_array_size(gv.bad) && i < 10; i++) {
       json_t *b = json_array_get(gv.bad, i);
-      printf("bad feed  %s in %s: %s\n",
+      printf(_("bad feed  %s in %s: %s\n"),
              json_string_value(json_object_get(b, "author")),
              json_string_value(json_object_get(b, "scope")),
              json_string_value(json_object_get(b, "reason")));
     }
     guard_free(&gv);
     for (size_t i = 0; i < nwarn; i++)
-      printf("warning   %s\n", warn[i]);
-    printf("digest    %s%s%s\n", dg, *prefix ? "  of " : "", prefix);
+      printf(_("warning   %s\n"), warn[i]);
+    printf(_("digest    %s%s%s\n"), dg, *prefix ? "  of " : "", prefix);
     rc = CLI_OK;
   }
 out:

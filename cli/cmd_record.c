@@ -117,7 +117,7 @@ static void print_record(node *n, const crdt_record *r)
   crdt_record_last_stamp(r, &last);
   node_time_text(CRDT_HLC_MS(last.hlc), when, sizeof when);
   node_author_text(n, last.origin, who, sizeof who);
-  printf("  %-*s %s by %s\n", w, "updated", when, who);
+  printf(_("  %-*s %s by %s\n"), w, "updated", when, who);
 }
 
 /* ---- put ---- */
@@ -423,7 +423,7 @@ int cli_list_query(cli_ctx *ctx, const char *cmd, const node_query *q)
   }
   if (l.out)
     return cli_json_out(l.out);
-  printf("(%zu record%s)\n", l.count, l.count == 1 ? "" : "s");
+  printf(_("(%zu record%s)\n"), l.count, l.count == 1 ? "" : "s");
   return CLI_OK;
 }
 
@@ -588,7 +588,7 @@ static int on_history(void *vctx, const crdt_change *c)
                           c->scope, c->scope_len, "seq", (json_int_t)c->seq,
                           "ops", ops));
   } else {
-    printf("%s  by %s  seq %" PRIu64 "\n", when, who, c->seq);
+    printf(_("%s  by %s  seq %" PRIu64 "\n"), when, who, c->seq);
   }
   h->n++;
   for (size_t i = 0; i < c->nops; i++) {

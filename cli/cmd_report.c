@@ -66,7 +66,7 @@ int cli_cmd_report(cli_ctx *ctx)
     rc = cli_json_out(node_report_json(&rep, prefix, since));
     goto out;
   }
-  printf("report%s%s%s%s\n", prefix && *prefix ? " for " : "",
+  printf(_("report%s%s%s%s\n"), prefix && *prefix ? " for " : "",
          prefix && *prefix ? prefix : "", since ? " since " : "",
          since ? since : "");
   printf("%-28s %7s %7s %8s %6s %7s %8s %7s %7s %8s %8s\n", "grid",
@@ -75,28 +75,28 @@ int cli_cmd_report(cli_ctx *ctx)
   for (size_t i = 0; i < rep.nrows; i++)
     row_text(&rep.rows[i], rep.rows[i].grid);
   row_text(&rep.total, "total");
-  printf("\n(median: days from opened to resolved; disputes: mediated; "
-         "errands: done by volunteers)\n");
+  printf(_("\n(median: days from opened to resolved; disputes: mediated; "
+         "errands: done by volunteers)\n"));
   const char *const *st = node_report_statuses();
   const char *const *cat = node_report_categories();
-  printf("appeals by status:  ");
+  printf(_("appeals by status:  "));
   for (int i = 0; st && st[i] && i < NODE_REPORT_VALUES; i++)
     printf(" %s %" PRIu64, st[i], rep.total.by_status[i]);
-  printf("\nappeals by category:");
+  printf(_("\nappeals by category:"));
   for (int i = 0; cat && cat[i] && i < NODE_REPORT_VALUES; i++)
     printf(" %s %" PRIu64, cat[i], rep.total.by_category[i]);
-  printf("\nresidents %" PRIu64 ", households %" PRIu64 ", buildings %" PRIu64
-         ", tasks done %" PRIu64 "\n",
+  printf(_("\nresidents %" PRIu64 ", households %" PRIu64 ", buildings %" PRIu64
+         ", tasks done %" PRIu64 "\n"),
          rep.total.residents, rep.total.households, rep.total.buildings,
          rep.total.tasks_done);
   if (rep.noverdrawn)
-    printf("warning: %zu time-bank account%s overdrawn by spends accepted on "
-           "two nodes at once (gridsync timebank balances --overdrawn)\n",
+    printf(_("warning: %zu time-bank account%s overdrawn by spends accepted on "
+           "two nodes at once (gridsync timebank balances --overdrawn)\n"),
            rep.noverdrawn, rep.noverdrawn == 1 ? "" : "s");
   char mw[4][NODE_WARN_MAX];
   size_t nm = node_membership_warnings(n, mw, 4);
   for (size_t i = 0; i < nm; i++)
-    printf("warning: %s\n", mw[i]);
+    printf(_("warning: %s\n"), mw[i]);
 out:
   node_report_free(&rep);
   return rc;

@@ -44,8 +44,8 @@ static void on_progress(void *ctx, const net_sync_stats *st)
   progress *p = ctx;
   double dt = mono() - p->t0;
   fprintf(stderr,
-          "\rsent %" PRIu64 " changes, received %" PRIu64 " (%.1f MiB in, "
-          "%.1f MiB out, %.1f MiB/s)   ",
+          _("\rsent %" PRIu64 " changes, received %" PRIu64 " (%.1f MiB in, "
+          "%.1f MiB out, %.1f MiB/s)   "),
           st->sent_changes, st->recv_changes, (double)st->recv_bytes / 1048576,
           (double)st->sent_bytes / 1048576,
           dt > 0 ? (double)(st->recv_bytes + st->sent_bytes) / 1048576 / dt
@@ -90,8 +90,8 @@ int cli_cmd_sync(cli_ctx *ctx)
         (json_int_t)st.sent_bytes, "bytes_received",
         (json_int_t)st.recv_bytes, "seconds", secs));
   } else {
-    printf("synced with %s in %.2f s: sent %" PRIu64 " changes (%.1f KiB), "
-           "received %" PRIu64 " (%.1f KiB)%s\n",
+    printf(_("synced with %s in %.2f s: sent %" PRIu64 " changes (%.1f KiB), "
+           "received %" PRIu64 " (%.1f KiB)%s\n"),
            addr, secs, st.sent_changes, (double)st.sent_bytes / 1024,
            st.recv_changes, (double)st.recv_bytes / 1024,
            st.recv_dups ? " and some already held" : "");
@@ -106,9 +106,9 @@ static void on_listen(void *ctx, const char *host, int port)
 {
   cli_ctx *c = ctx;
   if (c->json) {
-    printf("{\"listening\": \"%s:%d\"}\n", host, port);
+    printf(_("{\"listening\": \"%s:%d\"}\n"), host, port);
   } else {
-    printf("serving on %s:%d (stop with Ctrl-C)\n", host, port);
+    printf(_("serving on %s:%d (stop with Ctrl-C)\n"), host, port);
   }
   fflush(stdout);
 }
@@ -133,7 +133,7 @@ static bool write_ui_addr(const char *dir, const char *host, int port)
     return false;
   bool any = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
   bool v6 = !any && strchr(host, ':');
-  int k = fprintf(f, "http://%s%s%s:%d/ %ld\n", v6 ? "[" : "",
+  int k = fprintf(f, _("http://%s%s%s:%d/ %ld\n"), v6 ? "[" : "",
                   any ? "127.0.0.1" : host, v6 ? "]" : "", port,
                   (long)getpid());
   if (fclose(f) != 0 || k < 0 || rename(tmp, path) != 0) {
@@ -149,12 +149,12 @@ static void on_app(void *ctx, const char *host, int port)
   cli_ctx *c = a->c;
   a->wrote_addr = write_ui_addr(c->dir, host, port);
   if (!a->wrote_addr)
-    fprintf(stderr, "gridsync: note: cannot write %s/%s; 'gridsync ui' "
-                    "will not find this app\n", c->dir, CLI_UI_ADDR_FILE);
+    fprintf(stderr, _("gridsync: note: cannot write %s/%s; 'gridsync ui' "
+                    "will not find this app\n"), c->dir, CLI_UI_ADDR_FILE);
   if (c->json)
-    printf("{\"app\": \"http://%s:%d/\"}\n", host, port);
+    printf(_("{\"app\": \"http://%s:%d/\"}\n"), host, port);
   else
-    printf("the app is at http://%s:%d/ (open it in a browser)\n", host,
+    printf(_("the app is at http://%s:%d/ (open it in a browser)\n"), host,
            port);
   fflush(stdout);
 }
@@ -169,7 +169,7 @@ typedef struct serve_run {
 static void on_stop_signal(uv_signal_t *sig, int signum)
 {
   serve_run *r = sig->data;
-  fprintf(stderr, "signal %d: stopping\n", signum);
+  fprintf(stderr, _("signal %d: stopping\n"), signum);
   node_server_stop(r->srv);
   web_stop(r->web);
   r->srv = NULL;
@@ -276,8 +276,8 @@ int cli_cmd_serve(cli_ctx *ctx)
         goto run_out;
       }
       if (we)
-        fprintf(stderr, "gridsync: note: the app did not start (%s); the "
-                        "node serves peers all the same\n", why);
+        fprintf(stderr, _("gridsync: note: the app did not start (%s); the "
+                        "node serves peers all the same\n"), why);
     }
     uv_signal_init(&loop, &run.sigint);
     uv_signal_init(&loop, &run.sigterm);
@@ -328,9 +328,9 @@ static int on_peer(void *vctx, const node_peer_info *p)
                   key));
     return 0;
   }
-  printf("%-24s last sync %-26s", p->addr, ok);
+  printf(_("%-24s last sync %-26s"), p->addr, ok);
   if (p->failures)
-    printf(" failed %" PRIu32 "x: %s", p->failures, p->note);
+    printf(_(" failed %" PRIu32 "x: %s"), p->failures, p->note);
   printf("\n");
   return 0;
 }
@@ -368,7 +368,7 @@ int cli_cmd_peers(cli_ctx *ctx)
     else if (err)
       rc = cli_fail("peers remove: %s", gs_strerror(err));
     else if (!ctx->json)
-      printf("%s removed\n", ctx->argv[2]);
+      printf(_("%s removed\n"), ctx->argv[2]);
     else
       rc = cli_json_out(json_pack("{s:s}", "removed", ctx->argv[2]));
   } else {
@@ -380,7 +380,7 @@ int cli_cmd_peers(cli_ctx *ctx)
     } else if (pc.out) {
       rc = cli_json_out(pc.out);
     } else if (pc.n == 0) {
-      printf("(no peers: add one with 'gridsync peers add HOST:PORT')\n");
+      printf(_("(no peers: add one with 'gridsync peers add HOST:PORT')\n"));
     }
   }
   return rc;

@@ -33,7 +33,7 @@ gs_err node_reason_set(node_reason *r, gs_err code, const char *fmt, ...)
   r->field[0] = '\0';
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(r->text, sizeof r->text, fmt, ap);
+  vsnprintf(r->text, sizeof r->text, _(fmt), ap); /* issue 18 */
   va_end(ap);
   return code;
 }
@@ -47,7 +47,7 @@ gs_err node_reason_for(node_reason *r, const char *field, gs_err code,
   snprintf(r->field, sizeof r->field, "%s", field);
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(r->text, sizeof r->text, fmt, ap);
+  vsnprintf(r->text, sizeof r->text, _(fmt), ap); /* issue 18 */
   va_end(ap);
   return code;
 }
