@@ -40,7 +40,7 @@ static void info_text(const node_bundle_info *in)
   printf(_("network   %s (%s)\nsender    %s\ncreated   %s\nscope     %s\n"
          "contents  %" PRIu64 " changes in %" PRIu64 " feeds, %" PRIu64
          " bytes (encrypted)\n"),
-         in->netname, id, who, when, *in->scope ? in->scope : "(all)",
+         in->netname, id, who, when, *in->scope ? in->scope : _("(all)"),
          in->changes, in->feeds, in->bytes);
 }
 
@@ -79,7 +79,7 @@ int cli_cmd_export(cli_ctx *ctx)
     rc = cli_fail("export: this node has no network");
   else if (err)
     rc = cli_fail("export: cannot write %s: %s (nothing written)", file,
-                  gs_strerror(err));
+                  gs_i18n_strerror(err));
   else if (ctx->json)
     rc = cli_json_out(info_json(&in));
   else
@@ -104,7 +104,7 @@ int cli_cmd_import(cli_ctx *ctx)
     rc = cli_fail("import: this node has no network");
   else if (err)
     rc = cli_fail("import: %s: %s", ctx->argv[1],
-                  *why ? why : gs_strerror(err));
+                  *why ? why : gs_i18n_strerror(err));
   else if (ctx->json)
     rc = cli_json_out(json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "added", (json_int_t)r.applied,
@@ -145,7 +145,7 @@ int cli_cmd_bundle(cli_ctx *ctx)
   gs_err err = node_bundle_info_read(ctx->argv[2], &in);
   if (err)
     return cli_fail("bundle info: %s is not a readable gridsync bundle (%s)",
-                    ctx->argv[2], gs_strerror(err));
+                    ctx->argv[2], gs_i18n_strerror(err));
   if (ctx->json)
     return cli_json_out(info_json(&in));
   info_text(&in);
@@ -162,7 +162,7 @@ int cli_cmd_vv(cli_ctx *ctx)
   gs_err err = node_vv_write(n, ctx->argv[1]);
   int rc = CLI_OK;
   if (err)
-    rc = cli_fail("vv: cannot write %s: %s", ctx->argv[1], gs_strerror(err));
+    rc = cli_fail("vv: cannot write %s: %s", ctx->argv[1], gs_i18n_strerror(err));
   else if (!ctx->json)
     printf(_("wrote this node's version vector to %s (give it to "
            "'gridsync export --since')\n"),

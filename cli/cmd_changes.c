@@ -97,6 +97,6 @@ int cli_cmd_changes(cli_ctx *ctx)
   if (x.out)
     return cli_json_out(x.out);
   printf(_("(%zu change%s%s)\n"), x.n, x.n == 1 ? "" : "s",
-         truncated ? "; more were left out: give a later --since" : "");
+         truncated ? _("; more were left out: give a later --since") : "");
   return CLI_OK;
 }

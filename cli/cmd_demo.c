@@ -134,7 +134,7 @@ int cli_cmd_demo(cli_ctx *ctx)
   }
   if ((err = node_may_write(n, root, strlen(root), why, sizeof why)) !=
       GS_OK) {
-    if (err == GS_EPERM && strstr(why, "may not write"))
+    if (err == GS_EPERM && strstr(why, _("may not write")))
       rc = cli_fail("demo seed: %s; to seed %s use the network's admin "
                     "node, or a node joined with an invite of 'gridsync "
                     "invite --role office --scope %s' (or --role leader)",
@@ -147,7 +147,7 @@ int cli_cmd_demo(cli_ctx *ctx)
                     root, why, root);
     else
       rc = cli_fail("demo seed: cannot check permissions: %s",
-                    gs_strerror(err));
+                    gs_i18n_strerror(err));
     goto out;
   }
 
@@ -169,7 +169,7 @@ int cli_cmd_demo(cli_ctx *ctx)
       rc = cli_fail("demo seed: the demo data does not fit the schema (a "
                     "bug in node/seed.c); nothing was stored");
     else
-      rc = cli_fail("demo seed: %s; nothing was stored", gs_strerror(err));
+      rc = cli_fail("demo seed: %s; nothing was stored", gs_i18n_strerror(err));
     goto out;
   }
   uint64_t records = res.grids + res.buildings + res.households +

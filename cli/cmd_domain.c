@@ -373,16 +373,16 @@ out:
 static const char *type_name(const node_field *f)
 {
   switch (f->type) {
-  case NODE_F_TEXT: return "text";
-  case NODE_F_INT: return "whole number";
-  case NODE_F_NUM: return "number";
-  case NODE_F_BOOL: return "true/false";
-  case NODE_F_DATE: return "date YYYY-MM-DD";
-  case NODE_F_ENUM: return "one of";
-  case NODE_F_REF: return "reference to";
-  case NODE_F_TAGS: return "set of";
-  case NODE_F_TEXTS: return "set of texts";
-  case NODE_F_REFS: return "set of references to";
+  case NODE_F_TEXT: return N_("text");
+  case NODE_F_INT: return N_("whole number");
+  case NODE_F_NUM: return N_("number");
+  case NODE_F_BOOL: return N_("true/false");
+  case NODE_F_DATE: return N_("date YYYY-MM-DD");
+  case NODE_F_ENUM: return N_("one of");
+  case NODE_F_REF: return N_("reference to");
+  case NODE_F_TAGS: return N_("set of");
+  case NODE_F_TEXTS: return N_("set of texts");
+  case NODE_F_REFS: return N_("set of references to");
   }
   return "?";
 }
@@ -407,7 +407,7 @@ static int cmd_fields(cli_ctx *ctx, const node_coll *c)
                                   c->immutable, "status", c->status,
                                   "fields", fs));
   }
-  printf("%s: %s\n", c->name, c->help);
+  printf("%s: %s\n", c->name, _(c->help));
   for (size_t k = 0; k < c->nfields; k++) {
     const node_field *f = &c->fields[k];
     char opt[CRDT_NAME_MAX + 3];
@@ -416,7 +416,7 @@ static int cmd_fields(cli_ctx *ctx, const node_coll *c)
       opt[i] = f->name[i] == '_' ? '-' : f->name[i];
     opt[i] = '\0';
     printf("  --%-13s %s%s", opt, (f->flags & NODE_F_REQUIRED) ? "* " : "",
-           type_name(f));
+           _(type_name(f)));
     if (f->values) {
       printf(" ");
       for (const char *const *v = f->values; *v; v++) {
@@ -429,7 +429,7 @@ static int cmd_fields(cli_ctx *ctx, const node_coll *c)
     if (f->ref)
       printf(" %s", f->ref);
     if (f->help)
-      printf("  (%s)", f->help);
+      printf("  (%s)", _(f->help));
     printf("\n");
   }
   if (c->status) {
@@ -438,7 +438,7 @@ static int cmd_fields(cli_ctx *ctx, const node_coll *c)
       printf(" %s->%s", c->moves[k].from, c->moves[k].to);
     printf("\n");
   }
-  printf(_("  * required%s\n"), c->immutable ? "; immutable once written" : "");
+  printf(_("  * required%s\n"), c->immutable ? _("; immutable once written") : "");
   return CLI_OK;
 }
 
@@ -536,7 +536,7 @@ static int cmd_balance(cli_ctx *ctx, node *n, int from)
   node_balance b;
   gs_err err = node_timebank_balance(n, h.coll, h.id, &b);
   if (err)
-    return cli_fail("timebank: cannot read the store: %s", gs_strerror(err));
+    return cli_fail("timebank: cannot read the store: %s", gs_i18n_strerror(err));
   if (ctx->json)
     return cli_json_out(balance_json(n, &b));
   balance_line(n, &b);
@@ -571,7 +571,7 @@ static int cmd_balances(cli_ctx *ctx, node *n, int from)
   size_t nb = 0;
   gs_err err = node_timebank_balances(n, prefix, &b, &nb);
   if (err)
-    return cli_fail("timebank: cannot read the store: %s", gs_strerror(err));
+    return cli_fail("timebank: cannot read the store: %s", gs_i18n_strerror(err));
   json_t *arr = ctx->json ? json_array() : NULL;
   size_t shown = 0;
   for (size_t i = 0; i < nb; i++) {
@@ -789,7 +789,7 @@ static void verbs_help(FILE *f, const node_coll *c)
                 ? " [--feedback satisfied|unsatisfied]"
             : strcmp(v[i].name, "reopen") == 0 ? " [--note WHY]"
                                                : "",
-            v[i].help);
+            _(v[i].help));
   }
   if (strcmp(c->name, "resident") == 0)
     fprintf(f, _("  find TEXT [--building B] [--tag T] [--age '>=65'] "

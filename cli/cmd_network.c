@@ -55,7 +55,7 @@ static int cmd_rotate(cli_ctx *ctx)
     rc = cli_fail("network rotate-key: only the node that created the "
                   "network can rotate its key");
   else if (err)
-    rc = cli_fail("network rotate-key: %s", gs_strerror(err));
+    rc = cli_fail("network rotate-key: %s", gs_i18n_strerror(err));
   else {
     char when[40];
     node_time_text(ri.grace_until, when, sizeof when);
@@ -97,7 +97,7 @@ int cli_cmd_network(cli_ctx *ctx)
     rc = cli_fail("network: this node already belongs to network \"%s\"",
                   node_net(n)->name);
   } else if (err) {
-    rc = cli_fail("network: cannot create: %s", gs_strerror(err));
+    rc = cli_fail("network: cannot create: %s", gs_i18n_strerror(err));
   } else {
     char id[17];
     cli_network_id_text(node_net(n), id);
@@ -183,7 +183,7 @@ int cli_cmd_invite(cli_ctx *ctx)
     goto out;
   }
   if (err) {
-    rc = cli_fail("invite: %s", gs_strerror(err));
+    rc = cli_fail("invite: %s", gs_i18n_strerror(err));
     goto out;
   }
   char when[40];
@@ -215,9 +215,9 @@ out:
 int cli_cmd_join(cli_ctx *ctx)
 {
   if (ctx->argc != 2)
-    return cli_usage("join", ctx->argc < 2 ? "give the invite code"
-                                           : "too many arguments (quote the "
-                                             "code if it has spaces)");
+    return cli_usage("join", ctx->argc < 2 ? _("give the invite code")
+                                           : _("too many arguments (quote the "
+                                             "code if it has spaces)"));
   node *n = cli_open(ctx, 0);
   if (!n)
     return CLI_FAIL;
@@ -274,7 +274,7 @@ int cli_cmd_join(cli_ctx *ctx)
     rc = cli_fail("join: this is not a valid invite code (mistyped?)");
     break;
   default:
-    rc = cli_fail("join: %s", gs_strerror(err));
+    rc = cli_fail("join: %s", gs_i18n_strerror(err));
     break;
   }
   return rc;
@@ -302,7 +302,7 @@ int cli_cmd_revoke(cli_ctx *ctx)
   else if (err == GS_EINVAL)
     rc = cli_fail("revoke: the admin cannot revoke itself");
   else if (err)
-    rc = cli_fail("revoke: %s", gs_strerror(err));
+    rc = cli_fail("revoke: %s", gs_i18n_strerror(err));
   else if (ctx->json)
     rc = cli_json_out(json_pack("{s:s, s:I}", "revoked", ctx->argv[1],
                                 "feeds_kept", (json_int_t)kept));
@@ -340,7 +340,7 @@ int cli_cmd_readmit(cli_ctx *ctx)
                   "nothing to decide",
                   ctx->argv[1]);
   else if (err)
-    rc = cli_fail("readmit: %s", gs_strerror(err));
+    rc = cli_fail("readmit: %s", gs_i18n_strerror(err));
   else if (ctx->json)
     rc = cli_json_out(json_pack("{s:s}", "readmitted", ctx->argv[1]));
   else
@@ -355,15 +355,15 @@ static const char *state_text(node_member_state s)
 {
   switch (s) {
   case NODE_MEMBER_VALID:
-    return "member";
+    return _("member");
   case NODE_MEMBER_UNWITNESSED:
-    return "not confirmed yet";
+    return _("not confirmed yet");
   case NODE_MEMBER_LEAKED:
-    return "invite used twice: held";
+    return _("invite used twice: held");
   case NODE_MEMBER_VOID:
-    return "void";
+    return _("void");
   default:
-    return "unknown";
+    return _("unknown");
   }
 }
 
@@ -413,7 +413,7 @@ int cli_cmd_members(cli_ctx *ctx)
   int rc = CLI_OK;
   if (err) {
     json_decref(mo.arr);
-    rc = cli_fail("members: cannot read the store: %s", gs_strerror(err));
+    rc = cli_fail("members: cannot read the store: %s", gs_i18n_strerror(err));
   } else if (ctx->json) {
     rc = cli_json_out(json_pack("{s:o}", "members", mo.arr));
   }

@@ -40,7 +40,7 @@ int cli_cmd_init(cli_ctx *ctx)
                     ctx->dir);
   if (err)
     return cli_fail("init: cannot create a node in %s: %s", ctx->dir,
-                    gs_strerror(err));
+                    gs_i18n_strerror(err));
 
   node *n = cli_open(ctx, 0);
   if (!n)
@@ -54,7 +54,7 @@ int cli_cmd_init(cli_ctx *ctx)
   } else {
     printf(_("created node %s%s%s%s\n  id  %s\n  dir %s\n"),
            *node_name(n) ? "\"" : "", node_name(n),
-           *node_name(n) ? "\"" : "", *node_name(n) ? "" : "(no name)", id,
+           *node_name(n) ? "\"" : "", *node_name(n) ? "" : _("(no name)"), id,
            ctx->dir);
     rc = CLI_OK;
   }
@@ -177,7 +177,7 @@ int cli_cmd_status(cli_ctx *ctx)
   gs_err err;
   int rc = CLI_FAIL;
   if ((err = node_status_get(n, prefix, &st)) != GS_OK)
-    return cli_fail("status: cannot read the store: %s", gs_strerror(err));
+    return cli_fail("status: cannot read the store: %s", gs_i18n_strerror(err));
   char id[CRDT_KEY_TEXT_LEN + 1], dg[2 * CRDT_HASH_LEN + 1], when[40];
   crdt_base32_encode(node_pk(n), CRDT_KEY_LEN, id);
   hex32(st.digest, dg);
@@ -218,7 +218,7 @@ int cli_cmd_status(cli_ctx *ctx)
     json_decref(behind);
     json_decref(over);
     guard_free(&gv);
-    cli_fail("status: cannot read the store: %s", gs_strerror(err));
+    cli_fail("status: cannot read the store: %s", gs_i18n_strerror(err));
     goto out;
   }
   const size_t nwarn = st.nwarnings;
@@ -280,7 +280,7 @@ int cli_cmd_status(cli_ctx *ctx)
       printf(_("network   %s (%s), this node is %s of"), net->name, netid,
              net->role);
       for (size_t i = 0; i < net->nscopes; i++)
-        printf(" %s", *net->scopes[i] ? net->scopes[i] : "everything");
+        printf(" %s", *net->scopes[i] ? net->scopes[i] : _("everything"));
       printf("\n");
     } else {
       printf(_("network   (none: 'gridsync network create' or 'gridsync "
@@ -295,7 +295,7 @@ int cli_cmd_status(cli_ctx *ctx)
            st.changes, st.forks);
     printf(_("storage   %.1f MiB used, map %.1f MiB (grows by itself)\n"),
            mib(st.used_bytes), mib(st.map_bytes));
-    printf(_("clock     %s"), hlc ? when : "(no writes yet)");
+    printf(_("clock     %s"), hlc ? when : _("(no writes yet)"));
     if (skew > 0)
       printf(_("  (%" PRIu64 " ms ahead of this computer)"), skew);
     printf("\n");
@@ -327,7 +327,7 @@ int cli_cmd_status(cli_ctx *ctx)
     if (gv.nheld) {
       printf(_("held      %zu received changes"), gv.nheld);
       for (size_t i = 0; i < json_array_size(gv.ahead); i++)
-        printf("%s%s", i ? ", " : "; clock ahead: ",
+        printf("%s%s", i ? ", " : _("; clock ahead: "),
                json_string_value(json_array_get(gv.ahead, i)));
       printf("\n");
     }

@@ -97,7 +97,7 @@ static void print_record(node *n, const crdt_record *r)
   crdt_record_identity(r, &scope, &sn, &coll, &cn, id);
   crdt_base32_encode(id, CRDT_ID_LEN, idt);
   printf("%.*s %s%s\n", (int)cn, coll, idt,
-         crdt_record_deleted(r) ? "  (deleted)" : "");
+         crdt_record_deleted(r) ? _("  (deleted)") : "");
   int w = 7; /* "updated" */
   for (size_t i = 0; i < crdt_record_nfields(r); i++) {
     crdt_field_view fv;
@@ -150,8 +150,8 @@ static bool json_elem(json_t *e, crdt_value *out, char *err, size_t errlen)
   if (node_json_to_value(e, out, err, errlen) != GS_OK)
     return false;
   if (out->type != CRDT_STR && out->type != CRDT_REF) {
-    snprintf(err, errlen, "set elements must be strings or "
-                          "{\"$ref\": \"COLL/ID\"}");
+    snprintf(err, errlen, "%s", _("set elements must be strings or "
+                          "{\"$ref\": \"COLL/ID\"}"));
     return false;
   }
   return true;
@@ -364,7 +364,7 @@ int cli_show_record(cli_ctx *ctx, const char *cmd, const char *coll,
     rc = not_found(coll, idtext);
   else if (err)
     rc = cli_fail("%s: cannot read %s %s: %s", cmd, coll, idtext,
-                  gs_strerror(err));
+                  gs_i18n_strerror(err));
   else if (ctx->json)
     rc = cli_json_out(node_record_json(r));
   else
@@ -527,8 +527,9 @@ static int tombstone(cli_ctx *ctx, bool del)
     return cli_json_out(json_pack("{s:s, s:s, s:b, s:b}", "collection", coll,
                                   "id", idt, "deleted", del,
                                   "changed", res.changed));
-  printf("%s %s %s%s\n", coll, idt, res.changed ? "" : "was already ",
-         del ? "deleted" : "restored");
+  printf(res.changed ? (del ? _("%s %s deleted\n") : _("%s %s restored\n"))
+         : (del ? _("%s %s was already deleted\n")
+                : _("%s %s was already restored\n")), coll, idt);
   return CLI_OK;
 }
 
@@ -639,7 +640,7 @@ int cli_cmd_history(cli_ctx *ctx)
     rc = not_found(coll, idt);
   } else if (err) {
     json_decref(h.out);
-    rc = cli_fail("history: cannot read the store: %s", gs_strerror(err));
+    rc = cli_fail("history: cannot read the store: %s", gs_i18n_strerror(err));
   } else if (h.out) {
     rc = cli_json_out(h.out);
   }

@@ -59,7 +59,7 @@ int cli_cmd_report(cli_ctx *ctx)
   gs_err err = node_report_make(n, prefix, since, &rep);
   int rc = CLI_OK;
   if (err) {
-    rc = cli_fail("report: cannot read the store: %s", gs_strerror(err));
+    rc = cli_fail("report: cannot read the store: %s", gs_i18n_strerror(err));
     goto out;
   }
   if (ctx->json) {

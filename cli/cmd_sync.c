@@ -80,7 +80,7 @@ int cli_cmd_sync(cli_ctx *ctx)
   if (err) {
     rc = cli_fail("sync with %s failed: %s%s%s (sent %" PRIu64
                   ", received %" PRIu64 " changes before)",
-                  addr, gs_strerror(err), *why ? ": " : "", why,
+                  addr, gs_i18n_strerror(err), *why ? ": " : "", why,
                   st.sent_changes, st.recv_changes);
   } else if (ctx->json) {
     rc = cli_json_out(json_pack(
@@ -94,7 +94,7 @@ int cli_cmd_sync(cli_ctx *ctx)
            "received %" PRIu64 " (%.1f KiB)%s\n"),
            addr, secs, st.sent_changes, (double)st.sent_bytes / 1024,
            st.recv_changes, (double)st.recv_bytes / 1024,
-           st.recv_dups ? " and some already held" : "");
+           st.recv_dups ? _(" and some already held") : "");
     rc = CLI_OK;
   }
   return rc;
@@ -264,7 +264,7 @@ int cli_cmd_serve(cli_ctx *ctx)
   }
   gs_err err = node_server_start(n, &loop, &o, &run.srv);
   if (err) {
-    rc = cli_fail("serve: %s", gs_strerror(err));
+    rc = cli_fail("serve: %s", gs_i18n_strerror(err));
   } else {
     char why[300];
     if (!no_ui) {
@@ -353,10 +353,10 @@ int cli_cmd_peers(cli_ctx *ctx)
     if (err == GS_EINVAL)
       rc = cli_usage("peers", "'%s' is not HOST:PORT", ctx->argv[2]);
     else if (err && err != GS_EEXIST)
-      rc = cli_fail("peers add: %s", gs_strerror(err));
+      rc = cli_fail("peers add: %s", gs_i18n_strerror(err));
     else if (!ctx->json)
-      printf("%s %s\n", ctx->argv[2],
-             err == GS_EEXIST ? "was already known" : "added");
+      printf(err == GS_EEXIST ? _("%s was already known\n") : _("%s added\n"),
+             ctx->argv[2]);
     else
       rc = cli_json_out(json_pack("{s:s, s:b}", "added", ctx->argv[2], "new",
                                   err != GS_EEXIST));
@@ -366,7 +366,7 @@ int cli_cmd_peers(cli_ctx *ctx)
       rc = cli_fail("peers remove: %s is not in the address book",
                     ctx->argv[2]);
     else if (err)
-      rc = cli_fail("peers remove: %s", gs_strerror(err));
+      rc = cli_fail("peers remove: %s", gs_i18n_strerror(err));
     else if (!ctx->json)
       printf(_("%s removed\n"), ctx->argv[2]);
     else
@@ -376,7 +376,7 @@ int cli_cmd_peers(cli_ctx *ctx)
     gs_err err = node_peers(n, on_peer, &pc);
     if (err) {
       json_decref(pc.out);
-      rc = cli_fail("peers: %s", gs_strerror(err));
+      rc = cli_fail("peers: %s", gs_i18n_strerror(err));
     } else if (pc.out) {
       rc = cli_json_out(pc.out);
     } else if (pc.n == 0) {

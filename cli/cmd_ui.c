@@ -121,8 +121,8 @@ static int ui_password(cli_ctx *ctx)
     if (!tty)
       return cli_fail("ui password: there is no terminal to type it in; "
                       "give it in GRIDSYNC_UI_PASSWORD instead");
-    bool ok = read_hidden(tty, "the app's new password: ", pw, sizeof pw) &&
-              read_hidden(tty, "the same password again: ", again,
+    bool ok = read_hidden(tty, _("the app's new password: "), pw, sizeof pw) &&
+              read_hidden(tty, _("the same password again: "), again,
                           sizeof again);
     fclose(tty);
     if (!ok) {
@@ -300,7 +300,7 @@ static int ui_open(cli_ctx *ctx)
                            (json_int_t)pid, "started", started));
   else
     printf(_("the app is at %s (%s, pid %ld)\n"), url,
-           started ? "serve started in the background" : "serve was running",
+           started ? _("serve started in the background") : _("serve was running"),
            pid);
   fflush(stdout);
   open_browser(url, no_browser);
