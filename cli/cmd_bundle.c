@@ -36,7 +36,7 @@ static void info_text(const node_bundle_info *in)
   char id[17], who[CRDT_KEY_TEXT_LEN + 1], when[40];
   hex8(in->netid, id);
   crdt_base32_encode(in->sender, CRDT_KEY_LEN, who);
-  node_time_text(in->created, when, sizeof when);
+  node_time_local(in->created, when, sizeof when);
   printf(_("network   %s (%s)\nsender    %s\ncreated   %s\nscope     %s\n"
          "contents  %" PRIu64 " changes in %" PRIu64 " feeds, %" PRIu64
          " bytes (encrypted)\n"),

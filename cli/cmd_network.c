@@ -58,7 +58,7 @@ static int cmd_rotate(cli_ctx *ctx)
     rc = cli_fail("network rotate-key: %s", gs_i18n_strerror(err));
   else {
     char when[40];
-    node_time_text(ri.grace_until, when, sizeof when);
+    (ctx->json ? node_time_text : node_time_local)(ri.grace_until, when, sizeof when);
     if (ctx->json)
       rc = cli_json_out(json_pack("{s:I, s:s, s:I, s:I}", "epoch",
                                   (json_int_t)ri.epoch, "old_key_until",
@@ -187,7 +187,7 @@ int cli_cmd_invite(cli_ctx *ctx)
     goto out;
   }
   char when[40];
-  node_time_text(expires, when, sizeof when);
+  (ctx->json ? node_time_text : node_time_local)(expires, when, sizeof when);
   if (ctx->json) {
     json_t *js = json_array();
     for (size_t i = 0; i < ns; i++)

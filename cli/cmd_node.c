@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "node/node.h"
@@ -84,6 +85,21 @@ typedef struct net_view {
   size_t npeers, nbehind;
   uint64_t missing;
 } net_view;
+
+/* An ISO 8601 UTC time of the JSON form as people read it (local time);
+ * anything else ("never") translated. */
+static const char *iso_local(const char *iso, char *buf, size_t cap)
+{
+  struct tm tm = {0};
+  if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+                     &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+    return iso ? _(iso) : "";
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  time_t t = timegm(&tm);
+  node_time_local((uint64_t)t * 1000, buf, cap);
+  return buf;
+}
 
 static int on_status_peer(void *ctx, const node_peer_info *p)
 {
@@ -181,7 +197,7 @@ int cli_cmd_status(cli_ctx *ctx)
   char id[CRDT_KEY_TEXT_LEN + 1], dg[2 * CRDT_HASH_LEN + 1], when[40];
   crdt_base32_encode(node_pk(n), CRDT_KEY_LEN, id);
   hex32(st.digest, dg);
-  node_time_text(CRDT_HLC_MS(st.hlc), when, sizeof when);
+  (ctx->json ? node_time_text : node_time_local)(CRDT_HLC_MS(st.hlc), when, sizeof when);
   json_t *over = json_array();
   for (size_t i = 0; i < st.noverdrawn; i++) {
     char idt[CRDT_ID_TEXT_LEN + 1];
@@ -306,7 +322,8 @@ int cli_cmd_status(cli_ctx *ctx)
       json_int_t f = json_integer_value(json_object_get(p, "failures"));
       printf(_("peer      %s  last sync %s"), 
              json_string_value(json_object_get(p, "addr")),
-             json_string_value(json_object_get(p, "last_sync")));
+             iso_local(json_string_value(json_object_get(p, "last_sync")),
+                       when, sizeof when));
       if (f)
         printf(_("  (failed %lld times: %s)"), (long long)f,
                json_string_value(json_object_get(p, "note")));

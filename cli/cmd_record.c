@@ -115,7 +115,7 @@ static void print_record(node *n, const crdt_record *r)
     printf("\n");
   }
   crdt_record_last_stamp(r, &last);
-  node_time_text(CRDT_HLC_MS(last.hlc), when, sizeof when);
+  node_time_local(CRDT_HLC_MS(last.hlc), when, sizeof when);
   node_author_text(n, last.origin, who, sizeof who);
   printf(_("  %-*s %s by %s\n"), w, "updated", when, who);
 }
@@ -578,7 +578,7 @@ static int on_history(void *vctx, const crdt_change *c)
   size_t cn = strlen(h->coll);
   json_t *ops = NULL;
 
-  node_time_text(CRDT_HLC_MS(c->hlc), when, sizeof when);
+  (h->out ? node_time_text : node_time_local)(CRDT_HLC_MS(c->hlc), when, sizeof when);
   node_author_text(h->node, c->origin, who, sizeof who);
   if (h->out) {
     crdt_base32_encode(c->origin, CRDT_KEY_LEN, whofull);

@@ -312,10 +312,13 @@ static int on_peer(void *vctx, const node_peer_info *p)
 {
   peers_ctx *pc = vctx;
   char ok[40] = "never", tried[40] = "never", key[CRDT_KEY_TEXT_LEN + 1] = "";
+  void (*tm_text)(uint64_t, char *, size_t) = pc->out ? node_time_text : node_time_local;
+  if (!pc->out)
+    snprintf(ok, sizeof ok, "%s", _("never"));
   if (p->last_ok_ms)
-    node_time_text(p->last_ok_ms, ok, sizeof ok);
+    tm_text(p->last_ok_ms, ok, sizeof ok);
   if (p->last_try_ms)
-    node_time_text(p->last_try_ms, tried, sizeof tried);
+    tm_text(p->last_try_ms, tried, sizeof tried);
   if (p->key)
     crdt_base32_encode(p->key, CRDT_KEY_LEN, key);
   pc->n++;

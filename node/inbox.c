@@ -185,8 +185,8 @@ static gs_err status_races(node *n, const char *prefix, node_inbox_cb cb,
     node_record_name(n, "appeal", x.v[i], name, sizeof name);
     node_author_text(n, p->st.origin, pa, sizeof pa);
     node_author_text(n, qq->st.origin, qa, sizeof qa);
-    node_time_text(CRDT_HLC_MS(p->st.hlc), pt, sizeof pt);
-    node_time_text(CRDT_HLC_MS(qq->st.hlc), qt, sizeof qt);
+    node_time_local(CRDT_HLC_MS(p->st.hlc), pt, sizeof pt);
+    node_time_local(CRDT_HLC_MS(qq->st.hlc), qt, sizeof qt);
     label_of(p->value, pl, sizeof pl);
     label_of(qq->value, ql, sizeof ql);
     snprintf(it.what, sizeof it.what,
@@ -418,7 +418,7 @@ static gs_err held(node *n, const char *prefix, node_inbox_cb cb, void *ctx,
     node_inbox_item it = {.kind = NODE_INBOX_HELD};
     char a[NODE_NAME_MAX + 16], t[40];
     node_author_text(n, g->origin, a, sizeof a);
-    node_time_text(g->stamp_ms, t, sizeof t);
+    node_time_local(g->stamp_ms, t, sizeof t);
     snprintf(it.what, sizeof it.what,
              _("%" PRIu64 " changes by node %s in grid %s are held, not "
              "applied: %s."),
@@ -450,8 +450,8 @@ static gs_err clocks(node *n, node_inbox_cb cb, void *ctx, bool *stop)
   if (err == GS_OK) {
     node_inbox_item it = {.kind = NODE_INBOX_CLOCK};
     char own[40], peer[40];
-    node_time_text(pc.own_ms, own, sizeof own);
-    node_time_text(pc.peer_ms, peer, sizeof peer);
+    node_time_local(pc.own_ms, own, sizeof own);
+    node_time_local(pc.peer_ms, peer, sizeof peer);
     snprintf(it.what, sizeof it.what,
              _("The clock of the peer at %s said %s while this node's said "
              "%s."),
@@ -470,7 +470,7 @@ static gs_err clocks(node *n, node_inbox_cb cb, void *ctx, bool *stop)
   if (skew > STORE_AHEAD_MAX_MS && !*stop) {
     node_inbox_item it = {.kind = NODE_INBOX_CLOCK};
     char now[40];
-    node_time_text(node_now(n), now, sizeof now);
+    node_time_local(node_now(n), now, sizeof now);
     snprintf(it.what, sizeof it.what,
              _("This node's clock says %s, %" PRIu64 " hours behind the "
              "newest change it holds."),

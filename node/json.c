@@ -111,6 +111,14 @@ void node_time_text(uint64_t ms, char *buf, size_t cap)
   snprintf(buf + n, cap - n, ".%03uZ", (unsigned)(ms % 1000));
 }
 
+void node_time_local(uint64_t ms, char *buf, size_t cap)
+{
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  if (!localtime_r(&t, &tm) || !strftime(buf, cap, "%Y-%m-%d %H:%M", &tm))
+    snprintf(buf, cap, "%" PRIu64 "ms", ms);
+}
+
 gs_err node_parse_id(const char *text, uint8_t id[CRDT_ID_LEN])
 {
   return crdt_base32_decode(text, strlen(text), id, CRDT_ID_LEN);

@@ -1674,8 +1674,8 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
     time_t t = (time_t)(gu / 1000);
     struct tm tm;
     char when[40] = "?";
-    if (gmtime_r(&t, &tm))
-      strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+    if (localtime_r(&t, &tm))
+      strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
     snprintf(out[k++], NODE_WARN_MAX,
              _("the network key was changed (the old one stops working %s) "
              "and this node was not given the new one: ask the admin (a "
