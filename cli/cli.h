@@ -12,6 +12,11 @@
 #include "node/member.h"
 #include "crdt/gs_i18n.h"
 
+/* issue 18: text as a QR code, drawn on stdout when term (after which the
+ * caller prints the text) and/or written to file (.png or .svg) when
+ * file is non-NULL; "cmd: ..." errors. CLI_OK or CLI_FAIL. */
+int cli_qr_out(const char *cmd, const char *text, bool term, const char *file);
+
 typedef struct node node;
 typedef struct crdt_record crdt_record;
 

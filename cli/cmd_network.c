@@ -117,7 +117,8 @@ int cli_cmd_network(cli_ctx *ctx)
 
 int cli_cmd_invite(cli_ctx *ctx)
 {
-  const char *role = NULL, *days = NULL, *v;
+  const char *role = NULL, *days = NULL, *v, *qr_file = NULL;
+  bool qr = false;
   const char **scopes = calloc((size_t)ctx->argc, sizeof *scopes);
   size_t ns = 0;
   int rc = CLI_USAGE;
@@ -128,7 +129,12 @@ int cli_cmd_invite(cli_ctx *ctx)
     return cli_fail("out of memory");
   for (int i = 1; i < ctx->argc; i++) {
     int m;
+    if (strcmp(ctx->argv[i], "--qr") == 0) { /* issue 18 */
+      qr = true;
+      continue;
+    }
     if ((m = cli_opt(ctx, &i, "--role", &role)) != 0 ||
+        (m = cli_opt(ctx, &i, "--qr-file", &qr_file)) != 0 ||
         (m = cli_opt(ctx, &i, "--expires", &days)) != 0) {
       if (m < 0)
         goto out;
@@ -188,12 +194,15 @@ int cli_cmd_invite(cli_ctx *ctx)
   }
   char when[40];
   (ctx->json ? node_time_text : node_time_local)(expires, when, sizeof when);
+  if ((rc = cli_qr_out("invite", code, qr && !ctx->json, qr_file)) != CLI_OK)
+    goto out;
   if (ctx->json) {
     json_t *js = json_array();
     for (size_t i = 0; i < ns; i++)
       json_array_append_new(js, json_string(scopes[i]));
-    rc = cli_json_out(json_pack("{s:s, s:s, s:o, s:s}", "code", code, "role",
-                                role, "scopes", js, "expires", when));
+    rc = cli_json_out(json_pack("{s:s, s:s, s:o, s:s, s:s?}", "code", code,
+                                "role", role, "scopes", js, "expires", when,
+                                "qr_file", qr_file));
   } else {
     printf("%s\n", code);
     fprintf(stderr,

@@ -1,6 +1,7 @@
 /* Commands about the node itself: init, id, status. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -8,6 +9,7 @@
 #include "node/node.h"
 #include "node/member.h"
 #include "node/netnode.h"
+#include "node/qr.h"
 
 static void hex32(const uint8_t *p, char out[2 * CRDT_HASH_LEN + 1])
 {
@@ -62,19 +64,53 @@ int cli_cmd_init(cli_ctx *ctx)
   return rc;
 }
 
+int cli_qr_out(const char *cmd, const char *text, bool term, const char *file)
+{
+  gs_err err;
+  if (file && (err = node_qr_write(text, file, 0)) != GS_OK)
+    return err == GS_EINVAL
+               ? cli_fail("%s: the QR file must end in .png or .svg", cmd)
+               : cli_fail("%s: cannot write %s: %s", cmd, file,
+                          gs_i18n_strerror(err));
+  if (term) {
+    char *art = NULL;
+    if ((err = node_qr_text(text, &art)) != GS_OK)
+      return cli_fail("%s: cannot draw the QR code: %s", cmd,
+                      gs_i18n_strerror(err));
+    fputs(art, stdout);
+    free(art);
+  }
+  return CLI_OK;
+}
+
 int cli_cmd_id(cli_ctx *ctx)
 {
-  if (ctx->argc > 1)
-    return cli_usage("id", "unexpected argument '%s'", ctx->argv[1]);
+  bool qr = false;
+  const char *qr_file = NULL;
+  for (int i = 1; i < ctx->argc; i++) {
+    int m;
+    if (strcmp(ctx->argv[i], "--qr") == 0) {
+      qr = true;
+      continue;
+    }
+    if ((m = cli_opt(ctx, &i, "--qr-file", &qr_file)) != 0) {
+      if (m < 0)
+        return CLI_USAGE;
+      continue;
+    }
+    return cli_usage("id", "unexpected argument '%s'", ctx->argv[i]);
+  }
   node *n = cli_open(ctx, 0);
   if (!n)
     return CLI_FAIL;
   char id[CRDT_KEY_TEXT_LEN + 1];
   crdt_base32_encode(node_pk(n), CRDT_KEY_LEN, id);
-  int rc = CLI_OK;
+  int rc = cli_qr_out("id", id, qr && !ctx->json, qr_file);
+  if (rc != CLI_OK)
+    return rc;
   if (ctx->json)
-    rc = cli_json_out(json_pack("{s:s, s:s}", "id", id, "name",
-                                node_name(n)));
+    rc = cli_json_out(json_pack("{s:s, s:s, s:s?}", "id", id, "name",
+                                node_name(n), "qr_file", qr_file));
   else
     printf("%s\n", id);
   return rc;

@@ -28,7 +28,8 @@ typedef struct cli_command {
 static const cli_command commands[] = {
     {"init", cli_cmd_init, N_("init [--name NAME]"),
      N_("create the node directory and identity")},
-    {"id", cli_cmd_id, "id", N_("print this node's id")},
+    {"id", cli_cmd_id, N_("id [--qr] [--qr-file FILE.png|FILE.svg]"),
+     N_("print this node's id (--qr: also as a QR code)")},
     {"put", cli_cmd_put,
      N_("put COLLECTION [--id ID] --scope SCOPE FIELD=TEXT FIELD:=JSON "
      "FIELD+=ELEM FIELD-=ELEM ..."),
@@ -50,8 +51,10 @@ static const cli_command commands[] = {
      N_("network create NAME | network rotate-key [--grace HOURS]"),
      N_("become the admin of a new network; change its key (a lost laptop)")},
     {"invite", cli_cmd_invite,
-     N_("invite --role ROLE --scope PREFIX [--scope PREFIX...] [--expires DAYS]"),
-     N_("print an invite code (one line; it carries the network key)")},
+     N_("invite --role ROLE --scope PREFIX [--scope PREFIX...] [--expires DAYS] "
+        "[--qr] [--qr-file FILE.png|FILE.svg]"),
+     N_("print an invite code (one line; it carries the network key; --qr: "
+        "also as a QR code)")},
     {"join", cli_cmd_join, N_("join CODE"), N_("join the network the code is for")},
     {"revoke", cli_cmd_revoke, N_("revoke NODE_ID"),
      N_("admin: shut a node out (a lost laptop)")},

@@ -1,5 +1,6 @@
 /* QR codes with libqrencode; see qr.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <png.h>
 #include <qrencode.h>
 #include <stdio.h>
@@ -198,9 +199,13 @@ gs_err node_qr_write(const char *text, const char *path, int scale)
   gs_err err = png ? qr_encode(text, &q) : node_qr_svg(text, &doc, &doc_len);
   if (err != GS_OK)
     goto done;
-  f = fopen(tmp, "wb");
-  if (f == NULL) {
+  /* 0600: an invite code carries the network key (issue 18) */
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || (f = fdopen(fd, "wb")) == NULL) {
     err = -errno;
+    if (fd >= 0)
+      close(fd);
+    unlink(tmp);
     goto done;
   }
   if (png)

@@ -28,7 +28,8 @@ gs_err node_qr_text(const char *text, char **out);
 /* Writes text's QR code to path, as PNG when path ends in ".png" and as
  * SVG when it ends in ".svg" (otherwise GS_EINVAL); a PNG has `scale`
  * pixels per module (1..32; 0 means 8). The file is written to a
- * temporary name and renamed, so a failure leaves no half file. */
+ * temporary name and renamed, so a failure leaves no half file; it is
+ * made readable by its owner only (0600: an invite code is a secret). */
 gs_err node_qr_write(const char *text, const char *path, int scale);
 
 #endif
