@@ -66,25 +66,40 @@ int cli_cmd_report(cli_ctx *ctx)
     rc = cli_json_out(node_report_json(&rep, prefix, since));
     goto out;
   }
-  printf(_("report%s%s%s%s\n"), prefix && *prefix ? " for " : "",
-         prefix && *prefix ? prefix : "", since ? " since " : "",
+  printf(_("report%s%s%s%s\n"), prefix && *prefix ? _(" for ") : "",
+         prefix && *prefix ? prefix : "", since ? _(" since ") : "",
          since ? since : "");
-  printf("%-28s %7s %7s %8s %6s %7s %8s %7s %7s %8s %8s\n", "grid",
-         "appeals", "pending", "resolved", "median", "visits", "disputes",
-         "hazards", "errands", "vol.h", "meetings");
+  /* issue 18: headers translated, padded by display width (a CJK
+   * character is 3 bytes and 2 columns) */
+  static const char *const head[] = {
+      N_("grid"),     N_("appeals"), N_("pending"), N_("resolved"),
+      N_("median"),   N_("visits"),  N_("disputes"), N_("hazards"),
+      N_("errands"),  N_("vol.h"),   N_("meetings")};
+  static const int width[] = {-28, 7, 7, 8, 6, 7, 8, 7, 7, 8, 8};
+  for (size_t i = 0; i < sizeof head / sizeof head[0]; i++) {
+    const char *h = _(head[i]);
+    int extra = 0;
+    for (const unsigned char *p = (const unsigned char *)h; *p; p++)
+      extra += (*p & 0xF0) == 0xE0 ? 1 : 0; /* 3 bytes, 2 columns */
+    int w = width[i] < 0 ? width[i] - extra : width[i] + extra;
+    printf(i ? " %*s" : "%*s", w, h);
+  }
+  printf("\n");
   for (size_t i = 0; i < rep.nrows; i++)
     row_text(&rep.rows[i], rep.rows[i].grid);
-  row_text(&rep.total, "total");
+  row_text(&rep.total, _("total"));
   printf(_("\n(median: days from opened to resolved; disputes: mediated; "
          "errands: done by volunteers)\n"));
   const char *const *st = node_report_statuses();
   const char *const *cat = node_report_categories();
   printf(_("appeals by status:  "));
   for (int i = 0; st && st[i] && i < NODE_REPORT_VALUES; i++)
-    printf(" %s %" PRIu64, st[i], rep.total.by_status[i]);
+    printf(" %s %" PRIu64, cli_value_label("appeal", "status", st[i]),
+           rep.total.by_status[i]);
   printf(_("\nappeals by category:"));
   for (int i = 0; cat && cat[i] && i < NODE_REPORT_VALUES; i++)
-    printf(" %s %" PRIu64, cat[i], rep.total.by_category[i]);
+    printf(" %s %" PRIu64, cli_value_label("appeal", "category", cat[i]),
+           rep.total.by_category[i]);
   printf(_("\nresidents %" PRIu64 ", households %" PRIu64 ", buildings %" PRIu64
          ", tasks done %" PRIu64 "\n"),
          rep.total.residents, rep.total.households, rep.total.buildings,

@@ -106,7 +106,7 @@ static void on_listen(void *ctx, const char *host, int port)
 {
   cli_ctx *c = ctx;
   if (c->json) {
-    printf(_("{\"listening\": \"%s:%d\"}\n"), host, port);
+    printf("{\"listening\": \"%s:%d\"}\n", host, port);
   } else {
     printf(_("serving on %s:%d (stop with Ctrl-C)\n"), host, port);
   }
@@ -133,7 +133,7 @@ static bool write_ui_addr(const char *dir, const char *host, int port)
     return false;
   bool any = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
   bool v6 = !any && strchr(host, ':');
-  int k = fprintf(f, _("http://%s%s%s:%d/ %ld\n"), v6 ? "[" : "",
+  int k = fprintf(f, "http://%s%s%s:%d/ %ld\n", v6 ? "[" : "",
                   any ? "127.0.0.1" : host, v6 ? "]" : "", port,
                   (long)getpid());
   if (fclose(f) != 0 || k < 0 || rename(tmp, path) != 0) {
@@ -152,7 +152,7 @@ static void on_app(void *ctx, const char *host, int port)
     fprintf(stderr, _("gridsync: note: cannot write %s/%s; 'gridsync ui' "
                     "will not find this app\n"), c->dir, CLI_UI_ADDR_FILE);
   if (c->json)
-    printf(_("{\"app\": \"http://%s:%d/\"}\n"), host, port);
+    printf("{\"app\": \"http://%s:%d/\"}\n", host, port);
   else
     printf(_("the app is at http://%s:%d/ (open it in a browser)\n"), host,
            port);

@@ -204,8 +204,22 @@ int cli_refused(const char *cmd, const node_reason *why)
     opt[i] = why->field[i] == '_' ? '-' : why->field[i];
   opt[i] = '\0';
   if (why->code == GS_EINVAL)
-    return cli_usage(cmd, "%s%s%s", why->text, *opt ? "; give --" : "", opt);
-  return cli_fail("%s: %s%s%s", cmd, why->text, *opt ? "; give --" : "", opt);
+    return cli_usage(cmd, "%s%s%s", why->text, *opt ? _("; give --") : "",
+                     opt);
+  return cli_fail("%s: %s%s%s", cmd, why->text, *opt ? _("; give --") : "",
+                  opt);
+}
+
+bool cli_chinese(void)
+{
+  /* TRANSLATORS: the language code of this catalogue (zh_CN) */
+  return strncmp(_("en"), "zh", 2) == 0;
+}
+
+const char *cli_value_label(const char *coll, const char *field,
+                            const char *value)
+{
+  return cli_chinese() ? node_schema_label(coll, field, value) : value;
 }
 
 int cli_json_out(json_t *doc)

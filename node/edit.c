@@ -450,7 +450,7 @@ gs_err node_edit_delete(node_edit *e, bool del, node_reason *why)
   if (e->create)
     return node_reason_set(why, GS_ENOTFOUND,
                            "there is no such %s to %s", e->coll,
-                           del ? "delete" : "restore");
+                           del ? _("delete") : _("restore"));
   gs_err err = intent_add(e, I_TOMB, "", NULL, 0, why);
   if (!err)
     e->iv[e->ni - 1].del = del;
