@@ -13,19 +13,27 @@
 #define QUIET 4
 
 /* A QR symbol: width x width modules, dark where bit 0 of a cell is set. */
-static gs_err qr_encode(const char *text, QRcode **out)
+static gs_err qr_encode_at(const char *text, QRecLevel level, QRcode **out)
 {
   if (text == NULL || text[0] == '\0')
     return GS_EINVAL;
   if (strlen(text) > NODE_QR_MAX)
     return GS_ETOOBIG;
   errno = 0;
-  QRcode *q = QRcode_encodeString8bit(text,
-                                     0, QR_ECLEVEL_M);
+  /* mixed modes: runs of digits and upper-case letters (an invite code
+   * is Crockford base32) take the numeric and alphanumeric modes, the
+   * rest 8-bit data; the text decodes the same (issue 18: 533 characters
+   * of invite take version 15 instead of 18) */
+  QRcode *q = QRcode_encodeString(text, 0, level, QR_MODE_8, 1);
   if (q == NULL)
     return errno == ENOMEM ? GS_ENOMEM : GS_ETOOBIG;
   *out = q;
   return GS_OK;
+}
+
+static gs_err qr_encode(const char *text, QRcode **out)
+{
+  return qr_encode_at(text, QR_ECLEVEL_M, out);
 }
 
 /* Whether module (x, y) of the symbol with its quiet zone is dark. */
@@ -107,6 +115,15 @@ gs_err node_qr_text(const char *text, char **out)
   gs_err err = qr_encode(text, &q);
   if (err != GS_OK)
     return err;
+  if (q->width + 2 * QUIET > NODE_QR_TERM_COLS) {
+    /* wider than a terminal: level L, fewer modules (a screen is not
+     * creased or stained as paper is) */
+    QRcode *l = NULL;
+    if (qr_encode_at(text, QR_ECLEVEL_L, &l) == GS_OK) {
+      QRcode_free(q);
+      q = l;
+    }
+  }
   int size = q->width + 2 * QUIET;
   qr_buf b = {0};
   /* Each character is two modules stacked: upper and lower half. A light
