@@ -20,6 +20,9 @@
 bool cli_chinese(void);
 const char *cli_value_label(const char *coll, const char *field,
                             const char *value);
+/* The printf width that pads s to `cols` terminal columns: a CJK
+ * character (3 bytes of UTF-8) takes 2, other characters 1. */
+int cli_pad(const char *s, int cols);
 int cli_qr_out(const char *cmd, const char *text, bool term, const char *file);
 
 typedef struct node node;

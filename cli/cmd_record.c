@@ -557,15 +557,15 @@ static const char *op_name(crdt_op_kind k)
 {
   switch (k) {
   case CRDT_OP_SET:
-    return "set";
+    return N_("set");
   case CRDT_OP_ADD:
-    return "add";
+    return N_("add");
   case CRDT_OP_REMOVE:
-    return "remove";
+    return N_("remove");
   case CRDT_OP_DELETE:
-    return "delete";
+    return N_("delete");
   case CRDT_OP_RESTORE:
-    return "restore";
+    return N_("restore");
   }
   return "?";
 }
@@ -608,13 +608,14 @@ static int on_history(void *vctx, const crdt_change *c)
       json_array_append_new(ops, o);
     } else if (has_field) {
       node_value_text(&op->value, buf, sizeof buf);
-      printf("    %-7s %.*s %s %s\n", op_name(op->kind), (int)op->field_len,
+      printf("    %-*s %.*s %s %s\n", cli_pad(_(op_name(op->kind)), 7),
+             _(op_name(op->kind)), (int)op->field_len,
              op->field,
              op->kind == CRDT_OP_SET ? "=" : op->kind == CRDT_OP_ADD ? "+"
                                                                      : "-",
              buf);
     } else {
-      printf("    %s\n", op_name(op->kind));
+      printf("    %s\n", _(op_name(op->kind)));
     }
   }
   return 0;

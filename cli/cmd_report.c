@@ -27,9 +27,9 @@ static void row_text(const node_report_row *r, const char *label)
     snprintf(med, sizeof med, "-");
   else
     snprintf(med, sizeof med, "%.1f", r->median_days);
-  printf("%-28s %7" PRIu64 " %7" PRIu64 " %8" PRIu64 " %6s %7" PRIu64
+  printf("%-*s %7" PRIu64 " %7" PRIu64 " %8" PRIu64 " %6s %7" PRIu64
          " %8" PRIu64 " %7" PRIu64 " %7" PRIu64 " %8.1f %8" PRIu64 "\n",
-         label, r->appeals, pending(r), r->resolved, med, r->visits,
+         cli_pad(label, 28), label, r->appeals, pending(r), r->resolved, med, r->visits,
          r->disputes_mediated, r->hazards_found, r->errands_done,
          (double)r->volunteer_centihours / 100.0, r->meetings);
 }
@@ -69,8 +69,7 @@ int cli_cmd_report(cli_ctx *ctx)
   printf(_("report%s%s%s%s\n"), prefix && *prefix ? _(" for ") : "",
          prefix && *prefix ? prefix : "", since ? _(" since ") : "",
          since ? since : "");
-  /* issue 18: headers translated, padded by display width (a CJK
-   * character is 3 bytes and 2 columns) */
+  /* issue 18: headers translated, padded by display width */
   static const char *const head[] = {
       N_("grid"),     N_("appeals"), N_("pending"), N_("resolved"),
       N_("median"),   N_("visits"),  N_("disputes"), N_("hazards"),
@@ -78,10 +77,7 @@ int cli_cmd_report(cli_ctx *ctx)
   static const int width[] = {-28, 7, 7, 8, 6, 7, 8, 7, 7, 8, 8};
   for (size_t i = 0; i < sizeof head / sizeof head[0]; i++) {
     const char *h = _(head[i]);
-    int extra = 0;
-    for (const unsigned char *p = (const unsigned char *)h; *p; p++)
-      extra += (*p & 0xF0) == 0xE0 ? 1 : 0; /* 3 bytes, 2 columns */
-    int w = width[i] < 0 ? width[i] - extra : width[i] + extra;
+    int w = width[i] < 0 ? -cli_pad(h, -width[i]) : cli_pad(h, width[i]);
     printf(i ? " %*s" : "%*s", w, h);
   }
   printf("\n");

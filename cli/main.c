@@ -210,6 +210,15 @@ int cli_refused(const char *cmd, const node_reason *why)
                   opt);
 }
 
+int cli_pad(const char *s, int cols)
+{
+  int bytes = 0, width = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++, bytes++)
+    if ((*p & 0xC0) != 0x80)
+      width += (*p & 0xF0) == 0xE0 ? 2 : 1;
+  return cols + bytes - width;
+}
+
 bool cli_chinese(void)
 {
   /* TRANSLATORS: the language code of this catalogue (zh_CN) */
