@@ -5,8 +5,9 @@
  * report headers) is written in English and marked:
  *   _("text")   translated where it is used (a call to gettext);
  *   N_("text")  only marked, for static tables translated where printed.
- * The format arguments of cli_fail, cli_usage, node_reason_set and
- * node_reason_for are translated by those functions themselves (they are
+ * The format arguments of cli_fail, cli_usage, node_reason_set,
+ * node_reason_for and netnode.c's logf_ are translated by those functions
+ * themselves (they are
  * xgettext keywords, po/meson.build), so a literal given to them needs no
  * mark (one there does no harm). gs_strerror's table (crdt/gs_err.h) is
  * extracted too; gs_i18n_strerror is its translation, for printing.

@@ -435,7 +435,7 @@ gs_err node_import(node *n, const char *path, node_import_result *res,
   if ((err = read_file(path, BUNDLE_MAX, &buf, &len)) != GS_OK)
     return err;
   if ((err = parse_header(buf, len, &info, &adlen)) != GS_OK) {
-    snprintf(why, whylen, _("not a gridsync bundle, or a damaged one"));
+    snprintf(why, whylen, "%s", _("not a gridsync bundle, or a damaged one"));
     goto out;
   }
   if (memcmp(info.netid, n->net.id, 8) != 0) {
@@ -446,7 +446,7 @@ gs_err node_import(node *n, const char *path, node_import_result *res,
   }
   size_t sl = len - adlen;
   if (sl < NET_SEAL_NONCE + NET_SEAL_TAG) {
-    snprintf(why, whylen, _("the bundle is cut short"));
+    snprintf(why, whylen, "%s", _("the bundle is cut short"));
     err = GS_ETRUNC;
     goto out;
   }
@@ -472,13 +472,13 @@ gs_err node_import(node *n, const char *path, node_import_result *res,
   crdt_wipe(keys, KEYS_MAX * sizeof *keys);
   free(keys);
   if (err) {
-    snprintf(why, whylen, _("the bundle was altered or cut short (nothing "
+    snprintf(why, whylen, "%s", _("the bundle was altered or cut short (nothing "
                           "imported)"));
     goto out;
   }
   if ((err = crdt_mp_unpack(body, bl, 2, &u)) != GS_OK ||
       u.data.type != MSGPACK_OBJECT_ARRAY) {
-    snprintf(why, whylen, _("the bundle's contents are malformed"));
+    snprintf(why, whylen, "%s", _("the bundle's contents are malformed"));
     err = err ? err : GS_EDECODE;
     goto out;
   }

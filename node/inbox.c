@@ -431,7 +431,7 @@ static gs_err held(node *n, const char *prefix, node_inbox_cb cb, void *ctx,
                t);
     else
       snprintf(it.action, sizeof it.action,
-               _("They are applied once that node's membership is confirmed: "
+               "%s", _("They are applied once that node's membership is confirmed: "
                "sync with the office, or ask the admin to confirm or "
                "re-admit it."));
     if (cb(ctx, &it))
@@ -457,7 +457,7 @@ static gs_err clocks(node *n, node_inbox_cb cb, void *ctx, bool *stop)
              "%s."),
              pc.addr, peer, own);
     snprintf(it.action, sizeof it.action,
-             _("Set the right date and time on the laptop that is wrong: the "
+             "%s", _("Set the right date and time on the laptop that is wrong: the "
              "changes it stamps too far ahead are held by the others."));
     if (cb(ctx, &it)) {
       *stop = true;
@@ -476,7 +476,7 @@ static gs_err clocks(node *n, node_inbox_cb cb, void *ctx, bool *stop)
              "newest change it holds."),
              now, skew / 3600000);
     snprintf(it.action, sizeof it.action,
-             _("Check the date and time of this laptop and set them right if "
+             "%s", _("Check the date and time of this laptop and set them right if "
              "they are wrong."));
     if (cb(ctx, &it))
       *stop = true;

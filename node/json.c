@@ -75,7 +75,7 @@ void node_value_text(const crdt_value *v, char *buf, size_t cap)
 {
   switch (v->type) {
   case CRDT_NIL:
-    snprintf(buf, cap, _("(none)"));
+    snprintf(buf, cap, "%s", _("(none)"));
     break;
   case CRDT_BOOL:
     snprintf(buf, cap, "%s", v->u.b ? "true" : "false");
@@ -177,7 +177,7 @@ gs_err node_json_to_value(json_t *j, crdt_value *out, char *err,
     if (json_object_size(j) != 1 ||
         json_unpack(j, "{s?s, s?s}", "$ref", &ref, "$hex", &hx) != 0 ||
         (!ref && !hx)) {
-      snprintf(err, errlen, _("an object must be {\"$ref\": \"COLL/ID\"} or "
+      snprintf(err, errlen, "%s", _("an object must be {\"$ref\": \"COLL/ID\"} or "
                             "{\"$hex\": \"...\"}"));
       return GS_EINVAL;
     }
@@ -204,7 +204,7 @@ gs_err node_json_to_value(json_t *j, crdt_value *out, char *err,
       int hi = unhex_digit(hx[2 * i]), lo = unhex_digit(hx[2 * i + 1]);
       if (hi < 0 || lo < 0) {
         free(b);
-        snprintf(err, errlen, _("bad hex digit"));
+        snprintf(err, errlen, "%s", _("bad hex digit"));
         return GS_EINVAL;
       }
       b[i] = (uint8_t)(hi << 4 | lo);
@@ -221,7 +221,7 @@ gs_err node_json_to_value(json_t *j, crdt_value *out, char *err,
     break;
   }
   case JSON_ARRAY:
-    snprintf(err, errlen, _("an array is not a single value"));
+    snprintf(err, errlen, "%s", _("an array is not a single value"));
     return GS_EINVAL;
   }
   gs_err e = crdt_value_check(out);

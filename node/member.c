@@ -840,7 +840,7 @@ static gs_err check_timebank(node_policy *p, const crdt_change *c, char *why,
       }
     } else if (op_is(op, "timebank", "person")) {
       if (op->value.type != CRDT_REF) {
-        snprintf(why, whylen, _("a time-bank entry's person is not a record"));
+        snprintf(why, whylen, "%s", _("a time-bank entry's person is not a record"));
         return GS_EPERM;
       }
       if (!person_held(p, op->value.u.ref.coll, op->value.u.ref.coll_len,
@@ -1009,21 +1009,21 @@ static gs_err check_net(node_policy *p, const crdt_change *c, char *why,
       const crdt_op *op = &c->ops[i];
       if (op->kind != CRDT_OP_SET || !op_is(op, WCOLL, want) ||
           op->value.type != CRDT_BYTES || op->value.u.s.n != WITNESS_LEN) {
-        snprintf(why, whylen, _("a witness record of another's name"));
+        snprintf(why, whylen, "%s", _("a witness record of another's name"));
         return GS_EPERM;
       }
     }
     settled(p);
     const member *wm = find(p, c->origin, false);
     if (wm && wm->revoked && !before_cut(wm, c)) {
-      snprintf(why, whylen, _("the author was revoked"));
+      snprintf(why, whylen, "%s", _("the author was revoked"));
       return GS_EPERM;
     }
     if (!is_witness(p, c->origin)) {
       const member *m = find(p, c->origin, false);
       if (m && (m->state == NODE_MEMBER_VALID ? !witness_role(m)
                                               : m->state == NODE_MEMBER_VOID)) {
-        snprintf(why, whylen, _("only an admin or office witnesses claims"));
+        snprintf(why, whylen, "%s", _("only an admin or office witnesses claims"));
         return GS_EPERM;
       }
       snprintf(why, whylen, "%s", state_why(m ? m->state : NODE_MEMBER_NONE));
@@ -1067,7 +1067,7 @@ static gs_err check_net(node_policy *p, const crdt_change *c, char *why,
   claim_verdict v = claim_check(p, c->origin, cert, cl, sig, proof, &st,
                                 &probe);
   if (v == CLAIM_BAD) {
-    snprintf(why, whylen, _("membership claim with an invalid, expired or "
+    snprintf(why, whylen, "%s", _("membership claim with an invalid, expired or "
                           "foreign certificate"));
     return GS_EPERM;
   }
@@ -1091,7 +1091,7 @@ static gs_err check_net(node_policy *p, const crdt_change *c, char *why,
   }
   return GS_OK;
 refuse:
-  snprintf(why, whylen, _("only the admin writes membership records"));
+  snprintf(why, whylen, "%s", _("only the admin writes membership records"));
   return GS_EPERM;
 }
 
@@ -1107,7 +1107,7 @@ gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
   if (net && !crdt_change_verify(c)) {
     /* membership changes shape this check for the rest of the batch:
      * they must be genuine before they count */
-    snprintf(why, whylen, _("membership change with a bad signature"));
+    snprintf(why, whylen, "%s", _("membership change with a bad signature"));
     return GS_EPERM;
   }
   if (is_root(p, c->origin)) {
@@ -1131,7 +1131,7 @@ gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
     return s == NODE_MEMBER_VOID ? GS_EPERM : GS_EHELD;
   }
   if (strcmp(m->role, "reader") == 0) {
-    snprintf(why, whylen, _("the author is a reader"));
+    snprintf(why, whylen, "%s", _("the author is a reader"));
     return GS_EPERM;
   }
   bool under = strcmp(m->role, "admin") == 0;
@@ -1167,7 +1167,7 @@ gs_err node_may_write(node *n, const char *scope, size_t scope_len,
     return GS_OK;
   if (is_net_scope(scope, scope_len) ||
       (scope_len > 0 && scope[0] == '_')) {
-    snprintf(why, whylen, _("scopes starting with '_' are reserved"));
+    snprintf(why, whylen, "%s", _("scopes starting with '_' are reserved"));
     return GS_EPERM;
   }
   node_policy *p;
@@ -1192,21 +1192,21 @@ gs_err node_may_write(node *n, const char *scope, size_t scope_len,
   /* at most ~200 bytes: callers' buffers */
   if (err && self && self->state == NODE_MEMBER_LEAKED)
     snprintf(why, whylen,
-             _("this node's invite was also used on another computer, so the "
+             "%s", _("this node's invite was also used on another computer, so the "
              "network holds its changes: ask the admin to run 'gridsync "
              "readmit' with this node's id, or for a new invite to join again"));
   else if (err && self && self->state == NODE_MEMBER_VOID)
     snprintf(why, whylen,
-             _("this node's membership is void (its invite was used twice and "
+             "%s", _("this node's membership is void (its invite was used twice and "
              "the admin kept the other computer): ask the admin for a new "
              "invite and run 'gridsync join CODE'"));
   else if (err && self && self->state == NODE_MEMBER_UNWITNESSED)
     snprintf(why, whylen,
-             _("no admin or office confirmed this node's membership before its "
+             "%s", _("no admin or office confirmed this node's membership before its "
              "invite expired: ask the admin for a new invite and run "
              "'gridsync join CODE'"));
   else if (err && !self && strcmp(n->net.role, "admin") != 0)
-    snprintf(why, whylen, _("this node's membership is not known yet"));
+    snprintf(why, whylen, "%s", _("this node's membership is not known yet"));
   else if (err == GS_EPERM && strstr(why, _("may not write")))
     snprintf(why, whylen, _("this node (%s of %s%s) may not write %.*s"),
              n->net.role, n->net.scopes[0], n->net.nscopes > 1 ? ", ..." : "",

@@ -690,7 +690,7 @@ static bool timebank_ok(const crdt_op *ops, size_t nops, char *why,
   bool adjust = eq(kind->u.s.p, kind->u.s.n, "adjust");
   double centi = h * 100.0;
   if (fabs(centi - nearbyint(centi)) > 1e-6) {
-    snprintf(why, whylen, _("hours are counted to 0.01 h"));
+    snprintf(why, whylen, "%s", _("hours are counted to 0.01 h"));
     return false;
   }
   if (adjust ? h == 0 : h <= 0) {
