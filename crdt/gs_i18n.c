@@ -3,6 +3,12 @@
 #include <stdbool.h>
 #include <string.h>
 
+char *gs_i18n_gettext(const char *msgid)
+{
+  char *t = dgettext(GS_TEXT_DOMAIN, msgid);
+  return t ? t : (char *)msgid;
+}
+
 void gs_i18n_init(const char *localedir)
 {
   setlocale(LC_ALL, "");
