@@ -200,7 +200,7 @@ int cli_cmd_invite(cli_ctx *ctx)
     json_t *js = json_array();
     for (size_t i = 0; i < ns; i++)
       json_array_append_new(js, json_string(scopes[i]));
-    rc = cli_json_out(json_pack("{s:s, s:s, s:o, s:s, s:s?}", "code", code,
+    rc = cli_json_out(json_pack("{s:s, s:s, s:o, s:s, s:s*}", "code", code,
                                 "role", role, "scopes", js, "expires", when,
                                 "qr_file", qr_file));
   } else {

@@ -109,7 +109,7 @@ int cli_cmd_id(cli_ctx *ctx)
   if (rc != CLI_OK)
     return rc;
   if (ctx->json)
-    rc = cli_json_out(json_pack("{s:s, s:s, s:s?}", "id", id, "name",
+    rc = cli_json_out(json_pack("{s:s, s:s, s:s*}", "id", id, "name",
                                 node_name(n), "qr_file", qr_file));
   else
     printf("%s\n", id);
