@@ -15,7 +15,7 @@ int cli_choose(void *vctx, const char *field, const char *text,
   if ((ctx && ctx->json) || !isatty(STDIN_FILENO) ||
       !isatty(STDERR_FILENO) || cands->n == 0)
     return -1;
-  fprintf(stderr, "%s%s'%s' could be any of these:\n", field[0] ? field : "",
+  fprintf(stderr, _("%s%s'%s' could be any of these:\n"), field[0] ? field : "",
           field[0] ? ": " : "", text);
   for (size_t i = 0; i < cands->n; i++) {
     const node_hit *h = &cands->v[i];
@@ -23,8 +23,8 @@ int cli_choose(void *vctx, const char *field, const char *text,
             h->name[0] ? h->name : "?", node_schema_label(h->coll, NULL, NULL),
             h->detail[0] ? ", " : "", h->detail);
   }
-  fprintf(stderr, "Which one? Type its number and Enter (Enter alone: "
-                  "none): ");
+  fprintf(stderr, _("Which one? Type its number and Enter (Enter alone: "
+                  "none): "));
   fflush(stderr);
   char line[32];
   if (!fgets(line, sizeof line, stdin))

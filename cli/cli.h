@@ -10,6 +10,20 @@
 #include "node/json.h"
 #include "node/domain.h"
 #include "node/member.h"
+#include "crdt/gs_i18n.h"
+
+/* issue 18: text as a QR code, drawn on stdout when term (after which the
+ * caller prints the text) and/or written to file (.png or .svg) when
+ * file is non-NULL; "cmd: ..." errors. CLI_OK or CLI_FAIL. */
+/* issue 18: whether messages are in Chinese; an allowed value as people
+ * read it (the schema's Chinese label under Chinese, else the code). */
+bool cli_chinese(void);
+const char *cli_value_label(const char *coll, const char *field,
+                            const char *value);
+/* The printf width that pads s to `cols` terminal columns: a CJK
+ * character (3 bytes of UTF-8) takes 2, other characters 1. */
+int cli_pad(const char *s, int cols);
+int cli_qr_out(const char *cmd, const char *text, bool term, const char *file);
 
 typedef struct node node;
 typedef struct crdt_record crdt_record;

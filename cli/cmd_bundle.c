@@ -36,11 +36,11 @@ static void info_text(const node_bundle_info *in)
   char id[17], who[CRDT_KEY_TEXT_LEN + 1], when[40];
   hex8(in->netid, id);
   crdt_base32_encode(in->sender, CRDT_KEY_LEN, who);
-  node_time_text(in->created, when, sizeof when);
-  printf("network   %s (%s)\nsender    %s\ncreated   %s\nscope     %s\n"
+  node_time_local(in->created, when, sizeof when);
+  printf(_("network   %s (%s)\nsender    %s\ncreated   %s\nscope     %s\n"
          "contents  %" PRIu64 " changes in %" PRIu64 " feeds, %" PRIu64
-         " bytes (encrypted)\n",
-         in->netname, id, who, when, *in->scope ? in->scope : "(all)",
+         " bytes (encrypted)\n"),
+         in->netname, id, who, when, *in->scope ? in->scope : _("(all)"),
          in->changes, in->feeds, in->bytes);
 }
 
@@ -79,12 +79,12 @@ int cli_cmd_export(cli_ctx *ctx)
     rc = cli_fail("export: this node has no network");
   else if (err)
     rc = cli_fail("export: cannot write %s: %s (nothing written)", file,
-                  gs_strerror(err));
+                  gs_i18n_strerror(err));
   else if (ctx->json)
     rc = cli_json_out(info_json(&in));
   else
-    printf("wrote %s: %" PRIu64 " changes in %" PRIu64 " feeds, %" PRIu64
-           " bytes, encrypted for network \"%s\"\n",
+    printf(_("wrote %s: %" PRIu64 " changes in %" PRIu64 " feeds, %" PRIu64
+           " bytes, encrypted for network \"%s\"\n"),
            file, in.changes, in.feeds, in.bytes, in.netname);
   return rc;
 }
@@ -104,7 +104,7 @@ int cli_cmd_import(cli_ctx *ctx)
     rc = cli_fail("import: this node has no network");
   else if (err)
     rc = cli_fail("import: %s: %s", ctx->argv[1],
-                  *why ? why : gs_strerror(err));
+                  *why ? why : gs_i18n_strerror(err));
   else if (ctx->json)
     rc = cli_json_out(json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "added", (json_int_t)r.applied,
@@ -113,25 +113,25 @@ int cli_cmd_import(cli_ctx *ctx)
         (json_int_t)r.bad_feeds, "not_readable", (json_int_t)r.unreadable,
         "held", (json_int_t)r.held));
   else {
-    printf("imported %s: %" PRIu64 " changes added, %" PRIu64
-           " already held\n",
+    printf(_("imported %s: %" PRIu64 " changes added, %" PRIu64
+           " already held\n"),
            ctx->argv[1], r.applied, r.duplicates);
     if (r.refused)
-      printf("refused %" PRIu64 " changes: %s\n", r.refused, why);
+      printf(_("refused %" PRIu64 " changes: %s\n"), r.refused, why);
     if (r.gaps)
-      printf("%" PRIu64 " feeds start after what this node holds: import "
-             "an earlier bundle first\n",
+      printf(_("%" PRIu64 " feeds start after what this node holds: import "
+             "an earlier bundle first\n"),
              r.gaps);
     if (r.bad_feeds)
-      printf("%" PRIu64 " feeds were refused: %s\n", r.bad_feeds, why);
+      printf(_("%" PRIu64 " feeds were refused: %s\n"), r.bad_feeds, why);
     if (r.unreadable)
-      printf("dropped %" PRIu64 " changes of scopes this node's role may "
-             "not read (they were not stored)\n",
+      printf(_("dropped %" PRIu64 " changes of scopes this node's role may "
+             "not read (they were not stored)\n"),
              r.unreadable);
     if (r.held)
-      printf("held back %" PRIu64 " changes whose authors' membership is "
+      printf(_("held back %" PRIu64 " changes whose authors' membership is "
              "not confirmed here yet: import the bundle again after "
-             "syncing with the office (%s)\n",
+             "syncing with the office (%s)\n"),
              r.held, why);
   }
   return rc;
@@ -145,7 +145,7 @@ int cli_cmd_bundle(cli_ctx *ctx)
   gs_err err = node_bundle_info_read(ctx->argv[2], &in);
   if (err)
     return cli_fail("bundle info: %s is not a readable gridsync bundle (%s)",
-                    ctx->argv[2], gs_strerror(err));
+                    ctx->argv[2], gs_i18n_strerror(err));
   if (ctx->json)
     return cli_json_out(info_json(&in));
   info_text(&in);
@@ -162,10 +162,10 @@ int cli_cmd_vv(cli_ctx *ctx)
   gs_err err = node_vv_write(n, ctx->argv[1]);
   int rc = CLI_OK;
   if (err)
-    rc = cli_fail("vv: cannot write %s: %s", ctx->argv[1], gs_strerror(err));
+    rc = cli_fail("vv: cannot write %s: %s", ctx->argv[1], gs_i18n_strerror(err));
   else if (!ctx->json)
-    printf("wrote this node's version vector to %s (give it to "
-           "'gridsync export --since')\n",
+    printf(_("wrote this node's version vector to %s (give it to "
+           "'gridsync export --since')\n"),
            ctx->argv[1]);
   else
     rc = cli_json_out(json_pack("{s:s}", "written", ctx->argv[1]));

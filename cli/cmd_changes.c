@@ -47,9 +47,9 @@ static int on_item(void *vctx, const node_change_item *it)
          node_schema_label(it->coll, NULL, NULL),
          it->name[0] ? it->name : idt);
   if (it->deleted)
-    printf("  deleted");
+    printf(_("  deleted"));
   if (it->restored)
-    printf("  restored");
+    printf(_("  restored"));
   if (it->fields[0]) {
     printf("  (");
     for (const char *p = it->fields; *p;) {
@@ -96,7 +96,7 @@ int cli_cmd_changes(cli_ctx *ctx)
   }
   if (x.out)
     return cli_json_out(x.out);
-  printf("(%zu change%s%s)\n", x.n, x.n == 1 ? "" : "s",
-         truncated ? "; more were left out: give a later --since" : "");
+  printf(_("(%zu change%s%s)\n"), x.n, x.n == 1 ? "" : "s",
+         truncated ? _("; more were left out: give a later --since") : "");
   return CLI_OK;
 }

@@ -43,7 +43,7 @@ static void on_progress(void *ctx, const char *what, uint64_t done,
     return;
   p->last = t;
   p->shown = true;
-  fprintf(stderr, "\rseeding %-10s %3.0f%%  %" PRIu64 " records   ", what,
+  fprintf(stderr, _("\rseeding %-10s %3.0f%%  %" PRIu64 " records   "), what,
           total ? 100.0 * (double)done / (double)total : 0.0, done);
 }
 
@@ -134,7 +134,7 @@ int cli_cmd_demo(cli_ctx *ctx)
   }
   if ((err = node_may_write(n, root, strlen(root), why, sizeof why)) !=
       GS_OK) {
-    if (err == GS_EPERM && strstr(why, "may not write"))
+    if (err == GS_EPERM && strstr(why, _("may not write")))
       rc = cli_fail("demo seed: %s; to seed %s use the network's admin "
                     "node, or a node joined with an invite of 'gridsync "
                     "invite --role office --scope %s' (or --role leader)",
@@ -147,7 +147,7 @@ int cli_cmd_demo(cli_ctx *ctx)
                     root, why, root);
     else
       rc = cli_fail("demo seed: cannot check permissions: %s",
-                    gs_strerror(err));
+                    gs_i18n_strerror(err));
     goto out;
   }
 
@@ -169,7 +169,7 @@ int cli_cmd_demo(cli_ctx *ctx)
       rc = cli_fail("demo seed: the demo data does not fit the schema (a "
                     "bug in node/seed.c); nothing was stored");
     else
-      rc = cli_fail("demo seed: %s; nothing was stored", gs_strerror(err));
+      rc = cli_fail("demo seed: %s; nothing was stored", gs_i18n_strerror(err));
     goto out;
   }
   uint64_t records = res.grids + res.buildings + res.households +
@@ -191,7 +191,7 @@ int cli_cmd_demo(cli_ctx *ctx)
         "seconds", secs));
     goto out;
   }
-  printf("seeded %s, a year up to %s (seed %" PRIu64 "):\n"
+  printf(_("seeded %s, a year up to %s (seed %" PRIu64 "):\n"
          "  %" PRIu64 " grids, %" PRIu64 " buildings, %" PRIu64
          " households, %" PRIu64 " residents\n"
          "  %" PRIu64 " units, %" PRIu64 " volunteer teams\n"
@@ -199,7 +199,7 @@ int cli_cmd_demo(cli_ctx *ctx)
          " meetings with %" PRIu64 " tasks, %" PRIu64
          " time-bank entries\n"
          "%" PRIu64 " records in %" PRIu64 " changes, %.2f s (%.0f "
-         "records/s)\n",
+         "records/s)\n"),
          root, until, seed, res.grids, res.buildings, res.households,
          res.residents, res.units, res.teams, res.appeals, res.visits,
          res.meetings, res.tasks, res.timebank, records, res.changes, secs,

@@ -260,7 +260,7 @@ static int export_list(cli_ctx *ctx, const node_query *q,
   if (ctx->json)
     return cli_json_out(json_pack("{s:s, s:I}", "file", path, "rows",
                                   (json_int_t)rows));
-  fprintf(stderr, "wrote %zu record%s to %s\n", rows, rows == 1 ? "" : "s",
+  fprintf(stderr, _("wrote %zu record%s to %s\n"), rows, rows == 1 ? "" : "s",
           path);
   return CLI_OK;
 }
@@ -374,16 +374,16 @@ out:
 static const char *type_name(const node_field *f)
 {
   switch (f->type) {
-  case NODE_F_TEXT: return "text";
-  case NODE_F_INT: return "whole number";
-  case NODE_F_NUM: return "number";
-  case NODE_F_BOOL: return "true/false";
-  case NODE_F_DATE: return "date YYYY-MM-DD";
-  case NODE_F_ENUM: return "one of";
-  case NODE_F_REF: return "reference to";
-  case NODE_F_TAGS: return "set of";
-  case NODE_F_TEXTS: return "set of texts";
-  case NODE_F_REFS: return "set of references to";
+  case NODE_F_TEXT: return N_("text");
+  case NODE_F_INT: return N_("whole number");
+  case NODE_F_NUM: return N_("number");
+  case NODE_F_BOOL: return N_("true/false");
+  case NODE_F_DATE: return N_("date YYYY-MM-DD");
+  case NODE_F_ENUM: return N_("one of");
+  case NODE_F_REF: return N_("reference to");
+  case NODE_F_TAGS: return N_("set of");
+  case NODE_F_TEXTS: return N_("set of texts");
+  case NODE_F_REFS: return N_("set of references to");
   }
   return "?";
 }
@@ -408,7 +408,7 @@ static int cmd_fields(cli_ctx *ctx, const node_coll *c)
                                   c->immutable, "status", c->status,
                                   "fields", fs));
   }
-  printf("%s: %s\n", c->name, c->help);
+  printf("%s: %s\n", c->name, _(c->help));
   for (size_t k = 0; k < c->nfields; k++) {
     const node_field *f = &c->fields[k];
     char opt[CRDT_NAME_MAX + 3];
@@ -417,7 +417,7 @@ static int cmd_fields(cli_ctx *ctx, const node_coll *c)
       opt[i] = f->name[i] == '_' ? '-' : f->name[i];
     opt[i] = '\0';
     printf("  --%-13s %s%s", opt, (f->flags & NODE_F_REQUIRED) ? "* " : "",
-           type_name(f));
+           _(type_name(f)));
     if (f->values) {
       printf(" ");
       for (const char *const *v = f->values; *v; v++) {
@@ -430,16 +430,16 @@ static int cmd_fields(cli_ctx *ctx, const node_coll *c)
     if (f->ref)
       printf(" %s", f->ref);
     if (f->help)
-      printf("  (%s)", f->help);
+      printf("  (%s)", _(f->help));
     printf("\n");
   }
   if (c->status) {
-    printf("  %s moves:", c->status);
+    printf(_("  %s moves:"), c->status);
     for (size_t k = 0; k < c->nmoves; k++)
       printf(" %s->%s", c->moves[k].from, c->moves[k].to);
     printf("\n");
   }
-  printf("  * required%s\n", c->immutable ? "; immutable once written" : "");
+  printf(_("  * required%s\n"), c->immutable ? _("; immutable once written") : "");
   return CLI_OK;
 }
 
@@ -469,7 +469,7 @@ static int cmd_verb(cli_ctx *ctx, node *n, const node_coll *c, int from,
       rc = cli_json_out(json_pack("{s:s, s:s, s:s}", "collection", c->name,
                                   "id", idt, c->status, v->to));
     else
-      printf("%s %s is now %s\n", c->name, idt,
+      printf(_("%s %s is now %s\n"), c->name, idt,
              node_schema_label(c->name, c->status, v->to));
   }
   node_edit_free(e);
@@ -508,7 +508,7 @@ static void balance_line(node *n, const node_balance *b)
     printf("%s (%s)", name, node_schema_label(b->coll, NULL, NULL));
   else
     printf("%s/%s", b->coll, idt);
-  printf("  %s h  (deposits %s h, spends %s h, %" PRIu64 " entries)%s\n",
+  printf(_("  %s h  (deposits %s h, spends %s h, %" PRIu64 " entries)%s\n"),
          bal, dep, sp, b->entries, b->balance < 0 ? "  OVERDRAWN" : "");
 }
 
@@ -537,14 +537,14 @@ static int cmd_balance(cli_ctx *ctx, node *n, int from)
   node_balance b;
   gs_err err = node_timebank_balance(n, h.coll, h.id, &b);
   if (err)
-    return cli_fail("timebank: cannot read the store: %s", gs_strerror(err));
+    return cli_fail("timebank: cannot read the store: %s", gs_i18n_strerror(err));
   if (ctx->json)
     return cli_json_out(balance_json(n, &b));
   balance_line(n, &b);
   if (b.balance < 0)
-    printf("  spends accepted on two nodes at once overdrew this account; "
+    printf(_("  spends accepted on two nodes at once overdrew this account; "
            "an admin settles it\n  with 'gridsync timebank adjust %s/... "
-           "HOURS --note WHY' (no entry is lost)\n",
+           "HOURS --note WHY' (no entry is lost)\n"),
            b.coll);
   return CLI_OK;
 }
@@ -572,7 +572,7 @@ static int cmd_balances(cli_ctx *ctx, node *n, int from)
   size_t nb = 0;
   gs_err err = node_timebank_balances(n, prefix, &b, &nb);
   if (err)
-    return cli_fail("timebank: cannot read the store: %s", gs_strerror(err));
+    return cli_fail("timebank: cannot read the store: %s", gs_i18n_strerror(err));
   json_t *arr = ctx->json ? json_array() : NULL;
   size_t shown = 0;
   for (size_t i = 0; i < nb; i++) {
@@ -587,7 +587,7 @@ static int cmd_balances(cli_ctx *ctx, node *n, int from)
   free(b);
   if (arr)
     return cli_json_out(arr);
-  printf("(%zu account%s%s)\n", shown, shown == 1 ? "" : "s",
+  printf(_("(%zu account%s%s)\n"), shown, shown == 1 ? "" : "s",
          overdrawn ? " overdrawn" : "");
   return CLI_OK;
 }
@@ -627,7 +627,7 @@ static int cmd_entry(cli_ctx *ctx, node *n, const node_coll *c, int from,
   }
   char bal[32];
   node_hours_text(b.balance, bal, sizeof bal);
-  printf("%s\nbalance of %s: %s h\n", out, h.name[0] ? h.name : idt, bal);
+  printf(_("%s\nbalance of %s: %s h\n"), out, h.name[0] ? h.name : idt, bal);
   return CLI_OK;
 }
 
@@ -652,10 +652,10 @@ static int on_unvisited(void *ctx, const node_unvisited_item *it)
     return 0;
   }
   if (it->last[0])
-    printf("%s  last visit %s (%ld days ago)\n", it->address, it->last,
+    printf(_("%s  last visit %s (%ld days ago)\n"), it->address, it->last,
            it->days);
   else
-    printf("%s  never visited\n", it->address);
+    printf(_("%s  never visited\n"), it->address);
   return 0;
 }
 
@@ -693,7 +693,7 @@ static int cmd_unvisited(cli_ctx *ctx, int from)
   }
   if (arr)
     return cli_json_out(arr);
-  printf("(%zu household%s not visited in %ld days)\n", count,
+  printf(_("(%zu household%s not visited in %ld days)\n"), count,
          count == 1 ? "" : "s", d);
   return CLI_OK;
 }
@@ -758,7 +758,7 @@ static int cmd_contacts(cli_ctx *ctx, int from)
         printf("  %s", tags);
       printf("\n");
     }
-    printf("(%zu row%s)\n", json_array_size(arr),
+    printf(_("(%zu row%s)\n"), json_array_size(arr),
            json_array_size(arr) == 1 ? "" : "s");
     json_decref(arr);
     return CLI_OK;
@@ -996,28 +996,28 @@ static void verbs_help(FILE *f, const node_coll *c)
 {
   size_t nv;
   const node_verb *v = node_schema_verbs(c->name, &nv);
-  fprintf(f, "usage: gridsync %s VERB ...\n", c->name);
+  fprintf(f, _("usage: gridsync %s VERB ...\n"), c->name);
   if (strcmp(c->name, "appeal") == 0)
-    fprintf(f, "  open --category C [--resident R] [--scope S] "
-               "DESCRIPTION\n");
+    fprintf(f, _("  open --category C [--resident R] [--scope S] "
+               "DESCRIPTION\n"));
   for (size_t i = 0; i < nv; i++) {
     const char *to = v[i].to_field && strcmp(v[i].name, "assign") == 0
                          ? " --to UNIT"
                      : v[i].to_field && strcmp(v[i].name, "claim") == 0
                          ? " --to UNIT"
                          : "";
-    fprintf(f, "  %s ID%s%s%s  (%s)\n", v[i].name, to,
+    fprintf(f, _("  %s ID%s%s%s  (%s)\n"), v[i].name, to,
             v[i].date ? " [--date DATE]" : "",
             strcmp(v[i].name, "close") == 0
                 ? " [--feedback satisfied|unsatisfied]"
             : strcmp(v[i].name, "reopen") == 0 ? " [--note WHY]"
                                                : "",
-            v[i].help);
+            _(v[i].help));
   }
   if (strcmp(c->name, "resident") == 0)
   {
-    fprintf(f, "  find TEXT [--building B] [--tag T] [--age '>=65'] "
-               "[--scope P]\n");
+    fprintf(f, _("  find TEXT [--building B] [--tag T] [--age '>=65'] "
+               "[--scope P]\n"));
     fputs(_("  seniors [--age 65] [--scope P]  (the red senior card list)\n"
             "  move WHO --scope GRID [--household H] [--date D] "
             "[--reason WHY]  (to another grid)\n"),
@@ -1029,29 +1029,29 @@ static void verbs_help(FILE *f, const node_coll *c)
             "  add --corrects VISIT ...  (the author's correction)\n"),
           f);
   if (strcmp(c->name, "household") == 0)
-    fprintf(f, "  unvisited [--days 30] [--building B] [--scope P]  "
-               "(households not visited lately)\n");
+    fprintf(f, _("  unvisited [--days 30] [--building B] [--scope P]  "
+               "(households not visited lately)\n"));
   if (strcmp(c->name, "building") == 0)
-    fprintf(f, "  contacts BUILDING  (its contact sheet)\n");
+    fprintf(f, _("  contacts BUILDING  (its contact sheet)\n"));
   if (strcmp(c->name, "timebank") == 0)
-    fprintf(f, "  deposit PERSON HOURS [--service S] [--note T]\n"
+    fprintf(f, _("  deposit PERSON HOURS [--service S] [--note T]\n"
                "  spend PERSON HOURS | adjust PERSON HOURS --note WHY\n"
-               "  balance PERSON | balances [--scope P] [--overdrawn]\n");
+               "  balance PERSON | balances [--scope P] [--overdrawn]\n"));
   if (strcmp(c->name, "timebank") == 0)
     fputs(_("  passbook PERSON|NUMBER  (an account's entries)\n"
             "  adjust PERSON HOURS --corrects ENTRY --note WHY  (a "
             "correction: the published hours change too)\n"),
           f);
   if (!c->immutable)
-    fprintf(f, "  add [--scope S] [--FIELD VALUE...] | edit ID "
-               "[--FIELD VALUE...]\n");
+    fprintf(f, _("  add [--scope S] [--FIELD VALUE...] | edit ID "
+               "[--FIELD VALUE...]\n"));
   else if (strcmp(c->name, "timebank") != 0)
-    fprintf(f, "  add [--scope S] [--FIELD VALUE...] (immutable: no "
-               "edit)\n");
-  fprintf(f, "  show ID | list [--scope P] [--FIELD VALUE...] | fields\n"
+    fprintf(f, _("  add [--scope S] [--FIELD VALUE...] (immutable: no "
+               "edit)\n"));
+  fprintf(f, _("  show ID | list [--scope P] [--FIELD VALUE...] | fields\n"
              "  list ... --csv FILE | --xlsx FILE [--per-grid]  (a ledger "
              "with Chinese headers)\n"
-             "'gridsync %s fields' lists the fields and their values.\n",
+             "'gridsync %s fields' lists the fields and their values.\n"),
           c->name);
 }
 
@@ -1089,7 +1089,7 @@ int cli_cmd_domain(cli_ctx *ctx)
                        strcmp(v, "balance") == 0 ||
                        strcmp(v, "balances") == 0));
   if (!known) {
-    fprintf(stderr, "gridsync: %s has no verb '%s'\n", c->name, v);
+    fprintf(stderr, _("gridsync: %s has no verb '%s'\n"), c->name, v);
     verbs_help(stderr, c);
     return CLI_USAGE;
   }

@@ -41,13 +41,13 @@ int cli_cmd_inbox(cli_ctx *ctx)
   if (ctx->json) {
     json_t *arr;
     if ((err = node_inbox_json(n, prefix, &arr)) != GS_OK)
-      return cli_fail("inbox: cannot read the store: %s", gs_strerror(err));
+      return cli_fail("inbox: cannot read the store: %s", gs_i18n_strerror(err));
     return cli_json_out(json_pack("{s:o}", "items", arr));
   }
   inbox_ctx x = {0};
   if ((err = node_inbox(n, prefix, on_item, &x)) != GS_OK)
-    return cli_fail("inbox: cannot read the store: %s", gs_strerror(err));
+    return cli_fail("inbox: cannot read the store: %s", gs_i18n_strerror(err));
   if (x.n == 0)
-    printf("(nothing to decide)\n");
+    printf(_("(nothing to decide)\n"));
   return CLI_OK;
 }

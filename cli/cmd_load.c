@@ -168,7 +168,7 @@ int cli_cmd_load(cli_ctx *ctx)
   }
   if ((err = node_batch_begin(n, NODE_BATCH_IMPORT | NODE_BATCH_NEW_ONLY,
                               &b)) != GS_OK) {
-    rc = cli_fail("load: cannot start writing: %s", gs_strerror(err));
+    rc = cli_fail("load: cannot start writing: %s", gs_i18n_strerror(err));
     goto out;
   }
   ssize_t len;
@@ -188,7 +188,7 @@ int cli_cmd_load(cli_ctx *ctx)
     json_t *obj = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &je);
     if (!obj || !json_is_object(obj)) {
       rc = cli_fail("load: line %zu: %s", lineno,
-                    obj ? "not a JSON object" : je.text);
+                    obj ? _("not a JSON object") : je.text);
       json_decref(obj);
       goto out;
     }
@@ -200,7 +200,7 @@ int cli_cmd_load(cli_ctx *ctx)
     double t = now_s();
     if (tty && t - last >= 1.0) {
       last = t;
-      fprintf(stderr, "\rloaded %" PRIu64 " records (%.0f/s)   ",
+      fprintf(stderr, _("\rloaded %" PRIu64 " records (%.0f/s)   "),
               node_batch_records(b),
               (double)node_batch_records(b) / (t - t0));
     }
@@ -225,15 +225,15 @@ int cli_cmd_load(cli_ctx *ctx)
                                 (json_int_t)changes, "seconds", secs,
                                 "durable", !fast));
   else {
-    printf("loaded %" PRIu64 " records in %" PRIu64 " changes, %.2f s (%.0f "
-           "records/s)%s\n",
+    printf(_("loaded %" PRIu64 " records in %" PRIu64 " changes, %.2f s (%.0f "
+           "records/s)%s\n"),
            records, changes, secs, secs > 0 ? (double)records / secs : 0.0,
-           fast ? ", not synced to disk (--fast)" : "");
+           fast ? _(", not synced to disk (--fast)") : "");
     rc = CLI_OK;
   }
 out:
   if (rc != CLI_OK && n)
-    fprintf(stderr, "gridsync: load: nothing was stored\n");
+    fprintf(stderr, _("gridsync: load: nothing was stored\n"));
   node_batch_abort(b);
   free(line);
   if (f && f != stdin)

@@ -55,19 +55,19 @@ static int cmd_rotate(cli_ctx *ctx)
     rc = cli_fail("network rotate-key: only the node that created the "
                   "network can rotate its key");
   else if (err)
-    rc = cli_fail("network rotate-key: %s", gs_strerror(err));
+    rc = cli_fail("network rotate-key: %s", gs_i18n_strerror(err));
   else {
     char when[40];
-    node_time_text(ri.grace_until, when, sizeof when);
+    (ctx->json ? node_time_text : node_time_local)(ri.grace_until, when, sizeof when);
     if (ctx->json)
       rc = cli_json_out(json_pack("{s:I, s:s, s:I, s:I}", "epoch",
                                   (json_int_t)ri.epoch, "old_key_until",
                                   when, "members", (json_int_t)ri.sealed,
                                   "left_out", (json_int_t)ri.skipped));
     else
-      printf("made network key %" PRIu64 ", sealed to %zu members (%zu "
+      printf(_("made network key %" PRIu64 ", sealed to %zu members (%zu "
              "revoked or unconfirmed nodes left out); sync it to the "
-             "others: the old key stops working %s\n",
+             "others: the old key stops working %s\n"),
              ri.epoch, ri.sealed, ri.skipped, when);
   }
   return rc;
@@ -97,7 +97,7 @@ int cli_cmd_network(cli_ctx *ctx)
     rc = cli_fail("network: this node already belongs to network \"%s\"",
                   node_net(n)->name);
   } else if (err) {
-    rc = cli_fail("network: cannot create: %s", gs_strerror(err));
+    rc = cli_fail("network: cannot create: %s", gs_i18n_strerror(err));
   } else {
     char id[17];
     cli_network_id_text(node_net(n), id);
@@ -105,9 +105,9 @@ int cli_cmd_network(cli_ctx *ctx)
       rc = cli_json_out(json_pack("{s:s, s:s, s:s}", "network", name, "id",
                                   id, "role", "admin"));
     else {
-      printf("created network \"%s\" (%s); this node is its admin\n"
+      printf(_("created network \"%s\" (%s); this node is its admin\n"
              "invite others with: gridsync invite --role ROLE --scope "
-             "PREFIX\n",
+             "PREFIX\n"),
              name, id);
       rc = CLI_OK;
     }
@@ -117,7 +117,8 @@ int cli_cmd_network(cli_ctx *ctx)
 
 int cli_cmd_invite(cli_ctx *ctx)
 {
-  const char *role = NULL, *days = NULL, *v;
+  const char *role = NULL, *days = NULL, *v, *qr_file = NULL;
+  bool qr = false;
   const char **scopes = calloc((size_t)ctx->argc, sizeof *scopes);
   size_t ns = 0;
   int rc = CLI_USAGE;
@@ -128,7 +129,12 @@ int cli_cmd_invite(cli_ctx *ctx)
     return cli_fail("out of memory");
   for (int i = 1; i < ctx->argc; i++) {
     int m;
+    if (strcmp(ctx->argv[i], "--qr") == 0) { /* issue 18 */
+      qr = true;
+      continue;
+    }
     if ((m = cli_opt(ctx, &i, "--role", &role)) != 0 ||
+        (m = cli_opt(ctx, &i, "--qr-file", &qr_file)) != 0 ||
         (m = cli_opt(ctx, &i, "--expires", &days)) != 0) {
       if (m < 0)
         goto out;
@@ -183,23 +189,26 @@ int cli_cmd_invite(cli_ctx *ctx)
     goto out;
   }
   if (err) {
-    rc = cli_fail("invite: %s", gs_strerror(err));
+    rc = cli_fail("invite: %s", gs_i18n_strerror(err));
     goto out;
   }
   char when[40];
-  node_time_text(expires, when, sizeof when);
+  (ctx->json ? node_time_text : node_time_local)(expires, when, sizeof when);
+  if ((rc = cli_qr_out("invite", code, qr && !ctx->json, qr_file)) != CLI_OK)
+    goto out;
   if (ctx->json) {
     json_t *js = json_array();
     for (size_t i = 0; i < ns; i++)
       json_array_append_new(js, json_string(scopes[i]));
-    rc = cli_json_out(json_pack("{s:s, s:s, s:o, s:s}", "code", code, "role",
-                                role, "scopes", js, "expires", when));
+    rc = cli_json_out(json_pack("{s:s, s:s, s:o, s:s, s:s*}", "code", code,
+                                "role", role, "scopes", js, "expires", when,
+                                "qr_file", qr_file));
   } else {
     printf("%s\n", code);
     fprintf(stderr,
-            "This code carries the network key. Give it only to the person "
+            _("This code carries the network key. Give it only to the person "
             "it is for: show it once, to be typed or scanned, not by chat "
-            "or e-mail. It expires %s.\n",
+            "or e-mail. It expires %s.\n"),
             when);
     rc = CLI_OK;
   }
@@ -215,9 +224,9 @@ out:
 int cli_cmd_join(cli_ctx *ctx)
 {
   if (ctx->argc != 2)
-    return cli_usage("join", ctx->argc < 2 ? "give the invite code"
-                                           : "too many arguments (quote the "
-                                             "code if it has spaces)");
+    return cli_usage("join", ctx->argc < 2 ? _("give the invite code")
+                                           : _("too many arguments (quote the "
+                                             "code if it has spaces)"));
   node *n = cli_open(ctx, 0);
   if (!n)
     return CLI_FAIL;
@@ -236,7 +245,7 @@ int cli_cmd_join(cli_ctx *ctx)
                                   net->name, "id", id, "role", net->role,
                                   "scopes", js));
     } else {
-      printf("joined network \"%s\" (%s) as %s of", net->name, id,
+      printf(_("joined network \"%s\" (%s) as %s of"), net->name, id,
              net->role);
       for (size_t i = 0; i < net->nscopes; i++)
         printf(" %s", net->scopes[i]);
@@ -274,7 +283,7 @@ int cli_cmd_join(cli_ctx *ctx)
     rc = cli_fail("join: this is not a valid invite code (mistyped?)");
     break;
   default:
-    rc = cli_fail("join: %s", gs_strerror(err));
+    rc = cli_fail("join: %s", gs_i18n_strerror(err));
     break;
   }
   return rc;
@@ -302,14 +311,14 @@ int cli_cmd_revoke(cli_ctx *ctx)
   else if (err == GS_EINVAL)
     rc = cli_fail("revoke: the admin cannot revoke itself");
   else if (err)
-    rc = cli_fail("revoke: %s", gs_strerror(err));
+    rc = cli_fail("revoke: %s", gs_i18n_strerror(err));
   else if (ctx->json)
     rc = cli_json_out(json_pack("{s:s, s:I}", "revoked", ctx->argv[1],
                                 "feeds_kept", (json_int_t)kept));
   else
-    printf("revoked %s: what it wrote before now (%zu feeds held here) "
+    printf(_("revoked %s: what it wrote before now (%zu feeds held here) "
            "stays; everything after is refused once this reaches the "
-           "others (sync it)\n",
+           "others (sync it)\n"),
            ctx->argv[1], kept);
   return rc;
 }
@@ -340,13 +349,13 @@ int cli_cmd_readmit(cli_ctx *ctx)
                   "nothing to decide",
                   ctx->argv[1]);
   else if (err)
-    rc = cli_fail("readmit: %s", gs_strerror(err));
+    rc = cli_fail("readmit: %s", gs_i18n_strerror(err));
   else if (ctx->json)
     rc = cli_json_out(json_pack("{s:s}", "readmitted", ctx->argv[1]));
   else
-    printf("re-admitted %s: its changes count again, and the other node "
+    printf(_("re-admitted %s: its changes count again, and the other node "
            "that used its invite stays out, once this reaches the others "
-           "(sync it; revoke the other node too)\n",
+           "(sync it; revoke the other node too)\n"),
            ctx->argv[1]);
   return rc;
 }
@@ -355,15 +364,15 @@ static const char *state_text(node_member_state s)
 {
   switch (s) {
   case NODE_MEMBER_VALID:
-    return "member";
+    return _("member");
   case NODE_MEMBER_UNWITNESSED:
-    return "not confirmed yet";
+    return _("not confirmed yet");
   case NODE_MEMBER_LEAKED:
-    return "invite used twice: held";
+    return _("invite used twice: held");
   case NODE_MEMBER_VOID:
-    return "void";
+    return _("void");
   default:
-    return "unknown";
+    return _("unknown");
   }
 }
 
@@ -413,7 +422,7 @@ int cli_cmd_members(cli_ctx *ctx)
   int rc = CLI_OK;
   if (err) {
     json_decref(mo.arr);
-    rc = cli_fail("members: cannot read the store: %s", gs_strerror(err));
+    rc = cli_fail("members: cannot read the store: %s", gs_i18n_strerror(err));
   } else if (ctx->json) {
     rc = cli_json_out(json_pack("{s:o}", "members", mo.arr));
   }

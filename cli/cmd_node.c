@@ -1,12 +1,15 @@
 /* Commands about the node itself: init, id, status. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "node/node.h"
 #include "node/member.h"
 #include "node/netnode.h"
+#include "node/qr.h"
 
 static void hex32(const uint8_t *p, char out[2 * CRDT_HASH_LEN + 1])
 {
@@ -40,7 +43,7 @@ int cli_cmd_init(cli_ctx *ctx)
                     ctx->dir);
   if (err)
     return cli_fail("init: cannot create a node in %s: %s", ctx->dir,
-                    gs_strerror(err));
+                    gs_i18n_strerror(err));
 
   node *n = cli_open(ctx, 0);
   if (!n)
@@ -52,28 +55,62 @@ int cli_cmd_init(cli_ctx *ctx)
     rc = cli_json_out(json_pack("{s:s, s:s, s:s}", "id", id, "name",
                                 node_name(n), "dir", ctx->dir));
   } else {
-    printf("created node %s%s%s%s\n  id  %s\n  dir %s\n",
+    printf(_("created node %s%s%s%s\n  id  %s\n  dir %s\n"),
            *node_name(n) ? "\"" : "", node_name(n),
-           *node_name(n) ? "\"" : "", *node_name(n) ? "" : "(no name)", id,
+           *node_name(n) ? "\"" : "", *node_name(n) ? "" : _("(no name)"), id,
            ctx->dir);
     rc = CLI_OK;
   }
   return rc;
 }
 
+int cli_qr_out(const char *cmd, const char *text, bool term, const char *file)
+{
+  gs_err err;
+  if (file && (err = node_qr_write(text, file, 0)) != GS_OK)
+    return err == GS_EINVAL
+               ? cli_fail("%s: the QR file must end in .png or .svg", cmd)
+               : cli_fail("%s: cannot write %s: %s", cmd, file,
+                          gs_i18n_strerror(err));
+  if (term) {
+    char *art = NULL;
+    if ((err = node_qr_text(text, &art)) != GS_OK)
+      return cli_fail("%s: cannot draw the QR code: %s", cmd,
+                      gs_i18n_strerror(err));
+    fputs(art, stdout);
+    free(art);
+  }
+  return CLI_OK;
+}
+
 int cli_cmd_id(cli_ctx *ctx)
 {
-  if (ctx->argc > 1)
-    return cli_usage("id", "unexpected argument '%s'", ctx->argv[1]);
+  bool qr = false;
+  const char *qr_file = NULL;
+  for (int i = 1; i < ctx->argc; i++) {
+    int m;
+    if (strcmp(ctx->argv[i], "--qr") == 0) {
+      qr = true;
+      continue;
+    }
+    if ((m = cli_opt(ctx, &i, "--qr-file", &qr_file)) != 0) {
+      if (m < 0)
+        return CLI_USAGE;
+      continue;
+    }
+    return cli_usage("id", "unexpected argument '%s'", ctx->argv[i]);
+  }
   node *n = cli_open(ctx, 0);
   if (!n)
     return CLI_FAIL;
   char id[CRDT_KEY_TEXT_LEN + 1];
   crdt_base32_encode(node_pk(n), CRDT_KEY_LEN, id);
-  int rc = CLI_OK;
+  int rc = cli_qr_out("id", id, qr && !ctx->json, qr_file);
+  if (rc != CLI_OK)
+    return rc;
   if (ctx->json)
-    rc = cli_json_out(json_pack("{s:s, s:s}", "id", id, "name",
-                                node_name(n)));
+    rc = cli_json_out(json_pack("{s:s, s:s, s:s*}", "id", id, "name",
+                                node_name(n), "qr_file", qr_file));
   else
     printf("%s\n", id);
   return rc;
@@ -84,6 +121,21 @@ typedef struct net_view {
   size_t npeers, nbehind;
   uint64_t missing;
 } net_view;
+
+/* An ISO 8601 UTC time of the JSON form as people read it (local time);
+ * anything else ("never") translated. */
+static const char *iso_local(const char *iso, char *buf, size_t cap)
+{
+  struct tm tm = {0};
+  if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+                     &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+    return iso ? _(iso) : "";
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  time_t t = timegm(&tm);
+  node_time_local((uint64_t)t * 1000, buf, cap);
+  return buf;
+}
 
 static int on_status_peer(void *ctx, const node_peer_info *p)
 {
@@ -177,11 +229,11 @@ int cli_cmd_status(cli_ctx *ctx)
   gs_err err;
   int rc = CLI_FAIL;
   if ((err = node_status_get(n, prefix, &st)) != GS_OK)
-    return cli_fail("status: cannot read the store: %s", gs_strerror(err));
+    return cli_fail("status: cannot read the store: %s", gs_i18n_strerror(err));
   char id[CRDT_KEY_TEXT_LEN + 1], dg[2 * CRDT_HASH_LEN + 1], when[40];
   crdt_base32_encode(node_pk(n), CRDT_KEY_LEN, id);
   hex32(st.digest, dg);
-  node_time_text(CRDT_HLC_MS(st.hlc), when, sizeof when);
+  (ctx->json ? node_time_text : node_time_local)(CRDT_HLC_MS(st.hlc), when, sizeof when);
   json_t *over = json_array();
   for (size_t i = 0; i < st.noverdrawn; i++) {
     char idt[CRDT_ID_TEXT_LEN + 1];
@@ -218,7 +270,7 @@ int cli_cmd_status(cli_ctx *ctx)
     json_decref(behind);
     json_decref(over);
     guard_free(&gv);
-    cli_fail("status: cannot read the store: %s", gs_strerror(err));
+    cli_fail("status: cannot read the store: %s", gs_i18n_strerror(err));
     goto out;
   }
   const size_t nwarn = st.nwarnings;
@@ -273,75 +325,76 @@ int cli_cmd_status(cli_ctx *ctx)
     }
     rc = cli_json_out(doc);
   } else {
-    printf("node      %s%s%s\n", *node_name(n) ? node_name(n) : "",
+    printf(_("node      %s%s%s\n"), *node_name(n) ? node_name(n) : "",
            *node_name(n) ? "  " : "", id);
-    printf("dir       %s\n", ctx->dir);
+    printf(_("dir       %s\n"), ctx->dir);
     if (net) {
-      printf("network   %s (%s), this node is %s of", net->name, netid,
+      printf(_("network   %s (%s), this node is %s of"), net->name, netid,
              net->role);
       for (size_t i = 0; i < net->nscopes; i++)
-        printf(" %s", *net->scopes[i] ? net->scopes[i] : "everything");
+        printf(" %s", *net->scopes[i] ? net->scopes[i] : _("everything"));
       printf("\n");
     } else {
-      printf("network   (none: 'gridsync network create' or 'gridsync "
-             "join')\n");
+      printf(_("network   (none: 'gridsync network create' or 'gridsync "
+             "join')\n"));
     }
     if (*prefix)
-      printf("records   %zu under %s (%zu in all)\n", nrec, prefix,
+      printf(_("records   %zu under %s (%zu in all)\n"), nrec, prefix,
              st.records);
     else
-      printf("records   %zu\n", st.records);
-    printf("feeds     %zu   changes %zu   forks refused %zu\n", st.feeds,
+      printf(_("records   %zu\n"), st.records);
+    printf(_("feeds     %zu   changes %zu   forks refused %zu\n"), st.feeds,
            st.changes, st.forks);
-    printf("storage   %.1f MiB used, map %.1f MiB (grows by itself)\n",
+    printf(_("storage   %.1f MiB used, map %.1f MiB (grows by itself)\n"),
            mib(st.used_bytes), mib(st.map_bytes));
-    printf("clock     %s", hlc ? when : "(no writes yet)");
+    printf(_("clock     %s"), hlc ? when : _("(no writes yet)"));
     if (skew > 0)
-      printf("  (%" PRIu64 " ms ahead of this computer)", skew);
+      printf(_("  (%" PRIu64 " ms ahead of this computer)"), skew);
     printf("\n");
     if (nv.npeers == 0)
-      printf("peers     (none)\n");
+      printf(_("peers     (none)\n"));
     for (size_t i = 0; i < json_array_size(nv.peers); i++) {
       json_t *p = json_array_get(nv.peers, i);
       json_int_t f = json_integer_value(json_object_get(p, "failures"));
-      printf("peer      %s  last sync %s", 
+      printf(_("peer      %s  last sync %s"), 
              json_string_value(json_object_get(p, "addr")),
-             json_string_value(json_object_get(p, "last_sync")));
+             iso_local(json_string_value(json_object_get(p, "last_sync")),
+                       when, sizeof when));
       if (f)
-        printf("  (failed %lld times: %s)", (long long)f,
+        printf(_("  (failed %lld times: %s)"), (long long)f,
                json_string_value(json_object_get(p, "note")));
       printf("\n");
     }
     if (refused)
-      printf("refused   %" PRIu64 " received changes (last: %s)\n", refused,
+      printf(_("refused   %" PRIu64 " received changes (last: %s)\n"), refused,
              refused_why);
     if (nover)
-      printf("timebank  %zu account%s overdrawn\n", nover,
+      printf(_("timebank  %zu account%s overdrawn\n"), nover,
              nover == 1 ? "" : "s");
     json_decref(over);
     if (nv.nbehind)
-      printf("behind    %" PRIu64 " changes in %zu feeds that peers hold\n",
+      printf(_("behind    %" PRIu64 " changes in %zu feeds that peers hold\n"),
              nv.missing, nv.nbehind);
     json_decref(nv.peers);
     json_decref(nv.behind);
     if (gv.nheld) {
-      printf("held      %zu received changes", gv.nheld);
+      printf(_("held      %zu received changes"), gv.nheld);
       for (size_t i = 0; i < json_array_size(gv.ahead); i++)
-        printf("%s%s", i ? ", " : "; clock ahead: ",
+        printf("%s%s", i ? ", " : _("; clock ahead: "),
                json_string_value(json_array_get(gv.ahead, i)));
       printf("\n");
     }
     for (size_t i = 0; i < json_array_size(gv.bad) && i < 10; i++) {
       json_t *b = json_array_get(gv.bad, i);
-      printf("bad feed  %s in %s: %s\n",
+      printf(_("bad feed  %s in %s: %s\n"),
              json_string_value(json_object_get(b, "author")),
              json_string_value(json_object_get(b, "scope")),
              json_string_value(json_object_get(b, "reason")));
     }
     guard_free(&gv);
     for (size_t i = 0; i < nwarn; i++)
-      printf("warning   %s\n", warn[i]);
-    printf("digest    %s%s%s\n", dg, *prefix ? "  of " : "", prefix);
+      printf(_("warning   %s\n"), warn[i]);
+    printf(_("digest    %s%s%s\n"), dg, *prefix ? "  of " : "", prefix);
     rc = CLI_OK;
   }
 out:

@@ -97,7 +97,7 @@ static void print_record(node *n, const crdt_record *r)
   crdt_record_identity(r, &scope, &sn, &coll, &cn, id);
   crdt_base32_encode(id, CRDT_ID_LEN, idt);
   printf("%.*s %s%s\n", (int)cn, coll, idt,
-         crdt_record_deleted(r) ? "  (deleted)" : "");
+         crdt_record_deleted(r) ? _("  (deleted)") : "");
   int w = 7; /* "updated" */
   for (size_t i = 0; i < crdt_record_nfields(r); i++) {
     crdt_field_view fv;
@@ -115,9 +115,9 @@ static void print_record(node *n, const crdt_record *r)
     printf("\n");
   }
   crdt_record_last_stamp(r, &last);
-  node_time_text(CRDT_HLC_MS(last.hlc), when, sizeof when);
+  node_time_local(CRDT_HLC_MS(last.hlc), when, sizeof when);
   node_author_text(n, last.origin, who, sizeof who);
-  printf("  %-*s %s by %s\n", w, "updated", when, who);
+  printf(_("  %-*s %s by %s\n"), w, "updated", when, who);
 }
 
 /* ---- put ---- */
@@ -150,8 +150,8 @@ static bool json_elem(json_t *e, crdt_value *out, char *err, size_t errlen)
   if (node_json_to_value(e, out, err, errlen) != GS_OK)
     return false;
   if (out->type != CRDT_STR && out->type != CRDT_REF) {
-    snprintf(err, errlen, "set elements must be strings or "
-                          "{\"$ref\": \"COLL/ID\"}");
+    snprintf(err, errlen, "%s", _("set elements must be strings or "
+                          "{\"$ref\": \"COLL/ID\"}"));
     return false;
   }
   return true;
@@ -364,7 +364,7 @@ int cli_show_record(cli_ctx *ctx, const char *cmd, const char *coll,
     rc = not_found(coll, idtext);
   else if (err)
     rc = cli_fail("%s: cannot read %s %s: %s", cmd, coll, idtext,
-                  gs_strerror(err));
+                  gs_i18n_strerror(err));
   else if (ctx->json)
     rc = cli_json_out(node_record_json(r));
   else
@@ -423,7 +423,7 @@ int cli_list_query(cli_ctx *ctx, const char *cmd, const node_query *q)
   }
   if (l.out)
     return cli_json_out(l.out);
-  printf("(%zu record%s)\n", l.count, l.count == 1 ? "" : "s");
+  printf(_("(%zu record%s)\n"), l.count, l.count == 1 ? "" : "s");
   return CLI_OK;
 }
 
@@ -527,8 +527,9 @@ static int tombstone(cli_ctx *ctx, bool del)
     return cli_json_out(json_pack("{s:s, s:s, s:b, s:b}", "collection", coll,
                                   "id", idt, "deleted", del,
                                   "changed", res.changed));
-  printf("%s %s %s%s\n", coll, idt, res.changed ? "" : "was already ",
-         del ? "deleted" : "restored");
+  printf(res.changed ? (del ? _("%s %s deleted\n") : _("%s %s restored\n"))
+         : (del ? _("%s %s was already deleted\n")
+                : _("%s %s was already restored\n")), coll, idt);
   return CLI_OK;
 }
 
@@ -556,15 +557,15 @@ static const char *op_name(crdt_op_kind k)
 {
   switch (k) {
   case CRDT_OP_SET:
-    return "set";
+    return N_("set");
   case CRDT_OP_ADD:
-    return "add";
+    return N_("add");
   case CRDT_OP_REMOVE:
-    return "remove";
+    return N_("remove");
   case CRDT_OP_DELETE:
-    return "delete";
+    return N_("delete");
   case CRDT_OP_RESTORE:
-    return "restore";
+    return N_("restore");
   }
   return "?";
 }
@@ -577,7 +578,7 @@ static int on_history(void *vctx, const crdt_change *c)
   size_t cn = strlen(h->coll);
   json_t *ops = NULL;
 
-  node_time_text(CRDT_HLC_MS(c->hlc), when, sizeof when);
+  (h->out ? node_time_text : node_time_local)(CRDT_HLC_MS(c->hlc), when, sizeof when);
   node_author_text(h->node, c->origin, who, sizeof who);
   if (h->out) {
     crdt_base32_encode(c->origin, CRDT_KEY_LEN, whofull);
@@ -588,7 +589,7 @@ static int on_history(void *vctx, const crdt_change *c)
                           c->scope, c->scope_len, "seq", (json_int_t)c->seq,
                           "ops", ops));
   } else {
-    printf("%s  by %s  seq %" PRIu64 "\n", when, who, c->seq);
+    printf(_("%s  by %s  seq %" PRIu64 "\n"), when, who, c->seq);
   }
   h->n++;
   for (size_t i = 0; i < c->nops; i++) {
@@ -607,13 +608,14 @@ static int on_history(void *vctx, const crdt_change *c)
       json_array_append_new(ops, o);
     } else if (has_field) {
       node_value_text(&op->value, buf, sizeof buf);
-      printf("    %-7s %.*s %s %s\n", op_name(op->kind), (int)op->field_len,
+      printf("    %-*s %.*s %s %s\n", cli_pad(_(op_name(op->kind)), 7),
+             _(op_name(op->kind)), (int)op->field_len,
              op->field,
              op->kind == CRDT_OP_SET ? "=" : op->kind == CRDT_OP_ADD ? "+"
                                                                      : "-",
              buf);
     } else {
-      printf("    %s\n", op_name(op->kind));
+      printf("    %s\n", _(op_name(op->kind)));
     }
   }
   return 0;
@@ -639,7 +641,7 @@ int cli_cmd_history(cli_ctx *ctx)
     rc = not_found(coll, idt);
   } else if (err) {
     json_decref(h.out);
-    rc = cli_fail("history: cannot read the store: %s", gs_strerror(err));
+    rc = cli_fail("history: cannot read the store: %s", gs_i18n_strerror(err));
   } else if (h.out) {
     rc = cli_json_out(h.out);
   }

@@ -29,9 +29,9 @@ static void row_text(const node_report_row *r, const char *label)
     snprintf(med, sizeof med, "-");
   else
     snprintf(med, sizeof med, "%.1f", r->median_days);
-  printf("%-28s %7" PRIu64 " %7" PRIu64 " %8" PRIu64 " %6s %7" PRIu64
+  printf("%-*s %7" PRIu64 " %7" PRIu64 " %8" PRIu64 " %6s %7" PRIu64
          " %8" PRIu64 " %7" PRIu64 " %7" PRIu64 " %8.1f %8" PRIu64 "\n",
-         label, r->appeals, pending(r), r->resolved, med, r->visits,
+         cli_pad(label, 28), label, r->appeals, pending(r), r->resolved, med, r->visits,
          r->disputes_mediated, r->hazards_found, r->errands_done,
          (double)r->volunteer_centihours / 100.0, r->meetings);
 }
@@ -125,7 +125,7 @@ int cli_cmd_report(cli_ctx *ctx)
   gs_err err = node_report_make_period(n, prefix, since, until, &rep);
   int rc = CLI_OK;
   if (err) {
-    rc = cli_fail(_("report: cannot read the store: %s"), gs_strerror(err));
+    rc = cli_fail(_("report: cannot read the store: %s"), gs_i18n_strerror(err));
     goto out;
   }
   if (csv || xlsx) {
@@ -149,38 +149,49 @@ int cli_cmd_report(cli_ctx *ctx)
     rc = cli_json_out(j);
     goto out;
   }
-  printf("report%s%s%s%s%s%s\n", prefix && *prefix ? " for " : "",
-         prefix && *prefix ? prefix : "", since ? " since " : "",
-         since ? since : "", until ? " until " : "", until ? until : "");
-  printf("%-28s %7s %7s %8s %6s %7s %8s %7s %7s %8s %8s\n", "grid",
-         "appeals", "pending", "resolved", "median", "visits", "disputes",
-         "hazards", "errands", "vol.h", "meetings");
+  printf(_("report%s%s%s%s%s%s\n"), prefix && *prefix ? _(" for ") : "",
+         prefix && *prefix ? prefix : "", since ? _(" since ") : "",
+         since ? since : "", until ? _(" until ") : "", until ? until : "");
+  /* issue 18: headers translated, padded by display width */
+  static const char *const head[] = {
+      N_("grid"),     N_("appeals"), N_("pending"), N_("resolved"),
+      N_("median"),   N_("visits"),  N_("disputes"), N_("hazards"),
+      N_("errands"),  N_("vol.h"),   N_("meetings")};
+  static const int width[] = {-28, 7, 7, 8, 6, 7, 8, 7, 7, 8, 8};
+  for (size_t i = 0; i < sizeof head / sizeof head[0]; i++) {
+    const char *h = _(head[i]);
+    int w = width[i] < 0 ? -cli_pad(h, -width[i]) : cli_pad(h, width[i]);
+    printf(i ? " %*s" : "%*s", w, h);
+  }
+  printf("\n");
   for (size_t i = 0; i < rep.nrows; i++)
     row_text(&rep.rows[i], rep.rows[i].grid);
-  row_text(&rep.total, "total");
-  printf("\n(median: days from opened to resolved; disputes: mediated; "
-         "errands: done by volunteers)\n");
+  row_text(&rep.total, _("total"));
+  printf(_("\n(median: days from opened to resolved; disputes: mediated; "
+         "errands: done by volunteers)\n"));
   const char *const *st = node_report_statuses();
   const char *const *cat = node_report_categories();
-  printf("appeals by status:  ");
+  printf(_("appeals by status:  "));
   for (int i = 0; st && st[i] && i < NODE_REPORT_VALUES; i++)
-    printf(" %s %" PRIu64, st[i], rep.total.by_status[i]);
-  printf("\nappeals by category:");
+    printf(" %s %" PRIu64, cli_value_label("appeal", "status", st[i]),
+           rep.total.by_status[i]);
+  printf(_("\nappeals by category:"));
   for (int i = 0; cat && cat[i] && i < NODE_REPORT_VALUES; i++)
-    printf(" %s %" PRIu64, cat[i], rep.total.by_category[i]);
-  printf("\nresidents %" PRIu64 ", households %" PRIu64 ", buildings %" PRIu64
-         ", tasks done %" PRIu64 "\n",
+    printf(" %s %" PRIu64, cli_value_label("appeal", "category", cat[i]),
+           rep.total.by_category[i]);
+  printf(_("\nresidents %" PRIu64 ", households %" PRIu64 ", buildings %" PRIu64
+         ", tasks done %" PRIu64 "\n"),
          rep.total.residents, rep.total.households, rep.total.buildings,
          rep.total.tasks_done);
   more_text(&rep.total);
   if (rep.noverdrawn)
-    printf("warning: %zu time-bank account%s overdrawn by spends accepted on "
-           "two nodes at once (gridsync timebank balances --overdrawn)\n",
+    printf(_("warning: %zu time-bank account%s overdrawn by spends accepted on "
+           "two nodes at once (gridsync timebank balances --overdrawn)\n"),
            rep.noverdrawn, rep.noverdrawn == 1 ? "" : "s");
   char mw[4][NODE_WARN_MAX];
   size_t nm = node_membership_warnings(n, mw, 4);
   for (size_t i = 0; i < nm; i++)
-    printf("warning: %s\n", mw[i]);
+    printf(_("warning: %s\n"), mw[i]);
 out:
   node_report_free(&rep);
   return rc;

@@ -46,8 +46,8 @@ static void on_progress(void *ctx, const net_sync_stats *st)
   progress *p = ctx;
   double dt = mono() - p->t0;
   fprintf(stderr,
-          "\rsent %" PRIu64 " changes, received %" PRIu64 " (%.1f MiB in, "
-          "%.1f MiB out, %.1f MiB/s)   ",
+          _("\rsent %" PRIu64 " changes, received %" PRIu64 " (%.1f MiB in, "
+          "%.1f MiB out, %.1f MiB/s)   "),
           st->sent_changes, st->recv_changes, (double)st->recv_bytes / 1048576,
           (double)st->sent_bytes / 1048576,
           dt > 0 ? (double)(st->recv_bytes + st->sent_bytes) / 1048576 / dt
@@ -100,7 +100,7 @@ static void on_synced(void *vctx, const node_sync_result *r)
                           "seconds", r->seconds);
     if (r->err)
       json_object_set_new(o, "error",
-                          json_sprintf("%s%s%s", gs_strerror(r->err),
+                          json_sprintf("%s%s%s", gs_i18n_strerror(r->err),
                                        *r->why ? ": " : "", r->why));
     if (r->key)
       json_object_set_new(o, "node", json_string(who));
@@ -109,7 +109,7 @@ static void on_synced(void *vctx, const node_sync_result *r)
   }
   if (r->err)
     printf(_("could not sync with %s (%s): %s%s%s\n"), r->addr,
-           found_text(r->found), gs_strerror(r->err), *r->why ? ": " : "",
+           found_text(r->found), gs_i18n_strerror(r->err), *r->why ? ": " : "",
            r->why);
   else
     printf(_("synced with %s (%s) in %.2f s: sent %" PRIu64
@@ -140,7 +140,7 @@ static int sync_all(cli_ctx *ctx, uint64_t listen_ms, uint16_t port)
                              &tried);
   if (err) {
     json_decref(a.out);
-    return cli_fail(_("sync: %s"), gs_strerror(err));
+    return cli_fail(_("sync: %s"), gs_i18n_strerror(err));
   }
   if (!tried) {
     json_decref(a.out);
@@ -225,7 +225,7 @@ int cli_cmd_sync(cli_ctx *ctx)
   if (err) {
     rc = cli_fail("sync with %s failed: %s%s%s (sent %" PRIu64
                   ", received %" PRIu64 " changes before)",
-                  addr, gs_strerror(err), *why ? ": " : "", why,
+                  addr, gs_i18n_strerror(err), *why ? ": " : "", why,
                   st.sent_changes, st.recv_changes);
   } else if (ctx->json) {
     rc = cli_json_out(json_pack(
@@ -235,11 +235,11 @@ int cli_cmd_sync(cli_ctx *ctx)
         (json_int_t)st.sent_bytes, "bytes_received",
         (json_int_t)st.recv_bytes, "seconds", secs));
   } else {
-    printf("synced with %s in %.2f s: sent %" PRIu64 " changes (%.1f KiB), "
-           "received %" PRIu64 " (%.1f KiB)%s\n",
+    printf(_("synced with %s in %.2f s: sent %" PRIu64 " changes (%.1f KiB), "
+           "received %" PRIu64 " (%.1f KiB)%s\n"),
            addr, secs, st.sent_changes, (double)st.sent_bytes / 1024,
            st.recv_changes, (double)st.recv_bytes / 1024,
-           st.recv_dups ? " and some already held" : "");
+           st.recv_dups ? _(" and some already held") : "");
     rc = CLI_OK;
   }
   return rc;
@@ -253,7 +253,7 @@ static void on_listen(void *ctx, const char *host, int port)
   if (c->json) {
     printf("{\"listening\": \"%s:%d\"}\n", host, port);
   } else {
-    printf("serving on %s:%d (stop with Ctrl-C)\n", host, port);
+    printf(_("serving on %s:%d (stop with Ctrl-C)\n"), host, port);
   }
   fflush(stdout);
 }
@@ -294,12 +294,12 @@ static void on_app(void *ctx, const char *host, int port)
   cli_ctx *c = a->c;
   a->wrote_addr = write_ui_addr(c->dir, host, port);
   if (!a->wrote_addr)
-    fprintf(stderr, "gridsync: note: cannot write %s/%s; 'gridsync ui' "
-                    "will not find this app\n", c->dir, CLI_UI_ADDR_FILE);
+    fprintf(stderr, _("gridsync: note: cannot write %s/%s; 'gridsync ui' "
+                    "will not find this app\n"), c->dir, CLI_UI_ADDR_FILE);
   if (c->json)
     printf("{\"app\": \"http://%s:%d/\"}\n", host, port);
   else
-    printf("the app is at http://%s:%d/ (open it in a browser)\n", host,
+    printf(_("the app is at http://%s:%d/ (open it in a browser)\n"), host,
            port);
   fflush(stdout);
 }
@@ -314,7 +314,7 @@ typedef struct serve_run {
 static void on_stop_signal(uv_signal_t *sig, int signum)
 {
   serve_run *r = sig->data;
-  fprintf(stderr, "signal %d: stopping\n", signum);
+  fprintf(stderr, _("signal %d: stopping\n"), signum);
   node_server_stop(r->srv);
   web_stop(r->web);
   r->srv = NULL;
@@ -425,7 +425,7 @@ int cli_cmd_serve(cli_ctx *ctx)
   }
   gs_err err = node_server_start(n, &loop, &o, &run.srv);
   if (err) {
-    rc = cli_fail("serve: %s", gs_strerror(err));
+    rc = cli_fail("serve: %s", gs_i18n_strerror(err));
   } else {
     char why[300];
     if (!no_ui) {
@@ -437,8 +437,8 @@ int cli_cmd_serve(cli_ctx *ctx)
         goto run_out;
       }
       if (we)
-        fprintf(stderr, "gridsync: note: the app did not start (%s); the "
-                        "node serves peers all the same\n", why);
+        fprintf(stderr, _("gridsync: note: the app did not start (%s); the "
+                        "node serves peers all the same\n"), why);
     }
     uv_signal_init(&loop, &run.sigint);
     uv_signal_init(&loop, &run.sigterm);
@@ -473,10 +473,13 @@ static int on_peer(void *vctx, const node_peer_info *p)
 {
   peers_ctx *pc = vctx;
   char ok[40] = "never", tried[40] = "never", key[CRDT_KEY_TEXT_LEN + 1] = "";
+  void (*tm_text)(uint64_t, char *, size_t) = pc->out ? node_time_text : node_time_local;
+  if (!pc->out)
+    snprintf(ok, sizeof ok, "%s", _("never"));
   if (p->last_ok_ms)
-    node_time_text(p->last_ok_ms, ok, sizeof ok);
+    tm_text(p->last_ok_ms, ok, sizeof ok);
   if (p->last_try_ms)
-    node_time_text(p->last_try_ms, tried, sizeof tried);
+    tm_text(p->last_try_ms, tried, sizeof tried);
   if (p->key)
     crdt_base32_encode(p->key, CRDT_KEY_LEN, key);
   pc->n++;
@@ -492,7 +495,7 @@ static int on_peer(void *vctx, const node_peer_info *p)
   printf("%-24s %-22s ", p->addr, found_text(p->found));
   printf(_("last sync %s"), ok);
   if (p->failures)
-    printf(" failed %" PRIu32 "x: %s", p->failures, p->note);
+    printf(_(" failed %" PRIu32 "x: %s"), p->failures, p->note);
   printf("\n");
   return 0;
 }
@@ -510,7 +513,7 @@ static int peers_discovery(cli_ctx *ctx)
   if (ctx->argc == 3) {
     gs_err err = node_discovery_set(n, strcmp(ctx->argv[2], "on") == 0);
     if (err)
-      return cli_fail(_("peers discovery: %s"), gs_strerror(err));
+      return cli_fail(_("peers discovery: %s"), gs_i18n_strerror(err));
   }
   bool on = node_discovery_on(n);
   if (ctx->json)
@@ -542,10 +545,10 @@ int cli_cmd_peers(cli_ctx *ctx)
     if (err == GS_EINVAL)
       rc = cli_usage("peers", "'%s' is not HOST:PORT", ctx->argv[2]);
     else if (err && err != GS_EEXIST)
-      rc = cli_fail("peers add: %s", gs_strerror(err));
+      rc = cli_fail("peers add: %s", gs_i18n_strerror(err));
     else if (!ctx->json)
-      printf("%s %s\n", ctx->argv[2],
-             err == GS_EEXIST ? "was already known" : "added");
+      printf(err == GS_EEXIST ? _("%s was already known\n") : _("%s added\n"),
+             ctx->argv[2]);
     else
       rc = cli_json_out(json_pack("{s:s, s:b}", "added", ctx->argv[2], "new",
                                   err != GS_EEXIST));
@@ -555,9 +558,9 @@ int cli_cmd_peers(cli_ctx *ctx)
       rc = cli_fail("peers remove: %s is not in the address book",
                     ctx->argv[2]);
     else if (err)
-      rc = cli_fail("peers remove: %s", gs_strerror(err));
+      rc = cli_fail("peers remove: %s", gs_i18n_strerror(err));
     else if (!ctx->json)
-      printf("%s removed\n", ctx->argv[2]);
+      printf(_("%s removed\n"), ctx->argv[2]);
     else
       rc = cli_json_out(json_pack("{s:s}", "removed", ctx->argv[2]));
   } else {
@@ -565,11 +568,11 @@ int cli_cmd_peers(cli_ctx *ctx)
     gs_err err = node_peers(n, on_peer, &pc);
     if (err) {
       json_decref(pc.out);
-      rc = cli_fail("peers: %s", gs_strerror(err));
+      rc = cli_fail("peers: %s", gs_i18n_strerror(err));
     } else if (pc.out) {
       rc = cli_json_out(pc.out);
     } else if (pc.n == 0) {
-      printf("(no peers: add one with 'gridsync peers add HOST:PORT')\n");
+      printf(_("(no peers: add one with 'gridsync peers add HOST:PORT')\n"));
     }
   }
   return rc;

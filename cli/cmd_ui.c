@@ -107,8 +107,8 @@ static int ui_password(cli_ctx *ctx)
     if (unlink(path) != 0 && errno != ENOENT)
       return cli_fail("ui password: cannot remove %s: %s", path,
                       strerror(errno));
-    fprintf(stderr, "the app's password is removed: it answers only on "
-                    "this computer once serve starts again\n");
+    fprintf(stderr, _("the app's password is removed: it answers only on "
+                    "this computer once serve starts again\n"));
     return CLI_OK;
   }
   char pw[UI_PASSWORD_MAX + 2], again[UI_PASSWORD_MAX + 2];
@@ -121,8 +121,8 @@ static int ui_password(cli_ctx *ctx)
     if (!tty)
       return cli_fail("ui password: there is no terminal to type it in; "
                       "give it in GRIDSYNC_UI_PASSWORD instead");
-    bool ok = read_hidden(tty, "the app's new password: ", pw, sizeof pw) &&
-              read_hidden(tty, "the same password again: ", again,
+    bool ok = read_hidden(tty, _("the app's new password: "), pw, sizeof pw) &&
+              read_hidden(tty, _("the same password again: "), again,
                           sizeof again);
     fclose(tty);
     if (!ok) {
@@ -152,8 +152,8 @@ static int ui_password(cli_ctx *ctx)
   }
   rc = write_hash(ctx->dir, hash);
   if (rc == CLI_OK)
-    fprintf(stderr, "the app's password is set: restart serve for it to "
-                    "take effect\n");
+    fprintf(stderr, _("the app's password is set: restart serve for it to "
+                    "take effect\n"));
 out:
   explicit_bzero(pw, sizeof pw);
   explicit_bzero(again, sizeof again);
@@ -225,23 +225,23 @@ static void open_browser(const char *url, bool no_browser)
   if (no_browser)
     return;
   if ((!d || !*d) && (!wd || !*wd)) {
-    fprintf(stderr, "no graphical display here (neither DISPLAY nor "
+    fprintf(stderr, _("no graphical display here (neither DISPLAY nor "
                     "WAYLAND_DISPLAY is set): open the address in a "
-                    "browser yourself\n");
+                    "browser yourself\n"));
     return;
   }
   pid_t pid;
   char *argv[] = {"xdg-open", (char *)url, NULL};
   if (posix_spawnp(&pid, "xdg-open", NULL, NULL, argv, environ) != 0) {
-    fprintf(stderr, "cannot run xdg-open: open the address in a browser "
-                    "yourself\n");
+    fprintf(stderr, _("cannot run xdg-open: open the address in a browser "
+                    "yourself\n"));
     return;
   }
   int st;
   waitpid(pid, &st, 0);
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-    fprintf(stderr, "xdg-open could not open a browser: open the address "
-                    "in one yourself\n");
+    fprintf(stderr, _("xdg-open could not open a browser: open the address "
+                    "in one yourself\n"));
 }
 
 static int ui_open(cli_ctx *ctx)
@@ -299,8 +299,8 @@ static int ui_open(cli_ctx *ctx)
     cli_json_out(json_pack("{s:s, s:I, s:b}", "app", url, "pid",
                            (json_int_t)pid, "started", started));
   else
-    printf("the app is at %s (%s, pid %ld)\n", url,
-           started ? "serve started in the background" : "serve was running",
+    printf(_("the app is at %s (%s, pid %ld)\n"), url,
+           started ? _("serve started in the background") : _("serve was running"),
            pid);
   fflush(stdout);
   open_browser(url, no_browser);

@@ -33,6 +33,7 @@ if [ "$households" -lt 1200 ] || [ "$households" -gt 50000 ]; then
 fi
 . ./.ci/deps
 gs_install_deps
+gs_zh_locale # issue 18
 [ -f build/build.ninja ] || meson setup build >/dev/null
 ninja -C build >/dev/null
 

@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+#include <unistd.h>
+
 #include "cli/cli.h"
+#include "crdt/gs_i18n.h"
 #include "node/domain.h"
 #include "node/node.h"
 
@@ -22,119 +26,122 @@ typedef struct cli_command {
 } cli_command;
 
 static const cli_command commands[] = {
-    {"init", cli_cmd_init, "init [--name NAME]",
-     "create the node directory and identity"},
-    {"id", cli_cmd_id, "id", "print this node's id"},
+    {"init", cli_cmd_init, N_("init [--name NAME]"),
+     N_("create the node directory and identity")},
+    {"id", cli_cmd_id, N_("id [--qr] [--qr-file FILE.png|FILE.svg]"),
+     N_("print this node's id (--qr: also as a QR code)")},
     {"put", cli_cmd_put,
-     "put COLLECTION [--id ID] --scope SCOPE FIELD=TEXT FIELD:=JSON "
-     "FIELD+=ELEM FIELD-=ELEM ...",
-     "create or update a record; prints its id"},
-    {"get", cli_cmd_get, "get COLLECTION ID",
-     "one record (fields, scope, deleted?)"},
+     N_("put COLLECTION [--id ID] --scope SCOPE FIELD=TEXT FIELD:=JSON "
+     "FIELD+=ELEM FIELD-=ELEM ..."),
+     N_("create or update a record; prints its id")},
+    {"get", cli_cmd_get, N_("get COLLECTION ID"),
+     N_("one record (fields, scope, deleted?)")},
     {"list", cli_cmd_list,
-     "list COLLECTION [--scope PREFIX] [--where FIELD=VALUE ...] [--deleted]",
-     "records of a collection"},
-    {"delete", cli_cmd_delete, "delete COLLECTION ID",
-     "mark a record deleted (it can be restored)"},
-    {"restore", cli_cmd_restore, "restore COLLECTION ID",
-     "undo a delete"},
-    {"history", cli_cmd_history, "history COLLECTION ID",
-     "every change to a record: who, when, what"},
-    {"status", cli_cmd_status, "status [--scope PREFIX]",
-     "node, records, feeds, warnings and the state digest"},
+     N_("list COLLECTION [--scope PREFIX] [--where FIELD=VALUE ...] [--deleted]"),
+     N_("records of a collection")},
+    {"delete", cli_cmd_delete, N_("delete COLLECTION ID"),
+     N_("mark a record deleted (it can be restored)")},
+    {"restore", cli_cmd_restore, N_("restore COLLECTION ID"),
+     N_("undo a delete")},
+    {"history", cli_cmd_history, N_("history COLLECTION ID"),
+     N_("every change to a record: who, when, what")},
+    {"status", cli_cmd_status, N_("status [--scope PREFIX]"),
+     N_("node, records, feeds, warnings and the state digest")},
     {"network", cli_cmd_network,
-     "network create NAME | network rotate-key [--grace HOURS]",
-     "become the admin of a new network; change its key (a lost laptop)"},
+     N_("network create NAME | network rotate-key [--grace HOURS]"),
+     N_("become the admin of a new network; change its key (a lost laptop)")},
     {"invite", cli_cmd_invite,
-     "invite --role ROLE --scope PREFIX [--scope PREFIX...] [--expires DAYS]",
-     "print an invite code (one line; it carries the network key)"},
-    {"join", cli_cmd_join, "join CODE", "join the network the code is for"},
-    {"revoke", cli_cmd_revoke, "revoke NODE_ID",
-     "admin: shut a node out (a lost laptop)"},
-    {"readmit", cli_cmd_readmit, "readmit NODE_ID",
-     "admin: of two nodes that used one invite, keep this one"},
+     N_("invite --role ROLE --scope PREFIX [--scope PREFIX...] [--expires DAYS] "
+        "[--qr] [--qr-file FILE.png|FILE.svg]"),
+     N_("print an invite code (one line; it carries the network key; --qr: "
+        "also as a QR code)")},
+    {"join", cli_cmd_join, N_("join CODE"), N_("join the network the code is for")},
+    {"revoke", cli_cmd_revoke, N_("revoke NODE_ID"),
+     N_("admin: shut a node out (a lost laptop)")},
+    {"readmit", cli_cmd_readmit, N_("readmit NODE_ID"),
+     N_("admin: of two nodes that used one invite, keep this one")},
     {"members", cli_cmd_members, "members",
-     "the network's members and whether their changes count"},
+     N_("the network's members and whether their changes count")},
     {"serve", cli_cmd_serve,
-     "serve [--listen HOST:PORT] [--peer HOST:PORT ...] [--gossip-ms MS] "
-     "[--ui HOST:PORT | --no-ui] [--no-discovery] [--discovery-port PORT]",
-     "run the node until SIGINT/SIGTERM: sync with peers, live, and serve "
-     "the web app (http://127.0.0.1:7080/)"},
+     N_("serve [--listen HOST:PORT] [--peer HOST:PORT ...] [--gossip-ms MS] "
+     "[--ui HOST:PORT | --no-ui] [--no-discovery] [--discovery-port PORT]"),
+     N_("run the node until SIGINT/SIGTERM: sync with peers, live, and serve "
+     "the web app (http://127.0.0.1:7080/)")},
     {"ui", cli_cmd_ui,
-     "ui [--ui HOST:PORT] [--listen HOST:PORT] [--no-browser] | ui password "
-     "[--clear]",
-     "open the web app (starting serve in the background if it is not "
+     N_("ui [--ui HOST:PORT] [--listen HOST:PORT] [--no-browser] | ui password "
+     "[--clear]"),
+     N_("open the web app (starting serve in the background if it is not "
      "running); or set (or remove) its password, which lets it answer "
-     "beyond this computer"},
+     "beyond this computer")},
     {"sync", cli_cmd_sync,
-     "sync [HOST:PORT] [--wait-ms MS] [--no-discovery]",
-     "sync once with a peer, both ways, then exit; with no address, with "
-     "every known peer and those heard on the LAN"},
+     N_("sync [HOST:PORT] [--wait-ms MS] [--no-discovery]"),
+     N_("sync once with a peer, both ways, then exit; with no address, with "
+     "every known peer and those heard on the LAN")},
     {"peers", cli_cmd_peers,
-     "peers [add HOST:PORT | remove HOST:PORT | discovery [on|off]]",
-     "the address book (and how each peer was found); LAN discovery"},
+     N_("peers [add HOST:PORT | remove HOST:PORT | discovery [on|off]]"),
+     N_("the address book (and how each peer was found); LAN discovery")},
     {"export", cli_cmd_export,
-     "export FILE [--scope PREFIX] [--for NODE_ID | --since VV_FILE]",
-     "write an encrypted bundle for a USB stick"},
-    {"import", cli_cmd_import, "import FILE",
-     "apply a bundle, with the checks of network sync"},
-    {"bundle", cli_cmd_bundle, "bundle info FILE",
-     "what a bundle holds (no key needed)"},
-    {"vv", cli_cmd_vv, "vv FILE",
-     "write this node's version vector (for export --since)"},
+     N_("export FILE [--scope PREFIX] [--for NODE_ID | --since VV_FILE]"),
+     N_("write an encrypted bundle for a USB stick")},
+    {"import", cli_cmd_import, N_("import FILE"),
+     N_("apply a bundle, with the checks of network sync")},
+    {"bundle", cli_cmd_bundle, N_("bundle info FILE"),
+     N_("what a bundle holds (no key needed)")},
+    {"vv", cli_cmd_vv, N_("vv FILE"),
+     N_("write this node's version vector (for export --since)")},
     {"load", cli_cmd_load,
-     "load COLLECTION --scope SCOPE FILE|- [--fast]",
-     "bulk import of JSON Lines records, one transaction"},
-    {"changes", cli_cmd_changes, "changes [--since DATE] [--scope PREFIX]",
-     "what changed since a day (default today), by whom, in which grid"},
-    {"inbox", cli_cmd_inbox, "inbox [--scope PREFIX]",
-     "what a person must decide (conflicts, overdrawn accounts...) and how"},
+     N_("load COLLECTION --scope SCOPE FILE|- [--fast]"),
+     N_("bulk import of JSON Lines records, one transaction")},
+    {"changes", cli_cmd_changes, N_("changes [--since DATE] [--scope PREFIX]"),
+     N_("what changed since a day (default today), by whom, in which grid")},
+    {"inbox", cli_cmd_inbox, N_("inbox [--scope PREFIX]"),
+     N_("what a person must decide (conflicts, overdrawn accounts...) and how")},
     {"report", cli_cmd_report,
-     "report [--scope PREFIX] [--since DATE] [--until DATE] [--year YYYY | "
-     "--month YYYY-MM] [--csv FILE | --xlsx FILE]",
-     "the figures offices publish, per grid and in total"},
-    {"grid", cli_cmd_domain, "grid VERB ...", "grids (网格)"},
-    {"building", cli_cmd_domain, "building VERB ...", "buildings (楼栋)"},
-    {"household", cli_cmd_domain, "household VERB ...", "households (户)"},
-    {"resident", cli_cmd_domain, "resident VERB ...",
-     "residents: add, edit, find, list"},
-    {"appeal", cli_cmd_domain, "appeal VERB ...",
-     "needs and micro-wishes: open, accept, assign, resolve, close"},
-    {"meeting", cli_cmd_domain, "meeting VERB ...",
-     "deliberation meetings (议事会)"},
-    {"task", cli_cmd_domain, "task VERB ...",
-     "action items claimed by units (co-building list)"},
-    {"visit", cli_cmd_domain, "visit VERB ...", "door-knocking visits"},
-    {"timebank", cli_cmd_domain, "timebank VERB ...",
-     "volunteer hours: deposit, spend, balance"},
-    {"team", cli_cmd_domain, "team VERB ...", "volunteer teams"},
-    {"unit", cli_cmd_domain, "unit VERB ...", "co-building units (共建单位)"},
-    {"activity", cli_cmd_domain, "activity VERB ...",
-     "activities and tallies: lectures, errands (代办), thefts stopped"},
-    {"party_report", cli_cmd_domain, "party_report VERB ...",
-     "in-service party members reporting (在职党员双报到)"},
+     N_("report [--scope PREFIX] [--since DATE] [--until DATE] [--year YYYY | "
+     "--month YYYY-MM] [--csv FILE | --xlsx FILE]"),
+     N_("the figures offices publish, per grid and in total")},
+    {"grid", cli_cmd_domain, N_("grid VERB ..."), N_("grids (网格)")},
+    {"building", cli_cmd_domain, N_("building VERB ..."), N_("buildings (楼栋)")},
+    {"household", cli_cmd_domain, N_("household VERB ..."), N_("households (户)")},
+    {"resident", cli_cmd_domain, N_("resident VERB ..."),
+     N_("residents: add, edit, find, list")},
+    {"appeal", cli_cmd_domain, N_("appeal VERB ..."),
+     N_("needs and micro-wishes: open, accept, assign, resolve, close")},
+    {"meeting", cli_cmd_domain, N_("meeting VERB ..."),
+     N_("deliberation meetings (议事会)")},
+    {"task", cli_cmd_domain, N_("task VERB ..."),
+     N_("action items claimed by units (co-building list)")},
+    {"visit", cli_cmd_domain, N_("visit VERB ..."), N_("door-knocking visits")},
+    {"timebank", cli_cmd_domain, N_("timebank VERB ..."),
+     N_("volunteer hours: deposit, spend, balance")},
+    {"team", cli_cmd_domain, N_("team VERB ..."), N_("volunteer teams")},
+    {"unit", cli_cmd_domain, N_("unit VERB ..."), N_("co-building units (共建单位)")},
+    {"activity", cli_cmd_domain, N_("activity VERB ..."),
+     N_("activities and tallies: lectures, errands (代办), thefts stopped")},
+    {"party_report", cli_cmd_domain, N_("party_report VERB ..."),
+     N_("in-service party members reporting (在职党员双报到)")},
     {"demo", cli_cmd_demo,
-     "demo seed [--seed N] [--root STREET/COMMUNITY] [--until DATE] "
-     "[--households N]",
-     "write a realistic demo community (a year of records)"},
+     N_("demo seed [--seed N] [--root STREET/COMMUNITY] [--until DATE] "
+     "[--households N]"),
+     N_("write a realistic demo community (a year of records)")},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void print_help(FILE *f)
 {
   fprintf(f,
-          "usage: gridsync [--dir DIR] [--json] COMMAND ...\n"
+          _("usage: gridsync [--dir DIR] [--json] COMMAND ...\n"
           "\n"
           "  --dir DIR  node directory; default $GRIDSYNC_DIR, else\n"
           "             $XDG_DATA_HOME/gridsync, else "
           "~/.local/share/gridsync\n"
           "  --json     one JSON document on stdout instead of the human "
           "form\n"
-          "\ncommands:\n");
+          "\ncommands:\n"));
   for (size_t i = 0; i < NCOMMANDS; i++)
-    fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
-  fprintf(f, "\n'gridsync help COMMAND' shows a command's arguments.\n"
-             "exit status: 0 done, 1 failed, 2 usage error.\n");
+    fprintf(f, "  %-9s %s\n", commands[i].name, _(commands[i].summary));
+  fprintf(f, _("\n'gridsync help COMMAND' shows a command's arguments.\n"
+             "exit status: 0 done, 1 failed, 2 usage error.\n"));
 }
 
 static const cli_command *find_command(const char *name)
@@ -150,7 +157,7 @@ int cli_fail(const char *fmt, ...)
   va_list ap;
   fputs("gridsync: ", stderr);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  vfprintf(stderr, _(fmt), ap);
   va_end(ap);
   fputc('\n', stderr);
   return CLI_FAIL;
@@ -161,13 +168,13 @@ int cli_usage(const char *cmd, const char *fmt, ...)
   va_list ap;
   fputs("gridsync: ", stderr);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  vfprintf(stderr, _(fmt), ap);
   va_end(ap);
   const cli_command *c = cmd ? find_command(cmd) : NULL;
   if (c)
-    fprintf(stderr, "\nusage: gridsync %s\n", c->usage);
+    fprintf(stderr, _("\nusage: gridsync %s\n"), _(c->usage));
   else
-    fprintf(stderr, "\ntry 'gridsync --help'\n");
+    fprintf(stderr, _("\ntry 'gridsync --help'\n"));
   return CLI_USAGE;
 }
 
@@ -192,7 +199,7 @@ node *cli_open(cli_ctx *ctx, unsigned flags)
              ctx->dir, ctx->dir);
     break;
   default:
-    cli_fail("cannot open the node in %s: %s", ctx->dir, gs_strerror(err));
+    cli_fail("cannot open the node in %s: %s", ctx->dir, gs_i18n_strerror(err));
     break;
   }
   return NULL;
@@ -206,8 +213,31 @@ int cli_refused(const char *cmd, const node_reason *why)
     opt[i] = why->field[i] == '_' ? '-' : why->field[i];
   opt[i] = '\0';
   if (why->code == GS_EINVAL)
-    return cli_usage(cmd, "%s%s%s", why->text, *opt ? "; give --" : "", opt);
-  return cli_fail("%s: %s%s%s", cmd, why->text, *opt ? "; give --" : "", opt);
+    return cli_usage(cmd, "%s%s%s", why->text, *opt ? _("; give --") : "",
+                     opt);
+  return cli_fail("%s: %s%s%s", cmd, why->text, *opt ? _("; give --") : "",
+                  opt);
+}
+
+int cli_pad(const char *s, int cols)
+{
+  int bytes = 0, width = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++, bytes++)
+    if ((*p & 0xC0) != 0x80)
+      width += (*p & 0xF0) == 0xE0 ? 2 : 1;
+  return cols + bytes - width;
+}
+
+bool cli_chinese(void)
+{
+  /* TRANSLATORS: the language code of this catalogue (zh_CN) */
+  return strncmp(_("en"), "zh", 2) == 0;
+}
+
+const char *cli_value_label(const char *coll, const char *field,
+                            const char *value)
+{
+  return cli_chinese() ? node_schema_label(coll, field, value) : value;
 }
 
 int cli_json_out(json_t *doc)
@@ -261,6 +291,26 @@ static const char *default_dir(char *buf, size_t cap)
   return buf;
 }
 
+/* Where the catalogues are (issue 18): $GRIDSYNC_LOCALEDIR when set (the
+ * meson test environment sets it); the build tree's po/ when this binary
+ * is the build tree's; else the installed share/locale. */
+static const char *locale_dir(char *buf, size_t cap)
+{
+  const char *d = getenv("GRIDSYNC_LOCALEDIR");
+  if (d && *d)
+    return d;
+#ifdef GS_BUILD_EXE
+  ssize_t len = readlink("/proc/self/exe", buf, cap - 1);
+  if (len > 0 && (size_t)len < cap - 1) {
+    buf[len] = '\0';
+    if (strcmp(buf, GS_BUILD_EXE) == 0)
+      return GS_BUILD_LOCALEDIR;
+  }
+#endif
+  (void)buf, (void)cap;
+  return GS_LOCALEDIR;
+}
+
 int main(int argc, char **argv)
 {
   static char dirbuf[4096];
@@ -269,7 +319,9 @@ int main(int argc, char **argv)
   char **args = calloc((size_t)argc + 1, sizeof *args);
   char **args_alloc = args;
   int nargs = 0;
+  char locbuf[PATH_MAX];
 
+  gs_i18n_init(locale_dir(locbuf, sizeof locbuf));
   if (!args)
     return cli_fail("out of memory");
   /* Pull the global options out of argv, wherever they are. */
@@ -328,7 +380,7 @@ int main(int argc, char **argv)
     goto out;
   }
   if (help) {
-    printf("usage: gridsync %s\n  %s\n", cmd->usage, cmd->summary);
+    printf(_("usage: gridsync %s\n  %s\n"), _(cmd->usage), _(cmd->summary));
     rc = CLI_OK;
     goto out;
   }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "net/seal.h"
+#include "crdt/gs_i18n.h"
 #include "node/bundle.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
@@ -434,18 +435,18 @@ gs_err node_import(node *n, const char *path, node_import_result *res,
   if ((err = read_file(path, BUNDLE_MAX, &buf, &len)) != GS_OK)
     return err;
   if ((err = parse_header(buf, len, &info, &adlen)) != GS_OK) {
-    snprintf(why, whylen, "not a gridsync bundle, or a damaged one");
+    snprintf(why, whylen, "%s", _("not a gridsync bundle, or a damaged one"));
     goto out;
   }
   if (memcmp(info.netid, n->net.id, 8) != 0) {
-    snprintf(why, whylen, "the bundle is for network \"%s\", not this one",
+    snprintf(why, whylen, _("the bundle is for network \"%s\", not this one"),
              info.netname);
     err = GS_EPERM;
     goto out;
   }
   size_t sl = len - adlen;
   if (sl < NET_SEAL_NONCE + NET_SEAL_TAG) {
-    snprintf(why, whylen, "the bundle is cut short");
+    snprintf(why, whylen, "%s", _("the bundle is cut short"));
     err = GS_ETRUNC;
     goto out;
   }
@@ -471,13 +472,13 @@ gs_err node_import(node *n, const char *path, node_import_result *res,
   crdt_wipe(keys, KEYS_MAX * sizeof *keys);
   free(keys);
   if (err) {
-    snprintf(why, whylen, "the bundle was altered or cut short (nothing "
-                          "imported)");
+    snprintf(why, whylen, "%s", _("the bundle was altered or cut short (nothing "
+                          "imported)"));
     goto out;
   }
   if ((err = crdt_mp_unpack(body, bl, 2, &u)) != GS_OK ||
       u.data.type != MSGPACK_OBJECT_ARRAY) {
-    snprintf(why, whylen, "the bundle's contents are malformed");
+    snprintf(why, whylen, "%s", _("the bundle's contents are malformed"));
     err = err ? err : GS_EDECODE;
     goto out;
   }
@@ -491,7 +492,7 @@ gs_err node_import(node *n, const char *path, node_import_result *res,
     if (o->type != MSGPACK_OBJECT_BIN ||
         (err = crdt_change_decode((const uint8_t *)o->via.bin.ptr,
                                   o->via.bin.size, &cs[i])) != GS_OK) {
-      snprintf(why, whylen, "change %zu of the bundle is malformed", i + 1);
+      snprintf(why, whylen, _("change %zu of the bundle is malformed"), i + 1);
       err = err ? err : GS_EDECODE;
       goto out;
     }
@@ -549,7 +550,7 @@ gs_err node_import(node *n, const char *path, node_import_result *res,
       if (e == GS_EGAP) {
         res->gaps++; /* older than what we lack: needs an earlier bundle */
       } else if (e) {
-        snprintf(why, whylen, "a feed was refused: %s", gs_strerror(e));
+        snprintf(why, whylen, _("a feed was refused: %s"), gs_strerror(e));
         res->bad_feeds++;
       } else {
         res->applied += r.applied;

@@ -152,7 +152,7 @@ gs_err node_changes(node *n, const char *prefix, uint64_t since_ms,
   if (err) {
     free(it.v);
     return node_reason_set(why, err, "cannot read the store: %s",
-                           gs_strerror(err));
+                           gs_i18n_strerror(err));
   }
   if (it.n)
     qsort(it.v, it.n, sizeof *it.v, cmp_item);

@@ -363,8 +363,8 @@ gs_err node_timebank_check_batch(node *n, const node_timebank_batch *b,
     }
     node_hours_text(held.balance, have, sizeof have);
     node_hours_text(-d->balance, want, sizeof want);
-    snprintf(why, whylen, "%s has %s h; spending %s h would overdraw the "
-                          "account",
+    snprintf(why, whylen, _("%s has %s h; spending %s h would overdraw the "
+                          "account"),
              name, have, want);
     return GS_ESCHEMA;
   }

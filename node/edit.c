@@ -34,7 +34,7 @@ gs_err node_reason_set(node_reason *r, gs_err code, const char *fmt, ...)
   r->field[0] = '\0';
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(r->text, sizeof r->text, fmt, ap);
+  vsnprintf(r->text, sizeof r->text, _(fmt), ap); /* issue 18 */
   va_end(ap);
   return code;
 }
@@ -48,7 +48,7 @@ gs_err node_reason_for(node_reason *r, const char *field, gs_err code,
   snprintf(r->field, sizeof r->field, "%s", field);
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(r->text, sizeof r->text, fmt, ap);
+  vsnprintf(r->text, sizeof r->text, _(fmt), ap); /* issue 18 */
   va_end(ap);
   return code;
 }
@@ -287,7 +287,7 @@ gs_err node_edit_open(node *n, const char *coll, const uint8_t id[CRDT_ID_LEN],
   } else if (err) {
     node_edit_free(e);
     return node_reason_set(why, err, "cannot read %s %s: %s", coll, idt,
-                           gs_strerror(err));
+                           gs_i18n_strerror(err));
   }
   *out = e;
   return GS_OK;
@@ -384,8 +384,8 @@ static gs_err intent_add(node_edit *e, ikind kind, const char *field,
     gs_err ve = crdt_value_check(&vals[i]);
     if (ve)
       return node_reason_set(why, GS_EINVAL, "field '%s': %s", field,
-                             ve == GS_ETOOBIG ? "text longer than 16384 bytes"
-                                              : gs_strerror(ve));
+                             ve == GS_ETOOBIG ? _("text longer than 16384 bytes")
+                                              : gs_i18n_strerror(ve));
   }
   if (crdt_grow((void **)&e->iv, &e->icap, e->ni + 1, sizeof *e->iv))
     return node_reason_set(why, GS_ENOMEM, "out of memory");
@@ -451,7 +451,7 @@ gs_err node_edit_delete(node_edit *e, bool del, node_reason *why)
   if (e->create)
     return node_reason_set(why, GS_ENOTFOUND,
                            "there is no such %s to %s", e->coll,
-                           del ? "delete" : "restore");
+                           del ? _("delete") : _("restore"));
   gs_err err = intent_add(e, I_TOMB, "", NULL, 0, why);
   if (!err)
     e->iv[e->ni - 1].del = del;
@@ -1111,7 +1111,7 @@ static gs_err batch_queue(node_batch *b, const char *scope,
   if (strcmp(b->scope, scope) != 0 || b->nops + n > BATCH_OPS ||
       b->bytes + bytes > BATCH_BYTES) {
     if ((err = flush(b, NULL)) != GS_OK)
-      return node_reason_set(why, err, "cannot write: %s", gs_strerror(err));
+      return node_reason_set(why, err, "cannot write: %s", gs_i18n_strerror(err));
     snprintf(b->scope, sizeof b->scope, "%s", scope);
   }
   if ((err = queue_ops(b, ops, n)) != GS_OK) {
@@ -1156,7 +1156,7 @@ static gs_err batch_put(node_batch *b, node_edit *e, node_committed *res,
   err = store_get(n->st, e->coll, strlen(e->coll), e->id, on_copy, &r);
   if (err && err != GS_ENOTFOUND) {
     err = node_reason_set(why, err, "cannot read %s %s: %s", e->coll, idt,
-                          gs_strerror(err));
+                          gs_i18n_strerror(err));
     goto out;
   }
   if (err == GS_OK && !r) {
@@ -1285,7 +1285,7 @@ gs_err node_batch_commit(node_batch *b, uint64_t *changes, node_reason *why)
     return err == GS_ESCHEMA
                ? node_reason_set(why, err, "%s", tw)
                : node_reason_set(why, err, "cannot read the store: %s",
-                                 gs_strerror(err));
+                                 gs_i18n_strerror(err));
   }
   if ((err = flush(b, NULL)) != GS_OK) {
     node_batch_abort(b);
@@ -1293,7 +1293,7 @@ gs_err node_batch_commit(node_batch *b, uint64_t *changes, node_reason *why)
                            err == GS_ETOOBIG
                                ? "the change is too large: split it"
                                : "cannot write: %s",
-                           gs_strerror(err));
+                           gs_i18n_strerror(err));
   }
   store_write *w = b->w;
   b->w = NULL;
@@ -1301,7 +1301,7 @@ gs_err node_batch_commit(node_batch *b, uint64_t *changes, node_reason *why)
     *changes = b->changes;
   node_batch_abort(b);
   if ((err = store_write_commit(w)) != GS_OK)
-    return node_reason_set(why, err, "cannot write: %s", gs_strerror(err));
+    return node_reason_set(why, err, "cannot write: %s", gs_i18n_strerror(err));
   return GS_OK;
 }
 
@@ -1313,7 +1313,7 @@ gs_err node_edit_commit(node_edit *e, node_committed *res, node_reason *why)
     res = &local;
   gs_err err = node_batch_begin(e->n, 0, &b);
   if (err)
-    return node_reason_set(why, err, "cannot write: %s", gs_strerror(err));
+    return node_reason_set(why, err, "cannot write: %s", gs_i18n_strerror(err));
   if ((err = batch_put(b, e, res, why)) != GS_OK) {
     node_batch_abort(b);
     return err;
@@ -1330,7 +1330,7 @@ gs_err node_edit_commit(node_edit *e, node_committed *res, node_reason *why)
                                ? "the change is too large (over %d bytes "
                                  "encoded or %d ops): split it into several "
                                  "commands"
-                               : "cannot write",
+                               : _("cannot write"),
                            CRDT_CHANGE_MAX, CRDT_OPS_MAX);
   }
   res->seq = seq;

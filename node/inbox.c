@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "crdt/gs_i18n.h"
 #include "node/domain.h"
 #include "node/json.h"
 #include "node/member.h"
@@ -184,18 +185,18 @@ static gs_err status_races(node *n, const char *prefix, node_inbox_cb cb,
     node_record_name(n, "appeal", x.v[i], name, sizeof name);
     node_author_text(n, p->st.origin, pa, sizeof pa);
     node_author_text(n, qq->st.origin, qa, sizeof qa);
-    node_time_text(CRDT_HLC_MS(p->st.hlc), pt, sizeof pt);
-    node_time_text(CRDT_HLC_MS(qq->st.hlc), qt, sizeof qt);
+    node_time_local(CRDT_HLC_MS(p->st.hlc), pt, sizeof pt);
+    node_time_local(CRDT_HLC_MS(qq->st.hlc), qt, sizeof qt);
     label_of(p->value, pl, sizeof pl);
     label_of(qq->value, ql, sizeof ql);
     snprintf(it.what, sizeof it.what,
-             "The appeal '%s' was set to %s by %s at %s and to %s by %s at "
-             "%s, apparently while the two were apart, so it now shows %s.",
+             _("The appeal '%s' was set to %s by %s at %s and to %s by %s at "
+             "%s, apparently while the two were apart, so it now shows %s."),
              name[0] ? name : idt, pl, pa, pt, ql, qa, qt, ql);
     snprintf(it.action, sizeof it.action,
-             "Look at the history ('gridsync history appeal %s') and set "
+             _("Look at the history ('gridsync history appeal %s') and set "
              "the status again ('gridsync appeal VERB %s' with accept, "
-             "assign, resolve, close or reopen).",
+             "assign, resolve, close or reopen)."),
              idt, idt);
     snprintf(it.refs[0].coll, sizeof it.refs[0].coll, "appeal");
     memcpy(it.refs[0].id, x.v[i], CRDT_ID_LEN);
@@ -226,13 +227,13 @@ static gs_err overdrawn(node *n, const char *prefix, node_inbox_cb cb,
     node_hours_text(b[i].balance, h, sizeof h);
     node_hours_text(-b[i].balance, o, sizeof o);
     snprintf(it.what, sizeof it.what,
-             "The time-bank account of %s (%s) is at %s hours: spends "
-             "accepted on two nodes at once took more than it held.",
+             _("The time-bank account of %s (%s) is at %s hours: spends "
+             "accepted on two nodes at once took more than it held."),
              name[0] ? name : idt, node_schema_label(b[i].coll, NULL, NULL),
              h);
     snprintf(it.action, sizeof it.action,
-             "An admin settles it with 'gridsync timebank adjust %s/%s %s "
-             "--note WHY' (no entry is lost).",
+             _("An admin settles it with 'gridsync timebank adjust %s/%s %s "
+             "--note WHY' (no entry is lost)."),
              b[i].coll, idt, o);
     snprintf(it.refs[0].coll, sizeof it.refs[0].coll, "%s", b[i].coll);
     memcpy(it.refs[0].id, b[i].id, CRDT_ID_LEN);
@@ -288,21 +289,21 @@ static gs_err invites(node *n, node_inbox_cb cb, void *ctx, bool *stop)
       node_author_text(n, m->other, b, sizeof b);
       crdt_base32_encode(m->other, CRDT_KEY_LEN, kb);
       snprintf(it.what, sizeof it.what,
-               "The %s invite of node %s was used by node %s too, so the "
-               "changes of both are held.",
+               _("The %s invite of node %s was used by node %s too, so the "
+               "changes of both are held."),
                m->role, a, b);
       snprintf(it.action, sizeof it.action,
-               "Ask which laptop was really invited, then the admin runs "
-               "'gridsync readmit %s' or 'gridsync readmit %s' for that one.",
+               _("Ask which laptop was really invited, then the admin runs "
+               "'gridsync readmit %s' or 'gridsync readmit %s' for that one."),
                ka, kb);
     } else {
       snprintf(it.what, sizeof it.what,
-               "The %s invite of node %s was used by another node too, so "
-               "its changes are held.",
+               _("The %s invite of node %s was used by another node too, so "
+               "its changes are held."),
                m->role, a);
       snprintf(it.action, sizeof it.action,
-               "If that laptop was really invited, the admin runs "
-               "'gridsync readmit %s'.",
+               _("If that laptop was really invited, the admin runs "
+               "'gridsync readmit %s'."),
                ka);
     }
     if (cb(ctx, &it))
@@ -332,23 +333,23 @@ static int on_bad(void *vctx, const node_bad_feed *f)
   node_author_text(x->n, f->origin, a, sizeof a);
   crdt_base32_encode(f->origin, CRDT_KEY_LEN, k);
   snprintf(it.what, sizeof it.what,
-           "The changes of node %s in grid %s were set apart from its "
-           "change %" PRIu64 " on: %s",
+           _("The changes of node %s in grid %s were set apart from its "
+           "change %" PRIu64 " on: %s"),
            a, f->scope, f->seq, f->reason);
   size_t wl = strlen(it.what);
   if (wl && it.what[wl - 1] != '.' && wl + 1 < sizeof it.what)
     memcpy(it.what + wl, ".", 2);
   if (f->frozen)
     snprintf(it.action, sizeof it.action,
-             "Nothing more of that node is taken in this grid: if its "
+             _("Nothing more of that node is taken in this grid: if its "
              "laptop or key was copied, the admin runs 'gridsync revoke %s' "
-             "and its owner joins again with a new invite.",
+             "and its owner joins again with a new invite."),
              k);
   else
     snprintf(it.action, sizeof it.action,
-             "Sync again to fetch the rest; if it happens again, ask the "
+             _("Sync again to fetch the rest; if it happens again, ask the "
              "owner of that node to check the laptop, or the admin runs "
-             "'gridsync revoke %s'.",
+             "'gridsync revoke %s'."),
              k);
   if (x->cb(x->ctx, &it)) {
     *x->stop = true;
@@ -417,22 +418,22 @@ static gs_err held(node *n, const char *prefix, node_inbox_cb cb, void *ctx,
     node_inbox_item it = {.kind = NODE_INBOX_HELD};
     char a[NODE_NAME_MAX + 16], t[40];
     node_author_text(n, g->origin, a, sizeof a);
-    node_time_text(g->stamp_ms, t, sizeof t);
+    node_time_local(g->stamp_ms, t, sizeof t);
     snprintf(it.what, sizeof it.what,
-             "%" PRIu64 " changes by node %s in grid %s are held, not "
-             "applied: %s.",
+             _("%" PRIu64 " changes by node %s in grid %s are held, not "
+             "applied: %s."),
              g->count, a, g->scope, g->reason[0] ? g->reason : "held");
     if (g->clock_ahead)
       snprintf(it.action, sizeof it.action,
-               "They are applied by themselves once this node's clock "
+               _("They are applied by themselves once this node's clock "
                "reaches %s; if the clock of that node is wrong, its owner "
-               "sets the right date and time and syncs again.",
+               "sets the right date and time and syncs again."),
                t);
     else
       snprintf(it.action, sizeof it.action,
-               "They are applied once that node's membership is confirmed: "
+               "%s", _("They are applied once that node's membership is confirmed: "
                "sync with the office, or ask the admin to confirm or "
-               "re-admit it.");
+               "re-admit it."));
     if (cb(ctx, &it))
       *stop = true;
   }
@@ -449,15 +450,15 @@ static gs_err clocks(node *n, node_inbox_cb cb, void *ctx, bool *stop)
   if (err == GS_OK) {
     node_inbox_item it = {.kind = NODE_INBOX_CLOCK};
     char own[40], peer[40];
-    node_time_text(pc.own_ms, own, sizeof own);
-    node_time_text(pc.peer_ms, peer, sizeof peer);
+    node_time_local(pc.own_ms, own, sizeof own);
+    node_time_local(pc.peer_ms, peer, sizeof peer);
     snprintf(it.what, sizeof it.what,
-             "The clock of the peer at %s said %s while this node's said "
-             "%s.",
+             _("The clock of the peer at %s said %s while this node's said "
+             "%s."),
              pc.addr, peer, own);
     snprintf(it.action, sizeof it.action,
-             "Set the right date and time on the laptop that is wrong: the "
-             "changes it stamps too far ahead are held by the others.");
+             "%s", _("Set the right date and time on the laptop that is wrong: the "
+             "changes it stamps too far ahead are held by the others."));
     if (cb(ctx, &it)) {
       *stop = true;
       return GS_OK;
@@ -469,14 +470,14 @@ static gs_err clocks(node *n, node_inbox_cb cb, void *ctx, bool *stop)
   if (skew > STORE_AHEAD_MAX_MS && !*stop) {
     node_inbox_item it = {.kind = NODE_INBOX_CLOCK};
     char now[40];
-    node_time_text(node_now(n), now, sizeof now);
+    node_time_local(node_now(n), now, sizeof now);
     snprintf(it.what, sizeof it.what,
-             "This node's clock says %s, %" PRIu64 " hours behind the "
-             "newest change it holds.",
+             _("This node's clock says %s, %" PRIu64 " hours behind the "
+             "newest change it holds."),
              now, skew / 3600000);
     snprintf(it.action, sizeof it.action,
-             "Check the date and time of this laptop and set them right if "
-             "they are wrong.");
+             "%s", _("Check the date and time of this laptop and set them right if "
+             "they are wrong."));
     if (cb(ctx, &it))
       *stop = true;
   }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crdt/gs_i18n.h"
 #include "node/json.h"
 #include "node/node.h"
 #include "node/report.h"
@@ -74,7 +75,7 @@ void node_value_text(const crdt_value *v, char *buf, size_t cap)
 {
   switch (v->type) {
   case CRDT_NIL:
-    snprintf(buf, cap, "(none)");
+    snprintf(buf, cap, "%s", _("(none)"));
     break;
   case CRDT_BOOL:
     snprintf(buf, cap, "%s", v->u.b ? "true" : "false");
@@ -108,6 +109,14 @@ void node_time_text(uint64_t ms, char *buf, size_t cap)
   }
   size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(buf + n, cap - n, ".%03uZ", (unsigned)(ms % 1000));
+}
+
+void node_time_local(uint64_t ms, char *buf, size_t cap)
+{
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  if (!localtime_r(&t, &tm) || !strftime(buf, cap, "%Y-%m-%d %H:%M", &tm))
+    snprintf(buf, cap, "%" PRIu64 "ms", ms);
 }
 
 gs_err node_parse_id(const char *text, uint8_t id[CRDT_ID_LEN])
@@ -168,21 +177,21 @@ gs_err node_json_to_value(json_t *j, crdt_value *out, char *err,
     if (json_object_size(j) != 1 ||
         json_unpack(j, "{s?s, s?s}", "$ref", &ref, "$hex", &hx) != 0 ||
         (!ref && !hx)) {
-      snprintf(err, errlen, "an object must be {\"$ref\": \"COLL/ID\"} or "
-                            "{\"$hex\": \"...\"}");
+      snprintf(err, errlen, "%s", _("an object must be {\"$ref\": \"COLL/ID\"} or "
+                            "{\"$hex\": \"...\"}"));
       return GS_EINVAL;
     }
     if (ref) {
       if (node_parse_ref(ref, out) != GS_OK) {
-        snprintf(err, errlen, "bad reference \"%s\" (want COLL/ID)", ref);
+        snprintf(err, errlen, _("bad reference \"%s\" (want COLL/ID)"), ref);
         return GS_EINVAL;
       }
       break;
     }
     size_t hn = strlen(hx);
     if (hn % 2 || hn / 2 > CRDT_TEXT_MAX) {
-      snprintf(err, errlen, hn % 2 ? "odd number of hex digits"
-                                   : "more than 16384 bytes");
+      snprintf(err, errlen, hn % 2 ? _("odd number of hex digits")
+                                   : _("more than 16384 bytes"));
       return GS_EINVAL;
     }
     /* the bytes live in a JSON string kept alive by j */
@@ -195,7 +204,7 @@ gs_err node_json_to_value(json_t *j, crdt_value *out, char *err,
       int hi = unhex_digit(hx[2 * i]), lo = unhex_digit(hx[2 * i + 1]);
       if (hi < 0 || lo < 0) {
         free(b);
-        snprintf(err, errlen, "bad hex digit");
+        snprintf(err, errlen, "%s", _("bad hex digit"));
         return GS_EINVAL;
       }
       b[i] = (uint8_t)(hi << 4 | lo);
@@ -212,12 +221,12 @@ gs_err node_json_to_value(json_t *j, crdt_value *out, char *err,
     break;
   }
   case JSON_ARRAY:
-    snprintf(err, errlen, "an array is not a single value");
+    snprintf(err, errlen, "%s", _("an array is not a single value"));
     return GS_EINVAL;
   }
   gs_err e = crdt_value_check(out);
   if (e) {
-    snprintf(err, errlen, "%s", e == GS_ETOOBIG ? "longer than 16384 bytes"
+    snprintf(err, errlen, _("%s"), e == GS_ETOOBIG ? "longer than 16384 bytes"
                                                 : gs_strerror(e));
     return GS_EINVAL;
   }

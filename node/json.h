@@ -33,6 +33,8 @@ json_t *node_record_json(const crdt_record *r);
 void node_value_text(const crdt_value *v, char *buf, size_t cap);
 /* ISO 8601 UTC text of Unix ms. */
 void node_time_text(uint64_t ms, char *buf, size_t cap);
+/* The form people read (issue 18): local time, "2026-12-01 13:34". */
+void node_time_local(uint64_t ms, char *buf, size_t cap);
 /* Parse "COLL/ID" into a ref value (coll borrowed from text). */
 gs_err node_parse_ref(const char *text, crdt_value *out);
 /* Parse a 26-character id. */

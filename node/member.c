@@ -738,8 +738,8 @@ static gs_err check_written_once(const crdt_change *c, char *why,
       char idt[CRDT_ID_TEXT_LEN + 1];
       crdt_base32_encode(op->id, CRDT_ID_LEN, idt);
       snprintf(why, whylen,
-               "%s %s is written once, by the node its id names: another "
-               "node's change to it is refused",
+               _("%s %s is written once, by the node its id names: another "
+               "node's change to it is refused"),
                sc->name, idt);
       return GS_EPERM;
     }
@@ -835,19 +835,19 @@ static gs_err check_timebank(node_policy *p, const crdt_change *c, char *why,
                                                 : 0;
       if (!(h >= -max && h <= max)) {
         snprintf(why, whylen,
-                 "a time-bank entry of more than %.0f hours is refused", max);
+                 _("a time-bank entry of more than %.0f hours is refused"), max);
         return GS_EPERM;
       }
     } else if (op_is(op, "timebank", "person")) {
       if (op->value.type != CRDT_REF) {
-        snprintf(why, whylen, "a time-bank entry's person is not a record");
+        snprintf(why, whylen, "%s", _("a time-bank entry's person is not a record"));
         return GS_EPERM;
       }
       if (!person_held(p, op->value.u.ref.coll, op->value.u.ref.coll_len,
                        op->value.u.ref.id, c->scope, c->scope_len)) {
         snprintf(why, whylen,
-                 "a time-bank entry in %.*s for a person not held under it "
-                 "(held until the person's record arrives)",
+                 _("a time-bank entry in %.*s for a person not held under it "
+                 "(held until the person's record arrives)"),
                  (int)c->scope_len, c->scope);
         return GS_EHELD;
       }
@@ -984,16 +984,16 @@ static const char *state_why(node_member_state s)
 {
   switch (s) {
   case NODE_MEMBER_UNWITNESSED:
-    return "the author's membership has not been confirmed by an admin or "
-           "office yet (held until it is)";
+    return _("the author's membership has not been confirmed by an admin or "
+           "office yet (held until it is)");
   case NODE_MEMBER_LEAKED:
-    return "the author's invite was used by two nodes (held until the admin "
-           "re-admits one)";
+    return _("the author's invite was used by two nodes (held until the admin "
+           "re-admits one)");
   case NODE_MEMBER_VOID:
-    return "the author's membership claim is void";
+    return _("the author's membership claim is void");
   default:
-    return "the author is not a member of this network (held until its "
-           "membership arrives)";
+    return _("the author is not a member of this network (held until its "
+           "membership arrives)");
   }
 }
 
@@ -1009,21 +1009,21 @@ static gs_err check_net(node_policy *p, const crdt_change *c, char *why,
       const crdt_op *op = &c->ops[i];
       if (op->kind != CRDT_OP_SET || !op_is(op, WCOLL, want) ||
           op->value.type != CRDT_BYTES || op->value.u.s.n != WITNESS_LEN) {
-        snprintf(why, whylen, "a witness record of another's name");
+        snprintf(why, whylen, "%s", _("a witness record of another's name"));
         return GS_EPERM;
       }
     }
     settled(p);
     const member *wm = find(p, c->origin, false);
     if (wm && wm->revoked && !before_cut(wm, c)) {
-      snprintf(why, whylen, "the author was revoked");
+      snprintf(why, whylen, "%s", _("the author was revoked"));
       return GS_EPERM;
     }
     if (!is_witness(p, c->origin)) {
       const member *m = find(p, c->origin, false);
       if (m && (m->state == NODE_MEMBER_VALID ? !witness_role(m)
                                               : m->state == NODE_MEMBER_VOID)) {
-        snprintf(why, whylen, "only an admin or office witnesses claims");
+        snprintf(why, whylen, "%s", _("only an admin or office witnesses claims"));
         return GS_EPERM;
       }
       snprintf(why, whylen, "%s", state_why(m ? m->state : NODE_MEMBER_NONE));
@@ -1067,8 +1067,8 @@ static gs_err check_net(node_policy *p, const crdt_change *c, char *why,
   claim_verdict v = claim_check(p, c->origin, cert, cl, sig, proof, &st,
                                 &probe);
   if (v == CLAIM_BAD) {
-    snprintf(why, whylen, "membership claim with an invalid, expired or "
-                          "foreign certificate");
+    snprintf(why, whylen, "%s", _("membership claim with an invalid, expired or "
+                          "foreign certificate"));
     return GS_EPERM;
   }
   member *m = find(p, c->origin, true);
@@ -1091,7 +1091,7 @@ static gs_err check_net(node_policy *p, const crdt_change *c, char *why,
   }
   return GS_OK;
 refuse:
-  snprintf(why, whylen, "only the admin writes membership records");
+  snprintf(why, whylen, "%s", _("only the admin writes membership records"));
   return GS_EPERM;
 }
 
@@ -1107,7 +1107,7 @@ gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
   if (net && !crdt_change_verify(c)) {
     /* membership changes shape this check for the rest of the batch:
      * they must be genuine before they count */
-    snprintf(why, whylen, "membership change with a bad signature");
+    snprintf(why, whylen, "%s", _("membership change with a bad signature"));
     return GS_EPERM;
   }
   if (is_root(p, c->origin)) {
@@ -1131,7 +1131,7 @@ gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
     return s == NODE_MEMBER_VOID ? GS_EPERM : GS_EHELD;
   }
   if (strcmp(m->role, "reader") == 0) {
-    snprintf(why, whylen, "the author is a reader");
+    snprintf(why, whylen, "%s", _("the author is a reader"));
     return GS_EPERM;
   }
   bool under = strcmp(m->role, "admin") == 0;
@@ -1139,7 +1139,7 @@ gs_err node_policy_check(node_policy *p, const crdt_change *c, char *why,
     under = crdt_scope_under(c->scope, c->scope_len, m->scopes[i],
                              strlen(m->scopes[i]));
   if (!under) {
-    snprintf(why, whylen, "the author (%s) may not write %.*s", m->role,
+    snprintf(why, whylen, _("the author (%s) may not write %.*s"), m->role,
              (int)c->scope_len, c->scope);
     return GS_EPERM;
   }
@@ -1167,7 +1167,7 @@ gs_err node_may_write(node *n, const char *scope, size_t scope_len,
     return GS_OK;
   if (is_net_scope(scope, scope_len) ||
       (scope_len > 0 && scope[0] == '_')) {
-    snprintf(why, whylen, "scopes starting with '_' are reserved");
+    snprintf(why, whylen, "%s", _("scopes starting with '_' are reserved"));
     return GS_EPERM;
   }
   node_policy *p;
@@ -1192,23 +1192,23 @@ gs_err node_may_write(node *n, const char *scope, size_t scope_len,
   /* at most ~200 bytes: callers' buffers */
   if (err && self && self->state == NODE_MEMBER_LEAKED)
     snprintf(why, whylen,
-             "this node's invite was also used on another computer, so the "
+             "%s", _("this node's invite was also used on another computer, so the "
              "network holds its changes: ask the admin to run 'gridsync "
-             "readmit' with this node's id, or for a new invite to join again");
+             "readmit' with this node's id, or for a new invite to join again"));
   else if (err && self && self->state == NODE_MEMBER_VOID)
     snprintf(why, whylen,
-             "this node's membership is void (its invite was used twice and "
+             "%s", _("this node's membership is void (its invite was used twice and "
              "the admin kept the other computer): ask the admin for a new "
-             "invite and run 'gridsync join CODE'");
+             "invite and run 'gridsync join CODE'"));
   else if (err && self && self->state == NODE_MEMBER_UNWITNESSED)
     snprintf(why, whylen,
-             "no admin or office confirmed this node's membership before its "
+             "%s", _("no admin or office confirmed this node's membership before its "
              "invite expired: ask the admin for a new invite and run "
-             "'gridsync join CODE'");
+             "'gridsync join CODE'"));
   else if (err && !self && strcmp(n->net.role, "admin") != 0)
-    snprintf(why, whylen, "this node's membership is not known yet");
-  else if (err == GS_EPERM && strstr(why, "may not write"))
-    snprintf(why, whylen, "this node (%s of %s%s) may not write %.*s",
+    snprintf(why, whylen, "%s", _("this node's membership is not known yet"));
+  else if (err == GS_EPERM && strstr(why, _("may not write")))
+    snprintf(why, whylen, _("this node (%s of %s%s) may not write %.*s"),
              n->net.role, n->net.scopes[0], n->net.nscopes > 1 ? ", ..." : "",
              (int)scope_len, scope);
   node_policy_free(p);
@@ -1649,10 +1649,10 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
   crdt_base32_encode(n->pk, CRDT_KEY_LEN, me);
   if (self && self->state == NODE_MEMBER_LEAKED)
     snprintf(out[k++], NODE_WARN_MAX,
-             "this node's invite was used on another computer too, so the "
+             _("this node's invite was used on another computer too, so the "
              "network holds this node's changes: ask the admin to run "
              "'gridsync readmit %s', or for a new invite (then run "
-             "'gridsync join CODE' here)",
+             "'gridsync join CODE' here)"),
              me);
   else if (self && self->state == NODE_MEMBER_VOID)
     snprintf(out[k++], NODE_WARN_MAX,
@@ -1662,10 +1662,10 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
   else if (self && self->state == NODE_MEMBER_UNWITNESSED)
     snprintf(out[k++], NODE_WARN_MAX,
              node_now(n) <= self->expires
-                 ? "this node's membership is not confirmed yet: an admin "
+                 ? _("this node's membership is not confirmed yet: an admin "
                    "or office confirms it when they meet before the invite "
                    "expires (if you met one since, check this computer's "
-                   "date, or ask for a new invite)"
+                   "date, or ask for a new invite)")
                  : "no admin or office confirmed this node's membership "
                    "before its invite expired: ask the admin for a new "
                    "invite and run 'gridsync join CODE'");
@@ -1674,12 +1674,12 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
     time_t t = (time_t)(gu / 1000);
     struct tm tm;
     char when[40] = "?";
-    if (gmtime_r(&t, &tm))
-      strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+    if (localtime_r(&t, &tm))
+      strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
     snprintf(out[k++], NODE_WARN_MAX,
-             "the network key was changed (the old one stops working %s) "
+             _("the network key was changed (the old one stops working %s) "
              "and this node was not given the new one: ask the admin (a "
-             "revoked node is left out)",
+             "revoked node is left out)"),
              when);
   }
   for (size_t i = 0; i < p->n_m && k < max; i++) {
@@ -1692,11 +1692,11 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
     crdt_base32_encode(m->key, CRDT_KEY_LEN, a);
     crdt_base32_encode(m->other, CRDT_KEY_LEN, b);
     snprintf(out[k++], NODE_WARN_MAX,
-             "one invite was used by two nodes, %.12s and %.12s: from now "
+             _("one invite was used by two nodes, %.12s and %.12s: from now "
              "on the network holds both nodes' changes (a node that got some "
              "earlier keeps those; 'gridsync members' shows who) until the "
              "admin runs 'gridsync readmit NODE' for the right one and "
-             "revokes the other",
+             "revokes the other"),
              a, b);
   }
   /* a key of a twice-used invite: what this node accepted of it before
@@ -1711,10 +1711,10 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
     char a[CRDT_KEY_TEXT_LEN + 1];
     crdt_base32_encode(m->key, CRDT_KEY_LEN, a);
     snprintf(out[k++], NODE_WARN_MAX,
-             "this node keeps %" PRIu64 " changes of node %.12s that it "
+             _("this node keeps %" PRIu64 " changes of node %.12s that it "
              "accepted before its invite was used twice, which other nodes "
              "hold back: the admin runs 'gridsync readmit NODE' for the right "
-             "node so that every node counts the same",
+             "node so that every node counts the same"),
              hc.changes, a);
   }
   /* a revoked node's changes past the revocation's cut, applied here
@@ -1731,14 +1731,14 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
     crdt_base32_encode(m->key, CRDT_KEY_LEN, a);
     snprintf(out[k++], NODE_WARN_MAX,
              pc.changes == 1
-                 ? "this node took %" PRIu64 " change of node %.12s after the "
+                 ? _("this node took %" PRIu64 " change of node %.12s after the "
                    "admin revoked it, before the revocation reached this "
                    "node: it stays here, but other nodes refuse it; check it "
-                   "with the admin"
-                 : "this node took %" PRIu64 " changes of node %.12s after "
+                   "with the admin")
+                 : _("this node took %" PRIu64 " changes of node %.12s after "
                    "the admin revoked it, before the revocation reached this "
                    "node: they stay here, but other nodes refuse them; check "
-                   "them with the admin",
+                   "them with the admin"),
              pc.changes, a);
   }
   /* a key voided by the re-admission of another: what this node
@@ -1753,10 +1753,10 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
     char a[CRDT_KEY_TEXT_LEN + 1];
     crdt_base32_encode(m->key, CRDT_KEY_LEN, a);
     snprintf(out[k++], NODE_WARN_MAX,
-             "node %.12s used an invite the admin gave to another node: the "
+             _("node %.12s used an invite the admin gave to another node: the "
              "%" PRIu64 " changes of it accepted here before are kept, and "
              "nodes that saw both claims first refuse them (revoke it to "
-             "say so everywhere)",
+             "say so everywhere)"),
              a, hc.changes);
   }
   for (size_t i = 0; i < p->n_m && k < max; i++) {
@@ -1767,9 +1767,9 @@ size_t node_membership_warnings(node *n, char (*out)[NODE_WARN_MAX],
     char a[CRDT_KEY_TEXT_LEN + 1];
     crdt_base32_encode(m->key, CRDT_KEY_LEN, a);
     snprintf(out[k++], NODE_WARN_MAX,
-             "node %.12s joined, but no admin or office saw its claim "
+             _("node %.12s joined, but no admin or office saw its claim "
              "before the invite expired: its changes are held; invite it "
-             "again",
+             "again"),
              a);
   }
   node_policy_free(p);

@@ -426,11 +426,11 @@ static void logf_(netnode *nn, const char *fmt, ...)
   uint64_t ms = node_now(nn->n);
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  localtime_r(&t, &tm); /* issue 18: local time, translated text */
+  strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
   fprintf(nn->log, "%s ", when);
   va_start(ap, fmt);
-  vfprintf(nn->log, fmt, ap);
+  vfprintf(nn->log, _(fmt), ap);
   va_end(ap);
   fputc('\n', nn->log);
   fflush(nn->log);
@@ -871,7 +871,7 @@ static void on_open(net_peer *p)
   }
   send_peers(s);
   key_text(net_peer_remote_key(p), who);
-  logf_(s->nn, "connected %s %s (node %s)", s->outgoing ? "to" : "from",
+  logf_(s->nn, "connected %s %s (node %s)", s->outgoing ? _("to") : _("from"),
         s->outgoing ? s->addr : net_peer_addr(p), who);
   gs_err err = net_sync_new(s->nn->n->st, &io, &s->sync);
   if (!err)

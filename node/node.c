@@ -379,11 +379,11 @@ static int on_held(void *ctx, const store_held *h)
       .stamp_ms = CRDT_HLC_MS(c->hlc),
       .clock_ahead = h->reason == STORE_HOLD_CLOCK,
       .reason = h->reason == STORE_HOLD_CLOCK
-                    ? "clock ahead: stamped more than a day ahead of this "
-                      "computer's clock"
+                    ? _("clock ahead: stamped more than a day ahead of this "
+                      "computer's clock")
                 : h->reason == STORE_HOLD_MEMBER
-                    ? "its author's membership has not arrived yet"
-                    : "waits for an earlier held change of its feed"};
+                    ? _("its author's membership has not arrived yet")
+                    : _("waits for an earlier held change of its feed")};
   return hc->cb(hc->ctx, &info);
 }
 
@@ -442,18 +442,18 @@ static int on_quar(void *ctx, const store_quar *q)
       .at_ms = q->at_ms,
       .frozen = q->reason == STORE_BAD_FORK,
       .reason = q->reason == STORE_BAD_FORK
-                    ? "fork: its author signed two different changes for "
+                    ? _("fork: its author signed two different changes for "
                       "one place in the feed (a laptop restored from an old "
-                      "backup, or a modified build)"
+                      "backup, or a modified build)")
                 : q->reason == STORE_BAD_GAP
-                    ? "a change that skips others was received"
+                    ? _("a change that skips others was received")
                 : q->reason == STORE_BAD_CHAIN
-                    ? "a change that does not follow the one held was "
-                      "received"
+                    ? _("a change that does not follow the one held was "
+                      "received")
                 : q->reason == STORE_BAD_QUOTA
-                    ? "its author went over a quota (feeds, changes or "
-                      "bytes per member)"
-                    : "a change with a bad signature was received"};
+                    ? _("its author went over a quota (feeds, changes or "
+                      "bytes per member)")
+                    : _("a change with a bad signature was received")};
   return bc->cb(bc->ctx, &b);
 }
 
@@ -514,9 +514,9 @@ static void clock_sentence(const node_peer_clock *pc, char *why,
   date_text(pc->own_ms, own, sizeof own);
   date_text(pc->peer_ms, peer, sizeof peer);
   snprintf(why, whylen,
-           "this computer's date is %s, the peer's (%.100s) is %s: set the "
+           _("this computer's date is %s, the peer's (%.100s) is %s: set the "
            "date "
-           "on the one that is wrong",
+           "on the one that is wrong"),
            own, pc->addr, peer);
 }
 
@@ -572,20 +572,20 @@ size_t node_warnings(node *n, const char **out, size_t max)
     any_ctx a = {false};
     if (st.held && store_held_list(n->st, on_any_held, &a) == GS_OK &&
         a.clock && k < max)
-      out[k++] = "changes stamped more than a day ahead of this computer's "
+      out[k++] = _("changes stamped more than a day ahead of this computer's "
                  "clock are held (see \"held\": their author's clock is "
-                 "ahead); they apply when this clock catches up";
+                 "ahead); they apply when this clock catches up");
     if (st.quarantined && k < max)
-      out[k++] = "a bad change was received in some feeds (see "
+      out[k++] = _("a bad change was received in some feeds (see "
                  "\"quarantined\"): they are set apart, all other feeds sync "
-                 "as usual";
+                 "as usual");
   }
   if (k < max && node_now(n) < SANE_EPOCH_MS)
-    out[k++] = "this computer's clock is before 2024: set the date and time "
+    out[k++] = _("this computer's clock is before 2024: set the date and time "
                "(stamps still order correctly, but concurrent edits made "
-               "here lose ties)";
+               "here lose ties)");
   if (k < max && node_clock_skew_ms(n) > SKEW_WARN_MS)
-    out[k++] = "stamps seen are ahead of this computer's clock by more than "
-               "5 minutes: this clock is slow or a peer's is fast";
+    out[k++] = _("stamps seen are ahead of this computer's clock by more than "
+               "5 minutes: this clock is slow or a peer's is fast");
   return k;
 }

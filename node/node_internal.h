@@ -6,6 +6,7 @@
 #include "node/member.h"
 #include "node/node.h"
 #include "node/schema.h"
+#include "crdt/gs_i18n.h" /* issue 18 */
 
 struct node {
   store *st;

@@ -1,5 +1,6 @@
 /* QR codes with libqrencode; see qr.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <png.h>
 #include <qrencode.h>
 #include <stdio.h>
@@ -12,19 +13,27 @@
 #define QUIET 4
 
 /* A QR symbol: width x width modules, dark where bit 0 of a cell is set. */
-static gs_err qr_encode(const char *text, QRcode **out)
+static gs_err qr_encode_at(const char *text, QRecLevel level, QRcode **out)
 {
   if (text == NULL || text[0] == '\0')
     return GS_EINVAL;
   if (strlen(text) > NODE_QR_MAX)
     return GS_ETOOBIG;
   errno = 0;
-  QRcode *q = QRcode_encodeString8bit(text,
-                                     0, QR_ECLEVEL_M);
+  /* mixed modes: runs of digits and upper-case letters (an invite code
+   * is Crockford base32) take the numeric and alphanumeric modes, the
+   * rest 8-bit data; the text decodes the same (issue 18: 533 characters
+   * of invite take version 15 instead of 18) */
+  QRcode *q = QRcode_encodeString(text, 0, level, QR_MODE_8, 1);
   if (q == NULL)
     return errno == ENOMEM ? GS_ENOMEM : GS_ETOOBIG;
   *out = q;
   return GS_OK;
+}
+
+static gs_err qr_encode(const char *text, QRcode **out)
+{
+  return qr_encode_at(text, QR_ECLEVEL_M, out);
 }
 
 /* Whether module (x, y) of the symbol with its quiet zone is dark. */
@@ -106,6 +115,15 @@ gs_err node_qr_text(const char *text, char **out)
   gs_err err = qr_encode(text, &q);
   if (err != GS_OK)
     return err;
+  if (q->width + 2 * QUIET > NODE_QR_TERM_COLS) {
+    /* wider than a terminal: level L, fewer modules (a screen is not
+     * creased or stained as paper is) */
+    QRcode *l = NULL;
+    if (qr_encode_at(text, QR_ECLEVEL_L, &l) == GS_OK) {
+      QRcode_free(q);
+      q = l;
+    }
+  }
   int size = q->width + 2 * QUIET;
   qr_buf b = {0};
   /* Each character is two modules stacked: upper and lower half. A light
@@ -198,9 +216,13 @@ gs_err node_qr_write(const char *text, const char *path, int scale)
   gs_err err = png ? qr_encode(text, &q) : node_qr_svg(text, &doc, &doc_len);
   if (err != GS_OK)
     goto done;
-  f = fopen(tmp, "wb");
-  if (f == NULL) {
+  /* 0600: an invite code carries the network key (issue 18) */
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || (f = fdopen(fd, "wb")) == NULL) {
     err = -errno;
+    if (fd >= 0)
+      close(fd);
+    unlink(tmp);
     goto done;
   }
   if (png)

@@ -236,7 +236,7 @@ gs_err node_resolve(node *n, const char *refs, const char *text,
     if ((err = find_hit(n, out->coll, id, out)) != GS_OK) {
       if (err != GS_ENOTFOUND)
         return node_reason_set(why, err, "cannot read the store: %s",
-                               gs_strerror(err));
+                               gs_i18n_strerror(err));
       snprintf(out->coll, sizeof out->coll, "%.*s", (int)cl, text);
       memcpy(out->id, id, CRDT_ID_LEN);
       out->held = false;
@@ -251,7 +251,7 @@ gs_err node_resolve(node *n, const char *refs, const char *text,
         return live(out, flags, why);
       if (err != GS_ENOTFOUND)
         return node_reason_set(why, err, "cannot read the store: %s",
-                               gs_strerror(err));
+                               gs_i18n_strerror(err));
     }
     if (nc == 1) { /* not held here (another grid's?): refer anyway */
       memset(out, 0, sizeof *out);
@@ -269,14 +269,14 @@ gs_err node_resolve(node *n, const char *refs, const char *text,
                      &b);
     if (err && err != GS_ENOTFOUND)
       return node_reason_set(why, err, "cannot read the store: %s",
-                             gs_strerror(err));
+                             gs_i18n_strerror(err));
   }
   /* a place: a building by number, a household by address, "5号楼
    * 李桂芳" */
   if (b.count == 0 && !b.err &&
       (err = node__place_find(n, colls, nc, text, add_hit, &b)) != GS_OK)
     return node_reason_set(why, err, "cannot read the store: %s",
-                           gs_strerror(err));
+                           gs_i18n_strerror(err));
   if (b.err)
     return node_reason_set(why, b.err, "out of memory");
   /* what tells namesakes apart: where they live */
@@ -649,7 +649,7 @@ static gs_err prepare(node *n, const node_coll *sc, const node_cond *c,
       gs_err err = node__households_in(n, c->value, &q->hids, &q->nh);
       if (err)
         return node_reason_set(why, err, "cannot read the store: %s",
-                               gs_strerror(err));
+                               gs_i18n_strerror(err));
       q->place = true;
       return GS_OK;
     }
@@ -835,7 +835,7 @@ gs_err node_query_run(node *n, const node_query *q, node_record_cb cb,
     gs_err le = store_list(n->st, coll, strlen(coll), NULL, 0, on_any, &any);
     if (le && le != GS_ENOTFOUND)
       return node_reason_set(why, le, "cannot read the store: %s",
-                             gs_strerror(le));
+                             gs_i18n_strerror(le));
     err = any ? GS_OK : err;
   }
   if (err)
@@ -868,7 +868,7 @@ gs_err node_query_run(node *n, const node_query *q, node_record_cb cb,
     err = GS_OK;
   if (err)
     return node_reason_set(why, err, "cannot read the store: %s",
-                           gs_strerror(err));
+                           gs_i18n_strerror(err));
   if (matched)
     *matched = x.matched;
   return GS_OK;

@@ -253,7 +253,7 @@ out:
   free(rs.v);
   if (err)
     return node_reason_set(why, err, "cannot read the store: %s",
-                           gs_strerror(err));
+                           gs_i18n_strerror(err));
   return GS_OK;
 }
 
@@ -503,7 +503,7 @@ gs_err node_contact_sheet(node *n, const char *building,
   free(c.v);
   if (err)
     return node_reason_set(why, err, "cannot read the store: %s",
-                           gs_strerror(err));
+                           gs_i18n_strerror(err));
   return GS_OK;
 }
 

@@ -66,11 +66,11 @@ gs_err node_status_get(node *n, const char *prefix, node_status *out)
   for (size_t i = 0; i < nm; i++)
     warn(out, out->made[i]);
   if (st.forks > 0)
-    warn(out, "forks were refused: a node may have been restored from an "
-              "old backup (see the forks in the store)");
+    warn(out, _("forks were refused: a node may have been restored from an "
+              "old backup (see the forks in the store)"));
   if (out->refused)
-    warn(out, "changes were refused for lack of permission (see "
-              "\"refused\")");
+    warn(out, _("changes were refused for lack of permission (see "
+              "\"refused\")"));
   node_balance *bal = NULL;
   size_t nbal = 0;
   if ((err = node_timebank_balances(n, p, &bal, &nbal)) != GS_OK)
@@ -80,9 +80,9 @@ gs_err node_status_get(node *n, const char *prefix, node_status *out)
       bal[out->noverdrawn++] = bal[i];
   if (out->noverdrawn) {
     out->overdrawn = bal;
-    warn(out, "time-bank accounts are overdrawn (spends accepted on two "
+    warn(out, _("time-bank accounts are overdrawn (spends accepted on two "
               "nodes at once): an admin settles them (gridsync timebank "
-              "balances --overdrawn)");
+              "balances --overdrawn)"));
   } else {
     free(bal);
   }

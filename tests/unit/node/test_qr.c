@@ -69,3 +69,36 @@ Test(qr, png_file_is_written_whole_and_starts_with_the_signature)
   unlink(path);
   rmdir(dir);
 }
+
+/* issue 18: an invite-sized code of base32 (533 characters) takes the
+ * alphanumeric mode: version 15 at level M (77 modules) for the images,
+ * and fits an 80-column terminal (level L, 65 modules) when drawn. */
+Test(qr, an_invite_sized_code_fits_a_terminal)
+{
+  static const char b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  char code[534];
+  memcpy(code, "GS1", 3);
+  for (size_t i = 3; i < 533; i++)
+    code[i] = b32[(i * 7 + i / 3) % 32];
+  code[533] = '\0';
+  char *svg = NULL, *t = NULL;
+  size_t len = 0;
+  cr_assert_eq(node_qr_svg(code, &svg, &len), GS_OK);
+  cr_assert(strstr(svg, "viewBox=\"0 0 85 85\"") != NULL, "%.120s", svg);
+  free(svg);
+  cr_assert_eq(node_qr_text(code, &t), GS_OK);
+  int lines = 0, cols = 0, maxcols = 0;
+  for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
+    if (*p == '\n') {
+      lines++;
+      maxcols = cols > maxcols ? cols : maxcols;
+      cols = 0;
+    } else if ((*p & 0xC0) != 0x80) {
+      cols++; /* one column per UTF-8 character */
+    }
+  }
+  cr_assert_leq(maxcols, NODE_QR_TERM_COLS);
+  cr_assert_eq(maxcols, 65 + 8);
+  cr_assert_eq(lines, (65 + 8 + 1) / 2);
+  free(t);
+}
