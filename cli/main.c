@@ -36,8 +36,10 @@ static const cli_command commands[] = {
      "records of a collection"},
     {"delete", cli_cmd_delete, "delete COLLECTION ID",
      "mark a record deleted (it can be restored)"},
-    {"restore", cli_cmd_restore, "restore COLLECTION ID",
-     "undo a delete"},
+    {"restore", cli_cmd_restore_any,
+     "restore COLLECTION ID | restore BACKUP DIR",
+     "undo a delete; or bring a backup back as a new node in DIR (a "
+     "first argument with a '/' or '.' is a backup file)"},
     {"history", cli_cmd_history, "history COLLECTION ID",
      "every change to a record: who, when, what"},
     {"status", cli_cmd_status, "status [--scope PREFIX]",
@@ -104,6 +106,13 @@ static const cli_command commands[] = {
      "volunteer hours: deposit, spend, balance"},
     {"team", cli_cmd_domain, "team VERB ...", "volunteer teams"},
     {"unit", cli_cmd_domain, "unit VERB ...", "co-building units (共建单位)"},
+    /* issue 21: looking after a node (cli/cmd_admin.c) */
+    {"backup", cli_cmd_backup, "backup FILE",
+     "write a consistent, compacted backup, also while serve runs"},
+    {"compact", cli_cmd_compact, "compact",
+     "shrink the store (serve must be stopped)"},
+    {"doctor", cli_cmd_doctor, "doctor",
+     "check the node directory and say what to fix (exit 1 if anything)"},
     {"demo", cli_cmd_demo,
      "demo seed [--seed N] [--root STREET/COMMUNITY] [--until DATE] "
      "[--households N]",
