@@ -38,8 +38,8 @@ static const cli_command commands[] = {
      "mark a record deleted (it can be restored)"},
     {"restore", cli_cmd_restore_any,
      "restore COLLECTION ID | restore BACKUP DIR",
-     "undo a delete; or bring a backup back as a new node in DIR (a "
-     "first argument with a '/' or '.' is a backup file)"},
+     "undo a delete; or bring a backup back as a new node (a first "
+     "argument with a '/' or '.' names a backup file)"},
     {"history", cli_cmd_history, "history COLLECTION ID",
      "every change to a record: who, when, what"},
     {"status", cli_cmd_status, "status [--scope PREFIX]",
