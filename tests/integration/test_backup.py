@@ -250,6 +250,51 @@ class BackupTest(Base):
                     stat.S_IMODE(os.stat(os.path.join(rd, name)).st_mode),
                     0o600)
 
+    def test_crafted_backups_are_refused(self):
+        """A backup file is hostile input: bounded before anything is
+        allocated, no path escapes the new directory, nothing is left."""
+        import hashlib
+        import struct
+
+        def craft(files, store=b"", nfiles=None, good_sum=True):
+            head = b"GSBACKUP" + bytes([1, 0, 0, 0]) + b"\x01" * 16 + \
+                struct.pack(">Q", 0) + b"\x02" * 32 + \
+                struct.pack(">H", len(files) if nfiles is None else nfiles)
+            body = head
+            for name, data, size in files:
+                body += bytes([len(name)]) + name + \
+                    struct.pack(">I", len(data) if size is None else size) + data
+            body += store + struct.pack(">Q", len(store))
+            h = hashlib.blake2b(body, digest_size=32).digest()
+            if not good_sum:
+                h = bytes(32)
+            return body + h + b"GSBKEND1"
+
+        cases = {
+            "escape": craft([(b"../evil.key", b"x", None)]),
+            "slash": craft([(b"a/b", b"x", None)]),
+            "dot": craft([(b".hidden", b"x", None)]),
+            "store-name": craft([(b"data.mdb", b"x", None)]),
+            "many": craft([], nfiles=65535),
+            "huge-file": craft([(b"big.key", b"", 0xFFFFFFFF)]),
+            "long-file": craft([(b"a.key", b"", 1 << 20)]),
+            "bad-sum": craft([(b"a.key", b"x", None)], store=b"\0" * 4096,
+                             good_sum=False),
+            "not-lmdb": craft([(b"a.key", b"x", None)], store=b"\0" * 4096),
+        }
+        for name, blob in cases.items():
+            path = os.path.join(self.root, name + ".gsb")
+            with open(path, "wb") as f:
+                f.write(blob)
+            dest = os.path.join(self.root, "out-" + name)
+            r = self.restore(path, dest, check=False)
+            self.assertEqual(r.returncode, 1, "%s: %s" % (name, r.stderr))
+            self.assertNotIn("AddressSanitizer", r.stderr)
+            self.assertFalse(os.path.exists(dest), name)
+        self.assertFalse(os.path.exists(os.path.join(self.root, "evil.key")))
+        self.assertEqual([x for x in os.listdir(self.root)
+                          if ".restore-" in x], [])
+
     def test_restore_keeps_its_record_form(self):
         a, = self.network("a")
         rid = a.put("x_note", SCOPE, "text=gone")
