@@ -576,6 +576,36 @@ static gs_err target_free(const char *dir)
   return err;
 }
 
+/* The restored node's own identity in the work directory: a new key
+ * pair (identity.key, written as node_init writes it) and the store's
+ * meta naming it, with where it came from. The one place where a
+ * restore writes secrets or meta: with sealed stores (issue 19), the key
+ * file and these meta values are written through the sealing key-file
+ * and meta functions, under the restored data key. */
+static gs_err new_identity(const char *work, node_restore_info *ri)
+{
+  char path[4300];
+  uint8_t sk[CRDT_SK_LEN], meta[16 + CRDT_KEY_LEN + 16];
+  store *st = NULL;
+  gs_err err;
+  crdt_keypair(ri->new_pk, sk);
+  if ((err = node__path_join(path, sizeof path, work, "identity.key")) ||
+      (err = node__secret_write(path, sk, sizeof sk)))
+    goto out;
+  memcpy(meta, ri->backup.id, 16);
+  memcpy(meta + 16, ri->backup.node_pk, CRDT_KEY_LEN);
+  put64(meta + 16 + CRDT_KEY_LEN, ri->backup.created_ms);
+  put64(meta + 24 + CRDT_KEY_LEN, now_ms());
+  if ((err = store_open(work, 0, &st)) ||
+      (err = store_meta_put(st, "node_pk", ri->new_pk, CRDT_KEY_LEN)) ||
+      (err = store_meta_put(st, RESTORED_META, meta, sizeof meta)))
+    goto out;
+out:
+  store_close(st);
+  crdt_wipe(sk, sizeof sk);
+  return err;
+}
+
 gs_err node_restore(const char *file, const char *dir,
                     node_progress_cb progress_cb, void *pctx,
                     node_restore_info *out)
@@ -585,10 +615,8 @@ gs_err node_restore(const char *file, const char *dir,
   node_restore_info ri;
   crdt_hasher h;
   uint64_t size, at;
-  uint8_t sk[CRDT_SK_LEN];
   int fd = -1, dfd = -1;
   bool made = false;
-  store *st = NULL;
   gs_err err;
 
   memset(&ri, 0, sizeof ri);
@@ -639,21 +667,8 @@ gs_err node_restore(const char *file, const char *dir,
         (err = node__secret_write(path, files[i].bytes, files[i].n)))
       goto out;
   }
-  crdt_keypair(ri.new_pk, sk);
-  if ((err = node__path_join(path, sizeof path, work, "identity.key")) ||
-      (err = node__secret_write(path, sk, sizeof sk)))
+  if ((err = new_identity(work, &ri)))
     goto out;
-  uint8_t meta[16 + CRDT_KEY_LEN + 16];
-  memcpy(meta, ri.backup.id, 16);
-  memcpy(meta + 16, ri.backup.node_pk, CRDT_KEY_LEN);
-  put64(meta + 16 + CRDT_KEY_LEN, ri.backup.created_ms);
-  put64(meta + 24 + CRDT_KEY_LEN, now_ms());
-  if ((err = store_open(work, 0, &st)) ||
-      (err = store_meta_put(st, "node_pk", ri.new_pk, CRDT_KEY_LEN)) ||
-      (err = store_meta_put(st, RESTORED_META, meta, sizeof meta)))
-    goto out;
-  store_close(st);
-  st = NULL;
   if ((err = node__fsync_dir(work)))
     goto out;
   /* dir may have appeared meanwhile: rename replaces only an empty one */
@@ -675,8 +690,6 @@ gs_err node_restore(const char *file, const char *dir,
   if (out)
     *out = ri;
 out:
-  crdt_wipe(sk, sizeof sk);
-  store_close(st);
   if (dfd >= 0)
     close(dfd);
   if (fd >= 0)
