@@ -56,6 +56,7 @@ need() {
 }
 need /usr/bin/gridsync
 need /usr/share/man/man1/gridsync.1.gz
+need /usr/share/man/zh_CN/man1/gridsync.1.gz
 need /lib/systemd/system/gridsync.service
 need /usr/share/applications/gridsync.desktop
 need /usr/lib/sysusers.d/gridsync.conf
@@ -86,15 +87,17 @@ ver=$("$gs" --version) || fail "the installed gridsync --version failed"
 case "$ver" in "gridsync "*) ;; *) fail "--version said '$ver'" ;; esac
 say "installed (throwaway root): $ver"
 
-man1="$work/gridsync.1"
-gzip -dc "$root/usr/share/man/man1/gridsync.1.gz" >"$man1"
-missing=""
-for c in $("$gs" --help | awk '/^commands:/{f=1;next} /^$/{f=0} f{print $1}'); do
-  grep -q "\\\\fB$c\\b\|^\.B $c\\b\|^\.BR .*\\b$c\\b\|^\.B $c\$" "$man1" ||
-    missing="$missing $c"
+for page in man1/gridsync.1.gz zh_CN/man1/gridsync.1.gz; do
+  man1="$work/page.1"
+  gzip -dc "$root/usr/share/man/$page" >"$man1"
+  missing=""
+  for c in $("$gs" --help | awk '/^commands:/{f=1;next} /^$/{f=0} f{print $1}'); do
+    grep -q "\\\\fB$c\\b\|^\.B $c\\b\|^\.BR .*\\b$c\\b\|^\.B $c\$" "$man1" ||
+      missing="$missing $c"
+  done
+  [ -z "$missing" ] || fail "the man page $page does not describe:$missing"
 done
-[ -z "$missing" ] || fail "the man page does not describe:$missing"
-say "the man page names every command of --help"
+say "the man pages (English, Chinese) name every command of --help"
 
 # ---- run it: init, put, get in a temp directory ----
 run_node() {
