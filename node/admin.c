@@ -115,6 +115,32 @@ static bool file_carried(const char *name)
          !ends_with(name, ".part") && !ends_with(name, ".log");
 }
 
+/* Every store this file opens by directory (compact, restore, the
+ * doctor) is opened here. With sealed stores (issue 19) this is where
+ * the node's data key is unlocked (from the directory's seal.key) and
+ * passed to the store. */
+static gs_err open_store(const char *dir, unsigned flags, store **out)
+{
+  return store_open(dir, flags, out);
+}
+
+/* A new file holding exactly these bytes, as they were in the backed-up
+ * directory (sealed files stay sealed): O_EXCL, 0600, fsynced. */
+static gs_err file_write_new(const char *path, const uint8_t *buf, size_t n)
+{
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return -errno;
+  gs_err err = write_all(fd, buf, n);
+  if (!err && fsync(fd) != 0)
+    err = -errno;
+  if (close(fd) != 0 && !err)
+    err = -errno;
+  if (err)
+    unlink(path);
+  return err;
+}
+
 /* ---- the store copy, through a pipe: a thread runs LMDB's copy while
  * this one hashes, writes and reports progress ---- */
 
@@ -132,7 +158,7 @@ static void copy_main(void *arg)
 }
 
 typedef struct progress {
-  node_progress_cb cb;
+  node_copy_progress_cb cb;
   void *ctx;
   uint64_t total, last_ms, last_done;
   bool said;
@@ -284,7 +310,7 @@ static void free_small_files(small_file *files, size_t n)
   }
 }
 
-gs_err node_backup(node *n, const char *file, node_progress_cb progress_cb,
+gs_err node_backup(node *n, const char *file, node_copy_progress_cb progress_cb,
                    void *pctx, node_backup_info *out)
 {
   char part[4200];
@@ -579,9 +605,10 @@ static gs_err target_free(const char *dir)
 /* The restored node's own identity in the work directory: a new key
  * pair (identity.key, written as node_init writes it) and the store's
  * meta naming it, with where it came from. The one place where a
- * restore writes secrets or meta: with sealed stores (issue 19), the key
- * file and these meta values are written through the sealing key-file
- * and meta functions, under the restored data key. */
+ * restore writes a secret: with sealed stores (issue 19) identity.key is
+ * sealed under the data key of the restored seal.key (unlocked with the
+ * backed-up node's passphrase), and the store opened with that key
+ * (open_store) seals the meta values. */
 static gs_err new_identity(const char *work, node_restore_info *ri)
 {
   char path[4300];
@@ -596,7 +623,7 @@ static gs_err new_identity(const char *work, node_restore_info *ri)
   memcpy(meta + 16, ri->backup.node_pk, CRDT_KEY_LEN);
   put64(meta + 16 + CRDT_KEY_LEN, ri->backup.created_ms);
   put64(meta + 24 + CRDT_KEY_LEN, now_ms());
-  if ((err = store_open(work, 0, &st)) ||
+  if ((err = open_store(work, 0, &st)) ||
       (err = store_meta_put(st, "node_pk", ri->new_pk, CRDT_KEY_LEN)) ||
       (err = store_meta_put(st, RESTORED_META, meta, sizeof meta)))
     goto out;
@@ -607,7 +634,7 @@ out:
 }
 
 gs_err node_restore(const char *file, const char *dir,
-                    node_progress_cb progress_cb, void *pctx,
+                    node_copy_progress_cb progress_cb, void *pctx,
                     node_restore_info *out)
 {
   char work[4200], path[4300];
@@ -664,7 +691,7 @@ gs_err node_restore(const char *file, const char *dir,
       continue;
     }
     if ((err = node__path_join(path, sizeof path, work, files[i].name)) ||
-        (err = node__secret_write(path, files[i].bytes, files[i].n)))
+        (err = file_write_new(path, files[i].bytes, files[i].n)))
       goto out;
   }
   if ((err = new_identity(work, &ri)))
@@ -730,7 +757,7 @@ static uint64_t file_size(const char *dir, const char *name)
   return (uint64_t)sb.st_size;
 }
 
-gs_err node_compact(const char *dir, node_progress_cb progress_cb, void *pctx,
+gs_err node_compact(const char *dir, node_copy_progress_cb progress_cb, void *pctx,
                     uint64_t *before, uint64_t *after)
 {
   char part[4200], data[4200];
@@ -749,7 +776,7 @@ gs_err node_compact(const char *dir, node_progress_cb progress_cb, void *pctx,
     return GS_EBUSY;
   if (before)
     *before = file_size(dir, "data.mdb");
-  if ((err = store_open(dir, 0, &st)))
+  if ((err = open_store(dir, 0, &st)))
     return err;
   if ((fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
     err = -errno;
@@ -918,7 +945,7 @@ static void check_store(const char *dir, node_doctor_report *r, bool *opens)
 {
   store *st = NULL;
   *opens = false;
-  gs_err err = store_open(dir, STORE_RDONLY, &st);
+  gs_err err = open_store(dir, STORE_RDONLY, &st);
   if (err == GS_ENOTINIT) {
     node_finding *f = finding(r, "store", false);
     SAY(f, _("There is no node in %s."), dir);

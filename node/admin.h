@@ -46,7 +46,7 @@ typedef struct node node;
 /* Progress of a long copy: done of about total bytes (total may be 0
  * when unknown, and done may pass it: it is an estimate). Called at most
  * a few times a second, and once at the end. */
-typedef void (*node_progress_cb)(void *ctx, uint64_t done, uint64_t total);
+typedef void (*node_copy_progress_cb)(void *ctx, uint64_t done, uint64_t total);
 
 typedef struct node_backup_info {
   uint8_t id[16];               /* this backup's random id */
@@ -61,7 +61,7 @@ typedef struct node_backup_info {
 /* Write a backup of n to file (via file.part; an existing file is
  * replaced only once the new one is whole). progress may be NULL.
  * *out (optional) describes what was written. */
-gs_err node_backup(node *n, const char *file, node_progress_cb progress,
+gs_err node_backup(node *n, const char *file, node_copy_progress_cb progress,
                    void *pctx, node_backup_info *out);
 
 /* Read and check a backup file whole (its trailer and checksum): GS_OK
@@ -85,14 +85,14 @@ typedef struct node_restore_info {
  * nothing is left). The store's meta "restored_from" records the backup
  * id, the old key and the time. */
 gs_err node_restore(const char *file, const char *dir,
-                    node_progress_cb progress, void *pctx,
+                    node_copy_progress_cb progress, void *pctx,
                     node_restore_info *out);
 
 /* Compact the store of the node in dir offline: GS_EBUSY when another
  * process has it open (serve, ui, a load); the copy goes to
  * data.mdb.compact.part and replaces data.mdb once whole and synced.
  * *before and *after (optional) get the file sizes. */
-gs_err node_compact(const char *dir, node_progress_cb progress, void *pctx,
+gs_err node_compact(const char *dir, node_copy_progress_cb progress, void *pctx,
                     uint64_t *before, uint64_t *after);
 
 /* true when a process other than this one has dir's store open (LMDB's
