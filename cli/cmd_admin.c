@@ -22,6 +22,9 @@
 #include "node/node.h"
 #include "node/schema.h"
 
+/* cli_fail and cli_usage translate their format themselves (the i18n
+ * work's xgettext keywords): their messages are not wrapped in _(). */
+
 typedef struct progress_out {
   const char *what; /* translated: "backing up", "restoring"... */
   bool tty;
@@ -91,7 +94,7 @@ static const char *backup_why(gs_err err)
 int cli_cmd_backup(cli_ctx *ctx)
 {
   if (ctx->argc != 2)
-    return cli_usage("backup", _("give the file to write the backup to"));
+    return cli_usage("backup", "give the file to write the backup to");
   const char *file = ctx->argv[1];
   node *n = cli_open(ctx, 0);
   if (!n)
@@ -101,11 +104,11 @@ int cli_cmd_backup(cli_ctx *ctx)
   gs_err err = node_backup(n, file, on_progress, &po, &info);
   progress_end(&po);
   if (err == GS_ETOOBIG)
-    return cli_fail(_("backup: the node directory %s holds more than %d "
-                      "small files; move what is not gridsync's elsewhere"),
+    return cli_fail("backup: the node directory %s holds more than %d "
+                      "small files; move what is not gridsync's elsewhere",
                     ctx->dir, NODE_BACKUP_FILES_MAX);
   if (err)
-    return cli_fail(_("backup: cannot write %s: %s"), file,
+    return cli_fail("backup: cannot write %s: %s", file,
                     gs_strerror(err));
   char id[33], node_id[64], when[32];
   hex(info.id, sizeof info.id, id);
@@ -141,25 +144,25 @@ static bool names_backup(const char *a)
 static int restore_backup(cli_ctx *ctx)
 {
   if (ctx->argc != 3)
-    return cli_usage("restore", _("give the backup file and a new node "
-                                  "directory: restore BACKUP DIR"));
+    return cli_usage("restore", "give the backup file and a new node "
+                                  "directory: restore BACKUP DIR");
   const char *file = ctx->argv[1], *dir = ctx->argv[2];
   progress_out po = {_("restoring"), isatty(2) != 0, false};
   node_restore_info ri;
   gs_err err = node_restore(file, dir, on_progress, &po, &ri);
   progress_end(&po);
   if (err == GS_EEXIST)
-    return cli_fail(_("restore: %s already holds files; a backup is only "
+    return cli_fail("restore: %s already holds files; a backup is only "
                       "restored into a new (or empty) directory, never over "
-                      "a node, which may still be alive"),
+                      "a node, which may still be alive",
                     dir);
   if (err == GS_ETRUNC || err == GS_ECORRUPT || err == GS_EDECODE ||
       err == GS_EVERSION || err == GS_ENOTFOUND)
-    return cli_fail(_("restore: %s cannot be restored: %s; nothing was "
-                      "written"),
+    return cli_fail("restore: %s cannot be restored: %s; nothing was "
+                      "written",
                     file, backup_why(err));
   if (err)
-    return cli_fail(_("restore: cannot restore %s into %s: %s"), file, dir,
+    return cli_fail("restore: cannot restore %s into %s: %s", file, dir,
                     gs_strerror(err));
   char id[33], old_id[64], new_id[64], when[32];
   hex(ri.backup.id, sizeof ri.backup.id, id);
@@ -193,20 +196,20 @@ int cli_cmd_restore_any(cli_ctx *ctx)
 int cli_cmd_compact(cli_ctx *ctx)
 {
   if (ctx->argc != 1)
-    return cli_usage("compact", _("unexpected argument '%s'"), ctx->argv[1]);
+    return cli_usage("compact", "unexpected argument '%s'", ctx->argv[1]);
   progress_out po = {_("compacting"), isatty(2) != 0, false};
   uint64_t before = 0, after = 0;
   gs_err err = node_compact(ctx->dir, on_progress, &po, &before, &after);
   progress_end(&po);
   if (err == GS_EBUSY)
-    return cli_fail(_("compact: the node in %s is in use (serve, ui or "
+    return cli_fail("compact: the node in %s is in use (serve, ui or "
                       "another command is running); stop it first, e.g. "
-                      "systemctl stop gridsync"),
+                      "systemctl stop gridsync",
                     ctx->dir);
   if (err == GS_ENOTINIT)
-    return cli_fail(_("compact: no node in %s"), ctx->dir);
+    return cli_fail("compact: no node in %s", ctx->dir);
   if (err)
-    return cli_fail(_("compact: %s"), gs_strerror(err));
+    return cli_fail("compact: %s", gs_strerror(err));
   if (ctx->json)
     return cli_json_out(json_pack("{s:I, s:I}", "bytes_before",
                                   (json_int_t)before, "bytes_after",
@@ -220,10 +223,10 @@ int cli_cmd_compact(cli_ctx *ctx)
 int cli_cmd_doctor(cli_ctx *ctx)
 {
   if (ctx->argc != 1)
-    return cli_usage("doctor", _("unexpected argument '%s'"), ctx->argv[1]);
+    return cli_usage("doctor", "unexpected argument '%s'", ctx->argv[1]);
   node_doctor_report *r = malloc(sizeof *r);
   if (!r)
-    return cli_fail(_("out of memory"));
+    return cli_fail("out of memory");
   node_doctor(ctx->dir, NULL, r);
   int rc = r->problems ? CLI_FAIL : CLI_OK;
   if (ctx->json) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "crdt/gs_i18n.h"
 #include "node/domain.h"
 #include "node/node.h"
 
@@ -37,9 +38,9 @@ static const cli_command commands[] = {
     {"delete", cli_cmd_delete, "delete COLLECTION ID",
      "mark a record deleted (it can be restored)"},
     {"restore", cli_cmd_restore_any,
-     "restore COLLECTION ID | restore BACKUP DIR",
-     "undo a delete; or bring a backup back as a new node (a first "
-     "argument with a '/' or '.' names a backup file)"},
+     N_("restore COLLECTION ID | restore BACKUP DIR"),
+     N_("undo a delete; or bring a backup back as a new node (a first "
+        "argument with a '/' or '.' names a backup file)")},
     {"history", cli_cmd_history, "history COLLECTION ID",
      "every change to a record: who, when, what"},
     {"status", cli_cmd_status, "status [--scope PREFIX]",
@@ -107,12 +108,13 @@ static const cli_command commands[] = {
     {"team", cli_cmd_domain, "team VERB ...", "volunteer teams"},
     {"unit", cli_cmd_domain, "unit VERB ...", "co-building units (共建单位)"},
     /* issue 21: looking after a node (cli/cmd_admin.c) */
-    {"backup", cli_cmd_backup, "backup FILE",
-     "write a consistent, compacted backup, also while serve runs"},
-    {"compact", cli_cmd_compact, "compact",
-     "shrink the store (serve must be stopped)"},
-    {"doctor", cli_cmd_doctor, "doctor",
-     "check the node directory and say what to fix (exit 1 if anything)"},
+    {"backup", cli_cmd_backup, N_("backup FILE"),
+     N_("write a consistent, compacted backup, also while serve runs")},
+    {"compact", cli_cmd_compact, N_("compact"),
+     N_("shrink the store (serve must be stopped)")},
+    {"doctor", cli_cmd_doctor, N_("doctor"),
+     N_("check the node directory and say what to fix (exit 1 if "
+        "anything)")},
     {"demo", cli_cmd_demo,
      "demo seed [--seed N] [--root STREET/COMMUNITY] [--until DATE] "
      "[--households N]",
