@@ -1065,6 +1065,20 @@ static void check_node(const char *dir, node *n, node_doctor_report *r)
   node_close(own);
 }
 
+/* What an interrupted compaction leaves: the store itself is intact. */
+static void check_leftovers(const char *dir, node_doctor_report *r)
+{
+  char path[4200];
+  if (node__path_join(path, sizeof path, dir, "data.mdb.compact.part") ||
+      access(path, F_OK) != 0 || node_store_in_use(dir))
+    return;
+  node_finding *f = finding(r, "leftover", false);
+  SAY(f, _("%s is left from a compaction that was interrupted; the store "
+           "itself is intact."),
+      path);
+  FIX(f, _("Remove it: rm %s"), path);
+}
+
 void node_doctor(const char *dir, node *n, node_doctor_report *out)
 {
   bool opens;
@@ -1081,6 +1095,7 @@ void node_doctor(const char *dir, node *n, node_doctor_report *out)
   check_modes(dir, out);
   check_space(dir, out);
   check_serve(dir, out);
+  check_leftovers(dir, out);
   if (opens)
     check_node(dir, n, out);
 }

@@ -120,9 +120,9 @@ typedef struct node_doctor_report {
 /* Check the node directory dir: the store opens and its format, free
  * disk space, the key files' modes, the directory's mode, the clock (by
  * itself and against the peers met), a stale ui.addr, whether serve is
- * running. Never changes anything. A node already
- * open in this process is passed as n (else NULL: dir is opened here
- * when it can be). */
+ * running, what an interrupted compaction left. Never changes anything.
+ * A node already open in this process is passed as n (else NULL: dir is
+ * opened here when it can be). */
 void node_doctor(const char *dir, node *n, node_doctor_report *out);
 
 #endif

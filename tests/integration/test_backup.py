@@ -432,6 +432,17 @@ class DoctorTest(Base):
         self.assertFalse(f["ok"], f)
         self.assertIn("127.0.0.1", f["text"])
 
+    def test_interrupted_compaction(self):
+        a, = self.network("a")
+        part = os.path.join(a.dir, "data.mdb.compact.part")
+        with open(part, "wb") as f:
+            f.write(b"\0" * 4096)
+        f = self.finding(self.doctor(a), "leftover")
+        self.assertFalse(f["ok"])
+        self.assertIn("rm " + part, f["fix"])
+        os.unlink(part)
+        self.assertTrue(self.doctor(a)["ok"])
+
     def test_restored_node_says_so(self):
         a, = self.network("a")
         path = os.path.join(self.root, "a.gsb")
