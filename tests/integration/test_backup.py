@@ -331,6 +331,38 @@ class BackupTest(Base):
             os.path.join(n.dir, "data.mdb.compact.part")))
         n.put("x_note", SCOPE, "text=after compaction")
 
+    def test_kill_during_compact_keeps_the_store(self):
+        n = Node(self.root, "n")
+        self.nodes.append(n)
+        n.run("init")
+        src = os.path.join(self.root, "n.jsonl")
+        write_jsonl(src, 20000)
+        n.run("load", "x_note", "--scope", SCOPE, src, "--fast")
+        before = n.digest()
+        part = os.path.join(n.dir, "data.mdb.compact.part")
+        landed = 0
+        for attempt in range(20):
+            p = subprocess.Popen([GS, "--dir", n.dir, "compact"],
+                                 stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            while p.poll() is None:
+                try:
+                    if os.path.getsize(part) > 0:
+                        break
+                except OSError:
+                    pass
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            if p.returncode == -signal.SIGKILL and os.path.exists(part):
+                landed += 1
+                self.assertEqual(n.digest(), before)
+                if landed >= 2:
+                    break
+        self.assertGreater(landed, 0, "no kill landed during a compaction")
+        n.run("compact")
+        self.assertFalse(os.path.exists(part))
+        self.assertEqual(n.digest(), before)
+
 
 class DoctorTest(Base):
     def doctor(self, node, env=None):
