@@ -296,6 +296,10 @@ static gs_err read_small_files(const char *dir, small_file *files, size_t max,
       free(f->bytes);
       break;
     }
+    if (f->n >= 8 && memcmp(f->bytes, MAGIC, 8) == 0) {
+      free(f->bytes); /* an earlier backup kept in the directory */
+      continue;
+    }
     (*nfiles)++;
   }
   closedir(d);

@@ -15,10 +15,11 @@
  *            "GSBKEND1"
  * The files are the node directory's small files (identity.key,
  * network.key, ui.password, ...: every regular file but data.mdb,
- * lock.mdb, ui.addr, *.part and *.log, up to the size bound) copied as
- * they are on disk, so a sealed node's keys stay sealed and its values
- * (sealed in the store) too: a backup is as sealed as the node. A backup
- * is written to FILE.part, fsynced and renamed: a file named FILE is
+ * lock.mdb, ui.addr, *.part, *.log and earlier backups, up to the size
+ * bound) copied as they are on disk, so a sealed node's keys stay
+ * sealed and its values (sealed in the store) too: a backup is as
+ * sealed as the node. A backup is written to FILE.part, fsynced and
+ * renamed: a file named FILE is
  * always whole, and a cut one has no valid trailer.
  *
  * A restore brings the data back under a NEW identity key: the restored
