@@ -19,8 +19,8 @@
  * bound) copied as they are on disk, so a sealed node's keys stay
  * sealed and its values (sealed in the store) too: a backup is as
  * sealed as the node. A backup is written to FILE.part, fsynced and
- * renamed: a file named FILE is
- * always whole, and a cut one has no valid trailer.
+ * renamed: a file named FILE is always whole, and a cut one has no
+ * valid trailer.
  *
  * A restore brings the data back under a NEW identity key: the restored
  * node is a new origin, so nothing it writes can fork a feed of the node
