@@ -131,6 +131,12 @@ int cli_cmd_report(cli_ctx *ctx);
 /* What changed since a day (cli/cmd_changes.c). */
 int cli_cmd_changes(cli_ctx *ctx);
 int cli_cmd_inbox(cli_ctx *ctx);
+/* Looking after a node (cli/cmd_admin.c, issue 21); restore's two forms
+ * are told apart by cli_cmd_restore_any. */
+int cli_cmd_backup(cli_ctx *ctx);
+int cli_cmd_restore_any(cli_ctx *ctx);
+int cli_cmd_compact(cli_ctx *ctx);
+int cli_cmd_doctor(cli_ctx *ctx);
 
 struct node_network;
 /* The network's public id as 16 hex digits. */

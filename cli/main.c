@@ -41,8 +41,10 @@ static const cli_command commands[] = {
      N_("records of a collection")},
     {"delete", cli_cmd_delete, N_("delete COLLECTION ID"),
      N_("mark a record deleted (it can be restored)")},
-    {"restore", cli_cmd_restore, N_("restore COLLECTION ID"),
-     N_("undo a delete")},
+    {"restore", cli_cmd_restore_any,
+     N_("restore COLLECTION ID | restore BACKUP DIR"),
+     N_("undo a delete; or bring a backup back as a new node (a first "
+        "argument with a '/' or '.' names a backup file)")},
     {"history", cli_cmd_history, N_("history COLLECTION ID"),
      N_("every change to a record: who, when, what")},
     {"status", cli_cmd_status, N_("status [--scope PREFIX]"),
@@ -120,6 +122,14 @@ static const cli_command commands[] = {
      N_("activities and tallies: lectures, errands (代办), thefts stopped")},
     {"party_report", cli_cmd_domain, N_("party_report VERB ..."),
      N_("in-service party members reporting (在职党员双报到)")},
+    /* issue 21: looking after a node (cli/cmd_admin.c) */
+    {"backup", cli_cmd_backup, N_("backup FILE"),
+     N_("write a consistent, compacted backup, also while serve runs")},
+    {"compact", cli_cmd_compact, N_("compact"),
+     N_("shrink the store (serve must be stopped)")},
+    {"doctor", cli_cmd_doctor, N_("doctor"),
+     N_("check the node directory and say what to fix (exit 1 if "
+        "anything)")},
     {"demo", cli_cmd_demo,
      N_("demo seed [--seed N] [--root STREET/COMMUNITY] [--until DATE] "
      "[--households N]"),

@@ -2507,3 +2507,12 @@ gs_err store_behind(store *s, store_behind_cb cb, void *ctx)
   mdb_txn_abort(txn);
   return lmdb_err(rc);
 }
+
+/* ---- a consistent copy for backups and compaction (issue 21) ---- */
+
+gs_err store_copy_fd(store *s, int fd, bool compact)
+{
+  /* one read transaction: the copy is the state of one moment, whatever
+   * other processes write meanwhile */
+  return lmdb_err(mdb_env_copyfd2(s->env, fd, compact ? MDB_CP_COMPACT : 0));
+}

@@ -319,4 +319,13 @@ typedef struct store_stats {
 } store_stats;
 gs_err store_stats_get(store *s, store_stats *out);
 
+/* ---- a consistent copy (issue 21: backup, compact) ----
+ * Write the whole environment as one LMDB data file to fd (a file or a
+ * pipe, written sequentially from its current position), as of one read
+ * transaction: other processes may go on writing. compact leaves free
+ * pages out and renumbers the rest (MDB_CP_COMPACT). fd is not closed
+ * nor synced. Safe to call from another thread than the store's own
+ * while that thread does not use the store. */
+gs_err store_copy_fd(store *s, int fd, bool compact);
+
 #endif
