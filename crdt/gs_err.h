@@ -47,7 +47,8 @@ typedef int gs_err;
   X(EBUSY,     -40041, "already open in this process")                     \
   X(ESEAL,     -40050, "a sealed value does not open (changed or moved)")    \
   X(EPASS,     -40051, "wrong passphrase")                                   \
-  X(ELOCKED,   -40052, "the node is locked: no passphrase given")
+  X(ELOCKED,   -40052, "the node is locked: no passphrase given")          \
+  X(EPASSSHORT,-40053, "passphrase too short (at least 8 characters)")
 
 enum {
   GS_OK = 0,
