@@ -96,6 +96,11 @@ void crdt_wipe(void *p, size_t n);
  * overlapping msg). */
 void crdt_seal(const uint8_t key[CRDT_SEAL_KEY_LEN], const void *ad,
                size_t adn, const void *msg, size_t n, uint8_t *out);
+/* The same with the caller's nonce (24 bytes, never used twice under one
+ * key: a store takes 16 random bytes once, then counts). */
+void crdt_seal_nonce(const uint8_t key[CRDT_SEAL_KEY_LEN],
+                     const uint8_t nonce[24], const void *ad, size_t adn,
+                     const void *msg, size_t n, uint8_t *out);
 /* Open n sealed bytes of in into out (n - CRDT_SEAL_OVERHEAD bytes).
  * GS_ESEAL when they do not authenticate (another key, another place,
  * a changed byte); out is then wiped. */

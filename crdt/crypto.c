@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static_assert(sizeof(crypto_generichash_state) <= sizeof(crdt_hasher),
               "crdt_hasher too small for libsodium's state");
@@ -105,6 +106,16 @@ void crdt_seal(const uint8_t key[CRDT_SEAL_KEY_LEN], const void *ad,
                     CRDT_SEAL_KEY_LEN,
                 "seal key");
   randombytes_buf(out, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      out + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, msg, n, ad,
+      adn, NULL, out, key);
+}
+
+void crdt_seal_nonce(const uint8_t key[CRDT_SEAL_KEY_LEN],
+                     const uint8_t nonce[24], const void *ad, size_t adn,
+                     const void *msg, size_t n, uint8_t *out)
+{
+  memcpy(out, nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
   crypto_aead_xchacha20poly1305_ietf_encrypt(
       out + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, msg, n, ad,
       adn, NULL, out, key);

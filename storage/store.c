@@ -48,6 +48,8 @@ struct store {
   void *now_ctx;
   /* sealing at rest (see "sealed values" below) */
   uint8_t *key;  /* the data key (crdt_secret_alloc); NULL: not sealed */
+  uint8_t nonce[24]; /* random(16) of this open, then nonce_n */
+  uint64_t nonce_n;
   bool mixed;    /* sealing under way: a value that does not open may
                   * be one not sealed yet */
   uint8_t *sbuf; /* a value being sealed */
@@ -187,7 +189,11 @@ static int seal_value(store *s, int db, const MDB_val *k, const MDB_val *v,
     s->sbuf = b;
     s->scap = need;
   }
-  crdt_seal(s->key, ad, adn, v->mv_data, v->mv_size, s->sbuf);
+  /* nonce: 16 random bytes of this open, then a count (no system call
+   * per value; unique under the key) */
+  be64_put(s->nonce + 16, ++s->nonce_n);
+  crdt_seal_nonce(s->key, s->nonce, ad, adn, v->mv_data, v->mv_size,
+                  s->sbuf);
   out->mv_data = s->sbuf;
   out->mv_size = need;
   return 0;
@@ -804,6 +810,7 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
       goto fail;
     }
     memcpy(s->key, o->key, CRDT_SEAL_KEY_LEN);
+    crdt_random(s->nonce, 16);
     s->progress = o->progress;
     s->progress_ctx = o->progress_ctx;
   }
