@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "cli/cli.h"
+#include "crdt/gs_i18n.h"
 #include "web/web.h"
 #include "net/sync.h"
 #include "node/node.h"
@@ -164,6 +165,7 @@ typedef struct serve_run {
   uv_signal_t sigint, sigterm;
   node_server *srv;
   web_server *web;
+  node_unlock *unlock; /* the data key for this user's CLI (issue 19) */
 } serve_run;
 
 static void on_stop_signal(uv_signal_t *sig, int signum)
@@ -172,8 +174,10 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
   fprintf(stderr, "signal %d: stopping\n", signum);
   node_server_stop(r->srv);
   web_stop(r->web);
+  node_unlock_stop(r->unlock);
   r->srv = NULL;
   r->web = NULL;
+  r->unlock = NULL;
   uv_close((uv_handle_t *)&r->sigint, NULL);
   uv_close((uv_handle_t *)&r->sigterm, NULL);
 }
@@ -279,6 +283,11 @@ int cli_cmd_serve(cli_ctx *ctx)
         fprintf(stderr, "gridsync: note: the app did not start (%s); the "
                         "node serves peers all the same\n", why);
     }
+    gs_err ue = node_unlock_start(n, &loop, &run.unlock);
+    if (ue && ue != GS_EBUSY)
+      fprintf(stderr, "gridsync: note: %s\n",
+              _("commands of this user will ask for the passphrase (the "
+                "unlock socket did not start)"));
     uv_signal_init(&loop, &run.sigint);
     uv_signal_init(&loop, &run.sigterm);
     run.sigint.data = run.sigterm.data = &run;

@@ -82,6 +82,22 @@ void node_set_seal_progress(void (*fn)(void *ctx, uint64_t done,
                                        uint64_t total),
                             void *ctx);
 
+/* Unlocked once per start: a serving node answers processes of the same
+ * user (SO_PEERCRED) on the Unix socket dir/unlock.sock (mode 0600, in
+ * the 0700 directory) with its data key, so that node_open in a CLI
+ * command of that user needs no passphrase while it runs (node_open
+ * tries the socket first and checks the key against identity.key).
+ * GS_EBUSY when another process of this node answers already. The
+ * handle is freed by node_unlock_stop's close callback; n must outlive
+ * it. */
+#define NODE_UNLOCK_SOCK "unlock.sock"
+typedef struct node_unlock node_unlock;
+struct uv_loop_s;
+gs_err node_unlock_start(const node *n, struct uv_loop_s *loop,
+                         node_unlock **out);
+/* NULL is a no-op. */
+void node_unlock_stop(node_unlock *u);
+
 enum { NODE_BULK = 1 << 0 }; /* no fsync per commit (see store.h) */
 
 /* Open the node in dir. GS_ENOTINIT if there is none; GS_EKEYMODE if the

@@ -91,6 +91,9 @@ gs_err node__seal_file_write(const uint8_t key[CRDT_SEAL_KEY_LEN],
 gs_err node__seal_file_read(const uint8_t key[CRDT_SEAL_KEY_LEN],
                             const char *path, uint8_t *buf, size_t n);
 gs_err node__seal_files(const char *dir, const uint8_t key[CRDT_SEAL_KEY_LEN]);
+/* node/unlock.c: the data key from the serving node of dir over its
+ * socket; GS_ENOTFOUND when none answers. */
+gs_err node__unlock_ask(const char *dir, uint8_t key[CRDT_SEAL_KEY_LEN]);
 /* fsync a directory, so that files just created in it persist. */
 gs_err node__fsync_dir(const char *dir);
 #define NODE_CERT_CONTEXT "gridsync-cert-v1"
