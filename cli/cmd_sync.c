@@ -266,8 +266,16 @@ int cli_cmd_serve(cli_ctx *ctx)
     rc = cli_fail("serve: cannot start the event loop");
     goto out;
   }
+  /* before the node says it serves: a command run then finds the key */
+  gs_err ue = node_unlock_start(n, &loop, &run.unlock);
+  if (ue && ue != GS_EBUSY)
+    fprintf(stderr, "gridsync: note: %s\n",
+            _("commands of this user will ask for the passphrase (the "
+              "unlock socket did not start)"));
   gs_err err = node_server_start(n, &loop, &o, &run.srv);
   if (err) {
+    node_unlock_stop(run.unlock);
+    run.unlock = NULL;
     rc = cli_fail("serve: %s", gs_strerror(err));
   } else {
     char why[300];
@@ -276,18 +284,15 @@ int cli_cmd_serve(cli_ctx *ctx)
       if (we && ui) { /* asked for: a failure is the command's */
         rc = cli_fail("serve: the app cannot start: %s", why);
         node_server_stop(run.srv);
+        node_unlock_stop(run.unlock);
         run.srv = NULL;
+        run.unlock = NULL;
         goto run_out;
       }
       if (we)
         fprintf(stderr, "gridsync: note: the app did not start (%s); the "
                         "node serves peers all the same\n", why);
     }
-    gs_err ue = node_unlock_start(n, &loop, &run.unlock);
-    if (ue && ue != GS_EBUSY)
-      fprintf(stderr, "gridsync: note: %s\n",
-              _("commands of this user will ask for the passphrase (the "
-                "unlock socket did not start)"));
     uv_signal_init(&loop, &run.sigint);
     uv_signal_init(&loop, &run.sigterm);
     run.sigint.data = run.sigterm.data = &run;
