@@ -27,6 +27,11 @@ void cli_pass_setup(const char *file, const char *new_file);
 /* Print the failure for a passphrase error (GS_EPASS, GS_ELOCKED,
  * GS_EPASSSHORT) and return CLI_FAIL; 0 for any other err. */
 int cli_pass_fail(const char *dir, gs_err err);
+/* For a detached child (ui's serve): the passphrase of the node in dir,
+ * got as a command gets it (file, variable, terminal), in a pipe whose
+ * read end is returned (inherited: give the child
+ * --passphrase-file /dev/fd/N); -1 when none is needed or there is none. */
+int cli_pass_pipe(const char *dir);
 
 typedef struct cli_ctx {
   const char *dir; /* node directory */

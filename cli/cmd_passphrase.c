@@ -155,6 +155,38 @@ int cli_pass_fail(const char *dir, gs_err err)
   }
 }
 
+int cli_pass_pipe(const char *dir)
+{
+  char hp[4200];
+  uint8_t h[9];
+  snprintf(hp, sizeof hp, "%s/%s", dir, NODE_SEAL_FILE);
+  FILE *f = fopen(hp, "rb");
+  if (f) {
+    bool open_node = fread(h, 1, sizeof h, f) == sizeof h && h[8] == 0;
+    fclose(f);
+    if (open_node)
+      return -1;
+  }
+  char *buf = malloc(NODE_PASS_MAX + 2);
+  size_t len = 0;
+  int fds[2] = {-1, -1};
+  if (!buf)
+    return -1;
+  if (cli_pass(&src, NODE_PASS_UNLOCK, buf, NODE_PASS_MAX + 1, &len) ==
+          GS_OK &&
+      pipe(fds) == 0) {
+    buf[len] = '\n'; /* at most 1 KiB: it fits the pipe's buffer */
+    if (write(fds[1], buf, len + 1) != (ssize_t)(len + 1)) {
+      close(fds[0]);
+      fds[0] = -1;
+    }
+    close(fds[1]);
+  }
+  memset(buf, 0, NODE_PASS_MAX + 2);
+  free(buf);
+  return fds[0];
+}
+
 int cli_cmd_passphrase(cli_ctx *ctx)
 {
   bool none = false;

@@ -216,6 +216,38 @@ class SealedTest(Base):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(len(json.loads(p.stdout)), 2)
 
+    def test_ui_hands_the_passphrase_to_its_detached_serve(self):
+        (a,) = self.network("a")
+        pf = os.path.join(self.root, "pass")
+        with open(pf, "w") as fh:
+            fh.write(os.environ["GRIDSYNC_PASSPHRASE"] + "\n")
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("GRIDSYNC_PASSPHRASE", "DISPLAY",
+                            "WAYLAND_DISPLAY")}
+        p = subprocess.run([GS, "--dir", a.dir, "--passphrase-file", pf,
+                            "--json", "ui", "--no-browser", "--listen",
+                            "127.0.0.1:0", "--ui", "127.0.0.1:0"], env=env,
+                           capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        pid = json.loads(p.stdout)["pid"]
+        try:
+            # the serve runs unlocked: a command without any passphrase
+            # gets the key from it
+            q = subprocess.run([GS, "--dir", a.dir, "id"], env=env,
+                               capture_output=True, text=True,
+                               stdin=subprocess.DEVNULL)
+            self.assertEqual(q.returncode, 0, q.stderr)
+        finally:
+            os.kill(pid, 15)
+            import time
+            for _ in range(200):
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
+
     @unittest.skipUnless(os.environ.get("GRIDSYNC_OLD"),
                          "needs GRIDSYNC_OLD, a gridsync of an earlier build, "
                          "to make an unsealed store (the in-place upgrade "
