@@ -258,6 +258,20 @@ static int sv_cursor_get(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
   return rc ? rc : open_value(s, db_index(s, mdb_cursor_dbi(cur)), k, v);
 }
 
+/* The same in a range: an entry whose key lacks the prefix pre is the
+ * end (MDB_NOTFOUND) and is not opened, so that a scan never opens (nor
+ * is refused by) the entry just past its range. */
+static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
+                        MDB_cursor_op op, const void *pre, size_t pn)
+{
+  int rc = mdb_cursor_get(cur, k, v, op);
+  if (rc)
+    return rc;
+  if (k->mv_size < pn || memcmp(k->mv_data, pre, pn) != 0)
+    return MDB_NOTFOUND;
+  return open_value(s, db_index(s, mdb_cursor_dbi(cur)), k, v);
+}
+
 /* Begin a transaction, adopting a map another process has grown. */
 static gs_err txn_begin(store *s, unsigned flags, MDB_txn **txn)
 {
@@ -2492,12 +2506,12 @@ gs_err store_get(store *s, const char *coll, size_t coll_len,
   if ((err = cursor_open(s, DB_RECORDS, &txn, &cur)) != GS_OK)
     return err;
   MDB_val k = {pre.n, pre.b}, v;
-  int rc = sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
+  int rc = sv_cursor_in(s, cur, &k, &v, MDB_SET_RANGE, pre.b, pre.n);
   while (rc == 0 && has_prefix(&k, pre.b, pre.n) && !stop) {
     found++;
     if ((err = emit_record(&v, cb, ctx, &stop)) != GS_OK)
       break;
-    rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
+    rc = sv_cursor_in(s, cur, &k, &v, MDB_NEXT, pre.b, pre.n);
   }
   if (!err && rc && rc != MDB_NOTFOUND)
     err = lmdb_err(rc);
@@ -2537,15 +2551,19 @@ gs_err store_list(store *s, const char *coll, size_t coll_len,
     if ((err = cursor_open(s, DB_RECORDS, &txn, &cur)) != GS_OK)
       return err;
     MDB_val k = {pre.n, pre.b}, v;
-    rc = sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
+    /* raw: a record is opened only when it is under the scope prefix */
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && has_prefix(&k, pre.b, pre.n) && !stop) {
       size_t off = pre.n + CRDT_ID_LEN;
       if (k.mv_size >= off &&
           crdt_scope_under((const char *)k.mv_data + off, k.mv_size - off,
-                           prefix, prefix_len) &&
-          (err = emit_record(&v, cb, ctx, &stop)) != GS_OK)
-        goto out;
-      rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
+                           prefix, prefix_len)) {
+        if ((rc = open_value(s, DB_RECORDS, &k, &v)) != 0)
+          break;
+        if ((err = emit_record(&v, cb, ctx, &stop)) != GS_OK)
+          goto out;
+      }
+      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
   } else {
     if ((err = cursor_open(s, DB_BYSCOPE, &txn, &cur)) != GS_OK)
@@ -2697,7 +2715,8 @@ gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
     return err;
   feed_seq_key(ck, feed, from);
   MDB_val k = {sizeof ck, ck}, v;
-  int stop = 0, rc = sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
+  /* raw: a change is opened only once it is known to be in the range */
+  int stop = 0, rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
   uint64_t expect = from ? from : 1; /* seqs count from 1 */
   while (rc == 0 && !stop && has_prefix(&k, feed, CRDT_FEED_LEN)) {
     uint64_t seq = be64_get((uint8_t *)k.mv_data + CRDT_FEED_LEN);
@@ -2710,10 +2729,12 @@ gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
     expect++;
     const uint8_t *raw;
     size_t rn;
+    if ((rc = open_value(s, DB_CHANGES, &k, &v)) != 0)
+      break;
     if ((err = change_unpack(s, &v, &raw, &rn)) != GS_OK)
       break;
     stop = cb(ctx, seq, raw, rn);
-    rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
   }
   if (!err && rc && rc != MDB_NOTFOUND)
     err = lmdb_err(rc);
