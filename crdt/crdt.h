@@ -116,6 +116,10 @@ gs_err crdt_seal_open(const uint8_t key[CRDT_SEAL_KEY_LEN], const void *ad,
 gs_err crdt_pwhash(uint8_t out[CRDT_SEAL_KEY_LEN], const char *pass,
                    size_t passn, const uint8_t salt[CRDT_SALT_LEN],
                    uint64_t ops, uint64_t mem);
+/* A keyed BLAKE2b of ctx (a NUL-terminated domain name) then data, outn
+ * (16..64) bytes: names a value without showing it. */
+void crdt_hash_keyed(const uint8_t key[CRDT_SEAL_KEY_LEN], const char *ctx,
+                     const void *data, size_t n, uint8_t *out, size_t outn);
 /* Memory for keys: guarded, locked (not swapped), wiped when freed.
  * crdt_secret_free(NULL) does nothing. NULL when none can be had. */
 void *crdt_secret_alloc(size_t n);

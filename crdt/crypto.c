@@ -161,3 +161,14 @@ void crdt_secret_free(void *p)
 {
   sodium_free(p); /* wipes, unlocks; NULL is a no-op */
 }
+
+void crdt_hash_keyed(const uint8_t key[CRDT_SEAL_KEY_LEN], const char *ctx,
+                     const void *data, size_t n, uint8_t *out, size_t outn)
+{
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, key, CRDT_SEAL_KEY_LEN, outn);
+  crypto_generichash_update(&st, (const unsigned char *)ctx, strlen(ctx) + 1);
+  crypto_generichash_update(&st, data, n);
+  crypto_generichash_final(&st, out, outn);
+  sodium_memzero(&st, sizeof st);
+}

@@ -637,6 +637,8 @@ static void seal_mark(int db, char *buf, size_t cap)
 }
 static_assert(SEAL_NDBS == 8, "seal_state_put marks the same databases");
 
+static gs_err seal_peers(store *s, const char *mark);
+
 /* Seal every value of a store not sealed yet, in batches that each move
  * their database's mark; then the state becomes SEAL_SEALED. */
 static gs_err seal_values(store *s)
@@ -659,6 +661,11 @@ static gs_err seal_values(store *s)
     if (s->absent[seal_dbs[i]])
       continue;
     seal_mark(seal_dbs[i], mark, sizeof mark);
+    if (seal_dbs[i] == DB_PEERS) { /* rekeyed too: see the address book */
+      if ((err = seal_peers(s, mark)) != GS_OK)
+        return err;
+      continue;
+    }
     while (!done) {
       uint64_t before = s->sealed_count;
       if ((err = upgrade_batch(s, seal_dbs[i], mark, NULL, &done)) != GS_OK)
@@ -989,15 +996,15 @@ fail:
 
 /* ---- meta ---- */
 
-/* Small values by string key in one of the plain databases. */
-static gs_err kv_get(store *s, int db, const char *key, void *buf,
-                     size_t cap, size_t *n)
+/* Small values by key (kn bytes) in one of the plain databases. */
+static gs_err kv_getb(store *s, int db, const void *key, size_t kn, void *buf,
+                      size_t cap, size_t *n)
 {
   MDB_txn *txn;
   gs_err err = txn_begin(s, MDB_RDONLY, &txn);
   if (err)
     return err;
-  MDB_val k = {strlen(key), (void *)key}, v;
+  MDB_val k = {kn, (void *)key}, v;
   int rc = sv_get(s, txn, s->dbi[db], &k, &v);
   if (rc == 0) {
     memcpy(buf, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
@@ -1008,18 +1015,34 @@ static gs_err kv_get(store *s, int db, const char *key, void *buf,
   return rc == MDB_NOTFOUND ? GS_ENOTFOUND : lmdb_err(rc);
 }
 
-/* Put (buf non-NULL) or delete (buf NULL) key in db. */
-static gs_err kv_put(store *s, int db, const char *key, const void *buf,
-                     size_t n)
+static gs_err kv_get(store *s, int db, const char *key, void *buf,
+                     size_t cap, size_t *n)
+{
+  return kv_getb(s, db, key, strlen(key), buf, cap, n);
+}
+
+/* Put (buf non-NULL) or delete (buf NULL) key in db; also delete the key
+ * old (ok, optional: an entry it replaces, if there). */
+static gs_err kv_putb(store *s, int db, const void *key, size_t kn,
+                      const void *buf, size_t n, const void *old,
+                      size_t oldn)
 {
   for (int i = 0; i < RETRIES; i++) {
     MDB_txn *txn;
     gs_err err = txn_begin(s, 0, &txn);
     if (err)
       return err;
-    MDB_val k = {strlen(key), (void *)key}, v = {n, (void *)buf};
+    MDB_val k = {kn, (void *)key}, v = {n, (void *)buf};
     int rc = buf ? sv_put(s, txn, s->dbi[db], &k, &v, 0)
                  : mdb_del(txn, s->dbi[db], &k, NULL);
+    if (old) {
+      MDB_val ok = {oldn, (void *)old};
+      int r2 = mdb_del(txn, s->dbi[db], &ok, NULL);
+      if (rc == MDB_NOTFOUND && r2 == 0)
+        rc = 0; /* deleted: it was under the old key */
+      else if (rc == 0 && r2 && r2 != MDB_NOTFOUND)
+        rc = r2;
+    }
     if (rc == 0) {
       /* a commit can need pages too (MDB_MAP_FULL); it frees txn */
       if ((rc = mdb_txn_commit(txn)) == 0 || rc != MDB_MAP_FULL)
@@ -1037,6 +1060,12 @@ static gs_err kv_put(store *s, int db, const char *key, const void *buf,
   return MDB_MAP_FULL;
 }
 
+static gs_err kv_put(store *s, int db, const char *key, const void *buf,
+                     size_t n)
+{
+  return kv_putb(s, db, key, strlen(key), buf, n, NULL, 0);
+}
+
 gs_err store_meta_get(store *s, const char *key, void *buf, size_t cap,
                       size_t *n)
 {
@@ -1048,22 +1077,108 @@ gs_err store_meta_put(store *s, const char *key, const void *buf, size_t n)
   return kv_put(s, DB_META, key, buf ? buf : "", n);
 }
 
+/* The address book. In a sealed store an entry's key is not the address
+ * (a host name may name a person: "wang-laptop.local:7070") but 0 then
+ * a keyed BLAKE2b-128 of it (PEER_KEY_LEN bytes; no address starts with
+ * 0), and the value is len(1) address value, sealed. A store being
+ * sealed may still hold entries under their address: they are read, and
+ * replaced when written or deleted (seal_peers rekeys them all). */
+#define PEER_KEY_LEN 17
+
+static void peer_key(const store *s, const char *addr, size_t an,
+                     uint8_t out[PEER_KEY_LEN])
+{
+  out[0] = 0;
+  crdt_hash_keyed(s->key, "gridsync-peer", addr, an, out + 1, 16);
+}
+
+/* An entry of the sealed form: its address (NUL-terminated into addr)
+ * and value; false if it is not one. */
+static bool peer_parse(const MDB_val *v, char addr[STORE_ADDR_MAX + 1],
+                       const uint8_t **val, size_t *n)
+{
+  const uint8_t *p = v->mv_data;
+  if (v->mv_size < 1 || p[0] == 0 || (size_t)p[0] + 1 > v->mv_size)
+    return false;
+  memcpy(addr, p + 1, p[0]);
+  addr[p[0]] = '\0';
+  *val = p + 1 + p[0];
+  *n = v->mv_size - 1 - p[0];
+  return true;
+}
+
 gs_err store_peer_get(store *s, const char *addr, void *buf, size_t cap,
                       size_t *n)
 {
-  return kv_get(s, DB_PEERS, addr, buf, cap, n);
+  size_t an = strlen(addr);
+  if (!s->key)
+    return kv_get(s, DB_PEERS, addr, buf, cap, n);
+  if (!an || an > STORE_ADDR_MAX)
+    return GS_ENOTFOUND;
+  uint8_t pk[PEER_KEY_LEN];
+  uint8_t b[1 + STORE_ADDR_MAX + STORE_PEER_VAL_MAX];
+  size_t bn;
+  peer_key(s, addr, an, pk);
+  gs_err err = kv_getb(s, DB_PEERS, pk, sizeof pk, b, sizeof b, &bn);
+  if (err == GS_ENOTFOUND && s->mixed)
+    return kv_get(s, DB_PEERS, addr, buf, cap, n);
+  if (err)
+    return err;
+  char got[STORE_ADDR_MAX + 1];
+  const uint8_t *val;
+  size_t vn;
+  MDB_val v = {bn < sizeof b ? bn : sizeof b, b};
+  if (bn > sizeof b || !peer_parse(&v, got, &val, &vn) ||
+      strcmp(got, addr) != 0)
+    return GS_ECORRUPT;
+  memcpy(buf, val, vn < cap ? vn : cap);
+  if (n)
+    *n = vn;
+  return GS_OK;
 }
 
 gs_err store_peer_put(store *s, const char *addr, const void *buf, size_t n)
 {
-  if (!*addr || strlen(addr) > STORE_ADDR_MAX)
+  size_t an = strlen(addr);
+  if (!an || an > STORE_ADDR_MAX)
     return GS_EINVAL;
-  return kv_put(s, DB_PEERS, addr, buf ? buf : "", n);
+  if (!s->key)
+    return kv_put(s, DB_PEERS, addr, buf ? buf : "", n);
+  if (n > STORE_PEER_VAL_MAX)
+    return GS_ETOOBIG;
+  uint8_t pk[PEER_KEY_LEN];
+  uint8_t b[1 + STORE_ADDR_MAX + STORE_PEER_VAL_MAX];
+  peer_key(s, addr, an, pk);
+  b[0] = (uint8_t)an;
+  memcpy(b + 1, addr, an);
+  if (n)
+    memcpy(b + 1 + an, buf, n);
+  return kv_putb(s, DB_PEERS, pk, sizeof pk, b, 1 + an + n,
+                 s->mixed ? addr : NULL, an);
 }
 
 gs_err store_peer_del(store *s, const char *addr)
 {
-  return kv_put(s, DB_PEERS, addr, NULL, 0);
+  size_t an = strlen(addr);
+  if (!s->key)
+    return kv_put(s, DB_PEERS, addr, NULL, 0);
+  if (!an || an > STORE_ADDR_MAX)
+    return GS_ENOTFOUND;
+  uint8_t pk[PEER_KEY_LEN];
+  peer_key(s, addr, an, pk);
+  return kv_putb(s, DB_PEERS, pk, sizeof pk, NULL, 0,
+                 s->mixed ? addr : NULL, an);
+}
+
+typedef struct peer_ent {
+  char addr[STORE_ADDR_MAX + 1];
+  uint8_t *val;
+  size_t n;
+} peer_ent;
+
+static int peer_ent_cmp(const void *a, const void *b)
+{
+  return strcmp(((const peer_ent *)a)->addr, ((const peer_ent *)b)->addr);
 }
 
 gs_err store_peer_list(store *s, store_peer_cb cb, void *ctx)
@@ -1071,27 +1186,124 @@ gs_err store_peer_list(store *s, store_peer_cb cb, void *ctx)
   MDB_txn *txn;
   MDB_cursor *cur;
   MDB_val k, v;
-  char addr[STORE_ADDR_MAX + 1];
+  peer_ent *es = NULL;
+  size_t ne = 0, cap = 0;
   gs_err err = txn_begin(s, MDB_RDONLY, &txn);
   if (err)
     return err;
+  /* read all, then call back in address order (a sealed book is in hash
+   * order): the book is small (node/ bounds it) */
   int rc = mdb_cursor_open(txn, s->dbi[DB_PEERS], &cur);
   if (rc == 0) {
     for (rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST); rc == 0;
          rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT)) {
-      if (k.mv_size == 0 || k.mv_size > STORE_ADDR_MAX)
-        continue; /* not ours */
-      memcpy(addr, k.mv_data, k.mv_size);
-      addr[k.mv_size] = '\0';
-      if (cb(ctx, addr, v.mv_data, v.mv_size))
+      char addr[STORE_ADDR_MAX + 1];
+      const uint8_t *val = v.mv_data;
+      size_t vn = v.mv_size;
+      if (k.mv_size == PEER_KEY_LEN && ((const uint8_t *)k.mv_data)[0] == 0) {
+        if (!s->key || !peer_parse(&v, addr, &val, &vn))
+          continue; /* not ours */
+      } else if (k.mv_size && k.mv_size <= STORE_ADDR_MAX) {
+        memcpy(addr, k.mv_data, k.mv_size); /* an unsealed entry */
+        addr[k.mv_size] = '\0';
+      } else {
+        continue;
+      }
+      if (crdt_grow((void **)&es, &cap, ne + 1, sizeof *es) ||
+          !(es[ne].val = malloc(vn ? vn : 1))) {
+        rc = GS_ENOMEM;
         break;
+      }
+      memcpy(es[ne].addr, addr, sizeof addr);
+      memcpy(es[ne].val, val, vn);
+      es[ne++].n = vn;
     }
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND)
       rc = 0;
   }
   mdb_txn_abort(txn);
+  if (rc == 0) {
+    qsort(es, ne, sizeof *es, peer_ent_cmp);
+    for (size_t i = 0; i < ne; i++)
+      if (cb(ctx, es[i].addr, es[i].val, es[i].n))
+        break;
+  }
+  for (size_t i = 0; i < ne; i++) {
+    crdt_wipe(es[i].val, es[i].n);
+    free(es[i].val);
+  }
+  free(es);
   return lmdb_err(rc);
+}
+
+/* Sealing: every entry of the book under its address moves to its keyed
+ * hash, in one transaction (the book is small), and the mark goes. */
+static gs_err seal_peers(store *s, const char *mark)
+{
+  for (int tries = 0; tries < RETRIES; tries++) {
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    peer_ent *es = NULL;
+    size_t ne = 0, cap = 0;
+    gs_err err = txn_begin(s, 0, &txn);
+    if (err)
+      return err;
+    int rc = mdb_cursor_open(txn, s->dbi[DB_PEERS], &cur);
+    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      if ((k.mv_size == PEER_KEY_LEN && ((uint8_t *)k.mv_data)[0] == 0) ||
+          k.mv_size == 0 || k.mv_size > STORE_ADDR_MAX ||
+          v.mv_size > STORE_PEER_VAL_MAX)
+        continue; /* sealed already, or not ours */
+      if (crdt_grow((void **)&es, &cap, ne + 1, sizeof *es) ||
+          !(es[ne].val = malloc(v.mv_size ? v.mv_size : 1))) {
+        rc = GS_ENOMEM;
+        break;
+      }
+      memcpy(es[ne].addr, k.mv_data, k.mv_size);
+      es[ne].addr[k.mv_size] = '\0';
+      memcpy(es[ne].val, v.mv_data, v.mv_size);
+      es[ne++].n = v.mv_size;
+    }
+    if (cur)
+      mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+      rc = 0;
+    for (size_t i = 0; rc == 0 && i < ne; i++) {
+      size_t an = strlen(es[i].addr);
+      uint8_t pk[PEER_KEY_LEN], b[1 + STORE_ADDR_MAX + STORE_PEER_VAL_MAX];
+      b[0] = (uint8_t)an;
+      memcpy(b + 1, es[i].addr, an);
+      memcpy(b + 1 + an, es[i].val, es[i].n);
+      peer_key(s, es[i].addr, an, pk);
+      MDB_val ok = {an, es[i].addr}, nk = {PEER_KEY_LEN, pk},
+              nv = {1 + an + es[i].n, b};
+      if ((rc = mdb_del(txn, s->dbi[DB_PEERS], &ok, NULL)) == 0)
+        rc = sv_put(s, txn, s->dbi[DB_PEERS], &nk, &nv, 0);
+    }
+    for (size_t i = 0; i < ne; i++) {
+      crdt_wipe(es[i].val, es[i].n);
+      free(es[i].val);
+    }
+    free(es);
+    if (rc == 0) {
+      MDB_val mk = {strlen(mark), (void *)mark};
+      rc = mdb_del(txn, s->dbi[DB_META], &mk, NULL);
+      if (rc == MDB_NOTFOUND)
+        rc = 0;
+    }
+    if (rc)
+      mdb_txn_abort(txn);
+    else
+      rc = mdb_txn_commit(txn);
+    if (rc != MDB_MAP_FULL)
+      return lmdb_err(rc);
+    if ((err = grow_map(s)) != GS_OK)
+      return err;
+  }
+  return lmdb_err(MDB_MAP_FULL);
 }
 
 static gs_err hlc_get(store *s, MDB_txn *txn, crdt_hlc *out)

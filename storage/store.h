@@ -61,7 +61,8 @@ gs_err store_open(const char *dir, unsigned flags, store **out);
  * personal data is sealed (crdt_seal) with its table's name and its LMDB
  * key as associated data: a value moved to another key or table, or
  * changed, does not open, and reading it is GS_ESEAL. Not sealed: the
- * keys (ids, scopes, seqs, feed ids, "host:port" addresses), empty index
+ * keys (ids, scopes, seqs, feed ids; the address book's are keyed hashes
+ * of the "host:port" addresses, which may name a person), empty index
  * values, the counters of `heard` and `quota`, and the meta entries
  * "format", "seal" and the upgrade marks.
  *
@@ -100,6 +101,8 @@ gs_err store_meta_put(store *s, const char *key, const void *buf, size_t n);
  * store_peer_list calls cb for each entry in address order; the value is
  * borrowed for the call; cb returns non-zero to stop. */
 #define STORE_ADDR_MAX 255
+/* An entry's value at most (a sealed store keeps the address with it). */
+#define STORE_PEER_VAL_MAX 4096
 typedef int (*store_peer_cb)(void *ctx, const char *addr, const void *val,
                              size_t n);
 gs_err store_peer_get(store *s, const char *addr, void *buf, size_t cap,

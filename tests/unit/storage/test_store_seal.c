@@ -351,3 +351,78 @@ Test(store_seal, sigkill_during_sealing_resumes)
   }
   check_sealed(want);
 }
+
+/* ---- the address book: keyed by a keyed hash when sealed ---- */
+
+typedef struct book {
+  char addr[8][64];
+  char val[8][64];
+  size_t n;
+} book;
+
+static int on_peer(void *ctx, const char *addr, const void *val, size_t n)
+{
+  book *b = ctx;
+  cr_assert_lt(b->n, 8);
+  snprintf(b->addr[b->n], 64, "%s", addr);
+  snprintf(b->val[b->n], 64, "%.*s", (int)n, (const char *)val);
+  b->n++;
+  return 0;
+}
+
+static void check_book(store *s)
+{
+  book b = {.n = 0};
+  char v[64];
+  size_t n;
+  cr_assert_eq(store_peer_list(s, on_peer, &b), GS_OK);
+  cr_assert_eq(b.n, 2);
+  cr_assert_str_eq(b.addr[0], "wang-jianguo-laptop.local:7070",
+                   "address order");
+  cr_assert_str_eq(b.val[0], "王建国的电脑");
+  cr_assert_str_eq(b.addr[1], "zhao-office.local:7070");
+  cr_assert_eq(store_peer_get(s, "zhao-office.local:7070", v, sizeof v, &n),
+               GS_OK);
+  cr_assert_eq(n, 3);
+  cr_assert_eq(memcmp(v, "xyz", 3), 0);
+}
+
+static void write_book(store *s)
+{
+  cr_assert_eq(store_peer_put(s, "zhao-office.local:7070", "xyz", 3), GS_OK);
+  cr_assert_eq(store_peer_put(s, "wang-jianguo-laptop.local:7070",
+                              "王建国的电脑", 18),
+               GS_OK);
+  cr_assert_eq(store_peer_put(s, "10.0.0.9:7070", "gone", 4), GS_OK);
+  cr_assert_eq(store_peer_del(s, "10.0.0.9:7070"), GS_OK);
+  cr_assert_eq(store_peer_del(s, "10.0.0.9:7070"), GS_ENOTFOUND);
+}
+
+Test(store_seal, address_book_keys_are_keyed_hashes)
+{
+  store *s;
+  cr_assert_eq(open_key(key_a, STORE_CREATE | STORE_NOSYNC, &s), GS_OK);
+  write_book(s);
+  check_book(s);
+  store_close(s);
+  cr_assert_not(file_has("data.mdb", "wang-jianguo", 12));
+  cr_assert_not(file_has("data.mdb", "zhao-office", 11));
+  cr_assert_eq(open_key(key_a, STORE_NOSYNC, &s), GS_OK);
+  check_book(s);
+  store_close(s);
+}
+
+Test(store_seal, address_book_is_rekeyed_when_sealed_in_place)
+{
+  store *s;
+  cr_assert_eq(store_open(dir, STORE_CREATE | STORE_NOSYNC, &s), GS_OK);
+  write_book(s);
+  check_book(s);
+  store_close(s);
+  cr_assert(file_has("data.mdb", "wang-jianguo", 12));
+  cr_assert_eq(open_key(key_a, STORE_NOSYNC, &s), GS_OK);
+  check_book(s);
+  store_close(s);
+  cr_assert_not(file_has("data.mdb", "wang-jianguo", 12));
+  cr_assert_not(file_has("data.mdb", "zhao-office", 11));
+}
