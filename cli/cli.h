@@ -32,6 +32,21 @@ typedef struct crdt_record crdt_record;
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 /* What every command gets. */
+/* ---- the passphrase (cli/cmd_passphrase.c) ---- */
+/* Set where node_init/node_open get a passphrase: file (first line; the
+ * --passphrase-file option), new_file (--new-passphrase-file, for
+ * `passphrase`), else GRIDSYNC_PASSPHRASE / GRIDSYNC_NEW_PASSPHRASE,
+ * else a prompt on the terminal. */
+void cli_pass_setup(const char *file, const char *new_file);
+/* Print the failure for a passphrase error (GS_EPASS, GS_ELOCKED,
+ * GS_EPASSSHORT) and return CLI_FAIL; 0 for any other err. */
+int cli_pass_fail(const char *dir, gs_err err);
+/* For a detached child (ui's serve): the passphrase of the node in dir,
+ * got as a command gets it (file, variable, terminal), in a pipe whose
+ * read end is returned (inherited: give the child
+ * --passphrase-file /dev/fd/N); -1 when none is needed or there is none. */
+int cli_pass_pipe(const char *dir);
+
 typedef struct cli_ctx {
   const char *dir; /* node directory */
   bool json;       /* --json: one JSON document on stdout */
@@ -98,6 +113,7 @@ int cli_choose(void *vctx, const char *field, const char *text,
 
 /* Commands. */
 int cli_cmd_init(cli_ctx *ctx);
+int cli_cmd_passphrase(cli_ctx *ctx);
 int cli_cmd_id(cli_ctx *ctx);
 int cli_cmd_status(cli_ctx *ctx);
 int cli_cmd_put(cli_ctx *ctx);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "crdt/gs_i18n.h"
 #include "node/node.h"
 #include "node/member.h"
 #include "node/netnode.h"
@@ -24,7 +25,12 @@ static void hex32(const uint8_t *p, char out[2 * CRDT_HASH_LEN + 1])
 int cli_cmd_init(cli_ctx *ctx)
 {
   const char *name = NULL;
+  bool open_node = false;
   for (int i = 1; i < ctx->argc; i++) {
+    if (strcmp(ctx->argv[i], "--no-passphrase") == 0) {
+      open_node = true;
+      continue;
+    }
     int m = cli_opt(ctx, &i, "--name", &name);
     if (m < 0)
       return CLI_USAGE;
@@ -37,7 +43,13 @@ int cli_cmd_init(cli_ctx *ctx)
   if (name && !crdt_utf8_valid(name, strlen(name)))
     return cli_usage("init", "the name is not valid UTF-8");
 
-  gs_err err = node_init(ctx->dir, name);
+  gs_err err = node_init_ex(ctx->dir, name, open_node ? NODE_INIT_OPEN : 0);
+  if (err == GS_EPASS || err == GS_ELOCKED || err == GS_EPASSSHORT)
+    return cli_pass_fail(ctx->dir, err);
+  if (open_node && !err)
+    fprintf(stderr, "%s\n",
+            _("warning: this node has no passphrase: anyone who copies its "
+              "directory can read every resident's data"));
   if (err == GS_EEXIST)
     return cli_fail("init: %s already holds a node (nothing changed)",
                     ctx->dir);

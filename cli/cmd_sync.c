@@ -309,6 +309,7 @@ typedef struct serve_run {
   uv_signal_t sigint, sigterm;
   node_server *srv;
   web_server *web;
+  node_unlock *unlock; /* the data key for this user's CLI (issue 19) */
 } serve_run;
 
 static void on_stop_signal(uv_signal_t *sig, int signum)
@@ -317,8 +318,10 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
   fprintf(stderr, _("signal %d: stopping\n"), signum);
   node_server_stop(r->srv);
   web_stop(r->web);
+  node_unlock_stop(r->unlock);
   r->srv = NULL;
   r->web = NULL;
+  r->unlock = NULL;
   uv_close((uv_handle_t *)&r->sigint, NULL);
   uv_close((uv_handle_t *)&r->sigterm, NULL);
 }
@@ -423,8 +426,16 @@ int cli_cmd_serve(cli_ctx *ctx)
     rc = cli_fail("serve: cannot start the event loop");
     goto out;
   }
+  /* before the node says it serves: a command run then finds the key */
+  gs_err ue = node_unlock_start(n, &loop, &run.unlock);
+  if (ue && ue != GS_EBUSY)
+    fprintf(stderr, "gridsync: note: %s\n",
+            _("commands of this user will ask for the passphrase (the "
+              "unlock socket did not start)"));
   gs_err err = node_server_start(n, &loop, &o, &run.srv);
   if (err) {
+    node_unlock_stop(run.unlock);
+    run.unlock = NULL;
     rc = cli_fail("serve: %s", gs_i18n_strerror(err));
   } else {
     char why[300];
@@ -433,7 +444,9 @@ int cli_cmd_serve(cli_ctx *ctx)
       if (we && ui) { /* asked for: a failure is the command's */
         rc = cli_fail("serve: the app cannot start: %s", why);
         node_server_stop(run.srv);
+        node_unlock_stop(run.unlock);
         run.srv = NULL;
+        run.unlock = NULL;
         goto run_out;
       }
       if (we)

@@ -204,17 +204,36 @@ static pid_t start_serve(const char *dir, const char *listen,
   int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0)
     return -1;
+  /* the detached serve has no terminal: it gets the passphrase in a pipe
+   * (issue 19) */
+  int pfd = cli_pass_pipe(dir);
+  char pfile[32];
+  snprintf(pfile, sizeof pfile, "/dev/fd/%d", pfd);
   pid_t pid = fork();
   if (pid == 0) {
     int in = open("/dev/null", O_RDONLY);
     if (setsid() < 0 || in < 0 || dup2(in, 0) < 0 || dup2(fd, 1) < 0 ||
         dup2(fd, 2) < 0)
       _exit(127);
-    char *argv[] = {self, "--dir", (char *)dir, "serve", "--listen",
-                    (char *)listen, ui ? "--ui" : NULL, (char *)ui, NULL};
+    char *argv[12] = {self, "--dir", (char *)dir};
+    int ac = 3;
+    if (pfd >= 0) {
+      argv[ac++] = "--passphrase-file";
+      argv[ac++] = pfile;
+    }
+    argv[ac++] = "serve";
+    argv[ac++] = "--listen";
+    argv[ac++] = (char *)listen;
+    if (ui) {
+      argv[ac++] = "--ui";
+      argv[ac++] = (char *)ui;
+    }
+    argv[ac] = NULL;
     execv(self, argv);
     _exit(127);
   }
+  if (pfd >= 0)
+    close(pfd);
   close(fd);
   return pid;
 }

@@ -26,8 +26,11 @@ typedef struct cli_command {
 } cli_command;
 
 static const cli_command commands[] = {
-    {"init", cli_cmd_init, N_("init [--name NAME]"),
+    {"init", cli_cmd_init, N_("init [--name NAME] [--no-passphrase]"),
      N_("create the node directory and identity")},
+    {"passphrase", cli_cmd_passphrase, N_("passphrase [--none]"),
+     N_("change this node's passphrase (rewraps its data key; --none: an open "
+     "node)")},
     {"id", cli_cmd_id, N_("id [--qr] [--qr-file FILE.png|FILE.svg]"),
      N_("print this node's id (--qr: also as a QR code)")},
     {"put", cli_cmd_put,
@@ -147,6 +150,17 @@ static void print_help(FILE *f)
           "~/.local/share/gridsync\n"
           "  --json     one JSON document on stdout instead of the human "
           "form\n"
+          "  --passphrase-file FILE  the node's passphrase: the first line "
+          "of FILE;\n"
+          "             else $GRIDSYNC_PASSPHRASE, else asked on the "
+          "terminal. Both\n"
+          "             put the passphrase where others may read it (a file "
+          "0600 of\n"
+          "             yours, a process environment): for scripts and "
+          "unattended relays\n"
+          "  --new-passphrase-file FILE  the new one, for 'passphrase' "
+          "(else\n"
+          "             $GRIDSYNC_NEW_PASSPHRASE, else asked twice)\n"
           "\ncommands:\n"));
   for (size_t i = 0; i < NCOMMANDS; i++)
     fprintf(f, "  %-9s %s\n", commands[i].name, _(commands[i].summary));
@@ -202,6 +216,10 @@ node *cli_open(cli_ctx *ctx, unsigned flags)
     cli_fail("no node in %s (create one with 'gridsync init', or choose "
              "another with --dir)",
              ctx->dir);
+    break;
+  case GS_EPASS:
+  case GS_ELOCKED:
+    cli_pass_fail(ctx->dir, err);
     break;
   case GS_EKEYMODE:
     cli_fail("%s/identity.key can be read by other users; refusing to use "
@@ -326,6 +344,7 @@ int main(int argc, char **argv)
   static char dirbuf[4096];
   const char *dir = NULL;
   bool json = false, help = false, dashdash = false;
+  const char *pass_file = NULL, *new_pass_file = NULL;
   char **args = calloc((size_t)argc + 1, sizeof *args);
   char **args_alloc = args;
   int nargs = 0;
@@ -352,6 +371,16 @@ int main(int argc, char **argv)
       dir = argv[++i];
     } else if (strncmp(a, "--dir=", 6) == 0) {
       dir = a + 6;
+    } else if (strcmp(a, "--passphrase-file") == 0 ||
+               strcmp(a, "--new-passphrase-file") == 0) {
+      if (i + 1 >= argc) {
+        free(args);
+        return cli_usage(NULL, "%s needs a file", a);
+      }
+      if (a[2] == 'n')
+        new_pass_file = argv[++i];
+      else
+        pass_file = argv[++i];
     } else if ((strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
       help = true;
     } else if (strcmp(a, "--version") == 0 && nargs == 0) {
@@ -403,6 +432,7 @@ int main(int argc, char **argv)
                          "GRIDSYNC_DIR (HOME is not set)");
     goto out;
   }
+  cli_pass_setup(pass_file, new_pass_file);
   cli_ctx ctx = {.dir = dir, .json = json, .argc = nargs, .argv = args};
   rc = cmd->run(&ctx);
   node_close(ctx.node);

@@ -84,6 +84,47 @@ bool crdt_verify(const uint8_t pk[CRDT_KEY_LEN], const void *msg, size_t n,
 /* Zero memory that held a secret (not optimised away). */
 void crdt_wipe(void *p, size_t n);
 
+/* Sealing at rest (issue 19): XChaCha20-Poly1305-IETF under a 32-byte
+ * data key, with associated data (the LMDB key and table, or a file's
+ * name) so that a sealed value cannot be moved elsewhere. A sealed value
+ * is nonce(24) | ciphertext | tag(16): CRDT_SEAL_OVERHEAD bytes more
+ * than the plaintext; the nonce is random. */
+#define CRDT_SEAL_KEY_LEN 32
+#define CRDT_SEAL_OVERHEAD 40
+#define CRDT_SALT_LEN 16
+/* Seal n bytes of msg into out (n + CRDT_SEAL_OVERHEAD bytes, not
+ * overlapping msg). */
+void crdt_seal(const uint8_t key[CRDT_SEAL_KEY_LEN], const void *ad,
+               size_t adn, const void *msg, size_t n, uint8_t *out);
+/* The same with the caller's nonce (24 bytes, never used twice under one
+ * key: a store takes 16 random bytes once, then counts). */
+void crdt_seal_nonce(const uint8_t key[CRDT_SEAL_KEY_LEN],
+                     const uint8_t nonce[24], const void *ad, size_t adn,
+                     const void *msg, size_t n, uint8_t *out);
+/* Open n sealed bytes of in into out (n - CRDT_SEAL_OVERHEAD bytes).
+ * GS_ESEAL when they do not authenticate (another key, another place,
+ * a changed byte); out is then wiped. */
+gs_err crdt_seal_open(const uint8_t key[CRDT_SEAL_KEY_LEN], const void *ad,
+                      size_t adn, const uint8_t *in, size_t n, uint8_t *out);
+/* Argon2id (ALG_ARGON2ID13) of a passphrase: out (CRDT_SEAL_KEY_LEN
+ * bytes). ops/mem (bytes) must lie within CRDT_PWHASH_* below, else
+ * GS_EINVAL; GS_ENOMEM when the memory cannot be had. */
+#define CRDT_PWHASH_OPS_MIN 1
+#define CRDT_PWHASH_OPS_MAX 32
+#define CRDT_PWHASH_MEM_MIN ((uint64_t)8 << 10)  /* 8 KiB (tests only) */
+#define CRDT_PWHASH_MEM_MAX ((uint64_t)1 << 30)  /* 1 GiB */
+gs_err crdt_pwhash(uint8_t out[CRDT_SEAL_KEY_LEN], const char *pass,
+                   size_t passn, const uint8_t salt[CRDT_SALT_LEN],
+                   uint64_t ops, uint64_t mem);
+/* A keyed BLAKE2b of ctx (a NUL-terminated domain name) then data, outn
+ * (16..64) bytes: names a value without showing it. */
+void crdt_hash_keyed(const uint8_t key[CRDT_SEAL_KEY_LEN], const char *ctx,
+                     const void *data, size_t n, uint8_t *out, size_t outn);
+/* Memory for keys: guarded, locked (not swapped), wiped when freed.
+ * crdt_secret_free(NULL) does nothing. NULL when none can be had. */
+void *crdt_secret_alloc(size_t n);
+void crdt_secret_free(void *p);
+
 /* ------------------------------------------------------------------ */
 /* Hybrid logical clock: 48 bits of Unix milliseconds, 16-bit counter.  */
 

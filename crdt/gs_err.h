@@ -44,7 +44,11 @@ typedef int gs_err;
   X(ECLOCK,    -40027, "clock out of range")                             \
   X(ESCHEMA,   -40028, "does not fit the schema")                         \
   X(EHELD,     -40040, "held: depends on membership data not yet seen")      \
-  X(EBUSY,     -40041, "already open in this process")
+  X(EBUSY,     -40041, "already open in this process")                     \
+  X(ESEAL,     -40050, "a sealed value does not open (changed or moved)")    \
+  X(EPASS,     -40051, "wrong passphrase")                                   \
+  X(ELOCKED,   -40052, "the node is locked: no passphrase given")          \
+  X(EPASSSHORT,-40053, "passphrase too short (at least 8 characters)")
 
 enum {
   GS_OK = 0,

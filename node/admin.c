@@ -112,16 +112,58 @@ static bool file_carried(const char *name)
 {
   return name_ok(name, strlen(name)) && strcmp(name, "data.mdb") != 0 &&
          strcmp(name, "lock.mdb") != 0 && strcmp(name, "ui.addr") != 0 &&
+         strcmp(name, "seal.lock") != 0 && strcmp(name, "unlock.sock") != 0 &&
          !ends_with(name, ".part") && !ends_with(name, ".log");
 }
 
+/* The data key of the node in dir (issue 19): from its serving node over
+ * the unlock socket when one runs (the key must open identity.key), else
+ * unwrapped from seal.key (the passphrase from --passphrase-file,
+ * GRIDSYNC_PASSPHRASE or the terminal). *sealed is false for a
+ * directory of an earlier build (no seal.key): its store is not sealed.
+ * key is secret memory the caller frees with crdt_secret_free. */
+static gs_err admin_key(const char *dir, uint8_t *key, bool *sealed)
+{
+  char path[4200];
+  uint8_t sk[CRDT_SK_LEN];
+  bool open_node = false;
+  gs_err err;
+  *sealed = true;
+  if (node__path_join(path, sizeof path, dir, "identity.key") == GS_OK &&
+      node__unlock_ask(dir, key) == GS_OK) {
+    err = node__seal_file_read(key, path, sk, sizeof sk);
+    crdt_wipe(sk, sizeof sk);
+    if (err == GS_OK)
+      return GS_OK;
+  }
+  err = node__seal_unlock(dir, key, &open_node);
+  if (err == GS_ENOTINIT) {
+    /* no seal.key: an earlier build's directory, if it has a store */
+    if ((err = node__path_join(path, sizeof path, dir, "data.mdb")))
+      return err;
+    if (access(path, F_OK) != 0)
+      return GS_ENOTINIT;
+    *sealed = false;
+    return GS_OK;
+  }
+  return err;
+}
+
 /* Every store this file opens by directory (compact, restore, the
- * doctor) is opened here. With sealed stores (issue 19) this is where
- * the node's data key is unlocked (from the directory's seal.key) and
- * passed to the store. */
+ * doctor) is opened here, with the node's data key when it is sealed. */
 static gs_err open_store(const char *dir, unsigned flags, store **out)
 {
-  return store_open(dir, flags, out);
+  uint8_t *key = crdt_secret_alloc(CRDT_SEAL_KEY_LEN);
+  bool sealed = false;
+  if (key == NULL)
+    return GS_ENOMEM;
+  gs_err err = admin_key(dir, key, &sealed);
+  if (err == GS_OK) {
+    store_opts o = {sealed ? key : NULL, NULL, NULL};
+    err = store_open_ex(dir, flags, &o, out);
+  }
+  crdt_secret_free(key);
+  return err;
 }
 
 /* A new file holding exactly these bytes, as they were in the backed-up
@@ -619,9 +661,17 @@ static gs_err new_identity(const char *work, node_restore_info *ri)
   uint8_t sk[CRDT_SK_LEN], meta[16 + CRDT_KEY_LEN + 16];
   store *st = NULL;
   gs_err err;
+  uint8_t *key = crdt_secret_alloc(CRDT_SEAL_KEY_LEN);
+  bool sealed = false;
+  if (key == NULL)
+    return GS_ENOMEM;
   crdt_keypair(ri->new_pk, sk);
+  /* the new identity is sealed as the backed-up one was: under the data
+   * key of the restored seal.key (the backed-up node's passphrase) */
   if ((err = node__path_join(path, sizeof path, work, "identity.key")) ||
-      (err = node__secret_write(path, sk, sizeof sk)))
+      (err = admin_key(work, key, &sealed)) ||
+      (err = sealed ? node__seal_file_write(key, path, sk, sizeof sk)
+                    : node__file_write(path, sk, sizeof sk)))
     goto out;
   memcpy(meta, ri->backup.id, 16);
   memcpy(meta + 16, ri->backup.node_pk, CRDT_KEY_LEN);
@@ -634,6 +684,7 @@ static gs_err new_identity(const char *work, node_restore_info *ri)
 out:
   store_close(st);
   crdt_wipe(sk, sizeof sk);
+  crdt_secret_free(key);
   return err;
 }
 

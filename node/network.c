@@ -138,7 +138,7 @@ gs_err node__network_load(node *n)
   n->has_net = false;
   if ((err = node__path_join(path, sizeof path, n->dir, NET_KEY_FILE)))
     return err;
-  err = node__secret_read(path, n->net.key, NODE_NET_KEY_LEN);
+  err = node__secret_read(n, path, n->net.key, NODE_NET_KEY_LEN);
   if (err == GS_ENOTINIT)
     return GS_OK; /* no network */
   if (err)
@@ -190,7 +190,7 @@ static gs_err network_store(node *n, const node_network *net, bool rejoin)
   msgpack_sbuffer_destroy(&sb);
   if (err)
     return err;
-  if (!rejoin && ((err = node__secret_write(path, net->key,
+  if (!rejoin && ((err = node__secret_write(n, path, net->key,
                                              NODE_NET_KEY_LEN)) ||
                   (err = node__fsync_dir(n->dir))))
     return err;
@@ -693,7 +693,7 @@ static bool epoch_key(node *n, const rot_rec *rr, uint8_t key[NODE_NET_KEY_LEN])
   uint8_t check[8];
   if (epoch_path(n, rr->epoch, path, sizeof path) != GS_OK)
     return false;
-  if (node__secret_read(path, key, NODE_NET_KEY_LEN) == GS_OK) {
+  if (node__secret_read(n, path, key, NODE_NET_KEY_LEN) == GS_OK) {
     key_check(key, check);
     return memcmp(check, rr->check, 8) == 0;
   }
@@ -706,7 +706,7 @@ static bool epoch_key(node *n, const rot_rec *rr, uint8_t key[NODE_NET_KEY_LEN])
     return false;
   }
   /* kept for later (another process may have written it: fine) */
-  if (node__secret_write(path, key, NODE_NET_KEY_LEN) == GS_OK)
+  if (node__secret_write(n, path, key, NODE_NET_KEY_LEN) == GS_OK)
     node__fsync_dir(n->dir);
   return true;
 }
@@ -809,7 +809,7 @@ gs_err node_network_rotate(node *n, uint64_t grace_ms, node_rotate_info *info)
   /* the admin keeps its copy first: a record it could not open is lost */
   char path[4200];
   if ((err = epoch_path(n, epoch, path, sizeof path)) ||
-      (err = node__secret_write(path, key, NODE_NET_KEY_LEN)) ||
+      (err = node__secret_write(n, path, key, NODE_NET_KEY_LEN)) ||
       (err = node__fsync_dir(n->dir)))
     goto out;
   size_t nops = rm.nk + 3;
@@ -931,7 +931,7 @@ static gs_err keep_hint(node *n, uint64_t epoch, uint64_t grace,
   gs_err err = epoch_path(n, epoch, path, sizeof path);
   if (err)
     return err;
-  err = node__secret_write(path, key, NODE_NET_KEY_LEN);
+  err = node__secret_write(n, path, key, NODE_NET_KEY_LEN);
   if (err && err != GS_EEXIST)
     return err;
   key_check(key, check);
@@ -976,7 +976,7 @@ static bool epoch_held(node *n, uint64_t epoch)
   char path[4200];
   uint8_t key[NODE_NET_KEY_LEN];
   bool held = epoch_path(n, epoch, path, sizeof path) == GS_OK &&
-              node__secret_read(path, key, NODE_NET_KEY_LEN) == GS_OK;
+              node__secret_read(n, path, key, NODE_NET_KEY_LEN) == GS_OK;
   crdt_wipe(key, sizeof key);
   return held;
 }

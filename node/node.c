@@ -97,7 +97,7 @@ static gs_err mkdir_p(const char *dir)
   return GS_OK;
 }
 
-gs_err node__secret_write(const char *path, const uint8_t *sk, size_t n)
+gs_err node__file_write(const char *path, const uint8_t *sk, size_t n)
 {
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0)
@@ -122,7 +122,7 @@ gs_err node__fsync_dir(const char *dir)
   return err;
 }
 
-gs_err node__secret_read(const char *path, uint8_t *sk, size_t n)
+gs_err node__file_read(const char *path, uint8_t *sk, size_t n)
 {
   struct stat sb;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -139,12 +139,47 @@ gs_err node__secret_read(const char *path, uint8_t *sk, size_t n)
   return err;
 }
 
+gs_err node__secret_write(const node *nd, const char *path,
+                          const uint8_t *buf, size_t n)
+{
+  return node__seal_file_write(nd->dkey, path, buf, n);
+}
+
+gs_err node__secret_read(const node *nd, const char *path, uint8_t *buf,
+                         size_t n)
+{
+  return node__seal_file_read(nd->dkey, path, buf, n);
+}
+
+bool node_is_open(const node *n)
+{
+  return n->open_node;
+}
+
+static void (*seal_progress)(void *ctx, uint64_t done, uint64_t total);
+static void *seal_progress_ctx;
+
+void node_set_seal_progress(void (*fn)(void *ctx, uint64_t done,
+                                       uint64_t total),
+                            void *ctx)
+{
+  seal_progress = fn;
+  seal_progress_ctx = ctx;
+}
+
 gs_err node_init(const char *dir, const char *name)
 {
-  char path[4096];
+  return node_init_ex(dir, name, 0);
+}
+
+gs_err node_init_ex(const char *dir, const char *name, unsigned flags)
+{
+  char path[4096], spath[4096];
   uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN];
+  uint8_t *dkey = NULL;
   store *st = NULL;
   gs_err err;
+  spath[0] = '\0';
 
   if (name && (strlen(name) > NODE_NAME_MAX ||
                !crdt_utf8_valid(name, strlen(name))))
@@ -155,12 +190,23 @@ gs_err node_init(const char *dir, const char *name)
     return err;
   if (access(path, F_OK) == 0)
     return GS_EEXIST;
-  if ((err = node__path_join(path, sizeof path, dir, KEY_FILE)) != GS_OK)
+  if ((err = node__path_join(path, sizeof path, dir, KEY_FILE)) != GS_OK ||
+      (err = node__path_join(spath, sizeof spath, dir, NODE_SEAL_FILE)))
     return err;
-  crdt_keypair(pk, sk);
-  if ((err = node__secret_write(path, sk, CRDT_SK_LEN)) != GS_OK)
+  if (access(path, F_OK) == 0)
+    return GS_EEXIST;
+  if (!(dkey = crdt_secret_alloc(CRDT_SEAL_KEY_LEN)))
+    return GS_ENOMEM;
+  /* the passphrase first: a refused one leaves nothing behind */
+  if ((err = node__seal_create(dir, flags & NODE_INIT_OPEN, dkey)) != GS_OK) {
+    spath[0] = '\0'; /* not written (or an existing node's: kept) */
     goto out;
-  if ((err = store_open(dir, STORE_CREATE, &st)) != GS_OK ||
+  }
+  crdt_keypair(pk, sk);
+  if ((err = node__seal_file_write(dkey, path, sk, CRDT_SK_LEN)) != GS_OK)
+    goto out;
+  store_opts so = {.key = dkey};
+  if ((err = store_open_ex(dir, STORE_CREATE, &so, &st)) != GS_OK ||
       (err = store_meta_put(st, "node_pk", pk, sizeof pk)) != GS_OK ||
       (err = store_meta_put(st, "name", name ? name : "",
                             name ? strlen(name) : 0)) != GS_OK) {
@@ -171,8 +217,58 @@ gs_err node_init(const char *dir, const char *name)
   err = node__fsync_dir(dir);
 out:
   store_close(st);
+  if (err && spath[0])
+    unlink(spath);
   crdt_wipe(sk, sizeof sk);
+  crdt_secret_free(dkey);
   return err;
+}
+
+/* The data key of the node in dir into n->dkey: unwrapped from
+ * seal.key; a directory of an earlier build gets its seal now (a new
+ * passphrase; the store is sealed as it opens). */
+static gs_err unlock(node *n, const char *dir, bool *sealing)
+{
+  char spath[4200];
+  gs_err err;
+  *sealing = false;
+  if (!(n->dkey = crdt_secret_alloc(CRDT_SEAL_KEY_LEN)))
+    return GS_ENOMEM;
+  /* the serving node of this directory, if one runs: no passphrase; the
+   * key it gives must open identity.key */
+  uint8_t sk[CRDT_SK_LEN];
+  if (node__path_join(spath, sizeof spath, dir, KEY_FILE) == GS_OK &&
+      node__unlock_ask(dir, n->dkey) == GS_OK) {
+    err = node__seal_file_read(n->dkey, spath, sk, sizeof sk);
+    crdt_wipe(sk, sizeof sk);
+    if (err == GS_OK) {
+      bool open_node = false;
+      char hp[4200];
+      /* whether it is an open node: seal.key says, without a passphrase */
+      if (node__path_join(hp, sizeof hp, dir, NODE_SEAL_FILE) == GS_OK) {
+        uint8_t h[9];
+        FILE *f = fopen(hp, "rb");
+        if (f) {
+          open_node = fread(h, 1, 9, f) == 9 && h[8] == 0;
+          fclose(f);
+        }
+      }
+      n->open_node = open_node;
+      return GS_OK;
+    }
+  }
+  err = node__seal_unlock(dir, n->dkey, &n->open_node);
+  if (err != GS_ENOTINIT)
+    return err;
+  /* no seal.key: a node of an earlier build, if it has a store */
+  if ((err = node__path_join(spath, sizeof spath, dir, "data.mdb")) != GS_OK)
+    return err;
+  if (access(spath, F_OK) != 0)
+    return GS_ENOTINIT;
+  if ((err = node__seal_create(dir, false, n->dkey)) != GS_OK)
+    return err;
+  *sealing = true;
+  return GS_OK;
 }
 
 void node_close(node *n)
@@ -183,6 +279,7 @@ void node_close(node *n)
   store_close(n->st);
   crdt_wipe(n->sk, sizeof n->sk);
   crdt_wipe(&n->net, sizeof n->net);
+  crdt_secret_free(n->dkey);
   free(n);
 }
 
@@ -215,10 +312,25 @@ gs_err node_open(const char *dir, unsigned flags, const node_clock *clk,
     err = GS_EBUSY;
     goto fail;
   }
+  bool sealing;
   if ((err = node__path_join(path, sizeof path, dir, KEY_FILE)) != GS_OK ||
-      (err = store_open(dir, (flags & NODE_BULK) ? STORE_NOSYNC : 0,
-                        &n->st)) != GS_OK ||
-      (err = node__secret_read(path, n->sk, CRDT_SK_LEN)) != GS_OK)
+      (err = unlock(n, dir, &sealing)) != GS_OK)
+    goto fail;
+  /* the secret files of an earlier build (or of a sealing a crash cut
+   * short) are sealed first: each is replaced atomically */
+  if (access(path, F_OK) != 0) {
+    err = GS_ENOTINIT;
+    goto fail;
+  }
+  if ((err = node__seal_files(dir, n->dkey)) != GS_OK)
+    goto fail;
+  (void)sealing;
+  store_opts so = {.key = n->dkey,
+                   .progress = seal_progress,
+                   .progress_ctx = seal_progress_ctx};
+  if ((err = store_open_ex(dir, (flags & NODE_BULK) ? STORE_NOSYNC : 0, &so,
+                           &n->st)) != GS_OK ||
+      (err = node__secret_read(n, path, n->sk, CRDT_SK_LEN)) != GS_OK)
     goto fail;
   crdt_sk_to_pk(n->sk, n->pk);
   err = store_meta_get(n->st, "node_pk", stored_pk, sizeof stored_pk, &len);

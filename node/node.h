@@ -39,6 +39,65 @@ extern const node_clock node_clock_system;
  * key, name. GS_EEXIST if dir already holds a node. */
 gs_err node_init(const char *dir, const char *name);
 
+/* ---- sealed at rest (issue 19; node/seal.c) ----
+ * A node's store and secret files are sealed under a random data key,
+ * kept in seal.key wrapped by an Argon2id key from a passphrase (or, for
+ * an open node, as it is). node_init and node_open get the passphrase
+ * from the source a front end sets (the CLI: --passphrase-file, the
+ * GRIDSYNC_PASSPHRASE variable, a terminal prompt), else from
+ * GRIDSYNC_PASSPHRASE. A wrong one is GS_EPASS; none, GS_ELOCKED. A
+ * directory of an earlier build (no seal.key) is sealed in place on its
+ * first open with a passphrase: seal.key is made, the secret files
+ * sealed, the store sealed and compacted (store_open_ex). */
+#define NODE_SEAL_FILE "seal.key"
+#define NODE_PASS_MIN 8    /* characters */
+#define NODE_PASS_MAX 1024 /* bytes */
+/* Argon2id for a new passphrase: 0.35 s on the build machine, about
+ * 0.5-0.7 s on a cheap laptop, 256 MiB (libsodium's "moderate"). */
+#define NODE_PWHASH_OPS 3
+#define NODE_PWHASH_MEM ((uint64_t)256 << 20)
+typedef enum node_pass_kind {
+  NODE_PASS_UNLOCK, /* the passphrase of an existing node */
+  NODE_PASS_NEW,    /* a new one (a terminal asks it twice) */
+} node_pass_kind;
+/* Write the passphrase (UTF-8, no newline) into buf (cap bytes, NUL
+ * terminated), its length in *len; GS_ELOCKED when there is none. */
+typedef gs_err (*node_pass_fn)(void *ctx, node_pass_kind kind, char *buf,
+                               size_t cap, size_t *len);
+/* Set the process's passphrase source (NULL: GRIDSYNC_PASSPHRASE). */
+void node_set_pass_source(node_pass_fn fn, void *ctx);
+enum { NODE_INIT_OPEN = 1 << 0 }; /* no passphrase: an open node */
+/* node_init with flags (NODE_INIT_OPEN). */
+gs_err node_init_ex(const char *dir, const char *name, unsigned flags);
+/* Change the passphrase of the node in dir: the old one is asked
+ * (NODE_PASS_UNLOCK), then the new one (NODE_PASS_NEW), or with open_node
+ * none (the node becomes open). Only seal.key is rewritten (atomically);
+ * no data. GS_EPASS when the old one is wrong: nothing is written. */
+gs_err node_passphrase_change(const char *dir, bool open_node);
+/* Is n an open node (data key kept unwrapped: no passphrase)? */
+bool node_is_open(const node *n);
+/* Progress of an in-place sealing (store_open_ex's), for the front end
+ * to print; NULL: none. */
+void node_set_seal_progress(void (*fn)(void *ctx, uint64_t done,
+                                       uint64_t total),
+                            void *ctx);
+
+/* Unlocked once per start: a serving node answers processes of the same
+ * user (SO_PEERCRED) on the Unix socket dir/unlock.sock (mode 0600, in
+ * the 0700 directory) with its data key, so that node_open in a CLI
+ * command of that user needs no passphrase while it runs (node_open
+ * tries the socket first and checks the key against identity.key).
+ * GS_EBUSY when another process of this node answers already. The
+ * handle is freed by node_unlock_stop's close callback; n must outlive
+ * it. */
+#define NODE_UNLOCK_SOCK "unlock.sock"
+typedef struct node_unlock node_unlock;
+struct uv_loop_s;
+gs_err node_unlock_start(const node *n, struct uv_loop_s *loop,
+                         node_unlock **out);
+/* NULL is a no-op. */
+void node_unlock_stop(node_unlock *u);
+
 enum { NODE_BULK = 1 << 0 }; /* no fsync per commit (see store.h) */
 
 /* Open the node in dir. GS_ENOTINIT if there is none; GS_EKEYMODE if the

@@ -22,6 +22,8 @@ struct node {
   uint64_t dev, ino;            /* the directory, for one open per process */
   node *next_open;              /* the process's open nodes (node.c) */
   char clock_warning[400]; /* node_warnings' peer-clock sentence */
+  uint8_t *dkey;  /* the data key (crdt_secret_alloc) */
+  bool open_node; /* no passphrase (seal.key holds the key as it is) */
 };
 
 /* The node's store (borrowed): for node/'s own files and white-box
@@ -68,8 +70,31 @@ gs_err node__path_join(char *out, size_t cap, const char *dir,
 /* Secret files: created 0600 with O_EXCL, written whole and fsynced;
  * read back refusing a file others may read (GS_EKEYMODE) or of another
  * size (GS_ECORRUPT); GS_ENOTINIT when absent. */
-gs_err node__secret_write(const char *path, const uint8_t *buf, size_t n);
-gs_err node__secret_read(const char *path, uint8_t *buf, size_t n);
+/* Secret files of n (identity, network keys): sealed under its data key
+ * (node/seal.c), mode 0600, exactly n bytes of secret. */
+gs_err node__secret_write(const node *nd, const char *path,
+                          const uint8_t *buf, size_t n);
+gs_err node__secret_read(const node *nd, const char *path, uint8_t *buf,
+                         size_t n);
+/* A new file of exactly these bytes (O_EXCL, 0600, fsync); read exactly
+ * n bytes (GS_EKEYMODE if readable by others, GS_ECORRUPT if another
+ * size, GS_ENOTINIT if missing). */
+gs_err node__file_write(const char *path, const uint8_t *buf, size_t n);
+gs_err node__file_read(const char *path, uint8_t *buf, size_t n);
+/* node/seal.c: a new data key and its seal.key; unlock it; seal or open
+ * a secret file; seal every plain *.key file of dir (an earlier build's). */
+gs_err node__seal_create(const char *dir, bool open_node,
+                         uint8_t key[CRDT_SEAL_KEY_LEN]);
+gs_err node__seal_unlock(const char *dir, uint8_t key[CRDT_SEAL_KEY_LEN],
+                         bool *open_node);
+gs_err node__seal_file_write(const uint8_t key[CRDT_SEAL_KEY_LEN],
+                             const char *path, const uint8_t *buf, size_t n);
+gs_err node__seal_file_read(const uint8_t key[CRDT_SEAL_KEY_LEN],
+                            const char *path, uint8_t *buf, size_t n);
+gs_err node__seal_files(const char *dir, const uint8_t key[CRDT_SEAL_KEY_LEN]);
+/* node/unlock.c: the data key from the serving node of dir over its
+ * socket; GS_ENOTFOUND when none answers. */
+gs_err node__unlock_ask(const char *dir, uint8_t key[CRDT_SEAL_KEY_LEN]);
 /* fsync a directory, so that files just created in it persist. */
 gs_err node__fsync_dir(const char *dir);
 #define NODE_CERT_CONTEXT "gridsync-cert-v1"

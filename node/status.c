@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crdt/gs_i18n.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
 #include "node/domain.h"
@@ -61,6 +62,10 @@ gs_err node_status_get(node *n, const char *prefix, node_status *out)
   out->ahead_ms = node_clock_skew_ms(n);
   out->refused = node_refused(n, out->refused_why, sizeof out->refused_why);
   out->nwarnings = node_warnings(n, out->warnings, NODE_WARNINGS_MAX);
+  if (node_is_open(n))
+    warn(out, _("this node has no passphrase: anyone who copies its "
+                "directory can read every resident's data (set one with "
+                "'gridsync passphrase')"));
   /* twice-used invites, this node's own claim held or void */
   size_t nm = node_membership_warnings(n, out->made, 4);
   for (size_t i = 0; i < nm; i++)

@@ -1,7 +1,12 @@
 /* The node's LMDB store: feeds, version vector, records and indexes. */
 #include "storage/store.h"
 
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 #include <stdint.h>
@@ -41,6 +46,23 @@ struct store {
   bool absent[DB_COUNT]; /* a later database not in a read-only store */
   store_now_fn now;
   void *now_ctx;
+  /* sealing at rest (see "sealed values" below) */
+  uint8_t *key;  /* the data key (crdt_secret_alloc); NULL: not sealed */
+  uint8_t nonce[24]; /* random(16) of this open, then nonce_n */
+  uint64_t nonce_n;
+  bool mixed;    /* sealing under way: a value that does not open may
+                  * be one not sealed yet */
+  uint8_t *sbuf; /* a value being sealed */
+  size_t scap;
+  struct {
+    uint8_t *b;
+    size_t cap;
+  } ob[STORE_OPEN_SLOTS]; /* opened values, used in turn */
+  unsigned onext;
+  int lockfd; /* seal.lock: shared while open, exclusive to compact */
+  uint64_t sealed_count; /* values sealed by this open's upgrade */
+  store_progress_fn progress;
+  void *progress_ctx;
 };
 
 static uint64_t realtime_ms(void *ctx)
@@ -85,6 +107,169 @@ static uint64_t be64_get(const uint8_t *p)
   for (int i = 0; i < 8; i++)
     v = (v << 8) | p[i];
   return v;
+}
+
+/* ---- sealed values ----
+ *
+ * With a data key, every value that can carry personal data is kept
+ * sealed (crdt_seal: XChaCha20-Poly1305) with the table's name and the
+ * LMDB key as associated data, so that a value moved to another key or
+ * table does not open. Sealing happens here only: sv_put seals, sv_get
+ * and sv_cursor_get open; the rest of this file reads and writes plain
+ * values. Not sealed: empty values (the index tables: all is in the key),
+ * the pure counters of `heard` and `quota`, and the meta entries that
+ * say how to read the store (format, seal state, upgrade marks). An
+ * opened value lives in one of STORE_OPEN_SLOTS buffers used in turn: it
+ * is valid until that many more values are opened, far beyond any value
+ * this file holds while reading others. Keys are ids, scopes, seqs and
+ * addresses; DESIGN.md section 5 says which. */
+
+static int db_index(const store *s, MDB_dbi dbi)
+{
+  for (int i = 0; i < DB_COUNT; i++)
+    if (s->dbi[i] == dbi && !s->absent[i])
+      return i;
+  return -1;
+}
+
+static bool meta_plain(const MDB_val *k)
+{
+  static const char *const names[] = {"format", "seal", "upgrade",
+                                      "upgrade-changes"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+    if (k->mv_size == strlen(names[i]) &&
+        memcmp(k->mv_data, names[i], k->mv_size) == 0)
+      return true;
+  return k->mv_size > 5 && memcmp(k->mv_data, "seal:", 5) == 0;
+}
+
+/* Is a value of db under k kept sealed (when the store has a key)? */
+static bool sealed_db(int db, const MDB_val *k)
+{
+  switch (db) {
+  case DB_HEARD:
+  case DB_QUOTA:
+  case DB_BYSCOPE:
+  case DB_HIST:
+  case -1:
+    return false;
+  case DB_META:
+    return !meta_plain(k);
+  default:
+    return true;
+  }
+}
+
+/* The associated data of a value: table name, 0, key. */
+static size_t seal_ad(int db, const MDB_val *k, uint8_t *ad, size_t cap)
+{
+  size_t nn = strlen(db_names[db]);
+  if (nn + 1 + k->mv_size > cap)
+    return 0;
+  memcpy(ad, db_names[db], nn);
+  ad[nn] = 0;
+  memcpy(ad + nn + 1, k->mv_data, k->mv_size);
+  return nn + 1 + k->mv_size;
+}
+#define AD_MAX (16 + 512)
+
+/* Seal v (for db, key k) into the store's buffer; *out views it. */
+static int seal_value(store *s, int db, const MDB_val *k, const MDB_val *v,
+                      MDB_val *out)
+{
+  uint8_t ad[AD_MAX];
+  size_t adn = seal_ad(db, k, ad, sizeof ad);
+  if (!adn)
+    return MDB_BAD_VALSIZE;
+  size_t need = v->mv_size + CRDT_SEAL_OVERHEAD;
+  if (need > s->scap) {
+    uint8_t *b = realloc(s->sbuf, need);
+    if (!b)
+      return GS_ENOMEM;
+    s->sbuf = b;
+    s->scap = need;
+  }
+  /* nonce: 16 random bytes of this open, then a count (no system call
+   * per value; unique under the key) */
+  be64_put(s->nonce + 16, ++s->nonce_n);
+  crdt_seal_nonce(s->key, s->nonce, ad, adn, v->mv_data, v->mv_size,
+                  s->sbuf);
+  out->mv_data = s->sbuf;
+  out->mv_size = need;
+  return 0;
+}
+
+/* Open v (of db, key k) in place: v then views the plain value. A value
+ * that does not open is GS_ESEAL, unless sealing is under way (then it is
+ * one not sealed yet, and read as it is). */
+static int open_value(store *s, int db, const MDB_val *k, MDB_val *v)
+{
+  if (!s->key || v->mv_size == 0 || !sealed_db(db, k))
+    return 0;
+  uint8_t ad[AD_MAX];
+  size_t adn = seal_ad(db, k, ad, sizeof ad);
+  if (!adn || v->mv_size < CRDT_SEAL_OVERHEAD)
+    return s->mixed ? 0 : GS_ESEAL;
+  size_t need = v->mv_size - CRDT_SEAL_OVERHEAD;
+  unsigned slot = s->onext;
+  if (need > s->ob[slot].cap || !s->ob[slot].b) {
+    size_t cap = need < 256 ? 256 : need;
+    uint8_t *b = malloc(cap);
+    if (!b)
+      return GS_ENOMEM;
+    if (s->ob[slot].b) {
+      crdt_wipe(s->ob[slot].b, s->ob[slot].cap);
+      free(s->ob[slot].b);
+    }
+    s->ob[slot].b = b;
+    s->ob[slot].cap = cap;
+  }
+  if (crdt_seal_open(s->key, ad, adn, v->mv_data, v->mv_size,
+                     s->ob[slot].b) != GS_OK)
+    return s->mixed ? 0 : GS_ESEAL;
+  s->onext = (slot + 1) % STORE_OPEN_SLOTS;
+  v->mv_data = s->ob[slot].b;
+  v->mv_size = need;
+  return 0;
+}
+
+static int sv_get(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
+                  MDB_val *v)
+{
+  int rc = mdb_get(txn, dbi, k, v);
+  return rc ? rc : open_value(s, db_index(s, dbi), k, v);
+}
+
+static int sv_put(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
+                  MDB_val *v, unsigned flags)
+{
+  int db = db_index(s, dbi);
+  if (!s->key || v->mv_size == 0 || !sealed_db(db, k))
+    return mdb_put(txn, dbi, k, v, flags);
+  MDB_val sv;
+  int rc = seal_value(s, db, k, v, &sv);
+  return rc ? rc : mdb_put(txn, dbi, k, &sv, flags);
+}
+
+static int sv_cursor_get(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
+                         MDB_cursor_op op)
+{
+  int rc = mdb_cursor_get(cur, k, v, op);
+  return rc ? rc : open_value(s, db_index(s, mdb_cursor_dbi(cur)), k, v);
+}
+
+/* The same in a range: an entry whose key lacks the prefix pre is the
+ * end (MDB_NOTFOUND) and is not opened, so that a scan never opens (nor
+ * is refused by) the entry just past its range. */
+static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
+                        MDB_cursor_op op, const void *pre, size_t pn)
+{
+  int rc = mdb_cursor_get(cur, k, v, op);
+  if (rc)
+    return rc;
+  if (k->mv_size < pn || memcmp(k->mv_data, pre, pn) != 0)
+    return MDB_NOTFOUND;
+  return open_value(s, db_index(s, mdb_cursor_dbi(cur)), k, v);
 }
 
 /* Begin a transaction, adopting a map another process has grown. */
@@ -150,8 +335,23 @@ void store_close(store *s)
   }
   ZSTD_freeCCtx(s->zc);
   ZSTD_freeDCtx(s->zd);
+  if (s->dbuf)
+    crdt_wipe(s->dbuf, CRDT_CHANGE_MAX);
+  if (s->zbuf)
+    crdt_wipe(s->zbuf, ZSTD_compressBound(CRDT_CHANGE_MAX));
   free(s->zbuf);
   free(s->dbuf);
+  for (int i = 0; i < STORE_OPEN_SLOTS; i++) {
+    if (s->ob[i].b)
+      crdt_wipe(s->ob[i].b, s->ob[i].cap);
+    free(s->ob[i].b);
+  }
+  if (s->sbuf)
+    crdt_wipe(s->sbuf, s->scap);
+  free(s->sbuf);
+  crdt_secret_free(s->key);
+  if (s->lockfd >= 0)
+    close(s->lockfd);
   free(s);
 }
 
@@ -297,7 +497,7 @@ static gs_err upgrade_batch(store *s, int db, const char *mark,
   if (err)
     return err;
   MDB_val mk = {strlen(mark), (void *)mark}, mv, k, v;
-  int rc = mdb_get(txn, s->dbi[DB_META], &mk, &mv);
+  int rc = sv_get(s, txn, s->dbi[DB_META], &mk, &mv);
   if (rc == MDB_NOTFOUND) {
     mdb_txn_abort(txn);
     *done = true;
@@ -313,17 +513,17 @@ static gs_err upgrade_batch(store *s, int db, const char *mark,
     goto out;
   if (lastn) {
     k.mv_size = lastn, k.mv_data = last;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
     if (rc == 0 && k.mv_size == lastn && memcmp(k.mv_data, last, lastn) == 0)
-      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+      rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
     /* each batch starts past the last: a damaged tree must not loop */
     if (rc == 0 && lmdb_keycmp(k.mv_data, k.mv_size, last, lastn) <= 0)
       err = GS_ECORRUPT;
   } else {
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST);
   }
   for (; rc == 0 && !err && seen < UPGRADE_BATCH;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), seen++) {
+       rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT), seen++) {
     if (k.mv_size > sizeof last) {
       err = GS_ECORRUPT;
       break;
@@ -331,14 +531,24 @@ static gs_err upgrade_batch(store *s, int db, const char *mark,
     /* a copy: a put that resizes the value moves the page under k */
     lastn = k.mv_size;
     memcpy(last, k.mv_data, lastn);
-    MDB_val nv;
+    MDB_val nv = {0, NULL};
     void *owned = NULL;
-    if ((err = fn(s, &v, &nv, &owned)) != GS_OK)
+    if (!fn) { /* sealing: every value that is kept sealed, (re)sealed */
+      if (s->key && v.mv_size && sealed_db(db, &k))
+        nv = v;
+    } else if ((err = fn(s, &v, &nv, &owned)) != GS_OK) {
       break;
-    if (nv.mv_data) {
-      MDB_val nk = {lastn, last};
-      rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
     }
+    if (nv.mv_data) {
+      MDB_val nk = {lastn, last}, sv;
+      if (s->key && nv.mv_size && sealed_db(db, &nk) &&
+          (rc = seal_value(s, db, &nk, &nv, &sv)) == 0)
+        nv = sv;
+      if (rc == 0)
+        rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
+    }
+    if (s->progress && fn == NULL)
+      s->sealed_count++;
     free(owned);
     if (rc)
       break;
@@ -350,7 +560,7 @@ static gs_err upgrade_batch(store *s, int db, const char *mark,
     *done = rc == 0;
   } else if (rc == 0) {
     MDB_val lv = {lastn, last};
-    rc = mdb_put(txn, s->dbi[DB_META], &mk, &lv, 0);
+    rc = sv_put(s, txn, s->dbi[DB_META], &mk, &lv, 0);
   }
   mdb_cursor_close(cur);
   cur = NULL;
@@ -379,6 +589,94 @@ static const struct {
     {DB_CHANGES, "upgrade-changes", upgrade_change},
 };
 
+/* meta "seal" (plain, 1 byte): how far a store is sealed. Absent: a
+ * store of an earlier build, or one opened without a key. */
+enum { SEAL_NONE = 0, SEAL_SEALING = 1, SEAL_SEALED = 2, SEAL_DONE = 3 };
+
+static gs_err seal_state_put(store *s, uint8_t state)
+{
+  for (int tries = 0; tries < RETRIES; tries++) {
+    MDB_txn *txn;
+    gs_err err = txn_begin(s, 0, &txn);
+    if (err)
+      return err;
+    MDB_val k = {4, "seal"}, v = {1, &state};
+    int rc = mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+    for (size_t i = 0; !rc && state == SEAL_SEALING && i < 8; i++) {
+      /* every sealed database from its first key (seal_dbs below) */
+      static const int dbs[8] = {DB_META, DB_CHANGES, DB_VV, DB_RECORDS,
+                                 DB_FORKS, DB_PEERS, DB_HELD, DB_QUAR};
+      char mark[32];
+      if (s->absent[dbs[i]])
+        continue;
+      snprintf(mark, sizeof mark, "seal:%s", db_names[dbs[i]]);
+      MDB_val mk = {strlen(mark), mark}, mv = {0, ""};
+      rc = mdb_put(txn, s->dbi[DB_META], &mk, &mv, 0);
+    }
+    if (rc)
+      mdb_txn_abort(txn);
+    else
+      rc = mdb_txn_commit(txn);
+    if (rc != MDB_MAP_FULL)
+      return lmdb_err(rc);
+    if ((err = grow_map(s)) != GS_OK)
+      return err;
+  }
+  return lmdb_err(MDB_MAP_FULL);
+}
+
+/* Databases whose values are sealed in place when a store gets its key;
+ * mark "seal:<name>" = the key after which plain values may remain. */
+static const int seal_dbs[] = {DB_META, DB_CHANGES, DB_VV,   DB_RECORDS,
+                               DB_FORKS, DB_PEERS, DB_HELD, DB_QUAR};
+#define SEAL_NDBS (sizeof seal_dbs / sizeof seal_dbs[0])
+
+static void seal_mark(int db, char *buf, size_t cap)
+{
+  snprintf(buf, cap, "seal:%s", db_names[db]);
+}
+static_assert(SEAL_NDBS == 8, "seal_state_put marks the same databases");
+
+static gs_err seal_peers(store *s, const char *mark);
+
+/* Seal every value of a store not sealed yet, in batches that each move
+ * their database's mark; then the state becomes SEAL_SEALED. */
+static gs_err seal_values(store *s)
+{
+  uint64_t total = 0;
+  MDB_txn *txn;
+  gs_err err;
+  if (s->progress && (err = txn_begin(s, MDB_RDONLY, &txn)) == GS_OK) {
+    for (size_t i = 0; i < SEAL_NDBS; i++) {
+      MDB_stat st;
+      if (!s->absent[seal_dbs[i]] &&
+          mdb_stat(txn, s->dbi[seal_dbs[i]], &st) == 0)
+        total += st.ms_entries;
+    }
+    mdb_txn_abort(txn);
+  }
+  for (size_t i = 0; i < SEAL_NDBS; i++) {
+    char mark[32];
+    bool done = false;
+    if (s->absent[seal_dbs[i]])
+      continue;
+    seal_mark(seal_dbs[i], mark, sizeof mark);
+    if (seal_dbs[i] == DB_PEERS) { /* rekeyed too: see the address book */
+      if ((err = seal_peers(s, mark)) != GS_OK)
+        return err;
+      continue;
+    }
+    while (!done) {
+      uint64_t before = s->sealed_count;
+      if ((err = upgrade_batch(s, seal_dbs[i], mark, NULL, &done)) != GS_OK)
+        return err;
+      if (s->progress && s->sealed_count != before)
+        s->progress(s->progress_ctx, s->sealed_count, total);
+    }
+  }
+  return seal_state_put(s, SEAL_SEALED);
+}
+
 static gs_err upgrade_records(store *s)
 {
   for (size_t i = 0; i < sizeof upgrades / sizeof upgrades[0]; i++) {
@@ -403,17 +701,17 @@ static gs_err upgrade_start(store *s)
     if (err)
       return err;
     MDB_val fk = {6, "format"}, fv, mv = {0, ""};
-    int rc = mdb_get(txn, s->dbi[DB_META], &fk, &fv);
+    int rc = sv_get(s, txn, s->dbi[DB_META], &fk, &fv);
     if (rc == 0 && fv.mv_size == 8 && be64_get(fv.mv_data) == STORE_FORMAT) {
       mdb_txn_abort(txn); /* another process began it meanwhile */
       return GS_OK;
     }
     be64_put(f, STORE_FORMAT);
     fv = (MDB_val){8, f};
-    rc = mdb_put(txn, s->dbi[DB_META], &fk, &fv, 0);
+    rc = sv_put(s, txn, s->dbi[DB_META], &fk, &fv, 0);
     for (size_t i = 0; !rc && i < sizeof upgrades / sizeof upgrades[0]; i++) {
       MDB_val mk = {strlen(upgrades[i].mark), (void *)upgrades[i].mark};
-      rc = mdb_put(txn, s->dbi[DB_META], &mk, &mv, 0);
+      rc = sv_put(s, txn, s->dbi[DB_META], &mk, &mv, 0);
     }
     if (rc)
       mdb_txn_abort(txn);
@@ -427,7 +725,86 @@ static gs_err upgrade_start(store *s)
   return lmdb_err(MDB_MAP_FULL);
 }
 
+/* Compact a sealed store: copy its live pages (MDB_CP_COMPACT: no free
+ * page, so no plaintext an earlier build left in one) to a new file,
+ * fsync it, and rename it over data.mdb. Only when no other process has
+ * the store open (the exclusive lock on seal.lock): GS_EBUSY else, and
+ * the store stays as it is (compacted at a later open). On success the
+ * environment is closed (s->env NULL): the caller opens it again. */
+static gs_err compact(store *s, const char *dir)
+{
+  char tmp[4200], from[4300], to[4300];
+  if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB) != 0)
+    return GS_EBUSY;
+  gs_err err = GS_OK;
+  snprintf(tmp, sizeof tmp, "%s/compact.tmp", dir);
+  snprintf(from, sizeof from, "%s/data.mdb", tmp);
+  snprintf(to, sizeof to, "%s/data.mdb", dir);
+  unlink(from); /* a copy a crash left behind */
+  if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
+    err = -errno;
+    goto out;
+  }
+  int rc = mdb_env_copy2(s->env, tmp, MDB_CP_COMPACT);
+  if (rc) {
+    err = lmdb_err(rc);
+    goto out;
+  }
+  int fd = open(from, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fsync(fd) != 0) {
+    err = -errno;
+    if (fd >= 0)
+      close(fd);
+    goto out;
+  }
+  close(fd);
+  mdb_env_close(s->env);
+  s->env = NULL;
+  if (rename(from, to) != 0) {
+    err = -errno;
+    goto out;
+  }
+  rmdir(tmp);
+  if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+out:
+  if (err)
+    unlink(from), rmdir(tmp);
+  flock(s->lockfd, LOCK_SH);
+  return err;
+}
+
+static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
+                        bool compacted, store **out, bool *want_compact);
+
 gs_err store_open(const char *dir, unsigned flags, store **out)
+{
+  return store_open_ex(dir, flags, NULL, out);
+}
+
+gs_err store_open_ex(const char *dir, unsigned flags, const store_opts *o,
+                     store **out)
+{
+  bool want = false;
+  gs_err err = open_once(dir, flags, o, false, out, &want);
+  if (err || !want)
+    return err;
+  if ((*out)->progress)
+    (*out)->progress((*out)->progress_ctx, UINT64_MAX, 0);
+  err = compact(*out, dir);
+  if (err == GS_EBUSY)
+    return GS_OK; /* another process has it open: compacted later */
+  store_close(*out);
+  *out = NULL;
+  if (err)
+    return err;
+  return open_once(dir, flags, o, true, out, &want);
+}
+
+static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
+                        bool compacted, store **out, bool *want_compact)
 {
   char path[4096];
   MDB_txn *txn = NULL;
@@ -435,8 +812,10 @@ gs_err store_open(const char *dir, unsigned flags, store **out)
   gs_err err;
   bool old_format = false;
   int rc;
+  uint8_t seal_state = SEAL_NONE;
 
   *out = NULL;
+  *want_compact = false;
   if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path)
     return GS_EINVAL;
   if (access(path, F_OK) != 0 && !(flags & STORE_CREATE))
@@ -444,7 +823,23 @@ gs_err store_open(const char *dir, unsigned flags, store **out)
   if (!(s = calloc(1, sizeof *s)))
     return GS_ENOMEM;
   s->flags = flags;
+  s->lockfd = -1;
   store_set_clock(s, NULL, NULL);
+  if (o && o->key) {
+    if (!(s->key = crdt_secret_alloc(CRDT_SEAL_KEY_LEN))) {
+      err = GS_ENOMEM;
+      goto fail;
+    }
+    memcpy(s->key, o->key, CRDT_SEAL_KEY_LEN);
+    crdt_random(s->nonce, 16);
+    s->progress = o->progress;
+    s->progress_ctx = o->progress_ctx;
+  }
+  /* held shared while open; compaction takes it exclusive (and a store
+   * opening meanwhile waits here) */
+  if (snprintf(path, sizeof path, "%s/seal.lock", dir) < (int)sizeof path &&
+      (s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) >= 0)
+    flock(s->lockfd, LOCK_SH);
   unsigned envflags = MDB_NOTLS;
   if (flags & STORE_NOSYNC)
     envflags |= MDB_NOSYNC;
@@ -486,13 +881,15 @@ gs_err store_open(const char *dir, unsigned flags, store **out)
     }
   }
   MDB_val k = {6, "format"}, v;
-  rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+  rc = sv_get(s, txn, s->dbi[DB_META], &k, &v);
+  bool fresh = false;
+  uint8_t f[8];
   if (rc == MDB_NOTFOUND && create) {
-    uint8_t f[8];
     be64_put(f, STORE_FORMAT);
     v.mv_data = f;
     v.mv_size = 8;
-    rc = mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+    fresh = true;
+    rc = sv_put(s, txn, s->dbi[DB_META], &k, &v, 0);
   } else if (rc == 0 && v.mv_size == 8 && be64_get(v.mv_data) == 1) {
     old_format = true; /* upgraded below, unless read-only */
   } else if (rc == 0 && (v.mv_size != 8 || be64_get(v.mv_data) != STORE_FORMAT)) {
@@ -506,6 +903,34 @@ gs_err store_open(const char *dir, unsigned flags, store **out)
     err = lmdb_err(rc);
     goto fail;
   }
+  { /* how far it is sealed; a new store with a key is sealed at once */
+    MDB_val sk = {4, "seal"}, sv;
+    rc = mdb_get(txn, s->dbi[DB_META], &sk, &sv);
+    if (rc == 0 && sv.mv_size == 1 && *(uint8_t *)sv.mv_data <= SEAL_DONE) {
+      seal_state = *(uint8_t *)sv.mv_data;
+    } else if (rc == 0) {
+      err = GS_ECORRUPT;
+      goto fail;
+    } else if (rc == MDB_NOTFOUND && s->key && fresh) {
+      uint8_t st = SEAL_DONE;
+      sv.mv_size = 1;
+      sv.mv_data = &st;
+      if ((rc = mdb_put(txn, s->dbi[DB_META], &sk, &sv, 0)) != 0) {
+        err = lmdb_err(rc);
+        goto fail;
+      }
+      seal_state = SEAL_DONE;
+    } else if (rc != MDB_NOTFOUND) {
+      err = lmdb_err(rc);
+      goto fail;
+    }
+    rc = 0;
+    if (seal_state != SEAL_NONE && !s->key) {
+      err = GS_ELOCKED;
+      goto fail;
+    }
+    s->mixed = s->key && seal_state < SEAL_SEALED;
+  }
   /* an upgrade left unfinished: look in this read transaction, so that
    * an upgraded store opens without waiting for LMDB's write lock (a long
    * `load` in another process holds it) */
@@ -513,7 +938,7 @@ gs_err store_open(const char *dir, unsigned flags, store **out)
   for (size_t i = 0; !unfinished && i < sizeof upgrades / sizeof *upgrades;
        i++) {
     MDB_val mk = {strlen(upgrades[i].mark), (void *)upgrades[i].mark}, mv;
-    unfinished = mdb_get(txn, s->dbi[DB_META], &mk, &mv) == 0;
+    unfinished = sv_get(s, txn, s->dbi[DB_META], &mk, &mv) == 0;
   }
   if ((rc = mdb_txn_commit(txn)) != 0) {
     txn = NULL;
@@ -544,6 +969,22 @@ gs_err store_open(const char *dir, unsigned flags, store **out)
       ((old_format && (err = upgrade_start(s)) != GS_OK) ||
        (err = upgrade_records(s)) != GS_OK))
     goto fail;
+  if (s->key && !(flags & STORE_RDONLY)) {
+    /* a store without its seal yet: sealed in place, then compacted */
+    if (seal_state == SEAL_NONE &&
+        (err = seal_state_put(s, SEAL_SEALING)) != GS_OK)
+      goto fail;
+    if (seal_state <= SEAL_SEALING) {
+      if ((err = seal_values(s)) != GS_OK)
+        goto fail;
+      s->mixed = false;
+      seal_state = SEAL_SEALED;
+    }
+    if (seal_state == SEAL_SEALED && compacted &&
+        (err = seal_state_put(s, SEAL_DONE)) != GS_OK)
+      goto fail;
+    *want_compact = seal_state == SEAL_SEALED && !compacted;
+  }
   *out = s;
   return GS_OK;
 fail:
@@ -555,16 +996,16 @@ fail:
 
 /* ---- meta ---- */
 
-/* Small values by string key in one of the plain databases. */
-static gs_err kv_get(store *s, int db, const char *key, void *buf,
-                     size_t cap, size_t *n)
+/* Small values by key (kn bytes) in one of the plain databases. */
+static gs_err kv_getb(store *s, int db, const void *key, size_t kn, void *buf,
+                      size_t cap, size_t *n)
 {
   MDB_txn *txn;
   gs_err err = txn_begin(s, MDB_RDONLY, &txn);
   if (err)
     return err;
-  MDB_val k = {strlen(key), (void *)key}, v;
-  int rc = mdb_get(txn, s->dbi[db], &k, &v);
+  MDB_val k = {kn, (void *)key}, v;
+  int rc = sv_get(s, txn, s->dbi[db], &k, &v);
   if (rc == 0) {
     memcpy(buf, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
     if (n)
@@ -574,18 +1015,34 @@ static gs_err kv_get(store *s, int db, const char *key, void *buf,
   return rc == MDB_NOTFOUND ? GS_ENOTFOUND : lmdb_err(rc);
 }
 
-/* Put (buf non-NULL) or delete (buf NULL) key in db. */
-static gs_err kv_put(store *s, int db, const char *key, const void *buf,
-                     size_t n)
+static gs_err kv_get(store *s, int db, const char *key, void *buf,
+                     size_t cap, size_t *n)
+{
+  return kv_getb(s, db, key, strlen(key), buf, cap, n);
+}
+
+/* Put (buf non-NULL) or delete (buf NULL) key in db; also delete the key
+ * old (ok, optional: an entry it replaces, if there). */
+static gs_err kv_putb(store *s, int db, const void *key, size_t kn,
+                      const void *buf, size_t n, const void *old,
+                      size_t oldn)
 {
   for (int i = 0; i < RETRIES; i++) {
     MDB_txn *txn;
     gs_err err = txn_begin(s, 0, &txn);
     if (err)
       return err;
-    MDB_val k = {strlen(key), (void *)key}, v = {n, (void *)buf};
-    int rc = buf ? mdb_put(txn, s->dbi[db], &k, &v, 0)
+    MDB_val k = {kn, (void *)key}, v = {n, (void *)buf};
+    int rc = buf ? sv_put(s, txn, s->dbi[db], &k, &v, 0)
                  : mdb_del(txn, s->dbi[db], &k, NULL);
+    if (old) {
+      MDB_val ok = {oldn, (void *)old};
+      int r2 = mdb_del(txn, s->dbi[db], &ok, NULL);
+      if (rc == MDB_NOTFOUND && r2 == 0)
+        rc = 0; /* deleted: it was under the old key */
+      else if (rc == 0 && r2 && r2 != MDB_NOTFOUND)
+        rc = r2;
+    }
     if (rc == 0) {
       /* a commit can need pages too (MDB_MAP_FULL); it frees txn */
       if ((rc = mdb_txn_commit(txn)) == 0 || rc != MDB_MAP_FULL)
@@ -603,6 +1060,12 @@ static gs_err kv_put(store *s, int db, const char *key, const void *buf,
   return MDB_MAP_FULL;
 }
 
+static gs_err kv_put(store *s, int db, const char *key, const void *buf,
+                     size_t n)
+{
+  return kv_putb(s, db, key, strlen(key), buf, n, NULL, 0);
+}
+
 gs_err store_meta_get(store *s, const char *key, void *buf, size_t cap,
                       size_t *n)
 {
@@ -614,22 +1077,108 @@ gs_err store_meta_put(store *s, const char *key, const void *buf, size_t n)
   return kv_put(s, DB_META, key, buf ? buf : "", n);
 }
 
+/* The address book. In a sealed store an entry's key is not the address
+ * (a host name may name a person: "wang-laptop.local:7070") but 0 then
+ * a keyed BLAKE2b-128 of it (PEER_KEY_LEN bytes; no address starts with
+ * 0), and the value is len(1) address value, sealed. A store being
+ * sealed may still hold entries under their address: they are read, and
+ * replaced when written or deleted (seal_peers rekeys them all). */
+#define PEER_KEY_LEN 17
+
+static void peer_key(const store *s, const char *addr, size_t an,
+                     uint8_t out[PEER_KEY_LEN])
+{
+  out[0] = 0;
+  crdt_hash_keyed(s->key, "gridsync-peer", addr, an, out + 1, 16);
+}
+
+/* An entry of the sealed form: its address (NUL-terminated into addr)
+ * and value; false if it is not one. */
+static bool peer_parse(const MDB_val *v, char addr[STORE_ADDR_MAX + 1],
+                       const uint8_t **val, size_t *n)
+{
+  const uint8_t *p = v->mv_data;
+  if (v->mv_size < 1 || p[0] == 0 || (size_t)p[0] + 1 > v->mv_size)
+    return false;
+  memcpy(addr, p + 1, p[0]);
+  addr[p[0]] = '\0';
+  *val = p + 1 + p[0];
+  *n = v->mv_size - 1 - p[0];
+  return true;
+}
+
 gs_err store_peer_get(store *s, const char *addr, void *buf, size_t cap,
                       size_t *n)
 {
-  return kv_get(s, DB_PEERS, addr, buf, cap, n);
+  size_t an = strlen(addr);
+  if (!s->key)
+    return kv_get(s, DB_PEERS, addr, buf, cap, n);
+  if (!an || an > STORE_ADDR_MAX)
+    return GS_ENOTFOUND;
+  uint8_t pk[PEER_KEY_LEN];
+  uint8_t b[1 + STORE_ADDR_MAX + STORE_PEER_VAL_MAX];
+  size_t bn;
+  peer_key(s, addr, an, pk);
+  gs_err err = kv_getb(s, DB_PEERS, pk, sizeof pk, b, sizeof b, &bn);
+  if (err == GS_ENOTFOUND && s->mixed)
+    return kv_get(s, DB_PEERS, addr, buf, cap, n);
+  if (err)
+    return err;
+  char got[STORE_ADDR_MAX + 1];
+  const uint8_t *val;
+  size_t vn;
+  MDB_val v = {bn < sizeof b ? bn : sizeof b, b};
+  if (bn > sizeof b || !peer_parse(&v, got, &val, &vn) ||
+      strcmp(got, addr) != 0)
+    return GS_ECORRUPT;
+  memcpy(buf, val, vn < cap ? vn : cap);
+  if (n)
+    *n = vn;
+  return GS_OK;
 }
 
 gs_err store_peer_put(store *s, const char *addr, const void *buf, size_t n)
 {
-  if (!*addr || strlen(addr) > STORE_ADDR_MAX)
+  size_t an = strlen(addr);
+  if (!an || an > STORE_ADDR_MAX)
     return GS_EINVAL;
-  return kv_put(s, DB_PEERS, addr, buf ? buf : "", n);
+  if (!s->key)
+    return kv_put(s, DB_PEERS, addr, buf ? buf : "", n);
+  if (n > STORE_PEER_VAL_MAX)
+    return GS_ETOOBIG;
+  uint8_t pk[PEER_KEY_LEN];
+  uint8_t b[1 + STORE_ADDR_MAX + STORE_PEER_VAL_MAX];
+  peer_key(s, addr, an, pk);
+  b[0] = (uint8_t)an;
+  memcpy(b + 1, addr, an);
+  if (n)
+    memcpy(b + 1 + an, buf, n);
+  return kv_putb(s, DB_PEERS, pk, sizeof pk, b, 1 + an + n,
+                 s->mixed ? addr : NULL, an);
 }
 
 gs_err store_peer_del(store *s, const char *addr)
 {
-  return kv_put(s, DB_PEERS, addr, NULL, 0);
+  size_t an = strlen(addr);
+  if (!s->key)
+    return kv_put(s, DB_PEERS, addr, NULL, 0);
+  if (!an || an > STORE_ADDR_MAX)
+    return GS_ENOTFOUND;
+  uint8_t pk[PEER_KEY_LEN];
+  peer_key(s, addr, an, pk);
+  return kv_putb(s, DB_PEERS, pk, sizeof pk, NULL, 0,
+                 s->mixed ? addr : NULL, an);
+}
+
+typedef struct peer_ent {
+  char addr[STORE_ADDR_MAX + 1];
+  uint8_t *val;
+  size_t n;
+} peer_ent;
+
+static int peer_ent_cmp(const void *a, const void *b)
+{
+  return strcmp(((const peer_ent *)a)->addr, ((const peer_ent *)b)->addr);
 }
 
 gs_err store_peer_list(store *s, store_peer_cb cb, void *ctx)
@@ -637,33 +1186,130 @@ gs_err store_peer_list(store *s, store_peer_cb cb, void *ctx)
   MDB_txn *txn;
   MDB_cursor *cur;
   MDB_val k, v;
-  char addr[STORE_ADDR_MAX + 1];
+  peer_ent *es = NULL;
+  size_t ne = 0, cap = 0;
   gs_err err = txn_begin(s, MDB_RDONLY, &txn);
   if (err)
     return err;
+  /* read all, then call back in address order (a sealed book is in hash
+   * order): the book is small (node/ bounds it) */
   int rc = mdb_cursor_open(txn, s->dbi[DB_PEERS], &cur);
   if (rc == 0) {
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-      if (k.mv_size == 0 || k.mv_size > STORE_ADDR_MAX)
-        continue; /* not ours */
-      memcpy(addr, k.mv_data, k.mv_size);
-      addr[k.mv_size] = '\0';
-      if (cb(ctx, addr, v.mv_data, v.mv_size))
+    for (rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT)) {
+      char addr[STORE_ADDR_MAX + 1];
+      const uint8_t *val = v.mv_data;
+      size_t vn = v.mv_size;
+      if (k.mv_size == PEER_KEY_LEN && ((const uint8_t *)k.mv_data)[0] == 0) {
+        if (!s->key || !peer_parse(&v, addr, &val, &vn))
+          continue; /* not ours */
+      } else if (k.mv_size && k.mv_size <= STORE_ADDR_MAX) {
+        memcpy(addr, k.mv_data, k.mv_size); /* an unsealed entry */
+        addr[k.mv_size] = '\0';
+      } else {
+        continue;
+      }
+      if (crdt_grow((void **)&es, &cap, ne + 1, sizeof *es) ||
+          !(es[ne].val = malloc(vn ? vn : 1))) {
+        rc = GS_ENOMEM;
         break;
+      }
+      memcpy(es[ne].addr, addr, sizeof addr);
+      memcpy(es[ne].val, val, vn);
+      es[ne++].n = vn;
     }
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND)
       rc = 0;
   }
   mdb_txn_abort(txn);
+  if (rc == 0) {
+    qsort(es, ne, sizeof *es, peer_ent_cmp);
+    for (size_t i = 0; i < ne; i++)
+      if (cb(ctx, es[i].addr, es[i].val, es[i].n))
+        break;
+  }
+  for (size_t i = 0; i < ne; i++) {
+    crdt_wipe(es[i].val, es[i].n);
+    free(es[i].val);
+  }
+  free(es);
   return lmdb_err(rc);
+}
+
+/* Sealing: every entry of the book under its address moves to its keyed
+ * hash, in one transaction (the book is small), and the mark goes. */
+static gs_err seal_peers(store *s, const char *mark)
+{
+  for (int tries = 0; tries < RETRIES; tries++) {
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    peer_ent *es = NULL;
+    size_t ne = 0, cap = 0;
+    gs_err err = txn_begin(s, 0, &txn);
+    if (err)
+      return err;
+    int rc = mdb_cursor_open(txn, s->dbi[DB_PEERS], &cur);
+    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      if ((k.mv_size == PEER_KEY_LEN && ((uint8_t *)k.mv_data)[0] == 0) ||
+          k.mv_size == 0 || k.mv_size > STORE_ADDR_MAX ||
+          v.mv_size > STORE_PEER_VAL_MAX)
+        continue; /* sealed already, or not ours */
+      if (crdt_grow((void **)&es, &cap, ne + 1, sizeof *es) ||
+          !(es[ne].val = malloc(v.mv_size ? v.mv_size : 1))) {
+        rc = GS_ENOMEM;
+        break;
+      }
+      memcpy(es[ne].addr, k.mv_data, k.mv_size);
+      es[ne].addr[k.mv_size] = '\0';
+      memcpy(es[ne].val, v.mv_data, v.mv_size);
+      es[ne++].n = v.mv_size;
+    }
+    if (cur)
+      mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+      rc = 0;
+    for (size_t i = 0; rc == 0 && i < ne; i++) {
+      size_t an = strlen(es[i].addr);
+      uint8_t pk[PEER_KEY_LEN], b[1 + STORE_ADDR_MAX + STORE_PEER_VAL_MAX];
+      b[0] = (uint8_t)an;
+      memcpy(b + 1, es[i].addr, an);
+      memcpy(b + 1 + an, es[i].val, es[i].n);
+      peer_key(s, es[i].addr, an, pk);
+      MDB_val ok = {an, es[i].addr}, nk = {PEER_KEY_LEN, pk},
+              nv = {1 + an + es[i].n, b};
+      if ((rc = mdb_del(txn, s->dbi[DB_PEERS], &ok, NULL)) == 0)
+        rc = sv_put(s, txn, s->dbi[DB_PEERS], &nk, &nv, 0);
+    }
+    for (size_t i = 0; i < ne; i++) {
+      crdt_wipe(es[i].val, es[i].n);
+      free(es[i].val);
+    }
+    free(es);
+    if (rc == 0) {
+      MDB_val mk = {strlen(mark), (void *)mark};
+      rc = mdb_del(txn, s->dbi[DB_META], &mk, NULL);
+      if (rc == MDB_NOTFOUND)
+        rc = 0;
+    }
+    if (rc)
+      mdb_txn_abort(txn);
+    else
+      rc = mdb_txn_commit(txn);
+    if (rc != MDB_MAP_FULL)
+      return lmdb_err(rc);
+    if ((err = grow_map(s)) != GS_OK)
+      return err;
+  }
+  return lmdb_err(MDB_MAP_FULL);
 }
 
 static gs_err hlc_get(store *s, MDB_txn *txn, crdt_hlc *out)
 {
   MDB_val k = {3, "hlc"}, v;
-  int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+  int rc = sv_get(s, txn, s->dbi[DB_META], &k, &v);
   *out = 0;
   if (rc == MDB_NOTFOUND)
     return GS_OK;
@@ -680,7 +1326,7 @@ static gs_err hlc_put(store *s, MDB_txn *txn, crdt_hlc h)
   uint8_t b[8];
   be64_put(b, h);
   MDB_val k = {3, "hlc"}, v = {8, b};
-  return lmdb_err(mdb_put(txn, s->dbi[DB_META], &k, &v, 0));
+  return lmdb_err(sv_put(s, txn, s->dbi[DB_META], &k, &v, 0));
 }
 
 gs_err store_hlc(store *s, crdt_hlc *out)
@@ -758,8 +1404,8 @@ static int lmdb_keycmp(const void *a, size_t an, const void *b, size_t bn)
  * then fills pages to the brim instead of splitting them. last follows
  * the database's last key (looked up once, then kept), so that a key
  * that does not sort last costs no failed append. */
-static int put_ordered(MDB_txn *txn, MDB_dbi db, last_key *last, MDB_val *k,
-                       MDB_val *v)
+static int put_ordered(store *s, MDB_txn *txn, MDB_dbi db, last_key *last,
+                       MDB_val *k, MDB_val *v)
 {
   if (!last->known) {
     MDB_cursor *cur;
@@ -782,7 +1428,7 @@ static int put_ordered(MDB_txn *txn, MDB_dbi db, last_key *last, MDB_val *k,
   }
   if (last->none ||
       lmdb_keycmp(k->mv_data, k->mv_size, last->k.b, last->k.n) > 0) {
-    int rc = mdb_put(txn, db, k, v, MDB_APPEND);
+    int rc = sv_put(s, txn, db, k, v, MDB_APPEND);
     if (rc == 0 && k->mv_size <= sizeof last->k.b) {
       memcpy(last->k.b, k->mv_data, k->mv_size);
       last->k.n = k->mv_size;
@@ -792,7 +1438,7 @@ static int put_ordered(MDB_txn *txn, MDB_dbi db, last_key *last, MDB_val *k,
     }
     return rc;
   }
-  return mdb_put(txn, db, k, v, 0);
+  return sv_put(s, txn, db, k, v, 0);
 }
 
 /* The records one change touches. Each is loaded once; while the change
@@ -909,7 +1555,7 @@ static gs_err touched_load(store *s, MDB_txn *txn, touched_set *ts,
   ts->cur = ts->n++;
   *sl = (uint32_t)ts->n;
   MDB_val kv = {k.n, k.b}, v;
-  int rc = mdb_get(txn, s->dbi[DB_RECORDS], &kv, &v);
+  int rc = sv_get(s, txn, s->dbi[DB_RECORDS], &kv, &v);
   if (rc == MDB_NOTFOUND) {
     ts->rec = crdt_record_new(c->scope, c->scope_len, op->coll, op->coll_len,
                               op->id);
@@ -950,7 +1596,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts,
   for (size_t i = 0; i < ts->n; i++) {
     touched *t = &ts->t[i];
     MDB_val k = {t->kn, t->key}, v = {t->n, t->key + t->kn};
-    int rc = put_ordered(txn, s->dbi[DB_RECORDS], &lr, &k, &v);
+    int rc = put_ordered(s, txn, s->dbi[DB_RECORDS], &lr, &k, &v);
     if (rc)
       return lmdb_err(rc);
     /* the key is coll 0 id(16) scope, as record_key wrote it */
@@ -966,14 +1612,14 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts,
       key_add(&ik, "", 1);
       key_add(&ik, t->key + cn + 1, CRDT_ID_LEN);
       MDB_val ikv = {ik.n, ik.b};
-      rc = put_ordered(txn, s->dbi[DB_BYSCOPE], &ls, &ikv, &empty);
+      rc = put_ordered(s, txn, s->dbi[DB_BYSCOPE], &ls, &ikv, &empty);
     }
     if (rc == 0) { /* hist: coll 0 id hlc feed seq */
       ik.n = 0;
       key_add(&ik, t->key, head);
       key_add(&ik, tail, sizeof tail);
       MDB_val hkv = {ik.n, ik.b};
-      rc = put_ordered(txn, s->dbi[DB_HIST], &lh, &hkv, &empty);
+      rc = put_ordered(s, txn, s->dbi[DB_HIST], &lh, &hkv, &empty);
     }
     if (rc)
       return lmdb_err(rc);
@@ -1013,12 +1659,12 @@ static gs_err held_top(store *s, MDB_txn *txn,
   int rc = mdb_cursor_open(txn, s->dbi[DB_HELD], &cur);
   if (rc)
     return lmdb_err(rc);
-  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  rc = sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
   if (rc == 0 && k.mv_size == sizeof kb &&
       memcmp(k.mv_data, kb, sizeof kb) == 0) {
     /* seq 2^64-1 itself held */
   } else if (rc == 0 || rc == MDB_NOTFOUND) {
-    rc = mdb_cursor_get(cur, &k, &v,
+    rc = sv_cursor_get(s, cur, &k, &v,
                         rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
   }
   if (rc == 0 && k.mv_size == sizeof kb &&
@@ -1051,7 +1697,7 @@ static gs_err held_put(store *s, MDB_txn *txn, const uint8_t *ck,
   memcpy(b + 1 + CRDT_HASH_LEN, c->raw, c->raw_len);
   MDB_val k = {CRDT_FEED_LEN + 8, (void *)ck},
           v = {1 + CRDT_HASH_LEN + c->raw_len, b};
-  rc = mdb_put(txn, s->dbi[DB_HELD], &k, &v, 0);
+  rc = sv_put(s, txn, s->dbi[DB_HELD], &k, &v, 0);
   free(b);
   return lmdb_err(rc);
 }
@@ -1071,7 +1717,7 @@ static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
 
   crdt_feed_id(c->origin, c->scope, c->scope_len, feed);
   MDB_val fk = {CRDT_FEED_LEN, feed}, fv;
-  rc = mdb_get(txn, s->dbi[DB_VV], &fk, &fv);
+  rc = sv_get(s, txn, s->dbi[DB_VV], &fk, &fv);
   if (rc == 0) {
     if ((err = vv_decode(&fv, feed, &held)) != GS_OK)
       return err;
@@ -1083,7 +1729,7 @@ static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
   if (c->seq <= held.seq) {
     const uint8_t *held_raw;
     size_t held_n;
-    if ((rc = mdb_get(txn, s->dbi[DB_CHANGES], &ckv, &cv)) != 0)
+    if ((rc = sv_get(s, txn, s->dbi[DB_CHANGES], &ckv, &cv)) != 0)
       return rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
     if ((err = change_unpack(s, &cv, &held_raw, &held_n)) != GS_OK)
       return err;
@@ -1105,7 +1751,7 @@ static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
       return err;
     if (htop > held.seq) {
       if (c->seq <= htop) {
-        if ((rc = mdb_get(txn, s->dbi[DB_HELD], &ckv, &cv)) != 0)
+        if ((rc = sv_get(s, txn, s->dbi[DB_HELD], &ckv, &cv)) != 0)
           return rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
         if (cv.mv_size == 1 + CRDT_HASH_LEN + c->raw_len &&
             memcmp((const uint8_t *)cv.mv_data + 1 + CRDT_HASH_LEN, c->raw,
@@ -1141,7 +1787,7 @@ static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
   if ((err = change_pack(s, c->raw, c->raw_len, &cv)) != GS_OK)
     return err;
   last_key lc = {.known = false};
-  if ((rc = put_ordered(txn, s->dbi[DB_CHANGES], &lc, &ckv, &cv)) != 0)
+  if ((rc = put_ordered(s, txn, s->dbi[DB_CHANGES], &lc, &ckv, &cv)) != 0)
     return lmdb_err(rc);
   uint8_t vvb[72 + CRDT_SCOPE_MAX];
   be64_put(vvb, c->seq);
@@ -1150,7 +1796,7 @@ static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
   memcpy(vvb + 72, c->scope, c->scope_len);
   fv.mv_size = 72 + c->scope_len;
   fv.mv_data = vvb;
-  if ((rc = mdb_put(txn, s->dbi[DB_VV], &fk, &fv, 0)) != 0)
+  if ((rc = sv_put(s, txn, s->dbi[DB_VV], &fk, &fv, 0)) != 0)
     return lmdb_err(rc);
 
   crdt_stamp st = {.hlc = c->hlc};
@@ -1194,7 +1840,7 @@ static void record_fork(store *s, const crdt_change *c)
     if (txn_begin(s, 0, &txn) != GS_OK)
       return;
     MDB_val k = {sizeof ck, ck}, v = {c->raw_len, (void *)c->raw};
-    int rc = mdb_put(txn, s->dbi[DB_FORKS], &k, &v, 0);
+    int rc = sv_put(s, txn, s->dbi[DB_FORKS], &k, &v, 0);
     if (rc == 0) {
       if ((rc = mdb_txn_commit(txn)) != MDB_MAP_FULL)
         return;
@@ -1213,7 +1859,7 @@ static gs_err quar_put(store *s, MDB_txn *txn,
                        const crdt_change *c, uint8_t reason)
 {
   MDB_val k = {CRDT_FEED_LEN, (void *)feed}, v;
-  int rc = mdb_get(txn, s->dbi[DB_QUAR], &k, &v);
+  int rc = sv_get(s, txn, s->dbi[DB_QUAR], &k, &v);
   if (rc == 0 && v.mv_size >= 1 && ((const uint8_t *)v.mv_data)[0] ==
                                        STORE_BAD_FORK &&
       reason != STORE_BAD_FORK)
@@ -1237,13 +1883,13 @@ static gs_err quar_put(store *s, MDB_txn *txn,
   memcpy(b + 17 + CRDT_KEY_LEN, c->scope, c->scope_len);
   v.mv_data = b;
   v.mv_size = 17 + CRDT_KEY_LEN + c->scope_len;
-  if ((rc = mdb_put(txn, s->dbi[DB_QUAR], &k, &v, 0)) != 0)
+  if ((rc = sv_put(s, txn, s->dbi[DB_QUAR], &k, &v, 0)) != 0)
     return lmdb_err(rc);
   if (reason == STORE_BAD_FORK) {
     uint8_t ck[CRDT_FEED_LEN + 8];
     feed_seq_key(ck, feed, c->seq);
     MDB_val fk = {sizeof ck, ck}, fv = {c->raw_len, (void *)c->raw};
-    rc = mdb_put(txn, s->dbi[DB_FORKS], &fk, &fv, 0);
+    rc = sv_put(s, txn, s->dbi[DB_FORKS], &fk, &fv, 0);
   }
   return lmdb_err(rc);
 }
@@ -1252,7 +1898,7 @@ static bool feed_frozen(store *s, MDB_txn *txn,
                         const uint8_t feed[CRDT_FEED_LEN])
 {
   MDB_val k = {CRDT_FEED_LEN, (void *)feed}, v;
-  return mdb_get(txn, s->dbi[DB_QUAR], &k, &v) == 0 && v.mv_size >= 1 &&
+  return sv_get(s, txn, s->dbi[DB_QUAR], &k, &v) == 0 && v.mv_size >= 1 &&
          ((const uint8_t *)v.mv_data)[0] == STORE_BAD_FORK;
 }
 
@@ -1284,7 +1930,7 @@ static gs_err quota_find(store *s, MDB_txn *txn, quota *qs, size_t *nq,
   memset(q, 0, sizeof *q);
   memcpy(q->origin, origin, CRDT_KEY_LEN);
   MDB_val k = {CRDT_KEY_LEN, (void *)origin}, v;
-  int rc = mdb_get(txn, s->dbi[DB_QUOTA], &k, &v);
+  int rc = sv_get(s, txn, s->dbi[DB_QUOTA], &k, &v);
   if (rc == 0 && v.mv_size == 24) {
     const uint8_t *p = v.mv_data;
     q->feeds = be64_get(p);
@@ -1314,7 +1960,7 @@ static gs_err quota_write(store *s, MDB_txn *txn, const quota *qs, size_t nq)
     be64_put(b + 8, qs[i].changes);
     be64_put(b + 16, qs[i].bytes);
     MDB_val k = {CRDT_KEY_LEN, (void *)qs[i].origin}, v = {24, b};
-    int rc = mdb_put(txn, s->dbi[DB_QUOTA], &k, &v, 0);
+    int rc = sv_put(s, txn, s->dbi[DB_QUOTA], &k, &v, 0);
     if (rc)
       return lmdb_err(rc);
   }
@@ -1534,8 +2180,8 @@ gs_err store_held_list(store *s, store_held_cb cb, void *ctx)
     mdb_txn_abort(txn);
     return lmdb_err(rc);
   }
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+  for (rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT)) {
     crdt_change *c;
     if (v.mv_size <= 1 + CRDT_HASH_LEN)
       continue;
@@ -1586,7 +2232,7 @@ static gs_err retry_once(store *s, store_held_check check, void *ctx,
   int rc = mdb_cursor_open(txn, s->dbi[DB_HELD], &cur);
   while (rc == 0) {
     MDB_val k = {sizeof kb, kb}, v;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
     if (rc)
       break;
     if (k.mv_size != sizeof kb || v.mv_size <= 1 + CRDT_HASH_LEN ||
@@ -1600,7 +2246,7 @@ static gs_err retry_once(store *s, store_held_check check, void *ctx,
     uint64_t seq = be64_get(kb + CRDT_FEED_LEN);
     store_feed held = {.seq = 0};
     MDB_val fk = {CRDT_FEED_LEN, kb}, fv;
-    if ((rc = mdb_get(txn, s->dbi[DB_VV], &fk, &fv)) == 0) {
+    if ((rc = sv_get(s, txn, s->dbi[DB_VV], &fk, &fv)) == 0) {
       if ((err = vv_decode(&fv, kb, &held)) != GS_OK)
         goto out;
     } else if (rc != MDB_NOTFOUND) {
@@ -1668,7 +2314,7 @@ static gs_err retry_once(store *s, store_held_check check, void *ctx,
       bool more = feed_after(end, kb);
       for (;;) {
         MDB_val dk = {sizeof kb, kb}, dv;
-        rc = mdb_cursor_get(cur, &dk, &dv, MDB_SET_RANGE);
+        rc = sv_cursor_get(s, cur, &dk, &dv, MDB_SET_RANGE);
         if (rc || (more && lmdb_keycmp(dk.mv_data, dk.mv_size, end,
                                        sizeof end) >= 0) ||
             memcmp(dk.mv_data, kb, CRDT_FEED_LEN) != 0)
@@ -1682,7 +2328,7 @@ static gs_err retry_once(store *s, store_held_check check, void *ctx,
     } else if (c && v.mv_size && verdict != ((const uint8_t *)v.mv_data)[0]) {
       /* still held, perhaps for another reason now */
       MDB_val uk = {sizeof kb, kb}, uv;
-      if ((rc = mdb_get(txn, s->dbi[DB_HELD], &uk, &uv)) == 0 &&
+      if ((rc = sv_get(s, txn, s->dbi[DB_HELD], &uk, &uv)) == 0 &&
           uv.mv_size > 0) {
         uint8_t *nb = malloc(uv.mv_size);
         if (!nb) {
@@ -1692,7 +2338,7 @@ static gs_err retry_once(store *s, store_held_check check, void *ctx,
         memcpy(nb, uv.mv_data, uv.mv_size);
         nb[0] = (uint8_t)verdict;
         MDB_val nv = {uv.mv_size, nb};
-        rc = mdb_put(txn, s->dbi[DB_HELD], &uk, &nv, 0);
+        rc = sv_put(s, txn, s->dbi[DB_HELD], &uk, &nv, 0);
         free(nb);
         if (rc)
           goto out_c;
@@ -1777,8 +2423,8 @@ gs_err store_quar_list(store *s, store_quar_cb cb, void *ctx)
   if (err)
     return err;
   int rc;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+  for (rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT)) {
     store_quar q;
     if (quar_decode(&k, &v, &q) && cb(ctx, &q))
       break;
@@ -1797,7 +2443,7 @@ gs_err store_quar_get(store *s, const uint8_t feed[CRDT_FEED_LEN],
   if (err)
     return err;
   MDB_val k = {CRDT_FEED_LEN, (void *)feed}, v;
-  int rc = mdb_get(txn, s->dbi[DB_QUAR], &k, &v);
+  int rc = sv_get(s, txn, s->dbi[DB_QUAR], &k, &v);
   if (rc == 0)
     err = quar_decode(&k, &v, out) ? GS_OK : GS_ECORRUPT;
   else
@@ -1910,7 +2556,7 @@ static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
   *raw = NULL;
   crdt_feed_id(w->pk, scope, scope_len, feed);
   MDB_val fk = {CRDT_FEED_LEN, feed}, fv;
-  int rc = mdb_get(w->txn, w->s->dbi[DB_VV], &fk, &fv);
+  int rc = sv_get(w->s, w->txn, w->s->dbi[DB_VV], &fk, &fv);
   if (rc == 0) {
     if ((err = vv_decode(&fv, feed, &held)) != GS_OK)
       return err;
@@ -2072,12 +2718,12 @@ gs_err store_get(store *s, const char *coll, size_t coll_len,
   if ((err = cursor_open(s, DB_RECORDS, &txn, &cur)) != GS_OK)
     return err;
   MDB_val k = {pre.n, pre.b}, v;
-  int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  int rc = sv_cursor_in(s, cur, &k, &v, MDB_SET_RANGE, pre.b, pre.n);
   while (rc == 0 && has_prefix(&k, pre.b, pre.n) && !stop) {
     found++;
     if ((err = emit_record(&v, cb, ctx, &stop)) != GS_OK)
       break;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    rc = sv_cursor_in(s, cur, &k, &v, MDB_NEXT, pre.b, pre.n);
   }
   if (!err && rc && rc != MDB_NOTFOUND)
     err = lmdb_err(rc);
@@ -2117,22 +2763,26 @@ gs_err store_list(store *s, const char *coll, size_t coll_len,
     if ((err = cursor_open(s, DB_RECORDS, &txn, &cur)) != GS_OK)
       return err;
     MDB_val k = {pre.n, pre.b}, v;
+    /* raw: a record is opened only when it is under the scope prefix */
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && has_prefix(&k, pre.b, pre.n) && !stop) {
       size_t off = pre.n + CRDT_ID_LEN;
       if (k.mv_size >= off &&
           crdt_scope_under((const char *)k.mv_data + off, k.mv_size - off,
-                           prefix, prefix_len) &&
-          (err = emit_record(&v, cb, ctx, &stop)) != GS_OK)
-        goto out;
+                           prefix, prefix_len)) {
+        if ((rc = open_value(s, DB_RECORDS, &k, &v)) != 0)
+          break;
+        if ((err = emit_record(&v, cb, ctx, &stop)) != GS_OK)
+          goto out;
+      }
       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
   } else {
     if ((err = cursor_open(s, DB_BYSCOPE, &txn, &cur)) != GS_OK)
       return err;
     MDB_val k = {prefix_len, (void *)prefix}, v;
-    rc = prefix_len ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
-                    : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    rc = prefix_len ? sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE)
+                    : sv_cursor_get(s, cur, &k, &v, MDB_FIRST);
     while (rc == 0 && has_prefix(&k, prefix, prefix_len) && !stop) {
       if (byscope_under(&k, prefix, prefix_len)) {
         /* scope 0 coll 0 id  ->  coll 0 id scope */
@@ -2145,14 +2795,14 @@ gs_err store_list(store *s, const char *coll, size_t coll_len,
                    sn);
         rkv.mv_size = rk.n;
         rkv.mv_data = rk.b;
-        if ((rc = mdb_get(txn, s->dbi[DB_RECORDS], &rkv, &rv)) != 0) {
+        if ((rc = sv_get(s, txn, s->dbi[DB_RECORDS], &rkv, &rv)) != 0) {
           err = rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
           goto out;
         }
         if ((err = emit_record(&rv, cb, ctx, &stop)) != GS_OK)
           goto out;
       }
-      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+      rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
     }
   }
   err = (rc && rc != MDB_NOTFOUND) ? lmdb_err(rc) : GS_OK;
@@ -2178,7 +2828,7 @@ gs_err store_history(store *s, const char *coll, size_t coll_len,
   if ((err = cursor_open(s, DB_HIST, &txn, &cur)) != GS_OK)
     return err;
   MDB_val k = {pre.n, pre.b}, v;
-  int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  int rc = sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
   while (rc == 0 && has_prefix(&k, pre.b, pre.n) && !stop) {
     if (k.mv_size != pre.n + 8 + CRDT_FEED_LEN + 8) {
       err = GS_ECORRUPT;
@@ -2186,7 +2836,7 @@ gs_err store_history(store *s, const char *coll, size_t coll_len,
     }
     MDB_val ck = {CRDT_FEED_LEN + 8, (uint8_t *)k.mv_data + pre.n + 8}, cv;
     crdt_change *c;
-    if ((rc = mdb_get(txn, s->dbi[DB_CHANGES], &ck, &cv)) != 0) {
+    if ((rc = sv_get(s, txn, s->dbi[DB_CHANGES], &ck, &cv)) != 0) {
       err = rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
       break;
     }
@@ -2200,7 +2850,7 @@ gs_err store_history(store *s, const char *coll, size_t coll_len,
     found++;
     stop = cb(ctx, c);
     crdt_change_free(c);
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
   }
   if (!err && rc && rc != MDB_NOTFOUND)
     err = lmdb_err(rc);
@@ -2226,12 +2876,12 @@ gs_err store_feeds_after(store *s, const uint8_t *after, store_feed_cb cb,
   MDB_val k = {CRDT_FEED_LEN, (void *)after}, v;
   int stop = 0, rc;
   if (!after) {
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST);
   } else {
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
     if (rc == 0 && k.mv_size == CRDT_FEED_LEN &&
         memcmp(k.mv_data, after, CRDT_FEED_LEN) == 0)
-      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+      rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
   }
   while (rc == 0 && !stop) {
     store_feed f;
@@ -2241,7 +2891,7 @@ gs_err store_feeds_after(store *s, const uint8_t *after, store_feed_cb cb,
       break;
     }
     stop = cb(ctx, &f);
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
   }
   if (!err && rc && rc != MDB_NOTFOUND)
     err = lmdb_err(rc);
@@ -2257,7 +2907,7 @@ gs_err store_feed_get(store *s, const uint8_t feed[CRDT_FEED_LEN],
   if (err)
     return err;
   MDB_val k = {CRDT_FEED_LEN, (void *)feed}, v;
-  int rc = mdb_get(txn, s->dbi[DB_VV], &k, &v);
+  int rc = sv_get(s, txn, s->dbi[DB_VV], &k, &v);
   if (rc == 0)
     err = vv_decode(&v, feed, out);
   else
@@ -2277,6 +2927,7 @@ gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
     return err;
   feed_seq_key(ck, feed, from);
   MDB_val k = {sizeof ck, ck}, v;
+  /* raw: a change is opened only once it is known to be in the range */
   int stop = 0, rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
   uint64_t expect = from ? from : 1; /* seqs count from 1 */
   while (rc == 0 && !stop && has_prefix(&k, feed, CRDT_FEED_LEN)) {
@@ -2290,6 +2941,8 @@ gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
     expect++;
     const uint8_t *raw;
     size_t rn;
+    if ((rc = open_value(s, DB_CHANGES, &k, &v)) != 0)
+      break;
     if ((err = change_unpack(s, &v, &raw, &rn)) != GS_OK)
       break;
     stop = cb(ctx, seq, raw, rn);
@@ -2310,8 +2963,8 @@ gs_err store_forks_list(store *s, store_fork_cb cb, void *ctx)
   if (err)
     return err;
   int rc;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+  for (rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT)) {
     if (k.mv_size != CRDT_FEED_LEN + 8)
       continue;
     if (cb(ctx, k.mv_data, be64_get((const uint8_t *)k.mv_data + CRDT_FEED_LEN),
@@ -2332,7 +2985,7 @@ gs_err store_fork_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
     return err;
   feed_seq_key(ck, feed, seq);
   MDB_val k = {sizeof ck, ck}, v;
-  int rc = mdb_get(txn, s->dbi[DB_FORKS], &k, &v);
+  int rc = sv_get(s, txn, s->dbi[DB_FORKS], &k, &v);
   if (rc == 0)
     cb(ctx, seq, v.mv_data, v.mv_size);
   mdb_txn_abort(txn);
@@ -2355,8 +3008,8 @@ gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
   crdt_hasher_init(&h);
   crdt_hasher_update(&h, "gridsync-digest-v2", 18);
   MDB_val k = {prefix_len, (void *)prefix}, v;
-  int rc = prefix_len ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
-                      : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  int rc = prefix_len ? sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE)
+                      : sv_cursor_get(s, cur, &k, &v, MDB_FIRST);
   while (rc == 0 && has_prefix(&k, prefix, prefix_len)) {
     if (byscope_under(&k, prefix, prefix_len)) {
       const char *p = k.mv_data;
@@ -2365,7 +3018,7 @@ gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
       key_buf rk;
       record_key(&rk, p + sn + 1, cn, (const uint8_t *)p + sn + 2 + cn, p, sn);
       MDB_val rkv = {rk.n, rk.b}, rv;
-      if ((rc = mdb_get(txn, s->dbi[DB_RECORDS], &rkv, &rv)) != 0) {
+      if ((rc = sv_get(s, txn, s->dbi[DB_RECORDS], &rkv, &rv)) != 0) {
         err = rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
         goto out;
       }
@@ -2375,7 +3028,7 @@ gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
       crdt_hasher_update(&h, rv.mv_data, rv.mv_size);
       count++;
     }
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
   }
   err = (rc && rc != MDB_NOTFOUND) ? lmdb_err(rc) : GS_OK;
   crdt_hasher_final(&h, out);
@@ -2438,11 +3091,11 @@ gs_err store_heard_raise(store *s, const uint8_t (*feeds)[CRDT_FEED_LEN],
         continue; /* not an honest figure (see STORE_SEQ_MAX) */
       /* a peer's word about feeds never seen here is kept only while
        * there is room: it must not grow the store without bound */
-      rc = mdb_get(txn, s->dbi[DB_VV], &k, &v);
+      rc = sv_get(s, txn, s->dbi[DB_VV], &k, &v);
       if (rc && rc != MDB_NOTFOUND)
         break;
       bool held = rc == 0;
-      rc = mdb_get(txn, s->dbi[DB_HEARD], &k, &v);
+      rc = sv_get(s, txn, s->dbi[DB_HEARD], &k, &v);
       if (rc == 0 && v.mv_size == 8 && be64_get(v.mv_data) >= seqs[i])
         continue;
       if (rc && rc != MDB_NOTFOUND)
@@ -2458,7 +3111,7 @@ gs_err store_heard_raise(store *s, const uint8_t (*feeds)[CRDT_FEED_LEN],
       be64_put(b, seqs[i]);
       v.mv_data = b;
       v.mv_size = 8;
-      rc = mdb_put(txn, s->dbi[DB_HEARD], &k, &v, 0);
+      rc = sv_put(s, txn, s->dbi[DB_HEARD], &k, &v, 0);
     }
     if (rc == 0) {
       if ((rc = mdb_txn_commit(txn)) == 0 || rc != MDB_MAP_FULL)
@@ -2484,15 +3137,15 @@ gs_err store_behind(store *s, store_behind_cb cb, void *ctx)
     return err;
   int rc = mdb_cursor_open(txn, s->dbi[DB_HEARD], &cur);
   if (rc == 0) {
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT)) {
       if (k.mv_size != CRDT_FEED_LEN || v.mv_size != 8)
         continue;
       uint64_t heard = be64_get(v.mv_data), held = 0;
       if (heard > STORE_SEQ_MAX)
         heard = STORE_SEQ_MAX; /* an older build kept any figure */
       MDB_val hv;
-      int r2 = mdb_get(txn, s->dbi[DB_VV], &k, &hv);
+      int r2 = sv_get(s, txn, s->dbi[DB_VV], &k, &hv);
       if (r2 == 0 && hv.mv_size >= 8)
         held = be64_get(hv.mv_data);
       if (held >= heard)

@@ -56,6 +56,37 @@ enum {
  * is upgraded in place as it opens (unless STORE_RDONLY: it is read as
  * it is), in batches that a crash leaves resumable. */
 gs_err store_open(const char *dir, unsigned flags, store **out);
+/* Sealed at rest (issue 19). With a data key (CRDT_SEAL_KEY_LEN bytes,
+ * copied into locked memory, wiped at close) every value that can carry
+ * personal data is sealed (crdt_seal) with its table's name and its LMDB
+ * key as associated data: a value moved to another key or table, or
+ * changed, does not open, and reading it is GS_ESEAL. Not sealed: the
+ * keys (ids, scopes, seqs, feed ids; the address book's are keyed hashes
+ * of the "host:port" addresses, which may name a person), empty index
+ * values, the counters of `heard` and `quota`, and the meta entries
+ * "format", "seal" and the upgrade marks.
+ *
+ * A new store opened with a key is sealed from the start. A store of an
+ * earlier build (no seal) opened with a key and not STORE_RDONLY is
+ * sealed in place as it opens: in batches of UPGRADE_BATCH values per
+ * durable transaction, each moving a mark, so a crash (SIGKILL) at any
+ * point resumes at the next open; progress (optional) is called after
+ * each batch with the values sealed so far and about how many there
+ * are, then once with done = UINT64_MAX when compaction starts. Then it
+ * is compacted (mdb_env_copy2 with MDB_CP_COMPACT to a new file, fsync,
+ * rename over data.mdb) so that no plaintext stays in a free page; this
+ * needs the store to be open in no other process (it is then left for a
+ * later open). A sealed store opened without a key is GS_ELOCKED. */
+typedef void (*store_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+typedef struct store_opts {
+  const uint8_t *key; /* the data key, or NULL: not sealed */
+  store_progress_fn progress;
+  void *progress_ctx;
+} store_opts;
+/* Opened values kept at once (see store.c "sealed values"). */
+#define STORE_OPEN_SLOTS 16
+gs_err store_open_ex(const char *dir, unsigned flags, const store_opts *o,
+                     store **out);
 /* Close; NULL is a no-op. */
 void store_close(store *s);
 
@@ -70,6 +101,8 @@ gs_err store_meta_put(store *s, const char *key, const void *buf, size_t n);
  * store_peer_list calls cb for each entry in address order; the value is
  * borrowed for the call; cb returns non-zero to stop. */
 #define STORE_ADDR_MAX 255
+/* An entry's value at most (a sealed store keeps the address with it). */
+#define STORE_PEER_VAL_MAX 4096
 typedef int (*store_peer_cb)(void *ctx, const char *addr, const void *val,
                              size_t n);
 gs_err store_peer_get(store *s, const char *addr, void *buf, size_t cap,

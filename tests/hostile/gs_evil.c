@@ -209,6 +209,20 @@ static void identity_of(evil *e, const char *dir, bool own_key, bool psk)
   crdt_wipe(sk, sizeof sk);
 }
 
+/* The store of the node in dir, opened with that node's data key (the
+ * store is sealed at rest: issue 19). */
+static gs_err open_store_of(const char *dir, store **st)
+{
+  uint8_t key[CRDT_SEAL_KEY_LEN];
+  node *n = open_node(dir);
+  memcpy(key, n->dkey, sizeof key);
+  node_close(n);
+  store_opts o = {.key = key};
+  gs_err err = store_open_ex(dir, 0, &o, st);
+  crdt_wipe(key, sizeof key);
+  return err;
+}
+
 static void stranger(evil *e)
 {
   uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN], key[32];
@@ -227,7 +241,7 @@ static void set_signer(evil *e, const char *dir)
   if (e->sign_st)
     store_close(e->sign_st);
   e->sign_st = NULL;
-  if (store_open(dir, 0, &e->sign_st) != GS_OK)
+  if (open_store_of(dir, &e->sign_st) != GS_OK)
     e->sign_st = NULL;
 }
 
@@ -557,7 +571,7 @@ static void build_replay(evil *e, const char *dir)
 {
   store *st;
   feedlist l = {0};
-  if (store_open(dir, 0, &st) != GS_OK)
+  if (open_store_of(dir, &st) != GS_OK)
     die("cannot open the store in %s", dir);
   store_feeds(st, on_replay_feed, &l);
   for (size_t i = 0; i < l.n; i++)

@@ -186,7 +186,9 @@ class Web(unittest.TestCase):
 
     def test_beyond_loopback_is_refused_without_a_password(self):
         d = os.path.join(self.root, "other")
-        shutil.copytree(self.d, d, ignore=shutil.ignore_patterns("lock.mdb"))
+        # unlock.sock: the serving node's socket (issue 19), not a file
+        shutil.copytree(self.d, d, ignore=shutil.ignore_patterns(
+            "lock.mdb", "unlock.sock"))
         p = subprocess.run([GS, "--dir", d, "serve", "--listen",
                             "127.0.0.1:0", "--ui", "0.0.0.0:0"],
                            capture_output=True, text=True, timeout=30)

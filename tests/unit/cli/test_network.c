@@ -108,7 +108,8 @@ Test(network, create_invite_join)
   snprintf(path, sizeof path, "%s/admin/network.key", netdir);
   cr_assert_eq(stat(path, &st), 0);
   cr_assert_eq(st.st_mode & 0777, 0600);
-  cr_assert_eq(st.st_size, NODE_NET_KEY_LEN);
+  cr_assert_eq(st.st_size, 8 + NODE_NET_KEY_LEN + CRDT_SEAL_OVERHEAD,
+               "network.key is sealed (issue 19)");
 
   const char *scopes[] = {"gongrencun/qinghejv/g07", "gongrencun/qinghejv/g08"};
   char *code;

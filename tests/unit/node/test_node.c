@@ -55,7 +55,8 @@ Test(node_basic, init_creates_private_dir_and_key)
   cr_assert_eq(stat(key, &sb), 0);
   cr_assert(S_ISREG(sb.st_mode));
   cr_assert_eq(sb.st_mode & 07777, 0600, "key mode %o", sb.st_mode & 07777);
-  cr_assert_eq(sb.st_size, CRDT_SK_LEN);
+  /* sealed under the data key (issue 19): magic, then nonce, key, tag */
+  cr_assert_eq(sb.st_size, 8 + CRDT_SK_LEN + CRDT_SEAL_OVERHEAD);
   path_in(data, sizeof data, deep, "data.mdb");
   cr_assert_eq(stat(data, &sb), 0);
   cr_assert_eq(sb.st_mode & 077, 0, "store is not readable by others");
@@ -65,13 +66,15 @@ Test(node_basic, init_creates_private_dir_and_key)
   cr_assert_eq(node_open(deep, 0, NULL, &n), GS_OK);
   cr_assert_not_null(n);
   cr_assert_str_eq(node_name(n), "north gate");
-  uint8_t sk[CRDT_SK_LEN], pk[CRDT_KEY_LEN];
+  uint8_t raw[8 + CRDT_SK_LEN + CRDT_SEAL_OVERHEAD], pk[CRDT_KEY_LEN];
   FILE *fp = fopen(key, "rb");
   cr_assert_not_null(fp);
-  cr_assert_eq(fread(sk, 1, sizeof sk, fp), sizeof sk);
+  cr_assert_eq(fread(raw, 1, sizeof raw, fp), sizeof raw);
   fclose(fp);
-  crdt_sk_to_pk(sk, pk);
-  crdt_wipe(sk, sizeof sk);
+  cr_assert_eq(memcmp(raw, "GSSEALF1", 8), 0);
+  cr_assert_null(memmem(raw, sizeof raw, n->sk, 32),
+                 "the secret key is not in the file in plain");
+  crdt_sk_to_pk(n->sk, pk);
   cr_assert_arr_eq(node_pk(n), pk, CRDT_KEY_LEN);
   uint8_t stored[CRDT_KEY_LEN];
   size_t len;
