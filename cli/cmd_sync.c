@@ -267,6 +267,7 @@ int cli_cmd_serve(cli_ctx *ctx)
     rc = cli_fail("serve: %s", gs_strerror(err));
   } else {
     char why[300];
+    wo.peers = run.srv; /* the app's "sync now" and reachable peers */
     if (!no_ui) {
       gs_err we = web_start(n, &loop, &wo, &run.web, why, sizeof why);
       if (we && ui) { /* asked for: a failure is the command's */

@@ -28,6 +28,8 @@ typedef struct web_server web_server;
 
 #define WEB_DEFAULT_LISTEN "127.0.0.1:7080"
 #define WEB_BODY_MAX (1u << 20) /* bytes of a request body */
+/* bytes of a bundle uploaded or downloaded (POST/GET /api/bundle) */
+#define WEB_BUNDLE_MAX (64u << 20)
 /* In the node directory: the app's password hash (gridsync ui password),
  * read when the app starts. With it, an address beyond loopback is
  * allowed and the API asks for a login (docs/API.md). */
@@ -39,6 +41,9 @@ typedef struct web_opts {
   /* called once listening, with the port bound */
   void (*on_listen)(void *ctx, const char *host, int port);
   void *ctx;
+  /* the node serving peers on the same loop (sync now, reachable
+   * peers), or NULL */
+  struct node_server *peers;
 } web_opts;
 
 /* Start serving n's app on loop. GS_EPERM (with why) for an address
