@@ -164,7 +164,25 @@ typedef struct serve_run {
   uv_signal_t sigint, sigterm;
   node_server *srv;
   web_server *web;
+  /* a node without a network serves its app only, until it joins one
+   * there: then the node starts serving peers */
+  node *n;
+  uv_loop_t *loop;
+  const node_serve_opts *o;
 } serve_run;
+
+static void on_joined(void *ctx)
+{
+  serve_run *r = ctx;
+  if (r->srv || !r->web)
+    return;
+  gs_err err = node_server_start(r->n, r->loop, r->o, &r->srv);
+  if (err)
+    fprintf(stderr, "gridsync: joined, but cannot serve peers (%s): start "
+                    "'gridsync serve' again\n", gs_strerror(err));
+  else
+    web_set_peers(r->web, r->srv);
+}
 
 static void on_stop_signal(uv_signal_t *sig, int signum)
 {
@@ -242,7 +260,8 @@ int cli_cmd_serve(cli_ctx *ctx)
   rc = CLI_FAIL;
   if (!(n = cli_open(ctx, 0)))
     goto out;
-  if (!node_net(n)) {
+  bool netless = !node_net(n); /* the app can join one */
+  if (netless && no_ui) {
     rc = no_network("serve");
     goto out;
   }
@@ -262,7 +281,16 @@ int cli_cmd_serve(cli_ctx *ctx)
     rc = cli_fail("serve: cannot start the event loop");
     goto out;
   }
-  gs_err err = node_server_start(n, &loop, &o, &run.srv);
+  run.n = n;
+  run.loop = &loop;
+  run.o = &o;
+  wo.on_joined = on_joined;
+  wo.joined_ctx = &run;
+  gs_err err = netless ? GS_OK : node_server_start(n, &loop, &o, &run.srv);
+  if (netless)
+    fprintf(stderr, "gridsync: note: this node has no network yet: the app "
+                    "runs alone until an invite code is pasted on its page "
+                    "同步与成员 (or 'gridsync join CODE')\n");
   if (err) {
     rc = cli_fail("serve: %s", gs_strerror(err));
   } else {

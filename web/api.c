@@ -817,6 +817,7 @@ void web__api(node *n, const web_req *rq, web_resp *out)
   bool post = strcmp(rq->method, "POST") == 0;
   out->json = NULL;
   out->raw = NULL;
+  out->joined = false;
   if (web__api_net(n, rq, seg, ns, out)) {
     /* answered (web/api_net.c) */
   } else if (ns == 1 && strcmp(seg[0], "schema") == 0 && get) {

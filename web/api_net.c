@@ -358,6 +358,7 @@ static void join_network(node *n, const web_req *rq, web_resp *out)
     out->status = 200;
     out->json = json_pack("{s:s, s:s, s:o}", "network", net->name, "role",
                           net->role, "scopes", js);
+    out->joined = true;
     break;
   }
   case GS_EEXIST:

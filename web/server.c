@@ -77,6 +77,8 @@ struct web_server {
     struct MHD_Connection *denied; /* a wrong login waiting for its 403 */
   } la[LOGIN_ADDRS_MAX];
   struct node_server *peers; /* the serving node on this loop, or NULL */
+  void (*on_joined)(void *ctx);
+  void *joined_ctx;
   uint64_t version;    /* node_version when last looked */
   uint64_t events;     /* changes told to streams */
   uint64_t pings;
@@ -775,6 +777,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   web__api(w->n, &rq, &resp);
   if (write && resp.status < 300)
     look(w); /* tell open pages at once */
+  if (resp.joined && w->on_joined)
+    w->on_joined(w->joined_ctx);
   if (resp.raw)
     return send_raw(c, &resp);
   return send_json(c, resp.status, resp.json);
@@ -915,6 +919,8 @@ gs_err web_start(node *n, uv_loop_t *loop, const web_opts *o,
   w->loop = loop;
   w->log = o ? o->log : NULL;
   w->peers = o ? o->peers : NULL;
+  w->on_joined = o ? o->on_joined : NULL;
+  w->joined_ctx = o ? o->joined_ctx : NULL;
   uint8_t tok[32];
   crdt_random(tok, sizeof tok);
   for (size_t i = 0; i < sizeof tok; i++)
@@ -967,6 +973,12 @@ gs_err web_start(node *n, uv_loop_t *loop, const web_opts *o,
     o->on_listen(o->ctx, host, p);
   *out = w;
   return GS_OK;
+}
+
+void web_set_peers(web_server *w, struct node_server *s)
+{
+  if (w)
+    w->peers = s;
 }
 
 void web_stop(web_server *w)

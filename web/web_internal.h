@@ -38,6 +38,7 @@ typedef struct web_resp {
   size_t raw_len;
   const char *raw_type;
   char raw_name[64];
+  bool joined; /* the node joined a network (the serving node may start) */
 } web_resp;
 
 void web__api(node *n, const web_req *rq, web_resp *out);

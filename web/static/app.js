@@ -1076,7 +1076,7 @@ async function pageMeetings() {
   } } },
   h("div", { class: "row" },
     h("div", null, h("label", { for: "mkind" }, fieldLabel("meeting", "kind")), select("mkind", "meeting", "kind")),
-    h("div", null, h("label", { for: "title" }, fieldLabel("meeting", "title")), input("title", { size: 18 })),
+    h("div", null, h("label", { for: "title" }, lang === "en" ? "title" : "会议名称"), input("title", { size: 18 })),
     h("div", null, h("label", { for: "mdate" }, fieldLabel("meeting", "date")), input("mdate", { type: "date", value: today() })),
     h("div", null, h("label", { for: "place" }, fieldLabel("meeting", "place")), input("place", { size: 10 })),
     h("div", null, h("label", { for: "scope" }, "所属网格"), scopeSelect("scope"))),
@@ -1162,20 +1162,30 @@ function memberName(m, peers) {
     (m.self ? "，就是本机" : "") + (seen ? "，在 " + seen.addr : "");
 }
 
+// What the last action on the sync page said: kept while the page is
+// drawn again (a change that the action itself made redraws it).
+const syncNotes = { sync: "", join: "", joinClass: "", bundle: "" };
+
 async function pageSync() {
+  if (!session || !session.network) session = await getSession(); // a join changes it
   const [st, peers, mem] = await Promise.all([api("GET", "/api/status"), api("GET", "/api/peers"), api("GET", "/api/members")]);
   const net = session.network;
-  const out = h("div", { id: "sync-result", role: "status", "aria-live": "polite" });
+  const out = h("div", { id: "sync-result", role: "status", "aria-live": "polite" }, syncNotes.sync);
   const invOut = h("div", { id: "invite-out" });
-  const joinMsg = h("p", { id: "join-result", role: "alert" });
-  const bundleMsg = h("p", { id: "bundle-result", role: "status" });
+  const joinMsg = h("p", { id: "join-result", role: "alert", class: syncNotes.joinClass }, syncNotes.join);
+  const bundleMsg = h("p", { id: "bundle-result", role: "status" }, syncNotes.bundle);
+  const note = (el, key, text, cls) => {
+    syncNotes[key] = text;
+    el.textContent = text;
+    if (cls !== undefined) { syncNotes.joinClass = cls; el.className = cls; }
+  };
   const syncNow = async () => {
-    out.textContent = "正在同步……";
+    note(out, "sync", "正在同步……");
     try {
       const r = await api("POST", "/api/sync", {});
-      out.textContent = peers.items.length ? "已开始和 " + (r.started + r.connected) + " 个节点同步，结果会显示在下面" : "还不知道别的节点：先把办公室的地址加进来（gridsync serve --peer 地址）";
+      note(out, "sync", peers.items.length ? "已开始和 " + (r.started + r.connected) + " 个节点同步，结果会显示在下面" : "还不知道别的节点：先把办公室的地址加进来（gridsync serve --peer 地址）");
       setTimeout(() => route({ soft: true }), 1500);
-    } catch (err) { out.textContent = "没能同步：" + err.message; }
+    } catch (err) { note(out, "sync", "没能同步：" + err.message); }
   };
   const grid = writableGrids();
   const invite = h("form", { id: "invite-form", on: { submit: async (e) => {
@@ -1206,16 +1216,15 @@ async function pageSync() {
   const join = h("form", { id: "join-form", on: { submit: async (e) => {
     e.preventDefault();
     const code = new FormData(e.target).get("jcode").trim();
-    joinMsg.className = "";
+    note(joinMsg, "join", "", "");
     try {
       const r = await api("POST", "/api/join", { code });
-      joinMsg.textContent = "已加入网络「" + r.network + "」，角色：" + (ROLE_NAMES[r.role] || r.role);
-      joinMsg.className = "ok";
+      note(joinMsg, "join", "已加入网络「" + r.network + "」，角色：" + (ROLE_NAMES[r.role] || r.role), "ok");
       session = null;
+      route({ soft: true });
     } catch (err) {
       const c = err.body && err.body.error && err.body.error.code;
-      joinMsg.textContent = "没有加入：" + (JOIN_REFUSED[c] || err.message);
-      joinMsg.className = "error";
+      note(joinMsg, "join", "没有加入：" + (JOIN_REFUSED[c] || err.message), "error");
     }
   } } },
   h("label", { for: "jcode" }, "把管理员给的邀请码粘贴到这里"),
@@ -1225,18 +1234,18 @@ async function pageSync() {
     e.preventDefault();
     const f = document.getElementById("bundle-file").files[0];
     if (!f) return;
-    if (f.size > 64 * 1024 * 1024) { bundleMsg.textContent = "文件太大（最多 64 MB），请用命令行 gridsync import"; return; }
-    bundleMsg.textContent = "正在导入……";
+    if (f.size > 64 * 1024 * 1024) { note(bundleMsg, "bundle", "文件太大（最多 64 MB），请用命令行 gridsync import"); return; }
+    note(bundleMsg, "bundle", "正在导入……");
     try {
       if (!session) session = await getSession();
       const r = await fetch("/api/bundle", { method: "POST", headers: { "X-CSRF-Token": session.csrf,
         "Content-Type": "application/octet-stream" }, body: f });
       const j = await r.json().catch(() => null);
       if (!r.ok) throw new ApiError(r.status, j);
-      bundleMsg.textContent = "已导入：新收到 " + j.applied + " 条，已有 " + j.duplicates + " 条" +
-        (j.refused ? "，拒收 " + j.refused + " 条" : "") + (j.held ? "，暂存 " + j.held + " 条" : "");
+      note(bundleMsg, "bundle", "已导入：新收到 " + j.applied + " 条，已有 " + j.duplicates + " 条" +
+        (j.refused ? "，拒收 " + j.refused + " 条" : "") + (j.held ? "，暂存 " + j.held + " 条" : ""));
       route({ soft: true });
-    } catch (err) { bundleMsg.textContent = "没有导入：" + err.message; }
+    } catch (err) { note(bundleMsg, "bundle", "没有导入：" + err.message); }
   } } },
   h("label", { for: "bundle-file" }, "从 U 盘导入同步包"),
   h("input", { type: "file", id: "bundle-file", name: "bundle-file" }),
@@ -1263,7 +1272,7 @@ async function pageSync() {
       h("tbody", null, peers.items.map((p) => h("tr", null, h("td", null, p.addr), h("td", null, peerState(p)),
         h("td", null, p.note || "")))))) : h("p", { class: "muted" }, "还不知道别的节点。"),
     h("h2", null, "邀请新的楼栋长"), mem.root_admin ? invite : h("p", { class: "muted" }, "只有建立网络的管理员电脑能发邀请码。"),
-    h("h2", null, "加入网络"), net ? h("p", { class: "muted" }, "本机已经在网络「" + net.name + "」里。") : join,
+    h("h2", null, "加入网络"), net ? h("p", { class: "muted" }, "本机已经在网络「" + net.name + "」里；管理员换了网络密钥时，把新的邀请码粘贴到这里。") : null, join,
     h("h2", null, "U 盘同步包"),
     h("div", { class: "row" }, h("a", { class: "button", id: "bundle-download", href: "/api/bundle", download: "" }, "导出同步包（下载）")),
     upload, bundleMsg,
