@@ -1033,9 +1033,9 @@ async function pageVisitSheet(params) {
     h("h1", null, "敲门走访单：" + (b || "全部楼栋")),
     h("p", null, days + " 天内没走访的 " + un.total + " 户" + (un.total > un.items.length ? "（本单列前 " + un.items.length + " 户）" : "") +
       "，打印日期 " + today() + "。走访人：＿＿＿＿＿＿"),
-    h("table", { id: "sheet" }, h("thead", null, h("tr", null, ["住户", "上次走访", "在家", ...fv.map((v) => v.label), "备注"].map((x) => h("th", null, x)))),
+    wide(h("table", { id: "sheet" }, h("thead", null, h("tr", null, ["住户", "上次走访", "在家", ...fv.map((v) => v.label), "备注"].map((x) => h("th", null, x)))),
       h("tbody", null, un.items.map((x) => h("tr", null, h("td", null, x.address), h("td", null, x.last || "从没"),
-        h("td", { class: "box-cell" }, "☐"), fv.map(() => h("td", { class: "box-cell" }, "☐")), h("td", { class: "blank" }, "")))))),
+        h("td", { class: "box-cell" }, "☐"), fv.map(() => h("td", { class: "box-cell" }, "☐")), h("td", { class: "blank" }, ""))))))),
   h("div", { class: "row no-print" }, h("button", { type: "button", on: { click: () => window.print() } }, "打印"),
     h("a", { class: "button plain", href: "#/visits?days=" + days + (b ? "&b=" + encodeURIComponent(b) : "") }, "回到走访")));
 }
