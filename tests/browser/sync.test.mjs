@@ -42,6 +42,8 @@ test("an invite made in the app is a QR code that reads back as the code shown",
   await page.locator("#invite-qr").waitFor();
   code = await page.locator("#invite-code").inputValue();
   assert.ok(code.length > 40, "a code is shown as text");
+  await page.locator("#invite-out").scrollIntoViewIfNeeded();
+  await page.evaluate(() => document.getElementById("invite-form").scrollIntoView());
   await check(page, "sync-invite", b.errors);
   const png = path.join(SHOTS, "invite-qr.png");
   await page.locator("#invite-qr").screenshot({ path: png });

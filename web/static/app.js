@@ -87,7 +87,7 @@ const EN = {
   "请输入密码": "Enter the password", "密码": "Password", "登录": "Log in", "出错了": "Something went wrong",
   "没有这个页面": "No such page", "回到概况": "Back to the overview", "正在打开……": "Opening…",
   "● 已连接本机节点": "● Connected to this computer's node", "○ 与本机节点的连接断了，正在重连": "○ Connection lost, reconnecting",
-  "最近的记录": "Recent entries", "看这个单元": "This stairwell", "返回居民列表": "Back to residents",
+  "该走访了": "Due for a visit", "没有冲突": "No conflicts", "最近的记录": "Recent entries", "看这个单元": "This stairwell", "返回居民列表": "Back to residents",
   "时间银行存折": "Time-bank passbook", "打印本单元名册": "Print this stairwell's roster", "共建清单": "Co-building list",
 };
 // A schema code in English words: "lives-alone" -> "lives alone".
@@ -333,11 +333,13 @@ function detail(r) {
 // ---- 概况 ----
 
 async function pageHome() {
-  const [st, open, reopened, resolved] = await Promise.all([
+  const [st, open, reopened, resolved, inbox, due] = await Promise.all([
     api("GET", "/api/status"),
     api("GET", "/api/records/appeal?where=status=open&limit=1"),
     api("GET", "/api/records/appeal?where=status=reopened&limit=1"),
     api("GET", "/api/records/appeal?where=status=resolved&limit=1"),
+    api("GET", "/api/inbox").catch(() => ({ items: [] })),
+    api("GET", "/api/unvisited?days=90&limit=1").catch(() => ({ total: 0 })),
   ]);
   const net = session.network;
   const cards = h("div", { class: "cards" },
@@ -349,7 +351,13 @@ async function pageHome() {
     h("a", { class: "card link", href: "#/timebank" }, h("div", null, "时间银行透支"),
       h("div", { class: "big" }, st.overdrawn),
       h("div", { class: "muted" }, st.overdrawn ? "个账户需管理员处理" : "没有透支")),
-    h("div", { class: "card" }, h("div", null, "同步"),
+    h("a", { class: "card link", href: "#/inbox" }, h("div", null, "待处理"),
+      h("div", { class: "big", id: "inbox-items" }, inbox.items.length),
+      h("div", { class: "muted" }, inbox.items.length ? "件事要人来决定" : "没有冲突")),
+    h("a", { class: "card link", href: "#/visits" }, h("div", null, "该走访了"),
+      h("div", { class: "big", id: "due-visits" }, due.total),
+      h("div", { class: "muted" }, "户 90 天没走访")),
+    h("a", { class: "card link", href: "#/sync" }, h("div", null, "同步"),
       h("div", { class: "sync" }, st.behind_changes ? "还有 " + st.behind_changes + " 条记录没收到"
         : "与已知的节点一致"),
       h("div", { class: "muted" }, st.last_write ? "最近一次写入 " + localTime(st.last_write) : "还没有写入")));
