@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "cli/cli.h"
+#include "crdt/gs_i18n.h"
 #include "web/web.h"
 #include "net/sync.h"
 #include "node/node.h"
@@ -178,8 +179,9 @@ static void on_joined(void *ctx)
     return;
   gs_err err = node_server_start(r->n, r->loop, r->o, &r->srv);
   if (err)
-    fprintf(stderr, "gridsync: joined, but cannot serve peers (%s): start "
-                    "'gridsync serve' again\n", gs_strerror(err));
+    fprintf(stderr, _("gridsync: joined, but cannot serve peers (%s): start "
+                      "'gridsync serve' again\n"),
+            gs_strerror(err));
   else
     web_set_peers(r->web, r->srv);
 }
@@ -288,9 +290,9 @@ int cli_cmd_serve(cli_ctx *ctx)
   wo.joined_ctx = &run;
   gs_err err = netless ? GS_OK : node_server_start(n, &loop, &o, &run.srv);
   if (netless)
-    fprintf(stderr, "gridsync: note: this node has no network yet: the app "
-                    "runs alone until an invite code is pasted on its page "
-                    "同步与成员 (or 'gridsync join CODE')\n");
+    fprintf(stderr, _("gridsync: note: this node has no network yet: the "
+                      "app runs alone until an invite code is pasted on its "
+                      "page 同步与成员 (or 'gridsync join CODE')\n"));
   if (err) {
     rc = cli_fail("serve: %s", gs_strerror(err));
   } else {

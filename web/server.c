@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "crdt/gs_i18n.h"
 #include "node/node.h"
 #include "web/web.h"
 #include "web/web_internal.h"
@@ -698,7 +699,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
       return send_error(c, 413, "GS_ETOOBIG",
                         st->limit == WEB_BODY_MAX
                             ? "the request is too large (at most 1 MiB)"
-                            : "the bundle is too large (at most 64 MiB)");
+                            : _("the bundle is too large (at most 64 MiB)"));
     return MHD_YES;
   }
   if (*upload_data_size) { /* a piece of the body */
@@ -729,7 +730,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return send_error(c, 413, "GS_ETOOBIG",
                       st->limit == WEB_BODY_MAX
                           ? "the request is too large (at most 1 MiB)"
-                          : "the bundle is too large (at most 64 MiB)");
+                          : _("the bundle is too large (at most 64 MiB)"));
   if (strncmp(url, "/api/", 5) != 0) {
     const web_file *f = get ? find_file(url) : NULL;
     if (!f)
@@ -770,7 +771,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     const char *site =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
     if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
-      return send_error(c, 403, "GS_EPERM", "refused: cross-site");
+      return send_error(c, 403, "GS_EPERM", _("refused: cross-site"));
   }
   web_req rq = {method, url, args.v, args.n, st->body, st->len, w->peers};
   web_resp resp;

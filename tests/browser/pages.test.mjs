@@ -43,6 +43,8 @@ test("the whole flow at 1366x768: every page, by the menu, named, large, no side
     cliJson(DIR, ["list", "appeal", "--where", "status=reopened"]).length;
   assert.equal(Number(await page.locator("#open-appeals").textContent()), open1);
   // the to-dos: households due for a visit and the inbox, as the node counts them
+  await page.waitForFunction(() => /^\d+$/.test(document.getElementById("due-visits").textContent) &&
+    /^\d+$/.test(document.getElementById("inbox-items").textContent), null, { timeout: 30000 });
   assert.equal(Number(await page.locator("#due-visits").textContent()),
     cliJson(DIR, ["household", "unvisited", "--days", "90"]).length);
   assert.equal(Number(await page.locator("#inbox-items").textContent()), cliJson(DIR, ["inbox"]).items.length);

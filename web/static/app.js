@@ -333,13 +333,11 @@ function detail(r) {
 // ---- 概况 ----
 
 async function pageHome() {
-  const [st, open, reopened, resolved, inbox, due] = await Promise.all([
+  const [st, open, reopened, resolved] = await Promise.all([
     api("GET", "/api/status"),
     api("GET", "/api/records/appeal?where=status=open&limit=1"),
     api("GET", "/api/records/appeal?where=status=reopened&limit=1"),
     api("GET", "/api/records/appeal?where=status=resolved&limit=1"),
-    api("GET", "/api/inbox").catch(() => ({ items: [] })),
-    api("GET", "/api/unvisited?days=90&limit=1").catch(() => ({ total: 0 })),
   ]);
   const net = session.network;
   const cards = h("div", { class: "cards" },
@@ -351,11 +349,12 @@ async function pageHome() {
     h("a", { class: "card link", href: "#/timebank" }, h("div", null, "时间银行透支"),
       h("div", { class: "big" }, st.overdrawn),
       h("div", { class: "muted" }, st.overdrawn ? "个账户需管理员处理" : "没有透支")),
+    // these two take longer to count: filled in once they come
     h("a", { class: "card link", href: "#/inbox" }, h("div", null, "待处理"),
-      h("div", { class: "big", id: "inbox-items" }, inbox.items.length),
-      h("div", { class: "muted" }, inbox.items.length ? "件事要人来决定" : "没有冲突")),
+      h("div", { class: "big", id: "inbox-items" }, "…"),
+      h("div", { class: "muted" }, "件事要人来决定")),
     h("a", { class: "card link", href: "#/visits" }, h("div", null, "该走访了"),
-      h("div", { class: "big", id: "due-visits" }, due.total),
+      h("div", { class: "big", id: "due-visits" }, "…"),
       h("div", { class: "muted" }, "户 90 天没走访")),
     h("a", { class: "card link", href: "#/sync" }, h("div", null, "同步"),
       h("div", { class: "sync" }, st.behind_changes ? "还有 " + st.behind_changes + " 条记录没收到"
@@ -371,6 +370,12 @@ async function pageHome() {
       h("a", { class: "button", href: "#/residents/new" }, "登记新居民"),
       h("a", { class: "button", href: "#/appeals" }, "登记诉求"),
       h("a", { class: "button", href: "#/timebank" }, "记志愿工时")));
+  const fill = (id, p, count) => p.then((j) => {
+    const el = document.getElementById(id);
+    if (el) el.textContent = count(j);
+  }).catch(() => {});
+  fill("inbox-items", api("GET", "/api/inbox"), (j) => j.items.length);
+  fill("due-visits", api("GET", "/api/unvisited?days=90&limit=1"), (j) => j.total);
 }
 
 function roleName(role) {
@@ -1179,7 +1184,8 @@ async function pageSync() {
   const [st, peers, mem] = await Promise.all([api("GET", "/api/status"), api("GET", "/api/peers"), api("GET", "/api/members")]);
   const net = session.network;
   const out = h("div", { id: "sync-result", role: "status", "aria-live": "polite" }, syncNotes.sync);
-  const invOut = h("div", { id: "invite-out" });
+  // a panel: while the code is shown, a change does not draw the page again
+  const invOut = h("div", { id: "invite-out", class: "panel" });
   const joinMsg = h("p", { id: "join-result", role: "alert", class: syncNotes.joinClass }, syncNotes.join);
   const bundleMsg = h("p", { id: "bundle-result", role: "status" }, syncNotes.bundle);
   const note = (el, key, text, cls) => {
