@@ -43,11 +43,12 @@ test("the whole flow at 1366x768: every page, by the menu, named, large, no side
     cliJson(DIR, ["list", "appeal", "--where", "status=reopened"]).length;
   assert.equal(Number(await page.locator("#open-appeals").textContent()), open1);
   // the to-dos: households due for a visit and the inbox, as the node counts them
-  await page.waitForFunction(() => /^\d+$/.test(document.getElementById("due-visits").textContent) &&
-    /^\d+$/.test(document.getElementById("inbox-items").textContent), null, { timeout: 30000 });
-  assert.equal(Number(await page.locator("#due-visits").textContent()),
-    cliJson(DIR, ["household", "unvisited", "--days", "90"]).length);
-  assert.equal(Number(await page.locator("#inbox-items").textContent()), cliJson(DIR, ["inbox"]).items.length);
+  const [due, inbox] = await (await page.waitForFunction(() => {
+    const d = document.getElementById("due-visits").textContent, i = document.getElementById("inbox-items").textContent;
+    return /^\d+$/.test(d) && /^\d+$/.test(i) ? [Number(d), Number(i)] : false;
+  }, null, { timeout: 30000 })).jsonValue();
+  assert.equal(due, cliJson(DIR, ["household", "unvisited", "--days", "90"]).length);
+  assert.equal(inbox, cliJson(DIR, ["inbox"]).items.length);
   await looks(page, "home");
   for (const [tab, name] of [["居民", "residents"], ["诉求与微心愿", "appeals"], ["走访", "visits-menu"],
     ["议事会与共建清单", "meetings-menu"], ["时间银行", "timebank"], ["报表", "report-menu"],

@@ -332,6 +332,9 @@ function detail(r) {
 
 // ---- 概况 ----
 
+// the last counts of the slower to-dos, shown until new ones come
+const homeCounts = { "inbox-items": "…", "due-visits": "…" };
+
 async function pageHome() {
   const [st, open, reopened, resolved] = await Promise.all([
     api("GET", "/api/status"),
@@ -351,10 +354,10 @@ async function pageHome() {
       h("div", { class: "muted" }, st.overdrawn ? "个账户需管理员处理" : "没有透支")),
     // these two take longer to count: filled in once they come
     h("a", { class: "card link", href: "#/inbox" }, h("div", null, "待处理"),
-      h("div", { class: "big", id: "inbox-items" }, "…"),
+      h("div", { class: "big", id: "inbox-items" }, homeCounts["inbox-items"]),
       h("div", { class: "muted" }, "件事要人来决定")),
     h("a", { class: "card link", href: "#/visits" }, h("div", null, "该走访了"),
-      h("div", { class: "big", id: "due-visits" }, "…"),
+      h("div", { class: "big", id: "due-visits" }, homeCounts["due-visits"]),
       h("div", { class: "muted" }, "户 90 天没走访")),
     h("a", { class: "card link", href: "#/sync" }, h("div", null, "同步"),
       h("div", { class: "sync" }, st.behind_changes ? "还有 " + st.behind_changes + " 条记录没收到"
@@ -371,8 +374,9 @@ async function pageHome() {
       h("a", { class: "button", href: "#/appeals" }, "登记诉求"),
       h("a", { class: "button", href: "#/timebank" }, "记志愿工时")));
   const fill = (id, p, count) => p.then((j) => {
+    homeCounts[id] = count(j);
     const el = document.getElementById(id);
-    if (el) el.textContent = count(j);
+    if (el) el.textContent = homeCounts[id];
   }).catch(() => {});
   fill("inbox-items", api("GET", "/api/inbox"), (j) => j.items.length);
   fill("due-visits", api("GET", "/api/unvisited?days=90&limit=1"), (j) => j.total);
