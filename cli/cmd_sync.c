@@ -306,6 +306,11 @@ int cli_cmd_serve(cli_ctx *ctx)
         run.srv = NULL;
         goto run_out;
       }
+      if (we && netless) { /* nothing would run */
+        fprintf(stderr, _("gridsync: the app did not start (%s)\n"), why);
+        rc = no_network("serve");
+        goto run_out;
+      }
       if (we)
         fprintf(stderr, "gridsync: note: the app did not start (%s); the "
                         "node serves peers all the same\n", why);
