@@ -69,12 +69,21 @@ static bool whole(const char *t, long lo, long hi, long *v)
 
 typedef struct unv_ctx {
   json_t *items;
+  json_t *per; /* building name -> households (in order of first seen) */
+  json_t *order;
   size_t total, limit;
 } unv_ctx;
 
 static int on_unvisited(void *ctx, const node_unvisited_item *it)
 {
   unv_ctx *u = ctx;
+  json_t *k = json_object_get(u->per, it->building);
+  if (k) {
+    json_integer_set(k, json_integer_value(k) + 1);
+  } else {
+    json_object_set_new(u->per, it->building, json_integer(1));
+    json_array_append_new(u->order, json_string(it->building));
+  }
   if (u->total++ >= u->limit)
     return 0;
   char idt[CRDT_ID_TEXT_LEN + 1];
@@ -107,19 +116,33 @@ static void unvisited(node *n, const web_req *rq, web_resp *out)
     fail(out, 400, GS_EINVAL, _("bad scope"), "scope");
     return;
   }
-  unv_ctx u = {.items = json_array(), .limit = (size_t)limit};
+  unv_ctx u = {.items = json_array(), .per = json_object(),
+               .order = json_array(), .limit = (size_t)limit};
   node_reason why = {0};
   gs_err err = node_unvisited(n, scope, b && *b ? b : NULL, (int)days,
                               on_unvisited, &u, &why);
+  json_t *per = json_array();
+  size_t i;
+  json_t *name;
+  json_array_foreach(u.order, i, name)
+  {
+    json_array_append_new(
+        per, json_pack("{s:O, s:O}", "building", name, "households",
+                       json_object_get(u.per, json_string_value(name))));
+  }
+  json_decref(u.per);
+  json_decref(u.order);
   if (err) {
     json_decref(u.items);
+    json_decref(per);
     fail(out, err == GS_ENOTFOUND ? 404 : 400, err,
          why.text[0] ? why.text : gs_strerror(err), "building");
     return;
   }
   out->status = 200;
-  out->json = json_pack("{s:I, s:I, s:o}", "days", (json_int_t)days, "total",
-                        (json_int_t)u.total, "items", u.items);
+  out->json = json_pack("{s:I, s:I, s:o, s:o}", "days", (json_int_t)days,
+                        "total", (json_int_t)u.total, "buildings", per,
+                        "items", u.items);
 }
 
 /* ---- GET /api/peers, POST /api/sync ---- */

@@ -58,6 +58,16 @@ test("households not visited in N days, per building, as the node counts them", 
   const { page } = b;
   await open(page, URL, "#/visits");
   await page.getByLabel("多少天没走访").selectOption("30");
+  await page.getByRole("button", { name: "看看" }).click();
+  await page.waitForURL(/days=30$/);
+  await settle(page);
+  // per building: how many of each, as the node counts them
+  const all = cliJson(DIR, ["household", "unvisited", "--days", "30"]);
+  const per = {};
+  for (const x of all) per[x.building] = (per[x.building] || 0) + 1;
+  const chips = await page.locator("#unvisited-buildings a").evaluateAll((as) => as.map((a) => [a.dataset.building, a.textContent]));
+  assert.deepEqual(chips.map(([n]) => n).sort(), Object.keys(per).sort());
+  for (const [n, t] of chips) assert.equal(t, n + "（" + per[n] + " 户）");
   await page.getByLabel("看哪个楼栋").selectOption({ label: "6号楼" });
   await page.getByRole("button", { name: "看看" }).click();
   await page.waitForURL(/days=30&b=/);

@@ -1034,6 +1034,9 @@ async function pageVisits(params) {
         h("td", null, shown(v, "findings")), h("td", null, v.fields.notes || "")))))),
     h("h2", { id: "unvisited-title" }, (b || "全部楼栋") + "：" + days + " 天没走访的有 " + un.total + " 户"),
     choose,
+    b ? null : h("nav", { class: "buildings no-print", id: "unvisited-buildings", "aria-label": "各楼栋没走访的户数" },
+      un.buildings.map((x) => h("a", { class: "chip", "data-building": x.building,
+        href: "#/visits?days=" + days + "&b=" + encodeURIComponent(x.building) }, x.building + "（" + x.households + " 户）"))),
     un.total > un.items.length ? h("p", { class: "muted" }, "下面是前 " + un.items.length + " 户；选一个楼栋看全部") : null,
     wide(h("table", { id: "unvisited" }, h("thead", null, h("tr", null, ["住户", "上次走访", "隔了", ""].map((x) => h("th", null, x)))),
       h("tbody", null, rows))));
