@@ -73,7 +73,7 @@ const EN = {
   "走访人": "Visited by", "记下这次走访": "Save the visit", "最近的走访": "Recent visits", "哪一户": "Household",
   "发现": "Findings", "多少天没走访": "Not visited for", "全部楼栋": "All buildings", "看哪个楼栋": "Which building", "看看": "Show",
   "打印敲门单": "Print a door-knock sheet", "住户": "Household", "上次走访": "Last visit", "隔了": "Days since",
-  "走访这一户": "Visit this one", "从没走访过": "Never visited", "回到走访": "Back to visits", "在家": "At home",
+  "走访这一户": "Visit this one", "发现（有就圈出来）": "Findings (circle them)", "从没走访过": "Never visited", "回到走访": "Back to visits", "在家": "At home",
   "记一次议事会": "Record a council meeting", "记下议事会": "Save the meeting", "最近的议事会": "Recent meetings",
   "哪个单位认领？": "Which unit claims it?", "现在同步": "Sync now", "知道的节点": "Nodes known", "现在连着": "Connected now",
   "还没收到的记录": "Changes not received yet", "节点地址": "Address", "情况": "State", "上次的结果": "Last outcome",
@@ -1053,9 +1053,11 @@ async function pageVisitSheet(params) {
     h("h1", null, "敲门走访单：" + (b || "全部楼栋")),
     h("p", null, days + " 天内没走访的 " + un.total + " 户" + (un.total > un.items.length ? "（本单列前 " + un.items.length + " 户）" : "") +
       "，打印日期 " + today() + "。走访人：＿＿＿＿＿＿"),
-    wide(h("table", { id: "sheet" }, h("thead", null, h("tr", null, ["住户", "上次走访", "在家", ...fv.map((v) => v.label), "备注"].map((x) => h("th", null, x)))),
+    // one column of the findings to circle, however many the schema has
+    wide(h("table", { id: "sheet" }, h("thead", null, h("tr", null, ["住户", "上次走访", "在家", "发现（有就圈出来）", "备注"].map((x) => h("th", null, x)))),
       h("tbody", null, un.items.map((x) => h("tr", null, h("td", null, x.address), h("td", null, x.last || "从没"),
-        h("td", { class: "box-cell" }, "☐"), fv.map(() => h("td", { class: "box-cell" }, "☐")), h("td", { class: "blank" }, ""))))))),
+        h("td", { class: "box-cell" }, "☐"), h("td", { class: "finds" }, fv.map((v) => v.label).join(" ")),
+        h("td", { class: "blank" }, ""))))))),
   h("div", { class: "row no-print" }, h("button", { type: "button", on: { click: () => window.print() } }, "打印"),
     h("a", { class: "button plain", href: "#/visits?days=" + days + (b ? "&b=" + encodeURIComponent(b) : "") }, "回到走访")));
 }
