@@ -20,10 +20,13 @@ test("record a four-party council with a co-building list claimed by two units",
   await page.getByLabel("类型").selectOption({ label: "四方议事会" });
   await page.getByLabel("会议名称").fill(TITLE);
   await page.getByLabel("所属网格").selectOption({ label: "第三网格" });
-  await page.getByLabel(/^参会/).fill("社区党委\n居委会\n业委会\n清河物业服务站");
-  await page.getByLabel(/^议题（/).fill("加装电梯费用分摊");
-  await page.getByLabel(/^决议/).fill("按楼层分摊费用\n物业负责施工协调");
+  await page.getByLabel("参会（一行一位或一方）").fill("社区党委\n居委会\n业委会\n清河物业服务站");
+  await page.getByLabel("议题（一行一个）").fill("加装电梯费用分摊");
+  await page.getByLabel("决议（一行一条）").fill("按楼层分摊费用\n物业负责施工协调");
   await page.getByLabel(/共建清单/).fill(TASKS.join("\n"));
+  // a field the page does not ask for by itself, from the schema
+  await page.locator("#new-meeting").getByText("更多（可不填）").click();
+  await page.locator("#x-meeting-note").fill("下次会议前物业报价");
   await check(page, "meeting-form", b.errors);
   await page.getByRole("button", { name: "记下议事会" }).click();
   await page.locator("#meetings .meeting", { hasText: TITLE }).waitFor();
@@ -31,6 +34,7 @@ test("record a four-party council with a co-building list claimed by two units",
   assert.equal(ms.length, 1);
   const m = ms[0];
   assert.equal(m.fields.kind, "four-party");
+  assert.equal(m.fields.note, "下次会议前物业报价");
   assert.equal(m.scope, "gongrencun/qinghejv/g03");
   assert.deepEqual(m.fields.participants.slice().sort(), ["业委会", "居委会", "清河物业服务站", "社区党委"].sort());
   assert.deepEqual(m.fields.decisions.slice().sort(), ["按楼层分摊费用", "物业负责施工协调"].sort());

@@ -73,7 +73,7 @@ const EN = {
   "走访人": "Visited by", "记下这次走访": "Save the visit", "最近的走访": "Recent visits", "哪一户": "Household",
   "发现": "Findings", "多少天没走访": "Not visited for", "全部楼栋": "All buildings", "看哪个楼栋": "Which building", "看看": "Show",
   "打印敲门单": "Print a door-knock sheet", "住户": "Household", "上次走访": "Last visit", "隔了": "Days since",
-  "走访这一户": "Visit this one", "发现（有就圈出来）": "Findings (circle them)", "从没走访过": "Never visited", "回到走访": "Back to visits", "在家": "At home",
+  "走访这一户": "Visit this one", "更多（可不填）": "More (optional)", "发现（有就圈出来）": "Findings (circle them)", "从没走访过": "Never visited", "回到走访": "Back to visits", "在家": "At home",
   "记一次议事会": "Record a council meeting", "记下议事会": "Save the meeting", "最近的议事会": "Recent meetings",
   "哪个单位认领？": "Which unit claims it?", "现在同步": "Sync now", "知道的节点": "Nodes known", "现在连着": "Connected now",
   "还没收到的记录": "Changes not received yet", "节点地址": "Address", "情况": "State", "上次的结果": "Last outcome",
@@ -912,6 +912,45 @@ function exportCsv(rep, since) {
 }
 
 
+
+// The fields of a collection this page does not ask for by itself, as a
+// folded "more" part of its form, from the schema: a field the schema
+// gains shows there without a change here. Names for references.
+function extraFields(cname, handled) {
+  const fs = coll(cname).fields.filter((f) => !handled.includes(f.name) && f.ref !== cname &&
+    ["text", "texts", "int", "number", "date", "enum", "ref", "refs", "tags", "bool"].includes(f.type));
+  if (!fs.length) return null;
+  const id = (f) => "x-" + cname + "-" + f.name;
+  return h("details", { class: "more", id: "more-" + cname }, h("summary", null, "更多（可不填）"),
+    h("div", { class: "row" }, fs.map((f) => {
+      const lab = f.label + (f.type === "texts" || f.type === "refs" ? "（一行一个）" : "");
+      let el;
+      if (f.type === "enum") el = h("select", { id: id(f), name: id(f) }, h("option", { value: "" }, "（不填）"),
+        f.values.map((v) => h("option", { value: v.code }, v.label)));
+      else if (f.type === "tags") return h("fieldset", { class: "checks" }, h("legend", null, f.label),
+        f.values.map((v) => h("label", null, h("input", { type: "checkbox", name: id(f), value: v.code }), v.label)));
+      else if (f.type === "bool") return h("label", null, h("input", { type: "checkbox", id: id(f), name: id(f), value: "1" }), f.label);
+      else if (f.type === "texts" || f.type === "refs") el = h("textarea", { id: id(f), name: id(f), rows: 2, cols: 22 });
+      else el = input(id(f), { type: f.type === "date" ? "date" : "text", size: 12,
+        inputmode: f.type === "int" || f.type === "number" ? "decimal" : null });
+      return h("div", null, h("label", { for: id(f) }, lab), el);
+    })));
+}
+
+// What the "more" part holds, added to fields.
+function readExtra(fd, cname, handled, fields) {
+  for (const f of coll(cname).fields) {
+    if (handled.includes(f.name) || f.ref === cname) continue;
+    const k = "x-" + cname + "-" + f.name;
+    if (f.type === "tags") { const v = fd.getAll(k); if (v.length) fields[f.name] = v; continue; }
+    if (f.type === "bool") { if (fd.get(k)) fields[f.name] = true; continue; }
+    const v = (fd.get(k) || "").trim();
+    if (!v) continue;
+    fields[f.name] = f.type === "texts" || f.type === "refs" ? v.split("\n").map((x) => x.trim()).filter(Boolean) : v;
+  }
+  return fields;
+}
+
 // ---- 走访 ----
 
 // A finding that becomes an appeal: its category.
@@ -921,6 +960,8 @@ const FINDING_CATEGORY = { hazard: "safety", dispute: "dispute", need: "other", 
 function address(bname, unit, room) {
   return (bname || "") + (unit ? unit + "单元" : "") + (room || "");
 }
+
+const VISIT_ASKED = ["by", "date", "household", "resident", "notes", "findings", "followups"];
 
 function visitForm(bs, preset) {
   const fv = field("visit", "findings");
@@ -944,6 +985,7 @@ function visitForm(bs, preset) {
     if (found.length) fields.findings = found;
     const fu = fd.get("followups").split("\n").map((x) => x.trim()).filter(Boolean);
     if (fu.length) fields.followups = fu;
+    readExtra(fd, "visit", VISIT_ASKED, fields);
     const appealsFor = fd.getAll("appeal-from").filter((x) => found.includes(x));
     for (;;) {
       try {
@@ -995,6 +1037,7 @@ function visitForm(bs, preset) {
   h("div", { class: "row" },
     h("div", null, h("label", { for: "by" }, "走访人"), input("by", { size: 8, required: true, value: by })),
     h("div", null, h("label", { for: "vdate" }, "日期"), input("vdate", { name: "date", type: "date", value: today() }))),
+  extraFields("visit", VISIT_ASKED),
   pick, msg,
   h("div", null, h("button", { type: "submit" }, "记下这次走访")));
   return form;
@@ -1064,6 +1107,8 @@ async function pageVisitSheet(params) {
 
 // ---- 议事会与共建清单 ----
 
+const MEETING_ASKED = ["kind", "title", "date", "place", "participants", "topics", "decisions"];
+
 async function pageMeetings() {
   const [ms, ts, d] = await Promise.all([api("GET", "/api/records/meeting?limit=1"), api("GET", "/api/records/task?limit=1"), doers()]);
   const meetings = ms.total ? await api("GET", "/api/records/meeting?limit=10&offset=" + Math.max(0, ms.total - 10)) : { items: [] };
@@ -1079,6 +1124,7 @@ async function pageMeetings() {
     if (fd.get("title").trim()) fields.title = fd.get("title").trim();
     if (fd.get("place").trim()) fields.place = fd.get("place").trim();
     for (const k of ["participants", "topics", "decisions"]) { const l = lines(fd.get(k)); if (l.length) fields[k] = l; }
+    readExtra(fd, "meeting", MEETING_ASKED, fields);
     const body = { fields };
     if (fd.get("scope")) body.scope = fd.get("scope");
     try {
@@ -1109,6 +1155,7 @@ async function pageMeetings() {
       h("textarea", { id: "topics", name: "topics", rows: 4, cols: 22 })),
     h("div", null, h("label", { for: "decisions" }, fieldLabel("meeting", "decisions") + "（一行一条）"),
       h("textarea", { id: "decisions", name: "decisions", rows: 4, cols: 22 }))),
+  extraFields("meeting", MEETING_ASKED),
   h("label", { for: "tasks" }, "共建清单：要做的事（一行一件，之后由单位认领）"),
   h("textarea", { id: "tasks", name: "tasks", rows: 3, cols: 50 }),
   msg, h("div", null, h("button", { type: "submit" }, "记下议事会")));
@@ -1119,7 +1166,8 @@ async function pageMeetings() {
     return h("div", { class: "item", "data-id": t.id, "data-status": t.fields.status },
       h("div", null, h("strong", null, label("task", "status", t.fields.status)), "：", t.fields.what),
       h("div", { class: "muted" }, [t.fields.meeting ? "来自" + (shown(t, "meeting") || "议事会") : "",
-        t.fields.unit ? "认领：" + shown(t, "unit") : "", t.fields.done ? t.fields.done + " 完成" : ""].filter(Boolean).join("，")),
+        t.fields.claimants && t.fields.claimants.length ? "认领：" + shown(t, "claimants")
+          : t.fields.unit ? "认领：" + shown(t, "unit") : "", t.fields.done ? t.fields.done + " 完成" : ""].filter(Boolean).join("，")),
       h("div", { class: "actions no-print" }, verbs.map((v) => h("button", { class: "plain", type: "button", "data-verb": v.name,
         on: { click: () => taskVerb(t, v, panel, d) } }, verbName(v.name)))), panel);
   };
