@@ -310,7 +310,26 @@ typedef struct serve_run {
   node_server *srv;
   web_server *web;
   node_unlock *unlock; /* the data key for this user's CLI (issue 19) */
+  /* a node without a network serves its app only, until it joins one
+   * there: then the node starts serving peers */
+  node *n;
+  uv_loop_t *loop;
+  const node_serve_opts *o;
 } serve_run;
+
+static void on_joined(void *ctx)
+{
+  serve_run *r = ctx;
+  if (r->srv || !r->web)
+    return;
+  gs_err err = node_server_start(r->n, r->loop, r->o, &r->srv);
+  if (err)
+    fprintf(stderr, _("gridsync: joined, but cannot serve peers (%s): start "
+                      "'gridsync serve' again\n"),
+            gs_strerror(err));
+  else
+    web_set_peers(r->web, r->srv);
+}
 
 static void on_stop_signal(uv_signal_t *sig, int signum)
 {
@@ -404,7 +423,8 @@ int cli_cmd_serve(cli_ctx *ctx)
   rc = CLI_FAIL;
   if (!(n = cli_open(ctx, 0)))
     goto out;
-  if (!node_net(n)) {
+  bool netless = !node_net(n); /* the app can join one */
+  if (netless && no_ui) {
     rc = no_network("serve");
     goto out;
   }
@@ -432,13 +452,23 @@ int cli_cmd_serve(cli_ctx *ctx)
     fprintf(stderr, "gridsync: note: %s\n",
             _("commands of this user will ask for the passphrase (the "
               "unlock socket did not start)"));
-  gs_err err = node_server_start(n, &loop, &o, &run.srv);
+  run.n = n;
+  run.loop = &loop;
+  run.o = &o;
+  wo.on_joined = on_joined;
+  wo.joined_ctx = &run;
+  gs_err err = netless ? GS_OK : node_server_start(n, &loop, &o, &run.srv);
+  if (netless)
+    fprintf(stderr, _("gridsync: note: this node has no network yet: the "
+                      "app runs alone until an invite code is pasted on its "
+                      "page 同步与成员 (or 'gridsync join CODE')\n"));
   if (err) {
     node_unlock_stop(run.unlock);
     run.unlock = NULL;
     rc = cli_fail("serve: %s", gs_i18n_strerror(err));
   } else {
     char why[300];
+    wo.peers = run.srv; /* the app's "sync now" and reachable peers */
     if (!no_ui) {
       gs_err we = web_start(n, &loop, &wo, &run.web, why, sizeof why);
       if (we && ui) { /* asked for: a failure is the command's */
@@ -447,6 +477,11 @@ int cli_cmd_serve(cli_ctx *ctx)
         node_unlock_stop(run.unlock);
         run.srv = NULL;
         run.unlock = NULL;
+        goto run_out;
+      }
+      if (we && netless) { /* nothing would run */
+        fprintf(stderr, _("gridsync: the app did not start (%s)\n"), why);
+        rc = no_network("serve");
         goto run_out;
       }
       if (we)

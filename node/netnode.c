@@ -2039,3 +2039,53 @@ out:
   free(keys);
   return err;
 }
+/* ---- sync now, for the web app (issue 17) ---- */
+
+typedef struct now_ctx {
+  netnode *nn;
+  size_t started, connected;
+} now_ctx;
+
+static int on_sync_now(void *ctx, const node_peer_info *p)
+{
+  now_ctx *c = ctx;
+  if (connected_to(c->nn, p->addr)) {
+    c->connected++;
+    return 0;
+  }
+  gs_err err = connect_to(c->nn, p->addr);
+  if (err) {
+    book_outcome(c->nn->n, p->addr, false, NULL, gs_strerror(err));
+    logf_(c->nn, "cannot connect to %s: %s", p->addr, gs_strerror(err));
+  } else {
+    c->started++;
+  }
+  return 0;
+}
+
+gs_err node_server_sync_now(node_server *nn, size_t *started,
+                            size_t *connected)
+{
+  if (!nn || nn->stopping)
+    return GS_ECLOSED;
+  now_ctx c = {.nn = nn};
+  gs_err err = node_peers(nn->n, on_sync_now, &c);
+  /* the live sessions look at the store now, not at the next tick */
+  uv_timer_start(&nn->poll, on_poll, 0, POLL_MS);
+  if (started)
+    *started = c.started;
+  if (connected)
+    *connected = c.connected;
+  return err;
+}
+
+bool node_server_connected(node_server *nn, const char *addr)
+{
+  if (!nn || nn->stopping)
+    return false;
+  for (session *s = nn->sessions; s; s = s->next)
+    if (s->outgoing && strcmp(s->addr, addr) == 0 && s->sync &&
+        net_peer_is_open(s->peer))
+      return true;
+  return false;
+}

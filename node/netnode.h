@@ -112,4 +112,14 @@ gs_err node_server_start(node *n, uv_loop_t *loop, const node_serve_opts *o,
  * loop once they are closed (then the loop can close). NULL: no-op. */
 void node_server_stop(node_server *s);
 
+/* Sync now (the web app's button): open a session to every peer of the
+ * address book not connected yet, and have the live sessions look at
+ * the store at once. *started: sessions opened (their outcome goes to
+ * the address book); *connected: peers already connected. GS_ECLOSED
+ * when s is stopping or NULL. */
+gs_err node_server_sync_now(node_server *s, size_t *started,
+                            size_t *connected);
+/* true when s holds an open, synced session to the book's addr. */
+bool node_server_connected(node_server *s, const char *addr);
+
 #endif

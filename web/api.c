@@ -816,7 +816,11 @@ void web__api(node *n, const web_req *rq, web_resp *out)
   bool get = strcmp(rq->method, "GET") == 0;
   bool post = strcmp(rq->method, "POST") == 0;
   out->json = NULL;
-  if (ns == 1 && strcmp(seg[0], "schema") == 0 && get) {
+  out->raw = NULL;
+  out->joined = false;
+  if (web__api_net(n, rq, seg, ns, out)) {
+    /* answered (web/api_net.c) */
+  } else if (ns == 1 && strcmp(seg[0], "schema") == 0 && get) {
     ok(out, 200, schema_json());
   } else if (ns == 1 && strcmp(seg[0], "status") == 0 && get) {
     status(n, out);
@@ -855,7 +859,7 @@ void web__api(node *n, const web_req *rq, web_resp *out)
   } else {
     fail(out, GS_ENOTFOUND, "no such API call", NULL);
   }
-  if (!out->json) {
+  if (!out->json && !out->raw) {
     out->status = 500;
     out->json = json_pack("{s:{s:s, s:s}}", "error", "code", "GS_ENOMEM",
                           "text", "out of memory");

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "crdt/gs_i18n.h"
 #include "node/node.h"
 #include "web/web.h"
 #include "web/web_internal.h"
@@ -40,6 +41,7 @@
 #define SESS_IDLE_MS (12ull * 3600 * 1000)
 #define LOGIN_DELAY_MAX_MS 30000ull
 #define PASSWORD_MAX 1024  /* bytes of a password a login may send */
+#define LOGIN_ADDRS_MAX 64 /* client addresses whose wrong logins count */
 
 typedef struct sse_client sse_client;
 
@@ -66,9 +68,18 @@ struct web_server {
     char id[65]; /* "" when the slot is free */
     uint64_t last; /* uv_now of its last use */
   } sess[SESS_MAX];
-  unsigned fails;        /* failed logins in a row */
-  uint64_t locked_until; /* uv_now before which logins get 429 */
-  struct MHD_Connection *denied; /* a wrong login waiting for its 403 */
+  /* wrong logins, per client address: the least recently used entry
+   * without a parked answer goes for a new address */
+  struct {
+    char addr[64];         /* "" when the slot is free */
+    unsigned fails;        /* failed logins in a row */
+    uint64_t locked_until; /* uv_now before which logins get 429 */
+    uint64_t last;         /* uv_now of its last login */
+    struct MHD_Connection *denied; /* a wrong login waiting for its 403 */
+  } la[LOGIN_ADDRS_MAX];
+  struct node_server *peers; /* the serving node on this loop, or NULL */
+  void (*on_joined)(void *ctx);
+  void *joined_ctx;
   uint64_t version;    /* node_version when last looked */
   uint64_t events;     /* changes told to streams */
   uint64_t pings;
@@ -83,11 +94,14 @@ struct sse_client {
   uint64_t told;  /* events told */
   uint64_t pinged;
   bool suspended;
+  bool ended;     /* its session logged out: end the stream */
+  char sess[65];  /* the session it was opened in, "" without password */
 };
 
 typedef struct req_state {
   char *body;
   size_t len, cap;
+  size_t limit; /* bytes the body may have */
   bool too_big;
   bool denied; /* a wrong password: 403 once resumed */
 } req_state;
@@ -110,6 +124,7 @@ static void logf_(web_server *w, const char *fmt, ...)
 /* ---- driving MHD from the loop ---- */
 
 static void on_mhd_timer(uv_timer_t *t);
+static void on_denial_cb(uv_timer_t *t);
 
 /* MHD_run, and again while a callback it made asked for a run (a write
  * wakes the event streams from inside the request handler: MHD must not
@@ -201,6 +216,26 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
                              text));
 }
 
+/* A download (resp->raw, freed here). */
+static enum MHD_Result send_raw(struct MHD_Connection *c, web_resp *resp)
+{
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+      resp->raw_len, resp->raw, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    free(resp->raw);
+    return MHD_NO;
+  }
+  char disp[128];
+  snprintf(disp, sizeof disp, "attachment; filename=\"%s\"",
+           resp->raw_name);
+  MHD_add_response_header(r, "Content-Type", resp->raw_type);
+  MHD_add_response_header(r, "Content-Disposition", disp);
+  secure_headers(r, false);
+  enum MHD_Result ret = MHD_queue_response(c, resp->status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
 static enum MHD_Result send_file(struct MHD_Connection *c, const web_file *f)
 {
   struct MHD_Response *r = MHD_create_response_from_buffer(
@@ -221,7 +256,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
   sse_client *s = cls;
   web_server *w = s->w;
   (void)pos;
-  if (w->stopping)
+  if (w->stopping || s->ended)
     return MHD_CONTENT_READER_END_OF_STREAM;
   if (max < 64)
     return 0;
@@ -276,6 +311,10 @@ static enum MHD_Result start_stream(web_server *w, struct MHD_Connection *c)
   s->c = c;
   s->told = w->events;
   s->pinged = w->pings;
+  const char *sid =
+      MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "gs_session");
+  if (w->auth && sid && strlen(sid) == 64)
+    memcpy(s->sess, sid, 65);
   struct MHD_Response *r =
       MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, sse_read, s,
                                         sse_free);
@@ -456,27 +495,89 @@ static int session_new(web_server *w)
   return slot;
 }
 
-static void on_denial(uv_timer_t *t)
+/* The client address of c as text ("" when unknown). */
+static void client_addr(struct MHD_Connection *c, char *out, size_t cap)
+{
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  out[0] = '\0';
+  if (!ci || !ci->client_addr)
+    return;
+  if (ci->client_addr->sa_family == AF_INET)
+    uv_ip4_name((const struct sockaddr_in *)ci->client_addr, out, cap);
+  else if (ci->client_addr->sa_family == AF_INET6)
+    uv_ip6_name((const struct sockaddr_in6 *)ci->client_addr, out, cap);
+}
+
+/* The wrong-login slot of addr: its own, else a free one, else the least
+ * recently used one without a parked answer (reset); -1 when every slot
+ * has one parked (then the login is refused with 429). */
+static int login_slot(web_server *w, const char *addr)
+{
+  int pick = -1;
+  for (int i = 0; i < LOGIN_ADDRS_MAX; i++)
+    if (w->la[i].addr[0] && strcmp(w->la[i].addr, addr) == 0)
+      return i;
+  for (int i = 0; i < LOGIN_ADDRS_MAX; i++) {
+    if (w->la[i].denied)
+      continue;
+    if (!w->la[i].addr[0]) {
+      pick = i;
+      break;
+    }
+    if (pick < 0 || w->la[i].last < w->la[pick].last)
+      pick = i;
+  }
+  if (pick >= 0) {
+    memset(&w->la[pick], 0, sizeof w->la[pick]);
+    snprintf(w->la[pick].addr, sizeof w->la[pick].addr, "%s", addr);
+  }
+  return pick;
+}
+
+/* The denial timer: answer every parked login whose delay is over, then
+ * wait for the next one. */
+static void arm_denial(web_server *w)
+{
+  uint64_t now = uv_now(w->loop), next = 0;
+  for (int i = 0; i < LOGIN_ADDRS_MAX; i++)
+    if (w->la[i].denied && (!next || w->la[i].locked_until < next))
+      next = w->la[i].locked_until;
+  if (next)
+    uv_timer_start(&w->denial, on_denial_cb, next > now ? next - now : 0, 0);
+}
+
+static void on_denial_cb(uv_timer_t *t)
 {
   web_server *w = t->data;
-  if (w->denied) {
-    MHD_resume_connection(w->denied);
-    w->denied = NULL;
+  uint64_t now = uv_now(w->loop);
+  bool any = false;
+  for (int i = 0; i < LOGIN_ADDRS_MAX; i++)
+    if (w->la[i].denied && now >= w->la[i].locked_until) {
+      MHD_resume_connection(w->la[i].denied);
+      w->la[i].denied = NULL;
+      any = true;
+    }
+  arm_denial(w);
+  if (any)
     drive(w);
-  }
 }
 
 static enum MHD_Result login(web_server *w, struct MHD_Connection *c,
                              req_state *st)
 {
   uint64_t now = uv_now(w->loop);
+  char addr[64];
   if (!w->auth)
     return send_error(c, 400, "GS_EINVAL",
                       "no password is set: run 'gridsync ui password'");
-  if (now < w->locked_until) /* not even checked */
+  client_addr(c, addr, sizeof addr);
+  int slot = login_slot(w, addr);
+  if (slot < 0 || now < w->la[slot].locked_until) /* not even checked */
     return send_error(c, 429, "GS_EPERM",
                       "too many wrong passwords: wait a few seconds and "
                       "try again");
+  w->la[slot].last = now;
   json_error_t je;
   json_t *j = st->body ? json_loadb(st->body, st->len, 0, &je) : NULL;
   const char *pw = NULL;
@@ -492,23 +593,22 @@ static enum MHD_Result login(web_server *w, struct MHD_Connection *c,
   bool ok = net_pwhash_ok(w->pwhash, pw);
   json_decref(j);
   if (!ok) {
-    w->fails++;
-    uint64_t delay = w->fails > 6 ? LOGIN_DELAY_MAX_MS
-                                  : 1000ull << (w->fails - 1);
+    unsigned f = ++w->la[slot].fails;
+    uint64_t delay = f > 6 ? LOGIN_DELAY_MAX_MS : 1000ull << (f - 1);
     if (delay > LOGIN_DELAY_MAX_MS)
       delay = LOGIN_DELAY_MAX_MS;
-    w->locked_until = now + delay;
-    logf_(w, "a wrong password (%u in a row): logins wait %llu ms",
-          w->fails, (unsigned long long)delay);
-    /* the answer comes after the delay: parked until then (one at a
-     * time: meanwhile every login gets 429 unchecked) */
+    w->la[slot].locked_until = now + delay;
+    logf_(w, "a wrong password from %s (%u in a row): its logins wait %llu ms",
+          addr, f, (unsigned long long)delay);
+    /* the answer comes after the delay: parked until then (one per
+     * address: meanwhile its logins get 429 unchecked) */
     st->denied = true;
-    w->denied = c;
+    w->la[slot].denied = c;
     MHD_suspend_connection(c);
-    uv_timer_start(&w->denial, on_denial, delay, 0);
+    arm_denial(w);
     return MHD_YES;
   }
-  w->fails = 0;
+  memset(&w->la[slot], 0, sizeof w->la[slot]); /* a right one: forgotten */
   int i = session_new(w);
   char cookie[160];
   snprintf(cookie, sizeof cookie,
@@ -520,8 +620,22 @@ static enum MHD_Result login(web_server *w, struct MHD_Connection *c,
 static enum MHD_Result logout(web_server *w, struct MHD_Connection *c)
 {
   int i = session_of(w, c);
-  if (i >= 0)
+  if (i >= 0) {
+    /* its event streams end too */
+    bool any = false;
+    for (sse_client *s = w->clients; s; s = s->next)
+      if (s->sess[0] && strcmp(s->sess, w->sess[i].id) == 0) {
+        s->ended = true;
+        if (s->suspended) {
+          s->suspended = false;
+          MHD_resume_connection(s->c);
+          any = true;
+        }
+      }
     w->sess[i].id[0] = 0;
+    if (any)
+      drive(w);
+  }
   return send_json_cookie(
       c, 200, json_pack("{s:b}", "ok", 1),
       "gs_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
@@ -577,15 +691,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                         "log in first: this app asks for its password");
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                  "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > WEB_BODY_MAX)
+    /* a bundle uploaded may be larger than any other body */
+    st->limit = strcmp(method, "POST") == 0 && strcmp(url, "/api/bundle") == 0
+                    ? WEB_BUNDLE_MAX
+                    : WEB_BODY_MAX;
+    if (cl && strtoull(cl, NULL, 10) > st->limit)
       return send_error(c, 413, "GS_ETOOBIG",
-                        "the request is too large (at most 1 MiB)");
+                        st->limit == WEB_BODY_MAX
+                            ? "the request is too large (at most 1 MiB)"
+                            : _("the bundle is too large (at most 64 MiB)"));
     return MHD_YES;
   }
   if (*upload_data_size) { /* a piece of the body */
     size_t k = *upload_data_size;
     *upload_data_size = 0;
-    if (st->too_big || st->len + k > WEB_BODY_MAX) {
+    if (st->too_big || st->len + k > st->limit) {
       st->too_big = true;
       return MHD_YES;
     }
@@ -608,7 +728,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                       "the password is wrong: check it and try again");
   if (st->too_big)
     return send_error(c, 413, "GS_ETOOBIG",
-                      "the request is too large (at most 1 MiB)");
+                      st->limit == WEB_BODY_MAX
+                          ? "the request is too large (at most 1 MiB)"
+                          : _("the bundle is too large (at most 64 MiB)"));
   if (strncmp(url, "/api/", 5) != 0) {
     const web_file *f = get ? find_file(url) : NULL;
     if (!f)
@@ -645,11 +767,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, on_arg, &args);
   if (args.too_many)
     return send_error(c, 400, "GS_EINVAL", "too many arguments");
-  web_req rq = {method, url, args.v, args.n, st->body, st->len};
+  if (get && strcmp(url, "/api/bundle") == 0) { /* a download: same site */
+    const char *site =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
+      return send_error(c, 403, "GS_EPERM", _("refused: cross-site"));
+  }
+  web_req rq = {method, url, args.v, args.n, st->body, st->len, w->peers};
   web_resp resp;
   web__api(w->n, &rq, &resp);
   if (write && resp.status < 300)
     look(w); /* tell open pages at once */
+  if (resp.joined && w->on_joined)
+    w->on_joined(w->joined_ctx);
+  if (resp.raw)
+    return send_raw(c, &resp);
   return send_json(c, resp.status, resp.json);
 }
 
@@ -787,6 +919,9 @@ gs_err web_start(node *n, uv_loop_t *loop, const web_opts *o,
   w->n = n;
   w->loop = loop;
   w->log = o ? o->log : NULL;
+  w->peers = o ? o->peers : NULL;
+  w->on_joined = o ? o->on_joined : NULL;
+  w->joined_ctx = o ? o->joined_ctx : NULL;
   uint8_t tok[32];
   crdt_random(tok, sizeof tok);
   for (size_t i = 0; i < sizeof tok; i++)
@@ -841,6 +976,12 @@ gs_err web_start(node *n, uv_loop_t *loop, const web_opts *o,
   return GS_OK;
 }
 
+void web_set_peers(web_server *w, struct node_server *s)
+{
+  if (w)
+    w->peers = s;
+}
+
 void web_stop(web_server *w)
 {
   if (!w || w->stopping)
@@ -852,10 +993,11 @@ void web_stop(web_server *w)
       s->suspended = false;
       MHD_resume_connection(s->c);
     }
-  if (w->denied) { /* answered 403 now */
-    MHD_resume_connection(w->denied);
-    w->denied = NULL;
-  }
+  for (int i = 0; i < LOGIN_ADDRS_MAX; i++)
+    if (w->la[i].denied) { /* answered 403 now */
+      MHD_resume_connection(w->la[i].denied);
+      w->la[i].denied = NULL;
+    }
   MHD_run(w->d);
   MHD_stop_daemon(w->d);
   w->d = NULL;

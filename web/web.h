@@ -28,6 +28,8 @@ typedef struct web_server web_server;
 
 #define WEB_DEFAULT_LISTEN "127.0.0.1:7080"
 #define WEB_BODY_MAX (1u << 20) /* bytes of a request body */
+/* bytes of a bundle uploaded or downloaded (POST/GET /api/bundle) */
+#define WEB_BUNDLE_MAX (64u << 20)
 /* In the node directory: the app's password hash (gridsync ui password),
  * read when the app starts. With it, an address beyond loopback is
  * allowed and the API asks for a login (docs/API.md). */
@@ -39,6 +41,12 @@ typedef struct web_opts {
   /* called once listening, with the port bound */
   void (*on_listen)(void *ctx, const char *host, int port);
   void *ctx;
+  /* the node serving peers on the same loop (sync now, reachable
+   * peers), or NULL */
+  struct node_server *peers;
+  /* called when the app joined this node to a network (POST /api/join) */
+  void (*on_joined)(void *ctx);
+  void *joined_ctx;
 } web_opts;
 
 /* Start serving n's app on loop. GS_EPERM (with why) for an address
@@ -50,6 +58,8 @@ gs_err web_start(node *n, uv_loop_t *loop, const web_opts *o,
 /* The node's state may have changed: open pages are told (SSE) when it
  * has. Cheap; the server also looks by itself when data.mdb is written. */
 void web_notify(web_server *w);
+/* The node serving peers on the same loop is now s (after a join). */
+void web_set_peers(web_server *w, struct node_server *s);
 /* Stop: refuse new requests, end the event streams, close every handle;
  * w is freed from the loop once they are closed. NULL is a no-op. */
 void web_stop(web_server *w);

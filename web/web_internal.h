@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 typedef struct node node;
+typedef struct node_server node_server;
 
 /* One query argument (borrowed). */
 typedef struct web_arg {
@@ -23,6 +24,7 @@ typedef struct web_req {
   size_t nargs;
   const char *body; /* NULL or bodylen bytes of JSON */
   size_t bodylen;
+  node_server *srv; /* the serving node on this loop, or NULL */
 } web_req;
 
 /* The answer: an HTTP status and a JSON document (owned by the caller,
@@ -30,9 +32,20 @@ typedef struct web_req {
 typedef struct web_resp {
   unsigned status;
   json_t *json;
+  /* instead of json (NULL then): raw_len bytes to download as raw_name
+   * (raw malloc'd, the caller's) */
+  unsigned char *raw;
+  size_t raw_len;
+  const char *raw_type;
+  char raw_name[64];
+  bool joined; /* the node joined a network (the serving node may start) */
 } web_resp;
 
 void web__api(node *n, const web_req *rq, web_resp *out);
+/* The network and door-knocking calls (web/api_net.c): true when rq was
+ * one of them (out filled). seg: the path's ns segments after /api/. */
+bool web__api_net(node *n, const web_req *rq, char **seg, size_t ns,
+                  web_resp *out);
 
 /* The first value of key among the request's arguments, or NULL. */
 const char *web__arg(const web_req *rq, const char *key);

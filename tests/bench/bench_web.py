@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """The web app's API latency on a seeded community (about 20,000 records):
 median and 95th percentile of the list, search, record, status and report
-calls, over keep-alive HTTP on loopback, as the app's pages make them.
+calls, over keep-alive HTTP on loopback, as the app's pages make them; and
+the time to first render of the residents page in Debian's chromium
+(navigation start to the first row visible; tests/browser/first_render.mjs,
+playwright-core from tests/browser/node_modules, installed by its run.sh).
 
     python3 tests/bench/bench_web.py [--build build-bench] [--rounds 200]
+        [--render-rounds 30]
 """
 import argparse
 import http.client
@@ -23,6 +27,7 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--rounds", type=int, default=200)
     ap.add_argument("--households", type=int, default=5235)
+    ap.add_argument("--render-rounds", type=int, default=30)
     a = ap.parse_args()
     gs = os.path.join(a.build, "cli", "gridsync")
     root = tempfile.mkdtemp(prefix="gs-bench-web-")
@@ -83,10 +88,35 @@ def main():
             print("%-28s %10.2f %10.2f %10d" % (name, statistics.median(times),
                                                 p95, size))
         c.close()
+        first_render("http://%s/" % host, a.render_rounds)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def first_render(url, rounds):
+    """The residents page in chromium: navigation start to the first row."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    browser_dir = os.path.join(here, "..", "browser")
+    chromium = os.environ.get("GS_CHROMIUM", "/usr/bin/chromium")
+    if (not shutil.which("node") or not os.path.exists(chromium) or
+            not os.path.isdir(os.path.join(browser_dir, "node_modules",
+                                           "playwright-core"))):
+        print("first render: skipped (needs node, %s and playwright-core: "
+              "run tests/browser/run.sh once)" % chromium)
+        return
+    r = subprocess.run(["node", os.path.join(browser_dir, "first_render.mjs"),
+                        url, str(rounds)], capture_output=True, text=True,
+                       timeout=600)
+    if r.returncode != 0:
+        print("first render: failed: " + r.stderr[-400:])
+        return
+    ms = sorted(json.loads(r.stdout.strip().splitlines()[-1])["ms"])
+    p95 = ms[int(0.95 * (len(ms) - 1))]
+    print("%-28s %10.1f %10.1f   (chromium, %d loads, 1366x768)"
+          % ("residents page first row", statistics.median(ms), p95,
+             len(ms)))
 
 
 if __name__ == "__main__":

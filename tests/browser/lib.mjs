@@ -53,7 +53,7 @@ export function serve(dir, extra = []) {
     p.stdout.on("data", (d) => {
       out += d;
       const m = out.match(/the app is at (http:\/\/127\.0\.0\.1:\d+\/)/);
-      if (m) { clearTimeout(timer); resolve({ url: m[1], proc: p, stop: () => stop(p) }); }
+      if (m) { clearTimeout(timer); resolve({ url: m[1], proc: p, stop: () => stop(p), output: () => out, log: () => err }); }
     });
     p.stderr.on("data", (d) => { err += d; });
     p.on("exit", (code) => { clearTimeout(timer); reject(new Error(`serve exited ${code}: ${out}${err}`)); });

@@ -42,9 +42,17 @@ test("the whole flow at 1366x768: every page, by the menu, named, large, no side
   const open1 = cliJson(DIR, ["list", "appeal", "--where", "status=open"]).length +
     cliJson(DIR, ["list", "appeal", "--where", "status=reopened"]).length;
   assert.equal(Number(await page.locator("#open-appeals").textContent()), open1);
+  // the to-dos: households due for a visit and the inbox, as the node counts them
+  const [due, inbox] = await (await page.waitForFunction(() => {
+    const d = document.getElementById("due-visits").textContent, i = document.getElementById("inbox-items").textContent;
+    return /^\d+$/.test(d) && /^\d+$/.test(i) ? [Number(d), Number(i)] : false;
+  }, null, { timeout: 30000 })).jsonValue();
+  assert.equal(due, cliJson(DIR, ["household", "unvisited", "--days", "90"]).length);
+  assert.equal(inbox, cliJson(DIR, ["inbox"]).items.length);
   await looks(page, "home");
-  for (const [tab, name] of [["居民", "residents"], ["诉求与微心愿", "appeals"],
-    ["时间银行", "timebank"], ["报表", "report-menu"], ["概况", "home-again"]]) {
+  for (const [tab, name] of [["居民", "residents"], ["诉求与微心愿", "appeals"], ["走访", "visits-menu"],
+    ["议事会与共建清单", "meetings-menu"], ["时间银行", "timebank"], ["报表", "report-menu"],
+    ["同步与成员", "sync-menu"], ["待处理", "inbox-menu"], ["概况", "home-again"]]) {
     await page.getByRole("navigation", { name: "主菜单" }).getByRole("link", { name: tab }).click();
     await settle(page);
     assert.equal(await page.locator(".tabs a[aria-current=page]").textContent(), tab);
@@ -68,14 +76,15 @@ test("the whole flow at 1366x768: every page, by the menu, named, large, no side
   await looks(page, "appeals-form");
 });
 
-test("the pages fit a phone (390 px) without sideways scroll", async () => {
+test("the pages fit a phone (375 px) without sideways scroll", async () => {
   const { page } = b;
-  await page.setViewportSize({ width: 390, height: 844 });
+  await page.setViewportSize({ width: 375, height: 812 });
   try {
-    for (const hash of ["#/", "#/residents", "#/residents?b=3号楼", "#/appeals", "#/timebank", "#/report"]) {
+    for (const hash of ["#/", "#/residents", "#/residents?b=3号楼", "#/appeals", "#/timebank", "#/report",
+      "#/visits", "#/visits/sheet?days=30&b=3号楼", "#/meetings", "#/sync", "#/inbox"]) {
       await open(page, URL, hash);
       const sw = await page.evaluate(() => document.documentElement.scrollWidth);
-      assert.ok(sw <= 390, `${hash}: ${sw} px wide`);
+      assert.ok(sw <= 375, `${hash}: ${sw} px wide`);
       const t = await smallestType(page);
       assert.ok(t.min >= 18, `${hash}: text of ${t.min}px on a phone (${t.where})`);
       const top = await page.evaluate(() => document.querySelector(".top").getBoundingClientRect().height);
@@ -83,6 +92,8 @@ test("the pages fit a phone (390 px) without sideways scroll", async () => {
     }
     await open(page, URL, "#/residents?b=3号楼");
     await page.screenshot({ path: new globalThis.URL("screenshots/phone-building.png", import.meta.url).pathname });
+    await open(page, URL, "#/visits");
+    await page.screenshot({ path: new globalThis.URL("screenshots/phone-visits.png", import.meta.url).pathname });
   } finally {
     await page.setViewportSize({ width: 1366, height: 768 });
   }

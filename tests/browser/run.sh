@@ -75,7 +75,10 @@ if [ -z "$GS_URL" ]; then
   exit 1
 fi
 export GS_URL
-echo "the app is at $GS_URL (node directory $GS_DIR)"
+# the address it serves peers on (the sync tests' second node dials it)
+GS_PEER="$(sed -n 's|^serving on \(127\.0\.0\.1:[0-9]*\) .*|\1|p' "$work/serve.out" | head -n 1)"
+export GS_PEER
+echo "the app is at $GS_URL, peers at $GS_PEER (node directory $GS_DIR)"
 
 node --test --test-concurrency=1 --test-reporter=spec "$here"/*.test.mjs
 rc=$?

@@ -134,3 +134,51 @@ test("a 10 MB body is refused (413), announced or not", async () => {
   const r = await request(URL, "GET", "api/status");
   assert.equal(r.status, 200);
 });
+
+test("the network calls: a write without the token, a forged origin, an oversized bundle, a bad code, a cross-site download", async () => {
+  const members = () => cliJson(DIR, ["members"]).members.length;
+  const before0 = members();
+  const tok = await token(URL);
+  // an invite, a revoke, a join, a sync, a bundle: never without the token, never from another origin
+  for (const [p, body] of [["api/invite", { role: "admin", scope: "gongrencun" }], ["api/revoke", { key: "A".repeat(52) }],
+    ["api/join", { code: "x" }], ["api/sync", {}], ["api/bundle", "junk"]]) {
+    let r = await request(URL, "POST", p, JSONH, typeof body === "string" ? body : JSON.stringify(body));
+    assert.equal(r.status, 403, p + " without the token");
+    r = await request(URL, "POST", p, { ...JSONH, "X-CSRF-Token": tok, Origin: "http://evil.example" },
+      typeof body === "string" ? body : JSON.stringify(body));
+    assert.equal(r.status, 403, p + " from another origin");
+  }
+  // a bundle announced beyond 64 MiB is refused before it is read
+  let r = await request(URL, "POST", "api/bundle", { "X-CSRF-Token": tok, "Content-Type": "application/octet-stream",
+    "Content-Length": String(65 * 1024 * 1024) });
+  assert.equal(r.status, 413);
+  assert.match(JSON.parse(r.body).error.text, /64 MiB/);
+  // any other call keeps its 1 MiB bound
+  r = await request(URL, "POST", "api/join", { ...JSONH, "X-CSRF-Token": tok, "Content-Length": String(2 * 1024 * 1024) });
+  assert.equal(r.status, 413);
+  // garbage as a bundle: refused whole, nothing stored
+  const changes = cliJson(DIR, ["status"]).changes;
+  r = await request(URL, "POST", "api/bundle", { "X-CSRF-Token": tok, "Content-Type": "application/octet-stream" },
+    Buffer.alloc(4096, 7));
+  assert.equal(r.status, 422);
+  assert.equal(cliJson(DIR, ["status"]).changes, changes);
+  // a code far too long, a code of junk, a role or scope that is not one
+  r = await request(URL, "POST", "api/join", { ...JSONH, "X-CSRF-Token": tok }, JSON.stringify({ code: "x".repeat(5000) }));
+  assert.equal(r.status, 400);
+  r = await request(URL, "POST", "api/invite", { ...JSONH, "X-CSRF-Token": tok }, JSON.stringify({ role: "king", scope: "gongrencun" }));
+  assert.equal(r.status, 400);
+  assert.equal(JSON.parse(r.body).error.field, "role");
+  r = await request(URL, "POST", "api/invite", { ...JSONH, "X-CSRF-Token": tok }, JSON.stringify({ role: "leader", scope: "a//b" }));
+  assert.equal(r.status, 400);
+  r = await request(URL, "POST", "api/invite", { ...JSONH, "X-CSRF-Token": tok }, JSON.stringify({ role: "leader", scope: "gongrencun", days: 9999 }));
+  assert.equal(r.status, 400);
+  r = await request(URL, "POST", "api/revoke", { ...JSONH, "X-CSRF-Token": tok }, JSON.stringify({ key: "not a key" }));
+  assert.equal(r.status, 400);
+  assert.equal(members(), before0, "no member added or changed");
+  // the questions' arguments are checked
+  for (const q of ["days=0", "days=abc", "days=99999", "limit=0", "limit=999999", "scope=a%2F%2Fb"])
+    assert.equal((await request(URL, "GET", "api/unvisited?" + q)).status, 400, q);
+  // a bundle is downloaded only by the app itself
+  r = await request(URL, "GET", "api/bundle", { "Sec-Fetch-Site": "cross-site" });
+  assert.equal(r.status, 403);
+});

@@ -42,6 +42,84 @@ class ApiError extends Error {
   }
 }
 
+
+// ---- the language: Chinese, or English (remembered) ----
+// The page is written in Chinese; in English, the schema's labels become
+// its codes in words, and the page's own words are looked up here, whole
+// texts at a time (a name or a record's text is never one of them).
+let lang = localStorage.getItem("gs-lang") === "en" ? "en" : "zh";
+const EN = {
+  "概况": "Overview", "居民": "Residents", "诉求与微心愿": "Appeals and micro-wishes", "走访": "Visits",
+  "议事会与共建清单": "Councils and co-building list", "时间银行": "Time bank", "报表": "Reports",
+  "同步与成员": "Sync and members", "待处理": "To settle", "常用": "Shortcuts", "登记新居民": "Add a resident",
+  "登记诉求": "Record an appeal", "记志愿工时": "Record volunteer hours", "待受理的诉求": "Appeals waiting",
+  "已办结待回访": "Resolved, to follow up", "时间银行透支": "Overdrawn time-bank accounts", "同步": "Sync",
+  "去处理": "Handle them", "问居民满意不满意": "Ask the residents whether they are satisfied",
+  "没有透支": "None overdrawn", "与已知的节点一致": "Up to date with the nodes known",
+  "找居民（姓名或电话）": "Find a resident (name or phone)", "查找": "Search", "按楼栋看：": "By building:",
+  "姓名": "Name", "性别": "Gender", "年龄": "Age", "住址": "Address", "电话": "Phone", "标签": "Tags",
+  "修改": "Edit", "保存": "Save", "取消": "Cancel", "登记": "Record", "类别": "Category",
+  "哪位居民提的（姓名）": "Which resident asked (name)", "所属网格": "Grid", "诉求内容": "What is asked",
+  "登记新诉求": "Record a new appeal", "回到看板": "Back to the board", "受理": "Accept", "交办": "Assign",
+  "办结": "Resolve", "回访并关闭": "Follow up and close", "重新打开": "Reopen", "认领": "Claim", "完成": "Done",
+  "确定交办": "Assign", "确定关闭": "Close", "确定认领": "Claim", "居民的评价": "The resident's feedback",
+  "志愿者或居民（姓名）": "Volunteer or resident (name)", "时长（小时）": "Hours", "服务": "Service",
+  "备注（服务了谁、做了什么）": "Note (whom, what)", "存入工时": "Deposit hours", "支取工时（兑换服务）": "Spend hours",
+  "日期": "Date", "谁的工时": "Whose hours", "类型": "Kind", "小时": "Hours", "备注": "Note", "余额": "Balance",
+  "打印存折": "Print the passbook", "回到时间银行": "Back to the time bank", "打印": "Print", "全部": "All",
+  "导出表格（Excel 可打开）": "Export a table (opens in Excel)", "各网格": "Per grid", "网格": "Grid",
+  "记一次走访": "Log a visit", "楼栋": "Building", "单元": "Stairwell", "房号": "Room", "或者：居民姓名": "Or: the resident's name",
+  "从发现直接登记诉求（与这次走访关联）": "Open an appeal from a finding (linked to this visit)",
+  "走访人": "Visited by", "记下这次走访": "Save the visit", "最近的走访": "Recent visits", "哪一户": "Household",
+  "发现": "Findings", "多少天没走访": "Not visited for", "全部楼栋": "All buildings", "看哪个楼栋": "Which building", "看看": "Show",
+  "打印敲门单": "Print a door-knock sheet", "住户": "Household", "上次走访": "Last visit", "隔了": "Days since",
+  "走访这一户": "Visit this one", "更多（可不填）": "More (optional)", "发现（有就圈出来）": "Findings (circle them)", "从没走访过": "Never visited", "回到走访": "Back to visits", "在家": "At home",
+  "记一次议事会": "Record a council meeting", "记下议事会": "Save the meeting", "最近的议事会": "Recent meetings",
+  "哪个单位认领？": "Which unit claims it?", "现在同步": "Sync now", "知道的节点": "Nodes known", "现在连着": "Connected now",
+  "还没收到的记录": "Changes not received yet", "节点地址": "Address", "情况": "State", "上次的结果": "Last outcome",
+  "邀请新的楼栋长": "Invite a new building leader", "角色": "Role", "负责的网格": "Grid", "几天内有效": "Valid for",
+  "生成邀请码": "Make an invite code", "复制邀请码": "Copy the code", "加入网络": "Join a network",
+  "把管理员给的邀请码粘贴到这里": "Paste the invite code the admin gave you", "加入": "Join",
+  "U 盘同步包": "USB bundles", "导出同步包（下载）": "Export a bundle (download)", "从 U 盘导入同步包": "Import a bundle from a USB stick",
+  "导入": "Import", "成员": "Members", "状态": "State", "停用（电脑丢了）": "Revoke (laptop lost)", "正常": "Valid",
+  "已停用": "Revoked", "管理员": "admin", "社区办公室": "office", "楼栋长": "building leader", "只读": "reader",
+  "没有要处理的事。": "Nothing to settle.", "节点的原话（英文）": "The node's words", "退出登录": "Log out",
+  "请输入密码": "Enter the password", "密码": "Password", "登录": "Log in", "出错了": "Something went wrong",
+  "没有这个页面": "No such page", "回到概况": "Back to the overview", "正在打开……": "Opening…",
+  "● 已连接本机节点": "● Connected to this computer's node", "○ 与本机节点的连接断了，正在重连": "○ Connection lost, reconnecting",
+  "该走访了": "Due for a visit", "没有冲突": "No conflicts", "最近的记录": "Recent entries", "看这个单元": "This stairwell", "返回居民列表": "Back to residents",
+  "时间银行存折": "Time-bank passbook", "打印本单元名册": "Print this stairwell's roster", "共建清单": "Co-building list",
+};
+// A schema code in English words: "lives-alone" -> "lives alone".
+function codeWords(code) {
+  return String(code).replace(/[-_]/g, " ");
+}
+function tr(text) {
+  return lang === "en" && Object.prototype.hasOwnProperty.call(EN, text) ? EN[text] : text;
+}
+// Put the page's own words into English (text nodes and a few attributes
+// whose whole text is in EN; a trailing "：" or "（...）" kept apart).
+function translate(root) {
+  if (lang !== "en") return;
+  const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const one = (t) => {
+    const k = t.trim();
+    if (!k) return t;
+    if (EN[k]) return t.replace(k, EN[k]);
+    const m = k.match(/^(.*?)([：:]|（.*）)$/);
+    if (m && EN[m[1]]) return t.replace(m[1], EN[m[1]]).replace("：", ": ");
+    return t;
+  };
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) n.nodeValue = one(n.nodeValue);
+  for (const e of root.querySelectorAll("[alt], [aria-label], [placeholder]"))
+    for (const a of ["alt", "aria-label", "placeholder"]) if (e.hasAttribute(a)) e.setAttribute(a, one(e.getAttribute(a)));
+}
+function setLang(l) {
+  lang = l;
+  localStorage.setItem("gs-lang", l);
+  location.reload(); // every text drawn again, the navigation too
+}
+
 // ---- the password (when the node has one: docs/API.md) ----
 // A 401 from the API: a login form over the page, then the call again.
 // One form for every call waiting on it.
@@ -81,6 +159,7 @@ function login() {
       }
       pw.select();
     });
+    translate(box);
     document.body.append(box);
     pw.focus();
   });
@@ -135,11 +214,13 @@ function field(cname, fname) {
 function label(cname, fname, code) {
   const f = field(cname, fname);
   const v = f && f.values.find((x) => x.code === code);
+  if (lang === "en") return v ? codeWords(v.code) : code;
   return v ? v.label : code;
 }
 
 function fieldLabel(cname, fname) {
   const f = field(cname, fname);
+  if (lang === "en") return codeWords(fname);
   return f ? f.label : fname;
 }
 
@@ -180,13 +261,14 @@ function select(id, cname, fname, blank) {
   const f = field(cname, fname);
   return h("select", { id, name: id },
     blank ? h("option", { value: "" }, blank) : null,
-    f.values.map((v) => h("option", { value: v.code }, v.label)));
+    f.values.map((v) => h("option", { value: v.code }, lang === "en" ? codeWords(v.code) : v.label)));
 }
 
 function show(...kids) {
   if (softDraw && busy()) return; // the next change draws it
   const m = document.getElementById("main");
   m.replaceChildren(...kids.flat(2).filter((k) => k !== null && k !== undefined && k !== false));
+  translate(m);
 }
 
 // The name of the grid a scope is in, never the path itself.
@@ -250,6 +332,9 @@ function detail(r) {
 
 // ---- 概况 ----
 
+// the last counts of the slower to-dos, shown until new ones come
+const homeCounts = { "inbox-items": "…", "due-visits": "…" };
+
 async function pageHome() {
   const [st, open, reopened, resolved] = await Promise.all([
     api("GET", "/api/status"),
@@ -267,7 +352,14 @@ async function pageHome() {
     h("a", { class: "card link", href: "#/timebank" }, h("div", null, "时间银行透支"),
       h("div", { class: "big" }, st.overdrawn),
       h("div", { class: "muted" }, st.overdrawn ? "个账户需管理员处理" : "没有透支")),
-    h("div", { class: "card" }, h("div", null, "同步"),
+    // these two take longer to count: filled in once they come
+    h("a", { class: "card link", href: "#/inbox" }, h("div", null, "待处理"),
+      h("div", { class: "big", id: "inbox-items" }, homeCounts["inbox-items"]),
+      h("div", { class: "muted" }, "件事要人来决定")),
+    h("a", { class: "card link", href: "#/visits" }, h("div", null, "该走访了"),
+      h("div", { class: "big", id: "due-visits" }, homeCounts["due-visits"]),
+      h("div", { class: "muted" }, "户 90 天没走访")),
+    h("a", { class: "card link", href: "#/sync" }, h("div", null, "同步"),
       h("div", { class: "sync" }, st.behind_changes ? "还有 " + st.behind_changes + " 条记录没收到"
         : "与已知的节点一致"),
       h("div", { class: "muted" }, st.last_write ? "最近一次写入 " + localTime(st.last_write) : "还没有写入")));
@@ -281,6 +373,13 @@ async function pageHome() {
       h("a", { class: "button", href: "#/residents/new" }, "登记新居民"),
       h("a", { class: "button", href: "#/appeals" }, "登记诉求"),
       h("a", { class: "button", href: "#/timebank" }, "记志愿工时")));
+  const fill = (id, p, count) => p.then((j) => {
+    homeCounts[id] = count(j);
+    const el = document.getElementById(id);
+    if (el) el.textContent = homeCounts[id];
+  }).catch(() => {});
+  fill("inbox-items", api("GET", "/api/inbox"), (j) => j.items.length);
+  fill("due-visits", api("GET", "/api/unvisited?days=90&limit=1"), (j) => j.total);
 }
 
 function roleName(role) {
@@ -812,6 +911,490 @@ function exportCsv(rep, since) {
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }
 
+
+
+// The fields of a collection this page does not ask for by itself, as a
+// folded "more" part of its form, from the schema: a field the schema
+// gains shows there without a change here. Names for references.
+function extraFields(cname, handled) {
+  const fs = coll(cname).fields.filter((f) => !handled.includes(f.name) && f.ref !== cname &&
+    ["text", "texts", "int", "number", "date", "enum", "ref", "refs", "tags", "bool"].includes(f.type));
+  if (!fs.length) return null;
+  const id = (f) => "x-" + cname + "-" + f.name;
+  return h("details", { class: "more", id: "more-" + cname }, h("summary", null, "更多（可不填）"),
+    h("div", { class: "row" }, fs.map((f) => {
+      const lab = f.label + (f.type === "texts" || f.type === "refs" ? "（一行一个）" : "");
+      let el;
+      if (f.type === "enum") el = h("select", { id: id(f), name: id(f) }, h("option", { value: "" }, "（不填）"),
+        f.values.map((v) => h("option", { value: v.code }, v.label)));
+      else if (f.type === "tags") return h("fieldset", { class: "checks" }, h("legend", null, f.label),
+        f.values.map((v) => h("label", null, h("input", { type: "checkbox", name: id(f), value: v.code }), v.label)));
+      else if (f.type === "bool") return h("label", null, h("input", { type: "checkbox", id: id(f), name: id(f), value: "1" }), f.label);
+      else if (f.type === "texts" || f.type === "refs") el = h("textarea", { id: id(f), name: id(f), rows: 2, cols: 22 });
+      else el = input(id(f), { type: f.type === "date" ? "date" : "text", size: 12,
+        inputmode: f.type === "int" || f.type === "number" ? "decimal" : null });
+      return h("div", null, h("label", { for: id(f) }, lab), el);
+    })));
+}
+
+// What the "more" part holds, added to fields.
+function readExtra(fd, cname, handled, fields) {
+  for (const f of coll(cname).fields) {
+    if (handled.includes(f.name) || f.ref === cname) continue;
+    const k = "x-" + cname + "-" + f.name;
+    if (f.type === "tags") { const v = fd.getAll(k); if (v.length) fields[f.name] = v; continue; }
+    if (f.type === "bool") { if (fd.get(k)) fields[f.name] = true; continue; }
+    const v = (fd.get(k) || "").trim();
+    if (!v) continue;
+    fields[f.name] = f.type === "texts" || f.type === "refs" ? v.split("\n").map((x) => x.trim()).filter(Boolean) : v;
+  }
+  return fields;
+}
+
+// ---- 走访 ----
+
+// A finding that becomes an appeal: its category.
+const FINDING_CATEGORY = { hazard: "safety", dispute: "dispute", need: "other", health: "elderly-care" };
+
+// The household's address as people say it: 5号楼2单元301.
+function address(bname, unit, room) {
+  return (bname || "") + (unit ? unit + "单元" : "") + (room || "");
+}
+
+const VISIT_ASKED = ["by", "date", "household", "resident", "notes", "findings", "followups"];
+
+function visitForm(bs, preset) {
+  const fv = field("visit", "findings");
+  const by = localStorage.getItem("gs-visit-by") || "";
+  const pick = h("div", { class: "pick" });
+  const msg = h("p", { class: "error", role: "alert", id: "visit-error" });
+  const form = h("form", { id: "visit-form", on: { submit: async (e) => {
+    e.preventDefault();
+    msg.textContent = "";
+    const fd = new FormData(e.target);
+    const fields = { by: fd.get("by").trim(), date: fd.get("date") || today() };
+    localStorage.setItem("gs-visit-by", fields.by);
+    const who = fd.get("who").trim();
+    const where = fd.get("household-ref") || address(fd.get("vbuilding"), fd.get("vunit").trim(), fd.get("vroom").trim());
+    if (who) fields.resident = who;
+    else if (fd.get("vroom").trim() || fd.get("household-ref")) fields.household = where;
+    else { msg.textContent = "请选一户（楼栋和房号），或写居民的姓名"; return; }
+    const notes = fd.get("notes").trim();
+    if (notes) fields.notes = notes;
+    const found = fd.getAll("finding");
+    if (found.length) fields.findings = found;
+    const fu = fd.get("followups").split("\n").map((x) => x.trim()).filter(Boolean);
+    if (fu.length) fields.followups = fu;
+    readExtra(fd, "visit", VISIT_ASKED, fields);
+    const appealsFor = fd.getAll("appeal-from").filter((x) => found.includes(x));
+    for (;;) {
+      try {
+        const v = await api("POST", "/api/records/visit", { fields });
+        let opened = 0;
+        for (const f of appealsFor) {
+          const af = { category: FINDING_CATEGORY[f] || "other",
+            description: label("visit", "findings", f) + (notes ? "：" + notes : ""),
+            source: "visit", visit: "visit/" + v.id, opened: fields.date, opened_by: fields.by };
+          if (fields.household) af.household = fields.household;
+          if (fields.resident) af.resident = fields.resident;
+          await api("POST", "/api/records/appeal", { fields: af });
+          opened++;
+        }
+        toast("已记下这次走访" + (opened ? "，并登记了 " + opened + " 件诉求" : ""));
+        e.target.reset();
+        document.activeElement.blur();
+        route();
+        return;
+      } catch (err) {
+        if (err.status === 409 && err.body.error.candidates) {
+          const ref = await pickCandidate(err, pick, err.body.error.field === "resident" ? "居民" : "");
+          if (!ref) return;
+          if (err.body.error.field === "household") fields.household = ref; else fields.resident = ref;
+          continue;
+        }
+        msg.textContent = "没有记下：" + err.message;
+        return;
+      }
+    }
+  } } },
+  h("input", { type: "hidden", name: "household-ref", id: "household-ref", value: preset ? preset.ref : "" }),
+  h("div", { class: "row" },
+    h("div", null, h("label", { for: "vbuilding" }, "楼栋"), h("select", { id: "vbuilding", name: "vbuilding" },
+      bs.map((b) => h("option", { value: b.fields.name, selected: preset && preset.building === b.fields.name }, b.fields.name)))),
+    h("div", null, h("label", { for: "vunit" }, "单元"), input("vunit", { size: 3, inputmode: "numeric", value: preset ? preset.unit : "" })),
+    h("div", null, h("label", { for: "vroom" }, "房号"), input("vroom", { size: 5, inputmode: "numeric", value: preset ? preset.room : "" })),
+    h("div", null, h("label", { for: "who" }, "或者：居民姓名"), input("who", { size: 8 }))),
+  preset ? h("p", { class: "ok", id: "visit-preset" }, "走访：" + preset.address) : null,
+  h("fieldset", { class: "checks" }, h("legend", null, fv.label),
+    fv.values.map((v) => h("label", null, h("input", { type: "checkbox", name: "finding", value: v.code }), v.label))),
+  h("fieldset", { class: "checks" }, h("legend", null, "从发现直接登记诉求（与这次走访关联）"),
+    fv.values.filter((v) => FINDING_CATEGORY[v.code]).map((v) => h("label", null,
+      h("input", { type: "checkbox", name: "appeal-from", value: v.code }), "「" + v.label + "」登记为诉求"))),
+  h("div", { class: "row" },
+    h("div", null, h("label", { for: "notes" }, fieldLabel("visit", "notes")), h("textarea", { id: "notes", name: "notes", rows: 2, cols: 36 })),
+    h("div", null, h("label", { for: "followups" }, fieldLabel("visit", "followups") + "（一行一件）"),
+      h("textarea", { id: "followups", name: "followups", rows: 2, cols: 28 }))),
+  h("div", { class: "row" },
+    h("div", null, h("label", { for: "by" }, "走访人"), input("by", { size: 8, required: true, value: by })),
+    h("div", null, h("label", { for: "vdate" }, "日期"), input("vdate", { name: "date", type: "date", value: today() }))),
+  extraFields("visit", VISIT_ASKED),
+  pick, msg,
+  h("div", null, h("button", { type: "submit" }, "记下这次走访")));
+  return form;
+}
+
+async function pageVisits(params) {
+  const days = Number(params.get("days") || 90);
+  const b = params.get("b") || "";
+  const bs = await buildings();
+  const preset = params.get("h") ? { ref: "household/" + params.get("h"), address: params.get("a") || "",
+    building: params.get("pb") || "", unit: params.get("pu") || "", room: params.get("pr") || "" } : null;
+  const un = await api("GET", "/api/unvisited?days=" + days + "&limit=200" + (b ? "&building=" + encodeURIComponent(b) : ""));
+  const recent = await api("GET", "/api/records/visit?limit=1");
+  const last = recent.total ? await api("GET", "/api/records/visit?limit=8&offset=" + Math.max(0, recent.total - 8)) : { items: [] };
+  const choose = h("form", { class: "row no-print", id: "unvisited-form", on: { submit: (e) => {
+    e.preventDefault();
+    const fd = new FormData(e.target);
+    location.hash = "#/visits?days=" + fd.get("days") + (fd.get("ub") ? "&b=" + encodeURIComponent(fd.get("ub")) : "");
+  } } },
+    h("div", null, h("label", { for: "days" }, "多少天没走访"), h("select", { id: "days", name: "days" },
+      [30, 60, 90, 180, 365].map((d) => h("option", { value: d, selected: d === days }, d + " 天")))),
+    h("div", null, h("label", { for: "ub" }, "看哪个楼栋"), h("select", { id: "ub", name: "ub" }, h("option", { value: "" }, "全部楼栋"),
+      bs.map((x) => h("option", { value: x.fields.name, selected: x.fields.name === b }, x.fields.name)))),
+    h("div", null, h("button", { type: "submit" }, "看看")),
+    h("div", null, h("a", { class: "button plain", id: "sheet-link",
+      href: "#/visits/sheet?days=" + days + (b ? "&b=" + encodeURIComponent(b) : "") }, "打印敲门单")));
+  const rows = un.items.map((x) => h("tr", null, h("td", null, x.address),
+    h("td", null, x.last || "从没走访过"), h("td", { class: "num" }, x.days < 0 ? "" : x.days + " 天"),
+    h("td", { class: "no-print" }, h("a", { class: "button plain small", href: "#/visits?h=" + x.id + "&a=" + encodeURIComponent(x.address) +
+      "&days=" + days + (b ? "&b=" + encodeURIComponent(b) : "") }, "走访这一户"))));
+  show(h("h1", null, "走访"),
+    h("section", { class: "box" }, h("h2", null, "记一次走访"), visitForm(bs, preset)),
+    h("h2", null, "最近的走访"),
+    wide(h("table", { id: "visits-recent" }, h("thead", null, h("tr", null, ["日期", "哪一户", "走访人", "发现", "备注"].map((x) => h("th", null, x)))),
+      h("tbody", null, last.items.slice().reverse().map((v) => h("tr", null, h("td", null, v.fields.date),
+        h("td", null, shown(v, "household") || shown(v, "resident")), h("td", null, v.fields.by),
+        h("td", null, shown(v, "findings")), h("td", null, v.fields.notes || "")))))),
+    h("h2", { id: "unvisited-title" }, (b || "全部楼栋") + "：" + days + " 天没走访的有 " + un.total + " 户"),
+    choose,
+    b ? null : h("nav", { class: "buildings no-print", id: "unvisited-buildings", "aria-label": "各楼栋没走访的户数" },
+      un.buildings.map((x) => h("a", { class: "chip", "data-building": x.building,
+        href: "#/visits?days=" + days + "&b=" + encodeURIComponent(x.building) }, x.building + "（" + x.households + " 户）"))),
+    un.total > un.items.length ? h("p", { class: "muted" }, "下面是前 " + un.items.length + " 户；选一个楼栋看全部") : null,
+    wide(h("table", { id: "unvisited" }, h("thead", null, h("tr", null, ["住户", "上次走访", "隔了", ""].map((x) => h("th", null, x)))),
+      h("tbody", null, rows))));
+}
+
+// A door-knock sheet: the households to knock at, with boxes to tick on
+// paper (A4).
+async function pageVisitSheet(params) {
+  const days = Number(params.get("days") || 90);
+  const b = params.get("b") || "";
+  const un = await api("GET", "/api/unvisited?days=" + days + "&limit=1000" + (b ? "&building=" + encodeURIComponent(b) : ""));
+  const fv = field("visit", "findings").values.filter((v) => v.code !== "none");
+  show(h("div", { class: "sheet" },
+    h("h1", null, "敲门走访单：" + (b || "全部楼栋")),
+    h("p", null, days + " 天内没走访的 " + un.total + " 户" + (un.total > un.items.length ? "（本单列前 " + un.items.length + " 户）" : "") +
+      "，打印日期 " + today() + "。走访人：＿＿＿＿＿＿"),
+    // one column of the findings to circle, however many the schema has
+    wide(h("table", { id: "sheet" }, h("thead", null, h("tr", null, ["住户", "上次走访", "在家", "发现（有就圈出来）", "备注"].map((x) => h("th", null, x)))),
+      h("tbody", null, un.items.map((x) => h("tr", null, h("td", null, x.address), h("td", null, x.last || "从没"),
+        h("td", { class: "box-cell" }, "☐"), h("td", { class: "finds" }, fv.map((v) => v.label).join(" ")),
+        h("td", { class: "blank" }, ""))))))),
+  h("div", { class: "row no-print" }, h("button", { type: "button", on: { click: () => window.print() } }, "打印"),
+    h("a", { class: "button plain", href: "#/visits?days=" + days + (b ? "&b=" + encodeURIComponent(b) : "") }, "回到走访")));
+}
+
+// ---- 议事会与共建清单 ----
+
+const MEETING_ASKED = ["kind", "title", "date", "place", "participants", "topics", "decisions"];
+
+async function pageMeetings() {
+  const [ms, ts, d] = await Promise.all([api("GET", "/api/records/meeting?limit=1"), api("GET", "/api/records/task?limit=1"), doers()]);
+  const meetings = ms.total ? await api("GET", "/api/records/meeting?limit=10&offset=" + Math.max(0, ms.total - 10)) : { items: [] };
+  const tasks = ts.total ? await api("GET", "/api/records/task?limit=30&offset=" + Math.max(0, ts.total - 30)) : { items: [] };
+  const c = coll("task");
+  const msg = h("p", { class: "error", role: "alert", id: "meeting-error" });
+  const lines = (t) => (t || "").split("\n").map((x) => x.trim()).filter(Boolean);
+  const form = h("form", { id: "meeting-form", on: { submit: async (e) => {
+    e.preventDefault();
+    msg.textContent = "";
+    const fd = new FormData(e.target);
+    const fields = { kind: fd.get("mkind"), date: fd.get("mdate") || today() };
+    if (fd.get("title").trim()) fields.title = fd.get("title").trim();
+    if (fd.get("place").trim()) fields.place = fd.get("place").trim();
+    for (const k of ["participants", "topics", "decisions"]) { const l = lines(fd.get(k)); if (l.length) fields[k] = l; }
+    readExtra(fd, "meeting", MEETING_ASKED, fields);
+    const body = { fields };
+    if (fd.get("scope")) body.scope = fd.get("scope");
+    try {
+      const m = await api("POST", "/api/records/meeting", body);
+      const items = lines(fd.get("tasks"));
+      for (const what of items) {
+        const tb = { fields: { what, meeting: "meeting/" + m.id } };
+        tb.scope = m.scope;
+        await api("POST", "/api/records/task", tb);
+      }
+      toast("已记下议事会" + (items.length ? "和 " + items.length + " 件共建事项" : ""));
+      e.target.reset();
+      e.target.closest("details").open = false;
+      document.activeElement.blur();
+      route();
+    } catch (err) { msg.textContent = "没有记下：" + err.message; }
+  } } },
+  h("div", { class: "row" },
+    h("div", null, h("label", { for: "mkind" }, fieldLabel("meeting", "kind")), select("mkind", "meeting", "kind")),
+    h("div", null, h("label", { for: "title" }, lang === "en" ? "title" : "会议名称"), input("title", { size: 18 })),
+    h("div", null, h("label", { for: "mdate" }, fieldLabel("meeting", "date")), input("mdate", { type: "date", value: today() })),
+    h("div", null, h("label", { for: "place" }, fieldLabel("meeting", "place")), input("place", { size: 10 })),
+    h("div", null, h("label", { for: "scope" }, "所属网格"), scopeSelect("scope"))),
+  h("div", { class: "row" },
+    h("div", null, h("label", { for: "participants" }, fieldLabel("meeting", "participants") + "（一行一位或一方）"),
+      h("textarea", { id: "participants", name: "participants", rows: 4, cols: 22 })),
+    h("div", null, h("label", { for: "topics" }, fieldLabel("meeting", "topics") + "（一行一个）"),
+      h("textarea", { id: "topics", name: "topics", rows: 4, cols: 22 })),
+    h("div", null, h("label", { for: "decisions" }, fieldLabel("meeting", "decisions") + "（一行一条）"),
+      h("textarea", { id: "decisions", name: "decisions", rows: 4, cols: 22 }))),
+  extraFields("meeting", MEETING_ASKED),
+  h("label", { for: "tasks" }, "共建清单：要做的事（一行一件，之后由单位认领）"),
+  h("textarea", { id: "tasks", name: "tasks", rows: 3, cols: 50 }),
+  msg, h("div", null, h("button", { type: "submit" }, "记下议事会")));
+  const taskRow = (t) => {
+    const allowed = c.moves.filter((m) => m.from === t.fields.status).map((m) => m.to);
+    const verbs = c.verbs.filter((v) => allowed.includes(v.to));
+    const panel = h("div", { class: "panel" });
+    return h("div", { class: "item", "data-id": t.id, "data-status": t.fields.status },
+      h("div", null, h("strong", null, label("task", "status", t.fields.status)), "：", t.fields.what),
+      h("div", { class: "muted" }, [t.fields.meeting ? "来自" + (shown(t, "meeting") || "议事会") : "",
+        t.fields.claimants && t.fields.claimants.length ? "认领：" + shown(t, "claimants")
+          : t.fields.unit ? "认领：" + shown(t, "unit") : "", t.fields.done ? t.fields.done + " 完成" : ""].filter(Boolean).join("，")),
+      h("div", { class: "actions no-print" }, verbs.map((v) => h("button", { class: "plain", type: "button", "data-verb": v.name,
+        on: { click: () => taskVerb(t, v, panel, d) } }, verbName(v.name)))), panel);
+  };
+  const meetRow = (m) => h("section", { class: "item meeting", "data-id": m.id },
+    h("h3", null, m.fields.date + " " + label("meeting", "kind", m.fields.kind) + (m.fields.title ? "：" + m.fields.title : "")),
+    m.fields.participants ? h("div", null, "参加：" + m.fields.participants.join("、")) : null,
+    m.fields.topics ? h("div", null, "议题：" + m.fields.topics.join("；")) : null,
+    m.fields.decisions ? h("div", { class: "decisions" }, "决定：" + m.fields.decisions.join("；")) : null);
+  const statuses = field("task", "status").values;
+  show(h("h1", null, "议事会与共建清单"),
+    h("details", { class: "no-print", id: "new-meeting" }, h("summary", null, "记一次议事会"), form),
+    h("h2", null, "共建清单（最近 " + tasks.items.length + " 件，共 " + ts.total + " 件）"),
+    h("div", { class: "board tasks" }, statuses.map((s) => h("section", { class: "column", "data-status": s.code },
+      h("h3", null, s.label), tasks.items.filter((t) => t.fields.status === s.code).reverse().map(taskRow)))),
+    h("h2", null, "最近的议事会（共 " + ms.total + " 次）"),
+    h("div", { id: "meetings" }, meetings.items.slice().reverse().map(meetRow)));
+}
+
+function taskVerb(t, v, panel, doers) {
+  const send = async (body) => {
+    try {
+      await api("POST", "/api/records/task/" + t.id + "/verbs/" + v.name, body);
+      panel.replaceChildren();
+      toast("已" + verbName(v.name));
+      route({ soft: true });
+    } catch (err) { toast(err.message, true); }
+  };
+  if (v.name === "claim") {
+    panel.replaceChildren(h("label", { for: "claim-" + t.id }, "哪个单位认领？"),
+      h("select", { id: "claim-" + t.id, class: "claim-by" }, doers.map((x) =>
+        h("option", { value: x.collection + "/" + x.id }, x.fields.name))),
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "confirm", on: { click: () =>
+          send({ to: document.getElementById("claim-" + t.id).value }) } }, "确定认领"),
+        h("button", { type: "button", class: "plain", on: { click: () => panel.replaceChildren() } }, "取消")));
+    return;
+  }
+  send({});
+}
+
+// ---- 同步与成员 ----
+
+const ROLE_NAMES = { admin: "管理员", office: "社区办公室", leader: "楼栋长", reader: "只读" };
+const JOIN_REFUSED = {
+  GS_EEXIST: "本机已经加入了一个网络（或者已经用过这个邀请码）。",
+  GS_ETIMEOUT: "这个邀请码已经过期了，请管理员重新发一个。",
+  GS_ESIG: "这个邀请码被改动过或是伪造的，不能用。",
+  GS_EDECODE: "这不是有效的邀请码，可能抄错了，请再对一遍。",
+  GS_EINVAL: "请把邀请码粘贴进来。",
+};
+
+function peerState(p) {
+  if (p.reachable) return "现在连着";
+  if (p.last_ok) return "上次同步 " + localTime(p.last_ok) + (p.failures ? "，之后连不上 " + p.failures + " 次" : "");
+  return p.last_try ? "还没连上过（试过 " + localTime(p.last_try) + "）" : "还没试过";
+}
+
+// A member named in words: its role, its short number, where it was seen.
+function memberName(m, peers) {
+  const seen = peers.find((p) => p.key === m.key);
+  return (ROLE_NAMES[m.role] || m.role) + "（编号 " + m.key.slice(0, 4) + "-" + m.key.slice(4, 8) + "）" +
+    (m.self ? "，就是本机" : "") + (seen ? "，在 " + seen.addr : "");
+}
+
+// What the last action on the sync page said: kept while the page is
+// drawn again (a change that the action itself made redraws it).
+const syncNotes = { sync: "", join: "", joinClass: "", bundle: "" };
+
+async function pageSync() {
+  if (!session || !session.network) session = await getSession(); // a join changes it
+  const [st, peers, mem] = await Promise.all([api("GET", "/api/status"), api("GET", "/api/peers"), api("GET", "/api/members")]);
+  const net = session.network;
+  const out = h("div", { id: "sync-result", role: "status", "aria-live": "polite" }, syncNotes.sync);
+  // a panel: while the code is shown, a change does not draw the page again
+  const invOut = h("div", { id: "invite-out", class: "panel" });
+  const joinMsg = h("p", { id: "join-result", role: "alert", class: syncNotes.joinClass }, syncNotes.join);
+  const bundleMsg = h("p", { id: "bundle-result", role: "status" }, syncNotes.bundle);
+  const note = (el, key, text, cls) => {
+    syncNotes[key] = text;
+    el.textContent = text;
+    if (cls !== undefined) { syncNotes.joinClass = cls; el.className = cls; }
+  };
+  const syncNow = async () => {
+    note(out, "sync", "正在同步……");
+    try {
+      const r = await api("POST", "/api/sync", {});
+      note(out, "sync", peers.items.length ? "已开始和 " + (r.started + r.connected) + " 个节点同步，结果会显示在下面" : "还不知道别的节点：先把办公室的地址加进来（gridsync serve --peer 地址）");
+      setTimeout(() => route({ soft: true }), 1500);
+    } catch (err) { note(out, "sync", "没能同步：" + err.message); }
+  };
+  const grid = writableGrids();
+  const invite = h("form", { id: "invite-form", on: { submit: async (e) => {
+    e.preventDefault();
+    const fd = new FormData(e.target);
+    try {
+      const r = await api("POST", "/api/invite", { role: fd.get("irole"), scope: fd.get("iscope"), days: Number(fd.get("idays")) });
+      const code = h("textarea", { id: "invite-code", readonly: true, rows: 3, cols: 44 });
+      code.value = r.code;
+      invOut.replaceChildren(
+        h("p", null, "请新楼栋长用手机扫码，或把下面的文字一字不差地输入。只给本人看，不要发到群里。有效到 " + localTime(r.expires) + "。"),
+        h("img", { id: "invite-qr", alt: "邀请码的二维码", src: "data:image/svg+xml;base64," + btoa(r.svg), width: 300, height: 300 }),
+        code,
+        h("div", null, h("button", { type: "button", id: "copy-invite", class: "plain", on: { click: async () => {
+          try { await navigator.clipboard.writeText(r.code); toast("已复制邀请码"); }
+          catch (err) { code.select(); toast("请按 Ctrl+C 复制", true); }
+        } } }, "复制邀请码")));
+    } catch (err) { invOut.replaceChildren(h("p", { class: "error" }, "没有生成邀请码：" + err.message)); }
+  } } },
+  h("div", { class: "row" },
+    h("div", null, h("label", { for: "irole" }, "角色"), h("select", { id: "irole", name: "irole" },
+      ["leader", "office", "reader", "admin"].map((r) => h("option", { value: r }, ROLE_NAMES[r])))),
+    h("div", null, h("label", { for: "iscope" }, "负责的网格"), grid.length ? h("select", { id: "iscope", name: "iscope" },
+      grid.map(([s, n]) => h("option", { value: s }, n))) : h("p", { class: "warn" }, "没有网格")),
+    h("div", null, h("label", { for: "idays" }, "几天内有效"), h("select", { id: "idays", name: "idays" },
+      [1, 3, 7, 30].map((d) => h("option", { value: d, selected: d === 7 }, d + " 天")))),
+    h("div", null, h("button", { type: "submit" }, "生成邀请码"))), invOut);
+  const join = h("form", { id: "join-form", on: { submit: async (e) => {
+    e.preventDefault();
+    const code = new FormData(e.target).get("jcode").trim();
+    note(joinMsg, "join", "", "");
+    try {
+      const r = await api("POST", "/api/join", { code });
+      note(joinMsg, "join", "已加入网络「" + r.network + "」，角色：" + (ROLE_NAMES[r.role] || r.role), "ok");
+      session = null;
+      route({ soft: true });
+    } catch (err) {
+      const c = err.body && err.body.error && err.body.error.code;
+      note(joinMsg, "join", "没有加入：" + (JOIN_REFUSED[c] || err.message), "error");
+    }
+  } } },
+  h("label", { for: "jcode" }, "把管理员给的邀请码粘贴到这里"),
+  h("textarea", { id: "jcode", name: "jcode", rows: 3, cols: 44, required: true }),
+  h("div", null, h("button", { type: "submit" }, "加入")), joinMsg);
+  const upload = h("form", { id: "bundle-form", on: { submit: async (e) => {
+    e.preventDefault();
+    const f = document.getElementById("bundle-file").files[0];
+    if (!f) return;
+    if (f.size > 64 * 1024 * 1024) { note(bundleMsg, "bundle", "文件太大（最多 64 MB），请用命令行 gridsync import"); return; }
+    note(bundleMsg, "bundle", "正在导入……");
+    try {
+      if (!session) session = await getSession();
+      const r = await fetch("/api/bundle", { method: "POST", headers: { "X-CSRF-Token": session.csrf,
+        "Content-Type": "application/octet-stream" }, body: f });
+      const j = await r.json().catch(() => null);
+      if (!r.ok) throw new ApiError(r.status, j);
+      note(bundleMsg, "bundle", "已导入：新收到 " + j.applied + " 条，已有 " + j.duplicates + " 条" +
+        (j.refused ? "，拒收 " + j.refused + " 条" : "") + (j.held ? "，暂存 " + j.held + " 条" : ""));
+      route({ soft: true });
+    } catch (err) { note(bundleMsg, "bundle", "没有导入：" + err.message); }
+  } } },
+  h("label", { for: "bundle-file" }, "从 U 盘导入同步包"),
+  h("input", { type: "file", id: "bundle-file", name: "bundle-file" }),
+  h("div", null, h("button", { type: "submit" }, "导入")));
+  const memberRows = mem.items.map((m) => h("tr", { "data-key-short": m.key.slice(0, 8) },
+    h("td", null, memberName(m, peers.items)),
+    h("td", null, m.revoked ? "已停用" : { valid: "正常", unwitnessed: "待办公室确认", leaked: "邀请码被用了两次", void: "无效" }[m.state] || m.state),
+    h("td", { class: "no-print" }, mem.root_admin && !m.self && !m.revoked && !m.admin ? h("button", { type: "button", class: "plain danger",
+      on: { click: async () => {
+        if (!confirm("确定停用「" + memberName(m, peers.items) + "」吗？它以后写的记录都不再被接受。")) return;
+        try { await api("POST", "/api/revoke", { key: m.key }); toast("已停用"); route(); }
+        catch (err) { toast(err.message, true); }
+      } } }, "停用（电脑丢了）") : "")));
+  show(h("h1", null, "同步与成员"),
+    h("p", null, net ? "本机「" + session.node.name + "」是网络「" + net.name + "」的" + roleName(net.role) : "本机还没有加入网络"),
+    h("div", { class: "cards" },
+      h("div", { class: "card" }, h("div", null, "知道的节点"), h("div", { class: "big", id: "peers-known" }, peers.items.length)),
+      h("div", { class: "card" }, h("div", null, "现在连着"), h("div", { class: "big", id: "peers-reachable" },
+        peers.items.filter((p) => p.reachable).length)),
+      h("div", { class: "card" }, h("div", null, "还没收到的记录"), h("div", { class: "big" }, st.behind_changes),
+        h("div", { class: "muted" }, st.behind_changes ? "别的节点有，本机还没有" : "已经一致"))),
+    h("div", { class: "row" }, h("button", { type: "button", id: "sync-now", on: { click: syncNow } }, "现在同步"), out),
+    peers.items.length ? wide(h("table", { id: "peers" }, h("thead", null, h("tr", null, ["节点地址", "情况", "上次的结果"].map((x) => h("th", null, x)))),
+      h("tbody", null, peers.items.map((p) => h("tr", null, h("td", null, p.addr), h("td", null, peerState(p)),
+        h("td", null, p.note || "")))))) : h("p", { class: "muted" }, "还不知道别的节点。"),
+    h("h2", null, "邀请新的楼栋长"), mem.root_admin ? invite : h("p", { class: "muted" }, "只有建立网络的管理员电脑能发邀请码。"),
+    h("h2", null, "加入网络"), net ? h("p", { class: "muted" }, "本机已经在网络「" + net.name + "」里；管理员换了网络密钥时，把新的邀请码粘贴到这里。") : null, join,
+    h("h2", null, "U 盘同步包"),
+    h("div", { class: "row" }, h("a", { class: "button", id: "bundle-download", href: "/api/bundle", download: "" }, "导出同步包（下载）")),
+    upload, bundleMsg,
+    h("h2", null, "成员"),
+    mem.items.length ? wide(h("table", { id: "members" }, h("thead", null, h("tr", null, ["成员", "状态", ""].map((x) => h("th", null, x)))),
+      h("tbody", null, memberRows))) : h("p", { class: "muted" }, "还没有别的成员。"));
+}
+
+// ---- 待处理 ----
+
+const INBOX_KIND = { status_race: "诉求状态被两台电脑同时改了", overdrawn: "时间银行透支",
+  invite_twice: "一个邀请码被用了两次", bad_feed: "有节点的记录出了问题", held: "有记录暂时没有采用", clock: "电脑时间不对" };
+const INBOX_DO = {
+  invite_twice: "请管理员在命令行用 gridsync readmit 保留真正的那台电脑，另一台停用。",
+  bad_feed: "请管理员查看：如果那台电脑丢了或被复制，到「同步与成员」停用它。",
+  held: "等办公室确认这台电脑的成员身份后会自动采用；不用手动处理。",
+  clock: "请把电脑的日期和时间调准（设置 → 日期和时间），再同步。",
+};
+
+async function pageInbox() {
+  const box = await api("GET", "/api/inbox");
+  const c = coll("appeal");
+  const d = await doers();
+  const items = await Promise.all(box.items.map(async (it) => {
+    const ref = it.refs && it.refs[0];
+    const head = h("h3", null, INBOX_KIND[it.kind] || it.kind);
+    if (it.kind === "status_race" && ref) {
+      const a = await api("GET", "/api/records/appeal/" + ref.id).catch(() => null);
+      if (a) return h("section", { class: "item inbox", "data-kind": it.kind }, head,
+        h("p", null, "诉求「" + (ref.name || a.fields.description) + "」在两台电脑上几乎同时被改了状态，现在显示「" +
+          label("appeal", "status", a.fields.status) + "」。请确认它实际上到了哪一步，再点一下正确的操作："),
+        appealItem(c, a, d));
+    }
+    if (it.kind === "overdrawn" && ref) {
+      const bal = await api("GET", "/api/timebank/balance?person=" + encodeURIComponent(ref.collection + "/" + ref.id)).catch(() => null);
+      if (bal) return h("section", { class: "item inbox", "data-kind": it.kind }, head,
+        h("p", null, bal.name + " 的账户现在是 " + bal.balance + " 小时：两台电脑同时支取，取多了。"),
+        session.network && session.network.role === "admin" ? h("button", { type: "button", class: "settle", on: { click: async () => {
+          try { await api("POST", "/api/timebank/adjust", { person: ref.collection + "/" + ref.id, hours: String(-bal.balance),
+            fields: { note: "透支调整（待处理）" } }); toast("已调整"); route(); }
+          catch (err) { toast(err.message, true); } } } }, "补上 " + (-bal.balance) + " 小时，把账户调到 0")
+          : h("p", null, "请管理员在「待处理」里调整。"));
+    }
+    return h("section", { class: "item inbox", "data-kind": it.kind }, head,
+      h("p", null, INBOX_DO[it.kind] || "请管理员处理。"),
+      h("details", null, h("summary", null, "节点的原话（英文）"), h("p", { class: "muted" }, it.what.replace(/[0-9A-Z]{26,}/g, "…"))));
+  }));
+  show(h("h1", null, "待处理"),
+    h("p", { id: "inbox-count" }, items.length ? "有 " + items.length + " 件事要人来决定" : "没有要处理的事。"), items);
+}
+
 // ---- routing ----
 
 const pages = [
@@ -826,6 +1409,11 @@ const pages = [
   [/^#\/timebank$/, "timebank", () => pageTimebank()],
   [/^#\/passbook\/(resident|unit|team)\/([0-9A-Z]{26})$/, "timebank", (m) => pagePassbook(m[1], m[2])],
   [/^#\/report(\?.*)?$/, "report", (m) => pageReport(new URLSearchParams((m[1] || "").slice(1)))],
+  [/^#\/visits(\?.*)?$/, "visits", (m) => pageVisits(new URLSearchParams((m[1] || "").slice(1)))],
+  [/^#\/visits\/sheet(\?.*)?$/, "visits", (m) => pageVisitSheet(new URLSearchParams((m[1] || "").slice(1)))],
+  [/^#\/meetings$/, "meetings", () => pageMeetings()],
+  [/^#\/sync$/, "sync", () => pageSync()],
+  [/^#\/inbox$/, "inbox", () => pageInbox()],
 ];
 
 // One page is drawn at a time; a request to draw while one is drawn is
@@ -890,12 +1478,12 @@ function live() {
   const ev = stream = new EventSource("/api/events");
   const el = document.getElementById("live");
   ev.addEventListener("open", () => {
-    el.textContent = "● 已连接本机节点";
+    el.textContent = tr("● 已连接本机节点");
     el.dataset.live = "1";
     if (document.getElementById("main").dataset.drawn !== undefined) refresh();
   });
   ev.addEventListener("error", () => {
-    el.textContent = "○ 与本机节点的连接断了，正在重连";
+    el.textContent = tr("○ 与本机节点的连接断了，正在重连");
     el.dataset.live = "0";
     // refused (a session ended): the browser gives up; the next API call
     // asks for the password, and opens the stream again
@@ -914,6 +1502,19 @@ async function start() {
   schema = sc;
   for (const g of gs.items) grids.set(g.scope, g.fields.name);
   document.getElementById("who").textContent = session.node.name;
+  // the schema's own labels, in English when chosen
+  if (lang === "en") {
+    document.documentElement.lang = "en";
+    for (const c of schema.collections) {
+      c.label = codeWords(c.name);
+      for (const f of c.fields) { f.label = codeWords(f.name); for (const v of f.values) v.label = codeWords(v.code); }
+    }
+  }
+  document.querySelector(".top").append(h("button", { type: "button", class: "lang plain", id: "lang",
+    lang: lang === "en" ? "zh-CN" : "en", on: { click: () => setLang(lang === "en" ? "zh" : "en") } },
+    lang === "en" ? "中文" : "English"));
+  translate(document.querySelector(".tabs"));
+  translate(document.querySelector(".top"));
   window.addEventListener("hashchange", route);
   live();
   await route();

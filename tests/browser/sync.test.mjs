@@ -1,0 +1,228 @@
+// 同步与成员 and 待处理, with a second node: an invite made in the office's
+// app, shown as a QR code (read back from a screenshot with zbarimg) and
+// as text; a fresh laptop joins by pasting it into its own app (refusals
+// in Chinese); "sync now"; an edit made in the office's app appears in the
+// leader's open page without a reload; a status moved on both while they
+// were apart shows in the inbox and is settled there; a USB bundle is
+// downloaded from one app and uploaded into another.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { rmSync, writeFileSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { browser, open, settle, check, cli, cliJson, serve, tempDir, SHOTS } from "./lib.mjs";
+
+const URL = process.env.GS_URL, DIR = process.env.GS_DIR, PEER = process.env.GS_PEER;
+const G3 = "gongrencun/qinghejv/g03";
+let b, leader = null, leaderDir, code;
+const dirs = [];
+
+before(async () => {
+  b = await browser();
+  leaderDir = tempDir("gs-leader-");
+  dirs.push(leaderDir);
+  cli(leaderDir, ["init", "--name", "三网格楼栋长的电脑"]);
+});
+after(async () => {
+  // a clean stop (a sanitizer build reports leaks in the exit code)
+  if (leader) assert.equal(await leader.stop(), 0);
+  await b.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function zbar(png) {
+  return spawnSync("zbarimg", ["--raw", "-q", png], { encoding: "utf8" });
+}
+
+test("an invite made in the app is a QR code that reads back as the code shown", async (t) => {
+  const { page } = b;
+  await open(page, URL, "#/sync");
+  await page.getByLabel("角色").selectOption({ label: "楼栋长" });
+  await page.getByLabel("负责的网格").selectOption({ label: "第三网格" });
+  await page.getByRole("button", { name: "生成邀请码" }).click();
+  await page.locator("#invite-qr").waitFor();
+  code = await page.locator("#invite-code").inputValue();
+  assert.ok(code.length > 40, "a code is shown as text");
+  await page.locator("#invite-out").scrollIntoViewIfNeeded();
+  await page.evaluate(() => document.getElementById("invite-form").scrollIntoView());
+  await check(page, "sync-invite", b.errors);
+  const png = path.join(SHOTS, "invite-qr.png");
+  await page.locator("#invite-qr").screenshot({ path: png });
+  const z = zbar(png);
+  if (z.error && z.error.code === "ENOENT") return t.skip("zbarimg is missing (apt-get install zbar-tools)");
+  assert.equal(z.status, 0, "zbarimg found a code: " + z.stderr);
+  assert.equal(z.stdout.trim(), code);
+});
+
+test("a fresh laptop joins by pasting the code into its own app", async () => {
+  assert.ok(code, "the invite test ran");
+  assert.ok(PEER, "run.sh gives the office's peer address");
+  // no gossip of its own in this test: the button makes it sync
+  leader = await serve(leaderDir, ["--gossip-ms", "86400000"]);
+  const page = await b.ctx.newPage();
+  try {
+    await open(page, leader.url, "#/sync");
+    assert.match(await page.locator("main").textContent(), /本机还没有加入网络/);
+    // a mistyped code is refused, in Chinese
+    await page.getByLabel("把管理员给的邀请码粘贴到这里").fill(code.slice(0, -3) + "xyz");
+    await page.getByRole("button", { name: "加入", exact: true }).click();
+    await page.locator("#join-result.error").waitFor();
+    assert.match(await page.locator("#join-result").textContent(), /没有加入：(这不是有效的邀请码|这个邀请码被改动过)/);
+    assert.equal(cliJson(leaderDir, ["status"]).network, null);
+    await page.getByLabel("把管理员给的邀请码粘贴到这里").fill(code);
+    await page.getByRole("button", { name: "加入", exact: true }).click();
+    await page.locator("#join-result.ok").waitFor();
+    assert.match(await page.locator("#join-result").textContent(), /已加入网络「工人村街道」，角色：楼栋长/);
+    const st = cliJson(leaderDir, ["status"]);
+    assert.equal(st.network.name, "工人村街道");
+    assert.equal(st.network.role, "leader");
+    // the same code again: refused, in Chinese
+    await page.getByLabel("把管理员给的邀请码粘贴到这里").fill(code);
+    await page.getByRole("button", { name: "加入", exact: true }).click();
+    await page.locator("#join-result.error").waitFor();
+    assert.match(await page.locator("#join-result").textContent(), /已经加入了一个网络/);
+    // sync now: the grid's records come from the office
+    cli(leaderDir, ["peers", "add", PEER]);
+    await open(page, leader.url, "#/sync");
+    assert.equal(cliJson(leaderDir, ["list", "building"]).length, 0);
+    assert.match(await page.locator("#peers").textContent(), /还没试过/);
+    await page.getByRole("button", { name: "现在同步" }).click();
+    await page.locator("#sync-result", { hasText: "已开始和 1 个节点同步" }).waitFor();
+    const want = cliJson(DIR, ["list", "building", "--scope", G3]).length;
+    for (let i = 0; i < 100; i++) {
+      if (cliJson(leaderDir, ["list", "building"]).length >= want) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(cliJson(leaderDir, ["list", "building"]).length, want);
+    await open(page, leader.url, "#/sync");
+    await page.waitForFunction(() => Number(document.getElementById("peers-reachable").textContent) >= 1, null, { timeout: 15000 });
+    assert.match(await page.locator("#peers").textContent(), new RegExp(PEER.replace(/\./g, "\\.") + "现在连着"));
+    await check(page, "sync", b.errors);
+  } finally {
+    await page.close();
+  }
+});
+
+test("an edit made in the office's app appears in the leader's open page, without a reload", async () => {
+  assert.ok(leader, "the leader joined");
+  const res = cliJson(DIR, ["list", "resident", "--scope", G3, "--limit", "1"])[0];
+  const page = await b.ctx.newPage();
+  try {
+    await open(page, leader.url, "#/resident/" + res.id);
+    assert.equal(await page.locator("h1").textContent(), res.fields.name);
+    await page.evaluate(() => { window.notReloaded = true; });
+    // the office renames the resident in its own app
+    await open(b.page, URL, "#/resident/" + res.id + "/edit");
+    const name = res.fields.name + "（改）";
+    await b.page.getByLabel("姓名").fill(name);
+    await b.page.getByRole("button", { name: "保存" }).click();
+    await b.page.waitForURL(new RegExp("#/resident/" + res.id + "$"));
+    assert.equal(cliJson(DIR, ["get", "resident", res.id]).fields.name, name);
+    // live: the leader's page shows it, the same page still
+    await page.locator("h1", { hasText: name }).waitFor({ timeout: 20000 });
+    assert.equal(await page.evaluate(() => window.notReloaded), true);
+    assert.equal(cliJson(leaderDir, ["get", "resident", res.id]).fields.name, name);
+  } finally {
+    await page.close();
+  }
+});
+
+test("a status moved on two laptops while apart is in the inbox, and settled there", async () => {
+  assert.ok(leader, "the leader joined");
+  // an appeal of the leader's grid, resolved, known to both
+  const id = cli(DIR, ["appeal", "open", "--category", "repair", "--scope", G3, "单元门禁坏了"]).stdout.trim().match(/[0-9A-Z]{26}/)[0];
+  cli(DIR, ["appeal", "accept", id]);
+  cli(DIR, ["appeal", "assign", id, "--to", "清河物业服务站"]);
+  cli(DIR, ["appeal", "resolve", id]);
+  for (let i = 0; i < 100; i++) {
+    const r = cli(leaderDir, ["--json", "get", "appeal", id], { ok: false });
+    if (r.code === 0 && JSON.parse(r.stdout).fields.status === "resolved") break;
+    await new Promise((r2) => setTimeout(r2, 200));
+  }
+  assert.equal(cliJson(leaderDir, ["get", "appeal", id]).fields.status, "resolved");
+  // apart: the leader's laptop is off the network
+  assert.equal(await leader.stop(), 0);
+  leader = null;
+  cli(DIR, ["appeal", "close", id, "--feedback", "satisfied"]);
+  await new Promise((r) => setTimeout(r, 20));
+  cli(leaderDir, ["appeal", "reopen", id, "--note", "门禁又坏了"]);
+  // together again
+  leader = await serve(leaderDir, ["--peer", PEER, "--gossip-ms", "500"]);
+  for (let i = 0; i < 100; i++) {
+    if (cliJson(DIR, ["get", "appeal", id]).fields.status === "reopened") break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(cliJson(DIR, ["get", "appeal", id]).fields.status, "reopened");
+  const inbox = cliJson(DIR, ["inbox"]);
+  assert.ok(inbox.items.some((x) => x.kind === "status_race" && x.refs[0].id === id), "the CLI sees the race");
+  const { page } = b;
+  await open(page, URL, "#/inbox");
+  const item = page.locator(`section.inbox[data-kind=status_race]:has(.item[data-id="${id}"])`);
+  await item.waitFor();
+  assert.match(await item.textContent(), /在两台电脑上几乎同时被改了状态，现在显示「重新打开」/);
+  await check(page, "inbox", b.errors);
+  // settled: the office takes it on again
+  await item.locator(`.item[data-id="${id}"]`).getByRole("button", { name: "受理", exact: true }).click();
+  await page.locator(`.item[data-id="${id}"]`).waitFor({ state: "detached" });
+  assert.equal(cliJson(DIR, ["get", "appeal", id]).fields.status, "accepted");
+  assert.ok(!cliJson(DIR, ["inbox"]).items.some((x) => x.kind === "status_race" && x.refs[0].id === id), "settled");
+});
+
+test("a USB bundle downloaded from one app and uploaded into another", async () => {
+  // a reader of the third grid, with no peers: a bundle is all it gets
+  const dir = tempDir("gs-reader-");
+  dirs.push(dir);
+  cli(dir, ["init", "--name", "三网格的只读电脑"]);
+  const inv = cli(DIR, ["invite", "--role", "reader", "--scope", G3]).stdout.trim();
+  cli(dir, ["join", inv]);
+  const reader = await serve(dir);
+  const page = await b.ctx.newPage();
+  try {
+    await open(b.page, URL, "#/sync");
+    const [dl] = await Promise.all([b.page.waitForEvent("download"), b.page.getByRole("link", { name: "导出同步包（下载）" }).click()]);
+    const file = path.join(dir, "from-office.bundle");
+    await dl.saveAs(file);
+    const info = cliJson(DIR, ["bundle", "info", file]);
+    assert.equal(info.network, "工人村街道");
+    assert.ok(info.changes > 0);
+    await open(page, reader.url, "#/sync");
+    await page.locator("#bundle-file").setInputFiles(file);
+    await page.getByRole("button", { name: "导入", exact: true }).click();
+    await page.locator("#bundle-result", { hasText: "已导入" }).waitFor();
+    assert.match(await page.locator("#bundle-result").textContent(), /新收到 [1-9]\d* 条/);
+    // the reader now holds its grid's buildings, and nothing of another grid
+    const want = cliJson(DIR, ["list", "building", "--scope", G3]).length;
+    assert.equal(cliJson(dir, ["list", "building"]).length, want);
+    assert.equal(cliJson(dir, ["list", "building", "--scope", "gongrencun/qinghejv/g01"]).length, 0);
+    // a file that is not a bundle is refused, and says so
+    writeFileSync(path.join(dir, "junk.bundle"), "not a bundle at all");
+    await page.locator("#bundle-file").setInputFiles(path.join(dir, "junk.bundle"));
+    await page.getByRole("button", { name: "导入", exact: true }).click();
+    await page.locator("#bundle-result", { hasText: "没有导入" }).waitFor();
+    await check(page, "sync-bundle", b.errors);
+  } finally {
+    await page.close();
+    assert.equal(await reader.stop(), 0);
+  }
+  assert.ok(readFileSync(path.join(dir, "from-office.bundle")).length > 0);
+});
+
+test("a lost laptop is revoked from the office's app, after a confirmation naming it", async () => {
+  assert.ok(leader, "the leader joined");
+  const key = cliJson(leaderDir, ["id"]).id;
+  const { page } = b;
+  await open(page, URL, "#/sync");
+  const row = page.locator(`#members tr[data-key-short="${key.slice(0, 8)}"]`);
+  assert.match(await row.textContent(), /楼栋长（编号 /);
+  let asked = null;
+  page.once("dialog", async (d) => { asked = d.message(); await d.dismiss(); });
+  await row.getByRole("button", { name: "停用（电脑丢了）" }).click();
+  await page.waitForFunction(() => true);
+  assert.match(asked, new RegExp("确定停用「楼栋长（编号 " + key.slice(0, 4) + "-" + key.slice(4, 8)));
+  assert.equal(cliJson(DIR, ["members"]).members.find((m) => m.id === key).revoked, false, "dismissed: nothing done");
+  page.once("dialog", (d) => d.accept());
+  await row.getByRole("button", { name: "停用（电脑丢了）" }).click();
+  await page.locator(`#members tr[data-key-short="${key.slice(0, 8)}"]`, { hasText: "已停用" }).waitFor();
+  assert.equal(cliJson(DIR, ["members"]).members.find((m) => m.id === key).revoked, true);
+  await check(page, "sync-members", b.errors);
+});
