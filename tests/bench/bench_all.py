@@ -215,16 +215,34 @@ def gs_store(build, n, durable):
     }
 
 
+def run_rss(argv):
+    """Run argv; its stdout and its peak resident memory (VmHWM of that
+    process alone, from wait4's rusage), bytes."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = p.stdout.read()
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode:
+        raise SystemExit("%s failed: %s" % (" ".join(argv), err[-2000:]))
+    return out.decode(), ru.ru_maxrss * 1024
+
+
 def gs_sync(gs, n):
     """Load n records (CLI), cold sync to a serving peer through the
-    counting proxy, live edit latency and bytes, serving peak RSS."""
+    counting proxy, live edit latency and bytes, serving peak RSS. The
+    input is generated (into a file) before any clock starts."""
     nodes = Nodes(gs)
     try:
         nodes.pair("a", "b")
+        src = os.path.join(nodes.root, "residents.jsonl")
+        with open(src, "w") as f:
+            f.write(residents(n))
         t0 = time.time()
-        nodes.cmd("a", "load", "resident", "--scope", "s/c/g01", "-",
-                  input=residents(n))
+        _, load_rss = run_rss([gs, "--dir", nodes.dir("a"), "load",
+                               "resident", "--scope", "s/c/g01", src])
         load = n / (time.time() - t0)
+        os.unlink(src)
         pb, addr_b = nodes.serve("b")
         px = Proxy(addr_b)
         t0 = time.time()
@@ -259,10 +277,44 @@ def gs_sync(gs, n):
                 time.sleep(0.002)
             lat.append(time.time() - t0)
         px.close()
-        return {"load": load, "cold_s": cold, "cold_bytes": cold_bytes,
+        return {"load": load, "load_rss": load_rss, "cold_s": cold,
+                "cold_bytes": cold_bytes,
                 "inc_ms": statistics.median(lat) * 1000,
                 "inc_bytes": statistics.median(inc_bytes), "serve_rss": rss,
                 "serve_anon": anon}
+    finally:
+        nodes.close()
+
+
+def gs_members(gs, n, members):
+    """Seconds of a cold sync of n records from the admin to a serving
+    member, in a network of `members` members (the admin, the receiver
+    and members - 2 others, every claim witnessed and held by both)."""
+    nodes = Nodes(gs)
+    try:
+        nodes.pair("a", "b")
+        pa, addr_a = nodes.serve("a")
+        for i in range(members - 2):
+            m = "m%02d" % i
+            nodes.cmd(m, "init")
+            code = nodes.cmd("a", "invite", "--role", "leader", "--scope",
+                             "s/c/g%02d" % (i + 2)).strip()
+            nodes.cmd(m, "join", code)
+            nodes.cmd(m, "sync", addr_a)  # the admin witnesses its claim
+        pa.terminate()
+        pa.wait()
+        src = os.path.join(nodes.root, "residents.jsonl")
+        with open(src, "w") as f:
+            f.write(residents(n))
+        nodes.cmd("a", "load", "resident", "--scope", "s/c/g01", src)
+        os.unlink(src)
+        pb, addr_b = nodes.serve("b")
+        t0 = time.time()
+        nodes.cmd("a", "sync", addr_b)
+        secs = time.time() - t0
+        st = json.loads(nodes.cmd("b", "--json", "status"))
+        assert st["records"] >= n, "b holds %d of %d" % (st["records"], n)
+        return secs
     finally:
         nodes.close()
 
@@ -296,6 +348,26 @@ def ratio(g, o, higher_better=True):
     return ("%.2fx" if r >= 0.1 else "%.2gx") % r
 
 
+# The goals of issue 20, measured on the 2-core reference machine at
+# 1,000,000 records (memory, cold sync) or any scale (the rest).
+GOAL_MERGE = 350000          # merge edits/s
+GOAL_BULK_RATIO = 0.5        # bench_store bulk / bare LMDB
+GOAL_LOAD_RATIO = 0.35       # gridsync load / bare LMDB
+GOAL_LOAD_RSS = 300e6        # peak memory of loading 1,000,000 residents
+GOAL_COLD_S = 10.0           # cold sync of 1,000,000 records
+GOAL_MEET_B = 1000           # two synced nodes with 1,001 feeds meet
+GOAL_EDIT_B = 300            # one edit between two synced nodes
+GOAL_STORE_B = 350           # storage per record
+GOAL_MEMBERS = 1.10          # 40 members vs 4, time ratio ("within noise")
+
+
+def goal(text, progress):
+    """The goal and how far the figure is: progress = figure / goal for
+    higher-is-better figures, goal / figure for lower (1.00 and above:
+    reached)."""
+    return (text, progress)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
@@ -304,15 +376,20 @@ def main():
     ap.add_argument("--edits", type=int, default=1000000)
     ap.add_argument("--peer-edits", type=int, default=50000)
     ap.add_argument("--feeds", type=int, default=1000)
+    ap.add_argument("--members", type=int, default=40)
+    ap.add_argument("--members-records", type=int, default=100000)
     ap.add_argument("--no-peers", action="store_true")
     a = ap.parse_args()
     gs = os.path.join(a.build, "cli", "gridsync")
     scales = [int(x) for x in a.scale.split(",") if x]
-    rows = []  # (section, label, gridsync, unit, [(name, value, ratio)])
+    rows = []  # (section, label, gridsync, unit, [(name, value, ratio)], goal)
 
-    def row(section, label, g, unit, comps):
-        rows.append((section, label, g, unit, comps))
+    def row(section, label, g, unit, comps, gl=None):
+        rows.append((section, label, g, unit, comps, gl))
         print("  %-46s %14s" % (label, fmt(g, unit)), file=sys.stderr)
+
+    def lower(g, target):
+        return target / g if g else 0
 
     print("== limits", file=sys.stderr)
     lim = json.loads(run([os.path.join(a.build, "tests/bench/bench_limits"),
@@ -321,6 +398,7 @@ def main():
 
     for n in scales:
         peers = not a.no_peers and n <= a.peer_max
+        at_million = n == 1000000
         print("== %d records" % n, file=sys.stderr)
         st = gs_store(a.build, n, 300)
         am = peer("automerge", "writes", n, 100) if peers else None
@@ -330,23 +408,34 @@ def main():
             "/s", [("bare LMDB", st["bare_durable"], True),
                    ("Automerge", am and am["durable_per_s"], True),
                    ("PouchDB*", pd and pd["durable_per_s"], True)])
+        br = st["bulk"] / st["bare_bulk"]
         row(sec, "bulk load (bench_store, one txn)", st["bulk"], "/s",
             [("bare LMDB", st["bare_bulk"], True),
              ("Automerge", am and am["bulk_per_s"], True),
-             ("PouchDB", pd and pd["bulk_per_s"], True)])
+             ("PouchDB", pd and pd["bulk_per_s"], True)],
+            goal("%.2fx bare LMDB" % GOAL_BULK_RATIO, br / GOAL_BULK_RATIO))
         row(sec, "storage bytes per record", st["bytes_per_record"], "B",
             [("Automerge", am and am["bytes_per_record"], False),
-             ("PouchDB", pd and pd["bytes_per_record"], False)])
+             ("PouchDB", pd and pd["bytes_per_record"], False)],
+            goal("%d B" % GOAL_STORE_B,
+                 lower(st["bytes_per_record"], GOAL_STORE_B)))
         sy = gs_sync(gs, n)
+        lr = sy["load"] / st["bare_bulk"]
         row(sec, "bulk load (gridsync load, JSON Lines)", sy["load"], "/s",
-            [("bare LMDB", st["bare_bulk"], True)])
+            [("bare LMDB", st["bare_bulk"], True)],
+            goal("%.2fx bare LMDB" % GOAL_LOAD_RATIO, lr / GOAL_LOAD_RATIO))
+        row(sec, "gridsync load: peak memory (VmHWM)", sy["load_rss"], "MB",
+            [], goal("300 MB", lower(sy["load_rss"], GOAL_LOAD_RSS))
+            if at_million else goal("300 MB at 1000000", None))
         amS = peer("automerge", "sync", n) if peers else None
         pdS = peer("pouchdb", "sync", n) if peers else None
         sec = "3. cold sync over loopback, %d records" % n
         row(sec, "cold sync time", sy["cold_s"], "s",
             [("TCP same bytes", sy["cold_bytes"] / (tcp * 1e6), False),
              ("Automerge", amS and amS["cold_s"], False),
-             ("PouchDB*", pdS and pdS["cold_s"], False)])
+             ("PouchDB*", pdS and pdS["cold_s"], False)],
+            goal("%.0f s" % GOAL_COLD_S, lower(sy["cold_s"], GOAL_COLD_S))
+            if at_million else goal("10 s at 1000000", None))
         row(sec, "bytes on the wire per record", sy["cold_bytes"] / n, "B",
             [("Automerge", amS and amS["cold_bytes"] / n, False)])
         sec = "4. incremental, %d-record pair" % n
@@ -354,7 +443,8 @@ def main():
             "ms", [("Automerge", amS and amS["inc_ms"], False),
                    ("PouchDB*", pdS and pdS["inc_ms"], False)])
         row(sec, "one edit: bytes exchanged", sy["inc_bytes"], "B",
-            [("Automerge", amS and amS["inc_bytes"], False)])
+            [("Automerge", amS and amS["inc_bytes"], False)],
+            goal("%d B" % GOAL_EDIT_B, lower(sy["inc_bytes"], GOAL_EDIT_B)))
         sec = "5. memory, %d records" % n
         row(sec, "peak RSS of the serving node", sy["serve_rss"], "MB",
             [("Automerge", amS and amS["serve_rss"], False),
@@ -376,13 +466,29 @@ def main():
     row(sec, "edits applied per second (incl. final fsync)",
         mg["edits_per_s"], "/s",
         [("Automerge", amM and amM["edits_per_s"], True),
-         ("PouchDB", pdM and pdM["edits_per_s"], True)])
+         ("PouchDB", pdM and pdM["edits_per_s"], True)],
+        goal("%d/s" % GOAL_MERGE, mg["edits_per_s"] / GOAL_MERGE))
 
     print("== %d feeds meet" % a.feeds, file=sys.stderr)
     fd = gs_feeds(gs, a.feeds)
     sec = "4b. two synced nodes with %d feeds meet" % fd["feeds"]
-    row(sec, "bytes exchanged", fd["bytes"], "B", [])
+    row(sec, "bytes exchanged", fd["bytes"], "B", [],
+        goal("%d B, one round trip" % GOAL_MEET_B,
+             lower(fd["bytes"], GOAL_MEET_B)))
     row(sec, "time", fd["seconds"], "s", [])
+
+    if a.members > 4:
+        mn = min(max(scales), a.members_records)
+        print("== %d records, %d members vs 4" % (mn, a.members),
+              file=sys.stderr)
+        big = gs_members(gs, mn, a.members)
+        small = gs_members(gs, mn, 4)
+        sec = "6. a %d-record cold sync in a network of %d members vs 4" % (
+            mn, a.members)
+        row(sec, "cold sync, %d members" % a.members, big, "s",
+            [("4 members", small, False)],
+            goal("equal within noise (at most %.2fx the time)" % GOAL_MEMBERS,
+                 GOAL_MEMBERS * small / big if big else 0))
 
     print()
     print("gridsync benchmarks, every figure measured in this run")
@@ -396,14 +502,21 @@ def main():
                   a.peer_max, pe, prec))
     print("ratio: above 1.00x gridsync is faster or smaller; below, it "
           "loses; * see notes")
+    print("goal (issue 20): the figure to reach, and how far this run is "
+          "(100% and above: reached)")
     last = None
-    for section, label, g, unit, comps in rows:
+    for section, label, g, unit, comps, gl in rows:
         if section != last:
             print("\n" + section)
             last = section
         cs = "  ".join("%s %s = %s" % (nm, fmt(v, unit), ratio(g, v, hb))
                        for nm, v, hb in comps if v)
         print("  %-46s %12s  %s" % (label, fmt(g, unit), cs))
+        if gl:
+            text, prog = gl
+            print("  %-46s %12s  %s" % (
+                "", "", "goal %s%s" % (text, "" if prog is None else
+                                        ": at %.0f%% of it" % (prog * 100))))
     print("\n* PouchDB durable puts: LevelDB does not fsync each write; "
           "PouchDB sync is replication between two databases in one "
           "process (no wire, no bytes)")
