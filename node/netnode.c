@@ -342,6 +342,7 @@ struct session {
   bool member; /* the peer was a valid member when the session opened */
   node_policy *pol; /* cached for may_send */
   size_t pol_changes;
+  node_policy_cache recv_pol; /* decides received batches (on_classify) */
   bool confirmed; /* this node's own claim is confirmed (with pol) */
   size_t learnt; /* addresses added from this peer's PEERS */
   bool net_seen; /* a batch carried membership changes */
@@ -588,7 +589,10 @@ static void on_classify(void *ctx, const crdt_change *const *cs, size_t n,
   session *s = ctx;
   node_policy *p;
   char why[200];
-  if (node_policy_load(s->nn->n, &p) != GS_OK) {
+  bool net = false;
+  /* the policy is cached across batches: reloaded when the membership
+   * records changed (node_policy_cache_get) or a batch carried some */
+  if (node_policy_cache_get(s->nn->n, &s->recv_pol, &p) != GS_OK) {
     for (size_t i = 0; i < n; i++)
       verdict[i] = NET_SYNC_REFUSE; /* cannot tell: try again later */
     return;
@@ -598,7 +602,7 @@ static void on_classify(void *ctx, const crdt_change *const *cs, size_t n,
   for (size_t i = 0; i < n; i++) {
     verdict[i] = 0;
     if (cs[i]->scope_len && cs[i]->scope[0] == '_')
-      s->net_seen = true; /* memberships may change: re-check held */
+      s->net_seen = net = true; /* memberships may change: re-check held */
     gs_err d = node_policy_decide(p, cs[i], why, sizeof why);
     if (d == GS_OK)
       continue;
@@ -614,7 +618,7 @@ static void on_classify(void *ctx, const crdt_change *const *cs, size_t n,
                cs[i]->seq, who, (int)cs[i]->scope_len, cs[i]->scope, why);
     }
   }
-  node_policy_free(p);
+  node_policy_cache_done(&s->recv_pol, net);
   if (refused) {
     logf_(s->nn, "refused %zu of %zu changes from %s (first: %s)", refused, n,
           s->outgoing ? s->addr : net_peer_addr(s->peer), first);
@@ -823,6 +827,7 @@ static void on_close(net_peer *p, gs_err why, const char *reason)
     }
   net_sync_free(s->sync);
   node_policy_free(s->pol);
+  node_policy_cache_drop(&s->recv_pol);
   free(s);
   if (nn->once)
     uv_stop(nn->loop);
