@@ -308,6 +308,7 @@ struct node_server {
   uv_timer_t poll, gossip, progress;
   uv_fs_event_t commits; /* data.mdb written: another process committed */
   uv_timer_t settle;      /* a second look after a write event */
+  uv_check_t flush;       /* group commit of received changes (on_flush) */
   uint64_t last_look;     /* uv_now of the last on_poll */
   net_identity id;
   net_peer_opts opts;
@@ -720,7 +721,8 @@ static void on_open(net_peer *p)
                     .ctx = s,
                     .now = io_now,
                     .on_hello = on_hello,
-                    .after_apply = after_apply};
+                    .after_apply = after_apply,
+                    .group = true};
   if (memcmp(net_peer_remote_key(p), s->nn->id.sign_pk, CRDT_KEY_LEN) == 0) {
     /* an address of our own (learnt from a peer): forget it */
     if (s->outgoing)
@@ -772,6 +774,17 @@ static void on_open(net_peer *p)
     fail_session(s, err, "cannot start syncing");
 }
 
+static void recv_failed(session *s, gs_err err, const char *why)
+{
+  logf_(s->nn, "dropping %s: %s",
+        s->outgoing ? s->addr : net_peer_addr(s->peer), why);
+  if (s->nn->once) {
+    s->nn->once_err = err;
+    snprintf(s->nn->once_why, sizeof s->nn->once_why, "%s", why);
+  }
+  fail_session(s, err, why);
+}
+
 static void on_msg(net_peer *p, const uint8_t *m, size_t len)
 {
   session *s = net_peer_data(p);
@@ -780,16 +793,31 @@ static void on_msg(net_peer *p, const uint8_t *m, size_t len)
     return;
   gs_err err = net_sync_on_msg(s->sync, m, len, why, sizeof why);
   if (err) {
-    logf_(s->nn, "dropping %s: %s",
-          s->outgoing ? s->addr : net_peer_addr(p), why);
-    if (s->nn->once) {
-      s->nn->once_err = err;
-      snprintf(s->nn->once_why, sizeof s->nn->once_why, "%s", why);
-    }
-    fail_session(s, err, why);
+    recv_failed(s, err, why);
     return;
   }
   check_once_done(s);
+}
+
+/* Group commit (issue 20): once a loop turn's reads are delivered, what
+ * each session received is stored in one transaction (one fsync) and
+ * only then acknowledged (net_sync_flush). */
+static void on_flush(uv_check_t *h)
+{
+  netnode *nn = h->data;
+  session *next;
+  for (session *s = nn->sessions; s; s = next) {
+    char why[200];
+    next = s->next;
+    if (!s->sync || !net_sync_pending(s->sync))
+      continue;
+    gs_err err = net_sync_flush(s->sync, why, sizeof why);
+    if (err) {
+      recv_failed(s, err, why);
+      continue;
+    }
+    check_once_done(s);
+  }
 }
 
 static void on_drain(net_peer *p)
@@ -999,14 +1027,15 @@ static void close_all(netnode *nn)
     net_peer_close(s->peer, GS_OK, "node stopping");
   uv_handle_t *hs[] = {(uv_handle_t *)&nn->poll, (uv_handle_t *)&nn->commits,
                        (uv_handle_t *)&nn->settle, (uv_handle_t *)&nn->gossip,
-                       (uv_handle_t *)&nn->progress};
-  nn->handles = 5;
+                       (uv_handle_t *)&nn->progress,
+                       (uv_handle_t *)&nn->flush};
+  nn->handles = 6;
   if (nn->listening) {
     nn->handles++;
     uv_close((uv_handle_t *)&nn->listener, on_handle_closed);
   }
   nn->listening = false;
-  for (size_t i = 0; i < 5; i++)
+  for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
     uv_close(hs[i], on_handle_closed);
 }
 
@@ -1285,6 +1314,10 @@ static gs_err netnode_init(netnode *nn, node *n, uv_loop_t *loop)
   nn->poll.data = nn->gossip.data = nn->progress.data = nn;
   nn->listener.data = nn;
   uv_timer_start(&nn->poll, on_poll, POLL_MS, POLL_MS);
+  uv_check_init(nn->loop, &nn->flush);
+  nn->flush.data = nn;
+  uv_check_start(&nn->flush, on_flush);
+  uv_unref((uv_handle_t *)&nn->flush); /* it alone keeps no loop running */
   uv_fs_event_init(nn->loop, &nn->commits);
   uv_timer_init(nn->loop, &nn->settle);
   nn->commits.data = nn->settle.data = nn;

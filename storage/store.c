@@ -1502,6 +1502,40 @@ static gs_err apply_common(store *s, const uint8_t *const *changes,
   return err;
 }
 
+/* ---- applying changes the caller decoded (issue 20) ----
+ * The receive path decodes each change once (to classify it) and hands
+ * the decoded changes here: store_apply_ex would decode them again. */
+
+gs_err store_apply_changes(store *s, crdt_change *const *cs, size_t n,
+                           const uint8_t *hold, uint8_t *out,
+                           store_result *res, size_t *bad_index)
+{
+  uint8_t(*badf)[CRDT_FEED_LEN] = malloc((n ? n : 1) * sizeof *badf);
+  quota *quotas = malloc((n ? n : 1) * sizeof *quotas);
+  size_t bad = 0;
+  store_result tmp;
+  gs_err err = GS_ENOMEM;
+
+  if (!res)
+    res = &tmp;
+  memset(res, 0, sizeof *res);
+  if (!badf || !quotas)
+    goto out;
+  for (int tries = 0;; tries++) {
+    err = apply_batch(s, cs, n, hold, out, true, badf, quotas, res, &bad);
+    if (err != MDB_MAP_FULL || tries + 1 >= RETRIES)
+      break;
+    if ((err = grow_map(s)) != GS_OK) /* then try the whole batch again */
+      break;
+  }
+  if (err && bad_index)
+    *bad_index = bad;
+out:
+  free(badf);
+  free(quotas);
+  return err;
+}
+
 gs_err store_apply(store *s, const uint8_t *const *changes,
                    const size_t *lens, size_t n, store_result *res,
                    size_t *bad_index)
