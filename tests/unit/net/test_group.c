@@ -365,3 +365,158 @@ Test(group, a_group_that_fails_half_way_leaves_nothing)
   link_close(&l);
   tnode_close(&a), tnode_close(&b);
 }
+
+/* ---- a receiver killed after an ACK keeps what it acknowledged ---- */
+
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static bool read_full(int fd, void *buf, size_t n)
+{
+  uint8_t *p = buf;
+  while (n) {
+    ssize_t r = read(fd, p, n);
+    if (r <= 0)
+      return false;
+    p += r, n -= (size_t)r;
+  }
+  return true;
+}
+
+static bool write_full(int fd, const void *buf, size_t n)
+{
+  const uint8_t *p = buf;
+  while (n) {
+    ssize_t r = write(fd, p, n);
+    if (r <= 0)
+      return false;
+    p += r, n -= (size_t)r;
+  }
+  return true;
+}
+
+static gs_err pipe_send(void *ctx, const uint8_t *m, size_t n)
+{
+  int fd = *(int *)ctx;
+  uint32_t len = (uint32_t)n;
+  return write_full(fd, &len, 4) && write_full(fd, m, n) ? GS_OK : GS_ECLOSED;
+}
+
+/* The receiving node, in a child: messages framed on in, its own on out;
+ * it flushes its group when nothing more is waiting to be read. */
+static void receiver_child(const char *dir, int in, int out)
+{
+  store *st;
+  net_sync *s;
+  char why[200];
+  if (store_open(dir, STORE_CREATE, &st) != GS_OK)
+    _exit(2);
+  net_sync_io io = {.send = pipe_send, .ctx = &out, .group = true};
+  if (net_sync_new(st, &io, &s) != GS_OK || net_sync_start(s) != GS_OK)
+    _exit(3);
+  uint8_t *buf = malloc(NET_MSG_MAX + 1024);
+  uint32_t len;
+  while (read_full(in, &len, 4) && len <= NET_MSG_MAX + 1024 &&
+         read_full(in, buf, len)) {
+    if (net_sync_on_msg(s, buf, len, why, sizeof why) != GS_OK)
+      _exit(4);
+    struct pollfd pf = {.fd = in, .events = POLLIN};
+    if (poll(&pf, 1, 0) == 0 && net_sync_flush(s, why, sizeof why) != GS_OK)
+      _exit(5);
+  }
+  _exit(0);
+}
+
+/* Changes in a CHANGES or PACKED message (0 for other types). */
+static size_t changes_in(const uint8_t *m, size_t n, uint8_t *scratch)
+{
+  net_msg d, inner;
+  size_t k = 0;
+  cr_assert_eq(net_msg_decode(m, n, &d), GS_OK);
+  if (d.type == NET_MSG_CHANGES) {
+    k = d.u.changes.n;
+  } else if (d.type == NET_MSG_PACKED) {
+    cr_assert_eq(net_msg_unpack(&d, scratch, &inner), GS_OK);
+    k = inner.u.changes.n;
+    net_msg_free(&inner);
+  }
+  net_msg_free(&d);
+  return k;
+}
+
+Test(group, a_receiver_killed_after_an_ack_keeps_what_it_acknowledged,
+     .timeout = 120)
+{
+  tnode a;
+  tnode_open(&a);
+  write_changes(&a, "s/c/g01", 1500, 40, 0x43, "一位住在七号楼的老人");
+  char bdir[] = "/tmp/gs-group-XXXXXX";
+  cr_assert_not_null(mkdtemp(bdir));
+  int p2c[2], c2p[2];
+  cr_assert_eq(pipe(p2c), 0);
+  cr_assert_eq(pipe(c2p), 0);
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    close(p2c[1]), close(c2p[0]);
+    receiver_child(bdir, p2c[0], c2p[1]);
+  }
+  close(p2c[0]), close(c2p[1]);
+  queue qa = {0};
+  net_sync *s;
+  net_sync_io io = {.send = q_send, .ctx = &qa};
+  cr_assert_eq(net_sync_new(a.st, &io, &s), GS_OK);
+  cr_assert_eq(net_sync_start(s), GS_OK);
+  uint8_t *scratch = malloc(NET_MSG_MAX), *buf = malloc(NET_MSG_MAX + 1024);
+  size_t sent_changes[4096], nsent = 0, acks = 0;
+  char why[200];
+  while (acks < 5) {
+    qmsg *m;
+    while ((m = q_pop(&qa))) { /* all a has to say, in order */
+      size_t k = changes_in(m->data, m->n, scratch);
+      if (k) {
+        cr_assert_lt(nsent, 4096);
+        sent_changes[nsent] = (nsent ? sent_changes[nsent - 1] : 0) + k;
+        nsent++;
+      }
+      cr_assert_eq(pipe_send(&p2c[1], m->data, m->n), GS_OK);
+      free(m);
+    }
+    uint32_t len;
+    cr_assert(read_full(c2p[0], &len, 4), "the receiver stopped");
+    cr_assert_leq(len, NET_MSG_MAX + 1024);
+    cr_assert(read_full(c2p[0], buf, len));
+    net_msg d;
+    cr_assert_eq(net_msg_decode(buf, len, &d), GS_OK);
+    acks += d.type == NET_MSG_ACK;
+    net_msg_free(&d);
+    cr_assert_eq(net_sync_on_msg(s, buf, len, why, sizeof why), GS_OK, "%s",
+                 why);
+  }
+  /* at once after the fifth ACK */
+  kill(pid, SIGKILL);
+  int status;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_assert(WIFSIGNALED(status), "the receiver ended before it was killed");
+  cr_assert_gt(nsent, acks, "everything was sent: the kill came too late");
+  store *b;
+  cr_assert_eq(store_open(bdir, 0, &b), GS_OK);
+  uint8_t feed[CRDT_FEED_LEN];
+  store_feed f = {.seq = 0};
+  crdt_feed_id(a.pk, "s/c/g01", 7, feed);
+  gs_err e = store_feed_get(b, feed, &f);
+  cr_assert(e == GS_OK || e == GS_ENOTFOUND);
+  cr_assert_geq(f.seq, sent_changes[acks - 1],
+                "acknowledged %zu changes, kept %" PRIu64,
+                sent_changes[acks - 1], f.seq);
+  store_close(b);
+  net_sync_free(s);
+  q_clear(&qa);
+  free(scratch), free(buf);
+  close(p2c[1]), close(c2p[0]);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", bdir);
+  cr_assert_eq(system(cmd), 0);
+  tnode_close(&a);
+}
