@@ -114,6 +114,12 @@ struct net_sync {
   feedmap fork_sent; /* feeds whose fork evidence went to the peer */
   tail *forks;  /* our change at a seq the peer holds another one at */
   size_t nforks, capforks;
+  /* the version vector's digest first (issue 20) */
+  feedmap mine;       /* our vector when the digest was taken */
+  uint8_t vv_digest[CRDT_HASH_LEN];
+  uint64_t vv_count;
+  bool vv_full;       /* our whole vector goes out (the digests differ) */
+  bool peer_first;    /* the peer's first VV page was seen */
   /* group commit: received changes kept, waiting for one transaction */
   crdt_change **g_cs;
   uint8_t *g_hold, *g_out;
@@ -135,6 +141,7 @@ gs_err net_sync_new(store *st, const net_sync_io *io, net_sync **out)
   crdt_random(&s->remote.seed, sizeof s->remote.seed);
   crdt_random(&s->bad.seed, sizeof s->bad.seed);
   crdt_random(&s->fork_sent.seed, sizeof s->fork_sent.seed);
+  crdt_random(&s->mine.seed, sizeof s->mine.seed);
   *out = s;
   return GS_OK;
 }
@@ -146,6 +153,7 @@ void net_sync_free(net_sync *s)
   free(s->remote.e);
   free(s->bad.e);
   free(s->fork_sent.e);
+  free(s->mine.e);
   free(s->forks);
   free(s->plan);
   free(s->unpacked);
@@ -202,7 +210,7 @@ static gs_err vv_pump(net_sync *s, bool force)
 {
   gs_err err = GS_OK;
   vv_ctx *v = NULL;
-  while (!s->vv_sent &&
+  while (s->vv_full && !s->vv_sent &&
          (force || !s->io.writable || s->io.writable(s->io.ctx))) {
     force = false;
     if (!v && !(v = malloc(sizeof *v)))
@@ -228,6 +236,100 @@ static gs_err vv_pump(net_sync *s, bool force)
   return err;
 }
 
+/* ---- the version vector's digest (issue 20) ----
+ * Each side opens with one VV page holding a single entry under the
+ * reserved feed id NET_VV_DIGEST_FEED (all zero: never a real feed, which
+ * is a hash): seq = its number of feeds, head = the BLAKE2b of its whole
+ * vector (every feed id, seq and head, in feed order), more = true. Two
+ * nodes that hold the same vector see equal digests, take the peer's
+ * vector to be their own, and send nothing more of it: one round trip,
+ * whatever the number of feeds. When the digests differ each sends its
+ * whole vector in the pages that follow (the last with more = false). A
+ * node of protocol 3 that does not know the digest reads it as a feed it
+ * does not hold (ignored) and waits for the pages that follow, which come:
+ * its own first page, not a digest, tells us to send them. */
+
+static const uint8_t digest_feed[CRDT_FEED_LEN]; /* all zero */
+static gs_err make_plan(net_sync *s);
+
+typedef struct digest_ctx {
+  net_sync *s;
+  crdt_hasher h;
+  uint64_t n;
+  gs_err err;
+} digest_ctx;
+
+static int on_digest_feed(void *ctx, const store_feed *f)
+{
+  digest_ctx *d = ctx;
+  uint8_t seq[8];
+  for (int i = 0; i < 8; i++)
+    seq[i] = (uint8_t)(f->seq >> (56 - 8 * i));
+  crdt_hasher_update(&d->h, f->feed, CRDT_FEED_LEN);
+  crdt_hasher_update(&d->h, seq, 8);
+  crdt_hasher_update(&d->h, f->head, CRDT_HASH_LEN);
+  d->n++;
+  return (d->err = fm_raise(&d->s->mine, f->feed, f->seq)) != GS_OK;
+}
+
+static gs_err vv_digest_send(net_sync *s)
+{
+  digest_ctx d = {.s = s, .n = 0, .err = GS_OK};
+  crdt_hasher_init(&d.h);
+  crdt_hasher_update(&d.h, "gridsync-vv-digest-v1", 21);
+  gs_err err = store_feeds(s->st, on_digest_feed, &d);
+  if (err || (err = d.err))
+    return err;
+  crdt_hasher_final(&d.h, s->vv_digest);
+  s->vv_count = d.n;
+  net_vv_entry e = {.seq = d.n, .has_head = true};
+  memcpy(e.feed, digest_feed, CRDT_FEED_LEN);
+  memcpy(e.head, s->vv_digest, CRDT_HASH_LEN);
+  uint8_t *buf;
+  size_t len;
+  gs_err me = net_msg_vv(&e, 1, true, &buf, &len);
+  return send_msg(s, buf, len, me);
+}
+
+static bool is_digest_page(const net_msg *m)
+{
+  return m->u.vv.n == 1 && m->u.vv.more && m->u.vv.entries[0].has_head &&
+         memcmp(m->u.vv.entries[0].feed, digest_feed, CRDT_FEED_LEN) == 0;
+}
+
+/* The peer's first VV page. *handled: it was the digest (nothing more to
+ * do with the page). */
+static gs_err vv_first_page(net_sync *s, const net_msg *m, bool *handled)
+{
+  *handled = false;
+  s->peer_first = true;
+  if (!is_digest_page(m)) {
+    /* a node that sends no digest (protocol 3): our whole vector */
+    s->vv_full = true;
+    return vv_pump(s, true);
+  }
+  *handled = true;
+  const net_vv_entry *e = &m->u.vv.entries[0];
+  if (e->seq == s->vv_count &&
+      memcmp(e->head, s->vv_digest, CRDT_HASH_LEN) == 0) {
+    /* the peer holds what we held when we took the digest */
+    feedmap t = s->remote;
+    s->remote = s->mine;
+    s->mine = t;
+    free(s->mine.e);
+    memset(&s->mine, 0, sizeof s->mine);
+    s->vv_sent = true; /* the peer, seeing the same, sends no more */
+    s->remote_vv_done = true;
+    s->stats.vv_equal = true;
+    gs_err err = make_plan(s);
+    return err ? err : net_sync_pump(s);
+  }
+  free(s->mine.e);
+  memset(&s->mine, 0, sizeof s->mine);
+  s->vv_full = true;
+  return vv_pump(s, true);
+}
+
 gs_err net_sync_start(net_sync *s)
 {
   store_stats st;
@@ -243,7 +345,7 @@ gs_err net_sync_start(net_sync *s)
     if ((err = send_msg(s, buf, len, e)) != GS_OK)
       return err;
   }
-  return vv_pump(s, true);
+  return vv_digest_send(s);
 }
 
 /* ---- planning and sending tails ---- */
@@ -817,6 +919,11 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
       snprintf(why, whylen, "version vector sent twice");
       err = GS_EPROTO;
       break;
+    }
+    if (!s->peer_first) {
+      bool handled;
+      if ((err = vv_first_page(s, &m, &handled)) != GS_OK || handled)
+        break;
     }
     s->vv_seen += m.u.vv.n;
     if (s->vv_seen > NET_SYNC_MAX_FEEDS) {

@@ -104,6 +104,7 @@ typedef struct net_sync_stats {
   uint64_t recv_changes, recv_dups, recv_bytes;
   uint64_t msgs_in, msgs_out;
   uint64_t groups; /* store transactions of received changes */
+  bool vv_equal;   /* the version vectors' digests were equal */
 } net_sync_stats;
 
 /* A session on st (borrowed; must outlive the session). */
