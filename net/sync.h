@@ -5,16 +5,22 @@
  *
  * Both sides run the same state machine:
  *   0. send HELLO (this node's wall clock);
- *   1. send the version vector (VV pages, with each feed's head hash), a
- *      page at a time while the transport is writable (flow control: a
- *      vector of a million feeds never fills an output queue);
+ *   1. send the digest of the version vector (a first VV page of one
+ *      reserved entry: the number of feeds and a hash of them all, issue
+ *      20); when the peer's digest is equal, its vector is taken to be
+ *      ours and nothing more of it is sent; otherwise (or when the peer
+ *      sends no digest) the version vector follows (VV pages, with each
+ *      feed's head hash), a page at a time while the transport is
+ *      writable (flow control: a vector of a million feeds never fills an
+ *      output queue);
  *   2. when the peer's VV is complete, send every feed tail it lacks, in
  *      feed then seq order, in CHANGES messages of at most NET_MSG_MAX
  *      bytes, with at most NET_SYNC_WINDOW of them unacknowledged; then
  *      DONE;
  *   3. apply each received CHANGES in one store transaction
- *      (store_apply_ex: every signature verified, chain, gap and fork
- *      checks) and ACK it. A bad feed is isolated, never the session: its
+ *      (store_apply_changes: every signature verified, chain, gap and fork
+ *      checks) and ACK it; with group commit (io.group) the CHANGES of one
+ *      read share one transaction, each ACKed after it. A bad feed is isolated, never the session: its
  *      changes are not stored, the feed is recorded (`quar`) and skipped
  *      for the rest of the session, every other feed goes on. A change
  *      stamped too far ahead, or whose author's membership is not known
