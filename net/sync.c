@@ -114,7 +114,21 @@ struct net_sync {
   feedmap fork_sent; /* feeds whose fork evidence went to the peer */
   tail *forks;  /* our change at a seq the peer holds another one at */
   size_t nforks, capforks;
+  /* the version vector's digest first (issue 20) */
+  feedmap mine;       /* our vector when the digest was taken */
+  uint8_t vv_digest[CRDT_HASH_LEN];
+  uint64_t vv_count;
+  bool vv_full;       /* our whole vector goes out (the digests differ) */
+  bool peer_first;    /* the peer's first VV page was seen */
+  /* group commit: received changes kept, waiting for one transaction */
+  crdt_change **g_cs;
+  uint8_t *g_hold, *g_out;
+  size_t g_n, g_cap, g_bytes;
+  size_t g_end[NET_SYNC_WINDOW]; /* end of each message's changes */
+  size_t g_nmsgs;
 };
+
+static void group_clear(net_sync *s);
 
 gs_err net_sync_new(store *st, const net_sync_io *io, net_sync **out)
 {
@@ -127,6 +141,7 @@ gs_err net_sync_new(store *st, const net_sync_io *io, net_sync **out)
   crdt_random(&s->remote.seed, sizeof s->remote.seed);
   crdt_random(&s->bad.seed, sizeof s->bad.seed);
   crdt_random(&s->fork_sent.seed, sizeof s->fork_sent.seed);
+  crdt_random(&s->mine.seed, sizeof s->mine.seed);
   *out = s;
   return GS_OK;
 }
@@ -138,9 +153,14 @@ void net_sync_free(net_sync *s)
   free(s->remote.e);
   free(s->bad.e);
   free(s->fork_sent.e);
+  free(s->mine.e);
   free(s->forks);
   free(s->plan);
   free(s->unpacked);
+  group_clear(s);
+  free(s->g_cs);
+  free(s->g_hold);
+  free(s->g_out);
   free(s);
 }
 
@@ -151,7 +171,7 @@ const net_sync_stats *net_sync_get_stats(const net_sync *s)
 
 bool net_sync_caught_up(const net_sync *s)
 {
-  return s->done_sent && s->done_recv && s->inflight == 0;
+  return s->done_sent && s->done_recv && s->inflight == 0 && !s->g_nmsgs;
 }
 
 static gs_err send_msg(net_sync *s, uint8_t *buf, size_t n, gs_err err)
@@ -190,7 +210,7 @@ static gs_err vv_pump(net_sync *s, bool force)
 {
   gs_err err = GS_OK;
   vv_ctx *v = NULL;
-  while (!s->vv_sent &&
+  while (s->vv_full && !s->vv_sent &&
          (force || !s->io.writable || s->io.writable(s->io.ctx))) {
     force = false;
     if (!v && !(v = malloc(sizeof *v)))
@@ -216,6 +236,100 @@ static gs_err vv_pump(net_sync *s, bool force)
   return err;
 }
 
+/* ---- the version vector's digest (issue 20) ----
+ * Each side opens with one VV page holding a single entry under the
+ * reserved feed id NET_VV_DIGEST_FEED (all zero: never a real feed, which
+ * is a hash): seq = its number of feeds, head = the BLAKE2b of its whole
+ * vector (every feed id, seq and head, in feed order), more = true. Two
+ * nodes that hold the same vector see equal digests, take the peer's
+ * vector to be their own, and send nothing more of it: one round trip,
+ * whatever the number of feeds. When the digests differ each sends its
+ * whole vector in the pages that follow (the last with more = false). A
+ * node of protocol 3 that does not know the digest reads it as a feed it
+ * does not hold (ignored) and waits for the pages that follow, which come:
+ * its own first page, not a digest, tells us to send them. */
+
+static const uint8_t digest_feed[CRDT_FEED_LEN]; /* all zero */
+static gs_err make_plan(net_sync *s);
+
+typedef struct digest_ctx {
+  net_sync *s;
+  crdt_hasher h;
+  uint64_t n;
+  gs_err err;
+} digest_ctx;
+
+static int on_digest_feed(void *ctx, const store_feed *f)
+{
+  digest_ctx *d = ctx;
+  uint8_t seq[8];
+  for (int i = 0; i < 8; i++)
+    seq[i] = (uint8_t)(f->seq >> (56 - 8 * i));
+  crdt_hasher_update(&d->h, f->feed, CRDT_FEED_LEN);
+  crdt_hasher_update(&d->h, seq, 8);
+  crdt_hasher_update(&d->h, f->head, CRDT_HASH_LEN);
+  d->n++;
+  return (d->err = fm_raise(&d->s->mine, f->feed, f->seq)) != GS_OK;
+}
+
+static gs_err vv_digest_send(net_sync *s)
+{
+  digest_ctx d = {.s = s, .n = 0, .err = GS_OK};
+  crdt_hasher_init(&d.h);
+  crdt_hasher_update(&d.h, "gridsync-vv-digest-v1", 21);
+  gs_err err = store_feeds(s->st, on_digest_feed, &d);
+  if (err || (err = d.err))
+    return err;
+  crdt_hasher_final(&d.h, s->vv_digest);
+  s->vv_count = d.n;
+  net_vv_entry e = {.seq = d.n, .has_head = true};
+  memcpy(e.feed, digest_feed, CRDT_FEED_LEN);
+  memcpy(e.head, s->vv_digest, CRDT_HASH_LEN);
+  uint8_t *buf;
+  size_t len;
+  gs_err me = net_msg_vv(&e, 1, true, &buf, &len);
+  return send_msg(s, buf, len, me);
+}
+
+static bool is_digest_page(const net_msg *m)
+{
+  return m->u.vv.n == 1 && m->u.vv.more && m->u.vv.entries[0].has_head &&
+         memcmp(m->u.vv.entries[0].feed, digest_feed, CRDT_FEED_LEN) == 0;
+}
+
+/* The peer's first VV page. *handled: it was the digest (nothing more to
+ * do with the page). */
+static gs_err vv_first_page(net_sync *s, const net_msg *m, bool *handled)
+{
+  *handled = false;
+  s->peer_first = true;
+  if (!is_digest_page(m)) {
+    /* a node that sends no digest (protocol 3): our whole vector */
+    s->vv_full = true;
+    return vv_pump(s, true);
+  }
+  *handled = true;
+  const net_vv_entry *e = &m->u.vv.entries[0];
+  if (e->seq == s->vv_count &&
+      memcmp(e->head, s->vv_digest, CRDT_HASH_LEN) == 0) {
+    /* the peer holds what we held when we took the digest */
+    feedmap t = s->remote;
+    s->remote = s->mine;
+    s->mine = t;
+    free(s->mine.e);
+    memset(&s->mine, 0, sizeof s->mine);
+    s->vv_sent = true; /* the peer, seeing the same, sends no more */
+    s->remote_vv_done = true;
+    s->stats.vv_equal = true;
+    gs_err err = make_plan(s);
+    return err ? err : net_sync_pump(s);
+  }
+  free(s->mine.e);
+  memset(&s->mine, 0, sizeof s->mine);
+  s->vv_full = true;
+  return vv_pump(s, true);
+}
+
 gs_err net_sync_start(net_sync *s)
 {
   store_stats st;
@@ -231,7 +345,7 @@ gs_err net_sync_start(net_sync *s)
     if ((err = send_msg(s, buf, len, e)) != GS_OK)
       return err;
   }
-  return vv_pump(s, true);
+  return vv_digest_send(s);
 }
 
 /* ---- planning and sending tails ---- */
@@ -496,18 +610,142 @@ static bool same_feed(const crdt_change *a, const crdt_change *b)
          memcmp(a->scope, b->scope, a->scope_len) == 0;
 }
 
+/* ---- group commit (issue 20) ----
+ * Received CHANGES messages are decoded once and decided at once (the
+ * permission check, in order), and their kept changes wait in the group;
+ * the group is applied in one store transaction (one fsync) by
+ * group_flush, and only then is each of its messages acknowledged:
+ * durability before an ACK stays. Without io.group every message is its
+ * own group (flushed at once). A message carrying membership changes
+ * ("_net") closes its group, so the next message is decided with them
+ * stored. The group holds at most NET_SYNC_WINDOW messages (what a peer
+ * may have in flight) and NET_SYNC_GROUP_BYTES of changes. */
+
+static void group_clear(net_sync *s)
+{
+  for (size_t i = 0; i < s->g_n; i++)
+    crdt_change_free(s->g_cs[i]);
+  s->g_n = s->g_nmsgs = s->g_bytes = 0;
+}
+
+static gs_err group_room(net_sync *s, size_t more)
+{
+  if (s->g_n + more <= s->g_cap)
+    return GS_OK;
+  size_t cap = s->g_cap ? s->g_cap : 256;
+  while (cap < s->g_n + more)
+    cap *= 2;
+  crdt_change **cs = realloc(s->g_cs, cap * sizeof *cs);
+  if (!cs)
+    return GS_ENOMEM;
+  s->g_cs = cs;
+  uint8_t *h = realloc(s->g_hold, cap);
+  if (!h)
+    return GS_ENOMEM;
+  s->g_hold = h;
+  uint8_t *o = realloc(s->g_out, cap);
+  if (!o)
+    return GS_ENOMEM;
+  s->g_out = o;
+  s->g_cap = cap;
+  return GS_OK;
+}
+
+/* Apply the group in one transaction, then acknowledge its messages. On
+ * error nothing of the group is stored and nothing acknowledged. */
+static gs_err group_flush(net_sync *s, char *why, size_t whylen)
+{
+  store_result res;
+  size_t bad = 0;
+  gs_err err = GS_OK;
+  if (!s->g_nmsgs)
+    return GS_OK;
+  memset(&res, 0, sizeof res);
+  if (s->g_n &&
+      (err = store_apply_changes(s->st, s->g_cs, s->g_n, s->g_hold, s->g_out,
+                                 &res, &bad)) != GS_OK) {
+    snprintf(why, whylen, "refused %zu received changes at change %zu: %s",
+             s->g_n, bad + 1, gs_strerror(err));
+    group_clear(s);
+    return err;
+  }
+  /* the peer holds what it sent (what we kept: the map stays bounded by
+   * what this store holds); a bad feed is skipped from now on */
+  for (size_t k = 0; k < s->g_n; k++) {
+    const crdt_change *c = s->g_cs[k];
+    uint8_t feed[CRDT_FEED_LEN];
+    crdt_feed_id(c->origin, c->scope, c->scope_len, feed);
+    if (s->g_out[k] == STORE_OUT_FULL && (err = fm_raise(&s->bad, feed, 1)))
+      goto out; /* not stored: the rest of it would not follow */
+    if (s->g_out[k] == STORE_OUT_BAD) {
+      if ((err = fm_raise(&s->bad, feed, 1)) != GS_OK)
+        goto out;
+      /* a fork: the peer gets our change at that seq, its evidence */
+      store_quar q;
+      store_feed f;
+      if (store_quar_get(s->st, feed, &q) == GS_OK &&
+          q.reason == STORE_BAD_FORK &&
+          store_feed_get(s->st, feed, &f) == GS_OK && c->seq <= f.seq &&
+          (err = fork_note(s, feed, c->seq)) != GS_OK)
+        goto out;
+    }
+    if ((err = fm_raise(&s->remote, feed, c->seq)) != GS_OK)
+      goto out;
+  }
+  s->stats.recv_changes += res.applied;
+  s->stats.recv_dups += res.duplicates;
+  s->stats.held += res.held;
+  s->stats.bad += res.bad;
+  s->stats.groups++;
+  if (s->io.after_apply && (res.applied || res.held || res.bad))
+    s->io.after_apply(s->io.ctx, &res);
+  /* fork evidence found in this group goes out before its ACKs: a peer
+   * that is caught up once acknowledged closes the session, and would
+   * never learn of the fork otherwise */
+  if (s->nforks && s->remote_vv_done && s->pos == s->nplan &&
+      ((err = make_plan(s)) != GS_OK || (err = net_sync_pump(s)) != GS_OK))
+    goto out;
+  for (size_t mi = 0, k = 0; mi < s->g_nmsgs && !err; mi++) {
+    size_t kept = 0, dups = 0;
+    for (; k < s->g_end[mi]; k++) {
+      uint8_t o = s->g_out[k];
+      kept += o == STORE_OUT_APPLIED || o == STORE_OUT_HELD;
+      dups += o == STORE_OUT_DUP;
+    }
+    uint8_t *buf;
+    size_t len;
+    gs_err e = net_msg_ack(kept, dups, &buf, &len);
+    err = send_msg(s, buf, len, e);
+  }
+out:
+  group_clear(s);
+  return err;
+}
+
+gs_err net_sync_flush(net_sync *s, char *why, size_t whylen)
+{
+  if (whylen)
+    why[0] = '\0';
+  gs_err err = group_flush(s, why, whylen);
+  if (err && whylen && !*why)
+    snprintf(why, whylen, "%s", gs_strerror(err));
+  return err;
+}
+
+bool net_sync_pending(const net_sync *s)
+{
+  return s->g_nmsgs > 0;
+}
+
 static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
                          size_t whylen)
 {
-  size_t n = m->u.changes.n, bad = 0, nk = 0;
-  const uint8_t **ptrs = calloc(n, sizeof *ptrs);
-  size_t *lens = calloc(n, sizeof *lens);
-  crdt_change **cs = calloc(n, sizeof *cs);
-  uint8_t *verdict = calloc(n, 1), *hold = calloc(n, 1), *out = calloc(n, 1);
-  size_t *idx = calloc(n, sizeof *idx);
-  store_result res;
+  size_t n = m->u.changes.n, bytes = 0;
+  crdt_change **cs = calloc(n ? n : 1, sizeof *cs);
+  uint8_t *verdict = calloc(n ? n : 1, 1);
+  bool net = false;
   gs_err err = GS_ENOMEM;
-  if (!ptrs || !lens || !cs || !verdict || !hold || !out || !idx)
+  if (!cs || !verdict || (err = group_room(s, n)) != GS_OK)
     goto out;
   for (size_t i = 0; i < n; i++) {
     if ((err = crdt_change_decode(m->u.changes.changes[i].p,
@@ -521,7 +759,7 @@ static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
   if (s->io.classify) {
     s->io.classify(s->io.ctx, (const crdt_change *const *)cs, n, verdict);
   } else if (s->io.check) {
-    bool *keep = calloc(n, sizeof *keep);
+    bool *keep = calloc(n ? n : 1, sizeof *keep);
     if (!keep) {
       err = GS_ENOMEM;
       goto out;
@@ -551,68 +789,26 @@ static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
       s->stats.refused++;
       continue;
     }
-    hold[nk] = verdict[i];
-    idx[nk] = i;
-    ptrs[nk] = m->u.changes.changes[i].p;
-    lens[nk++] = m->u.changes.changes[i].n;
+    if (cs[i]->scope_len && cs[i]->scope[0] == '_')
+      net = true;
+    /* kept: the group owns it now */
+    s->g_hold[s->g_n] = verdict[i];
+    s->g_cs[s->g_n++] = cs[i];
+    bytes += cs[i]->raw_len;
+    cs[i] = NULL;
   }
-  memset(&res, 0, sizeof res);
-  if (nk && (err = store_apply_ex(s->st, ptrs, lens, nk, hold, out, &res,
-                                  &bad))) {
-    snprintf(why, whylen, "refused a batch of %zu changes at change %zu: %s",
-             n, (nk ? idx[bad] : 0) + 1, gs_strerror(err));
-    goto out;
-  }
-  /* the peer holds what it sent (what we kept: the map stays bounded by
-   * what this store holds); a bad feed is skipped from now on */
-  for (size_t k = 0; k < nk; k++) {
-    const crdt_change *c = cs[idx[k]];
-    uint8_t feed[CRDT_FEED_LEN];
-    crdt_feed_id(c->origin, c->scope, c->scope_len, feed);
-    if (out[k] == STORE_OUT_FULL && (err = fm_raise(&s->bad, feed, 1)))
-      goto out; /* not stored: the rest of it would not follow */
-    if (out[k] == STORE_OUT_BAD) {
-      if ((err = fm_raise(&s->bad, feed, 1)) != GS_OK)
-        goto out;
-      /* a fork: the peer gets our change at that seq, its evidence */
-      store_quar q;
-      store_feed f;
-      if (store_quar_get(s->st, feed, &q) == GS_OK &&
-          q.reason == STORE_BAD_FORK &&
-          store_feed_get(s->st, feed, &f) == GS_OK && c->seq <= f.seq &&
-          (err = fork_note(s, feed, c->seq)) != GS_OK)
-        goto out;
-    }
-    if ((err = fm_raise(&s->remote, feed, c->seq)) != GS_OK)
-      goto out;
-  }
-  s->stats.recv_changes += res.applied;
-  s->stats.recv_dups += res.duplicates;
-  s->stats.held += res.held;
-  s->stats.bad += res.bad;
-  if (s->io.after_apply && (res.applied || res.held || res.bad))
-    s->io.after_apply(s->io.ctx, &res);
-  /* fork evidence found in this batch goes out before its ACK: a peer
-   * that is caught up once acknowledged closes the session, and would
-   * never learn of the fork otherwise */
-  if (s->nforks && s->remote_vv_done && s->pos == s->nplan &&
-      ((err = make_plan(s)) != GS_OK || (err = net_sync_pump(s)) != GS_OK))
-    goto out;
-  uint8_t *buf;
-  size_t len;
-  gs_err e = net_msg_ack(res.applied + res.held, res.duplicates, &buf, &len);
-  err = send_msg(s, buf, len, e);
+  s->g_end[s->g_nmsgs++] = s->g_n;
+  s->g_bytes += bytes;
+  err = GS_OK;
+  if (!s->io.group || net || s->g_nmsgs >= NET_SYNC_WINDOW ||
+      s->g_bytes >= NET_SYNC_GROUP_BYTES)
+    err = group_flush(s, why, whylen);
 out:
   if (cs)
     for (size_t i = 0; i < n; i++)
       crdt_change_free(cs[i]);
   free(cs);
   free(verdict);
-  free(hold);
-  free(out);
-  free(idx);
-  free(ptrs);
-  free(lens);
   return err;
 }
 
@@ -710,12 +906,24 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
     snprintf(why, whylen, "malformed message: %s", gs_strerror(err));
     return err;
   }
+  /* what was received before this message is stored and acknowledged
+   * first: the group holds CHANGES only */
+  if (m.type != NET_MSG_CHANGES && m.type != NET_MSG_PACKED &&
+      (err = group_flush(s, why, whylen)) != GS_OK) {
+    net_msg_free(&m);
+    return err;
+  }
   switch (m.type) {
   case NET_MSG_VV:
     if (s->remote_vv_done) {
       snprintf(why, whylen, "version vector sent twice");
       err = GS_EPROTO;
       break;
+    }
+    if (!s->peer_first) {
+      bool handled;
+      if ((err = vv_first_page(s, &m, &handled)) != GS_OK || handled)
+        break;
     }
     s->vv_seen += m.u.vv.n;
     if (s->vv_seen > NET_SYNC_MAX_FEEDS) {

@@ -5,16 +5,22 @@
  *
  * Both sides run the same state machine:
  *   0. send HELLO (this node's wall clock);
- *   1. send the version vector (VV pages, with each feed's head hash), a
- *      page at a time while the transport is writable (flow control: a
- *      vector of a million feeds never fills an output queue);
+ *   1. send the digest of the version vector (a first VV page of one
+ *      reserved entry: the number of feeds and a hash of them all, issue
+ *      20); when the peer's digest is equal, its vector is taken to be
+ *      ours and nothing more of it is sent; otherwise (or when the peer
+ *      sends no digest) the version vector follows (VV pages, with each
+ *      feed's head hash), a page at a time while the transport is
+ *      writable (flow control: a vector of a million feeds never fills an
+ *      output queue);
  *   2. when the peer's VV is complete, send every feed tail it lacks, in
  *      feed then seq order, in CHANGES messages of at most NET_MSG_MAX
  *      bytes, with at most NET_SYNC_WINDOW of them unacknowledged; then
  *      DONE;
  *   3. apply each received CHANGES in one store transaction
- *      (store_apply_ex: every signature verified, chain, gap and fork
- *      checks) and ACK it. A bad feed is isolated, never the session: its
+ *      (store_apply_changes: every signature verified, chain, gap and fork
+ *      checks) and ACK it; with group commit (io.group) the CHANGES of one
+ *      read share one transaction, each ACKed after it. A bad feed is isolated, never the session: its
  *      changes are not stored, the feed is recorded (`quar`) and skipped
  *      for the rest of the session, every other feed goes on. A change
  *      stamped too far ahead, or whose author's membership is not known
@@ -79,7 +85,18 @@ typedef struct net_sync_io {
   /* A received batch was stored (res: what store_apply_ex did): the
    * caller may re-check held changes. */
   void (*after_apply)(void *ctx, const struct store_result *res);
+  /* Group commit (issue 20): received CHANGES messages wait, decided but
+   * neither stored nor acknowledged, until net_sync_flush (which the
+   * transport calls when it has delivered what it had read) applies them
+   * in one transaction and then acknowledges each. Without it each
+   * message is applied and acknowledged as it arrives. */
+  bool group;
 } net_sync_io;
+
+/* A group is flushed at NET_SYNC_WINDOW messages, at this many bytes of
+ * changes, at a message carrying membership changes, and before any
+ * message that is not CHANGES. */
+#define NET_SYNC_GROUP_BYTES (4u << 20)
 
 #define NET_SYNC_REFUSE 0xff
 
@@ -92,6 +109,8 @@ typedef struct net_sync_stats {
   uint64_t sent_changes, sent_bytes;
   uint64_t recv_changes, recv_dups, recv_bytes;
   uint64_t msgs_in, msgs_out;
+  uint64_t groups; /* store transactions of received changes */
+  bool vv_equal;   /* the version vectors' digests were equal */
 } net_sync_stats;
 
 /* A session on st (borrowed; must outlive the session). */
@@ -104,6 +123,13 @@ gs_err net_sync_start(net_sync *s);
  * and the caller should send ERROR and close. */
 gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n,
                        char *why, size_t whylen);
+/* Group commit (io.group): apply the received changes waiting, in one
+ * transaction, then acknowledge their messages. On error (a store
+ * failure: nothing of the group stored, nothing acknowledged) a short
+ * reason is written to why and the caller should close. */
+gs_err net_sync_flush(net_sync *s, char *why, size_t whylen);
+/* Are received changes waiting for net_sync_flush? */
+bool net_sync_pending(const net_sync *s);
 /* Send more while the transport is writable (call on drain). */
 gs_err net_sync_pump(net_sync *s);
 /* Live mode: look for changes committed since the last look and send

@@ -156,6 +156,27 @@ gs_err node_policy_decide(node_policy *p, const crdt_change *c, char *why,
  * not known yet is held, not refused. */
 bool node_policy_known(const node_policy *p, const uint8_t *key);
 
+/* The decided policy, kept across received batches (issue 20): reloaded
+ * only when the membership records ("_net": claims, witnesses,
+ * revocations, re-admits, rotations) or the node's network changed since
+ * it was loaded, by this process or another, or when a batch carried
+ * membership changes. Zero-initialise; node_policy_cache_drop frees. */
+typedef struct node_policy_cache {
+  node_policy *p;
+  uint8_t stamp[CRDT_HASH_LEN];
+  bool stale;
+  uint64_t loads, hits; /* for tests and benchmarks */
+} node_policy_cache;
+/* The policy to check a received batch with (borrowed from c: valid until
+ * the next call on c). */
+gs_err node_policy_cache_get(node *n, node_policy_cache *c,
+                             node_policy **out);
+/* After checking a batch: writes the witnesses that became due (as
+ * node_policy_free would); net_seen: the batch held "_net" changes, so the
+ * next batch reloads. */
+void node_policy_cache_done(node_policy_cache *c, bool net_seen);
+void node_policy_cache_drop(node_policy_cache *c);
+
 /* Count received changes refused for permissions (why: one reason). */
 void node_note_refused(node *n, const char *why, uint64_t count);
 /* How many were refused, and the last reason (into why). */

@@ -353,6 +353,7 @@ struct node_server {
   uv_timer_t poll, gossip, progress;
   uv_fs_event_t commits; /* data.mdb written: another process committed */
   uv_timer_t settle;      /* a second look after a write event */
+  uv_check_t flush;       /* group commit of received changes (on_flush) */
   uint64_t last_look;     /* uv_now of the last on_poll */
   net_identity id;
   net_peer_opts opts;
@@ -406,6 +407,7 @@ struct session {
   bool member; /* the peer was a valid member when the session opened */
   node_policy *pol; /* cached for may_send */
   size_t pol_changes;
+  node_policy_cache recv_pol; /* decides received batches (on_classify) */
   bool confirmed; /* this node's own claim is confirmed (with pol) */
   size_t learnt; /* addresses added from this peer's PEERS */
   bool net_seen; /* a batch carried membership changes */
@@ -686,7 +688,10 @@ static void on_classify(void *ctx, const crdt_change *const *cs, size_t n,
   session *s = ctx;
   node_policy *p;
   char why[200];
-  if (node_policy_load(s->nn->n, &p) != GS_OK) {
+  bool net = false;
+  /* the policy is cached across batches: reloaded when the membership
+   * records changed (node_policy_cache_get) or a batch carried some */
+  if (node_policy_cache_get(s->nn->n, &s->recv_pol, &p) != GS_OK) {
     for (size_t i = 0; i < n; i++)
       verdict[i] = NET_SYNC_REFUSE; /* cannot tell: try again later */
     return;
@@ -696,7 +701,7 @@ static void on_classify(void *ctx, const crdt_change *const *cs, size_t n,
   for (size_t i = 0; i < n; i++) {
     verdict[i] = 0;
     if (cs[i]->scope_len && cs[i]->scope[0] == '_')
-      s->net_seen = true; /* memberships may change: re-check held */
+      s->net_seen = net = true; /* memberships may change: re-check held */
     gs_err d = node_policy_decide(p, cs[i], why, sizeof why);
     if (d == GS_OK)
       continue;
@@ -712,7 +717,7 @@ static void on_classify(void *ctx, const crdt_change *const *cs, size_t n,
                cs[i]->seq, who, (int)cs[i]->scope_len, cs[i]->scope, why);
     }
   }
-  node_policy_free(p);
+  node_policy_cache_done(&s->recv_pol, net);
   if (refused) {
     logf_(s->nn, "refused %zu of %zu changes from %s (first: %s)", refused, n,
           s->outgoing ? s->addr : net_peer_addr(s->peer), first);
@@ -814,7 +819,8 @@ static void on_open(net_peer *p)
                     .ctx = s,
                     .now = io_now,
                     .on_hello = on_hello,
-                    .after_apply = after_apply};
+                    .after_apply = after_apply,
+                    .group = true};
   if (memcmp(net_peer_remote_key(p), s->nn->id.sign_pk, CRDT_KEY_LEN) == 0) {
     /* an address of our own (learnt from a peer): forget it */
     if (s->outgoing)
@@ -880,6 +886,17 @@ static void on_open(net_peer *p)
     fail_session(s, err, "cannot start syncing");
 }
 
+static void recv_failed(session *s, gs_err err, const char *why)
+{
+  logf_(s->nn, "dropping %s: %s",
+        s->outgoing ? s->addr : net_peer_addr(s->peer), why);
+  if (s->nn->once) {
+    s->nn->once_err = err;
+    snprintf(s->nn->once_why, sizeof s->nn->once_why, "%s", why);
+  }
+  fail_session(s, err, why);
+}
+
 static void on_msg(net_peer *p, const uint8_t *m, size_t len)
 {
   session *s = net_peer_data(p);
@@ -888,16 +905,31 @@ static void on_msg(net_peer *p, const uint8_t *m, size_t len)
     return;
   gs_err err = net_sync_on_msg(s->sync, m, len, why, sizeof why);
   if (err) {
-    logf_(s->nn, "dropping %s: %s",
-          s->outgoing ? s->addr : net_peer_addr(p), why);
-    if (s->nn->once) {
-      s->nn->once_err = err;
-      snprintf(s->nn->once_why, sizeof s->nn->once_why, "%s", why);
-    }
-    fail_session(s, err, why);
+    recv_failed(s, err, why);
     return;
   }
   check_once_done(s);
+}
+
+/* Group commit (issue 20): once a loop turn's reads are delivered, what
+ * each session received is stored in one transaction (one fsync) and
+ * only then acknowledged (net_sync_flush). */
+static void on_flush(uv_check_t *h)
+{
+  netnode *nn = h->data;
+  session *next;
+  for (session *s = nn->sessions; s; s = next) {
+    char why[200];
+    next = s->next;
+    if (!s->sync || !net_sync_pending(s->sync))
+      continue;
+    gs_err err = net_sync_flush(s->sync, why, sizeof why);
+    if (err) {
+      recv_failed(s, err, why);
+      continue;
+    }
+    check_once_done(s);
+  }
 }
 
 static void on_drain(net_peer *p)
@@ -944,6 +976,7 @@ static void on_close(net_peer *p, gs_err why, const char *reason)
     }
   net_sync_free(s->sync);
   node_policy_free(s->pol);
+  node_policy_cache_drop(&s->recv_pol);
   free(s);
   if (nn->once)
     uv_stop(nn->loop);
@@ -1136,14 +1169,15 @@ static void close_all(netnode *nn)
     net_peer_close(s->peer, GS_OK, "node stopping");
   uv_handle_t *hs[] = {(uv_handle_t *)&nn->poll, (uv_handle_t *)&nn->commits,
                        (uv_handle_t *)&nn->settle, (uv_handle_t *)&nn->gossip,
-                       (uv_handle_t *)&nn->progress};
-  nn->handles = 5;
+                       (uv_handle_t *)&nn->progress,
+                       (uv_handle_t *)&nn->flush};
+  nn->handles = 6;
   if (nn->listening) {
     nn->handles++;
     uv_close((uv_handle_t *)&nn->listener, on_handle_closed);
   }
   nn->listening = false;
-  for (size_t i = 0; i < 5; i++)
+  for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
     uv_close(hs[i], on_handle_closed);
   if (nn->disco) {
     nn->handles++;
@@ -1430,6 +1464,10 @@ static gs_err netnode_init(netnode *nn, node *n, uv_loop_t *loop)
   nn->poll.data = nn->gossip.data = nn->progress.data = nn;
   nn->listener.data = nn;
   uv_timer_start(&nn->poll, on_poll, POLL_MS, POLL_MS);
+  uv_check_init(nn->loop, &nn->flush);
+  nn->flush.data = nn;
+  uv_check_start(&nn->flush, on_flush);
+  uv_unref((uv_handle_t *)&nn->flush); /* it alone keeps no loop running */
   uv_fs_event_init(nn->loop, &nn->commits);
   uv_timer_init(nn->loop, &nn->settle);
   nn->commits.data = nn->settle.data = nn;

@@ -1,11 +1,13 @@
 #!/bin/sh
-# One command for every benchmark of issue 9, side by side with the
+# One command for every benchmark of issues 9 and 20 (every row of
+# issue 20's table, each with its goal and how far this run is from it), side by side with the
 # limits (bare LMDB, libsodium, loopback TCP) and the peers (Automerge 3,
 # PouchDB), printed as one table:
 #
 #   bash tests/bench/run.sh [--scale 10000,100000] [--peer-max 10000]
 #                           [--edits 1000000] [--peer-edits 50000]
 #                           [--feeds 1000] [--no-peers]
+#                           [--members 40] [--members-records 100000]
 #
 # Installs what is missing (the build dependencies of .ci/deps, nodejs and
 # npm), builds a release build in build-bench/, installs the pinned npm

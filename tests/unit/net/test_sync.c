@@ -4,6 +4,7 @@
  * refusal of bad batches.
  */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,7 +292,7 @@ Test(sync, many_messages_window_and_resume_after_a_drop)
   cr_assert_lt(got, total);
   link_close(&l);
   link_open(&l, &a, &b); /* and resumes */
-  link_run(&l, 1);       /* a's version vector reaches b */
+  link_run(&l, 3); /* the digests differ: a's version vector reaches b */
   /* b knows how far behind it is on the feeds it holds part of */
   behind bh = {0};
   cr_assert_eq(store_behind(b.st, on_behind, &bh), GS_OK);
@@ -850,14 +851,27 @@ Test(sync, version_vector_is_paged_with_flow_control)
   net_sync *s;
   cr_assert_eq(net_sync_new(a.st, &io, &s), GS_OK);
   cr_assert_eq(net_sync_start(s), GS_OK);
-  cr_assert_eq(q.n, 1, "one page while the transport is not writable");
+  cr_assert_eq(q.n, 1, "the digest first");
+  /* a peer whose digest differs (it holds nothing): the whole vector */
+  net_vv_entry de = {.seq = 0, .has_head = true};
+  uint8_t *dm;
+  size_t dn;
+  char why[200];
+  cr_assert_eq(net_msg_vv(&de, 1, true, &dm, &dn), GS_OK);
+  cr_assert_eq(net_sync_on_msg(s, dm, dn, why, sizeof why), GS_OK, "%s",
+               why);
+  cr_assert_eq(q.n, 2, "one page while the transport is not writable");
   net_sync_free(s);
   q_clear(&q);
   /* writable: every page, in order, each feed once */
   io.writable = always_writable;
   cr_assert_eq(net_sync_new(a.st, &io, &s), GS_OK);
   cr_assert_eq(net_sync_start(s), GS_OK);
-  cr_assert_eq(q.n, 4);
+  cr_assert_eq(net_sync_on_msg(s, dm, dn, why, sizeof why), GS_OK, "%s",
+               why);
+  free(dm);
+  cr_assert_eq(q.n, 5);
+  free(q_pop(&q)); /* the digest */
   size_t seen = 0;
   bool last_more = true;
   for (qmsg *e = q.head; e; e = e->next) {
@@ -1036,4 +1050,113 @@ Test(sync, many_feeds_sync_through_a_small_output_queue, .timeout = 240)
                nfeeds, nchanges(&a));
   link_close(&l);
   tnode_close(&a), tnode_close(&b);
+}
+
+/* ---- the version vector's digest first (issue 20) ---- */
+
+static void many_feeds(tnode *t, size_t nfeeds)
+{
+  store_write *w;
+  cr_assert_eq(store_write_begin(t->st, t->sk, &w), GS_OK);
+  for (size_t i = 0; i < nfeeds; i++) {
+    char scope[32];
+    snprintf(scope, sizeof scope, "s/f%04zu", i);
+    crdt_op op;
+    memset(&op, 0, sizeof op);
+    op.kind = CRDT_OP_SET;
+    op.coll = "resident";
+    op.coll_len = 8;
+    memset(op.id, 9, CRDT_ID_LEN);
+    op.id[15] = (uint8_t)i, op.id[14] = (uint8_t)(i >> 8);
+    op.field = "name";
+    op.field_len = 4;
+    op.value.type = CRDT_INT;
+    op.value.u.i = (int64_t)i;
+    cr_assert_eq(store_write_change(w, scope, strlen(scope), &op, 1,
+                                    t->clock++, NULL, NULL),
+                 GS_OK);
+  }
+  cr_assert_eq(store_write_commit(w), GS_OK);
+}
+
+Test(sync, synced_nodes_with_a_thousand_feeds_meet_in_one_round_trip)
+{
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  many_feeds(&a, 1001);
+  link l;
+  link_open(&l, &a, &b);
+  link_run(&l, 0);
+  cr_assert(!l.err_a && !l.err_b, "%s %s", l.why_a, l.why_b);
+  cr_assert(!net_sync_get_stats(l.b)->vv_equal);
+  link_close(&l);
+  /* synced: they meet again */
+  link_open(&l, &a, &b);
+  link_run(&l, 0);
+  cr_assert(!l.err_a && !l.err_b, "%s %s", l.why_a, l.why_b);
+  for (int side = 0; side < 2; side++) {
+    const net_sync_stats *st = net_sync_get_stats(side ? l.b : l.a);
+    cr_assert(st->vv_equal);
+    cr_assert_eq(st->msgs_out, 2, "the digest and DONE, nothing more");
+    cr_assert_lt(st->sent_bytes + st->recv_bytes, 300, "%" PRIu64 " bytes",
+                 st->sent_bytes + st->recv_bytes);
+    cr_assert_eq(st->sent_changes, 0);
+  }
+  cr_assert(net_sync_caught_up(l.a) && net_sync_caught_up(l.b));
+  link_close(&l);
+  /* one new change on a: the digests differ, it travels, nothing else */
+  write_changes(&a, "s/f0007", 1, 1, 0x77, "新");
+  link_open(&l, &a, &b);
+  link_run(&l, 0);
+  cr_assert(!l.err_a && !l.err_b, "%s %s", l.why_a, l.why_b);
+  cr_assert(!net_sync_get_stats(l.b)->vv_equal);
+  cr_assert_eq(net_sync_get_stats(l.b)->recv_changes, 1);
+  cr_assert_eq(net_sync_get_stats(l.a)->recv_changes, 0);
+  uint8_t da[CRDT_HASH_LEN], db[CRDT_HASH_LEN];
+  digest_of(&a, da), digest_of(&b, db);
+  cr_assert_eq(memcmp(da, db, sizeof da), 0);
+  link_close(&l);
+  tnode_close(&a), tnode_close(&b);
+}
+
+Test(sync, a_peer_that_sends_no_digest_gets_the_whole_vector)
+{
+  tnode a;
+  tnode_open(&a);
+  many_feeds(&a, 5);
+  queue q = {0};
+  net_sync_io io = {.send = q_send, .ctx = &q};
+  net_sync *s;
+  char why[200];
+  cr_assert_eq(net_sync_new(a.st, &io, &s), GS_OK);
+  cr_assert_eq(net_sync_start(s), GS_OK);
+  cr_assert_eq(q.n, 1, "the digest");
+  /* a node of protocol 3: its whole (empty) vector at once */
+  uint8_t *vm;
+  size_t vn;
+  cr_assert_eq(net_msg_vv(NULL, 0, false, &vm, &vn), GS_OK);
+  cr_assert_eq(net_sync_on_msg(s, vm, vn, why, sizeof why), GS_OK, "%s", why);
+  free(vm);
+  free(q_pop(&q)); /* the digest */
+  size_t feeds = 0, changes = 0;
+  bool vv_done = false;
+  for (qmsg *e = q.head; e; e = e->next) {
+    net_msg m;
+    cr_assert_eq(net_msg_decode(e->data, e->n, &m), GS_OK);
+    if (m.type == NET_MSG_VV) {
+      cr_assert(!vv_done);
+      feeds += m.u.vv.n;
+      vv_done = !m.u.vv.more;
+    } else if (m.type == NET_MSG_CHANGES || m.type == NET_MSG_PACKED) {
+      cr_assert(vv_done, "changes before the vector was complete");
+      changes++;
+    }
+    net_msg_free(&m);
+  }
+  cr_assert(vv_done);
+  cr_assert_eq(feeds, 5);
+  cr_assert_geq(changes, 1, "it lacks everything: it gets it");
+  net_sync_free(s);
+  q_clear(&q);
+  tnode_close(&a);
 }

@@ -1441,3 +1441,102 @@ Test(member, a_voided_key_whose_changes_a_node_kept_is_warned_about)
   node_close(admin), node_close(office), node_close(first);
   node_close(second);
 }
+
+/* ---- the cached policy (issue 20) ---- */
+
+typedef struct last_raw {
+  uint8_t *b;
+  size_t n;
+} last_raw;
+
+static int keep_last_raw(void *ctx, uint64_t seq, const uint8_t *b, size_t n)
+{
+  last_raw *l = ctx;
+  (void)seq;
+  free(l->b);
+  l->b = malloc(n);
+  memcpy(l->b, b, n);
+  l->n = n;
+  return 0;
+}
+
+/* The newest change of n's feed in scope, decoded (and its bytes). */
+static crdt_change *newest_change(node *n, const char *scope, last_raw *l)
+{
+  uint8_t feed[CRDT_FEED_LEN];
+  crdt_change *c;
+  crdt_feed_id(node_pk(n), scope, strlen(scope), feed);
+  l->b = NULL;
+  cr_assert_eq(store_feed_read(node__store(n), feed, 1, UINT64_MAX,
+                               keep_last_raw, l),
+               GS_OK);
+  cr_assert_not_null(l->b);
+  cr_assert_eq(crdt_change_decode(l->b, l->n, &c), GS_OK);
+  return c;
+}
+
+Test(member, the_cached_policy_sees_a_revocation_at_once)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *lost = invitee(admin, "lost", "leader", "s/c/g01");
+  node *office = invitee(admin, "office", "office", "s");
+  cr_assert_eq(put(lost, "s/c/g01", "before"), GS_OK);
+  sync_pair(lost, admin, true, true, NULL, NULL);
+  sync_pair(office, admin, true, true, NULL, NULL);
+  sync_pair(office, admin, true, true, NULL, NULL); /* witnesses back */
+  cr_assert_eq(records(office, "s/c/g01"), 1);
+  char why[200];
+  node_policy_cache ca = {0}, co = {0};
+  node_policy *p;
+  last_raw l1, l2;
+
+  /* a change the lost leader wrote after what the admin holds: both
+   * caches let it through while it is a member, from the cache */
+  cr_assert_eq(put(lost, "s/c/g01", "after"), GS_OK);
+  crdt_change *after = newest_change(lost, "s/c/g01", &l1);
+  for (int k = 0; k < 2; k++) {
+    cr_assert_eq(node_policy_cache_get(admin, &ca, &p), GS_OK);
+    cr_assert_eq(node_policy_decide(p, after, why, sizeof why), GS_OK, "%s",
+                 why);
+    node_policy_cache_done(&ca, false);
+    cr_assert_eq(node_policy_cache_get(office, &co, &p), GS_OK);
+    cr_assert_eq(node_policy_decide(p, after, why, sizeof why), GS_OK, "%s",
+                 why);
+    node_policy_cache_done(&co, false);
+  }
+  cr_assert_eq(ca.loads, 1, "the second batch did not use the cache");
+  cr_assert_eq(ca.hits, 1);
+
+  /* the admin revokes it (a write outside the cache, as `gridsync revoke`
+   * beside a serving node): the very next batch is decided with it */
+  cr_assert_eq(node_revoke(admin, node_pk(lost), NULL), GS_OK);
+  cr_assert_eq(node_policy_cache_get(admin, &ca, &p), GS_OK);
+  cr_assert_eq(ca.loads, 2, "the revocation did not reload the policy");
+  cr_assert_eq(node_policy_decide(p, after, why, sizeof why), GS_EPERM);
+  cr_assert_not_null(strstr(why, "revoked"), "%s", why);
+  node_policy_cache_done(&ca, false);
+
+  /* the office receives the revocation in a batch, then the lost node's
+   * change right after it in the same batch, and again in the next */
+  crdt_change *rev = newest_change(admin, "_net", &l2);
+  cr_assert_eq(node_policy_cache_get(office, &co, &p), GS_OK);
+  cr_assert_eq(node_policy_decide(p, rev, why, sizeof why), GS_OK, "%s", why);
+  cr_assert_eq(node_policy_decide(p, after, why, sizeof why), GS_EPERM,
+               "the change right after the revocation passed");
+  node_policy_cache_done(&co, true);
+  const uint8_t *rp = l2.b;
+  store_result res;
+  cr_assert_eq(store_apply(node__store(office), &rp, &l2.n, 1, &res, NULL),
+               GS_OK);
+  cr_assert_eq(res.applied, 1);
+  cr_assert_eq(node_policy_cache_get(office, &co, &p), GS_OK);
+  cr_assert_eq(node_policy_decide(p, after, why, sizeof why), GS_EPERM,
+               "the next batch passed a revoked member's change");
+  node_policy_cache_done(&co, false);
+  node_policy_cache_drop(&ca);
+  node_policy_cache_drop(&co);
+  crdt_change_free(after), crdt_change_free(rev);
+  free(l1.b), free(l2.b);
+  node_close(admin), node_close(lost), node_close(office);
+}
