@@ -915,6 +915,54 @@ static gs_err corrects_rule(const node_edit *e, node_reason *why)
   return GS_OK;
 }
 
+/* The scope of a held record, for person_scope_rule. */
+typedef struct scope_probe {
+  char scope[CRDT_SCOPE_MAX + 1];
+  bool found;
+} scope_probe;
+
+static int on_person_scope(void *ctx, const crdt_record *r)
+{
+  scope_probe *sp = ctx;
+  const char *sc, *coll;
+  size_t sn, cn;
+  uint8_t id[CRDT_ID_LEN];
+  crdt_record_identity(r, &sc, &sn, &coll, &cn, id);
+  if (sn < sizeof sp->scope) {
+    memcpy(sp->scope, sc, sn);
+    sp->scope[sn] = '\0';
+    sp->found = true;
+  }
+  return 1;
+}
+
+/* A time-bank entry's person lives under the entry's scope: every member
+ * node checks so on receipt (node/member.c), and holds an entry whose
+ * person it does not hold there, with every later change of its author;
+ * so this node does not write one. */
+static gs_err person_scope_rule(const node_edit *e, node_reason *why)
+{
+  const crdt_value *pv = intent_value(e, "person");
+  if (!pv || pv->type != CRDT_REF)
+    return GS_OK;
+  scope_probe sp = {{0}, false};
+  gs_err err = store_get(node__store(e->n), pv->u.ref.coll,
+                         pv->u.ref.coll_len, pv->u.ref.id, on_person_scope,
+                         &sp);
+  if (err == GS_ENOTFOUND || (err == GS_OK && !sp.found))
+    return GS_OK; /* the schema's reference check reports it */
+  if (err)
+    return node_reason_set(why, err, _("cannot read the store: %s"),
+                           gs_strerror(err));
+  const char *scope = e->scope;
+  if (!crdt_scope_under(sp.scope, strlen(sp.scope), scope, strlen(scope)))
+    return node_reason_for(why, "scope", GS_EPERM,
+                           _("a time-bank entry goes in the grid of its "
+                             "person (%s) or above it, not in %s"),
+                           sp.scope, scope);
+  return GS_OK;
+}
+
 /* Rules of the domain that read more than one field. */
 static gs_err domain_rules(const node_edit *e, node_reason *why)
 {
@@ -926,6 +974,9 @@ static gs_err domain_rules(const node_edit *e, node_reason *why)
   }
   if (!e->create || strcmp(e->coll, "timebank") != 0)
     return GS_OK;
+  gs_err perr = person_scope_rule(e, why);
+  if (perr)
+    return perr;
   bool adjust = false;
   for (size_t i = 0; i < e->ni; i++)
     if (e->iv[i].kind == I_SET && name_is(e->iv[i].field, "kind") &&

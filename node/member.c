@@ -1819,9 +1819,12 @@ gs_err node_policy_cache_get(node *n, node_policy_cache *c,
     return err;
   if (c->p && !c->stale && memcmp(stamp, c->stamp, CRDT_HASH_LEN) == 0) {
     /* what earlier batches created is stored now (or was not kept): the
-     * ring is for changes of one batch */
-    c->p->nseen = 0;
-    c->p->seen_next = 0;
+     * ring is for changes not committed yet; with group commit the
+     * batches of one group share it */
+    if (!c->pending) {
+      c->p->nseen = 0;
+      c->p->seen_next = 0;
+    }
     c->hits++;
     *out = c->p;
     return GS_OK;
@@ -1840,12 +1843,18 @@ void node_policy_cache_done(node_policy_cache *c, bool net_seen)
 {
   if (!c->p)
     return;
+  c->pending = true;
   settled(c->p);
   if (c->p->want_witness && !c->p->defer)
     witness_pending(c->p); /* best effort, as node_policy_free */
   if (net_seen)
     c->stale = true; /* the batch's membership changes updated p as they
                       * were checked, whether or not they were stored */
+}
+
+void node_policy_cache_committed(node_policy_cache *c)
+{
+  c->pending = false;
 }
 
 void node_policy_cache_drop(node_policy_cache *c)

@@ -165,12 +165,18 @@ typedef struct node_policy_cache {
   node_policy *p;
   uint8_t stamp[CRDT_HASH_LEN];
   bool stale;
+  bool pending; /* checked changes not committed yet (group commit) */
   uint64_t loads, hits; /* for tests and benchmarks */
 } node_policy_cache;
 /* The policy to check a received batch with (borrowed from c: valid until
  * the next call on c). */
 gs_err node_policy_cache_get(node *n, node_policy_cache *c,
                              node_policy **out);
+/* The changes checked since the last call are committed (or dropped):
+ * the records they created are in the store, so the next batch need not
+ * remember them. Until then (group commit applies several batches in one
+ * transaction) the next batch still sees them. */
+void node_policy_cache_committed(node_policy_cache *c);
 /* After checking a batch: writes the witnesses that became due (as
  * node_policy_free would); net_seen: the batch held "_net" changes, so the
  * next batch reloads. */

@@ -734,6 +734,7 @@ static void after_apply(void *ctx, const store_result *res)
 {
   session *s = ctx;
   size_t applied = 0;
+  node_policy_cache_committed(&s->recv_pol);
   if (res->bad)
     logf_(s->nn, "set apart %zu changes of bad feeds from %s (see status)",
           res->bad, session_addr(s));

@@ -2359,8 +2359,10 @@ static gs_err write_unit_hours(seeder *s)
       rec_str(s, "service", "cleaning");
       rec_date(s, "date", day);
       rec_str(s, "note", "企业志愿者集体服务");
-      /* in a grid the staff served (a grid's records hold its hours) */
-      gs_err err = rec_end(s, 1 + (size_t)k % s->ngrids);
+      /* where the company's record is (the community): a time-bank entry
+       * goes in its person's scope or above, or every node holding only a
+       * grid would hold it, and all of this node's later changes */
+      gs_err err = rec_end(s, 0);
       if (err)
         return err;
       s->res->timebank++;

@@ -192,5 +192,57 @@ class MemberTest(Base):
             self.assertEqual(self.admin.stop(), 0)
             del os.environ["GRIDSYNC_NOW_MS"]
 
+
+class SeededCommunityTest(Base):
+    """A seeded community reaches a grid's leader whole: nothing the
+    office wrote is held there (a change held at a member holds every
+    later change of its author, so one is a network-wide stall)."""
+
+    def test_every_leader_holds_nothing_of_a_seeded_community(self):
+        office = Node(self.root, "office")
+        self.nodes.append(office)
+        office.run("init", "--name", "office")
+        office.run("network", "create", "工人村街道")
+        office.run("demo", "seed", "--seed", "1", "--until", "2026-11-30",
+                   "--households", "1200")
+        scopes = sorted({r["scope"] for r in office.records("resident")})
+        self.assertGreater(len(scopes), 1)
+        office.serve()
+        try:
+            for i, scope in enumerate(scopes):
+                leader = Node(self.root, "leader%d" % i)
+                self.nodes.append(leader)
+                leader.run("init", "--name", "leader%d" % i)
+                leader.run("join", office.run(
+                    "invite", "--role", "leader", "--scope",
+                    scope).stdout.strip())
+                leader.run("sync", office.addr())
+                st = leader.run("status", json_out=True)
+                self.assertEqual(st["held"], [],
+                                 "%s holds changes: %s" % (scope, st))
+                mine = [r for r in office.records("resident")
+                        if r["scope"] == scope]
+                self.assertEqual(len(leader.records("resident")), len(mine))
+        finally:
+            self.assertEqual(office.stop(), 0)
+
+    def test_a_time_bank_entry_goes_under_its_persons_scope(self):
+        n = Node(self.root, "office")
+        self.nodes.append(n)
+        n.run("init", "--name", "office")
+        n.run("network", "create", "工人村街道")
+        unit = n.put("unit", "gongrencun/q", "name=华联超市")
+        p = n.run("timebank", "deposit", "华联超市", "4", "--scope",
+                  "gongrencun/q/g01", check=False)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("time-bank entry goes in the grid of its person",
+                      p.stderr)
+        self.assertEqual(n.records("timebank"), [])
+        # where the unit is, it is taken
+        n.run("timebank", "deposit", "华联超市", "4")
+        [e] = n.records("timebank")
+        self.assertEqual(e["scope"], "gongrencun/q")
+        self.assertIn(unit, str(e["fields"]["person"]))
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
