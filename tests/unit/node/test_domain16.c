@@ -358,7 +358,14 @@ Test(domain16, a_correction_changes_the_published_hours_too)
                GS_OK);
   cr_assert_eq(node_timebank_entry(n, &u, "deposit", "6", &e, &why), GS_OK);
   cr_assert_eq(node_edit_text(e, "date", '=', "2026-11-21", &why), GS_OK);
+  /* its hours go where the company is, not in a grid below it (every
+   * member node would hold such an entry, and its author's later ones) */
   cr_assert_eq(node_edit_set_scope(e, G1, &why), GS_OK);
+  cr_assert_eq(node_edit_commit(e, &res, &why), GS_EPERM);
+  cr_assert_str_eq(why.field, "scope");
+  node_edit_free(e);
+  cr_assert_eq(node_timebank_entry(n, &u, "deposit", "6", &e, &why), GS_OK);
+  cr_assert_eq(node_edit_text(e, "date", '=', "2026-11-21", &why), GS_OK);
   cr_assert_eq(node_edit_commit(e, &res, &why), GS_OK, "%s", why.text);
   node_edit_free(e);
   report("2026-11-01", "2026-11-30", &rep);

@@ -316,8 +316,11 @@ static int on_record(void *ctx, const crdt_record *r)
   bool in_root = sn == strlen(ROOT) && memcmp(s, ROOT, sn) == 0;
   bool rooted = strcmp(colls[ci], "unit") == 0 ||
                 strcmp(colls[ci], "team") == 0;
-  /* a building's 119 squad lives in the building's grid */
+  /* a building's 119 squad lives in the building's grid; a company's
+   * hours where the company is (a time-bank entry goes under its
+   * person), a resident's in the resident's grid */
   bool anywhere = strcmp(colls[ci], "meeting") == 0 ||
+                  strcmp(colls[ci], "timebank") == 0 ||
                   strcmp(colls[ci], "task") == 0 ||
                   (strcmp(colls[ci], "team") == 0 &&
                    crdt_record_find(r, "building", 8) >= 0);
