@@ -775,7 +775,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   }
   web_req rq = {method, url, args.v, args.n, st->body, st->len, w->peers};
   web_resp resp;
+  /* the app's language (X-GS-Lang: zh or en; the app always says):
+   * the node's reasons and messages of this request in it; without the
+   * header, the serving process's own language */
+  const char *lang =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-GS-Lang");
+  gs_i18n_scope ls;
+  bool scoped = lang && (strcmp(lang, "zh") == 0 || strcmp(lang, "en") == 0) &&
+                gs_i18n_begin(&ls, lang) == GS_OK;
   web__api(w->n, &rq, &resp);
+  if (scoped)
+    gs_i18n_end(&ls);
   if (write && resp.status < 300)
     look(w); /* tell open pages at once */
   if (resp.joined && w->on_joined)

@@ -243,6 +243,29 @@ class Web(unittest.TestCase):
         self.assertEqual(s, 400)
         self.assertIn("no field 'nmae'", j["error"]["text"])
 
+    def test_refusals_in_the_apps_language(self):
+        body = {"scope": G1, "fields": {"name": "张三", "tags": ["rich"]}}
+        s, en = self.write("POST", "/api/records/resident", body,
+                           headers={"X-GS-Lang": "en"})
+        self.assertEqual(s, 422)
+        s, zh = self.write("POST", "/api/records/resident", body,
+                           headers={"X-GS-Lang": "zh"})
+        self.assertEqual(s, 422)
+        self.assertEqual(zh["error"]["code"], en["error"]["code"])
+        p = run(self.d, "resident", "add", "张三", "--scope", G1, "--tag",
+                "rich", check=False)
+        self.assertIn(en["error"]["text"], p.stderr)
+        if zh["error"]["text"] == en["error"]["text"]:
+            self.skipTest("no zh_CN.UTF-8 locale on this machine: the "
+                          "app's Chinese reasons cannot be made")
+        self.assertRegex(zh["error"]["text"], "[\u4e00-\u9fff]")
+        env = dict(os.environ, LANG="zh_CN.UTF-8", LC_ALL="zh_CN.UTF-8",
+                   LANGUAGE="")
+        p = subprocess.run([GS, "--dir", self.d, "resident", "add",
+                            "张三", "--scope", G1, "--tag", "rich"],
+                           capture_output=True, text=True, env=env)
+        self.assertIn(zh["error"]["text"], p.stderr)
+
     def test_a_forbidden_move_is_refused_and_allowed_ones_pass(self):
         s, j = self.write("POST", "/api/records/appeal", {
             "scope": G1, "fields": {"category": "repair",

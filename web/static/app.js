@@ -179,7 +179,7 @@ async function getSession() {
 async function api(method, path, body) {
   for (;;) {
     if (!session) session = await getSession();
-    const opts = { method, headers: {} };
+    const opts = { method, headers: { "X-GS-Lang": lang } };
     if (method !== "GET") {
       opts.headers["X-CSRF-Token"] = session.csrf;
       opts.headers["Content-Type"] = "application/json";
@@ -1309,7 +1309,7 @@ async function pageSync() {
     note(bundleMsg, "bundle", "正在导入……");
     try {
       if (!session) session = await getSession();
-      const r = await fetch("/api/bundle", { method: "POST", headers: { "X-CSRF-Token": session.csrf,
+      const r = await fetch("/api/bundle", { method: "POST", headers: { "X-GS-Lang": lang, "X-CSRF-Token": session.csrf,
         "Content-Type": "application/octet-stream" }, body: f });
       const j = await r.json().catch(() => null);
       if (!r.ok) throw new ApiError(r.status, j);
