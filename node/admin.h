@@ -76,6 +76,8 @@ typedef struct node_restore_info {
   node_backup_info backup;
   uint8_t new_pk[CRDT_KEY_LEN]; /* the restored node's own new key */
   bool had_network;             /* the backed-up node was a member */
+  bool sealed;                  /* opened with the backed-up node's
+                                 * passphrase (its seal.key restored) */
 } node_restore_info;
 
 /* Restore the backup in file as a new node in dir, which must not exist
@@ -108,6 +110,7 @@ bool node_store_in_use(const char *dir);
 typedef struct node_finding {
   const char *check; /* stable name: "store", "key_mode", "ui_addr"... */
   bool ok;           /* false: something to fix */
+  bool warn;         /* ok, but worth a word (an open node): fix says how */
   char text[NODE_DOCTOR_TEXT]; /* what was found, for people (translated) */
   char fix[NODE_DOCTOR_TEXT];  /* what to do ("" when ok) */
 } node_finding;
