@@ -152,6 +152,8 @@ static gs_err admin_key(const char *dir, uint8_t *key, bool *sealed)
   return err;
 }
 
+static int seal_mode(const char *dir);
+
 /* Every store this file opens by directory (compact, restore, the
  * doctor) is opened here, with the node's data key when it is sealed. */
 static gs_err open_store_key(const char *dir, unsigned flags,
@@ -857,6 +859,18 @@ gs_err node_compact(const char *dir, node_copy_progress_cb progress_cb, void *pc
     return GS_ENOTINIT;
   if (node_store_in_use(dir))
     return GS_EBUSY;
+  if (seal_mode(dir) == -1) {
+    /* an earlier build's directory: sealed in place first, as any
+     * command's first open seals it (a new passphrase; the sealing's
+     * progress shown by the front end), so that compaction is never the
+     * one command that leaves it in plain */
+    node *n = NULL;
+    if ((err = node_open(dir, 0, NULL, &n)))
+      return err;
+    node_close(n);
+    if (node_store_in_use(dir))
+      return GS_EBUSY;
+  }
   if (before)
     *before = file_size(dir, "data.mdb");
   if ((err = open_store(dir, 0, &st)))

@@ -476,6 +476,36 @@ class BackupTest(Base):
         self.assertEqual(Node(self.root, "r").digest(), n.digest())
 
 
+    @unittest.skipUnless(os.environ.get("GRIDSYNC_OLD"),
+                         "needs GRIDSYNC_OLD, a gridsync of a build before "
+                         "sealing (issue 19), to make an unsealed directory")
+    def test_earlier_build_directory_doctor_then_compact_seals_it(self):
+        old = os.environ["GRIDSYNC_OLD"]
+        d = os.path.join(self.root, "old")
+        subprocess.run([old, "--dir", d, "init"], check=True,
+                       capture_output=True)
+        for i in range(30):
+            subprocess.run([old, "--dir", d, "put", "resident", "--scope",
+                            SCOPE, "name=上官秀英%d" % i,
+                            "phone=1395555%04d" % i], check=True,
+                           capture_output=True)
+        n = Node(self.root, "old")
+        # the doctor says it is not sealed, and leaves it as it is
+        doc = DoctorTest.doctor(self, n)
+        f = [c for c in doc["checks"] if c["check"] == "passphrase"][0]
+        self.assertFalse(f["ok"])
+        self.assertIn("not sealed yet", f["text"])
+        self.assertFalse(os.path.exists(os.path.join(d, "seal.key")))
+        # compact seals it first, showing the sealing's progress
+        p = n.run("compact")
+        self.assertIn("sealing", p.stderr)
+        self.assertIn("compacting:", p.stderr)
+        self.assertTrue(os.path.exists(os.path.join(d, "seal.key")))
+        with open(os.path.join(d, "data.mdb"), "rb") as fh:
+            self.assertNotIn("上官秀英".encode(), fh.read())
+        self.assertEqual(len(n.records("resident")), 30)
+
+
 class DoctorTest(Base):
     def doctor(self, node, env=None):
         e = dict(os.environ)
