@@ -687,8 +687,18 @@ static gs_err new_identity(const char *work, node_restore_info *ri,
   memcpy(meta + 16, ri->backup.node_pk, CRDT_KEY_LEN);
   put64(meta + 16 + CRDT_KEY_LEN, ri->backup.created_ms);
   put64(meta + 24 + CRDT_KEY_LEN, now_ms());
-  if ((err = open_store_key(work, 0, key, &st)) ||
-      (err = store_meta_put(st, "node_pk", ri->new_pk, CRDT_KEY_LEN)) ||
+  if ((err = open_store_key(work, 0, key, &st)))
+    goto out;
+  /* the data key must open the store's values (a seal.key of another
+   * node, or altered, would leave a node nothing can read) */
+  char name[NODE_NAME_MAX + 1];
+  size_t nl = 0;
+  err = store_meta_get(st, "name", name, sizeof name, &nl);
+  if (err == GS_ESEAL) {
+    err = GS_ECORRUPT;
+    goto out;
+  }
+  if ((err = store_meta_put(st, "node_pk", ri->new_pk, CRDT_KEY_LEN)) ||
       (err = store_meta_put(st, RESTORED_META, meta, sizeof meta)))
     goto out;
 out:

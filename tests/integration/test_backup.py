@@ -462,6 +462,39 @@ class BackupTest(Base):
                        stdin=subprocess.DEVNULL, timeout=60)
         self.assertEqual(Node(self.root, "r-file").digest(), a.digest())
 
+    def test_restore_refuses_a_seal_key_of_another_node(self):
+        """A backup whose seal.key was swapped for another node's (same
+        passphrase, checksum made good again) is refused: its data key
+        does not open the store, and nothing is left."""
+        import hashlib
+        a, = self.network("a")
+        a.put("resident", SCOPE, "name=东方红梅")
+        b = Node(self.root, "b")
+        self.nodes.append(b)
+        b.run("init")
+        path = os.path.join(self.root, "a.gsb")
+        self.backup(a, path)
+        with open(path, "rb") as f:
+            blob = f.read()
+        with open(os.path.join(a.dir, "seal.key"), "rb") as f:
+            mine = f.read()
+        with open(os.path.join(b.dir, "seal.key"), "rb") as f:
+            theirs = f.read()
+        self.assertEqual(blob.count(mine), 1)
+        body = blob[:-40].replace(mine, theirs)
+        swapped = body + hashlib.blake2b(body, digest_size=32).digest() + \
+            b"GSBKEND1"
+        bad = os.path.join(self.root, "swapped.gsb")
+        with open(bad, "wb") as f:
+            f.write(swapped)
+        dest = os.path.join(self.root, "r")
+        r = self.restore(bad, dest, check=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("nothing was written", r.stderr)
+        self.assertFalse(os.path.exists(dest))
+        self.assertEqual([x for x in os.listdir(self.root)
+                          if ".restore-" in x], [])
+
     def test_backup_of_an_open_node_says_so(self):
         n = Node(self.root, "open")
         self.nodes.append(n)
