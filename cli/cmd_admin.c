@@ -101,6 +101,7 @@ int cli_cmd_backup(cli_ctx *ctx)
     return CLI_FAIL;
   progress_out po = {_("backing up"), isatty(2) != 0, false};
   node_backup_info info;
+  bool open_node = node_is_open(n);
   gs_err err = node_backup(n, file, on_progress, &po, &info);
   progress_end(&po);
   if (err == GS_ETOOBIG)
@@ -119,13 +120,21 @@ int cli_cmd_backup(cli_ctx *ctx)
     for (size_t i = 0; i < info.nfiles; i++)
       json_array_append_new(files, json_string(info.names[i]));
     return cli_json_out(json_pack(
-        "{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "file", file, "backup_id", id,
-        "node", node_id, "created_ms", (json_int_t)info.created_ms, "bytes",
-        (json_int_t)info.file_bytes, "store_bytes",
-        (json_int_t)info.store_bytes, "files", files));
+        "{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:b}", "file", file,
+        "backup_id", id, "node", node_id, "created_ms",
+        (json_int_t)info.created_ms, "bytes", (json_int_t)info.file_bytes,
+        "store_bytes", (json_int_t)info.store_bytes, "files", files,
+        "sealed", !open_node));
   }
   printf(_("backup written to %s (%llu KB, %s)\n"), file,
          (unsigned long long)(info.file_bytes >> 10), when);
+  if (open_node)
+    printf(_("warning: this node has no passphrase, so neither has the "
+             "backup: whoever holds the file can read the residents' data "
+             "(set one with: gridsync passphrase)\n"));
+  else
+    printf(_("the backup is sealed: it opens only with this node's "
+             "passphrase as it is now\n"));
   printf(_("bring it back with: gridsync restore %s NEW_DIR\n"), file);
   return CLI_OK;
 }
@@ -156,6 +165,17 @@ static int restore_backup(cli_ctx *ctx)
                       "restored into a new (or empty) directory, never over "
                       "a node, which may still be alive",
                     dir);
+  if (err == GS_EPASS)
+    return cli_fail("restore: wrong passphrase: %s opens only with the "
+                      "passphrase the backed-up node had when the backup was "
+                      "made; nothing was written",
+                    file);
+  if (err == GS_ELOCKED)
+    return cli_fail("restore: %s is sealed: give the backed-up node's "
+                      "passphrase with --passphrase-file FILE or "
+                      "GRIDSYNC_PASSPHRASE, or run this on a terminal; "
+                      "nothing was written",
+                    file);
   if (err == GS_ETRUNC || err == GS_ECORRUPT || err == GS_EDECODE ||
       err == GS_EVERSION || err == GS_ENOTFOUND)
     return cli_fail("restore: %s cannot be restored: %s; nothing was "
@@ -171,14 +191,18 @@ static int restore_backup(cli_ctx *ctx)
   local_time(ri.backup.created_ms, when);
   if (ctx->json)
     return cli_json_out(json_pack(
-        "{s:s, s:s, s:s, s:s, s:I, s:b, s:b}", "dir", dir, "node", new_id,
-        "restored_from", old_id, "backup_id", id, "created_ms",
+        "{s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:b}", "dir", dir, "node",
+        new_id, "restored_from", old_id, "backup_id", id, "created_ms",
         (json_int_t)ri.backup.created_ms, "had_network", ri.had_network,
-        "must_join", ri.had_network));
+        "must_join", ri.had_network, "sealed", ri.sealed));
   printf(_("restored the backup of %s into %s\n"), when, dir);
   printf(_("this node has a new id, %s (the backed-up node was %s): what it "
            "writes can never clash with the old node's feeds\n"),
          new_id, old_id);
+  if (ri.sealed)
+    printf(_("it opens with the passphrase the backed-up node had; change "
+             "it with: gridsync --dir %s passphrase\n"),
+           dir);
   if (ri.had_network)
     printf(_("to sync again, ask an admin for a new invite and run: "
              "gridsync --dir %s join CODE\n"),
@@ -208,6 +232,8 @@ int cli_cmd_compact(cli_ctx *ctx)
                     ctx->dir);
   if (err == GS_ENOTINIT)
     return cli_fail("compact: no node in %s", ctx->dir);
+  if (cli_pass_fail(ctx->dir, err))
+    return CLI_FAIL;
   if (err)
     return cli_fail("compact: %s", gs_strerror(err));
   if (ctx->json)
@@ -233,8 +259,9 @@ int cli_cmd_doctor(cli_ctx *ctx)
     json_t *checks = json_array();
     for (size_t i = 0; i < r->n; i++)
       json_array_append_new(
-          checks, json_pack("{s:s, s:b, s:s, s:s}", "check", r->f[i].check,
-                            "ok", r->f[i].ok, "text", r->f[i].text, "fix",
+          checks, json_pack("{s:s, s:b, s:b, s:s, s:s}", "check",
+                            r->f[i].check, "ok", r->f[i].ok, "warning",
+                            r->f[i].warn, "text", r->f[i].text, "fix",
                             r->f[i].fix));
     json_t *doc = json_pack("{s:s, s:b, s:I, s:o}", "dir", ctx->dir, "ok",
                             r->problems == 0, "problems",
@@ -243,13 +270,20 @@ int cli_cmd_doctor(cli_ctx *ctx)
     int jr = cli_json_out(doc);
     return jr ? jr : rc;
   }
+  size_t warnings = 0;
   for (size_t i = 0; i < r->n; i++) {
-    printf("%s %s\n", r->f[i].ok ? "  ok " : "FIX  ", r->f[i].text);
-    if (!r->f[i].ok && r->f[i].fix[0])
-      printf("       -> %s\n", r->f[i].fix);
+    const node_finding *f = &r->f[i];
+    warnings += f->ok && f->warn;
+    printf("%s %s\n", !f->ok ? "FIX  " : f->warn ? "WARN " : "  ok ",
+           f->text);
+    if ((!f->ok || f->warn) && f->fix[0])
+      printf("       -> %s\n", f->fix);
   }
   if (r->problems)
     printf(_("%zu things to fix in %s.\n"), r->problems, ctx->dir);
+  else if (warnings)
+    printf(_("nothing to fix in %s, but read the warnings above.\n"),
+           ctx->dir);
   else
     printf(_("all is well in %s.\n"), ctx->dir);
   free(r);

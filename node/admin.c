@@ -113,7 +113,8 @@ static bool file_carried(const char *name)
   return name_ok(name, strlen(name)) && strcmp(name, "data.mdb") != 0 &&
          strcmp(name, "lock.mdb") != 0 && strcmp(name, "ui.addr") != 0 &&
          strcmp(name, "seal.lock") != 0 && strcmp(name, "unlock.sock") != 0 &&
-         !ends_with(name, ".part") && !ends_with(name, ".log");
+         !ends_with(name, ".part") && !ends_with(name, ".log") &&
+         !ends_with(name, ".tmp");
 }
 
 /* The data key of the node in dir (issue 19): from its serving node over
@@ -129,6 +130,8 @@ static gs_err admin_key(const char *dir, uint8_t *key, bool *sealed)
   bool open_node = false;
   gs_err err;
   *sealed = true;
+  if ((err = crdt_crypto_init()) != GS_OK)
+    return err;
   if (node__path_join(path, sizeof path, dir, "identity.key") == GS_OK &&
       node__unlock_ask(dir, key) == GS_OK) {
     err = node__seal_file_read(key, path, sk, sizeof sk);
@@ -149,19 +152,30 @@ static gs_err admin_key(const char *dir, uint8_t *key, bool *sealed)
   return err;
 }
 
+static int seal_mode(const char *dir);
+
 /* Every store this file opens by directory (compact, restore, the
  * doctor) is opened here, with the node's data key when it is sealed. */
+static gs_err open_store_key(const char *dir, unsigned flags,
+                             const uint8_t *key, store **out)
+{
+  store_opts o = {key, NULL, NULL};
+  /* a sealing a crash cut short resumes here: the front end shows it */
+  node__seal_progress(&o.progress, &o.progress_ctx);
+  return store_open_ex(dir, flags, &o, out);
+}
+
 static gs_err open_store(const char *dir, unsigned flags, store **out)
 {
+  gs_err err = crdt_crypto_init();
+  if (err)
+    return err;
   uint8_t *key = crdt_secret_alloc(CRDT_SEAL_KEY_LEN);
   bool sealed = false;
   if (key == NULL)
     return GS_ENOMEM;
-  gs_err err = admin_key(dir, key, &sealed);
-  if (err == GS_OK) {
-    store_opts o = {sealed ? key : NULL, NULL, NULL};
-    err = store_open_ex(dir, flags, &o, out);
-  }
+  if ((err = admin_key(dir, key, &sealed)) == GS_OK)
+    err = open_store_key(dir, flags, sealed ? key : NULL, out);
   crdt_secret_free(key);
   return err;
 }
@@ -652,39 +666,44 @@ static gs_err target_free(const char *dir)
  * pair (identity.key, written as node_init writes it) and the store's
  * meta naming it, with where it came from. The one place where a
  * restore writes a secret: with sealed stores (issue 19) identity.key is
- * sealed under the data key of the restored seal.key (unlocked with the
- * backed-up node's passphrase), and the store opened with that key
- * (open_store) seals the meta values. */
-static gs_err new_identity(const char *work, node_restore_info *ri)
+ * sealed under key, the data key of the restored seal.key (unlocked with
+ * the backed-up node's passphrase), and the store opened with that key
+ * seals the meta values. key NULL: a backup without seal.key (an
+ * earlier build's), restored as that build's directory; the first open
+ * with a passphrase seals it in place (node_open). */
+static gs_err new_identity(const char *work, node_restore_info *ri,
+                           const uint8_t *key)
 {
   char path[4300];
   uint8_t sk[CRDT_SK_LEN], meta[16 + CRDT_KEY_LEN + 16];
   store *st = NULL;
   gs_err err;
-  uint8_t *key = crdt_secret_alloc(CRDT_SEAL_KEY_LEN);
-  bool sealed = false;
-  if (key == NULL)
-    return GS_ENOMEM;
   crdt_keypair(ri->new_pk, sk);
-  /* the new identity is sealed as the backed-up one was: under the data
-   * key of the restored seal.key (the backed-up node's passphrase) */
   if ((err = node__path_join(path, sizeof path, work, "identity.key")) ||
-      (err = admin_key(work, key, &sealed)) ||
-      (err = sealed ? node__seal_file_write(key, path, sk, sizeof sk)
-                    : node__file_write(path, sk, sizeof sk)))
+      (err = key ? node__seal_file_write(key, path, sk, sizeof sk)
+                 : node__file_write(path, sk, sizeof sk)))
     goto out;
   memcpy(meta, ri->backup.id, 16);
   memcpy(meta + 16, ri->backup.node_pk, CRDT_KEY_LEN);
   put64(meta + 16 + CRDT_KEY_LEN, ri->backup.created_ms);
   put64(meta + 24 + CRDT_KEY_LEN, now_ms());
-  if ((err = open_store(work, 0, &st)) ||
-      (err = store_meta_put(st, "node_pk", ri->new_pk, CRDT_KEY_LEN)) ||
+  if ((err = open_store_key(work, 0, key, &st)))
+    goto out;
+  /* the data key must open the store's values (a seal.key of another
+   * node, or altered, would leave a node nothing can read) */
+  char name[NODE_NAME_MAX + 1];
+  size_t nl = 0;
+  err = store_meta_get(st, "name", name, sizeof name, &nl);
+  if (err == GS_ESEAL) {
+    err = GS_ECORRUPT;
+    goto out;
+  }
+  if ((err = store_meta_put(st, "node_pk", ri->new_pk, CRDT_KEY_LEN)) ||
       (err = store_meta_put(st, RESTORED_META, meta, sizeof meta)))
     goto out;
 out:
   store_close(st);
   crdt_wipe(sk, sizeof sk);
-  crdt_secret_free(key);
   return err;
 }
 
@@ -699,6 +718,7 @@ gs_err node_restore(const char *file, const char *dir,
   uint64_t size, at;
   int fd = -1, dfd = -1;
   bool made = false;
+  uint8_t *key = NULL;
   gs_err err;
 
   memset(&ri, 0, sizeof ri);
@@ -722,6 +742,24 @@ gs_err node_restore(const char *file, const char *dir,
     goto out;
   }
   made = true;
+  /* a sealed backup (it carries seal.key) opens with the backed-up
+   * node's passphrase, asked before anything else is written: a wrong
+   * one (GS_EPASS) or none (GS_ELOCKED) leaves nothing */
+  for (size_t i = 0; i < ri.backup.nfiles; i++) {
+    if (strcmp(files[i].name, NODE_SEAL_FILE) != 0)
+      continue;
+    bool open_node = false;
+    if ((err = node__path_join(path, sizeof path, work, NODE_SEAL_FILE)) ||
+        (err = file_write_new(path, files[i].bytes, files[i].n)))
+      goto out;
+    if (!(key = crdt_secret_alloc(CRDT_SEAL_KEY_LEN))) {
+      err = GS_ENOMEM;
+      goto out;
+    }
+    if ((err = node__seal_unlock(work, key, &open_node)))
+      goto out;
+    ri.sealed = !open_node;
+  }
   snprintf(path, sizeof path, "%s/data.mdb", work);
   if ((dfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
     err = -errno;
@@ -739,7 +777,8 @@ gs_err node_restore(const char *file, const char *dir,
   /* the small files, but the identity (a new one below) and the network
    * key (a new identity joins again: admin.h) */
   for (size_t i = 0; i < ri.backup.nfiles; i++) {
-    if (strcmp(files[i].name, "identity.key") == 0)
+    if (strcmp(files[i].name, "identity.key") == 0 ||
+        strcmp(files[i].name, NODE_SEAL_FILE) == 0) /* written above */
       continue;
     if (strcmp(files[i].name, "network.key") == 0) {
       ri.had_network = true;
@@ -749,7 +788,7 @@ gs_err node_restore(const char *file, const char *dir,
         (err = file_write_new(path, files[i].bytes, files[i].n)))
       goto out;
   }
-  if ((err = new_identity(work, &ri)))
+  if ((err = new_identity(work, &ri, key)))
     goto out;
   if ((err = node__fsync_dir(work)))
     goto out;
@@ -778,6 +817,7 @@ out:
     close(fd);
   if (made)
     remove_tree(work);
+  crdt_secret_free(key);
   free_small_files(files, ri.backup.nfiles);
   return err;
 }
@@ -829,6 +869,18 @@ gs_err node_compact(const char *dir, node_copy_progress_cb progress_cb, void *pc
     return GS_ENOTINIT;
   if (node_store_in_use(dir))
     return GS_EBUSY;
+  if (seal_mode(dir) == -1) {
+    /* an earlier build's directory: sealed in place first, as any
+     * command's first open seals it (a new passphrase; the sealing's
+     * progress shown by the front end), so that compaction is never the
+     * one command that leaves it in plain */
+    node *n = NULL;
+    if ((err = node_open(dir, 0, NULL, &n)))
+      return err;
+    node_close(n);
+    if (node_store_in_use(dir))
+      return GS_EBUSY;
+  }
   if (before)
     *before = file_size(dir, "data.mdb");
   if ((err = open_store(dir, 0, &st)))
@@ -996,11 +1048,100 @@ static void check_serve(const char *dir, node_doctor_report *r)
   }
 }
 
-static void check_store(const char *dir, node_doctor_report *r, bool *opens)
+/* seal.key's mode (issue 19): 0 an open node, 1 sealed by a
+ * passphrase, -1 none (an earlier build's directory, or no node), -2 a
+ * file that is not a seal header. */
+static int seal_mode(const char *dir)
 {
-  store *st = NULL;
-  *opens = false;
-  gs_err err = open_store(dir, STORE_RDONLY, &st);
+  char path[4200];
+  uint8_t h[9];
+  if (node__path_join(path, sizeof path, dir, NODE_SEAL_FILE) != GS_OK)
+    return -1;
+  FILE *fp = fopen(path, "rbe");
+  if (!fp)
+    return -1;
+  size_t k = fread(h, 1, sizeof h, fp);
+  fclose(fp);
+  if (k != sizeof h || memcmp(h, "GSSEAL1\n", 8) != 0 || h[8] > 1)
+    return -2;
+  return h[8];
+}
+
+/* The passphrase state. oerr: how opening the node went (GS_OK when it
+ * opened, or when it was passed in). */
+static void check_passphrase(const char *dir, int mode, gs_err oerr,
+                             node_doctor_report *r)
+{
+  node_finding *f;
+  if (mode == -1) {
+    char path[4200];
+    if (node__path_join(path, sizeof path, dir, "data.mdb") != GS_OK ||
+        access(path, F_OK) != 0)
+      return; /* no node: said by the store check */
+    f = finding(r, "passphrase", false);
+    SAY(f, _("The node's data is not sealed yet (the directory was made by "
+             "an earlier gridsync): anyone who copies it can read the "
+             "residents' data."));
+    FIX(f, _("Run any gridsync command on this node with a new passphrase "
+             "(on a terminal, or with GRIDSYNC_PASSPHRASE): the store is "
+             "then sealed in place."));
+    return;
+  }
+  if (mode == -2) {
+    f = finding(r, "passphrase", false);
+    SAY(f, _("%s/%s is damaged: the node's data key cannot be read from "
+             "it."),
+        dir, NODE_SEAL_FILE);
+    FIX(f, _("Put back %s from a copy, or restore the latest backup into "
+             "a new directory with 'gridsync restore FILE DIR'."),
+        NODE_SEAL_FILE);
+    return;
+  }
+  if (oerr == GS_ELOCKED) {
+    f = finding(r, "passphrase", false);
+    SAY(f, _("The node is sealed and no passphrase was given, so its store "
+             "and keys were not checked."));
+    FIX(f, _("Run doctor again on a terminal (it asks for the passphrase), "
+             "or give it with --passphrase-file FILE or GRIDSYNC_PASSPHRASE, "
+             "or while 'gridsync serve' runs for this node."));
+    return;
+  }
+  if (oerr == GS_EPASS) {
+    f = finding(r, "passphrase", false);
+    SAY(f, _("The passphrase given is not this node's, so its store and "
+             "keys were not checked."));
+    FIX(f, _("Run doctor again with the right passphrase. If it is "
+             "forgotten, the data on this computer cannot be opened: make "
+             "a new node, join the network again with a new invite, and "
+             "sync from the office."));
+    return;
+  }
+  if (mode == 0) {
+    f = finding(r, "passphrase", true);
+    f->warn = true;
+    SAY(f, _("The node has no passphrase: anyone who copies its directory "
+             "or a backup of it can read the residents' data."));
+    FIX(f, _("Unless that is deliberate, set one: gridsync --dir %s "
+             "passphrase"),
+        dir);
+    return;
+  }
+  f = finding(r, "passphrase", true);
+  SAY(f, _("The node's data and keys are sealed under its passphrase."));
+}
+
+/* The store: through n when the node is open, else opened here by
+ * itself (read-only) to say why the node does not open. */
+static void check_store(const char *dir, node *n, gs_err oerr,
+                        node_doctor_report *r)
+{
+  store *st = n ? node__store(n) : NULL;
+  gs_err err = GS_OK;
+  if (!n) {
+    if (oerr == GS_ELOCKED || oerr == GS_EPASS)
+      return; /* said by the passphrase check */
+    err = open_store(dir, STORE_RDONLY, &st);
+  }
   if (err == GS_ENOTINIT) {
     node_finding *f = finding(r, "store", false);
     SAY(f, _("There is no node in %s."), dir);
@@ -1018,6 +1159,10 @@ static void check_store(const char *dir, node_doctor_report *r, bool *opens)
              "by this version."));
     return;
   }
+  if (err == GS_ELOCKED || err == GS_EPASS) {
+    check_passphrase(dir, 1, err, r);
+    return;
+  }
   if (err) {
     node_finding *f = finding(r, "store", false);
     SAY(f, _("The store in %s does not open: %s."), dir, gs_strerror(err));
@@ -1025,7 +1170,6 @@ static void check_store(const char *dir, node_doctor_report *r, bool *opens)
              "'gridsync restore FILE DIR'."));
     return;
   }
-  *opens = true;
   uint8_t fb[8];
   size_t fl = 0;
   uint64_t format = 0;
@@ -1052,27 +1196,26 @@ static void check_store(const char *dir, node_doctor_report *r, bool *opens)
              "under its own new key."),
         old);
   }
-  store_close(st);
+  if (!n)
+    store_close(st);
 }
 
-static void check_node(const char *dir, node *n, node_doctor_report *r)
+/* Why the node did not open, when its store did (or was not tried). */
+static void check_open_error(gs_err err, node_doctor_report *r)
 {
-  node *own = NULL;
-  if (!n) {
-    gs_err err = node_open(dir, 0, NULL, &own);
-    if (err == GS_EKEYMODE)
-      return; /* said by check_modes */
-    if (err) {
-      node_finding *f = finding(r, "identity", false);
-      SAY(f, _("The node does not open: %s."), gs_strerror(err));
-      FIX(f, err == GS_ECORRUPT
-                 ? _("identity.key does not belong to this store: put the "
-                     "right key file back, or restore a backup.")
-                 : _("See the message above; 'gridsync status' says more."));
-      return;
-    }
-    n = own;
-  }
+  if (err == GS_OK || err == GS_EKEYMODE || err == GS_ELOCKED ||
+      err == GS_EPASS || err == GS_ENOTINIT || err == GS_EVERSION)
+    return; /* said by the mode, passphrase or store check */
+  node_finding *f = finding(r, "identity", false);
+  SAY(f, _("The node does not open: %s."), gs_strerror(err));
+  FIX(f, err == GS_ECORRUPT || err == GS_ESEAL
+             ? _("identity.key does not belong to this store: put the "
+                 "right key file back, or restore a backup.")
+             : _("See the message above; 'gridsync status' says more."));
+}
+
+static void check_node(node *n, node_doctor_report *r)
+{
   uint64_t t = node_now(n);
   node_peer_clock pc;
   bool peer_off = node_peer_clock_get(n, &pc) == GS_OK;
@@ -1117,7 +1260,6 @@ static void check_node(const char *dir, node *n, node_doctor_report *r)
     SAY(f, _("Node %s is not in a network yet (join one with 'gridsync join "
              "CODE')."),
         id);
-  node_close(own);
 }
 
 /* What an interrupted compaction leaves: the store itself is intact. */
@@ -1136,7 +1278,6 @@ static void check_leftovers(const char *dir, node_doctor_report *r)
 
 void node_doctor(const char *dir, node *n, node_doctor_report *out)
 {
-  bool opens;
   memset(out, 0, sizeof *out);
   struct stat sb;
   if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
@@ -1146,11 +1287,26 @@ void node_doctor(const char *dir, node *n, node_doctor_report *out)
              "directory with --dir."));
     return;
   }
-  check_store(dir, out, &opens);
+  /* the node is opened once, so that its passphrase is asked at most
+   * once (the running serve's key, else the front end's source, which
+   * never prompts without a terminal); never a directory without a
+   * seal.key: opening would seal it, and the doctor changes nothing */
+  int mode = seal_mode(dir);
+  node *own = NULL;
+  gs_err oerr = GS_OK;
+  if (n)
+    mode = node_is_open(n) ? 0 : 1;
+  else if (mode >= 0 && (oerr = node_open(dir, 0, NULL, &own)) == GS_OK)
+    n = own;
+  check_passphrase(dir, mode, n ? GS_OK : oerr, out);
+  check_store(dir, n, n ? GS_OK : oerr, out);
+  if (!n && mode >= 0)
+    check_open_error(oerr, out);
   check_modes(dir, out);
   check_space(dir, out);
   check_serve(dir, out);
   check_leftovers(dir, out);
-  if (opens)
-    check_node(dir, n, out);
+  if (n)
+    check_node(n, out);
+  node_close(own);
 }

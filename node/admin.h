@@ -15,8 +15,8 @@
  *            "GSBKEND1"
  * The files are the node directory's small files (identity.key,
  * network.key, ui.password, ...: every regular file but data.mdb,
- * lock.mdb, ui.addr, *.part, *.log and earlier backups, up to the size
- * bound) copied as they are on disk, so a sealed node's keys stay
+ * lock.mdb, ui.addr, seal.lock, unlock.sock, *.part, *.log, *.tmp and
+ * earlier backups, up to the size bound) copied as they are on disk, so a sealed node's keys stay
  * sealed and its values (sealed in the store) too: a backup is as
  * sealed as the node. A backup is written to FILE.part, fsynced and
  * renamed: a file named FILE is always whole, and a cut one has no
@@ -76,11 +76,17 @@ typedef struct node_restore_info {
   node_backup_info backup;
   uint8_t new_pk[CRDT_KEY_LEN]; /* the restored node's own new key */
   bool had_network;             /* the backed-up node was a member */
+  bool sealed;                  /* opened with the backed-up node's
+                                 * passphrase (its seal.key restored) */
 } node_restore_info;
 
 /* Restore the backup in file as a new node in dir, which must not exist
  * or be an empty directory (else GS_EEXIST: a node there, alive or not,
- * is never overwritten). Built in a sibling directory and renamed into
+ * is never overwritten). A sealed backup (it carries seal.key) needs the
+ * backed-up node's passphrase, asked (node_set_pass_source) before the
+ * store is copied: GS_EPASS when wrong, GS_ELOCKED when none is given,
+ * and nothing is left; the restored node keeps that seal.key (the same
+ * data key and passphrase) and its new identity.key is sealed under it. Built in a sibling directory and renamed into
  * place, so dir holds either the whole node or nothing; the backup is
  * checked on the way (a cut or altered one: GS_ETRUNC / GS_ECORRUPT, and
  * nothing is left). The store's meta "restored_from" records the backup
@@ -92,7 +98,11 @@ gs_err node_restore(const char *file, const char *dir,
 /* Compact the store of the node in dir offline: GS_EBUSY when another
  * process has it open (serve, ui, a load); the copy goes to
  * data.mdb.compact.part and replaces data.mdb once whole and synced.
- * *before and *after (optional) get the file sizes. */
+ * *before and *after (optional) get the file sizes. A sealed store is
+ * opened with the node's data key (from its running serve, else its
+ * passphrase: GS_ELOCKED, GS_EPASS); a directory of an earlier build (no
+ * seal.key) is first sealed in place as node_open seals it (a new
+ * passphrase; progress through node_set_seal_progress). */
 gs_err node_compact(const char *dir, node_copy_progress_cb progress, void *pctx,
                     uint64_t *before, uint64_t *after);
 
@@ -108,6 +118,7 @@ bool node_store_in_use(const char *dir);
 typedef struct node_finding {
   const char *check; /* stable name: "store", "key_mode", "ui_addr"... */
   bool ok;           /* false: something to fix */
+  bool warn;         /* ok, but worth a word (an open node): fix says how */
   char text[NODE_DOCTOR_TEXT]; /* what was found, for people (translated) */
   char fix[NODE_DOCTOR_TEXT];  /* what to do ("" when ok) */
 } node_finding;
@@ -121,7 +132,13 @@ typedef struct node_doctor_report {
 /* Check the node directory dir: the store opens and its format, free
  * disk space, the key files' modes, the directory's mode, the clock (by
  * itself and against the peers met), a stale ui.addr, whether serve is
- * running, what an interrupted compaction left. Never changes anything.
+ * running, what an interrupted compaction left, and the passphrase
+ * state ("passphrase": sealed; an open node, ok with warn set; locked
+ * (no passphrase given, no serve running: the front end's source must
+ * not prompt without a terminal) or wrong: not ok). The node is opened
+ * once (its passphrase asked at most once); a directory without
+ * seal.key is never opened as a node (that would seal it). Never
+ * changes anything.
  * A node already open in this process is passed as n (else NULL: dir is
  * opened here when it can be). */
 void node_doctor(const char *dir, node *n, node_doctor_report *out);

@@ -167,6 +167,13 @@ void node_set_seal_progress(void (*fn)(void *ctx, uint64_t done,
   seal_progress_ctx = ctx;
 }
 
+void node__seal_progress(void (**fn)(void *ctx, uint64_t done, uint64_t total),
+                         void **ctx)
+{
+  *fn = seal_progress;
+  *ctx = seal_progress_ctx;
+}
+
 gs_err node_init(const char *dir, const char *name)
 {
   return node_init_ex(dir, name, 0);

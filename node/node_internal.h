@@ -95,6 +95,10 @@ gs_err node__seal_files(const char *dir, const uint8_t key[CRDT_SEAL_KEY_LEN]);
 /* node/unlock.c: the data key from the serving node of dir over its
  * socket; GS_ENOTFOUND when none answers. */
 gs_err node__unlock_ask(const char *dir, uint8_t key[CRDT_SEAL_KEY_LEN]);
+/* The in-place sealing progress the front end set (node_set_seal_progress)
+ * into *fn and *ctx, for node/admin.c's own store opens (fixdeb). */
+void node__seal_progress(void (**fn)(void *ctx, uint64_t done, uint64_t total),
+                         void **ctx);
 /* fsync a directory, so that files just created in it persist. */
 gs_err node__fsync_dir(const char *dir);
 #define NODE_CERT_CONTEXT "gridsync-cert-v1"

@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_sync import GS, Base, Node, wait_for  # noqa: E402
 
 SCOPE = "gongrencun/qinghejv/g07"
+NOTE = "行动不便，需定期探访"
 
 
 def status(node):
@@ -364,12 +365,191 @@ class BackupTest(Base):
         self.assertEqual(n.digest(), before)
 
 
+    def test_sealed_backup_holds_no_resident_in_clear(self):
+        """Issue 19 + 21: a backup of a sealed node is as sealed as the
+        node: no resident's name, phone or note in it, its key files
+        carried sealed with seal.key, never the unlock socket or the seal
+        lock; the restored node's new identity.key is sealed too."""
+        a, = self.network("a")
+        people = [("欧阳秀英", "13912345678"), ("司马桂兰", "13811112222")]
+        for name, phone in people:
+            a.put("resident", SCOPE, "name=" + name, "phone=" + phone,
+                  "note=" + NOTE)
+        a.serve()  # unlock.sock exists while it runs
+        self.assertTrue(os.path.exists(os.path.join(a.dir, "unlock.sock")))
+        self.assertTrue(os.path.exists(os.path.join(a.dir, "seal.lock")))
+        path = os.path.join(self.root, "a.gsb")
+        out = a.run("backup", path, json_out=True)
+        self.assertTrue(out["sealed"])
+        self.assertIn("seal.key", out["files"])
+        self.assertNotIn("unlock.sock", out["files"])
+        self.assertNotIn("seal.lock", out["files"])
+        with open(path, "rb") as f:
+            blob = f.read()
+        for name, phone in people:
+            for s in (name, phone):
+                self.assertNotIn(s.encode(), blob, "%s in the backup" % s)
+        self.assertNotIn(NOTE.encode(), blob)
+        self.assertNotIn(b"unlock.sock", blob)
+        self.assertNotIn(b"seal.lock", blob)
+        for name in ("identity.key", "network.key"):
+            with open(os.path.join(a.dir, name), "rb") as f:
+                key = f.read()
+            self.assertTrue(key.startswith(b"GSSEALF1"), name)
+            self.assertIn(key, blob)
+        a.stop()
+        digest = a.digest()
+
+        rd = os.path.join(self.root, "r")
+        r = json.loads(self.restore(path, rd).stdout)
+        self.assertTrue(r["sealed"])
+        with open(os.path.join(rd, "identity.key"), "rb") as f:
+            ident = f.read()
+        self.assertTrue(ident.startswith(b"GSSEALF1"),
+                        "the new identity.key is sealed")
+        for name in os.listdir(rd):
+            p = os.path.join(rd, name)
+            if os.path.isfile(p):
+                with open(p, "rb") as f:
+                    data = f.read()
+                for pname, phone in people:
+                    self.assertNotIn(pname.encode(), data, name)
+                    self.assertNotIn(phone.encode(), data, name)
+        rn = Node(self.root, "r")
+        self.assertEqual(rn.digest(), digest)
+        got = sorted(x["fields"]["name"] for x in rn.records("resident"))
+        self.assertEqual(got, sorted(n for n, _ in people))
+        # it is sealed under the backed-up node's passphrase: none, none
+        env = dict(os.environ)
+        env.pop("GRIDSYNC_PASSPHRASE", None)
+        p = subprocess.run([GS, "--dir", rd, "status"], capture_output=True,
+                           text=True, env=env, stdin=subprocess.DEVNULL,
+                           timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("locked", p.stderr)
+
+    def test_restore_needs_the_backed_up_passphrase(self):
+        a, = self.network("a")
+        a.put("resident", SCOPE, "name=东方红梅", "phone=13700001111")
+        path = os.path.join(self.root, "a.gsb")
+        self.backup(a, path)
+        env = dict(os.environ)
+        for name, pw in (("wrong", "not-the-passphrase"), ("none", None)):
+            e = dict(env)
+            e.pop("GRIDSYNC_PASSPHRASE", None)
+            if pw:
+                e["GRIDSYNC_PASSPHRASE"] = pw
+            dest = os.path.join(self.root, "r-" + name)
+            p = subprocess.run([GS, "restore", path, dest],
+                               capture_output=True, text=True, env=e,
+                               stdin=subprocess.DEVNULL, timeout=60)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("wrong passphrase" if pw else "is sealed",
+                          p.stderr)
+            self.assertIn("nothing was written", p.stderr)
+            self.assertFalse(os.path.exists(dest))
+            self.assertEqual([x for x in os.listdir(self.root)
+                              if ".restore-" in x], [])
+        # a passphrase file works as for every command
+        pf = os.path.join(self.root, "pass.txt")
+        with open(pf, "w") as f:
+            f.write(env["GRIDSYNC_PASSPHRASE"] + "\n")
+        e = dict(env)
+        e.pop("GRIDSYNC_PASSPHRASE", None)
+        dest = os.path.join(self.root, "r-file")
+        subprocess.run([GS, "--passphrase-file", pf, "restore", path, dest],
+                       check=True, capture_output=True, env=e,
+                       stdin=subprocess.DEVNULL, timeout=60)
+        self.assertEqual(Node(self.root, "r-file").digest(), a.digest())
+
+    def test_restore_refuses_a_seal_key_of_another_node(self):
+        """A backup whose seal.key was swapped for another node's (same
+        passphrase, checksum made good again) is refused: its data key
+        does not open the store, and nothing is left."""
+        import hashlib
+        a, = self.network("a")
+        a.put("resident", SCOPE, "name=东方红梅")
+        b = Node(self.root, "b")
+        self.nodes.append(b)
+        b.run("init")
+        path = os.path.join(self.root, "a.gsb")
+        self.backup(a, path)
+        with open(path, "rb") as f:
+            blob = f.read()
+        with open(os.path.join(a.dir, "seal.key"), "rb") as f:
+            mine = f.read()
+        with open(os.path.join(b.dir, "seal.key"), "rb") as f:
+            theirs = f.read()
+        self.assertEqual(blob.count(mine), 1)
+        body = blob[:-40].replace(mine, theirs)
+        swapped = body + hashlib.blake2b(body, digest_size=32).digest() + \
+            b"GSBKEND1"
+        bad = os.path.join(self.root, "swapped.gsb")
+        with open(bad, "wb") as f:
+            f.write(swapped)
+        dest = os.path.join(self.root, "r")
+        r = self.restore(bad, dest, check=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("nothing was written", r.stderr)
+        self.assertFalse(os.path.exists(dest))
+        self.assertEqual([x for x in os.listdir(self.root)
+                          if ".restore-" in x], [])
+
+    def test_backup_of_an_open_node_says_so(self):
+        n = Node(self.root, "open")
+        self.nodes.append(n)
+        n.run("init", "--no-passphrase")
+        n.put("x_note", SCOPE, "text=hello")
+        path = os.path.join(self.root, "open.gsb")
+        p = n.run("backup", path)
+        self.assertIn("no passphrase", p.stdout)
+        self.assertFalse(n.run("backup", path, json_out=True)["sealed"])
+        r = json.loads(self.restore(path, os.path.join(self.root, "r")).stdout)
+        self.assertFalse(r["sealed"])
+        self.assertEqual(Node(self.root, "r").digest(), n.digest())
+
+
+    @unittest.skipUnless(os.environ.get("GRIDSYNC_OLD"),
+                         "needs GRIDSYNC_OLD, a gridsync of a build before "
+                         "sealing (issue 19), to make an unsealed directory")
+    def test_earlier_build_directory_doctor_then_compact_seals_it(self):
+        old = os.environ["GRIDSYNC_OLD"]
+        d = os.path.join(self.root, "old")
+        subprocess.run([old, "--dir", d, "init"], check=True,
+                       capture_output=True)
+        for i in range(30):
+            subprocess.run([old, "--dir", d, "put", "resident", "--scope",
+                            SCOPE, "name=上官秀英%d" % i,
+                            "phone=1395555%04d" % i], check=True,
+                           capture_output=True)
+        n = Node(self.root, "old")
+        # the doctor says it is not sealed, and leaves it as it is
+        doc = DoctorTest.doctor(self, n)
+        f = [c for c in doc["checks"] if c["check"] == "passphrase"][0]
+        self.assertFalse(f["ok"])
+        self.assertIn("not sealed yet", f["text"])
+        self.assertFalse(os.path.exists(os.path.join(d, "seal.key")))
+        # compact seals it first, showing the sealing's progress
+        p = n.run("compact")
+        self.assertIn("sealing", p.stderr)
+        self.assertIn("compacting:", p.stderr)
+        self.assertTrue(os.path.exists(os.path.join(d, "seal.key")))
+        with open(os.path.join(d, "data.mdb"), "rb") as fh:
+            self.assertNotIn("上官秀英".encode(), fh.read())
+        self.assertEqual(len(n.records("resident")), 30)
+
+
 class DoctorTest(Base):
     def doctor(self, node, env=None):
         e = dict(os.environ)
         e.update(env or {})
+        for k, v in (env or {}).items():
+            if v is None:
+                e.pop(k, None)
         p = subprocess.run([GS, "--dir", node.dir, "--json", "doctor"],
-                           capture_output=True, text=True, timeout=60, env=e)
+                           capture_output=True, text=True, timeout=60,
+                           env={k: v for k, v in e.items() if v is not None},
+                           stdin=subprocess.DEVNULL)
         doc = json.loads(p.stdout)
         self.assertEqual(p.returncode, 0 if doc["ok"] else 1)
         return doc
@@ -383,8 +563,8 @@ class DoctorTest(Base):
         a, = self.network("a")
         doc = self.doctor(a)
         self.assertTrue(doc["ok"], doc)
-        for check in ("store", "key_mode", "disk_space", "serve", "clock",
-                      "network"):
+        for check in ("passphrase", "store", "key_mode", "disk_space",
+                      "serve", "clock", "network"):
             self.assertTrue(self.finding(doc, check)["ok"])
         p = a.run("doctor")
         self.assertIn("all is well", p.stdout)
@@ -486,6 +666,64 @@ class DoctorTest(Base):
         self.assertTrue(doc["ok"], doc)
         f = self.finding(doc, "restored")
         self.assertIn(a.run("id").stdout.strip(), f["text"])
+
+    def test_passphrase_sealed(self):
+        a, = self.network("a")
+        f = self.finding(self.doctor(a), "passphrase")
+        self.assertTrue(f["ok"])
+        self.assertFalse(f["warning"])
+        self.assertIn("sealed", f["text"])
+
+    def test_passphrase_open_node_warns(self):
+        n = Node(self.root, "open")
+        self.nodes.append(n)
+        n.run("init", "--no-passphrase")
+        doc = self.doctor(n)
+        self.assertTrue(doc["ok"], doc)
+        f = self.finding(doc, "passphrase")
+        self.assertTrue(f["ok"])
+        self.assertTrue(f["warning"])
+        self.assertIn("no passphrase", f["text"])
+        self.assertIn("gridsync --dir %s passphrase" % n.dir, f["fix"])
+        p = n.run("doctor")
+        self.assertIn("WARN", p.stdout)
+        self.assertIn("warnings above", p.stdout)
+        self.assertTrue(self.finding(doc, "clock")["ok"])
+
+    def test_passphrase_locked(self):
+        """No passphrase, no terminal, no serve: doctor does not prompt
+        or hang, says how to give it, and still checks what it can."""
+        a, = self.network("a")
+        os.chmod(os.path.join(a.dir, "network.key"), 0o644)
+        t0 = time.monotonic()
+        doc = self.doctor(a, {"GRIDSYNC_PASSPHRASE": None})
+        self.assertLess(time.monotonic() - t0, 30)
+        self.assertFalse(doc["ok"])
+        f = self.finding(doc, "passphrase")
+        self.assertFalse(f["ok"])
+        self.assertIn("no passphrase was given", f["text"])
+        self.assertIn("--passphrase-file", f["fix"])
+        self.assertIn("GRIDSYNC_PASSPHRASE", f["fix"])
+        self.assertFalse(self.finding(doc, "key_mode")["ok"])
+        self.assertTrue(self.finding(doc, "disk_space")["ok"])
+        self.assertTrue(self.finding(doc, "serve")["ok"])
+        self.assertNotIn("store", [c["check"] for c in doc["checks"]])
+        os.chmod(os.path.join(a.dir, "network.key"), 0o600)
+        # a wrong one is told apart
+        f = self.finding(self.doctor(a, {"GRIDSYNC_PASSPHRASE": "wrong-one!"}),
+                         "passphrase")
+        self.assertFalse(f["ok"])
+        self.assertIn("not this node's", f["text"])
+        self.assertIn("join the network again", f["fix"])
+
+    def test_passphrase_from_the_running_serve(self):
+        a, = self.network("a")
+        a.serve()
+        doc = self.doctor(a, {"GRIDSYNC_PASSPHRASE": None})
+        self.assertTrue(doc["ok"], doc)
+        self.assertTrue(self.finding(doc, "passphrase")["ok"])
+        self.assertTrue(self.finding(doc, "store")["ok"])
+        self.assertTrue(self.finding(doc, "network")["ok"])
 
 
 if __name__ == "__main__":

@@ -110,9 +110,16 @@ run_node() {
   "$bin" --dir "$d" --json get x_note "$id" | grep -q '你好' ||
     fail "$bin get did not give the record back"
   "$bin" --dir "$d" doctor >/dev/null || fail "$bin doctor found problems"
+  # a sealed backup, restored as a new node that opens with the same
+  # passphrase and holds the record
+  "$bin" --dir "$d" backup "$d.gsb" >/dev/null || fail "$bin backup failed"
+  "$bin" restore "$d.gsb" "$d-restored" >/dev/null ||
+    fail "$bin restore failed"
+  "$bin" --dir "$d-restored" --json get x_note "$id" | grep -q '你好' ||
+    fail "the restored node lacks the record"
 }
 run_node "$gs" root
-say "init/put/get/doctor with the installed binary"
+say "init/put/get/doctor/backup/restore with the installed binary"
 
 # ---- the unit ----
 if command -v systemd-analyze >/dev/null 2>&1; then
