@@ -60,8 +60,10 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 digest() { q "$1" --json status --scope "$2" | json 'd["digest"]'; }
 serve() { # serve NODE [--peer ADDR]: start in the background, wait for it
   n=$1; shift
-  "$gs" --dir "$dir/$n" serve --listen 127.0.0.1:0 --gossip-ms 2000 "$@" \
-    >"$dir/$n.out" 2>"$dir/$n.log" &
+  # its address is read from its first line: in the words of LC_ALL=C
+  # whatever the language of the rest of the demo
+  LC_ALL=C LANGUAGE= "$gs" --dir "$dir/$n" serve --listen 127.0.0.1:0 \
+    --gossip-ms 2000 "$@" >"$dir/$n.out" 2>"$dir/$n.log" &
   pids="$pids $!"
   eval "pid_$n=$!"
   while ! grep -q serving "$dir/$n.out" 2>/dev/null; do sleep 0.1; done
