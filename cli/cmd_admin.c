@@ -244,7 +244,8 @@ int cli_cmd_doctor(cli_ctx *ctx)
     return jr ? jr : rc;
   }
   for (size_t i = 0; i < r->n; i++) {
-    printf("%s %s\n", r->f[i].ok ? "  ok " : "FIX  ", r->f[i].text);
+    /* TRANSLATORS: "  ok " and "FIX  " mark each line of the doctor */
+    printf("%s %s\n", r->f[i].ok ? _("  ok ") : _("FIX  "), r->f[i].text);
     if (!r->f[i].ok && r->f[i].fix[0])
       printf("       -> %s\n", r->f[i].fix);
   }

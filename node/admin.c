@@ -153,11 +153,14 @@ static gs_err admin_key(const char *dir, uint8_t *key, bool *sealed)
  * doctor) is opened here, with the node's data key when it is sealed. */
 static gs_err open_store(const char *dir, unsigned flags, store **out)
 {
+  gs_err err = crdt_crypto_init(); /* sodium_malloc aborts before it */
+  if (err)
+    return err;
   uint8_t *key = crdt_secret_alloc(CRDT_SEAL_KEY_LEN);
   bool sealed = false;
   if (key == NULL)
     return GS_ENOMEM;
-  gs_err err = admin_key(dir, key, &sealed);
+  err = admin_key(dir, key, &sealed);
   if (err == GS_OK) {
     store_opts o = {sealed ? key : NULL, NULL, NULL};
     err = store_open_ex(dir, flags, &o, out);
