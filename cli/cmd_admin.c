@@ -274,7 +274,9 @@ int cli_cmd_doctor(cli_ctx *ctx)
   for (size_t i = 0; i < r->n; i++) {
     const node_finding *f = &r->f[i];
     warnings += f->ok && f->warn;
-    printf("%s %s\n", !f->ok ? "FIX  " : f->warn ? "WARN " : "  ok ",
+    /* TRANSLATORS: "  ok ", "WARN " and "FIX  " mark each line of the
+     * doctor */
+    printf("%s %s\n", !f->ok ? _("FIX  ") : f->warn ? _("WARN ") : _("  ok "),
            f->text);
     if ((!f->ok || f->warn) && f->fix[0])
       printf("       -> %s\n", f->fix);

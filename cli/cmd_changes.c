@@ -51,18 +51,19 @@ static int on_item(void *vctx, const node_change_item *it)
   if (it->restored)
     printf(_("  restored"));
   if (it->fields[0]) {
-    printf("  (");
+    /* TRANSLATORS: the changed fields, "  (name, phone)" */
+    fputs(_("  ("), stdout);
     for (const char *p = it->fields; *p;) {
       char f[CRDT_NAME_MAX + 1];
       size_t k = strcspn(p, ",");
       size_t fl = k < sizeof f ? k : sizeof f - 1;
       memcpy(f, p, fl);
       f[fl] = '\0';
-      printf("%s%s", p == it->fields ? "" : ", ",
+      printf("%s%s", p == it->fields ? "" : _(", "),
              node_schema_label(it->coll, f, NULL));
       p += k + (p[k] == ',');
     }
-    printf(")");
+    fputs(_(")"), stdout);
   }
   printf("\n");
   return 0;

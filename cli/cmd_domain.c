@@ -430,7 +430,7 @@ static int cmd_fields(cli_ctx *ctx, const node_coll *c)
     if (f->ref)
       printf(" %s", f->ref);
     if (f->help)
-      printf("  (%s)", _(f->help));
+      printf(_("  (%s)"), _(f->help));
     printf("\n");
   }
   if (c->status) {
@@ -1002,15 +1002,15 @@ static void verbs_help(FILE *f, const node_coll *c)
                "DESCRIPTION\n"));
   for (size_t i = 0; i < nv; i++) {
     const char *to = v[i].to_field && strcmp(v[i].name, "assign") == 0
-                         ? " --to UNIT"
+                         ? _(" --to UNIT")
                      : v[i].to_field && strcmp(v[i].name, "claim") == 0
-                         ? " --to UNIT"
+                         ? _(" --to UNIT")
                          : "";
     fprintf(f, _("  %s ID%s%s%s  (%s)\n"), v[i].name, to,
-            v[i].date ? " [--date DATE]" : "",
+            v[i].date ? _(" [--date DATE]") : "",
             strcmp(v[i].name, "close") == 0
                 ? " [--feedback satisfied|unsatisfied]"
-            : strcmp(v[i].name, "reopen") == 0 ? " [--note WHY]"
+            : strcmp(v[i].name, "reopen") == 0 ? _(" [--note WHY]")
                                                : "",
             _(v[i].help));
   }

@@ -404,7 +404,8 @@ static int on_member_row(void *ctx, const node_member_info *m)
     json_array_append_new(mo->arr, o);
   } else {
     printf("%s  %-7s %s%s%s%s\n", id, m->role, state_text(m->state),
-           m->revoked ? ", revoked" : "", m->has_other ? ", with " : "",
+           m->revoked ? _(", revoked") : "",
+           m->has_other ? _(", with ") : "",
            m->has_other ? other : "");
   }
   return 0;

@@ -372,9 +372,10 @@ int cli_cmd_status(cli_ctx *ctx)
              json_string_value(json_object_get(p, "addr")),
              iso_local(json_string_value(json_object_get(p, "last_sync")),
                        when, sizeof when));
+      const char *note = json_string_value(json_object_get(p, "note"));
       if (f)
         printf(_("  (failed %lld times: %s)"), (long long)f,
-               json_string_value(json_object_get(p, "note")));
+               note && *note ? _(note) : "");
       printf("\n");
     }
     if (refused)

@@ -107,10 +107,11 @@ static void on_synced(void *vctx, const node_sync_result *r)
     json_array_append_new(a->out, o);
     return;
   }
+  /* TRANSLATORS: ": " joins an error and its detail */
   if (r->err)
     printf(_("could not sync with %s (%s): %s%s%s\n"), r->addr,
-           found_text(r->found), gs_i18n_strerror(r->err), *r->why ? ": " : "",
-           r->why);
+           found_text(r->found), gs_i18n_strerror(r->err),
+           *r->why ? _(": ") : "", *r->why ? _(r->why) : "");
   else
     printf(_("synced with %s (%s) in %.2f s: sent %" PRIu64
              " changes, received %" PRIu64 "\n"),
@@ -225,7 +226,8 @@ int cli_cmd_sync(cli_ctx *ctx)
   if (err) {
     rc = cli_fail("sync with %s failed: %s%s%s (sent %" PRIu64
                   ", received %" PRIu64 " changes before)",
-                  addr, gs_i18n_strerror(err), *why ? ": " : "", why,
+                  addr, gs_i18n_strerror(err), *why ? _(": ") : "",
+                  *why ? _(why) : "",
                   st.sent_changes, st.recv_changes);
   } else if (ctx->json) {
     rc = cli_json_out(json_pack(
@@ -449,7 +451,7 @@ int cli_cmd_serve(cli_ctx *ctx)
   /* before the node says it serves: a command run then finds the key */
   gs_err ue = node_unlock_start(n, &loop, &run.unlock);
   if (ue && ue != GS_EBUSY)
-    fprintf(stderr, "gridsync: note: %s\n",
+    fprintf(stderr, _("gridsync: note: %s\n"),
             _("commands of this user will ask for the passphrase (the "
               "unlock socket did not start)"));
   run.n = n;
@@ -543,7 +545,8 @@ static int on_peer(void *vctx, const node_peer_info *p)
   printf("%-24s %-22s ", p->addr, found_text(p->found));
   printf(_("last sync %s"), ok);
   if (p->failures)
-    printf(_(" failed %" PRIu32 "x: %s"), p->failures, p->note);
+    printf(_(" failed %" PRIu32 "x: %s"), p->failures,
+           p->note && *p->note ? _(p->note) : "");
   printf("\n");
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crdt/gs_i18n.h" /* issue 18: reasons marked, shown translated */
 #include "net/noise.h"
 #include "net/net_internal.h"
 #include "net/peer.h"
@@ -162,7 +163,7 @@ static void on_write(uv_write_t *req, int status)
   if (p->closing)
     return;
   if (status < 0) {
-    net_peer_close(p, status, "write failed");
+    net_peer_close(p, status, N_("write failed"));
     return;
   }
   if (p->above_water && p->queued <= p->opts.high_water / 2) {
@@ -187,13 +188,13 @@ static gs_err queue_frame(net_peer *p, wreq *w, size_t body)
   int rc = uv_write(&w->req, (uv_stream_t *)&p->tcp, &b, 1, on_write);
   if (rc < 0) {
     free(w);
-    net_peer_close(p, rc, "write failed");
+    net_peer_close(p, rc, N_("write failed"));
     return rc;
   }
   p->queued += w->len + sizeof *w; /* request overhead counts too */
   p->last_tx = uv_now(p->loop);
   if (p->queued > p->opts.hard_limit) {
-    net_peer_close(p, GS_ETOOBIG, "peer does not read: output queue full");
+    net_peer_close(p, GS_ETOOBIG, N_("peer does not read: output queue full"));
     return GS_ECLOSED;
   }
   if (p->queued > p->opts.high_water && !p->above_water) {
@@ -213,7 +214,7 @@ static gs_err send_transport(net_peer *p, const uint8_t *msg, size_t n)
   gs_err err = net_noise_cs_encrypt(p->tx, msg, n, w->buf + 4, n + 16, &clen);
   if (err) {
     free(w);
-    net_peer_close(p, err, "cannot encrypt (nonce exhausted?)");
+    net_peer_close(p, err, N_("cannot encrypt (nonce exhausted?)"));
     return err;
   }
   return queue_frame(p, w, clen);
@@ -454,19 +455,19 @@ static void on_hs_frame(net_peer *p, const uint8_t *f, size_t n)
     if ((err = hs_send(p, true)) != GS_OK ||
         (err = finish_handshake(p)) != GS_OK) {
       if (!p->closing)
-        net_peer_close(p, err, "handshake failed");
+        net_peer_close(p, err, N_("handshake failed"));
     }
     return;
   }
   if (!net_noise_hs_done(p->hs)) {
     /* message 1: -> psk, e */
     if (pn != 0) {
-      net_peer_close(p, GS_EHANDSHAKE, "unexpected handshake payload");
+      net_peer_close(p, GS_EHANDSHAKE, N_("unexpected handshake payload"));
       return;
     }
     p->replied = true;
     if ((err = hs_send(p, true)) != GS_OK && !p->closing)
-      net_peer_close(p, err, "handshake failed");
+      net_peer_close(p, err, N_("handshake failed"));
     return;
   }
   /* message 3: -> s, se + the initiator's identity */
@@ -475,7 +476,7 @@ static void on_hs_frame(net_peer *p, const uint8_t *f, size_t n)
     return;
   }
   if ((err = finish_handshake(p)) != GS_OK && !p->closing)
-    net_peer_close(p, err, "handshake failed");
+    net_peer_close(p, err, N_("handshake failed"));
 }
 
 /* ---- reading ---- */
@@ -582,7 +583,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
                             (p->open || p->confirming) ? 16 : 1, &f, &flen,
                             &used);
     if (r < 0) {
-      net_peer_close(p, GS_EPROTO, "bad frame length");
+      net_peer_close(p, GS_EPROTO, N_("bad frame length"));
       return;
     }
     if (r == 0)
@@ -634,11 +635,11 @@ static void on_tick(uv_timer_t *t)
   }
   if (!p->open) {
     if (now - p->started >= p->opts.handshake_ms)
-      net_peer_close(p, GS_ETIMEOUT, "handshake timed out");
+      net_peer_close(p, GS_ETIMEOUT, N_("handshake timed out"));
     return;
   }
   if (now - p->last_rx >= p->opts.idle_ms) {
-    net_peer_close(p, GS_ETIMEOUT, "peer idle: nothing received");
+    net_peer_close(p, GS_ETIMEOUT, N_("peer idle: nothing received"));
     return;
   }
   if (now - p->last_tx >= p->opts.keepalive_ms && !p->above_water)
@@ -717,14 +718,14 @@ static void on_connect(uv_connect_t *req, int status)
   if (p->closing)
     return;
   if (status < 0) {
-    net_peer_close(p, status, "cannot connect");
+    net_peer_close(p, status, N_("cannot connect"));
     return;
   }
   peer_name(p);
   start_reading(p);
   gs_err err = hs_send(p, false); /* message 1: -> psk, e */
   if (err && !p->closing)
-    net_peer_close(p, err, "handshake failed");
+    net_peer_close(p, err, N_("handshake failed"));
 }
 
 gs_err net_peer_connect(uv_loop_t *loop, const struct sockaddr *addr,
@@ -737,7 +738,7 @@ gs_err net_peer_connect(uv_loop_t *loop, const struct sockaddr *addr,
     return err;
   if ((err = uv_tcp_connect(&p->connect, &p->tcp, addr, on_connect)) < 0) {
     p->cbs.on_close = NULL;
-    net_peer_close(p, err, "cannot connect");
+    net_peer_close(p, err, N_("cannot connect"));
     return err;
   }
   *out = p;
@@ -754,7 +755,7 @@ gs_err net_peer_accept(uv_stream_t *server, const net_identity *id,
     return err;
   if ((err = uv_accept(server, (uv_stream_t *)&p->tcp)) < 0) {
     p->cbs.on_close = NULL;
-    net_peer_close(p, err, "accept failed");
+    net_peer_close(p, err, N_("accept failed"));
     return err;
   }
   uv_tcp_nodelay(&p->tcp, 1);

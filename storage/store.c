@@ -1223,7 +1223,7 @@ gs_err store_peer_list(store *s, store_peer_cb cb, void *ctx)
       rc = 0;
   }
   mdb_txn_abort(txn);
-  if (rc == 0) {
+  if (rc == 0 && ne > 0) { /* qsort(NULL, 0) is undefined */
     qsort(es, ne, sizeof *es, peer_ent_cmp);
     for (size_t i = 0; i < ne; i++)
       if (cb(ctx, es[i].addr, es[i].val, es[i].n))

@@ -151,7 +151,44 @@ class I18nTest(unittest.TestCase):
         p = self.gs("C", "--help", extra={"LANGUAGE": "zh_CN"})
         self.assertIn("usage: gridsync", p.stdout)
 
+    def test_schema_help_verbs_and_doctor_are_chinese(self):
+        """The schema's help texts (fields, verbs, collections), the verb
+        lines' placeholders and the doctor's lines are translated; under
+        LANG=C they stay English."""
+        zh = self.gs("zh_CN.UTF-8", "resident", "fields").stdout
+        self.assertIn("居民；迁出后记录仍保留", zh)
+        self.assertIn("（紧急情况下联系谁）", zh)
+        self.assertNotIn("who to call", zh)
+        en = self.gs("C", "resident", "fields").stdout
+        self.assertIn("(who to call in an emergency)", en)
+        zh = self.gs("zh_CN.UTF-8", "appeal", "help").stdout
+        self.assertIn("assign 编号 --to 单位 [--date 日期]", zh)
+        self.assertIn("交给一个共建单位或志愿队", zh)
+        self.assertNotRegex(zh, r"DATE|UNIT|WHY|hand it to")
+        en = self.gs("C", "appeal", "help").stdout
+        self.assertIn("assign ID --to UNIT [--date DATE]  (hand it to a unit",
+                      en)
+        p = self.gs("zh_CN.UTF-8", "doctor", check=False)
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        self.assertIn("数据可以打开", p.stdout)
+        self.assertNotIn("  ok ", p.stdout)
+        p = self.gs("C", "doctor", check=False)
+        self.assertIn("  ok  The store opens", p.stdout)
+
     # ---- the catalogue ----
+    def test_every_file_with_marks_is_in_potfiles(self):
+        files = {l.strip() for l in read(os.path.join(PO, "POTFILES.in")).split("\n")
+                 if l.strip() and not l.startswith("#")}
+        marked = set()
+        for d in ("cli", "crdt", "net", "node", "storage", "web"):
+            for name in sorted(os.listdir(os.path.join(SRC, d))):
+                if not name.endswith((".c", ".h")) or name.startswith("gs_i18n"):
+                    continue
+                if re.search(r'\bN?_\("', read(os.path.join(SRC, d, name))):
+                    marked.add(d + "/" + name)
+        self.assertEqual(sorted(marked - files), [],
+                         "marked messages in files missing from po/POTFILES.in")
+
     def test_the_catalogue_has_no_untranslated_or_fuzzy_message(self):
         if not shutil.which("msgfmt"):
             self.skipTest("msgfmt (gettext) is not installed")
