@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "crdt/gs_i18n.h"
 #include "node/domain.h"
 #include "node/node.h"
 
@@ -238,6 +239,9 @@ static const char *default_dir(char *buf, size_t cap)
   const char *d = getenv("GRIDSYNC_DIR");
   if (d && *d)
     return d;
+#ifdef _WIN32 /* %APPDATA%\gridsync (win/gs_win.c) */
+  return gs_win_default_dir(buf, cap) ? buf : NULL;
+#endif
   d = getenv("XDG_DATA_HOME");
   if (d && *d) {
     if ((size_t)snprintf(buf, cap, "%s/gridsync", d) >= cap)
@@ -257,6 +261,10 @@ int main(int argc, char **argv)
   static char dirbuf[4096];
   const char *dir = NULL;
   bool json = false, help = false, dashdash = false;
+#ifdef _WIN32 /* UTF-8 arguments (GetCommandLineW) and console (win/gs_win.c) */
+  if (!(argv = gs_win_utf8_args(&argc)))
+    return cli_fail(_("The command line cannot be read."));
+#endif
   char **args = calloc((size_t)argc + 1, sizeof *args);
   char **args_alloc = args;
   int nargs = 0;

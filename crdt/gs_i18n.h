@@ -12,7 +12,18 @@
 #ifndef GS_I18N_H
 #define GS_I18N_H
 
+#if defined(_WIN32) && !defined(GS_HAVE_LIBINTL)
+/* Windows builds have no libintl (docs/WINDOWS.md): the English text. */
+#define gettext(s) ((char *)(s))
+#define dgettext(d, s) ((void)(d), (char *)(s))
+#define ngettext(s, p, n) ((n) == 1 ? (char *)(s) : (char *)(p))
+#define dngettext(d, s, p, n) ((void)(d), ngettext(s, p, n))
+#define textdomain(d) ((char *)(d))
+#define bindtextdomain(d, dir) ((void)(dir), (char *)(d))
+#define bind_textdomain_codeset(d, c) ((void)(c), (char *)(d))
+#else
 #include <libintl.h>
+#endif
 
 #define GS_TEXT_DOMAIN "gridsync"
 #define _(s) dgettext(GS_TEXT_DOMAIN, s)
