@@ -661,14 +661,43 @@ long gs_win_spawn_detached(const char *const *argv, const char *log)
     set_errno_from(GetLastError());
     goto out;
   }
-  STARTUPINFOW si = {.cb = sizeof si, .dwFlags = STARTF_USESTDHANDLES,
-                     .hStdInput = in, .hStdOutput = out, .hStdError = out};
+  /* The child inherits the null device and the log, nothing else: not
+   * this process's own standard handles (a caller reading our output to
+   * its end would wait for serve to stop). */
+  HANDLE keep[2] = {in, out};
+  SIZE_T alen = 0;
+  InitializeProcThreadAttributeList(NULL, 1, 0, &alen);
+  LPPROC_THREAD_ATTRIBUTE_LIST al = malloc(alen);
+  bool have_list = al && InitializeProcThreadAttributeList(al, 1, 0, &alen);
+  if (have_list &&
+      !UpdateProcThreadAttribute(al, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
+                                 keep, sizeof keep, NULL, NULL)) {
+    DeleteProcThreadAttributeList(al);
+    have_list = false;
+  }
+  DWORD std_ids[3] = {STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE};
+  for (int i = 0; i < 3; i++) {
+    HANDLE h = GetStdHandle(std_ids[i]);
+    if (h && h != INVALID_HANDLE_VALUE)
+      SetHandleInformation(h, HANDLE_FLAG_INHERIT, 0);
+  }
+  STARTUPINFOEXW si = {.StartupInfo = {.cb = sizeof si,
+                                       .dwFlags = STARTF_USESTDHANDLES,
+                                       .hStdInput = in, .hStdOutput = out,
+                                       .hStdError = out},
+                       .lpAttributeList = have_list ? al : NULL};
   PROCESS_INFORMATION pi;
-  if (!CreateProcessW(exe, cmd, NULL, NULL, TRUE,
-                      DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP |
-                          CREATE_UNICODE_ENVIRONMENT,
-                      NULL, NULL, &si, &pi)) {
-    set_errno_from(GetLastError());
+  BOOL made = CreateProcessW(exe, cmd, NULL, NULL, TRUE,
+                             DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP |
+                                 CREATE_UNICODE_ENVIRONMENT |
+                                 (have_list ? EXTENDED_STARTUPINFO_PRESENT : 0),
+                             NULL, NULL, &si.StartupInfo, &pi);
+  DWORD e = GetLastError();
+  if (have_list)
+    DeleteProcThreadAttributeList(al);
+  free(al);
+  if (!made) {
+    set_errno_from(e);
     goto out;
   }
   pid = (long)pi.dwProcessId;

@@ -228,12 +228,12 @@ win_app() {
   cross="$top/.ci/windows/x86_64-w64-mingw32.ini"
   # The cross file names its prefix as a constant; this build's one
   # overrides it.
-  printf '[constants]\ndeps = %s\n' "'$prefix'" >"$top/build-win-prefix.ini"
+  printf '[constants]\ndeps = %s\n' "'$prefix'" >"$cache/cross-prefix.ini"
   if [ -d build-win ]; then
-    meson setup build-win --reconfigure --cross-file "$top/build-win-prefix.ini" \
+    meson setup build-win --reconfigure --cross-file "$cache/cross-prefix.ini" \
       --cross-file "$cross" -Dwerror=true >/dev/null
   else
-    meson setup build-win --cross-file "$top/build-win-prefix.ini" \
+    meson setup build-win --cross-file "$cache/cross-prefix.ini" \
       --cross-file "$cross" -Dwerror=true
   fi
   nice ninja -C build-win -j"$jobs"
