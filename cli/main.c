@@ -179,6 +179,13 @@ node *cli_open(cli_ctx *ctx, unsigned flags)
              ctx->dir);
     break;
   case GS_EKEYMODE:
+#ifdef _WIN32 /* no chmod there: the file's ACL (win/gs_win.c) */
+    cli_fail(_("%s/identity.key can be read by other users; refusing to use "
+               "it (fix with: icacls \"%s/identity.key\" /inheritance:r "
+               "/grant:r \"%%USERNAME%%:F\")"),
+             ctx->dir, ctx->dir);
+    break;
+#endif
     cli_fail("%s/identity.key can be read by other users; refusing to use "
              "it (fix with: chmod 600 %s/identity.key)",
              ctx->dir, ctx->dir);

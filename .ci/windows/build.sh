@@ -41,6 +41,10 @@ win_toolchain() {
       need="$need $p"
   done
   src=/etc/apt/sources.list.d/gridsync-win-src.sources
+  if [ ! -f /etc/apt/sources.list.d/debian.sources ]; then
+    echo "no /etc/apt/sources.list.d/debian.sources: cannot add its deb-src" >&2
+    exit 1
+  fi
   if [ ! -f "$src" ]; then
     # deb-src for exactly the archives (and signing key) of debian.sources.
     sed -n 's/^Types: deb$/Types: deb-src/;p' \
