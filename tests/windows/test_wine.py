@@ -10,12 +10,14 @@ Checks, with real processes on loopback (ports chosen by the OS):
 - a Windows node and a Linux node of one network sync both ways (each
   side serving once) and converge on each other's records and digest;
 - the Windows build's web app answers /api/status on 127.0.0.1 with the
-  right Host, and refuses another Host.
+  right Host, and refuses another Host; a write by another process reaches
+  its event stream; `ui` starts serve detached.
 """
 import http.client
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -196,6 +198,29 @@ class WineTest(unittest.TestCase):
         self.assertGreater(int(pid), 0)
         out = self.win.run("ui", "--no-browser", json_out=True)
         self.assertEqual((out["app"], out["started"]), (url, False))
+        self.win.stop()
+
+    def test_a_write_by_another_process_reaches_an_event_stream(self):
+        """The store watched on Windows (uv_fs_event, the look as fallback):
+        a record written by another Windows process reaches the app's
+        open event stream."""
+        self.network()
+        _, app = self.win.serve("--ui", "127.0.0.1:0")
+        sock = socket.create_connection(("127.0.0.1", app), timeout=30)
+        sock.sendall(("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                      "\r\n" % app).encode())
+        got = b""
+        while b"\r\n\r\n" not in got:
+            got += sock.recv(4096)
+        self.assertIn(b"text/event-stream", got)
+        buf = got.split(b"\r\n\r\n", 1)[1]
+        self.win.run("put", "resident", "--scope", "gongrencun/q/g01",
+                     "name=从另一个进程")
+        while b"event: change" not in buf:
+            more = sock.recv(4096)
+            self.assertTrue(more, "the stream ended without a change")
+            buf += more
+        sock.close()
         self.win.stop()
 
     def test_ui_starts_serve_detached(self):
