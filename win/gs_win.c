@@ -199,13 +199,17 @@ int gs_win_open(const char *path, int flags, ...)
     DWORD disp = (flags & O_EXCL) ? CREATE_NEW
                  : (flags & O_TRUNC) ? CREATE_ALWAYS : OPEN_ALWAYS;
     PSECURITY_DESCRIPTOR sd = private_sd();
+    if (!sd) { /* never a secret file without its protection */
+      free(w);
+      errno = EACCES;
+      return -1;
+    }
     SECURITY_ATTRIBUTES sa = {sizeof sa, sd, FALSE};
     HANDLE h = CreateFileW(w, access, FILE_SHARE_READ | FILE_SHARE_WRITE |
                                           FILE_SHARE_DELETE,
                            &sa, disp, FILE_ATTRIBUTE_NORMAL, NULL);
     DWORD e = GetLastError();
-    if (sd)
-      LocalFree(sd);
+    LocalFree(sd);
     free(w);
     if (h == INVALID_HANDLE_VALUE) {
       set_errno_from(e);
@@ -247,6 +251,11 @@ int gs_win_mkdir(const char *path, int mode)
   if (!w)
     return -1;
   PSECURITY_DESCRIPTOR sd = (mode & 077) ? NULL : private_sd();
+  if (!(mode & 077) && !sd) { /* a private directory or none */
+    free(w);
+    errno = EACCES;
+    return -1;
+  }
   SECURITY_ATTRIBUTES sa = {sizeof sa, sd, FALSE};
   BOOL ok = CreateDirectoryW(w, sd ? &sa : NULL);
   DWORD e = GetLastError();

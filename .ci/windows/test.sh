@@ -40,6 +40,9 @@ if ! out=$(timeout 300 wine build-win/cli/gridsync.exe --version 2>&1) ||
   exit 0
 fi
 
+# Sealed stores (issue 19) take their passphrase from here, on both sides.
+export GRIDSYNC_PASSPHRASE="${GRIDSYNC_PASSPHRASE:-gridsync wine test passphrase}"
+
 echo "== Windows unit tests under wine"
 timeout 1800 wine build-win/tests/windows/gridsync-unit-win.exe 2>build-win/unit.log ||
   { grep -B2 -A3 FAIL build-win/unit.log >&2 || tail -n 40 build-win/unit.log >&2; exit 1; }
