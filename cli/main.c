@@ -268,7 +268,8 @@ int main(int argc, char **argv)
   static char dirbuf[4096];
   const char *dir = NULL;
   bool json = false, help = false, dashdash = false;
-#ifdef _WIN32 /* UTF-8 arguments (GetCommandLineW) and console (win/gs_win.c) */
+#ifdef _WIN32 /* catalogues beside the exe, UTF-8 arguments and console */
+  gs_win_bind_catalogue(GS_TEXT_DOMAIN);
   if (!(argv = gs_win_utf8_args(&argc)))
     return cli_fail(_("The command line cannot be read."));
 #endif

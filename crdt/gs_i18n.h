@@ -13,7 +13,8 @@
 #define GS_I18N_H
 
 #if defined(_WIN32) && !defined(GS_HAVE_LIBINTL)
-/* Windows builds have no libintl (docs/WINDOWS.md): the English text. */
+/* A Windows build without libintl (GS_HAVE_LIBINTL unset; the CI's has it,
+ * docs/WINDOWS.md): the English text. */
 #define gettext(s) ((char *)(s))
 #define dgettext(d, s) ((void)(d), (char *)(s))
 #define ngettext(s, p, n) ((n) == 1 ? (char *)(s) : (char *)(p))

@@ -5,6 +5,10 @@
 #include <sddl.h>
 #include <shellapi.h>
 #include <stdarg.h>
+#ifdef GS_HAVE_LIBINTL
+#include <libintl.h>
+#include <locale.h>
+#endif
 
 #include "win/gs_win.h"
 
@@ -545,6 +549,26 @@ char **gs_win_utf8_args(int *argc)
   if (v)
     *argc = n;
   return v;
+}
+
+void gs_win_bind_catalogue(const char *domain)
+{
+#ifdef GS_HAVE_LIBINTL
+  wchar_t *w = malloc((GS_WIN_PATH_MAX + 16) * sizeof *w);
+  if (!w)
+    return;
+  DWORD n = GetModuleFileNameW(NULL, w, GS_WIN_PATH_MAX);
+  wchar_t *slash = n > 0 && n < GS_WIN_PATH_MAX ? wcsrchr(w, L'\\') : NULL;
+  if (slash) {
+    wcscpy(slash + 1, L"locale");
+    setlocale(LC_MESSAGES, "");
+    wbindtextdomain(domain, w);
+    bind_textdomain_codeset(domain, "UTF-8");
+  }
+  free(w);
+#else
+  (void)domain;
+#endif
 }
 
 bool gs_win_default_dir(char *buf, size_t cap)

@@ -99,6 +99,12 @@ void (*gs_win_signal(int sig, void (*h)(int)))(int);
 /* The command line as UTF-8 arguments (GetCommandLineW), allocated for the
  * life of the process; the console's code pages set to UTF-8. */
 char **gs_win_utf8_args(int *argc);
+/* Bind the text domain to the catalogues beside the program
+ * (EXE_DIR/locale/LANG/LC_MESSAGES/DOMAIN.mo, wbindtextdomain: any path),
+ * in UTF-8, and take the language of messages from the environment or
+ * Windows' own (libintl's setlocale(LC_MESSAGES, "")); character types
+ * stay "C". Nothing without libintl (GS_HAVE_LIBINTL). */
+void gs_win_bind_catalogue(const char *domain);
 /* The node directory's default: %APPDATA%\gridsync (UTF-8, '/'-joined). */
 bool gs_win_default_dir(char *buf, size_t cap);
 /* A file's identity (volume serial, file index), as stat's st_dev/st_ino

@@ -13,9 +13,8 @@
 # app: meson cross build into build-win/ (cross file beside this script).
 # zip: build-win/gridsync-windows-x86_64.zip (and the NSIS installer).
 #
-# Not built for Windows: gettext/libintl (messages stay English there:
-# crdt/gs_i18n.h passes _() through) and criterion (the Windows unit
-# runner is tests/unit/win_runner.c, see docs/WINDOWS.md).
+# Not built for Windows: criterion (the Windows unit runner is
+# tests/windows/runner.c, see docs/WINDOWS.md).
 set -eu
 cd "$(dirname "$0")/../.."
 top=$PWD
@@ -25,10 +24,10 @@ cache=${GS_WIN_CACHE:-/var/cache/gridsync-win}
 jobs=${GS_WIN_JOBS:-2}
 
 # Debian source package names (libxlsxwriter needs zlib; libpng too).
-gs_win_srcpkgs="zlib libsodium libuv1 lmdb msgpack-c libzstd jansson \
+gs_win_srcpkgs="gettext zlib libsodium libuv1 lmdb msgpack-c libzstd jansson \
 libmicrohttpd qrencode libpng1.6 libxlsxwriter"
 
-gs_win_recipe=1
+gs_win_recipe=2
 
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
 
@@ -127,6 +126,13 @@ auto_build() {  # srcdir [configure args...]
 build_one() {  # pkg srcdir
   pkg=$1 s=$2
   case $pkg in
+  gettext)
+    # libintl only (gettext-runtime/intl), without iconv: the catalogues
+    # are UTF-8 and so is what gridsync prints.
+    (cd "$s/gettext-runtime" && ./configure --host=$host --prefix="$prefix" \
+      --enable-static --disable-shared --disable-java --disable-csharp \
+      --disable-libasprintf --disable-c++ --without-libiconv-prefix &&
+      nice make -C intl -j"$jobs" && make -C intl install) >"$s/_win.log" 2>&1 ;;
   zlib)
     # Debian's source drops win32/ (the DLL's resource file): build the
     # static library only, by hand.
@@ -233,12 +239,15 @@ win_app() {
   # The cross file names its prefix as a constant; this build's one
   # overrides it.
   printf '[constants]\ndeps = %s\n' "'$prefix'" >"$cache/cross-prefix.ini"
-  if [ -d build-win ]; then
+  # meson keeps the cross files' values: another prefix is a new setup
+  if [ -d build-win ] && [ "$(cat build-win/.gs-win-prefix 2>/dev/null)" = "$prefix" ]; then
     meson setup build-win --reconfigure --cross-file "$cache/cross-prefix.ini" \
       --cross-file "$cross" -Dwerror=true >/dev/null
   else
+    rm -rf build-win
     meson setup build-win --cross-file "$cache/cross-prefix.ini" \
       --cross-file "$cross" -Dwerror=true
+    echo "$prefix" >build-win/.gs-win-prefix
   fi
   nice ninja -C build-win -j"$jobs"
 }

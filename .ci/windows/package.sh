@@ -3,7 +3,8 @@
 #   .ci/windows/package.sh BUILD_DIR
 # BUILD_DIR/gridsync-windows-x86_64.zip holds gridsync.exe (static: it
 # needs no DLL but Windows' own), start-gridsync.bat (starts the node and
-# opens the web app), README-zh.txt and README-en.txt; with Debian's nsis,
+# opens the web app), README-zh.txt and README-en.txt, and
+# locale/zh_CN/LC_MESSAGES/gridsync.mo when po/zh_CN.po exists; with Debian's nsis,
 # BUILD_DIR/gridsync-windows-x86_64-setup.exe installs the same for the
 # user (no administrator) with a Start menu shortcut.
 set -eu
@@ -17,6 +18,12 @@ x86_64-w64-mingw32-strip -o "$stage/gridsync.exe" "$b/cli/gridsync.exe"
 for f in start-gridsync.bat README-zh.txt README-en.txt; do
   sed 's/$/\r/' "$here/$f" >"$stage/$f"
 done
+# The Chinese catalogue, when the tree has one (issue 18), beside the exe
+# where gs_win_bind_catalogue looks.
+if [ -f "$here/../../po/zh_CN.po" ] && command -v msgfmt >/dev/null 2>&1; then
+  mkdir -p "$stage/locale/zh_CN/LC_MESSAGES"
+  msgfmt -o "$stage/locale/zh_CN/LC_MESSAGES/gridsync.mo" "$here/../../po/zh_CN.po"
+fi
 # Which DLLs it imports: Windows' own only (checked, so a change that
 # needs a DLL shows here rather than on a laptop).
 x86_64-w64-mingw32-objdump -p "$stage/gridsync.exe" |

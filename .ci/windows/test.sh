@@ -15,7 +15,7 @@ linux=${1:-build-ci}/cli/gridsync
 cache=${GS_WIN_CACHE:-/var/cache/gridsync-win}
 
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
-for p in wine wine64; do
+for p in wine wine64 gettext; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
     need="${need:-} $p"
 done
@@ -44,6 +44,9 @@ fi
 export GRIDSYNC_PASSPHRASE="${GRIDSYNC_PASSPHRASE:-gridsync wine test passphrase}"
 
 echo "== Windows unit tests under wine"
+mo=build-win/tests/windows/locale/zh_CN/LC_MESSAGES
+mkdir -p "$mo"
+msgfmt -o "$mo/gridsync.mo" tests/windows/zh_CN-test.po
 timeout 1800 wine build-win/tests/windows/gridsync-unit-win.exe 2>build-win/unit.log ||
   { grep -B2 -A3 FAIL build-win/unit.log >&2 || tail -n 40 build-win/unit.log >&2; exit 1; }
 

@@ -28,7 +28,8 @@ int setenv(const char *name, const char *value, int overwrite)
     value = "UTC0";
   if (!to_wide(name, wn, 256) || !to_wide(value, wv, 4096) || !*wv)
     return -1; /* an empty value would remove it on Windows */
-  return _wputenv_s(wn, wv) == 0 ? 0 : -1;
+  /* both of the C runtime's copies: libintl reads the narrow one */
+  return _wputenv_s(wn, wv) == 0 && _putenv_s(name, value) == 0 ? 0 : -1;
 }
 
 int unsetenv(const char *name)
@@ -36,7 +37,7 @@ int unsetenv(const char *name)
   wchar_t wn[256];
   if (!to_wide(name, wn, 256))
     return -1;
-  return _wputenv_s(wn, L"") == 0 ? 0 : -1;
+  return _wputenv_s(wn, L"") == 0 && _putenv_s(name, "") == 0 ? 0 : -1;
 }
 
 /* depth first: the children, then the directory itself (FTW_DP) */
