@@ -155,6 +155,10 @@ static gs_err admin_key(const char *dir, uint8_t *key, bool *sealed)
  * doctor) is opened here, with the node's data key when it is sealed. */
 static gs_err open_store(const char *dir, unsigned flags, store **out)
 {
+  /* secret memory needs libsodium initialised (the doctor may come first) */
+  gs_err ierr = crdt_crypto_init();
+  if (ierr)
+    return ierr;
   uint8_t *key = crdt_secret_alloc(CRDT_SEAL_KEY_LEN);
   bool sealed = false;
   if (key == NULL)

@@ -879,3 +879,49 @@ int gs_win_disk_free(const char *path, uint64_t *avail)
   *avail = a.QuadPart;
   return 0;
 }
+
+struct gs_win_dir {
+  _WDIR *w;
+  struct dirent e;
+};
+
+gs_win_dir *gs_win_opendir(const char *path)
+{
+  wchar_t *w = wide(path);
+  if (!w)
+    return NULL;
+  gs_win_dir *d = calloc(1, sizeof *d);
+  if (!d) {
+    free(w);
+    errno = ENOMEM;
+    return NULL;
+  }
+  d->w = _wopendir(w);
+  free(w);
+  if (!d->w) {
+    free(d);
+    return NULL;
+  }
+  return d;
+}
+
+struct dirent *gs_win_readdir(gs_win_dir *d)
+{
+  struct _wdirent *we;
+  while ((we = _wreaddir(d->w)) != NULL) {
+    int n = WideCharToMultiByte(CP_UTF8, 0, we->d_name, -1, d->e.d_name,
+                                (int)sizeof d->e.d_name, NULL, NULL);
+    if (n > 0) {
+      d->e.d_namlen = (unsigned short)(n - 1);
+      return &d->e;
+    }
+  }
+  return NULL;
+}
+
+int gs_win_closedir(gs_win_dir *d)
+{
+  int rc = _wclosedir(d->w);
+  free(d);
+  return rc;
+}

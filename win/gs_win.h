@@ -122,6 +122,19 @@ bool gs_win_byte0_locked(int fd);
 /* Bytes free to this user on the disk of path (GetDiskFreeSpaceExW). */
 int gs_win_disk_free(const char *path, uint64_t *avail);
 
+/* Directories listed with UTF-8 names (_wopendir; mingw's opendir takes
+ * and gives the ANSI code page); a name longer than d_name in UTF-8 is
+ * skipped (gridsync's own are ASCII). */
+#include <dirent.h>
+typedef struct gs_win_dir gs_win_dir;
+gs_win_dir *gs_win_opendir(const char *path);
+struct dirent *gs_win_readdir(gs_win_dir *d);
+int gs_win_closedir(gs_win_dir *d);
+#define DIR gs_win_dir
+#define opendir(p) gs_win_opendir(p)
+#define readdir(d) gs_win_readdir(d)
+#define closedir(d) gs_win_closedir(d)
+
 /* ---- for the _WIN32 blocks ---- */
 
 /* The command line as UTF-8 arguments (GetCommandLineW), allocated for the

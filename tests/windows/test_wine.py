@@ -11,7 +11,8 @@ Checks, with real processes on loopback (ports chosen by the OS):
   side serving once) and converge on each other's records and digest;
 - the Windows build's web app answers /api/status on 127.0.0.1 with the
   right Host, and refuses another Host; a write by another process reaches
-  its event stream; `ui` starts serve detached.
+  its event stream; `ui` starts serve detached;
+- backup while serve runs, restore, compact (refused while in use), doctor.
 """
 import http.client
 import json
@@ -59,6 +60,17 @@ class Node:
             raise AssertionError("%s %s exited %d: %s" % (
                 self.display, " ".join(args), p.returncode, err))
         return json.loads(out) if json_out and p.returncode == 0 else out
+
+    def run_rc(self, *args):
+        """(exit status, output, errors) of a command."""
+        argv = self.argv0 + ["--dir", self.dir] + list(args)
+        with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
+            p = subprocess.run(argv, stdout=fo, stderr=fe, timeout=TIMEOUT)
+            fo.seek(0)
+            fe.seek(0)
+            return (p.returncode,
+                    fo.read().decode("utf-8").replace("\r\n", "\n"),
+                    fe.read().decode("utf-8", "replace"))
 
     def serve(self, *extra):
         argv = self.argv0 + ["--dir", self.dir, "serve", "--listen",
@@ -171,6 +183,47 @@ class WineTest(unittest.TestCase):
                          "13900000002")
         self.assertEqual(self.lin.run("status", json_out=True)["digest"],
                          self.win.run("status", json_out=True)["digest"])
+
+    def test_backup_restore_compact_doctor(self):
+        """node/admin.c on Windows: a backup while serve runs (the copy
+        through a pipe, to LMDB as a HANDLE), its restore into a new
+        directory, compaction refused while the store is in use (LMDB's
+        LockFileEx lock) and done after, and the doctor's checks (DACL,
+        GetDiskFreeSpaceExW, OpenProcess)."""
+        self.network()
+        rid = self.win.run("put", "resident", "--scope", "gongrencun/q/g01",
+                           "name=备份里的人").strip()
+        digest = self.win.run("status", json_out=True)["digest"]
+        self.win.serve("--no-ui")
+        bak = os.path.join(self.wroot, "备份.gsbak")
+        self.win.run("backup", wine_path(bak))
+        self.assertGreater(os.path.getsize(bak), 0)
+        rc, _, err = self.win.run_rc("compact")
+        self.assertEqual(rc, 1, "compact while serve runs: " + err)
+        self.assertIn("in use", err)
+        checks = self.doctor()
+        self.assertTrue(checks["serve"], "serve runs (OpenProcess)")
+        self.win.stop()
+        rc, _, err = self.win.run_rc("compact")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.win.run("status", json_out=True)["digest"],
+                         digest)
+        dest = os.path.join(self.wroot, "恢复")
+        back = Node([WINE, EXE], wine_path(dest), "restored")
+        back.run("restore", wine_path(bak), wine_path(dest), dir=False)
+        self.assertEqual(back.run("get", "resident", rid,
+                                  json_out=True)["fields"]["name"],
+                         "备份里的人")
+        self.assertEqual(back.run("status", json_out=True)["digest"], digest)
+        checks = self.doctor()
+        for check in ("store", "key_mode", "disk_space"):
+            self.assertTrue(checks[check], check)
+
+    def doctor(self):
+        rc, out, err = self.win.run_rc("--json", "doctor")
+        doc = json.loads(out)
+        self.assertEqual(rc, 0 if doc["ok"] else 1, err)
+        return {c["check"]: c["ok"] for c in doc["checks"]}
 
     def test_web_app_answers_on_loopback(self):
         self.network()
