@@ -95,5 +95,6 @@ void gs_crit_fail(bool fatal, const char *file, int line, const char *what,
   GS_CRIT_CHECK(true, fabs((double)(a) - (double)(b)) <= (eps), \
                 #a " ~ " #b, __VA_ARGS__)
 #define cr_log_info(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr))
+#define cr_log_warn(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr))
 
 #endif
