@@ -12,7 +12,8 @@ Checks, with real processes on loopback (ports chosen by the OS):
 - the Windows build's web app answers /api/status on 127.0.0.1 with the
   right Host, and refuses another Host; a write by another process reaches
   its event stream; `ui` starts serve detached;
-- backup while serve runs, restore, compact (refused while in use), doctor.
+- backup while serve runs, restore, compact (refused while in use), doctor;
+- the zip's catalogue gives Chinese messages under LANG=zh_CN.
 """
 import http.client
 import json
@@ -140,6 +141,42 @@ class WineTest(unittest.TestCase):
         rec = self.win.run("get", "resident", rid, json_out=True)
         self.assertEqual(rec["fields"]["name"], "王秀英")
         self.assertIn("王秀英", self.win.run("get", "resident", rid))
+
+    def test_the_zips_catalogue_speaks_chinese(self):
+        """The zip carries po/zh_CN.po's catalogue beside gridsync.exe
+        (locale/zh_CN/LC_MESSAGES): under LANG=zh_CN a message comes out
+        as the catalogue translates it, in UTF-8."""
+        import gettext
+        import zipfile
+        z = os.path.join(os.path.dirname(EXE), "..",
+                         "gridsync-windows-x86_64.zip")
+        if not os.path.exists(z):
+            self.skipTest("no zip (build.sh zip) next to the build")
+        with zipfile.ZipFile(z) as f:
+            f.extractall(self.wroot)
+        mo = os.path.join(self.wroot, "gridsync", "locale", "zh_CN",
+                          "LC_MESSAGES", "gridsync.mo")
+        with open(mo, "rb") as f:
+            zh = gettext.GNUTranslations(f)
+        msgid = ("no node in %s (create one with 'gridsync init', or "
+                 "choose another with --dir)")
+        want = zh.gettext(msgid)
+        self.assertNotEqual(want, msgid, "the catalogue translates it")
+        env = dict(os.environ, LANG="zh_CN.UTF-8")
+        env.pop("LANGUAGE", None)
+        env.pop("LC_ALL", None)
+        exe = os.path.join(self.wroot, "gridsync", "gridsync.exe")
+        zipped = Node([WINE, exe], wine_path(os.path.join(self.wroot, "无")),
+                      "zip")
+        with tempfile.TemporaryFile() as fe:
+            p = subprocess.run(zipped.argv0 + ["--dir", zipped.dir,
+                                               "status"],
+                               stdout=subprocess.DEVNULL, stderr=fe,
+                               env=env, timeout=TIMEOUT)
+            fe.seek(0)
+            err = fe.read().decode("utf-8")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(want % zipped.dir, err)
 
     def test_default_directory_is_appdata(self):
         env = dict(os.environ)
