@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
 #include <termios.h>
+#endif
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -48,6 +50,12 @@ static gs_err read_first_line(const char *path, char *buf, size_t cap,
 /* Ask on the terminal, without echo. */
 static gs_err ask_tty(const char *prompt, char *buf, size_t cap, size_t *len)
 {
+#ifdef _WIN32 /* the console (CONIN$) with echo off: win/gs_win.c */
+  if (!gs_win_read_hidden(prompt, buf, cap))
+    return GS_ELOCKED;
+  *len = strlen(buf);
+  return GS_OK;
+#else
   int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
   if (fd < 0)
     return GS_ELOCKED;
@@ -75,6 +83,7 @@ static gs_err ask_tty(const char *prompt, char *buf, size_t cap, size_t *len)
   close(fd);
   *len = n;
   return GS_OK;
+#endif
 }
 
 static gs_err cli_pass(void *ctx, node_pass_kind kind, char *buf, size_t cap,

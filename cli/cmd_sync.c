@@ -309,6 +309,9 @@ static void on_app(void *ctx, const char *host, int port)
 /* What runs on serve's loop, and its signals. */
 typedef struct serve_run {
   uv_signal_t sigint, sigterm;
+#ifdef _WIN32
+  uv_signal_t sigbreak, sighup; /* console events (cli_cmd_serve) */
+#endif
   node_server *srv;
   web_server *web;
   node_unlock *unlock; /* the data key for this user's CLI (issue 19) */
@@ -345,6 +348,10 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
   r->unlock = NULL;
   uv_close((uv_handle_t *)&r->sigint, NULL);
   uv_close((uv_handle_t *)&r->sigterm, NULL);
+#ifdef _WIN32
+  uv_close((uv_handle_t *)&r->sigbreak, NULL);
+  uv_close((uv_handle_t *)&r->sighup, NULL);
+#endif
 }
 
 int cli_cmd_serve(cli_ctx *ctx)
@@ -495,6 +502,16 @@ int cli_cmd_serve(cli_ctx *ctx)
     run.sigint.data = run.sigterm.data = &run;
     uv_signal_start(&run.sigint, on_stop_signal, SIGINT);
     uv_signal_start(&run.sigterm, on_stop_signal, SIGTERM);
+#ifdef _WIN32
+    /* Windows' console events, as libuv gives them: Ctrl+Break (SIGBREAK)
+     * and the console window closed or the user logging off (SIGHUP) stop
+     * serve as Ctrl+C (SIGINT) does. */
+    uv_signal_init(&loop, &run.sigbreak);
+    uv_signal_init(&loop, &run.sighup);
+    run.sigbreak.data = run.sighup.data = &run;
+    uv_signal_start(&run.sigbreak, on_stop_signal, SIGBREAK);
+    uv_signal_start(&run.sighup, on_stop_signal, SIGHUP);
+#endif
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = CLI_OK;
   }

@@ -15,15 +15,20 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#ifdef _WIN32 /* no terminal device, fork or xdg-open: cli/cmd_ui_win.h */
+#include "cli/cmd_ui_win.h"
+#else
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <termios.h>
-#include <time.h>
+#define CLI_TTY "/dev/tty"
+#endif
 #include <unistd.h>
 #include <jansson.h>
 
@@ -37,6 +42,7 @@
 #define UI_WAIT_MS 10000     /* for a started serve's app */
 #define UI_LISTEN_DEFAULT "0.0.0.0:7070"
 
+#ifndef _WIN32 /* cli/cmd_ui_win.h has Windows' read_hidden */
 extern char **environ;
 
 /* One line from the terminal with echo off into buf; false at EOF or
@@ -62,6 +68,7 @@ static bool read_hidden(FILE *tty, const char *prompt, char *buf, size_t len)
     buf[strcspn(buf, "\r\n")] = 0;
   return ok;
 }
+#endif
 
 static int write_hash(const char *dir, const char *hash)
 {
@@ -117,7 +124,7 @@ static int ui_password(cli_ctx *ctx)
   if (env) {
     snprintf(pw, sizeof pw, "%s", env);
   } else {
-    FILE *tty = fopen("/dev/tty", "r+");
+    FILE *tty = fopen(CLI_TTY, "r+");
     if (!tty)
       return cli_fail("ui password: there is no terminal to type it in; "
                       "give it in GRIDSYNC_UI_PASSWORD instead");
@@ -190,6 +197,7 @@ static bool running_app(const char *dir, char *url, size_t urllen,
   return true;
 }
 
+#ifndef _WIN32 /* cli/cmd_ui_win.h has Windows' start_serve, open_browser */
 /* Start `gridsync serve` for dir in its own session, detached, its
  * output appended to DIR/serve.log. The child's pid, or -1. */
 static pid_t start_serve(const char *dir, const char *listen,
@@ -262,6 +270,7 @@ static void open_browser(const char *url, bool no_browser)
     fprintf(stderr, _("xdg-open could not open a browser: open the address "
                     "in one yourself\n"));
 }
+#endif
 
 static int ui_open(cli_ctx *ctx)
 {

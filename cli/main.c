@@ -222,6 +222,13 @@ node *cli_open(cli_ctx *ctx, unsigned flags)
     cli_pass_fail(ctx->dir, err);
     break;
   case GS_EKEYMODE:
+#ifdef _WIN32 /* no chmod there: the file's ACL (win/gs_win.c) */
+    cli_fail(_("%s/identity.key can be read by other users; refusing to use "
+               "it (fix with: icacls \"%s/identity.key\" /inheritance:r "
+               "/grant:r \"%%USERNAME%%:F\")"),
+             ctx->dir, ctx->dir);
+    break;
+#endif
     cli_fail("%s/identity.key can be read by other users; refusing to use "
              "it (fix with: chmod 600 %s/identity.key)",
              ctx->dir, ctx->dir);
@@ -305,6 +312,9 @@ static const char *default_dir(char *buf, size_t cap)
   const char *d = getenv("GRIDSYNC_DIR");
   if (d && *d)
     return d;
+#ifdef _WIN32 /* %APPDATA%\gridsync (win/gs_win.c) */
+  return gs_win_default_dir(buf, cap) ? buf : NULL;
+#endif
   d = getenv("XDG_DATA_HOME");
   if (d && *d) {
     if ((size_t)snprintf(buf, cap, "%s/gridsync", d) >= cap)
@@ -327,7 +337,7 @@ static const char *locale_dir(char *buf, size_t cap)
   const char *d = getenv("GRIDSYNC_LOCALEDIR");
   if (d && *d)
     return d;
-#ifdef GS_BUILD_EXE
+#if defined(GS_BUILD_EXE) && !defined(_WIN32) /* no /proc there */
   ssize_t len = readlink("/proc/self/exe", buf, cap - 1);
   if (len > 0 && (size_t)len < cap - 1) {
     buf[len] = '\0';
@@ -345,6 +355,10 @@ int main(int argc, char **argv)
   const char *dir = NULL;
   bool json = false, help = false, dashdash = false;
   const char *pass_file = NULL, *new_pass_file = NULL;
+#ifdef _WIN32 /* UTF-8 arguments and console (catalogues: gs_i18n_init) */
+  if (!(argv = gs_win_utf8_args(&argc)))
+    return cli_fail(_("The command line cannot be read."));
+#endif
   char **args = calloc((size_t)argc + 1, sizeof *args);
   char **args_alloc = args;
   int nargs = 0;

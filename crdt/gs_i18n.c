@@ -11,6 +11,12 @@ char *gs_i18n_gettext(const char *msgid)
 
 void gs_i18n_init(const char *localedir)
 {
+#ifdef _WIN32 /* catalogues beside the exe (win/gs_win.c); ctype stays "C":
+               * msvcrt's would be CP936 on a Chinese Windows */
+  (void)localedir;
+  gs_win_bind_catalogue(GS_TEXT_DOMAIN);
+  return;
+#endif
   setlocale(LC_ALL, "");
   if (localedir && *localedir)
     bindtextdomain(GS_TEXT_DOMAIN, localedir);
@@ -22,6 +28,21 @@ const char *gs_i18n_strerror(gs_err err)
   return _(gs_strerror(err));
 }
 
+#ifdef _WIN32
+/* No per-thread locale in msvcrt (no newlocale/uselocale): a web request's
+ * language is not honoured; the process's language is used. */
+gs_err gs_i18n_begin(gs_i18n_scope *s, const char *lang)
+{
+  (void)lang;
+  s->unused = 0;
+  return GS_ENOTFOUND;
+}
+
+void gs_i18n_end(gs_i18n_scope *s)
+{
+  (void)s;
+}
+#else
 static bool is_chinese(const char *lang)
 {
   return lang && lang[0] == 'z' && lang[1] == 'h' &&
@@ -53,6 +74,7 @@ void gs_i18n_end(gs_i18n_scope *s)
   freelocale(s->loc);
   s->loc = (locale_t)0;
 }
+#endif
 
 const char *gs_i18n_text(const char *lang, const char *msgid)
 {

@@ -47,10 +47,16 @@ const char *gs_i18n_strerror(gs_err err);
  * without it GS_ENOTFOUND and the thread stays as it was), anything else
  * for English. The LANGUAGE environment variable, when set, still takes
  * precedence for Chinese, as gettext does. */
+#ifdef _WIN32 /* msvcrt has no locale_t: begin says GS_ENOTFOUND there */
+typedef struct gs_i18n_scope {
+  int unused;
+} gs_i18n_scope;
+#else
 typedef struct gs_i18n_scope {
   locale_t loc; /* owned; (locale_t)0 when begin failed */
   locale_t old;
 } gs_i18n_scope;
+#endif
 gs_err gs_i18n_begin(gs_i18n_scope *s, const char *lang);
 void gs_i18n_end(gs_i18n_scope *s);
 

@@ -373,16 +373,26 @@ static uint64_t each_interface(net_disco *d, bool send)
         hash = (hash ^ ip6->s6_addr[k]) * 1099511628211ULL;
       if (!d->has6 || !IN6_IS_ADDR_LINKLOCAL(ip6))
         continue; /* one per interface: its link-local address */
+#ifdef _WIN32 /* a->name is the friendly name; the scope is the index */
+      unsigned idx = (unsigned)a->address.address6.sin6_scope_id;
+#else
       unsigned idx = if_nametoindex(a->name);
+#endif
       if (!idx)
         continue;
       if (!joined(d, idx) && d->njoined < JOINED_MAX) {
         struct ipv6_mreq mr = {.ipv6mr_interface = idx};
         uv_os_fd_t fd;
         inet_pton(AF_INET6, NET_DISCO_GROUP6, &mr.ipv6mr_multiaddr);
+#ifdef _WIN32 /* uv_os_fd_t is the SOCKET as a HANDLE; optval a char * */
+        if (uv_fileno((uv_handle_t *)&d->u6, &fd) == 0 &&
+            setsockopt((SOCKET)fd, IPPROTO_IPV6, IPV6_JOIN_GROUP,
+                       (const char *)&mr, (int)sizeof mr) == 0)
+#else
         if (uv_fileno((uv_handle_t *)&d->u6, &fd) == 0 &&
             setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof mr) ==
                 0)
+#endif
           d->joined[d->njoined++] = idx;
       }
       if (!send)

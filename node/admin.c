@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifndef _WIN32 /* GetDiskFreeSpaceExW there: win/gs_win.c */
 #include <sys/statvfs.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -835,9 +837,14 @@ bool node_store_in_use(const char *dir)
   /* every process with the environment open holds a shared lock on the
    * lock file's first byte (LMDB's liveness lock); a process cannot
    * conflict with its own locks, hence "other than this one" */
+#ifdef _WIN32 /* LMDB holds it with LockFileEx there: locks are per
+               * handle, so this process's own open store counts too */
+  bool busy = gs_win_byte0_locked(fd);
+#else
   struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0,
                      .l_len = 1};
   bool busy = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+#endif
   close(fd);
   return busy;
 }
@@ -972,6 +979,7 @@ static void check_modes(const char *dir, node_doctor_report *r)
           path, (unsigned)(sb.st_mode & 0777));
       FIX(f, _("Run: chmod 600 %s"), path);
     }
+#ifndef _WIN32 /* no owner in Windows' stat: its DACL (the mode) says it */
     if (sb.st_uid != geteuid()) {
       bad++;
       node_finding *f = finding(r, "key_owner", false);
@@ -981,6 +989,7 @@ static void check_modes(const char *dir, node_doctor_report *r)
                "to this user: chown %u %s"),
           (unsigned)geteuid(), path);
     }
+#endif
   }
   closedir(d);
   if (!bad) {
@@ -991,10 +1000,16 @@ static void check_modes(const char *dir, node_doctor_report *r)
 
 static void check_space(const char *dir, node_doctor_report *r)
 {
+#ifdef _WIN32
+  uint64_t avail;
+  if (gs_win_disk_free(dir, &avail) != 0)
+    return;
+#else
   struct statvfs vs;
   if (statvfs(dir, &vs) != 0)
     return;
   uint64_t avail = (uint64_t)vs.f_bavail * (uint64_t)vs.f_frsize;
+#endif
   uint64_t need = file_size(dir, "data.mdb");
   if (need < FREE_MIN_BYTES)
     need = FREE_MIN_BYTES;
@@ -1022,7 +1037,11 @@ static void check_serve(const char *dir, node_doctor_report *r)
       buf[k] = '\0';
       char *sp = strrchr(buf, ' ');
       long pid = sp ? strtol(sp + 1, NULL, 10) : 0;
+#ifdef _WIN32 /* OpenProcess */
+      bool alive = pid > 0 && gs_win_pid_alive(pid);
+#else
       bool alive = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+#endif
       if (alive) {
         serving = true;
         node_finding *f = finding(r, "serve", true);

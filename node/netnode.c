@@ -1647,8 +1647,14 @@ static bool beacon_addr(const struct sockaddr *from, uint16_t port,
     return false;
   if (IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr)) {
     char ifn[IF_NAMESIZE];
+#ifdef _WIN32 /* Windows' zone is the index (as uv_ip6_addr reads it) */
+    if (!a->sin6_scope_id)
+      return false;
+    snprintf(ifn, sizeof ifn, "%lu", (unsigned long)a->sin6_scope_id);
+#else
     if (!a->sin6_scope_id || !if_indextoname(a->sin6_scope_id, ifn))
       return false;
+#endif
     size_t hl = strlen(host);
     snprintf(host + hl, sizeof host - hl, "%%%s", ifn);
   }

@@ -315,7 +315,16 @@ gs_err node_open(const char *dir, unsigned flags, const node_clock *clk,
     err = errno == ENOENT ? GS_ENOTINIT : -errno;
     goto fail;
   }
-  if (already_open((uint64_t)ds.st_dev, (uint64_t)ds.st_ino)) {
+#ifdef _WIN32 /* st_ino is 0 there: the volume serial and file index */
+  if (gs_win_file_id(dir, &n->dev, &n->ino) != 0) {
+    err = -errno;
+    goto fail;
+  }
+#else
+  n->dev = (uint64_t)ds.st_dev;
+  n->ino = (uint64_t)ds.st_ino;
+#endif
+  if (already_open(n->dev, n->ino)) {
     err = GS_EBUSY;
     goto fail;
   }
@@ -356,8 +365,6 @@ gs_err node_open(const char *dir, unsigned flags, const node_clock *clk,
   /* the receive rule (stamps too far ahead are held) uses this node's
    * clock, which tests move */
   store_set_clock(n->st, n->clk.now_ms, n->clk.ctx);
-  n->dev = (uint64_t)ds.st_dev;
-  n->ino = (uint64_t)ds.st_ino;
   n->next_open = open_nodes;
   open_nodes = n;
   *out = n;

@@ -1,6 +1,34 @@
 /* Unlocked once per start (issue 19): a serving node hands its data key
  * to the CLI commands of the same user over a Unix socket in the node
  * directory, so that they need not ask for the passphrase again. */
+#ifdef _WIN32
+/* No unlock socket on Windows (docs/WINDOWS.md): its AF_UNIX sockets have
+ * no SO_PEERCRED, so the serving node could not tell that a caller is
+ * this user. Every command there gets the passphrase itself (a prompt,
+ * GRIDSYNC_PASSPHRASE or --passphrase-file); serve starts no socket and
+ * says nothing about it. */
+#include "node/node.h"
+#include "node/node_internal.h"
+
+gs_err node_unlock_start(const node *n, struct uv_loop_s *loop,
+                         node_unlock **out)
+{
+  (void)n, (void)loop;
+  *out = NULL;
+  return GS_OK;
+}
+
+void node_unlock_stop(node_unlock *u)
+{
+  (void)u;
+}
+
+gs_err node__unlock_ask(const char *dir, uint8_t key[CRDT_SEAL_KEY_LEN])
+{
+  (void)dir, (void)key;
+  return GS_ENOTFOUND;
+}
+#else
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,3 +170,4 @@ out:
   close(fd);
   return err;
 }
+#endif /* _WIN32 */

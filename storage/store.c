@@ -17,10 +17,20 @@
 #include <unistd.h>
 
 #define INITIAL_MAP ((size_t)64 << 20)
+#ifdef _WIN32
+/* On Windows LMDB sets data.mdb's length to the map size (the file is the
+ * map): the map grows in smaller steps there, from 64 MiB by doubling to
+ * 256 MiB and then 256 MiB a step, so a small community's file stays
+ * small; a write session starts with 64 MiB free. */
+#define MAP_GROWN_MIN ((size_t)128 << 20)
+#define WRITE_ROOM ((size_t)64 << 20)
+#define MAP_STEP_MAX ((size_t)256 << 20)
+#else
 #define MAP_GROWN_MIN ((size_t)1 << 30)
 #define WRITE_ROOM ((size_t)256 << 20) /* free map a write session starts with */
 #define MAP_STEP_MAX \
   (SIZE_MAX / 4 < MAP_GROWN_MIN ? MAP_GROWN_MIN : MAP_GROWN_MIN * 4)
+#endif
 #define RETRIES 8
 
 enum { DB_META, DB_CHANGES, DB_VV, DB_RECORDS, DB_BYSCOPE, DB_HIST, DB_FORKS,
@@ -734,8 +744,15 @@ static gs_err upgrade_start(store *s)
 static gs_err compact(store *s, const char *dir)
 {
   char tmp[4200], from[4300], to[4300];
-  if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB) != 0)
+  if (s->lockfd < 0)
     return GS_EBUSY;
+  if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
+    /* a failed conversion may have dropped the shared lock (flock(2)):
+     * take it again, or a compaction elsewhere would not see this open */
+    while (flock(s->lockfd, LOCK_SH) != 0 && errno == EINTR)
+      ;
+    return GS_EBUSY;
+  }
   gs_err err = GS_OK;
   snprintf(tmp, sizeof tmp, "%s/compact.tmp", dir);
   snprintf(from, sizeof from, "%s/data.mdb", tmp);
@@ -857,6 +874,14 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
     s->env = NULL;
     goto fail;
   }
+#ifdef _WIN32 /* mode 0600 means nothing to LMDB there: the DACL does it */
+  if (flags & STORE_CREATE) {
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    chmod(path, 0600); /* win/gs_win.c: this user and SYSTEM only */
+    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    chmod(path, 0600);
+  }
+#endif
   int dead;
   mdb_reader_check(s->env, &dead); /* slots of killed processes */
   if (!(flags & STORE_RDONLY))
@@ -3231,5 +3256,13 @@ gs_err store_copy_fd(store *s, int fd, bool compact)
 {
   /* one read transaction: the copy is the state of one moment, whatever
    * other processes write meanwhile */
+#ifdef _WIN32 /* LMDB writes to a HANDLE there */
+  intptr_t h = _get_osfhandle(fd);
+  if (h == -1)
+    return GS_EINVAL;
+  return lmdb_err(
+      mdb_env_copyfd2(s->env, (mdb_filehandle_t)h, compact ? MDB_CP_COMPACT : 0));
+#else
   return lmdb_err(mdb_env_copyfd2(s->env, fd, compact ? MDB_CP_COMPACT : 0));
+#endif
 }

@@ -39,6 +39,15 @@
 #define HOSTS_MAX 16
 #define SESS_MAX 32        /* sessions kept; the oldest goes first */
 #define SESS_IDLE_MS (12ull * 3600 * 1000)
+#ifdef _WIN32
+/* Windows has no epoll: MHD runs in its select mode when its listening
+ * socket is readable, and every WEB_RUN_MS while it has connections (their
+ * sockets are not watched one by one). */
+#define WEB_MHD_POLL 0
+#define WEB_RUN_MS 10
+#else
+#define WEB_MHD_POLL MHD_USE_EPOLL
+#endif
 #define LOGIN_DELAY_MAX_MS 30000ull
 #define PASSWORD_MAX 1024  /* bytes of a password a login may send */
 #define LOGIN_ADDRS_MAX 64 /* client addresses whose wrong logins count */
@@ -146,7 +155,16 @@ static void drive(web_server *w)
   if (!w->d)
     return;
   MHD_UNSIGNED_LONG_LONG ms;
-  if (MHD_get_timeout(w->d, &ms) == MHD_YES)
+  bool has_timeout = MHD_get_timeout(w->d, &ms) == MHD_YES;
+#ifdef _WIN32 /* see WEB_RUN_MS */
+  const union MHD_DaemonInfo *nc =
+      MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+  if (nc && nc->num_connections > 0 && (!has_timeout || ms > WEB_RUN_MS)) {
+    has_timeout = true;
+    ms = WEB_RUN_MS;
+  }
+#endif
+  if (has_timeout)
     uv_timer_start(&w->timer, on_mhd_timer, ms > 60000 ? 60000 : ms, 0);
   else
     uv_timer_stop(&w->timer);
@@ -937,7 +955,7 @@ gs_err web_start(node *n, uv_loop_t *loop, const web_opts *o,
   for (size_t i = 0; i < sizeof tok; i++)
     snprintf(w->csrf + 2 * i, 3, "%02x", tok[i]);
   w->d = MHD_start_daemon(
-      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
+      WEB_MHD_POLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
       NULL, on_request, w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
       MHD_OPTION_NOTIFY_COMPLETED, on_done, w, MHD_OPTION_CONNECTION_LIMIT,
       (unsigned)CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -965,7 +983,14 @@ gs_err web_start(node *n, uv_loop_t *loop, const web_opts *o,
   snprintf(w->hosts[w->nhosts++], sizeof w->hosts[0], "[::1]:%d", p);
   if (ss.ss_family == AF_INET && strcmp(host, "127.0.0.1") != 0)
     add_hosts(w, host, p);
+#ifdef _WIN32 /* see WEB_RUN_MS */
+  (void)efd;
+  const union MHD_DaemonInfo *lfd =
+      MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_LISTEN_FD);
+  uv_poll_init_socket(loop, &w->poll, lfd->listen_fd);
+#else
   uv_poll_init(loop, &w->poll, efd->epoll_fd);
+#endif
   uv_timer_init(loop, &w->timer);
   uv_timer_init(loop, &w->look);
   uv_fs_event_init(loop, &w->fsev);
