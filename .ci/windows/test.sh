@@ -26,7 +26,17 @@ if [ -n "${need:-}" ]; then
 fi
 
 t0=$(date +%s)
-sh .ci/windows/build.sh all
+# The libraries come from Debian's source packages over the network: when
+# they cannot be had here, the Windows tests cannot run (skipped, saying
+# why); gridsync's own cross build and its tests failing is a failure.
+if ! sh .ci/windows/build.sh deps; then
+  echo "SKIP: the Windows libraries could not be fetched or built from" \
+    "Debian's source packages on this machine (see the lines above)"
+  echo "windows: 0 passed, 0 failed, 1 skipped"
+  exit 0
+fi
+sh .ci/windows/build.sh app
+sh .ci/windows/build.sh zip
 echo "Windows build: $(( $(date +%s) - t0 ))s"
 
 # One wine prefix for the run, kept with the cache (it takes a while to
