@@ -258,11 +258,16 @@ class DomainCommands(Base):
         n = self.n
         r = out(n.run("resident", "add", "孙凤英", "--scope", G1))
         n.run("timebank", "deposit", r, "5")
-        n.run("timebank", "spend", r, "3", "--scope", ROOT + "/g02")
-        b = n.run("timebank", "balances", "--scope", ROOT + "/g02",
-                  json_out=True)
+        # not in another grid: every member node there would hold it
+        p = n.run("timebank", "spend", r, "3", "--scope", ROOT + "/g02",
+                  check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("goes in the grid of its person", p.stderr)
+        # above the person's grid, in the community: taken, and counted
+        n.run("timebank", "spend", r, "3", "--scope", ROOT)
+        b = n.run("timebank", "balances", "--scope", ROOT, json_out=True)
         self.assertEqual([(x["id"], x["balance"]) for x in b], [(r, 2)])
-        st = n.run("status", "--scope", ROOT + "/g02", json_out=True)
+        st = n.run("status", "--scope", ROOT, json_out=True)
         self.assertEqual(st["overdrawn"], [])
 
     def test_odd_arguments(self):

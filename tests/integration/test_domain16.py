@@ -140,9 +140,14 @@ class Community(Base):
                   check=False)
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn("only an adjust", p.stderr)
-        # a company deposits hours
-        n.run("timebank", "deposit", "华联超市清河店", "6", "--scope", G1,
-              "--date", "2026-11-21")
+        # a company deposits hours: where the company is (the community),
+        # not in a grid below it
+        p = n.run("timebank", "deposit", "华联超市清河店", "6", "--scope", G1,
+                  "--date", "2026-11-21", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("goes in the grid of its person", p.stderr)
+        n.run("timebank", "deposit", "华联超市清河店", "6", "--date",
+              "2026-11-21")
         self.assertEqual(self.report("--month", "2026-11")["volunteer_hours"],
                          8)
 
