@@ -76,9 +76,15 @@ say "lintian: no errors"
 
 # ---- the man page names every command of --help ----
 root="$work/root"
-mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates"
+mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates" "$root/etc"
 # the host's package database, so that dependencies are checked
 cp /var/lib/dpkg/status "$root/var/lib/dpkg/status"
+# the postinst makes the relay's user (systemd-sysusers --root): the root
+# needs the account files it edits (the host's passwd and group, so that
+# ids do not clash; empty shadow files, never the host's)
+cp /etc/passwd /etc/group "$root/etc/"
+: >"$root/etc/shadow"
+: >"$root/etc/gshadow"
 dpkg --root="$root" --force-script-chrootless --force-not-root \
   -i "$deb" >"$work/dpkg.log" 2>&1 ||
   { cat "$work/dpkg.log" >&2; fail "dpkg -i into a throwaway root failed"; }
