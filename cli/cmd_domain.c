@@ -288,6 +288,10 @@ static int cmd_list(cli_ctx *ctx, const node_coll *c, int from,
       q.deleted = true;
       continue;
     }
+    if (strcmp(a, "--moved") == 0 && strcmp(c->name, "resident") == 0) {
+      q.moved = true;
+      continue;
+    }
     if (strcmp(a, "--per-grid") == 0) {
       eflags |= NODE_EXPORT_PER_GRID;
       continue;
@@ -1018,6 +1022,9 @@ static void verbs_help(FILE *f, const node_coll *c)
   {
     fprintf(f, _("  find TEXT [--building B] [--tag T] [--age '>=65'] "
                "[--scope P]\n"));
+    fputs(_("  list|find ... --moved  (also the old records of residents "
+            "who moved to another grid)\n"),
+          f);
     fputs(_("  seniors [--age 65] [--scope P]  (the red senior card list)\n"
             "  move WHO --scope GRID [--household H] [--date D] "
             "[--reason WHY]  (to another grid)\n"),

@@ -430,7 +430,7 @@ int cli_list_query(cli_ctx *ctx, const char *cmd, const node_query *q)
 int cli_cmd_list(cli_ctx *ctx)
 {
   const char *w, *lim;
-  node_query q = {.prefix = ""};
+  node_query q = {.prefix = "", .moved = true}; /* records as stored */
   node_cond *conds = calloc((size_t)ctx->argc, sizeof *conds);
   int rc = CLI_USAGE;
 

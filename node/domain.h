@@ -298,6 +298,9 @@ typedef struct node_query {
   const node_cond *conds; /* all must hold */
   size_t nconds;
   bool deleted;           /* include deleted records */
+  bool moved;             /* include the old records of residents who moved
+                           * to another grid (status "moved"; hidden unless
+                           * asked for, or a condition names status) */
   size_t offset, limit;   /* skip offset matches; limit 0: no limit */
   node_choose_cb choose;  /* NULL: an ambiguous reference is refused */
   void *choose_ctx;

@@ -795,12 +795,18 @@ typedef struct qrun {
   void *ctx;
   size_t matched, sent;
   bool stopped;
+  bool hide_moved; /* a moved resident goes by the record continuing them */
 } qrun;
 
 static int on_query(void *vctx, const crdt_record *r)
 {
   qrun *x = vctx;
   if (!x->q->deleted && crdt_record_deleted(r))
+    return 0;
+  const char *st;
+  size_t stn;
+  if (x->hide_moved && node__str_field(r, "status", &st, &stn) && stn == 5 &&
+      memcmp(st, "moved", 5) == 0)
     return 0;
   for (size_t i = 0; i < x->q->nconds; i++)
     if (!record_matches(r, &x->qc[i]))
@@ -847,6 +853,10 @@ gs_err node_query_run(node *n, const node_query *q, node_record_cb cb,
                            prefix, CRDT_SCOPE_DEPTH);
   const node_coll *sc = node_schema_coll(coll, strlen(coll));
   qrun x = {.q = q, .cb = cb, .ctx = ctx};
+  x.hide_moved = strcmp(coll, "resident") == 0 && !q->moved;
+  for (size_t i = 0; i < q->nconds && x.hide_moved; i++)
+    x.hide_moved = !(q->conds[i].field_len == 6 &&
+                     memcmp(q->conds[i].field, "status", 6) == 0);
   if (q->nconds &&
       !(x.qc = calloc(q->nconds, sizeof *x.qc)))
     return node_reason_set(why, GS_ENOMEM, "out of memory");

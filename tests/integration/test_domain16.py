@@ -193,6 +193,19 @@ class Community(Base):
                          "resident/" + new)
         self.assertIn("李桂芳", out(n.run("building", "contacts", "7")))
         self.assertNotIn("李桂芳", out(n.run("building", "contacts", "5")))
+        # lists and searches show the person once (the new record); the
+        # old one is there when asked for
+        found = n.run("resident", "find", "李桂芳", json_out=True)
+        self.assertEqual([r["id"] for r in found], [new])
+        listed = [r["id"] for r in n.run("resident", "list", json_out=True)]
+        self.assertIn(new, listed)
+        self.assertNotIn(self.li, listed)
+        both = [r["id"] for r in n.run("resident", "find", "李桂芳", "--moved",
+                                       json_out=True)]
+        self.assertEqual(sorted(both), sorted([new, self.li]))
+        old = [r["id"] for r in n.run("resident", "list", "--status", "moved",
+                                      json_out=True)]
+        self.assertEqual(old, [self.li])
 
     def test_party_member_reports(self):
         n = self.n
