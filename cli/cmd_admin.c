@@ -78,8 +78,8 @@ static const char *backup_why(gs_err err)
     return _("it is cut short (a backup that was interrupted, or a copy "
              "that did not finish)");
   case GS_ECORRUPT:
-    return _("its checksum does not match (the file was damaged or "
-             "altered)");
+    return _("it was damaged or altered (its checksum does not match, or "
+             "its store does not read back whole)");
   case GS_EDECODE:
     return _("it is not a gridsync backup");
   case GS_EVERSION:

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #ifndef _WIN32 /* GetDiskFreeSpaceExW there: win/gs_win.c */
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #endif
 #include <time.h>
 #include <unistd.h>
@@ -647,6 +648,46 @@ static void remove_tree(const char *dir)
   rmdir(dir);
 }
 
+/* Read the restored store in work back whole (store_check) before it is
+ * taken: a backup is a file from outside, and LMDB trusts its pages, so
+ * a damaged or crafted data.mdb could crash the reader. The reading is
+ * done by a child process, so a crash there is a refusal here
+ * (GS_ECORRUPT), not a crash of the restore. On Windows (no fork) it is
+ * read in this process. */
+static gs_err probe_store(const char *work, const uint8_t *key)
+{
+#ifdef _WIN32
+  store *st = NULL;
+  gs_err err = open_store_key(work, STORE_RDONLY, key, &st);
+  if (!err)
+    err = store_check(st, NULL);
+  store_close(st);
+  return err == GS_ENOMEM || err == GS_EPASS ? err : err ? GS_ECORRUPT : GS_OK;
+#else
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0)
+    return -errno;
+  if (pid == 0) {
+    store *st = NULL;
+    gs_err err = store_open_ex(work, STORE_RDONLY,
+                               &(store_opts){key, NULL, NULL}, &st);
+    if (!err)
+      err = store_check(st, NULL);
+    store_close(st);
+    _exit(err == GS_OK ? 0 : err == GS_ENOMEM ? 2 : 1);
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return -errno;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    return GS_OK;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 2 ? GS_ENOMEM
+                                                       : GS_ECORRUPT;
+#endif
+}
+
 /* GS_OK when dir does not exist or is an empty directory. */
 static gs_err target_free(const char *dir)
 {
@@ -790,6 +831,8 @@ gs_err node_restore(const char *file, const char *dir,
         (err = file_write_new(path, files[i].bytes, files[i].n)))
       goto out;
   }
+  if ((err = probe_store(work, key)))
+    goto out;
   if ((err = new_identity(work, &ri, key)))
     goto out;
   if ((err = node__fsync_dir(work)))

@@ -3266,3 +3266,55 @@ gs_err store_copy_fd(store *s, int fd, bool compact)
   return lmdb_err(mdb_env_copyfd2(s->env, fd, compact ? MDB_CP_COMPACT : 0));
 #endif
 }
+
+/* ---- every entry read back (store.h) ---- */
+
+static gs_err check_entry(store *s, int db, const MDB_val *v)
+{
+  gs_err err = GS_OK;
+  if (db == DB_RECORDS) {
+    crdt_record *r;
+    if ((err = crdt_record_decode(v->mv_data, v->mv_size, &r)) == GS_OK)
+      crdt_record_free(r);
+  } else if (db == DB_CHANGES) {
+    const uint8_t *p;
+    size_t n;
+    crdt_change *c;
+    if ((err = change_unpack(s, v, &p, &n)) == GS_OK &&
+        (err = crdt_change_decode(p, n, &c)) == GS_OK)
+      crdt_change_free(c);
+  }
+  return err == GS_ENOMEM ? err : err ? GS_ECORRUPT : GS_OK;
+}
+
+gs_err store_check(store *s, uint64_t *entries)
+{
+  MDB_txn *txn;
+  uint64_t n = 0;
+  gs_err err = txn_begin(s, MDB_RDONLY, &txn);
+  if (err)
+    return err;
+  for (int i = 0; i < DB_COUNT && !err; i++) {
+    if (s->absent[i])
+      continue;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, s->dbi[i], &cur);
+    if (rc) {
+      err = lmdb_err(rc);
+      break;
+    }
+    MDB_val k, v;
+    for (rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST); rc == 0 && !err;
+         rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT)) {
+      n++;
+      err = check_entry(s, i, &v);
+    }
+    if (!err && rc != MDB_NOTFOUND)
+      err = lmdb_err(rc);
+    mdb_cursor_close(cur);
+  }
+  mdb_txn_abort(txn);
+  if (entries)
+    *entries = n;
+  return err;
+}

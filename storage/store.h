@@ -367,4 +367,11 @@ gs_err store_stats_get(store *s, store_stats *out);
  * while that thread does not use the store. */
 gs_err store_copy_fd(store *s, int fd, bool compact);
 
+/* Read every entry of every table as of one read transaction, opening
+ * sealed values and decoding every record and kept change: GS_OK when
+ * all read back, else the first error (GS_ESEAL, GS_ECORRUPT...).
+ * *entries (optional) gets how many were read. A restore runs it on a
+ * backup's store in a child process before taking it (node/admin.c). */
+gs_err store_check(store *s, uint64_t *entries);
+
 #endif

@@ -296,6 +296,63 @@ class BackupTest(Base):
         self.assertEqual([x for x in os.listdir(self.root)
                           if ".restore-" in x], [])
 
+    def test_a_backup_whose_store_was_altered_is_refused(self):
+        """A backup's store altered and its checksum made again (anyone can
+        compute a BLAKE2b): the restore reads the whole store back, in a
+        child process, before taking it; a damaged page or a changed
+        sealed value is refused, with no crash and nothing left."""
+        import hashlib
+        a, = self.network("a")
+        for i in range(300):
+            a.put("x_note", SCOPE, "text=%s %d" % (NOTE, i))
+        path = os.path.join(self.root, "good.gsb")
+        self.backup(a, path)
+        with open(path, "rb") as f:
+            blob = f.read()
+        tail = 8 + 32 + 8  # store length, checksum, end mark
+        self.assertEqual(blob[-8:], b"GSBKEND1")
+        n = int.from_bytes(blob[-tail:-tail + 8], "big")
+        start = len(blob) - tail - n
+        self.assertEqual(blob[start:start + 0], b"")
+        # the good backup restores
+        self.restore(path, os.path.join(self.root, "out-good"))
+
+        def altered(name, change):
+            store = bytearray(blob[start:start + n])
+            change(store)
+            body = blob[:start] + bytes(store) + blob[-tail:-tail + 8]
+            h = hashlib.blake2b(body, digest_size=32).digest()
+            out = os.path.join(self.root, name + ".gsb")
+            with open(out, "wb") as f:
+                f.write(body + h + b"GSBKEND1")
+            return out
+
+        page = 4096
+        npages = n // page
+
+        def flip_values(store):
+            # a byte in the middle of every page past the meta pages: the
+            # sealed values there no longer open
+            for p in range(2, npages):
+                store[p * page + page // 2] ^= 0x40
+
+        def garbage_pages(store):
+            # every page past the meta pages overwritten: B-tree nonsense
+            for p in range(2, npages):
+                store[p * page:(p + 1) * page] = bytes([0xA5]) * page
+
+        for name, change in (("flipped", flip_values),
+                             ("garbage", garbage_pages)):
+            bad = altered(name, change)
+            dest = os.path.join(self.root, "out-" + name)
+            r = self.restore(bad, dest, check=False)
+            self.assertEqual(r.returncode, 1, "%s: %s" % (name, r.stderr))
+            self.assertNotIn("AddressSanitizer", r.stderr)
+            self.assertNotIn("runtime error", r.stderr)
+            self.assertFalse(os.path.exists(dest), name)
+        self.assertEqual([x for x in os.listdir(self.root)
+                          if ".restore-" in x], [])
+
     def test_restore_keeps_its_record_form(self):
         a, = self.network("a")
         rid = a.put("x_note", SCOPE, "text=gone")
