@@ -1466,24 +1466,43 @@ static int put_ordered(store *s, MDB_txn *txn, MDB_dbi db, last_key *last,
   return sv_put(s, txn, db, k, v, 0);
 }
 
-/* The records one change touches. Each is loaded once; while the change
- * works on another one it waits encoded here; at the end of the change
- * all are written, with their indexes, in key order. Ids sort by creation
- * time, so the records of a bulk change then land as appends at the end
- * of each database (full pages), not as inserts in creation order, which
- * is random within a millisecond (pages split in half). */
+/* The records a batch of changes touches (issue 20: coalescing). Each is
+ * loaded and decoded once per transaction, however many edits of the
+ * batch name it; while the batch works on another one it waits encoded
+ * here; at the end of the batch all are written, with their indexes, in
+ * key order. Ids sort by creation time, so the records of a bulk change
+ * then land as appends at the end of each database (full pages), and a
+ * batch of received edits walks the B-tree once in order instead of
+ * jumping about it. A record that was in the store already has its scope
+ * index entry (neither records nor that index lose entries), so only a
+ * new record writes one. The hist entries (one per record per change)
+ * are kept as keys and written, sorted, at the end too. Nothing else in
+ * a batch reads the records, the scope index or the history, so holding
+ * their writes to the end changes no decision; a batch that fails
+ * writes nothing (its transaction is aborted). */
 typedef struct touched {
   uint8_t *key; /* key (kn bytes) then the encoded state (n bytes) */
   size_t kn, n;
+  bool fresh;    /* not in the store: its scope index entry is new */
+  uint32_t mark; /* the last change (ts->mark) that touched it */
 } touched;
+
+/* One hist key: head (coll 0 id) then hlc(8) feed seq(8). */
+#define HIST_TAIL (8 + CRDT_FEED_LEN + 8)
 
 typedef struct touched_set {
   touched *t;
   size_t n, cap;
   uint32_t *slot; /* open addressing: index + 1, 0 = empty */
-  size_t nslot;   /* a power of two, above twice the ops of the change */
+  size_t nslot;   /* a power of two, above twice n */
   crdt_record *rec; /* the record being worked on: t[cur] */
   size_t cur;
+  uint32_t mark; /* the change being applied, counted from 1 */
+  uint8_t tail[HIST_TAIL]; /* that change's hist key tail */
+  uint8_t *hb;  /* hist keys, one after the other */
+  size_t hn, hcap;
+  size_t *hoff; /* offset of each in hb; its length is at hb[off - 1] */
+  size_t nh, caph;
 } touched_set;
 
 static void touched_free(touched_set *ts)
@@ -1492,6 +1511,8 @@ static void touched_free(touched_set *ts)
     free(ts->t[i].key);
   free(ts->t);
   free(ts->slot);
+  free(ts->hb);
+  free(ts->hoff);
   crdt_record_free(ts->rec);
   memset(ts, 0, sizeof *ts);
 }
@@ -1516,6 +1537,25 @@ static uint32_t *touched_slot(touched_set *ts, const uint8_t *k, size_t kn)
     if (t->kn == kn && memcmp(t->key, k, kn) == 0)
       return sl;
   }
+}
+
+/* Room in the slot table for one more record (doubling, rehashed). */
+static gs_err touched_room(touched_set *ts)
+{
+  if (ts->slot && 2 * (ts->n + 1) < ts->nslot)
+    return GS_OK;
+  if (ts->n >= UINT32_MAX / 4)
+    return GS_ENOMEM; /* not ETOOBIG: a batch must not go on half-applied */
+  size_t nslot = ts->nslot ? 2 * ts->nslot : 256;
+  uint32_t *slot = calloc(nslot, sizeof *slot);
+  if (!slot)
+    return GS_ENOMEM;
+  free(ts->slot);
+  ts->slot = slot;
+  ts->nslot = nslot;
+  for (size_t i = 0; i < ts->n; i++)
+    *touched_slot(ts, ts->t[i].key, ts->t[i].kn) = (uint32_t)(i + 1);
+  return GS_OK;
 }
 
 /* Encode the record being worked on into its entry. */
@@ -1543,8 +1583,45 @@ static gs_err touched_park(touched_set *ts)
   return GS_OK;
 }
 
-/* Make the record op works on the current one: from this change's set,
- * else from the store, else new. */
+/* The hist key of the current record for the current change, once. */
+static gs_err touched_hist(touched_set *ts)
+{
+  touched *t = &ts->t[ts->cur];
+  if (t->mark == ts->mark)
+    return GS_OK;
+  t->mark = ts->mark;
+  /* the key is coll 0 id(16) scope, as record_key wrote it */
+  const uint8_t *nul = memchr(t->key, 0, t->kn);
+  if (!nul || (size_t)(nul - t->key) + 1 + CRDT_ID_LEN > t->kn)
+    return GS_ECORRUPT;
+  size_t head = (size_t)(nul - t->key) + 1 + CRDT_ID_LEN;
+  size_t kn = head + HIST_TAIL; /* below 256: coll is at most CRDT_NAME_MAX */
+  if (kn > UINT8_MAX)
+    return GS_ECORRUPT;
+  if (crdt_grow((void **)&ts->hb, &ts->hcap, ts->hn + 1 + kn, 1) ||
+      crdt_grow((void **)&ts->hoff, &ts->caph, ts->nh + 1, sizeof *ts->hoff))
+    return GS_ENOMEM;
+  uint8_t *p = ts->hb + ts->hn;
+  p[0] = (uint8_t)kn;
+  memcpy(p + 1, t->key, head);
+  memcpy(p + 1 + head, ts->tail, HIST_TAIL);
+  ts->hoff[ts->nh++] = ts->hn + 1;
+  ts->hn += 1 + kn;
+  return GS_OK;
+}
+
+/* Start change (feed, seq) stamped hlc: its hist entries follow. */
+static void touched_change(touched_set *ts, const uint8_t feed[CRDT_FEED_LEN],
+                           uint64_t seq, crdt_hlc hlc)
+{
+  ts->mark++;
+  be64_put(ts->tail, hlc);
+  memcpy(ts->tail + 8, feed, CRDT_FEED_LEN);
+  be64_put(ts->tail + 8 + CRDT_FEED_LEN, seq);
+}
+
+/* Make the record op works on the current one: from this batch's set,
+ * else from the store, else new; and note its hist entry. */
 static gs_err touched_load(store *s, MDB_txn *txn, touched_set *ts,
                            const crdt_change *c, const crdt_op *op)
 {
@@ -1553,21 +1630,17 @@ static gs_err touched_load(store *s, MDB_txn *txn, touched_set *ts,
   record_key(&k, op->coll, op->coll_len, op->id, c->scope, c->scope_len);
   if (ts->rec && ts->t[ts->cur].kn == k.n &&
       memcmp(ts->t[ts->cur].key, k.b, k.n) == 0)
-    return GS_OK;
-  if ((err = touched_park(ts)) != GS_OK)
+    return touched_hist(ts);
+  if ((err = touched_park(ts)) != GS_OK || (err = touched_room(ts)) != GS_OK)
     return err;
-  if (!ts->slot) {
-    for (ts->nslot = 16; ts->nslot < 2 * c->nops + 2; ts->nslot *= 2)
-      ;
-    if (!(ts->slot = calloc(ts->nslot, sizeof *ts->slot)))
-      return GS_ENOMEM;
-  }
   uint32_t *sl = touched_slot(ts, k.b, k.n);
   if (*sl) {
     touched *t = &ts->t[*sl - 1];
     ts->cur = *sl - 1;
     err = crdt_record_decode(t->key + t->kn, t->n, &ts->rec);
-    return err == GS_ENOMEM ? err : (err ? GS_ECORRUPT : GS_OK);
+    if (err)
+      return err == GS_ENOMEM ? err : GS_ECORRUPT;
+    return touched_hist(ts);
   }
   if (crdt_grow((void **)&ts->t, &ts->cap, ts->n + 1, sizeof *ts->t))
     return GS_ENOMEM;
@@ -1577,19 +1650,24 @@ static gs_err touched_load(store *s, MDB_txn *txn, touched_set *ts,
   memcpy(t->key, k.b, k.n);
   t->kn = k.n;
   t->n = 0;
+  t->mark = 0;
+  t->fresh = false;
   ts->cur = ts->n++;
   *sl = (uint32_t)ts->n;
   MDB_val kv = {k.n, k.b}, v;
   int rc = sv_get(s, txn, s->dbi[DB_RECORDS], &kv, &v);
   if (rc == MDB_NOTFOUND) {
+    t->fresh = true;
     ts->rec = crdt_record_new(c->scope, c->scope_len, op->coll, op->coll_len,
                               op->id);
-    return ts->rec ? GS_OK : GS_ENOMEM;
+    return ts->rec ? touched_hist(ts) : GS_ENOMEM;
   }
   if (rc)
     return lmdb_err(rc);
   err = crdt_record_decode(v.mv_data, v.mv_size, &ts->rec);
-  return err == GS_ENOMEM ? err : (err ? GS_ECORRUPT : GS_OK);
+  if (err)
+    return err == GS_ENOMEM ? err : GS_ECORRUPT;
+  return touched_hist(ts);
 }
 
 static int touched_cmp(const void *a, const void *b)
@@ -1600,21 +1678,47 @@ static int touched_cmp(const void *a, const void *b)
   return r ? r : (x->kn > y->kn) - (x->kn < y->kn);
 }
 
-/* Write every touched record in key order, with its byscope entry and
- * its hist entry for change (feed, seq) stamped hlc. */
-static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts,
-                            const uint8_t feed[CRDT_FEED_LEN], uint64_t seq,
-                            crdt_hlc hlc)
+/* Two hist keys of hb, by their offsets. */
+static int hist_cmp_in(const uint8_t *hb, size_t a, size_t b)
+{
+  return lmdb_keycmp(hb + a, hb[a - 1], hb + b, hb[b - 1]);
+}
+
+/* Sort the offsets of the hist keys in hb by key (a bottom-up merge
+ * sort: qsort has no context argument, and this file keeps no globals). */
+static gs_err hist_sort(const uint8_t *hb, size_t *off, size_t n)
+{
+  if (n < 2)
+    return GS_OK;
+  size_t *tmp = malloc(n * sizeof *tmp);
+  if (!tmp)
+    return GS_ENOMEM;
+  for (size_t w = 1; w < n; w *= 2) {
+    for (size_t lo = 0; lo < n; lo += 2 * w) {
+      size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+      size_t i = lo, j = mid, o = lo;
+      while (i < mid && j < hi)
+        tmp[o++] = hist_cmp_in(hb, off[i], off[j]) <= 0 ? off[i++] : off[j++];
+      while (i < mid)
+        tmp[o++] = off[i++];
+      while (j < hi)
+        tmp[o++] = off[j++];
+    }
+    memcpy(off, tmp, n * sizeof *off);
+  }
+  free(tmp);
+  return GS_OK;
+}
+
+/* Write every touched record in key order, the scope index entry of
+ * each new one, and every hist entry noted, in key order. */
+static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
 {
   gs_err err = touched_park(ts);
   if (err)
     return err;
   if (ts->n > 1)
     qsort(ts->t, ts->n, sizeof *ts->t, touched_cmp);
-  uint8_t tail[8 + CRDT_FEED_LEN + 8];
-  be64_put(tail, hlc);
-  memcpy(tail + 8, feed, CRDT_FEED_LEN);
-  be64_put(tail + 8 + CRDT_FEED_LEN, seq);
   MDB_val empty = {0, ""};
   last_key lr = {.known = false}, ls = {.known = false},
            lh = {.known = false};
@@ -1624,28 +1728,29 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts,
     int rc = put_ordered(s, txn, s->dbi[DB_RECORDS], &lr, &k, &v);
     if (rc)
       return lmdb_err(rc);
+    if (!t->fresh)
+      continue;
     /* the key is coll 0 id(16) scope, as record_key wrote it */
     const uint8_t *nul = memchr(t->key, 0, t->kn);
     if (!nul || (size_t)(nul - t->key) + 1 + CRDT_ID_LEN > t->kn)
       return GS_ECORRUPT;
     size_t cn = (size_t)(nul - t->key), head = cn + 1 + CRDT_ID_LEN;
     key_buf ik = {.n = 0};
-    { /* byscope: scope 0 coll 0 id */
-      key_add(&ik, t->key + head, t->kn - head);
-      key_add(&ik, "", 1);
-      key_add(&ik, t->key, cn);
-      key_add(&ik, "", 1);
-      key_add(&ik, t->key + cn + 1, CRDT_ID_LEN);
-      MDB_val ikv = {ik.n, ik.b};
-      rc = put_ordered(s, txn, s->dbi[DB_BYSCOPE], &ls, &ikv, &empty);
-    }
-    if (rc == 0) { /* hist: coll 0 id hlc feed seq */
-      ik.n = 0;
-      key_add(&ik, t->key, head);
-      key_add(&ik, tail, sizeof tail);
-      MDB_val hkv = {ik.n, ik.b};
-      rc = put_ordered(s, txn, s->dbi[DB_HIST], &lh, &hkv, &empty);
-    }
+    /* byscope: scope 0 coll 0 id */
+    key_add(&ik, t->key + head, t->kn - head);
+    key_add(&ik, "", 1);
+    key_add(&ik, t->key, cn);
+    key_add(&ik, "", 1);
+    key_add(&ik, t->key + cn + 1, CRDT_ID_LEN);
+    MDB_val ikv = {ik.n, ik.b};
+    if ((rc = put_ordered(s, txn, s->dbi[DB_BYSCOPE], &ls, &ikv, &empty)))
+      return lmdb_err(rc);
+  }
+  if ((err = hist_sort(ts->hb, ts->hoff, ts->nh)) != GS_OK)
+    return err;
+  for (size_t i = 0; i < ts->nh; i++) {
+    MDB_val hk = {ts->hb[ts->hoff[i] - 1], ts->hb + ts->hoff[i]};
+    int rc = put_ordered(s, txn, s->dbi[DB_HIST], &lh, &hk, &empty);
     if (rc)
       return lmdb_err(rc);
   }
@@ -1727,16 +1832,18 @@ static gs_err held_put(store *s, MDB_txn *txn, const uint8_t *ck,
   return lmdb_err(rc);
 }
 
-/* Apply decoded change c in txn. verify: check its signature. ax: the
- * receive rules (NULL for local writes: applied as they are). hold: a
- * reason the caller has to hold it. */
-static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
-                        bool verify, const apply_ctx *ax, uint8_t hold,
-                        int *outcome)
+/* Apply decoded change c in txn, its records' writes kept in ts (the
+ * caller writes them with touched_write before the commit). verify:
+ * check its signature. ax: the receive rules (NULL for local writes:
+ * applied as they are). hold: a reason the caller has to hold it. An
+ * error after the checks (only no memory, a corrupt record or LMDB's)
+ * leaves ts half-applied: the caller must abort the transaction. */
+static gs_err apply_into(store *s, MDB_txn *txn, const crdt_change *c,
+                         bool verify, const apply_ctx *ax, uint8_t hold,
+                         touched_set *ts, int *outcome)
 {
   uint8_t feed[CRDT_FEED_LEN], ck[CRDT_FEED_LEN + 8];
   store_feed held = {.seq = 0};
-  touched_set ts = {.n = 0};
   gs_err err;
   int rc;
 
@@ -1826,18 +1933,27 @@ static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
 
   crdt_stamp st = {.hlc = c->hlc};
   memcpy(st.origin, c->origin, CRDT_KEY_LEN);
+  touched_change(ts, feed, c->seq, c->hlc);
   for (size_t i = 0; i < c->nops; i++) {
     const crdt_op *op = &c->ops[i];
-    if ((err = touched_load(s, txn, &ts, c, op)) != GS_OK ||
-        (err = crdt_record_apply(ts.rec, op, &st)) != GS_OK)
-      goto fail;
+    if ((err = touched_load(s, txn, ts, c, op)) != GS_OK ||
+        (err = crdt_record_apply(ts->rec, op, &st)) != GS_OK)
+      return err;
   }
-  if ((err = touched_write(s, txn, &ts, feed, c->seq, c->hlc)) != GS_OK)
-    goto fail;
-  touched_free(&ts);
   *outcome = APPLIED;
   return GS_OK;
-fail:
+}
+
+/* Apply decoded change c in txn and write its records at once (local
+ * writes, held changes: one change at a time). */
+static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
+                        bool verify, const apply_ctx *ax, uint8_t hold,
+                        int *outcome)
+{
+  touched_set ts = {.n = 0};
+  gs_err err = apply_into(s, txn, c, verify, ax, hold, &ts, outcome);
+  if (!err && *outcome == APPLIED)
+    err = touched_write(s, txn, &ts);
   touched_free(&ts);
   return err;
 }
@@ -2008,6 +2124,7 @@ static gs_err apply_batch(store *s, crdt_change *const *cs, size_t n,
   MDB_txn *txn;
   MDB_stat hs, qs;
   size_t nbadf = 0, nquota = 0;
+  touched_set ts = {.n = 0}; /* the records of the whole batch */
   gs_err err = txn_begin(s, 0, &txn);
   if (err)
     return err;
@@ -2067,7 +2184,8 @@ static gs_err apply_batch(store *s, crdt_change *const *cs, size_t n,
     /* every change is verified: a run whose first change is badly signed
      * but chained by a valid second must not get in (the next node would
      * refuse it) */
-    err = apply_one(s, txn, c, true, &ax, hold ? hold[i] : 0, &outcome);
+    err = apply_into(s, txn, c, true, &ax, hold ? hold[i] : 0, &ts,
+                     &outcome);
     if (err == GS_ETOOBIG && isolate) {
       /* the held store is full: not stored; the sender tries again */
       memcpy(badf[nbadf++], feed, CRDT_FEED_LEN);
@@ -2118,13 +2236,16 @@ static gs_err apply_batch(store *s, crdt_change *const *cs, size_t n,
     if (c->hlc > res->max_hlc)
       res->max_hlc = c->hlc;
   }
-  if ((err = quota_write(s, txn, quotas, nquota)) != GS_OK)
+  if ((err = touched_write(s, txn, &ts)) != GS_OK ||
+      (err = quota_write(s, txn, quotas, nquota)) != GS_OK)
     goto fail;
+  touched_free(&ts);
   /* only applied changes move the clock, and none is beyond the limit */
   if (res->max_hlc && (err = hlc_observe(s, txn, res->max_hlc)) != GS_OK)
     goto fail;
   return lmdb_err(mdb_txn_commit(txn));
 fail:
+  touched_free(&ts);
   mdb_txn_abort(txn);
   return err;
 }
