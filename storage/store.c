@@ -1637,7 +1637,7 @@ static gs_err touched_load(store *s, MDB_txn *txn, touched_set *ts,
   if (*sl) {
     touched *t = &ts->t[*sl - 1];
     ts->cur = *sl - 1;
-    err = crdt_record_decode(t->key + t->kn, t->n, &ts->rec);
+    err = crdt_record_decode_state(t->key + t->kn, t->n, &ts->rec);
     if (err)
       return err == GS_ENOMEM ? err : GS_ECORRUPT;
     return touched_hist(ts);
@@ -1664,7 +1664,7 @@ static gs_err touched_load(store *s, MDB_txn *txn, touched_set *ts,
   }
   if (rc)
     return lmdb_err(rc);
-  err = crdt_record_decode(v.mv_data, v.mv_size, &ts->rec);
+  err = crdt_record_decode_state(v.mv_data, v.mv_size, &ts->rec);
   if (err)
     return err == GS_ENOMEM ? err : GS_ECORRUPT;
   return touched_hist(ts);
