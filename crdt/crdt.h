@@ -354,6 +354,13 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out);
 /* The version encoded bytes claim to be (1 or 2), 0 if not a record;
  * cheap, for skipping what needs no rewrite. */
 unsigned crdt_record_version(const uint8_t *buf, size_t n);
+/* As crdt_record_decode, every bound and type checked, but without the
+ * canonical-bytes check (the re-encode and compare): for a state about to
+ * be changed and re-encoded (the store's apply path). The state decoded is
+ * canonical whatever the order of the bytes (it is built by merging them),
+ * so the result re-encodes to canonical bytes. */
+gs_err crdt_record_decode_state(const uint8_t *buf, size_t n,
+                                crdt_record **out);
 
 /* Read access. Views borrow from r and are valid until r changes. */
 void crdt_record_identity(const crdt_record *r, const char **scope,

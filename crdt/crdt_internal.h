@@ -13,6 +13,10 @@
  * from the declared counts, so after this check that allocation is bounded
  * by a small multiple of n (CONVENTIONS rule 10). */
 gs_err crdt__mp_guard(const uint8_t *buf, size_t n, unsigned max_depth);
+/* As crdt__mp_guard for the one element at the start of buf, which may be
+ * followed by more bytes: *used gets its length. */
+gs_err crdt__mp_span(const uint8_t *buf, size_t n, unsigned max_depth,
+                     size_t *used);
 
 /* Guard, then unpack the one object in buf into *u (initialised here;
  * the caller destroys it). Strings and bins point into buf. */

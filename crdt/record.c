@@ -27,6 +27,7 @@
  * storage/store.c) and is canonical in its own version: a record
  * decodes only from the exact bytes its version encodes it to.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -740,6 +741,373 @@ fail:
   msgpack_unpacked_destroy(&u);
   crdt_record_free(r);
   return err;
+}
+
+/* ---- a direct reader for stored state (crdt_record_decode_state) ----
+ * The same layout as the decoder above reads through msgpack-c's object
+ * tree, read straight from the bytes: no tree, no zone, no re-encode.
+ * Every read is bounded by the buffer; a value is one well-formed
+ * msgpack element of depth at most 1 (what crdt_value_decode accepts),
+ * kept as its bytes. */
+typedef struct rd {
+  const uint8_t *p, *end;
+} rd;
+
+static uint64_t rd_be(const uint8_t *p, size_t n)
+{
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; i++)
+    v = v << 8 | p[i];
+  return v;
+}
+
+static gs_err rd_take(rd *r, size_t n, const uint8_t **out)
+{
+  if ((size_t)(r->end - r->p) < n)
+    return GS_ETRUNC;
+  *out = r->p;
+  r->p += n;
+  return GS_OK;
+}
+
+static gs_err rd_array(rd *r, size_t *n)
+{
+  const uint8_t *b;
+  if (rd_take(r, 1, &b))
+    return GS_ETRUNC;
+  if (*b >= 0x90 && *b <= 0x9f) {
+    *n = *b & 0x0f;
+  } else if (*b == 0xdc || *b == 0xdd) {
+    size_t h = *b == 0xdc ? 2 : 4;
+    if (rd_take(r, h, &b))
+      return GS_ETRUNC;
+    *n = (size_t)rd_be(b, h);
+  } else {
+    return GS_EDECODE;
+  }
+  /* every element takes at least a byte */
+  return *n <= (size_t)(r->end - r->p) ? GS_OK : GS_ETRUNC;
+}
+
+static bool rd_nil(rd *r)
+{
+  if (r->p < r->end && *r->p == 0xc0) {
+    r->p++;
+    return true;
+  }
+  return false;
+}
+
+static gs_err rd_uint(rd *r, uint64_t *v)
+{
+  const uint8_t *b;
+  if (rd_take(r, 1, &b))
+    return GS_ETRUNC;
+  if (*b <= 0x7f) {
+    *v = *b;
+    return GS_OK;
+  }
+  size_t h = *b == 0xcc ? 1 : *b == 0xcd ? 2 : *b == 0xce ? 4
+             : *b == 0xcf ? 8 : 0;
+  if (!h)
+    return GS_EDECODE;
+  if (rd_take(r, h, &b))
+    return GS_ETRUNC;
+  *v = rd_be(b, h);
+  return GS_OK;
+}
+
+/* A str (bin: false) or bin (bin: true). */
+static gs_err rd_bytes(rd *r, bool bin, const uint8_t **p, size_t *n)
+{
+  const uint8_t *b;
+  size_t h;
+  if (rd_take(r, 1, &b))
+    return GS_ETRUNC;
+  if (!bin && *b >= 0xa0 && *b <= 0xbf) {
+    *n = *b & 0x1f;
+    return rd_take(r, *n, p);
+  }
+  if (bin)
+    h = *b == 0xc4 ? 1 : *b == 0xc5 ? 2 : *b == 0xc6 ? 4 : 0;
+  else
+    h = *b == 0xd9 ? 1 : *b == 0xda ? 2 : *b == 0xdb ? 4 : 0;
+  if (!h)
+    return GS_EDECODE;
+  if (rd_take(r, h, &b))
+    return GS_ETRUNC;
+  *n = (size_t)rd_be(b, h);
+  return rd_take(r, *n, p);
+}
+
+/* msgpack-c's writer for the canonical check: compares what is packed
+ * with the bytes read, no buffer. */
+typedef struct cmp_out {
+  const uint8_t *p;
+  size_t n, at;
+  bool differs;
+} cmp_out;
+
+static int cmp_write(void *data, const char *buf, size_t len)
+{
+  cmp_out *c = data;
+  if (c->differs || len > c->n - c->at ||
+      memcmp(c->p + c->at, buf, len) != 0)
+    c->differs = true;
+  else
+    c->at += len;
+  return 0;
+}
+
+/* One value (a scalar: nil, bool, int, float64, str, bin, or the ref
+ * extension): checked as crdt_value_check does, and in its canonical
+ * form (packed again, compared in place); kept as its bytes. */
+static gs_err rd_value(rd *r, const uint8_t **p, size_t *n)
+{
+  gs_err err = crdt__mp_span(r->p, (size_t)(r->end - r->p), 0, n);
+  if (err)
+    return err;
+  const uint8_t *b = r->p, *q;
+  size_t len;
+  crdt_value v;
+  memset(&v, 0, sizeof v);
+  rd in = {b, b + *n};
+  if (*b == 0xc0) {
+    v.type = CRDT_NIL;
+  } else if (*b == 0xc2 || *b == 0xc3) {
+    v.type = CRDT_BOOL;
+    v.u.b = *b == 0xc3;
+  } else if (*b <= 0x7f || (*b >= 0xcc && *b <= 0xcf)) {
+    uint64_t u;
+    if ((err = rd_uint(&in, &u)) != GS_OK)
+      return err;
+    if (u > INT64_MAX)
+      return GS_ETOOBIG;
+    v.type = CRDT_INT;
+    v.u.i = (int64_t)u;
+  } else if (*b >= 0xe0) {
+    v.type = CRDT_INT;
+    v.u.i = (int8_t)*b;
+  } else if (*b >= 0xd0 && *b <= 0xd3) {
+    size_t h = (size_t)1 << (*b - 0xd0);
+    uint64_t u = rd_be(b + 1, h);
+    v.type = CRDT_INT; /* sign-extend the h-byte two's complement */
+    v.u.i = h == 8 ? (int64_t)u
+                   : (int64_t)(u ^ (1ull << (8 * h - 1))) -
+                         (int64_t)(1ull << (8 * h - 1));
+  } else if (*b == 0xcb) {
+    uint64_t u = rd_be(b + 1, 8);
+    v.type = CRDT_FLOAT;
+    memcpy(&v.u.f, &u, sizeof v.u.f);
+  } else if ((*b >= 0xa0 && *b <= 0xbf) || (*b >= 0xd9 && *b <= 0xdb) ||
+             (*b >= 0xc4 && *b <= 0xc6)) {
+    bool bin = *b >= 0xc4 && *b <= 0xc6;
+    if ((err = rd_bytes(&in, bin, &q, &len)) != GS_OK)
+      return err;
+    v.type = bin ? CRDT_BYTES : CRDT_STR;
+    v.u.s.p = (const char *)q;
+    v.u.s.n = len;
+  } else if (*b == 0xc7 && *n >= 3 && b[2] == 1 && b[1] > CRDT_ID_LEN) {
+    v.type = CRDT_REF; /* ext8, type 1: id then collection */
+    memcpy(v.u.ref.id, b + 3, CRDT_ID_LEN);
+    v.u.ref.coll = (const char *)b + 3 + CRDT_ID_LEN;
+    v.u.ref.coll_len = b[1] - CRDT_ID_LEN;
+  } else {
+    return GS_EDECODE; /* float32, other extensions, containers */
+  }
+  if ((err = crdt_value_check(&v)) != GS_OK)
+    return err;
+  cmp_out c = {b, *n, 0, false};
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &c, cmp_write);
+  if (crdt__value_pack(&pk, &v) != 0 || c.differs || c.at != *n)
+    return GS_EDECODE;
+  return rd_take(r, *n, p);
+}
+
+/* A stamp's hlc then origin (32 bytes in version 1, else a table index). */
+static gs_err rd_stamp(rd *r, const origins *tab, crdt_stamp *s)
+{
+  gs_err err = rd_uint(r, &s->hlc);
+  if (err)
+    return err;
+  if (!crdt_hlc_valid(s->hlc))
+    return GS_ECLOCK;
+  if (!tab) {
+    const uint8_t *k;
+    size_t kn;
+    if ((err = rd_bytes(r, true, &k, &kn)) != GS_OK)
+      return err;
+    if (kn != CRDT_KEY_LEN)
+      return GS_EDECODE;
+    memcpy(s->origin, k, CRDT_KEY_LEN);
+    return GS_OK;
+  }
+  uint64_t i;
+  if ((err = rd_uint(r, &i)) != GS_OK)
+    return err;
+  if (i >= tab->n)
+    return GS_EDECODE;
+  memcpy(s->origin, tab->k[i], CRDT_KEY_LEN);
+  return GS_OK;
+}
+
+static gs_err rd_stamps(rd *r, const origins *tab, bool rems, elem *e)
+{
+  size_t n;
+  gs_err err = rd_array(r, &n);
+  for (size_t i = 0; i < n && !err; i++) {
+    size_t two;
+    crdt_stamp s;
+    if ((err = rd_array(r, &two)) != GS_OK)
+      break;
+    if (two != 2)
+      return GS_EDECODE;
+    if ((err = rd_stamp(r, tab, &s)) != GS_OK)
+      break;
+    err = rems ? elem_remove(e, &s) : elem_add(e, &s);
+  }
+  return err;
+}
+
+static gs_err rd_field(rd *r, crdt_record *rec, const origins *tab)
+{
+  size_t n, nn, ne;
+  const uint8_t *name, *val;
+  field *f;
+  gs_err err;
+  if ((err = rd_array(r, &n)) != GS_OK)
+    return err;
+  if (n != 3)
+    return GS_EDECODE;
+  if ((err = rd_bytes(r, false, &name, &nn)) != GS_OK)
+    return err;
+  if (!crdt_name_valid((const char *)name, nn))
+    return GS_ENAME;
+  if ((err = field_get(rec, (const char *)name, nn, &f)) != GS_OK)
+    return err;
+  if (!rd_nil(r)) {
+    crdt_stamp s;
+    size_t vn;
+    if ((err = rd_array(r, &n)) != GS_OK)
+      return err;
+    if (n != 3)
+      return GS_EDECODE;
+    if ((err = rd_stamp(r, tab, &s)) != GS_OK ||
+        (err = rd_value(r, &val, &vn)) != GS_OK ||
+        (err = reg_merge(f, &s, val, vn)) != GS_OK)
+      return err;
+  }
+  if ((err = rd_array(r, &ne)) != GS_OK)
+    return err;
+  for (size_t j = 0; j < ne; j++) {
+    elem *e;
+    size_t vn;
+    if ((err = rd_array(r, &n)) != GS_OK)
+      return err;
+    if (n != 3)
+      return GS_EDECODE;
+    if ((err = rd_value(r, &val, &vn)) != GS_OK ||
+        (err = elem_get(f, val, vn, &e)) != GS_OK)
+      return err;
+    /* the adds follow the removes in the bytes: read them in the
+     * decoder's order (removes first), from a second reader */
+    rd adds = *r;
+    size_t skip;
+    if ((err = crdt__mp_span(r->p, (size_t)(r->end - r->p), 2, &skip)))
+      return err;
+    r->p += skip;
+    if ((err = rd_stamps(r, tab, true, e)) != GS_OK ||
+        (err = rd_stamps(&adds, tab, false, e)) != GS_OK)
+      return err;
+  }
+  return GS_OK;
+}
+
+static gs_err decode_direct(const uint8_t *buf, size_t n, crdt_record **out)
+{
+  rd r = {buf, buf + n};
+  origins tab = {0}, *ot = NULL;
+  crdt_record *rec = NULL;
+  const uint8_t *sp, *cp, *id;
+  size_t len, sn, cn, idn, nf;
+  uint64_t ver;
+  gs_err err;
+
+  *out = NULL;
+  if ((err = rd_array(&r, &len)) != GS_OK || (err = rd_uint(&r, &ver)))
+    goto fail;
+  err = GS_EDECODE;
+  if ((ver != 1 && ver != 2) || len != (ver == 1 ? 6 : 7))
+    goto fail;
+  if ((err = rd_bytes(&r, false, &sp, &sn)) != GS_OK ||
+      (err = rd_bytes(&r, false, &cp, &cn)) != GS_OK ||
+      (err = rd_bytes(&r, true, &id, &idn)) != GS_OK)
+    goto fail;
+  err = GS_EDECODE;
+  if (idn != CRDT_ID_LEN)
+    goto fail;
+  rec = crdt_record_new((const char *)sp, sn, (const char *)cp, cn, id);
+  if (!rec)
+    goto fail;
+  if (ver == 2) {
+    size_t nt;
+    if ((err = rd_array(&r, &nt)) != GS_OK)
+      goto fail;
+    tab.n = tab.cap = nt;
+    if (nt && !(tab.k = malloc(nt * sizeof *tab.k))) {
+      err = GS_ENOMEM;
+      goto fail;
+    }
+    for (size_t i = 0; i < nt; i++) {
+      const uint8_t *k;
+      size_t kn;
+      if ((err = rd_bytes(&r, true, &k, &kn)) != GS_OK)
+        goto fail;
+      err = GS_EDECODE;
+      if (kn != CRDT_KEY_LEN)
+        goto fail;
+      memcpy(tab.k[i], k, CRDT_KEY_LEN);
+    }
+    ot = &tab;
+  }
+  if (!rd_nil(&r)) {
+    size_t three;
+    crdt_stamp s;
+    const uint8_t *b;
+    if ((err = rd_array(&r, &three)) != GS_OK)
+      goto fail;
+    err = GS_EDECODE;
+    if (three != 3)
+      goto fail;
+    if ((err = rd_stamp(&r, ot, &s)) != GS_OK || (err = rd_take(&r, 1, &b)))
+      goto fail;
+    err = GS_EDECODE;
+    if (*b != 0xc2 && *b != 0xc3)
+      goto fail;
+    del_merge(rec, &s, *b == 0xc3);
+  }
+  if ((err = rd_array(&r, &nf)) != GS_OK)
+    goto fail;
+  for (size_t i = 0; i < nf; i++)
+    if ((err = rd_field(&r, rec, ot)) != GS_OK)
+      goto fail;
+  err = GS_ETRAILING;
+  if (r.p != r.end)
+    goto fail;
+  free(tab.k);
+  *out = rec;
+  return GS_OK;
+fail:
+  free(tab.k);
+  crdt_record_free(rec);
+  return err == GS_OK ? GS_EDECODE : err;
+}
+
+gs_err crdt_record_decode_state(const uint8_t *buf, size_t n,
+                                crdt_record **out)
+{
+  return decode_direct(buf, n, out);
 }
 
 /* ---- read access ---- */

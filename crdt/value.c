@@ -17,6 +17,14 @@ static uint64_t be_read(const uint8_t *p, size_t n)
 
 gs_err crdt__mp_guard(const uint8_t *buf, size_t n, unsigned max_depth)
 {
+  size_t used;
+  gs_err err = crdt__mp_span(buf, n, max_depth, &used);
+  return err ? err : used == n ? GS_OK : GS_ETRAILING;
+}
+
+gs_err crdt__mp_span(const uint8_t *buf, size_t n, unsigned max_depth,
+                     size_t *used)
+{
   /* stack[d] = elements still to read in the container open at depth d. */
   uint64_t stack[16];
   unsigned depth = 0;
@@ -92,7 +100,8 @@ gs_err crdt__mp_guard(const uint8_t *buf, size_t n, unsigned max_depth)
       stack[++depth] = items;
     }
   }
-  return pos == n ? GS_OK : GS_ETRAILING;
+  *used = pos;
+  return GS_OK;
 }
 
 gs_err crdt__mp_unpack(const uint8_t *buf, size_t n, unsigned max_depth,

@@ -1466,190 +1466,274 @@ static int put_ordered(store *s, MDB_txn *txn, MDB_dbi db, last_key *last,
   return sv_put(s, txn, db, k, v, 0);
 }
 
-/* The records one change touches. Each is loaded once; while the change
- * works on another one it waits encoded here; at the end of the change
- * all are written, with their indexes, in key order. Ids sort by creation
- * time, so the records of a bulk change then land as appends at the end
- * of each database (full pages), not as inserts in creation order, which
- * is random within a millisecond (pages split in half). */
-typedef struct touched {
-  uint8_t *key; /* key (kn bytes) then the encoded state (n bytes) */
-  size_t kn, n;
-} touched;
+/* The record edits of a batch of changes (issue 20: coalescing, key
+ * order). The checks of every change (duplicate, gap, chain, signature,
+ * fork, quota, holds) run first, in order, as before; an applied change
+ * only notes its ops here. At the end of the batch the notes are sorted
+ * by record key (stably: a record's edits keep their order), and each
+ * record touched is read and decoded once, gets all its edits, and is
+ * encoded and written once, in key order: a batch of received edits
+ * walks the B-tree once in order instead of jumping about it, and the
+ * records of a bulk change land as appends (full pages). A record that
+ * was in the store already has its scope index entry (neither records
+ * nor that index lose entries): only a new record writes one. The hist
+ * entries (one per record per change) are written sorted too. Nothing
+ * in a batch reads the records, the scope index or the history before
+ * its end, so holding their writes to the end changes no decision; a
+ * batch that fails writes nothing (its transaction is aborted). */
+
+/* One hist key: head (coll 0 id) then hlc(8) feed seq(8). */
+#define HIST_TAIL (8 + CRDT_FEED_LEN + 8)
+
+/* Keys one after the other in one buffer, each preceded by its length
+ * (two bytes, big-endian: record keys are up to 281 bytes). */
+typedef struct key_list {
+  uint8_t *b;
+  size_t n, cap;
+  size_t *off; /* where each key starts in b */
+  size_t nk, capk;
+} key_list;
+
+static void key_list_free(key_list *l)
+{
+  free(l->b);
+  free(l->off);
+  memset(l, 0, sizeof *l);
+}
+
+static size_t key_len_at(const key_list *l, size_t off)
+{
+  return (size_t)l->b[off - 2] << 8 | l->b[off - 1];
+}
+
+/* Append the key made of a (an bytes) then b (bn bytes). */
+static gs_err key_list_add(key_list *l, const void *a, size_t an,
+                           const void *b, size_t bn)
+{
+  size_t kn = an + bn;
+  if (kn > sizeof ((key_buf *)0)->b)
+    return GS_ECORRUPT;
+  if (crdt_grow((void **)&l->b, &l->cap, l->n + 2 + kn, 1) ||
+      crdt_grow((void **)&l->off, &l->capk, l->nk + 1, sizeof *l->off))
+    return GS_ENOMEM;
+  uint8_t *p = l->b + l->n;
+  p[0] = (uint8_t)(kn >> 8);
+  p[1] = (uint8_t)kn;
+  memcpy(p + 2, a, an);
+  if (bn)
+    memcpy(p + 2 + an, b, bn);
+  l->off[l->nk++] = l->n + 2;
+  l->n += 2 + kn;
+  return GS_OK;
+}
+
+static int key_list_cmp(const key_list *l, size_t a, size_t b)
+{
+  return lmdb_keycmp(l->b + a, key_len_at(l, a), l->b + b, key_len_at(l, b));
+}
+
+/* Stable sort of idx (n indexes of keys of l) by key (a bottom-up merge
+ * sort: qsort has no context argument, and is not stable). */
+static gs_err key_list_sort(const key_list *l, size_t *idx, size_t n)
+{
+  if (n < 2)
+    return GS_OK;
+  size_t *tmp = malloc(n * sizeof *tmp);
+  if (!tmp)
+    return GS_ENOMEM;
+  for (size_t w = 1; w < n; w *= 2) {
+    for (size_t lo = 0; lo < n; lo += 2 * w) {
+      size_t mid = lo + w < n ? lo + w : n;
+      size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+      size_t i = lo, j = mid, o = lo;
+      while (i < mid && j < hi)
+        tmp[o++] = key_list_cmp(l, l->off[idx[i]], l->off[idx[j]]) <= 0
+                       ? idx[i++]
+                       : idx[j++];
+      while (i < mid)
+        tmp[o++] = idx[i++];
+      while (j < hi)
+        tmp[o++] = idx[j++];
+    }
+    memcpy(idx, tmp, n * sizeof *idx);
+  }
+  free(tmp);
+  return GS_OK;
+}
+
+/* Put every key of l (empty values) into db, in key order. */
+static gs_err key_list_write(store *s, MDB_txn *txn, MDB_dbi db, key_list *l)
+{
+  size_t *idx = malloc((l->nk ? l->nk : 1) * sizeof *idx);
+  if (!idx)
+    return GS_ENOMEM;
+  for (size_t i = 0; i < l->nk; i++)
+    idx[i] = i;
+  gs_err err = key_list_sort(l, idx, l->nk);
+  MDB_val empty = {0, ""};
+  last_key last = {.known = false};
+  for (size_t i = 0; i < l->nk && !err; i++) {
+    size_t off = l->off[idx[i]];
+    if (i && key_list_cmp(l, l->off[idx[i - 1]], off) == 0)
+      continue;
+    MDB_val k = {key_len_at(l, off), l->b + off};
+    int rc = put_ordered(s, txn, db, &last, &k, &empty);
+    if (rc)
+      err = lmdb_err(rc);
+  }
+  free(idx);
+  return err;
+}
+
+/* One applied change of the batch: its stamp and hist key tail. */
+typedef struct noted_change {
+  const crdt_change *c;
+  uint8_t tail[HIST_TAIL];
+} noted_change;
 
 typedef struct touched_set {
-  touched *t;
-  size_t n, cap;
-  uint32_t *slot; /* open addressing: index + 1, 0 = empty */
-  size_t nslot;   /* a power of two, above twice the ops of the change */
-  crdt_record *rec; /* the record being worked on: t[cur] */
-  size_t cur;
+  key_list keys;  /* the record key of each op noted, in batch order */
+  const crdt_op **op; /* op[i] is the op of keys.off[i] */
+  uint32_t *chg;      /* and the change it is in (index into ch) */
+  size_t capop, capchg;
+  noted_change *ch;
+  size_t nch, capch;
 } touched_set;
 
 static void touched_free(touched_set *ts)
 {
-  for (size_t i = 0; i < ts->n; i++)
-    free(ts->t[i].key);
-  free(ts->t);
-  free(ts->slot);
-  crdt_record_free(ts->rec);
+  key_list_free(&ts->keys);
+  free(ts->op);
+  free(ts->chg);
+  free(ts->ch);
   memset(ts, 0, sizeof *ts);
 }
 
-static uint32_t key_hash(const uint8_t *k, size_t n)
+/* Note applied change c of feed: its ops are applied by touched_write. */
+static gs_err touched_note(touched_set *ts, const crdt_change *c,
+                           const uint8_t feed[CRDT_FEED_LEN])
 {
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ k[i]) * 16777619u;
-  return h;
-}
-
-/* Slot of key k: where it is, or the empty slot where it belongs. */
-static uint32_t *touched_slot(touched_set *ts, const uint8_t *k, size_t kn)
-{
-  size_t mask = ts->nslot - 1, i = key_hash(k, kn) & mask;
-  for (;; i = (i + 1) & mask) {
-    uint32_t *sl = &ts->slot[i];
-    if (*sl == 0)
-      return sl;
-    const touched *t = &ts->t[*sl - 1];
-    if (t->kn == kn && memcmp(t->key, k, kn) == 0)
-      return sl;
-  }
-}
-
-/* Encode the record being worked on into its entry. */
-static gs_err touched_park(touched_set *ts)
-{
-  uint8_t *enc = NULL;
-  size_t n;
-  if (!ts->rec)
-    return GS_OK;
-  gs_err err = crdt_record_encode(ts->rec, &enc, &n);
-  crdt_record_free(ts->rec);
-  ts->rec = NULL;
-  if (err)
-    return err;
-  touched *t = &ts->t[ts->cur];
-  uint8_t *b = realloc(t->key, t->kn + n);
-  if (!b) {
-    free(enc);
+  if (ts->nch >= UINT32_MAX ||
+      crdt_grow((void **)&ts->ch, &ts->capch, ts->nch + 1, sizeof *ts->ch))
     return GS_ENOMEM;
-  }
-  memcpy(b + t->kn, enc, n);
-  free(enc);
-  t->key = b;
-  t->n = n;
-  return GS_OK;
-}
-
-/* Make the record op works on the current one: from this change's set,
- * else from the store, else new. */
-static gs_err touched_load(store *s, MDB_txn *txn, touched_set *ts,
-                           const crdt_change *c, const crdt_op *op)
-{
-  key_buf k;
-  gs_err err;
-  record_key(&k, op->coll, op->coll_len, op->id, c->scope, c->scope_len);
-  if (ts->rec && ts->t[ts->cur].kn == k.n &&
-      memcmp(ts->t[ts->cur].key, k.b, k.n) == 0)
-    return GS_OK;
-  if ((err = touched_park(ts)) != GS_OK)
-    return err;
-  if (!ts->slot) {
-    for (ts->nslot = 16; ts->nslot < 2 * c->nops + 2; ts->nslot *= 2)
-      ;
-    if (!(ts->slot = calloc(ts->nslot, sizeof *ts->slot)))
+  noted_change *nc = &ts->ch[ts->nch];
+  nc->c = c;
+  be64_put(nc->tail, c->hlc);
+  memcpy(nc->tail + 8, feed, CRDT_FEED_LEN);
+  be64_put(nc->tail + 8 + CRDT_FEED_LEN, c->seq);
+  for (size_t i = 0; i < c->nops; i++) {
+    const crdt_op *op = &c->ops[i];
+    key_buf k;
+    gs_err err;
+    record_key(&k, op->coll, op->coll_len, op->id, c->scope, c->scope_len);
+    size_t at = ts->keys.nk;
+    if ((err = key_list_add(&ts->keys, k.b, k.n, NULL, 0)) != GS_OK)
+      return err;
+    if (crdt_grow((void **)&ts->op, &ts->capop, at + 1, sizeof *ts->op) ||
+        crdt_grow((void **)&ts->chg, &ts->capchg, at + 1, sizeof *ts->chg))
       return GS_ENOMEM;
+    ts->op[at] = op;
+    ts->chg[at] = (uint32_t)ts->nch;
   }
-  uint32_t *sl = touched_slot(ts, k.b, k.n);
-  if (*sl) {
-    touched *t = &ts->t[*sl - 1];
-    ts->cur = *sl - 1;
-    err = crdt_record_decode(t->key + t->kn, t->n, &ts->rec);
-    return err == GS_ENOMEM ? err : (err ? GS_ECORRUPT : GS_OK);
-  }
-  if (crdt_grow((void **)&ts->t, &ts->cap, ts->n + 1, sizeof *ts->t))
-    return GS_ENOMEM;
-  touched *t = &ts->t[ts->n];
-  if (!(t->key = malloc(k.n)))
-    return GS_ENOMEM;
-  memcpy(t->key, k.b, k.n);
-  t->kn = k.n;
-  t->n = 0;
-  ts->cur = ts->n++;
-  *sl = (uint32_t)ts->n;
-  MDB_val kv = {k.n, k.b}, v;
-  int rc = sv_get(s, txn, s->dbi[DB_RECORDS], &kv, &v);
-  if (rc == MDB_NOTFOUND) {
-    ts->rec = crdt_record_new(c->scope, c->scope_len, op->coll, op->coll_len,
-                              op->id);
-    return ts->rec ? GS_OK : GS_ENOMEM;
-  }
-  if (rc)
-    return lmdb_err(rc);
-  err = crdt_record_decode(v.mv_data, v.mv_size, &ts->rec);
-  return err == GS_ENOMEM ? err : (err ? GS_ECORRUPT : GS_OK);
-}
-
-static int touched_cmp(const void *a, const void *b)
-{
-  const touched *x = a, *y = b;
-  size_t n = x->kn < y->kn ? x->kn : y->kn;
-  int r = memcmp(x->key, y->key, n);
-  return r ? r : (x->kn > y->kn) - (x->kn < y->kn);
-}
-
-/* Write every touched record in key order, with its byscope entry and
- * its hist entry for change (feed, seq) stamped hlc. */
-static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts,
-                            const uint8_t feed[CRDT_FEED_LEN], uint64_t seq,
-                            crdt_hlc hlc)
-{
-  gs_err err = touched_park(ts);
-  if (err)
-    return err;
-  if (ts->n > 1)
-    qsort(ts->t, ts->n, sizeof *ts->t, touched_cmp);
-  uint8_t tail[8 + CRDT_FEED_LEN + 8];
-  be64_put(tail, hlc);
-  memcpy(tail + 8, feed, CRDT_FEED_LEN);
-  be64_put(tail + 8 + CRDT_FEED_LEN, seq);
-  MDB_val empty = {0, ""};
-  last_key lr = {.known = false}, ls = {.known = false},
-           lh = {.known = false};
-  for (size_t i = 0; i < ts->n; i++) {
-    touched *t = &ts->t[i];
-    MDB_val k = {t->kn, t->key}, v = {t->n, t->key + t->kn};
-    int rc = put_ordered(s, txn, s->dbi[DB_RECORDS], &lr, &k, &v);
-    if (rc)
-      return lmdb_err(rc);
-    /* the key is coll 0 id(16) scope, as record_key wrote it */
-    const uint8_t *nul = memchr(t->key, 0, t->kn);
-    if (!nul || (size_t)(nul - t->key) + 1 + CRDT_ID_LEN > t->kn)
-      return GS_ECORRUPT;
-    size_t cn = (size_t)(nul - t->key), head = cn + 1 + CRDT_ID_LEN;
-    key_buf ik = {.n = 0};
-    { /* byscope: scope 0 coll 0 id */
-      key_add(&ik, t->key + head, t->kn - head);
-      key_add(&ik, "", 1);
-      key_add(&ik, t->key, cn);
-      key_add(&ik, "", 1);
-      key_add(&ik, t->key + cn + 1, CRDT_ID_LEN);
-      MDB_val ikv = {ik.n, ik.b};
-      rc = put_ordered(s, txn, s->dbi[DB_BYSCOPE], &ls, &ikv, &empty);
-    }
-    if (rc == 0) { /* hist: coll 0 id hlc feed seq */
-      ik.n = 0;
-      key_add(&ik, t->key, head);
-      key_add(&ik, tail, sizeof tail);
-      MDB_val hkv = {ik.n, ik.b};
-      rc = put_ordered(s, txn, s->dbi[DB_HIST], &lh, &hkv, &empty);
-    }
-    if (rc)
-      return lmdb_err(rc);
-  }
+  ts->nch++;
   return GS_OK;
+}
+
+/* Apply every noted op, one record at a time in key order (each read,
+ * decoded, encoded and written once), then write the scope index entry
+ * of each new record and the hist entry of each (record, change). */
+static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
+{
+  key_list *kl = &ts->keys;
+  size_t n = kl->nk;
+  size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+  key_list scopes = {0}, hist = {0};
+  crdt_record *rec = NULL;
+  uint8_t *enc = NULL;
+  gs_err err = GS_OK;
+  if (!idx)
+    return GS_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    idx[i] = i;
+  /* the ops by record key, each record's in batch order */
+  if ((err = key_list_sort(kl, idx, n)) != GS_OK)
+    goto out;
+  last_key lr = {.known = false};
+  for (size_t i = 0; i < n;) {
+    size_t first = idx[i];
+    MDB_val k = {key_len_at(kl, kl->off[first]), kl->b + kl->off[first]}, v;
+    const crdt_change *c0 = ts->ch[ts->chg[first]].c;
+    const crdt_op *op0 = ts->op[first];
+    bool fresh = false;
+    int rc = sv_get(s, txn, s->dbi[DB_RECORDS], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+      fresh = true;
+      if (!(rec = crdt_record_new(c0->scope, c0->scope_len, op0->coll,
+                                  op0->coll_len, op0->id))) {
+        err = GS_ENOMEM;
+        goto out;
+      }
+    } else if (rc) {
+      err = lmdb_err(rc);
+      goto out;
+    } else if ((err = crdt_record_decode_state(v.mv_data, v.mv_size,
+                                               &rec)) != GS_OK) {
+      err = err == GS_ENOMEM ? err : GS_ECORRUPT;
+      goto out;
+    }
+    /* the key is coll 0 id(16) scope, as record_key wrote it */
+    const uint8_t *kb = k.mv_data, *nul = memchr(kb, 0, k.mv_size);
+    if (!nul || (size_t)(nul - kb) + 1 + CRDT_ID_LEN > k.mv_size) {
+      err = GS_ECORRUPT;
+      goto out;
+    }
+    size_t cn = (size_t)(nul - kb), head = cn + 1 + CRDT_ID_LEN;
+    uint32_t last_chg = UINT32_MAX;
+    for (; i < n && key_list_cmp(kl, kl->off[first], kl->off[idx[i]]) == 0;
+         i++) {
+      const noted_change *nc = &ts->ch[ts->chg[idx[i]]];
+      crdt_stamp st = {.hlc = nc->c->hlc};
+      memcpy(st.origin, nc->c->origin, CRDT_KEY_LEN);
+      if ((err = crdt_record_apply(rec, ts->op[idx[i]], &st)) != GS_OK)
+        goto out;
+      if (ts->chg[idx[i]] != last_chg) { /* hist: coll 0 id hlc feed seq */
+        last_chg = ts->chg[idx[i]];
+        if ((err = key_list_add(&hist, kb, head, nc->tail, HIST_TAIL)))
+          goto out;
+      }
+    }
+    size_t en;
+    if ((err = crdt_record_encode(rec, &enc, &en)) != GS_OK)
+      goto out;
+    crdt_record_free(rec);
+    rec = NULL;
+    MDB_val ev = {en, enc};
+    if ((rc = put_ordered(s, txn, s->dbi[DB_RECORDS], &lr, &k, &ev)) != 0) {
+      err = lmdb_err(rc);
+      goto out;
+    }
+    free(enc);
+    enc = NULL;
+    if (fresh) { /* byscope: scope 0 coll 0 id */
+      key_buf ik = {.n = 0};
+      key_add(&ik, kb + head, k.mv_size - head);
+      key_add(&ik, "", 1);
+      key_add(&ik, kb, cn);
+      key_add(&ik, "", 1);
+      key_add(&ik, kb + cn + 1, CRDT_ID_LEN);
+      if ((err = key_list_add(&scopes, ik.b, ik.n, NULL, 0)) != GS_OK)
+        goto out;
+    }
+  }
+  if ((err = key_list_write(s, txn, s->dbi[DB_BYSCOPE], &scopes)) == GS_OK)
+    err = key_list_write(s, txn, s->dbi[DB_HIST], &hist);
+out:
+  crdt_record_free(rec);
+  free(enc);
+  free(idx);
+  key_list_free(&scopes);
+  key_list_free(&hist);
+  return err;
 }
 
 static gs_err cursor_open(store *s, int db, MDB_txn **txn, MDB_cursor **cur);
@@ -1727,16 +1811,18 @@ static gs_err held_put(store *s, MDB_txn *txn, const uint8_t *ck,
   return lmdb_err(rc);
 }
 
-/* Apply decoded change c in txn. verify: check its signature. ax: the
- * receive rules (NULL for local writes: applied as they are). hold: a
- * reason the caller has to hold it. */
-static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
-                        bool verify, const apply_ctx *ax, uint8_t hold,
-                        int *outcome)
+/* Apply decoded change c in txn, its records' writes kept in ts (the
+ * caller writes them with touched_write before the commit). verify:
+ * check its signature. ax: the receive rules (NULL for local writes:
+ * applied as they are). hold: a reason the caller has to hold it. An
+ * error after the checks (only no memory, a corrupt record or LMDB's)
+ * leaves ts half-applied: the caller must abort the transaction. */
+static gs_err apply_into(store *s, MDB_txn *txn, const crdt_change *c,
+                         bool verify, const apply_ctx *ax, uint8_t hold,
+                         touched_set *ts, int *outcome)
 {
   uint8_t feed[CRDT_FEED_LEN], ck[CRDT_FEED_LEN + 8];
   store_feed held = {.seq = 0};
-  touched_set ts = {.n = 0};
   gs_err err;
   int rc;
 
@@ -1824,20 +1910,22 @@ static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
   if ((rc = sv_put(s, txn, s->dbi[DB_VV], &fk, &fv, 0)) != 0)
     return lmdb_err(rc);
 
-  crdt_stamp st = {.hlc = c->hlc};
-  memcpy(st.origin, c->origin, CRDT_KEY_LEN);
-  for (size_t i = 0; i < c->nops; i++) {
-    const crdt_op *op = &c->ops[i];
-    if ((err = touched_load(s, txn, &ts, c, op)) != GS_OK ||
-        (err = crdt_record_apply(ts.rec, op, &st)) != GS_OK)
-      goto fail;
-  }
-  if ((err = touched_write(s, txn, &ts, feed, c->seq, c->hlc)) != GS_OK)
-    goto fail;
-  touched_free(&ts);
+  if ((err = touched_note(ts, c, feed)) != GS_OK)
+    return err;
   *outcome = APPLIED;
   return GS_OK;
-fail:
+}
+
+/* Apply decoded change c in txn and write its records at once (local
+ * writes, held changes: one change at a time). */
+static gs_err apply_one(store *s, MDB_txn *txn, const crdt_change *c,
+                        bool verify, const apply_ctx *ax, uint8_t hold,
+                        int *outcome)
+{
+  touched_set ts = {.nch = 0};
+  gs_err err = apply_into(s, txn, c, verify, ax, hold, &ts, outcome);
+  if (!err && *outcome == APPLIED)
+    err = touched_write(s, txn, &ts);
   touched_free(&ts);
   return err;
 }
@@ -2008,6 +2096,7 @@ static gs_err apply_batch(store *s, crdt_change *const *cs, size_t n,
   MDB_txn *txn;
   MDB_stat hs, qs;
   size_t nbadf = 0, nquota = 0;
+  touched_set ts = {.nch = 0}; /* the records of the whole batch */
   gs_err err = txn_begin(s, 0, &txn);
   if (err)
     return err;
@@ -2067,7 +2156,8 @@ static gs_err apply_batch(store *s, crdt_change *const *cs, size_t n,
     /* every change is verified: a run whose first change is badly signed
      * but chained by a valid second must not get in (the next node would
      * refuse it) */
-    err = apply_one(s, txn, c, true, &ax, hold ? hold[i] : 0, &outcome);
+    err = apply_into(s, txn, c, true, &ax, hold ? hold[i] : 0, &ts,
+                     &outcome);
     if (err == GS_ETOOBIG && isolate) {
       /* the held store is full: not stored; the sender tries again */
       memcpy(badf[nbadf++], feed, CRDT_FEED_LEN);
@@ -2118,13 +2208,16 @@ static gs_err apply_batch(store *s, crdt_change *const *cs, size_t n,
     if (c->hlc > res->max_hlc)
       res->max_hlc = c->hlc;
   }
-  if ((err = quota_write(s, txn, quotas, nquota)) != GS_OK)
+  if ((err = touched_write(s, txn, &ts)) != GS_OK ||
+      (err = quota_write(s, txn, quotas, nquota)) != GS_OK)
     goto fail;
+  touched_free(&ts);
   /* only applied changes move the clock, and none is beyond the limit */
   if (res->max_hlc && (err = hlc_observe(s, txn, res->max_hlc)) != GS_OK)
     goto fail;
   return lmdb_err(mdb_txn_commit(txn));
 fail:
+  touched_free(&ts);
   mdb_txn_abort(txn);
   return err;
 }
