@@ -39,6 +39,7 @@
 #include "node/node.h"
 #include "node/domain.h"
 #include "node/member.h"
+#include "node/jsonl.h"
 
 #define LOAD_LINE_MAX (1 << 20)
 #define LOAD_BATCH_RECORDS 20000   /* records per transaction */
@@ -52,22 +53,31 @@ static double now_s(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The "$id" of obj: NULL when none, BAD_ID when it is no string. */
+static const char BAD_ID[] = "";
+static const char *load_id(const node_jl *obj)
+{
+  for (size_t i = 0; i < obj->n; i++)
+    if (strcmp(obj->m[i].key, "$id") == 0)
+      return !obj->m[i].is_array && obj->m[i].vals[0].type == CRDT_STR
+                 ? obj->m[i].vals[0].u.s.p
+                 : BAD_ID;
+  return NULL;
+}
+
 /* One line's object as an edit of a new record queued into b. */
 static int load_line(node *n, node_batch *b, const char *coll,
-                     const char *scope, json_t *obj, size_t lineno)
+                     const char *scope, const node_jl *obj, size_t lineno)
 {
   node_reason why = {0};
   node_edit *e = NULL;
-  const char *key;
-  json_t *val;
-  char err[160];
   int rc = CLI_FAIL;
   gs_err ge;
 
-  json_t *jid = json_object_get(obj, "$id");
+  const char *jid = load_id(obj);
   if (jid) {
     uint8_t id[CRDT_ID_LEN];
-    if (!json_is_string(jid) || node_parse_id(json_string_value(jid), id))
+    if (jid == BAD_ID || node_parse_id(jid, id))
       return cli_fail("load: line %zu: \"$id\" is not a record id", lineno);
     ge = node_edit_open(n, coll, id, true, &e, &why);
     if (!ge)
@@ -78,40 +88,18 @@ static int load_line(node *n, node_batch *b, const char *coll,
   if (ge)
     goto refused;
   size_t nfields = 0;
-  json_object_foreach(obj, key, val)
-  {
+  for (size_t i = 0; i < obj->n; i++) {
+    const node_jl_member *m = &obj->m[i];
+    const char *key = m->key;
     if (strcmp(key, "$id") == 0)
       continue;
     nfields++;
-    if (!crdt_name_valid(key, strlen(key))) {
+    if (!crdt_name_valid(key, m->key_len)) {
       rc = cli_fail("load: line %zu: bad field name '%s'", lineno, key);
       goto out;
     }
-    crdt_value v;
-    if (!json_is_array(val)) {
-      if (node_json_to_value(val, &v, err, sizeof err)) {
-        rc = cli_fail("load: line %zu: field '%s': %s", lineno, key, err);
-        goto out;
-      }
-      if ((ge = node_edit_set(e, key, &v, &why)) != GS_OK)
-        goto refused;
-      continue;
-    }
-    size_t ne = json_array_size(val);
-    crdt_value *vs = calloc(ne ? ne : 1, sizeof *vs);
-    if (!vs) {
-      rc = cli_fail("out of memory");
-      goto out;
-    }
-    for (size_t k = 0; k < ne; k++)
-      if (node_json_to_value(json_array_get(val, k), &vs[k], err,
-                             sizeof err)) {
-        free(vs);
-        rc = cli_fail("load: line %zu: field '%s': %s", lineno, key, err);
-        goto out;
-      }
-    ge = node_edit_assign(e, key, vs, ne, &why);
-    free(vs);
+    ge = m->is_array ? node_edit_assign(e, key, m->vals, m->nvals, &why)
+                     : node_edit_set(e, key, &m->vals[0], &why);
     if (ge)
       goto refused;
   }
@@ -128,7 +116,7 @@ refused:
   if (ge == GS_EEXIST)
     rc = cli_fail("load: line %zu: %s %s exists: load adds new records "
                   "(change it with put or the domain commands)",
-                  lineno, coll, json_string_value(jid));
+                  lineno, coll, jid);
   else
     rc = cli_fail("load: line %zu: %s", lineno, why.text);
 out:
@@ -311,6 +299,7 @@ static int check_pass(node *n, FILE *f, const char *coll, const char *scope,
   node_batch *b = NULL;
   node_reason why = {0};
   id_set ids = {0};
+  node_jl jl = {0};
   char *line = NULL;
   size_t cap = 0, lineno = 0, len = 0, total = 0;
   int rc = CLI_FAIL, got;
@@ -326,34 +315,29 @@ static int check_pass(node *n, FILE *f, const char *coll, const char *scope,
     total = lineno;
     if (lineno <= from || blank(line))
       continue;
-    json_error_t je;
-    json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
-    if (!obj || !json_is_object(obj)) {
-      rc = cli_fail("load: line %zu: %s", lineno,
-                    obj ? _("not a JSON object") : je.text);
-      json_decref(obj);
+    char je[200];
+    if (node_jl_parse(&jl, line, len, je, sizeof je) != GS_OK) {
+      rc = cli_fail("load: line %zu: %s", lineno, je);
       goto out;
     }
-    json_t *jid = json_object_get(obj, "$id");
+    const node_jl *obj = &jl;
+    const char *jid = load_id(obj);
     uint8_t id[CRDT_ID_LEN];
-    if (jid && json_is_string(jid) &&
-        node_parse_id(json_string_value(jid), id) == GS_OK) {
+    if (jid && jid != BAD_ID && node_parse_id(jid, id) == GS_OK) {
       int dup = ids.n < LOAD_IDS_MAX ? id_add(&ids, id) : -2;
       if (dup != 0) {
         rc = dup == 1 ? cli_fail("load: line %zu: \"$id\" %s is named "
                                    "twice in this input: load adds each "
                                    "record once",
-                                 lineno, json_string_value(jid))
+                                 lineno, jid)
              : dup == -1 ? cli_fail("out of memory")
                          : cli_fail("load: line %zu: more than %d lines "
                                       "name a \"$id\": split the input",
                                     lineno, LOAD_IDS_MAX);
-        json_decref(obj);
         goto out;
       }
     }
     rc = load_line(n, b, coll, scope, obj, lineno);
-    json_decref(obj);
     if (rc != CLI_OK)
       goto out;
     rc = CLI_FAIL;
@@ -373,6 +357,7 @@ static int check_pass(node *n, FILE *f, const char *coll, const char *scope,
 out:
   node_batch_abort(b);
   free(ids.v);
+  node_jl_free(&jl);
   free(line);
   return rc;
 }
@@ -392,6 +377,7 @@ static int write_pass(node *n, FILE *f, const char *coll, const char *scope,
 {
   node_batch *b = NULL;
   node_reason why = {0};
+  node_jl jl = {0};
   char *line = NULL;
   size_t cap = 0, lineno = 0, len = 0, bytes = 0;
   bool one_txn = strcmp(coll, "timebank") == 0;
@@ -413,16 +399,12 @@ static int write_pass(node *n, FILE *f, const char *coll, const char *scope,
       goto out;
     bool last = got == 0;
     if (!last && lineno > from && !blank(line)) {
-      json_error_t je;
-      json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
-      if (!obj || !json_is_object(obj)) {
-        rc = cli_fail("load: line %zu: %s", lineno,
-                      obj ? _("not a JSON object") : je.text);
-        json_decref(obj);
+      char je[200];
+      if (node_jl_parse(&jl, line, len, je, sizeof je) != GS_OK) {
+        rc = cli_fail("load: line %zu: %s", lineno, je);
         goto out;
       }
-      rc = load_line(n, b, coll, scope, obj, lineno);
-      json_decref(obj);
+      rc = load_line(n, b, coll, scope, &jl, lineno);
       if (rc != CLI_OK)
         goto out;
       rc = CLI_FAIL;
@@ -457,6 +439,7 @@ static int write_pass(node *n, FILE *f, const char *coll, const char *scope,
   rc = CLI_OK;
 out:
   node_batch_abort(b);
+  node_jl_free(&jl);
   free(line);
   return rc;
 }
