@@ -169,22 +169,66 @@ static int id_add(id_set *s, const uint8_t id[CRDT_ID_LEN])
 
 /* ---- reading the input ---- */
 
-/* The next line of f into *line (getline's buffer), counted in *lineno;
- * 1 a line, 0 the end, -1 a failure (printed). */
-static int next_line(FILE *f, char **line, size_t *cap, size_t *lineno,
+/* The input read in chunks, its lines cut out with memchr: a line is
+ * bounded (LOAD_LINE_MAX) before its bytes are kept, which getline does
+ * not do (a file of one endless line would be read into memory whole). */
+#define READ_CHUNK (1 << 16)
+typedef struct reader {
+  FILE *f;
+  char *buf; /* READ_CHUNK bytes */
+  size_t pos, end;
+  bool eof;
+} reader;
+
+/* The next line into *line (grown to at most LOAD_LINE_MAX + 1 bytes,
+ * NUL-terminated, the newline kept), counted in *lineno; 1 a line, 0 the
+ * end, -1 a failure (printed). */
+static int next_line(reader *r, char **line, size_t *cap, size_t *lineno,
                      size_t *len)
 {
-  ssize_t n = getline(line, cap, f);
-  if (n < 0) {
-    if (ferror(f))
-      return cli_fail("load: cannot read the input: %s", strerror(errno)),
+  size_t n = 0;
+  for (;;) {
+    if (r->pos == r->end) {
+      if (r->eof)
+        break;
+      r->pos = 0;
+      r->end = fread(r->buf, 1, READ_CHUNK, r->f);
+      if (r->end == 0) {
+        if (ferror(r->f))
+          return cli_fail("load: cannot read the input: %s",
+                          strerror(errno)),
+                 -1;
+        r->eof = true;
+        break;
+      }
+    }
+    const char *p = r->buf + r->pos;
+    const char *nl = memchr(p, '\n', r->end - r->pos);
+    size_t take = nl ? (size_t)(nl - p) + 1 : r->end - r->pos;
+    if (n + take > LOAD_LINE_MAX)
+      return cli_fail("load: line %zu is longer than 1 MiB", *lineno + 1),
              -1;
-    return 0;
+    if (n + take + 1 > *cap) {
+      size_t nc = *cap ? *cap : 4096;
+      while (nc < n + take + 1)
+        nc *= 2;
+      char *g = realloc(*line, nc);
+      if (!g)
+        return cli_fail("out of memory"), -1;
+      *line = g;
+      *cap = nc;
+    }
+    memcpy(*line + n, p, take);
+    n += take;
+    r->pos += take;
+    if (nl)
+      break;
   }
+  if (n == 0)
+    return 0;
+  (*line)[n] = '\0';
   ++*lineno;
-  if (n > LOAD_LINE_MAX)
-    return cli_fail("load: line %zu is longer than 1 MiB", *lineno), -1;
-  *len = (size_t)n;
+  *len = n;
   return 1;
 }
 
@@ -300,6 +344,7 @@ static int check_pass(node *n, FILE *f, const char *coll, const char *scope,
   node_reason why = {0};
   id_set ids = {0};
   node_jl jl = {0};
+  reader rd = {.f = f};
   char *line = NULL;
   size_t cap = 0, lineno = 0, len = 0, total = 0;
   int rc = CLI_FAIL, got;
@@ -311,7 +356,11 @@ static int check_pass(node *n, FILE *f, const char *coll, const char *scope,
     rc = cli_fail("load: cannot start writing: %s", gs_i18n_strerror(err));
     goto out;
   }
-  while ((got = next_line(f, &line, &cap, &lineno, &len)) > 0) {
+  if (!(rd.buf = malloc(READ_CHUNK))) {
+    rc = cli_fail("out of memory");
+    goto out;
+  }
+  while ((got = next_line(&rd, &line, &cap, &lineno, &len)) > 0) {
     total = lineno;
     if (lineno <= from || blank(line))
       continue;
@@ -358,6 +407,7 @@ out:
   node_batch_abort(b);
   free(ids.v);
   node_jl_free(&jl);
+  free(rd.buf);
   free(line);
   return rc;
 }
@@ -386,6 +436,11 @@ static int write_pass(node *n, FILE *f, const char *coll, const char *scope,
 
   memset(wr, 0, sizeof *wr);
   wr->lineno = from;
+  reader rd = {.f = f, .buf = malloc(READ_CHUNK)};
+  if (!rd.buf) {
+    rc = cli_fail("out of memory");
+    goto out;
+  }
   for (;;) {
     if (!b && (err = node_batch_begin(n, NODE_BATCH_IMPORT |
                                              NODE_BATCH_NEW_ONLY,
@@ -394,7 +449,7 @@ static int write_pass(node *n, FILE *f, const char *coll, const char *scope,
                     gs_i18n_strerror(err));
       goto out;
     }
-    got = next_line(f, &line, &cap, &lineno, &len);
+    got = next_line(&rd, &line, &cap, &lineno, &len);
     if (got < 0)
       goto out;
     bool last = got == 0;
@@ -440,6 +495,7 @@ static int write_pass(node *n, FILE *f, const char *coll, const char *scope,
 out:
   node_batch_abort(b);
   node_jl_free(&jl);
+  free(rd.buf);
   free(line);
   return rc;
 }

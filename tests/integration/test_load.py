@@ -140,6 +140,16 @@ class LoadTest(Base):
         self.assertIn("line 3", p.stderr)
         self.assertIn("named twice", p.stderr)
         self.assertEqual(held(self.a), 30)
+        # a line is bounded before it is kept: 2 MiB with no newline
+        p = self.load(self.a, "-", input='{"name": "' + "x" * (2 << 20),
+                      check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("line 1 is longer than 1 MiB", p.stderr)
+        # a NUL byte after the object is not the end of the line
+        p = self.load(self.a, "-", input=resident(200)[:-1] + "\0x\n",
+                      check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(held(self.a), 30)
         # no working copy of the input is left in the node's directory
         self.assertEqual([f for f in os.listdir(self.a.dir)
                           if f.startswith(".load-")], [])
