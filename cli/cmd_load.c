@@ -1,12 +1,28 @@
 /*
- * load: bulk import of records from JSON Lines, one write transaction.
+ * load: bulk import of records from JSON Lines, in bounded memory.
  *
  * Each line is one JSON object: its members are fields (a JSON array adds
- * set elements); an optional "$id" names the record (else a new id). The
- * lines are read one at a time into a node_batch (node/domain.h: the
- * checks of every local write, packed into changes, one transaction):
- * the file is stored whole or not at all, with one fsync (none with
- * --fast, the explicitly non-durable bulk mode).
+ * set elements); an optional "$id" names the record (else a new id).
+ * Every line goes through a node_batch (node/domain.h: the checks of
+ * every local write, packed into changes). Issue 20: a load of 1,000,000
+ * lines no longer holds them in one transaction (LMDB keeps every dirty
+ * page of a write transaction in memory until its commit). It reads the
+ * input three times, a line at a time:
+ *   0. its digest (BLAKE2b of the collection, the scope and the bytes);
+ *      standard input or a pipe is first copied to an unlinked file in
+ *      the node's directory, so the passes read the same bytes;
+ *   1. the check: every line through a NODE_BATCH_CHECK batch (every
+ *      check of the write path and the time bank's, nothing written),
+ *      and no "$id" twice; one bad line and nothing is stored;
+ *   2. the writing: batches of at most LOAD_BATCH_RECORDS records or
+ *      LOAD_BATCH_BYTES bytes of input, each one transaction (one fsync;
+ *      none with --fast) that also stores the load's mark (its digest ->
+ *      the lines and records done); the last one deletes the mark.
+ * A load killed in pass 2 leaves whole batches and their mark: the same
+ * command again (the same bytes, collection and scope) skips the lines
+ * the mark counts and goes on, so nothing is stored twice. A load of the
+ * time bank is written in one transaction (its overdraft check is over
+ * the whole file, as the check pass ran it).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,12 +32,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "cli/cli.h"
+#include "crdt/gs_i18n.h"
 #include "node/node.h"
 #include "node/domain.h"
 #include "node/member.h"
+#include "node/jsonl.h"
 
 #define LOAD_LINE_MAX (1 << 20)
+#define LOAD_BATCH_RECORDS 20000   /* records per transaction */
+#define LOAD_BATCH_BYTES (8 << 20) /* bytes of input per transaction */
+#define LOAD_IDS_MAX 2000000 /* lines with "$id" in one load (64 MiB) */
 
 static double now_s(void)
 {
@@ -30,22 +53,31 @@ static double now_s(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The "$id" of obj: NULL when none, BAD_ID when it is no string. */
+static const char BAD_ID[] = "";
+static const char *load_id(const node_jl *obj)
+{
+  for (size_t i = 0; i < obj->n; i++)
+    if (strcmp(obj->m[i].key, "$id") == 0)
+      return !obj->m[i].is_array && obj->m[i].vals[0].type == CRDT_STR
+                 ? obj->m[i].vals[0].u.s.p
+                 : BAD_ID;
+  return NULL;
+}
+
 /* One line's object as an edit of a new record queued into b. */
 static int load_line(node *n, node_batch *b, const char *coll,
-                     const char *scope, json_t *obj, size_t lineno)
+                     const char *scope, const node_jl *obj, size_t lineno)
 {
   node_reason why = {0};
   node_edit *e = NULL;
-  const char *key;
-  json_t *val;
-  char err[160];
   int rc = CLI_FAIL;
   gs_err ge;
 
-  json_t *jid = json_object_get(obj, "$id");
+  const char *jid = load_id(obj);
   if (jid) {
     uint8_t id[CRDT_ID_LEN];
-    if (!json_is_string(jid) || node_parse_id(json_string_value(jid), id))
+    if (jid == BAD_ID || node_parse_id(jid, id))
       return cli_fail("load: line %zu: \"$id\" is not a record id", lineno);
     ge = node_edit_open(n, coll, id, true, &e, &why);
     if (!ge)
@@ -56,40 +88,18 @@ static int load_line(node *n, node_batch *b, const char *coll,
   if (ge)
     goto refused;
   size_t nfields = 0;
-  json_object_foreach(obj, key, val)
-  {
+  for (size_t i = 0; i < obj->n; i++) {
+    const node_jl_member *m = &obj->m[i];
+    const char *key = m->key;
     if (strcmp(key, "$id") == 0)
       continue;
     nfields++;
-    if (!crdt_name_valid(key, strlen(key))) {
+    if (!crdt_name_valid(key, m->key_len)) {
       rc = cli_fail("load: line %zu: bad field name '%s'", lineno, key);
       goto out;
     }
-    crdt_value v;
-    if (!json_is_array(val)) {
-      if (node_json_to_value(val, &v, err, sizeof err)) {
-        rc = cli_fail("load: line %zu: field '%s': %s", lineno, key, err);
-        goto out;
-      }
-      if ((ge = node_edit_set(e, key, &v, &why)) != GS_OK)
-        goto refused;
-      continue;
-    }
-    size_t ne = json_array_size(val);
-    crdt_value *vs = calloc(ne ? ne : 1, sizeof *vs);
-    if (!vs) {
-      rc = cli_fail("out of memory");
-      goto out;
-    }
-    for (size_t k = 0; k < ne; k++)
-      if (node_json_to_value(json_array_get(val, k), &vs[k], err,
-                             sizeof err)) {
-        free(vs);
-        rc = cli_fail("load: line %zu: field '%s': %s", lineno, key, err);
-        goto out;
-      }
-    ge = node_edit_assign(e, key, vs, ne, &why);
-    free(vs);
+    ge = m->is_array ? node_edit_assign(e, key, m->vals, m->nvals, &why)
+                     : node_edit_set(e, key, &m->vals[0], &why);
     if (ge)
       goto refused;
   }
@@ -106,12 +116,399 @@ refused:
   if (ge == GS_EEXIST)
     rc = cli_fail("load: line %zu: %s %s exists: load adds new records "
                   "(change it with put or the domain commands)",
-                  lineno, coll, json_string_value(jid));
+                  lineno, coll, jid);
   else
     rc = cli_fail("load: line %zu: %s", lineno, why.text);
 out:
   node_edit_free(e);
   return rc;
+}
+
+/* ---- the ids a load names ("$id"), each at most once ---- */
+
+typedef struct id_set {
+  uint8_t (*v)[CRDT_ID_LEN]; /* open addressing; all zero: empty */
+  size_t n, cap;             /* cap a power of two */
+} id_set;
+
+static size_t id_slot(const id_set *s, const uint8_t id[CRDT_ID_LEN])
+{
+  uint64_t h = 1469598103934665603ull;
+  for (int i = 0; i < CRDT_ID_LEN; i++)
+    h = (h ^ id[i]) * 1099511628211ull;
+  size_t k = (size_t)h & (s->cap - 1);
+  static const uint8_t zero[CRDT_ID_LEN];
+  while (memcmp(s->v[k], zero, CRDT_ID_LEN) != 0 &&
+         memcmp(s->v[k], id, CRDT_ID_LEN) != 0)
+    k = (k + 1) & (s->cap - 1);
+  return k;
+}
+
+/* Add id: 1 when it was there already, 0 added, -1 out of memory. */
+static int id_add(id_set *s, const uint8_t id[CRDT_ID_LEN])
+{
+  if (2 * (s->n + 1) > s->cap) {
+    id_set g = {.cap = s->cap ? 2 * s->cap : 1024};
+    if (!(g.v = calloc(g.cap, sizeof *g.v)))
+      return -1;
+    static const uint8_t zero[CRDT_ID_LEN];
+    for (size_t i = 0; i < s->cap; i++)
+      if (memcmp(s->v[i], zero, CRDT_ID_LEN) != 0)
+        memcpy(g.v[id_slot(&g, s->v[i])], s->v[i], CRDT_ID_LEN);
+    g.n = s->n;
+    free(s->v);
+    *s = g;
+  }
+  size_t k = id_slot(s, id);
+  if (memcmp(s->v[k], id, CRDT_ID_LEN) == 0)
+    return 1;
+  memcpy(s->v[k], id, CRDT_ID_LEN);
+  s->n++;
+  return 0;
+}
+
+/* ---- reading the input ---- */
+
+/* The input read in chunks, its lines cut out with memchr: a line is
+ * bounded (LOAD_LINE_MAX) before its bytes are kept, which getline does
+ * not do (a file of one endless line would be read into memory whole). */
+#define READ_CHUNK (1 << 16)
+typedef struct reader {
+  FILE *f;
+  char *buf; /* READ_CHUNK bytes */
+  size_t pos, end;
+  bool eof;
+} reader;
+
+/* The next line into *line (grown to at most LOAD_LINE_MAX + 1 bytes,
+ * NUL-terminated, the newline kept), counted in *lineno; 1 a line, 0 the
+ * end, -1 a failure (printed). */
+static int next_line(reader *r, char **line, size_t *cap, size_t *lineno,
+                     size_t *len)
+{
+  size_t n = 0;
+  for (;;) {
+    if (r->pos == r->end) {
+      if (r->eof)
+        break;
+      r->pos = 0;
+      r->end = fread(r->buf, 1, READ_CHUNK, r->f);
+      if (r->end == 0) {
+        if (ferror(r->f))
+          return cli_fail("load: cannot read the input: %s",
+                          strerror(errno)),
+                 -1;
+        r->eof = true;
+        break;
+      }
+    }
+    const char *p = r->buf + r->pos;
+    const char *nl = memchr(p, '\n', r->end - r->pos);
+    size_t take = nl ? (size_t)(nl - p) + 1 : r->end - r->pos;
+    if (n + take > LOAD_LINE_MAX)
+      return cli_fail("load: line %zu is longer than 1 MiB", *lineno + 1),
+             -1;
+    if (n + take + 1 > *cap) {
+      size_t nc = *cap ? *cap : 4096;
+      while (nc < n + take + 1)
+        nc *= 2;
+      char *g = realloc(*line, nc);
+      if (!g)
+        return cli_fail("out of memory"), -1;
+      *line = g;
+      *cap = nc;
+    }
+    memcpy(*line + n, p, take);
+    n += take;
+    r->pos += take;
+    if (nl)
+      break;
+  }
+  if (n == 0)
+    return 0;
+  (*line)[n] = '\0';
+  ++*lineno;
+  *len = n;
+  return 1;
+}
+
+static bool blank(const char *line)
+{
+  size_t k = 0;
+  while (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' ||
+         line[k] == '\n')
+    k++;
+  return line[k] == '\0';
+}
+
+/* The digest of what is loaded: the collection, the scope, the bytes of
+ * in. When in is not a regular file (standard input, a pipe), its bytes
+ * are first copied into an unlinked file in dir, which *out then is
+ * (else *out = in). Returns CLI_OK or a printed failure. */
+static int digest_input(const char *dir, FILE *in, const char *coll,
+                        const char *scope, FILE **out,
+                        uint8_t digest[CRDT_HASH_LEN])
+{
+  struct stat st;
+  FILE *spool = NULL;
+  crdt_hasher h;
+  crdt_hasher_init(&h);
+  crdt_hasher_update(&h, "gridsync-load-1", 16);
+  crdt_hasher_update(&h, coll, strlen(coll) + 1);
+  crdt_hasher_update(&h, scope, strlen(scope) + 1);
+  *out = NULL;
+  if (fstat(fileno(in), &st) != 0 || !S_ISREG(st.st_mode)) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/.load-XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd < 0)
+      return cli_fail("load: cannot make a working copy of the input in "
+                        "%s: %s",
+                      dir, strerror(errno));
+    unlink(path); /* gone with the process, whatever happens */
+    if (!(spool = fdopen(fd, "w+"))) {
+      close(fd);
+      return cli_fail("load: cannot make a working copy of the input in "
+                        "%s: %s",
+                      dir, strerror(errno));
+    }
+  }
+  enum { CHUNK = 1 << 16 };
+  char *buf = malloc(CHUNK);
+  if (!buf) {
+    if (spool)
+      fclose(spool);
+    return cli_fail("out of memory");
+  }
+  size_t n;
+  while ((n = fread(buf, 1, CHUNK, in)) > 0) {
+    crdt_hasher_update(&h, buf, n);
+    if (spool && fwrite(buf, 1, n, spool) != n) {
+      int e = errno;
+      fclose(spool);
+      free(buf);
+      return cli_fail("load: cannot make a working copy of the input in "
+                        "%s: %s",
+                      dir, strerror(e));
+    }
+  }
+  free(buf);
+  if (ferror(in) || (spool && fflush(spool) != 0)) {
+    int e = errno;
+    if (spool)
+      fclose(spool);
+    return cli_fail("load: cannot read the input: %s", strerror(e));
+  }
+  crdt_hasher_final(&h, digest);
+  *out = spool ? spool : in;
+  return CLI_OK;
+}
+
+/* ---- progress on stderr (a person runs a long load) ---- */
+
+typedef struct progress {
+  bool tty, on; /* tty: one line redrawn; else a line every 10 s */
+  double t0, last;
+} progress;
+
+static void progress_show(progress *p, bool checking, size_t lineno,
+                          size_t lines, uint64_t records)
+{
+  double t = now_s();
+  if (!p->on || t - p->last < (p->tty ? 0.5 : 10.0))
+    return;
+  p->last = t;
+  if (checking)
+    fprintf(stderr, _("load: checked %zu lines%s"), lineno,
+            p->tty ? "   \r" : "\n");
+  else
+    fprintf(stderr, _("load: stored %" PRIu64 " records, line %zu of %zu "
+                      "(%.0f records/s)%s"),
+            records, lineno, lines,
+            t > p->t0 ? (double)records / (t - p->t0) : 0.0,
+            p->tty ? "   \r" : "\n");
+}
+
+static void progress_end(progress *p)
+{
+  if (p->on && p->tty && p->last > p->t0)
+    fprintf(stderr, "\r%60s\r", "");
+}
+
+/* Pass 1: every line after line `from` through the checks; the lines
+ * (not blank) counted into *lines. Nothing is written. */
+static int check_pass(node *n, FILE *f, const char *coll, const char *scope,
+                      size_t from, size_t *lines, progress *pg)
+{
+  node_batch *b = NULL;
+  node_reason why = {0};
+  id_set ids = {0};
+  node_jl jl = {0};
+  reader rd = {.f = f};
+  char *line = NULL;
+  size_t cap = 0, lineno = 0, len = 0, total = 0;
+  int rc = CLI_FAIL, got;
+  gs_err err;
+
+  if ((err = node_batch_begin(n, NODE_BATCH_IMPORT | NODE_BATCH_NEW_ONLY |
+                                     NODE_BATCH_CHECK,
+                              &b)) != GS_OK) {
+    rc = cli_fail("load: cannot start writing: %s", gs_i18n_strerror(err));
+    goto out;
+  }
+  if (!(rd.buf = malloc(READ_CHUNK))) {
+    rc = cli_fail("out of memory");
+    goto out;
+  }
+  while ((got = next_line(&rd, &line, &cap, &lineno, &len)) > 0) {
+    total = lineno;
+    if (lineno <= from || blank(line))
+      continue;
+    char je[200];
+    if (node_jl_parse(&jl, line, len, je, sizeof je) != GS_OK) {
+      rc = cli_fail("load: line %zu: %s", lineno, je);
+      goto out;
+    }
+    const node_jl *obj = &jl;
+    const char *jid = load_id(obj);
+    uint8_t id[CRDT_ID_LEN];
+    if (jid && jid != BAD_ID && node_parse_id(jid, id) == GS_OK) {
+      int dup = ids.n < LOAD_IDS_MAX ? id_add(&ids, id) : -2;
+      if (dup != 0) {
+        rc = dup == 1 ? cli_fail("load: line %zu: \"$id\" %s is named "
+                                   "twice in this input: load adds each "
+                                   "record once",
+                                 lineno, jid)
+             : dup == -1 ? cli_fail("out of memory")
+                         : cli_fail("load: line %zu: more than %d lines "
+                                      "name a \"$id\": split the input",
+                                    lineno, LOAD_IDS_MAX);
+        goto out;
+      }
+    }
+    rc = load_line(n, b, coll, scope, obj, lineno);
+    if (rc != CLI_OK)
+      goto out;
+    rc = CLI_FAIL;
+    progress_show(pg, true, lineno, 0, 0);
+  }
+  if (got < 0)
+    goto out;
+  /* the commit of a check: the time bank's check over the whole input */
+  err = node_batch_commit(b, NULL, &why);
+  b = NULL;
+  if (err) {
+    rc = cli_fail("load: %s", why.text);
+    goto out;
+  }
+  *lines = total;
+  rc = CLI_OK;
+out:
+  node_batch_abort(b);
+  free(ids.v);
+  node_jl_free(&jl);
+  free(rd.buf);
+  free(line);
+  return rc;
+}
+
+/* What pass 2 did. */
+typedef struct written {
+  uint64_t records, changes; /* of this run */
+  size_t lineno;             /* the last line stored */
+} written;
+
+/* Pass 2: the lines after `from` written in batches, each with the
+ * load's mark; `earlier` records were stored by an earlier run. */
+static int write_pass(node *n, FILE *f, const char *coll, const char *scope,
+                      const uint8_t digest[CRDT_HASH_LEN], size_t from,
+                      uint64_t earlier, size_t lines, progress *pg,
+                      written *wr)
+{
+  node_batch *b = NULL;
+  node_reason why = {0};
+  node_jl jl = {0};
+  char *line = NULL;
+  size_t cap = 0, lineno = 0, len = 0, bytes = 0;
+  bool one_txn = strcmp(coll, "timebank") == 0;
+  int rc = CLI_FAIL, got;
+  gs_err err;
+
+  memset(wr, 0, sizeof *wr);
+  wr->lineno = from;
+  reader rd = {.f = f, .buf = malloc(READ_CHUNK)};
+  if (!rd.buf) {
+    rc = cli_fail("out of memory");
+    goto out;
+  }
+  for (;;) {
+    if (!b && (err = node_batch_begin(n, NODE_BATCH_IMPORT |
+                                             NODE_BATCH_NEW_ONLY,
+                                      &b)) != GS_OK) {
+      rc = cli_fail("load: cannot start writing: %s",
+                    gs_i18n_strerror(err));
+      goto out;
+    }
+    got = next_line(&rd, &line, &cap, &lineno, &len);
+    if (got < 0)
+      goto out;
+    bool last = got == 0;
+    if (!last && lineno > from && !blank(line)) {
+      char je[200];
+      if (node_jl_parse(&jl, line, len, je, sizeof je) != GS_OK) {
+        rc = cli_fail("load: line %zu: %s", lineno, je);
+        goto out;
+      }
+      rc = load_line(n, b, coll, scope, &jl, lineno);
+      if (rc != CLI_OK)
+        goto out;
+      rc = CLI_FAIL;
+      bytes += len;
+    }
+    uint64_t in_batch = node_batch_records(b);
+    if (!last && (one_txn || (in_batch < LOAD_BATCH_RECORDS &&
+                              bytes < LOAD_BATCH_BYTES)))
+      continue;
+    /* the batch, its mark (none after the last line) in its transaction */
+    uint64_t changes = 0;
+    if ((err = node_batch_mark(b, digest, last ? 0 : lineno,
+                               earlier + wr->records + in_batch)) !=
+        GS_OK) {
+      rc = cli_fail("load: cannot write: %s", gs_i18n_strerror(err));
+      goto out;
+    }
+    err = node_batch_commit(b, &changes, &why);
+    b = NULL;
+    if (err) {
+      rc = cli_fail("load: %s", why.text);
+      goto out;
+    }
+    wr->records += in_batch;
+    wr->changes += changes;
+    wr->lineno = lineno;
+    bytes = 0;
+    progress_show(pg, false, lineno, lines, wr->records);
+    if (last)
+      break;
+  }
+  rc = CLI_OK;
+out:
+  node_batch_abort(b);
+  node_jl_free(&jl);
+  free(rd.buf);
+  free(line);
+  return rc;
+}
+
+/* Has f changed since st (its size or time)? A regular file only. */
+static bool changed_since(FILE *f, const struct stat *st)
+{
+  struct stat now;
+  if (fstat(fileno(f), &now) != 0)
+    return true;
+  return now.st_size != st->st_size ||
+         now.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+         now.st_mtim.tv_nsec != st->st_mtim.tv_nsec;
 }
 
 int cli_cmd_load(cli_ctx *ctx)
@@ -146,17 +543,17 @@ int cli_cmd_load(cli_ctx *ctx)
   if (!crdt_scope_valid(scope, strlen(scope)))
     return cli_usage("load", "bad scope '%s'", scope);
 
-  FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
-  if (!f)
+  FILE *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+  if (!in)
     return cli_fail("load: cannot open %s: %s", file, strerror(errno));
+  FILE *f = NULL; /* in, or its working copy */
   int rc = CLI_FAIL;
-  char *line = NULL;
-  size_t cap = 0, lineno = 0;
-  bool tty = isatty(STDERR_FILENO) && !ctx->json;
-  double t0 = now_s(), last = t0;
-  node_batch *b = NULL;
-  node_reason why = {0};
-  gs_err err;
+  uint8_t digest[CRDT_HASH_LEN];
+  uint64_t from = 0, earlier = 0;
+  size_t lines = 0;
+  struct stat st0;
+  written wr = {0};
+  progress pg = {.tty = isatty(STDERR_FILENO) != 0};
   node *n = cli_open(ctx, fast ? NODE_BULK : 0);
 
   if (!n)
@@ -166,77 +563,71 @@ int cli_cmd_load(cli_ctx *ctx)
     rc = cli_fail("load: %s", pw);
     goto out;
   }
-  if ((err = node_batch_begin(n, NODE_BATCH_IMPORT | NODE_BATCH_NEW_ONLY,
-                              &b)) != GS_OK) {
-    rc = cli_fail("load: cannot start writing: %s", gs_i18n_strerror(err));
+  pg.t0 = pg.last = now_s();
+  pg.on = true;
+  if ((rc = digest_input(ctx->dir, in, coll, scope, &f, digest)) != CLI_OK)
+    goto out;
+  rc = CLI_FAIL;
+  if (fstat(fileno(f), &st0) != 0) {
+    rc = cli_fail("load: cannot read the input: %s", strerror(errno));
     goto out;
   }
-  ssize_t len;
-  while ((len = getline(&line, &cap, f)) >= 0) {
-    lineno++;
-    if (len > LOAD_LINE_MAX) {
-      rc = cli_fail("load: line %zu is longer than 1 MiB", lineno);
-      goto out;
-    }
-    size_t k = 0;
-    while (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' ||
-           line[k] == '\n')
-      k++;
-    if (line[k] == '\0')
-      continue; /* blank line */
-    json_error_t je;
-    json_t *obj = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &je);
-    if (!obj || !json_is_object(obj)) {
-      rc = cli_fail("load: line %zu: %s", lineno,
-                    obj ? _("not a JSON object") : je.text);
-      json_decref(obj);
-      goto out;
-    }
-    rc = load_line(n, b, coll, scope, obj, lineno);
-    json_decref(obj);
-    if (rc != CLI_OK)
-      goto out;
-    rc = CLI_FAIL;
-    double t = now_s();
-    if (tty && t - last >= 1.0) {
-      last = t;
-      fprintf(stderr, _("\rloaded %" PRIu64 " records (%.0f/s)   "),
-              node_batch_records(b),
-              (double)node_batch_records(b) / (t - t0));
-    }
-  }
-  if (ferror(f)) {
-    rc = cli_fail("load: cannot read %s: %s", file, strerror(errno));
+  gs_err err = node_load_mark(n, digest, &from, &earlier);
+  if (err && err != GS_ENOTFOUND) {
+    rc = cli_fail("load: cannot read the store: %s",
+                  gs_i18n_strerror(err));
     goto out;
   }
-  uint64_t records = node_batch_records(b), changes = 0;
-  err = node_batch_commit(b, &changes, &why);
-  b = NULL;
-  if (err) {
-    rc = cli_fail("load: %s", why.text);
+  if (err == GS_OK)
+    fprintf(stderr, _("load: an earlier run of this load stored lines 1 to "
+                      "%" PRIu64 " (%" PRIu64 " records): going on from line "
+                      "%" PRIu64 "\n"),
+            from, earlier, from + 1);
+  rewind(f);
+  if ((rc = check_pass(n, f, coll, scope, (size_t)from, &lines, &pg)) !=
+      CLI_OK)
+    goto out;
+  rc = CLI_FAIL;
+  if (changed_since(f, &st0)) {
+    rc = cli_fail("load: %s changed while it was read: load it again",
+                  file);
     goto out;
   }
-  double secs = now_s() - t0;
-  if (tty)
-    fprintf(stderr, "\r");
+  rewind(f);
+  rc = write_pass(n, f, coll, scope, digest, (size_t)from, earlier, lines,
+                  &pg, &wr);
+  progress_end(&pg);
+  if (rc != CLI_OK) {
+    fprintf(stderr, _("gridsync: load: lines 1 to %zu are stored (%" PRIu64
+                      " records); the same command again goes on from "
+                      "there\n"),
+            wr.lineno, earlier + wr.records);
+    n = NULL; /* not "nothing was stored" */
+    goto out;
+  }
+  double secs = now_s() - pg.t0;
+  uint64_t records = earlier + wr.records;
   if (ctx->json)
-    rc = cli_json_out(json_pack("{s:I, s:I, s:f, s:b}", "records",
+    rc = cli_json_out(json_pack("{s:I, s:I, s:I, s:f, s:b}", "records",
                                 (json_int_t)records, "changes",
-                                (json_int_t)changes, "seconds", secs,
+                                (json_int_t)wr.changes, "resumed_after",
+                                (json_int_t)from, "seconds", secs,
                                 "durable", !fast));
   else {
     printf(_("loaded %" PRIu64 " records in %" PRIu64 " changes, %.2f s (%.0f "
            "records/s)%s\n"),
-           records, changes, secs, secs > 0 ? (double)records / secs : 0.0,
+           records, wr.changes, secs,
+           secs > 0 ? (double)wr.records / secs : 0.0,
            fast ? _(", not synced to disk (--fast)") : "");
     rc = CLI_OK;
   }
 out:
   if (rc != CLI_OK && n)
-    fprintf(stderr, _("gridsync: load: nothing was stored\n"));
-  node_batch_abort(b);
-  free(line);
-  if (f && f != stdin)
+    fprintf(stderr, from ? _("gridsync: load: nothing more was stored\n")
+                         : _("gridsync: load: nothing was stored\n"));
+  if (f && f != in)
     fclose(f);
+  if (in && in != stdin)
+    fclose(in);
   return rc;
 }

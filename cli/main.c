@@ -96,7 +96,7 @@ static const cli_command commands[] = {
      N_("write this node's version vector (for export --since)")},
     {"load", cli_cmd_load,
      N_("load COLLECTION --scope SCOPE FILE|- [--fast]"),
-     N_("bulk import of JSON Lines records, one transaction")},
+     N_("bulk import of JSON Lines records: every line or none, resumable")},
     {"changes", cli_cmd_changes, N_("changes [--since DATE] [--scope PREFIX]"),
      N_("what changed since a day (default today), by whom, in which grid")},
     {"inbox", cli_cmd_inbox, N_("inbox [--scope PREFIX]"),

@@ -434,6 +434,9 @@ enum {
   NODE_BATCH_IMPORT = 1 << 0, /* whole records: any status, no moves, no
                                  defaults */
   NODE_BATCH_NEW_ONLY = 1 << 1, /* refuse edits of held records */
+  NODE_BATCH_CHECK = 1 << 2, /* check only: every check of a put and of
+                                the commit (the time bank), nothing
+                                queued or written (a load's first pass) */
 };
 
 /* Begin a batch: every edit put into it is checked as node_edit_commit
@@ -453,6 +456,15 @@ uint64_t node_batch_changes(const node_batch *b);
 gs_err node_batch_commit(node_batch *b, uint64_t *changes, node_reason *why);
 /* Discard b; NULL is a no-op. */
 void node_batch_abort(node_batch *b);
+/* A load written in several batches (issue 20) marks in each how far it
+ * got: lines of its input and records stored, under digest (of what is
+ * loaded), written in the batch's transaction when it commits; lines 0
+ * deletes the mark (the load's last batch). A NODE_BATCH_CHECK batch
+ * writes nothing. node_load_mark reads it: GS_ENOTFOUND when none. */
+gs_err node_batch_mark(node_batch *b, const uint8_t digest[CRDT_HASH_LEN],
+                       uint64_t lines, uint64_t records);
+gs_err node_load_mark(node *n, const uint8_t digest[CRDT_HASH_LEN],
+                      uint64_t *lines, uint64_t *records);
 
 /* ---- the time bank ---- */
 

@@ -2618,6 +2618,12 @@ struct store_write {
   uint8_t **done;
   size_t *done_len;
   size_t ndone, cap; /* kept packed (write_keep) */
+  /* One meta entry written with the commit (store_write_meta), in the
+   * same transaction; mkey[0] == 0: none. */
+  char mkey[STORE_WRITE_META_KEY + 1];
+  uint8_t mval[STORE_WRITE_META_VAL];
+  size_t mlen;
+  bool mdel;
 };
 
 void store_write_abort(store_write *w)
@@ -2632,6 +2638,31 @@ void store_write_abort(store_write *w)
   free(w->done_len);
   crdt_wipe(w->sk, sizeof w->sk);
   free(w);
+}
+
+gs_err store_write_meta(store_write *w, const char *key, const void *buf,
+                        size_t n)
+{
+  size_t kn = strlen(key);
+  if (kn == 0 || kn > STORE_WRITE_META_KEY || n > STORE_WRITE_META_VAL)
+    return GS_EINVAL;
+  memcpy(w->mkey, key, kn + 1);
+  w->mdel = buf == NULL;
+  w->mlen = buf ? n : 0;
+  if (buf && n)
+    memcpy(w->mval, buf, n);
+  return GS_OK;
+}
+
+/* The meta entry of w, put (or deleted) in its transaction. */
+static gs_err write_meta_apply(store_write *w)
+{
+  if (!w->mkey[0])
+    return GS_OK;
+  MDB_val k = {strlen(w->mkey), w->mkey}, v = {w->mlen, w->mval};
+  int rc = w->mdel ? mdb_del(w->txn, w->s->dbi[DB_META], &k, NULL)
+                   : sv_put(w->s, w->txn, w->s->dbi[DB_META], &k, &v, 0);
+  return rc == MDB_NOTFOUND && w->mdel ? GS_OK : lmdb_err(rc);
 }
 
 /* A write session may be a bulk load, and running out of map means
@@ -2832,6 +2863,8 @@ gs_err store_write_commit(store_write *w)
     goto done;
   for (int tries = 0; tries < RETRIES; tries++) {
     err = hlc_observe(w->s, w->txn, w->hlc);
+    if (!err)
+      err = write_meta_apply(w);
     if (!err) {
       err = lmdb_err(mdb_txn_commit(w->txn));
       w->txn = NULL; /* a commit frees the txn, failed or not */

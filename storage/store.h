@@ -261,6 +261,14 @@ gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
 gs_err store_write_commit(store_write *w);
 /* Discard everything of w and free it; NULL is a no-op. */
 void store_write_abort(store_write *w);
+/* Write the meta entry key = buf (n bytes; buf NULL: delete it) in w's
+ * transaction when w commits (the last call wins): a mark that commits
+ * or vanishes with the session's changes (a load's progress, issue 20).
+ * GS_EINVAL when key or value is longer than these. */
+#define STORE_WRITE_META_KEY 96
+#define STORE_WRITE_META_VAL 64
+gs_err store_write_meta(store_write *w, const char *key, const void *buf,
+                        size_t n);
 
 /* The node's HLC as last stored (0 if never). */
 gs_err store_hlc(store *s, crdt_hlc *out);
