@@ -2,8 +2,9 @@
 // seeded community, its panels and its print views, checked for Han
 // characters outside what people entered (marked .data: names,
 // addresses, notes, record text) and outside text marked as Chinese
-// (lang="zh-CN": the switch back to 中文). Titles, placeholders,
-// aria-labels, alt texts, button values and dialogs are checked too.
+// (lang="zh-CN": the switch back to 中文), nor Chinese punctuation.
+// Titles, placeholders, aria-labels, alt texts, button values and
+// dialogs are checked too.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { browser, open, settle, check, cliJson, shot } from "./lib.mjs";
@@ -19,7 +20,9 @@ after(async () => { await b.close(); });
 // Every Han character the app itself put on the page, with where.
 async function ownChinese(page) {
   return page.evaluate(() => {
-    const han = /\p{Script=Han}/u;
+    // Han characters, and the Chinese punctuation that goes with them
+    // (、。「」 and the full-width forms ：，（）)
+    const han = /[\p{Script=Han}\u3000-\u303f\uff01-\uff5e]/u;
     const bad = [];
     const exempt = (e) => e.closest(".data, [lang^=zh], script, style");
     const where = (e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") +

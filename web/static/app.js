@@ -215,7 +215,7 @@ Object.assign(EN, {
   "{name} 的账户现在是 {bal} 小时：两台电脑同时支取，取多了。": "{name}'s account is at {bal} hours: two computers accepted spends at once, too much was taken.",
   "透支调整（待处理）": "Overdraft settled (to settle)", "已调整": "Adjusted", "补上 {h} 小时，把账户调到 0": "Add {h} hours to bring the account to 0",
   "请管理员在「待处理」里调整。": "For an admin to adjust under “To settle”.", "请管理员处理。": "For an admin to handle.",
-  "有 {n} 件事要人来决定": "{n} matters for a person to decide", "主菜单": "Main menu",
+  "有 {n} 件事要人来决定": "{n} matters for a person to decide", "主菜单": "Main menu", "{status}（{n}）": "{status} ({n})",
   "诉求：": "Appeals: ",
 });
 // A schema code in English words: "lives-alone" -> "lives alone"; the
@@ -518,7 +518,7 @@ async function pickCandidate(err, box, what) {
       h("div", { class: "choices" }, recs.filter(Boolean).map((r) => h("button", {
         type: "button", class: "plain choice", on: { click: () => {
           box.replaceChildren(); resolve(r.collection + "/" + r.id); } } },
-        dat(r.fields.name), "　", detail(r))),
+        dat(r.fields.name), lang === "en" ? " — " : "　", detail(r))),
         h("button", { type: "button", class: "plain", on: { click: () => {
           box.replaceChildren(); resolve(null); } } }, "都不是，取消")));
   });
@@ -850,7 +850,7 @@ async function pageAppeals() {
   }));
   const d = await doers();
   const columns = cols.map(([s, res]) => h("section", { class: "column", "data-status": s.code },
-    h("h2", null, s.label, "（", res.total, "）"),
+    h("h2", null, t("{status}（{n}）", { status: s.label, n: res.total })),
     res.total > res.items.length ? h("p", { class: "muted" }, t("最近的 {k} 件，", { k: res.items.length }),
       h("a", { href: "#/appeals?status=" + s.code, class: "all" }, t("看全部 {n} 件", { n: res.total }))) : null,
     res.items.slice().reverse().map((a) => appealItem(c, a, d))));
@@ -876,9 +876,13 @@ function appealItem(c, a, doers) {
     panel);
 }
 
+// (a verb in English by its own table: "办结" is also the report's
+// "resolved")
 function verbName(v) {
-  return tr({ accept: "受理", assign: "交办", resolve: "办结", close: "回访并关闭", reopen: "重新打开",
-    claim: "认领", done: "完成" }[v] || codeWords(v));
+  const words = lang === "en" ? { accept: "Accept", assign: "Assign", resolve: "Resolve", close: "Follow up and close",
+    reopen: "Reopen", claim: "Claim", done: "Done" } : { accept: "受理", assign: "交办", resolve: "办结",
+    close: "回访并关闭", reopen: "重新打开", claim: "认领", done: "完成" };
+  return words[v] || codeWords(v);
 }
 
 // What a toast says after a verb: "已受理", "Accepted".
