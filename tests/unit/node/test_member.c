@@ -4,6 +4,7 @@
  * permission check, as node/netnode.c wires it.
  */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1646,4 +1647,35 @@ Test(member, an_invite_names_whom_it_is_for_and_only_the_admin_says_it)
   label_of(admin, node_pk(wang), l, sizeof l);
   cr_assert_str_eq(l, "王阿姨, 3号楼");
   node_close(admin), node_close(wang), node_close(other);
+}
+
+/* unsent (node_status): a change the peer refused is never counted as
+ * passed on; one it kept is, once it acknowledged it. */
+Test(member, a_change_the_peer_refused_is_not_passed_on)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *leader = invitee(admin, "leader", "leader", "s/c/g01");
+  node_status st;
+  cr_assert_eq(node_status_get(leader, NULL, &st), GS_OK);
+  uint64_t claim = st.unsent;
+  node_status_free(&st);
+  cr_assert_geq(claim, 1, "its claim is not passed on yet");
+  cr_assert_eq(put(leader, "s/c/g01", "王秀英"), GS_OK);
+  cr_assert_eq(node_status_get(leader, NULL, &st), GS_OK);
+  cr_assert_eq(st.unsent, claim + 1);
+  node_status_free(&st);
+  sync_pair(admin, leader, true, true, NULL, NULL);
+  cr_assert_eq(node_status_get(leader, NULL, &st), GS_OK);
+  cr_assert_eq(st.unsent, 0, "the admin acknowledged all: %" PRIu64, st.unsent);
+  node_status_free(&st);
+  /* a write beyond its grid (a patched node): the admin refuses it */
+  raw_write(leader, "s/c/g02", "越界");
+  size_t refused = 0;
+  sync_pair(admin, leader, true, true, &refused, NULL);
+  cr_assert_geq(refused, 1);
+  cr_assert_eq(node_status_get(leader, NULL, &st), GS_OK);
+  cr_assert_eq(st.unsent, 1, "the refused change is not passed on");
+  node_status_free(&st);
+  node_close(admin), node_close(leader);
 }
