@@ -13,6 +13,9 @@ const URL = process.env.GS_URL, DIR = process.env.GS_DIR;
 let b;
 before(async () => {
   b = await browser();
+  // two dozen pages, some of them heavy (the overview's to-dos, the whole
+  // door-knock sheet): a sanitizer build on a busy machine takes its time
+  b.ctx.setDefaultTimeout(60000);
   await b.page.addInitScript(() => localStorage.setItem("gs-lang", "en"));
 });
 after(async () => { await b.close(); });
@@ -54,7 +57,12 @@ async function english(page, what) {
 }
 
 async function visit(page, hash, what) {
-  await open(page, URL, hash);
+  try {
+    await open(page, URL, hash);
+  } catch (err) {
+    err.message = what + " (" + hash + "): " + err.message;
+    throw err;
+  }
   await english(page, what);
   return page;
 }
