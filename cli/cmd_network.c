@@ -117,7 +117,7 @@ int cli_cmd_network(cli_ctx *ctx)
 
 int cli_cmd_invite(cli_ctx *ctx)
 {
-  const char *role = NULL, *days = NULL, *v, *qr_file = NULL;
+  const char *role = NULL, *days = NULL, *v, *qr_file = NULL, *who = NULL;
   bool qr = false;
   const char **scopes = calloc((size_t)ctx->argc, sizeof *scopes);
   size_t ns = 0;
@@ -135,6 +135,7 @@ int cli_cmd_invite(cli_ctx *ctx)
     }
     if ((m = cli_opt(ctx, &i, "--role", &role)) != 0 ||
         (m = cli_opt(ctx, &i, "--qr-file", &qr_file)) != 0 ||
+        (m = cli_opt(ctx, &i, "--for", &who)) != 0 ||
         (m = cli_opt(ctx, &i, "--expires", &days)) != 0) {
       if (m < 0)
         goto out;
@@ -163,6 +164,13 @@ int cli_cmd_invite(cli_ctx *ctx)
                      scopes[i]);
       goto out;
     }
+  if (who && !node_member_name_valid(who)) {
+    rc = cli_usage("invite", "--for says whom the invite is for: at most "
+                             "%d bytes of text (about 20 Chinese "
+                             "characters), without line breaks",
+                   NODE_MEMBER_NAME_MAX);
+    goto out;
+  }
   unsigned long long nd = 7;
   if (days) {
     char *end;
@@ -176,7 +184,7 @@ int cli_cmd_invite(cli_ctx *ctx)
   if (!(n = cli_open(ctx, 0)))
     goto out;
   uint64_t expires = node_now(n) + nd * DAY_MS;
-  gs_err err = node_invite(n, role, scopes, ns, expires, &code);
+  gs_err err = node_invite_for(n, role, scopes, ns, expires, who, &code);
   if (err == GS_ENOTFOUND) {
     rc = cli_fail("invite: this node has no network (create one with "
                   "'gridsync network create NAME')");
@@ -200,9 +208,10 @@ int cli_cmd_invite(cli_ctx *ctx)
     json_t *js = json_array();
     for (size_t i = 0; i < ns; i++)
       json_array_append_new(js, json_string(scopes[i]));
-    rc = cli_json_out(json_pack("{s:s, s:s, s:o, s:s, s:s*}", "code", code,
-                                "role", role, "scopes", js, "expires", when,
-                                "qr_file", qr_file));
+    rc = cli_json_out(json_pack("{s:s, s:s, s:o, s:s, s:s*, s:s}", "code",
+                                code, "role", role, "scopes", js, "expires",
+                                when, "qr_file", qr_file, "for",
+                                who ? who : ""));
   } else {
     printf("%s\n", code);
     fprintf(stderr,
@@ -386,27 +395,31 @@ static const char *state_code(node_member_state s)
 typedef struct members_out {
   bool json;
   json_t *arr;
+  node *n;
 } members_out;
 
 static int on_member_row(void *ctx, const node_member_info *m)
 {
   members_out *mo = ctx;
   char id[CRDT_KEY_TEXT_LEN + 1], other[CRDT_KEY_TEXT_LEN + 1] = "";
+  /* named as the app names it (node_member_label) */
+  char label[NODE_NAME_MAX + NODE_MEMBER_NAME_MAX + 64], grid[NODE_NAME_MAX + 1];
+  node_member_label(mo->n, m, label, sizeof label, grid, sizeof grid);
   crdt_base32_encode(m->key, CRDT_KEY_LEN, id);
   if (m->has_other)
     crdt_base32_encode(m->other, CRDT_KEY_LEN, other);
   if (mo->json) {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "id", id, "role", m->role,
-                          "state", state_code(m->state), "revoked",
-                          m->revoked);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s}", "id", id,
+                          "role", m->role, "state", state_code(m->state),
+                          "revoked", m->revoked, "for", m->name, "grid",
+                          grid, "label", label);
     if (m->has_other)
       json_object_set_new(o, "same_invite_as", json_string(other));
     json_array_append_new(mo->arr, o);
   } else {
-    printf("%s  %-7s %s%s%s%s\n", id, m->role, state_text(m->state),
-           m->revoked ? _(", revoked") : "",
-           m->has_other ? _(", with ") : "",
-           m->has_other ? other : "");
+    printf("%s  %s  %-7s %s%s%s%s\n", label, id, m->role,
+           state_text(m->state), m->revoked ? _(", revoked") : "",
+           m->has_other ? _(", with ") : "", m->has_other ? other : "");
   }
   return 0;
 }
@@ -418,7 +431,8 @@ int cli_cmd_members(cli_ctx *ctx)
   node *n = cli_open(ctx, 0);
   if (!n)
     return CLI_FAIL;
-  members_out mo = {.json = ctx->json, .arr = ctx->json ? json_array() : NULL};
+  members_out mo = {.json = ctx->json, .arr = ctx->json ? json_array() : NULL,
+                    .n = n};
   gs_err err = node_members(n, on_member_row, &mo);
   int rc = CLI_OK;
   if (err) {

@@ -323,6 +323,7 @@ int cli_cmd_status(cli_ctx *ctx)
         (json_int_t)refused, "last", refused_why, "warnings", w,
         "overdrawn", over, "digest", dg);
     if (doc) {
+      json_object_set_new(doc, "unsent", json_integer((json_int_t)st.unsent));
       json_object_set_new(doc, "held", gv.held);
       json_object_set_new(doc, "clock_ahead", gv.ahead);
       json_object_set_new(doc, "quarantined", gv.bad);
@@ -388,6 +389,12 @@ int cli_cmd_status(cli_ctx *ctx)
     if (nv.nbehind)
       printf(_("behind    %" PRIu64 " changes in %zu feeds that peers hold\n"),
              nv.missing, nv.nbehind);
+    if (st.unsent)
+      printf(_("unsent    %" PRIu64 " of this node's changes no peer is known "
+               "to hold yet\n"),
+             st.unsent);
+    else
+      printf(_("unsent    none: peers hold every change of this node\n"));
     json_decref(nv.peers);
     json_decref(nv.behind);
     if (gv.nheld) {

@@ -534,6 +534,7 @@ out:
 typedef struct peers_ctx {
   json_t *out;
   size_t n;
+  node *node;
 } peers_ctx;
 
 static int on_peer(void *vctx, const node_peer_info *p)
@@ -547,19 +548,27 @@ static int on_peer(void *vctx, const node_peer_info *p)
     tm_text(p->last_ok_ms, ok, sizeof ok);
   if (p->last_try_ms)
     tm_text(p->last_try_ms, tried, sizeof tried);
-  if (p->key)
+  /* named as `members` and the app name it (node_member_label) */
+  char label[NODE_NAME_MAX + NODE_MEMBER_NAME_MAX + 64] = "";
+  node_member_info mi;
+  if (p->key) {
     crdt_base32_encode(p->key, CRDT_KEY_LEN, key);
+    if (node_member_get(pc->node, p->key, &mi) == GS_OK)
+      node_member_label(pc->node, &mi, label, sizeof label, NULL, 0);
+  }
   pc->n++;
   if (pc->out) {
     json_array_append_new(
         pc->out,
-        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "addr", p->addr,
+        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s}", "addr", p->addr,
                   "last_sync", ok, "last_try", tried,
                   "failures", (json_int_t)p->failures, "note", p->note, "node",
-                  key, "found", found_code(p->found)));
+                  key, "found", found_code(p->found), "name", label));
     return 0;
   }
   printf("%-24s %-22s ", p->addr, found_text(p->found));
+  if (*label)
+    printf("%s  ", label);
   printf(_("last sync %s"), ok);
   if (p->failures)
     printf(_(" failed %" PRIu32 "x: %s"), p->failures,
@@ -632,7 +641,7 @@ int cli_cmd_peers(cli_ctx *ctx)
     else
       rc = cli_json_out(json_pack("{s:s}", "removed", ctx->argv[2]));
   } else {
-    peers_ctx pc = {.out = ctx->json ? json_array() : NULL};
+    peers_ctx pc = {.out = ctx->json ? json_array() : NULL, .node = n};
     gs_err err = node_peers(n, on_peer, &pc);
     if (err) {
       json_decref(pc.out);

@@ -57,7 +57,7 @@ static const cli_command commands[] = {
      N_("become the admin of a new network; change its key (a lost laptop)")},
     {"invite", cli_cmd_invite,
      N_("invite --role ROLE --scope PREFIX [--scope PREFIX...] [--expires DAYS] "
-        "[--qr] [--qr-file FILE.png|FILE.svg]"),
+        "[--for WHO] [--qr] [--qr-file FILE.png|FILE.svg]"),
      N_("print an invite code (one line; it carries the network key; --qr: "
         "also as a QR code)")},
     {"join", cli_cmd_join, N_("join CODE"), N_("join the network the code is for")},

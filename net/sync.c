@@ -126,6 +126,19 @@ struct net_sync {
   size_t g_n, g_cap, g_bytes;
   size_t g_end[NET_SYNC_WINDOW]; /* end of each message's changes */
   size_t g_nmsgs;
+  /* what each CHANGES message in flight carried, oldest first (ACKs come
+   * in order): the last seq sent of each feed in it, at most
+   * NET_CHANGES_MAX per message. An ACK that says every change of its
+   * message was kept makes those seqs heard (status: changes not yet
+   * passed on), written to the store once nothing is in flight. */
+  struct {
+    size_t nparts, ntails;
+  } fl_msg[NET_SYNC_WINDOW];
+  size_t fl_first;          /* index of the oldest in fl_msg */
+  uint8_t (*fl_feed)[CRDT_FEED_LEN];
+  uint64_t *fl_seq;
+  size_t fl_n, fl_cap;      /* tails of every message in flight */
+  feedmap acked;            /* acknowledged, not yet written as heard */
 };
 
 static void group_clear(net_sync *s);
@@ -142,6 +155,7 @@ gs_err net_sync_new(store *st, const net_sync_io *io, net_sync **out)
   crdt_random(&s->bad.seed, sizeof s->bad.seed);
   crdt_random(&s->fork_sent.seed, sizeof s->fork_sent.seed);
   crdt_random(&s->mine.seed, sizeof s->mine.seed);
+  crdt_random(&s->acked.seed, sizeof s->acked.seed);
   *out = s;
   return GS_OK;
 }
@@ -154,6 +168,9 @@ void net_sync_free(net_sync *s)
   free(s->bad.e);
   free(s->fork_sent.e);
   free(s->mine.e);
+  free(s->acked.e);
+  free(s->fl_feed);
+  free(s->fl_seq);
   free(s->forks);
   free(s->plan);
   free(s->unpacked);
@@ -504,12 +521,79 @@ static int on_raw(void *ctx, uint64_t seq, const uint8_t *bytes, size_t n)
   return 0;
 }
 
+/* The last seq of feed going out in the message being filled. */
+static gs_err flight_note(net_sync *s, const uint8_t feed[CRDT_FEED_LEN],
+                          uint64_t seq)
+{
+  if (s->fl_n == s->fl_cap) {
+    size_t cap = s->fl_cap ? s->fl_cap * 2 : 64;
+    if (cap > (size_t)NET_SYNC_WINDOW * NET_CHANGES_MAX)
+      return GS_ETOOBIG; /* a tail is at least one change */
+    uint8_t(*f)[CRDT_FEED_LEN] = realloc(s->fl_feed, cap * sizeof *f);
+    if (!f)
+      return GS_ENOMEM;
+    s->fl_feed = f;
+    uint64_t *q = realloc(s->fl_seq, cap * sizeof *q);
+    if (!q)
+      return GS_ENOMEM;
+    s->fl_seq = q;
+    s->fl_cap = cap;
+  }
+  memcpy(s->fl_feed[s->fl_n], feed, CRDT_FEED_LEN);
+  s->fl_seq[s->fl_n++] = seq;
+  return GS_OK;
+}
+
+/* The ACK of the oldest message in flight: if the peer kept (or had)
+ * every change of it, the peer holds its feeds up to the seqs sent; once
+ * nothing is in flight, what was acknowledged is written as heard (one
+ * store write per drained window, not one per ACK). */
+static gs_err flight_acked(net_sync *s, const net_msg *m)
+{
+  size_t nparts = s->fl_msg[s->fl_first].nparts;
+  size_t nt = s->fl_msg[s->fl_first].ntails;
+  gs_err err = GS_OK;
+  if (nt > s->fl_n)
+    nt = s->fl_n; /* not reached: every message in flight was noted */
+  bool all = m->u.ack.applied <= nparts &&
+             m->u.ack.duplicates <= nparts - m->u.ack.applied &&
+             m->u.ack.applied + m->u.ack.duplicates == nparts;
+  for (size_t i = 0; i < nt && all && !err; i++)
+    err = fm_raise(&s->acked, s->fl_feed[i], s->fl_seq[i]);
+  memmove(s->fl_feed, s->fl_feed + nt, (s->fl_n - nt) * sizeof *s->fl_feed);
+  memmove(s->fl_seq, s->fl_seq + nt, (s->fl_n - nt) * sizeof *s->fl_seq);
+  s->fl_n -= nt;
+  s->fl_first = (s->fl_first + 1) % NET_SYNC_WINDOW;
+  if (err || s->inflight > 1 || s->acked.n == 0)
+    return err;
+  /* the last in flight: write what was acknowledged */
+  uint8_t(*feeds)[CRDT_FEED_LEN] = malloc(s->acked.n * sizeof *feeds);
+  uint64_t *seqs = malloc(s->acked.n * sizeof *seqs);
+  size_t k = 0;
+  err = GS_ENOMEM;
+  if (feeds && seqs) {
+    for (size_t i = 0; i < s->acked.cap; i++)
+      if (s->acked.e[i].used) {
+        memcpy(feeds[k], s->acked.e[i].feed, CRDT_FEED_LEN);
+        seqs[k++] = s->acked.e[i].seq;
+      }
+    err = store_heard_raise(s->st, (const uint8_t(*)[CRDT_FEED_LEN])feeds,
+                            seqs, k);
+    memset(s->acked.e, 0, s->acked.cap * sizeof *s->acked.e);
+    s->acked.n = 0;
+  }
+  free(feeds);
+  free(seqs);
+  return err;
+}
+
 /* Fill one CHANGES message from the plan and send it. */
 static gs_err send_batch(net_sync *s)
 {
   s->stage_len = 0;
   s->enc_len = NET_CHANGES_OVERHEAD;
   s->nparts = 0;
+  size_t tails0 = s->fl_n; /* this message's tails start here */
   while (s->pos < s->nplan) {
     tail *t = &s->plan[s->pos];
     fill_ctx f = {s, t, false};
@@ -526,6 +610,8 @@ static gs_err send_batch(net_sync *s)
       return err;
     if (t->next > before) {
       gs_err e = fm_raise(&s->remote, t->feed, t->next - 1);
+      if (!e && !t->evidence) /* evidence is not the feed's own change */
+        e = flight_note(s, t->feed, t->next - 1);
       if (e)
         return e;
     }
@@ -535,8 +621,13 @@ static gs_err send_batch(net_sync *s)
       return GS_ECORRUPT; /* the store holds less than its VV says */
     s->pos++;
   }
-  if (s->nparts == 0)
+  if (s->nparts == 0) {
+    s->fl_n = tails0;
     return GS_OK;
+  }
+  size_t slot = (s->fl_first + s->inflight) % NET_SYNC_WINDOW;
+  s->fl_msg[slot].nparts = s->nparts;
+  s->fl_msg[slot].ntails = s->fl_n - tails0;
   uint8_t *buf;
   size_t len;
   gs_err err = net_msg_changes(s->parts, s->nparts, &buf, &len);
@@ -994,8 +1085,10 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
       err = GS_EPROTO;
       break;
     }
+    err = flight_acked(s, &m);
     s->inflight--;
-    err = net_sync_pump(s);
+    if (!err)
+      err = net_sync_pump(s);
     break;
   case NET_MSG_DONE:
     s->done_recv = true;

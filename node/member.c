@@ -1519,6 +1519,71 @@ bool node_policy_known(const node_policy *p, const uint8_t *key)
 
 /* ---- members, re-admission, warnings ---- */
 
+/* ---- who an invite is for (issue 17: members by name, never an id) ----
+ * The root admin writes it as field "for" of record ICOLL/<the invite
+ * key's first CRDT_ID_LEN bytes> in "_net", where only the root admin may
+ * write records other than claims and witnesses (check_net); nodes that
+ * predate it list ICOLL nowhere. Read back bounded and checked: a value
+ * that is not a valid name is not shown. */
+#define ICOLL "invitee"
+
+bool node_member_name_valid(const char *s)
+{
+  size_t n = s ? strlen(s) : 0;
+  if (n == 0 || n > NODE_MEMBER_NAME_MAX || !crdt_utf8_valid(s, n))
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f)
+      return false;
+    /* C1 controls: U+0080..U+009F, encoded C2 80..C2 9F */
+    if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] <= 0x9f)
+      return false;
+  }
+  return true;
+}
+
+gs_err node__invitee_write(node *n, const uint8_t nonce[CRDT_KEY_LEN],
+                           const char *who)
+{
+  if (!node_member_name_valid(who))
+    return GS_EINVAL;
+  crdt_op op = {.kind = CRDT_OP_SET, .coll = ICOLL, .coll_len = strlen(ICOLL),
+                .field = "for", .field_len = 3,
+                .value = {.type = CRDT_BYTES, .u.s = {who, strlen(who)}}};
+  memcpy(op.id, nonce, CRDT_ID_LEN);
+  store_write *w;
+  gs_err err = store_write_begin(n->st, n->sk, &w);
+  if (err)
+    return err;
+  err = store_write_change(w, NODE_NET_SCOPE, strlen(NODE_NET_SCOPE), &op, 1,
+                           node_now(n), NULL, NULL);
+  if (err) {
+    store_write_abort(w);
+    return err;
+  }
+  return store_write_commit(w);
+}
+
+static int on_invitee(void *ctx, const crdt_record *r)
+{
+  node_member_info *mi = ctx;
+  const char *scope, *coll;
+  size_t sn, cn, fl;
+  uint8_t id[CRDT_ID_LEN];
+  crdt_record_identity(r, &scope, &sn, &coll, &cn, id);
+  const uint8_t *v = field_bytes(r, "for", &fl, NULL);
+  if (!v || fl > NODE_MEMBER_NAME_MAX || sn != strlen(NODE_NET_SCOPE) ||
+      memcmp(scope, NODE_NET_SCOPE, sn) != 0)
+    return 0;
+  char name[NODE_MEMBER_NAME_MAX + 1];
+  memcpy(name, v, fl);
+  name[fl] = '\0';
+  if (node_member_name_valid(name))
+    memcpy(mi->name, name, fl + 1);
+  return 0;
+}
+
 static void member_info(const member *m, node_member_info *out)
 {
   memset(out, 0, sizeof *out);
@@ -1529,6 +1594,92 @@ static void member_info(const member *m, node_member_info *out)
   out->revoked = m->revoked;
   out->has_other = m->has_other;
   memcpy(out->other, m->other, CRDT_KEY_LEN);
+  if (m->nscopes)
+    snprintf(out->scope, sizeof out->scope, "%s", m->scopes[0]);
+}
+
+typedef struct grid_ctx {
+  const char *scope;
+  size_t best; /* length of the scope of the grid found */
+  char *out;
+  size_t len;
+} grid_ctx;
+
+/* The grid record nearest above the scope (its own, or a parent's). */
+static int on_grid(void *ctx, const crdt_record *r)
+{
+  grid_ctx *g = ctx;
+  const char *scope, *coll;
+  size_t sn, cn;
+  uint8_t id[CRDT_ID_LEN];
+  crdt_record_identity(r, &scope, &sn, &coll, &cn, id);
+  if (sn <= g->best && g->best)
+    return 0;
+  if (!crdt_scope_under(g->scope, strlen(g->scope), scope, sn))
+    return 0;
+  long fi = crdt_record_find(r, "name", 4);
+  crdt_field_view fv;
+  if (fi < 0 || crdt_record_field(r, (size_t)fi, &fv) != GS_OK || fv.is_set ||
+      fv.value.type != CRDT_STR || fv.value.u.s.n >= g->len ||
+      !crdt_utf8_valid(fv.value.u.s.p, fv.value.u.s.n))
+    return 0;
+  memcpy(g->out, fv.value.u.s.p, fv.value.u.s.n);
+  g->out[fv.value.u.s.n] = '\0';
+  g->best = sn;
+  return 0;
+}
+
+static const char *role_words(const char *role)
+{
+  if (strcmp(role, "admin") == 0)
+    return _("admin");
+  if (strcmp(role, "office") == 0)
+    return _("community office");
+  if (strcmp(role, "leader") == 0)
+    return _("building leader");
+  if (strcmp(role, "reader") == 0)
+    return _("reader");
+  return role;
+}
+
+void node_member_label(node *n, const node_member_info *m, char *out,
+                       size_t len, char *grid, size_t gridlen)
+{
+  char g[NODE_NAME_MAX + 1] = "";
+  if (*m->scope) {
+    /* the grids above the scope: its first segments, then narrower */
+    grid_ctx gc = {m->scope, 0, g, sizeof g};
+    char top[CRDT_SCOPE_MAX + 1];
+    snprintf(top, sizeof top, "%s", m->scope);
+    char *slash = strchr(top, '/');
+    if (slash)
+      *slash = '\0';
+    store_list(n->st, "grid", 4, top, strlen(top), on_grid, &gc);
+  }
+  if (grid && gridlen)
+    snprintf(grid, gridlen, "%s", g);
+  /* the network's creator has no claim: it is the admin */
+  const char *role = *m->role ? m->role
+                     : n->has_net &&
+                             memcmp(m->key, n->net.admin, CRDT_KEY_LEN) == 0
+                         ? "admin"
+                         : "";
+  if (*m->name)
+    snprintf(out, len, "%s", m->name);
+  else if (memcmp(m->key, n->pk, CRDT_KEY_LEN) == 0 && *n->name)
+    snprintf(out, len, "%s", n->name);
+  else if (*g && *role)
+    snprintf(out, len, _("%s (%s)"), role_words(role), g);
+  else
+    snprintf(out, len, "%s", role_words(role));
+}
+
+/* member_info, and who the member's invite was for. */
+static void member_info_named(node *n, const member *m, node_member_info *out)
+{
+  member_info(m, out);
+  if (m->has_claim)
+    store_get(n->st, ICOLL, strlen(ICOLL), m->nonce, on_invitee, out);
 }
 
 gs_err node_members(node *n, node_member_cb cb, void *ctx)
@@ -1541,7 +1692,7 @@ gs_err node_members(node *n, node_member_cb cb, void *ctx)
     node_member_info mi;
     if (!p->m[i].has_key)
       continue;
-    member_info(&p->m[i], &mi);
+    member_info_named(n, &p->m[i], &mi);
     if (cb(ctx, &mi))
       break;
   }
@@ -1561,7 +1712,7 @@ gs_err node_member_get(node *n, const uint8_t key[CRDT_KEY_LEN],
     return err;
   const member *m = find(p, key, false);
   if (m && m->has_key && memcmp(m->key, key, CRDT_KEY_LEN) == 0)
-    member_info(m, out);
+    member_info_named(n, m, out);
   node_policy_free(p);
   return GS_OK;
 }

@@ -46,6 +46,18 @@ bool node_role_valid(const char *role);
  * the network (its root admin); GS_ENOTFOUND without a network. */
 gs_err node_invite(node *n, const char *role, const char *const *scopes,
                    size_t nscopes, uint64_t expires_ms, char **code);
+/* Who an invite is for, as the admin writes it in the invite form or
+ * `invite --for` ("王阿姨, 3号楼"): valid UTF-8 of 1 to
+ * NODE_MEMBER_NAME_MAX bytes without control characters. */
+#define NODE_MEMBER_NAME_MAX 60
+bool node_member_name_valid(const char *s);
+/* node_invite, and who (NULL or "": not said) is kept with it: the admin
+ * writes it in "_net" under the invite's key, so that every member lists
+ * the node that claims this invite by that name. GS_EINVAL for a who
+ * that is not node_member_name_valid. */
+gs_err node_invite_for(node *n, const char *role, const char *const *scopes,
+                       size_t nscopes, uint64_t expires_ms, const char *who,
+                       char **code);
 /* Join the network of code: checks its checksum, signature and expiry
  * (GS_EDECODE, GS_ESIG, GS_ETIMEOUT), stores the key and membership.
  * GS_EEXIST when the node already has a network, unless its own claim
@@ -106,8 +118,18 @@ typedef struct node_member_info {
   bool revoked;
   bool has_other;   /* LEAKED, VOID: another key claiming the invite */
   uint8_t other[CRDT_KEY_LEN];
+  char name[NODE_MEMBER_NAME_MAX + 1]; /* who its invite was for; "" */
+  char scope[CRDT_SCOPE_MAX + 1];      /* its certificate's first scope */
 } node_member_info;
 typedef int (*node_member_cb)(void *ctx, const node_member_info *m);
+/* The member m in words, the same in every front end (never its id):
+ * who its invite was for; this node's own name for itself; else its role
+ * and the name of the grid of its first scope ("楼栋长（一网格）"), or
+ * its role alone; "" for a node that is no member known here (m from
+ * node_member_get, state NODE_MEMBER_NONE) unless it is the admin. grid (optional, of gridlen bytes) gets that grid's name
+ * ("" when none is held). */
+void node_member_label(node *n, const node_member_info *m, char *out,
+                       size_t len, char *grid, size_t gridlen);
 /* Every member this node knows of, in id order (cb returns non-zero to
  * stop). */
 gs_err node_members(node *n, node_member_cb cb, void *ctx);

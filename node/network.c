@@ -282,6 +282,13 @@ static gs_err invite_signed_bytes(const node_network *inv, uint64_t expires,
 gs_err node_invite(node *n, const char *role, const char *const *scopes,
                    size_t nscopes, uint64_t expires_ms, char **code)
 {
+  return node_invite_for(n, role, scopes, nscopes, expires_ms, NULL, code);
+}
+
+gs_err node_invite_for(node *n, const char *role, const char *const *scopes,
+                       size_t nscopes, uint64_t expires_ms, const char *who,
+                       char **code)
+{
   node_network inv;
   uint8_t nonce[CRDT_KEY_LEN], seed[32], isk[CRDT_SK_LEN];
   uint8_t sig[CRDT_SIG_LEN], *raw = NULL;
@@ -296,7 +303,8 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
    * can invite (an invited admin writes everywhere, but does not invite) */
   if (memcmp(n->pk, n->net.admin, CRDT_KEY_LEN) != 0)
     return GS_EPERM;
-  if (!node_role_valid(role) || nscopes == 0 || nscopes > NODE_SCOPES_MAX)
+  if (!node_role_valid(role) || nscopes == 0 || nscopes > NODE_SCOPES_MAX ||
+      (who && *who && !node_member_name_valid(who)))
     return GS_EINVAL;
   memset(&inv, 0, sizeof inv);
   for (size_t i = 0; i < nscopes; i++) {
@@ -373,6 +381,12 @@ gs_err node_invite(node *n, const char *role, const char *const *scopes,
   msgpack_sbuffer_destroy(&sb);
   crdt_wipe(&inv, sizeof inv);
   crdt_wipe(seed, sizeof seed);
+  /* who it is for: a record of the admin's own in _net (member.c) */
+  if (!err && who && *who && (err = node__invitee_write(n, nonce, who))) {
+    crdt_wipe(*code, strlen(*code));
+    free(*code);
+    *code = NULL;
+  }
   return err;
 }
 

@@ -164,6 +164,7 @@ typedef struct node_status {
   node_feed_behind *behind;           /* the first NODE_BEHIND_LISTED */
   size_t nbehind;
   uint64_t behind_feeds, behind_changes; /* all of them */
+  uint64_t unsent; /* this node's own changes no peer is known to hold */
 } node_status;
 
 /* The status of this node, figures under prefix (NULL or "": all). */

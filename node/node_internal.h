@@ -33,6 +33,10 @@ store *node__store(node *n);
  * schema: tests of the store and of sync use it), committed durably. */
 gs_err node__write(node *n, const char *scope, size_t scope_len,
                    const crdt_op *ops, size_t nops, uint64_t *seq);
+/* member.c: the admin's record of who the invite with key nonce is for
+ * (who: node_member_name_valid), written in "_net". */
+gs_err node__invitee_write(node *n, const uint8_t nonce[CRDT_KEY_LEN],
+                           const char *who);
 /* Begin a raw local write session signed by this node (store.h). */
 gs_err node__write_begin(node *n, struct store_write **out);
 

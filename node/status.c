@@ -40,6 +40,27 @@ static int on_behind(void *ctx, const uint8_t feed[CRDT_FEED_LEN],
   return 0;
 }
 
+/* unsent: over this node's own feeds, its seq less the highest a peer is
+ * known to hold (store_heard_get). */
+typedef struct unsent_ctx {
+  node *n;
+  uint64_t sum;
+  gs_err err;
+} unsent_ctx;
+
+static int on_own_feed(void *ctx, const store_feed *f)
+{
+  unsent_ctx *u = ctx;
+  if (memcmp(f->origin, u->n->pk, CRDT_KEY_LEN) != 0)
+    return 0;
+  uint64_t heard;
+  if ((u->err = store_heard_get(u->n->st, f->feed, &heard)) != GS_OK)
+    return 1;
+  if (heard < f->seq)
+    u->sum += f->seq - heard;
+  return 0;
+}
+
 gs_err node_status_get(node *n, const char *prefix, node_status *out)
 {
   store_stats st;
@@ -93,6 +114,11 @@ gs_err node_status_get(node *n, const char *prefix, node_status *out)
   }
   if ((err = store_behind(n->st, on_behind, out)) != GS_OK)
     goto fail;
+  unsent_ctx uc = {n, 0, GS_OK};
+  if ((err = store_feeds(n->st, on_own_feed, &uc)) != GS_OK ||
+      (err = uc.err) != GS_OK)
+    goto fail;
+  out->unsent = uc.sum;
   return GS_OK;
 fail:
   node_status_free(out);

@@ -3342,6 +3342,24 @@ gs_err store_heard_raise(store *s, const uint8_t (*feeds)[CRDT_FEED_LEN],
   return MDB_MAP_FULL;
 }
 
+gs_err store_heard_get(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                       uint64_t *seq)
+{
+  MDB_txn *txn;
+  MDB_val k = {CRDT_FEED_LEN, (void *)feed}, v;
+  *seq = 0;
+  gs_err err = txn_begin(s, MDB_RDONLY, &txn);
+  if (err)
+    return err;
+  int rc = sv_get(s, txn, s->dbi[DB_HEARD], &k, &v);
+  if (rc == 0 && v.mv_size == 8) {
+    uint64_t h = be64_get(v.mv_data);
+    *seq = h > STORE_SEQ_MAX ? STORE_SEQ_MAX : h;
+  }
+  mdb_txn_abort(txn);
+  return rc == MDB_NOTFOUND ? GS_OK : lmdb_err(rc);
+}
+
 gs_err store_behind(store *s, store_behind_cb cb, void *ctx)
 {
   MDB_txn *txn;

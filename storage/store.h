@@ -353,6 +353,10 @@ gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
 #define STORE_SEQ_MAX (((uint64_t)1 << 48) - 1)
 gs_err store_heard_raise(store *s, const uint8_t (*feeds)[CRDT_FEED_LEN],
                          const uint64_t *seqs, size_t n);
+/* The highest seq of feed some peer is known to hold (its version vector,
+ * or its acknowledgement of changes sent to it): 0 when none is. */
+gs_err store_heard_get(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                       uint64_t *seq);
 /* Every feed some peer holds more of than this node: held < heard. */
 typedef int (*store_behind_cb)(void *ctx, const uint8_t feed[CRDT_FEED_LEN],
                                uint64_t held, uint64_t heard);

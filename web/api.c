@@ -719,12 +719,13 @@ static void status(node *n, web_resp *out)
     node_time_text(CRDT_HLC_MS(st.hlc), when, sizeof when);
   const node_network *net = node_net(n);
   ok(out, 200,
-     json_pack("{s:s, s:s?, s:s?, s:I, s:I, s:I, s:s, s:I, s:I, s:o}",
+     json_pack("{s:s, s:s?, s:s?, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:o}",
                "node", node_name(n), "network", net ? net->name : NULL,
                "role", net ? net->role : NULL, "records",
                (json_int_t)st.records, "changes", (json_int_t)st.changes,
                "forks", (json_int_t)st.forks, "last_write", when,
                "behind_changes", (json_int_t)st.behind_changes,
+               "unsent", (json_int_t)st.unsent,
                "overdrawn", (json_int_t)st.noverdrawn, "warnings", w));
   node_status_free(&st);
 }

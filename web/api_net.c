@@ -150,6 +150,7 @@ static void unvisited(node *n, const web_req *rq, web_resp *out)
 typedef struct peers_ctx {
   node_server *srv;
   json_t *items;
+  node *n;
 } peers_ctx;
 
 static json_t *when_json(uint64_t ms)
@@ -165,22 +166,28 @@ static int on_peer(void *ctx, const node_peer_info *p)
 {
   peers_ctx *pc = ctx;
   char key[CRDT_KEY_TEXT_LEN + 1] = "";
-  if (p->key)
+  /* the peer named as the members are (node_member_label); "" unknown */
+  char label[NODE_NAME_MAX + NODE_MEMBER_NAME_MAX + 64] = "";
+  node_member_info mi;
+  if (p->key) {
     crdt_base32_encode(p->key, CRDT_KEY_LEN, key);
+    if (node_member_get(pc->n, p->key, &mi) == GS_OK)
+      node_member_label(pc->n, &mi, label, sizeof label, NULL, 0);
+  }
   json_array_append_new(
       pc->items,
-      json_pack("{s:s, s:o, s:o, s:I, s:s?, s:s?, s:b}", "addr", p->addr,
+      json_pack("{s:s, s:o, s:o, s:I, s:s?, s:s?, s:b, s:s}", "addr", p->addr,
                 "last_ok", when_json(p->last_ok_ms), "last_try",
                 when_json(p->last_try_ms), "failures",
                 (json_int_t)p->failures, "note", p->note, "key",
                 key[0] ? key : NULL, "reachable",
-                node_server_connected(pc->srv, p->addr)));
+                node_server_connected(pc->srv, p->addr), "name", label));
   return 0;
 }
 
 static void peers(node *n, const web_req *rq, web_resp *out)
 {
-  peers_ctx pc = {.srv = rq->srv, .items = json_array()};
+  peers_ctx pc = {.srv = rq->srv, .items = json_array(), .n = n};
   gs_err err = node_peers(n, on_peer, &pc);
   if (err) {
     json_decref(pc.items);
@@ -241,13 +248,20 @@ static int on_member(void *ctx, const node_member_info *m)
   char key[CRDT_KEY_TEXT_LEN + 1];
   crdt_base32_encode(m->key, CRDT_KEY_LEN, key);
   const node_network *net = node_net(mc->n);
+  /* named in words (node_member_label), never by its key */
+  char label[NODE_NAME_MAX + NODE_MEMBER_NAME_MAX + 64], grid[NODE_NAME_MAX + 1];
+  node_member_label(mc->n, m, label, sizeof label, grid, sizeof grid);
+  bool self = memcmp(m->key, node_pk(mc->n), CRDT_KEY_LEN) == 0;
   json_array_append_new(
       mc->items,
-      json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:b}", "key", key, "role",
-                m->role, "state", state_code(m->state), "expires",
-                when_json(m->expires), "revoked", m->revoked, "self",
-                memcmp(m->key, node_pk(mc->n), CRDT_KEY_LEN) == 0, "admin",
-                net && memcmp(m->key, net->admin, CRDT_KEY_LEN) == 0));
+      json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:s, s:s, s:s, s:s}", "key",
+                key, "role", m->role, "state", state_code(m->state),
+                "expires", when_json(m->expires), "revoked", m->revoked,
+                "self", self, "admin",
+                net && memcmp(m->key, net->admin, CRDT_KEY_LEN) == 0, "for",
+                m->name, "name",
+                *m->name ? m->name : self ? node_name(mc->n) : "", "grid",
+                grid, "label", label));
   return 0;
 }
 
@@ -332,9 +346,20 @@ static void invite(node *n, const web_req *rq, web_resp *out)
   }
   if (jd)
     days = (long)json_integer_value(jd);
+  /* who it is for ("王阿姨, 3号楼"): optional, bounded and checked */
+  json_t *jf = json_object_get(b, "for");
+  const char *who = jf && json_is_string(jf) ? json_string_value(jf) : NULL;
+  if ((jf && !json_is_string(jf) && !json_is_null(jf)) ||
+      (who && *who && !node_member_name_valid(who))) {
+    fail(out, 400, GS_EINVAL,
+         _("say whom the invite is for in at most 60 bytes of text (about "
+           "20 Chinese characters), without line breaks"),
+         "for");
+    goto done;
+  }
   uint64_t expires = node_now(n) + (uint64_t)days * DAY_MS;
   const char *scopes[1] = {scope};
-  gs_err err = node_invite(n, role, scopes, 1, expires, &code);
+  gs_err err = node_invite_for(n, role, scopes, 1, expires, who, &code);
   if (err == GS_ENOTFOUND) {
     fail(out, 404, err, _("this node has no network"), NULL);
     goto done;
@@ -349,9 +374,10 @@ static void invite(node *n, const web_req *rq, web_resp *out)
     goto done;
   }
   out->status = 201;
-  out->json = json_pack("{s:s, s:s, s:s, s:o, s:s#}", "code", code, "role",
-                        role, "scope", scope, "expires", when_json(expires),
-                        "svg", svg, (int)svglen);
+  out->json = json_pack("{s:s, s:s, s:s, s:o, s:s#, s:s}", "code", code,
+                        "role", role, "scope", scope, "expires",
+                        when_json(expires), "svg", svg, (int)svglen, "for",
+                        who ? who : "");
 done:
   if (code) {
     crdt_wipe(code, strlen(code));

@@ -36,7 +36,7 @@ test("the English switch: the page's words and the schema's labels, remembered",
   await settle(page);
   assert.equal(await page.locator("h1").textContent(), "Appeals and micro-wishes");
   const cols = await page.locator(".board .column h2").allTextContents();
-  assert.ok(cols.some((c) => /^open（\d+）$/.test(c)), "status labels in English: " + cols.join(" "));
+  assert.ok(cols.some((c) => /^open \(\d+\)$/.test(c)), "status labels in English: " + cols.join(" "));
   await check(page, "english-appeals", b.errors);
   // and back
   await Promise.all([page.waitForEvent("load"), page.getByRole("button", { name: "中文" }).click()]);

@@ -7,6 +7,7 @@
 # is absent: the test is then not run, and says so.
 #
 #   GRIDSYNC=build/cli/gridsync bash tests/browser/run.sh
+#   GS_BROWSER_ONLY="$PWD/tests/browser/english.test.mjs" GRIDSYNC=... bash tests/browser/run.sh
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 : "${GRIDSYNC:?GRIDSYNC must name the gridsync binary}"
@@ -80,7 +81,13 @@ GS_PEER="$(sed -n 's|^serving on \(127\.0\.0\.1:[0-9]*\) .*|\1|p' "$work/serve.o
 export GS_PEER
 echo "the app is at $GS_URL, peers at $GS_PEER (node directory $GS_DIR)"
 
-node --test --test-concurrency=1 --test-reporter=spec "$here"/*.test.mjs
+# GS_BROWSER_ONLY: some of the scenario files only (while working on them)
+if [ -n "${GS_BROWSER_ONLY:-}" ]; then
+  read -r -a tests <<<"$GS_BROWSER_ONLY"
+else
+  tests=("$here"/*.test.mjs)
+fi
+node --test --test-concurrency=1 --test-reporter=spec "${tests[@]}"
 rc=$?
 # the server must stop cleanly (sanitizer builds report leaks here)
 kill -TERM "$serve_pid"

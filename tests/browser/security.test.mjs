@@ -174,6 +174,15 @@ test("the network calls: a write without the token, a forged origin, an oversize
   assert.equal(r.status, 400);
   r = await request(URL, "POST", "api/revoke", { ...JSONH, "X-CSRF-Token": tok }, JSON.stringify({ key: "not a key" }));
   assert.equal(r.status, 400);
+  // whom an invite is for: text of at most 60 bytes, no line breaks, a string
+  const written = cliJson(DIR, ["status"]).changes;
+  for (const who of ["王".repeat(21), "王阿姨\n3号楼", "a\u0007b", 42, ["王阿姨"], { x: 1 }]) {
+    r = await request(URL, "POST", "api/invite", { ...JSONH, "X-CSRF-Token": tok },
+      JSON.stringify({ role: "leader", scope: "gongrencun/qinghejv/g01", for: who }));
+    assert.equal(r.status, 400, JSON.stringify(who));
+    assert.equal(JSON.parse(r.body).error.field, "for");
+  }
+  assert.equal(cliJson(DIR, ["status"]).changes, written, "a refused invite writes nothing");
   assert.equal(members(), before0, "no member added or changed");
   // the questions' arguments are checked
   for (const q of ["days=0", "days=abc", "days=99999", "limit=0", "limit=999999", "scope=a%2F%2Fb"])

@@ -14,6 +14,7 @@ import { browser, open, settle, check, cli, cliJson, serve, tempDir, SHOTS } fro
 
 const URL = process.env.GS_URL, DIR = process.env.GS_DIR, PEER = process.env.GS_PEER;
 const G3 = "gongrencun/qinghejv/g03";
+const WHO = "李阿姨，3号楼";
 let b, leader = null, leaderDir, code;
 const dirs = [];
 
@@ -39,8 +40,11 @@ test("an invite made in the app is a QR code that reads back as the code shown",
   await open(page, URL, "#/sync");
   await page.getByLabel("角色").selectOption({ label: "楼栋长" });
   await page.getByLabel("负责的网格").selectOption({ label: "第三网格" });
+  // who it is for: the members table names the laptop that joins by it
+  await page.getByLabel("给谁（姓名、楼栋）").fill(WHO);
   await page.getByRole("button", { name: "生成邀请码" }).click();
   await page.locator("#invite-qr").waitFor();
+  assert.match(await page.locator("#invite-out").textContent(), new RegExp("这是给「" + WHO + "」的邀请码"));
   code = await page.locator("#invite-code").inputValue();
   assert.ok(code.length > 40, "a code is shown as text");
   await page.locator("#invite-out").scrollIntoViewIfNeeded();
@@ -81,6 +85,11 @@ test("a fresh laptop joins by pasting the code into its own app", async () => {
     await page.getByRole("button", { name: "加入", exact: true }).click();
     await page.locator("#join-result.error").waitFor();
     assert.match(await page.locator("#join-result").textContent(), /已经加入了一个网络/);
+    // 概况 says, in plain words, what it has not passed on yet: its claim
+    const unsent = cliJson(leaderDir, ["status"]).unsent;
+    assert.ok(unsent >= 1, "the leader's own claim is not passed on yet");
+    await open(page, leader.url, "#/");
+    assert.equal(await page.locator("#unsent").textContent(), "还有 " + unsent + " 条修改没传给别的节点");
     // sync now: the grid's records come from the office
     cli(leaderDir, ["peers", "add", PEER]);
     await open(page, leader.url, "#/sync");
@@ -97,7 +106,16 @@ test("a fresh laptop joins by pasting the code into its own app", async () => {
     await open(page, leader.url, "#/sync");
     await page.waitForFunction(() => Number(document.getElementById("peers-reachable").textContent) >= 1, null, { timeout: 15000 });
     assert.match(await page.locator("#peers").textContent(), new RegExp(PEER.replace(/\./g, "\\.") + "现在连着"));
+    // the peers table names the office (its role: the network's creator)
+    assert.match(await page.locator("#peers .peer-name").first().textContent(), /^管理员$/);
     await check(page, "sync", b.errors);
+    // the office acknowledged the leader's changes: nothing left to pass on
+    for (let i = 0; i < 100 && cliJson(leaderDir, ["status"]).unsent !== 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.equal(cliJson(leaderDir, ["status"]).unsent, 0);
+    await open(page, leader.url, "#/");
+    assert.equal(await page.locator("#unsent").textContent(), "都已传给别的节点");
+    await check(page, "overview-unsent", b.errors);
   } finally {
     await page.close();
   }
@@ -186,7 +204,29 @@ test("a USB bundle downloaded from one app and uploaded into another", async () 
     assert.equal(info.network, "工人村街道");
     assert.ok(info.changes > 0);
     await open(page, reader.url, "#/sync");
-    await page.locator("#bundle-file").setInputFiles(file);
+    // the file chooser: a button of the page's own, in Chinese; the
+    // browser's "Choose File" control is out of sight, yet the input is
+    // named by that label and reached by the keyboard
+    const pick = page.locator("label[for=bundle-file]");
+    assert.equal(await pick.textContent(), "选一个同步包文件……");
+    assert.ok(await pick.isVisible());
+    const box = await page.locator("#bundle-file").evaluate((e) => {
+      const r = e.getBoundingClientRect();
+      return { w: r.width, h: r.height, clip: getComputedStyle(e).clipPath };
+    });
+    assert.ok(box.w <= 1 && box.h <= 1 && box.clip.startsWith("inset(50%"),
+      "the browser's own file button is out of sight: " + JSON.stringify(box));
+    assert.equal(await page.getByLabel("选一个同步包文件……").getAttribute("type"), "file");
+    assert.equal(await page.locator("#bundle-file-name").textContent(), "还没有选文件");
+    await page.locator("#bundle-form").evaluate((f) => f.closest("main").querySelector("#bundle-download").focus());
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "bundle-file", "Tab reaches the file chooser");
+    // Space opens the chooser, as a click on the label does
+    const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Space")]);
+    await chooser.setFiles(file);
+    assert.equal(await page.locator("#bundle-file-name").textContent(), path.basename(file));
+    const [chooser2] = await Promise.all([page.waitForEvent("filechooser"), pick.click()]);
+    await chooser2.setFiles(file);
     await page.getByRole("button", { name: "导入", exact: true }).click();
     await page.locator("#bundle-result", { hasText: "已导入" }).waitFor();
     assert.match(await page.locator("#bundle-result").textContent(), /新收到 [1-9]\d* 条/);
@@ -213,12 +253,26 @@ test("a lost laptop is revoked from the office's app, after a confirmation namin
   const { page } = b;
   await open(page, URL, "#/sync");
   const row = page.locator(`#members tr[data-key-short="${key.slice(0, 8)}"]`);
-  assert.match(await row.textContent(), /楼栋长（编号 /);
+  // named by whom its invite was for, never by its key; the CLI says the same
+  assert.equal(await row.locator("td.member").textContent(), WHO);
+  const m = cliJson(DIR, ["members"]).members.find((x) => x.id === key);
+  assert.equal(m.label, WHO);
+  assert.equal(m.for, WHO);
+  // a member whose invite said nobody: its role and grid, never an id
+  const others = cliJson(DIR, ["members"]).members.filter((x) => x.id !== key);
+  for (const o of others) {
+    const text = await page.locator(`#members tr[data-key-short="${o.id.slice(0, 8)}"] td.member`).textContent();
+    assert.ok(!text.includes(o.id.slice(0, 4)), "no key on the page: " + text);
+    if (!o.for && o.grid) assert.match(text, new RegExp("（" + o.grid + "）"));
+  }
+  // the peers table of the leader names the office as the admin
+  const lp = cliJson(leaderDir, ["peers"]);
+  assert.ok(lp.some((p) => p.name === "admin" || p.name === "管理员"), JSON.stringify(lp));
   let asked = null;
   page.once("dialog", async (d) => { asked = d.message(); await d.dismiss(); });
   await row.getByRole("button", { name: "停用（电脑丢了）" }).click();
   await page.waitForFunction(() => true);
-  assert.match(asked, new RegExp("确定停用「楼栋长（编号 " + key.slice(0, 4) + "-" + key.slice(4, 8)));
+  assert.match(asked, new RegExp("确定停用「" + WHO + "」"));
   assert.equal(cliJson(DIR, ["members"]).members.find((m) => m.id === key).revoked, false, "dismissed: nothing done");
   page.once("dialog", (d) => d.accept());
   await row.getByRole("button", { name: "停用（电脑丢了）" }).click();

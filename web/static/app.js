@@ -18,16 +18,17 @@ function h(tag, attrs, ...kids) {
     else if (k === "class") e.className = v;
     else e.setAttribute(k, v === true ? "" : v);
   }
-  for (const k of kids.flat()) {
+  for (const k of kids.flat(Infinity)) {
     if (k === null || k === undefined || k === false) continue;
     e.append(k instanceof Node ? k : document.createTextNode(String(k)));
   }
   return e;
 }
 
+// text: a string, or what t() made (a list of texts and nodes)
 function toast(text, bad) {
   const t = document.getElementById("toast");
-  t.textContent = text;
+  t.replaceChildren(...[].concat(text));
   t.className = bad ? "toast error" : "toast";
   t.hidden = false;
   clearTimeout(toast.timer);
@@ -36,7 +37,7 @@ function toast(text, bad) {
 
 class ApiError extends Error {
   constructor(status, body) {
-    super(body && body.error ? body.error.text : "请求失败 (" + status + ")");
+    super(body && body.error ? body.error.text : t("请求失败（{status}）", { status }));
     this.status = status;
     this.body = body;
   }
@@ -90,29 +91,210 @@ const EN = {
   "该走访了": "Due for a visit", "没有冲突": "No conflicts", "最近的记录": "Recent entries", "看这个单元": "This stairwell", "返回居民列表": "Back to residents",
   "时间银行存折": "Time-bank passbook", "打印本单元名册": "Print this stairwell's roster", "共建清单": "Co-building list",
 };
-// A schema code in English words: "lives-alone" -> "lives alone".
+// The sentences with places for values (t()), and the rest of the page's
+// own words, whole.
+Object.assign(EN, {
+  "请求失败（{status}）": "The request failed ({status})",
+  "密码错误次数太多，请稍等几秒再试": "Too many wrong passwords: wait a few seconds and try again",
+  "密码不对，请再试一次": "Wrong password: try again", "登录失败（{status}）": "Could not log in ({status})",
+  "连不上本机节点：{why}": "Cannot reach this computer's node: {why}",
+  "（未同步的记录）": "(a record not synced yet)", "全部网格": "All grids",
+  "社区直属（不属于网格）": "The community itself (no grid)", "未登记的网格": "A grid not recorded",
+  "本机还不能登记：没有可写的网格。": "This computer cannot record yet: no grid it may write to.",
+  "有 {n} 位居民都叫「{name}」，请选是哪一位：": "{n} residents are called “{name}”: choose which one:",
+  "有 {n} 位都叫「{name}」，请选是哪一位：": "{n} are called “{name}”: choose which one:",
+  "都不是，取消": "None of them: cancel", "{n}岁": "aged {n}", "{n} 岁": "{n}", "电话尾号{d}": "phone ending {d}",
+  "其中 {n} 件重新打开": "{n} of them reopened", "个账户需管理员处理": "accounts for an admin to settle",
+  "件事要人来决定": "matters for a person to decide", "户 90 天没走访": "households not visited for 90 days",
+  "还有 {n} 条记录没收到": "{n} changes not received yet",
+  "还有 {n} 条修改没传给别的节点": "{n} changes not yet passed on to another node",
+  "都已传给别的节点": "Every change passed on to another node",
+  "最近一次写入 {when}": "Last written {when}", "还没有写入": "Nothing written yet",
+  "本机：{node}，{role}，网络「{net}」，共 {n} 条记录": "This computer: {node}, {role}, network “{net}”, {n} records in all",
+  "本机还没有加入网络": "This computer has not joined a network yet",
+  "「{q}」找到 {n} 位居民，显示前 {k} 位": "“{q}”: {n} residents found, the first {k} shown",
+  "「{q}」找到 {n} 位居民": "“{q}”: {n} residents found",
+  "共 {n} 位居民，下面是前 {k} 位；请按楼栋看，或查找": "{n} residents in all, the first {k} below; look by building, or search",
+  "共 {n} 位居民": "{n} residents in all",
+  "没有找到。姓名可以只写一部分，电话可以只写几位。": "Nobody found. A part of the name will do, or a few digits of the phone.",
+  "居民：{b}": "Residents: {b}", "楼栋长 {name}": "building leader {name}", "电话 {phone}": "phone {phone}",
+  "{n} 位居民": "{n} residents", "{u}单元": "stairwell {u}", "未写单元": "No stairwell written",
+  "{b}{u}单元": "{b}, stairwell {u}", "{r}室": "room {r}", "未写房号": "No room written",
+  "{b}{u}单元{r}": "{b}, stairwell {u}, {r}",
+  "已保存": "Saved", "已登记 {name}": "{name} recorded", "（不填）": "(none)", "出生年份": "Year of birth",
+  "如 1950": "e.g. 1950", "修改居民信息：{name}": "Edit a resident: {name}", "{y}年（{n}岁）": "{y} (aged {n})",
+  "（已迁出）": " (moved out)", "同住的人": "Living with", "登记的同住人：没有": "Living with: nobody recorded",
+  "最近修改 {when}": "Last changed {when}", "已恢复": "Restored", "恢复（搬回来了）": "Restore (moved back)",
+  "确定 {name} 已迁出吗？记录会保留，可以恢复。": "Has {name} moved out? The record is kept and can be restored.",
+  "已登记迁出": "Recorded as moved out", "迁出": "Moved out",
+  "没有这个状态": "No such status", "回到诉求": "Back to the appeals", "诉求：{status}（{n} 件）": "Appeals: {status} ({n})",
+  "上一页": "Previous page", "第 {p} 页，共 {n} 页": "Page {p} of {n}", "下一页": "Next page",
+  "最近的 {k} 件，": "The latest {k}, ", "看全部 {n} 件": "see all {n}", "{date} 登记": "recorded {date}",
+  "承办：{who}": "handled by {who}", "评价：{fb}": "feedback: {fb}",
+  "已受理": "Accepted", "已交办": "Assigned", "已办结": "Resolved", "已回访并关闭": "Followed up and closed",
+  "已重新打开": "Reopened", "已认领": "Claimed", "已完成": "Done",
+  "交给哪个共建单位或志愿队？": "To which co-building unit or volunteer team?", "已登记": "Recorded",
+  "（居民所在的网格）": "(the resident's grid)", "：": ": ",
+  "已支取 {h} 小时": "{h} hours spent", "已存入 {h} 小时": "{h} hours deposited",
+  "没有支取：{name} 现在只有 {bal} 小时，不够支取 {h} 小时。": "Not spent: {name} has only {bal} hours now, not enough for {h} hours.",
+  "节点的说明：{why}": "The node says: {why}", "没有支取：{why}": "Not spent: {why}", "没有存入：{why}": "Not deposited: {why}",
+  "{name} 现有 {bal} 小时": "{name} has {bal} hours", "最近的记录（共 {n} 条）": "Recent entries ({n} in all)",
+  "时间银行存折：{name}": "Time-bank passbook: {name}",
+  "现有 {bal} 小时（存入 {dep}，支取 {sp}，调整 {adj}）": "{bal} hours now (deposits {dep}, spends {sp}, adjustments {adj})",
+  "现有 {bal} 小时（存入 {dep}，支取 {sp}）": "{bal} hours now (deposits {dep}, spends {sp})",
+  "，已透支，请管理员处理": ": overdrawn, for an admin to settle",
+  "下面是最近的 {k} 条，共 {n} 条": "The latest {k} below, {n} in all",
+  "诉求": "Appeals", "调解纠纷": "Disputes mediated", "发现隐患": "Hazards found", "议事会": "Council meetings",
+  "代办跑腿": "Errands run", "志愿工时": "Volunteer hours", "报表（{since} 以来）": "Reports (since {since})",
+  "报表（全部）": "Reports (all)", "{y} 年以来": "Since {y}", "{m} 月以来": "Since {m} 1", "隐患": "Hazards",
+  "工时": "Hours", "诉求数": "Appeals (bar)", "合计": "Total", "户": "Households", "完成共建事项": "Co-building items done",
+  "报表-{since}以来": "report-since-{since}", "报表": "Reports", "居民": "Residents", "走访": "Visits", "办结": "Resolved",
+  "{label}（一行一个）": "{label} (one a line)", "{label}（一行一件）": "{label} (one a line)",
+  "{label}（一行一位或一方）": "{label} (one person or party a line)", "{label}（一行一条）": "{label} (one a line)",
+  "请选一户（楼栋和房号），或写居民的姓名": "Choose a household (building and room), or write the resident's name",
+  "已记下这次走访，并登记了 {n} 件诉求": "Visit saved, and {n} appeals recorded", "已记下这次走访": "Visit saved",
+  "没有记下：{why}": "Not saved: {why}", "走访：{where}": "Visiting: {where}",
+  "「{finding}」登记为诉求": "Record “{finding}” as an appeal", "{n} 天": "{n} days",
+  "{where}：{days} 天没走访的有 {n} 户": "{where}: {n} households not visited for {days} days",
+  "各楼栋没走访的户数": "Households not visited, per building", "{b}（{n} 户）": "{b} ({n})",
+  "下面是前 {k} 户；选一个楼栋看全部": "The first {k} below; choose a building to see them all",
+  "敲门走访单：{where}": "Door-knock sheet: {where}",
+  "{days} 天内没走访的 {n} 户（本单列前 {k} 户），打印日期 {date}。走访人：＿＿＿＿＿＿":
+    "{n} households not visited for {days} days (the first {k} listed), printed {date}. Visited by: ______",
+  "{days} 天内没走访的 {n} 户，打印日期 {date}。走访人：＿＿＿＿＿＿":
+    "{n} households not visited for {days} days, printed {date}. Visited by: ______",
+  "从没": "Never", "已记下议事会和 {n} 件共建事项": "Meeting saved, with {n} co-building items",
+  "已记下议事会": "Meeting saved", "会议名称": "Title",
+  "共建清单：要做的事（一行一件，之后由单位认领）": "Co-building list: what is to be done (one a line; units claim them later)",
+  "来自{meeting}": "from {meeting}", "认领：{who}": "claimed by {who}", "{date} 完成": "done {date}",
+  "参加：{who}": "Present: {who}", "议题：{what}": "Topics: {what}", "决定：{what}": "Decided: {what}",
+  "{date} {kind}：{title}": "{date} {kind}: {title}", "{date} {kind}": "{date} {kind}",
+  "共建清单（最近 {k} 件，共 {n} 件）": "Co-building list (the latest {k} of {n})",
+  "最近的议事会（共 {n} 次）": "Recent meetings ({n} in all)",
+  "本机已经加入了一个网络（或者已经用过这个邀请码）。": "This computer has joined a network already (or used this invite code before).",
+  "这个邀请码已经过期了，请管理员重新发一个。": "This invite code has expired: ask the admin for a new one.",
+  "这个邀请码被改动过或是伪造的，不能用。": "This invite code was altered or forged: it cannot be used.",
+  "这不是有效的邀请码，可能抄错了，请再对一遍。": "This is not a valid invite code: it may be mistyped; check it again.",
+  "请把邀请码粘贴进来。": "Paste the invite code here.",
+  "上次同步 {when}，之后连不上 {n} 次": "Last synced {when}, unreachable {n} times since",
+  "上次同步 {when}": "Last synced {when}", "还没连上过（试过 {when}）": "Never reached (tried {when})", "还没试过": "Not tried yet",
+  "，就是本机": " (this computer)", "，在 {addr}": ", at {addr}", "{role}（{grid}）": "{role} ({grid})",
+  "正在同步……": "Syncing…", "已开始和 {n} 个节点同步，结果会显示在下面": "Syncing with {n} nodes; the outcome shows below",
+  "还不知道别的节点：先把办公室的地址加进来（gridsync serve --peer 地址）": "No other node known yet: add the office's address first (gridsync serve --peer ADDRESS)",
+  "没能同步：{why}": "Could not sync: {why}",
+  "这是给「{who}」的邀请码。请本人用手机扫码，或把下面的文字一字不差地输入。只给本人看，不要发到群里。有效到 {when}。":
+    "This invite code is for “{who}”. Let them scan it with a phone, or type the text below exactly. Show it to them only, never in a group chat. Valid until {when}.",
+  "请新楼栋长用手机扫码，或把下面的文字一字不差地输入。只给本人看，不要发到群里。有效到 {when}。":
+    "Let the new building leader scan it with a phone, or type the text below exactly. Show it to them only, never in a group chat. Valid until {when}.",
+  "邀请码的二维码": "The invite code as a QR code", "已复制邀请码": "Invite code copied", "请按 Ctrl+C 复制": "Press Ctrl+C to copy",
+  "没有生成邀请码：{why}": "No invite code made: {why}", "给谁（姓名、楼栋）": "For whom (name, building)",
+  "如：王阿姨，3号楼": "e.g. Mrs Wang, building 3", "没有网格": "No grid",
+  "已加入网络「{net}」，角色：{role}": "Joined the network “{net}” as {role}", "没有加入：{why}": "Not joined: {why}",
+  "文件太大（最多 64 MB），请用命令行 gridsync import": "The file is too big (64 MB at most): use gridsync import on the command line",
+  "正在导入……": "Importing…", "已导入：新收到 {n} 条，已有 {d} 条": "Imported: {n} new, {d} held already",
+  "，拒收 {n} 条": ", {n} refused", "，暂存 {n} 条": ", {n} held back", "没有导入：{why}": "Not imported: {why}",
+  "还没有选文件": "No file chosen yet", "选一个同步包文件……": "Choose a bundle file…",
+  "待办公室确认": "Waiting for the office to confirm", "邀请码被用了两次": "Its invite was used twice", "无效": "Void",
+  "确定停用「{who}」吗？它以后写的记录都不再被接受。": "Revoke “{who}”? What it writes from now on is refused everywhere.",
+  "本机「{node}」是网络「{net}」的{role}": "This computer “{node}” is the {role} of the network “{net}”",
+  "别的节点有，本机还没有": "Other nodes hold them, this one not yet", "已经一致": "Up to date",
+  "节点": "Node", "还不知道是谁": "Not known yet", "还不知道别的节点。": "No other node known yet.",
+  "只有建立网络的管理员电脑能发邀请码。": "Only the admin's computer that created the network makes invite codes.",
+  "本机已经在网络「{net}」里；管理员换了网络密钥时，把新的邀请码粘贴到这里。":
+    "This computer is in the network “{net}” already; when the admin changes the network key, paste the new invite code here.",
+  "还没有别的成员。": "No other members yet.",
+  "诉求状态被两台电脑同时改了": "An appeal's status changed on two computers at once",
+  "一个邀请码被用了两次": "An invite code used twice", "有节点的记录出了问题": "A node's records went wrong",
+  "有记录暂时没有采用": "Some changes are held back for now", "电脑时间不对": "A computer's clock is wrong",
+  "请管理员在命令行用 gridsync readmit 保留真正的那台电脑，另一台停用。": "An admin keeps the real computer with gridsync readmit on the command line, and revokes the other.",
+  "请管理员查看：如果那台电脑丢了或被复制，到「同步与成员」停用它。": "For an admin to look at: if that computer was lost or copied, revoke it under “Sync and members”.",
+  "等办公室确认这台电脑的成员身份后会自动采用；不用手动处理。": "Taken in by itself once the office confirms that computer's membership; nothing to do by hand.",
+  "请把电脑的日期和时间调准（设置 → 日期和时间），再同步。": "Set the computer's date and time right (Settings → Date and time), then sync.",
+  "诉求「{what}」在两台电脑上几乎同时被改了状态，现在显示「{status}」。请确认它实际上到了哪一步，再点一下正确的操作：":
+    "The appeal “{what}” changed status on two computers at almost the same time; it now shows “{status}”. Check how far it really got, then click the right step:",
+  "{name} 的账户现在是 {bal} 小时：两台电脑同时支取，取多了。": "{name}'s account is at {bal} hours: two computers accepted spends at once, too much was taken.",
+  "透支调整（待处理）": "Overdraft settled (to settle)", "已调整": "Adjusted", "补上 {h} 小时，把账户调到 0": "Add {h} hours to bring the account to 0",
+  "请管理员在「待处理」里调整。": "For an admin to adjust under “To settle”.", "请管理员处理。": "For an admin to handle.",
+  "有 {n} 件事要人来决定": "{n} matters for a person to decide", "主菜单": "Main menu", "{status}（{n}）": "{status} ({n})",
+  "诉求：": "Appeals: ",
+});
+// A schema code in English words: "lives-alone" -> "lives alone"; the
+// few codes that are Chinese words themselves, translated.
+const CODE_EN = { "男": "male", "女": "female" };
 function codeWords(code) {
-  return String(code).replace(/[-_]/g, " ");
+  return Object.prototype.hasOwnProperty.call(CODE_EN, code) ? CODE_EN[code] : String(code).replace(/[-_]/g, " ");
 }
 function tr(text) {
   return lang === "en" && Object.prototype.hasOwnProperty.call(EN, text) ? EN[text] : text;
+}
+
+// A person's data on the page (a name, an address, a note, a record's
+// text, a grid's or a network's name): as it was entered, never
+// translated, and marked so (<bdi class="data">).
+function dat(x) {
+  if (x === null || x === undefined || x === "") return "";
+  return x instanceof Node ? x : h("bdi", { class: "data" }, String(x));
+}
+
+// A sentence of the page's own with places for values, looked up whole
+// in EN ("共 {n} 位居民" -> "{n} residents in all") and then filled in: the
+// words around a number or a name are never glued in pieces. A string
+// when every value is text or a number; a list of texts and nodes when a
+// value is a node (a dat(): the data stays marked).
+function t(text, vals) {
+  const tpl = tr(text);
+  let nodes = false;
+  const parts = tpl.split(/\{(\w+)\}/).map((p, i) => {
+    if (i % 2 === 0) return p;
+    const v = vals ? vals[p] : undefined;
+    if (v instanceof Node || Array.isArray(v)) { nodes = true; return v; }
+    return v === null || v === undefined ? "" : String(v);
+  });
+  return nodes ? parts.filter((p) => p !== "") : parts.join("");
+}
+
+// A text of the node's (a reason) with the names in it that a person
+// entered marked as data: the rest is the node's words, in the page's
+// language already (X-GS-Lang).
+function said(text, names) {
+  const ns = [...new Set(names.filter((x) => typeof x === "string" && x.length))].sort((a, b) => b.length - a.length);
+  if (!ns.length) return text;
+  const esc = ns.map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  return text.split(new RegExp("(" + esc.join("|") + ")")).map((p, i) => i % 2 ? dat(p) : p).filter((p) => p !== "");
+}
+
+// Items in a row, as the language writes a list: "甲、乙" or "A, B"
+// (sep "，" for a sentence's parts: "甲，乙" or "A; B"); empty ones left
+// out. A list of texts and nodes.
+function list(items, sep) {
+  const s = lang === "en" ? (sep === "，" ? "; " : ", ") : (sep || "、");
+  const out = [];
+  for (const x of items) {
+    if (x === null || x === undefined || x === false || x === "" || (Array.isArray(x) && !x.length)) continue;
+    if (out.length) out.push(s);
+    out.push(x);
+  }
+  return out;
 }
 // Put the page's own words into English (text nodes and a few attributes
 // whose whole text is in EN; a trailing "：" or "（...）" kept apart).
 function translate(root) {
   if (lang !== "en") return;
-  const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
-  const one = (t) => {
-    const k = t.trim();
-    if (!k) return t;
-    if (EN[k]) return t.replace(k, EN[k]);
+  // a person's data (.data) is never translated
+  const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+    acceptNode: (n) => n.parentElement && n.parentElement.closest(".data")
+      ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT });
+  const one = (x) => {
+    const k = x.trim();
+    if (!k) return x;
+    if (Object.prototype.hasOwnProperty.call(EN, k)) return x.replace(k, EN[k]);
     const m = k.match(/^(.*?)([：:]|（.*）)$/);
-    if (m && EN[m[1]]) return t.replace(m[1], EN[m[1]]).replace("：", ": ");
-    return t;
+    if (m && Object.prototype.hasOwnProperty.call(EN, m[1])) return x.replace(m[1], EN[m[1]]).replace("：", ": ");
+    return x;
   };
   for (let n = walk.nextNode(); n; n = walk.nextNode()) n.nodeValue = one(n.nodeValue);
-  for (const e of root.querySelectorAll("[alt], [aria-label], [placeholder]"))
-    for (const a of ["alt", "aria-label", "placeholder"]) if (e.hasAttribute(a)) e.setAttribute(a, one(e.getAttribute(a)));
+  for (const e of [root, ...root.querySelectorAll("[alt], [aria-label], [placeholder], [title]")])
+    for (const a of ["alt", "aria-label", "placeholder", "title"]) if (e.hasAttribute && e.hasAttribute(a)) e.setAttribute(a, one(e.getAttribute(a)));
 }
 function setLang(l) {
   lang = l;
@@ -150,10 +332,10 @@ function login() {
           done();
           return;
         }
-        msg.textContent = r.status === 429 ? "密码错误次数太多，请稍等几秒再试"
-          : r.status === 403 ? "密码不对，请再试一次" : "登录失败 (" + r.status + ")";
+        msg.textContent = r.status === 429 ? tr("密码错误次数太多，请稍等几秒再试")
+          : r.status === 403 ? tr("密码不对，请再试一次") : t("登录失败（{status}）", { status: r.status });
       } catch (err) {
-        msg.textContent = "连不上本机节点：" + err.message;
+        msg.textContent = t("连不上本机节点：{why}", { why: err.message });
       } finally {
         button.disabled = false;
       }
@@ -247,9 +429,14 @@ function shown(r, f) {
   if (v === undefined || v === null) return "";
   if (r.names && r.names[f] !== undefined) {
     const n = r.names[f];
-    return Array.isArray(n) ? n.filter(Boolean).join("、") : n || "(未同步的记录)";
+    return Array.isArray(n) ? list(n.map(dat)) : n ? dat(n) : tr("（未同步的记录）");
   }
-  if (Array.isArray(v)) return v.map((x) => label(r.collection, f, x)).join("、");
+  if (v && v.$ref) return tr("（未同步的记录）");
+  // a value a person wrote (not one of the schema's codes): as it is
+  const fd = coll(r.collection) && field(r.collection, f);
+  if (!fd || !fd.values || !fd.values.length)
+    return Array.isArray(v) ? list(v.map(dat)) : dat(typeof v === "object" ? JSON.stringify(v) : v);
+  if (Array.isArray(v)) return list(v.map((x) => label(r.collection, f, x)));
   return label(r.collection, f, String(v));
 }
 
@@ -264,20 +451,38 @@ function select(id, cname, fname, blank) {
     f.values.map((v) => h("option", { value: v.code }, lang === "en" ? codeWords(v.code) : v.label)));
 }
 
+// A stored value of a record shown as it is (text a person wrote).
+function val(r, k) {
+  return dat(r.fields[k]);
+}
+
+// Put kids in el (a panel drawn after the page), in the page's language.
+function fill(el, ...kids) {
+  el.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false && k !== ""));
+  translate(el);
+}
+
 function show(...kids) {
   if (softDraw && busy()) return; // the next change draws it
   const m = document.getElementById("main");
-  m.replaceChildren(...kids.flat(2).filter((k) => k !== null && k !== undefined && k !== false));
+  m.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false));
   translate(m);
 }
 
-// The name of the grid a scope is in, never the path itself.
-function gridName(scope) {
-  if (!scope) return "全部网格";
+// The name of the grid a scope is in, never the path itself: as text
+// (gridText) or on the page, the grid's name marked as data (gridName).
+function gridText(scope) {
+  if (!scope) return tr("全部网格");
   for (let s = scope; s; s = s.includes("/") ? s.slice(0, s.lastIndexOf("/")) : "") {
     if (grids.has(s)) return grids.get(s);
   }
-  return scope.split("/").length <= 2 ? "社区直属（不属于网格）" : "未登记的网格";
+  return tr(scope.split("/").length <= 2 ? "社区直属（不属于网格）" : "未登记的网格");
+}
+function gridName(scope) {
+  for (let s = scope || ""; s; s = s.includes("/") ? s.slice(0, s.lastIndexOf("/")) : "") {
+    if (grids.has(s)) return dat(grids.get(s));
+  }
+  return gridText(scope);
 }
 
 // The grids this node may write to, as [scope, name] pairs.
@@ -293,7 +498,7 @@ function scopeSelect(id, chosen, blank) {
   if (list.length === 0) return h("p", { class: "warn" }, "本机还不能登记：没有可写的网格。");
   return h("select", { id: id || "scope", name: "scope" },
     blank ? h("option", { value: "" }, blank) : null,
-    list.map(([s, n]) => h("option", { value: s, selected: s === chosen }, n)));
+    list.map(([s, n]) => h("option", { value: s, class: "data", selected: s === chosen }, n)));
 }
 
 function age(by) {
@@ -308,12 +513,12 @@ async function pickCandidate(err, box, what) {
   const recs = await Promise.all(c.slice(0, 12).map((x) =>
     api("GET", "/api/records/" + x.collection + "/" + x.id).catch(() => null)));
   return new Promise((resolve) => {
-    box.replaceChildren(h("p", { class: "warn" }, "有 " + c.length + " 位" + what + "都叫「" +
-      c[0].name + "」，请选是哪一位："),
+    fill(box, h("p", { class: "warn" }, t(what === "居民" ? "有 {n} 位居民都叫「{name}」，请选是哪一位："
+      : "有 {n} 位都叫「{name}」，请选是哪一位：", { n: c.length, name: dat(c[0].name) })),
       h("div", { class: "choices" }, recs.filter(Boolean).map((r) => h("button", {
         type: "button", class: "plain choice", on: { click: () => {
           box.replaceChildren(); resolve(r.collection + "/" + r.id); } } },
-        r.fields.name + "　" + detail(r))),
+        dat(r.fields.name), lang === "en" ? " — " : "　", detail(r))),
         h("button", { type: "button", class: "plain", on: { click: () => {
           box.replaceChildren(); resolve(null); } } }, "都不是，取消")));
   });
@@ -323,9 +528,9 @@ async function pickCandidate(err, box, what) {
 function detail(r) {
   const f = r.fields;
   if (r.collection === "resident") {
-    return [r.names && r.names.household || [f.building, f.unit && f.unit + "单元", f.room].filter(Boolean).join(""),
-      f.birth_year ? age(f.birth_year) + "岁" : "", f.phone ? "电话尾号" + f.phone.slice(-4) : ""]
-      .filter(Boolean).join("，");
+    return list([r.names && r.names.household ? dat(r.names.household) : place(f.building, f.unit, f.room),
+      f.birth_year ? t("{n}岁", { n: age(f.birth_year) }) : "",
+      f.phone ? t("电话尾号{d}", { d: f.phone.slice(-4) }) : ""], "，");
   }
   return gridName(r.scope);
 }
@@ -346,7 +551,7 @@ async function pageHome() {
   const cards = h("div", { class: "cards" },
     h("a", { class: "card link", href: "#/appeals" }, h("div", null, "待受理的诉求"),
       h("div", { class: "big", id: "open-appeals" }, open.total + reopened.total),
-      h("div", { class: "muted" }, reopened.total ? "其中 " + reopened.total + " 件重新打开" : "去处理")),
+      h("div", { class: "muted" }, reopened.total ? t("其中 {n} 件重新打开", { n: reopened.total }) : "去处理")),
     h("a", { class: "card link", href: "#/appeals" }, h("div", null, "已办结待回访"),
       h("div", { class: "big" }, resolved.total), h("div", { class: "muted" }, "问居民满意不满意")),
     h("a", { class: "card link", href: "#/timebank" }, h("div", null, "时间银行透支"),
@@ -360,12 +565,15 @@ async function pageHome() {
       h("div", { class: "big", id: "due-visits" }, homeCounts["due-visits"]),
       h("div", { class: "muted" }, "户 90 天没走访")),
     h("a", { class: "card link", href: "#/sync" }, h("div", null, "同步"),
-      h("div", { class: "sync" }, st.behind_changes ? "还有 " + st.behind_changes + " 条记录没收到"
+      h("div", { class: "sync" }, st.behind_changes ? t("还有 {n} 条记录没收到", { n: st.behind_changes })
         : "与已知的节点一致"),
-      h("div", { class: "muted" }, st.last_write ? "最近一次写入 " + localTime(st.last_write) : "还没有写入")));
+      // this node's own changes that no peer is known to hold yet
+      h("div", { class: "sync", id: "unsent", "data-unsent": st.unsent }, st.unsent
+        ? t("还有 {n} 条修改没传给别的节点", { n: st.unsent }) : "都已传给别的节点"),
+      h("div", { class: "muted" }, st.last_write ? t("最近一次写入 {when}", { when: localTime(st.last_write) }) : "还没有写入")));
   show(h("h1", null, "概况"),
-    h("p", null, net ? "本机：" + session.node.name + "，" + roleName(net.role) +
-      "，网络「" + net.name + "」，共 " + st.records + " 条记录" : "本机还没有加入网络"),
+    h("p", null, net ? t("本机：{node}，{role}，网络「{net}」，共 {n} 条记录", { node: dat(session.node.name),
+      role: roleName(net.role), net: dat(net.name), n: st.records }) : "本机还没有加入网络"),
     st.warnings.map((w) => h("div", { class: "warn" }, w)),
     cards,
     h("h2", null, "常用"),
@@ -373,17 +581,17 @@ async function pageHome() {
       h("a", { class: "button", href: "#/residents/new" }, "登记新居民"),
       h("a", { class: "button", href: "#/appeals" }, "登记诉求"),
       h("a", { class: "button", href: "#/timebank" }, "记志愿工时")));
-  const fill = (id, p, count) => p.then((j) => {
+  const later = (id, p, count) => p.then((j) => {
     homeCounts[id] = count(j);
     const el = document.getElementById(id);
     if (el) el.textContent = homeCounts[id];
   }).catch(() => {});
-  fill("inbox-items", api("GET", "/api/inbox"), (j) => j.items.length);
-  fill("due-visits", api("GET", "/api/unvisited?days=90&limit=1"), (j) => j.total);
+  later("inbox-items", api("GET", "/api/inbox"), (j) => j.items.length);
+  later("due-visits", api("GET", "/api/unvisited?days=90&limit=1"), (j) => j.total);
 }
 
 function roleName(role) {
-  return { admin: "管理员", office: "社区办公室", leader: "楼栋长", reader: "只读" }[role] || role;
+  return tr({ admin: "管理员", office: "社区办公室", leader: "楼栋长", reader: "只读" }[role] || role);
 }
 
 // ---- 居民 ----
@@ -401,11 +609,11 @@ async function buildings() {
 function residentRow(r) {
   const a = age(r.fields.birth_year);
   return h("tr", null,
-    h("td", null, h("a", { href: "#/resident/" + r.id }, r.fields.name)),
+    h("td", null, h("a", { href: "#/resident/" + r.id }, val(r, "name"))),
     h("td", null, shown(r, "gender")),
-    h("td", { class: "num" }, a !== null ? a + " 岁" : ""),
-    h("td", null, shown(r, "household") || [r.fields.building, r.fields.unit && r.fields.unit + "单元", r.fields.room].filter(Boolean).join("")),
-    h("td", null, r.fields.phone || ""),
+    h("td", { class: "num" }, a !== null ? t("{n} 岁", { n: a }) : ""),
+    h("td", null, shown(r, "household") || place(r.fields.building, r.fields.unit, r.fields.room)),
+    h("td", null, val(r, "phone")),
     h("td", null, shown(r, "tags")));
 }
 
@@ -438,14 +646,15 @@ async function pageResidents(params) {
   const nav = h("nav", { class: "buildings no-print", "aria-label": "楼栋" },
     h("span", { class: "muted" }, "按楼栋看："),
     bs.map((x) => h("a", { class: "chip", href: "#/residents?b=" + encodeURIComponent(x.fields.name),
-      "aria-current": x.fields.name === b ? "page" : null }, x.fields.name)));
+      "aria-current": x.fields.name === b ? "page" : null }, val(x, "name"))));
   if (b && !q) return pageBuilding(form, nav, bs.find((x) => x.fields.name === b), b, u);
   const path = "/api/records/resident?limit=100" + (q ? "&q=" + encodeURIComponent(q) : "");
   const res = await api("GET", path);
   show(h("h1", null, "居民"), form, nav,
-    h("p", { id: "count" }, q ? "「" + q + "」找到 " + res.total + " 位居民" +
-      (res.total > res.items.length ? "，显示前 " + res.items.length + " 位" : "")
-      : "共 " + res.total + " 位居民" + (res.total > res.items.length ? "，下面是前 " + res.items.length + " 位；请按楼栋看，或查找" : "")),
+    h("p", { id: "count" }, q ? t(res.total > res.items.length ? "「{q}」找到 {n} 位居民，显示前 {k} 位" : "「{q}」找到 {n} 位居民",
+      { q: dat(q), n: res.total, k: res.items.length })
+      : t(res.total > res.items.length ? "共 {n} 位居民，下面是前 {k} 位；请按楼栋看，或查找" : "共 {n} 位居民",
+        { n: res.total, k: res.items.length })),
     res.items.length ? residentTable(res.items) : h("p", null, "没有找到。姓名可以只写一部分，电话可以只写几位。"));
 }
 
@@ -465,21 +674,21 @@ async function pageBuilding(form, nav, bld, b, u) {
   }
   const sorted = [...rooms.entries()].sort((x, y) => x[0].localeCompare(y[0], "zh-CN", { numeric: true }));
   const f = bld ? bld.fields : {};
-  show(h("h1", null, "居民：" + b),
+  show(h("h1", null, t("居民：{b}", { b: dat(b) })),
     form, nav,
-    h("p", { id: "count" }, [gridName(bld && bld.scope), f.leader ? "楼栋长 " + f.leader : "",
-      f.phone ? "电话 " + f.phone : "", res.total + " 位居民"].filter(Boolean).join("，")),
-    h("nav", { class: "units no-print", "aria-label": "单元" }, units.map((x) =>
+    h("p", { id: "count" }, list([gridName(bld && bld.scope), f.leader ? t("楼栋长 {name}", { name: dat(f.leader) }) : "",
+      f.phone ? t("电话 {phone}", { phone: dat(f.phone) }) : "", t("{n} 位居民", { n: res.total })], "，")),
+    h("nav", { class: "units no-print", "aria-label": tr("单元") }, units.map((x) =>
       h("a", { class: "chip", href: "#/residents?b=" + encodeURIComponent(b) + "&u=" + encodeURIComponent(x),
-        "aria-current": x === unit ? "page" : null }, x ? x + "单元" : "未写单元"))),
-    h("h2", { class: "print-only" }, b + (unit ? unit + "单元" : "")),
+        "aria-current": x === unit ? "page" : null }, x ? t("{u}单元", { u: dat(x) }) : tr("未写单元")))),
+    h("h2", { class: "print-only" }, unit ? t("{b}{u}单元", { b: dat(b), u: dat(unit) }) : dat(b)),
     h("div", { class: "rooms" }, sorted.map(([room, people]) => h("section", { class: "room" },
-      h("h3", null, room ? room + "室" : "未写房号"),
+      h("h3", null, room ? t("{r}室", { r: dat(room) }) : tr("未写房号")),
       h("ul", null, people.map((r) => {
         const a = age(r.fields.birth_year);
-        return h("li", null, h("a", { href: "#/resident/" + r.id }, r.fields.name),
-          a !== null ? " " + a + "岁" : "", r.fields.tags && r.fields.tags.length ? h("span", { class: "tags" }, " " + shown(r, "tags")) : "",
-          r.fields.phone ? h("div", { class: "muted" }, r.fields.phone) : "");
+        return h("li", null, h("a", { href: "#/resident/" + r.id }, val(r, "name")),
+          a !== null ? " " + t("{n}岁", { n: a }) : "", r.fields.tags && r.fields.tags.length ? h("span", { class: "tags" }, " ", shown(r, "tags")) : "",
+          r.fields.phone ? h("div", { class: "muted" }, val(r, "phone")) : "");
       }))))),
     h("div", { class: "row no-print" }, h("button", { class: "plain", on: { click: () => window.print() } }, "打印本单元名册")));
 }
@@ -513,7 +722,7 @@ async function pageResidentForm(id) {
     try {
       const out = r ? await api("PATCH", "/api/records/resident/" + id, body)
         : await api("POST", "/api/records/resident", body);
-      toast(r ? "已保存" : "已登记 " + fields.name);
+      toast(r ? tr("已保存") : t("已登记 {name}", { name: dat(fields.name) }));
       location.hash = "#/resident/" + out.id;
     } catch (err) { toast(err.message, true); }
   } } },
@@ -530,7 +739,7 @@ async function pageResidentForm(id) {
         const sel = document.getElementById("scope");
         if (x && sel && [...sel.options].some((o) => o.value === x.scope)) sel.value = x.scope;
       } } }),
-      h("datalist", { id: "building-list" }, bs.map((x) => h("option", { value: x.fields.name })))),
+      h("datalist", { id: "building-list" }, bs.map((x) => h("option", { value: x.fields.name, class: "data" })))),
     h("div", null, h("label", { for: "unit" }, "单元"), input("unit", { value: f.unit || "", size: 4, inputmode: "numeric" })),
     h("div", null, h("label", { for: "room" }, "房号"), input("room", { value: f.room || "", size: 6 })),
     r ? null : h("div", null, h("label", { for: "scope" }, "所属网格"), scopeSelect("scope"))),
@@ -540,7 +749,7 @@ async function pageResidentForm(id) {
   pick,
   h("div", { class: "row" }, h("button", { type: "submit" }, r ? "保存" : "登记"),
     h("a", { class: "button plain", href: r ? "#/resident/" + id : "#/residents" }, "取消")));
-  show(h("h1", null, r ? "修改居民信息：" + f.name : "登记新居民"), form);
+  show(h("h1", null, r ? t("修改居民信息：{name}", { name: dat(f.name) }) : "登记新居民"), form);
   if (f.gender) document.getElementById("gender").value = f.gender;
 }
 
@@ -552,7 +761,8 @@ async function pageResident(id) {
     .filter((k) => !(f.household && ["building", "unit", "room"].includes(k)))
     .filter((k) => f[k] !== undefined && f[k] !== null && String(f[k]) !== "")
     .map((k) => h("tr", null, h("th", null, fieldLabel("resident", k)), h("td", { "data-field": k },
-      k === "birth_year" ? f[k] + "年（" + age(f[k]) + "岁）" : shown(r, k))));
+      k === "birth_year" ? t("{y}年（{n}岁）", { y: f[k], n: age(f[k]) })
+        : ["phone", "building", "unit", "room", "note"].includes(k) ? val(r, k) : shown(r, k))));
   rows.push(h("tr", null, h("th", null, "所属网格"), h("td", null, gridName(r.scope))));
   // the others living in the same room
   let mates = [];
@@ -566,22 +776,22 @@ async function pageResident(id) {
       conds.map((c) => "where=" + encodeURIComponent(c)).join("&"));
     mates = res.items.filter((x) => x.id !== r.id);
   }
-  show(h("h1", null, f.name, r.deleted ? "（已迁出）" : ""),
+  show(h("h1", null, val(r, "name"), r.deleted ? tr("（已迁出）") : ""),
     h("table", { class: "card-table" }, h("tbody", null, rows)),
     mates.length ? [h("h2", null, "同住的人"), h("ul", { class: "mates" }, mates.map((m) =>
-      h("li", null, h("a", { href: "#/resident/" + m.id }, m.fields.name),
-        m.fields.birth_year ? " " + age(m.fields.birth_year) + "岁" : "", m.fields.tags && m.fields.tags.length ? " " + shown(m, "tags") : "")))]
+      h("li", null, h("a", { href: "#/resident/" + m.id }, val(m, "name")),
+        m.fields.birth_year ? " " + t("{n}岁", { n: age(m.fields.birth_year) }) : "", m.fields.tags && m.fields.tags.length ? [" ", shown(m, "tags")] : "")))]
       : f.building ? h("p", { class: "muted" }, "登记的同住人：没有") : null,
-    h("p", { class: "muted" }, "最近修改 " + localTime(r.updated)),
+    h("p", { class: "muted" }, t("最近修改 {when}", { when: localTime(r.updated) })),
     h("div", { class: "row no-print" },
       h("a", { class: "button", href: "#/resident/" + id + "/edit" }, "修改"),
       r.deleted ? h("button", { class: "plain", on: { click: async () => {
-        try { await api("POST", "/api/records/resident/" + id + "/restore"); toast("已恢复"); route(); }
+        try { await api("POST", "/api/records/resident/" + id + "/restore"); toast(tr("已恢复")); route(); }
         catch (err) { toast(err.message, true); }
       } } }, "恢复（搬回来了）")
         : h("button", { class: "plain", on: { click: async () => {
-          if (!confirm("确定 " + f.name + " 已迁出吗？记录会保留，可以恢复。")) return;
-          try { await api("DELETE", "/api/records/resident/" + id); toast("已登记迁出"); route(); }
+          if (!confirm(t("确定 {name} 已迁出吗？记录会保留，可以恢复。", { name: f.name }))) return;
+          try { await api("DELETE", "/api/records/resident/" + id); toast(tr("已登记迁出")); route(); }
           catch (err) { toast(err.message, true); }
         } } }, "迁出"),
       h("a", { class: "button plain", href: "#/passbook/resident/" + id }, "时间银行存折"),
@@ -618,10 +828,10 @@ async function pageAppealStatus(code, page) {
     : { items: [] };
   const d = await doers();
   const link = (n, text) => h("a", { class: "button plain", href: "#/appeals?status=" + code + "&page=" + n }, text);
-  show(h("h1", null, "诉求：" + s.label + "（" + first.total + " 件）"),
+  show(h("h1", null, t("诉求：{status}（{n} 件）", { status: s.label, n: first.total })),
     h("div", { class: "row no-print" }, h("a", { class: "button plain", href: "#/appeals" }, "回到看板"),
       p > 1 ? link(p - 1, "上一页") : null,
-      h("span", { id: "page-of" }, "第 " + p + " 页，共 " + pages + " 页"),
+      h("span", { id: "page-of" }, t("第 {p} 页，共 {n} 页", { p, n: pages })),
       p < pages ? link(p + 1, "下一页") : null),
     h("section", { class: "column list", "data-status": code },
       res.items.slice().reverse().map((a) => appealItem(c, a, d))));
@@ -640,9 +850,9 @@ async function pageAppeals() {
   }));
   const d = await doers();
   const columns = cols.map(([s, res]) => h("section", { class: "column", "data-status": s.code },
-    h("h2", null, s.label, "（", res.total, "）"),
-    res.total > res.items.length ? h("p", { class: "muted" }, "最近的 " + res.items.length + " 件，",
-      h("a", { href: "#/appeals?status=" + s.code, class: "all" }, "看全部 " + res.total + " 件")) : null,
+    h("h2", null, t("{status}（{n}）", { status: s.label, n: res.total })),
+    res.total > res.items.length ? h("p", { class: "muted" }, t("最近的 {k} 件，", { k: res.items.length }),
+      h("a", { href: "#/appeals?status=" + s.code, class: "all" }, t("看全部 {n} 件", { n: res.total }))) : null,
     res.items.slice().reverse().map((a) => appealItem(c, a, d))));
   show(h("h1", null, "诉求与微心愿"),
     h("details", { class: "no-print", id: "new-appeal" }, h("summary", null, "登记新诉求"), appealForm()),
@@ -656,25 +866,36 @@ function appealItem(c, a, doers) {
   const verbs = c.verbs.filter((v) => allowed.includes(v.to));
   const panel = h("div", { class: "panel" });
   return h("div", { class: "item", "data-id": a.id },
-    h("div", null, h("strong", null, label("appeal", "category", a.fields.category)), "：", a.fields.description),
-    h("div", { class: "muted" }, [a.fields.resident ? shown(a, "resident") : "", a.fields.opened ? a.fields.opened + " 登记" : "",
-      a.fields.assignee ? "承办：" + shown(a, "assignee") : "",
-      a.fields.feedback ? "评价：" + label("appeal", "feedback", a.fields.feedback) : ""].filter(Boolean).join("，")),
+    h("div", null, h("strong", null, label("appeal", "category", a.fields.category)), tr("："), val(a, "description")),
+    h("div", { class: "muted" }, list([a.fields.resident ? shown(a, "resident") : "",
+      a.fields.opened ? t("{date} 登记", { date: a.fields.opened }) : "",
+      a.fields.assignee ? t("承办：{who}", { who: shown(a, "assignee") }) : "",
+      a.fields.feedback ? t("评价：{fb}", { fb: label("appeal", "feedback", a.fields.feedback) }) : ""], "，")),
     h("div", { class: "actions no-print" }, verbs.map((v) => h("button", {
       class: "plain", type: "button", "data-verb": v.name, on: { click: () => doVerb(a, v, panel, doers) } }, verbName(v.name)))),
     panel);
 }
 
+// (a verb in English by its own table: "办结" is also the report's
+// "resolved")
 function verbName(v) {
-  return { accept: "受理", assign: "交办", resolve: "办结", close: "回访并关闭", reopen: "重新打开",
-    claim: "认领", done: "完成" }[v] || v;
+  const words = lang === "en" ? { accept: "Accept", assign: "Assign", resolve: "Resolve", close: "Follow up and close",
+    reopen: "Reopen", claim: "Claim", done: "Done" } : { accept: "受理", assign: "交办", resolve: "办结",
+    close: "回访并关闭", reopen: "重新打开", claim: "认领", done: "完成" };
+  return words[v] || codeWords(v);
+}
+
+// What a toast says after a verb: "已受理", "Accepted".
+function verbDone(v) {
+  return tr({ accept: "已受理", assign: "已交办", resolve: "已办结", close: "已回访并关闭", reopen: "已重新打开",
+    claim: "已认领", done: "已完成" }[v] || "已保存");
 }
 
 async function sendVerb(a, v, body, panel) {
   try {
     await api("POST", "/api/records/appeal/" + a.id + "/verbs/" + v.name, body);
     panel.replaceChildren();
-    toast("已" + verbName(v.name));
+    toast(verbDone(v.name));
     route({ soft: true });
   } catch (err) { toast(err.message, true); }
 }
@@ -683,9 +904,9 @@ async function sendVerb(a, v, body, panel) {
 // feedback; the others are done at once.
 function doVerb(a, v, panel, doers) {
   if (v.name === "assign") {
-    panel.replaceChildren(h("label", { for: "to-" + a.id }, "交给哪个共建单位或志愿队？"),
+    fill(panel, h("label", { for: "to-" + a.id }, "交给哪个共建单位或志愿队？"),
       h("select", { id: "to-" + a.id, class: "assign-to" }, doers.map((d) =>
-        h("option", { value: d.collection + "/" + d.id }, d.fields.name))),
+        h("option", { value: d.collection + "/" + d.id, class: "data" }, d.fields.name))),
       h("div", { class: "actions" },
         h("button", { type: "button", class: "confirm", on: { click: () =>
           sendVerb(a, v, { to: document.getElementById("to-" + a.id).value }, panel) } }, "确定交办"),
@@ -694,7 +915,7 @@ function doVerb(a, v, panel, doers) {
   }
   if (v.name === "close") {
     const fb = field("appeal", "feedback");
-    panel.replaceChildren(h("fieldset", { class: "checks" }, h("legend", null, "居民的评价"),
+    fill(panel, h("fieldset", { class: "checks" }, h("legend", null, "居民的评价"),
       fb.values.map((x, i) => h("label", null, h("input", { type: "radio", name: "fb-" + a.id, value: x.code,
         checked: i === 0 }), x.label))),
       h("div", { class: "actions" },
@@ -722,7 +943,7 @@ function appealForm() {
     for (;;) {
       try {
         await api("POST", "/api/records/appeal", body);
-        toast("已登记");
+        toast(tr("已登记"));
         e.target.reset();
         e.target.closest("details").open = false;
         document.activeElement.blur();
@@ -773,7 +994,7 @@ async function pageTimebank() {
     for (;;) {
       try {
         await api("POST", "/api/timebank/" + kind, body);
-        toast((kind === "spend" ? "已支取 " : "已存入 ") + body.hours + " 小时");
+        toast(t(kind === "spend" ? "已支取 {h} 小时" : "已存入 {h} 小时", { h: body.hours }));
         route();
         return;
       } catch (err) {
@@ -784,13 +1005,15 @@ async function pageTimebank() {
           continue;
         }
         msg.replaceChildren();
+        let bal = null;
         if (kind === "spend" && err.status === 422) {
-          const bal = await balanceOf(body.person);
-          if (bal) msg.append(h("div", { class: "big-error" }, "没有支取：" + bal.name + " 现在只有 " +
-            bal.balance + " 小时，不够支取 " + body.hours + " 小时。"));
+          bal = await balanceOf(body.person);
+          if (bal) msg.append(h("div", { class: "big-error" }, t("没有支取：{name} 现在只有 {bal} 小时，不够支取 {h} 小时。",
+            { name: dat(bal.name), bal: bal.balance, h: body.hours })));
         }
-        msg.append(h("div", { class: "reason" }, (msg.childNodes.length ? "节点的说明：" :
-          kind === "spend" ? "没有支取：" : "没有存入：") + err.message));
+        msg.append(h("div", { class: "reason" }, t(msg.childNodes.length ? "节点的说明：{why}" :
+          kind === "spend" ? "没有支取：{why}" : "没有存入：{why}",
+        { why: said(err.message, [body.person, bal && bal.name]) })));
         return;
       }
     }
@@ -800,7 +1023,7 @@ async function pageTimebank() {
       on: { change: async (e) => {
         const el = document.getElementById("tb-balance");
         const bal = await balanceOf(e.target.value.trim());
-        el.textContent = bal ? bal.name + " 现有 " + bal.balance + " 小时" : "";
+        el.replaceChildren(...(bal ? t("{name} 现有 {bal} 小时", { name: dat(bal.name), bal: bal.balance }) : []));
       } } })),
     h("div", null, h("label", { for: "hours" }, "时长（小时）"), input("hours", { required: true, inputmode: "decimal", size: 5 })),
     h("div", null, h("label", { for: "service" }, "服务"), select("service", "timebank", "service", "（不填）")),
@@ -812,13 +1035,13 @@ async function pageTimebank() {
   h("p", { id: "tb-error", class: "error", role: "alert" }));
   const first = await api("GET", "/api/records/timebank?limit=1");
   const res = await api("GET", "/api/records/timebank?limit=15&offset=" + Math.max(0, first.total - 15));
-  const rows = res.items.reverse().map((t) => h("tr", null,
-    h("td", null, t.fields.date), h("td", null, t.fields.person && t.fields.person.$ref
-      ? h("a", { href: "#/passbook/" + t.fields.person.$ref }, shown(t, "person")) : shown(t, "person")),
-    h("td", null, label("timebank", "kind", t.fields.kind)),
-    h("td", { class: "num" }, t.fields.hours), h("td", null, shown(t, "service")),
-    h("td", null, t.fields.note || "")));
-  show(h("h1", null, "时间银行"), form, h("h2", null, "最近的记录（共 " + first.total + " 条）"),
+  const rows = res.items.reverse().map((x) => h("tr", null,
+    h("td", null, x.fields.date), h("td", null, x.fields.person && x.fields.person.$ref
+      ? h("a", { href: "#/passbook/" + x.fields.person.$ref }, shown(x, "person")) : shown(x, "person")),
+    h("td", null, label("timebank", "kind", x.fields.kind)),
+    h("td", { class: "num" }, x.fields.hours), h("td", null, shown(x, "service")),
+    h("td", null, val(x, "note"))));
+  show(h("h1", null, "时间银行"), form, h("h2", null, t("最近的记录（共 {n} 条）", { n: first.total })),
     wide(h("table", { id: "timebank-recent" }, h("thead", null, h("tr", null, ["日期", "谁的工时", "类型", "小时", "服务", "备注"]
       .map((x) => h("th", null, x)))), h("tbody", null, rows))));
 }
@@ -835,18 +1058,19 @@ async function pagePassbook(c, id) {
   // the balance before the entries shown, so that the last line is the account's
   let run = cents(bal.balance);
   for (const t of res.items) run -= (t.fields.kind === "spend" ? -1 : 1) * cents(t.fields.hours);
-  const rows = res.items.map((t) => {
-    run += (t.fields.kind === "spend" ? -1 : 1) * cents(t.fields.hours);
-    const sign = t.fields.kind === "spend" ? "−" : "+";
-    return h("tr", null, h("td", null, t.fields.date), h("td", null, label("timebank", "kind", t.fields.kind)),
-      h("td", { class: "num" }, sign + t.fields.hours), h("td", { class: "num" }, run / 100),
-      h("td", null, shown(t, "service")), h("td", null, t.fields.note || ""));
+  const rows = res.items.map((x) => {
+    run += (x.fields.kind === "spend" ? -1 : 1) * cents(x.fields.hours);
+    const sign = x.fields.kind === "spend" ? "−" : "+";
+    return h("tr", null, h("td", null, x.fields.date), h("td", null, label("timebank", "kind", x.fields.kind)),
+      h("td", { class: "num" }, sign + x.fields.hours), h("td", { class: "num" }, run / 100),
+      h("td", null, shown(x, "service")), h("td", null, val(x, "note")));
   });
-  show(h("h1", null, "时间银行存折：" + bal.name),
+  show(h("h1", null, t("时间银行存折：{name}", { name: dat(bal.name) })),
     h("p", { id: "passbook-balance", class: bal.overdrawn ? "error" : "big-line" },
-      "现有 " + bal.balance + " 小时（存入 " + bal.deposits + "，支取 " + bal.spends +
-      (bal.adjusts ? "，调整 " + bal.adjusts : "") + "）", bal.overdrawn ? "，已透支，请管理员处理" : ""),
-    first.total > res.items.length ? h("p", { class: "muted" }, "下面是最近的 " + res.items.length + " 条，共 " + first.total + " 条") : null,
+      t(bal.adjusts ? "现有 {bal} 小时（存入 {dep}，支取 {sp}，调整 {adj}）" : "现有 {bal} 小时（存入 {dep}，支取 {sp}）",
+        { bal: bal.balance, dep: bal.deposits, sp: bal.spends, adj: bal.adjusts }),
+      bal.overdrawn ? tr("，已透支，请管理员处理") : ""),
+    first.total > res.items.length ? h("p", { class: "muted" }, t("下面是最近的 {k} 条，共 {n} 条", { k: res.items.length, n: first.total })) : null,
     wide(h("table", { id: "passbook" }, h("thead", null, h("tr", null,
       ["日期", "类型", "小时", "余额", "服务", "备注"].map((x) => h("th", null, x)))), h("tbody", null, rows))),
     h("div", { class: "row no-print" }, h("button", { type: "button", on: { click: () => window.print() } }, "打印存折"),
@@ -863,22 +1087,23 @@ const FIGURES = [["appeals", "诉求", (t) => t.appeals.opened], ["resolved", "�
 async function pageReport(params) {
   const since = params.get("since") || "";
   const rep = await api("GET", "/api/report" + (since ? "?since=" + encodeURIComponent(since) : ""));
-  const t = rep.total;
+  const tot = rep.total;
   const max = Math.max(1, ...rep.grids.map((g) => g.appeals.opened));
   const now = new Date();
   const year = now.getFullYear();
   const month = year + "-" + String(now.getMonth() + 1).padStart(2, "0") + "-01";
-  show(h("h1", null, "报表", since ? "（" + since + " 以来）" : "（全部）"),
+  show(h("h1", null, since ? t("报表（{since} 以来）", { since }) : t("报表（全部）")),
     h("div", { class: "row no-print" },
       h("a", { class: "button plain", href: "#/report", "aria-current": since ? null : "page" }, "全部"),
       h("a", { class: "button plain", href: "#/report?since=" + year + "-01-01",
-        "aria-current": since === year + "-01-01" ? "page" : null }, year + " 年以来"),
+        "aria-current": since === year + "-01-01" ? "page" : null }, t("{y} 年以来", { y: year })),
       h("a", { class: "button plain", href: "#/report?since=" + month,
-        "aria-current": since === month ? "page" : null }, (now.getMonth() + 1) + " 月以来"),
+        "aria-current": since === month ? "page" : null }, t("{m} 月以来", {
+          m: lang === "en" ? now.toLocaleString("en-GB", { month: "long" }) : now.getMonth() + 1 })),
       h("button", { type: "button", on: { click: () => window.print() } }, "打印"),
       h("button", { type: "button", id: "export-csv", on: { click: () => exportCsv(rep, since) } }, "导出表格（Excel 可打开）")),
     h("div", { class: "cards", id: "report-total" }, FIGURES.map(([k, name, get]) => h("div", { class: "card", "data-figure": k },
-      h("div", null, name), h("div", { class: "big" }, get(t))))),
+      h("div", null, name), h("div", { class: "big" }, get(tot))))),
     h("h2", null, "各网格"),
     wide(h("table", { id: "report-grids" }, h("thead", null, h("tr", null,
       ["网格", "居民", "诉求", "办结", "走访", "隐患", "工时", "诉求数"].map((x) => h("th", null, x)))),
@@ -894,17 +1119,17 @@ async function pageReport(params) {
 // The report as a CSV file that Excel opens (UTF-8 with a byte order
 // mark, so that the Chinese is read right); made here, nothing sent.
 function exportCsv(rep, since) {
-  const cols = [["网格", (g) => g.grid === null ? "合计" : gridName(g.grid)], ["居民", (g) => g.residents],
+  const cols = [["网格", (g) => g.grid === null ? tr("合计") : gridText(g.grid)], ["居民", (g) => g.residents],
     ["户", (g) => g.households], ["诉求", (g) => g.appeals.opened], ["办结", (g) => g.appeals.resolved],
     ["走访", (g) => g.visits], ["调解纠纷", (g) => g.disputes_mediated], ["发现隐患", (g) => g.hazards_found],
     ["议事会", (g) => g.meetings], ["完成共建事项", (g) => g.tasks_done], ["代办跑腿", (g) => g.errands_done],
     ["志愿工时", (g) => g.volunteer_hours]];
   const cell = (v) => { const t = String(v === null || v === undefined ? "" : v);
     return /[",\n]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t; };
-  const lines = [cols.map((c) => c[0]).join(",")]
+  const lines = [cols.map((c) => cell(tr(c[0]))).join(",")]
     .concat(rep.grids.concat([rep.total]).map((g) => cols.map((c) => cell(c[1](g))).join(",")));
   const blob = new Blob(["\ufeff" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
-  const a = h("a", { href: URL.createObjectURL(blob), download: "报表" + (since ? "-" + since + "以来" : "") + ".csv" });
+  const a = h("a", { href: URL.createObjectURL(blob), download: (since ? t("报表-{since}以来", { since }) : tr("报表")) + ".csv" });
   document.body.append(a);
   a.click();
   a.remove();
@@ -923,7 +1148,7 @@ function extraFields(cname, handled) {
   const id = (f) => "x-" + cname + "-" + f.name;
   return h("details", { class: "more", id: "more-" + cname }, h("summary", null, "更多（可不填）"),
     h("div", { class: "row" }, fs.map((f) => {
-      const lab = f.label + (f.type === "texts" || f.type === "refs" ? "（一行一个）" : "");
+      const lab = f.type === "texts" || f.type === "refs" ? t("{label}（一行一个）", { label: f.label }) : f.label;
       let el;
       if (f.type === "enum") el = h("select", { id: id(f), name: id(f) }, h("option", { value: "" }, "（不填）"),
         f.values.map((v) => h("option", { value: v.code }, v.label)));
@@ -956,9 +1181,18 @@ function readExtra(fd, cname, handled, fields) {
 // A finding that becomes an appeal: its category.
 const FINDING_CATEGORY = { hazard: "safety", dispute: "dispute", need: "other", health: "elderly-care" };
 
-// The household's address as people say it: 5号楼2单元301.
+// The household's address as people say it: 5号楼2单元301 (as the node
+// reads an address typed in: what is sent to it).
 function address(bname, unit, room) {
   return (bname || "") + (unit ? unit + "单元" : "") + (room || "");
+}
+
+// The same on the page: the building's name and the room as data, the
+// word for a stairwell in the page's language.
+function place(bname, unit, room) {
+  const b = dat(bname), r = dat(room);
+  if (!unit) return [b, b && r ? " " : "", r];
+  return t("{b}{u}单元{r}", { b, u: dat(unit), r });
 }
 
 const VISIT_ASKED = ["by", "date", "household", "resident", "notes", "findings", "followups"];
@@ -978,7 +1212,7 @@ function visitForm(bs, preset) {
     const where = fd.get("household-ref") || address(fd.get("vbuilding"), fd.get("vunit").trim(), fd.get("vroom").trim());
     if (who) fields.resident = who;
     else if (fd.get("vroom").trim() || fd.get("household-ref")) fields.household = where;
-    else { msg.textContent = "请选一户（楼栋和房号），或写居民的姓名"; return; }
+    else { msg.textContent = tr("请选一户（楼栋和房号），或写居民的姓名"); return; }
     const notes = fd.get("notes").trim();
     if (notes) fields.notes = notes;
     const found = fd.getAll("finding");
@@ -1000,7 +1234,7 @@ function visitForm(bs, preset) {
           await api("POST", "/api/records/appeal", { fields: af });
           opened++;
         }
-        toast("已记下这次走访" + (opened ? "，并登记了 " + opened + " 件诉求" : ""));
+        toast(opened ? t("已记下这次走访，并登记了 {n} 件诉求", { n: opened }) : tr("已记下这次走访"));
         e.target.reset();
         document.activeElement.blur();
         route();
@@ -1012,7 +1246,7 @@ function visitForm(bs, preset) {
           if (err.body.error.field === "household") fields.household = ref; else fields.resident = ref;
           continue;
         }
-        msg.textContent = "没有记下：" + err.message;
+        msg.textContent = t("没有记下：{why}", { why: err.message });
         return;
       }
     }
@@ -1020,19 +1254,19 @@ function visitForm(bs, preset) {
   h("input", { type: "hidden", name: "household-ref", id: "household-ref", value: preset ? preset.ref : "" }),
   h("div", { class: "row" },
     h("div", null, h("label", { for: "vbuilding" }, "楼栋"), h("select", { id: "vbuilding", name: "vbuilding" },
-      bs.map((b) => h("option", { value: b.fields.name, selected: preset && preset.building === b.fields.name }, b.fields.name)))),
+      bs.map((b) => h("option", { value: b.fields.name, class: "data", selected: preset && preset.building === b.fields.name }, b.fields.name)))),
     h("div", null, h("label", { for: "vunit" }, "单元"), input("vunit", { size: 3, inputmode: "numeric", value: preset ? preset.unit : "" })),
     h("div", null, h("label", { for: "vroom" }, "房号"), input("vroom", { size: 5, inputmode: "numeric", value: preset ? preset.room : "" })),
     h("div", null, h("label", { for: "who" }, "或者：居民姓名"), input("who", { size: 8 }))),
-  preset ? h("p", { class: "ok", id: "visit-preset" }, "走访：" + preset.address) : null,
+  preset ? h("p", { class: "ok", id: "visit-preset" }, t("走访：{where}", { where: dat(preset.address) })) : null,
   h("fieldset", { class: "checks" }, h("legend", null, fv.label),
     fv.values.map((v) => h("label", null, h("input", { type: "checkbox", name: "finding", value: v.code }), v.label))),
   h("fieldset", { class: "checks" }, h("legend", null, "从发现直接登记诉求（与这次走访关联）"),
     fv.values.filter((v) => FINDING_CATEGORY[v.code]).map((v) => h("label", null,
-      h("input", { type: "checkbox", name: "appeal-from", value: v.code }), "「" + v.label + "」登记为诉求"))),
+      h("input", { type: "checkbox", name: "appeal-from", value: v.code }), t("「{finding}」登记为诉求", { finding: v.label })))),
   h("div", { class: "row" },
     h("div", null, h("label", { for: "notes" }, fieldLabel("visit", "notes")), h("textarea", { id: "notes", name: "notes", rows: 2, cols: 36 })),
-    h("div", null, h("label", { for: "followups" }, fieldLabel("visit", "followups") + "（一行一件）"),
+    h("div", null, h("label", { for: "followups" }, t("{label}（一行一件）", { label: fieldLabel("visit", "followups") })),
       h("textarea", { id: "followups", name: "followups", rows: 2, cols: 28 }))),
   h("div", { class: "row" },
     h("div", null, h("label", { for: "by" }, "走访人"), input("by", { size: 8, required: true, value: by })),
@@ -1058,14 +1292,14 @@ async function pageVisits(params) {
     location.hash = "#/visits?days=" + fd.get("days") + (fd.get("ub") ? "&b=" + encodeURIComponent(fd.get("ub")) : "");
   } } },
     h("div", null, h("label", { for: "days" }, "多少天没走访"), h("select", { id: "days", name: "days" },
-      [30, 60, 90, 180, 365].map((d) => h("option", { value: d, selected: d === days }, d + " 天")))),
+      [30, 60, 90, 180, 365].map((d) => h("option", { value: d, selected: d === days }, t("{n} 天", { n: d }))))),
     h("div", null, h("label", { for: "ub" }, "看哪个楼栋"), h("select", { id: "ub", name: "ub" }, h("option", { value: "" }, "全部楼栋"),
-      bs.map((x) => h("option", { value: x.fields.name, selected: x.fields.name === b }, x.fields.name)))),
+      bs.map((x) => h("option", { value: x.fields.name, class: "data", selected: x.fields.name === b }, x.fields.name)))),
     h("div", null, h("button", { type: "submit" }, "看看")),
     h("div", null, h("a", { class: "button plain", id: "sheet-link",
       href: "#/visits/sheet?days=" + days + (b ? "&b=" + encodeURIComponent(b) : "") }, "打印敲门单")));
-  const rows = un.items.map((x) => h("tr", null, h("td", null, x.address),
-    h("td", null, x.last || "从没走访过"), h("td", { class: "num" }, x.days < 0 ? "" : x.days + " 天"),
+  const rows = un.items.map((x) => h("tr", null, h("td", null, dat(x.address)),
+    h("td", null, x.last || tr("从没走访过")), h("td", { class: "num" }, x.days < 0 ? "" : t("{n} 天", { n: x.days })),
     h("td", { class: "no-print" }, h("a", { class: "button plain small", href: "#/visits?h=" + x.id + "&a=" + encodeURIComponent(x.address) +
       "&days=" + days + (b ? "&b=" + encodeURIComponent(b) : "") }, "走访这一户"))));
   show(h("h1", null, "走访"),
@@ -1073,14 +1307,14 @@ async function pageVisits(params) {
     h("h2", null, "最近的走访"),
     wide(h("table", { id: "visits-recent" }, h("thead", null, h("tr", null, ["日期", "哪一户", "走访人", "发现", "备注"].map((x) => h("th", null, x)))),
       h("tbody", null, last.items.slice().reverse().map((v) => h("tr", null, h("td", null, v.fields.date),
-        h("td", null, shown(v, "household") || shown(v, "resident")), h("td", null, v.fields.by),
-        h("td", null, shown(v, "findings")), h("td", null, v.fields.notes || "")))))),
-    h("h2", { id: "unvisited-title" }, (b || "全部楼栋") + "：" + days + " 天没走访的有 " + un.total + " 户"),
+        h("td", null, shown(v, "household") || shown(v, "resident")), h("td", null, val(v, "by")),
+        h("td", null, shown(v, "findings")), h("td", null, val(v, "notes"))))))),
+    h("h2", { id: "unvisited-title" }, t("{where}：{days} 天没走访的有 {n} 户", { where: b ? dat(b) : tr("全部楼栋"), days, n: un.total })),
     choose,
     b ? null : h("nav", { class: "buildings no-print", id: "unvisited-buildings", "aria-label": "各楼栋没走访的户数" },
       un.buildings.map((x) => h("a", { class: "chip", "data-building": x.building,
-        href: "#/visits?days=" + days + "&b=" + encodeURIComponent(x.building) }, x.building + "（" + x.households + " 户）"))),
-    un.total > un.items.length ? h("p", { class: "muted" }, "下面是前 " + un.items.length + " 户；选一个楼栋看全部") : null,
+        href: "#/visits?days=" + days + "&b=" + encodeURIComponent(x.building) }, t("{b}（{n} 户）", { b: dat(x.building), n: x.households })))),
+    un.total > un.items.length ? h("p", { class: "muted" }, t("下面是前 {k} 户；选一个楼栋看全部", { k: un.items.length })) : null,
     wide(h("table", { id: "unvisited" }, h("thead", null, h("tr", null, ["住户", "上次走访", "隔了", ""].map((x) => h("th", null, x)))),
       h("tbody", null, rows))));
 }
@@ -1093,12 +1327,12 @@ async function pageVisitSheet(params) {
   const un = await api("GET", "/api/unvisited?days=" + days + "&limit=1000" + (b ? "&building=" + encodeURIComponent(b) : ""));
   const fv = field("visit", "findings").values.filter((v) => v.code !== "none");
   show(h("div", { class: "sheet" },
-    h("h1", null, "敲门走访单：" + (b || "全部楼栋")),
-    h("p", null, days + " 天内没走访的 " + un.total + " 户" + (un.total > un.items.length ? "（本单列前 " + un.items.length + " 户）" : "") +
-      "，打印日期 " + today() + "。走访人：＿＿＿＿＿＿"),
+    h("h1", null, t("敲门走访单：{where}", { where: b ? dat(b) : tr("全部楼栋") })),
+    h("p", null, t(un.total > un.items.length ? "{days} 天内没走访的 {n} 户（本单列前 {k} 户），打印日期 {date}。走访人：＿＿＿＿＿＿"
+      : "{days} 天内没走访的 {n} 户，打印日期 {date}。走访人：＿＿＿＿＿＿", { days, n: un.total, k: un.items.length, date: today() })),
     // one column of the findings to circle, however many the schema has
     wide(h("table", { id: "sheet" }, h("thead", null, h("tr", null, ["住户", "上次走访", "在家", "发现（有就圈出来）", "备注"].map((x) => h("th", null, x)))),
-      h("tbody", null, un.items.map((x) => h("tr", null, h("td", null, x.address), h("td", null, x.last || "从没"),
+      h("tbody", null, un.items.map((x) => h("tr", null, h("td", null, dat(x.address)), h("td", null, x.last || tr("从没")),
         h("td", { class: "box-cell" }, "☐"), h("td", { class: "finds" }, fv.map((v) => v.label).join(" ")),
         h("td", { class: "blank" }, ""))))))),
   h("div", { class: "row no-print" }, h("button", { type: "button", on: { click: () => window.print() } }, "打印"),
@@ -1135,73 +1369,75 @@ async function pageMeetings() {
         tb.scope = m.scope;
         await api("POST", "/api/records/task", tb);
       }
-      toast("已记下议事会" + (items.length ? "和 " + items.length + " 件共建事项" : ""));
+      toast(items.length ? t("已记下议事会和 {n} 件共建事项", { n: items.length }) : tr("已记下议事会"));
       e.target.reset();
       e.target.closest("details").open = false;
       document.activeElement.blur();
       route();
-    } catch (err) { msg.textContent = "没有记下：" + err.message; }
+    } catch (err) { msg.textContent = t("没有记下：{why}", { why: err.message }); }
   } } },
   h("div", { class: "row" },
     h("div", null, h("label", { for: "mkind" }, fieldLabel("meeting", "kind")), select("mkind", "meeting", "kind")),
-    h("div", null, h("label", { for: "title" }, lang === "en" ? "title" : "会议名称"), input("title", { size: 18 })),
+    h("div", null, h("label", { for: "title" }, "会议名称"), input("title", { size: 18 })),
     h("div", null, h("label", { for: "mdate" }, fieldLabel("meeting", "date")), input("mdate", { type: "date", value: today() })),
     h("div", null, h("label", { for: "place" }, fieldLabel("meeting", "place")), input("place", { size: 10 })),
     h("div", null, h("label", { for: "scope" }, "所属网格"), scopeSelect("scope"))),
   h("div", { class: "row" },
-    h("div", null, h("label", { for: "participants" }, fieldLabel("meeting", "participants") + "（一行一位或一方）"),
+    h("div", null, h("label", { for: "participants" }, t("{label}（一行一位或一方）", { label: fieldLabel("meeting", "participants") })),
       h("textarea", { id: "participants", name: "participants", rows: 4, cols: 22 })),
-    h("div", null, h("label", { for: "topics" }, fieldLabel("meeting", "topics") + "（一行一个）"),
+    h("div", null, h("label", { for: "topics" }, t("{label}（一行一个）", { label: fieldLabel("meeting", "topics") })),
       h("textarea", { id: "topics", name: "topics", rows: 4, cols: 22 })),
-    h("div", null, h("label", { for: "decisions" }, fieldLabel("meeting", "decisions") + "（一行一条）"),
+    h("div", null, h("label", { for: "decisions" }, t("{label}（一行一条）", { label: fieldLabel("meeting", "decisions") })),
       h("textarea", { id: "decisions", name: "decisions", rows: 4, cols: 22 }))),
   extraFields("meeting", MEETING_ASKED),
   h("label", { for: "tasks" }, "共建清单：要做的事（一行一件，之后由单位认领）"),
   h("textarea", { id: "tasks", name: "tasks", rows: 3, cols: 50 }),
   msg, h("div", null, h("button", { type: "submit" }, "记下议事会")));
-  const taskRow = (t) => {
-    const allowed = c.moves.filter((m) => m.from === t.fields.status).map((m) => m.to);
+  const taskRow = (x) => {
+    const allowed = c.moves.filter((m) => m.from === x.fields.status).map((m) => m.to);
     const verbs = c.verbs.filter((v) => allowed.includes(v.to));
     const panel = h("div", { class: "panel" });
-    return h("div", { class: "item", "data-id": t.id, "data-status": t.fields.status },
-      h("div", null, h("strong", null, label("task", "status", t.fields.status)), "：", t.fields.what),
-      h("div", { class: "muted" }, [t.fields.meeting ? "来自" + (shown(t, "meeting") || "议事会") : "",
-        t.fields.claimants && t.fields.claimants.length ? "认领：" + shown(t, "claimants")
-          : t.fields.unit ? "认领：" + shown(t, "unit") : "", t.fields.done ? t.fields.done + " 完成" : ""].filter(Boolean).join("，")),
+    return h("div", { class: "item", "data-id": x.id, "data-status": x.fields.status },
+      h("div", null, h("strong", null, label("task", "status", x.fields.status)), tr("："), val(x, "what")),
+      h("div", { class: "muted" }, list([x.fields.meeting ? t("来自{meeting}", { meeting: shown(x, "meeting") || tr("议事会") }) : "",
+        x.fields.claimants && x.fields.claimants.length ? t("认领：{who}", { who: shown(x, "claimants") })
+          : x.fields.unit ? t("认领：{who}", { who: shown(x, "unit") }) : "",
+        x.fields.done ? t("{date} 完成", { date: x.fields.done }) : ""], "，")),
       h("div", { class: "actions no-print" }, verbs.map((v) => h("button", { class: "plain", type: "button", "data-verb": v.name,
-        on: { click: () => taskVerb(t, v, panel, d) } }, verbName(v.name)))), panel);
+        on: { click: () => taskVerb(x, v, panel, d) } }, verbName(v.name)))), panel);
   };
   const meetRow = (m) => h("section", { class: "item meeting", "data-id": m.id },
-    h("h3", null, m.fields.date + " " + label("meeting", "kind", m.fields.kind) + (m.fields.title ? "：" + m.fields.title : "")),
-    m.fields.participants ? h("div", null, "参加：" + m.fields.participants.join("、")) : null,
-    m.fields.topics ? h("div", null, "议题：" + m.fields.topics.join("；")) : null,
-    m.fields.decisions ? h("div", { class: "decisions" }, "决定：" + m.fields.decisions.join("；")) : null);
+    h("h3", null, m.fields.title ? t("{date} {kind}：{title}", { date: m.fields.date, kind: label("meeting", "kind", m.fields.kind), title: val(m, "title") })
+      : t("{date} {kind}", { date: m.fields.date, kind: label("meeting", "kind", m.fields.kind) })),
+    m.fields.participants ? h("div", null, t("参加：{who}", { who: list(m.fields.participants.map(dat)) })) : null,
+    m.fields.topics ? h("div", null, t("议题：{what}", { what: list(m.fields.topics.map(dat), "；") })) : null,
+    m.fields.decisions ? h("div", { class: "decisions" }, t("决定：{what}", { what: list(m.fields.decisions.map(dat), "；") })) : null);
   const statuses = field("task", "status").values;
   show(h("h1", null, "议事会与共建清单"),
     h("details", { class: "no-print", id: "new-meeting" }, h("summary", null, "记一次议事会"), form),
-    h("h2", null, "共建清单（最近 " + tasks.items.length + " 件，共 " + ts.total + " 件）"),
+    h("h2", null, t("共建清单（最近 {k} 件，共 {n} 件）", { k: tasks.items.length, n: ts.total })),
     h("div", { class: "board tasks" }, statuses.map((s) => h("section", { class: "column", "data-status": s.code },
       h("h3", null, s.label), tasks.items.filter((t) => t.fields.status === s.code).reverse().map(taskRow)))),
-    h("h2", null, "最近的议事会（共 " + ms.total + " 次）"),
+    h("h2", null, t("最近的议事会（共 {n} 次）", { n: ms.total })),
     h("div", { id: "meetings" }, meetings.items.slice().reverse().map(meetRow)));
 }
 
-function taskVerb(t, v, panel, doers) {
+function taskVerb(x, v, panel, doers) {
   const send = async (body) => {
     try {
-      await api("POST", "/api/records/task/" + t.id + "/verbs/" + v.name, body);
+      await api("POST", "/api/records/task/" + x.id + "/verbs/" + v.name, body);
       panel.replaceChildren();
-      toast("已" + verbName(v.name));
+      toast(verbDone(v.name));
       route({ soft: true });
     } catch (err) { toast(err.message, true); }
   };
   if (v.name === "claim") {
-    panel.replaceChildren(h("label", { for: "claim-" + t.id }, "哪个单位认领？"),
-      h("select", { id: "claim-" + t.id, class: "claim-by" }, doers.map((x) =>
-        h("option", { value: x.collection + "/" + x.id }, x.fields.name))),
+    fill(panel, h("label", { for: "claim-" + x.id }, "哪个单位认领？"),
+      h("select", { id: "claim-" + x.id, class: "claim-by" }, doers.map((y) =>
+        h("option", { value: y.collection + "/" + y.id, class: "data" }, y.fields.name))),
       h("div", { class: "actions" },
         h("button", { type: "button", class: "confirm", on: { click: () =>
-          send({ to: document.getElementById("claim-" + t.id).value }) } }, "确定认领"),
+          send({ to: document.getElementById("claim-" + x.id).value }) } }, "确定认领"),
         h("button", { type: "button", class: "plain", on: { click: () => panel.replaceChildren() } }, "取消")));
     return;
   }
@@ -1220,16 +1456,23 @@ const JOIN_REFUSED = {
 };
 
 function peerState(p) {
-  if (p.reachable) return "现在连着";
-  if (p.last_ok) return "上次同步 " + localTime(p.last_ok) + (p.failures ? "，之后连不上 " + p.failures + " 次" : "");
-  return p.last_try ? "还没连上过（试过 " + localTime(p.last_try) + "）" : "还没试过";
+  if (p.reachable) return tr("现在连着");
+  if (p.last_ok) return p.failures ? t("上次同步 {when}，之后连不上 {n} 次", { when: localTime(p.last_ok), n: p.failures })
+    : t("上次同步 {when}", { when: localTime(p.last_ok) });
+  return p.last_try ? t("还没连上过（试过 {when}）", { when: localTime(p.last_try) }) : tr("还没试过");
 }
 
-// A member named in words: its role, its short number, where it was seen.
+// A member named in words, never by its key: who its invite was for
+// ("王阿姨, 3号楼", set in the invite form), this node's own name, else
+// its role and grid (the node's label: the CLI's `members` says the same).
+function memberWho(m) {
+  if (m.name) return dat(m.name);
+  const role = roleName(m.role || (m.admin ? "admin" : ""));
+  return m.grid ? t("{role}（{grid}）", { role, grid: dat(m.grid) }) : role;
+}
 function memberName(m, peers) {
   const seen = peers.find((p) => p.key === m.key);
-  return (ROLE_NAMES[m.role] || m.role) + "（编号 " + m.key.slice(0, 4) + "-" + m.key.slice(4, 8) + "）" +
-    (m.self ? "，就是本机" : "") + (seen ? "，在 " + seen.addr : "");
+  return [memberWho(m), m.self ? tr("，就是本机") : "", seen ? t("，在 {addr}", { addr: seen.addr }) : ""];
 }
 
 // What the last action on the sync page said: kept while the page is
@@ -1244,45 +1487,54 @@ async function pageSync() {
   // a panel: while the code is shown, a change does not draw the page again
   const invOut = h("div", { id: "invite-out", class: "panel" });
   const joinMsg = h("p", { id: "join-result", role: "alert", class: syncNotes.joinClass }, syncNotes.join);
+  // the last notes are drawn in the language they were made in
+  for (const k of ["sync", "join", "bundle"]) if (Array.isArray(syncNotes[k])) syncNotes[k] = syncNotes[k].map((x) => x instanceof Node ? x.cloneNode(true) : x);
   const bundleMsg = h("p", { id: "bundle-result", role: "status" }, syncNotes.bundle);
+  // text: a string or what t() made
   const note = (el, key, text, cls) => {
     syncNotes[key] = text;
-    el.textContent = text;
+    el.replaceChildren(...[].concat(text));
     if (cls !== undefined) { syncNotes.joinClass = cls; el.className = cls; }
   };
   const syncNow = async () => {
-    note(out, "sync", "正在同步……");
+    note(out, "sync", tr("正在同步……"));
     try {
       const r = await api("POST", "/api/sync", {});
-      note(out, "sync", peers.items.length ? "已开始和 " + (r.started + r.connected) + " 个节点同步，结果会显示在下面" : "还不知道别的节点：先把办公室的地址加进来（gridsync serve --peer 地址）");
+      note(out, "sync", peers.items.length ? t("已开始和 {n} 个节点同步，结果会显示在下面", { n: r.started + r.connected })
+        : tr("还不知道别的节点：先把办公室的地址加进来（gridsync serve --peer 地址）"));
       setTimeout(() => route({ soft: true }), 1500);
-    } catch (err) { note(out, "sync", "没能同步：" + err.message); }
+    } catch (err) { note(out, "sync", t("没能同步：{why}", { why: err.message })); }
   };
   const grid = writableGrids();
   const invite = h("form", { id: "invite-form", on: { submit: async (e) => {
     e.preventDefault();
     const fd = new FormData(e.target);
     try {
-      const r = await api("POST", "/api/invite", { role: fd.get("irole"), scope: fd.get("iscope"), days: Number(fd.get("idays")) });
+      const r = await api("POST", "/api/invite", { role: fd.get("irole"), scope: fd.get("iscope"), days: Number(fd.get("idays")),
+        for: fd.get("ifor").trim() });
       const code = h("textarea", { id: "invite-code", readonly: true, rows: 3, cols: 44 });
       code.value = r.code;
-      invOut.replaceChildren(
-        h("p", null, "请新楼栋长用手机扫码，或把下面的文字一字不差地输入。只给本人看，不要发到群里。有效到 " + localTime(r.expires) + "。"),
+      fill(invOut, 
+        h("p", null, r.for ? t("这是给「{who}」的邀请码。请本人用手机扫码，或把下面的文字一字不差地输入。只给本人看，不要发到群里。有效到 {when}。",
+          { who: dat(r.for), when: localTime(r.expires) })
+          : t("请新楼栋长用手机扫码，或把下面的文字一字不差地输入。只给本人看，不要发到群里。有效到 {when}。", { when: localTime(r.expires) })),
         h("img", { id: "invite-qr", alt: "邀请码的二维码", src: "data:image/svg+xml;base64," + btoa(r.svg), width: 300, height: 300 }),
         code,
         h("div", null, h("button", { type: "button", id: "copy-invite", class: "plain", on: { click: async () => {
-          try { await navigator.clipboard.writeText(r.code); toast("已复制邀请码"); }
-          catch (err) { code.select(); toast("请按 Ctrl+C 复制", true); }
+          try { await navigator.clipboard.writeText(r.code); toast(tr("已复制邀请码")); }
+          catch (err) { code.select(); toast(tr("请按 Ctrl+C 复制"), true); }
         } } }, "复制邀请码")));
-    } catch (err) { invOut.replaceChildren(h("p", { class: "error" }, "没有生成邀请码：" + err.message)); }
+    } catch (err) { fill(invOut, h("p", { class: "error" }, t("没有生成邀请码：{why}", { why: err.message }))); }
   } } },
   h("div", { class: "row" },
+    h("div", null, h("label", { for: "ifor" }, "给谁（姓名、楼栋）"),
+      input("ifor", { size: 14, maxlength: 20, autocomplete: "off", placeholder: "如：王阿姨，3号楼" })),
     h("div", null, h("label", { for: "irole" }, "角色"), h("select", { id: "irole", name: "irole" },
-      ["leader", "office", "reader", "admin"].map((r) => h("option", { value: r }, ROLE_NAMES[r])))),
+      ["leader", "office", "reader", "admin"].map((r) => h("option", { value: r }, roleName(r))))),
     h("div", null, h("label", { for: "iscope" }, "负责的网格"), grid.length ? h("select", { id: "iscope", name: "iscope" },
-      grid.map(([s, n]) => h("option", { value: s }, n))) : h("p", { class: "warn" }, "没有网格")),
+      grid.map(([s, n]) => h("option", { value: s, class: "data" }, n))) : h("p", { class: "warn" }, "没有网格")),
     h("div", null, h("label", { for: "idays" }, "几天内有效"), h("select", { id: "idays", name: "idays" },
-      [1, 3, 7, 30].map((d) => h("option", { value: d, selected: d === 7 }, d + " 天")))),
+      [1, 3, 7, 30].map((d) => h("option", { value: d, selected: d === 7 }, t("{n} 天", { n: d }))))),
     h("div", null, h("button", { type: "submit" }, "生成邀请码"))), invOut);
   const join = h("form", { id: "join-form", on: { submit: async (e) => {
     e.preventDefault();
@@ -1290,12 +1542,12 @@ async function pageSync() {
     note(joinMsg, "join", "", "");
     try {
       const r = await api("POST", "/api/join", { code });
-      note(joinMsg, "join", "已加入网络「" + r.network + "」，角色：" + (ROLE_NAMES[r.role] || r.role), "ok");
+      note(joinMsg, "join", t("已加入网络「{net}」，角色：{role}", { net: dat(r.network), role: roleName(r.role) }), "ok");
       session = null;
       route({ soft: true });
     } catch (err) {
       const c = err.body && err.body.error && err.body.error.code;
-      note(joinMsg, "join", "没有加入：" + (JOIN_REFUSED[c] || err.message), "error");
+      note(joinMsg, "join", t("没有加入：{why}", { why: JOIN_REFUSED[c] ? tr(JOIN_REFUSED[c]) : err.message }), "error");
     }
   } } },
   h("label", { for: "jcode" }, "把管理员给的邀请码粘贴到这里"),
@@ -1305,33 +1557,46 @@ async function pageSync() {
     e.preventDefault();
     const f = document.getElementById("bundle-file").files[0];
     if (!f) return;
-    if (f.size > 64 * 1024 * 1024) { note(bundleMsg, "bundle", "文件太大（最多 64 MB），请用命令行 gridsync import"); return; }
-    note(bundleMsg, "bundle", "正在导入……");
+    if (f.size > 64 * 1024 * 1024) { note(bundleMsg, "bundle", tr("文件太大（最多 64 MB），请用命令行 gridsync import")); return; }
+    note(bundleMsg, "bundle", tr("正在导入……"));
     try {
       if (!session) session = await getSession();
       const r = await fetch("/api/bundle", { method: "POST", headers: { "X-GS-Lang": lang, "X-CSRF-Token": session.csrf,
         "Content-Type": "application/octet-stream" }, body: f });
       const j = await r.json().catch(() => null);
       if (!r.ok) throw new ApiError(r.status, j);
-      note(bundleMsg, "bundle", "已导入：新收到 " + j.applied + " 条，已有 " + j.duplicates + " 条" +
-        (j.refused ? "，拒收 " + j.refused + " 条" : "") + (j.held ? "，暂存 " + j.held + " 条" : ""));
+      note(bundleMsg, "bundle", [t("已导入：新收到 {n} 条，已有 {d} 条", { n: j.applied, d: j.duplicates }),
+        j.refused ? t("，拒收 {n} 条", { n: j.refused }) : "", j.held ? t("，暂存 {n} 条", { n: j.held }) : ""].join(""));
       route({ soft: true });
-    } catch (err) { note(bundleMsg, "bundle", "没有导入：" + err.message); }
+    } catch (err) { note(bundleMsg, "bundle", t("没有导入：{why}", { why: err.message })); }
   } } },
-  h("label", { for: "bundle-file" }, "从 U 盘导入同步包"),
-  h("input", { type: "file", id: "bundle-file", name: "bundle-file" }),
+  // the browser's own file button speaks the browser's language ("Choose
+  // File"): a label of ours, styled as a button, opens the file chooser of
+  // an input kept out of sight but reachable by the keyboard (Tab, then
+  // Space); the file chosen is named beside it
+  h("p", { class: "file-title" }, "从 U 盘导入同步包"),
+  h("div", { class: "row file-pick" },
+    h("input", { type: "file", id: "bundle-file", name: "bundle-file", class: "visually-hidden",
+      "aria-describedby": "bundle-file-name", on: { change: (e) => {
+        const f = e.target.files[0];
+        fill(document.getElementById("bundle-file-name"), f ? dat(f.name) : tr("还没有选文件"));
+      } } }),
+    h("label", { for: "bundle-file", class: "button plain file-button", id: "bundle-file-label" }, "选一个同步包文件……"),
+    h("span", { id: "bundle-file-name", class: "file-name", "aria-live": "polite" }, "还没有选文件")),
   h("div", null, h("button", { type: "submit" }, "导入")));
   const memberRows = mem.items.map((m) => h("tr", { "data-key-short": m.key.slice(0, 8) },
-    h("td", null, memberName(m, peers.items)),
-    h("td", null, m.revoked ? "已停用" : { valid: "正常", unwitnessed: "待办公室确认", leaked: "邀请码被用了两次", void: "无效" }[m.state] || m.state),
+    h("td", { class: "member" }, memberName(m, peers.items)),
+    h("td", null, tr(m.revoked ? "已停用" : { valid: "正常", unconfirmed: "待办公室确认", unwitnessed: "待办公室确认",
+      leaked: "邀请码被用了两次", void: "无效" }[m.state] || m.state)),
     h("td", { class: "no-print" }, mem.root_admin && !m.self && !m.revoked && !m.admin ? h("button", { type: "button", class: "plain danger",
       on: { click: async () => {
-        if (!confirm("确定停用「" + memberName(m, peers.items) + "」吗？它以后写的记录都不再被接受。")) return;
-        try { await api("POST", "/api/revoke", { key: m.key }); toast("已停用"); route(); }
+        if (!confirm(t("确定停用「{who}」吗？它以后写的记录都不再被接受。", { who: m.label || roleName(m.role) }))) return;
+        try { await api("POST", "/api/revoke", { key: m.key }); toast(tr("已停用")); route(); }
         catch (err) { toast(err.message, true); }
       } } }, "停用（电脑丢了）") : "")));
   show(h("h1", null, "同步与成员"),
-    h("p", null, net ? "本机「" + session.node.name + "」是网络「" + net.name + "」的" + roleName(net.role) : "本机还没有加入网络"),
+    h("p", null, net ? t("本机「{node}」是网络「{net}」的{role}", { node: dat(session.node.name), net: dat(net.name), role: roleName(net.role) })
+      : "本机还没有加入网络"),
     h("div", { class: "cards" },
       h("div", { class: "card" }, h("div", null, "知道的节点"), h("div", { class: "big", id: "peers-known" }, peers.items.length)),
       h("div", { class: "card" }, h("div", null, "现在连着"), h("div", { class: "big", id: "peers-reachable" },
@@ -1339,11 +1604,12 @@ async function pageSync() {
       h("div", { class: "card" }, h("div", null, "还没收到的记录"), h("div", { class: "big" }, st.behind_changes),
         h("div", { class: "muted" }, st.behind_changes ? "别的节点有，本机还没有" : "已经一致"))),
     h("div", { class: "row" }, h("button", { type: "button", id: "sync-now", on: { click: syncNow } }, "现在同步"), out),
-    peers.items.length ? wide(h("table", { id: "peers" }, h("thead", null, h("tr", null, ["节点地址", "情况", "上次的结果"].map((x) => h("th", null, x)))),
-      h("tbody", null, peers.items.map((p) => h("tr", null, h("td", null, p.addr), h("td", null, peerState(p)),
+    peers.items.length ? wide(h("table", { id: "peers" }, h("thead", null, h("tr", null, ["节点", "节点地址", "情况", "上次的结果"].map((x) => h("th", null, x)))),
+      h("tbody", null, peers.items.map((p) => h("tr", null, h("td", { class: "peer-name" }, p.name ? dat(p.name) : tr("还不知道是谁")),
+        h("td", null, p.addr), h("td", null, peerState(p)),
         h("td", null, p.note || "")))))) : h("p", { class: "muted" }, "还不知道别的节点。"),
     h("h2", null, "邀请新的楼栋长"), mem.root_admin ? invite : h("p", { class: "muted" }, "只有建立网络的管理员电脑能发邀请码。"),
-    h("h2", null, "加入网络"), net ? h("p", { class: "muted" }, "本机已经在网络「" + net.name + "」里；管理员换了网络密钥时，把新的邀请码粘贴到这里。") : null, join,
+    h("h2", null, "加入网络"), net ? h("p", { class: "muted" }, t("本机已经在网络「{net}」里；管理员换了网络密钥时，把新的邀请码粘贴到这里。", { net: dat(net.name) })) : null, join,
     h("h2", null, "U 盘同步包"),
     h("div", { class: "row" }, h("a", { class: "button", id: "bundle-download", href: "/api/bundle", download: "" }, "导出同步包（下载）")),
     upload, bundleMsg,
@@ -1369,30 +1635,30 @@ async function pageInbox() {
   const d = await doers();
   const items = await Promise.all(box.items.map(async (it) => {
     const ref = it.refs && it.refs[0];
-    const head = h("h3", null, INBOX_KIND[it.kind] || it.kind);
+    const head = h("h3", null, tr(INBOX_KIND[it.kind] || it.kind));
     if (it.kind === "status_race" && ref) {
       const a = await api("GET", "/api/records/appeal/" + ref.id).catch(() => null);
       if (a) return h("section", { class: "item inbox", "data-kind": it.kind }, head,
-        h("p", null, "诉求「" + (ref.name || a.fields.description) + "」在两台电脑上几乎同时被改了状态，现在显示「" +
-          label("appeal", "status", a.fields.status) + "」。请确认它实际上到了哪一步，再点一下正确的操作："),
+        h("p", null, t("诉求「{what}」在两台电脑上几乎同时被改了状态，现在显示「{status}」。请确认它实际上到了哪一步，再点一下正确的操作：",
+          { what: dat(ref.name || a.fields.description), status: label("appeal", "status", a.fields.status) })),
         appealItem(c, a, d));
     }
     if (it.kind === "overdrawn" && ref) {
       const bal = await api("GET", "/api/timebank/balance?person=" + encodeURIComponent(ref.collection + "/" + ref.id)).catch(() => null);
       if (bal) return h("section", { class: "item inbox", "data-kind": it.kind }, head,
-        h("p", null, bal.name + " 的账户现在是 " + bal.balance + " 小时：两台电脑同时支取，取多了。"),
+        h("p", null, t("{name} 的账户现在是 {bal} 小时：两台电脑同时支取，取多了。", { name: dat(bal.name), bal: bal.balance })),
         session.network && session.network.role === "admin" ? h("button", { type: "button", class: "settle", on: { click: async () => {
           try { await api("POST", "/api/timebank/adjust", { person: ref.collection + "/" + ref.id, hours: String(-bal.balance),
-            fields: { note: "透支调整（待处理）" } }); toast("已调整"); route(); }
-          catch (err) { toast(err.message, true); } } } }, "补上 " + (-bal.balance) + " 小时，把账户调到 0")
+            fields: { note: tr("透支调整（待处理）") } }); toast(tr("已调整")); route(); }
+          catch (err) { toast(err.message, true); } } } }, t("补上 {h} 小时，把账户调到 0", { h: -bal.balance }))
           : h("p", null, "请管理员在「待处理」里调整。"));
     }
     return h("section", { class: "item inbox", "data-kind": it.kind }, head,
-      h("p", null, INBOX_DO[it.kind] || "请管理员处理。"),
+      h("p", null, tr(INBOX_DO[it.kind] || "请管理员处理。")),
       h("details", null, h("summary", null, "节点的原话（英文）"), h("p", { class: "muted" }, it.what.replace(/[0-9A-Z]{26,}/g, "…"))));
   }));
   show(h("h1", null, "待处理"),
-    h("p", { id: "inbox-count" }, items.length ? "有 " + items.length + " 件事要人来决定" : "没有要处理的事。"), items);
+    h("p", { id: "inbox-count" }, items.length ? t("有 {n} 件事要人来决定", { n: items.length }) : "没有要处理的事。"), items);
 }
 
 // ---- routing ----
@@ -1505,11 +1771,14 @@ async function start() {
   // the schema's own labels, in English when chosen
   if (lang === "en") {
     document.documentElement.lang = "en";
+    document.title = "gridsync";
+    document.querySelector(".brand-name").textContent = "gridsync";
     for (const c of schema.collections) {
       c.label = codeWords(c.name);
       for (const f of c.fields) { f.label = codeWords(f.name); for (const v of f.values) v.label = codeWords(v.code); }
     }
   }
+  // the other language, named in itself (marked lang: its own words)
   document.querySelector(".top").append(h("button", { type: "button", class: "lang plain", id: "lang",
     lang: lang === "en" ? "zh-CN" : "en", on: { click: () => setLang(lang === "en" ? "zh" : "en") } },
     lang === "en" ? "中文" : "English"));

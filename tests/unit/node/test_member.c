@@ -4,6 +4,7 @@
  * permission check, as node/netnode.c wires it.
  */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1539,4 +1540,142 @@ Test(member, the_cached_policy_sees_a_revocation_at_once)
   crdt_change_free(after), crdt_change_free(rev);
   free(l1.b), free(l2.b);
   node_close(admin), node_close(lost), node_close(office);
+}
+
+/* ---- who an invite is for (issue 17: members named, never by id) ---- */
+
+static void write_grid(node *n, const char *scope, const char *name)
+{
+  crdt_op op = {.kind = CRDT_OP_SET, .coll = "grid", .coll_len = 4,
+                .field = "name", .field_len = 4,
+                .value = {.type = CRDT_STR, .u.s = {name, strlen(name)}}};
+  crdt_id_new(now_ms, NULL, op.id);
+  cr_assert_eq(node__write(n, scope, strlen(scope), &op, 1, NULL), GS_OK);
+}
+
+typedef struct named {
+  const uint8_t *key;
+  node_member_info m;
+  bool found;
+} named;
+
+static int on_named(void *ctx, const node_member_info *m)
+{
+  named *x = ctx;
+  if (memcmp(m->key, x->key, CRDT_KEY_LEN) == 0) {
+    x->m = *m;
+    x->found = true;
+  }
+  return 0;
+}
+
+/* n's label for the member with key, as every front end shows it. */
+static void label_of(node *n, const uint8_t *key, char *out, size_t len)
+{
+  named x = {.key = key};
+  cr_assert_eq(node_members(n, on_named, &x), GS_OK);
+  cr_assert(x.found, "the member is listed");
+  node_member_label(n, &x.m, out, len, NULL, 0);
+}
+
+Test(member, an_invite_names_whom_it_is_for_and_only_the_admin_says_it)
+{
+  /* the name: UTF-8 text of 1 to 60 bytes, no control characters */
+  cr_assert(node_member_name_valid("王阿姨, 3号楼"));
+  cr_assert(node_member_name_valid(
+      "一二三四五六七八九十一二三四五六七八九十")); /* 60 bytes */
+  cr_assert_not(node_member_name_valid(
+      "一二三四五六七八九十一二三四五六七八九十a"));
+  cr_assert_not(node_member_name_valid(""));
+  cr_assert_not(node_member_name_valid(NULL));
+  cr_assert_not(node_member_name_valid("王阿姨\n3号楼"));
+  cr_assert_not(node_member_name_valid("a\x7f"));
+  cr_assert_not(node_member_name_valid("a\xc2\x85")); /* NEL */
+  cr_assert_not(node_member_name_valid("a\xff"));
+  cr_assert_not(node_member_name_valid("\xe7\x8e")); /* cut in two */
+
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  write_grid(admin, "s/c/g01", "一网格");
+  const char *scopes[] = {"s/c/g01"};
+  char *code = NULL;
+  /* a bad name: refused, no code made */
+  cr_assert_eq(node_invite_for(admin, "leader", scopes, 1, now_ms + 86400000,
+                               "王阿姨\n3号楼", &code),
+               GS_EINVAL);
+  cr_assert_null(code);
+  cr_assert_eq(node_invite_for(admin, "leader", scopes, 1, now_ms + 86400000,
+                               "王阿姨, 3号楼", &code),
+               GS_OK);
+  node *wang = mk("wang");
+  cr_assert_eq(node_join(wang, code), GS_OK);
+  free(code);
+  node *other = invitee(admin, "other", "leader", "s/c/g01"); /* no name */
+  sync_pair(admin, wang, true, true, NULL, NULL);
+  sync_pair(admin, other, true, true, NULL, NULL);
+  sync_pair(admin, other, true, true, NULL, NULL);
+
+  char l[200];
+  /* every node names wang's laptop by whom its invite was for */
+  label_of(admin, node_pk(wang), l, sizeof l);
+  cr_assert_str_eq(l, "王阿姨, 3号楼");
+  label_of(other, node_pk(wang), l, sizeof l);
+  cr_assert_str_eq(l, "王阿姨, 3号楼");
+  /* an invite that said nobody: the role and the grid, never the key */
+  label_of(admin, node_pk(other), l, sizeof l);
+  cr_assert_str_eq(l, "building leader (一网格)");
+  /* the admin itself, a peer with no claim */
+  node_member_info mi;
+  cr_assert_eq(node_member_get(wang, node_pk(admin), &mi), GS_OK);
+  node_member_label(wang, &mi, l, sizeof l, NULL, 0);
+  cr_assert_str_eq(l, "admin");
+
+  /* a leader cannot name anyone: its record of that kind is refused */
+  crdt_op op = {.kind = CRDT_OP_SET, .coll = "invitee", .coll_len = 7,
+                .field = "for", .field_len = 3,
+                .value = {.type = CRDT_BYTES, .u.s = {"骗子", 6}}};
+  memcpy(op.id, node_pk(wang), CRDT_ID_LEN);
+  store_write *w;
+  cr_assert_eq(node__write_begin(other, &w), GS_OK);
+  cr_assert_eq(store_write_change(w, NODE_NET_SCOPE, strlen(NODE_NET_SCOPE),
+                                  &op, 1, now_ms, NULL, NULL),
+               GS_OK);
+  cr_assert_eq(store_write_commit(w), GS_OK);
+  size_t refused = 0;
+  sync_pair(admin, other, true, true, &refused, NULL);
+  cr_assert_geq(refused, 1, "the admin refuses a leader's invitee record");
+  label_of(admin, node_pk(wang), l, sizeof l);
+  cr_assert_str_eq(l, "王阿姨, 3号楼");
+  node_close(admin), node_close(wang), node_close(other);
+}
+
+/* unsent (node_status): a change the peer refused is never counted as
+ * passed on; one it kept is, once it acknowledged it. */
+Test(member, a_change_the_peer_refused_is_not_passed_on)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *leader = invitee(admin, "leader", "leader", "s/c/g01");
+  node_status st;
+  cr_assert_eq(node_status_get(leader, NULL, &st), GS_OK);
+  uint64_t claim = st.unsent;
+  node_status_free(&st);
+  cr_assert_geq(claim, 1, "its claim is not passed on yet");
+  cr_assert_eq(put(leader, "s/c/g01", "王秀英"), GS_OK);
+  cr_assert_eq(node_status_get(leader, NULL, &st), GS_OK);
+  cr_assert_eq(st.unsent, claim + 1);
+  node_status_free(&st);
+  sync_pair(admin, leader, true, true, NULL, NULL);
+  cr_assert_eq(node_status_get(leader, NULL, &st), GS_OK);
+  cr_assert_eq(st.unsent, 0, "the admin acknowledged all: %" PRIu64, st.unsent);
+  node_status_free(&st);
+  /* a write beyond its grid (a patched node): the admin refuses it */
+  raw_write(leader, "s/c/g02", "越界");
+  size_t refused = 0;
+  sync_pair(admin, leader, true, true, &refused, NULL);
+  cr_assert_geq(refused, 1);
+  cr_assert_eq(node_status_get(leader, NULL, &st), GS_OK);
+  cr_assert_eq(st.unsent, 1, "the refused change is not passed on");
+  node_status_free(&st);
+  node_close(admin), node_close(leader);
 }
