@@ -111,6 +111,8 @@ typedef struct net_sync_stats {
   uint64_t msgs_in, msgs_out;
   uint64_t groups; /* store transactions of received changes */
   bool vv_equal;   /* the version vectors' digests were equal */
+  unsigned recon_rounds;  /* rounds of reconciliation by ranges */
+  bool recon_fell_back;   /* it gave up: whole vectors were sent */
 } net_sync_stats;
 
 /* A session on st (borrowed; must outlive the session). */

@@ -172,7 +172,9 @@ Test(sync, many_messages_window_and_resume_after_a_drop)
   cr_assert_lt(got, total);
   link_close(&l);
   link_open(&l, &a, &b); /* and resumes */
-  link_run(&l, 3); /* the digests differ: a's version vector reaches b */
+  /* the digests differ: the reconciliation tells b what a holds (PINGs,
+   * digests, one side's ITEMS, the other's FINAL) */
+  link_run(&l, 6);
   /* b knows how far behind it is on the feeds it holds part of */
   behind bh = {0};
   cr_assert_eq(store_behind(b.st, on_behind, &bh), GS_OK);
@@ -731,7 +733,7 @@ Test(sync, version_vector_is_paged_with_flow_control)
   net_sync *s;
   cr_assert_eq(net_sync_new(a.st, &io, &s), GS_OK);
   cr_assert_eq(net_sync_start(s), GS_OK);
-  cr_assert_eq(q.n, 1, "the digest first");
+  cr_assert_eq(q.n, 2, "the ranges capability (PING) and the digest first");
   /* a peer whose digest differs (it holds nothing): the whole vector */
   net_vv_entry de = {.seq = 0, .has_head = true};
   uint8_t *dm;
@@ -740,7 +742,7 @@ Test(sync, version_vector_is_paged_with_flow_control)
   cr_assert_eq(net_msg_vv(&de, 1, true, &dm, &dn), GS_OK);
   cr_assert_eq(net_sync_on_msg(s, dm, dn, why, sizeof why), GS_OK, "%s",
                why);
-  cr_assert_eq(q.n, 2, "one page while the transport is not writable");
+  cr_assert_eq(q.n, 3, "one page while the transport is not writable");
   net_sync_free(s);
   q_clear(&q);
   /* writable: every page, in order, each feed once */
@@ -750,7 +752,8 @@ Test(sync, version_vector_is_paged_with_flow_control)
   cr_assert_eq(net_sync_on_msg(s, dm, dn, why, sizeof why), GS_OK, "%s",
                why);
   free(dm);
-  cr_assert_eq(q.n, 5);
+  cr_assert_eq(q.n, 6);
+  free(q_pop(&q)); /* the PING */
   free(q_pop(&q)); /* the digest */
   size_t seen = 0;
   bool last_more = true;
@@ -977,7 +980,8 @@ Test(sync, synced_nodes_with_a_thousand_feeds_meet_in_one_round_trip)
   for (int side = 0; side < 2; side++) {
     const net_sync_stats *st = net_sync_get_stats(side ? l.b : l.a);
     cr_assert(st->vv_equal);
-    cr_assert_eq(st->msgs_out, 2, "the digest and DONE, nothing more");
+    cr_assert_eq(st->msgs_out, 3,
+                 "the PING (ranges spoken), the digest and DONE, nothing more");
     cr_assert_lt(st->sent_bytes + st->recv_bytes, 300, "%" PRIu64 " bytes",
                  st->sent_bytes + st->recv_bytes);
     cr_assert_eq(st->sent_changes, 0);
@@ -1010,13 +1014,14 @@ Test(sync, a_peer_that_sends_no_digest_gets_the_whole_vector)
   char why[200];
   cr_assert_eq(net_sync_new(a.st, &io, &s), GS_OK);
   cr_assert_eq(net_sync_start(s), GS_OK);
-  cr_assert_eq(q.n, 1, "the digest");
+  cr_assert_eq(q.n, 2, "the PING and the digest");
   /* a node of protocol 3: its whole (empty) vector at once */
   uint8_t *vm;
   size_t vn;
   cr_assert_eq(net_msg_vv(NULL, 0, false, &vm, &vn), GS_OK);
   cr_assert_eq(net_sync_on_msg(s, vm, vn, why, sizeof why), GS_OK, "%s", why);
   free(vm);
+  free(q_pop(&q)); /* the PING */
   free(q_pop(&q)); /* the digest */
   size_t feeds = 0, changes = 0;
   bool vv_done = false;
