@@ -307,15 +307,15 @@ int main(int argc, char **argv)
     it[0].feed[0] = 2, it[0].feed[1] = 0x90, it[0].seq = 7;
     it[0].has_head = true, it[0].head[0] = 0x5a;
     it[1].feed[0] = 2, it[1].feed[1] = 0xa0; /* seq 0: lacked */
-    net_range r[4];
-    memset(r, 0, sizeof r);
-    r[0].hi = b1, r[0].mode = NET_RANGE_SKIP;
-    r[1].hi = b2, r[1].mode = NET_RANGE_FP, r[1].count = 12;
-    r[1].fp[0] = 0x11;
-    r[2].hi = b3, r[2].mode = NET_RANGE_ITEMS, r[2].items = it, r[2].n = 2;
-    r[3].hi = end, r[3].mode = NET_RANGE_FINAL;
+    net_range rg[4];
+    memset(rg, 0, sizeof rg);
+    rg[0].hi = b1, rg[0].mode = NET_RANGE_SKIP;
+    rg[1].hi = b2, rg[1].mode = NET_RANGE_FP, rg[1].count = 12;
+    rg[1].fp[0] = 0x11;
+    rg[2].hi = b3, rg[2].mode = NET_RANGE_ITEMS, rg[2].items = it, rg[2].n = 2;
+    rg[3].hi = end, rg[3].mode = NET_RANGE_FINAL;
     m[10].name = "ranges";
-    m[10].err = net_msg_ranges(&lo, r, 4, false, &m[10].p, &m[10].n);
+    m[10].err = net_msg_ranges(&lo, rg, 4, false, &m[10].p, &m[10].n);
   }
   for (int i = 0; i < 11; i++) {
     if (m[i].err)
