@@ -161,8 +161,10 @@ static gs_err decode_ranges(const msgpack_object *a, size_t na, net_msg *m)
         net_vv_entry *ve = &m->u.ranges.entries[k++];
         if ((err = entry_decode(&r[2].via.array.ptr[j], ve)) != GS_OK)
           return err;
-        /* a head exactly when seq > 0 */
-        if (ve->has_head != (ve->seq > 0))
+        /* no head at seq 0; a head at every seq of ITEMS (a FINAL may
+         * leave it out: the peer needs it only at a seq it holds) */
+        if ((ve->has_head && ve->seq == 0) ||
+            (mode == NET_RANGE_ITEMS && ve->seq > 0 && !ve->has_head))
           return GS_EDECODE;
         net_bound fb = {.inf = false};
         memcpy(fb.v, ve->feed, CRDT_FEED_LEN);
@@ -521,7 +523,9 @@ gs_err net_msg_ranges(const net_bound *lo, const net_range *r, size_t n,
         if (net_bound_cmp(&fb, &prev) < 0 ||
             net_bound_cmp(&fb, &r[i].hi) >= 0 ||
             (j && memcmp(r[i].items[j - 1].feed, fb.v, CRDT_FEED_LEN) >= 0) ||
-            r[i].items[j].seq > NET_SEQ_MAX)
+            r[i].items[j].seq > NET_SEQ_MAX ||
+            (r[i].mode == NET_RANGE_ITEMS && r[i].items[j].seq > 0 &&
+             !r[i].items[j].has_head))
           return GS_EINVAL;
       }
     } else if (r[i].mode != NET_RANGE_SKIP && r[i].mode != NET_RANGE_FP) {
@@ -558,7 +562,7 @@ gs_err net_msg_ranges(const net_bound *lo, const net_range *r, size_t n,
       msgpack_pack_array(&e.pk, g->n);
       for (size_t j = 0; j < g->n; j++) {
         const net_vv_entry *ve = &g->items[j];
-        bool head = ve->seq > 0;
+        bool head = ve->seq > 0 && ve->has_head;
         msgpack_pack_array(&e.pk, head ? 3 : 2);
         msgpack_pack_bin(&e.pk, CRDT_FEED_LEN);
         msgpack_pack_bin_body(&e.pk, ve->feed, CRDT_FEED_LEN);

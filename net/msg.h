@@ -38,9 +38,9 @@
  *                                             the sender's entries that
  *                                             differ, and [feed, 0] for a
  *                                             feed it lacks; no answer
- *            entry = [feed bin16, seq uint, head bin32] as in VV (the
- *            head left out when seq is 0), sorted by feed, inside its
- *            range. A bound is a feed id with its trailing zero bytes cut
+ *            entry = [feed bin16, seq uint, head bin32] as in VV (no
+ *            head at seq 0; a FINAL leaves it out where its seq is above
+ *            the peer's), sorted by feed, inside its range. A bound is a feed id with its trailing zero bytes cut
  *            (bin of 0..16 bytes; no trailing zero); as hi, the empty bin
  *            is the end of the space (last range only), as lo it is zero.
  *            Bounds strictly increase; at most NET_RANGES_MAX ranges,

@@ -292,6 +292,9 @@ static gs_err on_items(recon *r, const net_bound *lo, const net_range *g,
       if (same_entry(&r->it[k], t))
         continue;
       e = r->it[k];
+      /* the peer needs our head only at a seq it holds (a fork) */
+      if (e.seq > t->seq)
+        e.has_head = false;
     } else {
       if (t->seq == 0)
         continue; /* neither holds it */

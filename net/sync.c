@@ -87,6 +87,7 @@ typedef struct tail {
   uint8_t feed[CRDT_FEED_LEN];
   uint64_t next, to; /* seqs still to send: [next, to] */
   bool evidence;     /* the change of `forks` at next, not the feed's */
+  bool net;          /* a membership feed ("_net") */
 } tail;
 
 struct net_sync {
@@ -428,6 +429,7 @@ static int on_plan_feed(void *ctx, const store_feed *f)
   t->next = have + 1;
   t->to = f->seq;
   t->evidence = false;
+  t->net = false;
   return 0;
 }
 
@@ -462,6 +464,7 @@ static int on_evidence(void *ctx, const uint8_t *feed, uint64_t seq,
   memcpy(t->feed, feed, CRDT_FEED_LEN);
   t->next = t->to = seq;
   t->evidence = true;
+  t->net = false;
   return s->nforks >= NET_SYNC_MAX_FEEDS;
 }
 
@@ -519,6 +522,7 @@ static gs_err make_plan(net_sync *s)
     if (store_feed_get(s->st, s->plan[i].feed, &f) == GS_OK &&
         f.scope[0] == '_') {
       tail t = s->plan[i];
+      t.net = true;
       memmove(&s->plan[front + 1], &s->plan[front],
               (i - front) * sizeof t);
       s->plan[front++] = t;
@@ -576,6 +580,8 @@ static gs_err send_batch(net_sync *s)
       gs_err e = fm_raise(&s->remote, t->feed, t->next - 1);
       if (e)
         return e;
+      if (t->net)
+        s->stats.net_changes += t->next - before;
     }
     if (f.full)
       break;
@@ -837,8 +843,10 @@ static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
       s->stats.refused++;
       continue;
     }
-    if (cs[i]->scope_len && cs[i]->scope[0] == '_')
+    if (cs[i]->scope_len && cs[i]->scope[0] == '_') {
       net = true;
+      s->stats.net_changes++;
+    }
     /* kept: the group owns it now */
     s->g_hold[s->g_n] = verdict[i];
     s->g_cs[s->g_n++] = cs[i];
@@ -913,6 +921,7 @@ static gs_err fork_note(net_sync *s, const uint8_t feed[CRDT_FEED_LEN],
   memcpy(t->feed, feed, CRDT_FEED_LEN);
   t->next = t->to = seq;
   t->evidence = false;
+  t->net = false;
   return GS_OK;
 }
 

@@ -113,6 +113,9 @@ typedef struct net_sync_stats {
   bool vv_equal;   /* the version vectors' digests were equal */
   unsigned recon_rounds;  /* rounds of reconciliation by ranges */
   bool recon_fell_back;   /* it gave up: whole vectors were sent */
+  /* membership ("_net") changes sent, and received and kept: what may
+   * change what either side may send the other */
+  uint64_t net_changes;
 } net_sync_stats;
 
 /* A session on st (borrowed; must outlive the session). */
