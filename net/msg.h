@@ -15,7 +15,9 @@
  *            in feed then seq order; the whole message fits one frame
  *   ACK      [3, applied uint, duplicates uint]   a CHANGES was applied
  *   DONE     [4]                    the sender sent all the other lacked
- *   PING     [5, nonce uint] / PONG [6, nonce uint]
+ *   PING     [5, nonce uint] / PONG [6, nonce uint]; a PING of nonce
+ *            NET_RECON_NONCE before the first VV page says "I speak
+ *            RANGES" and is not answered
  *   ERROR    [7, code int, reason str]   sent before closing
  *   PEERS    [8, ["host:port"...]]  addresses this node knows
  *   PACKED   [9, frame bin]   a CHANGES message as one zstd frame (since
