@@ -6,7 +6,7 @@
 
 #include "net/msg.h"
 
-#define MSG_DEPTH 3
+#define MSG_DEPTH 5 /* RANGES: message, ranges, range, entries, entry */
 
 void net_msg_free(net_msg *m)
 {
@@ -21,6 +21,10 @@ void net_msg_free(net_msg *m)
     break;
   case NET_MSG_PEERS:
     free(m->u.peers.addrs);
+    break;
+  case NET_MSG_RANGES:
+    free(m->u.ranges.ranges);
+    free(m->u.ranges.entries);
     break;
   default:
     break;
@@ -38,6 +42,145 @@ static gs_err text(const msgpack_object *o, size_t max, net_bytes *out)
     return GS_EUTF8;
   out->p = (const uint8_t *)o->via.str.ptr;
   out->n = o->via.str.size;
+  return GS_OK;
+}
+
+int net_bound_cmp(const net_bound *a, const net_bound *b)
+{
+  if (a->inf || b->inf)
+    return (int)a->inf - (int)b->inf;
+  return memcmp(a->v, b->v, CRDT_FEED_LEN);
+}
+
+/* A bound: bin of 0..16 bytes, no trailing zero; empty = zero, or the
+ * end when as_hi. */
+static gs_err bound_decode(const msgpack_object *o, bool as_hi, net_bound *b)
+{
+  memset(b, 0, sizeof *b);
+  if (o->type != MSGPACK_OBJECT_BIN)
+    return GS_EDECODE;
+  size_t n = o->via.bin.size;
+  if (n > CRDT_FEED_LEN)
+    return GS_ETOOBIG;
+  if (n && o->via.bin.ptr[n - 1] == 0)
+    return GS_EDECODE; /* not canonical */
+  memcpy(b->v, o->via.bin.ptr, n);
+  b->inf = as_hi && n == 0;
+  return GS_OK;
+}
+
+/* A VV entry [feed, seq, head] (or [feed, 0] in ranges). */
+static gs_err entry_decode(const msgpack_object *e, net_vv_entry *ve)
+{
+  gs_err err;
+  if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 2 ||
+      e->via.array.size > 3)
+    return GS_EDECODE;
+  if ((err = crdt_mp_bin(&e->via.array.ptr[0], CRDT_FEED_LEN, ve->feed)) !=
+          GS_OK ||
+      (err = crdt_mp_uint(&e->via.array.ptr[1], &ve->seq)) != GS_OK)
+    return err;
+  if (ve->seq > NET_SEQ_MAX)
+    return GS_ETOOBIG;
+  if (e->via.array.size == 3) {
+    if ((err = crdt_mp_bin(&e->via.array.ptr[2], CRDT_HASH_LEN, ve->head)) !=
+        GS_OK)
+      return err;
+    ve->has_head = true;
+  }
+  return GS_OK;
+}
+
+static gs_err decode_ranges(const msgpack_object *a, size_t na, net_msg *m)
+{
+  gs_err err;
+  if (na != 4 || a[2].type != MSGPACK_OBJECT_ARRAY ||
+      a[3].type != MSGPACK_OBJECT_BOOLEAN)
+    return GS_EDECODE;
+  if ((err = bound_decode(&a[1], false, &m->u.ranges.lo)) != GS_OK)
+    return err;
+  m->u.ranges.more = a[3].via.boolean;
+  size_t n = a[2].via.array.size, total = 0;
+  if (n > NET_RANGES_MAX)
+    return GS_ETOOBIG;
+  /* count the entries first: one allocation, bounded */
+  for (size_t i = 0; i < n; i++) {
+    const msgpack_object *r = &a[2].via.array.ptr[i];
+    if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size < 2)
+      return GS_EDECODE;
+    if (r->via.array.size == 3 &&
+        r->via.array.ptr[2].type == MSGPACK_OBJECT_ARRAY) {
+      if (r->via.array.ptr[2].via.array.size > NET_RANGE_ITEMS_MAX)
+        return GS_ETOOBIG;
+      total += r->via.array.ptr[2].via.array.size;
+    }
+  }
+  if (total > NET_VV_PAGE)
+    return GS_ETOOBIG;
+  if (n && !(m->u.ranges.ranges = calloc(n, sizeof *m->u.ranges.ranges)))
+    return GS_ENOMEM;
+  if (total &&
+      !(m->u.ranges.entries = calloc(total, sizeof *m->u.ranges.entries)))
+    return GS_ENOMEM;
+  net_bound prev = m->u.ranges.lo;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    const msgpack_object *r = a[2].via.array.ptr[i].via.array.ptr;
+    size_t rn = a[2].via.array.ptr[i].via.array.size;
+    net_range *g = &m->u.ranges.ranges[i];
+    uint64_t mode;
+    if ((err = bound_decode(&r[0], true, &g->hi)) != GS_OK ||
+        (err = crdt_mp_uint(&r[1], &mode)) != GS_OK)
+      return err;
+    /* bounds strictly increase; the end only last */
+    if (prev.inf || net_bound_cmp(&prev, &g->hi) >= 0)
+      return GS_EDECODE;
+    prev = g->hi;
+    g->mode = (net_range_mode)mode;
+    switch (mode) {
+    case NET_RANGE_SKIP:
+      if (rn != 2)
+        return GS_EDECODE;
+      break;
+    case NET_RANGE_FP:
+      if (rn != 4 ||
+          (err = crdt_mp_uint(&r[2], &g->count)) != GS_OK ||
+          (err = crdt_mp_bin(&r[3], NET_FP_LEN, g->fp)) != GS_OK)
+        return err ? err : GS_EDECODE;
+      if (g->count > NET_SEQ_MAX)
+        return GS_ETOOBIG;
+      break;
+    case NET_RANGE_ITEMS:
+    case NET_RANGE_FINAL: {
+      if (rn != 3 || r[2].type != MSGPACK_OBJECT_ARRAY)
+        return GS_EDECODE;
+      size_t ne = r[2].via.array.size;
+      net_bound lo = i ? m->u.ranges.ranges[i - 1].hi : m->u.ranges.lo;
+      g->items = ne ? &m->u.ranges.entries[k] : NULL;
+      for (size_t j = 0; j < ne; j++) {
+        net_vv_entry *ve = &m->u.ranges.entries[k++];
+        if ((err = entry_decode(&r[2].via.array.ptr[j], ve)) != GS_OK)
+          return err;
+        /* no head at seq 0; a head at every seq of ITEMS (a FINAL may
+         * leave it out: the peer needs it only at a seq it holds) */
+        if ((ve->has_head && ve->seq == 0) ||
+            (mode == NET_RANGE_ITEMS && ve->seq > 0 && !ve->has_head))
+          return GS_EDECODE;
+        net_bound fb = {.inf = false};
+        memcpy(fb.v, ve->feed, CRDT_FEED_LEN);
+        /* inside [lo, hi), in strictly increasing order */
+        if (net_bound_cmp(&fb, &lo) < 0 || net_bound_cmp(&fb, &g->hi) >= 0 ||
+            (j && memcmp(ve[-1].feed, ve->feed, CRDT_FEED_LEN) >= 0))
+          return GS_EDECODE;
+        g->n = j + 1;
+      }
+      break;
+    }
+    default:
+      return GS_EDECODE;
+    }
+    m->u.ranges.n = i + 1;
+  }
   return GS_OK;
 }
 
@@ -159,6 +302,8 @@ static gs_err decode_body(const msgpack_object *a, size_t na, net_msg *m)
     m->u.packed.p = (const uint8_t *)a[1].via.bin.ptr;
     m->u.packed.n = a[1].via.bin.size;
     return GS_OK;
+  case NET_MSG_RANGES:
+    return decode_ranges(a, na, m);
   }
   return GS_EDECODE;
 }
@@ -182,7 +327,7 @@ gs_err net_msg_decode(const uint8_t *buf, size_t n, net_msg *out)
   const msgpack_object *a = o->via.array.ptr;
   if ((err = crdt_mp_uint(&a[0], &type)) != GS_OK)
     goto done;
-  if (type < NET_MSG_VV || type > NET_MSG_HELLO) {
+  if (type < NET_MSG_VV || type > NET_MSG_RANGES) {
     err = GS_EDECODE;
     goto done;
   }
@@ -341,6 +486,99 @@ gs_err net_msg_peers(const net_bytes *addrs, size_t n, uint8_t **out,
     msgpack_pack_str(&e.pk, addrs[i].n);
     msgpack_pack_str_body(&e.pk, addrs[i].p, addrs[i].n);
   }
+  return enc_done(&e, out, len);
+}
+
+static void bound_pack(msgpack_packer *pk, const net_bound *b)
+{
+  size_t n = 0;
+  if (!b->inf)
+    for (n = CRDT_FEED_LEN; n > 0 && b->v[n - 1] == 0; n--)
+      ;
+  msgpack_pack_bin(pk, n);
+  msgpack_pack_bin_body(pk, b->v, n);
+}
+
+gs_err net_msg_ranges(const net_bound *lo, const net_range *r, size_t n,
+                      bool more, uint8_t **out, size_t *len)
+{
+  enc e;
+  size_t total = 0;
+  if (n > NET_RANGES_MAX)
+    return GS_ETOOBIG;
+  if (lo->inf)
+    return GS_EINVAL;
+  net_bound prev = *lo;
+  for (size_t i = 0; i < n; i++) {
+    /* a hi of zero would encode as the end: bounds above lo only */
+    if (prev.inf || net_bound_cmp(&prev, &r[i].hi) >= 0)
+      return GS_EINVAL;
+    if (r[i].mode == NET_RANGE_ITEMS || r[i].mode == NET_RANGE_FINAL) {
+      if (r[i].n > NET_RANGE_ITEMS_MAX)
+        return GS_ETOOBIG;
+      total += r[i].n;
+      for (size_t j = 0; j < r[i].n; j++) {
+        net_bound fb = {.inf = false};
+        memcpy(fb.v, r[i].items[j].feed, CRDT_FEED_LEN);
+        if (net_bound_cmp(&fb, &prev) < 0 ||
+            net_bound_cmp(&fb, &r[i].hi) >= 0 ||
+            (j && memcmp(r[i].items[j - 1].feed, fb.v, CRDT_FEED_LEN) >= 0) ||
+            r[i].items[j].seq > NET_SEQ_MAX ||
+            (r[i].mode == NET_RANGE_ITEMS && r[i].items[j].seq > 0 &&
+             !r[i].items[j].has_head))
+          return GS_EINVAL;
+      }
+    } else if (r[i].mode != NET_RANGE_SKIP && r[i].mode != NET_RANGE_FP) {
+      return GS_EINVAL;
+    }
+    prev = r[i].hi;
+  }
+  if (total > NET_VV_PAGE)
+    return GS_ETOOBIG;
+  enc_init(&e, NET_MSG_RANGES, 4);
+  bound_pack(&e.pk, lo);
+  msgpack_pack_array(&e.pk, n);
+  for (size_t i = 0; i < n; i++) {
+    const net_range *g = &r[i];
+    switch (g->mode) {
+    case NET_RANGE_SKIP:
+      msgpack_pack_array(&e.pk, 2);
+      bound_pack(&e.pk, &g->hi);
+      msgpack_pack_uint8(&e.pk, (uint8_t)g->mode);
+      break;
+    case NET_RANGE_FP:
+      msgpack_pack_array(&e.pk, 4);
+      bound_pack(&e.pk, &g->hi);
+      msgpack_pack_uint8(&e.pk, (uint8_t)g->mode);
+      msgpack_pack_uint64(&e.pk, g->count);
+      msgpack_pack_bin(&e.pk, NET_FP_LEN);
+      msgpack_pack_bin_body(&e.pk, g->fp, NET_FP_LEN);
+      break;
+    case NET_RANGE_ITEMS:
+    case NET_RANGE_FINAL:
+      msgpack_pack_array(&e.pk, 3);
+      bound_pack(&e.pk, &g->hi);
+      msgpack_pack_uint8(&e.pk, (uint8_t)g->mode);
+      msgpack_pack_array(&e.pk, g->n);
+      for (size_t j = 0; j < g->n; j++) {
+        const net_vv_entry *ve = &g->items[j];
+        bool head = ve->seq > 0 && ve->has_head;
+        msgpack_pack_array(&e.pk, head ? 3 : 2);
+        msgpack_pack_bin(&e.pk, CRDT_FEED_LEN);
+        msgpack_pack_bin_body(&e.pk, ve->feed, CRDT_FEED_LEN);
+        msgpack_pack_uint64(&e.pk, ve->seq);
+        if (head) {
+          msgpack_pack_bin(&e.pk, CRDT_HASH_LEN);
+          msgpack_pack_bin_body(&e.pk, ve->head, CRDT_HASH_LEN);
+        }
+      }
+      break;
+    }
+  }
+  if (more)
+    msgpack_pack_true(&e.pk);
+  else
+    msgpack_pack_false(&e.pk);
   return enc_done(&e, out, len);
 }
 

@@ -15,7 +15,9 @@
  *            in feed then seq order; the whole message fits one frame
  *   ACK      [3, applied uint, duplicates uint]   a CHANGES was applied
  *   DONE     [4]                    the sender sent all the other lacked
- *   PING     [5, nonce uint] / PONG [6, nonce uint]
+ *   PING     [5, nonce uint] / PONG [6, nonce uint]; a PING of nonce
+ *            NET_RECON_NONCE before the first VV page says "I speak
+ *            RANGES" and is not answered
  *   ERROR    [7, code int, reason str]   sent before closing
  *   PEERS    [8, ["host:port"...]]  addresses this node knows
  *   PACKED   [9, frame bin]   a CHANGES message as one zstd frame (since
@@ -25,6 +27,27 @@
  *   HELLO    [10, wall_ms uint]  the sender's wall clock (ms since the
  *            epoch, at most NET_WALL_MAX), sent first, so that a node whose
  *            date is wrong is told so
+ *   RANGES   [11, lo bound, [range...], more bool]  reconciliation of two
+ *            version vectors by ranges of feed ids (issue 20; net/recon.h).
+ *            The ranges are consecutive: the first covers [lo, hi1), the
+ *            next [hi1, hi2)...; a range is [hi bound, mode, ...]:
+ *              [hi, 0]                        SKIP: nothing to say
+ *              [hi, 1, count uint, fp bin16]  FP: the sender's count and
+ *                                             fingerprint of the range
+ *              [hi, 2, [entry...]]            ITEMS: every entry the sender
+ *                                             holds in the range; answer
+ *              [hi, 3, [entry...]]            FINAL: the answer to ITEMS:
+ *                                             the sender's entries that
+ *                                             differ, and [feed, 0] for a
+ *                                             feed it lacks; no answer
+ *            entry = [feed bin16, seq uint, head bin32] as in VV (no
+ *            head at seq 0; a FINAL leaves it out where its seq is above
+ *            the peer's), sorted by feed, inside its range. A bound is a feed id with its trailing zero bytes cut
+ *            (bin of 0..16 bytes; no trailing zero); as hi, the empty bin
+ *            is the end of the space (last range only), as lo it is zero.
+ *            Bounds strictly increase; at most NET_RANGES_MAX ranges,
+ *            NET_RANGE_ITEMS_MAX entries a range, NET_VV_PAGE a message;
+ *            more = the round goes on in the next message.
  *
  * Decoded messages borrow from the buffer they were decoded from.
  */
@@ -49,6 +72,12 @@
  * NET_CHANGES_MAX changes is malformed. */
 #define NET_SEQ_MAX (((uint64_t)1 << 48) - 1)
 #define NET_WALL_MAX (((uint64_t)1 << 47) - 1) /* ms: the year 6429 */
+#define NET_RANGES_MAX 256      /* ranges per RANGES message */
+#define NET_RANGE_ITEMS_MAX 64  /* entries per ITEMS or FINAL range */
+#define NET_FP_LEN 16           /* bytes of a range's fingerprint */
+/* PING whose nonce is this: "I speak RANGES" (sent before the digest;
+ * an older node answers PONG, which means nothing). */
+#define NET_RECON_NONCE 0x52 /* 'R': one byte on the wire */
 
 typedef enum net_msg_type {
   NET_MSG_VV = 1,
@@ -61,6 +90,7 @@ typedef enum net_msg_type {
   NET_MSG_PEERS = 8,
   NET_MSG_PACKED = 9,
   NET_MSG_HELLO = 10,
+  NET_MSG_RANGES = 11,
 } net_msg_type;
 
 typedef struct net_vv_entry {
@@ -69,6 +99,33 @@ typedef struct net_vv_entry {
   bool has_head;
   uint8_t head[CRDT_HASH_LEN]; /* hash of the change at seq, if has_head */
 } net_vv_entry;
+
+/* A bound of a range of feed ids: v (zero-padded), or the end of the
+ * space when inf. */
+typedef struct net_bound {
+  uint8_t v[CRDT_FEED_LEN];
+  bool inf;
+} net_bound;
+
+typedef enum net_range_mode {
+  NET_RANGE_SKIP = 0,
+  NET_RANGE_FP = 1,
+  NET_RANGE_ITEMS = 2,
+  NET_RANGE_FINAL = 3,
+} net_range_mode;
+
+/* One range of a RANGES message: [previous hi (or lo), hi). */
+typedef struct net_range {
+  net_bound hi;
+  net_range_mode mode;
+  uint64_t count;            /* FP */
+  uint8_t fp[NET_FP_LEN];    /* FP */
+  const net_vv_entry *items; /* ITEMS, FINAL: n entries */
+  size_t n;
+} net_range;
+
+/* Order of bounds (inf is above every feed id); a feed id is a bound. */
+int net_bound_cmp(const net_bound *a, const net_bound *b);
 
 /* A byte string view (a change, an address, a reason). */
 typedef struct net_bytes {
@@ -104,6 +161,13 @@ typedef struct net_msg {
     } peers;
     net_bytes packed; /* the zstd frame */
     uint64_t wall_ms; /* HELLO */
+    struct {
+      net_bound lo;
+      net_range *ranges; /* owned; their items point into entries */
+      size_t n;
+      net_vv_entry *entries; /* owned */
+      bool more;
+    } ranges;
   } u;
 } net_msg;
 
@@ -129,6 +193,12 @@ gs_err net_msg_error(int64_t code, const char *reason, uint8_t **out,
                      size_t *len);
 gs_err net_msg_peers(const net_bytes *addrs, size_t n, uint8_t **out,
                      size_t *len);
+
+/* A RANGES message: the ranges (n at most NET_RANGES_MAX) starting at
+ * lo; GS_EINVAL if the bounds do not increase or an entry is outside its
+ * range, GS_ETOOBIG past a limit. */
+gs_err net_msg_ranges(const net_bound *lo, const net_range *r, size_t n,
+                      bool more, uint8_t **out, size_t *len);
 
 /* A PACKED message of the CHANGES message msg when that is smaller, else
  * *out NULL (send msg itself). */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "net/msg.h"
+#include "net/recon.h"
 #include "net/sync.h"
 #include "storage/store.h"
 
@@ -86,6 +87,7 @@ typedef struct tail {
   uint8_t feed[CRDT_FEED_LEN];
   uint64_t next, to; /* seqs still to send: [next, to] */
   bool evidence;     /* the change of `forks` at next, not the feed's */
+  bool net;          /* a membership feed ("_net") */
 } tail;
 
 struct net_sync {
@@ -115,11 +117,15 @@ struct net_sync {
   tail *forks;  /* our change at a seq the peer holds another one at */
   size_t nforks, capforks;
   /* the version vector's digest first (issue 20) */
-  feedmap mine;       /* our vector when the digest was taken */
+  net_vv_entry *mine; /* our vector when the digest was taken, sorted */
+  size_t nmine, capmine;
   uint8_t vv_digest[CRDT_HASH_LEN];
   uint64_t vv_count;
   bool vv_full;       /* our whole vector goes out (the digests differ) */
   bool peer_first;    /* the peer's first VV page was seen */
+  /* reconciliation by ranges when the digests differ (issue 20) */
+  bool peer_recon;    /* the peer said it speaks RANGES */
+  recon *recon;       /* under way */
   /* group commit: received changes kept, waiting for one transaction */
   crdt_change **g_cs;
   uint8_t *g_hold, *g_out;
@@ -154,7 +160,6 @@ gs_err net_sync_new(store *st, const net_sync_io *io, net_sync **out)
   crdt_random(&s->remote.seed, sizeof s->remote.seed);
   crdt_random(&s->bad.seed, sizeof s->bad.seed);
   crdt_random(&s->fork_sent.seed, sizeof s->fork_sent.seed);
-  crdt_random(&s->mine.seed, sizeof s->mine.seed);
   crdt_random(&s->acked.seed, sizeof s->acked.seed);
   *out = s;
   return GS_OK;
@@ -167,10 +172,11 @@ void net_sync_free(net_sync *s)
   free(s->remote.e);
   free(s->bad.e);
   free(s->fork_sent.e);
-  free(s->mine.e);
   free(s->acked.e);
   free(s->fl_feed);
   free(s->fl_seq);
+  free(s->mine);
+  recon_free(s->recon);
   free(s->forks);
   free(s->plan);
   free(s->unpacked);
@@ -286,7 +292,27 @@ static int on_digest_feed(void *ctx, const store_feed *f)
   crdt_hasher_update(&d->h, seq, 8);
   crdt_hasher_update(&d->h, f->head, CRDT_HASH_LEN);
   d->n++;
-  return (d->err = fm_raise(&d->s->mine, f->feed, f->seq)) != GS_OK;
+  net_sync *s = d->s;
+  if (s->nmine == s->capmine) {
+    if (s->nmine >= NET_SYNC_MAX_FEEDS) {
+      d->err = GS_ETOOBIG;
+      return 1;
+    }
+    size_t cap = s->capmine ? s->capmine * 2 : 64;
+    net_vv_entry *e = realloc(s->mine, cap * sizeof *e);
+    if (!e) {
+      d->err = GS_ENOMEM;
+      return 1;
+    }
+    s->mine = e;
+    s->capmine = cap;
+  }
+  net_vv_entry *e = &s->mine[s->nmine++];
+  memcpy(e->feed, f->feed, CRDT_FEED_LEN);
+  e->seq = f->seq;
+  e->has_head = true;
+  memcpy(e->head, f->head, CRDT_HASH_LEN);
+  return 0;
 }
 
 static gs_err vv_digest_send(net_sync *s)
@@ -307,6 +333,8 @@ static gs_err vv_digest_send(net_sync *s)
   gs_err me = net_msg_vv(&e, 1, true, &buf, &len);
   return send_msg(s, buf, len, me);
 }
+
+static gs_err recon_next(net_sync *s);
 
 static bool is_digest_page(const net_msg *m)
 {
@@ -330,19 +358,34 @@ static gs_err vv_first_page(net_sync *s, const net_msg *m, bool *handled)
   if (e->seq == s->vv_count &&
       memcmp(e->head, s->vv_digest, CRDT_HASH_LEN) == 0) {
     /* the peer holds what we held when we took the digest */
-    feedmap t = s->remote;
-    s->remote = s->mine;
-    s->mine = t;
-    free(s->mine.e);
-    memset(&s->mine, 0, sizeof s->mine);
+    for (size_t i = 0; i < s->nmine; i++) {
+      gs_err err = fm_raise(&s->remote, s->mine[i].feed, s->mine[i].seq);
+      if (err)
+        return err;
+    }
+    free(s->mine);
+    s->mine = NULL;
+    s->nmine = s->capmine = 0;
     s->vv_sent = true; /* the peer, seeing the same, sends no more */
     s->remote_vv_done = true;
     s->stats.vv_equal = true;
     gs_err err = make_plan(s);
     return err ? err : net_sync_pump(s);
   }
-  free(s->mine.e);
-  memset(&s->mine, 0, sizeof s->mine);
+  if (s->peer_recon) {
+    /* reconciliation by ranges: the side whose digest is the lower
+     * opens (both know both digests) */
+    int c = memcmp(s->vv_digest, e->head, CRDT_HASH_LEN);
+    bool initiator = c < 0 || (c == 0 && s->vv_count < e->seq);
+    net_vv_entry *mine = s->mine;
+    s->mine = NULL;
+    s->nmine = s->capmine = 0;
+    gs_err err = recon_new(mine, s->vv_count, initiator, &s->recon);
+    return err ? err : recon_next(s);
+  }
+  free(s->mine);
+  s->mine = NULL;
+  s->nmine = s->capmine = 0;
   s->vv_full = true;
   return vv_pump(s, true);
 }
@@ -362,6 +405,12 @@ gs_err net_sync_start(net_sync *s)
     if ((err = send_msg(s, buf, len, e)) != GS_OK)
       return err;
   }
+  /* "I speak RANGES", before the digest (an older node answers PONG) */
+  uint8_t *buf;
+  size_t len;
+  gs_err e = net_msg_ping(false, NET_RECON_NONCE, &buf, &len);
+  if ((err = send_msg(s, buf, len, e)) != GS_OK)
+    return err;
   return vv_digest_send(s);
 }
 
@@ -397,6 +446,7 @@ static int on_plan_feed(void *ctx, const store_feed *f)
   t->next = have + 1;
   t->to = f->seq;
   t->evidence = false;
+  t->net = false;
   return 0;
 }
 
@@ -431,6 +481,7 @@ static int on_evidence(void *ctx, const uint8_t *feed, uint64_t seq,
   memcpy(t->feed, feed, CRDT_FEED_LEN);
   t->next = t->to = seq;
   t->evidence = true;
+  t->net = false;
   return s->nforks >= NET_SYNC_MAX_FEEDS;
 }
 
@@ -488,6 +539,7 @@ static gs_err make_plan(net_sync *s)
     if (store_feed_get(s->st, s->plan[i].feed, &f) == GS_OK &&
         f.scope[0] == '_') {
       tail t = s->plan[i];
+      t.net = true;
       memmove(&s->plan[front + 1], &s->plan[front],
               (i - front) * sizeof t);
       s->plan[front++] = t;
@@ -614,6 +666,8 @@ static gs_err send_batch(net_sync *s)
         e = flight_note(s, t->feed, t->next - 1);
       if (e)
         return e;
+      if (t->net)
+        s->stats.net_changes += t->next - before;
     }
     if (f.full)
       break;
@@ -880,8 +934,10 @@ static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
       s->stats.refused++;
       continue;
     }
-    if (cs[i]->scope_len && cs[i]->scope[0] == '_')
+    if (cs[i]->scope_len && cs[i]->scope[0] == '_') {
       net = true;
+      s->stats.net_changes++;
+    }
     /* kept: the group owns it now */
     s->g_hold[s->g_n] = verdict[i];
     s->g_cs[s->g_n++] = cs[i];
@@ -956,6 +1012,7 @@ static gs_err fork_note(net_sync *s, const uint8_t feed[CRDT_FEED_LEN],
   memcpy(t->feed, feed, CRDT_FEED_LEN);
   t->next = t->to = seq;
   t->evidence = false;
+  t->net = false;
   return GS_OK;
 }
 
@@ -981,6 +1038,114 @@ static gs_err remember_heard(net_sync *s, const net_msg *m)
   }
   free(feeds);
   free(seqs);
+  return err;
+}
+
+/* The peer's entries (a VV page, or the entries a reconciliation
+ * learned): what it holds of each feed we hold; another head at a seq we
+ * hold is a fork. Entries of feeds we do not hold get seq 0 (not
+ * remembered as heard). */
+static gs_err vv_entries(net_sync *s, net_vv_entry *en, size_t n)
+{
+  gs_err err = GS_OK;
+  /* only feeds held here matter (what we could send); the rest of a
+   * peer's vector is not kept, so it cannot grow our memory */
+  for (size_t i = 0; i < n && !err; i++) {
+    store_feed f;
+    gs_err e = store_feed_get(s->st, en[i].feed, &f);
+    if (e == GS_ENOTFOUND) {
+      en[i].seq = 0; /* not remembered as heard either */
+      continue;
+    }
+    if (e) {
+      err = e;
+      break;
+    }
+    const net_vv_entry *ve = &en[i];
+    uint64_t theirs = ve->seq;
+    if (ve->has_head && ve->seq > 0 && ve->seq <= f.seq) {
+      bool differ;
+      if ((err = head_differs(s, &f, ve, &differ)) != GS_OK)
+        break;
+      if (differ) {
+        /* another branch: send our change at their seq (their
+         * evidence of the fork), not the tail */
+        if ((err = fork_note(s, ve->feed, ve->seq)) != GS_OK)
+          break;
+        s->stats.forks_seen++;
+        theirs = f.seq;
+      }
+    }
+    err = fm_raise(&s->remote, ve->feed, theirs);
+  }
+  return err;
+}
+
+/* ---- reconciliation by ranges (issue 20; net/recon.h) ---- */
+
+static gs_err recon_theirs(void *ctx, const net_vv_entry *e, size_t n)
+{
+  net_sync *s = ctx;
+  net_vv_entry *copy = malloc((n ? n : 1) * sizeof *copy);
+  if (!copy)
+    return GS_ENOMEM;
+  memcpy(copy, e, n * sizeof *copy);
+  gs_err err = vv_entries(s, copy, n);
+  if (!err) {
+    net_msg m = {.type = NET_MSG_VV};
+    m.u.vv.entries = copy;
+    m.u.vv.n = n;
+    err = remember_heard(s, &m);
+  }
+  free(copy);
+  return err;
+}
+
+static gs_err recon_same(void *ctx, const net_vv_entry *e, size_t n)
+{
+  net_sync *s = ctx;
+  for (size_t i = 0; i < n; i++) {
+    gs_err err = fm_raise(&s->remote, e[i].feed, e[i].seq);
+    if (err)
+      return err;
+  }
+  return GS_OK;
+}
+
+static gs_err recon_send(void *ctx, const uint8_t *msg, size_t n)
+{
+  net_sync *s = ctx;
+  gs_err err = s->io.send(s->io.ctx, msg, n);
+  if (!err)
+    s->stats.msgs_out++;
+  return err;
+}
+
+/* After a step of the reconciliation: our round if it is our turn; the
+ * whole vector if it gave up; the plan once it is over. */
+static gs_err recon_next(net_sync *s)
+{
+  gs_err err = GS_OK;
+  if (recon_fallback(s->recon)) {
+    s->stats.recon_rounds = recon_get_stats(s->recon)->rounds;
+    s->stats.recon_fell_back = true;
+    recon_free(s->recon);
+    s->recon = NULL;
+    s->vv_full = true; /* the peer, seeing a VV page, does the same */
+    return vv_pump(s, true);
+  }
+  if (recon_our_turn(s->recon) &&
+      (err = recon_take(s->recon, recon_send, s)) != GS_OK)
+    return err;
+  if (recon_done(s->recon)) {
+    s->stats.recon_rounds = recon_get_stats(s->recon)->rounds;
+    recon_free(s->recon);
+    s->recon = NULL;
+    s->vv_sent = true;
+    s->remote_vv_done = true;
+    if ((err = make_plan(s)) == GS_OK)
+      err = net_sync_pump(s);
+  }
   return err;
 }
 
@@ -1015,6 +1180,15 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
       bool handled;
       if ((err = vv_first_page(s, &m, &handled)) != GS_OK || handled)
         break;
+    } else if (s->recon) {
+      /* the peer gave up the reconciliation: whole vectors both ways */
+      s->stats.recon_rounds = recon_get_stats(s->recon)->rounds;
+      s->stats.recon_fell_back = true;
+      recon_free(s->recon);
+      s->recon = NULL;
+      s->vv_full = true;
+      if ((err = vv_pump(s, true)) != GS_OK)
+        break;
     }
     s->vv_seen += m.u.vv.n;
     if (s->vv_seen > NET_SYNC_MAX_FEEDS) {
@@ -1023,36 +1197,7 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
       err = GS_ETOOBIG;
       break;
     }
-    /* only feeds held here matter (what we could send); the rest of a
-     * peer's vector is not kept, so it cannot grow our memory */
-    for (size_t i = 0; i < m.u.vv.n && !err; i++) {
-      store_feed f;
-      gs_err e = store_feed_get(s->st, m.u.vv.entries[i].feed, &f);
-      if (e == GS_ENOTFOUND) {
-        m.u.vv.entries[i].seq = 0; /* not remembered as heard either */
-        continue;
-      }
-      if (e) {
-        err = e;
-        break;
-      }
-      const net_vv_entry *ve = &m.u.vv.entries[i];
-      uint64_t theirs = ve->seq;
-      if (ve->has_head && ve->seq > 0 && ve->seq <= f.seq) {
-        bool differ;
-        if ((err = head_differs(s, &f, ve, &differ)) != GS_OK)
-          break;
-        if (differ) {
-          /* another branch: send our change at their seq (their
-           * evidence of the fork), not the tail */
-          if ((err = fork_note(s, ve->feed, ve->seq)) != GS_OK)
-            break;
-          s->stats.forks_seen++;
-          theirs = f.seq;
-        }
-      }
-      err = fm_raise(&s->remote, ve->feed, theirs);
-    }
+    err = vv_entries(s, m.u.vv.entries, m.u.vv.n);
     if (!err && m.u.vv.n)
       err = remember_heard(s, &m);
     if (!err && !m.u.vv.more) {
@@ -1093,7 +1238,22 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
   case NET_MSG_DONE:
     s->done_recv = true;
     break;
+  case NET_MSG_RANGES: {
+    if (!s->recon) {
+      snprintf(why, whylen, "ranges outside a reconciliation");
+      err = GS_EPROTO;
+      break;
+    }
+    recon_sink sink = {recon_theirs, recon_same, s};
+    if ((err = recon_on_msg(s->recon, &m, &sink, why, whylen)) == GS_OK)
+      err = recon_next(s);
+    break;
+  }
   case NET_MSG_PING: {
+    if (m.u.nonce == NET_RECON_NONCE && !s->peer_first) {
+      s->peer_recon = true; /* a capability, not a question */
+      break;
+    }
     uint8_t *buf;
     size_t len;
     gs_err e = net_msg_ping(true, m.u.nonce, &buf, &len);

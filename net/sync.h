@@ -5,14 +5,18 @@
  *
  * Both sides run the same state machine:
  *   0. send HELLO (this node's wall clock);
- *   1. send the digest of the version vector (a first VV page of one
- *      reserved entry: the number of feeds and a hash of them all, issue
- *      20); when the peer's digest is equal, its vector is taken to be
- *      ours and nothing more of it is sent; otherwise (or when the peer
- *      sends no digest) the version vector follows (VV pages, with each
- *      feed's head hash), a page at a time while the transport is
- *      writable (flow control: a vector of a million feeds never fills an
- *      output queue);
+ *   1. send PING 'R' (NET_RECON_NONCE: "I speak RANGES") and the digest
+ *      of the version vector (a first VV page of one reserved entry: the
+ *      number of feeds and a hash of them all, issue 20); when the peer's
+ *      digest is equal, its vector is taken to be ours and nothing more
+ *      of it is sent; when it differs and the peer said 'R', the two
+ *      reconcile by ranges (net/recon.h, RANGES messages; the lower
+ *      digest opens) and learn what the other holds of each feed they
+ *      hold; otherwise (or when the peer sends no digest, or the
+ *      reconciliation gives up) the version vector follows (VV pages,
+ *      with each feed's head hash), a page at a time while the transport
+ *      is writable (flow control: a vector of a million feeds never
+ *      fills an output queue); docs/PROTOCOL.md;
  *   2. when the peer's VV is complete, send every feed tail it lacks, in
  *      feed then seq order, in CHANGES messages of at most NET_MSG_MAX
  *      bytes, with at most NET_SYNC_WINDOW of them unacknowledged; then
@@ -111,6 +115,11 @@ typedef struct net_sync_stats {
   uint64_t msgs_in, msgs_out;
   uint64_t groups; /* store transactions of received changes */
   bool vv_equal;   /* the version vectors' digests were equal */
+  unsigned recon_rounds;  /* rounds of reconciliation by ranges */
+  bool recon_fell_back;   /* it gave up: whole vectors were sent */
+  /* membership ("_net") changes sent, and received and kept: what may
+   * change what either side may send the other */
+  uint64_t net_changes;
 } net_sync_stats;
 
 /* A session on st (borrowed; must outlive the session). */

@@ -1542,13 +1542,15 @@ static gs_err sync_once_found(node *n, const char *addr, node_peer_found how,
                               size_t whylen)
 {
   /* A peer decides what to send from the memberships it knows when the
-   * round starts: when a round carried changes (a new member's claim,
-   * say), a second round delivers what they made visible. */
+   * round starts: when a round carried membership changes (a new
+   * member's claim, say) or held some, a second round delivers what they
+   * made visible. Other changes change nothing of that: no second
+   * handshake for them (issue 20: one edit's bytes). */
   net_sync_stats r1, r2;
   node_held_recheck(n, NULL); /* the clock may have caught up since */
   gs_err err = sync_round(n, addr, how, key, cb, ctx, &r1, why, whylen);
   *stats = r1;
-  if (err || (r1.sent_changes == 0 && r1.recv_changes == 0))
+  if (err || (r1.net_changes == 0 && r1.held == 0))
     return err;
   err = sync_round(n, addr, how, key, cb, ctx, &r2, why, whylen);
   stats->sent_changes += r2.sent_changes;

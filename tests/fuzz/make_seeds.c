@@ -268,7 +268,7 @@ int main(int argc, char **argv)
     gs_err err;
     uint8_t *p;
     size_t n;
-  } m[10];
+  } m[11];
   m[0].name = "vv", m[0].err = net_msg_vv(e, 2, true, &m[0].p, &m[0].n);
   m[1].name = "changes",
   m[1].err = net_msg_changes(ch, 2, &m[1].p, &m[1].n);
@@ -296,7 +296,28 @@ int main(int argc, char **argv)
   }
   m[9].name = "hello",
   m[9].err = net_msg_hello(1796083200000ULL, &m[9].p, &m[9].n);
-  for (int i = 0; i < 10; i++) {
+  /* ranges: a SKIP, an FP, ITEMS (one entry with its head, one lacked)
+   * and a FINAL to the end */
+  {
+    net_bound lo = {.inf = false}, b1 = lo, b2 = lo, b3 = lo, end = lo;
+    b1.v[0] = 1, b2.v[0] = 2, b2.v[1] = 0x80, b3.v[0] = 3;
+    end.inf = true;
+    net_vv_entry it[2];
+    memset(it, 0, sizeof it);
+    it[0].feed[0] = 2, it[0].feed[1] = 0x90, it[0].seq = 7;
+    it[0].has_head = true, it[0].head[0] = 0x5a;
+    it[1].feed[0] = 2, it[1].feed[1] = 0xa0; /* seq 0: lacked */
+    net_range rg[4];
+    memset(rg, 0, sizeof rg);
+    rg[0].hi = b1, rg[0].mode = NET_RANGE_SKIP;
+    rg[1].hi = b2, rg[1].mode = NET_RANGE_FP, rg[1].count = 12;
+    rg[1].fp[0] = 0x11;
+    rg[2].hi = b3, rg[2].mode = NET_RANGE_ITEMS, rg[2].items = it, rg[2].n = 2;
+    rg[3].hi = end, rg[3].mode = NET_RANGE_FINAL;
+    m[10].name = "ranges";
+    m[10].err = net_msg_ranges(&lo, rg, 4, false, &m[10].p, &m[10].n);
+  }
+  for (int i = 0; i < 11; i++) {
     if (m[i].err)
       return 1;
     save("msg", m[i].name, m[i].p, m[i].n);

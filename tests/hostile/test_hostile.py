@@ -622,6 +622,52 @@ def key_holder_unknown_message(w):
     return closed(r), "closed: %s" % (r["error"] or r["close_reason"])
 
 
+# Reconciliation by ranges (issue 20): a peer that says it speaks RANGES
+# (PING 'R') and whose vector digest differs, then misbehaves in them
+# (unsorted and out-of-range bounds: tests/unit/net/test_recon.c).
+def ranges_opening():
+    return ["--no-vv", "--msg", mp([5, 0x52]).hex(),
+            "--msg", mp([1, [[bytes(16), 1, os.urandom(32)]], True]).hex()]
+
+
+def ranges_msg(lo, ranges, more=False):
+    return ["--msg", mp([11, lo, ranges, more]).hex()]
+
+
+@attack("key holder")
+def key_holder_ranges_without_reconciliation(w):
+    r = evil(w.A, "--psk-of", w.A.dir,
+             *ranges_msg(b"", [[b"", 1, 3, bytes(16)]]))
+    return closed(r), "closed: %s" % (r["error"] or r["close_reason"])
+
+
+@attack("key holder")
+def key_holder_oversized_ranges(w):
+    many = [[bytes([1 + i // 200, 1 + i % 200]), 0] for i in range(300)]
+    r = evil(w.A, "--psk-of", w.A.dir, *ranges_opening(),
+             *ranges_msg(b"", many + [[b"", 0]]))
+    return closed(r), "closed: %s" % (r["error"] or r["close_reason"])
+
+
+@attack("key holder")
+def key_holder_overlapping_ranges(w):
+    r = evil(w.A, "--psk-of", w.A.dir, *ranges_opening(),
+             *ranges_msg(b"", [[b"\x80", 1, 5, bytes(16)]], more=True),
+             *ranges_msg(b"\x40", [[b"", 1, 5, bytes(16)]]))
+    return closed(r), "closed: %s" % (r["error"] or r["close_reason"])
+
+
+@attack("key holder")
+def key_holder_endless_ranges(w):
+    # fingerprints that never match, round after round: cut off at
+    # RECON_ROUNDS_MAX (or the node gives up and sends its whole vector)
+    rounds = []
+    for i in range(40):
+        rounds += ranges_msg(b"", [[b"", 1, 1000, os.urandom(16)]])
+    r = evil(w.A, "--psk-of", w.A.dir, *ranges_opening(), *rounds)
+    return closed(r), "closed: %s" % (r["error"] or r["close_reason"])
+
+
 @attack("key holder")
 def key_holder_oversized_error_reason(w):
     r = evil(w.A, "--psk-of", w.A.dir, "--msg",

@@ -172,7 +172,9 @@ Test(sync, many_messages_window_and_resume_after_a_drop)
   cr_assert_lt(got, total);
   link_close(&l);
   link_open(&l, &a, &b); /* and resumes */
-  link_run(&l, 3); /* the digests differ: a's version vector reaches b */
+  /* the digests differ: the reconciliation tells b what a holds (PINGs,
+   * digests, one side's ITEMS, the other's FINAL) */
+  link_run(&l, 6);
   /* b knows how far behind it is on the feeds it holds part of */
   behind bh = {0};
   cr_assert_eq(store_behind(b.st, on_behind, &bh), GS_OK);
@@ -731,7 +733,7 @@ Test(sync, version_vector_is_paged_with_flow_control)
   net_sync *s;
   cr_assert_eq(net_sync_new(a.st, &io, &s), GS_OK);
   cr_assert_eq(net_sync_start(s), GS_OK);
-  cr_assert_eq(q.n, 1, "the digest first");
+  cr_assert_eq(q.n, 2, "the ranges capability (PING) and the digest first");
   /* a peer whose digest differs (it holds nothing): the whole vector */
   net_vv_entry de = {.seq = 0, .has_head = true};
   uint8_t *dm;
@@ -740,7 +742,7 @@ Test(sync, version_vector_is_paged_with_flow_control)
   cr_assert_eq(net_msg_vv(&de, 1, true, &dm, &dn), GS_OK);
   cr_assert_eq(net_sync_on_msg(s, dm, dn, why, sizeof why), GS_OK, "%s",
                why);
-  cr_assert_eq(q.n, 2, "one page while the transport is not writable");
+  cr_assert_eq(q.n, 3, "one page while the transport is not writable");
   net_sync_free(s);
   q_clear(&q);
   /* writable: every page, in order, each feed once */
@@ -750,7 +752,8 @@ Test(sync, version_vector_is_paged_with_flow_control)
   cr_assert_eq(net_sync_on_msg(s, dm, dn, why, sizeof why), GS_OK, "%s",
                why);
   free(dm);
-  cr_assert_eq(q.n, 5);
+  cr_assert_eq(q.n, 6);
+  free(q_pop(&q)); /* the PING */
   free(q_pop(&q)); /* the digest */
   size_t seen = 0;
   bool last_more = true;
@@ -977,7 +980,8 @@ Test(sync, synced_nodes_with_a_thousand_feeds_meet_in_one_round_trip)
   for (int side = 0; side < 2; side++) {
     const net_sync_stats *st = net_sync_get_stats(side ? l.b : l.a);
     cr_assert(st->vv_equal);
-    cr_assert_eq(st->msgs_out, 2, "the digest and DONE, nothing more");
+    cr_assert_eq(st->msgs_out, 3,
+                 "the PING (ranges spoken), the digest and DONE, nothing more");
     cr_assert_lt(st->sent_bytes + st->recv_bytes, 300, "%" PRIu64 " bytes",
                  st->sent_bytes + st->recv_bytes);
     cr_assert_eq(st->sent_changes, 0);
@@ -1010,13 +1014,14 @@ Test(sync, a_peer_that_sends_no_digest_gets_the_whole_vector)
   char why[200];
   cr_assert_eq(net_sync_new(a.st, &io, &s), GS_OK);
   cr_assert_eq(net_sync_start(s), GS_OK);
-  cr_assert_eq(q.n, 1, "the digest");
+  cr_assert_eq(q.n, 2, "the PING and the digest");
   /* a node of protocol 3: its whole (empty) vector at once */
   uint8_t *vm;
   size_t vn;
   cr_assert_eq(net_msg_vv(NULL, 0, false, &vm, &vn), GS_OK);
   cr_assert_eq(net_sync_on_msg(s, vm, vn, why, sizeof why), GS_OK, "%s", why);
   free(vm);
+  free(q_pop(&q)); /* the PING */
   free(q_pop(&q)); /* the digest */
   size_t feeds = 0, changes = 0;
   bool vv_done = false;
@@ -1036,6 +1041,187 @@ Test(sync, a_peer_that_sends_no_digest_gets_the_whole_vector)
   cr_assert(vv_done);
   cr_assert_eq(feeds, 5);
   cr_assert_geq(changes, 1, "it lacks everything: it gets it");
+  net_sync_free(s);
+  q_clear(&q);
+  tnode_close(&a);
+}
+
+/* ---- reconciliation by ranges when the digests differ (issue 20) ---- */
+
+static size_t link_bytes(link *l)
+{
+  return (size_t)(net_sync_get_stats(l->a)->recv_bytes +
+                  net_sync_get_stats(l->b)->recv_bytes);
+}
+
+Test(sync, differing_digests_are_reconciled_by_ranges_not_whole_vectors)
+{
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  many_feeds(&a, 3000);
+  link l;
+  link_open(&l, &a, &b);
+  link_run(&l, 0);
+  cr_assert(!l.err_a && !l.err_b, "%s %s", l.why_a, l.why_b);
+  link_close(&l);
+  /* one new change on each side, of different feeds */
+  write_changes(&a, "s/f0007", 1, 1, 0x77, "新");
+  write_changes(&b, "s/f2999", 1, 1, 0x78, "另");
+  link_open(&l, &a, &b);
+  link_run(&l, 0);
+  cr_assert(!l.err_a && !l.err_b, "%s %s", l.why_a, l.why_b);
+  const net_sync_stats *sa = net_sync_get_stats(l.a),
+                       *sb = net_sync_get_stats(l.b);
+  cr_assert(!sa->vv_equal && !sb->vv_equal);
+  cr_assert_gt(sa->recon_rounds, 0, "reconciled by ranges");
+  cr_assert(!sa->recon_fell_back && !sb->recon_fell_back);
+  cr_assert_eq(sa->recv_changes, 1);
+  cr_assert_eq(sb->recv_changes, 1);
+  size_t bytes = link_bytes(&l);
+  /* the whole vectors: 2 x 3001 feeds x ~58 bytes = ~350 KB */
+  fprintf(stderr,
+          "sync: 3001 feeds, one edit on each side: %zu bytes of messages, "
+          "%u rounds of ranges\n",
+          bytes, sa->recon_rounds);
+  cr_assert_lt(bytes, 6000, "%zu bytes", bytes);
+  uint8_t da[CRDT_HASH_LEN], db[CRDT_HASH_LEN];
+  digest_of(&a, da), digest_of(&b, db);
+  cr_assert_eq(memcmp(da, db, sizeof da), 0);
+  link_close(&l);
+  tnode_close(&a), tnode_close(&b);
+}
+
+/* Frames on the wire add a 4-byte length and a 16-byte AEAD tag to each
+ * message (net/peer.h). */
+#define FRAME_COST 20
+
+Test(sync, one_edit_on_an_established_session_is_one_changes_and_its_ack)
+{
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  many_feeds(&a, 1000);
+  link l;
+  link_open(&l, &a, &b);
+  link_run(&l, 0);
+  cr_assert(!l.err_a && !l.err_b, "%s %s", l.why_a, l.why_b);
+  cr_assert(net_sync_caught_up(l.a) && net_sync_caught_up(l.b));
+  /* live: an edit on a, the session looks (net_sync_poll) */
+  size_t bytes0 = link_bytes(&l);
+  uint64_t in0 = net_sync_get_stats(l.a)->msgs_in +
+                 net_sync_get_stats(l.b)->msgs_in;
+  uint64_t got0 = net_sync_get_stats(l.b)->recv_changes;
+  write_changes(&a, "s/f0500", 1, 1, 0x55, "王阿姨");
+  cr_assert_eq(net_sync_poll(l.a), GS_OK);
+  cr_assert_eq(net_sync_poll(l.b), GS_OK);
+  link_run(&l, 0);
+  cr_assert_eq(net_sync_poll(l.b), GS_OK); /* b sends nothing back */
+  link_run(&l, 0);
+  cr_assert(!l.err_a && !l.err_b, "%s %s", l.why_a, l.why_b);
+  uint64_t msgs = net_sync_get_stats(l.a)->msgs_in +
+                  net_sync_get_stats(l.b)->msgs_in - in0;
+  size_t bytes = link_bytes(&l) - bytes0;
+  fprintf(stderr,
+          "sync: one edit on a live session: %" PRIu64
+          " messages, %zu bytes (%zu with framing)\n",
+          msgs, bytes, bytes + (size_t)msgs * FRAME_COST);
+  cr_assert_eq(msgs, 2, "one CHANGES and its ACK, no vector");
+  cr_assert_leq(bytes + msgs * FRAME_COST, 300, "%zu bytes",
+                bytes + (size_t)msgs * FRAME_COST);
+  cr_assert_eq(net_sync_get_stats(l.b)->recv_changes - got0, 1);
+  cr_assert(net_sync_caught_up(l.a) && net_sync_caught_up(l.b));
+  link_close(&l);
+  tnode_close(&a), tnode_close(&b);
+}
+
+static void send_to(net_sync *s, uint8_t *m, size_t n, gs_err want,
+                    const char *why_part)
+{
+  char why[200];
+  gs_err err = net_sync_on_msg(s, m, n, why, sizeof why);
+  free(m);
+  cr_assert_eq(err, want, "%s", why);
+  if (why_part)
+    cr_assert(strstr(why, why_part), "%s", why);
+}
+
+Test(sync, ranges_outside_a_reconciliation_are_refused)
+{
+  tnode a;
+  tnode_open(&a);
+  many_feeds(&a, 5);
+  queue q = {0};
+  net_sync_io io = {.send = q_send, .ctx = &q};
+  net_sync *s;
+  cr_assert_eq(net_sync_new(a.st, &io, &s), GS_OK);
+  cr_assert_eq(net_sync_start(s), GS_OK);
+  net_bound lo = {.inf = false}, hi = {.inf = true};
+  memset(lo.v, 0, sizeof lo.v);
+  net_range g = {.hi = hi, .mode = NET_RANGE_FP, .count = 3};
+  uint8_t *m;
+  size_t n;
+  /* before any digest */
+  cr_assert_eq(net_msg_ranges(&lo, &g, 1, false, &m, &n), GS_OK);
+  send_to(s, m, n, GS_EPROTO, "ranges outside a reconciliation");
+  net_sync_free(s);
+  /* a peer that did not say it speaks ranges, digest differing: the
+   * whole vector goes, and ranges are refused */
+  q_clear(&q);
+  cr_assert_eq(net_sync_new(a.st, &io, &s), GS_OK);
+  cr_assert_eq(net_sync_start(s), GS_OK);
+  net_vv_entry de = {.seq = 0, .has_head = true};
+  cr_assert_eq(net_msg_vv(&de, 1, true, &m, &n), GS_OK);
+  send_to(s, m, n, GS_OK, NULL);
+  cr_assert_eq(net_msg_ranges(&lo, &g, 1, false, &m, &n), GS_OK);
+  send_to(s, m, n, GS_EPROTO, "ranges outside a reconciliation");
+  net_sync_free(s);
+  q_clear(&q);
+  tnode_close(&a);
+}
+
+Test(sync, a_peer_that_gives_up_the_reconciliation_gets_the_whole_vector)
+{
+  tnode a;
+  tnode_open(&a);
+  many_feeds(&a, 40);
+  queue q = {0};
+  net_sync_io io = {.send = q_send, .ctx = &q};
+  net_sync *s;
+  cr_assert_eq(net_sync_new(a.st, &io, &s), GS_OK);
+  cr_assert_eq(net_sync_start(s), GS_OK);
+  /* the peer speaks ranges; its digest (all 0xff: above any, so a
+   * opens) differs */
+  uint8_t *m;
+  size_t n;
+  cr_assert_eq(net_msg_ping(false, NET_RECON_NONCE, &m, &n), GS_OK);
+  send_to(s, m, n, GS_OK, NULL);
+  net_vv_entry de = {.seq = 1, .has_head = true};
+  memset(de.head, 0xff, sizeof de.head);
+  cr_assert_eq(net_msg_vv(&de, 1, true, &m, &n), GS_OK);
+  send_to(s, m, n, GS_OK, NULL);
+  q_clear(&q);
+  /* a opened the reconciliation; the peer answers with its whole (empty)
+   * vector instead */
+  cr_assert_eq(net_msg_vv(NULL, 0, false, &m, &n), GS_OK);
+  send_to(s, m, n, GS_OK, NULL);
+  size_t feeds = 0, changes = 0;
+  bool vv_done = false;
+  for (qmsg *e = q.head; e; e = e->next) {
+    net_msg d;
+    cr_assert_eq(net_msg_decode(e->data, e->n, &d), GS_OK);
+    cr_assert_neq(d.type, NET_MSG_RANGES);
+    if (d.type == NET_MSG_VV) {
+      feeds += d.u.vv.n;
+      vv_done = !d.u.vv.more;
+    } else if (d.type == NET_MSG_CHANGES || d.type == NET_MSG_PACKED) {
+      cr_assert(vv_done);
+      changes++;
+    }
+    net_msg_free(&d);
+  }
+  cr_assert(vv_done);
+  cr_assert_eq(feeds, 40);
+  cr_assert_geq(changes, 1);
+  cr_assert(net_sync_get_stats(s)->recon_fell_back);
   net_sync_free(s);
   q_clear(&q);
   tnode_close(&a);
