@@ -172,3 +172,165 @@ void crdt_hash_keyed(const uint8_t key[CRDT_SEAL_KEY_LEN], const char *ctx,
   crypto_generichash_final(&st, out, outn);
   sodium_memzero(&st, sizeof st);
 }
+
+/* ---- the sealer (crdt.h): XChaCha20-Poly1305-IETF as RFC 8439 section
+ * 2.8 and draft-irtf-cfrg-xchacha section 2.3 build it: subkey =
+ * HChaCha20(key, nonce[0..16]); ChaCha20-IETF under the subkey with nonce
+ * 0(4) | nonce[16..24]: block 0's first 32 bytes are the Poly1305 key,
+ * blocks 1.. the key stream; the tag is Poly1305 of ad | pad16 | ct |
+ * pad16 | le64(adn) | le64(n). Test: tests/unit/crdt/test_sealer.c checks
+ * it against libsodium's AEAD both ways. */
+
+#define SEALER_RUN 256 /* libsodium's ChaCha20 runs of 4 blocks */
+#define SEALER_KS (CRDT_SEALER_FAST + 64)
+
+typedef struct sealer_sub {
+  uint8_t prefix[16];
+  uint8_t sub[32];
+  bool used;
+} sealer_sub;
+
+struct crdt_sealer {
+  uint8_t key[CRDT_SEAL_KEY_LEN];
+  uint8_t nonce[24]; /* prefix | counter of the last value sealed */
+  uint64_t count;
+  sealer_sub mine; /* the subkey of this sealer's prefix */
+  sealer_sub cache[CRDT_SEALER_CACHE];
+  unsigned cnext;
+  uint8_t ks[SEALER_KS]; /* block 0 then the key stream of one value */
+};
+static_assert(SEALER_KS % SEALER_RUN == 0, "whole runs");
+
+gs_err crdt_sealer_new(const uint8_t key[CRDT_SEAL_KEY_LEN],
+                       crdt_sealer **out)
+{
+  crdt_sealer *s = sodium_malloc(sizeof *s);
+  *out = NULL;
+  if (!s)
+    return GS_ENOMEM;
+  memset(s, 0, sizeof *s);
+  memcpy(s->key, key, CRDT_SEAL_KEY_LEN);
+  randombytes_buf(s->nonce, 16);
+  memcpy(s->mine.prefix, s->nonce, 16);
+  crypto_core_hchacha20(s->mine.sub, s->nonce, s->key, NULL);
+  s->mine.used = true;
+  *out = s;
+  return GS_OK;
+}
+
+void crdt_sealer_free(crdt_sealer *s)
+{
+  sodium_free(s); /* wipes all of it */
+}
+
+static void le64_put(uint8_t *p, uint64_t v)
+{
+  for (int i = 0; i < 8; i++, v >>= 8)
+    p[i] = (uint8_t)v;
+}
+
+/* The tag of ct under Poly1305 key pk. */
+static void sealer_tag(const uint8_t pk[32], const void *ad, size_t adn,
+                       const uint8_t *ct, size_t n, uint8_t tag[16])
+{
+  static const uint8_t zero[16];
+  uint8_t lens[16];
+  crypto_onetimeauth_poly1305_state st;
+  crypto_onetimeauth_poly1305_init(&st, pk);
+  crypto_onetimeauth_poly1305_update(&st, ad, adn);
+  crypto_onetimeauth_poly1305_update(&st, zero, (0x10 - adn) & 0xf);
+  crypto_onetimeauth_poly1305_update(&st, ct, n);
+  crypto_onetimeauth_poly1305_update(&st, zero, (0x10 - n) & 0xf);
+  le64_put(lens, adn);
+  le64_put(lens + 8, n);
+  crypto_onetimeauth_poly1305_update(&st, lens, sizeof lens);
+  crypto_onetimeauth_poly1305_final(&st, tag);
+  sodium_memzero(&st, sizeof st);
+}
+
+/* Block 0 and the key stream of n bytes under sub and nonce[16..24]
+ * into s->ks, in whole runs; the length made (to wipe). n <=
+ * CRDT_SEALER_FAST. */
+static size_t sealer_stream(crdt_sealer *s, const uint8_t sub[32],
+                            const uint8_t *nonce, size_t n)
+{
+  uint8_t n12[12] = {0};
+  memcpy(n12 + 4, nonce + 16, 8);
+  size_t len = (64 + n + SEALER_RUN - 1) / SEALER_RUN * SEALER_RUN;
+  crypto_stream_chacha20_ietf(s->ks, len, n12, sub);
+  return len;
+}
+
+gs_err crdt_sealer_seal(crdt_sealer *s, const void *ad, size_t adn,
+                        const void *msg, size_t n, uint8_t *out)
+{
+  if (s->count == UINT64_MAX)
+    return GS_ECRYPTO;
+  s->count++;
+  for (int i = 0; i < 8; i++)
+    s->nonce[16 + i] = (uint8_t)(s->count >> (56 - 8 * i));
+  memcpy(out, s->nonce, 24);
+  uint8_t *ct = out + 24;
+  if (n > CRDT_SEALER_FAST) { /* libsodium's own, under the subkey */
+    uint8_t n12[12] = {0};
+    memcpy(n12 + 4, s->nonce + 16, 8);
+    crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+        ct, ct + n, NULL, msg, n, ad, adn, NULL, n12, s->mine.sub);
+    return GS_OK;
+  }
+  size_t len = sealer_stream(s, s->mine.sub, s->nonce, n);
+  const uint8_t *m = msg, *k = s->ks + 64;
+  for (size_t i = 0; i < n; i++)
+    ct[i] = m[i] ^ k[i];
+  sealer_tag(s->ks, ad, adn, ct, n, ct + n);
+  sodium_memzero(s->ks, len);
+  return GS_OK;
+}
+
+/* The subkey of a nonce's prefix: this sealer's, a cached one, or worked
+ * out (and cached in turn). */
+static const uint8_t *sealer_sub_of(crdt_sealer *s, const uint8_t *nonce)
+{
+  if (memcmp(nonce, s->mine.prefix, 16) == 0)
+    return s->mine.sub;
+  for (unsigned i = 0; i < CRDT_SEALER_CACHE; i++)
+    if (s->cache[i].used && memcmp(nonce, s->cache[i].prefix, 16) == 0)
+      return s->cache[i].sub;
+  sealer_sub *c = &s->cache[s->cnext];
+  s->cnext = (s->cnext + 1) % CRDT_SEALER_CACHE;
+  memcpy(c->prefix, nonce, 16);
+  crypto_core_hchacha20(c->sub, nonce, s->key, NULL);
+  c->used = true;
+  return c->sub;
+}
+
+gs_err crdt_sealer_open(crdt_sealer *s, const void *ad, size_t adn,
+                        const uint8_t *in, size_t n, uint8_t *out)
+{
+  if (n < CRDT_SEAL_OVERHEAD)
+    return GS_ESEAL;
+  size_t pn = n - CRDT_SEAL_OVERHEAD;
+  const uint8_t *ct = in + 24, *sub = sealer_sub_of(s, in);
+  if (pn > CRDT_SEALER_FAST) {
+    uint8_t n12[12] = {0};
+    memcpy(n12 + 4, in + 16, 8);
+    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+            out, NULL, ct, pn, ct + pn, ad, adn, n12, sub) != 0) {
+      sodium_memzero(out, pn);
+      return GS_ESEAL;
+    }
+    return GS_OK;
+  }
+  uint8_t tag[16];
+  size_t len = sealer_stream(s, sub, in, pn);
+  sealer_tag(s->ks, ad, adn, ct, pn, tag);
+  if (crypto_verify_16(tag, ct + pn) != 0) {
+    sodium_memzero(s->ks, len);
+    return GS_ESEAL; /* out untouched */
+  }
+  const uint8_t *k = s->ks + 64;
+  for (size_t i = 0; i < pn; i++)
+    out[i] = ct[i] ^ k[i];
+  sodium_memzero(s->ks, len);
+  return GS_OK;
+}
