@@ -183,6 +183,10 @@ void crdt_hash_keyed(const uint8_t key[CRDT_SEAL_KEY_LEN], const char *ctx,
 
 #define SEALER_RUN 256 /* libsodium's ChaCha20 runs of 4 blocks */
 #define SEALER_KS (CRDT_SEALER_FAST + 64)
+/* The bytes Poly1305 takes, laid out in one buffer when the ad is at most
+ * SEALER_AD (one call costs a fifth less than five) */
+#define SEALER_AD 1024
+#define SEALER_MAC (SEALER_AD + 16 + CRDT_SEALER_FAST + 16 + 16)
 
 typedef struct sealer_sub {
   uint8_t prefix[16];
@@ -198,6 +202,7 @@ struct crdt_sealer {
   sealer_sub cache[CRDT_SEALER_CACHE];
   unsigned cnext;
   uint8_t ks[SEALER_KS]; /* block 0 then the key stream of one value */
+  uint8_t mac[SEALER_MAC]; /* ad | pad | ct | pad | lengths (public) */
 };
 static_assert(SEALER_KS % SEALER_RUN == 0, "whole runs");
 
@@ -229,12 +234,28 @@ static void le64_put(uint8_t *p, uint64_t v)
     p[i] = (uint8_t)v;
 }
 
-/* The tag of ct under Poly1305 key pk. */
-static void sealer_tag(const uint8_t pk[32], const void *ad, size_t adn,
-                       const uint8_t *ct, size_t n, uint8_t tag[16])
+/* The tag of ct (n <= CRDT_SEALER_FAST) under Poly1305 key pk. */
+static void sealer_tag(crdt_sealer *s, const uint8_t pk[32], const void *ad,
+                       size_t adn, const uint8_t *ct, size_t n,
+                       uint8_t tag[16])
 {
   static const uint8_t zero[16];
   uint8_t lens[16];
+  if (adn <= SEALER_AD) {
+    uint8_t *p = s->mac;
+    size_t ap = (0x10 - adn) & 0xf, cp = (0x10 - n) & 0xf;
+    memcpy(p, ad, adn);
+    memset(p + adn, 0, ap);
+    p += adn + ap;
+    memcpy(p, ct, n);
+    memset(p + n, 0, cp);
+    p += n + cp;
+    le64_put(p, adn);
+    le64_put(p + 8, n);
+    p += 16;
+    crypto_onetimeauth_poly1305(tag, s->mac, (size_t)(p - s->mac), pk);
+    return;
+  }
   crypto_onetimeauth_poly1305_state st;
   crypto_onetimeauth_poly1305_init(&st, pk);
   crypto_onetimeauth_poly1305_update(&st, ad, adn);
@@ -282,7 +303,7 @@ gs_err crdt_sealer_seal(crdt_sealer *s, const void *ad, size_t adn,
   const uint8_t *m = msg, *k = s->ks + 64;
   for (size_t i = 0; i < n; i++)
     ct[i] = m[i] ^ k[i];
-  sealer_tag(s->ks, ad, adn, ct, n, ct + n);
+  sealer_tag(s, s->ks, ad, adn, ct, n, ct + n);
   sodium_memzero(s->ks, len);
   return GS_OK;
 }
@@ -323,7 +344,7 @@ gs_err crdt_sealer_open(crdt_sealer *s, const void *ad, size_t adn,
   }
   uint8_t tag[16];
   size_t len = sealer_stream(s, sub, in, pn);
-  sealer_tag(s->ks, ad, adn, ct, pn, tag);
+  sealer_tag(s, s->ks, ad, adn, ct, pn, tag);
   if (crypto_verify_16(tag, ct + pn) != 0) {
     sodium_memzero(s->ks, len);
     return GS_ESEAL; /* out untouched */

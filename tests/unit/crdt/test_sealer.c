@@ -32,7 +32,7 @@ static void fill(uint8_t *b, size_t n, unsigned seed)
  * each opens the other's, and crdt_seal's (a random nonce). */
 static void same_as_aead(crdt_sealer *s, size_t n, size_t adn)
 {
-  uint8_t ad[64];
+  uint8_t ad[1100];
   uint8_t *m = malloc(n + 1), *a = malloc(n + CRDT_SEAL_OVERHEAD),
           *b = malloc(n + CRDT_SEAL_OVERHEAD), *o = malloc(n + 1);
   cr_assert(m && a && b && o);
@@ -70,6 +70,11 @@ Test(crdt_sealer, same_bytes_as_the_aead_at_every_length)
   for (size_t i = 0; i < sizeof edge / sizeof *edge; i++)
     for (size_t adn = 0; adn < 64; adn += 21)
       same_as_aead(s, edge[i], adn);
+  /* an ad longer than the sealer lays out in one buffer */
+  const size_t adl[] = {1023, 1024, 1025, 1100};
+  for (size_t i = 0; i < sizeof adl / sizeof *adl; i++)
+    for (size_t n = 0; n < 300; n += 37)
+      same_as_aead(s, n, adl[i]);
   crdt_sealer_free(s);
 }
 
