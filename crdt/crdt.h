@@ -88,7 +88,8 @@ void crdt_wipe(void *p, size_t n);
  * data key, with associated data (the LMDB key and table, or a file's
  * name) so that a sealed value cannot be moved elsewhere. A sealed value
  * is nonce(24) | ciphertext | tag(16): CRDT_SEAL_OVERHEAD bytes more
- * than the plaintext; the nonce is random. */
+ * than the plaintext; the nonce is random (crdt_seal), or the caller's
+ * (crdt_seal_nonce, a crdt_sealer's). docs/SEALING.md. */
 #define CRDT_SEAL_KEY_LEN 32
 #define CRDT_SEAL_OVERHEAD 40
 #define CRDT_SALT_LEN 16

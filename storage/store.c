@@ -121,7 +121,8 @@ static uint64_t be64_get(const uint8_t *p)
 /* ---- sealed values ----
  *
  * With a data key, every value that can carry personal data is kept
- * sealed (crdt_seal: XChaCha20-Poly1305) with the table's name and the
+ * sealed (XChaCha20-Poly1305, by the store's crdt_sealer: a nonce prefix
+ * fresh per open, then a count) with the table's name and the
  * LMDB key as associated data, so that a value moved to another key or
  * table does not open. Sealing happens here only: sv_put seals, sv_get
  * and sv_cursor_get open; the rest of this file reads and writes plain
