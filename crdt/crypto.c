@@ -199,8 +199,7 @@ struct crdt_sealer {
   uint8_t nonce[24]; /* prefix | counter of the last value sealed */
   uint64_t count;
   sealer_sub mine; /* the subkey of this sealer's prefix */
-  sealer_sub cache[CRDT_SEALER_CACHE];
-  unsigned cnext;
+  sealer_sub cache[CRDT_SEALER_CACHE]; /* by the prefix's first byte */
   uint8_t ks[SEALER_KS]; /* block 0 then the key stream of one value */
   uint8_t mac[SEALER_MAC]; /* ad | pad | ct | pad | lengths (public) */
 };
@@ -232,6 +231,23 @@ static void le64_put(uint8_t *p, uint64_t v)
 {
   for (int i = 0; i < 8; i++, v >>= 8)
     p[i] = (uint8_t)v;
+}
+
+/* out = a ^ b (n bytes), eight at a time (a byte loop is not vectorised
+ * at -O2, the default build's: a fifth of a record's seal) */
+static void xor_bytes(uint8_t *out, const uint8_t *a, const uint8_t *b,
+                      size_t n)
+{
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x, y;
+    memcpy(&x, a + i, 8);
+    memcpy(&y, b + i, 8);
+    x ^= y;
+    memcpy(out + i, &x, 8);
+  }
+  for (; i < n; i++)
+    out[i] = a[i] ^ b[i];
 }
 
 /* The tag of ct (n <= CRDT_SEALER_FAST) under Poly1305 key pk. */
@@ -300,25 +316,22 @@ gs_err crdt_sealer_seal(crdt_sealer *s, const void *ad, size_t adn,
     return GS_OK;
   }
   size_t len = sealer_stream(s, s->mine.sub, s->nonce, n);
-  const uint8_t *m = msg, *k = s->ks + 64;
-  for (size_t i = 0; i < n; i++)
-    ct[i] = m[i] ^ k[i];
+  xor_bytes(ct, msg, s->ks + 64, n);
   sealer_tag(s, s->ks, ad, adn, ct, n, ct + n);
   sodium_memzero(s->ks, len);
   return GS_OK;
 }
 
-/* The subkey of a nonce's prefix: this sealer's, a cached one, or worked
- * out (and cached in turn). */
+/* The subkey of a nonce's prefix: this sealer's, the cached one of its
+ * slot (prefixes are random: their first byte spreads them), or worked
+ * out (and cached there). */
 static const uint8_t *sealer_sub_of(crdt_sealer *s, const uint8_t *nonce)
 {
   if (memcmp(nonce, s->mine.prefix, 16) == 0)
     return s->mine.sub;
-  for (unsigned i = 0; i < CRDT_SEALER_CACHE; i++)
-    if (s->cache[i].used && memcmp(nonce, s->cache[i].prefix, 16) == 0)
-      return s->cache[i].sub;
-  sealer_sub *c = &s->cache[s->cnext];
-  s->cnext = (s->cnext + 1) % CRDT_SEALER_CACHE;
+  sealer_sub *c = &s->cache[nonce[0] % CRDT_SEALER_CACHE];
+  if (c->used && memcmp(nonce, c->prefix, 16) == 0)
+    return c->sub;
   memcpy(c->prefix, nonce, 16);
   crypto_core_hchacha20(c->sub, nonce, s->key, NULL);
   c->used = true;
@@ -349,9 +362,7 @@ gs_err crdt_sealer_open(crdt_sealer *s, const void *ad, size_t adn,
     sodium_memzero(s->ks, len);
     return GS_ESEAL; /* out untouched */
   }
-  const uint8_t *k = s->ks + 64;
-  for (size_t i = 0; i < pn; i++)
-    out[i] = ct[i] ^ k[i];
+  xor_bytes(out, ct, s->ks + 64, pn);
   sodium_memzero(s->ks, len);
   return GS_OK;
 }
