@@ -111,14 +111,15 @@ gs_err crdt_seal_open(const uint8_t key[CRDT_SEAL_KEY_LEN], const void *ad,
  * XChaCha20-Poly1305-IETF, made cheap for a store's many small values.
  * Its nonces are prefix(16, random, fresh per sealer) | counter(8,
  * big-endian, from 1): never repeated under the key, as a new sealer
- * (each store open) draws a new prefix (2^-64 a pair to meet again),
+ * (each store open) draws a new prefix (2^-128 a pair to meet again),
  * with no system call per value. The prefix's HChaCha20 subkey is worked
  * out once; opening keeps the subkeys of up to CRDT_SEALER_CACHE
- * prefixes met (one per slot, by the prefix's first byte). The ChaCha20 key stream of a value up to
- * CRDT_SEALER_FAST bytes is made in one call in whole 256-byte runs
- * (libsodium's 4- and 8-block paths; its one-block path for a partial
- * run costs as much as four), then wiped. Kept in secret memory
- * (crdt_secret_alloc), wiped when freed. One thread at a time. */
+ * prefixes met (one per slot, by the prefix's first byte). The ChaCha20
+ * key stream of a value up to CRDT_SEALER_FAST bytes is made in one call
+ * in whole 256-byte runs (libsodium's 4- and 8-block paths; its
+ * one-block path for a partial run costs as much as four), then wiped.
+ * Kept in secret memory (crdt_secret_alloc), wiped when freed. One
+ * thread at a time. docs/SEALING.md. */
 #define CRDT_SEALER_CACHE 64
 #define CRDT_SEALER_FAST 4032
 typedef struct crdt_sealer crdt_sealer;
