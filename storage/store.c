@@ -58,8 +58,7 @@ struct store {
   void *now_ctx;
   /* sealing at rest (see "sealed values" below) */
   uint8_t *key;  /* the data key (crdt_secret_alloc); NULL: not sealed */
-  uint8_t nonce[24]; /* random(16) of this open, then nonce_n */
-  uint64_t nonce_n;
+  crdt_sealer *sealer; /* of key: nonces fresh per open (crdt.h) */
   bool mixed;    /* sealing under way: a value that does not open may
                   * be one not sealed yet */
   uint8_t *sbuf; /* a value being sealed */
@@ -122,7 +121,8 @@ static uint64_t be64_get(const uint8_t *p)
 /* ---- sealed values ----
  *
  * With a data key, every value that can carry personal data is kept
- * sealed (crdt_seal: XChaCha20-Poly1305) with the table's name and the
+ * sealed (XChaCha20-Poly1305, by the store's crdt_sealer: a nonce prefix
+ * fresh per open, then a count) with the table's name and the
  * LMDB key as associated data, so that a value moved to another key or
  * table does not open. Sealing happens here only: sv_put seals, sv_get
  * and sv_cursor_get open; the rest of this file reads and writes plain
@@ -201,9 +201,9 @@ static int seal_value(store *s, int db, const MDB_val *k, const MDB_val *v,
   }
   /* nonce: 16 random bytes of this open, then a count (no system call
    * per value; unique under the key) */
-  be64_put(s->nonce + 16, ++s->nonce_n);
-  crdt_seal_nonce(s->key, s->nonce, ad, adn, v->mv_data, v->mv_size,
-                  s->sbuf);
+  if (crdt_sealer_seal(s->sealer, ad, adn, v->mv_data, v->mv_size,
+                       s->sbuf) != GS_OK)
+    return GS_ECRYPTO;
   out->mv_data = s->sbuf;
   out->mv_size = need;
   return 0;
@@ -234,8 +234,8 @@ static int open_value(store *s, int db, const MDB_val *k, MDB_val *v)
     s->ob[slot].b = b;
     s->ob[slot].cap = cap;
   }
-  if (crdt_seal_open(s->key, ad, adn, v->mv_data, v->mv_size,
-                     s->ob[slot].b) != GS_OK)
+  if (crdt_sealer_open(s->sealer, ad, adn, v->mv_data, v->mv_size,
+                       s->ob[slot].b) != GS_OK)
     return s->mixed ? 0 : GS_ESEAL;
   s->onext = (slot + 1) % STORE_OPEN_SLOTS;
   v->mv_data = s->ob[slot].b;
@@ -359,6 +359,7 @@ void store_close(store *s)
   if (s->sbuf)
     crdt_wipe(s->sbuf, s->scap);
   free(s->sbuf);
+  crdt_sealer_free(s->sealer);
   crdt_secret_free(s->key);
   if (s->lockfd >= 0)
     close(s->lockfd);
@@ -848,7 +849,8 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
       goto fail;
     }
     memcpy(s->key, o->key, CRDT_SEAL_KEY_LEN);
-    crdt_random(s->nonce, 16);
+    if ((err = crdt_sealer_new(s->key, &s->sealer)) != GS_OK)
+      goto fail;
     s->progress = o->progress;
     s->progress_ctx = o->progress_ctx;
   }
