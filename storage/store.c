@@ -857,6 +857,11 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
   if (snprintf(path, sizeof path, "%s/seal.lock", dir) < (int)sizeof path &&
       (s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) >= 0)
     flock(s->lockfd, LOCK_SH);
+  /* Not MDB_WRITEMAP (issue 20, docs/PERFORMANCE.md "Merge, third
+   * pass"): with it LMDB sizes data.mdb to the whole map on Linux too (a
+   * sparse file that copies to USB sticks at full size), a full disk
+   * kills the process with SIGBUS instead of failing the commit, and with
+   * group commit it saves no CPU. */
   unsigned envflags = MDB_NOTLS;
   if (flags & STORE_NOSYNC)
     envflags |= MDB_NOSYNC;
