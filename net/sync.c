@@ -612,8 +612,11 @@ static gs_err flight_acked(net_sync *s, const net_msg *m)
              m->u.ack.applied + m->u.ack.duplicates == nparts;
   for (size_t i = 0; i < nt && all && !err; i++)
     err = fm_raise(&s->acked, s->fl_feed[i], s->fl_seq[i]);
-  memmove(s->fl_feed, s->fl_feed + nt, (s->fl_n - nt) * sizeof *s->fl_feed);
-  memmove(s->fl_seq, s->fl_seq + nt, (s->fl_n - nt) * sizeof *s->fl_seq);
+  if (s->fl_n > nt) { /* (never with NULL: nothing noted yet) */
+    memmove(s->fl_feed, s->fl_feed + nt,
+            (s->fl_n - nt) * sizeof *s->fl_feed);
+    memmove(s->fl_seq, s->fl_seq + nt, (s->fl_n - nt) * sizeof *s->fl_seq);
+  }
   s->fl_n -= nt;
   s->fl_first = (s->fl_first + 1) % NET_SYNC_WINDOW;
   if (err || s->inflight > 1 || s->acked.n == 0)
