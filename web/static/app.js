@@ -177,7 +177,7 @@ Object.assign(EN, {
   "这不是有效的邀请码，可能抄错了，请再对一遍。": "This is not a valid invite code: it may be mistyped; check it again.",
   "请把邀请码粘贴进来。": "Paste the invite code here.",
   "上次同步 {when}，之后连不上 {n} 次": "Last synced {when}, unreachable {n} times since",
-  "上次同步 {when}": "Last synced {when}", "还没连上过（试过 {when}）": "Never reached (tried {when})", "还没试过": "Not tried yet",
+  "同步成功": "Synced", "上次同步 {when}": "Last synced {when}", "还没连上过（试过 {when}）": "Never reached (tried {when})", "还没试过": "Not tried yet",
   "，就是本机": " (this computer)", "，在 {addr}": ", at {addr}", "{role}（{grid}）": "{role} ({grid})",
   "正在同步……": "Syncing…", "已开始和 {n} 个节点同步，结果会显示在下面": "Syncing with {n} nodes; the outcome shows below",
   "还不知道别的节点：先把办公室的地址加进来（gridsync serve --peer 地址）": "No other node known yet: add the office's address first (gridsync serve --peer ADDRESS)",
@@ -1455,6 +1455,15 @@ const JOIN_REFUSED = {
   GS_EINVAL: "请把邀请码粘贴进来。",
 };
 
+// The last outcome in plain words: the node's sentence for what went
+// wrong (in the page's language: the API translates it), the node's own
+// words under it for whoever helps.
+function peerOutcome(p) {
+  if (!p.kind || p.kind === "ok") return p.last_ok ? tr("同步成功") : "";
+  return [h("div", { class: "peer-why" }, p.outcome || ""),
+    p.note ? h("details", null, h("summary", null, "节点的原话（英文）"), h("p", { class: "muted" }, dat(p.note))) : null];
+}
+
 function peerState(p) {
   if (p.reachable) return tr("现在连着");
   if (p.last_ok) return p.failures ? t("上次同步 {when}，之后连不上 {n} 次", { when: localTime(p.last_ok), n: p.failures })
@@ -1607,7 +1616,7 @@ async function pageSync() {
     peers.items.length ? wide(h("table", { id: "peers" }, h("thead", null, h("tr", null, ["节点", "节点地址", "情况", "上次的结果"].map((x) => h("th", null, x)))),
       h("tbody", null, peers.items.map((p) => h("tr", null, h("td", { class: "peer-name" }, p.name ? dat(p.name) : tr("还不知道是谁")),
         h("td", null, p.addr), h("td", null, peerState(p)),
-        h("td", null, p.note || "")))))) : h("p", { class: "muted" }, "还不知道别的节点。"),
+        h("td", { class: "peer-outcome" }, peerOutcome(p))))))) : h("p", { class: "muted" }, "还不知道别的节点。"),
     h("h2", null, "邀请新的楼栋长"), mem.root_admin ? invite : h("p", { class: "muted" }, "只有建立网络的管理员电脑能发邀请码。"),
     h("h2", null, "加入网络"), net ? h("p", { class: "muted" }, t("本机已经在网络「{net}」里；管理员换了网络密钥时，把新的邀请码粘贴到这里。", { net: dat(net.name) })) : null, join,
     h("h2", null, "U 盘同步包"),
