@@ -400,6 +400,14 @@ function label(cname, fname, code) {
   return v ? v.label : code;
 }
 
+// The schema's own label of a value, whatever the page's language: for
+// what is stored (labels in the page's language are for showing).
+function schemaLabel(cname, fname, code) {
+  const f = field(cname, fname);
+  const v = f && f.values.find((x) => x.code === code);
+  return v ? v.own || v.label : code;
+}
+
 function fieldLabel(cname, fname) {
   const f = field(cname, fname);
   if (lang === "en") return codeWords(fname);
@@ -1227,7 +1235,10 @@ function visitForm(bs, preset) {
         let opened = 0;
         for (const f of appealsFor) {
           const af = { category: FINDING_CATEGORY[f] || "other",
-            description: label("visit", "findings", f) + (notes ? "：" + notes : ""),
+            // stored in the schema's own words whatever the page's
+            // language (what is stored is read by everyone; a page in
+            // English shows it as written, like any description)
+            description: schemaLabel("visit", "findings", f) + (notes ? "：" + notes : ""),
             source: "visit", visit: "visit/" + v.id, opened: fields.date, opened_by: fields.by };
           if (fields.household) af.household = fields.household;
           if (fields.resident) af.resident = fields.resident;
@@ -1784,7 +1795,7 @@ async function start() {
     document.querySelector(".brand-name").textContent = "gridsync";
     for (const c of schema.collections) {
       c.label = codeWords(c.name);
-      for (const f of c.fields) { f.label = codeWords(f.name); for (const v of f.values) v.label = codeWords(v.code); }
+      for (const f of c.fields) { f.label = codeWords(f.name); for (const v of f.values) { v.own = v.label; v.label = codeWords(v.code); } }
     }
   }
   // the other language, named in itself (marked lang: its own words)
