@@ -1537,7 +1537,7 @@ const JOIN_REFUSED = {
 function peerOutcome(p) {
   if (!p.kind || p.kind === "ok") return p.last_ok ? tr("同步成功") : "";
   return [h("div", { class: "peer-why" }, p.outcome || ""),
-    p.note ? h("details", null, h("summary", null, "节点的原话（英文）"), h("p", { class: "muted" }, dat(p.note))) : null];
+    p.note ? h("details", null, h("summary", null, "节点的原话（英文）"), h("p", { class: "muted", lang: "en" }, dat(p.note))) : null];
 }
 
 function peerState(p) {
@@ -1740,7 +1740,7 @@ async function pageInbox() {
     }
     return h("section", { class: "item inbox", "data-kind": it.kind }, head,
       h("p", null, tr(INBOX_DO[it.kind] || "请管理员处理。")),
-      h("details", null, h("summary", null, "节点的原话（英文）"), h("p", { class: "muted" }, it.what.replace(/[0-9A-Z]{26,}/g, "…"))));
+      h("details", null, h("summary", null, "节点的原话（英文）"), h("p", { class: "muted", lang: "en" }, it.what.replace(/[0-9A-Z]{26,}/g, "…"))));
   }));
   show(h("h1", null, "待处理"),
     h("p", { id: "inbox-count" }, items.length ? t("有 {n} 件事要人来决定", { n: items.length }) : "没有要处理的事。"), items);
