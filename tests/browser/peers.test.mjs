@@ -2,14 +2,15 @@
 // 17): a node whose one peer is a closed port shows, in its last outcome,
 // the node's Chinese sentence on the Chinese page and the English one on
 // the English page, with the node's own words under it; the CLI's
-// `peers --json` gives the same kind, its sentence and the raw note.
+// `peers --json` gives the same kind, its sentence and the raw note; a
+// node of another network (another key) says so.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { rmSync } from "node:fs";
 import { browser, open, check, cli, cliJson, serve, tempDir } from "./lib.mjs";
 
-let b, srv = null, dir, addr;
+let b, srv = null, other = null, dir, otherDir, addr, otherAddr;
 
 // A loopback port nothing listens on: taken from the OS, then let go.
 function closedPort() {
@@ -32,13 +33,23 @@ before(async () => {
   cli(dir, ["peers", "add", addr]);
   const r = cli(dir, ["sync", addr], { ok: false });
   assert.notEqual(r.code, 0, "a sync with a closed port fails");
-  // no gossip of its own meanwhile: the row stays as the sync left it
+  // a node of another network, listening
+  otherDir = tempDir("gs-peers-other-");
+  cli(otherDir, ["init", "--name", "别的街道的电脑"]);
+  cli(otherDir, ["network", "create", "别的街道"]);
+  other = await serve(otherDir, ["--gossip-ms", "86400000"]);
+  otherAddr = other.output().match(/^serving on (127\.0\.0\.1:\d+) /m)[1];
+  cli(dir, ["peers", "add", otherAddr]);
+  assert.notEqual(cli(dir, ["sync", otherAddr], { ok: false }).code, 0, "another network's node refuses");
+  // no gossip of its own meanwhile: the rows stay as the syncs left them
   srv = await serve(dir, ["--gossip-ms", "86400000"]);
 });
 after(async () => {
   if (srv) assert.equal(await srv.stop(), 0);
+  if (other) assert.equal(await other.stop(), 0);
   await b.close();
   rmSync(dir, { recursive: true, force: true });
+  rmSync(otherDir, { recursive: true, force: true });
 });
 
 test("the CLI keeps the kind with the raw note", () => {
@@ -49,6 +60,8 @@ test("the CLI keeps the kind with the raw note", () => {
   assert.ok(p.failures >= 1);
   assert.ok(p.note.length > 0, "the node's own words are kept");
   assert.match(p.outcome, /other computer may be switched off|那台电脑可能没开机/);
+  const o = peers.find((x) => x.addr === otherAddr);
+  assert.equal(o.kind, "key", "another network key: " + o.note);
 });
 
 test("a peer that cannot be reached, in plain Chinese, then in English", async () => {
@@ -62,6 +75,8 @@ test("a peer that cannot be reached, in plain Chinese, then in English", async (
   // the node's words are there for whoever helps, folded
   assert.equal(await row.locator("details summary").textContent(), "节点的原话（英文）");
   assert.equal(await row.locator("details .data").isVisible(), false);
+  const keyRow = page.locator("#peers tbody tr", { hasText: otherAddr });
+  assert.match(await keyRow.locator(".peer-why").textContent(), /^那台电脑不认本机的网络密钥/);
   await check(page, "sync-peer-unreachable", b.errors);
 
   await page.evaluate(() => localStorage.setItem("gs-lang", "en"));
