@@ -88,7 +88,8 @@ void crdt_wipe(void *p, size_t n);
  * data key, with associated data (the LMDB key and table, or a file's
  * name) so that a sealed value cannot be moved elsewhere. A sealed value
  * is nonce(24) | ciphertext | tag(16): CRDT_SEAL_OVERHEAD bytes more
- * than the plaintext; the nonce is random. */
+ * than the plaintext; the nonce is random (crdt_seal), or the caller's
+ * (crdt_seal_nonce, a crdt_sealer's). docs/SEALING.md. */
 #define CRDT_SEAL_KEY_LEN 32
 #define CRDT_SEAL_OVERHEAD 40
 #define CRDT_SALT_LEN 16
@@ -106,6 +107,37 @@ void crdt_seal_nonce(const uint8_t key[CRDT_SEAL_KEY_LEN],
  * a changed byte); out is then wiped. */
 gs_err crdt_seal_open(const uint8_t key[CRDT_SEAL_KEY_LEN], const void *ad,
                       size_t adn, const uint8_t *in, size_t n, uint8_t *out);
+/* A sealer: crdt_seal_nonce's sealing, byte for byte the same
+ * XChaCha20-Poly1305-IETF, made cheap for a store's many small values.
+ * Its nonces are prefix(16, random, fresh per sealer) | counter(8,
+ * big-endian, from 1): never repeated under the key, as a new sealer
+ * (each store open) draws a new prefix (2^-128 a pair to meet again),
+ * with no system call per value. The prefix's HChaCha20 subkey is worked
+ * out once; opening keeps the subkeys of up to CRDT_SEALER_CACHE
+ * prefixes met (one per slot, by the prefix's first byte). The ChaCha20
+ * key stream of a value up to CRDT_SEALER_FAST bytes is made in one call
+ * in whole 256-byte runs (libsodium's 4- and 8-block paths; its
+ * one-block path for a partial run costs as much as four), then wiped.
+ * Kept in secret memory (crdt_secret_alloc), wiped when freed. One
+ * thread at a time. docs/SEALING.md. */
+#define CRDT_SEALER_CACHE 64
+#define CRDT_SEALER_FAST 4032
+typedef struct crdt_sealer crdt_sealer;
+/* A sealer of key (copied): GS_ENOMEM when no secret memory. */
+gs_err crdt_sealer_new(const uint8_t key[CRDT_SEAL_KEY_LEN],
+                       crdt_sealer **out);
+void crdt_sealer_free(crdt_sealer *s); /* NULL: nothing */
+/* Seal n bytes of msg into out (n + CRDT_SEAL_OVERHEAD, not overlapping
+ * msg) under the next nonce; GS_ECRYPTO (nothing sealed) once 2^64 - 1
+ * values are sealed (never, in practice). */
+gs_err crdt_sealer_seal(crdt_sealer *s, const void *ad, size_t adn,
+                        const void *msg, size_t n, uint8_t *out);
+/* crdt_seal_open's opening (any nonce: a value of any sealer, or of
+ * crdt_seal, under the same key): GS_ESEAL when it does not
+ * authenticate (no plaintext then left in out); out (n -
+ * CRDT_SEAL_OVERHEAD bytes) must not overlap in. */
+gs_err crdt_sealer_open(crdt_sealer *s, const void *ad, size_t adn,
+                        const uint8_t *in, size_t n, uint8_t *out);
 /* Argon2id (ALG_ARGON2ID13) of a passphrase: out (CRDT_SEAL_KEY_LEN
  * bytes). ops/mem (bytes) must lie within CRDT_PWHASH_* below, else
  * GS_EINVAL; GS_ENOMEM when the memory cannot be had. */

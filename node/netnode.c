@@ -33,6 +33,21 @@
 
 #define POLL_MS 100     /* live mode: look for local commits (see on_commit) */
 #define SETTLE_MS 15    /* ... and again this long after a write event */
+/* A peer's output queue (net/peer.h): above high water a session stops
+ * reading. A window of CHANGES in flight (NET_SYNC_WINDOW messages, issue
+ * 20) must fit below it, or two nodes sending each other a window at once
+ * could both stop reading and wait for each other; the window and the
+ * queue below high water fit under the hard limit (the memory bound of a
+ * session's output, unchanged). */
+#define PEER_HIGH_WATER ((size_t)8 << 20)
+#define PEER_HARD_LIMIT ((size_t)16 << 20)
+_Static_assert((size_t)NET_SYNC_WINDOW * (NET_FRAME_MAX + 64) <
+                   PEER_HIGH_WATER,
+               "a window of CHANGES fits below the high water mark");
+_Static_assert(PEER_HIGH_WATER + (size_t)NET_SYNC_WINDOW *
+                                     (NET_FRAME_MAX + 64) <
+                   PEER_HARD_LIMIT,
+               "a window above high water stays under the hard limit");
 #define PENDING_MAX 16  /* incoming connections still in the handshake */
 #define PENDING_PER_HOST 4 /* ... from one address, before its stalled ones
                             * give way to newcomers */
@@ -1463,8 +1478,8 @@ static gs_err netnode_init(netnode *nn, node *n, uv_loop_t *loop)
   nn->opts = (net_peer_opts){.handshake_ms = 5000,
                              .idle_ms = 90000,
                              .keepalive_ms = 30000,
-                             .high_water = 1 << 20,
-                             .hard_limit = 16 << 20};
+                             .high_water = PEER_HIGH_WATER,
+                             .hard_limit = PEER_HARD_LIMIT};
   crdt_random(&nn->rng, sizeof nn->rng);
   nn->rng |= 1;
   if (loop) {

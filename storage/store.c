@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#ifndef _WIN32
+#include <pthread.h>
+#endif
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <zstd.h>
@@ -58,8 +61,7 @@ struct store {
   void *now_ctx;
   /* sealing at rest (see "sealed values" below) */
   uint8_t *key;  /* the data key (crdt_secret_alloc); NULL: not sealed */
-  uint8_t nonce[24]; /* random(16) of this open, then nonce_n */
-  uint64_t nonce_n;
+  crdt_sealer *sealer; /* of key: nonces fresh per open (crdt.h) */
   bool mixed;    /* sealing under way: a value that does not open may
                   * be one not sealed yet */
   uint8_t *sbuf; /* a value being sealed */
@@ -122,7 +124,8 @@ static uint64_t be64_get(const uint8_t *p)
 /* ---- sealed values ----
  *
  * With a data key, every value that can carry personal data is kept
- * sealed (crdt_seal: XChaCha20-Poly1305) with the table's name and the
+ * sealed (XChaCha20-Poly1305, by the store's crdt_sealer: a nonce prefix
+ * fresh per open, then a count) with the table's name and the
  * LMDB key as associated data, so that a value moved to another key or
  * table does not open. Sealing happens here only: sv_put seals, sv_get
  * and sv_cursor_get open; the rest of this file reads and writes plain
@@ -201,9 +204,9 @@ static int seal_value(store *s, int db, const MDB_val *k, const MDB_val *v,
   }
   /* nonce: 16 random bytes of this open, then a count (no system call
    * per value; unique under the key) */
-  be64_put(s->nonce + 16, ++s->nonce_n);
-  crdt_seal_nonce(s->key, s->nonce, ad, adn, v->mv_data, v->mv_size,
-                  s->sbuf);
+  if (crdt_sealer_seal(s->sealer, ad, adn, v->mv_data, v->mv_size,
+                       s->sbuf) != GS_OK)
+    return GS_ECRYPTO;
   out->mv_data = s->sbuf;
   out->mv_size = need;
   return 0;
@@ -234,8 +237,8 @@ static int open_value(store *s, int db, const MDB_val *k, MDB_val *v)
     s->ob[slot].b = b;
     s->ob[slot].cap = cap;
   }
-  if (crdt_seal_open(s->key, ad, adn, v->mv_data, v->mv_size,
-                     s->ob[slot].b) != GS_OK)
+  if (crdt_sealer_open(s->sealer, ad, adn, v->mv_data, v->mv_size,
+                       s->ob[slot].b) != GS_OK)
     return s->mixed ? 0 : GS_ESEAL;
   s->onext = (slot + 1) % STORE_OPEN_SLOTS;
   v->mv_data = s->ob[slot].b;
@@ -359,6 +362,7 @@ void store_close(store *s)
   if (s->sbuf)
     crdt_wipe(s->sbuf, s->scap);
   free(s->sbuf);
+  crdt_sealer_free(s->sealer);
   crdt_secret_free(s->key);
   if (s->lockfd >= 0)
     close(s->lockfd);
@@ -848,7 +852,8 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
       goto fail;
     }
     memcpy(s->key, o->key, CRDT_SEAL_KEY_LEN);
-    crdt_random(s->nonce, 16);
+    if ((err = crdt_sealer_new(s->key, &s->sealer)) != GS_OK)
+      goto fail;
     s->progress = o->progress;
     s->progress_ctx = o->progress_ctx;
   }
@@ -857,6 +862,11 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
   if (snprintf(path, sizeof path, "%s/seal.lock", dir) < (int)sizeof path &&
       (s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) >= 0)
     flock(s->lockfd, LOCK_SH);
+  /* Not MDB_WRITEMAP (issue 20, docs/PERFORMANCE.md "Merge, third
+   * pass"): with it LMDB sizes data.mdb to the whole map on Linux too (a
+   * sparse file that copies to USB sticks at full size), a full disk
+   * kills the process with SIGBUS instead of failing the commit, and with
+   * group commit it saves no CPU. */
   unsigned envflags = MDB_NOTLS;
   if (flags & STORE_NOSYNC)
     envflags |= MDB_NOSYNC;
@@ -1746,7 +1756,18 @@ enum { APPLIED, DUPLICATE, HELD };
 typedef struct apply_ctx {
   bool held_any;     /* the held database has entries */
   uint64_t limit_ms; /* stamps beyond this are held */
+  uint8_t sig;       /* SIG_GOOD/SIG_BAD: this change's signature, verified
+                        before the batch (sigs_verify); 0: verify here */
 } apply_ctx;
+
+enum { SIG_GOOD = 1, SIG_BAD = 2 };
+
+/* True when c's signature is good: as verified before the batch when ax
+ * says so, else verified now. */
+static bool sig_ok(const crdt_change *c, const apply_ctx *ax)
+{
+  return ax && ax->sig ? ax->sig == SIG_GOOD : crdt_change_verify(c);
+}
 
 static void feed_next(uint8_t k[CRDT_FEED_LEN + 8],
                       const uint8_t feed[CRDT_FEED_LEN])
@@ -1881,7 +1902,7 @@ static gs_err apply_into(store *s, MDB_txn *txn, const crdt_change *c,
     return GS_EGAP;
   if (c->seq > 1 && memcmp(c->prev, top_hash, CRDT_HASH_LEN) != 0)
     return GS_ECHAIN;
-  if (verify && !crdt_change_verify(c))
+  if (verify && !sig_ok(c, ax))
     return GS_ESIG;
   if (ax) {
     uint8_t reason = after_held ? STORE_HOLD_AFTER : hold;
@@ -2085,11 +2106,61 @@ static bool feed_error(gs_err e)
   return e == GS_EFORK || e == GS_EGAP || e == GS_ECHAIN || e == GS_ESIG;
 }
 
+/* ---- a batch's signatures, verified on two threads (issue 20) ----
+ * Verifying is a tenth of a merge's CPU and needs nothing of the store:
+ * before a batch's transaction, every change's signature is verified,
+ * half of them on a second thread (POSIX; one thread on Windows, or
+ * when a thread cannot be started), and the checks in order then use the
+ * results: every signature is still verified before anything is
+ * applied, the decisions are the same. Each thread only reads the
+ * changes and writes its own entries of sigs. */
+#define SIG_THREAD_MIN 32 /* smaller batches: one thread */
+
+typedef struct sig_job {
+  crdt_change *const *cs;
+  uint8_t *sigs;
+  size_t from, to;
+} sig_job;
+
+static void sig_run(const sig_job *j)
+{
+  for (size_t i = j->from; i < j->to; i++)
+    j->sigs[i] = crdt_change_verify(j->cs[i]) ? SIG_GOOD : SIG_BAD;
+}
+
+#ifndef _WIN32
+static void *sig_thread(void *arg)
+{
+  sig_run(arg);
+  return NULL;
+}
+#endif
+
+/* sigs (n entries) := SIG_GOOD or SIG_BAD for each change. */
+static void sigs_verify(crdt_change *const *cs, size_t n, uint8_t *sigs)
+{
+  sig_job all = {cs, sigs, 0, n};
+#ifndef _WIN32
+  if (n >= SIG_THREAD_MIN) {
+    sig_job other = {cs, sigs, n / 2, n};
+    pthread_t t;
+    if (pthread_create(&t, NULL, sig_thread, &other) == 0) {
+      sig_job mine = {cs, sigs, 0, n / 2};
+      sig_run(&mine);
+      pthread_join(t, NULL);
+      return;
+    }
+  }
+#endif
+  sig_run(&all);
+}
+
 /* One attempt at a batch; MDB_MAP_FULL means grow and retry. isolate: a
  * bad feed is skipped (see store_apply_ex), else the batch fails. bad
  * (n entries, isolate only) collects the feeds skipped. */
 static gs_err apply_batch(store *s, crdt_change *const *cs, size_t n,
-                          const uint8_t *hold, uint8_t *out, bool isolate,
+                          const uint8_t *hold, const uint8_t *sigs,
+                          uint8_t *out, bool isolate,
                           uint8_t (*badf)[CRDT_FEED_LEN], quota *quotas,
                           store_result *res, size_t *bad)
 {
@@ -2156,6 +2227,7 @@ static gs_err apply_batch(store *s, crdt_change *const *cs, size_t n,
     /* every change is verified: a run whose first change is badly signed
      * but chained by a valid second must not get in (the next node would
      * refuse it) */
+    ax.sig = sigs ? sigs[i] : 0;
     err = apply_into(s, txn, c, true, &ax, hold ? hold[i] : 0, &ts,
                      &outcome);
     if (err == GS_ETOOBIG && isolate) {
@@ -2166,7 +2238,7 @@ static gs_err apply_batch(store *s, crdt_change *const *cs, size_t n,
       continue;
     }
     if (feed_error(err) && isolate) {
-      bool signed_ok = err == GS_ESIG ? false : crdt_change_verify(c);
+      bool signed_ok = err == GS_ESIG ? false : sig_ok(c, &ax);
       uint8_t reason = err == GS_EGAP     ? STORE_BAD_GAP
                        : err == GS_ESIG   ? STORE_BAD_SIG
                        : !signed_ok       ? STORE_BAD_SIG
@@ -2248,8 +2320,12 @@ static gs_err apply_common(store *s, const uint8_t *const *changes,
     bad = i;
     err = crdt_change_decode(changes[i], lens[i], &cs[i]);
   }
+  uint8_t *sigs = err ? NULL : malloc(n ? n : 1);
+  if (sigs)
+    sigs_verify(cs, n, sigs);
   for (int tries = 0; !err; tries++) {
-    err = apply_batch(s, cs, n, hold, out, isolate, badf, quotas, res, &bad);
+    err = apply_batch(s, cs, n, hold, sigs, out, isolate, badf, quotas, res,
+                      &bad);
     if (err != MDB_MAP_FULL || tries + 1 >= RETRIES)
       break;
     err = grow_map(s); /* then try the whole batch again */
@@ -2261,6 +2337,7 @@ static gs_err apply_common(store *s, const uint8_t *const *changes,
   for (size_t i = 0; i < n; i++)
     crdt_change_free(cs[i]);
   free(cs);
+  free(sigs);
   free(badf);
   free(quotas);
   return err;
@@ -2276,6 +2353,7 @@ gs_err store_apply_changes(store *s, crdt_change *const *cs, size_t n,
 {
   uint8_t(*badf)[CRDT_FEED_LEN] = malloc((n ? n : 1) * sizeof *badf);
   quota *quotas = malloc((n ? n : 1) * sizeof *quotas);
+  uint8_t *sigs = NULL;
   size_t bad = 0;
   store_result tmp;
   gs_err err = GS_ENOMEM;
@@ -2285,8 +2363,11 @@ gs_err store_apply_changes(store *s, crdt_change *const *cs, size_t n,
   memset(res, 0, sizeof *res);
   if (!badf || !quotas)
     goto out;
+  if ((sigs = malloc(n ? n : 1)) != NULL) /* else verified one by one */
+    sigs_verify(cs, n, sigs);
   for (int tries = 0;; tries++) {
-    err = apply_batch(s, cs, n, hold, out, true, badf, quotas, res, &bad);
+    err = apply_batch(s, cs, n, hold, sigs, out, true, badf, quotas, res,
+                      &bad);
     if (err != MDB_MAP_FULL || tries + 1 >= RETRIES)
       break;
     if ((err = grow_map(s)) != GS_OK) /* then try the whole batch again */
@@ -2295,6 +2376,7 @@ gs_err store_apply_changes(store *s, crdt_change *const *cs, size_t n,
   if (err && bad_index)
     *bad_index = bad;
 out:
+  free(sigs);
   free(badf);
   free(quotas);
   return err;

@@ -58,7 +58,7 @@ enum {
 gs_err store_open(const char *dir, unsigned flags, store **out);
 /* Sealed at rest (issue 19). With a data key (CRDT_SEAL_KEY_LEN bytes,
  * copied into locked memory, wiped at close) every value that can carry
- * personal data is sealed (crdt_seal) with its table's name and its LMDB
+ * personal data is sealed (crdt_sealer) with its table's name and its LMDB
  * key as associated data: a value moved to another key or table, or
  * changed, does not open, and reading it is GS_ESEAL. Not sealed: the
  * keys (ids, scopes, seqs, feed ids; the address book's are keyed hashes

@@ -538,6 +538,29 @@ def main():
             goal("equal within noise (at most %.2fx the time)" % GOAL_MEMBERS,
                  GOAL_MEMBERS * small / big if big else 0))
 
+    # sealing at rest (issue 19): the same work sealed and open, same run
+    sn = min(max(scales), 100000)
+    print("== sealing at rest, %d residents" % sn, file=sys.stderr)
+    se = json.loads(run([os.path.join(a.build, "tests/bench/bench_seal"),
+                         str(sn), "--json"]))
+    sec = ("7. sealed at rest vs open (issue 19), %d residents, CPU time, "
+           "best of %d" % (sn, se["runs"]))
+    for key, label in (("bulk", "bulk load, sealed"),
+                       ("sync", "cold sync (store_apply), sealed"),
+                       ("merge", "merge (every resident edited), sealed"),
+                       ("durable", "durable put (fsync each), sealed")):
+        f = se[key]
+        row(sec, label, f["sealed"] * 1000, "ms",
+            [("open", f["open"] * 1000, False)],
+            goal("at most %.2fx the open store's time (this run %.2fx, "
+                 "rounds %.2f..%.2f)" % (se["goal"], f["ratio"], f["lo"],
+                                         f["hi"]),
+                 se["goal"] / f["ratio"] if f["ratio"] else 0))
+    row(sec, "full read (state digest), sealed", se["read"]["sealed"] * 1000,
+        "ms", [("open", se["read"]["open"] * 1000, False)])
+    row(sec, "Argon2id unlock (node's passphrase limits)",
+        se["argon2id_s"] * 1000, "ms", [])
+
     print()
     print("gridsync benchmarks, every figure measured in this run")
     print("limits: loopback TCP %.0f MB/s; libsodium ChaCha20-Poly1305 %.0f "

@@ -12,7 +12,10 @@
  * same clock, decided by origin. The changes of A and B, interleaved, are
  * applied as a receiving node applies them (store_apply: decode, hash
  * chain, one signature check per run, merge, indexes, version vector),
- * --batch changes per transaction, without fsync (a sync session's
+ * --batch changes per transaction (by default what a receiving node's
+ * group commit puts in one transaction: the changes that fill
+ * NET_SYNC_WINDOW messages or NET_SYNC_GROUP_BYTES, net/sync.h), without
+ * fsync (a sync session's
  * durability is the commit at its end, timed separately below). Keys,
  * ids and edits are deterministic: the printed state digest is the same
  * on every run and every build, a check that a faster store still
@@ -28,6 +31,8 @@
 #include <time.h>
 
 #include "crdt/crdt.h"
+#include "net/msg.h"
+#include "net/sync.h"
 #include "storage/store.h"
 
 /* CPU seconds of this process (user + system): on a shared machine a
@@ -95,9 +100,33 @@ static void author_add(author *a, const crdt_op *ops, size_t nops,
   a->len[a->n++] = n;
 }
 
+/* How many of the first changes (lens, n of them) a receiver's group
+ * commit takes in one transaction: the sender fills CHANGES messages as
+ * net/sync.c's on_raw does, the group is flushed after a message that
+ * reaches NET_SYNC_WINDOW messages or NET_SYNC_GROUP_BYTES. */
+static size_t group_size(const size_t *lens, size_t n, size_t *msgs)
+{
+  size_t i = 0, nmsgs = 0, bytes = 0;
+  while (i < n && nmsgs < NET_SYNC_WINDOW && bytes < NET_SYNC_GROUP_BYTES) {
+    size_t enc = NET_CHANGES_OVERHEAD, parts = 0;
+    while (i < n && parts < NET_CHANGES_MAX &&
+           enc + NET_CHANGE_COST(lens[i]) <= NET_MSG_MAX) {
+      enc += NET_CHANGE_COST(lens[i]);
+      bytes += lens[i++];
+      parts++;
+    }
+    if (!parts)
+      break; /* a change too big for a message: not from this bench */
+    nmsgs++;
+  }
+  *msgs = nmsgs;
+  return i ? i : 1;
+}
+
 int main(int argc, char **argv)
 {
-  size_t nrec = 100000, nedits = 1000000, per = 100, batch = 200;
+  size_t nrec = 100000, nedits = 1000000, per = 100, batch = 0;
+  int batch_given = 0;
   const char *base = "/tmp";
   int json = 0;
   for (int i = 1; i < argc; i++) {
@@ -108,7 +137,7 @@ int main(int argc, char **argv)
     else if (strcmp(argv[i], "--per-change") == 0 && i + 1 < argc)
       per = strtoull(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
-      batch = strtoull(argv[++i], NULL, 10);
+      batch = strtoull(argv[++i], NULL, 10), batch_given = 1;
     else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
       base = argv[++i];
     else if (strcmp(argv[i], "--json") == 0)
@@ -119,7 +148,7 @@ int main(int argc, char **argv)
       return 2;
     }
   }
-  if (!nrec || nedits < 20 || !per || per > 1000 || !batch) {
+  if (!nrec || nedits < 20 || !per || per > 1000 || (batch_given && !batch)) {
     fprintf(stderr, "bench_merge: bad counts\n");
     return 2;
   }
@@ -227,6 +256,11 @@ int main(int argc, char **argv)
     all[i] = a->raw[i / 2];
     lens[i] = a->len[i / 2];
   }
+  size_t group_msgs = 0, change_bytes = 0;
+  for (size_t i = 0; i < nch; i++)
+    change_bytes += lens[i];
+  if (!batch_given)
+    batch = group_size(lens, nch, &group_msgs);
   double t0 = now_s(), c0 = cpu_s();
   size_t applied_ops = 0;
   for (size_t i = 0; i < nch; i += batch) {
@@ -256,13 +290,22 @@ int main(int argc, char **argv)
   if (json) {
     printf("{\"records\": %zu, \"edits\": %zu, \"conflicting_edits\": %zu, "
            "\"changes\": %zu, \"seconds\": %.3f, \"seconds_with_sync\": %.3f, "
-           "\"edits_per_s\": %.0f, \"cpu_seconds\": %.3f}\n",
+           "\"edits_per_s\": %.0f, \"cpu_seconds\": %.3f, \"batch\": %zu}\n",
            nrec, applied_ops, conflicts, nch, secs, total,
-           (double)applied_ops / total, cpu);
+           (double)applied_ops / total, cpu, batch);
   } else {
     printf("gridsync merge benchmark: %zu edits (%zu in conflicting pairs) "
            "from 2 origins onto %zu records, %zu changes, %zu per txn\n",
            applied_ops, conflicts, nrec, nch, batch);
+    printf("  %.0f bytes per change; %zu per txn is %s\n",
+           (double)change_bytes / (double)nch, batch,
+           batch_given ? "given by --batch"
+                       : "what a receiver's group commit takes in one "
+                         "transaction");
+    if (group_msgs)
+      printf("  (%zu messages of at most %d bytes, window %d, group bytes "
+             "%u)\n",
+             group_msgs, NET_MSG_MAX, NET_SYNC_WINDOW, NET_SYNC_GROUP_BYTES);
     printf("  apply: %.2f s, %.0f edits/s (with the final fsync: %.2f s, "
            "%.0f edits/s)\n",
            secs, (double)applied_ops / secs, total,

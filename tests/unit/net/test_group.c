@@ -246,6 +246,72 @@ Test(group, a_group_that_fails_half_way_leaves_nothing)
   tnode_close(&a), tnode_close(&b);
 }
 
+/* The receiver bounds its group itself: whatever the peer sends and
+ * however long it waits for a flush, a group never holds more than
+ * NET_SYNC_WINDOW messages (nor NET_SYNC_GROUP_BYTES plus one message);
+ * with enough changes, a group is flushed without being asked. */
+Test(group, a_group_is_flushed_by_the_receiver_at_its_bound)
+{
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  /* about 4.5 KiB a change: more than a window of full messages */
+  write_changes(&a, "s/c/g01", 1100, 64, 0x44,
+                "一位住在七号楼的老人，电话一三九零零零零零零零零");
+  size_t total = nchanges(&a);
+  slink l;
+  link_open_grouped(&l, &a, &b);
+  handshake(&l);
+  size_t held = 0, msgs = 0, self_flushed = 0;
+  uint64_t groups = 0;
+  for (int i = 0; i < 100000 && (l.qa.head || l.qb.head); i++) {
+    qmsg *m = q_pop(&l.qa);
+    if (!m) { /* a waits for ACKs: give them */
+      while ((m = q_pop(&l.qb))) {
+        cr_assert_eq(net_sync_on_msg(l.a, m->data, m->n, l.why_a,
+                                     sizeof l.why_a),
+                     GS_OK, "%s", l.why_a);
+        free(m);
+      }
+      continue;
+    }
+    net_msg d;
+    cr_assert_eq(net_msg_decode(m->data, m->n, &d), GS_OK);
+    bool ch = d.type == NET_MSG_CHANGES || d.type == NET_MSG_PACKED;
+    net_msg_free(&d);
+    cr_assert_eq(net_sync_on_msg(l.b, m->data, m->n, l.why_b,
+                                 sizeof l.why_b),
+                 GS_OK, "%s", l.why_b);
+    free(m);
+    if (!ch) { /* DONE: it flushed what was held */
+      groups = net_sync_get_stats(l.b)->groups;
+      held = 0;
+      continue;
+    }
+    msgs++;
+    held++;
+    const net_sync_stats *st = net_sync_get_stats(l.b);
+    if (st->groups != groups) { /* flushed on a CHANGES, unasked */
+      groups = st->groups;
+      held = 0;
+      self_flushed++;
+    }
+    cr_assert_lt(held, NET_SYNC_WINDOW, "a group held %zu messages", held);
+  }
+  cr_assert_gt(msgs, NET_SYNC_WINDOW, "not enough to fill a window");
+  cr_assert_geq(self_flushed, 1, "the receiver never flushed by itself");
+  cr_assert_eq(net_sync_flush(l.b, l.why_b, sizeof l.why_b), GS_OK, "%s",
+               l.why_b);
+  link_run(&l, 0);
+  cr_assert(!l.err_a && !l.err_b, "%s %s", l.why_a, l.why_b);
+  cr_assert_eq(nchanges(&b), total);
+  cr_assert(net_sync_caught_up(l.b));
+  uint8_t da[CRDT_HASH_LEN], db[CRDT_HASH_LEN];
+  digest_of(&a, da), digest_of(&b, db);
+  cr_assert_eq(memcmp(da, db, sizeof da), 0);
+  link_close(&l);
+  tnode_close(&a), tnode_close(&b);
+}
+
 /* ---- a receiver killed after an ACK keeps what it acknowledged ---- */
 
 #include <poll.h>

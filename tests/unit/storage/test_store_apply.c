@@ -722,3 +722,59 @@ Test(store_apply, feed_read_ranges)
   cr_assert_eq(calls, 1);
   changes_free(&cs);
 }
+
+/* A batch big enough that its signatures are verified on two threads
+ * (storage/store.c, sigs_verify: half each): a bad signature in either
+ * half is found, at its index, and nothing is stored; isolating, only its
+ * feed stops there. */
+#define BIG_PER_FEED 120
+
+Test(store_apply, a_bad_signature_in_either_half_of_a_big_batch)
+{
+  enum { N = 2 * BIG_PER_FEED };
+  uint8_t *raw[N];
+  size_t len[N];
+  t_feed f, g;
+  uint8_t a[CRDT_ID_LEN];
+  t_feed_init(&f, scope);
+  t_feed_init(&g, "gongrencun/qinghejv/g08");
+  t_id(a, 1, 1);
+  for (size_t i = 0; i < N; i++) {
+    char title[32];
+    snprintf(title, sizeof title, "第%zu次", i);
+    crdt_op op = t_set_str("issue", a, "title", title, strlen(title));
+    cr_assert_eq(t_next(i < BIG_PER_FEED ? &f : &g, &op, 1, &raw[i], &len[i]),
+                 GS_OK);
+  }
+  const size_t where[2] = {50, BIG_PER_FEED + 80}; /* one in each half */
+  for (int w = 0; w < 2; w++) {
+    size_t k = where[w], bad = 99;
+    store_result res;
+    raw[k][len[k] - 2] ^= 0x08;
+    gs_err err = store_apply(s, (const uint8_t *const *)raw, len, N, &res,
+                             &bad);
+    cr_assert_eq(err, GS_ESIG, "%s", gs_errname(err));
+    cr_assert_eq(bad, k, "bad_index %zu, not %zu", bad, k);
+    assert_empty(&f, a);
+    raw[k][len[k] - 2] ^= 0x08;
+  }
+  /* isolating: the feed of the bad change stops before it, the other is
+   * applied whole */
+  size_t k = where[1];
+  raw[k][len[k] - 2] ^= 0x08;
+  uint8_t out[N];
+  store_result res;
+  cr_assert_eq(store_apply_ex(s, (const uint8_t *const *)raw, len, N, NULL,
+                              out, &res, NULL),
+               GS_OK);
+  for (size_t i = 0; i < N; i++)
+    cr_assert_eq(out[i], i < k ? STORE_OUT_APPLIED : STORE_OUT_BAD,
+                 "change %zu: %d", i, out[i]);
+  store_feed sf;
+  cr_assert_eq(store_feed_get(s, f.feed, &sf), GS_OK);
+  cr_assert_eq(sf.seq, BIG_PER_FEED);
+  cr_assert_eq(store_feed_get(s, g.feed, &sf), GS_OK);
+  cr_assert_eq(sf.seq, k - BIG_PER_FEED);
+  for (size_t i = 0; i < N; i++)
+    free(raw[i]);
+}

@@ -263,6 +263,95 @@ Test(store_seal, flipped_byte_is_refused)
   store_close(s);
 }
 
+/* ---- nonces: never one twice under the data key ---- */
+
+/* n residents written again in round r (new text, later stamps). */
+static void fill_round(store *s, size_t n, int r)
+{
+  store_write *w;
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN], seed[32] = {42};
+  char names[50][48];
+  crdt_op ops[50];
+  crdt_keypair_seed(seed, pk, sk);
+  cr_assert_eq(store_write_begin(s, sk, &w), GS_OK);
+  for (size_t i = 0; i < n;) {
+    size_t k = 0;
+    for (; k < 50 && i < n; i++, k++) {
+      uint8_t id[CRDT_ID_LEN];
+      t_id(id, 7, i);
+      snprintf(names[k], sizeof names[k], "李四%zu-%d", i, r);
+      ops[k] = t_set_str("resident", id, "name", names[k], strlen(names[k]));
+    }
+    cr_assert_eq(store_write_change(w, scope, sizeof scope - 1, ops, k,
+                                    T_NOW_MS + (uint64_t)r * 1000000 + i,
+                                    NULL, NULL),
+                 GS_OK);
+  }
+  cr_assert_eq(store_write_commit(w), GS_OK);
+}
+
+typedef struct nonces {
+  uint8_t (*n)[24];
+  size_t len, cap;
+} nonces;
+
+/* The nonces of every value of database name (all sealed). */
+static void collect(raw_env *r, const char *name, nonces *out)
+{
+  MDB_dbi db;
+  MDB_cursor *cur;
+  MDB_val k, v;
+  cr_assert_eq(mdb_dbi_open(r->txn, name, 0, &db), 0, "%s", name);
+  cr_assert_eq(mdb_cursor_open(r->txn, db, &cur), 0);
+  int rc;
+  while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+    cr_assert_geq(v.mv_size, CRDT_SEAL_OVERHEAD, "a sealed value of %s",
+                  name);
+    if (out->len == out->cap) {
+      out->cap = out->cap ? 2 * out->cap : 1024;
+      out->n = realloc(out->n, out->cap * sizeof *out->n);
+      cr_assert(out->n);
+    }
+    memcpy(out->n[out->len++], v.mv_data, 24);
+  }
+  cr_assert_eq(rc, MDB_NOTFOUND);
+  mdb_cursor_close(cur);
+}
+
+static int nonce_cmp(const void *a, const void *b)
+{
+  return memcmp(a, b, 24);
+}
+
+Test(store_seal, nonces_never_repeat_across_writes_and_reopens)
+{
+  store *s;
+  for (int r = 0; r < 3; r++) { /* three opens of one store */
+    cr_assert_eq(open_key(key_a, (r ? 0 : STORE_CREATE) | STORE_NOSYNC, &s),
+                 GS_OK);
+    fill_round(s, 400 + 200 * (size_t)r, r);
+    store_close(s);
+  }
+  raw_env r;
+  nonces ns = {0};
+  raw_open(&r);
+  collect(&r, "records", &ns);
+  size_t nrec = ns.len;
+  collect(&r, "changes", &ns);
+  collect(&r, "vv", &ns);
+  raw_close(&r);
+  cr_assert_eq(nrec, 800, "the records of the last round");
+  cr_assert_geq(ns.len, 800 + 36, "and the changes of all three");
+  qsort(ns.n, ns.len, 24, nonce_cmp);
+  size_t prefixes = 1;
+  for (size_t i = 1; i < ns.len; i++) {
+    cr_assert(memcmp(ns.n[i - 1], ns.n[i], 24) != 0, "a nonce used twice");
+    prefixes += memcmp(ns.n[i - 1], ns.n[i], 16) != 0;
+  }
+  cr_assert_eq(prefixes, 3, "one random prefix per open");
+  free(ns.n);
+}
+
 /* ---- sealing an earlier build's store in place ---- */
 
 /* The child kills itself at the first report of at least kill_done values
