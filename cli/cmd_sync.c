@@ -560,10 +560,13 @@ static int on_peer(void *vctx, const node_peer_info *p)
   if (pc->out) {
     json_array_append_new(
         pc->out,
-        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s}", "addr", p->addr,
-                  "last_sync", ok, "last_try", tried,
-                  "failures", (json_int_t)p->failures, "note", p->note, "node",
-                  key, "found", found_code(p->found), "name", label));
+        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s?, s:s, s:s, s:s}",
+                  "addr", p->addr, "last_sync", ok, "last_try", tried,
+                  "failures", (json_int_t)p->failures, "note", p->note,
+                  "kind", node_peer_kind_code(p->kind), "outcome",
+                  p->kind == NODE_PEER_OK ? NULL
+                                          : _(node_peer_kind_text(p->kind)),
+                  "node", key, "found", found_code(p->found), "name", label));
     return 0;
   }
   printf("%-24s %-22s ", p->addr, found_text(p->found));
@@ -572,8 +575,12 @@ static int on_peer(void *vctx, const node_peer_info *p)
   printf(_("last sync %s"), ok);
   if (p->failures)
     printf(_(" failed %" PRIu32 "x: %s"), p->failures,
-           p->note && *p->note ? _(p->note) : "");
+           p->kind != NODE_PEER_OK ? _(node_peer_kind_text(p->kind))
+           : p->note && *p->note   ? _(p->note)
+                                   : "");
   printf("\n");
+  if (p->failures && p->kind != NODE_PEER_OK && p->note && *p->note)
+    printf(_("    details: %s\n"), _(p->note));
   return 0;
 }
 

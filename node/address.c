@@ -6,8 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uv.h>
+
+#include "crdt/gs_i18n.h"
 #include "node/address.h"
 #include "node/domain.h"
+#include "node/netnode.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
 
@@ -462,4 +466,115 @@ gs_err node__households_in(node *n, const char *text,
   free(h.v);
   free(bs.v);
   return err;
+}
+
+/* ---- what went wrong with a peer (node/netnode.h node_peer_kind):
+ *      where the address book's note is written, its gs_err (or libuv
+ *      code) is put into one of a few kinds, each with a sentence a
+ *      building leader can act on ---- */
+
+node_peer_kind node_peer_kind_of(gs_err why, bool opened)
+{
+  switch (why) {
+  case GS_OK:
+    return NODE_PEER_OK;
+  case UV_ECONNREFUSED:
+  case UV_EHOSTUNREACH:
+  case UV_ENETUNREACH:
+  case UV_EHOSTDOWN:
+  case UV_ENETDOWN:
+  case UV_EADDRNOTAVAIL:
+  case UV_EAI_NONAME:
+  case UV_EAI_AGAIN:
+  case UV_EAI_FAIL:
+  case UV_EAI_NODATA:
+  case UV_EAI_ADDRFAMILY:
+  case GS_ENOTFOUND:
+  case GS_EINVAL:
+    return NODE_PEER_UNREACHABLE;
+  case UV_ETIMEDOUT:
+  case GS_ETIMEOUT:
+    return NODE_PEER_TIMEOUT;
+  case GS_EHANDSHAKE:
+    return NODE_PEER_KEY;
+  case GS_EPERM:
+    return NODE_PEER_REFUSED;
+  case GS_EVERSION:
+    return NODE_PEER_VERSION;
+  case GS_ECLOSED:
+  case UV_EOF:
+  case UV_ECONNRESET:
+  case UV_ECONNABORTED:
+  case UV_EPIPE:
+    /* hung up before the handshake completed: what a node with another
+     * network key does (it cannot read our first message) */
+    return opened ? NODE_PEER_CLOSED : NODE_PEER_KEY;
+  case GS_EPROTO:
+  case GS_EDECODE:
+  case GS_ETRUNC:
+  case GS_ETRAILING:
+  case GS_ETOOBIG:
+  case GS_EUTF8:
+  case GS_ESIG:
+  case GS_ECHAIN:
+  case GS_ECRYPTO:
+  case GS_ESCOPE:
+  case GS_ENAME:
+  case GS_ESCHEMA:
+    return NODE_PEER_BADDATA;
+  default:
+    return NODE_PEER_OTHER;
+  }
+}
+
+static const struct {
+  const char *code, *text;
+} peer_kinds[NODE_PEER_KIND_MAX + 1] = {
+    [NODE_PEER_OK] = {"ok", ""},
+    [NODE_PEER_UNREACHABLE] =
+        {"unreachable",
+         N_("Cannot reach it: the other computer may be switched off, "
+            "gridsync may not be running there, or it is not on the same "
+            "network. Check that it is on and connected, then sync again.")},
+    [NODE_PEER_TIMEOUT] =
+        {"timeout",
+         N_("No answer in time: the network may be slow or the other "
+            "computer busy. Try again later.")},
+    [NODE_PEER_KEY] =
+        {"key",
+         N_("The other computer does not accept this one's network key: it "
+            "may belong to another network, or the key was changed. Ask the "
+            "administrator for a new invite code.")},
+    [NODE_PEER_REFUSED] =
+        {"refused",
+         N_("The other computer would not sync with this one: this computer "
+            "may have been revoked, or it has too many connections. Ask the "
+            "administrator.")},
+    [NODE_PEER_VERSION] =
+        {"version",
+         N_("The other computer runs another version of gridsync. Update "
+            "gridsync on both computers to the same version.")},
+    [NODE_PEER_CLOSED] =
+        {"closed",
+         N_("The other computer stopped the sync partway. It will be tried "
+            "again; if this keeps happening, restart gridsync there.")},
+    [NODE_PEER_BADDATA] =
+        {"bad_data",
+         N_("The other computer sent data this one cannot accept, so the "
+            "sync was stopped. Tell the administrator.")},
+    [NODE_PEER_OTHER] =
+        {"other",
+         N_("The sync did not work. It will be tried again; the details "
+            "below say why.")},
+};
+
+const char *node_peer_kind_code(node_peer_kind k)
+{
+  return (unsigned)k <= NODE_PEER_KIND_MAX ? peer_kinds[k].code : "other";
+}
+
+const char *node_peer_kind_text(node_peer_kind k)
+{
+  return (unsigned)k <= NODE_PEER_KIND_MAX ? peer_kinds[k].text
+                                           : peer_kinds[NODE_PEER_OTHER].text;
 }

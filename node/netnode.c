@@ -138,9 +138,10 @@ gs_err node_parse_addr(const char *hostport, struct sockaddr_storage *out)
 }
 
 /* ---- address book entries: [last_ok_ms, last_try_ms, failures, note,
- *      node key or nil, how found (node_peer_found)]; the last is missing
- *      from entries written before it was recorded; an empty value is an
- *      address typed and never tried ---- */
+ *      node key or nil, how found (node_peer_found), kind of the note
+ *      (node_peer_kind)]; the last two are missing from entries written
+ *      before they were recorded; an empty value is an address typed and
+ *      never tried ---- */
 
 typedef struct book_entry {
   uint64_t last_ok, last_try;
@@ -149,6 +150,7 @@ typedef struct book_entry {
   bool has_key;
   uint8_t key[CRDT_KEY_LEN];
   uint8_t found; /* node_peer_found */
+  uint8_t kind;  /* node_peer_kind */
 } book_entry;
 
 static gs_err node__book_get(node *n, const char *addr, book_entry *e);
@@ -165,7 +167,7 @@ static gs_err book_decode(const uint8_t *buf, size_t len, book_entry *e)
   err = GS_ECORRUPT;
   const msgpack_object *o = &u.data;
   if (o->type != MSGPACK_OBJECT_ARRAY ||
-      (o->via.array.size != 5 && o->via.array.size != 6))
+      o->via.array.size < 5 || o->via.array.size > 7)
     goto out;
   const msgpack_object *a = o->via.array.ptr;
   uint64_t f;
@@ -186,11 +188,19 @@ static gs_err book_decode(const uint8_t *buf, size_t len, book_entry *e)
     e->has_key = true;
   }
   e->found = NODE_FOUND_UNKNOWN;
-  if (o->via.array.size == 6) {
+  if (o->via.array.size >= 6) {
     uint64_t how;
     if (crdt_mp_uint(&a[5], &how) || how > NODE_FOUND_UNKNOWN)
       goto out;
     e->found = (uint8_t)how;
+  }
+  /* before kinds were kept: a failure says "other" (the note tells) */
+  e->kind = e->failures ? NODE_PEER_OTHER : NODE_PEER_OK;
+  if (o->via.array.size == 7) {
+    uint64_t kind;
+    if (crdt_mp_uint(&a[6], &kind) || kind > NODE_PEER_KIND_MAX)
+      goto out;
+    e->kind = (uint8_t)kind;
   }
   err = GS_OK;
 out:
@@ -215,6 +225,7 @@ gs_err node__book_decode(const uint8_t *buf, size_t len, node_peer_info *info,
   info->last_try_ms = e.last_try;
   info->failures = e.failures;
   info->found = (node_peer_found)e.found;
+  info->kind = (node_peer_kind)e.kind;
   info->note = note;
   if (e.has_key) {
     memcpy(key, e.key, CRDT_KEY_LEN);
@@ -229,7 +240,7 @@ static gs_err book_put(node *n, const char *addr, const book_entry *e)
   msgpack_packer pk;
   msgpack_sbuffer_init(&sb);
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_array(&pk, 6);
+  msgpack_pack_array(&pk, 7);
   msgpack_pack_uint64(&pk, e->last_ok);
   msgpack_pack_uint64(&pk, e->last_try);
   msgpack_pack_uint32(&pk, e->failures);
@@ -245,6 +256,7 @@ static gs_err book_put(node *n, const char *addr, const book_entry *e)
     msgpack_pack_nil(&pk);
   }
   msgpack_pack_uint8(&pk, e->found);
+  msgpack_pack_uint8(&pk, e->kind);
   gs_err err = sb.data ? store_peer_put(n->st, addr, sb.data, sb.size)
                        : GS_ENOMEM;
   msgpack_sbuffer_destroy(&sb);
@@ -305,7 +317,8 @@ static int on_book(void *ctx, const char *addr, const void *val, size_t len)
                          .failures = e.failures,
                          .note = e.note,
                          .key = e.has_key ? e.key : NULL,
-                         .found = (node_peer_found)e.found};
+                         .found = (node_peer_found)e.found,
+                         .kind = (node_peer_kind)e.kind};
   return l->cb(l->ctx, &info);
 }
 
@@ -320,7 +333,7 @@ gs_err node_peers(node *n, node_peer_cb cb, void *ctx)
  * once a session there worked (a beacon alone writes nothing). */
 static void book_outcome_found(node *n, const char *addr, bool ok,
                                const uint8_t *key, const char *note,
-                               node_peer_found how)
+                               node_peer_kind kind, node_peer_found how)
 {
   book_entry e;
   if (!addr || !*addr)
@@ -344,13 +357,16 @@ static void book_outcome_found(node *n, const char *addr, bool ok,
     e.has_key = true;
   }
   snprintf(e.note, sizeof e.note, "%s", note ? note : "");
+  e.kind = (uint8_t)(ok ? NODE_PEER_OK : kind);
   book_put(n, addr, &e);
 }
 
-static void book_outcome(node *n, const char *addr, bool ok,
-                         const uint8_t *key, const char *note)
+/* A failure to reach addr (err: before any session opened). */
+static void book_failed(node *n, const char *addr, gs_err err,
+                        const char *note)
 {
-  book_outcome_found(n, addr, ok, key, note, NODE_FOUND_TYPED);
+  book_outcome_found(n, addr, false, NULL, note, node_peer_kind_of(err, false),
+                     NODE_FOUND_TYPED);
 }
 
 /* ---- sessions ---- */
@@ -502,7 +518,7 @@ static void check_once_done(session *s)
     s->ok = true;
     if (s->outgoing)
       book_outcome_found(nn->n, s->addr, true, net_peer_remote_key(s->peer),
-                         "ok", s->found);
+                         "ok", NODE_PEER_OK, s->found);
   }
   if (nn->once && !nn->once_done && net_sync_caught_up(s->sync)) {
     nn->once_done = true;
@@ -975,7 +991,8 @@ static void on_close(net_peer *p, gs_err why, const char *reason)
   if (s->outgoing)
     book_outcome_found(nn->n, s->addr, opened && (why == GS_OK || s->ok),
                        opened ? net_peer_remote_key(p) : NULL,
-                       why == GS_OK ? "ok" : reason, s->found);
+                       why == GS_OK ? "ok" : reason,
+                       node_peer_kind_of(why, opened), s->found);
   if (why != GS_OK || !s->ok)
     logf_(nn, "closed %s: %s", s->outgoing ? s->addr : net_peer_addr(p),
           reason);
@@ -1083,7 +1100,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
   if (err) {
     /* libuv's lookup errors are outside gs_err's bands: say them here */
     const char *what = status ? uv_strerror(status) : gs_strerror(err);
-    book_outcome(nn->n, r->addr, false, NULL, what);
+    book_failed(nn->n, r->addr, status ? status : err, what);
     logf_(nn, "cannot connect to %s: %s", r->addr, what);
     if (nn->once && !nn->once_err) {
       nn->once_err = status ? GS_ENOTFOUND : err;
@@ -1277,7 +1294,7 @@ static void gossip_once(netnode *nn)
   }
   gs_err err = connect_to(nn, pc.chosen);
   if (err) {
-    book_outcome(nn->n, pc.chosen, false, NULL, gs_strerror(err));
+    book_failed(nn->n, pc.chosen, err, gs_strerror(err));
     logf_(nn, "cannot connect to %s: %s", pc.chosen, gs_strerror(err));
   }
 }
@@ -1539,7 +1556,8 @@ static gs_err sync_round(node *n, const char *addr, node_peer_found how,
     err = connect_to(&nn, addr);
   if (err) {
     snprintf(why, whylen, "cannot connect: %s", gs_strerror(err));
-    book_outcome_found(n, addr, false, NULL, why, how);
+    book_outcome_found(n, addr, false, NULL, why,
+                       node_peer_kind_of(err, false), how);
   } else {
     uv_run(nn.loop, UV_RUN_DEFAULT); /* until the session closes */
     err = nn.once_done ? GS_OK : nn.once_err ? nn.once_err : GS_ECLOSED;
@@ -2117,7 +2135,7 @@ static int on_sync_now(void *ctx, const node_peer_info *p)
   }
   gs_err err = connect_to(c->nn, p->addr);
   if (err) {
-    book_outcome(c->nn->n, p->addr, false, NULL, gs_strerror(err));
+    book_failed(c->nn->n, p->addr, err, gs_strerror(err));
     logf_(c->nn, "cannot connect to %s: %s", p->addr, gs_strerror(err));
   } else {
     c->started++;

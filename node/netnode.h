@@ -31,6 +31,31 @@ typedef enum node_peer_found {
   NODE_FOUND_UNKNOWN = 3, /* written before the book recorded how */
 } node_peer_found;
 
+/* What went wrong in the last session with a peer, in kinds a person
+ * can act on (node/address.c); recorded with the note. */
+typedef enum node_peer_kind {
+  NODE_PEER_OK = 0,          /* it worked, or never tried */
+  NODE_PEER_UNREACHABLE = 1, /* refused, no route, name unknown */
+  NODE_PEER_TIMEOUT = 2,     /* no answer in time */
+  NODE_PEER_KEY = 3,         /* handshake failed: another network key */
+  NODE_PEER_REFUSED = 4,     /* it would not sync with us (revoked...) */
+  NODE_PEER_VERSION = 5,     /* another protocol version */
+  NODE_PEER_CLOSED = 6,      /* it hung up during the sync */
+  NODE_PEER_BADDATA = 7,     /* it sent what this node cannot accept */
+  NODE_PEER_OTHER = 8,       /* anything else (the note says) */
+} node_peer_kind;
+#define NODE_PEER_KIND_MAX NODE_PEER_OTHER
+
+/* The kind of a failure why (a gs_err or a libuv code), opened telling
+ * whether the handshake had completed. GS_OK gives NODE_PEER_OK. */
+node_peer_kind node_peer_kind_of(gs_err why, bool opened);
+/* A stable code for k ("ok", "unreachable", "timeout", "key", "refused",
+ * "version", "closed", "bad_data", "other"), for JSON. */
+const char *node_peer_kind_code(node_peer_kind k);
+/* A sentence for people saying what happened and what to do, in English
+ * and untranslated (give it to _()); "" for NODE_PEER_OK. */
+const char *node_peer_kind_text(node_peer_kind k);
+
 /* The address book. */
 typedef struct node_peer_info {
   const char *addr;
@@ -39,6 +64,7 @@ typedef struct node_peer_info {
   const char *note;                 /* last outcome, for people */
   const uint8_t *key;               /* node key seen there, or NULL */
   node_peer_found found;            /* how the address was found */
+  node_peer_kind kind;              /* what the note means */
 } node_peer_info;
 typedef int (*node_peer_cb)(void *ctx, const node_peer_info *p);
 /* GS_EINVAL for a bad address; GS_EEXIST when already known. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crdt/gs_i18n.h"
 #include "node/domain.h"
 #include "node/json.h"
 #include "node/node.h"
@@ -730,11 +731,57 @@ static void status(node *n, web_resp *out)
   node_status_free(&st);
 }
 
+/* GET /api/report: the period as the CLI's report takes it -- year=2026,
+ * month=2026-11, or since and/or until (dates), one of these -- checked
+ * as the CLI checks them, into the same node_report_make_period. */
 static void report(node *n, const web_req *rq, web_resp *out)
 {
-  const char *scope = web__arg(rq, "scope"), *since = web__arg(rq, "since");
-  if (since && !node_date_valid(since, strlen(since))) {
-    fail(out, GS_EINVAL, "since takes a date YYYY-MM-DD", "since");
+  const char *scope = web__arg(rq, "scope"), *since = web__arg(rq, "since"),
+             *until = web__arg(rq, "until"), *year = web__arg(rq, "year"),
+             *month = web__arg(rq, "month");
+  char ys[11], yu[11], sd[11], ud[11];
+  /* an empty value is no value (a form's empty field) */
+  if (since && !*since)
+    since = NULL;
+  if (until && !*until)
+    until = NULL;
+  if (year && !*year)
+    year = NULL;
+  if (month && !*month)
+    month = NULL;
+  if ((year || month) && (since || until || (year && month))) {
+    fail(out, GS_EINVAL,
+         _("give a year, a month, or dates from and to: one of them"),
+         year && month ? "month" : "since");
+    return;
+  }
+  if (year) {
+    if (!node_report_year(year, ys, yu)) {
+      fail(out, GS_EINVAL, _("the year is a year like 2026"), "year");
+      return;
+    }
+    since = ys, until = yu;
+  } else if (month) {
+    if (!node_report_month(month, ys, yu)) {
+      fail(out, GS_EINVAL, _("the month is a month like 2026-11"), "month");
+      return;
+    }
+    since = ys, until = yu;
+  } else {
+    if (since && !node_date_parse(n, since, sd)) {
+      fail(out, GS_EINVAL, _("since takes a date YYYY-MM-DD"), "since");
+      return;
+    }
+    if (until && !node_date_parse(n, until, ud)) {
+      fail(out, GS_EINVAL, _("until takes a date YYYY-MM-DD"), "until");
+      return;
+    }
+    since = since ? sd : NULL;
+    until = until ? ud : NULL;
+  }
+  if (since && until && strcmp(since, until) > 0) {
+    fail(out, GS_EINVAL, _("the end date is before the start date"),
+         "until");
     return;
   }
   if (scope && *scope && !crdt_scope_valid(scope, strlen(scope))) {
@@ -742,12 +789,15 @@ static void report(node *n, const web_req *rq, web_resp *out)
     return;
   }
   node_report rep;
-  gs_err err = node_report_make(n, scope, since, &rep);
+  gs_err err = node_report_make_period(n, scope, since, until, &rep);
   if (err) {
     fail(out, err, gs_strerror(err), NULL);
     return;
   }
-  ok(out, 200, node_report_json(&rep, scope, since));
+  json_t *j = node_report_json(&rep, scope, since);
+  if (j && until)
+    json_object_set_new(j, "until", json_string(until));
+  ok(out, 200, j);
   node_report_free(&rep);
 }
 

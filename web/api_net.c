@@ -176,11 +176,14 @@ static int on_peer(void *ctx, const node_peer_info *p)
   }
   json_array_append_new(
       pc->items,
-      json_pack("{s:s, s:o, s:o, s:I, s:s?, s:s?, s:b, s:s}", "addr", p->addr,
-                "last_ok", when_json(p->last_ok_ms), "last_try",
-                when_json(p->last_try_ms), "failures",
-                (json_int_t)p->failures, "note", p->note, "key",
-                key[0] ? key : NULL, "reachable",
+      json_pack("{s:s, s:o, s:o, s:I, s:s?, s:s, s:s?, s:s?, s:b, s:s}",
+                "addr", p->addr, "last_ok", when_json(p->last_ok_ms),
+                "last_try", when_json(p->last_try_ms), "failures",
+                (json_int_t)p->failures, "note", p->note, "kind",
+                node_peer_kind_code(p->kind), "outcome",
+                p->kind == NODE_PEER_OK ? NULL
+                                        : _(node_peer_kind_text(p->kind)),
+                "key", key[0] ? key : NULL, "reachable",
                 node_server_connected(pc->srv, p->addr), "name", label));
   return 0;
 }

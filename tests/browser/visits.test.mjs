@@ -111,3 +111,40 @@ test("the door-knock sheet prints on A4 without the menu and buttons", async () 
     await page.setViewportSize({ width: 1366, height: 768 });
   }
 });
+
+// An appeal opened from a visit stores the same whatever the page's
+// language (issue 17): the category as the schema's code, the
+// description in the schema's words; labels are the page's, at display.
+test("an appeal opened from a visit is stored the same from the English and the Chinese page", async () => {
+  const { page } = b;
+  const stored = {};
+  for (const lng of ["en", "zh"]) {
+    const note = "楼道灯坏了（" + lng + "）";
+    await page.evaluate((l) => localStorage.setItem("gs-lang", l), lng);
+    try {
+      await page.goto(URL + "#/visits");
+      await page.reload(); // the language is read when the app starts
+      await settle(page);
+      assert.equal(await page.evaluate(() => document.documentElement.lang), lng === "en" ? "en" : "zh-CN");
+      await page.locator("#vbuilding").selectOption({ label: "4号楼" });
+      await page.locator("#vunit").fill("1");
+      await page.locator("#vroom").fill("102");
+      await page.locator('input[name=finding][value=hazard]').check();
+      await page.locator('input[name=appeal-from][value=hazard]').check();
+      await page.locator("#notes").fill(note);
+      await page.locator("#by").fill("王秀英");
+      await page.locator("#visit-form button[type=submit]").click();
+      await page.locator("#visits-recent td", { hasText: note }).waitFor();
+    } finally {
+      await page.evaluate(() => localStorage.removeItem("gs-lang"));
+    }
+    const v = cliJson(DIR, ["list", "visit", "--where", "notes=" + note]);
+    assert.equal(v.length, 1, lng);
+    const a = cliJson(DIR, ["list", "appeal", "--where", "visit=visit/" + v[0].id]);
+    assert.equal(a.length, 1, lng);
+    stored[lng] = { category: a[0].fields.category, source: a[0].fields.source,
+      description: a[0].fields.description.replace(note, "NOTE") };
+  }
+  assert.deepEqual(stored.en, stored.zh);
+  assert.deepEqual(stored.zh, { category: "safety", source: "visit", description: "安全隐患：NOTE" });
+});

@@ -148,7 +148,10 @@ Object.assign(EN, {
   "代办跑腿": "Errands run", "志愿工时": "Volunteer hours", "报表（{since} 以来）": "Reports (since {since})",
   "报表（全部）": "Reports (all)", "{y} 年以来": "Since {y}", "{m} 月以来": "Since {m} 1", "隐患": "Hazards",
   "工时": "Hours", "诉求数": "Appeals (bar)", "合计": "Total", "户": "Households", "完成共建事项": "Co-building items done",
-  "报表-{since}以来": "report-since-{since}", "报表": "Reports", "居民": "Residents", "走访": "Visits", "办结": "Resolved",
+  "报表-{period}": "report-{period}", "报表（{y} 年）": "Reports ({y})", "报表（{m}）": "Reports ({m})",
+  "报表（{since} 至 {until}）": "Reports ({since} to {until})", "报表（{until} 及以前）": "Reports (until {until})",
+  "哪一年": "Year", "看这一年": "Show this year", "哪个月": "Month", "看这个月": "Show this month",
+  "从哪天": "From", "到哪天": "To", "看这段日期": "Show these dates", "这段时间不行：{why}": "Not a period the report takes: {why}", "报表": "Reports", "居民": "Residents", "走访": "Visits", "办结": "Resolved",
   "{label}（一行一个）": "{label} (one a line)", "{label}（一行一件）": "{label} (one a line)",
   "{label}（一行一位或一方）": "{label} (one person or party a line)", "{label}（一行一条）": "{label} (one a line)",
   "请选一户（楼栋和房号），或写居民的姓名": "Choose a household (building and room), or write the resident's name",
@@ -177,7 +180,7 @@ Object.assign(EN, {
   "这不是有效的邀请码，可能抄错了，请再对一遍。": "This is not a valid invite code: it may be mistyped; check it again.",
   "请把邀请码粘贴进来。": "Paste the invite code here.",
   "上次同步 {when}，之后连不上 {n} 次": "Last synced {when}, unreachable {n} times since",
-  "上次同步 {when}": "Last synced {when}", "还没连上过（试过 {when}）": "Never reached (tried {when})", "还没试过": "Not tried yet",
+  "同步成功": "Synced", "上次同步 {when}": "Last synced {when}", "还没连上过（试过 {when}）": "Never reached (tried {when})", "还没试过": "Not tried yet",
   "，就是本机": " (this computer)", "，在 {addr}": ", at {addr}", "{role}（{grid}）": "{role} ({grid})",
   "正在同步……": "Syncing…", "已开始和 {n} 个节点同步，结果会显示在下面": "Syncing with {n} nodes; the outcome shows below",
   "还不知道别的节点：先把办公室的地址加进来（gridsync serve --peer 地址）": "No other node known yet: add the office's address first (gridsync serve --peer ADDRESS)",
@@ -398,6 +401,14 @@ function label(cname, fname, code) {
   const v = f && f.values.find((x) => x.code === code);
   if (lang === "en") return v ? codeWords(v.code) : code;
   return v ? v.label : code;
+}
+
+// The schema's own label of a value, whatever the page's language: for
+// what is stored (labels in the page's language are for showing).
+function schemaLabel(cname, fname, code) {
+  const f = field(cname, fname);
+  const v = f && f.values.find((x) => x.code === code);
+  return v ? v.own || v.label : code;
 }
 
 function fieldLabel(cname, fname) {
@@ -1084,24 +1095,86 @@ const FIGURES = [["appeals", "诉求", (t) => t.appeals.opened], ["resolved", "�
   ["hazards_found", "发现隐患", (t) => t.hazards_found], ["meetings", "议事会", (t) => t.meetings],
   ["errands_done", "代办跑腿", (t) => t.errands_done], ["volunteer_hours", "志愿工时", (t) => t.volunteer_hours]];
 
+// The period of the report page, as the CLI's report takes it: year=2026,
+// month=2026-11, or since and/or until (dates); the node checks them.
+const PERIOD_KEYS = ["year", "month", "since", "until"];
+function reportQuery(params) {
+  const q = PERIOD_KEYS.filter((k) => params.get(k)).map((k) => k + "=" + encodeURIComponent(params.get(k)));
+  return q.length ? "?" + q.join("&") : "";
+}
+function periodTitle(params) {
+  const [y, m, since, until] = PERIOD_KEYS.map((k) => params.get(k) || "");
+  if (y) return t("报表（{y} 年）", { y });
+  if (m) return t("报表（{m}）", { m });
+  if (since && until) return t("报表（{since} 至 {until}）", { since, until });
+  if (since) return t("报表（{since} 以来）", { since });
+  if (until) return t("报表（{until} 及以前）", { until });
+  return t("报表（全部）");
+}
+function periodName(params) {
+  const [y, m, since, until] = PERIOD_KEYS.map((k) => params.get(k) || "");
+  return y || m || (since || until ? (since || "") + "~" + (until || "") : "");
+}
+
+// The period picker: a year, a month, or dates from and to, each with
+// its own button (one choice, one click).
+function periodPicker(params, year) {
+  const go = (q) => { location.hash = "#/report" + (q ? "?" + q : ""); };
+  const years = [];
+  for (let y = year; y > year - 10; y--) years.push(y);
+  return h("div", { class: "row no-print", id: "report-period" },
+    h("form", { class: "row", id: "period-year", on: { submit: (e) => { e.preventDefault();
+      go("year=" + e.target.elements["rp-year"].value); } } },
+      h("div", null, h("label", { for: "rp-year" }, "哪一年"),
+        h("select", { id: "rp-year", name: "rp-year" }, years.map((y) => h("option", { value: y, selected: String(y) === params.get("year") }, y)))),
+      h("button", { type: "submit" }, "看这一年")),
+    h("form", { class: "row", id: "period-month", on: { submit: (e) => { e.preventDefault();
+      const m = e.target.elements["rp-month"].value;
+      if (m) go("month=" + m); } } },
+      h("div", null, h("label", { for: "rp-month" }, "哪个月"),
+        h("input", { id: "rp-month", name: "rp-month", type: "month", required: true, value: params.get("month") || "" })),
+      h("button", { type: "submit" }, "看这个月")),
+    h("form", { class: "row", id: "period-dates", on: { submit: (e) => { e.preventDefault();
+      const f = e.target.elements, q = [];
+      if (f["rp-since"].value) q.push("since=" + f["rp-since"].value);
+      if (f["rp-until"].value) q.push("until=" + f["rp-until"].value);
+      go(q.join("&")); } } },
+      h("div", null, h("label", { for: "rp-since" }, "从哪天"),
+        h("input", { id: "rp-since", name: "rp-since", type: "date", value: params.get("since") || "" })),
+      h("div", null, h("label", { for: "rp-until" }, "到哪天"),
+        h("input", { id: "rp-until", name: "rp-until", type: "date", value: params.get("until") || "" })),
+      h("button", { type: "submit" }, "看这段日期")));
+}
+
 async function pageReport(params) {
   const since = params.get("since") || "";
-  const rep = await api("GET", "/api/report" + (since ? "?since=" + encodeURIComponent(since) : ""));
-  const tot = rep.total;
-  const max = Math.max(1, ...rep.grids.map((g) => g.appeals.opened));
   const now = new Date();
   const year = now.getFullYear();
   const month = year + "-" + String(now.getMonth() + 1).padStart(2, "0") + "-01";
-  show(h("h1", null, since ? t("报表（{since} 以来）", { since }) : t("报表（全部）")),
+  const other = PERIOD_KEYS.some((k) => k !== "since" && params.get(k));
+  let rep;
+  try {
+    rep = await api("GET", "/api/report" + reportQuery(params));
+  } catch (err) {
+    if (err.status !== 400) throw err;
+    // a period the node refuses: say why, and offer the picker again
+    show(h("h1", null, tr("报表")), periodPicker(params, year),
+      h("p", { class: "error", role: "alert", id: "report-error" }, t("这段时间不行：{why}", { why: err.message })));
+    return;
+  }
+  const tot = rep.total;
+  const max = Math.max(1, ...rep.grids.map((g) => g.appeals.opened));
+  show(h("h1", null, periodTitle(params)),
     h("div", { class: "row no-print" },
-      h("a", { class: "button plain", href: "#/report", "aria-current": since ? null : "page" }, "全部"),
+      h("a", { class: "button plain", href: "#/report", "aria-current": since || other ? null : "page" }, "全部"),
       h("a", { class: "button plain", href: "#/report?since=" + year + "-01-01",
-        "aria-current": since === year + "-01-01" ? "page" : null }, t("{y} 年以来", { y: year })),
+        "aria-current": since === year + "-01-01" && !other ? "page" : null }, t("{y} 年以来", { y: year })),
       h("a", { class: "button plain", href: "#/report?since=" + month,
-        "aria-current": since === month ? "page" : null }, t("{m} 月以来", {
+        "aria-current": since === month && !other ? "page" : null }, t("{m} 月以来", {
           m: lang === "en" ? now.toLocaleString("en-GB", { month: "long" }) : now.getMonth() + 1 })),
       h("button", { type: "button", on: { click: () => window.print() } }, "打印"),
-      h("button", { type: "button", id: "export-csv", on: { click: () => exportCsv(rep, since) } }, "导出表格（Excel 可打开）")),
+      h("button", { type: "button", id: "export-csv", on: { click: () => exportCsv(rep, periodName(params)) } }, "导出表格（Excel 可打开）")),
+    periodPicker(params, year),
     h("div", { class: "cards", id: "report-total" }, FIGURES.map(([k, name, get]) => h("div", { class: "card", "data-figure": k },
       h("div", null, name), h("div", { class: "big" }, get(tot))))),
     h("h2", null, "各网格"),
@@ -1118,7 +1191,7 @@ async function pageReport(params) {
 
 // The report as a CSV file that Excel opens (UTF-8 with a byte order
 // mark, so that the Chinese is read right); made here, nothing sent.
-function exportCsv(rep, since) {
+function exportCsv(rep, period) {
   const cols = [["网格", (g) => g.grid === null ? tr("合计") : gridText(g.grid)], ["居民", (g) => g.residents],
     ["户", (g) => g.households], ["诉求", (g) => g.appeals.opened], ["办结", (g) => g.appeals.resolved],
     ["走访", (g) => g.visits], ["调解纠纷", (g) => g.disputes_mediated], ["发现隐患", (g) => g.hazards_found],
@@ -1129,7 +1202,7 @@ function exportCsv(rep, since) {
   const lines = [cols.map((c) => cell(tr(c[0]))).join(",")]
     .concat(rep.grids.concat([rep.total]).map((g) => cols.map((c) => cell(c[1](g))).join(",")));
   const blob = new Blob(["\ufeff" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
-  const a = h("a", { href: URL.createObjectURL(blob), download: (since ? t("报表-{since}以来", { since }) : tr("报表")) + ".csv" });
+  const a = h("a", { href: URL.createObjectURL(blob), download: (period ? t("报表-{period}", { period }) : tr("报表")) + ".csv" });
   document.body.append(a);
   a.click();
   a.remove();
@@ -1227,7 +1300,10 @@ function visitForm(bs, preset) {
         let opened = 0;
         for (const f of appealsFor) {
           const af = { category: FINDING_CATEGORY[f] || "other",
-            description: label("visit", "findings", f) + (notes ? "：" + notes : ""),
+            // stored in the schema's own words whatever the page's
+            // language (what is stored is read by everyone; a page in
+            // English shows it as written, like any description)
+            description: schemaLabel("visit", "findings", f) + (notes ? "：" + notes : ""),
             source: "visit", visit: "visit/" + v.id, opened: fields.date, opened_by: fields.by };
           if (fields.household) af.household = fields.household;
           if (fields.resident) af.resident = fields.resident;
@@ -1455,6 +1531,15 @@ const JOIN_REFUSED = {
   GS_EINVAL: "请把邀请码粘贴进来。",
 };
 
+// The last outcome in plain words: the node's sentence for what went
+// wrong (in the page's language: the API translates it), the node's own
+// words under it for whoever helps.
+function peerOutcome(p) {
+  if (!p.kind || p.kind === "ok") return p.last_ok ? tr("同步成功") : "";
+  return [h("div", { class: "peer-why" }, p.outcome || ""),
+    p.note ? h("details", null, h("summary", null, "节点的原话（英文）"), h("p", { class: "muted", lang: "en" }, dat(p.note))) : null];
+}
+
 function peerState(p) {
   if (p.reachable) return tr("现在连着");
   if (p.last_ok) return p.failures ? t("上次同步 {when}，之后连不上 {n} 次", { when: localTime(p.last_ok), n: p.failures })
@@ -1607,7 +1692,7 @@ async function pageSync() {
     peers.items.length ? wide(h("table", { id: "peers" }, h("thead", null, h("tr", null, ["节点", "节点地址", "情况", "上次的结果"].map((x) => h("th", null, x)))),
       h("tbody", null, peers.items.map((p) => h("tr", null, h("td", { class: "peer-name" }, p.name ? dat(p.name) : tr("还不知道是谁")),
         h("td", null, p.addr), h("td", null, peerState(p)),
-        h("td", null, p.note || "")))))) : h("p", { class: "muted" }, "还不知道别的节点。"),
+        h("td", { class: "peer-outcome" }, peerOutcome(p))))))) : h("p", { class: "muted" }, "还不知道别的节点。"),
     h("h2", null, "邀请新的楼栋长"), mem.root_admin ? invite : h("p", { class: "muted" }, "只有建立网络的管理员电脑能发邀请码。"),
     h("h2", null, "加入网络"), net ? h("p", { class: "muted" }, t("本机已经在网络「{net}」里；管理员换了网络密钥时，把新的邀请码粘贴到这里。", { net: dat(net.name) })) : null, join,
     h("h2", null, "U 盘同步包"),
@@ -1655,7 +1740,7 @@ async function pageInbox() {
     }
     return h("section", { class: "item inbox", "data-kind": it.kind }, head,
       h("p", null, tr(INBOX_DO[it.kind] || "请管理员处理。")),
-      h("details", null, h("summary", null, "节点的原话（英文）"), h("p", { class: "muted" }, it.what.replace(/[0-9A-Z]{26,}/g, "…"))));
+      h("details", null, h("summary", null, "节点的原话（英文）"), h("p", { class: "muted", lang: "en" }, it.what.replace(/[0-9A-Z]{26,}/g, "…"))));
   }));
   show(h("h1", null, "待处理"),
     h("p", { id: "inbox-count" }, items.length ? t("有 {n} 件事要人来决定", { n: items.length }) : "没有要处理的事。"), items);
@@ -1775,7 +1860,7 @@ async function start() {
     document.querySelector(".brand-name").textContent = "gridsync";
     for (const c of schema.collections) {
       c.label = codeWords(c.name);
-      for (const f of c.fields) { f.label = codeWords(f.name); for (const v of f.values) v.label = codeWords(v.code); }
+      for (const f of c.fields) { f.label = codeWords(f.name); for (const v of f.values) { v.own = v.label; v.label = codeWords(v.code); } }
     }
   }
   // the other language, named in itself (marked lang: its own words)
