@@ -1557,7 +1557,8 @@ function memberWho(m) {
 }
 function memberName(m, peers) {
   const seen = peers.find((p) => p.key === m.key);
-  return [memberWho(m), m.self ? tr("，就是本机") : "", seen ? t("，在 {addr}", { addr: seen.addr }) : ""];
+  return [h("span", { class: "member-who" }, memberWho(m)), m.self ? tr("，就是本机") : "",
+    seen ? t("，在 {addr}", { addr: seen.addr }) : ""];
 }
 
 // What the last action on the sync page said: kept while the page is
