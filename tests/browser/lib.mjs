@@ -82,7 +82,9 @@ export async function browser() {
     locale: "zh-CN",
     timezoneId: "Asia/Shanghai",
   });
-  ctx.setDefaultTimeout(10000);
+  // a wait is a bound on a fault, not a speed test: the sanitizer build on
+  // a busy two-core machine has taken over 10 s for a step that takes 0.3
+  ctx.setDefaultTimeout(30000);
   const page = ctx.pages()[0] || await ctx.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
