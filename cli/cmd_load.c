@@ -506,9 +506,13 @@ static bool changed_since(FILE *f, const struct stat *st)
   struct stat now;
   if (fstat(fileno(f), &now) != 0)
     return true;
+#ifdef _WIN32 /* whole seconds there */
+  return now.st_size != st->st_size || now.st_mtime != st->st_mtime;
+#else
   return now.st_size != st->st_size ||
          now.st_mtim.tv_sec != st->st_mtim.tv_sec ||
          now.st_mtim.tv_nsec != st->st_mtim.tv_nsec;
+#endif
 }
 
 int cli_cmd_load(cli_ctx *ctx)
