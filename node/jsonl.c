@@ -47,6 +47,21 @@ static void ws(jl_cur *c)
     c->i++;
 }
 
+/* Between the members of an object (close '}') or the elements of an
+ * array (']'): a ',' and the blanks after it, except before the first. */
+static gs_err jl_comma(jl_cur *c, bool *first, char close)
+{
+  if (!*first) {
+    if (c->s[c->i] != ',')
+      return close == '}' ? jl_fail(c, _("',' or '}' expected"))
+                          : jl_fail(c, _("',' or ']' expected"));
+    c->i++;
+    ws(c);
+  }
+  *first = false;
+  return GS_OK;
+}
+
 static int hex4(const char *s)
 {
   int v = 0;
@@ -391,13 +406,8 @@ gs_err node_jl_parse(node_jl *p, const char *line, size_t len, char *err,
   ws(&c);
   bool first = true;
   while (c.i < c.n && line[c.i] != '}') {
-    if (!first) {
-      if (line[c.i] != ',')
-        return jl_fail(&c, _("',' or '}' expected"));
-      c.i++;
-      ws(&c);
-    }
-    first = false;
+    if ((e = jl_comma(&c, &first, '}')) != GS_OK)
+      return e;
     if (c.i >= c.n || line[c.i] != '"')
       return jl_fail(&c, _("a member's name (a string) expected"));
     size_t koff, klen;
@@ -422,13 +432,8 @@ gs_err node_jl_parse(node_jl *p, const char *line, size_t len, char *err,
       ws(&c);
       bool fe = true;
       while (c.i < c.n && line[c.i] != ']') {
-        if (!fe) {
-          if (line[c.i] != ',')
-            return jl_fail(&c, _("',' or ']' expected"));
-          c.i++;
-          ws(&c);
-        }
-        fe = false;
+        if ((e = jl_comma(&c, &fe, ']')) != GS_OK)
+          return e;
         if ((e = grow((void **)&p->v, &p->vcap, p->nv + 1, sizeof *p->v)) !=
             GS_OK)
           return e;
