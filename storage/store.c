@@ -7,6 +7,7 @@
 #include <lmdb.h>
 #ifndef _WIN32
 #include <pthread.h>
+#include <stdatomic.h>
 #endif
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -66,6 +67,12 @@ struct store {
                   * be one not sealed yet */
   uint8_t *sbuf; /* a value being sealed */
   size_t scap;
+  /* a batch's cipher work on two threads (touched_write; "the cipher
+   * work of a batch" below): the second thread's sealer (its own nonce
+   * prefix) and the thread, both made at the first batch that uses them */
+  crdt_sealer *sealer2;
+  struct cipher_worker *worker;
+  bool put_sealed; /* sv_put: the value given is sealed already */
   struct {
     uint8_t *b;
     size_t cap;
@@ -257,7 +264,7 @@ static int sv_put(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
                   MDB_val *v, unsigned flags)
 {
   int db = db_index(s, dbi);
-  if (!s->key || v->mv_size == 0 || !sealed_db(db, k))
+  if (!s->key || s->put_sealed || v->mv_size == 0 || !sealed_db(db, k))
     return mdb_put(txn, dbi, k, v, flags);
   MDB_val sv;
   int rc = seal_value(s, db, k, v, &sv);
@@ -283,6 +290,226 @@ static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
   if (k->mv_size < pn || memcmp(k->mv_data, pre, pn) != 0)
     return MDB_NOTFOUND;
   return open_value(s, db_index(s, mdb_cursor_dbi(cur)), k, v);
+}
+
+/* ---- the cipher work of a batch, on two threads ----
+ *
+ * touched_write opens a chunk's stored records, and seals their new
+ * values, on two threads (issue 19: the time a person waits is the wall
+ * clock, and a laptop has two cores). Both threads take the chunk's
+ * records in blocks of CIPHER_BLOCK from one counter, this thread with
+ * the store's sealer, a worker thread with its own (crdt_sealer_new draws
+ * it its own random nonce prefix, so the nonces of the two never meet:
+ * docs/SEALING.md, "Nonces"). This thread never waits for the worker to
+ * start: when it has taken the last block, a job the worker has not
+ * taken is withdrawn, and it waits only for a block the worker is doing
+ * (on a busy machine the worker may not run at all: then this thread did
+ * it all). The worker is made at the first chunk with at least
+ * CIPHER_THREAD_MIN values to open or seal and waits for work until the
+ * store is closed; it only reads the bytes it is given and writes the
+ * items of its blocks (no LMDB call, no other store field). Without
+ * threads (Windows), or when the thread cannot be made, this thread does
+ * all of it: the same bytes. */
+
+#define CIPHER_THREAD_MIN 16 /* fewer: waking the worker costs more */
+#define CIPHER_BLOCK 8       /* values taken at a time (about 3 us) */
+
+typedef struct cipher_item {
+  MDB_val k;            /* the record's key */
+  int rc;               /* of its read: 0, MDB_NOTFOUND, an error */
+  const uint8_t *raw;   /* the stored value (in the map) */
+  size_t rawn;
+  const uint8_t *plain; /* the opened value (raw when not sealed) */
+  size_t plainn;
+  uint8_t *enc;         /* the new value (crdt_record_encode; owned) */
+  size_t encn;
+  uint8_t *sealed;      /* enc sealed (NULL: put enc as it is) */
+  size_t from, to;      /* its ops: idx[from..to) */
+  bool fresh, same;     /* a new record; enc equals plain (not written) */
+  gs_err err;           /* of its open or seal */
+} cipher_item;
+
+typedef struct cipher_job {
+  const store *s;
+  cipher_item *it;
+  size_t m;
+  bool seal; /* else open */
+} cipher_job;
+
+/* Is there cipher work for item it (in an open, or a seal)? */
+static bool cipher_needed(const cipher_item *it, bool seal)
+{
+  return seal ? it->sealed != NULL : !it->rc && it->plain != it->raw;
+}
+
+/* Open (it->raw into it->plain, which points into the chunk's buffer) or
+ * seal (it->enc into it->sealed) item it with sealer, as open_value and
+ * seal_value do (same associated data, same rule for a store being
+ * sealed). Touches only it and sealer. */
+static void cipher_one(const store *s, crdt_sealer *sealer, cipher_item *it,
+                       bool seal)
+{
+  if (!cipher_needed(it, seal))
+    return;
+  uint8_t ad[AD_MAX];
+  size_t adn = seal_ad(DB_RECORDS, &it->k, ad, sizeof ad);
+  if (seal) {
+    it->err = !adn ? lmdb_err(MDB_BAD_VALSIZE)
+              : crdt_sealer_seal(sealer, ad, adn, it->enc, it->encn,
+                                 it->sealed) != GS_OK
+                  ? GS_ECRYPTO
+                  : GS_OK;
+    return;
+  }
+  if (adn && it->rawn >= CRDT_SEAL_OVERHEAD &&
+      crdt_sealer_open(sealer, ad, adn, it->raw, it->rawn,
+                       (uint8_t *)it->plain) == GS_OK)
+    return;
+  if (s->mixed) { /* one not sealed yet: read as it is */
+    it->plain = it->raw;
+    it->plainn = it->rawn;
+  } else {
+    it->err = GS_ESEAL;
+  }
+}
+
+#ifndef _WIN32
+typedef struct cipher_worker {
+  pthread_t t;
+  pthread_mutex_t mu;
+  pthread_cond_t go, done;
+  cipher_job job;
+  crdt_sealer *sealer; /* the worker's (store's sealer2) */
+  atomic_size_t next;  /* the job's next item to take */
+  bool has_job;        /* posted, not taken by the worker */
+  bool active;         /* the worker is taking blocks of the job */
+  bool quit;
+} cipher_worker;
+
+/* Take blocks of j's items from w->next until none is left. */
+static void cipher_take(cipher_worker *w, const cipher_job *j,
+                        crdt_sealer *sealer)
+{
+  for (;;) {
+    size_t a = atomic_fetch_add(&w->next, CIPHER_BLOCK);
+    if (a >= j->m)
+      return;
+    size_t b = j->m - a < CIPHER_BLOCK ? j->m : a + CIPHER_BLOCK;
+    for (size_t i = a; i < b; i++)
+      cipher_one(j->s, sealer, &j->it[i], j->seal);
+  }
+}
+
+static void *cipher_thread(void *arg)
+{
+  cipher_worker *w = arg;
+  pthread_mutex_lock(&w->mu);
+  for (;;) {
+    while (!w->has_job && !w->quit)
+      pthread_cond_wait(&w->go, &w->mu);
+    if (!w->has_job)
+      break; /* quit */
+    w->has_job = false;
+    w->active = true;
+    cipher_job j = w->job;
+    pthread_mutex_unlock(&w->mu);
+    cipher_take(w, &j, w->sealer);
+    pthread_mutex_lock(&w->mu);
+    w->active = false;
+    pthread_cond_signal(&w->done);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
+}
+
+/* The worker and its sealer, made now if not yet: false when either
+ * cannot be (then one thread does the work). */
+static bool cipher_worker_ready(store *s)
+{
+  if (s->worker)
+    return true;
+  if (!s->sealer2 && crdt_sealer_new(s->key, &s->sealer2) != GS_OK)
+    return false;
+  cipher_worker *w = calloc(1, sizeof *w);
+  if (!w)
+    return false;
+  w->sealer = s->sealer2;
+  atomic_init(&w->next, 0);
+  if (pthread_mutex_init(&w->mu, NULL) != 0)
+    goto fail_mu;
+  if (pthread_cond_init(&w->go, NULL) != 0)
+    goto fail_go;
+  if (pthread_cond_init(&w->done, NULL) != 0)
+    goto fail_done;
+  if (pthread_create(&w->t, NULL, cipher_thread, w) != 0)
+    goto fail_thread;
+  s->worker = w;
+  return true;
+fail_thread:
+  pthread_cond_destroy(&w->done);
+fail_done:
+  pthread_cond_destroy(&w->go);
+fail_go:
+  pthread_mutex_destroy(&w->mu);
+fail_mu:
+  free(w);
+  return false;
+}
+
+static void cipher_worker_stop(store *s)
+{
+  cipher_worker *w = s->worker;
+  if (!w)
+    return;
+  pthread_mutex_lock(&w->mu);
+  w->quit = true;
+  pthread_cond_signal(&w->go);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(w->t, NULL);
+  pthread_cond_destroy(&w->done);
+  pthread_cond_destroy(&w->go);
+  pthread_mutex_destroy(&w->mu);
+  free(w);
+  s->worker = NULL;
+}
+#else
+struct cipher_worker {
+  int unused;
+};
+static void cipher_worker_stop(store *s)
+{
+  (void)s;
+}
+#endif
+
+/* Open (seal false) or seal the m items of a chunk: on two threads when
+ * there is enough to do, else on this one. */
+static void cipher_chunk(store *s, cipher_item *it, size_t m, bool seal)
+{
+  cipher_job j = {s, it, m, seal};
+#ifndef _WIN32
+  size_t work = 0;
+  for (size_t i = 0; i < m && work < CIPHER_THREAD_MIN; i++)
+    work += cipher_needed(&it[i], seal);
+  if (work >= CIPHER_THREAD_MIN && cipher_worker_ready(s)) {
+    cipher_worker *w = s->worker;
+    pthread_mutex_lock(&w->mu);
+    w->job = j;
+    atomic_store(&w->next, 0);
+    w->has_job = true;
+    pthread_cond_signal(&w->go);
+    pthread_mutex_unlock(&w->mu);
+    cipher_take(w, &j, s->sealer);
+    pthread_mutex_lock(&w->mu);
+    w->has_job = false; /* not taken: withdrawn (all of it is done) */
+    while (w->active)
+      pthread_cond_wait(&w->done, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    return;
+  }
+#endif
+  for (size_t i = 0; i < m; i++)
+    cipher_one(s, s->sealer, &it[i], seal);
 }
 
 /* Begin a transaction, adopting a map another process has grown. */
@@ -362,7 +589,9 @@ void store_close(store *s)
   if (s->sbuf)
     crdt_wipe(s->sbuf, s->scap);
   free(s->sbuf);
+  cipher_worker_stop(s);
   crdt_sealer_free(s->sealer);
+  crdt_sealer_free(s->sealer2);
   crdt_secret_free(s->key);
   if (s->lockfd >= 0)
     close(s->lockfd);
@@ -1651,18 +1880,34 @@ static gs_err touched_note(touched_set *ts, const crdt_change *c,
 
 /* Apply every noted op, one record at a time in key order (each read,
  * decoded, encoded and written once), then write the scope index entry
- * of each new record and the hist entry of each (record, change). */
+ * of each new record and the hist entry of each (record, change). In
+ * chunks of TOUCHED_CHUNK records: all of a chunk's records are read,
+ * then opened (cipher_chunk: two threads), decoded, applied and encoded
+ * in key order here, then sealed (two threads) and written in key order;
+ * no put comes between a chunk's reads and its opens, so the map's bytes
+ * read stay as they are while they are opened. A record whose new bytes
+ * equal its stored ones (every op of it lost to a later stamp) is not
+ * written again. The first error in key order is the one returned (a
+ * value that does not open: GS_ESEAL), and the caller aborts the
+ * transaction: nothing is written. */
+#define TOUCHED_CHUNK 1024 /* records: bounds the plain bytes held */
+
 static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
 {
   key_list *kl = &ts->keys;
   size_t n = kl->nk;
   size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+  cipher_item *items = malloc(TOUCHED_CHUNK * sizeof *items);
   key_list scopes = {0}, hist = {0};
   crdt_record *rec = NULL;
-  uint8_t *enc = NULL;
+  uint8_t *pbuf = NULL, *sbuf = NULL; /* the chunk's opened, sealed bytes */
+  size_t pcap = 0, scap = 0, m = 0;
   gs_err err = GS_OK;
-  if (!idx)
+  if (!idx || !items) {
+    free(idx);
+    free(items);
     return GS_ENOMEM;
+  }
   for (size_t i = 0; i < n; i++)
     idx[i] = i;
   /* the ops by record key, each record's in batch order */
@@ -1670,77 +1915,173 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     goto out;
   last_key lr = {.known = false};
   for (size_t i = 0; i < n;) {
-    size_t first = idx[i];
-    MDB_val k = {key_len_at(kl, kl->off[first]), kl->b + kl->off[first]}, v;
-    const crdt_change *c0 = ts->ch[ts->chg[first]].c;
-    const crdt_op *op0 = ts->op[first];
-    bool fresh = false;
-    int rc = sv_get(s, txn, s->dbi[DB_RECORDS], &k, &v);
-    if (rc == MDB_NOTFOUND) {
-      fresh = true;
-      if (!(rec = crdt_record_new(c0->scope, c0->scope_len, op0->coll,
-                                  op0->coll_len, op0->id))) {
-        err = GS_ENOMEM;
+    /* the chunk's records, each read once */
+    size_t pneed = 0, sneed = 0;
+    for (m = 0; i < n && m < TOUCHED_CHUNK; m++) {
+      cipher_item *it = &items[m];
+      size_t first = idx[i];
+      memset(it, 0, sizeof *it);
+      it->k.mv_size = key_len_at(kl, kl->off[first]);
+      it->k.mv_data = kl->b + kl->off[first];
+      it->from = i;
+      for (; i < n && key_list_cmp(kl, kl->off[first], kl->off[idx[i]]) == 0;
+           i++)
+        ;
+      it->to = i;
+      MDB_val v;
+      it->rc = mdb_get(txn, s->dbi[DB_RECORDS], &it->k, &v);
+      if (it->rc)
+        continue;
+      it->raw = it->plain = v.mv_data;
+      it->rawn = it->plainn = v.mv_size;
+      if (!s->key || v.mv_size == 0)
+        continue; /* read as it is (as open_value does) */
+      if (v.mv_size >= CRDT_SEAL_OVERHEAD)
+        pneed += v.mv_size - CRDT_SEAL_OVERHEAD;
+      else if (!s->mixed)
+        it->rc = GS_ESEAL; /* too short to be sealed */
+    }
+    if (s->key) { /* open them */
+      if (pneed > pcap) {
+        if (pbuf)
+          crdt_wipe(pbuf, pcap);
+        free(pbuf);
+        pcap = 0;
+        if (!(pbuf = malloc(pneed))) {
+          err = GS_ENOMEM;
+          goto out;
+        }
+        pcap = pneed;
+      }
+      size_t at = 0;
+      for (size_t j = 0; j < m; j++)
+        if (!items[j].rc && items[j].rawn >= CRDT_SEAL_OVERHEAD) {
+          items[j].plain = pbuf + at;
+          items[j].plainn = items[j].rawn - CRDT_SEAL_OVERHEAD;
+          at += items[j].plainn;
+        }
+      cipher_chunk(s, items, m, false);
+    }
+    /* decoded, applied and encoded in key order */
+    for (size_t j = 0; j < m; j++) {
+      cipher_item *it = &items[j];
+      size_t first = idx[it->from];
+      const crdt_change *c0 = ts->ch[ts->chg[first]].c;
+      const crdt_op *op0 = ts->op[first];
+      if (it->rc == MDB_NOTFOUND) {
+        it->fresh = true;
+        if (!(rec = crdt_record_new(c0->scope, c0->scope_len, op0->coll,
+                                    op0->coll_len, op0->id))) {
+          err = GS_ENOMEM;
+          goto out;
+        }
+      } else if (it->rc || it->err) {
+        err = it->rc ? lmdb_err(it->rc) : it->err;
+        goto out;
+      } else if ((err = crdt_record_decode_state(it->plain, it->plainn,
+                                                 &rec)) != GS_OK) {
+        err = err == GS_ENOMEM ? err : GS_ECORRUPT;
         goto out;
       }
-    } else if (rc) {
-      err = lmdb_err(rc);
-      goto out;
-    } else if ((err = crdt_record_decode_state(v.mv_data, v.mv_size,
-                                               &rec)) != GS_OK) {
-      err = err == GS_ENOMEM ? err : GS_ECORRUPT;
-      goto out;
-    }
-    /* the key is coll 0 id(16) scope, as record_key wrote it */
-    const uint8_t *kb = k.mv_data, *nul = memchr(kb, 0, k.mv_size);
-    if (!nul || (size_t)(nul - kb) + 1 + CRDT_ID_LEN > k.mv_size) {
-      err = GS_ECORRUPT;
-      goto out;
-    }
-    size_t cn = (size_t)(nul - kb), head = cn + 1 + CRDT_ID_LEN;
-    uint32_t last_chg = UINT32_MAX;
-    for (; i < n && key_list_cmp(kl, kl->off[first], kl->off[idx[i]]) == 0;
-         i++) {
-      const noted_change *nc = &ts->ch[ts->chg[idx[i]]];
-      crdt_stamp st = {.hlc = nc->c->hlc};
-      memcpy(st.origin, nc->c->origin, CRDT_KEY_LEN);
-      if ((err = crdt_record_apply(rec, ts->op[idx[i]], &st)) != GS_OK)
+      /* the key is coll 0 id(16) scope, as record_key wrote it */
+      const uint8_t *kb = it->k.mv_data, *nul = memchr(kb, 0, it->k.mv_size);
+      if (!nul || (size_t)(nul - kb) + 1 + CRDT_ID_LEN > it->k.mv_size) {
+        err = GS_ECORRUPT;
         goto out;
-      if (ts->chg[idx[i]] != last_chg) { /* hist: coll 0 id hlc feed seq */
-        last_chg = ts->chg[idx[i]];
-        if ((err = key_list_add(&hist, kb, head, nc->tail, HIST_TAIL)))
+      }
+      size_t head = (size_t)(nul - kb) + 1 + CRDT_ID_LEN;
+      uint32_t last_chg = UINT32_MAX;
+      for (size_t p = it->from; p < it->to; p++) {
+        const noted_change *nc = &ts->ch[ts->chg[idx[p]]];
+        crdt_stamp st = {.hlc = nc->c->hlc};
+        memcpy(st.origin, nc->c->origin, CRDT_KEY_LEN);
+        if ((err = crdt_record_apply(rec, ts->op[idx[p]], &st)) != GS_OK)
+          goto out;
+        if (ts->chg[idx[p]] != last_chg) { /* hist: coll 0 id hlc feed seq */
+          last_chg = ts->chg[idx[p]];
+          if ((err = key_list_add(&hist, kb, head, nc->tail, HIST_TAIL)))
+            goto out;
+        }
+      }
+      if ((err = crdt_record_encode(rec, &it->enc, &it->encn)) != GS_OK)
+        goto out;
+      crdt_record_free(rec);
+      rec = NULL;
+      it->same = !it->fresh && it->encn == it->plainn &&
+                 memcmp(it->enc, it->plain, it->encn) == 0;
+      if (s->key && !it->same && it->encn)
+        sneed += it->encn + CRDT_SEAL_OVERHEAD;
+    }
+    if (s->key) { /* seal the new values */
+      if (sneed > scap) {
+        free(sbuf);
+        scap = 0;
+        if (!(sbuf = malloc(sneed))) {
+          err = GS_ENOMEM;
+          goto out;
+        }
+        scap = sneed;
+      }
+      size_t at = 0;
+      for (size_t j = 0; j < m; j++)
+        if (!items[j].same && items[j].encn) {
+          items[j].sealed = sbuf + at;
+          at += items[j].encn + CRDT_SEAL_OVERHEAD;
+        }
+      cipher_chunk(s, items, m, true);
+    }
+    /* written in key order */
+    for (size_t j = 0; j < m; j++) {
+      cipher_item *it = &items[j];
+      if (it->same)
+        continue;
+      if (it->err) {
+        err = it->err;
+        goto out;
+      }
+      MDB_val ev = {it->encn, it->enc};
+      if (it->sealed) {
+        ev.mv_data = it->sealed;
+        ev.mv_size = it->encn + CRDT_SEAL_OVERHEAD;
+      }
+      s->put_sealed = it->sealed != NULL;
+      int rc = put_ordered(s, txn, s->dbi[DB_RECORDS], &lr, &it->k, &ev);
+      s->put_sealed = false;
+      if (rc) {
+        err = lmdb_err(rc);
+        goto out;
+      }
+      if (it->fresh) { /* byscope: scope 0 coll 0 id */
+        const uint8_t *kb = it->k.mv_data;
+        size_t cn = strlen((const char *)kb), head = cn + 1 + CRDT_ID_LEN;
+        key_buf ik = {.n = 0};
+        key_add(&ik, kb + head, it->k.mv_size - head);
+        key_add(&ik, "", 1);
+        key_add(&ik, kb, cn);
+        key_add(&ik, "", 1);
+        key_add(&ik, kb + cn + 1, CRDT_ID_LEN);
+        if ((err = key_list_add(&scopes, ik.b, ik.n, NULL, 0)) != GS_OK)
           goto out;
       }
     }
-    size_t en;
-    if ((err = crdt_record_encode(rec, &enc, &en)) != GS_OK)
-      goto out;
-    crdt_record_free(rec);
-    rec = NULL;
-    MDB_val ev = {en, enc};
-    if ((rc = put_ordered(s, txn, s->dbi[DB_RECORDS], &lr, &k, &ev)) != 0) {
-      err = lmdb_err(rc);
-      goto out;
+    for (size_t j = 0; j < m; j++) {
+      free(items[j].enc);
+      items[j].enc = NULL;
     }
-    free(enc);
-    enc = NULL;
-    if (fresh) { /* byscope: scope 0 coll 0 id */
-      key_buf ik = {.n = 0};
-      key_add(&ik, kb + head, k.mv_size - head);
-      key_add(&ik, "", 1);
-      key_add(&ik, kb, cn);
-      key_add(&ik, "", 1);
-      key_add(&ik, kb + cn + 1, CRDT_ID_LEN);
-      if ((err = key_list_add(&scopes, ik.b, ik.n, NULL, 0)) != GS_OK)
-        goto out;
-    }
+    m = 0;
   }
   if ((err = key_list_write(s, txn, s->dbi[DB_BYSCOPE], &scopes)) == GS_OK)
     err = key_list_write(s, txn, s->dbi[DB_HIST], &hist);
 out:
   crdt_record_free(rec);
-  free(enc);
+  for (size_t j = 0; j < m; j++)
+    free(items[j].enc);
+  free(items);
   free(idx);
+  if (pbuf)
+    crdt_wipe(pbuf, pcap);
+  free(pbuf);
+  free(sbuf);
   key_list_free(&scopes);
   key_list_free(&hist);
   return err;
