@@ -7,6 +7,7 @@
 #include <lmdb.h>
 #ifndef _WIN32
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #endif
 #include <sys/file.h>
@@ -294,25 +295,31 @@ static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
 
 /* ---- the cipher work of a batch, on two threads ----
  *
- * touched_write opens a chunk's stored records, and seals their new
- * values, on two threads (issue 19: the time a person waits is the wall
- * clock, and a laptop has two cores). Both threads take the chunk's
- * records in blocks of CIPHER_BLOCK from one counter, this thread with
- * the store's sealer, a worker thread with its own (crdt_sealer_new draws
- * it its own random nonce prefix, so the nonces of the two never meet:
- * docs/SEALING.md, "Nonces"). This thread never waits for the worker to
- * start: when it has taken the last block, a job the worker has not
- * taken is withdrawn, and it waits only for a block the worker is doing
- * (on a busy machine the worker may not run at all: then this thread did
- * it all). The worker is made at the first chunk with at least
- * CIPHER_THREAD_MIN values to open or seal and waits for work until the
- * store is closed; it only reads the bytes it is given and writes the
- * items of its blocks (no LMDB call, no other store field). Without
- * threads (Windows), or when the thread cannot be made, this thread does
- * all of it: the same bytes. */
+ * touched_write's records are opened and sealed by a worker thread while
+ * this thread decodes, applies and encodes them (issue 19: the time a
+ * person waits is the wall clock, and a laptop has two cores). A chunk's
+ * records go in blocks of CIPHER_BLOCK: the worker opens blocks in key
+ * order, ahead of this thread, which opens a block itself when it needs
+ * one the worker has not taken; the worker seals the blocks this thread
+ * has encoded, woken when CIPHER_WAKE blocks are ready, and this thread
+ * seals what is left when it has encoded the last. So this thread never
+ * waits for the worker to start (on a busy machine the worker may not run
+ * at all: then this thread does all of it), only, briefly, for a block
+ * the worker is doing. The worker seals with its own sealer
+ * (crdt_sealer_new draws it its own random nonce prefix, so the nonces of
+ * the two never meet: docs/SEALING.md, "Nonces"); it is made at the first
+ * chunk of at least CIPHER_THREAD_MIN records of a sealed store and waits
+ * for work until the store is closed. It reads only the bytes it is
+ * given and writes only the items of the blocks it takes (no LMDB call,
+ * no store field). Without threads (Windows), or when the thread cannot
+ * be made, this thread does all of it, in the same order: the same
+ * bytes. */
 
-#define CIPHER_THREAD_MIN 16 /* fewer: waking the worker costs more */
-#define CIPHER_BLOCK 8       /* values taken at a time (about 3 us) */
+#define TOUCHED_CHUNK 1024 /* records: bounds the plain bytes held */
+#define CIPHER_THREAD_MIN 16 /* records; fewer: waking the worker costs more */
+#define CIPHER_BLOCK 8       /* records taken at a time (about 3 us) */
+#define CIPHER_WAKE 4        /* blocks ready to seal that wake the worker */
+#define CIPHER_BLOCKS(m) (((m) + CIPHER_BLOCK - 1) / CIPHER_BLOCK)
 
 typedef struct cipher_item {
   MDB_val k;            /* the record's key */
@@ -323,34 +330,21 @@ typedef struct cipher_item {
   size_t plainn;
   uint8_t *enc;         /* the new value (crdt_record_encode; owned) */
   size_t encn;
-  uint8_t *sealed;      /* enc sealed (NULL: put enc as it is) */
+  uint8_t *sealed;      /* enc sealed (owned; NULL: put enc as it is) */
   size_t from, to;      /* its ops: idx[from..to) */
   bool fresh, same;     /* a new record; enc equals plain (not written) */
   gs_err err;           /* of its open or seal */
 } cipher_item;
 
-typedef struct cipher_job {
-  const store *s;
-  cipher_item *it;
-  size_t m;
-  bool seal; /* else open */
-} cipher_job;
-
-/* Is there cipher work for item it (in an open, or a seal)? */
-static bool cipher_needed(const cipher_item *it, bool seal)
-{
-  return seal ? it->sealed != NULL : !it->rc && it->plain != it->raw;
-}
-
-/* Open (it->raw into it->plain, which points into the chunk's buffer) or
- * seal (it->enc into it->sealed) item it with sealer, as open_value and
- * seal_value do (same associated data, same rule for a store being
+/* Open (it->raw into it->plain, which points into the chunk's buffer)
+ * or seal (it->enc into it->sealed) item it with sealer, as open_value
+ * and seal_value do (same associated data, same rule for a store being
  * sealed). Touches only it and sealer. */
-static void cipher_one(const store *s, crdt_sealer *sealer, cipher_item *it,
+static void cipher_one(bool mixed, crdt_sealer *sealer, cipher_item *it,
                        bool seal)
 {
-  if (!cipher_needed(it, seal))
-    return;
+  if (seal ? !it->sealed : it->rc || it->plain == it->raw)
+    return; /* nothing to seal; not read, or not sealed */
   uint8_t ad[AD_MAX];
   size_t adn = seal_ad(DB_RECORDS, &it->k, ad, sizeof ad);
   if (seal) {
@@ -365,7 +359,7 @@ static void cipher_one(const store *s, crdt_sealer *sealer, cipher_item *it,
       crdt_sealer_open(sealer, ad, adn, it->raw, it->rawn,
                        (uint8_t *)it->plain) == GS_OK)
     return;
-  if (s->mixed) { /* one not sealed yet: read as it is */
+  if (mixed) { /* one not sealed yet: read as it is */
     it->plain = it->raw;
     it->plainn = it->rawn;
   } else {
@@ -374,29 +368,89 @@ static void cipher_one(const store *s, crdt_sealer *sealer, cipher_item *it,
 }
 
 #ifndef _WIN32
+static void cipher_block(bool mixed, crdt_sealer *sealer, cipher_item *it,
+                         size_t m, size_t b, bool seal)
+{
+  size_t end = (b + 1) * CIPHER_BLOCK < m ? (b + 1) * CIPHER_BLOCK : m;
+  for (size_t i = b * CIPHER_BLOCK; i < end; i++)
+    cipher_one(mixed, sealer, &it[i], seal);
+}
+
+#define CIPHER_MAXB CIPHER_BLOCKS(TOUCHED_CHUNK)
+
 typedef struct cipher_worker {
   pthread_t t;
   pthread_mutex_t mu;
-  pthread_cond_t go, done;
-  cipher_job job;
+  pthread_cond_t go;   /* a job posted, seal blocks ready, or quit */
+  pthread_cond_t done; /* the worker left its job */
   crdt_sealer *sealer; /* the worker's (store's sealer2) */
-  atomic_size_t next;  /* the job's next item to take */
-  bool has_job;        /* posted, not taken by the worker */
-  bool active;         /* the worker is taking blocks of the job */
+  /* the job (set by this thread before it is posted) */
+  cipher_item *it;
+  size_t m, nb;
+  bool mixed;
+  uint64_t gen;       /* of the job posted last */
+  /* under mu */
+  bool has_job;       /* posted, not taken by the worker */
+  bool active;        /* the worker is in the job (false: released) */
   bool quit;
+  /* shared without the lock */
+  atomic_bool waiting;   /* the worker waits (under mu) for seal blocks */
+  atomic_size_t onext;   /* the next block to open */
+  atomic_size_t snext;   /* the next block to seal */
+  atomic_size_t encoded; /* blocks encoded by this thread: sealable */
+  atomic_bool odone[CIPHER_MAXB], sdone[CIPHER_MAXB];
 } cipher_worker;
 
-/* Take blocks of j's items from w->next until none is left. */
-static void cipher_take(cipher_worker *w, const cipher_job *j,
-                        crdt_sealer *sealer)
+static void cipher_spin(const atomic_bool *flag)
+{
+  for (unsigned n = 0; !atomic_load_explicit(flag, memory_order_acquire);
+       n++)
+    if (n >= 256)
+      sched_yield(); /* the worker was stopped mid-block */
+}
+
+/* Take and seal a ready block: false when none is ready. */
+static bool cipher_seal_take(cipher_worker *w, crdt_sealer *sealer)
 {
   for (;;) {
-    size_t a = atomic_fetch_add(&w->next, CIPHER_BLOCK);
-    if (a >= j->m)
-      return;
-    size_t b = j->m - a < CIPHER_BLOCK ? j->m : a + CIPHER_BLOCK;
-    for (size_t i = a; i < b; i++)
-      cipher_one(j->s, sealer, &j->it[i], j->seal);
+    size_t b = atomic_load(&w->snext);
+    if (b >= atomic_load(&w->encoded))
+      return false;
+    if (atomic_compare_exchange_weak(&w->snext, &b, b + 1)) {
+      cipher_block(w->mixed, sealer, w->it, w->m, b, true);
+      atomic_store_explicit(&w->sdone[b], true, memory_order_release);
+      return true;
+    }
+  }
+}
+
+/* The worker's part of the job of generation gen; false: released by
+ * this thread while it waited (then it touches nothing more of it). */
+static bool cipher_work(cipher_worker *w, uint64_t gen)
+{
+  for (;;) {
+    size_t b = atomic_fetch_add(&w->onext, 1);
+    if (b >= w->nb)
+      break;
+    cipher_block(w->mixed, w->sealer, w->it, w->m, b, false);
+    atomic_store_explicit(&w->odone[b], true, memory_order_release);
+  }
+  for (;;) {
+    if (cipher_seal_take(w, w->sealer))
+      continue;
+    if (atomic_load(&w->snext) >= w->nb)
+      return true; /* all taken */
+    pthread_mutex_lock(&w->mu);
+    atomic_store(&w->waiting, true);
+    while (w->active && w->gen == gen &&
+           atomic_load(&w->encoded) < w->nb &&
+           atomic_load(&w->encoded) - atomic_load(&w->snext) < CIPHER_WAKE)
+      pthread_cond_wait(&w->go, &w->mu);
+    atomic_store(&w->waiting, false);
+    bool mine = w->active && w->gen == gen;
+    pthread_mutex_unlock(&w->mu);
+    if (!mine)
+      return false;
   }
 }
 
@@ -411,30 +465,31 @@ static void *cipher_thread(void *arg)
       break; /* quit */
     w->has_job = false;
     w->active = true;
-    cipher_job j = w->job;
+    uint64_t gen = w->gen;
     pthread_mutex_unlock(&w->mu);
-    cipher_take(w, &j, w->sealer);
+    bool mine = cipher_work(w, gen);
     pthread_mutex_lock(&w->mu);
-    w->active = false;
-    pthread_cond_signal(&w->done);
+    if (mine) {
+      w->active = false;
+      pthread_cond_signal(&w->done);
+    }
   }
   pthread_mutex_unlock(&w->mu);
   return NULL;
 }
 
-/* The worker and its sealer, made now if not yet: false when either
- * cannot be (then one thread does the work). */
-static bool cipher_worker_ready(store *s)
+/* The worker and its sealer, made now if not yet: NULL when either
+ * cannot be (then this thread does the work). */
+static cipher_worker *cipher_worker_get(store *s)
 {
   if (s->worker)
-    return true;
+    return s->worker;
   if (!s->sealer2 && crdt_sealer_new(s->key, &s->sealer2) != GS_OK)
-    return false;
+    return NULL;
   cipher_worker *w = calloc(1, sizeof *w);
   if (!w)
-    return false;
+    return NULL;
   w->sealer = s->sealer2;
-  atomic_init(&w->next, 0);
   if (pthread_mutex_init(&w->mu, NULL) != 0)
     goto fail_mu;
   if (pthread_cond_init(&w->go, NULL) != 0)
@@ -444,7 +499,7 @@ static bool cipher_worker_ready(store *s)
   if (pthread_create(&w->t, NULL, cipher_thread, w) != 0)
     goto fail_thread;
   s->worker = w;
-  return true;
+  return w;
 fail_thread:
   pthread_cond_destroy(&w->done);
 fail_done:
@@ -453,7 +508,7 @@ fail_go:
   pthread_mutex_destroy(&w->mu);
 fail_mu:
   free(w);
-  return false;
+  return NULL;
 }
 
 static void cipher_worker_stop(store *s)
@@ -463,6 +518,7 @@ static void cipher_worker_stop(store *s)
     return;
   pthread_mutex_lock(&w->mu);
   w->quit = true;
+  w->active = false;
   pthread_cond_signal(&w->go);
   pthread_mutex_unlock(&w->mu);
   pthread_join(w->t, NULL);
@@ -471,6 +527,70 @@ static void cipher_worker_stop(store *s)
   pthread_mutex_destroy(&w->mu);
   free(w);
   s->worker = NULL;
+}
+
+/* Post the opens and seals of the m items of a chunk (their reads done,
+ * their plain buffers set) to the worker. */
+static void cipher_post(cipher_worker *w, cipher_item *it, size_t m,
+                        bool mixed)
+{
+  pthread_mutex_lock(&w->mu);
+  w->it = it;
+  w->m = m;
+  w->nb = CIPHER_BLOCKS(m);
+  w->mixed = mixed;
+  w->gen++;
+  atomic_store(&w->onext, 0);
+  atomic_store(&w->snext, 0);
+  atomic_store(&w->encoded, 0);
+  for (size_t b = 0; b < w->nb; b++) {
+    atomic_store(&w->odone[b], false);
+    atomic_store(&w->sdone[b], false);
+  }
+  w->has_job = true;
+  pthread_cond_signal(&w->go);
+  pthread_mutex_unlock(&w->mu);
+}
+
+/* Block b opened: by the worker, or now by this thread. */
+static void cipher_opened(cipher_worker *w, crdt_sealer *sealer, size_t b)
+{
+  size_t want = b;
+  if (atomic_compare_exchange_strong(&w->onext, &want, b + 1))
+    cipher_block(w->mixed, sealer, w->it, w->m, b, false);
+  else
+    cipher_spin(&w->odone[b]); /* the worker has it */
+}
+
+/* Blocks up to n encoded (their sealed buffers set): sealable. */
+static void cipher_encoded(cipher_worker *w, size_t n)
+{
+  atomic_store(&w->encoded, n);
+  if (atomic_load(&w->waiting) &&
+      (n >= w->nb || n - atomic_load(&w->snext) >= CIPHER_WAKE)) {
+    pthread_mutex_lock(&w->mu);
+    pthread_cond_signal(&w->go);
+    pthread_mutex_unlock(&w->mu);
+  }
+}
+
+/* The rest sealed here, then the job ended: every item done. */
+static void cipher_finish(cipher_worker *w, crdt_sealer *sealer)
+{
+  atomic_store(&w->encoded, w->nb);
+  while (cipher_seal_take(w, sealer))
+    ;
+  for (size_t b = 0; b < w->nb; b++)
+    cipher_spin(&w->sdone[b]);
+  pthread_mutex_lock(&w->mu);
+  if (w->has_job)
+    w->has_job = false; /* never taken: withdrawn */
+  else if (atomic_load(&w->waiting))
+    w->active = false; /* asleep in it: released */
+  else
+    while (w->active)
+      pthread_cond_wait(&w->done, &w->mu);
+  pthread_mutex_unlock(&w->mu);
 }
 #else
 struct cipher_worker {
@@ -481,36 +601,6 @@ static void cipher_worker_stop(store *s)
   (void)s;
 }
 #endif
-
-/* Open (seal false) or seal the m items of a chunk: on two threads when
- * there is enough to do, else on this one. */
-static void cipher_chunk(store *s, cipher_item *it, size_t m, bool seal)
-{
-  cipher_job j = {s, it, m, seal};
-#ifndef _WIN32
-  size_t work = 0;
-  for (size_t i = 0; i < m && work < CIPHER_THREAD_MIN; i++)
-    work += cipher_needed(&it[i], seal);
-  if (work >= CIPHER_THREAD_MIN && cipher_worker_ready(s)) {
-    cipher_worker *w = s->worker;
-    pthread_mutex_lock(&w->mu);
-    w->job = j;
-    atomic_store(&w->next, 0);
-    w->has_job = true;
-    pthread_cond_signal(&w->go);
-    pthread_mutex_unlock(&w->mu);
-    cipher_take(w, &j, s->sealer);
-    pthread_mutex_lock(&w->mu);
-    w->has_job = false; /* not taken: withdrawn (all of it is done) */
-    while (w->active)
-      pthread_cond_wait(&w->done, &w->mu);
-    pthread_mutex_unlock(&w->mu);
-    return;
-  }
-#endif
-  for (size_t i = 0; i < m; i++)
-    cipher_one(s, s->sealer, &it[i], seal);
-}
 
 /* Begin a transaction, adopting a map another process has grown. */
 static gs_err txn_begin(store *s, unsigned flags, MDB_txn **txn)
@@ -1882,16 +1972,14 @@ static gs_err touched_note(touched_set *ts, const crdt_change *c,
  * decoded, encoded and written once), then write the scope index entry
  * of each new record and the hist entry of each (record, change). In
  * chunks of TOUCHED_CHUNK records: all of a chunk's records are read,
- * then opened (cipher_chunk: two threads), decoded, applied and encoded
- * in key order here, then sealed (two threads) and written in key order;
- * no put comes between a chunk's reads and its opens, so the map's bytes
- * read stay as they are while they are opened. A record whose new bytes
- * equal its stored ones (every op of it lost to a later stamp) is not
- * written again. The first error in key order is the one returned (a
- * value that does not open: GS_ESEAL), and the caller aborts the
- * transaction: nothing is written. */
-#define TOUCHED_CHUNK 1024 /* records: bounds the plain bytes held */
-
+ * then decoded, applied and encoded in key order here while the worker
+ * opens and seals them ("the cipher work of a batch" above), then written
+ * in key order; no put comes between a chunk's reads and its last open,
+ * so the map's bytes read stay as they are while they are opened. A
+ * record whose new bytes equal its stored ones (every op of it lost to a
+ * later stamp) is not written again. The first error in key order is the
+ * one returned (a value that does not open: GS_ESEAL), and the caller
+ * aborts the transaction: nothing is written. */
 static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
 {
   key_list *kl = &ts->keys;
@@ -1900,8 +1988,11 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
   cipher_item *items = malloc(TOUCHED_CHUNK * sizeof *items);
   key_list scopes = {0}, hist = {0};
   crdt_record *rec = NULL;
-  uint8_t *pbuf = NULL, *sbuf = NULL; /* the chunk's opened, sealed bytes */
-  size_t pcap = 0, scap = 0, m = 0;
+  uint8_t *pbuf = NULL; /* the chunk's opened values */
+  size_t pcap = 0, m = 0;
+#ifndef _WIN32
+  cipher_worker *w = NULL; /* of the chunk being applied */
+#endif
   gs_err err = GS_OK;
   if (!idx || !items) {
     free(idx);
@@ -1916,7 +2007,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
   last_key lr = {.known = false};
   for (size_t i = 0; i < n;) {
     /* the chunk's records, each read once */
-    size_t pneed = 0, sneed = 0;
+    size_t pneed = 0;
     for (m = 0; i < n && m < TOUCHED_CHUNK; m++) {
       cipher_item *it = &items[m];
       size_t first = idx[i];
@@ -1941,7 +2032,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
       else if (!s->mixed)
         it->rc = GS_ESEAL; /* too short to be sealed */
     }
-    if (s->key) { /* open them */
+    if (s->key) { /* where they open */
       if (pneed > pcap) {
         if (pbuf)
           crdt_wipe(pbuf, pcap);
@@ -1960,14 +2051,27 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
           items[j].plainn = items[j].rawn - CRDT_SEAL_OVERHEAD;
           at += items[j].plainn;
         }
-      cipher_chunk(s, items, m, false);
     }
+    bool here = s->key != NULL; /* the cipher work on this thread only */
+#ifndef _WIN32
+    if (here && m >= CIPHER_THREAD_MIN && (w = cipher_worker_get(s))) {
+      cipher_post(w, items, m, s->mixed);
+      here = false;
+    }
+#endif
+    if (here)
+      for (size_t j = 0; j < m; j++)
+        cipher_one(s->mixed, s->sealer, &items[j], false);
     /* decoded, applied and encoded in key order */
     for (size_t j = 0; j < m; j++) {
       cipher_item *it = &items[j];
       size_t first = idx[it->from];
       const crdt_change *c0 = ts->ch[ts->chg[first]].c;
       const crdt_op *op0 = ts->op[first];
+#ifndef _WIN32
+      if (w && j % CIPHER_BLOCK == 0)
+        cipher_opened(w, s->sealer, j / CIPHER_BLOCK);
+#endif
       if (it->rc == MDB_NOTFOUND) {
         it->fresh = true;
         if (!(rec = crdt_record_new(c0->scope, c0->scope_len, op0->coll,
@@ -2009,27 +2113,25 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
       rec = NULL;
       it->same = !it->fresh && it->encn == it->plainn &&
                  memcmp(it->enc, it->plain, it->encn) == 0;
-      if (s->key && !it->same && it->encn)
-        sneed += it->encn + CRDT_SEAL_OVERHEAD;
-    }
-    if (s->key) { /* seal the new values */
-      if (sneed > scap) {
-        free(sbuf);
-        scap = 0;
-        if (!(sbuf = malloc(sneed))) {
-          err = GS_ENOMEM;
-          goto out;
-        }
-        scap = sneed;
+      if (s->key && !it->same && it->encn &&
+          !(it->sealed = malloc(it->encn + CRDT_SEAL_OVERHEAD))) {
+        err = GS_ENOMEM;
+        goto out;
       }
-      size_t at = 0;
-      for (size_t j = 0; j < m; j++)
-        if (!items[j].same && items[j].encn) {
-          items[j].sealed = sbuf + at;
-          at += items[j].encn + CRDT_SEAL_OVERHEAD;
-        }
-      cipher_chunk(s, items, m, true);
+#ifndef _WIN32
+      if (w && ((j + 1) % CIPHER_BLOCK == 0 || j + 1 == m))
+        cipher_encoded(w, CIPHER_BLOCKS(j + 1));
+#endif
     }
+#ifndef _WIN32
+    if (w) {
+      cipher_finish(w, s->sealer);
+      w = NULL;
+    }
+#endif
+    if (here)
+      for (size_t j = 0; j < m; j++)
+        cipher_one(s->mixed, s->sealer, &items[j], true);
     /* written in key order */
     for (size_t j = 0; j < m; j++) {
       cipher_item *it = &items[j];
@@ -2066,22 +2168,28 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     }
     for (size_t j = 0; j < m; j++) {
       free(items[j].enc);
-      items[j].enc = NULL;
+      free(items[j].sealed);
+      items[j].enc = items[j].sealed = NULL;
     }
     m = 0;
   }
   if ((err = key_list_write(s, txn, s->dbi[DB_BYSCOPE], &scopes)) == GS_OK)
     err = key_list_write(s, txn, s->dbi[DB_HIST], &hist);
 out:
+#ifndef _WIN32
+  if (w) /* failed half-way: the worker leaves the chunk first */
+    cipher_finish(w, s->sealer);
+#endif
   crdt_record_free(rec);
-  for (size_t j = 0; j < m; j++)
+  for (size_t j = 0; j < m; j++) {
     free(items[j].enc);
+    free(items[j].sealed);
+  }
   free(items);
   free(idx);
   if (pbuf)
     crdt_wipe(pbuf, pcap);
   free(pbuf);
-  free(sbuf);
   key_list_free(&scopes);
   key_list_free(&hist);
   return err;
