@@ -73,6 +73,8 @@ struct store {
    * prefix) and the thread, both made at the first batch that uses them */
   crdt_sealer *sealer2;
   struct cipher_worker *worker;
+  unsigned cipher_skip;    /* chunks left to do on this thread alone */
+  unsigned cipher_backoff; /* the skip after the next stall */
   bool put_sealed; /* sv_put: the value given is sealed already */
   struct {
     uint8_t *b;
@@ -378,79 +380,109 @@ static void cipher_block(bool mixed, crdt_sealer *sealer, cipher_item *it,
 
 #define CIPHER_MAXB CIPHER_BLOCKS(TOUCHED_CHUNK)
 
+/* A job's next block to open or seal: its generation (high 32 bits) and
+ * the block (low 32), taken by a compare-and-swap of both, so that a
+ * worker late for a job that has ended takes nothing of the next. */
+#define CIPHER_TAG(gen, b) ((uint64_t)(gen) << 32 | (uint64_t)(b))
+#define CIPHER_GEN(v) ((uint32_t)((v) >> 32))
+#define CIPHER_IDX(v) ((size_t)((v) & 0xffffffffu))
+
+typedef struct cipher_job {
+  cipher_item *it;
+  size_t m, nb;
+  bool mixed;
+  uint32_t gen;
+} cipher_job;
+
 typedef struct cipher_worker {
   pthread_t t;
   pthread_mutex_t mu;
   pthread_cond_t go;   /* a job posted, seal blocks ready, or quit */
-  pthread_cond_t done; /* the worker left its job */
   crdt_sealer *sealer; /* the worker's (store's sealer2) */
-  /* the job (set by this thread before it is posted) */
-  cipher_item *it;
-  size_t m, nb;
-  bool mixed;
-  uint64_t gen;       /* of the job posted last */
   /* under mu */
-  bool has_job;       /* posted, not taken by the worker */
-  bool active;        /* the worker is in the job (false: released) */
+  cipher_job job;      /* the job posted last */
+  bool has_job;        /* posted, not taken by the worker */
   bool quit;
   /* shared without the lock */
   atomic_bool waiting;   /* the worker waits (under mu) for seal blocks */
-  atomic_size_t onext;   /* the next block to open */
-  atomic_size_t snext;   /* the next block to seal */
-  atomic_size_t encoded; /* blocks encoded by this thread: sealable */
+  _Atomic uint64_t onext; /* CIPHER_TAG: the next block to open */
+  _Atomic uint64_t snext; /* CIPHER_TAG: the next block to seal */
+  atomic_size_t encoded;  /* blocks encoded by this thread: sealable */
   atomic_bool odone[CIPHER_MAXB], sdone[CIPHER_MAXB];
+  uint64_t waited_ns; /* this thread's waits for the job's blocks */
 } cipher_worker;
 
-static void cipher_spin(const atomic_bool *flag)
+static uint64_t mono_ns(void)
 {
-  for (unsigned n = 0; !atomic_load_explicit(flag, memory_order_acquire);
-       n++)
-    if (n >= 256)
-      sched_yield(); /* the worker was stopped mid-block */
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Take and seal a ready block: false when none is ready. */
-static bool cipher_seal_take(cipher_worker *w, crdt_sealer *sealer)
+/* Wait for a block the worker has taken: a few spins (a block takes
+ * about 3 us), then yielding the core, timed (a worker stopped mid-block
+ * by a busy machine: see cipher_backoff). */
+static void cipher_spin(cipher_worker *w, const atomic_bool *flag)
 {
+  for (unsigned n = 0; n < 4096; n++)
+    if (atomic_load(flag))
+      return;
+  uint64_t t0 = mono_ns();
+  while (!atomic_load(flag))
+    sched_yield();
+  w->waited_ns += mono_ns() - t0;
+}
+
+/* Take block b of counter c (of job j) when it is next: false when it is
+ * not (taken already, or the job is over). */
+static bool cipher_claim(_Atomic uint64_t *c, const cipher_job *j, size_t *b)
+{
+  uint64_t v = atomic_load(c);
   for (;;) {
-    size_t b = atomic_load(&w->snext);
-    if (b >= atomic_load(&w->encoded))
+    if (CIPHER_GEN(v) != j->gen || CIPHER_IDX(v) >= j->nb)
       return false;
-    if (atomic_compare_exchange_weak(&w->snext, &b, b + 1)) {
-      cipher_block(w->mixed, sealer, w->it, w->m, b, true);
-      atomic_store_explicit(&w->sdone[b], true, memory_order_release);
+    if (atomic_compare_exchange_weak(c, &v, v + 1)) {
+      *b = CIPHER_IDX(v);
       return true;
     }
   }
 }
 
-/* The worker's part of the job of generation gen; false: released by
- * this thread while it waited (then it touches nothing more of it). */
-static bool cipher_work(cipher_worker *w, uint64_t gen)
+/* The worker's part of job j: the blocks it can take. */
+static void cipher_work(cipher_worker *w, const cipher_job *j)
 {
-  for (;;) {
-    size_t b = atomic_fetch_add(&w->onext, 1);
-    if (b >= w->nb)
-      break;
-    cipher_block(w->mixed, w->sealer, w->it, w->m, b, false);
-    atomic_store_explicit(&w->odone[b], true, memory_order_release);
+  size_t b;
+  while (cipher_claim(&w->onext, j, &b)) {
+    cipher_block(j->mixed, w->sealer, j->it, j->m, b, false);
+    atomic_store(&w->odone[b], true);
   }
   for (;;) {
-    if (cipher_seal_take(w, w->sealer))
+    uint64_t v = atomic_load(&w->snext);
+    if (CIPHER_GEN(v) != j->gen || CIPHER_IDX(v) >= j->nb)
+      return; /* all taken, or the job is over */
+    if (CIPHER_IDX(v) < atomic_load(&w->encoded)) {
+      if (cipher_claim(&w->snext, j, &b)) {
+        cipher_block(j->mixed, w->sealer, j->it, j->m, b, true);
+        atomic_store(&w->sdone[b], true);
+      }
       continue;
-    if (atomic_load(&w->snext) >= w->nb)
-      return true; /* all taken */
+    }
     pthread_mutex_lock(&w->mu);
     atomic_store(&w->waiting, true);
-    while (w->active && w->gen == gen &&
-           atomic_load(&w->encoded) < w->nb &&
-           atomic_load(&w->encoded) - atomic_load(&w->snext) < CIPHER_WAKE)
+    for (;;) {
+      v = atomic_load(&w->snext);
+      size_t e = atomic_load(&w->encoded);
+      if (w->has_job || w->quit || CIPHER_GEN(v) != j->gen ||
+          CIPHER_IDX(v) >= j->nb || e >= j->nb ||
+          e >= CIPHER_IDX(v) + CIPHER_WAKE)
+        break;
       pthread_cond_wait(&w->go, &w->mu);
+    }
     atomic_store(&w->waiting, false);
-    bool mine = w->active && w->gen == gen;
+    bool next = w->has_job || w->quit;
     pthread_mutex_unlock(&w->mu);
-    if (!mine)
-      return false;
+    if (next)
+      return;
   }
 }
 
@@ -461,18 +493,13 @@ static void *cipher_thread(void *arg)
   for (;;) {
     while (!w->has_job && !w->quit)
       pthread_cond_wait(&w->go, &w->mu);
-    if (!w->has_job)
-      break; /* quit */
+    if (w->quit)
+      break;
     w->has_job = false;
-    w->active = true;
-    uint64_t gen = w->gen;
+    cipher_job j = w->job;
     pthread_mutex_unlock(&w->mu);
-    bool mine = cipher_work(w, gen);
+    cipher_work(w, &j);
     pthread_mutex_lock(&w->mu);
-    if (mine) {
-      w->active = false;
-      pthread_cond_signal(&w->done);
-    }
   }
   pthread_mutex_unlock(&w->mu);
   return NULL;
@@ -494,15 +521,11 @@ static cipher_worker *cipher_worker_get(store *s)
     goto fail_mu;
   if (pthread_cond_init(&w->go, NULL) != 0)
     goto fail_go;
-  if (pthread_cond_init(&w->done, NULL) != 0)
-    goto fail_done;
   if (pthread_create(&w->t, NULL, cipher_thread, w) != 0)
     goto fail_thread;
   s->worker = w;
   return w;
 fail_thread:
-  pthread_cond_destroy(&w->done);
-fail_done:
   pthread_cond_destroy(&w->go);
 fail_go:
   pthread_mutex_destroy(&w->mu);
@@ -518,11 +541,9 @@ static void cipher_worker_stop(store *s)
     return;
   pthread_mutex_lock(&w->mu);
   w->quit = true;
-  w->active = false;
   pthread_cond_signal(&w->go);
   pthread_mutex_unlock(&w->mu);
   pthread_join(w->t, NULL);
-  pthread_cond_destroy(&w->done);
   pthread_cond_destroy(&w->go);
   pthread_mutex_destroy(&w->mu);
   free(w);
@@ -530,36 +551,38 @@ static void cipher_worker_stop(store *s)
 }
 
 /* Post the opens and seals of the m items of a chunk (their reads done,
- * their plain buffers set) to the worker. */
+ * their plain buffers set) to the worker: the job of generation gen. */
 static void cipher_post(cipher_worker *w, cipher_item *it, size_t m,
                         bool mixed)
 {
   pthread_mutex_lock(&w->mu);
-  w->it = it;
-  w->m = m;
-  w->nb = CIPHER_BLOCKS(m);
-  w->mixed = mixed;
-  w->gen++;
-  atomic_store(&w->onext, 0);
-  atomic_store(&w->snext, 0);
-  atomic_store(&w->encoded, 0);
-  for (size_t b = 0; b < w->nb; b++) {
+  cipher_job *j = &w->job;
+  *j = (cipher_job){it, m, CIPHER_BLOCKS(m), mixed, j->gen + 1};
+  for (size_t b = 0; b < j->nb; b++) {
     atomic_store(&w->odone[b], false);
     atomic_store(&w->sdone[b], false);
   }
+  atomic_store(&w->encoded, 0);
+  w->waited_ns = 0;
+  atomic_store(&w->onext, CIPHER_TAG(j->gen, 0));
+  atomic_store(&w->snext, CIPHER_TAG(j->gen, 0));
   w->has_job = true;
   pthread_cond_signal(&w->go);
   pthread_mutex_unlock(&w->mu);
 }
 
-/* Block b opened: by the worker, or now by this thread. */
+/* Block b opened: by the worker, or now by this thread (the only one to
+ * change w->job, so it reads it without the lock). */
 static void cipher_opened(cipher_worker *w, crdt_sealer *sealer, size_t b)
 {
-  size_t want = b;
-  if (atomic_compare_exchange_strong(&w->onext, &want, b + 1))
-    cipher_block(w->mixed, sealer, w->it, w->m, b, false);
-  else
-    cipher_spin(&w->odone[b]); /* the worker has it */
+  const cipher_job *j = &w->job;
+  uint64_t want = CIPHER_TAG(j->gen, b);
+  if (atomic_compare_exchange_strong(&w->onext, &want, want + 1)) {
+    cipher_block(j->mixed, sealer, j->it, j->m, b, false);
+    atomic_store(&w->odone[b], true);
+  } else {
+    cipher_spin(w, &w->odone[b]); /* the worker has it */
+  }
 }
 
 /* Blocks up to n encoded (their sealed buffers set): sealable. */
@@ -567,30 +590,54 @@ static void cipher_encoded(cipher_worker *w, size_t n)
 {
   atomic_store(&w->encoded, n);
   if (atomic_load(&w->waiting) &&
-      (n >= w->nb || n - atomic_load(&w->snext) >= CIPHER_WAKE)) {
+      n >= CIPHER_IDX(atomic_load(&w->snext)) + CIPHER_WAKE) {
     pthread_mutex_lock(&w->mu);
     pthread_cond_signal(&w->go);
     pthread_mutex_unlock(&w->mu);
   }
 }
 
-/* The rest sealed here, then the job ended: every item done. */
+/* The job ended: every block not yet taken is taken here (sealed; not
+ * opened: an open is wanted only on the way, and an error ends it), and
+ * the worker's blocks are waited for (never the worker itself: late, it
+ * finds nothing left). Then no thread touches the items. */
 static void cipher_finish(cipher_worker *w, crdt_sealer *sealer)
 {
-  atomic_store(&w->encoded, w->nb);
-  while (cipher_seal_take(w, sealer))
-    ;
-  for (size_t b = 0; b < w->nb; b++)
-    cipher_spin(&w->sdone[b]);
-  pthread_mutex_lock(&w->mu);
-  if (w->has_job)
-    w->has_job = false; /* never taken: withdrawn */
-  else if (atomic_load(&w->waiting))
-    w->active = false; /* asleep in it: released */
-  else
-    while (w->active)
-      pthread_cond_wait(&w->done, &w->mu);
-  pthread_mutex_unlock(&w->mu);
+  const cipher_job *j = &w->job;
+  size_t b;
+  atomic_store(&w->encoded, j->nb);
+  while (cipher_claim(&w->snext, j, &b)) {
+    cipher_block(j->mixed, sealer, j->it, j->m, b, true);
+    atomic_store(&w->sdone[b], true);
+  }
+  while (cipher_claim(&w->onext, j, &b))
+    atomic_store(&w->odone[b], true);
+  for (b = 0; b < j->nb; b++) {
+    cipher_spin(w, &w->odone[b]);
+    cipher_spin(w, &w->sdone[b]);
+  }
+}
+
+/* A chunk whose blocks this thread waited for more than CIPHER_STALL_NS
+ * (the worker was not running: a busy machine) makes the next
+ * cipher_backoff chunks go on this thread alone (64, doubled at each
+ * stall in a row up to 4,096): a stall costs a time slice, more than the
+ * worker saves in many chunks. A chunk without one resets it. */
+#define CIPHER_STALL_NS 200000u
+#define CIPHER_BACKOFF_MIN 64u
+#define CIPHER_BACKOFF_MAX 4096u
+
+static void cipher_backoff(store *s, const cipher_worker *w)
+{
+  if (w->waited_ns <= CIPHER_STALL_NS) {
+    s->cipher_backoff = 0;
+    return;
+  }
+  s->cipher_backoff = !s->cipher_backoff ? CIPHER_BACKOFF_MIN
+                      : s->cipher_backoff >= CIPHER_BACKOFF_MAX / 2
+                          ? CIPHER_BACKOFF_MAX
+                          : 2 * s->cipher_backoff;
+  s->cipher_skip = s->cipher_backoff;
 }
 #else
 struct cipher_worker {
@@ -2054,7 +2101,9 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     }
     bool here = s->key != NULL; /* the cipher work on this thread only */
 #ifndef _WIN32
-    if (here && m >= CIPHER_THREAD_MIN && (w = cipher_worker_get(s))) {
+    if (here && m >= CIPHER_THREAD_MIN && s->cipher_skip)
+      s->cipher_skip--;
+    else if (here && m >= CIPHER_THREAD_MIN && (w = cipher_worker_get(s))) {
       cipher_post(w, items, m, s->mixed);
       here = false;
     }
@@ -2126,6 +2175,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
 #ifndef _WIN32
     if (w) {
       cipher_finish(w, s->sealer);
+      cipher_backoff(s, w);
       w = NULL;
     }
 #endif
