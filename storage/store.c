@@ -2160,7 +2160,10 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
         goto out;
       crdt_record_free(rec);
       rec = NULL;
-      it->same = !it->fresh && it->encn == it->plainn &&
+      /* unchanged, and stored as it would be written (not a value that
+       * sealing under way has not sealed yet) */
+      it->same = !it->fresh && (s->key != NULL) == (it->plain != it->raw) &&
+                 it->encn == it->plainn &&
                  memcmp(it->enc, it->plain, it->encn) == 0;
       if (s->key && !it->same && it->encn &&
           !(it->sealed = malloc(it->encn + CRDT_SEAL_OVERHEAD))) {
