@@ -73,6 +73,10 @@ struct store {
    * prefix) and the thread, both made at the first batch that uses them */
   crdt_sealer *sealer2;
   struct cipher_worker *worker;
+  struct cipher_item *titems; /* touched_write's chunk, kept: tcap */
+  size_t tcap;
+  uint8_t *tplain; /* its opened values (wiped after each batch): tpcap */
+  size_t tpcap;
   unsigned cipher_skip;    /* chunks left to do on this thread alone */
   unsigned cipher_backoff; /* the skip after the next stall */
   bool put_sealed; /* sv_put: the value given is sealed already */
@@ -727,6 +731,10 @@ void store_close(store *s)
     crdt_wipe(s->sbuf, s->scap);
   free(s->sbuf);
   cipher_worker_stop(s);
+  free(s->titems);
+  if (s->tplain)
+    crdt_wipe(s->tplain, s->tpcap);
+  free(s->tplain);
   crdt_sealer_free(s->sealer);
   crdt_sealer_free(s->sealer2);
   crdt_secret_free(s->key);
@@ -2015,35 +2023,152 @@ static gs_err touched_note(touched_set *ts, const crdt_change *c,
   return GS_OK;
 }
 
+/* Read item it's stored record (it->rc: 0, MDB_NOTFOUND or an error):
+ * it->raw views it in the map, it->plain too until it is opened; *pneed
+ * grows by the bytes it opens to. */
+static void touched_read(store *s, MDB_txn *txn, cipher_item *it,
+                         size_t *pneed)
+{
+  MDB_val v;
+  it->rc = mdb_get(txn, s->dbi[DB_RECORDS], &it->k, &v);
+  if (it->rc)
+    return;
+  it->raw = it->plain = v.mv_data;
+  it->rawn = it->plainn = v.mv_size;
+  if (!s->key || v.mv_size == 0)
+    return; /* read as it is (as open_value does) */
+  if (v.mv_size >= CRDT_SEAL_OVERHEAD)
+    *pneed += v.mv_size - CRDT_SEAL_OVERHEAD;
+  else if (!s->mixed)
+    it->rc = GS_ESEAL; /* too short to be sealed */
+}
+
+/* Item it's record (opened, or new), its ops idx[it->from..it->to)
+ * applied, encoded into it->enc; the hist entry of each (record, change)
+ * added to hist; it->same when the new bytes are the stored ones, and
+ * stored as they would be written (not a value that sealing under way
+ * has not sealed yet). */
+static gs_err touched_apply(store *s, touched_set *ts, const size_t *idx,
+                            cipher_item *it, key_list *hist)
+{
+  size_t first = idx[it->from];
+  const crdt_change *c0 = ts->ch[ts->chg[first]].c;
+  const crdt_op *op0 = ts->op[first];
+  crdt_record *rec = NULL;
+  gs_err err;
+  if (it->rc == MDB_NOTFOUND) {
+    it->fresh = true;
+    if (!(rec = crdt_record_new(c0->scope, c0->scope_len, op0->coll,
+                                op0->coll_len, op0->id)))
+      return GS_ENOMEM;
+  } else if (it->rc || it->err) {
+    return it->rc ? lmdb_err(it->rc) : it->err;
+  } else if ((err = crdt_record_decode_state(it->plain, it->plainn, &rec)) !=
+             GS_OK) {
+    return err == GS_ENOMEM ? err : GS_ECORRUPT;
+  }
+  /* the key is coll 0 id(16) scope, as record_key wrote it */
+  const uint8_t *kb = it->k.mv_data, *nul = memchr(kb, 0, it->k.mv_size);
+  if (!nul || (size_t)(nul - kb) + 1 + CRDT_ID_LEN > it->k.mv_size) {
+    err = GS_ECORRUPT;
+    goto out;
+  }
+  size_t head = (size_t)(nul - kb) + 1 + CRDT_ID_LEN;
+  uint32_t last_chg = UINT32_MAX;
+  for (size_t p = it->from; p < it->to; p++) {
+    const noted_change *nc = &ts->ch[ts->chg[idx[p]]];
+    crdt_stamp st = {.hlc = nc->c->hlc};
+    memcpy(st.origin, nc->c->origin, CRDT_KEY_LEN);
+    if ((err = crdt_record_apply(rec, ts->op[idx[p]], &st)) != GS_OK)
+      goto out;
+    if (ts->chg[idx[p]] != last_chg) { /* hist: coll 0 id hlc feed seq */
+      last_chg = ts->chg[idx[p]];
+      if ((err = key_list_add(hist, kb, head, nc->tail, HIST_TAIL)))
+        goto out;
+    }
+  }
+  if ((err = crdt_record_encode(rec, &it->enc, &it->encn)) != GS_OK)
+    goto out;
+  it->same = !it->fresh && (s->key != NULL) == (it->plain != it->raw) &&
+             it->encn == it->plainn &&
+             memcmp(it->enc, it->plain, it->encn) == 0;
+out:
+  crdt_record_free(rec);
+  return err;
+}
+
+/* Write item it's new value (sealed already, or sealed now by sv_put)
+ * unless it is the same, and note the scope index entry of a new record
+ * in scopes. */
+static gs_err touched_put(store *s, MDB_txn *txn, cipher_item *it,
+                          last_key *lr, key_list *scopes)
+{
+  if (it->same)
+    return GS_OK;
+  if (it->err)
+    return it->err;
+  MDB_val ev = {it->encn, it->enc};
+  if (it->sealed) {
+    ev.mv_data = it->sealed;
+    ev.mv_size = it->encn + CRDT_SEAL_OVERHEAD;
+  }
+  s->put_sealed = it->sealed != NULL;
+  int rc = put_ordered(s, txn, s->dbi[DB_RECORDS], lr, &it->k, &ev);
+  s->put_sealed = false;
+  if (rc)
+    return lmdb_err(rc);
+  if (!it->fresh)
+    return GS_OK;
+  /* byscope: scope 0 coll 0 id */
+  const uint8_t *kb = it->k.mv_data;
+  size_t cn = strlen((const char *)kb), head = cn + 1 + CRDT_ID_LEN;
+  key_buf ik = {.n = 0};
+  key_add(&ik, kb + head, it->k.mv_size - head);
+  key_add(&ik, "", 1);
+  key_add(&ik, kb, cn);
+  key_add(&ik, "", 1);
+  key_add(&ik, kb + cn + 1, CRDT_ID_LEN);
+  return key_list_add(scopes, ik.b, ik.n, NULL, 0);
+}
+
 /* Apply every noted op, one record at a time in key order (each read,
  * decoded, encoded and written once), then write the scope index entry
  * of each new record and the hist entry of each (record, change). In
- * chunks of TOUCHED_CHUNK records: all of a chunk's records are read,
- * then decoded, applied and encoded in key order here while the worker
- * opens and seals them ("the cipher work of a batch" above), then written
- * in key order; no put comes between a chunk's reads and its last open,
- * so the map's bytes read stay as they are while they are opened. A
- * record whose new bytes equal its stored ones (every op of it lost to a
- * later stamp) is not written again. The first error in key order is the
- * one returned (a value that does not open: GS_ESEAL), and the caller
- * aborts the transaction: nothing is written. */
+ * chunks of TOUCHED_CHUNK records. A chunk of a sealed store with the
+ * worker ("the cipher work of a batch" above): all of its records are
+ * read, then decoded, applied and encoded in key order here while the
+ * worker opens and seals them, then written in key order; no put comes
+ * between a chunk's reads and its last open, so the map's bytes read
+ * stay as they are while they are opened. Otherwise each record is read,
+ * opened, applied, sealed and written in turn. A record whose new bytes
+ * equal its stored ones (every op of it lost to a later stamp) is not
+ * written again. The first error in key order is the one returned (a
+ * value that does not open: GS_ESEAL), and the caller aborts the
+ * transaction: nothing is written. */
 static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
 {
   key_list *kl = &ts->keys;
   size_t n = kl->nk;
   size_t *idx = malloc((n ? n : 1) * sizeof *idx);
-  cipher_item *items = malloc(TOUCHED_CHUNK * sizeof *items);
+  size_t cap = n < TOUCHED_CHUNK ? (n ? n : 1) : TOUCHED_CHUNK;
   key_list scopes = {0}, hist = {0};
-  crdt_record *rec = NULL;
-  uint8_t *pbuf = NULL; /* the chunk's opened values */
-  size_t pcap = 0, m = 0;
+  cipher_item *items; /* a chunk's records (s->titems) */
+  size_t used = 0, m = 0; /* bytes of s->tplain used */
 #ifndef _WIN32
   cipher_worker *w = NULL; /* of the chunk being applied */
+#else
+  const void *w = NULL; /* one thread */
 #endif
   gs_err err = GS_OK;
+  if (cap > s->tcap) {
+    free(s->titems);
+    s->tcap = 0;
+    if ((s->titems = malloc(cap * sizeof *s->titems)))
+      s->tcap = cap;
+  }
+  items = s->titems;
   if (!idx || !items) {
     free(idx);
-    free(items);
     return GS_ENOMEM;
   }
   for (size_t i = 0; i < n; i++)
@@ -2053,8 +2178,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     goto out;
   last_key lr = {.known = false};
   for (size_t i = 0; i < n;) {
-    /* the chunk's records, each read once */
-    size_t pneed = 0;
+    /* the chunk's records */
     for (m = 0; i < n && m < TOUCHED_CHUNK; m++) {
       cipher_item *it = &items[m];
       size_t first = idx[i];
@@ -2066,165 +2190,90 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
            i++)
         ;
       it->to = i;
-      MDB_val v;
-      it->rc = mdb_get(txn, s->dbi[DB_RECORDS], &it->k, &v);
-      if (it->rc)
-        continue;
-      it->raw = it->plain = v.mv_data;
-      it->rawn = it->plainn = v.mv_size;
-      if (!s->key || v.mv_size == 0)
-        continue; /* read as it is (as open_value does) */
-      if (v.mv_size >= CRDT_SEAL_OVERHEAD)
-        pneed += v.mv_size - CRDT_SEAL_OVERHEAD;
-      else if (!s->mixed)
-        it->rc = GS_ESEAL; /* too short to be sealed */
     }
-    if (s->key) { /* where they open */
-      if (pneed > pcap) {
-        if (pbuf)
-          crdt_wipe(pbuf, pcap);
-        free(pbuf);
-        pcap = 0;
-        if (!(pbuf = malloc(pneed))) {
-          err = GS_ENOMEM;
-          goto out;
-        }
-        pcap = pneed;
-      }
-      size_t at = 0;
-      for (size_t j = 0; j < m; j++)
-        if (!items[j].rc && items[j].rawn >= CRDT_SEAL_OVERHEAD) {
-          items[j].plain = pbuf + at;
-          items[j].plainn = items[j].rawn - CRDT_SEAL_OVERHEAD;
-          at += items[j].plainn;
-        }
-    }
-    bool here = s->key != NULL; /* the cipher work on this thread only */
 #ifndef _WIN32
-    if (here && m >= CIPHER_THREAD_MIN && s->cipher_skip)
+    if (s->key && m >= CIPHER_THREAD_MIN && s->cipher_skip)
       s->cipher_skip--;
-    else if (here && m >= CIPHER_THREAD_MIN && (w = cipher_worker_get(s))) {
-      cipher_post(w, items, m, s->mixed);
-      here = false;
-    }
+    else if (s->key && m >= CIPHER_THREAD_MIN)
+      w = cipher_worker_get(s);
 #endif
-    if (here)
-      for (size_t j = 0; j < m; j++)
-        cipher_one(s->mixed, s->sealer, &items[j], false);
-    /* decoded, applied and encoded in key order */
+    if (!w) { /* each record in turn, on this thread */
+      for (size_t j = 0; j < m; j++) {
+        cipher_item *it = &items[j];
+        size_t none = 0;
+        touched_read(s, txn, it, &none);
+        if (!it->rc && s->key && it->rawn) {
+          MDB_val v = {it->rawn, (void *)it->raw};
+          int rc = open_value(s, DB_RECORDS, &it->k, &v);
+          if (rc)
+            it->rc = rc;
+          it->plain = v.mv_data;
+          it->plainn = v.mv_size;
+        }
+        if ((err = touched_apply(s, ts, idx, it, &hist)) != GS_OK ||
+            (err = touched_put(s, txn, it, &lr, &scopes)) != GS_OK)
+          goto out;
+        free(it->enc);
+        it->enc = NULL;
+      }
+      m = 0;
+      continue;
+    }
+#ifndef _WIN32
+    /* read, then opened and sealed by the worker as this thread goes */
+    size_t pneed = 0;
+    for (size_t j = 0; j < m; j++)
+      touched_read(s, txn, &items[j], &pneed);
+    if (pneed > s->tpcap) {
+      if (s->tplain)
+        crdt_wipe(s->tplain, used > s->tpcap ? s->tpcap : used);
+      free(s->tplain);
+      s->tpcap = used = 0;
+      if (!(s->tplain = malloc(pneed))) {
+        err = GS_ENOMEM;
+        w = NULL;
+        goto out;
+      }
+      s->tpcap = pneed;
+    }
+    if (pneed > used)
+      used = pneed;
+    size_t at = 0;
+    for (size_t j = 0; j < m; j++)
+      if (!items[j].rc && items[j].rawn >= CRDT_SEAL_OVERHEAD) {
+        items[j].plain = s->tplain + at;
+        items[j].plainn = items[j].rawn - CRDT_SEAL_OVERHEAD;
+        at += items[j].plainn;
+      }
+    cipher_post(w, items, m, s->mixed);
     for (size_t j = 0; j < m; j++) {
       cipher_item *it = &items[j];
-      size_t first = idx[it->from];
-      const crdt_change *c0 = ts->ch[ts->chg[first]].c;
-      const crdt_op *op0 = ts->op[first];
-#ifndef _WIN32
-      if (w && j % CIPHER_BLOCK == 0)
+      if (j % CIPHER_BLOCK == 0)
         cipher_opened(w, s->sealer, j / CIPHER_BLOCK);
-#endif
-      if (it->rc == MDB_NOTFOUND) {
-        it->fresh = true;
-        if (!(rec = crdt_record_new(c0->scope, c0->scope_len, op0->coll,
-                                    op0->coll_len, op0->id))) {
-          err = GS_ENOMEM;
-          goto out;
-        }
-      } else if (it->rc || it->err) {
-        err = it->rc ? lmdb_err(it->rc) : it->err;
+      if ((err = touched_apply(s, ts, idx, it, &hist)) != GS_OK)
         goto out;
-      } else if ((err = crdt_record_decode_state(it->plain, it->plainn,
-                                                 &rec)) != GS_OK) {
-        err = err == GS_ENOMEM ? err : GS_ECORRUPT;
-        goto out;
-      }
-      /* the key is coll 0 id(16) scope, as record_key wrote it */
-      const uint8_t *kb = it->k.mv_data, *nul = memchr(kb, 0, it->k.mv_size);
-      if (!nul || (size_t)(nul - kb) + 1 + CRDT_ID_LEN > it->k.mv_size) {
-        err = GS_ECORRUPT;
-        goto out;
-      }
-      size_t head = (size_t)(nul - kb) + 1 + CRDT_ID_LEN;
-      uint32_t last_chg = UINT32_MAX;
-      for (size_t p = it->from; p < it->to; p++) {
-        const noted_change *nc = &ts->ch[ts->chg[idx[p]]];
-        crdt_stamp st = {.hlc = nc->c->hlc};
-        memcpy(st.origin, nc->c->origin, CRDT_KEY_LEN);
-        if ((err = crdt_record_apply(rec, ts->op[idx[p]], &st)) != GS_OK)
-          goto out;
-        if (ts->chg[idx[p]] != last_chg) { /* hist: coll 0 id hlc feed seq */
-          last_chg = ts->chg[idx[p]];
-          if ((err = key_list_add(&hist, kb, head, nc->tail, HIST_TAIL)))
-            goto out;
-        }
-      }
-      if ((err = crdt_record_encode(rec, &it->enc, &it->encn)) != GS_OK)
-        goto out;
-      crdt_record_free(rec);
-      rec = NULL;
-      /* unchanged, and stored as it would be written (not a value that
-       * sealing under way has not sealed yet) */
-      it->same = !it->fresh && (s->key != NULL) == (it->plain != it->raw) &&
-                 it->encn == it->plainn &&
-                 memcmp(it->enc, it->plain, it->encn) == 0;
-      if (s->key && !it->same && it->encn &&
+      if (!it->same && it->encn &&
           !(it->sealed = malloc(it->encn + CRDT_SEAL_OVERHEAD))) {
         err = GS_ENOMEM;
         goto out;
       }
-#ifndef _WIN32
-      if (w && ((j + 1) % CIPHER_BLOCK == 0 || j + 1 == m))
+      if ((j + 1) % CIPHER_BLOCK == 0 || j + 1 == m)
         cipher_encoded(w, CIPHER_BLOCKS(j + 1));
-#endif
     }
-#ifndef _WIN32
-    if (w) {
-      cipher_finish(w, s->sealer);
-      cipher_backoff(s, w);
-      w = NULL;
-    }
-#endif
-    if (here)
-      for (size_t j = 0; j < m; j++)
-        cipher_one(s->mixed, s->sealer, &items[j], true);
+    cipher_finish(w, s->sealer);
+    cipher_backoff(s, w);
+    w = NULL;
     /* written in key order */
-    for (size_t j = 0; j < m; j++) {
-      cipher_item *it = &items[j];
-      if (it->same)
-        continue;
-      if (it->err) {
-        err = it->err;
+    for (size_t j = 0; j < m; j++)
+      if ((err = touched_put(s, txn, &items[j], &lr, &scopes)) != GS_OK)
         goto out;
-      }
-      MDB_val ev = {it->encn, it->enc};
-      if (it->sealed) {
-        ev.mv_data = it->sealed;
-        ev.mv_size = it->encn + CRDT_SEAL_OVERHEAD;
-      }
-      s->put_sealed = it->sealed != NULL;
-      int rc = put_ordered(s, txn, s->dbi[DB_RECORDS], &lr, &it->k, &ev);
-      s->put_sealed = false;
-      if (rc) {
-        err = lmdb_err(rc);
-        goto out;
-      }
-      if (it->fresh) { /* byscope: scope 0 coll 0 id */
-        const uint8_t *kb = it->k.mv_data;
-        size_t cn = strlen((const char *)kb), head = cn + 1 + CRDT_ID_LEN;
-        key_buf ik = {.n = 0};
-        key_add(&ik, kb + head, it->k.mv_size - head);
-        key_add(&ik, "", 1);
-        key_add(&ik, kb, cn);
-        key_add(&ik, "", 1);
-        key_add(&ik, kb + cn + 1, CRDT_ID_LEN);
-        if ((err = key_list_add(&scopes, ik.b, ik.n, NULL, 0)) != GS_OK)
-          goto out;
-      }
-    }
     for (size_t j = 0; j < m; j++) {
       free(items[j].enc);
       free(items[j].sealed);
       items[j].enc = items[j].sealed = NULL;
     }
     m = 0;
+#endif
   }
   if ((err = key_list_write(s, txn, s->dbi[DB_BYSCOPE], &scopes)) == GS_OK)
     err = key_list_write(s, txn, s->dbi[DB_HIST], &hist);
@@ -2233,16 +2282,13 @@ out:
   if (w) /* failed half-way: the worker leaves the chunk first */
     cipher_finish(w, s->sealer);
 #endif
-  crdt_record_free(rec);
   for (size_t j = 0; j < m; j++) {
     free(items[j].enc);
     free(items[j].sealed);
   }
-  free(items);
   free(idx);
-  if (pbuf)
-    crdt_wipe(pbuf, pcap);
-  free(pbuf);
+  if (used)
+    crdt_wipe(s->tplain, used); /* no plaintext left between batches */
   key_list_free(&scopes);
   key_list_free(&hist);
   return err;
