@@ -342,6 +342,7 @@ typedef struct cipher_item {
   gs_err err;           /* of its open or seal */
 } cipher_item;
 
+#ifndef _WIN32
 /* Open (it->raw into it->plain, which points into the chunk's buffer)
  * or seal (it->enc into it->sealed) item it with sealer, as open_value
  * and seal_value do (same associated data, same rule for a store being
@@ -373,7 +374,6 @@ static void cipher_one(bool mixed, crdt_sealer *sealer, cipher_item *it,
   }
 }
 
-#ifndef _WIN32
 static void cipher_block(bool mixed, crdt_sealer *sealer, cipher_item *it,
                          size_t m, size_t b, bool seal)
 {
