@@ -576,7 +576,9 @@ Test(domain_api, batches_check_every_record_and_write_all_or_nothing)
   uint64_t changes = 0;
   cr_assert_eq(node_batch_commit(b, &changes, &why), GS_OK, "%s", why.text);
   cr_assert_eq(query1("resident", NULL, &why), 1200);
-  cr_assert_geq(changes, 4, "packed per scope and size: %llu",
+  /* packed per scope (and size: up to 2,048 ops a change, edit.c's
+   * BATCH_OPS): at least one change for each of the two scopes */
+  cr_assert_geq(changes, 2, "packed per scope and size: %llu",
                 (unsigned long long)changes);
   cr_assert_leq(changes, 10);
   /* new only: a held record is refused */
