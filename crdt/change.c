@@ -131,12 +131,40 @@ static uint8_t *signed_message(const uint8_t *unsigned_enc, size_t n,
   return m;
 }
 
+/* An upper bound of the encoding of v (crdt__value_pack's forms). */
+static size_t value_bound(const crdt_value *v)
+{
+  switch (v->type) {
+  case CRDT_STR:
+  case CRDT_BYTES:
+    return v->u.s.n + 5;
+  case CRDT_REF:
+    return v->u.ref.coll_len + CRDT_ID_LEN + 8;
+  default:
+    return 10;
+  }
+}
+
+/* An upper bound of the bytes crdt_change_build writes for c: the domain,
+ * the header, the ops, the signature. Only sizes the first buffer (it
+ * grows past it if ever short). */
+static size_t build_bound(const crdt_change *c)
+{
+  size_t n = sizeof CHANGE_DOMAIN + 128 + c->scope_len + SIG_TAIL;
+  for (size_t i = 0; i < c->nops; i++) {
+    const crdt_op *op = &c->ops[i];
+    n += 32 + op->coll_len + op->field_len + value_bound(&op->value) +
+         48 * op->ntags;
+  }
+  return n;
+}
+
 gs_err crdt_change_build(const crdt_change *c, const uint8_t sk[CRDT_SK_LEN],
                          uint8_t **out, size_t *n)
 {
+  const size_t dl = sizeof CHANGE_DOMAIN - 1;
   msgpack_sbuffer sb;
-  uint8_t *msg = NULL, sig[CRDT_SIG_LEN];
-  size_t msglen;
+  uint8_t sig[CRDT_SIG_LEN];
   gs_err err = check_header(c);
 
   msgpack_sbuffer_init(&sb);
@@ -145,17 +173,29 @@ gs_err crdt_change_build(const crdt_change *c, const uint8_t sk[CRDT_SK_LEN],
   for (size_t i = 0; i < c->nops; i++)
     if ((err = check_op(&c->ops[i])) != GS_OK)
       goto fail;
-  if ((err = encode(c, NULL, &sb)) != GS_OK)
-    goto fail;
-  if (sb.size + SIG_TAIL > CRDT_CHANGE_MAX) {
-    err = GS_ETOOBIG;
-    goto fail;
-  }
-  if (!(msg = signed_message((uint8_t *)sb.data, sb.size, &msglen))) {
+  /* the signed message built in place (issue 20: no copy of it, no
+   * growing of the buffer): the domain, then the unsigned encoding; the
+   * domain is moved out once signed */
+  size_t want = build_bound(c);
+  if (want > CRDT_CHANGE_MAX + dl + 1024)
+    want = CRDT_CHANGE_MAX + dl + 1024;
+  if (!(sb.data = malloc(want))) {
     err = GS_ENOMEM;
     goto fail;
   }
-  crdt_sign(sk, msg, msglen, sig);
+  sb.alloc = want;
+  if (msgpack_sbuffer_write(&sb, CHANGE_DOMAIN, dl) != 0 ||
+      (err = encode(c, NULL, &sb)) != GS_OK) {
+    err = err ? err : GS_ENOMEM;
+    goto fail;
+  }
+  if (sb.size - dl + SIG_TAIL > CRDT_CHANGE_MAX) {
+    err = GS_ETOOBIG;
+    goto fail;
+  }
+  crdt_sign(sk, (const uint8_t *)sb.data, sb.size, sig);
+  memmove(sb.data, sb.data + dl, sb.size - dl);
+  sb.size -= dl;
   /* 7-array header becomes an 8-array; append the signature. */
   ((uint8_t *)sb.data)[0] = 0x98;
   {
@@ -166,11 +206,9 @@ gs_err crdt_change_build(const crdt_change *c, const uint8_t sk[CRDT_SK_LEN],
       goto fail;
     }
   }
-  free(msg);
   crdt__sb_take(&sb, out, n);
   return GS_OK;
 fail:
-  free(msg);
   msgpack_sbuffer_destroy(&sb);
   return err;
 }
