@@ -2847,6 +2847,11 @@ static gs_err write_replay(store_write *w)
   return GS_OK;
 }
 
+gs_err store__write_replay(store_write *w)
+{
+  return w->txn ? write_replay(w) : GS_EINVAL;
+}
+
 /* Build the next change of (pk, scope) and apply it in w's transaction.
  * The change is applied from the caller's ops (crdt_change_build checks
  * them as the decoder would), not from a decoding of its bytes. On
