@@ -1267,6 +1267,13 @@ gs_err node__batch_put_ops(node_batch *b, const char *scope,
   return batch_queue(b, scope, ops, n, true, why);
 }
 
+/* The text of e's id into buf, for a message. */
+static const char *id_text(const node_edit *e, char buf[CRDT_ID_TEXT_LEN + 1])
+{
+  crdt_base32_encode(e->id, CRDT_ID_LEN, buf);
+  return buf;
+}
+
 static gs_err batch_put(node_batch *b, node_edit *e, node_committed *res,
                         node_reason *why)
 {
@@ -1276,7 +1283,7 @@ static gs_err batch_put(node_batch *b, node_edit *e, node_committed *res,
   char idt[CRDT_ID_TEXT_LEN + 1];
   gs_err err;
 
-  crdt_base32_encode(e->id, CRDT_ID_LEN, idt);
+  /* idt: the id as text, made only for a message (id_text) */
   /* the record as it is now (this process holds the write lock); an id
    * node_id_new just made names no record (issue 20: the look-up was 4%
    * of a load) */
@@ -1284,8 +1291,8 @@ static gs_err batch_put(node_batch *b, node_edit *e, node_committed *res,
                   : store_get(n->st, e->coll, strlen(e->coll), e->id,
                               on_copy, &r);
   if (err && err != GS_ENOTFOUND) {
-    err = node_reason_set(why, err, "cannot read %s %s: %s", e->coll, idt,
-                          gs_i18n_strerror(err));
+    err = node_reason_set(why, err, "cannot read %s %s: %s", e->coll,
+                          id_text(e, idt), gs_i18n_strerror(err));
     goto out;
   }
   if (err == GS_OK && !r) {
@@ -1297,7 +1304,7 @@ static gs_err batch_put(node_batch *b, node_edit *e, node_committed *res,
     err = node_reason_set(why, GS_EEXIST,
                           "%s %s is held already: this adds new records "
                           "only (edit it instead)",
-                          e->coll, idt);
+                          e->coll, id_text(e, idt));
     goto out;
   }
   if (r && e->create) {
@@ -1305,7 +1312,7 @@ static gs_err batch_put(node_batch *b, node_edit *e, node_committed *res,
       err = node_reason_set(why, GS_EEXIST,
                             "%s %s is held already: this adds new records "
                             "only (edit it instead)",
-                            e->coll, idt);
+                            e->coll, id_text(e, idt));
       goto out;
     }
     /* another writer made it meanwhile: an edit of it now */
@@ -1318,14 +1325,14 @@ static gs_err batch_put(node_batch *b, node_edit *e, node_committed *res,
       err = node_reason_set(why, GS_ESCOPE,
                             "%s %s lives in scope %.*s, not %s (records do "
                             "not move between scopes)",
-                            e->coll, idt, (int)sn, s, e->scope);
+                            e->coll, id_text(e, idt), (int)sn, s, e->scope);
       goto out;
     }
     snprintf(e->scope, sizeof e->scope, "%.*s", (int)sn, s);
     e->create = false;
   } else if (!r && !e->create) {
     err = node_reason_set(why, GS_ENOTFOUND, "no %s with id %s on this node",
-                          e->coll, idt);
+                          e->coll, id_text(e, idt));
     goto out;
   }
   if (!(b->flags & NODE_BATCH_IMPORT) &&
