@@ -666,6 +666,37 @@ Test(domain_api, a_repeated_id_from_an_injected_generator_is_found_held)
   cr_assert_eq(query1("resident", NULL, &why), 3);
 }
 
+/* A batch's change holds up to CRDT_CHANGE_MAX - 1024 bytes of ops
+ * (edit.c's estimate, an upper bound of their encoding; issue 20: bigger
+ * changes): records that fill it to the byte make one valid change, the
+ * header and signature fit, and one more record starts a second. */
+Test(domain_api, a_change_filled_to_its_bound_is_valid)
+{
+  enum { LEN = (CRDT_CHANGE_MAX - 1024) / 4 - 38 }; /* 38: the op's rest */
+  static char text[LEN + 1];
+  memset(text, 'a', LEN);
+  node_reason why = {0};
+  for (int extra = 0; extra < 2; extra++) {
+    node_batch *b;
+    cr_assert_eq(node_batch_begin(n, NODE_BATCH_NEW_ONLY, &b), GS_OK);
+    for (int i = 0; i < 4 + extra; i++) {
+      node_edit *e;
+      cr_assert_eq(node_edit_new(n, "x_doc", G1, &e, &why), GS_OK);
+      text[0] = (char)('a' + i);
+      cr_assert_eq(node_edit_text(e, "body", '=', text, &why), GS_OK, "%s",
+                   why.text);
+      cr_assert_eq(node_batch_put(b, e, NULL, &why), GS_OK, "%s", why.text);
+      node_edit_free(e);
+    }
+    uint64_t changes = 0;
+    cr_assert_eq(node_batch_commit(b, &changes, &why), GS_OK, "%s",
+                 why.text);
+    cr_assert_eq(changes, (uint64_t)(1 + extra), "records of %d bytes",
+                 (int)LEN);
+  }
+  cr_assert_eq(query1("x_doc", NULL, &why), 9);
+}
+
 Test(domain_api, schema_labels_are_chinese_and_fall_back_to_codes)
 {
   cr_assert_str_eq(node_schema_label("appeal", NULL, NULL), "诉求");
