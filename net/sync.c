@@ -107,6 +107,8 @@ struct net_sync {
   net_bytes parts[NET_CHANGES_MAX];
   size_t nparts;
   uint8_t *unpacked; /* NET_MSG_MAX: a received PACKED's CHANGES */
+  net_unframer *unframer; /* a received FRAMES' changes */
+  bool peer_frames;   /* the peer said "send me FRAMES" (issue 20) */
   /* sending our VV a page at a time: the last feed sent */
   bool vv_started;
   uint8_t vv_after[CRDT_FEED_LEN];
@@ -180,6 +182,7 @@ void net_sync_free(net_sync *s)
   free(s->forks);
   free(s->plan);
   free(s->unpacked);
+  net_unframer_free(s->unframer);
   group_clear(s);
   free(s->g_cs);
   free(s->g_hold);
@@ -372,6 +375,14 @@ static gs_err vv_first_page(net_sync *s, const net_msg *m, bool *handled)
     gs_err err = make_plan(s);
     return err ? err : net_sync_pump(s);
   }
+  /* the digests differ: changes may follow; "send them to me as your
+   * store keeps them" (FRAMES, issue 20), before our ranges or vector,
+   * so before the peer plans what to send (an older node answers PONG) */
+  uint8_t *buf;
+  size_t len;
+  gs_err pe = net_msg_ping(false, NET_FRAMES_NONCE, &buf, &len);
+  if ((pe = send_msg(s, buf, len, pe)) != GS_OK)
+    return pe;
   if (s->peer_recon) {
     /* reconciliation by ranges: the side whose digest is the lower
      * opens (both know both digests) */
@@ -573,6 +584,29 @@ static int on_raw(void *ctx, uint64_t seq, const uint8_t *bytes, size_t n)
   return 0;
 }
 
+/* A change as the store keeps it, for a peer that takes FRAMES: the
+ * message is bounded by what it stands for (its changes unpacked, as
+ * on_raw counts them), and the kept bytes go out as they are. */
+static int on_kept(void *ctx, uint64_t seq, const uint8_t *kept, size_t n,
+                   size_t raw_len)
+{
+  fill_ctx *f = ctx;
+  net_sync *s = f->s;
+  size_t cost = NET_CHANGE_COST(raw_len > n ? raw_len : n);
+  if (s->nparts == NET_CHANGES_MAX || s->enc_len + cost > NET_MSG_MAX) {
+    f->full = true;
+    return 1;
+  }
+  memcpy(s->stage + s->stage_len, kept, n);
+  s->parts[s->nparts].p = s->stage + s->stage_len;
+  s->parts[s->nparts].n = n;
+  s->nparts++;
+  s->stage_len += n;
+  s->enc_len += cost;
+  f->t->next = seq + 1;
+  return 0;
+}
+
 /* The last seq of feed going out in the message being filled. */
 static gs_err flight_note(net_sync *s, const uint8_t feed[CRDT_FEED_LEN],
                           uint64_t seq)
@@ -654,8 +688,9 @@ static gs_err send_batch(net_sync *s)
     fill_ctx f = {s, t, false};
     uint64_t before = t->next;
     gs_err err =
-        t->evidence
-            ? store_fork_read(s->st, t->feed, t->next, on_raw, &f)
+        t->evidence ? store_fork_read(s->st, t->feed, t->next, on_raw, &f)
+        : s->peer_frames
+            ? store_feed_read_kept(s->st, t->feed, t->next, t->to, on_kept, &f)
             : store_feed_read(s->st, t->feed, t->next, t->to, on_raw, &f);
     if (err == GS_ENOTFOUND && t->evidence) {
       s->pos++; /* gone meanwhile */
@@ -687,21 +722,28 @@ static gs_err send_batch(net_sync *s)
   s->fl_msg[slot].ntails = s->fl_n - tails0;
   uint8_t *buf;
   size_t len;
-  gs_err err = net_msg_changes(s->parts, s->nparts, &buf, &len);
-  if (err)
-    return err;
-  /* packed when that is smaller: changes repeat their collection, ids
-   * and field names, and a batch of them packs severalfold */
-  uint8_t *packed;
-  size_t plen;
-  if ((err = net_msg_pack(buf, len, &packed, &plen)) != GS_OK) {
-    free(buf);
-    return err;
-  }
-  if (packed) {
-    free(buf);
-    buf = packed;
-    len = plen;
+  gs_err err;
+  if (s->peer_frames) {
+    /* each change as the store keeps it (zstd-packed when that is
+     * smaller, fork evidence raw): nothing unpacked nor packed again */
+    if ((err = net_msg_frames(s->parts, s->nparts, &buf, &len)) != GS_OK)
+      return err;
+  } else {
+    if ((err = net_msg_changes(s->parts, s->nparts, &buf, &len)) != GS_OK)
+      return err;
+    /* packed when that is smaller: changes repeat their collection, ids
+     * and field names, and a batch of them packs severalfold */
+    uint8_t *packed;
+    size_t plen;
+    if ((err = net_msg_pack(buf, len, &packed, &plen)) != GS_OK) {
+      free(buf);
+      return err;
+    }
+    if (packed) {
+      free(buf);
+      buf = packed;
+      len = plen;
+    }
   }
   s->stats.sent_changes += s->nparts;
   s->stats.sent_bytes += len;
@@ -1168,7 +1210,7 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
   /* what was received before this message is stored and acknowledged
    * first: the group holds CHANGES only */
   if (m.type != NET_MSG_CHANGES && m.type != NET_MSG_PACKED &&
-      (err = group_flush(s, why, whylen)) != GS_OK) {
+      m.type != NET_MSG_FRAMES && (err = group_flush(s, why, whylen)) != GS_OK) {
     net_msg_free(&m);
     return err;
   }
@@ -1227,6 +1269,19 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
     net_msg_free(&inner);
     break;
   }
+  case NET_MSG_FRAMES: {
+    net_msg inner;
+    if (!s->unframer && (err = net_unframer_new(&s->unframer)) != GS_OK)
+      break;
+    if ((err = net_msg_unframe(s->unframer, &m, &inner)) != GS_OK) {
+      snprintf(why, whylen, "malformed framed changes: %s",
+               gs_strerror(err));
+      break;
+    }
+    err = on_changes(s, &inner, why, whylen);
+    net_msg_free(&inner);
+    break;
+  }
   case NET_MSG_ACK:
     if (s->inflight == 0) {
       snprintf(why, whylen, "acknowledgement of nothing");
@@ -1255,6 +1310,10 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
   case NET_MSG_PING: {
     if (m.u.nonce == NET_RECON_NONCE && !s->peer_first) {
       s->peer_recon = true; /* a capability, not a question */
+      break;
+    }
+    if (m.u.nonce == NET_FRAMES_NONCE && !s->remote_vv_done) {
+      s->peer_frames = true; /* likewise, before it plans */
       break;
     }
     uint8_t *buf;

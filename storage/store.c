@@ -3213,8 +3213,27 @@ gs_err store_feed_get(store *s, const uint8_t feed[CRDT_FEED_LEN],
   return err;
 }
 
-gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
-                       uint64_t from, uint64_t to, store_raw_cb cb, void *ctx)
+/* A kept change's size without unpacking it (store_feed_read_kept). */
+static gs_err change_kept_size(const MDB_val *v, size_t *raw_len)
+{
+  const uint8_t *b = v->mv_data;
+  if (v->mv_size < 4 || memcmp(b, zstd_magic, 4) != 0) {
+    *raw_len = v->mv_size;
+    return GS_OK;
+  }
+  unsigned long long want = ZSTD_getFrameContentSize(b, v->mv_size);
+  if (want == ZSTD_CONTENTSIZE_ERROR || want == ZSTD_CONTENTSIZE_UNKNOWN ||
+      want == 0 || want > CRDT_CHANGE_MAX ||
+      ZSTD_findFrameCompressedSize(b, v->mv_size) != v->mv_size)
+    return GS_ECORRUPT;
+  *raw_len = (size_t)want;
+  return GS_OK;
+}
+
+/* store_feed_read, and store_feed_read_kept when kcb is set. */
+static gs_err feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                        uint64_t from, uint64_t to, store_raw_cb cb,
+                        store_kept_cb kcb, void *ctx)
 {
   MDB_txn *txn;
   MDB_cursor *cur;
@@ -3240,15 +3259,34 @@ gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
     size_t rn;
     if ((rc = open_value(s, DB_CHANGES, &k, &v)) != 0)
       break;
-    if ((err = change_unpack(s, &v, &raw, &rn)) != GS_OK)
-      break;
-    stop = cb(ctx, seq, raw, rn);
+    if (kcb) {
+      if ((err = change_kept_size(&v, &rn)) != GS_OK)
+        break;
+      stop = kcb(ctx, seq, v.mv_data, v.mv_size, rn);
+    } else {
+      if ((err = change_unpack(s, &v, &raw, &rn)) != GS_OK)
+        break;
+      stop = cb(ctx, seq, raw, rn);
+    }
     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
   }
   if (!err && rc && rc != MDB_NOTFOUND)
     err = lmdb_err(rc);
   cursor_close(txn, cur);
   return err;
+}
+
+gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                       uint64_t from, uint64_t to, store_raw_cb cb, void *ctx)
+{
+  return feed_read(s, feed, from, to, cb, NULL, ctx);
+}
+
+gs_err store_feed_read_kept(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                            uint64_t from, uint64_t to, store_kept_cb cb,
+                            void *ctx)
+{
+  return feed_read(s, feed, from, to, NULL, cb, ctx);
 }
 
 gs_err store_forks_list(store *s, store_fork_cb cb, void *ctx)

@@ -325,6 +325,16 @@ typedef int (*store_raw_cb)(void *ctx, uint64_t seq, const uint8_t *bytes,
                             size_t n);
 gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
                        uint64_t from, uint64_t to, store_raw_cb cb, void *ctx);
+/* The same changes as the store keeps them, neither unpacked nor packed
+ * again (issue 20: what FRAMES carries): kept is the change's own bytes
+ * or one zstd frame of them (opened from its seal), raw_len the change's
+ * size, which a frame states (GS_ECORRUPT if it does not, or states more
+ * than CRDT_CHANGE_MAX). Borrowed for the call, as above. */
+typedef int (*store_kept_cb)(void *ctx, uint64_t seq, const uint8_t *kept,
+                             size_t n, size_t raw_len);
+gs_err store_feed_read_kept(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                            uint64_t from, uint64_t to, store_kept_cb cb,
+                            void *ctx);
 
 /* The fork evidence kept (`forks`): the change of feed at seq that
  * differs from the one held, its bytes borrowed for the call; cb returns
