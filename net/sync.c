@@ -131,6 +131,10 @@ struct net_sync {
   /* group commit: received changes kept, waiting for one transaction */
   crdt_change **g_cs;
   uint8_t *g_hold, *g_out;
+  /* each kept change's frame as it came in FRAMES (a copy; NULL when it
+   * came unpacked), stored as it is (store_apply_frames) */
+  uint8_t **g_frame;
+  size_t *g_frame_n;
   size_t g_n, g_cap, g_bytes;
   size_t g_end[NET_SYNC_WINDOW]; /* end of each message's changes */
   size_t g_nmsgs;
@@ -187,6 +191,8 @@ void net_sync_free(net_sync *s)
   free(s->g_cs);
   free(s->g_hold);
   free(s->g_out);
+  free(s->g_frame);
+  free(s->g_frame_n);
   free(s);
 }
 
@@ -813,8 +819,10 @@ static bool same_feed(const crdt_change *a, const crdt_change *b)
 
 static void group_clear(net_sync *s)
 {
-  for (size_t i = 0; i < s->g_n; i++)
+  for (size_t i = 0; i < s->g_n; i++) {
     crdt_change_free(s->g_cs[i]);
+    free(s->g_frame[i]);
+  }
   s->g_n = s->g_nmsgs = s->g_bytes = 0;
 }
 
@@ -837,6 +845,14 @@ static gs_err group_room(net_sync *s, size_t more)
   if (!o)
     return GS_ENOMEM;
   s->g_out = o;
+  uint8_t **f = realloc(s->g_frame, cap * sizeof *f);
+  if (!f)
+    return GS_ENOMEM;
+  s->g_frame = f;
+  size_t *fn = realloc(s->g_frame_n, cap * sizeof *fn);
+  if (!fn)
+    return GS_ENOMEM;
+  s->g_frame_n = fn;
   s->g_cap = cap;
   return GS_OK;
 }
@@ -851,9 +867,15 @@ static gs_err group_flush(net_sync *s, char *why, size_t whylen)
   if (!s->g_nmsgs)
     return GS_OK;
   memset(&res, 0, sizeof res);
-  if (s->g_n &&
-      (err = store_apply_changes(s->st, s->g_cs, s->g_n, s->g_hold, s->g_out,
-                                 &res, &bad)) != GS_OK) {
+  if (s->g_n) {
+    /* what came packed is kept as it came: not packed again */
+    store_apply_frames(s->st, s->g_cs, (const uint8_t *const *)s->g_frame,
+                       s->g_frame_n, s->g_n);
+    err = store_apply_changes(s->st, s->g_cs, s->g_n, s->g_hold, s->g_out,
+                              &res, &bad);
+    store_apply_frames(s->st, NULL, NULL, NULL, 0);
+  }
+  if (err) {
     snprintf(why, whylen, "refused %zu received changes at change %zu: %s",
              s->g_n, bad + 1, gs_strerror(err));
     group_clear(s);
@@ -927,8 +949,10 @@ bool net_sync_pending(const net_sync *s)
   return s->g_nmsgs > 0;
 }
 
-static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
-                         size_t whylen)
+/* m: a CHANGES message; frames: the FRAMES message it was unframed from,
+ * or NULL. */
+static gs_err on_changes(net_sync *s, const net_msg *m, const net_msg *frames,
+                         char *why, size_t whylen)
 {
   size_t n = m->u.changes.n, bytes = 0;
   crdt_change **cs = calloc(n ? n : 1, sizeof *cs);
@@ -983,7 +1007,18 @@ static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
       net = true;
       s->stats.net_changes++;
     }
-    /* kept: the group owns it now */
+    /* kept: the group owns it now, with the frame it came in */
+    s->g_frame[s->g_n] = NULL;
+    s->g_frame_n[s->g_n] = 0;
+    if (frames && frames->u.changes.changes[i].p != m->u.changes.changes[i].p) {
+      const net_bytes *f = &frames->u.changes.changes[i];
+      if (!(s->g_frame[s->g_n] = malloc(f->n))) {
+        err = GS_ENOMEM;
+        goto out;
+      }
+      memcpy(s->g_frame[s->g_n], f->p, f->n);
+      s->g_frame_n[s->g_n] = f->n;
+    }
     s->g_hold[s->g_n] = verdict[i];
     s->g_cs[s->g_n++] = cs[i];
     bytes += cs[i]->raw_len;
@@ -1252,7 +1287,7 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
     }
     break;
   case NET_MSG_CHANGES:
-    err = on_changes(s, &m, why, whylen);
+    err = on_changes(s, &m, NULL, why, whylen);
     break;
   case NET_MSG_PACKED: {
     net_msg inner;
@@ -1265,7 +1300,7 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
                gs_strerror(err));
       break;
     }
-    err = on_changes(s, &inner, why, whylen);
+    err = on_changes(s, &inner, NULL, why, whylen);
     net_msg_free(&inner);
     break;
   }
@@ -1278,7 +1313,7 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
                gs_strerror(err));
       break;
     }
-    err = on_changes(s, &inner, why, whylen);
+    err = on_changes(s, &inner, &m, why, whylen);
     net_msg_free(&inner);
     break;
   }

@@ -109,7 +109,9 @@ typedef struct net_sync_io {
  * message that is not CHANGES. What it holds per session is bounded by
  * the receiver whatever the peer sends: less than NET_SYNC_GROUP_BYTES
  * plus one message (NET_MSG_MAX) of change bytes, and never more than
- * NET_SYNC_WINDOW messages, with their decoded op tables. */
+ * NET_SYNC_WINDOW messages, with their decoded op tables and, for changes
+ * that came in FRAMES, a copy of each frame (no more than the messages'
+ * own bytes: NET_SYNC_WINDOW * NET_MSG_MAX), stored as it came. */
 #define NET_SYNC_GROUP_BYTES (4u << 20)
 
 #define NET_SYNC_REFUSE 0xff

@@ -75,6 +75,11 @@ struct store {
   uint64_t sealed_count; /* values sealed by this open's upgrade */
   store_progress_fn progress;
   void *progress_ctx;
+  /* received changes' frames, kept as they came (store_apply_frames) */
+  crdt_change *const *kf_cs;
+  const uint8_t *const *kf_p;
+  const size_t *kf_n;
+  size_t kf_count, kf_pos;
 };
 
 static uint64_t realtime_ms(void *ctx)
@@ -406,6 +411,38 @@ static gs_err change_pack(store *s, const uint8_t *raw, size_t n,
     out->mv_size = z;
   }
   return GS_OK;
+}
+
+void store_apply_frames(store *s, crdt_change *const *cs,
+                        const uint8_t *const *frame, const size_t *frame_n,
+                        size_t n)
+{
+  s->kf_cs = cs;
+  s->kf_p = frame;
+  s->kf_n = frame_n;
+  s->kf_count = n;
+  s->kf_pos = 0;
+}
+
+/* The bytes to keep for c: the frame it came in (store_apply_frames),
+ * else change_pack's. The changes are applied in the order given, so the
+ * next one is looked at first. */
+static gs_err change_pack_kept(store *s, const crdt_change *c, MDB_val *out)
+{
+  for (size_t k = 0; k < s->kf_count; k++) {
+    size_t i = (s->kf_pos + k) % s->kf_count;
+    if (s->kf_cs[i] != c)
+      continue;
+    s->kf_pos = i + 1;
+    if (s->kf_p[i] && s->kf_n[i] + PACK_GAIN <= c->raw_len &&
+        c->raw_len <= CRDT_CHANGE_MAX) {
+      out->mv_data = (void *)s->kf_p[i];
+      out->mv_size = s->kf_n[i];
+      return GS_OK;
+    }
+    break;
+  }
+  return change_pack(s, c->raw, c->raw_len, out);
 }
 
 /* A kept change's bytes: v itself, or unpacked into the store's buffer
@@ -1916,7 +1953,7 @@ static gs_err apply_into(store *s, MDB_txn *txn, const crdt_change *c,
     }
   }
 
-  if ((err = change_pack(s, c->raw, c->raw_len, &cv)) != GS_OK)
+  if ((err = change_pack_kept(s, c, &cv)) != GS_OK)
     return err;
   last_key lc = {.known = false};
   if ((rc = put_ordered(s, txn, s->dbi[DB_CHANGES], &lc, &ckv, &cv)) != 0)

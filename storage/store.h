@@ -207,6 +207,16 @@ gs_err store_apply_ex(store *s, const uint8_t *const *changes,
 gs_err store_apply_changes(store *s, crdt_change *const *cs, size_t n,
                            const uint8_t *hold, uint8_t *out,
                            store_result *res, size_t *bad_index);
+/* Received changes' packed forms (FRAMES, issue 20): until called again
+ * (n 0 forgets them), a change cs[i] that store_apply_changes stores is
+ * kept as the zstd frame frame[i] of frame_n[i] bytes (NULL: packed as
+ * usual) instead of being packed again. Each frame must unpack to exactly
+ * cs[i]'s bytes, and be one zstd frame that says its size (what
+ * net_msg_unframe checked); one that the store would not keep (not
+ * smaller than the change by its margin) is ignored. All borrowed. */
+void store_apply_frames(store *s, crdt_change *const *cs,
+                        const uint8_t *const *frame, const size_t *frame_n,
+                        size_t n);
 
 /* Held changes, in feed then seq order. The change is decoded and
  * borrowed for the call; cb returns non-zero to stop. */

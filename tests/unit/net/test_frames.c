@@ -159,6 +159,59 @@ static int on_kept_cmp(void *ctx, uint64_t seq, const uint8_t *kept, size_t n,
   return 0;
 }
 
+typedef struct feed_list {
+  store_feed f[16];
+  size_t n;
+} feed_list;
+
+static int on_feed_list(void *ctx, const store_feed *feed)
+{
+  feed_list *l = ctx;
+  cr_assert_lt(l->n, 16);
+  l->f[l->n++] = *feed;
+  return 0;
+}
+
+typedef struct feed_cmp {
+  store *other;
+  const uint8_t *feed;
+  size_t n;
+} feed_cmp;
+
+static int on_raw_cmp(void *ctx, uint64_t seq, const uint8_t *b, size_t n)
+{
+  feed_cmp *f = ctx;
+  uint8_t *copy = malloc(n);
+  cr_assert_not_null(copy);
+  memcpy(copy, b, n); /* the store's buffer is reused by the next read */
+  raw_one r = {0};
+  cr_assert_eq(store_feed_read(f->other, f->feed, seq, seq, on_raw_one, &r),
+               GS_OK);
+  cr_assert_eq(r.n, n, "change %llu differs", (unsigned long long)seq);
+  cr_assert_eq(memcmp(r.p, copy, n), 0);
+  free(r.p);
+  free(copy);
+  f->n++;
+  return 0;
+}
+
+/* Every change a holds, b holds and reads back (unpacked) the same. */
+static void same_changes(tnode *a, tnode *b)
+{
+  feed_list l = {.n = 0};
+  size_t n = 0;
+  cr_assert_eq(store_feeds(a->st, on_feed_list, &l), GS_OK);
+  for (size_t i = 0; i < l.n; i++) {
+    feed_cmp f = {b->st, l.f[i].feed, 0};
+    cr_assert_eq(store_feed_read(a->st, l.f[i].feed, 1, UINT64_MAX,
+                                 on_raw_cmp, &f),
+                 GS_OK);
+    cr_assert_eq(f.n, l.f[i].seq);
+    n += f.n;
+  }
+  cr_assert_eq(n, nchanges(a));
+}
+
 static int on_first_feed(void *ctx, const store_feed *f)
 {
   kept_cmp *k = ctx;
@@ -196,6 +249,7 @@ Test(frames, the_changes_go_as_kept_and_the_receiver_ends_equal)
   uint8_t da[CRDT_HASH_LEN], db[CRDT_HASH_LEN];
   digest_of(&a, da), digest_of(&b, db);
   cr_assert_eq(memcmp(da, db, sizeof da), 0, "the same state both sides");
+  same_changes(&a, &b); /* the frames kept as they came unpack right */
   cr_assert(net_sync_caught_up(l.a) && net_sync_caught_up(l.b));
   flink_close(&l);
   tnode_close(&a), tnode_close(&b);
@@ -219,6 +273,7 @@ Test(frames, a_peer_that_does_not_ask_gets_packed_changes)
   uint8_t da[CRDT_HASH_LEN], db[CRDT_HASH_LEN];
   digest_of(&a, da), digest_of(&b, db);
   cr_assert_eq(memcmp(da, db, sizeof da), 0);
+  same_changes(&a, &b);
   flink_close(&l);
   tnode_close(&a), tnode_close(&b);
 }
@@ -350,4 +405,97 @@ Test(frames, a_frames_bomb_closes_the_session_and_stores_nothing)
   net_sync_free(s);
   q_clear(&q);
   tnode_close(&b);
+}
+
+typedef struct kept_one {
+  uint8_t *p;
+  size_t n, raw_len;
+} kept_one;
+
+static int on_kept_one(void *ctx, uint64_t seq, const uint8_t *kept, size_t n,
+                       size_t raw_len)
+{
+  kept_one *k = ctx;
+  (void)seq;
+  k->p = malloc(n);
+  cr_assert_not_null(k->p);
+  memcpy(k->p, kept, n);
+  k->n = n;
+  k->raw_len = raw_len;
+  return 1;
+}
+
+Test(frames, a_received_frame_is_stored_as_it_came)
+{
+  tnode a, b;
+  tnode_open(&a), tnode_open(&b);
+  write_changes(&a, "s/c/g01", 3, 40, 0x51, "一位住在七号楼的老人");
+  feed_list l = {.n = 0};
+  cr_assert_eq(store_feeds(a.st, on_feed_list, &l), GS_OK);
+  cr_assert_eq(l.n, 1);
+  /* the changes packed otherwise than the store packs them (level 19,
+   * with a checksum): b keeps those very frames, which unpack right */
+  net_bytes items[3];
+  uint8_t *z[3];
+  raw_one raw[3];
+  ZSTD_CCtx *cc = ZSTD_createCCtx();
+  cr_assert_not_null(cc);
+  cr_assert(!ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel,
+                                                 19)));
+  cr_assert(!ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag,
+                                                 1)));
+  for (int i = 0; i < 3; i++) {
+    raw[i].p = NULL;
+    cr_assert_eq(store_feed_read(a.st, l.f[0].feed, (uint64_t)i + 1,
+                                 (uint64_t)i + 1, on_raw_one, &raw[i]),
+                 GS_OK);
+    size_t cap = ZSTD_compressBound(raw[i].n);
+    z[i] = malloc(cap);
+    cr_assert_not_null(z[i]);
+    size_t zn = ZSTD_compress2(cc, z[i], cap, raw[i].p, raw[i].n);
+    cr_assert(!ZSTD_isError(zn) && zn + 16 <= raw[i].n);
+    items[i] = (net_bytes){z[i], zn};
+  }
+  ZSTD_freeCCtx(cc);
+  /* the middle one goes as it is */
+  items[1] = (net_bytes){raw[1].p, raw[1].n};
+  uint8_t *buf;
+  size_t len;
+  cr_assert_eq(net_msg_frames(items, 3, &buf, &len), GS_OK);
+  queue q = {0};
+  net_sync_io io = {.send = q_send, .ctx = &q, .group = true};
+  net_sync *s;
+  char why[200];
+  cr_assert_eq(net_sync_new(b.st, &io, &s), GS_OK);
+  cr_assert_eq(net_sync_on_msg(s, buf, len, why, sizeof why), GS_OK, "%s",
+               why);
+  free(buf);
+  cr_assert_eq(nchanges(&b), 0, "nothing before the group's commit");
+  cr_assert_eq(net_sync_flush(s, why, sizeof why), GS_OK, "%s", why);
+  cr_assert_eq(nchanges(&b), 3);
+  for (int i = 0; i < 3; i++) {
+    kept_one k = {0};
+    cr_assert_eq(store_feed_read_kept(b.st, l.f[0].feed, (uint64_t)i + 1,
+                                      (uint64_t)i + 1, on_kept_one, &k),
+                 GS_OK);
+    cr_assert_eq(k.raw_len, raw[i].n);
+    if (i == 1) { /* packed by b itself, at the store's level */
+      cr_assert_lt(k.n, raw[i].n);
+    } else {
+      cr_assert_eq(k.n, items[i].n, "kept as it came");
+      cr_assert_eq(memcmp(k.p, items[i].p, k.n), 0);
+    }
+    free(k.p);
+  }
+  same_changes(&a, &b);
+  uint8_t da[CRDT_HASH_LEN], db[CRDT_HASH_LEN];
+  digest_of(&a, da), digest_of(&b, db);
+  cr_assert_eq(memcmp(da, db, sizeof da), 0);
+  for (int i = 0; i < 3; i++) {
+    free(z[i]);
+    free(raw[i].p);
+  }
+  net_sync_free(s);
+  q_clear(&q);
+  tnode_close(&a), tnode_close(&b);
 }
