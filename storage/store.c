@@ -79,6 +79,11 @@ struct store {
   uint64_t sealed_count; /* values sealed by this open's upgrade */
   store_progress_fn progress;
   void *progress_ctx;
+  /* received changes' frames, kept as they came (store_apply_frames) */
+  crdt_change *const *kf_cs;
+  const uint8_t *const *kf_p;
+  const size_t *kf_n;
+  size_t kf_count, kf_pos;
 };
 
 static uint64_t realtime_ms(void *ctx)
@@ -414,6 +419,38 @@ static gs_err change_pack(store *s, const uint8_t *raw, size_t n,
   s->zlast_n = n;
   s->zlast_z = out->mv_data == s->zbuf ? z : 0;
   return GS_OK;
+}
+
+void store_apply_frames(store *s, crdt_change *const *cs,
+                        const uint8_t *const *frame, const size_t *frame_n,
+                        size_t n)
+{
+  s->kf_cs = cs;
+  s->kf_p = frame;
+  s->kf_n = frame_n;
+  s->kf_count = n;
+  s->kf_pos = 0;
+}
+
+/* The bytes to keep for c: the frame it came in (store_apply_frames),
+ * else change_pack's. The changes are applied in the order given, so the
+ * next one is looked at first. */
+static gs_err change_pack_kept(store *s, const crdt_change *c, MDB_val *out)
+{
+  for (size_t k = 0; k < s->kf_count; k++) {
+    size_t i = (s->kf_pos + k) % s->kf_count;
+    if (s->kf_cs[i] != c)
+      continue;
+    s->kf_pos = i + 1;
+    if (s->kf_p[i] && s->kf_n[i] + PACK_GAIN <= c->raw_len &&
+        c->raw_len <= CRDT_CHANGE_MAX) {
+      out->mv_data = (void *)s->kf_p[i];
+      out->mv_size = s->kf_n[i];
+      return GS_OK;
+    }
+    break;
+  }
+  return change_pack(s, c->raw, c->raw_len, out);
 }
 
 /* A kept change's bytes: v itself, or unpacked into the store's buffer
@@ -1924,7 +1961,7 @@ static gs_err apply_into(store *s, MDB_txn *txn, const crdt_change *c,
     }
   }
 
-  if ((err = change_pack(s, c->raw, c->raw_len, &cv)) != GS_OK)
+  if ((err = change_pack_kept(s, c, &cv)) != GS_OK)
     return err;
   last_key lc = {.known = false};
   if ((rc = put_ordered(s, txn, s->dbi[DB_CHANGES], &lc, &ckv, &cv)) != 0)
@@ -3237,8 +3274,27 @@ gs_err store_feed_get(store *s, const uint8_t feed[CRDT_FEED_LEN],
   return err;
 }
 
-gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
-                       uint64_t from, uint64_t to, store_raw_cb cb, void *ctx)
+/* A kept change's size without unpacking it (store_feed_read_kept). */
+static gs_err change_kept_size(const MDB_val *v, size_t *raw_len)
+{
+  const uint8_t *b = v->mv_data;
+  if (v->mv_size < 4 || memcmp(b, zstd_magic, 4) != 0) {
+    *raw_len = v->mv_size;
+    return GS_OK;
+  }
+  unsigned long long want = ZSTD_getFrameContentSize(b, v->mv_size);
+  if (want == ZSTD_CONTENTSIZE_ERROR || want == ZSTD_CONTENTSIZE_UNKNOWN ||
+      want == 0 || want > CRDT_CHANGE_MAX ||
+      ZSTD_findFrameCompressedSize(b, v->mv_size) != v->mv_size)
+    return GS_ECORRUPT;
+  *raw_len = (size_t)want;
+  return GS_OK;
+}
+
+/* store_feed_read, and store_feed_read_kept when kcb is set. */
+static gs_err feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                        uint64_t from, uint64_t to, store_raw_cb cb,
+                        store_kept_cb kcb, void *ctx)
 {
   MDB_txn *txn;
   MDB_cursor *cur;
@@ -3264,15 +3320,34 @@ gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
     size_t rn;
     if ((rc = open_value(s, DB_CHANGES, &k, &v)) != 0)
       break;
-    if ((err = change_unpack(s, &v, &raw, &rn)) != GS_OK)
-      break;
-    stop = cb(ctx, seq, raw, rn);
+    if (kcb) {
+      if ((err = change_kept_size(&v, &rn)) != GS_OK)
+        break;
+      stop = kcb(ctx, seq, v.mv_data, v.mv_size, rn);
+    } else {
+      if ((err = change_unpack(s, &v, &raw, &rn)) != GS_OK)
+        break;
+      stop = cb(ctx, seq, raw, rn);
+    }
     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
   }
   if (!err && rc && rc != MDB_NOTFOUND)
     err = lmdb_err(rc);
   cursor_close(txn, cur);
   return err;
+}
+
+gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                       uint64_t from, uint64_t to, store_raw_cb cb, void *ctx)
+{
+  return feed_read(s, feed, from, to, cb, NULL, ctx);
+}
+
+gs_err store_feed_read_kept(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                            uint64_t from, uint64_t to, store_kept_cb cb,
+                            void *ctx)
+{
+  return feed_read(s, feed, from, to, NULL, cb, ctx);
 }
 
 gs_err store_forks_list(store *s, store_fork_cb cb, void *ctx)

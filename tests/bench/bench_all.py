@@ -273,9 +273,18 @@ def gs_sync(gs, n):
         pb, addr_b = nodes.serve("b", extra=("--no-discovery", "--gossip-ms",
                                              "86400000"))
         px = Proxy(addr_b)
+        from bench_sync import cpu_s
+        r0 = cpu_s(pb.pid)
         t0 = time.time()
-        nodes.cmd("a", "sync", px.addr)
+        p = subprocess.Popen([gs, "--dir", nodes.dir("a"), "sync", px.addr],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        err = p.stderr.read()
+        _, status, ru = os.wait4(p.pid, 0)
         cold = time.time() - t0
+        if os.waitstatus_to_exitcode(status):
+            raise SystemExit("sync failed: %s" % err.decode()[-2000:])
+        cold_cpu = (ru.ru_utime + ru.ru_stime, cpu_s(pb.pid) - r0)
         cold_bytes = px.take()
         held = json.loads(nodes.cmd("b", "--json", "status"))["records"]
         assert held >= n, "b holds %d of %d" % (held, n)
@@ -319,6 +328,7 @@ def gs_sync(gs, n):
         return {"load": load, "load_rss": load_rss,
                 "load_cpu": n / load_cpu,
                 "unlock_rss": unlock_rss, "cold_s": cold,
+                "cold_cpu": cold_cpu,
                 "cold_bytes": cold_bytes,
                 "inc_ms": statistics.median(lat) * 1000,
                 "inc_bytes": statistics.median(inc_bytes),
@@ -494,6 +504,9 @@ def main():
              ("PouchDB*", pdS and pdS["cold_s"], False)],
             goal("%.0f s" % GOAL_COLD_S, lower(sy["cold_s"], GOAL_COLD_S))
             if at_million else goal("10 s at 1000000", None))
+        row(sec, "  CPU of the sender (gridsync sync)", sy["cold_cpu"][0],
+            "s", [])
+        row(sec, "  CPU of the receiver (serve)", sy["cold_cpu"][1], "s", [])
         row(sec, "bytes on the wire per record", sy["cold_bytes"] / n, "B",
             [("Automerge", amS and amS["cold_bytes"] / n, False)])
         sec = "4. incremental, %d-record pair" % n
