@@ -58,6 +58,23 @@ typedef struct field {
   size_t nelems, cap;
 } field;
 
+/* A record's byte strings (scope, collection, field names, values) come
+ * from its arena (issue 20, fourth pass: a merge decoded, edited and
+ * re-encoded every touched record with a malloc and a free for each of
+ * them): first the record's own ARENA_INLINE bytes, then chunks, all
+ * freed with the record, none moved (pointers into it stay valid). A
+ * value a register or set loses stays there until the record is freed:
+ * at most the bytes of the ops applied to it. Arrays (fields, elements,
+ * stamps) still grow on the heap. */
+#define ARENA_INLINE 512
+#define ARENA_CHUNK 2048
+
+typedef struct chunk {
+  struct chunk *next;
+  size_t used, cap;
+  uint8_t b[];
+} chunk;
+
 struct crdt_record {
   char *scope;
   size_t scope_len;
@@ -69,12 +86,46 @@ struct crdt_record {
   bool deleted;
   field *fields;
   size_t nfields, cap;
+  chunk *chunks;
+  size_t inl_used;
+  uint8_t inl[ARENA_INLINE];
 };
 
 static void *dup_bytes(const void *p, size_t n)
 {
   uint8_t *d = malloc(n ? n : 1);
   if (d && n)
+    memcpy(d, p, n);
+  return d;
+}
+
+/* n bytes of r's arena holding a copy of p (NULL: no memory). */
+static void *arena_dup(crdt_record *r, const void *p, size_t n)
+{
+  uint8_t *d;
+  if (n <= ARENA_INLINE - r->inl_used) {
+    d = r->inl + r->inl_used;
+    r->inl_used += n;
+  } else if (r->chunks && n <= r->chunks->cap - r->chunks->used) {
+    d = r->chunks->b + r->chunks->used;
+    r->chunks->used += n;
+  } else {
+    size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+    chunk *c = malloc(sizeof *c + cap);
+    if (!c)
+      return NULL;
+    c->cap = cap;
+    c->used = n;
+    if (r->chunks && n > ARENA_CHUNK) { /* a big one: keep the room */
+      c->next = r->chunks->next;
+      r->chunks->next = c;
+    } else {
+      c->next = r->chunks;
+      r->chunks = c;
+    }
+    d = c->b;
+  }
+  if (n)
     memcpy(d, p, n);
   return d;
 }
@@ -137,15 +188,12 @@ static void stamps_del(stamps *st, const crdt_stamp *s)
 
 static void elem_clear(elem *e)
 {
-  free(e->val);
   free(e->adds.v);
   free(e->rems.v);
 }
 
 static void field_clear(field *f)
 {
-  free(f->name);
-  free(f->reg_val);
   for (size_t i = 0; i < f->nelems; i++)
     elem_clear(&f->elems[i]);
   free(f->elems);
@@ -158,8 +206,11 @@ void crdt_record_free(crdt_record *r)
   for (size_t i = 0; i < r->nfields; i++)
     field_clear(&r->fields[i]);
   free(r->fields);
-  free(r->scope);
-  free(r->coll);
+  while (r->chunks) {
+    chunk *c = r->chunks;
+    r->chunks = c->next;
+    free(c);
+  }
   free(r);
 }
 
@@ -172,8 +223,8 @@ crdt_record *crdt_record_new(const char *scope, size_t scope_len,
   crdt_record *r = calloc(1, sizeof *r);
   if (!r)
     return NULL;
-  r->scope = dup_bytes(scope, scope_len);
-  r->coll = dup_bytes(coll, coll_len);
+  r->scope = arena_dup(r, scope, scope_len);
+  r->coll = arena_dup(r, coll, coll_len);
   if (!r->scope || !r->coll) {
     crdt_record_free(r);
     return NULL;
@@ -220,7 +271,7 @@ static gs_err field_get(crdt_record *r, const char *name, size_t n,
                     sizeof *r->fields);
   if (err)
     return err;
-  char *nm = dup_bytes(name, n);
+  char *nm = arena_dup(r, name, n);
   if (!nm)
     return GS_ENOMEM;
   memmove(&r->fields[pos + 1], &r->fields[pos],
@@ -233,7 +284,8 @@ static gs_err field_get(crdt_record *r, const char *name, size_t n,
   return GS_OK;
 }
 
-static gs_err elem_get(field *f, const uint8_t *val, size_t len, elem **out)
+static gs_err elem_get(crdt_record *r, field *f, const uint8_t *val,
+                       size_t len, elem **out)
 {
   size_t lo = 0, hi = f->nelems;
   while (lo < hi) {
@@ -252,7 +304,7 @@ static gs_err elem_get(field *f, const uint8_t *val, size_t len, elem **out)
                     sizeof *f->elems);
   if (err)
     return err;
-  uint8_t *v = dup_bytes(val, len);
+  uint8_t *v = arena_dup(r, val, len);
   if (!v)
     return GS_ENOMEM;
   memmove(&f->elems[lo + 1], &f->elems[lo],
@@ -275,17 +327,16 @@ static bool lww_wins(const crdt_stamp *s, const uint8_t *val, size_t len,
   return bytes_cmp(val, len, cval, clen) > 0;
 }
 
-static gs_err reg_merge(field *f, const crdt_stamp *s, const uint8_t *val,
-                        size_t len)
+static gs_err reg_merge(crdt_record *r, field *f, const crdt_stamp *s,
+                        const uint8_t *val, size_t len)
 {
   if (f->has_reg &&
       !lww_wins(s, val, len, &f->reg_stamp, f->reg_val, f->reg_len))
     return GS_OK;
-  uint8_t *v = dup_bytes(val, len);
+  uint8_t *v = arena_dup(r, val, len);
   if (!v)
     return GS_ENOMEM;
-  free(f->reg_val);
-  f->reg_val = v;
+  f->reg_val = v; /* the one it beat stays in the arena */
   f->reg_len = len;
   f->reg_stamp = *s;
   f->has_reg = true;
@@ -362,14 +413,14 @@ gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
   const uint8_t *val = (const uint8_t *)sb.data;
   switch (op->kind) {
   case CRDT_OP_SET:
-    err = reg_merge(f, st, val, sb.size);
+    err = reg_merge(r, f, st, val, sb.size);
     break;
   case CRDT_OP_ADD:
-    if ((err = elem_get(f, val, sb.size, &e)) == GS_OK)
+    if ((err = elem_get(r, f, val, sb.size, &e)) == GS_OK)
       err = elem_add(e, st);
     break;
   case CRDT_OP_REMOVE:
-    if ((err = elem_get(f, val, sb.size, &e)) != GS_OK)
+    if ((err = elem_get(r, f, val, sb.size, &e)) != GS_OK)
       break;
     for (size_t i = 0; i < op->ntags && !err; i++)
       err = elem_remove(e, &op->tags[i]);
@@ -397,12 +448,13 @@ gs_err crdt_record_merge(crdt_record *into, const crdt_record *o)
     if ((err = field_get(into, of->name, of->name_len, &f)) != GS_OK)
       break;
     if (of->has_reg &&
-        (err = reg_merge(f, &of->reg_stamp, of->reg_val, of->reg_len)))
+        (err = reg_merge(into, f, &of->reg_stamp, of->reg_val,
+                                  of->reg_len)))
       break;
     for (size_t j = 0; j < of->nelems && !err; j++) {
       const elem *oe = &of->elems[j];
       elem *e;
-      if ((err = elem_get(f, oe->val, oe->len, &e)) != GS_OK)
+      if ((err = elem_get(into, f, oe->val, oe->len, &e)) != GS_OK)
         break;
       for (size_t k = 0; k < oe->rems.n && !err; k++)
         err = elem_remove(e, &oe->rems.v[k]);
@@ -702,7 +754,7 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
       if (fa[1].via.array.size != 3 || crdt__obj_uint(&ra[0], &s.hlc) ||
           !crdt_hlc_valid(s.hlc) || obj_origin(&ra[1], ot, s.origin) ||
           value_bytes(&ra[2], &vb) ||
-          reg_merge(f, &s, (uint8_t *)vb.data, vb.size))
+          reg_merge(r, f, &s, (uint8_t *)vb.data, vb.size))
         goto fail;
     } else if (fa[1].type != MSGPACK_OBJECT_NIL) {
       goto fail;
@@ -714,7 +766,7 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
       elem *e;
       if (eo->type != MSGPACK_OBJECT_ARRAY || eo->via.array.size != 3 ||
           value_bytes(&eo->via.array.ptr[0], &vb) ||
-          elem_get(f, (uint8_t *)vb.data, vb.size, &e) ||
+          elem_get(r, f, (uint8_t *)vb.data, vb.size, &e) ||
           decode_stamps(&eo->via.array.ptr[2], ot, true, e) ||
           decode_stamps(&eo->via.array.ptr[1], ot, false, e))
         goto fail;
@@ -995,7 +1047,7 @@ static gs_err rd_field(rd *r, crdt_record *rec, const origins *tab)
       return GS_EDECODE;
     if ((err = rd_stamp(r, tab, &s)) != GS_OK ||
         (err = rd_value(r, &val, &vn)) != GS_OK ||
-        (err = reg_merge(f, &s, val, vn)) != GS_OK)
+        (err = reg_merge(rec, f, &s, val, vn)) != GS_OK)
       return err;
   }
   if ((err = rd_array(r, &ne)) != GS_OK)
@@ -1008,7 +1060,7 @@ static gs_err rd_field(rd *r, crdt_record *rec, const origins *tab)
     if (n != 3)
       return GS_EDECODE;
     if ((err = rd_value(r, &val, &vn)) != GS_OK ||
-        (err = elem_get(f, val, vn, &e)) != GS_OK)
+        (err = elem_get(rec, f, val, vn, &e)) != GS_OK)
       return err;
     /* the adds follow the removes in the bytes: read them in the
      * decoder's order (removes first), from a second reader */

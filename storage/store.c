@@ -1542,55 +1542,155 @@ static int key_list_cmp(const key_list *l, size_t a, size_t b)
   return lmdb_keycmp(l->b + a, key_len_at(l, a), l->b + b, key_len_at(l, b));
 }
 
+/* A key's place in a sort (issue 20, fourth pass): the 8 bytes of the
+ * key that follow the prefix every key of the list shares, big-endian
+ * and zero-padded, then the key's index. Two keys whose words differ
+ * are ordered by their words alone: both keys hold the shared prefix, so
+ * the first byte where they differ lies in the word (a key that ends
+ * inside it is padded with zeros, and is a prefix of the other up to
+ * there: it sorts first either way). Equal words fall back to the whole
+ * keys. */
+typedef struct sort_ent {
+  uint64_t word;
+  size_t i;
+} sort_ent;
+
+/* How many leading bytes every key of l shares (at most the shortest). */
+static size_t key_list_shared(const key_list *l)
+{
+  if (!l->nk)
+    return 0;
+  const uint8_t *k0 = l->b + l->off[0];
+  size_t m = key_len_at(l, l->off[0]);
+  for (size_t i = 1; i < l->nk && m; i++) {
+    const uint8_t *k = l->b + l->off[i];
+    size_t kn = key_len_at(l, l->off[i]), j = 0;
+    if (kn < m)
+      m = kn;
+    while (j < m && k[j] == k0[j])
+      j++;
+    m = j;
+  }
+  return m;
+}
+
+static uint64_t key_word(const key_list *l, size_t i, size_t shared)
+{
+  const uint8_t *k = l->b + l->off[i];
+  size_t kn = key_len_at(l, l->off[i]);
+  uint64_t w = 0;
+  for (size_t j = 0; j < 8; j++)
+    w = w << 8 | (shared + j < kn ? k[shared + j] : 0);
+  return w;
+}
+
+static int sort_ent_cmp(const key_list *l, const sort_ent *a,
+                        const sort_ent *b)
+{
+  if (a->word != b->word)
+    return a->word < b->word ? -1 : 1;
+  return key_list_cmp(l, l->off[a->i], l->off[b->i]);
+}
+
 /* Stable sort of idx (n indexes of keys of l) by key (a bottom-up merge
- * sort: qsort has no context argument, and is not stable). */
+ * sort of sort_ents: qsort has no context argument, and is not stable). */
 static gs_err key_list_sort(const key_list *l, size_t *idx, size_t n)
 {
   if (n < 2)
     return GS_OK;
-  size_t *tmp = malloc(n * sizeof *tmp);
-  if (!tmp)
+  sort_ent *e = malloc(2 * n * sizeof *e);
+  if (!e)
     return GS_ENOMEM;
+  sort_ent *a = e, *tmp = e + n;
+  size_t shared = key_list_shared(l);
+  for (size_t i = 0; i < n; i++)
+    a[i] = (sort_ent){key_word(l, idx[i], shared), idx[i]};
   for (size_t w = 1; w < n; w *= 2) {
     for (size_t lo = 0; lo < n; lo += 2 * w) {
       size_t mid = lo + w < n ? lo + w : n;
       size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
       size_t i = lo, j = mid, o = lo;
       while (i < mid && j < hi)
-        tmp[o++] = key_list_cmp(l, l->off[idx[i]], l->off[idx[j]]) <= 0
-                       ? idx[i++]
-                       : idx[j++];
+        tmp[o++] = sort_ent_cmp(l, &a[i], &a[j]) <= 0 ? a[i++] : a[j++];
       while (i < mid)
-        tmp[o++] = idx[i++];
+        tmp[o++] = a[i++];
       while (j < hi)
-        tmp[o++] = idx[j++];
+        tmp[o++] = a[j++];
     }
-    memcpy(idx, tmp, n * sizeof *idx);
+    sort_ent *t = a;
+    a = tmp;
+    tmp = t;
   }
-  free(tmp);
+  for (size_t i = 0; i < n; i++)
+    idx[i] = a[i].i;
+  free(e);
   return GS_OK;
 }
 
-/* Put every key of l (empty values) into db, in key order. */
+/* Sort the keys of l from index from on (a few: one record's hist
+ * entries, one per change) by insertion, in place in l->off. */
+static void key_list_order_from(key_list *l, size_t from)
+{
+  for (size_t i = from + 1; i < l->nk; i++) {
+    size_t off = l->off[i], j = i;
+    for (; j > from && key_list_cmp(l, l->off[j - 1], off) > 0; j--)
+      l->off[j] = l->off[j - 1];
+    l->off[j] = off;
+  }
+}
+
+/* Put every key of l (empty values) into db, in key order, through one
+ * cursor: LMDB finds a key that falls in the page the cursor is on
+ * without a search from the root, and sorted keys mostly do. Keys that
+ * come in order already (touched_write makes its hist list so) are not
+ * sorted again. */
 static gs_err key_list_write(store *s, MDB_txn *txn, MDB_dbi db, key_list *l)
 {
-  size_t *idx = malloc((l->nk ? l->nk : 1) * sizeof *idx);
+  (void)s; /* empty values: nothing to seal (sealed_db) */
+  if (!l->nk)
+    return GS_OK;
+  size_t *idx = malloc(l->nk * sizeof *idx);
   if (!idx)
     return GS_ENOMEM;
-  for (size_t i = 0; i < l->nk; i++)
+  bool sorted = true;
+  for (size_t i = 0; i < l->nk; i++) {
     idx[i] = i;
-  gs_err err = key_list_sort(l, idx, l->nk);
-  MDB_val empty = {0, ""};
-  last_key last = {.known = false};
+    if (i && sorted && key_list_cmp(l, l->off[i - 1], l->off[i]) > 0)
+      sorted = false;
+  }
+  gs_err err = sorted ? GS_OK : key_list_sort(l, idx, l->nk);
+  MDB_val empty = {0, ""}, lk, lv;
+  MDB_cursor *cur = NULL;
+  int rc = 0;
+  if (!err && (rc = mdb_cursor_open(txn, db, &cur)) != 0)
+    err = lmdb_err(rc);
+  /* the database's last key: keys after it are appends (full pages) */
+  bool none = false;
+  key_buf last = {.n = 0};
+  if (!err) {
+    rc = mdb_cursor_get(cur, &lk, &lv, MDB_LAST);
+    if (rc == MDB_NOTFOUND)
+      none = true;
+    else if (rc)
+      err = lmdb_err(rc);
+    else if (lk.mv_size > sizeof last.b)
+      err = GS_ECORRUPT; /* not a key of ours */
+    else
+      memcpy(last.b, lk.mv_data, last.n = lk.mv_size);
+  }
+  bool append = none;
   for (size_t i = 0; i < l->nk && !err; i++) {
     size_t off = l->off[idx[i]];
     if (i && key_list_cmp(l, l->off[idx[i - 1]], off) == 0)
       continue;
     MDB_val k = {key_len_at(l, off), l->b + off};
-    int rc = put_ordered(s, txn, db, &last, &k, &empty);
-    if (rc)
+    if (!append && lmdb_keycmp(k.mv_data, k.mv_size, last.b, last.n) > 0)
+      append = true; /* and so is every key after it */
+    if ((rc = mdb_cursor_put(cur, &k, &empty, append ? MDB_APPEND : 0)))
       err = lmdb_err(rc);
   }
+  if (cur)
+    mdb_cursor_close(cur);
   free(idx);
   return err;
 }
@@ -1699,6 +1799,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     }
     size_t cn = (size_t)(nul - kb), head = cn + 1 + CRDT_ID_LEN;
     uint32_t last_chg = UINT32_MAX;
+    size_t hist_from = hist.nk;
     for (; i < n && key_list_cmp(kl, kl->off[first], kl->off[idx[i]]) == 0;
          i++) {
       const noted_change *nc = &ts->ch[ts->chg[idx[i]]];
@@ -1712,6 +1813,8 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
           goto out;
       }
     }
+    /* this record's hist keys in order: the list comes out sorted */
+    key_list_order_from(&hist, hist_from);
     size_t en;
     if ((err = crdt_record_encode(rec, &enc, &en)) != GS_OK)
       goto out;
