@@ -376,10 +376,40 @@ static bool same_record(const crdt_record *r, const char *coll, size_t cn,
          memcmp(id, r->id, CRDT_ID_LEN) == 0;
 }
 
+/* An op's value packed on the stack (issue 20, fourth pass: an sbuffer
+ * took 8 KiB from the heap for every op applied); a longer one moves to
+ * the heap. */
+typedef struct vbuf {
+  uint8_t *data;
+  size_t size, cap;
+  uint8_t stack[256];
+} vbuf;
+
+static int vbuf_write(void *ctx, const char *buf, size_t len)
+{
+  vbuf *b = ctx;
+  if (len > b->cap - b->size) {
+    if (b->size + len > SIZE_MAX / 2)
+      return -1;
+    size_t cap = 2 * (b->size + len);
+    uint8_t *d = malloc(cap);
+    if (!d)
+      return -1;
+    memcpy(d, b->data, b->size);
+    if (b->data != b->stack)
+      free(b->data);
+    b->data = d;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->size, buf, len);
+  b->size += len;
+  return 0;
+}
+
 gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
                          const crdt_stamp *st)
 {
-  msgpack_sbuffer sb;
+  vbuf sb;
   msgpack_packer pk;
   field *f;
   elem *e;
@@ -402,8 +432,10 @@ gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
     for (size_t i = 0; i < op->ntags; i++)
       if (!crdt_hlc_valid(op->tags[i].hlc))
         return GS_EINVAL;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  sb.data = sb.stack;
+  sb.size = 0;
+  sb.cap = sizeof sb.stack;
+  msgpack_packer_init(&pk, &sb, vbuf_write);
   if (crdt__value_pack(&pk, &op->value) != 0) {
     err = GS_ENOMEM;
     goto done;
@@ -429,7 +461,8 @@ gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
     err = GS_EINVAL;
   }
 done:
-  msgpack_sbuffer_destroy(&sb);
+  if (sb.data != sb.stack)
+    free(sb.data);
   return err;
 }
 
@@ -467,11 +500,47 @@ gs_err crdt_record_merge(crdt_record *into, const crdt_record *o)
 
 /* ---- canonical encoding ---- */
 
-/* The origin table of version 2: sorted, unique origin keys. */
+/* The origin table of version 2: sorted, unique origin keys; the first
+ * ORIGINS_INLINE kept in the struct (a record names one to three). */
+#define ORIGINS_INLINE 8
+
 typedef struct origins {
   uint8_t (*k)[CRDT_KEY_LEN];
   size_t n, cap;
+  uint8_t inl[ORIGINS_INLINE][CRDT_KEY_LEN];
 } origins;
+
+static void origins_init(origins *o)
+{
+  o->k = o->inl;
+  o->n = 0;
+  o->cap = ORIGINS_INLINE;
+}
+
+static void origins_free(origins *o)
+{
+  if (o->k != o->inl)
+    free(o->k);
+  o->k = o->inl;
+}
+
+/* Room for need keys in o. */
+static gs_err origins_reserve(origins *o, size_t need)
+{
+  if (need <= o->cap)
+    return GS_OK;
+  size_t cap = need > 2 * o->cap ? need : 2 * o->cap;
+  if (cap > SIZE_MAX / CRDT_KEY_LEN)
+    return GS_ENOMEM;
+  uint8_t (*k)[CRDT_KEY_LEN] = malloc(cap * CRDT_KEY_LEN);
+  if (!k)
+    return GS_ENOMEM;
+  memcpy(k, o->k, o->n * CRDT_KEY_LEN);
+  origins_free(o);
+  o->k = k;
+  o->cap = cap;
+  return GS_OK;
+}
 
 static int key_cmp(const void *a, const void *b)
 {
@@ -483,7 +552,7 @@ static gs_err origins_push(origins *o, const crdt_stamp *s)
   /* most stamps repeat the last origin pushed */
   if (o->n && memcmp(o->k[o->n - 1], s->origin, CRDT_KEY_LEN) == 0)
     return GS_OK;
-  if (grow((void **)&o->k, &o->cap, o->n + 1, sizeof *o->k))
+  if (origins_reserve(o, o->n + 1))
     return GS_ENOMEM;
   memcpy(o->k[o->n++], s->origin, CRDT_KEY_LEN);
   return GS_OK;
@@ -523,6 +592,12 @@ static int pack_origin(msgpack_packer *pk, const origins *o,
 {
   if (!o)
     return msgpack_pack_bin_with_body(pk, s->origin, CRDT_KEY_LEN);
+  if (o->n <= ORIGINS_INLINE) { /* a few: look them over */
+    for (size_t i = 0; i < o->n; i++)
+      if (memcmp(o->k[i], s->origin, CRDT_KEY_LEN) == 0)
+        return msgpack_pack_uint64(pk, (uint64_t)i);
+    return -1;
+  }
   const uint8_t (*at)[CRDT_KEY_LEN] =
       bsearch(s->origin, o->k, o->n, sizeof *o->k, key_cmp);
   return at ? msgpack_pack_uint64(pk, (uint64_t)(at - o->k)) : -1;
@@ -545,20 +620,41 @@ static int pack_raw(msgpack_sbuffer *sb, const uint8_t *p, size_t n)
   return msgpack_sbuffer_write(sb, (const char *)p, n);
 }
 
+/* About the bytes r encodes to (more, mostly): the buffer is taken at
+ * that size once, not grown from msgpack-c's 8 KiB by doubling. */
+static size_t encoded_guess(const crdt_record *r, const origins *o)
+{
+  size_t n = 64 + r->scope_len + r->coll_len +
+             (o ? o->n * (CRDT_KEY_LEN + 2) : 0);
+  size_t stamp = o ? 12 : 12 + CRDT_KEY_LEN + 2;
+  for (size_t i = 0; i < r->nfields; i++) {
+    const field *f = &r->fields[i];
+    n += 8 + f->name_len + (f->has_reg ? stamp + f->reg_len : 1);
+    for (size_t j = 0; j < f->nelems; j++)
+      n += 12 + f->elems[j].len +
+           (f->elems[j].adds.n + f->elems[j].rems.n) * (stamp + 1);
+  }
+  return n;
+}
+
 static gs_err encode_version(const crdt_record *r, unsigned ver,
                              uint8_t **out, size_t *n)
 {
   msgpack_sbuffer sb;
   msgpack_packer pk;
-  origins tab = {0}, *o = NULL;
+  origins tab, *o = NULL;
+  origins_init(&tab);
   if (ver == 2) {
     if (origins_collect(r, &tab) != GS_OK) {
-      free(tab.k);
+      origins_free(&tab);
       return GS_ENOMEM;
     }
     o = &tab;
   }
   msgpack_sbuffer_init(&sb);
+  size_t guess = encoded_guess(r, o);
+  if ((sb.data = malloc(guess)) != NULL)
+    sb.alloc = guess; /* else msgpack-c's own growth */
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
   int rc = msgpack_pack_array(&pk, o ? 7 : 6);
   rc |= msgpack_pack_uint32(&pk, ver);
@@ -600,7 +696,7 @@ static gs_err encode_version(const crdt_record *r, unsigned ver,
       rc |= pack_stamps(&pk, o, &e->rems);
     }
   }
-  free(tab.k);
+  origins_free(&tab);
   if (rc) {
     msgpack_sbuffer_destroy(&sb);
     return GS_ENOMEM;
@@ -685,10 +781,11 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
   uint8_t *check = NULL;
   size_t checklen;
   uint64_t ver;
-  origins tab = {0}, *ot = NULL;
+  origins tab, *ot = NULL;
   gs_err err;
 
   *out = NULL;
+  origins_init(&tab);
   msgpack_sbuffer_init(&vb);
   if ((err = crdt__mp_unpack(buf, n, RECORD_DEPTH, &u)) != GS_OK)
     goto fail;
@@ -711,11 +808,11 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
     /* the table: bounded by the message (34 bytes an entry) */
     if (a[4].type != MSGPACK_OBJECT_ARRAY)
       goto fail;
-    tab.n = tab.cap = a[4].via.array.size;
-    if (tab.n && !(tab.k = malloc(tab.n * sizeof *tab.k))) {
+    if (origins_reserve(&tab, a[4].via.array.size)) {
       err = GS_ENOMEM;
       goto fail;
     }
+    tab.n = a[4].via.array.size;
     for (size_t i = 0; i < tab.n; i++)
       if (crdt__obj_bin(&a[4].via.array.ptr[i], CRDT_KEY_LEN, tab.k[i]))
         goto fail;
@@ -781,14 +878,14 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
     goto fail;
   }
   free(check);
-  free(tab.k);
+  origins_free(&tab);
   msgpack_sbuffer_destroy(&vb);
   msgpack_unpacked_destroy(&u);
   *out = r;
   return GS_OK;
 fail:
   free(check);
-  free(tab.k);
+  origins_free(&tab);
   msgpack_sbuffer_destroy(&vb);
   msgpack_unpacked_destroy(&u);
   crdt_record_free(r);
@@ -1079,7 +1176,7 @@ static gs_err rd_field(rd *r, crdt_record *rec, const origins *tab)
 static gs_err decode_direct(const uint8_t *buf, size_t n, crdt_record **out)
 {
   rd r = {buf, buf + n};
-  origins tab = {0}, *ot = NULL;
+  origins tab, *ot = NULL;
   crdt_record *rec = NULL;
   const uint8_t *sp, *cp, *id;
   size_t len, sn, cn, idn, nf;
@@ -1087,6 +1184,7 @@ static gs_err decode_direct(const uint8_t *buf, size_t n, crdt_record **out)
   gs_err err;
 
   *out = NULL;
+  origins_init(&tab);
   if ((err = rd_array(&r, &len)) != GS_OK || (err = rd_uint(&r, &ver)))
     goto fail;
   err = GS_EDECODE;
@@ -1106,11 +1204,11 @@ static gs_err decode_direct(const uint8_t *buf, size_t n, crdt_record **out)
     size_t nt;
     if ((err = rd_array(&r, &nt)) != GS_OK)
       goto fail;
-    tab.n = tab.cap = nt;
-    if (nt && !(tab.k = malloc(nt * sizeof *tab.k))) {
+    if (origins_reserve(&tab, nt)) {
       err = GS_ENOMEM;
       goto fail;
     }
+    tab.n = nt;
     for (size_t i = 0; i < nt; i++) {
       const uint8_t *k;
       size_t kn;
@@ -1147,11 +1245,11 @@ static gs_err decode_direct(const uint8_t *buf, size_t n, crdt_record **out)
   err = GS_ETRAILING;
   if (r.p != r.end)
     goto fail;
-  free(tab.k);
+  origins_free(&tab);
   *out = rec;
   return GS_OK;
 fail:
-  free(tab.k);
+  origins_free(&tab);
   crdt_record_free(rec);
   return err == GS_OK ? GS_EDECODE : err;
 }
