@@ -577,7 +577,17 @@ static gs_err origins_collect(const crdt_record *r, origins *o)
   }
   if (err || o->n < 2)
     return err;
-  qsort(o->k, o->n, sizeof *o->k, key_cmp);
+  if (o->n <= ORIGINS_INLINE) { /* a few: by insertion */
+    for (size_t i = 1; i < o->n; i++)
+      for (size_t j = i; j > 0 && key_cmp(o->k[j - 1], o->k[j]) > 0; j--) {
+        uint8_t t[CRDT_KEY_LEN];
+        memcpy(t, o->k[j], CRDT_KEY_LEN);
+        memcpy(o->k[j], o->k[j - 1], CRDT_KEY_LEN);
+        memcpy(o->k[j - 1], t, CRDT_KEY_LEN);
+      }
+  } else {
+    qsort(o->k, o->n, sizeof *o->k, key_cmp);
+  }
   size_t w = 1;
   for (size_t i = 1; i < o->n; i++)
     if (memcmp(o->k[i], o->k[w - 1], CRDT_KEY_LEN) != 0)
@@ -1008,11 +1018,44 @@ static int cmp_write(void *data, const char *buf, size_t len)
   return 0;
 }
 
+/* A str value (most values): what rd_value checks, in its order (the
+ * bytes there, at most CRDT_TEXT_MAX, UTF-8, then the header msgpack-c
+ * writes for that length: fixstr below 32, str8 below 256, str16 below
+ * 65536), without packing it again. */
+static gs_err rd_str_value(rd *r, const uint8_t **p, size_t *n)
+{
+  const uint8_t *b = r->p;
+  size_t avail = (size_t)(r->end - r->p), h, len;
+  if (*b <= 0xbf) {
+    h = 1;
+    len = *b & 0x1f;
+  } else {
+    size_t w = *b == 0xd9 ? 1 : *b == 0xda ? 2 : 4;
+    if (avail < 1 + w)
+      return GS_ETRUNC;
+    h = 1 + w;
+    len = (size_t)rd_be(b + 1, w);
+  }
+  if (len > avail - h)
+    return GS_ETRUNC;
+  if (len > CRDT_TEXT_MAX)
+    return GS_ETOOBIG;
+  if (!crdt_utf8_valid((const char *)b + h, len))
+    return GS_EUTF8;
+  if (h != (len < 32 ? 1u : len < 256 ? 2u : len < 65536 ? 3u : 5u))
+    return GS_EDECODE;
+  *n = h + len;
+  return rd_take(r, *n, p);
+}
+
 /* One value (a scalar: nil, bool, int, float64, str, bin, or the ref
  * extension): checked as crdt_value_check does, and in its canonical
  * form (packed again, compared in place); kept as its bytes. */
 static gs_err rd_value(rd *r, const uint8_t **p, size_t *n)
 {
+  if (r->p < r->end &&
+      ((*r->p >= 0xa0 && *r->p <= 0xbf) || (*r->p >= 0xd9 && *r->p <= 0xdb)))
+    return rd_str_value(r, p, n);
   gs_err err = crdt__mp_span(r->p, (size_t)(r->end - r->p), 0, n);
   if (err)
     return err;
@@ -1238,6 +1281,12 @@ static gs_err decode_direct(const uint8_t *buf, size_t n, crdt_record **out)
     del_merge(rec, &s, *b == 0xc3);
   }
   if ((err = rd_array(&r, &nf)) != GS_OK)
+    goto fail;
+  /* room for them at once, when the bytes left can hold them (a field
+   * takes at least 5) */
+  if (nf <= (size_t)(r.end - r.p) / 5 &&
+      (err = grow((void **)&rec->fields, &rec->cap, nf,
+                  sizeof *rec->fields)) != GS_OK)
     goto fail;
   for (size_t i = 0; i < nf; i++)
     if ((err = rd_field(&r, rec, ot)) != GS_OK)
