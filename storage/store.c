@@ -1708,6 +1708,7 @@ typedef struct touched_set {
   size_t capop, capchg;
   noted_change *ch;
   size_t nch, capch;
+  crdt_op *opv; /* the ops copied in key order (touched_gather) */
 } touched_set;
 
 static void touched_free(touched_set *ts)
@@ -1716,6 +1717,7 @@ static void touched_free(touched_set *ts)
   free(ts->op);
   free(ts->chg);
   free(ts->ch);
+  free(ts->opv);
   memset(ts, 0, sizeof *ts);
 }
 
@@ -1749,6 +1751,46 @@ static gs_err touched_note(touched_set *ts, const crdt_change *c,
   return GS_OK;
 }
 
+/* Lay the notes out in key order (idx, n of them, as key_list_sort left
+ * it), then idx := 0, 1, 2...: the keys, the ops (copied: they borrow
+ * from their changes, which outlive ts) and their change indexes, so
+ * that the pass over the records reads them one after the other instead
+ * of jumping about the batch's memory for each (a cache miss or three
+ * per op: a tenth of a merge's time). On no memory nothing changes. */
+static void touched_gather(touched_set *ts, size_t *idx, size_t n)
+{
+  key_list *kl = &ts->keys, nk = {0};
+  crdt_op *opv = malloc((n ? n : 1) * sizeof *opv);
+  uint32_t *chg = malloc((n ? n : 1) * sizeof *chg);
+  if (!opv || !chg || crdt_grow((void **)&nk.b, &nk.cap, kl->n, 1) ||
+      crdt_grow((void **)&nk.off, &nk.capk, n ? n : 1, sizeof *nk.off)) {
+    free(opv);
+    free(chg);
+    key_list_free(&nk);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    size_t off = kl->off[idx[i]], kn = key_len_at(kl, off);
+    memcpy(nk.b + nk.n, kl->b + off - 2, 2 + kn);
+    nk.off[i] = nk.n + 2;
+    nk.n += 2 + kn;
+    opv[i] = *ts->op[idx[i]];
+    chg[i] = ts->chg[idx[i]];
+  }
+  nk.nk = n;
+  for (size_t i = 0; i < n; i++) {
+    ts->op[i] = &opv[i];
+    idx[i] = i;
+  }
+  key_list_free(kl);
+  *kl = nk;
+  free(ts->chg);
+  ts->chg = chg;
+  ts->capchg = n;
+  free(ts->opv);
+  ts->opv = opv;
+}
+
 /* Apply every noted op, one record at a time in key order (each read,
  * decoded, encoded and written once), then write the scope index entry
  * of each new record and the hist entry of each (record, change). */
@@ -1768,6 +1810,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
   /* the ops by record key, each record's in batch order */
   if ((err = key_list_sort(kl, idx, n)) != GS_OK)
     goto out;
+  touched_gather(ts, idx, n);
   last_key lr = {.known = false};
   for (size_t i = 0; i < n;) {
     size_t first = idx[i];
