@@ -376,6 +376,20 @@ Test(store_coalesce, keys_sharing_long_prefixes_sort_as_bytes)
       snprintf(text[c][k], sizeof text[c][k], "值%zu-%zu", c, k);
       ops[k] = t_set_str(coll, ids[k], rnd() % 2 ? "title" : "room",
                          text[c][k], strlen(text[c][k]));
+      /* values of each kind that borrows bytes: text, bytes, a ref */
+      unsigned kind = (unsigned)(rnd() % 6);
+      if (kind == 0) {
+        ops[k].value.type = CRDT_BYTES;
+      } else if (kind == 1) {
+        ops[k].value.type = CRDT_REF;
+        ops[k].value.u.ref.coll = kcolls[rnd() % 3];
+        ops[k].value.u.ref.coll_len = strlen(ops[k].value.u.ref.coll);
+        memset(ops[k].value.u.ref.id, (int)(c + k), CRDT_ID_LEN);
+      } else if (kind == 2) {
+        ops[k].field = "tags";
+        ops[k].field_len = 4;
+        ops[k].kind = CRDT_OP_ADD;
+      }
     }
     /* a quarter share another feed's clock: decided by origin */
     crdt_hlc h = fe->hlc + 1;
@@ -408,4 +422,43 @@ Test(store_coalesce, keys_sharing_long_prefixes_sort_as_bytes)
   }
   for (size_t c = 0; c < KNCH; c++)
     free(raw[c]);
+}
+
+/* A local write's DELETE is applied from the writer's own op, whose
+ * field and value it does not have: whatever is left there is not read
+ * (the batch's ops are copied with the bytes they borrow, issue 20). */
+Test(store_coalesce, a_local_delete_leaves_its_unused_parts_unread)
+{
+  cr_assert_eq(crdt_crypto_init(), GS_OK);
+  char dir[64];
+  store *s;
+  cr_assert(t_mkdtemp(dir, sizeof dir));
+  cr_assert_eq(store_open(dir, STORE_CREATE | STORE_NOSYNC, &s), GS_OK);
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN], id[CRDT_ID_LEN];
+  crdt_keypair(pk, sk);
+  t_id(id, 1, 7);
+  crdt_op ops[2] = {t_set_str("issue", id, "title", "漏水", strlen("漏水"))};
+  memset(&ops[1], 0, sizeof ops[1]);
+  ops[1].kind = CRDT_OP_DELETE;
+  ops[1].coll = "issue";
+  ops[1].coll_len = 5;
+  memcpy(ops[1].id, id, CRDT_ID_LEN);
+  /* what a writer may leave in the parts a DELETE has not */
+  ops[1].field = NULL;
+  ops[1].field_len = 100;
+  ops[1].value.type = CRDT_STR;
+  ops[1].value.u.s.p = NULL;
+  ops[1].value.u.s.n = 200;
+  store_write *w;
+  cr_assert_eq(store_write_begin(s, sk, &w), GS_OK);
+  cr_assert_eq(store_write_change(w, scope, strlen(scope), ops, 2, T_NOW_MS,
+                                  NULL, NULL),
+               GS_OK);
+  cr_assert_eq(store_write_commit(w), GS_OK);
+  static t_field tf;
+  cr_assert_eq(t_get(s, "issue", id, "title", &tf), GS_OK);
+  cr_assert_eq(tf.nscopes, 1);
+  cr_assert(tf.deleted, "the record is deleted");
+  store_close(s);
+  t_rmtree(dir);
 }
