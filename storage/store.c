@@ -1627,23 +1627,32 @@ static gs_err key_list_sort(const key_list *l, size_t *idx, size_t n)
   return GS_OK;
 }
 
-/* Sort the keys of l from index from on (a few: one record's hist
- * entries, one per change) by insertion, in place in l->off. */
-static void key_list_order_from(key_list *l, size_t from)
+/* Sort idx (the n keys of l, 0..n-1 in order) by insertion when they
+ * come nearly in order: touched_write's hist list is in key order but for
+ * the few entries of one record (one per change, in batch order), so
+ * this is about n comparisons. Stable. False, idx unsorted, once it
+ * would move more than about 8 keys a key: then key_list_sort. */
+static bool key_list_nearly(const key_list *l, size_t *idx, size_t n)
 {
-  for (size_t i = from + 1; i < l->nk; i++) {
-    size_t off = l->off[i], j = i;
-    for (; j > from && key_list_cmp(l, l->off[j - 1], off) > 0; j--)
-      l->off[j] = l->off[j - 1];
-    l->off[j] = off;
+  size_t budget = 8 * n + 64;
+  for (size_t i = 1; i < n; i++) {
+    size_t cur = idx[i], j = i;
+    for (; j > 0 && key_list_cmp(l, l->off[idx[j - 1]], l->off[cur]) > 0;
+         j--) {
+      if (!budget--)
+        return false;
+      idx[j] = idx[j - 1];
+    }
+    idx[j] = cur;
   }
+  return true;
 }
 
 /* Put every key of l (empty values) into db, in key order, through one
  * cursor: LMDB finds a key that falls in the page the cursor is on
  * without a search from the root, and sorted keys mostly do. Keys that
- * come in order already (touched_write makes its hist list so) are not
- * sorted again. */
+ * come nearly in order (touched_write's hist list) are sorted by
+ * insertion. */
 static gs_err key_list_write(store *s, MDB_txn *txn, MDB_dbi db, key_list *l)
 {
   (void)s; /* empty values: nothing to seal (sealed_db) */
@@ -1652,13 +1661,14 @@ static gs_err key_list_write(store *s, MDB_txn *txn, MDB_dbi db, key_list *l)
   size_t *idx = malloc(l->nk * sizeof *idx);
   if (!idx)
     return GS_ENOMEM;
-  bool sorted = true;
-  for (size_t i = 0; i < l->nk; i++) {
+  for (size_t i = 0; i < l->nk; i++)
     idx[i] = i;
-    if (i && sorted && key_list_cmp(l, l->off[i - 1], l->off[i]) > 0)
-      sorted = false;
+  gs_err err = GS_OK;
+  if (!key_list_nearly(l, idx, l->nk)) {
+    for (size_t i = 0; i < l->nk; i++)
+      idx[i] = i;
+    err = key_list_sort(l, idx, l->nk);
   }
-  gs_err err = sorted ? GS_OK : key_list_sort(l, idx, l->nk);
   MDB_val empty = {0, ""}, lk, lv;
   MDB_cursor *cur = NULL;
   int rc = 0;
@@ -1886,7 +1896,6 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     }
     size_t cn = (size_t)(nul - kb), head = cn + 1 + CRDT_ID_LEN;
     uint32_t last_chg = UINT32_MAX;
-    size_t hist_from = hist.nk;
     for (; i < n && key_list_cmp(kl, kl->off[first], kl->off[idx[i]]) == 0;
          i++) {
       const noted_change *nc = &ts->ch[ts->chg[idx[i]]];
@@ -1900,8 +1909,6 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
           goto out;
       }
     }
-    /* this record's hist keys in order: the list comes out sorted */
-    key_list_order_from(&hist, hist_from);
     size_t en;
     if ((err = crdt_record_encode(rec, &enc, &en)) != GS_OK)
       goto out;
