@@ -27,6 +27,7 @@
  * storage/store.c) and is canonical in its own version: a record
  * decodes only from the exact bytes its version encodes it to.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,9 +221,10 @@ crdt_record *crdt_record_new(const char *scope, size_t scope_len,
 {
   if (!crdt_scope_valid(scope, scope_len) || !crdt_name_valid(coll, coll_len))
     return NULL;
-  crdt_record *r = calloc(1, sizeof *r);
+  crdt_record *r = malloc(sizeof *r);
   if (!r)
     return NULL;
+  memset(r, 0, offsetof(crdt_record, inl)); /* the arena's bytes: unread */
   r->scope = arena_dup(r, scope, scope_len);
   r->coll = arena_dup(r, coll, coll_len);
   if (!r->scope || !r->coll) {
@@ -237,6 +239,16 @@ crdt_record *crdt_record_new(const char *scope, size_t scope_len,
 
 static long field_find(const crdt_record *r, const char *name, size_t n)
 {
+  /* after the last: how a record's fields are read, in order */
+  if (r->nfields) {
+    const field *l = &r->fields[r->nfields - 1];
+    int c = bytes_cmp((const uint8_t *)l->name, l->name_len,
+                      (const uint8_t *)name, n);
+    if (c < 0)
+      return ~(long)r->nfields;
+    if (c == 0)
+      return (long)r->nfields - 1;
+  }
   size_t lo = 0, hi = r->nfields;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
