@@ -1592,8 +1592,40 @@ static int sort_ent_cmp(const key_list *l, const sort_ent *a,
   return key_list_cmp(l, l->off[a->i], l->off[b->i]);
 }
 
-/* Stable sort of idx (n indexes of keys of l) by key (a bottom-up merge
- * sort of sort_ents: qsort has no context argument, and is not stable). */
+/* Stable sort of a (n entries) by sort_ent_cmp, tmp (n) as scratch: a
+ * bottom-up merge sort (qsort has no context argument, and is not
+ * stable); the result in a. */
+static void ents_merge_sort(const key_list *l, sort_ent *a, sort_ent *tmp,
+                            size_t n)
+{
+  sort_ent *from = a, *to = tmp;
+  for (size_t w = 1; w < n; w *= 2) {
+    for (size_t lo = 0; lo < n; lo += 2 * w) {
+      size_t mid = lo + w < n ? lo + w : n;
+      size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+      size_t i = lo, j = mid, o = lo;
+      while (i < mid && j < hi)
+        to[o++] = sort_ent_cmp(l, &from[i], &from[j]) <= 0 ? from[i++]
+                                                          : from[j++];
+      while (i < mid)
+        to[o++] = from[i++];
+      while (j < hi)
+        to[o++] = from[j++];
+    }
+    sort_ent *t = from;
+    from = to;
+    to = t;
+  }
+  if (from != a)
+    memcpy(a, from, n * sizeof *a);
+}
+
+#define SORT_RUN_INSERT 16 /* equal words: sorted by insertion up to this */
+
+/* Stable sort of idx (n indexes of keys of l) by key: by the words first,
+ * a byte at a time from the last (a radix sort: stable, no comparisons;
+ * a byte all the words share is skipped), then each run of equal words
+ * by the whole keys (by insertion when short, else merged). */
 static gs_err key_list_sort(const key_list *l, size_t *idx, size_t n)
 {
   if (n < 2)
@@ -1605,21 +1637,39 @@ static gs_err key_list_sort(const key_list *l, size_t *idx, size_t n)
   size_t shared = key_list_shared(l);
   for (size_t i = 0; i < n; i++)
     a[i] = (sort_ent){key_word(l, idx[i], shared), idx[i]};
-  for (size_t w = 1; w < n; w *= 2) {
-    for (size_t lo = 0; lo < n; lo += 2 * w) {
-      size_t mid = lo + w < n ? lo + w : n;
-      size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
-      size_t i = lo, j = mid, o = lo;
-      while (i < mid && j < hi)
-        tmp[o++] = sort_ent_cmp(l, &a[i], &a[j]) <= 0 ? a[i++] : a[j++];
-      while (i < mid)
-        tmp[o++] = a[i++];
-      while (j < hi)
-        tmp[o++] = a[j++];
+  for (unsigned shift = 0; shift < 64; shift += 8) {
+    size_t cnt[256] = {0};
+    for (size_t i = 0; i < n; i++)
+      cnt[(a[i].word >> shift) & 0xff]++;
+    if (cnt[(a[0].word >> shift) & 0xff] == n)
+      continue; /* the same byte in every word */
+    for (size_t b = 0, sum = 0; b < 256; b++) {
+      size_t c = cnt[b];
+      cnt[b] = sum;
+      sum += c;
     }
+    for (size_t i = 0; i < n; i++)
+      tmp[cnt[(a[i].word >> shift) & 0xff]++] = a[i];
     sort_ent *t = a;
     a = tmp;
     tmp = t;
+  }
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && a[j].word == a[i].word)
+      j++;
+    if (j - i > SORT_RUN_INSERT) {
+      ents_merge_sort(l, a + i, tmp, j - i);
+    } else {
+      for (size_t k = i + 1; k < j; k++) {
+        sort_ent cur = a[k];
+        size_t m = k;
+        for (; m > i && sort_ent_cmp(l, &a[m - 1], &cur) > 0; m--)
+          a[m] = a[m - 1];
+        a[m] = cur;
+      }
+    }
+    i = j;
   }
   for (size_t i = 0; i < n; i++)
     idx[i] = a[i].i;
