@@ -56,6 +56,10 @@ struct store {
   ZSTD_DCtx *zd;
   uint8_t *zbuf; /* ZSTD_compressBound(CRDT_CHANGE_MAX) */
   uint8_t *dbuf; /* CRDT_CHANGE_MAX: an unpacked change */
+  /* the last change_pack: its input, and the packed size in zbuf (0:
+   * kept as it is); write_keep copies it instead of packing again */
+  const uint8_t *zlast;
+  size_t zlast_n, zlast_z;
   bool absent[DB_COUNT]; /* a later database not in a read-only store */
   store_now_fn now;
   void *now_ctx;
@@ -389,6 +393,7 @@ static gs_err change_pack(store *s, const uint8_t *raw, size_t n,
 {
   out->mv_data = (void *)raw;
   out->mv_size = n;
+  s->zlast = NULL;
   if (n < PACK_MIN || n > CRDT_CHANGE_MAX)
     return GS_OK;
   if (!s->zc && !(s->zc = ZSTD_createCCtx()))
@@ -405,6 +410,9 @@ static gs_err change_pack(store *s, const uint8_t *raw, size_t n,
     out->mv_data = s->zbuf;
     out->mv_size = z;
   }
+  s->zlast = raw;
+  s->zlast_n = n;
+  s->zlast_z = out->mv_data == s->zbuf ? z : 0;
   return GS_OK;
 }
 
@@ -3036,8 +3044,18 @@ gs_err store_write_begin(store *s, const uint8_t sk[CRDT_SK_LEN],
 
 static gs_err write_keep(store_write *w, uint8_t **raw, size_t *rawlen)
 {
+  store *s = w->s;
   MDB_val v;
-  gs_err err = change_pack(w->s, *raw, *rawlen, &v);
+  gs_err err = GS_OK;
+  /* write_once has just applied *raw, and apply_into packed it into the
+   * store's buffer (zlast names that input): copied, not packed again */
+  if (s->zlast == *raw && s->zlast_n == *rawlen) {
+    v.mv_data = s->zlast_z ? s->zbuf : *raw;
+    v.mv_size = s->zlast_z ? s->zlast_z : *rawlen;
+  } else {
+    err = change_pack(s, *raw, *rawlen, &v);
+  }
+  s->zlast = NULL;
   if (err || v.mv_data == *raw)
     return err; /* kept as it is */
   uint8_t *z = malloc(v.mv_size);
@@ -3076,6 +3094,11 @@ static gs_err write_replay(store_write *w)
   return GS_OK;
 }
 
+gs_err store__write_replay(store_write *w)
+{
+  return w->txn ? write_replay(w) : GS_EINVAL;
+}
+
 /* Build the next change of (pk, scope) and apply it in w's transaction.
  * The change is applied from the caller's ops (crdt_change_build checks
  * them as the decoder would), not from a decoding of its bytes. On
@@ -3092,6 +3115,7 @@ static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
   int outcome;
 
   *raw = NULL;
+  w->s->zlast = NULL; /* set again when this change is packed */
   crdt_feed_id(w->pk, scope, scope_len, feed);
   MDB_val fk = {CRDT_FEED_LEN, feed}, fv;
   int rc = sv_get(w->s, w->txn, w->s->dbi[DB_VV], &fk, &fv);

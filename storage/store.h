@@ -269,6 +269,9 @@ void store_write_abort(store_write *w);
 #define STORE_WRITE_META_VAL 64
 gs_err store_write_meta(store_write *w, const char *key, const void *buf,
                         size_t n);
+/* White-box tests only: redo w's session from its kept change bytes in a
+ * new transaction, as after MDB_MAP_FULL (the map grows first). */
+gs_err store__write_replay(store_write *w);
 
 /* The node's HLC as last stored (0 if never). */
 gs_err store_hlc(store *s, crdt_hlc *out);

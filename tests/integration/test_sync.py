@@ -370,9 +370,12 @@ class SyncTest(Base):
 
     def test_killed_during_a_large_sync_then_completes(self):
         a, b = self.network("a", "b")
+        # about 14 MB of changes: several of the receiver's groups (at most
+        # 4 MiB each), so that the kill lands between two of their commits
+        # (load's changes hold up to about 60 KB each, issue 20)
         lines = "".join(
             json.dumps({"name": "居民%d" % i, "room": str(i),
-                        "note": "独居老人，每周三上门探访" * 3}, ensure_ascii=False) + "\n"
+                        "note": "独居老人，每周三上门探访" * 9}, ensure_ascii=False) + "\n"
             for i in range(20000))
         a.run("load", "resident", "--scope", "gongrencun/q/g01", "-", input=lines)
         b.serve()
