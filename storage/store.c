@@ -1587,55 +1587,215 @@ static int key_list_cmp(const key_list *l, size_t a, size_t b)
   return lmdb_keycmp(l->b + a, key_len_at(l, a), l->b + b, key_len_at(l, b));
 }
 
-/* Stable sort of idx (n indexes of keys of l) by key (a bottom-up merge
- * sort: qsort has no context argument, and is not stable). */
-static gs_err key_list_sort(const key_list *l, size_t *idx, size_t n)
+/* A key's place in a sort (issue 20, fourth pass): the 8 bytes of the
+ * key that follow the prefix every key of the list shares, big-endian
+ * and zero-padded, then the key's index. Two keys whose words differ
+ * are ordered by their words alone: both keys hold the shared prefix, so
+ * the first byte where they differ lies in the word (a key that ends
+ * inside it is padded with zeros, and is a prefix of the other up to
+ * there: it sorts first either way). Equal words fall back to the whole
+ * keys. */
+typedef struct sort_ent {
+  uint64_t word;
+  size_t i;
+} sort_ent;
+
+/* How many leading bytes every key of l shares (at most the shortest). */
+static size_t key_list_shared(const key_list *l)
 {
-  if (n < 2)
-    return GS_OK;
-  size_t *tmp = malloc(n * sizeof *tmp);
-  if (!tmp)
-    return GS_ENOMEM;
+  if (!l->nk)
+    return 0;
+  const uint8_t *k0 = l->b + l->off[0];
+  size_t m = key_len_at(l, l->off[0]);
+  for (size_t i = 1; i < l->nk && m; i++) {
+    const uint8_t *k = l->b + l->off[i];
+    size_t kn = key_len_at(l, l->off[i]), j = 0;
+    if (kn < m)
+      m = kn;
+    while (j < m && k[j] == k0[j])
+      j++;
+    m = j;
+  }
+  return m;
+}
+
+static uint64_t key_word(const key_list *l, size_t i, size_t shared)
+{
+  const uint8_t *k = l->b + l->off[i];
+  size_t kn = key_len_at(l, l->off[i]);
+  uint64_t w = 0;
+  for (size_t j = 0; j < 8; j++)
+    w = w << 8 | (shared + j < kn ? k[shared + j] : 0);
+  return w;
+}
+
+static int sort_ent_cmp(const key_list *l, const sort_ent *a,
+                        const sort_ent *b)
+{
+  if (a->word != b->word)
+    return a->word < b->word ? -1 : 1;
+  return key_list_cmp(l, l->off[a->i], l->off[b->i]);
+}
+
+/* Stable sort of a (n entries) by sort_ent_cmp, tmp (n) as scratch: a
+ * bottom-up merge sort (qsort has no context argument, and is not
+ * stable); the result in a. */
+static void ents_merge_sort(const key_list *l, sort_ent *a, sort_ent *tmp,
+                            size_t n)
+{
+  sort_ent *from = a, *to = tmp;
   for (size_t w = 1; w < n; w *= 2) {
     for (size_t lo = 0; lo < n; lo += 2 * w) {
       size_t mid = lo + w < n ? lo + w : n;
       size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
       size_t i = lo, j = mid, o = lo;
       while (i < mid && j < hi)
-        tmp[o++] = key_list_cmp(l, l->off[idx[i]], l->off[idx[j]]) <= 0
-                       ? idx[i++]
-                       : idx[j++];
+        to[o++] = sort_ent_cmp(l, &from[i], &from[j]) <= 0 ? from[i++]
+                                                          : from[j++];
       while (i < mid)
-        tmp[o++] = idx[i++];
+        to[o++] = from[i++];
       while (j < hi)
-        tmp[o++] = idx[j++];
+        to[o++] = from[j++];
     }
-    memcpy(idx, tmp, n * sizeof *idx);
+    sort_ent *t = from;
+    from = to;
+    to = t;
   }
-  free(tmp);
+  if (from != a)
+    memcpy(a, from, n * sizeof *a);
+}
+
+#define SORT_RUN_INSERT 16 /* equal words: sorted by insertion up to this */
+
+/* Stable sort of idx (n indexes of keys of l) by key: by the words first,
+ * a byte at a time from the last (a radix sort: stable, no comparisons;
+ * a byte all the words share is skipped), then each run of equal words
+ * by the whole keys (by insertion when short, else merged). */
+static gs_err key_list_sort(const key_list *l, size_t *idx, size_t n)
+{
+  if (n < 2)
+    return GS_OK;
+  sort_ent *e = malloc(2 * n * sizeof *e);
+  if (!e)
+    return GS_ENOMEM;
+  sort_ent *a = e, *tmp = e + n;
+  size_t shared = key_list_shared(l);
+  for (size_t i = 0; i < n; i++)
+    a[i] = (sort_ent){key_word(l, idx[i], shared), idx[i]};
+  for (unsigned shift = 0; shift < 64; shift += 8) {
+    size_t cnt[256] = {0};
+    for (size_t i = 0; i < n; i++)
+      cnt[(a[i].word >> shift) & 0xff]++;
+    if (cnt[(a[0].word >> shift) & 0xff] == n)
+      continue; /* the same byte in every word */
+    for (size_t b = 0, sum = 0; b < 256; b++) {
+      size_t c = cnt[b];
+      cnt[b] = sum;
+      sum += c;
+    }
+    for (size_t i = 0; i < n; i++)
+      tmp[cnt[(a[i].word >> shift) & 0xff]++] = a[i];
+    sort_ent *t = a;
+    a = tmp;
+    tmp = t;
+  }
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && a[j].word == a[i].word)
+      j++;
+    if (j - i > SORT_RUN_INSERT) {
+      ents_merge_sort(l, a + i, tmp, j - i);
+    } else {
+      for (size_t k = i + 1; k < j; k++) {
+        sort_ent cur = a[k];
+        size_t m = k;
+        for (; m > i && sort_ent_cmp(l, &a[m - 1], &cur) > 0; m--)
+          a[m] = a[m - 1];
+        a[m] = cur;
+      }
+    }
+    i = j;
+  }
+  for (size_t i = 0; i < n; i++)
+    idx[i] = a[i].i;
+  free(e);
   return GS_OK;
 }
 
-/* Put every key of l (empty values) into db, in key order. */
+/* Sort idx (the n keys of l, 0..n-1 in order) by insertion when they
+ * come nearly in order: touched_write's hist list is in key order but for
+ * the few entries of one record (one per change, in batch order), so
+ * this is about n comparisons. Stable. False, idx unsorted, once it
+ * would move more than about 8 keys a key: then key_list_sort. */
+static bool key_list_nearly(const key_list *l, size_t *idx, size_t n)
+{
+  size_t budget = 8 * n + 64;
+  for (size_t i = 1; i < n; i++) {
+    size_t cur = idx[i], j = i;
+    for (; j > 0 && key_list_cmp(l, l->off[idx[j - 1]], l->off[cur]) > 0;
+         j--) {
+      if (!budget--)
+        return false;
+      idx[j] = idx[j - 1];
+    }
+    idx[j] = cur;
+  }
+  return true;
+}
+
+/* Put every key of l (empty values) into db, in key order, through one
+ * cursor: LMDB finds a key that falls in the page the cursor is on
+ * without a search from the root, and sorted keys mostly do. Keys that
+ * come nearly in order (touched_write's hist list) are sorted by
+ * insertion. */
 static gs_err key_list_write(store *s, MDB_txn *txn, MDB_dbi db, key_list *l)
 {
-  size_t *idx = malloc((l->nk ? l->nk : 1) * sizeof *idx);
+  (void)s; /* empty values: nothing to seal (sealed_db) */
+  if (!l->nk)
+    return GS_OK;
+  size_t *idx = malloc(l->nk * sizeof *idx);
   if (!idx)
     return GS_ENOMEM;
   for (size_t i = 0; i < l->nk; i++)
     idx[i] = i;
-  gs_err err = key_list_sort(l, idx, l->nk);
-  MDB_val empty = {0, ""};
-  last_key last = {.known = false};
+  gs_err err = GS_OK;
+  if (!key_list_nearly(l, idx, l->nk)) {
+    for (size_t i = 0; i < l->nk; i++)
+      idx[i] = i;
+    err = key_list_sort(l, idx, l->nk);
+  }
+  MDB_val empty = {0, ""}, lk, lv;
+  MDB_cursor *cur = NULL;
+  int rc = 0;
+  if (!err && (rc = mdb_cursor_open(txn, db, &cur)) != 0)
+    err = lmdb_err(rc);
+  /* the database's last key: keys after it are appends (full pages) */
+  bool none = false;
+  key_buf last = {.n = 0};
+  if (!err) {
+    rc = mdb_cursor_get(cur, &lk, &lv, MDB_LAST);
+    if (rc == MDB_NOTFOUND)
+      none = true;
+    else if (rc)
+      err = lmdb_err(rc);
+    else if (lk.mv_size > sizeof last.b)
+      err = GS_ECORRUPT; /* not a key of ours */
+    else
+      memcpy(last.b, lk.mv_data, last.n = lk.mv_size);
+  }
+  bool append = none;
   for (size_t i = 0; i < l->nk && !err; i++) {
     size_t off = l->off[idx[i]];
     if (i && key_list_cmp(l, l->off[idx[i - 1]], off) == 0)
       continue;
     MDB_val k = {key_len_at(l, off), l->b + off};
-    int rc = put_ordered(s, txn, db, &last, &k, &empty);
-    if (rc)
+    if (!append && lmdb_keycmp(k.mv_data, k.mv_size, last.b, last.n) > 0)
+      append = true; /* and so is every key after it */
+    if ((rc = mdb_cursor_put(cur, &k, &empty, append ? MDB_APPEND : 0)))
       err = lmdb_err(rc);
   }
+  if (cur)
+    mdb_cursor_close(cur);
   free(idx);
   return err;
 }
@@ -1653,6 +1813,8 @@ typedef struct touched_set {
   size_t capop, capchg;
   noted_change *ch;
   size_t nch, capch;
+  crdt_op *opv; /* the ops copied in key order (touched_gather) */
+  char *opb;    /* and the bytes their names and values borrow */
 } touched_set;
 
 static void touched_free(touched_set *ts)
@@ -1661,6 +1823,8 @@ static void touched_free(touched_set *ts)
   free(ts->op);
   free(ts->chg);
   free(ts->ch);
+  free(ts->opv);
+  free(ts->opb);
   memset(ts, 0, sizeof *ts);
 }
 
@@ -1694,6 +1858,88 @@ static gs_err touched_note(touched_set *ts, const crdt_change *c,
   return GS_OK;
 }
 
+/* The bytes of op's collection, field and value (what applying it
+ * reads), copied to *at and borrowed from there; with b NULL only
+ * counted. A set REMOVE's tags stay where they are. */
+static size_t op_bytes_move(crdt_op *op, char *b, size_t at)
+{
+  /* field and value only for the kinds that have them (a DELETE's may
+   * be anything a local writer left there) */
+  bool fv = op->kind <= CRDT_OP_REMOVE;
+  crdt_value *v = &op->value;
+  bool text = fv && (v->type == CRDT_STR || v->type == CRDT_BYTES);
+  bool ref = fv && v->type == CRDT_REF;
+  size_t n = op->coll_len + (fv ? op->field_len : 0) +
+             (text ? v->u.s.n : ref ? v->u.ref.coll_len : 0);
+  if (!b)
+    return at + n;
+  char *p = b + at;
+  memcpy(p, op->coll, op->coll_len);
+  op->coll = p;
+  p += op->coll_len;
+  if (fv && op->field_len) {
+    memcpy(p, op->field, op->field_len);
+    op->field = p;
+    p += op->field_len;
+  }
+  if (text && v->u.s.n) {
+    memcpy(p, v->u.s.p, v->u.s.n);
+    v->u.s.p = p;
+  } else if (ref && v->u.ref.coll_len) {
+    memcpy(p, v->u.ref.coll, v->u.ref.coll_len);
+    v->u.ref.coll = p;
+  }
+  return at + n;
+}
+
+/* Lay the notes out in key order (idx, n of them, as key_list_sort left
+ * it), then idx := 0, 1, 2...: the keys, the ops (copied, with the bytes
+ * they borrow from their changes) and their change indexes, so that the
+ * pass over the records reads them one after the other instead of
+ * jumping about the batch's memory for each (a cache miss or four per
+ * op: a tenth of a merge's time). On no memory nothing changes. */
+static void touched_gather(touched_set *ts, size_t *idx, size_t n)
+{
+  key_list *kl = &ts->keys, nk = {0};
+  crdt_op *opv = malloc((n ? n : 1) * sizeof *opv);
+  uint32_t *chg = malloc((n ? n : 1) * sizeof *chg);
+  if (!opv || !chg || crdt_grow((void **)&nk.b, &nk.cap, kl->n, 1) ||
+      crdt_grow((void **)&nk.off, &nk.capk, n ? n : 1, sizeof *nk.off)) {
+    free(opv);
+    free(chg);
+    key_list_free(&nk);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    size_t off = kl->off[idx[i]], kn = key_len_at(kl, off);
+    memcpy(nk.b + nk.n, kl->b + off - 2, 2 + kn);
+    nk.off[i] = nk.n + 2;
+    nk.n += 2 + kn;
+    opv[i] = *ts->op[idx[i]];
+    chg[i] = ts->chg[idx[i]];
+  }
+  nk.nk = n;
+  size_t nb = 0;
+  for (size_t i = 0; i < n; i++)
+    nb = op_bytes_move(&opv[i], NULL, nb);
+  char *opb = malloc(nb ? nb : 1);
+  for (size_t i = 0, at = 0; opb && i < n; i++)
+    at = op_bytes_move(&opv[i], opb, at);
+  for (size_t i = 0; i < n; i++) {
+    ts->op[i] = &opv[i];
+    idx[i] = i;
+  }
+  key_list_free(kl);
+  *kl = nk;
+  free(ts->chg);
+  ts->chg = chg;
+  ts->capchg = n;
+  free(ts->opv);
+  ts->opv = opv;
+  free(ts->opb);
+  ts->opb = opb; /* NULL: the ops borrow from their changes still */
+}
+
 /* Apply every noted op, one record at a time in key order (each read,
  * decoded, encoded and written once), then write the scope index entry
  * of each new record and the hist entry of each (record, change). */
@@ -1713,6 +1959,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
   /* the ops by record key, each record's in batch order */
   if ((err = key_list_sort(kl, idx, n)) != GS_OK)
     goto out;
+  touched_gather(ts, idx, n);
   last_key lr = {.known = false};
   for (size_t i = 0; i < n;) {
     size_t first = idx[i];
