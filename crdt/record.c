@@ -27,6 +27,7 @@
  * storage/store.c) and is canonical in its own version: a record
  * decodes only from the exact bytes its version encodes it to.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,23 @@ typedef struct field {
   size_t nelems, cap;
 } field;
 
+/* A record's byte strings (scope, collection, field names, values) come
+ * from its arena (issue 20, fourth pass: a merge decoded, edited and
+ * re-encoded every touched record with a malloc and a free for each of
+ * them): first the record's own ARENA_INLINE bytes, then chunks, all
+ * freed with the record, none moved (pointers into it stay valid). A
+ * value a register or set loses stays there until the record is freed:
+ * at most the bytes of the ops applied to it. Arrays (fields, elements,
+ * stamps) still grow on the heap. */
+#define ARENA_INLINE 512
+#define ARENA_CHUNK 2048
+
+typedef struct chunk {
+  struct chunk *next;
+  size_t used, cap;
+  uint8_t b[];
+} chunk;
+
 struct crdt_record {
   char *scope;
   size_t scope_len;
@@ -69,12 +87,46 @@ struct crdt_record {
   bool deleted;
   field *fields;
   size_t nfields, cap;
+  chunk *chunks;
+  size_t inl_used;
+  uint8_t inl[ARENA_INLINE];
 };
 
 static void *dup_bytes(const void *p, size_t n)
 {
   uint8_t *d = malloc(n ? n : 1);
   if (d && n)
+    memcpy(d, p, n);
+  return d;
+}
+
+/* n bytes of r's arena holding a copy of p (NULL: no memory). */
+static void *arena_dup(crdt_record *r, const void *p, size_t n)
+{
+  uint8_t *d;
+  if (n <= ARENA_INLINE - r->inl_used) {
+    d = r->inl + r->inl_used;
+    r->inl_used += n;
+  } else if (r->chunks && n <= r->chunks->cap - r->chunks->used) {
+    d = r->chunks->b + r->chunks->used;
+    r->chunks->used += n;
+  } else {
+    size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+    chunk *c = malloc(sizeof *c + cap);
+    if (!c)
+      return NULL;
+    c->cap = cap;
+    c->used = n;
+    if (r->chunks && n > ARENA_CHUNK) { /* a big one: keep the room */
+      c->next = r->chunks->next;
+      r->chunks->next = c;
+    } else {
+      c->next = r->chunks;
+      r->chunks = c;
+    }
+    d = c->b;
+  }
+  if (n)
     memcpy(d, p, n);
   return d;
 }
@@ -137,15 +189,12 @@ static void stamps_del(stamps *st, const crdt_stamp *s)
 
 static void elem_clear(elem *e)
 {
-  free(e->val);
   free(e->adds.v);
   free(e->rems.v);
 }
 
 static void field_clear(field *f)
 {
-  free(f->name);
-  free(f->reg_val);
   for (size_t i = 0; i < f->nelems; i++)
     elem_clear(&f->elems[i]);
   free(f->elems);
@@ -158,8 +207,11 @@ void crdt_record_free(crdt_record *r)
   for (size_t i = 0; i < r->nfields; i++)
     field_clear(&r->fields[i]);
   free(r->fields);
-  free(r->scope);
-  free(r->coll);
+  while (r->chunks) {
+    chunk *c = r->chunks;
+    r->chunks = c->next;
+    free(c);
+  }
   free(r);
 }
 
@@ -169,11 +221,12 @@ crdt_record *crdt_record_new(const char *scope, size_t scope_len,
 {
   if (!crdt_scope_valid(scope, scope_len) || !crdt_name_valid(coll, coll_len))
     return NULL;
-  crdt_record *r = calloc(1, sizeof *r);
+  crdt_record *r = malloc(sizeof *r);
   if (!r)
     return NULL;
-  r->scope = dup_bytes(scope, scope_len);
-  r->coll = dup_bytes(coll, coll_len);
+  memset(r, 0, offsetof(crdt_record, inl)); /* the arena's bytes: unread */
+  r->scope = arena_dup(r, scope, scope_len);
+  r->coll = arena_dup(r, coll, coll_len);
   if (!r->scope || !r->coll) {
     crdt_record_free(r);
     return NULL;
@@ -186,6 +239,16 @@ crdt_record *crdt_record_new(const char *scope, size_t scope_len,
 
 static long field_find(const crdt_record *r, const char *name, size_t n)
 {
+  /* after the last: how a record's fields are read, in order */
+  if (r->nfields) {
+    const field *l = &r->fields[r->nfields - 1];
+    int c = bytes_cmp((const uint8_t *)l->name, l->name_len,
+                      (const uint8_t *)name, n);
+    if (c < 0)
+      return ~(long)r->nfields;
+    if (c == 0)
+      return (long)r->nfields - 1;
+  }
   size_t lo = 0, hi = r->nfields;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -220,7 +283,7 @@ static gs_err field_get(crdt_record *r, const char *name, size_t n,
                     sizeof *r->fields);
   if (err)
     return err;
-  char *nm = dup_bytes(name, n);
+  char *nm = arena_dup(r, name, n);
   if (!nm)
     return GS_ENOMEM;
   memmove(&r->fields[pos + 1], &r->fields[pos],
@@ -233,7 +296,8 @@ static gs_err field_get(crdt_record *r, const char *name, size_t n,
   return GS_OK;
 }
 
-static gs_err elem_get(field *f, const uint8_t *val, size_t len, elem **out)
+static gs_err elem_get(crdt_record *r, field *f, const uint8_t *val,
+                       size_t len, elem **out)
 {
   size_t lo = 0, hi = f->nelems;
   while (lo < hi) {
@@ -252,7 +316,7 @@ static gs_err elem_get(field *f, const uint8_t *val, size_t len, elem **out)
                     sizeof *f->elems);
   if (err)
     return err;
-  uint8_t *v = dup_bytes(val, len);
+  uint8_t *v = arena_dup(r, val, len);
   if (!v)
     return GS_ENOMEM;
   memmove(&f->elems[lo + 1], &f->elems[lo],
@@ -275,17 +339,16 @@ static bool lww_wins(const crdt_stamp *s, const uint8_t *val, size_t len,
   return bytes_cmp(val, len, cval, clen) > 0;
 }
 
-static gs_err reg_merge(field *f, const crdt_stamp *s, const uint8_t *val,
-                        size_t len)
+static gs_err reg_merge(crdt_record *r, field *f, const crdt_stamp *s,
+                        const uint8_t *val, size_t len)
 {
   if (f->has_reg &&
       !lww_wins(s, val, len, &f->reg_stamp, f->reg_val, f->reg_len))
     return GS_OK;
-  uint8_t *v = dup_bytes(val, len);
+  uint8_t *v = arena_dup(r, val, len);
   if (!v)
     return GS_ENOMEM;
-  free(f->reg_val);
-  f->reg_val = v;
+  f->reg_val = v; /* the one it beat stays in the arena */
   f->reg_len = len;
   f->reg_stamp = *s;
   f->has_reg = true;
@@ -325,10 +388,40 @@ static bool same_record(const crdt_record *r, const char *coll, size_t cn,
          memcmp(id, r->id, CRDT_ID_LEN) == 0;
 }
 
+/* An op's value packed on the stack (issue 20, fourth pass: an sbuffer
+ * took 8 KiB from the heap for every op applied); a longer one moves to
+ * the heap. */
+typedef struct vbuf {
+  uint8_t *data;
+  size_t size, cap;
+  uint8_t stack[256];
+} vbuf;
+
+static int vbuf_write(void *ctx, const char *buf, size_t len)
+{
+  vbuf *b = ctx;
+  if (len > b->cap - b->size) {
+    if (b->size + len > SIZE_MAX / 2)
+      return -1;
+    size_t cap = 2 * (b->size + len);
+    uint8_t *d = malloc(cap);
+    if (!d)
+      return -1;
+    memcpy(d, b->data, b->size);
+    if (b->data != b->stack)
+      free(b->data);
+    b->data = d;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->size, buf, len);
+  b->size += len;
+  return 0;
+}
+
 gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
                          const crdt_stamp *st)
 {
-  msgpack_sbuffer sb;
+  vbuf sb;
   msgpack_packer pk;
   field *f;
   elem *e;
@@ -351,8 +444,10 @@ gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
     for (size_t i = 0; i < op->ntags; i++)
       if (!crdt_hlc_valid(op->tags[i].hlc))
         return GS_EINVAL;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  sb.data = sb.stack;
+  sb.size = 0;
+  sb.cap = sizeof sb.stack;
+  msgpack_packer_init(&pk, &sb, vbuf_write);
   if (crdt__value_pack(&pk, &op->value) != 0) {
     err = GS_ENOMEM;
     goto done;
@@ -362,14 +457,14 @@ gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
   const uint8_t *val = (const uint8_t *)sb.data;
   switch (op->kind) {
   case CRDT_OP_SET:
-    err = reg_merge(f, st, val, sb.size);
+    err = reg_merge(r, f, st, val, sb.size);
     break;
   case CRDT_OP_ADD:
-    if ((err = elem_get(f, val, sb.size, &e)) == GS_OK)
+    if ((err = elem_get(r, f, val, sb.size, &e)) == GS_OK)
       err = elem_add(e, st);
     break;
   case CRDT_OP_REMOVE:
-    if ((err = elem_get(f, val, sb.size, &e)) != GS_OK)
+    if ((err = elem_get(r, f, val, sb.size, &e)) != GS_OK)
       break;
     for (size_t i = 0; i < op->ntags && !err; i++)
       err = elem_remove(e, &op->tags[i]);
@@ -378,7 +473,8 @@ gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
     err = GS_EINVAL;
   }
 done:
-  msgpack_sbuffer_destroy(&sb);
+  if (sb.data != sb.stack)
+    free(sb.data);
   return err;
 }
 
@@ -397,12 +493,13 @@ gs_err crdt_record_merge(crdt_record *into, const crdt_record *o)
     if ((err = field_get(into, of->name, of->name_len, &f)) != GS_OK)
       break;
     if (of->has_reg &&
-        (err = reg_merge(f, &of->reg_stamp, of->reg_val, of->reg_len)))
+        (err = reg_merge(into, f, &of->reg_stamp, of->reg_val,
+                                  of->reg_len)))
       break;
     for (size_t j = 0; j < of->nelems && !err; j++) {
       const elem *oe = &of->elems[j];
       elem *e;
-      if ((err = elem_get(f, oe->val, oe->len, &e)) != GS_OK)
+      if ((err = elem_get(into, f, oe->val, oe->len, &e)) != GS_OK)
         break;
       for (size_t k = 0; k < oe->rems.n && !err; k++)
         err = elem_remove(e, &oe->rems.v[k]);
@@ -415,11 +512,47 @@ gs_err crdt_record_merge(crdt_record *into, const crdt_record *o)
 
 /* ---- canonical encoding ---- */
 
-/* The origin table of version 2: sorted, unique origin keys. */
+/* The origin table of version 2: sorted, unique origin keys; the first
+ * ORIGINS_INLINE kept in the struct (a record names one to three). */
+#define ORIGINS_INLINE 8
+
 typedef struct origins {
   uint8_t (*k)[CRDT_KEY_LEN];
   size_t n, cap;
+  uint8_t inl[ORIGINS_INLINE][CRDT_KEY_LEN];
 } origins;
+
+static void origins_init(origins *o)
+{
+  o->k = o->inl;
+  o->n = 0;
+  o->cap = ORIGINS_INLINE;
+}
+
+static void origins_free(origins *o)
+{
+  if (o->k != o->inl)
+    free(o->k);
+  o->k = o->inl;
+}
+
+/* Room for need keys in o. */
+static gs_err origins_reserve(origins *o, size_t need)
+{
+  if (need <= o->cap)
+    return GS_OK;
+  size_t cap = need > 2 * o->cap ? need : 2 * o->cap;
+  if (cap > SIZE_MAX / CRDT_KEY_LEN)
+    return GS_ENOMEM;
+  uint8_t (*k)[CRDT_KEY_LEN] = malloc(cap * CRDT_KEY_LEN);
+  if (!k)
+    return GS_ENOMEM;
+  memcpy(k, o->k, o->n * CRDT_KEY_LEN);
+  origins_free(o);
+  o->k = k;
+  o->cap = cap;
+  return GS_OK;
+}
 
 static int key_cmp(const void *a, const void *b)
 {
@@ -431,7 +564,7 @@ static gs_err origins_push(origins *o, const crdt_stamp *s)
   /* most stamps repeat the last origin pushed */
   if (o->n && memcmp(o->k[o->n - 1], s->origin, CRDT_KEY_LEN) == 0)
     return GS_OK;
-  if (grow((void **)&o->k, &o->cap, o->n + 1, sizeof *o->k))
+  if (origins_reserve(o, o->n + 1))
     return GS_ENOMEM;
   memcpy(o->k[o->n++], s->origin, CRDT_KEY_LEN);
   return GS_OK;
@@ -456,7 +589,17 @@ static gs_err origins_collect(const crdt_record *r, origins *o)
   }
   if (err || o->n < 2)
     return err;
-  qsort(o->k, o->n, sizeof *o->k, key_cmp);
+  if (o->n <= ORIGINS_INLINE) { /* a few: by insertion */
+    for (size_t i = 1; i < o->n; i++)
+      for (size_t j = i; j > 0 && key_cmp(o->k[j - 1], o->k[j]) > 0; j--) {
+        uint8_t t[CRDT_KEY_LEN];
+        memcpy(t, o->k[j], CRDT_KEY_LEN);
+        memcpy(o->k[j], o->k[j - 1], CRDT_KEY_LEN);
+        memcpy(o->k[j - 1], t, CRDT_KEY_LEN);
+      }
+  } else {
+    qsort(o->k, o->n, sizeof *o->k, key_cmp);
+  }
   size_t w = 1;
   for (size_t i = 1; i < o->n; i++)
     if (memcmp(o->k[i], o->k[w - 1], CRDT_KEY_LEN) != 0)
@@ -471,6 +614,12 @@ static int pack_origin(msgpack_packer *pk, const origins *o,
 {
   if (!o)
     return msgpack_pack_bin_with_body(pk, s->origin, CRDT_KEY_LEN);
+  if (o->n <= ORIGINS_INLINE) { /* a few: look them over */
+    for (size_t i = 0; i < o->n; i++)
+      if (memcmp(o->k[i], s->origin, CRDT_KEY_LEN) == 0)
+        return msgpack_pack_uint64(pk, (uint64_t)i);
+    return -1;
+  }
   const uint8_t (*at)[CRDT_KEY_LEN] =
       bsearch(s->origin, o->k, o->n, sizeof *o->k, key_cmp);
   return at ? msgpack_pack_uint64(pk, (uint64_t)(at - o->k)) : -1;
@@ -493,20 +642,41 @@ static int pack_raw(msgpack_sbuffer *sb, const uint8_t *p, size_t n)
   return msgpack_sbuffer_write(sb, (const char *)p, n);
 }
 
+/* About the bytes r encodes to (more, mostly): the buffer is taken at
+ * that size once, not grown from msgpack-c's 8 KiB by doubling. */
+static size_t encoded_guess(const crdt_record *r, const origins *o)
+{
+  size_t n = 64 + r->scope_len + r->coll_len +
+             (o ? o->n * (CRDT_KEY_LEN + 2) : 0);
+  size_t stamp = o ? 12 : 12 + CRDT_KEY_LEN + 2;
+  for (size_t i = 0; i < r->nfields; i++) {
+    const field *f = &r->fields[i];
+    n += 8 + f->name_len + (f->has_reg ? stamp + f->reg_len : 1);
+    for (size_t j = 0; j < f->nelems; j++)
+      n += 12 + f->elems[j].len +
+           (f->elems[j].adds.n + f->elems[j].rems.n) * (stamp + 1);
+  }
+  return n;
+}
+
 static gs_err encode_version(const crdt_record *r, unsigned ver,
                              uint8_t **out, size_t *n)
 {
   msgpack_sbuffer sb;
   msgpack_packer pk;
-  origins tab = {0}, *o = NULL;
+  origins tab, *o = NULL;
+  origins_init(&tab);
   if (ver == 2) {
     if (origins_collect(r, &tab) != GS_OK) {
-      free(tab.k);
+      origins_free(&tab);
       return GS_ENOMEM;
     }
     o = &tab;
   }
   msgpack_sbuffer_init(&sb);
+  size_t guess = encoded_guess(r, o);
+  if ((sb.data = malloc(guess)) != NULL)
+    sb.alloc = guess; /* else msgpack-c's own growth */
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
   int rc = msgpack_pack_array(&pk, o ? 7 : 6);
   rc |= msgpack_pack_uint32(&pk, ver);
@@ -548,7 +718,7 @@ static gs_err encode_version(const crdt_record *r, unsigned ver,
       rc |= pack_stamps(&pk, o, &e->rems);
     }
   }
-  free(tab.k);
+  origins_free(&tab);
   if (rc) {
     msgpack_sbuffer_destroy(&sb);
     return GS_ENOMEM;
@@ -633,10 +803,11 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
   uint8_t *check = NULL;
   size_t checklen;
   uint64_t ver;
-  origins tab = {0}, *ot = NULL;
+  origins tab, *ot = NULL;
   gs_err err;
 
   *out = NULL;
+  origins_init(&tab);
   msgpack_sbuffer_init(&vb);
   if ((err = crdt__mp_unpack(buf, n, RECORD_DEPTH, &u)) != GS_OK)
     goto fail;
@@ -659,11 +830,11 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
     /* the table: bounded by the message (34 bytes an entry) */
     if (a[4].type != MSGPACK_OBJECT_ARRAY)
       goto fail;
-    tab.n = tab.cap = a[4].via.array.size;
-    if (tab.n && !(tab.k = malloc(tab.n * sizeof *tab.k))) {
+    if (origins_reserve(&tab, a[4].via.array.size)) {
       err = GS_ENOMEM;
       goto fail;
     }
+    tab.n = a[4].via.array.size;
     for (size_t i = 0; i < tab.n; i++)
       if (crdt__obj_bin(&a[4].via.array.ptr[i], CRDT_KEY_LEN, tab.k[i]))
         goto fail;
@@ -702,7 +873,7 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
       if (fa[1].via.array.size != 3 || crdt__obj_uint(&ra[0], &s.hlc) ||
           !crdt_hlc_valid(s.hlc) || obj_origin(&ra[1], ot, s.origin) ||
           value_bytes(&ra[2], &vb) ||
-          reg_merge(f, &s, (uint8_t *)vb.data, vb.size))
+          reg_merge(r, f, &s, (uint8_t *)vb.data, vb.size))
         goto fail;
     } else if (fa[1].type != MSGPACK_OBJECT_NIL) {
       goto fail;
@@ -714,7 +885,7 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
       elem *e;
       if (eo->type != MSGPACK_OBJECT_ARRAY || eo->via.array.size != 3 ||
           value_bytes(&eo->via.array.ptr[0], &vb) ||
-          elem_get(f, (uint8_t *)vb.data, vb.size, &e) ||
+          elem_get(r, f, (uint8_t *)vb.data, vb.size, &e) ||
           decode_stamps(&eo->via.array.ptr[2], ot, true, e) ||
           decode_stamps(&eo->via.array.ptr[1], ot, false, e))
         goto fail;
@@ -729,14 +900,14 @@ gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out)
     goto fail;
   }
   free(check);
-  free(tab.k);
+  origins_free(&tab);
   msgpack_sbuffer_destroy(&vb);
   msgpack_unpacked_destroy(&u);
   *out = r;
   return GS_OK;
 fail:
   free(check);
-  free(tab.k);
+  origins_free(&tab);
   msgpack_sbuffer_destroy(&vb);
   msgpack_unpacked_destroy(&u);
   crdt_record_free(r);
@@ -859,11 +1030,44 @@ static int cmp_write(void *data, const char *buf, size_t len)
   return 0;
 }
 
+/* A str value (most values): what rd_value checks, in its order (the
+ * bytes there, at most CRDT_TEXT_MAX, UTF-8, then the header msgpack-c
+ * writes for that length: fixstr below 32, str8 below 256, str16 below
+ * 65536), without packing it again. */
+static gs_err rd_str_value(rd *r, const uint8_t **p, size_t *n)
+{
+  const uint8_t *b = r->p;
+  size_t avail = (size_t)(r->end - r->p), h, len;
+  if (*b <= 0xbf) {
+    h = 1;
+    len = *b & 0x1f;
+  } else {
+    size_t w = *b == 0xd9 ? 1 : *b == 0xda ? 2 : 4;
+    if (avail < 1 + w)
+      return GS_ETRUNC;
+    h = 1 + w;
+    len = (size_t)rd_be(b + 1, w);
+  }
+  if (len > avail - h)
+    return GS_ETRUNC;
+  if (len > CRDT_TEXT_MAX)
+    return GS_ETOOBIG;
+  if (!crdt_utf8_valid((const char *)b + h, len))
+    return GS_EUTF8;
+  if (h != (len < 32 ? 1u : len < 256 ? 2u : len < 65536 ? 3u : 5u))
+    return GS_EDECODE;
+  *n = h + len;
+  return rd_take(r, *n, p);
+}
+
 /* One value (a scalar: nil, bool, int, float64, str, bin, or the ref
  * extension): checked as crdt_value_check does, and in its canonical
  * form (packed again, compared in place); kept as its bytes. */
 static gs_err rd_value(rd *r, const uint8_t **p, size_t *n)
 {
+  if (r->p < r->end &&
+      ((*r->p >= 0xa0 && *r->p <= 0xbf) || (*r->p >= 0xd9 && *r->p <= 0xdb)))
+    return rd_str_value(r, p, n);
   gs_err err = crdt__mp_span(r->p, (size_t)(r->end - r->p), 0, n);
   if (err)
     return err;
@@ -995,7 +1199,7 @@ static gs_err rd_field(rd *r, crdt_record *rec, const origins *tab)
       return GS_EDECODE;
     if ((err = rd_stamp(r, tab, &s)) != GS_OK ||
         (err = rd_value(r, &val, &vn)) != GS_OK ||
-        (err = reg_merge(f, &s, val, vn)) != GS_OK)
+        (err = reg_merge(rec, f, &s, val, vn)) != GS_OK)
       return err;
   }
   if ((err = rd_array(r, &ne)) != GS_OK)
@@ -1008,7 +1212,7 @@ static gs_err rd_field(rd *r, crdt_record *rec, const origins *tab)
     if (n != 3)
       return GS_EDECODE;
     if ((err = rd_value(r, &val, &vn)) != GS_OK ||
-        (err = elem_get(f, val, vn, &e)) != GS_OK)
+        (err = elem_get(rec, f, val, vn, &e)) != GS_OK)
       return err;
     /* the adds follow the removes in the bytes: read them in the
      * decoder's order (removes first), from a second reader */
@@ -1027,7 +1231,7 @@ static gs_err rd_field(rd *r, crdt_record *rec, const origins *tab)
 static gs_err decode_direct(const uint8_t *buf, size_t n, crdt_record **out)
 {
   rd r = {buf, buf + n};
-  origins tab = {0}, *ot = NULL;
+  origins tab, *ot = NULL;
   crdt_record *rec = NULL;
   const uint8_t *sp, *cp, *id;
   size_t len, sn, cn, idn, nf;
@@ -1035,6 +1239,7 @@ static gs_err decode_direct(const uint8_t *buf, size_t n, crdt_record **out)
   gs_err err;
 
   *out = NULL;
+  origins_init(&tab);
   if ((err = rd_array(&r, &len)) != GS_OK || (err = rd_uint(&r, &ver)))
     goto fail;
   err = GS_EDECODE;
@@ -1054,11 +1259,11 @@ static gs_err decode_direct(const uint8_t *buf, size_t n, crdt_record **out)
     size_t nt;
     if ((err = rd_array(&r, &nt)) != GS_OK)
       goto fail;
-    tab.n = tab.cap = nt;
-    if (nt && !(tab.k = malloc(nt * sizeof *tab.k))) {
+    if (origins_reserve(&tab, nt)) {
       err = GS_ENOMEM;
       goto fail;
     }
+    tab.n = nt;
     for (size_t i = 0; i < nt; i++) {
       const uint8_t *k;
       size_t kn;
@@ -1089,17 +1294,23 @@ static gs_err decode_direct(const uint8_t *buf, size_t n, crdt_record **out)
   }
   if ((err = rd_array(&r, &nf)) != GS_OK)
     goto fail;
+  /* room for them at once, when the bytes left can hold them (a field
+   * takes at least 5) */
+  if (nf <= (size_t)(r.end - r.p) / 5 &&
+      (err = grow((void **)&rec->fields, &rec->cap, nf,
+                  sizeof *rec->fields)) != GS_OK)
+    goto fail;
   for (size_t i = 0; i < nf; i++)
     if ((err = rd_field(&r, rec, ot)) != GS_OK)
       goto fail;
   err = GS_ETRAILING;
   if (r.p != r.end)
     goto fail;
-  free(tab.k);
+  origins_free(&tab);
   *out = rec;
   return GS_OK;
 fail:
-  free(tab.k);
+  origins_free(&tab);
   crdt_record_free(rec);
   return err == GS_OK ? GS_EDECODE : err;
 }

@@ -17,6 +17,7 @@ void net_msg_free(net_msg *m)
     free(m->u.vv.entries);
     break;
   case NET_MSG_CHANGES:
+  case NET_MSG_FRAMES:
     free(m->u.changes.changes);
     break;
   case NET_MSG_PEERS:
@@ -220,7 +221,8 @@ static gs_err decode_body(const msgpack_object *a, size_t na, net_msg *m)
     }
     return GS_OK;
   }
-  case NET_MSG_CHANGES: {
+  case NET_MSG_CHANGES:
+  case NET_MSG_FRAMES: { /* FRAMES: the same shape, each change as kept */
     if (na != 2 || a[1].type != MSGPACK_OBJECT_ARRAY)
       return GS_EDECODE;
     size_t n = a[1].via.array.size;
@@ -327,7 +329,7 @@ gs_err net_msg_decode(const uint8_t *buf, size_t n, net_msg *out)
   const msgpack_object *a = o->via.array.ptr;
   if ((err = crdt_mp_uint(&a[0], &type)) != GS_OK)
     goto done;
-  if (type < NET_MSG_VV || type > NET_MSG_RANGES) {
+  if (type < NET_MSG_VV || type > NET_MSG_FRAMES) {
     err = GS_EDECODE;
     goto done;
   }
@@ -399,13 +401,13 @@ gs_err net_msg_vv(const net_vv_entry *en, size_t n, bool more, uint8_t **out,
   return enc_done(&e, out, len);
 }
 
-gs_err net_msg_changes(const net_bytes *c, size_t n, uint8_t **out,
-                       size_t *len)
+static gs_err changes_enc(net_msg_type type, const net_bytes *c, size_t n,
+                          uint8_t **out, size_t *len)
 {
   enc e;
   if (n == 0 || n > NET_CHANGES_MAX)
     return n ? GS_ETOOBIG : GS_EINVAL;
-  enc_init(&e, NET_MSG_CHANGES, 2);
+  enc_init(&e, type, 2);
   msgpack_pack_array(&e.pk, n);
   for (size_t i = 0; i < n; i++) {
     if (c[i].n == 0 || c[i].n > CRDT_CHANGE_MAX) {
@@ -416,6 +418,18 @@ gs_err net_msg_changes(const net_bytes *c, size_t n, uint8_t **out,
     msgpack_pack_bin_body(&e.pk, c[i].p, c[i].n);
   }
   return enc_done(&e, out, len);
+}
+
+gs_err net_msg_changes(const net_bytes *c, size_t n, uint8_t **out,
+                       size_t *len)
+{
+  return changes_enc(NET_MSG_CHANGES, c, n, out, len);
+}
+
+gs_err net_msg_frames(const net_bytes *c, size_t n, uint8_t **out,
+                      size_t *len)
+{
+  return changes_enc(NET_MSG_FRAMES, c, n, out, len);
 }
 
 gs_err net_msg_ack(uint64_t applied, uint64_t duplicates, uint8_t **out,
@@ -632,4 +646,95 @@ gs_err net_msg_unpack(const net_msg *packed, uint8_t *buf, net_msg *inner)
     err = GS_EDECODE;
   }
   return err;
+}
+
+/* ---- changes as kept: FRAMES ---- */
+
+struct net_unframer {
+  ZSTD_DCtx *zd;
+  uint8_t buf[NET_MSG_MAX];
+};
+
+gs_err net_unframer_new(net_unframer **out)
+{
+  net_unframer *u = calloc(1, sizeof *u);
+  if (!u || !(u->zd = ZSTD_createDCtx())) {
+    free(u);
+    return GS_ENOMEM;
+  }
+  *out = u;
+  return GS_OK;
+}
+
+void net_unframer_free(net_unframer *u)
+{
+  if (!u)
+    return;
+  ZSTD_freeDCtx(u->zd);
+  free(u);
+}
+
+static const uint8_t frame_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+
+static bool is_frame(const net_bytes *b)
+{
+  return b->n >= 4 && memcmp(b->p, frame_magic, 4) == 0;
+}
+
+gs_err net_msg_unframe(net_unframer *u, const net_msg *frames, net_msg *inner)
+{
+  memset(inner, 0, sizeof *inner);
+  if (frames->type != NET_MSG_FRAMES)
+    return GS_EINVAL;
+  size_t n = frames->u.changes.n;
+  const net_bytes *f = frames->u.changes.changes;
+  /* first the sizes the frames say, against CHANGES' bounds: nothing is
+   * unpacked for a message that would exceed them */
+  size_t total = NET_CHANGES_OVERHEAD, room = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t raw = f[i].n;
+    if (is_frame(&f[i])) {
+      unsigned long long want = ZSTD_getFrameContentSize(f[i].p, f[i].n);
+      if (want == ZSTD_CONTENTSIZE_ERROR || want == ZSTD_CONTENTSIZE_UNKNOWN ||
+          want == 0)
+        return GS_EDECODE;
+      if (want > CRDT_CHANGE_MAX)
+        return GS_ETOOBIG;
+      /* exactly one frame, nothing after it */
+      size_t fz = ZSTD_findFrameCompressedSize(f[i].p, f[i].n);
+      if (ZSTD_isError(fz) || fz != f[i].n)
+        return GS_EDECODE;
+      raw = (size_t)want;
+      room += raw;
+    }
+    total += NET_CHANGE_COST(raw);
+    if (total > NET_MSG_MAX)
+      return GS_ETOOBIG;
+  }
+  if (room > sizeof u->buf) /* not reached: room < total */
+    return GS_ETOOBIG;
+  net_bytes *c = calloc(n ? n : 1, sizeof *c);
+  if (!c)
+    return GS_ENOMEM;
+  size_t off = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!is_frame(&f[i])) {
+      c[i] = f[i]; /* kept as it is: borrowed from the message */
+      continue;
+    }
+    size_t want = (size_t)ZSTD_getFrameContentSize(f[i].p, f[i].n);
+    size_t got = ZSTD_decompressDCtx(u->zd, u->buf + off, want, f[i].p,
+                                     f[i].n);
+    if (ZSTD_isError(got) || got != want) {
+      free(c);
+      return GS_EDECODE;
+    }
+    c[i].p = u->buf + off;
+    c[i].n = got;
+    off += got;
+  }
+  inner->type = NET_MSG_CHANGES;
+  inner->u.changes.changes = c;
+  inner->u.changes.n = n;
+  return GS_OK;
 }

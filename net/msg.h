@@ -48,6 +48,15 @@
  *            Bounds strictly increase; at most NET_RANGES_MAX ranges,
  *            NET_RANGE_ITEMS_MAX entries a range, NET_VV_PAGE a message;
  *            more = the round goes on in the next message.
+ *   FRAMES   [12, [change...]]  a CHANGES message whose changes each go
+ *            as the sender's store keeps them (issue 20: a cold sync's
+ *            sender neither unpacks nor packs again): a change's own bytes,
+ *            or one zstd frame of them that says its size; sent only to a
+ *            peer that sent PING NET_FRAMES_NONCE. What it stands for
+ *            obeys CHANGES' bounds: at most NET_CHANGES_MAX changes, each
+ *            at most CRDT_CHANGE_MAX bytes once unpacked, and the CHANGES
+ *            message of them at most NET_MSG_MAX bytes, checked on the
+ *            sizes the frames say before anything is unpacked
  *
  * Decoded messages borrow from the buffer they were decoded from.
  */
@@ -78,6 +87,9 @@
 /* PING whose nonce is this: "I speak RANGES" (sent before the digest;
  * an older node answers PONG, which means nothing). */
 #define NET_RECON_NONCE 0x52 /* 'R': one byte on the wire */
+/* PING whose nonce is this, before the first VV page: "send me FRAMES"
+ * (issue 20); an older node answers PONG and gets PACKED as before. */
+#define NET_FRAMES_NONCE 0x5a /* 'Z' */
 
 typedef enum net_msg_type {
   NET_MSG_VV = 1,
@@ -91,6 +103,7 @@ typedef enum net_msg_type {
   NET_MSG_PACKED = 9,
   NET_MSG_HELLO = 10,
   NET_MSG_RANGES = 11,
+  NET_MSG_FRAMES = 12,
 } net_msg_type;
 
 typedef struct net_vv_entry {
@@ -209,6 +222,25 @@ gs_err net_msg_pack(const uint8_t *msg, size_t n, uint8_t **out,
  * inner borrows. GS_EDECODE for a frame that does not unpack as said, or
  * holds anything but a CHANGES message. */
 gs_err net_msg_unpack(const net_msg *packed, uint8_t *buf, net_msg *inner);
+
+/* A FRAMES message of the n changes c, each as kept (raw, or one zstd
+ * frame of it); the caller keeps the CHANGES message they stand for
+ * within NET_MSG_MAX. */
+gs_err net_msg_frames(const net_bytes *c, size_t n, uint8_t **out,
+                      size_t *len);
+/* What unpacks FRAMES messages: a buffer of NET_MSG_MAX bytes and a zstd
+ * context, reused message after message. */
+typedef struct net_unframer net_unframer;
+gs_err net_unframer_new(net_unframer **out);
+void net_unframer_free(net_unframer *u);
+/* The changes of a FRAMES message as a CHANGES message *inner (free it
+ * with net_msg_free); inner borrows from u (until its next use) and from
+ * the buffer frames was decoded from. The sizes the frames say are
+ * checked against CHANGES' bounds before anything is unpacked:
+ * GS_ETOOBIG past them, GS_EDECODE for a frame that is not exactly one
+ * zstd frame unpacking to the size it says. */
+gs_err net_msg_unframe(net_unframer *u, const net_msg *frames,
+                       net_msg *inner);
 
 /* Bytes a VV entry with its head takes at most: for paging. */
 #define NET_VV_ENTRY_MAX 62

@@ -107,6 +107,8 @@ struct net_sync {
   net_bytes parts[NET_CHANGES_MAX];
   size_t nparts;
   uint8_t *unpacked; /* NET_MSG_MAX: a received PACKED's CHANGES */
+  net_unframer *unframer; /* a received FRAMES' changes */
+  bool peer_frames;   /* the peer said "send me FRAMES" (issue 20) */
   /* sending our VV a page at a time: the last feed sent */
   bool vv_started;
   uint8_t vv_after[CRDT_FEED_LEN];
@@ -129,6 +131,10 @@ struct net_sync {
   /* group commit: received changes kept, waiting for one transaction */
   crdt_change **g_cs;
   uint8_t *g_hold, *g_out;
+  /* each kept change's frame as it came in FRAMES (a copy; NULL when it
+   * came unpacked), stored as it is (store_apply_frames) */
+  uint8_t **g_frame;
+  size_t *g_frame_n;
   size_t g_n, g_cap, g_bytes;
   size_t g_end[NET_SYNC_WINDOW]; /* end of each message's changes */
   size_t g_nmsgs;
@@ -180,10 +186,13 @@ void net_sync_free(net_sync *s)
   free(s->forks);
   free(s->plan);
   free(s->unpacked);
+  net_unframer_free(s->unframer);
   group_clear(s);
   free(s->g_cs);
   free(s->g_hold);
   free(s->g_out);
+  free(s->g_frame);
+  free(s->g_frame_n);
   free(s);
 }
 
@@ -372,6 +381,14 @@ static gs_err vv_first_page(net_sync *s, const net_msg *m, bool *handled)
     gs_err err = make_plan(s);
     return err ? err : net_sync_pump(s);
   }
+  /* the digests differ: changes may follow; "send them to me as your
+   * store keeps them" (FRAMES, issue 20), before our ranges or vector,
+   * so before the peer plans what to send (an older node answers PONG) */
+  uint8_t *buf;
+  size_t len;
+  gs_err pe = net_msg_ping(false, NET_FRAMES_NONCE, &buf, &len);
+  if ((pe = send_msg(s, buf, len, pe)) != GS_OK)
+    return pe;
   if (s->peer_recon) {
     /* reconciliation by ranges: the side whose digest is the lower
      * opens (both know both digests) */
@@ -573,6 +590,29 @@ static int on_raw(void *ctx, uint64_t seq, const uint8_t *bytes, size_t n)
   return 0;
 }
 
+/* A change as the store keeps it, for a peer that takes FRAMES: the
+ * message is bounded by what it stands for (its changes unpacked, as
+ * on_raw counts them), and the kept bytes go out as they are. */
+static int on_kept(void *ctx, uint64_t seq, const uint8_t *kept, size_t n,
+                   size_t raw_len)
+{
+  fill_ctx *f = ctx;
+  net_sync *s = f->s;
+  size_t cost = NET_CHANGE_COST(raw_len > n ? raw_len : n);
+  if (s->nparts == NET_CHANGES_MAX || s->enc_len + cost > NET_MSG_MAX) {
+    f->full = true;
+    return 1;
+  }
+  memcpy(s->stage + s->stage_len, kept, n);
+  s->parts[s->nparts].p = s->stage + s->stage_len;
+  s->parts[s->nparts].n = n;
+  s->nparts++;
+  s->stage_len += n;
+  s->enc_len += cost;
+  f->t->next = seq + 1;
+  return 0;
+}
+
 /* The last seq of feed going out in the message being filled. */
 static gs_err flight_note(net_sync *s, const uint8_t feed[CRDT_FEED_LEN],
                           uint64_t seq)
@@ -654,8 +694,9 @@ static gs_err send_batch(net_sync *s)
     fill_ctx f = {s, t, false};
     uint64_t before = t->next;
     gs_err err =
-        t->evidence
-            ? store_fork_read(s->st, t->feed, t->next, on_raw, &f)
+        t->evidence ? store_fork_read(s->st, t->feed, t->next, on_raw, &f)
+        : s->peer_frames
+            ? store_feed_read_kept(s->st, t->feed, t->next, t->to, on_kept, &f)
             : store_feed_read(s->st, t->feed, t->next, t->to, on_raw, &f);
     if (err == GS_ENOTFOUND && t->evidence) {
       s->pos++; /* gone meanwhile */
@@ -687,21 +728,28 @@ static gs_err send_batch(net_sync *s)
   s->fl_msg[slot].ntails = s->fl_n - tails0;
   uint8_t *buf;
   size_t len;
-  gs_err err = net_msg_changes(s->parts, s->nparts, &buf, &len);
-  if (err)
-    return err;
-  /* packed when that is smaller: changes repeat their collection, ids
-   * and field names, and a batch of them packs severalfold */
-  uint8_t *packed;
-  size_t plen;
-  if ((err = net_msg_pack(buf, len, &packed, &plen)) != GS_OK) {
-    free(buf);
-    return err;
-  }
-  if (packed) {
-    free(buf);
-    buf = packed;
-    len = plen;
+  gs_err err;
+  if (s->peer_frames) {
+    /* each change as the store keeps it (zstd-packed when that is
+     * smaller, fork evidence raw): nothing unpacked nor packed again */
+    if ((err = net_msg_frames(s->parts, s->nparts, &buf, &len)) != GS_OK)
+      return err;
+  } else {
+    if ((err = net_msg_changes(s->parts, s->nparts, &buf, &len)) != GS_OK)
+      return err;
+    /* packed when that is smaller: changes repeat their collection, ids
+     * and field names, and a batch of them packs severalfold */
+    uint8_t *packed;
+    size_t plen;
+    if ((err = net_msg_pack(buf, len, &packed, &plen)) != GS_OK) {
+      free(buf);
+      return err;
+    }
+    if (packed) {
+      free(buf);
+      buf = packed;
+      len = plen;
+    }
   }
   s->stats.sent_changes += s->nparts;
   s->stats.sent_bytes += len;
@@ -771,8 +819,10 @@ static bool same_feed(const crdt_change *a, const crdt_change *b)
 
 static void group_clear(net_sync *s)
 {
-  for (size_t i = 0; i < s->g_n; i++)
+  for (size_t i = 0; i < s->g_n; i++) {
     crdt_change_free(s->g_cs[i]);
+    free(s->g_frame[i]);
+  }
   s->g_n = s->g_nmsgs = s->g_bytes = 0;
 }
 
@@ -795,6 +845,14 @@ static gs_err group_room(net_sync *s, size_t more)
   if (!o)
     return GS_ENOMEM;
   s->g_out = o;
+  uint8_t **f = realloc(s->g_frame, cap * sizeof *f);
+  if (!f)
+    return GS_ENOMEM;
+  s->g_frame = f;
+  size_t *fn = realloc(s->g_frame_n, cap * sizeof *fn);
+  if (!fn)
+    return GS_ENOMEM;
+  s->g_frame_n = fn;
   s->g_cap = cap;
   return GS_OK;
 }
@@ -809,9 +867,15 @@ static gs_err group_flush(net_sync *s, char *why, size_t whylen)
   if (!s->g_nmsgs)
     return GS_OK;
   memset(&res, 0, sizeof res);
-  if (s->g_n &&
-      (err = store_apply_changes(s->st, s->g_cs, s->g_n, s->g_hold, s->g_out,
-                                 &res, &bad)) != GS_OK) {
+  if (s->g_n) {
+    /* what came packed is kept as it came: not packed again */
+    store_apply_frames(s->st, s->g_cs, (const uint8_t *const *)s->g_frame,
+                       s->g_frame_n, s->g_n);
+    err = store_apply_changes(s->st, s->g_cs, s->g_n, s->g_hold, s->g_out,
+                              &res, &bad);
+    store_apply_frames(s->st, NULL, NULL, NULL, 0);
+  }
+  if (err) {
     snprintf(why, whylen, "refused %zu received changes at change %zu: %s",
              s->g_n, bad + 1, gs_strerror(err));
     group_clear(s);
@@ -885,8 +949,10 @@ bool net_sync_pending(const net_sync *s)
   return s->g_nmsgs > 0;
 }
 
-static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
-                         size_t whylen)
+/* m: a CHANGES message; frames: the FRAMES message it was unframed from,
+ * or NULL. */
+static gs_err on_changes(net_sync *s, const net_msg *m, const net_msg *frames,
+                         char *why, size_t whylen)
 {
   size_t n = m->u.changes.n, bytes = 0;
   crdt_change **cs = calloc(n ? n : 1, sizeof *cs);
@@ -941,7 +1007,18 @@ static gs_err on_changes(net_sync *s, const net_msg *m, char *why,
       net = true;
       s->stats.net_changes++;
     }
-    /* kept: the group owns it now */
+    /* kept: the group owns it now, with the frame it came in */
+    s->g_frame[s->g_n] = NULL;
+    s->g_frame_n[s->g_n] = 0;
+    if (frames && frames->u.changes.changes[i].p != m->u.changes.changes[i].p) {
+      const net_bytes *f = &frames->u.changes.changes[i];
+      if (!(s->g_frame[s->g_n] = malloc(f->n))) {
+        err = GS_ENOMEM;
+        goto out;
+      }
+      memcpy(s->g_frame[s->g_n], f->p, f->n);
+      s->g_frame_n[s->g_n] = f->n;
+    }
     s->g_hold[s->g_n] = verdict[i];
     s->g_cs[s->g_n++] = cs[i];
     bytes += cs[i]->raw_len;
@@ -1168,7 +1245,7 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
   /* what was received before this message is stored and acknowledged
    * first: the group holds CHANGES only */
   if (m.type != NET_MSG_CHANGES && m.type != NET_MSG_PACKED &&
-      (err = group_flush(s, why, whylen)) != GS_OK) {
+      m.type != NET_MSG_FRAMES && (err = group_flush(s, why, whylen)) != GS_OK) {
     net_msg_free(&m);
     return err;
   }
@@ -1210,7 +1287,7 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
     }
     break;
   case NET_MSG_CHANGES:
-    err = on_changes(s, &m, why, whylen);
+    err = on_changes(s, &m, NULL, why, whylen);
     break;
   case NET_MSG_PACKED: {
     net_msg inner;
@@ -1223,7 +1300,20 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
                gs_strerror(err));
       break;
     }
-    err = on_changes(s, &inner, why, whylen);
+    err = on_changes(s, &inner, NULL, why, whylen);
+    net_msg_free(&inner);
+    break;
+  }
+  case NET_MSG_FRAMES: {
+    net_msg inner;
+    if (!s->unframer && (err = net_unframer_new(&s->unframer)) != GS_OK)
+      break;
+    if ((err = net_msg_unframe(s->unframer, &m, &inner)) != GS_OK) {
+      snprintf(why, whylen, "malformed framed changes: %s",
+               gs_strerror(err));
+      break;
+    }
+    err = on_changes(s, &inner, &m, why, whylen);
     net_msg_free(&inner);
     break;
   }
@@ -1255,6 +1345,10 @@ gs_err net_sync_on_msg(net_sync *s, const uint8_t *msg, size_t n, char *why,
   case NET_MSG_PING: {
     if (m.u.nonce == NET_RECON_NONCE && !s->peer_first) {
       s->peer_recon = true; /* a capability, not a question */
+      break;
+    }
+    if (m.u.nonce == NET_FRAMES_NONCE && !s->remote_vv_done) {
+      s->peer_frames = true; /* likewise, before it plans */
       break;
     }
     uint8_t *buf;

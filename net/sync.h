@@ -20,7 +20,11 @@
  *   2. when the peer's VV is complete, send every feed tail it lacks, in
  *      feed then seq order, in CHANGES messages of at most NET_MSG_MAX
  *      bytes, with at most NET_SYNC_WINDOW of them unacknowledged; then
- *      DONE;
+ *      DONE. When the digests differ each side asks, with PING
+ *      NET_FRAMES_NONCE before its ranges or vector, for FRAMES: the same
+ *      messages with each change as the sender's store keeps it (a zstd
+ *      frame or the change itself: read, not unpacked and packed again;
+ *      issue 20); a peer that does not ask gets PACKED or CHANGES;
  *   3. apply each received CHANGES in one store transaction
  *      (store_apply_changes: every signature verified, chain, gap and fork
  *      checks) and ACK it; with group commit (io.group) the CHANGES of one
@@ -105,7 +109,9 @@ typedef struct net_sync_io {
  * message that is not CHANGES. What it holds per session is bounded by
  * the receiver whatever the peer sends: less than NET_SYNC_GROUP_BYTES
  * plus one message (NET_MSG_MAX) of change bytes, and never more than
- * NET_SYNC_WINDOW messages, with their decoded op tables. */
+ * NET_SYNC_WINDOW messages, with their decoded op tables and, for changes
+ * that came in FRAMES, a copy of each frame (no more than the messages'
+ * own bytes: NET_SYNC_WINDOW * NET_MSG_MAX), stored as it came. */
 #define NET_SYNC_GROUP_BYTES (4u << 20)
 
 #define NET_SYNC_REFUSE 0xff

@@ -381,7 +381,13 @@ static const char *duplicate(node_jl *p)
 
 static gs_err check_value(jl_cur *c, const crdt_value *v)
 {
-  gs_err e = crdt_value_check(v);
+  /* a decoded string is valid UTF-8 already (issue 20: validate once):
+   * the line was checked whole, jl_string copies runs of it cut only at
+   * ASCII bytes, and writes each \u escape as one code point (no lone
+   * surrogate, no NUL); only its length is left to check */
+  gs_err e = v->type == CRDT_STR ? (v->u.s.n > CRDT_TEXT_MAX ? GS_ETOOBIG
+                                                             : GS_OK)
+                                 : crdt_value_check(v);
   if (e)
     return jl_fail(c, "%s", e == GS_ETOOBIG ? _("longer than 16384 bytes")
                                           : gs_strerror(e));

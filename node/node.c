@@ -423,9 +423,29 @@ void node_set_rng(node *n, const crdt_rng *rng)
   n->rng = rng;
 }
 
+/* The random part of an id from the node's pool (a crdt_rng fill). */
+static void pool_fill(void *ctx, void *buf, size_t len)
+{
+  node *n = ctx;
+  long pid = (long)getpid();
+  if (len > sizeof n->id_pool) {
+    crdt_random(buf, len);
+    return;
+  }
+  if (n->pool_left < len || n->pool_pid != pid) {
+    crdt_random(n->id_pool, sizeof n->id_pool);
+    n->pool_left = sizeof n->id_pool;
+    n->pool_pid = pid;
+  }
+  uint8_t *p = n->id_pool + sizeof n->id_pool - n->pool_left;
+  memcpy(buf, p, len); /* each byte handed out once */
+  n->pool_left -= len;
+}
+
 void node_id_new(node *n, uint8_t id[CRDT_ID_LEN])
 {
-  crdt_id_next(node_now(n), n->rng, n->last_id, id);
+  crdt_rng pool = {.fill = pool_fill, .ctx = n};
+  crdt_id_next(node_now(n), n->rng ? n->rng : &pool, n->last_id, id);
   memcpy(n->last_id, id, CRDT_ID_LEN);
 }
 

@@ -616,7 +616,11 @@ static const char *art(const char *name)
 
 static bool eq(const char *a, size_t an, const char *b)
 {
-  return strlen(b) == an && memcmp(a, b, an) == 0;
+  /* the first bytes first: most names looked up differ there, and a
+   * record's check looks each of its fields up (issue 20) */
+  if (an == 0)
+    return b[0] == '\0';
+  return a[0] == b[0] && strlen(b) == an && memcmp(a, b, an) == 0;
 }
 
 const node_coll *node_schema_coll(const char *name, size_t n)

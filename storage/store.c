@@ -58,6 +58,10 @@ struct store {
   ZSTD_DCtx *zd;
   uint8_t *zbuf; /* ZSTD_compressBound(CRDT_CHANGE_MAX) */
   uint8_t *dbuf; /* CRDT_CHANGE_MAX: an unpacked change */
+  /* the last change_pack: its input, and the packed size in zbuf (0:
+   * kept as it is); write_keep copies it instead of packing again */
+  const uint8_t *zlast;
+  size_t zlast_n, zlast_z;
   bool absent[DB_COUNT]; /* a later database not in a read-only store */
   store_now_fn now;
   void *now_ctx;
@@ -89,6 +93,11 @@ struct store {
   uint64_t sealed_count; /* values sealed by this open's upgrade */
   store_progress_fn progress;
   void *progress_ctx;
+  /* received changes' frames, kept as they came (store_apply_frames) */
+  crdt_change *const *kf_cs;
+  const uint8_t *const *kf_p;
+  const size_t *kf_n;
+  size_t kf_count, kf_pos;
 };
 
 static uint64_t realtime_ms(void *ctx)
@@ -763,6 +772,7 @@ static gs_err change_pack(store *s, const uint8_t *raw, size_t n,
 {
   out->mv_data = (void *)raw;
   out->mv_size = n;
+  s->zlast = NULL;
   if (n < PACK_MIN || n > CRDT_CHANGE_MAX)
     return GS_OK;
   if (!s->zc && !(s->zc = ZSTD_createCCtx()))
@@ -779,7 +789,42 @@ static gs_err change_pack(store *s, const uint8_t *raw, size_t n,
     out->mv_data = s->zbuf;
     out->mv_size = z;
   }
+  s->zlast = raw;
+  s->zlast_n = n;
+  s->zlast_z = out->mv_data == s->zbuf ? z : 0;
   return GS_OK;
+}
+
+void store_apply_frames(store *s, crdt_change *const *cs,
+                        const uint8_t *const *frame, const size_t *frame_n,
+                        size_t n)
+{
+  s->kf_cs = cs;
+  s->kf_p = frame;
+  s->kf_n = frame_n;
+  s->kf_count = n;
+  s->kf_pos = 0;
+}
+
+/* The bytes to keep for c: the frame it came in (store_apply_frames),
+ * else change_pack's. The changes are applied in the order given, so the
+ * next one is looked at first. */
+static gs_err change_pack_kept(store *s, const crdt_change *c, MDB_val *out)
+{
+  for (size_t k = 0; k < s->kf_count; k++) {
+    size_t i = (s->kf_pos + k) % s->kf_count;
+    if (s->kf_cs[i] != c)
+      continue;
+    s->kf_pos = i + 1;
+    if (s->kf_p[i] && s->kf_n[i] + PACK_GAIN <= c->raw_len &&
+        c->raw_len <= CRDT_CHANGE_MAX) {
+      out->mv_data = (void *)s->kf_p[i];
+      out->mv_size = s->kf_n[i];
+      return GS_OK;
+    }
+    break;
+  }
+  return change_pack(s, c->raw, c->raw_len, out);
 }
 
 /* A kept change's bytes: v itself, or unpacked into the store's buffer
@@ -1916,55 +1961,215 @@ static int key_list_cmp(const key_list *l, size_t a, size_t b)
   return lmdb_keycmp(l->b + a, key_len_at(l, a), l->b + b, key_len_at(l, b));
 }
 
-/* Stable sort of idx (n indexes of keys of l) by key (a bottom-up merge
- * sort: qsort has no context argument, and is not stable). */
-static gs_err key_list_sort(const key_list *l, size_t *idx, size_t n)
+/* A key's place in a sort (issue 20, fourth pass): the 8 bytes of the
+ * key that follow the prefix every key of the list shares, big-endian
+ * and zero-padded, then the key's index. Two keys whose words differ
+ * are ordered by their words alone: both keys hold the shared prefix, so
+ * the first byte where they differ lies in the word (a key that ends
+ * inside it is padded with zeros, and is a prefix of the other up to
+ * there: it sorts first either way). Equal words fall back to the whole
+ * keys. */
+typedef struct sort_ent {
+  uint64_t word;
+  size_t i;
+} sort_ent;
+
+/* How many leading bytes every key of l shares (at most the shortest). */
+static size_t key_list_shared(const key_list *l)
 {
-  if (n < 2)
-    return GS_OK;
-  size_t *tmp = malloc(n * sizeof *tmp);
-  if (!tmp)
-    return GS_ENOMEM;
+  if (!l->nk)
+    return 0;
+  const uint8_t *k0 = l->b + l->off[0];
+  size_t m = key_len_at(l, l->off[0]);
+  for (size_t i = 1; i < l->nk && m; i++) {
+    const uint8_t *k = l->b + l->off[i];
+    size_t kn = key_len_at(l, l->off[i]), j = 0;
+    if (kn < m)
+      m = kn;
+    while (j < m && k[j] == k0[j])
+      j++;
+    m = j;
+  }
+  return m;
+}
+
+static uint64_t key_word(const key_list *l, size_t i, size_t shared)
+{
+  const uint8_t *k = l->b + l->off[i];
+  size_t kn = key_len_at(l, l->off[i]);
+  uint64_t w = 0;
+  for (size_t j = 0; j < 8; j++)
+    w = w << 8 | (shared + j < kn ? k[shared + j] : 0);
+  return w;
+}
+
+static int sort_ent_cmp(const key_list *l, const sort_ent *a,
+                        const sort_ent *b)
+{
+  if (a->word != b->word)
+    return a->word < b->word ? -1 : 1;
+  return key_list_cmp(l, l->off[a->i], l->off[b->i]);
+}
+
+/* Stable sort of a (n entries) by sort_ent_cmp, tmp (n) as scratch: a
+ * bottom-up merge sort (qsort has no context argument, and is not
+ * stable); the result in a. */
+static void ents_merge_sort(const key_list *l, sort_ent *a, sort_ent *tmp,
+                            size_t n)
+{
+  sort_ent *from = a, *to = tmp;
   for (size_t w = 1; w < n; w *= 2) {
     for (size_t lo = 0; lo < n; lo += 2 * w) {
       size_t mid = lo + w < n ? lo + w : n;
       size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
       size_t i = lo, j = mid, o = lo;
       while (i < mid && j < hi)
-        tmp[o++] = key_list_cmp(l, l->off[idx[i]], l->off[idx[j]]) <= 0
-                       ? idx[i++]
-                       : idx[j++];
+        to[o++] = sort_ent_cmp(l, &from[i], &from[j]) <= 0 ? from[i++]
+                                                          : from[j++];
       while (i < mid)
-        tmp[o++] = idx[i++];
+        to[o++] = from[i++];
       while (j < hi)
-        tmp[o++] = idx[j++];
+        to[o++] = from[j++];
     }
-    memcpy(idx, tmp, n * sizeof *idx);
+    sort_ent *t = from;
+    from = to;
+    to = t;
   }
-  free(tmp);
+  if (from != a)
+    memcpy(a, from, n * sizeof *a);
+}
+
+#define SORT_RUN_INSERT 16 /* equal words: sorted by insertion up to this */
+
+/* Stable sort of idx (n indexes of keys of l) by key: by the words first,
+ * a byte at a time from the last (a radix sort: stable, no comparisons;
+ * a byte all the words share is skipped), then each run of equal words
+ * by the whole keys (by insertion when short, else merged). */
+static gs_err key_list_sort(const key_list *l, size_t *idx, size_t n)
+{
+  if (n < 2)
+    return GS_OK;
+  sort_ent *e = malloc(2 * n * sizeof *e);
+  if (!e)
+    return GS_ENOMEM;
+  sort_ent *a = e, *tmp = e + n;
+  size_t shared = key_list_shared(l);
+  for (size_t i = 0; i < n; i++)
+    a[i] = (sort_ent){key_word(l, idx[i], shared), idx[i]};
+  for (unsigned shift = 0; shift < 64; shift += 8) {
+    size_t cnt[256] = {0};
+    for (size_t i = 0; i < n; i++)
+      cnt[(a[i].word >> shift) & 0xff]++;
+    if (cnt[(a[0].word >> shift) & 0xff] == n)
+      continue; /* the same byte in every word */
+    for (size_t b = 0, sum = 0; b < 256; b++) {
+      size_t c = cnt[b];
+      cnt[b] = sum;
+      sum += c;
+    }
+    for (size_t i = 0; i < n; i++)
+      tmp[cnt[(a[i].word >> shift) & 0xff]++] = a[i];
+    sort_ent *t = a;
+    a = tmp;
+    tmp = t;
+  }
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && a[j].word == a[i].word)
+      j++;
+    if (j - i > SORT_RUN_INSERT) {
+      ents_merge_sort(l, a + i, tmp, j - i);
+    } else {
+      for (size_t k = i + 1; k < j; k++) {
+        sort_ent cur = a[k];
+        size_t m = k;
+        for (; m > i && sort_ent_cmp(l, &a[m - 1], &cur) > 0; m--)
+          a[m] = a[m - 1];
+        a[m] = cur;
+      }
+    }
+    i = j;
+  }
+  for (size_t i = 0; i < n; i++)
+    idx[i] = a[i].i;
+  free(e);
   return GS_OK;
 }
 
-/* Put every key of l (empty values) into db, in key order. */
+/* Sort idx (the n keys of l, 0..n-1 in order) by insertion when they
+ * come nearly in order: touched_write's hist list is in key order but for
+ * the few entries of one record (one per change, in batch order), so
+ * this is about n comparisons. Stable. False, idx unsorted, once it
+ * would move more than about 8 keys a key: then key_list_sort. */
+static bool key_list_nearly(const key_list *l, size_t *idx, size_t n)
+{
+  size_t budget = 8 * n + 64;
+  for (size_t i = 1; i < n; i++) {
+    size_t cur = idx[i], j = i;
+    for (; j > 0 && key_list_cmp(l, l->off[idx[j - 1]], l->off[cur]) > 0;
+         j--) {
+      if (!budget--)
+        return false;
+      idx[j] = idx[j - 1];
+    }
+    idx[j] = cur;
+  }
+  return true;
+}
+
+/* Put every key of l (empty values) into db, in key order, through one
+ * cursor: LMDB finds a key that falls in the page the cursor is on
+ * without a search from the root, and sorted keys mostly do. Keys that
+ * come nearly in order (touched_write's hist list) are sorted by
+ * insertion. */
 static gs_err key_list_write(store *s, MDB_txn *txn, MDB_dbi db, key_list *l)
 {
-  size_t *idx = malloc((l->nk ? l->nk : 1) * sizeof *idx);
+  (void)s; /* empty values: nothing to seal (sealed_db) */
+  if (!l->nk)
+    return GS_OK;
+  size_t *idx = malloc(l->nk * sizeof *idx);
   if (!idx)
     return GS_ENOMEM;
   for (size_t i = 0; i < l->nk; i++)
     idx[i] = i;
-  gs_err err = key_list_sort(l, idx, l->nk);
-  MDB_val empty = {0, ""};
-  last_key last = {.known = false};
+  gs_err err = GS_OK;
+  if (!key_list_nearly(l, idx, l->nk)) {
+    for (size_t i = 0; i < l->nk; i++)
+      idx[i] = i;
+    err = key_list_sort(l, idx, l->nk);
+  }
+  MDB_val empty = {0, ""}, lk, lv;
+  MDB_cursor *cur = NULL;
+  int rc = 0;
+  if (!err && (rc = mdb_cursor_open(txn, db, &cur)) != 0)
+    err = lmdb_err(rc);
+  /* the database's last key: keys after it are appends (full pages) */
+  bool none = false;
+  key_buf last = {.n = 0};
+  if (!err) {
+    rc = mdb_cursor_get(cur, &lk, &lv, MDB_LAST);
+    if (rc == MDB_NOTFOUND)
+      none = true;
+    else if (rc)
+      err = lmdb_err(rc);
+    else if (lk.mv_size > sizeof last.b)
+      err = GS_ECORRUPT; /* not a key of ours */
+    else
+      memcpy(last.b, lk.mv_data, last.n = lk.mv_size);
+  }
+  bool append = none;
   for (size_t i = 0; i < l->nk && !err; i++) {
     size_t off = l->off[idx[i]];
     if (i && key_list_cmp(l, l->off[idx[i - 1]], off) == 0)
       continue;
     MDB_val k = {key_len_at(l, off), l->b + off};
-    int rc = put_ordered(s, txn, db, &last, &k, &empty);
-    if (rc)
+    if (!append && lmdb_keycmp(k.mv_data, k.mv_size, last.b, last.n) > 0)
+      append = true; /* and so is every key after it */
+    if ((rc = mdb_cursor_put(cur, &k, &empty, append ? MDB_APPEND : 0)))
       err = lmdb_err(rc);
   }
+  if (cur)
+    mdb_cursor_close(cur);
   free(idx);
   return err;
 }
@@ -1982,6 +2187,8 @@ typedef struct touched_set {
   size_t capop, capchg;
   noted_change *ch;
   size_t nch, capch;
+  crdt_op *opv; /* the ops copied in key order (touched_gather) */
+  char *opb;    /* and the bytes their names and values borrow */
 } touched_set;
 
 static void touched_free(touched_set *ts)
@@ -1990,6 +2197,8 @@ static void touched_free(touched_set *ts)
   free(ts->op);
   free(ts->chg);
   free(ts->ch);
+  free(ts->opv);
+  free(ts->opb);
   memset(ts, 0, sizeof *ts);
 }
 
@@ -2133,6 +2342,88 @@ static gs_err touched_put(store *s, MDB_txn *txn, cipher_item *it,
   return key_list_add(scopes, ik.b, ik.n, NULL, 0);
 }
 
+/* The bytes of op's collection, field and value (what applying it
+ * reads), copied to *at and borrowed from there; with b NULL only
+ * counted. A set REMOVE's tags stay where they are. */
+static size_t op_bytes_move(crdt_op *op, char *b, size_t at)
+{
+  /* field and value only for the kinds that have them (a DELETE's may
+   * be anything a local writer left there) */
+  bool fv = op->kind <= CRDT_OP_REMOVE;
+  crdt_value *v = &op->value;
+  bool text = fv && (v->type == CRDT_STR || v->type == CRDT_BYTES);
+  bool ref = fv && v->type == CRDT_REF;
+  size_t n = op->coll_len + (fv ? op->field_len : 0) +
+             (text ? v->u.s.n : ref ? v->u.ref.coll_len : 0);
+  if (!b)
+    return at + n;
+  char *p = b + at;
+  memcpy(p, op->coll, op->coll_len);
+  op->coll = p;
+  p += op->coll_len;
+  if (fv && op->field_len) {
+    memcpy(p, op->field, op->field_len);
+    op->field = p;
+    p += op->field_len;
+  }
+  if (text && v->u.s.n) {
+    memcpy(p, v->u.s.p, v->u.s.n);
+    v->u.s.p = p;
+  } else if (ref && v->u.ref.coll_len) {
+    memcpy(p, v->u.ref.coll, v->u.ref.coll_len);
+    v->u.ref.coll = p;
+  }
+  return at + n;
+}
+
+/* Lay the notes out in key order (idx, n of them, as key_list_sort left
+ * it), then idx := 0, 1, 2...: the keys, the ops (copied, with the bytes
+ * they borrow from their changes) and their change indexes, so that the
+ * pass over the records reads them one after the other instead of
+ * jumping about the batch's memory for each (a cache miss or four per
+ * op: a tenth of a merge's time). On no memory nothing changes. */
+static void touched_gather(touched_set *ts, size_t *idx, size_t n)
+{
+  key_list *kl = &ts->keys, nk = {0};
+  crdt_op *opv = malloc((n ? n : 1) * sizeof *opv);
+  uint32_t *chg = malloc((n ? n : 1) * sizeof *chg);
+  if (!opv || !chg || crdt_grow((void **)&nk.b, &nk.cap, kl->n, 1) ||
+      crdt_grow((void **)&nk.off, &nk.capk, n ? n : 1, sizeof *nk.off)) {
+    free(opv);
+    free(chg);
+    key_list_free(&nk);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    size_t off = kl->off[idx[i]], kn = key_len_at(kl, off);
+    memcpy(nk.b + nk.n, kl->b + off - 2, 2 + kn);
+    nk.off[i] = nk.n + 2;
+    nk.n += 2 + kn;
+    opv[i] = *ts->op[idx[i]];
+    chg[i] = ts->chg[idx[i]];
+  }
+  nk.nk = n;
+  size_t nb = 0;
+  for (size_t i = 0; i < n; i++)
+    nb = op_bytes_move(&opv[i], NULL, nb);
+  char *opb = malloc(nb ? nb : 1);
+  for (size_t i = 0, at = 0; opb && i < n; i++)
+    at = op_bytes_move(&opv[i], opb, at);
+  for (size_t i = 0; i < n; i++) {
+    ts->op[i] = &opv[i];
+    idx[i] = i;
+  }
+  key_list_free(kl);
+  *kl = nk;
+  free(ts->chg);
+  ts->chg = chg;
+  ts->capchg = n;
+  free(ts->opv);
+  ts->opv = opv;
+  free(ts->opb);
+  ts->opb = opb; /* NULL: the ops borrow from their changes still */
+}
+
 /* Apply every noted op, one record at a time in key order (each read,
  * decoded, encoded and written once), then write the scope index entry
  * of each new record and the hist entry of each (record, change). In
@@ -2178,6 +2469,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
   /* the ops by record key, each record's in batch order */
   if ((err = key_list_sort(kl, idx, n)) != GS_OK)
     goto out;
+  touched_gather(ts, idx, n);
   last_key lr = {.known = false};
   for (size_t i = 0; i < n;) {
     /* the chunk's records */
@@ -2466,7 +2758,7 @@ static gs_err apply_into(store *s, MDB_txn *txn, const crdt_change *c,
     }
   }
 
-  if ((err = change_pack(s, c->raw, c->raw_len, &cv)) != GS_OK)
+  if ((err = change_pack_kept(s, c, &cv)) != GS_OK)
     return err;
   last_key lc = {.known = false};
   if ((rc = put_ordered(s, txn, s->dbi[DB_CHANGES], &lc, &ckv, &cv)) != 0)
@@ -3339,8 +3631,18 @@ gs_err store_write_begin(store *s, const uint8_t sk[CRDT_SK_LEN],
 
 static gs_err write_keep(store_write *w, uint8_t **raw, size_t *rawlen)
 {
+  store *s = w->s;
   MDB_val v;
-  gs_err err = change_pack(w->s, *raw, *rawlen, &v);
+  gs_err err = GS_OK;
+  /* write_once has just applied *raw, and apply_into packed it into the
+   * store's buffer (zlast names that input): copied, not packed again */
+  if (s->zlast == *raw && s->zlast_n == *rawlen) {
+    v.mv_data = s->zlast_z ? s->zbuf : *raw;
+    v.mv_size = s->zlast_z ? s->zlast_z : *rawlen;
+  } else {
+    err = change_pack(s, *raw, *rawlen, &v);
+  }
+  s->zlast = NULL;
   if (err || v.mv_data == *raw)
     return err; /* kept as it is */
   uint8_t *z = malloc(v.mv_size);
@@ -3379,6 +3681,11 @@ static gs_err write_replay(store_write *w)
   return GS_OK;
 }
 
+gs_err store__write_replay(store_write *w)
+{
+  return w->txn ? write_replay(w) : GS_EINVAL;
+}
+
 /* Build the next change of (pk, scope) and apply it in w's transaction.
  * The change is applied from the caller's ops (crdt_change_build checks
  * them as the decoder would), not from a decoding of its bytes. On
@@ -3395,6 +3702,7 @@ static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
   int outcome;
 
   *raw = NULL;
+  w->s->zlast = NULL; /* set again when this change is packed */
   crdt_feed_id(w->pk, scope, scope_len, feed);
   MDB_val fk = {CRDT_FEED_LEN, feed}, fv;
   int rc = sv_get(w->s, w->txn, w->s->dbi[DB_VV], &fk, &fv);
@@ -3763,8 +4071,27 @@ gs_err store_feed_get(store *s, const uint8_t feed[CRDT_FEED_LEN],
   return err;
 }
 
-gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
-                       uint64_t from, uint64_t to, store_raw_cb cb, void *ctx)
+/* A kept change's size without unpacking it (store_feed_read_kept). */
+static gs_err change_kept_size(const MDB_val *v, size_t *raw_len)
+{
+  const uint8_t *b = v->mv_data;
+  if (v->mv_size < 4 || memcmp(b, zstd_magic, 4) != 0) {
+    *raw_len = v->mv_size;
+    return GS_OK;
+  }
+  unsigned long long want = ZSTD_getFrameContentSize(b, v->mv_size);
+  if (want == ZSTD_CONTENTSIZE_ERROR || want == ZSTD_CONTENTSIZE_UNKNOWN ||
+      want == 0 || want > CRDT_CHANGE_MAX ||
+      ZSTD_findFrameCompressedSize(b, v->mv_size) != v->mv_size)
+    return GS_ECORRUPT;
+  *raw_len = (size_t)want;
+  return GS_OK;
+}
+
+/* store_feed_read, and store_feed_read_kept when kcb is set. */
+static gs_err feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                        uint64_t from, uint64_t to, store_raw_cb cb,
+                        store_kept_cb kcb, void *ctx)
 {
   MDB_txn *txn;
   MDB_cursor *cur;
@@ -3790,15 +4117,34 @@ gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
     size_t rn;
     if ((rc = open_value(s, DB_CHANGES, &k, &v)) != 0)
       break;
-    if ((err = change_unpack(s, &v, &raw, &rn)) != GS_OK)
-      break;
-    stop = cb(ctx, seq, raw, rn);
+    if (kcb) {
+      if ((err = change_kept_size(&v, &rn)) != GS_OK)
+        break;
+      stop = kcb(ctx, seq, v.mv_data, v.mv_size, rn);
+    } else {
+      if ((err = change_unpack(s, &v, &raw, &rn)) != GS_OK)
+        break;
+      stop = cb(ctx, seq, raw, rn);
+    }
     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
   }
   if (!err && rc && rc != MDB_NOTFOUND)
     err = lmdb_err(rc);
   cursor_close(txn, cur);
   return err;
+}
+
+gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                       uint64_t from, uint64_t to, store_raw_cb cb, void *ctx)
+{
+  return feed_read(s, feed, from, to, cb, NULL, ctx);
+}
+
+gs_err store_feed_read_kept(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                            uint64_t from, uint64_t to, store_kept_cb cb,
+                            void *ctx)
+{
+  return feed_read(s, feed, from, to, NULL, cb, ctx);
 }
 
 gs_err store_forks_list(store *s, store_fork_cb cb, void *ctx)

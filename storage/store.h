@@ -207,6 +207,16 @@ gs_err store_apply_ex(store *s, const uint8_t *const *changes,
 gs_err store_apply_changes(store *s, crdt_change *const *cs, size_t n,
                            const uint8_t *hold, uint8_t *out,
                            store_result *res, size_t *bad_index);
+/* Received changes' packed forms (FRAMES, issue 20): until called again
+ * (n 0 forgets them), a change cs[i] that store_apply_changes stores is
+ * kept as the zstd frame frame[i] of frame_n[i] bytes (NULL: packed as
+ * usual) instead of being packed again. Each frame must unpack to exactly
+ * cs[i]'s bytes, and be one zstd frame that says its size (what
+ * net_msg_unframe checked); one that the store would not keep (not
+ * smaller than the change by its margin) is ignored. All borrowed. */
+void store_apply_frames(store *s, crdt_change *const *cs,
+                        const uint8_t *const *frame, const size_t *frame_n,
+                        size_t n);
 
 /* Held changes, in feed then seq order. The change is decoded and
  * borrowed for the call; cb returns non-zero to stop. */
@@ -269,6 +279,9 @@ void store_write_abort(store_write *w);
 #define STORE_WRITE_META_VAL 64
 gs_err store_write_meta(store_write *w, const char *key, const void *buf,
                         size_t n);
+/* White-box tests only: redo w's session from its kept change bytes in a
+ * new transaction, as after MDB_MAP_FULL (the map grows first). */
+gs_err store__write_replay(store_write *w);
 
 /* The node's HLC as last stored (0 if never). */
 gs_err store_hlc(store *s, crdt_hlc *out);
@@ -325,6 +338,16 @@ typedef int (*store_raw_cb)(void *ctx, uint64_t seq, const uint8_t *bytes,
                             size_t n);
 gs_err store_feed_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
                        uint64_t from, uint64_t to, store_raw_cb cb, void *ctx);
+/* The same changes as the store keeps them, neither unpacked nor packed
+ * again (issue 20: what FRAMES carries): kept is the change's own bytes
+ * or one zstd frame of them (opened from its seal), raw_len the change's
+ * size, which a frame states (GS_ECORRUPT if it does not, or states more
+ * than CRDT_CHANGE_MAX). Borrowed for the call, as above. */
+typedef int (*store_kept_cb)(void *ctx, uint64_t seq, const uint8_t *kept,
+                             size_t n, size_t raw_len);
+gs_err store_feed_read_kept(store *s, const uint8_t feed[CRDT_FEED_LEN],
+                            uint64_t from, uint64_t to, store_kept_cb cb,
+                            void *ctx);
 
 /* The fork evidence kept (`forks`): the change of feed at seq that
  * differs from the one held, its bytes borrowed for the call; cb returns

@@ -1,7 +1,8 @@
 /* libFuzzer target: the net message decoder (net_msg_decode). A decoded
  * message re-encodes to a message that decodes to the same content; a
  * PACKED one unpacks (net_msg_unpack) to a CHANGES message or is refused,
- * never past NET_MSG_MAX bytes. */
+ * never past NET_MSG_MAX bytes; a FRAMES one unframes (net_msg_unframe)
+ * to a CHANGES message within CHANGES' bounds or is refused. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,8 @@ static gs_err reencode(const net_msg *m, uint8_t **out, size_t *n)
   case NET_MSG_RANGES:
     return net_msg_ranges(&m->u.ranges.lo, m->u.ranges.ranges,
                           m->u.ranges.n, m->u.ranges.more, out, n);
+  case NET_MSG_FRAMES:
+    return net_msg_frames(m->u.changes.changes, m->u.changes.n, out, n);
   }
   abort();
 }
@@ -77,6 +80,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     gs_err err = net_msg_unpack(&m, buf, &inner);
     if (err == GS_OK ? inner.type != NET_MSG_CHANGES : inner.type != 0)
       abort();
+    net_msg_free(&inner);
+  }
+  if (m.type == NET_MSG_FRAMES) {
+    /* unframed: a CHANGES message within CHANGES' bounds, or refused */
+    static net_unframer *u;
+    net_msg inner;
+    if (!u && net_unframer_new(&u) != GS_OK)
+      abort();
+    gs_err err = net_msg_unframe(u, &m, &inner);
+    if (err != GS_OK && inner.type != 0)
+      abort();
+    if (err == GS_OK) {
+      size_t total = NET_CHANGES_OVERHEAD;
+      if (inner.type != NET_MSG_CHANGES || inner.u.changes.n != m.u.changes.n)
+        abort();
+      for (size_t i = 0; i < inner.u.changes.n; i++) {
+        if (inner.u.changes.changes[i].n > CRDT_CHANGE_MAX)
+          abort();
+        total += NET_CHANGE_COST(inner.u.changes.changes[i].n);
+      }
+      if (total > NET_MSG_MAX)
+        abort();
+    }
     net_msg_free(&inner);
   }
   if (reencode(&m, &enc, &n) == GS_OK) {

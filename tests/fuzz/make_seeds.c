@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -268,7 +269,7 @@ int main(int argc, char **argv)
     gs_err err;
     uint8_t *p;
     size_t n;
-  } m[11];
+  } m[12];
   m[0].name = "vv", m[0].err = net_msg_vv(e, 2, true, &m[0].p, &m[0].n);
   m[1].name = "changes",
   m[1].err = net_msg_changes(ch, 2, &m[1].p, &m[1].n);
@@ -317,7 +318,20 @@ int main(int argc, char **argv)
     m[10].name = "ranges";
     m[10].err = net_msg_ranges(&lo, rg, 4, false, &m[10].p, &m[10].n);
   }
-  for (int i = 0; i < 11; i++) {
+  /* frames: the first change as a zstd frame, the second as it is */
+  {
+    size_t cap = ZSTD_compressBound(n);
+    uint8_t *z = malloc(cap);
+    size_t zn = z ? ZSTD_compress(z, cap, buf, n, 1) : 0;
+    m[11].name = "frames", m[11].p = NULL;
+    m[11].err = !z || ZSTD_isError(zn) ? GS_ENOMEM : GS_OK;
+    if (!m[11].err) {
+      net_bytes fr2[2] = {{z, zn}, {buf2, n2}};
+      m[11].err = net_msg_frames(fr2, 2, &m[11].p, &m[11].n);
+    }
+    free(z);
+  }
+  for (int i = 0; i < 12; i++) {
     if (m[i].err)
       return 1;
     save("msg", m[i].name, m[i].p, m[i].n);

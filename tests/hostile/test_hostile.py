@@ -850,6 +850,42 @@ def member_packed_bomb(w):
         r["error"] or r["close_reason"], grew)
 
 
+def rle_frame(says, holds):
+    """A zstd frame of one RLE block: says it holds `says` bytes, holds
+    `holds` bytes of 'x' (13 bytes whatever the sizes)."""
+    bh = 1 | (1 << 1) | (holds << 3)  # last block, RLE, its size
+    return (b"\x28\xb5\x2f\xfd\xa0" + says.to_bytes(4, "little") +
+            bh.to_bytes(3, "little") + b"x")
+
+
+@attack("member")
+def member_frames_bomb(w):
+    # FRAMES (issue 20): 1,024 frames of 13 bytes, each saying 60,000
+    # bytes (61 MB in a 14 KB message): refused on the sizes they say,
+    # before anything is unpacked
+    before, changes = w.A.hwm_kib(), w.A.status()["changes"]
+    r = evil(w.A, "--dir", w.M.dir, "--msg",
+             mp([12, [rle_frame(60000, 60000)] * 1024]).hex())
+    grew = w.A.hwm_kib() - before
+    return closed(r) and mem_ok(grew, 16 * 1024) and \
+        w.A.status()["changes"] == changes, \
+        "closed: %s, VmHWM +%d KiB" % (r["error"] or r["close_reason"], grew)
+
+
+@attack("member")
+def member_frames_that_lie(w):
+    # a frame holding more than it says, and two frames in one change
+    changes = w.A.status()["changes"]
+    r1 = evil(w.A, "--dir", w.M.dir, "--msg",
+              mp([12, [rle_frame(100, 5000)]]).hex())
+    r2 = evil(w.A, "--dir", w.M.dir, "--msg",
+              mp([12, [rle_frame(100, 100) * 2]]).hex())
+    return closed(r1) and closed(r2) and \
+        w.A.status()["changes"] == changes, "closed: %s; %s" % (
+            r1["error"] or r1["close_reason"],
+            r2["error"] or r2["close_reason"])
+
+
 @attack("member")
 def member_wrong_field_types(w):
     # received changes are not schema-checked (convergence must not depend

@@ -370,10 +370,16 @@ class SyncTest(Base):
 
     def test_killed_during_a_large_sync_then_completes(self):
         a, b = self.network("a", "b")
+        # about 15 MB of changes: several of the receiver's groups (at most
+        # 4 MiB each), so that the kill lands between two of their commits
+        # (load's changes hold up to about 60 KB each, issue 20), and
+        # enough that a poll of the receiver's status catches it part-way
+        # (at 20,000 the whole sync took under two polls once in a while)
+        N = 50000
         lines = "".join(
             json.dumps({"name": "居民%d" % i, "room": str(i),
                         "note": "独居老人，每周三上门探访" * 3}, ensure_ascii=False) + "\n"
-            for i in range(20000))
+            for i in range(N))
         a.run("load", "resident", "--scope", "gongrencun/q/g01", "-", input=lines)
         b.serve()
         killed = False
@@ -392,13 +398,52 @@ class SyncTest(Base):
         p.stderr.close()
         self.assertTrue(killed, "the sync finished before the kill")
         held = b.run("status", "--scope", "gongrencun", json_out=True)["records"]
-        self.assertLess(held, 20000, "nothing left to resume")
+        self.assertLess(held, N, "nothing left to resume")
         b.serve()  # restarts on the same directory
         out = json.loads(a.run("--json", "sync", b.addr()).stdout)
         self.assertEqual(b.run("status", "--scope", "gongrencun",
-                               json_out=True)["records"], 20000)
+                               json_out=True)["records"], N)
         self.assertEqual(a.digest(), b.digest())
         self.assertEqual(out["received"], 0)
+        self.assertEqual(b.stop(), 0)
+
+    def test_cold_sync_with_the_sender_killed_resumes_and_ends_equal(self):
+        # issue 20: the sender sends changes as its store keeps them
+        # (FRAMES); killed part-way, the next sync brings the rest, and
+        # both nodes end with the same state
+        a, b = self.network("a", "b")
+        lines = "".join(
+            json.dumps({"name": "居民%d" % i, "room": str(100 + i % 600),
+                        "phone": "139%08d" % i,
+                        "note": "第%d户，独居老人，每周三上门探访。" % i},
+                       ensure_ascii=False) + "\n" for i in range(50000))
+        a.run("load", "resident", "--scope", "gongrencun/q/g01", "-",
+              input=lines)
+        b.serve()
+        p = subprocess.Popen([GS, "--dir", a.dir, "sync", b.addr()],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        killed = False
+        t0 = time.time()
+        while time.time() - t0 < 60 and p.poll() is None:
+            st = b.run("status", "--scope", "gongrencun", json_out=True)
+            if st["records"] > 0:
+                p.kill()
+                killed = True
+                break
+            time.sleep(0.02)
+        p.wait(timeout=60)
+        self.assertTrue(killed, "the sync finished before the kill")
+        held = b.run("status", "--scope", "gongrencun",
+                     json_out=True)["records"]
+        self.assertLess(held, 50000, "nothing left to resume")
+        out = json.loads(a.run("--json", "sync", b.addr()).stdout)
+        self.assertGreater(out["sent"], 0)
+        self.assertEqual(b.run("status", "--scope", "gongrencun",
+                               json_out=True)["records"], 50000)
+        self.assertEqual(a.digest(), b.digest())
+        self.assertEqual(a.digest("gongrencun/q/g01"),
+                         b.digest("gongrencun/q/g01"))
         self.assertEqual(b.stop(), 0)
 
 

@@ -779,3 +779,105 @@ Test(crdt_change, build_refuses_invalid_changes)
   BUILD(GS_ETOOBIG, c);
 #undef BUILD
 }
+
+/* crdt_change_build writes the canonical encoding itself (issue 20); the
+ * decoder re-encodes with msgpack-c and refuses any other byte form. So
+ * every built change must decode, verify and hand back its values, for
+ * every form of every item: integers, strings, bytes, references, arrays
+ * of ops and tags, header numbers, each at the edges of its forms. */
+Test(crdt_change, build_matches_msgpack_at_every_size_boundary)
+{
+  static const int64_t ints[] = {0, 1, 127, 128, 255, 256, 65535, 65536,
+                                 4294967295LL, 4294967296LL, INT64_MAX,
+                                 -1, -32, -33, -128, -129, -32768, -32769,
+                                 INT32_MIN, (int64_t)INT32_MIN - 1,
+                                 INT64_MIN};
+  static const size_t lens[] = {0, 1, 31, 32, 255, 256, 16384};
+  static const size_t nops_at[] = {1, 15, 16, 300};
+  static const uint64_t seqs[] = {1, 127, 128, 255, 256, 65535, 65536,
+                                  4294967295ULL, 4294967296ULL};
+  static char text[CRDT_TEXT_MAX], coll[CRDT_NAME_MAX + 1];
+  static crdt_op ops[300];
+  static crdt_stamp tags[20];
+  memset(text, 'x', sizeof text);
+  memcpy(text, "王秀英", 9);
+  memset(coll, 'c', sizeof coll);
+  for (size_t i = 0; i < 20; i++) {
+    tags[i].hlc = CRDT_HLC_MAKE(NOW - i * 1000, (unsigned)i);
+    memcpy(tags[i].origin, i % 2 ? pk : pk2, CRDT_KEY_LEN);
+  }
+  size_t built = 0;
+  for (size_t round = 0; round < 60; round++) {
+    size_t nops = nops_at[round % 4];
+    for (size_t i = 0; i < nops; i++) {
+      crdt_op *op = &ops[i];
+      size_t k = round * 7 + i;
+      memset(op, 0, sizeof *op);
+      op->kind = (crdt_op_kind)(k % 5);
+      op->coll = coll;
+      op->coll_len = 1 + k % CRDT_NAME_MAX;
+      memcpy(op->id, rid, CRDT_ID_LEN);
+      op->id[15] = (uint8_t)k;
+      op->field = "f";
+      op->field_len = 1;
+      crdt_value *v = &op->value;
+      size_t len = lens[k % 7];
+      if (nops == 300 && len > 256)
+        len = 256; /* under CRDT_CHANGE_MAX */
+      switch (op->kind == CRDT_OP_SET ? k / 5 % 7 : 5 + k % 2) {
+      case 0:
+        v->type = CRDT_INT, v->u.i = ints[k % 21];
+        break;
+      case 1:
+        v->type = CRDT_FLOAT, v->u.f = k % 2 ? -0.0 : 1e300 / (double)(k + 1);
+        break;
+      case 2:
+        v->type = CRDT_BYTES, v->u.s.p = text + 9, v->u.s.n = len;
+        break;
+      case 3:
+        v->type = CRDT_BOOL, v->u.b = k % 2;
+        break;
+      case 4:
+        v->type = CRDT_NIL;
+        break;
+      case 5: /* text: Chinese first when long enough, else ASCII */
+        v->type = CRDT_STR, v->u.s.n = len;
+        v->u.s.p = len >= 9 ? text : text + 9;
+        break;
+      default:
+        v->type = CRDT_REF, v->u.ref.coll = coll;
+        v->u.ref.coll_len = 1 + (k * 3) % CRDT_NAME_MAX;
+        memcpy(v->u.ref.id, rid2, CRDT_ID_LEN);
+      }
+      if (op->kind == CRDT_OP_REMOVE) {
+        op->tags = tags;
+        op->ntags = k % 3 ? 1 + k % 15 : 16 + k % 4; /* fix and array16 */
+      }
+    }
+    crdt_change c = header(ops, nops);
+    c.seq = seqs[round % 9];
+    if (c.seq > 1)
+      memset(c.prev, 0x5a, CRDT_HASH_LEN);
+    c.hlc = CRDT_HLC_MAKE(NOW + round, (unsigned)round);
+    c.scope_len = round % 2 ? 23 : 6;
+    c.scope = round % 2 ? "gongrencun/qinghejv/g07" : "s/c/g1";
+    uint8_t *b;
+    size_t n;
+    cr_assert_eq(crdt_change_build(&c, sk, &b, &n), GS_OK, "round %zu",
+                 round);
+    uint8_t *exact = tu_dup(b, n);
+    free(b);
+    crdt_change *d = NULL;
+    cr_assert_eq(crdt_change_decode(exact, n, &d), GS_OK,
+                 "round %zu: not msgpack-c's encoding", round);
+    cr_assert(crdt_change_verify(d), "round %zu: signature", round);
+    cr_assert_eq(d->seq, c.seq);
+    cr_assert_eq(d->nops, nops);
+    for (size_t i = 0; i < nops; i++)
+      ops_equal(&d->ops[i], &ops[i]);
+    crdt_change_free(d);
+    free(exact);
+    built++;
+  }
+  cr_assert_eq(built, 60);
+}

@@ -109,7 +109,8 @@ static size_t deliver_window(slink *l, size_t max)
   while ((!max || changes < max) && (m = q_pop(&l->qa))) {
     net_msg d;
     cr_assert_eq(net_msg_decode(m->data, m->n, &d), GS_OK);
-    bool ch = d.type == NET_MSG_CHANGES || d.type == NET_MSG_PACKED;
+    bool ch = d.type == NET_MSG_CHANGES || d.type == NET_MSG_PACKED ||
+              d.type == NET_MSG_FRAMES;
     net_msg_free(&d);
     if (!ch && changes) {
       m->next = l->qa.head;
@@ -142,7 +143,8 @@ static void handshake(slink *l)
   while (l->qa.head) {
     net_msg d;
     cr_assert_eq(net_msg_decode(l->qa.head->data, l->qa.head->n, &d), GS_OK);
-    bool ch = d.type == NET_MSG_CHANGES || d.type == NET_MSG_PACKED;
+    bool ch = d.type == NET_MSG_CHANGES || d.type == NET_MSG_PACKED ||
+              d.type == NET_MSG_FRAMES;
     net_msg_free(&d);
     if (ch)
       return;
@@ -276,7 +278,8 @@ Test(group, a_group_is_flushed_by_the_receiver_at_its_bound)
     }
     net_msg d;
     cr_assert_eq(net_msg_decode(m->data, m->n, &d), GS_OK);
-    bool ch = d.type == NET_MSG_CHANGES || d.type == NET_MSG_PACKED;
+    bool ch = d.type == NET_MSG_CHANGES || d.type == NET_MSG_PACKED ||
+              d.type == NET_MSG_FRAMES;
     net_msg_free(&d);
     cr_assert_eq(net_sync_on_msg(l.b, m->data, m->n, l.why_b,
                                  sizeof l.why_b),
@@ -374,7 +377,7 @@ static void receiver_child(const char *dir, int in, int out)
   _exit(0);
 }
 
-/* Changes in a CHANGES or PACKED message (0 for other types). */
+/* Changes in a CHANGES, PACKED or FRAMES message (0 for other types). */
 static size_t changes_in(const uint8_t *m, size_t n, uint8_t *scratch)
 {
   net_msg d, inner;
@@ -386,6 +389,8 @@ static size_t changes_in(const uint8_t *m, size_t n, uint8_t *scratch)
     cr_assert_eq(net_msg_unpack(&d, scratch, &inner), GS_OK);
     k = inner.u.changes.n;
     net_msg_free(&inner);
+  } else if (d.type == NET_MSG_FRAMES) {
+    k = d.u.changes.n;
   }
   net_msg_free(&d);
   return k;

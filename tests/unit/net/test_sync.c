@@ -173,8 +173,9 @@ Test(sync, many_messages_window_and_resume_after_a_drop)
   link_close(&l);
   link_open(&l, &a, &b); /* and resumes */
   /* the digests differ: the reconciliation tells b what a holds (PINGs,
-   * digests, one side's ITEMS, the other's FINAL) */
-  link_run(&l, 6);
+   * digests, the PINGs asking for FRAMES, one side's ITEMS, the other's
+   * FINAL) */
+  link_run(&l, 8);
   /* b knows how far behind it is on the feeds it holds part of */
   behind bh = {0};
   cr_assert_eq(store_behind(b.st, on_behind, &bh), GS_OK);
@@ -742,7 +743,8 @@ Test(sync, version_vector_is_paged_with_flow_control)
   cr_assert_eq(net_msg_vv(&de, 1, true, &dm, &dn), GS_OK);
   cr_assert_eq(net_sync_on_msg(s, dm, dn, why, sizeof why), GS_OK, "%s",
                why);
-  cr_assert_eq(q.n, 3, "one page while the transport is not writable");
+  /* the PING asking for FRAMES (the digests differ), then one page */
+  cr_assert_eq(q.n, 4, "one page while the transport is not writable");
   net_sync_free(s);
   q_clear(&q);
   /* writable: every page, in order, each feed once */
@@ -752,9 +754,10 @@ Test(sync, version_vector_is_paged_with_flow_control)
   cr_assert_eq(net_sync_on_msg(s, dm, dn, why, sizeof why), GS_OK, "%s",
                why);
   free(dm);
-  cr_assert_eq(q.n, 6);
+  cr_assert_eq(q.n, 7);
   free(q_pop(&q)); /* the PING */
   free(q_pop(&q)); /* the digest */
+  free(q_pop(&q)); /* the PING asking for FRAMES */
   size_t seen = 0;
   bool last_more = true;
   for (qmsg *e = q.head; e; e = e->next) {
@@ -1032,7 +1035,8 @@ Test(sync, a_peer_that_sends_no_digest_gets_the_whole_vector)
       cr_assert(!vv_done);
       feeds += m.u.vv.n;
       vv_done = !m.u.vv.more;
-    } else if (m.type == NET_MSG_CHANGES || m.type == NET_MSG_PACKED) {
+    } else if (m.type == NET_MSG_CHANGES || m.type == NET_MSG_PACKED ||
+               m.type == NET_MSG_FRAMES) {
       cr_assert(vv_done, "changes before the vector was complete");
       changes++;
     }
@@ -1212,7 +1216,8 @@ Test(sync, a_peer_that_gives_up_the_reconciliation_gets_the_whole_vector)
     if (d.type == NET_MSG_VV) {
       feeds += d.u.vv.n;
       vv_done = !d.u.vv.more;
-    } else if (d.type == NET_MSG_CHANGES || d.type == NET_MSG_PACKED) {
+    } else if (d.type == NET_MSG_CHANGES || d.type == NET_MSG_PACKED ||
+              d.type == NET_MSG_FRAMES) {
       cr_assert(vv_done);
       changes++;
     }

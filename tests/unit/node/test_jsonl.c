@@ -108,3 +108,46 @@ Test(jsonl, a_string_of_16385_bytes_is_too_long)
   cr_assert_eq(p.m[0].vals[0].u.s.n, 16384);
   node_jl_free(&p);
 }
+
+/* node_jl_parse checks the line's UTF-8 once, not each decoded string
+ * again (issue 20): every string it gives back must then be valid UTF-8
+ * whatever the mix of multi-byte text, escapes and surrogate pairs, and a
+ * string holding a broken sequence (cut by a quote or an escape, a lone
+ * continuation byte, an overlong form) must still be refused. */
+Test(jsonl, decoded_strings_are_valid_utf8_without_a_second_check)
+{
+  static const char *const pieces[] = {
+      "a", "\xe5\xb1\x85", "\xc3\xa9", "\xf0\x9f\x98\x80", "\\\"", "\\\\",
+      "\\n", "\\u00e9", "\\u4e2d", "\\ud83d\\ude00", "\\u0041", "\\/", " "};
+  static const char *const broken[] = {"\xe5\xb1", "\x80", "\xc0\xaf",
+                                       "\xed\xa0\x80", "\xf4\x90\x80\x80"};
+  const size_t np = sizeof pieces / sizeof *pieces;
+  uint64_t x = 0x9e3779b97f4a7c15u;
+  node_jl p = {0};
+  char line[1024], err[200];
+  for (int round = 0; round < 2000; round++) {
+    size_t k = (size_t)snprintf(line, sizeof line, "{\"s\": \"");
+    int bad = round % 4 == 3 ? (int)(round / 4 % 5) : -1;
+    for (int j = 0; j < 12; j++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      const char *pc = pieces[x % np];
+      if (bad >= 0 && j == 6)
+        pc = broken[bad];
+      k += (size_t)snprintf(line + k, sizeof line - k, "%s", pc);
+    }
+    snprintf(line + k, sizeof line - k, "\", \"t\": [\"%s\"]}",
+             pieces[round % np]);
+    gs_err e = parse(&p, line, err, sizeof err);
+    if (bad >= 0) {
+      cr_assert_eq(e, GS_EINVAL, "round %d: a broken sequence accepted",
+                   round);
+      continue;
+    }
+    cr_assert_eq(e, GS_OK, "round %d: %s", round, err);
+    for (size_t i = 0; i < p.nv; i++)
+      cr_assert(p.v[i].type != CRDT_STR ||
+                    crdt_utf8_valid(p.v[i].u.s.p, p.v[i].u.s.n),
+                "round %d: value %zu is not UTF-8", round, i);
+  }
+  node_jl_free(&p);
+}

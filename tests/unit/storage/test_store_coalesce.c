@@ -264,3 +264,201 @@ Test(store_coalesce, a_batch_that_fails_half_way_leaves_nothing)
   store_close(s);
   t_rmtree(dir);
 }
+
+/* Keys that defeat a sort by a prefix word (issue 20, fourth pass: a
+ * batch's record and hist keys are sorted by the 8 bytes after the prefix
+ * they all share, then whole): collections that are prefixes of each
+ * other ("a", "ab", "abc"), ids that share 15 of their 16 bytes and ids
+ * that differ in the first, the same record in two scopes (its hist
+ * entries interleave: the hist list is then sorted whole), and a store
+ * that already holds keys before and after the batch's (appends and
+ * inserts mixed). The batch gives what one change at a time gives: the
+ * same digest, the same history of every record, the same scope index. */
+#define KNCH 80
+#define KNIDS 6
+static const char *const kcolls[3] = {"a", "ab", "abc"};
+
+static void kid(uint8_t id[CRDT_ID_LEN], unsigned r)
+{
+  memset(id, 0x5a, CRDT_ID_LEN);
+  if (r < 4)
+    id[CRDT_ID_LEN - 1] = (uint8_t)r; /* 15 bytes in common */
+  else
+    id[0] = (uint8_t)r; /* differs at once */
+}
+
+typedef struct kseen {
+  uint8_t digest[CRDT_HASH_LEN];
+  size_t nrecords, listed[3];
+  uint8_t hist[3][KNIDS][KNCH][CRDT_HASH_LEN];
+  size_t nhist[3][KNIDS];
+} kseen;
+
+typedef struct khist {
+  kseen *k;
+  unsigned c, r;
+} khist;
+
+static int khist_cb(void *ctx, const crdt_change *c)
+{
+  khist *h = ctx;
+  size_t *n = &h->k->nhist[h->c][h->r];
+  cr_assert_lt(*n, KNCH);
+  crdt_change_hash(c, h->k->hist[h->c][h->r][(*n)++]);
+  return 0;
+}
+
+static int kcount_cb(void *ctx, const crdt_record *r)
+{
+  (void)r;
+  ++*(size_t *)ctx;
+  return 0;
+}
+
+static void kapply(uint8_t *const *raw, const size_t *len, size_t first,
+                   bool batch, kseen *k)
+{
+  char dir[64];
+  store *s;
+  cr_assert(t_mkdtemp(dir, sizeof dir));
+  cr_assert_eq(store_open(dir, STORE_CREATE | STORE_NOSYNC, &s), GS_OK);
+  for (size_t i = 0; i < KNCH; i++) {
+    size_t n = batch && i >= first ? KNCH - i : 1;
+    store_result res;
+    cr_assert_eq(store_apply(s, (const uint8_t *const *)raw + i, len + i, n,
+                             &res, NULL),
+                 GS_OK);
+    cr_assert_eq(res.applied, n);
+    i += n - 1;
+  }
+  memset(k, 0, sizeof *k);
+  cr_assert_eq(store_digest(s, NULL, 0, k->digest, &k->nrecords), GS_OK);
+  for (unsigned c = 0; c < 3; c++) {
+    cr_assert_eq(store_list(s, kcolls[c], strlen(kcolls[c]), NULL, 0,
+                            kcount_cb, &k->listed[c]),
+                 GS_OK);
+    for (unsigned r = 0; r < KNIDS; r++) {
+      uint8_t id[CRDT_ID_LEN];
+      kid(id, r);
+      khist h = {k, c, r};
+      gs_err err = store_history(s, kcolls[c], strlen(kcolls[c]), id,
+                                 khist_cb, &h);
+      cr_assert(err == GS_OK || err == GS_ENOTFOUND);
+    }
+  }
+  store_close(s);
+  t_rmtree(dir);
+}
+
+Test(store_coalesce, keys_sharing_long_prefixes_sort_as_bytes)
+{
+  cr_assert_eq(crdt_crypto_init(), GS_OK);
+  static const char *const scopes[2] = {"gongrencun/qinghejv/g07",
+                                        "gongrencun/qinghejv/g07/b2"};
+  t_feed f[4];
+  uint8_t *raw[KNCH];
+  size_t len[KNCH];
+  char text[KNCH][MAXOPS][24];
+  for (int i = 0; i < 4; i++)
+    t_feed_init(&f[i], scopes[i % 2]);
+  for (size_t c = 0; c < KNCH; c++) {
+    t_feed *fe = &f[rnd() % 4];
+    crdt_op ops[MAXOPS];
+    size_t nops = 1 + rnd() % MAXOPS;
+    uint8_t ids[MAXOPS][CRDT_ID_LEN];
+    for (size_t k = 0; k < nops; k++) {
+      /* the first changes keep to the middle keys, so that the batch
+       * after them has keys before and after what the store holds */
+      unsigned r = c < 20 ? 1 + (unsigned)(rnd() % 2)
+                          : (unsigned)(rnd() % KNIDS);
+      const char *coll = kcolls[c < 20 ? 1 : rnd() % 3];
+      kid(ids[k], r);
+      snprintf(text[c][k], sizeof text[c][k], "值%zu-%zu", c, k);
+      ops[k] = t_set_str(coll, ids[k], rnd() % 2 ? "title" : "room",
+                         text[c][k], strlen(text[c][k]));
+      /* values of each kind that borrows bytes: text, bytes, a ref */
+      unsigned kind = (unsigned)(rnd() % 6);
+      if (kind == 0) {
+        ops[k].value.type = CRDT_BYTES;
+      } else if (kind == 1) {
+        ops[k].value.type = CRDT_REF;
+        ops[k].value.u.ref.coll = kcolls[rnd() % 3];
+        ops[k].value.u.ref.coll_len = strlen(ops[k].value.u.ref.coll);
+        memset(ops[k].value.u.ref.id, (int)(c + k), CRDT_ID_LEN);
+      } else if (kind == 2) {
+        ops[k].field = "tags";
+        ops[k].field_len = 4;
+        ops[k].kind = CRDT_OP_ADD;
+      }
+    }
+    /* a quarter share another feed's clock: decided by origin */
+    crdt_hlc h = fe->hlc + 1;
+    if (rnd() % 4 == 0)
+      for (int i = 0; i < 4; i++)
+        if (f[i].hlc + 1 > h)
+          h = f[i].hlc + 1;
+    cr_assert_eq(t_build(fe, fe->seq + 1, fe->seq ? fe->head : NULL, h, ops,
+                         nops, &raw[c], &len[c]),
+                 GS_OK);
+    cr_assert_eq(t_hash_raw(raw[c], len[c], fe->head), GS_OK);
+    fe->seq++;
+    fe->hlc = h;
+  }
+  static kseen one, batched;
+  kapply(raw, len, 20, false, &one);
+  kapply(raw, len, 20, true, &batched);
+  cr_assert_gt(one.nrecords, 12, "records in both scopes: %zu",
+               one.nrecords);
+  cr_assert_eq(batched.nrecords, one.nrecords);
+  cr_assert_arr_eq(batched.digest, one.digest, CRDT_HASH_LEN);
+  for (unsigned c = 0; c < 3; c++) {
+    cr_assert_eq(batched.listed[c], one.listed[c], "scope index of %s",
+                 kcolls[c]);
+    for (unsigned r = 0; r < KNIDS; r++) {
+      cr_assert_eq(batched.nhist[c][r], one.nhist[c][r]);
+      cr_assert_arr_eq(batched.hist[c][r], one.hist[c][r],
+                       one.nhist[c][r] * CRDT_HASH_LEN);
+    }
+  }
+  for (size_t c = 0; c < KNCH; c++)
+    free(raw[c]);
+}
+
+/* A local write's DELETE is applied from the writer's own op, whose
+ * field and value it does not have: whatever is left there is not read
+ * (the batch's ops are copied with the bytes they borrow, issue 20). */
+Test(store_coalesce, a_local_delete_leaves_its_unused_parts_unread)
+{
+  cr_assert_eq(crdt_crypto_init(), GS_OK);
+  char dir[64];
+  store *s;
+  cr_assert(t_mkdtemp(dir, sizeof dir));
+  cr_assert_eq(store_open(dir, STORE_CREATE | STORE_NOSYNC, &s), GS_OK);
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN], id[CRDT_ID_LEN];
+  crdt_keypair(pk, sk);
+  t_id(id, 1, 7);
+  crdt_op ops[2] = {t_set_str("issue", id, "title", "漏水", strlen("漏水"))};
+  memset(&ops[1], 0, sizeof ops[1]);
+  ops[1].kind = CRDT_OP_DELETE;
+  ops[1].coll = "issue";
+  ops[1].coll_len = 5;
+  memcpy(ops[1].id, id, CRDT_ID_LEN);
+  /* what a writer may leave in the parts a DELETE has not */
+  ops[1].field = NULL;
+  ops[1].field_len = 100;
+  ops[1].value.type = CRDT_STR;
+  ops[1].value.u.s.p = NULL;
+  ops[1].value.u.s.n = 200;
+  store_write *w;
+  cr_assert_eq(store_write_begin(s, sk, &w), GS_OK);
+  cr_assert_eq(store_write_change(w, scope, strlen(scope), ops, 2, T_NOW_MS,
+                                  NULL, NULL),
+               GS_OK);
+  cr_assert_eq(store_write_commit(w), GS_OK);
+  static t_field tf;
+  cr_assert_eq(t_get(s, "issue", id, "title", &tf), GS_OK);
+  cr_assert_eq(tf.nscopes, 1);
+  cr_assert(tf.deleted, "the record is deleted");
+  store_close(s);
+  t_rmtree(dir);
+}
