@@ -7,6 +7,8 @@
 #include <lmdb.h>
 #ifndef _WIN32
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #endif
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -70,6 +72,18 @@ struct store {
                   * be one not sealed yet */
   uint8_t *sbuf; /* a value being sealed */
   size_t scap;
+  /* a batch's cipher work on two threads (touched_write; "the cipher
+   * work of a batch" below): the second thread's sealer (its own nonce
+   * prefix) and the thread, both made at the first batch that uses them */
+  crdt_sealer *sealer2;
+  struct cipher_worker *worker;
+  struct cipher_item *titems; /* touched_write's chunk, kept: tcap */
+  size_t tcap;
+  uint8_t *tplain; /* its opened values (wiped after each batch): tpcap */
+  size_t tpcap;
+  unsigned cipher_skip;    /* chunks left to do on this thread alone */
+  unsigned cipher_backoff; /* the skip after the next stall */
+  bool put_sealed; /* sv_put: the value given is sealed already */
   struct {
     uint8_t *b;
     size_t cap;
@@ -266,7 +280,7 @@ static int sv_put(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
                   MDB_val *v, unsigned flags)
 {
   int db = db_index(s, dbi);
-  if (!s->key || v->mv_size == 0 || !sealed_db(db, k))
+  if (!s->key || s->put_sealed || v->mv_size == 0 || !sealed_db(db, k))
     return mdb_put(txn, dbi, k, v, flags);
   MDB_val sv;
   int rc = seal_value(s, db, k, v, &sv);
@@ -293,6 +307,360 @@ static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
     return MDB_NOTFOUND;
   return open_value(s, db_index(s, mdb_cursor_dbi(cur)), k, v);
 }
+
+/* ---- the cipher work of a batch, on two threads ----
+ *
+ * touched_write's records are opened and sealed by a worker thread while
+ * this thread decodes, applies and encodes them (issue 19: the time a
+ * person waits is the wall clock, and a laptop has two cores). A chunk's
+ * records go in blocks of CIPHER_BLOCK: the worker opens blocks in key
+ * order, ahead of this thread, which opens a block itself when it needs
+ * one the worker has not taken; the worker seals the blocks this thread
+ * has encoded, woken when CIPHER_WAKE blocks are ready, and this thread
+ * seals what is left when it has encoded the last. So this thread never
+ * waits for the worker to start (on a busy machine the worker may not run
+ * at all: then this thread does all of it), only, briefly, for a block
+ * the worker is doing. The worker seals with its own sealer
+ * (crdt_sealer_new draws it its own random nonce prefix, so the nonces of
+ * the two never meet: docs/SEALING.md, "Nonces"); it is made at the first
+ * chunk of at least CIPHER_THREAD_MIN records of a sealed store and waits
+ * for work until the store is closed. It reads only the bytes it is
+ * given and writes only the items of the blocks it takes (no LMDB call,
+ * no store field). Without threads (Windows), or when the thread cannot
+ * be made, this thread does all of it, in the same order: the same
+ * bytes. */
+
+#define TOUCHED_CHUNK 1024 /* records: bounds the plain bytes held */
+#define CIPHER_THREAD_MIN 16 /* records; fewer: waking the worker costs more */
+#define CIPHER_BLOCK 8       /* records taken at a time (about 3 us) */
+#define CIPHER_WAKE 4        /* blocks ready to seal that wake the worker */
+#define CIPHER_BLOCKS(m) (((m) + CIPHER_BLOCK - 1) / CIPHER_BLOCK)
+
+typedef struct cipher_item {
+  MDB_val k;            /* the record's key */
+  int rc;               /* of its read: 0, MDB_NOTFOUND, an error */
+  const uint8_t *raw;   /* the stored value (in the map) */
+  size_t rawn;
+  const uint8_t *plain; /* the opened value (raw when not sealed) */
+  size_t plainn;
+  uint8_t *enc;         /* the new value (crdt_record_encode; owned) */
+  size_t encn;
+  uint8_t *sealed;      /* enc sealed (owned; NULL: put enc as it is) */
+  size_t from, to;      /* its ops: idx[from..to) */
+  bool fresh, same;     /* a new record; enc equals plain (not written) */
+  gs_err err;           /* of its open or seal */
+} cipher_item;
+
+#ifndef _WIN32
+/* Open (it->raw into it->plain, which points into the chunk's buffer)
+ * or seal (it->enc into it->sealed) item it with sealer, as open_value
+ * and seal_value do (same associated data, same rule for a store being
+ * sealed). Touches only it and sealer. */
+static void cipher_one(bool mixed, crdt_sealer *sealer, cipher_item *it,
+                       bool seal)
+{
+  if (seal ? !it->sealed : it->rc || it->plain == it->raw)
+    return; /* nothing to seal; not read, or not sealed */
+  uint8_t ad[AD_MAX];
+  size_t adn = seal_ad(DB_RECORDS, &it->k, ad, sizeof ad);
+  if (seal) {
+    it->err = !adn ? lmdb_err(MDB_BAD_VALSIZE)
+              : crdt_sealer_seal(sealer, ad, adn, it->enc, it->encn,
+                                 it->sealed) != GS_OK
+                  ? GS_ECRYPTO
+                  : GS_OK;
+    return;
+  }
+  if (adn && it->rawn >= CRDT_SEAL_OVERHEAD &&
+      crdt_sealer_open(sealer, ad, adn, it->raw, it->rawn,
+                       (uint8_t *)it->plain) == GS_OK)
+    return;
+  if (mixed) { /* one not sealed yet: read as it is */
+    it->plain = it->raw;
+    it->plainn = it->rawn;
+  } else {
+    it->err = GS_ESEAL;
+  }
+}
+
+static void cipher_block(bool mixed, crdt_sealer *sealer, cipher_item *it,
+                         size_t m, size_t b, bool seal)
+{
+  size_t end = (b + 1) * CIPHER_BLOCK < m ? (b + 1) * CIPHER_BLOCK : m;
+  for (size_t i = b * CIPHER_BLOCK; i < end; i++)
+    cipher_one(mixed, sealer, &it[i], seal);
+}
+
+#define CIPHER_MAXB CIPHER_BLOCKS(TOUCHED_CHUNK)
+
+/* A job's next block to open or seal: its generation (high 32 bits) and
+ * the block (low 32), taken by a compare-and-swap of both, so that a
+ * worker late for a job that has ended takes nothing of the next. */
+#define CIPHER_TAG(gen, b) ((uint64_t)(gen) << 32 | (uint64_t)(b))
+#define CIPHER_GEN(v) ((uint32_t)((v) >> 32))
+#define CIPHER_IDX(v) ((size_t)((v) & 0xffffffffu))
+
+typedef struct cipher_job {
+  cipher_item *it;
+  size_t m, nb;
+  bool mixed;
+  uint32_t gen;
+} cipher_job;
+
+typedef struct cipher_worker {
+  pthread_t t;
+  pthread_mutex_t mu;
+  pthread_cond_t go;   /* a job posted, seal blocks ready, or quit */
+  crdt_sealer *sealer; /* the worker's (store's sealer2) */
+  /* under mu */
+  cipher_job job;      /* the job posted last */
+  bool has_job;        /* posted, not taken by the worker */
+  bool quit;
+  /* shared without the lock */
+  atomic_bool waiting;   /* the worker waits (under mu) for seal blocks */
+  _Atomic uint64_t onext; /* CIPHER_TAG: the next block to open */
+  _Atomic uint64_t snext; /* CIPHER_TAG: the next block to seal */
+  atomic_size_t encoded;  /* blocks encoded by this thread: sealable */
+  atomic_bool odone[CIPHER_MAXB], sdone[CIPHER_MAXB];
+  uint64_t waited_ns; /* this thread's waits for the job's blocks */
+} cipher_worker;
+
+static uint64_t mono_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wait for a block the worker has taken: a few spins (a block takes
+ * about 3 us), then yielding the core, timed (a worker stopped mid-block
+ * by a busy machine: see cipher_backoff). */
+static void cipher_spin(cipher_worker *w, const atomic_bool *flag)
+{
+  for (unsigned n = 0; n < 4096; n++)
+    if (atomic_load(flag))
+      return;
+  uint64_t t0 = mono_ns();
+  while (!atomic_load(flag))
+    sched_yield();
+  w->waited_ns += mono_ns() - t0;
+}
+
+/* Take block b of counter c (of job j) when it is next: false when it is
+ * not (taken already, or the job is over). */
+static bool cipher_claim(_Atomic uint64_t *c, const cipher_job *j, size_t *b)
+{
+  uint64_t v = atomic_load(c);
+  for (;;) {
+    if (CIPHER_GEN(v) != j->gen || CIPHER_IDX(v) >= j->nb)
+      return false;
+    if (atomic_compare_exchange_weak(c, &v, v + 1)) {
+      *b = CIPHER_IDX(v);
+      return true;
+    }
+  }
+}
+
+/* The worker's part of job j: the blocks it can take. */
+static void cipher_work(cipher_worker *w, const cipher_job *j)
+{
+  size_t b;
+  while (cipher_claim(&w->onext, j, &b)) {
+    cipher_block(j->mixed, w->sealer, j->it, j->m, b, false);
+    atomic_store(&w->odone[b], true);
+  }
+  for (;;) {
+    uint64_t v = atomic_load(&w->snext);
+    if (CIPHER_GEN(v) != j->gen || CIPHER_IDX(v) >= j->nb)
+      return; /* all taken, or the job is over */
+    if (CIPHER_IDX(v) < atomic_load(&w->encoded)) {
+      if (cipher_claim(&w->snext, j, &b)) {
+        cipher_block(j->mixed, w->sealer, j->it, j->m, b, true);
+        atomic_store(&w->sdone[b], true);
+      }
+      continue;
+    }
+    pthread_mutex_lock(&w->mu);
+    atomic_store(&w->waiting, true);
+    for (;;) {
+      v = atomic_load(&w->snext);
+      size_t e = atomic_load(&w->encoded);
+      if (w->has_job || w->quit || CIPHER_GEN(v) != j->gen ||
+          CIPHER_IDX(v) >= j->nb || e >= j->nb ||
+          e >= CIPHER_IDX(v) + CIPHER_WAKE)
+        break;
+      pthread_cond_wait(&w->go, &w->mu);
+    }
+    atomic_store(&w->waiting, false);
+    bool next = w->has_job || w->quit;
+    pthread_mutex_unlock(&w->mu);
+    if (next)
+      return;
+  }
+}
+
+static void *cipher_thread(void *arg)
+{
+  cipher_worker *w = arg;
+  pthread_mutex_lock(&w->mu);
+  for (;;) {
+    while (!w->has_job && !w->quit)
+      pthread_cond_wait(&w->go, &w->mu);
+    if (w->quit)
+      break;
+    w->has_job = false;
+    cipher_job j = w->job;
+    pthread_mutex_unlock(&w->mu);
+    cipher_work(w, &j);
+    pthread_mutex_lock(&w->mu);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
+}
+
+/* The worker and its sealer, made now if not yet: NULL when either
+ * cannot be (then this thread does the work). */
+static cipher_worker *cipher_worker_get(store *s)
+{
+  if (s->worker)
+    return s->worker;
+  if (!s->sealer2 && crdt_sealer_new(s->key, &s->sealer2) != GS_OK)
+    return NULL;
+  cipher_worker *w = calloc(1, sizeof *w);
+  if (!w)
+    return NULL;
+  w->sealer = s->sealer2;
+  if (pthread_mutex_init(&w->mu, NULL) != 0)
+    goto fail_mu;
+  if (pthread_cond_init(&w->go, NULL) != 0)
+    goto fail_go;
+  if (pthread_create(&w->t, NULL, cipher_thread, w) != 0)
+    goto fail_thread;
+  s->worker = w;
+  return w;
+fail_thread:
+  pthread_cond_destroy(&w->go);
+fail_go:
+  pthread_mutex_destroy(&w->mu);
+fail_mu:
+  free(w);
+  return NULL;
+}
+
+static void cipher_worker_stop(store *s)
+{
+  cipher_worker *w = s->worker;
+  if (!w)
+    return;
+  pthread_mutex_lock(&w->mu);
+  w->quit = true;
+  pthread_cond_signal(&w->go);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(w->t, NULL);
+  pthread_cond_destroy(&w->go);
+  pthread_mutex_destroy(&w->mu);
+  free(w);
+  s->worker = NULL;
+}
+
+/* Post the opens and seals of the m items of a chunk (their reads done,
+ * their plain buffers set) to the worker: the job of generation gen. */
+static void cipher_post(cipher_worker *w, cipher_item *it, size_t m,
+                        bool mixed)
+{
+  pthread_mutex_lock(&w->mu);
+  cipher_job *j = &w->job;
+  *j = (cipher_job){it, m, CIPHER_BLOCKS(m), mixed, j->gen + 1};
+  for (size_t b = 0; b < j->nb; b++) {
+    atomic_store(&w->odone[b], false);
+    atomic_store(&w->sdone[b], false);
+  }
+  atomic_store(&w->encoded, 0);
+  w->waited_ns = 0;
+  atomic_store(&w->onext, CIPHER_TAG(j->gen, 0));
+  atomic_store(&w->snext, CIPHER_TAG(j->gen, 0));
+  w->has_job = true;
+  pthread_cond_signal(&w->go);
+  pthread_mutex_unlock(&w->mu);
+}
+
+/* Block b opened: by the worker, or now by this thread (the only one to
+ * change w->job, so it reads it without the lock). */
+static void cipher_opened(cipher_worker *w, crdt_sealer *sealer, size_t b)
+{
+  const cipher_job *j = &w->job;
+  uint64_t want = CIPHER_TAG(j->gen, b);
+  if (atomic_compare_exchange_strong(&w->onext, &want, want + 1)) {
+    cipher_block(j->mixed, sealer, j->it, j->m, b, false);
+    atomic_store(&w->odone[b], true);
+  } else {
+    cipher_spin(w, &w->odone[b]); /* the worker has it */
+  }
+}
+
+/* Blocks up to n encoded (their sealed buffers set): sealable. */
+static void cipher_encoded(cipher_worker *w, size_t n)
+{
+  atomic_store(&w->encoded, n);
+  if (atomic_load(&w->waiting) &&
+      n >= CIPHER_IDX(atomic_load(&w->snext)) + CIPHER_WAKE) {
+    pthread_mutex_lock(&w->mu);
+    pthread_cond_signal(&w->go);
+    pthread_mutex_unlock(&w->mu);
+  }
+}
+
+/* The job ended: every block not yet taken is taken here (sealed; not
+ * opened: an open is wanted only on the way, and an error ends it), and
+ * the worker's blocks are waited for (never the worker itself: late, it
+ * finds nothing left). Then no thread touches the items. */
+static void cipher_finish(cipher_worker *w, crdt_sealer *sealer)
+{
+  const cipher_job *j = &w->job;
+  size_t b;
+  atomic_store(&w->encoded, j->nb);
+  while (cipher_claim(&w->snext, j, &b)) {
+    cipher_block(j->mixed, sealer, j->it, j->m, b, true);
+    atomic_store(&w->sdone[b], true);
+  }
+  while (cipher_claim(&w->onext, j, &b))
+    atomic_store(&w->odone[b], true);
+  for (b = 0; b < j->nb; b++) {
+    cipher_spin(w, &w->odone[b]);
+    cipher_spin(w, &w->sdone[b]);
+  }
+}
+
+/* A chunk whose blocks this thread waited for more than CIPHER_STALL_NS
+ * (the worker was not running: a busy machine) makes the next
+ * cipher_backoff chunks go on this thread alone (64, doubled at each
+ * stall in a row up to 4,096): a stall costs a time slice, more than the
+ * worker saves in many chunks. A chunk without one resets it. */
+#define CIPHER_STALL_NS 200000u
+#define CIPHER_BACKOFF_MIN 64u
+#define CIPHER_BACKOFF_MAX 4096u
+
+static void cipher_backoff(store *s, const cipher_worker *w)
+{
+  if (w->waited_ns <= CIPHER_STALL_NS) {
+    s->cipher_backoff = 0;
+    return;
+  }
+  s->cipher_backoff = !s->cipher_backoff ? CIPHER_BACKOFF_MIN
+                      : s->cipher_backoff >= CIPHER_BACKOFF_MAX / 2
+                          ? CIPHER_BACKOFF_MAX
+                          : 2 * s->cipher_backoff;
+  s->cipher_skip = s->cipher_backoff;
+}
+#else
+struct cipher_worker {
+  int unused;
+};
+static void cipher_worker_stop(store *s)
+{
+  (void)s;
+}
+#endif
 
 /* Begin a transaction, adopting a map another process has grown. */
 static gs_err txn_begin(store *s, unsigned flags, MDB_txn **txn)
@@ -371,7 +739,13 @@ void store_close(store *s)
   if (s->sbuf)
     crdt_wipe(s->sbuf, s->scap);
   free(s->sbuf);
+  cipher_worker_stop(s);
+  free(s->titems);
+  if (s->tplain)
+    crdt_wipe(s->tplain, s->tpcap);
+  free(s->tplain);
   crdt_sealer_free(s->sealer);
+  crdt_sealer_free(s->sealer2);
   crdt_secret_free(s->key);
   if (s->lockfd >= 0)
     close(s->lockfd);
@@ -1858,6 +2232,116 @@ static gs_err touched_note(touched_set *ts, const crdt_change *c,
   return GS_OK;
 }
 
+/* Read item it's stored record (it->rc: 0, MDB_NOTFOUND or an error):
+ * it->raw views it in the map, it->plain too until it is opened; *pneed
+ * grows by the bytes it opens to. */
+static void touched_read(store *s, MDB_txn *txn, cipher_item *it,
+                         size_t *pneed)
+{
+  MDB_val v;
+  it->rc = mdb_get(txn, s->dbi[DB_RECORDS], &it->k, &v);
+  if (it->rc)
+    return;
+  it->raw = it->plain = v.mv_data;
+  it->rawn = it->plainn = v.mv_size;
+  if (!s->key || v.mv_size == 0)
+    return; /* read as it is (as open_value does) */
+  if (v.mv_size >= CRDT_SEAL_OVERHEAD)
+    *pneed += v.mv_size - CRDT_SEAL_OVERHEAD;
+  else if (!s->mixed)
+    it->rc = GS_ESEAL; /* too short to be sealed */
+}
+
+/* Item it's record (opened, or new), its ops idx[it->from..it->to)
+ * applied, encoded into it->enc; the hist entry of each (record, change)
+ * added to hist; it->same when, in a sealed store, the new bytes are the
+ * opened ones (not a value that sealing under way has not sealed yet):
+ * then neither sealed nor written again. Not in an open store: there the
+ * compare of every record costs more (2% of a merge) than the rare put
+ * of a lost edit it saves. */
+static gs_err touched_apply(store *s, touched_set *ts, const size_t *idx,
+                            cipher_item *it, key_list *hist)
+{
+  size_t first = idx[it->from];
+  const crdt_change *c0 = ts->ch[ts->chg[first]].c;
+  const crdt_op *op0 = ts->op[first];
+  crdt_record *rec = NULL;
+  gs_err err;
+  if (it->rc == MDB_NOTFOUND) {
+    it->fresh = true;
+    if (!(rec = crdt_record_new(c0->scope, c0->scope_len, op0->coll,
+                                op0->coll_len, op0->id)))
+      return GS_ENOMEM;
+  } else if (it->rc || it->err) {
+    return it->rc ? lmdb_err(it->rc) : it->err;
+  } else if ((err = crdt_record_decode_state(it->plain, it->plainn, &rec)) !=
+             GS_OK) {
+    return err == GS_ENOMEM ? err : GS_ECORRUPT;
+  }
+  /* the key is coll 0 id(16) scope, as record_key wrote it */
+  const uint8_t *kb = it->k.mv_data, *nul = memchr(kb, 0, it->k.mv_size);
+  if (!nul || (size_t)(nul - kb) + 1 + CRDT_ID_LEN > it->k.mv_size) {
+    err = GS_ECORRUPT;
+    goto out;
+  }
+  size_t head = (size_t)(nul - kb) + 1 + CRDT_ID_LEN;
+  uint32_t last_chg = UINT32_MAX;
+  for (size_t p = it->from; p < it->to; p++) {
+    const noted_change *nc = &ts->ch[ts->chg[idx[p]]];
+    crdt_stamp st = {.hlc = nc->c->hlc};
+    memcpy(st.origin, nc->c->origin, CRDT_KEY_LEN);
+    if ((err = crdt_record_apply(rec, ts->op[idx[p]], &st)) != GS_OK)
+      goto out;
+    if (ts->chg[idx[p]] != last_chg) { /* hist: coll 0 id hlc feed seq */
+      last_chg = ts->chg[idx[p]];
+      if ((err = key_list_add(hist, kb, head, nc->tail, HIST_TAIL)))
+        goto out;
+    }
+  }
+  if ((err = crdt_record_encode(rec, &it->enc, &it->encn)) != GS_OK)
+    goto out;
+  it->same = s->key && !it->fresh && it->plain != it->raw &&
+             it->encn == it->plainn &&
+             memcmp(it->enc, it->plain, it->encn) == 0;
+out:
+  crdt_record_free(rec);
+  return err;
+}
+
+/* Write item it's new value (sealed already, or sealed now by sv_put)
+ * unless it is the same, and note the scope index entry of a new record
+ * in scopes. */
+static gs_err touched_put(store *s, MDB_txn *txn, cipher_item *it,
+                          last_key *lr, key_list *scopes)
+{
+  if (it->same)
+    return GS_OK;
+  if (it->err)
+    return it->err;
+  MDB_val ev = {it->encn, it->enc};
+  if (it->sealed) {
+    ev.mv_data = it->sealed;
+    ev.mv_size = it->encn + CRDT_SEAL_OVERHEAD;
+  }
+  s->put_sealed = it->sealed != NULL;
+  int rc = put_ordered(s, txn, s->dbi[DB_RECORDS], lr, &it->k, &ev);
+  s->put_sealed = false;
+  if (rc)
+    return lmdb_err(rc);
+  if (!it->fresh)
+    return GS_OK;
+  /* byscope: scope 0 coll 0 id */
+  const uint8_t *kb = it->k.mv_data;
+  size_t cn = strlen((const char *)kb), head = cn + 1 + CRDT_ID_LEN;
+  key_buf ik = {.n = 0};
+  key_add(&ik, kb + head, it->k.mv_size - head);
+  key_add(&ik, "", 1);
+  key_add(&ik, kb, cn);
+  key_add(&ik, "", 1);
+  key_add(&ik, kb + cn + 1, CRDT_ID_LEN);
+  return key_list_add(scopes, ik.b, ik.n, NULL, 0);
+}
+
 /* The bytes of op's collection, field and value (what applying it
  * reads), copied to *at and borrowed from there; with b NULL only
  * counted. A set REMOVE's tags stay where they are. */
@@ -1942,18 +2426,44 @@ static void touched_gather(touched_set *ts, size_t *idx, size_t n)
 
 /* Apply every noted op, one record at a time in key order (each read,
  * decoded, encoded and written once), then write the scope index entry
- * of each new record and the hist entry of each (record, change). */
+ * of each new record and the hist entry of each (record, change). In
+ * chunks of TOUCHED_CHUNK records. A chunk of a sealed store with the
+ * worker ("the cipher work of a batch" above): all of its records are
+ * read, then decoded, applied and encoded in key order here while the
+ * worker opens and seals them, then written in key order; no put comes
+ * between a chunk's reads and its last open, so the map's bytes read
+ * stay as they are while they are opened. Otherwise each record is read,
+ * opened, applied, sealed and written in turn. In a sealed store, a
+ * record whose new bytes equal its stored ones (every op of it lost to a
+ * later stamp) is not written again. The first error in key order is the one returned (a
+ * value that does not open: GS_ESEAL), and the caller aborts the
+ * transaction: nothing is written. */
 static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
 {
   key_list *kl = &ts->keys;
   size_t n = kl->nk;
   size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+  size_t cap = n < TOUCHED_CHUNK ? (n ? n : 1) : TOUCHED_CHUNK;
   key_list scopes = {0}, hist = {0};
-  crdt_record *rec = NULL;
-  uint8_t *enc = NULL;
+  cipher_item *items; /* a chunk's records (s->titems) */
+  size_t used = 0, m = 0; /* bytes of s->tplain used */
+#ifndef _WIN32
+  cipher_worker *w = NULL; /* of the chunk being applied */
+#else
+  const void *w = NULL; /* one thread */
+#endif
   gs_err err = GS_OK;
-  if (!idx)
+  if (cap > s->tcap) {
+    free(s->titems);
+    s->tcap = 0;
+    if ((s->titems = malloc(cap * sizeof *s->titems)))
+      s->tcap = cap;
+  }
+  items = s->titems;
+  if (!idx || !items) {
+    free(idx);
     return GS_ENOMEM;
+  }
   for (size_t i = 0; i < n; i++)
     idx[i] = i;
   /* the ops by record key, each record's in batch order */
@@ -1962,77 +2472,117 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
   touched_gather(ts, idx, n);
   last_key lr = {.known = false};
   for (size_t i = 0; i < n;) {
-    size_t first = idx[i];
-    MDB_val k = {key_len_at(kl, kl->off[first]), kl->b + kl->off[first]}, v;
-    const crdt_change *c0 = ts->ch[ts->chg[first]].c;
-    const crdt_op *op0 = ts->op[first];
-    bool fresh = false;
-    int rc = sv_get(s, txn, s->dbi[DB_RECORDS], &k, &v);
-    if (rc == MDB_NOTFOUND) {
-      fresh = true;
-      if (!(rec = crdt_record_new(c0->scope, c0->scope_len, op0->coll,
-                                  op0->coll_len, op0->id))) {
+    /* the chunk's records */
+    for (m = 0; i < n && m < TOUCHED_CHUNK; m++) {
+      cipher_item *it = &items[m];
+      size_t first = idx[i];
+      memset(it, 0, sizeof *it);
+      it->k.mv_size = key_len_at(kl, kl->off[first]);
+      it->k.mv_data = kl->b + kl->off[first];
+      it->from = i;
+      for (; i < n && key_list_cmp(kl, kl->off[first], kl->off[idx[i]]) == 0;
+           i++)
+        ;
+      it->to = i;
+    }
+#ifndef _WIN32
+    if (s->key && m >= CIPHER_THREAD_MIN && s->cipher_skip)
+      s->cipher_skip--;
+    else if (s->key && m >= CIPHER_THREAD_MIN)
+      w = cipher_worker_get(s);
+#endif
+    if (!w) { /* each record in turn, on this thread */
+      for (size_t j = 0; j < m; j++) {
+        cipher_item *it = &items[j];
+        size_t none = 0;
+        touched_read(s, txn, it, &none);
+        if (!it->rc && s->key && it->rawn) {
+          MDB_val v = {it->rawn, (void *)it->raw};
+          int rc = open_value(s, DB_RECORDS, &it->k, &v);
+          if (rc)
+            it->rc = rc;
+          it->plain = v.mv_data;
+          it->plainn = v.mv_size;
+        }
+        if ((err = touched_apply(s, ts, idx, it, &hist)) != GS_OK ||
+            (err = touched_put(s, txn, it, &lr, &scopes)) != GS_OK)
+          goto out;
+        free(it->enc);
+        it->enc = NULL;
+      }
+      m = 0;
+      continue;
+    }
+#ifndef _WIN32
+    /* read, then opened and sealed by the worker as this thread goes */
+    size_t pneed = 0;
+    for (size_t j = 0; j < m; j++)
+      touched_read(s, txn, &items[j], &pneed);
+    if (pneed > s->tpcap) {
+      if (s->tplain)
+        crdt_wipe(s->tplain, used > s->tpcap ? s->tpcap : used);
+      free(s->tplain);
+      s->tpcap = used = 0;
+      if (!(s->tplain = malloc(pneed))) {
+        err = GS_ENOMEM;
+        w = NULL;
+        goto out;
+      }
+      s->tpcap = pneed;
+    }
+    if (pneed > used)
+      used = pneed;
+    size_t at = 0;
+    for (size_t j = 0; j < m; j++)
+      if (!items[j].rc && items[j].rawn >= CRDT_SEAL_OVERHEAD) {
+        items[j].plain = s->tplain + at;
+        items[j].plainn = items[j].rawn - CRDT_SEAL_OVERHEAD;
+        at += items[j].plainn;
+      }
+    cipher_post(w, items, m, s->mixed);
+    for (size_t j = 0; j < m; j++) {
+      cipher_item *it = &items[j];
+      if (j % CIPHER_BLOCK == 0)
+        cipher_opened(w, s->sealer, j / CIPHER_BLOCK);
+      if ((err = touched_apply(s, ts, idx, it, &hist)) != GS_OK)
+        goto out;
+      if (!it->same && it->encn &&
+          !(it->sealed = malloc(it->encn + CRDT_SEAL_OVERHEAD))) {
         err = GS_ENOMEM;
         goto out;
       }
-    } else if (rc) {
-      err = lmdb_err(rc);
-      goto out;
-    } else if ((err = crdt_record_decode_state(v.mv_data, v.mv_size,
-                                               &rec)) != GS_OK) {
-      err = err == GS_ENOMEM ? err : GS_ECORRUPT;
-      goto out;
+      if ((j + 1) % CIPHER_BLOCK == 0 || j + 1 == m)
+        cipher_encoded(w, CIPHER_BLOCKS(j + 1));
     }
-    /* the key is coll 0 id(16) scope, as record_key wrote it */
-    const uint8_t *kb = k.mv_data, *nul = memchr(kb, 0, k.mv_size);
-    if (!nul || (size_t)(nul - kb) + 1 + CRDT_ID_LEN > k.mv_size) {
-      err = GS_ECORRUPT;
-      goto out;
-    }
-    size_t cn = (size_t)(nul - kb), head = cn + 1 + CRDT_ID_LEN;
-    uint32_t last_chg = UINT32_MAX;
-    for (; i < n && key_list_cmp(kl, kl->off[first], kl->off[idx[i]]) == 0;
-         i++) {
-      const noted_change *nc = &ts->ch[ts->chg[idx[i]]];
-      crdt_stamp st = {.hlc = nc->c->hlc};
-      memcpy(st.origin, nc->c->origin, CRDT_KEY_LEN);
-      if ((err = crdt_record_apply(rec, ts->op[idx[i]], &st)) != GS_OK)
+    cipher_finish(w, s->sealer);
+    cipher_backoff(s, w);
+    w = NULL;
+    /* written in key order */
+    for (size_t j = 0; j < m; j++)
+      if ((err = touched_put(s, txn, &items[j], &lr, &scopes)) != GS_OK)
         goto out;
-      if (ts->chg[idx[i]] != last_chg) { /* hist: coll 0 id hlc feed seq */
-        last_chg = ts->chg[idx[i]];
-        if ((err = key_list_add(&hist, kb, head, nc->tail, HIST_TAIL)))
-          goto out;
-      }
+    for (size_t j = 0; j < m; j++) {
+      free(items[j].enc);
+      free(items[j].sealed);
+      items[j].enc = items[j].sealed = NULL;
     }
-    size_t en;
-    if ((err = crdt_record_encode(rec, &enc, &en)) != GS_OK)
-      goto out;
-    crdt_record_free(rec);
-    rec = NULL;
-    MDB_val ev = {en, enc};
-    if ((rc = put_ordered(s, txn, s->dbi[DB_RECORDS], &lr, &k, &ev)) != 0) {
-      err = lmdb_err(rc);
-      goto out;
-    }
-    free(enc);
-    enc = NULL;
-    if (fresh) { /* byscope: scope 0 coll 0 id */
-      key_buf ik = {.n = 0};
-      key_add(&ik, kb + head, k.mv_size - head);
-      key_add(&ik, "", 1);
-      key_add(&ik, kb, cn);
-      key_add(&ik, "", 1);
-      key_add(&ik, kb + cn + 1, CRDT_ID_LEN);
-      if ((err = key_list_add(&scopes, ik.b, ik.n, NULL, 0)) != GS_OK)
-        goto out;
-    }
+    m = 0;
+#endif
   }
   if ((err = key_list_write(s, txn, s->dbi[DB_BYSCOPE], &scopes)) == GS_OK)
     err = key_list_write(s, txn, s->dbi[DB_HIST], &hist);
 out:
-  crdt_record_free(rec);
-  free(enc);
+#ifndef _WIN32
+  if (w) /* failed half-way: the worker leaves the chunk first */
+    cipher_finish(w, s->sealer);
+#endif
+  for (size_t j = 0; j < m; j++) {
+    free(items[j].enc);
+    free(items[j].sealed);
+  }
   free(idx);
+  if (used)
+    crdt_wipe(s->tplain, used); /* no plaintext left between batches */
   key_list_free(&scopes);
   key_list_free(&hist);
   return err;

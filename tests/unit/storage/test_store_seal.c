@@ -348,7 +348,10 @@ Test(store_seal, nonces_never_repeat_across_writes_and_reopens)
     cr_assert(memcmp(ns.n[i - 1], ns.n[i], 24) != 0, "a nonce used twice");
     prefixes += memcmp(ns.n[i - 1], ns.n[i], 16) != 0;
   }
-  cr_assert_eq(prefixes, 3, "one random prefix per open");
+  /* each open's sealer, and the sealer of its batches' second thread
+   * (storage/store.c cipher_chunk) when a batch was large enough */
+  cr_assert(prefixes >= 3 && prefixes <= 6,
+            "one or two random prefixes per open: %zu", prefixes);
   free(ns.n);
 }
 
