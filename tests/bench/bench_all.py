@@ -571,19 +571,24 @@ def main():
     print("== sealing at rest, %d residents" % sn, file=sys.stderr)
     se = json.loads(run([os.path.join(a.build, "tests/bench/bench_seal"),
                          str(sn), "--json"]))
-    sec = ("7. sealed at rest vs open (issue 19), %d residents, CPU time, "
-           "best of %d" % (sn, se["runs"]))
+    sec = ("7. sealed at rest vs open (issue 19), %d residents, wall time "
+           "(the goal: the time a person waits; the store seals on two "
+           "threads) and CPU time (the cipher's work), best of %d"
+           % (sn, se["runs"]))
     for key, label in (("bulk", "bulk load, sealed"),
                        ("sync", "cold sync (store_apply), sealed"),
-                       ("merge", "merge (every resident edited), sealed"),
+                       ("merge", "merge (received edits of every resident), "
+                                 "sealed"),
+                       ("local", "local edit of every resident, sealed"),
                        ("durable", "durable put (fsync each), sealed")):
         f = se[key]
-        row(sec, label, f["sealed"] * 1000, "ms",
-            [("open", f["open"] * 1000, False)],
-            goal("at most %.2fx the open store's time (this run %.2fx, "
-                 "rounds %.2f..%.2f)" % (se["goal"], f["ratio"], f["lo"],
-                                         f["hi"]),
-                 se["goal"] / f["ratio"] if f["ratio"] else 0))
+        row(sec, label, f["sealed_wall"] * 1000, "ms",
+            [("open", f["open_wall"] * 1000, False)],
+            goal("at most %.2fx the open store's wall time (this run %.2fx, "
+                 "rounds %.2f..%.2f; CPU %.2fx)" % (
+                     se["goal"], f["wall_ratio"], f["wall_lo"], f["wall_hi"],
+                     f["ratio"]),
+                 se["goal"] / f["wall_ratio"] if f["wall_ratio"] else 0))
     row(sec, "full read (state digest), sealed", se["read"]["sealed"] * 1000,
         "ms", [("open", se["read"]["open"] * 1000, False)])
     row(sec, "Argon2id unlock (node's passphrase limits)",
