@@ -283,3 +283,45 @@ test("a lost laptop is revoked from the office's app, after a confirmation namin
   assert.equal(cliJson(DIR, ["members"]).members.find((m) => m.id === key).revoked, true);
   await check(page, "sync-members", b.errors);
 });
+
+test("an invite made while the node tells of another change still shows its code", async () => {
+  const page = await b.ctx.newPage();
+  try {
+    // count the node's change events the page gets (before app.js runs)
+    await page.addInitScript(() => {
+      const ES = window.EventSource;
+      window.__changes = 0;
+      window.EventSource = class extends ES {
+        constructor(...a) {
+          super(...a);
+          this.addEventListener("change", () => { window.__changes++; });
+        }
+      };
+    });
+    await open(page, URL, "#/sync");
+    await page.locator("#live[data-live='1']").waitFor();
+    await page.getByLabel("角色").selectOption({ label: "楼栋长" });
+    await page.getByLabel("负责的网格").selectOption({ label: "第三网格" });
+    await page.getByLabel("给谁（姓名、楼栋）").fill("赵大爷，5号楼");
+    // the node's answer is held back until it has told the page of a
+    // change made meanwhile (the command line's) and the page has done
+    // whatever it does with that: before the fix it drew the page again,
+    // and the code went into the page it had replaced
+    await page.route("**/api/invite", async (route) => {
+      const resp = await route.fetch();
+      const seen = await page.evaluate(() => window.__changes);
+      cli(DIR, ["resident", "add", "--name", "钱多多", "--building", "2号楼", "--unit", "1",
+        "--room", "102", "--scope", "gongrencun/qinghejv/g01"]);
+      await page.waitForFunction((n) => window.__changes > n, seen, { timeout: 10000 });
+      await settle(page);
+      await route.fulfill({ response: resp });
+    });
+    await page.getByRole("button", { name: "生成邀请码" }).click();
+    await page.locator("#invite-qr").waitFor({ timeout: 10000 });
+    assert.match(await page.locator("#invite-out").textContent(), /这是给「赵大爷，5号楼」的邀请码/);
+    assert.ok((await page.locator("#invite-code").inputValue()).length > 40, "the code is shown as text");
+    await page.unroute("**/api/invite");
+  } finally {
+    await page.close();
+  }
+});

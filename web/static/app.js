@@ -361,7 +361,23 @@ async function getSession() {
   }
 }
 
+// Writes in flight: while one is, a change the node tells of does not
+// draw the page again (the write's own handler would put its answer into
+// a page that was just replaced: an invite made, no code shown); the
+// draw is done once the last write has answered.
+let writes = 0, drawLater = false;
 async function api(method, path, body) {
+  if (method === "GET") return apiCall(method, path, body);
+  writes++;
+  try { return await apiCall(method, path, body); }
+  finally {
+    // the caller's code after its await runs before any event: it fills
+    // its panel first, and the draw below then finds the page busy
+    if (--writes === 0 && drawLater) { drawLater = false; setTimeout(refresh, 0); }
+  }
+}
+
+async function apiCall(method, path, body) {
   for (;;) {
     if (!session) session = await getSession();
     const opts = { method, headers: { "X-GS-Lang": lang } };
@@ -1796,6 +1812,7 @@ function route(opts) {
 }
 
 function busy() {
+  if (writes > 0) { drawLater = true; return true; }
   const a = document.activeElement;
   if (a && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" || a.tagName === "SELECT")) return true;
   return !!document.querySelector(".panel:not(:empty), .pick:not(:empty), #pick:not(:empty), details[open]");
