@@ -113,36 +113,8 @@ static void write_all(store *s, const uint8_t *sk, size_t n, int round,
     check(store_write_commit(w), "commit");
 }
 
-typedef struct raws {
-  uint8_t **b;
-  size_t *n, len, cap;
-} raws;
-
-static int keep_raw(void *ctx, uint64_t seq, const uint8_t *bytes, size_t n)
-{
-  raws *r = ctx;
-  (void)seq;
-  if (r->len == r->cap) {
-    r->cap = r->cap ? 2 * r->cap : 256;
-    r->b = realloc(r->b, r->cap * sizeof *r->b);
-    r->n = realloc(r->n, r->cap * sizeof *r->n);
-  }
-  r->b[r->len] = malloc(n);
-  memcpy(r->b[r->len], bytes, n);
-  r->n[r->len++] = n;
-  return 0;
-}
-
-static int feed_cb(void *ctx, const store_feed *f)
-{
-  void **a = ctx;
-  if (a[2] && memcmp(a[2], f->feed, CRDT_FEED_LEN) != 0)
-    return 0; /* only the feed asked for */
-  return store_feed_read(a[0], f->feed, 1, f->seq, keep_raw, a[1]);
-}
-
 /* Apply r's changes to s, 100 a batch; then free them. */
-static void apply_raws(store *s, raws *r)
+static void apply_raws(store *s, t_raws *r)
 {
   store_result res;
   for (size_t i = 0; i < r->len; i += 100) {
@@ -151,11 +123,7 @@ static void apply_raws(store *s, raws *r)
                       NULL),
           "apply");
   }
-  for (size_t i = 0; i < r->len; i++)
-    free(r->b[i]);
-  free(r->b);
-  free(r->n);
-  *r = (raws){0};
+  t_raws_free(r);
 }
 
 enum { F_BULK, F_SYNC, F_MERGE, F_LOCAL, F_DURABLE, F_READ, NF };
@@ -202,9 +170,8 @@ static void run(bool sealed, size_t n, figures *f)
   write_all(a, sk1, n, 0, false);
   stop(f, F_BULK, t);
 
-  raws r = {0};
-  void *ctx[3] = {a, &r, NULL};
-  check(store_feeds(a, feed_cb, ctx), "feeds");
+  t_raws r = {0};
+  check(t_raws_read(a, NULL, &r), "feeds");
   store *b = open_s(d2, sealed, STORE_NOSYNC);
   t = start();
   apply_raws(b, &r);
@@ -216,8 +183,7 @@ static void run(bool sealed, size_t n, figures *f)
   /* the second origin's changes (pk is its key), as b receives them */
   uint8_t feed2[CRDT_FEED_LEN];
   crdt_feed_id(pk, scope, sizeof scope - 1, feed2);
-  ctx[2] = feed2;
-  check(store_feeds(a, feed_cb, ctx), "feeds");
+  check(t_raws_read(a, feed2, &r), "feeds");
   t = start();
   apply_raws(b, &r);
   stop(f, F_MERGE, t);

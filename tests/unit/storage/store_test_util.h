@@ -323,4 +323,66 @@ static inline gs_err t_stats(store *s, store_stats *st)
   return store_stats_get(s, st);
 }
 
+/* ---- the raw changes of a store's feeds ---- */
+
+typedef struct t_raws {
+  uint8_t **b;
+  size_t *n, len, cap;
+} t_raws;
+
+static inline void t_raws_free(t_raws *r)
+{
+  for (size_t i = 0; i < r->len; i++)
+    free(r->b[i]);
+  free(r->b);
+  free(r->n);
+  memset(r, 0, sizeof *r);
+}
+
+static inline int t_raws_keep(void *ctx, uint64_t seq, const uint8_t *bytes,
+                              size_t n)
+{
+  t_raws *r = ctx;
+  (void)seq;
+  if (r->len == r->cap) {
+    size_t cap = r->cap ? 2 * r->cap : 256;
+    uint8_t **b = realloc(r->b, cap * sizeof *b);
+    if (!b)
+      return 1;
+    r->b = b;
+    size_t *nn = realloc(r->n, cap * sizeof *nn);
+    if (!nn)
+      return 1;
+    r->n = nn;
+    r->cap = cap;
+  }
+  if (!(r->b[r->len] = malloc(n ? n : 1)))
+    return 1;
+  memcpy(r->b[r->len], bytes, n);
+  r->n[r->len++] = n;
+  return 0;
+}
+
+typedef struct t_raws_ctx {
+  store *s;
+  const uint8_t *feed; /* NULL: every feed */
+  t_raws *out;
+} t_raws_ctx;
+
+static inline int t_raws_feed_cb(void *ctx, const store_feed *f)
+{
+  t_raws_ctx *c = ctx;
+  if (c->feed && memcmp(c->feed, f->feed, CRDT_FEED_LEN) != 0)
+    return 0;
+  return store_feed_read(c->s, f->feed, 1, f->seq, t_raws_keep, c->out);
+}
+
+/* Append the changes of s's feed (every feed when feed is NULL), in
+ * feed order, to out. */
+static inline gs_err t_raws_read(store *s, const uint8_t *feed, t_raws *out)
+{
+  t_raws_ctx c = {s, feed, out};
+  return store_feeds(s, t_raws_feed_cb, &c);
+}
+
 #endif

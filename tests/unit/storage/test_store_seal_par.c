@@ -31,43 +31,6 @@ static const char scope[] = "gongrencun/qinghejv/g07";
 static const uint8_t key_a[CRDT_SEAL_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
 #define NREC 3000 /* records of a batch: three chunks */
 
-/* The raw changes of one origin's feed. */
-typedef struct raws {
-  uint8_t **b;
-  size_t *n, len, cap;
-} raws;
-
-static void raws_free(raws *r)
-{
-  for (size_t i = 0; i < r->len; i++)
-    free(r->b[i]);
-  free(r->b);
-  free(r->n);
-  memset(r, 0, sizeof *r);
-}
-
-static int keep_raw(void *ctx, uint64_t seq, const uint8_t *bytes, size_t n)
-{
-  raws *r = ctx;
-  (void)seq;
-  if (r->len == r->cap) {
-    r->cap = r->cap ? 2 * r->cap : 256;
-    r->b = realloc(r->b, r->cap * sizeof *r->b);
-    r->n = realloc(r->n, r->cap * sizeof *r->n);
-    cr_assert(r->b && r->n);
-  }
-  cr_assert((r->b[r->len] = malloc(n)));
-  memcpy(r->b[r->len], bytes, n);
-  r->n[r->len++] = n;
-  return 0;
-}
-
-static int feed_cb(void *ctx, const store_feed *f)
-{
-  void **a = ctx;
-  return store_feed_read(a[0], f->feed, 1, f->seq, keep_raw, a[1]);
-}
-
 static char *sub(const char *name)
 {
   static char path[4][128];
@@ -86,7 +49,7 @@ static gs_err open_at(const char *d, bool sealed, store **s)
 /* The changes of origin seed: records [0, n) each set to a name of
  * round r, per records a change, stamps from phys_ms. */
 static void make_changes(uint8_t seed0, size_t n, size_t per, int r,
-                         uint64_t phys_ms, raws *out)
+                         uint64_t phys_ms, t_raws *out)
 {
   char src[128];
   store *s;
@@ -112,14 +75,13 @@ static void make_changes(uint8_t seed0, size_t n, size_t per, int r,
                  GS_OK);
   }
   cr_assert_eq(store_write_commit(w), GS_OK);
-  void *ctx[2] = {s, out};
-  cr_assert_eq(store_feeds(s, feed_cb, ctx), GS_OK);
+  cr_assert_eq(t_raws_read(s, NULL, out), GS_OK);
   store_close(s);
   t_rmtree(src);
 }
 
 /* Apply changes [from, to) of r in one batch. */
-static gs_err apply_range(store *s, const raws *r, size_t from, size_t to)
+static gs_err apply_range(store *s, const t_raws *r, size_t from, size_t to)
 {
   store_result res;
   return store_apply(s, (const uint8_t *const *)r->b + from, r->n + from,
@@ -220,7 +182,7 @@ static uint8_t *record_plain(raw_env *r, uint64_t i, size_t *pn,
 
 /* A sealed store at d holding the NREC records of set 1 (one origin, 100
  * records a change). */
-static void seeded(const char *d, raws *set1)
+static void seeded(const char *d, t_raws *set1)
 {
   store *s;
   cr_assert_eq(mkdir(d, 0700), 0);
@@ -265,7 +227,7 @@ static void tamper(const char *d, uint64_t i, uint64_t j, bool swap)
  * refused, and every table as it was. */
 static void refused_untouched(bool swap)
 {
-  raws set1 = {0}, set2 = {0};
+  t_raws set1 = {0}, set2 = {0};
   store *s;
   make_changes(1, NREC, 100, 1, T_NOW_MS, &set1);
   make_changes(2, NREC, 100, 2, T_NOW_MS + 1000000, &set2);
@@ -284,8 +246,8 @@ static void refused_untouched(bool swap)
   cr_assert_eq(apply_range(s, &set2, 0, set2.len), GS_ESEAL);
   store_close(s);
   cr_assert_eq(tables_hash(d), before, "nothing written by the refused batch");
-  raws_free(&set1);
-  raws_free(&set2);
+  t_raws_free(&set1);
+  t_raws_free(&set2);
 }
 
 Test(store_seal_par, flipped_byte_mid_batch_is_refused_and_nothing_written,
@@ -385,7 +347,7 @@ static int nonce_cmp(const void *a, const void *b)
  * q change by change (10 records: below the second thread's minimum). */
 Test(store_seal_par, two_threads_store_what_one_stores, .timeout = 240)
 {
-  raws set1 = {0}, set2 = {0}, set3 = {0};
+  t_raws set1 = {0}, set2 = {0}, set3 = {0};
   store *sp, *sq;
   const char *p = sub("p"), *q = sub("q");
   uint8_t dp[CRDT_HASH_LEN], dq[CRDT_HASH_LEN], d3[CRDT_HASH_LEN];
@@ -397,7 +359,7 @@ Test(store_seal_par, two_threads_store_what_one_stores, .timeout = 240)
   cr_assert_eq(open_at(p, true, &sp), GS_OK);
   cr_assert_eq(open_at(q, true, &sq), GS_OK);
   /* new records, then every one edited (opened, merged, sealed again) */
-  raws *sets[2] = {&set1, &set2};
+  t_raws *sets[2] = {&set1, &set2};
   for (int t = 0; t < 2; t++) {
     cr_assert_eq(apply_range(sp, sets[t], 0, sets[t]->len), GS_OK);
     for (size_t i = 0; i < sets[t]->len; i++)
@@ -454,7 +416,7 @@ Test(store_seal_par, two_threads_store_what_one_stores, .timeout = 240)
   free(before);
   digest_at(p, d3);
   cr_assert_arr_eq(d3, dp, CRDT_HASH_LEN, "lost edits change no state");
-  raws_free(&set1);
-  raws_free(&set2);
-  raws_free(&set3);
+  t_raws_free(&set1);
+  t_raws_free(&set2);
+  t_raws_free(&set3);
 }
