@@ -695,11 +695,15 @@ static void cipher_finish(cipher_worker *w, crdt_sealer *sealer)
 
 /* A chunk whose blocks this thread waited for more than CIPHER_STALL_NS
  * (the worker was not running: a busy machine) makes the next
- * cipher_backoff chunks go on this thread alone (64, doubled at each
- * stall in a row up to 4,096): a stall costs a time slice, more than the
- * worker saves in many chunks. A chunk without one resets it. */
+ * cipher_backoff chunks go on this thread alone (4, doubled at each
+ * stall in a row up to 4,096): a stall costs a time slice (this thread
+ * waits only for the one block the worker holds: it does the others
+ * itself), about what the worker saves in a few chunks (a full chunk's
+ * cipher work is about half a millisecond); a machine busy for long
+ * reaches the longest skip after a dozen stalls. A chunk without one
+ * resets it. */
 #define CIPHER_STALL_NS 200000u
-#define CIPHER_BACKOFF_MIN 64u
+#define CIPHER_BACKOFF_MIN 4u
 #define CIPHER_BACKOFF_MAX 4096u
 
 static void cipher_backoff(store *s, const cipher_worker *w)
