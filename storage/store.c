@@ -322,7 +322,9 @@ static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
  * one the worker has not taken, and, while the worker is still on the
  * block it needs, opens the next ones no thread has taken (so neither
  * waits while the other works); the worker seals the blocks this thread
- * has encoded, woken when CIPHER_WAKE blocks are ready; when every block
+ * has encoded, woken when CIPHER_WAKE blocks are ready (in a smaller
+ * chunk, not woken for seals: it seals what is encoded when it gets
+ * there); when every block
  * is encoded (and so opened), this thread writes the records block by
  * block in key order, sealing a block itself when the worker has not
  * taken it, and the next untaken ones while the worker finishes the one
