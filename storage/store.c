@@ -324,9 +324,8 @@ static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
  * waits while the other works); the worker seals the blocks this thread
  * has encoded, woken when CIPHER_WAKE blocks are ready (in a smaller
  * chunk, not woken for seals: it seals what is encoded when it gets
- * there); when every block
- * is encoded (and so opened), this thread writes the records block by
- * block in key order, sealing a block itself when the worker has not
+ * there); when every block is encoded (and so opened), this thread
+ * writes the records block by block in key order, sealing a block itself when the worker has not
  * taken it, and the next untaken ones while the worker finishes the one
  * it wants. So this thread never waits for the worker to start (on a
  * busy machine the worker may not run at all: then this thread does all
@@ -595,7 +594,7 @@ static void cipher_post(cipher_worker *w, cipher_item *it, size_t m,
 {
   pthread_mutex_lock(&w->mu);
   cipher_job *j = &w->job;
-  *j = (cipher_job){it,         m, CIPHER_BLOCKS(m), s->mixed, j->gen + 1,
+  *j = (cipher_job){it, m, CIPHER_BLOCKS(m), s->mixed, j->gen + 1,
                     s->cipher_delay_us, s->cipher_here};
   for (size_t b = 0; b < j->nb; b++) {
     atomic_store(&w->odone[b], false);
