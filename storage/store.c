@@ -81,7 +81,11 @@ struct store {
   size_t tcap;
   uint8_t *tplain; /* its opened values (wiped after each batch): tpcap */
   size_t tpcap;
+  uint8_t *tsealed; /* its sealed values (ciphertext only): tscap */
+  size_t tscap;
   unsigned cipher_skip;    /* chunks left to do on this thread alone */
+  unsigned cipher_delay_us; /* tests: store__cipher_delay */
+  uint64_t cipher_here[2];  /* blocks opened, sealed by this thread */
   unsigned cipher_backoff; /* the skip after the next stall */
   bool put_sealed; /* sv_put: the value given is sealed already */
   struct {
@@ -315,12 +319,20 @@ static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
  * person waits is the wall clock, and a laptop has two cores). A chunk's
  * records go in blocks of CIPHER_BLOCK: the worker opens blocks in key
  * order, ahead of this thread, which opens a block itself when it needs
- * one the worker has not taken; the worker seals the blocks this thread
- * has encoded, woken when CIPHER_WAKE blocks are ready, and this thread
- * seals what is left when it has encoded the last. So this thread never
- * waits for the worker to start (on a busy machine the worker may not run
- * at all: then this thread does all of it), only, briefly, for a block
- * the worker is doing. The worker seals with its own sealer
+ * one the worker has not taken, and, while the worker is still on the
+ * block it needs, opens the next ones no thread has taken (so neither
+ * waits while the other works); the worker seals the blocks this thread
+ * has encoded, woken when CIPHER_WAKE blocks are ready (in a smaller
+ * chunk, not woken for seals: it seals what is encoded when it gets
+ * there); when every block is encoded (and so opened), this thread
+ * writes the records block by block in key order, sealing a block itself when the worker has not
+ * taken it, and the next untaken ones while the worker finishes the one
+ * it wants. So this thread never waits for the worker to start (on a
+ * busy machine the worker may not run at all: then this thread does all
+ * of it), only, briefly, for a block the worker is doing when no other
+ * is left to do. Sealed values go into one buffer kept by the store
+ * (tsealed, sized between chunks, at most TSEALED_MAX), not one
+ * allocation each. The worker seals with its own sealer
  * (crdt_sealer_new draws it its own random nonce prefix, so the nonces of
  * the two never meet: docs/SEALING.md, "Nonces"); it is made at the first
  * chunk of at least CIPHER_THREAD_MIN records of a sealed store and waits
@@ -333,7 +345,8 @@ static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
 #define TOUCHED_CHUNK 1024 /* records: bounds the plain bytes held */
 #define CIPHER_THREAD_MIN 16 /* records; fewer: waking the worker costs more */
 #define CIPHER_BLOCK 8       /* records taken at a time (about 3 us) */
-#define CIPHER_WAKE 4        /* blocks ready to seal that wake the worker */
+#define CIPHER_WAKE 16       /* blocks ready to seal that wake the worker */
+#define TSEALED_MAX (1u << 20) /* bytes of sealed values kept between chunks */
 #define CIPHER_BLOCKS(m) (((m) + CIPHER_BLOCK - 1) / CIPHER_BLOCK)
 
 typedef struct cipher_item {
@@ -345,9 +358,11 @@ typedef struct cipher_item {
   size_t plainn;
   uint8_t *enc;         /* the new value (crdt_record_encode; owned) */
   size_t encn;
-  uint8_t *sealed;      /* enc sealed (owned; NULL: put enc as it is) */
+  uint8_t *sealed;      /* enc sealed (NULL: put enc as it is); in the
+                         * store's tsealed, or owned when sown */
   size_t from, to;      /* its ops: idx[from..to) */
   bool fresh, same;     /* a new record; enc equals plain (not written) */
+  bool sown;            /* sealed is malloc'd (tsealed was full) */
   gs_err err;           /* of its open or seal */
 } cipher_item;
 
@@ -405,6 +420,8 @@ typedef struct cipher_job {
   size_t m, nb;
   bool mixed;
   uint32_t gen;
+  unsigned delay_us; /* tests: the worker's wait after taking a block */
+  uint64_t *here;    /* this thread's counts (store's cipher_here) */
 } cipher_job;
 
 typedef struct cipher_worker {
@@ -422,6 +439,7 @@ typedef struct cipher_worker {
   _Atomic uint64_t snext; /* CIPHER_TAG: the next block to seal */
   atomic_size_t encoded;  /* blocks encoded by this thread: sealable */
   atomic_bool odone[CIPHER_MAXB], sdone[CIPHER_MAXB];
+  atomic_uint_fast64_t wopened, wsealed; /* blocks done by the worker */
   uint64_t waited_ns; /* this thread's waits for the job's blocks */
 } cipher_worker;
 
@@ -466,7 +484,10 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
 {
   size_t b;
   while (cipher_claim(&w->onext, j, &b)) {
+    if (j->delay_us)
+      usleep(j->delay_us);
     cipher_block(j->mixed, w->sealer, j->it, j->m, b, false);
+    atomic_fetch_add_explicit(&w->wopened, 1, memory_order_relaxed);
     atomic_store(&w->odone[b], true);
   }
   for (;;) {
@@ -475,7 +496,10 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
       return; /* all taken, or the job is over */
     if (CIPHER_IDX(v) < atomic_load(&w->encoded)) {
       if (cipher_claim(&w->snext, j, &b)) {
+        if (j->delay_us)
+          usleep(j->delay_us);
         cipher_block(j->mixed, w->sealer, j->it, j->m, b, true);
+        atomic_fetch_add_explicit(&w->wsealed, 1, memory_order_relaxed);
         atomic_store(&w->sdone[b], true);
       }
       continue;
@@ -566,11 +590,12 @@ static void cipher_worker_stop(store *s)
 /* Post the opens and seals of the m items of a chunk (their reads done,
  * their plain buffers set) to the worker: the job of generation gen. */
 static void cipher_post(cipher_worker *w, cipher_item *it, size_t m,
-                        bool mixed)
+                        store *s)
 {
   pthread_mutex_lock(&w->mu);
   cipher_job *j = &w->job;
-  *j = (cipher_job){it, m, CIPHER_BLOCKS(m), mixed, j->gen + 1};
+  *j = (cipher_job){it, m, CIPHER_BLOCKS(m), s->mixed, j->gen + 1,
+                    s->cipher_delay_us, s->cipher_here};
   for (size_t b = 0; b < j->nb; b++) {
     atomic_store(&w->odone[b], false);
     atomic_store(&w->sdone[b], false);
@@ -584,17 +609,54 @@ static void cipher_post(cipher_worker *w, cipher_item *it, size_t m,
   pthread_mutex_unlock(&w->mu);
 }
 
+/* Wait until block b (taken by the worker) is done (flag: odone or
+ * sdone of b), doing meanwhile the next blocks of counter c that no
+ * thread has taken yet (this thread wants them next: so neither thread
+ * waits while the other works), then spinning as cipher_spin does. */
+static void cipher_help(cipher_worker *w, crdt_sealer *sealer,
+                        _Atomic uint64_t *c, atomic_bool *done,
+                        const atomic_bool *flag, bool seal)
+{
+  const cipher_job *j = &w->job;
+  size_t b;
+  while (!atomic_load(flag) && cipher_claim(c, j, &b)) {
+    cipher_block(j->mixed, sealer, j->it, j->m, b, seal);
+    j->here[seal]++;
+    atomic_store(&done[b], true);
+  }
+  cipher_spin(w, flag);
+}
+
 /* Block b opened: by the worker, or now by this thread (the only one to
- * change w->job, so it reads it without the lock). */
+ * change w->job, so it reads it without the lock). While the worker
+ * opens b, this thread opens the next blocks no one has taken. */
 static void cipher_opened(cipher_worker *w, crdt_sealer *sealer, size_t b)
 {
   const cipher_job *j = &w->job;
   uint64_t want = CIPHER_TAG(j->gen, b);
   if (atomic_compare_exchange_strong(&w->onext, &want, want + 1)) {
     cipher_block(j->mixed, sealer, j->it, j->m, b, false);
+    j->here[0]++;
     atomic_store(&w->odone[b], true);
-  } else {
-    cipher_spin(w, &w->odone[b]); /* the worker has it */
+  } else if (!atomic_load(&w->odone[b])) { /* the worker has it */
+    cipher_help(w, sealer, &w->onext, w->odone, &w->odone[b], false);
+  }
+}
+
+/* Block b sealed, when every block before it is (the chunk's puts, in
+ * key order, after the last open): by the worker, or now by this
+ * thread; while the worker seals b, this thread seals the next blocks no
+ * one has taken. */
+static void cipher_sealed(cipher_worker *w, crdt_sealer *sealer, size_t b)
+{
+  const cipher_job *j = &w->job;
+  uint64_t want = CIPHER_TAG(j->gen, b);
+  if (atomic_compare_exchange_strong(&w->snext, &want, want + 1)) {
+    cipher_block(j->mixed, sealer, j->it, j->m, b, true);
+    j->here[1]++;
+    atomic_store(&w->sdone[b], true);
+  } else if (!atomic_load(&w->sdone[b])) {
+    cipher_help(w, sealer, &w->snext, w->sdone, &w->sdone[b], true);
   }
 }
 
@@ -621,6 +683,7 @@ static void cipher_finish(cipher_worker *w, crdt_sealer *sealer)
   atomic_store(&w->encoded, j->nb);
   while (cipher_claim(&w->snext, j, &b)) {
     cipher_block(j->mixed, sealer, j->it, j->m, b, true);
+    j->here[1]++;
     atomic_store(&w->sdone[b], true);
   }
   while (cipher_claim(&w->onext, j, &b))
@@ -633,15 +696,21 @@ static void cipher_finish(cipher_worker *w, crdt_sealer *sealer)
 
 /* A chunk whose blocks this thread waited for more than CIPHER_STALL_NS
  * (the worker was not running: a busy machine) makes the next
- * cipher_backoff chunks go on this thread alone (64, doubled at each
- * stall in a row up to 4,096): a stall costs a time slice, more than the
- * worker saves in many chunks. A chunk without one resets it. */
+ * cipher_backoff chunks go on this thread alone (4, doubled at each
+ * stall in a row up to 4,096): a stall costs a time slice (this thread
+ * waits only for the one block the worker holds: it does the others
+ * itself), about what the worker saves in a few chunks (a full chunk's
+ * cipher work is about half a millisecond); a machine busy for long
+ * reaches the longest skip after a dozen stalls. A chunk without one
+ * resets it. */
 #define CIPHER_STALL_NS 200000u
-#define CIPHER_BACKOFF_MIN 64u
+#define CIPHER_BACKOFF_MIN 4u
 #define CIPHER_BACKOFF_MAX 4096u
 
 static void cipher_backoff(store *s, const cipher_worker *w)
 {
+  if (s->cipher_delay_us)
+    return; /* a test's delay is not a busy machine */
   if (w->waited_ns <= CIPHER_STALL_NS) {
     s->cipher_backoff = 0;
     return;
@@ -661,6 +730,24 @@ static void cipher_worker_stop(store *s)
   (void)s;
 }
 #endif
+
+void store__cipher_delay(store *s, unsigned delay_us)
+{
+  s->cipher_delay_us = delay_us;
+}
+
+void store__cipher_counts(const store *s, uint64_t out[4])
+{
+  out[0] = s->cipher_here[0];
+  out[2] = s->cipher_here[1];
+  out[1] = out[3] = 0;
+#ifndef _WIN32
+  if (s->worker) {
+    out[1] = atomic_load(&s->worker->wopened);
+    out[3] = atomic_load(&s->worker->wsealed);
+  }
+#endif
+}
 
 /* Begin a transaction, adopting a map another process has grown. */
 static gs_err txn_begin(store *s, unsigned flags, MDB_txn **txn)
@@ -741,6 +828,7 @@ void store_close(store *s)
   free(s->sbuf);
   cipher_worker_stop(s);
   free(s->titems);
+  free(s->tsealed);
   if (s->tplain)
     crdt_wipe(s->tplain, s->tpcap);
   free(s->tplain);
@@ -2424,13 +2512,52 @@ static void touched_gather(touched_set *ts, size_t *idx, size_t n)
   ts->opb = opb; /* NULL: the ops borrow from their changes still */
 }
 
+#ifndef _WIN32
+/* Room for item it's sealed value: the next bytes of the store's tsealed
+ * (*sat: the bytes the chunk wants so far), else its own allocation
+ * (it->sown). tsealed is not moved while a chunk uses it (the worker
+ * writes there): touched_sealed_grow sizes it between chunks. */
+static gs_err touched_sealed_room(store *s, cipher_item *it, size_t *sat)
+{
+  size_t need = it->encn + CRDT_SEAL_OVERHEAD;
+  if (*sat <= s->tscap && need <= s->tscap - *sat) {
+    it->sealed = s->tsealed + *sat;
+  } else if ((it->sealed = malloc(need))) {
+    it->sown = true;
+  } else {
+    return GS_ENOMEM;
+  }
+  *sat += need;
+  return GS_OK;
+}
+
+/* After a chunk that wanted sat bytes of sealed values: tsealed made big
+ * enough for the next one like it (a quarter more), up to TSEALED_MAX
+ * (records of 250 bytes: four chunks; bigger ones get their own). On no
+ * memory it stays as it is (then the items get their own). */
+static void touched_sealed_grow(store *s, size_t sat)
+{
+  if (sat <= s->tscap || s->tscap >= TSEALED_MAX)
+    return;
+  size_t want = sat < TSEALED_MAX - TSEALED_MAX / 5 ? sat + sat / 4
+                                                    : TSEALED_MAX;
+  uint8_t *b = malloc(want);
+  if (!b)
+    return;
+  free(s->tsealed);
+  s->tsealed = b;
+  s->tscap = want;
+}
+#endif
+
 /* Apply every noted op, one record at a time in key order (each read,
  * decoded, encoded and written once), then write the scope index entry
  * of each new record and the hist entry of each (record, change). In
  * chunks of TOUCHED_CHUNK records. A chunk of a sealed store with the
  * worker ("the cipher work of a batch" above): all of its records are
  * read, then decoded, applied and encoded in key order here while the
- * worker opens and seals them, then written in key order; no put comes
+ * worker opens and seals them, then written in key order as their blocks
+ * are sealed (the first put after the last open); no put comes
  * between a chunk's reads and its last open, so the map's bytes read
  * stay as they are while they are opened. Otherwise each record is read,
  * opened, applied, sealed and written in turn. In a sealed store, a
@@ -2532,14 +2659,14 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     }
     if (pneed > used)
       used = pneed;
-    size_t at = 0;
+    size_t at = 0, sat = 0; /* bytes of tplain, of tsealed (wanted) */
     for (size_t j = 0; j < m; j++)
       if (!items[j].rc && items[j].rawn >= CRDT_SEAL_OVERHEAD) {
         items[j].plain = s->tplain + at;
         items[j].plainn = items[j].rawn - CRDT_SEAL_OVERHEAD;
         at += items[j].plainn;
       }
-    cipher_post(w, items, m, s->mixed);
+    cipher_post(w, items, m, s);
     for (size_t j = 0; j < m; j++) {
       cipher_item *it = &items[j];
       if (j % CIPHER_BLOCK == 0)
@@ -2547,26 +2674,30 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
       if ((err = touched_apply(s, ts, idx, it, &hist)) != GS_OK)
         goto out;
       if (!it->same && it->encn &&
-          !(it->sealed = malloc(it->encn + CRDT_SEAL_OVERHEAD))) {
-        err = GS_ENOMEM;
+          (err = touched_sealed_room(s, it, &sat)) != GS_OK)
         goto out;
-      }
       if ((j + 1) % CIPHER_BLOCK == 0 || j + 1 == m)
         cipher_encoded(w, CIPHER_BLOCKS(j + 1));
+    }
+    /* every block opened: sealed (by either thread) and written in key
+     * order, block by block, while the worker seals the next ones */
+    for (size_t j = 0; j < m; j++) {
+      if (j % CIPHER_BLOCK == 0)
+        cipher_sealed(w, s->sealer, j / CIPHER_BLOCK);
+      if ((err = touched_put(s, txn, &items[j], &lr, &scopes)) != GS_OK)
+        goto out;
     }
     cipher_finish(w, s->sealer);
     cipher_backoff(s, w);
     w = NULL;
-    /* written in key order */
-    for (size_t j = 0; j < m; j++)
-      if ((err = touched_put(s, txn, &items[j], &lr, &scopes)) != GS_OK)
-        goto out;
     for (size_t j = 0; j < m; j++) {
       free(items[j].enc);
-      free(items[j].sealed);
+      if (items[j].sown)
+        free(items[j].sealed);
       items[j].enc = items[j].sealed = NULL;
     }
     m = 0;
+    touched_sealed_grow(s, sat);
 #endif
   }
   if ((err = key_list_write(s, txn, s->dbi[DB_BYSCOPE], &scopes)) == GS_OK)
@@ -2578,7 +2709,8 @@ out:
 #endif
   for (size_t j = 0; j < m; j++) {
     free(items[j].enc);
-    free(items[j].sealed);
+    if (items[j].sown)
+      free(items[j].sealed);
   }
   free(idx);
   if (used)

@@ -282,6 +282,14 @@ gs_err store_write_meta(store_write *w, const char *key, const void *buf,
 /* White-box tests only: redo w's session from its kept change bytes in a
  * new transaction, as after MDB_MAP_FULL (the map grows first). */
 gs_err store__write_replay(store_write *w);
+/* White-box tests only (store.c, "the cipher work of a batch"): the
+ * cipher worker waits delay_us after taking each block (as a worker taken
+ * off its core would; 0: not), and the blocks opened and sealed by each
+ * thread since s was opened: out[0] opened by this thread, [1] by the
+ * worker, [2] sealed by this thread, [3] by the worker (all 0 with one
+ * thread, as on Windows). */
+void store__cipher_delay(store *s, unsigned delay_us);
+void store__cipher_counts(const store *s, uint64_t out[4]);
 
 /* The node's HLC as last stored (0 if never). */
 gs_err store_hlc(store *s, crdt_hlc *out);

@@ -8,7 +8,8 @@
  *   bench_seal [N] [--runs R] [--json] [--only open|sealed]
  *       N residents (default 20000); R rounds (default 5), each an open
  *       then a sealed run; --json: one JSON object instead of the table;
- *       --only: the runs of one kind and no Argon2id (to profile them)
+ *       --only: the runs of one kind and no Argon2id (to profile them),
+ *       with the blocks of 8 records each thread opened and sealed
  *
  *   bulk load    N residents (name, phone, note) in one write session
  *   cold sync    every change of the bulk store applied to an empty store
@@ -131,6 +132,9 @@ typedef struct figures {
   double v[NF]; /* CPU seconds (every thread) */
   double w[NF]; /* wall seconds */
   double t[NF]; /* CPU seconds of this thread */
+  /* blocks of 8 records opened here, by the worker, sealed here, by the
+   * worker (store__cipher_counts; the last round's) */
+  uint64_t blk[NF][4];
 } figures;
 
 typedef struct clocks {
@@ -156,6 +160,17 @@ static void stop(figures *f, int k, clocks c)
   f->t[k] = thread_s() - c.thread;
 }
 
+/* The blocks of row k: store s's counts now less those in before. */
+static void blocks(figures *f, int k, store *s, uint64_t before[4])
+{
+  uint64_t c[4];
+  store__cipher_counts(s, c);
+  for (int i = 0; i < 4; i++) {
+    f->blk[k][i] = c[i] - before[i];
+    before[i] = c[i];
+  }
+}
+
 static void run(bool sealed, size_t n, figures *f)
 {
   char d1[64], d2[64];
@@ -166,9 +181,12 @@ static void run(bool sealed, size_t n, figures *f)
   if (!t_mkdtemp(d1, sizeof d1) || !t_mkdtemp(d2, sizeof d2))
     exit(1);
   store *a = open_s(d1, sealed, STORE_NOSYNC);
+  uint64_t ca[4] = {0}, cb[4] = {0};
+  memset(f->blk, 0, sizeof f->blk);
   clocks t = start();
   write_all(a, sk1, n, 0, false);
   stop(f, F_BULK, t);
+  blocks(f, F_BULK, a, ca);
 
   t_raws r = {0};
   check(t_raws_read(a, NULL, &r), "feeds");
@@ -176,10 +194,12 @@ static void run(bool sealed, size_t n, figures *f)
   t = start();
   apply_raws(b, &r);
   stop(f, F_SYNC, t);
+  blocks(f, F_SYNC, b, cb);
 
   t = start();
   write_all(a, sk2, n, 1, false);
   stop(f, F_LOCAL, t);
+  blocks(f, F_LOCAL, a, ca);
   /* the second origin's changes (pk is its key), as b receives them */
   uint8_t feed2[CRDT_FEED_LEN];
   crdt_feed_id(pk, scope, sizeof scope - 1, feed2);
@@ -187,6 +207,7 @@ static void run(bool sealed, size_t n, figures *f)
   t = start();
   apply_raws(b, &r);
   stop(f, F_MERGE, t);
+  blocks(f, F_MERGE, b, cb);
   t = start();
   check(store_digest(a, "", 0, dg, NULL), "digest");
   stop(f, F_READ, t);
@@ -275,17 +296,21 @@ int main(int argc, char **argv)
     cs[k] = ws[k] = (spread){1e9, 0};
   }
   if (only) {
+    figures f;
     for (int i = 0; i < runs; i++) {
-      figures f;
       run(only == 2, n, &f);
       best(&o, &f);
     }
     printf("%s store, %zu residents (best of %d)\n",
            only == 2 ? "sealed" : "open", n, runs);
-    printf("  %-12s %9s %9s %9s\n", "", "CPU s", "wall s", "thread s");
+    printf("  %-12s %9s %9s %9s   %s\n", "", "CPU s", "wall s",
+           "thread s", "blocks (last round): opened here/worker, sealed "
+           "here/worker");
     for (int k = 0; k < NF; k++)
-      printf("  %-12s %9.4f %9.4f %9.4f\n", names[k], o.v[k], o.w[k],
-             o.t[k]);
+      printf("  %-12s %9.4f %9.4f %9.4f   %" PRIu64 "/%" PRIu64 ", %" PRIu64
+             "/%" PRIu64 "\n",
+             names[k], o.v[k], o.w[k], o.t[k], f.blk[k][0], f.blk[k][1],
+             f.blk[k][2], f.blk[k][3]);
     return 0;
   }
   for (int i = 0; i < runs; i++) {

@@ -420,3 +420,96 @@ Test(store_seal_par, two_threads_store_what_one_stores, .timeout = 240)
   t_raws_free(&set2);
   t_raws_free(&set3);
 }
+
+/* ---- both threads taking blocks of the same chunks ----
+ * The worker made slow (store__cipher_delay: it waits after taking each
+ * block, as a worker taken off its core would), so that this thread
+ * opens and seals most blocks itself, the ones after the block the worker
+ * holds included, and the worker the others. */
+#define SLOW_US 400
+
+static void counts_say_both(store *s, bool opens)
+{
+  uint64_t c[4];
+  store__cipher_counts(s, c);
+  cr_log_info("blocks: opened %llu here, %llu by the worker; sealed %llu "
+              "here, %llu by the worker",
+              (unsigned long long)c[0], (unsigned long long)c[1],
+              (unsigned long long)c[2], (unsigned long long)c[3]);
+  cr_assert_gt(c[2], 0, "this thread sealed blocks itself");
+  if (opens)
+    cr_assert_gt(c[0], 0, "this thread opened blocks itself");
+  if (c[1] + c[3] == 0)
+    cr_log_warn("the worker took no block (a busy machine?)");
+}
+
+/* A slow worker's store, each set in one batch (three chunks), against
+ * the same changes applied change by change (one thread): the same plain
+ * bytes and digest, at most two nonce prefixes, every nonce distinct. */
+Test(store_seal_par, blocks_taken_by_both_threads_store_what_one_stores,
+     .timeout = 240)
+{
+  t_raws set1 = {0}, set2 = {0};
+  store *sp, *sq;
+  const char *p = sub("p"), *q = sub("q");
+  uint8_t dp[CRDT_HASH_LEN], dq[CRDT_HASH_LEN];
+  size_t pre_p, pre_q;
+  make_changes(1, NREC, 10, 1, T_NOW_MS, &set1);
+  make_changes(2, NREC, 10, 2, T_NOW_MS + 1000000, &set2);
+  cr_assert_eq(mkdir(p, 0700), 0);
+  cr_assert_eq(mkdir(q, 0700), 0);
+  cr_assert_eq(open_at(p, true, &sp), GS_OK);
+  cr_assert_eq(open_at(q, true, &sq), GS_OK);
+  store__cipher_delay(sp, SLOW_US);
+  t_raws *sets[2] = {&set1, &set2};
+  for (int t = 0; t < 2; t++) {
+    cr_assert_eq(apply_range(sp, sets[t], 0, sets[t]->len), GS_OK);
+    for (size_t i = 0; i < sets[t]->len; i++)
+      cr_assert_eq(apply_range(sq, sets[t], i, i + 1), GS_OK);
+  }
+  counts_say_both(sp, true);
+  store_close(sp);
+  store_close(sq);
+  same_plain(p, q, &pre_p, &pre_q);
+  cr_assert_eq(pre_q, 1, "one thread: the store's one sealer");
+  cr_assert(pre_p >= 1 && pre_p <= 2, "at most two sealers: %zu", pre_p);
+  digest_at(p, dp);
+  digest_at(q, dq);
+  cr_assert_arr_eq(dp, dq, CRDT_HASH_LEN, "the same state digest");
+  nonces ns = {0};
+  collect(p, "records", &ns);
+  collect(p, "changes", &ns);
+  collect(p, "vv", &ns);
+  cr_assert_geq(ns.len, NREC + 600);
+  qsort(ns.n, ns.len, 24, nonce_cmp);
+  for (size_t i = 1; i < ns.len; i++)
+    cr_assert(memcmp(ns.n[i - 1], ns.n[i], 24) != 0, "a nonce used twice");
+  free(ns.n);
+  t_raws_free(&set1);
+  t_raws_free(&set2);
+}
+
+/* A flipped byte in the second chunk, the worker slow (the block opened
+ * by this thread while the worker holds an earlier one): refused, every
+ * table as it was; then the same store without the delay refuses too. */
+Test(store_seal_par, flipped_byte_with_a_slow_worker_is_refused, .timeout = 120)
+{
+  t_raws set1 = {0}, set2 = {0};
+  store *s;
+  make_changes(1, NREC, 100, 1, T_NOW_MS, &set1);
+  make_changes(2, NREC, 100, 2, T_NOW_MS + 1000000, &set2);
+  const char *d = sub("t");
+  seeded(d, &set1);
+  tamper(d, 1500, 0, false);
+  uint64_t before = tables_hash(d);
+  cr_assert_eq(open_at(d, true, &s), GS_OK);
+  store__cipher_delay(s, SLOW_US);
+  cr_assert_eq(apply_range(s, &set2, 0, set2.len), GS_ESEAL);
+  counts_say_both(s, true);
+  store__cipher_delay(s, 0);
+  cr_assert_eq(apply_range(s, &set2, 0, set2.len), GS_ESEAL);
+  store_close(s);
+  cr_assert_eq(tables_hash(d), before, "nothing written by the refused batch");
+  t_raws_free(&set1);
+  t_raws_free(&set2);
+}
