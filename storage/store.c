@@ -887,8 +887,8 @@ static gs_err upgrade_record(store *s, const MDB_val *v, MDB_val *nv,
 {
   (void)s;
   nv->mv_data = NULL;
-  if (crdt_record_version(v->mv_data, v->mv_size) != 1)
-    return GS_OK;
+  if (crdt_record_version(v->mv_data, v->mv_size) == 3)
+    return GS_OK; /* versions 1 and 2 hold their identity: no key needed */
   crdt_record *r;
   uint8_t *enc;
   size_t n;
@@ -1124,8 +1124,10 @@ static gs_err upgrade_records(store *s)
   return GS_OK;
 }
 
-/* Mark a format-1 store format 2, to be upgraded from its first record. */
-static gs_err upgrade_start(store *s)
+/* Mark a store of format from (1 or 2) format 3, to be upgraded from its
+ * first record (and, from format 1, its first change: format 2's are
+ * packed already). */
+static gs_err upgrade_start(store *s, uint64_t from)
 {
   for (int tries = 0; tries < RETRIES; tries++) {
     MDB_txn *txn;
@@ -1144,7 +1146,8 @@ static gs_err upgrade_start(store *s)
     rc = sv_put(s, txn, s->dbi[DB_META], &fk, &fv, 0);
     for (size_t i = 0; !rc && i < sizeof upgrades / sizeof upgrades[0]; i++) {
       MDB_val mk = {strlen(upgrades[i].mark), (void *)upgrades[i].mark};
-      rc = sv_put(s, txn, s->dbi[DB_META], &mk, &mv, 0);
+      if (from == 1 || upgrades[i].db == DB_RECORDS)
+        rc = sv_put(s, txn, s->dbi[DB_META], &mk, &mv, 0);
     }
     if (rc)
       mdb_txn_abort(txn);
@@ -1251,6 +1254,7 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
   store *s = NULL;
   gs_err err;
   bool old_format = false;
+  uint64_t from_format = STORE_FORMAT;
   int rc;
   uint8_t seal_state = SEAL_NONE;
 
@@ -1344,8 +1348,10 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
     v.mv_size = 8;
     fresh = true;
     rc = sv_put(s, txn, s->dbi[DB_META], &k, &v, 0);
-  } else if (rc == 0 && v.mv_size == 8 && be64_get(v.mv_data) == 1) {
+  } else if (rc == 0 && v.mv_size == 8 &&
+             (be64_get(v.mv_data) == 1 || be64_get(v.mv_data) == 2)) {
     old_format = true; /* upgraded below, unless read-only */
+    from_format = be64_get(v.mv_data);
   } else if (rc == 0 && (v.mv_size != 8 || be64_get(v.mv_data) != STORE_FORMAT)) {
     err = GS_EVERSION;
     goto fail;
@@ -1420,9 +1426,12 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
     }
   }
   if (!(flags & STORE_RDONLY) && unfinished &&
-      ((old_format && (err = upgrade_start(s)) != GS_OK) ||
+      ((old_format && (err = upgrade_start(s, from_format)) != GS_OK) ||
        (err = upgrade_records(s)) != GS_OK))
     goto fail;
+  /* records rewritten: their old bytes left no free page behind (the
+   * compaction sealing does, below) */
+  bool upgraded = !(flags & STORE_RDONLY) && unfinished && !compacted;
   if (s->key && !(flags & STORE_RDONLY)) {
     /* a store without its seal yet: sealed in place, then compacted */
     if (seal_state == SEAL_NONE &&
@@ -1439,6 +1448,7 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
       goto fail;
     *want_compact = seal_state == SEAL_SEALED && !compacted;
   }
+  *want_compact = *want_compact || upgraded;
   *out = s;
   return GS_OK;
 fail:
@@ -1815,6 +1825,46 @@ static void record_key(key_buf *k, const char *coll, size_t cn,
   key_add(k, "", 1);
   key_add(k, id, CRDT_ID_LEN);
   key_add(k, scope, sn);
+}
+
+/* The identity a records key names (coll 0 id(16) scope, as record_key
+ * writes it); false when k is not such a key. */
+static bool record_key_parse(const MDB_val *k, const char **coll, size_t *cn,
+                             const uint8_t **id, const char **scope,
+                             size_t *sn)
+{
+  const char *kb = k->mv_data, *nul = memchr(kb, 0, k->mv_size);
+  if (!nul || (size_t)(nul - kb) + 1 + CRDT_ID_LEN > k->mv_size)
+    return false;
+  size_t head = (size_t)(nul - kb) + 1 + CRDT_ID_LEN;
+  *coll = kb;
+  *cn = (size_t)(nul - kb);
+  *id = (const uint8_t *)nul + 1;
+  *scope = kb + head;
+  *sn = k->mv_size - head;
+  return true;
+}
+
+/* The record stored as v under key k, in any version (format 3's have no
+ * identity of their own: the key gives it; an older one's must match
+ * it). state: crdt_record_decode_state_key (to be changed and re-encoded)
+ * instead of the strict decode. GS_ECORRUPT for bytes that do not decode
+ * (GS_ENOMEM passes). */
+static gs_err record_decode(const MDB_val *k, const MDB_val *v, bool state,
+                            crdt_record **out)
+{
+  const char *coll, *scope;
+  const uint8_t *id;
+  size_t cn, sn;
+  *out = NULL;
+  if (!record_key_parse(k, &coll, &cn, &id, &scope, &sn))
+    return GS_ECORRUPT;
+  gs_err err = state ? crdt_record_decode_state_key(v->mv_data, v->mv_size,
+                                                    scope, sn, coll, cn, id,
+                                                    out)
+                     : crdt_record_decode_key(v->mv_data, v->mv_size, scope,
+                                              sn, coll, cn, id, out);
+  return err == GS_OK || err == GS_ENOMEM ? err : GS_ECORRUPT;
 }
 
 static void feed_seq_key(uint8_t k[CRDT_FEED_LEN + 8],
@@ -2274,9 +2324,10 @@ static gs_err touched_apply(store *s, touched_set *ts, const size_t *idx,
       return GS_ENOMEM;
   } else if (it->rc || it->err) {
     return it->rc ? lmdb_err(it->rc) : it->err;
-  } else if ((err = crdt_record_decode_state(it->plain, it->plainn, &rec)) !=
-             GS_OK) {
-    return err == GS_ENOMEM ? err : GS_ECORRUPT;
+  } else {
+    MDB_val pv = {it->plainn, (void *)it->plain};
+    if ((err = record_decode(&it->k, &pv, true, &rec)) != GS_OK)
+      return err;
   }
   /* the key is coll 0 id(16) scope, as record_key wrote it */
   const uint8_t *kb = it->k.mv_data, *nul = memchr(kb, 0, it->k.mv_size);
@@ -3845,11 +3896,11 @@ static bool has_prefix(const MDB_val *k, const void *p, size_t n)
   return k->mv_size >= n && memcmp(k->mv_data, p, n) == 0;
 }
 
-static gs_err emit_record(const MDB_val *v, store_record_cb cb, void *ctx,
-                          int *stop)
+static gs_err emit_record(const MDB_val *k, const MDB_val *v,
+                          store_record_cb cb, void *ctx, int *stop)
 {
   crdt_record *r;
-  gs_err err = crdt_record_decode(v->mv_data, v->mv_size, &r);
+  gs_err err = record_decode(k, v, false, &r);
   if (err)
     return err == GS_ENOMEM ? err : GS_ECORRUPT;
   *stop = cb(ctx, r);
@@ -3876,7 +3927,7 @@ gs_err store_get(store *s, const char *coll, size_t coll_len,
   int rc = sv_cursor_in(s, cur, &k, &v, MDB_SET_RANGE, pre.b, pre.n);
   while (rc == 0 && has_prefix(&k, pre.b, pre.n) && !stop) {
     found++;
-    if ((err = emit_record(&v, cb, ctx, &stop)) != GS_OK)
+    if ((err = emit_record(&k, &v, cb, ctx, &stop)) != GS_OK)
       break;
     rc = sv_cursor_in(s, cur, &k, &v, MDB_NEXT, pre.b, pre.n);
   }
@@ -3927,7 +3978,7 @@ gs_err store_list(store *s, const char *coll, size_t coll_len,
                            prefix, prefix_len)) {
         if ((rc = open_value(s, DB_RECORDS, &k, &v)) != 0)
           break;
-        if ((err = emit_record(&v, cb, ctx, &stop)) != GS_OK)
+        if ((err = emit_record(&k, &v, cb, ctx, &stop)) != GS_OK)
           goto out;
       }
       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -3954,7 +4005,7 @@ gs_err store_list(store *s, const char *coll, size_t coll_len,
           err = rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
           goto out;
         }
-        if ((err = emit_record(&rv, cb, ctx, &stop)) != GS_OK)
+        if ((err = emit_record(&rkv, &rv, cb, ctx, &stop)) != GS_OK)
           goto out;
       }
       rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
@@ -4185,6 +4236,35 @@ gs_err store_fork_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
   return rc == MDB_NOTFOUND ? GS_ENOTFOUND : lmdb_err(rc);
 }
 
+/* One record in the digest: its key and its encoding in the newest
+ * version (one still in an older version, while an upgrade is under way,
+ * decoded and re-encoded), each after its length. */
+static gs_err digest_record(crdt_hasher *h, const MDB_val *k, const MDB_val *v)
+{
+  uint8_t len[8], *enc = NULL;
+  size_t n = v->mv_size;
+  const void *p = v->mv_data;
+  if (crdt_record_version(v->mv_data, v->mv_size) != 3) {
+    crdt_record *r;
+    gs_err err = record_decode(k, v, false, &r);
+    if (err)
+      return err;
+    err = crdt_record_encode(r, &enc, &n);
+    crdt_record_free(r);
+    if (err)
+      return err;
+    p = enc;
+  }
+  be64_put(len, k->mv_size);
+  crdt_hasher_update(h, len, 8);
+  crdt_hasher_update(h, k->mv_data, k->mv_size);
+  be64_put(len, n);
+  crdt_hasher_update(h, len, 8);
+  crdt_hasher_update(h, p, n);
+  free(enc);
+  return GS_OK;
+}
+
 gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
                     uint8_t out[CRDT_HASH_LEN], size_t *nrecords)
 {
@@ -4199,7 +4279,7 @@ gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
   if ((err = cursor_open(s, DB_BYSCOPE, &txn, &cur)) != GS_OK)
     return err;
   crdt_hasher_init(&h);
-  crdt_hasher_update(&h, "gridsync-digest-v2", 18);
+  crdt_hasher_update(&h, "gridsync-digest-v3", 18);
   MDB_val k = {prefix_len, (void *)prefix}, v;
   int rc = prefix_len ? sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE)
                       : sv_cursor_get(s, cur, &k, &v, MDB_FIRST);
@@ -4215,10 +4295,8 @@ gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
         err = rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
         goto out;
       }
-      uint8_t len[8];
-      be64_put(len, rv.mv_size);
-      crdt_hasher_update(&h, len, 8);
-      crdt_hasher_update(&h, rv.mv_data, rv.mv_size);
+      if ((err = digest_record(&h, &rkv, &rv)) != GS_OK)
+        goto out;
       count++;
     }
     rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
@@ -4391,12 +4469,13 @@ gs_err store_copy_fd(store *s, int fd, bool compact)
 
 /* ---- every entry read back (store.h) ---- */
 
-static gs_err check_entry(store *s, int db, const MDB_val *v)
+static gs_err check_entry(store *s, int db, const MDB_val *k,
+                          const MDB_val *v)
 {
   gs_err err = GS_OK;
   if (db == DB_RECORDS) {
     crdt_record *r;
-    if ((err = crdt_record_decode(v->mv_data, v->mv_size, &r)) == GS_OK)
+    if ((err = record_decode(k, v, false, &r)) == GS_OK)
       crdt_record_free(r);
   } else if (db == DB_CHANGES) {
     const uint8_t *p;
@@ -4429,7 +4508,7 @@ gs_err store_check(store *s, uint64_t *entries)
     for (rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST); rc == 0 && !err;
          rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT)) {
       n++;
-      err = check_entry(s, i, &v);
+      err = check_entry(s, i, &k, &v);
     }
     if (!err && rc != MDB_NOTFOUND)
       err = lmdb_err(rc);

@@ -1,8 +1,9 @@
 /* store: changes are kept zstd-packed and read back as they were; a
  * store of format 1 (records in version 1, a 32-byte origin key in every
- * stamp; changes unpacked) is upgraded to format 2 as it opens, in
- * batches that resume after a crash; the state, its digest and every
- * change read back do not change. */
+ * stamp; changes unpacked) or 2 (records in version 2: an origin table,
+ * the identity in the value) is upgraded to format 3 (records in version
+ * 3) as it opens, in batches that resume after a crash; the state, its
+ * digest and every change read back do not change. */
 #include <criterion/criterion.h>
 #include <lmdb.h>
 #include <zstd.h>
@@ -129,12 +130,28 @@ static void fill(void)
   store_close(s);
 }
 
-/* With LMDB directly, as a format-1 store was left by an older gridsync:
- * every record from `from` on in version 1 (all of them if from is 0),
- * format (1 or 2) and the upgrade mark (NULL: none). Returns how many
- * records were rewritten. */
-static size_t make_old(size_t from, uint64_t format, const char *mark_key,
-                       size_t mark_n)
+/* A record as the store keeps it (coll 0 id scope: the key), any
+ * version. */
+static crdt_record *raw_record(const MDB_val *k, const MDB_val *v)
+{
+  const char *kb = k->mv_data;
+  size_t cn = strlen(kb), head = cn + 1 + CRDT_ID_LEN;
+  crdt_record *rec;
+  cr_assert_leq(head, k->mv_size);
+  cr_assert_eq(crdt_record_decode_key(v->mv_data, v->mv_size, kb + head,
+                                      k->mv_size - head, kb, cn,
+                                      (const uint8_t *)kb + cn + 1, &rec),
+               GS_OK);
+  return rec;
+}
+
+/* With LMDB directly, as an older gridsync left a store: every record
+ * from `from` on in version oldver (1: format 1's, 2: format 2's; all of
+ * them if from is 0), the ones before in version 3, format (1, 2 or 3)
+ * and the upgrade mark (NULL: none). Returns how many records were
+ * rewritten. */
+static size_t make_old_v(size_t from, uint64_t format, const char *mark_key,
+                         size_t mark_n, unsigned oldver)
 {
   raw_env r;
   MDB_val k, v;
@@ -144,12 +161,12 @@ static size_t make_old(size_t from, uint64_t format, const char *mark_key,
   MDB_cursor *cur = raw_cursor(&r, "records");
   int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
   for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++) {
-    crdt_record *rec;
+    crdt_record *rec = raw_record(&k, &v);
     uint8_t *b;
     size_t n;
-    cr_assert_eq(crdt_record_decode(v.mv_data, v.mv_size, &rec), GS_OK);
-    cr_assert_eq(i < from ? crdt_record_encode(rec, &b, &n)
-                          : crdt_record_encode_v1(rec, &b, &n),
+    cr_assert_eq(i < from       ? crdt_record_encode(rec, &b, &n)
+                 : oldver == 1 ? crdt_record_encode_v1(rec, &b, &n)
+                               : crdt_record_encode_v2(rec, &b, &n),
                  GS_OK);
     crdt_record_free(rec);
     raw_replace(cur, &k, b, n);
@@ -164,7 +181,7 @@ static size_t make_old(size_t from, uint64_t format, const char *mark_key,
   cur = raw_cursor(&r, "changes");
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if (from || !is_frame(&v))
+    if (from || oldver != 1 || !is_frame(&v))
       continue;
     size_t n = ZSTD_decompress(raw, sizeof raw, v.mv_data, v.mv_size);
     cr_assert(!ZSTD_isError(n));
@@ -176,7 +193,7 @@ static size_t make_old(size_t from, uint64_t format, const char *mark_key,
   cr_assert_eq(mdb_put(r.txn, meta, &k, &v, 0), 0);
   k = (MDB_val){15, "upgrade-changes"};
   v = (MDB_val){0, ""};
-  if (format == 1 || from == 0)
+  if (oldver == 1 && (format == 1 || from == 0))
     cr_assert_eq(mdb_put(r.txn, meta, &k, &v, 0), 0);
   k = (MDB_val){7, "upgrade"};
   if (mark_key) {
@@ -190,21 +207,27 @@ static size_t make_old(size_t from, uint64_t format, const char *mark_key,
   return rewritten;
 }
 
+static size_t make_old(size_t from, uint64_t format, const char *mark_key,
+                       size_t mark_n)
+{
+  return make_old_v(from, format, mark_key, mark_n, 1);
+}
+
 /* How many records are in each version, with LMDB directly; and the key
  * of the index-th record. */
-static void count_versions(size_t counts[3], size_t index, uint8_t *key,
+static void count_versions(size_t counts[4], size_t index, uint8_t *key,
                            size_t *keyn)
 {
   raw_env r;
   MDB_val k, v;
   size_t i = 0;
-  counts[0] = counts[1] = counts[2] = 0;
+  counts[0] = counts[1] = counts[2] = counts[3] = 0;
   raw_open(&r, false);
   MDB_cursor *cur = raw_cursor(&r, "records");
   for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++) {
     unsigned ver = crdt_record_version(v.mv_data, v.mv_size);
-    counts[ver <= 2 ? ver : 0]++;
+    counts[ver <= 3 ? ver : 0]++;
     if (key && i == index) {
       memcpy(key, k.mv_data, k.mv_size);
       *keyn = k.mv_size;
@@ -358,7 +381,7 @@ Test(store_upgrade, a_format_1_store_is_rewritten_as_it_opens)
 {
   uint8_t before[CRDT_HASH_LEN], after[CRDT_HASH_LEN];
   uint8_t fbefore[CRDT_HASH_LEN], fafter[CRDT_HASH_LEN];
-  size_t n, counts[3], packed, plain, nch;
+  size_t n, counts[4], packed, plain, nch;
   struct stat st;
   char path[128];
   fill();
@@ -399,7 +422,7 @@ Test(store_upgrade, a_format_1_store_is_rewritten_as_it_opens)
   cr_assert_str_eq(tf.str, "改3");
   store_close(s);
   count_versions(counts, 0, NULL, NULL);
-  cr_assert_eq(counts[2], NREC);
+  cr_assert_eq(counts[3], NREC);
   cr_assert_eq(counts[1], 0);
   digest(after, &n);
   cr_assert_eq(n, NREC);
@@ -415,16 +438,16 @@ Test(store_upgrade, a_format_1_store_is_rewritten_as_it_opens)
   store_close(s);
 }
 
-/* Open for writing, then: every record in version 2, the same digest. */
+/* Open for writing, then: every record in version 3, the same digest. */
 static void open_and_check_upgraded(const uint8_t before[CRDT_HASH_LEN])
 {
   store *s;
-  size_t counts[3], n;
+  size_t counts[4], n;
   uint8_t after[CRDT_HASH_LEN];
   cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
   store_close(s);
   count_versions(counts, 0, NULL, NULL);
-  cr_assert_eq(counts[2], NREC);
+  cr_assert_eq(counts[3], NREC);
   digest(after, &n);
   cr_assert_arr_eq(before, after, CRDT_HASH_LEN);
 }
@@ -432,19 +455,19 @@ static void open_and_check_upgraded(const uint8_t before[CRDT_HASH_LEN])
 Test(store_upgrade, an_interrupted_upgrade_resumes_from_its_mark)
 {
   uint8_t before[CRDT_HASH_LEN], key[512];
-  size_t n, counts[3], keyn = 0;
+  size_t n, counts[4], keyn = 0;
   fill();
   digest(before, &n);
-  /* as a crash after the first batches left it: format 2 already, the
+  /* as a crash after the first batches left it: format 3 already, the
    * records up to the mark rewritten, the rest still in version 1 */
   count_versions(counts, 7000, key, &keyn);
   cr_assert_gt(keyn, 0);
-  cr_assert_eq(make_old(7001, 2, (const char *)key, keyn), NREC - 7001);
+  cr_assert_eq(make_old(7001, 3, (const char *)key, keyn), NREC - 7001);
   count_versions(counts, 0, NULL, NULL);
   cr_assert_eq(counts[1], NREC - 7001);
   open_and_check_upgraded(before);
   /* a mark at the very start (the upgrade began, nothing rewritten yet) */
-  make_old(0, 2, "", 0);
+  make_old(0, 3, "", 0);
   open_and_check_upgraded(before);
 }
 
@@ -468,8 +491,8 @@ Test(store_upgrade, a_damaged_old_record_fails_the_open_and_keeps_the_mark)
   cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_ECORRUPT);
   cr_assert_null(s);
   /* what was rewritten stays; the rest waits behind the mark */
-  size_t counts[3];
+  size_t counts[4];
   count_versions(counts, 0, NULL, NULL);
-  cr_assert_eq(counts[2], 5000, "the batch before the damage");
+  cr_assert_eq(counts[3], 5000, "the batch before the damage");
   cr_assert_eq(counts[1], NREC - 5000);
 }
