@@ -496,3 +496,189 @@ Test(store_upgrade, a_damaged_old_record_fails_the_open_and_keeps_the_mark)
   cr_assert_eq(counts[3], 5000, "the batch before the damage");
   cr_assert_eq(counts[1], NREC - 5000);
 }
+
+/* ---- format 2 to format 3 ---- */
+
+/* A hash of every records entry (key and value bytes) with LMDB
+ * directly, and LMDB's count of free pages' list entries. */
+static void raw_records(uint8_t out[CRDT_HASH_LEN], size_t *freelist)
+{
+  raw_env r;
+  MDB_val k, v;
+  crdt_hasher h;
+  crdt_hasher_init(&h);
+  raw_open(&r, false);
+  MDB_cursor *cur = raw_cursor(&r, "records");
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    uint8_t len[2] = {(uint8_t)(k.mv_size >> 8), (uint8_t)k.mv_size};
+    crdt_hasher_update(&h, len, 2);
+    crdt_hasher_update(&h, k.mv_data, k.mv_size);
+    crdt_hasher_update(&h, v.mv_data, v.mv_size);
+  }
+  crdt_hasher_final(&h, out);
+  if (freelist) {
+    MDB_stat st;
+    cr_assert_eq(mdb_stat(r.txn, 0, &st), 0); /* FREE_DBI */
+    *freelist = st.ms_entries;
+  }
+  raw_close(&r, cur);
+}
+
+static void digest_rdonly(uint8_t out[CRDT_HASH_LEN], uint64_t want_format)
+{
+  store *s;
+  size_t n;
+  cr_assert_eq(store_open(dir, STORE_RDONLY, &s), GS_OK);
+  cr_assert_eq(format_of(s), want_format);
+  cr_assert_eq(store_digest(s, NULL, 0, out, &n), GS_OK);
+  cr_assert_eq(n, NREC);
+  store_close(s);
+}
+
+Test(store_upgrade, a_format_2_store_is_rewritten_as_it_opens)
+{
+  uint8_t before[CRDT_HASH_LEN], after[CRDT_HASH_LEN], mixed[CRDT_HASH_LEN];
+  uint8_t raw0[CRDT_HASH_LEN], raw1[CRDT_HASH_LEN];
+  uint8_t fbefore[CRDT_HASH_LEN], fafter[CRDT_HASH_LEN];
+  size_t n, counts[4], packed, plain, nch, freelist;
+  struct stat st0, st1;
+  char path[128];
+  fill(); /* a fresh store of format 3 */
+  digest(before, &n);
+  raw_records(raw0, NULL);
+  feeds_digest(fbefore, &nch);
+  snprintf(path, sizeof path, "%s/data.mdb", dir);
+
+  cr_assert_eq(make_old_v(0, 2, NULL, 0, 2), NREC);
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[2], NREC, "all in version 2 now");
+  count_changes(&packed, &plain);
+  cr_assert(packed == 240 && plain == 0, "format 2 packs its changes");
+  raw_records(raw1, NULL);
+  cr_assert(memcmp(raw0, raw1, CRDT_HASH_LEN) != 0);
+  /* read-only: read as it is; its digest is the fresh store's (each
+   * record re-encoded in version 3 for it) */
+  digest_rdonly(mixed, 2);
+  cr_assert_arr_eq(before, mixed, CRDT_HASH_LEN);
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[2], NREC, "nothing rewritten read-only");
+  cr_assert_eq(stat(path, &st0), 0);
+
+  /* opened for writing: every record in version 3, byte for byte what
+   * the fresh store holds; the changes as they were; compacted */
+  store *s;
+  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
+  cr_assert_eq(format_of(s), STORE_FORMAT);
+  cr_assert_eq(STORE_FORMAT, 3);
+  char mark[8];
+  cr_assert_eq(store_meta_get(s, "upgrade", mark, sizeof mark, &n),
+               GS_ENOTFOUND, "done: no mark left");
+  cr_assert_eq(store_meta_get(s, "upgrade-changes", mark, sizeof mark, &n),
+               GS_ENOTFOUND, "format 2's changes need no pass");
+  static t_field tf;
+  uint8_t id[CRDT_ID_LEN];
+  t_id(id, 7, 3);
+  cr_assert_eq(t_get(s, "resident", id, "name", &tf), GS_OK);
+  cr_assert_str_eq(tf.str, "改3");
+  store_close(s);
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[3], NREC);
+  raw_records(raw1, &freelist);
+  cr_assert_arr_eq(raw0, raw1, CRDT_HASH_LEN, "the same bytes as fresh");
+  digest(after, &n);
+  cr_assert_arr_eq(before, after, CRDT_HASH_LEN);
+  feeds_digest(fafter, &nch);
+  cr_assert_arr_eq(fbefore, fafter, CRDT_HASH_LEN, "the same changes");
+  cr_assert_eq(stat(path, &st1), 0);
+  cr_log_info("format 2 -> 3: data.mdb %lld -> %lld bytes, %zu free-list "
+              "entries after",
+              (long long)st0.st_size, (long long)st1.st_size, freelist);
+  cr_assert_lt(st1.st_size, st0.st_size, "compacted: %lld -> %lld",
+               (long long)st0.st_size, (long long)st1.st_size);
+}
+
+Test(store_upgrade, a_format_2_upgrade_cut_short_resumes_from_its_mark)
+{
+  uint8_t before[CRDT_HASH_LEN], mixed[CRDT_HASH_LEN], key[512];
+  uint8_t raw0[CRDT_HASH_LEN], raw1[CRDT_HASH_LEN];
+  size_t n, counts[4], keyn = 0;
+  fill();
+  digest(before, &n);
+  raw_records(raw0, NULL);
+  /* as SIGKILL after the first batches left it: format 3 already, the
+   * records up to the mark in version 3, the rest still in version 2 */
+  count_versions(counts, 5999, key, &keyn);
+  cr_assert_eq(make_old_v(6000, 3, (const char *)key, keyn, 2),
+               NREC - 6000);
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[2], NREC - 6000);
+  cr_assert_eq(counts[3], 6000);
+  digest_rdonly(mixed, 3);
+  cr_assert_arr_eq(before, mixed, CRDT_HASH_LEN, "the half-way digest");
+  /* an edit in between lands on an old record: written in version 3 */
+  open_and_check_upgraded(before);
+  raw_records(raw1, NULL);
+  cr_assert_arr_eq(raw0, raw1, CRDT_HASH_LEN);
+  /* and again from the very start */
+  make_old_v(0, 3, "", 0, 2);
+  open_and_check_upgraded(before);
+  raw_records(raw1, NULL);
+  cr_assert_arr_eq(raw0, raw1, CRDT_HASH_LEN);
+}
+
+Test(store_upgrade, an_edit_of_a_version_2_record_writes_version_3)
+{
+  uint8_t mixed[CRDT_HASH_LEN], after[CRDT_HASH_LEN];
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN];
+  size_t counts[4], n;
+  fill();
+  /* records in version 2 and no mark: the open leaves them so (as a
+   * store another process is upgrading shows them to this one) */
+  make_old_v(1, 3, NULL, 0, 2);
+  store *s;
+  store_write *w;
+  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
+  crdt_keypair(pk, sk);
+  uint8_t id[CRDT_ID_LEN];
+  t_id(id, 7, 6);
+  crdt_op ops[2] = {t_set_str("resident", id, "name", "新名", 6),
+                    t_add_str("resident", id, "tags", "veteran")};
+  cr_assert_eq(store_write_begin(s, sk, &w), GS_OK);
+  cr_assert_eq(store_write_change(w, scope, sizeof scope - 1, ops, 2,
+                                  T_NOW_MS + 100000, NULL, NULL),
+               GS_OK);
+  cr_assert_eq(store_write_commit(w), GS_OK);
+  static t_field tf;
+  cr_assert_eq(t_get(s, "resident", id, "name", &tf), GS_OK);
+  cr_assert_str_eq(tf.str, "新名");
+  cr_assert_eq(store_digest(s, NULL, 0, mixed, &n), GS_OK);
+  store_close(s);
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[3], 2, "the first and the edited one");
+  cr_assert_eq(counts[2], NREC - 2);
+  /* all of them back in version 2 and upgraded: the digest stays */
+  make_old_v(0, 3, "", 0, 2);
+  open_and_check_upgraded(mixed);
+  digest(after, &n);
+  cr_assert_arr_eq(mixed, after, CRDT_HASH_LEN);
+  cr_assert_eq(store_open(dir, STORE_RDONLY, &s), GS_OK);
+  cr_assert_eq(t_get(s, "resident", id, "name", &tf), GS_OK);
+  cr_assert_str_eq(tf.str, "新名");
+  store_close(s);
+}
+
+Test(store_upgrade, a_store_of_a_later_format_is_refused)
+{
+  fill();
+  raw_env r;
+  raw_open(&r, true);
+  uint8_t f[8] = {0, 0, 0, 0, 0, 0, 0, STORE_FORMAT + 1};
+  MDB_val k = {6, "format"}, v = {8, f};
+  cr_assert_eq(mdb_put(r.txn, raw_db(&r, "meta"), &k, &v, 0), 0);
+  raw_close(&r, NULL);
+  store *s = (store *)&s;
+  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_EVERSION);
+  cr_assert_null(s);
+  cr_assert_eq(store_open(dir, STORE_RDONLY, &s), GS_EVERSION);
+}
