@@ -868,14 +868,21 @@ static int lmdb_keycmp(const void *a, size_t an, const void *b, size_t bn);
 
 /* Format 1 stores held records in version 1 (a 32-byte origin key in
  * every stamp) and changes as they are; format 2 writes records in
- * version 2 (an origin table) and changes zstd-packed. Opening a format-1
- * store marks it format 2 at once (a binary that knows only format 1
- * then refuses it instead of meeting entries it cannot read) and leaves,
+ * version 2 (an origin table) and changes zstd-packed; format 3 writes
+ * records in version 3 (no identity in the value: the key is it; a stamp
+ * table; the domain's field names by number). Opening a format-1 or
+ * format-2 store marks it format 3 at once (a binary that knows only an
+ * older format then refuses it, GS_EVERSION, instead of meeting entries
+ * it cannot read) and leaves,
  * per database, a meta mark = the key after which old entries may
  * remain; upgrade_db rewrites them in batches, moving the mark, and
  * removes it at the end. A crash in between resumes on the next open;
  * old and new entries are both read meanwhile, so nothing waits for it
- * to finish. */
+ * to finish (a record of version 1 or 2 is read with its key, which must
+ * name the identity it holds). From format 2 only records are rewritten
+ * (its changes are packed already). A finished upgrade then compacts the
+ * store as sealing does (no old bytes left in a free page), when no other
+ * process has it open. */
 
 /* The new bytes for v, or nv->mv_data NULL when v is as it should be;
  * *owned is what the caller frees afterwards. */

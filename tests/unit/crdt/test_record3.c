@@ -122,13 +122,15 @@ Test(crdt_record3, a_resident_written_once_costs_one_stamp)
   fprintf(stderr, "record v3: a resident of 11 fields, one change: "
                   "%zu bytes in version 2, %zu in version 3\n",
           b2.n, b3.n);
-  /* [3, [origin], [hlc, 0], nil, [fields...]]: one origin, one stamp */
+  /* [3, [origin], [hlc, 0], nil, [fields...]]: one origin, one stamp;
+   * each register field [n, 0, value] */
   cr_assert_eq(b3.p[0], 0x95);
   cr_assert_eq(b3.p[1], 3);
   cr_assert_eq(b3.p[2], 0x91);
   cr_assert_eq(b3.p[3], 0xc4);
   cr_assert_eq(b3.p[4], CRDT_KEY_LEN);
   cr_assert_eq(b3.p[5 + CRDT_KEY_LEN], 0x92, "one stamp: two ints");
+  cr_assert_leq(b3.n, 191);
   /* no scope, collection or field name of the table in the bytes */
   cr_assert(!has(&b3, scope, strlen(scope)));
   cr_assert(!has(&b3, "resident", 8));
@@ -249,6 +251,7 @@ typedef struct knobs {
   bool name_spelt;         /* "name" as a string */
   unsigned reg_idx;        /* "note"'s stamp index (0: s1 = 1) */
   bool empty_elems;        /* "name" with an empty [] of elements */
+  bool reg_split;          /* "note" as [name, [s, value]] */
   bool trailing;           /* a byte after the record */
   bool custom_spelt;       /* a field outside the table, spelt: valid */
 } knobs;
@@ -325,20 +328,20 @@ static bytes build(const knobs *k)
   msgpack_pack_nil(&pk);
   msgpack_pack_array(&pk, k->custom_spelt ? 4 : 3);
   /* "name" */
-  msgpack_pack_array(&pk, k->empty_elems ? 3 : 2);
+  msgpack_pack_array(&pk, k->empty_elems ? 4 : 3);
   if (k->name_spelt)
     pk_str(&pk, "name");
   else
     msgpack_pack_uint64(&pk, k->name_idx ? k->name_idx : name_number("name"));
-  msgpack_pack_array(&pk, 2);
   msgpack_pack_uint64(&pk, s0);
   pk_str(&pk, "甲");
   if (k->empty_elems)
     msgpack_pack_array(&pk, 0);
   /* "note" */
-  msgpack_pack_array(&pk, 2);
+  msgpack_pack_array(&pk, k->reg_split ? 2 : 3);
   msgpack_pack_uint64(&pk, name_number("note"));
-  msgpack_pack_array(&pk, 2);
+  if (k->reg_split)
+    msgpack_pack_array(&pk, 2);
   msgpack_pack_uint64(&pk, k->reg_idx ? k->reg_idx : s1);
   pk_str(&pk, "乙");
   /* "tags" */
@@ -352,9 +355,8 @@ static bytes build(const knobs *k)
   msgpack_pack_uint64(&pk, s2);
   msgpack_pack_array(&pk, 0);
   if (k->custom_spelt) { /* after "tags": "x_custom" sorts last */
-    msgpack_pack_array(&pk, 2);
+    msgpack_pack_array(&pk, 3);
     pk_str(&pk, "x_custom");
-    msgpack_pack_array(&pk, 2);
     msgpack_pack_uint64(&pk, s0);
     pk_str(&pk, "丙");
   }
@@ -423,6 +425,7 @@ Test(crdt_record3, each_rule_is_refused_on_its_own)
       {"a table name spelt as a string", {.name_spelt = true}},
       {"a name number out of the table", {.name_idx = 127}},
       {"an empty list of elements written", {.empty_elems = true}},
+      {"a register in its own array", {.reg_split = true}},
       {"trailing bytes", {.trailing = true}},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
