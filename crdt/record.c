@@ -15,11 +15,12 @@
  * Canonical encoding, version 3 (written since store format 3):
  *   [3, [origin(bin32)...], [h, o, h, o...], del, [field...]]
  *   del   = nil | [s, bool]
- *   field = [name, reg..., [elem...]]: [name, s, value] (a register),
- *           [name, nil, [elem...]] (a set), [name, s, value, [elem...]]
- *           (both), [name, nil] (neither)
+ *   field = name, s, value             (a register; items of the flat
+ *         | name, nil, [elem...]       list, not arrays of their own:
+ *         | name, s, value, [elem...]  a name is an int or a str, never
+ *         | name, nil                  an array)
  *   name  = n | str
- *   elem  = [value, [s...adds], [s...rems]]
+ *   elem  = [value, [s...adds]] | [value, [s...adds], [s...rems]]
  * The record's identity (scope, collection, id) is not in the bytes: it
  * is the store's key (and the seal's associated data binds the value to
  * that key); the reader gives it (crdt_record_decode_key). The stamp
@@ -32,10 +33,10 @@
  * bytes in version 2 (all the ops of one change share one stamp: a
  * resident written once has one). n is a name's index in v3_names (the
  * domain's field names, frozen: see there); any other name is its
- * string. A field with no set elements leaves out their empty list, and
- * a register's stamp and value stand in the field's own array. A
- * resident of eleven fields written once: 433 bytes in version 2, 191 in
- * version 3 (tests/unit/crdt/test_record3.c). Canonical: only the exact
+ * string. The fields are one flat list; a field with no set elements
+ * leaves out their empty list, an element with no removed tag its empty
+ * list of removes. A resident of eleven fields written once: 433 bytes
+ * in version 2, 181 in version 3 (tests/unit/crdt/test_record3.c). Canonical: only the exact
  * bytes the encoder writes decode (tables sorted, nothing in them unused,
  * a table name by its number, ints in their shortest form).
  *
@@ -932,11 +933,17 @@ static gs_err encode_v3(const crdt_record *r, uint8_t **out, size_t *n)
   } else {
     rc |= msgpack_pack_nil(&pk);
   }
-  rc |= msgpack_pack_array(&pk, (uint32_t)r->nfields);
+  size_t items = 0; /* the fields, flat */
+  for (size_t i = 0; i < r->nfields; i++)
+    items += (r->fields[i].has_reg ? 3 : 2) + (r->fields[i].nelems > 0);
+  if (items > UINT32_MAX) {
+    rc = -1;
+    goto out;
+  }
+  rc |= msgpack_pack_array(&pk, (uint32_t)items);
   for (size_t i = 0; i < r->nfields; i++) {
     const field *f = &r->fields[i];
     long ni = v3_name_index(f->name, f->name_len);
-    rc |= msgpack_pack_array(&pk, (f->has_reg ? 3 : 2) + (f->nelems > 0));
     rc |= ni >= 0 ? msgpack_pack_uint64(&pk, (uint64_t)ni)
                   : msgpack_pack_str_with_body(&pk, f->name, f->name_len);
     if (f->has_reg) {
@@ -950,10 +957,11 @@ static gs_err encode_v3(const crdt_record *r, uint8_t **out, size_t *n)
     rc |= msgpack_pack_array(&pk, (uint32_t)f->nelems);
     for (size_t j = 0; j < f->nelems; j++) {
       const elem *e = &f->elems[j];
-      rc |= msgpack_pack_array(&pk, 3);
+      rc |= msgpack_pack_array(&pk, e->rems.n ? 3 : 2);
       rc |= pack_raw(&sb, e->val, e->len);
       rc |= pack_sidxs(&pk, &t, &e->adds);
-      rc |= pack_sidxs(&pk, &t, &e->rems);
+      if (e->rems.n)
+        rc |= pack_sidxs(&pk, &t, &e->rems);
     }
   }
 out:
@@ -1576,15 +1584,22 @@ static gs_err rd_sidxs(rd *r, const stab *t, bool rems, elem *e)
   return err;
 }
 
-static gs_err rd_field3(rd *r, crdt_record *rec, const stab *t)
+static bool rd_is_array(const rd *r)
 {
-  size_t n, nn, ne = 0;
+  return r->p < r->end &&
+         ((*r->p >= 0x90 && *r->p <= 0x9f) || *r->p == 0xdc || *r->p == 0xdd);
+}
+
+/* One field from the flat list of fields, *left items of it unread:
+ * name, then s and value (a register) or nil, then its elements when the
+ * next item is an array (a name never is). */
+static gs_err rd_field3(rd *r, crdt_record *rec, const stab *t, size_t *left)
+{
+  size_t nn, ne = 0;
   const uint8_t *name, *val;
   field *f;
   gs_err err;
-  if ((err = rd_array(r, &n)) != GS_OK)
-    return err;
-  if (n < 2 || n > 4)
+  if (*left < 2)
     return GS_EDECODE;
   if (r->p < r->end && (*r->p <= 0x7f || (*r->p >= 0xcc && *r->p <= 0xcf))) {
     uint64_t i;
@@ -1602,33 +1617,38 @@ static gs_err rd_field3(rd *r, crdt_record *rec, const stab *t)
   }
   if ((err = field_get(rec, (const char *)name, nn, &f)) != GS_OK)
     return err;
-  /* [name, nil, (elems)] or [name, s, value, (elems)] */
-  size_t head = 2;
+  *left -= 2;
   if (!rd_nil(r)) {
     crdt_stamp s;
     size_t vn;
-    head = 3;
-    if (n < 3)
+    if (*left < 1)
       return GS_EDECODE;
+    *left -= 1;
     if ((err = rd_sidx(r, t, &s)) != GS_OK ||
         (err = rd_value(r, &val, &vn)) != GS_OK ||
         (err = reg_merge(rec, f, &s, val, vn)) != GS_OK)
       return err;
   }
-  if (n > head + 1)
-    return GS_EDECODE;
-  if (n == head + 1 && (err = rd_array(r, &ne)) != GS_OK)
-    return err;
+  if (*left && rd_is_array(r)) {
+    *left -= 1;
+    if ((err = rd_array(r, &ne)) != GS_OK)
+      return err;
+  }
   for (size_t j = 0; j < ne; j++) {
     elem *e;
-    size_t vn, three, skip;
-    if ((err = rd_array(r, &three)) != GS_OK)
+    size_t vn, m, skip;
+    if ((err = rd_array(r, &m)) != GS_OK)
       return err;
-    if (three != 3)
+    if (m != 2 && m != 3)
       return GS_EDECODE;
     if ((err = rd_value(r, &val, &vn)) != GS_OK ||
         (err = elem_get(rec, f, val, vn, &e)) != GS_OK)
       return err;
+    if (m == 2) { /* [value, [adds]]: none removed */
+      if ((err = rd_sidxs(r, t, false, e)) != GS_OK)
+        return err;
+      continue;
+    }
     /* removes first, as rd_field reads them */
     rd adds = *r;
     if ((err = crdt__mp_span(r->p, (size_t)(r->end - r->p), 1, &skip)))
@@ -1705,13 +1725,12 @@ static gs_err rd_body3(rd *r, crdt_record *rec)
   }
   if ((err = rd_array(r, &nf)) != GS_OK)
     goto out;
-  /* a field takes at least 3 bytes */
-  if (nf <= (size_t)(r->end - r->p) / 3 &&
-      (err = grow((void **)&rec->fields, &rec->cap, nf,
+  /* a field is at least 2 items of a byte; mostly 3 */
+  if ((err = grow((void **)&rec->fields, &rec->cap, nf / 3 + 1,
                   sizeof *rec->fields)) != GS_OK)
     goto out;
-  for (size_t i = 0; i < nf && !err; i++)
-    err = rd_field3(r, rec, &t);
+  while (nf && !err)
+    err = rd_field3(r, rec, &t, &nf);
   if (!err && r->p != r->end)
     err = GS_ETRAILING;
 out:

@@ -215,8 +215,8 @@ static void db_breakdown(const char *dir, size_t nrec)
     return;
   }
   printf("bulk store by database (LMDB pages x page size / records):\n");
-  printf("%-10s %10s %10s %10s %10s %14s\n", "database", "entries",
-         "leaf", "overflow", "branch", "bytes/record");
+  printf("%-10s %10s %10s %10s %10s %14s %6s %6s\n", "database", "entries",
+         "leaf", "overflow", "branch", "bytes/record", "key", "value");
   for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
     MDB_dbi dbi;
     if (mdb_dbi_open(txn, dbs[i], 0, &dbi) || mdb_stat(txn, dbi, &st))
@@ -224,9 +224,21 @@ static void db_breakdown(const char *dir, size_t nrec)
     uint64_t pages = st.ms_branch_pages + st.ms_leaf_pages +
                      st.ms_overflow_pages;
     total += pages * st.ms_psize;
-    printf("%-10s %10zu %10zu %10zu %10zu %14.1f\n", dbs[i], st.ms_entries,
-           st.ms_leaf_pages, st.ms_overflow_pages, st.ms_branch_pages,
-           (double)(pages * st.ms_psize) / (double)nrec);
+    /* the mean key and value (as stored: sealed) of an entry */
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t kb = 0, vb = 0;
+    if (mdb_cursor_open(txn, dbi, &cur) == 0) {
+      for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+           rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        kb += k.mv_size, vb += v.mv_size;
+      mdb_cursor_close(cur);
+    }
+    double ne = st.ms_entries ? (double)st.ms_entries : 1;
+    printf("%-10s %10zu %10zu %10zu %10zu %14.1f %6.1f %6.1f\n", dbs[i],
+           st.ms_entries, st.ms_leaf_pages, st.ms_overflow_pages,
+           st.ms_branch_pages, (double)(pages * st.ms_psize) / (double)nrec,
+           (double)kb / ne, (double)vb / ne);
   }
   if (!mdb_env_info(env, &info) && !mdb_env_stat(env, &st))
     printf("%-10s %10s %10s %10s %10s %14.1f   (the four: %.1f)\n",

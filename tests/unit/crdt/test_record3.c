@@ -130,7 +130,7 @@ Test(crdt_record3, a_resident_written_once_costs_one_stamp)
   cr_assert_eq(b3.p[3], 0xc4);
   cr_assert_eq(b3.p[4], CRDT_KEY_LEN);
   cr_assert_eq(b3.p[5 + CRDT_KEY_LEN], 0x92, "one stamp: two ints");
-  cr_assert_leq(b3.n, 191);
+  cr_assert_leq(b3.n, 181);
   /* no scope, collection or field name of the table in the bytes */
   cr_assert(!has(&b3, scope, strlen(scope)));
   cr_assert(!has(&b3, "resident", 8));
@@ -251,7 +251,9 @@ typedef struct knobs {
   bool name_spelt;         /* "name" as a string */
   unsigned reg_idx;        /* "note"'s stamp index (0: s1 = 1) */
   bool empty_elems;        /* "name" with an empty [] of elements */
-  bool reg_split;          /* "note" as [name, [s, value]] */
+  bool reg_split;          /* "note" as name, [s, value] */
+  bool empty_rems;         /* "elderly" with an empty [] of removes */
+  bool field_arrays;       /* each field in an array of its own */
   bool trailing;           /* a byte after the record */
   bool custom_spelt;       /* a field outside the table, spelt: valid */
 } knobs;
@@ -326,9 +328,14 @@ static bytes build(const knobs *k)
   if (k->stamps == 1)
     s0 = 1;
   msgpack_pack_nil(&pk);
-  msgpack_pack_array(&pk, k->custom_spelt ? 4 : 3);
+  /* the fields, flat: name, s, value / name, nil, [elems] */
+  msgpack_pack_array(&pk, k->field_arrays
+                              ? 3u + k->custom_spelt
+                              : 9u + 3 * k->custom_spelt + k->empty_elems -
+                                    k->reg_split);
   /* "name" */
-  msgpack_pack_array(&pk, k->empty_elems ? 4 : 3);
+  if (k->field_arrays)
+    msgpack_pack_array(&pk, 3);
   if (k->name_spelt)
     pk_str(&pk, "name");
   else
@@ -338,24 +345,26 @@ static bytes build(const knobs *k)
   if (k->empty_elems)
     msgpack_pack_array(&pk, 0);
   /* "note" */
-  msgpack_pack_array(&pk, k->reg_split ? 2 : 3);
+  if (k->field_arrays)
+    msgpack_pack_array(&pk, 3);
   msgpack_pack_uint64(&pk, name_number("note"));
   if (k->reg_split)
     msgpack_pack_array(&pk, 2);
   msgpack_pack_uint64(&pk, k->reg_idx ? k->reg_idx : s1);
   pk_str(&pk, "乙");
   /* "tags" */
-  msgpack_pack_array(&pk, 3);
+  if (k->field_arrays)
+    msgpack_pack_array(&pk, 3);
   msgpack_pack_uint64(&pk, name_number("tags"));
   msgpack_pack_nil(&pk);
   msgpack_pack_array(&pk, 1);
-  msgpack_pack_array(&pk, 3);
+  msgpack_pack_array(&pk, k->empty_rems ? 3 : 2);
   pk_str(&pk, "elderly");
   msgpack_pack_array(&pk, 1);
   msgpack_pack_uint64(&pk, s2);
-  msgpack_pack_array(&pk, 0);
+  if (k->empty_rems)
+    msgpack_pack_array(&pk, 0);
   if (k->custom_spelt) { /* after "tags": "x_custom" sorts last */
-    msgpack_pack_array(&pk, 3);
     pk_str(&pk, "x_custom");
     msgpack_pack_uint64(&pk, s0);
     pk_str(&pk, "丙");
@@ -426,6 +435,8 @@ Test(crdt_record3, each_rule_is_refused_on_its_own)
       {"a name number out of the table", {.name_idx = 127}},
       {"an empty list of elements written", {.empty_elems = true}},
       {"a register in its own array", {.reg_split = true}},
+      {"an empty list of removes written", {.empty_rems = true}},
+      {"fields in arrays of their own", {.field_arrays = true}},
       {"trailing bytes", {.trailing = true}},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
