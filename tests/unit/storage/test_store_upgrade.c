@@ -682,3 +682,56 @@ Test(store_upgrade, a_store_of_a_later_format_is_refused)
   cr_assert_null(s);
   cr_assert_eq(store_open(dir, STORE_RDONLY, &s), GS_EVERSION);
 }
+
+/* How many records are sealed version-3 values (opened with key), with
+ * LMDB directly. */
+static size_t count_sealed_v3(const uint8_t key[CRDT_SEAL_KEY_LEN])
+{
+  raw_env r;
+  MDB_val k, v;
+  size_t n = 0;
+  crdt_sealer *sl;
+  static uint8_t plain[65536], ad[600];
+  cr_assert_eq(crdt_sealer_new(key, &sl), GS_OK);
+  raw_open(&r, false);
+  MDB_cursor *cur = raw_cursor(&r, "records");
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    cr_assert_leq(k.mv_size + 8, sizeof ad);
+    memcpy(ad, "records", 8); /* the table's name and its 0, then the key */
+    memcpy(ad + 8, k.mv_data, k.mv_size);
+    cr_assert_geq(v.mv_size, CRDT_SEAL_OVERHEAD);
+    cr_assert_leq(v.mv_size, sizeof plain);
+    cr_assert_eq(crdt_sealer_open(sl, ad, 8 + k.mv_size, v.mv_data,
+                                  v.mv_size, plain),
+                 GS_OK, "every record sealed under its key");
+    n += crdt_record_version(plain, v.mv_size - CRDT_SEAL_OVERHEAD) == 3;
+  }
+  raw_close(&r, cur);
+  crdt_sealer_free(sl);
+  return n;
+}
+
+Test(store_upgrade, an_unsealed_format_2_store_given_a_key_is_upgraded_and_sealed)
+{
+  static const uint8_t key[CRDT_SEAL_KEY_LEN] = {7, 7, 7, 1};
+  uint8_t before[CRDT_HASH_LEN], after[CRDT_HASH_LEN];
+  size_t n, counts[4];
+  fill();
+  digest(before, &n);
+  make_old_v(0, 2, NULL, 0, 2); /* an earlier build's: unsealed, format 2 */
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[2], NREC);
+  store *s;
+  store_opts o = {.key = key};
+  cr_assert_eq(store_open_ex(dir, STORE_NOSYNC, &o, &s), GS_OK);
+  cr_assert_eq(format_of(s), STORE_FORMAT);
+  cr_assert_eq(store_digest(s, NULL, 0, after, &n), GS_OK);
+  cr_assert_eq(n, NREC);
+  cr_assert_arr_eq(before, after, CRDT_HASH_LEN);
+  uint64_t entries;
+  cr_assert_eq(store_check(s, &entries), GS_OK, "every entry reads back");
+  store_close(s);
+  cr_assert_eq(count_sealed_v3(key), NREC, "upgraded, then sealed");
+  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_ELOCKED);
+}
