@@ -494,3 +494,42 @@ Test(crdt_record3, every_truncation_and_byte_flip_is_refused_or_canonical)
   free(b.p);
   crdt_record_free(r);
 }
+
+Test(crdt_record3, a_record_of_many_stamps_and_origins_round_trips)
+{
+  /* 300 stamps (indices of two bytes past 127) from 20 origins (past the
+   * encoder's 8 kept inline) */
+  crdt_record *r = empty();
+  uint8_t o[20][CRDT_KEY_LEN];
+  for (int i = 0; i < 20; i++)
+    memset(o[i], 0x10 + 7 * i, CRDT_KEY_LEN);
+  for (int i = 0; i < 300; i++) {
+    char v[16];
+    snprintf(v, sizeof v, "t%d", i);
+    apply(r, CRDT_OP_ADD, "tags", v, NULL, 0,
+          stamp(NOW + (uint64_t)(i / 3), (unsigned)(i % 3), o[(i * 7) % 20]));
+    if (i % 10 == 0)
+      apply(r, CRDT_OP_SET, i % 20 ? "note" : "x_free", v, NULL, 0,
+            stamp(NOW + 1000 + (uint64_t)i, 0, o[i % 20]));
+  }
+  bytes b = enc3(r);
+  crdt_record *d, *c;
+  cr_assert_eq(dec3(b.p, b.n, &d), GS_OK);
+  bytes x = enc3(d);
+  cr_assert(x.n == b.n && memcmp(x.p, b.p, b.n) == 0);
+  cr_assert_eq(crdt_record_decode_state_key(b.p, b.n, scope, strlen(scope),
+                                            "resident", 8, rid, &c),
+               GS_OK);
+  bytes y = enc3(c);
+  cr_assert(y.n == b.n && memcmp(y.p, b.p, b.n) == 0);
+  /* the same state as version 2 holds it */
+  bytes b2;
+  crdt_record *e;
+  cr_assert_eq(crdt_record_encode_v2(r, &b2.p, &b2.n), GS_OK);
+  cr_assert_eq(dec3(b2.p, b2.n, &e), GS_OK);
+  bytes z = enc3(e);
+  cr_assert(z.n == b.n && memcmp(z.p, b.p, b.n) == 0);
+  free(b.p), free(x.p), free(y.p), free(z.p), free(b2.p);
+  crdt_record_free(r), crdt_record_free(d), crdt_record_free(c);
+  crdt_record_free(e);
+}
