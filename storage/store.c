@@ -39,14 +39,15 @@
 #define RETRIES 8
 
 enum { DB_META, DB_CHANGES, DB_VV, DB_RECORDS, DB_BYSCOPE, DB_HIST, DB_FORKS,
-       DB_PEERS, DB_HEARD, DB_HELD, DB_QUAR, DB_QUOTA, DB_COUNT };
+       DB_PEERS, DB_HEARD, DB_HELD, DB_QUAR, DB_QUOTA, DB_FEEDNO, DB_COUNT };
 /* Databases from DB_FIRST_LATER on came after format 2 was released: a
  * store without them gets them when first opened for writing (read-only,
  * they read as empty). */
 #define DB_FIRST_LATER DB_HELD
 static const char *const db_names[DB_COUNT] = {
     "meta",  "changes", "vv",    "records", "byscope",
-    "hist",  "forks",   "peers", "heard",   "held", "quar", "quota"};
+    "hist",  "forks",   "peers", "heard",   "held", "quar", "quota",
+    "feedno"};
 
 struct store {
   MDB_env *env;
@@ -171,7 +172,7 @@ static int db_index(const store *s, MDB_dbi dbi)
 static bool meta_plain(const MDB_val *k)
 {
   static const char *const names[] = {"format", "seal", "upgrade",
-                                      "upgrade-changes"};
+                                      "upgrade-changes", "upgrade-hist"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++)
     if (k->mv_size == strlen(names[i]) &&
         memcmp(k->mv_data, names[i], k->mv_size) == 0)
@@ -187,6 +188,7 @@ static bool sealed_db(int db, const MDB_val *k)
   case DB_QUOTA:
   case DB_BYSCOPE:
   case DB_HIST:
+  case DB_FEEDNO: /* feed ids (keys elsewhere too) and their numbers */
   case -1:
     return false;
   case DB_META:
@@ -1117,6 +1119,8 @@ static gs_err seal_values(store *s)
   return seal_state_put(s, SEAL_SEALED);
 }
 
+static gs_err upgrade_hist(store *s);
+
 static gs_err upgrade_records(store *s)
 {
   for (size_t i = 0; i < sizeof upgrades / sizeof upgrades[0]; i++) {
@@ -1128,7 +1132,7 @@ static gs_err upgrade_records(store *s)
         return err;
     }
   }
-  return GS_OK;
+  return upgrade_hist(s);
 }
 
 /* Mark a store of format from (1 or 2) format 3, to be upgraded from its
@@ -1156,6 +1160,9 @@ static gs_err upgrade_start(store *s, uint64_t from)
       if (from == 1 || upgrades[i].db == DB_RECORDS)
         rc = sv_put(s, txn, s->dbi[DB_META], &mk, &mv, 0);
     }
+    MDB_val hk = {12, "upgrade-hist"}; /* hist keys by feed number */
+    if (!rc)
+      rc = sv_put(s, txn, s->dbi[DB_META], &hk, &mv, 0);
     if (rc)
       mdb_txn_abort(txn);
     else
@@ -1406,6 +1413,10 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
        i++) {
     MDB_val mk = {strlen(upgrades[i].mark), (void *)upgrades[i].mark}, mv;
     unfinished = sv_get(s, txn, s->dbi[DB_META], &mk, &mv) == 0;
+  }
+  if (!unfinished) {
+    MDB_val hk = {12, "upgrade-hist"}, hv;
+    unfinished = sv_get(s, txn, s->dbi[DB_META], &hk, &hv) == 0;
   }
   if ((rc = mdb_txn_commit(txn)) != 0) {
     txn = NULL;
@@ -1968,8 +1979,183 @@ static int put_ordered(store *s, MDB_txn *txn, MDB_dbi db, last_key *last,
  * its end, so holding their writes to the end changes no decision; a
  * batch that fails writes nothing (its transaction is aborted). */
 
-/* One hist key: head (coll 0 id) then hlc(8) feed seq(8). */
-#define HIST_TAIL (8 + CRDT_FEED_LEN + 8)
+/* One hist key: head (coll 0 id) then hlc(8) feed number(4) seq(8)
+ * (format 3; format 2's spelt the feed: hlc(8) feed(16) seq(8)). */
+#define HIST_TAIL (8 + 4 + 8)
+#define HIST_TAIL_OLD (8 + CRDT_FEED_LEN + 8)
+
+/* A feed's local number (feed_number), in `feedno`: the feed's 16 bytes
+ * -> its number (4 bytes, big-endian), and the number -> the feed. The
+ * first feed seen is 1, the next 2...; a number is never reused (entries
+ * are never removed). In txn: a new feed's number is written there, and
+ * goes with it if it aborts. */
+static gs_err feed_number(store *s, MDB_txn *txn,
+                          const uint8_t feed[CRDT_FEED_LEN], uint32_t *no)
+{
+  MDB_val k = {CRDT_FEED_LEN, (void *)feed}, v;
+  MDB_stat st;
+  uint8_t nb[4];
+  if (s->absent[DB_FEEDNO])
+    return GS_ECORRUPT;
+  int rc = mdb_get(txn, s->dbi[DB_FEEDNO], &k, &v);
+  if (rc == 0) {
+    if (v.mv_size != 4)
+      return GS_ECORRUPT;
+    const uint8_t *b = v.mv_data;
+    *no = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
+          b[3];
+    return GS_OK;
+  }
+  if (rc != MDB_NOTFOUND)
+    return lmdb_err(rc);
+  if ((rc = mdb_stat(txn, s->dbi[DB_FEEDNO], &st)) != 0)
+    return lmdb_err(rc);
+  if (st.ms_entries % 2 || st.ms_entries / 2 >= UINT32_MAX)
+    return GS_ECORRUPT;
+  *no = (uint32_t)(st.ms_entries / 2 + 1);
+  for (int i = 0; i < 4; i++)
+    nb[i] = (uint8_t)(*no >> (24 - 8 * i));
+  MDB_val nv = {4, nb}, rk = {4, nb}, rv = {CRDT_FEED_LEN, (void *)feed};
+  if ((rc = mdb_put(txn, s->dbi[DB_FEEDNO], &k, &nv, MDB_NOOVERWRITE)) ||
+      (rc = mdb_put(txn, s->dbi[DB_FEEDNO], &rk, &rv, MDB_NOOVERWRITE)))
+    return rc == MDB_KEYEXIST ? GS_ECORRUPT : lmdb_err(rc);
+  return GS_OK;
+}
+
+/* The feed of local number no (4 bytes, as in a hist key). */
+static gs_err feed_of_number(store *s, MDB_txn *txn, const uint8_t no[4],
+                             uint8_t feed[CRDT_FEED_LEN])
+{
+  MDB_val k = {4, (void *)no}, v;
+  if (s->absent[DB_FEEDNO])
+    return GS_ECORRUPT;
+  int rc = mdb_get(txn, s->dbi[DB_FEEDNO], &k, &v);
+  if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != CRDT_FEED_LEN))
+    return GS_ECORRUPT;
+  if (rc)
+    return lmdb_err(rc);
+  memcpy(feed, v.mv_data, CRDT_FEED_LEN);
+  return GS_OK;
+}
+
+/* One batch of the hist upgrade (format 2's keys, feed spelt, to format
+ * 3's, feed numbered): up to UPGRADE_BATCH old keys after the mark
+ * "upgrade-hist" deleted and put again as new ones, the mark moved to the
+ * last; new keys met on the way are passed over. *done at the end (the
+ * mark removed). */
+static gs_err upgrade_hist_batch(store *s, bool *done)
+{
+  static const char mark[] = "upgrade-hist";
+  MDB_txn *txn;
+  MDB_cursor *cur = NULL;
+  uint8_t last[512];
+  size_t lastn = 0, nold = 0, used = 0;
+  uint8_t *buf = NULL; /* the old keys: length (2 bytes) then the key */
+  gs_err err = txn_begin(s, 0, &txn);
+  if (err)
+    return err;
+  MDB_val mk = {sizeof mark - 1, (void *)mark}, mv, k, v;
+  int rc = sv_get(s, txn, s->dbi[DB_META], &mk, &mv);
+  if (rc == MDB_NOTFOUND) {
+    mdb_txn_abort(txn);
+    *done = true;
+    return GS_OK;
+  }
+  if (!rc && mv.mv_size > sizeof last)
+    err = GS_ECORRUPT;
+  if (!rc && !err && !(buf = malloc(UPGRADE_BATCH * (2 + sizeof last))))
+    err = GS_ENOMEM;
+  if (rc || err)
+    goto out;
+  lastn = mv.mv_size;
+  memcpy(last, mv.mv_data, lastn);
+  if ((rc = mdb_cursor_open(txn, s->dbi[DB_HIST], &cur)) != 0)
+    goto out;
+  if (lastn) {
+    k.mv_size = lastn, k.mv_data = last;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && k.mv_size == lastn && memcmp(k.mv_data, last, lastn) == 0)
+      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  } else {
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  }
+  for (; rc == 0 && nold < UPGRADE_BATCH;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    const uint8_t *kb = k.mv_data, *nul = memchr(kb, 0, k.mv_size);
+    size_t head = nul ? (size_t)(nul - kb) + 1 + CRDT_ID_LEN : 0;
+    if (!nul || k.mv_size > sizeof last || head > k.mv_size ||
+        (k.mv_size - head != HIST_TAIL && k.mv_size - head != HIST_TAIL_OLD)) {
+      err = GS_ECORRUPT;
+      goto out;
+    }
+    if (k.mv_size - head == HIST_TAIL)
+      continue; /* a new one */
+    buf[used] = (uint8_t)(k.mv_size >> 8);
+    buf[used + 1] = (uint8_t)k.mv_size;
+    memcpy(buf + used + 2, kb, k.mv_size);
+    used += 2 + k.mv_size;
+    nold++;
+    lastn = k.mv_size;
+    memcpy(last, kb, lastn);
+  }
+  mdb_cursor_close(cur);
+  cur = NULL;
+  if (rc && rc != MDB_NOTFOUND)
+    goto out;
+  bool end = rc == MDB_NOTFOUND;
+  rc = 0;
+  for (size_t at = 0; at < used && !rc && !err;) {
+    size_t kn = (size_t)buf[at] << 8 | buf[at + 1];
+    uint8_t *kb = buf + at + 2, nk[512];
+    size_t head = kn - HIST_TAIL_OLD;
+    uint32_t no;
+    at += 2 + kn;
+    if ((err = feed_number(s, txn, kb + head + 8, &no)) != GS_OK)
+      break;
+    memcpy(nk, kb, head + 8); /* coll 0 id hlc */
+    for (int i = 0; i < 4; i++)
+      nk[head + 8 + i] = (uint8_t)(no >> (24 - 8 * i));
+    memcpy(nk + head + 12, kb + head + 8 + CRDT_FEED_LEN, 8); /* seq */
+    MDB_val ok = {kn, kb}, nkv = {head + HIST_TAIL, nk}, ev = {0, ""};
+    if ((rc = mdb_del(txn, s->dbi[DB_HIST], &ok, NULL)) == 0)
+      rc = mdb_put(txn, s->dbi[DB_HIST], &nkv, &ev, 0);
+  }
+  if (err || rc)
+    goto out;
+  if (end) {
+    rc = mdb_del(txn, s->dbi[DB_META], &mk, NULL);
+  } else {
+    MDB_val lv = {lastn, last};
+    rc = sv_put(s, txn, s->dbi[DB_META], &mk, &lv, 0);
+  }
+  if (rc == 0) {
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    *done = rc == 0 && end;
+  }
+out:
+  free(buf);
+  if (cur)
+    mdb_cursor_close(cur);
+  if (txn)
+    mdb_txn_abort(txn);
+  if (err)
+    return err;
+  if (rc)
+    *done = false;
+  return rc == MDB_MAP_FULL ? grow_map(s) : lmdb_err(rc);
+}
+
+static gs_err upgrade_hist(store *s)
+{
+  bool done = false;
+  while (!done) {
+    gs_err err = upgrade_hist_batch(s, &done);
+    if (err)
+      return err;
+  }
+  return GS_OK;
+}
 
 /* Keys one after the other in one buffer, each preceded by its length
  * (two bytes, big-endian: record keys are up to 281 bytes). */
@@ -2259,9 +2445,10 @@ static void touched_free(touched_set *ts)
   memset(ts, 0, sizeof *ts);
 }
 
-/* Note applied change c of feed: its ops are applied by touched_write. */
+/* Note applied change c of the feed numbered feedno: its ops are
+ * applied by touched_write. */
 static gs_err touched_note(touched_set *ts, const crdt_change *c,
-                           const uint8_t feed[CRDT_FEED_LEN])
+                           uint32_t feedno)
 {
   if (ts->nch >= UINT32_MAX ||
       crdt_grow((void **)&ts->ch, &ts->capch, ts->nch + 1, sizeof *ts->ch))
@@ -2269,8 +2456,9 @@ static gs_err touched_note(touched_set *ts, const crdt_change *c,
   noted_change *nc = &ts->ch[ts->nch];
   nc->c = c;
   be64_put(nc->tail, c->hlc);
-  memcpy(nc->tail + 8, feed, CRDT_FEED_LEN);
-  be64_put(nc->tail + 8 + CRDT_FEED_LEN, c->seq);
+  for (int i = 0; i < 4; i++)
+    nc->tail[8 + i] = (uint8_t)(feedno >> (24 - 8 * i));
+  be64_put(nc->tail + 12, c->seq);
   for (size_t i = 0; i < c->nops; i++) {
     const crdt_op *op = &c->ops[i];
     key_buf k;
@@ -2831,7 +3019,9 @@ static gs_err apply_into(store *s, MDB_txn *txn, const crdt_change *c,
   if ((rc = sv_put(s, txn, s->dbi[DB_VV], &fk, &fv, 0)) != 0)
     return lmdb_err(rc);
 
-  if ((err = touched_note(ts, c, feed)) != GS_OK)
+  uint32_t feedno;
+  if ((err = feed_number(s, txn, feed, &feedno)) != GS_OK ||
+      (err = touched_note(ts, c, feedno)) != GS_OK)
     return err;
   *outcome = APPLIED;
   return GS_OK;
@@ -4043,11 +4233,20 @@ gs_err store_history(store *s, const char *coll, size_t coll_len,
   MDB_val k = {pre.n, pre.b}, v;
   int rc = sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
   while (rc == 0 && has_prefix(&k, pre.b, pre.n) && !stop) {
-    if (k.mv_size != pre.n + 8 + CRDT_FEED_LEN + 8) {
+    /* feed(16) seq(8): the changes key, from the hist key's tail */
+    uint8_t ckb[CRDT_FEED_LEN + 8];
+    const uint8_t *tail = (const uint8_t *)k.mv_data + pre.n + 8;
+    if (k.mv_size == pre.n + HIST_TAIL) {
+      if ((err = feed_of_number(s, txn, tail, ckb)) != GS_OK)
+        break;
+      memcpy(ckb + CRDT_FEED_LEN, tail + 4, 8);
+    } else if (k.mv_size == pre.n + HIST_TAIL_OLD) { /* upgrade under way */
+      memcpy(ckb, tail, sizeof ckb);
+    } else {
       err = GS_ECORRUPT;
       break;
     }
-    MDB_val ck = {CRDT_FEED_LEN + 8, (uint8_t *)k.mv_data + pre.n + 8}, cv;
+    MDB_val ck = {sizeof ckb, ckb}, cv;
     crdt_change *c;
     if ((rc = sv_get(s, txn, s->dbi[DB_CHANGES], &ck, &cv)) != 0) {
       err = rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);

@@ -145,6 +145,75 @@ static crdt_record *raw_record(const MDB_val *k, const MDB_val *v)
   return rec;
 }
 
+/* hist keys as formats 1 and 2 wrote them (coll 0 id hlc feed(32) seq,
+ * the feed spelt, not numbered), and no feed numbers, with LMDB
+ * directly. */
+static void hist_to_old(raw_env *r)
+{
+  MDB_dbi fno = raw_db(r, "feedno"), hist = raw_db(r, "hist");
+  MDB_cursor *cur;
+  MDB_val k, v;
+  static uint8_t keys[NREC * 3][96];
+  static size_t lens[NREC * 3];
+  size_t n = 0;
+  cr_assert_eq(mdb_cursor_open(r->txn, hist, &cur), 0);
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    size_t head = strlen(k.mv_data) + 1 + CRDT_ID_LEN;
+    cr_assert_eq(k.mv_size, head + 20, "format 3's hist key");
+    cr_assert_lt(n, NREC * 3);
+    MDB_val nk = {4, (uint8_t *)k.mv_data + head + 8}, feed;
+    cr_assert_eq(mdb_get(r->txn, fno, &nk, &feed), 0);
+    cr_assert_eq(feed.mv_size, CRDT_FEED_LEN);
+    memcpy(keys[n], k.mv_data, head + 8);
+    memcpy(keys[n] + head + 8, feed.mv_data, CRDT_FEED_LEN);
+    memcpy(keys[n] + head + 8 + CRDT_FEED_LEN,
+           (uint8_t *)k.mv_data + head + 12, 8);
+    lens[n++] = head + 8 + CRDT_FEED_LEN + 8;
+  }
+  mdb_cursor_close(cur);
+  cr_assert_eq(mdb_drop(r->txn, hist, 0), 0);
+  cr_assert_eq(mdb_drop(r->txn, fno, 0), 0);
+  for (size_t i = 0; i < n; i++) {
+    MDB_val nk = {lens[i], keys[i]}, ev = {0, ""};
+    cr_assert_eq(mdb_put(r->txn, hist, &nk, &ev, 0), 0);
+  }
+}
+
+/* hist keys of format 3 (*now) and of the formats before (*old). */
+static void count_hist(size_t *now, size_t *old)
+{
+  raw_env r;
+  MDB_val k, v;
+  *now = *old = 0;
+  raw_open(&r, false);
+  MDB_cursor *cur = raw_cursor(&r, "hist");
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    size_t head = strlen(k.mv_data) + 1 + CRDT_ID_LEN;
+    ++*(k.mv_size == head + 20 ? now : old);
+  }
+  raw_close(&r, cur);
+}
+
+static int count_change(void *ctx, const crdt_change *c)
+{
+  (void)c;
+  ++*(size_t *)ctx;
+  return 0;
+}
+
+/* store_history of resident i: how many changes wrote it. */
+static size_t history_of(store *s, size_t i)
+{
+  uint8_t id[CRDT_ID_LEN];
+  size_t n = 0;
+  t_id(id, 7, i);
+  gs_err e = store_history(s, "resident", 8, id, count_change, &n);
+  cr_assert_eq(e, GS_OK, "%s", gs_errname(e));
+  return n;
+}
+
 /* With LMDB directly, as an older gridsync left a store: every record
  * from `from` on in version oldver (1: format 1's, 2: format 2's; all of
  * them if from is 0), the ones before in version 3, format (1, 2 or 3)
@@ -188,6 +257,11 @@ static size_t make_old_v(size_t from, uint64_t format, const char *mark_key,
     raw_replace(cur, &k, raw, n);
   }
   mdb_cursor_close(cur);
+  hist_to_old(&r);
+  if (format == 3) { /* the hist pass comes after the records' */
+    MDB_val hk = {12, "upgrade-hist"}, hv = {0, ""};
+    cr_assert_eq(mdb_put(r.txn, meta, &hk, &hv, 0), 0);
+  }
   uint8_t f[8] = {0, 0, 0, 0, 0, 0, 0, (uint8_t)format};
   k = (MDB_val){6, "format"}, v = (MDB_val){8, f};
   cr_assert_eq(mdb_put(r.txn, meta, &k, &v, 0), 0);
@@ -555,6 +629,15 @@ Test(store_upgrade, a_format_2_store_is_rewritten_as_it_opens)
   cr_assert_eq(counts[2], NREC, "all in version 2 now");
   count_changes(&packed, &plain);
   cr_assert(packed == 240 && plain == 0, "format 2 packs its changes");
+  size_t hn, ho;
+  count_hist(&hn, &ho);
+  cr_assert(hn == 0 && ho == NREC + NREC / 3, "hist keys spell the feed");
+  {
+    store *r;
+    cr_assert_eq(store_open(dir, STORE_RDONLY, &r), GS_OK);
+    cr_assert_eq(history_of(r, 3), 2, "an old hist key read as it is");
+    store_close(r);
+  }
   raw_records(raw1, NULL);
   cr_assert(memcmp(raw0, raw1, CRDT_HASH_LEN) != 0);
   /* read-only: read as it is; its digest is the fresh store's (each
@@ -581,7 +664,13 @@ Test(store_upgrade, a_format_2_store_is_rewritten_as_it_opens)
   t_id(id, 7, 3);
   cr_assert_eq(t_get(s, "resident", id, "name", &tf), GS_OK);
   cr_assert_str_eq(tf.str, "改3");
+  cr_assert_eq(history_of(s, 3), 2, "both changes of it, by feed number");
+  cr_assert_eq(history_of(s, 4), 1);
   store_close(s);
+  size_t hnew, hold;
+  count_hist(&hnew, &hold);
+  cr_assert_eq(hold, 0, "every hist key by feed number");
+  cr_assert_eq(hnew, NREC + NREC / 3);
   count_versions(counts, 0, NULL, NULL);
   cr_assert_eq(counts[3], NREC);
   raw_records(raw1, &freelist);
