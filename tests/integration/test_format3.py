@@ -74,6 +74,8 @@ class Format3(Base):
             lines)
         before = content(OLD, a)
         self.assertEqual(before[0], LINES)
+        rid = json.loads(run(OLD, a, "--json", "list", "resident").stdout)[7]["id"]
+        hist_before = run(OLD, a, "--json", "history", "resident", rid).stdout
         orig = os.path.join(self.root, "orig")
         shutil.copytree(a, orig)
         b = os.path.join(self.root, "b")
@@ -82,6 +84,9 @@ class Format3(Base):
         run(GS, a, "status")
         self.assertNotIn("upgrade", meta_keys(a))
         self.assertEqual(content(GS, a), before)
+        self.assertEqual(
+            run(GS, a, "--json", "history", "resident", rid).stdout,
+            hist_before, "its history, through hist keys by feed number")
         digest_a = json.loads(run(GS, a, "--json", "status").stdout)["digest"]
 
         # b: killed while it rewrites (the upgrade's mark is there), then
@@ -112,6 +117,9 @@ class Format3(Base):
         run(GS, b, "status")
         self.assertNotIn("upgrade", meta_keys(b))
         self.assertEqual(content(GS, b), before)
+        self.assertEqual(
+            run(GS, b, "--json", "history", "resident", rid).stdout,
+            hist_before)
         digest_b = json.loads(run(GS, b, "--json", "status").stdout)["digest"]
         self.assertEqual(digest_a, digest_b,
                          "upgraded at once or killed and resumed: one state")
