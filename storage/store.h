@@ -48,7 +48,8 @@ enum {
 
 /* 2: records in crdt_record_encode's version 2 (an origin table instead
  * of a 32-byte key per stamp). 3: records in version 3 (no identity in
- * the value, a stamp table, numbered field names). */
+ * the value, a stamp table, numbered field names), history keys by a
+ * local feed number instead of the feed. */
 #define STORE_FORMAT 3
 
 /* Open (or with STORE_CREATE create) the store in directory dir, which
