@@ -824,3 +824,32 @@ Test(store_upgrade, an_unsealed_format_2_store_given_a_key_is_upgraded_and_seale
   cr_assert_eq(count_sealed_v3(key), NREC, "upgraded, then sealed");
   cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_ELOCKED);
 }
+
+Test(store_upgrade, a_hist_key_of_an_unknown_feed_number_is_corruption)
+{
+  fill();
+  store *s;
+  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
+  cr_assert_eq(history_of(s, 3), 2);
+  store_close(s);
+  /* the numbers' table lost: every hist key names a number not there */
+  raw_env r;
+  raw_open(&r, true);
+  MDB_val k, v;
+  MDB_cursor *cur = raw_cursor(&r, "feedno");
+  size_t n = 0;
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    n++;
+  cr_assert_eq(n, 4, "two feeds: each by its number and its number by it");
+  mdb_cursor_close(cur);
+  cr_assert_eq(mdb_drop(r.txn, raw_db(&r, "feedno"), 0), 0);
+  raw_close(&r, NULL);
+  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
+  uint8_t id[CRDT_ID_LEN];
+  size_t got = 0;
+  t_id(id, 7, 3);
+  cr_assert_eq(store_history(s, "resident", 8, id, count_change, &got),
+               GS_ECORRUPT);
+  store_close(s);
+}
