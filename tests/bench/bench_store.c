@@ -14,6 +14,10 @@
  * commit): the bare loop is handed its bytes, so the bench's making of
  * its residents (snprintf, their ids) is not counted against gridsync;
  * it is printed on its own line ("input made by the bench").
+ *
+ * First it prints where the bulk store's bytes go, per database (records,
+ * hist, changes, byscope): LMDB's page counts times the page size over
+ * the records, and the mean key and stored (sealed) value.
  */
 #include <errno.h>
 #include <inttypes.h>
