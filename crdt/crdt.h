@@ -375,15 +375,30 @@ gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
 gs_err crdt_record_merge(crdt_record *into, const crdt_record *other);
 
 /* Canonical bytes: equal states give equal bytes. *out malloc'd.
- * Version 2: stamps name their origin by index into a per-record table. */
+ * Version 3 (stores of format 3): without the record's identity (the
+ * store's key holds it; the seal's associated data binds the value to
+ * it), a table of the record's stamps named by index, the domain's field
+ * names by number (crdt/record.c). */
 gs_err crdt_record_encode(const crdt_record *r, uint8_t **out, size_t *n);
 /* The version-1 bytes (32-byte origin in every stamp) that stores of
  * format 1 hold; for the migration's tests. */
 gs_err crdt_record_encode_v1(const crdt_record *r, uint8_t **out, size_t *n);
-/* Strict decode of either version's canonical bytes (copies what it
- * keeps); a record re-encoded by crdt_record_encode is in version 2. */
+/* The version-2 bytes (an origin table, the identity in the bytes) that
+ * stores of format 2 hold; for the migration's tests. */
+gs_err crdt_record_encode_v2(const crdt_record *r, uint8_t **out, size_t *n);
+/* Strict decode of version 1's or 2's canonical bytes, which hold the
+ * record's identity (copies what it keeps). Version 3 is GS_EDECODE here:
+ * use crdt_record_decode_key. */
 gs_err crdt_record_decode(const uint8_t *buf, size_t n, crdt_record **out);
-/* The version encoded bytes claim to be (1 or 2), 0 if not a record;
+/* Strict decode of any version's canonical bytes, of the record
+ * (scope, coll, id) (what the store's key names): version 3 takes its
+ * identity from them; versions 1 and 2 must hold the same (GS_EDECODE
+ * else). */
+gs_err crdt_record_decode_key(const uint8_t *buf, size_t n, const char *scope,
+                              size_t sn, const char *coll, size_t cn,
+                              const uint8_t id[CRDT_ID_LEN],
+                              crdt_record **out);
+/* The version encoded bytes claim to be (1, 2 or 3), 0 if not a record;
  * cheap, for skipping what needs no rewrite. */
 unsigned crdt_record_version(const uint8_t *buf, size_t n);
 /* As crdt_record_decode, every bound and type checked, but without the
@@ -393,6 +408,18 @@ unsigned crdt_record_version(const uint8_t *buf, size_t n);
  * so the result re-encodes to canonical bytes. */
 gs_err crdt_record_decode_state(const uint8_t *buf, size_t n,
                                 crdt_record **out);
+/* The same for any version, of the record (scope, coll, id), as
+ * crdt_record_decode_key. */
+gs_err crdt_record_decode_state_key(const uint8_t *buf, size_t n,
+                                    const char *scope, size_t sn,
+                                    const char *coll, size_t cn,
+                                    const uint8_t id[CRDT_ID_LEN],
+                                    crdt_record **out);
+/* A copy of r (its own memory). */
+gs_err crdt_record_copy(const crdt_record *r, crdt_record **out);
+/* Version 3's frozen table of field names (sorted; *names borrowed,
+ * static): how many. */
+size_t crdt_record_v3_names(const char *const **names);
 
 /* Read access. Views borrow from r and are valid until r changes. */
 void crdt_record_identity(const crdt_record *r, const char **scope,

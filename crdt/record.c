@@ -12,7 +12,35 @@
  * Register ties (equal stamps, only possible inside one change or by
  * forgery) go to the larger value bytes, so merge stays commutative.
  *
- * Canonical encoding, version 2 (written since store format 2):
+ * Canonical encoding, version 3 (written since store format 3):
+ *   [3, [origin(bin32)...], [h, o, h, o...], del, [field...]]
+ *   del   = nil | [s, bool]
+ *   field = name, s, value             (a register; items of the flat
+ *         | name, nil, [elem...]       list, not arrays of their own:
+ *         | name, s, value, [elem...]  a name is an int or a str, never
+ *         | name, nil                  an array)
+ *   name  = n | str
+ *   elem  = [value, [s...adds]] | [value, [s...adds], [s...rems]]
+ * The record's identity (scope, collection, id) is not in the bytes: it
+ * is the store's key (and the seal's associated data binds the value to
+ * that key); the reader gives it (crdt_record_decode_key). The stamp
+ * table holds every stamp the record names (tombstone, registers, set
+ * tags), sorted (crdt_stamp_cmp: hlc, then origin), once each, as two
+ * ints: h, the hlc (the first) or how much it rises over the one before,
+ * and o, the origin's index in the origin table (every origin the stamps
+ * name, sorted bytewise, once each). s is a stamp's index in the table:
+ * one byte in a record of fewer than 128 stamps, where a stamp cost 11
+ * bytes in version 2 (all the ops of one change share one stamp: a
+ * resident written once has one). n is a name's index in v3_names (the
+ * domain's field names, frozen: see there); any other name is its
+ * string. The fields are one flat list; a field with no set elements
+ * leaves out their empty list, an element with no removed tag its empty
+ * list of removes. A resident of eleven fields written once: 433 bytes
+ * in version 2, 181 in version 3 (tests/unit/crdt/test_record3.c). Canonical: only the exact
+ * bytes the encoder writes decode (tables sorted, nothing in them unused,
+ * a table name by its number, ints in their shortest form).
+ *
+ * Version 2 (store format 2; still read, and rewritten on open):
  *   [2, scope, coll, id(bin16), [origin(bin32)...], del, [field...]]
  *   del   = nil | [hlc, o, bool]
  *   field = [name, reg, [elem...]]
@@ -23,10 +51,12 @@
  * two nodes, so a stamp costs 11 bytes instead of the 44 of version 1,
  * which spelt the 32-byte origin key in every stamp:
  *   [1, scope, coll, id(bin16), del, [field...]]  (o = origin(bin32))
- * Version 1 is still read (stores of format 1 are rewritten on open, see
- * storage/store.c) and is canonical in its own version: a record
- * decodes only from the exact bytes its version encodes it to.
+ * Versions 1 and 2 are still read (stores of formats 1 and 2 are
+ * rewritten on open, see storage/store.c) and are canonical in their own
+ * version: a record decodes only from the exact bytes its version
+ * encodes it to.
  */
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,7 +64,7 @@
 
 #include "crdt/crdt_internal.h"
 
-#define RECORD_VERSION 2
+#define RECORD_VERSION 3
 #define RECORD_DEPTH 7
 
 typedef struct stamps {
@@ -659,12 +689,300 @@ static size_t encoded_guess(const crdt_record *r, const origins *o)
   return n;
 }
 
+/* ---- version 3: no identity, a stamp table, numbered field names ---- */
+
+/* Version 3's field names: the domain's (node/schema.c's collections),
+ * sorted bytewise, a name here written as its index. Frozen: the bytes of
+ * every stored record depend on it; it can only grow, at its end, in a
+ * new version of the encoding (an index here means this name for ever).
+ * At most 128 names, so that each index is one byte. */
+#define V3_NAMES(X) \
+   X("accepted") X("appeal") X("appeals") X("assigned") X("assignee") \
+   X("attendees") X("birth_year") X("building") X("built") X("by") \
+   X("category") X("claimants") X("closed") X("companions") X("contact") \
+   X("convener") X("corrects") X("cost") X("count") X("date") X("decisions") \
+   X("description") X("done") X("donor") X("due") X("emergency_contact") \
+   X("emergency_phone") X("employer") X("feedback") X("findings") \
+   X("floors") X("followups") X("fulfiller") X("gender") X("goods") \
+   X("grid") X("hours") X("household") X("kind") X("leader") X("meeting") \
+   X("member") X("members") X("month") X("move_reason") X("moved_from") \
+   X("moved_out") X("moved_to") X("name") X("note") X("notes") X("opened") \
+   X("opened_by") X("organizer") X("outsiders") X("participants") \
+   X("passbook") X("person") X("phone") X("place") X("purpose") \
+   X("resident") X("resolved") X("resources") X("room") X("served") \
+   X("service") X("size") X("source") X("sponsor") X("status") X("tags") \
+   X("team") X("title") X("topics") X("unit") X("units") X("visit") \
+   X("visitors") X("what") X("worker") X("year")
+#define V3_STR(s) s,
+#define V3_LEN(s) (uint8_t)(sizeof s - 1),
+static const char *const v3_names[] = {V3_NAMES(V3_STR)};
+static const uint8_t v3_lens[] = {V3_NAMES(V3_LEN)};
+#define V3_NNAMES (sizeof v3_names / sizeof v3_names[0])
+static_assert(V3_NNAMES <= 128, "a name's index is one byte");
+
+/* The index of a name in v3_names, or -1. */
+static long v3_name_index(const char *name, size_t n)
+{
+  size_t lo = 0, hi = V3_NNAMES;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = bytes_cmp((const uint8_t *)v3_names[mid], v3_lens[mid],
+                      (const uint8_t *)name, n);
+    if (c == 0)
+      return (long)mid;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return -1;
+}
+
+size_t crdt_record_v3_names(const char *const **names)
+{
+  if (names)
+    *names = v3_names;
+  return V3_NNAMES;
+}
+
+/* The stamp table of version 3: every stamp the record names, sorted
+ * (crdt_stamp_cmp), once each; the first STAB_INLINE in the struct. */
+#define STAB_INLINE 16
+
+typedef struct stab {
+  crdt_stamp *v;
+  size_t n, cap;
+  crdt_stamp inl[STAB_INLINE];
+} stab;
+
+static void stab_init(stab *t)
+{
+  t->v = t->inl;
+  t->n = 0;
+  t->cap = STAB_INLINE;
+}
+
+static void stab_free(stab *t)
+{
+  if (t->v != t->inl)
+    free(t->v);
+  t->v = t->inl;
+}
+
+static gs_err stab_reserve(stab *t, size_t need)
+{
+  if (need <= t->cap)
+    return GS_OK;
+  size_t cap = need > 2 * t->cap ? need : 2 * t->cap;
+  if (cap > SIZE_MAX / sizeof *t->v)
+    return GS_ENOMEM;
+  crdt_stamp *v = malloc(cap * sizeof *v);
+  if (!v)
+    return GS_ENOMEM;
+  memcpy(v, t->v, t->n * sizeof *v);
+  stab_free(t);
+  t->v = v;
+  t->cap = cap;
+  return GS_OK;
+}
+
+static gs_err stab_push(stab *t, const crdt_stamp *s)
+{
+  /* most stamps repeat the last one pushed (one change wrote them) */
+  if (t->n && crdt_stamp_cmp(&t->v[t->n - 1], s) == 0)
+    return GS_OK;
+  if (stab_reserve(t, t->n + 1))
+    return GS_ENOMEM;
+  t->v[t->n++] = *s;
+  return GS_OK;
+}
+
+static int stamp_qcmp(const void *a, const void *b)
+{
+  return crdt_stamp_cmp(a, b);
+}
+
+static gs_err stab_collect(const crdt_record *r, stab *t)
+{
+  gs_err err = GS_OK;
+  if (r->has_del)
+    err = stab_push(t, &r->del_stamp);
+  for (size_t i = 0; i < r->nfields && !err; i++) {
+    const field *f = &r->fields[i];
+    if (f->has_reg)
+      err = stab_push(t, &f->reg_stamp);
+    for (size_t j = 0; j < f->nelems && !err; j++) {
+      const elem *e = &f->elems[j];
+      for (size_t k = 0; k < e->adds.n && !err; k++)
+        err = stab_push(t, &e->adds.v[k]);
+      for (size_t k = 0; k < e->rems.n && !err; k++)
+        err = stab_push(t, &e->rems.v[k]);
+    }
+  }
+  if (err || t->n < 2)
+    return err;
+  qsort(t->v, t->n, sizeof *t->v, stamp_qcmp);
+  size_t w = 1;
+  for (size_t i = 1; i < t->n; i++)
+    if (crdt_stamp_cmp(&t->v[i], &t->v[w - 1]) != 0)
+      t->v[w++] = t->v[i];
+  t->n = w;
+  return GS_OK;
+}
+
+/* The index of s in t (it is there: t was collected from the record). */
+static uint64_t stab_index(const stab *t, const crdt_stamp *s)
+{
+  size_t lo = 0, hi = t->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = crdt_stamp_cmp(&t->v[mid], s);
+    if (c == 0)
+      return mid;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* The origin table of a stamp table: its origins sorted, once each. */
+static gs_err stab_origins(const stab *t, origins *o)
+{
+  for (size_t i = 0; i < t->n; i++) {
+    bool seen = false;
+    for (size_t j = 0; j < o->n && !seen && o->n <= ORIGINS_INLINE; j++)
+      seen = memcmp(o->k[j], t->v[i].origin, CRDT_KEY_LEN) == 0;
+    if (!seen && origins_push(o, &t->v[i]))
+      return GS_ENOMEM;
+  }
+  if (o->n < 2)
+    return GS_OK;
+  qsort(o->k, o->n, sizeof *o->k, key_cmp);
+  size_t w = 1;
+  for (size_t i = 1; i < o->n; i++)
+    if (memcmp(o->k[i], o->k[w - 1], CRDT_KEY_LEN) != 0)
+      memmove(o->k[w++], o->k[i], CRDT_KEY_LEN);
+  o->n = w;
+  return GS_OK;
+}
+
+static uint64_t origin_index(const origins *o, const uint8_t *k)
+{
+  if (o->n <= ORIGINS_INLINE) {
+    for (size_t i = 0; i < o->n; i++)
+      if (memcmp(o->k[i], k, CRDT_KEY_LEN) == 0)
+        return i;
+    return o->n;
+  }
+  const uint8_t (*at)[CRDT_KEY_LEN] = bsearch(k, o->k, o->n, sizeof *o->k,
+                                              key_cmp);
+  return at ? (uint64_t)(at - o->k) : o->n;
+}
+
+static int pack_sidx(msgpack_packer *pk, const stab *t, const crdt_stamp *s)
+{
+  return msgpack_pack_uint64(pk, stab_index(t, s));
+}
+
+static int pack_sidxs(msgpack_packer *pk, const stab *t, const stamps *st)
+{
+  int rc = msgpack_pack_array(pk, (uint32_t)st->n);
+  for (size_t i = 0; i < st->n; i++)
+    rc |= pack_sidx(pk, t, &st->v[i]);
+  return rc;
+}
+
+/* Version 3 (see the top of this file). */
+static gs_err encode_v3(const crdt_record *r, uint8_t **out, size_t *n)
+{
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  origins o;
+  stab t;
+  int rc = 0;
+  origins_init(&o);
+  stab_init(&t);
+  msgpack_sbuffer_init(&sb);
+  if (stab_collect(r, &t) || stab_origins(&t, &o)) {
+    rc = -1;
+    goto out;
+  }
+  size_t guess = encoded_guess(r, &o);
+  if ((sb.data = malloc(guess)) != NULL)
+    sb.alloc = guess;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  rc |= msgpack_pack_array(&pk, 5);
+  rc |= msgpack_pack_uint32(&pk, 3);
+  rc |= msgpack_pack_array(&pk, (uint32_t)o.n);
+  for (size_t i = 0; i < o.n; i++)
+    rc |= msgpack_pack_bin_with_body(&pk, o.k[i], CRDT_KEY_LEN);
+  /* the stamps: hlc (the first) or its rise over the one before, and
+   * the origin's index; flat, two ints a stamp */
+  rc |= msgpack_pack_array(&pk, (uint32_t)(2 * t.n));
+  for (size_t i = 0; i < t.n; i++) {
+    rc |= msgpack_pack_uint64(&pk, i ? t.v[i].hlc - t.v[i - 1].hlc
+                                     : t.v[i].hlc);
+    rc |= msgpack_pack_uint64(&pk, origin_index(&o, t.v[i].origin));
+  }
+  if (r->has_del) {
+    rc |= msgpack_pack_array(&pk, 2);
+    rc |= pack_sidx(&pk, &t, &r->del_stamp);
+    rc |= r->deleted ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+  } else {
+    rc |= msgpack_pack_nil(&pk);
+  }
+  size_t items = 0; /* the fields, flat */
+  for (size_t i = 0; i < r->nfields; i++)
+    items += (r->fields[i].has_reg ? 3 : 2) + (r->fields[i].nelems > 0);
+  if (items > UINT32_MAX) {
+    rc = -1;
+    goto out;
+  }
+  rc |= msgpack_pack_array(&pk, (uint32_t)items);
+  for (size_t i = 0; i < r->nfields; i++) {
+    const field *f = &r->fields[i];
+    long ni = v3_name_index(f->name, f->name_len);
+    rc |= ni >= 0 ? msgpack_pack_uint64(&pk, (uint64_t)ni)
+                  : msgpack_pack_str_with_body(&pk, f->name, f->name_len);
+    if (f->has_reg) {
+      rc |= pack_sidx(&pk, &t, &f->reg_stamp);
+      rc |= pack_raw(&sb, f->reg_val, f->reg_len);
+    } else {
+      rc |= msgpack_pack_nil(&pk);
+    }
+    if (!f->nelems)
+      continue;
+    rc |= msgpack_pack_array(&pk, (uint32_t)f->nelems);
+    for (size_t j = 0; j < f->nelems; j++) {
+      const elem *e = &f->elems[j];
+      rc |= msgpack_pack_array(&pk, e->rems.n ? 3 : 2);
+      rc |= pack_raw(&sb, e->val, e->len);
+      rc |= pack_sidxs(&pk, &t, &e->adds);
+      if (e->rems.n)
+        rc |= pack_sidxs(&pk, &t, &e->rems);
+    }
+  }
+out:
+  origins_free(&o);
+  stab_free(&t);
+  if (rc) {
+    msgpack_sbuffer_destroy(&sb);
+    return GS_ENOMEM;
+  }
+  crdt__sb_take(&sb, out, n);
+  return GS_OK;
+}
+
 static gs_err encode_version(const crdt_record *r, unsigned ver,
                              uint8_t **out, size_t *n)
 {
   msgpack_sbuffer sb;
   msgpack_packer pk;
   origins tab, *o = NULL;
+  if (ver == 3)
+    return encode_v3(r, out, n);
   origins_init(&tab);
   if (ver == 2) {
     if (origins_collect(r, &tab) != GS_OK) {
@@ -737,10 +1055,20 @@ gs_err crdt_record_encode_v1(const crdt_record *r, uint8_t **out, size_t *n)
   return encode_version(r, 1, out, n);
 }
 
+gs_err crdt_record_encode_v2(const crdt_record *r, uint8_t **out, size_t *n)
+{
+  return encode_version(r, 2, out, n);
+}
+
 unsigned crdt_record_version(const uint8_t *buf, size_t n)
 {
-  /* fixarray of 6 or 7, then the version as a positive fixint */
-  if (n < 2 || (buf[0] != 0x96 && buf[0] != 0x97) || buf[1] > 0x7f)
+  /* fixarray of 6 or 7 (versions 1, 2) or 5 (version 3), then the
+   * version as a positive fixint */
+  if (n < 2 || buf[1] > 0x7f)
+    return 0;
+  if (buf[0] == 0x95)
+    return buf[1] == 3 ? 3 : 0;
+  if (buf[0] != 0x96 && buf[0] != 0x97)
     return 0;
   return buf[1];
 }
@@ -1228,7 +1556,207 @@ static gs_err rd_field(rd *r, crdt_record *rec, const origins *tab)
   return GS_OK;
 }
 
-static gs_err decode_direct(const uint8_t *buf, size_t n, crdt_record **out)
+/* ---- version 3's reader ---- */
+
+/* A stamp named by its index into t. */
+static gs_err rd_sidx(rd *r, const stab *t, crdt_stamp *s)
+{
+  uint64_t i;
+  gs_err err = rd_uint(r, &i);
+  if (err)
+    return err;
+  if (i >= t->n)
+    return GS_EDECODE;
+  *s = t->v[i];
+  return GS_OK;
+}
+
+static gs_err rd_sidxs(rd *r, const stab *t, bool rems, elem *e)
+{
+  size_t n;
+  gs_err err = rd_array(r, &n);
+  for (size_t i = 0; i < n && !err; i++) {
+    crdt_stamp s;
+    if ((err = rd_sidx(r, t, &s)) != GS_OK)
+      break;
+    err = rems ? elem_remove(e, &s) : elem_add(e, &s);
+  }
+  return err;
+}
+
+static bool rd_is_array(const rd *r)
+{
+  return r->p < r->end &&
+         ((*r->p >= 0x90 && *r->p <= 0x9f) || *r->p == 0xdc || *r->p == 0xdd);
+}
+
+/* One field from the flat list of fields, *left items of it unread:
+ * name, then s and value (a register) or nil, then its elements when the
+ * next item is an array (a name never is). */
+static gs_err rd_field3(rd *r, crdt_record *rec, const stab *t, size_t *left)
+{
+  size_t nn, ne = 0;
+  const uint8_t *name, *val;
+  field *f;
+  gs_err err;
+  if (*left < 2)
+    return GS_EDECODE;
+  if (r->p < r->end && (*r->p <= 0x7f || (*r->p >= 0xcc && *r->p <= 0xcf))) {
+    uint64_t i;
+    if ((err = rd_uint(r, &i)) != GS_OK)
+      return err;
+    if (i >= V3_NNAMES)
+      return GS_EDECODE;
+    name = (const uint8_t *)v3_names[i];
+    nn = v3_lens[i];
+  } else {
+    if ((err = rd_bytes(r, false, &name, &nn)) != GS_OK)
+      return err;
+    if (!crdt_name_valid((const char *)name, nn))
+      return GS_ENAME;
+  }
+  if ((err = field_get(rec, (const char *)name, nn, &f)) != GS_OK)
+    return err;
+  *left -= 2;
+  if (!rd_nil(r)) {
+    crdt_stamp s;
+    size_t vn;
+    if (*left < 1)
+      return GS_EDECODE;
+    *left -= 1;
+    if ((err = rd_sidx(r, t, &s)) != GS_OK ||
+        (err = rd_value(r, &val, &vn)) != GS_OK ||
+        (err = reg_merge(rec, f, &s, val, vn)) != GS_OK)
+      return err;
+  }
+  if (*left && rd_is_array(r)) {
+    *left -= 1;
+    if ((err = rd_array(r, &ne)) != GS_OK)
+      return err;
+  }
+  for (size_t j = 0; j < ne; j++) {
+    elem *e;
+    size_t vn, m, skip;
+    if ((err = rd_array(r, &m)) != GS_OK)
+      return err;
+    if (m != 2 && m != 3)
+      return GS_EDECODE;
+    if ((err = rd_value(r, &val, &vn)) != GS_OK ||
+        (err = elem_get(rec, f, val, vn, &e)) != GS_OK)
+      return err;
+    if (m == 2) { /* [value, [adds]]: none removed */
+      if ((err = rd_sidxs(r, t, false, e)) != GS_OK)
+        return err;
+      continue;
+    }
+    /* removes first, as rd_field reads them */
+    rd adds = *r;
+    if ((err = crdt__mp_span(r->p, (size_t)(r->end - r->p), 1, &skip)))
+      return err;
+    r->p += skip;
+    if ((err = rd_sidxs(r, t, true, e)) != GS_OK ||
+        (err = rd_sidxs(&adds, t, false, e)) != GS_OK)
+      return err;
+  }
+  return GS_OK;
+}
+
+/* The body of a version-3 record after its version: origin table, stamp
+ * table, tombstone, fields, nothing after them. */
+static gs_err rd_body3(rd *r, crdt_record *rec)
+{
+  origins o;
+  stab t;
+  size_t no, ns, nf;
+  gs_err err;
+  origins_init(&o);
+  stab_init(&t);
+  if ((err = rd_array(r, &no)) != GS_OK)
+    goto out;
+  if ((err = origins_reserve(&o, no)) != GS_OK)
+    goto out;
+  for (size_t i = 0; i < no; i++) {
+    const uint8_t *k;
+    size_t kn;
+    if ((err = rd_bytes(r, true, &k, &kn)) != GS_OK)
+      goto out;
+    err = GS_EDECODE;
+    if (kn != CRDT_KEY_LEN)
+      goto out;
+    memcpy(o.k[i], k, CRDT_KEY_LEN);
+    o.n++;
+  }
+  if ((err = rd_array(r, &ns)) != GS_OK)
+    goto out;
+  err = GS_EDECODE;
+  if (ns % 2)
+    goto out;
+  if ((err = stab_reserve(&t, ns / 2)) != GS_OK) /* bounded: rd_array */
+    goto out;
+  for (size_t i = 0; i < ns / 2; i++) {
+    uint64_t h, oi;
+    if ((err = rd_uint(r, &h)) != GS_OK || (err = rd_uint(r, &oi)) != GS_OK)
+      goto out;
+    err = GS_EDECODE;
+    if (oi >= o.n || (i && h > UINT64_MAX - t.v[i - 1].hlc))
+      goto out;
+    t.v[i].hlc = i ? t.v[i - 1].hlc + h : h;
+    memcpy(t.v[i].origin, o.k[oi], CRDT_KEY_LEN);
+    err = GS_ECLOCK;
+    if (!crdt_hlc_valid(t.v[i].hlc))
+      goto out;
+    t.n++;
+  }
+  if (!rd_nil(r)) {
+    size_t two;
+    crdt_stamp s;
+    const uint8_t *b;
+    if ((err = rd_array(r, &two)) != GS_OK)
+      goto out;
+    err = GS_EDECODE;
+    if (two != 2)
+      goto out;
+    if ((err = rd_sidx(r, &t, &s)) != GS_OK || (err = rd_take(r, 1, &b)))
+      goto out;
+    err = GS_EDECODE;
+    if (*b != 0xc2 && *b != 0xc3)
+      goto out;
+    del_merge(rec, &s, *b == 0xc3);
+  }
+  if ((err = rd_array(r, &nf)) != GS_OK)
+    goto out;
+  /* a field is at least 2 items of a byte; mostly 3 */
+  if ((err = grow((void **)&rec->fields, &rec->cap, nf / 3 + 1,
+                  sizeof *rec->fields)) != GS_OK)
+    goto out;
+  while (nf && !err)
+    err = rd_field3(r, rec, &t, &nf);
+  if (!err && r->p != r->end)
+    err = GS_ETRAILING;
+out:
+  origins_free(&o);
+  stab_free(&t);
+  return err;
+}
+
+/* A record's identity given by its reader (the store's key), or NULL:
+ * read from the bytes (versions 1 and 2 only). */
+typedef struct ident {
+  const char *scope, *coll;
+  size_t sn, cn;
+  const uint8_t *id;
+} ident;
+
+static bool ident_is(const ident *k, const crdt_record *r)
+{
+  return k->sn == r->scope_len && k->cn == r->coll_len &&
+         memcmp(k->scope, r->scope, k->sn) == 0 &&
+         memcmp(k->coll, r->coll, k->cn) == 0 &&
+         memcmp(k->id, r->id, CRDT_ID_LEN) == 0;
+}
+
+static gs_err decode_direct(const uint8_t *buf, size_t n, const ident *key,
+                            crdt_record **out)
 {
   rd r = {buf, buf + n};
   origins tab, *ot = NULL;
@@ -1243,6 +1771,16 @@ static gs_err decode_direct(const uint8_t *buf, size_t n, crdt_record **out)
   if ((err = rd_array(&r, &len)) != GS_OK || (err = rd_uint(&r, &ver)))
     goto fail;
   err = GS_EDECODE;
+  if (ver == 3 && len == 5 && key) {
+    err = GS_EINVAL;
+    if (!(rec = crdt_record_new(key->scope, key->sn, key->coll, key->cn,
+                                key->id)))
+      goto fail;
+    if ((err = rd_body3(&r, rec)) != GS_OK)
+      goto fail;
+    *out = rec;
+    return GS_OK;
+  }
   if ((ver != 1 && ver != 2) || len != (ver == 1 ? 6 : 7))
     goto fail;
   if ((err = rd_bytes(&r, false, &sp, &sn)) != GS_OK ||
@@ -1253,7 +1791,7 @@ static gs_err decode_direct(const uint8_t *buf, size_t n, crdt_record **out)
   if (idn != CRDT_ID_LEN)
     goto fail;
   rec = crdt_record_new((const char *)sp, sn, (const char *)cp, cn, id);
-  if (!rec)
+  if (!rec || (key && !ident_is(key, rec)))
     goto fail;
   if (ver == 2) {
     size_t nt;
@@ -1318,7 +1856,77 @@ fail:
 gs_err crdt_record_decode_state(const uint8_t *buf, size_t n,
                                 crdt_record **out)
 {
-  return decode_direct(buf, n, out);
+  return decode_direct(buf, n, NULL, out);
+}
+
+gs_err crdt_record_decode_state_key(const uint8_t *buf, size_t n,
+                                    const char *scope, size_t sn,
+                                    const char *coll, size_t cn,
+                                    const uint8_t id[CRDT_ID_LEN],
+                                    crdt_record **out)
+{
+  ident k = {scope, coll, sn, cn, id};
+  *out = NULL;
+  if (!scope || !coll || !id)
+    return GS_EINVAL;
+  return decode_direct(buf, n, &k, out);
+}
+
+gs_err crdt_record_decode_key(const uint8_t *buf, size_t n, const char *scope,
+                              size_t sn, const char *coll, size_t cn,
+                              const uint8_t id[CRDT_ID_LEN],
+                              crdt_record **out)
+{
+  ident k = {scope, coll, sn, cn, id};
+  uint8_t *check = NULL;
+  size_t checklen;
+  gs_err err;
+  *out = NULL;
+  if (!scope || !coll || !id)
+    return GS_EINVAL;
+  if (crdt_record_version(buf, n) != 3) {
+    crdt_record *r;
+    if ((err = crdt_record_decode(buf, n, &r)) != GS_OK)
+      return err;
+    if (!ident_is(&k, r)) { /* not the record its key names */
+      crdt_record_free(r);
+      return GS_EDECODE;
+    }
+    *out = r;
+    return GS_OK;
+  }
+  crdt_record *r;
+  if ((err = decode_direct(buf, n, &k, &r)) != GS_OK)
+    return err;
+  /* only canonical bytes: the table sorted, each stamp and origin once
+   * and used, a name of the table by its number, every int in its
+   * shortest form */
+  if ((err = encode_v3(r, &check, &checklen)) != GS_OK)
+    goto fail;
+  err = GS_EDECODE;
+  if (checklen != n || memcmp(check, buf, n) != 0)
+    goto fail;
+  free(check);
+  *out = r;
+  return GS_OK;
+fail:
+  free(check);
+  crdt_record_free(r);
+  return err;
+}
+
+gs_err crdt_record_copy(const crdt_record *r, crdt_record **out)
+{
+  uint8_t *b;
+  size_t n;
+  *out = NULL;
+  gs_err err = encode_v3(r, &b, &n);
+  if (err)
+    return err;
+  err = crdt_record_decode_state_key(b, n, r->scope, r->scope_len, r->coll,
+                                     r->coll_len, r->id, out);
+  free(b);
+  return err;
 }
 
 /* ---- read access ---- */

@@ -1184,13 +1184,8 @@ static size_t ops_bytes(const crdt_op *ops, size_t n)
 static int on_copy(void *ctx, const crdt_record *r)
 {
   crdt_record **out = ctx;
-  uint8_t *buf;
-  size_t n;
-  if (!*out && crdt_record_encode(r, &buf, &n) == GS_OK) {
-    if (crdt_record_decode(buf, n, out) != GS_OK)
-      *out = NULL;
-    free(buf);
-  }
+  if (!*out)
+    crdt_record_copy(r, out); /* *out NULL if it fails */
   return 1;
 }
 

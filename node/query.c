@@ -330,13 +330,7 @@ gs_err node_resolve_choose(node *n, const char *refs, const char *text,
 static int on_copy(void *ctx, const crdt_record *r)
 {
   crdt_record **out = ctx;
-  uint8_t *buf;
-  size_t n;
-  if (crdt_record_encode(r, &buf, &n) == GS_OK) {
-    if (crdt_record_decode(buf, n, out) != GS_OK)
-      *out = NULL;
-    free(buf);
-  }
+  crdt_record_copy(r, out); /* *out NULL if it fails */
   return 1;
 }
 

@@ -358,13 +358,7 @@ static int on_squad(void *ctx, const crdt_record *r)
       !node__ref_field(r, "building", "building", bid) ||
       memcmp(bid, q->bid, CRDT_ID_LEN) != 0)
     return 0;
-  uint8_t *buf;
-  size_t len;
-  if (crdt_record_encode(r, &buf, &len) == GS_OK) {
-    if (crdt_record_decode(buf, len, &q->team) != GS_OK)
-      q->team = NULL;
-    free(buf);
-  }
+  crdt_record_copy(r, &q->team); /* NULL if it fails */
   return 1;
 }
 

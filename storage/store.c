@@ -39,14 +39,15 @@
 #define RETRIES 8
 
 enum { DB_META, DB_CHANGES, DB_VV, DB_RECORDS, DB_BYSCOPE, DB_HIST, DB_FORKS,
-       DB_PEERS, DB_HEARD, DB_HELD, DB_QUAR, DB_QUOTA, DB_COUNT };
+       DB_PEERS, DB_HEARD, DB_HELD, DB_QUAR, DB_QUOTA, DB_FEEDNO, DB_COUNT };
 /* Databases from DB_FIRST_LATER on came after format 2 was released: a
  * store without them gets them when first opened for writing (read-only,
  * they read as empty). */
 #define DB_FIRST_LATER DB_HELD
 static const char *const db_names[DB_COUNT] = {
     "meta",  "changes", "vv",    "records", "byscope",
-    "hist",  "forks",   "peers", "heard",   "held", "quar", "quota"};
+    "hist",  "forks",   "peers", "heard",   "held", "quar", "quota",
+    "feedno"};
 
 struct store {
   MDB_env *env;
@@ -175,7 +176,7 @@ static int db_index(const store *s, MDB_dbi dbi)
 static bool meta_plain(const MDB_val *k)
 {
   static const char *const names[] = {"format", "seal", "upgrade",
-                                      "upgrade-changes"};
+                                      "upgrade-changes", "upgrade-hist"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++)
     if (k->mv_size == strlen(names[i]) &&
         memcmp(k->mv_data, names[i], k->mv_size) == 0)
@@ -191,6 +192,7 @@ static bool sealed_db(int db, const MDB_val *k)
   case DB_QUOTA:
   case DB_BYSCOPE:
   case DB_HIST:
+  case DB_FEEDNO: /* feed ids (keys elsewhere too) and their numbers */
   case -1:
     return false;
   case DB_META:
@@ -956,14 +958,21 @@ static int lmdb_keycmp(const void *a, size_t an, const void *b, size_t bn);
 
 /* Format 1 stores held records in version 1 (a 32-byte origin key in
  * every stamp) and changes as they are; format 2 writes records in
- * version 2 (an origin table) and changes zstd-packed. Opening a format-1
- * store marks it format 2 at once (a binary that knows only format 1
- * then refuses it instead of meeting entries it cannot read) and leaves,
+ * version 2 (an origin table) and changes zstd-packed; format 3 writes
+ * records in version 3 (no identity in the value: the key is it; a stamp
+ * table; the domain's field names by number). Opening a format-1 or
+ * format-2 store marks it format 3 at once (a binary that knows only an
+ * older format then refuses it, GS_EVERSION, instead of meeting entries
+ * it cannot read) and leaves,
  * per database, a meta mark = the key after which old entries may
  * remain; upgrade_db rewrites them in batches, moving the mark, and
  * removes it at the end. A crash in between resumes on the next open;
  * old and new entries are both read meanwhile, so nothing waits for it
- * to finish. */
+ * to finish (a record of version 1 or 2 is read with its key, which must
+ * name the identity it holds). From format 2 only records are rewritten
+ * (its changes are packed already). A finished upgrade then compacts the
+ * store as sealing does (no old bytes left in a free page), when no other
+ * process has it open. */
 
 /* The new bytes for v, or nv->mv_data NULL when v is as it should be;
  * *owned is what the caller frees afterwards. */
@@ -975,8 +984,8 @@ static gs_err upgrade_record(store *s, const MDB_val *v, MDB_val *nv,
 {
   (void)s;
   nv->mv_data = NULL;
-  if (crdt_record_version(v->mv_data, v->mv_size) != 1)
-    return GS_OK;
+  if (crdt_record_version(v->mv_data, v->mv_size) == 3)
+    return GS_OK; /* versions 1 and 2 hold their identity: no key needed */
   crdt_record *r;
   uint8_t *enc;
   size_t n;
@@ -1198,6 +1207,8 @@ static gs_err seal_values(store *s)
   return seal_state_put(s, SEAL_SEALED);
 }
 
+static gs_err upgrade_hist(store *s);
+
 static gs_err upgrade_records(store *s)
 {
   for (size_t i = 0; i < sizeof upgrades / sizeof upgrades[0]; i++) {
@@ -1209,11 +1220,13 @@ static gs_err upgrade_records(store *s)
         return err;
     }
   }
-  return GS_OK;
+  return upgrade_hist(s);
 }
 
-/* Mark a format-1 store format 2, to be upgraded from its first record. */
-static gs_err upgrade_start(store *s)
+/* Mark a store of format from (1 or 2) format 3, to be upgraded from its
+ * first record (and, from format 1, its first change: format 2's are
+ * packed already). */
+static gs_err upgrade_start(store *s, uint64_t from)
 {
   for (int tries = 0; tries < RETRIES; tries++) {
     MDB_txn *txn;
@@ -1232,8 +1245,12 @@ static gs_err upgrade_start(store *s)
     rc = sv_put(s, txn, s->dbi[DB_META], &fk, &fv, 0);
     for (size_t i = 0; !rc && i < sizeof upgrades / sizeof upgrades[0]; i++) {
       MDB_val mk = {strlen(upgrades[i].mark), (void *)upgrades[i].mark};
-      rc = sv_put(s, txn, s->dbi[DB_META], &mk, &mv, 0);
+      if (from == 1 || upgrades[i].db == DB_RECORDS)
+        rc = sv_put(s, txn, s->dbi[DB_META], &mk, &mv, 0);
     }
+    MDB_val hk = {12, "upgrade-hist"}; /* hist keys by feed number */
+    if (!rc)
+      rc = sv_put(s, txn, s->dbi[DB_META], &hk, &mv, 0);
     if (rc)
       mdb_txn_abort(txn);
     else
@@ -1339,6 +1356,7 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
   store *s = NULL;
   gs_err err;
   bool old_format = false;
+  uint64_t from_format = STORE_FORMAT;
   int rc;
   uint8_t seal_state = SEAL_NONE;
 
@@ -1432,8 +1450,10 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
     v.mv_size = 8;
     fresh = true;
     rc = sv_put(s, txn, s->dbi[DB_META], &k, &v, 0);
-  } else if (rc == 0 && v.mv_size == 8 && be64_get(v.mv_data) == 1) {
+  } else if (rc == 0 && v.mv_size == 8 &&
+             (be64_get(v.mv_data) == 1 || be64_get(v.mv_data) == 2)) {
     old_format = true; /* upgraded below, unless read-only */
+    from_format = be64_get(v.mv_data);
   } else if (rc == 0 && (v.mv_size != 8 || be64_get(v.mv_data) != STORE_FORMAT)) {
     err = GS_EVERSION;
     goto fail;
@@ -1482,6 +1502,10 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
     MDB_val mk = {strlen(upgrades[i].mark), (void *)upgrades[i].mark}, mv;
     unfinished = sv_get(s, txn, s->dbi[DB_META], &mk, &mv) == 0;
   }
+  if (!unfinished) {
+    MDB_val hk = {12, "upgrade-hist"}, hv;
+    unfinished = sv_get(s, txn, s->dbi[DB_META], &hk, &hv) == 0;
+  }
   if ((rc = mdb_txn_commit(txn)) != 0) {
     txn = NULL;
     err = lmdb_err(rc);
@@ -1508,9 +1532,12 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
     }
   }
   if (!(flags & STORE_RDONLY) && unfinished &&
-      ((old_format && (err = upgrade_start(s)) != GS_OK) ||
+      ((old_format && (err = upgrade_start(s, from_format)) != GS_OK) ||
        (err = upgrade_records(s)) != GS_OK))
     goto fail;
+  /* records rewritten: their old bytes left no free page behind (the
+   * compaction sealing does, below) */
+  bool upgraded = !(flags & STORE_RDONLY) && unfinished && !compacted;
   if (s->key && !(flags & STORE_RDONLY)) {
     /* a store without its seal yet: sealed in place, then compacted */
     if (seal_state == SEAL_NONE &&
@@ -1527,6 +1554,7 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
       goto fail;
     *want_compact = seal_state == SEAL_SEALED && !compacted;
   }
+  *want_compact = *want_compact || upgraded;
   *out = s;
   return GS_OK;
 fail:
@@ -1905,6 +1933,46 @@ static void record_key(key_buf *k, const char *coll, size_t cn,
   key_add(k, scope, sn);
 }
 
+/* The identity a records key names (coll 0 id(16) scope, as record_key
+ * writes it); false when k is not such a key. */
+static bool record_key_parse(const MDB_val *k, const char **coll, size_t *cn,
+                             const uint8_t **id, const char **scope,
+                             size_t *sn)
+{
+  const char *kb = k->mv_data, *nul = memchr(kb, 0, k->mv_size);
+  if (!nul || (size_t)(nul - kb) + 1 + CRDT_ID_LEN > k->mv_size)
+    return false;
+  size_t head = (size_t)(nul - kb) + 1 + CRDT_ID_LEN;
+  *coll = kb;
+  *cn = (size_t)(nul - kb);
+  *id = (const uint8_t *)nul + 1;
+  *scope = kb + head;
+  *sn = k->mv_size - head;
+  return true;
+}
+
+/* The record stored as v under key k, in any version (format 3's have no
+ * identity of their own: the key gives it; an older one's must match
+ * it). state: crdt_record_decode_state_key (to be changed and re-encoded)
+ * instead of the strict decode. GS_ECORRUPT for bytes that do not decode
+ * (GS_ENOMEM passes). */
+static gs_err record_decode(const MDB_val *k, const MDB_val *v, bool state,
+                            crdt_record **out)
+{
+  const char *coll, *scope;
+  const uint8_t *id;
+  size_t cn, sn;
+  *out = NULL;
+  if (!record_key_parse(k, &coll, &cn, &id, &scope, &sn))
+    return GS_ECORRUPT;
+  gs_err err = state ? crdt_record_decode_state_key(v->mv_data, v->mv_size,
+                                                    scope, sn, coll, cn, id,
+                                                    out)
+                     : crdt_record_decode_key(v->mv_data, v->mv_size, scope,
+                                              sn, coll, cn, id, out);
+  return err == GS_OK || err == GS_ENOMEM ? err : GS_ECORRUPT;
+}
+
 static void feed_seq_key(uint8_t k[CRDT_FEED_LEN + 8],
                          const uint8_t feed[CRDT_FEED_LEN], uint64_t seq)
 {
@@ -1999,8 +2067,183 @@ static int put_ordered(store *s, MDB_txn *txn, MDB_dbi db, last_key *last,
  * its end, so holding their writes to the end changes no decision; a
  * batch that fails writes nothing (its transaction is aborted). */
 
-/* One hist key: head (coll 0 id) then hlc(8) feed seq(8). */
-#define HIST_TAIL (8 + CRDT_FEED_LEN + 8)
+/* One hist key: head (coll 0 id) then hlc(8) feed number(4) seq(8)
+ * (format 3; format 2's spelt the feed: hlc(8) feed(16) seq(8)). */
+#define HIST_TAIL (8 + 4 + 8)
+#define HIST_TAIL_OLD (8 + CRDT_FEED_LEN + 8)
+
+/* A feed's local number (feed_number), in `feedno`: the feed's 16 bytes
+ * -> its number (4 bytes, big-endian), and the number -> the feed. The
+ * first feed seen is 1, the next 2...; a number is never reused (entries
+ * are never removed). In txn: a new feed's number is written there, and
+ * goes with it if it aborts. */
+static gs_err feed_number(store *s, MDB_txn *txn,
+                          const uint8_t feed[CRDT_FEED_LEN], uint32_t *no)
+{
+  MDB_val k = {CRDT_FEED_LEN, (void *)feed}, v;
+  MDB_stat st;
+  uint8_t nb[4];
+  if (s->absent[DB_FEEDNO])
+    return GS_ECORRUPT;
+  int rc = mdb_get(txn, s->dbi[DB_FEEDNO], &k, &v);
+  if (rc == 0) {
+    if (v.mv_size != 4)
+      return GS_ECORRUPT;
+    const uint8_t *b = v.mv_data;
+    *no = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
+          b[3];
+    return GS_OK;
+  }
+  if (rc != MDB_NOTFOUND)
+    return lmdb_err(rc);
+  if ((rc = mdb_stat(txn, s->dbi[DB_FEEDNO], &st)) != 0)
+    return lmdb_err(rc);
+  if (st.ms_entries % 2 || st.ms_entries / 2 >= UINT32_MAX)
+    return GS_ECORRUPT;
+  *no = (uint32_t)(st.ms_entries / 2 + 1);
+  for (int i = 0; i < 4; i++)
+    nb[i] = (uint8_t)(*no >> (24 - 8 * i));
+  MDB_val nv = {4, nb}, rk = {4, nb}, rv = {CRDT_FEED_LEN, (void *)feed};
+  if ((rc = mdb_put(txn, s->dbi[DB_FEEDNO], &k, &nv, MDB_NOOVERWRITE)) ||
+      (rc = mdb_put(txn, s->dbi[DB_FEEDNO], &rk, &rv, MDB_NOOVERWRITE)))
+    return rc == MDB_KEYEXIST ? GS_ECORRUPT : lmdb_err(rc);
+  return GS_OK;
+}
+
+/* The feed of local number no (4 bytes, as in a hist key). */
+static gs_err feed_of_number(store *s, MDB_txn *txn, const uint8_t no[4],
+                             uint8_t feed[CRDT_FEED_LEN])
+{
+  MDB_val k = {4, (void *)no}, v;
+  if (s->absent[DB_FEEDNO])
+    return GS_ECORRUPT;
+  int rc = mdb_get(txn, s->dbi[DB_FEEDNO], &k, &v);
+  if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != CRDT_FEED_LEN))
+    return GS_ECORRUPT;
+  if (rc)
+    return lmdb_err(rc);
+  memcpy(feed, v.mv_data, CRDT_FEED_LEN);
+  return GS_OK;
+}
+
+/* One batch of the hist upgrade (format 2's keys, feed spelt, to format
+ * 3's, feed numbered): up to UPGRADE_BATCH old keys after the mark
+ * "upgrade-hist" deleted and put again as new ones, the mark moved to the
+ * last; new keys met on the way are passed over. *done at the end (the
+ * mark removed). */
+static gs_err upgrade_hist_batch(store *s, bool *done)
+{
+  static const char mark[] = "upgrade-hist";
+  MDB_txn *txn;
+  MDB_cursor *cur = NULL;
+  uint8_t last[512];
+  size_t lastn = 0, nold = 0, used = 0;
+  uint8_t *buf = NULL; /* the old keys: length (2 bytes) then the key */
+  gs_err err = txn_begin(s, 0, &txn);
+  if (err)
+    return err;
+  MDB_val mk = {sizeof mark - 1, (void *)mark}, mv, k, v;
+  int rc = sv_get(s, txn, s->dbi[DB_META], &mk, &mv);
+  if (rc == MDB_NOTFOUND) {
+    mdb_txn_abort(txn);
+    *done = true;
+    return GS_OK;
+  }
+  if (!rc && mv.mv_size > sizeof last)
+    err = GS_ECORRUPT;
+  if (!rc && !err && !(buf = malloc(UPGRADE_BATCH * (2 + sizeof last))))
+    err = GS_ENOMEM;
+  if (rc || err)
+    goto out;
+  lastn = mv.mv_size;
+  memcpy(last, mv.mv_data, lastn);
+  if ((rc = mdb_cursor_open(txn, s->dbi[DB_HIST], &cur)) != 0)
+    goto out;
+  if (lastn) {
+    k.mv_size = lastn, k.mv_data = last;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && k.mv_size == lastn && memcmp(k.mv_data, last, lastn) == 0)
+      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  } else {
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  }
+  for (; rc == 0 && nold < UPGRADE_BATCH;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    const uint8_t *kb = k.mv_data, *nul = memchr(kb, 0, k.mv_size);
+    size_t head = nul ? (size_t)(nul - kb) + 1 + CRDT_ID_LEN : 0;
+    if (!nul || k.mv_size > sizeof last || head > k.mv_size ||
+        (k.mv_size - head != HIST_TAIL && k.mv_size - head != HIST_TAIL_OLD)) {
+      err = GS_ECORRUPT;
+      goto out;
+    }
+    if (k.mv_size - head == HIST_TAIL)
+      continue; /* a new one */
+    buf[used] = (uint8_t)(k.mv_size >> 8);
+    buf[used + 1] = (uint8_t)k.mv_size;
+    memcpy(buf + used + 2, kb, k.mv_size);
+    used += 2 + k.mv_size;
+    nold++;
+    lastn = k.mv_size;
+    memcpy(last, kb, lastn);
+  }
+  mdb_cursor_close(cur);
+  cur = NULL;
+  if (rc && rc != MDB_NOTFOUND)
+    goto out;
+  bool end = rc == MDB_NOTFOUND;
+  rc = 0;
+  for (size_t at = 0; at < used && !rc && !err;) {
+    size_t kn = (size_t)buf[at] << 8 | buf[at + 1];
+    uint8_t *kb = buf + at + 2, nk[512];
+    size_t head = kn - HIST_TAIL_OLD;
+    uint32_t no;
+    at += 2 + kn;
+    if ((err = feed_number(s, txn, kb + head + 8, &no)) != GS_OK)
+      break;
+    memcpy(nk, kb, head + 8); /* coll 0 id hlc */
+    for (int i = 0; i < 4; i++)
+      nk[head + 8 + i] = (uint8_t)(no >> (24 - 8 * i));
+    memcpy(nk + head + 12, kb + head + 8 + CRDT_FEED_LEN, 8); /* seq */
+    MDB_val ok = {kn, kb}, nkv = {head + HIST_TAIL, nk}, ev = {0, ""};
+    if ((rc = mdb_del(txn, s->dbi[DB_HIST], &ok, NULL)) == 0)
+      rc = mdb_put(txn, s->dbi[DB_HIST], &nkv, &ev, 0);
+  }
+  if (err || rc)
+    goto out;
+  if (end) {
+    rc = mdb_del(txn, s->dbi[DB_META], &mk, NULL);
+  } else {
+    MDB_val lv = {lastn, last};
+    rc = sv_put(s, txn, s->dbi[DB_META], &mk, &lv, 0);
+  }
+  if (rc == 0) {
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    *done = rc == 0 && end;
+  }
+out:
+  free(buf);
+  if (cur)
+    mdb_cursor_close(cur);
+  if (txn)
+    mdb_txn_abort(txn);
+  if (err)
+    return err;
+  if (rc)
+    *done = false;
+  return rc == MDB_MAP_FULL ? grow_map(s) : lmdb_err(rc);
+}
+
+static gs_err upgrade_hist(store *s)
+{
+  bool done = false;
+  while (!done) {
+    gs_err err = upgrade_hist_batch(s, &done);
+    if (err)
+      return err;
+  }
+  return GS_OK;
+}
 
 /* Keys one after the other in one buffer, each preceded by its length
  * (two bytes, big-endian: record keys are up to 281 bytes). */
@@ -2290,9 +2533,10 @@ static void touched_free(touched_set *ts)
   memset(ts, 0, sizeof *ts);
 }
 
-/* Note applied change c of feed: its ops are applied by touched_write. */
+/* Note applied change c of the feed numbered feedno: its ops are
+ * applied by touched_write. */
 static gs_err touched_note(touched_set *ts, const crdt_change *c,
-                           const uint8_t feed[CRDT_FEED_LEN])
+                           uint32_t feedno)
 {
   if (ts->nch >= UINT32_MAX ||
       crdt_grow((void **)&ts->ch, &ts->capch, ts->nch + 1, sizeof *ts->ch))
@@ -2300,8 +2544,9 @@ static gs_err touched_note(touched_set *ts, const crdt_change *c,
   noted_change *nc = &ts->ch[ts->nch];
   nc->c = c;
   be64_put(nc->tail, c->hlc);
-  memcpy(nc->tail + 8, feed, CRDT_FEED_LEN);
-  be64_put(nc->tail + 8 + CRDT_FEED_LEN, c->seq);
+  for (int i = 0; i < 4; i++)
+    nc->tail[8 + i] = (uint8_t)(feedno >> (24 - 8 * i));
+  be64_put(nc->tail + 12, c->seq);
   for (size_t i = 0; i < c->nops; i++) {
     const crdt_op *op = &c->ops[i];
     key_buf k;
@@ -2362,9 +2607,10 @@ static gs_err touched_apply(store *s, touched_set *ts, const size_t *idx,
       return GS_ENOMEM;
   } else if (it->rc || it->err) {
     return it->rc ? lmdb_err(it->rc) : it->err;
-  } else if ((err = crdt_record_decode_state(it->plain, it->plainn, &rec)) !=
-             GS_OK) {
-    return err == GS_ENOMEM ? err : GS_ECORRUPT;
+  } else {
+    MDB_val pv = {it->plainn, (void *)it->plain};
+    if ((err = record_decode(&it->k, &pv, true, &rec)) != GS_OK)
+      return err;
   }
   /* the key is coll 0 id(16) scope, as record_key wrote it */
   const uint8_t *kb = it->k.mv_data, *nul = memchr(kb, 0, it->k.mv_size);
@@ -2905,7 +3151,9 @@ static gs_err apply_into(store *s, MDB_txn *txn, const crdt_change *c,
   if ((rc = sv_put(s, txn, s->dbi[DB_VV], &fk, &fv, 0)) != 0)
     return lmdb_err(rc);
 
-  if ((err = touched_note(ts, c, feed)) != GS_OK)
+  uint32_t feedno;
+  if ((err = feed_number(s, txn, feed, &feedno)) != GS_OK ||
+      (err = touched_note(ts, c, feedno)) != GS_OK)
     return err;
   *outcome = APPLIED;
   return GS_OK;
@@ -3977,11 +4225,11 @@ static bool has_prefix(const MDB_val *k, const void *p, size_t n)
   return k->mv_size >= n && memcmp(k->mv_data, p, n) == 0;
 }
 
-static gs_err emit_record(const MDB_val *v, store_record_cb cb, void *ctx,
-                          int *stop)
+static gs_err emit_record(const MDB_val *k, const MDB_val *v,
+                          store_record_cb cb, void *ctx, int *stop)
 {
   crdt_record *r;
-  gs_err err = crdt_record_decode(v->mv_data, v->mv_size, &r);
+  gs_err err = record_decode(k, v, false, &r);
   if (err)
     return err == GS_ENOMEM ? err : GS_ECORRUPT;
   *stop = cb(ctx, r);
@@ -4008,7 +4256,7 @@ gs_err store_get(store *s, const char *coll, size_t coll_len,
   int rc = sv_cursor_in(s, cur, &k, &v, MDB_SET_RANGE, pre.b, pre.n);
   while (rc == 0 && has_prefix(&k, pre.b, pre.n) && !stop) {
     found++;
-    if ((err = emit_record(&v, cb, ctx, &stop)) != GS_OK)
+    if ((err = emit_record(&k, &v, cb, ctx, &stop)) != GS_OK)
       break;
     rc = sv_cursor_in(s, cur, &k, &v, MDB_NEXT, pre.b, pre.n);
   }
@@ -4059,7 +4307,7 @@ gs_err store_list(store *s, const char *coll, size_t coll_len,
                            prefix, prefix_len)) {
         if ((rc = open_value(s, DB_RECORDS, &k, &v)) != 0)
           break;
-        if ((err = emit_record(&v, cb, ctx, &stop)) != GS_OK)
+        if ((err = emit_record(&k, &v, cb, ctx, &stop)) != GS_OK)
           goto out;
       }
       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -4086,7 +4334,7 @@ gs_err store_list(store *s, const char *coll, size_t coll_len,
           err = rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
           goto out;
         }
-        if ((err = emit_record(&rv, cb, ctx, &stop)) != GS_OK)
+        if ((err = emit_record(&rkv, &rv, cb, ctx, &stop)) != GS_OK)
           goto out;
       }
       rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
@@ -4117,11 +4365,20 @@ gs_err store_history(store *s, const char *coll, size_t coll_len,
   MDB_val k = {pre.n, pre.b}, v;
   int rc = sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
   while (rc == 0 && has_prefix(&k, pre.b, pre.n) && !stop) {
-    if (k.mv_size != pre.n + 8 + CRDT_FEED_LEN + 8) {
+    /* feed(16) seq(8): the changes key, from the hist key's tail */
+    uint8_t ckb[CRDT_FEED_LEN + 8];
+    const uint8_t *tail = (const uint8_t *)k.mv_data + pre.n + 8;
+    if (k.mv_size == pre.n + HIST_TAIL) {
+      if ((err = feed_of_number(s, txn, tail, ckb)) != GS_OK)
+        break;
+      memcpy(ckb + CRDT_FEED_LEN, tail + 4, 8);
+    } else if (k.mv_size == pre.n + HIST_TAIL_OLD) { /* upgrade under way */
+      memcpy(ckb, tail, sizeof ckb);
+    } else {
       err = GS_ECORRUPT;
       break;
     }
-    MDB_val ck = {CRDT_FEED_LEN + 8, (uint8_t *)k.mv_data + pre.n + 8}, cv;
+    MDB_val ck = {sizeof ckb, ckb}, cv;
     crdt_change *c;
     if ((rc = sv_get(s, txn, s->dbi[DB_CHANGES], &ck, &cv)) != 0) {
       err = rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
@@ -4317,6 +4574,35 @@ gs_err store_fork_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
   return rc == MDB_NOTFOUND ? GS_ENOTFOUND : lmdb_err(rc);
 }
 
+/* One record in the digest: its key and its encoding in the newest
+ * version (one still in an older version, while an upgrade is under way,
+ * decoded and re-encoded), each after its length. */
+static gs_err digest_record(crdt_hasher *h, const MDB_val *k, const MDB_val *v)
+{
+  uint8_t len[8], *enc = NULL;
+  size_t n = v->mv_size;
+  const void *p = v->mv_data;
+  if (crdt_record_version(v->mv_data, v->mv_size) != 3) {
+    crdt_record *r;
+    gs_err err = record_decode(k, v, false, &r);
+    if (err)
+      return err;
+    err = crdt_record_encode(r, &enc, &n);
+    crdt_record_free(r);
+    if (err)
+      return err;
+    p = enc;
+  }
+  be64_put(len, k->mv_size);
+  crdt_hasher_update(h, len, 8);
+  crdt_hasher_update(h, k->mv_data, k->mv_size);
+  be64_put(len, n);
+  crdt_hasher_update(h, len, 8);
+  crdt_hasher_update(h, p, n);
+  free(enc);
+  return GS_OK;
+}
+
 gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
                     uint8_t out[CRDT_HASH_LEN], size_t *nrecords)
 {
@@ -4331,7 +4617,7 @@ gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
   if ((err = cursor_open(s, DB_BYSCOPE, &txn, &cur)) != GS_OK)
     return err;
   crdt_hasher_init(&h);
-  crdt_hasher_update(&h, "gridsync-digest-v2", 18);
+  crdt_hasher_update(&h, "gridsync-digest-v3", 18);
   MDB_val k = {prefix_len, (void *)prefix}, v;
   int rc = prefix_len ? sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE)
                       : sv_cursor_get(s, cur, &k, &v, MDB_FIRST);
@@ -4347,10 +4633,8 @@ gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
         err = rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
         goto out;
       }
-      uint8_t len[8];
-      be64_put(len, rv.mv_size);
-      crdt_hasher_update(&h, len, 8);
-      crdt_hasher_update(&h, rv.mv_data, rv.mv_size);
+      if ((err = digest_record(&h, &rkv, &rv)) != GS_OK)
+        goto out;
       count++;
     }
     rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
@@ -4523,12 +4807,13 @@ gs_err store_copy_fd(store *s, int fd, bool compact)
 
 /* ---- every entry read back (store.h) ---- */
 
-static gs_err check_entry(store *s, int db, const MDB_val *v)
+static gs_err check_entry(store *s, int db, const MDB_val *k,
+                          const MDB_val *v)
 {
   gs_err err = GS_OK;
   if (db == DB_RECORDS) {
     crdt_record *r;
-    if ((err = crdt_record_decode(v->mv_data, v->mv_size, &r)) == GS_OK)
+    if ((err = record_decode(k, v, false, &r)) == GS_OK)
       crdt_record_free(r);
   } else if (db == DB_CHANGES) {
     const uint8_t *p;
@@ -4561,7 +4846,7 @@ gs_err store_check(store *s, uint64_t *entries)
     for (rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST); rc == 0 && !err;
          rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT)) {
       n++;
-      err = check_entry(s, i, &v);
+      err = check_entry(s, i, &k, &v);
     }
     if (!err && rc != MDB_NOTFOUND)
       err = lmdb_err(rc);

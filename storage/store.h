@@ -47,12 +47,14 @@ enum {
 };
 
 /* 2: records in crdt_record_encode's version 2 (an origin table instead
- * of a 32-byte key per stamp). */
-#define STORE_FORMAT 2
+ * of a 32-byte key per stamp). 3: records in version 3 (no identity in
+ * the value, a stamp table, numbered field names), history keys by a
+ * local feed number instead of the feed. */
+#define STORE_FORMAT 3
 
 /* Open (or with STORE_CREATE create) the store in directory dir, which
  * must exist. GS_ENOTINIT when there is no store and STORE_CREATE is not
- * given; GS_EVERSION for a store of another format. A store of format 1
+ * given; GS_EVERSION for a store of another format. A store of format 1 or 2
  * is upgraded in place as it opens (unless STORE_RDONLY: it is read as
  * it is), in batches that a crash leaves resumable. */
 gs_err store_open(const char *dir, unsigned flags, store **out);

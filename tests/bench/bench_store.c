@@ -14,6 +14,10 @@
  * commit): the bare loop is handed its bytes, so the bench's making of
  * its residents (snprintf, their ids) is not counted against gridsync;
  * it is printed on its own line ("input made by the bench").
+ *
+ * First it prints where the bulk store's bytes go, per database (records,
+ * hist, changes, byscope): LMDB's page counts times the page size over
+ * the records, and the mean key and stored (sealed) value.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -196,6 +200,59 @@ static double bare_loop(const char *dir, size_t n, size_t size,
  * the page cache was written back: LMDB mallocs its dirty pages, and a
  * heap that gridsync's phases left behind changes a bare loop's speed
  * twofold. Returns seconds; *cpu its CPU seconds. */
+/* Where the bulk store's bytes go: per database, its pages (branch,
+ * leaf, overflow) times the page size over the records, from LMDB's own
+ * counts (mdb_stat), and the whole file's used pages the same way. */
+static void db_breakdown(const char *dir, size_t nrec)
+{
+  static const char *const dbs[] = {"records", "hist", "changes", "byscope"};
+  MDB_env *env;
+  MDB_txn *txn;
+  MDB_envinfo info;
+  MDB_stat st;
+  uint64_t total = 0;
+  if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 32) ||
+      mdb_env_open(env, dir, MDB_RDONLY, 0600) ||
+      mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) {
+    fprintf(stderr, "bench_store: cannot read %s's databases\n", dir);
+    mdb_env_close(env);
+    return;
+  }
+  printf("bulk store by database (LMDB pages x page size / records):\n");
+  printf("%-10s %10s %10s %10s %10s %14s %6s %6s\n", "database", "entries",
+         "leaf", "overflow", "branch", "bytes/record", "key", "value");
+  for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+    MDB_dbi dbi;
+    if (mdb_dbi_open(txn, dbs[i], 0, &dbi) || mdb_stat(txn, dbi, &st))
+      continue;
+    uint64_t pages = st.ms_branch_pages + st.ms_leaf_pages +
+                     st.ms_overflow_pages;
+    total += pages * st.ms_psize;
+    /* the mean key and value (as stored: sealed) of an entry */
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t kb = 0, vb = 0;
+    if (mdb_cursor_open(txn, dbi, &cur) == 0) {
+      for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+           rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        kb += k.mv_size, vb += v.mv_size;
+      mdb_cursor_close(cur);
+    }
+    double ne = st.ms_entries ? (double)st.ms_entries : 1;
+    printf("%-10s %10zu %10zu %10zu %10zu %14.1f %6.1f %6.1f\n", dbs[i],
+           st.ms_entries, st.ms_leaf_pages, st.ms_overflow_pages,
+           st.ms_branch_pages, (double)(pages * st.ms_psize) / (double)nrec,
+           (double)kb / ne, (double)vb / ne);
+  }
+  if (!mdb_env_info(env, &info) && !mdb_env_stat(env, &st))
+    printf("%-10s %10s %10s %10s %10s %14.1f   (the four: %.1f)\n",
+           "file", "", "", "", "",
+           (double)((info.me_last_pgno + 1) * st.ms_psize) / (double)nrec,
+           (double)total / (double)nrec);
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+}
+
 static double bare_run(const char *dir, size_t n, size_t size, size_t every,
                        double *cpu)
 {
@@ -327,6 +384,7 @@ int main(int argc, char **argv)
   b_cpu += cpu_s() - c0;
   uint64_t b_bytes = dir_bytes_used(node__store(n)) - used0;
   node_close(n);
+  db_breakdown(dir, bulk_n);
 
   /* 3. bare LMDB: the same bytes per record, same commit pattern; the
    * median of three runs, each after the page cache was written back

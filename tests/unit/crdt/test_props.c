@@ -247,7 +247,11 @@ static crdt_record *copy(const crdt_record *a)
 {
   bytes x = enc(a);
   crdt_record *c;
-  gs_err err = crdt_record_decode(x.p, x.n, &c);
+  const char *sc, *co;
+  size_t sn, cn;
+  uint8_t id[CRDT_ID_LEN];
+  crdt_record_identity(a, &sc, &sn, &co, &cn, id);
+  gs_err err = crdt_record_decode_key(x.p, x.n, sc, sn, co, cn, id, &c);
   cr_assert_eq(err, GS_OK, "decode of an encoded record: %s",
                gs_errname(err));
   free(x.p);

@@ -1,8 +1,9 @@
 /* store: changes are kept zstd-packed and read back as they were; a
  * store of format 1 (records in version 1, a 32-byte origin key in every
- * stamp; changes unpacked) is upgraded to format 2 as it opens, in
- * batches that resume after a crash; the state, its digest and every
- * change read back do not change. */
+ * stamp; changes unpacked) or 2 (records in version 2: an origin table,
+ * the identity in the value) is upgraded to format 3 (records in version
+ * 3) as it opens, in batches that resume after a crash; the state, its
+ * digest and every change read back do not change. */
 #include <criterion/criterion.h>
 #include <lmdb.h>
 #include <zstd.h>
@@ -129,12 +130,97 @@ static void fill(void)
   store_close(s);
 }
 
-/* With LMDB directly, as a format-1 store was left by an older gridsync:
- * every record from `from` on in version 1 (all of them if from is 0),
- * format (1 or 2) and the upgrade mark (NULL: none). Returns how many
- * records were rewritten. */
-static size_t make_old(size_t from, uint64_t format, const char *mark_key,
-                       size_t mark_n)
+/* A record as the store keeps it (coll 0 id scope: the key), any
+ * version. */
+static crdt_record *raw_record(const MDB_val *k, const MDB_val *v)
+{
+  const char *kb = k->mv_data;
+  size_t cn = strlen(kb), head = cn + 1 + CRDT_ID_LEN;
+  crdt_record *rec;
+  cr_assert_leq(head, k->mv_size);
+  cr_assert_eq(crdt_record_decode_key(v->mv_data, v->mv_size, kb + head,
+                                      k->mv_size - head, kb, cn,
+                                      (const uint8_t *)kb + cn + 1, &rec),
+               GS_OK);
+  return rec;
+}
+
+/* hist keys as formats 1 and 2 wrote them (coll 0 id hlc feed(32) seq,
+ * the feed spelt, not numbered), and no feed numbers, with LMDB
+ * directly. */
+static void hist_to_old(raw_env *r)
+{
+  MDB_dbi fno = raw_db(r, "feedno"), hist = raw_db(r, "hist");
+  MDB_cursor *cur;
+  MDB_val k, v;
+  static uint8_t keys[NREC * 3][96];
+  static size_t lens[NREC * 3];
+  size_t n = 0;
+  cr_assert_eq(mdb_cursor_open(r->txn, hist, &cur), 0);
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    size_t head = strlen(k.mv_data) + 1 + CRDT_ID_LEN;
+    cr_assert_eq(k.mv_size, head + 20, "format 3's hist key");
+    cr_assert_lt(n, NREC * 3);
+    MDB_val nk = {4, (uint8_t *)k.mv_data + head + 8}, feed;
+    cr_assert_eq(mdb_get(r->txn, fno, &nk, &feed), 0);
+    cr_assert_eq(feed.mv_size, CRDT_FEED_LEN);
+    memcpy(keys[n], k.mv_data, head + 8);
+    memcpy(keys[n] + head + 8, feed.mv_data, CRDT_FEED_LEN);
+    memcpy(keys[n] + head + 8 + CRDT_FEED_LEN,
+           (uint8_t *)k.mv_data + head + 12, 8);
+    lens[n++] = head + 8 + CRDT_FEED_LEN + 8;
+  }
+  mdb_cursor_close(cur);
+  cr_assert_eq(mdb_drop(r->txn, hist, 0), 0);
+  cr_assert_eq(mdb_drop(r->txn, fno, 0), 0);
+  for (size_t i = 0; i < n; i++) {
+    MDB_val nk = {lens[i], keys[i]}, ev = {0, ""};
+    cr_assert_eq(mdb_put(r->txn, hist, &nk, &ev, 0), 0);
+  }
+}
+
+/* hist keys of format 3 (*now) and of the formats before (*old). */
+static void count_hist(size_t *now, size_t *old)
+{
+  raw_env r;
+  MDB_val k, v;
+  *now = *old = 0;
+  raw_open(&r, false);
+  MDB_cursor *cur = raw_cursor(&r, "hist");
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    size_t head = strlen(k.mv_data) + 1 + CRDT_ID_LEN;
+    ++*(k.mv_size == head + 20 ? now : old);
+  }
+  raw_close(&r, cur);
+}
+
+static int count_change(void *ctx, const crdt_change *c)
+{
+  (void)c;
+  ++*(size_t *)ctx;
+  return 0;
+}
+
+/* store_history of resident i: how many changes wrote it. */
+static size_t history_of(store *s, size_t i)
+{
+  uint8_t id[CRDT_ID_LEN];
+  size_t n = 0;
+  t_id(id, 7, i);
+  gs_err e = store_history(s, "resident", 8, id, count_change, &n);
+  cr_assert_eq(e, GS_OK, "%s", gs_errname(e));
+  return n;
+}
+
+/* With LMDB directly, as an older gridsync left a store: every record
+ * from `from` on in version oldver (1: format 1's, 2: format 2's; all of
+ * them if from is 0), the ones before in version 3, format (1, 2 or 3)
+ * and the upgrade mark (NULL: none). Returns how many records were
+ * rewritten. */
+static size_t make_old_v(size_t from, uint64_t format, const char *mark_key,
+                         size_t mark_n, unsigned oldver)
 {
   raw_env r;
   MDB_val k, v;
@@ -144,12 +230,12 @@ static size_t make_old(size_t from, uint64_t format, const char *mark_key,
   MDB_cursor *cur = raw_cursor(&r, "records");
   int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
   for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++) {
-    crdt_record *rec;
+    crdt_record *rec = raw_record(&k, &v);
     uint8_t *b;
     size_t n;
-    cr_assert_eq(crdt_record_decode(v.mv_data, v.mv_size, &rec), GS_OK);
-    cr_assert_eq(i < from ? crdt_record_encode(rec, &b, &n)
-                          : crdt_record_encode_v1(rec, &b, &n),
+    cr_assert_eq(i < from       ? crdt_record_encode(rec, &b, &n)
+                 : oldver == 1 ? crdt_record_encode_v1(rec, &b, &n)
+                               : crdt_record_encode_v2(rec, &b, &n),
                  GS_OK);
     crdt_record_free(rec);
     raw_replace(cur, &k, b, n);
@@ -164,19 +250,24 @@ static size_t make_old(size_t from, uint64_t format, const char *mark_key,
   cur = raw_cursor(&r, "changes");
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if (from || !is_frame(&v))
+    if (from || oldver != 1 || !is_frame(&v))
       continue;
     size_t n = ZSTD_decompress(raw, sizeof raw, v.mv_data, v.mv_size);
     cr_assert(!ZSTD_isError(n));
     raw_replace(cur, &k, raw, n);
   }
   mdb_cursor_close(cur);
+  hist_to_old(&r);
+  if (format == 3) { /* the hist pass comes after the records' */
+    MDB_val hk = {12, "upgrade-hist"}, hv = {0, ""};
+    cr_assert_eq(mdb_put(r.txn, meta, &hk, &hv, 0), 0);
+  }
   uint8_t f[8] = {0, 0, 0, 0, 0, 0, 0, (uint8_t)format};
   k = (MDB_val){6, "format"}, v = (MDB_val){8, f};
   cr_assert_eq(mdb_put(r.txn, meta, &k, &v, 0), 0);
   k = (MDB_val){15, "upgrade-changes"};
   v = (MDB_val){0, ""};
-  if (format == 1 || from == 0)
+  if (oldver == 1 && (format == 1 || from == 0))
     cr_assert_eq(mdb_put(r.txn, meta, &k, &v, 0), 0);
   k = (MDB_val){7, "upgrade"};
   if (mark_key) {
@@ -190,21 +281,27 @@ static size_t make_old(size_t from, uint64_t format, const char *mark_key,
   return rewritten;
 }
 
+static size_t make_old(size_t from, uint64_t format, const char *mark_key,
+                       size_t mark_n)
+{
+  return make_old_v(from, format, mark_key, mark_n, 1);
+}
+
 /* How many records are in each version, with LMDB directly; and the key
  * of the index-th record. */
-static void count_versions(size_t counts[3], size_t index, uint8_t *key,
+static void count_versions(size_t counts[4], size_t index, uint8_t *key,
                            size_t *keyn)
 {
   raw_env r;
   MDB_val k, v;
   size_t i = 0;
-  counts[0] = counts[1] = counts[2] = 0;
+  counts[0] = counts[1] = counts[2] = counts[3] = 0;
   raw_open(&r, false);
   MDB_cursor *cur = raw_cursor(&r, "records");
   for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++) {
     unsigned ver = crdt_record_version(v.mv_data, v.mv_size);
-    counts[ver <= 2 ? ver : 0]++;
+    counts[ver <= 3 ? ver : 0]++;
     if (key && i == index) {
       memcpy(key, k.mv_data, k.mv_size);
       *keyn = k.mv_size;
@@ -358,7 +455,7 @@ Test(store_upgrade, a_format_1_store_is_rewritten_as_it_opens)
 {
   uint8_t before[CRDT_HASH_LEN], after[CRDT_HASH_LEN];
   uint8_t fbefore[CRDT_HASH_LEN], fafter[CRDT_HASH_LEN];
-  size_t n, counts[3], packed, plain, nch;
+  size_t n, counts[4], packed, plain, nch;
   struct stat st;
   char path[128];
   fill();
@@ -399,7 +496,7 @@ Test(store_upgrade, a_format_1_store_is_rewritten_as_it_opens)
   cr_assert_str_eq(tf.str, "改3");
   store_close(s);
   count_versions(counts, 0, NULL, NULL);
-  cr_assert_eq(counts[2], NREC);
+  cr_assert_eq(counts[3], NREC);
   cr_assert_eq(counts[1], 0);
   digest(after, &n);
   cr_assert_eq(n, NREC);
@@ -415,16 +512,16 @@ Test(store_upgrade, a_format_1_store_is_rewritten_as_it_opens)
   store_close(s);
 }
 
-/* Open for writing, then: every record in version 2, the same digest. */
+/* Open for writing, then: every record in version 3, the same digest. */
 static void open_and_check_upgraded(const uint8_t before[CRDT_HASH_LEN])
 {
   store *s;
-  size_t counts[3], n;
+  size_t counts[4], n;
   uint8_t after[CRDT_HASH_LEN];
   cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
   store_close(s);
   count_versions(counts, 0, NULL, NULL);
-  cr_assert_eq(counts[2], NREC);
+  cr_assert_eq(counts[3], NREC);
   digest(after, &n);
   cr_assert_arr_eq(before, after, CRDT_HASH_LEN);
 }
@@ -432,19 +529,19 @@ static void open_and_check_upgraded(const uint8_t before[CRDT_HASH_LEN])
 Test(store_upgrade, an_interrupted_upgrade_resumes_from_its_mark)
 {
   uint8_t before[CRDT_HASH_LEN], key[512];
-  size_t n, counts[3], keyn = 0;
+  size_t n, counts[4], keyn = 0;
   fill();
   digest(before, &n);
-  /* as a crash after the first batches left it: format 2 already, the
+  /* as a crash after the first batches left it: format 3 already, the
    * records up to the mark rewritten, the rest still in version 1 */
   count_versions(counts, 7000, key, &keyn);
   cr_assert_gt(keyn, 0);
-  cr_assert_eq(make_old(7001, 2, (const char *)key, keyn), NREC - 7001);
+  cr_assert_eq(make_old(7001, 3, (const char *)key, keyn), NREC - 7001);
   count_versions(counts, 0, NULL, NULL);
   cr_assert_eq(counts[1], NREC - 7001);
   open_and_check_upgraded(before);
   /* a mark at the very start (the upgrade began, nothing rewritten yet) */
-  make_old(0, 2, "", 0);
+  make_old(0, 3, "", 0);
   open_and_check_upgraded(before);
 }
 
@@ -468,8 +565,291 @@ Test(store_upgrade, a_damaged_old_record_fails_the_open_and_keeps_the_mark)
   cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_ECORRUPT);
   cr_assert_null(s);
   /* what was rewritten stays; the rest waits behind the mark */
-  size_t counts[3];
+  size_t counts[4];
   count_versions(counts, 0, NULL, NULL);
-  cr_assert_eq(counts[2], 5000, "the batch before the damage");
+  cr_assert_eq(counts[3], 5000, "the batch before the damage");
   cr_assert_eq(counts[1], NREC - 5000);
+}
+
+/* ---- format 2 to format 3 ---- */
+
+/* A hash of every records entry (key and value bytes) with LMDB
+ * directly, and LMDB's count of free pages' list entries. */
+static void raw_records(uint8_t out[CRDT_HASH_LEN], size_t *freelist)
+{
+  raw_env r;
+  MDB_val k, v;
+  crdt_hasher h;
+  crdt_hasher_init(&h);
+  raw_open(&r, false);
+  MDB_cursor *cur = raw_cursor(&r, "records");
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    uint8_t len[2] = {(uint8_t)(k.mv_size >> 8), (uint8_t)k.mv_size};
+    crdt_hasher_update(&h, len, 2);
+    crdt_hasher_update(&h, k.mv_data, k.mv_size);
+    crdt_hasher_update(&h, v.mv_data, v.mv_size);
+  }
+  crdt_hasher_final(&h, out);
+  if (freelist) {
+    MDB_stat st;
+    cr_assert_eq(mdb_stat(r.txn, 0, &st), 0); /* FREE_DBI */
+    *freelist = st.ms_entries;
+  }
+  raw_close(&r, cur);
+}
+
+static void digest_rdonly(uint8_t out[CRDT_HASH_LEN], uint64_t want_format)
+{
+  store *s;
+  size_t n;
+  cr_assert_eq(store_open(dir, STORE_RDONLY, &s), GS_OK);
+  cr_assert_eq(format_of(s), want_format);
+  cr_assert_eq(store_digest(s, NULL, 0, out, &n), GS_OK);
+  cr_assert_eq(n, NREC);
+  store_close(s);
+}
+
+Test(store_upgrade, a_format_2_store_is_rewritten_as_it_opens)
+{
+  uint8_t before[CRDT_HASH_LEN], after[CRDT_HASH_LEN], mixed[CRDT_HASH_LEN];
+  uint8_t raw0[CRDT_HASH_LEN], raw1[CRDT_HASH_LEN];
+  uint8_t fbefore[CRDT_HASH_LEN], fafter[CRDT_HASH_LEN];
+  size_t n, counts[4], packed, plain, nch, freelist;
+  struct stat st0, st1;
+  char path[128];
+  fill(); /* a fresh store of format 3 */
+  digest(before, &n);
+  raw_records(raw0, NULL);
+  feeds_digest(fbefore, &nch);
+  snprintf(path, sizeof path, "%s/data.mdb", dir);
+
+  cr_assert_eq(make_old_v(0, 2, NULL, 0, 2), NREC);
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[2], NREC, "all in version 2 now");
+  count_changes(&packed, &plain);
+  cr_assert(packed == 240 && plain == 0, "format 2 packs its changes");
+  size_t hn, ho;
+  count_hist(&hn, &ho);
+  cr_assert(hn == 0 && ho == NREC + NREC / 3, "hist keys spell the feed");
+  {
+    store *r;
+    cr_assert_eq(store_open(dir, STORE_RDONLY, &r), GS_OK);
+    cr_assert_eq(history_of(r, 3), 2, "an old hist key read as it is");
+    store_close(r);
+  }
+  raw_records(raw1, NULL);
+  cr_assert(memcmp(raw0, raw1, CRDT_HASH_LEN) != 0);
+  /* read-only: read as it is; its digest is the fresh store's (each
+   * record re-encoded in version 3 for it) */
+  digest_rdonly(mixed, 2);
+  cr_assert_arr_eq(before, mixed, CRDT_HASH_LEN);
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[2], NREC, "nothing rewritten read-only");
+  cr_assert_eq(stat(path, &st0), 0);
+
+  /* opened for writing: every record in version 3, byte for byte what
+   * the fresh store holds; the changes as they were; compacted */
+  store *s;
+  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
+  cr_assert_eq(format_of(s), STORE_FORMAT);
+  cr_assert_eq(STORE_FORMAT, 3);
+  char mark[8];
+  cr_assert_eq(store_meta_get(s, "upgrade", mark, sizeof mark, &n),
+               GS_ENOTFOUND, "done: no mark left");
+  cr_assert_eq(store_meta_get(s, "upgrade-changes", mark, sizeof mark, &n),
+               GS_ENOTFOUND, "format 2's changes need no pass");
+  static t_field tf;
+  uint8_t id[CRDT_ID_LEN];
+  t_id(id, 7, 3);
+  cr_assert_eq(t_get(s, "resident", id, "name", &tf), GS_OK);
+  cr_assert_str_eq(tf.str, "改3");
+  cr_assert_eq(history_of(s, 3), 2, "both changes of it, by feed number");
+  cr_assert_eq(history_of(s, 4), 1);
+  store_close(s);
+  size_t hnew, hold;
+  count_hist(&hnew, &hold);
+  cr_assert_eq(hold, 0, "every hist key by feed number");
+  cr_assert_eq(hnew, NREC + NREC / 3);
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[3], NREC);
+  raw_records(raw1, &freelist);
+  cr_assert_arr_eq(raw0, raw1, CRDT_HASH_LEN, "the same bytes as fresh");
+  digest(after, &n);
+  cr_assert_arr_eq(before, after, CRDT_HASH_LEN);
+  feeds_digest(fafter, &nch);
+  cr_assert_arr_eq(fbefore, fafter, CRDT_HASH_LEN, "the same changes");
+  cr_assert_eq(stat(path, &st1), 0);
+  cr_log_info("format 2 -> 3: data.mdb %lld -> %lld bytes, %zu free-list "
+              "entries after",
+              (long long)st0.st_size, (long long)st1.st_size, freelist);
+  cr_assert_lt(st1.st_size, st0.st_size, "compacted: %lld -> %lld",
+               (long long)st0.st_size, (long long)st1.st_size);
+}
+
+Test(store_upgrade, a_format_2_upgrade_cut_short_resumes_from_its_mark)
+{
+  uint8_t before[CRDT_HASH_LEN], mixed[CRDT_HASH_LEN], key[512];
+  uint8_t raw0[CRDT_HASH_LEN], raw1[CRDT_HASH_LEN];
+  size_t n, counts[4], keyn = 0;
+  fill();
+  digest(before, &n);
+  raw_records(raw0, NULL);
+  /* as SIGKILL after the first batches left it: format 3 already, the
+   * records up to the mark in version 3, the rest still in version 2 */
+  count_versions(counts, 5999, key, &keyn);
+  cr_assert_eq(make_old_v(6000, 3, (const char *)key, keyn, 2),
+               NREC - 6000);
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[2], NREC - 6000);
+  cr_assert_eq(counts[3], 6000);
+  digest_rdonly(mixed, 3);
+  cr_assert_arr_eq(before, mixed, CRDT_HASH_LEN, "the half-way digest");
+  /* an edit in between lands on an old record: written in version 3 */
+  open_and_check_upgraded(before);
+  raw_records(raw1, NULL);
+  cr_assert_arr_eq(raw0, raw1, CRDT_HASH_LEN);
+  /* and again from the very start */
+  make_old_v(0, 3, "", 0, 2);
+  open_and_check_upgraded(before);
+  raw_records(raw1, NULL);
+  cr_assert_arr_eq(raw0, raw1, CRDT_HASH_LEN);
+}
+
+Test(store_upgrade, an_edit_of_a_version_2_record_writes_version_3)
+{
+  uint8_t mixed[CRDT_HASH_LEN], after[CRDT_HASH_LEN];
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN];
+  size_t counts[4], n;
+  fill();
+  /* records in version 2 and no mark: the open leaves them so (as a
+   * store another process is upgrading shows them to this one) */
+  make_old_v(1, 3, NULL, 0, 2);
+  store *s;
+  store_write *w;
+  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
+  crdt_keypair(pk, sk);
+  uint8_t id[CRDT_ID_LEN];
+  t_id(id, 7, 6);
+  crdt_op ops[2] = {t_set_str("resident", id, "name", "新名", 6),
+                    t_add_str("resident", id, "tags", "veteran")};
+  cr_assert_eq(store_write_begin(s, sk, &w), GS_OK);
+  cr_assert_eq(store_write_change(w, scope, sizeof scope - 1, ops, 2,
+                                  T_NOW_MS + 100000, NULL, NULL),
+               GS_OK);
+  cr_assert_eq(store_write_commit(w), GS_OK);
+  static t_field tf;
+  cr_assert_eq(t_get(s, "resident", id, "name", &tf), GS_OK);
+  cr_assert_str_eq(tf.str, "新名");
+  cr_assert_eq(store_digest(s, NULL, 0, mixed, &n), GS_OK);
+  store_close(s);
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[3], 2, "the first and the edited one");
+  cr_assert_eq(counts[2], NREC - 2);
+  /* all of them back in version 2 and upgraded: the digest stays */
+  make_old_v(0, 3, "", 0, 2);
+  open_and_check_upgraded(mixed);
+  digest(after, &n);
+  cr_assert_arr_eq(mixed, after, CRDT_HASH_LEN);
+  cr_assert_eq(store_open(dir, STORE_RDONLY, &s), GS_OK);
+  cr_assert_eq(t_get(s, "resident", id, "name", &tf), GS_OK);
+  cr_assert_str_eq(tf.str, "新名");
+  store_close(s);
+}
+
+Test(store_upgrade, a_store_of_a_later_format_is_refused)
+{
+  fill();
+  raw_env r;
+  raw_open(&r, true);
+  uint8_t f[8] = {0, 0, 0, 0, 0, 0, 0, STORE_FORMAT + 1};
+  MDB_val k = {6, "format"}, v = {8, f};
+  cr_assert_eq(mdb_put(r.txn, raw_db(&r, "meta"), &k, &v, 0), 0);
+  raw_close(&r, NULL);
+  store *s = (store *)&s;
+  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_EVERSION);
+  cr_assert_null(s);
+  cr_assert_eq(store_open(dir, STORE_RDONLY, &s), GS_EVERSION);
+}
+
+/* How many records are sealed version-3 values (opened with key), with
+ * LMDB directly. */
+static size_t count_sealed_v3(const uint8_t key[CRDT_SEAL_KEY_LEN])
+{
+  raw_env r;
+  MDB_val k, v;
+  size_t n = 0;
+  crdt_sealer *sl;
+  static uint8_t plain[65536], ad[600];
+  cr_assert_eq(crdt_sealer_new(key, &sl), GS_OK);
+  raw_open(&r, false);
+  MDB_cursor *cur = raw_cursor(&r, "records");
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    cr_assert_leq(k.mv_size + 8, sizeof ad);
+    memcpy(ad, "records", 8); /* the table's name and its 0, then the key */
+    memcpy(ad + 8, k.mv_data, k.mv_size);
+    cr_assert_geq(v.mv_size, CRDT_SEAL_OVERHEAD);
+    cr_assert_leq(v.mv_size, sizeof plain);
+    cr_assert_eq(crdt_sealer_open(sl, ad, 8 + k.mv_size, v.mv_data,
+                                  v.mv_size, plain),
+                 GS_OK, "every record sealed under its key");
+    n += crdt_record_version(plain, v.mv_size - CRDT_SEAL_OVERHEAD) == 3;
+  }
+  raw_close(&r, cur);
+  crdt_sealer_free(sl);
+  return n;
+}
+
+Test(store_upgrade, an_unsealed_format_2_store_given_a_key_is_upgraded_and_sealed)
+{
+  static const uint8_t key[CRDT_SEAL_KEY_LEN] = {7, 7, 7, 1};
+  uint8_t before[CRDT_HASH_LEN], after[CRDT_HASH_LEN];
+  size_t n, counts[4];
+  fill();
+  digest(before, &n);
+  make_old_v(0, 2, NULL, 0, 2); /* an earlier build's: unsealed, format 2 */
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[2], NREC);
+  store *s;
+  store_opts o = {.key = key};
+  cr_assert_eq(store_open_ex(dir, STORE_NOSYNC, &o, &s), GS_OK);
+  cr_assert_eq(format_of(s), STORE_FORMAT);
+  cr_assert_eq(store_digest(s, NULL, 0, after, &n), GS_OK);
+  cr_assert_eq(n, NREC);
+  cr_assert_arr_eq(before, after, CRDT_HASH_LEN);
+  uint64_t entries;
+  cr_assert_eq(store_check(s, &entries), GS_OK, "every entry reads back");
+  store_close(s);
+  cr_assert_eq(count_sealed_v3(key), NREC, "upgraded, then sealed");
+  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_ELOCKED);
+}
+
+Test(store_upgrade, a_hist_key_of_an_unknown_feed_number_is_corruption)
+{
+  fill();
+  store *s;
+  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
+  cr_assert_eq(history_of(s, 3), 2);
+  store_close(s);
+  /* the numbers' table lost: every hist key names a number not there */
+  raw_env r;
+  raw_open(&r, true);
+  MDB_val k, v;
+  MDB_cursor *cur = raw_cursor(&r, "feedno");
+  size_t n = 0;
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    n++;
+  cr_assert_eq(n, 4, "two feeds: each by its number and its number by it");
+  mdb_cursor_close(cur);
+  cr_assert_eq(mdb_drop(r.txn, raw_db(&r, "feedno"), 0), 0);
+  raw_close(&r, NULL);
+  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
+  uint8_t id[CRDT_ID_LEN];
+  size_t got = 0;
+  t_id(id, 7, 3);
+  cr_assert_eq(store_history(s, "resident", 8, id, count_change, &got),
+               GS_ECORRUPT);
+  store_close(s);
 }

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Store format 3 (issue 20) with real processes. A store that a gridsync
+of format 2 (GRIDSYNC_OLD: e.g. main before format 3) made and loaded is
+upgraded as this build opens it; killed (SIGKILL) while it rewrites the
+records, it resumes at the next open. Both end with the records the old
+build showed, and with the same state digest; the old build then refuses
+the store with a clear error instead of misreading it.
+
+    GRIDSYNC=build/cli/gridsync GRIDSYNC_OLD=/path/to/old/gridsync \
+        python3 tests/integration/test_format3.py
+
+Without GRIDSYNC_OLD it is skipped (the upgrade, its resumption and the
+digest are proved without one by tests/unit/storage/test_store_upgrade.c).
+"""
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_sync import GS, Base  # noqa: E402
+from test_load import write_lines  # noqa: E402
+
+OLD = os.environ.get("GRIDSYNC_OLD")
+LINES = 40000
+
+
+def run(exe, d, *args, check=True):
+    p = subprocess.run([exe, "--dir", d] + list(args), capture_output=True,
+                       text=True, timeout=600)
+    if check and p.returncode != 0:
+        raise AssertionError("%s %s: %d\n%s" % (exe, args, p.returncode,
+                                                p.stderr))
+    return p
+
+
+def content(exe, d):
+    recs = json.loads(run(exe, d, "--json", "list", "resident").stdout)
+    h = hashlib.sha256()
+    for r in sorted(recs, key=lambda r: r["id"]):
+        h.update(json.dumps([r["id"], r["scope"], r["fields"]],
+                            sort_keys=True, ensure_ascii=False).encode())
+    return len(recs), h.hexdigest()
+
+
+def meta_keys(d):
+    """The meta database's keys (they are never sealed), by mdb_dump."""
+    p = subprocess.run(["mdb_dump", "-p", "-s", "meta", d],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        return None
+    lines = p.stdout.split("HEADER=END\n", 1)[-1].splitlines()
+    return [lines[i].strip() for i in range(0, len(lines) - 1, 2)
+            if lines[i] != "DATA=END"]
+
+
+@unittest.skipUnless(OLD, "needs GRIDSYNC_OLD, a gridsync of store format 2, "
+                     "to make a format-2 store")
+class Format3(Base):
+    def test_format_2_store_upgraded_killed_and_resumed(self):
+        if not shutil.which("mdb_dump"):
+            self.skipTest("needs mdb_dump (lmdb-utils) to see the upgrade "
+                          "mark")
+        a = os.path.join(self.root, "a")
+        run(OLD, a, "init")
+        lines = os.path.join(self.root, "lines.jsonl")
+        write_lines(lines, LINES)
+        run(OLD, a, "load", "resident", "--scope", "gongrencun/qinghejv/g07",
+            lines)
+        before = content(OLD, a)
+        self.assertEqual(before[0], LINES)
+        rid = json.loads(run(OLD, a, "--json", "list", "resident").stdout)[7]["id"]
+        hist_before = run(OLD, a, "--json", "history", "resident", rid).stdout
+        orig = os.path.join(self.root, "orig")
+        shutil.copytree(a, orig)
+        b = os.path.join(self.root, "b")
+
+        # a: upgraded in one open
+        run(GS, a, "status")
+        self.assertNotIn("upgrade", meta_keys(a))
+        self.assertEqual(content(GS, a), before)
+        self.assertEqual(
+            run(GS, a, "--json", "history", "resident", rid).stdout,
+            hist_before, "its history, through hist keys by feed number")
+        digest_a = json.loads(run(GS, a, "--json", "status").stdout)["digest"]
+
+        # b: killed while it rewrites (the upgrade's mark is there), then
+        # opened again
+        killed = False
+        for _ in range(5):
+            if os.path.exists(b):
+                shutil.rmtree(b)
+            shutil.copytree(orig, b)
+            p = subprocess.Popen([GS, "--dir", b, "status"],
+                                 stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            deadline = time.time() + 120
+            while p.poll() is None and time.time() < deadline:
+                if "upgrade" in (meta_keys(b) or []):
+                    p.send_signal(signal.SIGKILL)
+                    killed = True
+                    break
+                time.sleep(0.002)
+            p.wait()
+            if killed:
+                break
+        if killed:
+            self.assertIn("upgrade", meta_keys(b), "killed half-way")
+            p = run(OLD, b, "status", check=False)
+            self.assertNotEqual(p.returncode, 0,
+                                "the old build refuses a format-3 store")
+        run(GS, b, "status")
+        self.assertNotIn("upgrade", meta_keys(b))
+        self.assertEqual(content(GS, b), before)
+        self.assertEqual(
+            run(GS, b, "--json", "history", "resident", rid).stdout,
+            hist_before)
+        digest_b = json.loads(run(GS, b, "--json", "status").stdout)["digest"]
+        self.assertEqual(digest_a, digest_b,
+                         "upgraded at once or killed and resumed: one state")
+        if not killed:
+            self.skipTest("the upgrade finished before it could be killed "
+                          "(the rest was checked)")
+
+    def test_old_build_refuses_a_format_3_store(self):
+        d = os.path.join(self.root, "new")
+        run(GS, d, "init")
+        p = run(OLD, d, "status", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertTrue(p.stderr.strip(), "an error is said")
+        self.assertEqual(run(GS, d, "status").returncode, 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
