@@ -124,12 +124,17 @@ static gs_err cli_pass(void *ctx, node_pass_kind kind, char *buf, size_t cap,
   return err;
 }
 
-static void on_seal_progress(void *ctx, uint64_t done, uint64_t total)
+static void on_seal_progress(void *ctx, int what, uint64_t done,
+                             uint64_t total)
 {
   (void)ctx;
-  if (done == UINT64_MAX)
-    fprintf(stderr, _("sealing: done; compacting the store so that no "
-                      "plain copy remains\n"));
+  if (what == NODE_PROGRESS_COMPACT)
+    fprintf(stderr, _("compacting the store so that no old or plain copy "
+                      "of a value remains in it\n"));
+  else if (what == NODE_PROGRESS_FORMAT)
+    fprintf(stderr, _("upgrading the store to this version's format: "
+                      "%llu of about %llu entries\n"),
+            (unsigned long long)done, (unsigned long long)total);
   else
     fprintf(stderr, _("sealing the store: %llu of about %llu values\n"),
             (unsigned long long)done, (unsigned long long)total);

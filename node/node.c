@@ -156,10 +156,15 @@ bool node_is_open(const node *n)
   return n->open_node;
 }
 
-static void (*seal_progress)(void *ctx, uint64_t done, uint64_t total);
+_Static_assert((int)NODE_PROGRESS_SEAL == (int)STORE_PROGRESS_SEAL &&
+                   (int)NODE_PROGRESS_FORMAT == (int)STORE_PROGRESS_FORMAT &&
+                   (int)NODE_PROGRESS_COMPACT == (int)STORE_PROGRESS_COMPACT,
+               "the node's progress steps are the store's");
+static void (*seal_progress)(void *ctx, int what, uint64_t done,
+                             uint64_t total);
 static void *seal_progress_ctx;
 
-void node_set_seal_progress(void (*fn)(void *ctx, uint64_t done,
+void node_set_seal_progress(void (*fn)(void *ctx, int what, uint64_t done,
                                        uint64_t total),
                             void *ctx)
 {
@@ -167,7 +172,8 @@ void node_set_seal_progress(void (*fn)(void *ctx, uint64_t done,
   seal_progress_ctx = ctx;
 }
 
-void node__seal_progress(void (**fn)(void *ctx, uint64_t done, uint64_t total),
+void node__seal_progress(void (**fn)(void *ctx, int what, uint64_t done,
+                                     uint64_t total),
                          void **ctx)
 {
   *fn = seal_progress;

@@ -76,9 +76,13 @@ gs_err node_init_ex(const char *dir, const char *name, unsigned flags);
 gs_err node_passphrase_change(const char *dir, bool open_node);
 /* Is n an open node (data key kept unwrapped: no passphrase)? */
 bool node_is_open(const node *n);
-/* Progress of an in-place sealing (store_open_ex's), for the front end
- * to print; NULL: none. */
-void node_set_seal_progress(void (*fn)(void *ctx, uint64_t done,
+/* Progress of an in-place sealing or format upgrade as a node opens,
+ * for the front end to print; NULL: none. what: NODE_PROGRESS_SEAL
+ * (values sealed, of about total), NODE_PROGRESS_FORMAT (entries an
+ * upgrade to this build's store format walked, of about total),
+ * NODE_PROGRESS_COMPACT (compaction starts: no old copy left behind). */
+enum { NODE_PROGRESS_SEAL, NODE_PROGRESS_FORMAT, NODE_PROGRESS_COMPACT };
+void node_set_seal_progress(void (*fn)(void *ctx, int what, uint64_t done,
                                        uint64_t total),
                             void *ctx);
 

@@ -109,7 +109,8 @@ gs_err node__seal_files(const char *dir, const uint8_t key[CRDT_SEAL_KEY_LEN]);
 gs_err node__unlock_ask(const char *dir, uint8_t key[CRDT_SEAL_KEY_LEN]);
 /* The in-place sealing progress the front end set (node_set_seal_progress)
  * into *fn and *ctx, for node/admin.c's own store opens (fixdeb). */
-void node__seal_progress(void (**fn)(void *ctx, uint64_t done, uint64_t total),
+void node__seal_progress(void (**fn)(void *ctx, int what, uint64_t done,
+                                     uint64_t total),
                          void **ctx);
 /* fsync a directory, so that files just created in it persist. */
 gs_err node__fsync_dir(const char *dir);

@@ -96,6 +96,7 @@ struct store {
   unsigned onext;
   int lockfd; /* seal.lock: shared while open, exclusive to compact */
   uint64_t sealed_count; /* values sealed by this open's upgrade */
+  uint64_t upgraded_count; /* entries walked by this open's format upgrade */
   store_progress_fn progress;
   void *progress_ctx;
   /* received changes' frames, kept as they came (store_apply_frames) */
@@ -1079,6 +1080,8 @@ static gs_err upgrade_batch(store *s, int db, const char *mark,
     }
     if (s->progress && fn == NULL)
       s->sealed_count++;
+    else if (s->progress)
+      s->upgraded_count++;
     free(owned);
     if (rc)
       break;
@@ -1201,16 +1204,49 @@ static gs_err seal_values(store *s)
       if ((err = upgrade_batch(s, seal_dbs[i], mark, NULL, &done)) != GS_OK)
         return err;
       if (s->progress && s->sealed_count != before)
-        s->progress(s->progress_ctx, s->sealed_count, total);
+        s->progress(s->progress_ctx, STORE_PROGRESS_SEAL, s->sealed_count,
+                    total);
     }
   }
   return seal_state_put(s, SEAL_SEALED);
 }
 
-static gs_err upgrade_hist(store *s);
+static gs_err upgrade_hist_batch(store *s, bool *done);
+
+/* About how many entries the format upgrade walks: those of the
+ * databases it has marks for (for its progress; 0 when unknown). */
+static uint64_t upgrade_total(store *s)
+{
+  MDB_txn *txn;
+  uint64_t total = 0;
+  if (txn_begin(s, MDB_RDONLY, &txn) != GS_OK)
+    return 0;
+  for (size_t i = 0; i <= sizeof upgrades / sizeof upgrades[0]; i++) {
+    bool hist = i == sizeof upgrades / sizeof upgrades[0];
+    const char *mark = hist ? "upgrade-hist" : upgrades[i].mark;
+    int db = hist ? DB_HIST : upgrades[i].db;
+    MDB_val mk = {strlen(mark), (void *)mark}, mv;
+    MDB_stat st;
+    if (sv_get(s, txn, s->dbi[DB_META], &mk, &mv) == 0 &&
+        mdb_stat(txn, s->dbi[db], &st) == 0)
+      total += st.ms_entries;
+  }
+  mdb_txn_abort(txn);
+  return total;
+}
+
+static void upgrade_progress(store *s, uint64_t total, uint64_t *shown)
+{
+  if (s->progress && s->upgraded_count != *shown) {
+    *shown = s->upgraded_count;
+    s->progress(s->progress_ctx, STORE_PROGRESS_FORMAT, *shown,
+                total > *shown ? total : *shown);
+  }
+}
 
 static gs_err upgrade_records(store *s)
 {
+  uint64_t total = s->progress ? upgrade_total(s) : 0, shown = 0;
   for (size_t i = 0; i < sizeof upgrades / sizeof upgrades[0]; i++) {
     bool done = false;
     while (!done) {
@@ -1218,9 +1254,17 @@ static gs_err upgrade_records(store *s)
                                  upgrades[i].fn, &done);
       if (err)
         return err;
+      upgrade_progress(s, total, &shown);
     }
   }
-  return upgrade_hist(s);
+  bool done = false;
+  while (!done) {
+    gs_err err = upgrade_hist_batch(s, &done);
+    if (err)
+      return err;
+    upgrade_progress(s, total, &shown);
+  }
+  return GS_OK;
 }
 
 /* Mark a store of format from (1 or 2) format 3, to be upgraded from its
@@ -1337,7 +1381,7 @@ gs_err store_open_ex(const char *dir, unsigned flags, const store_opts *o,
   if (err || !want)
     return err;
   if ((*out)->progress)
-    (*out)->progress((*out)->progress_ctx, UINT64_MAX, 0);
+    (*out)->progress((*out)->progress_ctx, STORE_PROGRESS_COMPACT, 0, 0);
   err = compact(*out, dir);
   if (err == GS_EBUSY)
     return GS_OK; /* another process has it open: compacted later */
@@ -1379,6 +1423,8 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
     memcpy(s->key, o->key, CRDT_SEAL_KEY_LEN);
     if ((err = crdt_sealer_new(s->key, &s->sealer)) != GS_OK)
       goto fail;
+  }
+  if (o) {
     s->progress = o->progress;
     s->progress_ctx = o->progress_ctx;
   }
@@ -2170,6 +2216,8 @@ static gs_err upgrade_hist_batch(store *s, bool *done)
   for (; rc == 0 && nold < UPGRADE_BATCH;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     const uint8_t *kb = k.mv_data, *nul = memchr(kb, 0, k.mv_size);
+    if (s->progress)
+      s->upgraded_count++;
     size_t head = nul ? (size_t)(nul - kb) + 1 + CRDT_ID_LEN : 0;
     if (!nul || k.mv_size > sizeof last || head > k.mv_size ||
         (k.mv_size - head != HIST_TAIL && k.mv_size - head != HIST_TAIL_OLD)) {
@@ -2232,17 +2280,6 @@ out:
   if (rc)
     *done = false;
   return rc == MDB_MAP_FULL ? grow_map(s) : lmdb_err(rc);
-}
-
-static gs_err upgrade_hist(store *s)
-{
-  bool done = false;
-  while (!done) {
-    gs_err err = upgrade_hist_batch(s, &done);
-    if (err)
-      return err;
-  }
-  return GS_OK;
 }
 
 /* Keys one after the other in one buffer, each preceded by its length

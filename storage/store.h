@@ -74,12 +74,21 @@ gs_err store_open(const char *dir, unsigned flags, store **out);
  * durable transaction, each moving a mark, so a crash (SIGKILL) at any
  * point resumes at the next open; progress (optional) is called after
  * each batch with the values sealed so far and about how many there
- * are, then once with done = UINT64_MAX when compaction starts. Then it
+ * are (STORE_PROGRESS_SEAL), then once as compaction starts
+ * (STORE_PROGRESS_COMPACT); a store of an earlier format is upgraded
+ * the same way first (STORE_PROGRESS_FORMAT, then compaction). Then it
  * is compacted (mdb_env_copy2 with MDB_CP_COMPACT to a new file, fsync,
  * rename over data.mdb) so that no plaintext stays in a free page; this
  * needs the store to be open in no other process (it is then left for a
  * later open). A sealed store opened without a key is GS_ELOCKED. */
-typedef void (*store_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+enum {
+  STORE_PROGRESS_SEAL,    /* values sealed so far, of about total */
+  STORE_PROGRESS_FORMAT,  /* entries an upgrade to this build's format
+                             walked so far, of about total */
+  STORE_PROGRESS_COMPACT, /* compaction starts (done and total 0) */
+};
+typedef void (*store_progress_fn)(void *ctx, int what, uint64_t done,
+                                  uint64_t total);
 typedef struct store_opts {
   const uint8_t *key; /* the data key, or NULL: not sealed */
   store_progress_fn progress;

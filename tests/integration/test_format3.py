@@ -80,8 +80,13 @@ class Format3(Base):
         shutil.copytree(a, orig)
         b = os.path.join(self.root, "b")
 
-        # a: upgraded in one open
-        run(GS, a, "status")
+        # a: upgraded in one open, saying so as it goes
+        p = run(GS, a, "status")
+        self.assertIn("upgrading the store to this version's format:",
+                      p.stderr)
+        self.assertIn("compacting the store", p.stderr)
+        self.assertLess(p.stderr.index("upgrading"),
+                        p.stderr.index("compacting"))
         self.assertNotIn("upgrade", meta_keys(a))
         self.assertEqual(content(GS, a), before)
         self.assertEqual(

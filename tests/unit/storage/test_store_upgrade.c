@@ -853,3 +853,45 @@ Test(store_upgrade, a_hist_key_of_an_unknown_feed_number_is_corruption)
                GS_ECORRUPT);
   store_close(s);
 }
+
+/* What an upgrade told of itself, in order. */
+typedef struct told {
+  int what[64];
+  uint64_t done[64], total[64];
+  size_t n;
+} told;
+
+static void tell(void *ctx, int what, uint64_t done, uint64_t total)
+{
+  told *t = ctx;
+  cr_assert_lt(t->n, 64);
+  t->what[t->n] = what, t->done[t->n] = done, t->total[t->n] = total;
+  t->n++;
+}
+
+Test(store_upgrade, a_format_2_upgrade_tells_its_progress_then_compaction)
+{
+  fill();
+  cr_assert_eq(make_old_v(0, 2, NULL, 0, 2), NREC);
+  static told t;
+  store *s;
+  store_opts o = {.progress = tell, .progress_ctx = &t};
+  cr_assert_eq(store_open_ex(dir, STORE_NOSYNC, &o, &s), GS_OK);
+  store_close(s);
+  /* every record and hist key walked, counted up to about all of them,
+   * then compaction once, last; nothing sealed (no key) */
+  uint64_t all = NREC + NREC + NREC / 3;
+  cr_assert_geq(t.n, 2, "at least one step and the compaction");
+  for (size_t i = 0; i + 1 < t.n; i++) {
+    cr_assert_eq(t.what[i], STORE_PROGRESS_FORMAT, "step %zu", i);
+    cr_assert_eq(t.total[i], all, "about all the entries");
+    cr_assert(i == 0 || t.done[i] > t.done[i - 1], "counts only rise");
+  }
+  cr_assert_eq(t.done[t.n - 2], all, "the last step counts them all");
+  cr_assert_eq(t.what[t.n - 1], STORE_PROGRESS_COMPACT);
+  /* opened again: nothing left to upgrade, nothing told */
+  t.n = 0;
+  cr_assert_eq(store_open_ex(dir, STORE_NOSYNC, &o, &s), GS_OK);
+  store_close(s);
+  cr_assert_eq(t.n, 0);
+}
