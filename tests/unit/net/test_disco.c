@@ -309,7 +309,7 @@ Test(disco, endpoints_hear_each_other)
   uv_run(&loop, UV_RUN_DEFAULT);
   const net_disco_stats *sa = net_disco_get_stats(da);
   if (sa->sent == 0) {
-    cr_log_warn("no interface to broadcast on: only the codec was tested");
+    cr_log_info("no interface to broadcast on: only the codec was tested");
   } else {
     cr_assert_gt(a.n, 0, "a heard b");
     cr_assert_gt(b.n, 0, "b heard a");

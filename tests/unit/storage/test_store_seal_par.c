@@ -370,8 +370,10 @@ Test(store_seal_par, two_threads_store_what_one_stores, .timeout = 240)
   same_plain(p, q, &pre_p, &pre_q);
   cr_assert_eq(pre_q, 1, "one thread: the store's one sealer");
   cr_assert(pre_p >= 1 && pre_p <= 2, "at most two sealers: %zu", pre_p);
+  /* info, not cr_log_warn: Criterion exits 1 after any warning, and a
+   * busy machine is no failure */
   if (pre_p == 1)
-    cr_log_warn("the second thread did not run (a busy machine?)");
+    cr_log_info("the second thread did not run (a busy machine?)");
   digest_at(p, dp);
   digest_at(q, dq);
   cr_assert_arr_eq(dp, dq, CRDT_HASH_LEN, "the same state digest");
@@ -440,7 +442,7 @@ static void counts_say_both(store *s, bool opens)
   if (opens)
     cr_assert_gt(c[0], 0, "this thread opened blocks itself");
   if (c[1] + c[3] == 0)
-    cr_log_warn("the worker took no block (a busy machine?)");
+    cr_log_info("the worker took no block (a busy machine?)");
 }
 
 /* A slow worker's store, each set in one batch (three chunks), against
