@@ -566,22 +566,59 @@ static void origins_free(origins *o)
   o->k = o->inl;
 }
 
+/* Room for need items of size each in a table whose first ones live in
+ * inl (the table's own struct): *v is moved to the heap, or to a bigger
+ * block, keeping its n items. */
+static gs_err table_reserve(void **v, void *inl, size_t n, size_t *cap,
+                            size_t need, size_t size)
+{
+  if (need <= *cap)
+    return GS_OK;
+  size_t c = need > 2 * *cap ? need : 2 * *cap;
+  if (c > SIZE_MAX / size)
+    return GS_ENOMEM;
+  void *nv = malloc(c * size);
+  if (!nv)
+    return GS_ENOMEM;
+  memcpy(nv, *v, n * size);
+  if (*v != inl)
+    free(*v);
+  *v = nv;
+  *cap = c;
+  return GS_OK;
+}
+
 /* Room for need keys in o. */
 static gs_err origins_reserve(origins *o, size_t need)
 {
-  if (need <= o->cap)
-    return GS_OK;
-  size_t cap = need > 2 * o->cap ? need : 2 * o->cap;
-  if (cap > SIZE_MAX / CRDT_KEY_LEN)
-    return GS_ENOMEM;
-  uint8_t (*k)[CRDT_KEY_LEN] = malloc(cap * CRDT_KEY_LEN);
-  if (!k)
-    return GS_ENOMEM;
-  memcpy(k, o->k, o->n * CRDT_KEY_LEN);
-  origins_free(o);
-  o->k = k;
-  o->cap = cap;
-  return GS_OK;
+  void *v = o->k;
+  gs_err err = table_reserve(&v, o->inl, o->n, &o->cap, need, CRDT_KEY_LEN);
+  o->k = v;
+  return err;
+}
+
+/* Every stamp r's state holds (tombstone, registers, set tags), in the
+ * order of its encoding, to fn; the first error stops the walk. */
+static gs_err stamps_each(const crdt_record *r,
+                          gs_err (*fn)(void *ctx, const crdt_stamp *s),
+                          void *ctx)
+{
+  gs_err err = GS_OK;
+  if (r->has_del)
+    err = fn(ctx, &r->del_stamp);
+  for (size_t i = 0; i < r->nfields && !err; i++) {
+    const field *f = &r->fields[i];
+    if (f->has_reg)
+      err = fn(ctx, &f->reg_stamp);
+    for (size_t j = 0; j < f->nelems && !err; j++) {
+      const elem *e = &f->elems[j];
+      for (size_t k = 0; k < e->adds.n && !err; k++)
+        err = fn(ctx, &e->adds.v[k]);
+      for (size_t k = 0; k < e->rems.n && !err; k++)
+        err = fn(ctx, &e->rems.v[k]);
+    }
+  }
+  return err;
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -600,23 +637,14 @@ static gs_err origins_push(origins *o, const crdt_stamp *s)
   return GS_OK;
 }
 
+static gs_err origins_push_cb(void *ctx, const crdt_stamp *s)
+{
+  return origins_push(ctx, s);
+}
+
 static gs_err origins_collect(const crdt_record *r, origins *o)
 {
-  gs_err err = GS_OK;
-  if (r->has_del)
-    err = origins_push(o, &r->del_stamp);
-  for (size_t i = 0; i < r->nfields && !err; i++) {
-    const field *f = &r->fields[i];
-    if (f->has_reg)
-      err = origins_push(o, &f->reg_stamp);
-    for (size_t j = 0; j < f->nelems && !err; j++) {
-      const elem *e = &f->elems[j];
-      for (size_t k = 0; k < e->adds.n && !err; k++)
-        err = origins_push(o, &e->adds.v[k]);
-      for (size_t k = 0; k < e->rems.n && !err; k++)
-        err = origins_push(o, &e->rems.v[k]);
-    }
-  }
+  gs_err err = stamps_each(r, origins_push_cb, o);
   if (err || o->n < 2)
     return err;
   if (o->n <= ORIGINS_INLINE) { /* a few: by insertion */
@@ -771,19 +799,10 @@ static void stab_free(stab *t)
 
 static gs_err stab_reserve(stab *t, size_t need)
 {
-  if (need <= t->cap)
-    return GS_OK;
-  size_t cap = need > 2 * t->cap ? need : 2 * t->cap;
-  if (cap > SIZE_MAX / sizeof *t->v)
-    return GS_ENOMEM;
-  crdt_stamp *v = malloc(cap * sizeof *v);
-  if (!v)
-    return GS_ENOMEM;
-  memcpy(v, t->v, t->n * sizeof *v);
-  stab_free(t);
+  void *v = t->v;
+  gs_err err = table_reserve(&v, t->inl, t->n, &t->cap, need, sizeof *t->v);
   t->v = v;
-  t->cap = cap;
-  return GS_OK;
+  return err;
 }
 
 static gs_err stab_push(stab *t, const crdt_stamp *s)
@@ -802,23 +821,14 @@ static int stamp_qcmp(const void *a, const void *b)
   return crdt_stamp_cmp(a, b);
 }
 
+static gs_err stab_push_cb(void *ctx, const crdt_stamp *s)
+{
+  return stab_push(ctx, s);
+}
+
 static gs_err stab_collect(const crdt_record *r, stab *t)
 {
-  gs_err err = GS_OK;
-  if (r->has_del)
-    err = stab_push(t, &r->del_stamp);
-  for (size_t i = 0; i < r->nfields && !err; i++) {
-    const field *f = &r->fields[i];
-    if (f->has_reg)
-      err = stab_push(t, &f->reg_stamp);
-    for (size_t j = 0; j < f->nelems && !err; j++) {
-      const elem *e = &f->elems[j];
-      for (size_t k = 0; k < e->adds.n && !err; k++)
-        err = stab_push(t, &e->adds.v[k]);
-      for (size_t k = 0; k < e->rems.n && !err; k++)
-        err = stab_push(t, &e->rems.v[k]);
-    }
-  }
+  gs_err err = stamps_each(r, stab_push_cb, t);
   if (err || t->n < 2)
     return err;
   qsort(t->v, t->n, sizeof *t->v, stamp_qcmp);
