@@ -6,37 +6,9 @@
  * record decodes only from the exact bytes version 3 encodes it to, each
  * rule refused on its own.
  */
-#include "crdt_test_util.h"
+#include "record_test_util.h"
 
-#define NOW 1790000000000ULL
-
-static const char *scope = "gongrencun/qinghejv/g07";
-static const uint8_t rid[CRDT_ID_LEN] = {0x01, 0x9a, 1, 2, 3, 4, 5, 6,
-                                         7,    8,    9, 10, 11, 12, 13, 14};
-static uint8_t oa[CRDT_KEY_LEN], ob[CRDT_KEY_LEN];
-
-static void init(void)
-{
-  cr_assert_eq(crdt_crypto_init(), GS_OK);
-  memset(oa, 0xaa, sizeof oa);
-  memset(ob, 0xbb, sizeof ob);
-}
-
-TestSuite(crdt_record3, .init = init);
-
-static crdt_record *empty(void)
-{
-  crdt_record *r = crdt_record_new(scope, strlen(scope), "resident", 8, rid);
-  cr_assert_not_null(r);
-  return r;
-}
-
-static crdt_stamp stamp(uint64_t ms, unsigned c, const uint8_t *origin)
-{
-  crdt_stamp s = {.hlc = CRDT_HLC_MAKE(ms, c)};
-  memcpy(s.origin, origin, CRDT_KEY_LEN);
-  return s;
-}
+TestSuite(crdt_record3, .init = record_init);
 
 static void apply(crdt_record *r, crdt_op_kind kind, const char *field,
                   const char *s, const crdt_stamp *tags, size_t ntags,
