@@ -954,6 +954,7 @@ static gs_err change_unpack(store *s, const MDB_val *v, const uint8_t **p,
 /* ---- upgrading a store of format 1 ---- */
 
 #define UPGRADE_BATCH 5000 /* entries rewritten per transaction */
+#define UPGRADE_KEY_MAX 512 /* longer keys are corruption */
 
 static int lmdb_keycmp(const void *a, size_t an, const void *b, size_t bn);
 
@@ -1017,42 +1018,90 @@ static gs_err upgrade_change(store *s, const MDB_val *v, MDB_val *nv,
   return err;
 }
 
+/* One batch of an upgrade pass over db, begun: a write transaction, the
+ * pass's mark (meta entry `mark`: the key after which old entries may
+ * remain; empty: from the first) copied into last (its length in lastn), and a cursor on
+ * db at the first entry past it (values opened when sealed, unless keys
+ * only), its result in *rc (MDB_NOTFOUND: none left). *txn NULL and
+ * GS_OK when the mark is gone: the pass is done. */
+static gs_err upgrade_begin(store *s, int db, MDB_val *mk,
+                            bool keys_only, MDB_txn **txn, MDB_cursor **cur,
+                            uint8_t last[UPGRADE_KEY_MAX], size_t *lastn,
+                            MDB_val *k, MDB_val *v, int *rc)
+{
+  MDB_val mv;
+  *cur = NULL;
+  gs_err err = txn_begin(s, 0, txn);
+  if (err)
+    return err;
+  if ((*rc = sv_get(s, *txn, s->dbi[DB_META], mk, &mv)) == MDB_NOTFOUND) {
+    mdb_txn_abort(*txn);
+    *txn = NULL;
+    return GS_OK;
+  }
+  if (*rc)
+    return GS_OK;
+  if (mv.mv_size > UPGRADE_KEY_MAX)
+    return GS_ECORRUPT;
+  *lastn = mv.mv_size;
+  memcpy(last, mv.mv_data, *lastn);
+  if ((*rc = mdb_cursor_open(*txn, s->dbi[db], cur)) != 0) {
+    *cur = NULL;
+    return GS_OK;
+  }
+  MDB_cursor_op first = *lastn ? MDB_SET_RANGE : MDB_FIRST;
+  k->mv_size = *lastn, k->mv_data = last;
+  *rc = keys_only ? mdb_cursor_get(*cur, k, v, first)
+                  : sv_cursor_get(s, *cur, k, v, first);
+  if (*lastn && *rc == 0 && k->mv_size == *lastn &&
+      memcmp(k->mv_data, last, *lastn) == 0)
+    *rc = keys_only ? mdb_cursor_get(*cur, k, v, MDB_NEXT)
+                    : sv_cursor_get(s, *cur, k, v, MDB_NEXT);
+  /* each batch starts past the last: a damaged tree must not loop */
+  if (*lastn && *rc == 0 &&
+      lmdb_keycmp(k->mv_data, k->mv_size, last, *lastn) <= 0)
+    return GS_ECORRUPT;
+  return GS_OK;
+}
+
+/* One batch of an upgrade pass, ended (the cursor closed already): the
+ * mark removed at the end of db, else moved to last; then committed. An
+ * LMDB result. */
+static int upgrade_end(store *s, MDB_txn **txn, MDB_val *mk, bool end,
+                       const uint8_t *last, size_t lastn, bool *done)
+{
+  int rc;
+  if (end) {
+    rc = mdb_del(*txn, s->dbi[DB_META], mk, NULL);
+  } else {
+    MDB_val lv = {lastn, (void *)last};
+    rc = sv_put(s, *txn, s->dbi[DB_META], mk, &lv, 0);
+  }
+  if (rc == 0) {
+    rc = mdb_txn_commit(*txn);
+    *txn = NULL;
+    *done = rc == 0 && end;
+  }
+  return rc;
+}
+
 static gs_err upgrade_batch(store *s, int db, const char *mark,
                             upgrade_fn fn, bool *done)
 {
   MDB_txn *txn;
   MDB_cursor *cur = NULL;
-  uint8_t last[512];
+  uint8_t last[UPGRADE_KEY_MAX];
   size_t lastn = 0, seen = 0;
-  gs_err err = txn_begin(s, 0, &txn);
-  if (err)
-    return err;
-  MDB_val mk = {strlen(mark), (void *)mark}, mv, k, v;
-  int rc = sv_get(s, txn, s->dbi[DB_META], &mk, &mv);
-  if (rc == MDB_NOTFOUND) {
-    mdb_txn_abort(txn);
+  MDB_val mk = {strlen(mark), (void *)mark}, k, v;
+  int rc = 0;
+  gs_err err = upgrade_begin(s, db, &mk, false, &txn, &cur, last, &lastn, &k,
+                             &v, &rc);
+  if (!err && !txn) {
     *done = true;
     return GS_OK;
   }
-  if (!rc && mv.mv_size > sizeof last)
-    err = GS_ECORRUPT;
-  if (rc || err)
+  if (err || (rc && rc != MDB_NOTFOUND))
     goto out;
-  lastn = mv.mv_size;
-  memcpy(last, mv.mv_data, lastn);
-  if ((rc = mdb_cursor_open(txn, s->dbi[db], &cur)) != 0)
-    goto out;
-  if (lastn) {
-    k.mv_size = lastn, k.mv_data = last;
-    rc = sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
-    if (rc == 0 && k.mv_size == lastn && memcmp(k.mv_data, last, lastn) == 0)
-      rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
-    /* each batch starts past the last: a damaged tree must not loop */
-    if (rc == 0 && lmdb_keycmp(k.mv_data, k.mv_size, last, lastn) <= 0)
-      err = GS_ECORRUPT;
-  } else {
-    rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST);
-  }
   for (; rc == 0 && !err && seen < UPGRADE_BATCH;
        rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT), seen++) {
     if (k.mv_size > sizeof last) {
@@ -1088,19 +1137,10 @@ static gs_err upgrade_batch(store *s, int db, const char *mark,
   }
   if (err)
     goto out;
-  if (rc == MDB_NOTFOUND) { /* the end: every entry is rewritten */
-    rc = mdb_del(txn, s->dbi[DB_META], &mk, NULL);
-    *done = rc == 0;
-  } else if (rc == 0) {
-    MDB_val lv = {lastn, last};
-    rc = sv_put(s, txn, s->dbi[DB_META], &mk, &lv, 0);
-  }
   mdb_cursor_close(cur);
   cur = NULL;
-  if (rc == 0) {
-    rc = mdb_txn_commit(txn);
-    txn = NULL;
-  }
+  if (rc == MDB_NOTFOUND || rc == 0) /* the end: every entry rewritten */
+    rc = upgrade_end(s, &txn, &mk, rc == MDB_NOTFOUND, last, lastn, done);
 out:
   if (cur)
     mdb_cursor_close(cur);
@@ -2182,37 +2222,21 @@ static gs_err upgrade_hist_batch(store *s, bool *done)
   static const char mark[] = "upgrade-hist";
   MDB_txn *txn;
   MDB_cursor *cur = NULL;
-  uint8_t last[512];
+  uint8_t last[UPGRADE_KEY_MAX];
   size_t lastn = 0, nold = 0, used = 0;
   uint8_t *buf = NULL; /* the old keys: length (2 bytes) then the key */
-  gs_err err = txn_begin(s, 0, &txn);
-  if (err)
-    return err;
-  MDB_val mk = {sizeof mark - 1, (void *)mark}, mv, k, v;
-  int rc = sv_get(s, txn, s->dbi[DB_META], &mk, &mv);
-  if (rc == MDB_NOTFOUND) {
-    mdb_txn_abort(txn);
+  MDB_val mk = {sizeof mark - 1, (void *)mark}, k, v;
+  int rc = 0;
+  gs_err err = upgrade_begin(s, DB_HIST, &mk, true, &txn, &cur, last, &lastn,
+                             &k, &v, &rc);
+  if (!err && !txn) {
     *done = true;
     return GS_OK;
   }
-  if (!rc && mv.mv_size > sizeof last)
-    err = GS_ECORRUPT;
   if (!rc && !err && !(buf = malloc(UPGRADE_BATCH * (2 + sizeof last))))
     err = GS_ENOMEM;
-  if (rc || err)
+  if ((rc && rc != MDB_NOTFOUND) || err)
     goto out;
-  lastn = mv.mv_size;
-  memcpy(last, mv.mv_data, lastn);
-  if ((rc = mdb_cursor_open(txn, s->dbi[DB_HIST], &cur)) != 0)
-    goto out;
-  if (lastn) {
-    k.mv_size = lastn, k.mv_data = last;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (rc == 0 && k.mv_size == lastn && memcmp(k.mv_data, last, lastn) == 0)
-      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-  } else {
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-  }
   for (; rc == 0 && nold < UPGRADE_BATCH;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     const uint8_t *kb = k.mv_data, *nul = memchr(kb, 0, k.mv_size);
@@ -2258,17 +2282,7 @@ static gs_err upgrade_hist_batch(store *s, bool *done)
   }
   if (err || rc)
     goto out;
-  if (end) {
-    rc = mdb_del(txn, s->dbi[DB_META], &mk, NULL);
-  } else {
-    MDB_val lv = {lastn, last};
-    rc = sv_put(s, txn, s->dbi[DB_META], &mk, &lv, 0);
-  }
-  if (rc == 0) {
-    rc = mdb_txn_commit(txn);
-    txn = NULL;
-    *done = rc == 0 && end;
-  }
+  rc = upgrade_end(s, &txn, &mk, end, last, lastn, done);
 out:
   free(buf);
   if (cur)

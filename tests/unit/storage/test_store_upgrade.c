@@ -895,3 +895,24 @@ Test(store_upgrade, a_format_2_upgrade_tells_its_progress_then_compaction)
   store_close(s);
   cr_assert_eq(t.n, 0);
 }
+
+/* The batch that rewrote the last record left its mark on it (a SIGKILL
+ * before the next batch found nothing past it): the next open ends the
+ * pass, with nothing left to do and nothing refused. */
+Test(store_upgrade, a_mark_on_the_last_record_ends_the_pass)
+{
+  uint8_t before[CRDT_HASH_LEN], after[CRDT_HASH_LEN], key[512];
+  size_t n, counts[4], keyn = 0;
+  fill();
+  digest(before, &n);
+  count_versions(counts, NREC - 1, key, &keyn);
+  cr_assert_eq(make_old_v(NREC, 3, (const char *)key, keyn, 2), 0);
+  store *s;
+  cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
+  char mark[8];
+  cr_assert_eq(store_meta_get(s, "upgrade", mark, sizeof mark, &n),
+               GS_ENOTFOUND, "the pass ended");
+  store_close(s);
+  digest(after, &n);
+  cr_assert_arr_eq(before, after, CRDT_HASH_LEN);
+}
