@@ -1085,6 +1085,23 @@ static int upgrade_end(store *s, MDB_txn **txn, MDB_val *mk, bool end,
   return rc;
 }
 
+/* What a batch of an upgrade pass comes to: what is still open of it
+ * closed (aborted), err or LMDB's rc; a full map is grown (the batch is
+ * then tried again). */
+static gs_err upgrade_out(store *s, MDB_cursor *cur, MDB_txn *txn,
+                          gs_err err, int rc, bool *done)
+{
+  if (cur)
+    mdb_cursor_close(cur);
+  if (txn)
+    mdb_txn_abort(txn);
+  if (err)
+    return err;
+  if (rc)
+    *done = false;
+  return rc == MDB_MAP_FULL ? grow_map(s) : lmdb_err(rc);
+}
+
 static gs_err upgrade_batch(store *s, int db, const char *mark,
                             upgrade_fn fn, bool *done)
 {
@@ -1142,15 +1159,7 @@ static gs_err upgrade_batch(store *s, int db, const char *mark,
   if (rc == MDB_NOTFOUND || rc == 0) /* the end: every entry rewritten */
     rc = upgrade_end(s, &txn, &mk, rc == MDB_NOTFOUND, last, lastn, done);
 out:
-  if (cur)
-    mdb_cursor_close(cur);
-  if (txn)
-    mdb_txn_abort(txn);
-  if (err)
-    return err;
-  if (rc)
-    *done = false;
-  return rc == MDB_MAP_FULL ? grow_map(s) : lmdb_err(rc);
+  return upgrade_out(s, cur, txn, err, rc, done);
 }
 
 static const struct {
@@ -2285,15 +2294,7 @@ static gs_err upgrade_hist_batch(store *s, bool *done)
   rc = upgrade_end(s, &txn, &mk, end, last, lastn, done);
 out:
   free(buf);
-  if (cur)
-    mdb_cursor_close(cur);
-  if (txn)
-    mdb_txn_abort(txn);
-  if (err)
-    return err;
-  if (rc)
-    *done = false;
-  return rc == MDB_MAP_FULL ? grow_map(s) : lmdb_err(rc);
+  return upgrade_out(s, cur, txn, err, rc, done);
 }
 
 /* Keys one after the other in one buffer, each preceded by its length
