@@ -36,9 +36,10 @@
  * string. The fields are one flat list; a field with no set elements
  * leaves out their empty list, an element with no removed tag its empty
  * list of removes. A resident of eleven fields written once: 433 bytes
- * in version 2, 181 in version 3 (tests/unit/crdt/test_record3.c). Canonical: only the exact
- * bytes the encoder writes decode (tables sorted, nothing in them unused,
- * a table name by its number, ints in their shortest form).
+ * in version 2, 181 in version 3 (tests/unit/crdt/test_record3.c).
+ * Canonical: only the exact bytes the encoder writes decode (tables
+ * sorted, nothing in them unused, a table name by its number, ints in
+ * their shortest form).
  *
  * Version 2 (store format 2; still read, and rewritten on open):
  *   [2, scope, coll, id(bin16), [origin(bin32)...], del, [field...]]

@@ -1019,11 +1019,11 @@ static gs_err upgrade_change(store *s, const MDB_val *v, MDB_val *nv,
 }
 
 /* One batch of an upgrade pass over db, begun: a write transaction, the
- * pass's mark (meta entry `mark`: the key after which old entries may
- * remain; empty: from the first) copied into last (its length in lastn), and a cursor on
- * db at the first entry past it (values opened when sealed, unless keys
- * only), its result in *rc (MDB_NOTFOUND: none left). *txn NULL and
- * GS_OK when the mark is gone: the pass is done. */
+ * pass's mark (meta entry mk: the key after which old entries may
+ * remain; empty: from the first) copied into last (its length in
+ * lastn), and a cursor on db at the first entry past it (values opened
+ * when sealed, unless keys only), its result in *rc (MDB_NOTFOUND: none
+ * left). *txn NULL and GS_OK when the mark is gone: the pass is done. */
 static gs_err upgrade_begin(store *s, int db, MDB_val *mk,
                             bool keys_only, MDB_txn **txn, MDB_cursor **cur,
                             uint8_t last[UPGRADE_KEY_MAX], size_t *lastn,

@@ -861,7 +861,7 @@ typedef struct told {
   size_t n;
 } told;
 
-static void tell(void *ctx, int what, uint64_t done, uint64_t total)
+static void progress_told(void *ctx, int what, uint64_t done, uint64_t total)
 {
   told *t = ctx;
   cr_assert_lt(t->n, 64);
@@ -875,7 +875,7 @@ Test(store_upgrade, a_format_2_upgrade_tells_its_progress_then_compaction)
   cr_assert_eq(make_old_v(0, 2, NULL, 0, 2), NREC);
   static told t;
   store *s;
-  store_opts o = {.progress = tell, .progress_ctx = &t};
+  store_opts o = {.progress = progress_told, .progress_ctx = &t};
   cr_assert_eq(store_open_ex(dir, STORE_NOSYNC, &o, &s), GS_OK);
   store_close(s);
   /* every record and hist key walked, counted up to about all of them,
