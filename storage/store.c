@@ -345,6 +345,9 @@ static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
  * be made, this thread does all of it, in the same order: the same
  * bytes. */
 
+static gs_err record_decode(const MDB_val *k, const MDB_val *v, bool state,
+                            crdt_record **out);
+
 #define TOUCHED_CHUNK 1024 /* records: bounds the plain bytes held */
 #define CIPHER_THREAD_MIN 16 /* records; fewer: waking the worker costs more */
 #define CIPHER_BLOCK 8       /* records taken at a time (about 3 us) */
@@ -364,16 +367,21 @@ typedef struct cipher_item {
   uint8_t *sealed;      /* enc sealed (NULL: put enc as it is); in the
                          * store's tsealed, or owned when sown */
   size_t from, to;      /* its ops: idx[from..to) */
+  crdt_record *rec;     /* plain decoded by the thread that opened it
+                         * (owned; NULL: touched_apply decodes) */
   bool fresh, same;     /* a new record; enc equals plain (not written) */
   bool sown;            /* sealed is malloc'd (tsealed was full) */
-  gs_err err;           /* of its open or seal */
+  gs_err err;           /* of its open, decode or seal */
 } cipher_item;
 
 #ifndef _WIN32
 /* Open (it->raw into it->plain, which points into the chunk's buffer)
- * or seal (it->enc into it->sealed) item it with sealer, as open_value
- * and seal_value do (same associated data, same rule for a store being
- * sealed). Touches only it and sealer. */
+ * and decode (into it->rec, as touched_apply would: a value that does not
+ * decode is it->err GS_ECORRUPT), or seal (it->enc into it->sealed) item
+ * it with sealer, as open_value and seal_value do (same associated data,
+ * same rule for a store being sealed). Touches only it and sealer (and
+ * reads the key's bytes); crdt_record_* keep no state outside the
+ * record, so the two threads decode different records at once. */
 static void cipher_one(bool mixed, crdt_sealer *sealer, cipher_item *it,
                        bool seal)
 {
@@ -391,14 +399,17 @@ static void cipher_one(bool mixed, crdt_sealer *sealer, cipher_item *it,
   }
   if (adn && it->rawn >= CRDT_SEAL_OVERHEAD &&
       crdt_sealer_open(sealer, ad, adn, it->raw, it->rawn,
-                       (uint8_t *)it->plain) == GS_OK)
-    return;
-  if (mixed) { /* one not sealed yet: read as it is */
+                       (uint8_t *)it->plain) == GS_OK) {
+    ;
+  } else if (mixed) { /* one not sealed yet: read as it is */
     it->plain = it->raw;
     it->plainn = it->rawn;
   } else {
     it->err = GS_ESEAL;
+    return;
   }
+  MDB_val pv = {it->plainn, (void *)it->plain};
+  it->err = record_decode(&it->k, &pv, true, &it->rec);
 }
 
 static void cipher_block(bool mixed, crdt_sealer *sealer, cipher_item *it,
@@ -2644,6 +2655,9 @@ static gs_err touched_apply(store *s, touched_set *ts, const size_t *idx,
       return GS_ENOMEM;
   } else if (it->rc || it->err) {
     return it->rc ? lmdb_err(it->rc) : it->err;
+  } else if (it->rec) { /* decoded where it was opened */
+    rec = it->rec;
+    it->rec = NULL;
   } else {
     MDB_val pv = {it->plainn, (void *)it->plain};
     if ((err = record_decode(&it->k, &pv, true, &rec)) != GS_OK)
@@ -2994,6 +3008,7 @@ out:
     free(items[j].enc);
     if (items[j].sown)
       free(items[j].sealed);
+    crdt_record_free(items[j].rec); /* decoded, not applied: failed */
   }
   free(idx);
   if (used)
