@@ -354,6 +354,11 @@ static gs_err record_decode(const MDB_val *k, const MDB_val *v, bool state,
 #define CIPHER_WAKE 16       /* blocks ready to seal that wake the worker */
 #define TSEALED_MAX (1u << 20) /* bytes of sealed values kept between chunks */
 #define CIPHER_BLOCKS(m) (((m) + CIPHER_BLOCK - 1) / CIPHER_BLOCK)
+/* blocks ready to seal that wake the worker, in a chunk of nb blocks:
+ * CIPHER_WAKE, or half of a smaller chunk (a seal encodes too: a small
+ * chunk's seals are worth the wake) */
+#define CIPHER_WAKE_AT(nb)                                                     \
+  ((nb) / 2 + 1 < CIPHER_WAKE ? (nb) / 2 + 1 : CIPHER_WAKE)
 
 typedef struct cipher_item {
   MDB_val k;            /* the record's key */
@@ -368,40 +373,103 @@ typedef struct cipher_item {
                          * store's tsealed, or owned when sown */
   size_t from, to;      /* its ops: idx[from..to) */
   crdt_record *rec;     /* plain decoded by the thread that opened it
-                         * (owned; NULL: touched_apply decodes) */
+                         * (NULL: touched_apply decodes), then its ops
+                         * applied (applied): encoded where it is sealed
+                         * (owned) */
+  bool applied;         /* rec's ops applied: to encode and seal */
   bool fresh, same;     /* a new record; enc equals plain (not written) */
   bool sown;            /* sealed is malloc'd (tsealed was full) */
   gs_err err;           /* of its open, decode or seal */
 } cipher_item;
 
 #ifndef _WIN32
-/* Open (it->raw into it->plain, which points into the chunk's buffer)
- * and decode (into it->rec, as touched_apply would: a value that does not
- * decode is it->err GS_ECORRUPT), or seal (it->enc into it->sealed) item
- * it with sealer, as open_value and seal_value do (same associated data,
- * same rule for a store being sealed). Touches only it and sealer (and
- * reads the key's bytes); crdt_record_* keep no state outside the
- * record, so the two threads decode different records at once. */
-static void cipher_one(bool mixed, crdt_sealer *sealer, cipher_item *it,
-                       bool seal)
+typedef struct cipher_job {
+  cipher_item *it;
+  size_t m, nb;
+  bool mixed;
+  uint32_t gen;
+  unsigned delay_us; /* tests: the worker's wait after taking a block */
+  uint64_t *here;    /* this thread's counts (store's cipher_here) */
+  uint8_t *sbuf;     /* the store's tsealed: sbuf[0..scap) */
+  size_t scap;
+  atomic_size_t *sat; /* its bytes taken (the worker's sat) */
+} cipher_job;
+
+/* Item it sealed, in the worker path of touched_write: a record left
+ * applied there (it->applied, it->rec: one that was stored) encoded here
+ * first (crdt_record_encode), it->same when its opened bytes are the same
+ * (not a value that sealing under way has not sealed yet: then neither
+ * sealed nor written again), the record and the encoding freed here (by
+ * the thread that encoded them: most are decoded here too); a new record
+ * is encoded by touched_apply (made there: freed there, a malloc and its
+ * free on one thread). Sealed into the next bytes of j's sbuf (taken by
+ * an atomic add: both threads seal), or its own allocation when sbuf is
+ * full (it->sown). An item not applied (a failed batch's rest) is left as
+ * it is. */
+static void cipher_seal(const cipher_job *j, crdt_sealer *sealer,
+                        cipher_item *it)
 {
-  if (seal ? !it->sealed : it->rc || it->plain == it->raw)
-    return; /* nothing to seal; not read, or not sealed */
-  uint8_t ad[AD_MAX];
-  size_t adn = seal_ad(DB_RECORDS, &it->k, ad, sizeof ad);
-  if (seal) {
-    it->err = !adn ? lmdb_err(MDB_BAD_VALSIZE)
+  bool mine = it->applied; /* encoded here (else by touched_apply) */
+  if (mine) {
+    it->applied = false;
+    gs_err err = crdt_record_encode(it->rec, &it->enc, &it->encn);
+    crdt_record_free(it->rec);
+    it->rec = NULL;
+    if (err != GS_OK) {
+      it->err = err;
+      return;
+    }
+    it->same = !it->fresh && it->plain != it->raw &&
+               it->encn == it->plainn &&
+               memcmp(it->enc, it->plain, it->encn) == 0;
+  }
+  if (!it->enc)
+    return; /* not applied (a failed batch's rest) */
+  if (!it->same) {
+    uint8_t ad[AD_MAX];
+    size_t adn = seal_ad(DB_RECORDS, &it->k, ad, sizeof ad);
+    size_t need = it->encn + CRDT_SEAL_OVERHEAD;
+    size_t off = atomic_fetch_add(j->sat, need);
+    if (off <= j->scap && need <= j->scap - off)
+      it->sealed = j->sbuf + off;
+    else if ((it->sealed = malloc(need)))
+      it->sown = true;
+    it->err = !it->sealed ? GS_ENOMEM
+              : !adn      ? lmdb_err(MDB_BAD_VALSIZE)
               : crdt_sealer_seal(sealer, ad, adn, it->enc, it->encn,
                                  it->sealed) != GS_OK
                   ? GS_ECRYPTO
                   : GS_OK;
+  }
+  if (mine) {
+    free(it->enc);
+    it->enc = NULL;
+  }
+}
+
+/* Open (it->raw into it->plain, which points into the chunk's buffer)
+ * and decode it (into it->rec, as touched_apply would: a value that does
+ * not decode is it->err GS_ECORRUPT) with sealer, as open_value does
+ * (same associated data, same rule for a store being sealed); or (seal)
+ * cipher_seal. Touches only it and sealer (and j's sbuf bytes it takes;
+ * it reads the key's bytes); crdt_record_* keep no state outside the
+ * record, so the two threads work on different records at once. */
+static void cipher_one(const cipher_job *j, crdt_sealer *sealer,
+                       cipher_item *it, bool seal)
+{
+  if (seal) {
+    cipher_seal(j, sealer, it);
     return;
   }
+  if (it->rc || it->plain == it->raw)
+    return; /* not read, or not sealed */
+  uint8_t ad[AD_MAX];
+  size_t adn = seal_ad(DB_RECORDS, &it->k, ad, sizeof ad);
   if (adn && it->rawn >= CRDT_SEAL_OVERHEAD &&
       crdt_sealer_open(sealer, ad, adn, it->raw, it->rawn,
                        (uint8_t *)it->plain) == GS_OK) {
     ;
-  } else if (mixed) { /* one not sealed yet: read as it is */
+  } else if (j->mixed) { /* one not sealed yet: read as it is */
     it->plain = it->raw;
     it->plainn = it->rawn;
   } else {
@@ -412,12 +480,12 @@ static void cipher_one(bool mixed, crdt_sealer *sealer, cipher_item *it,
   it->err = record_decode(&it->k, &pv, true, &it->rec);
 }
 
-static void cipher_block(bool mixed, crdt_sealer *sealer, cipher_item *it,
-                         size_t m, size_t b, bool seal)
+static void cipher_block(const cipher_job *j, crdt_sealer *sealer, size_t b,
+                         bool seal)
 {
-  size_t end = (b + 1) * CIPHER_BLOCK < m ? (b + 1) * CIPHER_BLOCK : m;
+  size_t end = (b + 1) * CIPHER_BLOCK < j->m ? (b + 1) * CIPHER_BLOCK : j->m;
   for (size_t i = b * CIPHER_BLOCK; i < end; i++)
-    cipher_one(mixed, sealer, &it[i], seal);
+    cipher_one(j, sealer, &j->it[i], seal);
 }
 
 #define CIPHER_MAXB CIPHER_BLOCKS(TOUCHED_CHUNK)
@@ -429,14 +497,6 @@ static void cipher_block(bool mixed, crdt_sealer *sealer, cipher_item *it,
 #define CIPHER_GEN(v) ((uint32_t)((v) >> 32))
 #define CIPHER_IDX(v) ((size_t)((v) & 0xffffffffu))
 
-typedef struct cipher_job {
-  cipher_item *it;
-  size_t m, nb;
-  bool mixed;
-  uint32_t gen;
-  unsigned delay_us; /* tests: the worker's wait after taking a block */
-  uint64_t *here;    /* this thread's counts (store's cipher_here) */
-} cipher_job;
 
 typedef struct cipher_worker {
   pthread_t t;
@@ -451,7 +511,8 @@ typedef struct cipher_worker {
   atomic_bool waiting;   /* the worker waits (under mu) for seal blocks */
   _Atomic uint64_t onext; /* CIPHER_TAG: the next block to open */
   _Atomic uint64_t snext; /* CIPHER_TAG: the next block to seal */
-  atomic_size_t encoded;  /* blocks encoded by this thread: sealable */
+  atomic_size_t encoded;  /* blocks applied by this thread: sealable */
+  atomic_size_t sat;      /* bytes of the job's sbuf taken */
   atomic_bool odone[CIPHER_MAXB], sdone[CIPHER_MAXB];
   atomic_uint_fast64_t wopened, wsealed; /* blocks done by the worker */
   uint64_t waited_ns; /* this thread's waits for the job's blocks */
@@ -500,7 +561,7 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
   while (cipher_claim(&w->onext, j, &b)) {
     if (j->delay_us)
       usleep(j->delay_us);
-    cipher_block(j->mixed, w->sealer, j->it, j->m, b, false);
+    cipher_block(j, w->sealer, b, false);
     atomic_fetch_add_explicit(&w->wopened, 1, memory_order_relaxed);
     atomic_store(&w->odone[b], true);
   }
@@ -512,7 +573,7 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
       if (cipher_claim(&w->snext, j, &b)) {
         if (j->delay_us)
           usleep(j->delay_us);
-        cipher_block(j->mixed, w->sealer, j->it, j->m, b, true);
+        cipher_block(j, w->sealer, b, true);
         atomic_fetch_add_explicit(&w->wsealed, 1, memory_order_relaxed);
         atomic_store(&w->sdone[b], true);
       }
@@ -525,7 +586,7 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
       size_t e = atomic_load(&w->encoded);
       if (w->has_job || w->quit || CIPHER_GEN(v) != j->gen ||
           CIPHER_IDX(v) >= j->nb || e >= j->nb ||
-          e >= CIPHER_IDX(v) + CIPHER_WAKE)
+          e >= CIPHER_IDX(v) + CIPHER_WAKE_AT(j->nb))
         break;
       pthread_cond_wait(&w->go, &w->mu);
     }
@@ -608,8 +669,11 @@ static void cipher_post(cipher_worker *w, cipher_item *it, size_t m,
 {
   pthread_mutex_lock(&w->mu);
   cipher_job *j = &w->job;
-  *j = (cipher_job){it, m, CIPHER_BLOCKS(m), s->mixed, j->gen + 1,
-                    s->cipher_delay_us, s->cipher_here};
+  *j = (cipher_job){it,        m,          CIPHER_BLOCKS(m),
+                    s->mixed,  j->gen + 1, s->cipher_delay_us,
+                    s->cipher_here, s->tsealed, s->tscap,
+                    &w->sat};
+  atomic_store(&w->sat, 0);
   for (size_t b = 0; b < j->nb; b++) {
     atomic_store(&w->odone[b], false);
     atomic_store(&w->sdone[b], false);
@@ -634,7 +698,7 @@ static void cipher_help(cipher_worker *w, crdt_sealer *sealer,
   const cipher_job *j = &w->job;
   size_t b;
   while (!atomic_load(flag) && cipher_claim(c, j, &b)) {
-    cipher_block(j->mixed, sealer, j->it, j->m, b, seal);
+    cipher_block(j, sealer, b, seal);
     j->here[seal]++;
     atomic_store(&done[b], true);
   }
@@ -649,7 +713,7 @@ static void cipher_opened(cipher_worker *w, crdt_sealer *sealer, size_t b)
   const cipher_job *j = &w->job;
   uint64_t want = CIPHER_TAG(j->gen, b);
   if (atomic_compare_exchange_strong(&w->onext, &want, want + 1)) {
-    cipher_block(j->mixed, sealer, j->it, j->m, b, false);
+    cipher_block(j, sealer, b, false);
     j->here[0]++;
     atomic_store(&w->odone[b], true);
   } else if (!atomic_load(&w->odone[b])) { /* the worker has it */
@@ -666,7 +730,7 @@ static void cipher_sealed(cipher_worker *w, crdt_sealer *sealer, size_t b)
   const cipher_job *j = &w->job;
   uint64_t want = CIPHER_TAG(j->gen, b);
   if (atomic_compare_exchange_strong(&w->snext, &want, want + 1)) {
-    cipher_block(j->mixed, sealer, j->it, j->m, b, true);
+    cipher_block(j, sealer, b, true);
     j->here[1]++;
     atomic_store(&w->sdone[b], true);
   } else if (!atomic_load(&w->sdone[b])) {
@@ -679,7 +743,7 @@ static void cipher_encoded(cipher_worker *w, size_t n)
 {
   atomic_store(&w->encoded, n);
   if (atomic_load(&w->waiting) &&
-      n >= CIPHER_IDX(atomic_load(&w->snext)) + CIPHER_WAKE) {
+      n >= CIPHER_IDX(atomic_load(&w->snext)) + CIPHER_WAKE_AT(w->job.nb)) {
     pthread_mutex_lock(&w->mu);
     pthread_cond_signal(&w->go);
     pthread_mutex_unlock(&w->mu);
@@ -696,7 +760,7 @@ static void cipher_finish(cipher_worker *w, crdt_sealer *sealer)
   size_t b;
   atomic_store(&w->encoded, j->nb);
   while (cipher_claim(&w->snext, j, &b)) {
-    cipher_block(j->mixed, sealer, j->it, j->m, b, true);
+    cipher_block(j, sealer, b, true);
     j->here[1]++;
     atomic_store(&w->sdone[b], true);
   }
@@ -2633,15 +2697,17 @@ static void touched_read(store *s, MDB_txn *txn, cipher_item *it,
     it->rc = GS_ESEAL; /* too short to be sealed */
 }
 
-/* Item it's record (opened, or new), its ops idx[it->from..it->to)
- * applied, encoded into it->enc; the hist entry of each (record, change)
- * added to hist; it->same when, in a sealed store, the new bytes are the
- * opened ones (not a value that sealing under way has not sealed yet):
- * then neither sealed nor written again. Not in an open store: there the
- * compare of every record costs more (2% of a merge) than the rare put
- * of a lost edit it saves. */
+/* Item it's record (opened, or new; decoded already when it->rec), its
+ * ops idx[it->from..it->to) applied, encoded into it->enc; the hist entry
+ * of each (record, change) added to hist; it->same when, in a sealed
+ * store, the new bytes are the opened ones (not a value that sealing
+ * under way has not sealed yet): then neither sealed nor written again.
+ * Not in an open store: there the compare of every record costs more (2%
+ * of a merge) than the rare put of a lost edit it saves. keep (the
+ * worker path): the applied record is left in it->rec (it->applied), for
+ * cipher_seal to encode, compare and seal. */
 static gs_err touched_apply(store *s, touched_set *ts, const size_t *idx,
-                            cipher_item *it, key_list *hist)
+                            cipher_item *it, key_list *hist, bool keep)
 {
   size_t first = idx[it->from];
   const crdt_change *c0 = ts->ch[ts->chg[first]].c;
@@ -2682,6 +2748,11 @@ static gs_err touched_apply(store *s, touched_set *ts, const size_t *idx,
       if ((err = key_list_add(hist, kb, head, nc->tail, HIST_TAIL)))
         goto out;
     }
+  }
+  if (keep && !it->fresh) {
+    it->rec = rec;
+    it->applied = true;
+    return GS_OK;
   }
   if ((err = crdt_record_encode(rec, &it->enc, &it->encn)) != GS_OK)
     goto out;
@@ -2810,24 +2881,6 @@ static void touched_gather(touched_set *ts, size_t *idx, size_t n)
 }
 
 #ifndef _WIN32
-/* Room for item it's sealed value: the next bytes of the store's tsealed
- * (*sat: the bytes the chunk wants so far), else its own allocation
- * (it->sown). tsealed is not moved while a chunk uses it (the worker
- * writes there): touched_sealed_grow sizes it between chunks. */
-static gs_err touched_sealed_room(store *s, cipher_item *it, size_t *sat)
-{
-  size_t need = it->encn + CRDT_SEAL_OVERHEAD;
-  if (*sat <= s->tscap && need <= s->tscap - *sat) {
-    it->sealed = s->tsealed + *sat;
-  } else if ((it->sealed = malloc(need))) {
-    it->sown = true;
-  } else {
-    return GS_ENOMEM;
-  }
-  *sat += need;
-  return GS_OK;
-}
-
 /* After a chunk that wanted sat bytes of sealed values: tsealed made big
  * enough for the next one like it (a quarter more), up to TSEALED_MAX
  * (records of 250 bytes: four chunks; bigger ones get their own). On no
@@ -2928,7 +2981,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
           it->plain = v.mv_data;
           it->plainn = v.mv_size;
         }
-        if ((err = touched_apply(s, ts, idx, it, &hist)) != GS_OK ||
+        if ((err = touched_apply(s, ts, idx, it, &hist, false)) != GS_OK ||
             (err = touched_put(s, txn, it, &lr, &scopes)) != GS_OK)
           goto out;
         free(it->enc);
@@ -2956,7 +3009,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     }
     if (pneed > used)
       used = pneed;
-    size_t at = 0, sat = 0; /* bytes of tplain, of tsealed (wanted) */
+    size_t at = 0; /* bytes of tplain */
     for (size_t j = 0; j < m; j++)
       if (!items[j].rc && items[j].rawn >= CRDT_SEAL_OVERHEAD) {
         items[j].plain = s->tplain + at;
@@ -2968,10 +3021,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
       cipher_item *it = &items[j];
       if (j % CIPHER_BLOCK == 0)
         cipher_opened(w, s->sealer, j / CIPHER_BLOCK);
-      if ((err = touched_apply(s, ts, idx, it, &hist)) != GS_OK)
-        goto out;
-      if (!it->same && it->encn &&
-          (err = touched_sealed_room(s, it, &sat)) != GS_OK)
+      if ((err = touched_apply(s, ts, idx, it, &hist, true)) != GS_OK)
         goto out;
       if ((j + 1) % CIPHER_BLOCK == 0 || j + 1 == m)
         cipher_encoded(w, CIPHER_BLOCKS(j + 1));
@@ -2986,6 +3036,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     }
     cipher_finish(w, s->sealer);
     cipher_backoff(s, w);
+    size_t sat = atomic_load(&w->sat); /* bytes of tsealed wanted */
     w = NULL;
     for (size_t j = 0; j < m; j++) {
       free(items[j].enc);
@@ -3008,7 +3059,7 @@ out:
     free(items[j].enc);
     if (items[j].sown)
       free(items[j].sealed);
-    crdt_record_free(items[j].rec); /* decoded, not applied: failed */
+    crdt_record_free(items[j].rec); /* decoded or applied: failed */
   }
   free(idx);
   if (used)
