@@ -317,31 +317,36 @@ static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
 
 /* ---- the cipher work of a batch, on two threads ----
  *
- * touched_write's records are opened and sealed by a worker thread while
- * this thread decodes, applies and encodes them (issue 19: the time a
- * person waits is the wall clock, and a laptop has two cores). A chunk's
- * records go in blocks of CIPHER_BLOCK: the worker opens blocks in key
- * order, ahead of this thread, which opens a block itself when it needs
- * one the worker has not taken, and, while the worker is still on the
- * block it needs, opens the next ones no thread has taken (so neither
- * waits while the other works); the worker seals the blocks this thread
- * has encoded, woken when CIPHER_WAKE blocks are ready (in a smaller
- * chunk, not woken for seals: it seals what is encoded when it gets
- * there); when every block is encoded (and so opened), this thread
- * writes the records block by block in key order, sealing a block itself when the worker has not
- * taken it, and the next untaken ones while the worker finishes the one
- * it wants. So this thread never waits for the worker to start (on a
+ * touched_write's records are opened and decoded, then encoded and
+ * sealed, by a worker thread while this thread applies their ops (issue
+ * 19: the time a person waits is the wall clock, and a laptop has two
+ * cores; fifth pass: the decode and encode moved to the worker). A
+ * chunk's records go in blocks of CIPHER_BLOCK: the worker opens (and
+ * decodes) blocks in key order, ahead of this thread, which opens a block
+ * itself when it needs one the worker has not taken, and, while the
+ * worker is still on the block it needs, opens the next ones no thread
+ * has taken (so neither waits while the other works); the worker encodes
+ * and seals the blocks this thread has applied, woken when CIPHER_WAKE
+ * blocks are ready (CIPHER_WAKE_AT: half of a smaller chunk's); a new
+ * record is encoded by this thread (it made it); when every block is
+ * applied (and so opened), this thread
+ * writes the records block by block in key order, sealing (and encoding)
+ * a block itself when the worker has not taken it, and the next untaken
+ * ones while the worker finishes the one it wants. So this thread never waits for the worker to start (on a
  * busy machine the worker may not run at all: then this thread does all
  * of it), only, briefly, for a block the worker is doing when no other
- * is left to do. Sealed values go into one buffer kept by the store
- * (tsealed, sized between chunks, at most TSEALED_MAX), not one
+ * is left to do. A decoded record waits in its item (a chunk's at most:
+ * freed when encoded, or when the batch fails). Sealed values go into
+ * one buffer kept by the store (tsealed, sized between chunks, at most
+ * TSEALED_MAX; each thread takes its bytes by an atomic add), not one
  * allocation each. The worker seals with its own sealer
  * (crdt_sealer_new draws it its own random nonce prefix, so the nonces of
  * the two never meet: docs/SEALING.md, "Nonces"); it is made at the first
  * chunk of at least CIPHER_THREAD_MIN records of a sealed store and waits
  * for work until the store is closed. It reads only the bytes it is
- * given and writes only the items of the blocks it takes (no LMDB call,
- * no store field). Without threads (Windows), or when the thread cannot
+ * given and writes only the items of the blocks it takes and the bytes of
+ * tsealed it takes (no LMDB call, no store field; crdt_record_* keep no
+ * state outside a record). Without threads (Windows), or when the thread cannot
  * be made, this thread does all of it, in the same order: the same
  * bytes. */
 
@@ -2905,15 +2910,17 @@ static void touched_sealed_grow(store *s, size_t sat)
  * of each new record and the hist entry of each (record, change). In
  * chunks of TOUCHED_CHUNK records. A chunk of a sealed store with the
  * worker ("the cipher work of a batch" above): all of its records are
- * read, then decoded, applied and encoded in key order here while the
- * worker opens and seals them, then written in key order as their blocks
- * are sealed (the first put after the last open); no put comes
+ * read, then applied in key order here while the worker opens and
+ * decodes them ahead and encodes and seals them behind, then written in
+ * key order as their blocks are sealed (the first put after the last
+ * open); no put comes
  * between a chunk's reads and its last open, so the map's bytes read
  * stay as they are while they are opened. Otherwise each record is read,
  * opened, applied, sealed and written in turn. In a sealed store, a
  * record whose new bytes equal its stored ones (every op of it lost to a
- * later stamp) is not written again. The first error in key order is the one returned (a
- * value that does not open: GS_ESEAL), and the caller aborts the
+ * later stamp) is not written again. The first error in key order is
+ * the one returned (a value that does not open: GS_ESEAL; one that opens
+ * and does not decode: GS_ECORRUPT), and the caller aborts the
  * transaction: nothing is written. */
 static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
 {
