@@ -317,41 +317,33 @@ static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
 
 /* ---- the cipher work of a batch, on two threads ----
  *
- * touched_write's records are opened and decoded, then encoded and
- * sealed, by a worker thread while this thread applies their ops (issue
- * 19: the time a person waits is the wall clock, and a laptop has two
- * cores; fifth pass: the decode and encode moved to the worker). A
- * chunk's records go in blocks of CIPHER_BLOCK: the worker opens (and
- * decodes) blocks in key order, ahead of this thread, which opens a block
- * itself when it needs one the worker has not taken, and, while the
- * worker is still on the block it needs, opens the next ones no thread
- * has taken (so neither waits while the other works); the worker encodes
- * and seals the blocks this thread has applied, woken when CIPHER_WAKE
- * blocks are ready (CIPHER_WAKE_AT: half of a smaller chunk's); a new
- * record is encoded by this thread (it made it); when every block is
- * applied (and so opened), this thread
- * writes the records block by block in key order, sealing (and encoding)
- * a block itself when the worker has not taken it, and the next untaken
- * ones while the worker finishes the one it wants. So this thread never waits for the worker to start (on a
+ * touched_write's records are opened and sealed by a worker thread while
+ * this thread decodes, applies and encodes them (issue 19: the time a
+ * person waits is the wall clock, and a laptop has two cores). A chunk's
+ * records go in blocks of CIPHER_BLOCK: the worker opens blocks in key
+ * order, ahead of this thread, which opens a block itself when it needs
+ * one the worker has not taken, and, while the worker is still on the
+ * block it needs, opens the next ones no thread has taken (so neither
+ * waits while the other works); the worker seals the blocks this thread
+ * has encoded, woken when CIPHER_WAKE blocks are ready (in a smaller
+ * chunk, not woken for seals: it seals what is encoded when it gets
+ * there); when every block is encoded (and so opened), this thread
+ * writes the records block by block in key order, sealing a block itself when the worker has not
+ * taken it, and the next untaken ones while the worker finishes the one
+ * it wants. So this thread never waits for the worker to start (on a
  * busy machine the worker may not run at all: then this thread does all
  * of it), only, briefly, for a block the worker is doing when no other
- * is left to do. A decoded record waits in its item (a chunk's at most:
- * freed when encoded, or when the batch fails). Sealed values go into
- * one buffer kept by the store (tsealed, sized between chunks, at most
- * TSEALED_MAX; each thread takes its bytes by an atomic add), not one
+ * is left to do. Sealed values go into one buffer kept by the store
+ * (tsealed, sized between chunks, at most TSEALED_MAX), not one
  * allocation each. The worker seals with its own sealer
  * (crdt_sealer_new draws it its own random nonce prefix, so the nonces of
  * the two never meet: docs/SEALING.md, "Nonces"); it is made at the first
  * chunk of at least CIPHER_THREAD_MIN records of a sealed store and waits
  * for work until the store is closed. It reads only the bytes it is
- * given and writes only the items of the blocks it takes and the bytes of
- * tsealed it takes (no LMDB call, no store field; crdt_record_* keep no
- * state outside a record). Without threads (Windows), or when the thread cannot
+ * given and writes only the items of the blocks it takes (no LMDB call,
+ * no store field). Without threads (Windows), or when the thread cannot
  * be made, this thread does all of it, in the same order: the same
  * bytes. */
-
-static gs_err record_decode(const MDB_val *k, const MDB_val *v, bool state,
-                            crdt_record **out);
 
 #define TOUCHED_CHUNK 1024 /* records: bounds the plain bytes held */
 #define CIPHER_THREAD_MIN 16 /* records; fewer: waking the worker costs more */
@@ -359,11 +351,6 @@ static gs_err record_decode(const MDB_val *k, const MDB_val *v, bool state,
 #define CIPHER_WAKE 16       /* blocks ready to seal that wake the worker */
 #define TSEALED_MAX (1u << 20) /* bytes of sealed values kept between chunks */
 #define CIPHER_BLOCKS(m) (((m) + CIPHER_BLOCK - 1) / CIPHER_BLOCK)
-/* blocks ready to seal that wake the worker, in a chunk of nb blocks:
- * CIPHER_WAKE, or half of a smaller chunk (a seal encodes too: a small
- * chunk's seals are worth the wake) */
-#define CIPHER_WAKE_AT(nb)                                                     \
-  ((nb) / 2 + 1 < CIPHER_WAKE ? (nb) / 2 + 1 : CIPHER_WAKE)
 
 typedef struct cipher_item {
   MDB_val k;            /* the record's key */
@@ -377,120 +364,49 @@ typedef struct cipher_item {
   uint8_t *sealed;      /* enc sealed (NULL: put enc as it is); in the
                          * store's tsealed, or owned when sown */
   size_t from, to;      /* its ops: idx[from..to) */
-  crdt_record *rec;     /* plain decoded by the thread that opened it
-                         * (NULL: touched_apply decodes), then its ops
-                         * applied (applied): encoded where it is sealed
-                         * (owned) */
-  bool applied;         /* rec's ops applied: to encode and seal */
   bool fresh, same;     /* a new record; enc equals plain (not written) */
   bool sown;            /* sealed is malloc'd (tsealed was full) */
-  gs_err err;           /* of its open, decode or seal */
+  gs_err err;           /* of its open or seal */
 } cipher_item;
 
 #ifndef _WIN32
-typedef struct cipher_job {
-  cipher_item *it;
-  size_t m, nb;
-  bool mixed;
-  uint32_t gen;
-  unsigned delay_us; /* tests: the worker's wait after taking a block */
-  uint64_t *here;    /* this thread's counts (store's cipher_here) */
-  uint8_t *sbuf;     /* the store's tsealed: sbuf[0..scap) */
-  size_t scap;
-  atomic_size_t *sat; /* its bytes taken (the worker's sat) */
-} cipher_job;
-
-/* Item it sealed, in the worker path of touched_write: a record left
- * applied there (it->applied, it->rec: one that was stored) encoded here
- * first (crdt_record_encode), it->same when its opened bytes are the same
- * (not a value that sealing under way has not sealed yet: then neither
- * sealed nor written again), the record and the encoding freed here (by
- * the thread that encoded them: most are decoded here too); a new record
- * is encoded by touched_apply (made there: freed there, a malloc and its
- * free on one thread). Sealed into the next bytes of j's sbuf (taken by
- * an atomic add: both threads seal), or its own allocation when sbuf is
- * full (it->sown). An item not applied (a failed batch's rest) is left as
- * it is. */
-static void cipher_seal(const cipher_job *j, crdt_sealer *sealer,
-                        cipher_item *it)
+/* Open (it->raw into it->plain, which points into the chunk's buffer)
+ * or seal (it->enc into it->sealed) item it with sealer, as open_value
+ * and seal_value do (same associated data, same rule for a store being
+ * sealed). Touches only it and sealer. */
+static void cipher_one(bool mixed, crdt_sealer *sealer, cipher_item *it,
+                       bool seal)
 {
-  bool mine = it->applied; /* encoded here (else by touched_apply) */
-  if (mine) {
-    it->applied = false;
-    gs_err err = crdt_record_encode(it->rec, &it->enc, &it->encn);
-    crdt_record_free(it->rec);
-    it->rec = NULL;
-    if (err != GS_OK) {
-      it->err = err;
-      return;
-    }
-    it->same = !it->fresh && it->plain != it->raw &&
-               it->encn == it->plainn &&
-               memcmp(it->enc, it->plain, it->encn) == 0;
-  }
-  if (!it->enc)
-    return; /* not applied (a failed batch's rest) */
-  if (!it->same) {
-    uint8_t ad[AD_MAX];
-    size_t adn = seal_ad(DB_RECORDS, &it->k, ad, sizeof ad);
-    size_t need = it->encn + CRDT_SEAL_OVERHEAD;
-    size_t off = atomic_fetch_add(j->sat, need);
-    if (off <= j->scap && need <= j->scap - off)
-      it->sealed = j->sbuf + off;
-    else if ((it->sealed = malloc(need)))
-      it->sown = true;
-    it->err = !it->sealed ? GS_ENOMEM
-              : !adn      ? lmdb_err(MDB_BAD_VALSIZE)
+  if (seal ? !it->sealed : it->rc || it->plain == it->raw)
+    return; /* nothing to seal; not read, or not sealed */
+  uint8_t ad[AD_MAX];
+  size_t adn = seal_ad(DB_RECORDS, &it->k, ad, sizeof ad);
+  if (seal) {
+    it->err = !adn ? lmdb_err(MDB_BAD_VALSIZE)
               : crdt_sealer_seal(sealer, ad, adn, it->enc, it->encn,
                                  it->sealed) != GS_OK
                   ? GS_ECRYPTO
                   : GS_OK;
-  }
-  if (mine) {
-    free(it->enc);
-    it->enc = NULL;
-  }
-}
-
-/* Open (it->raw into it->plain, which points into the chunk's buffer)
- * and decode it (into it->rec, as touched_apply would: a value that does
- * not decode is it->err GS_ECORRUPT) with sealer, as open_value does
- * (same associated data, same rule for a store being sealed); or (seal)
- * cipher_seal. Touches only it and sealer (and j's sbuf bytes it takes;
- * it reads the key's bytes); crdt_record_* keep no state outside the
- * record, so the two threads work on different records at once. */
-static void cipher_one(const cipher_job *j, crdt_sealer *sealer,
-                       cipher_item *it, bool seal)
-{
-  if (seal) {
-    cipher_seal(j, sealer, it);
     return;
   }
-  if (it->rc || it->plain == it->raw)
-    return; /* not read, or not sealed */
-  uint8_t ad[AD_MAX];
-  size_t adn = seal_ad(DB_RECORDS, &it->k, ad, sizeof ad);
   if (adn && it->rawn >= CRDT_SEAL_OVERHEAD &&
       crdt_sealer_open(sealer, ad, adn, it->raw, it->rawn,
-                       (uint8_t *)it->plain) == GS_OK) {
-    ;
-  } else if (j->mixed) { /* one not sealed yet: read as it is */
+                       (uint8_t *)it->plain) == GS_OK)
+    return;
+  if (mixed) { /* one not sealed yet: read as it is */
     it->plain = it->raw;
     it->plainn = it->rawn;
   } else {
     it->err = GS_ESEAL;
-    return;
   }
-  MDB_val pv = {it->plainn, (void *)it->plain};
-  it->err = record_decode(&it->k, &pv, true, &it->rec);
 }
 
-static void cipher_block(const cipher_job *j, crdt_sealer *sealer, size_t b,
-                         bool seal)
+static void cipher_block(bool mixed, crdt_sealer *sealer, cipher_item *it,
+                         size_t m, size_t b, bool seal)
 {
-  size_t end = (b + 1) * CIPHER_BLOCK < j->m ? (b + 1) * CIPHER_BLOCK : j->m;
+  size_t end = (b + 1) * CIPHER_BLOCK < m ? (b + 1) * CIPHER_BLOCK : m;
   for (size_t i = b * CIPHER_BLOCK; i < end; i++)
-    cipher_one(j, sealer, &j->it[i], seal);
+    cipher_one(mixed, sealer, &it[i], seal);
 }
 
 #define CIPHER_MAXB CIPHER_BLOCKS(TOUCHED_CHUNK)
@@ -502,6 +418,14 @@ static void cipher_block(const cipher_job *j, crdt_sealer *sealer, size_t b,
 #define CIPHER_GEN(v) ((uint32_t)((v) >> 32))
 #define CIPHER_IDX(v) ((size_t)((v) & 0xffffffffu))
 
+typedef struct cipher_job {
+  cipher_item *it;
+  size_t m, nb;
+  bool mixed;
+  uint32_t gen;
+  unsigned delay_us; /* tests: the worker's wait after taking a block */
+  uint64_t *here;    /* this thread's counts (store's cipher_here) */
+} cipher_job;
 
 typedef struct cipher_worker {
   pthread_t t;
@@ -516,8 +440,7 @@ typedef struct cipher_worker {
   atomic_bool waiting;   /* the worker waits (under mu) for seal blocks */
   _Atomic uint64_t onext; /* CIPHER_TAG: the next block to open */
   _Atomic uint64_t snext; /* CIPHER_TAG: the next block to seal */
-  atomic_size_t encoded;  /* blocks applied by this thread: sealable */
-  atomic_size_t sat;      /* bytes of the job's sbuf taken */
+  atomic_size_t encoded;  /* blocks encoded by this thread: sealable */
   atomic_bool odone[CIPHER_MAXB], sdone[CIPHER_MAXB];
   atomic_uint_fast64_t wopened, wsealed; /* blocks done by the worker */
   uint64_t waited_ns; /* this thread's waits for the job's blocks */
@@ -566,7 +489,7 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
   while (cipher_claim(&w->onext, j, &b)) {
     if (j->delay_us)
       usleep(j->delay_us);
-    cipher_block(j, w->sealer, b, false);
+    cipher_block(j->mixed, w->sealer, j->it, j->m, b, false);
     atomic_fetch_add_explicit(&w->wopened, 1, memory_order_relaxed);
     atomic_store(&w->odone[b], true);
   }
@@ -578,7 +501,7 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
       if (cipher_claim(&w->snext, j, &b)) {
         if (j->delay_us)
           usleep(j->delay_us);
-        cipher_block(j, w->sealer, b, true);
+        cipher_block(j->mixed, w->sealer, j->it, j->m, b, true);
         atomic_fetch_add_explicit(&w->wsealed, 1, memory_order_relaxed);
         atomic_store(&w->sdone[b], true);
       }
@@ -591,7 +514,7 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
       size_t e = atomic_load(&w->encoded);
       if (w->has_job || w->quit || CIPHER_GEN(v) != j->gen ||
           CIPHER_IDX(v) >= j->nb || e >= j->nb ||
-          e >= CIPHER_IDX(v) + CIPHER_WAKE_AT(j->nb))
+          e >= CIPHER_IDX(v) + CIPHER_WAKE)
         break;
       pthread_cond_wait(&w->go, &w->mu);
     }
@@ -674,11 +597,8 @@ static void cipher_post(cipher_worker *w, cipher_item *it, size_t m,
 {
   pthread_mutex_lock(&w->mu);
   cipher_job *j = &w->job;
-  *j = (cipher_job){it,        m,          CIPHER_BLOCKS(m),
-                    s->mixed,  j->gen + 1, s->cipher_delay_us,
-                    s->cipher_here, s->tsealed, s->tscap,
-                    &w->sat};
-  atomic_store(&w->sat, 0);
+  *j = (cipher_job){it, m, CIPHER_BLOCKS(m), s->mixed, j->gen + 1,
+                    s->cipher_delay_us, s->cipher_here};
   for (size_t b = 0; b < j->nb; b++) {
     atomic_store(&w->odone[b], false);
     atomic_store(&w->sdone[b], false);
@@ -703,7 +623,7 @@ static void cipher_help(cipher_worker *w, crdt_sealer *sealer,
   const cipher_job *j = &w->job;
   size_t b;
   while (!atomic_load(flag) && cipher_claim(c, j, &b)) {
-    cipher_block(j, sealer, b, seal);
+    cipher_block(j->mixed, sealer, j->it, j->m, b, seal);
     j->here[seal]++;
     atomic_store(&done[b], true);
   }
@@ -718,7 +638,7 @@ static void cipher_opened(cipher_worker *w, crdt_sealer *sealer, size_t b)
   const cipher_job *j = &w->job;
   uint64_t want = CIPHER_TAG(j->gen, b);
   if (atomic_compare_exchange_strong(&w->onext, &want, want + 1)) {
-    cipher_block(j, sealer, b, false);
+    cipher_block(j->mixed, sealer, j->it, j->m, b, false);
     j->here[0]++;
     atomic_store(&w->odone[b], true);
   } else if (!atomic_load(&w->odone[b])) { /* the worker has it */
@@ -735,7 +655,7 @@ static void cipher_sealed(cipher_worker *w, crdt_sealer *sealer, size_t b)
   const cipher_job *j = &w->job;
   uint64_t want = CIPHER_TAG(j->gen, b);
   if (atomic_compare_exchange_strong(&w->snext, &want, want + 1)) {
-    cipher_block(j, sealer, b, true);
+    cipher_block(j->mixed, sealer, j->it, j->m, b, true);
     j->here[1]++;
     atomic_store(&w->sdone[b], true);
   } else if (!atomic_load(&w->sdone[b])) {
@@ -748,7 +668,7 @@ static void cipher_encoded(cipher_worker *w, size_t n)
 {
   atomic_store(&w->encoded, n);
   if (atomic_load(&w->waiting) &&
-      n >= CIPHER_IDX(atomic_load(&w->snext)) + CIPHER_WAKE_AT(w->job.nb)) {
+      n >= CIPHER_IDX(atomic_load(&w->snext)) + CIPHER_WAKE) {
     pthread_mutex_lock(&w->mu);
     pthread_cond_signal(&w->go);
     pthread_mutex_unlock(&w->mu);
@@ -765,7 +685,7 @@ static void cipher_finish(cipher_worker *w, crdt_sealer *sealer)
   size_t b;
   atomic_store(&w->encoded, j->nb);
   while (cipher_claim(&w->snext, j, &b)) {
-    cipher_block(j, sealer, b, true);
+    cipher_block(j->mixed, sealer, j->it, j->m, b, true);
     j->here[1]++;
     atomic_store(&w->sdone[b], true);
   }
@@ -1034,6 +954,7 @@ static gs_err change_unpack(store *s, const MDB_val *v, const uint8_t **p,
 /* ---- upgrading a store of format 1 ---- */
 
 #define UPGRADE_BATCH 5000 /* entries rewritten per transaction */
+#define UPGRADE_KEY_MAX 512 /* longer keys are corruption */
 
 static int lmdb_keycmp(const void *a, size_t an, const void *b, size_t bn);
 
@@ -1097,42 +1018,107 @@ static gs_err upgrade_change(store *s, const MDB_val *v, MDB_val *nv,
   return err;
 }
 
+/* One batch of an upgrade pass over db, begun: a write transaction, the
+ * pass's mark (meta entry mk: the key after which old entries may
+ * remain; empty: from the first) copied into last (its length in
+ * lastn), and a cursor on db at the first entry past it (values opened
+ * when sealed, unless keys only), its result in *rc (MDB_NOTFOUND: none
+ * left). *txn NULL and GS_OK when the mark is gone: the pass is done. */
+static gs_err upgrade_begin(store *s, int db, MDB_val *mk,
+                            bool keys_only, MDB_txn **txn, MDB_cursor **cur,
+                            uint8_t last[UPGRADE_KEY_MAX], size_t *lastn,
+                            MDB_val *k, MDB_val *v, int *rc)
+{
+  MDB_val mv;
+  *cur = NULL;
+  gs_err err = txn_begin(s, 0, txn);
+  if (err)
+    return err;
+  if ((*rc = sv_get(s, *txn, s->dbi[DB_META], mk, &mv)) == MDB_NOTFOUND) {
+    mdb_txn_abort(*txn);
+    *txn = NULL;
+    return GS_OK;
+  }
+  if (*rc)
+    return GS_OK;
+  if (mv.mv_size > UPGRADE_KEY_MAX)
+    return GS_ECORRUPT;
+  *lastn = mv.mv_size;
+  memcpy(last, mv.mv_data, *lastn);
+  if ((*rc = mdb_cursor_open(*txn, s->dbi[db], cur)) != 0) {
+    *cur = NULL;
+    return GS_OK;
+  }
+  MDB_cursor_op first = *lastn ? MDB_SET_RANGE : MDB_FIRST;
+  k->mv_size = *lastn, k->mv_data = last;
+  *rc = keys_only ? mdb_cursor_get(*cur, k, v, first)
+                  : sv_cursor_get(s, *cur, k, v, first);
+  if (*lastn && *rc == 0 && k->mv_size == *lastn &&
+      memcmp(k->mv_data, last, *lastn) == 0)
+    *rc = keys_only ? mdb_cursor_get(*cur, k, v, MDB_NEXT)
+                    : sv_cursor_get(s, *cur, k, v, MDB_NEXT);
+  /* each batch starts past the last: a damaged tree must not loop */
+  if (*lastn && *rc == 0 &&
+      lmdb_keycmp(k->mv_data, k->mv_size, last, *lastn) <= 0)
+    return GS_ECORRUPT;
+  return GS_OK;
+}
+
+/* One batch of an upgrade pass, ended (the cursor closed already): the
+ * mark removed at the end of db, else moved to last; then committed. An
+ * LMDB result. */
+static int upgrade_end(store *s, MDB_txn **txn, MDB_val *mk, bool end,
+                       const uint8_t *last, size_t lastn, bool *done)
+{
+  int rc;
+  if (end) {
+    rc = mdb_del(*txn, s->dbi[DB_META], mk, NULL);
+  } else {
+    MDB_val lv = {lastn, (void *)last};
+    rc = sv_put(s, *txn, s->dbi[DB_META], mk, &lv, 0);
+  }
+  if (rc == 0) {
+    rc = mdb_txn_commit(*txn);
+    *txn = NULL;
+    *done = rc == 0 && end;
+  }
+  return rc;
+}
+
+/* What a batch of an upgrade pass comes to: what is still open of it
+ * closed (aborted), err or LMDB's rc; a full map is grown (the batch is
+ * then tried again). */
+static gs_err upgrade_out(store *s, MDB_cursor *cur, MDB_txn *txn,
+                          gs_err err, int rc, bool *done)
+{
+  if (cur)
+    mdb_cursor_close(cur);
+  if (txn)
+    mdb_txn_abort(txn);
+  if (err)
+    return err;
+  if (rc)
+    *done = false;
+  return rc == MDB_MAP_FULL ? grow_map(s) : lmdb_err(rc);
+}
+
 static gs_err upgrade_batch(store *s, int db, const char *mark,
                             upgrade_fn fn, bool *done)
 {
   MDB_txn *txn;
   MDB_cursor *cur = NULL;
-  uint8_t last[512];
+  uint8_t last[UPGRADE_KEY_MAX];
   size_t lastn = 0, seen = 0;
-  gs_err err = txn_begin(s, 0, &txn);
-  if (err)
-    return err;
-  MDB_val mk = {strlen(mark), (void *)mark}, mv, k, v;
-  int rc = sv_get(s, txn, s->dbi[DB_META], &mk, &mv);
-  if (rc == MDB_NOTFOUND) {
-    mdb_txn_abort(txn);
+  MDB_val mk = {strlen(mark), (void *)mark}, k, v;
+  int rc = 0;
+  gs_err err = upgrade_begin(s, db, &mk, false, &txn, &cur, last, &lastn, &k,
+                             &v, &rc);
+  if (!err && !txn) {
     *done = true;
     return GS_OK;
   }
-  if (!rc && mv.mv_size > sizeof last)
-    err = GS_ECORRUPT;
-  if (rc || err)
+  if (err || (rc && rc != MDB_NOTFOUND))
     goto out;
-  lastn = mv.mv_size;
-  memcpy(last, mv.mv_data, lastn);
-  if ((rc = mdb_cursor_open(txn, s->dbi[db], &cur)) != 0)
-    goto out;
-  if (lastn) {
-    k.mv_size = lastn, k.mv_data = last;
-    rc = sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
-    if (rc == 0 && k.mv_size == lastn && memcmp(k.mv_data, last, lastn) == 0)
-      rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
-    /* each batch starts past the last: a damaged tree must not loop */
-    if (rc == 0 && lmdb_keycmp(k.mv_data, k.mv_size, last, lastn) <= 0)
-      err = GS_ECORRUPT;
-  } else {
-    rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST);
-  }
   for (; rc == 0 && !err && seen < UPGRADE_BATCH;
        rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT), seen++) {
     if (k.mv_size > sizeof last) {
@@ -1168,29 +1154,12 @@ static gs_err upgrade_batch(store *s, int db, const char *mark,
   }
   if (err)
     goto out;
-  if (rc == MDB_NOTFOUND) { /* the end: every entry is rewritten */
-    rc = mdb_del(txn, s->dbi[DB_META], &mk, NULL);
-    *done = rc == 0;
-  } else if (rc == 0) {
-    MDB_val lv = {lastn, last};
-    rc = sv_put(s, txn, s->dbi[DB_META], &mk, &lv, 0);
-  }
   mdb_cursor_close(cur);
   cur = NULL;
-  if (rc == 0) {
-    rc = mdb_txn_commit(txn);
-    txn = NULL;
-  }
+  if (rc == MDB_NOTFOUND || rc == 0) /* the end: every entry rewritten */
+    rc = upgrade_end(s, &txn, &mk, rc == MDB_NOTFOUND, last, lastn, done);
 out:
-  if (cur)
-    mdb_cursor_close(cur);
-  if (txn)
-    mdb_txn_abort(txn);
-  if (err)
-    return err;
-  if (rc)
-    *done = false;
-  return rc == MDB_MAP_FULL ? grow_map(s) : lmdb_err(rc);
+  return upgrade_out(s, cur, txn, err, rc, done);
 }
 
 static const struct {
@@ -2262,37 +2231,21 @@ static gs_err upgrade_hist_batch(store *s, bool *done)
   static const char mark[] = "upgrade-hist";
   MDB_txn *txn;
   MDB_cursor *cur = NULL;
-  uint8_t last[512];
+  uint8_t last[UPGRADE_KEY_MAX];
   size_t lastn = 0, nold = 0, used = 0;
   uint8_t *buf = NULL; /* the old keys: length (2 bytes) then the key */
-  gs_err err = txn_begin(s, 0, &txn);
-  if (err)
-    return err;
-  MDB_val mk = {sizeof mark - 1, (void *)mark}, mv, k, v;
-  int rc = sv_get(s, txn, s->dbi[DB_META], &mk, &mv);
-  if (rc == MDB_NOTFOUND) {
-    mdb_txn_abort(txn);
+  MDB_val mk = {sizeof mark - 1, (void *)mark}, k, v;
+  int rc = 0;
+  gs_err err = upgrade_begin(s, DB_HIST, &mk, true, &txn, &cur, last, &lastn,
+                             &k, &v, &rc);
+  if (!err && !txn) {
     *done = true;
     return GS_OK;
   }
-  if (!rc && mv.mv_size > sizeof last)
-    err = GS_ECORRUPT;
   if (!rc && !err && !(buf = malloc(UPGRADE_BATCH * (2 + sizeof last))))
     err = GS_ENOMEM;
-  if (rc || err)
+  if ((rc && rc != MDB_NOTFOUND) || err)
     goto out;
-  lastn = mv.mv_size;
-  memcpy(last, mv.mv_data, lastn);
-  if ((rc = mdb_cursor_open(txn, s->dbi[DB_HIST], &cur)) != 0)
-    goto out;
-  if (lastn) {
-    k.mv_size = lastn, k.mv_data = last;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (rc == 0 && k.mv_size == lastn && memcmp(k.mv_data, last, lastn) == 0)
-      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-  } else {
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-  }
   for (; rc == 0 && nold < UPGRADE_BATCH;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     const uint8_t *kb = k.mv_data, *nul = memchr(kb, 0, k.mv_size);
@@ -2338,28 +2291,10 @@ static gs_err upgrade_hist_batch(store *s, bool *done)
   }
   if (err || rc)
     goto out;
-  if (end) {
-    rc = mdb_del(txn, s->dbi[DB_META], &mk, NULL);
-  } else {
-    MDB_val lv = {lastn, last};
-    rc = sv_put(s, txn, s->dbi[DB_META], &mk, &lv, 0);
-  }
-  if (rc == 0) {
-    rc = mdb_txn_commit(txn);
-    txn = NULL;
-    *done = rc == 0 && end;
-  }
+  rc = upgrade_end(s, &txn, &mk, end, last, lastn, done);
 out:
   free(buf);
-  if (cur)
-    mdb_cursor_close(cur);
-  if (txn)
-    mdb_txn_abort(txn);
-  if (err)
-    return err;
-  if (rc)
-    *done = false;
-  return rc == MDB_MAP_FULL ? grow_map(s) : lmdb_err(rc);
+  return upgrade_out(s, cur, txn, err, rc, done);
 }
 
 /* Keys one after the other in one buffer, each preceded by its length
@@ -2702,17 +2637,15 @@ static void touched_read(store *s, MDB_txn *txn, cipher_item *it,
     it->rc = GS_ESEAL; /* too short to be sealed */
 }
 
-/* Item it's record (opened, or new; decoded already when it->rec), its
- * ops idx[it->from..it->to) applied, encoded into it->enc; the hist entry
- * of each (record, change) added to hist; it->same when, in a sealed
- * store, the new bytes are the opened ones (not a value that sealing
- * under way has not sealed yet): then neither sealed nor written again.
- * Not in an open store: there the compare of every record costs more (2%
- * of a merge) than the rare put of a lost edit it saves. keep (the
- * worker path): the applied record is left in it->rec (it->applied), for
- * cipher_seal to encode, compare and seal. */
+/* Item it's record (opened, or new), its ops idx[it->from..it->to)
+ * applied, encoded into it->enc; the hist entry of each (record, change)
+ * added to hist; it->same when, in a sealed store, the new bytes are the
+ * opened ones (not a value that sealing under way has not sealed yet):
+ * then neither sealed nor written again. Not in an open store: there the
+ * compare of every record costs more (2% of a merge) than the rare put
+ * of a lost edit it saves. */
 static gs_err touched_apply(store *s, touched_set *ts, const size_t *idx,
-                            cipher_item *it, key_list *hist, bool keep)
+                            cipher_item *it, key_list *hist)
 {
   size_t first = idx[it->from];
   const crdt_change *c0 = ts->ch[ts->chg[first]].c;
@@ -2726,9 +2659,6 @@ static gs_err touched_apply(store *s, touched_set *ts, const size_t *idx,
       return GS_ENOMEM;
   } else if (it->rc || it->err) {
     return it->rc ? lmdb_err(it->rc) : it->err;
-  } else if (it->rec) { /* decoded where it was opened */
-    rec = it->rec;
-    it->rec = NULL;
   } else {
     MDB_val pv = {it->plainn, (void *)it->plain};
     if ((err = record_decode(&it->k, &pv, true, &rec)) != GS_OK)
@@ -2753,11 +2683,6 @@ static gs_err touched_apply(store *s, touched_set *ts, const size_t *idx,
       if ((err = key_list_add(hist, kb, head, nc->tail, HIST_TAIL)))
         goto out;
     }
-  }
-  if (keep && !it->fresh) {
-    it->rec = rec;
-    it->applied = true;
-    return GS_OK;
   }
   if ((err = crdt_record_encode(rec, &it->enc, &it->encn)) != GS_OK)
     goto out;
@@ -2886,6 +2811,24 @@ static void touched_gather(touched_set *ts, size_t *idx, size_t n)
 }
 
 #ifndef _WIN32
+/* Room for item it's sealed value: the next bytes of the store's tsealed
+ * (*sat: the bytes the chunk wants so far), else its own allocation
+ * (it->sown). tsealed is not moved while a chunk uses it (the worker
+ * writes there): touched_sealed_grow sizes it between chunks. */
+static gs_err touched_sealed_room(store *s, cipher_item *it, size_t *sat)
+{
+  size_t need = it->encn + CRDT_SEAL_OVERHEAD;
+  if (*sat <= s->tscap && need <= s->tscap - *sat) {
+    it->sealed = s->tsealed + *sat;
+  } else if ((it->sealed = malloc(need))) {
+    it->sown = true;
+  } else {
+    return GS_ENOMEM;
+  }
+  *sat += need;
+  return GS_OK;
+}
+
 /* After a chunk that wanted sat bytes of sealed values: tsealed made big
  * enough for the next one like it (a quarter more), up to TSEALED_MAX
  * (records of 250 bytes: four chunks; bigger ones get their own). On no
@@ -2910,17 +2853,15 @@ static void touched_sealed_grow(store *s, size_t sat)
  * of each new record and the hist entry of each (record, change). In
  * chunks of TOUCHED_CHUNK records. A chunk of a sealed store with the
  * worker ("the cipher work of a batch" above): all of its records are
- * read, then applied in key order here while the worker opens and
- * decodes them ahead and encodes and seals them behind, then written in
- * key order as their blocks are sealed (the first put after the last
- * open); no put comes
+ * read, then decoded, applied and encoded in key order here while the
+ * worker opens and seals them, then written in key order as their blocks
+ * are sealed (the first put after the last open); no put comes
  * between a chunk's reads and its last open, so the map's bytes read
  * stay as they are while they are opened. Otherwise each record is read,
  * opened, applied, sealed and written in turn. In a sealed store, a
  * record whose new bytes equal its stored ones (every op of it lost to a
- * later stamp) is not written again. The first error in key order is
- * the one returned (a value that does not open: GS_ESEAL; one that opens
- * and does not decode: GS_ECORRUPT), and the caller aborts the
+ * later stamp) is not written again. The first error in key order is the one returned (a
+ * value that does not open: GS_ESEAL), and the caller aborts the
  * transaction: nothing is written. */
 static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
 {
@@ -2988,7 +2929,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
           it->plain = v.mv_data;
           it->plainn = v.mv_size;
         }
-        if ((err = touched_apply(s, ts, idx, it, &hist, false)) != GS_OK ||
+        if ((err = touched_apply(s, ts, idx, it, &hist)) != GS_OK ||
             (err = touched_put(s, txn, it, &lr, &scopes)) != GS_OK)
           goto out;
         free(it->enc);
@@ -3016,7 +2957,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     }
     if (pneed > used)
       used = pneed;
-    size_t at = 0; /* bytes of tplain */
+    size_t at = 0, sat = 0; /* bytes of tplain, of tsealed (wanted) */
     for (size_t j = 0; j < m; j++)
       if (!items[j].rc && items[j].rawn >= CRDT_SEAL_OVERHEAD) {
         items[j].plain = s->tplain + at;
@@ -3028,7 +2969,10 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
       cipher_item *it = &items[j];
       if (j % CIPHER_BLOCK == 0)
         cipher_opened(w, s->sealer, j / CIPHER_BLOCK);
-      if ((err = touched_apply(s, ts, idx, it, &hist, true)) != GS_OK)
+      if ((err = touched_apply(s, ts, idx, it, &hist)) != GS_OK)
+        goto out;
+      if (!it->same && it->encn &&
+          (err = touched_sealed_room(s, it, &sat)) != GS_OK)
         goto out;
       if ((j + 1) % CIPHER_BLOCK == 0 || j + 1 == m)
         cipher_encoded(w, CIPHER_BLOCKS(j + 1));
@@ -3043,7 +2987,6 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     }
     cipher_finish(w, s->sealer);
     cipher_backoff(s, w);
-    size_t sat = atomic_load(&w->sat); /* bytes of tsealed wanted */
     w = NULL;
     for (size_t j = 0; j < m; j++) {
       free(items[j].enc);
@@ -3066,7 +3009,6 @@ out:
     free(items[j].enc);
     if (items[j].sown)
       free(items[j].sealed);
-    crdt_record_free(items[j].rec); /* decoded or applied: failed */
   }
   free(idx);
   if (used)

@@ -1,8 +1,9 @@
 /* store: a batch's cipher work on two threads (issue 19; storage/store.c
  * touched_write and "the cipher work of a batch"). A batch of more than
  * one chunk (TOUCHED_CHUNK, 1,024 records) with a flipped byte or two
- * swapped values in its stored records is refused (GS_ESEAL) and leaves
- * every table as it was; a batch applied on two threads stores records
+ * swapped values in its stored records is refused (GS_ESEAL), one with
+ * records that open but do not decode is refused as corrupt
+ * (GS_ECORRUPT), and either leaves every table as it was; a batch applied on two threads stores records
  * that open to the same plain bytes, and the same digest, as the same
  * changes applied in batches too small for the second thread; every nonce
  * of such a store is distinct; a record whose edit lost is not rewritten
@@ -537,11 +538,11 @@ Test(store_seal_par, flipped_byte_with_a_slow_worker_is_refused, .timeout = 120)
 }
 
 /* Records that open but do not decode, one in each of the three chunks
- * of a batch (the thread that opens a block decodes its records: the
- * worker, or this thread with the worker slow): refused as corrupt
- * (GS_ECORRUPT, not GS_ESEAL: they open), every table as it was, with
- * the worker slow and without; the records decoded ahead and not applied
- * are freed (ASan's leak check). */
+ * of a batch (opened by the worker, or by this thread with the worker
+ * slow): refused as corrupt (GS_ECORRUPT, not GS_ESEAL: they open),
+ * every table as it was, with the worker slow and without; nothing of the
+ * failed chunks is left allocated (ASan's leak check). A guard for any
+ * change of who opens, decodes or encodes (issue 19, fifth pass). */
 Test(store_seal_par, record_that_opens_but_does_not_decode_is_refused,
      .timeout = 120)
 {
@@ -569,9 +570,9 @@ Test(store_seal_par, record_that_opens_but_does_not_decode_is_refused,
 
 /* The refused batch again once the bad record is mended (its stored
  * bytes copied from a store seeded alike): applied in one batch (three
- * chunks, the worker decoding), the same plain bytes and digest as the
- * same changes applied change by change (10 records: one thread). */
-Test(store_seal_par, worker_decoded_batch_after_a_refusal_is_applied,
+ * chunks, two threads), the same plain bytes and digest as the same
+ * changes applied change by change (10 records: one thread). */
+Test(store_seal_par, mended_batch_after_a_refusal_is_applied_as_one_thread_would,
      .timeout = 240)
 {
   t_raws set1 = {0}, set2 = {0};
