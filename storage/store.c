@@ -2617,14 +2617,17 @@ static gs_err touched_note(touched_set *ts, const crdt_change *c,
   return GS_OK;
 }
 
-/* Read item it's stored record (it->rc: 0, MDB_NOTFOUND or an error):
- * it->raw views it in the map, it->plain too until it is opened; *pneed
- * grows by the bytes it opens to. */
-static void touched_read(store *s, MDB_txn *txn, cipher_item *it,
+/* Read item it's stored record (it->rc: 0, MDB_NOTFOUND or an error)
+ * through cur, a cursor of the records table that touched_write moves in
+ * key order (MDB_SET from where it is: LMDB looks on the cursor's page
+ * first, not from the root, and the records come in key order, most on
+ * the page of the one before): it->raw views it in the map, it->plain too
+ * until it is opened; *pneed grows by the bytes it opens to. */
+static void touched_read(store *s, MDB_cursor *cur, cipher_item *it,
                          size_t *pneed)
 {
-  MDB_val v;
-  it->rc = mdb_get(txn, s->dbi[DB_RECORDS], &it->k, &v);
+  MDB_val v, k = it->k;
+  it->rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
   if (it->rc)
     return;
   it->raw = it->plain = v.mv_data;
@@ -2870,6 +2873,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
   size_t *idx = malloc((n ? n : 1) * sizeof *idx);
   size_t cap = n < TOUCHED_CHUNK ? (n ? n : 1) : TOUCHED_CHUNK;
   key_list scopes = {0}, hist = {0};
+  MDB_cursor *rcur = NULL; /* the records read, in key order */
   cipher_item *items; /* a chunk's records (s->titems) */
   size_t used = 0, m = 0; /* bytes of s->tplain used */
 #ifndef _WIN32
@@ -2895,6 +2899,12 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
   if ((err = key_list_sort(kl, idx, n)) != GS_OK)
     goto out;
   touched_gather(ts, idx, n);
+  int crc = mdb_cursor_open(txn, s->dbi[DB_RECORDS], &rcur);
+  if (crc) {
+    rcur = NULL;
+    err = lmdb_err(crc);
+    goto out;
+  }
   last_key lr = {.known = false};
   for (size_t i = 0; i < n;) {
     /* the chunk's records */
@@ -2920,7 +2930,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
       for (size_t j = 0; j < m; j++) {
         cipher_item *it = &items[j];
         size_t none = 0;
-        touched_read(s, txn, it, &none);
+        touched_read(s, rcur, it, &none);
         if (!it->rc && s->key && it->rawn) {
           MDB_val v = {it->rawn, (void *)it->raw};
           int rc = open_value(s, DB_RECORDS, &it->k, &v);
@@ -2942,7 +2952,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     /* read, then opened and sealed by the worker as this thread goes */
     size_t pneed = 0;
     for (size_t j = 0; j < m; j++)
-      touched_read(s, txn, &items[j], &pneed);
+      touched_read(s, rcur, &items[j], &pneed);
     if (pneed > s->tpcap) {
       if (s->tplain)
         crdt_wipe(s->tplain, used > s->tpcap ? s->tpcap : used);
@@ -3010,6 +3020,8 @@ out:
     if (items[j].sown)
       free(items[j].sealed);
   }
+  if (rcur)
+    mdb_cursor_close(rcur);
   free(idx);
   if (used)
     crdt_wipe(s->tplain, used); /* no plaintext left between batches */

@@ -47,10 +47,11 @@ static gs_err open_at(const char *d, bool sealed, store **s)
   return store_open_ex(d, STORE_CREATE | STORE_NOSYNC, &o, s);
 }
 
-/* The changes of origin seed: records [0, n) each set to a name of
- * round r, per records a change, stamps from phys_ms. */
-static void make_changes(uint8_t seed0, size_t n, size_t per, int r,
-                         uint64_t phys_ms, t_raws *out)
+/* The changes of origin seed: records 0, step, 2 step... (n of them)
+ * each set to a name of round r, per records a change, stamps from
+ * phys_ms. */
+static void make_changes_at(uint8_t seed0, size_t n, size_t step, size_t per,
+                            int r, uint64_t phys_ms, t_raws *out)
 {
   char src[128];
   store *s;
@@ -67,8 +68,8 @@ static void make_changes(uint8_t seed0, size_t n, size_t per, int r,
     size_t k = 0;
     for (; k < per && i < n; i++, k++) {
       uint8_t id[CRDT_ID_LEN];
-      t_id(id, 7, i);
-      snprintf(names[k], sizeof names[k], "张秀英%zu-%d", i, r);
+      t_id(id, 7, i * step);
+      snprintf(names[k], sizeof names[k], "张秀英%zu-%d", i * step, r);
       ops[k] = t_set_str("resident", id, "name", names[k], strlen(names[k]));
     }
     cr_assert_eq(store_write_change(w, scope, sizeof scope - 1, ops, k,
@@ -79,6 +80,12 @@ static void make_changes(uint8_t seed0, size_t n, size_t per, int r,
   cr_assert_eq(t_raws_read(s, NULL, out), GS_OK);
   store_close(s);
   t_rmtree(src);
+}
+
+static void make_changes(uint8_t seed0, size_t n, size_t per, int r,
+                         uint64_t phys_ms, t_raws *out)
+{
+  make_changes_at(seed0, n, 1, per, r, phys_ms, out);
 }
 
 /* Apply changes [from, to) of r in one batch. */
@@ -613,4 +620,53 @@ Test(store_seal_par, mended_batch_after_a_refusal_is_applied_as_one_thread_would
   cr_assert_arr_eq(dp, dq, CRDT_HASH_LEN, "the same state digest");
   t_raws_free(&set1);
   t_raws_free(&set2);
+}
+
+/* ---- the records read through one cursor in key order ----
+ * touched_write reads a batch's records with one cursor moved in key
+ * order (MDB_SET from where it is), across the puts of the batch. A store
+ * holding the even records gets one batch (six chunks) editing every
+ * record, the odd ones new (inserted between the even ones: pages split
+ * under the cursor), with stamps older than the even ones' names: every
+ * even record keeps its name (read as stored: a record read wrong, or not
+ * found, would take the batch's name), every odd one has the batch's. In
+ * an open store (one thread: a read, then a put) and a sealed one. */
+static void cursor_reads_across_puts(bool sealed)
+{
+  t_raws set1 = {0}, set2 = {0};
+  store *s;
+  const char *d = sub("c");
+  make_changes_at(1, NREC, 2, 100, 1, T_NOW_MS + 1000000, &set1);
+  make_changes_at(2, 2 * NREC, 1, 100, 2, T_NOW_MS, &set2);
+  cr_assert_eq(mkdir(d, 0700), 0);
+  cr_assert_eq(open_at(d, sealed, &s), GS_OK);
+  cr_assert_eq(apply_range(s, &set1, 0, set1.len), GS_OK);
+  cr_assert_eq(apply_range(s, &set2, 0, set2.len), GS_OK);
+  t_field *tf = malloc(sizeof *tf);
+  cr_assert(tf);
+  for (size_t i = 0; i < 2 * NREC; i++) {
+    uint8_t id[CRDT_ID_LEN];
+    char want[48];
+    t_id(id, 7, i);
+    snprintf(want, sizeof want, "张秀英%zu-%d", i, i % 2 ? 2 : 1);
+    cr_assert_eq(t_get(s, "resident", id, "name", tf), GS_OK);
+    cr_assert(tf->present, "record %zu", i);
+    cr_assert_str_eq(tf->str, want, "record %zu", i);
+  }
+  free(tf);
+  store_close(s);
+  t_raws_free(&set1);
+  t_raws_free(&set2);
+}
+
+Test(store_seal_par, records_read_through_one_cursor_open_store,
+     .timeout = 120)
+{
+  cursor_reads_across_puts(false);
+}
+
+Test(store_seal_par, records_read_through_one_cursor_sealed_store,
+     .timeout = 120)
+{
+  cursor_reads_across_puts(true);
 }
