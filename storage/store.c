@@ -294,6 +294,17 @@ static int sv_put(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
   return rc ? rc : mdb_put(txn, dbi, k, &sv, flags);
 }
 
+/* sv_put through cur (flags 0: LMDB looks on the cursor's page first). */
+static int sv_cursor_put(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v)
+{
+  int db = db_index(s, mdb_cursor_dbi(cur));
+  if (!s->key || s->put_sealed || v->mv_size == 0 || !sealed_db(db, k))
+    return mdb_cursor_put(cur, k, v, 0);
+  MDB_val sv;
+  int rc = seal_value(s, db, k, v, &sv);
+  return rc ? rc : mdb_cursor_put(cur, k, &sv, 0);
+}
+
 static int sv_cursor_get(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
                          MDB_cursor_op op)
 {
@@ -2699,9 +2710,11 @@ out:
 
 /* Write item it's new value (sealed already, or sealed now by sv_put)
  * unless it is the same, and note the scope index entry of a new record
- * in scopes. */
-static gs_err touched_put(store *s, MDB_txn *txn, cipher_item *it,
-                          last_key *lr, key_list *scopes)
+ * in scopes. A key that does not sort after the table's last goes
+ * through cur (the batch's read cursor, near it in key order), one after
+ * it as put_ordered's append. */
+static gs_err touched_put(store *s, MDB_txn *txn, MDB_cursor *cur,
+                          cipher_item *it, last_key *lr, key_list *scopes)
 {
   if (it->same)
     return GS_OK;
@@ -2713,7 +2726,11 @@ static gs_err touched_put(store *s, MDB_txn *txn, cipher_item *it,
     ev.mv_size = it->encn + CRDT_SEAL_OVERHEAD;
   }
   s->put_sealed = it->sealed != NULL;
-  int rc = put_ordered(s, txn, s->dbi[DB_RECORDS], lr, &it->k, &ev);
+  MDB_val k = it->k;
+  int rc = lr->known && !lr->none &&
+                   lmdb_keycmp(k.mv_data, k.mv_size, lr->k.b, lr->k.n) <= 0
+               ? sv_cursor_put(s, cur, &k, &ev)
+               : put_ordered(s, txn, s->dbi[DB_RECORDS], lr, &k, &ev);
   s->put_sealed = false;
   if (rc)
     return lmdb_err(rc);
@@ -2940,7 +2957,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
           it->plainn = v.mv_size;
         }
         if ((err = touched_apply(s, ts, idx, it, &hist)) != GS_OK ||
-            (err = touched_put(s, txn, it, &lr, &scopes)) != GS_OK)
+            (err = touched_put(s, txn, rcur, it, &lr, &scopes)) != GS_OK)
           goto out;
         free(it->enc);
         it->enc = NULL;
@@ -2992,7 +3009,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     for (size_t j = 0; j < m; j++) {
       if (j % CIPHER_BLOCK == 0)
         cipher_sealed(w, s->sealer, j / CIPHER_BLOCK);
-      if ((err = touched_put(s, txn, &items[j], &lr, &scopes)) != GS_OK)
+      if ((err = touched_put(s, txn, rcur, &items[j], &lr, &scopes)) != GS_OK)
         goto out;
     }
     cipher_finish(w, s->sealer);
