@@ -294,6 +294,17 @@ static int sv_put(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
   return rc ? rc : mdb_put(txn, dbi, k, &sv, flags);
 }
 
+/* sv_put through cur (flags 0: LMDB looks on the cursor's page first). */
+static int sv_cursor_put(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v)
+{
+  int db = db_index(s, mdb_cursor_dbi(cur));
+  if (!s->key || s->put_sealed || v->mv_size == 0 || !sealed_db(db, k))
+    return mdb_cursor_put(cur, k, v, 0);
+  MDB_val sv;
+  int rc = seal_value(s, db, k, v, &sv);
+  return rc ? rc : mdb_cursor_put(cur, k, &sv, 0);
+}
+
 static int sv_cursor_get(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
                          MDB_cursor_op op)
 {
@@ -2617,14 +2628,17 @@ static gs_err touched_note(touched_set *ts, const crdt_change *c,
   return GS_OK;
 }
 
-/* Read item it's stored record (it->rc: 0, MDB_NOTFOUND or an error):
- * it->raw views it in the map, it->plain too until it is opened; *pneed
- * grows by the bytes it opens to. */
-static void touched_read(store *s, MDB_txn *txn, cipher_item *it,
+/* Read item it's stored record (it->rc: 0, MDB_NOTFOUND or an error)
+ * through cur, a cursor of the records table that touched_write moves in
+ * key order (MDB_SET from where it is: LMDB looks on the cursor's page
+ * first, not from the root, and the records come in key order, most on
+ * the page of the one before): it->raw views it in the map, it->plain too
+ * until it is opened; *pneed grows by the bytes it opens to. */
+static void touched_read(store *s, MDB_cursor *cur, cipher_item *it,
                          size_t *pneed)
 {
-  MDB_val v;
-  it->rc = mdb_get(txn, s->dbi[DB_RECORDS], &it->k, &v);
+  MDB_val v, k = it->k;
+  it->rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
   if (it->rc)
     return;
   it->raw = it->plain = v.mv_data;
@@ -2696,9 +2710,11 @@ out:
 
 /* Write item it's new value (sealed already, or sealed now by sv_put)
  * unless it is the same, and note the scope index entry of a new record
- * in scopes. */
-static gs_err touched_put(store *s, MDB_txn *txn, cipher_item *it,
-                          last_key *lr, key_list *scopes)
+ * in scopes. A key that does not sort after the table's last goes
+ * through cur (the batch's read cursor, near it in key order), one after
+ * it as put_ordered's append. */
+static gs_err touched_put(store *s, MDB_txn *txn, MDB_cursor *cur,
+                          cipher_item *it, last_key *lr, key_list *scopes)
 {
   if (it->same)
     return GS_OK;
@@ -2710,7 +2726,11 @@ static gs_err touched_put(store *s, MDB_txn *txn, cipher_item *it,
     ev.mv_size = it->encn + CRDT_SEAL_OVERHEAD;
   }
   s->put_sealed = it->sealed != NULL;
-  int rc = put_ordered(s, txn, s->dbi[DB_RECORDS], lr, &it->k, &ev);
+  MDB_val k = it->k;
+  int rc = lr->known && !lr->none &&
+                   lmdb_keycmp(k.mv_data, k.mv_size, lr->k.b, lr->k.n) <= 0
+               ? sv_cursor_put(s, cur, &k, &ev)
+               : put_ordered(s, txn, s->dbi[DB_RECORDS], lr, &k, &ev);
   s->put_sealed = false;
   if (rc)
     return lmdb_err(rc);
@@ -2870,6 +2890,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
   size_t *idx = malloc((n ? n : 1) * sizeof *idx);
   size_t cap = n < TOUCHED_CHUNK ? (n ? n : 1) : TOUCHED_CHUNK;
   key_list scopes = {0}, hist = {0};
+  MDB_cursor *rcur = NULL; /* the records read, in key order */
   cipher_item *items; /* a chunk's records (s->titems) */
   size_t used = 0, m = 0; /* bytes of s->tplain used */
 #ifndef _WIN32
@@ -2895,6 +2916,12 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
   if ((err = key_list_sort(kl, idx, n)) != GS_OK)
     goto out;
   touched_gather(ts, idx, n);
+  int crc = mdb_cursor_open(txn, s->dbi[DB_RECORDS], &rcur);
+  if (crc) {
+    rcur = NULL;
+    err = lmdb_err(crc);
+    goto out;
+  }
   last_key lr = {.known = false};
   for (size_t i = 0; i < n;) {
     /* the chunk's records */
@@ -2920,7 +2947,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
       for (size_t j = 0; j < m; j++) {
         cipher_item *it = &items[j];
         size_t none = 0;
-        touched_read(s, txn, it, &none);
+        touched_read(s, rcur, it, &none);
         if (!it->rc && s->key && it->rawn) {
           MDB_val v = {it->rawn, (void *)it->raw};
           int rc = open_value(s, DB_RECORDS, &it->k, &v);
@@ -2930,7 +2957,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
           it->plainn = v.mv_size;
         }
         if ((err = touched_apply(s, ts, idx, it, &hist)) != GS_OK ||
-            (err = touched_put(s, txn, it, &lr, &scopes)) != GS_OK)
+            (err = touched_put(s, txn, rcur, it, &lr, &scopes)) != GS_OK)
           goto out;
         free(it->enc);
         it->enc = NULL;
@@ -2942,7 +2969,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     /* read, then opened and sealed by the worker as this thread goes */
     size_t pneed = 0;
     for (size_t j = 0; j < m; j++)
-      touched_read(s, txn, &items[j], &pneed);
+      touched_read(s, rcur, &items[j], &pneed);
     if (pneed > s->tpcap) {
       if (s->tplain)
         crdt_wipe(s->tplain, used > s->tpcap ? s->tpcap : used);
@@ -2982,7 +3009,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     for (size_t j = 0; j < m; j++) {
       if (j % CIPHER_BLOCK == 0)
         cipher_sealed(w, s->sealer, j / CIPHER_BLOCK);
-      if ((err = touched_put(s, txn, &items[j], &lr, &scopes)) != GS_OK)
+      if ((err = touched_put(s, txn, rcur, &items[j], &lr, &scopes)) != GS_OK)
         goto out;
     }
     cipher_finish(w, s->sealer);
@@ -3010,6 +3037,8 @@ out:
     if (items[j].sown)
       free(items[j].sealed);
   }
+  if (rcur)
+    mdb_cursor_close(rcur);
   free(idx);
   if (used)
     crdt_wipe(s->tplain, used); /* no plaintext left between batches */
