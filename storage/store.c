@@ -1399,7 +1399,8 @@ static gs_err compact(store *s, const char *dir)
     err = lmdb_err(rc);
     goto out;
   }
-  int fd = open(from, O_RDONLY | O_CLOEXEC);
+  /* read-write: Windows flushes only a handle open for writing */
+  int fd = open(from, O_RDWR | O_CLOEXEC);
   if (fd < 0 || fsync(fd) != 0) {
     err = -errno;
     if (fd >= 0)
