@@ -522,24 +522,32 @@ Test(store_seal_par, blocks_taken_by_both_threads_store_what_one_stores,
 /* A flipped byte in the second chunk, the worker slow (the block opened
  * by this thread while the worker holds an earlier one): refused, every
  * table as it was; then the same store without the delay refuses too. */
+/* The store in d refuses the batch set with want, with the worker slow
+ * (both threads take blocks) and then at its own pace, and nothing of
+ * either try is written. */
+static void refused_both_ways(const char *d, const t_raws *set, gs_err want)
+{
+  store *s;
+  uint64_t before = tables_hash(d);
+  cr_assert_eq(open_at(d, true, &s), GS_OK);
+  store__cipher_delay(s, SLOW_US);
+  cr_assert_eq(apply_range(s, set, 0, set->len), want);
+  counts_say_both(s, true);
+  store__cipher_delay(s, 0);
+  cr_assert_eq(apply_range(s, set, 0, set->len), want);
+  store_close(s);
+  cr_assert_eq(tables_hash(d), before, "nothing written by the refused batch");
+}
+
 Test(store_seal_par, flipped_byte_with_a_slow_worker_is_refused, .timeout = 120)
 {
   t_raws set1 = {0}, set2 = {0};
-  store *s;
   make_changes(1, NREC, 100, 1, T_NOW_MS, &set1);
   make_changes(2, NREC, 100, 2, T_NOW_MS + 1000000, &set2);
   const char *d = sub("t");
   seeded(d, &set1);
   tamper(d, 1500, 0, false);
-  uint64_t before = tables_hash(d);
-  cr_assert_eq(open_at(d, true, &s), GS_OK);
-  store__cipher_delay(s, SLOW_US);
-  cr_assert_eq(apply_range(s, &set2, 0, set2.len), GS_ESEAL);
-  counts_say_both(s, true);
-  store__cipher_delay(s, 0);
-  cr_assert_eq(apply_range(s, &set2, 0, set2.len), GS_ESEAL);
-  store_close(s);
-  cr_assert_eq(tables_hash(d), before, "nothing written by the refused batch");
+  refused_both_ways(d, &set2, GS_ESEAL);
   t_raws_free(&set1);
   t_raws_free(&set2);
 }
@@ -554,7 +562,6 @@ Test(store_seal_par, record_that_opens_but_does_not_decode_is_refused,
      .timeout = 120)
 {
   t_raws set1 = {0}, set2 = {0};
-  store *s;
   make_changes(1, NREC, 100, 1, T_NOW_MS, &set1);
   make_changes(2, NREC, 100, 2, T_NOW_MS + 1000000, &set2);
   const char *d = sub("t");
@@ -562,15 +569,7 @@ Test(store_seal_par, record_that_opens_but_does_not_decode_is_refused,
   seal_garbage(d, 300);
   seal_garbage(d, 1500);
   seal_garbage(d, 2900);
-  uint64_t before = tables_hash(d);
-  cr_assert_eq(open_at(d, true, &s), GS_OK);
-  store__cipher_delay(s, SLOW_US);
-  cr_assert_eq(apply_range(s, &set2, 0, set2.len), GS_ECORRUPT);
-  counts_say_both(s, true);
-  store__cipher_delay(s, 0);
-  cr_assert_eq(apply_range(s, &set2, 0, set2.len), GS_ECORRUPT);
-  store_close(s);
-  cr_assert_eq(tables_hash(d), before, "nothing written by the refused batch");
+  refused_both_ways(d, &set2, GS_ECORRUPT);
   t_raws_free(&set1);
   t_raws_free(&set2);
 }
