@@ -338,7 +338,8 @@ static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
  * waits while the other works); the worker seals the blocks this thread
  * has encoded, woken when CIPHER_WAKE blocks are ready (in a smaller
  * chunk, not woken for seals: it seals what is encoded when it gets
- * there); when every block is encoded (and so opened), this thread
+ * there), and before it sleeps it watches a while for blocks to seal
+ * or the next job (cipher_watch); when every block is encoded (and so opened), this thread
  * writes the records block by block in key order, sealing a block itself when the worker has not
  * taken it, and the next untaken ones while the worker finishes the one
  * it wants. So this thread never waits for the worker to start (on a
@@ -392,12 +393,15 @@ static void cipher_one(bool mixed, crdt_sealer *sealer, cipher_item *it,
     return; /* nothing to seal; not read, or not sealed */
   uint8_t ad[AD_MAX];
   size_t adn = seal_ad(DB_RECORDS, &it->k, ad, sizeof ad);
-  if (seal) {
-    it->err = !adn ? lmdb_err(MDB_BAD_VALSIZE)
-              : crdt_sealer_seal(sealer, ad, adn, it->enc, it->encn,
-                                 it->sealed) != GS_OK
-                  ? GS_ECRYPTO
-                  : GS_OK;
+  if (seal) { /* it->err written only on a failure (else the item's
+               * line would go back and forth between the two cores) */
+    gs_err err = !adn ? lmdb_err(MDB_BAD_VALSIZE)
+                 : crdt_sealer_seal(sealer, ad, adn, it->enc, it->encn,
+                                    it->sealed) != GS_OK
+                     ? GS_ECRYPTO
+                     : GS_OK;
+    if (err)
+      it->err = err;
     return;
   }
   if (adn && it->rawn >= CRDT_SEAL_OVERHEAD &&
@@ -446,6 +450,8 @@ typedef struct cipher_worker {
   /* under mu */
   cipher_job job;      /* the job posted last */
   bool has_job;        /* posted, not taken by the worker */
+  atomic_bool posted;  /* has_job or quit, read without the lock
+                        * (cipher_watch) */
   bool quit;
   /* shared without the lock */
   atomic_bool waiting;   /* the worker waits (under mu) for seal blocks */
@@ -493,6 +499,41 @@ static bool cipher_claim(_Atomic uint64_t *c, const cipher_job *j, size_t *b)
   }
 }
 
+/* Before it sleeps, the worker watches a while (CIPHER_WATCH_NS) for
+ * its next work: a job posted (j NULL) or a block of j ready to seal.
+ * Waking a sleeping thread cost the store thread about 10 us of kernel
+ * time a chunk (a futex wake, an interrupt to the other core) and the
+ * worker as long again before it ran, while this thread did the first
+ * blocks itself; a write session's chunks come about 100-250 us apart
+ * (a change built, signed and packed between them), so watching through
+ * the gap saves both, at the price of the second core's time during the
+ * gap (docs/PERFORMANCE.md, "The worker watches before it sleeps"). A
+ * store with no batches has a worker asleep. True: the work is there. */
+#define CIPHER_WATCH_NS 250000u
+
+static bool cipher_watch(cipher_worker *w, const cipher_job *j)
+{
+  uint64_t t0 = mono_ns();
+  for (unsigned n = 1;; n++) {
+    if (atomic_load_explicit(&w->posted, memory_order_acquire))
+      return !j; /* a job, or the quit: the next one's */
+    if (j) {
+      uint64_t v = atomic_load(&w->snext);
+      if (CIPHER_GEN(v) != j->gen || CIPHER_IDX(v) >= j->nb)
+        return false;
+      if (CIPHER_IDX(v) < atomic_load(&w->encoded))
+        return true;
+    }
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+    if (n % 64 == 0 && mono_ns() - t0 > CIPHER_WATCH_NS)
+      return false;
+  }
+}
+
 /* The worker's part of job j: the blocks it can take. */
 static void cipher_work(cipher_worker *w, const cipher_job *j)
 {
@@ -518,6 +559,8 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
       }
       continue;
     }
+    if (cipher_watch(w, j))
+      continue;
     pthread_mutex_lock(&w->mu);
     atomic_store(&w->waiting, true);
     for (;;) {
@@ -542,11 +585,17 @@ static void *cipher_thread(void *arg)
   cipher_worker *w = arg;
   pthread_mutex_lock(&w->mu);
   for (;;) {
+    if (!w->has_job && !w->quit) {
+      pthread_mutex_unlock(&w->mu);
+      cipher_watch(w, NULL);
+      pthread_mutex_lock(&w->mu);
+    }
     while (!w->has_job && !w->quit)
       pthread_cond_wait(&w->go, &w->mu);
     if (w->quit)
       break;
     w->has_job = false;
+    atomic_store(&w->posted, false);
     cipher_job j = w->job;
     pthread_mutex_unlock(&w->mu);
     cipher_work(w, &j);
@@ -592,6 +641,7 @@ static void cipher_worker_stop(store *s)
     return;
   pthread_mutex_lock(&w->mu);
   w->quit = true;
+  atomic_store(&w->posted, true);
   pthread_cond_signal(&w->go);
   pthread_mutex_unlock(&w->mu);
   pthread_join(w->t, NULL);
@@ -619,6 +669,7 @@ static void cipher_post(cipher_worker *w, cipher_item *it, size_t m,
   atomic_store(&w->onext, CIPHER_TAG(j->gen, 0));
   atomic_store(&w->snext, CIPHER_TAG(j->gen, 0));
   w->has_job = true;
+  atomic_store_explicit(&w->posted, true, memory_order_release);
   pthread_cond_signal(&w->go);
   pthread_mutex_unlock(&w->mu);
 }
@@ -761,6 +812,20 @@ void store__cipher_counts(const store *s, uint64_t out[4])
     out[3] = atomic_load(&s->worker->wsealed);
   }
 #endif
+}
+
+int64_t store__cipher_worker_cpu_ns(const store *s)
+{
+#ifndef _WIN32
+  clockid_t c;
+  struct timespec ts;
+  if (s->worker && pthread_getcpuclockid(s->worker->t, &c) == 0 &&
+      clock_gettime(c, &ts) == 0)
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+#else
+  (void)s;
+#endif
+  return -1;
 }
 
 /* Begin a transaction, adopting a map another process has grown. */

@@ -301,6 +301,9 @@ gs_err store__write_replay(store_write *w);
  * thread, as on Windows). */
 void store__cipher_delay(store *s, unsigned delay_us);
 void store__cipher_counts(const store *s, uint64_t out[4]);
+/* The CPU time of s's cipher worker so far, in ns; -1: no worker (none
+ * made yet, or one thread as on Windows). */
+int64_t store__cipher_worker_cpu_ns(const store *s);
 
 /* The node's HLC as last stored (0 if never). */
 gs_err store_hlc(store *s, crdt_hlc *out);

@@ -669,3 +669,33 @@ Test(store_seal_par, records_read_through_one_cursor_sealed_store,
 {
   cursor_reads_across_puts(true);
 }
+
+/* The worker watches for its next work a while (CIPHER_WATCH_NS, a
+ * quarter of a millisecond) before it sleeps: a store whose batches have
+ * stopped has a worker that uses no CPU. Measured over 300 ms after a
+ * pause of 50 ms (at most 20 ms allowed: a worker that never stopped
+ * watching would take nearly all 300). */
+Test(store_seal_par, an_idle_worker_sleeps, .timeout = 120)
+{
+  t_raws set = {0};
+  store *s;
+  make_changes(1, NREC, 10, 1, T_NOW_MS, &set);
+  const char *d = sub("idle");
+  cr_assert_eq(mkdir(d, 0700), 0);
+  cr_assert_eq(open_at(d, true, &s), GS_OK);
+  cr_assert_eq(apply_range(s, &set, 0, set.len), GS_OK);
+  int64_t c0 = store__cipher_worker_cpu_ns(s);
+#ifdef _WIN32
+  cr_assert_eq(c0, -1, "one thread on Windows: no worker");
+#else
+  cr_assert_geq(c0, 0, "a batch of three chunks made the worker");
+  usleep(50000);
+  int64_t c1 = store__cipher_worker_cpu_ns(s);
+  usleep(300000);
+  int64_t c2 = store__cipher_worker_cpu_ns(s);
+  cr_assert_lt(c2 - c1, 20000000, "the idle worker used %lld ns in 300 ms",
+               (long long)(c2 - c1));
+#endif
+  store_close(s);
+  t_raws_free(&set);
+}
