@@ -613,7 +613,7 @@ static gs_err open_backup(const char *file, int *fd, uint64_t *size)
 gs_err node_backup_check(const char *file, node_backup_info *out)
 {
   int fd;
-  uint64_t size, at;
+  uint64_t size = 0, at;
   crdt_hasher h;
   node_backup_info info;
   gs_err err = open_backup(file, &fd, &size);
@@ -763,7 +763,7 @@ gs_err node_restore(const char *file, const char *dir,
   small_file files[NODE_BACKUP_FILES_MAX];
   node_restore_info ri;
   crdt_hasher h;
-  uint64_t size, at;
+  uint64_t size = 0, at;
   int fd = -1, dfd = -1;
   bool made = false;
   uint8_t *key = NULL;

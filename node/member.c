@@ -537,7 +537,7 @@ static int on_member(void *ctx, const crdt_record *r)
 {
   node_policy *p = ctx;
   const char *scope, *coll;
-  size_t sn, cn, kl, cl, sl, rl, pl, ql, al;
+  size_t sn, cn, kl = 0, cl = 0, sl = 0, rl = 0, pl = 0, ql = 0, al = 0;
   uint8_t id[CRDT_ID_LEN];
   crdt_stamp st;
   crdt_record_identity(r, &scope, &sn, &coll, &cn, id);
@@ -1226,7 +1226,7 @@ typedef struct prior_ctx {
 static int on_own_record(void *ctx, const crdt_record *r)
 {
   prior_ctx *pc = ctx;
-  size_t cl, pl, ql;
+  size_t cl = 0, pl = 0, ql = 0;
   const uint8_t *cert = field_bytes(r, "cert", &cl, NULL);
   const uint8_t *proof = field_bytes(r, "proof", &pl, NULL);
   const uint8_t *prior = field_bytes(r, "prior", &ql, NULL);

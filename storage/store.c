@@ -460,6 +460,7 @@ typedef struct cipher_worker {
   atomic_size_t encoded;  /* blocks encoded by this thread: sealable */
   atomic_bool odone[CIPHER_MAXB], sdone[CIPHER_MAXB];
   atomic_uint_fast64_t wopened, wsealed; /* blocks done by the worker */
+  atomic_uint_fast64_t watched_ns;       /* its time in cipher_watch */
   uint64_t waited_ns; /* this thread's waits for the job's blocks */
 } cipher_worker;
 
@@ -511,9 +512,9 @@ static bool cipher_claim(_Atomic uint64_t *c, const cipher_job *j, size_t *b)
  * store with no batches has a worker asleep. True: the work is there. */
 #define CIPHER_WATCH_NS 250000u
 
-static bool cipher_watch(cipher_worker *w, const cipher_job *j)
+static bool cipher_watch_for(cipher_worker *w, const cipher_job *j,
+                             uint64_t t0)
 {
-  uint64_t t0 = mono_ns();
   for (unsigned n = 1;; n++) {
     if (atomic_load_explicit(&w->posted, memory_order_acquire))
       return !j; /* a job, or the quit: the next one's */
@@ -532,6 +533,15 @@ static bool cipher_watch(cipher_worker *w, const cipher_job *j)
     if (n % 64 == 0 && mono_ns() - t0 > CIPHER_WATCH_NS)
       return false;
   }
+}
+
+static bool cipher_watch(cipher_worker *w, const cipher_job *j)
+{
+  uint64_t t0 = mono_ns();
+  bool there = cipher_watch_for(w, j, t0);
+  atomic_fetch_add_explicit(&w->watched_ns, mono_ns() - t0,
+                            memory_order_relaxed);
+  return there;
 }
 
 /* The worker's part of job j: the blocks it can take. */
@@ -812,6 +822,17 @@ void store__cipher_counts(const store *s, uint64_t out[4])
     out[3] = atomic_load(&s->worker->wsealed);
   }
 #endif
+}
+
+uint64_t store__cipher_watch_ns(const store *s)
+{
+#ifndef _WIN32
+  if (s->worker)
+    return atomic_load(&s->worker->watched_ns);
+#else
+  (void)s;
+#endif
+  return 0;
 }
 
 int64_t store__cipher_worker_cpu_ns(const store *s)
