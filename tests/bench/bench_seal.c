@@ -172,7 +172,9 @@ static void stop(figures *f, int k, clocks c)
 }
 
 /* The blocks of row k: store s's counts now less those in before; and
- * the worker's watching. */
+ * the worker's watching (read after the row's clocks stopped: it may
+ * count the worker's last watch of the row, at most a quarter of a
+ * millisecond past their stop). */
 static void blocks(figures *f, int k, store *s, uint64_t before[5])
 {
   uint64_t c[5];
