@@ -304,8 +304,9 @@ void store__cipher_counts(const store *s, uint64_t out[4]);
 /* The CPU time of s's cipher worker so far, in ns; -1: no worker (none
  * made yet, or one thread as on Windows). */
 int64_t store__cipher_worker_cpu_ns(const store *s);
-/* The time s's cipher worker spent watching for its next work (awake,
- * before it sleeps: store.c, cipher_watch), in ns; 0 without a worker. */
+/* The CPU time s's cipher worker spent watching for its next work
+ * (awake, before it sleeps: store.c, cipher_watch), in ns; 0 without a
+ * worker. */
 uint64_t store__cipher_watch_ns(const store *s);
 
 /* The node's HLC as last stored (0 if never). */
