@@ -339,10 +339,10 @@ static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
  * has encoded, woken when CIPHER_WAKE blocks are ready (in a smaller
  * chunk, not woken for seals: it seals what is encoded when it gets
  * there), and before it sleeps it watches a while for blocks to seal
- * or the next job (cipher_watch); when every block is encoded (and so opened), this thread
- * writes the records block by block in key order, sealing a block itself when the worker has not
- * taken it, and the next untaken ones while the worker finishes the one
- * it wants. So this thread never waits for the worker to start (on a
+ * or the next job (cipher_watch); when every block is encoded (and so
+ * opened), this thread writes the records block by block in key order,
+ * sealing a block itself when the worker has not taken it, and the next
+ * untaken ones while the worker finishes the one it wants. So this thread never waits for the worker to start (on a
  * busy machine the worker may not run at all: then this thread does all
  * of it), only, briefly, for a block the worker is doing when no other
  * is left to do. Sealed values go into one buffer kept by the store
