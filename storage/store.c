@@ -461,6 +461,7 @@ typedef struct cipher_worker {
   atomic_bool odone[CIPHER_MAXB], sdone[CIPHER_MAXB];
   atomic_uint_fast64_t wopened, wsealed; /* blocks done by the worker */
   atomic_uint_fast64_t watched_ns;       /* its CPU time in cipher_watch */
+  uint64_t watch_ns; /* how long it watches: CIPHER_WATCH_NS, 0 on one CPU */
   uint64_t waited_ns; /* this thread's waits for the job's blocks */
 } cipher_worker;
 
@@ -509,7 +510,9 @@ static bool cipher_claim(_Atomic uint64_t *c, const cipher_job *j, size_t *b)
  * (a change built, signed and packed between them), so watching through
  * the gap saves both, at the price of the second core's time during the
  * gap (docs/PERFORMANCE.md, "The worker watches before it sleeps"). A
- * store with no batches has a worker asleep. True: the work is there. */
+ * store with no batches has a worker asleep; a process that may run on
+ * one CPU only has a worker that never watches (it would hold the core
+ * the store thread needs). True: the work is there. */
 #define CIPHER_WATCH_NS 250000u
 
 static bool cipher_watch_for(cipher_worker *w, const cipher_job *j,
@@ -530,7 +533,7 @@ static bool cipher_watch_for(cipher_worker *w, const cipher_job *j,
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
 #endif
-    if (n % 64 == 0 && mono_ns() - t0 > CIPHER_WATCH_NS)
+    if (n % 64 == 0 && mono_ns() - t0 > w->watch_ns)
       return false;
   }
 }
@@ -548,6 +551,8 @@ static uint64_t thread_cpu_ns(void)
  * nothing). */
 static bool cipher_watch(cipher_worker *w, const cipher_job *j)
 {
+  if (!w->watch_ns)
+    return false;
   uint64_t c0 = thread_cpu_ns();
   bool there = cipher_watch_for(w, j, mono_ns());
   uint64_t c1 = thread_cpu_ns();
@@ -627,6 +632,18 @@ static void *cipher_thread(void *arg)
   return NULL;
 }
 
+/* The CPUs this process may run on. With one, a watching worker would
+ * hold the core the store thread needs: it does not watch. */
+static long cpus_usable(void)
+{
+#ifdef __linux__
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    return CPU_COUNT(&set);
+#endif
+  return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 /* The worker and its sealer, made now if not yet: NULL when either
  * cannot be (then this thread does the work). */
 static cipher_worker *cipher_worker_get(store *s)
@@ -639,6 +656,7 @@ static cipher_worker *cipher_worker_get(store *s)
   if (!w)
     return NULL;
   w->sealer = s->sealer2;
+  w->watch_ns = cpus_usable() >= 2 ? CIPHER_WATCH_NS : 0;
   if (pthread_mutex_init(&w->mu, NULL) != 0)
     goto fail_mu;
   if (pthread_cond_init(&w->go, NULL) != 0)

@@ -10,6 +10,9 @@
  * (its sealed bytes stay the same). */
 #include <criterion/criterion.h>
 #include <lmdb.h>
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 #include "tests/unit/storage/store_test_util.h"
 
@@ -698,4 +701,36 @@ Test(store_seal_par, an_idle_worker_sleeps, .timeout = 120)
 #endif
   store_close(s);
   t_raws_free(&set);
+}
+
+/* On one CPU the worker does not watch: it would hold the core the store
+ * thread needs. This test's thread (and so the worker it makes) may run
+ * on one CPU only; its watching stays 0 through a batch of three chunks,
+ * and the batch is stored as on two. */
+Test(store_seal_par, on_one_cpu_the_worker_does_not_watch, .timeout = 120)
+{
+#ifdef __linux__
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);
+  cr_assert_eq(sched_setaffinity(0, sizeof one, &one), 0, "setaffinity");
+  t_raws set = {0};
+  store *s;
+  uint8_t dg[CRDT_HASH_LEN];
+  size_t nrec = 0;
+  make_changes(1, NREC, 10, 1, T_NOW_MS, &set);
+  const char *d = sub("one");
+  cr_assert_eq(mkdir(d, 0700), 0);
+  cr_assert_eq(open_at(d, true, &s), GS_OK);
+  cr_assert_eq(apply_range(s, &set, 0, set.len), GS_OK);
+  cr_assert_geq(store__cipher_worker_cpu_ns(s), 0, "the worker was made");
+  cr_assert_eq(store__cipher_watch_ns(s), 0, "the worker watched on one CPU");
+  cr_assert_eq(store_digest(s, "", 0, dg, &nrec), GS_OK);
+  cr_assert_eq(nrec, NREC);
+  store_close(s);
+  t_raws_free(&set);
+#else
+  cr_skip_test("sched_setaffinity is Linux's: one CPU cannot be asked for "
+               "here");
+#endif
 }
