@@ -714,6 +714,16 @@ static void cipher_post(cipher_worker *w, cipher_item *it, size_t m,
   pthread_mutex_unlock(&w->mu);
 }
 
+/* Block b of job j, taken by this thread: opened or sealed (seal), then
+ * marked done (done: odone or sdone). */
+static void cipher_here(const cipher_job *j, crdt_sealer *sealer,
+                        atomic_bool *done, size_t b, bool seal)
+{
+  cipher_block(j->mixed, sealer, j->it, j->m, b, seal);
+  j->here[seal]++;
+  atomic_store(&done[b], true);
+}
+
 /* Wait until block b (taken by the worker) is done (flag: odone or
  * sdone of b), doing meanwhile the next blocks of counter c that no
  * thread has taken yet (this thread wants them next: so neither thread
@@ -724,45 +734,28 @@ static void cipher_help(cipher_worker *w, crdt_sealer *sealer,
 {
   const cipher_job *j = &w->job;
   size_t b;
-  while (!atomic_load(flag) && cipher_claim(c, j, &b)) {
-    cipher_block(j->mixed, sealer, j->it, j->m, b, seal);
-    j->here[seal]++;
-    atomic_store(&done[b], true);
-  }
+  while (!atomic_load(flag) && cipher_claim(c, j, &b))
+    cipher_here(j, sealer, done, b, seal);
   cipher_spin(w, flag);
 }
 
-/* Block b opened: by the worker, or now by this thread (the only one to
- * change w->job, so it reads it without the lock). While the worker
- * opens b, this thread opens the next blocks no one has taken. */
-static void cipher_opened(cipher_worker *w, crdt_sealer *sealer, size_t b)
+/* Block b opened (seal false) or sealed (true): by the worker, or now by
+ * this thread (the only one to change w->job, so it reads it without
+ * the lock). While the worker does b, this thread does the next blocks
+ * no one has taken. Opens come in key order ahead of the decoding;
+ * seals when every block before b is sealed (the chunk's puts, in key
+ * order, after the last open). */
+static void cipher_take(cipher_worker *w, crdt_sealer *sealer, size_t b,
+                        bool seal)
 {
   const cipher_job *j = &w->job;
+  _Atomic uint64_t *next = seal ? &w->snext : &w->onext;
+  atomic_bool *done = seal ? w->sdone : w->odone;
   uint64_t want = CIPHER_TAG(j->gen, b);
-  if (atomic_compare_exchange_strong(&w->onext, &want, want + 1)) {
-    cipher_block(j->mixed, sealer, j->it, j->m, b, false);
-    j->here[0]++;
-    atomic_store(&w->odone[b], true);
-  } else if (!atomic_load(&w->odone[b])) { /* the worker has it */
-    cipher_help(w, sealer, &w->onext, w->odone, &w->odone[b], false);
-  }
-}
-
-/* Block b sealed, when every block before it is (the chunk's puts, in
- * key order, after the last open): by the worker, or now by this
- * thread; while the worker seals b, this thread seals the next blocks no
- * one has taken. */
-static void cipher_sealed(cipher_worker *w, crdt_sealer *sealer, size_t b)
-{
-  const cipher_job *j = &w->job;
-  uint64_t want = CIPHER_TAG(j->gen, b);
-  if (atomic_compare_exchange_strong(&w->snext, &want, want + 1)) {
-    cipher_block(j->mixed, sealer, j->it, j->m, b, true);
-    j->here[1]++;
-    atomic_store(&w->sdone[b], true);
-  } else if (!atomic_load(&w->sdone[b])) {
-    cipher_help(w, sealer, &w->snext, w->sdone, &w->sdone[b], true);
-  }
+  if (atomic_compare_exchange_strong(next, &want, want + 1))
+    cipher_here(j, sealer, done, b, seal);
+  else if (!atomic_load(&done[b])) /* the worker has it */
+    cipher_help(w, sealer, next, done, &done[b], seal);
 }
 
 /* Blocks up to n encoded (their sealed buffers set): sealable. */
@@ -786,11 +779,8 @@ static void cipher_finish(cipher_worker *w, crdt_sealer *sealer)
   const cipher_job *j = &w->job;
   size_t b;
   atomic_store(&w->encoded, j->nb);
-  while (cipher_claim(&w->snext, j, &b)) {
-    cipher_block(j->mixed, sealer, j->it, j->m, b, true);
-    j->here[1]++;
-    atomic_store(&w->sdone[b], true);
-  }
+  while (cipher_claim(&w->snext, j, &b))
+    cipher_here(j, sealer, w->sdone, b, true);
   while (cipher_claim(&w->onext, j, &b))
     atomic_store(&w->odone[b], true);
   for (b = 0; b < j->nb; b++) {
@@ -3112,7 +3102,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     for (size_t j = 0; j < m; j++) {
       cipher_item *it = &items[j];
       if (j % CIPHER_BLOCK == 0)
-        cipher_opened(w, s->sealer, j / CIPHER_BLOCK);
+        cipher_take(w, s->sealer, j / CIPHER_BLOCK, false);
       if ((err = touched_apply(s, ts, idx, it, &hist)) != GS_OK)
         goto out;
       if (!it->same && it->encn &&
@@ -3125,7 +3115,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
      * order, block by block, while the worker seals the next ones */
     for (size_t j = 0; j < m; j++) {
       if (j % CIPHER_BLOCK == 0)
-        cipher_sealed(w, s->sealer, j / CIPHER_BLOCK);
+        cipher_take(w, s->sealer, j / CIPHER_BLOCK, true);
       if ((err = touched_put(s, txn, rcur, &items[j], &lr, &scopes)) != GS_OK)
         goto out;
     }

@@ -253,6 +253,16 @@ static void seal_garbage(const char *d, uint64_t i)
   raw_close(&r);
 }
 
+/* Set 1 (records 0..NREC-1 of one origin) stored at d, and set 2
+ * (another origin's edit of every record, in one batch of three chunks)
+ * to apply to it: the batches the refusal tests tamper with. */
+static void seeded_and_edit(const char *d, t_raws *set1, t_raws *set2)
+{
+  make_changes(1, NREC, 100, 1, T_NOW_MS, set1);
+  make_changes(2, NREC, 100, 2, T_NOW_MS + 1000000, set2);
+  seeded(d, set1);
+}
+
 /* Set 2 (another origin's edit of every record, in one batch of three
  * chunks) applied to a store whose stored records were tampered with:
  * refused, and every table as it was. */
@@ -260,10 +270,8 @@ static void refused_untouched(bool swap)
 {
   t_raws set1 = {0}, set2 = {0};
   store *s;
-  make_changes(1, NREC, 100, 1, T_NOW_MS, &set1);
-  make_changes(2, NREC, 100, 2, T_NOW_MS + 1000000, &set2);
   const char *d = sub("t");
-  seeded(d, &set1);
+  seeded_and_edit(d, &set1, &set2);
   /* in the middle of the batch (the second chunk); swapped: across the
    * chunks, one in the first and one in the third */
   if (swap)
@@ -545,10 +553,8 @@ static void refused_both_ways(const char *d, const t_raws *set, gs_err want)
 Test(store_seal_par, flipped_byte_with_a_slow_worker_is_refused, .timeout = 120)
 {
   t_raws set1 = {0}, set2 = {0};
-  make_changes(1, NREC, 100, 1, T_NOW_MS, &set1);
-  make_changes(2, NREC, 100, 2, T_NOW_MS + 1000000, &set2);
   const char *d = sub("t");
-  seeded(d, &set1);
+  seeded_and_edit(d, &set1, &set2);
   tamper(d, 1500, 0, false);
   refused_both_ways(d, &set2, GS_ESEAL);
   t_raws_free(&set1);
@@ -565,10 +571,8 @@ Test(store_seal_par, record_that_opens_but_does_not_decode_is_refused,
      .timeout = 120)
 {
   t_raws set1 = {0}, set2 = {0};
-  make_changes(1, NREC, 100, 1, T_NOW_MS, &set1);
-  make_changes(2, NREC, 100, 2, T_NOW_MS + 1000000, &set2);
   const char *d = sub("t");
-  seeded(d, &set1);
+  seeded_and_edit(d, &set1, &set2);
   seal_garbage(d, 300);
   seal_garbage(d, 1500);
   seal_garbage(d, 2900);
@@ -673,6 +677,17 @@ Test(store_seal_par, records_read_through_one_cursor_sealed_store,
   cursor_reads_across_puts(true);
 }
 
+/* A sealed store at sub(name) that applied one batch of NREC records
+ * (three chunks: the worker made), in *s; its changes in *set. */
+static void sealed_after_a_batch(const char *name, t_raws *set, store **s)
+{
+  const char *d = sub(name);
+  make_changes(1, NREC, 10, 1, T_NOW_MS, set);
+  cr_assert_eq(mkdir(d, 0700), 0);
+  cr_assert_eq(open_at(d, true, s), GS_OK);
+  cr_assert_eq(apply_range(*s, set, 0, set->len), GS_OK);
+}
+
 /* The worker watches for its next work a while (CIPHER_WATCH_NS, a
  * quarter of a millisecond) before it sleeps: a store whose batches have
  * stopped has a worker that uses no CPU. Measured over 300 ms after a
@@ -682,11 +697,7 @@ Test(store_seal_par, an_idle_worker_sleeps, .timeout = 120)
 {
   t_raws set = {0};
   store *s;
-  make_changes(1, NREC, 10, 1, T_NOW_MS, &set);
-  const char *d = sub("idle");
-  cr_assert_eq(mkdir(d, 0700), 0);
-  cr_assert_eq(open_at(d, true, &s), GS_OK);
-  cr_assert_eq(apply_range(s, &set, 0, set.len), GS_OK);
+  sealed_after_a_batch("idle", &set, &s);
   int64_t c0 = store__cipher_worker_cpu_ns(s);
 #ifdef _WIN32
   cr_assert_eq(c0, -1, "one thread on Windows: no worker");
@@ -718,11 +729,7 @@ Test(store_seal_par, on_one_cpu_the_worker_does_not_watch, .timeout = 120)
   store *s;
   uint8_t dg[CRDT_HASH_LEN];
   size_t nrec = 0;
-  make_changes(1, NREC, 10, 1, T_NOW_MS, &set);
-  const char *d = sub("one");
-  cr_assert_eq(mkdir(d, 0700), 0);
-  cr_assert_eq(open_at(d, true, &s), GS_OK);
-  cr_assert_eq(apply_range(s, &set, 0, set.len), GS_OK);
+  sealed_after_a_batch("one", &set, &s);
   cr_assert_geq(store__cipher_worker_cpu_ns(s), 0, "the worker was made");
   cr_assert_eq(store__cipher_watch_ns(s), 0, "the worker watched on one CPU");
   cr_assert_eq(store_digest(s, "", 0, dg, &nrec), GS_OK);

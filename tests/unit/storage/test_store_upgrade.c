@@ -180,20 +180,34 @@ static void hist_to_old(raw_env *r)
   }
 }
 
-/* hist keys of format 3 (*now) and of the formats before (*old). */
-static void count_hist(size_t *now, size_t *old)
+/* The entries of table db, with LMDB directly: those for which is_a
+ * holds in *a, the others in *b. */
+static void count_split(const char *db,
+                        bool (*is_a)(const MDB_val *k, const MDB_val *v),
+                        size_t *a, size_t *b)
 {
   raw_env r;
   MDB_val k, v;
-  *now = *old = 0;
+  *a = *b = 0;
   raw_open(&r, false);
-  MDB_cursor *cur = raw_cursor(&r, "hist");
+  MDB_cursor *cur = raw_cursor(&r, db);
   for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    size_t head = strlen(k.mv_data) + 1 + CRDT_ID_LEN;
-    ++*(k.mv_size == head + 20 ? now : old);
-  }
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    ++*(is_a(&k, &v) ? a : b);
   raw_close(&r, cur);
+}
+
+/* A hist key of format 3: coll 0 id, then hlc 8, feed number 4, seq 8. */
+static bool hist_key_v3(const MDB_val *k, const MDB_val *v)
+{
+  (void)v;
+  return k->mv_size == strlen(k->mv_data) + 1 + CRDT_ID_LEN + 20;
+}
+
+/* hist keys of format 3 (*now) and of the formats before (*old). */
+static void count_hist(size_t *now, size_t *old)
+{
+  count_split("hist", hist_key_v3, now, old);
 }
 
 static int count_change(void *ctx, const crdt_change *c)
@@ -310,18 +324,16 @@ static void count_versions(size_t counts[4], size_t index, uint8_t *key,
   raw_close(&r, cur);
 }
 
+static bool packed_change(const MDB_val *k, const MDB_val *v)
+{
+  (void)k;
+  return is_frame(v);
+}
+
 /* Changes kept packed / as they are, with LMDB directly. */
 static void count_changes(size_t *packed, size_t *plain)
 {
-  raw_env r;
-  MDB_val k, v;
-  *packed = *plain = 0;
-  raw_open(&r, false);
-  MDB_cursor *cur = raw_cursor(&r, "changes");
-  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-    ++*(is_frame(&v) ? packed : plain);
-  raw_close(&r, cur);
+  count_split("changes", packed_change, packed, plain);
 }
 
 /* A hash of every change as store_feed_read gives it, feed by feed. */
