@@ -39,7 +39,8 @@
 #define RETRIES 8
 
 enum { DB_META, DB_CHANGES, DB_VV, DB_RECORDS, DB_BYSCOPE, DB_HIST, DB_FORKS,
-       DB_PEERS, DB_HEARD, DB_HELD, DB_QUAR, DB_QUOTA, DB_FEEDNO, DB_COUNT };
+       DB_PEERS, DB_HEARD, DB_HELD, DB_QUAR, DB_QUOTA, DB_FEEDNO, DB_ORIGINNO,
+       DB_COUNT };
 /* Databases from DB_FIRST_LATER on came after format 2 was released: a
  * store without them gets them when first opened for writing (read-only,
  * they read as empty). */
@@ -47,7 +48,7 @@ enum { DB_META, DB_CHANGES, DB_VV, DB_RECORDS, DB_BYSCOPE, DB_HIST, DB_FORKS,
 static const char *const db_names[DB_COUNT] = {
     "meta",  "changes", "vv",    "records", "byscope",
     "hist",  "forks",   "peers", "heard",   "held", "quar", "quota",
-    "feedno"};
+    "feedno", "originno"};
 
 struct store {
   MDB_env *env;
@@ -104,6 +105,21 @@ struct store {
   const uint8_t *const *kf_p;
   const size_t *kf_n;
   size_t kf_count, kf_pos;
+  /* origins by local number (format 4, "origin numbers" below): the
+   * write transaction begun last (txn_begin) and its count; the origin
+   * numbers committed before it began (wcommitted, once wc_gen == wgen);
+   * the last origin numbered in it; number -> key of those known
+   * committed (onk[no - 1] when onk_have[no - 1]); a record's format-3
+   * bytes rebuilt (ubuf) */
+  MDB_txn *wtxn;
+  uint64_t wgen, wc_gen, omemo_gen;
+  uint32_t wcommitted, omemo_no;
+  uint8_t omemo_key[CRDT_KEY_LEN];
+  uint8_t (*onk)[CRDT_KEY_LEN];
+  bool *onk_have;
+  size_t onk_cap;
+  uint8_t *ubuf;
+  size_t ucap;
 };
 
 static uint64_t realtime_ms(void *ctx)
@@ -196,6 +212,8 @@ static bool sealed_db(int db, const MDB_val *k)
   case DB_FEEDNO: /* feed ids (keys elsewhere too) and their numbers */
   case -1:
     return false;
+  case DB_ORIGINNO: /* a number's origin key sealed; an origin's number not */
+    return k->mv_size == 4;
   case DB_META:
     return !meta_plain(k);
   default:
@@ -874,6 +892,10 @@ static gs_err txn_begin(store *s, unsigned flags, MDB_txn **txn)
 {
   for (int i = 0; i < RETRIES; i++) {
     int rc = mdb_txn_begin(s->env, NULL, flags, txn);
+    if (rc == 0 && !(flags & MDB_RDONLY)) { /* see "origin numbers" */
+      s->wtxn = *txn;
+      s->wgen++;
+    }
     if (rc != MDB_MAP_RESIZED)
       return lmdb_err(rc);
     if ((rc = mdb_env_set_mapsize(s->env, 0)) != 0)
@@ -946,6 +968,11 @@ void store_close(store *s)
   if (s->sbuf)
     crdt_wipe(s->sbuf, s->scap);
   free(s->sbuf);
+  free(s->onk);
+  free(s->onk_have);
+  if (s->ubuf)
+    crdt_wipe(s->ubuf, s->ucap);
+  free(s->ubuf);
   cipher_worker_stop(s);
   free(s->titems);
   free(s->tsealed);
@@ -1079,52 +1106,68 @@ static int lmdb_keycmp(const void *a, size_t an, const void *b, size_t bn);
  * every stamp) and changes as they are; format 2 writes records in
  * version 2 (an origin table) and changes zstd-packed; format 3 writes
  * records in version 3 (no identity in the value: the key is it; a stamp
- * table; the domain's field names by number). Opening a format-1 or
- * format-2 store marks it format 3 at once (a binary that knows only an
- * older format then refuses it, GS_EVERSION, instead of meeting entries
- * it cannot read) and leaves,
+ * table; the domain's field names by number) and hist keys naming the
+ * feed by a local number; format 4 keeps the version-3 bytes with their
+ * origin table as local numbers ("origin numbers" below). Opening a
+ * store of an older format marks it format 4 at once (a binary that
+ * knows only an older format then refuses it, GS_EVERSION, instead of
+ * meeting entries it cannot read) and leaves,
  * per database, a meta mark = the key after which old entries may
  * remain; upgrade_db rewrites them in batches, moving the mark, and
  * removes it at the end. A crash in between resumes on the next open;
  * old and new entries are both read meanwhile, so nothing waits for it
  * to finish (a record of version 1 or 2 is read with its key, which must
- * name the identity it holds). From format 2 only records are rewritten
- * (its changes are packed already). A finished upgrade then compacts the
+ * name the identity it holds). From format 2 records and hist keys are
+ * rewritten (its changes are packed already), from format 3 records
+ * only. A finished upgrade then compacts the
  * store as sealing does (no old bytes left in a free page), when no other
  * process has it open. */
 
 /* The new bytes for v, or nv->mv_data NULL when v is as it should be;
  * *owned is what the caller frees afterwards. */
-typedef gs_err (*upgrade_fn)(store *s, const MDB_val *v, MDB_val *nv,
-                             void **owned);
+typedef gs_err (*upgrade_fn)(store *s, MDB_txn *txn, const MDB_val *v,
+                             MDB_val *nv, void **owned);
 
-static gs_err upgrade_record(store *s, const MDB_val *v, MDB_val *nv,
-                             void **owned)
+static gs_err origins_pack(store *s, MDB_txn *txn, uint8_t *b, size_t *n);
+
+static gs_err upgrade_record(store *s, MDB_txn *txn, const MDB_val *v,
+                             MDB_val *nv, void **owned)
 {
-  (void)s;
-  nv->mv_data = NULL;
-  if (crdt_record_version(v->mv_data, v->mv_size) == 3)
-    return GS_OK; /* versions 1 and 2 hold their identity: no key needed */
-  crdt_record *r;
+  const uint8_t *b = v->mv_data;
   uint8_t *enc;
   size_t n;
-  gs_err err = crdt_record_decode(v->mv_data, v->mv_size, &r);
-  if (err)
-    return err == GS_ENOMEM ? err : GS_ECORRUPT;
-  err = crdt_record_encode(r, &enc, &n);
-  crdt_record_free(r);
-  if (err)
+  gs_err err;
+  nv->mv_data = NULL;
+  if (v->mv_size >= 2 && b[0] == 0x95 && b[1] == 4)
+    return GS_OK; /* format 4's already */
+  if (crdt_record_version(v->mv_data, v->mv_size) == 3) {
+    if (!(enc = malloc(v->mv_size)))
+      return GS_ENOMEM;
+    memcpy(enc, v->mv_data, n = v->mv_size);
+  } else { /* versions 1 and 2 hold their identity: no key needed */
+    crdt_record *r;
+    if ((err = crdt_record_decode(v->mv_data, v->mv_size, &r)) != GS_OK)
+      return err == GS_ENOMEM ? err : GS_ECORRUPT;
+    err = crdt_record_encode(r, &enc, &n);
+    crdt_record_free(r);
+    if (err)
+      return err;
+  }
+  if ((err = origins_pack(s, txn, enc, &n)) != GS_OK) {
+    free(enc);
     return err;
+  }
   *owned = enc;
   nv->mv_data = enc;
   nv->mv_size = n;
   return GS_OK;
 }
 
-static gs_err upgrade_change(store *s, const MDB_val *v, MDB_val *nv,
-                             void **owned)
+static gs_err upgrade_change(store *s, MDB_txn *txn, const MDB_val *v,
+                             MDB_val *nv, void **owned)
 {
   (void)owned;
+  (void)txn;
   nv->mv_data = NULL;
   if (v->mv_size >= 4 && memcmp(v->mv_data, zstd_magic, 4) == 0)
     return GS_OK;
@@ -1250,7 +1293,7 @@ static gs_err upgrade_batch(store *s, int db, const char *mark,
     if (!fn) { /* sealing: every value that is kept sealed, (re)sealed */
       if (s->key && v.mv_size && sealed_db(db, &k))
         nv = v;
-    } else if ((err = fn(s, &v, &nv, &owned)) != GS_OK) {
+    } else if ((err = fn(s, txn, &v, &nv, &owned)) != GS_OK) {
       break;
     }
     if (nv.mv_data) {
@@ -1292,6 +1335,18 @@ static const struct {
  * store of an earlier build, or one opened without a key. */
 enum { SEAL_NONE = 0, SEAL_SEALING = 1, SEAL_SEALED = 2, SEAL_DONE = 3 };
 
+/* The databases that hold sealed values: each sealed from its first key
+ * when a store is sealed (its mark "seal:" name) */
+static const int seal_dbs[] = {DB_META,  DB_CHANGES, DB_VV,   DB_RECORDS,
+                               DB_FORKS, DB_PEERS,   DB_HELD, DB_QUAR,
+                               DB_ORIGINNO};
+#define SEAL_NDBS (sizeof seal_dbs / sizeof seal_dbs[0])
+
+static void seal_mark(int db, char *buf, size_t cap)
+{
+  snprintf(buf, cap, "seal:%s", db_names[db]);
+}
+
 static gs_err seal_state_put(store *s, uint8_t state)
 {
   for (int tries = 0; tries < RETRIES; tries++) {
@@ -1301,14 +1356,12 @@ static gs_err seal_state_put(store *s, uint8_t state)
       return err;
     MDB_val k = {4, "seal"}, v = {1, &state};
     int rc = mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
-    for (size_t i = 0; !rc && state == SEAL_SEALING && i < 8; i++) {
-      /* every sealed database from its first key (seal_dbs below) */
-      static const int dbs[8] = {DB_META, DB_CHANGES, DB_VV, DB_RECORDS,
-                                 DB_FORKS, DB_PEERS, DB_HELD, DB_QUAR};
+    for (size_t i = 0; !rc && state == SEAL_SEALING && i < SEAL_NDBS; i++) {
+      /* every sealed database from its first key */
       char mark[32];
-      if (s->absent[dbs[i]])
+      if (s->absent[seal_dbs[i]])
         continue;
-      snprintf(mark, sizeof mark, "seal:%s", db_names[dbs[i]]);
+      seal_mark(seal_dbs[i], mark, sizeof mark);
       MDB_val mk = {strlen(mark), mark}, mv = {0, ""};
       rc = mdb_put(txn, s->dbi[DB_META], &mk, &mv, 0);
     }
@@ -1326,15 +1379,6 @@ static gs_err seal_state_put(store *s, uint8_t state)
 
 /* Databases whose values are sealed in place when a store gets its key;
  * mark "seal:<name>" = the key after which plain values may remain. */
-static const int seal_dbs[] = {DB_META, DB_CHANGES, DB_VV,   DB_RECORDS,
-                               DB_FORKS, DB_PEERS, DB_HELD, DB_QUAR};
-#define SEAL_NDBS (sizeof seal_dbs / sizeof seal_dbs[0])
-
-static void seal_mark(int db, char *buf, size_t cap)
-{
-  snprintf(buf, cap, "seal:%s", db_names[db]);
-}
-static_assert(SEAL_NDBS == 8, "seal_state_put marks the same databases");
 
 static gs_err seal_peers(store *s, const char *mark);
 
@@ -1433,9 +1477,9 @@ static gs_err upgrade_records(store *s)
   return GS_OK;
 }
 
-/* Mark a store of format from (1 or 2) format 3, to be upgraded from its
- * first record (and, from format 1, its first change: format 2's are
- * packed already). */
+/* Mark a store of format from (1, 2 or 3) format 4, to be upgraded from
+ * its first record (and, from format 1, its first change: format 2's are
+ * packed already; from format 1 or 2, its first hist key). */
 static gs_err upgrade_start(store *s, uint64_t from)
 {
   for (int tries = 0; tries < RETRIES; tries++) {
@@ -1459,7 +1503,7 @@ static gs_err upgrade_start(store *s, uint64_t from)
         rc = sv_put(s, txn, s->dbi[DB_META], &mk, &mv, 0);
     }
     MDB_val hk = {12, "upgrade-hist"}; /* hist keys by feed number */
-    if (!rc)
+    if (!rc && from < 3)
       rc = sv_put(s, txn, s->dbi[DB_META], &hk, &mv, 0);
     if (rc)
       mdb_txn_abort(txn);
@@ -1663,8 +1707,8 @@ static gs_err open_once(const char *dir, unsigned flags, const store_opts *o,
     v.mv_size = 8;
     fresh = true;
     rc = sv_put(s, txn, s->dbi[DB_META], &k, &v, 0);
-  } else if (rc == 0 && v.mv_size == 8 &&
-             (be64_get(v.mv_data) == 1 || be64_get(v.mv_data) == 2)) {
+  } else if (rc == 0 && v.mv_size == 8 && be64_get(v.mv_data) >= 1 &&
+             be64_get(v.mv_data) < STORE_FORMAT) {
     old_format = true; /* upgraded below, unless read-only */
     from_format = be64_get(v.mv_data);
   } else if (rc == 0 && (v.mv_size != 8 || be64_get(v.mv_data) != STORE_FORMAT)) {
@@ -2169,20 +2213,25 @@ static bool record_key_parse(const MDB_val *k, const char **coll, size_t *cn,
  * it). state: crdt_record_decode_state_key (to be changed and re-encoded)
  * instead of the strict decode. GS_ECORRUPT for bytes that do not decode
  * (GS_ENOMEM passes). */
-static gs_err record_decode(const MDB_val *k, const MDB_val *v, bool state,
-                            crdt_record **out)
+static gs_err origins_unpack(store *s, MDB_txn *txn, MDB_val *v);
+
+static gs_err record_decode(store *s, MDB_txn *txn, const MDB_val *k,
+                            const MDB_val *v, bool state, crdt_record **out)
 {
   const char *coll, *scope;
   const uint8_t *id;
   size_t cn, sn;
+  MDB_val u = *v;
   *out = NULL;
   if (!record_key_parse(k, &coll, &cn, &id, &scope, &sn))
     return GS_ECORRUPT;
-  gs_err err = state ? crdt_record_decode_state_key(v->mv_data, v->mv_size,
-                                                    scope, sn, coll, cn, id,
-                                                    out)
-                     : crdt_record_decode_key(v->mv_data, v->mv_size, scope,
-                                              sn, coll, cn, id, out);
+  gs_err err = origins_unpack(s, txn, &u);
+  if (err)
+    return err;
+  err = state ? crdt_record_decode_state_key(u.mv_data, u.mv_size, scope, sn,
+                                             coll, cn, id, out)
+              : crdt_record_decode_key(u.mv_data, u.mv_size, scope, sn, coll,
+                                       cn, id, out);
   return err == GS_OK || err == GS_ENOMEM ? err : GS_ECORRUPT;
 }
 
@@ -2285,57 +2334,299 @@ static int put_ordered(store *s, MDB_txn *txn, MDB_dbi db, last_key *last,
 #define HIST_TAIL (8 + 4 + 8)
 #define HIST_TAIL_OLD (8 + CRDT_FEED_LEN + 8)
 
-/* A feed's local number (feed_number), in `feedno`: the feed's 16 bytes
- * -> its number (4 bytes, big-endian), and the number -> the feed. The
- * first feed seen is 1, the next 2...; a number is never reused (entries
- * are never removed). In txn: a new feed's number is written there, and
- * goes with it if it aborts. */
-static gs_err feed_number(store *s, MDB_txn *txn,
-                          const uint8_t feed[CRDT_FEED_LEN], uint32_t *no)
+/* A local number in db (`feedno`, `originno`): key (kn bytes, never 4)
+ * -> its number (4 bytes, big-endian), and the number -> val (vn bytes;
+ * sealed where sealed_db says). The first is 1, the next 2...; a number
+ * is never reused (entries are never removed). In txn: a new number is
+ * written there, and goes with it if it aborts. */
+static gs_err local_number(store *s, MDB_txn *txn, int db, const void *key,
+                           size_t kn, const void *val, size_t vn, uint32_t *no)
 {
-  MDB_val k = {CRDT_FEED_LEN, (void *)feed}, v;
+  MDB_val k = {kn, (void *)key}, v;
   MDB_stat st;
   uint8_t nb[4];
-  if (s->absent[DB_FEEDNO])
+  if (s->absent[db])
     return GS_ECORRUPT;
-  int rc = mdb_get(txn, s->dbi[DB_FEEDNO], &k, &v);
+  int rc = mdb_get(txn, s->dbi[db], &k, &v);
   if (rc == 0) {
     if (v.mv_size != 4)
       return GS_ECORRUPT;
     const uint8_t *b = v.mv_data;
     *no = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
           b[3];
-    return GS_OK;
+    return *no ? GS_OK : GS_ECORRUPT;
   }
   if (rc != MDB_NOTFOUND)
     return lmdb_err(rc);
-  if ((rc = mdb_stat(txn, s->dbi[DB_FEEDNO], &st)) != 0)
+  if ((rc = mdb_stat(txn, s->dbi[db], &st)) != 0)
     return lmdb_err(rc);
   if (st.ms_entries % 2 || st.ms_entries / 2 >= UINT32_MAX)
     return GS_ECORRUPT;
   *no = (uint32_t)(st.ms_entries / 2 + 1);
   for (int i = 0; i < 4; i++)
     nb[i] = (uint8_t)(*no >> (24 - 8 * i));
-  MDB_val nv = {4, nb}, rk = {4, nb}, rv = {CRDT_FEED_LEN, (void *)feed};
-  if ((rc = mdb_put(txn, s->dbi[DB_FEEDNO], &k, &nv, MDB_NOOVERWRITE)) ||
-      (rc = mdb_put(txn, s->dbi[DB_FEEDNO], &rk, &rv, MDB_NOOVERWRITE)))
+  MDB_val nv = {4, nb}, rk = {4, nb}, rv = {vn, (void *)val};
+  if ((rc = mdb_put(txn, s->dbi[db], &k, &nv, MDB_NOOVERWRITE)) ||
+      (rc = sv_put(s, txn, s->dbi[db], &rk, &rv, MDB_NOOVERWRITE)))
     return rc == MDB_KEYEXIST ? GS_ECORRUPT : lmdb_err(rc);
   return GS_OK;
+}
+
+/* What local number no (4 bytes, big-endian) of db names: vn bytes. */
+static gs_err local_of_number(store *s, MDB_txn *txn, int db,
+                              const uint8_t no[4], void *val, size_t vn)
+{
+  MDB_val k = {4, (void *)no}, v;
+  if (s->absent[db])
+    return GS_ECORRUPT;
+  int rc = sv_get(s, txn, s->dbi[db], &k, &v);
+  if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != vn))
+    return GS_ECORRUPT;
+  if (rc)
+    return lmdb_err(rc);
+  memcpy(val, v.mv_data, vn);
+  return GS_OK;
+}
+
+/* A feed's local number, in `feedno`: the feed's 16 bytes <-> 4. */
+static gs_err feed_number(store *s, MDB_txn *txn,
+                          const uint8_t feed[CRDT_FEED_LEN], uint32_t *no)
+{
+  return local_number(s, txn, DB_FEEDNO, feed, CRDT_FEED_LEN, feed,
+                      CRDT_FEED_LEN, no);
 }
 
 /* The feed of local number no (4 bytes, as in a hist key). */
 static gs_err feed_of_number(store *s, MDB_txn *txn, const uint8_t no[4],
                              uint8_t feed[CRDT_FEED_LEN])
 {
-  MDB_val k = {4, (void *)no}, v;
-  if (s->absent[DB_FEEDNO])
-    return GS_ECORRUPT;
-  int rc = mdb_get(txn, s->dbi[DB_FEEDNO], &k, &v);
-  if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != CRDT_FEED_LEN))
-    return GS_ECORRUPT;
+  return local_of_number(s, txn, DB_FEEDNO, no, feed, CRDT_FEED_LEN);
+}
+
+/* ---- origin numbers (store format 4) ----
+ *
+ * A record's bytes name each origin (a node's 32-byte key) its stamps
+ * were made by in a table at their head (crdt/record.c, version 3). A
+ * store of format 4 keeps that table as local numbers from `originno`
+ * (one to five bytes each instead of 34), the rest of the bytes as they
+ * are: origins_pack on the way in, origins_unpack on the way out, so
+ * that everything else here (decode, the digest, compares) reads the
+ * version-3 bytes. In `originno`: an origin's id (below) -> its number,
+ * and the number -> the origin key (sealed: a key is not left readable
+ * in a sealed store, only its hash, as feed ids are).
+ *
+ * Numbers are assigned in write transactions that may abort, so a number
+ * -> key is cached (onk) only when it is known committed: read in a
+ * read-only transaction, or below the count the write transaction began
+ * with. */
+
+static void origin_id(const uint8_t origin[CRDT_KEY_LEN], uint8_t id[16])
+{
+  crdt_hasher h;
+  uint8_t d[CRDT_HASH_LEN];
+  crdt_hasher_init(&h);
+  crdt_hasher_update(&h, "gridsync-origin-number", 22);
+  crdt_hasher_update(&h, origin, CRDT_KEY_LEN);
+  crdt_hasher_final(&h, d);
+  memcpy(id, d, 16);
+}
+
+/* The origin numbers committed before the write transaction txn began
+ * (s->wcommitted), read at the first need in it, before any is added. */
+static gs_err origins_committed(store *s, MDB_txn *txn)
+{
+  if (txn != s->wtxn || s->wc_gen == s->wgen)
+    return GS_OK;
+  MDB_stat st;
+  int rc = s->absent[DB_ORIGINNO] ? 0
+                                  : mdb_stat(txn, s->dbi[DB_ORIGINNO], &st);
   if (rc)
     return lmdb_err(rc);
-  memcpy(feed, v.mv_data, CRDT_FEED_LEN);
+  s->wcommitted =
+      s->absent[DB_ORIGINNO] ? 0 : (uint32_t)(st.ms_entries / 2);
+  s->wc_gen = s->wgen;
+  return GS_OK;
+}
+
+/* origin's local number, added in txn (a write transaction) if new. */
+static gs_err origin_number(store *s, MDB_txn *txn,
+                            const uint8_t origin[CRDT_KEY_LEN], uint32_t *no)
+{
+  if (txn == s->wtxn && s->omemo_gen == s->wgen &&
+      memcmp(s->omemo_key, origin, CRDT_KEY_LEN) == 0) {
+    *no = s->omemo_no; /* most records of a batch: the one origin */
+    return GS_OK;
+  }
+  uint8_t id[16];
+  gs_err err = origins_committed(s, txn);
+  if (err)
+    return err;
+  origin_id(origin, id);
+  if ((err = local_number(s, txn, DB_ORIGINNO, id, sizeof id, origin,
+                          CRDT_KEY_LEN, no)) != GS_OK)
+    return err;
+  if (txn == s->wtxn) {
+    memcpy(s->omemo_key, origin, CRDT_KEY_LEN);
+    s->omemo_no = *no;
+    s->omemo_gen = s->wgen;
+  }
+  return GS_OK;
+}
+
+/* The origin key of local number no. */
+static gs_err origin_of_number(store *s, MDB_txn *txn, uint32_t no,
+                               uint8_t origin[CRDT_KEY_LEN])
+{
+  if (no && no <= s->onk_cap && s->onk_have[no - 1]) {
+    memcpy(origin, s->onk[no - 1], CRDT_KEY_LEN);
+    return GS_OK;
+  }
+  uint8_t nb[4] = {(uint8_t)(no >> 24), (uint8_t)(no >> 16),
+                   (uint8_t)(no >> 8), (uint8_t)no};
+  gs_err err = origins_committed(s, txn);
+  if (!err && no)
+    err = local_of_number(s, txn, DB_ORIGINNO, nb, origin, CRDT_KEY_LEN);
+  if (err || !no)
+    return err ? err : GS_ECORRUPT;
+  if (txn == s->wtxn && no > s->wcommitted)
+    return GS_OK; /* may go with txn: not cached */
+  if (no > s->onk_cap) {
+    size_t cap = s->onk_cap ? s->onk_cap : 16;
+    while (cap < no)
+      cap *= 2;
+    void *k = realloc(s->onk, cap * sizeof *s->onk);
+    if (!k)
+      return GS_OK; /* not cached */
+    s->onk = k;
+    bool *h = realloc(s->onk_have, cap * sizeof *h);
+    if (!h)
+      return GS_OK;
+    memset(h + s->onk_cap, 0, (cap - s->onk_cap) * sizeof *h);
+    s->onk_have = h;
+    s->onk_cap = cap;
+  }
+  memcpy(s->onk[no - 1], origin, CRDT_KEY_LEN);
+  s->onk_have[no - 1] = true;
+  return GS_OK;
+}
+
+/* A msgpack array head at b (n bytes): its count and length. */
+static bool mp_array_head(const uint8_t *b, size_t n, size_t *count,
+                          size_t *len)
+{
+  if (n >= 1 && (b[0] & 0xf0) == 0x90) {
+    *count = b[0] & 0x0f;
+    *len = 1;
+  } else if (n >= 3 && b[0] == 0xdc) {
+    *count = (size_t)b[1] << 8 | b[2];
+    *len = 3;
+  } else if (n >= 5 && b[0] == 0xdd) {
+    *count = (size_t)b[1] << 24 | (size_t)b[2] << 16 | (size_t)b[3] << 8 |
+             b[4];
+    *len = 5;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+/* The version-3 bytes of a record (b, *n bytes; crdt_record_encode) as a
+ * store of format 4 keeps them, in place (*n shrinks): version 4, the
+ * origin table's keys (bin 32 each) replaced by their local numbers
+ * (msgpack's shortest uint), the rest as it was. In txn, a write
+ * transaction (new origins are numbered). */
+static gs_err origins_pack(store *s, MDB_txn *txn, uint8_t *b, size_t *n)
+{
+  size_t count, hl;
+  if (*n < 3 || b[0] != 0x95 || b[1] != 3 ||
+      !mp_array_head(b + 2, *n - 2, &count, &hl))
+    return GS_ECORRUPT;
+  size_t r = 2 + hl, w = r;
+  for (size_t i = 0; i < count; i++, r += 2 + CRDT_KEY_LEN) {
+    uint32_t no;
+    if (*n - r < 2 + CRDT_KEY_LEN || b[r] != 0xc4 || b[r + 1] != CRDT_KEY_LEN)
+      return GS_ECORRUPT;
+    gs_err err = origin_number(s, txn, b + r + 2, &no);
+    if (err)
+      return err;
+    /* w + 5 <= r + 2: the key is read before its bytes are written over */
+    if (no < 0x80) {
+      b[w++] = (uint8_t)no;
+    } else if (no < 0x100) {
+      b[w++] = 0xcc;
+      b[w++] = (uint8_t)no;
+    } else if (no < 0x10000) {
+      b[w++] = 0xcd;
+      b[w++] = (uint8_t)(no >> 8);
+      b[w++] = (uint8_t)no;
+    } else {
+      b[w++] = 0xce;
+      for (int j = 3; j >= 0; j--)
+        b[w++] = (uint8_t)(no >> (8 * j));
+    }
+  }
+  memmove(b + w, b + r, *n - r);
+  *n = w + (*n - r);
+  b[1] = 4;
+  return GS_OK;
+}
+
+/* A record value *v of version 4 (origins_pack) as its version-3 bytes,
+ * rebuilt in the store's buffer; *v then views them (until the next
+ * value rebuilt). A value of another version is left as it is. Strict:
+ * a number must be written as origins_pack writes it, and be one the
+ * store has (GS_ECORRUPT else). */
+static gs_err origins_unpack(store *s, MDB_txn *txn, MDB_val *v)
+{
+  const uint8_t *b = v->mv_data;
+  size_t n = v->mv_size, count, hl;
+  if (n < 2 || b[0] != 0x95 || b[1] != 4)
+    return GS_OK;
+  if (!mp_array_head(b + 2, n - 2, &count, &hl) || count > n)
+    return GS_ECORRUPT;
+  size_t need = n + count * (1 + CRDT_KEY_LEN);
+  if (need > s->ucap) {
+    size_t cap = need < 512 ? 512 : need;
+    uint8_t *nb = malloc(cap);
+    if (!nb)
+      return GS_ENOMEM;
+    if (s->ubuf) {
+      crdt_wipe(s->ubuf, s->ucap);
+      free(s->ubuf);
+    }
+    s->ubuf = nb;
+    s->ucap = cap;
+  }
+  uint8_t *u = s->ubuf;
+  memcpy(u, b, 2 + hl);
+  u[1] = 3;
+  size_t r = 2 + hl, w = r;
+  for (size_t i = 0; i < count; i++) {
+    uint32_t no = 0;
+    size_t len = 0;
+    if (r < n && b[r] >= 1 && b[r] < 0x80)
+      no = b[r], len = 1;
+    else if (n - r >= 2 && b[r] == 0xcc && b[r + 1] >= 0x80)
+      no = b[r + 1], len = 2;
+    else if (n - r >= 3 && b[r] == 0xcd && b[r + 1])
+      no = (uint32_t)b[r + 1] << 8 | b[r + 2], len = 3;
+    else if (n - r >= 5 && b[r] == 0xce && (b[r + 1] || b[r + 2]))
+      no = (uint32_t)b[r + 1] << 24 | (uint32_t)b[r + 2] << 16 |
+           (uint32_t)b[r + 3] << 8 | b[r + 4],
+      len = 5;
+    if (!len)
+      return GS_ECORRUPT;
+    u[w] = 0xc4;
+    u[w + 1] = CRDT_KEY_LEN;
+    gs_err err = origin_of_number(s, txn, no, u + w + 2);
+    if (err)
+      return err == GS_ENOMEM ? err : GS_ECORRUPT;
+    r += len;
+    w += 2 + CRDT_KEY_LEN;
+  }
+  memcpy(u + w, b + r, n - r);
+  v->mv_data = u;
+  v->mv_size = w + (n - r);
   return GS_OK;
 }
 
@@ -2765,8 +3056,9 @@ static void touched_read(store *s, MDB_cursor *cur, cipher_item *it,
  * then neither sealed nor written again. Not in an open store: there the
  * compare of every record costs more (2% of a merge) than the rare put
  * of a lost edit it saves. */
-static gs_err touched_apply(store *s, touched_set *ts, const size_t *idx,
-                            cipher_item *it, key_list *hist)
+static gs_err touched_apply(store *s, MDB_txn *txn, touched_set *ts,
+                            const size_t *idx, cipher_item *it,
+                            key_list *hist)
 {
   size_t first = idx[it->from];
   const crdt_change *c0 = ts->ch[ts->chg[first]].c;
@@ -2782,7 +3074,7 @@ static gs_err touched_apply(store *s, touched_set *ts, const size_t *idx,
     return it->rc ? lmdb_err(it->rc) : it->err;
   } else {
     MDB_val pv = {it->plainn, (void *)it->plain};
-    if ((err = record_decode(&it->k, &pv, true, &rec)) != GS_OK)
+    if ((err = record_decode(s, txn, &it->k, &pv, true, &rec)) != GS_OK)
       return err;
   }
   /* the key is coll 0 id(16) scope, as record_key wrote it */
@@ -2805,7 +3097,8 @@ static gs_err touched_apply(store *s, touched_set *ts, const size_t *idx,
         goto out;
     }
   }
-  if ((err = crdt_record_encode(rec, &it->enc, &it->encn)) != GS_OK)
+  if ((err = crdt_record_encode(rec, &it->enc, &it->encn)) != GS_OK ||
+      (err = origins_pack(s, txn, it->enc, &it->encn)) != GS_OK)
     goto out;
   it->same = s->key && !it->fresh && it->plain != it->raw &&
              it->encn == it->plainn &&
@@ -3063,7 +3356,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
           it->plain = v.mv_data;
           it->plainn = v.mv_size;
         }
-        if ((err = touched_apply(s, ts, idx, it, &hist)) != GS_OK ||
+        if ((err = touched_apply(s, txn, ts, idx, it, &hist)) != GS_OK ||
             (err = touched_put(s, txn, rcur, it, &lr, &scopes)) != GS_OK)
           goto out;
         free(it->enc);
@@ -3103,7 +3396,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
       cipher_item *it = &items[j];
       if (j % CIPHER_BLOCK == 0)
         cipher_take(w, s->sealer, j / CIPHER_BLOCK, false);
-      if ((err = touched_apply(s, ts, idx, it, &hist)) != GS_OK)
+      if ((err = touched_apply(s, txn, ts, idx, it, &hist)) != GS_OK)
         goto out;
       if (!it->same && it->encn &&
           (err = touched_sealed_room(s, it, &sat)) != GS_OK)
@@ -4413,11 +4706,12 @@ static bool has_prefix(const MDB_val *k, const void *p, size_t n)
   return k->mv_size >= n && memcmp(k->mv_data, p, n) == 0;
 }
 
-static gs_err emit_record(const MDB_val *k, const MDB_val *v,
-                          store_record_cb cb, void *ctx, int *stop)
+static gs_err emit_record(store *s, MDB_txn *txn, const MDB_val *k,
+                          const MDB_val *v, store_record_cb cb, void *ctx,
+                          int *stop)
 {
   crdt_record *r;
-  gs_err err = record_decode(k, v, false, &r);
+  gs_err err = record_decode(s, txn, k, v, false, &r);
   if (err)
     return err == GS_ENOMEM ? err : GS_ECORRUPT;
   *stop = cb(ctx, r);
@@ -4444,7 +4738,7 @@ gs_err store_get(store *s, const char *coll, size_t coll_len,
   int rc = sv_cursor_in(s, cur, &k, &v, MDB_SET_RANGE, pre.b, pre.n);
   while (rc == 0 && has_prefix(&k, pre.b, pre.n) && !stop) {
     found++;
-    if ((err = emit_record(&k, &v, cb, ctx, &stop)) != GS_OK)
+    if ((err = emit_record(s, txn, &k, &v, cb, ctx, &stop)) != GS_OK)
       break;
     rc = sv_cursor_in(s, cur, &k, &v, MDB_NEXT, pre.b, pre.n);
   }
@@ -4495,7 +4789,7 @@ gs_err store_list(store *s, const char *coll, size_t coll_len,
                            prefix, prefix_len)) {
         if ((rc = open_value(s, DB_RECORDS, &k, &v)) != 0)
           break;
-        if ((err = emit_record(&k, &v, cb, ctx, &stop)) != GS_OK)
+        if ((err = emit_record(s, txn, &k, &v, cb, ctx, &stop)) != GS_OK)
           goto out;
       }
       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -4522,7 +4816,7 @@ gs_err store_list(store *s, const char *coll, size_t coll_len,
           err = rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
           goto out;
         }
-        if ((err = emit_record(&rkv, &rv, cb, ctx, &stop)) != GS_OK)
+        if ((err = emit_record(s, txn, &rkv, &rv, cb, ctx, &stop)) != GS_OK)
           goto out;
       }
       rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
@@ -4762,17 +5056,22 @@ gs_err store_fork_read(store *s, const uint8_t feed[CRDT_FEED_LEN],
   return rc == MDB_NOTFOUND ? GS_ENOTFOUND : lmdb_err(rc);
 }
 
-/* One record in the digest: its key and its encoding in the newest
- * version (one still in an older version, while an upgrade is under way,
- * decoded and re-encoded), each after its length. */
-static gs_err digest_record(crdt_hasher *h, const MDB_val *k, const MDB_val *v)
+/* One record in the digest: its key and its version-3 encoding (format
+ * 4's rebuilt; one still in an older version, while an upgrade is under
+ * way, decoded and re-encoded), each after its length. */
+static gs_err digest_record(store *s, MDB_txn *txn, crdt_hasher *h,
+                            const MDB_val *k, const MDB_val *v)
 {
   uint8_t len[8], *enc = NULL;
-  size_t n = v->mv_size;
-  const void *p = v->mv_data;
-  if (crdt_record_version(v->mv_data, v->mv_size) != 3) {
+  MDB_val u = *v;
+  gs_err uerr = origins_unpack(s, txn, &u);
+  if (uerr)
+    return uerr == GS_ENOMEM ? uerr : GS_ECORRUPT;
+  size_t n = u.mv_size;
+  const void *p = u.mv_data;
+  if (crdt_record_version(u.mv_data, u.mv_size) != 3) {
     crdt_record *r;
-    gs_err err = record_decode(k, v, false, &r);
+    gs_err err = record_decode(s, txn, k, v, false, &r);
     if (err)
       return err;
     err = crdt_record_encode(r, &enc, &n);
@@ -4821,7 +5120,7 @@ gs_err store_digest(store *s, const char *prefix, size_t prefix_len,
         err = rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
         goto out;
       }
-      if ((err = digest_record(&h, &rkv, &rv)) != GS_OK)
+      if ((err = digest_record(s, txn, &h, &rkv, &rv)) != GS_OK)
         goto out;
       count++;
     }
@@ -4995,13 +5294,13 @@ gs_err store_copy_fd(store *s, int fd, bool compact)
 
 /* ---- every entry read back (store.h) ---- */
 
-static gs_err check_entry(store *s, int db, const MDB_val *k,
+static gs_err check_entry(store *s, MDB_txn *txn, int db, const MDB_val *k,
                           const MDB_val *v)
 {
   gs_err err = GS_OK;
   if (db == DB_RECORDS) {
     crdt_record *r;
-    if ((err = record_decode(k, v, false, &r)) == GS_OK)
+    if ((err = record_decode(s, txn, k, v, false, &r)) == GS_OK)
       crdt_record_free(r);
   } else if (db == DB_CHANGES) {
     const uint8_t *p;
@@ -5034,7 +5333,7 @@ gs_err store_check(store *s, uint64_t *entries)
     for (rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST); rc == 0 && !err;
          rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT)) {
       n++;
-      err = check_entry(s, i, &k, &v);
+      err = check_entry(s, txn, i, &k, &v);
     }
     if (!err && rc != MDB_NOTFOUND)
       err = lmdb_err(rc);

@@ -49,13 +49,14 @@ enum {
 /* 2: records in crdt_record_encode's version 2 (an origin table instead
  * of a 32-byte key per stamp). 3: records in version 3 (no identity in
  * the value, a stamp table, numbered field names), history keys by a
- * local feed number instead of the feed. */
-#define STORE_FORMAT 3
+ * local feed number instead of the feed. 4: records' origin tables as
+ * local numbers (store.c, "origin numbers"). */
+#define STORE_FORMAT 4
 
 /* Open (or with STORE_CREATE create) the store in directory dir, which
  * must exist. GS_ENOTINIT when there is no store and STORE_CREATE is not
- * given; GS_EVERSION for a store of another format. A store of format 1 or 2
- * is upgraded in place as it opens (unless STORE_RDONLY: it is read as
+ * given; GS_EVERSION for a store of another format. A store of format 1,
+ * 2 or 3 is upgraded in place as it opens (unless STORE_RDONLY: it is read as
  * it is), in batches that a crash leaves resumable. */
 gs_err store_open(const char *dir, unsigned flags, store **out);
 /* Sealed at rest (issue 19). With a data key (CRDT_SEAL_KEY_LEN bytes,

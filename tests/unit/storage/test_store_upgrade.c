@@ -130,13 +130,55 @@ static void fill(void)
   store_close(s);
 }
 
+/* Is v a record value of format 4 (version 3's bytes, origins by local
+ * number)? */
+static bool is_v4(const MDB_val *v)
+{
+  const uint8_t *b = v->mv_data;
+  return v->mv_size >= 2 && b[0] == 0x95 && b[1] == 4;
+}
+
+/* A record value as version-3 bytes, with LMDB directly (the store is not
+ * sealed): format 4's origin numbers (here below 128, one byte each)
+ * looked up in `originno` and spelt again, in buf; other versions as they
+ * are. */
+static MDB_val raw_v3(raw_env *r, const MDB_val *v, uint8_t *buf, size_t cap)
+{
+  const uint8_t *b = v->mv_data;
+  if (!is_v4(v))
+    return *v;
+  cr_assert_geq(v->mv_size, 3);
+  cr_assert_eq(b[2] & 0xf0, 0x90, "a short origin table");
+  size_t n = b[2] & 0x0f, w = 3, at = 3;
+  cr_assert_leq(v->mv_size + n * (1 + CRDT_KEY_LEN), cap);
+  memcpy(buf, b, 3);
+  buf[1] = 3;
+  MDB_dbi on = raw_db(r, "originno");
+  for (size_t i = 0; i < n; i++, at++) {
+    cr_assert(b[at] >= 1 && b[at] < 0x80, "a number in one byte");
+    uint8_t no[4] = {0, 0, 0, b[at]};
+    MDB_val k = {4, no}, o;
+    cr_assert_eq(mdb_get(r->txn, on, &k, &o), 0, "origin %u", b[at]);
+    cr_assert_eq(o.mv_size, CRDT_KEY_LEN);
+    buf[w++] = 0xc4;
+    buf[w++] = CRDT_KEY_LEN;
+    memcpy(buf + w, o.mv_data, CRDT_KEY_LEN);
+    w += CRDT_KEY_LEN;
+  }
+  memcpy(buf + w, b + at, v->mv_size - at);
+  return (MDB_val){w + v->mv_size - at, buf};
+}
+
 /* A record as the store keeps it (coll 0 id scope: the key), any
  * version. */
-static crdt_record *raw_record(const MDB_val *k, const MDB_val *v)
+static crdt_record *raw_record(raw_env *r, const MDB_val *k,
+                               const MDB_val *sv)
 {
+  static uint8_t buf[4096];
   const char *kb = k->mv_data;
   size_t cn = strlen(kb), head = cn + 1 + CRDT_ID_LEN;
   crdt_record *rec;
+  MDB_val u = raw_v3(r, sv, buf, sizeof buf), *v = &u;
   cr_assert_leq(head, k->mv_size);
   cr_assert_eq(crdt_record_decode_key(v->mv_data, v->mv_size, kb + head,
                                       k->mv_size - head, kb, cn,
@@ -229,10 +271,11 @@ static size_t history_of(store *s, size_t i)
 }
 
 /* With LMDB directly, as an older gridsync left a store: every record
- * from `from` on in version oldver (1: format 1's, 2: format 2's; all of
- * them if from is 0), the ones before in version 3, format (1, 2 or 3)
- * and the upgrade mark (NULL: none). Returns how many records were
- * rewritten. */
+ * from `from` on in version oldver (1: format 1's, 2: format 2's, 3:
+ * format 3's; all of them if from is 0, and then no origin numbers), the
+ * ones before as they are (format 4's), format (1 to STORE_FORMAT), hist
+ * keys as formats 1 and 2 wrote them (unless oldver is 3) and the upgrade
+ * mark (NULL: none). Returns how many records were rewritten. */
 static size_t make_old_v(size_t from, uint64_t format, const char *mark_key,
                          size_t mark_n, unsigned oldver)
 {
@@ -244,20 +287,24 @@ static size_t make_old_v(size_t from, uint64_t format, const char *mark_key,
   MDB_cursor *cur = raw_cursor(&r, "records");
   int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
   for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++) {
-    crdt_record *rec = raw_record(&k, &v);
+    if (i < from)
+      continue;
+    crdt_record *rec = raw_record(&r, &k, &v);
     uint8_t *b;
     size_t n;
-    cr_assert_eq(i < from       ? crdt_record_encode(rec, &b, &n)
-                 : oldver == 1 ? crdt_record_encode_v1(rec, &b, &n)
-                               : crdt_record_encode_v2(rec, &b, &n),
+    cr_assert_eq(oldver == 1   ? crdt_record_encode_v1(rec, &b, &n)
+                 : oldver == 2 ? crdt_record_encode_v2(rec, &b, &n)
+                               : crdt_record_encode(rec, &b, &n),
                  GS_OK);
     crdt_record_free(rec);
     raw_replace(cur, &k, b, n);
     free(b);
-    rewritten += i >= from;
+    rewritten++;
   }
   cr_assert_eq(rc, MDB_NOTFOUND);
   mdb_cursor_close(cur);
+  if (from == 0) /* a store of a build before format 4 has no such table */
+    cr_assert_eq(mdb_drop(r.txn, raw_db(&r, "originno"), 1), 0);
   /* format 1 kept changes as they are: unpack them all (a mark is only
    * ever left on records here) */
   static uint8_t raw[CRDT_CHANGE_MAX];
@@ -271,8 +318,9 @@ static size_t make_old_v(size_t from, uint64_t format, const char *mark_key,
     raw_replace(cur, &k, raw, n);
   }
   mdb_cursor_close(cur);
-  hist_to_old(&r);
-  if (format == 3) { /* the hist pass comes after the records' */
+  if (oldver < 3)
+    hist_to_old(&r);
+  if (format == STORE_FORMAT && oldver < 3) { /* after the records' pass */
     MDB_val hk = {12, "upgrade-hist"}, hv = {0, ""};
     cr_assert_eq(mdb_put(r.txn, meta, &hk, &hv, 0), 0);
   }
@@ -303,19 +351,19 @@ static size_t make_old(size_t from, uint64_t format, const char *mark_key,
 
 /* How many records are in each version, with LMDB directly; and the key
  * of the index-th record. */
-static void count_versions(size_t counts[4], size_t index, uint8_t *key,
+static void count_versions(size_t counts[5], size_t index, uint8_t *key,
                            size_t *keyn)
 {
   raw_env r;
   MDB_val k, v;
   size_t i = 0;
-  counts[0] = counts[1] = counts[2] = counts[3] = 0;
+  memset(counts, 0, 5 * sizeof *counts);
   raw_open(&r, false);
   MDB_cursor *cur = raw_cursor(&r, "records");
   for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++) {
-    unsigned ver = crdt_record_version(v.mv_data, v.mv_size);
-    counts[ver <= 3 ? ver : 0]++;
+    unsigned ver = is_v4(&v) ? 4 : crdt_record_version(v.mv_data, v.mv_size);
+    counts[ver <= 4 ? ver : 0]++;
     if (key && i == index) {
       memcpy(key, k.mv_data, k.mv_size);
       *keyn = k.mv_size;
@@ -467,7 +515,7 @@ Test(store_upgrade, a_format_1_store_is_rewritten_as_it_opens)
 {
   uint8_t before[CRDT_HASH_LEN], after[CRDT_HASH_LEN];
   uint8_t fbefore[CRDT_HASH_LEN], fafter[CRDT_HASH_LEN];
-  size_t n, counts[4], packed, plain, nch;
+  size_t n, counts[5], packed, plain, nch;
   struct stat st;
   char path[128];
   fill();
@@ -508,7 +556,7 @@ Test(store_upgrade, a_format_1_store_is_rewritten_as_it_opens)
   cr_assert_str_eq(tf.str, "改3");
   store_close(s);
   count_versions(counts, 0, NULL, NULL);
-  cr_assert_eq(counts[3], NREC);
+  cr_assert_eq(counts[4], NREC);
   cr_assert_eq(counts[1], 0);
   digest(after, &n);
   cr_assert_eq(n, NREC);
@@ -524,16 +572,17 @@ Test(store_upgrade, a_format_1_store_is_rewritten_as_it_opens)
   store_close(s);
 }
 
-/* Open for writing, then: every record in version 3, the same digest. */
+/* Open for writing, then: every record in format 4's bytes, the same
+ * digest. */
 static void open_and_check_upgraded(const uint8_t before[CRDT_HASH_LEN])
 {
   store *s;
-  size_t counts[4], n;
+  size_t counts[5], n;
   uint8_t after[CRDT_HASH_LEN];
   cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
   store_close(s);
   count_versions(counts, 0, NULL, NULL);
-  cr_assert_eq(counts[3], NREC);
+  cr_assert_eq(counts[4], NREC);
   digest(after, &n);
   cr_assert_arr_eq(before, after, CRDT_HASH_LEN);
 }
@@ -541,19 +590,19 @@ static void open_and_check_upgraded(const uint8_t before[CRDT_HASH_LEN])
 Test(store_upgrade, an_interrupted_upgrade_resumes_from_its_mark)
 {
   uint8_t before[CRDT_HASH_LEN], key[512];
-  size_t n, counts[4], keyn = 0;
+  size_t n, counts[5], keyn = 0;
   fill();
   digest(before, &n);
-  /* as a crash after the first batches left it: format 3 already, the
+  /* as a crash after the first batches left it: format 4 already, the
    * records up to the mark rewritten, the rest still in version 1 */
   count_versions(counts, 7000, key, &keyn);
   cr_assert_gt(keyn, 0);
-  cr_assert_eq(make_old(7001, 3, (const char *)key, keyn), NREC - 7001);
+  cr_assert_eq(make_old(7001, STORE_FORMAT, (const char *)key, keyn), NREC - 7001);
   count_versions(counts, 0, NULL, NULL);
   cr_assert_eq(counts[1], NREC - 7001);
   open_and_check_upgraded(before);
   /* a mark at the very start (the upgrade began, nothing rewritten yet) */
-  make_old(0, 3, "", 0);
+  make_old(0, STORE_FORMAT, "", 0);
   open_and_check_upgraded(before);
 }
 
@@ -577,16 +626,17 @@ Test(store_upgrade, a_damaged_old_record_fails_the_open_and_keeps_the_mark)
   cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_ECORRUPT);
   cr_assert_null(s);
   /* what was rewritten stays; the rest waits behind the mark */
-  size_t counts[4];
+  size_t counts[5];
   count_versions(counts, 0, NULL, NULL);
-  cr_assert_eq(counts[3], 5000, "the batch before the damage");
+  cr_assert_eq(counts[4], 5000, "the batch before the damage");
   cr_assert_eq(counts[1], NREC - 5000);
 }
 
 /* ---- format 2 to format 3 ---- */
 
-/* A hash of every records entry (key and value bytes) with LMDB
- * directly, and LMDB's count of free pages' list entries. */
+/* A hash of every records entry (key and value bytes, format 4's as
+ * version 3's: the numbers are local) with LMDB directly, and LMDB's
+ * count of free pages' list entries. */
 static void raw_records(uint8_t out[CRDT_HASH_LEN], size_t *freelist)
 {
   raw_env r;
@@ -600,7 +650,9 @@ static void raw_records(uint8_t out[CRDT_HASH_LEN], size_t *freelist)
     uint8_t len[2] = {(uint8_t)(k.mv_size >> 8), (uint8_t)k.mv_size};
     crdt_hasher_update(&h, len, 2);
     crdt_hasher_update(&h, k.mv_data, k.mv_size);
-    crdt_hasher_update(&h, v.mv_data, v.mv_size);
+    static uint8_t buf[4096];
+    MDB_val u = raw_v3(&r, &v, buf, sizeof buf);
+    crdt_hasher_update(&h, u.mv_data, u.mv_size);
   }
   crdt_hasher_final(&h, out);
   if (freelist) {
@@ -627,7 +679,7 @@ Test(store_upgrade, a_format_2_store_is_rewritten_as_it_opens)
   uint8_t before[CRDT_HASH_LEN], after[CRDT_HASH_LEN], mixed[CRDT_HASH_LEN];
   uint8_t raw0[CRDT_HASH_LEN], raw1[CRDT_HASH_LEN];
   uint8_t fbefore[CRDT_HASH_LEN], fafter[CRDT_HASH_LEN];
-  size_t n, counts[4], packed, plain, nch, freelist;
+  size_t n, counts[5], packed, plain, nch, freelist;
   struct stat st0, st1;
   char path[128];
   fill(); /* a fresh store of format 3 */
@@ -660,12 +712,13 @@ Test(store_upgrade, a_format_2_store_is_rewritten_as_it_opens)
   cr_assert_eq(counts[2], NREC, "nothing rewritten read-only");
   cr_assert_eq(stat(path, &st0), 0);
 
-  /* opened for writing: every record in version 3, byte for byte what
-   * the fresh store holds; the changes as they were; compacted */
+  /* opened for writing: every record in format 4's bytes, byte for byte
+   * (as version 3) what the fresh store holds; the changes as they were;
+   * compacted */
   store *s;
   cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
   cr_assert_eq(format_of(s), STORE_FORMAT);
-  cr_assert_eq(STORE_FORMAT, 3);
+  cr_assert_eq(STORE_FORMAT, 4);
   char mark[8];
   cr_assert_eq(store_meta_get(s, "upgrade", mark, sizeof mark, &n),
                GS_ENOTFOUND, "done: no mark left");
@@ -684,7 +737,7 @@ Test(store_upgrade, a_format_2_store_is_rewritten_as_it_opens)
   cr_assert_eq(hold, 0, "every hist key by feed number");
   cr_assert_eq(hnew, NREC + NREC / 3);
   count_versions(counts, 0, NULL, NULL);
-  cr_assert_eq(counts[3], NREC);
+  cr_assert_eq(counts[4], NREC);
   raw_records(raw1, &freelist);
   cr_assert_arr_eq(raw0, raw1, CRDT_HASH_LEN, "the same bytes as fresh");
   digest(after, &n);
@@ -692,37 +745,132 @@ Test(store_upgrade, a_format_2_store_is_rewritten_as_it_opens)
   feeds_digest(fafter, &nch);
   cr_assert_arr_eq(fbefore, fafter, CRDT_HASH_LEN, "the same changes");
   cr_assert_eq(stat(path, &st1), 0);
-  cr_log_info("format 2 -> 3: data.mdb %lld -> %lld bytes, %zu free-list "
+  cr_log_info("format 2 -> 4: data.mdb %lld -> %lld bytes, %zu free-list "
               "entries after",
               (long long)st0.st_size, (long long)st1.st_size, freelist);
   cr_assert_lt(st1.st_size, st0.st_size, "compacted: %lld -> %lld",
                (long long)st0.st_size, (long long)st1.st_size);
 }
 
+/* ---- format 3 to format 4 ---- */
+
+/* The bytes of every records value, with LMDB directly. */
+static size_t raw_value_bytes(void)
+{
+  raw_env r;
+  MDB_val k, v;
+  size_t n = 0;
+  raw_open(&r, false);
+  MDB_cursor *cur = raw_cursor(&r, "records");
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    n += v.mv_size;
+  raw_close(&r, cur);
+  return n;
+}
+
+static void progress_told(void *ctx, int what, uint64_t done, uint64_t total);
+
+/* What an upgrade told of itself, in order. */
+typedef struct told {
+  int what[64];
+  uint64_t done[64], total[64];
+  size_t n;
+} told;
+
+Test(store_upgrade, a_format_3_store_gets_origin_numbers_as_it_opens)
+{
+  uint8_t before[CRDT_HASH_LEN], mixed[CRDT_HASH_LEN], after[CRDT_HASH_LEN];
+  uint8_t raw0[CRDT_HASH_LEN], raw1[CRDT_HASH_LEN];
+  uint8_t fbefore[CRDT_HASH_LEN], fafter[CRDT_HASH_LEN];
+  size_t n, counts[5], nch, hn, ho;
+  fill();
+  digest(before, &n);
+  raw_records(raw0, NULL);
+  feeds_digest(fbefore, &nch);
+  size_t fresh = raw_value_bytes();
+
+  /* as the last format-3 build left it: version-3 records, no origin
+   * numbers (nor their table), hist keys by feed number, no mark */
+  cr_assert_eq(make_old_v(0, 3, NULL, 0, 3), NREC);
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[3], NREC);
+  size_t old = raw_value_bytes();
+  /* every origin a record names is spelt in it (34 bytes), in format 4
+   * one byte: NREC records of one origin, every third of two */
+  cr_assert_eq(old - fresh, (size_t)33 * (NREC + NREC / 3),
+               "%zu -> %zu bytes", old, fresh);
+  digest_rdonly(mixed, 3);
+  cr_assert_arr_eq(before, mixed, CRDT_HASH_LEN, "read as it is");
+  {
+    store *r;
+    static t_field tf;
+    uint8_t id[CRDT_ID_LEN];
+    t_id(id, 7, 3);
+    cr_assert_eq(store_open(dir, STORE_RDONLY, &r), GS_OK);
+    cr_assert_eq(t_get(r, "resident", id, "name", &tf), GS_OK);
+    cr_assert_str_eq(tf.str, "改3");
+    cr_assert_eq(history_of(r, 3), 2);
+    store_close(r);
+  }
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[3], NREC, "nothing rewritten read-only");
+
+  /* opened for writing: records only walked (the hist keys are format
+   * 3's already), told as it goes, then compacted */
+  static told t;
+  store *s;
+  store_opts o = {.progress = progress_told, .progress_ctx = &t};
+  cr_assert_eq(store_open_ex(dir, STORE_NOSYNC, &o, &s), GS_OK);
+  cr_assert_eq(format_of(s), 4);
+  char mark[8];
+  cr_assert_eq(store_meta_get(s, "upgrade", mark, sizeof mark, &n),
+               GS_ENOTFOUND, "done: no mark left");
+  uint64_t entries;
+  cr_assert_eq(store_check(s, &entries), GS_OK, "every entry reads back");
+  store_close(s);
+  cr_assert_geq(t.n, 2);
+  cr_assert_eq(t.what[t.n - 2], STORE_PROGRESS_FORMAT);
+  cr_assert_eq(t.done[t.n - 2], NREC, "the records, not the hist keys");
+  cr_assert_eq(t.total[t.n - 2], NREC);
+  cr_assert_eq(t.what[t.n - 1], STORE_PROGRESS_COMPACT);
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[4], NREC);
+  cr_assert_eq(raw_value_bytes(), fresh, "as small as a fresh store's");
+  raw_records(raw1, NULL);
+  cr_assert_arr_eq(raw0, raw1, CRDT_HASH_LEN, "the same bytes as fresh");
+  count_hist(&hn, &ho);
+  cr_assert(hn == NREC + NREC / 3 && ho == 0, "hist keys as they were");
+  digest(after, &n);
+  cr_assert_arr_eq(before, after, CRDT_HASH_LEN);
+  feeds_digest(fafter, &nch);
+  cr_assert_arr_eq(fbefore, fafter, CRDT_HASH_LEN, "the same changes");
+}
+
 Test(store_upgrade, a_format_2_upgrade_cut_short_resumes_from_its_mark)
 {
   uint8_t before[CRDT_HASH_LEN], mixed[CRDT_HASH_LEN], key[512];
   uint8_t raw0[CRDT_HASH_LEN], raw1[CRDT_HASH_LEN];
-  size_t n, counts[4], keyn = 0;
+  size_t n, counts[5], keyn = 0;
   fill();
   digest(before, &n);
   raw_records(raw0, NULL);
-  /* as SIGKILL after the first batches left it: format 3 already, the
-   * records up to the mark in version 3, the rest still in version 2 */
+  /* as SIGKILL after the first batches left it: format 4 already, the
+   * records up to the mark rewritten, the rest still in version 2 */
   count_versions(counts, 5999, key, &keyn);
-  cr_assert_eq(make_old_v(6000, 3, (const char *)key, keyn, 2),
+  cr_assert_eq(make_old_v(6000, STORE_FORMAT, (const char *)key, keyn, 2),
                NREC - 6000);
   count_versions(counts, 0, NULL, NULL);
   cr_assert_eq(counts[2], NREC - 6000);
-  cr_assert_eq(counts[3], 6000);
-  digest_rdonly(mixed, 3);
+  cr_assert_eq(counts[4], 6000);
+  digest_rdonly(mixed, STORE_FORMAT);
   cr_assert_arr_eq(before, mixed, CRDT_HASH_LEN, "the half-way digest");
   /* an edit in between lands on an old record: written in version 3 */
   open_and_check_upgraded(before);
   raw_records(raw1, NULL);
   cr_assert_arr_eq(raw0, raw1, CRDT_HASH_LEN);
   /* and again from the very start */
-  make_old_v(0, 3, "", 0, 2);
+  make_old_v(0, STORE_FORMAT, "", 0, 2);
   open_and_check_upgraded(before);
   raw_records(raw1, NULL);
   cr_assert_arr_eq(raw0, raw1, CRDT_HASH_LEN);
@@ -732,11 +880,11 @@ Test(store_upgrade, an_edit_of_a_version_2_record_writes_version_3)
 {
   uint8_t mixed[CRDT_HASH_LEN], after[CRDT_HASH_LEN];
   uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN];
-  size_t counts[4], n;
+  size_t counts[5], n;
   fill();
   /* records in version 2 and no mark: the open leaves them so (as a
    * store another process is upgrading shows them to this one) */
-  make_old_v(1, 3, NULL, 0, 2);
+  make_old_v(1, STORE_FORMAT, NULL, 0, 2);
   store *s;
   store_write *w;
   cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
@@ -756,10 +904,10 @@ Test(store_upgrade, an_edit_of_a_version_2_record_writes_version_3)
   cr_assert_eq(store_digest(s, NULL, 0, mixed, &n), GS_OK);
   store_close(s);
   count_versions(counts, 0, NULL, NULL);
-  cr_assert_eq(counts[3], 2, "the first and the edited one");
+  cr_assert_eq(counts[4], 2, "the first and the edited one");
   cr_assert_eq(counts[2], NREC - 2);
   /* all of them back in version 2 and upgraded: the digest stays */
-  make_old_v(0, 3, "", 0, 2);
+  make_old_v(0, STORE_FORMAT, "", 0, 2);
   open_and_check_upgraded(mixed);
   digest(after, &n);
   cr_assert_arr_eq(mixed, after, CRDT_HASH_LEN);
@@ -784,9 +932,9 @@ Test(store_upgrade, a_store_of_a_later_format_is_refused)
   cr_assert_eq(store_open(dir, STORE_RDONLY, &s), GS_EVERSION);
 }
 
-/* How many records are sealed version-3 values (opened with key), with
+/* How many records are sealed format-4 values (opened with key), with
  * LMDB directly. */
-static size_t count_sealed_v3(const uint8_t key[CRDT_SEAL_KEY_LEN])
+static size_t count_sealed_v4(const uint8_t key[CRDT_SEAL_KEY_LEN])
 {
   raw_env r;
   MDB_val k, v;
@@ -806,7 +954,8 @@ static size_t count_sealed_v3(const uint8_t key[CRDT_SEAL_KEY_LEN])
     cr_assert_eq(crdt_sealer_open(sl, ad, 8 + k.mv_size, v.mv_data,
                                   v.mv_size, plain),
                  GS_OK, "every record sealed under its key");
-    n += crdt_record_version(plain, v.mv_size - CRDT_SEAL_OVERHEAD) == 3;
+    MDB_val pv = {v.mv_size - CRDT_SEAL_OVERHEAD, plain};
+    n += is_v4(&pv);
   }
   raw_close(&r, cur);
   crdt_sealer_free(sl);
@@ -817,7 +966,7 @@ Test(store_upgrade, an_unsealed_format_2_store_given_a_key_is_upgraded_and_seale
 {
   static const uint8_t key[CRDT_SEAL_KEY_LEN] = {7, 7, 7, 1};
   uint8_t before[CRDT_HASH_LEN], after[CRDT_HASH_LEN];
-  size_t n, counts[4];
+  size_t n, counts[5];
   fill();
   digest(before, &n);
   make_old_v(0, 2, NULL, 0, 2); /* an earlier build's: unsealed, format 2 */
@@ -833,7 +982,7 @@ Test(store_upgrade, an_unsealed_format_2_store_given_a_key_is_upgraded_and_seale
   uint64_t entries;
   cr_assert_eq(store_check(s, &entries), GS_OK, "every entry reads back");
   store_close(s);
-  cr_assert_eq(count_sealed_v3(key), NREC, "upgraded, then sealed");
+  cr_assert_eq(count_sealed_v4(key), NREC, "upgraded, then sealed");
   cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_ELOCKED);
 }
 
@@ -866,12 +1015,6 @@ Test(store_upgrade, a_hist_key_of_an_unknown_feed_number_is_corruption)
   store_close(s);
 }
 
-/* What an upgrade told of itself, in order. */
-typedef struct told {
-  int what[64];
-  uint64_t done[64], total[64];
-  size_t n;
-} told;
 
 static void progress_told(void *ctx, int what, uint64_t done, uint64_t total)
 {
@@ -914,11 +1057,11 @@ Test(store_upgrade, a_format_2_upgrade_tells_its_progress_then_compaction)
 Test(store_upgrade, a_mark_on_the_last_record_ends_the_pass)
 {
   uint8_t before[CRDT_HASH_LEN], after[CRDT_HASH_LEN], key[512];
-  size_t n, counts[4], keyn = 0;
+  size_t n, counts[5], keyn = 0;
   fill();
   digest(before, &n);
   count_versions(counts, NREC - 1, key, &keyn);
-  cr_assert_eq(make_old_v(NREC, 3, (const char *)key, keyn, 2), 0);
+  cr_assert_eq(make_old_v(NREC, STORE_FORMAT, (const char *)key, keyn, 2), 0);
   store *s;
   cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
   char mark[8];

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Store format 3 (issue 20) with real processes. A store that a gridsync
-of format 2 (GRIDSYNC_OLD: e.g. main before format 3) made and loaded is
-upgraded as this build opens it; killed (SIGKILL) while it rewrites the
-records, it resumes at the next open. Both end with the records the old
-build showed, and with the same state digest; the old build then refuses
-the store with a clear error instead of misreading it.
+"""Store formats 3 and 4 (issue 20) with real processes. A store that a
+gridsync of an older store format (GRIDSYNC_OLD, of format
+GRIDSYNC_OLD_FORMAT: 2 or 3, e.g. main before format 3 or 4) made and
+loaded is upgraded as this build opens it; killed (SIGKILL) while it
+rewrites the records, it resumes at the next open. Both end with the
+records the old build showed, and with the same state digest (from format
+3: the old build's own); the old build then refuses the store with a
+clear error instead of misreading it.
 
     GRIDSYNC=build/cli/gridsync GRIDSYNC_OLD=/path/to/old/gridsync \
-        python3 tests/integration/test_format3.py
+        GRIDSYNC_OLD_FORMAT=3 python3 tests/integration/test_format_old.py
 
 Without GRIDSYNC_OLD it is skipped (the upgrade, its resumption and the
 digest are proved without one by tests/unit/storage/test_store_upgrade.c).
@@ -27,6 +29,7 @@ from test_sync import GS, Base  # noqa: E402
 from test_load import write_lines  # noqa: E402
 
 OLD = os.environ.get("GRIDSYNC_OLD")
+OLD_FORMAT = int(os.environ.get("GRIDSYNC_OLD_FORMAT", "2"))
 LINES = 40000
 
 
@@ -59,10 +62,10 @@ def meta_keys(d):
             if lines[i] != "DATA=END"]
 
 
-@unittest.skipUnless(OLD, "needs GRIDSYNC_OLD, a gridsync of store format 2, "
-                     "to make a format-2 store")
-class Format3(Base):
-    def test_format_2_store_upgraded_killed_and_resumed(self):
+@unittest.skipUnless(OLD, "needs GRIDSYNC_OLD, a gridsync of an older store "
+                     "format, to make a store of that format")
+class FormatOld(Base):
+    def test_old_store_upgraded_killed_and_resumed(self):
         if not shutil.which("mdb_dump"):
             self.skipTest("needs mdb_dump (lmdb-utils) to see the upgrade "
                           "mark")
@@ -74,6 +77,7 @@ class Format3(Base):
             lines)
         before = content(OLD, a)
         self.assertEqual(before[0], LINES)
+        digest_old = json.loads(run(OLD, a, "--json", "status").stdout)["digest"]
         rid = json.loads(run(OLD, a, "--json", "list", "resident").stdout)[7]["id"]
         hist_before = run(OLD, a, "--json", "history", "resident", rid).stdout
         orig = os.path.join(self.root, "orig")
@@ -93,6 +97,9 @@ class Format3(Base):
             run(GS, a, "--json", "history", "resident", rid).stdout,
             hist_before, "its history, through hist keys by feed number")
         digest_a = json.loads(run(GS, a, "--json", "status").stdout)["digest"]
+        if OLD_FORMAT >= 3:  # the digest hashes version-3 bytes since
+            self.assertEqual(digest_a, digest_old,
+                             "the old build's digest: peers compare equal")
 
         # b: killed while it rewrites (the upgrade's mark is there), then
         # opened again
@@ -118,7 +125,7 @@ class Format3(Base):
             self.assertIn("upgrade", meta_keys(b), "killed half-way")
             p = run(OLD, b, "status", check=False)
             self.assertNotEqual(p.returncode, 0,
-                                "the old build refuses a format-3 store")
+                                "the old build refuses the upgraded store")
         run(GS, b, "status")
         self.assertNotIn("upgrade", meta_keys(b))
         self.assertEqual(content(GS, b), before)
@@ -132,7 +139,7 @@ class Format3(Base):
             self.skipTest("the upgrade finished before it could be killed "
                           "(the rest was checked)")
 
-    def test_old_build_refuses_a_format_3_store(self):
+    def test_old_build_refuses_a_new_store(self):
         d = os.path.join(self.root, "new")
         run(GS, d, "init")
         p = run(OLD, d, "status", check=False)
