@@ -328,9 +328,15 @@ int main(int argc, char **argv)
   gs_err err;
   node *n;
 
+  /* without GRIDSYNC_PASSPHRASE the nodes are open ones (NODE_INIT_OPEN:
+   * the data key kept unwrapped); with it, as before */
+  const char *pass = getenv("GRIDSYNC_PASSPHRASE");
+  unsigned init_flags = pass && *pass ? 0 : NODE_INIT_OPEN;
+
   /* 1. durable single-record puts: one change, one fsync each */
   snprintf(dir, sizeof dir, "%s/durable", root);
-  if ((err = node_init(dir, "bench")) || (err = node_open(dir, 0, NULL, &n)))
+  if ((err = node_init_ex(dir, "bench", init_flags)) ||
+      (err = node_open(dir, 0, NULL, &n)))
     die("node", err);
   uint64_t used0 = dir_bytes_used(node__store(n));
   sync();
@@ -347,7 +353,8 @@ int main(int argc, char **argv)
 
   /* 2. bulk: many records per change, one transaction, one fsync */
   snprintf(dir, sizeof dir, "%s/bulk", root);
-  if ((err = node_init(dir, "bench")) || (err = node_open(dir, 0, NULL, &n)))
+  if ((err = node_init_ex(dir, "bench", init_flags)) ||
+      (err = node_open(dir, 0, NULL, &n)))
     die("node", err);
   used0 = dir_bytes_used(node__store(n));
   const size_t per_change = 40; /* 400 ops, well under the change limit */
