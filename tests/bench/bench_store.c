@@ -18,6 +18,13 @@
  * First it prints where the bulk store's bytes go, per database (records,
  * hist, changes, byscope): LMDB's page counts times the page size over
  * the records, and the mean key and stored (sealed) value.
+ *
+ * Last, after those lines, the format's required work alone (no LMDB):
+ * the same residents in changes of 40, with only what the store's format
+ * asks of every change whatever holds it (see floor_change), timed like
+ * the bulk row, in a fresh process like the bare loop (the median of
+ * three); the cap it puts on the bulk ratio; and its pieces' cost per
+ * record, each piece timed on its own.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,6 +35,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "crdt/crdt.h"
 #include "node/node.h"
@@ -270,6 +278,279 @@ static double bare_run(const char *dir, size_t n, size_t size, size_t every,
   return secs;
 }
 
+/* ---- the format's required work alone (no LMDB) ----
+ *
+ * What one bulk change needs because of the store's format, done as
+ * store_write_change does it (storage/store.c: write_once, apply_into,
+ * change_pack, touched_apply, seal_value), with no LMDB call and none of
+ * the store's bookkeeping (the version vector and its seal, the feed
+ * number, the indexes, the sort of the batch's ops, the session's kept
+ * bytes, the cipher worker): the change built and signed
+ * (crdt_change_build), its BLAKE2b (crdt_change_hash: the next change's
+ * prev and the version vector's head), its zstd frame (change_pack's
+ * level, bound and rule), each record's state (crdt_record_new, the
+ * record's ops applied with the change's stamp, crdt_record_encode) and,
+ * in a sealed store, the change's kept bytes and every record sealed
+ * (crdt_sealer_seal, the store's associated data: the table's name, 0,
+ * the LMDB key). The constants below are store.c's and change.c's. */
+#define FLOOR_PACK_MIN 64   /* store.c PACK_MIN */
+#define FLOOR_PACK_GAIN 16  /* PACK_GAIN */
+#define FLOOR_PACK_LEVEL 1  /* PACK_LEVEL */
+#define FLOOR_DOMAIN "gridsync-change-v1" /* change.c CHANGE_DOMAIN */
+#define FLOOR_SCOPE "s/c/g01"
+#define FLOOR_COLL "resident"
+
+/* The pieces, each timed on its own (floor_change with a clock). */
+enum { F_BUILD, F_SIGN, F_HASH, F_ZSTD, F_RECORDS, F_SEAL, F_N };
+
+typedef struct floor_ctx {
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN];
+  crdt_sealer *sealer; /* NULL: the store is not sealed */
+  ZSTD_CCtx *zc;
+  uint8_t *zbuf, *sbuf, *msg;
+  size_t scap, mcap;
+  uint8_t feed[CRDT_FEED_LEN];
+  uint8_t prev[CRDT_HASH_LEN];
+  uint64_t seq;
+  crdt_hlc hlc;
+  uint8_t *enc[64]; /* a change's records, encoded */
+  size_t encn[64];
+  uint64_t raw_b, packed_b, rec_b, nrec, nch; /* bytes made */
+  bool sign_checked;
+} floor_ctx;
+
+/* The split's clock: t[piece] gains the CPU seconds since the last mark. */
+typedef struct floor_clock {
+  double t[F_N], at;
+} floor_clock;
+
+static void floor_mark(floor_clock *fk, int piece)
+{
+  if (!fk)
+    return;
+  double now = cpu_s();
+  if (piece >= 0)
+    fk->t[piece] += now - fk->at;
+  fk->at = now;
+}
+
+static void *floor_room(uint8_t **b, size_t *cap, size_t need)
+{
+  if (need > *cap) {
+    uint8_t *nb = realloc(*b, need);
+    if (!nb)
+      die("floor", GS_ENOMEM);
+    *b = nb;
+    *cap = need;
+  }
+  return *b;
+}
+
+/* Seal n bytes of msg for table db under key (as seal_value does). */
+static void floor_seal(floor_ctx *f, const char *db, const void *key,
+                       size_t kn, const void *msg, size_t n)
+{
+  uint8_t ad[16 + 512];
+  size_t dn = strlen(db);
+  memcpy(ad, db, dn + 1);
+  memcpy(ad + dn + 1, key, kn);
+  floor_room(&f->sbuf, &f->scap, n + CRDT_SEAL_OVERHEAD);
+  if (crdt_sealer_seal(f->sealer, ad, dn + 1 + kn, msg, n, f->sbuf) != GS_OK)
+    die("floor seal", GS_ECRYPTO);
+}
+
+/* The required work of one change of k residents (ops: k * 10, the ids
+ * in rs). fk NULL: the work as the store does it, nothing else; else each
+ * piece marked on fk, and the change's signature made once more on its
+ * own (F_SIGN; checked once to be the same bytes), which the build
+ * (F_BUILD) made too. */
+static void floor_change(floor_ctx *f, const crdt_op *ops,
+                         const resident *rs, size_t k, uint64_t phys_ms,
+                         floor_clock *fk)
+{
+  crdt_change c = {.seq = 0};
+  uint8_t *raw;
+  size_t rawlen;
+  gs_err err;
+  floor_mark(fk, -1);
+  if ((err = crdt_hlc_tick(&f->hlc, phys_ms, &f->hlc)))
+    die("floor clock", err);
+  memcpy(c.origin, f->pk, CRDT_KEY_LEN);
+  c.scope = FLOOR_SCOPE;
+  c.scope_len = strlen(FLOOR_SCOPE);
+  c.seq = ++f->seq;
+  if (c.seq > 1)
+    memcpy(c.prev, f->prev, CRDT_HASH_LEN);
+  c.hlc = f->hlc;
+  c.ops = ops;
+  c.nops = k * 10;
+  if ((err = crdt_change_build(&c, f->sk, &raw, &rawlen)))
+    die("floor build", err);
+  c.raw = raw;
+  c.raw_len = rawlen;
+  memcpy(c.sig, raw + rawlen - CRDT_SIG_LEN, CRDT_SIG_LEN);
+  floor_mark(fk, F_BUILD);
+  if (fk) { /* the signed message: the domain, the 7-array (change.c) */
+    size_t dl = strlen(FLOOR_DOMAIN), body = rawlen - 2 - CRDT_SIG_LEN;
+    uint8_t sig[CRDT_SIG_LEN];
+    floor_room(&f->msg, &f->mcap, dl + body);
+    memcpy(f->msg, FLOOR_DOMAIN, dl);
+    memcpy(f->msg + dl, raw, body);
+    f->msg[dl] = 0x97;
+    floor_mark(fk, -1);
+    crdt_sign(f->sk, f->msg, dl + body, sig);
+    floor_mark(fk, F_SIGN);
+    if (!f->sign_checked && memcmp(sig, c.sig, CRDT_SIG_LEN) != 0) {
+      fprintf(stderr, "bench_store: the sign piece signs other bytes\n");
+      exit(1);
+    }
+    f->sign_checked = true;
+  }
+  crdt_change_hash(&c, f->prev);
+  floor_mark(fk, F_HASH);
+  const uint8_t *kept = raw;
+  size_t keptn = rawlen;
+  if (rawlen >= FLOOR_PACK_MIN && rawlen <= CRDT_CHANGE_MAX) {
+    size_t z = ZSTD_compressCCtx(f->zc, f->zbuf,
+                                 ZSTD_compressBound(CRDT_CHANGE_MAX), raw,
+                                 rawlen, FLOOR_PACK_LEVEL);
+    if (!ZSTD_isError(z) && z + FLOOR_PACK_GAIN <= rawlen)
+      kept = f->zbuf, keptn = z;
+  }
+  floor_mark(fk, F_ZSTD);
+  /* the records: key coll 0 id(16) scope (store.c record_key) */
+  uint8_t key[sizeof FLOOR_COLL + CRDT_ID_LEN + sizeof FLOOR_SCOPE];
+  size_t cn = strlen(FLOOR_COLL), sn = strlen(FLOOR_SCOPE);
+  size_t kn = cn + 1 + CRDT_ID_LEN + sn;
+  memcpy(key, FLOOR_COLL, cn + 1);
+  memcpy(key + cn + 1 + CRDT_ID_LEN, FLOOR_SCOPE, sn);
+  crdt_stamp st = {.hlc = f->hlc};
+  memcpy(st.origin, f->pk, CRDT_KEY_LEN);
+  for (size_t r = 0; r < k; r++) {
+    crdt_record *rec = crdt_record_new(FLOOR_SCOPE, sn, FLOOR_COLL, cn,
+                                       rs[r].ops[0].id);
+    if (!rec)
+      die("floor record", GS_ENOMEM);
+    for (int o = 0; o < 10; o++)
+      if ((err = crdt_record_apply(rec, &ops[r * 10 + o], &st)))
+        die("floor apply", err);
+    if ((err = crdt_record_encode(rec, &f->enc[r], &f->encn[r])))
+      die("floor encode", err);
+    crdt_record_free(rec);
+  }
+  floor_mark(fk, F_RECORDS);
+  if (f->sealer) {
+    uint8_t ck[CRDT_FEED_LEN + 8]; /* changes: feed(16) seq(8) */
+    memcpy(ck, f->feed, CRDT_FEED_LEN);
+    for (int b = 0; b < 8; b++)
+      ck[CRDT_FEED_LEN + b] = (uint8_t)(c.seq >> (56 - 8 * b));
+    floor_seal(f, "changes", ck, sizeof ck, kept, keptn);
+    for (size_t r = 0; r < k; r++) {
+      memcpy(key + cn + 1, rs[r].ops[0].id, CRDT_ID_LEN);
+      floor_seal(f, "records", key, kn, f->enc[r], f->encn[r]);
+    }
+  }
+  floor_mark(fk, F_SEAL);
+  f->raw_b += rawlen;
+  f->packed_b += keptn;
+  for (size_t r = 0; r < k; r++) {
+    f->rec_b += f->encn[r];
+    free(f->enc[r]);
+  }
+  f->nrec += k;
+  f->nch++;
+  free(raw);
+}
+
+/* The required work of n residents in changes of per (as the bulk load
+ * makes them), sealed or not: once as the store does it, timed like the
+ * bulk row (the making of the residents not counted), then once more
+ * piece by piece. Prints wall and CPU seconds of the first, the CPU
+ * seconds of each piece, then the bytes made (change raw and kept,
+ * record encoded) per change and per record. */
+static void floor_loop(size_t n, size_t per, bool sealed)
+{
+  floor_ctx f = {.seq = 0};
+  gs_err err;
+  uint8_t key[CRDT_SEAL_KEY_LEN];
+  if ((err = crdt_crypto_init()))
+    die("crypto", err);
+  crdt_keypair(f.pk, f.sk);
+  crdt_random(key, sizeof key);
+  if (sealed && (err = crdt_sealer_new(key, &f.sealer)))
+    die("sealer", err);
+  crdt_wipe(key, sizeof key);
+  crdt_feed_id(f.pk, FLOOR_SCOPE, strlen(FLOOR_SCOPE), f.feed);
+  if (!(f.zc = ZSTD_createCCtx()) ||
+      !(f.zbuf = malloc(ZSTD_compressBound(CRDT_CHANGE_MAX))))
+    die("floor", GS_ENOMEM);
+  crdt_op *ops = malloc(per * 10 * sizeof *ops);
+  resident *rs = malloc(per * sizeof *rs);
+  if (!ops || !rs || per > sizeof f.enc / sizeof f.enc[0])
+    die("floor", GS_ENOMEM);
+  floor_clock fk = {.at = 0};
+  double wall = 0, cpu = 0, bytes[3] = {0};
+  for (int pass = 0; pass < 2; pass++) {
+    uint8_t id[CRDT_ID_LEN], last[CRDT_ID_LEN] = {0};
+    f.seq = 0;
+    f.hlc = 0;
+    f.raw_b = f.packed_b = f.rec_b = f.nrec = f.nch = 0;
+    for (size_t i = 0; i < n;) {
+      size_t k = 0;
+      struct timespec rt;
+      clock_gettime(CLOCK_REALTIME, &rt);
+      uint64_t ms = (uint64_t)rt.tv_sec * 1000 + (uint64_t)rt.tv_nsec / 1000000;
+      for (; k < per && i < n; k++, i++) {
+        crdt_id_next(ms, NULL, last, id);
+        memcpy(last, id, CRDT_ID_LEN);
+        make_resident(&rs[k], i, id);
+        memcpy(&ops[k * 10], rs[k].ops, sizeof rs[k].ops);
+      }
+      double t0 = now_s(), c0 = cpu_s();
+      floor_change(&f, ops, rs, k, ms, pass ? &fk : NULL);
+      if (!pass) {
+        wall += now_s() - t0;
+        cpu += cpu_s() - c0;
+      }
+    }
+    if (!pass) {
+      bytes[0] = (double)f.raw_b / (double)f.nch;
+      bytes[1] = (double)f.packed_b / (double)f.nch;
+      bytes[2] = (double)f.rec_b / (double)f.nrec;
+    }
+  }
+  printf("%.6f %.6f", wall, cpu);
+  for (int p = 0; p < F_N; p++)
+    printf(" %.6f", fk.t[p]);
+  printf(" %.1f %.1f %.1f\n", bytes[0], bytes[1], bytes[2]);
+  crdt_sealer_free(f.sealer);
+  ZSTD_freeCCtx(f.zc);
+  free(f.zbuf);
+  free(f.sbuf);
+  free(f.msg);
+  free(ops);
+  free(rs);
+}
+
+#define FLOOR_FIGS (2 + F_N + 3)
+
+/* floor_loop in a fresh process (as bare_run, for the same reason): its
+ * FLOOR_FIGS figures into v. */
+static void floor_run(size_t n, size_t per, bool sealed, double v[FLOOR_FIGS])
+{
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "/proc/%d/exe --floor-loop %zu %zu %d",
+           (int)getpid(), n, per, sealed ? 1 : 0);
+  FILE *p = popen(cmd, "r");
+  int got = 0;
+  for (int i = 0; p && i < FLOOR_FIGS; i++)
+    got += fscanf(p, "%lf", &v[i]) == 1;
+  if (!p || pclose(p) != 0 || got != FLOOR_FIGS || v[1] <= 0) {
+    fprintf(stderr, "bench_store: the required work's loop failed\n");
+    exit(1);
+  }
+}
+
 static double median3(const double v[3])
 {
   double a = v[0], b = v[1], c = v[2];
@@ -300,6 +581,11 @@ int main(int argc, char **argv)
     printf("%.6f %.6f\n", secs, cpu);
     return 0;
   }
+  if (argc == 5 && strcmp(argv[1], "--floor-loop") == 0) {
+    floor_loop(strtoull(argv[2], NULL, 10), strtoull(argv[3], NULL, 10),
+               strcmp(argv[4], "1") == 0);
+    return 0;
+  }
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--durable") == 0 && i + 1 < argc)
       durable_n = strtoull(argv[++i], NULL, 10);
@@ -328,9 +614,15 @@ int main(int argc, char **argv)
   gs_err err;
   node *n;
 
+  /* without GRIDSYNC_PASSPHRASE the nodes are open ones (NODE_INIT_OPEN:
+   * the data key kept unwrapped); with it, as before */
+  const char *pass = getenv("GRIDSYNC_PASSPHRASE");
+  unsigned init_flags = pass && *pass ? 0 : NODE_INIT_OPEN;
+
   /* 1. durable single-record puts: one change, one fsync each */
   snprintf(dir, sizeof dir, "%s/durable", root);
-  if ((err = node_init(dir, "bench")) || (err = node_open(dir, 0, NULL, &n)))
+  if ((err = node_init_ex(dir, "bench", init_flags)) ||
+      (err = node_open(dir, 0, NULL, &n)))
     die("node", err);
   uint64_t used0 = dir_bytes_used(node__store(n));
   sync();
@@ -347,7 +639,8 @@ int main(int argc, char **argv)
 
   /* 2. bulk: many records per change, one transaction, one fsync */
   snprintf(dir, sizeof dir, "%s/bulk", root);
-  if ((err = node_init(dir, "bench")) || (err = node_open(dir, 0, NULL, &n)))
+  if ((err = node_init_ex(dir, "bench", init_flags)) ||
+      (err = node_open(dir, 0, NULL, &n)))
     die("node", err);
   used0 = dir_bytes_used(node__store(n));
   const size_t per_change = 40; /* 400 ops, well under the change limit */
@@ -392,6 +685,14 @@ int main(int argc, char **argv)
   b_cpu += cpu_s() - c0;
   b_watch += store__cipher_watch_ns(bs) - x0;
   uint64_t b_bytes = dir_bytes_used(node__store(n)) - used0;
+  /* sealed or not, as the store says: its plain meta entry "seal" (how far
+   * it is sealed; absent in a store without a data key) */
+  uint8_t seal_state = 0;
+  size_t seal_n = 0;
+  bool sealed = store_meta_get(bs, "seal", &seal_state, 1, &seal_n) ==
+                    GS_OK &&
+                seal_n == 1 && seal_state != 0;
+  bool open_node = node_is_open(n);
   node_close(n);
   db_breakdown(dir, bulk_n);
 
@@ -407,6 +708,15 @@ int main(int argc, char **argv)
     bb[k] = bare_run(dir, bulk_n, b_size, bulk_n, &cb[k]);
   }
   double bd_secs = median3(bd), bb_secs = median3(bb), bb_cpu = median3(cb);
+  /* 4. the format's required work alone, the median of three runs (of
+   * each figure) */
+  double fl[3][FLOOR_FIGS], fm[FLOOR_FIGS];
+  for (int k = 0; k < 3; k++)
+    floor_run(bulk_n, per_change, sealed, fl[k]);
+  for (int i = 0; i < FLOOR_FIGS; i++) {
+    double v[3] = {fl[0][i], fl[1][i], fl[2][i]};
+    fm[i] = median3(v);
+  }
 
   double d_rate = (double)durable_n / d_secs, b_rate = (double)bulk_n / b_secs;
   double bd_rate = (double)durable_n / bd_secs,
@@ -437,6 +747,53 @@ int main(int argc, char **argv)
          (double)b_watch / 1e9);
   printf("ratio = gridsync rate / bare LMDB rate (1.00x = as fast as the "
          "bare loop)\n");
+  /* the format's required work alone: its rows, the cap, its pieces */
+  double f_wall = fm[0], f_cpu = fm[1], us = 1e6 / (double)bulk_n;
+  printf("the format's required work alone (no LMDB, no bookkeeping), "
+         "in a %s store (meta \"seal\" %u), %s node:\n",
+         sealed ? "sealed" : "not sealed", (unsigned)seal_state,
+         open_node ? "an open (no passphrase)" : "a passphrase");
+  printf("%-44s %12s %14s %10s\n", "workload", "records/s", "bytes/record",
+         "ratio");
+  printf("%-44s %12.0f %14zu %9.2fx\n",
+         "the format's required work alone (no LMDB)",
+         (double)bulk_n / f_wall, b_size, bb_secs / f_wall);
+  printf("%-44s %12.0f %14zu %9.2fx\n",
+         "the format's required work, per CPU second",
+         (double)bulk_n / f_cpu, b_size, bb_cpu / f_cpu);
+  printf("cap (bare LMDB bulk CPU s / the required work's CPU s): %.2fx; "
+         "gridsync bulk per CPU s %.2fx; goal %.2fx\n",
+         bb_cpu / f_cpu, bb_cpu / b_cpu, 0.5);
+  printf("  with gridsync's LMDB writes as cheap as the bare loop's "
+         "(bare / (bare + required work)): %.2fx\n",
+         bb_cpu / (bb_cpu + f_cpu));
+  printf("the required work per record, us of CPU, each piece timed on its "
+         "own:\n");
+  printf("  %-58s %6.2f\n",
+         "build (crdt_change_build: checks, encode, Ed25519 sign)",
+         fm[2 + F_BUILD] * us);
+  printf("  %-58s %6.2f\n", "  of it: sign (crdt_sign of the same bytes)",
+         fm[2 + F_SIGN] * us);
+  printf("  %-58s %6.2f\n", "  of it: encode and checks (build less sign)",
+         (fm[2 + F_BUILD] - fm[2 + F_SIGN]) * us);
+  printf("  %-58s %6.2f\n", "hash (BLAKE2b-256 of the change)",
+         fm[2 + F_HASH] * us);
+  printf("  %-58s %6.2f\n", "zstd (level 1 frame of the change)",
+         fm[2 + F_ZSTD] * us);
+  printf("  %-58s %6.2f\n",
+         "encode the records (crdt_record_new, apply, encode)",
+         fm[2 + F_RECORDS] * us);
+  printf("  %-58s %6.2f\n",
+         sealed ? "seal (XChaCha20-Poly1305: each record, the change)"
+                : "seal (none: the store is not sealed)",
+         fm[2 + F_SEAL] * us);
+  printf("  %-58s %6.2f  (timed at once: %.2f)\n", "the pieces' sum",
+         (fm[2 + F_BUILD] + fm[2 + F_HASH] + fm[2 + F_ZSTD] +
+          fm[2 + F_RECORDS] + fm[2 + F_SEAL]) * us,
+         f_cpu * us);
+  printf("  (its bytes: a change of %zu records %.0f B, kept %.0f B; "
+         "a record %.1f B encoded)\n",
+         per_change, fm[2 + F_N], fm[3 + F_N], fm[4 + F_N]);
   free(ops);
   free(rs);
   free(r);
