@@ -25,19 +25,16 @@ TestSuite(store_origins, .init = setup, .fini = teardown);
 
 static const char g07[] = "gongrencun/qinghejv/g07";
 
-/* One change by sk of op (a fresh session, committed unless abort). */
+/* One change by sk of ops, in a session of its own. */
 static void write1(store *s, const uint8_t *sk, crdt_op *ops, size_t n,
-                   uint64_t phys, bool abort)
+                   uint64_t phys)
 {
   store_write *w;
   cr_assert_eq(store_write_begin(s, sk, &w), GS_OK);
   cr_assert_eq(store_write_change(w, g07, sizeof g07 - 1, ops, n, phys, NULL,
                                   NULL),
                GS_OK);
-  if (abort)
-    store_write_abort(w);
-  else
-    cr_assert_eq(store_write_commit(w), GS_OK);
+  cr_assert_eq(store_write_commit(w), GS_OK);
 }
 
 /* The stamp's origin of field `field` of resident id. */
@@ -110,7 +107,7 @@ Test(store_origins, each_origin_is_a_number_and_reads_back_as_its_key)
   for (int i = 0; i < 3; i++) {
     crdt_keypair(pk[i], sk[i]);
     crdt_op op = t_set_str("resident", id, fields[i], "王", 3);
-    write1(s, sk[i], &op, 1, T_NOW_MS + (uint64_t)i, false);
+    write1(s, sk[i], &op, 1, T_NOW_MS + (uint64_t)i);
   }
   for (int pass = 0; pass < 2; pass++) {
     for (int i = 0; i < 3; i++) {
@@ -133,6 +130,24 @@ Test(store_origins, each_origin_is_a_number_and_reads_back_as_its_key)
   cr_assert(seen[1] && seen[2] && seen[3]);
 }
 
+/* A session of sk's: two changes of resident id (the second reads the
+ * first's bytes back, number and all), then aborted. */
+static void aborted_session(store *s, const uint8_t *sk,
+                            const uint8_t id[CRDT_ID_LEN], uint64_t phys)
+{
+  store_write *w;
+  crdt_op op = t_set_str("resident", id, "name", "废", 3);
+  crdt_op op2 = t_set_str("resident", id, "phone", "1", 1);
+  cr_assert_eq(store_write_begin(s, sk, &w), GS_OK);
+  cr_assert_eq(store_write_change(w, g07, sizeof g07 - 1, &op, 1, phys,
+                                  NULL, NULL),
+               GS_OK);
+  cr_assert_eq(store_write_change(w, g07, sizeof g07 - 1, &op2, 1, phys + 1,
+                                  NULL, NULL),
+               GS_OK);
+  store_write_abort(w);
+}
+
 /* A batch that is aborted numbered its new origin in its transaction
  * only: the number goes with it. Caching the number's key, or the key's
  * number, would read one writer's edits as another's. */
@@ -148,26 +163,16 @@ Test(store_origins, an_aborted_batch_leaves_no_origin_number_behind)
   crdt_keypair(pk, sk); /* D */
   t_id(id, 1, 1);
   t_id(id2, 1, 2);
-  /* A: two changes of one record in one session (the second reads the
-   * first's bytes back, number and all), then aborted */
-  store_write *w;
-  crdt_op op = t_set_str("resident", id, "name", "甲", 3);
-  crdt_op op2 = t_set_str("resident", id, "phone", "1", 1);
-  cr_assert_eq(store_write_begin(s, ska, &w), GS_OK);
-  cr_assert_eq(store_write_change(w, g07, sizeof g07 - 1, &op, 1, T_NOW_MS,
-                                  NULL, NULL),
-               GS_OK);
-  cr_assert_eq(store_write_change(w, g07, sizeof g07 - 1, &op2, 1,
-                                  T_NOW_MS + 1, NULL, NULL),
-               GS_OK);
-  store_write_abort(w);
+  /* A: two changes of one record in one session, then aborted */
+  aborted_session(s, ska, id, T_NOW_MS);
+  crdt_op op;
   /* A, writing again, is numbered again (the number it was given went
    * with the abort: kept in memory, its records would name a number the
    * table lacks, the next origin's), then B */
   op = t_set_str("resident", id2, "name", "甲", 3);
-  write1(s, ska, &op, 1, T_NOW_MS + 2, false);
+  write1(s, ska, &op, 1, T_NOW_MS + 2);
   op = t_set_str("resident", id, "name", "乙", 3);
-  write1(s, skb, &op, 1, T_NOW_MS + 3, false);
+  write1(s, skb, &op, 1, T_NOW_MS + 3);
   origin_of(s, id, "name", got);
   cr_assert_arr_eq(got, pkb, CRDT_KEY_LEN, "B's edit is B's");
   origin_of(s, id2, "name", got);
@@ -180,18 +185,9 @@ Test(store_origins, an_aborted_batch_leaves_no_origin_number_behind)
   uint8_t pkc[CRDT_KEY_LEN], skc[CRDT_SK_LEN], id3[16];
   t_id(id3, 1, 3);
   crdt_keypair(pkc, skc);
-  op = t_set_str("resident", id3, "name", "丙", 3);
-  op2 = t_set_str("resident", id3, "phone", "2", 1);
-  cr_assert_eq(store_write_begin(s, skc, &w), GS_OK);
-  cr_assert_eq(store_write_change(w, g07, sizeof g07 - 1, &op, 1,
-                                  T_NOW_MS + 4, NULL, NULL),
-               GS_OK);
-  cr_assert_eq(store_write_change(w, g07, sizeof g07 - 1, &op2, 1,
-                                  T_NOW_MS + 5, NULL, NULL),
-               GS_OK);
-  store_write_abort(w);
+  aborted_session(s, skc, id3, T_NOW_MS + 4);
   op = t_set_str("resident", id3, "name", "丁", 3);
-  write1(s, sk, &op, 1, T_NOW_MS + 6, false);
+  write1(s, sk, &op, 1, T_NOW_MS + 6);
   origin_of(s, id3, "name", got);
   cr_assert_arr_eq(got, pk, CRDT_KEY_LEN, "D's edit is D's");
   store_close(s);
@@ -219,7 +215,7 @@ Test(store_origins, numbers_past_one_byte_read_back)
     snprintf(tag, sizeof tag, "t%d", i);
     crdt_op ops[2] = {t_set_str("resident", id, "name", tag, strlen(tag)),
                       t_add_str("resident", all, "tags", tag)};
-    write1(s, sk[i], ops, 2, T_NOW_MS + (uint64_t)i, false);
+    write1(s, sk[i], ops, 2, T_NOW_MS + (uint64_t)i);
   }
   store_close(s);
   cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
@@ -266,7 +262,7 @@ Test(store_origins, a_number_the_store_lacks_or_misspelt_is_corruption)
   crdt_keypair(pk, sk);
   t_id(id, 1, 1);
   crdt_op op = t_set_str("resident", id, "name", "王", 3);
-  write1(s, sk, &op, 1, T_NOW_MS, false);
+  write1(s, sk, &op, 1, T_NOW_MS);
   store_close(s);
   size_t n = raw_get(id, b, sizeof b);
   cr_assert(b[0] == 0x95 && b[1] == 4 && b[2] == 0x91 && b[3] == 1);
@@ -318,7 +314,7 @@ Test(store_origins, a_sealed_store_leaves_no_origin_key_readable)
   crdt_keypair(pk, sk);
   t_id(id, 1, 1);
   crdt_op op = t_set_str("resident", id, "name", "王", 3);
-  write1(s, sk, &op, 1, T_NOW_MS, false);
+  write1(s, sk, &op, 1, T_NOW_MS);
   origin_of(s, id, "name", got);
   cr_assert_arr_eq(got, pk, CRDT_KEY_LEN);
   store_close(s);
@@ -328,7 +324,7 @@ Test(store_origins, a_sealed_store_leaves_no_origin_key_readable)
   t_rmtree(dir);
   cr_assert(t_mkdtemp(dir, sizeof dir));
   cr_assert_eq(store_open(dir, STORE_CREATE, &s), GS_OK);
-  write1(s, sk, &op, 1, T_NOW_MS, false);
+  write1(s, sk, &op, 1, T_NOW_MS);
   store_close(s);
   snprintf(path, sizeof path, "%s/data.mdb", dir);
   cr_assert(file_has(path, pk, CRDT_KEY_LEN), "in the open store");
