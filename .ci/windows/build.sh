@@ -33,7 +33,8 @@ if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
 
 win_toolchain() {
   need=""
-  for p in gcc-mingw-w64-x86-64-posix binutils-mingw-w64-x86-64 \
+  for p in gcc-mingw-w64-x86-64-posix g++-mingw-w64-x86-64-posix \
+      binutils-mingw-w64-x86-64 \
       mingw-w64-x86-64-dev dpkg-dev cmake make autoconf automake libtool \
       pkg-config meson ninja-build zip xz-utils bzip2 nsis; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
