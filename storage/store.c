@@ -1108,8 +1108,10 @@ static int lmdb_keycmp(const void *a, size_t an, const void *b, size_t bn);
  * records in version 3 (no identity in the value: the key is it; a stamp
  * table; the domain's field names by number) and hist keys naming the
  * feed by a local number; format 4 keeps the version-3 bytes with their
- * origin table as local numbers ("origin numbers" below). Opening a
- * store of an older format marks it format 4 at once (a binary that
+ * origin table as local numbers ("origin numbers" below); format 5's
+ * hist keys hold no hlc, their feed number and seq as short numbers
+ * ("hist keys" below). Opening a
+ * store of an older format marks it format 5 at once (a binary that
  * knows only an older format then refuses it, GS_EVERSION, instead of
  * meeting entries it cannot read) and leaves,
  * per database, a meta mark = the key after which old entries may
@@ -1117,9 +1119,9 @@ static int lmdb_keycmp(const void *a, size_t an, const void *b, size_t bn);
  * removes it at the end. A crash in between resumes on the next open;
  * old and new entries are both read meanwhile, so nothing waits for it
  * to finish (a record of version 1 or 2 is read with its key, which must
- * name the identity it holds). From format 2 records and hist keys are
- * rewritten (its changes are packed already), from format 3 records
- * only. A finished upgrade then compacts the
+ * name the identity it holds). From format 2 or 3 records and hist keys
+ * are rewritten (format 2's changes are packed already), from format 4
+ * hist keys only. A finished upgrade then compacts the
  * store as sealing does (no old bytes left in a free page), when no other
  * process has it open. */
 
@@ -1477,9 +1479,10 @@ static gs_err upgrade_records(store *s)
   return GS_OK;
 }
 
-/* Mark a store of format from (1, 2 or 3) format 4, to be upgraded from
- * its first record (and, from format 1, its first change: format 2's are
- * packed already; from format 1 or 2, its first hist key). */
+/* Mark a store of format from (1 to 4) format 5, to be upgraded from its
+ * first record (from format 1, 2 or 3: format 4's records are as format
+ * 5's), its first change (from format 1: format 2's are packed already)
+ * and its first hist key. */
 static gs_err upgrade_start(store *s, uint64_t from)
 {
   for (int tries = 0; tries < RETRIES; tries++) {
@@ -1499,11 +1502,11 @@ static gs_err upgrade_start(store *s, uint64_t from)
     rc = sv_put(s, txn, s->dbi[DB_META], &fk, &fv, 0);
     for (size_t i = 0; !rc && i < sizeof upgrades / sizeof upgrades[0]; i++) {
       MDB_val mk = {strlen(upgrades[i].mark), (void *)upgrades[i].mark};
-      if (from == 1 || upgrades[i].db == DB_RECORDS)
+      if (from == 1 || (upgrades[i].db == DB_RECORDS && from <= 3))
         rc = sv_put(s, txn, s->dbi[DB_META], &mk, &mv, 0);
     }
-    MDB_val hk = {12, "upgrade-hist"}; /* hist keys by feed number */
-    if (!rc && from < 3)
+    MDB_val hk = {12, "upgrade-hist"}; /* hist keys without their hlc */
+    if (!rc && from <= 4)
       rc = sv_put(s, txn, s->dbi[DB_META], &hk, &mv, 0);
     if (rc)
       mdb_txn_abort(txn);
@@ -2329,10 +2332,125 @@ static int put_ordered(store *s, MDB_txn *txn, MDB_dbi db, last_key *last,
  * its end, so holding their writes to the end changes no decision; a
  * batch that fails writes nothing (its transaction is aborted). */
 
-/* One hist key: head (coll 0 id) then hlc(8) feed number(4) seq(8)
- * (format 3; format 2's spelt the feed: hlc(8) feed(16) seq(8)). */
-#define HIST_TAIL (8 + 4 + 8)
-#define HIST_TAIL_OLD (8 + CRDT_FEED_LEN + 8)
+/* ---- hist keys ----
+ *
+ * One hist key: the record's head (coll 0 id(16)), then a tail naming
+ * the change, in one of three forms:
+ *
+ *   format 5:     feed number, seq: each an unsigned LEB128 (7 bits a
+ *                 byte, low group first, 0x80 on every byte but the
+ *                 last), canonical: no redundant last byte 0x00 (nor
+ *                 one past 5 bytes for the number, 10 for the seq, nor
+ *                 bits past 32 and 64), neither 0. 2 to 15 bytes (3 in
+ *                 a bulk load: number 1, seq < 16384).
+ *   formats 3, 4: hlc(8) feed number(4) seq(8), big-endian: 20 bytes.
+ *   formats 1, 2: hlc(8) feed(16) seq(8): 32 bytes.
+ *
+ * The forms are told apart by the tail's length alone: a format-5 tail is
+ * at most HIST_TAIL_MAX (15) bytes, the old ones exactly 20 and 32, and
+ * the head's length is known (its collection name ends at the first 0,
+ * then 16 bytes of id). No tag byte, then: it would cost a byte a key
+ * and tell nothing the length does not (bench_store's keys, 27 or 28
+ * bytes, make LMDB nodes of 36 bytes and their 2-byte pointers, 107 a
+ * leaf page; a byte more makes them 38, LMDB keeping nodes even: 102 a
+ * page, about 2 B a record more). A tail of any other length, or a
+ * format-5 one whose two numbers do not end exactly at its end (each
+ * LEB128 ends itself), is corruption. A later form must keep to the
+ * unused lengths (16 to 19, 21 to 31, over 32) or take a tag byte.
+ *
+ * No hlc in the key (format 5): store_history reads a record's entries
+ * and sorts them by their changes' hlc, then feed number, then seq (the
+ * order formats 3 and 4 kept by key). */
+#define HIST_TAIL_MAX (5 + 10)
+#define HIST_TAIL_NUMBERED (8 + 4 + 8) /* formats 3, 4 */
+#define HIST_TAIL_SPELT (8 + CRDT_FEED_LEN + 8) /* formats 1, 2 */
+
+enum { HIST_FORM_NEW, HIST_FORM_NUMBERED, HIST_FORM_SPELT };
+
+/* A hist key's tail, parsed: form, the feed's number (not of
+ * HIST_FORM_SPELT) or the feed (of it: feed points into the tail), seq,
+ * and the hlc of the old forms. */
+typedef struct hist_tail {
+  int form;
+  uint32_t no;
+  const uint8_t *feed;
+  uint64_t seq, hlc;
+} hist_tail;
+
+static size_t leb_put(uint8_t *b, uint64_t v)
+{
+  size_t n = 0;
+  do {
+    uint8_t g = (uint8_t)(v & 0x7f);
+    v >>= 7;
+    b[n++] = (uint8_t)(g | (v ? 0x80 : 0));
+  } while (v);
+  return n;
+}
+
+/* A canonical LEB128 of at most max at b (n bytes): its length, 0 when
+ * truncated, longer than it need be or over max. */
+static size_t leb_get(const uint8_t *b, size_t n, uint64_t max, uint64_t *v)
+{
+  uint64_t x = 0;
+  for (size_t i = 0; i < n && i < 10; i++) {
+    uint64_t g = b[i] & 0x7f;
+    if (i == 9 && g > 1)
+      return 0; /* bits past 64 */
+    x |= g << (7 * i);
+    if (!(b[i] & 0x80)) {
+      if ((i && !b[i]) || x > max)
+        return 0;
+      *v = x;
+      return i + 1;
+    }
+  }
+  return 0;
+}
+
+/* The tail of a format-5 hist key in t (HIST_TAIL_MAX bytes): its
+ * length. */
+static size_t hist_tail_put(uint8_t *t, uint32_t no, uint64_t seq)
+{
+  size_t n = leb_put(t, no);
+  return n + leb_put(t + n, seq);
+}
+
+/* Parse hist key k (head, then tail): GS_ECORRUPT unless it is one of
+ * the three forms above. */
+static gs_err hist_key_parse(const MDB_val *k, hist_tail *out)
+{
+  const uint8_t *kb = k->mv_data, *nul = memchr(kb, 0, k->mv_size);
+  if (!nul || (size_t)(nul - kb) + 1 + CRDT_ID_LEN > k->mv_size)
+    return GS_ECORRUPT;
+  size_t head = (size_t)(nul - kb) + 1 + CRDT_ID_LEN, n = k->mv_size - head;
+  const uint8_t *t = kb + head;
+  memset(out, 0, sizeof *out);
+  if (n == HIST_TAIL_NUMBERED || n == HIST_TAIL_SPELT) {
+    out->hlc = be64_get(t);
+    if (n == HIST_TAIL_NUMBERED) {
+      out->form = HIST_FORM_NUMBERED;
+      out->no = (uint32_t)t[8] << 24 | (uint32_t)t[9] << 16 |
+                (uint32_t)t[10] << 8 | t[11];
+      out->seq = be64_get(t + 12);
+      if (!out->no)
+        return GS_ECORRUPT;
+    } else {
+      out->form = HIST_FORM_SPELT;
+      out->feed = t + 8;
+      out->seq = be64_get(t + 8 + CRDT_FEED_LEN);
+    }
+    return out->seq ? GS_OK : GS_ECORRUPT;
+  }
+  uint64_t no;
+  size_t a = n <= HIST_TAIL_MAX ? leb_get(t, n, UINT32_MAX, &no) : 0;
+  size_t b = a ? leb_get(t + a, n - a, UINT64_MAX, &out->seq) : 0;
+  if (!b || a + b != n || !no || !out->seq)
+    return GS_ECORRUPT;
+  out->form = HIST_FORM_NEW;
+  out->no = (uint32_t)no;
+  return GS_OK;
+}
 
 /* A local number in db (`feedno`, `originno`): key (kn bytes, never 4)
  * -> its number (4 bytes, big-endian), and the number -> val (vn bytes;
@@ -2403,11 +2521,11 @@ static gs_err feed_of_number(store *s, MDB_txn *txn, const uint8_t no[4],
   return local_of_number(s, txn, DB_FEEDNO, no, feed, CRDT_FEED_LEN);
 }
 
-/* ---- origin numbers (store format 4) ----
+/* ---- origin numbers (store format 4 on) ----
  *
  * A record's bytes name each origin (a node's 32-byte key) its stamps
  * were made by in a table at their head (crdt/record.c, version 3). A
- * store of format 4 keeps that table as local numbers from `originno`
+ * store of format 4 or 5 keeps that table as local numbers from `originno`
  * (one to five bytes each instead of 34), the rest of the bytes as they
  * are: origins_pack on the way in, origins_unpack on the way out, so
  * that everything else here (decode, the digest, compares) reads the
@@ -2531,7 +2649,7 @@ static bool mp_array_head(const uint8_t *b, size_t n, size_t *count,
 }
 
 /* The version-3 bytes of a record (b, *n bytes; crdt_record_encode) as a
- * store of format 4 keeps them, in place (*n shrinks): version 4, the
+ * store of format 4 or 5 keeps them, in place (*n shrinks): version 4, the
  * origin table's keys (bin 32 each) replaced by their local numbers
  * (msgpack's shortest uint), the rest as it was. In txn, a write
  * transaction (new origins are numbered). */
@@ -2630,11 +2748,11 @@ static gs_err origins_unpack(store *s, MDB_txn *txn, MDB_val *v)
   return GS_OK;
 }
 
-/* One batch of the hist upgrade (format 2's keys, feed spelt, to format
- * 3's, feed numbered): up to UPGRADE_BATCH old keys after the mark
- * "upgrade-hist" deleted and put again as new ones, the mark moved to the
- * last; new keys met on the way are passed over. *done at the end (the
- * mark removed). */
+/* One batch of the hist upgrade (the keys of formats 1 to 4, the hlc in
+ * them and the feed spelt or numbered, to format 5's, see "hist keys"):
+ * up to UPGRADE_BATCH old keys after the mark "upgrade-hist" deleted and
+ * put again as new ones, the mark moved to the last; new keys met on the
+ * way are passed over. *done at the end (the mark removed). */
 static gs_err upgrade_hist_batch(store *s, bool *done)
 {
   static const char mark[] = "upgrade-hist";
@@ -2657,24 +2775,22 @@ static gs_err upgrade_hist_batch(store *s, bool *done)
     goto out;
   for (; rc == 0 && nold < UPGRADE_BATCH;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    const uint8_t *kb = k.mv_data, *nul = memchr(kb, 0, k.mv_size);
+    hist_tail t;
     if (s->progress)
       s->upgraded_count++;
-    size_t head = nul ? (size_t)(nul - kb) + 1 + CRDT_ID_LEN : 0;
-    if (!nul || k.mv_size > sizeof last || head > k.mv_size ||
-        (k.mv_size - head != HIST_TAIL && k.mv_size - head != HIST_TAIL_OLD)) {
+    if (k.mv_size > sizeof last || (err = hist_key_parse(&k, &t)) != GS_OK) {
       err = GS_ECORRUPT;
       goto out;
     }
-    if (k.mv_size - head == HIST_TAIL)
-      continue; /* a new one */
+    if (t.form == HIST_FORM_NEW)
+      continue;
     buf[used] = (uint8_t)(k.mv_size >> 8);
     buf[used + 1] = (uint8_t)k.mv_size;
-    memcpy(buf + used + 2, kb, k.mv_size);
+    memcpy(buf + used + 2, k.mv_data, k.mv_size);
     used += 2 + k.mv_size;
     nold++;
     lastn = k.mv_size;
-    memcpy(last, kb, lastn);
+    memcpy(last, k.mv_data, lastn);
   }
   mdb_cursor_close(cur);
   cur = NULL;
@@ -2684,17 +2800,18 @@ static gs_err upgrade_hist_batch(store *s, bool *done)
   rc = 0;
   for (size_t at = 0; at < used && !rc && !err;) {
     size_t kn = (size_t)buf[at] << 8 | buf[at + 1];
-    uint8_t *kb = buf + at + 2, nk[512];
-    size_t head = kn - HIST_TAIL_OLD;
-    uint32_t no;
+    uint8_t *kb = buf + at + 2, nk[UPGRADE_KEY_MAX];
+    MDB_val ok = {kn, kb}, ev = {0, ""};
+    hist_tail t;
     at += 2 + kn;
-    if ((err = feed_number(s, txn, kb + head + 8, &no)) != GS_OK)
+    if ((err = hist_key_parse(&ok, &t)) != GS_OK ||
+        (t.form == HIST_FORM_SPELT &&
+         (err = feed_number(s, txn, t.feed, &t.no)) != GS_OK))
       break;
-    memcpy(nk, kb, head + 8); /* coll 0 id hlc */
-    for (int i = 0; i < 4; i++)
-      nk[head + 8 + i] = (uint8_t)(no >> (24 - 8 * i));
-    memcpy(nk + head + 12, kb + head + 8 + CRDT_FEED_LEN, 8); /* seq */
-    MDB_val ok = {kn, kb}, nkv = {head + HIST_TAIL, nk}, ev = {0, ""};
+    size_t head = kn - (t.form == HIST_FORM_SPELT ? HIST_TAIL_SPELT
+                                                  : HIST_TAIL_NUMBERED);
+    memcpy(nk, kb, head); /* coll 0 id */
+    MDB_val nkv = {head + hist_tail_put(nk + head, t.no, t.seq), nk};
     if ((rc = mdb_del(txn, s->dbi[DB_HIST], &ok, NULL)) == 0)
       rc = mdb_put(txn, s->dbi[DB_HIST], &nkv, &ev, 0);
   }
@@ -2969,7 +3086,8 @@ static gs_err key_list_write(store *s, MDB_txn *txn, MDB_dbi db, key_list *l)
 /* One applied change of the batch: its stamp and hist key tail. */
 typedef struct noted_change {
   const crdt_change *c;
-  uint8_t tail[HIST_TAIL];
+  uint8_t tail[HIST_TAIL_MAX];
+  uint8_t tailn;
 } noted_change;
 
 typedef struct touched_set {
@@ -3004,10 +3122,7 @@ static gs_err touched_note(touched_set *ts, const crdt_change *c,
     return GS_ENOMEM;
   noted_change *nc = &ts->ch[ts->nch];
   nc->c = c;
-  be64_put(nc->tail, c->hlc);
-  for (int i = 0; i < 4; i++)
-    nc->tail[8 + i] = (uint8_t)(feedno >> (24 - 8 * i));
-  be64_put(nc->tail + 12, c->seq);
+  nc->tailn = (uint8_t)hist_tail_put(nc->tail, feedno, c->seq);
   for (size_t i = 0; i < c->nops; i++) {
     const crdt_op *op = &c->ops[i];
     key_buf k;
@@ -3091,9 +3206,9 @@ static gs_err touched_apply(store *s, MDB_txn *txn, touched_set *ts,
     memcpy(st.origin, nc->c->origin, CRDT_KEY_LEN);
     if ((err = crdt_record_apply(rec, ts->op[idx[p]], &st)) != GS_OK)
       goto out;
-    if (ts->chg[idx[p]] != last_chg) { /* hist: coll 0 id hlc feed seq */
+    if (ts->chg[idx[p]] != last_chg) { /* hist: coll 0 id feedno seq */
       last_chg = ts->chg[idx[p]];
-      if ((err = key_list_add(hist, kb, head, nc->tail, HIST_TAIL)))
+      if ((err = key_list_add(hist, kb, head, nc->tail, nc->tailn)))
         goto out;
     }
   }
@@ -4828,6 +4943,61 @@ out:
   return err;
 }
 
+/* One change of a record's history (store_history): its hlc, its feed
+ * (the local number, or HIST_UNNUMBERED for a key of format 1 or 2, which
+ * spells the feed: upgrade or read-only open under way) and seq; and the
+ * change itself, decoded by the first pass and kept for the second while
+ * the kept ones' bytes stay under HIST_KEEP (else NULL: read again). */
+typedef struct hist_entry {
+  uint64_t hlc, no, seq;
+  uint8_t feed[CRDT_FEED_LEN];
+  crdt_change *c;
+} hist_entry;
+#define HIST_UNNUMBERED ((uint64_t)1 << 32)
+#define HIST_KEEP ((size_t)1 << 20)
+
+/* By hlc, feed number (a spelt feed after every number, by its bytes),
+ * seq: formats 3 and 4 kept the first three by key, formats 1 and 2 the
+ * hlc, the feed's bytes, the seq. */
+static int hist_entry_cmp(const void *a, const void *b)
+{
+  const hist_entry *x = a, *y = b;
+  if (x->hlc != y->hlc)
+    return x->hlc < y->hlc ? -1 : 1;
+  if (x->no != y->no)
+    return x->no < y->no ? -1 : 1;
+  int c = memcmp(x->feed, y->feed, CRDT_FEED_LEN);
+  if (c)
+    return c;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Change seq of feed, decoded (*out: the caller frees it). */
+static gs_err change_load(store *s, MDB_txn *txn,
+                          const uint8_t feed[CRDT_FEED_LEN], uint64_t seq,
+                          crdt_change **out)
+{
+  uint8_t ckb[CRDT_FEED_LEN + 8];
+  const uint8_t *raw;
+  size_t rn;
+  memcpy(ckb, feed, CRDT_FEED_LEN);
+  be64_put(ckb + CRDT_FEED_LEN, seq);
+  MDB_val ck = {sizeof ckb, ckb}, cv;
+  int rc = sv_get(s, txn, s->dbi[DB_CHANGES], &ck, &cv);
+  if (rc)
+    return rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
+  gs_err err = change_unpack(s, &cv, &raw, &rn);
+  if (!err && (err = crdt_change_decode(raw, rn, out)) == GS_OK &&
+      (*out)->seq != seq) {
+    crdt_change_free(*out);
+    err = GS_ECORRUPT;
+  }
+  return err == GS_ENOMEM || !err ? err : GS_ECORRUPT;
+}
+
+/* Format 5's hist keys hold no hlc: the record's entries are read first
+ * (each change decoded for its hlc; 48 bytes an entry, the changes kept
+ * up to HIST_KEEP bytes), sorted, then called back. */
 gs_err store_history(store *s, const char *coll, size_t coll_len,
                      const uint8_t id[CRDT_ID_LEN], store_change_cb cb,
                      void *ctx)
@@ -4836,8 +5006,10 @@ gs_err store_history(store *s, const char *coll, size_t coll_len,
   MDB_cursor *cur;
   key_buf pre;
   gs_err err = GS_OK;
-  size_t found = 0;
-  int stop = 0;
+  hist_entry *e = NULL;
+  size_t ne = 0, cap = 0, kept = 0;
+  uint32_t last_no = 0; /* the feed of the entry before, by number */
+  uint8_t last_feed[CRDT_FEED_LEN];
 
   if (!crdt_name_valid(coll, coll_len))
     return GS_ENAME;
@@ -4846,43 +5018,64 @@ gs_err store_history(store *s, const char *coll, size_t coll_len,
     return err;
   MDB_val k = {pre.n, pre.b}, v;
   int rc = sv_cursor_get(s, cur, &k, &v, MDB_SET_RANGE);
-  while (rc == 0 && has_prefix(&k, pre.b, pre.n) && !stop) {
-    /* feed(16) seq(8): the changes key, from the hist key's tail */
-    uint8_t ckb[CRDT_FEED_LEN + 8];
-    const uint8_t *tail = (const uint8_t *)k.mv_data + pre.n + 8;
-    if (k.mv_size == pre.n + HIST_TAIL) {
-      if ((err = feed_of_number(s, txn, tail, ckb)) != GS_OK)
-        break;
-      memcpy(ckb + CRDT_FEED_LEN, tail + 4, 8);
-    } else if (k.mv_size == pre.n + HIST_TAIL_OLD) { /* upgrade under way */
-      memcpy(ckb, tail, sizeof ckb);
+  for (; rc == 0 && has_prefix(&k, pre.b, pre.n);
+       rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT)) {
+    hist_tail t;
+    if ((err = hist_key_parse(&k, &t)) != GS_OK)
+      break;
+    if (crdt_grow((void **)&e, &cap, ne + 1, sizeof *e)) {
+      err = GS_ENOMEM;
+      break;
+    }
+    hist_entry *h = &e[ne];
+    h->seq = t.seq;
+    h->c = NULL;
+    if (t.form == HIST_FORM_SPELT) {
+      h->no = HIST_UNNUMBERED;
+      memcpy(h->feed, t.feed, CRDT_FEED_LEN);
     } else {
-      err = GS_ECORRUPT;
-      break;
+      h->no = t.no;
+      if (t.no != last_no) {
+        uint8_t nb[4] = {(uint8_t)(t.no >> 24), (uint8_t)(t.no >> 16),
+                         (uint8_t)(t.no >> 8), (uint8_t)t.no};
+        if ((err = feed_of_number(s, txn, nb, last_feed)) != GS_OK)
+          break;
+        last_no = t.no;
+      }
+      memcpy(h->feed, last_feed, CRDT_FEED_LEN);
     }
-    MDB_val ck = {sizeof ckb, ckb}, cv;
     crdt_change *c;
-    if ((rc = sv_get(s, txn, s->dbi[DB_CHANGES], &ck, &cv)) != 0) {
-      err = rc == MDB_NOTFOUND ? GS_ECORRUPT : lmdb_err(rc);
+    if ((err = change_load(s, txn, h->feed, h->seq, &c)) != GS_OK)
       break;
+    h->hlc = c->hlc;
+    ne++;
+    if (kept + c->raw_len <= HIST_KEEP) {
+      kept += c->raw_len;
+      h->c = c;
+    } else {
+      crdt_change_free(c);
     }
-    const uint8_t *raw;
-    size_t rn;
-    if ((err = change_unpack(s, &cv, &raw, &rn)) != GS_OK ||
-        (err = crdt_change_decode(raw, rn, &c)) != GS_OK) {
-      err = err == GS_ENOMEM ? err : GS_ECORRUPT;
-      break;
-    }
-    found++;
-    stop = cb(ctx, c);
-    crdt_change_free(c);
-    rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT);
   }
   if (!err && rc && rc != MDB_NOTFOUND)
     err = lmdb_err(rc);
-  cursor_close(txn, cur);
-  if (!err && !found)
+  if (!err && !ne)
     err = GS_ENOTFOUND;
+  if (!err)
+    qsort(e, ne, sizeof *e, hist_entry_cmp);
+  for (size_t i = 0; !err && i < ne; i++) {
+    crdt_change *c = e[i].c;
+    e[i].c = NULL;
+    if (!c && (err = change_load(s, txn, e[i].feed, e[i].seq, &c)) != GS_OK)
+      break;
+    int stop = cb(ctx, c);
+    crdt_change_free(c);
+    if (stop)
+      break;
+  }
+  for (size_t i = 0; i < ne; i++)
+    crdt_change_free(e[i].c);
+  free(e);
+  cursor_close(txn, cur);
   return err;
 }
 
@@ -5309,6 +5502,9 @@ static gs_err check_entry(store *s, MDB_txn *txn, int db, const MDB_val *k,
     if ((err = change_unpack(s, v, &p, &n)) == GS_OK &&
         (err = crdt_change_decode(p, n, &c)) == GS_OK)
       crdt_change_free(c);
+  } else if (db == DB_HIST) {
+    hist_tail t;
+    err = hist_key_parse(k, &t);
   }
   return err == GS_ENOMEM ? err : err ? GS_ECORRUPT : GS_OK;
 }

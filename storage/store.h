@@ -7,7 +7,7 @@
  *   vv       feed(16)                          -> seq(8) head(32) origin(32) scope
  *   records  coll 0x00 id(16) scope            -> canonical record state
  *   byscope  scope 0x00 coll 0x00 id(16)       -> (empty)   index
- *   hist     coll 0x00 id(16) hlc(8) feed(16) seq(8) -> (empty)   index
+ *   hist     coll 0x00 id(16) feedno seq (LEB128) -> (empty)   index
  *   forks    feed(16) | seq(8)                 -> the refused change bytes
  *   peers    "host:port"                       -> peer info (node/ owns it)
  *   heard    feed(16)                          -> seq(8): the most any
@@ -50,13 +50,14 @@ enum {
  * of a 32-byte key per stamp). 3: records in version 3 (no identity in
  * the value, a stamp table, numbered field names), history keys by a
  * local feed number instead of the feed. 4: records' origin tables as
- * local numbers (store.c, "origin numbers"). */
-#define STORE_FORMAT 4
+ * local numbers (store.c, "origin numbers"). 5: history keys without the
+ * hlc, the feed number and seq as short numbers (store.c, "hist keys"). */
+#define STORE_FORMAT 5
 
 /* Open (or with STORE_CREATE create) the store in directory dir, which
  * must exist. GS_ENOTINIT when there is no store and STORE_CREATE is not
- * given; GS_EVERSION for a store of another format. A store of format 1,
- * 2 or 3 is upgraded in place as it opens (unless STORE_RDONLY: it is read as
+ * given; GS_EVERSION for a store of another format. A store of format 1
+ * to 4 is upgraded in place as it opens (unless STORE_RDONLY: it is read as
  * it is), in batches that a crash leaves resumable. */
 gs_err store_open(const char *dir, unsigned flags, store **out);
 /* Sealed at rest (issue 19). With a data key (CRDT_SEAL_KEY_LEN bytes,

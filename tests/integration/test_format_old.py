@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
-"""Store formats 3 and 4 (issue 20) with real processes. A store that a
-gridsync of an older store format (GRIDSYNC_OLD, of format
-GRIDSYNC_OLD_FORMAT: 2 or 3, e.g. main before format 3 or 4) made and
-loaded is upgraded as this build opens it; killed (SIGKILL) while it
-rewrites the records, it resumes at the next open. Both end with the
+"""Store formats 3, 4 and 5 (issue 20) with real processes. A store that
+a gridsync of an older store format (GRIDSYNC_OLD, of format
+GRIDSYNC_OLD_FORMAT: 2, 3 or 4, e.g. main before format 3, 4 or 5) made
+and loaded is upgraded as this build opens it; killed (SIGKILL) while it
+rewrites the records or the hist keys, it resumes at the next open. Both end with the
 records the old build showed, and with the same state digest (from format
 3: the old build's own); the old build then refuses the store with a
 clear error instead of misreading it.
 
     GRIDSYNC=build/cli/gridsync GRIDSYNC_OLD=/path/to/old/gridsync \
-        GRIDSYNC_OLD_FORMAT=3 python3 tests/integration/test_format_old.py
+        GRIDSYNC_OLD_FORMAT=4 python3 tests/integration/test_format_old.py
 
 Without GRIDSYNC_OLD it is skipped (the upgrade, its resumption and the
 digest are proved without one by tests/unit/storage/test_store_upgrade.c).
@@ -62,6 +62,12 @@ def meta_keys(d):
             if lines[i] != "DATA=END"]
 
 
+def upgrade_marks(d):
+    """The upgrade's marks left in the store (records', changes', hist
+    keys'): none once it is done."""
+    return [k for k in meta_keys(d) or [] if k.startswith("upgrade")]
+
+
 @unittest.skipUnless(OLD, "needs GRIDSYNC_OLD, a gridsync of an older store "
                      "format, to make a store of that format")
 class FormatOld(Base):
@@ -75,11 +81,15 @@ class FormatOld(Base):
         write_lines(lines, LINES)
         run(OLD, a, "load", "resident", "--scope", "gongrencun/qinghejv/g07",
             lines)
+        rid = json.loads(run(OLD, a, "--json", "list", "resident").stdout)[7]["id"]
+        for i in range(3):  # a history of four changes, by hlc
+            run(OLD, a, "put", "resident", "--id", rid, "--scope",
+                "gongrencun/qinghejv/g07", "note=改%d" % i)
         before = content(OLD, a)
         self.assertEqual(before[0], LINES)
         digest_old = json.loads(run(OLD, a, "--json", "status").stdout)["digest"]
-        rid = json.loads(run(OLD, a, "--json", "list", "resident").stdout)[7]["id"]
         hist_before = run(OLD, a, "--json", "history", "resident", rid).stdout
+        self.assertEqual(len(json.loads(hist_before)), 4)
         orig = os.path.join(self.root, "orig")
         shutil.copytree(a, orig)
         b = os.path.join(self.root, "b")
@@ -91,17 +101,17 @@ class FormatOld(Base):
         self.assertIn("compacting the store", p.stderr)
         self.assertLess(p.stderr.index("upgrading"),
                         p.stderr.index("compacting"))
-        self.assertNotIn("upgrade", meta_keys(a))
+        self.assertEqual(upgrade_marks(a), [])
         self.assertEqual(content(GS, a), before)
         self.assertEqual(
             run(GS, a, "--json", "history", "resident", rid).stdout,
-            hist_before, "its history, through hist keys by feed number")
+            hist_before, "its history, through hist keys without the hlc")
         digest_a = json.loads(run(GS, a, "--json", "status").stdout)["digest"]
         if OLD_FORMAT >= 3:  # the digest hashes version-3 bytes since
             self.assertEqual(digest_a, digest_old,
                              "the old build's digest: peers compare equal")
 
-        # b: killed while it rewrites (the upgrade's mark is there), then
+        # b: killed while it rewrites (an upgrade's mark is there), then
         # opened again
         killed = False
         for _ in range(5):
@@ -113,7 +123,7 @@ class FormatOld(Base):
                                  stderr=subprocess.DEVNULL)
             deadline = time.time() + 120
             while p.poll() is None and time.time() < deadline:
-                if "upgrade" in (meta_keys(b) or []):
+                if upgrade_marks(b):
                     p.send_signal(signal.SIGKILL)
                     killed = True
                     break
@@ -122,12 +132,12 @@ class FormatOld(Base):
             if killed:
                 break
         if killed:
-            self.assertIn("upgrade", meta_keys(b), "killed half-way")
+            self.assertTrue(upgrade_marks(b), "killed half-way")
             p = run(OLD, b, "status", check=False)
             self.assertNotEqual(p.returncode, 0,
                                 "the old build refuses the upgraded store")
         run(GS, b, "status")
-        self.assertNotIn("upgrade", meta_keys(b))
+        self.assertEqual(upgrade_marks(b), [])
         self.assertEqual(content(GS, b), before)
         self.assertEqual(
             run(GS, b, "--json", "history", "resident", rid).stdout,

@@ -1,10 +1,14 @@
 /* store: changes are kept zstd-packed and read back as they were; a
  * store of format 1 (records in version 1, a 32-byte origin key in every
- * stamp; changes unpacked) or 2 (records in version 2: an origin table,
- * the identity in the value) is upgraded to format 3 (records in version
- * 3) as it opens, in batches that resume after a crash; the state, its
- * digest and every change read back do not change. */
+ * stamp; changes unpacked), 2 (records in version 2: an origin table,
+ * the identity in the value; hist keys spelling the feed), 3 (records in
+ * version 3, origins spelt; hist keys with the hlc and a feed number) or
+ * 4 (format 5's records, format 3's hist keys) is upgraded to format 5
+ * (version-3 records with origin numbers, hist keys without the hlc) as
+ * it opens, in batches that resume after a crash; the state, its digest,
+ * every change and every record's history read back do not change. */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <lmdb.h>
 #include <zstd.h>
 
@@ -187,9 +191,134 @@ static crdt_record *raw_record(raw_env *r, const MDB_val *k,
   return rec;
 }
 
+/* Every change's hlc by (feed, seq), read through the store (any
+ * format) before its hist keys are forged: format 5's keys hold none. */
+typedef struct change_hlc {
+  uint8_t feed[CRDT_FEED_LEN];
+  uint64_t seq;
+  crdt_hlc hlc;
+} change_hlc;
+static change_hlc hlcs[1024];
+static size_t nhlcs;
+
+typedef struct hlc_ctx {
+  store *s;
+  const uint8_t *feed;
+} hlc_ctx;
+
+static int hlc_keep(void *ctx, uint64_t seq, const uint8_t *b, size_t n)
+{
+  const hlc_ctx *hc = ctx;
+  crdt_change *c;
+  cr_assert_eq(crdt_change_decode(b, n, &c), GS_OK);
+  cr_assert_lt(nhlcs, sizeof hlcs / sizeof *hlcs);
+  memcpy(hlcs[nhlcs].feed, hc->feed, CRDT_FEED_LEN);
+  hlcs[nhlcs].seq = seq;
+  hlcs[nhlcs++].hlc = c->hlc;
+  crdt_change_free(c);
+  return 0;
+}
+
+static int hlc_feed(void *ctx, const store_feed *f)
+{
+  hlc_ctx hc = {ctx, f->feed};
+  cr_assert_eq(store_feed_read(ctx, f->feed, 1, f->seq, hlc_keep, &hc),
+               GS_OK);
+  return 0;
+}
+
+static void hlcs_read(void)
+{
+  store *s;
+  nhlcs = 0;
+  cr_assert_eq(store_open(dir, STORE_RDONLY, &s), GS_OK);
+  cr_assert_eq(store_feeds(s, hlc_feed, s), GS_OK);
+  store_close(s);
+}
+
+static crdt_hlc hlc_of(const uint8_t feed[CRDT_FEED_LEN], uint64_t seq)
+{
+  for (size_t i = 0; i < nhlcs; i++)
+    if (hlcs[i].seq == seq && memcmp(hlcs[i].feed, feed, CRDT_FEED_LEN) == 0)
+      return hlcs[i].hlc;
+  cr_assert_fail("no change %" PRIu64 " of the feed", seq);
+  return 0;
+}
+
+/* A LEB128 at *b (format 5's hist key tail), *b moved past it. */
+static uint64_t leb(const uint8_t **b, const uint8_t *end)
+{
+  uint64_t v = 0;
+  for (unsigned shift = 0;; shift += 7) {
+    cr_assert(*b < end && shift < 64, "a LEB128 in the tail");
+    uint8_t g = *(*b)++;
+    v |= (uint64_t)(g & 0x7f) << shift;
+    if (!(g & 0x80))
+      return v;
+  }
+}
+
+static void be_put(uint8_t *b, uint64_t v, int n)
+{
+  for (int i = 0; i < n; i++)
+    b[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+/* hist keys as formats 3 and 4 wrote them (coll 0 id hlc(8) feed
+ * number(4) seq(8), big-endian), with LMDB directly: those of format 5
+ * (the feed number and seq as LEB128s) rewritten, from the first key of
+ * the from-th record's on (hlcs_read first); 20-byte ones kept. The last
+ * key before those in mark (optional, 96 bytes), its length in *markn. */
+static void hist_to_v3(raw_env *r, size_t from, uint8_t *mark, size_t *markn)
+{
+  MDB_dbi fno = raw_db(r, "feedno"), hist = raw_db(r, "hist");
+  MDB_cursor *cur;
+  MDB_val k, v;
+  static uint8_t keys[NREC * 3][96], olds[NREC * 3][96], head0[96];
+  static size_t lens[NREC * 3], oldn[NREC * 3];
+  size_t n = 0, rec = 0, head0n = 0;
+  cr_assert_eq(mdb_cursor_open(r->txn, hist, &cur), 0);
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    size_t head = strlen(k.mv_data) + 1 + CRDT_ID_LEN;
+    const uint8_t *kb = k.mv_data, *t = kb + head, *end = kb + k.mv_size;
+    if (head0n && (head0n != head || memcmp(head0, kb, head) != 0))
+      rec++;
+    memcpy(head0, kb, head0n = head);
+    if (rec < from && mark) {
+      cr_assert_leq(k.mv_size, 96);
+      memcpy(mark, kb, *markn = k.mv_size);
+    }
+    if (rec < from || k.mv_size == head + 20)
+      continue;
+    cr_assert_leq(k.mv_size, head + 15, "format 5's hist key");
+    uint64_t no = leb(&t, end), seq = leb(&t, end);
+    cr_assert_eq(t, end);
+    cr_assert_lt(n, NREC * 3);
+    uint8_t nb[4];
+    be_put(nb, no, 4);
+    MDB_val nk = {4, nb}, feed;
+    cr_assert_eq(mdb_get(r->txn, fno, &nk, &feed), 0);
+    cr_assert_eq(feed.mv_size, CRDT_FEED_LEN);
+    memcpy(keys[n], kb, head);
+    be_put(keys[n] + head, hlc_of(feed.mv_data, seq), 8);
+    memcpy(keys[n] + head + 8, nb, 4);
+    be_put(keys[n] + head + 12, seq, 8);
+    lens[n] = head + 20;
+    memcpy(olds[n], kb, oldn[n] = k.mv_size);
+    n++;
+  }
+  mdb_cursor_close(cur);
+  for (size_t i = 0; i < n; i++) {
+    MDB_val ok = {oldn[i], olds[i]}, nk = {lens[i], keys[i]}, ev = {0, ""};
+    cr_assert_eq(mdb_del(r->txn, hist, &ok, NULL), 0);
+    cr_assert_eq(mdb_put(r->txn, hist, &nk, &ev, 0), 0);
+  }
+}
+
 /* hist keys as formats 1 and 2 wrote them (coll 0 id hlc feed(32) seq,
  * the feed spelt, not numbered), and no feed numbers, with LMDB
- * directly. */
+ * directly: from format 3's (hist_to_v3 first). */
 static void hist_to_old(raw_env *r)
 {
   MDB_dbi fno = raw_db(r, "feedno"), hist = raw_db(r, "hist");
@@ -239,17 +368,24 @@ static void count_split(const char *db,
   raw_close(&r, cur);
 }
 
-/* A hist key of format 3: coll 0 id, then hlc 8, feed number 4, seq 8. */
-static bool hist_key_v3(const MDB_val *k, const MDB_val *v)
+/* hist keys, with LMDB directly: of format 5 (*now: coll 0 id, then the
+ * feed number and seq as LEB128s, at most 15 bytes), of formats 3 and 4
+ * (*v3: hlc 8, feed number 4, seq 8) and of formats 1 and 2 (*old: hlc
+ * 8, the feed spelt 16, seq 8). */
+static void count_hist(size_t *now, size_t *v3, size_t *old)
 {
-  (void)v;
-  return k->mv_size == strlen(k->mv_data) + 1 + CRDT_ID_LEN + 20;
-}
-
-/* hist keys of format 3 (*now) and of the formats before (*old). */
-static void count_hist(size_t *now, size_t *old)
-{
-  count_split("hist", hist_key_v3, now, old);
+  raw_env r;
+  MDB_val k, v;
+  *now = *v3 = *old = 0;
+  raw_open(&r, false);
+  MDB_cursor *cur = raw_cursor(&r, "hist");
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    size_t tail = k.mv_size - (strlen(k.mv_data) + 1 + CRDT_ID_LEN);
+    cr_assert(tail <= 15 || tail == 20 || tail == 32, "a tail of %zu", tail);
+    ++*(tail <= 15 ? now : tail == 20 ? v3 : old);
+  }
+  raw_close(&r, cur);
 }
 
 static int count_change(void *ctx, const crdt_change *c)
@@ -270,11 +406,51 @@ static size_t history_of(store *s, size_t i)
   return n;
 }
 
+typedef struct hist_hash {
+  crdt_hasher h;
+  size_t n;
+} hist_hash;
+
+static int hash_history(void *ctx, const crdt_change *c)
+{
+  hist_hash *hh = ctx;
+  uint8_t b[16];
+  be_put(b, c->hlc, 8);
+  be_put(b + 8, c->seq, 8);
+  crdt_hasher_update(&hh->h, b, sizeof b);
+  crdt_hasher_update(&hh->h, c->origin, CRDT_KEY_LEN);
+  hh->n++;
+  return 0;
+}
+
+/* A hash of the history of every fifth resident (each change's hlc, seq
+ * and origin, in the order store_history gives them), read-only; and how
+ * many changes that is. */
+static void histories(uint8_t out[CRDT_HASH_LEN], size_t *changes)
+{
+  store *s;
+  hist_hash hh = {.n = 0};
+  crdt_hasher_init(&hh.h);
+  cr_assert_eq(store_open(dir, STORE_RDONLY, &s), GS_OK);
+  for (size_t i = 0; i < NREC; i += 5) {
+    uint8_t id[CRDT_ID_LEN];
+    t_id(id, 7, i);
+    cr_assert_eq(store_history(s, "resident", 8, id, hash_history, &hh),
+                 GS_OK);
+  }
+  store_close(s);
+  crdt_hasher_final(&hh.h, out);
+  *changes = hh.n;
+}
+
 /* With LMDB directly, as an older gridsync left a store: every record
  * from `from` on in version oldver (1: format 1's, 2: format 2's, 3:
- * format 3's; all of them if from is 0, and then no origin numbers), the
- * ones before as they are (format 4's), format (1 to STORE_FORMAT), hist
- * keys as formats 1 and 2 wrote them (unless oldver is 3) and the upgrade
+ * format 3's, 4: as it is, format 4's and 5's; all of them if from is 0,
+ * and then, below 4, no origin numbers), the ones before as they are
+ * (format 5's), format (1 to STORE_FORMAT), every hist key as formats 3
+ * and 4 wrote them (with the hlc; and spelling the feed, as formats 1 and
+ * 2, if oldver is below 3; and the mark "upgrade-hist" at the start if
+ * format is STORE_FORMAT: the hist pass to come) and the records' upgrade
  * mark (NULL: none). Returns how many records were rewritten. */
 static size_t make_old_v(size_t from, uint64_t format, const char *mark_key,
                          size_t mark_n, unsigned oldver)
@@ -282,12 +458,13 @@ static size_t make_old_v(size_t from, uint64_t format, const char *mark_key,
   raw_env r;
   MDB_val k, v;
   size_t i = 0, rewritten = 0;
+  hlcs_read();
   raw_open(&r, true);
   MDB_dbi meta = raw_db(&r, "meta");
   MDB_cursor *cur = raw_cursor(&r, "records");
   int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
   for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), i++) {
-    if (i < from)
+    if (i < from || oldver == 4)
       continue;
     crdt_record *rec = raw_record(&r, &k, &v);
     uint8_t *b;
@@ -303,7 +480,7 @@ static size_t make_old_v(size_t from, uint64_t format, const char *mark_key,
   }
   cr_assert_eq(rc, MDB_NOTFOUND);
   mdb_cursor_close(cur);
-  if (from == 0) /* a store of a build before format 4 has no such table */
+  if (from == 0 && oldver < 4) /* a build before format 4 had no such table */
     cr_assert_eq(mdb_drop(r.txn, raw_db(&r, "originno"), 1), 0);
   /* format 1 kept changes as they are: unpack them all (a mark is only
    * ever left on records here) */
@@ -318,9 +495,10 @@ static size_t make_old_v(size_t from, uint64_t format, const char *mark_key,
     raw_replace(cur, &k, raw, n);
   }
   mdb_cursor_close(cur);
+  hist_to_v3(&r, 0, NULL, NULL);
   if (oldver < 3)
     hist_to_old(&r);
-  if (format == STORE_FORMAT && oldver < 3) { /* after the records' pass */
+  if (format == STORE_FORMAT) { /* after the records' pass */
     MDB_val hk = {12, "upgrade-hist"}, hv = {0, ""};
     cr_assert_eq(mdb_put(r.txn, meta, &hk, &hv, 0), 0);
   }
@@ -693,9 +871,10 @@ Test(store_upgrade, a_format_2_store_is_rewritten_as_it_opens)
   cr_assert_eq(counts[2], NREC, "all in version 2 now");
   count_changes(&packed, &plain);
   cr_assert(packed == 240 && plain == 0, "format 2 packs its changes");
-  size_t hn, ho;
-  count_hist(&hn, &ho);
-  cr_assert(hn == 0 && ho == NREC + NREC / 3, "hist keys spell the feed");
+  size_t hn, h3, ho;
+  count_hist(&hn, &h3, &ho);
+  cr_assert(hn == 0 && h3 == 0 && ho == NREC + NREC / 3,
+            "hist keys spell the feed");
   {
     store *r;
     cr_assert_eq(store_open(dir, STORE_RDONLY, &r), GS_OK);
@@ -718,7 +897,7 @@ Test(store_upgrade, a_format_2_store_is_rewritten_as_it_opens)
   store *s;
   cr_assert_eq(store_open(dir, STORE_NOSYNC, &s), GS_OK);
   cr_assert_eq(format_of(s), STORE_FORMAT);
-  cr_assert_eq(STORE_FORMAT, 4);
+  cr_assert_eq(STORE_FORMAT, 5);
   char mark[8];
   cr_assert_eq(store_meta_get(s, "upgrade", mark, sizeof mark, &n),
                GS_ENOTFOUND, "done: no mark left");
@@ -733,8 +912,8 @@ Test(store_upgrade, a_format_2_store_is_rewritten_as_it_opens)
   cr_assert_eq(history_of(s, 4), 1);
   store_close(s);
   size_t hnew, hold;
-  count_hist(&hnew, &hold);
-  cr_assert_eq(hold, 0, "every hist key by feed number");
+  count_hist(&hnew, &h3, &hold);
+  cr_assert(hold == 0 && h3 == 0, "every hist key by feed number, no hlc");
   cr_assert_eq(hnew, NREC + NREC / 3);
   count_versions(counts, 0, NULL, NULL);
   cr_assert_eq(counts[4], NREC);
@@ -783,18 +962,27 @@ Test(store_upgrade, a_format_3_store_gets_origin_numbers_as_it_opens)
   uint8_t before[CRDT_HASH_LEN], mixed[CRDT_HASH_LEN], after[CRDT_HASH_LEN];
   uint8_t raw0[CRDT_HASH_LEN], raw1[CRDT_HASH_LEN];
   uint8_t fbefore[CRDT_HASH_LEN], fafter[CRDT_HASH_LEN];
-  size_t n, counts[5], nch, hn, ho;
+  uint8_t hbefore[CRDT_HASH_LEN], hmid[CRDT_HASH_LEN], hafter[CRDT_HASH_LEN];
+  size_t n, counts[5], nch, hn, h3, ho, nh;
   fill();
   digest(before, &n);
   raw_records(raw0, NULL);
   feeds_digest(fbefore, &nch);
+  histories(hbefore, &nh);
   size_t fresh = raw_value_bytes();
 
   /* as the last format-3 build left it: version-3 records, no origin
-   * numbers (nor their table), hist keys by feed number, no mark */
+   * numbers (nor their table), hist keys with the hlc and by feed number,
+   * no mark */
   cr_assert_eq(make_old_v(0, 3, NULL, 0, 3), NREC);
   count_versions(counts, 0, NULL, NULL);
   cr_assert_eq(counts[3], NREC);
+  count_hist(&hn, &h3, &ho);
+  cr_assert(hn == 0 && h3 == NREC + NREC / 3 && ho == 0,
+            "format 3's hist keys: %zu %zu %zu", hn, h3, ho);
+  histories(hmid, &nh);
+  cr_assert_arr_eq(hbefore, hmid, CRDT_HASH_LEN, "their histories read as "
+                   "they are");
   size_t old = raw_value_bytes();
   /* every origin a record names is spelt in it (34 bytes), in format 4
    * one byte: NREC records of one origin, every third of two */
@@ -816,13 +1004,13 @@ Test(store_upgrade, a_format_3_store_gets_origin_numbers_as_it_opens)
   count_versions(counts, 0, NULL, NULL);
   cr_assert_eq(counts[3], NREC, "nothing rewritten read-only");
 
-  /* opened for writing: records only walked (the hist keys are format
-   * 3's already), told as it goes, then compacted */
+  /* opened for writing: the records and the hist keys walked, told as
+   * it goes, then compacted */
   static told t;
   store *s;
   store_opts o = {.progress = progress_told, .progress_ctx = &t};
   cr_assert_eq(store_open_ex(dir, STORE_NOSYNC, &o, &s), GS_OK);
-  cr_assert_eq(format_of(s), 4);
+  cr_assert_eq(format_of(s), STORE_FORMAT);
   char mark[8];
   cr_assert_eq(store_meta_get(s, "upgrade", mark, sizeof mark, &n),
                GS_ENOTFOUND, "done: no mark left");
@@ -831,20 +1019,116 @@ Test(store_upgrade, a_format_3_store_gets_origin_numbers_as_it_opens)
   store_close(s);
   cr_assert_geq(t.n, 2);
   cr_assert_eq(t.what[t.n - 2], STORE_PROGRESS_FORMAT);
-  cr_assert_eq(t.done[t.n - 2], NREC, "the records, not the hist keys");
-  cr_assert_eq(t.total[t.n - 2], NREC);
+  uint64_t all = NREC + NREC + NREC / 3;
+  cr_assert_eq(t.done[t.n - 2], all, "the records and the hist keys");
+  cr_assert_eq(t.total[t.n - 2], all);
   cr_assert_eq(t.what[t.n - 1], STORE_PROGRESS_COMPACT);
   count_versions(counts, 0, NULL, NULL);
   cr_assert_eq(counts[4], NREC);
   cr_assert_eq(raw_value_bytes(), fresh, "as small as a fresh store's");
   raw_records(raw1, NULL);
   cr_assert_arr_eq(raw0, raw1, CRDT_HASH_LEN, "the same bytes as fresh");
-  count_hist(&hn, &ho);
-  cr_assert(hn == NREC + NREC / 3 && ho == 0, "hist keys as they were");
+  count_hist(&hn, &h3, &ho);
+  cr_assert(hn == NREC + NREC / 3 && h3 == 0 && ho == 0,
+            "hist keys without the hlc: %zu %zu %zu", hn, h3, ho);
+  histories(hafter, &nh);
+  cr_assert_eq(nh, NREC / 5 + NREC / 15);
+  cr_assert_arr_eq(hbefore, hafter, CRDT_HASH_LEN, "the same histories");
   digest(after, &n);
   cr_assert_arr_eq(before, after, CRDT_HASH_LEN);
   feeds_digest(fafter, &nch);
   cr_assert_arr_eq(fbefore, fafter, CRDT_HASH_LEN, "the same changes");
+}
+
+/* ---- format 4 (hist keys with the hlc) to format 5 ---- */
+
+/* A store of format 4 as a build of it left it (its records as format
+ * 5's, hist keys of 20-byte tails): only the hist keys rewritten, the
+ * histories read the same before, as it is read-only, and after. */
+Test(store_upgrade, a_format_4_store_gets_short_hist_keys_as_it_opens)
+{
+  uint8_t before[CRDT_HASH_LEN], mixed[CRDT_HASH_LEN], after[CRDT_HASH_LEN];
+  uint8_t raw0[CRDT_HASH_LEN], raw1[CRDT_HASH_LEN];
+  uint8_t hbefore[CRDT_HASH_LEN], hmid[CRDT_HASH_LEN], hafter[CRDT_HASH_LEN];
+  size_t n, counts[5], hn, h3, ho, nh;
+  fill();
+  digest(before, &n);
+  raw_records(raw0, NULL);
+  histories(hbefore, &nh);
+  cr_assert_eq(nh, NREC / 5 + NREC / 15);
+  cr_assert_eq(make_old_v(0, 4, NULL, 0, 4), 0, "records as they are");
+  count_hist(&hn, &h3, &ho);
+  cr_assert(hn == 0 && h3 == NREC + NREC / 3 && ho == 0);
+  digest_rdonly(mixed, 4);
+  cr_assert_arr_eq(before, mixed, CRDT_HASH_LEN);
+  histories(hmid, &nh);
+  cr_assert_arr_eq(hbefore, hmid, CRDT_HASH_LEN, "read as they are");
+
+  static told t;
+  store *s;
+  store_opts o = {.progress = progress_told, .progress_ctx = &t};
+  cr_assert_eq(store_open_ex(dir, STORE_NOSYNC, &o, &s), GS_OK);
+  cr_assert_eq(format_of(s), STORE_FORMAT);
+  char mark[8];
+  cr_assert_eq(store_meta_get(s, "upgrade-hist", mark, sizeof mark, &n),
+               GS_ENOTFOUND, "done: no mark left");
+  cr_assert_eq(store_meta_get(s, "upgrade", mark, sizeof mark, &n),
+               GS_ENOTFOUND);
+  uint64_t entries;
+  cr_assert_eq(store_check(s, &entries), GS_OK, "every entry reads back");
+  store_close(s);
+  cr_assert_geq(t.n, 2);
+  cr_assert_eq(t.what[t.n - 2], STORE_PROGRESS_FORMAT);
+  cr_assert_eq(t.done[t.n - 2], NREC + NREC / 3, "the hist keys alone");
+  cr_assert_eq(t.what[t.n - 1], STORE_PROGRESS_COMPACT);
+  count_hist(&hn, &h3, &ho);
+  cr_assert(hn == NREC + NREC / 3 && h3 == 0 && ho == 0,
+            "hist keys without the hlc: %zu %zu %zu", hn, h3, ho);
+  count_versions(counts, 0, NULL, NULL);
+  cr_assert_eq(counts[4], NREC);
+  raw_records(raw1, NULL);
+  cr_assert_arr_eq(raw0, raw1, CRDT_HASH_LEN, "the records untouched");
+  histories(hafter, &nh);
+  cr_assert_arr_eq(hbefore, hafter, CRDT_HASH_LEN, "the same histories");
+  digest(after, &n);
+  cr_assert_arr_eq(before, after, CRDT_HASH_LEN);
+}
+
+/* The hist pass cut short: the keys up to its mark short already, the
+ * rest with their hlc; read as they are (both forms), then the pass
+ * resumes past the mark. */
+Test(store_upgrade, a_hist_upgrade_cut_short_resumes_from_its_mark)
+{
+  uint8_t hbefore[CRDT_HASH_LEN], hmid[CRDT_HASH_LEN], hafter[CRDT_HASH_LEN];
+  uint8_t mk[96];
+  size_t mkn = 0, hn, h3, ho, nh;
+  fill();
+  histories(hbefore, &nh);
+  hlcs_read();
+  raw_env r;
+  raw_open(&r, true);
+  hist_to_v3(&r, NREC / 2, mk, &mkn);
+  cr_assert_gt(mkn, 0);
+  MDB_val k = {12, "upgrade-hist"}, v = {mkn, mk};
+  cr_assert_eq(mdb_put(r.txn, raw_db(&r, "meta"), &k, &v, 0), 0);
+  raw_close(&r, NULL);
+  count_hist(&hn, &h3, &ho);
+  cr_assert(hn > 0 && h3 > 0 && ho == 0 && hn + h3 == NREC + NREC / 3,
+            "half-way: %zu %zu", hn, h3);
+  histories(hmid, &nh);
+  cr_assert_arr_eq(hbefore, hmid, CRDT_HASH_LEN, "both forms read");
+
+  static told t;
+  store *s;
+  store_opts o = {.progress = progress_told, .progress_ctx = &t};
+  cr_assert_eq(store_open_ex(dir, STORE_NOSYNC, &o, &s), GS_OK);
+  store_close(s);
+  cr_assert_geq(t.n, 2);
+  cr_assert_eq(t.done[t.n - 2], h3, "only the keys past the mark walked");
+  count_hist(&hn, &h3, &ho);
+  cr_assert(hn == NREC + NREC / 3 && h3 == 0 && ho == 0);
+  histories(hafter, &nh);
+  cr_assert_arr_eq(hbefore, hafter, CRDT_HASH_LEN);
 }
 
 Test(store_upgrade, a_format_2_upgrade_cut_short_resumes_from_its_mark)
