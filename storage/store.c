@@ -1552,6 +1552,12 @@ static gs_err compact(store *s, const char *dir)
     err = lmdb_err(rc);
     goto out;
   }
+  /* LMDB made the copy under the umask (0644, in a 0700 directory): it is
+   * the store's file from the rename on, this user's only as the first */
+  if (chmod(from, 0600) != 0) {
+    err = -errno;
+    goto out;
+  }
   /* read-write: Windows flushes only a handle open for writing */
   int fd = open(from, O_RDWR | O_CLOEXEC);
   if (fd < 0 || fsync(fd) != 0) {

@@ -929,6 +929,10 @@ Test(store_upgrade, a_format_2_store_is_rewritten_as_it_opens)
               (long long)st0.st_size, (long long)st1.st_size, freelist);
   cr_assert_lt(st1.st_size, st0.st_size, "compacted: %lld -> %lld",
                (long long)st0.st_size, (long long)st1.st_size);
+#ifndef _WIN32 /* there the DACL does it (win/gs_win.c) */
+  cr_assert_eq(st1.st_mode & 0777, 0600, "the copy is this user's only: %o",
+               (unsigned)(st1.st_mode & 0777));
+#endif
 }
 
 /* ---- format 3 to format 4 ---- */
