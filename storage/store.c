@@ -5115,7 +5115,7 @@ gs_err store_history(store *s, const char *coll, size_t coll_len,
   hist_entry *e = NULL;
   size_t ne = 0, cap = 0, kept = 0;
   uint32_t last_no = 0; /* the feed of the entry before, by number */
-  uint8_t last_feed[CRDT_FEED_LEN];
+  uint8_t last_feed[CRDT_FEED_LEN] = {0};
 
   if (!crdt_name_valid(coll, coll_len))
     return GS_ENAME;
