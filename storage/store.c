@@ -37,6 +37,7 @@
   (SIZE_MAX / 4 < MAP_GROWN_MIN ? MAP_GROWN_MIN : MAP_GROWN_MIN * 4)
 #endif
 #define RETRIES 8
+#define OMEMO 4 /* origins a write transaction remembers the numbers of */
 
 enum { DB_META, DB_CHANGES, DB_VV, DB_RECORDS, DB_BYSCOPE, DB_HIST, DB_FORKS,
        DB_PEERS, DB_HEARD, DB_HELD, DB_QUAR, DB_QUOTA, DB_FEEDNO, DB_ORIGINNO,
@@ -113,13 +114,18 @@ struct store {
   /* origins by local number (format 4, "origin numbers" below): the
    * write transaction begun last (txn_begin) and its count; the origin
    * numbers committed before it began (wcommitted, once wc_gen == wgen);
-   * the last origin numbered in it; number -> key of those known
+   * the last OMEMO origins numbered in it (omemo, in turn from onext_m;
+   * valid while omemo_gen == wgen); number -> key of those known
    * committed (onk[no - 1] when onk_have[no - 1]); a record's format-3
    * bytes rebuilt (ubuf) */
   MDB_txn *wtxn;
   uint64_t wgen, wc_gen, omemo_gen;
-  uint32_t wcommitted, omemo_no;
-  uint8_t omemo_key[CRDT_KEY_LEN];
+  uint32_t wcommitted;
+  struct {
+    uint8_t key[CRDT_KEY_LEN];
+    uint32_t no; /* 0: empty */
+  } omemo[OMEMO];
+  unsigned omemo_next;
   uint8_t (*onk)[CRDT_KEY_LEN];
   bool *onk_have;
   size_t onk_cap;
@@ -2676,11 +2682,15 @@ static gs_err origins_committed(store *s, MDB_txn *txn)
 static gs_err origin_number(store *s, MDB_txn *txn,
                             const uint8_t origin[CRDT_KEY_LEN], uint32_t *no)
 {
-  if (txn == s->wtxn && s->omemo_gen == s->wgen &&
-      memcmp(s->omemo_key, origin, CRDT_KEY_LEN) == 0) {
-    *no = s->omemo_no; /* most records of a batch: the one origin */
-    return GS_OK;
-  }
+  /* most records of a batch name one origin, or the two or three that
+   * edit the same records */
+  if (txn == s->wtxn && s->omemo_gen == s->wgen)
+    for (unsigned i = 0; i < OMEMO; i++)
+      if (s->omemo[i].no &&
+          memcmp(s->omemo[i].key, origin, CRDT_KEY_LEN) == 0) {
+        *no = s->omemo[i].no;
+        return GS_OK;
+      }
   uint8_t id[16];
   gs_err err = origins_committed(s, txn);
   if (err)
@@ -2690,9 +2700,14 @@ static gs_err origin_number(store *s, MDB_txn *txn,
                           CRDT_KEY_LEN, no)) != GS_OK)
     return err;
   if (txn == s->wtxn) {
-    memcpy(s->omemo_key, origin, CRDT_KEY_LEN);
-    s->omemo_no = *no;
-    s->omemo_gen = s->wgen;
+    if (s->omemo_gen != s->wgen) { /* a new transaction: forget the last's */
+      memset(s->omemo, 0, sizeof s->omemo);
+      s->omemo_next = 0;
+      s->omemo_gen = s->wgen;
+    }
+    memcpy(s->omemo[s->omemo_next].key, origin, CRDT_KEY_LEN);
+    s->omemo[s->omemo_next].no = *no;
+    s->omemo_next = (s->omemo_next + 1) % OMEMO;
   }
   return GS_OK;
 }
