@@ -48,6 +48,23 @@ static void origin_of(store *s, const uint8_t id[CRDT_ID_LEN],
   memcpy(out, tf.stamp.origin, CRDT_KEY_LEN);
 }
 
+/* The store's LMDB environment opened directly, a transaction begun, and
+ * its `records`; the key of resident id in kb (its length in *kn). */
+static void raw_begin(bool write, MDB_env **env, MDB_txn **txn, MDB_dbi *db,
+                      const uint8_t id[CRDT_ID_LEN], uint8_t kb[128],
+                      size_t *kn)
+{
+  memcpy(kb, "resident", 9); /* coll 0 id scope */
+  memcpy(kb + 9, id, CRDT_ID_LEN);
+  memcpy(kb + 9 + CRDT_ID_LEN, g07, sizeof g07 - 1);
+  *kn = 9 + CRDT_ID_LEN + sizeof g07 - 1;
+  cr_assert_eq(mdb_env_create(env), 0);
+  cr_assert_eq(mdb_env_set_maxdbs(*env, 32), 0);
+  cr_assert_eq(mdb_env_open(*env, dir, write ? 0 : MDB_RDONLY, 0600), 0);
+  cr_assert_eq(mdb_txn_begin(*env, NULL, write ? 0 : MDB_RDONLY, txn), 0);
+  cr_assert_eq(mdb_dbi_open(*txn, "records", 0, db), 0);
+}
+
 /* The records value of resident id with LMDB directly: into buf. */
 static size_t raw_get(const uint8_t id[CRDT_ID_LEN], uint8_t *buf,
                       size_t cap)
@@ -56,16 +73,9 @@ static size_t raw_get(const uint8_t id[CRDT_ID_LEN], uint8_t *buf,
   MDB_txn *txn;
   MDB_dbi db;
   uint8_t kb[128];
-  size_t kn = 0;
-  memcpy(kb, "resident", 9), kn = 9;
-  memcpy(kb + kn, id, CRDT_ID_LEN), kn += CRDT_ID_LEN;
-  memcpy(kb + kn, g07, sizeof g07 - 1), kn += sizeof g07 - 1;
-  MDB_val k = {kn, kb}, v;
-  cr_assert_eq(mdb_env_create(&env), 0);
-  cr_assert_eq(mdb_env_set_maxdbs(env, 32), 0);
-  cr_assert_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
-  cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-  cr_assert_eq(mdb_dbi_open(txn, "records", 0, &db), 0);
+  MDB_val k, v;
+  raw_begin(false, &env, &txn, &db, id, kb, &k.mv_size);
+  k.mv_data = kb;
   cr_assert_eq(mdb_get(txn, db, &k, &v), 0);
   cr_assert_leq(v.mv_size, cap);
   memcpy(buf, v.mv_data, v.mv_size);
@@ -82,16 +92,9 @@ static void raw_put(const uint8_t id[CRDT_ID_LEN], const uint8_t *buf,
   MDB_txn *txn;
   MDB_dbi db;
   uint8_t kb[128];
-  size_t kn = 0;
-  memcpy(kb, "resident", 9), kn = 9;
-  memcpy(kb + kn, id, CRDT_ID_LEN), kn += CRDT_ID_LEN;
-  memcpy(kb + kn, g07, sizeof g07 - 1), kn += sizeof g07 - 1;
-  MDB_val k = {kn, kb}, v = {n, (void *)buf};
-  cr_assert_eq(mdb_env_create(&env), 0);
-  cr_assert_eq(mdb_env_set_maxdbs(env, 32), 0);
-  cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
-  cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-  cr_assert_eq(mdb_dbi_open(txn, "records", 0, &db), 0);
+  MDB_val k, v = {n, (void *)buf};
+  raw_begin(true, &env, &txn, &db, id, kb, &k.mv_size);
+  k.mv_data = kb;
   cr_assert_eq(mdb_put(txn, db, &k, &v, 0), 0);
   cr_assert_eq(mdb_txn_commit(txn), 0);
   mdb_env_close(env);
