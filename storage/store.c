@@ -169,6 +169,18 @@ static void be64_put(uint8_t *p, uint64_t v)
     p[i] = (uint8_t)v;
 }
 
+static void be32_put(uint8_t *p, uint32_t v)
+{
+  for (int i = 3; i >= 0; i--, v >>= 8)
+    p[i] = (uint8_t)v;
+}
+
+static uint32_t be32_get(const uint8_t *p)
+{
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+         p[3];
+}
+
 static uint64_t be64_get(const uint8_t *p)
 {
   uint64_t v = 0;
@@ -1235,15 +1247,21 @@ typedef gs_err (*upgrade_fn)(store *s, MDB_txn *txn, const MDB_val *v,
 
 static gs_err origins_pack(store *s, MDB_txn *txn, uint8_t *b, size_t *n);
 
+/* Is v a record value as format 4 on keeps it (origins_pack)? */
+static bool record_packed(const MDB_val *v)
+{
+  const uint8_t *b = v->mv_data;
+  return v->mv_size >= 2 && b[0] == 0x95 && b[1] == 4;
+}
+
 static gs_err upgrade_record(store *s, MDB_txn *txn, const MDB_val *v,
                              MDB_val *nv, void **owned)
 {
-  const uint8_t *b = v->mv_data;
   uint8_t *enc;
   size_t n;
   gs_err err;
   nv->mv_data = NULL;
-  if (v->mv_size >= 2 && b[0] == 0x95 && b[1] == 4)
+  if (record_packed(v))
     return GS_OK; /* format 4's already */
   if (crdt_record_version(v->mv_data, v->mv_size) == 3) {
     if (!(enc = malloc(v->mv_size)))
@@ -2542,8 +2560,7 @@ static gs_err hist_key_parse(const MDB_val *k, hist_tail *out)
     out->hlc = be64_get(t);
     if (n == HIST_TAIL_NUMBERED) {
       out->form = HIST_FORM_NUMBERED;
-      out->no = (uint32_t)t[8] << 24 | (uint32_t)t[9] << 16 |
-                (uint32_t)t[10] << 8 | t[11];
+      out->no = be32_get(t + 8);
       out->seq = be64_get(t + 12);
       if (!out->no)
         return GS_ECORRUPT;
@@ -2582,8 +2599,7 @@ static gs_err local_number(store *s, MDB_txn *txn, int db, const void *key,
     if (v.mv_size != 4)
       return GS_ECORRUPT;
     const uint8_t *b = v.mv_data;
-    *no = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
-          b[3];
+    *no = be32_get(b);
     return *no ? GS_OK : GS_ECORRUPT;
   }
   if (rc != MDB_NOTFOUND)
@@ -2593,8 +2609,7 @@ static gs_err local_number(store *s, MDB_txn *txn, int db, const void *key,
   if (st.ms_entries % 2 || st.ms_entries / 2 >= UINT32_MAX)
     return GS_ECORRUPT;
   *no = (uint32_t)(st.ms_entries / 2 + 1);
-  for (int i = 0; i < 4; i++)
-    nb[i] = (uint8_t)(*no >> (24 - 8 * i));
+  be32_put(nb, *no);
   MDB_val nv = {4, nb}, rk = {4, nb}, rv = {vn, (void *)val};
   if ((rc = mdb_put(txn, s->dbi[db], &k, &nv, MDB_NOOVERWRITE)) ||
       (rc = sv_put(s, txn, s->dbi[db], &rk, &rv, MDB_NOOVERWRITE)))
@@ -2720,8 +2735,8 @@ static gs_err origin_of_number(store *s, MDB_txn *txn, uint32_t no,
     memcpy(origin, s->onk[no - 1], CRDT_KEY_LEN);
     return GS_OK;
   }
-  uint8_t nb[4] = {(uint8_t)(no >> 24), (uint8_t)(no >> 16),
-                   (uint8_t)(no >> 8), (uint8_t)no};
+  uint8_t nb[4];
+  be32_put(nb, no);
   gs_err err = origins_committed(s, txn);
   if (!err && no)
     err = local_of_number(s, txn, DB_ORIGINNO, nb, origin, CRDT_KEY_LEN);
@@ -2760,8 +2775,7 @@ static bool mp_array_head(const uint8_t *b, size_t n, size_t *count,
     *count = (size_t)b[1] << 8 | b[2];
     *len = 3;
   } else if (n >= 5 && b[0] == 0xdd) {
-    *count = (size_t)b[1] << 24 | (size_t)b[2] << 16 | (size_t)b[3] << 8 |
-             b[4];
+    *count = be32_get(b + 1);
     *len = 5;
   } else {
     return false;
@@ -2819,7 +2833,7 @@ static gs_err origins_unpack(store *s, MDB_txn *txn, MDB_val *v)
 {
   const uint8_t *b = v->mv_data;
   size_t n = v->mv_size, count, hl;
-  if (n < 2 || b[0] != 0x95 || b[1] != 4)
+  if (!record_packed(v))
     return GS_OK;
   if (!mp_array_head(b + 2, n - 2, &count, &hl) || count > n)
     return GS_ECORRUPT;
@@ -2850,9 +2864,7 @@ static gs_err origins_unpack(store *s, MDB_txn *txn, MDB_val *v)
     else if (n - r >= 3 && b[r] == 0xcd && b[r + 1])
       no = (uint32_t)b[r + 1] << 8 | b[r + 2], len = 3;
     else if (n - r >= 5 && b[r] == 0xce && (b[r + 1] || b[r + 2]))
-      no = (uint32_t)b[r + 1] << 24 | (uint32_t)b[r + 2] << 16 |
-           (uint32_t)b[r + 3] << 8 | b[r + 4],
-      len = 5;
+      no = be32_get(b + r + 1), len = 5;
     if (!len)
       return GS_ECORRUPT;
     u[w] = 0xc4;
@@ -5157,8 +5169,8 @@ gs_err store_history(store *s, const char *coll, size_t coll_len,
     } else {
       h->no = t.no;
       if (t.no != last_no) {
-        uint8_t nb[4] = {(uint8_t)(t.no >> 24), (uint8_t)(t.no >> 16),
-                         (uint8_t)(t.no >> 8), (uint8_t)t.no};
+        uint8_t nb[4];
+        be32_put(nb, t.no);
         if ((err = feed_of_number(s, txn, nb, last_feed)) != GS_OK)
           break;
         last_no = t.no;
