@@ -114,7 +114,7 @@ struct store {
   /* origins by local number (format 4, "origin numbers" below): the
    * write transaction begun last (txn_begin) and its count; the origin
    * numbers committed before it began (wcommitted, once wc_gen == wgen);
-   * the last OMEMO origins numbered in it (omemo, in turn from onext_m;
+   * the last OMEMO origins numbered in it (omemo, in turn from omemo_next;
    * valid while omemo_gen == wgen); number -> key of those known
    * committed (onk[no - 1] when onk_have[no - 1]); a record's format-3
    * bytes rebuilt (ubuf) */
