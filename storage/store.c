@@ -12,6 +12,7 @@
 #endif
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <zdict.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 #include <stdint.h>
@@ -50,6 +51,12 @@ static const char *const db_names[DB_COUNT] = {
     "meta",  "changes", "vv",    "records", "byscope",
     "hist",  "forks",   "peers", "heard",   "held", "quar", "quota",
     "feedno", "originno"};
+
+/* A thread's means to squeeze records ("record dictionaries"). */
+typedef struct squeezer {
+  ZSTD_CCtx *cc;
+  uint8_t *frame; /* ZREC_FRAME bytes */
+} squeezer;
 
 struct store {
   MDB_env *env;
@@ -131,6 +138,19 @@ struct store {
   size_t onk_cap;
   uint8_t *ubuf;
   size_t ucap;
+  /* records squeezed by a dictionary (format 6, "record dictionaries"
+   * below): dictionary 1 known committed (zdc, zdd), or trained in the
+   * write transaction of zt_gen (ztc, ztd); the one the write transaction
+   * of zw_gen squeezes with (zw, NULL: none); a squeezed record's frame
+   * (zframe) and its bytes (zrec); the records held at a training that
+   * failed in this open (tried again at twice as many) */
+  ZSTD_CDict *zdc, *ztc, *zw;
+  ZSTD_DDict *zdd, *ztd;
+  uint64_t zt_gen, zw_gen, zfail_at;
+  squeezer zq; /* this thread's */
+  ZSTD_DCtx *zrd;
+  uint8_t *zframe, *zrec;
+  size_t zrecn; /* zrec's bytes */
 };
 
 static uint64_t realtime_ms(void *ctx)
@@ -216,7 +236,8 @@ static int db_index(const store *s, MDB_dbi dbi)
 static bool meta_plain(const MDB_val *k)
 {
   static const char *const names[] = {"format", "seal", "upgrade",
-                                      "upgrade-changes", "upgrade-hist"};
+                                      "upgrade-changes", "upgrade-hist",
+                                      "upgrade-squeeze"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++)
     if (k->mv_size == strlen(names[i]) &&
         memcmp(k->mv_data, names[i], k->mv_size) == 0)
@@ -383,20 +404,78 @@ static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
  * or the next job (cipher_watch); when every block is encoded (and so
  * opened), this thread writes the records block by block in key order,
  * sealing a block itself when the worker has not taken it, and the next
- * untaken ones while the worker finishes the one it wants. So this thread never waits for the worker to start (on a
+ * untaken ones while the worker finishes the one it wants. A block's
+ * seal squeezes its records first (store format 6, "record
+ * dictionaries": a squeeze costs about 1 us, more than the seal), so the
+ * worker runs for an open store with a dictionary too, where it only
+ * squeezes. So this thread never waits for the worker to start (on a
  * busy machine the worker may not run at all: then this thread does all
  * of it), only, briefly, for a block the worker is doing when no other
  * is left to do. Sealed values go into one buffer kept by the store
  * (tsealed, sized between chunks, at most TSEALED_MAX), not one
  * allocation each. The worker seals with its own sealer
  * (crdt_sealer_new draws it its own random nonce prefix, so the nonces of
- * the two never meet: docs/SEALING.md, "Nonces"); it is made at the first
- * chunk of at least CIPHER_THREAD_MIN records of a sealed store and waits
+ * the two never meet: docs/SEALING.md, "Nonces") and squeezes with its
+ * own zstd context; it is made at the first chunk of at least
+ * CIPHER_THREAD_MIN records of a sealed store (or one with a dictionary) and waits
  * for work until the store is closed. It reads only the bytes it is
  * given and writes only the items of the blocks it takes (no LMDB call,
  * no store field). Without threads (Windows), or when the thread cannot
  * be made, this thread does all of it, in the same order: the same
  * bytes. */
+
+/* Squeezing a record (see "record dictionaries" below) touches no store
+ * field, so that either thread of a batch may do it: with a thread's
+ * squeezer, its zstd context (no checksum, no dictionary id:
+ * squeezer_init) and its frame buffer. */
+#define ZREC_MAX 65536 /* bigger records are kept as they are */
+#define ZREC_FRAME ZSTD_COMPRESSBOUND(ZREC_MAX)
+
+
+static bool squeezer_init(squeezer *q)
+{
+  if (!q->cc && (q->cc = ZSTD_createCCtx()) &&
+      (ZSTD_isError(ZSTD_CCtx_setParameter(q->cc, ZSTD_c_checksumFlag, 0)) ||
+       ZSTD_isError(ZSTD_CCtx_setParameter(q->cc, ZSTD_c_dictIDFlag, 0)) ||
+       ZSTD_isError(
+           ZSTD_CCtx_setParameter(q->cc, ZSTD_c_contentSizeFlag, 1)))) {
+    ZSTD_freeCCtx(q->cc);
+    q->cc = NULL;
+  }
+  if (!q->frame)
+    q->frame = malloc(ZREC_FRAME);
+  return q->cc && q->frame;
+}
+
+static void squeezer_free(squeezer *q)
+{
+  ZSTD_freeCCtx(q->cc);
+  if (q->frame)
+    crdt_wipe(q->frame, ZREC_FRAME);
+  free(q->frame);
+  q->cc = NULL;
+  q->frame = NULL;
+}
+
+static const uint8_t zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+
+/* Record b (*n bytes, version 4) squeezed in place by cd when that is
+ * shorter (*n shrinks): 0x95 5 1, then the frame without its magic. */
+static void squeeze_bytes(squeezer *q, const ZSTD_CDict *cd, uint8_t *b,
+                          size_t *n)
+{
+  if (*n < 3 || *n > ZREC_MAX || b[0] != 0x95 || b[1] != 4 ||
+      ZSTD_isError(ZSTD_CCtx_refCDict(q->cc, cd)))
+    return;
+  size_t z = ZSTD_compress2(q->cc, q->frame, ZREC_FRAME, b, *n);
+  if (ZSTD_isError(z) || z <= 4 || memcmp(q->frame, zstd_magic, 4) != 0 ||
+      3 + (z - 4) >= *n)
+    return; /* kept as it is: no shorter */
+  b[1] = 5;
+  b[2] = 1;
+  memcpy(b + 3, q->frame + 4, z - 4);
+  *n = 3 + (z - 4);
+}
 
 #define TOUCHED_CHUNK 1024 /* records: bounds the plain bytes held */
 #define CIPHER_THREAD_MIN 16 /* records; fewer: waking the worker costs more */
@@ -419,17 +498,21 @@ typedef struct cipher_item {
   size_t from, to;      /* its ops: idx[from..to) */
   bool fresh, same;     /* a new record; enc equals plain (not written) */
   bool sown;            /* sealed is malloc'd (tsealed was full) */
+  bool sq;              /* enc to be squeezed, before its seal */
   gs_err err;           /* of its open or seal */
 } cipher_item;
 
 #ifndef _WIN32
 /* Open (it->raw into it->plain, which points into the chunk's buffer)
- * or seal (it->enc into it->sealed) item it with sealer, as open_value
- * and seal_value do (same associated data, same rule for a store being
- * sealed). Touches only it and sealer. */
-static void cipher_one(bool mixed, crdt_sealer *sealer, cipher_item *it,
-                       bool seal)
+ * or seal (it->enc squeezed by cd with q when it->sq, then into
+ * it->sealed) item it with sealer, as open_value, record_squeeze and
+ * seal_value do (same associated data, same rule for a store being
+ * sealed). Touches only it, q and sealer. */
+static void cipher_one(bool mixed, crdt_sealer *sealer, squeezer *q,
+                       const ZSTD_CDict *cd, cipher_item *it, bool seal)
 {
+  if (seal && it->sq)
+    squeeze_bytes(q, cd, it->enc, &it->encn);
   if (seal ? !it->sealed : it->rc || it->plain == it->raw)
     return; /* nothing to seal; not read, or not sealed */
   uint8_t ad[AD_MAX];
@@ -457,12 +540,13 @@ static void cipher_one(bool mixed, crdt_sealer *sealer, cipher_item *it,
   }
 }
 
-static void cipher_block(bool mixed, crdt_sealer *sealer, cipher_item *it,
-                         size_t m, size_t b, bool seal)
+static void cipher_block(bool mixed, crdt_sealer *sealer, squeezer *q,
+                         const ZSTD_CDict *cd, cipher_item *it, size_t m,
+                         size_t b, bool seal)
 {
   size_t end = (b + 1) * CIPHER_BLOCK < m ? (b + 1) * CIPHER_BLOCK : m;
   for (size_t i = b * CIPHER_BLOCK; i < end; i++)
-    cipher_one(mixed, sealer, &it[i], seal);
+    cipher_one(mixed, sealer, q, cd, &it[i], seal);
 }
 
 #define CIPHER_MAXB CIPHER_BLOCKS(TOUCHED_CHUNK)
@@ -481,13 +565,16 @@ typedef struct cipher_job {
   uint32_t gen;
   unsigned delay_us; /* tests: the worker's wait after taking a block */
   uint64_t *here;    /* this thread's counts (store's cipher_here) */
+  const ZSTD_CDict *cd; /* the records' dictionary (items with sq) */
+  squeezer *here_q;  /* this thread's squeezer (the store's) */
 } cipher_job;
 
 typedef struct cipher_worker {
   pthread_t t;
   pthread_mutex_t mu;
   pthread_cond_t go;   /* a job posted, seal blocks ready, or quit */
-  crdt_sealer *sealer; /* the worker's (store's sealer2) */
+  crdt_sealer *sealer; /* the worker's (store's sealer2; NULL: open) */
+  squeezer sq;         /* the worker's */
   /* under mu */
   cipher_job job;      /* the job posted last */
   bool has_job;        /* posted, not taken by the worker */
@@ -609,7 +696,7 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
   while (cipher_claim(&w->onext, j, &b)) {
     if (j->delay_us)
       usleep(j->delay_us);
-    cipher_block(j->mixed, w->sealer, j->it, j->m, b, false);
+    cipher_block(j->mixed, w->sealer, &w->sq, j->cd, j->it, j->m, b, false);
     atomic_fetch_add_explicit(&w->wopened, 1, memory_order_relaxed);
     atomic_store(&w->odone[b], true);
   }
@@ -621,7 +708,8 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
       if (cipher_claim(&w->snext, j, &b)) {
         if (j->delay_us)
           usleep(j->delay_us);
-        cipher_block(j->mixed, w->sealer, j->it, j->m, b, true);
+        cipher_block(j->mixed, w->sealer, &w->sq, j->cd, j->it, j->m, b,
+                     true);
         atomic_fetch_add_explicit(&w->wsealed, 1, memory_order_relaxed);
         atomic_store(&w->sdone[b], true);
       }
@@ -685,17 +773,22 @@ static long cpus_usable(void)
   return sysconf(_SC_NPROCESSORS_ONLN);
 }
 
-/* The worker and its sealer, made now if not yet: NULL when either
- * cannot be (then this thread does the work). */
+/* The worker, its sealer (a sealed store's) and its squeezer, made now
+ * if not yet: NULL when one cannot be (then this thread does the work). */
 static cipher_worker *cipher_worker_get(store *s)
 {
   if (s->worker)
     return s->worker;
-  if (!s->sealer2 && crdt_sealer_new(s->key, &s->sealer2) != GS_OK)
+  if (s->key && !s->sealer2 && crdt_sealer_new(s->key, &s->sealer2) != GS_OK)
     return NULL;
   cipher_worker *w = calloc(1, sizeof *w);
   if (!w)
     return NULL;
+  if (!squeezer_init(&w->sq)) {
+    squeezer_free(&w->sq);
+    free(w);
+    return NULL;
+  }
   w->sealer = s->sealer2;
   w->watch_ns = cpus_usable() >= 2 ? CIPHER_WATCH_NS : 0;
   if (pthread_mutex_init(&w->mu, NULL) != 0)
@@ -711,6 +804,7 @@ fail_thread:
 fail_go:
   pthread_mutex_destroy(&w->mu);
 fail_mu:
+  squeezer_free(&w->sq);
   free(w);
   return NULL;
 }
@@ -728,6 +822,7 @@ static void cipher_worker_stop(store *s)
   pthread_join(w->t, NULL);
   pthread_cond_destroy(&w->go);
   pthread_mutex_destroy(&w->mu);
+  squeezer_free(&w->sq);
   free(w);
   s->worker = NULL;
 }
@@ -735,12 +830,13 @@ static void cipher_worker_stop(store *s)
 /* Post the opens and seals of the m items of a chunk (their reads done,
  * their plain buffers set) to the worker: the job of generation gen. */
 static void cipher_post(cipher_worker *w, cipher_item *it, size_t m,
-                        store *s)
+                        store *s, const ZSTD_CDict *cd)
 {
   pthread_mutex_lock(&w->mu);
   cipher_job *j = &w->job;
-  *j = (cipher_job){it, m, CIPHER_BLOCKS(m), s->mixed, j->gen + 1,
-                    s->cipher_delay_us, s->cipher_here};
+  *j = (cipher_job){it,           m,  CIPHER_BLOCKS(m),
+                    s->mixed,     j->gen + 1, s->cipher_delay_us,
+                    s->cipher_here, cd, &s->zq};
   for (size_t b = 0; b < j->nb; b++) {
     atomic_store(&w->odone[b], false);
     atomic_store(&w->sdone[b], false);
@@ -760,7 +856,7 @@ static void cipher_post(cipher_worker *w, cipher_item *it, size_t m,
 static void cipher_here(const cipher_job *j, crdt_sealer *sealer,
                         atomic_bool *done, size_t b, bool seal)
 {
-  cipher_block(j->mixed, sealer, j->it, j->m, b, seal);
+  cipher_block(j->mixed, sealer, j->here_q, j->cd, j->it, j->m, b, seal);
   j->here[seal]++;
   atomic_store(&done[b], true);
 }
@@ -966,6 +1062,8 @@ static void ensure_headroom(store *s)
                       used + (used / 2 < INITIAL_MAP ? INITIAL_MAP : used / 2));
 }
 
+static void zdict_free(store *s);
+
 void store_close(store *s)
 {
   if (!s)
@@ -1000,6 +1098,7 @@ void store_close(store *s)
   if (s->ubuf)
     crdt_wipe(s->ubuf, s->ucap);
   free(s->ubuf);
+  zdict_free(s);
   cipher_worker_stop(s);
   free(s->titems);
   free(s->tsealed);
@@ -1025,7 +1124,6 @@ void store_close(store *s)
 #define PACK_MIN 64
 #define PACK_GAIN 16
 #define PACK_LEVEL 1
-static const uint8_t zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 
 /* Changes kept in their page (issue 20). LMDB puts a node (an 8-byte
  * header, the key, the value) of more than me_nodemax =
@@ -1225,8 +1323,9 @@ static int lmdb_keycmp(const void *a, size_t an, const void *b, size_t bn);
  * feed by a local number; format 4 keeps the version-3 bytes with their
  * origin table as local numbers ("origin numbers" below); format 5's
  * hist keys hold no hlc, their feed number and seq as short numbers
- * ("hist keys" below). Opening a
- * store of an older format marks it format 5 at once (a binary that
+ * ("hist keys" below); format 6 squeezes records by a dictionary
+ * trained from the store's own ("record dictionaries" below). Opening a
+ * store of an older format marks it format 6 at once (a binary that
  * knows only an older format then refuses it, GS_EVERSION, instead of
  * meeting entries it cannot read) and leaves,
  * per database, a meta mark = the key after which old entries may
@@ -1236,7 +1335,8 @@ static int lmdb_keycmp(const void *a, size_t an, const void *b, size_t bn);
  * to finish (a record of version 1 or 2 is read with its key, which must
  * name the identity it holds). From format 2 or 3 records and hist keys
  * are rewritten (format 2's changes are packed already), from format 4
- * hist keys only. A finished upgrade then compacts the
+ * hist keys and records, from format 5 records only (squeezed, once a
+ * dictionary is trained from the first of them). A finished upgrade then compacts the
  * store as sealing does (no old bytes left in a free page), when no other
  * process has it open. */
 
@@ -1254,6 +1354,12 @@ static bool record_packed(const MDB_val *v)
   return v->mv_size >= 2 && b[0] == 0x95 && b[1] == 4;
 }
 
+static bool record_squeezed(const MDB_val *v);
+static gs_err record_unsqueeze(store *s, MDB_txn *txn, MDB_val *v);
+static gs_err upgrade_squeeze(store *s, MDB_txn *txn, const MDB_val *v,
+                              MDB_val *nv, void **owned);
+static gs_err zdict_upgrade_train(store *s);
+
 static gs_err upgrade_record(store *s, MDB_txn *txn, const MDB_val *v,
                              MDB_val *nv, void **owned)
 {
@@ -1261,7 +1367,7 @@ static gs_err upgrade_record(store *s, MDB_txn *txn, const MDB_val *v,
   size_t n;
   gs_err err;
   nv->mv_data = NULL;
-  if (record_packed(v))
+  if (record_packed(v) || record_squeezed(v))
     return GS_OK; /* format 4's already */
   if (crdt_record_version(v->mv_data, v->mv_size) == 3) {
     if (!(enc = malloc(v->mv_size)))
@@ -1452,6 +1558,7 @@ static const struct {
 } upgrades[] = {
     {DB_RECORDS, "upgrade", upgrade_record},
     {DB_CHANGES, "upgrade-changes", upgrade_change},
+    {DB_RECORDS, "upgrade-squeeze", upgrade_squeeze},
 };
 
 /* meta "seal" (plain, 1 byte): how far a store is sealed. Absent: a
@@ -1582,6 +1689,10 @@ static gs_err upgrade_records(store *s)
   uint64_t total = s->progress ? upgrade_total(s) : 0, shown = 0;
   for (size_t i = 0; i < sizeof upgrades / sizeof upgrades[0]; i++) {
     bool done = false;
+    gs_err terr = upgrades[i].fn == upgrade_squeeze ? zdict_upgrade_train(s)
+                                                    : GS_OK;
+    if (terr)
+      return terr;
     while (!done) {
       gs_err err = upgrade_batch(s, upgrades[i].db, upgrades[i].mark,
                                  upgrades[i].fn, &done);
@@ -1600,10 +1711,11 @@ static gs_err upgrade_records(store *s)
   return GS_OK;
 }
 
-/* Mark a store of format from (1 to 4) format 5, to be upgraded from its
+/* Mark a store of format from (1 to 5) format 6, to be upgraded from its
  * first record (from format 1, 2 or 3: format 4's records are as format
- * 5's), its first change (from format 1: format 2's are packed already)
- * and its first hist key. */
+ * 5's), its first change (from format 1: format 2's are packed already),
+ * its first hist key (from format 4 or older) and its first record again
+ * to squeeze (from format 5 or older). */
 static gs_err upgrade_start(store *s, uint64_t from)
 {
   for (int tries = 0; tries < RETRIES; tries++) {
@@ -1623,7 +1735,8 @@ static gs_err upgrade_start(store *s, uint64_t from)
     rc = sv_put(s, txn, s->dbi[DB_META], &fk, &fv, 0);
     for (size_t i = 0; !rc && i < sizeof upgrades / sizeof upgrades[0]; i++) {
       MDB_val mk = {strlen(upgrades[i].mark), (void *)upgrades[i].mark};
-      if (from == 1 || (upgrades[i].db == DB_RECORDS && from <= 3))
+      if (from == 1 || (upgrades[i].fn == upgrade_record && from <= 3) ||
+          (upgrades[i].fn == upgrade_squeeze && from <= 5))
         rc = sv_put(s, txn, s->dbi[DB_META], &mk, &mv, 0);
     }
     MDB_val hk = {12, "upgrade-hist"}; /* hist keys without their hlc */
@@ -2824,13 +2937,19 @@ static gs_err origins_pack(store *s, MDB_txn *txn, uint8_t *b, size_t *n)
   return GS_OK;
 }
 
-/* A record value *v of version 4 (origins_pack) as its version-3 bytes,
- * rebuilt in the store's buffer; *v then views them (until the next
- * value rebuilt). A value of another version is left as it is. Strict:
+/* A record value *v of version 4 (origins_pack) or 5 (squeezed, see
+ * "record dictionaries") as its version-3 bytes, rebuilt in the store's
+ * buffer; *v then views them (until the next value rebuilt). A value of
+ * another version is left as it is. Strict:
  * a number must be written as origins_pack writes it, and be one the
  * store has (GS_ECORRUPT else). */
 static gs_err origins_unpack(store *s, MDB_txn *txn, MDB_val *v)
 {
+  if (record_squeezed(v)) { /* format 6's: its version-4 bytes first */
+    gs_err err = record_unsqueeze(s, txn, v);
+    if (err)
+      return err;
+  }
   const uint8_t *b = v->mv_data;
   size_t n = v->mv_size, count, hl;
   if (!record_packed(v))
@@ -2879,6 +2998,403 @@ static gs_err origins_unpack(store *s, MDB_txn *txn, MDB_val *v)
   v->mv_data = u;
   v->mv_size = w + (n - r);
   return GS_OK;
+}
+
+/* ---- record dictionaries (store format 6 on) ----
+ *
+ * A community's records are alike: the same collections, field names,
+ * scopes, origin numbers and stamps, many of the same values (a
+ * building, a street, a phone's first digits). zstd alone gains little
+ * on a value of 230 bytes, but with a dictionary trained from the store's
+ * own records it packs one to about a quarter (docs/PERFORMANCE.md, "store
+ * format 6"). So a store of format 6 trains dictionary 1 once, from its
+ * first ZDICT_SAMPLES packed records (origins_pack's version 4), when it
+ * first holds ZDICT_MIN records; keeps it in meta "zdict:1" (sealed in a
+ * sealed store, like every value made of residents' data); and keeps a
+ * record "squeezed" when that is shorter: 0x95 5 (version 5), the
+ * dictionary's number (1), then the zstd frame of its version-4 bytes
+ * without the frame's magic (no checksum, no dictionary id: the record
+ * is sealed or checked as a whole by its decode). The dictionary is
+ * never changed once written, so a committed one is cached for the
+ * store's life; one trained in a write transaction that may yet abort
+ * is used in that transaction only. The records held when it is trained
+ * (the ZDICT_MIN or so before, and those of the transaction) are squeezed
+ * in the same transaction; the format upgrade squeezes a format-5
+ * store's. record_unsqueeze is strict: a frame must decompress to at most
+ * ZREC_MAX bytes, exactly as many as it says, and to version-4 bytes
+ * (GS_ECORRUPT else). */
+
+#define ZREC_LEVEL 1          /* zstd's level: 3 gains under 2% */
+#define ZDICT_MIN 1000        /* records before a dictionary is trained */
+#define ZDICT_SAMPLES 2000    /* records it is trained from */
+#define ZDICT_SAMPLE_MAX 4096 /* bigger ones are not samples */
+#define ZDICT_CAP 16384       /* its size: 8 or 32 KiB change under 3% */
+
+static const MDB_val zdict_key = {7, "zdict:1"};
+
+static bool record_squeezed(const MDB_val *v)
+{
+  const uint8_t *b = v->mv_data;
+  return v->mv_size >= 2 && b[0] == 0x95 && b[1] == 5;
+}
+
+static void zdict_drop_trained(store *s)
+{
+  ZSTD_freeCDict(s->ztc);
+  ZSTD_freeDDict(s->ztd);
+  s->ztc = NULL;
+  s->ztd = NULL;
+  s->zt_gen = 0;
+}
+
+static void zdict_free(store *s)
+{
+  zdict_drop_trained(s);
+  ZSTD_freeCDict(s->zdc);
+  ZSTD_freeDDict(s->zdd);
+  squeezer_free(&s->zq);
+  ZSTD_freeDCtx(s->zrd);
+  if (s->zframe)
+    crdt_wipe(s->zframe, ZSTD_COMPRESSBOUND(ZREC_MAX));
+  if (s->zrec)
+    crdt_wipe(s->zrec, ZREC_MAX);
+  free(s->zframe);
+  free(s->zrec);
+  s->zdc = s->zw = NULL;
+  s->zdd = NULL;
+  s->zrd = NULL;
+  s->zframe = s->zrec = NULL;
+}
+
+/* zstd's two forms of dictionary bytes d (n of them): GS_ENOMEM, and
+ * neither, when one cannot be made. */
+static gs_err zdict_make(const void *d, size_t n, ZSTD_CDict **cd,
+                         ZSTD_DDict **dd)
+{
+  *cd = ZSTD_createCDict(d, n, ZREC_LEVEL);
+  *dd = ZSTD_createDDict(d, n);
+  if (*cd && *dd)
+    return GS_OK;
+  ZSTD_freeCDict(*cd);
+  ZSTD_freeDDict(*dd);
+  *cd = NULL;
+  *dd = NULL;
+  return GS_ENOMEM;
+}
+
+/* Dictionary 1 as txn sees it (*cd, *dd; NULL: the store has none yet):
+ * the one txn trained, else the committed one (cached once read). */
+static gs_err zdict_find(store *s, MDB_txn *txn, ZSTD_CDict **cd,
+                         ZSTD_DDict **dd)
+{
+  if (s->ztc && txn == s->wtxn && s->zt_gen == s->wgen) {
+    *cd = s->ztc;
+    *dd = s->ztd;
+    return GS_OK;
+  }
+  if (s->ztc) /* an earlier transaction's: committed or not, read again */
+    zdict_drop_trained(s);
+  if (!s->zdc) {
+    MDB_val k = zdict_key, v;
+    int rc = sv_get(s, txn, s->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+      *cd = NULL;
+      *dd = NULL;
+      return GS_OK;
+    }
+    if (rc)
+      return lmdb_err(rc);
+    if (v.mv_size < 8 || v.mv_size > ZDICT_CAP)
+      return GS_ECORRUPT;
+    gs_err err = zdict_make(v.mv_data, v.mv_size, &s->zdc, &s->zdd);
+    if (err)
+      return err;
+  }
+  *cd = s->zdc;
+  *dd = s->zdd;
+  return GS_OK;
+}
+
+/* The squeezing buffers and contexts, made at the first need. */
+static gs_err zrec_room(store *s)
+{
+  if (!s->zframe && !(s->zframe = malloc(ZSTD_COMPRESSBOUND(ZREC_MAX))))
+    return GS_ENOMEM;
+  if (!s->zrec && !(s->zrec = malloc(ZREC_MAX)))
+    return GS_ENOMEM;
+  return GS_OK;
+}
+
+/* Record b (*n bytes, version 4) squeezed in place when the store has a
+ * dictionary and that is shorter (*n shrinks); else left as it is. */
+/* The dictionary txn squeezes with (*cd NULL: none), looked up once
+ * per write transaction; this thread's squeezer made ready. */
+static gs_err zdict_for_write(store *s, MDB_txn *txn, ZSTD_CDict **cd)
+{
+  ZSTD_DDict *dd;
+  if (txn == s->wtxn && s->zw_gen == s->wgen) {
+    *cd = s->zw;
+  } else {
+    gs_err err = zdict_find(s, txn, cd, &dd);
+    if (err)
+      return err;
+    if (txn == s->wtxn) {
+      s->zw = *cd;
+      s->zw_gen = s->wgen;
+    }
+  }
+  return *cd && !squeezer_init(&s->zq) ? GS_ENOMEM : GS_OK;
+}
+
+static gs_err record_squeeze(store *s, MDB_txn *txn, uint8_t *b, size_t *n)
+{
+  ZSTD_CDict *cd;
+  gs_err err = zdict_for_write(s, txn, &cd);
+  if (!err && cd)
+    squeeze_bytes(&s->zq, cd, b, n);
+  return err;
+}
+
+/* A squeezed record value *v as its version-4 bytes, in the store's
+ * buffer (zrec; *v then views them until the next one). */
+static gs_err record_unsqueeze(store *s, MDB_txn *txn, MDB_val *v)
+{
+  const uint8_t *b = v->mv_data;
+  size_t n = v->mv_size, fn = n - 3 + 4;
+  ZSTD_CDict *cd;
+  ZSTD_DDict *dd;
+  if (n < 4 || b[2] != 1 || fn > ZSTD_COMPRESSBOUND(ZREC_MAX))
+    return GS_ECORRUPT;
+  gs_err err = zdict_find(s, txn, &cd, &dd);
+  if (err)
+    return err;
+  if (!dd)
+    return GS_ECORRUPT; /* squeezed, and no dictionary */
+  if (zrec_room(s) != GS_OK ||
+      (!s->zrd && !(s->zrd = ZSTD_createDCtx())))
+    return GS_ENOMEM;
+  memcpy(s->zframe, zstd_magic, 4);
+  memcpy(s->zframe + 4, b + 3, n - 3);
+  unsigned long long want = ZSTD_getFrameContentSize(s->zframe, fn);
+  if (want == ZSTD_CONTENTSIZE_ERROR || want == ZSTD_CONTENTSIZE_UNKNOWN ||
+      want > ZREC_MAX || ZSTD_findFrameCompressedSize(s->zframe, fn) != fn)
+    return GS_ECORRUPT;
+  size_t got = ZSTD_decompress_usingDDict(s->zrd, s->zrec, ZREC_MAX,
+                                          s->zframe, fn, dd);
+  if (ZSTD_isError(got))
+    return ZSTD_getErrorCode(got) == ZSTD_error_memory_allocation
+               ? GS_ENOMEM
+               : GS_ECORRUPT;
+  MDB_val u = {got, s->zrec};
+  if (got != want || !record_packed(&u))
+    return GS_ECORRUPT;
+  *v = u;
+  s->zrecn = got;
+  return GS_OK;
+}
+
+/* Every record of the table that is kept as version 4, squeezed in txn
+ * (after a dictionary is trained in it). */
+static gs_err squeeze_all(store *s, MDB_txn *txn)
+{
+  MDB_cursor *cur;
+  uint8_t *b = malloc(ZREC_MAX), kb[UPGRADE_KEY_MAX];
+  int rc = b ? mdb_cursor_open(txn, s->dbi[DB_RECORDS], &cur) : 0;
+  gs_err err = GS_OK;
+  if (!b || rc) {
+    free(b);
+    return b ? lmdb_err(rc) : GS_ENOMEM;
+  }
+  MDB_val k, v;
+  for (rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT)) {
+    size_t n = v.mv_size;
+    if (!record_packed(&v) || n > ZREC_MAX)
+      continue;
+    if (k.mv_size > sizeof kb) {
+      err = GS_ECORRUPT;
+      break;
+    }
+    memcpy(b, v.mv_data, n);
+    if ((err = record_squeeze(s, txn, b, &n)) != GS_OK)
+      break;
+    if (n == v.mv_size)
+      continue; /* no shorter */
+    /* a copy: a put that resizes the value moves the page under k */
+    MDB_val nk = {k.mv_size, kb}, nv = {n, b}, sv;
+    memcpy(kb, k.mv_data, k.mv_size);
+    if (s->key && (rc = seal_value(s, DB_RECORDS, &nk, &nv, &sv)) == 0)
+      nv = sv;
+    if (rc || (rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT)) != 0)
+      break;
+  }
+  mdb_cursor_close(cur);
+  crdt_wipe(b, ZREC_MAX);
+  free(b);
+  if (!err && rc && rc != MDB_NOTFOUND)
+    err = lmdb_err(rc);
+  return err;
+}
+
+/* Dictionary 1 trained in txn (a write transaction) from the table's
+ * first ZDICT_SAMPLES version-4 records and put in meta; then, when
+ * squeeze, every record squeezed. *made false when the store has too few
+ * such records or zstd could not train one (nothing written). */
+static gs_err zdict_train(store *s, MDB_txn *txn, bool squeeze, bool *made)
+{
+  MDB_cursor *cur;
+  size_t *sizes = malloc(ZDICT_SAMPLES * sizeof *sizes), ns = 0, at = 0;
+  size_t cap = (size_t)ZDICT_SAMPLES * 512;
+  uint8_t *samples = malloc(cap), *dict = malloc(ZDICT_CAP);
+  gs_err err = GS_OK;
+  *made = false;
+  int rc = sizes && samples && dict
+               ? mdb_cursor_open(txn, s->dbi[DB_RECORDS], &cur)
+               : ENOMEM;
+  if (rc)
+    goto out;
+  MDB_val k, v;
+  for (rc = sv_cursor_get(s, cur, &k, &v, MDB_FIRST);
+       rc == 0 && ns < ZDICT_SAMPLES;
+       rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT)) {
+    if (!record_packed(&v) || v.mv_size > ZDICT_SAMPLE_MAX)
+      continue;
+    if (cap - at < v.mv_size) {
+      uint8_t *nb = malloc(cap * 2);
+      if (!nb) {
+        rc = ENOMEM;
+        break;
+      }
+      memcpy(nb, samples, at);
+      crdt_wipe(samples, cap);
+      free(samples);
+      samples = nb;
+      cap *= 2;
+    }
+    memcpy(samples + at, v.mv_data, v.mv_size);
+    at += v.mv_size;
+    sizes[ns++] = v.mv_size;
+  }
+  mdb_cursor_close(cur);
+  if (rc && rc != MDB_NOTFOUND)
+    goto out;
+  rc = 0;
+  if (ns < ZDICT_MIN)
+    goto out;
+  /* zstd wants some ten times the dictionary's size in samples */
+  size_t want = at / 10 < ZDICT_CAP ? at / 10 : ZDICT_CAP;
+  size_t dn = want < 1024 ? 0
+                          : ZDICT_trainFromBuffer(dict, want, samples, sizes,
+                                                  (unsigned)ns);
+  if (!dn || ZDICT_isError(dn))
+    goto out; /* alike or too few: tried again later */
+  MDB_val dk = zdict_key, dv = {dn, dict};
+  if ((rc = sv_put(s, txn, s->dbi[DB_META], &dk, &dv, 0)) != 0)
+    goto out;
+  zdict_drop_trained(s);
+  if (zdict_make(dict, dn, &s->ztc, &s->ztd) != GS_OK) {
+    rc = ENOMEM;
+    goto out;
+  }
+  s->zt_gen = s->wgen;
+  s->zw = s->ztc;
+  s->zw_gen = s->wgen;
+  *made = true;
+  if (squeeze)
+    err = squeeze_all(s, txn);
+out:
+  if (samples)
+    crdt_wipe(samples, cap);
+  if (dict)
+    crdt_wipe(dict, ZDICT_CAP);
+  free(samples);
+  free(dict);
+  free(sizes);
+  if (!err && rc)
+    err = rc == ENOMEM ? GS_ENOMEM : lmdb_err(rc);
+  return err;
+}
+
+/* After a write in txn: dictionary 1 trained (and the records squeezed)
+ * when the store has none and holds ZDICT_MIN records or more (after a
+ * training that failed in this open, twice as many as it had then). */
+static gs_err zdict_maybe(store *s, MDB_txn *txn)
+{
+  ZSTD_CDict *cd;
+  ZSTD_DDict *dd;
+  if (txn == s->wtxn && s->zw_gen == s->wgen && s->zw)
+    return GS_OK;
+  gs_err err = zdict_find(s, txn, &cd, &dd);
+  if (err || cd)
+    return err;
+  MDB_stat st;
+  int rc = mdb_stat(txn, s->dbi[DB_RECORDS], &st);
+  if (rc)
+    return lmdb_err(rc);
+  if (st.ms_entries < ZDICT_MIN || st.ms_entries < s->zfail_at)
+    return GS_OK;
+  bool made;
+  if ((err = zdict_train(s, txn, true, &made)) == GS_OK && !made)
+    s->zfail_at = st.ms_entries * 2;
+  return err;
+}
+
+/* The squeeze pass of the format upgrade: a version-4 record squeezed
+ * (upgrade_fn) when the store has a dictionary. */
+static gs_err upgrade_squeeze(store *s, MDB_txn *txn, const MDB_val *v,
+                              MDB_val *nv, void **owned)
+{
+  nv->mv_data = NULL;
+  if (!record_packed(v) || v->mv_size > ZREC_MAX)
+    return GS_OK;
+  uint8_t *b = malloc(v->mv_size);
+  size_t n = v->mv_size;
+  if (!b)
+    return GS_ENOMEM;
+  memcpy(b, v->mv_data, n);
+  gs_err err = record_squeeze(s, txn, b, &n);
+  if (err || n == v->mv_size) {
+    crdt_wipe(b, v->mv_size);
+    free(b);
+    return err;
+  }
+  *owned = b;
+  nv->mv_data = b;
+  nv->mv_size = n;
+  return GS_OK;
+}
+
+/* Before the squeeze pass (while its mark is there): the dictionary
+ * trained in a transaction of its own, when the store has none and
+ * enough records. */
+static gs_err zdict_upgrade_train(store *s)
+{
+  for (int tries = 0; tries < RETRIES; tries++) {
+    MDB_txn *txn;
+    MDB_val mk = {15, "upgrade-squeeze"}, mv;
+    ZSTD_CDict *cd;
+    ZSTD_DDict *dd;
+    MDB_stat st;
+    bool made = false;
+    gs_err err = txn_begin(s, 0, &txn);
+    if (err)
+      return err;
+    int rc = sv_get(s, txn, s->dbi[DB_META], &mk, &mv);
+    if (rc == 0)
+      rc = mdb_stat(txn, s->dbi[DB_RECORDS], &st);
+    if (rc == 0 && (err = zdict_find(s, txn, &cd, &dd)) == GS_OK && !cd &&
+        st.ms_entries >= ZDICT_MIN)
+      err = zdict_train(s, txn, false, &made);
+    if (err || rc || !made) {
+      mdb_txn_abort(txn);
+      return err ? err : rc == MDB_NOTFOUND ? GS_OK : lmdb_err(rc);
+    }
+    if ((rc = mdb_txn_commit(txn)) != MDB_MAP_FULL)
+      return lmdb_err(rc);
+    if ((err = grow_map(s)) != GS_OK)
+      return err;
+  }
+  return lmdb_err(MDB_MAP_FULL);
 }
 
 /* One batch of the hist upgrade (the keys of formats 1 to 4, the hlc in
@@ -3300,14 +3816,18 @@ static void touched_read(store *s, MDB_cursor *cur, cipher_item *it,
 /* Item it's record (opened, or new), its ops idx[it->from..it->to)
  * applied, encoded into it->enc; the hist entry of each (record, change)
  * added to hist; it->same when, in a sealed store, the new bytes are the
- * opened ones (not a value that sealing under way has not sealed yet):
- * then neither sealed nor written again. Not in an open store: there the
- * compare of every record costs more (2% of a merge) than the rare put
- * of a lost edit it saves. */
+ * opened ones (version 4's, a squeezed one's unsqueezed; not a value
+ * that sealing under way has not sealed yet): then neither squeezed,
+ * sealed nor written again. Not in an open store: there the compare of
+ * every record costs more (2% of a merge) than the rare put of a lost
+ * edit it saves. Else squeezed now, or, defer, marked to be squeezed by
+ * the thread that seals its block (it->sq). */
 static gs_err touched_apply(store *s, MDB_txn *txn, touched_set *ts,
                             const size_t *idx, cipher_item *it,
-                            key_list *hist)
+                            key_list *hist, bool defer)
 {
+  const uint8_t *old = it->plain; /* its version-4 bytes */
+  size_t oldn = it->plainn;
   size_t first = idx[it->from];
   const crdt_change *c0 = ts->ch[ts->chg[first]].c;
   const crdt_op *op0 = ts->op[first];
@@ -3322,8 +3842,11 @@ static gs_err touched_apply(store *s, MDB_txn *txn, touched_set *ts,
     return it->rc ? lmdb_err(it->rc) : it->err;
   } else {
     MDB_val pv = {it->plainn, (void *)it->plain};
+    bool squeezed = record_squeezed(&pv);
     if ((err = record_decode(s, txn, &it->k, &pv, true, &rec)) != GS_OK)
       return err;
+    if (squeezed) /* unsqueezed by the decode, in zrec until the next */
+      old = s->zrec, oldn = s->zrecn;
   }
   /* the key is coll 0 id(16) scope, as record_key wrote it */
   const uint8_t *kb = it->k.mv_data, *nul = memchr(kb, 0, it->k.mv_size);
@@ -3349,8 +3872,11 @@ static gs_err touched_apply(store *s, MDB_txn *txn, touched_set *ts,
       (err = origins_pack(s, txn, it->enc, &it->encn)) != GS_OK)
     goto out;
   it->same = s->key && !it->fresh && it->plain != it->raw &&
-             it->encn == it->plainn &&
-             memcmp(it->enc, it->plain, it->encn) == 0;
+             it->encn == oldn && memcmp(it->enc, old, oldn) == 0;
+  if (!it->same && defer)
+    it->sq = true;
+  else if (!it->same)
+    err = record_squeeze(s, txn, it->enc, &it->encn);
 out:
   crdt_record_free(rec);
   return err;
@@ -3571,6 +4097,9 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     goto out;
   }
   last_key lr = {.known = false};
+  ZSTD_CDict *cd; /* the records' dictionary, if the store has one */
+  if ((err = zdict_for_write(s, txn, &cd)) != GS_OK)
+    goto out;
   for (size_t i = 0; i < n;) {
     /* the chunk's records */
     for (m = 0; i < n && m < TOUCHED_CHUNK; m++) {
@@ -3586,9 +4115,9 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
       it->to = i;
     }
 #ifndef _WIN32
-    if (s->key && m >= CIPHER_THREAD_MIN && s->cipher_skip)
+    if ((s->key || cd) && m >= CIPHER_THREAD_MIN && s->cipher_skip)
       s->cipher_skip--;
-    else if (s->key && m >= CIPHER_THREAD_MIN)
+    else if ((s->key || cd) && m >= CIPHER_THREAD_MIN)
       w = cipher_worker_get(s);
 #endif
     if (!w) { /* each record in turn, on this thread */
@@ -3604,7 +4133,8 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
           it->plain = v.mv_data;
           it->plainn = v.mv_size;
         }
-        if ((err = touched_apply(s, txn, ts, idx, it, &hist)) != GS_OK ||
+        if ((err = touched_apply(s, txn, ts, idx, it, &hist, false)) !=
+                GS_OK ||
             (err = touched_put(s, txn, rcur, it, &lr, &scopes)) != GS_OK)
           goto out;
         free(it->enc);
@@ -3633,20 +4163,21 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     if (pneed > used)
       used = pneed;
     size_t at = 0, sat = 0; /* bytes of tplain, of tsealed (wanted) */
-    for (size_t j = 0; j < m; j++)
+    for (size_t j = 0; s->key && j < m; j++)
       if (!items[j].rc && items[j].rawn >= CRDT_SEAL_OVERHEAD) {
         items[j].plain = s->tplain + at;
         items[j].plainn = items[j].rawn - CRDT_SEAL_OVERHEAD;
         at += items[j].plainn;
       }
-    cipher_post(w, items, m, s);
+    cipher_post(w, items, m, s, cd);
     for (size_t j = 0; j < m; j++) {
       cipher_item *it = &items[j];
       if (j % CIPHER_BLOCK == 0)
         cipher_take(w, s->sealer, j / CIPHER_BLOCK, false);
-      if ((err = touched_apply(s, txn, ts, idx, it, &hist)) != GS_OK)
+      if ((err = touched_apply(s, txn, ts, idx, it, &hist, cd != NULL)) !=
+          GS_OK)
         goto out;
-      if (!it->same && it->encn &&
+      if (s->key && !it->same && it->encn &&
           (err = touched_sealed_room(s, it, &sat)) != GS_OK)
         goto out;
       if ((j + 1) % CIPHER_BLOCK == 0 || j + 1 == m)
@@ -3692,6 +4223,8 @@ out:
     crdt_wipe(s->tplain, used); /* no plaintext left between batches */
   key_list_free(&scopes);
   key_list_free(&hist);
+  if (!err && n) /* the store's dictionary, at its ZDICT_MIN'th record */
+    err = zdict_maybe(s, txn);
   return err;
 }
 

@@ -51,8 +51,10 @@ enum {
  * the value, a stamp table, numbered field names), history keys by a
  * local feed number instead of the feed. 4: records' origin tables as
  * local numbers (store.c, "origin numbers"). 5: history keys without the
- * hlc, the feed number and seq as short numbers (store.c, "hist keys"). */
-#define STORE_FORMAT 5
+ * hlc, the feed number and seq as short numbers (store.c, "hist keys").
+ * 6: records squeezed by a zstd dictionary trained from the store's own
+ * records (store.c, "record dictionaries"). */
+#define STORE_FORMAT 6
 
 /* Open (or with STORE_CREATE create) the store in directory dir, which
  * must exist. GS_ENOTINIT when there is no store and STORE_CREATE is not

@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zdict.h>
 #include <zstd.h>
 
 #include "crdt/crdt.h"
@@ -289,25 +290,31 @@ static double bare_run(const char *dir, size_t n, size_t size, size_t every,
  * (crdt_change_build), its BLAKE2b (crdt_change_hash: the next change's
  * prev and the version vector's head), its zstd frame (change_pack's
  * level, bound and rule), each record's state (crdt_record_new, the
- * record's ops applied with the change's stamp, crdt_record_encode) and,
- * in a sealed store, the change's kept bytes and every record sealed
+ * record's ops applied with the change's stamp, crdt_record_encode),
+ * each record squeezed (store format 6: zstd level 1 with a dictionary
+ * trained once, before the clock, from the first FLOOR_SAMPLES records,
+ * as the store trains its own; here of the version-3 bytes, whose origin
+ * the store numbers first) and, in a sealed store, the change's kept bytes and every record sealed
  * (crdt_sealer_seal, the store's associated data: the table's name, 0,
  * the LMDB key). The constants below are store.c's and change.c's. */
 #define FLOOR_PACK_MIN 64   /* store.c PACK_MIN */
 #define FLOOR_PACK_GAIN 16  /* PACK_GAIN */
 #define FLOOR_PACK_LEVEL 1  /* PACK_LEVEL */
 #define FLOOR_DOMAIN "gridsync-change-v1" /* change.c CHANGE_DOMAIN */
+#define FLOOR_SAMPLES 2000 /* store.c ZDICT_SAMPLES */
+#define FLOOR_DICT 16384   /* ZDICT_CAP */
 #define FLOOR_SCOPE "s/c/g01"
 #define FLOOR_COLL "resident"
 
 /* The pieces, each timed on its own (floor_change with a clock). */
-enum { F_BUILD, F_SIGN, F_HASH, F_ZSTD, F_RECORDS, F_SEAL, F_N };
+enum { F_BUILD, F_SIGN, F_HASH, F_ZSTD, F_RECORDS, F_SQUEEZE, F_SEAL, F_N };
 
 typedef struct floor_ctx {
   uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN];
   crdt_sealer *sealer; /* NULL: the store is not sealed */
-  ZSTD_CCtx *zc;
-  uint8_t *zbuf, *sbuf, *msg;
+  ZSTD_CCtx *zc, *rc; /* the change's frame; the records' */
+  ZSTD_CDict *dict;   /* the records' dictionary */
+  uint8_t *zbuf, *rbuf, *sbuf, *msg;
   size_t scap, mcap;
   uint8_t feed[CRDT_FEED_LEN];
   uint8_t prev[CRDT_HASH_LEN];
@@ -315,7 +322,7 @@ typedef struct floor_ctx {
   crdt_hlc hlc;
   uint8_t *enc[64]; /* a change's records, encoded */
   size_t encn[64];
-  uint64_t raw_b, packed_b, rec_b, nrec, nch; /* bytes made */
+  uint64_t raw_b, packed_b, rec_b, sq_b, nrec, nch; /* bytes made */
   bool sign_checked;
 } floor_ctx;
 
@@ -357,6 +364,63 @@ static void floor_seal(floor_ctx *f, const char *db, const void *key,
   floor_room(&f->sbuf, &f->scap, n + CRDT_SEAL_OVERHEAD);
   if (crdt_sealer_seal(f->sealer, ad, dn + 1 + kn, msg, n, f->sbuf) != GS_OK)
     die("floor seal", GS_ECRYPTO);
+}
+
+#define FLOOR_REC_MAX 65536 /* store.c ZREC_MAX */
+
+/* The records' dictionary of f, trained from the first FLOOR_SAMPLES
+ * residents' records (version 3), as a store trains its own. */
+static void floor_dict(floor_ctx *f)
+{
+  size_t cap = (size_t)FLOOR_SAMPLES * 1024, at = 0;
+  uint8_t *samples = malloc(cap), *dict = malloc(FLOOR_DICT);
+  size_t *sizes = malloc(FLOOR_SAMPLES * sizeof *sizes);
+  uint8_t id[CRDT_ID_LEN], last[CRDT_ID_LEN] = {0};
+  crdt_stamp st = {.hlc = 1};
+  resident r;
+  gs_err err;
+  if (!samples || !dict || !sizes)
+    die("floor dict", GS_ENOMEM);
+  memcpy(st.origin, f->pk, CRDT_KEY_LEN);
+  for (size_t i = 0; i < FLOOR_SAMPLES; i++) {
+    uint8_t *enc;
+    size_t n;
+    crdt_id_next(1735689600000ULL, NULL, last, id);
+    memcpy(last, id, CRDT_ID_LEN);
+    make_resident(&r, i, id);
+    crdt_record *rec = crdt_record_new(FLOOR_SCOPE, strlen(FLOOR_SCOPE),
+                                       FLOOR_COLL, strlen(FLOOR_COLL), id);
+    if (!rec)
+      die("floor dict", GS_ENOMEM);
+    for (int o = 0; o < 10; o++)
+      if ((err = crdt_record_apply(rec, &r.ops[o], &st)))
+        die("floor dict", err);
+    if ((err = crdt_record_encode(rec, &enc, &n)))
+      die("floor dict", err);
+    crdt_record_free(rec);
+    if (n > cap - at)
+      die("floor dict", GS_ENOMEM);
+    memcpy(samples + at, enc, n);
+    at += n;
+    sizes[i] = n;
+    free(enc);
+  }
+  size_t want = at / 10 < FLOOR_DICT ? at / 10 : FLOOR_DICT;
+  size_t dn = ZDICT_trainFromBuffer(dict, want, samples, sizes, FLOOR_SAMPLES);
+  if (ZDICT_isError(dn))
+    die("floor dict", GS_ECORRUPT);
+  if (!(f->dict = ZSTD_createCDict(dict, dn, 1)) ||
+      !(f->rc = ZSTD_createCCtx()) ||
+      !(f->rbuf = malloc(ZSTD_compressBound(FLOOR_REC_MAX))))
+    die("floor dict", GS_ENOMEM);
+  /* as store.c squeezes: no checksum, no dictionary id */
+  if (ZSTD_isError(ZSTD_CCtx_setParameter(f->rc, ZSTD_c_checksumFlag, 0)) ||
+      ZSTD_isError(ZSTD_CCtx_setParameter(f->rc, ZSTD_c_dictIDFlag, 0)) ||
+      ZSTD_isError(ZSTD_CCtx_refCDict(f->rc, f->dict)))
+    die("floor dict", GS_EINVAL);
+  free(samples);
+  free(dict);
+  free(sizes);
 }
 
 /* The required work of one change of k residents (ops: k * 10, the ids
@@ -439,6 +503,18 @@ static void floor_change(floor_ctx *f, const crdt_op *ops,
     crdt_record_free(rec);
   }
   floor_mark(fk, F_RECORDS);
+  for (size_t r = 0; r < k; r++) { /* kept when shorter, as store.c does */
+    f->rec_b += f->encn[r];
+    size_t z = ZSTD_compress2(f->rc, f->rbuf,
+                              ZSTD_compressBound(FLOOR_REC_MAX), f->enc[r],
+                              f->encn[r]);
+    if (!ZSTD_isError(z) && z > 4 && z - 1 < f->encn[r]) {
+      memcpy(f->enc[r] + 3, f->rbuf + 4, z - 4);
+      f->encn[r] = z - 1;
+    }
+    f->sq_b += f->encn[r];
+  }
+  floor_mark(fk, F_SQUEEZE);
   if (f->sealer) {
     uint8_t ck[CRDT_FEED_LEN + 8]; /* changes: feed(16) seq(8) */
     memcpy(ck, f->feed, CRDT_FEED_LEN);
@@ -453,10 +529,8 @@ static void floor_change(floor_ctx *f, const crdt_op *ops,
   floor_mark(fk, F_SEAL);
   f->raw_b += rawlen;
   f->packed_b += keptn;
-  for (size_t r = 0; r < k; r++) {
-    f->rec_b += f->encn[r];
+  for (size_t r = 0; r < k; r++)
     free(f->enc[r]);
-  }
   f->nrec += k;
   f->nch++;
   free(raw);
@@ -484,17 +558,18 @@ static void floor_loop(size_t n, size_t per, bool sealed)
   if (!(f.zc = ZSTD_createCCtx()) ||
       !(f.zbuf = malloc(ZSTD_compressBound(CRDT_CHANGE_MAX))))
     die("floor", GS_ENOMEM);
+  floor_dict(&f);
   crdt_op *ops = malloc(per * 10 * sizeof *ops);
   resident *rs = malloc(per * sizeof *rs);
   if (!ops || !rs || per > sizeof f.enc / sizeof f.enc[0])
     die("floor", GS_ENOMEM);
   floor_clock fk = {.at = 0};
-  double wall = 0, cpu = 0, bytes[3] = {0};
+  double wall = 0, cpu = 0, bytes[4] = {0};
   for (int pass = 0; pass < 2; pass++) {
     uint8_t id[CRDT_ID_LEN], last[CRDT_ID_LEN] = {0};
     f.seq = 0;
     f.hlc = 0;
-    f.raw_b = f.packed_b = f.rec_b = f.nrec = f.nch = 0;
+    f.raw_b = f.packed_b = f.rec_b = f.sq_b = f.nrec = f.nch = 0;
     for (size_t i = 0; i < n;) {
       size_t k = 0;
       struct timespec rt;
@@ -517,22 +592,26 @@ static void floor_loop(size_t n, size_t per, bool sealed)
       bytes[0] = (double)f.raw_b / (double)f.nch;
       bytes[1] = (double)f.packed_b / (double)f.nch;
       bytes[2] = (double)f.rec_b / (double)f.nrec;
+      bytes[3] = (double)f.sq_b / (double)f.nrec;
     }
   }
   printf("%.6f %.6f", wall, cpu);
   for (int p = 0; p < F_N; p++)
     printf(" %.6f", fk.t[p]);
-  printf(" %.1f %.1f %.1f\n", bytes[0], bytes[1], bytes[2]);
+  printf(" %.1f %.1f %.1f %.1f\n", bytes[0], bytes[1], bytes[2], bytes[3]);
   crdt_sealer_free(f.sealer);
   ZSTD_freeCCtx(f.zc);
+  ZSTD_freeCCtx(f.rc);
+  ZSTD_freeCDict(f.dict);
   free(f.zbuf);
+  free(f.rbuf);
   free(f.sbuf);
   free(f.msg);
   free(ops);
   free(rs);
 }
 
-#define FLOOR_FIGS (2 + F_N + 3)
+#define FLOOR_FIGS (2 + F_N + 4)
 
 /* floor_loop in a fresh process (as bare_run, for the same reason): its
  * FLOOR_FIGS figures into v. */
@@ -784,16 +863,19 @@ int main(int argc, char **argv)
          "encode the records (crdt_record_new, apply, encode)",
          fm[2 + F_RECORDS] * us);
   printf("  %-58s %6.2f\n",
+         "squeeze the records (zstd level 1, the store's dictionary)",
+         fm[2 + F_SQUEEZE] * us);
+  printf("  %-58s %6.2f\n",
          sealed ? "seal (XChaCha20-Poly1305: each record, the change)"
                 : "seal (none: the store is not sealed)",
          fm[2 + F_SEAL] * us);
   printf("  %-58s %6.2f  (timed at once: %.2f)\n", "the pieces' sum",
          (fm[2 + F_BUILD] + fm[2 + F_HASH] + fm[2 + F_ZSTD] +
-          fm[2 + F_RECORDS] + fm[2 + F_SEAL]) * us,
+          fm[2 + F_RECORDS] + fm[2 + F_SQUEEZE] + fm[2 + F_SEAL]) * us,
          f_cpu * us);
   printf("  (its bytes: a change of %zu records %.0f B, kept %.0f B; "
-         "a record %.1f B encoded)\n",
-         per_change, fm[2 + F_N], fm[3 + F_N], fm[4 + F_N]);
+         "a record %.1f B encoded, %.1f B squeezed)\n",
+         per_change, fm[2 + F_N], fm[3 + F_N], fm[4 + F_N], fm[5 + F_N]);
   free(ops);
   free(rs);
   free(r);

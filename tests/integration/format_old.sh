@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_format_old.py against a real build of an older store format: builds
 # gridsync at the last commit of store format FORMAT (2: f74a828, 3:
-# 349bbfd, 4: 8ce342b) from this clone's history, out of the tree (in
+# 349bbfd, 4: 8ce342b, 5: 8f749f3) from this clone's history, out of the tree (in
 # ${TMPDIR:-/tmp}/gridsync-formatFORMAT-COMMIT), then runs the test with it
 # as GRIDSYNC_OLD (a store of that format made and loaded by it, upgraded
 # by this build: at once, and killed half-way and resumed). Exit 77
@@ -15,6 +15,7 @@ case $format in
 2) old=f74a828d7e71249d7fefddf40b2d7837a0326c83 ;;
 3) old=349bbfd ;;
 4) old=8ce342b ;;
+5) old=8f749f3 ;;
 *) echo "no build of store format $format is known" >&2; exit 2 ;;
 esac
 if ! git cat-file -e "$old^{commit}" 2>/dev/null; then

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Store formats 3, 4 and 5 (issue 20) with real processes. A store that
+"""Store formats 3 to 6 (issue 20) with real processes. A store that
 a gridsync of an older store format (GRIDSYNC_OLD, of format
-GRIDSYNC_OLD_FORMAT: 2, 3 or 4, e.g. main before format 3, 4 or 5) made
+GRIDSYNC_OLD_FORMAT: 2 to 5, e.g. main before format 3, 4, 5 or 6) made
 and loaded is upgraded as this build opens it; killed (SIGKILL) while it
 rewrites the records or the hist keys, it resumes at the next open. Both end with the
-records the old build showed, and with the same state digest (from format
-3: the old build's own); the old build then refuses the store with a
+records the old build showed, squeezed by a dictionary trained from them
+(format 6), and with the same state digest (from format 3: the old
+build's own); the old build then refuses the store with a
 clear error instead of misreading it.
 
     GRIDSYNC=build/cli/gridsync GRIDSYNC_OLD=/path/to/old/gridsync \
@@ -102,6 +103,8 @@ class FormatOld(Base):
         self.assertLess(p.stderr.index("upgrading"),
                         p.stderr.index("compacting"))
         self.assertEqual(upgrade_marks(a), [])
+        self.assertIn("zdict:1", meta_keys(a),
+                      "a dictionary trained from the records (format 6)")
         self.assertEqual(content(GS, a), before)
         self.assertEqual(
             run(GS, a, "--json", "history", "resident", rid).stdout,

@@ -14,6 +14,7 @@
 #include <sched.h>
 #endif
 
+#include "tests/unit/storage/squeeze_util.h"
 #include "tests/unit/storage/store_test_util.h"
 
 static char dir[64];
@@ -301,7 +302,26 @@ Test(store_seal_par, swapped_values_in_a_batch_are_refused_and_nothing_written,
   refused_untouched(true);
 }
 
-/* The plain bytes of every record of the stores at p and q are the same;
+/* The store's dictionary (meta "zdict:1", sealed) opened into d (cap
+ * 16 KiB); *dn 0 when there is none. */
+static void sealed_dict(raw_env *r, uint8_t *d, size_t *dn)
+{
+  MDB_val k = {7, "zdict:1"}, v;
+  uint8_t ad[16] = "meta";
+  memcpy(ad + 5, "zdict:1", 7);
+  *dn = 0;
+  if (mdb_get(r->txn, raw_db(r, "meta"), &k, &v) != 0)
+    return;
+  cr_assert(v.mv_size > CRDT_SEAL_OVERHEAD &&
+            v.mv_size - CRDT_SEAL_OVERHEAD <= 16384);
+  cr_assert_eq(crdt_seal_open(key_a, ad, 12, v.mv_data, v.mv_size, d), GS_OK,
+               "the dictionary sealed");
+  *dn = v.mv_size - CRDT_SEAL_OVERHEAD;
+}
+
+/* The plain bytes of every record of the stores at p and q are the same
+ * (squeezed ones unsqueezed: each store trained its own dictionary, from
+ * the records it held when it had ZDICT_MIN);
  * *prefixes: the distinct nonce prefixes of p's records. */
 static void same_plain(const char *p, const char *q, size_t *prefixes_p,
                        size_t *prefixes_q)
@@ -311,15 +331,23 @@ static void same_plain(const char *p, const char *q, size_t *prefixes_p,
   cr_assert(np && nq);
   raw_open(&rp, p, MDB_RDONLY);
   raw_open(&rq, q, MDB_RDONLY);
+  static uint8_t dp[16384], dq[16384], xp[4096], yq[4096];
+  size_t dpn, dqn;
+  sealed_dict(&rp, dp, &dpn);
+  sealed_dict(&rq, dq, &dqn);
+  cr_assert(dpn && dqn, "both stores have a dictionary");
   for (uint64_t i = 0; i < NREC; i++) {
-    size_t a, b;
-    uint8_t *x = record_plain(&rp, i, &a, np[i]);
-    uint8_t *y = record_plain(&rq, i, &b, nq[i]);
+    size_t a, b, an, bn;
+    uint8_t *x0 = record_plain(&rp, i, &an, np[i]);
+    uint8_t *y0 = record_plain(&rq, i, &bn, nq[i]);
+    cr_assert(t_unsqueeze(dp, dpn, x0, an, xp, sizeof xp, &a));
+    cr_assert(t_unsqueeze(dq, dqn, y0, bn, yq, sizeof yq, &b));
+    free(x0);
+    free(y0);
+    uint8_t *x = xp, *y = yq;
     cr_assert_eq(a, b, "record %llu: the same length", (unsigned long long)i);
     cr_assert_eq(memcmp(x, y, a), 0, "record %llu: the same plain bytes",
                  (unsigned long long)i);
-    free(x);
-    free(y);
   }
   mdb_txn_abort(rp.txn);
   mdb_env_close(rp.env);
