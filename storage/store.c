@@ -55,6 +55,7 @@ static const char *const db_names[DB_COUNT] = {
 /* A thread's means to squeeze records ("record dictionaries"). */
 typedef struct squeezer {
   ZSTD_CCtx *cc;
+  ZSTD_DCtx *dc;
   uint8_t *frame; /* ZREC_FRAME bytes */
 } squeezer;
 
@@ -141,15 +142,14 @@ struct store {
   /* records squeezed by a dictionary (format 6, "record dictionaries"
    * below): dictionary 1 known committed (zdc, zdd), or trained in the
    * write transaction of zt_gen (ztc, ztd); the one the write transaction
-   * of zw_gen squeezes with (zw, NULL: none); a squeezed record's frame
-   * (zframe) and its bytes (zrec); the records held at a training that
-   * failed in this open (tried again at twice as many) */
+   * of zw_gen squeezes with (zw, NULL: none); this thread's squeezer
+   * (zq); a squeezed record's bytes (zrec, zrecn); the records held at a
+   * training that failed in this open (tried again at twice as many) */
   ZSTD_CDict *zdc, *ztc, *zw;
   ZSTD_DDict *zdd, *ztd;
   uint64_t zt_gen, zw_gen, zfail_at;
   squeezer zq; /* this thread's */
-  ZSTD_DCtx *zrd;
-  uint8_t *zframe, *zrec;
+  uint8_t *zrec;
   size_t zrecn; /* zrec's bytes */
 };
 
@@ -442,14 +442,18 @@ static bool squeezer_init(squeezer *q)
     ZSTD_freeCCtx(q->cc);
     q->cc = NULL;
   }
+  if (!q->dc)
+    q->dc = ZSTD_createDCtx();
   if (!q->frame)
     q->frame = malloc(ZREC_FRAME);
-  return q->cc && q->frame;
+  return q->cc && q->dc && q->frame;
 }
 
 static void squeezer_free(squeezer *q)
 {
   ZSTD_freeCCtx(q->cc);
+  ZSTD_freeDCtx(q->dc);
+  q->dc = NULL;
   if (q->frame)
     crdt_wipe(q->frame, ZREC_FRAME);
   free(q->frame);
@@ -477,6 +481,47 @@ static void squeeze_bytes(squeezer *q, const ZSTD_CDict *cd, uint8_t *b,
   *n = 3 + (z - 4);
 }
 
+/* A squeezed record b (n bytes) as its version-4 bytes, strictly: the
+ * frame (its magic put back, in q->frame) must say how many bytes it
+ * holds, at most ZREC_MAX, be exactly n - 3 bytes and give exactly those,
+ * and they must be version 4 (GS_ECORRUPT else). Into out (ZREC_MAX
+ * bytes), or, out NULL, a buffer of their size made here (*made). */
+static gs_err unsqueeze_bytes(squeezer *q, const ZSTD_DDict *dd,
+                              const uint8_t *b, size_t n, uint8_t *out,
+                              uint8_t **made, size_t *outn)
+{
+  size_t fn = n - 3 + 4;
+  if (n < 4 || b[0] != 0x95 || b[1] != 5 || b[2] != 1 || fn > ZREC_FRAME)
+    return GS_ECORRUPT;
+  if (!dd)
+    return GS_ECORRUPT; /* squeezed, and no dictionary */
+  memcpy(q->frame, zstd_magic, 4);
+  memcpy(q->frame + 4, b + 3, n - 3);
+  unsigned long long want = ZSTD_getFrameContentSize(q->frame, fn);
+  if (want == ZSTD_CONTENTSIZE_ERROR || want == ZSTD_CONTENTSIZE_UNKNOWN ||
+      want > ZREC_MAX || want < 2 ||
+      ZSTD_findFrameCompressedSize(q->frame, fn) != fn)
+    return GS_ECORRUPT;
+  if (!out && !(out = *made = malloc(want)))
+    return GS_ENOMEM;
+  size_t got = ZSTD_decompress_usingDDict(q->dc, out, out == *made ? want
+                                                                   : ZREC_MAX,
+                                          q->frame, fn, dd);
+  gs_err err = ZSTD_isError(got)
+                   ? ZSTD_getErrorCode(got) == ZSTD_error_memory_allocation
+                         ? GS_ENOMEM
+                         : GS_ECORRUPT
+               : got != want || out[0] != 0x95 || out[1] != 4 ? GS_ECORRUPT
+                                                              : GS_OK;
+  if (err && made && *made) {
+    crdt_wipe(*made, want);
+    free(*made);
+    *made = NULL;
+  }
+  *outn = got;
+  return err;
+}
+
 #define TOUCHED_CHUNK 1024 /* records: bounds the plain bytes held */
 #define CIPHER_THREAD_MIN 16 /* records; fewer: waking the worker costs more */
 #define CIPHER_BLOCK 8       /* records taken at a time (about 3 us) */
@@ -499,26 +544,44 @@ typedef struct cipher_item {
   bool fresh, same;     /* a new record; enc equals plain (not written) */
   bool sown;            /* sealed is malloc'd (tsealed was full) */
   bool sq;              /* enc to be squeezed, before its seal */
+  bool opened;          /* plain was opened from a sealed raw */
+  uint8_t *unsq;        /* plain unsqueezed on the way (owned), unsqn */
+  size_t unsqn;
   gs_err err;           /* of its open or seal */
 } cipher_item;
 
 #ifndef _WIN32
-/* Open (it->raw into it->plain, which points into the chunk's buffer)
- * or seal (it->enc squeezed by cd with q when it->sq, then into
- * it->sealed) item it with sealer, as open_value, record_squeeze and
- * seal_value do (same associated data, same rule for a store being
- * sealed). Touches only it, q and sealer. */
+typedef struct cipher_job {
+  cipher_item *it;
+  size_t m, nb;
+  bool mixed;
+  uint32_t gen;
+  unsigned delay_us; /* tests: the worker's wait after taking a block */
+  uint64_t *here;    /* this thread's counts (store's cipher_here) */
+  const ZSTD_CDict *cd; /* the records' dictionary (items with sq) */
+  const ZSTD_DDict *dd; /* the same, to unsqueeze as they are opened */
+  squeezer *here_q;  /* this thread's squeezer (the store's) */
+} cipher_job;
+
+/* Open (it->raw into it->plain, which points into the chunk's buffer;
+ * then, when it is squeezed, unsqueezed by the job's dictionary into a
+ * buffer of its own, it->unsq) or seal (it->enc squeezed with q when
+ * it->sq, then into it->sealed) item it of job j with sealer, as
+ * open_value, record_unsqueeze, record_squeeze and seal_value do (same
+ * associated data, same rule for a store being sealed). Touches only it,
+ * q and sealer. */
 static void cipher_one(bool mixed, crdt_sealer *sealer, squeezer *q,
-                       const ZSTD_CDict *cd, cipher_item *it, bool seal)
+                       const cipher_job *j, cipher_item *it, bool seal)
 {
-  if (seal && it->sq)
-    squeeze_bytes(q, cd, it->enc, &it->encn);
-  if (seal ? !it->sealed : it->rc || it->plain == it->raw)
-    return; /* nothing to seal; not read, or not sealed */
-  uint8_t ad[AD_MAX];
-  size_t adn = seal_ad(DB_RECORDS, &it->k, ad, sizeof ad);
-  if (seal) { /* it->err written only on a failure (else the item's
-               * line would go back and forth between the two cores) */
+  if (seal) {
+    if (it->sq)
+      squeeze_bytes(q, j->cd, it->enc, &it->encn);
+    if (!it->sealed)
+      return; /* nothing to seal */
+    uint8_t ad[AD_MAX];
+    size_t adn = seal_ad(DB_RECORDS, &it->k, ad, sizeof ad);
+    /* it->err written only on a failure (else the item's line would go
+     * back and forth between the two cores) */
     gs_err err = !adn ? lmdb_err(MDB_BAD_VALSIZE)
                  : crdt_sealer_seal(sealer, ad, adn, it->enc, it->encn,
                                     it->sealed) != GS_OK
@@ -528,25 +591,44 @@ static void cipher_one(bool mixed, crdt_sealer *sealer, squeezer *q,
       it->err = err;
     return;
   }
-  if (adn && it->rawn >= CRDT_SEAL_OVERHEAD &&
-      crdt_sealer_open(sealer, ad, adn, it->raw, it->rawn,
-                       (uint8_t *)it->plain) == GS_OK)
-    return;
-  if (mixed) { /* one not sealed yet: read as it is */
-    it->plain = it->raw;
-    it->plainn = it->rawn;
-  } else {
-    it->err = GS_ESEAL;
+  if (it->rc)
+    return; /* not read */
+  if (it->plain != it->raw) { /* sealed: opened into it->plain */
+    uint8_t ad[AD_MAX];
+    size_t adn = seal_ad(DB_RECORDS, &it->k, ad, sizeof ad);
+    if (adn && it->rawn >= CRDT_SEAL_OVERHEAD &&
+        crdt_sealer_open(sealer, ad, adn, it->raw, it->rawn,
+                         (uint8_t *)it->plain) == GS_OK) {
+      it->opened = true;
+    } else if (mixed) { /* one not sealed yet: read as it is */
+      it->plain = it->raw;
+      it->plainn = it->rawn;
+    } else {
+      it->err = GS_ESEAL;
+      return;
+    }
+  }
+  if (j->dd && it->plainn >= 2 && it->plain[0] == 0x95 &&
+      it->plain[1] == 5) { /* squeezed: unsqueezed too */
+    uint8_t *u = NULL;
+    gs_err err = unsqueeze_bytes(q, j->dd, it->plain, it->plainn, NULL, &u,
+                                 &it->unsqn);
+    if (err) {
+      it->err = err;
+      return;
+    }
+    it->unsq = u;
+    it->plain = u;
+    it->plainn = it->unsqn;
   }
 }
 
-static void cipher_block(bool mixed, crdt_sealer *sealer, squeezer *q,
-                         const ZSTD_CDict *cd, cipher_item *it, size_t m,
-                         size_t b, bool seal)
+static void cipher_block(crdt_sealer *sealer, squeezer *q,
+                         const cipher_job *j, size_t b, bool seal)
 {
-  size_t end = (b + 1) * CIPHER_BLOCK < m ? (b + 1) * CIPHER_BLOCK : m;
+  size_t end = (b + 1) * CIPHER_BLOCK < j->m ? (b + 1) * CIPHER_BLOCK : j->m;
   for (size_t i = b * CIPHER_BLOCK; i < end; i++)
-    cipher_one(mixed, sealer, q, cd, &it[i], seal);
+    cipher_one(j->mixed, sealer, q, j, &j->it[i], seal);
 }
 
 #define CIPHER_MAXB CIPHER_BLOCKS(TOUCHED_CHUNK)
@@ -558,16 +640,6 @@ static void cipher_block(bool mixed, crdt_sealer *sealer, squeezer *q,
 #define CIPHER_GEN(v) ((uint32_t)((v) >> 32))
 #define CIPHER_IDX(v) ((size_t)((v) & 0xffffffffu))
 
-typedef struct cipher_job {
-  cipher_item *it;
-  size_t m, nb;
-  bool mixed;
-  uint32_t gen;
-  unsigned delay_us; /* tests: the worker's wait after taking a block */
-  uint64_t *here;    /* this thread's counts (store's cipher_here) */
-  const ZSTD_CDict *cd; /* the records' dictionary (items with sq) */
-  squeezer *here_q;  /* this thread's squeezer (the store's) */
-} cipher_job;
 
 typedef struct cipher_worker {
   pthread_t t;
@@ -696,7 +768,7 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
   while (cipher_claim(&w->onext, j, &b)) {
     if (j->delay_us)
       usleep(j->delay_us);
-    cipher_block(j->mixed, w->sealer, &w->sq, j->cd, j->it, j->m, b, false);
+    cipher_block(w->sealer, &w->sq, j, b, false);
     atomic_fetch_add_explicit(&w->wopened, 1, memory_order_relaxed);
     atomic_store(&w->odone[b], true);
   }
@@ -708,8 +780,7 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
       if (cipher_claim(&w->snext, j, &b)) {
         if (j->delay_us)
           usleep(j->delay_us);
-        cipher_block(j->mixed, w->sealer, &w->sq, j->cd, j->it, j->m, b,
-                     true);
+        cipher_block(w->sealer, &w->sq, j, b, true);
         atomic_fetch_add_explicit(&w->wsealed, 1, memory_order_relaxed);
         atomic_store(&w->sdone[b], true);
       }
@@ -830,13 +901,13 @@ static void cipher_worker_stop(store *s)
 /* Post the opens and seals of the m items of a chunk (their reads done,
  * their plain buffers set) to the worker: the job of generation gen. */
 static void cipher_post(cipher_worker *w, cipher_item *it, size_t m,
-                        store *s, const ZSTD_CDict *cd)
+                        store *s, const ZSTD_CDict *cd, const ZSTD_DDict *dd)
 {
   pthread_mutex_lock(&w->mu);
   cipher_job *j = &w->job;
   *j = (cipher_job){it,           m,  CIPHER_BLOCKS(m),
                     s->mixed,     j->gen + 1, s->cipher_delay_us,
-                    s->cipher_here, cd, &s->zq};
+                    s->cipher_here, cd, dd, &s->zq};
   for (size_t b = 0; b < j->nb; b++) {
     atomic_store(&w->odone[b], false);
     atomic_store(&w->sdone[b], false);
@@ -856,7 +927,7 @@ static void cipher_post(cipher_worker *w, cipher_item *it, size_t m,
 static void cipher_here(const cipher_job *j, crdt_sealer *sealer,
                         atomic_bool *done, size_t b, bool seal)
 {
-  cipher_block(j->mixed, sealer, j->here_q, j->cd, j->it, j->m, b, seal);
+  cipher_block(sealer, j->here_q, j, b, seal);
   j->here[seal]++;
   atomic_store(&done[b], true);
 }
@@ -3053,17 +3124,12 @@ static void zdict_free(store *s)
   ZSTD_freeCDict(s->zdc);
   ZSTD_freeDDict(s->zdd);
   squeezer_free(&s->zq);
-  ZSTD_freeDCtx(s->zrd);
-  if (s->zframe)
-    crdt_wipe(s->zframe, ZSTD_COMPRESSBOUND(ZREC_MAX));
   if (s->zrec)
     crdt_wipe(s->zrec, ZREC_MAX);
-  free(s->zframe);
   free(s->zrec);
   s->zdc = s->zw = NULL;
   s->zdd = NULL;
-  s->zrd = NULL;
-  s->zframe = s->zrec = NULL;
+  s->zrec = NULL;
 }
 
 /* zstd's two forms of dictionary bytes d (n of them): GS_ENOMEM, and
@@ -3118,8 +3184,6 @@ static gs_err zdict_find(store *s, MDB_txn *txn, ZSTD_CDict **cd,
 /* The squeezing buffers and contexts, made at the first need. */
 static gs_err zrec_room(store *s)
 {
-  if (!s->zframe && !(s->zframe = malloc(ZSTD_COMPRESSBOUND(ZREC_MAX))))
-    return GS_ENOMEM;
   if (!s->zrec && !(s->zrec = malloc(ZREC_MAX)))
     return GS_ENOMEM;
   return GS_OK;
@@ -3159,37 +3223,20 @@ static gs_err record_squeeze(store *s, MDB_txn *txn, uint8_t *b, size_t *n)
  * buffer (zrec; *v then views them until the next one). */
 static gs_err record_unsqueeze(store *s, MDB_txn *txn, MDB_val *v)
 {
-  const uint8_t *b = v->mv_data;
-  size_t n = v->mv_size, fn = n - 3 + 4;
   ZSTD_CDict *cd;
   ZSTD_DDict *dd;
-  if (n < 4 || b[2] != 1 || fn > ZSTD_COMPRESSBOUND(ZREC_MAX))
-    return GS_ECORRUPT;
+  uint8_t *none = NULL;
+  size_t got;
   gs_err err = zdict_find(s, txn, &cd, &dd);
   if (err)
     return err;
-  if (!dd)
-    return GS_ECORRUPT; /* squeezed, and no dictionary */
-  if (zrec_room(s) != GS_OK ||
-      (!s->zrd && !(s->zrd = ZSTD_createDCtx())))
+  if (zrec_room(s) != GS_OK || !squeezer_init(&s->zq))
     return GS_ENOMEM;
-  memcpy(s->zframe, zstd_magic, 4);
-  memcpy(s->zframe + 4, b + 3, n - 3);
-  unsigned long long want = ZSTD_getFrameContentSize(s->zframe, fn);
-  if (want == ZSTD_CONTENTSIZE_ERROR || want == ZSTD_CONTENTSIZE_UNKNOWN ||
-      want > ZREC_MAX || ZSTD_findFrameCompressedSize(s->zframe, fn) != fn)
-    return GS_ECORRUPT;
-  size_t got = ZSTD_decompress_usingDDict(s->zrd, s->zrec, ZREC_MAX,
-                                          s->zframe, fn, dd);
-  if (ZSTD_isError(got))
-    return ZSTD_getErrorCode(got) == ZSTD_error_memory_allocation
-               ? GS_ENOMEM
-               : GS_ECORRUPT;
-  MDB_val u = {got, s->zrec};
-  if (got != want || !record_packed(&u))
-    return GS_ECORRUPT;
-  *v = u;
-  s->zrecn = got;
+  if ((err = unsqueeze_bytes(&s->zq, dd, v->mv_data, v->mv_size, s->zrec,
+                             &none, &got)) != GS_OK)
+    return err;
+  v->mv_data = s->zrec;
+  v->mv_size = s->zrecn = got;
   return GS_OK;
 }
 
@@ -3871,8 +3918,8 @@ static gs_err touched_apply(store *s, MDB_txn *txn, touched_set *ts,
   if ((err = crdt_record_encode(rec, &it->enc, &it->encn)) != GS_OK ||
       (err = origins_pack(s, txn, it->enc, &it->encn)) != GS_OK)
     goto out;
-  it->same = s->key && !it->fresh && it->plain != it->raw &&
-             it->encn == oldn && memcmp(it->enc, old, oldn) == 0;
+  it->same = s->key && !it->fresh && it->opened && it->encn == oldn &&
+             memcmp(it->enc, old, oldn) == 0;
   if (!it->same && defer)
     it->sq = true;
   else if (!it->same)
@@ -4057,6 +4104,19 @@ static void touched_sealed_grow(store *s, size_t sat)
  * later stamp) is not written again. The first error in key order is the one returned (a
  * value that does not open: GS_ESEAL), and the caller aborts the
  * transaction: nothing is written. */
+/* What item it owns, freed (a plaintext wiped first). */
+static void touched_item_free(cipher_item *it)
+{
+  free(it->enc);
+  if (it->sown)
+    free(it->sealed);
+  if (it->unsq) {
+    crdt_wipe(it->unsq, it->unsqn);
+    free(it->unsq);
+  }
+  it->enc = it->sealed = it->unsq = NULL;
+}
+
 static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
 {
   key_list *kl = &ts->keys;
@@ -4100,6 +4160,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
   ZSTD_CDict *cd; /* the records' dictionary, if the store has one */
   if ((err = zdict_for_write(s, txn, &cd)) != GS_OK)
     goto out;
+  const ZSTD_DDict *dd = !cd ? NULL : cd == s->ztc ? s->ztd : s->zdd;
   for (size_t i = 0; i < n;) {
     /* the chunk's records */
     for (m = 0; i < n && m < TOUCHED_CHUNK; m++) {
@@ -4130,6 +4191,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
           int rc = open_value(s, DB_RECORDS, &it->k, &v);
           if (rc)
             it->rc = rc;
+          it->opened = v.mv_data != (void *)it->raw;
           it->plain = v.mv_data;
           it->plainn = v.mv_size;
         }
@@ -4169,7 +4231,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
         items[j].plainn = items[j].rawn - CRDT_SEAL_OVERHEAD;
         at += items[j].plainn;
       }
-    cipher_post(w, items, m, s, cd);
+    cipher_post(w, items, m, s, cd, dd);
     for (size_t j = 0; j < m; j++) {
       cipher_item *it = &items[j];
       if (j % CIPHER_BLOCK == 0)
@@ -4194,12 +4256,8 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
     cipher_finish(w, s->sealer);
     cipher_backoff(s, w);
     w = NULL;
-    for (size_t j = 0; j < m; j++) {
-      free(items[j].enc);
-      if (items[j].sown)
-        free(items[j].sealed);
-      items[j].enc = items[j].sealed = NULL;
-    }
+    for (size_t j = 0; j < m; j++)
+      touched_item_free(&items[j]);
     m = 0;
     touched_sealed_grow(s, sat);
 #endif
@@ -4211,11 +4269,8 @@ out:
   if (w) /* failed half-way: the worker leaves the chunk first */
     cipher_finish(w, s->sealer);
 #endif
-  for (size_t j = 0; j < m; j++) {
-    free(items[j].enc);
-    if (items[j].sown)
-      free(items[j].sealed);
-  }
+  for (size_t j = 0; j < m; j++)
+    touched_item_free(&items[j]);
   if (rcur)
     mdb_cursor_close(rcur);
   free(idx);

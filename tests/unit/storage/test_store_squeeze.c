@@ -679,3 +679,79 @@ Test(store_squeeze, two_threads_squeeze_a_sealed_store_as_one_does)
 {
   two_threads_squeeze_as_one(true);
 }
+
+/* A damaged squeezed record met by a batch that two threads apply (the
+ * worker unsqueezes it as it opens its block): the batch is refused as
+ * corrupt, nothing of it written. */
+Test(store_squeeze, a_batch_meeting_a_damaged_record_is_refused_on_two_threads)
+{
+  char src[96];
+  store *s;
+  t_raws set = {0};
+  snprintf(src, sizeof src, "%s/src", dir);
+  cr_assert_eq(mkdir(src, 0700), 0);
+  cr_assert_eq(store_open(src, STORE_CREATE | STORE_NOSYNC, &s), GS_OK);
+  residents(s, 0, 1500, false, false, false);
+  residents(s, 0, 1500, false, false, false);
+  cr_assert_eq(t_raws_read(s, NULL, &set), GS_OK);
+  store_close(s);
+  store_result res;
+  cr_assert_eq(open_at(false, &s), GS_OK);
+  cr_assert_eq(store_apply(s, (const uint8_t *const *)set.b, set.n, 1500,
+                           &res, NULL),
+               GS_OK);
+  uint8_t before[CRDT_HASH_LEN];
+  size_t n;
+  cr_assert_eq(store_digest(s, "", 0, before, &n), GS_OK);
+  store_close(s);
+  /* record 700's frame cut short */
+  static uint8_t keep[4096];
+  size_t keepn;
+  {
+    raw_env r;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    raw_open(&r, false);
+    cr_assert_eq(mdb_cursor_open(r.txn, raw_db(&r, "records"), &cur), 0);
+    cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+    for (int i = 0; i < 700; i++)
+      cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_NEXT), 0);
+    memcpy(keep, v.mv_data, keepn = v.mv_size);
+    mdb_cursor_close(cur);
+    raw_close(&r, false);
+  }
+  damage_record(700, cut_short, 5);
+  cr_assert_eq(open_at(false, &s), GS_OK);
+  cr_assert_eq(store_apply(s, (const uint8_t *const *)set.b + 1500,
+                           set.n + 1500, 1500, &res, NULL),
+               GS_ECORRUPT);
+  uint64_t c[4];
+  store__cipher_counts(s, c);
+  cr_assert_gt(c[0] + c[1], 0, "opened by the two threads' protocol");
+  store_close(s);
+  /* the record as it was: the store as before the refused batch */
+  {
+    raw_env r;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    raw_open(&r, true);
+    cr_assert_eq(mdb_cursor_open(r.txn, raw_db(&r, "records"), &cur), 0);
+    cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+    for (int i = 0; i < 700; i++)
+      cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_NEXT), 0);
+    raw_put_current(cur, &k, keep, keepn);
+    mdb_cursor_close(cur);
+    raw_close(&r, true);
+  }
+  uint8_t after[CRDT_HASH_LEN];
+  cr_assert_eq(open_at(false, &s), GS_OK);
+  cr_assert_eq(store_digest(s, "", 0, after, &n), GS_OK);
+  cr_assert_arr_eq(before, after, CRDT_HASH_LEN, "nothing of it written");
+  /* and the batch applies now */
+  cr_assert_eq(store_apply(s, (const uint8_t *const *)set.b + 1500,
+                           set.n + 1500, 1500, &res, NULL),
+               GS_OK);
+  cr_assert_eq(res.applied, 1500);
+  store_close(s);
+  t_raws_free(&set);
+}
