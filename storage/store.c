@@ -3099,6 +3099,7 @@ static gs_err origins_unpack(store *s, MDB_txn *txn, MDB_val *v)
 #define ZDICT_MIN 1000        /* records before a dictionary is trained */
 #define ZDICT_SAMPLES 2000    /* records it is trained from */
 #define ZDICT_SAMPLE_MAX 4096 /* bigger ones are not samples */
+#define ZDICT_SAMPLE_BYTES (1u << 20) /* at most: 80 ms of training */
 #define ZDICT_CAP 16384       /* its size: 8 or 32 KiB change under 3% */
 
 static const MDB_val zdict_key = {7, "zdict:1"};
@@ -3284,14 +3285,16 @@ static gs_err squeeze_all(store *s, MDB_txn *txn)
 }
 
 /* Dictionary 1 trained in txn (a write transaction) from the table's
- * first ZDICT_SAMPLES version-4 records and put in meta; then, when
- * squeeze, every record squeezed. *made false when the store has too few
- * such records or zstd could not train one (nothing written). */
+ * first ZDICT_SAMPLES version-4 records (or as many as fill
+ * ZDICT_SAMPLE_BYTES) and put in meta; then, when squeeze, every record
+ * squeezed. *made false when the store has too few such records (fewer
+ * than ZDICT_MIN, in under half those bytes) or zstd could not train one
+ * (nothing written). */
 static gs_err zdict_train(store *s, MDB_txn *txn, bool squeeze, bool *made)
 {
   MDB_cursor *cur;
   size_t *sizes = malloc(ZDICT_SAMPLES * sizeof *sizes), ns = 0, at = 0;
-  size_t cap = (size_t)ZDICT_SAMPLES * 512;
+  size_t cap = ZDICT_SAMPLE_BYTES;
   uint8_t *samples = malloc(cap), *dict = malloc(ZDICT_CAP);
   gs_err err = GS_OK;
   *made = false;
@@ -3306,18 +3309,8 @@ static gs_err zdict_train(store *s, MDB_txn *txn, bool squeeze, bool *made)
        rc = sv_cursor_get(s, cur, &k, &v, MDB_NEXT)) {
     if (!record_packed(&v) || v.mv_size > ZDICT_SAMPLE_MAX)
       continue;
-    if (cap - at < v.mv_size) {
-      uint8_t *nb = malloc(cap * 2);
-      if (!nb) {
-        rc = ENOMEM;
-        break;
-      }
-      memcpy(nb, samples, at);
-      crdt_wipe(samples, cap);
-      free(samples);
-      samples = nb;
-      cap *= 2;
-    }
+    if (cap - at < v.mv_size)
+      break; /* enough bytes: training time grows with them */
     memcpy(samples + at, v.mv_data, v.mv_size);
     at += v.mv_size;
     sizes[ns++] = v.mv_size;
@@ -3326,7 +3319,7 @@ static gs_err zdict_train(store *s, MDB_txn *txn, bool squeeze, bool *made)
   if (rc && rc != MDB_NOTFOUND)
     goto out;
   rc = 0;
-  if (ns < ZDICT_MIN)
+  if (ns < ZDICT_MIN && at < cap / 2)
     goto out;
   /* zstd wants some ten times the dictionary's size in samples */
   size_t want = at / 10 < ZDICT_CAP ? at / 10 : ZDICT_CAP;

@@ -755,3 +755,39 @@ Test(store_squeeze, a_batch_meeting_a_damaged_record_is_refused_on_two_threads)
   store_close(s);
   t_raws_free(&set);
 }
+
+/* Records of 1.5 KB (a long visit log each): the dictionary's samples
+ * stop at 1 MiB (about 680 of them, so that training stays near 80 ms),
+ * fewer than ZDICT_MIN, and it is trained all the same. */
+Test(store_squeeze, big_records_train_from_a_mebibyte_of_samples)
+{
+  store *s;
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN], seed[32] = {43};
+  store_write *w;
+  static char note[1600];
+  cr_assert_eq(open_at(false, &s), GS_OK);
+  crdt_keypair_seed(seed, pk, sk);
+  cr_assert_eq(store_write_begin(s, sk, &w), GS_OK);
+  for (size_t i = 0; i < 1100; i++) {
+    uint8_t id[CRDT_ID_LEN];
+    size_t at = 0;
+    t_id(id, 4, i);
+    for (int v = 0; at < 1450; v++)
+      at += (size_t)snprintf(note + at, sizeof note - at,
+                             "第%zu户第%d次上门：老人身体尚好，药已按时服用。",
+                             i, v);
+    crdt_op op = t_set_str("visit", id, "log", note, at);
+    cr_assert_eq(store_write_change(w, scope, sizeof scope - 1, &op, 1,
+                                    T_NOW_MS + i, NULL, NULL),
+                 GS_OK);
+  }
+  cr_assert_eq(store_write_commit(w), GS_OK);
+  uint64_t entries;
+  cr_assert_eq(store_check(s, &entries), GS_OK);
+  store_close(s);
+  census c = count_records();
+  cr_assert_eq(c.records, 1100);
+  cr_assert_eq(c.squeezed, 1100, "a dictionary from fewer, bigger samples");
+  cr_assert_lt(c.bytes * 4, c.v4_bytes, "%zu of %zu bytes", c.bytes,
+               c.v4_bytes);
+}
