@@ -4153,6 +4153,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
   ZSTD_CDict *cd; /* the records' dictionary, if the store has one */
   if ((err = zdict_for_write(s, txn, &cd)) != GS_OK)
     goto out;
+#ifndef _WIN32
   /* the worker unsqueezes as it opens in an open store; in a sealed one
    * it has the opens and seals already, and this thread unsqueezes (in
    * record_decode): bench_seal's sealed local edit 1.13 -> 1.11x of the
@@ -4160,6 +4161,7 @@ static gs_err touched_write(store *s, MDB_txn *txn, touched_set *ts)
   const ZSTD_DDict *dd = !cd || s->key ? NULL
                          : cd == s->ztc ? s->ztd
                                         : s->zdd;
+#endif
   for (size_t i = 0; i < n;) {
     /* the chunk's records */
     for (m = 0; i < n && m < TOUCHED_CHUNK; m++) {

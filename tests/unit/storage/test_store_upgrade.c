@@ -150,7 +150,7 @@ static bool is_v4(const MDB_val *v)
 static MDB_val raw_v3(raw_env *r, const MDB_val *v, uint8_t *buf, size_t cap)
 {
   static uint8_t v4[4096];
-  MDB_val u4;
+  MDB_val u4 = {0, NULL};
   if (t_squeezed(v->mv_data, v->mv_size)) { /* format 6's: version 4 first */
     MDB_val dk = {7, "zdict:1"}, dv;
     cr_assert_eq(mdb_get(r->txn, raw_db(r, "meta"), &dk, &dv), 0,
@@ -480,7 +480,7 @@ static size_t make_old_v(size_t from, uint64_t format, const char *mark_key,
     if (i < from || oldver == 4) { /* as a build before format 6 left it */
       if (t_squeezed(v.mv_data, v.mv_size)) {
         static uint8_t v4[4096];
-        size_t n4;
+        size_t n4 = 0;
         MDB_val dk = {7, "zdict:1"}, dv;
         cr_assert_eq(mdb_get(r.txn, meta, &dk, &dv), 0);
         cr_assert(t_unsqueeze(dv.mv_data, dv.mv_size, v.mv_data, v.mv_size,
