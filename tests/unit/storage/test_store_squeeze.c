@@ -120,6 +120,17 @@ static MDB_dbi raw_db(raw_env *r, const char *name)
   return db;
 }
 
+/* A cursor of the records table at its entry i (k, v). */
+static MDB_cursor *raw_nth(raw_env *r, size_t i, MDB_val *k, MDB_val *v)
+{
+  MDB_cursor *cur;
+  cr_assert_eq(mdb_cursor_open(r->txn, raw_db(r, "records"), &cur), 0);
+  cr_assert_eq(mdb_cursor_get(cur, k, v, MDB_FIRST), 0);
+  for (size_t at = 0; at < i; at++)
+    cr_assert_eq(mdb_cursor_get(cur, k, v, MDB_NEXT), 0);
+  return cur;
+}
+
 /* The value of cur's entry (key k) replaced by b (n bytes). */
 static void raw_put_current(MDB_cursor *cur, const MDB_val *k, const void *b,
                             size_t n)
@@ -448,14 +459,8 @@ static void damage_record(size_t i, damage_fn f, uint64_t seed)
 {
   raw_env r;
   raw_open(&r, true);
-  MDB_dbi db = raw_db(&r, "records");
-  MDB_cursor *cur;
   MDB_val k, v;
-  size_t at = 0;
-  cr_assert_eq(mdb_cursor_open(r.txn, db, &cur), 0);
-  cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
-  for (; at < i; at++)
-    cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_NEXT), 0);
+  MDB_cursor *cur = raw_nth(&r, i, &k, &v);
   static uint8_t b[4096];
   size_t n = v.mv_size;
   cr_assert(t_squeezed(v.mv_data, n));
@@ -709,13 +714,9 @@ Test(store_squeeze, a_batch_meeting_a_damaged_record_is_refused_on_two_threads)
   size_t keepn;
   {
     raw_env r;
-    MDB_cursor *cur;
     MDB_val k, v;
     raw_open(&r, false);
-    cr_assert_eq(mdb_cursor_open(r.txn, raw_db(&r, "records"), &cur), 0);
-    cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
-    for (int i = 0; i < 700; i++)
-      cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_NEXT), 0);
+    MDB_cursor *cur = raw_nth(&r, 700, &k, &v);
     memcpy(keep, v.mv_data, keepn = v.mv_size);
     mdb_cursor_close(cur);
     raw_close(&r, false);
@@ -732,13 +733,9 @@ Test(store_squeeze, a_batch_meeting_a_damaged_record_is_refused_on_two_threads)
   /* the record as it was: the store as before the refused batch */
   {
     raw_env r;
-    MDB_cursor *cur;
     MDB_val k, v;
     raw_open(&r, true);
-    cr_assert_eq(mdb_cursor_open(r.txn, raw_db(&r, "records"), &cur), 0);
-    cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
-    for (int i = 0; i < 700; i++)
-      cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_NEXT), 0);
+    MDB_cursor *cur = raw_nth(&r, 700, &k, &v);
     raw_put_current(cur, &k, keep, keepn);
     mdb_cursor_close(cur);
     raw_close(&r, true);
