@@ -431,7 +431,6 @@ static int sv_cursor_in(store *s, MDB_cursor *cur, MDB_val *k, MDB_val *v,
 #define ZREC_MAX 65536 /* bigger records are kept as they are */
 #define ZREC_FRAME ZSTD_COMPRESSBOUND(ZREC_MAX)
 
-
 static bool squeezer_init(squeezer *q)
 {
   if (!q->cc && (q->cc = ZSTD_createCCtx()) &&
@@ -3154,13 +3153,18 @@ static gs_err zdict_make(const void *d, size_t n, ZSTD_CDict **cd,
 static gs_err zdict_find(store *s, MDB_txn *txn, ZSTD_CDict **cd,
                          ZSTD_DDict **dd)
 {
-  if (s->ztc && txn == s->wtxn && s->zt_gen == s->wgen) {
-    *cd = s->ztc;
-    *dd = s->ztd;
-    return GS_OK;
-  }
-  if (s->ztc) /* an earlier transaction's: committed or not, read again */
+  if (s->ztc && txn == s->wtxn) {
+    if (s->zt_gen == s->wgen) {
+      *cd = s->ztc;
+      *dd = s->ztd;
+      return GS_OK;
+    }
+    /* an earlier write transaction's: committed or not, read again;
+     * never dropped by a read transaction, as the write transaction that
+     * trained it may still be open (a read meets a squeezed record only
+     * once a dictionary is committed, so none can today: kept safe) */
     zdict_drop_trained(s);
+  }
   if (!s->zdc) {
     MDB_val k = zdict_key, v;
     int rc = sv_get(s, txn, s->dbi[DB_META], &k, &v);
