@@ -3076,8 +3076,8 @@ static gs_err origins_unpack(store *s, MDB_txn *txn, MDB_val *v)
  * scopes, origin numbers and stamps, many of the same values (a
  * building, a street, a phone's first digits). zstd alone gains little
  * on a value of 230 bytes, but with a dictionary trained from the store's
- * own records it packs one to about a quarter (docs/PERFORMANCE.md, "store
- * format 6"). So a store of format 6 trains dictionary 1 once, from its
+ * own records it packs one to a third or less (docs/PERFORMANCE.md,
+ * "Storage per record, fifth pass: store format 6"). So a store of format 6 trains dictionary 1 once, from its
  * first ZDICT_SAMPLES packed records (origins_pack's version 4), when it
  * first holds ZDICT_MIN records; keeps it in meta "zdict:1" (sealed in a
  * sealed store, like every value made of residents' data); and keeps a
@@ -3186,7 +3186,7 @@ static gs_err zdict_find(store *s, MDB_txn *txn, ZSTD_CDict **cd,
   return GS_OK;
 }
 
-/* The squeezing buffers and contexts, made at the first need. */
+/* The buffer of an unsqueezed record (zrec), made at the first need. */
 static gs_err zrec_room(store *s)
 {
   if (!s->zrec && !(s->zrec = malloc(ZREC_MAX)))
@@ -3194,8 +3194,6 @@ static gs_err zrec_room(store *s)
   return GS_OK;
 }
 
-/* Record b (*n bytes, version 4) squeezed in place when the store has a
- * dictionary and that is shorter (*n shrinks); else left as it is. */
 /* The dictionary txn squeezes with (*cd NULL: none), looked up once
  * per write transaction; this thread's squeezer made ready. */
 static gs_err zdict_for_write(store *s, MDB_txn *txn, ZSTD_CDict **cd)
@@ -3215,6 +3213,8 @@ static gs_err zdict_for_write(store *s, MDB_txn *txn, ZSTD_CDict **cd)
   return *cd && !squeezer_init(&s->zq) ? GS_ENOMEM : GS_OK;
 }
 
+/* Record b (*n bytes, version 4) squeezed in place when the store has a
+ * dictionary and that is shorter (*n shrinks); else left as it is. */
 static gs_err record_squeeze(store *s, MDB_txn *txn, uint8_t *b, size_t *n)
 {
   ZSTD_CDict *cd;
