@@ -1127,6 +1127,39 @@ def member_many_feeds(w):
 
 
 @attack("member")
+def member_spoils_the_dictionary(w):
+    # store format 6: an office trains its records' dictionary from the
+    # first records it holds (storage/store.c, "record dictionaries"). A
+    # member sends 1,200 records of random text first, so that the
+    # dictionary is made of them: the office must take them as any
+    # records (kept unsqueezed where squeezing gains nothing), read them
+    # back, and go on syncing; honest_after checks the offices agree.
+    import random
+    rnd = random.Random(20261202)
+    path = os.path.join(w.root, "noise.jsonl")
+    with open(path, "w") as f:
+        for _ in range(1200):
+            f.write(json.dumps({"t": "%040x" % rnd.getrandbits(160)}) + "\n")
+    before = w.A.status()["records"]
+    w.M.run("load", "x_note", "--scope", G1, path, timeout=120)
+    r = w.M.sync(w.A, timeout=60)
+    taken = w.A.status()["records"] - before
+    listed = len(w.A.run("list", "x_note", "--scope", G1, json_out=True))
+    f = w.honest_round("after the member's noise")
+    trained = "unknown (no mdb_dump)"
+    if shutil.which("mdb_dump"):  # meta's keys are never sealed
+        d = subprocess.run(["mdb_dump", "-p", "-s", "meta", w.A.dir],
+                           capture_output=True, text=True)
+        trained = " zdict:1\n" in d.stdout
+        if not trained:
+            f = f or "the office trained no dictionary: the path was not met"
+    return r.returncode == 0 and taken == 1200 and listed >= 1200 and \
+        f is None, "the office took %d of 1200 noise records, lists %d, " \
+        "trained a dictionary: %s (%s)" % (
+            taken, listed, trained, f or "the member synced")
+
+
+@attack("member")
 def member_64_sessions(w):
     return many_sessions(w, ["--dir", w.M.dir])
 
