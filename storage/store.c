@@ -462,12 +462,27 @@ static void squeezer_free(squeezer *q)
 
 static const uint8_t zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 
+/* Is v a record value as format 4 on keeps it (origins_pack)? */
+static bool record_packed(const MDB_val *v)
+{
+  const uint8_t *b = v->mv_data;
+  return v->mv_size >= 2 && b[0] == 0x95 && b[1] == 4;
+}
+
+/* Is v a record value as format 6 on may keep it (squeezed)? */
+static bool record_squeezed(const MDB_val *v)
+{
+  const uint8_t *b = v->mv_data;
+  return v->mv_size >= 2 && b[0] == 0x95 && b[1] == 5;
+}
+
 /* Record b (*n bytes, version 4) squeezed in place by cd when that is
  * shorter (*n shrinks): 0x95 5 1, then the frame without its magic. */
 static void squeeze_bytes(squeezer *q, const ZSTD_CDict *cd, uint8_t *b,
                           size_t *n)
 {
-  if (*n < 3 || *n > ZREC_MAX || b[0] != 0x95 || b[1] != 4 ||
+  MDB_val v = {*n, b};
+  if (*n < 3 || *n > ZREC_MAX || !record_packed(&v) ||
       ZSTD_isError(ZSTD_CCtx_refCDict(q->cc, cd)))
     return;
   size_t z = ZSTD_compress2(q->cc, q->frame, ZREC_FRAME, b, *n);
@@ -490,7 +505,8 @@ static gs_err unsqueeze_bytes(squeezer *q, const ZSTD_DDict *dd,
                               uint8_t **made, size_t *outn)
 {
   size_t fn = n - 3 + 4;
-  if (n < 4 || b[0] != 0x95 || b[1] != 5 || b[2] != 1 || fn > ZREC_FRAME)
+  MDB_val v = {n, (void *)b};
+  if (n < 4 || !record_squeezed(&v) || b[2] != 1 || fn > ZREC_FRAME)
     return GS_ECORRUPT;
   if (!dd)
     return GS_ECORRUPT; /* squeezed, and no dictionary */
@@ -506,12 +522,13 @@ static gs_err unsqueeze_bytes(squeezer *q, const ZSTD_DDict *dd,
   size_t got = ZSTD_decompress_usingDDict(q->dc, out, out == *made ? want
                                                                    : ZREC_MAX,
                                           q->frame, fn, dd);
+  MDB_val u = {got, out};
   gs_err err = ZSTD_isError(got)
                    ? ZSTD_getErrorCode(got) == ZSTD_error_memory_allocation
                          ? GS_ENOMEM
                          : GS_ECORRUPT
-               : got != want || out[0] != 0x95 || out[1] != 4 ? GS_ECORRUPT
-                                                              : GS_OK;
+               : got != want || !record_packed(&u) ? GS_ECORRUPT
+                                                   : GS_OK;
   if (err && made && *made) {
     crdt_wipe(*made, want);
     free(*made);
@@ -607,8 +624,8 @@ static void cipher_one(bool mixed, crdt_sealer *sealer, squeezer *q,
       return;
     }
   }
-  if (j->dd && it->plainn >= 2 && it->plain[0] == 0x95 &&
-      it->plain[1] == 5) { /* squeezed: unsqueezed too */
+  MDB_val pv = {it->plainn, (void *)it->plain};
+  if (j->dd && record_squeezed(&pv)) { /* squeezed: unsqueezed too */
     uint8_t *u = NULL;
     gs_err err = unsqueeze_bytes(q, j->dd, it->plain, it->plainn, NULL, &u,
                                  &it->unsqn);
@@ -1417,14 +1434,6 @@ typedef gs_err (*upgrade_fn)(store *s, MDB_txn *txn, const MDB_val *v,
 
 static gs_err origins_pack(store *s, MDB_txn *txn, uint8_t *b, size_t *n);
 
-/* Is v a record value as format 4 on keeps it (origins_pack)? */
-static bool record_packed(const MDB_val *v)
-{
-  const uint8_t *b = v->mv_data;
-  return v->mv_size >= 2 && b[0] == 0x95 && b[1] == 4;
-}
-
-static bool record_squeezed(const MDB_val *v);
 static gs_err record_unsqueeze(store *s, MDB_txn *txn, MDB_val *v);
 static gs_err upgrade_squeeze(store *s, MDB_txn *txn, const MDB_val *v,
                               MDB_val *nv, void **owned);
@@ -3102,12 +3111,6 @@ static gs_err origins_unpack(store *s, MDB_txn *txn, MDB_val *v)
 #define ZDICT_CAP 16384       /* its size: 8 or 32 KiB change under 3% */
 
 static const MDB_val zdict_key = {7, "zdict:1"};
-
-static bool record_squeezed(const MDB_val *v)
-{
-  const uint8_t *b = v->mv_data;
-  return v->mv_size >= 2 && b[0] == 0x95 && b[1] == 5;
-}
 
 static void zdict_drop_trained(store *s)
 {

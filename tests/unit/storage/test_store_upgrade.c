@@ -143,23 +143,30 @@ static bool is_v4(const MDB_val *v)
   return v->mv_size >= 2 && b[0] == 0x95 && b[1] == 4;
 }
 
+/* Record value v as version-4 bytes (a squeezed one unsqueezed by the
+ * store's dictionary, in v4; another as it is), with LMDB directly in r
+ * (the store is not sealed). */
+static MDB_val raw_v4(raw_env *r, const MDB_val *v, uint8_t v4[4096])
+{
+  if (!t_squeezed(v->mv_data, v->mv_size))
+    return *v;
+  MDB_val dk = {7, "zdict:1"}, dv, u = {0, v4};
+  cr_assert_eq(mdb_get(r->txn, raw_db(r, "meta"), &dk, &dv), 0,
+               "a squeezed record, and the dictionary");
+  cr_assert(t_unsqueeze(dv.mv_data, dv.mv_size, v->mv_data, v->mv_size, v4,
+                        4096, &u.mv_size));
+  return u;
+}
+
 /* A record value as version-3 bytes, with LMDB directly (the store is not
- * sealed): format 6's squeezed ones unsqueezed; format 4's origin numbers (here below 128, one byte each)
+ * sealed): format 6's squeezed ones unsqueezed (raw_v4); format 4's origin numbers (here below 128, one byte each)
  * looked up in `originno` and spelt again, in buf; other versions as they
  * are. */
 static MDB_val raw_v3(raw_env *r, const MDB_val *v, uint8_t *buf, size_t cap)
 {
   static uint8_t v4[4096];
-  MDB_val u4 = {0, NULL};
-  if (t_squeezed(v->mv_data, v->mv_size)) { /* format 6's: version 4 first */
-    MDB_val dk = {7, "zdict:1"}, dv;
-    cr_assert_eq(mdb_get(r->txn, raw_db(r, "meta"), &dk, &dv), 0,
-                 "a squeezed record, and the dictionary");
-    cr_assert(t_unsqueeze(dv.mv_data, dv.mv_size, v->mv_data, v->mv_size, v4,
-                          sizeof v4, &u4.mv_size));
-    u4.mv_data = v4;
-    v = &u4;
-  }
+  MDB_val u4 = raw_v4(r, v, v4);
+  v = &u4;
   const uint8_t *b = v->mv_data;
   if (!is_v4(v))
     return *v;
@@ -480,12 +487,8 @@ static size_t make_old_v(size_t from, uint64_t format, const char *mark_key,
     if (i < from || oldver == 4) { /* as a build before format 6 left it */
       if (t_squeezed(v.mv_data, v.mv_size)) {
         static uint8_t v4[4096];
-        size_t n4 = 0;
-        MDB_val dk = {7, "zdict:1"}, dv;
-        cr_assert_eq(mdb_get(r.txn, meta, &dk, &dv), 0);
-        cr_assert(t_unsqueeze(dv.mv_data, dv.mv_size, v.mv_data, v.mv_size,
-                              v4, sizeof v4, &n4));
-        raw_replace(cur, &k, v4, n4);
+        MDB_val u = raw_v4(&r, &v, v4);
+        raw_replace(cur, &k, u.mv_data, u.mv_size);
       }
       continue;
     }
@@ -996,19 +999,14 @@ static size_t raw_value_bytes(void)
 static size_t raw_v4_bytes(void)
 {
   raw_env r;
-  MDB_val k, v, dk = {7, "zdict:1"}, dv = {0, NULL};
-  size_t n = 0, got = 0;
+  MDB_val k, v;
+  size_t n = 0;
   static uint8_t v4[4096];
   raw_open(&r, false);
-  if (mdb_get(r.txn, raw_db(&r, "meta"), &dk, &dv) != 0)
-    dv = (MDB_val){0, NULL};
   MDB_cursor *cur = raw_cursor(&r, "records");
   for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    cr_assert(t_unsqueeze(dv.mv_data, dv.mv_size, v.mv_data, v.mv_size, v4,
-                          sizeof v4, &got));
-    n += got;
-  }
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    n += raw_v4(&r, &v, v4).mv_size;
   raw_close(&r, cur);
   return n;
 }
