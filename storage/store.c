@@ -3107,7 +3107,7 @@ static gs_err origins_unpack(store *s, MDB_txn *txn, MDB_val *v)
 #define ZDICT_MIN 1000        /* records before a dictionary is trained */
 #define ZDICT_SAMPLES 2000    /* records it is trained from */
 #define ZDICT_SAMPLE_MAX 4096 /* bigger ones are not samples */
-#define ZDICT_SAMPLE_BYTES (1u << 20) /* at most: 80 ms of training */
+#define ZDICT_SAMPLE_BYTES (1u << 20) /* at most: 49 ms of training */
 #define ZDICT_CAP 16384       /* its size: 8 or 32 KiB change under 3% */
 
 static const MDB_val zdict_key = {7, "zdict:1"};

@@ -754,7 +754,7 @@ Test(store_squeeze, a_batch_meeting_a_damaged_record_is_refused_on_two_threads)
 }
 
 /* Records of 1.5 KB (a long visit log each): the dictionary's samples
- * stop at 1 MiB (about 680 of them, so that training stays near 80 ms),
+ * stop at 1 MiB (about 680 of them, so that training stays near 50 ms),
  * fewer than ZDICT_MIN, and it is trained all the same. */
 Test(store_squeeze, big_records_train_from_a_mebibyte_of_samples)
 {
