@@ -3108,7 +3108,7 @@ static gs_err origins_unpack(store *s, MDB_txn *txn, MDB_val *v)
 #define ZDICT_SAMPLES 2000    /* records it is trained from */
 #define ZDICT_SAMPLE_MAX 4096 /* bigger ones are not samples */
 #define ZDICT_SAMPLE_BYTES (1u << 20) /* at most: 49 ms of training */
-#define ZDICT_CAP 16384       /* its size: 8 or 32 KiB change under 3% */
+#define ZDICT_CAP 16384       /* its size: 8 KiB packs 0.5% worse */
 
 static const MDB_val zdict_key = {7, "zdict:1"};
 
