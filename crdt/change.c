@@ -341,11 +341,10 @@ static size_t build_bound(const crdt_change *c)
   return n;
 }
 
-gs_err crdt_change_build(const crdt_change *c, const uint8_t sk[CRDT_SK_LEN],
-                         uint8_t **out, size_t *n)
+gs_err crdt_change_build_unsigned(const crdt_change *c, uint8_t **out,
+                                  size_t *n)
 {
   const size_t dl = sizeof CHANGE_DOMAIN - 1;
-  uint8_t sig[CRDT_SIG_LEN];
   wbuf b = {0};
   gs_err err = check_header(c);
 
@@ -355,7 +354,7 @@ gs_err crdt_change_build(const crdt_change *c, const uint8_t sk[CRDT_SK_LEN],
     if ((err = check_op(&c->ops[i])) != GS_OK)
       return err;
   /* the signed message built in place: the domain, then the 7-array
-   * unsigned encoding; the domain is moved out once signed */
+   * unsigned encoding; crdt_change_sign_built moves the domain out */
   b.cap = build_bound(c);
   if (b.cap > CRDT_CHANGE_MAX + dl + 1024)
     b.cap = CRDT_CHANGE_MAX + dl + 1024;
@@ -380,20 +379,42 @@ gs_err crdt_change_build(const crdt_change *c, const uint8_t sk[CRDT_SK_LEN],
     err = GS_ETOOBIG;
     goto fail;
   }
-  crdt_sign(sk, b.p, b.n, sig);
-  memmove(b.p, b.p + dl, b.n - dl);
-  b.n -= dl;
-  b.p[0] = 0x98; /* the 7-array becomes the 8-array with the signature */
-  w_bin(&b, sig, CRDT_SIG_LEN);
+  /* room for the signature, so that signing allocates nothing */
+  size_t body = b.n;
+  w_room(&b, SIG_TAIL);
   if (b.oom) {
     err = GS_ENOMEM;
     goto fail;
   }
   *out = b.p;
-  *n = b.n;
+  *n = body;
   return GS_OK;
 fail:
   free(b.p);
+  return err;
+}
+
+void crdt_change_sign_built(const uint8_t sk[CRDT_SK_LEN], uint8_t *buf,
+                            size_t *n)
+{
+  const size_t dl = sizeof CHANGE_DOMAIN - 1;
+  uint8_t sig[CRDT_SIG_LEN];
+  crdt_sign(sk, buf, *n, sig);
+  memmove(buf, buf + dl, *n - dl);
+  size_t m = *n - dl;
+  buf[0] = 0x98; /* the 7-array becomes the 8-array with the signature */
+  buf[m] = 0xc4; /* bin8 */
+  buf[m + 1] = CRDT_SIG_LEN;
+  memcpy(buf + m + 2, sig, CRDT_SIG_LEN);
+  *n = m + SIG_TAIL;
+}
+
+gs_err crdt_change_build(const crdt_change *c, const uint8_t sk[CRDT_SK_LEN],
+                         uint8_t **out, size_t *n)
+{
+  gs_err err = crdt_change_build_unsigned(c, out, n);
+  if (err == GS_OK)
+    crdt_change_sign_built(sk, *out, n);
   return err;
 }
 

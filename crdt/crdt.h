@@ -333,6 +333,21 @@ typedef struct crdt_change {
 gs_err crdt_change_build(const crdt_change *c, const uint8_t sk[CRDT_SK_LEN],
                          uint8_t **out, size_t *n);
 
+/* crdt_change_build in two steps, so that the signing (most of the cost
+ * of a big change: the signature hashes its bytes twice) may be done on
+ * another thread while the change's records are written:
+ * crdt_change_build_unsigned checks and encodes c, giving a malloc'd
+ * buffer (*out, caller frees) of *n bytes that are the message to sign
+ * (the domain, then the unsigned encoding), with room after them for the
+ * signature; crdt_change_sign_built signs it in place, and *n becomes
+ * the change's length: then buf holds exactly crdt_change_build's
+ * bytes. The buffer must not be used between the two but by one thread
+ * at a time. */
+gs_err crdt_change_build_unsigned(const crdt_change *c, uint8_t **out,
+                                  size_t *n);
+void crdt_change_sign_built(const uint8_t sk[CRDT_SK_LEN], uint8_t *buf,
+                            size_t *n);
+
 /* Strict decode: wrong types, truncation, trailing bytes, non-canonical
  * encodings, oversized strings or counts, invalid UTF-8 or names, an
  * invalid hlc, seq 0, a non-zero prev at seq 1... each is an error and

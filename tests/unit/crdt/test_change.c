@@ -255,8 +255,21 @@ Test(crdt_change, random_changes_round_trip)
       ops_equal(&d->ops[k], &ops[k]);
     cr_assert_eq(crdt_change_build(d, sk, &again, &an), GS_OK);
     cr_assert(an == n && memcmp(again, b, n) == 0, "case %d", i);
+    /* in two steps (the store signs a big change on another thread):
+     * the message signed is the domain and the unsigned 7-array, and
+     * signing it in place gives the same bytes */
+    uint8_t *u;
+    size_t un;
+    static const char domain[] = "gridsync-change-v1";
+    cr_assert_eq(crdt_change_build_unsigned(&c, &u, &un), GS_OK);
+    cr_assert_eq(un, n - 2 - CRDT_SIG_LEN + sizeof domain - 1, "case %d", i);
+    cr_assert_eq(memcmp(u, domain, sizeof domain - 1), 0);
+    cr_assert_eq(u[sizeof domain - 1], 0x97, "the unsigned 7-array");
+    cr_assert_eq(memcmp(u + sizeof domain, b + 1, un - sizeof domain), 0);
+    crdt_change_sign_built(sk, u, &un);
+    cr_assert(un == n && memcmp(u, b, n) == 0, "case %d", i);
     crdt_change_free(d);
-    free(b), free(again), free(exact);
+    free(b), free(again), free(exact), free(u);
   }
 }
 
