@@ -102,6 +102,9 @@ struct store {
   unsigned cipher_skip;    /* chunks left to do on this thread alone */
   unsigned cipher_delay_us; /* tests: store__cipher_delay */
   uint64_t cipher_here[2];  /* blocks opened, sealed by this thread */
+  int sign_how;             /* tests: store__sign_aside (STORE__SIGN_*) */
+  uint64_t signs[2];        /* local changes signed aside: by the worker,
+                             * by this thread */
   unsigned cipher_backoff; /* the skip after the next stall */
   bool put_sealed; /* sv_put: the value given is sealed already */
   struct {
@@ -679,7 +682,51 @@ typedef struct cipher_worker {
   atomic_uint_fast64_t watched_ns;       /* its CPU time in cipher_watch */
   uint64_t watch_ns; /* how long it watches: CIPHER_WATCH_NS, 0 on one CPU */
   uint64_t waited_ns; /* this thread's waits for the job's blocks */
+  /* a local change to sign ("a local change signed aside", below): the
+   * task's state (SIGN_*), then what it is given (set before it is
+   * posted) and gives (read once it is done) */
+  atomic_int sign_state;
+  const uint8_t *sign_sk;
+  uint8_t *sign_buf;
+  size_t sign_n;
+  uint8_t sign_hash[CRDT_HASH_LEN];
 } cipher_worker;
+
+/* ---- a local change signed aside (issue 20) ----
+ * Signing a local change is a quarter of a bulk load's time on the store
+ * thread (Ed25519 hashes the change twice), and needs nothing but the
+ * change's bytes; the change's records need nothing of its signature. So
+ * write_once posts a big change's signing (with the hash of the signed
+ * change, its feed's new head) to the worker, writes the change's records
+ * meanwhile, and then keeps the change: the signature is done by the
+ * worker, or, when the worker has not taken it by then, by this thread
+ * (so this thread waits only for a signing already begun). The task is
+ * one slot: SIGN_POSTED by this thread, taken by one compare-and-swap
+ * (SIGN_TAKEN) by either thread, SIGN_DONE once signed; this thread
+ * alone sets it back to SIGN_NONE. The worker takes it before any other
+ * work of its own: the records' opens and seals that it has not taken,
+ * this thread does. Same bytes either way. */
+enum { SIGN_NONE, SIGN_POSTED, SIGN_TAKEN, SIGN_DONE };
+#define SIGN_ASIDE_MIN 4096 /* bytes of a change; smaller: signed here */
+
+static void sign_run(cipher_worker *w)
+{
+  crdt_change_sign_built(w->sign_sk, w->sign_buf, &w->sign_n);
+  crdt_hash(w->sign_buf, w->sign_n, w->sign_hash);
+  atomic_store_explicit(&w->sign_state, SIGN_DONE, memory_order_release);
+}
+
+/* The task, taken by this thread (either): true if it was posted. */
+static bool sign_try(cipher_worker *w)
+{
+  int want = SIGN_POSTED;
+  if (atomic_load_explicit(&w->sign_state, memory_order_relaxed) !=
+          SIGN_POSTED ||
+      !atomic_compare_exchange_strong(&w->sign_state, &want, SIGN_TAKEN))
+    return false;
+  sign_run(w);
+  return true;
+}
 
 static uint64_t mono_ns(void)
 {
@@ -737,6 +784,9 @@ static bool cipher_watch_for(cipher_worker *w, const cipher_job *j,
   for (unsigned n = 1;; n++) {
     if (atomic_load_explicit(&w->posted, memory_order_acquire))
       return !j; /* a job, or the quit: the next one's */
+    if (atomic_load_explicit(&w->sign_state, memory_order_relaxed) ==
+        SIGN_POSTED)
+      return true; /* a change to sign: taken before the rest */
     if (j) {
       uint64_t v = atomic_load(&w->snext);
       if (CIPHER_GEN(v) != j->gen || CIPHER_IDX(v) >= j->nb)
@@ -781,6 +831,7 @@ static bool cipher_watch(cipher_worker *w, const cipher_job *j)
 static void cipher_work(cipher_worker *w, const cipher_job *j)
 {
   size_t b;
+  sign_try(w);
   while (cipher_claim(&w->onext, j, &b)) {
     if (j->delay_us)
       usleep(j->delay_us);
@@ -789,6 +840,7 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
     atomic_store(&w->odone[b], true);
   }
   for (;;) {
+    sign_try(w);
     uint64_t v = atomic_load(&w->snext);
     if (CIPHER_GEN(v) != j->gen || CIPHER_IDX(v) >= j->nb)
       return; /* all taken, or the job is over */
@@ -811,7 +863,8 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
       size_t e = atomic_load(&w->encoded);
       if (w->has_job || w->quit || CIPHER_GEN(v) != j->gen ||
           CIPHER_IDX(v) >= j->nb || e >= j->nb ||
-          e >= CIPHER_IDX(v) + CIPHER_WAKE)
+          e >= CIPHER_IDX(v) + CIPHER_WAKE ||
+          atomic_load(&w->sign_state) == SIGN_POSTED)
         break;
       pthread_cond_wait(&w->go, &w->mu);
     }
@@ -831,12 +884,22 @@ static void *cipher_thread(void *arg)
     if (!w->has_job && !w->quit) {
       pthread_mutex_unlock(&w->mu);
       cipher_watch(w, NULL);
+      bool signed_one = sign_try(w);
       pthread_mutex_lock(&w->mu);
+      if (signed_one)
+        continue; /* then watch again */
     }
-    while (!w->has_job && !w->quit)
+    while (!w->has_job && !w->quit &&
+           atomic_load(&w->sign_state) != SIGN_POSTED)
       pthread_cond_wait(&w->go, &w->mu);
     if (w->quit)
       break;
+    if (!w->has_job) {
+      pthread_mutex_unlock(&w->mu);
+      sign_try(w);
+      pthread_mutex_lock(&w->mu);
+      continue;
+    }
     w->has_job = false;
     atomic_store(&w->posted, false);
     cipher_job j = w->job;
@@ -1040,6 +1103,51 @@ static void cipher_backoff(store *s, const cipher_worker *w)
                           : 2 * s->cipher_backoff;
   s->cipher_skip = s->cipher_backoff;
 }
+
+/* Post the signing of buf (n bytes: crdt_change_build_unsigned's) with
+ * sk to the worker. */
+static void sign_post(cipher_worker *w, const uint8_t *sk, uint8_t *buf,
+                      size_t n)
+{
+  w->sign_sk = sk;
+  w->sign_buf = buf;
+  w->sign_n = n;
+  pthread_mutex_lock(&w->mu);
+  atomic_store_explicit(&w->sign_state, SIGN_POSTED, memory_order_release);
+  pthread_cond_signal(&w->go);
+  pthread_mutex_unlock(&w->mu);
+}
+
+/* The posted signing, done: by this thread if the worker has not taken
+ * it, else waited for (as cipher_spin waits). *n: the signed change's
+ * length, hash its hash. The task is free again after. Returns how
+ * long this thread yielded for it (the worker taken off its core
+ * mid-signing: a stall, as cipher_backoff counts them). */
+static uint64_t sign_wait(store *s, cipher_worker *w, size_t *n,
+                          uint8_t hash[CRDT_HASH_LEN])
+{
+  uint64_t t0 = 0;
+  if (s->sign_how == STORE__SIGN_WORKER) /* tests: the worker's to take */
+    while (atomic_load(&w->sign_state) == SIGN_POSTED)
+      sched_yield();
+  bool here = sign_try(w);
+  s->signs[here]++;
+  if (!here) {
+    unsigned k = 0;
+    while (atomic_load_explicit(&w->sign_state, memory_order_acquire) !=
+           SIGN_DONE) {
+      if (++k < 4096)
+        continue;
+      if (!t0)
+        t0 = mono_ns();
+      sched_yield();
+    }
+  }
+  *n = w->sign_n;
+  memcpy(hash, w->sign_hash, CRDT_HASH_LEN);
+  atomic_store_explicit(&w->sign_state, SIGN_NONE, memory_order_relaxed);
+  return t0 ? mono_ns() - t0 : 0;
+}
 #else
 struct cipher_worker {
   int unused;
@@ -1053,6 +1161,17 @@ static void cipher_worker_stop(store *s)
 void store__cipher_delay(store *s, unsigned delay_us)
 {
   s->cipher_delay_us = delay_us;
+}
+
+void store__sign_aside(store *s, int how)
+{
+  s->sign_how = how;
+}
+
+void store__sign_counts(const store *s, uint64_t out[2])
+{
+  out[0] = s->signs[0];
+  out[1] = s->signs[1];
 }
 
 void store__cipher_counts(const store *s, uint64_t out[4])
@@ -4383,6 +4502,40 @@ static gs_err held_put(store *s, MDB_txn *txn, const uint8_t *ck,
  * applied as they are). hold: a reason the caller has to hold it. An
  * error after the checks (only no memory, a corrupt record or LMDB's)
  * leaves ts half-applied: the caller must abort the transaction. */
+/* Keep change c (its checks passed) in txn: its bytes (packed) under
+ * its feed and seq, and its feed's entry in the version vector, the
+ * feed's head hash (the change's hash: computed here when hash is
+ * NULL). */
+static gs_err change_keep(store *s, MDB_txn *txn, const crdt_change *c,
+                          const uint8_t feed[CRDT_FEED_LEN],
+                          const uint8_t *hash)
+{
+  uint8_t ck[CRDT_FEED_LEN + 8];
+  MDB_val cv;
+  gs_err err;
+  int rc;
+  feed_seq_key(ck, feed, c->seq);
+  MDB_val ckv = {sizeof ck, ck};
+  if ((err = change_pack_kept(s, c, &cv)) != GS_OK)
+    return err;
+  last_key lc = {.known = false};
+  if ((rc = put_ordered(s, txn, s->dbi[DB_CHANGES], &lc, &ckv, &cv)) != 0)
+    return lmdb_err(rc);
+  uint8_t vvb[72 + CRDT_SCOPE_MAX];
+  be64_put(vvb, c->seq);
+  if (hash)
+    memcpy(vvb + 8, hash, CRDT_HASH_LEN);
+  else
+    crdt_change_hash(c, vvb + 8);
+  memcpy(vvb + 40, c->origin, CRDT_KEY_LEN);
+  memcpy(vvb + 72, c->scope, c->scope_len);
+  MDB_val fk = {CRDT_FEED_LEN, (void *)feed};
+  MDB_val fv = {72 + c->scope_len, vvb};
+  if ((rc = sv_put(s, txn, s->dbi[DB_VV], &fk, &fv, 0)) != 0)
+    return lmdb_err(rc);
+  return GS_OK;
+}
+
 static gs_err apply_into(store *s, MDB_txn *txn, const crdt_change *c,
                          bool verify, const apply_ctx *ax, uint8_t hold,
                          touched_set *ts, int *outcome)
@@ -4461,21 +4614,8 @@ static gs_err apply_into(store *s, MDB_txn *txn, const crdt_change *c,
     }
   }
 
-  if ((err = change_pack_kept(s, c, &cv)) != GS_OK)
+  if ((err = change_keep(s, txn, c, feed, NULL)) != GS_OK)
     return err;
-  last_key lc = {.known = false};
-  if ((rc = put_ordered(s, txn, s->dbi[DB_CHANGES], &lc, &ckv, &cv)) != 0)
-    return lmdb_err(rc);
-  uint8_t vvb[72 + CRDT_SCOPE_MAX];
-  be64_put(vvb, c->seq);
-  crdt_change_hash(c, vvb + 8);
-  memcpy(vvb + 40, c->origin, CRDT_KEY_LEN);
-  memcpy(vvb + 72, c->scope, c->scope_len);
-  fv.mv_size = 72 + c->scope_len;
-  fv.mv_data = vvb;
-  if ((rc = sv_put(s, txn, s->dbi[DB_VV], &fk, &fv, 0)) != 0)
-    return lmdb_err(rc);
-
   uint32_t feedno;
   if ((err = feed_number(s, txn, feed, &feedno)) != GS_OK ||
       (err = touched_note(ts, c, feedno)) != GS_OK)
@@ -5391,6 +5531,42 @@ gs_err store__write_replay(store_write *w)
   return w->txn ? write_replay(w) : GS_EINVAL;
 }
 
+#ifndef _WIN32
+/* write_once's change c (its checks passed, as its seq follows the
+ * feed's head: a local change), its unsigned bytes in *raw (*rawlen),
+ * signed aside ("a local change signed aside"): its records written
+ * while the worker signs, then the change kept, signed. The task is
+ * always waited for, so that no thread touches *raw after. */
+static gs_err write_aside(store_write *w, cipher_worker *wk, crdt_change *c,
+                          const uint8_t feed[CRDT_FEED_LEN], uint8_t **raw,
+                          size_t *rawlen)
+{
+  store *s = w->s;
+  touched_set ts = {.nch = 0};
+  uint8_t hash[CRDT_HASH_LEN];
+  uint32_t feedno;
+  sign_post(wk, w->sk, *raw, *rawlen);
+  gs_err err = feed_number(s, w->txn, feed, &feedno);
+  if (!err)
+    err = touched_note(&ts, c, feedno);
+  if (!err)
+    err = touched_write(s, w->txn, &ts);
+  touched_free(&ts);
+  uint64_t waited = sign_wait(s, wk, rawlen, hash);
+  if (waited > CIPHER_STALL_NS && s->sign_how != STORE__SIGN_WORKER) {
+    /* the worker was off its core */
+    wk->waited_ns = waited;
+    cipher_backoff(s, wk);
+  }
+  if (err)
+    return err;
+  c->raw = *raw;
+  c->raw_len = *rawlen;
+  memcpy(c->sig, *raw + *rawlen - CRDT_SIG_LEN, CRDT_SIG_LEN);
+  return change_keep(s, w->txn, c, feed, hash);
+}
+#endif
+
 /* Build the next change of (pk, scope) and apply it in w's transaction.
  * The change is applied from the caller's ops (crdt_change_build checks
  * them as the decoder would), not from a decoding of its bytes. On
@@ -5426,8 +5602,25 @@ static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
   c.hlc = hlc;
   c.ops = ops;
   c.nops = nops;
-  if ((err = crdt_change_build(&c, w->sk, raw, rawlen)) != GS_OK)
+  if ((err = crdt_change_build_unsigned(&c, raw, rawlen)) != GS_OK)
     return err;
+#ifndef _WIN32
+  store *s = w->s;
+  cipher_worker *wk = NULL;
+  if (*rawlen >= SIGN_ASIDE_MIN && s->sign_how != STORE__SIGN_INLINE &&
+      (!s->cipher_skip || s->sign_how == STORE__SIGN_WORKER) &&
+      (wk = cipher_worker_get(s)) && wk->watch_ns) {
+    err = write_aside(w, wk, &c, feed, raw, rawlen);
+    if (err) {
+      free(*raw);
+      *raw = NULL;
+      return err;
+    }
+    *seq = c.seq;
+    return GS_OK;
+  }
+#endif
+  crdt_change_sign_built(w->sk, *raw, rawlen);
   c.raw = *raw;
   c.raw_len = *rawlen;
   memcpy(c.sig, *raw + *rawlen - CRDT_SIG_LEN, CRDT_SIG_LEN);

@@ -305,6 +305,17 @@ gs_err store__write_replay(store_write *w);
  * thread, as on Windows). */
 void store__cipher_delay(store *s, unsigned delay_us);
 void store__cipher_counts(const store *s, uint64_t out[4]);
+/* White-box tests only (store.c, "a local change signed aside"): how a
+ * big local change is signed: STORE__SIGN_ASIDE (the default: posted to
+ * the worker, taken back by this thread if the worker has not begun it),
+ * STORE__SIGN_INLINE (on this thread, never posted), STORE__SIGN_WORKER
+ * (posted always, even after a stall, and this thread waits until the
+ * worker takes it); and the
+ * changes signed aside since s was opened: out[0] by the worker, out[1]
+ * by this thread (0 with one thread, as on Windows). */
+enum { STORE__SIGN_ASIDE, STORE__SIGN_INLINE, STORE__SIGN_WORKER };
+void store__sign_aside(store *s, int how);
+void store__sign_counts(const store *s, uint64_t out[2]);
 /* The CPU time of s's cipher worker so far, in ns; -1: no worker (none
  * made yet, or one thread as on Windows). */
 int64_t store__cipher_worker_cpu_ns(const store *s);

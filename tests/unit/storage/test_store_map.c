@@ -205,12 +205,16 @@ static int chain_cb(void *ctx, uint64_t seq, const uint8_t *b, size_t n)
   return 0;
 }
 
-Test(store_map, one_write_session_grows_the_map)
+/* One write session of NCHANGES big changes grows the map (its changes
+ * redone in a new transaction after MDB_MAP_FULL), each change signed
+ * as how says (store__sign_aside). */
+static void write_session_grows(int how)
 {
   static char bufs[OPS_PER_CHANGE * BODY];
   uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN];
   store_write *w = NULL;
   crdt_keypair(pk, sk);
+  store__sign_aside(s, how);
   cr_assert_eq(store_write_begin(s, sk, &w), GS_OK);
   crdt_hlc last = 0;
   for (int k = 0; k < NCHANGES; k++) {
@@ -243,7 +247,30 @@ Test(store_map, one_write_session_grows_the_map)
   crdt_hlc h;
   cr_assert_eq(store_hlc(s, &h), GS_OK);
   cr_assert_eq(h, last);
+  uint64_t signs[2];
+  store__sign_counts(s, signs);
+  cr_log_info("changes signed aside: %llu by the worker, %llu by the store's "
+              "thread",
+              (unsigned long long)signs[0], (unsigned long long)signs[1]);
+#ifndef _WIN32
+  if (how == STORE__SIGN_WORKER && sysconf(_SC_NPROCESSORS_ONLN) >= 2)
+    cr_assert_geq(signs[0], NCHANGES, "the worker signed each change (one "
+                                      "that met MDB_MAP_FULL, again)");
+#endif
   reopen_and_check(NCHANGES);
+}
+
+Test(store_map, one_write_session_grows_the_map)
+{
+  write_session_grows(STORE__SIGN_ASIDE);
+}
+
+/* The same with every change signed by the worker while its records are
+ * written: the MDB_MAP_FULL met meanwhile is waited out, and the session
+ * redone. */
+Test(store_map, one_write_session_signed_by_the_worker_grows_the_map)
+{
+  write_session_grows(STORE__SIGN_WORKER);
 }
 
 Test(store_map, meta_put_after_growth)

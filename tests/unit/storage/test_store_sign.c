@@ -1,0 +1,217 @@
+/* store: a local change signed aside (issue 20; storage/store.c "a local
+ * change signed aside"). A big local change is signed on the cipher
+ * worker while its records are written: the changes a session stores
+ * are the bytes signed on one thread (the same key and stamps give the
+ * same bytes, as Ed25519 is deterministic), whoever signs them, their
+ * chain holds, another store accepts them (their signatures verify), and
+ * the state digest is the same; a small change is signed on the store's
+ * thread; with one CPU no change is signed aside. */
+#include <criterion/criterion.h>
+#ifdef __linux__
+#include <sched.h>
+#endif
+#include <unistd.h>
+
+#include "tests/unit/storage/store_test_util.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+  cr_assert_eq(crdt_crypto_init(), GS_OK);
+  cr_assert(t_mkdtemp(dir, sizeof dir), "mkdtemp");
+}
+
+static void teardown(void)
+{
+  t_rmtree(dir);
+}
+
+TestSuite(store_sign, .init = setup, .fini = teardown, .timeout = 120);
+
+static const char scope[] = "gongrencun/qinghejv/g07";
+static const uint8_t key_a[CRDT_SEAL_KEY_LEN] = {9, 8, 7, 6, 5, 4, 3, 2};
+#define NCH 24  /* changes of a session */
+#define PER 100 /* records of a big change: about 8 KiB, signed aside */
+
+static bool two_cpus(void)
+{
+#ifdef __linux__
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    return CPU_COUNT(&set) >= 2;
+#endif
+  return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+}
+
+static store *open_new(const char *name)
+{
+  char d[128];
+  store *s;
+  snprintf(d, sizeof d, "%s/%s", dir, name);
+  cr_assert_eq(mkdir(d, 0700), 0);
+  store_opts o = {.key = key_a};
+  cr_assert_eq(store_open_ex(d, STORE_CREATE | STORE_NOSYNC, &o, &s), GS_OK);
+  return s;
+}
+
+/* Change k of a session holds per(k) records (k odd: 3, a small
+ * change). */
+static size_t per(int k)
+{
+  return k % 2 ? 3 : PER;
+}
+
+/* One session of NCH changes by the origin of seed0 in s, signed how,
+ * its feed's changes before it: seq0. Every change of s's feeds into
+ * out (when not NULL). */
+static void session(store *s, uint8_t seed0, int how, uint64_t seq0,
+                    t_raws *out)
+{
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN], seed[32] = {seed0};
+  char names[PER][64];
+  crdt_op ops[PER];
+  store_write *w;
+  crdt_keypair_seed(seed, pk, sk);
+  store__sign_aside(s, how);
+  cr_assert_eq(store_write_begin(s, sk, &w), GS_OK);
+  for (int k = 0; k < NCH; k++) {
+    for (size_t i = 0; i < per(k); i++) {
+      uint8_t id[CRDT_ID_LEN];
+      t_id(id, 3, (uint64_t)k * PER + i);
+      snprintf(names[i], sizeof names[i], "王秀英 %d-%zu 幸福里3号楼2单元",
+               k, i);
+      ops[i] = t_set_str("resident", id, "name", names[i], strlen(names[i]));
+    }
+    uint64_t seq = 0;
+    cr_assert_eq(store_write_change(w, scope, sizeof scope - 1, ops, per(k),
+                                    T_NOW_MS + (uint64_t)k, &seq, NULL),
+                 GS_OK, "change %d", k);
+    cr_assert_eq(seq, seq0 + (uint64_t)k + 1);
+  }
+  cr_assert_eq(store_write_commit(w), GS_OK);
+  if (out)
+    cr_assert_eq(t_raws_read(s, NULL, out), GS_OK);
+}
+
+static void digest(store *s, uint8_t out[CRDT_HASH_LEN])
+{
+  size_t n = 0;
+  cr_assert_eq(store_digest(s, "", 0, out, &n), GS_OK);
+  cr_assert_eq(n, (NCH / 2) * PER + (NCH / 2) * 3);
+}
+
+static void same_raws(const t_raws *a, const t_raws *b, const char *what)
+{
+  cr_assert_eq(a->len, b->len);
+  for (size_t i = 0; i < a->len; i++)
+    cr_assert(a->n[i] == b->n[i] && memcmp(a->b[i], b->b[i], a->n[i]) == 0,
+              "%s: change %zu differs from the one signed inline", what, i);
+}
+
+/* Each change verifies, and chains on the one before it. */
+static void chained(const t_raws *r)
+{
+  uint8_t head[CRDT_HASH_LEN];
+  for (size_t i = 0; i < r->len; i++) {
+    crdt_change *c;
+    cr_assert_eq(crdt_change_decode(r->b[i], r->n[i], &c), GS_OK);
+    cr_assert(crdt_change_verify(c), "change %zu's signature", i);
+    cr_assert_eq(c->seq, i + 1);
+    if (i)
+      cr_assert_arr_eq(c->prev, head, CRDT_HASH_LEN, "change %zu's prev", i);
+    crdt_change_hash(c, head);
+    crdt_change_free(c);
+  }
+}
+
+Test(store_sign, signed_aside_or_inline_the_same_changes_and_state)
+{
+  static const int hows[3] = {STORE__SIGN_INLINE, STORE__SIGN_ASIDE,
+                              STORE__SIGN_WORKER};
+  static const char *names[3] = {"inline", "aside", "worker"};
+  t_raws raws[3] = {{0}};
+  uint8_t dg[3][CRDT_HASH_LEN];
+  uint64_t counts[3][2];
+  for (int h = 0; h < 3; h++) {
+    store *s = open_new(names[h]);
+    session(s, 5, hows[h], 0, &raws[h]);
+    cr_assert_eq(raws[h].len, NCH);
+    digest(s, dg[h]);
+    store__sign_counts(s, counts[h]);
+    cr_log_info("%s: %llu changes signed aside by the worker, %llu by the "
+                "store's thread",
+                names[h], (unsigned long long)counts[h][0],
+                (unsigned long long)counts[h][1]);
+    store_close(s);
+  }
+  chained(&raws[0]);
+  for (int h = 1; h < 3; h++) {
+    same_raws(&raws[0], &raws[h], names[h]);
+    cr_assert_arr_eq(dg[0], dg[h], CRDT_HASH_LEN, "%s: the digest", names[h]);
+  }
+  cr_assert_eq(counts[0][0] + counts[0][1], 0, "inline: none aside");
+#ifdef _WIN32
+  for (int h = 1; h < 3; h++)
+    cr_assert_eq(counts[h][0] + counts[h][1], 0, "one thread on Windows");
+#else
+  if (two_cpus()) {
+    /* the big changes, and only they, signed aside (by default not
+     * after a stall of the worker: fewer on a busy machine) */
+    cr_assert_leq(counts[1][0] + counts[1][1], NCH / 2);
+    cr_assert_eq(counts[2][0], NCH / 2, "each big one signed by the worker");
+    cr_assert_eq(counts[2][1], 0);
+  } else {
+    for (int h = 1; h < 3; h++)
+      cr_assert_eq(counts[h][0] + counts[h][1], 0, "one CPU: none aside");
+  }
+#endif
+
+  /* another store takes the changes signed by the worker: each verifies */
+  store *r = open_new("receiver");
+  store_result res;
+  cr_assert_eq(store_apply(r, (const uint8_t *const *)raws[2].b, raws[2].n,
+                           raws[2].len, &res, NULL),
+               GS_OK);
+  cr_assert_eq(res.applied, NCH);
+  uint8_t dr[CRDT_HASH_LEN];
+  digest(r, dr);
+  cr_assert_arr_eq(dr, dg[0], CRDT_HASH_LEN, "the receiver's digest");
+  store_close(r);
+  for (int h = 0; h < 3; h++)
+    t_raws_free(&raws[h]);
+}
+
+/* Sessions one after another in one store, a big batch of another
+ * origin's changes applied between them (its records sealed by both
+ * threads): every change of the sessions still chains and verifies. */
+Test(store_sign, sessions_between_received_batches_chain)
+{
+  store *other = open_new("other");
+  t_raws theirs = {0};
+  session(other, 6, STORE__SIGN_INLINE, 0, &theirs);
+  store_close(other);
+
+  store *s = open_new("mixed");
+  for (uint64_t round = 0; round < 3; round++) {
+    session(s, 5, STORE__SIGN_ASIDE, round * NCH, NULL);
+    if (round == 0) {
+      store_result res;
+      cr_assert_eq(store_apply(s, (const uint8_t *const *)theirs.b, theirs.n,
+                               theirs.len, &res, NULL),
+                   GS_OK);
+      cr_assert_eq(res.applied, NCH);
+    }
+  }
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN], seed[32] = {5};
+  uint8_t feed[CRDT_FEED_LEN];
+  crdt_keypair_seed(seed, pk, sk);
+  crdt_feed_id(pk, scope, sizeof scope - 1, feed);
+  t_raws mine = {0};
+  cr_assert_eq(t_raws_read(s, feed, &mine), GS_OK);
+  cr_assert_eq(mine.len, 3 * NCH, "one feed, three sessions");
+  chained(&mine);
+  t_raws_free(&mine);
+  t_raws_free(&theirs);
+  store_close(s);
+}
