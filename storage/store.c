@@ -3771,7 +3771,13 @@ static void ents_merge_sort(const key_list *l, sort_ent *a, sort_ent *tmp,
  * by the whole keys (by insertion when short, else merged). */
 static gs_err key_list_sort(const key_list *l, size_t *idx, size_t n)
 {
-  if (n < 2)
+  /* already in key order (a bulk load's new records, their ids by
+   * creation): n - 1 comparisons; keys out of order stop this at their
+   * first inversion, mostly the first few keys */
+  size_t in = 1;
+  while (in < n && key_list_cmp(l, l->off[idx[in - 1]], l->off[idx[in]]) <= 0)
+    in++;
+  if (in >= n)
     return GS_OK;
   sort_ent *e = malloc(2 * n * sizeof *e);
   if (!e)
