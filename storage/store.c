@@ -105,6 +105,7 @@ struct store {
   int sign_how;             /* tests: store__sign_aside (STORE__SIGN_*) */
   uint64_t signs[2];        /* local changes signed aside: by the worker,
                              * by this thread */
+  uint64_t sign_wait_ns;    /* this thread's waits for the worker's */
   unsigned cipher_backoff; /* the skip after the next stall */
   bool put_sealed; /* sv_put: the value given is sealed already */
   struct {
@@ -1132,7 +1133,9 @@ static uint64_t sign_wait(store *s, cipher_worker *w, size_t *n,
       sched_yield();
   bool here = sign_try(w);
   s->signs[here]++;
-  if (!here) {
+  if (!here && atomic_load_explicit(&w->sign_state, memory_order_acquire) !=
+                   SIGN_DONE) {
+    uint64_t begun = mono_ns();
     unsigned k = 0;
     while (atomic_load_explicit(&w->sign_state, memory_order_acquire) !=
            SIGN_DONE) {
@@ -1142,6 +1145,7 @@ static uint64_t sign_wait(store *s, cipher_worker *w, size_t *n,
         t0 = mono_ns();
       sched_yield();
     }
+    s->sign_wait_ns += mono_ns() - begun;
   }
   *n = w->sign_n;
   memcpy(hash, w->sign_hash, CRDT_HASH_LEN);
@@ -1168,10 +1172,11 @@ void store__sign_aside(store *s, int how)
   s->sign_how = how;
 }
 
-void store__sign_counts(const store *s, uint64_t out[2])
+void store__sign_counts(const store *s, uint64_t out[3])
 {
   out[0] = s->signs[0];
   out[1] = s->signs[1];
+  out[2] = s->sign_wait_ns;
 }
 
 void store__cipher_counts(const store *s, uint64_t out[4])

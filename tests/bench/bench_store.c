@@ -763,6 +763,8 @@ int main(int argc, char **argv)
   b_secs += now_s() - t0;
   b_cpu += cpu_s() - c0;
   b_watch += store__cipher_watch_ns(bs) - x0;
+  uint64_t signs[3]; /* each change signed aside: by whom, the waits */
+  store__sign_counts(bs, signs);
   uint64_t b_bytes = dir_bytes_used(node__store(n)) - used0;
   /* sealed or not, as the store says: its plain meta entry "seal" (how far
    * it is sealed; absent in a store without a data key) */
@@ -824,6 +826,11 @@ int main(int argc, char **argv)
   printf("  (less the cipher worker's %.3f s awake watching for work; "
          "the store's sealing on two threads)\n",
          (double)b_watch / 1e9);
+  printf("  (%llu changes signed aside: %llu by the worker, %llu by the "
+         "store's thread; it waited %.3f s for the worker's)\n",
+         (unsigned long long)(signs[0] + signs[1]),
+         (unsigned long long)signs[0], (unsigned long long)signs[1],
+         (double)signs[2] / 1e9);
   printf("ratio = gridsync rate / bare LMDB rate (1.00x = as fast as the "
          "bare loop)\n");
   /* the format's required work alone: its rows, the cap, its pieces */

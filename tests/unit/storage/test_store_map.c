@@ -247,7 +247,7 @@ static void write_session_grows(int how)
   crdt_hlc h;
   cr_assert_eq(store_hlc(s, &h), GS_OK);
   cr_assert_eq(h, last);
-  uint64_t signs[2];
+  uint64_t signs[3];
   store__sign_counts(s, signs);
   cr_log_info("changes signed aside: %llu by the worker, %llu by the store's "
               "thread",

@@ -132,7 +132,7 @@ Test(store_sign, signed_aside_or_inline_the_same_changes_and_state)
   static const char *names[3] = {"inline", "aside", "worker"};
   t_raws raws[3] = {{0}};
   uint8_t dg[3][CRDT_HASH_LEN];
-  uint64_t counts[3][2];
+  uint64_t counts[3][3];
   for (int h = 0; h < 3; h++) {
     store *s = open_new(names[h]);
     session(s, 5, hows[h], 0, &raws[h]);
