@@ -106,6 +106,9 @@ struct store {
   uint64_t signs[2];        /* local changes signed aside: by the worker,
                              * by this thread */
   uint64_t sign_wait_ns;    /* this thread's waits for the worker's */
+  unsigned sign_skip;       /* big local changes left to sign here */
+  unsigned sign_backoff;    /* the skip after the next signing stall */
+  unsigned sign_delay_us;   /* tests: store__sign_delay */
   unsigned cipher_backoff; /* the skip after the next stall */
   bool put_sealed; /* sv_put: the value given is sealed already */
   struct {
@@ -691,6 +694,8 @@ typedef struct cipher_worker {
   uint8_t *sign_buf;
   size_t sign_n;
   uint8_t sign_hash[CRDT_HASH_LEN];
+  uint64_t sign_off_ns; /* the worker's time off its core while signing */
+  unsigned sign_delay_us; /* tests: the worker's sleep as it signs */
 } cipher_worker;
 
 /* ---- a local change signed aside (issue 20) ----
@@ -706,26 +711,42 @@ typedef struct cipher_worker {
  * (SIGN_TAKEN) by either thread, SIGN_DONE once signed; this thread
  * alone sets it back to SIGN_NONE. The worker takes it before any other
  * work of its own: the records' opens and seals that it has not taken,
- * this thread does. Same bytes either way. */
+ * this thread does. Same bytes either way. A worker taken off its core
+ * mid-signing (a busy machine: sign_stall) sends the next big changes
+ * to this thread for a while, as cipher_backoff does chunks. */
 enum { SIGN_NONE, SIGN_POSTED, SIGN_TAKEN, SIGN_DONE };
 #define SIGN_ASIDE_MIN 4096 /* bytes of a change; smaller: signed here */
 
-static void sign_run(cipher_worker *w)
+static uint64_t mono_ns(void);
+static uint64_t thread_cpu_ns(void);
+
+/* Sign the task; on the worker (worker true), with its time off its
+ * core meanwhile (its wall time less its CPU time) in sign_off_ns. */
+static void sign_run(cipher_worker *w, bool worker)
 {
+  uint64_t t0 = worker ? mono_ns() : 0, c0 = worker ? thread_cpu_ns() : 0;
+  if (worker && w->sign_delay_us)
+    usleep(w->sign_delay_us);
   crdt_change_sign_built(w->sign_sk, w->sign_buf, &w->sign_n);
   crdt_hash(w->sign_buf, w->sign_n, w->sign_hash);
+  w->sign_off_ns = 0;
+  if (worker) {
+    uint64_t wall = mono_ns() - t0, cpu = thread_cpu_ns() - c0;
+    w->sign_off_ns = wall > cpu ? wall - cpu : 0;
+  }
   atomic_store_explicit(&w->sign_state, SIGN_DONE, memory_order_release);
 }
 
-/* The task, taken by this thread (either): true if it was posted. */
-static bool sign_try(cipher_worker *w)
+/* The task, taken by the worker (worker true) or this thread: true if it
+ * was posted. */
+static bool sign_try(cipher_worker *w, bool worker)
 {
   int want = SIGN_POSTED;
   if (atomic_load_explicit(&w->sign_state, memory_order_relaxed) !=
           SIGN_POSTED ||
       !atomic_compare_exchange_strong(&w->sign_state, &want, SIGN_TAKEN))
     return false;
-  sign_run(w);
+  sign_run(w, worker);
   return true;
 }
 
@@ -832,7 +853,7 @@ static bool cipher_watch(cipher_worker *w, const cipher_job *j)
 static void cipher_work(cipher_worker *w, const cipher_job *j)
 {
   size_t b;
-  sign_try(w);
+  sign_try(w, true);
   while (cipher_claim(&w->onext, j, &b)) {
     if (j->delay_us)
       usleep(j->delay_us);
@@ -841,7 +862,7 @@ static void cipher_work(cipher_worker *w, const cipher_job *j)
     atomic_store(&w->odone[b], true);
   }
   for (;;) {
-    sign_try(w);
+    sign_try(w, true);
     uint64_t v = atomic_load(&w->snext);
     if (CIPHER_GEN(v) != j->gen || CIPHER_IDX(v) >= j->nb)
       return; /* all taken, or the job is over */
@@ -885,7 +906,7 @@ static void *cipher_thread(void *arg)
     if (!w->has_job && !w->quit) {
       pthread_mutex_unlock(&w->mu);
       cipher_watch(w, NULL);
-      bool signed_one = sign_try(w);
+      bool signed_one = sign_try(w, true);
       pthread_mutex_lock(&w->mu);
       if (signed_one)
         continue; /* then watch again */
@@ -897,7 +918,7 @@ static void *cipher_thread(void *arg)
       break;
     if (!w->has_job) {
       pthread_mutex_unlock(&w->mu);
-      sign_try(w);
+      sign_try(w, true);
       pthread_mutex_lock(&w->mu);
       continue;
     }
@@ -1090,6 +1111,15 @@ static void cipher_finish(cipher_worker *w, crdt_sealer *sealer)
 #define CIPHER_BACKOFF_MIN 4u
 #define CIPHER_BACKOFF_MAX 4096u
 
+/* The back-off after a stall in a row: CIPHER_BACKOFF_MIN, doubled, at
+ * most CIPHER_BACKOFF_MAX. */
+static unsigned backoff_next(unsigned cur)
+{
+  return !cur                          ? CIPHER_BACKOFF_MIN
+         : cur >= CIPHER_BACKOFF_MAX / 2 ? CIPHER_BACKOFF_MAX
+                                         : 2 * cur;
+}
+
 static void cipher_backoff(store *s, const cipher_worker *w)
 {
   if (s->cipher_delay_us)
@@ -1098,10 +1128,7 @@ static void cipher_backoff(store *s, const cipher_worker *w)
     s->cipher_backoff = 0;
     return;
   }
-  s->cipher_backoff = !s->cipher_backoff ? CIPHER_BACKOFF_MIN
-                      : s->cipher_backoff >= CIPHER_BACKOFF_MAX / 2
-                          ? CIPHER_BACKOFF_MAX
-                          : 2 * s->cipher_backoff;
+  s->cipher_backoff = backoff_next(s->cipher_backoff);
   s->cipher_skip = s->cipher_backoff;
 }
 
@@ -1121,36 +1148,48 @@ static void sign_post(cipher_worker *w, const uint8_t *sk, uint8_t *buf,
 
 /* The posted signing, done: by this thread if the worker has not taken
  * it, else waited for (as cipher_spin waits). *n: the signed change's
- * length, hash its hash. The task is free again after. Returns how
- * long this thread yielded for it (the worker taken off its core
- * mid-signing: a stall, as cipher_backoff counts them). */
+ * length, hash its hash. The task is free again after. Returns the
+ * worker's time off its core while it signed (0 when this thread did). */
 static uint64_t sign_wait(store *s, cipher_worker *w, size_t *n,
                           uint8_t hash[CRDT_HASH_LEN])
 {
-  uint64_t t0 = 0;
   if (s->sign_how == STORE__SIGN_WORKER) /* tests: the worker's to take */
     while (atomic_load(&w->sign_state) == SIGN_POSTED)
       sched_yield();
-  bool here = sign_try(w);
+  bool here = sign_try(w, false);
   s->signs[here]++;
   if (!here && atomic_load_explicit(&w->sign_state, memory_order_acquire) !=
                    SIGN_DONE) {
     uint64_t begun = mono_ns();
     unsigned k = 0;
     while (atomic_load_explicit(&w->sign_state, memory_order_acquire) !=
-           SIGN_DONE) {
-      if (++k < 4096)
-        continue;
-      if (!t0)
-        t0 = mono_ns();
-      sched_yield();
-    }
+           SIGN_DONE)
+      if (++k >= 4096)
+        sched_yield();
     s->sign_wait_ns += mono_ns() - begun;
   }
   *n = w->sign_n;
   memcpy(hash, w->sign_hash, CRDT_HASH_LEN);
+  uint64_t off = w->sign_off_ns;
   atomic_store_explicit(&w->sign_state, SIGN_NONE, memory_order_relaxed);
-  return t0 ? mono_ns() - t0 : 0;
+  return off;
+}
+
+/* After a change signed aside: the worker off its core for more than
+ * CIPHER_STALL_NS while it signed (off_ns; a busy machine) makes the
+ * next sign_backoff big local changes be signed on this thread (4,
+ * doubled at each such stall in a row, up to 4,096); a signing without
+ * one resets it. The measure is the worker's own (its wall time less its
+ * CPU time), not this thread's wait: a big change's signing may take
+ * longer than its records' writing on a machine that is not busy. */
+static void sign_stall(store *s, uint64_t off_ns)
+{
+  if (off_ns <= CIPHER_STALL_NS) {
+    s->sign_backoff = 0;
+    return;
+  }
+  s->sign_backoff = backoff_next(s->sign_backoff);
+  s->sign_skip = s->sign_backoff;
 }
 #else
 struct cipher_worker {
@@ -1172,11 +1211,17 @@ void store__sign_aside(store *s, int how)
   s->sign_how = how;
 }
 
-void store__sign_counts(const store *s, uint64_t out[3])
+void store__sign_delay(store *s, unsigned delay_us)
+{
+  s->sign_delay_us = delay_us;
+}
+
+void store__sign_counts(const store *s, uint64_t out[4])
 {
   out[0] = s->signs[0];
   out[1] = s->signs[1];
   out[2] = s->sign_wait_ns;
+  out[3] = s->sign_skip;
 }
 
 void store__cipher_counts(const store *s, uint64_t out[4])
@@ -5556,6 +5601,7 @@ static gs_err write_aside(store_write *w, cipher_worker *wk, crdt_change *c,
   touched_set ts = {.nch = 0};
   uint8_t hash[CRDT_HASH_LEN];
   uint32_t feedno;
+  wk->sign_delay_us = s->sign_delay_us;
   sign_post(wk, w->sk, *raw, *rawlen);
   gs_err err = feed_number(s, w->txn, feed, &feedno);
   if (!err)
@@ -5563,12 +5609,7 @@ static gs_err write_aside(store_write *w, cipher_worker *wk, crdt_change *c,
   if (!err)
     err = touched_write(s, w->txn, &ts);
   touched_free(&ts);
-  uint64_t waited = sign_wait(s, wk, rawlen, hash);
-  if (waited > CIPHER_STALL_NS && s->sign_how != STORE__SIGN_WORKER) {
-    /* the worker was off its core */
-    wk->waited_ns = waited;
-    cipher_backoff(s, wk);
-  }
+  sign_stall(s, sign_wait(s, wk, rawlen, hash));
   if (err)
     return err;
   c->raw = *raw;
@@ -5618,9 +5659,12 @@ static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
 #ifndef _WIN32
   store *s = w->s;
   cipher_worker *wk = NULL;
-  if (*rawlen >= SIGN_ASIDE_MIN && s->sign_how != STORE__SIGN_INLINE &&
-      (!s->cipher_skip || s->sign_how == STORE__SIGN_WORKER) &&
-      (wk = cipher_worker_get(s)) && wk->watch_ns) {
+  bool aside = *rawlen >= SIGN_ASIDE_MIN && s->sign_how != STORE__SIGN_INLINE;
+  if (aside && s->sign_skip && s->sign_how != STORE__SIGN_WORKER) {
+    s->sign_skip--; /* a back-off after a stall (sign_stall): signed here */
+    aside = false;
+  }
+  if (aside && (wk = cipher_worker_get(s)) && wk->watch_ns) {
     err = write_aside(w, wk, &c, feed, raw, rawlen);
     if (err) {
       free(*raw);

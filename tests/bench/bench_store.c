@@ -763,7 +763,7 @@ int main(int argc, char **argv)
   b_secs += now_s() - t0;
   b_cpu += cpu_s() - c0;
   b_watch += store__cipher_watch_ns(bs) - x0;
-  uint64_t signs[3]; /* each change signed aside: by whom, the waits */
+  uint64_t signs[4]; /* each change signed aside: by whom, the waits */
   store__sign_counts(bs, signs);
   uint64_t b_bytes = dir_bytes_used(node__store(n)) - used0;
   /* sealed or not, as the store says: its plain meta entry "seal" (how far

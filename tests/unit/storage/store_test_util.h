@@ -20,6 +20,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 #include "crdt/crdt.h"
 #include "storage/store.h"
@@ -321,6 +324,23 @@ static inline gs_err t_history(store *s, const char *coll,
 static inline gs_err t_stats(store *s, store_stats *st)
 {
   return store_stats_get(s, st);
+}
+
+/* May this process run on two CPUs or more (as the store asks, with
+ * sched_getaffinity: a process pinned to one has a worker that does not
+ * watch, and signs nothing aside)? */
+static inline bool t_two_cpus(void)
+{
+#ifdef _WIN32
+  return false; /* the store's Windows build: one thread */
+#else
+#ifdef __linux__
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    return CPU_COUNT(&set) >= 2;
+#endif
+  return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+#endif
 }
 
 /* ---- the raw changes of a store's feeds ---- */

@@ -7,10 +7,6 @@
  * the state digest is the same; a small change is signed on the store's
  * thread; with one CPU no change is signed aside. */
 #include <criterion/criterion.h>
-#ifdef __linux__
-#include <sched.h>
-#endif
-#include <unistd.h>
 
 #include "tests/unit/storage/store_test_util.h"
 
@@ -33,16 +29,6 @@ static const char scope[] = "gongrencun/qinghejv/g07";
 static const uint8_t key_a[CRDT_SEAL_KEY_LEN] = {9, 8, 7, 6, 5, 4, 3, 2};
 #define NCH 24  /* changes of a session */
 #define PER 100 /* records of a big change: about 8 KiB, signed aside */
-
-static bool two_cpus(void)
-{
-#ifdef __linux__
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0)
-    return CPU_COUNT(&set) >= 2;
-#endif
-  return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
-}
 
 static store *open_new(const char *name)
 {
@@ -132,7 +118,7 @@ Test(store_sign, signed_aside_or_inline_the_same_changes_and_state)
   static const char *names[3] = {"inline", "aside", "worker"};
   t_raws raws[3] = {{0}};
   uint8_t dg[3][CRDT_HASH_LEN];
-  uint64_t counts[3][3];
+  uint64_t counts[3][4];
   for (int h = 0; h < 3; h++) {
     store *s = open_new(names[h]);
     session(s, 5, hows[h], 0, &raws[h]);
@@ -155,7 +141,7 @@ Test(store_sign, signed_aside_or_inline_the_same_changes_and_state)
   for (int h = 1; h < 3; h++)
     cr_assert_eq(counts[h][0] + counts[h][1], 0, "one thread on Windows");
 #else
-  if (two_cpus()) {
+  if (t_two_cpus()) {
     /* the big changes, and only they, signed aside (by default not
      * after a stall of the worker: fewer on a busy machine) */
     cr_assert_leq(counts[1][0] + counts[1][1], NCH / 2);
@@ -214,4 +200,69 @@ Test(store_sign, sessions_between_received_batches_chain)
   t_raws_free(&mine);
   t_raws_free(&theirs);
   store_close(s);
+}
+
+/* One big change (PER records) by the origin of seed 5 in w. */
+static void one_big(store_write *w, int k)
+{
+  static char names[PER][64];
+  crdt_op ops[PER];
+  for (size_t i = 0; i < PER; i++) {
+    uint8_t id[CRDT_ID_LEN];
+    t_id(id, 4, (uint64_t)k * PER + i);
+    snprintf(names[i], sizeof names[i], "李桂兰 %d-%zu 幸福里5号楼", k, i);
+    ops[i] = t_set_str("resident", id, "name", names[i], strlen(names[i]));
+  }
+  cr_assert_eq(store_write_change(w, scope, sizeof scope - 1, ops, PER,
+                                  T_NOW_MS + (uint64_t)k, NULL, NULL),
+               GS_OK, "change %d", k);
+}
+
+/* The worker off its core while it signs (store__sign_delay: it sleeps
+ * 2 ms) is a stall: each one in a row doubles the back-off (4, 8, 16
+ * big changes left to sign on the store's thread); in the back-off no
+ * change is signed aside, and once it is over they are again. */
+Test(store_sign, a_stalled_worker_backs_off_and_comes_back)
+{
+#ifdef _WIN32
+  cr_skip_test("one thread on Windows: nothing is signed aside");
+#else
+  if (!t_two_cpus())
+    cr_skip_test("one CPU: the worker does not watch, nothing is signed "
+                 "aside");
+  store *s = open_new("stall");
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN], seed[32] = {5};
+  uint64_t c[4];
+  store_write *w;
+  crdt_keypair_seed(seed, pk, sk);
+  cr_assert_eq(store_write_begin(s, sk, &w), GS_OK);
+  store__sign_aside(s, STORE__SIGN_WORKER);
+  store__sign_delay(s, 2000);
+  int k = 0;
+  for (uint64_t want = 4; want <= 16; want *= 2) {
+    one_big(w, k++);
+    store__sign_counts(s, c);
+    cr_assert_eq(c[0], (uint64_t)k, "signed by the worker");
+    cr_assert_eq(c[3], want, "the back-off after %d stalls in a row", k);
+  }
+  store__sign_delay(s, 0);
+  store__sign_aside(s, STORE__SIGN_ASIDE);
+  for (int i = 0; i < 16; i++) {
+    one_big(w, k++);
+    store__sign_counts(s, c);
+    cr_assert_eq(c[0] + c[1], 3, "change %d signed aside in the back-off",
+                 k);
+    cr_assert_eq(c[3], (uint64_t)(15 - i));
+  }
+  one_big(w, k++);
+  store__sign_counts(s, c);
+  cr_assert_eq(c[0] + c[1], 4, "signed aside again after the back-off");
+  cr_assert_eq(store_write_commit(w), GS_OK);
+  t_raws r = {0};
+  cr_assert_eq(t_raws_read(s, NULL, &r), GS_OK);
+  cr_assert_eq(r.len, (size_t)k);
+  chained(&r);
+  t_raws_free(&r);
+  store_close(s);
+#endif
 }
