@@ -5620,8 +5620,9 @@ static gs_err write_aside(store_write *w, cipher_worker *wk, crdt_change *c,
 #endif
 
 /* Build the next change of (pk, scope) and apply it in w's transaction.
- * The change is applied from the caller's ops (crdt_change_build checks
- * them as the decoder would), not from a decoding of its bytes. On
+ * The change is applied from the caller's ops (crdt_change_build_unsigned
+ * checks them as the decoder would), not from a decoding of its bytes; a
+ * big one is signed aside (write_aside). On
  * success *raw (malloc'd, owned by the caller) holds its bytes and *seq
  * its seq. */
 static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
