@@ -52,6 +52,21 @@ static const char *const db_names[DB_COUNT] = {
     "hist",  "forks",   "peers", "heard",   "held", "quar", "quota",
     "feedno", "originno"};
 
+/* A thread's means to pack a change (change_pack, pack_frame): the
+ * store's, used by its thread, and the signing task's (a change signed
+ * aside is packed with its signing: "a local change signed aside"), used
+ * by the one thread that runs the task. */
+typedef struct packer {
+  ZSTD_CCtx *zc;
+  ZSTD_CCtx *zc_fit; /* the second try (pack_to_fit) */
+  uint8_t *zbuf;     /* ZSTD_compressBound(CRDT_CHANGE_MAX) */
+  uint8_t *zbuf_fit; /* the same size: the second try's frame */
+  uint64_t frames;   /* changes packed (store__change_packs) */
+} packer;
+static gs_err pack_frame(packer *p, const uint8_t *raw, size_t n, size_t fit,
+                         size_t *z);
+static void packer_free(packer *p);
+
 /* A thread's means to squeeze records ("record dictionaries"). */
 typedef struct squeezer {
   ZSTD_CCtx *cc;
@@ -64,18 +79,15 @@ struct store {
   MDB_dbi dbi[DB_COUNT];
   unsigned flags;
   /* changes are kept zstd-compressed (change_pack / change_unpack); a
-   * store is used by one thread, so one context and buffer of each */
-  ZSTD_CCtx *zc;
-  ZSTD_CCtx *zc_fit; /* change_pack's second try (pack_to_fit) */
+   * store is used by one thread, so one packer and unpacking context */
+  packer pk;
   ZSTD_DCtx *zd;
-  uint8_t *zbuf; /* ZSTD_compressBound(CRDT_CHANGE_MAX) */
-  uint8_t *zbuf_fit; /* the same size: the second try's frame */
   /* the largest kept change LMDB holds in its leaf page, before sealing
    * (change_fit; 0: not known) */
   size_t change_in_page;
   uint8_t *dbuf; /* CRDT_CHANGE_MAX: an unpacked change */
-  /* the last change_pack: its input, and the packed size in zbuf (0:
-   * kept as it is); write_keep copies it instead of packing again */
+  /* the last change packed: its input, and the packed size in pk.zbuf
+   * (0: kept as it is); write_keep copies it instead of packing again */
   const uint8_t *zlast;
   size_t zlast_n, zlast_z;
   bool absent[DB_COUNT]; /* a later database not in a read-only store */
@@ -693,7 +705,12 @@ typedef struct cipher_worker {
   const uint8_t *sign_sk;
   uint8_t *sign_buf;
   size_t sign_n;
+  size_t sign_fit;      /* the change_fit to pack the signed change for */
+  bool sign_pack;       /* the worker may pack it (tests: not) */
   uint8_t sign_hash[CRDT_HASH_LEN];
+  packer sign_pk;       /* the task's: the signed change packed */
+  size_t sign_z;        /* its frame's size in sign_pk.zbuf (0: kept raw) */
+  gs_err sign_err;      /* of its packing */
   uint64_t sign_off_ns; /* the worker's time off its core while signing */
   unsigned sign_delay_us; /* tests: the worker's sleep as it signs */
 } cipher_worker;
@@ -703,25 +720,41 @@ typedef struct cipher_worker {
  * thread (Ed25519 hashes the change twice), and needs nothing but the
  * change's bytes; the change's records need nothing of its signature. So
  * write_once posts a big change's signing (with the hash of the signed
- * change, its feed's new head) to the worker, writes the change's records
- * meanwhile, and then keeps the change: the signature is done by the
- * worker, or, when the worker has not taken it by then, by this thread
- * (so this thread waits only for a signing already begun). The task is
- * one slot: SIGN_POSTED by this thread, taken by one compare-and-swap
- * (SIGN_TAKEN) by either thread, SIGN_DONE once signed; this thread
- * alone sets it back to SIGN_NONE. The worker takes it before any other
- * work of its own: the records' opens and seals that it has not taken,
- * this thread does. Same bytes either way. A worker taken off its core
- * mid-signing (a busy machine: sign_stall) sends the next big changes
- * to this thread for a while, as cipher_backoff does chunks. */
-enum { SIGN_NONE, SIGN_POSTED, SIGN_TAKEN, SIGN_DONE };
+ * change, its feed's new head, and its packing: pack_frame) to the
+ * worker, writes the change's records meanwhile, and then keeps the
+ * change: the signature is done by the worker, or, when the worker has
+ * not taken it by then, by this thread (so this thread waits only for a
+ * signing already begun). The task is one slot: SIGN_POSTED by this
+ * thread, taken by one compare-and-swap (SIGN_TAKEN) by either thread,
+ * SIGN_SIGNED once signed and hashed; its packing is then taken by one
+ * compare-and-swap too, by the worker (SIGN_PACKING, SIGN_DONE once
+ * packed, with the task's packer) or by this thread when it comes for the
+ * change first (SIGN_PACK_HERE: packed as change_keep packs, with the
+ * store's packer); this thread alone sets it back to SIGN_NONE. The
+ * worker takes it before any other work of its own: the records' opens
+ * and seals that it has not taken, this thread does. Same bytes either
+ * way. A worker taken off its core mid-signing (a busy machine:
+ * sign_stall) sends the next big changes to this thread for a while, as
+ * cipher_backoff does chunks. */
+enum {
+  SIGN_NONE,
+  SIGN_POSTED,
+  SIGN_TAKEN,
+  SIGN_SIGNED,
+  SIGN_PACKING,
+  SIGN_PACK_HERE,
+  SIGN_DONE
+};
 #define SIGN_ASIDE_MIN 4096 /* bytes of a change; smaller: signed here */
 
 static uint64_t mono_ns(void);
 static uint64_t thread_cpu_ns(void);
 
-/* Sign the task; on the worker (worker true), with its time off its
- * core meanwhile (its wall time less its CPU time) in sign_off_ns. */
+/* Sign the task and hash the signed change; on the worker (worker true),
+ * with its time off its core meanwhile (its wall time less its CPU time)
+ * in sign_off_ns, and then pack it (pack_frame, with the task's packer:
+ * the frame the store's thread would make) unless this thread has taken
+ * the packing. */
 static void sign_run(cipher_worker *w, bool worker)
 {
   uint64_t t0 = worker ? mono_ns() : 0, c0 = worker ? thread_cpu_ns() : 0;
@@ -734,6 +767,13 @@ static void sign_run(cipher_worker *w, bool worker)
     uint64_t wall = mono_ns() - t0, cpu = thread_cpu_ns() - c0;
     w->sign_off_ns = wall > cpu ? wall - cpu : 0;
   }
+  atomic_store_explicit(&w->sign_state, SIGN_SIGNED, memory_order_release);
+  int want = SIGN_SIGNED;
+  if (!worker || !w->sign_pack ||
+      !atomic_compare_exchange_strong(&w->sign_state, &want, SIGN_PACKING))
+    return; /* this thread packs it */
+  w->sign_err =
+      pack_frame(&w->sign_pk, w->sign_buf, w->sign_n, w->sign_fit, &w->sign_z);
   atomic_store_explicit(&w->sign_state, SIGN_DONE, memory_order_release);
 }
 
@@ -995,6 +1035,7 @@ static void cipher_worker_stop(store *s)
   pthread_cond_destroy(&w->go);
   pthread_mutex_destroy(&w->mu);
   squeezer_free(&w->sq);
+  packer_free(&w->sign_pk);
   free(w);
   s->worker = NULL;
 }
@@ -1133,41 +1174,63 @@ static void cipher_backoff(store *s, const cipher_worker *w)
 }
 
 /* Post the signing of buf (n bytes: crdt_change_build_unsigned's) with
- * sk to the worker. */
+ * sk to the worker, and its packing for fit (change_fit). */
 static void sign_post(cipher_worker *w, const uint8_t *sk, uint8_t *buf,
-                      size_t n)
+                      size_t n, size_t fit)
 {
   w->sign_sk = sk;
   w->sign_buf = buf;
   w->sign_n = n;
+  w->sign_fit = fit;
   pthread_mutex_lock(&w->mu);
   atomic_store_explicit(&w->sign_state, SIGN_POSTED, memory_order_release);
   pthread_cond_signal(&w->go);
   pthread_mutex_unlock(&w->mu);
 }
 
+/* Wait (as cipher_spin waits) while the task's state is a or b; the
+ * time waited in s->sign_wait_ns. */
+static int sign_spin(store *s, cipher_worker *w, int a, int b)
+{
+  int st = atomic_load_explicit(&w->sign_state, memory_order_acquire);
+  if (st != a && st != b)
+    return st;
+  uint64_t begun = mono_ns();
+  unsigned k = 0;
+  while ((st = atomic_load_explicit(&w->sign_state, memory_order_acquire)) ==
+             a ||
+         st == b)
+    if (++k >= 4096)
+      sched_yield();
+  s->sign_wait_ns += mono_ns() - begun;
+  return st;
+}
+
 /* The posted signing, done: by this thread if the worker has not taken
  * it, else waited for (as cipher_spin waits). *n: the signed change's
- * length, hash its hash. The task is free again after. Returns the
- * worker's time off its core while it signed (0 when this thread did). */
+ * length, hash its hash; *packed: whether the task packed it (its frame
+ * in the task's packer, sign_z and sign_err), else this thread is to.
+ * The task is free again after. Returns the worker's time off its core
+ * while it signed (0 when this thread did). */
 static uint64_t sign_wait(store *s, cipher_worker *w, size_t *n,
-                          uint8_t hash[CRDT_HASH_LEN])
+                          uint8_t hash[CRDT_HASH_LEN], bool *packed)
 {
-  if (s->sign_how == STORE__SIGN_WORKER) /* tests: the worker's to take */
+  bool worker_only = s->sign_how == STORE__SIGN_WORKER ||
+                     s->sign_how == STORE__SIGN_WORKER_SIGNS;
+  if (worker_only) /* tests: the worker's to take (and to pack) */
     while (atomic_load(&w->sign_state) == SIGN_POSTED)
       sched_yield();
   bool here = sign_try(w, false);
   s->signs[here]++;
-  if (!here && atomic_load_explicit(&w->sign_state, memory_order_acquire) !=
-                   SIGN_DONE) {
-    uint64_t begun = mono_ns();
-    unsigned k = 0;
-    while (atomic_load_explicit(&w->sign_state, memory_order_acquire) !=
-           SIGN_DONE)
-      if (++k >= 4096)
-        sched_yield();
-    s->sign_wait_ns += mono_ns() - begun;
-  }
+  int st = sign_spin(s, w, SIGN_TAKEN,
+                     worker_only && w->sign_pack ? SIGN_SIGNED : SIGN_TAKEN);
+  int want = SIGN_SIGNED;
+  if (st == SIGN_SIGNED &&
+      atomic_compare_exchange_strong(&w->sign_state, &want, SIGN_PACK_HERE))
+    st = SIGN_PACK_HERE;
+  else
+    st = sign_spin(s, w, SIGN_SIGNED, SIGN_PACKING);
+  *packed = st == SIGN_DONE;
   *n = w->sign_n;
   memcpy(hash, w->sign_hash, CRDT_HASH_LEN);
   uint64_t off = w->sign_off_ns;
@@ -1222,6 +1285,16 @@ void store__sign_counts(const store *s, uint64_t out[4])
   out[1] = s->signs[1];
   out[2] = s->sign_wait_ns;
   out[3] = s->sign_skip;
+}
+
+void store__change_packs(const store *s, uint64_t out[2])
+{
+  out[0] = s->pk.frames;
+#ifndef _WIN32
+  out[1] = s->worker ? s->worker->sign_pk.frames : 0;
+#else
+  out[1] = 0;
+#endif
 }
 
 void store__cipher_counts(const store *s, uint64_t out[4])
@@ -1329,17 +1402,10 @@ void store_close(store *s)
       mdb_env_sync(s->env, 1);
     mdb_env_close(s->env);
   }
-  ZSTD_freeCCtx(s->zc);
-  ZSTD_freeCCtx(s->zc_fit);
+  packer_free(&s->pk);
   ZSTD_freeDCtx(s->zd);
   if (s->dbuf)
     crdt_wipe(s->dbuf, CRDT_CHANGE_MAX);
-  if (s->zbuf)
-    crdt_wipe(s->zbuf, ZSTD_compressBound(CRDT_CHANGE_MAX));
-  if (s->zbuf_fit)
-    crdt_wipe(s->zbuf_fit, ZSTD_compressBound(CRDT_CHANGE_MAX));
-  free(s->zbuf);
-  free(s->zbuf_fit);
   free(s->dbuf);
   for (int i = 0; i < STORE_OPEN_SLOTS; i++) {
     if (s->ob[i].b)
@@ -1425,77 +1491,106 @@ static bool pack_in_reach(size_t z, size_t fit)
   return fit && z > fit && z - fit <= z / PACK_REACH;
 }
 
-/* raw (n bytes) packed again, more tightly, into zbuf_fit: its size, or
- * 0 if it does not come to fit bytes or less (or the try failed: the
+/* raw (n bytes) packed again, more tightly, into p->zbuf_fit: its size,
+ * or 0 if it does not come to fit bytes or less (or the try failed: the
  * frame had is kept then). */
-static size_t pack_to_fit(store *s, const uint8_t *raw, size_t n, size_t fit)
+static size_t pack_to_fit(packer *p, const uint8_t *raw, size_t n, size_t fit)
 {
-  if (!s->zc_fit) {
-    if (!(s->zc_fit = ZSTD_createCCtx()))
+  if (!p->zc_fit) {
+    if (!(p->zc_fit = ZSTD_createCCtx()))
       return 0;
     if (ZSTD_isError(ZSTD_CCtx_setParameter(
-            s->zc_fit, ZSTD_c_compressionLevel, PACK_LEVEL)) ||
+            p->zc_fit, ZSTD_c_compressionLevel, PACK_LEVEL)) ||
         ZSTD_isError(
-            ZSTD_CCtx_setParameter(s->zc_fit, ZSTD_c_strategy, ZSTD_lazy)) ||
-        ZSTD_isError(ZSTD_CCtx_setParameter(s->zc_fit, ZSTD_c_minMatch,
+            ZSTD_CCtx_setParameter(p->zc_fit, ZSTD_c_strategy, ZSTD_lazy)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(p->zc_fit, ZSTD_c_minMatch,
                                             PACK_FIT_MINMATCH))) {
-      ZSTD_freeCCtx(s->zc_fit);
-      s->zc_fit = NULL;
+      ZSTD_freeCCtx(p->zc_fit);
+      p->zc_fit = NULL;
       return 0;
     }
   }
-  if (!s->zbuf_fit &&
-      !(s->zbuf_fit = malloc(ZSTD_compressBound(CRDT_CHANGE_MAX))))
+  if (!p->zbuf_fit &&
+      !(p->zbuf_fit = malloc(ZSTD_compressBound(CRDT_CHANGE_MAX))))
     return 0;
-  size_t z = ZSTD_compress2(s->zc_fit, s->zbuf_fit,
+  size_t z = ZSTD_compress2(p->zc_fit, p->zbuf_fit,
                             ZSTD_compressBound(CRDT_CHANGE_MAX), raw, n);
   return ZSTD_isError(z) || z > fit ? 0 : z;
 }
 
 /* zbuf_fit's frame made zbuf's (the two buffers trade places). */
-static void pack_take_fit(store *s)
+static void pack_take_fit(packer *p)
 {
-  uint8_t *b = s->zbuf;
-  s->zbuf = s->zbuf_fit;
-  s->zbuf_fit = b;
+  uint8_t *b = p->zbuf;
+  p->zbuf = p->zbuf_fit;
+  p->zbuf_fit = b;
+}
+
+/* raw (n bytes) packed into p->zbuf: *z the frame's size, 0 when raw is
+ * to be kept as it is (too small or too big to pack, or not smaller by
+ * PACK_GAIN). fit: the largest packed size that stays in its page
+ * (change_fit; 0: none tried for, as for a frame kept in memory only). */
+static gs_err pack_frame(packer *p, const uint8_t *raw, size_t n, size_t fit,
+                         size_t *z)
+{
+  *z = 0;
+  if (n < PACK_MIN || n > CRDT_CHANGE_MAX)
+    return GS_OK;
+  if (!p->zc && !(p->zc = ZSTD_createCCtx()))
+    return GS_ENOMEM;
+  if (!p->zbuf && !(p->zbuf = malloc(ZSTD_compressBound(CRDT_CHANGE_MAX))))
+    return GS_ENOMEM;
+  size_t f = ZSTD_compressCCtx(p->zc, p->zbuf,
+                               ZSTD_compressBound(CRDT_CHANGE_MAX), raw, n,
+                               PACK_LEVEL);
+  p->frames++;
+  if (ZSTD_isError(f))
+    return ZSTD_getErrorCode(f) == ZSTD_error_memory_allocation ? GS_ENOMEM
+                                                                : GS_OK;
+  if (f + PACK_GAIN <= n && pack_in_reach(f, fit)) {
+    size_t zf = pack_to_fit(p, raw, n, fit);
+    if (zf) {
+      pack_take_fit(p);
+      f = zf;
+    }
+  }
+  if (f + PACK_GAIN <= n)
+    *z = f;
+  return GS_OK;
+}
+
+static void packer_free(packer *p)
+{
+  ZSTD_freeCCtx(p->zc);
+  ZSTD_freeCCtx(p->zc_fit);
+  if (p->zbuf)
+    crdt_wipe(p->zbuf, ZSTD_compressBound(CRDT_CHANGE_MAX));
+  if (p->zbuf_fit)
+    crdt_wipe(p->zbuf_fit, ZSTD_compressBound(CRDT_CHANGE_MAX));
+  free(p->zbuf);
+  free(p->zbuf_fit);
+  memset(p, 0, sizeof *p);
 }
 
 /* The bytes to keep for raw: *out is raw itself or the store's buffer
- * (valid until the next pack). fit: the largest packed size that stays in
- * its page (change_fit; 0: none tried for, as for a frame kept in memory
- * only). */
+ * (valid until the next pack). fit: as pack_frame's. */
 static gs_err change_pack(store *s, const uint8_t *raw, size_t n, size_t fit,
                           MDB_val *out)
 {
+  size_t z;
   out->mv_data = (void *)raw;
   out->mv_size = n;
   s->zlast = NULL;
-  if (n < PACK_MIN || n > CRDT_CHANGE_MAX)
-    return GS_OK;
-  if (!s->zc && !(s->zc = ZSTD_createCCtx()))
-    return GS_ENOMEM;
-  if (!s->zbuf && !(s->zbuf = malloc(ZSTD_compressBound(CRDT_CHANGE_MAX))))
-    return GS_ENOMEM;
-  size_t z = ZSTD_compressCCtx(s->zc, s->zbuf,
-                               ZSTD_compressBound(CRDT_CHANGE_MAX), raw, n,
-                               PACK_LEVEL);
-  if (ZSTD_isError(z))
-    return ZSTD_getErrorCode(z) == ZSTD_error_memory_allocation ? GS_ENOMEM
-                                                                : GS_OK;
-  if (z + PACK_GAIN <= n && pack_in_reach(z, fit)) {
-    size_t zf = pack_to_fit(s, raw, n, fit);
-    if (zf) {
-      pack_take_fit(s);
-      z = zf;
-    }
-  }
-  if (z + PACK_GAIN <= n) {
-    out->mv_data = s->zbuf;
+  gs_err err = pack_frame(&s->pk, raw, n, fit, &z);
+  if (err)
+    return err;
+  if (z) {
+    out->mv_data = s->pk.zbuf;
     out->mv_size = z;
   }
   s->zlast = raw;
   s->zlast_n = n;
-  s->zlast_z = out->mv_data == s->zbuf ? z : 0;
+  s->zlast_z = z;
   return GS_OK;
 }
 
@@ -4558,13 +4653,13 @@ static gs_err held_put(store *s, MDB_txn *txn, const uint8_t *ck,
  * applied as they are). hold: a reason the caller has to hold it. An
  * error after the checks (only no memory, a corrupt record or LMDB's)
  * leaves ts half-applied: the caller must abort the transaction. */
-/* Keep change c (its checks passed) in txn: its bytes (packed) under
- * its feed and seq, and its feed's entry in the version vector, the
- * feed's head hash (the change's hash: computed here when hash is
- * NULL). */
+/* Keep change c (its checks passed) in txn: its bytes (packed: kept, or
+ * packed here when kept is NULL) under its feed and seq, and its feed's
+ * entry in the version vector, the feed's head hash (the change's hash:
+ * computed here when hash is NULL). */
 static gs_err change_keep(store *s, MDB_txn *txn, const crdt_change *c,
                           const uint8_t feed[CRDT_FEED_LEN],
-                          const uint8_t *hash)
+                          const uint8_t *hash, const MDB_val *kept)
 {
   uint8_t ck[CRDT_FEED_LEN + 8];
   MDB_val cv;
@@ -4572,7 +4667,9 @@ static gs_err change_keep(store *s, MDB_txn *txn, const crdt_change *c,
   int rc;
   feed_seq_key(ck, feed, c->seq);
   MDB_val ckv = {sizeof ck, ck};
-  if ((err = change_pack_kept(s, c, &cv)) != GS_OK)
+  if (kept)
+    cv = *kept;
+  else if ((err = change_pack_kept(s, c, &cv)) != GS_OK)
     return err;
   last_key lc = {.known = false};
   if ((rc = put_ordered(s, txn, s->dbi[DB_CHANGES], &lc, &ckv, &cv)) != 0)
@@ -4670,7 +4767,7 @@ static gs_err apply_into(store *s, MDB_txn *txn, const crdt_change *c,
     }
   }
 
-  if ((err = change_keep(s, txn, c, feed, NULL)) != GS_OK)
+  if ((err = change_keep(s, txn, c, feed, NULL, NULL)) != GS_OK)
     return err;
   uint32_t feedno;
   if ((err = feed_number(s, txn, feed, &feedno)) != GS_OK ||
@@ -5538,7 +5635,7 @@ static gs_err write_keep(store_write *w, uint8_t **raw, size_t *rawlen)
   /* write_once has just applied *raw, and apply_into packed it into the
    * store's buffer (zlast names that input): copied, not packed again */
   if (s->zlast == *raw && s->zlast_n == *rawlen) {
-    v.mv_data = s->zlast_z ? s->zbuf : *raw;
+    v.mv_data = s->zlast_z ? s->pk.zbuf : *raw;
     v.mv_size = s->zlast_z ? s->zlast_z : *rawlen;
   } else {
     err = change_pack(s, *raw, *rawlen, 0, &v);
@@ -5602,20 +5699,40 @@ static gs_err write_aside(store_write *w, cipher_worker *wk, crdt_change *c,
   uint8_t hash[CRDT_HASH_LEN];
   uint32_t feedno;
   wk->sign_delay_us = s->sign_delay_us;
-  sign_post(wk, w->sk, *raw, *rawlen);
+  wk->sign_pack = s->sign_how != STORE__SIGN_WORKER_SIGNS;
+  sign_post(wk, w->sk, *raw, *rawlen, change_fit(s));
   gs_err err = feed_number(s, w->txn, feed, &feedno);
   if (!err)
     err = touched_note(&ts, c, feedno);
   if (!err)
     err = touched_write(s, w->txn, &ts);
   touched_free(&ts);
-  sign_stall(s, sign_wait(s, wk, rawlen, hash));
+  bool packed;
+  sign_stall(s, sign_wait(s, wk, rawlen, hash, &packed));
+  if (!err && packed)
+    err = wk->sign_err;
   if (err)
     return err;
   c->raw = *raw;
   c->raw_len = *rawlen;
   memcpy(c->sig, *raw + *rawlen - CRDT_SIG_LEN, CRDT_SIG_LEN);
-  return change_keep(s, w->txn, c, feed, hash);
+  if (!packed)
+    return change_keep(s, w->txn, c, feed, hash, NULL);
+  /* the task's frame handed over: its buffer and the store's trade
+   * places (the task is free again, and posted again only by this
+   * thread), so that write_keep finds it as change_pack leaves one */
+  MDB_val kept = {*rawlen, *raw};
+  if (wk->sign_z) {
+    uint8_t *b = s->pk.zbuf;
+    s->pk.zbuf = wk->sign_pk.zbuf;
+    wk->sign_pk.zbuf = b;
+    kept.mv_data = s->pk.zbuf;
+    kept.mv_size = wk->sign_z;
+  }
+  s->zlast = *raw;
+  s->zlast_n = *rawlen;
+  s->zlast_z = wk->sign_z;
+  return change_keep(s, w->txn, c, feed, hash, &kept);
 }
 #endif
 
@@ -5661,7 +5778,8 @@ static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
   store *s = w->s;
   cipher_worker *wk = NULL;
   bool aside = *rawlen >= SIGN_ASIDE_MIN && s->sign_how != STORE__SIGN_INLINE;
-  if (aside && s->sign_skip && s->sign_how != STORE__SIGN_WORKER) {
+  if (aside && s->sign_skip && s->sign_how != STORE__SIGN_WORKER &&
+      s->sign_how != STORE__SIGN_WORKER_SIGNS) {
     s->sign_skip--; /* a back-off after a stall (sign_stall): signed here */
     aside = false;
   }

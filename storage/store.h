@@ -310,18 +310,30 @@ void store__cipher_counts(const store *s, uint64_t out[4]);
  * the worker, taken back by this thread if the worker has not begun it),
  * STORE__SIGN_INLINE (on this thread, never posted), STORE__SIGN_WORKER
  * (posted always, even after a stall, and this thread waits until the
- * worker takes it); and the
+ * worker takes it, and packs it), STORE__SIGN_WORKER_SIGNS (the same, but
+ * the worker leaves the packing to this thread); and the
  * changes signed aside since s was opened: out[0] by the worker, out[1]
  * by this thread (0 with one thread, as on Windows), out[2] the ns this
  * thread waited for the worker to finish one it had begun, out[3] the big
  * changes left to sign on this thread in a back-off after the worker
- * stalled (STORE__SIGN_WORKER ignores the back-off, but counts stalls).
+ * stalled (STORE__SIGN_WORKER and _SIGNS ignore the back-off, but count
+ * stalls).
  * store__sign_delay: the worker sleeps delay_us as it signs (a stall
  * when more than 0.2 ms; 0: not). */
-enum { STORE__SIGN_ASIDE, STORE__SIGN_INLINE, STORE__SIGN_WORKER };
+enum {
+  STORE__SIGN_ASIDE,
+  STORE__SIGN_INLINE,
+  STORE__SIGN_WORKER,
+  STORE__SIGN_WORKER_SIGNS
+};
 void store__sign_aside(store *s, int how);
 void store__sign_delay(store *s, unsigned delay_us);
 void store__sign_counts(const store *s, uint64_t out[4]);
+/* The changes packed (zstd frames made: kept changes, a write session's
+ * copies) since s was opened: out[0] by s's own packer (its thread),
+ * out[1] with their signing aside (by the worker, or this thread when it
+ * took the task back; 0 with one thread, as on Windows). */
+void store__change_packs(const store *s, uint64_t out[2]);
 /* The CPU time of s's cipher worker so far, in ns; -1: no worker (none
  * made yet, or one thread as on Windows). */
 int64_t store__cipher_worker_cpu_ns(const store *s);

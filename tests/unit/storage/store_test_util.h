@@ -405,4 +405,60 @@ static inline gs_err t_raws_read(store *s, const uint8_t *feed, t_raws *out)
   return store_feeds(s, t_raws_feed_cb, &c);
 }
 
+/* Residents shaped like a bulk load's (bench_store): eight fields each,
+ * random-looking ids, the last one with a memo of pad digits (to move a
+ * change's packed size a few bytes at a time). The ops point into r. */
+#define T_RESIDENTS_MAX 128
+typedef struct t_resident {
+  uint8_t id[CRDT_ID_LEN];
+  char name[32], phone[16], room[8], note[128];
+} t_resident;
+typedef struct t_residents {
+  t_resident r[T_RESIDENTS_MAX];
+  char memo[1024];
+} t_residents;
+
+/* nres residents' ops into ops (8 * nres + 1 of them); their count. */
+static inline size_t t_resident_ops(t_residents *rs, size_t nres, size_t pad,
+                                    crdt_op *ops)
+{
+  static const char *const surnames[] = {"王", "李", "张", "刘", "陈",
+                                         "杨", "赵", "黄", "周", "吴"};
+  static const char *const given[] = {"秀英", "桂兰", "建国", "淑珍",
+                                      "玉梅", "志强", "凤英"};
+  size_t k = 0;
+  if (nres > T_RESIDENTS_MAX || pad >= sizeof rs->memo)
+    return 0;
+  for (size_t i = 0; i < nres; i++) {
+    t_resident *r = &rs->r[i];
+    uint8_t h[8];
+    t_noise(r->id, sizeof r->id, 1000 + i);
+    t_noise(h, sizeof h, 5000 + i);
+    snprintf(r->name, sizeof r->name, "%s%s", surnames[i % 10],
+             given[i % 7]);
+    snprintf(r->phone, sizeof r->phone, "139%08u",
+             (unsigned)((h[0] | h[1] << 8 | (unsigned)h[2] << 16) % 100000000));
+    snprintf(r->room, sizeof r->room, "%zu", 101 + (h[3] * 7u + i) % 600);
+    snprintf(r->note, sizeof r->note,
+             "第%zu户，独居老人，每周三上门探访，联系人电话见上", 3 + i * 7);
+    ops[k++] = t_set_str("resident", r->id, "name", r->name, strlen(r->name));
+    ops[k++] = t_set_str("resident", r->id, "gender", i % 2 ? "男" : "女", 3);
+    ops[k++] = t_set_int("resident", r->id, "birth_year",
+                         1930 + (int64_t)(h[4] % 80));
+    ops[k++] =
+        t_set_str("resident", r->id, "phone", r->phone, strlen(r->phone));
+    ops[k++] = t_set_int("resident", r->id, "building", 1 + h[5] % 19);
+    ops[k++] = t_set_str("resident", r->id, "room", r->room, strlen(r->room));
+    ops[k++] = t_set_str("resident", r->id, "note", r->note, strlen(r->note));
+    ops[k++] = t_add_str("resident", r->id, "tags",
+                         i % 3 ? "elderly" : "lives-alone");
+  }
+  t_noise(rs->memo, pad, 77);
+  for (size_t i = 0; i < pad; i++)
+    rs->memo[i] = (char)('0' + (uint8_t)rs->memo[i] % 10);
+  if (pad)
+    ops[k++] = t_set_str("resident", rs->r[nres - 1].id, "memo", rs->memo, pad);
+  return k;
+}
+
 #endif

@@ -94,60 +94,17 @@ static void changes_stat(size_t *entries, size_t *overflow)
 
 /* ---- changes ---- */
 
-static const char *const surnames[] = {"王", "李", "张", "刘", "陈",
-                                       "杨", "赵", "黄", "周", "吴"};
-static const char *const given[] = {"秀英", "桂兰", "建国", "淑珍", "玉梅",
-                                    "志强", "凤英"};
-
 #define NRES_MAX 48
-typedef struct resident_buf {
-  uint8_t id[CRDT_ID_LEN];
-  char name[32], phone[16], room[8], note[128];
-} resident_buf;
-
-static resident_buf rb[NRES_MAX];
-static char memo[1024];
+static t_residents rs;
 static crdt_op ops[NRES_MAX * 8 + 1];
 
-/* A change of f (seq 1) shaped like a bulk load's (bench_store): nres
- * residents of eight fields each, random-looking ids, the last one with
- * a memo of pad digits (to move its packed size a few bytes at a time).
- * *raw is malloc'd. */
+/* A change of f (seq 1) shaped like a bulk load's (t_resident_ops). *raw
+ * is malloc'd. */
 static void resident_change(const t_feed *f, size_t nres, size_t pad,
                             uint8_t **raw, size_t *n)
 {
-  size_t k = 0;
   cr_assert_leq(nres, NRES_MAX);
-  for (size_t i = 0; i < nres; i++) {
-    resident_buf *r = &rb[i];
-    uint8_t h[8];
-    t_noise(r->id, sizeof r->id, 1000 + i);
-    t_noise(h, sizeof h, 5000 + i);
-    snprintf(r->name, sizeof r->name, "%s%s", surnames[i % 10],
-             given[i % 7]);
-    snprintf(r->phone, sizeof r->phone, "139%08u",
-             (unsigned)((h[0] | h[1] << 8 | (unsigned)h[2] << 16) % 100000000));
-    snprintf(r->room, sizeof r->room, "%zu", 101 + (h[3] * 7u + i) % 600);
-    snprintf(r->note, sizeof r->note,
-             "第%zu户，独居老人，每周三上门探访，联系人电话见上", 3 + i * 7);
-    ops[k++] = t_set_str("resident", r->id, "name", r->name, strlen(r->name));
-    ops[k++] = t_set_str("resident", r->id, "gender", i % 2 ? "男" : "女", 3);
-    ops[k++] = t_set_int("resident", r->id, "birth_year",
-                         1930 + (int64_t)(h[4] % 80));
-    ops[k++] =
-        t_set_str("resident", r->id, "phone", r->phone, strlen(r->phone));
-    ops[k++] = t_set_int("resident", r->id, "building", 1 + h[5] % 19);
-    ops[k++] = t_set_str("resident", r->id, "room", r->room, strlen(r->room));
-    ops[k++] = t_set_str("resident", r->id, "note", r->note, strlen(r->note));
-    ops[k++] = t_add_str("resident", r->id, "tags",
-                         i % 3 ? "elderly" : "lives-alone");
-  }
-  cr_assert_lt(pad, sizeof memo);
-  t_noise(memo, pad, 77);
-  for (size_t i = 0; i < pad; i++)
-    memo[i] = (char)('0' + (uint8_t)memo[i] % 10);
-  if (pad)
-    ops[k++] = t_set_str("resident", rb[nres - 1].id, "memo", memo, pad);
+  size_t k = t_resident_ops(&rs, nres, pad, ops);
   cr_assert_eq(t_build(f, 1, NULL, f->hlc + 1, ops, k, raw, n), GS_OK);
 }
 

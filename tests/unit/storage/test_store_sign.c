@@ -1,12 +1,15 @@
 /* store: a local change signed aside (issue 20; storage/store.c "a local
- * change signed aside"). A big local change is signed on the cipher
- * worker while its records are written: the changes a session stores
- * are the bytes signed on one thread (the same key and stamps give the
- * same bytes, as Ed25519 is deterministic), whoever signs them, their
+ * change signed aside"). A big local change is signed, hashed and packed
+ * on the cipher worker while its records are written: the changes a
+ * session stores are the bytes signed on one thread (the same key and
+ * stamps give the same bytes, as Ed25519 is deterministic), kept in the
+ * same frames, each packed once, whoever signs them, their
  * chain holds, another store accepts them (their signatures verify), and
  * the state digest is the same; a small change is signed on the store's
  * thread; with one CPU no change is signed aside. */
 #include <criterion/criterion.h>
+
+#include <zstd.h>
 
 #include "tests/unit/storage/store_test_util.h"
 
@@ -80,6 +83,24 @@ static void session(store *s, uint8_t seed0, int how, uint64_t seq0,
     cr_assert_eq(t_raws_read(s, NULL, out), GS_OK);
 }
 
+static int kept_cb(void *ctx, uint64_t seq, const uint8_t *kept, size_t n,
+                   size_t raw_len)
+{
+  (void)seq, (void)raw_len;
+  return t_raws_keep(ctx, 0, kept, n);
+}
+
+/* The changes of the session's feed (seed0's) as s keeps them (packed,
+ * opened from their seals): how they were packed, and by whom, shows. */
+static void kept_read(store *s, uint8_t seed0, t_raws *out)
+{
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN], seed[32] = {seed0};
+  uint8_t feed[CRDT_FEED_LEN];
+  crdt_keypair_seed(seed, pk, sk);
+  crdt_feed_id(pk, scope, sizeof scope - 1, feed);
+  cr_assert_eq(store_feed_read_kept(s, feed, 1, NCH, kept_cb, out), GS_OK);
+}
+
 static void digest(store *s, uint8_t out[CRDT_HASH_LEN])
 {
   size_t n = 0;
@@ -113,18 +134,23 @@ static void chained(const t_raws *r)
 
 Test(store_sign, signed_aside_or_inline_the_same_changes_and_state)
 {
-  static const int hows[3] = {STORE__SIGN_INLINE, STORE__SIGN_ASIDE,
-                              STORE__SIGN_WORKER};
-  static const char *names[3] = {"inline", "aside", "worker"};
-  t_raws raws[3] = {{0}};
-  uint8_t dg[3][CRDT_HASH_LEN];
-  uint64_t counts[3][4];
-  for (int h = 0; h < 3; h++) {
+  enum { HOWS = 4 };
+  static const int hows[HOWS] = {STORE__SIGN_INLINE, STORE__SIGN_ASIDE,
+                                 STORE__SIGN_WORKER, STORE__SIGN_WORKER_SIGNS};
+  static const char *names[HOWS] = {"inline", "aside", "worker",
+                                    "worker signs"};
+  t_raws raws[HOWS] = {{0}}, kept[HOWS] = {{0}};
+  uint8_t dg[HOWS][CRDT_HASH_LEN];
+  uint64_t counts[HOWS][4], packs[HOWS][2];
+  for (int h = 0; h < HOWS; h++) {
     store *s = open_new(names[h]);
     session(s, 5, hows[h], 0, &raws[h]);
     cr_assert_eq(raws[h].len, NCH);
     digest(s, dg[h]);
     store__sign_counts(s, counts[h]);
+    store__change_packs(s, packs[h]);
+    kept_read(s, 5, &kept[h]);
+    cr_assert_eq(kept[h].len, NCH);
     cr_log_info("%s: %llu changes signed aside by the worker, %llu by the "
                 "store's thread",
                 names[h], (unsigned long long)counts[h][0],
@@ -132,23 +158,46 @@ Test(store_sign, signed_aside_or_inline_the_same_changes_and_state)
     store_close(s);
   }
   chained(&raws[0]);
-  for (int h = 1; h < 3; h++) {
+  for (int h = 1; h < HOWS; h++) {
     same_raws(&raws[0], &raws[h], names[h]);
+    /* packed with their signing or by the store: the same frames */
+    same_raws(&kept[0], &kept[h], names[h]);
     cr_assert_arr_eq(dg[0], dg[h], CRDT_HASH_LEN, "%s: the digest", names[h]);
   }
+  for (size_t i = 0; i < NCH; i++)
+    cr_assert(kept[0].n[i] + 16 <= raws[0].n[i] &&
+                  memcmp(kept[0].b[i], "\x28\xb5\x2f\xfd", 4) == 0,
+              "change %zu kept packed (%zu of %zu bytes)", i, kept[0].n[i],
+              raws[0].n[i]);
   cr_assert_eq(counts[0][0] + counts[0][1], 0, "inline: none aside");
+  /* each change packed once (write_keep takes the frame made for the
+   * store); one signed aside is packed with its signing, by the worker,
+   * or by the store's thread if it comes for it first (not when the
+   * worker is to do it all: STORE__SIGN_WORKER) */
+  cr_assert_eq(packs[0][0], NCH, "inline: each packed by the store");
+  cr_assert_eq(packs[0][1], 0);
+  for (int h = 1; h < HOWS; h++)
+    cr_assert_eq(packs[h][0] + packs[h][1], NCH, "%s: each packed once",
+                 names[h]);
+  cr_assert_leq(packs[1][1], counts[1][0]);
+  cr_assert_eq(packs[2][1], counts[2][0],
+               "worker: the changes it signed packed with their signing");
+  cr_assert_eq(packs[3][1], 0, "worker signs: the store's thread packs");
 #ifdef _WIN32
-  for (int h = 1; h < 3; h++)
+  for (int h = 1; h < HOWS; h++)
     cr_assert_eq(counts[h][0] + counts[h][1], 0, "one thread on Windows");
 #else
   if (t_two_cpus()) {
     /* the big changes, and only they, signed aside (by default not
      * after a stall of the worker: fewer on a busy machine) */
     cr_assert_leq(counts[1][0] + counts[1][1], NCH / 2);
-    cr_assert_eq(counts[2][0], NCH / 2, "each big one signed by the worker");
-    cr_assert_eq(counts[2][1], 0);
+    for (int h = 2; h < HOWS; h++) {
+      cr_assert_eq(counts[h][0], NCH / 2,
+                   "%s: each big one signed by the worker", names[h]);
+      cr_assert_eq(counts[h][1], 0);
+    }
   } else {
-    for (int h = 1; h < 3; h++)
+    for (int h = 1; h < HOWS; h++)
       cr_assert_eq(counts[h][0] + counts[h][1], 0, "one CPU: none aside");
   }
 #endif
@@ -164,8 +213,10 @@ Test(store_sign, signed_aside_or_inline_the_same_changes_and_state)
   digest(r, dr);
   cr_assert_arr_eq(dr, dg[0], CRDT_HASH_LEN, "the receiver's digest");
   store_close(r);
-  for (int h = 0; h < 3; h++)
+  for (int h = 0; h < HOWS; h++) {
     t_raws_free(&raws[h]);
+    t_raws_free(&kept[h]);
+  }
 }
 
 /* Sessions one after another in one store, a big batch of another
@@ -264,5 +315,98 @@ Test(store_sign, a_stalled_worker_backs_off_and_comes_back)
   chained(&r);
   t_raws_free(&r);
   store_close(s);
+#endif
+}
+
+/* One change of nres residents (t_resident_ops, pad digits of memo) by
+ * the origin of seed 7, as the whole of a session in a new store name,
+ * signed how; its bytes as kept into kept (malloc'd), as read into raw. */
+static void fit_session(const char *name, int how, size_t nres, size_t pad,
+                        uint8_t **kept, size_t *keptn, uint8_t **raw,
+                        size_t *rawn, uint64_t packs[2])
+{
+  static t_residents rs;
+  static crdt_op ops[T_RESIDENTS_MAX * 8 + 1];
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN], seed[32] = {7};
+  store_write *w;
+  size_t nops = t_resident_ops(&rs, nres, pad, ops);
+  cr_assert_gt(nops, 0);
+  store *s = open_new(name);
+  crdt_keypair_seed(seed, pk, sk);
+  store__sign_aside(s, how);
+  cr_assert_eq(store_write_begin(s, sk, &w), GS_OK);
+  cr_assert_eq(store_write_change(w, scope, sizeof scope - 1, ops, nops,
+                                  T_NOW_MS, NULL, NULL),
+               GS_OK);
+  cr_assert_eq(store_write_commit(w), GS_OK);
+  store__change_packs(s, packs);
+  uint8_t feed[CRDT_FEED_LEN];
+  crdt_feed_id(pk, scope, sizeof scope - 1, feed);
+  t_raws k = {0}, r = {0};
+  cr_assert_eq(store_feed_read_kept(s, feed, 1, 1, kept_cb, &k), GS_OK);
+  cr_assert_eq(t_raws_read(s, feed, &r), GS_OK);
+  cr_assert(k.len == 1 && r.len == 1);
+  *kept = k.b[0], *keptn = k.n[0], *raw = r.b[0], *rawn = r.n[0];
+  free(k.b), free(k.n), free(r.b), free(r.n);
+  store_close(s);
+}
+
+/* A change whose level-1 frame lands just over the in-page limit is
+ * packed again to fit (storage/store.c, pack_to_fit); signed aside, it is
+ * so packed with its signing, the same frame the store's thread makes,
+ * and the same when the store's thread packs what the worker signed. */
+Test(store_sign, a_change_packed_again_to_fit_with_its_signing)
+{
+#ifdef _WIN32
+  cr_skip_test("one thread on Windows: nothing is signed aside");
+#else
+  if (!t_two_cpus())
+    cr_skip_test("one CPU: the worker does not watch, nothing is signed "
+                 "aside");
+  uint8_t *kept = NULL, *raw = NULL;
+  size_t keptn = 0, rawn = 0, nres, l1 = 0;
+  uint64_t packs[2];
+  char name[32];
+  size_t pad = 0;
+  for (nres = 20; nres <= T_RESIDENTS_MAX && !kept; nres++)
+    for (pad = 0; pad < 200; pad += 4) {
+      snprintf(name, sizeof name, "inline%zu-%zu", nres, pad);
+      fit_session(name, STORE__SIGN_INLINE, nres, pad, &kept, &keptn, &raw,
+                  &rawn, packs);
+      cr_assert_eq(packs[0], 1);
+      uint8_t *z = malloc(ZSTD_compressBound(rawn));
+      l1 = ZSTD_compress(z, ZSTD_compressBound(rawn), raw, rawn, 1);
+      cr_assert(!ZSTD_isError(l1));
+      free(z);
+      if (keptn < l1)
+        break; /* packed again, tighter than level 1 */
+      free(kept), free(raw);
+      kept = raw = NULL;
+    }
+  nres--;
+  cr_assert(kept, "a change the store packs again to fit");
+  cr_assert_geq(rawn, 4096, "one big enough to be signed aside");
+  cr_log_info("%zu residents, pad %zu: %zu bytes, level 1 %zu, kept %zu",
+              nres, pad, rawn, l1, keptn);
+  uint8_t *kept2, *raw2;
+  size_t kept2n, raw2n;
+  fit_session("worker", STORE__SIGN_WORKER, nres, pad, &kept2, &kept2n, &raw2,
+              &raw2n, packs);
+  cr_assert_eq(packs[0], 0, "none packed by the store's thread");
+  cr_assert_eq(packs[1], 1, "packed with its signing");
+  cr_assert(raw2n == rawn && memcmp(raw2, raw, rawn) == 0, "the same change");
+  cr_assert(kept2n == keptn && memcmp(kept2, kept, keptn) == 0,
+            "the same frame, packed again to fit (%zu, %zu bytes)", kept2n,
+            keptn);
+  free(kept2), free(raw2);
+  /* signed by the worker, packed by the store's thread: the same too */
+  fit_session("signs", STORE__SIGN_WORKER_SIGNS, nres, pad, &kept2, &kept2n,
+              &raw2, &raw2n, packs);
+  cr_assert_eq(packs[0], 1, "packed by the store's thread");
+  cr_assert_eq(packs[1], 0);
+  cr_assert(raw2n == rawn && memcmp(raw2, raw, rawn) == 0, "the same change");
+  cr_assert(kept2n == keptn && memcmp(kept2, kept, keptn) == 0,
+            "the same frame (%zu, %zu bytes)", kept2n, keptn);
+  free(kept), free(raw), free(kept2), free(raw2);
 #endif
 }
