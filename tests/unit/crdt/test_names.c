@@ -229,6 +229,43 @@ Test(crdt_names, utf8_agrees_with_table_3_7)
         }
 }
 
+/* Longer text (where eight ASCII bytes are taken at a time): runs of
+ * ASCII and of valid 2-, 3- and 4-byte sequences, some with one byte
+ * changed, at every alignment, agree with the reference. */
+Test(crdt_names, utf8_long_text_agrees_with_the_reference)
+{
+  static const char *const pieces[] = {
+      "abcdefgh", "ab", "0123456789 {\"name\": ", "王秀英", "独居老人",
+      "\xc2\x80", "\xdf\xbf", "\xed\x9f\xbf", "\xef\xbf\xbf", "😀",
+      "\xf4\x8f\xbf\xbf", "x"};
+  tu_rng r = {0x75f8};
+  uint8_t buf[8 + 160];
+  size_t bad = 0, good = 0;
+  for (int t = 0; t < 200000; t++) {
+    size_t at = tu_next(&r) % 8, n = 0;
+    size_t np = tu_next(&r) % 12;
+    for (size_t k = 0; k < np; k++) {
+      const char *p = pieces[tu_next(&r) % (sizeof pieces /
+                                                sizeof pieces[0])];
+      size_t pn = strlen(p);
+      if (n + pn > 150)
+        break;
+      memcpy(buf + at + n, p, pn);
+      n += pn;
+    }
+    if (n && tu_next(&r) % 2) /* one byte changed */
+      buf[at + tu_next(&r) % n] = (uint8_t)tu_next(&r);
+    if (n && tu_next(&r) % 8 == 0) /* cut short */
+      n -= 1 + tu_next(&r) % n;
+    bool want = ref_utf8(buf + at, n);
+    cr_assert_eq(crdt_utf8_valid((char *)buf + at, n), want,
+                 "case %d (%zu bytes at %zu)", t, n, at);
+    want ? good++ : bad++;
+  }
+  cr_assert_gt(good, 50000, "enough valid text tried (%zu)", good);
+  cr_assert_gt(bad, 50000, "enough invalid text tried (%zu)", bad);
+}
+
 Test(crdt_names, base32_known_vectors)
 {
   char out[64];
