@@ -115,6 +115,7 @@ struct store {
   unsigned cipher_delay_us; /* tests: store__cipher_delay */
   uint64_t cipher_here[2];  /* blocks opened, sealed by this thread */
   int sign_how;             /* tests: store__sign_aside (STORE__SIGN_*) */
+  unsigned settle_full;     /* tests: store__settle_full */
   uint64_t signs[2];        /* local changes signed aside: by the worker,
                              * by this thread */
   uint64_t sign_wait_ns;    /* this thread's waits for the worker's */
@@ -5546,12 +5547,28 @@ struct store_write {
   uint8_t mval[STORE_WRITE_META_VAL];
   size_t mlen;
   bool mdel;
+  /* The last change, signed aside, its records written, its signing and
+   * packing perhaps not done yet: kept by write_settle at the session's
+   * next call, so that the signing goes on while the caller makes the
+   * next change ("a local change signed aside"). raw NULL: none. */
+  struct {
+    uint8_t *raw; /* its bytes, signed in place */
+    size_t rawlen;
+    crdt_change c; /* its header (no ops), its scope in scope */
+    char scope[CRDT_SCOPE_MAX];
+    uint8_t feed[CRDT_FEED_LEN];
+    cipher_worker *wk;
+  } pend;
 };
+
+static gs_err write_settle(store_write *w);
+static void write_drain(store_write *w);
 
 void store_write_abort(store_write *w)
 {
   if (!w)
     return;
+  write_drain(w);
   if (w->txn)
     mdb_txn_abort(w->txn);
   for (size_t i = 0; i < w->ndone; i++)
@@ -5681,22 +5698,55 @@ static gs_err write_replay(store_write *w)
 
 gs_err store__write_replay(store_write *w)
 {
-  return w->txn ? write_replay(w) : GS_EINVAL;
+  if (!w->txn)
+    return GS_EINVAL;
+  gs_err err = write_settle(w);
+  return err ? err : write_replay(w);
+}
+
+unsigned store__settle_full(store *s, unsigned n)
+{
+  unsigned left = s->settle_full;
+  s->settle_full = n;
+  return left;
+}
+
+gs_err store__write_settle(store_write *w)
+{
+  return w->txn ? write_settle(w) : GS_EINVAL;
+}
+
+/* Room in w's list of changes done for one more. */
+static gs_err done_room(store_write *w)
+{
+  if (w->ndone < w->cap)
+    return GS_OK;
+  size_t nc = w->cap ? w->cap * 2 : 8;
+  uint8_t **d = realloc(w->done, nc * sizeof *d);
+  if (!d)
+    return GS_ENOMEM;
+  w->done = d;
+  size_t *dl = realloc(w->done_len, nc * sizeof *dl);
+  if (!dl)
+    return GS_ENOMEM;
+  w->done_len = dl;
+  w->cap = nc;
+  return GS_OK;
 }
 
 #ifndef _WIN32
 /* write_once's change c (its checks passed, as its seq follows the
  * feed's head: a local change), its unsigned bytes in *raw (*rawlen),
- * signed aside ("a local change signed aside"): its records written
- * while the worker signs, then the change kept, signed. The task is
- * always waited for, so that no thread touches *raw after. */
+ * signed aside ("a local change signed aside"): its signing posted, its
+ * records written meanwhile, and the change left pending in w (w->pend,
+ * *raw then its: kept by write_settle). On an error the task is waited
+ * for, so that no thread touches *raw after. */
 static gs_err write_aside(store_write *w, cipher_worker *wk, crdt_change *c,
                           const uint8_t feed[CRDT_FEED_LEN], uint8_t **raw,
                           size_t *rawlen)
 {
   store *s = w->s;
   touched_set ts = {.nch = 0};
-  uint8_t hash[CRDT_HASH_LEN];
   uint32_t feedno;
   wk->sign_delay_us = s->sign_delay_us;
   wk->sign_pack = s->sign_how != STORE__SIGN_WORKER_SIGNS;
@@ -5707,32 +5757,104 @@ static gs_err write_aside(store_write *w, cipher_worker *wk, crdt_change *c,
   if (!err)
     err = touched_write(s, w->txn, &ts);
   touched_free(&ts);
-  bool packed;
-  sign_stall(s, sign_wait(s, wk, rawlen, hash, &packed));
-  if (!err && packed)
-    err = wk->sign_err;
-  if (err)
+  if (err) {
+    uint8_t hash[CRDT_HASH_LEN];
+    bool packed;
+    sign_stall(s, sign_wait(s, wk, rawlen, hash, &packed));
     return err;
-  c->raw = *raw;
-  c->raw_len = *rawlen;
-  memcpy(c->sig, *raw + *rawlen - CRDT_SIG_LEN, CRDT_SIG_LEN);
-  if (!packed)
-    return change_keep(s, w->txn, c, feed, hash, NULL);
-  /* the task's frame handed over: its buffer and the store's trade
-   * places (the task is free again, and posted again only by this
-   * thread), so that write_keep finds it as change_pack leaves one */
-  MDB_val kept = {*rawlen, *raw};
-  if (wk->sign_z) {
-    uint8_t *b = s->pk.zbuf;
-    s->pk.zbuf = wk->sign_pk.zbuf;
-    wk->sign_pk.zbuf = b;
-    kept.mv_data = s->pk.zbuf;
-    kept.mv_size = wk->sign_z;
   }
-  s->zlast = *raw;
-  s->zlast_n = *rawlen;
-  s->zlast_z = wk->sign_z;
-  return change_keep(s, w->txn, c, feed, hash, &kept);
+  w->pend.raw = *raw;
+  w->pend.rawlen = *rawlen;
+  w->pend.c = *c;
+  w->pend.c.ops = NULL;
+  w->pend.c.nops = 0;
+  memcpy(w->pend.scope, c->scope, c->scope_len);
+  w->pend.c.scope = w->pend.scope;
+  memcpy(w->pend.feed, feed, CRDT_FEED_LEN);
+  w->pend.wk = wk;
+  *raw = NULL;
+  return GS_OK;
+}
+
+/* The pending change's signing waited for (or done here), and the
+ * change kept, signed, in w's transaction, its bytes then in w's list of
+ * changes done. After MDB_MAP_FULL there, the session is redone from
+ * that list (it holds the change by then). */
+static gs_err write_settle(store_write *w)
+{
+  if (!w->pend.raw)
+    return GS_OK;
+  store *s = w->s;
+  cipher_worker *wk = w->pend.wk;
+  crdt_change *c = &w->pend.c;
+  uint8_t *raw = w->pend.raw, hash[CRDT_HASH_LEN];
+  size_t rawlen = w->pend.rawlen;
+  bool packed;
+  w->pend.raw = NULL;
+  sign_stall(s, sign_wait(s, wk, &rawlen, hash, &packed));
+  gs_err err = packed ? wk->sign_err : GS_OK;
+  c->raw = raw;
+  c->raw_len = rawlen;
+  memcpy(c->sig, raw + rawlen - CRDT_SIG_LEN, CRDT_SIG_LEN);
+  if (!err && !packed) {
+    err = change_keep(s, w->txn, c, w->pend.feed, hash, NULL);
+  } else if (!err) {
+    /* the task's frame handed over: its buffer and the store's trade
+     * places (the task is free again, and posted again only by this
+     * thread), so that write_keep finds it as change_pack leaves one */
+    MDB_val kept = {rawlen, raw};
+    if (wk->sign_z) {
+      uint8_t *b = s->pk.zbuf;
+      s->pk.zbuf = wk->sign_pk.zbuf;
+      wk->sign_pk.zbuf = b;
+      kept.mv_data = s->pk.zbuf;
+      kept.mv_size = wk->sign_z;
+    }
+    s->zlast = raw;
+    s->zlast_n = rawlen;
+    s->zlast_z = wk->sign_z;
+    err = change_keep(s, w->txn, c, w->pend.feed, hash, &kept);
+  }
+  if (!err && s->settle_full) { /* tests: as if the map were full */
+    s->settle_full--;
+    err = MDB_MAP_FULL;
+  }
+  gs_err kerr = err && err != MDB_MAP_FULL ? err : done_room(w);
+  if (!kerr)
+    kerr = write_keep(w, &raw, &rawlen);
+  if (kerr) {
+    free(raw);
+    return kerr;
+  }
+  w->done[w->ndone] = raw;
+  w->done_len[w->ndone++] = rawlen;
+  for (int tries = 0; err == MDB_MAP_FULL && tries < RETRIES; tries++)
+    err = write_replay(w);
+  return err;
+}
+
+/* The pending change's task waited for and the change dropped (the
+ * session is being aborted). */
+static void write_drain(store_write *w)
+{
+  if (!w->pend.raw)
+    return;
+  uint8_t hash[CRDT_HASH_LEN];
+  bool packed;
+  sign_wait(w->s, w->pend.wk, &w->pend.rawlen, hash, &packed);
+  free(w->pend.raw);
+  w->pend.raw = NULL;
+}
+#else
+static gs_err write_settle(store_write *w)
+{
+  (void)w;
+  return GS_OK;
+}
+
+static void write_drain(store_write *w)
+{
+  (void)w;
 }
 #endif
 
@@ -5790,7 +5912,7 @@ static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
       *raw = NULL;
       return err;
     }
-    *seq = c.seq;
+    *seq = c.seq; /* *raw NULL: the change pending (write_settle) */
     return GS_OK;
   }
 #endif
@@ -5820,6 +5942,8 @@ gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
 
   if (!w->txn)
     return GS_EINVAL;
+  if ((err = write_settle(w)) != GS_OK)
+    return err; /* the change before this one */
   if (!crdt_scope_valid(scope, scope_len))
     return GS_ESCOPE;
   if ((err = crdt_hlc_tick(&h, phys_ms, &h)) == GS_ECLOCK) {
@@ -5832,18 +5956,8 @@ gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
   }
   if (err)
     return err;
-  if (w->ndone == w->cap) {
-    size_t nc = w->cap ? w->cap * 2 : 8;
-    uint8_t **d = realloc(w->done, nc * sizeof *d);
-    if (!d)
-      return GS_ENOMEM;
-    w->done = d;
-    size_t *dl = realloc(w->done_len, nc * sizeof *dl);
-    if (!dl)
-      return GS_ENOMEM;
-    w->done_len = dl;
-    w->cap = nc;
-  }
+  if ((err = done_room(w)) != GS_OK)
+    return err;
   for (int tries = 0; tries < RETRIES; tries++) {
     err = write_once(w, scope, scope_len, ops, nops, h, &raw, &rawlen,
                      &built_seq);
@@ -5854,12 +5968,14 @@ gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
   }
   if (err)
     return err;
-  if ((err = write_keep(w, &raw, &rawlen)) != GS_OK) {
-    free(raw);
-    return err;
+  if (raw) { /* else pending, kept and listed by write_settle */
+    if ((err = write_keep(w, &raw, &rawlen)) != GS_OK) {
+      free(raw);
+      return err;
+    }
+    w->done[w->ndone] = raw;
+    w->done_len[w->ndone++] = rawlen;
   }
-  w->done[w->ndone] = raw;
-  w->done_len[w->ndone++] = rawlen;
   w->hlc = h;
   if (seq)
     *seq = built_seq;
@@ -5871,7 +5987,7 @@ gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
 gs_err store_write_commit(store_write *w)
 {
   gs_err err = GS_EINVAL;
-  if (!w->txn)
+  if (!w->txn || (err = write_settle(w)) != GS_OK)
     goto done;
   for (int tries = 0; tries < RETRIES; tries++) {
     err = hlc_observe(w->s, w->txn, w->hlc);

@@ -297,6 +297,13 @@ gs_err store_write_meta(store_write *w, const char *key, const void *buf,
 /* White-box tests only: redo w's session from its kept change bytes in a
  * new transaction, as after MDB_MAP_FULL (the map grows first). */
 gs_err store__write_replay(store_write *w);
+/* White-box tests only: keep the last change of w now if it is pending
+ * (signed aside: store.c, write_settle), as w's next call would. */
+gs_err store__write_settle(store_write *w);
+/* White-box tests only: the next n pending changes kept meet MDB_MAP_FULL
+ * (as a full map would: the session is then redone in a grown map);
+ * returns how many of those set before were left unmet. */
+unsigned store__settle_full(store *s, unsigned n);
 /* White-box tests only (store.c, "the cipher work of a batch"): the
  * cipher worker waits delay_us after taking each block (as a worker taken
  * off its core would; 0: not), and the blocks opened and sealed by each

@@ -267,6 +267,8 @@ static void one_big(store_write *w, int k)
   cr_assert_eq(store_write_change(w, scope, sizeof scope - 1, ops, PER,
                                   T_NOW_MS + (uint64_t)k, NULL, NULL),
                GS_OK, "change %d", k);
+  /* kept now (else at the next call): its signing counted */
+  cr_assert_eq(store__write_settle(w), GS_OK);
 }
 
 /* The worker off its core while it signs (store__sign_delay: it sleeps
@@ -409,4 +411,64 @@ Test(store_sign, a_change_packed_again_to_fit_with_its_signing)
             "the same frame (%zu, %zu bytes)", kept2n, keptn);
   free(kept), free(raw), free(kept2), free(raw2);
 #endif
+}
+
+/* The last change of a session is kept at the session's next call (its
+ * signing goes on meanwhile: write_settle). Met by MDB_MAP_FULL there,
+ * the session is redone in a grown map, and holds the same changes and
+ * state as one that never met it; a session aborted with its last
+ * change pending leaves nothing of it. */
+Test(store_sign, a_pending_change_met_by_a_full_map_or_an_abort)
+{
+  t_raws want = {0}, got = {0};
+  uint8_t dw[CRDT_HASH_LEN], dg_[CRDT_HASH_LEN];
+  store *s = open_new("plain");
+  session(s, 5, STORE__SIGN_INLINE, 0, &want);
+  digest(s, dw);
+  store_close(s);
+
+  s = open_new("full");
+  store__settle_full(s, 3);
+  session(s, 5, STORE__SIGN_WORKER, 0, &got);
+  digest(s, dg_);
+  same_raws(&want, &got, "after a full map");
+  cr_assert_arr_eq(dw, dg_, CRDT_HASH_LEN, "the digest after a full map");
+  chained(&got);
+  uint64_t c[4];
+  store__sign_counts(s, c);
+#ifndef _WIN32
+  if (t_two_cpus()) {
+    cr_assert_eq(c[0], NCH / 2, "each big one signed aside once");
+    cr_assert_eq(store__settle_full(s, 0), 0, "the three full maps met");
+  }
+#endif
+
+  /* a session more, aborted with its last (big) change pending */
+  uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN], seed[32] = {5};
+  crdt_keypair_seed(seed, pk, sk);
+  store_write *w;
+  cr_assert_eq(store_write_begin(s, sk, &w), GS_OK);
+  one_big(w, 100);
+  static char names[PER][64];
+  crdt_op ops[PER];
+  for (size_t i = 0; i < PER; i++) {
+    uint8_t id[CRDT_ID_LEN];
+    t_id(id, 6, i);
+    snprintf(names[i], sizeof names[i], "赵凤英 %zu", i);
+    ops[i] = t_set_str("resident", id, "name", names[i], strlen(names[i]));
+  }
+  cr_assert_eq(store_write_change(w, scope, sizeof scope - 1, ops, PER,
+                                  T_NOW_MS + 200, NULL, NULL),
+               GS_OK);
+  store_write_abort(w);
+  uint8_t feed[CRDT_FEED_LEN], da[CRDT_HASH_LEN];
+  store_feed sf;
+  crdt_feed_id(pk, scope, sizeof scope - 1, feed);
+  cr_assert_eq(store_feed_get(s, feed, &sf), GS_OK);
+  cr_assert_eq(sf.seq, NCH, "nothing of the aborted session kept");
+  digest(s, da);
+  cr_assert_arr_eq(da, dw, CRDT_HASH_LEN, "the state as before it");
+  store_close(s);
+  t_raws_free(&want);
+  t_raws_free(&got);
 }
