@@ -33,6 +33,14 @@ static const uint8_t key_a[CRDT_SEAL_KEY_LEN] = {9, 8, 7, 6, 5, 4, 3, 2};
 #define NCH 24  /* changes of a session */
 #define PER 100 /* records of a big change: about 8 KiB, signed aside */
 
+/* Nothing is signed aside with one CPU: the worker does not watch. */
+#define SKIP_ON_ONE_CPU()                                                      \
+  do {                                                                         \
+    if (!t_two_cpus())                                                         \
+      cr_skip_test("one CPU: the worker does not watch, nothing is signed "    \
+                   "aside");                                                   \
+  } while (0)
+
 static store *open_new(const char *name)
 {
   char d[128];
@@ -280,9 +288,7 @@ Test(store_sign, a_stalled_worker_backs_off_and_comes_back)
 #ifdef _WIN32
   cr_skip_test("one thread on Windows: nothing is signed aside");
 #else
-  if (!t_two_cpus())
-    cr_skip_test("one CPU: the worker does not watch, nothing is signed "
-                 "aside");
+  SKIP_ON_ONE_CPU();
   store *s = open_new("stall");
   uint8_t pk[CRDT_KEY_LEN], sk[CRDT_SK_LEN], seed[32] = {5};
   uint64_t c[4];
@@ -362,9 +368,7 @@ Test(store_sign, a_change_packed_again_to_fit_with_its_signing)
 #ifdef _WIN32
   cr_skip_test("one thread on Windows: nothing is signed aside");
 #else
-  if (!t_two_cpus())
-    cr_skip_test("one CPU: the worker does not watch, nothing is signed "
-                 "aside");
+  SKIP_ON_ONE_CPU();
   uint8_t *kept = NULL, *raw = NULL;
   size_t keptn = 0, rawn = 0, nres, l1 = 0;
   uint64_t packs[2];
