@@ -5557,7 +5557,7 @@ struct store_write {
     crdt_change c; /* its header (no ops), its scope in scope */
     char scope[CRDT_SCOPE_MAX];
     uint8_t feed[CRDT_FEED_LEN];
-    cipher_worker *wk;
+    struct cipher_worker *wk;
   } pend;
 };
 
