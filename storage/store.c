@@ -5796,13 +5796,11 @@ static gs_err write_settle(store_write *w)
   c->raw = raw;
   c->raw_len = rawlen;
   memcpy(c->sig, raw + rawlen - CRDT_SIG_LEN, CRDT_SIG_LEN);
-  if (!err && !packed) {
-    err = change_keep(s, w->txn, c, w->pend.feed, hash, NULL);
-  } else if (!err) {
+  MDB_val kept = {rawlen, raw}, *kp = NULL; /* NULL: packed by change_keep */
+  if (!err && packed) {
     /* the task's frame handed over: its buffer and the store's trade
      * places (the task is free again, and posted again only by this
      * thread), so that write_keep finds it as change_pack leaves one */
-    MDB_val kept = {rawlen, raw};
     if (wk->sign_z) {
       uint8_t *b = s->pk.zbuf;
       s->pk.zbuf = wk->sign_pk.zbuf;
@@ -5813,13 +5811,20 @@ static gs_err write_settle(store_write *w)
     s->zlast = raw;
     s->zlast_n = rawlen;
     s->zlast_z = wk->sign_z;
-    err = change_keep(s, w->txn, c, w->pend.feed, hash, &kept);
+    kp = &kept;
   }
+  if (!err)
+    err = change_keep(s, w->txn, c, w->pend.feed, hash, kp);
   if (!err && s->settle_full) { /* tests: as if the map were full */
     s->settle_full--;
     err = MDB_MAP_FULL;
   }
-  gs_err kerr = err && err != MDB_MAP_FULL ? err : done_room(w);
+  if (err && err != MDB_MAP_FULL) {
+    free(raw);
+    return err;
+  }
+  /* listed, so that a replay after a full map redoes it too */
+  gs_err kerr = done_room(w);
   if (!kerr)
     kerr = write_keep(w, &raw, &rawlen);
   if (kerr) {
