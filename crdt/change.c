@@ -409,6 +409,43 @@ void crdt_change_sign_built(const uint8_t sk[CRDT_SK_LEN], uint8_t *buf,
   *n = m + SIG_TAIL;
 }
 
+gs_err crdt_change_set_prev(uint8_t *buf, size_t n,
+                            const uint8_t prev[CRDT_HASH_LEN])
+{
+  /* domain, 0x97, version 1, bin8 32 origin, str scope, uint seq, bin8
+   * 32 prev: the canonical forms crdt_change_build_unsigned writes */
+  const size_t dl = sizeof CHANGE_DOMAIN - 1;
+  size_t i = dl;
+  if (memcmp(prev, zero_hash, CRDT_HASH_LEN) == 0 || n < dl + 40 ||
+      memcmp(buf, CHANGE_DOMAIN, dl) != 0 || buf[i] != 0x97 ||
+      buf[i + 1] != CHANGE_VERSION || buf[i + 2] != 0xc4 ||
+      buf[i + 3] != CRDT_KEY_LEN)
+    return GS_EINVAL;
+  i += 4 + CRDT_KEY_LEN;
+  size_t sl; /* the scope: fixstr or str8 (at most CRDT_SCOPE_MAX) */
+  if ((buf[i] & 0xe0) == 0xa0)
+    sl = buf[i] & 0x1f, i += 1;
+  else if (buf[i] == 0xd9 && i + 1 < n)
+    sl = buf[i + 1], i += 2;
+  else
+    return GS_EINVAL;
+  i += sl;
+  if (i >= n)
+    return GS_EINVAL;
+  uint8_t t = buf[i]; /* the seq: above 1, so no zero prev to replace */
+  size_t ul = t < 0x80 ? 1 : t == 0xcc ? 2 : t == 0xcd ? 3
+            : t == 0xce ? 5 : t == 0xcf ? 9 : 0;
+  if (!ul || (t < 0x80 && t < 2))
+    return GS_EINVAL;
+  i += ul;
+  if (i + 2 + CRDT_HASH_LEN > n || buf[i] != 0xc4 ||
+      buf[i + 1] != CRDT_HASH_LEN ||
+      memcmp(buf + i + 2, zero_hash, CRDT_HASH_LEN) == 0)
+    return GS_EINVAL;
+  memcpy(buf + i + 2, prev, CRDT_HASH_LEN);
+  return GS_OK;
+}
+
 gs_err crdt_change_build(const crdt_change *c, const uint8_t sk[CRDT_SK_LEN],
                          uint8_t **out, size_t *n)
 {

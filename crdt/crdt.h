@@ -347,6 +347,14 @@ gs_err crdt_change_build_unsigned(const crdt_change *c, uint8_t **out,
                                   size_t *n);
 void crdt_change_sign_built(const uint8_t sk[CRDT_SK_LEN], uint8_t *buf,
                             size_t *n);
+/* Set the prev of an unsigned build (crdt_change_build_unsigned's buf,
+ * n bytes, not yet signed) to prev, in place: the change's bytes are
+ * then as if it had been built with that prev. A change is built before
+ * its feed's head is known, when the change before it is still being
+ * signed; its seq must be above 1 (its prev is not zero), and prev must
+ * not be zero either. GS_EINVAL when buf is no such build. */
+gs_err crdt_change_set_prev(uint8_t *buf, size_t n,
+                            const uint8_t prev[CRDT_HASH_LEN]);
 
 /* Strict decode: wrong types, truncation, trailing bytes, non-canonical
  * encodings, oversized strings or counts, invalid UTF-8 or names, an

@@ -116,9 +116,13 @@ struct store {
   uint64_t cipher_here[2];  /* blocks opened, sealed by this thread */
   int sign_how;             /* tests: store__sign_aside (STORE__SIGN_*) */
   unsigned settle_full;     /* tests: store__settle_full */
+  unsigned records_full;    /* tests: store__records_full */
   uint64_t signs[2];        /* local changes signed aside: by the worker,
                              * by this thread */
   uint64_t sign_wait_ns;    /* this thread's waits for the worker's */
+  uint64_t sign_after[2];   /* changes whose records were written while
+                             * the one before was signed; pending ones
+                             * listed for a replay, not kept */
   unsigned sign_skip;       /* big local changes left to sign here */
   unsigned sign_backoff;    /* the skip after the next signing stall */
   unsigned sign_delay_us;   /* tests: store__sign_delay */
@@ -768,9 +772,12 @@ static void sign_run(cipher_worker *w, bool worker)
     uint64_t wall = mono_ns() - t0, cpu = thread_cpu_ns() - c0;
     w->sign_off_ns = wall > cpu ? wall - cpu : 0;
   }
+  /* read before the task is published as signed: the store's thread may
+   * then pack it, and post the next task, at once */
+  bool pack = worker && w->sign_pack;
   atomic_store_explicit(&w->sign_state, SIGN_SIGNED, memory_order_release);
   int want = SIGN_SIGNED;
-  if (!worker || !w->sign_pack ||
+  if (!pack ||
       !atomic_compare_exchange_strong(&w->sign_state, &want, SIGN_PACKING))
     return; /* this thread packs it */
   w->sign_err =
@@ -1286,6 +1293,12 @@ void store__sign_counts(const store *s, uint64_t out[4])
   out[1] = s->signs[1];
   out[2] = s->sign_wait_ns;
   out[3] = s->sign_skip;
+}
+
+void store__sign_after(const store *s, uint64_t out[2])
+{
+  out[0] = s->sign_after[0];
+  out[1] = s->sign_after[1];
 }
 
 void store__change_packs(const store *s, uint64_t out[2])
@@ -5561,7 +5574,17 @@ struct store_write {
   } pend;
 };
 
-static gs_err write_settle(store_write *w);
+/* How write_settle_how keeps the pending change: in w's transaction, the
+ * session redone after a full map (SETTLE_REPLAY) or MDB_MAP_FULL
+ * returned, the change listed (SETTLE_KEEP: its caller redoes it); or
+ * only listed, the transaction having failed (SETTLE_LIST: a replay
+ * follows and applies it). */
+typedef enum settle_how { SETTLE_REPLAY, SETTLE_KEEP, SETTLE_LIST } settle_how;
+static gs_err write_settle_how(store_write *w, settle_how how);
+static gs_err write_settle(store_write *w)
+{
+  return write_settle_how(w, SETTLE_REPLAY);
+}
 static void write_drain(store_write *w);
 
 void store_write_abort(store_write *w)
@@ -5704,6 +5727,13 @@ gs_err store__write_replay(store_write *w)
   return err ? err : write_replay(w);
 }
 
+unsigned store__records_full(store *s, unsigned n)
+{
+  unsigned left = s->records_full;
+  s->records_full = n;
+  return left;
+}
+
 unsigned store__settle_full(store *s, unsigned n)
 {
   unsigned left = s->settle_full;
@@ -5716,10 +5746,10 @@ gs_err store__write_settle(store_write *w)
   return w->txn ? write_settle(w) : GS_EINVAL;
 }
 
-/* Room in w's list of changes done for one more. */
-static gs_err done_room(store_write *w)
+/* Room in w's list of changes done for `more` more. */
+static gs_err done_room_for(store_write *w, size_t more)
 {
-  if (w->ndone < w->cap)
+  if (w->ndone + more <= w->cap)
     return GS_OK;
   size_t nc = w->cap ? w->cap * 2 : 8;
   uint8_t **d = realloc(w->done, nc * sizeof *d);
@@ -5735,33 +5765,82 @@ static gs_err done_room(store_write *w)
 }
 
 #ifndef _WIN32
+/* The feed's head after the pending change was kept: its prev set into
+ * *raw and c (write_aside; the change was built before it was known). */
+static gs_err write_set_prev(store_write *w, crdt_change *c,
+                             const uint8_t feed[CRDT_FEED_LEN], uint8_t *raw,
+                             size_t rawlen)
+{
+  store_feed held = {.seq = 0};
+  MDB_val fk = {CRDT_FEED_LEN, (void *)feed}, fv;
+  int rc = sv_get(w->s, w->txn, w->s->dbi[DB_VV], &fk, &fv);
+  if (rc)
+    return rc == MDB_NOTFOUND ? GS_ECHAIN : lmdb_err(rc);
+  gs_err err = vv_decode(&fv, feed, &held);
+  if (err)
+    return err;
+  if (held.seq + 1 != c->seq)
+    return GS_ECHAIN; /* not the change before this one: a bug */
+  memcpy(c->prev, held.head, CRDT_HASH_LEN);
+  return crdt_change_set_prev(raw, rawlen, held.head);
+}
+
 /* write_once's change c (its checks passed, as its seq follows the
  * feed's head: a local change), its unsigned bytes in *raw (*rawlen),
  * signed aside ("a local change signed aside"): its signing posted, its
  * records written meanwhile, and the change left pending in w (w->pend,
- * *raw then its: kept by write_settle). On an error the task is waited
- * for, so that no thread touches *raw after. */
+ * *raw then its: kept by write_settle). With after_pend, the pending
+ * change is this one's before in its feed, still being signed: c was
+ * built with a stand-in prev, and its records are written first, while
+ * that signing goes on; then the change before is kept, c's prev set
+ * from the feed's head, and c's signing posted. On an error the tasks
+ * are waited for, so that no thread touches *raw after (the change
+ * before then listed for the replay a full map leads to). */
 static gs_err write_aside(store_write *w, cipher_worker *wk, crdt_change *c,
                           const uint8_t feed[CRDT_FEED_LEN], uint8_t **raw,
-                          size_t *rawlen)
+                          size_t *rawlen, bool after_pend)
 {
   store *s = w->s;
   touched_set ts = {.nch = 0};
   uint32_t feedno;
-  wk->sign_delay_us = s->sign_delay_us;
-  wk->sign_pack = s->sign_how != STORE__SIGN_WORKER_SIGNS;
-  sign_post(wk, w->sk, *raw, *rawlen, change_fit(s));
-  gs_err err = feed_number(s, w->txn, feed, &feedno);
+  gs_err err;
+  if (!after_pend) {
+    wk->sign_delay_us = s->sign_delay_us;
+    wk->sign_pack = s->sign_how != STORE__SIGN_WORKER_SIGNS;
+    sign_post(wk, w->sk, *raw, *rawlen, change_fit(s));
+  }
+  err = feed_number(s, w->txn, feed, &feedno);
   if (!err)
     err = touched_note(&ts, c, feedno);
   if (!err)
     err = touched_write(s, w->txn, &ts);
   touched_free(&ts);
+  if (!err && after_pend && s->records_full) { /* tests: as if the map
+                                                * were full */
+    s->records_full--;
+    err = MDB_MAP_FULL;
+  }
+  if (err && after_pend) {
+    gs_err lerr = write_settle_how(w, SETTLE_LIST);
+    return lerr ? lerr : err;
+  }
   if (err) {
     uint8_t hash[CRDT_HASH_LEN];
     bool packed;
     sign_stall(s, sign_wait(s, wk, rawlen, hash, &packed));
     return err;
+  }
+  if (after_pend) {
+    /* the change before kept now (a full map: MDB_MAP_FULL, it listed,
+     * and the caller redoes the session, then this change), then this
+     * one's prev, then its signing */
+    if ((err = write_settle_how(w, SETTLE_KEEP)) != GS_OK ||
+        (err = write_set_prev(w, c, feed, *raw, *rawlen)) != GS_OK)
+      return err;
+    wk->sign_delay_us = s->sign_delay_us;
+    wk->sign_pack = s->sign_how != STORE__SIGN_WORKER_SIGNS;
+    sign_post(wk, w->sk, *raw, *rawlen, change_fit(s));
+    s->sign_after[0]++;
   }
   w->pend.raw = *raw;
   w->pend.rawlen = *rawlen;
@@ -5780,7 +5859,7 @@ static gs_err write_aside(store_write *w, cipher_worker *wk, crdt_change *c,
  * change kept, signed, in w's transaction, its bytes then in w's list of
  * changes done. After MDB_MAP_FULL there, the session is redone from
  * that list (it holds the change by then). */
-static gs_err write_settle(store_write *w)
+static gs_err write_settle_how(store_write *w, settle_how how)
 {
   if (!w->pend.raw)
     return GS_OK;
@@ -5813,9 +5892,12 @@ static gs_err write_settle(store_write *w)
     s->zlast_z = wk->sign_z;
     kp = &kept;
   }
-  if (!err)
+  if (!err && how != SETTLE_LIST)
     err = change_keep(s, w->txn, c, w->pend.feed, hash, kp);
-  if (!err && s->settle_full) { /* tests: as if the map were full */
+  if (how == SETTLE_LIST)
+    s->sign_after[1]++;
+  if (!err && how != SETTLE_LIST && s->settle_full) { /* tests: as if the
+                                                       * map were full */
     s->settle_full--;
     err = MDB_MAP_FULL;
   }
@@ -5824,7 +5906,7 @@ static gs_err write_settle(store_write *w)
     return err;
   }
   /* listed, so that a replay after a full map redoes it too */
-  gs_err kerr = done_room(w);
+  gs_err kerr = done_room_for(w, 1);
   if (!kerr)
     kerr = write_keep(w, &raw, &rawlen);
   if (kerr) {
@@ -5833,7 +5915,9 @@ static gs_err write_settle(store_write *w)
   }
   w->done[w->ndone] = raw;
   w->done_len[w->ndone++] = rawlen;
-  for (int tries = 0; err == MDB_MAP_FULL && tries < RETRIES; tries++)
+  for (int tries = 0;
+       how == SETTLE_REPLAY && err == MDB_MAP_FULL && tries < RETRIES;
+       tries++)
     err = write_replay(w);
   return err;
 }
@@ -5851,9 +5935,9 @@ static void write_drain(store_write *w)
   w->pend.raw = NULL;
 }
 #else
-static gs_err write_settle(store_write *w)
+static gs_err write_settle_how(store_write *w, settle_how how)
 {
-  (void)w;
+  (void)w, (void)how;
   return GS_OK;
 }
 
@@ -5866,15 +5950,17 @@ static void write_drain(store_write *w)
 /* Build the next change of (pk, scope) and apply it in w's transaction.
  * The change is applied from the caller's ops (crdt_change_build_unsigned
  * checks them as the decoder would), not from a decoding of its bytes; a
- * big one is signed aside (write_aside). On
- * success *raw (malloc'd, owned by the caller) holds its bytes and *seq
- * its seq. */
+ * big one is signed aside (write_aside), and is left pending. A pending
+ * change of another feed, or before a change signed here, is kept first;
+ * one of the same feed before a change signed aside is kept after that
+ * change's records are written (write_aside's after_pend). On success
+ * *raw (malloc'd, owned by the caller; NULL: the change pending) holds
+ * its bytes and *seq its seq. */
 static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
                          const crdt_op *ops, size_t nops, crdt_hlc hlc,
                          uint8_t **raw, size_t *rawlen, uint64_t *seq)
 {
   uint8_t feed[CRDT_FEED_LEN];
-  store_feed held = {.seq = 0};
   crdt_change c = {.seq = 0};
   gs_err err;
   int outcome;
@@ -5882,45 +5968,67 @@ static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
   *raw = NULL;
   w->s->zlast = NULL; /* set again when this change is packed */
   crdt_feed_id(w->pk, scope, scope_len, feed);
-  MDB_val fk = {CRDT_FEED_LEN, feed}, fv;
-  int rc = sv_get(w->s, w->txn, w->s->dbi[DB_VV], &fk, &fv);
-  if (rc == 0) {
-    if ((err = vv_decode(&fv, feed, &held)) != GS_OK)
-      return err;
-  } else if (rc != MDB_NOTFOUND) {
-    return lmdb_err(rc);
-  }
-  memcpy(c.origin, w->pk, CRDT_KEY_LEN);
-  c.scope = scope;
-  c.scope_len = scope_len;
-  c.seq = held.seq + 1;
-  if (held.seq)
-    memcpy(c.prev, held.head, CRDT_HASH_LEN);
-  c.hlc = hlc;
-  c.ops = ops;
-  c.nops = nops;
-  if ((err = crdt_change_build_unsigned(&c, raw, rawlen)) != GS_OK)
+  bool after_pend = w->pend.raw &&
+                    memcmp(w->pend.feed, feed, CRDT_FEED_LEN) == 0;
+  if (!after_pend && (err = write_settle(w)) != GS_OK)
     return err;
-#ifndef _WIN32
-  store *s = w->s;
-  cipher_worker *wk = NULL;
-  bool aside = *rawlen >= SIGN_ASIDE_MIN && s->sign_how != STORE__SIGN_INLINE;
-  if (aside && s->sign_skip && s->sign_how != STORE__SIGN_WORKER &&
-      s->sign_how != STORE__SIGN_WORKER_SIGNS) {
-    s->sign_skip--; /* a back-off after a stall (sign_stall): signed here */
-    aside = false;
-  }
-  if (aside && (wk = cipher_worker_get(s)) && wk->watch_ns) {
-    err = write_aside(w, wk, &c, feed, raw, rawlen);
-    if (err) {
-      free(*raw);
-      *raw = NULL;
-      return err;
+  for (;;) {
+    store_feed held = {.seq = 0};
+    MDB_val fk = {CRDT_FEED_LEN, feed}, fv;
+    int rc = sv_get(w->s, w->txn, w->s->dbi[DB_VV], &fk, &fv);
+    if (rc == 0) {
+      if ((err = vv_decode(&fv, feed, &held)) != GS_OK)
+        return err;
+    } else if (rc != MDB_NOTFOUND) {
+      return lmdb_err(rc);
     }
-    *seq = c.seq; /* *raw NULL: the change pending (write_settle) */
-    return GS_OK;
-  }
+    memset(&c, 0, sizeof c);
+    memcpy(c.origin, w->pk, CRDT_KEY_LEN);
+    c.scope = scope;
+    c.scope_len = scope_len;
+    c.seq = held.seq + 1;
+    if (held.seq)
+      memcpy(c.prev, held.head, CRDT_HASH_LEN);
+    if (after_pend) { /* its head not in the vector yet: a stand-in */
+      c.seq = w->pend.c.seq + 1;
+      memset(c.prev, 0xff, CRDT_HASH_LEN);
+    }
+    c.hlc = hlc;
+    c.ops = ops;
+    c.nops = nops;
+    if ((err = crdt_change_build_unsigned(&c, raw, rawlen)) != GS_OK)
+      return err;
+#ifndef _WIN32
+    store *s = w->s;
+    cipher_worker *wk = NULL;
+    bool aside =
+        *rawlen >= SIGN_ASIDE_MIN && s->sign_how != STORE__SIGN_INLINE;
+    if (aside && s->sign_skip && s->sign_how != STORE__SIGN_WORKER &&
+        s->sign_how != STORE__SIGN_WORKER_SIGNS) {
+      s->sign_skip--; /* a back-off after a stall (sign_stall): here */
+      aside = false;
+    }
+    if (aside && (wk = cipher_worker_get(s)) && wk->watch_ns) {
+      err = write_aside(w, wk, &c, feed, raw, rawlen, after_pend);
+      if (err) {
+        free(*raw);
+        *raw = NULL;
+        return err;
+      }
+      *seq = c.seq; /* *raw NULL: the change pending (write_settle) */
+      return GS_OK;
+    }
 #endif
+    if (!after_pend)
+      break;
+    /* signed here: the change before kept first, then this one built
+     * again with its prev */
+    free(*raw);
+    *raw = NULL;
+    if ((err = write_settle(w)) != GS_OK)
+      return err;
+    after_pend = false;
+  }
   crdt_change_sign_built(w->sk, *raw, rawlen);
   c.raw = *raw;
   c.raw_len = *rawlen;
@@ -5947,8 +6055,7 @@ gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
 
   if (!w->txn)
     return GS_EINVAL;
-  if ((err = write_settle(w)) != GS_OK)
-    return err; /* the change before this one */
+  /* the change before this one, if pending, is kept by write_once */
   if (!crdt_scope_valid(scope, scope_len))
     return GS_ESCOPE;
   if ((err = crdt_hlc_tick(&h, phys_ms, &h)) == GS_ECLOCK) {
@@ -5961,7 +6068,9 @@ gs_err store_write_change(store_write *w, const char *scope, size_t scope_len,
   }
   if (err)
     return err;
-  if ((err = done_room(w)) != GS_OK)
+  /* room for this change, and for the pending one before it, which
+   * write_once may keep and list first */
+  if ((err = done_room_for(w, 2)) != GS_OK)
     return err;
   for (int tries = 0; tries < RETRIES; tries++) {
     err = write_once(w, scope, scope_len, ops, nops, h, &raw, &rawlen,

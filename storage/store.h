@@ -304,6 +304,11 @@ gs_err store__write_settle(store_write *w);
  * (as a full map would: the session is then redone in a grown map);
  * returns how many of those set before were left unmet. */
 unsigned store__settle_full(store *s, unsigned n);
+/* Tests: the next n changes signed aside whose records are written while
+ * the change before them is signed meet a full map once those records
+ * are written (the change before then listed for the replay, not kept);
+ * returns how many of the last such n were not met. */
+unsigned store__records_full(store *s, unsigned n);
 /* White-box tests only (store.c, "the cipher work of a batch"): the
  * cipher worker waits delay_us after taking each block (as a worker taken
  * off its core would; 0: not), and the blocks opened and sealed by each
@@ -336,6 +341,11 @@ enum {
 void store__sign_aside(store *s, int how);
 void store__sign_delay(store *s, unsigned delay_us);
 void store__sign_counts(const store *s, uint64_t out[4]);
+/* out[0]: changes signed aside whose records were written while the
+ * change before them was still being signed (then kept); out[1]: such
+ * changes before, listed for a replay without being kept (the records
+ * after them met a full map). */
+void store__sign_after(const store *s, uint64_t out[2]);
 /* The changes packed (zstd frames made: kept changes, a write session's
  * copies) since s was opened: out[0] by s's own packer (its thread),
  * out[1] with their signing aside (by the worker, or this thread when it

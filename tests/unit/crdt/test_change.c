@@ -192,7 +192,8 @@ Test(crdt_change, random_changes_round_trip)
   static const char *texts[] = {"", "a", "王秀英", "网格员", "😀"};
   static const char *fields[] = {"name", "tags", "a", "time_bank_hours"};
   static const char *scopes[] = {"a", "gongrencun/qinghejv/g07",
-                                 "s.1/C-2/g_3/x/y/z/w/v"};
+                                 "s.1/C-2/g_3/x/y/z/w/v",
+                                 "gongrencun-jiedao/qinghejv-shequ/g07-12"};
   tu_rng r = {0xc4a};
   crdt_op ops[8];
   crdt_stamp tags[8][3];
@@ -233,7 +234,7 @@ Test(crdt_change, random_changes_round_trip)
       op->tags = tags[k];
     }
     crdt_change c = header(ops, nops);
-    c.scope = scopes[tu_below(&r, 3)];
+    c.scope = scopes[tu_below(&r, 4)]; /* fixstr and str8 */
     c.scope_len = strlen(c.scope);
     c.seq = 1 + ((tu_next(&r) >> 1) >> tu_below(&r, 64));
     if (c.seq > 1)
@@ -268,6 +269,33 @@ Test(crdt_change, random_changes_round_trip)
     cr_assert_eq(memcmp(u + sizeof domain, b + 1, un - sizeof domain), 0);
     crdt_change_sign_built(sk, u, &un);
     cr_assert(un == n && memcmp(u, b, n) == 0, "case %d", i);
+    /* built before its feed's head is known (the change before still
+     * being signed): another prev, then the real one set in place, gives
+     * the same bytes; a first change (seq 1, prev zero) has none to set */
+    crdt_change early = c;
+    uint8_t *e;
+    size_t en;
+    memset(early.prev, 0xa5, CRDT_HASH_LEN);
+    if (c.seq == 1)
+      early.seq = 2;
+    cr_assert_eq(crdt_change_build_unsigned(&early, &e, &en), GS_OK);
+    static const uint8_t zero[CRDT_HASH_LEN];
+    cr_assert_eq(crdt_change_set_prev(e, en, zero), GS_EINVAL);
+    if (c.seq > 1) {
+      cr_assert_eq(crdt_change_set_prev(e, en, c.prev), GS_OK, "case %d", i);
+      crdt_change_sign_built(sk, e, &en);
+      cr_assert(en == n && memcmp(e, b, n) == 0, "case %d", i);
+    }
+    free(e);
+    uint8_t one[CRDT_HASH_LEN];
+    memset(one, 1, sizeof one);
+    if (c.seq == 1) { /* seq 1's unsigned build: no prev to replace */
+      cr_assert_eq(crdt_change_build_unsigned(&c, &e, &en), GS_OK);
+      cr_assert_eq(crdt_change_set_prev(e, en, one), GS_EINVAL);
+      free(e);
+    }
+    /* a signed change is no unsigned build */
+    cr_assert_eq(crdt_change_set_prev(b, n, one), GS_EINVAL);
     crdt_change_free(d);
     free(b), free(again), free(exact), free(u);
   }

@@ -53,10 +53,11 @@ static store *open_new(const char *name)
 }
 
 /* Change k of a session holds per(k) records (k odd: 3, a small
- * change). */
+ * change; every change big when all_big). */
+static bool all_big;
 static size_t per(int k)
 {
-  return k % 2 ? 3 : PER;
+  return k % 2 && !all_big ? 3 : PER;
 }
 
 /* One session of NCH changes by the origin of seed0 in s, signed how,
@@ -113,7 +114,7 @@ static void digest(store *s, uint8_t out[CRDT_HASH_LEN])
 {
   size_t n = 0;
   cr_assert_eq(store_digest(s, "", 0, out, &n), GS_OK);
-  cr_assert_eq(n, (NCH / 2) * PER + (NCH / 2) * 3);
+  cr_assert_eq(n, all_big ? NCH * PER : (NCH / 2) * PER + (NCH / 2) * 3);
 }
 
 static void same_raws(const t_raws *a, const t_raws *b, const char *what)
@@ -475,4 +476,66 @@ Test(store_sign, a_pending_change_met_by_a_full_map_or_an_abort)
   store_close(s);
   t_raws_free(&want);
   t_raws_free(&got);
+}
+
+/* Big changes one after another: each one's records are written while
+ * the one before it is still being signed (it was built with a stand-in
+ * prev, set once the one before is kept), and nothing of the changes
+ * differs from those signed inline; a full map met as the one before is
+ * kept, or by the records after it (the one before then only listed for
+ * the replay), redoes the session and loses nothing. */
+Test(store_sign, big_changes_in_a_row_written_while_the_one_before_is_signed)
+{
+  enum { HOWS = 4 };
+  static const int hows[HOWS] = {STORE__SIGN_INLINE, STORE__SIGN_ASIDE,
+                                 STORE__SIGN_WORKER, STORE__SIGN_WORKER_SIGNS};
+  static const char *names[HOWS] = {"inline", "aside", "worker",
+                                    "worker signs"};
+  all_big = true;
+  t_raws raws[HOWS + 1] = {{0}};
+  uint8_t dg[HOWS + 1][CRDT_HASH_LEN];
+  uint64_t after[HOWS + 1][2];
+  for (int h = 0; h <= HOWS; h++) {
+    store *s = open_new(h < HOWS ? names[h] : "full maps");
+    if (h == HOWS) { /* the worker's, with full maps of both kinds */
+      store__settle_full(s, 2);
+      store__records_full(s, 3);
+    }
+    session(s, 5, hows[h < HOWS ? h : 2], 0, &raws[h]);
+    cr_assert_eq(raws[h].len, NCH);
+    digest(s, dg[h]);
+    store__sign_after(s, after[h]);
+    if (h == HOWS) {
+#ifndef _WIN32
+      if (t_two_cpus()) {
+        cr_assert_eq(store__settle_full(s, 0), 0, "both full keeps met");
+        cr_assert_eq(store__records_full(s, 0), 0, "the three full "
+                                                   "records met");
+        cr_assert_eq(after[h][1], 3, "the change before listed, not kept, "
+                                     "each time");
+      }
+#endif
+    }
+    store_close(s);
+  }
+  chained(&raws[0]);
+  for (int h = 1; h <= HOWS; h++) {
+    same_raws(&raws[0], &raws[h], h < HOWS ? names[h] : "full maps");
+    cr_assert_arr_eq(dg[0], dg[h], CRDT_HASH_LEN, "the digest (%d)", h);
+  }
+  cr_assert_eq(after[0][0], 0, "inline: none");
+#ifdef _WIN32
+  for (int h = 1; h <= HOWS; h++)
+    cr_assert_eq(after[h][0], 0, "one thread on Windows");
+#else
+  if (t_two_cpus())
+    for (int h = 2; h < HOWS; h++)
+      cr_assert_eq(after[h][0], NCH - 1, "%s: each change after the first "
+                                         "written while the one before "
+                                         "was signed",
+                   names[h]);
+#endif
+  for (int h = 0; h <= HOWS; h++)
+    t_raws_free(&raws[h]);
+  all_big = false;
 }
