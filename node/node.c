@@ -9,6 +9,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifndef _WIN32
+#include <pthread.h>
+#include <stdatomic.h>
+#endif
 
 #include "node/node_internal.h"
 #include "storage/store.h"
@@ -429,19 +433,49 @@ void node_set_rng(node *n, const crdt_rng *rng)
   n->rng = rng;
 }
 
+/* Which process this is: a count of the forks that led to it, bumped in
+ * each forked child (pthread_atfork), so that a child never hands out
+ * its parent's pooled bytes. It replaces a getpid() per id, a system
+ * call each time since glibc 2.25 (1.7% of a load's main thread).
+ * Windows has no fork. */
+#ifndef _WIN32
+static atomic_uint fork_gen = 1;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void fork_child(void)
+{
+  atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+}
+static void fork_watch(void)
+{
+  if (pthread_atfork(NULL, NULL, fork_child) != 0)
+    atomic_store(&fork_gen, 0); /* unwatched: 0, getpid() each time */
+}
+static unsigned process_gen(void)
+{
+  pthread_once(&fork_once, fork_watch);
+  unsigned g = atomic_load_explicit(&fork_gen, memory_order_relaxed);
+  return g ? g : (unsigned)getpid() | 1u << 31;
+}
+#else
+static unsigned process_gen(void)
+{
+  return 1;
+}
+#endif
+
 /* The random part of an id from the node's pool (a crdt_rng fill). */
 static void pool_fill(void *ctx, void *buf, size_t len)
 {
   node *n = ctx;
-  long pid = (long)getpid();
+  unsigned gen = process_gen();
   if (len > sizeof n->id_pool) {
     crdt_random(buf, len);
     return;
   }
-  if (n->pool_left < len || n->pool_pid != pid) {
+  if (n->pool_left < len || n->pool_gen != gen) {
     crdt_random(n->id_pool, sizeof n->id_pool);
     n->pool_left = sizeof n->id_pool;
-    n->pool_pid = pid;
+    n->pool_gen = gen;
   }
   uint8_t *p = n->id_pool + sizeof n->id_pool - n->pool_left;
   memcpy(buf, p, len); /* each byte handed out once */

@@ -22,11 +22,12 @@ struct node {
   uint8_t last_id[CRDT_ID_LEN]; /* node_id_new's last, for order */
   const crdt_rng *rng;          /* NULL: the system's (node_set_rng) */
   /* node_id_new's random bytes, drawn from the system NODE_ID_POOL at a
-   * time (one getrandom per id was 4% of a load); pool_pid: the process
-   * that drew them (a forked child draws its own) */
+   * time (one getrandom per id was 4% of a load); pool_gen: the
+   * process that drew them, as node.c's fork count has it (a forked
+   * child draws its own) */
   uint8_t id_pool[NODE_ID_POOL];
   size_t pool_left;
-  long pool_pid;
+  unsigned pool_gen;
   uint64_t dev, ino;            /* the directory, for one open per process */
   node *next_open;              /* the process's open nodes (node.c) */
   char clock_warning[400]; /* node_warnings' peer-clock sentence */

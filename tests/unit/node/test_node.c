@@ -3,6 +3,10 @@
 #include <criterion/criterion.h>
 
 #include <sys/stat.h>
+#ifndef _WIN32
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 #include "node/node.h"
 #include "node/node_internal.h"
@@ -441,3 +445,41 @@ Test(node_clock, both_warnings_together)
   cr_assert_gt(tf.stamp.hlc, first);
   node_close(n);
 }
+
+#ifndef _WIN32 /* no fork there (and no skip in its test runner) */
+/* The system's ids are drawn from a pool of random bytes: a forked
+ * child draws its own, never the bytes its parent has yet to hand out
+ * (the two would make the same ids). Each side forgets its last id first,
+ * so that the id is its random bytes (not the last one's successor, as
+ * in the same millisecond it may be). */
+Test(node_basic, a_forked_child_does_not_reuse_the_id_pool)
+{
+  node *n;
+  cr_assert_eq(node_init(ndir, "fork"), GS_OK);
+  cr_assert_eq(node_open(ndir, 0, NULL, &n), GS_OK);
+  uint8_t first[CRDT_ID_LEN], mine[CRDT_ID_LEN], theirs[CRDT_ID_LEN];
+  node_id_new(n, first); /* the pool drawn, most of it left */
+  int p[2];
+  cr_assert_eq(pipe(p), 0);
+  pid_t c = fork();
+  cr_assert_neq(c, -1);
+  if (c == 0) {
+    uint8_t id[CRDT_ID_LEN];
+    memset(n->last_id, 0, CRDT_ID_LEN);
+    node_id_new(n, id);
+    _exit(write(p[1], id, sizeof id) == (ssize_t)sizeof id ? 0 : 1);
+  }
+  memset(n->last_id, 0, CRDT_ID_LEN);
+  node_id_new(n, mine);
+  cr_assert_eq(read(p[0], theirs, sizeof theirs), (ssize_t)sizeof theirs);
+  int st;
+  cr_assert_eq(waitpid(c, &st, 0), c);
+  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  /* the random part: after the 48-bit time */
+  cr_assert_neq(memcmp(mine + 6, theirs + 6, CRDT_ID_LEN - 6), 0,
+                "the child handed out its parent's pooled bytes");
+  cr_assert_neq(memcmp(first + 6, theirs + 6, CRDT_ID_LEN - 6), 0);
+  close(p[0]), close(p[1]);
+  node_close(n);
+}
+#endif
