@@ -55,12 +55,19 @@ static double now_s(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Is m the "$id" member? (By its length first: a call of strcmp for
+ * each member of each line was 2.6% of a load.) */
+static bool is_id(const node_jl_member *m)
+{
+  return m->key_len == 3 && memcmp(m->key, "$id", 3) == 0;
+}
+
 /* The "$id" of obj: NULL when none, BAD_ID when it is no string. */
 static const char BAD_ID[] = "";
 static const char *load_id(const node_jl *obj)
 {
   for (size_t i = 0; i < obj->n; i++)
-    if (strcmp(obj->m[i].key, "$id") == 0)
+    if (is_id(&obj->m[i]))
       return !obj->m[i].is_array && obj->m[i].vals[0].type == CRDT_STR
                  ? obj->m[i].vals[0].u.s.p
                  : BAD_ID;
@@ -93,7 +100,7 @@ static int load_line(node *n, node_batch *b, const char *coll,
   for (size_t i = 0; i < obj->n; i++) {
     const node_jl_member *m = &obj->m[i];
     const char *key = m->key;
-    if (strcmp(key, "$id") == 0)
+    if (is_id(m))
       continue;
     nfields++;
     if (!crdt_name_valid(key, m->key_len)) {
