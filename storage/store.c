@@ -4703,6 +4703,19 @@ static gs_err change_keep(store *s, MDB_txn *txn, const crdt_change *c,
   return GS_OK;
 }
 
+/* The head of feed in txn's view of the vector into *out (seq 0: the
+ * feed has no change yet). */
+static gs_err feed_head(store *s, MDB_txn *txn,
+                        const uint8_t feed[CRDT_FEED_LEN], store_feed *out)
+{
+  MDB_val fk = {CRDT_FEED_LEN, (void *)feed}, fv;
+  memset(out, 0, sizeof *out);
+  int rc = sv_get(s, txn, s->dbi[DB_VV], &fk, &fv);
+  if (rc == MDB_NOTFOUND)
+    return GS_OK;
+  return rc ? lmdb_err(rc) : vv_decode(&fv, feed, out);
+}
+
 static gs_err apply_into(store *s, MDB_txn *txn, const crdt_change *c,
                          bool verify, const apply_ctx *ax, uint8_t hold,
                          touched_set *ts, int *outcome)
@@ -4713,14 +4726,8 @@ static gs_err apply_into(store *s, MDB_txn *txn, const crdt_change *c,
   int rc;
 
   crdt_feed_id(c->origin, c->scope, c->scope_len, feed);
-  MDB_val fk = {CRDT_FEED_LEN, feed}, fv;
-  rc = sv_get(s, txn, s->dbi[DB_VV], &fk, &fv);
-  if (rc == 0) {
-    if ((err = vv_decode(&fv, feed, &held)) != GS_OK)
-      return err;
-  } else if (rc != MDB_NOTFOUND) {
-    return lmdb_err(rc);
-  }
+  if ((err = feed_head(s, txn, feed, &held)) != GS_OK)
+    return err;
   feed_seq_key(ck, feed, c->seq);
   MDB_val ckv = {sizeof ck, ck}, cv;
   if (c->seq <= held.seq) {
@@ -5771,18 +5778,25 @@ static gs_err write_set_prev(store_write *w, crdt_change *c,
                              const uint8_t feed[CRDT_FEED_LEN], uint8_t *raw,
                              size_t rawlen)
 {
-  store_feed held = {.seq = 0};
-  MDB_val fk = {CRDT_FEED_LEN, (void *)feed}, fv;
-  int rc = sv_get(w->s, w->txn, w->s->dbi[DB_VV], &fk, &fv);
-  if (rc)
-    return rc == MDB_NOTFOUND ? GS_ECHAIN : lmdb_err(rc);
-  gs_err err = vv_decode(&fv, feed, &held);
+  store_feed held;
+  gs_err err = feed_head(w->s, w->txn, feed, &held);
   if (err)
     return err;
-  if (held.seq + 1 != c->seq)
+  if (held.seq == 0 || held.seq + 1 != c->seq)
     return GS_ECHAIN; /* not the change before this one: a bug */
   memcpy(c->prev, held.head, CRDT_HASH_LEN);
   return crdt_change_set_prev(raw, rawlen, held.head);
+}
+
+/* The signing (and packing) of raw posted to wk, as the tests' settings
+ * ask (store__sign_delay, STORE__SIGN_WORKER_SIGNS). */
+static void aside_post(store_write *w, cipher_worker *wk, uint8_t *raw,
+                       size_t rawlen)
+{
+  store *s = w->s;
+  wk->sign_delay_us = s->sign_delay_us;
+  wk->sign_pack = s->sign_how != STORE__SIGN_WORKER_SIGNS;
+  sign_post(wk, w->sk, raw, rawlen, change_fit(s));
 }
 
 /* write_once's change c (its checks passed, as its seq follows the
@@ -5804,11 +5818,8 @@ static gs_err write_aside(store_write *w, cipher_worker *wk, crdt_change *c,
   touched_set ts = {.nch = 0};
   uint32_t feedno;
   gs_err err;
-  if (!after_pend) {
-    wk->sign_delay_us = s->sign_delay_us;
-    wk->sign_pack = s->sign_how != STORE__SIGN_WORKER_SIGNS;
-    sign_post(wk, w->sk, *raw, *rawlen, change_fit(s));
-  }
+  if (!after_pend)
+    aside_post(w, wk, *raw, *rawlen);
   err = feed_number(s, w->txn, feed, &feedno);
   if (!err)
     err = touched_note(&ts, c, feedno);
@@ -5837,9 +5848,7 @@ static gs_err write_aside(store_write *w, cipher_worker *wk, crdt_change *c,
     if ((err = write_settle_how(w, SETTLE_KEEP)) != GS_OK ||
         (err = write_set_prev(w, c, feed, *raw, *rawlen)) != GS_OK)
       return err;
-    wk->sign_delay_us = s->sign_delay_us;
-    wk->sign_pack = s->sign_how != STORE__SIGN_WORKER_SIGNS;
-    sign_post(wk, w->sk, *raw, *rawlen, change_fit(s));
+    aside_post(w, wk, *raw, *rawlen);
     s->sign_after[0]++;
   }
   w->pend.raw = *raw;
@@ -5973,15 +5982,9 @@ static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
   if (!after_pend && (err = write_settle(w)) != GS_OK)
     return err;
   for (;;) {
-    store_feed held = {.seq = 0};
-    MDB_val fk = {CRDT_FEED_LEN, feed}, fv;
-    int rc = sv_get(w->s, w->txn, w->s->dbi[DB_VV], &fk, &fv);
-    if (rc == 0) {
-      if ((err = vv_decode(&fv, feed, &held)) != GS_OK)
-        return err;
-    } else if (rc != MDB_NOTFOUND) {
-      return lmdb_err(rc);
-    }
+    store_feed held;
+    if ((err = feed_head(w->s, w->txn, feed, &held)) != GS_OK)
+      return err;
     memset(&c, 0, sizeof c);
     memcpy(c.origin, w->pk, CRDT_KEY_LEN);
     c.scope = scope;

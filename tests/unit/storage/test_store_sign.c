@@ -141,18 +141,20 @@ static void chained(const t_raws *r)
   }
 }
 
+/* The four ways a session's big changes are signed, and their names. */
+enum { HOWS = 4 };
+static const int hows[HOWS] = {STORE__SIGN_INLINE, STORE__SIGN_ASIDE,
+                               STORE__SIGN_WORKER, STORE__SIGN_WORKER_SIGNS};
+static const char *how_names[HOWS] = {"inline", "aside", "worker",
+                                      "worker signs"};
+
 Test(store_sign, signed_aside_or_inline_the_same_changes_and_state)
 {
-  enum { HOWS = 4 };
-  static const int hows[HOWS] = {STORE__SIGN_INLINE, STORE__SIGN_ASIDE,
-                                 STORE__SIGN_WORKER, STORE__SIGN_WORKER_SIGNS};
-  static const char *names[HOWS] = {"inline", "aside", "worker",
-                                    "worker signs"};
   t_raws raws[HOWS] = {{0}}, kept[HOWS] = {{0}};
   uint8_t dg[HOWS][CRDT_HASH_LEN];
   uint64_t counts[HOWS][4], packs[HOWS][2];
   for (int h = 0; h < HOWS; h++) {
-    store *s = open_new(names[h]);
+    store *s = open_new(how_names[h]);
     session(s, 5, hows[h], 0, &raws[h]);
     cr_assert_eq(raws[h].len, NCH);
     digest(s, dg[h]);
@@ -162,16 +164,17 @@ Test(store_sign, signed_aside_or_inline_the_same_changes_and_state)
     cr_assert_eq(kept[h].len, NCH);
     cr_log_info("%s: %llu changes signed aside by the worker, %llu by the "
                 "store's thread",
-                names[h], (unsigned long long)counts[h][0],
+                how_names[h], (unsigned long long)counts[h][0],
                 (unsigned long long)counts[h][1]);
     store_close(s);
   }
   chained(&raws[0]);
   for (int h = 1; h < HOWS; h++) {
-    same_raws(&raws[0], &raws[h], names[h]);
+    same_raws(&raws[0], &raws[h], how_names[h]);
     /* packed with their signing or by the store: the same frames */
-    same_raws(&kept[0], &kept[h], names[h]);
-    cr_assert_arr_eq(dg[0], dg[h], CRDT_HASH_LEN, "%s: the digest", names[h]);
+    same_raws(&kept[0], &kept[h], how_names[h]);
+    cr_assert_arr_eq(dg[0], dg[h], CRDT_HASH_LEN, "%s: the digest",
+                     how_names[h]);
   }
   for (size_t i = 0; i < NCH; i++)
     cr_assert(kept[0].n[i] + 16 <= raws[0].n[i] &&
@@ -187,7 +190,7 @@ Test(store_sign, signed_aside_or_inline_the_same_changes_and_state)
   cr_assert_eq(packs[0][1], 0);
   for (int h = 1; h < HOWS; h++)
     cr_assert_eq(packs[h][0] + packs[h][1], NCH, "%s: each packed once",
-                 names[h]);
+                 how_names[h]);
   cr_assert_leq(packs[1][1], counts[1][0]);
   cr_assert_eq(packs[2][1], counts[2][0],
                "worker: the changes it signed packed with their signing");
@@ -202,7 +205,7 @@ Test(store_sign, signed_aside_or_inline_the_same_changes_and_state)
     cr_assert_leq(counts[1][0] + counts[1][1], NCH / 2);
     for (int h = 2; h < HOWS; h++) {
       cr_assert_eq(counts[h][0], NCH / 2,
-                   "%s: each big one signed by the worker", names[h]);
+                   "%s: each big one signed by the worker", how_names[h]);
       cr_assert_eq(counts[h][1], 0);
     }
   } else {
@@ -486,17 +489,12 @@ Test(store_sign, a_pending_change_met_by_a_full_map_or_an_abort)
  * the replay), redoes the session and loses nothing. */
 Test(store_sign, big_changes_in_a_row_written_while_the_one_before_is_signed)
 {
-  enum { HOWS = 4 };
-  static const int hows[HOWS] = {STORE__SIGN_INLINE, STORE__SIGN_ASIDE,
-                                 STORE__SIGN_WORKER, STORE__SIGN_WORKER_SIGNS};
-  static const char *names[HOWS] = {"inline", "aside", "worker",
-                                    "worker signs"};
   all_big = true;
   t_raws raws[HOWS + 1] = {{0}};
   uint8_t dg[HOWS + 1][CRDT_HASH_LEN];
   uint64_t after[HOWS + 1][2];
   for (int h = 0; h <= HOWS; h++) {
-    store *s = open_new(h < HOWS ? names[h] : "full maps");
+    store *s = open_new(h < HOWS ? how_names[h] : "full maps");
     if (h == HOWS) { /* the worker's, with full maps of both kinds */
       store__settle_full(s, 2);
       store__records_full(s, 3);
@@ -520,7 +518,7 @@ Test(store_sign, big_changes_in_a_row_written_while_the_one_before_is_signed)
   }
   chained(&raws[0]);
   for (int h = 1; h <= HOWS; h++) {
-    same_raws(&raws[0], &raws[h], h < HOWS ? names[h] : "full maps");
+    same_raws(&raws[0], &raws[h], h < HOWS ? how_names[h] : "full maps");
     cr_assert_arr_eq(dg[0], dg[h], CRDT_HASH_LEN, "the digest (%d)", h);
   }
   cr_assert_eq(after[0][0], 0, "inline: none");
@@ -533,7 +531,7 @@ Test(store_sign, big_changes_in_a_row_written_while_the_one_before_is_signed)
       cr_assert_eq(after[h][0], NCH - 1, "%s: each change after the first "
                                          "written while the one before "
                                          "was signed",
-                   names[h]);
+                   how_names[h]);
 #endif
   for (int h = 0; h <= HOWS; h++)
     t_raws_free(&raws[h]);
