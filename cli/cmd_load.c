@@ -190,6 +190,7 @@ typedef struct reader {
   bool eof;
   read_fail fail; /* why next_line returned -1 */
   int err;        /* errno of READ_IO */
+  crdt_hasher *h; /* every byte read hashed into it (NULL: not) */
 } reader;
 
 /* The next line into *line (grown to at most LOAD_LINE_MAX + 1 bytes,
@@ -215,6 +216,8 @@ static int next_line(reader *r, char **line, size_t *cap, size_t *lineno,
         r->eof = true;
         break;
       }
+      if (r->h)
+        crdt_hasher_update(r->h, r->buf, r->end);
     }
     const char *p = r->buf + r->pos;
     const char *nl = memchr(p, '\n', r->end - r->pos);
@@ -378,11 +381,13 @@ static void feed_main(void *arg)
   }
 }
 
-/* Start reading f, the lines after line `from`: CLI_OK or printed. */
-static int feed_start(feeder *fd, FILE *f, size_t from)
+/* Start reading f, the lines after line `from`, every byte read hashed
+ * into h (optional; on the feeder's thread): CLI_OK or printed. */
+static int feed_start(feeder *fd, FILE *f, size_t from, crdt_hasher *h)
 {
   memset(fd, 0, sizeof *fd);
   fd->rd.f = f;
+  fd->rd.h = h;
   fd->from = from;
   fd->rd.buf = malloc(READ_CHUNK);
   fd->blocks = calloc(FEED_BLOCKS, sizeof *fd->blocks);
@@ -475,6 +480,16 @@ static void feed_end(feeder *fd)
   memset(fd, 0, sizeof *fd);
 }
 
+/* The digest of what is loaded begun: the collection and the scope
+ * (the bytes of the input follow). */
+static void digest_begin(crdt_hasher *h, const char *coll, const char *scope)
+{
+  crdt_hasher_init(h);
+  crdt_hasher_update(h, "gridsync-load-1", 16);
+  crdt_hasher_update(h, coll, strlen(coll) + 1);
+  crdt_hasher_update(h, scope, strlen(scope) + 1);
+}
+
 /* The digest of what is loaded: the collection, the scope, the bytes of
  * in. When in is not a regular file (standard input, a pipe), its bytes
  * are first copied into an unlinked file in dir, which *out then is
@@ -486,10 +501,7 @@ static int digest_input(const char *dir, FILE *in, const char *coll,
   struct stat st;
   FILE *spool = NULL;
   crdt_hasher h;
-  crdt_hasher_init(&h);
-  crdt_hasher_update(&h, "gridsync-load-1", 16);
-  crdt_hasher_update(&h, coll, strlen(coll) + 1);
-  crdt_hasher_update(&h, scope, strlen(scope) + 1);
+  digest_begin(&h, coll, scope);
   *out = NULL;
   if (fstat(fileno(in), &st) != 0 || !S_ISREG(st.st_mode)) {
     char path[4096];
@@ -570,9 +582,11 @@ static void progress_end(progress *p)
 }
 
 /* Pass 1: every line after line `from` through the checks; the lines
- * (not blank) counted into *lines. Nothing is written. */
+ * (not blank) counted into *lines; every byte read hashed into h
+ * (optional). Nothing is written. */
 static int check_pass(node *n, FILE *f, const char *coll, const char *scope,
-                      size_t from, size_t *lines, progress *pg)
+                      size_t from, crdt_hasher *h, size_t *lines,
+                      progress *pg)
 {
   node_batch *b = NULL;
   node_reason why = {0};
@@ -589,7 +603,7 @@ static int check_pass(node *n, FILE *f, const char *coll, const char *scope,
     rc = cli_fail("load: cannot start writing: %s", gs_i18n_strerror(err));
     goto out;
   }
-  if (feed_start(&fd, f, from) != CLI_OK)
+  if (feed_start(&fd, f, from, h) != CLI_OK)
     goto out;
   while ((got = feed_next(&fd, &obj, &lineno, &len)) > 0) {
     const char *jid = load_id(obj);
@@ -656,7 +670,7 @@ static int write_pass(node *n, FILE *f, const char *coll, const char *scope,
 
   memset(wr, 0, sizeof *wr);
   wr->lineno = from;
-  if (feed_start(&fd, f, from) != CLI_OK)
+  if (feed_start(&fd, f, from, NULL) != CLI_OK)
     goto out;
   for (;;) {
     if (!b && (err = node_batch_begin(n, NODE_BATCH_IMPORT |
@@ -779,14 +793,28 @@ int cli_cmd_load(cli_ctx *ctx)
   }
   pg.t0 = pg.last = now_s();
   pg.on = true;
-  if ((rc = digest_input(ctx->dir, in, coll, scope, &f, digest)) != CLI_OK)
+  /* A regular file, and no load begun and not finished on this node (no
+   * mark, so none to go on from): the digest is made as the check pass
+   * reads the input, on the feeder's thread (a read of the whole input
+   * on this thread before the check was a fifteenth of a load's time);
+   * else first, to find the mark to go on from. */
+  bool marks = true;
+  gs_err err;
+  crdt_hasher hasher, *h = NULL;
+  if (fstat(fileno(in), &st0) == 0 && S_ISREG(st0.st_mode) &&
+      node_load_marks_any(n, &marks) == GS_OK && !marks) {
+    f = in;
+    digest_begin(&hasher, coll, scope);
+    h = &hasher;
+  } else if ((rc = digest_input(ctx->dir, in, coll, scope, &f, digest)) !=
+             CLI_OK)
     goto out;
   rc = CLI_FAIL;
   if (fstat(fileno(f), &st0) != 0) {
     rc = cli_fail("load: cannot read the input: %s", strerror(errno));
     goto out;
   }
-  gs_err err = node_load_mark(n, digest, &from, &earlier);
+  err = h ? GS_ENOTFOUND : node_load_mark(n, digest, &from, &earlier);
   if (err && err != GS_ENOTFOUND) {
     rc = cli_fail("load: cannot read the store: %s",
                   gs_i18n_strerror(err));
@@ -798,10 +826,25 @@ int cli_cmd_load(cli_ctx *ctx)
                       "%" PRIu64 "\n"),
             from, earlier, from + 1);
   rewind(f);
-  if ((rc = check_pass(n, f, coll, scope, (size_t)from, &lines, &pg)) !=
+  if ((rc = check_pass(n, f, coll, scope, (size_t)from, h, &lines, &pg)) !=
       CLI_OK)
     goto out;
   rc = CLI_FAIL;
+  if (h) { /* the digest, made as the input was read: a mark now is of
+            * another run of this load, begun meanwhile */
+    crdt_hasher_final(h, digest);
+    err = node_load_mark(n, digest, &from, &earlier);
+    if (err != GS_ENOTFOUND) {
+      rc = err ? cli_fail("load: cannot read the store: %s",
+                          gs_i18n_strerror(err))
+               : cli_fail("load: another run of this load began while this "
+                          "one checked the input: let it finish, or give "
+                          "the same command again to go on from where it "
+                          "got");
+      from = 0;
+      goto out;
+    }
+  }
   if (changed_since(f, &st0)) {
     rc = cli_fail("load: %s changed while it was read: load it again",
                   file);

@@ -465,6 +465,8 @@ gs_err node_batch_mark(node_batch *b, const uint8_t digest[CRDT_HASH_LEN],
                        uint64_t lines, uint64_t records);
 gs_err node_load_mark(node *n, const uint8_t digest[CRDT_HASH_LEN],
                       uint64_t *lines, uint64_t *records);
+/* Does the node hold the mark of any load (one not finished)? */
+gs_err node_load_marks_any(node *n, bool *any);
 
 /* ---- the time bank ---- */
 

@@ -142,6 +142,7 @@ typedef enum ikind { I_SET, I_ADD, I_REMOVE, I_ASSIGN, I_TOMB } ikind;
 typedef struct intent {
   ikind kind;
   const char *field; /* in the arena; "" for I_TOMB */
+  size_t field_len;
   crdt_value *vals;  /* in the arena */
   size_t nvals;
   bool del;          /* I_TOMB */
@@ -380,15 +381,19 @@ static gs_err intent_add(node_edit *e, ikind kind, const char *field,
                          const crdt_value *vals, size_t nvals,
                          node_reason *why)
 {
-  if (kind != I_TOMB && !crdt_name_valid(field, strlen(field)))
+  size_t fl = strlen(field);
+  if (kind != I_TOMB && !crdt_name_valid(field, fl))
     return node_reason_set(why, GS_EINVAL,
                            "bad field name '%s' (lower-case letters, digits "
                            "and '_')",
                            field);
   bool whole = kind == I_SET || kind == I_ASSIGN;
+  /* (by the lengths first: a strcmp of each field against each before it
+   * was 2% of a load) */
   for (size_t i = 0; kind != I_TOMB && i < e->ni; i++) {
     const intent *o = &e->iv[i];
-    if (o->kind == I_TOMB || !name_is(o->field, field))
+    if (o->kind == I_TOMB || o->field_len != fl ||
+        memcmp(o->field, field, fl) != 0)
       continue;
     if (whole || o->kind == I_SET || o->kind == I_ASSIGN)
       return node_reason_for(why, field, GS_EINVAL,
@@ -406,7 +411,8 @@ static gs_err intent_add(node_edit *e, ikind kind, const char *field,
   intent *it = &e->iv[e->ni];
   memset(it, 0, sizeof *it);
   it->kind = kind;
-  it->field = arena_strndup(&e->mem, field, strlen(field));
+  it->field = arena_strndup(&e->mem, field, fl);
+  it->field_len = fl;
   it->vals = arena_alloc(&e->mem, (nvals ? nvals : 1) * sizeof *it->vals);
   if (!it->field || !it->vals)
     return node_reason_set(why, GS_ENOMEM, "out of memory");
@@ -1076,6 +1082,11 @@ gs_err node_load_mark(node *n, const uint8_t digest[CRDT_HASH_LEN],
     *records = *records << 8 | v[8 + i];
   }
   return GS_OK;
+}
+
+gs_err node_load_marks_any(node *n, bool *any)
+{
+  return store_meta_any(n->st, "load:", any);
 }
 
 gs_err node_batch_mark(node_batch *b, const uint8_t digest[CRDT_HASH_LEN],

@@ -110,6 +110,9 @@ void store_close(store *s);
 gs_err store_meta_get(store *s, const char *key, void *buf, size_t cap,
                       size_t *n);
 gs_err store_meta_put(store *s, const char *key, const void *buf, size_t n);
+/* Is there a meta value whose key begins with prefix? (*any; GS_OK, or
+ * the store's failure.) */
+gs_err store_meta_any(store *s, const char *prefix, bool *any);
 
 /* The address book (peers): small values by "host:port" (at most
  * STORE_ADDR_MAX bytes); net/ and node/ define the value's format.

@@ -200,6 +200,26 @@ Test(store_open, meta_get_put)
   store_close(s);
 }
 
+/* store_meta_any: a key that begins with the prefix, and no other. */
+Test(store_open, meta_any_prefix)
+{
+  store *s = NULL;
+  bool any = true;
+  cr_assert_eq(store_open(dir, STORE_CREATE | STORE_NOSYNC, &s), GS_OK);
+  cr_assert_eq(store_meta_any(s, "load:", &any), GS_OK);
+  cr_assert_not(any, "a new store holds no load: key");
+  /* keys just before and after the prefix's range, and a shorter one */
+  cr_assert_eq(store_meta_put(s, "load", "1", 1), GS_OK);
+  cr_assert_eq(store_meta_put(s, "load9", "1", 1), GS_OK);
+  cr_assert_eq(store_meta_put(s, "load;", "1", 1), GS_OK);
+  cr_assert_eq(store_meta_any(s, "load:", &any), GS_OK);
+  cr_assert_not(any, "no key begins with load:");
+  cr_assert_eq(store_meta_put(s, "load:ab12", "1", 1), GS_OK);
+  cr_assert_eq(store_meta_any(s, "load:", &any), GS_OK);
+  cr_assert(any);
+  store_close(s);
+}
+
 Test(store_open, new_store_hlc_is_zero)
 {
   store *s = NULL;
