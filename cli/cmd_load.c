@@ -7,10 +7,12 @@
  * every local write, packed into changes). Issue 20: a load of 1,000,000
  * lines no longer holds them in one transaction (LMDB keeps every dirty
  * page of a write transaction in memory until its commit). It reads the
- * input three times, a line at a time:
- *   0. its digest (BLAKE2b of the collection, the scope and the bytes);
- *      standard input or a pipe is first copied to an unlinked file in
- *      the node's directory, so the passes read the same bytes;
+ * input two or three times, a line at a time:
+ *   0. its digest (BLAKE2b of the collection, the scope and the bytes),
+ *      first when the node holds a load's mark (one to go on from may be
+ *      this input's) or the input is standard input or a pipe (copied
+ *      first to an unlinked file in the node's directory, so the passes
+ *      read the same bytes); else made by pass 1's reader as it reads;
  *   1. the check: every line through a NODE_BATCH_CHECK batch (every
  *      check of the write path and the time bank's, nothing written),
  *      and no "$id" twice; one bad line and nothing is stored;
