@@ -812,7 +812,7 @@ int cli_cmd_load(cli_ctx *ctx)
              CLI_OK)
     goto out;
   rc = CLI_FAIL;
-  if (fstat(fileno(f), &st0) != 0) {
+  if (!h && fstat(fileno(f), &st0) != 0) { /* h: st0 is f's already */
     rc = cli_fail("load: cannot read the input: %s", strerror(errno));
     goto out;
   }

@@ -1051,12 +1051,13 @@ gs_err node_batch_begin(node *n, unsigned flags, node_batch **out)
  * A load written in several transactions keeps, in each, how far it got
  * under meta "load:" + the hex of its digest: lines (8 bytes, little
  * endian) then records (8). The last transaction deletes it. */
+#define MARK_PREFIX "load:"
 
 static void mark_key(const uint8_t digest[CRDT_HASH_LEN], char *key,
                      size_t cap)
 {
   static const char hex[] = "0123456789abcdef";
-  size_t k = (size_t)snprintf(key, cap, "load:");
+  size_t k = (size_t)snprintf(key, cap, "%s", MARK_PREFIX);
   for (size_t i = 0; i < CRDT_HASH_LEN && k + 2 < cap; i++) {
     key[k++] = hex[digest[i] >> 4];
     key[k++] = hex[digest[i] & 15];
@@ -1086,7 +1087,7 @@ gs_err node_load_mark(node *n, const uint8_t digest[CRDT_HASH_LEN],
 
 gs_err node_load_marks_any(node *n, bool *any)
 {
-  return store_meta_any(n->st, "load:", any);
+  return store_meta_any(n->st, MARK_PREFIX, any);
 }
 
 gs_err node_batch_mark(node_batch *b, const uint8_t digest[CRDT_HASH_LEN],
