@@ -44,9 +44,10 @@ static gs_err check_header(const crdt_change *c)
   return GS_OK;
 }
 
-static gs_err check_op(const crdt_op *op)
+/* coll_checked: op's collection is the bytes of one checked already */
+static gs_err check_op(const crdt_op *op, bool coll_checked)
 {
-  if (!crdt_name_valid(op->coll, op->coll_len))
+  if (!coll_checked && !crdt_name_valid(op->coll, op->coll_len))
     return GS_ENAME;
   switch (op->kind) {
   case CRDT_OP_DELETE:
@@ -350,9 +351,15 @@ gs_err crdt_change_build_unsigned(const crdt_change *c, uint8_t **out,
 
   if (err)
     return err;
-  for (size_t i = 0; i < c->nops; i++)
-    if ((err = check_op(&c->ops[i])) != GS_OK)
+  for (size_t i = 0; i < c->nops; i++) {
+    /* the ops of one record name its collection by one pointer: checked
+     * once (issue 20) */
+    const crdt_op *op = &c->ops[i];
+    bool same = i && op->coll == c->ops[i - 1].coll &&
+                op->coll_len == c->ops[i - 1].coll_len;
+    if ((err = check_op(op, same)) != GS_OK)
       return err;
+  }
   /* the signed message built in place: the domain, then the 7-array
    * unsigned encoding; crdt_change_sign_built moves the domain out */
   b.cap = build_bound(c);

@@ -393,6 +393,16 @@ void crdt_record_free(crdt_record *r);
  * Idempotent and order-independent. */
 gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
                          const crdt_stamp *st);
+/* crdt_record_apply of an op that crdt_change_build_unsigned or
+ * crdt_change_decode has accepted in its change (they check each op's
+ * field name, value and tags as crdt_record_apply does): those are not
+ * checked again (issue 20: a local write checked each text three times).
+ * The op's record and the stamp still are. */
+gs_err crdt_record_apply_checked(crdt_record *r, const crdt_op *op,
+                                 const crdt_stamp *st);
+/* Room for nfields fields in r at once (a new record about to take that
+ * many ops): fewer allocations than one field at a time. */
+gs_err crdt_record_reserve(crdt_record *r, size_t nfields);
 /* into := merge(into, other); both must be the same record. Commutative,
  * associative, idempotent. */
 gs_err crdt_record_merge(crdt_record *into, const crdt_record *other);

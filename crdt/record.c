@@ -449,8 +449,13 @@ static int vbuf_write(void *ctx, const char *buf, size_t len)
   return 0;
 }
 
-gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
-                         const crdt_stamp *st)
+gs_err crdt_record_reserve(crdt_record *r, size_t nfields)
+{
+  return grow((void **)&r->fields, &r->cap, nfields, sizeof *r->fields);
+}
+
+static gs_err record_apply(crdt_record *r, const crdt_op *op,
+                           const crdt_stamp *st, bool checked)
 {
   vbuf sb;
   msgpack_packer pk;
@@ -465,16 +470,19 @@ gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
     del_merge(r, st, op->kind == CRDT_OP_DELETE);
     return GS_OK;
   }
-  if (op->kind > CRDT_OP_RESTORE ||
-      !crdt_name_valid(op->field, op->field_len) ||
-      crdt_value_check(&op->value) != GS_OK)
+  if (op->kind > CRDT_OP_RESTORE)
     return GS_EINVAL;
-  /* A removed tag with an invalid hlc would be kept in state that
-   * crdt_record_decode then refuses. */
-  if (op->kind == CRDT_OP_REMOVE)
-    for (size_t i = 0; i < op->ntags; i++)
-      if (!crdt_hlc_valid(op->tags[i].hlc))
-        return GS_EINVAL;
+  if (!checked) {
+    if (!crdt_name_valid(op->field, op->field_len) ||
+        crdt_value_check(&op->value) != GS_OK)
+      return GS_EINVAL;
+    /* A removed tag with an invalid hlc would be kept in state that
+     * crdt_record_decode then refuses. */
+    if (op->kind == CRDT_OP_REMOVE)
+      for (size_t i = 0; i < op->ntags; i++)
+        if (!crdt_hlc_valid(op->tags[i].hlc))
+          return GS_EINVAL;
+  }
   sb.data = sb.stack;
   sb.size = 0;
   sb.cap = sizeof sb.stack;
@@ -507,6 +515,18 @@ done:
   if (sb.data != sb.stack)
     free(sb.data);
   return err;
+}
+
+gs_err crdt_record_apply(crdt_record *r, const crdt_op *op,
+                         const crdt_stamp *st)
+{
+  return record_apply(r, op, st, false);
+}
+
+gs_err crdt_record_apply_checked(crdt_record *r, const crdt_op *op,
+                                 const crdt_stamp *st)
+{
+  return record_apply(r, op, st, true);
 }
 
 gs_err crdt_record_merge(crdt_record *into, const crdt_record *o)

@@ -69,6 +69,11 @@ static const char *art(const char *name)
 /* ---- an arena of copies: a bump allocator in chunks ---- */
 
 #define ARENA_CHUNK 65536
+/* The first chunk: an edit's copies are a few hundred bytes (issue 20: a
+ * first chunk of ARENA_CHUNK, made and freed for every record of a load,
+ * was 5% of it, its free consolidating the heap); each next chunk is
+ * twice the last, up to ARENA_CHUNK. */
+#define ARENA_FIRST 1024
 
 typedef struct arena {
   void **v;       /* chunks */
@@ -80,7 +85,10 @@ static void *arena_alloc(arena *a, size_t n)
 {
   n = (n + 15) & ~(size_t)15;
   if (n > a->room - a->used || !a->n) {
-    size_t sz = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+    size_t next = !a->n ? ARENA_FIRST
+                  : a->room < ARENA_CHUNK / 2 ? a->room * 2
+                                              : ARENA_CHUNK;
+    size_t sz = n > next ? n : next;
     if (crdt_grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v) != GS_OK)
       return NULL;
     void *p = malloc(sz);
@@ -100,6 +108,21 @@ static void *arena_alloc(arena *a, size_t n)
   void *p = (char *)a->v[a->n - 1] + a->used;
   a->used += n;
   return p;
+}
+
+/* Empty a for reuse, keeping the chunk being filled (the largest made
+ * last) and freeing the others. */
+static void arena_reset(arena *a)
+{
+  if (a->n <= 1) {
+    a->used = 0;
+    return;
+  }
+  for (size_t i = 0; i + 1 < a->n; i++)
+    free(a->v[i]);
+  a->v[0] = a->v[a->n - 1];
+  a->n = 1;
+  a->used = 0;
 }
 
 static void arena_free(arena *a)
@@ -773,7 +796,10 @@ static gs_err op_remove(opbuild *b, const node_edit *e, const crdt_record *r,
 
 static gs_err build_ops(opbuild *b, const node_edit *e, const crdt_record *r)
 {
-  gs_err err = GS_OK;
+  /* about one op an intent: room for them at once (issue 20: growing from
+   * 4 made three allocations a record of a load) */
+  gs_err err = crdt_grow((void **)&b->ops, &b->cap, e->ni ? e->ni : 1,
+                         sizeof *b->ops);
   for (size_t i = 0; i < e->ni && !err; i++) {
     const intent *it = &e->iv[i];
     crdt_op *op;
@@ -1021,6 +1047,8 @@ struct node_batch {
   crdt_op *ops;
   size_t nops, cap, bytes;
   arena keep; /* what queued ops borrow */
+  crdt_op *put_ops; /* batch_put's ops, kept for the next put */
+  size_t put_cap;
   node_timebank_batch tb;
   uint64_t records, changes;
   bool broken; /* a write failed: only abort remains */
@@ -1112,6 +1140,7 @@ void node_batch_abort(node_batch *b)
   store_write_abort(b->w);
   arena_free(&b->keep);
   free(b->ops);
+  free(b->put_ops);
   node_timebank_batch_free(&b->tb);
   free(b);
 }
@@ -1133,7 +1162,7 @@ static gs_err flush(node_batch *b, uint64_t *seq)
   gs_err err = store_write_change(b->w, b->scope, strlen(b->scope), b->ops,
                                   b->nops, node_now(b->n), seq, NULL);
   b->nops = b->bytes = 0;
-  arena_free(&b->keep);
+  arena_reset(&b->keep); /* its chunk kept for the next change */
   if (err) {
     b->broken = true;
     return err;
@@ -1163,7 +1192,13 @@ static gs_err queue_ops(node_batch *b, const crdt_op *ops, size_t n)
   for (size_t i = 0; i < n; i++) {
     crdt_op *op = &b->ops[b->nops];
     *op = ops[i];
-    if (!(op->coll = arena_strndup(&b->keep, ops[i].coll, ops[i].coll_len)))
+    /* the ops of one record name its collection by one pointer: one copy
+     * for them, which crdt_change_build_unsigned then checks once */
+    if (i && ops[i].coll == ops[i - 1].coll &&
+        ops[i].coll_len == ops[i - 1].coll_len)
+      op->coll = op[-1].coll;
+    else if (!(op->coll = arena_strndup(&b->keep, ops[i].coll,
+                                        ops[i].coll_len)))
       return GS_ENOMEM;
     if (ops[i].field &&
         !(op->field = arena_strndup(&b->keep, ops[i].field,
@@ -1286,7 +1321,9 @@ static gs_err batch_put(node_batch *b, node_edit *e, node_committed *res,
 {
   node *n = b->n;
   crdt_record *r = NULL;
-  opbuild ob = {0};
+  /* the ops array of the last put, reused (issue 20: one made and freed
+   * for each record of a load) */
+  opbuild ob = {.ops = b->put_ops, .cap = b->put_cap};
   char idt[CRDT_ID_TEXT_LEN + 1];
   gs_err err;
 
@@ -1386,7 +1423,8 @@ static gs_err batch_put(node_batch *b, node_edit *e, node_committed *res,
   err = batch_queue(b, e->scope, ob.ops, ob.n, e->create, why);
 out:
   arena_free(&ob.mem);
-  free(ob.ops);
+  b->put_ops = ob.ops;
+  b->put_cap = ob.cap;
   crdt_record_free(r);
   return err;
 }

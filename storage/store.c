@@ -4196,6 +4196,10 @@ static gs_err touched_apply(store *s, MDB_txn *txn, touched_set *ts,
     if (!(rec = crdt_record_new(c0->scope, c0->scope_len, op0->coll,
                                 op0->coll_len, op0->id)))
       return GS_ENOMEM;
+    if ((err = crdt_record_reserve(rec, it->to - it->from)) != GS_OK) {
+      crdt_record_free(rec);
+      return err;
+    }
   } else if (it->rc || it->err) {
     return it->rc ? lmdb_err(it->rc) : it->err;
   } else {
@@ -4218,7 +4222,10 @@ static gs_err touched_apply(store *s, MDB_txn *txn, touched_set *ts,
     const noted_change *nc = &ts->ch[ts->chg[idx[p]]];
     crdt_stamp st = {.hlc = nc->c->hlc};
     memcpy(st.origin, nc->c->origin, CRDT_KEY_LEN);
-    if ((err = crdt_record_apply(rec, ts->op[idx[p]], &st)) != GS_OK)
+    /* each op is of a change built (crdt_change_build_unsigned) or
+     * decoded (crdt_change_decode) here: checked there */
+    if ((err = crdt_record_apply_checked(rec, ts->op[idx[p]], &st)) !=
+        GS_OK)
       goto out;
     if (ts->chg[idx[p]] != last_chg) { /* hist: coll 0 id feedno seq */
       last_chg = ts->chg[idx[p]];

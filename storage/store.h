@@ -220,8 +220,9 @@ gs_err store_apply_ex(store *s, const uint8_t *const *changes,
                       const size_t *lens, size_t n, const uint8_t *hold,
                       uint8_t *out, store_result *res, size_t *bad_index);
 
-/* store_apply_ex of changes the caller decoded (borrowed; not decoded
- * again): the same checks, one transaction, all or nothing. */
+/* store_apply_ex of changes the caller decoded with crdt_change_decode
+ * (borrowed; not decoded again, their ops taken as that decode checked
+ * them): the same checks, one transaction, all or nothing. */
 gs_err store_apply_changes(store *s, crdt_change *const *cs, size_t n,
                            const uint8_t *hold, uint8_t *out,
                            store_result *res, size_t *bad_index);

@@ -43,6 +43,28 @@ Test(crdt_names, collection_and_field_names)
   cr_assert(crdt_name_valid("ab-c", 2));
 }
 
+/* Every byte, first and at each later place of a name up to the longest,
+ * against the rule spelled out: [a-z] first, then [a-z0-9_]. */
+Test(crdt_names, every_byte_of_a_name_against_the_rule)
+{
+  char s[CRDT_NAME_MAX];
+  for (unsigned b = 0; b < 256; b++) {
+    bool first = b >= 'a' && b <= 'z';
+    bool later = first || (b >= '0' && b <= '9') || b == '_';
+    s[0] = (char)b;
+    cr_assert_eq(crdt_name_valid(s, 1), first, "first byte %02x", b);
+    for (size_t at = 1; at < CRDT_NAME_MAX; at++) {
+      memset(s, 'q', sizeof s);
+      s[at] = (char)b;
+      cr_assert_eq(crdt_name_valid(s, at + 1), later, "byte %02x at %zu", b,
+                   at);
+      cr_assert_eq(crdt_name_valid(s, CRDT_NAME_MAX), later,
+                   "byte %02x at %zu of the longest", b, at);
+      cr_assert(crdt_name_valid(s, at), "the bytes before %zu", at);
+    }
+  }
+}
+
 #define SCOPE_OK(s) cr_assert(crdt_scope_valid(s, strlen(s)), "scope '%s'", s)
 #define SCOPE_BAD(s, n) cr_assert(!crdt_scope_valid(s, n), "scope '%s'", s)
 
