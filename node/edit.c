@@ -429,7 +429,10 @@ static gs_err intent_add(node_edit *e, ikind kind, const char *field,
                              ve == GS_ETOOBIG ? _("text longer than 16384 bytes")
                                               : gs_i18n_strerror(ve));
   }
-  if (crdt_grow((void **)&e->iv, &e->icap, e->ni + 1, sizeof *e->iv))
+  /* room for 16 at first: a record of a load has about ten fields (issue
+   * 20: growing from 4 was three allocations a record) */
+  if (crdt_grow((void **)&e->iv, &e->icap, e->ni < 16 ? 16 : e->ni + 1,
+                sizeof *e->iv))
     return node_reason_set(why, GS_ENOMEM, "out of memory");
   intent *it = &e->iv[e->ni];
   memset(it, 0, sizeof *it);

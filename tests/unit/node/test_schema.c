@@ -81,6 +81,48 @@ static gs_err check(const crdt_record *cur, const crdt_op *ops, size_t n)
     cr_assert_not_null(strstr(why, text), "why: %s", why);                   \
   } while (0)
 
+/* A name is found by its exact bytes only: not by a prefix of it, nor by
+ * it with a byte more, nor by it with a NUL and more after it. */
+Test(schema, names_are_found_by_their_exact_bytes)
+{
+  size_t n;
+  const node_coll *c = node_schema_all(&n);
+  char buf[CRDT_NAME_MAX + 8];
+  for (size_t i = 0; i < n; i++) {
+    size_t cl = strlen(c[i].name);
+    cr_assert_eq(node_schema_coll(c[i].name, cl), &c[i]);
+    cr_assert_null(node_schema_coll("", 0));
+    for (size_t k = 0; k < c[i].nfields; k++) {
+      const char *name = c[i].fields[k].name;
+      size_t fl = strlen(name);
+      cr_assert_eq(node_schema_field(&c[i], name, fl), &c[i].fields[k]);
+      memcpy(buf, name, fl);
+      /* a byte more, NUL or not */
+      for (int extra = 0; extra < 2; extra++) {
+        buf[fl] = extra ? 'q' : '\0';
+        buf[fl + 1] = 'q';
+        const node_field *f = node_schema_field(&c[i], buf, fl + 1 + extra);
+        cr_assert(f == NULL || (strlen(f->name) == fl + 1 + extra &&
+                                memcmp(f->name, buf, fl + 1 + extra) == 0),
+                  "%s.%s with %d more", c[i].name, name, 1 + extra);
+      }
+      /* a prefix */
+      const node_field *p = node_schema_field(&c[i], name, fl - 1);
+      cr_assert(fl == 1 || p == NULL ||
+                    (strlen(p->name) == fl - 1 &&
+                     memcmp(p->name, name, fl - 1) == 0),
+                "%s.%s cut short", c[i].name, name);
+      /* the same length, the last byte changed */
+      memcpy(buf, name, fl);
+      buf[fl - 1] = buf[fl - 1] == 'z' ? 'y' : 'z';
+      const node_field *d = node_schema_field(&c[i], buf, fl);
+      cr_assert(d == NULL || memcmp(d->name, buf, fl) == 0, "%s.%s changed",
+                c[i].name, name);
+    }
+    cr_assert_null(node_schema_field(&c[i], "", 0));
+  }
+}
+
 Test(schema, every_collection_is_well_formed)
 {
   size_t n;
