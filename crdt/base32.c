@@ -168,41 +168,42 @@ bool crdt_scope_under(const char *scope, size_t n, const char *prefix,
 
 bool crdt_utf8_valid(const char *str, size_t n)
 {
+  /* The well-formed sequences of Unicode's table 3-7. Issue 20: the text
+   * checked is ASCII (a JSON line, field names, digits) or Chinese (three
+   * bytes a character), each taken in its own tight loop. */
   const unsigned char *s = (const unsigned char *)str;
   size_t i = 0;
   while (i < n) {
-    /* eight ASCII bytes at a time: the text checked is mostly ASCII (a
-     * JSON line, field names, digits) */
-    if (n - i >= 8) {
-      uint64_t w;
-      memcpy(&w, s + i, 8);
-      if (!(w & UINT64_C(0x8080808080808080))) {
-        i += 8;
-        continue;
-      }
-    }
     unsigned c = s[i];
+    if (c < 0x80) { /* ASCII: then eight bytes at a time */
+      i++;
+      while (n - i >= 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & UINT64_C(0x8080808080808080))
+          break;
+        i += 8;
+      }
+      continue;
+    }
+    if ((c & 0xf0) == 0xe0) { /* three bytes, as long as they come */
+      do {
+        if (n - i < 3)
+          return false;
+        unsigned c1 = s[i + 1], c2 = s[i + 2];
+        if (((c1 & 0xc0) ^ 0x80) | ((c2 & 0xc0) ^ 0x80))
+          return false;
+        if ((c == 0xe0 && c1 < 0xa0) || /* overlong */
+            (c == 0xed && c1 > 0x9f))   /* a surrogate */
+          return false;
+        i += 3;
+      } while (i < n && ((c = s[i]) & 0xf0) == 0xe0);
+      continue;
+    }
     size_t len;
     uint32_t cp, min;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    if ((c & 0xf0) == 0xe0 && n - i >= 3) {
-      /* three bytes, as each Chinese character is: at once (issue 20) */
-      unsigned c1 = s[i + 1], c2 = s[i + 2];
-      if (((c1 & 0xc0) ^ 0x80) | ((c2 & 0xc0) ^ 0x80))
-        return false;
-      cp = ((c & 0x0fu) << 12) | ((c1 & 0x3fu) << 6) | (c2 & 0x3fu);
-      if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))
-        return false;
-      i += 3;
-      continue;
-    }
     if ((c & 0xe0) == 0xc0) {
       len = 2, cp = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3, cp = c & 0x0f, min = 0x800;
     } else if ((c & 0xf8) == 0xf0) {
       len = 4, cp = c & 0x07, min = 0x10000;
     } else {
@@ -215,7 +216,7 @@ bool crdt_utf8_valid(const char *str, size_t n)
         return false;
       cp = (cp << 6) | (s[i + k] & 0x3f);
     }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    if (cp < min || cp > 0x10ffff)
       return false;
     i += len;
   }

@@ -9,24 +9,38 @@
  *          | [3 DELETE,  coll, id]
  *          | [4 RESTORE, coll, id]
  *
- * The signature covers the domain string CHANGE_DOMAIN followed by the
- * encoding of the first seven elements as a 7-array: the encoded change
- * with its header byte 0x98 replaced by 0x97 and its last 66 bytes (the
- * bin64 signature) removed. Only the canonical encoding (msgpack-c's
- * smallest forms) is accepted, so one change has exactly one byte form
- * and a fork can be told from a re-encoding by comparing bytes.
+ * The body of a change is the encoding of its first seven elements as a
+ * 7-array: the encoded change with its header byte 0x98 replaced by 0x97
+ * and its last 66 bytes (the bin64 signature) removed. Two versions:
+ *   v=2 (built since issue 20's eighth pass): the digest d =
+ *       BLAKE2b-256(CHANGE_DOMAIN || body); the signature covers
+ *       CHANGE_DOMAIN || d; the change's hash (the next change's prev) is
+ *       BLAKE2b-256(d || sig). A big change's bytes are hashed once, not
+ *       three times (twice by Ed25519's SHA-512, once for the chain).
+ *   v=1 (stored and received still): the signature covers
+ *       CHANGE_DOMAIN_V1 || body; the hash is BLAKE2b-256 of the bytes.
+ * Both domains are 18 bytes, so a build's layout is one. Only the
+ * canonical encoding (msgpack-c's smallest forms) is accepted, so one
+ * change has exactly one byte form and a fork can be told from a
+ * re-encoding by comparing bytes.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "crdt/crdt_internal.h"
 
-#define CHANGE_VERSION 1
-#define CHANGE_DOMAIN "gridsync-change-v1"
+#define CHANGE_VERSION 2 /* the version built */
+#define CHANGE_DOMAIN "gridsync-change-v2"
+#define CHANGE_DOMAIN_V1 "gridsync-change-v1"
+_Static_assert(sizeof CHANGE_DOMAIN == sizeof CHANGE_DOMAIN_V1,
+               "one layout of a build");
 #define SIG_TAIL (2 + CRDT_SIG_LEN) /* bin8 header + signature */
 #define CHANGE_DEPTH 5              /* change, ops, op, tags, tag */
 
 static const uint8_t zero_hash[CRDT_HASH_LEN];
+
+static void body_digest(const uint8_t *raw, size_t n,
+                        uint8_t d[CRDT_HASH_LEN]);
 
 static gs_err check_header(const crdt_change *c)
 {
@@ -104,7 +118,7 @@ static gs_err encode(const crdt_change *c, const uint8_t *sig,
   msgpack_packer pk;
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
   int rc = msgpack_pack_array(&pk, sig ? 8 : 7);
-  rc |= msgpack_pack_uint32(&pk, CHANGE_VERSION);
+  rc |= msgpack_pack_uint32(&pk, c->version ? c->version : CHANGE_VERSION);
   rc |= msgpack_pack_bin_with_body(&pk, c->origin, CRDT_KEY_LEN);
   rc |= msgpack_pack_str_with_body(&pk, c->scope, c->scope_len);
   rc |= msgpack_pack_uint64(&pk, c->seq);
@@ -118,15 +132,15 @@ static gs_err encode(const crdt_change *c, const uint8_t *sig,
   return rc ? GS_ENOMEM : GS_OK;
 }
 
-/* The bytes the signature covers: domain || unsigned encoding. */
+/* The bytes a version-1 signature covers: domain || unsigned encoding. */
 static uint8_t *signed_message(const uint8_t *unsigned_enc, size_t n,
                                size_t *outlen)
 {
-  size_t dl = sizeof CHANGE_DOMAIN - 1;
+  size_t dl = sizeof CHANGE_DOMAIN_V1 - 1;
   uint8_t *m = malloc(dl + n);
   if (!m)
     return NULL;
-  memcpy(m, CHANGE_DOMAIN, dl);
+  memcpy(m, CHANGE_DOMAIN_V1, dl);
   memcpy(m + dl, unsigned_enc, n);
   *outlen = dl + n;
   return m;
@@ -401,12 +415,45 @@ fail:
   return err;
 }
 
+/* A version-2 signature of digest d: of CHANGE_DOMAIN || d. */
+static void sign_digest(const uint8_t sk[CRDT_SK_LEN],
+                        const uint8_t d[CRDT_HASH_LEN],
+                        uint8_t sig[CRDT_SIG_LEN])
+{
+  uint8_t m[sizeof CHANGE_DOMAIN - 1 + CRDT_HASH_LEN];
+  memcpy(m, CHANGE_DOMAIN, sizeof CHANGE_DOMAIN - 1);
+  memcpy(m + sizeof CHANGE_DOMAIN - 1, d, CRDT_HASH_LEN);
+  crdt_sign(sk, m, sizeof m, sig);
+}
+
+/* A version-2 change's hash: BLAKE2b-256(d || sig). */
+static void id_of(const uint8_t d[CRDT_HASH_LEN],
+                  const uint8_t sig[CRDT_SIG_LEN], uint8_t out[CRDT_HASH_LEN])
+{
+  uint8_t m[CRDT_HASH_LEN + CRDT_SIG_LEN];
+  memcpy(m, d, CRDT_HASH_LEN);
+  memcpy(m + CRDT_HASH_LEN, sig, CRDT_SIG_LEN);
+  crdt_hash(m, sizeof m, out);
+}
+
 void crdt_change_sign_built(const uint8_t sk[CRDT_SK_LEN], uint8_t *buf,
                             size_t *n)
 {
+  crdt_change_sign_built_hash(sk, buf, n, NULL, NULL);
+}
+
+void crdt_change_sign_built_hash(const uint8_t sk[CRDT_SK_LEN], uint8_t *buf,
+                                 size_t *n, uint8_t digest[CRDT_HASH_LEN],
+                                 uint8_t hash[CRDT_HASH_LEN])
+{
   const size_t dl = sizeof CHANGE_DOMAIN - 1;
-  uint8_t sig[CRDT_SIG_LEN];
-  crdt_sign(sk, buf, *n, sig);
+  uint8_t sig[CRDT_SIG_LEN], d[CRDT_HASH_LEN];
+  crdt_hash(buf, *n, d); /* the domain and the body, as built */
+  sign_digest(sk, d, sig);
+  if (digest)
+    memcpy(digest, d, CRDT_HASH_LEN);
+  if (hash)
+    id_of(d, sig, hash);
   memmove(buf, buf + dl, *n - dl);
   size_t m = *n - dl;
   buf[0] = 0x98; /* the 7-array becomes the 8-array with the signature */
@@ -591,10 +638,11 @@ gs_err crdt_change_decode(const uint8_t *buf, size_t n, crdt_change **out)
   crdt_change *c = &b->c;
   if ((err = crdt__obj_uint(&a[0], &v)) != GS_OK)
     goto fail;
-  if (v != CHANGE_VERSION) {
+  if (v != 1 && v != 2) {
     err = GS_EVERSION;
     goto fail;
   }
+  c->version = (uint8_t)v;
   if ((err = crdt__obj_bin(&a[1], CRDT_KEY_LEN, c->origin)) != GS_OK)
     goto fail;
   err = GS_EDECODE;
@@ -636,6 +684,10 @@ gs_err crdt_change_decode(const uint8_t *buf, size_t n, crdt_change **out)
     err = GS_EDECODE;
     goto fail;
   }
+  if (c->version == 2) { /* for crdt_change_verify and crdt_change_hash */
+    body_digest(b->raw, n, c->digest);
+    c->has_digest = true;
+  }
   msgpack_sbuffer_destroy(&sb);
   msgpack_unpacked_destroy(&u);
   *out = c;
@@ -647,15 +699,56 @@ fail:
   return err;
 }
 
+/* The version of an encoded change: its first element, a fixint (0 when
+ * raw is no such encoding). */
+static unsigned raw_version(const uint8_t *raw, size_t n)
+{
+  if (!raw || n < SIG_TAIL + 2 || raw[0] != 0x98 || raw[1] > 0x7f)
+    return 0;
+  return raw[1];
+}
+
+/* A version-2 change's digest from its n encoded bytes (n checked by
+ * raw_version): BLAKE2b-256(CHANGE_DOMAIN || 0x97 || the body after its
+ * header byte). */
+static void body_digest(const uint8_t *raw, size_t n,
+                        uint8_t d[CRDT_HASH_LEN])
+{
+  static const uint8_t head = 0x97;
+  crdt_hasher h;
+  crdt_hasher_init(&h);
+  crdt_hasher_update(&h, CHANGE_DOMAIN, sizeof CHANGE_DOMAIN - 1);
+  crdt_hasher_update(&h, &head, 1);
+  crdt_hasher_update(&h, raw + 1, n - SIG_TAIL - 1);
+  crdt_hasher_final(&h, d);
+}
+
+static void digest_of(const crdt_change *c, uint8_t d[CRDT_HASH_LEN])
+{
+  if (c->has_digest)
+    memcpy(d, c->digest, CRDT_HASH_LEN);
+  else
+    body_digest(c->raw, c->raw_len, d);
+}
+
 bool crdt_change_verify(const crdt_change *c)
 {
-  if (!c->raw || c->raw_len < SIG_TAIL + 1 || c->raw[0] != 0x98)
+  unsigned v = c->raw ? raw_version(c->raw, c->raw_len) : 0;
+  if (v == 2) {
+    uint8_t d[CRDT_HASH_LEN];
+    uint8_t m[sizeof CHANGE_DOMAIN - 1 + CRDT_HASH_LEN];
+    digest_of(c, d);
+    memcpy(m, CHANGE_DOMAIN, sizeof CHANGE_DOMAIN - 1);
+    memcpy(m + sizeof CHANGE_DOMAIN - 1, d, CRDT_HASH_LEN);
+    return crdt_verify(c->origin, m, sizeof m, c->sig);
+  }
+  if (v != 1)
     return false;
   size_t body = c->raw_len - SIG_TAIL, msglen;
   uint8_t *msg = signed_message(c->raw, body, &msglen);
   if (!msg)
     return false;
-  msg[sizeof CHANGE_DOMAIN - 1] = 0x97;
+  msg[sizeof CHANGE_DOMAIN_V1 - 1] = 0x97;
   bool ok = crdt_verify(c->origin, msg, msglen, c->sig);
   free(msg);
   return ok;
@@ -663,7 +756,20 @@ bool crdt_change_verify(const crdt_change *c)
 
 void crdt_change_hash(const crdt_change *c, uint8_t out[CRDT_HASH_LEN])
 {
-  crdt_hash(c->raw, c->raw_len, out);
+  if (raw_version(c->raw, c->raw_len) != 2) {
+    crdt_hash(c->raw, c->raw_len, out);
+    return;
+  }
+  uint8_t d[CRDT_HASH_LEN];
+  digest_of(c, d);
+  id_of(d, c->raw + c->raw_len - CRDT_SIG_LEN, out);
+}
+
+void crdt_change_hash_raw(const uint8_t *raw, size_t n,
+                          uint8_t out[CRDT_HASH_LEN])
+{
+  crdt_change c = {.raw = raw, .raw_len = n};
+  crdt_change_hash(&c, out);
 }
 
 void crdt_feed_id(const uint8_t origin[CRDT_KEY_LEN], const char *scope,

@@ -324,6 +324,13 @@ typedef struct crdt_change {
   /* The exact encoded bytes (decoded or built changes). */
   const uint8_t *raw;
   size_t raw_len;
+  /* Set by crdt_change_decode: the format version (1 or 2), and for a
+   * version-2 change its digest (crdt/change.c), which crdt_change_verify
+   * and crdt_change_hash then take instead of hashing raw again. Zero in
+   * a change to build (which is always of the current version). */
+  uint8_t version;
+  bool has_digest;
+  uint8_t digest[CRDT_HASH_LEN];
 } crdt_change;
 
 /* Encode and sign a change from c's header fields and ops (c->sig and
@@ -333,8 +340,8 @@ typedef struct crdt_change {
 gs_err crdt_change_build(const crdt_change *c, const uint8_t sk[CRDT_SK_LEN],
                          uint8_t **out, size_t *n);
 
-/* crdt_change_build in two steps, so that the signing (most of the cost
- * of a big change: the signature hashes its bytes twice) may be done on
+/* crdt_change_build in two steps, so that the signing (a hash of the
+ * change's bytes and an Ed25519 signature of that digest) may be done on
  * another thread while the change's records are written:
  * crdt_change_build_unsigned checks and encodes c, giving a malloc'd
  * buffer (*out, caller frees) of *n bytes that are the message to sign
@@ -347,6 +354,12 @@ gs_err crdt_change_build_unsigned(const crdt_change *c, uint8_t **out,
                                   size_t *n);
 void crdt_change_sign_built(const uint8_t sk[CRDT_SK_LEN], uint8_t *buf,
                             size_t *n);
+/* crdt_change_sign_built, and (each optional) digest := the digest it
+ * signed (crdt_change's digest), hash := the signed change's
+ * crdt_change_hash, made from that digest (its bytes not hashed again). */
+void crdt_change_sign_built_hash(const uint8_t sk[CRDT_SK_LEN], uint8_t *buf,
+                                 size_t *n, uint8_t digest[CRDT_HASH_LEN],
+                                 uint8_t hash[CRDT_HASH_LEN]);
 /* Set the prev of an unsigned build (crdt_change_build_unsigned's buf,
  * n bytes, not yet signed) to prev, in place: the change's bytes are
  * then as if it had been built with that prev. A change is built before
@@ -365,10 +378,17 @@ gs_err crdt_change_set_prev(uint8_t *buf, size_t n,
 gs_err crdt_change_decode(const uint8_t *buf, size_t n, crdt_change **out);
 void crdt_change_free(crdt_change *c);
 
-/* true when c->sig is origin's signature of the change. */
+/* true when c->sig is origin's signature of the change (by the rule of
+ * its version: crdt/change.c). */
 bool crdt_change_verify(const crdt_change *c);
-/* BLAKE2b-256 of the change's bytes: the next change's prev. */
+/* The change's hash, the next change's prev: of a version-2 change
+ * BLAKE2b-256(digest || sig), of a version-1 change BLAKE2b-256 of its
+ * bytes. */
 void crdt_change_hash(const crdt_change *c, uint8_t out[CRDT_HASH_LEN]);
+/* crdt_change_hash of a change's n encoded bytes, not decoded (bytes
+ * that are no change's are hashed as a version-1 change's). */
+void crdt_change_hash_raw(const uint8_t *raw, size_t n,
+                          uint8_t out[CRDT_HASH_LEN]);
 /* Feed id: BLAKE2b-256 over (origin, scope), truncated to 16 bytes. */
 #define CRDT_FEED_LEN 16
 void crdt_feed_id(const uint8_t origin[CRDT_KEY_LEN], const char *scope,

@@ -53,9 +53,11 @@
 #include "crdt/crdt.h"
 
 /* 2: CHANGES may travel packed (PACKED, net/msg.h). 3: the handshake is
- * XXpsk0 (strangers learn no node key). Nodes of other versions refuse
- * each other in the handshake, with that reason. */
-#define NET_PROTOCOL_VERSION 3
+ * XXpsk0 (strangers learn no node key). 4: changes of format version 2
+ * (a signature of the change's digest: crdt/change.c), which a node of
+ * version 3 would refuse. Nodes of other versions refuse each other in
+ * the handshake, with that reason. */
+#define NET_PROTOCOL_VERSION 4
 #define NET_FRAME_MAX 65535                /* one Noise message */
 #define NET_PEER_MSG_MAX (NET_FRAME_MAX - 16) /* minus the AEAD tag */
 

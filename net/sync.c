@@ -1049,7 +1049,7 @@ static int on_hash_raw(void *ctx, uint64_t seq, const uint8_t *bytes,
 {
   hash_ctx *h = ctx;
   (void)seq;
-  crdt_hash(bytes, n, h->hash);
+  crdt_change_hash_raw(bytes, n, h->hash);
   h->got = true;
   return 1;
 }

@@ -492,7 +492,14 @@ gs_err node_import(node *n, const char *path, node_import_result *res,
     if (o->type != MSGPACK_OBJECT_BIN ||
         (err = crdt_change_decode((const uint8_t *)o->via.bin.ptr,
                                   o->via.bin.size, &cs[i])) != GS_OK) {
-      snprintf(why, whylen, _("change %zu of the bundle is malformed"), i + 1);
+      if (err == GS_EVERSION)
+        snprintf(why, whylen,
+                 _("change %zu of the bundle is of a newer format than "
+                   "this gridsync reads: upgrade gridsync on this computer"),
+                 i + 1);
+      else
+        snprintf(why, whylen, _("change %zu of the bundle is malformed"),
+                 i + 1);
       err = err ? err : GS_EDECODE;
       goto out;
     }

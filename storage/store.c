@@ -765,8 +765,8 @@ static void sign_run(cipher_worker *w, bool worker)
   uint64_t t0 = worker ? mono_ns() : 0, c0 = worker ? thread_cpu_ns() : 0;
   if (worker && w->sign_delay_us)
     usleep(w->sign_delay_us);
-  crdt_change_sign_built(w->sign_sk, w->sign_buf, &w->sign_n);
-  crdt_hash(w->sign_buf, w->sign_n, w->sign_hash);
+  crdt_change_sign_built_hash(w->sign_sk, w->sign_buf, &w->sign_n, NULL,
+                              w->sign_hash);
   w->sign_off_ns = 0;
   if (worker) {
     uint64_t wall = mono_ns() - t0, cpu = thread_cpu_ns() - c0;
@@ -6066,7 +6066,8 @@ static gs_err write_once(store_write *w, const char *scope, size_t scope_len,
       return err;
     after_pend = false;
   }
-  crdt_change_sign_built(w->sk, *raw, rawlen);
+  crdt_change_sign_built_hash(w->sk, *raw, rawlen, c.digest, NULL);
+  c.has_digest = true; /* for its hash, when applied */
   c.raw = *raw;
   c.raw_len = *rawlen;
   memcpy(c.sig, *raw + *rawlen - CRDT_SIG_LEN, CRDT_SIG_LEN);

@@ -97,7 +97,7 @@ static void author_add(author *a, const crdt_op *ops, size_t nops,
   gs_err err = crdt_change_build(&c, a->sk, &raw, &n);
   if (err)
     die("build", err);
-  crdt_hash(raw, n, a->head);
+  crdt_change_hash_raw(raw, n, a->head);
   a->seq++;
   a->raw[a->n] = raw;
   a->len[a->n++] = n;

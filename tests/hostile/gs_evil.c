@@ -498,7 +498,7 @@ static void build_change(evil *e, char *spec)
   built *b = &e->builts[e->nbuilt++];
   memcpy(b->feed, feed, CRDT_FEED_LEN);
   b->seq = c.seq;
-  crdt_hash(raw, n, b->hash);
+  crdt_change_hash_raw(raw, n, b->hash);
   stage_change(e, raw, n);
 }
 

@@ -754,6 +754,16 @@ def member_old_protocol_version(w):
 
 
 @attack("member")
+def member_version_3_peer(w):
+    # a node of protocol version 3 sends changes of format version 1 only
+    # and refuses format 2: the two refuse each other in the handshake
+    r = raw_session(w, "version", "--version", 3)
+    return not r["confirmed"] and r["closed"], \
+        "a version-3 peer was confirmed=%s, closed=%s" % (r["confirmed"],
+                                                          r["closed"])
+
+
+@attack("member")
 def member_tampered_frame(w):
     r = raw_session(w, "tamper")
     if not r["confirmed"]:

@@ -26,7 +26,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_sync import GS, Base  # noqa: E402
+from test_sync import GS, Base, Node, wait_for  # noqa: E402
 from test_load import write_lines  # noqa: E402
 
 OLD = os.environ.get("GRIDSYNC_OLD")
@@ -151,6 +151,43 @@ class FormatOld(Base):
         if not killed:
             self.skipTest("the upgrade finished before it could be killed "
                           "(the rest was checked)")
+
+    def test_old_changes_verify_and_chain_on_in_the_new_format(self):
+        # changes of format version 1 (the old build's: its membership and
+        # its records), upgraded in place, then a version-2 change on the
+        # same feed (its prev the version-1 change's hash), all received
+        # by a new node, which verifies every signature and the chain
+        a = Node(self.root, "a")
+        self.nodes.append(a)
+        s = "gongrencun/qinghejv/g07"
+        run(OLD, a.dir, "init")
+        run(OLD, a.dir, "network", "create", "工人村街道")
+        rid = run(OLD, a.dir, "put", "resident", "--scope", s,
+                  "name=王秀英").stdout.strip()
+        run(OLD, a.dir, "put", "resident", "--id", rid, "--scope", s,
+            "note=旧版本写的")
+        run(GS, a.dir, "status")  # upgraded
+        run(GS, a.dir, "put", "resident", "--id", rid, "--scope", s,
+            "phone=13900001111")
+        code = run(GS, a.dir, "invite", "--role", "office", "--scope",
+                   "gongrencun").stdout.strip()
+        c = Node(self.root, "c")
+        self.nodes.append(c)
+        c.run("init")
+        c.run("join", code)
+        a.serve()
+        out = json.loads(c.run("--json", "sync", a.addr()).stdout)
+        self.assertGreaterEqual(out["received"], 3, out)
+        rec = c.run("get", "resident", rid, json_out=True)
+        self.assertEqual(rec["fields"]["name"], "王秀英")
+        self.assertEqual(rec["fields"]["note"], "旧版本写的")
+        self.assertEqual(rec["fields"]["phone"], "13900001111")
+        wait_for(lambda: a.digest() == c.digest(), 10, "equal digests")
+        st = c.run("status", json_out=True)
+        self.assertIn("quarantined", st)
+        self.assertFalse(st["quarantined"], "no feed refused: %s" % st)
+        self.assertEqual(st["refused"]["count"], 0, st)
+        self.assertEqual(st["forks"], 0, st)
 
     def test_old_build_refuses_a_new_store(self):
         d = os.path.join(self.root, "new")

@@ -261,7 +261,7 @@ Test(crdt_change, random_changes_round_trip)
      * signing it in place gives the same bytes */
     uint8_t *u;
     size_t un;
-    static const char domain[] = "gridsync-change-v1";
+    static const char domain[] = "gridsync-change-v2";
     cr_assert_eq(crdt_change_build_unsigned(&c, &u, &un), GS_OK);
     cr_assert_eq(un, n - 2 - CRDT_SIG_LEN + sizeof domain - 1, "case %d", i);
     cr_assert_eq(memcmp(u, domain, sizeof domain - 1), 0);
@@ -353,8 +353,11 @@ Test(crdt_change, hash_chain_and_feed_ids)
   cr_assert_eq(crdt_change_decode(b1, n1, &c1), GS_OK);
   uint8_t h[CRDT_HASH_LEN], h2[CRDT_HASH_LEN];
   crdt_change_hash(c1, h);
+  crdt_change_hash_raw(b1, n1, h2);
+  cr_assert_eq(memcmp(h, h2, CRDT_HASH_LEN), 0, "the hash of the bytes");
   crdt_hash(b1, n1, h2);
-  cr_assert_eq(memcmp(h, h2, CRDT_HASH_LEN), 0, "hash of the raw bytes");
+  cr_assert_neq(memcmp(h, h2, CRDT_HASH_LEN), 0,
+                "a version-2 change's hash is not BLAKE2b of its bytes");
   crdt_change next = *c1;
   next.seq = 2;
   memcpy(next.prev, h, CRDT_HASH_LEN);
@@ -368,11 +371,13 @@ Test(crdt_change, hash_chain_and_feed_ids)
 
   /* incremental hashing agrees with one-shot hashing */
   crdt_hasher hs;
+  uint8_t h3[CRDT_HASH_LEN];
+  crdt_hash(b1, n1, h3);
   crdt_hasher_init(&hs);
   crdt_hasher_update(&hs, b1, 10);
   crdt_hasher_update(&hs, b1 + 10, n1 - 10);
   crdt_hasher_final(&hs, h2);
-  cr_assert_eq(memcmp(h, h2, CRDT_HASH_LEN), 0);
+  cr_assert_eq(memcmp(h3, h2, CRDT_HASH_LEN), 0);
 
   uint8_t f1[CRDT_FEED_LEN], f2[CRDT_FEED_LEN], f3[CRDT_FEED_LEN],
       f4[CRDT_FEED_LEN];
@@ -385,6 +390,179 @@ Test(crdt_change, hash_chain_and_feed_ids)
   cr_assert_neq(memcmp(f1, f4, CRDT_FEED_LEN), 0);
   crdt_change_free(c1), crdt_change_free(c2);
   free(b1), free(b2);
+}
+
+/* ---- the two format versions, spelled out here ---- */
+
+static const char dom1[] = "gridsync-change-v1", dom2[] = "gridsync-change-v2";
+
+/* The body of a change of n bytes (its 7-array: header 0x97, no
+ * signature) after the domain d, malloc'd; *mn its length. */
+static uint8_t *domain_body(const char *d, const uint8_t *b, size_t n,
+                            size_t *mn)
+{
+  size_t dl = strlen(d);
+  *mn = dl + n - 2 - CRDT_SIG_LEN;
+  uint8_t *m = malloc(*mn);
+  memcpy(m, d, dl);
+  memcpy(m + dl, b, n - 2 - CRDT_SIG_LEN);
+  m[dl] = 0x97;
+  return m;
+}
+
+/* Version 2: the signature is of domain || BLAKE2b(domain || body), the
+ * hash BLAKE2b(digest || signature); each computed here from the
+ * definition, not by the code under test. */
+Test(crdt_change, version_2_signs_the_digest_and_hashes_digest_and_sig)
+{
+  size_t n;
+  uint8_t *b = full_change(&n);
+  cr_assert_eq(b[0], 0x98);
+  cr_assert_eq(b[1], 2, "built as version 2");
+  size_t mn;
+  uint8_t *m = domain_body(dom2, b, n, &mn);
+  uint8_t d[CRDT_HASH_LEN], sm[sizeof dom2 - 1 + CRDT_HASH_LEN];
+  crdt_hash(m, mn, d);
+  memcpy(sm, dom2, sizeof dom2 - 1);
+  memcpy(sm + sizeof dom2 - 1, d, CRDT_HASH_LEN);
+  const uint8_t *sig = b + n - CRDT_SIG_LEN;
+  cr_assert(crdt_verify(pk, sm, sizeof sm, sig), "the digest is signed");
+  cr_assert_not(crdt_verify(pk, m, mn, sig), "not the body itself");
+  uint8_t ds[CRDT_HASH_LEN + CRDT_SIG_LEN], want[CRDT_HASH_LEN];
+  memcpy(ds, d, CRDT_HASH_LEN);
+  memcpy(ds + CRDT_HASH_LEN, sig, CRDT_SIG_LEN);
+  crdt_hash(ds, sizeof ds, want);
+  crdt_change *c;
+  cr_assert_eq(crdt_change_decode(b, n, &c), GS_OK);
+  cr_assert_eq(c->version, 2);
+  cr_assert(c->has_digest);
+  cr_assert_eq(memcmp(c->digest, d, CRDT_HASH_LEN), 0);
+  cr_assert(crdt_change_verify(c));
+  uint8_t got[CRDT_HASH_LEN];
+  crdt_change_hash(c, got);
+  cr_assert_eq(memcmp(got, want, CRDT_HASH_LEN), 0);
+  crdt_change_hash_raw(b, n, got);
+  cr_assert_eq(memcmp(got, want, CRDT_HASH_LEN), 0);
+  /* the same without the decode's digest: from the bytes */
+  crdt_change bare = {.raw = b, .raw_len = n};
+  memcpy(bare.origin, pk, CRDT_KEY_LEN);
+  memcpy(bare.sig, sig, CRDT_SIG_LEN);
+  cr_assert(crdt_change_verify(&bare));
+  crdt_change_hash(&bare, got);
+  cr_assert_eq(memcmp(got, want, CRDT_HASH_LEN), 0);
+  /* signed and hashed in one step (the store's worker) */
+  uint8_t *u, hh[CRDT_HASH_LEN], dd[CRDT_HASH_LEN];
+  size_t un;
+  crdt_change in = *c;
+  cr_assert_eq(crdt_change_build_unsigned(&in, &u, &un), GS_OK);
+  crdt_change_sign_built_hash(sk, u, &un, dd, hh);
+  cr_assert(un == n && memcmp(u, b, n) == 0);
+  cr_assert_eq(memcmp(dd, d, CRDT_HASH_LEN), 0);
+  cr_assert_eq(memcmp(hh, want, CRDT_HASH_LEN), 0);
+  /* each byte of the body and of the signature counts */
+  for (size_t i = 2; i < n; i += 7) {
+    uint8_t *t = tu_dup(b, n);
+    t[i] ^= 0x01;
+    crdt_change *tc = NULL;
+    if (crdt_change_decode(t, n, &tc) == GS_OK) {
+      cr_assert_not(crdt_change_verify(tc), "byte %zu changed", i);
+      crdt_change_hash(tc, got);
+      cr_assert_neq(memcmp(got, want, CRDT_HASH_LEN), 0, "byte %zu", i);
+      crdt_change_free(tc);
+    }
+    free(t);
+  }
+  free(u);
+  free(m);
+  crdt_change_free(c);
+  free(b);
+}
+
+/* A version-1 change (as stored before, or received from a store that
+ * kept one): its signature is of domain-v1 || body, its hash BLAKE2b of
+ * its bytes; decoded, verified and hashed still. A signature by the other
+ * version's rule verifies under neither. */
+Test(crdt_change, version_1_changes_are_read_as_before)
+{
+  size_t n;
+  uint8_t *b = full_change(&n);
+  b[1] = 1; /* the version, then signed by version 1's rule */
+  size_t mn;
+  uint8_t *m = domain_body(dom1, b, n, &mn);
+  crdt_sign(sk, m, mn, b + n - CRDT_SIG_LEN);
+  crdt_change *c;
+  cr_assert_eq(crdt_change_decode(b, n, &c), GS_OK);
+  cr_assert_eq(c->version, 1);
+  cr_assert_not(c->has_digest);
+  cr_assert(crdt_change_verify(c), "a version-1 change verifies");
+  uint8_t got[CRDT_HASH_LEN], want[CRDT_HASH_LEN];
+  crdt_hash(b, n, want);
+  crdt_change_hash(c, got);
+  cr_assert_eq(memcmp(got, want, CRDT_HASH_LEN), 0, "BLAKE2b of the bytes");
+  crdt_change_hash_raw(b, n, got);
+  cr_assert_eq(memcmp(got, want, CRDT_HASH_LEN), 0);
+  crdt_change_free(c);
+  /* a version-1 change signed by version 2's rule: refused */
+  uint8_t d[CRDT_HASH_LEN], sm[sizeof dom2 - 1 + CRDT_HASH_LEN];
+  size_t m2n;
+  uint8_t *m2 = domain_body(dom2, b, n, &m2n);
+  crdt_hash(m2, m2n, d);
+  memcpy(sm, dom2, sizeof dom2 - 1);
+  memcpy(sm + sizeof dom2 - 1, d, CRDT_HASH_LEN);
+  crdt_sign(sk, sm, sizeof sm, b + n - CRDT_SIG_LEN);
+  cr_assert_eq(crdt_change_decode(b, n, &c), GS_OK);
+  cr_assert_not(crdt_change_verify(c), "version 2's rule on a version 1");
+  crdt_change_free(c);
+  /* and a version-2 change signed by version 1's rule */
+  b[1] = 2;
+  free(m);
+  m = domain_body(dom1, b, n, &mn);
+  crdt_sign(sk, m, mn, b + n - CRDT_SIG_LEN);
+  cr_assert_eq(crdt_change_decode(b, n, &c), GS_OK);
+  cr_assert_not(crdt_change_verify(c), "version 1's rule on a version 2");
+  crdt_change_free(c);
+  /* nor with version 2's domain over the body itself */
+  free(m);
+  m = domain_body(dom2, b, n, &mn);
+  crdt_sign(sk, m, mn, b + n - CRDT_SIG_LEN);
+  cr_assert_eq(crdt_change_decode(b, n, &c), GS_OK);
+  cr_assert_not(crdt_change_verify(c), "the body signed, not the digest");
+  crdt_change_free(c);
+  free(m2);
+  free(m);
+  free(b);
+}
+
+/* A feed whose first change is of version 1 goes on in version 2: the
+ * next change's prev is the version-1 change's hash. */
+Test(crdt_change, a_version_1_feed_goes_on_in_version_2)
+{
+  size_t n;
+  uint8_t *b = small_change(&n);
+  b[1] = 1;
+  size_t mn;
+  uint8_t *m = domain_body(dom1, b, n, &mn);
+  crdt_sign(sk, m, mn, b + n - CRDT_SIG_LEN);
+  crdt_change *c1, *c2;
+  cr_assert_eq(crdt_change_decode(b, n, &c1), GS_OK);
+  cr_assert(crdt_change_verify(c1));
+  uint8_t h[CRDT_HASH_LEN], h1[CRDT_HASH_LEN];
+  crdt_change_hash(c1, h);
+  crdt_hash(b, n, h1);
+  cr_assert_eq(memcmp(h, h1, CRDT_HASH_LEN), 0);
+  crdt_change next = *c1;
+  next.seq = 2;
+  next.hlc = c1->hlc + 1;
+  memcpy(next.prev, h, CRDT_HASH_LEN);
+  uint8_t *b2;
+  size_t n2;
+  cr_assert_eq(crdt_change_build(&next, sk, &b2, &n2), GS_OK);
+  cr_assert_eq(b2[1], 2, "built in the current version");
+  cr_assert_eq(crdt_change_decode(b2, n2, &c2), GS_OK);
+  cr_assert(crdt_change_verify(c2));
+  cr_assert_eq(memcmp(c2->prev, h, CRDT_HASH_LEN), 0);
+  crdt_change_free(c1), crdt_change_free(c2);
+  free(m), free(b), free(b2);
 }
 
 /* ---- the decoder on malformed input ---- */
@@ -485,8 +663,9 @@ static gs_err splice_full(const size_t *path, size_t depth, const void *rep,
  * 9 REMOVE, 10 DELETE, 11 RESTORE. */
 Test(crdt_change, header_values)
 {
-  SPLICE(GS_OK, P(0), 0x01);
-  SPLICE(GS_EVERSION, P(0), 0x02);
+  SPLICE(GS_OK, P(0), 0x02);
+  SPLICE(GS_OK, P(0), 0x01); /* the first version: decoded still */
+  SPLICE(GS_EVERSION, P(0), 0x03);
   SPLICE(GS_EVERSION, P(0), 0x00);
   SPLICE(GS_EVERSION, P(0), 0xcc, 0xff);
   SPLICE(GS_EDECODE, P(0), 0xff); /* -1 */

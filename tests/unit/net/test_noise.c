@@ -1086,7 +1086,7 @@ Test(noise_versions, an_old_initiator_is_told_another_version)
   cr_assert_eq(pn, 4 + CRDT_KEY_LEN);
   cr_assert_eq(pl[0], 0x92);
   cr_assert_eq(pl[1], NET_PROTOCOL_VERSION);
-  cr_assert_eq(NET_PROTOCOL_VERSION, 3);
+  cr_assert_eq(NET_PROTOCOL_VERSION, 4);
   cr_assert_eq(pl[2], 0xc4);
   cr_assert_eq(pl[3], CRDT_KEY_LEN);
   cr_assert_neq(memcmp(pl + 4, sv.id.sign_pk, CRDT_KEY_LEN), 0,

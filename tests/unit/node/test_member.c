@@ -12,6 +12,7 @@
 
 #include "net/msg.h"
 #include "net/sync.h"
+#include "net/seal.h"
 #include "node/node.h"
 #include "node/node_internal.h"
 #include "storage/store.h"
@@ -1678,4 +1679,57 @@ Test(member, a_change_the_peer_refused_is_not_passed_on)
   cr_assert_eq(st.unsent, 1, "the refused change is not passed on");
   node_status_free(&st);
   node_close(admin), node_close(leader);
+}
+
+/* A bundle holding a change of a format newer than this build reads (a
+ * later gridsync's): the import refuses it, stores nothing, and says to
+ * upgrade, not that the file is damaged. */
+Test(member, a_bundle_of_a_newer_change_format_asks_for_an_upgrade)
+{
+  node *admin = mk("admin");
+  cr_assert_eq(node_network_create(admin, "net"), GS_OK);
+  node *leader = invitee(admin, "leader", "leader", "s/c/g01");
+  meet(leader, admin, NULL, NULL);
+  cr_assert_eq(put(leader, "s/c/g01", "新格式"), GS_OK);
+  char path[400];
+  snprintf(path, sizeof path, "%s/newer.gsb", root);
+  node_bundle_info bi;
+  cr_assert_eq(node_export(leader, path, NULL, NULL, NULL, &bi), GS_OK);
+  /* open the body, make each change's version 3, seal it again */
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f);
+  static uint8_t buf[1 << 20];
+  size_t len = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  size_t adlen;
+  cr_assert_eq(node__bundle_header(buf, len, &bi, &adlen), GS_OK);
+  size_t sl = len - adlen, bl = sl - NET_SEAL_NONCE - NET_SEAL_TAG;
+  uint8_t *body = malloc(bl), key[32];
+  cr_assert_eq(node__psk(leader, key), GS_OK);
+  cr_assert_eq(net_unseal(key, buf, adlen, buf + adlen, sl, body), GS_OK);
+  size_t found = 0;
+  for (size_t i = 0; i + 4 < bl; i++)
+    if (body[i] == 0x98 && body[i + 1] == 2 && body[i + 2] == 0xc4 &&
+        body[i + 3] == CRDT_KEY_LEN)
+      body[i + 1] = 3, found++;
+  cr_assert_gt(found, 0, "the bundle's changes are of version 2");
+  cr_assert_eq(net_seal(key, buf, adlen, body, bl, buf + adlen), GS_OK);
+  f = fopen(path, "wb");
+  cr_assert_eq(fwrite(buf, 1, len, f), len);
+  fclose(f);
+  node *other = invitee(admin, "other", "leader", "s/c/g01");
+  size_t before = 0, after = 0;
+  uint8_t d0[CRDT_HASH_LEN], d1[CRDT_HASH_LEN];
+  cr_assert_eq(store_digest(node__store(other), "", 0, d0, &before), GS_OK);
+  node_import_result r;
+  char why[300];
+  cr_assert_eq(node_import(other, path, &r, why, sizeof why), GS_EVERSION,
+               "%s", why);
+  cr_assert_not_null(strstr(why, "newer format"), "why: %s", why);
+  cr_assert_not_null(strstr(why, "upgrade"), "why: %s", why);
+  cr_assert_eq(store_digest(node__store(other), "", 0, d1, &after), GS_OK);
+  cr_assert_eq(after, before, "nothing stored");
+  cr_assert_eq(memcmp(d0, d1, CRDT_HASH_LEN), 0, "nothing changed");
+  free(body);
+  node_close(admin), node_close(leader), node_close(other);
 }
