@@ -1,4 +1,4 @@
-// gridsync's handshake (Noise_XXpsk0_25519_ChaChaPoly_BLAKE2b, protocol 3)
+// gridsync's handshake (Noise_XXpsk0_25519_ChaChaPoly_BLAKE2b, protocol 4)
 // against an independent implementation: the npm package noise-handshake
 // (pinned in package-lock.json), driven over loopback TCP against a real
 // net_peer connection (tests/interop/interop_peer.c).
@@ -7,7 +7,7 @@
 //
 // Wire: each frame is a 4-byte big-endian length and one Noise message;
 // the prologue is "gridsync/1", the PSK the network key; the payloads of
-// messages 2 and 3 are msgpack [3, bin 32 Ed25519 node key], whose X25519
+// messages 2 and 3 are msgpack [4, bin 32 Ed25519 node key], whose X25519
 // form is the Noise static key; the responder confirms with an empty
 // transport message; then one transport message each way.
 //
@@ -28,7 +28,7 @@ const Cipher = require('noise-handshake/cipher')
 const EXE = process.argv[2]
 const PATTERN = 'XXpsk0'
 const PROLOGUE = Buffer.from('gridsync/1')
-const VERSION = 3
+const VERSION = 4 // net/peer.h NET_PROTOCOL_VERSION
 const HELLO_C = Buffer.from('hello from C')
 const HELLO_JS = Buffer.from('hello from JS')
 
@@ -66,7 +66,7 @@ function identPayload (edPk) {
 function checkIdent (payload, rs) {
   assert.strictEqual(payload.length, 36, 'identity payload length')
   assert.deepStrictEqual([...payload.subarray(0, 4)], [0x92, VERSION, 0xc4, 0x20],
-    'identity payload: [3, bin 32]')
+    'identity payload: [VERSION, bin 32]')
   const edPk = Buffer.from(payload.subarray(4))
   const x = Buffer.alloc(32)
   sodium.crypto_sign_ed25519_pk_to_curve25519(x, edPk)
