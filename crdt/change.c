@@ -415,15 +415,13 @@ fail:
   return err;
 }
 
-/* A version-2 signature of digest d: of CHANGE_DOMAIN || d. */
-static void sign_digest(const uint8_t sk[CRDT_SK_LEN],
-                        const uint8_t d[CRDT_HASH_LEN],
-                        uint8_t sig[CRDT_SIG_LEN])
+/* What a version-2 signature covers: CHANGE_DOMAIN || d. */
+#define DIGEST_MSG_LEN (sizeof CHANGE_DOMAIN - 1 + CRDT_HASH_LEN)
+static void digest_message(const uint8_t d[CRDT_HASH_LEN],
+                           uint8_t m[DIGEST_MSG_LEN])
 {
-  uint8_t m[sizeof CHANGE_DOMAIN - 1 + CRDT_HASH_LEN];
   memcpy(m, CHANGE_DOMAIN, sizeof CHANGE_DOMAIN - 1);
   memcpy(m + sizeof CHANGE_DOMAIN - 1, d, CRDT_HASH_LEN);
-  crdt_sign(sk, m, sizeof m, sig);
 }
 
 /* A version-2 change's hash: BLAKE2b-256(d || sig). */
@@ -448,8 +446,10 @@ void crdt_change_sign_built_hash(const uint8_t sk[CRDT_SK_LEN], uint8_t *buf,
 {
   const size_t dl = sizeof CHANGE_DOMAIN - 1;
   uint8_t sig[CRDT_SIG_LEN], d[CRDT_HASH_LEN];
+  uint8_t msg[DIGEST_MSG_LEN];
   crdt_hash(buf, *n, d); /* the domain and the body, as built */
-  sign_digest(sk, d, sig);
+  digest_message(d, msg);
+  crdt_sign(sk, msg, sizeof msg, sig);
   if (digest)
     memcpy(digest, d, CRDT_HASH_LEN);
   if (hash)
@@ -466,7 +466,7 @@ void crdt_change_sign_built_hash(const uint8_t sk[CRDT_SK_LEN], uint8_t *buf,
 gs_err crdt_change_set_prev(uint8_t *buf, size_t n,
                             const uint8_t prev[CRDT_HASH_LEN])
 {
-  /* domain, 0x97, version 1, bin8 32 origin, str scope, uint seq, bin8
+  /* domain, 0x97, version 2, bin8 32 origin, str scope, uint seq, bin8
    * 32 prev: the canonical forms crdt_change_build_unsigned writes */
   const size_t dl = sizeof CHANGE_DOMAIN - 1;
   size_t i = dl;
@@ -733,13 +733,11 @@ static void digest_of(const crdt_change *c, uint8_t d[CRDT_HASH_LEN])
 
 bool crdt_change_verify(const crdt_change *c)
 {
-  unsigned v = c->raw ? raw_version(c->raw, c->raw_len) : 0;
+  unsigned v = raw_version(c->raw, c->raw_len);
   if (v == 2) {
-    uint8_t d[CRDT_HASH_LEN];
-    uint8_t m[sizeof CHANGE_DOMAIN - 1 + CRDT_HASH_LEN];
+    uint8_t d[CRDT_HASH_LEN], m[DIGEST_MSG_LEN];
     digest_of(c, d);
-    memcpy(m, CHANGE_DOMAIN, sizeof CHANGE_DOMAIN - 1);
-    memcpy(m + sizeof CHANGE_DOMAIN - 1, d, CRDT_HASH_LEN);
+    digest_message(d, m);
     return crdt_verify(c->origin, m, sizeof m, c->sig);
   }
   if (v != 1)

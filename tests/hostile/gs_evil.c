@@ -407,6 +407,33 @@ static size_t claim_ops(evil *e, crdt_op *ops)
   return 4;
 }
 
+/* sig=v1: the change made version 1, signed by version 1's rule (as an
+ * old store holds it: valid); sig=v1bytes: its version byte made 1, the
+ * version-2 signature kept; sig=body: version 2, but the body itself
+ * signed under version 2's domain, not its digest (crdt/change.c) */
+static void resign(evil *e, const char *how, uint8_t *raw, size_t n)
+{
+  static const char d1[] = "gridsync-change-v1", d2[] = "gridsync-change-v2";
+  const char *d;
+  if (strcmp(how, "v1") == 0 || strcmp(how, "v1bytes") == 0)
+    raw[1] = 1, d = d1;
+  else if (strcmp(how, "body") == 0)
+    d = d2;
+  else
+    die("unknown sig=%s", how);
+  if (strcmp(how, "v1bytes") == 0)
+    return;
+  size_t dl = strlen(d), body = n - 2 - CRDT_SIG_LEN;
+  uint8_t *m = malloc(dl + body);
+  if (!m)
+    die("%s", "out of memory");
+  memcpy(m, d, dl);
+  memcpy(m + dl, raw, body);
+  m[dl] = 0x97;
+  crdt_sign(e->sign_sk, m, dl + body, raw + n - CRDT_SIG_LEN);
+  free(m);
+}
+
 static void build_change(evil *e, char *spec)
 {
   crdt_change c;
@@ -489,6 +516,8 @@ static void build_change(evil *e, char *spec)
     die("%s", "size= cannot be reached");
   if (strcmp(sigs, "bad") == 0)
     raw[n - 1] ^= 0x01; /* the signature is the change's last field */
+  else if (strcmp(sigs, "ok") != 0)
+    resign(e, sigs, raw, n);
   if (e->nbuilt == e->capbuilt) {
     e->capbuilt = e->capbuilt ? 2 * e->capbuilt : 64;
     e->builts = realloc(e->builts, e->capbuilt * sizeof *e->builts);

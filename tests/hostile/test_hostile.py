@@ -991,6 +991,26 @@ def member_bad_signature_beside_valid_feed(w):
 
 
 @attack("member")
+def member_signature_by_the_other_versions_rule(w):
+    # a change of format 1 signed by its rule is what an old store holds:
+    # taken; a version-2 signature under a version byte of 1, or the body
+    # signed instead of its digest: refused, that feed quarantined
+    v1, v1b, body = new_id(), new_id(), new_id()
+    r = evil(w.A, "--dir", w.M.dir,
+             "--change", "scope=%s/v1,sig=v1,op=set:x_note:%s:t:s:old" %
+             (G1, v1),
+             "--change", "scope=%s/vb,sig=v1bytes,op=set:x_note:%s:t:s:b" %
+             (G1, v1b),
+             "--change", "scope=%s/bd,sig=body,op=set:x_note:%s:t:s:c" %
+             (G1, body))
+    q = status_lists(w.A.status(), "quarantined")
+    took = [w.A.has("x_note", x) for x in (v1, v1b, body)]
+    return took == [True, False, False] and len(q) >= 2, \
+        "stored (v1, v1 byte on a v2 signature, body signed)=%s, " \
+        "quarantined=%s (%s)" % (took, q, r["error"])
+
+
+@attack("member")
 def member_bad_first_signature(w):
     # property 3: what one honest node stores, every honest node accepts
     # A takes the run [bad, good] (one signature checked per run); a
